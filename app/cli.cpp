@@ -1,0 +1,172 @@
+#include "app/cli.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/engine_config.hpp"
+#include "actors/log/logging.hpp"
+#include "actors/log/redact.hpp"
+#include "actors/log/trace.hpp"
+#include "actors/platform/files.hpp"
+#include "actors/platform/process.hpp"
+#include "app/version.hpp"
+#include "config/config_file.hpp"
+#include "config/diagnostic.hpp"
+#include "config/parse.hpp"
+
+namespace drover::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct options {
+  std::string config_path; // --config; empty: the platform default
+  bool trace = false;
+  bool headless = false;
+  std::string check_path; // `config check [PATH]`
+};
+
+fs::path config_path_of(const options& o) {
+  return o.config_path.empty() ? platform::default_config_path()
+                               : fs::path{o.config_path};
+}
+
+std::string version_line() {
+#ifdef _WIN32
+  const char* os = "Windows x64";
+#else
+  const char* os = "Linux";
+#endif
+  return std::string{"drover "} + version + " (" + os + ", CAF 0.17.6)";
+}
+
+void print(std::ostream& os, const std::vector<config::diagnostic>& ds) {
+  for (auto& d : ds)
+    os << d.to_string() << '\n';
+}
+
+int config_check(const options& o, std::ostream& out, std::ostream& err) {
+  fs::path path
+      = o.check_path.empty() ? config_path_of(o) : fs::path{o.check_path};
+  auto report = config::check_file(path);
+  print(err, report.warnings);
+  if (report.outcome != config::config_file::status::loaded) {
+    print(err, report.errors);
+    return exit_failure;
+  }
+  out << "ok\n";
+  return exit_ok;
+}
+
+// Loads the config for a long-running mode. A missing file is created with
+// the defaults (so the user has something to edit); a broken one is
+// reported and the defaults run, as nothing better is known at start-up.
+config::settings load_for_run(config::config_file& file, std::ostream& err) {
+  auto report = file.load();
+  using status = config::config_file::status;
+  switch (report.outcome) {
+    case status::loaded:
+      print(err, report.warnings);
+      break;
+    case status::missing:
+      if (auto problem = file.save(config::settings{}); !problem.empty())
+        err << "warning: could not create a default config: " << problem
+            << '\n';
+      else
+        err << "created a default config at " << file.path().string() << '\n';
+      break;
+    case status::unreadable:
+    case status::invalid:
+      print(err, report.errors);
+      err << "running with the default settings until the file is fixed\n";
+      break;
+  }
+  return file.current();
+}
+
+void start_logging(const config::settings& s, bool trace_flag, bool console) {
+  log::set_secrets({s.proxy.login, s.proxy.password});
+  auto dir = platform::default_log_dir();
+  auto bytes = static_cast<size_t>(s.ui.log_max_mb) << 20;
+  log::init({dir, bytes, s.ui.log_backups, s.ui.level, console});
+  trace::open({dir, bytes, s.ui.log_backups});
+  trace::enable(trace_flag || s.ui.level == config::log_level::trace);
+}
+
+int headless(const options& o, std::ostream& err) {
+  platform::capture_termination_requests();
+  config::config_file file{config_path_of(o)};
+  auto settings = load_for_run(file, err);
+  start_logging(settings, o.trace, true);
+  auto lg = log::get("drover");
+  lg->info("{} starting; config {}, log {}", version_line(),
+           file.path().string(), log::log_file().string());
+  if (trace::enabled())
+    lg->info("trace log: {}", trace::trace_file().string());
+  trace::record("drover", "start",
+                {{"version", version}, {"config", file.path().string()}});
+  {
+    engine_config cfg;
+    caf::actor_system system{cfg};
+    lg->info("engine idle; waiting for Ctrl+C / SIGTERM");
+    platform::wait_for_termination();
+    lg->info("stopping");
+    trace::record("drover", "stop", {});
+  }
+  trace::close();
+  log::shutdown();
+  return exit_ok;
+}
+
+} // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out,
+        std::ostream& err) {
+  options o;
+  CLI::App app{"Drover sends chosen applications' traffic through a SOCKS5 "
+               "proxy, transparently.",
+               "drover"};
+  // A path such as "/tmp/x.toml" is an argument, not a Windows "/option".
+  app.allow_windows_style_options(false);
+  app.set_version_flag("--version", version_line());
+  app.add_option("--config", o.config_path,
+                 "Config file (default: "
+                     + platform::default_config_path().string() + ")");
+  app.add_flag("--trace", o.trace,
+               "Write the actor trace log (JSON lines) beside the log file");
+  app.add_flag("--headless", o.headless,
+               "Run the engine in the foreground without a tray");
+  auto* config_cmd = app.add_subcommand("config", "Work with the config file");
+  config_cmd->require_subcommand(1);
+  auto* check = config_cmd->add_subcommand(
+      "check", "Validate a config file: prints \"ok\", or each error with its "
+               "line and column");
+  check->add_option("path", o.check_path,
+                    "The file to check (default: --config or the default)");
+
+  auto* defaults
+      = config_cmd->add_subcommand("default", "Print the default config file");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Help and version are "errors" with exit code 0 in CLI11.
+    return app.exit(e, out, err) == 0 ? exit_ok : exit_failure;
+  }
+
+  if (check->parsed())
+    return config_check(o, out, err);
+  if (defaults->parsed()) {
+    out << config::serialize(config::settings{});
+    return exit_ok;
+  }
+  return headless(o, err);
+}
+
+} // namespace drover::cli

@@ -1,0 +1,88 @@
+#include "config/config_file.hpp"
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "actors/platform/files.hpp"
+#include "config/parse.hpp"
+
+namespace drover::config {
+
+namespace {
+
+struct read_result {
+  config_file::status outcome;
+  std::string text;
+  std::string error;
+};
+
+read_result read_all(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    return {config_file::status::missing, {}, "no such file"};
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream buf;
+  if (in)
+    buf << in.rdbuf();
+  if (!in || in.bad())
+    return {config_file::status::unreadable, {}, "cannot be read"};
+  return {config_file::status::loaded, buf.str(), {}};
+}
+
+diagnostic file_error(const std::filesystem::path& path, std::string what) {
+  diagnostic d;
+  d.message = "cannot read the config file: " + std::move(what);
+  d.file = path.string();
+  return d;
+}
+
+config_file::load_report read_and_parse(const std::filesystem::path& path,
+                                        std::optional<settings>& value) {
+  config_file::load_report report;
+  auto text = read_all(path);
+  report.outcome = text.outcome;
+  if (text.outcome != config_file::status::loaded) {
+    report.errors.push_back(file_error(path, text.error));
+    return report;
+  }
+  auto parsed = parse(text.text, path.string());
+  report.errors = std::move(parsed.errors);
+  report.warnings = std::move(parsed.warnings);
+  if (parsed.ok())
+    value = std::move(parsed.value);
+  else
+    report.outcome = config_file::status::invalid;
+  return report;
+}
+
+} // namespace
+
+config_file::config_file(std::filesystem::path path) : path_(std::move(path)) {}
+
+config_file::load_report config_file::load() {
+  std::optional<settings> value;
+  auto report = read_and_parse(path_, value);
+  if (value) {
+    current_ = std::move(*value);
+    has_good_ = true;
+  }
+  return report;
+}
+
+std::string config_file::save(const settings& s) {
+  auto ec = platform::write_file_atomically(path_, serialize(s),
+                                            platform::file_access::owner_only);
+  if (ec)
+    return "cannot write " + path_.string() + ": " + ec.message();
+  current_ = s;
+  has_good_ = true;
+  return {};
+}
+
+config_file::load_report check_file(const std::filesystem::path& path) {
+  std::optional<settings> unused;
+  return read_and_parse(path, unused);
+}
+
+} // namespace drover::config

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config/diagnostic.hpp"
+#include "config/settings.hpp"
+
+namespace drover::config {
+
+/// The config file and the settings in force. A broken file never replaces
+/// good settings: load() keeps the last good ones (or the defaults, when
+/// there never were any) and reports what is wrong.
+class config_file {
+public:
+  enum class status {
+    loaded,     // the file was read and is now in force
+    missing,    // no file; the settings in force did not change
+    unreadable, // the file exists but could not be read
+    invalid,    // the file has errors; the settings in force did not change
+  };
+
+  struct load_report {
+    status outcome = status::missing;
+    std::vector<diagnostic> errors;
+    std::vector<diagnostic> warnings;
+  };
+
+  explicit config_file(std::filesystem::path path);
+
+  /// Reads and validates the file.
+  load_report load();
+
+  /// Writes `s` atomically (owner-only on Linux); on success it is in force.
+  /// Returns an empty string on success, otherwise what went wrong.
+  std::string save(const settings& s);
+
+  const settings& current() const { return current_; }
+  /// True once a file was loaded or saved successfully.
+  bool has_good() const { return has_good_; }
+  const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+  settings current_;
+  bool has_good_ = false;
+};
+
+/// Reads and validates a file without keeping state (`drover config check`).
+config_file::load_report check_file(const std::filesystem::path& path);
+
+} // namespace drover::config

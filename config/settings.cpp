@@ -1,0 +1,93 @@
+#include "config/settings.hpp"
+
+#include <tuple>
+
+namespace drover::config {
+
+const char* to_string(log_level x) {
+  switch (x) {
+    case log_level::trace:
+      return "trace";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    case log_level::error:
+      return "error";
+    case log_level::critical:
+      return "critical";
+    case log_level::off:
+      return "off";
+  }
+  return "info";
+}
+
+const char* to_string(ui_theme x) {
+  switch (x) {
+    case ui_theme::dark:
+      return "dark";
+    case ui_theme::light:
+      return "light";
+    case ui_theme::automatic:
+      return "auto";
+  }
+  return "dark";
+}
+
+bool proxy_settings::operator==(const proxy_settings& o) const {
+  return std::tie(host, port, auth, login, password, udp_associate_timeout,
+                  tcp_connect_timeout)
+         == std::tie(o.host, o.port, o.auth, o.login, o.password,
+                     o.udp_associate_timeout, o.tcp_connect_timeout);
+}
+
+bool target_settings::operator==(const target_settings& o) const {
+  return std::tie(processes, include_vesktop)
+         == std::tie(o.processes, o.include_vesktop);
+}
+
+bool skip_settings::operator==(const skip_settings& o) const {
+  return std::tie(extra_skip_cidrs, multicast)
+         == std::tie(o.extra_skip_cidrs, o.multicast);
+}
+
+bool ui_settings::operator==(const ui_settings& o) const {
+  return std::tie(level, log_max_mb, log_backups, tray_icon, auto_start,
+                  shown_tray_toast, theme)
+         == std::tie(o.level, o.log_max_mb, o.log_backups, o.tray_icon,
+                     o.auto_start, o.shown_tray_toast, o.theme);
+}
+
+bool update_settings::operator==(const update_settings& o) const {
+  return std::tie(check_on_startup, forgejo_repo)
+         == std::tie(o.check_on_startup, o.forgejo_repo);
+}
+
+bool engine_settings::operator==(const engine_settings& o) const {
+  return std::tie(heartbeat_interval, no_traffic_warn_after,
+                  reconnect_backoff_initial, reconnect_backoff_max,
+                  reconnect_total_cap, tcp_idle_timeout, udp_idle_timeout,
+                  max_flows)
+         == std::tie(o.heartbeat_interval, o.no_traffic_warn_after,
+                     o.reconnect_backoff_initial, o.reconnect_backoff_max,
+                     o.reconnect_total_cap, o.tcp_idle_timeout,
+                     o.udp_idle_timeout, o.max_flows);
+}
+
+bool settings::operator==(const settings& o) const {
+  return std::tie(version, proxy, targets, skip, ui, update, engine)
+         == std::tie(o.version, o.proxy, o.targets, o.skip, o.ui, o.update,
+                     o.engine);
+}
+
+std::vector<std::string> effective_process_names(const target_settings& t) {
+  auto names = t.processes;
+  if (t.include_vesktop)
+    for (const char* v : {"Vesktop.exe", "vesktop"})
+      names.emplace_back(v);
+  return names;
+}
+
+} // namespace drover::config

@@ -1,0 +1,102 @@
+#pragma once
+
+// The configuration schema: every section and key of config.toml with its
+// default. Pure data; parsing lives in parse.hpp, files in config_file.hpp.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/ipv4.hpp"
+
+namespace drover::config {
+
+using duration = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+/// The schema version this build writes and understands.
+constexpr int current_version = 1;
+
+enum class log_level { trace, debug, info, warn, error, critical, off };
+enum class ui_theme { dark, light, automatic };
+
+const char* to_string(log_level x);
+const char* to_string(ui_theme x);
+
+struct proxy_settings {
+  std::string host = "95.165.72.59";
+  uint16_t port = 12334;
+  bool auth = false;
+  std::string login;
+  std::string password;
+  duration udp_associate_timeout = 5s;
+  duration tcp_connect_timeout = 10s;
+  bool operator==(const proxy_settings&) const;
+  bool operator!=(const proxy_settings& o) const { return !(*this == o); }
+};
+
+struct target_settings {
+  std::vector<std::string> processes
+      = {"Discord.exe", "DiscordCanary.exe", "DiscordPTB.exe", "Update.exe"};
+  bool include_vesktop = false;
+  bool operator==(const target_settings&) const;
+  bool operator!=(const target_settings& o) const { return !(*this == o); }
+};
+
+struct skip_settings {
+  std::vector<net::ipv4_cidr> extra_skip_cidrs;
+  bool multicast = true;
+  bool operator==(const skip_settings&) const;
+  bool operator!=(const skip_settings& o) const { return !(*this == o); }
+};
+
+struct ui_settings {
+  log_level level = log_level::info; // `log_level` in the file
+  uint32_t log_max_mb = 10;
+  uint32_t log_backups = 3;
+  bool tray_icon = true;
+  bool auto_start = false;
+  bool shown_tray_toast = false;
+  ui_theme theme = ui_theme::dark;
+  bool operator==(const ui_settings&) const;
+  bool operator!=(const ui_settings& o) const { return !(*this == o); }
+};
+
+struct update_settings {
+  bool check_on_startup = true;
+  std::string forgejo_repo = "git.okcu.io/root/drover-go";
+  bool operator==(const update_settings&) const;
+  bool operator!=(const update_settings& o) const { return !(*this == o); }
+};
+
+struct engine_settings {
+  duration heartbeat_interval = 5s;
+  duration no_traffic_warn_after = 30s;
+  duration reconnect_backoff_initial = 1s;
+  duration reconnect_backoff_max = 30s;
+  duration reconnect_total_cap = 5min;
+  duration tcp_idle_timeout = 30min;
+  duration udp_idle_timeout = 5min;
+  uint32_t max_flows = 16384;
+  bool operator==(const engine_settings&) const;
+  bool operator!=(const engine_settings& o) const { return !(*this == o); }
+};
+
+struct settings {
+  int version = current_version;
+  proxy_settings proxy;
+  target_settings targets;
+  skip_settings skip;
+  ui_settings ui;
+  update_settings update;
+  engine_settings engine;
+  bool operator==(const settings&) const;
+  bool operator!=(const settings& o) const { return !(*this == o); }
+};
+
+/// The processes to capture: `targets.processes`, plus Vesktop's executable
+/// names when `targets.include_vesktop` is set.
+std::vector<std::string> effective_process_names(const target_settings& t);
+
+} // namespace drover::config

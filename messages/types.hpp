@@ -1,0 +1,207 @@
+#pragma once
+
+// The engine's message payloads: passive records with inspect() so CAF can
+// copy, print and (if ever needed) serialize them.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timestamp.hpp>
+
+#include "messages/error.hpp"
+
+namespace drover::config {
+struct settings;
+}
+
+namespace drover {
+
+/// The engine state machine (seed §"Engine state machine").
+enum class engine_state : uint8_t {
+  idle,         // off: nothing captured
+  starting,     // opening the packet handle, health check
+  active,       // proxying
+  reconnecting, // proxy unreachable, backing off
+  paused,       // system asleep
+  failed,       // stopped by an error; Retry starts again
+};
+
+/// Why something failed: the E3 failure classes. The class picks the
+/// recovery action (see recovery.hpp).
+enum class failure_class : uint8_t {
+  none,
+  driver_lost,       // packet handle failed at run time
+  driver_gone,       // driver missing or blocked: reinstall
+  proxy_unreachable, // proxy down or unreachable
+  auth_rejected,     // the proxy refused the credentials
+  panic,             // an exception escaped an actor
+  sleep,             // the system suspends
+  resume,            // the system woke up
+  fatal,             // anything unclassified
+};
+
+/// What the supervisor does about a failure class.
+enum class recovery_action : uint8_t {
+  none,
+  retry_once,  // reopen after a pause; a second loss soon after is fatal
+  exp_backoff, // reconnect with exponential backoff up to a total cap
+  fail_stop,   // go to Failed (with a crash report for panics)
+  pause,       // drain, close upstream connections, release the handle
+  resume,      // wait for the network, reopen, health-check, Active
+};
+
+/// What kind of thing an engine event reports, for the tray's timeline.
+enum class event_kind : uint8_t {
+  state_changed,     // the engine moved to a new state
+  restart,           // a child actor was restarted
+  reconnect_attempt, // one more try to reach the proxy
+  config_error,      // the config file is broken; last good kept
+  config_applied,    // a changed config took effect
+  info,              // anything else worth showing (e.g. "no traffic")
+};
+
+const char* to_string(engine_state x);
+const char* to_string(failure_class x);
+const char* to_string(recovery_action x);
+const char* to_string(event_kind x);
+
+/// Published to every subscriber on each transition and supervision
+/// decision. `reason` is written for a user, not a developer.
+struct engine_event {
+  event_kind kind = event_kind::state_changed;
+  engine_state state = engine_state::idle;
+  std::string reason;
+  failure_class failure = failure_class::none;
+  uint32_t attempt = 0; // reconnect/restart attempt, 0 when not retrying
+  caf::timestamp time;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, engine_event& x) {
+  return f(caf::meta::type_name("engine_event"), x.kind, x.state, x.reason,
+           x.failure, x.attempt, x.time);
+}
+
+/// Engine-wide counters, sampled for the tray's status row and `status`.
+struct stats_snapshot {
+  uint64_t bytes_in = 0;         // from the proxy to applications
+  uint64_t bytes_out = 0;        // from applications to the proxy
+  uint32_t tcp_flows = 0;        // open proxied TCP connections
+  uint32_t udp_flows = 0;        // open UDP associations
+  uint64_t packets_dropped = 0;  // malformed, over the cap, fail-closed
+  uint64_t ipv6_dropped = 0;     // IPv6 from a target (never leaked)
+  uint64_t queue_overflows = 0;  // capture queue full
+  uint64_t refused_listener = 0; // listener connections not redirected
+  uint64_t flows_evicted = 0;    // oldest-idle evictions at the flow cap
+  caf::timestamp active_since;   // start of the current Active period
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stats_snapshot& x) {
+  return f(caf::meta::type_name("stats_snapshot"), x.bytes_in, x.bytes_out,
+           x.tcp_flows, x.udp_flows, x.packets_dropped, x.ipv6_dropped,
+           x.queue_overflows, x.refused_listener, x.flows_evicted,
+           x.active_since);
+}
+
+/// One proxied flow, for the flow list in `status` and the tray window.
+struct flow_descriptor {
+  uint64_t id = 0;
+  uint8_t protocol = 0; // 6 TCP, 17 UDP
+  uint32_t pid = 0;     // 0 when unknown
+  std::string process;  // executable name, when known
+  uint32_t src_ip = 0;  // host byte order
+  uint16_t src_port = 0;
+  uint32_t dst_ip = 0; // the original destination
+  uint16_t dst_port = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  caf::timestamp started;
+  caf::timestamp last_seen;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, flow_descriptor& x) {
+  return f(caf::meta::type_name("flow_descriptor"), x.id, x.protocol, x.pid,
+           x.process, x.src_ip, x.src_port, x.dst_ip, x.dst_port, x.bytes_in,
+           x.bytes_out, x.started, x.last_seen);
+}
+
+/// A running process that matched `[targets]`.
+struct process_info {
+  uint32_t pid = 0;
+  uint32_t parent_pid = 0;
+  std::string name;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_info& x) {
+  return f(caf::meta::type_name("process_info"), x.pid, x.parent_pid, x.name);
+}
+
+/// The target processes procscan found in its latest scan.
+struct process_set {
+  std::vector<process_info> processes;
+  uint64_t generation = 0; // increases with every change
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_set& x) {
+  return f(caf::meta::type_name("process_set"), x.processes, x.generation);
+}
+
+/// The engine's answer to `status`: where it is and what it does.
+struct engine_status {
+  engine_event last; // the latest state change
+  stats_snapshot stats;
+  std::vector<engine_event> recent; // the last events, oldest first
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, engine_status& x) {
+  return f(caf::meta::type_name("engine_status"), x.last, x.stats, x.recent);
+}
+
+/// A new config is in force. Which sections changed decides what restarts:
+/// [proxy] restarts the engine, the others apply live.
+struct config_changed {
+  std::shared_ptr<const config::settings> settings;
+  bool proxy_changed = false;
+  bool targets_changed = false;
+  bool skip_changed = false;
+  bool ui_changed = false;
+  bool engine_changed = false;
+};
+
+/// The config file on disk is broken; the config in force did not change.
+struct config_error {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string key;
+  std::string message; // every error, one per line, with locations
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, config_error& x) {
+  return f(caf::meta::type_name("config_error"), x.file, x.line, x.column,
+           x.key, x.message);
+}
+
+/// A batch of captured packets from the divert-reader. The buffer belongs to
+/// the platform port and is handed over whole, so messaging costs one
+/// allocation-free pointer copy per batch, not per packet.
+struct packet_batch_buffer;
+struct packet_batch {
+  std::shared_ptr<packet_batch_buffer> buffer;
+};
+
+} // namespace drover
+
+// Local-only payloads: they carry pointers and never leave the process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(drover::config_changed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(drover::packet_batch)

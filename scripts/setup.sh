@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what Drover needs from Debian 12's packages (only what is
+# missing). `setup.sh run` installs what building and running need;
+# `setup.sh test` adds the test tools and the Windows cross toolchain, then
+# builds CAF for mingw (cached outside the checkout; prints nothing else).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+native=(make g++ cmake ninja-build ccache pkg-config
+        libcaf-dev libspdlog-dev libtomlplusplus-dev libcli11-dev)
+testing=(libgtest-dev libbenchmark-dev
+         g++-mingw-w64-x86-64-posix wine64)
+
+case "${1:-run}" in
+  run) ensure_packages "${native[@]}" ;;
+  test)
+    ensure_packages "${native[@]}" "${testing[@]}"
+    "$(dirname "$0")/build-caf-mingw.sh" >/dev/null
+    ;;
+  *) die "usage: setup.sh run|test" ;;
+esac

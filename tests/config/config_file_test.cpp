@@ -1,0 +1,164 @@
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "actors/platform/files.hpp"
+#include "config/config_file.hpp"
+#include "config/parse.hpp"
+
+using namespace drover;
+using namespace drover::config;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh folder per test, removed afterwards.
+class config_file_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path()
+           / (std::string{"drover-config-"} + info->name() + "-"
+              + std::to_string(std::rand()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    path_ = dir_ / "config.toml";
+  }
+
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  void write(const std::string& text) {
+    std::ofstream out{path_, std::ios::binary | std::ios::trunc};
+    out << text;
+  }
+
+  std::string read() const {
+    std::ifstream in{path_, std::ios::binary};
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  fs::path dir_;
+  fs::path path_;
+};
+
+// Ends the process at once, like kill -9: no destructors, no flushing.
+[[noreturn]] void die_abruptly() {
+#ifdef SIGKILL
+  std::raise(SIGKILL);
+#endif
+  std::_Exit(9);
+}
+
+} // namespace
+
+TEST_F(config_file_test, loads_a_good_file) {
+  write("[proxy]\nport = 1080\n");
+  config_file f{path_};
+  auto r = f.load();
+  EXPECT_EQ(r.outcome, config_file::status::loaded);
+  EXPECT_TRUE(f.has_good());
+  EXPECT_EQ(f.current().proxy.port, 1080);
+}
+
+TEST_F(config_file_test, broken_file_keeps_the_last_good_config) {
+  write("[proxy]\nport = 1080\n");
+  config_file f{path_};
+  ASSERT_EQ(f.load().outcome, config_file::status::loaded);
+  write("[proxy]\nport = 1081\nhost = \n");
+  auto r = f.load();
+  EXPECT_EQ(r.outcome, config_file::status::invalid);
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_EQ(r.errors[0].line, 3u);
+  EXPECT_EQ(f.current().proxy.port, 1080) << "last good config replaced";
+  write("[proxy]\nport = 99999\n");
+  EXPECT_EQ(f.load().outcome, config_file::status::invalid);
+  EXPECT_EQ(f.current().proxy.port, 1080);
+  write("[proxy]\nport = 1082\n");
+  EXPECT_EQ(f.load().outcome, config_file::status::loaded);
+  EXPECT_EQ(f.current().proxy.port, 1082);
+}
+
+TEST_F(config_file_test, broken_file_without_a_good_one_gives_defaults) {
+  write("[proxy\n");
+  config_file f{path_};
+  EXPECT_EQ(f.load().outcome, config_file::status::invalid);
+  EXPECT_FALSE(f.has_good());
+  EXPECT_EQ(f.current(), settings{});
+}
+
+TEST_F(config_file_test, missing_file) {
+  config_file f{path_};
+  auto r = f.load();
+  EXPECT_EQ(r.outcome, config_file::status::missing);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].to_string().find(path_.string()), std::string::npos);
+  EXPECT_EQ(f.current(), settings{});
+}
+
+TEST_F(config_file_test, save_writes_a_file_that_loads_back) {
+  config_file f{dir_ / "sub" / "config.toml"};
+  settings s;
+  s.proxy.auth = true;
+  s.proxy.login = "alice";
+  s.proxy.password = "pw";
+  ASSERT_EQ(f.save(s), "");
+  config_file again{f.path()};
+  ASSERT_EQ(again.load().outcome, config_file::status::loaded);
+  EXPECT_EQ(again.current(), s);
+  EXPECT_FALSE(fs::exists(platform::temporary_path_for(f.path())));
+}
+
+TEST_F(config_file_test, saved_file_is_private_to_the_owner) {
+#ifdef _WIN32
+  GTEST_SKIP() << "%APPDATA% is per-user; no mode bits on Windows";
+#else
+  config_file f{path_};
+  ASSERT_EQ(f.save(settings{}), "");
+  auto perms = fs::status(path_).permissions();
+  EXPECT_EQ(perms & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+#endif
+}
+
+// The process dies between writing the new content and replacing the file:
+// the config on disk must still be the old one, whole.
+TEST_F(config_file_test, killed_midway_leaves_the_old_file_whole) {
+  const std::string old_text = serialize(settings{});
+  write(old_text);
+  settings next;
+  next.proxy.port = 4242;
+  next.targets.processes.assign(2000, "SomeLongProcessName.exe");
+  auto new_text = serialize(next);
+  auto target = path_;
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  EXPECT_EXIT(
+      {
+        platform::write_file_atomically(
+            target, new_text, platform::file_access::owner_only, die_abruptly);
+        std::_Exit(0); // not reached
+      },
+      [](int status) { return status != 0; }, "");
+  EXPECT_EQ(read(), old_text) << "the config file was damaged";
+  // The next save works and cleans up after the killed one.
+  config_file f{path_};
+  ASSERT_EQ(f.save(next), "");
+  EXPECT_EQ(read(), new_text);
+  EXPECT_FALSE(fs::exists(platform::temporary_path_for(path_)));
+}
+
+TEST_F(config_file_test, check_file_reports_without_state) {
+  write("[ui]\nlog_level = \"loud\"\n");
+  auto r = check_file(path_);
+  EXPECT_EQ(r.outcome, config_file::status::invalid);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].key, "ui.log_level");
+}

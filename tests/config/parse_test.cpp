@@ -1,0 +1,360 @@
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "config/migrate.hpp"
+#include "config/parse.hpp"
+
+using namespace drover::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Parses text that must be valid; fails the test with the errors otherwise.
+settings parse_ok(const std::string& text) {
+  auto r = parse(text, "config.toml");
+  EXPECT_TRUE(r.ok()) << to_string(r.errors);
+  return r.value.value_or(settings{});
+}
+
+// Parses text that must have exactly one error and returns it.
+diagnostic single_error(const std::string& text) {
+  auto r = parse(text, "config.toml");
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.errors.size(), 1u) << to_string(r.errors);
+  return r.errors.empty() ? diagnostic{} : r.errors.front();
+}
+
+} // namespace
+
+TEST(config_defaults, empty_file_gives_every_default) {
+  auto s = parse_ok("");
+  EXPECT_EQ(s.version, 1);
+  EXPECT_EQ(s.proxy.host, "95.165.72.59");
+  EXPECT_EQ(s.proxy.port, 12334);
+  EXPECT_FALSE(s.proxy.auth);
+  EXPECT_EQ(s.proxy.login, "");
+  EXPECT_EQ(s.proxy.password, "");
+  EXPECT_EQ(s.proxy.udp_associate_timeout, 5s);
+  EXPECT_EQ(s.proxy.tcp_connect_timeout, 10s);
+  EXPECT_EQ(s.targets.processes,
+            (std::vector<std::string>{"Discord.exe", "DiscordCanary.exe",
+                                      "DiscordPTB.exe", "Update.exe"}));
+  EXPECT_FALSE(s.targets.include_vesktop);
+  EXPECT_TRUE(s.skip.extra_skip_cidrs.empty());
+  EXPECT_TRUE(s.skip.multicast);
+  EXPECT_EQ(s.ui.level, log_level::info);
+  EXPECT_EQ(s.ui.log_max_mb, 10u);
+  EXPECT_EQ(s.ui.log_backups, 3u);
+  EXPECT_TRUE(s.ui.tray_icon);
+  EXPECT_FALSE(s.ui.auto_start);
+  EXPECT_FALSE(s.ui.shown_tray_toast);
+  EXPECT_EQ(s.ui.theme, ui_theme::dark);
+  EXPECT_TRUE(s.update.check_on_startup);
+  EXPECT_EQ(s.update.forgejo_repo, "git.okcu.io/root/drover-go");
+  EXPECT_EQ(s.engine.heartbeat_interval, 5s);
+  EXPECT_EQ(s.engine.no_traffic_warn_after, 30s);
+  EXPECT_EQ(s.engine.reconnect_backoff_initial, 1s);
+  EXPECT_EQ(s.engine.reconnect_backoff_max, 30s);
+  EXPECT_EQ(s.engine.reconnect_total_cap, 5min);
+  EXPECT_EQ(s.engine.tcp_idle_timeout, 30min);
+  EXPECT_EQ(s.engine.udp_idle_timeout, 5min);
+  EXPECT_EQ(s.engine.max_flows, 16384u);
+  EXPECT_EQ(s, settings{});
+}
+
+TEST(config_defaults, shipped_file_is_the_serialized_defaults) {
+  std::ifstream in{std::string{DROVER_SOURCE_DIR} + "/config/config.toml",
+                   std::ios::binary};
+  ASSERT_TRUE(in) << "config/config.toml is missing";
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), serialize(settings{}))
+      << "regenerate with: drover config default > config/config.toml";
+  EXPECT_EQ(parse_ok(text.str()), settings{});
+}
+
+TEST(config_parse, reads_every_key) {
+  auto s = parse_ok(R"(
+version = 1
+[proxy]
+host = "proxy.example.org"
+port = 1080
+auth = true
+login = "alice"
+password = "s3cret"
+udp_associate_timeout = "2s"
+tcp_connect_timeout = "500ms"
+[targets]
+processes = ["Discord", "vesktop"]
+include_vesktop = true
+[skip]
+extra_skip_cidrs = ["10.0.0.0/8", "192.0.2.7"]
+multicast = false
+[ui]
+log_level = "debug"
+log_max_mb = 5
+log_backups = 0
+tray_icon = false
+auto_start = true
+shown_tray_toast = true
+theme = "auto"
+[update]
+check_on_startup = false
+forgejo_repo = "example/repo"
+[engine]
+heartbeat_interval = "10s"
+no_traffic_warn_after = "1m"
+reconnect_backoff_initial = "2s"
+reconnect_backoff_max = "1m"
+reconnect_total_cap = "1h"
+tcp_idle_timeout = "10m"
+udp_idle_timeout = "90s"
+max_flows = 1000
+)");
+  EXPECT_EQ(s.proxy.host, "proxy.example.org");
+  EXPECT_EQ(s.proxy.port, 1080);
+  EXPECT_TRUE(s.proxy.auth);
+  EXPECT_EQ(s.proxy.login, "alice");
+  EXPECT_EQ(s.proxy.password, "s3cret");
+  EXPECT_EQ(s.proxy.udp_associate_timeout, 2s);
+  EXPECT_EQ(s.proxy.tcp_connect_timeout, 500ms);
+  EXPECT_EQ(s.targets.processes,
+            (std::vector<std::string>{"Discord", "vesktop"}));
+  EXPECT_TRUE(s.targets.include_vesktop);
+  ASSERT_EQ(s.skip.extra_skip_cidrs.size(), 2u);
+  EXPECT_EQ(drover::net::to_string(s.skip.extra_skip_cidrs[0]), "10.0.0.0/8");
+  EXPECT_EQ(drover::net::to_string(s.skip.extra_skip_cidrs[1]), "192.0.2.7/32");
+  EXPECT_FALSE(s.skip.multicast);
+  EXPECT_EQ(s.ui.level, log_level::debug);
+  EXPECT_EQ(s.ui.log_max_mb, 5u);
+  EXPECT_EQ(s.ui.log_backups, 0u);
+  EXPECT_FALSE(s.ui.tray_icon);
+  EXPECT_TRUE(s.ui.auto_start);
+  EXPECT_TRUE(s.ui.shown_tray_toast);
+  EXPECT_EQ(s.ui.theme, ui_theme::automatic);
+  EXPECT_FALSE(s.update.check_on_startup);
+  EXPECT_EQ(s.update.forgejo_repo, "example/repo");
+  EXPECT_EQ(s.engine.heartbeat_interval, 10s);
+  EXPECT_EQ(s.engine.no_traffic_warn_after, 1min);
+  EXPECT_EQ(s.engine.reconnect_backoff_initial, 2s);
+  EXPECT_EQ(s.engine.reconnect_backoff_max, 1min);
+  EXPECT_EQ(s.engine.reconnect_total_cap, 1h);
+  EXPECT_EQ(s.engine.tcp_idle_timeout, 10min);
+  EXPECT_EQ(s.engine.udp_idle_timeout, 90s);
+  EXPECT_EQ(s.engine.max_flows, 1000u);
+}
+
+TEST(config_parse, round_trips_through_serialize) {
+  settings s;
+  s.proxy.host = "10.1.2.3";
+  s.proxy.auth = true;
+  s.proxy.login = "bob";
+  s.proxy.password = "p\"a\\ss\tw\x01rd";
+  s.targets.processes = {"Discord.exe"};
+  s.skip.extra_skip_cidrs = {*drover::net::parse_ipv4_cidr("172.16.0.0/12")};
+  s.ui.level = log_level::trace;
+  s.engine.reconnect_backoff_initial = 1500ms;
+  EXPECT_EQ(parse_ok(serialize(s)), s);
+}
+
+// -- each kind of bad value, with its location ------------------------------
+
+TEST(config_errors, port_out_of_range_names_key_value_and_place) {
+  auto e = single_error("[proxy]\nhost = \"1.2.3.4\"\n\n\nport = 70000\n");
+  EXPECT_EQ(e.key, "proxy.port");
+  EXPECT_EQ(e.line, 5u);
+  EXPECT_EQ(e.column, 8u);
+  EXPECT_EQ(e.to_string(),
+            "`proxy.port` must be 1..65535, got 70000 at config.toml:5:8");
+}
+
+TEST(config_errors, wrong_type) {
+  auto e = single_error("[proxy]\nport = \"1080\"\n");
+  EXPECT_EQ(e.key, "proxy.port");
+  EXPECT_EQ(e.line, 2u);
+  EXPECT_EQ(e.column, 8u);
+  EXPECT_NE(e.message.find("must be a whole number"), std::string::npos);
+  EXPECT_NE(e.message.find("\"1080\""), std::string::npos);
+}
+
+TEST(config_errors, boolean_expected) {
+  auto e = single_error("[skip]\nmulticast = \"yes\"\n");
+  EXPECT_EQ(e.key, "skip.multicast");
+  EXPECT_EQ(e.line, 2u);
+  EXPECT_NE(e.message.find("true or false"), std::string::npos);
+}
+
+TEST(config_errors, bad_durations_are_rejected_strictly) {
+  for (auto bad : {"\"5\"", "\"5 s\"", "\"-1s\"", "\"1.5s\"", "\"5sec\"",
+                   "\"s\"", "5", "\"\""}) {
+    auto e = single_error(std::string{"[engine]\nheartbeat_interval = "} + bad
+                          + "\n");
+    EXPECT_EQ(e.key, "engine.heartbeat_interval") << bad;
+    EXPECT_EQ(e.line, 2u) << bad;
+    EXPECT_EQ(e.column, 22u) << bad;
+    EXPECT_NE(e.message.find("must be a duration"), std::string::npos) << bad;
+  }
+}
+
+TEST(config_errors, duration_out_of_range) {
+  auto e = single_error("[proxy]\ntcp_connect_timeout = \"1h\"\n");
+  EXPECT_EQ(e.key, "proxy.tcp_connect_timeout");
+  EXPECT_EQ(e.message,
+            "`proxy.tcp_connect_timeout` must be between 100ms and 5m, got 1h");
+}
+
+TEST(config_errors, backoff_order) {
+  auto e = single_error("[engine]\nreconnect_backoff_initial = \"1m\"\n"
+                        "reconnect_backoff_max = \"30s\"\n");
+  EXPECT_EQ(e.key, "engine.reconnect_backoff_max");
+  EXPECT_EQ(e.line, 3u);
+}
+
+TEST(config_errors, unknown_enum_value_lists_the_choices) {
+  auto e = single_error("[ui]\nlog_level = \"verbose\"\n");
+  EXPECT_EQ(e.key, "ui.log_level");
+  EXPECT_NE(e.message.find("\"trace\", \"debug\", \"info\""),
+            std::string::npos);
+  EXPECT_NE(e.message.find("\"verbose\""), std::string::npos);
+}
+
+TEST(config_errors, bad_cidr_points_at_the_element) {
+  auto e = single_error(
+      "[skip]\nextra_skip_cidrs = [\"10.0.0.0/8\", \"10.0.0/8\"]\n");
+  EXPECT_EQ(e.key, "skip.extra_skip_cidrs[1]");
+  EXPECT_EQ(e.line, 2u);
+  EXPECT_EQ(e.column, 35u);
+  auto host_bits
+      = single_error("[skip]\nextra_skip_cidrs = [\"10.0.0.1/8\"]\n");
+  EXPECT_EQ(host_bits.key, "skip.extra_skip_cidrs[0]");
+}
+
+TEST(config_errors, process_names_not_paths) {
+  auto e = single_error(
+      "[targets]\nprocesses = [\"C:\\\\Discord\\\\Discord.exe\"]\n");
+  EXPECT_EQ(e.key, "targets.processes[0]");
+  EXPECT_NE(e.message.find("not empty and not a path"), std::string::npos);
+}
+
+TEST(config_errors, bad_host) {
+  EXPECT_EQ(single_error("[proxy]\nhost = \"\"\n").key, "proxy.host");
+  auto v6 = single_error("[proxy]\nhost = \"::1\"\n");
+  EXPECT_NE(v6.message.find("IPv6"), std::string::npos);
+  EXPECT_EQ(single_error("[proxy]\nhost = \"a b\"\n").key, "proxy.host");
+}
+
+TEST(config_errors, auth_needs_credentials) {
+  auto r = parse("[proxy]\nauth = true\n", "config.toml");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[0].key, "proxy.login");
+  EXPECT_EQ(r.errors[1].key, "proxy.password");
+}
+
+TEST(config_errors, secrets_are_never_echoed) {
+  auto e = single_error("[proxy]\npassword = 123456789\n");
+  EXPECT_EQ(e.key, "proxy.password");
+  EXPECT_EQ(e.to_string().find("123456789"), std::string::npos);
+  auto long_pw = std::string(300, 'x');
+  auto too_long = single_error("[proxy]\nauth = true\nlogin = \"u\"\n"
+                               "password = \""
+                               + long_pw + "\"\n");
+  EXPECT_EQ(too_long.key, "proxy.password");
+  EXPECT_EQ(too_long.to_string().find("xxxx"), std::string::npos);
+}
+
+TEST(config_errors, syntax_error_has_line_and_column) {
+  auto r = parse("[proxy]\nport = 1080\nhost = \n", "bad.toml");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].file, "bad.toml");
+  EXPECT_EQ(r.errors[0].line, 3u);
+  EXPECT_GT(r.errors[0].column, 0u);
+}
+
+TEST(config_errors, section_of_the_wrong_type) {
+  auto e = single_error("proxy = 5\n");
+  EXPECT_EQ(e.key, "proxy");
+  EXPECT_NE(e.message.find("must be a section"), std::string::npos);
+}
+
+TEST(config_errors, all_errors_are_reported_at_once) {
+  auto r = parse("[proxy]\nport = 0\n[ui]\nlog_max_mb = 0\ntheme = 3\n",
+                 "config.toml");
+  EXPECT_EQ(r.errors.size(), 3u) << to_string(r.errors);
+}
+
+// -- warnings
+// ------------------------------------------------------------------
+
+TEST(config_warnings, unknown_keys_are_warnings_with_a_hint) {
+  auto r = parse("[proxy]\nhots = \"x\"\n[uii]\n", "config.toml");
+  ASSERT_TRUE(r.ok()) << to_string(r.errors);
+  ASSERT_EQ(r.warnings.size(), 2u);
+  EXPECT_EQ(r.warnings[0].key, "proxy.hots");
+  EXPECT_EQ(r.warnings[0].line, 2u);
+  EXPECT_EQ(r.warnings[0].column, 1u);
+  EXPECT_NE(r.warnings[0].message.find("did you mean `proxy.host`?"),
+            std::string::npos);
+  EXPECT_EQ(r.warnings[1].key, "uii");
+  EXPECT_NE(r.warnings[1].message.find("did you mean `ui`?"),
+            std::string::npos);
+  EXPECT_EQ(r.warnings[0].to_string().rfind("warning: ", 0), 0u);
+}
+
+TEST(config_warnings, credentials_without_auth) {
+  auto r = parse("[proxy]\nlogin = \"alice\"\n", "config.toml");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].key, "proxy.auth");
+}
+
+TEST(config_warnings, empty_and_duplicate_targets) {
+  auto empty = parse("[targets]\nprocesses = []\n", "c");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty.warnings.size(), 1u);
+  auto dup = parse("[targets]\nprocesses = [\"a\", \"a\"]\n", "c");
+  ASSERT_TRUE(dup.ok());
+  EXPECT_EQ(dup.value->targets.processes, std::vector<std::string>{"a"});
+  EXPECT_EQ(dup.warnings.size(), 1u);
+}
+
+// -- versions and migration
+// ------------------------------------------------------
+
+TEST(config_version, missing_version_is_version_one) {
+  EXPECT_EQ(parse_ok("[proxy]\nport = 1\n").version, 1);
+}
+
+TEST(config_version, newer_version_is_refused) {
+  auto e = single_error("version = 2\n");
+  EXPECT_EQ(e.key, "version");
+  EXPECT_NE(e.message.find("newer Drover"), std::string::npos);
+  EXPECT_EQ(single_error("version = 0\n").key, "version");
+}
+
+TEST(config_version, migrations_run_in_order_and_stamp_the_version) {
+  auto doc = toml::parse("[proxy]\naddress = \"1.2.3.4\"\n");
+  std::vector<int> ran;
+  std::vector<migration> steps = {
+      {2,
+       [&](toml::table& t) {
+         ran.push_back(2);
+         auto* p = t["proxy"].as_table();
+         p->insert_or_assign("host", *p->get_as<std::string>("address"));
+         p->erase("address");
+       }},
+      {1,
+       [&](toml::table&) {
+         ran.push_back(1);
+       }},
+  };
+  ASSERT_TRUE(migrate(doc, 1, 3, steps));
+  EXPECT_EQ(ran, (std::vector<int>{1, 2}));
+  EXPECT_EQ(doc["version"].value<int64_t>(), 3);
+  EXPECT_EQ(doc["proxy"]["host"].value<std::string>(), "1.2.3.4");
+  EXPECT_FALSE(migrate(doc, 3, 5, steps)) << "no step from 3";
+  EXPECT_TRUE(known_migrations().empty()) << "version 1 is the first";
+}

@@ -1,0 +1,112 @@
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "actors/log/logging.hpp"
+#include "actors/log/redact.hpp"
+
+using namespace drover;
+namespace fs = std::filesystem;
+
+namespace {
+
+class logging_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path()
+           / (std::string{"drover-log-"} + info->name());
+    fs::remove_all(dir_);
+  }
+
+  void TearDown() override {
+    log::shutdown();
+    log::set_secrets({});
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string read(const std::string& name) const {
+    std::ifstream in{dir_ / name, std::ios::binary};
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  fs::path dir_;
+};
+
+} // namespace
+
+TEST_F(logging_test, lines_name_the_component) {
+  log::init({dir_, 1 << 20, 1, config::log_level::info, false});
+  log::get("flow-manager")->info("hello {}", 42);
+  log::flush();
+  auto text = read("drover.log");
+  EXPECT_NE(text.find("[info] [flow-manager] hello 42"), std::string::npos)
+      << text;
+  EXPECT_EQ(log::log_file(), dir_ / "drover.log");
+}
+
+TEST_F(logging_test, rotates_by_size_and_keeps_the_configured_backups) {
+  log::init({dir_, 4096, 2, config::log_level::info, false});
+  auto lg = log::get("rotation");
+  std::string payload(100, 'x');
+  for (int i = 0; i < 300; ++i)
+    lg->info("{} {}", i, payload);
+  log::flush();
+  EXPECT_TRUE(fs::exists(dir_ / "drover.log"));
+  EXPECT_TRUE(fs::exists(dir_ / "drover.1.log"));
+  EXPECT_TRUE(fs::exists(dir_ / "drover.2.log"));
+  EXPECT_FALSE(fs::exists(dir_ / "drover.3.log"));
+  for (auto name : {"drover.log", "drover.1.log", "drover.2.log"})
+    EXPECT_LE(fs::file_size(dir_ / name), 4096u) << name;
+  EXPECT_NE(read("drover.log").find("299 xxx"), std::string::npos);
+}
+
+TEST_F(logging_test, level_changes_at_run_time) {
+  log::init({dir_, 1 << 20, 1, config::log_level::info, false});
+  auto early = log::get("early");
+  early->debug("hidden-before");
+  log::set_level(config::log_level::debug);
+  early->debug("shown-existing-logger");
+  log::get("late")->debug("shown-new-logger");
+  log::set_level(config::log_level::error);
+  early->warn("hidden-after");
+  log::flush();
+  auto text = read("drover.log");
+  EXPECT_EQ(text.find("hidden-before"), std::string::npos);
+  EXPECT_NE(text.find("shown-existing-logger"), std::string::npos);
+  EXPECT_NE(text.find("shown-new-logger"), std::string::npos);
+  EXPECT_EQ(text.find("hidden-after"), std::string::npos);
+}
+
+TEST_F(logging_test, secrets_never_reach_the_file) {
+  log::set_secrets({"hunter2", "alice"});
+  log::init({dir_, 1 << 20, 1, config::log_level::info, false});
+  log::get("socks")->info("authenticating as {} with {}", "alice", "hunter2");
+  log::flush();
+  auto text = read("drover.log");
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+  EXPECT_EQ(text.find("alice"), std::string::npos) << text;
+  EXPECT_NE(text.find("authenticating as *** with ***"), std::string::npos);
+}
+
+TEST(redact, replaces_every_occurrence_longest_first) {
+  log::set_secrets({"pass", "password1", ""});
+  std::string s = "password1 pass passpass";
+  EXPECT_TRUE(log::redact_secrets(s));
+  EXPECT_EQ(s, "*** *** ******");
+  std::string clean = "nothing here";
+  EXPECT_FALSE(log::redact_secrets(clean));
+  log::set_secrets({});
+}
+
+TEST(redact, credential_field_names) {
+  for (auto name : {"password", "proxy_password", "Login", "username",
+                    "auth_token", "credentials"})
+    EXPECT_TRUE(log::is_credential_field(name)) << name;
+  for (auto name : {"reason", "host", "port", "actor", "event"})
+    EXPECT_FALSE(log::is_credential_field(name)) << name;
+}
