@@ -1,29 +1,59 @@
 # Drover's entry points. On a fresh Debian 12 machine:
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
-.PHONY: run test build build-windows test-native test-windows format clean
+.PHONY: run test build build-windows test-native test-sanitize test-fuzz \
+        test-windows bench format clean
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
+BUILD_RUN ?= build-run
 BUILD_WINDOWS ?= build-windows
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 30
 ARGS ?= --headless
 
 run: build
-	./$(BUILD)/app/drover $(ARGS)
+	./$(BUILD_RUN)/app/drover $(ARGS)
 
+# The product alone: no tests or benchmarks, so nothing test-only is needed.
 build:
 	scripts/setup.sh run
-	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake -S . -B $(BUILD_RUN) -G Ninja -DDROVER_WERROR=ON \
+	  -DDROVER_BUILD_TESTS=OFF -DDROVER_BUILD_BENCH=OFF
+	cmake --build $(BUILD_RUN) -j $(JOBS)
 
 test:
 	scripts/setup.sh test
-	$(MAKE) test-native test-windows
+	$(MAKE) test-native test-sanitize test-fuzz test-windows
 
 test-native:
 	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
+
+# Every unit test again with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize:
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DDROVER_SANITIZE=address,undefined -DDROVER_BUILD_BENCH=OFF
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ctest -j $(JOBS) --output-on-failure
+
+# libFuzzer targets for the packet parser, SOCKS5 replies and UDP relay
+# datagrams, FUZZ_SECONDS each.
+test-fuzz:
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja \
+	  -DDROVER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzzers.sh $(BUILD_FUZZ)
+
+# The figures in docs/benchmarks.md.
+bench:
+	scripts/setup.sh test
+	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS)
+	./$(BUILD)/bench/bench_packet_path --benchmark_min_time=1
+	./$(BUILD)/bench/bench_socks5_codec --benchmark_min_time=1
 
 build-windows:
 	caf_root=$$(scripts/build-caf-mingw.sh) && \
@@ -39,4 +69,4 @@ format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(BUILD_WINDOWS)
+	rm -rf $(BUILD) $(BUILD_RUN) $(BUILD_WINDOWS) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -8,8 +8,8 @@ set -euo pipefail
 
 native=(make g++ cmake ninja-build ccache pkg-config
         libcaf-dev libspdlog-dev libtomlplusplus-dev libcli11-dev)
-testing=(libgtest-dev libbenchmark-dev
-         g++-mingw-w64-x86-64-posix wine64)
+testing=(libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
+         iproute2 iptables g++-mingw-w64-x86-64-posix wine64)
 
 case "${1:-run}" in
   run) ensure_packages "${native[@]}" ;;

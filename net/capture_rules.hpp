@@ -1,0 +1,93 @@
+#pragma once
+
+// What to capture, as data: the WinDivert filter strings for Windows and
+// the iptables rule set for Linux. Built once per start, never on the
+// packet path.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/ipv4.hpp"
+#include "net/nat.hpp"
+
+namespace drover::net::capture {
+
+/// Destinations that are never captured (besides loopback, link-local,
+/// broadcast and DHCP, which never are).
+struct exclusions {
+  ipv4_address proxy;           // the upstream proxy (self-loop guard)
+  bool multicast = true;        // skip 224.0.0.0/4
+  std::vector<ipv4_cidr> extra; // [skip].extra_skip_cidrs
+};
+
+// -- Windows: WinDivert 2.x filters ------------------------------------------
+
+struct windivert_params {
+  exclusions skip;
+  listener_address listener;
+  /// Also divert outbound IPv6 TCP/UDP, so a target's IPv6 is dropped (and
+  /// counted) rather than leaked; other processes' IPv6 is re-injected.
+  bool capture_ipv6 = true;
+};
+
+/// The NETWORK-layer filter: outbound IPv4 TCP/UDP minus the exclusions,
+/// plus the listener's return path (loopback, source port = listener).
+std::string windivert_network_filter(const windivert_params& p);
+
+/// The SOCKET-layer attribution filter (open with SNIFF | RECV_ONLY):
+/// connect and close events of TCP/UDP sockets, except Drover's own.
+std::string windivert_socket_filter(unsigned long own_pid);
+
+/// WinDivert's documented limits: at most 256 compiled instructions, about
+/// 1279 tokens, tokens of at most 40 characters.
+struct filter_limits {
+  size_t max_instructions = 256;
+  size_t max_tokens = 1279;
+  size_t max_token_length = 40;
+};
+
+struct filter_size {
+  size_t tests = 0; // field tests: an upper bound on compiled instructions
+  size_t tokens = 0;
+  size_t longest_token = 0;
+};
+
+filter_size measure_windivert_filter(std::string_view filter);
+
+/// An empty string if `filter` is within the limits, otherwise what is
+/// over them.
+std::string check_windivert_filter(std::string_view filter,
+                                   const filter_limits& limits = {});
+
+// -- Linux: iptables raw OUTPUT with a cgroup match, NFQUEUE ------------------
+
+struct linux_params {
+  std::string chain = "DROVER";
+  std::string cgroup_path; // relative to the cgroup2 root
+  uint16_t queue_number = 0;
+  listener_address listener;  // shape must be loopback
+  uint32_t injected_mark = 0; // SO_MARK of Drover's injected UDP replies
+  exclusions skip;
+};
+
+/// Input for `iptables-restore --noflush`: creates the chain, jumps to it
+/// first in raw OUTPUT, NOTRACKs and queues the targets' IPv4 TCP/UDP and
+/// the listener's return packets. One atomic transaction.
+std::string iptables_install(const linux_params& p);
+
+/// The same for `ip6tables-restore --noflush`: queues the targets' IPv6
+/// TCP/UDP so the engine drops (and counts) it instead of leaking it.
+std::string ip6tables_install(const linux_params& p);
+
+/// Input for `iptables-restore --noflush` / `ip6tables-restore --noflush`
+/// that removes the chain and its jump in one transaction.
+std::string iptables_remove(std::string_view chain);
+
+/// True if `iptables-save -t raw` output contains the chain (a stale rule
+/// set from a crashed run).
+bool save_output_has_chain(std::string_view save_output,
+                           std::string_view chain);
+
+} // namespace drover::net::capture

@@ -1,0 +1,244 @@
+#include "net/packet.hpp"
+
+#include <cstring>
+
+#include "net/bytes.hpp"
+#include "net/checksum.hpp"
+
+namespace drover::net {
+
+namespace {
+
+constexpr size_t ipv4_min_header = 20;
+constexpr size_t ipv6_header = 40;
+constexpr size_t tcp_min_header = 20;
+constexpr size_t udp_header = 8;
+
+// Offsets inside the IPv4 header.
+constexpr size_t ip_total_length = 2;
+constexpr size_t ip_id = 4;
+constexpr size_t ip_flags_fragment = 6;
+constexpr size_t ip_ttl = 8;
+constexpr size_t ip_protocol = 9;
+constexpr size_t ip_checksum = 10;
+constexpr size_t ip_src = 12;
+constexpr size_t ip_dst = 16;
+
+size_t l4_checksum_offset(const packet_info& info) {
+  return info.l4_offset + (info.protocol == proto_tcp ? 16u : 6u);
+}
+
+void update_ip_address(packet_ref& p, size_t at, uint32_t old_ip,
+                       uint32_t new_ip) {
+  store32(p.data + at, new_ip);
+  auto field = load16(p.data + ip_checksum);
+  store16(p.data + ip_checksum, update32(field, old_ip, new_ip));
+  if (!p.info.has_ports || p.info.fragment)
+    return;
+  auto at_l4 = l4_checksum_offset(p.info);
+  auto l4 = load16(p.data + at_l4);
+  if (p.l4_checksum == checksum_state::partial) {
+    store16(p.data + at_l4, update_partial32(l4, old_ip, new_ip));
+    return;
+  }
+  if (p.info.protocol == proto_udp && l4 == 0)
+    return; // no checksum
+  auto updated = update32(l4, old_ip, new_ip);
+  if (p.info.protocol == proto_udp && updated == 0)
+    updated = 0xffff; // zero means "no checksum" in UDP
+  store16(p.data + at_l4, updated);
+}
+
+void update_port(packet_ref& p, size_t at, uint16_t old_port,
+                 uint16_t new_port) {
+  store16(p.data + at, new_port);
+  // A partial checksum does not cover the transport header yet: the kernel
+  // sums it (with the new port) when it finishes the checksum.
+  if (p.l4_checksum == checksum_state::partial)
+    return;
+  auto at_l4 = l4_checksum_offset(p.info);
+  auto l4 = load16(p.data + at_l4);
+  if (p.info.protocol == proto_udp && l4 == 0)
+    return;
+  auto updated = update16(l4, old_port, new_port);
+  if (p.info.protocol == proto_udp && updated == 0)
+    updated = 0xffff;
+  store16(p.data + at_l4, updated);
+}
+
+uint32_t l4_sum(const uint8_t* data, const packet_info& info) {
+  auto l4_length = static_cast<uint16_t>(info.total_length - info.l4_offset);
+  auto sum = pseudo_header_sum(info.src.ip.value, info.dst.ip.value,
+                               info.protocol, l4_length);
+  return sum_bytes(data + info.l4_offset, l4_length, sum);
+}
+
+} // namespace
+
+const char* to_string(parse_error e) {
+  switch (e) {
+    case parse_error::none:
+      return "ok";
+    case parse_error::empty:
+      return "empty packet";
+    case parse_error::unknown_version:
+      return "not an IPv4 or IPv6 packet";
+    case parse_error::bad_header_length:
+      return "bad IPv4 header length";
+    case parse_error::bad_total_length:
+      return "bad IP total length";
+    case parse_error::bad_transport_header:
+      return "bad TCP/UDP header";
+  }
+  return "unknown";
+}
+
+parse_error parse(const uint8_t* data, size_t length, packet_info& info) {
+  info = packet_info{};
+  if (length == 0)
+    return parse_error::empty;
+  info.ip_version = static_cast<uint8_t>(data[0] >> 4);
+  if (info.ip_version == 6) {
+    if (length < ipv6_header)
+      return parse_error::bad_total_length;
+    auto payload = load16(data + 4);
+    if (ipv6_header + payload > length)
+      return parse_error::bad_total_length;
+    info.protocol = data[6];
+    info.ip_header_length = static_cast<uint16_t>(ipv6_header);
+    info.total_length = static_cast<uint16_t>(
+        ipv6_header + payload > 0xffff ? 0xffff : ipv6_header + payload);
+    return parse_error::none;
+  }
+  if (info.ip_version != 4)
+    return parse_error::unknown_version;
+  if (length < ipv4_min_header)
+    return parse_error::bad_header_length;
+  size_t ihl = size_t{data[0] & 0x0fu} * 4;
+  if (ihl < ipv4_min_header || ihl > length)
+    return parse_error::bad_header_length;
+  size_t total = load16(data + ip_total_length);
+  if (total < ihl || total > length)
+    return parse_error::bad_total_length;
+  info.ip_header_length = static_cast<uint16_t>(ihl);
+  info.total_length = static_cast<uint16_t>(total);
+  info.protocol = data[ip_protocol];
+  auto frag = load16(data + ip_flags_fragment);
+  bool more_fragments = (frag & 0x2000u) != 0;
+  auto offset = frag & 0x1fffu;
+  info.fragment = more_fragments || offset != 0;
+  info.src.ip = ipv4_address{load32(data + ip_src)};
+  info.dst.ip = ipv4_address{load32(data + ip_dst)};
+  info.l4_offset = static_cast<uint16_t>(ihl);
+  info.payload_offset = static_cast<uint16_t>(ihl);
+  info.payload_length = static_cast<uint16_t>(total - ihl);
+  if (offset != 0)
+    return parse_error::none; // no transport header in this fragment
+  const uint8_t* l4 = data + ihl;
+  size_t l4_length = total - ihl;
+  if (info.protocol == proto_tcp) {
+    if (l4_length < tcp_min_header)
+      return parse_error::bad_transport_header;
+    size_t data_offset = (size_t{l4[12]} >> 4) * 4;
+    if (data_offset < tcp_min_header || data_offset > l4_length)
+      return parse_error::bad_transport_header;
+    info.tcp_flags = l4[13];
+    info.payload_offset = static_cast<uint16_t>(ihl + data_offset);
+    info.payload_length = static_cast<uint16_t>(l4_length - data_offset);
+  } else if (info.protocol == proto_udp) {
+    if (l4_length < udp_header)
+      return parse_error::bad_transport_header;
+    size_t udp_length = load16(l4 + 4);
+    // A first fragment carries only part of the datagram.
+    if (udp_length < udp_header || (!info.fragment && udp_length != l4_length)
+        || (info.fragment && udp_length < l4_length))
+      return parse_error::bad_transport_header;
+    info.payload_offset = static_cast<uint16_t>(ihl + udp_header);
+    info.payload_length = static_cast<uint16_t>(l4_length - udp_header);
+  } else {
+    return parse_error::none;
+  }
+  info.has_ports = true;
+  info.src.port = load16(l4);
+  info.dst.port = load16(l4 + 2);
+  return parse_error::none;
+}
+
+void set_source(packet_ref& p, endpoint e) {
+  if (e.ip != p.info.src.ip)
+    update_ip_address(p, ip_src, p.info.src.ip.value, e.ip.value);
+  if (p.info.has_ports && e.port != p.info.src.port)
+    update_port(p, p.info.l4_offset, p.info.src.port, e.port);
+  p.info.src.ip = e.ip;
+  if (p.info.has_ports)
+    p.info.src.port = e.port;
+}
+
+void set_destination(packet_ref& p, endpoint e) {
+  if (e.ip != p.info.dst.ip)
+    update_ip_address(p, ip_dst, p.info.dst.ip.value, e.ip.value);
+  if (p.info.has_ports && e.port != p.info.dst.port)
+    update_port(p, p.info.l4_offset + 2u, p.info.dst.port, e.port);
+  p.info.dst.ip = e.ip;
+  if (p.info.has_ports)
+    p.info.dst.port = e.port;
+}
+
+void recompute_checksums(uint8_t* data, const packet_info& info) {
+  store16(data + ip_checksum, 0);
+  store16(data + ip_checksum, finish(sum_bytes(data, info.ip_header_length)));
+  if (!info.has_ports || info.fragment)
+    return;
+  auto at = l4_checksum_offset(info);
+  store16(data + at, 0);
+  auto value = finish(l4_sum(data, info));
+  if (info.protocol == proto_udp && value == 0)
+    value = 0xffff;
+  store16(data + at, value);
+}
+
+bool checksums_valid(const uint8_t* data, const packet_info& info) {
+  if (fold(sum_bytes(data, info.ip_header_length)) != 0xffff)
+    return false;
+  if (!info.has_ports || info.fragment)
+    return true;
+  if (info.protocol == proto_udp
+      && load16(data + l4_checksum_offset(info)) == 0)
+    return true;
+  return fold(l4_sum(data, info)) == 0xffff;
+}
+
+size_t build_ipv4_udp(uint8_t* out, size_t capacity, endpoint src, endpoint dst,
+                      const uint8_t* payload, size_t payload_length,
+                      uint16_t id, uint8_t ttl) {
+  size_t total = ipv4_min_header + udp_header + payload_length;
+  if (total > capacity || total > 0xffff)
+    return 0;
+  std::memset(out, 0, ipv4_min_header + udp_header);
+  out[0] = 0x45; // version 4, 5 words of header
+  store16(out + ip_total_length, static_cast<uint16_t>(total));
+  store16(out + ip_id, id);
+  out[ip_ttl] = ttl;
+  out[ip_protocol] = proto_udp;
+  store32(out + ip_src, src.ip.value);
+  store32(out + ip_dst, dst.ip.value);
+  uint8_t* udp = out + ipv4_min_header;
+  store16(udp, src.port);
+  store16(udp + 2, dst.port);
+  store16(udp + 4, static_cast<uint16_t>(udp_header + payload_length));
+  if (payload_length > 0)
+    std::memmove(udp + udp_header, payload, payload_length);
+  packet_info info;
+  info.ip_version = 4;
+  info.protocol = proto_udp;
+  info.ip_header_length = static_cast<uint16_t>(ipv4_min_header);
+  info.total_length = static_cast<uint16_t>(total);
+  info.has_ports = true;
+  info.src = src;
+  info.dst = dst;
+  info.l4_offset = static_cast<uint16_t>(ipv4_min_header);
+  recompute_checksums(out, info);
+  return total;
+}
+
+} // namespace drover::net

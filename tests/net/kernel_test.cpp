@@ -1,0 +1,229 @@
+// Linux only, root: the pure packet and rule code checked against the real
+// kernel, in network namespaces this test makes and removes.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "net/bytes.hpp"
+#include "net/capture_rules.hpp"
+#include "net/packet.hpp"
+#include "tests/support/netns.hpp"
+#include "tests/support/pcap.hpp"
+
+using namespace drover;
+using namespace drover::net;
+using drover::test::inside;
+using drover::test::sh;
+using drover::test::sh_output;
+
+namespace {
+
+#define REQUIRE_ROOT_AND(cmd)                                       \
+  if (!drover::test::is_root() || !drover::test::have_command(cmd)) \
+  GTEST_SKIP() << "needs root and " << (cmd)
+
+endpoint ep(const std::string& ip, uint16_t port) {
+  return {*parse_ipv4(ip), port};
+}
+
+int udp_socket_bound(const std::string& ip, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    ADD_FAILURE() << "bind " << ip << ":" << port << ": "
+                  << std::strerror(errno);
+  return fd;
+}
+
+void send_raw(int raw, const std::vector<uint8_t>& packet) {
+  packet_info info;
+  ASSERT_EQ(parse(packet.data(), packet.size(), info), parse_error::none);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(info.dst.ip.value);
+  ASSERT_EQ(::sendto(raw, packet.data(), packet.size(), 0,
+                     reinterpret_cast<sockaddr*>(&to), sizeof to),
+            static_cast<ssize_t>(packet.size()))
+      << std::strerror(errno);
+}
+
+// Waits (bounded) for one datagram; returns its payload or "" on timeout.
+std::string receive(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) != 1)
+    return {};
+  char buf[2048];
+  auto n = ::recv(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string{};
+}
+
+// The cgroup2 mount point from /proc/self/mountinfo.
+std::string cgroup2_mount() {
+  std::ifstream in{"/proc/self/mountinfo"};
+  for (std::string line; std::getline(in, line);) {
+    auto dash = line.find(" - cgroup2 ");
+    if (dash == std::string::npos)
+      continue;
+    // Field 5 is the mount point.
+    std::istringstream f{line};
+    std::string skip, mount;
+    for (int i = 0; i < 4; ++i)
+      f >> skip;
+    f >> mount;
+    return mount;
+  }
+  return {};
+}
+
+} // namespace
+
+TEST(kernel, rewritten_and_built_udp_is_accepted_bad_checksum_is_not) {
+  REQUIRE_ROOT_AND("ip");
+  drover::test::veth_pair net{"ck", 78};
+  int rx = inside(net.b, [&] { return udp_socket_bound(net.ip_b, 7000); });
+  int raw = inside(net.a, [] {
+    return ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  });
+  ASSERT_GE(raw, 0) << std::strerror(errno);
+
+  // 1. A datagram built from scratch.
+  std::vector<uint8_t> built(100);
+  std::string hello = "built from scratch";
+  built.resize(build_ipv4_udp(
+      built.data(), built.size(), ep(net.ip_a, 5000), ep(net.ip_b, 7000),
+      reinterpret_cast<const uint8_t*>(hello.data()), hello.size(), 1));
+  send_raw(raw, built);
+  EXPECT_EQ(receive(rx, 3000), hello);
+
+  // 2. A real captured datagram, rewritten in place (incremental checksum).
+  auto captured = drover::test::fixtures("fixtures-complete.pcap")[5];
+  packet_ref p{captured.data(), {}};
+  ASSERT_EQ(parse(captured.data(), captured.size(), p.info), parse_error::none);
+  set_source(p, ep(net.ip_a, 40000));
+  set_destination(p, ep(net.ip_b, 7000));
+  send_raw(raw, captured);
+  EXPECT_EQ(receive(rx, 3000), "ping over udp");
+
+  // 3. The same with one payload byte changed after the checksum: the
+  // receiving kernel must drop it and count a checksum error. This is what
+  // makes the two checks above able to fail.
+  long errors_before
+      = inside(net.b, [] { return test::snmp_counter("Udp", "InCsumErrors"); });
+  auto corrupt = captured;
+  corrupt.back() ^= 0x01;
+  send_raw(raw, corrupt);
+  EXPECT_EQ(receive(rx, 500), "");
+  long errors_after
+      = inside(net.b, [] { return test::snmp_counter("Udp", "InCsumErrors"); });
+  EXPECT_EQ(errors_after, errors_before + 1);
+  ::close(rx);
+  ::close(raw);
+}
+
+TEST(kernel, rewritten_tcp_segment_passes_the_checksum_check) {
+  REQUIRE_ROOT_AND("ip");
+  drover::test::veth_pair net{"tk", 79};
+  int raw = inside(net.a, [] {
+    return ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  });
+  ASSERT_GE(raw, 0);
+  auto syn = drover::test::fixtures("fixtures-complete.pcap")[0];
+  packet_ref p{syn.data(), {}};
+  ASSERT_EQ(parse(syn.data(), syn.size(), p.info), parse_error::none);
+  set_source(p, ep(net.ip_a, 41000));
+  set_destination(p, ep(net.ip_b, 8000));
+  auto counters = [&] {
+    return inside(net.b, [] {
+      return std::make_pair(test::snmp_counter("Tcp", "InSegs"),
+                            test::snmp_counter("Tcp", "InCsumErrors"));
+    });
+  };
+  // ARP resolution and the first packet may take a moment: wait for the
+  // counter, bounded.
+  auto before = counters();
+  send_raw(raw, syn);
+  auto after = counters();
+  for (int i = 0; i < 300 && after.first == before.first; ++i) {
+    ::usleep(10000);
+    after = counters();
+  }
+  EXPECT_EQ(after.first, before.first + 1) << "segment not received";
+  EXPECT_EQ(after.second, before.second) << "checksum rejected";
+  auto bad = syn;
+  bad[bad.size() - 1] ^= 0xff; // an option byte, covered by the checksum
+  send_raw(raw, bad);
+  for (int i = 0; i < 300 && counters().second == before.second; ++i)
+    ::usleep(10000);
+  EXPECT_EQ(counters().second, before.second + 1);
+  ::close(raw);
+}
+
+TEST(kernel, iptables_rules_install_and_remove_atomically) {
+  REQUIRE_ROOT_AND("iptables-restore");
+  auto mount = cgroup2_mount();
+  if (mount.empty())
+    GTEST_SKIP() << "no cgroup2 mounted";
+  std::string group = "drover-rules-test-" + std::to_string(::getpid());
+  ASSERT_EQ(sh("mkdir -p " + mount + "/" + group), 0);
+  struct cleanup_group {
+    std::string path;
+    ~cleanup_group() { sh("rmdir " + path + " 2>/dev/null"); }
+  } cleanup{mount + "/" + group};
+
+  test::netns ns{"rules"};
+  capture::linux_params p;
+  p.chain = "DROVER";
+  p.cgroup_path = group;
+  p.queue_number = 7;
+  p.listener = {nat_shape::loopback, 15001};
+  p.injected_mark = 0x44;
+  p.skip.proxy = *parse_ipv4("203.0.113.9");
+  p.skip.extra = {*parse_ipv4_cidr("192.168.0.0/16")};
+
+  auto restore = [&](const std::string& tool, const std::string& text) {
+    auto file = "/tmp/drover-rules-" + std::to_string(::getpid());
+    std::ofstream{file} << text;
+    int rc = sh(ns.exec(tool + " --noflush < " + file));
+    std::remove(file.c_str());
+    return rc;
+  };
+  auto saved = [&](const std::string& tool) {
+    return sh_output(ns.exec(tool + "-save -t raw 2>/dev/null"));
+  };
+
+  ASSERT_EQ(restore("iptables-restore", capture::iptables_install(p)), 0);
+  auto v4 = saved("iptables");
+  EXPECT_TRUE(capture::save_output_has_chain(v4, "DROVER")) << v4;
+  EXPECT_NE(v4.find("-A OUTPUT -j DROVER"), std::string::npos) << v4;
+  EXPECT_NE(v4.find("NFQUEUE --queue-num 7"), std::string::npos) << v4;
+  EXPECT_NE(v4.find("--path " + group), std::string::npos) << v4;
+  ASSERT_EQ(restore("ip6tables-restore", capture::ip6tables_install(p)), 0);
+  EXPECT_TRUE(capture::save_output_has_chain(saved("ip6tables"), "DROVER"));
+
+  ASSERT_EQ(restore("iptables-restore", capture::iptables_remove("DROVER")), 0);
+  ASSERT_EQ(restore("ip6tables-restore", capture::iptables_remove("DROVER")),
+            0);
+  v4 = saved("iptables");
+  EXPECT_FALSE(capture::save_output_has_chain(v4, "DROVER")) << v4;
+  EXPECT_EQ(v4.find("DROVER"), std::string::npos) << v4;
+  EXPECT_EQ(saved("ip6tables").find("DROVER"), std::string::npos);
+
+  // A transaction that fails half-way changes nothing.
+  auto broken = capture::iptables_install(p);
+  broken.insert(broken.find("COMMIT"), "-A DROVER -p nonsense -j RETURN\n");
+  EXPECT_NE(restore("iptables-restore", broken), 0);
+  EXPECT_EQ(saved("iptables").find("DROVER"), std::string::npos);
+}
