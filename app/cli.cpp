@@ -19,6 +19,14 @@
 #include "config/diagnostic.hpp"
 #include "config/parse.hpp"
 
+#ifndef _WIN32
+#  include <caf/exit_reason.hpp>
+#  include <caf/scoped_actor.hpp>
+
+#  include "actors/platform/linux/system.hpp"
+#  include "actors/supervisor.hpp"
+#endif
+
 namespace drover::cli {
 
 namespace {
@@ -29,7 +37,8 @@ struct options {
   std::string config_path; // --config; empty: the platform default
   bool trace = false;
   bool headless = false;
-  std::string check_path; // `config check [PATH]`
+  std::string check_path;           // `config check [PATH]`
+  std::vector<std::string> command; // `run -- CMD [ARGS...]`
 };
 
 fs::path config_path_of(const options& o) {
@@ -99,7 +108,46 @@ void start_logging(const config::settings& s, bool trace_flag, bool console) {
   trace::enable(trace_flag || s.ui.level == config::log_level::trace);
 }
 
+#ifndef _WIN32
+
+// Stops the engine (rules and cgroup removed) and waits until it is down.
+void stop_engine(caf::scoped_actor& self, const supervisor_actor& sup) {
+  self->monitor(sup);
+  self->send_exit(sup, caf::exit_reason::user_shutdown);
+  self->receive([](const caf::down_msg&) {},
+                caf::after(std::chrono::seconds{10}) >> [] {});
+}
+
+// Starts the engine and waits until it is Active or Failed.
+engine_status start_engine(caf::scoped_actor& self,
+                           const supervisor_actor& sup) {
+  self->send(sup, atom::start_v);
+  engine_status status;
+  // start is handled before this request (same sender, same mailbox).
+  self->request(sup, std::chrono::seconds{30}, atom::get_v, atom::status_v)
+      .receive([&](const engine_status& s) { status = s; },
+               [&](const caf::error& e) {
+                 status.last.state = engine_state::failed;
+                 status.last.reason = self->system().render(e);
+               });
+  return status;
+}
+
+int check_privileges(std::ostream& err) {
+  auto missing = platform::linux_port::missing_privileges();
+  if (missing.empty())
+    return exit_ok;
+  err << "drover: " << missing << '\n';
+  return exit_permission;
+}
+
+#endif
+
 int headless(const options& o, std::ostream& err) {
+#ifndef _WIN32
+  if (int rc = check_privileges(err); rc != exit_ok)
+    return rc;
+#endif
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};
   auto settings = load_for_run(file, err);
@@ -114,14 +162,62 @@ int headless(const options& o, std::ostream& err) {
   {
     engine_config cfg;
     caf::actor_system system{cfg};
-    lg->info("engine idle; waiting for Ctrl+C / SIGTERM");
+#ifndef _WIN32
+    auto sup = system.spawn(supervisor, settings);
+    caf::scoped_actor self{system};
+    start_engine(self, sup);
     platform::wait_for_termination();
     lg->info("stopping");
+    stop_engine(self, sup);
+#else
+    lg->error("the Windows packet engine is not built yet (issue #7)");
+#endif
     trace::record("drover", "stop", {});
   }
   trace::close();
   log::shutdown();
   return exit_ok;
+}
+
+int run_command(const options& o, std::ostream& err) {
+#ifdef _WIN32
+  (void)o;
+  err << "drover run: not available on Windows (there is no cgroup to start "
+         "a program in; targets are found by name)\n";
+  return exit_failure;
+#else
+  if (int rc = check_privileges(err); rc != exit_ok)
+    return rc;
+  platform::capture_termination_requests();
+  config::config_file file{config_path_of(o)};
+  auto settings = load_for_run(file, err);
+  start_logging(settings, o.trace, false);
+  int code = exit_failure;
+  {
+    engine_config cfg;
+    caf::actor_system system{cfg};
+    auto sup = system.spawn(supervisor, settings);
+    caf::scoped_actor self{system};
+    auto status = start_engine(self, sup);
+    if (status.last.state != engine_state::active) {
+      err << "drover run: the engine did not start: " << status.last.reason
+          << '\n';
+    } else {
+      int64_t pid = -1;
+      self->request(sup, std::chrono::seconds{10}, atom::spawn_v, o.command)
+          .receive([&](int64_t p) { pid = p; },
+                   [&](const caf::error& e) {
+                     err << "drover run: " << system.render(e) << '\n';
+                   });
+      if (pid > 0)
+        code = platform::linux_port::wait_exit_code(static_cast<pid_t>(pid));
+    }
+    stop_engine(self, sup);
+  }
+  trace::close();
+  log::shutdown();
+  return code;
+#endif
 }
 
 } // namespace
@@ -134,6 +230,9 @@ int run(int argc, const char* const* argv, std::ostream& out,
                "drover"};
   // A path such as "/tmp/x.toml" is an argument, not a Windows "/option".
   app.allow_windows_style_options(false);
+  // --config and --trace may also follow a subcommand (subcommands made
+  // below inherit this).
+  app.fallthrough();
   app.set_version_flag("--version", version_line());
   app.add_option("--config", o.config_path,
                  "Config file (default: "
@@ -152,9 +251,23 @@ int run(int argc, const char* const* argv, std::ostream& out,
 
   auto* defaults
       = config_cmd->add_subcommand("default", "Print the default config file");
+  auto* run_cmd = app.add_subcommand(
+      "run", "Start a program with all its traffic going through the proxy, "
+             "from its first connection on; exits with the program's code");
 
+  // Everything after `--` is the program for `run` and its arguments:
+  // split it off before CLI11 sees it (CLI11 2.1 gives a subcommand no
+  // arguments after `--`).
+  int own_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view{argv[i]} == "--") {
+      own_argc = i;
+      o.command.assign(argv + i + 1, argv + argc);
+      break;
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(own_argc, argv);
   } catch (const CLI::ParseError& e) {
     // Help and version are "errors" with exit code 0 in CLI11.
     return app.exit(e, out, err) == 0 ? exit_ok : exit_failure;
@@ -165,6 +278,14 @@ int run(int argc, const char* const* argv, std::ostream& out,
   if (defaults->parsed()) {
     out << config::serialize(config::settings{});
     return exit_ok;
+  }
+  if (run_cmd->parsed()) {
+    if (o.command.empty()) {
+      err << "drover run: name the program to start: drover run -- CMD "
+             "[ARGS...]\n";
+      return exit_failure;
+    }
+    return run_command(o, err);
   }
   return headless(o, err);
 }

@@ -18,12 +18,15 @@ CAF_BEGIN_TYPE_ID_BLOCK(drover, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(drover, (drover::process_set))
   CAF_ADD_TYPE_ID(drover, (drover::engine_status))
   CAF_ADD_TYPE_ID(drover, (drover::config_error))
+  CAF_ADD_TYPE_ID(drover, (drover::flow_lookup))
+  CAF_ADD_TYPE_ID(drover, (drover::net::endpoint))
 
   // -- user commands --
   CAF_ADD_ATOM(drover, drover::atom, start, "start")
   CAF_ADD_ATOM(drover, drover::atom, stop, "stop")
   CAF_ADD_ATOM(drover, drover::atom, retry, "retry")
   CAF_ADD_ATOM(drover, drover::atom, check, "check")
+  CAF_ADD_ATOM(drover, drover::atom, spawn, "spawn")
 
   // -- queries and subscriptions --
   CAF_ADD_ATOM(drover, drover::atom, get, "get")
@@ -33,6 +36,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(drover, caf::first_custom_type_id)
   CAF_ADD_ATOM(drover, drover::atom, processes, "processes")
   CAF_ADD_ATOM(drover, drover::atom, subscribe, "subscribe")
   CAF_ADD_ATOM(drover, drover::atom, update, "update")
+  CAF_ADD_ATOM(drover, drover::atom, closed, "closed")
 
   // -- system events --
   CAF_ADD_ATOM(drover, drover::atom, sleep, "sleep")

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "messages/atoms.hpp"
 #include "messages/types.hpp"
@@ -40,6 +42,11 @@ using supervisor_actor = caf::typed_actor<
                     engine_listener_actor>::with<engine_status>,
     // The current state, counters and recent events (`drover status`).
     caf::replies_to<atom::get, atom::status>::with<engine_status>,
+    // The open flows (`drover status`).
+    caf::replies_to<atom::get, atom::flows>::with<std::vector<flow_descriptor>>,
+    // `drover run`: starts a program as a target from its first socket on;
+    // replies with its process ID.
+    caf::replies_to<atom::spawn, std::vector<std::string>>::with<int64_t>,
     // From procscan: the target processes now running.
     caf::reacts_to<process_set>,
     // From power-monitor: the system is about to sleep (-> Paused).
@@ -49,7 +56,9 @@ using supervisor_actor = caf::typed_actor<
     // From config-watcher: a new valid config is in force.
     caf::reacts_to<config_changed>,
     // From config-watcher: the file is broken; the last good config stays.
-    caf::reacts_to<config_error>>;
+    caf::reacts_to<config_error>,
+    // Private timer: refresh the counters every second.
+    caf::reacts_to<atom::stats>>;
 
 /// divert-reader: owns the receive side of the platform packet handle
 /// (WinDivert or NFQUEUE) on its own thread and hands packets to the
@@ -59,13 +68,23 @@ using divert_reader_actor = caf::typed_actor<
     // packet path allocates nothing in steady state.
     caf::reacts_to<packet_batch>,
     // Release the handle and stop reading.
-    caf::reacts_to<atom::stop>>;
+    caf::reacts_to<atom::stop>,
+    // Private: the receive thread failed (the error, for the user).
+    caf::reacts_to<atom::internal, std::string>>;
 
 /// flow-manager: owns the NAT/flow table (single-threaded), rewrites
-/// packets, issues verdicts and injections, spawns socks-sessions.
+/// packets, issues verdicts and injections.
 using flow_manager_actor = caf::typed_actor<
     // Captured packets from the divert-reader.
     caf::reacts_to<packet_batch>,
+    // From the TCP listener: the flow behind an accepted connection's peer.
+    // Anything not found is refused (the listener is no open relay).
+    caf::replies_to<atom::get, net::endpoint>::with<flow_lookup>,
+    // From a socks-session: a flow's byte counts so far (id, in, out).
+    caf::reacts_to<atom::update, uint64_t, uint64_t, uint64_t>,
+    // From a socks-session: its flow is over (id); the entry lingers briefly
+    // for the last FIN/ACK packets, then expires.
+    caf::reacts_to<atom::closed, uint64_t>,
     // Target processes changed (Windows attributes flows by PID).
     caf::reacts_to<process_set>,
     // The open flows, for `drover status` and the tray's flow list.
@@ -73,22 +92,29 @@ using flow_manager_actor = caf::typed_actor<
     // The counters.
     caf::replies_to<atom::get, atom::stats>::with<stats_snapshot>,
     // Private timer: drop flows idle past their TTL.
-    caf::reacts_to<atom::sweep>>;
+    caf::reacts_to<atom::sweep>,
+    // Set-up: the divert-reader that processed batches go back to.
+    caf::reacts_to<atom::internal, divert_reader_actor>>;
 
-/// socks-session: one per TCP flow, or one UDP association per application
-/// socket. Handshake phases and pumping are separate behaviours. Exits with
-/// ec::proxy_unreachable / ec::proxy_auth_rejected / ec::proxy_protocol.
-using socks_session_actor = caf::typed_actor<
-    // This flow's descriptor and byte counts.
-    caf::replies_to<atom::get, atom::flows>::with<flow_descriptor>,
-    // Close both sides now (flow idle, engine stopping).
-    caf::reacts_to<atom::stop>>;
+// The TCP listener and the socks-sessions are CAF 0.17 io::brokers, which
+// are dynamically typed; what they handle is listed here.
+//
+// tcp-listener (actors/tcp_listener.hpp): accepts on 127.0.0.1, asks the
+//   flow-manager for each connection's flow (flow_lookup), refuses unknown
+//   peers, forks one socks-session per known one.
+// socks-session (actors/socks_session.hpp): one per TCP flow. Handshake
+//   phases (greeting, authentication, CONNECT) and pumping are separate
+//   behaviours; sends atom::update / atom::closed to the flow-manager. Quits
+//   with ec::proxy_unreachable / ec::proxy_auth_rejected /
+//   ec::proxy_protocol when the proxy fails it.
 
 /// procscan: finds target processes every 2 s and on demand; on Linux also
 /// moves them into Drover's cgroup.
 using procscan_actor = caf::typed_actor<
-    // Scan now (the private timer, or a request after a config change).
+    // Scan now (on demand).
     caf::reacts_to<atom::scan>,
+    // Private timer: scan every 2 s.
+    caf::reacts_to<atom::internal>,
     // New target executable names (`[targets]` changed).
     caf::reacts_to<atom::update, std::vector<std::string>>,
     // The latest scan result.

@@ -13,10 +13,20 @@
 #include <caf/timestamp.hpp>
 
 #include "messages/error.hpp"
+#include "net/packet.hpp"
 
 namespace drover::config {
 struct settings;
 }
+
+namespace drover::net {
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, endpoint& x) {
+  return f(caf::meta::type_name("endpoint"), x.ip.value, x.port);
+}
+
+} // namespace drover::net
 
 namespace drover {
 
@@ -129,6 +139,20 @@ typename Inspector::result_type inspect(Inspector& f, flow_descriptor& x) {
   return f(caf::meta::type_name("flow_descriptor"), x.id, x.protocol, x.pid,
            x.process, x.src_ip, x.src_port, x.dst_ip, x.dst_port, x.bytes_in,
            x.bytes_out, x.started, x.last_seen);
+}
+
+/// The flow-manager's answer to the listener: the flow behind an accepted
+/// connection's peer address (found = false: not a redirected flow).
+struct flow_lookup {
+  bool found = false;
+  uint64_t id = 0;
+  net::endpoint app;    // the application's socket
+  net::endpoint remote; // where it wanted to go
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, flow_lookup& x) {
+  return f(caf::meta::type_name("flow_lookup"), x.found, x.id, x.app, x.remote);
 }
 
 /// A running process that matched `[targets]`.

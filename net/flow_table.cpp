@@ -122,6 +122,7 @@ flow_entry* flow_table::insert_free(const flow_key& key, flow_time now) {
   e.bytes_out = 0;
   e.cookie = 0;
   e.in_use_ = true;
+  e.closing_ = false;
   index_insert(by_key_, key_slot(key), idx + 1);
   if (key.protocol == proto_tcp)
     index_insert(by_peer_, peer_slot(e.listener_peer), idx + 1);
@@ -133,6 +134,13 @@ flow_entry* flow_table::insert_free(const flow_key& key, flow_time now) {
 void flow_table::touch(flow_entry& e, flow_time now) {
   e.last_seen = now;
   unlink(e);
+  link_tail(e);
+}
+
+void flow_table::mark_closing(flow_entry& e, flow_time now) {
+  unlink(e);
+  e.closing_ = true;
+  e.last_seen = now;
   link_tail(e);
 }
 
@@ -160,18 +168,16 @@ void flow_table::erase(flow_entry& e) {
 }
 
 flow_entry* flow_table::oldest() {
-  auto tcp = heads_[0], udp = heads_[1];
-  if (tcp == 0)
-    return &entries_[udp - 1];
-  if (udp == 0)
-    return &entries_[tcp - 1];
-  auto& t = entries_[tcp - 1];
-  auto& u = entries_[udp - 1];
-  return t.last_seen <= u.last_seen ? &t : &u;
+  flow_entry* best = nullptr;
+  for (auto head : heads_)
+    if (head != 0
+        && (best == nullptr || entries_[head - 1].last_seen < best->last_seen))
+      best = &entries_[head - 1];
+  return best;
 }
 
 void flow_table::link_tail(flow_entry& e) {
-  int list = list_of(e.key.protocol);
+  int list = list_of(e);
   auto value = index_of(e) + 1;
   e.prev_ = tails_[list];
   e.next_ = 0;
@@ -183,7 +189,7 @@ void flow_table::link_tail(flow_entry& e) {
 }
 
 void flow_table::unlink(flow_entry& e) {
-  int list = list_of(e.key.protocol);
+  int list = list_of(e);
   if (e.prev_ != 0)
     entries_[e.prev_ - 1].next_ = e.next_;
   else

@@ -49,6 +49,10 @@ private:
   uint32_t prev_ = 0; // idle list links: index + 1, 0 = none
   uint32_t next_ = 0;
   bool in_use_ = false;
+  bool closing_ = false;
+
+public:
+  bool closing() const { return closing_; }
 };
 
 class flow_table {
@@ -57,6 +61,9 @@ public:
     uint32_t max_flows = 16384;
     std::chrono::nanoseconds tcp_idle = std::chrono::minutes{30};
     std::chrono::nanoseconds udp_idle = std::chrono::minutes{5};
+    /// How long a closing flow (its session ended) keeps its entry, so the
+    /// last FIN/ACK packets can still be rewritten.
+    std::chrono::nanoseconds closing_idle = std::chrono::seconds{5};
     nat_shape shape = nat_shape::loopback;
     /// The listener, which a listener-side peer must never equal.
     endpoint listener;
@@ -97,6 +104,9 @@ public:
   /// Marks activity now: the flow moves to the end of its idle list.
   void touch(flow_entry& e, flow_time now);
 
+  /// The flow's session is over: it expires after closing_idle.
+  void mark_closing(flow_entry& e, flow_time now);
+
   void erase(flow_entry& e);
 
   /// Removes every flow idle past its protocol's TTL, calling
@@ -104,8 +114,10 @@ public:
   template<class OnExpired>
   size_t sweep(flow_time now, OnExpired&& on_expired) {
     size_t n = 0;
-    for (int list = 0; list < 2; ++list) {
-      auto ttl = list == 0 ? opts_.tcp_idle : opts_.udp_idle;
+    for (int list = 0; list < lists; ++list) {
+      auto ttl = list == 0   ? opts_.tcp_idle
+                 : list == 1 ? opts_.udp_idle
+                             : opts_.closing_idle;
       while (heads_[list] != 0) {
         auto& e = entries_[heads_[list] - 1];
         if (now - e.last_seen < ttl)
@@ -130,7 +142,10 @@ public:
   uint64_t evictions() const { return evictions_; }
 
 private:
-  static int list_of(uint8_t protocol) { return protocol == proto_tcp ? 0 : 1; }
+  static constexpr int lists = 3; // TCP, UDP, closing
+  static int list_of(const flow_entry& e) {
+    return e.closing_ ? 2 : e.key.protocol == proto_tcp ? 0 : 1;
+  }
 
   flow_entry* insert_free(const flow_key& key, flow_time now);
   bool choose_listener_peer(flow_entry& e);
@@ -154,8 +169,8 @@ private:
   std::vector<uint32_t> by_key_;  // hash index by flow_key
   std::vector<uint32_t> by_peer_; // hash index by listener peer (TCP)
   size_t mask_ = 0;
-  uint32_t heads_[2] = {0, 0}; // idle lists: 0 TCP, 1 UDP; oldest first
-  uint32_t tails_[2] = {0, 0};
+  uint32_t heads_[lists] = {}; // idle lists, oldest first
+  uint32_t tails_[lists] = {};
   size_t size_ = 0;
   uint64_t next_id_ = 1;
   uint64_t evictions_ = 0;

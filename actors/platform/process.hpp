@@ -1,6 +1,21 @@
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 namespace drover::platform {
+
+/// A running process, as procscan sees it.
+struct process_entry {
+  uint32_t pid = 0;
+  uint32_t parent_pid = 0;
+  std::string name; // the executable's file name ("Discord.exe", "Discord")
+};
+
+/// Every process this user may see. Windows: Toolhelp32; Linux: /proc
+/// (the executable's base name, or the command name when it is hidden).
+std::vector<process_entry> list_processes();
 
 /// Makes SIGINT/SIGTERM (Ctrl+C, console close on Windows) wait for
 /// wait_for_termination() instead of killing the process. Call first thing

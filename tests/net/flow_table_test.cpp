@@ -192,3 +192,19 @@ TEST(flow_table, steady_state_operations_allocate_nothing) {
   }
   EXPECT_EQ(allocations.count(), 0u);
 }
+
+TEST(flow_table, closing_flows_linger_briefly) {
+  flow_table t{opts()};
+  auto* e = t.insert(tcp(40000), t0);
+  t.insert(tcp(40001), t0);
+  t.mark_closing(*e, t0 + 1s);
+  EXPECT_TRUE(e->closing());
+  t.touch(*e, t0 + 2s); // the final ACKs still pass
+  EXPECT_TRUE(e->closing()) << "touching keeps it closing";
+  size_t n = t.sweep(t0 + 7s - 1ns, [](const flow_entry&) {});
+  EXPECT_EQ(n, 0u);
+  n = t.sweep(t0 + 7s, [](const flow_entry&) {});
+  EXPECT_EQ(n, 1u) << "gone 5 s after its last packet";
+  EXPECT_EQ(t.find(tcp(40000)), nullptr);
+  EXPECT_NE(t.find(tcp(40001)), nullptr);
+}

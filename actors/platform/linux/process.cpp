@@ -1,8 +1,14 @@
 #include "actors/platform/process.hpp"
 
 #include <csignal>
+#include <dirent.h>
 #include <pthread.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace drover::platform {
 
@@ -34,6 +40,43 @@ void wait_for_termination() {
 
 void request_termination() {
   ::kill(::getpid(), SIGTERM);
+}
+
+std::vector<process_entry> list_processes() {
+  std::vector<process_entry> out;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr)
+    return out;
+  while (auto* d = ::readdir(proc)) {
+    char* end = nullptr;
+    auto pid = std::strtoul(d->d_name, &end, 10);
+    if (end == d->d_name || *end != 0)
+      continue;
+    auto base = std::string{"/proc/"} + d->d_name;
+    process_entry e;
+    e.pid = static_cast<uint32_t>(pid);
+    // stat: "pid (comm) state ppid ..." and comm may contain spaces.
+    std::ifstream stat{base + "/stat"};
+    std::string line;
+    if (!std::getline(stat, line))
+      continue;
+    auto open = line.find('(');
+    auto close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos)
+      continue;
+    std::istringstream rest{line.substr(close + 2)};
+    std::string state;
+    rest >> state >> e.parent_pid;
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink(base + "/exe", ec);
+    // The kernel truncates comm to 15 bytes; the executable's name is the
+    // reliable one when it can be read.
+    e.name = !ec ? exe.filename().string()
+                 : line.substr(open + 1, close - open - 1);
+    out.push_back(std::move(e));
+  }
+  ::closedir(proc);
+  return out;
 }
 
 unsigned long current_process_id() {

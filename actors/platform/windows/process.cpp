@@ -3,6 +3,7 @@
 #ifndef WIN32_LEAN_AND_MEAN
 #  define WIN32_LEAN_AND_MEAN
 #endif
+#include <tlhelp32.h>
 #include <windows.h>
 
 namespace drover::platform {
@@ -40,6 +41,30 @@ void wait_for_termination() {
 
 void request_termination() {
   SetEvent(termination_event());
+}
+
+std::vector<process_entry> list_processes() {
+  std::vector<process_entry> out;
+  HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+  if (snap == INVALID_HANDLE_VALUE)
+    return out;
+  PROCESSENTRY32W e;
+  e.dwSize = sizeof e;
+  for (BOOL ok = Process32FirstW(snap, &e); ok; ok = Process32NextW(snap, &e)) {
+    process_entry p;
+    p.pid = e.th32ProcessID;
+    p.parent_pid = e.th32ParentProcessID;
+    int n = WideCharToMultiByte(CP_UTF8, 0, e.szExeFile, -1, nullptr, 0,
+                                nullptr, nullptr);
+    if (n > 1) {
+      p.name.resize(static_cast<size_t>(n - 1));
+      WideCharToMultiByte(CP_UTF8, 0, e.szExeFile, -1, p.name.data(), n,
+                          nullptr, nullptr);
+    }
+    out.push_back(std::move(p));
+  }
+  CloseHandle(snap);
+  return out;
 }
 
 unsigned long current_process_id() {

@@ -1,0 +1,211 @@
+#include "actors/flow_manager.hpp"
+
+#include <caf/send.hpp>
+
+#include "actors/log/logging.hpp"
+#include "actors/log/trace.hpp"
+
+namespace drover {
+
+namespace {
+
+using platform::verdict_kind;
+
+caf::timestamp wall_time(net::flow_time t) {
+  // Flow times are steady-clock; show them as wall-clock times.
+  auto age = net::flow_clock::now() - t;
+  return caf::make_timestamp() - std::chrono::duration_cast<caf::timespan>(age);
+}
+
+// The kernel marks a mangled packet's checksum as complete
+// (nfqnl_mangle: CHECKSUM_NONE), so a partial one must be finished here.
+// GSO super-packets are the exception: the kernel rebuilds their checksums
+// when it segments them, and summing 64 KiB here would cost ~14 us each.
+void finish_checksum(net::packet_ref& p, const captured_packet& pkt) {
+  if (pkt.checksum_partial && !pkt.gso)
+    net::recompute_checksums(p.data, p.info);
+}
+
+} // namespace
+
+verdict_kind flow_manager_state::decide(uint8_t* data,
+                                        const captured_packet& pkt,
+                                        net::flow_time now) {
+  net::packet_ref p{data, {}};
+  p.l4_checksum = pkt.checksum_partial ? net::checksum_state::partial
+                                       : net::checksum_state::complete;
+  if (net::parse(data, pkt.length, p.info) != net::parse_error::none) {
+    stats.packets_dropped++;
+    return verdict_kind::drop;
+  }
+  if (p.info.ip_version == 6) {
+    // A target's IPv6 never leaks: dropped, so it falls back to IPv4.
+    stats.ipv6_dropped++;
+    return verdict_kind::drop;
+  }
+  if (p.info.is_tcp()) {
+    if (net::is_from_listener(p.info, listener)) {
+      auto* e = table->find_by_listener_peer(p.info.dst);
+      if (e == nullptr) {
+        stats.packets_dropped++;
+        return verdict_kind::drop;
+      }
+      net::from_listener(p, listener, e->nat());
+      table->touch(*e, now);
+      finish_checksum(p, pkt);
+      return verdict_kind::accept_modified;
+    }
+    net::flow_key key{net::proto_tcp, p.info.src, p.info.dst};
+    auto* e = table->find(key);
+    if (e == nullptr) {
+      bool syn = (p.info.tcp_flags & (net::tcp_flag::syn | net::tcp_flag::ack))
+                 == net::tcp_flag::syn;
+      if (!syn) {
+        // Not the start of a connection Drover redirected (opened before
+        // it started, or expired): it cannot be proxied, and it must not
+        // leak.
+        stats.packets_dropped++;
+        return verdict_kind::drop;
+      }
+      e = table->insert(key, now, [&](const net::flow_entry& victim) {
+        stats.flows_evicted++;
+        trace::record(name, "evict", {{"flow", victim.id}});
+      });
+      if (e == nullptr) {
+        stats.packets_dropped++;
+        return verdict_kind::drop;
+      }
+    } else {
+      table->touch(*e, now);
+    }
+    net::to_listener(p, listener, e->nat());
+    finish_checksum(p, pkt);
+    return verdict_kind::accept_modified;
+  }
+  // UDP through UDP ASSOCIATE, fragments and other protocols: not
+  // proxied, so not let out either.
+  stats.packets_dropped++;
+  return verdict_kind::drop;
+}
+
+void flow_manager_state::process(packet_batch_buffer& batch,
+                                 net::flow_time now) {
+  verdicts.clear();
+  for (auto& pkt : batch.packets) {
+    auto* data = batch.bytes(pkt);
+    auto kind = decide(data, pkt, now);
+    verdicts.push_back({pkt.id, kind, data, pkt.length});
+  }
+  if (auto ec = capture->port().send_verdicts(verdicts.data(), verdicts.size()))
+    log::get(name)->error("sending verdicts failed: {}", ec.message());
+}
+
+flow_descriptor flow_manager_state::describe(const net::flow_entry& e) const {
+  flow_descriptor d;
+  d.id = e.id;
+  d.protocol = e.key.protocol;
+  d.src_ip = e.key.src.ip.value;
+  d.src_port = e.key.src.port;
+  d.dst_ip = e.key.dst.ip.value;
+  d.dst_port = e.key.dst.port;
+  d.bytes_in = e.bytes_in;
+  d.bytes_out = e.bytes_out;
+  d.started = wall_time(e.created);
+  d.last_seen = wall_time(e.last_seen);
+  return d;
+}
+
+flow_manager_actor::behavior_type
+flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
+             std::shared_ptr<platform::capture_session> capture,
+             flow_manager_config cfg) {
+  auto& st = self->state;
+  st.capture = std::move(capture);
+  st.listener = cfg.listener;
+  cfg.table.listener = {cfg.listener.loopback_ip, cfg.listener.port};
+  st.table = std::make_unique<net::flow_table>(cfg.table);
+  st.verdicts.reserve(1024);
+  auto lg = log::get(self->name());
+  lg->info("flow table for {} flows, listener 127.0.0.1:{}",
+           cfg.table.max_flows, cfg.listener.port);
+  self->delayed_send(self, cfg.sweep_interval, atom::sweep_v);
+  return {
+      [=](packet_batch& batch) {
+        self->state.process(*batch.buffer, net::flow_clock::now());
+        if (self->state.reader)
+          self->send(self->state.reader, std::move(batch));
+      },
+      [=](atom::get, const net::endpoint& peer) {
+        flow_lookup r;
+        if (auto* e = self->state.table->find_by_listener_peer(peer)) {
+          r.found = true;
+          r.id = e->id;
+          r.app = e->key.src;
+          r.remote = e->key.dst;
+        } else {
+          self->state.stats.refused_listener++;
+        }
+        return r;
+      },
+      [=](atom::update, uint64_t id, uint64_t in, uint64_t out) {
+        // Sessions report per flow; the table is searched only here, at most
+        // once a second per session, never on the packet path.
+        self->state.table->for_each([&](const net::flow_entry& e) {
+          if (e.id == id) {
+            auto& m = const_cast<net::flow_entry&>(e);
+            self->state.stats.bytes_in += in - m.bytes_in;
+            self->state.stats.bytes_out += out - m.bytes_out;
+            m.bytes_in = in;
+            m.bytes_out = out;
+          }
+        });
+      },
+      [=](atom::closed, uint64_t id) {
+        auto now = net::flow_clock::now();
+        self->state.table->for_each([&](const net::flow_entry& e) {
+          if (e.id == id && !e.closing())
+            self->state.table->mark_closing(const_cast<net::flow_entry&>(e),
+                                            now);
+        });
+      },
+      [=](process_set&) {
+        // Linux attributes by cgroup, not by PID: nothing to do here.
+      },
+      [=](atom::get, atom::flows) {
+        std::vector<flow_descriptor> out;
+        self->state.table->for_each([&](const net::flow_entry& e) {
+          out.push_back(self->state.describe(e));
+        });
+        return out;
+      },
+      [=](atom::get, atom::stats) {
+        auto s = self->state.stats;
+        s.tcp_flows = 0;
+        s.udp_flows = 0;
+        self->state.table->for_each([&](const net::flow_entry& e) {
+          if (e.closing())
+            return;
+          (e.key.protocol == net::proto_tcp ? s.tcp_flows : s.udp_flows)++;
+        });
+        return s;
+      },
+      [=](atom::internal, divert_reader_actor reader) {
+        self->state.reader = std::move(reader);
+      },
+      [=](atom::sweep) {
+        auto n = self->state.table->sweep(
+            net::flow_clock::now(), [&](const net::flow_entry& e) {
+              trace::record(self->name(), "expire", {{"flow", e.id}});
+            });
+        if (n > 0)
+          lg->debug("{} idle flows expired", n);
+        self->delayed_send(self, cfg.sweep_interval, atom::sweep_v);
+      },
+  };
+}
+
+void set_reader(const flow_manager_actor& fm, const divert_reader_actor& r) {
+  caf::anon_send(fm, atom::internal_v, r);
+}
+
+} // namespace drover

@@ -1,0 +1,30 @@
+#pragma once
+
+// Pure parsers for Linux's /proc files (no system calls: unit-tested on
+// sample text).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace drover::platform::linux_port {
+
+struct cgroup2_mount {
+  std::string mount_point; // where it is mounted, e.g. /sys/fs/cgroup/unified
+  std::string root;        // the hierarchy path mounted there, usually "/"
+};
+
+/// The first cgroup2 mount in /proc/self/mountinfo text.
+std::optional<cgroup2_mount> find_cgroup2(std::string_view mountinfo);
+
+/// The cgroup v2 path of a process from /proc/PID/cgroup text ("0::/x").
+std::optional<std::string> unified_cgroup_path(std::string_view cgroup_file);
+
+/// The effective capability mask (CapEff) from /proc/self/status text.
+std::optional<uint64_t> effective_capabilities(std::string_view status);
+
+constexpr int cap_net_admin = 12;
+constexpr int cap_net_raw = 13;
+
+} // namespace drover::platform::linux_port

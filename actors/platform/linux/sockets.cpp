@@ -1,0 +1,106 @@
+#include "actors/platform/sockets.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace drover::platform {
+
+namespace {
+
+sockaddr_in to_sockaddr(net::endpoint e) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(e.port);
+  a.sin_addr.s_addr = htonl(e.ip.value);
+  return a;
+}
+
+} // namespace
+
+socket_handle listen_tcp(net::endpoint& at, std::string& error) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return invalid_socket;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  auto a = to_sockaddr(at);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0
+      || ::listen(fd, 1024) != 0
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    error = std::string{"cannot listen on "} + net::to_string(at.ip) + ": "
+            + std::strerror(errno);
+    ::close(fd);
+    return invalid_socket;
+  }
+  at.port = ntohs(a.sin_port);
+  return fd;
+}
+
+socket_handle start_tcp_connect(net::endpoint to, std::string& error) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return invalid_socket;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto a = to_sockaddr(to);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0
+      && errno != EINPROGRESS) {
+    error = std::strerror(errno);
+    ::close(fd);
+    return invalid_socket;
+  }
+  return fd;
+}
+
+socket_handle duplicate_socket(socket_handle s) {
+  return ::fcntl(s, F_DUPFD_CLOEXEC, 0);
+}
+
+void close_socket(socket_handle s) {
+  if (s >= 0)
+    ::close(s);
+}
+
+std::optional<net::endpoint> peer_of(socket_handle s) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  if (::getpeername(s, reinterpret_cast<sockaddr*>(&a), &len) != 0
+      || a.sin_family != AF_INET)
+    return std::nullopt;
+  return net::endpoint{net::ipv4_address{ntohl(a.sin_addr.s_addr)},
+                       ntohs(a.sin_port)};
+}
+
+std::optional<net::ipv4_address> resolve_ipv4(const std::string& host,
+                                              std::string& error) {
+  if (auto literal = net::parse_ipv4(host))
+    return literal;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
+    return std::nullopt;
+  }
+  auto* a = reinterpret_cast<sockaddr_in*>(res->ai_addr);
+  net::ipv4_address ip{ntohl(a->sin_addr.s_addr)};
+  ::freeaddrinfo(res);
+  return ip;
+}
+
+} // namespace drover::platform

@@ -1,0 +1,312 @@
+#include "actors/platform/linux/system.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "actors/platform/linux/procfs.hpp"
+
+extern char** environ;
+
+namespace drover::platform::linux_port {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in{p};
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool write_file(const fs::path& p, const std::string& text,
+                std::string& error) {
+  int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = "cannot open " + p.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = ::write(fd, text.data(), text.size())
+            == static_cast<ssize_t>(text.size());
+  if (!ok)
+    error = "cannot write " + p.string() + ": " + std::strerror(errno);
+  ::close(fd);
+  return ok;
+}
+
+} // namespace
+
+std::string missing_privileges() {
+  auto caps = effective_capabilities(read_file("/proc/self/status"));
+  if (!caps)
+    return "cannot read this process's capabilities";
+  std::string missing;
+  if (!(*caps & (uint64_t{1} << cap_net_admin)))
+    missing = "CAP_NET_ADMIN";
+  if (!(*caps & (uint64_t{1} << cap_net_raw)))
+    missing += missing.empty() ? "CAP_NET_RAW" : " and CAP_NET_RAW";
+  if (missing.empty())
+    return {};
+  return "Drover needs " + missing
+         + " to capture traffic. Run it as root (sudo drover ...), or grant "
+           "them once: sudo setcap cap_net_admin,cap_net_raw+ep "
+           "\"$(command -v drover)\"";
+}
+
+std::string netns_id() {
+  std::error_code ec;
+  auto link = fs::read_symlink("/proc/self/ns/net", ec).string(); // net:[N]
+  auto open = link.find('[');
+  auto close = link.find(']');
+  if (ec || open == std::string::npos || close == std::string::npos)
+    return "0";
+  return link.substr(open + 1, close - open - 1);
+}
+
+fs::path runtime_dir() {
+  fs::path dir;
+  if (::geteuid() == 0)
+    dir = "/run/drover";
+  else if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
+    dir = fs::path{xdg} / "drover";
+  else
+    dir = fs::temp_directory_path() / ("drover-" + std::to_string(::geteuid()));
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0700);
+  return dir;
+}
+
+program_result run_program(const std::vector<std::string>& argv,
+                           std::string_view input) {
+  program_result result;
+  int in_pipe[2], out_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0)
+    return result;
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    ::close(in_pipe[0]);
+    ::close(in_pipe[1]);
+    return result;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 2);
+  std::vector<char*> args;
+  for (auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int rc
+      = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  if (rc == 0) {
+    // The inputs here are small (a rule set), far below a pipe's buffer.
+    (void)!::write(in_pipe[1], input.data(), input.size());
+  }
+  ::close(in_pipe[1]);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out_pipe[0], buf, sizeof buf)) > 0)
+    result.output.append(buf, static_cast<size_t>(n));
+  ::close(out_pipe[0]);
+  if (rc != 0) {
+    result.output = argv[0] + ": " + std::strerror(rc);
+    return result;
+  }
+  result.status = wait_exit_code(pid);
+  return result;
+}
+
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// -- target cgroup
+// -------------------------------------------------------------
+
+std::unique_ptr<target_cgroup> target_cgroup::open(const std::string& name,
+                                                   std::string& error) {
+  std::unique_ptr<target_cgroup> g{new target_cgroup};
+  auto found = find_cgroup2(read_file("/proc/self/mountinfo"));
+  std::string root = "/";
+  if (found) {
+    g->mount_ = found->mount_point;
+    root = found->root;
+  } else {
+    // No cgroup2 visible (ip netns exec remounts /sys): mount our own view
+    // of the same hierarchy, private to this mount namespace.
+    g->mount_ = runtime_dir() / ("cgroup2-" + netns_id());
+    std::error_code ec;
+    fs::create_directories(g->mount_, ec);
+    if (::mount("none", g->mount_.c_str(), "cgroup2", 0, nullptr) != 0
+        && errno != EBUSY) {
+      error = std::string{"cannot mount cgroup2: "} + std::strerror(errno);
+      return nullptr;
+    }
+    g->private_mount_ = true;
+  }
+  g->dir_ = g->mount_ / name;
+  std::error_code ec;
+  fs::create_directory(g->dir_, ec);
+  if (ec) {
+    error = "cannot create cgroup " + g->dir_.string() + ": " + ec.message();
+    return nullptr;
+  }
+  // iptables resolves the path from the hierarchy's root.
+  auto rel = (fs::path{root} / name).relative_path().string();
+  g->rule_path_ = rel;
+  return g;
+}
+
+target_cgroup::~target_cgroup() {
+  release();
+}
+
+bool target_cgroup::add(pid_t pid, std::string& error) {
+  auto origin = unified_cgroup_path(
+      read_file("/proc/" + std::to_string(pid) + "/cgroup"));
+  if (!write_file(dir_ / "cgroup.procs", std::to_string(pid) + "\n", error))
+    return false;
+  origins_.emplace_back(pid, origin.value_or("/"));
+  return true;
+}
+
+bool target_cgroup::contains(pid_t pid) const {
+  std::istringstream in{read_file(dir_ / "cgroup.procs")};
+  for (pid_t p; in >> p;)
+    if (p == pid)
+      return true;
+  return false;
+}
+
+void target_cgroup::release() {
+  if (released_)
+    return;
+  released_ = true;
+  // Members go back where they came from; unknown ones (left by a crashed
+  // run, or children) to the root of the hierarchy.
+  std::istringstream in{read_file(dir_ / "cgroup.procs")};
+  std::string error;
+  for (pid_t p; in >> p;) {
+    std::string origin = "/";
+    for (auto& [pid, path] : origins_)
+      if (pid == p)
+        origin = path;
+    auto target = mount_ / fs::path{origin}.relative_path() / "cgroup.procs";
+    if (!write_file(target, std::to_string(p) + "\n", error))
+      write_file(mount_ / "cgroup.procs", std::to_string(p) + "\n", error);
+  }
+  ::rmdir(dir_.c_str());
+  if (private_mount_) {
+    ::umount2(mount_.c_str(), MNT_DETACH);
+    ::rmdir(mount_.c_str());
+  }
+}
+
+pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
+                      target_cgroup& group, std::string& error) {
+  // Everything the child needs is prepared before fork(): other threads may
+  // hold the allocator's lock, so the child must not allocate.
+  std::vector<char*> args;
+  for (auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) != 0) {
+    error = std::strerror(errno);
+    return -1;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    error = std::strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    // Wait until the parent has moved us into the group, then become argv.
+    ::close(gate[1]);
+    char go;
+    if (::read(gate[0], &go, 1) != 1)
+      ::_exit(127);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(gate[0]);
+  bool moved = group.add(pid, error);
+  char go = moved ? 'g' : 'x';
+  if (moved)
+    (void)!::write(gate[1], &go, 1);
+  ::close(gate[1]); // without 'g' the child exits 127
+  if (!moved) {
+    wait_exit_code(pid);
+    return -1;
+  }
+  return pid;
+}
+
+// -- rules -----------------------------------------------------------------
+
+void installed_rules::remove_if_present(const std::string& chain) {
+  for (const char* tool : {"iptables", "ip6tables"}) {
+    auto saved = run_program({std::string{tool} + "-save", "-t", "raw"});
+    if (saved.status == 0
+        && net::capture::save_output_has_chain(saved.output, chain))
+      run_program({std::string{tool} + "-restore", "-w", "5", "--noflush"},
+                  net::capture::iptables_remove(chain));
+  }
+}
+
+std::unique_ptr<installed_rules>
+installed_rules::install(const net::capture::linux_params& p,
+                         std::string& error) {
+  remove_if_present(p.chain);
+  auto v4 = run_program({"iptables-restore", "-w", "5", "--noflush"},
+                        net::capture::iptables_install(p));
+  if (v4.status != 0) {
+    error = "installing the capture rules failed (iptables-restore): "
+            + (v4.output.empty() ? std::string{"not found"} : v4.output);
+    return nullptr;
+  }
+  std::unique_ptr<installed_rules> rules{new installed_rules{p.chain}};
+  auto v6 = run_program({"ip6tables-restore", "-w", "5", "--noflush"},
+                        net::capture::ip6tables_install(p));
+  if (v6.status != 0) {
+    error = "installing the IPv6 capture rules failed (ip6tables-restore): "
+            + v6.output;
+    return nullptr; // the destructor removes the IPv4 half
+  }
+  return rules;
+}
+
+installed_rules::~installed_rules() {
+  remove_if_present(chain_);
+}
+
+} // namespace drover::platform::linux_port

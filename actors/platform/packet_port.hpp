@@ -1,0 +1,91 @@
+#pragma once
+
+// The platform packet port: where captured packets come from and where
+// verdicts and injected packets go. One implementation per OS (NFQUEUE on
+// Linux, WinDivert on Windows). Packets travel in reusable batch buffers so
+// the packet path allocates nothing and shares system calls per batch.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace drover {
+
+/// One captured packet inside a batch buffer.
+struct captured_packet {
+  uint32_t id = 0;     // the port's handle for the verdict
+  uint32_t offset = 0; // into packet_batch_buffer::data
+  uint32_t length = 0;
+  bool checksum_partial = false; // the L4 checksum holds only the pseudo-header
+  bool gso = false; // a GSO super-packet: the kernel rebuilds its checksums
+};
+
+/// A reusable batch: fixed capacity, allocated once by the port.
+struct packet_batch_buffer {
+  packet_batch_buffer(size_t bytes, size_t max) : data(bytes) {
+    packets.reserve(max);
+  }
+
+  std::vector<uint8_t> data;
+  std::vector<captured_packet> packets;
+
+  void clear() { packets.clear(); }
+  uint8_t* bytes(const captured_packet& p) { return data.data() + p.offset; }
+};
+
+namespace platform {
+
+enum class verdict_kind : uint8_t { accept, accept_modified, drop };
+
+struct verdict {
+  uint32_t id;
+  verdict_kind kind;
+  const uint8_t* data = nullptr; // accept_modified: the new packet
+  uint32_t length = 0;
+};
+
+struct port_counters {
+  uint64_t received = 0;
+  uint64_t batches = 0;
+  uint64_t overruns = 0; // the kernel could not hand packets over in time
+};
+
+class packet_port {
+public:
+  virtual ~packet_port() = default;
+
+  enum class receive_status { packets, stopped, failed };
+
+  /// Blocks until packets arrive (then fills `batch` with as many as are
+  /// ready, up to its capacity), stop() is called, or the handle fails.
+  virtual receive_status receive(packet_batch_buffer& batch) = 0;
+
+  /// A batch buffer shaped for this port (the flow-manager hands it back
+  /// after each batch, so a few are reused for the engine's lifetime).
+  virtual std::shared_ptr<packet_batch_buffer> new_batch() const = 0;
+
+  /// Sends the verdicts for a batch, sharing system calls.
+  virtual std::error_code send_verdicts(const verdict* v, size_t n) = 0;
+
+  /// Wakes a blocked receive(); callable from any thread.
+  virtual void stop() = 0;
+
+  virtual port_counters counters() const = 0;
+
+  /// Why receive() failed, for the user.
+  virtual std::string last_error() const = 0;
+};
+
+/// Sends fabricated packets towards local applications (UDP replies).
+/// Thread-safe.
+class packet_injector {
+public:
+  virtual ~packet_injector() = default;
+  virtual std::error_code inject(const uint8_t* packet, size_t length) = 0;
+};
+
+} // namespace platform
+} // namespace drover

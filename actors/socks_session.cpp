@@ -1,0 +1,309 @@
+#include "actors/socks_session.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include <caf/io/system_messages.hpp>
+
+#include "actors/log/logging.hpp"
+#include "actors/log/trace.hpp"
+#include "actors/platform/sockets.hpp"
+#include "net/socks5.hpp"
+
+namespace drover {
+
+namespace {
+
+using caf::io::connection_closed_msg;
+using caf::io::connection_handle;
+using caf::io::data_transferred_msg;
+using caf::io::new_data_msg;
+using caf::io::receive_policy;
+namespace socks5 = net::socks5;
+
+// Back-pressure: stop reading a side while more than `high` bytes wait to
+// be written to the other; resume below `low`.
+constexpr size_t high_watermark = 1u << 20;
+constexpr size_t low_watermark = 256u << 10;
+constexpr size_t read_chunk = 64u << 10;
+
+enum class phase { method, auth, reply, pumping, done };
+
+struct session_state {
+  flow_lookup flow;
+  upstream_settings upstream;
+  flow_manager_actor fm;
+  std::shared_ptr<spdlog::logger> log;
+  std::string name;
+  // Each socket has a reader scribe and a writer scribe (on a dup of the
+  // descriptor), so that one direction can end while the other goes on.
+  connection_handle app_in, app_out, up_in, up_out;
+  phase step = phase::method;
+  std::vector<uint8_t> handshake; // bytes from the proxy not yet parsed
+  bool app_eof = false, up_eof = false;
+  bool app_paused = false, up_paused = false;
+  uint64_t bytes_in = 0, bytes_out = 0;
+};
+
+using state_ptr = std::shared_ptr<session_state>;
+
+void report(const state_ptr& st) {
+  caf::anon_send(st->fm, atom::update_v, st->flow.id, st->bytes_in,
+                 st->bytes_out);
+}
+
+void finish(caf::io::broker* self, const state_ptr& st) {
+  if (st->step == phase::done)
+    return;
+  st->step = phase::done;
+  report(st);
+  caf::anon_send(st->fm, atom::closed_v, st->flow.id);
+  trace::record(st->name, "closed",
+                {{"in", st->bytes_in}, {"out", st->bytes_out}});
+  self->close_all();
+  self->quit();
+}
+
+// The proxy failed this connection. The application's connection is
+// closed; whether the engine must react is the supervisor's business, not
+// this session's (issue #5 routes proxy failures there).
+void fail(caf::io::broker* self, const state_ptr& st, const std::string& why) {
+  st->log->warn("{}: {}", st->name, why);
+  trace::record(st->name, "failed", {{"reason", why}});
+  finish(self, st);
+}
+
+void write(caf::io::broker* self, connection_handle to, const uint8_t* data,
+           size_t n) {
+  self->write(to, n, data);
+  self->flush(to);
+}
+
+void start_pumping(caf::io::broker* self, const state_ptr& st,
+                   size_t leftover_from) {
+  st->step = phase::pumping;
+  st->log->debug("{}: connected through the proxy", st->name);
+  trace::record(st->name, "connected", {});
+  self->ack_writes(st->app_out, true);
+  self->ack_writes(st->up_out, true);
+  if (leftover_from < st->handshake.size()) {
+    auto n = st->handshake.size() - leftover_from;
+    st->bytes_in += n;
+    write(self, st->app_out, st->handshake.data() + leftover_from, n);
+  }
+  st->handshake.clear();
+  st->handshake.shrink_to_fit();
+  self->configure_read(st->app_in, receive_policy::at_most(read_chunk));
+  self->configure_read(st->up_in, receive_policy::at_most(read_chunk));
+}
+
+// Advances the handshake with what the proxy sent so far.
+void on_handshake_data(caf::io::broker* self, const state_ptr& st) {
+  auto* data = st->handshake.data();
+  auto size = st->handshake.size();
+  if (st->step == phase::method) {
+    socks5::method chosen;
+    auto s
+        = socks5::parse_method_selection(data, size, st->upstream.auth, chosen);
+    if (s.failed())
+      return fail(self, st, socks5::message(s.err));
+    if (!s.done())
+      return;
+    st->handshake.erase(st->handshake.begin(),
+                        st->handshake.begin() + static_cast<long>(s.consumed));
+    uint8_t buf[600];
+    if (chosen == socks5::method::username_password) {
+      auto n = socks5::encode_auth(buf, sizeof buf, st->upstream.login,
+                                   st->upstream.password);
+      if (n == 0)
+        return fail(self, st,
+                    socks5::message(socks5::error::credentials_too_long));
+      write(self, st->up_out, buf, n);
+      st->step = phase::auth;
+    } else {
+      auto dst = socks5::address::from_ipv4(st->flow.remote.ip,
+                                            st->flow.remote.port);
+      auto n = socks5::encode_request(buf, sizeof buf, socks5::command::connect,
+                                      dst);
+      write(self, st->up_out, buf, n);
+      st->step = phase::reply;
+    }
+    return on_handshake_data(self, st);
+  }
+  if (st->step == phase::auth) {
+    auto s = socks5::parse_auth_reply(data, size);
+    if (s.failed())
+      return fail(self, st, socks5::message(s.err));
+    if (!s.done())
+      return;
+    st->handshake.erase(st->handshake.begin(),
+                        st->handshake.begin() + static_cast<long>(s.consumed));
+    uint8_t buf[64];
+    auto dst
+        = socks5::address::from_ipv4(st->flow.remote.ip, st->flow.remote.port);
+    write(
+        self, st->up_out, buf,
+        socks5::encode_request(buf, sizeof buf, socks5::command::connect, dst));
+    st->step = phase::reply;
+    return on_handshake_data(self, st);
+  }
+  if (st->step == phase::reply) {
+    socks5::address bound;
+    auto s = socks5::parse_reply(data, size, bound);
+    if (s.failed())
+      return fail(self, st, socks5::message(s.err));
+    if (s.done())
+      start_pumping(self, st, s.consumed);
+  }
+}
+
+// One side's bytes go to the other side's writer; pause the reader while
+// the writer is far behind.
+void relay(caf::io::broker* self, const state_ptr& st, const new_data_msg& m) {
+  bool from_app = m.handle == st->app_in;
+  auto to = from_app ? st->up_out : st->app_out;
+  self->write(to, m.buf.size(), m.buf.data());
+  self->flush(to);
+  (from_app ? st->bytes_out : st->bytes_in) += m.buf.size();
+}
+
+void on_transferred(caf::io::broker* self, const state_ptr& st,
+                    const data_transferred_msg& m) {
+  bool to_up = m.handle == st->up_out;
+  auto source = to_up ? st->app_in : st->up_in;
+  bool& paused = to_up ? st->app_paused : st->up_paused;
+  if (!paused && m.remaining > high_watermark) {
+    paused = true;
+    self->halt(source);
+  } else if (paused && m.remaining < low_watermark) {
+    paused = false;
+    self->trigger(source);
+  }
+}
+
+void on_closed(caf::io::broker* self, const state_ptr& st,
+               const connection_handle& h) {
+  if (h == st->app_in) {
+    // The application finished sending: pass its FIN on once the rest is
+    // written, and keep relaying the other way.
+    st->app_eof = true;
+    if (st->step != phase::pumping)
+      return finish(self, st);
+    self->close(st->up_out);
+  } else if (h == st->up_in) {
+    st->up_eof = true;
+    if (st->step != phase::pumping)
+      return fail(self, st,
+                  st->step == phase::method
+                      ? "the proxy refused or closed the connection"
+                      : "the proxy closed the connection during the handshake");
+    self->close(st->app_out);
+  } else {
+    // A writer failed: the peer is gone; nothing more can be delivered.
+    return finish(self, st);
+  }
+  if (st->app_eof && st->up_eof)
+    finish(self, st);
+}
+
+} // namespace
+
+caf::behavior socks_session(caf::io::broker* self, connection_handle app,
+                            flow_lookup flow, upstream_settings upstream,
+                            flow_manager_actor fm) {
+  auto st = std::make_shared<session_state>();
+  st->flow = flow;
+  st->upstream = std::move(upstream);
+  st->fm = std::move(fm);
+  st->name = "socks-session-" + std::to_string(flow.id);
+  st->log = log::get("socks-session");
+  st->app_in = app;
+  auto app_dup = platform::duplicate_socket(static_cast<int>(app.id()));
+  std::string error;
+  auto up = platform::start_tcp_connect(st->upstream.proxy, error);
+  if (app_dup < 0 || up < 0) {
+    platform::close_socket(app_dup);
+    fail(self, st, "cannot connect to the proxy: " + error);
+    return {};
+  }
+  st->app_out = self->add_scribe(app_dup);
+  st->up_in = self->add_scribe(up);
+  st->up_out = self->add_scribe(platform::duplicate_socket(up));
+  trace::record(
+      st->name, "connect",
+      {{"to", net::to_string(flow.remote.ip)}, {"port", flow.remote.port}});
+  uint8_t greeting[4];
+  write(self, st->up_out, greeting,
+        net::socks5::encode_greeting(greeting, sizeof greeting,
+                                     st->upstream.auth));
+  self->configure_read(st->up_in, receive_policy::at_most(1024));
+  self->delayed_send(self, st->upstream.connect_timeout, atom::internal_v);
+  self->set_down_handler([](caf::down_msg&) {});
+  return {
+      [=](const new_data_msg& m) {
+        if (st->step == phase::pumping) {
+          relay(self, st, m);
+          return;
+        }
+        if (m.handle != st->up_in)
+          return;
+        st->handshake.insert(st->handshake.end(), m.buf.begin(), m.buf.end());
+        on_handshake_data(self, st);
+      },
+      [=](const data_transferred_msg& m) { on_transferred(self, st, m); },
+      [=](const connection_closed_msg& m) { on_closed(self, st, m.handle); },
+      [=](atom::internal) {
+        if (st->step != phase::pumping && st->step != phase::done)
+          fail(self, st,
+               "the proxy did not answer within "
+                   + std::to_string(st->upstream.connect_timeout.count())
+                   + " ms");
+        else if (st->step == phase::pumping) {
+          report(st);
+          self->delayed_send(self, std::chrono::seconds{1}, atom::internal_v);
+        }
+      },
+  };
+}
+
+caf::behavior tcp_listener(caf::io::broker* self, int fd, flow_manager_actor fm,
+                           upstream_settings upstream) {
+  auto lg = log::get("tcp-listener");
+  self->add_doorman(fd);
+  return {
+      [=](const caf::io::new_connection_msg& m) {
+        auto peer = platform::peer_of(static_cast<int>(m.handle.id()));
+        if (!peer) {
+          self->close(m.handle);
+          return;
+        }
+        self->request(fm, std::chrono::seconds{2}, atom::get_v, *peer)
+            .then(
+                [=](const flow_lookup& flow) {
+                  if (!flow.found) {
+                    // Not a connection Drover redirected: no open relay into
+                    // the user's proxy for other local programs.
+                    lg->warn(
+                        "refused a connection from {}:{} that Drover did not "
+                        "redirect",
+                        net::to_string(peer->ip), peer->port);
+                    trace::record("tcp-listener", "refused",
+                                  {{"peer", net::to_string(peer->ip)},
+                                   {"port", peer->port}});
+                    self->close(m.handle);
+                    return;
+                  }
+                  self->fork(socks_session, m.handle, flow, upstream, fm);
+                },
+                [=](caf::error&) { self->close(m.handle); });
+      },
+      [=](const caf::io::acceptor_closed_msg&) {
+        lg->error("the local listener closed");
+        self->quit(caf::make_error(ec::driver_lost, "listener closed"));
+      },
+      [=](const caf::io::connection_closed_msg&) {},
+      [=](const caf::io::new_data_msg&) {},
+  };
+}
+
+} // namespace drover

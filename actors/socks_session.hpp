@@ -1,0 +1,36 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <caf/io/broker.hpp>
+
+#include "messages/interfaces.hpp"
+#include "net/packet.hpp"
+
+namespace drover {
+
+/// What every TCP session needs to reach the proxy.
+struct upstream_settings {
+  net::endpoint proxy;
+  bool auth = false;
+  std::string login;
+  std::string password;
+  std::chrono::milliseconds connect_timeout{10000};
+};
+
+/// One redirected TCP connection: connects to the proxy, greets,
+/// authenticates, CONNECTs to the flow's original destination, then pumps
+/// bytes both ways with back-pressure and half-close. Forked by the
+/// tcp-listener with the accepted connection.
+caf::behavior socks_session(caf::io::broker* self,
+                            caf::io::connection_handle app, flow_lookup flow,
+                            upstream_settings upstream, flow_manager_actor fm);
+
+/// The listener on 127.0.0.1 (`fd`, already listening): every accepted
+/// connection must be a flow the flow-manager redirected; others are closed
+/// at once.
+caf::behavior tcp_listener(caf::io::broker* self, int fd, flow_manager_actor fm,
+                           upstream_settings upstream);
+
+} // namespace drover

@@ -1,0 +1,281 @@
+#include "actors/supervisor.hpp"
+
+#include <algorithm>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "actors/divert_reader.hpp"
+#include "actors/flow_manager.hpp"
+#include "actors/log/logging.hpp"
+#include "actors/log/trace.hpp"
+#include "actors/platform/sockets.hpp"
+#include "actors/procscan.hpp"
+#include "actors/socks_session.hpp"
+#include "messages/recovery.hpp"
+
+namespace drover {
+
+namespace {
+
+using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
+
+void publish(self_ptr self, event_kind kind, engine_state state,
+             std::string reason, failure_class failure = failure_class::none,
+             uint32_t attempt = 0) {
+  auto& st = self->state;
+  engine_event e;
+  e.kind = kind;
+  e.state = state;
+  e.reason = std::move(reason);
+  e.failure = failure;
+  e.attempt = attempt;
+  e.time = caf::make_timestamp();
+  if (kind == event_kind::state_changed)
+    st.last = e;
+  st.recent.push_back(e);
+  while (st.recent.size() > supervisor_state::recent_events)
+    st.recent.pop_front();
+  auto lg = log::get(self->name());
+  auto level = state == engine_state::failed ? spdlog::level::err
+                                             : spdlog::level::info;
+  lg->log(level, "{}: {}", to_string(state), e.reason);
+  trace::record(self->name(), to_string(kind),
+                {{"state", to_string(state)},
+                 {"reason", e.reason},
+                 {"failure", to_string(failure)},
+                 {"attempt", attempt}});
+  for (auto& l : st.listeners)
+    self->send(l, e);
+}
+
+engine_status status_of(const supervisor_state& st) {
+  engine_status s;
+  s.last = st.last;
+  s.stats = st.stats;
+  s.recent.assign(st.recent.begin(), st.recent.end());
+  return s;
+}
+
+// Stops every engine actor; the capture session (rules, cgroup) goes when
+// the last of them is down.
+void stop_children(self_ptr self, const caf::error& reason) {
+  auto& st = self->state;
+  st.stopping = true;
+  for (auto& a : {caf::actor_cast<caf::actor>(st.reader),
+                  caf::actor_cast<caf::actor>(st.flow_manager),
+                  caf::actor_cast<caf::actor>(st.scanner), st.listener})
+    if (a)
+      self->send_exit(a, reason);
+}
+
+void stopped(self_ptr self) {
+  auto& st = self->state;
+  st.capture.reset(); // removes the rules, releases the cgroup
+  st.reader = nullptr;
+  st.flow_manager = nullptr;
+  st.scanner = nullptr;
+  st.listener = nullptr;
+  st.stopping = false;
+  if (st.last.state != engine_state::failed)
+    publish(self, event_kind::state_changed, engine_state::idle,
+            "stopped: nothing is captured");
+  if (st.quit_when_stopped)
+    self->quit();
+}
+
+void fail(self_ptr self, failure_class failure, const std::string& reason) {
+  publish(self, event_kind::state_changed, engine_state::failed, reason,
+          failure);
+  if (!self->state.children.empty())
+    stop_children(self, caf::exit_reason::user_shutdown);
+  else
+    stopped(self);
+}
+
+void start(self_ptr self) {
+  auto& st = self->state;
+  if (st.last.state != engine_state::idle
+      && st.last.state != engine_state::failed)
+    return;
+  if (st.stopping)
+    return; // a Stop is still in progress
+  publish(self, event_kind::state_changed, engine_state::starting,
+          "starting the engine");
+  auto& proxy = st.settings.proxy;
+  std::string error;
+  auto proxy_ip = platform::resolve_ipv4(proxy.host, error);
+  if (!proxy_ip)
+    return fail(self, failure_class::proxy_unreachable,
+                "cannot find the proxy: " + error);
+  net::endpoint listen_at{net::ipv4_address{0x7f000001}, 0};
+  auto fd = platform::listen_tcp(listen_at, error);
+  if (fd == platform::invalid_socket)
+    return fail(self, failure_class::fatal,
+                "cannot open the local listener: " + error);
+  platform::capture_options opts;
+  opts.listener = {net::nat_shape::loopback, listen_at.port};
+  opts.skip.proxy = *proxy_ip;
+  opts.skip.multicast = st.settings.skip.multicast;
+  opts.skip.extra = st.settings.skip.extra_skip_cidrs;
+  auto opened = platform::open_capture(opts);
+  if (!opened.session) {
+    platform::close_socket(fd);
+    auto failure = opened.failure == platform::capture_failure::not_permitted
+                       ? failure_class::fatal
+                       : failure_class::driver_gone;
+    return fail(self, failure, opened.error);
+  }
+  st.capture = opened.session;
+  log::get(self->name())->info("capture set up: {}", st.capture->description());
+
+  flow_manager_config fcfg;
+  fcfg.listener = opts.listener;
+  fcfg.table.max_flows = st.settings.engine.max_flows;
+  fcfg.table.tcp_idle = st.settings.engine.tcp_idle_timeout;
+  fcfg.table.udp_idle = st.settings.engine.udp_idle_timeout;
+  auto& sys = self->system();
+  st.flow_manager = sys.spawn(flow_manager, st.capture, fcfg);
+  st.reader = sys.spawn(divert_reader, st.capture, st.flow_manager);
+  set_reader(st.flow_manager, st.reader);
+  upstream_settings up;
+  up.proxy = {*proxy_ip, proxy.port};
+  up.auth = proxy.auth;
+  up.login = proxy.login;
+  up.password = proxy.password;
+  up.connect_timeout = proxy.tcp_connect_timeout;
+  st.listener
+      = sys.middleman().spawn_broker(tcp_listener, fd, st.flow_manager, up);
+  st.scanner = sys.spawn(procscan, st.capture,
+                         config::effective_process_names(st.settings.targets),
+                         supervisor_actor{self});
+  st.children.clear();
+  for (auto& a : {caf::actor_cast<caf::actor>(st.reader),
+                  caf::actor_cast<caf::actor>(st.flow_manager),
+                  caf::actor_cast<caf::actor>(st.scanner), st.listener}) {
+    self->monitor(a);
+    st.children.push_back(a.address());
+  }
+  st.stats = {};
+  st.stats.active_since = caf::make_timestamp();
+  publish(self, event_kind::state_changed, engine_state::active,
+          "proxying through " + proxy.host + ":" + std::to_string(proxy.port));
+}
+
+std::string describe_failure(self_ptr self, const caf::error& reason) {
+  return self->system().render(reason);
+}
+
+} // namespace
+
+supervisor_actor::behavior_type
+supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+           config::settings settings) {
+  self->state.settings = std::move(settings);
+  self->state.last.time = caf::make_timestamp();
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    auto& kids = st.children;
+    auto it = std::find(kids.begin(), kids.end(), dm.source);
+    if (it != kids.end()) {
+      kids.erase(it);
+      if (!st.stopping) {
+        // A child died on its own: never silently ignored.
+        auto failure = classify(dm.reason);
+        if (failure == failure_class::none)
+          failure = failure_class::fatal;
+        fail(self, failure,
+             "an engine part stopped: " + describe_failure(self, dm.reason));
+      } else if (kids.empty()) {
+        stopped(self);
+      }
+      return;
+    }
+    auto& ls = st.listeners;
+    ls.erase(std::remove_if(ls.begin(), ls.end(),
+                            [&](const engine_listener_actor& l) {
+                              return l.address() == dm.source;
+                            }),
+             ls.end());
+  });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    // Shut down cleanly: stop the engine (rules removed) before quitting.
+    auto& st = self->state;
+    st.quit_when_stopped = true;
+    if (st.children.empty())
+      self->quit(msg.reason);
+    else if (!st.stopping)
+      stop_children(self, caf::exit_reason::user_shutdown);
+  });
+  self->delayed_send(self, std::chrono::seconds{1}, atom::stats_v);
+  return {
+      [=](atom::start) { start(self); },
+      [=](atom::stop) {
+        if (!self->state.children.empty() && !self->state.stopping) {
+          publish(self, event_kind::info, self->state.last.state, "stopping");
+          stop_children(self, caf::exit_reason::user_shutdown);
+        }
+      },
+      [=](atom::retry) {
+        if (self->state.last.state == engine_state::failed
+            && !self->state.stopping)
+          start(self);
+      },
+      [=](atom::subscribe, engine_listener_actor l) {
+        self->monitor(l);
+        self->state.listeners.push_back(l);
+        return status_of(self->state);
+      },
+      [=](atom::get, atom::status) { return status_of(self->state); },
+      [=](atom::get, atom::flows) -> caf::result<std::vector<flow_descriptor>> {
+        if (!self->state.flow_manager)
+          return std::vector<flow_descriptor>{};
+        return self->delegate(self->state.flow_manager, atom::get_v,
+                              atom::flows_v);
+      },
+      [=](atom::spawn, std::vector<std::string> argv) -> caf::result<int64_t> {
+        if (!self->state.capture
+            || self->state.last.state != engine_state::active)
+          return caf::make_error(ec::unspecified, "the engine is not active");
+        std::string error;
+        auto pid = self->state.capture->spawn_target(argv, error);
+        if (pid < 0)
+          return caf::make_error(ec::unspecified,
+                                 "cannot start " + argv.front() + ": " + error);
+        publish(self, event_kind::info, engine_state::active,
+                "started " + argv.front() + " (pid " + std::to_string(pid)
+                    + ") as a target");
+        return static_cast<int64_t>(pid);
+      },
+      [=](process_set& ps) {
+        if (self->state.flow_manager)
+          self->send(self->state.flow_manager, ps);
+      },
+      [=](atom::sleep) {
+        // Sleep and resume handling arrives with the recovery work.
+      },
+      [=](atom::resume) {},
+      [=](config_changed&) {},
+      [=](config_error& e) {
+        publish(self, event_kind::config_error, self->state.last.state,
+                e.message);
+      },
+      [=](atom::stats) {
+        // Keep the counters fresh for `status` and the listeners.
+        if (self->state.flow_manager)
+          self->request(self->state.flow_manager, std::chrono::seconds{1},
+                        atom::get_v, atom::stats_v)
+              .then(
+                  [=](stats_snapshot s) {
+                    s.active_since = self->state.stats.active_since;
+                    self->state.stats = s;
+                    for (auto& l : self->state.listeners)
+                      self->send(l, s);
+                  },
+                  [](caf::error&) {});
+        self->delayed_send(self, std::chrono::seconds{1}, atom::stats_v);
+      },
+  };
+}
+
+} // namespace drover

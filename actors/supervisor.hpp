@@ -1,0 +1,42 @@
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "actors/platform/capture.hpp"
+#include "config/settings.hpp"
+#include "messages/interfaces.hpp"
+
+namespace drover {
+
+struct supervisor_state {
+  static inline constexpr const char* name = "supervisor";
+  static constexpr size_t recent_events = 50;
+
+  config::settings settings;
+  engine_event last;               // the latest state change
+  std::deque<engine_event> recent; // the latest events, oldest first
+  std::vector<engine_listener_actor> listeners;
+  stats_snapshot stats;
+
+  // The running engine (Starting .. Active); empty when Idle.
+  std::shared_ptr<platform::capture_session> capture;
+  flow_manager_actor flow_manager;
+  divert_reader_actor reader;
+  procscan_actor scanner;
+  caf::actor listener;
+  std::vector<caf::actor_addr> children;
+  bool stopping = false;
+  bool quit_when_stopped = false;
+};
+
+/// Owns the engine: spawns and monitors its actors, drives the state
+/// machine, tells every listener what happened and why.
+supervisor_actor::behavior_type
+supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+           config::settings settings);
+
+} // namespace drover
