@@ -47,8 +47,10 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     if (net::is_from_listener(p.info, listener)) {
       auto* e = table->find_by_listener_peer(p.info.dst);
       if (e == nullptr) {
-        stats.packets_dropped++;
-        return verdict_kind::drop;
+        // The listener talking to a local program that connected to it
+        // directly: plain loopback traffic. Let it through, so the
+        // listener can refuse that connection at once (and count it).
+        return verdict_kind::accept;
       }
       net::from_listener(p, listener, e->nat());
       table->touch(*e, now);

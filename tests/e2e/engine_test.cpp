@@ -1,0 +1,282 @@
+// The engine end to end on Linux, with real parts: network namespaces made
+// by the test ("app" and "remote" joined by veth), Debian's dante as the
+// SOCKS5 proxy on the remote side (10.210.0.2:1080), echo and HTTP servers
+// on another remote address (10.210.0.3) that report the peer they saw,
+// and the real drover binary in the app namespace. Needs root; everything
+// is removed afterwards, also when a check fails.
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/netns.hpp"
+#include "tests/support/process.hpp"
+
+using namespace std::chrono_literals;
+using drover::test::child;
+using drover::test::sh;
+using drover::test::sh_output;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string proxy_ip = "10.210.0.2";
+const std::string server_ip = "10.210.0.3";
+const std::string app_ip = "10.210.0.1";
+
+// The topology, made once per test process (ctest runs each case in its own
+// process, so parallel cases never share namespaces).
+struct world {
+  drover::test::netns app{"app"};
+  drover::test::netns remote{"remote"};
+  fs::path dir;
+  std::unique_ptr<child> dante, echo, http, udp;
+
+  world() {
+    dir = fs::temp_directory_path()
+          / ("drover-e2e-" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    sh("ip -n " + app.name()
+       + " link add veth0 type veth peer name veth1 netns " + remote.name());
+    sh("ip -n " + app.name() + " addr add " + app_ip + "/24 dev veth0");
+    sh("ip -n " + remote.name() + " addr add " + proxy_ip + "/24 dev veth1");
+    sh("ip -n " + remote.name() + " addr add " + server_ip + "/24 dev veth1");
+    sh("ip -n " + app.name() + " link set veth0 up");
+    sh("ip -n " + remote.name() + " link set veth1 up");
+    std::ofstream{dir / "danted.conf"}
+        << "logoutput: " << (dir / "danted.log").string() << "\n"
+        << "internal: " << proxy_ip << " port = 1080\n"
+        << "external: " << proxy_ip << "\n"
+        << "socksmethod: none\nclientmethod: none\n"
+        << "user.privileged: root\nuser.unprivileged: nobody\n"
+        << "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
+        << "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
+           "command: connect udpassociate bind udpreply }\n";
+    dante = std::make_unique<child>(std::vector<std::string>{
+        "ip", "netns", "exec", remote.name(), "danted", "-f",
+        (dir / "danted.conf").string(), "-p", (dir / "danted.pid").string()});
+    echo = server("tcp-echo", "7");
+    http = server("http", "80");
+    udp = server("udp-echo", "7");
+    wait_for_proxy();
+  }
+
+  std::unique_ptr<child> server(const std::string& mode,
+                                const std::string& port) {
+    auto c = std::make_unique<child>(
+        std::vector<std::string>{"ip", "netns", "exec", remote.name(),
+                                 DROVER_PEER, mode, server_ip, port});
+    c->wait_for_output("listening", 10s);
+    return c;
+  }
+
+  // dante has no readiness signal: wait (bounded) until it accepts.
+  void wait_for_proxy() {
+    for (int i = 0; i < 100; ++i) {
+      if (sh(remote.exec("bash -c 'exec 3<>/dev/tcp/" + proxy_ip
+                         + "/1080' 2>/dev/null"))
+          == 0)
+        return;
+      usleep(100000);
+    }
+    ADD_FAILURE() << "dante did not start: " << dante->output();
+  }
+
+  fs::path config(const std::string& extra = "") {
+    auto p = dir / "config.toml";
+    std::ofstream{p} << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1080\n"
+                     << extra;
+    return p;
+  }
+
+  std::vector<std::string> env() {
+    return {"XDG_STATE_HOME=" + (dir / "state").string()};
+  }
+
+  std::string log() {
+    std::ifstream in{dir / "state" / "drover" / "logs" / "drover.log"};
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // drover run -- peer ARGS..., in the app namespace.
+  std::pair<int, std::string> drover_run(std::vector<std::string> peer_args,
+                                         const std::string& extra = "") {
+    std::vector<std::string> argv{
+        "ip",          "netns",    "exec",     app.name(),
+        DROVER_BINARY, "run",      "--config", config(extra).string(),
+        "--",          DROVER_PEER};
+    argv.insert(argv.end(), peer_args.begin(), peer_args.end());
+    child c{argv, env()};
+    int code = c.wait(60s);
+    return {code, c.output()};
+  }
+
+  std::string rules() {
+    return sh_output(app.exec("iptables-save -t raw"))
+           + sh_output(app.exec("ip6tables-save -t raw"));
+  }
+
+  bool drover_cgroup_exists() {
+    auto id = sh_output(app.exec("readlink /proc/self/ns/net"));
+    auto open = id.find('['), close = id.find(']');
+    auto name = "drover-" + id.substr(open + 1, close - open - 1);
+    for (auto root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"})
+      if (fs::exists(fs::path{root} / name))
+        return true;
+    return false;
+  }
+
+  ~world() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+int count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + 1))
+    ++n;
+  return n;
+}
+
+class engine_e2e : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (!drover::test::is_root() || !drover::test::have_command("danted"))
+      GTEST_SKIP() << "needs root and dante-server";
+    w = std::make_unique<world>();
+  }
+  std::unique_ptr<world> w;
+};
+
+} // namespace
+
+TEST_F(engine_e2e, tcp_goes_through_the_proxy_and_the_app_sees_its_server) {
+  auto [code, out] = w->drover_run({"tcp-client", server_ip, "7", "1"});
+  EXPECT_EQ(code, 0) << out << w->log();
+  // The client's getpeername() is the original server (checked by the
+  // client), and the server saw the proxy, not the app.
+  EXPECT_NE(out.find("seen " + proxy_ip + ":"), std::string::npos) << out;
+  EXPECT_EQ(out.find("seen " + app_ip), std::string::npos) << out;
+  EXPECT_NE(out.find("ok 1"), std::string::npos) << out;
+}
+
+TEST_F(engine_e2e, http_goes_through_the_proxy) {
+  auto [code, out] = w->drover_run({"http-get", server_ip, "80"});
+  EXPECT_EQ(code, 0) << out << w->log();
+  EXPECT_NE(out.find("seen " + proxy_ip + ":"), std::string::npos) << out;
+}
+
+TEST_F(engine_e2e, a_process_outside_drover_goes_direct) {
+  child c{{"ip", "netns", "exec", w->app.name(), DROVER_PEER, "tcp-client",
+           server_ip, "7", "1"}};
+  EXPECT_EQ(c.wait(30s), 0) << c.output();
+  EXPECT_NE(c.output().find("seen " + app_ip + ":"), std::string::npos)
+      << c.output();
+}
+
+TEST_F(engine_e2e, two_hundred_parallel_connections) {
+  auto [code, out] = w->drover_run({"tcp-client", server_ip, "7", "200"});
+  EXPECT_EQ(code, 0) << out.substr(0, 2000) << w->log();
+  EXPECT_NE(out.find("ok 200"), std::string::npos) << out.substr(0, 2000);
+  EXPECT_EQ(count(out, "seen " + proxy_ip + ":"), 200);
+}
+
+TEST_F(engine_e2e, the_exit_code_is_the_programs) {
+  auto [code, out] = w->drover_run({"tcp-client", "10.210.0.99", "7", "1"});
+  EXPECT_EQ(code, 1) << "the peer fails: nothing listens there\n" << out;
+}
+
+TEST_F(engine_e2e, no_rule_or_cgroup_is_left_after_a_run) {
+  auto [code, out] = w->drover_run({"tcp-client", server_ip, "7", "1"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(w->rules().find("DROVER"), std::string::npos) << w->rules();
+  EXPECT_FALSE(w->drover_cgroup_exists());
+}
+
+TEST_F(engine_e2e, headless_stops_on_sigterm_and_cleans_up) {
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config", w->config().string()},
+               w->env()};
+  ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+      << engine.output();
+  EXPECT_NE(w->rules().find("DROVER"), std::string::npos);
+  auto asked = std::chrono::steady_clock::now();
+  engine.kill(SIGTERM);
+  EXPECT_EQ(engine.wait(10s), 0) << engine.output();
+  auto took = std::chrono::steady_clock::now() - asked;
+  EXPECT_LT(took, 500ms)
+      << "stop took "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+      << " ms";
+  EXPECT_EQ(w->rules().find("DROVER"), std::string::npos) << w->rules();
+  EXPECT_FALSE(w->drover_cgroup_exists());
+}
+
+TEST_F(engine_e2e, after_kill_9_the_next_start_removes_the_leftovers) {
+  {
+    child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                  "--headless", "--config", w->config().string()},
+                 w->env()};
+    ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+        << engine.output();
+    engine.kill(SIGKILL);
+    engine.wait(10s);
+  }
+  EXPECT_NE(w->rules().find("DROVER"), std::string::npos)
+      << "kill -9 leaves the rules (fail closed until the next start)";
+  auto [code, out] = w->drover_run({"tcp-client", server_ip, "7", "1"});
+  EXPECT_EQ(code, 0) << out << w->log();
+  EXPECT_EQ(w->rules().find("DROVER"), std::string::npos) << w->rules();
+  EXPECT_FALSE(w->drover_cgroup_exists());
+}
+
+TEST_F(engine_e2e, the_listener_refuses_connections_drover_did_not_redirect) {
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config", w->config().string()},
+               w->env()};
+  ASSERT_TRUE(engine.wait_for_output("listener 127.0.0.1:", 20s))
+      << engine.output();
+  std::smatch m;
+  auto text = engine.output();
+  ASSERT_TRUE(std::regex_search(text, m,
+                                std::regex{"listener 127\\.0\\.0\\.1:(\\d+)"}));
+  // Any local program connecting straight to the listener.
+  child probe{{"ip", "netns", "exec", w->app.name(), DROVER_PEER, "tcp-client",
+               "127.0.0.1", m[1].str(), "1"}};
+  EXPECT_EQ(probe.wait(30s), 1) << probe.output();
+  EXPECT_TRUE(engine.wait_for_output("refused a connection", 10s))
+      << engine.output();
+  EXPECT_EQ(count(w->log() + engine.output(), "connected through"), 0);
+}
+
+TEST_F(engine_e2e, a_process_found_by_name_is_captured_from_then_on) {
+  auto named = w->dir / "e2e-named-target";
+  fs::copy_file(DROVER_PEER, named);
+  child engine{
+      {"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "--headless",
+       "--config",
+       w->config("[targets]\nprocesses = [\"e2e-named-target\"]\n").string()},
+      w->env()};
+  ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+      << engine.output();
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "wait-then-tcp", server_ip, "7"}};
+  // procscan looks every 2 s: wait (bounded) until it has moved the process.
+  ASSERT_TRUE(engine.wait_for_output("capturing e2e-named-target", 10s))
+      << engine.output();
+  target.write_line("go");
+  EXPECT_EQ(target.wait(30s), 0) << target.output();
+  EXPECT_NE(target.output().find("seen " + proxy_ip + ":"), std::string::npos)
+      << target.output();
+}

@@ -1,0 +1,298 @@
+// drover-test-peer: the servers and clients of the end-to-end tests.
+//
+//   tcp-echo IP PORT          accept; send "peer A:P\n"; echo until EOF
+//   http IP PORT              answer one GET per connection with the peer
+//   udp-echo IP PORT          reply "peer A:P " + datagram to each datagram
+//   tcp-client IP PORT N      N parallel connections; each checks its
+//                             getpeername, reads the banner, sends a
+//                             message, half-closes, reads the echo
+//   http-get IP PORT          one GET, prints the body
+//   udp-client IP PORT N MODE N datagrams (MODE connected|unconnected);
+//                             checks that replies come from IP:PORT
+//   wait-then-tcp IP PORT     reads a line from stdin first (the test says
+//                             when), then behaves like tcp-client ... 1
+//
+// Clients print one "seen <peer the server saw>" line per exchange and end
+// with "ok N" (exit 0) or "fail ..." (exit 1). Every wait has a timeout.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr int timeout_ms = 10000;
+
+sockaddr_in address(const char* ip, int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, ip, &a.sin_addr);
+  return a;
+}
+
+std::string text(const sockaddr_in& a) {
+  char ip[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
+  return std::string{ip} + ":" + std::to_string(ntohs(a.sin_port));
+}
+
+bool wait_readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, timeout_ms) == 1;
+}
+
+bool send_all(int fd, const std::string& s) {
+  size_t done = 0;
+  while (done < s.size()) {
+    auto n = send(fd, s.data() + done, s.size() - done, MSG_NOSIGNAL);
+    if (n <= 0)
+      return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads until EOF (or a timeout): returns what arrived.
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  while (wait_readable(fd)) {
+    auto n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0)
+      break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+int listener(const char* ip, int port, int type) {
+  int fd = socket(AF_INET, type, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  auto a = address(ip, port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    perror("bind");
+    std::exit(2);
+  }
+  if (type == SOCK_STREAM)
+    listen(fd, 1024);
+  return fd;
+}
+
+int tcp_server(const char* ip, int port, bool http) {
+  int fd = listener(ip, port, SOCK_STREAM);
+  std::printf("listening\n");
+  std::fflush(stdout);
+  for (;;) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    int c = accept(fd, reinterpret_cast<sockaddr*>(&peer), &len);
+    if (c < 0)
+      continue;
+    std::thread{[c, peer, http] {
+      if (http) {
+        char buf[2048];
+        if (wait_readable(c))
+          (void)!recv(c, buf, sizeof buf, 0);
+        auto body = "peer " + text(peer) + "\n";
+        send_all(c, "HTTP/1.0 200 OK\r\nContent-Length: "
+                        + std::to_string(body.size()) + "\r\n\r\n" + body);
+      } else {
+        send_all(c, "peer " + text(peer) + "\n");
+        char buf[65536];
+        while (wait_readable(c)) {
+          auto n = recv(c, buf, sizeof buf, 0);
+          if (n <= 0)
+            break;
+          send_all(c, std::string(buf, static_cast<size_t>(n)));
+        }
+      }
+      close(c);
+    }}.detach();
+  }
+}
+
+int udp_server(const char* ip, int port) {
+  int fd = listener(ip, port, SOCK_DGRAM);
+  std::printf("listening\n");
+  std::fflush(stdout);
+  char buf[65536];
+  for (;;) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    auto n = recvfrom(fd, buf, sizeof buf, 0,
+                      reinterpret_cast<sockaddr*>(&peer), &len);
+    if (n < 0)
+      continue;
+    auto reply
+        = "peer " + text(peer) + " " + std::string(buf, static_cast<size_t>(n));
+    sendto(fd, reply.data(), reply.size(), 0,
+           reinterpret_cast<sockaddr*>(&peer), len);
+  }
+}
+
+std::mutex out_mutex;
+
+// One TCP exchange; returns "" on success or what went wrong.
+std::string tcp_exchange(const char* ip, int port, int i) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  auto a = address(ip, port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return std::string{"connect: "} + std::strerror(errno);
+  }
+  sockaddr_in got{};
+  socklen_t len = sizeof got;
+  getpeername(fd, reinterpret_cast<sockaddr*>(&got), &len);
+  if (text(got) != text(a)) {
+    close(fd);
+    return "getpeername is " + text(got) + ", not " + text(a);
+  }
+  auto message = "message " + std::to_string(i) + "\n";
+  if (!send_all(fd, message)) {
+    close(fd);
+    return "send failed";
+  }
+  shutdown(fd, SHUT_WR); // the echo must still come back (half-close)
+  auto reply = read_all(fd);
+  close(fd);
+  auto nl = reply.find('\n');
+  if (nl == std::string::npos || reply.substr(nl + 1) != message)
+    return "bad reply: " + reply;
+  std::lock_guard<std::mutex> guard{out_mutex};
+  std::printf("seen %s\n", reply.substr(5, nl - 5).c_str());
+  return {};
+}
+
+int tcp_client(const char* ip, int port, int n) {
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      errors[static_cast<size_t>(i)] = tcp_exchange(ip, port, i);
+      if (errors[static_cast<size_t>(i)].empty())
+        ++ok;
+    });
+  for (auto& t : threads)
+    t.join();
+  if (ok == n) {
+    std::printf("ok %d\n", n);
+    return 0;
+  }
+  for (auto& e : errors)
+    if (!e.empty()) {
+      std::printf("fail %d of %d: %s\n", n - ok.load(), n, e.c_str());
+      break;
+    }
+  return 1;
+}
+
+int http_get(const char* ip, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  auto a = address(ip, port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    std::printf("fail connect: %s\n", std::strerror(errno));
+    return 1;
+  }
+  send_all(fd, std::string{"GET / HTTP/1.0\r\nHost: "} + ip + "\r\n\r\n");
+  auto reply = read_all(fd);
+  close(fd);
+  auto body = reply.find("\r\n\r\n");
+  if (reply.rfind("HTTP/1.0 200 OK", 0) != 0 || body == std::string::npos) {
+    std::printf("fail response: %s\n", reply.c_str());
+    return 1;
+  }
+  std::printf("seen %s", reply.substr(body + 4 + 5).c_str());
+  std::printf("ok 1\n");
+  return 0;
+}
+
+int udp_client(const char* ip, int port, int n, bool connected) {
+  auto a = address(ip, port);
+  int ok = 0;
+  for (int i = 0; i < n; ++i) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (connected)
+      connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    auto message = "datagram " + std::to_string(i);
+    if (connected)
+      send(fd, message.data(), message.size(), 0);
+    else
+      sendto(fd, message.data(), message.size(), 0,
+             reinterpret_cast<sockaddr*>(&a), sizeof a);
+    if (!wait_readable(fd)) {
+      std::printf("fail %d: no reply\n", i);
+      return 1;
+    }
+    char buf[2048];
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    auto got = recvfrom(fd, buf, sizeof buf, 0,
+                        reinterpret_cast<sockaddr*>(&from), &len);
+    close(fd);
+    std::string reply(buf, got > 0 ? static_cast<size_t>(got) : 0);
+    if (text(from) != text(a)) {
+      std::printf("fail %d: reply from %s, not %s\n", i, text(from).c_str(),
+                  text(a).c_str());
+      return 1;
+    }
+    auto space = reply.find(' ', 5);
+    if (space == std::string::npos || reply.substr(space + 1) != message) {
+      std::printf("fail %d: bad reply %s\n", i, reply.c_str());
+      return 1;
+    }
+    std::printf("seen %s\n", reply.substr(5, space - 5).c_str());
+    ++ok;
+  }
+  std::printf("ok %d\n", ok);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: see the top of tests/e2e/peer.cpp\n");
+    return 2;
+  }
+  std::string mode = argv[1];
+  const char* ip = argv[2];
+  int port = std::atoi(argv[3]);
+  int n = argc > 4 ? std::atoi(argv[4]) : 1;
+  if (mode == "tcp-echo")
+    return tcp_server(ip, port, false);
+  if (mode == "http")
+    return tcp_server(ip, port, true);
+  if (mode == "udp-echo")
+    return udp_server(ip, port);
+  if (mode == "tcp-client")
+    return tcp_client(ip, port, n);
+  if (mode == "http-get")
+    return http_get(ip, port);
+  if (mode == "udp-client")
+    return udp_client(ip, port, n,
+                      argc > 5 && std::string{argv[5]} == "connected");
+  if (mode == "wait-then-tcp") {
+    std::string line;
+    std::getline(std::cin, line);
+    return tcp_client(ip, port, 1);
+  }
+  std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+  return 2;
+}
