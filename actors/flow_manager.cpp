@@ -1,9 +1,11 @@
 #include "actors/flow_manager.hpp"
 
+#include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/udp_association.hpp"
 
 namespace drover {
 
@@ -84,10 +86,73 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     finish_checksum(p, pkt);
     return verdict_kind::accept_modified;
   }
-  // UDP through UDP ASSOCIATE, fragments and other protocols: not
+  if (p.info.is_udp() && !p.info.fragment) {
+    net::flow_key key{net::proto_udp, p.info.src, p.info.dst};
+    auto* e = table->find(key);
+    if (e == nullptr) {
+      e = table->insert(key, now, [&](const net::flow_entry& victim) {
+        stats.flows_evicted++;
+        forget_udp(victim);
+      });
+      if (e == nullptr) {
+        stats.packets_dropped++;
+        return verdict_kind::drop;
+      }
+      associations[key_of(key.src)].flows++;
+    } else {
+      table->touch(*e, now);
+    }
+    relay_udp(p, *e);
+    // Relayed through the association; the original must not go out.
+    return verdict_kind::drop;
+  }
+  // UDP fragments (SOCKS5 cannot carry them) and other protocols: not
   // proxied, so not let out either.
   stats.packets_dropped++;
   return verdict_kind::drop;
+}
+
+void flow_manager_state::relay_udp(const net::packet_ref& p,
+                                   net::flow_entry& e) {
+  auto k = key_of(p.info.src);
+  auto& a = associations[k];
+  if (a.pending.items.empty())
+    touched.push_back(k);
+  auto at = a.pending.bytes.size();
+  a.pending.bytes.insert(a.pending.bytes.end(), p.data + p.info.payload_offset,
+                         p.data + p.info.payload_offset
+                             + p.info.payload_length);
+  a.pending.items.push_back(
+      {p.info.dst, static_cast<uint32_t>(at), p.info.payload_length});
+  e.bytes_out += p.info.payload_length;
+  stats.bytes_out += p.info.payload_length;
+}
+
+void flow_manager_state::flush_udp() {
+  for (auto k : touched) {
+    auto it = associations.find(k);
+    if (it == associations.end())
+      continue;
+    auto& a = it->second;
+    if (!a.actor)
+      a.actor = spawn_association(
+          net::endpoint{net::ipv4_address{static_cast<uint32_t>(k >> 16)},
+                        static_cast<uint16_t>(k & 0xffff)});
+    caf::anon_send(a.actor, std::move(a.pending));
+    a.pending = {};
+  }
+  touched.clear();
+}
+
+void flow_manager_state::forget_udp(const net::flow_entry& e) {
+  if (e.key.protocol != net::proto_udp)
+    return;
+  auto it = associations.find(key_of(e.key.src));
+  if (it == associations.end() || --it->second.flows > 0)
+    return;
+  if (it->second.actor)
+    caf::anon_send(it->second.actor, atom::stop_v);
+  associations.erase(it);
 }
 
 void flow_manager_state::process(packet_batch_buffer& batch,
@@ -98,6 +163,7 @@ void flow_manager_state::process(packet_batch_buffer& batch,
     auto kind = decide(data, pkt, now);
     verdicts.push_back({pkt.id, kind, data, pkt.length});
   }
+  flush_udp();
   if (auto ec = capture->port().send_verdicts(verdicts.data(), verdicts.size()))
     log::get(name)->error("sending verdicts failed: {}", ec.message());
 }
@@ -127,6 +193,22 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   cfg.table.listener = {cfg.listener.loopback_ip, cfg.listener.port};
   st.table = std::make_unique<net::flow_table>(cfg.table);
   st.verdicts.reserve(1024);
+  st.spawn_association = [self, upstream = cfg.upstream](net::endpoint app) {
+    auto a = self->system().middleman().spawn_broker(
+        udp_association, app, upstream, self->state.capture,
+        flow_manager_actor{self});
+    // Linked: an association ends with the flow-manager (engine stop).
+    self->link_to(a);
+    self->monitor(a);
+    return a;
+  };
+  self->set_down_handler([self](caf::down_msg& dm) {
+    // An association that died on its own is forgotten; the application's
+    // next datagram starts a new one.
+    for (auto& [k, a] : self->state.associations)
+      if (a.actor && a.actor.address() == dm.source)
+        a.actor = nullptr;
+  });
   auto lg = log::get(self->name());
   lg->info("flow table for {} flows, listener 127.0.0.1:{}",
            cfg.table.max_flows, cfg.listener.port);

@@ -1,10 +1,15 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
+#include <caf/actor.hpp>
+
 #include "actors/platform/capture.hpp"
+#include "actors/socks_session.hpp"
 #include "messages/interfaces.hpp"
 #include "net/flow_table.hpp"
 
@@ -12,6 +17,7 @@ namespace drover {
 
 struct flow_manager_config {
   net::listener_address listener;
+  upstream_settings upstream;
   net::flow_table::options table;
   std::chrono::milliseconds sweep_interval{2000};
 };
@@ -25,6 +31,30 @@ struct flow_manager_state {
   std::vector<platform::verdict> verdicts; // reused for every batch
   stats_snapshot stats;
   divert_reader_actor reader; // where processed batches go back
+
+  /// One SOCKS5 UDP association per application socket, with the
+  /// datagrams of the current batch waiting to go to it.
+  struct association {
+    caf::actor actor;
+    uint32_t flows = 0;
+    udp_batch pending;
+  };
+  std::unordered_map<uint64_t, association> associations;
+  std::vector<uint64_t> touched; // associations with pending datagrams
+  std::function<caf::actor(net::endpoint)> spawn_association;
+
+  static uint64_t key_of(net::endpoint e) {
+    return (uint64_t{e.ip.value} << 16) | e.port;
+  }
+
+  /// A UDP datagram from the application: queued for its association.
+  void relay_udp(const net::packet_ref& p, net::flow_entry& e);
+
+  /// Sends each association its datagrams of this batch.
+  void flush_udp();
+
+  /// A UDP flow is gone; its association closes with its last flow.
+  void forget_udp(const net::flow_entry& e);
 
   /// Decides every packet of a batch and sends the verdicts (one system
   /// call). Runs on the packet path: no allocation, no blocking.

@@ -293,7 +293,9 @@ caf::behavior tcp_listener(caf::io::broker* self, int fd, flow_manager_actor fm,
                     self->close(m.handle);
                     return;
                   }
-                  self->fork(socks_session, m.handle, flow, upstream, fm);
+                  // Linked: open sessions end with the listener (engine stop).
+                  self->link_to(
+                      self->fork(socks_session, m.handle, flow, upstream, fm));
                 },
                 [=](caf::error&) { self->close(m.handle); });
       },

@@ -129,8 +129,15 @@ void start(self_ptr self) {
   st.capture = opened.session;
   log::get(self->name())->info("capture set up: {}", st.capture->description());
 
+  upstream_settings up;
+  up.proxy = {*proxy_ip, proxy.port};
+  up.auth = proxy.auth;
+  up.login = proxy.login;
+  up.password = proxy.password;
+  up.connect_timeout = proxy.tcp_connect_timeout;
   flow_manager_config fcfg;
   fcfg.listener = opts.listener;
+  fcfg.upstream = up;
   fcfg.table.max_flows = st.settings.engine.max_flows;
   fcfg.table.tcp_idle = st.settings.engine.tcp_idle_timeout;
   fcfg.table.udp_idle = st.settings.engine.udp_idle_timeout;
@@ -138,12 +145,6 @@ void start(self_ptr self) {
   st.flow_manager = sys.spawn(flow_manager, st.capture, fcfg);
   st.reader = sys.spawn(divert_reader, st.capture, st.flow_manager);
   set_reader(st.flow_manager, st.reader);
-  upstream_settings up;
-  up.proxy = {*proxy_ip, proxy.port};
-  up.auth = proxy.auth;
-  up.login = proxy.login;
-  up.password = proxy.password;
-  up.connect_timeout = proxy.tcp_connect_timeout;
   st.listener
       = sys.middleman().spawn_broker(tcp_listener, fd, st.flow_manager, up);
   st.scanner = sys.spawn(procscan, st.capture,

@@ -216,6 +216,18 @@ typename Inspector::result_type inspect(Inspector& f, config_error& x) {
            x.key, x.message);
 }
 
+/// Datagrams an application sent, for its UDP association: one message per
+/// association per packet batch (payloads packed in one buffer).
+struct udp_batch {
+  struct item {
+    net::endpoint dst; // where the application sent it
+    uint32_t offset = 0;
+    uint32_t length = 0;
+  };
+  std::vector<uint8_t> bytes;
+  std::vector<item> items;
+};
+
 /// A batch of captured packets from the divert-reader. The buffer belongs to
 /// the platform port and is handed over whole, so messaging costs one
 /// allocation-free pointer copy per batch, not per packet.
@@ -229,3 +241,4 @@ struct packet_batch {
 // Local-only payloads: they carry pointers and never leave the process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(drover::config_changed)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(drover::packet_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(drover::udp_batch)
