@@ -227,7 +227,24 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         self->state.listeners.push_back(l);
         return status_of(self->state);
       },
-      [=](atom::get, atom::status) { return status_of(self->state); },
+      [=](atom::get, atom::status) -> caf::result<engine_status> {
+        // Fresh counters from the flow-manager, not the last second's.
+        if (!self->state.flow_manager)
+          return status_of(self->state);
+        auto rp = self->make_response_promise<engine_status>();
+        self->request(self->state.flow_manager, std::chrono::seconds{2},
+                      atom::get_v, atom::stats_v)
+            .then(
+                [=](stats_snapshot s) mutable {
+                  s.active_since = self->state.stats.active_since;
+                  self->state.stats = s;
+                  rp.deliver(status_of(self->state));
+                },
+                [=](caf::error&) mutable {
+                  rp.deliver(status_of(self->state));
+                });
+        return rp;
+      },
       [=](atom::get, atom::flows) -> caf::result<std::vector<flow_descriptor>> {
         if (!self->state.flow_manager)
           return std::vector<flow_descriptor>{};

@@ -23,7 +23,11 @@
 #  include <caf/exit_reason.hpp>
 #  include <caf/scoped_actor.hpp>
 
+#  include <caf/io/middleman.hpp>
+
+#  include "actors/control_server.hpp"
 #  include "actors/platform/linux/system.hpp"
+#  include "actors/platform/sockets.hpp"
 #  include "actors/supervisor.hpp"
 #endif
 
@@ -37,6 +41,7 @@ struct options {
   std::string config_path; // --config; empty: the platform default
   bool trace = false;
   bool headless = false;
+  bool json = false;                // `status --json`
   std::string check_path;           // `config check [PATH]`
   std::vector<std::string> command; // `run -- CMD [ARGS...]`
 };
@@ -141,12 +146,51 @@ int check_privileges(std::ostream& err) {
   return exit_permission;
 }
 
+// Opens the control socket first: it is also what keeps a second instance
+// from starting in the same network namespace.
+platform::socket_handle open_control(std::ostream& err) {
+  std::string error;
+  auto fd = platform::listen_local(platform::control_socket_path(), error);
+  if (fd == platform::invalid_socket)
+    err << "drover: " << error << '\n';
+  return fd;
+}
+
+caf::actor serve_control(caf::actor_system& system, platform::socket_handle fd,
+                         const supervisor_actor& sup) {
+  return system.middleman().spawn_broker(control_server, fd, sup,
+                                         platform::control_socket_path());
+}
+
 #endif
+
+int status(const options& o, std::ostream& out, std::ostream& err) {
+#ifdef _WIN32
+  (void)o;
+  (void)out;
+  err << "drover status: the Windows control channel arrives with the "
+         "Windows port\n";
+  return exit_failure;
+#else
+  auto path = platform::control_socket_path();
+  auto fd = platform::connect_local(path);
+  if (fd == platform::invalid_socket) {
+    err << "Drover is not running (no control socket at " << path << ")\n";
+    return exit_failure;
+  }
+  out << platform::exchange(fd, o.json ? "status json\n" : "status\n");
+  platform::close_socket(fd);
+  return exit_ok;
+#endif
+}
 
 int headless(const options& o, std::ostream& err) {
 #ifndef _WIN32
   if (int rc = check_privileges(err); rc != exit_ok)
     return rc;
+  auto control = open_control(err);
+  if (control == platform::invalid_socket)
+    return exit_failure;
 #endif
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};
@@ -164,11 +208,13 @@ int headless(const options& o, std::ostream& err) {
     caf::actor_system system{cfg};
 #ifndef _WIN32
     auto sup = system.spawn(supervisor, settings);
+    auto server = serve_control(system, control, sup);
     caf::scoped_actor self{system};
     start_engine(self, sup);
     platform::wait_for_termination();
     lg->info("stopping");
     stop_engine(self, sup);
+    self->send_exit(server, caf::exit_reason::user_shutdown);
 #else
     lg->error("the Windows packet engine is not built yet (issue #7)");
 #endif
@@ -188,6 +234,9 @@ int run_command(const options& o, std::ostream& err) {
 #else
   if (int rc = check_privileges(err); rc != exit_ok)
     return rc;
+  auto control = open_control(err);
+  if (control == platform::invalid_socket)
+    return exit_failure;
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};
   auto settings = load_for_run(file, err);
@@ -197,6 +246,7 @@ int run_command(const options& o, std::ostream& err) {
     engine_config cfg;
     caf::actor_system system{cfg};
     auto sup = system.spawn(supervisor, settings);
+    auto server = serve_control(system, control, sup);
     caf::scoped_actor self{system};
     auto status = start_engine(self, sup);
     if (status.last.state != engine_state::active) {
@@ -213,6 +263,7 @@ int run_command(const options& o, std::ostream& err) {
         code = platform::linux_port::wait_exit_code(static_cast<pid_t>(pid));
     }
     stop_engine(self, sup);
+    self->send_exit(server, caf::exit_reason::user_shutdown);
   }
   trace::close();
   log::shutdown();
@@ -266,6 +317,10 @@ int run(int argc, const char* const* argv, std::ostream& out,
       break;
     }
   }
+  auto* status_cmd = app.add_subcommand(
+      "status", "Show the running Drover's state, counters, flows and recent "
+                "events; exit code 1 when none is running");
+  status_cmd->add_flag("--json", o.json, "Print JSON (stable field names)");
   try {
     app.parse(own_argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -279,6 +334,8 @@ int run(int argc, const char* const* argv, std::ostream& out,
     out << config::serialize(config::settings{});
     return exit_ok;
   }
+  if (status_cmd->parsed())
+    return status(o, out, err);
   if (run_cmd->parsed()) {
     if (o.command.empty()) {
       err << "drover run: name the program to start: drover run -- CMD "

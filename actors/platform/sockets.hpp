@@ -37,3 +37,23 @@ std::optional<net::ipv4_address> resolve_ipv4(const std::string& host,
                                               std::string& error);
 
 } // namespace drover::platform
+
+namespace drover::platform {
+
+/// A listening local (Unix domain) socket at `path`, owner-only (0600).
+/// A leftover file from a crashed run is replaced; a live one is not:
+/// then `error` says another instance is running.
+socket_handle listen_local(const std::string& path, std::string& error);
+
+/// A blocking connection to a local socket; invalid_socket if nothing
+/// listens there.
+socket_handle connect_local(const std::string& path);
+
+/// Sends all of `data` (a request ending in a newline) and reads until the
+/// peer closes (blocking, for the command line).
+std::string exchange(socket_handle s, const std::string& data);
+
+/// Where this instance's control socket lives.
+std::string control_socket_path();
+
+} // namespace drover::platform

@@ -9,8 +9,10 @@
 //   http-get IP PORT          one GET, prints the body
 //   udp-client IP PORT N MODE N datagrams (MODE connected|unconnected);
 //                             checks that replies come from IP:PORT
-//   wait-then-tcp IP PORT     reads a line from stdin first (the test says
-//                             when), then behaves like tcp-client ... 1
+//   wait-then-tcp IP PORT N   reads a line from stdin first (the test says
+//                             when), then behaves like tcp-client
+//   wait-then-tcp6 IP6 PORT   reads a line, then tries IPv6 for 3 s and
+//                             prints "connected", "refused" or "blocked"
 //
 // Clients print one "seen <peer the server saw>" line per exchange and end
 // with "ok N" (exit 0) or "fail ..." (exit 1). Every wait has a timeout.
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -263,6 +266,31 @@ int udp_client(const char* ip, int port, int n, bool connected) {
   return 0;
 }
 
+// Waits for "go" on stdin, then tries an IPv6 TCP connection for 3 s:
+// prints "connected", "refused" (a reset came back) or "blocked" (silence).
+int tcp6_probe(const char* ip, int port) {
+  std::string line;
+  std::getline(std::cin, line);
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET6, ip, &a.sin6_addr);
+  connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  pollfd p{fd, POLLOUT, 0};
+  int err = 0;
+  socklen_t len = sizeof err;
+  bool answered = poll(&p, 1, 3000) == 1
+                  && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0;
+  // "refused": the network answered (a reset from a closed port).
+  std::printf(!answered             ? "blocked\n"
+              : err == 0            ? "connected\n"
+              : err == ECONNREFUSED ? "refused\n"
+                                    : "blocked\n");
+  close(fd);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -291,8 +319,10 @@ int main(int argc, char** argv) {
   if (mode == "wait-then-tcp") {
     std::string line;
     std::getline(std::cin, line);
-    return tcp_client(ip, port, 1);
+    return tcp_client(ip, port, n);
   }
+  if (mode == "wait-then-tcp6")
+    return tcp6_probe(ip, port);
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

@@ -104,3 +104,93 @@ std::optional<net::ipv4_address> resolve_ipv4(const std::string& host,
 }
 
 } // namespace drover::platform
+
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "actors/platform/linux/system.hpp"
+
+namespace drover::platform {
+
+namespace {
+
+bool unix_address(const std::string& path, sockaddr_un& a) {
+  a = {};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path)
+    return false;
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  return true;
+}
+
+} // namespace
+
+socket_handle connect_local(const std::string& path) {
+  sockaddr_un a;
+  if (!unix_address(path, a))
+    return invalid_socket;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return invalid_socket;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return invalid_socket;
+  }
+  return fd;
+}
+
+socket_handle listen_local(const std::string& path, std::string& error) {
+  sockaddr_un a;
+  if (!unix_address(path, a)) {
+    error = "control socket path too long: " + path;
+    return invalid_socket;
+  }
+  if (auto other = connect_local(path); other != invalid_socket) {
+    ::close(other);
+    error = "another Drover is already running here (" + path + ")";
+    return invalid_socket;
+  }
+  ::unlink(path.c_str()); // a leftover of a crashed run
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  // The socket is created owner-only, with no window where others could
+  // connect.
+  auto old = ::umask(0177);
+  bool ok = fd >= 0
+            && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0
+            && ::listen(fd, 16) == 0;
+  ::umask(old);
+  if (!ok) {
+    error = "cannot open the control socket " + path + ": "
+            + std::strerror(errno);
+    if (fd >= 0)
+      ::close(fd);
+    return invalid_socket;
+  }
+  return fd;
+}
+
+std::string exchange(socket_handle s, const std::string& data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    auto n = ::send(s, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0)
+      return {};
+    sent += static_cast<size_t>(n);
+  }
+  // No half-close here: the request ends with its newline, and a CAF 0.17
+  // broker drops a connection on EOF before it could answer.
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(s, buf, sizeof buf, 0)) > 0)
+    out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+std::string control_socket_path() {
+  return (linux_port::runtime_dir()
+          / ("control-" + linux_port::netns_id() + ".sock"))
+      .string();
+}
+
+} // namespace drover::platform

@@ -1,0 +1,245 @@
+#include "actors/control_server.hpp"
+
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include <caf/io/system_messages.hpp>
+
+#include "actors/log/json.hpp"
+#include "actors/log/trace.hpp"
+
+namespace drover {
+
+namespace {
+
+using caf::io::connection_handle;
+
+std::chrono::system_clock::time_point wall(caf::timestamp t) {
+  return std::chrono::time_point_cast<std::chrono::system_clock::duration>(t);
+}
+
+std::string endpoint_text(uint32_t ip, uint16_t port) {
+  return net::to_string(net::ipv4_address{ip}) + ":" + std::to_string(port);
+}
+
+std::string bytes_text(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string duration_text(std::chrono::seconds d) {
+  auto s = d.count();
+  char buf[48];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm",
+                  static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60));
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%lldm %02llds",
+                  static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  return buf;
+}
+
+std::chrono::seconds since(caf::timestamp t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(caf::make_timestamp()
+                                                          - t);
+}
+
+void field(std::string& out, const char* key, const std::string& text) {
+  out += '"';
+  out += key;
+  out += "\":";
+  json::append_string(out, text);
+  out += ',';
+}
+
+void field(std::string& out, const char* key, uint64_t v) {
+  out += '"';
+  out += key;
+  out += "\":";
+  out += std::to_string(v);
+  out += ',';
+}
+
+void close_object(std::string& out) {
+  if (!out.empty() && out.back() == ',')
+    out.back() = '}';
+  else
+    out += '}';
+}
+
+std::string render_json(const engine_status& s,
+                        const std::vector<flow_descriptor>& flows) {
+  std::string o = "{";
+  field(o, "state", to_string(s.last.state));
+  field(o, "reason", s.last.reason);
+  field(o, "failure", to_string(s.last.failure));
+  field(o, "attempt", s.last.attempt);
+  field(o, "since", trace::format_timestamp(wall(s.last.time)));
+  bool active = s.last.state == engine_state::active;
+  field(o, "uptime_seconds",
+        active ? static_cast<uint64_t>(since(s.stats.active_since).count())
+               : 0);
+  field(o, "bytes_in", s.stats.bytes_in);
+  field(o, "bytes_out", s.stats.bytes_out);
+  field(o, "tcp_flows", s.stats.tcp_flows);
+  field(o, "udp_flows", s.stats.udp_flows);
+  field(o, "packets_dropped", s.stats.packets_dropped);
+  field(o, "ipv6_dropped", s.stats.ipv6_dropped);
+  field(o, "refused_connections", s.stats.refused_listener);
+  field(o, "flows_evicted", s.stats.flows_evicted);
+  o += "\"flows\":[";
+  for (auto& f : flows) {
+    o += '{';
+    field(o, "id", f.id);
+    field(o, "protocol", f.protocol == 6 ? "tcp" : "udp");
+    field(o, "source", endpoint_text(f.src_ip, f.src_port));
+    field(o, "destination", endpoint_text(f.dst_ip, f.dst_port));
+    field(o, "bytes_in", f.bytes_in);
+    field(o, "bytes_out", f.bytes_out);
+    field(o, "age_seconds", static_cast<uint64_t>(since(f.started).count()));
+    close_object(o);
+    o += ',';
+  }
+  if (o.back() == ',')
+    o.pop_back();
+  o += "],\"events\":[";
+  for (auto& e : s.recent) {
+    o += '{';
+    field(o, "time", trace::format_timestamp(wall(e.time)));
+    field(o, "kind", to_string(e.kind));
+    field(o, "state", to_string(e.state));
+    field(o, "reason", e.reason);
+    field(o, "failure", to_string(e.failure));
+    field(o, "attempt", e.attempt);
+    close_object(o);
+    o += ',';
+  }
+  if (o.back() == ',')
+    o.pop_back();
+  o += "]}\n";
+  return o;
+}
+
+std::string render_text(const engine_status& s,
+                        const std::vector<flow_descriptor>& flows) {
+  std::string o;
+  auto line = [&](const std::string& label, const std::string& value) {
+    o += label;
+    o.append(label.size() < 10 ? 10 - label.size() : 1, ' ');
+    o += value + "\n";
+  };
+  auto state = std::string{to_string(s.last.state)};
+  state[0] = static_cast<char>(state[0] - 'a' + 'A');
+  line("State:",
+       state + (s.last.reason.empty() ? "" : " (" + s.last.reason + ")"));
+  if (s.last.attempt > 0)
+    line("Attempt:", std::to_string(s.last.attempt));
+  if (s.last.state == engine_state::active)
+    line("Uptime:", duration_text(since(s.stats.active_since)));
+  line("Traffic:", "in " + bytes_text(s.stats.bytes_in) + ", out "
+                       + bytes_text(s.stats.bytes_out));
+  line("Flows:", std::to_string(s.stats.tcp_flows) + " TCP, "
+                     + std::to_string(s.stats.udp_flows) + " UDP");
+  line("Dropped:",
+       std::to_string(s.stats.packets_dropped) + " packets ("
+           + std::to_string(s.stats.ipv6_dropped) + " IPv6), "
+           + std::to_string(s.stats.refused_listener) + " refused connections, "
+           + std::to_string(s.stats.flows_evicted) + " evicted flows");
+  if (!flows.empty()) {
+    o += "\nOpen flows:\n";
+    for (auto& f : flows)
+      o += "  " + std::string{f.protocol == 6 ? "TCP " : "UDP "}
+           + endpoint_text(f.src_ip, f.src_port) + " -> "
+           + endpoint_text(f.dst_ip, f.dst_port) + "  in "
+           + bytes_text(f.bytes_in) + ", out " + bytes_text(f.bytes_out) + ", "
+           + duration_text(since(f.started)) + "\n";
+  }
+  if (!s.recent.empty()) {
+    o += "\nRecent events:\n";
+    for (auto& e : s.recent)
+      o += "  " + trace::format_timestamp(wall(e.time)).substr(11, 8) + "  "
+           + to_string(e.state) + ": " + e.reason
+           + (e.attempt > 0 ? " (attempt " + std::to_string(e.attempt) + ")"
+                            : "")
+           + "\n";
+  }
+  return o;
+}
+
+} // namespace
+
+std::string render_status(const engine_status& s,
+                          const std::vector<flow_descriptor>& flows,
+                          bool json) {
+  return json ? render_json(s, flows) : render_text(s, flows);
+}
+
+caf::behavior control_server(caf::io::broker* self, int fd,
+                             supervisor_actor sup, std::string path) {
+  self->add_doorman(fd);
+  self->attach_functor([path] { std::remove(path.c_str()); });
+  auto pending = std::make_shared<std::map<connection_handle, std::string>>();
+  return {
+      [=](const caf::io::new_connection_msg& m) {
+        (*pending)[m.handle];
+        self->configure_read(m.handle, caf::io::receive_policy::at_most(256));
+      },
+      [=](const caf::io::new_data_msg& m) {
+        auto& buf = (*pending)[m.handle];
+        buf.append(m.buf.begin(), m.buf.end());
+        auto nl = buf.find('\n');
+        if (nl == std::string::npos) {
+          if (buf.size() > 200) // not a client of ours
+            self->close(m.handle);
+          return;
+        }
+        auto command = buf.substr(0, nl);
+        pending->erase(m.handle);
+        auto hdl = m.handle;
+        auto answer = [=](const std::string& text) {
+          self->write(hdl, text.size(), text.data());
+          self->flush(hdl);
+          self->close(hdl);
+        };
+        if (command != "status" && command != "status json")
+          return answer("unknown command: " + command + "\n");
+        bool json = command == "status json";
+        self->request(sup, std::chrono::seconds{5}, atom::get_v, atom::status_v)
+            .then(
+                [=](const engine_status& status) {
+                  self->request(sup, std::chrono::seconds{5}, atom::get_v,
+                                atom::flows_v)
+                      .then(
+                          [=](const std::vector<flow_descriptor>& flows) {
+                            answer(render_status(status, flows, json));
+                          },
+                          [=](caf::error&) {
+                            answer(render_status(status, {}, json));
+                          });
+                },
+                [=](caf::error& e) {
+                  answer("the engine did not answer: "
+                         + self->system().render(e) + "\n");
+                });
+      },
+      [=](const caf::io::connection_closed_msg& m) {
+        pending->erase(m.handle);
+      },
+      [=](const caf::io::acceptor_closed_msg&) { self->quit(); },
+  };
+}
+
+} // namespace drover
