@@ -13,9 +13,9 @@ namespace {
 
 using platform::verdict_kind;
 
-caf::timestamp wall_time(net::flow_time t) {
+caf::timestamp wall_time(net::flow_time t, net::flow_time now) {
   // Flow times are steady-clock; show them as wall-clock times.
-  auto age = net::flow_clock::now() - t;
+  auto age = now - t;
   return caf::make_timestamp() - std::chrono::duration_cast<caf::timespan>(age);
 }
 
@@ -168,7 +168,8 @@ void flow_manager_state::process(packet_batch_buffer& batch,
     log::get(name)->error("sending verdicts failed: {}", ec.message());
 }
 
-flow_descriptor flow_manager_state::describe(const net::flow_entry& e) const {
+flow_descriptor flow_manager_state::describe(const net::flow_entry& e,
+                                             net::flow_time now) const {
   flow_descriptor d;
   d.id = e.id;
   d.protocol = e.key.protocol;
@@ -178,8 +179,8 @@ flow_descriptor flow_manager_state::describe(const net::flow_entry& e) const {
   d.dst_port = e.key.dst.port;
   d.bytes_in = e.bytes_in;
   d.bytes_out = e.bytes_out;
-  d.started = wall_time(e.created);
-  d.last_seen = wall_time(e.last_seen);
+  d.started = wall_time(e.created, now);
+  d.last_seen = wall_time(e.last_seen, now);
   return d;
 }
 
@@ -215,7 +216,8 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   self->delayed_send(self, cfg.sweep_interval, atom::sweep_v);
   return {
       [=](packet_batch& batch) {
-        self->state.process(*batch.buffer, net::flow_clock::now());
+        // The actor clock: steady_clock, or the test coordinator's in tests.
+        self->state.process(*batch.buffer, self->clock().now());
         if (self->state.reader)
           self->send(self->state.reader, std::move(batch));
       },
@@ -245,7 +247,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         });
       },
       [=](atom::closed, uint64_t id) {
-        auto now = net::flow_clock::now();
+        auto now = self->clock().now();
         self->state.table->for_each([&](const net::flow_entry& e) {
           if (e.id == id && !e.closing())
             self->state.table->mark_closing(const_cast<net::flow_entry&>(e),
@@ -258,7 +260,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
       [=](atom::get, atom::flows) {
         std::vector<flow_descriptor> out;
         self->state.table->for_each([&](const net::flow_entry& e) {
-          out.push_back(self->state.describe(e));
+          out.push_back(self->state.describe(e, self->clock().now()));
         });
         return out;
       },
@@ -278,7 +280,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
       },
       [=](atom::sweep) {
         auto n = self->state.table->sweep(
-            net::flow_clock::now(), [&](const net::flow_entry& e) {
+            self->clock().now(), [&](const net::flow_entry& e) {
               trace::record(self->name(), "expire", {{"flow", e.id}});
             });
         if (n > 0)

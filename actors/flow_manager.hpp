@@ -64,7 +64,7 @@ struct flow_manager_state {
   platform::verdict_kind decide(uint8_t* data, const captured_packet& pkt,
                                 net::flow_time now);
 
-  flow_descriptor describe(const net::flow_entry& e) const;
+  flow_descriptor describe(const net::flow_entry& e, net::flow_time now) const;
 };
 
 flow_manager_actor::behavior_type

@@ -1,0 +1,243 @@
+// The flow-manager actor on CAF's deterministic test coordinator, with a
+// fake capture session standing in for NFQUEUE: packets go in as batches,
+// verdicts are recorded, time only moves when the test moves it.
+
+#include <memory>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/flow_manager.hpp"
+#include "net/bytes.hpp"
+#include "tests/support/pcap.hpp"
+
+using namespace drover;
+using namespace std::chrono_literals;
+using platform::verdict_kind;
+
+namespace {
+
+struct recorded_verdict {
+  uint32_t id;
+  verdict_kind kind;
+  std::vector<uint8_t> packet;
+};
+
+// Records verdicts; receive() is never called (no divert-reader here).
+class fake_port : public platform::packet_port {
+public:
+  std::vector<recorded_verdict> verdicts;
+  receive_status receive(packet_batch_buffer&) override {
+    return receive_status::stopped;
+  }
+  std::shared_ptr<packet_batch_buffer> new_batch() const override {
+    return std::make_shared<packet_batch_buffer>(1u << 18, 32);
+  }
+  std::error_code send_verdicts(const platform::verdict* v, size_t n) override {
+    for (size_t i = 0; i < n; ++i)
+      verdicts.push_back(
+          {v[i].id, v[i].kind,
+           v[i].kind == verdict_kind::accept_modified
+               ? std::vector<uint8_t>(v[i].data, v[i].data + v[i].length)
+               : std::vector<uint8_t>{}});
+    return {};
+  }
+  void stop() override {}
+  platform::port_counters counters() const override { return {}; }
+  std::string last_error() const override { return {}; }
+};
+
+class fake_injector : public platform::packet_injector {
+public:
+  std::error_code inject(const uint8_t*, size_t) override { return {}; }
+};
+
+class fake_capture : public platform::capture_session {
+public:
+  fake_port port_;
+  fake_injector injector_;
+  platform::packet_port& port() override { return port_; }
+  platform::packet_injector& injector() override { return injector_; }
+  bool add_target(uint32_t, std::string&) override { return true; }
+  bool is_target(uint32_t) const override { return true; }
+  long spawn_target(const std::vector<std::string>&, std::string&) override {
+    return -1;
+  }
+  std::string description() const override { return "fake"; }
+};
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    drover::add_message_types(*this);
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+net::endpoint ep(const char* ip, uint16_t port) {
+  return {*net::parse_ipv4(ip), port};
+}
+
+class flow_manager_test : public ::testing::Test {
+protected:
+  flow_manager_test()
+      : sys(cfg),
+        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+        self(sys, true), capture(std::make_shared<fake_capture>()) {
+    flow_manager_config fc;
+    fc.listener = {net::nat_shape::loopback, 15001};
+    fc.table.max_flows = 64;
+    aut = sys.spawn(flow_manager, capture, fc);
+    sched.run();
+  }
+
+  ~flow_manager_test() override {
+    self->send_exit(aut, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  // Sends one captured packet through the actor and returns its verdict.
+  recorded_verdict feed(std::vector<uint8_t> packet, bool partial = false) {
+    auto batch = capture->port_.new_batch();
+    std::copy(packet.begin(), packet.end(), batch->data.begin());
+    captured_packet p;
+    p.id = ++next_id;
+    p.length = static_cast<uint32_t>(packet.size());
+    p.checksum_partial = partial;
+    batch->packets.push_back(p);
+    self->send(aut, packet_batch{batch});
+    sched.run();
+    auto& v = capture->port_.verdicts;
+    EXPECT_FALSE(v.empty());
+    return v.empty() ? recorded_verdict{} : v.back();
+  }
+
+  net::packet_info parsed(const std::vector<uint8_t>& p) {
+    net::packet_info info;
+    EXPECT_EQ(net::parse(p.data(), p.size(), info), net::parse_error::none);
+    return info;
+  }
+
+  flow_lookup lookup(net::endpoint peer) {
+    flow_lookup result;
+    auto pending = self->request(aut, caf::infinite, atom::get_v, peer);
+    sched.run(); // nothing runs unless the test runs it
+    pending.receive([&](const flow_lookup& r) { result = r; },
+                    [&](const caf::error&) { ADD_FAILURE() << "no answer"; });
+    return result;
+  }
+
+  stats_snapshot stats() {
+    stats_snapshot result;
+    auto pending
+        = self->request(aut, caf::infinite, atom::get_v, atom::stats_v);
+    sched.run();
+    pending.receive([&](const stats_snapshot& s) { result = s; },
+                    [&](const caf::error&) { ADD_FAILURE() << "no answer"; });
+    return result;
+  }
+
+  test_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+  std::shared_ptr<fake_capture> capture;
+  flow_manager_actor aut;
+  uint32_t next_id = 0;
+};
+
+std::vector<std::vector<uint8_t>> fixtures() {
+  return drover::test::fixtures("fixtures-complete.pcap");
+}
+
+} // namespace
+
+TEST_F(flow_manager_test, a_syn_is_redirected_and_the_listener_finds_its_flow) {
+  auto syn = fixtures()[0];
+  auto v = feed(syn);
+  ASSERT_EQ(v.kind, verdict_kind::accept_modified);
+  auto out = parsed(v.packet);
+  EXPECT_EQ(out.dst, ep("127.0.0.1", 15001));
+  EXPECT_EQ(out.src.ip, *net::parse_ipv4("127.0.0.1"));
+  EXPECT_TRUE(net::checksums_valid(v.packet.data(), out));
+  auto flow = lookup(out.src);
+  ASSERT_TRUE(flow.found);
+  EXPECT_EQ(flow.remote, ep("10.77.0.2", 8080));
+  EXPECT_EQ(flow.app, parsed(syn).src);
+  EXPECT_EQ(stats().tcp_flows, 1u);
+}
+
+TEST_F(flow_manager_test, the_listeners_reply_goes_back_as_the_remote) {
+  auto syn = fixtures()[0];
+  auto peer = parsed(feed(syn).packet).src;
+  // The listener's SYN-ACK to the peer it saw.
+  auto reply = fixtures()[1];
+  net::packet_ref r{reply.data(), parsed(reply)};
+  net::set_source(r, ep("127.0.0.1", 15001));
+  net::set_destination(r, peer);
+  auto v = feed(reply);
+  ASSERT_EQ(v.kind, verdict_kind::accept_modified);
+  auto back = parsed(v.packet);
+  EXPECT_EQ(back.src, ep("10.77.0.2", 8080));
+  EXPECT_EQ(back.dst, parsed(syn).src);
+  EXPECT_TRUE(net::checksums_valid(v.packet.data(), back));
+}
+
+TEST_F(flow_manager_test, partial_checksums_are_finished_after_rewriting) {
+  auto syn = drover::test::fixtures("fixtures-partial.pcap")[0];
+  auto v = feed(syn, true);
+  ASSERT_EQ(v.kind, verdict_kind::accept_modified);
+  EXPECT_TRUE(net::checksums_valid(v.packet.data(), parsed(v.packet)))
+      << "the kernel treats a mangled packet's checksum as complete";
+}
+
+TEST_F(flow_manager_test, a_mid_connection_packet_without_a_flow_is_dropped) {
+  auto ack = fixtures()[1]; // not a SYN: began before Drover, or expired
+  EXPECT_EQ(feed(ack).kind, verdict_kind::drop);
+  EXPECT_EQ(stats().packets_dropped, 1u);
+}
+
+TEST_F(flow_manager_test, ipv6_is_dropped_and_counted) {
+  EXPECT_EQ(feed(fixtures()[9]).kind, verdict_kind::drop);
+  EXPECT_EQ(stats().ipv6_dropped, 1u);
+}
+
+TEST_F(flow_manager_test, malformed_packets_are_dropped) {
+  std::vector<uint8_t> junk(40, 0x45);
+  EXPECT_EQ(feed(junk).kind, verdict_kind::drop);
+  EXPECT_EQ(stats().packets_dropped, 1u);
+}
+
+TEST_F(flow_manager_test, unknown_listener_peers_are_refused_and_counted) {
+  auto flow = lookup(ep("127.0.0.1", 40000));
+  EXPECT_FALSE(flow.found);
+  EXPECT_EQ(stats().refused_listener, 1u);
+  // The listener's own packets to such a peer pass unchanged, so it can
+  // close that connection at once.
+  auto reply = fixtures()[1];
+  net::packet_ref r{reply.data(), parsed(reply)};
+  net::set_source(r, ep("127.0.0.1", 15001));
+  net::set_destination(r, ep("127.0.0.1", 40000));
+  EXPECT_EQ(feed(reply).kind, verdict_kind::accept);
+}
+
+TEST_F(flow_manager_test, a_closed_flow_lingers_then_is_swept) {
+  auto peer = parsed(feed(fixtures()[0]).packet).src;
+  auto flow = lookup(peer);
+  ASSERT_TRUE(flow.found);
+  self->send(aut, atom::closed_v, flow.id);
+  sched.run();
+  EXPECT_TRUE(lookup(peer).found) << "still there for the last FIN/ACKs";
+  // The sweep timer runs every 2 s; a closing flow goes after 5 s.
+  for (int i = 0; i < 4; ++i) {
+    sched.advance_time(2s);
+    sched.run();
+  }
+  EXPECT_FALSE(lookup(peer).found);
+  EXPECT_EQ(stats().tcp_flows, 0u);
+}
