@@ -6,6 +6,7 @@
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
 #include "actors/udp_association.hpp"
+#include "net/bytes.hpp"
 
 namespace drover {
 
@@ -20,15 +21,53 @@ caf::timestamp wall_time(net::flow_time t, net::flow_time now) {
 }
 
 // The kernel marks a mangled packet's checksum as complete
-// (nfqnl_mangle: CHECKSUM_NONE), so a partial one must be finished here.
-// GSO super-packets are the exception: the kernel rebuilds their checksums
-// when it segments them, and summing 64 KiB here would cost ~14 us each.
+// (nfqnl_mangle: CHECKSUM_NONE), so a partial one must be finished here,
+// GSO super-packets included: left partial, their segments arrive with
+// checksums the receiver rejects and the connection stalls.
 void finish_checksum(net::packet_ref& p, const captured_packet& pkt) {
-  if (pkt.checksum_partial && !pkt.gso)
+  if (pkt.checksum_partial)
     net::recompute_checksums(p.data, p.info);
 }
 
 } // namespace
+
+verdict_kind flow_manager_state::fits_or_split(const net::packet_ref& p) {
+  if (p.info.total_length <= max_verdict_packet)
+    return verdict_kind::accept_modified;
+  // Delivered as smaller segments instead; the original goes nowhere.
+  if (!inject_split(p))
+    stats.packets_dropped++;
+  return verdict_kind::drop;
+}
+
+bool flow_manager_state::inject_split(const net::packet_ref& p) {
+  const auto& info = p.info;
+  size_t headers = info.payload_offset;
+  size_t payload = info.payload_length;
+  auto seq = net::load32(p.data + info.l4_offset + 4);
+  uint8_t flags = info.tcp_flags;
+  constexpr size_t piece = 32768;
+  for (size_t off = 0; off < payload; off += piece) {
+    size_t n = std::min(piece, payload - off);
+    bool last = off + n == payload;
+    std::copy(p.data, p.data + headers, scratch.begin());
+    std::copy(p.data + headers + off, p.data + headers + off + n,
+              scratch.begin() + static_cast<long>(headers));
+    net::store16(scratch.data() + 2, static_cast<uint16_t>(headers + n));
+    net::store32(scratch.data() + info.l4_offset + 4,
+                 seq + static_cast<uint32_t>(off));
+    // FIN and PSH belong to the last piece only.
+    scratch[info.l4_offset + 13] = static_cast<uint8_t>(
+        last ? flags : flags & ~(net::tcp_flag::fin | 0x08));
+    net::packet_info piece_info = info;
+    piece_info.total_length = static_cast<uint16_t>(headers + n);
+    piece_info.payload_length = static_cast<uint16_t>(n);
+    net::recompute_checksums(scratch.data(), piece_info);
+    if (capture->injector().inject(scratch.data(), headers + n))
+      return false;
+  }
+  return true;
+}
 
 verdict_kind flow_manager_state::decide(uint8_t* data,
                                         const captured_packet& pkt,
@@ -57,7 +96,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
       net::from_listener(p, listener, e->nat());
       table->touch(*e, now);
       finish_checksum(p, pkt);
-      return verdict_kind::accept_modified;
+      return fits_or_split(p);
     }
     net::flow_key key{net::proto_tcp, p.info.src, p.info.dst};
     auto* e = table->find(key);
@@ -84,7 +123,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     }
     net::to_listener(p, listener, e->nat());
     finish_checksum(p, pkt);
-    return verdict_kind::accept_modified;
+    return fits_or_split(p);
   }
   if (p.info.is_udp() && !p.info.fragment) {
     net::flow_key key{net::proto_udp, p.info.src, p.info.dst};
@@ -194,6 +233,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   cfg.table.listener = {cfg.listener.loopback_ip, cfg.listener.port};
   st.table = std::make_unique<net::flow_table>(cfg.table);
   st.verdicts.reserve(1024);
+  st.scratch.resize(net::max_packet_size);
   st.spawn_association = [self, upstream = cfg.upstream](net::endpoint app) {
     auto a = self->system().middleman().spawn_broker(
         udp_association, app, upstream, self->state.capture,

@@ -65,6 +65,19 @@ struct flow_manager_state {
                                 net::flow_time now);
 
   flow_descriptor describe(const net::flow_entry& e, net::flow_time now) const;
+
+  /// The largest packet a verdict can carry back: NFQA_PAYLOAD's length is
+  /// 16 bits with a 4-byte header, while GSO packets reach 65535 bytes.
+  static constexpr uint32_t max_verdict_packet = 65531;
+
+  /// accept_modified if the rewritten packet fits a verdict; otherwise it is
+  /// split and injected, and the original dropped.
+  platform::verdict_kind fits_or_split(const net::packet_ref& p);
+
+  /// Re-sends a rewritten TCP packet too large for a verdict as smaller
+  /// segments through the injector (the original is then dropped).
+  bool inject_split(const net::packet_ref& p);
+  std::vector<uint8_t> scratch; // one packet, allocated once
 };
 
 flow_manager_actor::behavior_type

@@ -192,6 +192,7 @@ int headless(const options& o, std::ostream& err) {
   if (control == platform::invalid_socket)
     return exit_failure;
 #endif
+  platform::raise_open_file_limit();
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};
   auto settings = load_for_run(file, err);
@@ -237,6 +238,7 @@ int run_command(const options& o, std::ostream& err) {
   auto control = open_control(err);
   if (control == platform::invalid_socket)
     return exit_failure;
+  platform::raise_open_file_limit();
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};
   auto settings = load_for_run(file, err);

@@ -29,6 +29,10 @@ void wait_for_termination();
 /// Wakes wait_for_termination() from any thread.
 void request_termination();
 
+/// Raises the open-file limit as far as allowed: each proxied TCP flow holds
+/// four descriptors (two sockets, each with a reader and a writer).
+void raise_open_file_limit();
+
 /// This process's ID.
 unsigned long current_process_id();
 

@@ -54,7 +54,11 @@ public:
 
 class fake_injector : public platform::packet_injector {
 public:
-  std::error_code inject(const uint8_t*, size_t) override { return {}; }
+  std::vector<std::vector<uint8_t>> injected;
+  std::error_code inject(const uint8_t* p, size_t n) override {
+    injected.emplace_back(p, p + n);
+    return {};
+  }
 };
 
 class fake_capture : public platform::capture_session {
@@ -240,4 +244,41 @@ TEST_F(flow_manager_test, a_closed_flow_lingers_then_is_swept) {
   }
   EXPECT_FALSE(lookup(peer).found);
   EXPECT_EQ(stats().tcp_flows, 0u);
+}
+
+TEST_F(flow_manager_test, packets_too_large_for_a_verdict_go_out_split) {
+  // A 65,535-byte TCP segment (GSO sizes reach it; a verdict carries at
+  // most 65,531) with a real header.
+  auto syn = fixtures()[0];
+  feed(syn);                 // the flow exists
+  auto data = fixtures()[2]; // a data segment of the same connection shape
+  auto head = parsed(data);
+  std::vector<uint8_t> big(65535, 0);
+  std::copy(data.begin(), data.begin() + head.payload_offset, big.begin());
+  for (size_t i = head.payload_offset; i < big.size(); ++i)
+    big[i] = static_cast<uint8_t>(i * 7);
+  net::store16(big.data() + 2, 65535);
+  // Same 4-tuple as the SYN, so it belongs to the flow.
+  net::packet_ref r{big.data(), parsed(big)};
+  net::set_source(r, parsed(syn).src);
+  net::set_destination(r, parsed(syn).dst);
+  net::recompute_checksums(big.data(), r.info);
+  auto seq = net::load32(big.data() + r.info.l4_offset + 4);
+  EXPECT_EQ(feed(big).kind, verdict_kind::drop) << "delivered as pieces";
+  auto& pieces = capture->injector_.injected;
+  ASSERT_GE(pieces.size(), 2u);
+  size_t carried = 0;
+  for (auto& p : pieces) {
+    auto info = parsed(p);
+    EXPECT_LE(info.total_length, flow_manager_state::max_verdict_packet);
+    EXPECT_TRUE(net::checksums_valid(p.data(), info));
+    EXPECT_EQ(info.dst, ep("127.0.0.1", 15001));
+    EXPECT_EQ(net::load32(p.data() + info.l4_offset + 4),
+              seq + static_cast<uint32_t>(carried));
+    EXPECT_TRUE(std::equal(p.begin() + info.payload_offset, p.end(),
+                           big.begin() + r.info.payload_offset
+                               + static_cast<long>(carried)));
+    carried += info.payload_length;
+  }
+  EXPECT_EQ(carried, r.info.payload_length);
 }

@@ -426,3 +426,16 @@ TEST_F(engine_e2e, a_targets_ipv6_is_dropped_and_counted_not_leaked) {
   EXPECT_NE(direct.output().find("refused"), std::string::npos)
       << direct.output();
 }
+
+TEST_F(engine_e2e, a_bulk_upload_arrives_whole) {
+  // 64 KiB GSO packets: verdicts must fit the netlink socket, and packets
+  // too large for a verdict are split (the sink checks the byte count).
+  child sink{{"ip", "netns", "exec", w->remote.name(), DROVER_PEER, "sink",
+              server_ip, "9000"}};
+  ASSERT_TRUE(sink.wait_for_output("listening", 10s));
+  auto [code, out] = w->drover_run({"bulk", server_ip, "9000", "128"});
+  EXPECT_EQ(code, 0) << out << w->log();
+  EXPECT_NE(out.find("mib_per_s"), std::string::npos) << out;
+  EXPECT_EQ(w->log().find("sending verdicts failed"), std::string::npos)
+      << w->log();
+}

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include <libmnl/libmnl.h>
@@ -28,7 +29,19 @@ class nfqueue_port final : public packet_port {
 public:
   nfqueue_port(mnl_socket* nl, uint16_t queue, int wake)
       : nl_(nl), portid_(mnl_socket_get_portid(nl)), queue_(queue), wake_(wake),
-        tx_(tx_size) {}
+        tx_(tx_size) {
+    // One sendto must fit the socket's send buffer (EMSGSIZE otherwise, and
+    // the verdicts would be lost): make it large, and never send more than
+    // half of what the kernel granted at once.
+    int fd = mnl_socket_get_fd(nl);
+    int want = static_cast<int>(tx_size * 2);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want);
+    int granted = 0;
+    socklen_t len = sizeof granted;
+    ::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &granted, &len);
+    tx_limit_ = std::clamp<size_t>(static_cast<size_t>(granted) / 2,
+                                   0xffff + 1024, tx_size);
+  }
 
   ~nfqueue_port() override {
     mnl_socket_close(nl_);
@@ -100,7 +113,7 @@ public:
     for (size_t i = 0; i < n; ++i) {
       // Header, verdict and payload attributes, aligned: 128 is ample.
       size_t need = 128 + size_t{v[i].length};
-      if (used + need > tx_.size()) {
+      if (used + need > tx_limit_) {
         if (auto ec = flush(used))
           return ec;
         used = 0;
@@ -178,6 +191,7 @@ private:
   uint16_t queue_;
   int wake_;
   std::vector<char> tx_;
+  size_t tx_limit_ = tx_size; // bytes per sendto
   packet_batch_buffer* current_ = nullptr;
   port_counters counters_;
   std::string error_;

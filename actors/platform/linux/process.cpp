@@ -3,6 +3,7 @@
 #include <csignal>
 #include <dirent.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -40,6 +41,19 @@ void wait_for_termination() {
 
 void request_termination() {
   ::kill(::getpid(), SIGTERM);
+}
+
+void raise_open_file_limit() {
+  rlimit current{};
+  if (::getrlimit(RLIMIT_NOFILE, &current) != 0)
+    return;
+  // With CAP_SYS_RESOURCE (root) the hard limit can grow too.
+  rlimit wanted{1u << 18, 1u << 18};
+  if (wanted.rlim_max > current.rlim_max
+      && ::setrlimit(RLIMIT_NOFILE, &wanted) == 0)
+    return;
+  current.rlim_cur = current.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &current);
 }
 
 std::vector<process_entry> list_processes() {

@@ -43,6 +43,10 @@ void request_termination() {
   SetEvent(termination_event());
 }
 
+void raise_open_file_limit() {
+  // Windows has no per-process descriptor limit to raise.
+}
+
 std::vector<process_entry> list_processes() {
   std::vector<process_entry> out;
   HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);

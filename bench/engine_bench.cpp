@@ -1,0 +1,207 @@
+// The Linux engine end to end, against the same dante in the same
+// namespaces, in one run (root). Reports ratios against baselines measured
+// in the same run: a client speaking SOCKS5 itself ("explicit") and no
+// proxy at all ("direct").
+//
+//   build/bench/bench_engine [MIB=512] [FLOWS=10000]
+//
+// Topology as in tests/e2e: app 10.210.0.1 -- remote 10.210.0.2 (dante
+// :1080) and 10.210.0.3 (sink :9000, TCP echo :7, UDP echo :7).
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/netns.hpp"
+#include "tests/support/process.hpp"
+
+using namespace std::chrono_literals;
+using drover::test::child;
+using drover::test::sh;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string proxy = "10.210.0.2:1080";
+const std::string server = "10.210.0.3";
+
+struct bench_world {
+  drover::test::netns app{"bapp"};
+  drover::test::netns remote{"bremote"};
+  fs::path dir = fs::temp_directory_path()
+                 / ("drover-bench-" + std::to_string(getpid()));
+  std::vector<std::unique_ptr<child>> servers;
+
+  bench_world() {
+    fs::create_directories(dir);
+    sh("ip -n " + app.name()
+       + " link add veth0 type veth peer name veth1 netns " + remote.name());
+    sh("ip -n " + app.name() + " addr add 10.210.0.1/24 dev veth0");
+    sh("ip -n " + remote.name() + " addr add 10.210.0.2/24 dev veth1");
+    sh("ip -n " + remote.name() + " addr add 10.210.0.3/24 dev veth1");
+    sh("ip -n " + app.name() + " link set veth0 up");
+    sh("ip -n " + remote.name() + " link set veth1 up");
+    std::ofstream{dir / "danted.conf"}
+        << "logoutput: " << (dir / "danted.log").string() << "\n"
+        << "internal: 10.210.0.2 port = 1080\nexternal: 10.210.0.2\n"
+        << "socksmethod: none\nclientmethod: none\n"
+        << "user.privileged: root\nuser.unprivileged: nobody\n"
+        << "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
+        << "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
+           "command: connect udpassociate bind udpreply }\n";
+    servers.push_back(std::make_unique<child>(std::vector<std::string>{
+        "ip", "netns", "exec", remote.name(), "danted", "-f",
+        (dir / "danted.conf").string(), "-p", (dir / "danted.pid").string()}));
+    for (auto [mode, port] :
+         {std::pair{"sink", "9000"}, {"tcp-echo", "7"}, {"udp-echo", "7"}}) {
+      servers.push_back(std::make_unique<child>(
+          std::vector<std::string>{"ip", "netns", "exec", remote.name(),
+                                   DROVER_PEER, mode, server, port}));
+      servers.back()->wait_for_output("listening", 10s);
+    }
+    for (int i = 0; i < 100; ++i) { // dante has no readiness signal
+      if (sh(remote.exec(
+              "bash -c 'exec 3<>/dev/tcp/10.210.0.2/1080' 2>/dev/null"))
+          == 0)
+        break;
+      usleep(100000);
+    }
+    std::ofstream{dir / "config.toml"}
+        << "[proxy]\nhost = \"10.210.0.2\"\nport = 1080\n"
+        << "[targets]\nprocesses = [\"bench-holder\"]\n";
+  }
+
+  ~bench_world() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  // Runs the peer helper in the app namespace, directly or under drover.
+  std::string peer(std::vector<std::string> args, bool through_drover) {
+    std::vector<std::string> argv{"ip", "netns", "exec", app.name()};
+    if (through_drover)
+      for (auto a : {std::string{DROVER_BINARY}, std::string{"run"},
+                     std::string{"--config"}, (dir / "config.toml").string(),
+                     std::string{"--"}})
+        argv.push_back(a);
+    argv.push_back(DROVER_PEER);
+    argv.insert(argv.end(), args.begin(), args.end());
+    child c{argv, {"XDG_STATE_HOME=" + (dir / "state").string()}};
+    c.wait(600s);
+    return c.output();
+  }
+};
+
+double number(const std::string& text, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex{key + " ([0-9.]+)"})) {
+    std::fprintf(stderr, "no %s in: %s\n", key.c_str(), text.c_str());
+    return 0;
+  }
+  return std::stod(m[1].str());
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stol(line.substr(6));
+  return -1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (!drover::test::is_root()) {
+    std::fprintf(stderr, "bench_engine needs root (network namespaces)\n");
+    return 2;
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string mib = argc > 1 ? argv[1] : "512";
+  int flows = argc > 2 ? std::atoi(argv[2]) : 10000;
+  rlimit lim{1u << 18, 1u << 18}; // the holder keeps `flows` sockets open
+  setrlimit(RLIMIT_NOFILE, &lim);
+  bench_world w;
+
+  std::printf("== bulk TCP upload, %s MiB, median of 3 (MiB/s)\n", mib.c_str());
+  std::vector<double> direct, explicit_socks, drover;
+  for (int i = 0; i < 3; ++i) {
+    direct.push_back(
+        number(w.peer({"bulk", server, "9000", mib}, false), "mib_per_s"));
+    explicit_socks.push_back(number(
+        w.peer({"bulk", server, "9000", mib, proxy}, false), "mib_per_s"));
+    drover.push_back(
+        number(w.peer({"bulk", server, "9000", mib}, true), "mib_per_s"));
+  }
+  auto d = median(direct), e = median(explicit_socks), t = median(drover);
+  std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n", d,
+              e, t);
+  std::printf(
+      "ratio: drover/explicit = %.2f (goal >= 0.9)   drover/direct = %.2f"
+      "   explicit/direct = %.2f\n",
+      t / e, t / d, e / d);
+
+  std::printf("\n== UDP round trip, 100-byte datagrams, 2000 each (us)\n");
+  auto du = w.peer({"udp-rtt", server, "7", "2000"}, false);
+  auto eu = w.peer({"udp-rtt", server, "7", "2000", proxy}, false);
+  auto tu = w.peer({"udp-rtt", server, "7", "2000"}, true);
+  std::printf("direct          p50 %.1f  p99 %.1f\n", number(du, "p50_us"),
+              number(du, "p99_us"));
+  std::printf("explicit SOCKS5 p50 %.1f  p99 %.1f\n", number(eu, "p50_us"),
+              number(eu, "p99_us"));
+  std::printf("through Drover  p50 %.1f  p99 %.1f\n", number(tu, "p50_us"),
+              number(tu, "p99_us"));
+  std::printf("added by Drover over explicit: p50 %+.1f us, p99 %+.1f us\n",
+              number(tu, "p50_us") - number(eu, "p50_us"),
+              number(tu, "p99_us") - number(eu, "p99_us"));
+
+  std::printf("\n== new TCP connections, 2000 sequential (per second)\n");
+  auto dc = number(w.peer({"conn-rate", server, "7", "2000"}, false),
+                   "conns_per_s");
+  auto ec = number(w.peer({"conn-rate", server, "7", "2000", proxy}, false),
+                   "conns_per_s");
+  auto tc
+      = number(w.peer({"conn-rate", server, "7", "2000"}, true), "conns_per_s");
+  std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n", dc,
+              ec, tc);
+  std::printf("ratio: drover/explicit = %.2f\n", tc / ec);
+
+  std::printf("\n== engine memory (RSS)\n");
+  child engine{{"ip", "netns", "exec", w.app.name(), DROVER_BINARY,
+                "--headless", "--config", (w.dir / "config.toml").string()},
+               {"XDG_STATE_HOME=" + (w.dir / "state").string()}};
+  engine.wait_for_output("active: proxying", 20s);
+  auto holder_path = w.dir / "bench-holder";
+  fs::copy_file(DROVER_PEER, holder_path);
+  auto idle = rss_kib(engine.pid());
+  child holder{{"ip", "netns", "exec", w.app.name(), holder_path.string(),
+                "wait-then-hold", server, "7", std::to_string(flows)}};
+  engine.wait_for_output("capturing bench-holder", 10s);
+  holder.write_line("go");
+  bool held = holder.wait_for_output("held " + std::to_string(flows), 300s);
+  auto busy = rss_kib(engine.pid());
+  std::printf("idle %ld KiB   with %d open TCP flows %ld KiB%s\n", idle, flows,
+              busy, held ? "" : "  (not all flows opened!)");
+  std::printf("per flow: %.1f KiB (engine only; each flow also holds 4 file "
+              "descriptors)\n",
+              static_cast<double>(busy - idle) / flows);
+  if (!held)
+    std::printf("holder: %s\n", holder.output().substr(0, 500).c_str());
+  holder.kill(SIGTERM);
+  engine.kill(SIGTERM);
+  engine.wait(20s);
+  return 0;
+}
