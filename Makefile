@@ -2,7 +2,7 @@
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
 .PHONY: run test build build-windows test-native test-sanitize test-fuzz \
-        test-windows bench format clean
+        test-windows bench bench-engine format clean
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -54,6 +54,14 @@ bench:
 	cmake --build $(BUILD) -j $(JOBS)
 	./$(BUILD)/bench/bench_packet_path --benchmark_min_time=1
 	./$(BUILD)/bench/bench_socks5_codec --benchmark_min_time=1
+
+# The engine end to end (root): throughput, UDP latency, connection rate,
+# memory, against the same dante; figures in docs/benchmarks.md.
+bench-engine:
+	scripts/setup.sh test
+	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS) --target bench_engine
+	./$(BUILD)/bench/bench_engine 256 10000
 
 build-windows:
 	caf_root=$$(scripts/build-caf-mingw.sh) && \
