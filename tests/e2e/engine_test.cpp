@@ -51,8 +51,9 @@ void remove_leftovers() {
   for (auto root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
     std::error_code ec;
     for (auto& e : fs::directory_iterator{root, ec}) {
+      // Only the engine's own groups: "drover-" and a namespace inode.
       auto name = e.path().filename().string();
-      if (name.rfind("drover-", 0) == 0
+      if (std::regex_match(name, std::regex{"drover-[0-9]+"})
           && live.find(name.substr(7) + "\n") == std::string::npos)
         ::rmdir(e.path().c_str()); // fails, harmlessly, if not empty
     }

@@ -176,7 +176,7 @@ TEST(kernel, iptables_rules_install_and_remove_atomically) {
   auto mount = cgroup2_mount();
   if (mount.empty())
     GTEST_SKIP() << "no cgroup2 mounted";
-  std::string group = "drover-rules-test-" + std::to_string(::getpid());
+  std::string group = "drovertest-rules-" + std::to_string(::getpid());
   ASSERT_EQ(sh("mkdir -p " + mount + "/" + group), 0);
   struct cleanup_group {
     std::string path;

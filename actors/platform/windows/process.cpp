@@ -3,8 +3,10 @@
 #ifndef WIN32_LEAN_AND_MEAN
 #  define WIN32_LEAN_AND_MEAN
 #endif
-#include <tlhelp32.h>
 #include <windows.h>
+// After windows.h, which it needs (a separate block keeps clang-format from
+// sorting it first).
+#include <tlhelp32.h>
 
 namespace drover::platform {
 
