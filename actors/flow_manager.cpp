@@ -207,6 +207,13 @@ void flow_manager_state::process(packet_batch_buffer& batch,
     log::get(name)->error("sending verdicts failed: {}", ec.message());
 }
 
+net::flow_entry* flow_manager_state::session_flow(const flow_lookup& flow) {
+  // By 4-tuple (a hash lookup), then by id: a newer flow may reuse the
+  // 4-tuple after this one expired.
+  auto* e = table->find({net::proto_tcp, flow.app, flow.remote});
+  return e != nullptr && e->id == flow.id ? e : nullptr;
+}
+
 flow_descriptor flow_manager_state::describe(const net::flow_entry& e,
                                              net::flow_time now) const {
   flow_descriptor d;
@@ -273,26 +280,18 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         }
         return r;
       },
-      [=](atom::update, uint64_t id, uint64_t in, uint64_t out) {
-        // Sessions report per flow; the table is searched only here, at most
-        // once a second per session, never on the packet path.
-        self->state.table->for_each([&](const net::flow_entry& e) {
-          if (e.id == id) {
-            auto& m = const_cast<net::flow_entry&>(e);
-            self->state.stats.bytes_in += in - m.bytes_in;
-            self->state.stats.bytes_out += out - m.bytes_out;
-            m.bytes_in = in;
-            m.bytes_out = out;
-          }
-        });
+      [=](atom::update, const flow_lookup& flow, uint64_t in, uint64_t out) {
+        if (auto* e = self->state.session_flow(flow)) {
+          self->state.stats.bytes_in += in - e->bytes_in;
+          self->state.stats.bytes_out += out - e->bytes_out;
+          e->bytes_in = in;
+          e->bytes_out = out;
+        }
       },
-      [=](atom::closed, uint64_t id) {
-        auto now = self->clock().now();
-        self->state.table->for_each([&](const net::flow_entry& e) {
-          if (e.id == id && !e.closing())
-            self->state.table->mark_closing(const_cast<net::flow_entry&>(e),
-                                            now);
-        });
+      [=](atom::closed, const flow_lookup& flow) {
+        auto* e = self->state.session_flow(flow);
+        if (e != nullptr && !e->closing())
+          self->state.table->mark_closing(*e, self->clock().now());
       },
       [=](process_set&) {
         // Linux attributes by cgroup, not by PID: nothing to do here.

@@ -64,6 +64,9 @@ struct flow_manager_state {
   platform::verdict_kind decide(uint8_t* data, const captured_packet& pkt,
                                 net::flow_time now);
 
+  /// The TCP flow a socks-session reports about, if it still exists.
+  net::flow_entry* session_flow(const flow_lookup& flow);
+
   flow_descriptor describe(const net::flow_entry& e, net::flow_time now) const;
 
   /// The largest packet a verdict can carry back: NFQA_PAYLOAD's length is

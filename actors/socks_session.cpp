@@ -48,8 +48,7 @@ struct session_state {
 using state_ptr = std::shared_ptr<session_state>;
 
 void report(const state_ptr& st) {
-  caf::anon_send(st->fm, atom::update_v, st->flow.id, st->bytes_in,
-                 st->bytes_out);
+  caf::anon_send(st->fm, atom::update_v, st->flow, st->bytes_in, st->bytes_out);
 }
 
 void finish(caf::io::broker* self, const state_ptr& st) {
@@ -57,7 +56,7 @@ void finish(caf::io::broker* self, const state_ptr& st) {
     return;
   st->step = phase::done;
   report(st);
-  caf::anon_send(st->fm, atom::closed_v, st->flow.id);
+  caf::anon_send(st->fm, atom::closed_v, st->flow);
   trace::record(st->name, "closed",
                 {{"in", st->bytes_in}, {"out", st->bytes_out}});
   self->close_all();
@@ -97,6 +96,20 @@ void start_pumping(caf::io::broker* self, const state_ptr& st,
   self->configure_read(st->up_in, receive_policy::at_most(read_chunk));
 }
 
+void consume(const state_ptr& st, size_t n) {
+  st->handshake.erase(st->handshake.begin(),
+                      st->handshake.begin() + static_cast<long>(n));
+}
+
+void send_connect(caf::io::broker* self, const state_ptr& st) {
+  uint8_t buf[64];
+  auto dst
+      = socks5::address::from_ipv4(st->flow.remote.ip, st->flow.remote.port);
+  write(self, st->up_out, buf,
+        socks5::encode_request(buf, sizeof buf, socks5::command::connect, dst));
+  st->step = phase::reply;
+}
+
 // Advances the handshake with what the proxy sent so far.
 void on_handshake_data(caf::io::broker* self, const state_ptr& st) {
   auto* data = st->handshake.data();
@@ -109,10 +122,9 @@ void on_handshake_data(caf::io::broker* self, const state_ptr& st) {
       return fail(self, st, socks5::message(s.err));
     if (!s.done())
       return;
-    st->handshake.erase(st->handshake.begin(),
-                        st->handshake.begin() + static_cast<long>(s.consumed));
-    uint8_t buf[600];
+    consume(st, s.consumed);
     if (chosen == socks5::method::username_password) {
+      uint8_t buf[600];
       auto n = socks5::encode_auth(buf, sizeof buf, st->upstream.login,
                                    st->upstream.password);
       if (n == 0)
@@ -121,12 +133,7 @@ void on_handshake_data(caf::io::broker* self, const state_ptr& st) {
       write(self, st->up_out, buf, n);
       st->step = phase::auth;
     } else {
-      auto dst = socks5::address::from_ipv4(st->flow.remote.ip,
-                                            st->flow.remote.port);
-      auto n = socks5::encode_request(buf, sizeof buf, socks5::command::connect,
-                                      dst);
-      write(self, st->up_out, buf, n);
-      st->step = phase::reply;
+      send_connect(self, st);
     }
     return on_handshake_data(self, st);
   }
@@ -136,15 +143,8 @@ void on_handshake_data(caf::io::broker* self, const state_ptr& st) {
       return fail(self, st, socks5::message(s.err));
     if (!s.done())
       return;
-    st->handshake.erase(st->handshake.begin(),
-                        st->handshake.begin() + static_cast<long>(s.consumed));
-    uint8_t buf[64];
-    auto dst
-        = socks5::address::from_ipv4(st->flow.remote.ip, st->flow.remote.port);
-    write(
-        self, st->up_out, buf,
-        socks5::encode_request(buf, sizeof buf, socks5::command::connect, dst));
-    st->step = phase::reply;
+    consume(st, s.consumed);
+    send_connect(self, st);
     return on_handshake_data(self, st);
   }
   if (st->step == phase::reply) {

@@ -80,11 +80,11 @@ using flow_manager_actor = caf::typed_actor<
     // From the TCP listener: the flow behind an accepted connection's peer.
     // Anything not found is refused (the listener is no open relay).
     caf::replies_to<atom::get, net::endpoint>::with<flow_lookup>,
-    // From a socks-session: a flow's byte counts so far (id, in, out).
-    caf::reacts_to<atom::update, uint64_t, uint64_t, uint64_t>,
-    // From a socks-session: its flow is over (id); the entry lingers briefly
+    // From a socks-session: its flow's byte counts so far (in, out).
+    caf::reacts_to<atom::update, flow_lookup, uint64_t, uint64_t>,
+    // From a socks-session: its flow is over; the entry lingers briefly
     // for the last FIN/ACK packets, then expires.
-    caf::reacts_to<atom::closed, uint64_t>,
+    caf::reacts_to<atom::closed, flow_lookup>,
     // Target processes changed (Windows attributes flows by PID).
     caf::reacts_to<process_set>,
     // The open flows, for `drover status` and the tray's flow list.

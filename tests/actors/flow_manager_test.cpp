@@ -234,7 +234,7 @@ TEST_F(flow_manager_test, a_closed_flow_lingers_then_is_swept) {
   auto peer = parsed(feed(fixtures()[0]).packet).src;
   auto flow = lookup(peer);
   ASSERT_TRUE(flow.found);
-  self->send(aut, atom::closed_v, flow.id);
+  self->send(aut, atom::closed_v, flow);
   sched.run();
   EXPECT_TRUE(lookup(peer).found) << "still there for the last FIN/ACKs";
   // The sweep timer runs every 2 s; a closing flow goes after 5 s.
