@@ -20,8 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/netns.hpp"
-#include "tests/support/process.hpp"
+#include "tests/support/proxy_lab.hpp"
 
 using namespace std::chrono_literals;
 using drover::test::child;
@@ -33,55 +32,18 @@ namespace {
 const std::string proxy = "10.210.0.2:1080";
 const std::string server = "10.210.0.3";
 
-struct bench_world {
-  drover::test::netns app{"bapp"};
-  drover::test::netns remote{"bremote"};
-  fs::path dir = fs::temp_directory_path()
-                 / ("drover-bench-" + std::to_string(getpid()));
+struct bench_world : drover::test::proxy_lab {
   std::vector<std::unique_ptr<child>> servers;
 
-  bench_world() {
-    fs::create_directories(dir);
-    sh("ip -n " + app.name()
-       + " link add veth0 type veth peer name veth1 netns " + remote.name());
-    sh("ip -n " + app.name() + " addr add 10.210.0.1/24 dev veth0");
-    sh("ip -n " + remote.name() + " addr add 10.210.0.2/24 dev veth1");
-    sh("ip -n " + remote.name() + " addr add 10.210.0.3/24 dev veth1");
-    sh("ip -n " + app.name() + " link set veth0 up");
-    sh("ip -n " + remote.name() + " link set veth1 up");
-    std::ofstream{dir / "danted.conf"}
-        << "logoutput: " << (dir / "danted.log").string() << "\n"
-        << "internal: 10.210.0.2 port = 1080\nexternal: 10.210.0.2\n"
-        << "socksmethod: none\nclientmethod: none\n"
-        << "user.privileged: root\nuser.unprivileged: nobody\n"
-        << "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
-        << "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
-           "command: connect udpassociate bind udpreply }\n";
-    servers.push_back(std::make_unique<child>(std::vector<std::string>{
-        "ip", "netns", "exec", remote.name(), "danted", "-f",
-        (dir / "danted.conf").string(), "-p", (dir / "danted.pid").string()}));
+  bench_world() : proxy_lab("bench") {
     for (auto [mode, port] :
-         {std::pair{"sink", "9000"}, {"tcp-echo", "7"}, {"udp-echo", "7"}}) {
-      servers.push_back(std::make_unique<child>(
-          std::vector<std::string>{"ip", "netns", "exec", remote.name(),
-                                   DROVER_PEER, mode, server, port}));
-      servers.back()->wait_for_output("listening", 10s);
-    }
-    for (int i = 0; i < 100; ++i) { // dante has no readiness signal
-      if (sh(remote.exec(
-              "bash -c 'exec 3<>/dev/tcp/10.210.0.2/1080' 2>/dev/null"))
-          == 0)
-        break;
-      usleep(100000);
-    }
+         {std::pair{"sink", "9000"}, {"tcp-echo", "7"}, {"udp-echo", "7"}})
+      servers.push_back(server(DROVER_PEER, mode, port));
+    if (!wait_for_proxy())
+      std::fprintf(stderr, "dante did not start\n");
     std::ofstream{dir / "config.toml"}
-        << "[proxy]\nhost = \"10.210.0.2\"\nport = 1080\n"
+        << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1080\n"
         << "[targets]\nprocesses = [\"bench-holder\"]\n";
-  }
-
-  ~bench_world() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
   }
 
   // Runs the peer helper in the app namespace, directly or under drover.

@@ -17,8 +17,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/netns.hpp"
-#include "tests/support/process.hpp"
+#include "tests/support/proxy_lab.hpp"
 
 using namespace std::chrono_literals;
 using drover::test::child;
@@ -28,9 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string proxy_ip = "10.210.0.2";
-const std::string server_ip = "10.210.0.3";
-const std::string app_ip = "10.210.0.1";
+const std::string proxy_ip = drover::test::proxy_lab::proxy_ip;
+const std::string server_ip = drover::test::proxy_lab::server_ip;
+const std::string app_ip = drover::test::proxy_lab::app_ip;
 
 // Leftovers of test runs that were killed (a timeout's SIGKILL leaves no
 // chance to clean up): namespaces named after processes that are gone, and
@@ -62,64 +61,21 @@ void remove_leftovers() {
 
 // The topology, made once per test process (ctest runs each case in its own
 // process, so parallel cases never share namespaces).
-struct world {
-  drover::test::netns app{"app"};
-  drover::test::netns remote{"remote"};
-  fs::path dir;
-  std::unique_ptr<child> dante, echo, http, udp;
+struct world : drover::test::proxy_lab {
+  std::unique_ptr<child> echo, http, udp;
 
-  world() {
+  world() : proxy_lab(cleaned("e2e")) {
+    echo = server(DROVER_PEER, "tcp-echo", "7");
+    http = server(DROVER_PEER, "http", "80");
+    udp = server(DROVER_PEER, "udp-echo", "7");
+    if (!wait_for_proxy())
+      ADD_FAILURE() << "dante did not start: " << dante->output();
+  }
+
+  // Removes leftovers of killed runs before the lab is made.
+  static std::string cleaned(std::string tag) {
     remove_leftovers();
-    dir = fs::temp_directory_path()
-          / ("drover-e2e-" + std::to_string(getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    sh("ip -n " + app.name()
-       + " link add veth0 type veth peer name veth1 netns " + remote.name());
-    sh("ip -n " + app.name() + " addr add " + app_ip + "/24 dev veth0");
-    sh("ip -n " + remote.name() + " addr add " + proxy_ip + "/24 dev veth1");
-    sh("ip -n " + remote.name() + " addr add " + server_ip + "/24 dev veth1");
-    sh("ip -n " + app.name() + " addr add fd77::1/64 dev veth0 nodad");
-    sh("ip -n " + remote.name() + " addr add fd77::3/64 dev veth1 nodad");
-    sh("ip -n " + app.name() + " link set veth0 up");
-    sh("ip -n " + remote.name() + " link set veth1 up");
-    std::ofstream{dir / "danted.conf"}
-        << "logoutput: " << (dir / "danted.log").string() << "\n"
-        << "internal: " << proxy_ip << " port = 1080\n"
-        << "external: " << proxy_ip << "\n"
-        << "socksmethod: none\nclientmethod: none\n"
-        << "user.privileged: root\nuser.unprivileged: nobody\n"
-        << "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
-        << "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
-           "command: connect udpassociate bind udpreply }\n";
-    dante = std::make_unique<child>(std::vector<std::string>{
-        "ip", "netns", "exec", remote.name(), "danted", "-f",
-        (dir / "danted.conf").string(), "-p", (dir / "danted.pid").string()});
-    echo = server("tcp-echo", "7");
-    http = server("http", "80");
-    udp = server("udp-echo", "7");
-    wait_for_proxy();
-  }
-
-  std::unique_ptr<child> server(const std::string& mode,
-                                const std::string& port) {
-    auto c = std::make_unique<child>(
-        std::vector<std::string>{"ip", "netns", "exec", remote.name(),
-                                 DROVER_PEER, mode, server_ip, port});
-    c->wait_for_output("listening", 10s);
-    return c;
-  }
-
-  // dante has no readiness signal: wait (bounded) until it accepts.
-  void wait_for_proxy() {
-    for (int i = 0; i < 100; ++i) {
-      if (sh(remote.exec("bash -c 'exec 3<>/dev/tcp/" + proxy_ip
-                         + "/1080' 2>/dev/null"))
-          == 0)
-        return;
-      usleep(100000);
-    }
-    ADD_FAILURE() << "dante did not start: " << dante->output();
+    return tag;
   }
 
   fs::path config(const std::string& extra = "") {
@@ -203,11 +159,6 @@ struct world {
       if (fs::exists(fs::path{root} / name))
         return true;
     return false;
-  }
-
-  ~world() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
   }
 };
 

@@ -1,0 +1,93 @@
+#pragma once
+
+// The end-to-end topology shared by tests/e2e and bench/engine_bench:
+// namespaces "app" (10.210.0.1, fd77::1) and "remote" (dante on
+// 10.210.0.2:1080; servers on 10.210.0.3, fd77::3) joined by veth. Made by
+// the constructor, removed by the destructor (Linux, root).
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/netns.hpp"
+#include "tests/support/process.hpp"
+
+namespace drover::test {
+
+struct proxy_lab {
+  static inline const std::string app_ip = "10.210.0.1";
+  static inline const std::string proxy_ip = "10.210.0.2";
+  static inline const std::string server_ip = "10.210.0.3";
+
+  netns app;
+  netns remote;
+  std::filesystem::path dir;
+  std::unique_ptr<child> dante;
+
+  /// `tag` names the namespaces and the scratch folder.
+  explicit proxy_lab(const std::string& tag)
+      : app(tag + "app"), remote(tag + "remote"),
+        dir(std::filesystem::temp_directory_path()
+            / ("drover-" + tag + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auto on = [](const netns& ns, const std::string& cmd) {
+      sh("ip -n " + ns.name() + " " + cmd);
+    };
+    on(app, "link add veth0 type veth peer name veth1 netns " + remote.name());
+    on(app, "addr add " + app_ip + "/24 dev veth0");
+    on(remote, "addr add " + proxy_ip + "/24 dev veth1");
+    on(remote, "addr add " + server_ip + "/24 dev veth1");
+    on(app, "addr add fd77::1/64 dev veth0 nodad");
+    on(remote, "addr add fd77::3/64 dev veth1 nodad");
+    on(app, "link set veth0 up");
+    on(remote, "link set veth1 up");
+    std::ofstream{dir / "danted.conf"}
+        << "logoutput: " << (dir / "danted.log").string() << "\n"
+        << "internal: " << proxy_ip << " port = 1080\n"
+        << "external: " << proxy_ip << "\n"
+        << "socksmethod: none\nclientmethod: none\n"
+        << "user.privileged: root\nuser.unprivileged: nobody\n"
+        << "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
+        << "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
+           "command: connect udpassociate bind udpreply }\n";
+    dante = std::make_unique<child>(std::vector<std::string>{
+        "ip", "netns", "exec", remote.name(), "danted", "-f",
+        (dir / "danted.conf").string(), "-p", (dir / "danted.pid").string()});
+  }
+
+  ~proxy_lab() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+
+  proxy_lab(const proxy_lab&) = delete;
+  proxy_lab& operator=(const proxy_lab&) = delete;
+
+  /// Starts `peer MODE server_ip PORT` on the remote side and waits until
+  /// it listens.
+  std::unique_ptr<child> server(const std::string& peer,
+                                const std::string& mode,
+                                const std::string& port) {
+    auto c = std::make_unique<child>(std::vector<std::string>{
+        "ip", "netns", "exec", remote.name(), peer, mode, server_ip, port});
+    c->wait_for_output("listening", std::chrono::seconds{10});
+    return c;
+  }
+
+  /// dante has no readiness signal: waits (bounded) until it accepts.
+  bool wait_for_proxy() {
+    for (int i = 0; i < 100; ++i) {
+      if (sh(remote.exec("bash -c 'exec 3<>/dev/tcp/" + proxy_ip
+                         + "/1080' 2>/dev/null"))
+          == 0)
+        return true;
+      ::usleep(100000);
+    }
+    return false;
+  }
+};
+
+} // namespace drover::test
