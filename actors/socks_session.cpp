@@ -25,6 +25,9 @@ namespace socks5 = net::socks5;
 // be written to the other; resume below `low`.
 constexpr size_t high_watermark = 1u << 20;
 constexpr size_t low_watermark = 256u << 10;
+// Reads start small, so an idle flow (most chat connections) costs little
+// memory, and grow to the large chunk once a read fills the small one.
+constexpr size_t first_read_chunk = 4u << 10;
 constexpr size_t read_chunk = 64u << 10;
 
 enum class phase { method, auth, reply, pumping, done };
@@ -42,6 +45,7 @@ struct session_state {
   std::vector<uint8_t> handshake; // bytes from the proxy not yet parsed
   bool app_eof = false, up_eof = false;
   bool app_paused = false, up_paused = false;
+  bool app_grown = false, up_grown = false; // reading in large chunks
   uint64_t bytes_in = 0, bytes_out = 0;
 };
 
@@ -92,8 +96,8 @@ void start_pumping(caf::io::broker* self, const state_ptr& st,
   }
   st->handshake.clear();
   st->handshake.shrink_to_fit();
-  self->configure_read(st->app_in, receive_policy::at_most(read_chunk));
-  self->configure_read(st->up_in, receive_policy::at_most(read_chunk));
+  self->configure_read(st->app_in, receive_policy::at_most(first_read_chunk));
+  self->configure_read(st->up_in, receive_policy::at_most(first_read_chunk));
 }
 
 void consume(const state_ptr& st, size_t n) {
@@ -165,6 +169,11 @@ void relay(caf::io::broker* self, const state_ptr& st, const new_data_msg& m) {
   self->write(to, m.buf.size(), m.buf.data());
   self->flush(to);
   (from_app ? st->bytes_out : st->bytes_in) += m.buf.size();
+  bool& grown = from_app ? st->app_grown : st->up_grown;
+  if (!grown && m.buf.size() >= first_read_chunk) {
+    grown = true;
+    self->configure_read(m.handle, receive_policy::at_most(read_chunk));
+  }
 }
 
 void on_transferred(caf::io::broker* self, const state_ptr& st,
@@ -218,17 +227,28 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
   st->name = "socks-session-" + std::to_string(flow.id);
   st->log = log::get("socks-session");
   st->app_in = app;
-  auto app_dup = platform::duplicate_socket(static_cast<int>(app.id()));
+  // Every descriptor is checked before CAF sees it: CAF aborts the process
+  // on a bad one, and running out (EMFILE) must cost one flow, not all.
   std::string error;
-  auto up = platform::start_tcp_connect(st->upstream.proxy, error);
-  if (app_dup < 0 || up < 0) {
+  auto app_dup = platform::duplicate_socket(static_cast<int>(app.id()));
+  if (app_dup < 0)
+    error = platform::last_socket_error();
+  auto up = app_dup < 0
+                ? platform::invalid_socket
+                : platform::start_tcp_connect(st->upstream.proxy, error);
+  auto up_dup
+      = up < 0 ? platform::invalid_socket : platform::duplicate_socket(up);
+  if (up >= 0 && up_dup < 0)
+    error = platform::last_socket_error();
+  if (app_dup < 0 || up < 0 || up_dup < 0) {
     platform::close_socket(app_dup);
+    platform::close_socket(up);
     fail(self, st, "cannot connect to the proxy: " + error);
     return {};
   }
   st->app_out = self->add_scribe(app_dup);
   st->up_in = self->add_scribe(up);
-  st->up_out = self->add_scribe(platform::duplicate_socket(up));
+  st->up_out = self->add_scribe(up_dup);
   trace::record(
       st->name, "connect",
       {{"to", net::to_string(flow.remote.ip)}, {"port", flow.remote.port}});

@@ -9,6 +9,7 @@
 #include "actors/flow_manager.hpp"
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/platform/process.hpp"
 #include "actors/platform/sockets.hpp"
 #include "actors/procscan.hpp"
 #include "actors/socks_session.hpp"
@@ -138,7 +139,15 @@ void start(self_ptr self) {
   flow_manager_config fcfg;
   fcfg.listener = opts.listener;
   fcfg.upstream = up;
-  fcfg.table.max_flows = st.settings.engine.max_flows;
+  auto fd_limit = platform::open_file_limit();
+  fcfg.table.max_flows = net::flows_within_descriptor_budget(
+      st.settings.engine.max_flows, fd_limit);
+  if (fcfg.table.max_flows < st.settings.engine.max_flows)
+    log::get(self->name())
+        ->warn("the open-file limit ({}) allows {} proxied flows at once, "
+               "fewer than engine.max_flows = {}; raise the limit (ulimit "
+               "-n, or LimitNOFILE= for a service) to allow more",
+               fd_limit, fcfg.table.max_flows, st.settings.engine.max_flows);
   fcfg.table.tcp_idle = st.settings.engine.tcp_idle_timeout;
   fcfg.table.udp_idle = st.settings.engine.udp_idle_timeout;
   auto& sys = self->system();

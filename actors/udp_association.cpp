@@ -41,7 +41,7 @@ struct association_state {
   std::string name;
   std::shared_ptr<spdlog::logger> log;
   uint64_t generation = 0; // which control connection timeouts belong to
-  connection_handle ctl_in, ctl_out;
+  connection_handle ctl;   // the control connection (RFC 1928 §7)
   bool connected = false;
   phase step = phase::method;
   std::vector<uint8_t> handshake;
@@ -80,8 +80,7 @@ void reassociate(caf::io::broker* self, const state_ptr& st,
   st->log->warn("{}: {}; associating again", st->name, why);
   trace::record(st->name, "reassociate", {{"reason", why}});
   if (st->connected) {
-    self->close(st->ctl_in);
-    self->close(st->ctl_out);
+    self->close(st->ctl);
   }
   if (st->step == phase::ready)
     self->close(st->relay);
@@ -128,7 +127,7 @@ void on_control_data(caf::io::broker* self, const state_ptr& st) {
     // DST 0.0.0.0:0: the address the datagrams will come from is not known
     // in advance (RFC 1928 allows zeros).
     auto any = socks5::address::from_ipv4(net::ipv4_address{0}, 0);
-    write(self, st->ctl_out, buf,
+    write(self, st->ctl, buf,
           socks5::encode_request(buf, sizeof buf,
                                  socks5::command::udp_associate, any));
     st->step = phase::reply;
@@ -143,7 +142,7 @@ void on_control_data(caf::io::broker* self, const state_ptr& st) {
       return;
     consume(s.consumed);
     if (chosen == socks5::method::username_password) {
-      write(self, st->ctl_out, buf,
+      write(self, st->ctl, buf,
             socks5::encode_auth(buf, sizeof buf, st->upstream.login,
                                 st->upstream.password));
       st->step = phase::auth;
@@ -179,13 +178,17 @@ void connect_control(caf::io::broker* self, const state_ptr& st) {
   auto fd = platform::start_tcp_connect(st->upstream.proxy, error);
   if (fd == platform::invalid_socket)
     return reassociate(self, st, "cannot connect to the proxy: " + error);
-  st->ctl_in = self->add_scribe(fd);
-  st->ctl_out = self->add_scribe(platform::duplicate_socket(fd));
+  // An idle association sends nothing on its control connection for as long
+  // as a call is quiet; keepalive probes keep NAT and proxy state alive and
+  // find a dead proxy within a minute and a half.
+  platform::enable_keepalive(fd, std::chrono::seconds{30},
+                             std::chrono::seconds{10}, 6);
+  st->ctl = self->add_scribe(fd);
   st->connected = true;
   uint8_t greeting[4];
-  write(self, st->ctl_out, greeting,
+  write(self, st->ctl, greeting,
         socks5::encode_greeting(greeting, sizeof greeting, st->upstream.auth));
-  self->configure_read(st->ctl_in, receive_policy::at_most(1024));
+  self->configure_read(st->ctl, receive_policy::at_most(1024));
   self->delayed_send(self, st->upstream.connect_timeout, atom::internal_v,
                      st->generation, false);
 }
@@ -241,7 +244,7 @@ caf::behavior udp_association(
         }
       },
       [=](const new_data_msg& m) {
-        if (m.handle != st->ctl_in || st->step == phase::ready)
+        if (m.handle != st->ctl || st->step == phase::ready)
           return; // nothing more is expected on the control connection
         st->handshake.insert(st->handshake.end(), m.buf.begin(), m.buf.end());
         on_control_data(self, st);
@@ -250,8 +253,7 @@ caf::behavior udp_association(
       [=](const caf::io::datagram_sent_msg&) {},
       [=](const connection_closed_msg& m) {
         // The association lives as long as its control connection (RFC 1928).
-        if (st->connected
-            && (m.handle == st->ctl_in || m.handle == st->ctl_out))
+        if (st->connected && m.handle == st->ctl)
           reassociate(self, st, "the proxy closed the association");
       },
       [=](const caf::io::datagram_servant_closed_msg&) {

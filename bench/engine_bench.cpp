@@ -3,7 +3,10 @@
 // in the same run: a client speaking SOCKS5 itself ("explicit") and no
 // proxy at all ("direct").
 //
-//   build/bench/bench_engine [MIB=512] [FLOWS=10000]
+//   build/bench/bench_engine [MIB=512] [FLOWS=10000] [SECTIONS=all]
+//
+// SECTIONS is a comma-separated subset of bulk,udp,conn,memory (to profile
+// one phase alone, e.g. under `perf record -a`).
 //
 // Topology as in tests/e2e: app 10.210.0.1 -- remote 10.210.0.2 (dante
 // :1080) and 10.210.0.3 (sink :9000, TCP echo :7, UDP echo :7).
@@ -20,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "net/flow_table.hpp"
 #include "tests/support/proxy_lab.hpp"
 
 using namespace std::chrono_literals;
@@ -84,6 +88,11 @@ long rss_kib(pid_t pid) {
   return -1;
 }
 
+void bulk(bench_world& w, const std::string& mib);
+void udp(bench_world& w);
+void connections(bench_world& w);
+void memory(bench_world& w, int flows);
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -94,10 +103,43 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::string mib = argc > 1 ? argv[1] : "512";
   int flows = argc > 2 ? std::atoi(argv[2]) : 10000;
+  std::string sections = argc > 3 ? argv[3] : "bulk,udp,conn,memory";
+  auto wanted = [&](const std::string& name) {
+    return ("," + sections + ",").find("," + name + ",") != std::string::npos;
+  };
   rlimit lim{1u << 18, 1u << 18}; // the holder keeps `flows` sockets open
-  setrlimit(RLIMIT_NOFILE, &lim);
+  if (setrlimit(RLIMIT_NOFILE, &lim) != 0) { // without CAP_SYS_RESOURCE
+    getrlimit(RLIMIT_NOFILE, &lim);
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  // The engine inherits this limit and caps its flows to fit it; holding
+  // more would only measure evictions.
+  auto budget = drover::net::flows_within_descriptor_budget(
+      static_cast<uint32_t>(flows), lim.rlim_cur);
+  if (budget < static_cast<uint32_t>(flows)) {
+    std::printf("note: the open-file limit (%lu) allows the engine %u "
+                "flows; measuring %u instead of %d\n",
+                static_cast<unsigned long>(lim.rlim_cur), budget, budget,
+                flows);
+    flows = static_cast<int>(budget);
+  }
   bench_world w;
 
+  if (wanted("bulk"))
+    bulk(w, mib);
+  if (wanted("udp"))
+    udp(w);
+  if (wanted("conn"))
+    connections(w);
+  if (wanted("memory"))
+    memory(w, flows);
+  return 0;
+}
+
+namespace {
+
+void bulk(bench_world& w, const std::string& mib) {
   std::printf("== bulk TCP upload, %s MiB, median of 3 (MiB/s)\n", mib.c_str());
   std::vector<double> direct, explicit_socks, drover;
   for (int i = 0; i < 3; ++i) {
@@ -115,7 +157,9 @@ int main(int argc, char** argv) {
       "ratio: drover/explicit = %.2f (goal >= 0.9)   drover/direct = %.2f"
       "   explicit/direct = %.2f\n",
       t / e, t / d, e / d);
+}
 
+void udp(bench_world& w) {
   std::printf("\n== UDP round trip, 100-byte datagrams, 2000 each (us)\n");
   auto du = w.peer({"udp-rtt", server, "7", "2000"}, false);
   auto eu = w.peer({"udp-rtt", server, "7", "2000", proxy}, false);
@@ -129,7 +173,9 @@ int main(int argc, char** argv) {
   std::printf("added by Drover over explicit: p50 %+.1f us, p99 %+.1f us\n",
               number(tu, "p50_us") - number(eu, "p50_us"),
               number(tu, "p99_us") - number(eu, "p99_us"));
+}
 
+void connections(bench_world& w) {
   std::printf("\n== new TCP connections, 2000 sequential (per second)\n");
   auto dc = number(w.peer({"conn-rate", server, "7", "2000"}, false),
                    "conns_per_s");
@@ -140,7 +186,9 @@ int main(int argc, char** argv) {
   std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n", dc,
               ec, tc);
   std::printf("ratio: drover/explicit = %.2f\n", tc / ec);
+}
 
+void memory(bench_world& w, int flows) {
   std::printf("\n== engine memory (RSS)\n");
   child engine{{"ip", "netns", "exec", w.app.name(), DROVER_BINARY,
                 "--headless", "--config", (w.dir / "config.toml").string()},
@@ -160,10 +208,19 @@ int main(int argc, char** argv) {
   std::printf("per flow: %.1f KiB (engine only; each flow also holds 4 file "
               "descriptors)\n",
               static_cast<double>(busy - idle) / flows);
-  if (!held)
+  if (!held) {
     std::printf("holder: %s\n", holder.output().substr(0, 500).c_str());
+    if (!engine.running()) {
+      auto& out = engine.output();
+      std::printf(
+          "the engine exited (status %d); its last output:\n%s\n",
+          engine.wait(1s),
+          out.substr(out.size() > 2000 ? out.size() - 2000 : 0).c_str());
+    }
+  }
   holder.kill(SIGTERM);
   engine.kill(SIGTERM);
   engine.wait(20s);
-  return 0;
 }
+
+} // namespace

@@ -55,6 +55,27 @@ public:
   bool closing() const { return closing_; }
 };
 
+/// Descriptors a proxied TCP flow holds in the engine (two sockets, each
+/// with a reader and a writer), and those kept free for everything else
+/// (the capture, the control socket, UDP associations, log files).
+constexpr size_t descriptors_per_tcp_flow = 4;
+constexpr size_t reserved_descriptors = 512;
+
+/// The flow cap a process can honour with `open_file_limit` descriptors
+/// (0: no per-process limit): running out of descriptors mid-flow breaks
+/// connections, so the cap is lowered instead and the oldest idle flow
+/// makes room, as at any cap.
+inline uint32_t flows_within_descriptor_budget(uint32_t configured,
+                                               size_t open_file_limit) {
+  if (open_file_limit == 0)
+    return configured;
+  size_t usable = open_file_limit > reserved_descriptors + 64
+                      ? open_file_limit - reserved_descriptors
+                      : 64;
+  size_t allowed = usable / descriptors_per_tcp_flow;
+  return allowed < configured ? static_cast<uint32_t>(allowed) : configured;
+}
+
 class flow_table {
 public:
   struct options {

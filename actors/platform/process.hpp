@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ void request_termination();
 /// Raises the open-file limit as far as allowed: each proxied TCP flow holds
 /// four descriptors (two sockets, each with a reader and a writer).
 void raise_open_file_limit();
+
+/// The current open-file limit, or 0 where the OS has none per process.
+size_t open_file_limit();
 
 /// This process's ID.
 unsigned long current_process_id();

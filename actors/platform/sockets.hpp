@@ -3,6 +3,7 @@
 // Socket helpers the actors need beyond CAF 0.17's broker API. Sockets are
 // handed to CAF brokers (add_scribe / add_doorman) once created.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +29,14 @@ socket_handle start_tcp_connect(net::endpoint to, std::string& error);
 socket_handle duplicate_socket(socket_handle s);
 
 void close_socket(socket_handle s);
+
+/// TCP keepalive: the first probe after `idle` without traffic, then one
+/// every `interval`; the connection fails after `count` unanswered probes.
+void enable_keepalive(socket_handle s, std::chrono::seconds idle,
+                      std::chrono::seconds interval, int count);
+
+/// The calling thread's last socket error, in words (after a failed call).
+std::string last_socket_error();
 
 /// The peer address of a connected socket.
 std::optional<net::endpoint> peer_of(socket_handle s);

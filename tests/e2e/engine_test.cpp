@@ -318,6 +318,33 @@ TEST_F(engine_e2e, udp_unconnected_socket_goes_through_udp_associate) {
   EXPECT_EQ(count(out, "seen " + proxy_ip + ":"), 3) << out;
 }
 
+// RFC 1928 ties an association to its control connection, which carries
+// nothing while a call is quiet: keepalive probes keep it (and any NAT on
+// the way) alive and find a dead proxy.
+TEST_F(engine_e2e, the_associations_control_connection_has_keepalive) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-udp-target", named);
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "wait-then-udp", server_ip, "7", "1", "connected"}};
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-udp-target", 10s))
+      << engine->output();
+  target.write_line("go");
+  ASSERT_EQ(target.wait(30s), 0) << target.output() << w->log();
+  // The association outlives the exchange (the flow idles for minutes).
+  auto sockets = sh_output(
+      w->app.exec("ss -tnoH state established dst " + proxy_ip + ":1080"));
+  // CAF turns keepalive on with the system's 2-hour idle time; Drover's
+  // first probe must come within 30 s of silence.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      sockets, m, std::regex{R"(timer:\(keepalive,([0-9.]+)(ms|sec|min))"}))
+      << sockets;
+  EXPECT_NE(m[2].str(), "min") << sockets;
+  if (m[2].str() == "sec") {
+    EXPECT_LE(std::stod(m[1].str()), 30.0) << sockets;
+  }
+}
+
 TEST_F(engine_e2e, fifty_udp_sockets) {
   auto [code, out]
       = w->drover_run({"udp-client", server_ip, "7", "50", "connected"});
@@ -355,6 +382,36 @@ TEST_F(engine_e2e, status_reports_and_the_flow_table_drains_to_zero) {
   }
   EXPECT_TRUE(drained) << w->status(true).second.substr(0, 2000);
   EXPECT_EQ(w->status_number("tcp_flows"), 0);
+}
+
+// A low open-file limit lowers the flow cap instead of letting sessions
+// run out of descriptors (which used to abort the engine inside CAF).
+TEST_F(engine_e2e, a_low_open_file_limit_caps_flows_and_the_engine_survives) {
+  auto named = w->dir / "e2e-many-target";
+  fs::copy_file(DROVER_PEER, named);
+  // (700 - 512 reserved) / 4 descriptors per flow = 47 flows.
+  child engine{
+      {"ip", "netns", "exec", w->app.name(), "prlimit", "--nofile=700:700",
+       DROVER_BINARY, "--headless", "--config",
+       w->config("[targets]\nprocesses = [\"e2e-many-target\"]\n").string()},
+      w->env()};
+  ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+      << engine.output();
+  EXPECT_NE(engine.output().find("allows 47 proxied flows"), std::string::npos)
+      << engine.output();
+  child holder{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "wait-then-hold", server_ip, "7", "120"}};
+  ASSERT_TRUE(engine.wait_for_output("capturing e2e-many-target", 10s))
+      << engine.output();
+  holder.write_line("go");
+  ASSERT_TRUE(holder.wait_for_output("held 120", 60s)) << holder.output();
+  EXPECT_TRUE(engine.running()) << engine.output();
+  auto tcp = w->status_number("tcp_flows");
+  EXPECT_GE(tcp, 1);
+  EXPECT_LE(tcp, 47);
+  EXPECT_GE(w->status_number("flows_evicted"), 120 - 47);
+  holder.write_line("done");
+  EXPECT_EQ(holder.wait(20s), 0) << holder.output();
 }
 
 TEST_F(engine_e2e, a_targets_ipv6_is_dropped_and_counted_not_leaked) {

@@ -11,6 +11,7 @@
 //                             checks that replies come from IP:PORT
 //   wait-then-tcp IP PORT N   reads a line from stdin first (the test says
 //                             when), then behaves like tcp-client
+//   wait-then-udp IP PORT N MODE  the same for udp-client
 //   wait-then-tcp6 IP6 PORT   reads a line, then tries IPv6 for 3 s and
 //                             prints "connected", "refused" or "blocked"
 //
@@ -475,7 +476,7 @@ int hold(const char* ip, int port, int n) {
   for (int i = 0; i < n; ++i) {
     int fd = socks_connect("", ip, port, drover::net::socks5::command::connect);
     if (fd < 0) {
-      std::printf("fail after %d\n", i);
+      std::printf("fail after %d: %s\n", i, std::strerror(errno));
       return 1;
     }
     fds.push_back(fd);
@@ -543,6 +544,12 @@ int main(int argc, char** argv) {
     std::string line;
     std::getline(std::cin, line);
     return tcp_client(ip, port, n);
+  }
+  if (mode == "wait-then-udp") {
+    std::string line;
+    std::getline(std::cin, line);
+    return udp_client(ip, port, n,
+                      argc > 5 && std::string{argv[5]} == "connected");
   }
   if (mode == "wait-then-tcp6")
     return tcp6_probe(ip, port);

@@ -208,3 +208,14 @@ TEST(flow_table, closing_flows_linger_briefly) {
   EXPECT_EQ(t.find(tcp(40000)), nullptr);
   EXPECT_NE(t.find(tcp(40001)), nullptr);
 }
+
+TEST(flow_table, the_cap_fits_the_open_file_limit) {
+  // No per-process limit (Windows): the configured cap stands.
+  EXPECT_EQ(flows_within_descriptor_budget(16384, 0), 16384u);
+  // 20000 descriptors, 512 kept back, 4 per flow.
+  EXPECT_EQ(flows_within_descriptor_budget(16384, 20000), 4872u);
+  // A generous limit keeps the configured cap.
+  EXPECT_EQ(flows_within_descriptor_budget(16384, 1u << 20), 16384u);
+  // A tiny limit still leaves a few flows rather than none.
+  EXPECT_EQ(flows_within_descriptor_budget(16384, 100), 16u);
+}

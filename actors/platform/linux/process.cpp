@@ -56,6 +56,14 @@ void raise_open_file_limit() {
   ::setrlimit(RLIMIT_NOFILE, &current);
 }
 
+size_t open_file_limit() {
+  rlimit current{};
+  if (::getrlimit(RLIMIT_NOFILE, &current) != 0
+      || current.rlim_cur == RLIM_INFINITY)
+    return 0;
+  return static_cast<size_t>(current.rlim_cur);
+}
+
 std::vector<process_entry> list_processes() {
   std::vector<process_entry> out;
   DIR* proc = ::opendir("/proc");

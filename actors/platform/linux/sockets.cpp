@@ -69,6 +69,21 @@ socket_handle duplicate_socket(socket_handle s) {
   return ::fcntl(s, F_DUPFD_CLOEXEC, 0);
 }
 
+void enable_keepalive(socket_handle s, std::chrono::seconds idle,
+                      std::chrono::seconds interval, int count) {
+  int on = 1;
+  int idle_s = static_cast<int>(idle.count());
+  int interval_s = static_cast<int>(interval.count());
+  ::setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+  ::setsockopt(s, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
+  ::setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
+std::string last_socket_error() {
+  return std::strerror(errno);
+}
+
 void close_socket(socket_handle s) {
   if (s >= 0)
     ::close(s);

@@ -49,6 +49,10 @@ void raise_open_file_limit() {
   // Windows has no per-process descriptor limit to raise.
 }
 
+size_t open_file_limit() {
+  return 0;
+}
+
 std::vector<process_entry> list_processes() {
   std::vector<process_entry> out;
   HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
