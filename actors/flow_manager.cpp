@@ -110,6 +110,11 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         stats.packets_dropped++;
         return verdict_kind::drop;
       }
+      if (!proxying) {
+        refuse(data, p.info);
+        stats.packets_dropped++;
+        return verdict_kind::drop;
+      }
       e = table->insert(key, now, [&](const net::flow_entry& victim) {
         stats.flows_evicted++;
         trace::record(name, "evict", {{"flow", victim.id}});
@@ -126,6 +131,10 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     return fits_or_split(p);
   }
   if (p.info.is_udp() && !p.info.fragment) {
+    if (!proxying) {
+      stats.packets_dropped++;
+      return verdict_kind::drop;
+    }
     net::flow_key key{net::proto_udp, p.info.src, p.info.dst};
     auto* e = table->find(key);
     if (e == nullptr) {
@@ -149,6 +158,13 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
   // proxied, so not let out either.
   stats.packets_dropped++;
   return verdict_kind::drop;
+}
+
+void flow_manager_state::refuse(const uint8_t* data,
+                                const net::packet_info& info) {
+  auto n = net::build_tcp_reset(scratch.data(), scratch.size(), data, info);
+  if (n > 0)
+    capture->injector().inject(scratch.data(), n);
 }
 
 void flow_manager_state::relay_udp(const net::packet_ref& p,
@@ -237,6 +253,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   auto& st = self->state;
   st.capture = std::move(capture);
   st.listener = cfg.listener;
+  st.proxying = cfg.proxying;
   cfg.table.listener = {cfg.listener.loopback_ip, cfg.listener.port};
   st.table = std::make_unique<net::flow_table>(cfg.table);
   st.verdicts.reserve(1024);
@@ -313,6 +330,13 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
           (e.key.protocol == net::proto_tcp ? s.tcp_flows : s.udp_flows)++;
         });
         return s;
+      },
+      [=](atom::update, bool proxying) {
+        if (self->state.proxying != proxying)
+          lg->info(proxying ? "proxying new connections"
+                            : "not proxying: new connections are refused, "
+                              "UDP is dropped");
+        self->state.proxying = proxying;
       },
       [=](atom::internal, divert_reader_actor reader) {
         self->state.reader = std::move(reader);

@@ -20,6 +20,9 @@ struct flow_manager_config {
   upstream_settings upstream;
   net::flow_table::options table;
   std::chrono::milliseconds sweep_interval{2000};
+  /// Whether new flows are proxied from the start. The supervisor starts
+  /// with this off and turns it on once the proxy passed its check.
+  bool proxying = true;
 };
 
 struct flow_manager_state {
@@ -31,6 +34,10 @@ struct flow_manager_state {
   std::vector<platform::verdict> verdicts; // reused for every batch
   stats_snapshot stats;
   divert_reader_actor reader; // where processed batches go back
+  /// Off while the proxy cannot be used (Starting, Reconnecting, Failed):
+  /// new TCP connections are reset and UDP is dropped. Fail closed: nothing
+  /// goes direct.
+  bool proxying = true;
 
   /// One SOCKS5 UDP association per application socket, with the
   /// datagrams of the current batch waiting to go to it.
@@ -81,6 +88,9 @@ struct flow_manager_state {
   /// segments through the injector (the original is then dropped).
   bool inject_split(const net::packet_ref& p);
   std::vector<uint8_t> scratch; // one packet, allocated once
+
+  /// Answers a captured SYN with a reset while not proxying.
+  void refuse(const uint8_t* data, const net::packet_info& info);
 };
 
 flow_manager_actor::behavior_type

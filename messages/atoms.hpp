@@ -20,6 +20,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(drover, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(drover, (drover::config_error))
   CAF_ADD_TYPE_ID(drover, (drover::flow_lookup))
   CAF_ADD_TYPE_ID(drover, (drover::net::endpoint))
+  CAF_ADD_TYPE_ID(drover, (drover::check_step))
+  CAF_ADD_TYPE_ID(drover, (drover::proxy_check))
 
   // -- user commands --
   CAF_ADD_ATOM(drover, drover::atom, start, "start")

@@ -7,6 +7,7 @@
 #include <string>
 
 #include <caf/error.hpp>
+#include <caf/message.hpp> // CAF_ERROR_CODE_ENUM needs it complete
 
 namespace drover {
 

@@ -93,6 +93,9 @@ using flow_manager_actor = caf::typed_actor<
     caf::replies_to<atom::get, atom::stats>::with<stats_snapshot>,
     // Private timer: drop flows idle past their TTL.
     caf::reacts_to<atom::sweep>,
+    // From the supervisor: proxy new flows (true), or refuse them (false:
+    // TCP reset, UDP dropped) while the proxy cannot be used.
+    caf::reacts_to<atom::update, bool>,
     // Set-up: the divert-reader that processed batches go back to.
     caf::reacts_to<atom::internal, divert_reader_actor>>;
 

@@ -208,6 +208,52 @@ bool checksums_valid(const uint8_t* data, const packet_info& info) {
   return fold(l4_sum(data, info)) == 0xffff;
 }
 
+size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
+                       const packet_info& info) {
+  constexpr size_t tcp_header = 20;
+  constexpr size_t total = ipv4_min_header + tcp_header;
+  if (capacity < total || !info.is_tcp() || info.ip_version != 4
+      || (info.tcp_flags & tcp_flag::rst) != 0)
+    return 0;
+  const uint8_t* seg = data + info.l4_offset;
+  uint32_t seq = load32(seg + 4);
+  uint32_t ack = load32(seg + 8);
+  // Sequence space the segment occupies: its payload, plus one for SYN and
+  // one for FIN.
+  uint32_t length = info.payload_length
+                    + ((info.tcp_flags & tcp_flag::syn) ? 1u : 0u)
+                    + ((info.tcp_flags & tcp_flag::fin) ? 1u : 0u);
+  std::memset(out, 0, total);
+  out[0] = 0x45;
+  store16(out + ip_total_length, static_cast<uint16_t>(total));
+  out[ip_ttl] = 64;
+  out[ip_protocol] = proto_tcp;
+  store32(out + ip_src, info.dst.ip.value);
+  store32(out + ip_dst, info.src.ip.value);
+  uint8_t* tcp = out + ipv4_min_header;
+  store16(tcp, info.dst.port);
+  store16(tcp + 2, info.src.port);
+  if (info.tcp_flags & tcp_flag::ack) {
+    store32(tcp + 4, ack);
+    tcp[13] = tcp_flag::rst;
+  } else {
+    store32(tcp + 8, seq + length);
+    tcp[13] = tcp_flag::rst | tcp_flag::ack;
+  }
+  tcp[12] = 5 << 4; // data offset: 5 words
+  packet_info reply;
+  reply.ip_version = 4;
+  reply.protocol = proto_tcp;
+  reply.ip_header_length = static_cast<uint16_t>(ipv4_min_header);
+  reply.total_length = static_cast<uint16_t>(total);
+  reply.has_ports = true;
+  reply.src = info.dst;
+  reply.dst = info.src;
+  reply.l4_offset = static_cast<uint16_t>(ipv4_min_header);
+  recompute_checksums(out, reply);
+  return total;
+}
+
 size_t build_ipv4_udp(uint8_t* out, size_t capacity, endpoint src, endpoint dst,
                       const uint8_t* payload, size_t payload_length,
                       uint16_t id, uint8_t ttl) {

@@ -106,4 +106,13 @@ size_t build_ipv4_udp(uint8_t* out, size_t capacity, endpoint src, endpoint dst,
                       const uint8_t* payload, size_t payload_length,
                       uint16_t ip_id, uint8_t ttl = 64);
 
+/// Writes the TCP reset that answers the IPv4 TCP segment `data` (parsed as
+/// `info`) as its peer would (RFC 793 "Reset Generation"): from the
+/// segment's destination to its source, RST+ACK acknowledging a SYN's
+/// sequence number, or RST with the segment's ACK as sequence number.
+/// Returns its length (40), or 0 if `capacity` is too small, the segment is
+/// no TCP or is itself a reset (never answered).
+size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
+                       const packet_info& info);
+
 } // namespace drover::net

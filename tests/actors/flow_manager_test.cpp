@@ -176,6 +176,31 @@ TEST_F(flow_manager_test, a_syn_is_redirected_and_the_listener_finds_its_flow) {
   EXPECT_EQ(stats().tcp_flows, 1u);
 }
 
+// Fail closed while the proxy cannot be used: a new connection is reset at
+// once (the reset comes from the remote's address, as a closed port's
+// would), UDP is dropped, nothing is redirected or let out.
+TEST_F(flow_manager_test, while_not_proxying_syns_are_reset_and_udp_dropped) {
+  self->send(aut, atom::update_v, false);
+  sched.run();
+  auto syn = fixtures()[0];
+  EXPECT_EQ(feed(syn).kind, verdict_kind::drop);
+  ASSERT_EQ(capture->injector_.injected.size(), 1u);
+  auto rst = parsed(capture->injector_.injected[0]);
+  EXPECT_EQ(rst.src, parsed(syn).dst);
+  EXPECT_EQ(rst.dst, parsed(syn).src);
+  EXPECT_EQ(rst.tcp_flags, net::tcp_flag::rst | net::tcp_flag::ack);
+  auto udp = fixtures()[5];
+  EXPECT_EQ(feed(udp).kind, verdict_kind::drop);
+  EXPECT_EQ(capture->injector_.injected.size(), 1u);
+  EXPECT_EQ(stats().tcp_flows, 0u);
+  EXPECT_EQ(stats().udp_flows, 0u);
+  EXPECT_EQ(stats().packets_dropped, 2u);
+  // Proxying again: the same SYN is redirected.
+  self->send(aut, atom::update_v, true);
+  sched.run();
+  EXPECT_EQ(feed(syn).kind, verdict_kind::accept_modified);
+}
+
 TEST_F(flow_manager_test, the_listeners_reply_goes_back_as_the_remote) {
   auto syn = fixtures()[0];
   auto peer = parsed(feed(syn).packet).src;

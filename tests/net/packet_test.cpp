@@ -280,6 +280,48 @@ TEST(packet_build, udp_datagram_from_scratch) {
   EXPECT_TRUE(checksums_valid(out.data(), info));
 }
 
+// While the engine cannot proxy, a captured SYN is answered with the reset
+// the server would send for a closed port, so the application fails at
+// once instead of waiting (and nothing leaks).
+TEST(packet_build, a_reset_answers_a_real_syn) {
+  const auto& syn = complete()[tcp_syn];
+  auto in = parsed(syn);
+  bytes out(64);
+  auto n = build_tcp_reset(out.data(), out.size(), syn.data(), in);
+  ASSERT_EQ(n, 40u);
+  out.resize(n);
+  auto info = parsed(out);
+  ASSERT_TRUE(info.is_tcp());
+  EXPECT_EQ(info.src, in.dst);
+  EXPECT_EQ(info.dst, in.src);
+  EXPECT_EQ(info.tcp_flags, tcp_flag::rst | tcp_flag::ack);
+  // RST+ACK acknowledges the SYN: its sequence number plus one.
+  EXPECT_EQ(load32(out.data() + 20 + 8),
+            load32(syn.data() + in.l4_offset + 4) + 1);
+  EXPECT_TRUE(checksums_valid(out.data(), info));
+}
+
+TEST(packet_build, a_reset_answers_data_with_its_ack_and_never_a_reset) {
+  const auto& data = complete()[tcp_data];
+  auto in = parsed(data);
+  bytes out(64);
+  ASSERT_EQ(build_tcp_reset(out.data(), out.size(), data.data(), in), 40u);
+  auto info = parsed(out);
+  EXPECT_EQ(info.tcp_flags, tcp_flag::rst);
+  EXPECT_EQ(load32(out.data() + 20 + 4),
+            load32(data.data() + in.l4_offset + 8));
+  EXPECT_TRUE(checksums_valid(out.data(), info));
+  // A reset is never answered; nor is UDP; nor does it overflow.
+  bytes rst = out;
+  rst.resize(40);
+  EXPECT_EQ(build_tcp_reset(out.data(), out.size(), rst.data(), parsed(rst)),
+            0u);
+  const auto& udp = complete()[udp_small];
+  EXPECT_EQ(build_tcp_reset(out.data(), out.size(), udp.data(), parsed(udp)),
+            0u);
+  EXPECT_EQ(build_tcp_reset(out.data(), 39, data.data(), in), 0u);
+}
+
 TEST(packet_build, payload_already_in_place_is_not_copied_over) {
   bytes buf(100, 0);
   std::memcpy(buf.data() + 28, "in place", 8);
