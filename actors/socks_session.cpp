@@ -76,6 +76,15 @@ void fail(caf::io::broker* self, const state_ptr& st, const std::string& why) {
   finish(self, st);
 }
 
+// The proxy itself failed (not the destination): the supervisor checks the
+// proxy and, if it is down, reconnects the engine.
+void proxy_failed(caf::io::broker* self, const state_ptr& st,
+                  const std::string& why) {
+  if (st->upstream.health)
+    caf::anon_send(st->upstream.health, atom::check_v, why);
+  fail(self, st, why);
+}
+
 void write(caf::io::broker* self, connection_handle to, const uint8_t* data,
            size_t n) {
   self->write(to, n, data);
@@ -202,10 +211,11 @@ void on_closed(caf::io::broker* self, const state_ptr& st,
   } else if (h == st->up_in) {
     st->up_eof = true;
     if (st->step != phase::pumping)
-      return fail(self, st,
-                  st->step == phase::method
-                      ? "the proxy refused or closed the connection"
-                      : "the proxy closed the connection during the handshake");
+      return proxy_failed(
+          self, st,
+          st->step == phase::method
+              ? "the proxy refused or closed the connection"
+              : "the proxy closed the connection during the handshake");
     self->close(st->app_out);
   } else {
     // A writer failed: the peer is gone; nothing more can be delivered.
@@ -243,7 +253,7 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
   if (app_dup < 0 || up < 0 || up_dup < 0) {
     platform::close_socket(app_dup);
     platform::close_socket(up);
-    fail(self, st, "cannot connect to the proxy: " + error);
+    proxy_failed(self, st, "cannot connect to the proxy: " + error);
     return {};
   }
   st->app_out = self->add_scribe(app_dup);
@@ -274,10 +284,11 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
       [=](const connection_closed_msg& m) { on_closed(self, st, m.handle); },
       [=](atom::internal) {
         if (st->step != phase::pumping && st->step != phase::done)
-          fail(self, st,
-               "the proxy did not answer within "
-                   + std::to_string(st->upstream.connect_timeout.count())
-                   + " ms");
+          proxy_failed(
+              self, st,
+              "the proxy did not answer within "
+                  + std::to_string(st->upstream.connect_timeout.count())
+                  + " ms");
         else if (st->step == phase::pumping) {
           report(st);
           self->delayed_send(self, std::chrono::seconds{1}, atom::internal_v);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include <caf/actor.hpp>
 #include <caf/io/broker.hpp>
 
 #include "messages/interfaces.hpp"
@@ -17,6 +18,9 @@ struct upstream_settings {
   std::string login;
   std::string password;
   std::chrono::milliseconds connect_timeout{10000};
+  /// Hears when the proxy fails a session (the supervisor, which then
+  /// checks the proxy); may be empty in tests.
+  caf::actor health;
 };
 
 /// One redirected TCP connection: connects to the proxy, greets,

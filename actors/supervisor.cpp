@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 
 #include "actors/divert_reader.hpp"
@@ -10,6 +11,7 @@
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
 #include "actors/platform/process.hpp"
+#include "actors/platform/proxy_probe.hpp"
 #include "actors/platform/sockets.hpp"
 #include "actors/procscan.hpp"
 #include "actors/socks_session.hpp"
@@ -20,6 +22,8 @@ namespace drover {
 namespace {
 
 using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
+
+void start(self_ptr self);
 
 void publish(self_ptr self, event_kind kind, engine_state state,
              std::string reason, failure_class failure = failure_class::none,
@@ -32,7 +36,8 @@ void publish(self_ptr self, event_kind kind, engine_state state,
   e.failure = failure;
   e.attempt = attempt;
   e.time = caf::make_timestamp();
-  if (kind == event_kind::state_changed)
+  if (kind == event_kind::state_changed
+      || kind == event_kind::reconnect_attempt)
     st.last = e;
   st.recent.push_back(e);
   while (st.recent.size() > supervisor_state::recent_events)
@@ -78,20 +83,137 @@ void stopped(self_ptr self) {
   st.scanner = nullptr;
   st.listener = nullptr;
   st.stopping = false;
+  st.probing = false;
   if (st.last.state != engine_state::failed)
     publish(self, event_kind::state_changed, engine_state::idle,
             "stopped: nothing is captured");
-  if (st.quit_when_stopped)
+  if (st.quit_when_stopped) {
     self->quit();
+  } else if (st.start_when_stopped) {
+    st.start_when_stopped = false;
+    start(self);
+  }
 }
 
-void fail(self_ptr self, failure_class failure, const std::string& reason) {
+// Failed. When the engine's parts still run (the proxy failed, not the
+// engine), the capture stays in place, refusing every new flow: a target
+// never goes direct by accident. Retry or Stop release it.
+void fail(self_ptr self, failure_class failure, const std::string& reason,
+          bool keep_capture = false) {
+  auto& st = self->state;
+  st.retry_generation++; // cancels a pending reconnect
   publish(self, event_kind::state_changed, engine_state::failed, reason,
           failure);
-  if (!self->state.children.empty())
+  if (keep_capture && !st.children.empty())
+    return;
+  if (!st.children.empty())
     stop_children(self, caf::exit_reason::user_shutdown);
   else
     stopped(self);
+}
+
+// Proxy new flows (true) or refuse them, failing closed (false).
+void set_proxying(self_ptr self, bool on) {
+  if (self->state.flow_manager)
+    self->send(self->state.flow_manager, atom::update_v, on);
+}
+
+proxy_check to_check(const platform::probe_result& r) {
+  proxy_check c;
+  c.ok = r.verdict == platform::probe_verdict::ok;
+  c.reason = r.reason;
+  switch (r.verdict) {
+    case platform::probe_verdict::ok:
+      c.failure = failure_class::none;
+      break;
+    case platform::probe_verdict::unreachable:
+      c.failure = failure_class::proxy_unreachable;
+      break;
+    case platform::probe_verdict::auth_rejected:
+      c.failure = failure_class::auth_rejected;
+      break;
+    case platform::probe_verdict::not_socks5:
+      c.failure = failure_class::fatal;
+      break;
+  }
+  for (auto& s : r.steps)
+    c.steps.push_back({s.name, s.ok, s.micros, s.detail});
+  return c;
+}
+
+// Checks the proxy (TCP, greeting, authentication, UDP ASSOCIATE; 2 s) on
+// a thread of its own; the result comes back as a proxy_check.
+void check_proxy(self_ptr self) {
+  auto& st = self->state;
+  if (st.probing)
+    return;
+  st.probing = true;
+  platform::probe_request req;
+  req.proxy = st.proxy;
+  req.auth = st.settings.proxy.auth;
+  req.login = st.settings.proxy.login;
+  req.password = st.settings.proxy.password;
+  req.budget = std::chrono::seconds{2};
+  trace::record(
+      self->name(), "check-proxy",
+      {{"proxy", net::to_string(st.proxy.ip)}, {"port", st.proxy.port}});
+  auto sup = caf::actor_cast<caf::actor>(self);
+  self->system().spawn<caf::detached>([req, sup](caf::event_based_actor*) {
+    caf::anon_send(sup, to_check(platform::probe_proxy(req)));
+  });
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s"
+                        : std::to_string(ms) + " ms";
+}
+
+// The result of a proxy check: Active, Reconnecting (backoff) or Failed.
+void on_check(self_ptr self, const proxy_check& c) {
+  auto& st = self->state;
+  st.probing = false;
+  if (st.children.empty() || st.stopping
+      || st.last.state == engine_state::failed)
+    return; // stopped or given up meanwhile
+  auto& proxy = st.settings.proxy;
+  if (c.ok) {
+    if (st.last.state == engine_state::active)
+      return; // a session's trouble was its own, the proxy is fine
+    auto attempts
+        = st.last.state == engine_state::reconnecting ? st.last.attempt : 0u;
+    st.policy.on_active();
+    set_proxying(self, true);
+    st.stats.active_since = caf::make_timestamp();
+    publish(self, event_kind::state_changed, engine_state::active,
+            "proxying through " + proxy.host + ":" + std::to_string(proxy.port)
+                + (attempts > 0 ? " (reconnected after "
+                                      + std::to_string(attempts) + " attempts)"
+                                : ""));
+    return;
+  }
+  set_proxying(self, false);
+  if (c.failure == failure_class::auth_rejected)
+    return fail(self, c.failure, c.reason, true);
+  if (c.failure != failure_class::proxy_unreachable)
+    return fail(self, c.failure, c.reason, true);
+  auto d = st.policy.on_failure(failure_class::proxy_unreachable,
+                                std::chrono::steady_clock::now());
+  if (d.action != recovery_action::exp_backoff)
+    return fail(self, failure_class::proxy_unreachable,
+                std::string{d.gave_up} + " for "
+                    + seconds_text(st.policy.timing().backoff_total) + " ("
+                    + c.reason + "); new connections are refused "
+                    + "until you choose Retry or Stop",
+                true);
+  auto gen = ++st.retry_generation;
+  publish(self, event_kind::reconnect_attempt, engine_state::reconnecting,
+          "cannot reach the proxy " + proxy.host + ":"
+              + std::to_string(proxy.port) + " (" + c.reason + "); attempt "
+              + std::to_string(d.attempt) + ", next try in "
+              + seconds_text(d.delay),
+          failure_class::proxy_unreachable, d.attempt);
+  self->delayed_send(self, d.delay, atom::retry_v, gen);
 }
 
 void start(self_ptr self) {
@@ -101,6 +223,8 @@ void start(self_ptr self) {
     return;
   if (st.stopping)
     return; // a Stop is still in progress
+  st.policy.reset();
+  st.retry_generation++;
   publish(self, event_kind::state_changed, engine_state::starting,
           "starting the engine");
   auto& proxy = st.settings.proxy;
@@ -136,7 +260,10 @@ void start(self_ptr self) {
   up.login = proxy.login;
   up.password = proxy.password;
   up.connect_timeout = proxy.tcp_connect_timeout;
+  up.health = caf::actor_cast<caf::actor>(self);
+  st.proxy = up.proxy;
   flow_manager_config fcfg;
+  fcfg.proxying = false; // until the proxy passed its check
   fcfg.listener = opts.listener;
   fcfg.upstream = up;
   auto fd_limit = platform::open_file_limit();
@@ -167,9 +294,11 @@ void start(self_ptr self) {
     st.children.push_back(a.address());
   }
   st.stats = {};
-  st.stats.active_since = caf::make_timestamp();
-  publish(self, event_kind::state_changed, engine_state::active,
-          "proxying through " + proxy.host + ":" + std::to_string(proxy.port));
+  publish(self, event_kind::info, engine_state::starting,
+          "capture ready (new connections wait for the proxy check); "
+          "checking the proxy "
+              + proxy.host + ":" + std::to_string(proxy.port));
+  check_proxy(self);
 }
 
 std::string describe_failure(self_ptr self, const caf::error& reason) {
@@ -182,6 +311,14 @@ supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            config::settings settings) {
   self->state.settings = std::move(settings);
+  {
+    auto& e = self->state.settings.engine;
+    recovery_timing t;
+    t.backoff_initial = e.reconnect_backoff_initial;
+    t.backoff_max = e.reconnect_backoff_max;
+    t.backoff_total = e.reconnect_total_cap;
+    self->state.policy = recovery_policy{t};
+  }
   self->state.last.time = caf::make_timestamp();
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
@@ -221,15 +358,39 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   return {
       [=](atom::start) { start(self); },
       [=](atom::stop) {
+        self->state.retry_generation++; // no reconnect after a Stop
+        self->state.start_when_stopped = false;
         if (!self->state.children.empty() && !self->state.stopping) {
           publish(self, event_kind::info, self->state.last.state, "stopping");
           stop_children(self, caf::exit_reason::user_shutdown);
         }
       },
       [=](atom::retry) {
-        if (self->state.last.state == engine_state::failed
-            && !self->state.stopping)
+        auto& st = self->state;
+        if (st.last.state != engine_state::failed || st.stopping)
+          return;
+        if (st.children.empty()) {
           start(self);
+        } else { // the capture was kept (fail closed): restart it
+          st.start_when_stopped = true;
+          stop_children(self, caf::exit_reason::user_shutdown);
+        }
+      },
+      [=](atom::check, const std::string& why) {
+        auto& st = self->state;
+        if (st.last.state != engine_state::active || st.probing)
+          return;
+        log::get(self->name())
+            ->info("a connection could not use the proxy ({}); checking it",
+                   why);
+        check_proxy(self);
+      },
+      [=](const proxy_check& c) { on_check(self, c); },
+      [=](atom::retry, uint64_t gen) {
+        auto& st = self->state;
+        if (gen == st.retry_generation
+            && st.last.state == engine_state::reconnecting)
+          check_proxy(self);
       },
       [=](atom::subscribe, engine_listener_actor l) {
         self->monitor(l);

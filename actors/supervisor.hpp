@@ -9,6 +9,7 @@
 #include "actors/platform/capture.hpp"
 #include "config/settings.hpp"
 #include "messages/interfaces.hpp"
+#include "messages/recovery_policy.hpp"
 
 namespace drover {
 
@@ -31,6 +32,13 @@ struct supervisor_state {
   std::vector<caf::actor_addr> children;
   bool stopping = false;
   bool quit_when_stopped = false;
+  bool start_when_stopped = false; // Retry from Failed: stop, then start
+
+  // Supervision (see messages/recovery_policy.hpp).
+  recovery_policy policy;
+  bool probing = false;          // a proxy check is running
+  uint64_t retry_generation = 0; // which backoff timer is current
+  net::endpoint proxy;           // resolved at Start
 };
 
 /// Owns the engine: spawns and monitors its actors, drives the state

@@ -78,6 +78,8 @@ void send_datagram(caf::io::broker* self, const state_ptr& st,
 void reassociate(caf::io::broker* self, const state_ptr& st,
                  const std::string& why) {
   st->log->warn("{}: {}; associating again", st->name, why);
+  if (st->upstream.health) // the supervisor checks the proxy
+    caf::anon_send(st->upstream.health, atom::check_v, why);
   trace::record(st->name, "reassociate", {{"reason", why}});
   if (st->connected) {
     self->close(st->ctl);

@@ -124,17 +124,45 @@ void stop_engine(caf::scoped_actor& self, const supervisor_actor& sup) {
 }
 
 // Starts the engine and waits until it is Active or Failed.
-engine_status start_engine(caf::scoped_actor& self,
+// Starts the engine and waits (bounded) until it settles: Active, or
+// Reconnecting (the proxy is down; the engine keeps trying), or Failed.
+engine_status start_engine(caf::actor_system& system,
                            const supervisor_actor& sup) {
-  self->send(sup, atom::start_v);
+  // A listener of its own, gone (and so unsubscribed) when this returns.
+  caf::scoped_actor waiter{system};
   engine_status status;
-  // start is handled before this request (same sender, same mailbox).
-  self->request(sup, std::chrono::seconds{30}, atom::get_v, atom::status_v)
+  status.last.state = engine_state::failed;
+  status.last.reason = "no answer from the engine";
+  waiter
+      ->request(sup, std::chrono::seconds{10}, atom::subscribe_v,
+                caf::actor_cast<engine_listener_actor>(waiter))
       .receive([&](const engine_status& s) { status = s; },
                [&](const caf::error& e) {
-                 status.last.state = engine_state::failed;
-                 status.last.reason = self->system().render(e);
+                 status.last.reason = system.render(e);
                });
+  waiter->send(sup, atom::start_v);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  for (bool settled = false; !settled;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      status.last.state = engine_state::failed;
+      status.last.reason = "the engine did not become active within 30 s";
+      break;
+    }
+    waiter->receive(
+        [&](const engine_event& e) {
+          if (e.kind != event_kind::state_changed
+              && e.kind != event_kind::reconnect_attempt)
+            return;
+          status.last = e;
+          settled = e.state == engine_state::active
+                    || e.state == engine_state::reconnecting
+                    || e.state == engine_state::failed;
+        },
+        [&](const stats_snapshot&) {},
+        caf::after(left) >> [] {});
+  }
   return status;
 }
 
@@ -211,7 +239,8 @@ int headless(const options& o, std::ostream& err) {
     auto sup = system.spawn(supervisor, settings);
     auto server = serve_control(system, control, sup);
     caf::scoped_actor self{system};
-    start_engine(self, sup);
+    // Not waited for: a stop request must be served at once, in any state.
+    self->send(sup, atom::start_v);
     platform::wait_for_termination();
     lg->info("stopping");
     stop_engine(self, sup);
@@ -250,8 +279,13 @@ int run_command(const options& o, std::ostream& err) {
     auto sup = system.spawn(supervisor, settings);
     auto server = serve_control(system, control, sup);
     caf::scoped_actor self{system};
-    auto status = start_engine(self, sup);
-    if (status.last.state != engine_state::active) {
+    auto status = start_engine(system, sup);
+    if (status.last.state == engine_state::reconnecting)
+      err << "drover run: " << status.last.reason
+          << "; starting the program anyway (its connections are refused "
+             "until the proxy answers)\n";
+    if (status.last.state != engine_state::active
+        && status.last.state != engine_state::reconnecting) {
       err << "drover run: the engine did not start: " << status.last.reason
           << '\n';
     } else {

@@ -58,7 +58,14 @@ using supervisor_actor = caf::typed_actor<
     // From config-watcher: the file is broken; the last good config stays.
     caf::reacts_to<config_error>,
     // Private timer: refresh the counters every second.
-    caf::reacts_to<atom::stats>>;
+    caf::reacts_to<atom::stats>,
+    // From a socks-session or UDP association: the proxy failed it (why);
+    // the supervisor checks the proxy and reconnects if it is down.
+    caf::reacts_to<atom::check, std::string>,
+    // From the proxy-check worker: the result of a health check.
+    caf::reacts_to<proxy_check>,
+    // Private timer: the next reconnect attempt of backoff series `gen`.
+    caf::reacts_to<atom::retry, uint64_t>>;
 
 /// divert-reader: owns the receive side of the platform packet handle
 /// (WinDivert or NFQUEUE) on its own thread and hands packets to the

@@ -133,14 +133,16 @@ struct world : drover::test::proxy_lab {
   // An engine in the app namespace whose target is a copy of the peer
   // helper named `name`.
   std::unique_ptr<child> headless_with_target(const std::string& name,
-                                              fs::path& target) {
+                                              fs::path& target,
+                                              const std::string& extra = "") {
     target = dir / name;
     fs::copy_file(DROVER_PEER, target, fs::copy_options::overwrite_existing);
     auto engine = std::make_unique<child>(
         std::vector<std::string>{
             "ip", "netns", "exec", app.name(), DROVER_BINARY, "--headless",
             "--config",
-            config("[targets]\nprocesses = [\"" + name + "\"]\n").string()},
+            config("[targets]\nprocesses = [\"" + name + "\"]\n" + extra)
+                .string()},
         env());
     engine->wait_for_output("active: proxying", 20s);
     return engine;
@@ -343,6 +345,51 @@ TEST_F(engine_e2e, the_associations_control_connection_has_keepalive) {
   if (m[2].str() == "sec") {
     EXPECT_LE(std::stod(m[1].str()), 30.0) << sockets;
   }
+}
+
+// The proxy goes down: the engine says Reconnecting with rising attempts,
+// refuses new connections at once (no direct leak), and is Active again
+// soon after the proxy returns; new connections work again.
+TEST_F(engine_e2e, proxy_down_reconnects_with_backoff_and_recovers) {
+  fs::path named;
+  // Fast backoff for the test: 1 s, then 2 s (x5, capped).
+  auto engine
+      = w->headless_with_target("e2e-reconnect-target", named,
+                                "[engine]\nreconnect_backoff_max = \"2s\"\n");
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-reconnect-target", 10s))
+      << engine->output();
+  w->stop_proxy();
+  // A connection the proxy cannot serve; the check confirms it is down.
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round failed", 20s)) << target.output();
+  ASSERT_TRUE(engine->wait_for_output("attempt 2,", 20s)) << engine->output();
+  EXPECT_NE(engine->output().find("reconnecting: cannot reach the proxy"),
+            std::string::npos)
+      << engine->output();
+  auto [code, text] = w->status(false);
+  EXPECT_NE(text.find("State:    Reconnecting"), std::string::npos) << text;
+  EXPECT_NE(text.find("Attempt:"), std::string::npos) << text;
+  // While Reconnecting a new connection is refused at once: never direct.
+  auto before = std::chrono::steady_clock::now();
+  target.write_line("go");
+  // (the reset Drover sends in the server's name: "connection refused")
+  ASSERT_TRUE(target.wait_for_output("Connection refused\nround failed", 20s))
+      << target.output();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 2s);
+  EXPECT_EQ(target.output().find("seen "), std::string::npos)
+      << target.output();
+  w->start_proxy();
+  ASSERT_TRUE(w->wait_for_proxy());
+  auto back = std::chrono::steady_clock::now();
+  ASSERT_TRUE(engine->wait_for_output("(reconnected after", 30s))
+      << engine->output();
+  EXPECT_LT(std::chrono::steady_clock::now() - back, 30s);
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+  EXPECT_NE(target.output().find("seen " + proxy_ip + ":"), std::string::npos)
+      << target.output();
 }
 
 TEST_F(engine_e2e, fifty_udp_sockets) {

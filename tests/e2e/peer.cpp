@@ -12,6 +12,8 @@
 //   wait-then-tcp IP PORT N   reads a line from stdin first (the test says
 //                             when), then behaves like tcp-client
 //   wait-then-udp IP PORT N MODE  the same for udp-client
+//   rounds-of-tcp IP PORT N   tcp-client again for every line on stdin,
+//                             each ending with "round ok" or "round failed"
 //   wait-then-tcp6 IP6 PORT   reads a line, then tries IPv6 for 3 s and
 //                             prints "connected", "refused" or "blocked"
 //
@@ -544,6 +546,15 @@ int main(int argc, char** argv) {
     std::string line;
     std::getline(std::cin, line);
     return tcp_client(ip, port, n);
+  }
+  if (mode == "rounds-of-tcp") {
+    // One process (captured once) that connects again on every line.
+    for (std::string line; std::getline(std::cin, line);) {
+      int rc = tcp_client(ip, port, n);
+      std::printf("round %s\n", rc == 0 ? "ok" : "failed");
+      std::fflush(stdout);
+    }
+    return 0;
   }
   if (mode == "wait-then-udp") {
     std::string line;

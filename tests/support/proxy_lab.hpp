@@ -53,9 +53,28 @@ struct proxy_lab {
         << "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
         << "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
            "command: connect udpassociate bind udpreply }\n";
+    start_proxy();
+  }
+
+  /// Starts dante (again); see wait_for_proxy().
+  void start_proxy() {
     dante = std::make_unique<child>(std::vector<std::string>{
         "ip", "netns", "exec", remote.name(), "danted", "-f",
         (dir / "danted.conf").string(), "-p", (dir / "danted.pid").string()});
+  }
+
+  /// Stops dante (a proxy that went down): its children follow it.
+  void stop_proxy() {
+    dante->kill(SIGTERM);
+    dante->wait(std::chrono::seconds{10});
+    for (int i = 0; i < 100 && proxy_accepts(); ++i)
+      ::usleep(100000);
+  }
+
+  bool proxy_accepts() {
+    return sh(remote.exec("bash -c 'exec 3<>/dev/tcp/" + proxy_ip
+                          + "/1080' 2>/dev/null"))
+           == 0;
   }
 
   ~proxy_lab() {
@@ -80,9 +99,7 @@ struct proxy_lab {
   /// dante has no readiness signal: waits (bounded) until it accepts.
   bool wait_for_proxy() {
     for (int i = 0; i < 100; ++i) {
-      if (sh(remote.exec("bash -c 'exec 3<>/dev/tcp/" + proxy_ip
-                         + "/1080' 2>/dev/null"))
-          == 0)
+      if (proxy_accepts())
         return true;
       ::usleep(100000);
     }
