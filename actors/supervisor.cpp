@@ -223,6 +223,12 @@ void start(self_ptr self) {
     return;
   if (st.stopping)
     return; // a Stop is still in progress
+  if (!st.children.empty()) {
+    // Failed with the capture kept (fail closed): release it, then start.
+    st.start_when_stopped = true;
+    stop_children(self, caf::exit_reason::user_shutdown);
+    return;
+  }
   st.policy.reset();
   st.retry_generation++;
   publish(self, event_kind::state_changed, engine_state::starting,
@@ -369,12 +375,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         auto& st = self->state;
         if (st.last.state != engine_state::failed || st.stopping)
           return;
-        if (st.children.empty()) {
-          start(self);
-        } else { // the capture was kept (fail closed): restart it
-          st.start_when_stopped = true;
-          stop_children(self, caf::exit_reason::user_shutdown);
-        }
+        start(self); // releases a capture kept in Failed first
       },
       [=](atom::check, const std::string& why) {
         auto& st = self->state;
