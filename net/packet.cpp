@@ -208,6 +208,26 @@ bool checksums_valid(const uint8_t* data, const packet_info& info) {
   return fold(l4_sum(data, info)) == 0xffff;
 }
 
+namespace {
+
+// Sets the checksums of a packet built from scratch (20-byte IPv4 header,
+// then the transport header).
+void finish_built(uint8_t* out, uint8_t protocol, size_t total, endpoint src,
+                  endpoint dst) {
+  packet_info info;
+  info.ip_version = 4;
+  info.protocol = protocol;
+  info.ip_header_length = static_cast<uint16_t>(ipv4_min_header);
+  info.total_length = static_cast<uint16_t>(total);
+  info.has_ports = true;
+  info.src = src;
+  info.dst = dst;
+  info.l4_offset = static_cast<uint16_t>(ipv4_min_header);
+  recompute_checksums(out, info);
+}
+
+} // namespace
+
 size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
                        const packet_info& info) {
   constexpr size_t tcp_header = 20;
@@ -241,16 +261,7 @@ size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
     tcp[13] = tcp_flag::rst | tcp_flag::ack;
   }
   tcp[12] = 5 << 4; // data offset: 5 words
-  packet_info reply;
-  reply.ip_version = 4;
-  reply.protocol = proto_tcp;
-  reply.ip_header_length = static_cast<uint16_t>(ipv4_min_header);
-  reply.total_length = static_cast<uint16_t>(total);
-  reply.has_ports = true;
-  reply.src = info.dst;
-  reply.dst = info.src;
-  reply.l4_offset = static_cast<uint16_t>(ipv4_min_header);
-  recompute_checksums(out, reply);
+  finish_built(out, proto_tcp, total, info.dst, info.src);
   return total;
 }
 
@@ -274,16 +285,7 @@ size_t build_ipv4_udp(uint8_t* out, size_t capacity, endpoint src, endpoint dst,
   store16(udp + 4, static_cast<uint16_t>(udp_header + payload_length));
   if (payload_length > 0)
     std::memmove(udp + udp_header, payload, payload_length);
-  packet_info info;
-  info.ip_version = 4;
-  info.protocol = proto_udp;
-  info.ip_header_length = static_cast<uint16_t>(ipv4_min_header);
-  info.total_length = static_cast<uint16_t>(total);
-  info.has_ports = true;
-  info.src = src;
-  info.dst = dst;
-  info.l4_offset = static_cast<uint16_t>(ipv4_min_header);
-  recompute_checksums(out, info);
+  finish_built(out, proto_udp, total, src, dst);
   return total;
 }
 
