@@ -136,10 +136,9 @@ engine_status start_engine(caf::actor_system& system,
   waiter
       ->request(sup, std::chrono::seconds{10}, atom::subscribe_v,
                 caf::actor_cast<engine_listener_actor>(waiter))
-      .receive([&](const engine_status& s) { status = s; },
-               [&](const caf::error& e) {
-                 status.last.reason = system.render(e);
-               });
+      .receive(
+          [&](const engine_status& s) { status = s; },
+          [&](const caf::error& e) { status.last.reason = system.render(e); });
   waiter->send(sup, atom::start_v);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
   for (bool settled = false; !settled;) {
@@ -160,8 +159,7 @@ engine_status start_engine(caf::actor_system& system,
                     || e.state == engine_state::reconnecting
                     || e.state == engine_state::failed;
         },
-        [&](const stats_snapshot&) {},
-        caf::after(left) >> [] {});
+        [&](const stats_snapshot&) {}, caf::after(left) >> [] {});
   }
   return status;
 }
