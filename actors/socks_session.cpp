@@ -253,7 +253,12 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
   if (app_dup < 0 || up < 0 || up_dup < 0) {
     platform::close_socket(app_dup);
     platform::close_socket(up);
-    proxy_failed(self, st, "cannot connect to the proxy: " + error);
+    // Only a failed connect says something about the proxy; a descriptor
+    // this process could not get is its own trouble, not a reason to
+    // reconnect the engine.
+    bool proxy_fault = app_dup >= 0 && up < 0;
+    (proxy_fault ? proxy_failed
+                 : fail)(self, st, "cannot connect to the proxy: " + error);
     return {};
   }
   st->app_out = self->add_scribe(app_dup);

@@ -193,10 +193,8 @@ void on_check(self_ptr self, const proxy_check& c) {
     return;
   }
   set_proxying(self, false);
-  if (c.failure == failure_class::auth_rejected)
-    return fail(self, c.failure, c.reason, true);
   if (c.failure != failure_class::proxy_unreachable)
-    return fail(self, c.failure, c.reason, true);
+    return fail(self, c.failure, c.reason, true); // retrying changes nothing
   auto d = st.policy.on_failure(failure_class::proxy_unreachable,
                                 std::chrono::steady_clock::now());
   if (d.action != recovery_action::exp_backoff)
