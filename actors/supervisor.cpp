@@ -127,6 +127,7 @@ proxy_check to_check(const platform::probe_result& r) {
       c.failure = failure_class::none;
       break;
     case platform::probe_verdict::unreachable:
+    case platform::probe_verdict::path_failed: // no targets in this check
       c.failure = failure_class::proxy_unreachable;
       break;
     case platform::probe_verdict::auth_rejected:

@@ -14,6 +14,7 @@
 #include "actors/log/trace.hpp"
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
+#include "app/check_report.hpp"
 #include "app/version.hpp"
 #include "config/config_file.hpp"
 #include "config/diagnostic.hpp"
@@ -43,6 +44,9 @@ struct options {
   bool headless = false;
   bool json = false;                // `status --json`
   std::string check_path;           // `config check [PATH]`
+  std::string tcp_target;           // `check --tcp-target`
+  std::string udp_target;           // `check --udp-target`
+  std::string check_timeout = "5s"; // `check --timeout`
   std::vector<std::string> command; // `run -- CMD [ARGS...]`
 };
 
@@ -210,6 +214,72 @@ int status(const options& o, std::ostream& out, std::ostream& err) {
 #endif
 }
 
+// `drover check`: the proxy, a CONNECT through it, and a UDP round trip
+// through its relay, each step with its latency and verdict.
+int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
+  config::config_file file{config_path_of(o)};
+  auto report = file.load();
+  print(err, report.warnings);
+  if (report.outcome == config::config_file::status::invalid
+      || report.outcome == config::config_file::status::unreadable) {
+    print(err, report.errors);
+    return exit_failure;
+  }
+  auto settings = file.current();
+  auto target = [&](const std::string& flag, const std::string& text,
+                    const config::host_port& fallback)
+      -> std::optional<config::host_port> {
+    if (text.empty())
+      return fallback;
+    auto hp = config::parse_host_port(text);
+    if (!hp)
+      err << "drover check: " << flag
+          << " must be a host name or IPv4 address and a port, such as "
+             "discord.com:443, got \""
+          << text << "\"\n";
+    return hp;
+  };
+  auto tcp = target("--tcp-target", o.tcp_target, settings.check.tcp_target);
+  auto udp = target("--udp-target", o.udp_target, settings.check.udp_target);
+  auto timeout = config::parse_duration(o.check_timeout);
+  if (!timeout || timeout->count() < 100 || timeout->count() > 60000)
+    err << "drover check: --timeout must be a duration from 100ms to 60s, "
+           "such as 5s, got \""
+        << o.check_timeout << "\"\n";
+  if (!tcp || !udp || !timeout || timeout->count() < 100
+      || timeout->count() > 60000)
+    return exit_failure;
+#ifdef _WIN32
+  (void)out;
+  err << "drover check: the Windows probe arrives with the Windows port\n";
+  return exit_failure;
+#else
+  auto& proxy = settings.proxy;
+  auto proxy_text = proxy.host + ":" + std::to_string(proxy.port);
+  platform::probe_result result;
+  std::string error;
+  if (auto ip = platform::resolve_ipv4(proxy.host, error)) {
+    platform::probe_request req;
+    req.proxy = {*ip, proxy.port};
+    req.auth = proxy.auth;
+    req.login = proxy.login;
+    req.password = proxy.password;
+    req.connect_to = platform::probe_target{tcp->host, tcp->port};
+    req.stun = platform::probe_target{udp->host, udp->port};
+    req.budget = *timeout;
+    result = platform::probe_proxy(req);
+  } else {
+    result.verdict = platform::probe_verdict::unreachable;
+    result.reason = "cannot find the proxy: " + error;
+    result.steps.push_back({"look up " + proxy.host, false, 0, error});
+  }
+  out << (o.json ? check_json(result, proxy_text)
+                 : check_text(result, proxy_text));
+  return result.verdict == platform::probe_verdict::ok ? exit_ok
+                                                       : exit_failure;
+#endif
+}
+
 int headless(const options& o, std::ostream& err) {
 #ifndef _WIN32
   if (int rc = check_privileges(err); rc != exit_ok)
@@ -355,6 +425,19 @@ int run(int argc, const char* const* argv, std::ostream& out,
       "status", "Show the running Drover's state, counters, flows and recent "
                 "events; exit code 1 when none is running");
   status_cmd->add_flag("--json", o.json, "Print JSON (stable field names)");
+  auto* check_cmd = app.add_subcommand(
+      "check", "Check the proxy: reachable, SOCKS5, login, a TCP connection "
+               "through it and a UDP round trip through its relay (what "
+               "Discord voice needs); exit code 0 only when all pass");
+  check_cmd->add_flag("--json", o.json, "Print JSON (stable field names)");
+  check_cmd->add_option("--tcp-target", o.tcp_target,
+                        "HOST:PORT to CONNECT to through the proxy (default: "
+                        "[check] tcp_target, discord.com:443)");
+  check_cmd->add_option("--udp-target", o.udp_target,
+                        "STUN server HOST:PORT to reach through the UDP relay "
+                        "(default: [check] udp_target)");
+  check_cmd->add_option("--timeout", o.check_timeout,
+                        "Time allowed for each part (default 5s)");
   try {
     app.parse(own_argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -370,6 +453,8 @@ int run(int argc, const char* const* argv, std::ostream& out,
   }
   if (status_cmd->parsed())
     return status(o, out, err);
+  if (check_cmd->parsed())
+    return check_proxy(o, out, err);
   if (run_cmd->parsed()) {
     if (o.command.empty()) {
       err << "drover run: name the program to start: drover run -- CMD "

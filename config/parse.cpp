@@ -36,6 +36,7 @@ const std::vector<section_schema>& schema() {
         "reconnect_backoff_initial", "reconnect_backoff_max",
         "reconnect_total_cap", "tcp_idle_timeout", "udp_idle_timeout",
         "max_flows"}},
+      {"check", {"tcp_target", "udp_target"}},
   };
   return s;
 }
@@ -274,14 +275,6 @@ private:
 
 // -- per-section validation --------------------------------------------------
 
-bool valid_host(std::string_view h) {
-  if (h.empty() || h.size() > 253)
-    return false;
-  return std::all_of(h.begin(), h.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
-  });
-}
-
 void read_proxy(reader& r, const toml::table* sec, proxy_settings& p) {
   constexpr auto s = "proxy";
   r.key(sec, s, "host", [&](const toml::node& n, const std::string& k) {
@@ -478,6 +471,28 @@ void read_update(reader& r, const toml::table* sec, update_settings& up) {
   });
 }
 
+void read_check(reader& r, const toml::table* sec, check_settings& c) {
+  constexpr auto s = "check";
+  for (auto [name, field] :
+       {std::pair{"tcp_target", &check_settings::tcp_target},
+        std::pair{"udp_target", &check_settings::udp_target}})
+    r.key(sec, s, name, [&, f = field](const toml::node& n,
+                                       const std::string& k) {
+      std::string text;
+      if (!n.is_string())
+        return r.type_error(n, k, "a string such as \"discord.com:443\"");
+      r.string(n, k, text);
+      if (auto hp = parse_host_port(text))
+        c.*f = *hp;
+      else
+        r.error(k, &n.source(),
+                "`" + k
+                    + "` must be a host name or IPv4 address and a port, "
+                      "such as \"discord.com:443\", got "
+                    + quote(text));
+    });
+}
+
 void read_engine(reader& r, const toml::table* sec, engine_settings& e) {
   constexpr auto s = "engine";
   struct span_key {
@@ -662,6 +677,7 @@ parse_result parse(std::string_view text, std::string_view file) {
   read_ui(r, r.section(doc, "ui"), s.ui);
   read_update(r, r.section(doc, "update"), s.update);
   read_engine(r, r.section(doc, "engine"), s.engine);
+  read_check(r, r.section(doc, "check"), s.check);
   warn_unknown_keys(r, doc);
 
   result.errors = std::move(r.errors);

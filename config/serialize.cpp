@@ -122,6 +122,13 @@ std::string serialize(const settings& s) {
   line("tcp_idle_timeout = " + span(s.engine.tcp_idle_timeout));
   line("udp_idle_timeout = " + span(s.engine.udp_idle_timeout));
   line("max_flows = " + std::to_string(s.engine.max_flows));
+  line("");
+  line("# Where `drover check` tests the path through the proxy: a TCP "
+       "server,");
+  line("# and a STUN server (UDP) whose answer proves datagrams come back.");
+  line("[check]");
+  line("tcp_target = " + str(s.check.tcp_target.text()));
+  line("udp_target = " + str(s.check.udp_target.text()));
   return o;
 }
 

@@ -1,5 +1,7 @@
 #include "config/settings.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <tuple>
 
 namespace drover::config {
@@ -65,6 +67,37 @@ bool update_settings::operator==(const update_settings& o) const {
          == std::tie(o.check_on_startup, o.forgejo_repo);
 }
 
+bool valid_host(std::string_view h) {
+  if (h.empty() || h.size() > 253)
+    return false;
+  return std::all_of(h.begin(), h.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+  });
+}
+
+bool check_settings::operator==(const check_settings& o) const {
+  return tcp_target == o.tcp_target && udp_target == o.udp_target;
+}
+
+std::optional<host_port> parse_host_port(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return std::nullopt;
+  auto host = text.substr(0, colon);
+  auto port = text.substr(colon + 1);
+  if (!valid_host(host) || port.empty() || port.size() > 5)
+    return std::nullopt;
+  uint32_t n = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    n = n * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (n == 0 || n > 65535)
+    return std::nullopt;
+  return host_port{std::string{host}, static_cast<uint16_t>(n)};
+}
+
 bool engine_settings::operator==(const engine_settings& o) const {
   return std::tie(heartbeat_interval, no_traffic_warn_after,
                   reconnect_backoff_initial, reconnect_backoff_max,
@@ -77,9 +110,9 @@ bool engine_settings::operator==(const engine_settings& o) const {
 }
 
 bool settings::operator==(const settings& o) const {
-  return std::tie(version, proxy, targets, skip, ui, update, engine)
+  return std::tie(version, proxy, targets, skip, ui, update, engine, check)
          == std::tie(o.version, o.proxy, o.targets, o.skip, o.ui, o.update,
-                     o.engine);
+                     o.engine, o.check);
 }
 
 std::vector<std::string> effective_process_names(const target_settings& t) {

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/ipv4.hpp"
@@ -70,6 +72,31 @@ struct update_settings {
   bool operator!=(const update_settings& o) const { return !(*this == o); }
 };
 
+/// A host (IPv4 address or name) and a port, as `check` targets are given.
+struct host_port {
+  std::string host;
+  uint16_t port = 0;
+  std::string text() const { return host + ":" + std::to_string(port); }
+  bool operator==(const host_port& o) const {
+    return host == o.host && port == o.port;
+  }
+};
+
+/// A host name or an IPv4 address: letters, digits, '-' and '.'.
+bool valid_host(std::string_view host);
+
+/// "host:port" with a valid host name or IPv4 address and a port 1..65535.
+std::optional<host_port> parse_host_port(std::string_view text);
+
+/// Where `drover check` (and the tray's Run check) test the path through
+/// the proxy.
+struct check_settings {
+  host_port tcp_target{"discord.com", 443};
+  host_port udp_target{"stun.l.google.com", 19302}; // a STUN server
+  bool operator==(const check_settings&) const;
+  bool operator!=(const check_settings& o) const { return !(*this == o); }
+};
+
 struct engine_settings {
   duration heartbeat_interval = 5s;
   duration no_traffic_warn_after = 30s;
@@ -91,6 +118,7 @@ struct settings {
   ui_settings ui;
   update_settings update;
   engine_settings engine;
+  check_settings check;
   bool operator==(const settings&) const;
   bool operator!=(const settings& o) const { return !(*this == o); }
 };

@@ -1,12 +1,15 @@
 #pragma once
 
 // A health check of the upstream SOCKS5 proxy, step by step, each with its
-// latency: TCP connect, greeting (and authentication), then optionally
-// UDP ASSOCIATE. Blocking, bounded by one overall deadline; run it on a
-// thread of its own (the supervisor uses a detached actor).
+// latency: TCP connect, greeting (and authentication), then optionally a
+// CONNECT to a target, UDP ASSOCIATE, and a datagram's round trip through
+// the UDP relay (a STUN Binding request, whose answer proves the path).
+// Blocking, every part bounded by the budget; run it on a thread of its own
+// (the supervisor uses a detached actor, `drover check` its main thread).
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,12 +17,25 @@
 
 namespace drover::platform {
 
+/// A host (name or IPv4 literal) and port to reach through the proxy. Names
+/// are looked up here, as the applications Drover captures look them up:
+/// Drover hands the proxy addresses, not names.
+struct probe_target {
+  std::string host;
+  uint16_t port = 0;
+  std::string text() const { return host + ":" + std::to_string(port); }
+};
+
 struct probe_request {
   net::endpoint proxy;
   bool auth = false;
   std::string login;
   std::string password;
   bool udp_associate = true;
+  std::optional<probe_target> connect_to; // CONNECT through the proxy
+  std::optional<probe_target> stun;       // a STUN server, through the relay
+  /// For each part: the handshake with UDP ASSOCIATE, the CONNECT, the
+  /// UDP round trip.
   std::chrono::milliseconds budget{2000};
 };
 
@@ -35,6 +51,7 @@ enum class probe_verdict : uint8_t {
   unreachable,   // refused, timed out, closed: may heal by itself
   auth_rejected, // the proxy turned the credentials (or their absence) down
   not_socks5,    // something else answers at the proxy's address
+  path_failed,   // the proxy works, but a target or its UDP relay does not
 };
 
 struct probe_result {
@@ -43,7 +60,9 @@ struct probe_result {
   std::vector<probe_step> steps;
 };
 
-/// Runs the steps in order and stops at the first failure.
+/// Runs the steps in order. A failure of the proxy itself (connect,
+/// greeting, authentication) ends the check; the CONNECT and the UDP steps
+/// are tried independently of each other.
 probe_result probe_proxy(const probe_request& request);
 
 } // namespace drover::platform

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "app/check_report.hpp"
 #include "app/cli.hpp"
 #include "config/parse.hpp"
 
@@ -119,4 +120,77 @@ TEST(cli, slash_paths_are_arguments_on_every_platform) {
   EXPECT_NE(r.err.find("cannot read the config file"), std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("/drover-missing/config.toml"), std::string::npos);
+}
+
+// -- drover check ---------------------------------------------------------
+
+
+namespace {
+
+platform::probe_result udp_refused() {
+  platform::probe_result r;
+  r.verdict = platform::probe_verdict::path_failed;
+  r.steps = {{"TCP connect", true, 1200, ""},
+             {"greeting", true, 300, ""},
+             {"CONNECT discord.com:443", true, 35000, "connected"},
+             {"UDP ASSOCIATE", false, 800,
+              "the proxy does not relay \"UDP\": Discord voice will not work"}};
+  r.reason = "UDP ASSOCIATE: the proxy does not relay UDP";
+  return r;
+}
+
+} // namespace
+
+TEST(check_report, text_lists_each_step_with_its_time_and_verdict) {
+  auto text = cli::check_text(udp_refused(), "proxy.example:1080");
+  EXPECT_NE(text.find("Checking the proxy proxy.example:1080\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("  ok    CONNECT discord.com:443  35.0 ms\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("  FAIL  UDP ASSOCIATE            0.8 ms\n"
+                      "        the proxy does not relay \"UDP\""),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("not everything works through it (UDP ASSOCIATE)"),
+            std::string::npos)
+      << text;
+}
+
+TEST(check_report, json_has_stable_fields_and_escapes) {
+  auto json = cli::check_json(udp_refused(), "proxy.example:1080");
+  EXPECT_EQ(json.rfind("{\"proxy\":\"proxy.example:1080\",\"ok\":false,", 0),
+            0u)
+      << json;
+  EXPECT_NE(json.find("{\"name\":\"UDP ASSOCIATE\",\"ok\":false,\"ms\":0.8,"
+                      "\"detail\":\"the proxy does not relay \\\"UDP\\\""),
+            std::string::npos)
+      << json;
+}
+
+TEST(check_report, the_summary_says_what_a_result_means) {
+  platform::probe_result ok;
+  ok.verdict = platform::probe_verdict::ok;
+  EXPECT_NE(cli::check_summary(ok).find("Discord's chat and voice"),
+            std::string::npos);
+  platform::probe_result down;
+  down.verdict = platform::probe_verdict::unreachable;
+  down.reason = "TCP connect: Connection refused";
+  EXPECT_NE(cli::check_summary(down).find("Drover cannot use this proxy"),
+            std::string::npos);
+}
+
+TEST(cli, check_refuses_a_bad_target_before_touching_the_network) {
+  auto cfg = write_temp("drover-check-cli.toml", "");
+  auto r = drover_cli({"check", "--config", cfg.string(), "--tcp-target",
+                       "discord.com"});
+  EXPECT_EQ(r.code, cli::exit_failure);
+  EXPECT_NE(r.err.find("--tcp-target must be a host name or IPv4 address and "
+                       "a port, such as discord.com:443, got \"discord.com\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  r = drover_cli({"check", "--config", cfg.string(), "--timeout", "forever"});
+  EXPECT_EQ(r.code, cli::exit_failure);
+  EXPECT_NE(r.err.find("--timeout must be a duration"), std::string::npos);
 }

@@ -358,3 +358,29 @@ TEST(config_version, migrations_run_in_order_and_stamp_the_version) {
   EXPECT_FALSE(migrate(doc, 3, 5, steps)) << "no step from 3";
   EXPECT_TRUE(known_migrations().empty()) << "version 1 is the first";
 }
+
+// -- [check] ------------------------------------------------------------------
+
+TEST(config_check, targets_are_host_and_port) {
+  auto s = parse_ok("[check]\ntcp_target = \"10.0.0.7:8443\"\n"
+                    "udp_target = \"stun.example.org:3478\"\n");
+  EXPECT_EQ(s.check.tcp_target, (host_port{"10.0.0.7", 8443}));
+  EXPECT_EQ(s.check.udp_target, (host_port{"stun.example.org", 3478}));
+}
+
+TEST(config_check, a_target_without_a_port_names_key_value_and_place) {
+  auto e = single_error("[check]\ntcp_target = \"discord.com\"\n");
+  EXPECT_EQ(e.key, "check.tcp_target");
+  EXPECT_EQ(e.line, 2u);
+  EXPECT_EQ(e.column, 14u);
+  EXPECT_NE(e.message.find("\"discord.com\""), std::string::npos);
+  EXPECT_NE(e.message.find("discord.com:443"), std::string::npos);
+}
+
+TEST(config_check, host_port_refuses_what_is_not_one) {
+  for (auto bad : {"", ":443", "host:", "host:0", "host:65536", "host:4a3",
+                   "ho st:1", "[::1]:443", "host:123456"})
+    EXPECT_FALSE(parse_host_port(bad)) << bad;
+  EXPECT_EQ(parse_host_port("a:1")->port, 1u);
+  EXPECT_EQ(parse_host_port("a.b-c:65535")->host, "a.b-c");
+}

@@ -1,188 +1,9 @@
-// The engine end to end on Linux, with real parts: network namespaces made
-// by the test ("app" and "remote" joined by veth), Debian's dante as the
-// SOCKS5 proxy on the remote side (10.210.0.2:1080), echo and HTTP servers
-// on another remote address (10.210.0.3) that report the peer they saw,
-// and the real drover binary in the app namespace. Needs root; everything
-// is removed afterwards, also when a check fails.
+// The engine end to end on Linux, with real parts (see world.hpp).
 
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "tests/e2e/world.hpp"
 
-#include <filesystem>
-#include <fstream>
-#include <regex>
-#include <sstream>
-#include <string>
+using namespace drover::e2e;
 
-#include <gtest/gtest.h>
-
-#include "tests/support/proxy_lab.hpp"
-
-using namespace std::chrono_literals;
-using drover::test::child;
-using drover::test::sh;
-using drover::test::sh_output;
-namespace fs = std::filesystem;
-
-namespace {
-
-const std::string proxy_ip = drover::test::proxy_lab::proxy_ip;
-const std::string server_ip = drover::test::proxy_lab::server_ip;
-const std::string app_ip = drover::test::proxy_lab::app_ip;
-
-// Leftovers of test runs that were killed (a timeout's SIGKILL leaves no
-// chance to clean up): namespaces named after processes that are gone, and
-// empty drover-* cgroups whose network namespace no longer exists.
-void remove_leftovers() {
-  std::istringstream names{sh_output("ip netns list")};
-  for (std::string line; std::getline(names, line);) {
-    std::smatch m;
-    if (std::regex_search(line, m, std::regex{"^(drover-t-\\S+-(\\d+))"})
-        && ::kill(std::stoi(m[2].str()), 0) != 0)
-      sh("ip netns del " + m[1].str());
-  }
-  std::string live;
-  std::error_code none;
-  for (auto& e : fs::directory_iterator{"/run/netns", none})
-    live += sh_output("stat -L -c %i " + e.path().string());
-  live += sh_output("stat -L -c %i /proc/self/ns/net");
-  for (auto root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
-    std::error_code ec;
-    for (auto& e : fs::directory_iterator{root, ec}) {
-      // Only the engine's own groups: "drover-" and a namespace inode.
-      auto name = e.path().filename().string();
-      if (std::regex_match(name, std::regex{"drover-[0-9]+"})
-          && live.find(name.substr(7) + "\n") == std::string::npos)
-        ::rmdir(e.path().c_str()); // fails, harmlessly, if not empty
-    }
-  }
-}
-
-// The topology, made once per test process (ctest runs each case in its own
-// process, so parallel cases never share namespaces).
-struct world : drover::test::proxy_lab {
-  std::unique_ptr<child> echo, http, udp;
-
-  world() : proxy_lab(cleaned("e2e")) {
-    echo = server(DROVER_PEER, "tcp-echo", "7");
-    http = server(DROVER_PEER, "http", "80");
-    udp = server(DROVER_PEER, "udp-echo", "7");
-    if (!wait_for_proxy())
-      ADD_FAILURE() << "dante did not start: " << dante->output();
-  }
-
-  // Removes leftovers of killed runs before the lab is made.
-  static std::string cleaned(std::string tag) {
-    remove_leftovers();
-    return tag;
-  }
-
-  fs::path config(const std::string& extra = "") {
-    auto p = dir / "config.toml";
-    std::ofstream{p} << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1080\n"
-                     << extra;
-    return p;
-  }
-
-  std::vector<std::string> env() {
-    return {"XDG_STATE_HOME=" + (dir / "state").string()};
-  }
-
-  std::string log() {
-    std::ifstream in{dir / "state" / "drover" / "logs" / "drover.log"};
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
-  // drover run -- peer ARGS..., in the app namespace.
-  std::pair<int, std::string> drover_run(std::vector<std::string> peer_args,
-                                         const std::string& extra = "") {
-    std::vector<std::string> argv{
-        "ip",          "netns",    "exec",     app.name(),
-        DROVER_BINARY, "run",      "--config", config(extra).string(),
-        "--",          DROVER_PEER};
-    argv.insert(argv.end(), peer_args.begin(), peer_args.end());
-    child c{argv, env()};
-    int code = c.wait(60s);
-    return {code, c.output()};
-  }
-
-  // `drover status [--json]` in the app namespace.
-  std::pair<int, std::string> status(bool json) {
-    std::vector<std::string> argv{"ip",       "netns",       "exec",
-                                  app.name(), DROVER_BINARY, "status"};
-    if (json)
-      argv.push_back("--json");
-    child c{argv, env()};
-    int code = c.wait(20s);
-    return {code, c.output()};
-  }
-
-  // A JSON number field of `drover status --json`, or -1.
-  long status_number(const std::string& field) {
-    auto [code, out] = status(true);
-    std::smatch m;
-    if (code != 0
-        || !std::regex_search(out, m, std::regex{"\"" + field + "\":(\\d+)"}))
-      return -1;
-    return std::stol(m[1].str());
-  }
-
-  // An engine in the app namespace whose target is a copy of the peer
-  // helper named `name`.
-  std::unique_ptr<child> headless_with_target(const std::string& name,
-                                              fs::path& target,
-                                              const std::string& extra = "") {
-    target = dir / name;
-    fs::copy_file(DROVER_PEER, target, fs::copy_options::overwrite_existing);
-    auto engine = std::make_unique<child>(
-        std::vector<std::string>{
-            "ip", "netns", "exec", app.name(), DROVER_BINARY, "--headless",
-            "--config",
-            config("[targets]\nprocesses = [\"" + name + "\"]\n" + extra)
-                .string()},
-        env());
-    engine->wait_for_output("active: proxying", 20s);
-    return engine;
-  }
-
-  std::string rules() {
-    return sh_output(app.exec("iptables-save -t raw"))
-           + sh_output(app.exec("ip6tables-save -t raw"));
-  }
-
-  bool drover_cgroup_exists() {
-    auto id = sh_output(app.exec("readlink /proc/self/ns/net"));
-    auto open = id.find('['), close = id.find(']');
-    auto name = "drover-" + id.substr(open + 1, close - open - 1);
-    for (auto root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"})
-      if (fs::exists(fs::path{root} / name))
-        return true;
-    return false;
-  }
-};
-
-int count(const std::string& haystack, const std::string& needle) {
-  int n = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos;
-       pos = haystack.find(needle, pos + 1))
-    ++n;
-  return n;
-}
-
-class engine_e2e : public ::testing::Test {
-protected:
-  void SetUp() override {
-    if (!drover::test::is_root() || !drover::test::have_command("danted"))
-      GTEST_SKIP() << "needs root and dante-server";
-    w = std::make_unique<world>();
-  }
-  std::unique_ptr<world> w;
-};
-
-} // namespace
 
 TEST_F(engine_e2e, tcp_goes_through_the_proxy_and_the_app_sees_its_server) {
   auto [code, out] = w->drover_run({"tcp-client", server_ip, "7", "1"});
@@ -390,6 +211,44 @@ TEST_F(engine_e2e, proxy_down_reconnects_with_backoff_and_recovers) {
   ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
   EXPECT_NE(target.output().find("seen " + proxy_ip + ":"), std::string::npos)
       << target.output();
+}
+
+// Wrong credentials are not a passing outage: Failed at once with a reason
+// the user can act on, no retry series, new connections refused (never
+// direct), and the password in no log.
+TEST_F(engine_e2e, a_rejected_login_fails_at_once_and_stays_closed) {
+  auto with_login = w->other_proxy(
+      1082,
+      "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
+      "command: connect udpassociate bind udpreply }",
+      "drovertest", "s3cret-pass");
+  auto named = w->dir / "e2e-login-target";
+  fs::copy_file(DROVER_PEER, named, fs::copy_options::overwrite_existing);
+  auto cfg = w->proxy_config(1082, "auth = true\nlogin = \"drovertest\"\n"
+                                   "password = \"wrong-pass\"\n[targets]\n"
+                                   "processes = [\"e2e-login-target\"]\n");
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config", cfg.string()},
+               w->env()};
+  ASSERT_TRUE(engine.wait_for_output("failed: authentication rejected", 20s))
+      << engine.output();
+  auto [code, text] = w->status(false);
+  EXPECT_NE(text.find("State:    Failed"), std::string::npos) << text;
+  EXPECT_NE(text.find("login and password"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Reconnecting"), std::string::npos) << text;
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  ASSERT_TRUE(engine.wait_for_output("capturing e2e-login-target", 10s))
+      << engine.output();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("Connection refused\nround failed", 20s))
+      << target.output();
+  EXPECT_EQ(target.output().find("seen "), std::string::npos)
+      << target.output();
+  EXPECT_EQ(engine.output().find("reconnecting"), std::string::npos)
+      << engine.output();
+  EXPECT_EQ(w->log().find("wrong-pass"), std::string::npos);
+  EXPECT_EQ(engine.output().find("wrong-pass"), std::string::npos);
 }
 
 TEST_F(engine_e2e, fifty_udp_sockets) {

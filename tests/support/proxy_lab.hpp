@@ -71,10 +71,56 @@ struct proxy_lab {
       ::usleep(100000);
   }
 
-  bool proxy_accepts() {
-    return sh(remote.exec("bash -c 'exec 3<>/dev/tcp/" + proxy_ip
-                          + "/1080' 2>/dev/null"))
+  bool proxy_accepts(uint16_t port = 1080) {
+    return sh(remote.exec("bash -c 'exec 3<>/dev/tcp/" + proxy_ip + "/"
+                          + std::to_string(port) + "' 2>/dev/null"))
            == 0;
+  }
+
+  /// Another dante on proxy_ip:`port` with its own `socks` rules (one that
+  /// refuses UDP ASSOCIATE, say), started and ready. With a `user`, it
+  /// wants that login and `password`: the user exists for this dante only,
+  /// which runs in a mount namespace where /etc/passwd and /etc/shadow are
+  /// copies with the user added; the machine's own files are not touched.
+  std::unique_ptr<child> other_proxy(uint16_t port,
+                                     const std::string& socks_rules,
+                                     const std::string& user = "",
+                                     const std::string& password = "") {
+    auto name = "dante-" + std::to_string(port);
+    auto conf = dir / (name + ".conf");
+    std::ofstream{conf} << "logoutput: " << (dir / (name + ".log")).string()
+                        << "\n"
+                        << "internal: " << proxy_ip
+                        << " port = " << port << "\n"
+                        << "external: " << proxy_ip << "\n"
+                        << "socksmethod: " << (user.empty() ? "none" : "username")
+                        << "\nclientmethod: none\n"
+                        << "user.privileged: root\nuser.unprivileged: nobody\n"
+                        << "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
+                        << socks_rules << "\n";
+    auto run = "exec danted -f " + conf.string() + " -p "
+               + (dir / (name + ".pid")).string();
+    if (!user.empty()) {
+      auto passwd = dir / "passwd";
+      auto shadow = dir / "shadow";
+      std::filesystem::copy_file("/etc/passwd", passwd,
+                                 std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::copy_file("/etc/shadow", shadow,
+                                 std::filesystem::copy_options::overwrite_existing);
+      std::ofstream{passwd, std::ios::app}
+          << user << ":x:64999:64999::/nonexistent:/usr/sbin/nologin\n";
+      std::ofstream{shadow, std::ios::app}
+          << user << ":" << sh_output("openssl passwd -6 '" + password + "' | tr -d '\\n'")
+          << ":19000:0:99999:7:::\n";
+      run = "mount --bind " + passwd.string() + " /etc/passwd && mount --bind "
+            + shadow.string() + " /etc/shadow && " + run;
+    }
+    auto c = std::make_unique<child>(std::vector<std::string>{
+        "ip", "netns", "exec", remote.name(), "unshare", "-m", "sh", "-c",
+        run});
+    for (int i = 0; i < 100 && !proxy_accepts(port); ++i)
+      ::usleep(100000);
+    return c;
   }
 
   ~proxy_lab() {

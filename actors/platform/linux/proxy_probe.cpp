@@ -9,8 +9,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <random>
 
+#include "actors/platform/sockets.hpp"
 #include "net/socks5.hpp"
+#include "net/stun.hpp"
 
 namespace drover::platform {
 
@@ -124,40 +128,24 @@ uint32_t micros_since(clock::time_point t) {
           .count());
 }
 
-} // namespace
-
-probe_result probe_proxy(const probe_request& request) {
-  probe_result out;
-  auto deadline = clock::now() + request.budget;
-  probe_connection c{deadline};
-  // Runs one step; false (and the check's verdict set) when it failed.
-  auto step = [&](const char* name, probe_verdict on_failure, auto&& body) {
-    auto start = clock::now();
-    std::string error = body();
-    probe_step s{name, error.empty(), micros_since(start), error};
-    out.steps.push_back(s);
-    if (!s.ok) {
-      out.verdict = on_failure;
-      out.reason = std::string{name} + ": " + error;
-    }
-    return s.ok;
-  };
-  auto unreachable = probe_verdict::unreachable;
-  bool ok = step("TCP connect", unreachable,
-                 [&] { return c.connect(request.proxy); });
+// The greeting and, when the proxy picks it, the login; "" on success.
+// `step` runs each as a recorded step, or silently for a second connection.
+template<class Step>
+bool handshake(probe_connection& c, const probe_request& request,
+               Step&& step) {
   socks5::method chosen = socks5::method::no_auth;
-  ok = ok && step("greeting", unreachable, [&] {
-         uint8_t buf[4];
-         auto e = c.send_all(
-             buf, socks5::encode_greeting(buf, sizeof buf, request.auth));
-         if (!e.empty())
-           return e;
-         return c.receive([&](const uint8_t* d, size_t n) {
-           return socks5::parse_method_selection(d, n, request.auth, chosen);
-         });
-       });
+  bool ok = step("greeting", [&] {
+    uint8_t buf[4];
+    auto e = c.send_all(buf,
+                        socks5::encode_greeting(buf, sizeof buf, request.auth));
+    if (!e.empty())
+      return e;
+    return c.receive([&](const uint8_t* d, size_t n) {
+      return socks5::parse_method_selection(d, n, request.auth, chosen);
+    });
+  });
   if (ok && chosen == socks5::method::username_password)
-    ok = step("authentication", unreachable, [&] {
+    ok = step("authentication", [&] {
       uint8_t buf[600];
       auto n = socks5::encode_auth(buf, sizeof buf, request.login,
                                    request.password);
@@ -171,35 +159,234 @@ probe_result probe_proxy(const probe_request& request) {
         return socks5::parse_auth_reply(d, len);
       });
     });
-  if (ok && request.udp_associate)
-    ok = step("UDP ASSOCIATE", unreachable, [&] {
-      uint8_t buf[64];
-      auto any = socks5::address::from_ipv4(net::ipv4_address{0}, 0);
-      auto e = c.send_all(
-          buf, socks5::encode_request(buf, sizeof buf,
-                                      socks5::command::udp_associate, any));
-      if (!e.empty())
-        return e;
-      socks5::address bound;
-      return c.receive([&](const uint8_t* d, size_t n) {
-        return socks5::parse_reply(d, n, bound);
-      });
-    });
+  return ok;
+}
+
+// Sends a request (CONNECT or UDP ASSOCIATE) and reads the reply.
+std::string request_and_reply(probe_connection& c, socks5::command cmd,
+                              const socks5::address& dst,
+                              socks5::address& bound) {
+  uint8_t buf[300];
+  auto e = c.send_all(buf, socks5::encode_request(buf, sizeof buf, cmd, dst));
+  if (!e.empty())
+    return e;
+  return c.receive([&](const uint8_t* d, size_t n) {
+    return socks5::parse_reply(d, n, bound);
+  });
+}
+
+// A fresh connection that is greeted and logged in; "" on success.
+std::string second_connection(probe_connection& c,
+                              const probe_request& request) {
+  if (auto e = c.connect(request.proxy); !e.empty())
+    return "connecting to the proxy again: " + e;
+  std::string error;
+  handshake(c, request, [&](const char* name, auto&& body) {
+    auto e = body();
+    if (!e.empty())
+      error = std::string{name} + " on a second connection: " + e;
+    return e.empty();
+  });
+  return error;
+}
+
+// A UDP socket that sends one STUN Binding request through the relay (and
+// again, with growing pauses, until the deadline) and waits for its answer.
+std::string stun_round_trip(net::endpoint relay, net::endpoint server,
+                            clock::time_point deadline, std::string& info) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return std::strerror(errno);
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_fd{fd};
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(relay.port);
+  to.sin_addr.s_addr = htonl(relay.ip.value);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
+    return "cannot reach the relay: " + std::string{std::strerror(errno)};
+  net::stun::transaction_id id;
+  std::random_device random;
+  for (auto& b : id)
+    b = static_cast<uint8_t>(random());
+  uint8_t out[64];
+  auto dst = socks5::address::from_ipv4(server.ip, server.port);
+  auto header = socks5::write_udp_header(out, sizeof out, dst);
+  auto length = header
+                + net::stun::encode_binding_request(out + header,
+                                                    sizeof out - header, id);
+  auto pause = std::chrono::milliseconds{250};
+  auto next_send = clock::now();
+  std::string last_problem = "no answer came back";
+  for (;;) {
+    auto now = clock::now();
+    if (now >= deadline)
+      return last_problem;
+    if (now >= next_send) {
+      if (::send(fd, out, length, 0) < 0 && errno != EAGAIN)
+        last_problem = std::string{"sending to the relay: "}
+                       + std::strerror(errno);
+      next_send = now + pause;
+      pause *= 2; // RFC 5389 §7.2.1: retransmit with doubling pauses
+    }
+    auto wake = std::min(deadline, next_send);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        wake - clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)))
+        <= 0)
+      continue;
+    uint8_t in[1500];
+    auto n = ::recv(fd, in, sizeof in, 0);
+    if (n < 0) {
+      if (errno == ECONNREFUSED)
+        last_problem = "the relay's port is closed (ICMP port unreachable)";
+      continue;
+    }
+    socks5::udp_datagram d;
+    auto e = socks5::parse_udp_datagram(in, static_cast<size_t>(n), d);
+    if (e != socks5::error::none) {
+      last_problem = std::string{"the relay sent a malformed datagram: "}
+                     + socks5::message(e);
+      continue;
+    }
+    net::endpoint mapped;
+    auto se = net::stun::parse_binding_response(
+        in + d.payload_offset, static_cast<size_t>(n) - d.payload_offset, id,
+        mapped);
+    if (se == net::stun::error::other_transaction)
+      continue; // a late answer to nothing of ours
+    if (se != net::stun::error::none)
+      return net::stun::message(se);
+    info = "the STUN server saw the proxy's relay as "
+           + net::to_string(mapped.ip) + ":" + std::to_string(mapped.port);
+    return "";
+  }
+}
+
+} // namespace
+
+probe_result probe_proxy(const probe_request& request) {
+  probe_result out;
+  auto deadline = clock::now() + request.budget;
+  probe_connection c{deadline};
+  // Runs one step; false (and the check's verdict set) when it failed.
+  // `info` may describe a success.
+  std::string info;
+  auto step = [&](const std::string& name, probe_verdict on_failure,
+                  auto&& body) {
+    auto start = clock::now();
+    info.clear();
+    std::string error = body();
+    probe_step s{name, error.empty(), micros_since(start),
+                 error.empty() ? info : error};
+    out.steps.push_back(s);
+    if (!s.ok && out.reason.empty()) {
+      out.verdict = on_failure;
+      out.reason = name + ": " + error;
+    }
+    return s.ok;
+  };
+  auto unreachable = probe_verdict::unreachable;
+  bool ok = step("TCP connect", unreachable,
+                 [&] { return c.connect(request.proxy); });
+  ok = ok && handshake(c, request, [&](const char* name, auto&& body) {
+         return step(name, unreachable, body);
+       });
   // Answers no retry will change: wrong credentials, credentials the proxy
   // wants but Drover was not given, or no SOCKS5 proxy at all.
-  if (c.protocol_error == socks5::error::auth_rejected) {
-    out.verdict = probe_verdict::auth_rejected;
-    out.reason = "authentication rejected: the proxy did not accept the "
-                 "login and password";
-  } else if (c.protocol_error == socks5::error::no_acceptable_method) {
-    out.verdict = probe_verdict::auth_rejected;
-    out.reason = "the proxy wants a login method Drover was not configured "
-                 "for (set [proxy] auth, login and password)";
-  } else if (c.protocol_error == socks5::error::not_socks5) {
-    out.verdict = probe_verdict::not_socks5;
-    out.reason = "the server at the proxy address is not a SOCKS5 proxy";
+  auto classify = [&](socks5::error e) {
+    if (e == socks5::error::auth_rejected) {
+      out.verdict = probe_verdict::auth_rejected;
+      out.reason = "authentication rejected: the proxy did not accept the "
+                   "login and password";
+    } else if (e == socks5::error::no_acceptable_method) {
+      out.verdict = probe_verdict::auth_rejected;
+      out.reason = "the proxy wants a login method Drover was not configured "
+                   "for (set [proxy] auth, login and password)";
+    } else if (e == socks5::error::not_socks5) {
+      out.verdict = probe_verdict::not_socks5;
+      out.reason = "the server at the proxy address is not a SOCKS5 proxy";
+    }
+  };
+  if (!ok) {
+    classify(c.protocol_error);
+    return out;
   }
-  if (ok)
+  auto path = probe_verdict::path_failed;
+  bool all = true;
+  if (request.connect_to) {
+    auto& t = *request.connect_to;
+    all &= step("CONNECT " + t.text(), path, [&] {
+      std::string error;
+      auto ip = resolve_ipv4(t.host, error);
+      if (!ip)
+        return error + " (this computer cannot look the name up)";
+      socks5::address bound;
+      auto e = request_and_reply(
+          c, socks5::command::connect, socks5::address::from_ipv4(*ip, t.port),
+          bound);
+      if (!e.empty())
+        return "the proxy could not open a connection to " + t.text() + " ("
+               + e + "): applications' connections through it will fail";
+      info = "connected to " + net::to_string(*ip) + ":"
+             + std::to_string(t.port) + " through the proxy";
+      return std::string{};
+    });
+  }
+  if (request.udp_associate) {
+    // The association lives as long as its TCP connection; after a CONNECT
+    // that connection is a tunnel, so UDP gets a new one.
+    std::optional<probe_connection> second;
+    probe_connection* control = &c;
+    auto udp_deadline = clock::now() + request.budget;
+    socks5::address bound;
+    bool associated = step("UDP ASSOCIATE", unreachable, [&] {
+      if (request.connect_to) {
+        second.emplace(udp_deadline);
+        control = &*second;
+        if (auto e = second_connection(*second, request); !e.empty())
+          return e;
+      }
+      auto any = socks5::address::from_ipv4(net::ipv4_address{0}, 0);
+      auto e = request_and_reply(*control, socks5::command::udp_associate,
+                                 any, bound);
+      if (!e.empty())
+        return "the proxy does not relay UDP (" + e
+               + "): Discord voice will not work through it";
+      auto relay = socks5::relay_address(bound, request.proxy.ip);
+      if (relay.type != socks5::address_type::ipv4)
+        return std::string{"the proxy named a UDP relay that is not IPv4: "
+                           "Drover cannot use it"};
+      info = "relay at " + net::to_string(relay.ipv4) + ":"
+             + std::to_string(relay.port);
+      return std::string{};
+    });
+    all &= associated;
+    if (associated && request.stun) {
+      auto& t = *request.stun;
+      all &= step("UDP round trip via STUN " + t.text(), path, [&] {
+        std::string error;
+        auto ip = resolve_ipv4(t.host, error);
+        if (!ip)
+          return error + " (this computer cannot look the name up)";
+        auto relay = socks5::relay_address(bound, request.proxy.ip);
+        auto e = stun_round_trip({relay.ipv4, relay.port}, {*ip, t.port},
+                                 clock::now() + request.budget, info);
+        if (!e.empty())
+          return "a datagram sent through the proxy's UDP relay got no "
+                 "answer from "
+                 + t.text() + " (" + e
+                 + "): Discord voice will likely not work through this proxy";
+        return std::string{};
+      });
+    }
+    if (!associated)
+      classify(control->protocol_error);
+  }
+  if (all)
     out.verdict = probe_verdict::ok;
   return out;
 }

@@ -1,0 +1,87 @@
+#include "app/check_report.hpp"
+
+#include <cstdio>
+
+#include "actors/log/json.hpp"
+
+namespace drover::cli {
+
+namespace {
+
+std::string millis(uint32_t micros) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(micros) / 1000.0);
+  return buf;
+}
+
+} // namespace
+
+std::string check_summary(const platform::probe_result& r) {
+  using v = platform::probe_verdict;
+  switch (r.verdict) {
+    case v::ok:
+      return "Every check passed: Discord's chat and voice can go through "
+             "this proxy.";
+    case v::unreachable:
+      return "Drover cannot use this proxy (" + r.reason
+             + "). Check [proxy] host and port, and that the proxy runs.";
+    case v::auth_rejected: {
+      auto text = r.reason; // a sentence of its own, with its advice
+      if (!text.empty() && text[0] >= 'a' && text[0] <= 'z')
+        text[0] = static_cast<char>(text[0] - 'a' + 'A');
+      return text + ".";
+    }
+    case v::not_socks5:
+      return "This is not a SOCKS5 proxy: " + r.reason
+             + ". Check [proxy] host and port.";
+    case v::path_failed:
+      break;
+  }
+  std::string failed;
+  for (auto& s : r.steps)
+    if (!s.ok)
+      failed += (failed.empty() ? "" : ", ") + s.name;
+  return "The proxy answers, but not everything works through it (" + failed
+         + "); see above.";
+}
+
+std::string check_text(const platform::probe_result& r,
+                       const std::string& proxy) {
+  std::string out = "Checking the proxy " + proxy + "\n";
+  size_t width = 0;
+  for (auto& s : r.steps)
+    width = std::max(width, s.name.size());
+  for (auto& s : r.steps) {
+    out += s.ok ? "  ok    " : "  FAIL  ";
+    out += s.name + std::string(width - s.name.size() + 2, ' ');
+    out += millis(s.micros) + " ms\n";
+    if (!s.detail.empty())
+      out += "        " + s.detail + "\n";
+  }
+  return out + check_summary(r) + "\n";
+}
+
+std::string check_json(const platform::probe_result& r,
+                       const std::string& proxy) {
+  std::string out = "{\"proxy\":";
+  json::append_string(out, proxy);
+  out += ",\"ok\":";
+  out += r.verdict == platform::probe_verdict::ok ? "true" : "false";
+  out += ",\"summary\":";
+  json::append_string(out, check_summary(r));
+  out += ",\"steps\":[";
+  for (size_t i = 0; i < r.steps.size(); ++i) {
+    auto& s = r.steps[i];
+    out += i == 0 ? "{" : ",{";
+    out += "\"name\":";
+    json::append_string(out, s.name);
+    out += ",\"ok\":";
+    out += s.ok ? "true" : "false";
+    out += ",\"ms\":" + millis(s.micros) + ",\"detail\":";
+    json::append_string(out, s.detail);
+    out += "}";
+  }
+  return out + "]}\n";
+}
+
+} // namespace drover::cli

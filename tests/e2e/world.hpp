@@ -1,0 +1,224 @@
+#pragma once
+
+// The end-to-end world of tests/e2e: network namespaces made by the test
+// ("app" and "remote" joined by veth), Debian's dante as the SOCKS5 proxy on
+// the remote side (10.210.0.2:1080), echo and HTTP servers on another
+// remote address (10.210.0.3) that report the peer they saw, and the real
+// drover binary in the app namespace. Needs root; everything is removed
+// afterwards, also when a check fails.
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/proxy_lab.hpp"
+
+namespace drover::e2e {
+
+using namespace std::chrono_literals;
+using drover::test::child;
+using drover::test::sh;
+using drover::test::sh_output;
+namespace fs = std::filesystem;
+
+inline const std::string proxy_ip = drover::test::proxy_lab::proxy_ip;
+inline const std::string server_ip = drover::test::proxy_lab::server_ip;
+inline const std::string app_ip = drover::test::proxy_lab::app_ip;
+
+// Leftovers of test runs that were killed (a timeout's SIGKILL leaves no
+// chance to clean up): namespaces named after processes that are gone, and
+// empty drover-* cgroups whose network namespace no longer exists.
+inline void remove_leftovers() {
+  std::istringstream names{sh_output("ip netns list")};
+  for (std::string line; std::getline(names, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, std::regex{"^(drover-t-\\S+-(\\d+))"})
+        && ::kill(std::stoi(m[2].str()), 0) != 0)
+      sh("ip netns del " + m[1].str());
+  }
+  std::string live;
+  std::error_code none;
+  for (auto& e : fs::directory_iterator{"/run/netns", none})
+    live += sh_output("stat -L -c %i " + e.path().string());
+  live += sh_output("stat -L -c %i /proc/self/ns/net");
+  for (auto root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator{root, ec}) {
+      // Only the engine's own groups: "drover-" and a namespace inode.
+      auto name = e.path().filename().string();
+      if (std::regex_match(name, std::regex{"drover-[0-9]+"})
+          && live.find(name.substr(7) + "\n") == std::string::npos)
+        ::rmdir(e.path().c_str()); // fails, harmlessly, if not empty
+    }
+  }
+}
+
+// The topology, made once per test process (ctest runs each case in its own
+// process, so parallel cases never share namespaces).
+struct world : drover::test::proxy_lab {
+  std::unique_ptr<child> echo, http, udp;
+
+  world() : proxy_lab(cleaned("e2e")) {
+    echo = server(DROVER_PEER, "tcp-echo", "7");
+    http = server(DROVER_PEER, "http", "80");
+    udp = server(DROVER_PEER, "udp-echo", "7");
+    if (!wait_for_proxy())
+      ADD_FAILURE() << "dante did not start: " << dante->output();
+  }
+
+  // Removes leftovers of killed runs before the lab is made.
+  static std::string cleaned(std::string tag) {
+    remove_leftovers();
+    return tag;
+  }
+
+  fs::path config(const std::string& extra = "") {
+    auto p = dir / "config.toml";
+    std::ofstream{p} << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1080\n"
+                     << extra;
+    return p;
+  }
+
+  std::vector<std::string> env() {
+    return {"XDG_STATE_HOME=" + (dir / "state").string()};
+  }
+
+  std::string log() {
+    std::ifstream in{dir / "state" / "drover" / "logs" / "drover.log"};
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // drover run -- peer ARGS..., in the app namespace.
+  std::pair<int, std::string> drover_run(std::vector<std::string> peer_args,
+                                         const std::string& extra = "") {
+    std::vector<std::string> argv{
+        "ip",          "netns",    "exec",     app.name(),
+        DROVER_BINARY, "run",      "--config", config(extra).string(),
+        "--",          DROVER_PEER};
+    argv.insert(argv.end(), peer_args.begin(), peer_args.end());
+    child c{argv, env()};
+    int code = c.wait(60s);
+    return {code, c.output()};
+  }
+
+  // `drover status [--json]` in the app namespace.
+  std::pair<int, std::string> status(bool json) {
+    std::vector<std::string> argv{"ip",       "netns",       "exec",
+                                  app.name(), DROVER_BINARY, "status"};
+    if (json)
+      argv.push_back("--json");
+    child c{argv, env()};
+    int code = c.wait(20s);
+    return {code, c.output()};
+  }
+
+  // A JSON number field of `drover status --json`, or -1.
+  long status_number(const std::string& field) {
+    auto [code, out] = status(true);
+    std::smatch m;
+    if (code != 0
+        || !std::regex_search(out, m, std::regex{"\"" + field + "\":(\\d+)"}))
+      return -1;
+    return std::stol(m[1].str());
+  }
+
+  // An engine in the app namespace whose target is a copy of the peer
+  // helper named `name`.
+  std::unique_ptr<child> headless_with_target(const std::string& name,
+                                              fs::path& target,
+                                              const std::string& extra = "") {
+    target = dir / name;
+    fs::copy_file(DROVER_PEER, target, fs::copy_options::overwrite_existing);
+    auto engine = std::make_unique<child>(
+        std::vector<std::string>{
+            "ip", "netns", "exec", app.name(), DROVER_BINARY, "--headless",
+            "--config",
+            config("[targets]\nprocesses = [\"" + name + "\"]\n" + extra)
+                .string()},
+        env());
+    engine->wait_for_output("active: proxying", 20s);
+    return engine;
+  }
+
+  // coturn as a STUN server on server_ip:3478: `drover check`'s UDP target.
+  std::unique_ptr<child> stun_server() {
+    auto c = std::make_unique<child>(std::vector<std::string>{
+        "ip", "netns", "exec", remote.name(), "turnserver", "-n", "-S", "-L",
+        server_ip, "-p", "3478", "--no-cli", "--no-tls", "--no-dtls", "-z",
+        "--log-file=stdout", "--simple-log", "--pidfile",
+        (dir / "turnserver.pid").string(), "--userdb",
+        (dir / "turndb").string()});
+    if (!c->wait_for_output("Total General servers", 10s))
+      ADD_FAILURE() << "coturn did not start: " << c->output();
+    return c;
+  }
+
+  // A config for the proxy at proxy_ip:`port`, with `extra` lines.
+  fs::path proxy_config(uint16_t port, const std::string& extra = "") {
+    auto p = dir / ("proxy-" + std::to_string(port) + ".toml");
+    std::ofstream{p} << "[proxy]\nhost = \"" << proxy_ip
+                     << "\"\nport = " << port << "\n"
+                     << extra;
+    return p;
+  }
+
+  // `drover check ARGS...` in the app namespace, with the config `cfg`
+  // (default: the lab's proxy).
+  std::pair<int, std::string> check(std::vector<std::string> args,
+                                    fs::path cfg = {}) {
+    if (cfg.empty())
+      cfg = config();
+    std::vector<std::string> argv{"ip",       "netns",       "exec",
+                                  app.name(), DROVER_BINARY, "check",
+                                  "--config", cfg.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child c{argv, env()};
+    int code = c.wait(60s);
+    return {code, c.output()};
+  }
+
+  std::string rules() {
+    return sh_output(app.exec("iptables-save -t raw"))
+           + sh_output(app.exec("ip6tables-save -t raw"));
+  }
+
+  bool drover_cgroup_exists() {
+    auto id = sh_output(app.exec("readlink /proc/self/ns/net"));
+    auto open = id.find('['), close = id.find(']');
+    auto name = "drover-" + id.substr(open + 1, close - open - 1);
+    for (auto root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"})
+      if (fs::exists(fs::path{root} / name))
+        return true;
+    return false;
+  }
+};
+
+inline int count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + 1))
+    ++n;
+  return n;
+}
+
+class engine_e2e : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (!drover::test::is_root() || !drover::test::have_command("danted"))
+      GTEST_SKIP() << "needs root and dante-server";
+    w = std::make_unique<world>();
+  }
+  std::unique_ptr<world> w;
+};
+
+} // namespace drover::e2e
