@@ -171,7 +171,7 @@ std::string render_text(const engine_status& s,
     o += "\nRecent events:\n";
     for (auto& e : s.recent)
       o += "  " + trace::format_timestamp(wall(e.time)).substr(11, 8) + "  "
-           + to_string(e.state) + ": " + e.reason
+           + label(e) + ": " + e.reason
            + (e.attempt > 0 ? " (attempt " + std::to_string(e.attempt) + ")"
                             : "")
            + "\n";

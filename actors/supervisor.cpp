@@ -45,7 +45,9 @@ void publish(self_ptr self, event_kind kind, engine_state state,
   auto lg = log::get(self->name());
   auto level = state == engine_state::failed ? spdlog::level::err
                                              : spdlog::level::info;
-  lg->log(level, "{}: {}", to_string(state), e.reason);
+  if (kind == event_kind::config_error)
+    level = spdlog::level::warn;
+  lg->log(level, "{}: {}", label(e), e.reason);
   trace::record(self->name(), to_string(kind),
                 {{"state", to_string(state)},
                  {"reason", e.reason},
@@ -306,6 +308,68 @@ void start(self_ptr self) {
   check_proxy(self);
 }
 
+recovery_timing timing_of(const config::engine_settings& e) {
+  recovery_timing t;
+  t.backoff_initial = e.reconnect_backoff_initial;
+  t.backoff_max = e.reconnect_backoff_max;
+  t.backoff_total = e.reconnect_total_cap;
+  return t;
+}
+
+// A new config is in force. [proxy] moves the engine onto the new proxy
+// (Stop, then Start, when it runs); [targets] go to procscan live; the log
+// level was applied by the config-watcher; the rest applies at the next
+// start, which the event says.
+void on_config_changed(self_ptr self, const config_changed& c) {
+  auto& st = self->state;
+  if (!c.settings)
+    return;
+  st.settings = *c.settings;
+  std::vector<std::string> applied;
+  std::vector<std::string> later;
+  if (c.targets_changed) {
+    if (st.scanner)
+      self->send(st.scanner, atom::update_v,
+                 config::effective_process_names(st.settings.targets));
+    applied.emplace_back("[targets]");
+  }
+  if (c.ui_changed)
+    applied.emplace_back("[ui]");
+  if (c.engine_changed) {
+    // A new policy (its attempts start over) only when no series runs.
+    if (st.last.state != engine_state::reconnecting)
+      st.policy = recovery_policy{timing_of(st.settings.engine)};
+    later.emplace_back("[engine]");
+  }
+  if (c.skip_changed)
+    later.emplace_back("[skip]");
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (auto& s : v)
+      out += (out.empty() ? "" : ", ") + s;
+    return out;
+  };
+  auto& proxy = st.settings.proxy;
+  bool running = !st.children.empty() && !st.stopping;
+  std::string text = "the config file changed";
+  if (!applied.empty())
+    text += "; applied " + join(applied);
+  if (c.proxy_changed && running)
+    text += "; the proxy is now " + proxy.host + ":"
+            + std::to_string(proxy.port) + ": restarting the engine";
+  else if (c.proxy_changed)
+    text += "; the proxy is now " + proxy.host + ":"
+            + std::to_string(proxy.port);
+  else if (!later.empty() && running)
+    text += "; " + join(later) + " apply at the next start";
+  publish(self, event_kind::config_applied, st.last.state, text);
+  if (c.proxy_changed && running) {
+    st.retry_generation++; // the old proxy's backoff is over
+    st.start_when_stopped = true;
+    stop_children(self, caf::exit_reason::user_shutdown);
+  }
+}
+
 std::string describe_failure(self_ptr self, const caf::error& reason) {
   return self->system().render(reason);
 }
@@ -316,14 +380,7 @@ supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            config::settings settings) {
   self->state.settings = std::move(settings);
-  {
-    auto& e = self->state.settings.engine;
-    recovery_timing t;
-    t.backoff_initial = e.reconnect_backoff_initial;
-    t.backoff_max = e.reconnect_backoff_max;
-    t.backoff_total = e.reconnect_total_cap;
-    self->state.policy = recovery_policy{t};
-  }
+  self->state.policy = recovery_policy{timing_of(self->state.settings.engine)};
   self->state.last.time = caf::make_timestamp();
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
@@ -443,7 +500,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         // Sleep and resume handling arrives with the recovery work.
       },
       [=](atom::resume) {},
-      [=](config_changed&) {},
+      [=](const config_changed& c) { on_config_changed(self, c); },
       [=](config_error& e) {
         publish(self, event_kind::config_error, self->state.last.state,
                 e.message);

@@ -26,6 +26,7 @@
 
 #  include <caf/io/middleman.hpp>
 
+#  include "actors/config_watcher.hpp"
 #  include "actors/control_server.hpp"
 #  include "actors/platform/linux/system.hpp"
 #  include "actors/platform/sockets.hpp"
@@ -85,7 +86,8 @@ int config_check(const options& o, std::ostream& out, std::ostream& err) {
 // Loads the config for a long-running mode. A missing file is created with
 // the defaults (so the user has something to edit); a broken one is
 // reported and the defaults run, as nothing better is known at start-up.
-config::settings load_for_run(config::config_file& file, std::ostream& err) {
+config::settings load_for_run(config::config_file& file, std::ostream& err,
+                              std::optional<config_error>& problem) {
   auto report = file.load();
   using status = config::config_file::status;
   switch (report.outcome) {
@@ -93,9 +95,8 @@ config::settings load_for_run(config::config_file& file, std::ostream& err) {
       print(err, report.warnings);
       break;
     case status::missing:
-      if (auto problem = file.save(config::settings{}); !problem.empty())
-        err << "warning: could not create a default config: " << problem
-            << '\n';
+      if (auto failed = file.save(config::settings{}); !failed.empty())
+        err << "warning: could not create a default config: " << failed << '\n';
       else
         err << "created a default config at " << file.path().string() << '\n';
       break;
@@ -103,6 +104,16 @@ config::settings load_for_run(config::config_file& file, std::ostream& err) {
     case status::invalid:
       print(err, report.errors);
       err << "running with the default settings until the file is fixed\n";
+      problem.emplace();
+      problem->file = file.path().string();
+      if (!report.errors.empty()) {
+        problem->line = report.errors.front().line;
+        problem->column = report.errors.front().column;
+        problem->key = report.errors.front().key;
+      }
+      problem->message = config::to_string(report.errors)
+                         + "running with the default settings until the "
+                           "file is fixed";
       break;
   }
   return file.current();
@@ -275,8 +286,7 @@ int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
   }
   out << (o.json ? check_json(result, proxy_text)
                  : check_text(result, proxy_text));
-  return result.verdict == platform::probe_verdict::ok ? exit_ok
-                                                       : exit_failure;
+  return result.verdict == platform::probe_verdict::ok ? exit_ok : exit_failure;
 #endif
 }
 
@@ -291,7 +301,8 @@ int headless(const options& o, std::ostream& err) {
   platform::raise_open_file_limit();
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};
-  auto settings = load_for_run(file, err);
+  std::optional<config_error> config_problem;
+  auto settings = load_for_run(file, err, config_problem);
   start_logging(settings, o.trace, true);
   auto lg = log::get("drover");
   lg->info("{} starting; config {}, log {}", version_line(),
@@ -306,11 +317,15 @@ int headless(const options& o, std::ostream& err) {
 #ifndef _WIN32
     auto sup = system.spawn(supervisor, settings);
     auto server = serve_control(system, control, sup);
+    auto watcher = system.spawn(config_watcher, file, sup, o.trace);
+    if (config_problem)
+      caf::anon_send(sup, *config_problem);
     caf::scoped_actor self{system};
     // Not waited for: a stop request must be served at once, in any state.
     self->send(sup, atom::start_v);
     platform::wait_for_termination();
     lg->info("stopping");
+    self->send_exit(watcher, caf::exit_reason::user_shutdown);
     stop_engine(self, sup);
     self->send_exit(server, caf::exit_reason::user_shutdown);
 #else
@@ -338,7 +353,8 @@ int run_command(const options& o, std::ostream& err) {
   platform::raise_open_file_limit();
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};
-  auto settings = load_for_run(file, err);
+  std::optional<config_error> config_problem;
+  auto settings = load_for_run(file, err, config_problem);
   start_logging(settings, o.trace, false);
   int code = exit_failure;
   {
@@ -346,6 +362,9 @@ int run_command(const options& o, std::ostream& err) {
     caf::actor_system system{cfg};
     auto sup = system.spawn(supervisor, settings);
     auto server = serve_control(system, control, sup);
+    auto watcher = system.spawn(config_watcher, file, sup, o.trace);
+    if (config_problem)
+      caf::anon_send(sup, *config_problem);
     caf::scoped_actor self{system};
     auto status = start_engine(system, sup);
     if (status.last.state == engine_state::reconnecting)
@@ -366,6 +385,7 @@ int run_command(const options& o, std::ostream& err) {
       if (pid > 0)
         code = platform::linux_port::wait_exit_code(static_cast<pid_t>(pid));
     }
+    self->send_exit(watcher, caf::exit_reason::user_shutdown);
     stop_engine(self, sup);
     self->send_exit(server, caf::exit_reason::user_shutdown);
   }

@@ -476,21 +476,21 @@ void read_check(reader& r, const toml::table* sec, check_settings& c) {
   for (auto [name, field] :
        {std::pair{"tcp_target", &check_settings::tcp_target},
         std::pair{"udp_target", &check_settings::udp_target}})
-    r.key(sec, s, name, [&, f = field](const toml::node& n,
-                                       const std::string& k) {
-      std::string text;
-      if (!n.is_string())
-        return r.type_error(n, k, "a string such as \"discord.com:443\"");
-      r.string(n, k, text);
-      if (auto hp = parse_host_port(text))
-        c.*f = *hp;
-      else
-        r.error(k, &n.source(),
-                "`" + k
-                    + "` must be a host name or IPv4 address and a port, "
-                      "such as \"discord.com:443\", got "
-                    + quote(text));
-    });
+    r.key(sec, s, name,
+          [&, f = field](const toml::node& n, const std::string& k) {
+            std::string text;
+            if (!n.is_string())
+              return r.type_error(n, k, "a string such as \"discord.com:443\"");
+            r.string(n, k, text);
+            if (auto hp = parse_host_port(text))
+              c.*f = *hp;
+            else
+              r.error(k, &n.source(),
+                      "`" + k
+                          + "` must be a host name or IPv4 address and a port, "
+                            "such as \"discord.com:443\", got "
+                          + quote(text));
+          });
 }
 
 void read_engine(reader& r, const toml::table* sec, engine_settings& e) {

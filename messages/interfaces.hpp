@@ -139,8 +139,12 @@ using power_monitor_actor = caf::typed_actor<
 /// config-watcher: watches the config file and publishes config_changed or
 /// config_error to the supervisor.
 using config_watcher_actor = caf::typed_actor<
-    // Re-read the file now (from the file-watch thread, or on demand).
+    // The file changed (from the file-watch thread), or re-read it on
+    // demand; read after a short quiet time, so a burst of writes is read
+    // once, whole.
     caf::reacts_to<atom::reload>,
+    // Private timer: the quiet time of change `generation` is over.
+    caf::reacts_to<atom::internal, uint64_t>,
     // Stop watching.
     caf::reacts_to<atom::stop>>;
 

@@ -122,6 +122,17 @@ const char* to_string(event_kind x) {
   return "unknown";
 }
 
+const char* label(const engine_event& e) {
+  switch (e.kind) {
+    case event_kind::config_error:
+      return "config error";
+    case event_kind::config_applied:
+      return "config";
+    default:
+      return to_string(e.state);
+  }
+}
+
 failure_class classify(const caf::error& err) {
   if (!err)
     return failure_class::none;

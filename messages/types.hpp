@@ -90,6 +90,10 @@ struct engine_event {
   caf::timestamp time;
 };
 
+/// What a log line or the event list shows before an event's reason: the
+/// state, or "config error" / "config" for config events.
+const char* label(const engine_event& e);
+
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_event& x) {
   return f(caf::meta::type_name("engine_event"), x.kind, x.state, x.reason,

@@ -26,13 +26,13 @@ size_t encode_binding_request(uint8_t* out, size_t capacity,
 
 enum class error : uint8_t {
   none,
-  truncated,          // shorter than its header or its declared length
-  not_stun,           // no magic cookie, or bits a STUN message never has
-  other_transaction,  // an answer, but not to our request
-  error_response,     // a Binding error response (e.g. 400)
-  not_binding,        // some other STUN method or class
-  bad_attribute,      // an attribute runs past the end or is malformed
-  no_mapped_address,  // success, but without an IPv4 mapped address
+  truncated,         // shorter than its header or its declared length
+  not_stun,          // no magic cookie, or bits a STUN message never has
+  other_transaction, // an answer, but not to our request
+  error_response,    // a Binding error response (e.g. 400)
+  not_binding,       // some other STUN method or class
+  bad_attribute,     // an attribute runs past the end or is malformed
+  no_mapped_address, // success, but without an IPv4 mapped address
 };
 
 /// A sentence for a user or a log line.

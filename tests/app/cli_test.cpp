@@ -124,7 +124,6 @@ TEST(cli, slash_paths_are_arguments_on_every_platform) {
 
 // -- drover check ---------------------------------------------------------
 
-
 namespace {
 
 platform::probe_result udp_refused() {
@@ -182,8 +181,8 @@ TEST(check_report, the_summary_says_what_a_result_means) {
 
 TEST(cli, check_refuses_a_bad_target_before_touching_the_network) {
   auto cfg = write_temp("drover-check-cli.toml", "");
-  auto r = drover_cli({"check", "--config", cfg.string(), "--tcp-target",
-                       "discord.com"});
+  auto r = drover_cli(
+      {"check", "--config", cfg.string(), "--tcp-target", "discord.com"});
   EXPECT_EQ(r.code, cli::exit_failure);
   EXPECT_NE(r.err.find("--tcp-target must be a host name or IPv4 address and "
                        "a port, such as discord.com:443, got \"discord.com\""),

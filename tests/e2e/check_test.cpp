@@ -18,12 +18,14 @@ bool has(const std::string& text, const std::string& part) {
 
 TEST_F(engine_e2e, check_passes_through_a_working_proxy) {
   auto stun = w->stun_server();
-  auto [code, out] = w->check({"--tcp-target", tcp_target, "--udp-target",
-                               stun_target, "--json"});
+  auto [code, out] = w->check(
+      {"--tcp-target", tcp_target, "--udp-target", stun_target, "--json"});
   EXPECT_EQ(code, 0) << out;
   EXPECT_TRUE(has(out, "\"ok\":true")) << out;
-  for (std::string step : {std::string{"TCP connect"}, std::string{"greeting"}, "CONNECT " + tcp_target,
-                    std::string{"UDP ASSOCIATE"}, "UDP round trip via STUN " + stun_target})
+  for (std::string step :
+       {std::string{"TCP connect"}, std::string{"greeting"},
+        "CONNECT " + tcp_target, std::string{"UDP ASSOCIATE"},
+        "UDP round trip via STUN " + stun_target})
     EXPECT_TRUE(has(out, "{\"name\":\"" + step + "\",\"ok\":true"))
         << step << "\n"
         << out;
@@ -49,9 +51,9 @@ TEST_F(engine_e2e, check_names_a_proxy_that_does_not_relay_udp) {
       1081, "socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 "
             "command: udpassociate }\n"
             "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: connect }");
-  auto [code, out] = w->check(
-      {"--tcp-target", tcp_target, "--udp-target", stun_target},
-      w->proxy_config(1081));
+  auto [code, out]
+      = w->check({"--tcp-target", tcp_target, "--udp-target", stun_target},
+                 w->proxy_config(1081));
   EXPECT_EQ(code, 1) << out;
   EXPECT_TRUE(has(out, "  ok    CONNECT " + tcp_target)) << out;
   EXPECT_TRUE(has(out, "  FAIL  UDP ASSOCIATE")) << out;
@@ -65,32 +67,32 @@ TEST_F(engine_e2e, check_says_when_the_proxy_is_not_there) {
   EXPECT_TRUE(has(out, "  FAIL  TCP connect")) << out;
   EXPECT_TRUE(has(out, "Connection refused")) << out;
   EXPECT_TRUE(has(out, "Drover cannot use this proxy")) << out;
-  EXPECT_FALSE(has(out, "CONNECT ")) << "nothing after the proxy failed: "
-                                     << out;
+  EXPECT_FALSE(has(out, "CONNECT "))
+      << "nothing after the proxy failed: " << out;
 }
 
 TEST_F(engine_e2e, check_names_a_rejected_login_and_passes_the_right_one) {
   auto stun = w->stun_server();
-  auto with_login = w->other_proxy(
-      1082,
-      "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
-      "command: connect udpassociate bind udpreply }",
-      "drovertest", "s3cret-pass");
+  auto with_login
+      = w->other_proxy(1082,
+                       "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
+                       "command: connect udpassociate bind udpreply }",
+                       "drovertest", "s3cret-pass");
   auto login = [&](const std::string& password) {
     return w->proxy_config(1082, "auth = true\nlogin = \"drovertest\"\n"
                                  "password = \""
                                      + password + "\"\n");
   };
-  auto [code, out] = w->check(
-      {"--tcp-target", tcp_target, "--udp-target", stun_target},
-      login("wrong-pass"));
+  auto [code, out]
+      = w->check({"--tcp-target", tcp_target, "--udp-target", stun_target},
+                 login("wrong-pass"));
   EXPECT_EQ(code, 1) << out;
   EXPECT_TRUE(has(out, "  FAIL  authentication")) << out;
   EXPECT_TRUE(has(out, "Authentication rejected")) << out;
   EXPECT_FALSE(has(out, "wrong-pass")) << "a password is never printed";
-  std::tie(code, out) = w->check(
-      {"--tcp-target", tcp_target, "--udp-target", stun_target},
-      login("s3cret-pass"));
+  std::tie(code, out)
+      = w->check({"--tcp-target", tcp_target, "--udp-target", stun_target},
+                 login("s3cret-pass"));
   EXPECT_EQ(code, 0) << out;
   EXPECT_TRUE(has(out, "  ok    authentication")) << out;
   EXPECT_FALSE(has(out, "s3cret-pass")) << "a password is never printed";

@@ -4,7 +4,6 @@
 
 using namespace drover::e2e;
 
-
 TEST_F(engine_e2e, tcp_goes_through_the_proxy_and_the_app_sees_its_server) {
   auto [code, out] = w->drover_run({"tcp-client", server_ip, "7", "1"});
   EXPECT_EQ(code, 0) << out << w->log();
@@ -217,11 +216,11 @@ TEST_F(engine_e2e, proxy_down_reconnects_with_backoff_and_recovers) {
 // the user can act on, no retry series, new connections refused (never
 // direct), and the password in no log.
 TEST_F(engine_e2e, a_rejected_login_fails_at_once_and_stays_closed) {
-  auto with_login = w->other_proxy(
-      1082,
-      "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
-      "command: connect udpassociate bind udpreply }",
-      "drovertest", "s3cret-pass");
+  auto with_login
+      = w->other_proxy(1082,
+                       "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
+                       "command: connect udpassociate bind udpreply }",
+                       "drovertest", "s3cret-pass");
   auto named = w->dir / "e2e-login-target";
   fs::copy_file(DROVER_PEER, named, fs::copy_options::overwrite_existing);
   auto cfg = w->proxy_config(1082, "auth = true\nlogin = \"drovertest\"\n"

@@ -152,12 +152,28 @@ struct world : drover::test::proxy_lab {
 
   // coturn as a STUN server on server_ip:3478: `drover check`'s UDP target.
   std::unique_ptr<child> stun_server() {
-    auto c = std::make_unique<child>(std::vector<std::string>{
-        "ip", "netns", "exec", remote.name(), "turnserver", "-n", "-S", "-L",
-        server_ip, "-p", "3478", "--no-cli", "--no-tls", "--no-dtls", "-z",
-        "--log-file=stdout", "--simple-log", "--pidfile",
-        (dir / "turnserver.pid").string(), "--userdb",
-        (dir / "turndb").string()});
+    auto c = std::make_unique<child>(
+        std::vector<std::string>{"ip",
+                                 "netns",
+                                 "exec",
+                                 remote.name(),
+                                 "turnserver",
+                                 "-n",
+                                 "-S",
+                                 "-L",
+                                 server_ip,
+                                 "-p",
+                                 "3478",
+                                 "--no-cli",
+                                 "--no-tls",
+                                 "--no-dtls",
+                                 "-z",
+                                 "--log-file=stdout",
+                                 "--simple-log",
+                                 "--pidfile",
+                                 (dir / "turnserver.pid").string(),
+                                 "--userdb",
+                                 (dir / "turndb").string()});
     if (!c->wait_for_output("Total General servers", 10s))
       ADD_FAILURE() << "coturn did not start: " << c->output();
     return c;

@@ -18,8 +18,8 @@ bytes from_hex(std::string hex) {
     if (c != ' ')
       digits += c;
   for (size_t i = 0; i + 1 < digits.size(); i += 2)
-    out.push_back(static_cast<uint8_t>(std::stoi(digits.substr(i, 2), nullptr,
-                                                  16)));
+    out.push_back(
+        static_cast<uint8_t>(std::stoi(digits.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -32,19 +32,19 @@ transaction_id id_of(const bytes& message) {
 // Debian's coturn 4.6.1 (turnserver -S), answering a request from
 // 10.9.9.9:37404, as captured on this machine: XOR-MAPPED-ADDRESS, then
 // SOFTWARE.
-const bytes coturn_reply = from_hex(
-    "0101 0024 2112a442 d6aaec184fc30d501dabb0f1"
-    "0020 0008 0001 b30e 2b1bad4b"
-    "8022 0014 436f7475726e2d342e362e312027476f72737427");
+const bytes coturn_reply
+    = from_hex("0101 0024 2112a442 d6aaec184fc30d501dabb0f1"
+               "0020 0008 0001 b30e 2b1bad4b"
+               "8022 0014 436f7475726e2d342e362e312027476f72737427");
 
 // RFC 5769 §2.2, the sample IPv4 response: SOFTWARE (padded),
 // XOR-MAPPED-ADDRESS 192.0.2.1:32853, MESSAGE-INTEGRITY, FINGERPRINT.
-const bytes rfc5769_reply = from_hex(
-    "0101 003c 2112a442 b7e7a701 bc34d686 fa87dfae"
-    "8022 000b 74657374 20766563 746f7220"
-    "0020 0008 0001 a147 e112a643"
-    "0008 0014 2b91f599 fd9e90c3 8c7489f9 2af9ba53 f06be7d7"
-    "8028 0004 c07d4c96");
+const bytes rfc5769_reply
+    = from_hex("0101 003c 2112a442 b7e7a701 bc34d686 fa87dfae"
+               "8022 000b 74657374 20766563 746f7220"
+               "0020 0008 0001 a147 e112a643"
+               "0008 0014 2b91f599 fd9e90c3 8c7489f9 2af9ba53 f06be7d7"
+               "8028 0004 c07d4c96");
 
 endpoint ep(const char* ip, uint16_t port) {
   return {*parse_ipv4(ip), port};
@@ -82,8 +82,8 @@ TEST(stun, a_reply_to_another_request_is_refused) {
   auto id = id_of(coturn_reply);
   id[11] ^= 1;
   endpoint mapped;
-  EXPECT_EQ(parse_binding_response(coturn_reply.data(), coturn_reply.size(),
-                                   id, mapped),
+  EXPECT_EQ(parse_binding_response(coturn_reply.data(), coturn_reply.size(), id,
+                                   mapped),
             error::other_transaction);
 }
 

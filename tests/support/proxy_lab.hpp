@@ -90,10 +90,11 @@ struct proxy_lab {
     auto conf = dir / (name + ".conf");
     std::ofstream{conf} << "logoutput: " << (dir / (name + ".log")).string()
                         << "\n"
-                        << "internal: " << proxy_ip
-                        << " port = " << port << "\n"
+                        << "internal: " << proxy_ip << " port = " << port
+                        << "\n"
                         << "external: " << proxy_ip << "\n"
-                        << "socksmethod: " << (user.empty() ? "none" : "username")
+                        << "socksmethod: "
+                        << (user.empty() ? "none" : "username")
                         << "\nclientmethod: none\n"
                         << "user.privileged: root\nuser.unprivileged: nobody\n"
                         << "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
@@ -103,21 +104,24 @@ struct proxy_lab {
     if (!user.empty()) {
       auto passwd = dir / "passwd";
       auto shadow = dir / "shadow";
-      std::filesystem::copy_file("/etc/passwd", passwd,
-                                 std::filesystem::copy_options::overwrite_existing);
-      std::filesystem::copy_file("/etc/shadow", shadow,
-                                 std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::copy_file(
+          "/etc/passwd", passwd,
+          std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::copy_file(
+          "/etc/shadow", shadow,
+          std::filesystem::copy_options::overwrite_existing);
       std::ofstream{passwd, std::ios::app}
           << user << ":x:64999:64999::/nonexistent:/usr/sbin/nologin\n";
       std::ofstream{shadow, std::ios::app}
-          << user << ":" << sh_output("openssl passwd -6 '" + password + "' | tr -d '\\n'")
+          << user << ":"
+          << sh_output("openssl passwd -6 '" + password + "' | tr -d '\\n'")
           << ":19000:0:99999:7:::\n";
       run = "mount --bind " + passwd.string() + " /etc/passwd && mount --bind "
             + shadow.string() + " /etc/shadow && " + run;
     }
-    auto c = std::make_unique<child>(std::vector<std::string>{
-        "ip", "netns", "exec", remote.name(), "unshare", "-m", "sh", "-c",
-        run});
+    auto c = std::make_unique<child>(
+        std::vector<std::string>{"ip", "netns", "exec", remote.name(),
+                                 "unshare", "-m", "sh", "-c", run});
     for (int i = 0; i < 100 && !proxy_accepts(port); ++i)
       ::usleep(100000);
     return c;

@@ -131,8 +131,7 @@ uint32_t micros_since(clock::time_point t) {
 // The greeting and, when the proxy picks it, the login; "" on success.
 // `step` runs each as a recorded step, or silently for a second connection.
 template<class Step>
-bool handshake(probe_connection& c, const probe_request& request,
-               Step&& step) {
+bool handshake(probe_connection& c, const probe_request& request, Step&& step) {
   socks5::method chosen = socks5::method::no_auth;
   bool ok = step("greeting", [&] {
     uint8_t buf[4];
@@ -226,8 +225,8 @@ std::string stun_round_trip(net::endpoint relay, net::endpoint server,
       return last_problem;
     if (now >= next_send) {
       if (::send(fd, out, length, 0) < 0 && errno != EAGAIN)
-        last_problem = std::string{"sending to the relay: "}
-                       + std::strerror(errno);
+        last_problem
+            = std::string{"sending to the relay: "} + std::strerror(errno);
       next_send = now + pause;
       pause *= 2; // RFC 5389 §7.2.1: retransmit with doubling pauses
     }
@@ -275,20 +274,20 @@ probe_result probe_proxy(const probe_request& request) {
   // Runs one step; false (and the check's verdict set) when it failed.
   // `info` may describe a success.
   std::string info;
-  auto step = [&](const std::string& name, probe_verdict on_failure,
-                  auto&& body) {
-    auto start = clock::now();
-    info.clear();
-    std::string error = body();
-    probe_step s{name, error.empty(), micros_since(start),
-                 error.empty() ? info : error};
-    out.steps.push_back(s);
-    if (!s.ok && out.reason.empty()) {
-      out.verdict = on_failure;
-      out.reason = name + ": " + error;
-    }
-    return s.ok;
-  };
+  auto step
+      = [&](const std::string& name, probe_verdict on_failure, auto&& body) {
+          auto start = clock::now();
+          info.clear();
+          std::string error = body();
+          probe_step s{name, error.empty(), micros_since(start),
+                       error.empty() ? info : error};
+          out.steps.push_back(s);
+          if (!s.ok && out.reason.empty()) {
+            out.verdict = on_failure;
+            out.reason = name + ": " + error;
+          }
+          return s.ok;
+        };
   auto unreachable = probe_verdict::unreachable;
   bool ok = step("TCP connect", unreachable,
                  [&] { return c.connect(request.proxy); });
@@ -325,12 +324,12 @@ probe_result probe_proxy(const probe_request& request) {
       if (!ip)
         return error + " (this computer cannot look the name up)";
       socks5::address bound;
-      auto e = request_and_reply(
-          c, socks5::command::connect, socks5::address::from_ipv4(*ip, t.port),
-          bound);
+      auto e
+          = request_and_reply(c, socks5::command::connect,
+                              socks5::address::from_ipv4(*ip, t.port), bound);
       if (!e.empty())
-        return "the proxy could not open a connection to " + t.text() + " ("
-               + e + "): applications' connections through it will fail";
+        return "the proxy could not open a connection to " + t.text() + " (" + e
+               + "): applications' connections through it will fail";
       info = "connected to " + net::to_string(*ip) + ":"
              + std::to_string(t.port) + " through the proxy";
       return std::string{};
@@ -351,8 +350,8 @@ probe_result probe_proxy(const probe_request& request) {
           return e;
       }
       auto any = socks5::address::from_ipv4(net::ipv4_address{0}, 0);
-      auto e = request_and_reply(*control, socks5::command::udp_associate,
-                                 any, bound);
+      auto e = request_and_reply(*control, socks5::command::udp_associate, any,
+                                 bound);
       if (!e.empty())
         return "the proxy does not relay UDP (" + e
                + "): Discord voice will not work through it";

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <memory>
+#include <thread>
+
+#include "actors/platform/file_watch.hpp"
+#include "config/config_file.hpp"
+#include "messages/interfaces.hpp"
+
+namespace drover {
+
+/// The thread that waits for file changes; stopped and joined with the
+/// actor's state.
+struct watch_thread {
+  std::shared_ptr<platform::file_watch> watch;
+  std::thread thread;
+  watch_thread() = default;
+  watch_thread(watch_thread&&) = default;
+  watch_thread& operator=(watch_thread&&) = default;
+  ~watch_thread() {
+    if (watch)
+      watch->stop();
+    if (thread.joinable())
+      thread.join();
+  }
+};
+
+struct config_watcher_state {
+  static inline constexpr const char* name = "config-watcher";
+  /// Editors write in several steps (truncate, write, rename, chmod): read
+  /// once they went quiet for this long.
+  static constexpr auto quiet_time = std::chrono::milliseconds{200};
+
+  config::config_file file{""}; // the settings in force and the last good
+  supervisor_actor supervisor;
+  bool trace_flag = false; // --trace: tracing stays on whatever the level
+  uint64_t generation = 0; // the latest change; older timers are stale
+  watch_thread watcher;
+};
+
+/// Watches `file` (already loaded: its settings are the ones in force) and
+/// tells the supervisor about every change: config_changed with what
+/// changed, or config_error when the file is broken (the settings in force
+/// stay). Applies the log level and the log redaction itself.
+config_watcher_actor::behavior_type config_watcher(
+    config_watcher_actor::stateful_pointer<config_watcher_state> self,
+    config::config_file file, supervisor_actor supervisor, bool trace_flag);
+
+/// What differs between two configs, as the supervisor acts on it.
+config_changed diff(const config::settings& before,
+                    const config::settings& after);
+
+} // namespace drover

@@ -1,0 +1,126 @@
+// Config hot reload, end to end: the real engine in the test's namespaces,
+// its config file changed the two ways editors change files (written in
+// place, or written beside and renamed over it).
+
+#include "tests/e2e/world.hpp"
+
+using namespace drover::e2e;
+
+namespace {
+
+// Writes a new file beside `path` and renames it over `path`, as most
+// editors and Drover's own save do.
+void replace_file(const fs::path& path, const std::string& text) {
+  auto tmp = path.parent_path() / (".#" + path.filename().string());
+  std::ofstream{tmp, std::ios::trunc} << text;
+  fs::rename(tmp, path);
+}
+
+// Rewrites `path` in place (truncate, write, close).
+void rewrite_file(const fs::path& path, const std::string& text) {
+  std::ofstream{path, std::ios::trunc} << text;
+}
+
+std::string proxy_section(int port) {
+  return "[proxy]\nhost = \"" + proxy_ip + "\"\nport = " + std::to_string(port)
+         + "\n";
+}
+
+std::string targets(const std::string& name) {
+  return "[targets]\nprocesses = [\"" + name + "\"]\n";
+}
+
+} // namespace
+
+TEST_F(engine_e2e, a_broken_config_keeps_the_last_good_and_names_the_line) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-broken-target", named);
+  auto cfg = w->dir / "config.toml";
+  // Line 3, column 8: a port that is not a number.
+  replace_file(cfg, "[proxy]\nhost = \"" + proxy_ip + "\"\nport = \"x\"\n"
+                        + targets("e2e-broken-target"));
+  ASSERT_TRUE(engine->wait_for_output("config.toml:3:8", 10s))
+      << engine->output();
+  auto [code, text] = w->status(false);
+  EXPECT_NE(text.find("State:    Active"), std::string::npos) << text;
+  EXPECT_NE(text.find("config error: `proxy.port` must be"), std::string::npos)
+      << text;
+  // Still proxying through the last good config.
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-broken-target", 10s))
+      << engine->output();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+  EXPECT_NE(target.output().find("seen " + proxy_ip + ":"), std::string::npos)
+      << target.output();
+  EXPECT_EQ(engine->output().find("restarting"), std::string::npos);
+}
+
+TEST_F(engine_e2e, a_changed_proxy_port_moves_the_engine_to_the_new_proxy) {
+  auto second
+      = w->other_proxy(1081, "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
+                             "command: connect udpassociate bind udpreply }");
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-moved-target", named);
+  rewrite_file(w->dir / "config.toml",
+               proxy_section(1081) + targets("e2e-moved-target"));
+  ASSERT_TRUE(engine->wait_for_output(
+      "active: proxying through " + proxy_ip + ":1081", 20s))
+      << engine->output();
+  EXPECT_NE(engine->output().find("restarting the engine"), std::string::npos)
+      << engine->output();
+  // The old proxy goes away; connections keep working through the new one.
+  w->stop_proxy();
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-moved-target", 10s))
+      << engine->output();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s))
+      << target.output() << engine->output();
+}
+
+TEST_F(engine_e2e, the_log_level_applies_without_a_restart) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-level-target", named);
+  EXPECT_EQ(w->log().find("[debug]"), std::string::npos) << w->log();
+  replace_file(w->dir / "config.toml", proxy_section(1080)
+                                           + targets("e2e-level-target")
+                                           + "[ui]\nlog_level = \"debug\"\n");
+  ASSERT_TRUE(
+      engine->wait_for_output("the config file changed; applied [ui]", 10s))
+      << engine->output();
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-level-target", 10s))
+      << engine->output();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+  ASSERT_TRUE(engine->wait_for_output("[debug]", 10s)) << w->log();
+  EXPECT_EQ(engine->output().find("starting the engine",
+                                  engine->output().find("the config file")),
+            std::string::npos)
+      << "no restart: " << engine->output();
+}
+
+TEST_F(engine_e2e, new_targets_are_captured_without_a_restart) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-nobody", named);
+  auto later = w->dir / "e2e-later-target";
+  fs::copy_file(DROVER_PEER, later, fs::copy_options::overwrite_existing);
+  child target{{"ip", "netns", "exec", w->app.name(), later.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+  EXPECT_NE(target.output().find("seen " + app_ip), std::string::npos)
+      << "not a target yet: direct. " << target.output();
+  replace_file(w->dir / "config.toml",
+               proxy_section(1080) + targets("e2e-later-target"));
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-later-target", 10s))
+      << engine->output();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("seen " + proxy_ip, 20s))
+      << target.output();
+  EXPECT_EQ(engine->output().find("restarting"), std::string::npos);
+}
