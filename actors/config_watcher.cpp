@@ -6,6 +6,7 @@
 #include "actors/log/logging.hpp"
 #include "actors/log/redact.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/platform/file_watch.hpp"
 
 namespace drover {
 
@@ -108,7 +109,9 @@ config_watcher_actor::behavior_type config_watcher(
         ->warn("{}; changes to the config file apply at the next start",
                watch->error());
   } else {
-    st.watcher.watch = watch;
+    st.watcher.stop = [watch] {
+      watch->stop();
+    };
     auto me = caf::actor_cast<caf::actor_addr>(self);
     st.watcher.thread = std::thread{[watch, me] {
       while (watch->wait()) {

@@ -1,29 +1,10 @@
 #pragma once
 
-#include <memory>
-#include <thread>
-
-#include "actors/platform/file_watch.hpp"
+#include "actors/os_thread.hpp"
 #include "config/config_file.hpp"
 #include "messages/interfaces.hpp"
 
 namespace drover {
-
-/// The thread that waits for file changes; stopped and joined with the
-/// actor's state.
-struct watch_thread {
-  std::shared_ptr<platform::file_watch> watch;
-  std::thread thread;
-  watch_thread() = default;
-  watch_thread(watch_thread&&) = default;
-  watch_thread& operator=(watch_thread&&) = default;
-  ~watch_thread() {
-    if (watch)
-      watch->stop();
-    if (thread.joinable())
-      thread.join();
-  }
-};
 
 struct config_watcher_state {
   static inline constexpr const char* name = "config-watcher";
@@ -35,7 +16,7 @@ struct config_watcher_state {
   supervisor_actor supervisor;
   bool trace_flag = false; // --trace: tracing stays on whatever the level
   uint64_t generation = 0; // the latest change; older timers are stale
-  watch_thread watcher;
+  os_thread watcher;       // blocked in platform::file_watch::wait()
 };
 
 /// Watches `file` (already loaded: its settings are the ones in force) and

@@ -79,6 +79,9 @@ void stop_children(self_ptr self, const caf::error& reason) {
 
 void stopped(self_ptr self) {
   auto& st = self->state;
+  // A restart (new proxy, sleep) keeps capturing the same processes.
+  if (st.capture && (st.start_when_stopped || st.pause_when_stopped))
+    st.carried_targets = st.capture->targets();
   st.capture.reset(); // removes the rules, releases the cgroup
   st.reader = nullptr;
   st.flow_manager = nullptr;
@@ -86,9 +89,15 @@ void stopped(self_ptr self) {
   st.listener = nullptr;
   st.stopping = false;
   st.probing = false;
-  if (st.last.state != engine_state::failed)
+  if (st.pause_when_stopped) {
+    st.pause_when_stopped = false;
+    for (auto& rp : st.sleep_waiters)
+      rp.deliver(true);
+    st.sleep_waiters.clear();
+  } else if (st.last.state != engine_state::failed) {
     publish(self, event_kind::state_changed, engine_state::idle,
             "stopped: nothing is captured");
+  }
   if (st.quit_when_stopped) {
     self->quit();
   } else if (st.start_when_stopped) {
@@ -219,8 +228,10 @@ void on_check(self_ptr self, const proxy_check& c) {
 
 void start(self_ptr self) {
   auto& st = self->state;
+  bool woke = st.resuming;
+  st.resuming = false;
   if (st.last.state != engine_state::idle
-      && st.last.state != engine_state::failed)
+      && st.last.state != engine_state::failed && !woke)
     return;
   if (st.stopping)
     return; // a Stop is still in progress
@@ -301,6 +312,13 @@ void start(self_ptr self) {
     st.children.push_back(a.address());
   }
   st.stats = {};
+  // Processes captured before a restart stay captured (procscan finds
+  // those named in [targets] anyway; `drover run`'s would be lost).
+  for (auto pid : st.carried_targets) {
+    std::string ignored; // gone meanwhile: nothing to capture
+    st.capture->add_target(pid, ignored);
+  }
+  st.carried_targets.clear();
   publish(self, event_kind::info, engine_state::starting,
           "capture ready (new connections wait for the proxy check); "
           "checking the proxy "
@@ -370,6 +388,28 @@ void on_config_changed(self_ptr self, const config_changed& c) {
   }
 }
 
+// The system is about to sleep: close every connection and release the
+// capture (Paused); the answer goes out once that is done, so the OS may
+// sleep. A proxy connection would not survive the sleep anyway, and the
+// capture must not hold packets of a network that changes meanwhile.
+caf::result<bool> go_to_sleep(self_ptr self) {
+  auto& st = self->state;
+  if (st.children.empty() && !st.stopping)
+    return true; // nothing runs (Idle, or Failed with everything released)
+  st.retry_generation++; // no reconnect attempt while asleep
+  st.start_when_stopped = false;
+  st.pause_when_stopped = true;
+  publish(self, event_kind::state_changed, engine_state::paused,
+          "the computer is going to sleep: connections closed, nothing is "
+          "captured until it wakes",
+          failure_class::sleep);
+  auto rp = self->make_response_promise<bool>();
+  st.sleep_waiters.push_back(rp);
+  if (!st.stopping)
+    stop_children(self, caf::exit_reason::user_shutdown);
+  return rp;
+}
+
 std::string describe_failure(self_ptr self, const caf::error& reason) {
   return self->system().render(reason);
 }
@@ -420,8 +460,16 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   return {
       [=](atom::start) { start(self); },
       [=](atom::stop) {
-        self->state.retry_generation++; // no reconnect after a Stop
-        self->state.start_when_stopped = false;
+        auto& st = self->state;
+        st.retry_generation++; // no reconnect after a Stop
+        st.start_when_stopped = false;
+        if (st.children.empty()
+            && (st.last.state == engine_state::paused || st.resuming)) {
+          st.resuming = false; // asleep or waking: nothing runs to stop
+          publish(self, event_kind::state_changed, engine_state::idle,
+                  "stopped: nothing is captured");
+          return;
+        }
         if (!self->state.children.empty() && !self->state.stopping) {
           publish(self, event_kind::info, self->state.last.state, "stopping");
           stop_children(self, caf::exit_reason::user_shutdown);
@@ -496,10 +544,31 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         if (self->state.flow_manager)
           self->send(self->state.flow_manager, ps);
       },
-      [=](atom::sleep) {
-        // Sleep and resume handling arrives with the recovery work.
+      [=](atom::sleep) -> caf::result<bool> { return go_to_sleep(self); },
+      [=](atom::resume) {
+        auto& st = self->state;
+        if (st.last.state != engine_state::paused)
+          return;
+        st.resuming = true;
+        publish(self, event_kind::state_changed, engine_state::starting,
+                "the computer woke up: waiting for the network",
+                failure_class::resume);
+        self->send(self, atom::resume_v, uint32_t{0});
       },
-      [=](atom::resume) {},
+      [=](atom::resume, uint32_t looks) {
+        auto& st = self->state;
+        if (!st.resuming)
+          return; // stopped meanwhile
+        // Wait (bounded) for a route to the proxy; without one the proxy
+        // check would only fail and start a reconnect series.
+        constexpr uint32_t max_looks = 20; // 5 s
+        if (!platform::has_route_to(st.proxy.ip) && looks < max_looks) {
+          self->delayed_send(self, std::chrono::milliseconds{250},
+                             atom::resume_v, looks + 1);
+          return;
+        }
+        start(self);
+      },
       [=](const config_changed& c) { on_config_changed(self, c); },
       [=](config_error& e) {
         publish(self, event_kind::config_error, self->state.last.state,

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/platform/capture.hpp"
 #include "config/settings.hpp"
@@ -33,6 +34,12 @@ struct supervisor_state {
   bool stopping = false;
   bool quit_when_stopped = false;
   bool start_when_stopped = false; // Retry from Failed: stop, then start
+  bool pause_when_stopped = false; // going to sleep: Paused, not Idle
+  bool resuming = false;           // woke up: waiting for the network
+  // Sleep requests answered once the engine is down.
+  std::vector<caf::typed_response_promise<bool>> sleep_waiters;
+  // Processes captured before a restart, captured again after it.
+  std::vector<uint32_t> carried_targets;
 
   // Supervision (see messages/recovery_policy.hpp).
   recovery_policy policy;

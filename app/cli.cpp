@@ -30,6 +30,7 @@
 #  include "actors/control_server.hpp"
 #  include "actors/platform/linux/system.hpp"
 #  include "actors/platform/sockets.hpp"
+#  include "actors/power_monitor.hpp"
 #  include "actors/supervisor.hpp"
 #endif
 
@@ -318,6 +319,7 @@ int headless(const options& o, std::ostream& err) {
     auto sup = system.spawn(supervisor, settings);
     auto server = serve_control(system, control, sup);
     auto watcher = system.spawn(config_watcher, file, sup, o.trace);
+    auto power = system.spawn(power_monitor, sup);
     if (config_problem)
       caf::anon_send(sup, *config_problem);
     caf::scoped_actor self{system};
@@ -326,6 +328,7 @@ int headless(const options& o, std::ostream& err) {
     platform::wait_for_termination();
     lg->info("stopping");
     self->send_exit(watcher, caf::exit_reason::user_shutdown);
+    self->send_exit(power, caf::exit_reason::user_shutdown);
     stop_engine(self, sup);
     self->send_exit(server, caf::exit_reason::user_shutdown);
 #else
@@ -363,6 +366,7 @@ int run_command(const options& o, std::ostream& err) {
     auto sup = system.spawn(supervisor, settings);
     auto server = serve_control(system, control, sup);
     auto watcher = system.spawn(config_watcher, file, sup, o.trace);
+    auto power = system.spawn(power_monitor, sup);
     if (config_problem)
       caf::anon_send(sup, *config_problem);
     caf::scoped_actor self{system};
@@ -386,6 +390,7 @@ int run_command(const options& o, std::ostream& err) {
         code = platform::linux_port::wait_exit_code(static_cast<pid_t>(pid));
     }
     self->send_exit(watcher, caf::exit_reason::user_shutdown);
+    self->send_exit(power, caf::exit_reason::user_shutdown);
     stop_engine(self, sup);
     self->send_exit(server, caf::exit_reason::user_shutdown);
   }

@@ -49,8 +49,9 @@ using supervisor_actor = caf::typed_actor<
     caf::replies_to<atom::spawn, std::vector<std::string>>::with<int64_t>,
     // From procscan: the target processes now running.
     caf::reacts_to<process_set>,
-    // From power-monitor: the system is about to sleep (-> Paused).
-    caf::reacts_to<atom::sleep>,
+    // From power-monitor: the system is about to sleep (-> Paused). The
+    // reply comes once connections are closed and the capture released.
+    caf::replies_to<atom::sleep>::with<bool>,
     // From power-monitor: the system woke up (Paused -> Starting).
     caf::reacts_to<atom::resume>,
     // From config-watcher: a new valid config is in force.
@@ -65,7 +66,10 @@ using supervisor_actor = caf::typed_actor<
     // From the proxy-check worker: the result of a health check.
     caf::reacts_to<proxy_check>,
     // Private timer: the next reconnect attempt of backoff series `gen`.
-    caf::reacts_to<atom::retry, uint64_t>>;
+    caf::reacts_to<atom::retry, uint64_t>,
+    // Private timer: after a wake, look for a route to the proxy again
+    // (the number of looks so far).
+    caf::reacts_to<atom::resume, uint32_t>>;
 
 /// divert-reader: owns the receive side of the platform packet handle
 /// (WinDivert or NFQUEUE) on its own thread and hands packets to the
@@ -131,10 +135,17 @@ using procscan_actor = caf::typed_actor<
     caf::replies_to<atom::get, atom::processes>::with<process_set>>;
 
 /// power-monitor: turns the OS's suspend/resume notifications into
-/// atom::sleep / atom::resume for the supervisor, from a thin thread.
+/// atom::sleep / atom::resume for the supervisor, from a thin thread, and
+/// lets the OS sleep once the supervisor has paused.
 using power_monitor_actor = caf::typed_actor<
     // Stop listening and release the OS subscription.
-    caf::reacts_to<atom::stop>>;
+    caf::reacts_to<atom::stop>,
+    // From its thread: the system is about to sleep.
+    caf::reacts_to<atom::sleep>,
+    // From its thread: the system woke up.
+    caf::reacts_to<atom::resume>,
+    // From its thread: the subscription failed (why).
+    caf::reacts_to<atom::internal, std::string>>;
 
 /// config-watcher: watches the config file and publishes config_changed or
 /// config_error to the supervisor.

@@ -31,6 +31,9 @@ public:
   /// its sockets created from now on are captured).
   virtual bool add_target(uint32_t pid, std::string& error) = 0;
   virtual bool is_target(uint32_t pid) const = 0;
+  /// Every process captured now, so a restart (a new proxy, a wake from
+  /// sleep) can carry them over, `drover run`'s programs included.
+  virtual std::vector<uint32_t> targets() const = 0;
 
   /// Starts a program as a target from its first socket on. Returns its
   /// process ID, or -1 with `error` set.

@@ -42,6 +42,10 @@ std::string last_socket_error();
 std::optional<net::endpoint> peer_of(socket_handle s);
 
 /// Resolves a host name or IPv4 literal to an IPv4 address (blocking).
+/// Whether the routing table has a way to `ip` now (after a wake, the
+/// network may not be back yet). No packet is sent.
+bool has_route_to(net::ipv4_address ip);
+
 std::optional<net::ipv4_address> resolve_ipv4(const std::string& host,
                                               std::string& error);
 

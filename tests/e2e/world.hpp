@@ -87,8 +87,12 @@ struct world : drover::test::proxy_lab {
     return p;
   }
 
+  std::vector<std::string> extra_env; // for every drover the test starts
+
   std::vector<std::string> env() {
-    return {"XDG_STATE_HOME=" + (dir / "state").string()};
+    auto e = extra_env;
+    e.push_back("XDG_STATE_HOME=" + (dir / "state").string());
+    return e;
   }
 
   std::string log() {

@@ -88,13 +88,18 @@ public:
     return code_;
   }
 
-  /// Waits until the output contains `text`; false on timeout or exit.
-  bool wait_for_output(const std::string& text,
-                       std::chrono::milliseconds limit) {
+  /// Waits until the output from offset `from` on contains `text`; false
+  /// on timeout or exit.
+  bool wait_for_output(const std::string& text, std::chrono::milliseconds limit,
+                       size_t from = 0) {
     auto deadline = std::chrono::steady_clock::now() + limit;
-    while (output_.find(text) == std::string::npos) {
+    auto found = [&] {
+      return output_.size() >= from
+             && output_.find(text, from) != std::string::npos;
+    };
+    while (!found()) {
       if (std::chrono::steady_clock::now() > deadline || !running())
-        return output_.find(text) != std::string::npos;
+        return found();
       drain(50);
     }
     return true;

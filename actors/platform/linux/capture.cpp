@@ -39,6 +39,13 @@ public:
     return group->contains(static_cast<pid_t>(pid));
   }
 
+  std::vector<uint32_t> targets() const override {
+    std::vector<uint32_t> out;
+    for (auto pid : group->members())
+      out.push_back(static_cast<uint32_t>(pid));
+    return out;
+  }
+
   long spawn_target(const std::vector<std::string>& argv,
                     std::string& error) override {
     return linux_port::spawn_in_cgroup(argv, *group, error);

@@ -99,6 +99,17 @@ std::optional<net::endpoint> peer_of(socket_handle s) {
                        ntohs(a.sin_port)};
 }
 
+bool has_route_to(net::ipv4_address ip) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  // A UDP connect() only looks the route up.
+  auto a = to_sockaddr({ip, 9});
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
 std::optional<net::ipv4_address> resolve_ipv4(const std::string& host,
                                               std::string& error) {
   if (auto literal = net::parse_ipv4(host))

@@ -1,0 +1,92 @@
+// Sleep and wake, end to end: a D-Bus daemon of the test's own (never the
+// machine's system bus) with a stand-in logind (fake_logind.cpp) that
+// emits PrepareForSleep, and the real engine following it.
+
+#include "tests/e2e/world.hpp"
+
+using namespace drover::e2e;
+
+namespace {
+
+// A private D-Bus daemon listening on a socket in the test's folder.
+struct test_bus {
+  std::unique_ptr<child> daemon;
+  std::string address;
+
+  explicit test_bus(const fs::path& dir) {
+    auto conf = dir / "bus.conf";
+    std::ofstream{conf}
+        << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus "
+           "Configuration 1.0//EN\" "
+           "\"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+        << "<busconfig><type>custom</type>"
+        << "<listen>unix:path=" << (dir / "bus.socket").string()
+        << "</listen><auth>EXTERNAL</auth>"
+        << "<policy context=\"default\"><allow user=\"*\"/><allow own=\"*\"/>"
+        << "<allow send_destination=\"*\"/><allow receive_sender=\"*\"/>"
+        << "</policy></busconfig>\n";
+    daemon = std::make_unique<child>(std::vector<std::string>{
+        "dbus-daemon", "--config-file=" + conf.string(), "--nofork",
+        "--print-address"});
+    if (daemon->wait_for_output("\n", 10s)) {
+      auto out = daemon->output();
+      address = out.substr(0, out.find('\n'));
+    }
+  }
+};
+
+} // namespace
+
+TEST_F(engine_e2e, sleep_pauses_and_releases_the_capture_and_wake_resumes) {
+  if (!drover::test::have_command("dbus-daemon"))
+    GTEST_SKIP() << "needs dbus-daemon";
+  test_bus bus{w->dir};
+  ASSERT_FALSE(bus.address.empty()) << bus.daemon->output();
+  child logind{{DROVER_FAKE_LOGIND, bus.address}};
+  ASSERT_TRUE(logind.wait_for_output("ready", 10s)) << logind.output();
+  w->extra_env.push_back("DBUS_SYSTEM_BUS_ADDRESS=" + bus.address);
+
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-sleep-target", named);
+  // Awake, Drover holds a delay lock so it can pause before the sleep.
+  ASSERT_TRUE(
+      logind.wait_for_output("inhibitor taken: sleep Drover delay", 10s))
+      << logind.output() << engine->output();
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-sleep-target", 10s))
+      << engine->output();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+
+  logind.write_line("sleep");
+  ASSERT_TRUE(
+      engine->wait_for_output("paused: the computer is going to sleep", 10s))
+      << engine->output();
+  // Paused, then the lock is let go: the machine may sleep now.
+  ASSERT_TRUE(logind.wait_for_output("inhibitor released", 10s))
+      << logind.output() << engine->output();
+  EXPECT_EQ(w->rules().find("DROVER"), std::string::npos)
+      << "no rule captures traffic while asleep:\n"
+      << w->rules();
+  EXPECT_FALSE(w->drover_cgroup_exists());
+  auto [code, text] = w->status(false);
+  EXPECT_NE(text.find("State:    Paused"), std::string::npos) << text;
+
+  auto mark = engine->output().size();
+  auto lock_mark = logind.output().size();
+  logind.write_line("wake");
+  ASSERT_TRUE(engine->wait_for_output("the computer woke up", 10s, mark))
+      << engine->output();
+  ASSERT_TRUE(engine->wait_for_output("active: proxying through", 20s, mark))
+      << engine->output();
+  EXPECT_TRUE(logind.wait_for_output("inhibitor taken", 10s, lock_mark))
+      << "the lock is taken again for the next sleep: " << logind.output();
+  auto round_mark = target.output().size();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s, round_mark))
+      << target.output() << engine->output();
+  EXPECT_NE(target.output().find("seen " + proxy_ip + ":", round_mark),
+            std::string::npos)
+      << "captured again after the wake: " << target.output();
+}
