@@ -214,6 +214,26 @@ caf::behavior control_server(caf::io::broker* self, int fd,
           self->flush(hdl);
           self->close(hdl);
         };
+        // Commands for the engine: what the tray's menu does.
+        if (command == "start" || command == "stop" || command == "retry") {
+          if (command == "start")
+            self->send(sup, atom::start_v);
+          else if (command == "stop")
+            self->send(sup, atom::stop_v);
+          else
+            self->send(sup, atom::retry_v);
+          return answer("ok\n");
+        }
+        if (command.rfind("fault ", 0) == 0) {
+          self->request(sup, std::chrono::seconds{5}, atom::fault_v,
+                        command.substr(6))
+              .then([=](const std::string& done) { answer(done + "\n"); },
+                    [=](caf::error& e) {
+                      answer("the engine did not answer: "
+                             + self->system().render(e) + "\n");
+                    });
+          return;
+        }
         if (command != "status" && command != "status json")
           return answer("unknown command: " + command + "\n");
         bool json = command == "status json";

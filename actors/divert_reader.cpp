@@ -5,6 +5,7 @@
 
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/panic.hpp"
 
 namespace drover {
 
@@ -46,6 +47,7 @@ divert_reader_actor::behavior_type
 divert_reader(divert_reader_actor::stateful_pointer<divert_reader_state> self,
               std::shared_ptr<platform::capture_session> capture,
               flow_manager_actor sink) {
+  report_panics(self);
   auto lg = log::get(self->name());
   self->state.capture = capture;
   for (size_t i = 0; i < divert_reader_batches; ++i)

@@ -1,10 +1,13 @@
 #include "actors/flow_manager.hpp"
 
+#include <stdexcept>
+
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/panic.hpp"
 #include "actors/udp_association.hpp"
 #include "net/bytes.hpp"
 
@@ -250,6 +253,7 @@ flow_manager_actor::behavior_type
 flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
              std::shared_ptr<platform::capture_session> capture,
              flow_manager_config cfg) {
+  report_panics(self);
   auto& st = self->state;
   st.capture = std::move(capture);
   st.listener = cfg.listener;
@@ -340,6 +344,11 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
       },
       [=](atom::internal, divert_reader_actor reader) {
         self->state.reader = std::move(reader);
+      },
+      [=](atom::fault) {
+#ifdef DROVER_FAULT_INJECTION
+        throw std::runtime_error{"injected fault (a test hook)"};
+#endif
       },
       [=](atom::sweep) {
         auto n = self->state.table->sweep(

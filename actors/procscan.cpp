@@ -5,6 +5,7 @@
 
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/panic.hpp"
 #include "actors/platform/process.hpp"
 
 namespace drover {
@@ -89,6 +90,7 @@ procscan_actor::behavior_type
 procscan(procscan_actor::stateful_pointer<procscan_state> self,
          std::shared_ptr<platform::capture_session> capture,
          std::vector<std::string> targets, supervisor_actor parent) {
+  report_panics(self);
   self->state.capture = std::move(capture);
   self->state.targets = std::move(targets);
   self->state.parent = std::move(parent);

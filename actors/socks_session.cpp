@@ -7,6 +7,7 @@
 
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/panic.hpp"
 #include "actors/platform/sockets.hpp"
 #include "net/socks5.hpp"
 
@@ -230,6 +231,7 @@ void on_closed(caf::io::broker* self, const state_ptr& st,
 caf::behavior socks_session(caf::io::broker* self, connection_handle app,
                             flow_lookup flow, upstream_settings upstream,
                             flow_manager_actor fm) {
+  report_panics(self);
   auto st = std::make_shared<session_state>();
   st->flow = flow;
   st->upstream = std::move(upstream);
@@ -304,6 +306,7 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
 
 caf::behavior tcp_listener(caf::io::broker* self, int fd, flow_manager_actor fm,
                            upstream_settings upstream) {
+  report_panics(self);
   auto lg = log::get("tcp-listener");
   self->add_doorman(fd);
   return {

@@ -6,10 +6,12 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "actors/crash_report.hpp"
 #include "actors/divert_reader.hpp"
 #include "actors/flow_manager.hpp"
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
 #include "actors/platform/proxy_probe.hpp"
 #include "actors/platform/sockets.hpp"
@@ -80,9 +82,11 @@ void stop_children(self_ptr self, const caf::error& reason) {
 void stopped(self_ptr self) {
   auto& st = self->state;
   // A restart (new proxy, sleep) keeps capturing the same processes.
-  if (st.capture && (st.start_when_stopped || st.pause_when_stopped))
-    st.carried_targets = st.capture->targets();
-  st.capture.reset(); // removes the rules, releases the cgroup
+  if (st.capture && !st.hold_capture
+      && (st.start_when_stopped || st.pause_when_stopped))
+    st.kept_targets = st.capture->keep_targets();
+  if (!st.hold_capture)
+    st.capture.reset(); // removes the rules, releases the cgroup
   st.reader = nullptr;
   st.flow_manager = nullptr;
   st.scanner = nullptr;
@@ -94,7 +98,7 @@ void stopped(self_ptr self) {
     for (auto& rp : st.sleep_waiters)
       rp.deliver(true);
     st.sleep_waiters.clear();
-  } else if (st.last.state != engine_state::failed) {
+  } else if (st.last.state != engine_state::failed && !st.reopening) {
     publish(self, event_kind::state_changed, engine_state::idle,
             "stopped: nothing is captured");
   }
@@ -106,21 +110,38 @@ void stopped(self_ptr self) {
   }
 }
 
-// Failed. When the engine's parts still run (the proxy failed, not the
-// engine), the capture stays in place, refusing every new flow: a target
-// never goes direct by accident. Retry or Stop release it.
+// Failed, failing closed: a target never goes direct by accident. When the
+// engine's parts still run (the proxy failed, not the engine), they stay
+// and the flow-manager refuses every new flow. When a part died, the others
+// stop but the capture (rules, queue) stays: captured packets wait in a
+// queue nobody reads and are dropped. Retry or Stop release it.
 void fail(self_ptr self, failure_class failure, const std::string& reason,
-          bool keep_capture = false) {
+          bool parts_healthy = false) {
   auto& st = self->state;
-  st.retry_generation++; // cancels a pending reconnect
+  st.retry_generation++; // cancels a pending reconnect or reopen
+  st.reopening = false;
   publish(self, event_kind::state_changed, engine_state::failed, reason,
           failure);
-  if (keep_capture && !st.children.empty())
+  if (parts_healthy && !st.children.empty())
     return;
-  if (!st.children.empty())
-    stop_children(self, caf::exit_reason::user_shutdown);
-  else
+  st.hold_capture = true;
+  if (!st.children.empty()) {
+    if (!st.stopping)
+      stop_children(self, caf::exit_reason::user_shutdown);
+  } else {
     stopped(self);
+  }
+}
+
+// Lets go of a capture held in Failed (or during a reopen); the processes
+// it captured are captured again by the next start.
+void release_held_capture(self_ptr self) {
+  auto& st = self->state;
+  st.hold_capture = false;
+  if (!st.capture)
+    return;
+  st.kept_targets = st.capture->keep_targets();
+  st.capture.reset();
 }
 
 // Proxy new flows (true) or refuse them, failing closed (false).
@@ -229,9 +250,11 @@ void on_check(self_ptr self, const proxy_check& c) {
 void start(self_ptr self) {
   auto& st = self->state;
   bool woke = st.resuming;
+  bool reopen = st.reopening;
   st.resuming = false;
+  st.reopening = false;
   if (st.last.state != engine_state::idle
-      && st.last.state != engine_state::failed && !woke)
+      && st.last.state != engine_state::failed && !woke && !reopen)
     return;
   if (st.stopping)
     return; // a Stop is still in progress
@@ -241,10 +264,12 @@ void start(self_ptr self) {
     stop_children(self, caf::exit_reason::user_shutdown);
     return;
   }
-  st.policy.reset();
+  release_held_capture(self);
+  if (!reopen)
+    st.policy.reset(); // a reopen keeps counting driver losses
   st.retry_generation++;
   publish(self, event_kind::state_changed, engine_state::starting,
-          "starting the engine");
+          reopen ? "reopening the packet handle" : "starting the engine");
   auto& proxy = st.settings.proxy;
   std::string error;
   auto proxy_ip = platform::resolve_ipv4(proxy.host, error);
@@ -261,6 +286,7 @@ void start(self_ptr self) {
   opts.skip.proxy = *proxy_ip;
   opts.skip.multicast = st.settings.skip.multicast;
   opts.skip.extra = st.settings.skip.extra_skip_cidrs;
+  opts.targets = std::move(st.kept_targets); // a restart keeps its targets
   auto opened = platform::open_capture(opts);
   if (!opened.session) {
     platform::close_socket(fd);
@@ -312,13 +338,6 @@ void start(self_ptr self) {
     st.children.push_back(a.address());
   }
   st.stats = {};
-  // Processes captured before a restart stay captured (procscan finds
-  // those named in [targets] anyway; `drover run`'s would be lost).
-  for (auto pid : st.carried_targets) {
-    std::string ignored; // gone meanwhile: nothing to capture
-    st.capture->add_target(pid, ignored);
-  }
-  st.carried_targets.clear();
   publish(self, event_kind::info, engine_state::starting,
           "capture ready (new connections wait for the proxy check); "
           "checking the proxy "
@@ -410,8 +429,68 @@ caf::result<bool> go_to_sleep(self_ptr self) {
   return rp;
 }
 
+// A child's exit reason in words: the engine's own errors carry a sentence.
 std::string describe_failure(self_ptr self, const caf::error& reason) {
+  auto& ctx = reason.context();
+  if (ctx.match_elements<std::string>())
+    return ctx.get_as<std::string>(0);
   return self->system().render(reason);
+}
+
+// A panic: the crash report first, then Failed with where to find it.
+void on_panic(self_ptr self, const caf::error& reason) {
+  auto& st = self->state;
+  crash_report r;
+  r.panic = panic_of(reason);
+  if (r.panic.actor.empty())
+    r.panic = {"an engine part", describe_failure(self, reason), "?"};
+  r.version = std::string{DROVER_VERSION} + " (Linux, CAF 0.17.6)";
+  r.events.assign(st.recent.begin(), st.recent.end());
+  log::flush();
+  r.log_file = log::log_file();
+  if (trace::enabled())
+    r.trace_file = trace::trace_file();
+  auto dir = r.log_file.empty() ? platform::default_log_dir()
+                                : r.log_file.parent_path();
+  std::string error;
+  auto path = write_crash_report(dir, r, error);
+  if (path.empty())
+    log::get(self->name())->error("{}", error);
+  fail(self, failure_class::panic,
+       "an engine part failed: " + r.panic.actor + " (" + r.panic.what + "); "
+           + (path.empty() ? error : "a crash report is in " + path.string())
+           + "; choose Retry to start again");
+}
+
+// A child died on its own: never silently ignored.
+void on_child_down(self_ptr self, const caf::error& reason) {
+  auto& st = self->state;
+  auto failure = classify(reason);
+  if (failure == failure_class::none)
+    failure = failure_class::fatal;
+  if (failure == failure_class::panic)
+    return on_panic(self, reason);
+  auto d = st.policy.on_failure(failure, std::chrono::steady_clock::now());
+  auto why = describe_failure(self, reason);
+  if (d.action == recovery_action::retry_once) {
+    // The packet handle was lost: stop the parts, keep the rules (fail
+    // closed), open a new handle after a pause.
+    publish(self, event_kind::restart, engine_state::starting,
+            "the packet handle was lost (" + why + "); reopening it in "
+                + seconds_text(d.delay),
+            failure, d.attempt);
+    set_proxying(self, false);
+    st.reopening = true;
+    st.hold_capture = true;
+    auto gen = ++st.retry_generation;
+    if (!st.stopping)
+      stop_children(self, caf::exit_reason::user_shutdown);
+    self->delayed_send(self, d.delay, atom::retry_v, gen);
+    return;
+  }
+  fail(self, failure,
+       *d.gave_up != '\0' ? std::string{d.gave_up} + " (" + why + ")"
+                          : "an engine part stopped: " + why);
 }
 
 } // namespace
@@ -429,12 +508,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     if (it != kids.end()) {
       kids.erase(it);
       if (!st.stopping) {
-        // A child died on its own: never silently ignored.
-        auto failure = classify(dm.reason);
-        if (failure == failure_class::none)
-          failure = failure_class::fatal;
-        fail(self, failure,
-             "an engine part stopped: " + describe_failure(self, dm.reason));
+        on_child_down(self, dm.reason);
       } else if (kids.empty()) {
         stopped(self);
       }
@@ -464,8 +538,15 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         st.retry_generation++; // no reconnect after a Stop
         st.start_when_stopped = false;
         if (st.children.empty()
-            && (st.last.state == engine_state::paused || st.resuming)) {
-          st.resuming = false; // asleep or waking: nothing runs to stop
+            && (st.last.state == engine_state::paused || st.resuming
+                || st.reopening || st.hold_capture)) {
+          // Asleep, waking, between a handle's loss and its reopen, or
+          // Failed with the capture held: nothing runs, release the rest.
+          st.resuming = false;
+          st.reopening = false;
+          st.hold_capture = false;
+          st.capture.reset();
+          st.kept_targets.reset();
           publish(self, event_kind::state_changed, engine_state::idle,
                   "stopped: nothing is captured");
           return;
@@ -493,9 +574,35 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       [=](const proxy_check& c) { on_check(self, c); },
       [=](atom::retry, uint64_t gen) {
         auto& st = self->state;
-        if (gen == st.retry_generation
-            && st.last.state == engine_state::reconnecting)
+        if (gen != st.retry_generation)
+          return; // a Stop, a Retry or a new series came since
+        if (st.reopening) {
+          if (st.stopping)
+            st.start_when_stopped = true; // the parts are still stopping
+          else
+            start(self);
+        } else if (st.last.state == engine_state::reconnecting) {
           check_proxy(self);
+        }
+      },
+      [=](atom::fault, const std::string& what) -> std::string {
+#ifdef DROVER_FAULT_INJECTION
+        auto& st = self->state;
+        if (what == "panic" && st.flow_manager) {
+          self->send(st.flow_manager, atom::fault_v);
+          return "the flow-manager throws";
+        }
+        if (what == "driver-lost" && st.reader) {
+          self->send(st.reader, atom::internal_v,
+                     std::string{"injected fault: the packet handle failed"});
+          return "the packet handle fails";
+        }
+        return "nothing done: unknown fault \"" + what
+               + "\", or the engine does not run";
+#else
+        (void)what;
+        return "fault injection is not built in";
+#endif
       },
       [=](atom::subscribe, engine_listener_actor l) {
         self->monitor(l);

@@ -36,10 +36,13 @@ struct supervisor_state {
   bool start_when_stopped = false; // Retry from Failed: stop, then start
   bool pause_when_stopped = false; // going to sleep: Paused, not Idle
   bool resuming = false;           // woke up: waiting for the network
+  bool reopening = false;          // the packet handle was lost: reopen
+  bool hold_capture = false;       // Failed: keep the rules when the parts stop
   // Sleep requests answered once the engine is down.
   std::vector<caf::typed_response_promise<bool>> sleep_waiters;
-  // Processes captured before a restart, captured again after it.
-  std::vector<uint32_t> carried_targets;
+  // The target set of a capture released for a restart, for the next one
+  // (sockets opened before the restart stay captured).
+  std::shared_ptr<platform::kept_targets> kept_targets;
 
   // Supervision (see messages/recovery_policy.hpp).
   recovery_policy policy;

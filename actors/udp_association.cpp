@@ -7,6 +7,7 @@
 
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/panic.hpp"
 #include "actors/platform/sockets.hpp"
 #include "net/socks5.hpp"
 
@@ -222,6 +223,7 @@ void on_relay_datagram(const state_ptr& st, const new_datagram_msg& m) {
 caf::behavior udp_association(
     caf::io::broker* self, net::endpoint app, upstream_settings upstream,
     std::shared_ptr<platform::capture_session> capture, flow_manager_actor fm) {
+  report_panics(self);
   auto st = std::make_shared<association_state>();
   st->app = app;
   st->upstream = std::move(upstream);

@@ -206,6 +206,29 @@ caf::actor serve_control(caf::actor_system& system, platform::socket_handle fd,
 
 #endif
 
+// Sends one command line to the running Drover and prints its answer.
+int control(const std::string& command, std::ostream& out, std::ostream& err) {
+#ifdef _WIN32
+  (void)command;
+  (void)out;
+  err << "drover: the Windows control channel arrives with the Windows "
+         "port\n";
+  return exit_failure;
+#else
+  auto path = platform::control_socket_path();
+  auto fd = platform::connect_local(path);
+  if (fd == platform::invalid_socket) {
+    err << "Drover is not running (no control socket at " << path << ")\n";
+    return exit_failure;
+  }
+  auto answer = platform::exchange(fd, command + "\n");
+  platform::close_socket(fd);
+  out << answer;
+  return answer == "ok\n" || command.rfind("fault ", 0) == 0 ? exit_ok
+                                                             : exit_failure;
+#endif
+}
+
 int status(const options& o, std::ostream& out, std::ostream& err) {
 #ifdef _WIN32
   (void)o;
@@ -450,6 +473,23 @@ int run(int argc, const char* const* argv, std::ostream& out,
       "status", "Show the running Drover's state, counters, flows and recent "
                 "events; exit code 1 when none is running");
   status_cmd->add_flag("--json", o.json, "Print JSON (stable field names)");
+  std::string engine_command;
+  for (auto [name, text] :
+       {std::pair{"start", "Tell the running Drover to start proxying"},
+        std::pair{"stop", "Tell the running Drover to stop proxying (it "
+                          "keeps running, capturing nothing)"},
+        std::pair{"retry", "Tell the running Drover to leave Failed and "
+                           "start again"}})
+    app.add_subcommand(name, text)
+        ->callback(
+            [&engine_command, n = std::string{name}] { engine_command = n; });
+  // Test hook, hidden: `drover fault panic|driver-lost` (fault-injection
+  // builds only; others answer that it is not built in).
+  std::string fault;
+  app.add_subcommand("fault", "")
+      ->group("")
+      ->add_option("what", fault)
+      ->required();
   auto* check_cmd = app.add_subcommand(
       "check", "Check the proxy: reachable, SOCKS5, login, a TCP connection "
                "through it and a UDP round trip through its relay (what "
@@ -480,6 +520,10 @@ int run(int argc, const char* const* argv, std::ostream& out,
     return status(o, out, err);
   if (check_cmd->parsed())
     return check_proxy(o, out, err);
+  if (!engine_command.empty())
+    return control(engine_command, out, err);
+  if (!fault.empty())
+    return control("fault " + fault, out, err);
   if (run_cmd->parsed()) {
     if (o.command.empty()) {
       err << "drover run: name the program to start: drover run -- CMD "

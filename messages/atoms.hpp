@@ -29,6 +29,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(drover, caf::first_custom_type_id)
   CAF_ADD_ATOM(drover, drover::atom, retry, "retry")
   CAF_ADD_ATOM(drover, drover::atom, check, "check")
   CAF_ADD_ATOM(drover, drover::atom, spawn, "spawn")
+  CAF_ADD_ATOM(drover, drover::atom, fault, "fault")
 
   // -- queries and subscriptions --
   CAF_ADD_ATOM(drover, drover::atom, get, "get")

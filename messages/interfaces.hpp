@@ -69,7 +69,11 @@ using supervisor_actor = caf::typed_actor<
     caf::reacts_to<atom::retry, uint64_t>,
     // Private timer: after a wake, look for a route to the proxy again
     // (the number of looks so far).
-    caf::reacts_to<atom::resume, uint32_t>>;
+    caf::reacts_to<atom::resume, uint32_t>,
+    // Test hook (fault-injection builds only): make an engine part fail
+    // ("panic": the flow-manager throws; "driver-lost": the packet handle
+    // fails). Replies what was done.
+    caf::replies_to<atom::fault, std::string>::with<std::string>>;
 
 /// divert-reader: owns the receive side of the platform packet handle
 /// (WinDivert or NFQUEUE) on its own thread and hands packets to the
@@ -108,7 +112,9 @@ using flow_manager_actor = caf::typed_actor<
     // TCP reset, UDP dropped) while the proxy cannot be used.
     caf::reacts_to<atom::update, bool>,
     // Set-up: the divert-reader that processed batches go back to.
-    caf::reacts_to<atom::internal, divert_reader_actor>>;
+    caf::reacts_to<atom::internal, divert_reader_actor>,
+    // Test hook (fault-injection builds only): throw, as a bug would.
+    caf::reacts_to<atom::fault>>;
 
 // The TCP listener and the socks-sessions are CAF 0.17 io::brokers, which
 // are dynamically typed; what they handle is listed here.

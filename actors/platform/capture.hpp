@@ -15,9 +15,20 @@
 
 namespace drover::platform {
 
+/// A capture session's target set, handed to the next session over a
+/// restart (a new proxy, a reopened handle, a wake, Retry), so that sockets
+/// the targets opened before it stay captured. Linux: the cgroup itself, as
+/// a socket keeps the cgroup it was made in and the rules match the group,
+/// not its name. Dropping it releases the set.
+class kept_targets {
+public:
+  virtual ~kept_targets() = default;
+};
+
 struct capture_options {
   net::listener_address listener;
   net::capture::exclusions skip; // skip.proxy: the resolved proxy address
+  std::shared_ptr<kept_targets> targets; // from the previous session, or null
 };
 
 class capture_session {
@@ -31,9 +42,9 @@ public:
   /// its sockets created from now on are captured).
   virtual bool add_target(uint32_t pid, std::string& error) = 0;
   virtual bool is_target(uint32_t pid) const = 0;
-  /// Every process captured now, so a restart (a new proxy, a wake from
-  /// sleep) can carry them over, `drover run`'s programs included.
-  virtual std::vector<uint32_t> targets() const = 0;
+  /// Gives the target set up for the next session; this session then
+  /// releases only its rules and queue. Call once, just before destroying it.
+  virtual std::shared_ptr<kept_targets> keep_targets() = 0;
 
   /// Starts a program as a target from its first socket on. Returns its
   /// process ID, or -1 with `error` set.

@@ -69,7 +69,9 @@ public:
   platform::packet_injector& injector() override { return injector_; }
   bool add_target(uint32_t, std::string&) override { return true; }
   bool is_target(uint32_t) const override { return true; }
-  std::vector<uint32_t> targets() const override { return {}; }
+  std::shared_ptr<platform::kept_targets> keep_targets() override {
+    return nullptr;
+  }
   long spawn_target(const std::vector<std::string>&, std::string&) override {
     return -1;
   }

@@ -13,6 +13,10 @@ constexpr uint16_t queue_number = 7042;
 constexpr uint32_t injected_mark = 0x44520001; // "DR"
 constexpr const char* chain = "DROVER";
 
+struct linux_kept_targets final : kept_targets {
+  std::unique_ptr<linux_port::target_cgroup> group; // released when dropped
+};
+
 class linux_capture final : public capture_session {
 public:
   std::unique_ptr<linux_port::target_cgroup> group;
@@ -39,11 +43,10 @@ public:
     return group->contains(static_cast<pid_t>(pid));
   }
 
-  std::vector<uint32_t> targets() const override {
-    std::vector<uint32_t> out;
-    for (auto pid : group->members())
-      out.push_back(static_cast<uint32_t>(pid));
-    return out;
+  std::shared_ptr<kept_targets> keep_targets() override {
+    auto kept = std::make_shared<linux_kept_targets>();
+    kept->group = std::move(group);
+    return kept;
   }
 
   long spawn_target(const std::vector<std::string>& argv,
@@ -67,8 +70,11 @@ capture_result open_capture(const capture_options& opts) {
     return r;
   }
   auto s = std::make_shared<linux_capture>();
-  s->group = linux_port::target_cgroup::open("drover-" + linux_port::netns_id(),
-                                             r.error);
+  if (auto* kept = dynamic_cast<linux_kept_targets*>(opts.targets.get()))
+    s->group = std::move(kept->group);
+  if (!s->group)
+    s->group = linux_port::target_cgroup::open(
+        "drover-" + linux_port::netns_id(), r.error);
   if (!s->group) {
     r.failure = capture_failure::unavailable;
     return r;

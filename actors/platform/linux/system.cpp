@@ -187,6 +187,8 @@ target_cgroup::~target_cgroup() {
 }
 
 bool target_cgroup::add(pid_t pid, std::string& error) {
+  if (contains(pid))
+    return true; // a member already (kept over a restart): its origin stays
   auto origin = unified_cgroup_path(
       read_file("/proc/" + std::to_string(pid) + "/cgroup"));
   if (!write_file(dir_ / "cgroup.procs", std::to_string(pid) + "\n", error))

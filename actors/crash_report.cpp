@@ -1,0 +1,84 @@
+#include "actors/crash_report.hpp"
+
+#include <chrono>
+#include <deque>
+#include <fstream>
+
+#include "actors/log/redact.hpp"
+#include "actors/log/trace.hpp"
+#include "actors/platform/files.hpp"
+
+namespace drover {
+
+namespace {
+
+constexpr size_t tail_lines = 100;
+
+std::string tail(const std::filesystem::path& file) {
+  if (file.empty())
+    return "";
+  std::ifstream in{file};
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(std::move(line));
+    if (last.size() > tail_lines)
+      last.pop_front();
+  }
+  std::string out;
+  for (auto& l : last)
+    out += "  " + l + "\n";
+  return out;
+}
+
+std::string wall_time(caf::timestamp t) {
+  return trace::format_timestamp(std::chrono::system_clock::time_point{
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          t.time_since_epoch())});
+}
+
+} // namespace
+
+std::string render(const crash_report& r) {
+  auto now = std::chrono::system_clock::now();
+  std::string o = "Drover crash report\n\n";
+  o += "time:           " + trace::format_timestamp(now) + "\n";
+  o += "version:        " + r.version + "\n";
+  o += "actor:          " + r.panic.actor + "\n";
+  o += "exception:      " + r.panic.what + "\n";
+  o += "while handling: " + r.panic.handling + "\n\n";
+  o += "An exception escaped one of Drover's engine parts, which is a bug. "
+       "The engine stopped (Failed) and refuses the captured programs' new "
+       "connections; choose Retry to start it again, or Stop. Please send "
+       "this file with your report; it holds no password.\n";
+  o += "\nRecent engine events:\n";
+  for (auto& e : r.events)
+    o += "  " + wall_time(e.time) + "  " + label(e) + ": " + e.reason + "\n";
+  if (auto log_tail = tail(r.log_file); !log_tail.empty())
+    o += "\nLast lines of " + r.log_file.string() + ":\n" + log_tail;
+  if (auto trace_tail = tail(r.trace_file); !trace_tail.empty())
+    o += "\nLast lines of " + r.trace_file.string() + ":\n" + trace_tail;
+  log::redact_secrets(o);
+  return o;
+}
+
+std::filesystem::path write_crash_report(const std::filesystem::path& dir,
+                                         const crash_report& r,
+                                         std::string& error) {
+  auto stamp = trace::format_timestamp(std::chrono::system_clock::now());
+  // "2026-11-22T07:10:00.123Z" -> "20261122-071000"
+  std::string name = "crash-";
+  for (char c : stamp.substr(0, 19))
+    if (c >= '0' && c <= '9')
+      name += c;
+  name.insert(14, "-");
+  auto path = dir / (name + ".txt");
+  if (auto ec = platform::write_file_atomically(
+          path, render(r), platform::file_access::owner_only)) {
+    error = "cannot write the crash report " + path.string() + ": "
+            + ec.message();
+    return {};
+  }
+  return path;
+}
+
+} // namespace drover

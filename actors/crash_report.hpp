@@ -1,0 +1,33 @@
+#pragma once
+
+// The crash report a panic leaves in the log folder: what failed and where,
+// when, which version, and what led to it (the engine's recent events and
+// the last lines of the log and the trace), with credentials redacted.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "actors/panic.hpp"
+#include "messages/types.hpp"
+
+namespace drover {
+
+struct crash_report {
+  panic_details panic;
+  std::string version;
+  std::vector<engine_event> events; // oldest first
+  std::filesystem::path log_file;   // its last lines go in; may be empty
+  std::filesystem::path trace_file; // likewise, when tracing is on
+};
+
+/// The report's text.
+std::string render(const crash_report& r);
+
+/// Writes the report as crash-YYYYMMDD-HHMMSS.txt in `dir`. Returns the
+/// file's path, or an empty path with `error` set.
+std::filesystem::path write_crash_report(const std::filesystem::path& dir,
+                                         const crash_report& r,
+                                         std::string& error);
+
+} // namespace drover

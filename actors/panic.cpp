@@ -1,0 +1,48 @@
+#include "actors/panic.hpp"
+
+#include <caf/mailbox_element.hpp>
+
+#include "actors/log/logging.hpp"
+#include "actors/log/trace.hpp"
+#include "messages/error.hpp"
+
+namespace drover {
+
+void report_panics(caf::scheduled_actor* self) {
+  self->set_exception_handler([](caf::scheduled_actor* a,
+                                 std::exception_ptr& e) -> caf::error {
+    std::string what = "an unknown exception";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      what = x.what();
+    } catch (...) { // anything thrown is a panic all the same
+    }
+    std::string handling = "(no message)";
+    if (auto* m = a->current_mailbox_element())
+      handling = to_string(m->content());
+    constexpr size_t shown = 300; // a packet batch prints long
+    if (handling.size() > shown)
+      handling = handling.substr(0, shown) + "...";
+    std::string actor = a->name();
+    log::get(actor)->critical("panic: {} while handling {}", what, handling);
+    trace::record(actor, "panic", {{"what", what}, {"message", handling}});
+    return caf::make_error(ec::panic, actor, what, handling);
+  });
+}
+
+panic_details panic_of(const caf::error& reason) {
+  panic_details d;
+  if (reason.category() != caf::atom("drover")
+      || reason.code() != static_cast<uint8_t>(ec::panic))
+    return d;
+  auto& ctx = reason.context();
+  if (!ctx.match_elements<std::string, std::string, std::string>())
+    return d;
+  d.actor = ctx.get_as<std::string>(0);
+  d.what = ctx.get_as<std::string>(1);
+  d.handling = ctx.get_as<std::string>(2);
+  return d;
+}
+
+} // namespace drover

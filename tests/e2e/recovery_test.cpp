@@ -1,0 +1,146 @@
+// Faults injected into the running engine (fault-injection builds: `drover
+// fault ...` on the control socket), end to end against the real dante:
+// a panic leaves a crash report, fails closed and Retry recovers; a lost
+// packet handle is reopened once, a second loss soon after is Failed.
+
+#include "tests/e2e/world.hpp"
+
+using namespace drover::e2e;
+
+namespace {
+
+// `drover ARGS...` in the app namespace (a command for the running one).
+std::pair<int, std::string> drover_cmd(world& w,
+                                       std::vector<std::string> args) {
+  std::vector<std::string> argv{"ip", "netns", "exec", w.app.name(),
+                                DROVER_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  child c{argv, w.env()};
+  int code = c.wait(20s);
+  return {code, c.output()};
+}
+
+std::vector<fs::path> crash_reports(world& w) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (auto& e :
+       fs::directory_iterator{w.dir / "state" / "drover" / "logs", ec})
+    if (e.path().filename().string().rfind("crash-", 0) == 0)
+      out.push_back(e.path());
+  return out;
+}
+
+// Packets waiting in the capture's NFQUEUE now (the app namespace's
+// /proc/net/netfilter/nfnetlink_queue, third column), -1 if none is bound.
+long queued_packets(world& w) {
+  std::istringstream in{
+      sh_output(w.app.exec("cat /proc/net/netfilter/nfnetlink_queue"))};
+  long number = 0, portid = 0, total = 0;
+  if (in >> number >> portid >> total)
+    return total;
+  return -1;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in{p};
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+} // namespace
+
+TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-panic-target", named);
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-panic-target", 10s))
+      << engine->output();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+
+  auto [code, said] = drover_cmd(*w, {"fault", "panic"});
+  ASSERT_NE(said.find("the flow-manager throws"), std::string::npos) << said;
+  ASSERT_TRUE(engine->wait_for_output("failed: an engine part failed", 10s))
+      << engine->output();
+  EXPECT_NE(engine->output().find("a crash report is in"), std::string::npos)
+      << engine->output();
+  auto reports = crash_reports(*w);
+  ASSERT_EQ(reports.size(), 1u) << engine->output();
+  auto report = read(reports.front());
+  for (auto part :
+       {"actor:          flow-manager",
+        "exception:      injected fault (a test hook)",
+        "while handling: ", "version:        0.", "time:  ",
+        "Recent engine events:", "active: proxying through", "Last lines of "})
+    EXPECT_NE(report.find(part), std::string::npos) << part << "\n" << report;
+  EXPECT_EQ(fs::status(reports.front()).permissions() & fs::perms::others_read,
+            fs::perms::none);
+
+  // Failed closed: the rules stay and the queue is no longer read, so the
+  // target's new connection waits in the kernel's queue, never direct.
+  EXPECT_NE(w->rules().find("DROVER"), std::string::npos) << w->rules();
+  auto round_mark = target.output().size();
+  target.write_line("go");
+  bool queued = false;
+  for (int i = 0; i < 100 && !queued; ++i) { // a kernel counter: polled
+    queued = queued_packets(*w) > 0;
+    if (!queued)
+      ::usleep(50000);
+  }
+  EXPECT_TRUE(queued) << "the SYN waits in the capture queue";
+  EXPECT_EQ(target.output().find("seen ", round_mark), std::string::npos)
+      << target.output();
+
+  // Retry: a new engine; the waiting connection's next SYN is proxied.
+  auto mark = engine->output().size();
+  std::tie(code, said) = drover_cmd(*w, {"retry"});
+  EXPECT_EQ(code, 0) << said;
+  ASSERT_TRUE(engine->wait_for_output("active: proxying through", 20s, mark))
+      << engine->output();
+  ASSERT_TRUE(target.wait_for_output("round ok", 30s, round_mark))
+      << target.output() << engine->output();
+  EXPECT_NE(target.output().find("seen " + proxy_ip + ":", round_mark),
+            std::string::npos)
+      << target.output();
+  EXPECT_EQ(target.output().find("seen " + app_ip), std::string::npos)
+      << target.output();
+}
+
+TEST_F(engine_e2e, a_lost_packet_handle_is_reopened_once_and_twice_is_failed) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-handle-target", named);
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-handle-target", 10s))
+      << engine->output();
+
+  auto mark = engine->output().size();
+  auto [code, said] = drover_cmd(*w, {"fault", "driver-lost"});
+  ASSERT_NE(said.find("the packet handle fails"), std::string::npos) << said;
+  ASSERT_TRUE(engine->wait_for_output(
+      "the packet handle was lost (injected fault: the packet handle failed); "
+      "reopening it in 2 s",
+      10s, mark))
+      << engine->output();
+  ASSERT_TRUE(engine->wait_for_output("active: proxying through", 20s, mark))
+      << engine->output();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+  EXPECT_NE(target.output().find("seen " + proxy_ip + ":"), std::string::npos)
+      << "the target is still captured after the reopen: " << target.output();
+  auto [status_code, text] = w->status(false);
+  EXPECT_NE(text.find("starting: the packet handle was lost"),
+            std::string::npos)
+      << "the restart is in the event list: " << text;
+
+  // A second loss within 30 s: no more reopening.
+  mark = engine->output().size();
+  std::tie(code, said) = drover_cmd(*w, {"fault", "driver-lost"});
+  ASSERT_TRUE(engine->wait_for_output(
+      "failed: the packet driver was lost twice in a short time", 10s, mark))
+      << engine->output();
+  EXPECT_EQ(engine->output().find("reopening it", mark), std::string::npos)
+      << engine->output();
+}
