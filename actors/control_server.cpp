@@ -100,6 +100,8 @@ std::string render_json(const engine_status& s,
   field(o, "ipv6_dropped", s.stats.ipv6_dropped);
   field(o, "refused_connections", s.stats.refused_listener);
   field(o, "flows_evicted", s.stats.flows_evicted);
+  o += std::string{"\"no_traffic\":"} + (s.stats.no_traffic ? "true" : "false")
+       + ",";
   o += "\"flows\":[";
   for (auto& f : flows) {
     o += '{';
@@ -147,6 +149,9 @@ std::string render_text(const engine_status& s,
        state + (s.last.reason.empty() ? "" : " (" + s.last.reason + ")"));
   if (s.last.attempt > 0)
     line("Attempt:", std::to_string(s.last.attempt));
+  if (s.stats.no_traffic)
+    line("Warning:", "no traffic through the proxy lately while a target "
+                     "program runs");
   if (s.last.state == engine_state::active)
     line("Uptime:", duration_text(since(s.stats.active_since)));
   line("Traffic:", "in " + bytes_text(s.stats.bytes_in) + ", out "

@@ -38,9 +38,9 @@ void publish(self_ptr self, event_kind kind, engine_state state,
   e.failure = failure;
   e.attempt = attempt;
   e.time = caf::make_timestamp();
-  if (kind == event_kind::state_changed
-      || kind == event_kind::reconnect_attempt)
-    st.last = e;
+  if (kind == event_kind::state_changed || kind == event_kind::reconnect_attempt
+      || kind == event_kind::restart)
+    st.last = e; // what `status` shows as the state
   st.recent.push_back(e);
   while (st.recent.size() > supervisor_state::recent_events)
     st.recent.pop_front();
@@ -174,8 +174,36 @@ proxy_check to_check(const platform::probe_result& r) {
   return c;
 }
 
-// Checks the proxy (TCP, greeting, authentication, UDP ASSOCIATE; 2 s) on
-// a thread of its own; the result comes back as a proxy_check.
+// Checks the proxy at its address (TCP, greeting, authentication, UDP
+// ASSOCIATE; 2 s). When that fails, or no address is known, the name is
+// looked up again: a new address comes back in proxy_ip (the supervisor
+// restarts onto it). A name with several addresses does not make it hop
+// while the one in use works.
+proxy_check run_check(const supervisor_ports& ports,
+                      platform::probe_request req, const std::string& host) {
+  auto known = req.proxy.ip;
+  proxy_check c;
+  if (known.value != 0) {
+    c = to_check(ports.probe(req));
+    c.proxy_ip = known.value;
+    if (c.ok)
+      return c;
+  }
+  std::string error;
+  auto ip = ports.resolve(host, error);
+  if (!ip) {
+    c.ok = false;
+    c.failure = failure_class::proxy_unreachable;
+    c.reason = "cannot find the proxy " + host + ": " + error;
+    c.proxy_ip = known.value;
+  } else if (*ip != known) {
+    c.proxy_ip = ip->value; // moved (or found at last)
+  }
+  return c;
+}
+
+// Checks the proxy on a thread of its own (blocking calls: name lookup,
+// connect); the result comes back as a proxy_check.
 void check_proxy(self_ptr self) {
   auto& st = self->state;
   if (st.probing)
@@ -187,17 +215,25 @@ void check_proxy(self_ptr self) {
   req.login = st.settings.proxy.login;
   req.password = st.settings.proxy.password;
   req.budget = std::chrono::seconds{2};
-  trace::record(
-      self->name(), "check-proxy",
-      {{"proxy", net::to_string(st.proxy.ip)}, {"port", st.proxy.port}});
+  auto host = st.settings.proxy.host;
+  trace::record(self->name(), "check-proxy",
+                {{"proxy", host}, {"port", st.proxy.port}});
+  if (!st.ports.probe_on_own_thread) {
+    self->send(self, run_check(st.ports, req, host));
+    return;
+  }
   auto sup = caf::actor_cast<caf::actor>(self);
-  self->system().spawn<caf::detached>([req, sup](caf::event_based_actor*) {
-    caf::anon_send(sup, to_check(platform::probe_proxy(req)));
-  });
+  auto ports = st.ports;
+  self->system().spawn<caf::detached>(
+      [ports, req, host, sup](caf::event_based_actor*) {
+        caf::anon_send(sup, run_check(ports, req, host));
+      });
 }
 
 std::string seconds_text(std::chrono::milliseconds d) {
   auto ms = d.count();
+  if (ms % 60000 == 0)
+    return std::to_string(ms / 60000) + " min";
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s"
                         : std::to_string(ms) + " ms";
 }
@@ -210,6 +246,20 @@ void on_check(self_ptr self, const proxy_check& c) {
       || st.last.state == engine_state::failed)
     return; // stopped or given up meanwhile
   auto& proxy = st.settings.proxy;
+  if (c.proxy_ip != 0 && c.proxy_ip != st.proxy.ip.value) {
+    // The name points elsewhere now; the capture excludes the old address
+    // and the sessions use it: start again on the new one.
+    publish(self, event_kind::info, st.last.state,
+            "the proxy " + proxy.host + " is now at "
+                + net::to_string(net::ipv4_address{c.proxy_ip}) + " (was "
+                + (st.proxy.ip.value == 0 ? std::string{"not found"}
+                                          : net::to_string(st.proxy.ip))
+                + "): restarting the engine");
+    st.retry_generation++;
+    st.start_when_stopped = true;
+    stop_children(self, caf::exit_reason::user_shutdown);
+    return;
+  }
   if (c.ok) {
     if (st.last.state == engine_state::active)
       return; // a session's trouble was its own, the proxy is fine
@@ -218,6 +268,8 @@ void on_check(self_ptr self, const proxy_check& c) {
     st.policy.on_active();
     set_proxying(self, true);
     st.stats.active_since = caf::make_timestamp();
+    st.last_traffic = self->clock().now();
+    st.stats.no_traffic = false;
     publish(self, event_kind::state_changed, engine_state::active,
             "proxying through " + proxy.host + ":" + std::to_string(proxy.port)
                 + (attempts > 0 ? " (reconnected after "
@@ -229,7 +281,7 @@ void on_check(self_ptr self, const proxy_check& c) {
   if (c.failure != failure_class::proxy_unreachable)
     return fail(self, c.failure, c.reason, true); // retrying changes nothing
   auto d = st.policy.on_failure(failure_class::proxy_unreachable,
-                                std::chrono::steady_clock::now());
+                                self->clock().now());
   if (d.action != recovery_action::exp_backoff)
     return fail(self, failure_class::proxy_unreachable,
                 std::string{d.gave_up} + " for "
@@ -272,24 +324,32 @@ void start(self_ptr self) {
           reopen ? "reopening the packet handle" : "starting the engine");
   auto& proxy = st.settings.proxy;
   std::string error;
-  auto proxy_ip = platform::resolve_ipv4(proxy.host, error);
-  if (!proxy_ip)
-    return fail(self, failure_class::proxy_unreachable,
-                "cannot find the proxy: " + error);
+  auto proxy_ip = st.ports.resolve(proxy.host, error);
+  if (!proxy_ip) {
+    // No network yet (a start at login, say): capture anyway, failing
+    // closed; the proxy check looks the name up again on every attempt and
+    // restarts on the address once it is found.
+    log::get(self->name())->warn("cannot find the proxy: {}", error);
+    proxy_ip = net::ipv4_address{0};
+  }
   net::endpoint listen_at{net::ipv4_address{0x7f000001}, 0};
-  auto fd = platform::listen_tcp(listen_at, error);
-  if (fd == platform::invalid_socket)
-    return fail(self, failure_class::fatal,
-                "cannot open the local listener: " + error);
+  auto fd = platform::invalid_socket;
+  if (st.ports.with_listener) {
+    fd = platform::listen_tcp(listen_at, error);
+    if (fd == platform::invalid_socket)
+      return fail(self, failure_class::fatal,
+                  "cannot open the local listener: " + error);
+  }
   platform::capture_options opts;
   opts.listener = {net::nat_shape::loopback, listen_at.port};
   opts.skip.proxy = *proxy_ip;
   opts.skip.multicast = st.settings.skip.multicast;
   opts.skip.extra = st.settings.skip.extra_skip_cidrs;
   opts.targets = std::move(st.kept_targets); // a restart keeps its targets
-  auto opened = platform::open_capture(opts);
+  auto opened = st.ports.open_capture(opts);
   if (!opened.session) {
-    platform::close_socket(fd);
+    if (fd != platform::invalid_socket)
+      platform::close_socket(fd);
     auto failure = opened.failure == platform::capture_failure::not_permitted
                        ? failure_class::fatal
                        : failure_class::driver_gone;
@@ -325,8 +385,9 @@ void start(self_ptr self) {
   st.flow_manager = sys.spawn(flow_manager, st.capture, fcfg);
   st.reader = sys.spawn(divert_reader, st.capture, st.flow_manager);
   set_reader(st.flow_manager, st.reader);
-  st.listener
-      = sys.middleman().spawn_broker(tcp_listener, fd, st.flow_manager, up);
+  if (st.ports.with_listener)
+    st.listener
+        = sys.middleman().spawn_broker(tcp_listener, fd, st.flow_manager, up);
   st.scanner = sys.spawn(procscan, st.capture,
                          config::effective_process_names(st.settings.targets),
                          supervisor_actor{self});
@@ -334,6 +395,8 @@ void start(self_ptr self) {
   for (auto& a : {caf::actor_cast<caf::actor>(st.reader),
                   caf::actor_cast<caf::actor>(st.flow_manager),
                   caf::actor_cast<caf::actor>(st.scanner), st.listener}) {
+    if (!a)
+      continue;
     self->monitor(a);
     st.children.push_back(a.address());
   }
@@ -429,6 +492,39 @@ caf::result<bool> go_to_sleep(self_ptr self) {
   return rp;
 }
 
+// "Active (no traffic)": Active, a target runs, and no byte moved for
+// engine.no_traffic_warn_after. Said once, and once when traffic is back;
+// the state stays Active (the proxy answers its checks).
+void heartbeat(self_ptr self) {
+  auto& st = self->state;
+  if (st.last.state != engine_state::active) {
+    st.stats.no_traffic = false;
+    return;
+  }
+  auto now = self->clock().now();
+  auto bytes = st.stats.bytes_in + st.stats.bytes_out;
+  if (bytes != st.last_bytes) {
+    st.last_bytes = bytes;
+    st.last_traffic = now;
+    if (st.stats.no_traffic) {
+      st.stats.no_traffic = false;
+      publish(self, event_kind::info, engine_state::active,
+              "traffic flows through the proxy again");
+    }
+    return;
+  }
+  auto quiet = st.settings.engine.no_traffic_warn_after;
+  if (st.stats.no_traffic || !st.targets_running
+      || now - st.last_traffic < quiet)
+    return;
+  st.stats.no_traffic = true;
+  publish(self, event_kind::info, engine_state::active,
+          "Active (no traffic): nothing went through the proxy for "
+              + seconds_text(quiet)
+              + " while a target program runs; if Discord does not "
+                "connect, run `drover check`");
+}
+
 // A child's exit reason in words: the engine's own errors carry a sentence.
 std::string describe_failure(self_ptr self, const caf::error& reason) {
   auto& ctx = reason.context();
@@ -450,8 +546,9 @@ void on_panic(self_ptr self, const caf::error& reason) {
   r.log_file = log::log_file();
   if (trace::enabled())
     r.trace_file = trace::trace_file();
-  auto dir = r.log_file.empty() ? platform::default_log_dir()
-                                : r.log_file.parent_path();
+  auto dir = !st.ports.crash_dir.empty() ? st.ports.crash_dir
+             : r.log_file.empty()        ? platform::default_log_dir()
+                                         : r.log_file.parent_path();
   std::string error;
   auto path = write_crash_report(dir, r, error);
   if (path.empty())
@@ -470,7 +567,7 @@ void on_child_down(self_ptr self, const caf::error& reason) {
     failure = failure_class::fatal;
   if (failure == failure_class::panic)
     return on_panic(self, reason);
-  auto d = st.policy.on_failure(failure, std::chrono::steady_clock::now());
+  auto d = st.policy.on_failure(failure, self->clock().now());
   auto why = describe_failure(self, reason);
   if (d.action == recovery_action::retry_once) {
     // The packet handle was lost: stop the parts, keep the rules (fail
@@ -495,9 +592,26 @@ void on_child_down(self_ptr self, const caf::error& reason) {
 
 } // namespace
 
+supervisor_ports supervisor_ports::platform_defaults() {
+  supervisor_ports p;
+  p.open_capture = platform::open_capture;
+  p.probe = platform::probe_proxy;
+  p.resolve = platform::resolve_ipv4;
+  p.has_route = platform::has_route_to;
+  return p;
+}
+
 supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            config::settings settings) {
+  return supervisor_with_ports(self, std::move(settings),
+                               supervisor_ports::platform_defaults());
+}
+
+supervisor_actor::behavior_type
+supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
+                      config::settings settings, supervisor_ports ports) {
+  self->state.ports = std::move(ports);
   self->state.settings = std::move(settings);
   self->state.policy = recovery_policy{timing_of(self->state.settings.engine)};
   self->state.last.time = caf::make_timestamp();
@@ -531,6 +645,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       stop_children(self, caf::exit_reason::user_shutdown);
   });
   self->delayed_send(self, std::chrono::seconds{1}, atom::stats_v);
+  self->delayed_send(self, self->state.settings.engine.heartbeat_interval,
+                     atom::heartbeat_v);
   return {
       [=](atom::start) { start(self); },
       [=](atom::stop) {
@@ -619,6 +735,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
             .then(
                 [=](stats_snapshot s) mutable {
                   s.active_since = self->state.stats.active_since;
+                  s.no_traffic = self->state.stats.no_traffic;
                   self->state.stats = s;
                   rp.deliver(status_of(self->state));
                 },
@@ -642,14 +759,21 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         if (pid < 0)
           return caf::make_error(ec::unspecified,
                                  "cannot start " + argv.front() + ": " + error);
+        self->state.targets_running = true;
         publish(self, event_kind::info, engine_state::active,
                 "started " + argv.front() + " (pid " + std::to_string(pid)
                     + ") as a target");
         return static_cast<int64_t>(pid);
       },
       [=](process_set& ps) {
+        self->state.targets_running = !ps.processes.empty();
         if (self->state.flow_manager)
           self->send(self->state.flow_manager, ps);
+      },
+      [=](atom::heartbeat) {
+        heartbeat(self);
+        self->delayed_send(self, self->state.settings.engine.heartbeat_interval,
+                           atom::heartbeat_v);
       },
       [=](atom::sleep) -> caf::result<bool> { return go_to_sleep(self); },
       [=](atom::resume) {
@@ -669,7 +793,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         // Wait (bounded) for a route to the proxy; without one the proxy
         // check would only fail and start a reconnect series.
         constexpr uint32_t max_looks = 20; // 5 s
-        if (!platform::has_route_to(st.proxy.ip) && looks < max_looks) {
+        if (!st.ports.has_route(st.proxy.ip) && looks < max_looks) {
           self->delayed_send(self, std::chrono::milliseconds{250},
                              atom::resume_v, looks + 1);
           return;
@@ -689,6 +813,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
               .then(
                   [=](stats_snapshot s) {
                     s.active_since = self->state.stats.active_since;
+                    s.no_traffic = self->state.stats.no_traffic;
                     self->state.stats = s;
                     for (auto& l : self->state.listeners)
                       self->send(l, s);

@@ -1,24 +1,47 @@
 #pragma once
 
 #include <deque>
+#include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/platform/capture.hpp"
+#include "actors/platform/proxy_probe.hpp"
 #include "config/settings.hpp"
 #include "messages/interfaces.hpp"
 #include "messages/recovery_policy.hpp"
 
 namespace drover {
 
+/// What the supervisor takes from the operating system. The deterministic
+/// tests replace it (a fake capture, scripted proxy checks, no listener).
+struct supervisor_ports {
+  std::function<platform::capture_result(const platform::capture_options&)>
+      open_capture;
+  std::function<platform::probe_result(const platform::probe_request&)> probe;
+  std::function<std::optional<net::ipv4_address>(const std::string& host,
+                                                 std::string& error)>
+      resolve;
+  std::function<bool(net::ipv4_address)> has_route;
+  bool probe_on_own_thread = true; // false: answered inline (tests)
+  bool with_listener = true;       // false: no TCP listener (no middleman)
+  std::filesystem::path crash_dir; // empty: beside the log file
+
+  /// The real thing (platform/*).
+  static supervisor_ports platform_defaults();
+};
+
 struct supervisor_state {
   static inline constexpr const char* name = "supervisor";
   static constexpr size_t recent_events = 50;
 
   config::settings settings;
+  supervisor_ports ports;
   engine_event last;               // the latest state change
   std::deque<engine_event> recent; // the latest events, oldest first
   std::vector<engine_listener_actor> listeners;
@@ -48,7 +71,12 @@ struct supervisor_state {
   recovery_policy policy;
   bool probing = false;          // a proxy check is running
   uint64_t retry_generation = 0; // which backoff timer is current
-  net::endpoint proxy;           // resolved at Start
+  net::endpoint proxy;           // resolved at Start (0.0.0.0: not found)
+
+  // Heartbeat ("Active (no traffic)").
+  uint64_t last_bytes = 0;
+  caf::actor_clock::time_point last_traffic;
+  bool targets_running = false; // procscan found targets, or `drover run`
 };
 
 /// Owns the engine: spawns and monitors its actors, drives the state
@@ -56,5 +84,10 @@ struct supervisor_state {
 supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            config::settings settings);
+
+/// The same with other ports (tests).
+supervisor_actor::behavior_type
+supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
+                      config::settings settings, supervisor_ports ports);
 
 } // namespace drover

@@ -60,6 +60,9 @@ using supervisor_actor = caf::typed_actor<
     caf::reacts_to<config_error>,
     // Private timer: refresh the counters every second.
     caf::reacts_to<atom::stats>,
+    // Private timer: every engine.heartbeat_interval, look whether traffic
+    // moves while targets run ("Active (no traffic)").
+    caf::reacts_to<atom::heartbeat>,
     // From a socks-session or UDP association: the proxy failed it (why);
     // the supervisor checks the proxy and reconnects if it is down.
     caf::reacts_to<atom::check, std::string>,

@@ -112,6 +112,7 @@ struct stats_snapshot {
   uint64_t refused_listener = 0; // listener connections not redirected
   uint64_t flows_evicted = 0;    // oldest-idle evictions at the flow cap
   caf::timestamp active_since;   // start of the current Active period
+  bool no_traffic = false; // Active, targets run, yet nothing moved lately
 };
 
 template<class Inspector>
@@ -119,7 +120,7 @@ typename Inspector::result_type inspect(Inspector& f, stats_snapshot& x) {
   return f(caf::meta::type_name("stats_snapshot"), x.bytes_in, x.bytes_out,
            x.tcp_flows, x.udp_flows, x.packets_dropped, x.ipv6_dropped,
            x.queue_overflows, x.refused_listener, x.flows_evicted,
-           x.active_since);
+           x.active_since, x.no_traffic);
 }
 
 /// One proxied flow, for the flow list in `status` and the tray window.
@@ -242,12 +243,13 @@ struct proxy_check {
   failure_class failure = failure_class::none;
   std::string reason; // the first failed step, for a user
   std::vector<check_step> steps;
+  uint32_t proxy_ip = 0; // the address the proxy's name has now; 0: unknown
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, proxy_check& x) {
   return f(caf::meta::type_name("proxy_check"), x.ok, x.failure, x.reason,
-           x.steps);
+           x.steps, x.proxy_ip);
 }
 
 /// Datagrams an application sent, for its UDP association: one message per

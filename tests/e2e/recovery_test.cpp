@@ -144,3 +144,38 @@ TEST_F(engine_e2e, a_lost_packet_handle_is_reopened_once_and_twice_is_failed) {
   EXPECT_EQ(engine->output().find("reopening it", mark), std::string::npos)
       << engine->output();
 }
+
+// A proxy that stops answering without refusing (its packets dropped, as a
+// dead route or a firewall does): new connections time out, the check
+// times out, Reconnecting; the way back open: Active again.
+TEST_F(engine_e2e, a_blackholed_proxy_is_reconnecting_and_recovers) {
+  fs::path named;
+  auto engine
+      = w->headless_with_target("e2e-blackhole-target", named,
+                                "[engine]\nreconnect_backoff_max = \"2s\"\n",
+                                "tcp_connect_timeout = \"2s\"\n");
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "rounds-of-tcp", server_ip, "7", "1"}};
+  ASSERT_TRUE(engine->wait_for_output("capturing e2e-blackhole-target", 10s))
+      << engine->output();
+  // Only in the test's remote namespace: dante's port stops answering.
+  auto rule = "INPUT -p tcp -d " + proxy_ip + " --dport 1080 -j DROP";
+  ASSERT_EQ(sh(w->remote.exec("iptables -I " + rule)), 0);
+  target.write_line("go");
+  ASSERT_TRUE(
+      engine->wait_for_output("reconnecting: cannot reach the proxy", 30s))
+      << engine->output();
+  EXPECT_NE(engine->output().find("timed out"), std::string::npos)
+      << engine->output();
+  ASSERT_TRUE(target.wait_for_output("round failed", 30s)) << target.output();
+  EXPECT_EQ(target.output().find("seen " + app_ip), std::string::npos)
+      << "never direct: " << target.output();
+  auto mark = engine->output().size();
+  ASSERT_EQ(sh(w->remote.exec("iptables -D " + rule)), 0);
+  ASSERT_TRUE(engine->wait_for_output("(reconnected after", 30s, mark))
+      << engine->output();
+  auto round_mark = target.output().size();
+  target.write_line("go");
+  ASSERT_TRUE(target.wait_for_output("round ok", 20s, round_mark))
+      << target.output();
+}

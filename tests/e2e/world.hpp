@@ -138,17 +138,21 @@ struct world : drover::test::proxy_lab {
 
   // An engine in the app namespace whose target is a copy of the peer
   // helper named `name`.
-  std::unique_ptr<child> headless_with_target(const std::string& name,
-                                              fs::path& target,
-                                              const std::string& extra = "") {
+  // `extra` goes after [targets]: more sections, not [proxy] keys (use
+  // proxy_extra for those).
+  std::unique_ptr<child>
+  headless_with_target(const std::string& name, fs::path& target,
+                       const std::string& extra = "",
+                       const std::string& proxy_extra = "") {
     target = dir / name;
     fs::copy_file(DROVER_PEER, target, fs::copy_options::overwrite_existing);
     auto engine = std::make_unique<child>(
-        std::vector<std::string>{
-            "ip", "netns", "exec", app.name(), DROVER_BINARY, "--headless",
-            "--config",
-            config("[targets]\nprocesses = [\"" + name + "\"]\n" + extra)
-                .string()},
+        std::vector<std::string>{"ip", "netns", "exec", app.name(),
+                                 DROVER_BINARY, "--headless", "--config",
+                                 config(proxy_extra
+                                        + "[targets]\nprocesses = [\"" + name
+                                        + "\"]\n" + extra)
+                                     .string()},
         env());
     engine->wait_for_output("active: proxying", 20s);
     return engine;

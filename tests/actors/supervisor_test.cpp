@@ -1,0 +1,448 @@
+// The supervisor on CAF's deterministic test coordinator: a fake capture,
+// scripted proxy checks and name lookups, no listener. Time moves only when
+// the test moves it, so every row of the recovery table and every backoff
+// step is checked exactly.
+
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/config_watcher.hpp"
+#include "actors/supervisor.hpp"
+#include "tests/support/fake_capture.hpp"
+
+using namespace drover;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    drover::add_message_types(*this);
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+using event_log = std::shared_ptr<std::vector<engine_event>>;
+
+engine_listener_actor::behavior_type collector(engine_listener_actor::pointer,
+                                               event_log out) {
+  return {[=](const engine_event& e) { out->push_back(e); },
+          [](const stats_snapshot&) {
+          }};
+}
+
+// What the platform answers, scripted by each test.
+struct script {
+  std::deque<platform::probe_verdict> verdicts; // then: ok
+  std::map<std::string, std::string> names{{"proxy.test", "10.0.0.1"}};
+  bool route = true;
+  std::vector<std::string> probed; // the address of every probe
+  int lookups = 0;
+  int captures = 0;
+};
+
+class supervisor_test : public ::testing::Test {
+protected:
+  supervisor_test()
+      : sys(cfg),
+        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+        self(sys, true), events(std::make_shared<std::vector<engine_event>>()),
+        crash_dir(fs::temp_directory_path()
+                  / ("drover-sup-" + std::to_string(::getpid()))) {
+    fs::remove_all(crash_dir);
+    settings.proxy.host = "proxy.test";
+    settings.proxy.port = 1080;
+    settings.targets.processes = {"no-such-program-here"};
+  }
+
+  ~supervisor_test() override {
+    if (sup) {
+      self->send_exit(sup, caf::exit_reason::user_shutdown);
+      sched.run();
+    }
+    std::error_code ec;
+    fs::remove_all(crash_dir, ec);
+  }
+
+  supervisor_ports ports() {
+    supervisor_ports p;
+    auto s = sc;
+    p.open_capture = [s](const platform::capture_options&) {
+      s->captures++;
+      platform::capture_result r;
+      r.session = std::make_shared<test::fake_capture>();
+      return r;
+    };
+    p.probe = [s](const platform::probe_request& req) {
+      s->probed.push_back(net::to_string(req.proxy.ip));
+      platform::probe_result r;
+      r.verdict = platform::probe_verdict::ok;
+      if (!s->verdicts.empty()) {
+        r.verdict = s->verdicts.front();
+        s->verdicts.pop_front();
+      }
+      if (r.verdict != platform::probe_verdict::ok)
+        r.reason = "TCP connect: Connection refused";
+      return r;
+    };
+    p.resolve = [s](const std::string& host,
+                    std::string& error) -> std::optional<net::ipv4_address> {
+      s->lookups++;
+      auto it = s->names.find(host);
+      if (it == s->names.end()) {
+        error = "no such host";
+        return std::nullopt;
+      }
+      return net::parse_ipv4(it->second);
+    };
+    p.has_route = [s](net::ipv4_address) {
+      return s->route;
+    };
+    p.probe_on_own_thread = false;
+    p.with_listener = false;
+    p.crash_dir = crash_dir;
+    return p;
+  }
+
+  void spawn() {
+    sup = sys.spawn(supervisor_with_ports, settings, ports());
+    auto listener = sys.spawn(collector, events);
+    auto pending
+        = self->request(sup, caf::infinite, atom::subscribe_v, listener);
+    sched.run();
+    pending.receive([](const engine_status&) {},
+                    [](const caf::error&) { ADD_FAILURE() << "no answer"; });
+  }
+
+  void start() {
+    spawn();
+    self->send(sup, atom::start_v);
+    sched.run();
+  }
+
+  // Moves the clock and runs everything that became due.
+  void advance(caf::timespan d) {
+    sched.advance_time(d);
+    sched.run();
+  }
+
+  // Moves the clock in small steps, so timers set along the way fire too.
+  void pass(caf::timespan total, caf::timespan step = 100ms) {
+    for (caf::timespan t{0}; t < total; t += step)
+      advance(step);
+  }
+
+  const engine_event& last() const { return events->back(); }
+
+  // The last state change or reconnect attempt (what `status` shows).
+  engine_event current() const {
+    for (auto it = events->rbegin(); it != events->rend(); ++it)
+      if (it->kind == event_kind::state_changed
+          || it->kind == event_kind::reconnect_attempt
+          || it->kind == event_kind::restart)
+        return *it;
+    return {};
+  }
+
+  std::vector<engine_event> of_kind(event_kind k) const {
+    std::vector<engine_event> out;
+    for (auto& e : *events)
+      if (e.kind == k)
+        out.push_back(e);
+    return out;
+  }
+
+  std::string fault(const std::string& what) {
+    std::string said;
+    auto pending = self->request(sup, caf::infinite, atom::fault_v, what);
+    sched.run();
+    pending.receive([&](const std::string& s) { said = s; },
+                    [&](const caf::error&) { said = "error"; });
+    sched.run();
+    return said;
+  }
+
+  test_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+  config::settings settings;
+  std::shared_ptr<script> sc = std::make_shared<script>();
+  event_log events;
+  fs::path crash_dir;
+  supervisor_actor sup;
+};
+
+} // namespace
+
+TEST_F(supervisor_test, start_checks_the_proxy_then_is_active) {
+  start();
+  EXPECT_EQ(current().state, engine_state::active) << current().reason;
+  EXPECT_EQ(current().reason, "proxying through proxy.test:1080");
+  EXPECT_EQ(sc->captures, 1);
+  EXPECT_EQ(sc->probed, (std::vector<std::string>{"10.0.0.1"}));
+}
+
+TEST_F(supervisor_test,
+       an_unreachable_proxy_backs_off_step_by_step_then_fails) {
+  sc->verdicts.assign(100, platform::probe_verdict::unreachable);
+  start();
+  // Each attempt's delay: 1 s, 5 s, 25 s, then 30 s (the cap) until the
+  // proxy has been down for 5 min.
+  std::vector<int> expected_delays{1, 5, 25, 30, 30, 30, 30, 30, 30, 30, 30};
+  for (size_t i = 0; i < expected_delays.size(); ++i) {
+    auto e = current();
+    ASSERT_EQ(e.state, engine_state::reconnecting) << i << ": " << e.reason;
+    EXPECT_EQ(e.attempt, i + 1);
+    EXPECT_EQ(e.failure, failure_class::proxy_unreachable);
+    auto delay = std::to_string(expected_delays[i]) + " s";
+    EXPECT_NE(e.reason.find("next try in " + delay), std::string::npos)
+        << e.reason;
+    auto probes = sc->probed.size();
+    advance(std::chrono::seconds{expected_delays[i]} - 1ms);
+    EXPECT_EQ(sc->probed.size(), probes) << "not before its time";
+    advance(1ms);
+    EXPECT_EQ(sc->probed.size(), probes + 1) << "on time";
+  }
+  // 1 + 5 + 25 + 8 x 30 = 271 s so far; the next failure at 301 s gives up.
+  advance(30s);
+  EXPECT_EQ(current().state, engine_state::failed) << current().reason;
+  EXPECT_NE(current().reason.find("the proxy stayed unreachable for 5 min"),
+            std::string::npos)
+      << current().reason;
+  auto probes = sc->probed.size();
+  advance(10min);
+  EXPECT_EQ(sc->probed.size(), probes) << "no retry after Failed";
+}
+
+TEST_F(supervisor_test, each_failed_attempt_looks_the_name_up_again) {
+  sc->verdicts.assign(3, platform::probe_verdict::unreachable);
+  start();
+  auto lookups = sc->lookups;
+  advance(1s);
+  EXPECT_EQ(sc->lookups, lookups + 1);
+  advance(5s);
+  EXPECT_EQ(sc->lookups, lookups + 2);
+}
+
+TEST_F(supervisor_test, the_proxy_back_is_active_with_the_attempts_counted) {
+  sc->verdicts = {platform::probe_verdict::unreachable,
+                  platform::probe_verdict::unreachable};
+  start();
+  advance(1s);
+  advance(5s);
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(current().reason,
+            "proxying through proxy.test:1080 (reconnected after 2 attempts)");
+}
+
+TEST_F(supervisor_test, rejected_credentials_fail_at_once_and_never_retry) {
+  sc->verdicts = {platform::probe_verdict::auth_rejected};
+  start();
+  EXPECT_EQ(current().state, engine_state::failed);
+  EXPECT_EQ(current().failure, failure_class::auth_rejected);
+  EXPECT_TRUE(of_kind(event_kind::reconnect_attempt).empty());
+  advance(10min);
+  EXPECT_EQ(sc->probed.size(), 1u);
+}
+
+TEST_F(supervisor_test, a_server_that_is_not_socks5_fails_at_once) {
+  sc->verdicts = {platform::probe_verdict::not_socks5};
+  start();
+  EXPECT_EQ(current().state, engine_state::failed);
+  EXPECT_EQ(current().failure, failure_class::fatal);
+}
+
+TEST_F(supervisor_test, a_proxy_that_moved_is_followed_to_its_new_address) {
+  start();
+  ASSERT_EQ(current().state, engine_state::active);
+  sc->names["proxy.test"] = "10.0.0.2";
+  sc->verdicts = {platform::probe_verdict::unreachable}; // at 10.0.0.1
+  self->send(sup, atom::check_v, std::string{"connection refused"});
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::active) << current().reason;
+  EXPECT_EQ(sc->captures, 2) << "a new capture that excludes the new address";
+  EXPECT_EQ(sc->probed.back(), "10.0.0.2");
+  bool said = false;
+  for (auto& e : *events)
+    said
+        |= e.reason.find("now at 10.0.0.2 (was 10.0.0.1)") != std::string::npos;
+  EXPECT_TRUE(said);
+}
+
+TEST_F(supervisor_test, a_name_not_found_at_start_is_found_on_a_later_attempt) {
+  sc->names.clear();
+  start();
+  EXPECT_EQ(current().state, engine_state::reconnecting) << current().reason;
+  EXPECT_NE(current().reason.find("cannot find the proxy proxy.test"),
+            std::string::npos)
+      << current().reason;
+  sc->names["proxy.test"] = "10.0.0.7";
+  advance(1s);
+  EXPECT_EQ(current().state, engine_state::active) << current().reason;
+  EXPECT_EQ(sc->captures, 2);
+}
+
+TEST_F(supervisor_test, a_lost_packet_handle_is_reopened_after_2_s) {
+  start();
+  EXPECT_EQ(fault("driver-lost"), "the packet handle fails");
+  auto restarts = of_kind(event_kind::restart);
+  ASSERT_EQ(restarts.size(), 1u);
+  EXPECT_EQ(restarts[0].failure, failure_class::driver_lost);
+  EXPECT_EQ(restarts[0].attempt, 1u);
+  EXPECT_EQ(current().state, engine_state::starting);
+  advance(2s - 1ms);
+  EXPECT_EQ(sc->captures, 1) << "not before 2 s";
+  advance(1ms);
+  EXPECT_EQ(sc->captures, 2);
+  EXPECT_EQ(current().state, engine_state::active) << current().reason;
+}
+
+TEST_F(supervisor_test, a_second_loss_within_30_s_is_failed) {
+  start();
+  fault("driver-lost");
+  advance(2s);
+  ASSERT_EQ(current().state, engine_state::active);
+  advance(27s);
+  fault("driver-lost");
+  EXPECT_EQ(current().state, engine_state::failed);
+  EXPECT_EQ(current().failure, failure_class::driver_lost);
+  EXPECT_NE(current().reason.find("lost twice in a short time"),
+            std::string::npos);
+}
+
+TEST_F(supervisor_test, a_second_loss_after_30_s_is_reopened_again) {
+  start();
+  fault("driver-lost");
+  advance(2s);
+  advance(31s);
+  fault("driver-lost");
+  EXPECT_EQ(current().state, engine_state::starting);
+  advance(2s);
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(sc->captures, 3);
+}
+
+TEST_F(supervisor_test, a_panic_writes_a_crash_report_and_retry_restarts) {
+  start();
+  EXPECT_EQ(fault("panic"), "the flow-manager throws");
+  EXPECT_EQ(current().state, engine_state::failed);
+  EXPECT_EQ(current().failure, failure_class::panic);
+  EXPECT_NE(current().reason.find("a crash report is in " + crash_dir.string()),
+            std::string::npos)
+      << current().reason;
+  int reports = 0;
+  for (auto& e : fs::directory_iterator{crash_dir})
+    reports += e.path().filename().string().rfind("crash-", 0) == 0;
+  EXPECT_EQ(reports, 1);
+  self->send(sup, atom::retry_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(sc->captures, 2);
+}
+
+TEST_F(supervisor_test, sleep_pauses_and_wake_waits_for_a_route_then_starts) {
+  start();
+  bool ready = false;
+  auto pending = self->request(sup, caf::infinite, atom::sleep_v);
+  sched.run();
+  pending.receive([&](bool b) { ready = b; }, [](const caf::error&) {});
+  EXPECT_TRUE(ready) << "answered once paused";
+  EXPECT_EQ(current().state, engine_state::paused);
+  EXPECT_EQ(current().failure, failure_class::sleep);
+  sc->route = false;
+  self->send(sup, atom::resume_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::starting);
+  EXPECT_EQ(current().reason, "the computer woke up: waiting for the network");
+  pass(2s);
+  EXPECT_EQ(sc->captures, 1) << "no route to the proxy yet";
+  sc->route = true;
+  advance(250ms);
+  EXPECT_EQ(sc->captures, 2);
+  EXPECT_EQ(current().state, engine_state::active);
+}
+
+TEST_F(supervisor_test, wake_without_a_route_starts_anyway_after_5_s) {
+  start();
+  auto pending = self->request(sup, caf::infinite, atom::sleep_v);
+  sched.run();
+  pending.receive([](bool) {}, [](const caf::error&) {});
+  sc->route = false;
+  self->send(sup, atom::resume_v);
+  sched.run();
+  pass(4900ms, 50ms);
+  EXPECT_EQ(sc->captures, 1);
+  pass(200ms, 50ms);
+  EXPECT_EQ(sc->captures, 2);
+}
+
+TEST_F(supervisor_test, no_traffic_while_targets_run_is_said_once) {
+  settings.engine.heartbeat_interval = 1s;
+  settings.engine.no_traffic_warn_after = 3s;
+  start();
+  process_set ps;
+  ps.processes.push_back({4242, 1, "Discord"});
+  self->send(sup, ps);
+  sched.run();
+  pass(2500ms);
+  EXPECT_TRUE(of_kind(event_kind::info).empty()
+              || of_kind(event_kind::info).back().reason.find("no traffic")
+                     == std::string::npos);
+  pass(2s);
+  int said = 0;
+  for (auto& e : of_kind(event_kind::info))
+    said += e.reason.find("Active (no traffic)") != std::string::npos;
+  EXPECT_EQ(said, 1);
+  EXPECT_EQ(current().state, engine_state::active) << "still Active";
+  pass(5s);
+  said = 0;
+  for (auto& e : of_kind(event_kind::info))
+    said += e.reason.find("Active (no traffic)") != std::string::npos;
+  EXPECT_EQ(said, 1) << "said once";
+}
+
+TEST_F(supervisor_test, no_traffic_without_targets_is_not_a_warning) {
+  settings.engine.heartbeat_interval = 1s;
+  settings.engine.no_traffic_warn_after = 3s;
+  start();
+  pass(10s);
+  for (auto& e : of_kind(event_kind::info))
+    EXPECT_EQ(e.reason.find("no traffic"), std::string::npos) << e.reason;
+}
+
+TEST_F(supervisor_test, a_new_proxy_in_the_config_restarts_onto_it) {
+  start();
+  auto next = settings;
+  next.proxy.port = 1081;
+  self->send(sup, diff(settings, next));
+  sched.run();
+  EXPECT_EQ(sc->captures, 2);
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(current().reason, "proxying through proxy.test:1081");
+}
+
+TEST_F(supervisor_test, stop_while_reconnecting_ends_the_series) {
+  sc->verdicts.assign(10, platform::probe_verdict::unreachable);
+  start();
+  self->send(sup, atom::stop_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::idle);
+  auto probes = sc->probed.size();
+  advance(10min);
+  EXPECT_EQ(sc->probed.size(), probes);
+}

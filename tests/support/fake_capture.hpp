@@ -1,0 +1,71 @@
+#pragma once
+
+// A capture session standing in for NFQUEUE in the actor tests: verdicts and
+// injected packets are recorded; nothing is ever received.
+
+#include <memory>
+#include <vector>
+
+#include "actors/platform/capture.hpp"
+
+namespace drover::test {
+
+using platform::verdict_kind;
+
+struct recorded_verdict {
+  uint32_t id;
+  verdict_kind kind;
+  std::vector<uint8_t> packet;
+};
+
+// Records verdicts; receive() is never called (no divert-reader here).
+class fake_port : public platform::packet_port {
+public:
+  std::vector<recorded_verdict> verdicts;
+  receive_status receive(packet_batch_buffer&) override {
+    return receive_status::stopped;
+  }
+  std::shared_ptr<packet_batch_buffer> new_batch() const override {
+    return std::make_shared<packet_batch_buffer>(1u << 18, 32);
+  }
+  std::error_code send_verdicts(const platform::verdict* v, size_t n) override {
+    for (size_t i = 0; i < n; ++i)
+      verdicts.push_back(
+          {v[i].id, v[i].kind,
+           v[i].kind == verdict_kind::accept_modified
+               ? std::vector<uint8_t>(v[i].data, v[i].data + v[i].length)
+               : std::vector<uint8_t>{}});
+    return {};
+  }
+  void stop() override {}
+  platform::port_counters counters() const override { return {}; }
+  std::string last_error() const override { return {}; }
+};
+
+class fake_injector : public platform::packet_injector {
+public:
+  std::vector<std::vector<uint8_t>> injected;
+  std::error_code inject(const uint8_t* p, size_t n) override {
+    injected.emplace_back(p, p + n);
+    return {};
+  }
+};
+
+class fake_capture : public platform::capture_session {
+public:
+  fake_port port_;
+  fake_injector injector_;
+  platform::packet_port& port() override { return port_; }
+  platform::packet_injector& injector() override { return injector_; }
+  bool add_target(uint32_t, std::string&) override { return true; }
+  bool is_target(uint32_t) const override { return true; }
+  std::shared_ptr<platform::kept_targets> keep_targets() override {
+    return nullptr;
+  }
+  long spawn_target(const std::vector<std::string>&, std::string&) override {
+    return -1;
+  }
+  std::string description() const override { return "fake"; }
+};
+
+} // namespace drover::test
