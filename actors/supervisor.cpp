@@ -350,10 +350,10 @@ void start(self_ptr self) {
   if (!opened.session) {
     if (fd != platform::invalid_socket)
       platform::close_socket(fd);
-    auto failure = opened.failure == platform::capture_failure::not_permitted
-                       ? failure_class::fatal
-                       : failure_class::driver_gone;
-    return fail(self, failure, opened.error);
+    if (opened.failure == platform::capture_failure::not_permitted)
+      return fail(self, failure_class::fatal, opened.error);
+    return fail(self, failure_class::driver_gone,
+                opened.error + ". " + platform::capture_repair_hint());
   }
   st.capture = opened.session;
   log::get(self->name())->info("capture set up: {}", st.capture->description());

@@ -19,6 +19,7 @@
 #include "config/config_file.hpp"
 #include "config/diagnostic.hpp"
 #include "config/parse.hpp"
+#include "messages/types.hpp"
 
 #ifndef _WIN32
 #  include <caf/exit_reason.hpp>

@@ -68,6 +68,10 @@ struct capture_result {
   std::string error; // a sentence for the user
 };
 
+/// What a user can do when capture cannot be set up although the
+/// privileges are there (the E3 "driver gone" class): the reinstall hint.
+std::string capture_repair_hint();
+
 /// Sets up capture. Leftovers of a crashed run (rules, cgroup) are removed
 /// or adopted first.
 capture_result open_capture(const capture_options& opts);

@@ -62,6 +62,12 @@ public:
 
 } // namespace
 
+std::string capture_repair_hint() {
+  return "Drover needs iptables with the cgroup match and the kernel's "
+         "packet queue: install iptables (apt install iptables) and check "
+         "that `modprobe nfnetlink_queue xt_cgroup` works";
+}
+
 capture_result open_capture(const capture_options& opts) {
   capture_result r;
   if (auto missing = linux_port::missing_privileges(); !missing.empty()) {
