@@ -207,47 +207,44 @@ caf::actor serve_control(caf::actor_system& system, platform::socket_handle fd,
 
 #endif
 
-// Sends one command line to the running Drover and prints its answer.
-int control(const std::string& command, std::ostream& out, std::ostream& err) {
+// Sends one command line to the running Drover; its answer, or nothing
+// (said on `err`) when none runs.
+std::optional<std::string> ask_running(const std::string& command,
+                                       std::ostream& err) {
 #ifdef _WIN32
   (void)command;
-  (void)out;
   err << "drover: the Windows control channel arrives with the Windows "
          "port\n";
-  return exit_failure;
+  return std::nullopt;
 #else
   auto path = platform::control_socket_path();
   auto fd = platform::connect_local(path);
   if (fd == platform::invalid_socket) {
     err << "Drover is not running (no control socket at " << path << ")\n";
-    return exit_failure;
+    return std::nullopt;
   }
   auto answer = platform::exchange(fd, command + "\n");
   platform::close_socket(fd);
-  out << answer;
-  return answer == "ok\n" || command.rfind("fault ", 0) == 0 ? exit_ok
-                                                             : exit_failure;
+  return answer;
 #endif
 }
 
-int status(const options& o, std::ostream& out, std::ostream& err) {
-#ifdef _WIN32
-  (void)o;
-  (void)out;
-  err << "drover status: the Windows control channel arrives with the "
-         "Windows port\n";
-  return exit_failure;
-#else
-  auto path = platform::control_socket_path();
-  auto fd = platform::connect_local(path);
-  if (fd == platform::invalid_socket) {
-    err << "Drover is not running (no control socket at " << path << ")\n";
+// `drover start|stop|retry` and the test hook `drover fault WHAT`.
+int control(const std::string& command, std::ostream& out, std::ostream& err) {
+  auto answer = ask_running(command, err);
+  if (!answer)
     return exit_failure;
-  }
-  out << platform::exchange(fd, o.json ? "status json\n" : "status\n");
-  platform::close_socket(fd);
+  out << *answer;
+  return *answer == "ok\n" || command.rfind("fault ", 0) == 0 ? exit_ok
+                                                              : exit_failure;
+}
+
+int status(const options& o, std::ostream& out, std::ostream& err) {
+  auto answer = ask_running(o.json ? "status json" : "status", err);
+  if (!answer)
+    return exit_failure;
+  out << *answer;
   return exit_ok;
-#endif
 }
 
 // `drover check`: the proxy, a CONNECT through it, and a UDP round trip

@@ -14,6 +14,7 @@
 
 #include "actors/flow_manager.hpp"
 #include "net/bytes.hpp"
+#include "tests/support/caf_test.hpp"
 #include "tests/support/fake_capture.hpp"
 #include "tests/support/pcap.hpp"
 
@@ -25,13 +26,7 @@ using test::recorded_verdict;
 
 namespace {
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    drover::add_message_types(*this);
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
+using test_config = test::caf_test_config;
 
 net::endpoint ep(const char* ip, uint16_t port) {
   return {*net::parse_ipv4(ip), port};

@@ -20,6 +20,7 @@
 
 #include "actors/config_watcher.hpp"
 #include "actors/supervisor.hpp"
+#include "tests/support/caf_test.hpp"
 #include "tests/support/fake_capture.hpp"
 
 using namespace drover;
@@ -28,13 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    drover::add_message_types(*this);
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
+using test_config = test::caf_test_config;
 
 using event_log = std::shared_ptr<std::vector<engine_event>>;
 

@@ -176,14 +176,11 @@ TEST_F(engine_e2e, proxy_down_reconnects_with_backoff_and_recovers) {
   auto engine
       = w->headless_with_target("e2e-reconnect-target", named,
                                 "[engine]\nreconnect_backoff_max = \"2s\"\n");
-  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
-                "rounds-of-tcp", server_ip, "7", "1"}};
-  ASSERT_TRUE(engine->wait_for_output("capturing e2e-reconnect-target", 10s))
-      << engine->output();
+  auto target = w->tcp_rounds(*engine, named);
   w->stop_proxy();
   // A connection the proxy cannot serve; the check confirms it is down.
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round failed", 20s)) << target.output();
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round failed", 20s)) << target->output();
   ASSERT_TRUE(engine->wait_for_output("attempt 2,", 20s)) << engine->output();
   EXPECT_NE(engine->output().find("reconnecting: cannot reach the proxy"),
             std::string::npos)
@@ -193,23 +190,23 @@ TEST_F(engine_e2e, proxy_down_reconnects_with_backoff_and_recovers) {
   EXPECT_NE(text.find("Attempt:"), std::string::npos) << text;
   // While Reconnecting a new connection is refused at once: never direct.
   auto before = std::chrono::steady_clock::now();
-  target.write_line("go");
+  target->write_line("go");
   // (the reset Drover sends in the server's name: "connection refused")
-  ASSERT_TRUE(target.wait_for_output("Connection refused\nround failed", 20s))
-      << target.output();
+  ASSERT_TRUE(target->wait_for_output("Connection refused\nround failed", 20s))
+      << target->output();
   EXPECT_LT(std::chrono::steady_clock::now() - before, 2s);
-  EXPECT_EQ(target.output().find("seen "), std::string::npos)
-      << target.output();
+  EXPECT_EQ(target->output().find("seen "), std::string::npos)
+      << target->output();
   w->start_proxy();
   ASSERT_TRUE(w->wait_for_proxy());
   auto back = std::chrono::steady_clock::now();
   ASSERT_TRUE(engine->wait_for_output("(reconnected after", 30s))
       << engine->output();
   EXPECT_LT(std::chrono::steady_clock::now() - back, 30s);
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
-  EXPECT_NE(target.output().find("seen " + proxy_ip + ":"), std::string::npos)
-      << target.output();
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
+  EXPECT_NE(target->output().find("seen " + proxy_ip + ":"), std::string::npos)
+      << target->output();
 }
 
 // Wrong credentials are not a passing outage: Failed at once with a reason

@@ -53,12 +53,9 @@ std::string read(const fs::path& p) {
 TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
   fs::path named;
   auto engine = w->headless_with_target("e2e-panic-target", named);
-  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
-                "rounds-of-tcp", server_ip, "7", "1"}};
-  ASSERT_TRUE(engine->wait_for_output("capturing e2e-panic-target", 10s))
-      << engine->output();
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+  auto target = w->tcp_rounds(*engine, named);
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
 
   auto [code, said] = drover_cmd(*w, {"fault", "panic"});
   ASSERT_NE(said.find("the flow-manager throws"), std::string::npos) << said;
@@ -81,8 +78,8 @@ TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
   // Failed closed: the rules stay and the queue is no longer read, so the
   // target's new connection waits in the kernel's queue, never direct.
   EXPECT_NE(w->rules().find("DROVER"), std::string::npos) << w->rules();
-  auto round_mark = target.output().size();
-  target.write_line("go");
+  auto round_mark = target->output().size();
+  target->write_line("go");
   bool queued = false;
   for (int i = 0; i < 100 && !queued; ++i) { // a kernel counter: polled
     queued = queued_packets(*w) > 0;
@@ -90,8 +87,8 @@ TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
       ::usleep(50000);
   }
   EXPECT_TRUE(queued) << "the SYN waits in the capture queue";
-  EXPECT_EQ(target.output().find("seen ", round_mark), std::string::npos)
-      << target.output();
+  EXPECT_EQ(target->output().find("seen ", round_mark), std::string::npos)
+      << target->output();
 
   // Retry: a new engine; the waiting connection's next SYN is proxied.
   auto mark = engine->output().size();
@@ -99,22 +96,19 @@ TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
   EXPECT_EQ(code, 0) << said;
   ASSERT_TRUE(engine->wait_for_output("active: proxying through", 20s, mark))
       << engine->output();
-  ASSERT_TRUE(target.wait_for_output("round ok", 30s, round_mark))
-      << target.output() << engine->output();
-  EXPECT_NE(target.output().find("seen " + proxy_ip + ":", round_mark),
+  ASSERT_TRUE(target->wait_for_output("round ok", 30s, round_mark))
+      << target->output() << engine->output();
+  EXPECT_NE(target->output().find("seen " + proxy_ip + ":", round_mark),
             std::string::npos)
-      << target.output();
-  EXPECT_EQ(target.output().find("seen " + app_ip), std::string::npos)
-      << target.output();
+      << target->output();
+  EXPECT_EQ(target->output().find("seen " + app_ip), std::string::npos)
+      << target->output();
 }
 
 TEST_F(engine_e2e, a_lost_packet_handle_is_reopened_once_and_twice_is_failed) {
   fs::path named;
   auto engine = w->headless_with_target("e2e-handle-target", named);
-  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
-                "rounds-of-tcp", server_ip, "7", "1"}};
-  ASSERT_TRUE(engine->wait_for_output("capturing e2e-handle-target", 10s))
-      << engine->output();
+  auto target = w->tcp_rounds(*engine, named);
 
   auto mark = engine->output().size();
   auto [code, said] = drover_cmd(*w, {"fault", "driver-lost"});
@@ -126,10 +120,10 @@ TEST_F(engine_e2e, a_lost_packet_handle_is_reopened_once_and_twice_is_failed) {
       << engine->output();
   ASSERT_TRUE(engine->wait_for_output("active: proxying through", 20s, mark))
       << engine->output();
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
-  EXPECT_NE(target.output().find("seen " + proxy_ip + ":"), std::string::npos)
-      << "the target is still captured after the reopen: " << target.output();
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
+  EXPECT_NE(target->output().find("seen " + proxy_ip + ":"), std::string::npos)
+      << "the target is still captured after the reopen: " << target->output();
   auto [status_code, text] = w->status(false);
   EXPECT_NE(text.find("starting: the packet handle was lost"),
             std::string::npos)
@@ -154,28 +148,25 @@ TEST_F(engine_e2e, a_blackholed_proxy_is_reconnecting_and_recovers) {
       = w->headless_with_target("e2e-blackhole-target", named,
                                 "[engine]\nreconnect_backoff_max = \"2s\"\n",
                                 "tcp_connect_timeout = \"2s\"\n");
-  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
-                "rounds-of-tcp", server_ip, "7", "1"}};
-  ASSERT_TRUE(engine->wait_for_output("capturing e2e-blackhole-target", 10s))
-      << engine->output();
+  auto target = w->tcp_rounds(*engine, named);
   // Only in the test's remote namespace: dante's port stops answering.
   auto rule = "INPUT -p tcp -d " + proxy_ip + " --dport 1080 -j DROP";
   ASSERT_EQ(sh(w->remote.exec("iptables -I " + rule)), 0);
-  target.write_line("go");
+  target->write_line("go");
   ASSERT_TRUE(
       engine->wait_for_output("reconnecting: cannot reach the proxy", 30s))
       << engine->output();
   EXPECT_NE(engine->output().find("timed out"), std::string::npos)
       << engine->output();
-  ASSERT_TRUE(target.wait_for_output("round failed", 30s)) << target.output();
-  EXPECT_EQ(target.output().find("seen " + app_ip), std::string::npos)
-      << "never direct: " << target.output();
+  ASSERT_TRUE(target->wait_for_output("round failed", 30s)) << target->output();
+  EXPECT_EQ(target->output().find("seen " + app_ip), std::string::npos)
+      << "never direct: " << target->output();
   auto mark = engine->output().size();
   ASSERT_EQ(sh(w->remote.exec("iptables -D " + rule)), 0);
   ASSERT_TRUE(engine->wait_for_output("(reconnected after", 30s, mark))
       << engine->output();
-  auto round_mark = target.output().size();
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round ok", 20s, round_mark))
-      << target.output();
+  auto round_mark = target->output().size();
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s, round_mark))
+      << target->output();
 }

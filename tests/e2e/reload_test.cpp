@@ -46,14 +46,11 @@ TEST_F(engine_e2e, a_broken_config_keeps_the_last_good_and_names_the_line) {
   EXPECT_NE(text.find("config error: `proxy.port` must be"), std::string::npos)
       << text;
   // Still proxying through the last good config.
-  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
-                "rounds-of-tcp", server_ip, "7", "1"}};
-  ASSERT_TRUE(engine->wait_for_output("capturing e2e-broken-target", 10s))
-      << engine->output();
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
-  EXPECT_NE(target.output().find("seen " + proxy_ip + ":"), std::string::npos)
-      << target.output();
+  auto target = w->tcp_rounds(*engine, named);
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
+  EXPECT_NE(target->output().find("seen " + proxy_ip + ":"), std::string::npos)
+      << target->output();
   EXPECT_EQ(engine->output().find("restarting"), std::string::npos);
 }
 
@@ -72,13 +69,10 @@ TEST_F(engine_e2e, a_changed_proxy_port_moves_the_engine_to_the_new_proxy) {
       << engine->output();
   // The old proxy goes away; connections keep working through the new one.
   w->stop_proxy();
-  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
-                "rounds-of-tcp", server_ip, "7", "1"}};
-  ASSERT_TRUE(engine->wait_for_output("capturing e2e-moved-target", 10s))
-      << engine->output();
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round ok", 20s))
-      << target.output() << engine->output();
+  auto target = w->tcp_rounds(*engine, named);
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s))
+      << target->output() << engine->output();
 }
 
 TEST_F(engine_e2e, the_log_level_applies_without_a_restart) {
@@ -91,12 +85,9 @@ TEST_F(engine_e2e, the_log_level_applies_without_a_restart) {
   ASSERT_TRUE(
       engine->wait_for_output("the config file changed; applied [ui]", 10s))
       << engine->output();
-  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
-                "rounds-of-tcp", server_ip, "7", "1"}};
-  ASSERT_TRUE(engine->wait_for_output("capturing e2e-level-target", 10s))
-      << engine->output();
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+  auto target = w->tcp_rounds(*engine, named);
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
   ASSERT_TRUE(engine->wait_for_output("[debug]", 10s)) << w->log();
   EXPECT_EQ(engine->output().find("starting the engine",
                                   engine->output().find("the config file")),

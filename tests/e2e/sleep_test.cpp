@@ -52,12 +52,9 @@ TEST_F(engine_e2e, sleep_pauses_and_releases_the_capture_and_wake_resumes) {
   ASSERT_TRUE(
       logind.wait_for_output("inhibitor taken: sleep Drover delay", 10s))
       << logind.output() << engine->output();
-  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
-                "rounds-of-tcp", server_ip, "7", "1"}};
-  ASSERT_TRUE(engine->wait_for_output("capturing e2e-sleep-target", 10s))
-      << engine->output();
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round ok", 20s)) << target.output();
+  auto target = w->tcp_rounds(*engine, named);
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
 
   logind.write_line("sleep");
   ASSERT_TRUE(
@@ -84,11 +81,11 @@ TEST_F(engine_e2e, sleep_pauses_and_releases_the_capture_and_wake_resumes) {
       << engine->output();
   EXPECT_TRUE(logind.wait_for_output("inhibitor taken", 10s, lock_mark))
       << "the lock is taken again for the next sleep: " << logind.output();
-  auto round_mark = target.output().size();
-  target.write_line("go");
-  ASSERT_TRUE(target.wait_for_output("round ok", 20s, round_mark))
-      << target.output() << engine->output();
-  EXPECT_NE(target.output().find("seen " + proxy_ip + ":", round_mark),
+  auto round_mark = target->output().size();
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s, round_mark))
+      << target->output() << engine->output();
+  EXPECT_NE(target->output().find("seen " + proxy_ip + ":", round_mark),
             std::string::npos)
-      << "captured again after the wake: " << target.output();
+      << "captured again after the wake: " << target->output();
 }

@@ -158,6 +158,18 @@ struct world : drover::test::proxy_lab {
     return engine;
   }
 
+  // Starts `named` (a copy of the peer helper, a target by name) in
+  // rounds-of-tcp mode against the echo server, and waits until the engine
+  // captures it. Each "go" line on its stdin is one round.
+  std::unique_ptr<child> tcp_rounds(child& engine, const fs::path& named) {
+    auto target = std::make_unique<child>(std::vector<std::string>{
+        "ip", "netns", "exec", app.name(), named.string(), "rounds-of-tcp",
+        server_ip, "7", "1"});
+    if (!engine.wait_for_output("capturing " + named.filename().string(), 10s))
+      ADD_FAILURE() << "not captured: " << engine.output();
+    return target;
+  }
+
   // coturn as a STUN server on server_ip:3478: `drover check`'s UDP target.
   std::unique_ptr<child> stun_server() {
     auto c = std::make_unique<child>(

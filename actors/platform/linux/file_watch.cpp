@@ -1,7 +1,6 @@
 #include "actors/platform/file_watch.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -9,13 +8,15 @@
 #include <cerrno>
 #include <cstring>
 
+#include "actors/platform/linux/wakeup.hpp"
+
 namespace drover::platform {
 
 struct file_watch::impl {
   std::string name; // the file's name inside the watched folder
   std::string error;
   int inotify = -1;
-  int wakeup = -1; // an eventfd that stop() writes to
+  linux_port::wakeup_event wakeup; // stop() signals it
   std::atomic<bool> stopped{false};
 };
 
@@ -27,8 +28,7 @@ file_watch::file_watch(std::filesystem::path file)
   if (dir.empty())
     dir = ".";
   d.inotify = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  d.wakeup = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (d.inotify < 0 || d.wakeup < 0) {
+  if (d.inotify < 0 || !d.wakeup.ok()) {
     d.error = std::string{"cannot watch files: "} + std::strerror(errno);
     return;
   }
@@ -42,8 +42,6 @@ file_watch::file_watch(std::filesystem::path file)
 file_watch::~file_watch() {
   if (impl_->inotify >= 0)
     ::close(impl_->inotify);
-  if (impl_->wakeup >= 0)
-    ::close(impl_->wakeup);
 }
 
 bool file_watch::ok() const {
@@ -61,7 +59,7 @@ bool file_watch::wait() {
   for (;;) {
     if (d.stopped.load())
       return false;
-    pollfd fds[2] = {{d.inotify, POLLIN, 0}, {d.wakeup, POLLIN, 0}};
+    pollfd fds[2] = {{d.inotify, POLLIN, 0}, {d.wakeup.fd(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR)
         continue;
@@ -92,12 +90,8 @@ bool file_watch::wait() {
 }
 
 void file_watch::stop() {
-  auto& d = *impl_;
-  d.stopped.store(true);
-  if (d.wakeup >= 0) {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(d.wakeup, &one, sizeof one);
-  }
+  impl_->stopped.store(true);
+  impl_->wakeup.signal();
 }
 
 } // namespace drover::platform

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <time.h>
@@ -14,6 +13,8 @@
 #include <deque>
 
 #include <systemd/sd-bus.h>
+
+#include "actors/platform/linux/wakeup.hpp"
 
 namespace drover::platform {
 
@@ -32,7 +33,7 @@ std::string bus_error(const char* what, int r) {
 struct power_events::impl {
   sd_bus* bus = nullptr;
   sd_bus_slot* match = nullptr;
-  int wakeup = -1;                 // eventfd written by stop()
+  linux_port::wakeup_event wakeup; // stop() signals it
   std::atomic<int> delay_lock{-1}; // the inhibitor's fd, -1 when none
   std::atomic<bool> stopped{false};
   std::deque<event> pending; // signals sd-bus delivered, not yet returned
@@ -75,8 +76,7 @@ struct power_events::impl {
 
 power_events::power_events() : impl_(std::make_unique<impl>()) {
   auto& d = *impl_;
-  d.wakeup = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (d.wakeup < 0) {
+  if (!d.wakeup.ok()) {
     d.error = bus_error("cannot make an eventfd", -errno);
     return;
   }
@@ -104,8 +104,6 @@ power_events::~power_events() {
   d.release_delay_lock();
   sd_bus_slot_unref(d.match);
   sd_bus_flush_close_unref(d.bus);
-  if (d.wakeup >= 0)
-    ::close(d.wakeup);
 }
 
 bool power_events::ok() const {
@@ -148,7 +146,7 @@ power_events::event power_events::wait() {
       continue; // more to process
     pollfd fds[2] = {
         {sd_bus_get_fd(d.bus), static_cast<short>(sd_bus_get_events(d.bus)), 0},
-        {d.wakeup, POLLIN, 0}};
+        {d.wakeup.fd(), POLLIN, 0}};
     // sd-bus's own deadline (a method call's timeout), CLOCK_MONOTONIC µs.
     uint64_t until = 0;
     int timeout = -1;
@@ -173,12 +171,8 @@ void power_events::ready_to_sleep() {
 }
 
 void power_events::stop() {
-  auto& d = *impl_;
-  d.stopped.store(true);
-  if (d.wakeup >= 0) {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(d.wakeup, &one, sizeof one);
-  }
+  impl_->stopped.store(true);
+  impl_->wakeup.signal();
 }
 
 } // namespace drover::platform
