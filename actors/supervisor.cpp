@@ -401,6 +401,7 @@ void start(self_ptr self) {
     st.children.push_back(a.address());
   }
   st.stats = {};
+  st.named_targets_running = false; // the new procscan says
   publish(self, event_kind::info, engine_state::starting,
           "capture ready (new connections wait for the proxy check); "
           "checking the proxy "
@@ -476,8 +477,23 @@ void on_config_changed(self_ptr self, const config_changed& c) {
 // capture must not hold packets of a network that changes meanwhile.
 caf::result<bool> go_to_sleep(self_ptr self) {
   auto& st = self->state;
-  if (st.children.empty() && !st.stopping)
-    return true; // nothing runs (Idle, or Failed with everything released)
+  if (st.stopping && !st.start_when_stopped && !st.pause_when_stopped)
+    return true; // a Stop is under way: nothing will run
+  if (st.children.empty() && !st.stopping) {
+    if (st.reopening || st.resuming) {
+      // Between a lost handle and its reopen, or still waking: no reopen
+      // while asleep; the wake starts it.
+      st.reopening = false;
+      st.resuming = false;
+      st.retry_generation++;
+      release_held_capture(self);
+      publish(self, event_kind::state_changed, engine_state::paused,
+              "the computer is going to sleep: nothing is captured until "
+              "it wakes",
+              failure_class::sleep);
+    }
+    return true; // nothing runs (Idle, or Failed: the capture stays held)
+  }
   st.retry_generation++; // no reconnect attempt while asleep
   st.start_when_stopped = false;
   st.pause_when_stopped = true;
@@ -514,7 +530,7 @@ void heartbeat(self_ptr self) {
     return;
   }
   auto quiet = st.settings.engine.no_traffic_warn_after;
-  if (st.stats.no_traffic || !st.targets_running
+  if (st.stats.no_traffic || !(st.named_targets_running || st.spawned_target)
       || now - st.last_traffic < quiet)
     return;
   st.stats.no_traffic = true;
@@ -759,14 +775,14 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
         if (pid < 0)
           return caf::make_error(ec::unspecified,
                                  "cannot start " + argv.front() + ": " + error);
-        self->state.targets_running = true;
+        self->state.spawned_target = true;
         publish(self, event_kind::info, engine_state::active,
                 "started " + argv.front() + " (pid " + std::to_string(pid)
                     + ") as a target");
         return static_cast<int64_t>(pid);
       },
       [=](process_set& ps) {
-        self->state.targets_running = !ps.processes.empty();
+        self->state.named_targets_running = !ps.processes.empty();
         if (self->state.flow_manager)
           self->send(self->state.flow_manager, ps);
       },

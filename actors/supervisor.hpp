@@ -76,7 +76,8 @@ struct supervisor_state {
   // Heartbeat ("Active (no traffic)").
   uint64_t last_bytes = 0;
   caf::actor_clock::time_point last_traffic;
-  bool targets_running = false; // procscan found targets, or `drover run`
+  bool named_targets_running = false; // procscan's latest scan found some
+  bool spawned_target = false;        // `drover run` started its program
 };
 
 /// Owns the engine: spawns and monitors its actors, drives the state

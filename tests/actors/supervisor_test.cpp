@@ -441,3 +441,22 @@ TEST_F(supervisor_test, stop_while_reconnecting_ends_the_series) {
   advance(10min);
   EXPECT_EQ(sc->probed.size(), probes);
 }
+
+TEST_F(supervisor_test,
+       sleep_between_a_lost_handle_and_its_reopen_waits_for_the_wake) {
+  start();
+  fault("driver-lost");
+  ASSERT_EQ(current().state, engine_state::starting);
+  auto pending = self->request(sup, caf::infinite, atom::sleep_v);
+  sched.run();
+  bool ready = false;
+  pending.receive([&](bool b) { ready = b; }, [](const caf::error&) {});
+  EXPECT_TRUE(ready);
+  EXPECT_EQ(current().state, engine_state::paused);
+  advance(10s);
+  EXPECT_EQ(sc->captures, 1) << "no reopen while asleep";
+  self->send(sup, atom::resume_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(sc->captures, 2);
+}
