@@ -1,0 +1,139 @@
+#include "app/tray/view.hpp"
+
+#include <cstdio>
+
+namespace drover::tray {
+
+const char* to_string(icon x) {
+  switch (x) {
+    case icon::idle:
+      return "idle";
+    case icon::active:
+      return "active";
+    case icon::warning:
+      return "warning";
+    case icon::failed:
+      return "failed";
+  }
+  return "idle";
+}
+
+icon icon_for(const engine_event& last, const stats_snapshot& stats) {
+  switch (last.state) {
+    case engine_state::idle:
+    case engine_state::paused:
+      return icon::idle;
+    case engine_state::active:
+      return stats.no_traffic ? icon::warning : icon::active;
+    case engine_state::starting:
+    case engine_state::reconnecting:
+      return icon::warning;
+    case engine_state::failed:
+      return icon::failed;
+  }
+  return icon::idle;
+}
+
+rates rates_between(const stats_snapshot& earlier, const stats_snapshot& later,
+                    std::chrono::milliseconds elapsed) {
+  rates r;
+  if (elapsed.count() <= 0)
+    return r;
+  double seconds = static_cast<double>(elapsed.count()) / 1000.0;
+  // Counters restart with the engine: a smaller value is a new run.
+  auto delta = [](uint64_t a, uint64_t b) {
+    return b >= a ? static_cast<double>(b - a) : static_cast<double>(b);
+  };
+  r.in = delta(earlier.bytes_in, later.bytes_in) / seconds;
+  r.out = delta(earlier.bytes_out, later.bytes_out) / seconds;
+  return r;
+}
+
+std::string rate_text(double bps) {
+  char buf[32];
+  if (bps < 1000)
+    std::snprintf(buf, sizeof buf, "%.0f B/s", bps < 0 ? 0.0 : bps);
+  else if (bps < 1e6)
+    std::snprintf(buf, sizeof buf, "%.0f KB/s", bps / 1e3);
+  else if (bps < 1e9)
+    std::snprintf(buf, sizeof buf, "%.1f MB/s", bps / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f GB/s", bps / 1e9);
+  return buf;
+}
+
+std::string uptime_text(std::chrono::seconds up) {
+  auto s = up.count() < 0 ? 0 : up.count();
+  if (s < 60)
+    return std::to_string(s) + "s";
+  if (s < 3600)
+    return std::to_string(s / 60) + "m";
+  if (s < 86400)
+    return std::to_string(s / 3600) + "h " + std::to_string(s % 3600 / 60)
+           + "m";
+  return std::to_string(s / 86400) + "d " + std::to_string(s % 86400 / 3600)
+         + "h";
+}
+
+std::string state_text(const engine_event& last, const stats_snapshot& stats) {
+  switch (last.state) {
+    case engine_state::idle:
+      return "Idle";
+    case engine_state::starting:
+      return "Starting";
+    case engine_state::active:
+      return stats.no_traffic ? "Active (no traffic)" : "Active";
+    case engine_state::reconnecting:
+      return last.attempt > 0
+                 ? "Reconnecting (attempt " + std::to_string(last.attempt) + ")"
+                 : "Reconnecting";
+    case engine_state::paused:
+      return "Paused";
+    case engine_state::failed:
+      return "Failed";
+  }
+  return "Idle";
+}
+
+std::string tooltip(const engine_event& last, const stats_snapshot& stats) {
+  constexpr size_t limit = 127;
+  std::string text = "Drover: " + state_text(last, stats);
+  if (!last.reason.empty())
+    text += "\n" + last.reason;
+  if (text.size() <= limit)
+    return text;
+  // Cut at the last space that leaves room for the ellipsis (3 bytes).
+  auto cut = text.rfind(' ', limit - 3);
+  if (cut == std::string::npos || cut < limit / 2)
+    cut = limit - 3;
+  // Never in the middle of a UTF-8 sequence.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+    --cut;
+  return text.substr(0, cut) + "\u2026";
+}
+
+std::string status_row(const engine_event& last, const stats_snapshot& stats,
+                       std::chrono::seconds uptime, const rates& r) {
+  auto row = state_text(last, stats);
+  if (last.state != engine_state::active)
+    return row;
+  return row + " \u00b7 " + uptime_text(uptime) + " \u00b7 \u2191 "
+         + rate_text(r.out) + " \u2193 " + rate_text(r.in);
+}
+
+primary_item primary_for(engine_state state) {
+  switch (state) {
+    case engine_state::idle:
+      return {primary_action::start, "Start proxying"};
+    case engine_state::failed:
+      return {primary_action::retry, "Retry"};
+    case engine_state::starting:
+    case engine_state::active:
+    case engine_state::reconnecting:
+    case engine_state::paused:
+      return {primary_action::stop, "Stop proxying"};
+  }
+  return {primary_action::start, "Start proxying"};
+}
+
+} // namespace drover::tray

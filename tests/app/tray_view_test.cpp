@@ -1,0 +1,102 @@
+// The tray's view logic: every engine state to its icon, tooltip, status
+// row and primary action.
+
+#include <gtest/gtest.h>
+
+#include "app/tray/view.hpp"
+
+using namespace drover;
+using namespace drover::tray;
+using namespace std::chrono_literals;
+
+namespace {
+
+engine_event in(engine_state s, std::string reason = "", uint32_t attempt = 0) {
+  engine_event e;
+  e.state = s;
+  e.reason = std::move(reason);
+  e.attempt = attempt;
+  return e;
+}
+
+} // namespace
+
+TEST(tray_view, each_state_has_its_icon) {
+  stats_snapshot quiet, moving;
+  quiet.no_traffic = true;
+  EXPECT_EQ(icon_for(in(engine_state::idle), moving), icon::idle);
+  EXPECT_EQ(icon_for(in(engine_state::paused), moving), icon::idle);
+  EXPECT_EQ(icon_for(in(engine_state::starting), moving), icon::warning);
+  EXPECT_EQ(icon_for(in(engine_state::active), moving), icon::active);
+  EXPECT_EQ(icon_for(in(engine_state::active), quiet), icon::warning)
+      << "no traffic is yellow (seed D1)";
+  EXPECT_EQ(icon_for(in(engine_state::reconnecting), moving), icon::warning);
+  EXPECT_EQ(icon_for(in(engine_state::failed), moving), icon::failed);
+}
+
+TEST(tray_view, the_primary_action_follows_the_state) {
+  EXPECT_EQ(primary_for(engine_state::idle).action, primary_action::start);
+  EXPECT_EQ(primary_for(engine_state::idle).label, "Start proxying");
+  EXPECT_EQ(primary_for(engine_state::failed).action, primary_action::retry);
+  for (auto s : {engine_state::starting, engine_state::active,
+                 engine_state::reconnecting, engine_state::paused})
+    EXPECT_EQ(primary_for(s).action, primary_action::stop);
+}
+
+TEST(tray_view, rates_come_from_two_samples) {
+  stats_snapshot a, b;
+  a.bytes_in = 1000;
+  a.bytes_out = 500;
+  b.bytes_in = 3000;
+  b.bytes_out = 1500;
+  auto r = rates_between(a, b, 2000ms);
+  EXPECT_DOUBLE_EQ(r.in, 1000.0);
+  EXPECT_DOUBLE_EQ(r.out, 500.0);
+  b.bytes_in = 100; // the engine restarted: counters from zero
+  EXPECT_DOUBLE_EQ(rates_between(a, b, 1000ms).in, 100.0);
+  EXPECT_DOUBLE_EQ(rates_between(a, b, 0ms).in, 0.0);
+}
+
+TEST(tray_view, rates_and_uptimes_read_like_the_seed) {
+  EXPECT_EQ(rate_text(0), "0 B/s");
+  EXPECT_EQ(rate_text(950), "950 B/s");
+  EXPECT_EQ(rate_text(142000), "142 KB/s");
+  EXPECT_EQ(rate_text(1200000), "1.2 MB/s");
+  EXPECT_EQ(uptime_text(45s), "45s");
+  EXPECT_EQ(uptime_text(12min), "12m");
+  EXPECT_EQ(uptime_text(2h + 14min), "2h 14m");
+  EXPECT_EQ(uptime_text(76h), "3d 4h");
+}
+
+TEST(tray_view, the_status_row_while_active_and_otherwise) {
+  stats_snapshot s;
+  rates r{1200000, 142000};
+  EXPECT_EQ(status_row(in(engine_state::active), s, 2h + 14min, r),
+            "Active \u00b7 2h 14m \u00b7 \u2191 142 KB/s \u2193 1.2 MB/s");
+  EXPECT_EQ(status_row(in(engine_state::reconnecting, "x", 3), s, 0s, r),
+            "Reconnecting (attempt 3)");
+  s.no_traffic = true;
+  EXPECT_EQ(status_row(in(engine_state::active), s, 30s, {}),
+            "Active (no traffic) \u00b7 30s \u00b7 \u2191 0 B/s \u2193 0 B/s");
+}
+
+TEST(tray_view, the_tooltip_says_state_and_reason_within_127_characters) {
+  stats_snapshot s;
+  EXPECT_EQ(tooltip(in(engine_state::active, "proxying through p:1080"), s),
+            "Drover: Active\nproxying through p:1080");
+  std::string long_reason;
+  while (long_reason.size() < 300)
+    long_reason += "cannot reach the proxy ";
+  auto t = tooltip(in(engine_state::failed, long_reason), s);
+  EXPECT_LE(t.size(), 127u);
+  EXPECT_EQ(t.rfind("Drover: Failed\ncannot reach", 0), 0u) << t;
+  EXPECT_EQ(t.substr(t.size() - 3), "\u2026");
+  // A cut never splits a multi-byte character.
+  std::string cyrillic;
+  while (cyrillic.size() < 300)
+    cyrillic += "\u043f\u0440\u043e\u043a\u0441\u0438"; // no spaces
+  t = tooltip(in(engine_state::failed, cyrillic), s);
+  EXPECT_LE(t.size(), 127u);
+  auto before_ellipsis = static_cast<unsigned char>(t[t.size() - 4]);
+  EXPECT_NE(before_ellipsis & 0xC0, 0xC0) << "no dangling lead byte";
+}
