@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 
+#include <caf/event_based_actor.hpp>
 #include <caf/io/system_messages.hpp>
 
 #include "actors/log/json.hpp"
@@ -80,6 +81,24 @@ void close_object(std::string& out) {
     out += '}';
 }
 
+// An event's fields, without braces (shared by `status --json` and the
+// follow stream).
+void event_fields(std::string& o, const engine_event& e) {
+  field(o, "time", trace::format_timestamp(wall(e.time)));
+  field(o, "kind", to_string(e.kind));
+  field(o, "state", to_string(e.state));
+  field(o, "reason", e.reason);
+  field(o, "failure", to_string(e.failure));
+  field(o, "attempt", e.attempt);
+}
+
+std::string event_text(const engine_event& e) {
+  return trace::format_timestamp(wall(e.time)).substr(11, 8) + "  " + label(e)
+         + ": " + e.reason
+         + (e.attempt > 0 ? " (attempt " + std::to_string(e.attempt) + ")"
+                          : "");
+}
+
 std::string render_json(const engine_status& s,
                         const std::vector<flow_descriptor>& flows) {
   std::string o = "{";
@@ -120,12 +139,7 @@ std::string render_json(const engine_status& s,
   o += "],\"events\":[";
   for (auto& e : s.recent) {
     o += '{';
-    field(o, "time", trace::format_timestamp(wall(e.time)));
-    field(o, "kind", to_string(e.kind));
-    field(o, "state", to_string(e.state));
-    field(o, "reason", e.reason);
-    field(o, "failure", to_string(e.failure));
-    field(o, "attempt", e.attempt);
+    event_fields(o, e);
     close_object(o);
     o += ',';
   }
@@ -175,16 +189,34 @@ std::string render_text(const engine_status& s,
   if (!s.recent.empty()) {
     o += "\nRecent events:\n";
     for (auto& e : s.recent)
-      o += "  " + trace::format_timestamp(wall(e.time)).substr(11, 8) + "  "
-           + label(e) + ": " + e.reason
-           + (e.attempt > 0 ? " (attempt " + std::to_string(e.attempt) + ")"
-                            : "")
-           + "\n";
+      o += "  " + event_text(e) + "\n";
   }
   return o;
 }
 
 } // namespace
+
+std::string render_event(const engine_event& e, bool json) {
+  if (!json)
+    return event_text(e) + "\n";
+  std::string o = "{";
+  field(o, "type", "event");
+  event_fields(o, e);
+  close_object(o);
+  return o + "\n";
+}
+
+std::string render_stats(const stats_snapshot& s) {
+  std::string o = "{";
+  field(o, "type", "stats");
+  field(o, "bytes_in", s.bytes_in);
+  field(o, "bytes_out", s.bytes_out);
+  field(o, "tcp_flows", s.tcp_flows);
+  field(o, "udp_flows", s.udp_flows);
+  field(o, "packets_dropped", s.packets_dropped);
+  o += std::string{"\"no_traffic\":"} + (s.no_traffic ? "true" : "false");
+  return o + "}\n";
+}
 
 std::string render_status(const engine_status& s,
                           const std::vector<flow_descriptor>& flows,
@@ -197,7 +229,45 @@ caf::behavior control_server(caf::io::broker* self, int fd,
   self->add_doorman(fd);
   self->attach_functor([path] { std::remove(path.c_str()); });
   auto pending = std::make_shared<std::map<connection_handle, std::string>>();
+  // Connections that follow the engine: each has a listener actor of its
+  // own that the supervisor sends events to.
+  auto followers = std::make_shared<std::map<int64_t, caf::actor>>();
+  auto follow = [=](connection_handle hdl, bool json) {
+    auto server = caf::actor_cast<caf::actor>(self);
+    auto id = hdl.id();
+    auto listener = self->spawn<caf::linked>(
+        [=](caf::event_based_actor* f) -> caf::behavior {
+          return {
+              [=](const engine_event& e) {
+                f->send(server, atom::update_v, id, render_event(e, json));
+              },
+              [=](const stats_snapshot& s) {
+                if (json)
+                  f->send(server, atom::update_v, id, render_stats(s));
+              },
+          };
+        });
+    (*followers)[id] = listener;
+    self->request(sup, std::chrono::seconds{5}, atom::subscribe_v,
+                  caf::actor_cast<engine_listener_actor>(listener))
+        .then(
+            [=](const engine_status& status) {
+              std::string lines;
+              for (auto& e : status.recent)
+                lines += render_event(e, json);
+              self->write(hdl, lines.size(), lines.data());
+              self->flush(hdl);
+            },
+            [=](caf::error&) { self->close(hdl); });
+  };
   return {
+      [=](atom::update, int64_t id, const std::string& line) {
+        if (followers->count(id) == 0)
+          return; // the client left
+        auto hdl = connection_handle::from_int(id);
+        self->write(hdl, line.size(), line.data());
+        self->flush(hdl);
+      },
       [=](const caf::io::new_connection_msg& m) {
         (*pending)[m.handle];
         self->configure_read(m.handle, caf::io::receive_policy::at_most(256));
@@ -228,6 +298,10 @@ caf::behavior control_server(caf::io::broker* self, int fd,
           else
             self->send(sup, atom::retry_v);
           return answer("ok\n");
+        }
+        if (command == "follow" || command == "follow json") {
+          follow(hdl, command == "follow json");
+          return;
         }
         if (command.rfind("fault ", 0) == 0) {
           self->request(sup, std::chrono::seconds{5}, atom::fault_v,
@@ -262,6 +336,11 @@ caf::behavior control_server(caf::io::broker* self, int fd,
       },
       [=](const caf::io::connection_closed_msg& m) {
         pending->erase(m.handle);
+        auto it = followers->find(m.handle.id());
+        if (it != followers->end()) {
+          self->send_exit(it->second, caf::exit_reason::user_shutdown);
+          followers->erase(it);
+        }
       },
       [=](const caf::io::acceptor_closed_msg&) { self->quit(); },
   };

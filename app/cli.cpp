@@ -1,6 +1,7 @@
 #include "app/cli.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -46,6 +47,7 @@ struct options {
   bool trace = false;
   bool headless = false;
   bool json = false;                // `status --json`
+  bool follow = false;              // `status --follow`
   std::string check_path;           // `config check [PATH]`
   std::string tcp_target;           // `check --tcp-target`
   std::string udp_target;           // `check --udp-target`
@@ -207,26 +209,37 @@ caf::actor serve_control(caf::actor_system& system, platform::socket_handle fd,
 
 #endif
 
-// Sends one command line to the running Drover; its answer, or nothing
-// (said on `err`) when none runs.
-std::optional<std::string> ask_running(const std::string& command,
-                                       std::ostream& err) {
+// Sends one command line to the running Drover and hands its answer to
+// `on_data` as it arrives; false (said on `err`) when none runs.
+bool talk_to_running(const std::string& command, std::ostream& err,
+                     const std::function<void(std::string_view)>& on_data) {
 #ifdef _WIN32
   (void)command;
+  (void)on_data;
   err << "drover: the Windows control channel arrives with the Windows "
          "port\n";
-  return std::nullopt;
+  return false;
 #else
   auto path = platform::control_socket_path();
   auto fd = platform::connect_local(path);
   if (fd == platform::invalid_socket) {
     err << "Drover is not running (no control socket at " << path << ")\n";
-    return std::nullopt;
+    return false;
   }
-  auto answer = platform::exchange(fd, command + "\n");
+  platform::exchange(fd, command + "\n", on_data);
   platform::close_socket(fd);
-  return answer;
+  return true;
 #endif
+}
+
+// The whole answer to one command, or nothing when none runs.
+std::optional<std::string> ask_running(const std::string& command,
+                                       std::ostream& err) {
+  std::string answer;
+  if (!talk_to_running(command, err,
+                       [&](std::string_view piece) { answer += piece; }))
+    return std::nullopt;
+  return answer;
 }
 
 // `drover start|stop|retry` and the test hook `drover fault WHAT`.
@@ -239,7 +252,18 @@ int control(const std::string& command, std::ostream& out, std::ostream& err) {
                                                               : exit_failure;
 }
 
+// `status --follow`: the recent events, then each new one as it happens,
+// until the engine stops or the user interrupts.
+int follow(const options& o, std::ostream& out, std::ostream& err) {
+  bool ran = talk_to_running(
+      o.json ? "follow json" : "follow", err,
+      [&](std::string_view piece) { out << piece << std::flush; });
+  return ran ? exit_ok : exit_failure;
+}
+
 int status(const options& o, std::ostream& out, std::ostream& err) {
+  if (o.follow)
+    return follow(o, out, err);
   auto answer = ask_running(o.json ? "status json" : "status", err);
   if (!answer)
     return exit_failure;
@@ -471,6 +495,10 @@ int run(int argc, const char* const* argv, std::ostream& out,
       "status", "Show the running Drover's state, counters, flows and recent "
                 "events; exit code 1 when none is running");
   status_cmd->add_flag("--json", o.json, "Print JSON (stable field names)");
+  status_cmd->add_flag("--follow,-f", o.follow,
+                       "Then keep printing each event as it happens (with "
+                       "--json also the counters every second), until "
+                       "interrupted");
   std::string engine_command;
   for (auto [name, text] :
        {std::pair{"start", "Tell the running Drover to start proxying"},

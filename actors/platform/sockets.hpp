@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "net/packet.hpp"
 
@@ -65,6 +67,11 @@ socket_handle connect_local(const std::string& path);
 /// Sends all of `data` (a request ending in a newline) and reads until the
 /// peer closes (blocking, for the command line).
 std::string exchange(socket_handle s, const std::string& data);
+
+/// The same, handing each piece of the answer to `on_data` as it arrives
+/// (a stream that lasts until the peer closes).
+void exchange(socket_handle s, const std::string& data,
+              const std::function<void(std::string_view)>& on_data);
 
 /// Where this instance's control socket lives.
 std::string control_socket_path();

@@ -195,21 +195,26 @@ socket_handle listen_local(const std::string& path, std::string& error) {
   return fd;
 }
 
-std::string exchange(socket_handle s, const std::string& data) {
+void exchange(socket_handle s, const std::string& data,
+              const std::function<void(std::string_view)>& on_data) {
   size_t sent = 0;
   while (sent < data.size()) {
     auto n = ::send(s, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n <= 0)
-      return {};
+      return;
     sent += static_cast<size_t>(n);
   }
   // No half-close here: the request ends with its newline, and a CAF 0.17
   // broker drops a connection on EOF before it could answer.
-  std::string out;
   char buf[4096];
   ssize_t n;
   while ((n = ::recv(s, buf, sizeof buf, 0)) > 0)
-    out.append(buf, static_cast<size_t>(n));
+    on_data({buf, static_cast<size_t>(n)});
+}
+
+std::string exchange(socket_handle s, const std::string& data) {
+  std::string out;
+  exchange(s, data, [&](std::string_view piece) { out += piece; });
   return out;
 }
 
