@@ -55,8 +55,11 @@ std::string render(const crash_report& r) {
     o += "  " + wall_time(e.time) + "  " + label(e) + ": " + e.reason + "\n";
   if (auto log_tail = tail(r.log_file); !log_tail.empty())
     o += "\nLast lines of " + r.log_file.string() + ":\n" + log_tail;
-  if (auto trace_tail = tail(r.trace_file); !trace_tail.empty())
-    o += "\nLast lines of " + r.trace_file.string() + ":\n" + trace_tail;
+  if (!r.trace.empty()) {
+    o += "\nLast trace records:\n";
+    for (auto& line : r.trace)
+      o += "  " + line + "\n";
+  }
   log::redact_secrets(o);
   return o;
 }

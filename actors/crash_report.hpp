@@ -18,7 +18,7 @@ struct crash_report {
   std::string version;
   std::vector<engine_event> events; // oldest first
   std::filesystem::path log_file;   // its last lines go in; may be empty
-  std::filesystem::path trace_file; // likewise, when tracing is on
+  std::vector<std::string> trace;   // the last trace records (in memory)
 };
 
 /// The report's text.

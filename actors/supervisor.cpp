@@ -560,8 +560,7 @@ void on_panic(self_ptr self, const caf::error& reason) {
   r.events.assign(st.recent.begin(), st.recent.end());
   log::flush();
   r.log_file = log::log_file();
-  if (trace::enabled())
-    r.trace_file = trace::trace_file();
+  r.trace = trace::recent();
   auto dir = !st.ports.crash_dir.empty() ? st.ports.crash_dir
              : r.log_file.empty()        ? platform::default_log_dir()
                                          : r.log_file.parent_path();

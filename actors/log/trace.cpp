@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <mutex>
 
@@ -22,6 +23,7 @@ struct trace_state {
   std::mutex mutex;
   std::shared_ptr<spdlog::logger> logger;
   std::filesystem::path file;
+  std::deque<std::string> recent; // the last recent_records, tracing or not
 };
 
 trace_state& state() {
@@ -151,14 +153,24 @@ bool enabled() {
 
 void record(std::string_view actor, std::string_view event,
             fields event_fields) {
-  if (!enabled())
-    return;
+  // Always kept in memory (a crash report shows what led to it); written
+  // to the file only while tracing is on. Records are per decision or per
+  // flow, never per packet.
   auto line = format_record(std::chrono::system_clock::now(), actor, event,
                             event_fields);
   auto& st = state();
   std::lock_guard<std::mutex> guard{st.mutex};
-  if (st.logger)
+  if (enabled() && st.logger)
     st.logger->info(line);
+  st.recent.push_back(std::move(line));
+  if (st.recent.size() > recent_records)
+    st.recent.pop_front();
+}
+
+std::vector<std::string> recent() {
+  auto& st = state();
+  std::lock_guard<std::mutex> guard{st.mutex};
+  return {st.recent.begin(), st.recent.end()};
 }
 
 void flush() {

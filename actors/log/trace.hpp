@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace drover::trace {
 
@@ -69,9 +70,15 @@ void enable(bool on);
 /// Cheap enough to guard every record() call.
 bool enabled();
 
-/// Writes one record if tracing is on.
+/// Writes one record if tracing is on; keeps the last `recent_records` in
+/// memory either way (for crash reports).
 void record(std::string_view actor, std::string_view event,
             fields event_fields = {});
+
+constexpr std::size_t recent_records = 200;
+
+/// The last records, oldest first, tracing on or off.
+std::vector<std::string> recent();
 
 /// Flushes the trace file.
 void flush();

@@ -70,7 +70,8 @@ TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
        {"actor:          flow-manager",
         "exception:      injected fault (a test hook)",
         "while handling: ", "version:        0.", "time:  ",
-        "Recent engine events:", "active: proxying through", "Last lines of "})
+        "Recent engine events:", "active: proxying through", "Last lines of ",
+        "Last trace records:", R"("actor":"flow-manager","event":"panic")"})
     EXPECT_NE(report.find(part), std::string::npos) << part << "\n" << report;
   EXPECT_EQ(fs::status(reports.front()).permissions() & fs::perms::others_read,
             fs::perms::none);

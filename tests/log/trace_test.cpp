@@ -121,3 +121,15 @@ TEST(trace_file, rotates) {
   EXPECT_FALSE(fs::exists(dir / "trace.2.jsonl"));
   fs::remove_all(dir);
 }
+
+TEST(trace_recent, the_last_records_are_kept_in_memory_tracing_or_not) {
+  drover::trace::enable(false);
+  for (int i = 0; i < 250; ++i)
+    drover::trace::record("tester", "step", {{"n", i}});
+  auto recent = drover::trace::recent();
+  ASSERT_EQ(recent.size(), drover::trace::recent_records);
+  EXPECT_NE(recent.front().find(R"("event":"step","n":50})"), std::string::npos)
+      << recent.front();
+  EXPECT_NE(recent.back().find(R"("n":249})"), std::string::npos)
+      << recent.back();
+}
