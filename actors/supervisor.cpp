@@ -723,6 +723,11 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
           self->send(st.flow_manager, atom::fault_v);
           return "the flow-manager throws";
         }
+        if (what == "kill-procscan" && st.scanner) {
+          // An exit no failure class describes: "anything unclassified".
+          self->send_exit(st.scanner, caf::exit_reason::kill);
+          return "procscan is killed";
+        }
         if (what == "driver-lost" && st.reader) {
           self->send(st.reader, atom::internal_v,
                      std::string{"injected fault: the packet handle failed"});

@@ -75,7 +75,7 @@ using supervisor_actor = caf::typed_actor<
     caf::reacts_to<atom::resume, uint32_t>,
     // Test hook (fault-injection builds only): make an engine part fail
     // ("panic": the flow-manager throws; "driver-lost": the packet handle
-    // fails). Replies what was done.
+    // fails; "kill-procscan": an unclassified exit). Replies what was done.
     caf::replies_to<atom::fault, std::string>::with<std::string>>;
 
 /// divert-reader: owns the receive side of the platform packet handle

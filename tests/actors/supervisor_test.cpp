@@ -460,3 +460,45 @@ TEST_F(supervisor_test,
   EXPECT_EQ(current().state, engine_state::active);
   EXPECT_EQ(sc->captures, 2);
 }
+
+TEST_F(supervisor_test,
+       capture_that_cannot_be_set_up_fails_with_the_repair_hint) {
+  spawn();
+  // Replace the opener: the packet machinery is missing.
+  self->send_exit(sup, caf::exit_reason::user_shutdown);
+  sched.run();
+  auto p = ports();
+  p.open_capture = [](const platform::capture_options&) {
+    platform::capture_result r;
+    r.failure = platform::capture_failure::unavailable;
+    r.error = "binding packet queue: Operation not supported";
+    return r;
+  };
+  sup = sys.spawn(supervisor_with_ports, settings, p);
+  auto listener = sys.spawn(collector, events);
+  auto pending = self->request(sup, caf::infinite, atom::subscribe_v, listener);
+  sched.run();
+  pending.receive([](const engine_status&) {}, [](const caf::error&) {});
+  self->send(sup, atom::start_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::failed);
+  EXPECT_EQ(current().failure, failure_class::driver_gone);
+  EXPECT_NE(current().reason.find("Operation not supported. "),
+            std::string::npos)
+      << current().reason;
+  EXPECT_NE(current().reason.find(platform::capture_repair_hint()),
+            std::string::npos)
+      << current().reason;
+}
+
+TEST_F(supervisor_test, an_unclassified_exit_is_failed) {
+  start();
+  EXPECT_EQ(fault("kill-procscan"), "procscan is killed");
+  EXPECT_EQ(current().state, engine_state::failed);
+  EXPECT_EQ(current().failure, failure_class::fatal);
+  EXPECT_NE(current().reason.find("an engine part stopped"), std::string::npos)
+      << current().reason;
+  self->send(sup, atom::retry_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::active);
+}
