@@ -6,9 +6,11 @@ namespace drover {
 
 std::chrono::milliseconds
 recovery_policy::backoff_delay(uint32_t attempt) const {
-  auto delay = timing_.backoff_initial;
-  for (uint32_t i = 1; i < attempt && delay < timing_.backoff_max; ++i)
-    delay *= timing_.backoff_factor;
+  // The design's "1s -> 5s -> 30s cap": the initial delay, one step up by
+  // the factor, then the cap.
+  auto delay = attempt <= 1   ? timing_.backoff_initial
+               : attempt == 2 ? timing_.backoff_initial * timing_.backoff_factor
+                              : timing_.backoff_max;
   return delay < timing_.backoff_max ? delay : timing_.backoff_max;
 }
 

@@ -7,8 +7,9 @@
 //
 //   DriverLost        reopen once after `driver_retry_delay`; a second loss
 //                     within `driver_loss_window` of the first -> Failed
-//   ProxyUnreachable  Reconnecting, retries after 1 s, 5 s, 25 s, then every
-//                     `backoff_max` (x5 per step, capped); Failed once the
+//   ProxyUnreachable  Reconnecting, retries after 1 s, 5 s, then every
+//                     `backoff_max` (the design's 1s -> 5s -> 30s cap: the
+//                     initial delay, x5 once, then the cap); Failed once the
 //                     proxy has been unreachable for `backoff_total`
 //   Sleep / Resume    Paused / start again once the network is back
 //   everything else   Failed at once (DriverGone, AuthRejected, Panic, Fatal)

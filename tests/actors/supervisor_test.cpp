@@ -196,9 +196,9 @@ TEST_F(supervisor_test,
        an_unreachable_proxy_backs_off_step_by_step_then_fails) {
   sc->verdicts.assign(100, platform::probe_verdict::unreachable);
   start();
-  // Each attempt's delay: 1 s, 5 s, 25 s, then 30 s (the cap) until the
-  // proxy has been down for 5 min.
-  std::vector<int> expected_delays{1, 5, 25, 30, 30, 30, 30, 30, 30, 30, 30};
+  // Each attempt's delay: 1 s, 5 s, then 30 s (the cap) until the proxy
+  // has been down for 5 min.
+  std::vector<int> expected_delays{1, 5, 30, 30, 30, 30, 30, 30, 30, 30, 30};
   for (size_t i = 0; i < expected_delays.size(); ++i) {
     auto e = current();
     ASSERT_EQ(e.state, engine_state::reconnecting) << i << ": " << e.reason;
@@ -213,7 +213,7 @@ TEST_F(supervisor_test,
     advance(1ms);
     EXPECT_EQ(sc->probed.size(), probes + 1) << "on time";
   }
-  // 1 + 5 + 25 + 8 x 30 = 271 s so far; the next failure at 301 s gives up.
+  // 1 + 5 + 9 x 30 = 276 s so far; the next failure at 306 s gives up.
   advance(30s);
   EXPECT_EQ(current().state, engine_state::failed) << current().reason;
   EXPECT_NE(current().reason.find("the proxy stayed unreachable for 5 min"),

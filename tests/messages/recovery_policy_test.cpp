@@ -41,8 +41,8 @@ TEST_F(policy_test, a_second_driver_loss_after_30_s_reopens_again) {
   EXPECT_EQ(d.action, recovery_action::fail_stop);
 }
 
-TEST_F(policy_test, proxy_backoff_rises_1_5_25_then_stays_at_the_cap) {
-  const std::chrono::milliseconds expected[] = {1s, 5s, 25s, 30s, 30s, 30s};
+TEST_F(policy_test, proxy_backoff_is_1_5_then_the_30_s_cap) {
+  const std::chrono::milliseconds expected[] = {1s, 5s, 30s, 30s, 30s, 30s};
   auto t = now;
   for (uint32_t i = 0; i < 6; ++i) {
     auto d = policy.on_failure(failure_class::proxy_unreachable, t);
@@ -68,7 +68,7 @@ TEST_F(policy_test, proxy_unreachable_for_5_minutes_fails) {
   EXPECT_EQ(d.state, engine_state::failed);
   EXPECT_GE(t - now, 5min);
   EXPECT_LT(t - now, 5min + 30s);
-  // 1 + 5 + 25 = 31 s, then every 30 s until 300 s: 3 + 9 retries.
+  // 1 + 5 = 6 s, then every 30 s until 300 s: 2 + 10 retries.
   EXPECT_EQ(retries, 12);
   EXPECT_EQ(d.attempt, 12u);
 }
