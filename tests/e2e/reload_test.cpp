@@ -122,27 +122,27 @@ TEST_F(engine_e2e, new_targets_are_captured_without_a_restart) {
 TEST_F(engine_e2e, status_follow_streams_events_as_they_happen) {
   fs::path named;
   auto engine = w->headless_with_target("e2e-follow-target", named);
-  child follower{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
-                  "status", "--follow", "--json"},
+  child follower{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "status",
+                  "--follow", "--json"},
                  w->env()};
-  ASSERT_TRUE(follower.wait_for_output(
-      R"("type":"event","time":)", 10s))
+  ASSERT_TRUE(follower.wait_for_output(R"("type":"event","time":)", 10s))
       << follower.output();
-  EXPECT_NE(follower.output().find(R"("kind":"state_changed","state":"active")"),
-            std::string::npos)
+  EXPECT_NE(
+      follower.output().find(R"("kind":"state_changed","state":"active")"),
+      std::string::npos)
       << follower.output();
   ASSERT_TRUE(follower.wait_for_output(R"({"type":"stats","bytes_in":)", 10s))
       << follower.output();
   auto mark = follower.output().size();
-  replace_file(w->dir / "config.toml",
-               proxy_section(1080) + targets("e2e-follow-target")
-                   + "[ui]\nlog_level = \"debug\"\n");
+  replace_file(w->dir / "config.toml", proxy_section(1080)
+                                           + targets("e2e-follow-target")
+                                           + "[ui]\nlog_level = \"debug\"\n");
   ASSERT_TRUE(follower.wait_for_output(
       R"("kind":"config_applied","state":"active","reason":"the config file changed; applied [ui]")",
       10s, mark))
       << follower.output();
   engine->kill(SIGTERM);
-  EXPECT_EQ(follower.wait(20s), 0) << "ends when the engine stops: "
-                                   << follower.output();
+  EXPECT_EQ(follower.wait(20s), 0)
+      << "ends when the engine stops: " << follower.output();
   EXPECT_EQ(engine->wait(20s), 0);
 }
