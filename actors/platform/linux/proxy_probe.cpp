@@ -241,7 +241,8 @@ std::string stun_round_trip(net::endpoint relay, net::endpoint server,
     auto n = ::recv(fd, in, sizeof in, 0);
     if (n < 0) {
       if (errno == ECONNREFUSED)
-        last_problem = "the relay's port is closed (ICMP port unreachable)";
+        last_problem = "an ICMP 'port unreachable' came back: the relay or the "
+                       "server turned the datagram away";
       continue;
     }
     socks5::udp_datagram d;
