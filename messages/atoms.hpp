@@ -20,7 +20,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(drover, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(drover, (drover::config_error))
   CAF_ADD_TYPE_ID(drover, (drover::flow_lookup))
   CAF_ADD_TYPE_ID(drover, (drover::net::endpoint))
-  CAF_ADD_TYPE_ID(drover, (drover::check_step))
   CAF_ADD_TYPE_ID(drover, (drover::proxy_check))
 
   // -- user commands --

@@ -221,35 +221,20 @@ typename Inspector::result_type inspect(Inspector& f, config_error& x) {
            x.key, x.message);
 }
 
-/// One step of a proxy check: what was tried, whether it worked, how long
-/// it took, and in words what went wrong.
-struct check_step {
-  std::string name; // "TCP connect", "greeting", "authentication", ...
-  bool ok = false;
-  uint32_t micros = 0;
-  std::string detail;
-};
-
-template<class Inspector>
-typename Inspector::result_type inspect(Inspector& f, check_step& x) {
-  return f(caf::meta::type_name("check_step"), x.name, x.ok, x.micros,
-           x.detail);
-}
-
-/// The result of a proxy check (the supervisor's health check before
-/// Active, and `drover check`).
+/// The result of the supervisor's proxy check (before Active, and when a
+/// connection through the proxy failed). `drover check` prints the
+/// platform's step-by-step probe_result instead.
 struct proxy_check {
   bool ok = false;
   failure_class failure = failure_class::none;
-  std::string reason; // the first failed step, for a user
-  std::vector<check_step> steps;
+  std::string reason;    // the first failed step, for a user
   uint32_t proxy_ip = 0; // the address the proxy's name has now; 0: unknown
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, proxy_check& x) {
   return f(caf::meta::type_name("proxy_check"), x.ok, x.failure, x.reason,
-           x.steps, x.proxy_ip);
+           x.proxy_ip);
 }
 
 /// Datagrams an application sent, for its UDP association: one message per

@@ -26,9 +26,6 @@ public:
 
   bool ok() const;
   const std::string& error() const;
-  /// Whether a delay lock is held now (false where logind refused one, and
-  /// before the first wait()).
-  bool holds_delay_lock() const;
 
   /// The next notification; `stopped` after stop(), `failed` (see error())
   /// when the bus connection broke.

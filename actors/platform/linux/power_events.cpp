@@ -114,10 +114,6 @@ const std::string& power_events::error() const {
   return impl_->error;
 }
 
-bool power_events::holds_delay_lock() const {
-  return impl_->delay_lock.load() >= 0;
-}
-
 power_events::event power_events::wait() {
   auto& d = *impl_;
   if (!ok())

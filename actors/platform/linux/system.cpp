@@ -205,14 +205,6 @@ bool target_cgroup::contains(pid_t pid) const {
   return false;
 }
 
-std::vector<pid_t> target_cgroup::members() const {
-  std::vector<pid_t> out;
-  std::istringstream in{read_file(dir_ / "cgroup.procs")};
-  for (pid_t p; in >> p;)
-    out.push_back(p);
-  return out;
-}
-
 void target_cgroup::release() {
   if (released_)
     return;

@@ -58,7 +58,6 @@ public:
   bool add(pid_t pid, std::string& error);
 
   bool contains(pid_t pid) const;
-  std::vector<pid_t> members() const;
 
   /// Moves every member back where it came from (unknown ones to the
   /// hierarchy root), removes the group, unmounts a private mount.
