@@ -1,14 +1,20 @@
 #include "actors/control_server.hpp"
 
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/io/system_messages.hpp>
 
 #include "actors/log/json.hpp"
+#include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/platform/files.hpp"
+#include "actors/platform/process.hpp"
+#include "config/parse.hpp"
 
 namespace drover {
 
@@ -100,8 +106,13 @@ std::string event_text(const engine_event& e) {
 }
 
 std::string render_json(const engine_status& s,
-                        const std::vector<flow_descriptor>& flows) {
+                        const std::vector<flow_descriptor>& flows,
+                        const std::string& config_path) {
   std::string o = "{";
+  field(o, "config", config_path);
+  field(o, "log", log::log_file().string());
+  field(o, "pid", static_cast<uint64_t>(platform::current_process_id()));
+  o += std::string{"\"trace\":"} + (trace::enabled() ? "true" : "false") + ",";
   field(o, "state", to_string(s.last.state));
   field(o, "reason", s.last.reason);
   field(o, "failure", to_string(s.last.failure));
@@ -126,6 +137,8 @@ std::string render_json(const engine_status& s,
     o += '{';
     field(o, "id", f.id);
     field(o, "protocol", f.protocol == 6 ? "tcp" : "udp");
+    field(o, "process", f.process);
+    field(o, "pid", f.pid);
     field(o, "source", endpoint_text(f.src_ip, f.src_port));
     field(o, "destination", endpoint_text(f.dst_ip, f.dst_port));
     field(o, "bytes_in", f.bytes_in);
@@ -180,7 +193,8 @@ std::string render_text(const engine_status& s,
   if (!flows.empty()) {
     o += "\nOpen flows:\n";
     for (auto& f : flows)
-      o += "  " + std::string{f.protocol == 6 ? "TCP " : "UDP "}
+      o += "  " + (f.process.empty() ? "" : f.process + " ")
+           + std::string{f.protocol == 6 ? "TCP " : "UDP "}
            + endpoint_text(f.src_ip, f.src_port) + " -> "
            + endpoint_text(f.dst_ip, f.dst_port) + "  in "
            + bytes_text(f.bytes_in) + ", out " + bytes_text(f.bytes_out) + ", "
@@ -193,6 +207,54 @@ std::string render_text(const engine_status& s,
   }
   return o;
 }
+
+// Names the process behind each flow (its source socket's owner) where the
+// OS tells.
+void attribute(std::vector<flow_descriptor>& flows) {
+  std::map<std::pair<uint8_t, uint32_t>, std::vector<uint16_t>> wanted;
+  for (auto& f : flows)
+    if (f.pid == 0)
+      wanted[{f.protocol, f.src_ip}].push_back(f.src_port);
+  for (auto& [key, ports] : wanted) {
+    auto owners = platform::socket_owners(key.first, key.second, ports);
+    for (auto& f : flows)
+      if (f.pid == 0 && f.protocol == key.first && f.src_ip == key.second)
+        if (auto it = owners.find(f.src_port); it != owners.end()) {
+          f.pid = it->second.pid;
+          f.process = it->second.name;
+        }
+  }
+}
+
+// The config file's text, or the defaults when there is none yet.
+std::string config_text(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return config::serialize(config::settings{});
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Validates `text` and writes it over the config file: "ok", or "error"
+// and the diagnostics, one per line.
+std::string replace_config(const std::string& path, const std::string& text) {
+  auto parsed = config::parse(text, path);
+  if (!parsed.ok()) {
+    std::string answer = "error\n";
+    for (auto& d : parsed.errors)
+      answer += d.to_string() + "\n";
+    return answer;
+  }
+  auto ec = platform::write_file_atomically(path, text,
+                                            platform::file_access::owner_only);
+  if (ec)
+    return "error\ncannot write " + path + ": " + ec.message() + "\n";
+  return "ok\n";
+}
+
+// The largest config text `config set` takes.
+constexpr size_t max_config_bytes = 256 * 1024;
 
 } // namespace
 
@@ -214,20 +276,25 @@ std::string render_stats(const stats_snapshot& s) {
   field(o, "tcp_flows", s.tcp_flows);
   field(o, "udp_flows", s.udp_flows);
   field(o, "packets_dropped", s.packets_dropped);
+  // Meaningful while Active: the start of the current Active period.
+  field(o, "uptime_seconds",
+        s.active_since == caf::timestamp{}
+            ? 0
+            : static_cast<uint64_t>(since(s.active_since).count()));
   o += std::string{"\"no_traffic\":"} + (s.no_traffic ? "true" : "false");
   return o + "}\n";
 }
 
 std::string render_status(const engine_status& s,
-                          const std::vector<flow_descriptor>& flows,
-                          bool json) {
-  return json ? render_json(s, flows) : render_text(s, flows);
+                          const std::vector<flow_descriptor>& flows, bool json,
+                          const std::string& config_path) {
+  return json ? render_json(s, flows, config_path) : render_text(s, flows);
 }
 
 caf::behavior control_server(caf::io::broker* self, int fd,
-                             supervisor_actor sup, std::string path) {
+                             supervisor_actor sup, control_paths paths) {
   self->add_doorman(fd);
-  self->attach_functor([path] { std::remove(path.c_str()); });
+  self->attach_functor([path = paths.socket] { std::remove(path.c_str()); });
   auto pending = std::make_shared<std::map<connection_handle, std::string>>();
   // Connections that follow the engine: each has a listener actor of its
   // own that the supervisor sends events to.
@@ -270,7 +337,7 @@ caf::behavior control_server(caf::io::broker* self, int fd,
       },
       [=](const caf::io::new_connection_msg& m) {
         (*pending)[m.handle];
-        self->configure_read(m.handle, caf::io::receive_policy::at_most(256));
+        self->configure_read(m.handle, caf::io::receive_policy::at_most(4096));
       },
       [=](const caf::io::new_data_msg& m) {
         auto& buf = (*pending)[m.handle];
@@ -282,13 +349,45 @@ caf::behavior control_server(caf::io::broker* self, int fd,
           return;
         }
         auto command = buf.substr(0, nl);
-        pending->erase(m.handle);
         auto hdl = m.handle;
         auto answer = [=](const std::string& text) {
           self->write(hdl, text.size(), text.data());
           self->flush(hdl);
           self->close(hdl);
         };
+        // `config set N`: the command line, then N bytes of config text.
+        if (command.rfind("config set ", 0) == 0) {
+          size_t size = 0;
+          try {
+            size = std::stoul(command.substr(11));
+          } catch (...) {
+            size = max_config_bytes + 1;
+          }
+          if (size > max_config_bytes) {
+            pending->erase(hdl);
+            return answer("error\nconfig set: the size must be a number up to "
+                          + std::to_string(max_config_bytes) + "\n");
+          }
+          if (buf.size() - nl - 1 < size)
+            return; // more to come
+          auto text = buf.substr(nl + 1, size);
+          pending->erase(hdl);
+          return answer(replace_config(paths.config, text));
+        }
+        pending->erase(hdl);
+        if (command == "config get")
+          return answer(config_text(paths.config));
+        if (command == "quit") {
+          // The process's main thread stops the engine cleanly (capture
+          // released, sessions closed) and exits.
+          answer("ok\n");
+          platform::request_termination();
+          return;
+        }
+        if (command == "trace on" || command == "trace off") {
+          trace::enable(command == "trace on");
+          return answer("ok\n");
+        }
         // Commands for the engine: what the tray's menu does.
         if (command == "start" || command == "stop" || command == "retry") {
           if (command == "start")
@@ -322,11 +421,14 @@ caf::behavior control_server(caf::io::broker* self, int fd,
                   self->request(sup, std::chrono::seconds{5}, atom::get_v,
                                 atom::flows_v)
                       .then(
-                          [=](const std::vector<flow_descriptor>& flows) {
-                            answer(render_status(status, flows, json));
+                          [=](std::vector<flow_descriptor> flows) {
+                            attribute(flows);
+                            answer(render_status(status, flows, json,
+                                                 paths.config));
                           },
                           [=](caf::error&) {
-                            answer(render_status(status, {}, json));
+                            answer(
+                                render_status(status, {}, json, paths.config));
                           });
                 },
                 [=](caf::error& e) {

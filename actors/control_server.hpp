@@ -8,17 +8,28 @@
 
 namespace drover {
 
-/// Serves the local control socket `fd` (already listening, owner-only).
-/// A client sends one command and a newline:
+/// Where the control server's files are.
+struct control_paths {
+  std::string socket; // removed when the server stops
+  std::string config; // the config file the engine watches
+};
+
+/// Serves the local control socket `fd` (already listening; its mode says
+/// who may connect). A client sends one command and a newline:
 ///   status | status json       the answer, then the connection closes
 ///   start | stop | retry       "ok", then it closes
+///   quit                       "ok"; the engine stops and the process exits
+///   trace on | trace off       "ok": the actor trace log on or off
 ///   follow | follow json       the recent events, then every event (and,
 ///                              as JSON, the counters each second) as one
 ///                              line each, until the client closes
+///   config get                 the config file's text
+///   config set N               then N bytes of config text: validated and
+///                              written atomically (the watcher applies it);
+///                              "ok", or "error" and one diagnostic per line
 ///   fault WHAT                 test hook (fault-injection builds)
-/// Removes the socket file at `path` when it stops.
 caf::behavior control_server(caf::io::broker* self, int fd,
-                             supervisor_actor sup, std::string path);
+                             supervisor_actor sup, control_paths paths);
 
 /// One event as a line of text, or as a JSON object with "type":"event".
 std::string render_event(const engine_event& e, bool json);
@@ -28,6 +39,7 @@ std::string render_stats(const stats_snapshot& s);
 
 /// The status as text for people, or as JSON (stable field names).
 std::string render_status(const engine_status& s,
-                          const std::vector<flow_descriptor>& flows, bool json);
+                          const std::vector<flow_descriptor>& flows, bool json,
+                          const std::string& config_path = {});
 
 } // namespace drover

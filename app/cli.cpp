@@ -1,5 +1,6 @@
 #include "app/cli.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -39,6 +40,24 @@
 namespace drover::cli {
 
 namespace {
+
+tray_runner& the_tray() {
+  static tray_runner runner;
+  return runner;
+}
+
+// A desktop session to show a tray on.
+bool has_display() {
+#ifdef _WIN32
+  return true;
+#else
+  auto set = [](const char* var) {
+    const char* v = std::getenv(var);
+    return v != nullptr && *v != 0;
+  };
+  return set("DISPLAY") || set("WAYLAND_DISPLAY");
+#endif
+}
 
 namespace fs = std::filesystem;
 
@@ -191,20 +210,30 @@ int check_privileges(std::ostream& err) {
   return exit_permission;
 }
 
+// Who may use the control socket, for the start-up log line.
+std::string& control_users() {
+  static std::string users;
+  return users;
+}
+
 // Opens the control socket first: it is also what keeps a second instance
 // from starting in the same network namespace.
 platform::socket_handle open_control(std::ostream& err) {
   std::string error;
-  auto fd = platform::listen_local(platform::control_socket_path(), error);
+  auto path = platform::control_socket_path();
+  auto fd = platform::listen_local(path, error);
   if (fd == platform::invalid_socket)
     err << "drover: " << error << '\n';
+  else
+    control_users() = platform::share_control_socket(path);
   return fd;
 }
 
 caf::actor serve_control(caf::actor_system& system, platform::socket_handle fd,
-                         const supervisor_actor& sup) {
-  return system.middleman().spawn_broker(control_server, fd, sup,
-                                         platform::control_socket_path());
+                         const supervisor_actor& sup, const fs::path& config) {
+  return system.middleman().spawn_broker(
+      control_server, fd, sup,
+      control_paths{platform::control_socket_path(), config.string()});
 }
 
 #endif
@@ -220,10 +249,15 @@ bool talk_to_running(const std::string& command, std::ostream& err,
          "port\n";
   return false;
 #else
-  auto path = platform::control_socket_path();
-  auto fd = platform::connect_local(path);
+  auto paths = platform::control_socket_candidates();
+  auto fd = platform::invalid_socket;
+  for (auto& path : paths)
+    if (fd = platform::connect_local(path); fd != platform::invalid_socket)
+      break;
   if (fd == platform::invalid_socket) {
-    err << "Drover is not running (no control socket at " << path << ")\n";
+    err << "Drover is not running (no control socket at " << paths.front()
+        << (paths.size() > 1 ? " or " + paths.back() : std::string{})
+        << ", or it is not yours to use)\n";
     return false;
   }
   platform::exchange(fd, command + "\n", on_data);
@@ -355,6 +389,10 @@ int headless(const options& o, std::ostream& err) {
            file.path().string(), log::log_file().string());
   if (trace::enabled())
     lg->info("trace log: {}", trace::trace_file().string());
+#ifndef _WIN32
+  lg->info("control socket {} (for {})", platform::control_socket_path(),
+           control_users());
+#endif
   trace::record("drover", "start",
                 {{"version", version}, {"config", file.path().string()}});
   {
@@ -362,7 +400,7 @@ int headless(const options& o, std::ostream& err) {
     caf::actor_system system{cfg};
 #ifndef _WIN32
     auto sup = system.spawn(supervisor, settings);
-    auto server = serve_control(system, control, sup);
+    auto server = serve_control(system, control, sup, file.path());
     auto watcher = system.spawn(config_watcher, file, sup, o.trace);
     auto power = system.spawn(power_monitor, sup);
     if (config_problem)
@@ -409,7 +447,7 @@ int run_command(const options& o, std::ostream& err) {
     engine_config cfg;
     caf::actor_system system{cfg};
     auto sup = system.spawn(supervisor, settings);
-    auto server = serve_control(system, control, sup);
+    auto server = serve_control(system, control, sup, file.path());
     auto watcher = system.spawn(config_watcher, file, sup, o.trace);
     auto power = system.spawn(power_monitor, sup);
     if (config_problem)
@@ -447,6 +485,10 @@ int run_command(const options& o, std::ostream& err) {
 
 } // namespace
 
+void set_tray_runner(tray_runner runner) {
+  the_tray() = std::move(runner);
+}
+
 int run(int argc, const char* const* argv, std::ostream& out,
         std::ostream& err) {
   options o;
@@ -465,7 +507,8 @@ int run(int argc, const char* const* argv, std::ostream& out,
   app.add_flag("--trace", o.trace,
                "Write the actor trace log (JSON lines) beside the log file");
   app.add_flag("--headless", o.headless,
-               "Run the engine in the foreground without a tray");
+               "Run the engine in the foreground without a tray (the "
+               "default when there is no desktop)");
   auto* config_cmd = app.add_subcommand("config", "Work with the config file");
   config_cmd->require_subcommand(1);
   auto* check = config_cmd->add_subcommand(
@@ -558,6 +601,8 @@ int run(int argc, const char* const* argv, std::ostream& out,
     }
     return run_command(o, err);
   }
+  if (!o.headless && the_tray() && has_display())
+    return the_tray()(tray_request{config_path_of(o).string(), o.trace});
   return headless(o, err);
 }
 

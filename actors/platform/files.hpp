@@ -36,4 +36,12 @@ std::filesystem::path default_config_path();
 /// (~/.local/state when unset), or /var/log/drover for a system service.
 std::filesystem::path default_log_dir();
 
+/// This program's own executable, absolute.
+std::filesystem::path current_executable();
+
+/// A folder private to this user for the tray's single-instance lock and
+/// socket: Linux $XDG_RUNTIME_DIR/drover (else /tmp/drover-UID, 0700),
+/// Windows %LOCALAPPDATA%\Drover.
+std::filesystem::path user_runtime_dir();
+
 } // namespace drover::platform

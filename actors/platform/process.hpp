@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,20 @@ struct process_entry {
 /// Every process this user may see. Windows: Toolhelp32; Linux: /proc
 /// (the executable's base name, or the command name when it is hidden).
 std::vector<process_entry> list_processes();
+
+/// The process that owns a socket.
+struct socket_owner {
+  uint32_t pid = 0;
+  std::string name;
+};
+
+/// Which processes own the local sockets at `local_ip` (host byte order) and
+/// these ports, for protocol 6 (TCP) or 17 (UDP). Ports without a visible
+/// owner are left out. Reads the OS's socket tables: for the flow list of
+/// the status window (about once a second), never on the packet path.
+std::map<uint16_t, socket_owner>
+socket_owners(uint8_t protocol, uint32_t local_ip,
+              const std::vector<uint16_t>& ports);
 
 /// Makes SIGINT/SIGTERM (Ctrl+C, console close on Windows) wait for
 /// wait_for_termination() instead of killing the process. Call first thing
@@ -36,6 +51,10 @@ void raise_open_file_limit();
 
 /// The current open-file limit, or 0 where the OS has none per process.
 size_t open_file_limit();
+
+/// Why this process cannot run the capture engine (what to do, for the
+/// user), or empty when it can: Linux needs root, Windows an administrator.
+std::string capture_privilege_problem();
 
 /// This process's ID.
 unsigned long current_process_id();

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/packet.hpp"
 
@@ -75,5 +76,16 @@ void exchange(socket_handle s, const std::string& data,
 
 /// Where this instance's control socket lives.
 std::string control_socket_path();
+
+/// Where a client looks for a running engine, in order: its own runtime
+/// folder, then (for a user other than root) a root engine's.
+std::vector<std::string> control_socket_candidates();
+
+/// Lets the desktop user reach a root engine (docs/desktop.md): the user
+/// who started it through sudo or pkexec (SUDO_UID, PKEXEC_UID) becomes the
+/// socket's owner, and members of the system group "drover" get access
+/// through the group (the system service's users). Anyone else is refused
+/// by the socket's mode. Returns who may connect, for the log.
+std::string share_control_socket(const std::string& path);
 
 } // namespace drover::platform

@@ -55,6 +55,21 @@ std::error_code write_file_atomically(const std::filesystem::path& path,
     ::close(fd);
     return ec;
   }
+  // Root (the engine started for a desktop user) writing in a user's folder
+  // must not take the file from its owner: the replacement keeps the old
+  // file's owner, or a new one gets the folder's.
+  if (::geteuid() == 0) {
+    struct stat owner_of {};
+    if (::stat(path.c_str(), &owner_of) == 0
+        || ::stat(dir.c_str(), &owner_of) == 0)
+      if (owner_of.st_uid != 0
+          && ::fchown(fd, owner_of.st_uid, owner_of.st_gid) != 0) {
+        ec = last_error();
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return ec;
+      }
+  }
   const char* p = content.data();
   size_t left = content.size();
   while (left > 0) {
@@ -91,6 +106,25 @@ std::error_code write_file_atomically(const std::filesystem::path& path,
     ::close(dfd);
   }
   return {};
+}
+
+std::filesystem::path current_executable() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path{"drover"} : exe;
+}
+
+std::filesystem::path user_runtime_dir() {
+  std::filesystem::path dir;
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && xdg[0] == '/')
+    dir = std::filesystem::path{xdg} / "drover";
+  else
+    dir = std::filesystem::temp_directory_path()
+          / ("drover-" + std::to_string(::geteuid()));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0700);
+  return dir;
 }
 
 std::filesystem::path default_config_path() {

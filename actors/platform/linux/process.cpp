@@ -1,5 +1,8 @@
 #include "actors/platform/process.hpp"
 
+#include "actors/platform/linux/procfs.hpp"
+#include "actors/platform/linux/system.hpp"
+
 #include <csignal>
 #include <dirent.h>
 #include <pthread.h>
@@ -9,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace drover::platform {
@@ -99,6 +103,67 @@ std::vector<process_entry> list_processes() {
   }
   ::closedir(proc);
   return out;
+}
+
+std::map<uint16_t, socket_owner>
+socket_owners(uint8_t protocol, uint32_t local_ip,
+              const std::vector<uint16_t>& ports) {
+  std::map<uint16_t, socket_owner> out;
+  if (ports.empty())
+    return out;
+  std::ifstream table{protocol == 6 ? "/proc/self/net/tcp"
+                                    : "/proc/self/net/udp"};
+  std::stringstream text;
+  text << table.rdbuf();
+  auto inodes = linux_port::socket_inodes_by_port(text.str(), local_ip);
+  std::map<uint64_t, uint16_t> wanted; // inode -> port
+  for (auto port : ports)
+    if (auto it = inodes.find(port); it != inodes.end())
+      wanted.emplace(it->second, port);
+  if (wanted.empty())
+    return out;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr)
+    return out;
+  while (auto* d = ::readdir(proc)) {
+    if (out.size() == wanted.size())
+      break;
+    char* end = nullptr;
+    auto pid = std::strtoul(d->d_name, &end, 10);
+    if (end == d->d_name || *end != 0)
+      continue;
+    auto base = std::string{"/proc/"} + d->d_name;
+    DIR* fds = ::opendir((base + "/fd").c_str());
+    if (fds == nullptr)
+      continue; // gone, or not ours to see
+    while (auto* f = ::readdir(fds)) {
+      char link[64];
+      auto n = ::readlinkat(::dirfd(fds), f->d_name, link, sizeof link - 1);
+      if (n <= 0)
+        continue;
+      auto it = wanted.find(
+          linux_port::socket_inode_of_link({link, static_cast<size_t>(n)}));
+      if (it == wanted.end())
+        continue;
+      std::error_code ec;
+      auto exe = std::filesystem::read_symlink(base + "/exe", ec);
+      std::string name;
+      if (!ec) {
+        name = exe.filename().string();
+      } else {
+        std::ifstream comm{base + "/comm"};
+        std::getline(comm, name);
+      }
+      out[it->second] = {static_cast<uint32_t>(pid), name};
+    }
+    ::closedir(fds);
+  }
+  ::closedir(proc);
+  return out;
+}
+
+std::string capture_privilege_problem() {
+  return linux_port::missing_privileges();
 }
 
 unsigned long current_process_id() {

@@ -71,4 +71,57 @@ std::optional<uint64_t> effective_capabilities(std::string_view status) {
   return std::nullopt;
 }
 
+std::map<uint16_t, uint64_t> socket_inodes_by_port(std::string_view table,
+                                                   uint32_t local_ip) {
+  std::map<uint16_t, uint64_t> out;
+  std::istringstream in{std::string{table}};
+  std::string line;
+  std::getline(in, line); // the header
+  while (std::getline(in, line)) {
+    std::istringstream fields{line};
+    std::string slot, local, remote, st, queues, timer, retransmits, uid,
+        timeout;
+    uint64_t inode = 0;
+    if (!(fields >> slot >> local >> remote >> st >> queues >> timer
+          >> retransmits >> uid >> timeout >> inode))
+      continue;
+    auto colon = local.find(':');
+    if (colon != 8 || local.size() != 13)
+      continue; // an IPv6 table, or not this format
+    uint32_t raw = 0;
+    unsigned port = 0;
+    try {
+      raw = static_cast<uint32_t>(std::stoul(local.substr(0, 8), nullptr, 16));
+      port = static_cast<unsigned>(std::stoul(local.substr(9), nullptr, 16));
+    } catch (...) {
+      continue;
+    }
+    // The kernel prints the address as the 32-bit word it stores, in
+    // network byte order, so the text's bytes are swapped on little-endian
+    // machines.
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t ip = __builtin_bswap32(raw);
+#else
+    uint32_t ip = raw;
+#endif
+    if ((ip != local_ip && ip != 0) || inode == 0 || port > 0xFFFF)
+      continue;
+    out[static_cast<uint16_t>(port)] = inode;
+  }
+  return out;
+}
+
+uint64_t socket_inode_of_link(std::string_view link) {
+  constexpr std::string_view prefix = "socket:[";
+  if (link.substr(0, prefix.size()) != prefix || link.back() != ']')
+    return 0;
+  uint64_t inode = 0;
+  for (char c : link.substr(prefix.size(), link.size() - prefix.size() - 1)) {
+    if (c < '0' || c > '9')
+      return 0;
+    inode = inode * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return inode;
+}
+
 } // namespace drover::platform::linux_port

@@ -4,6 +4,7 @@
 // sample text).
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,16 @@ std::optional<std::string> unified_cgroup_path(std::string_view cgroup_file);
 
 /// The effective capability mask (CapEff) from /proc/self/status text.
 std::optional<uint64_t> effective_capabilities(std::string_view status);
+
+/// Socket inode per local port, from /proc/net/tcp or /proc/net/udp text
+/// (local addresses in hex, host byte order on little-endian machines).
+/// Only sockets whose local address is `local_ip` (host order) or the
+/// wildcard are kept.
+std::map<uint16_t, uint64_t> socket_inodes_by_port(std::string_view table,
+                                                   uint32_t local_ip);
+
+/// The inode of a "socket:[12345]" descriptor link, or 0.
+uint64_t socket_inode_of_link(std::string_view link);
 
 constexpr int cap_net_admin = 12;
 constexpr int cap_net_raw = 13;

@@ -2,13 +2,16 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace drover::platform {
@@ -222,6 +225,43 @@ std::string control_socket_path() {
   return (linux_port::runtime_dir()
           / ("control-" + linux_port::netns_id() + ".sock"))
       .string();
+}
+
+std::vector<std::string> control_socket_candidates() {
+  std::vector<std::string> out{control_socket_path()};
+  if (::geteuid() != 0)
+    out.push_back(std::string{linux_port::system_runtime_dir} + "/control-"
+                  + linux_port::netns_id() + ".sock");
+  return out;
+}
+
+std::string share_control_socket(const std::string& path) {
+  if (::geteuid() != 0)
+    return "this user only";
+  uid_t owner = 0;
+  std::string who = "root";
+  for (const char* var : {"PKEXEC_UID", "SUDO_UID"}) {
+    const char* text = std::getenv(var);
+    if (text == nullptr || *text == 0)
+      continue;
+    char* end = nullptr;
+    auto uid = std::strtoul(text, &end, 10);
+    if (*end != 0 || uid == 0 || uid > 0x7fffffffUL)
+      continue;
+    owner = static_cast<uid_t>(uid);
+    who += ", user " + std::to_string(uid) + " (" + var + ")";
+    break;
+  }
+  gid_t group = 0;
+  if (auto* g = ::getgrnam("drover")) {
+    group = g->gr_gid;
+    who += ", group drover";
+  }
+  if (::chown(path.c_str(), owner, group) != 0
+      || ::chmod(path.c_str(), group != 0 ? 0660 : 0600) != 0)
+    return "root only (cannot share the control socket: "
+           + std::string{std::strerror(errno)} + ")";
+  return who;
 }
 
 } // namespace drover::platform

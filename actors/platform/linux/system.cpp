@@ -57,12 +57,15 @@ std::string missing_privileges() {
     missing = "CAP_NET_ADMIN";
   if (!(*caps & (uint64_t{1} << cap_net_raw)))
     missing += missing.empty() ? "CAP_NET_RAW" : " and CAP_NET_RAW";
-  if (missing.empty())
+  // Capabilities alone are not enough: the engine also creates a cgroup in
+  // the root-owned cgroup tree and moves processes into it.
+  if (missing.empty() && ::geteuid() == 0)
     return {};
-  return "Drover needs " + missing
-         + " to capture traffic. Run it as root (sudo drover ...), or grant "
-           "them once: sudo setcap cap_net_admin,cap_net_raw+ep "
-           "\"$(command -v drover)\"";
+  return "Drover's engine runs as root on Linux (it needs "
+         + (missing.empty() ? std::string{"root"} : missing)
+         + " to capture traffic). Start it with sudo (sudo drover "
+           "--headless), or install it as a system service once (sudo make "
+           "install; see docs/desktop.md)";
 }
 
 std::string netns_id() {
@@ -77,15 +80,16 @@ std::string netns_id() {
 
 fs::path runtime_dir() {
   fs::path dir;
-  if (::geteuid() == 0)
-    dir = "/run/drover";
+  bool root = ::geteuid() == 0;
+  if (root)
+    dir = system_runtime_dir;
   else if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
     dir = fs::path{xdg} / "drover";
   else
     dir = fs::temp_directory_path() / ("drover-" + std::to_string(::geteuid()));
   std::error_code ec;
   fs::create_directories(dir, ec);
-  ::chmod(dir.c_str(), 0700);
+  ::chmod(dir.c_str(), root ? 0755 : 0700);
   return dir;
 }
 

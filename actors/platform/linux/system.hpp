@@ -25,8 +25,12 @@ std::string missing_privileges();
 /// namespaces never collide.
 std::string netns_id();
 
-/// /run/drover for root, else $XDG_RUNTIME_DIR/drover; created 0700.
+/// /run/drover for root (created 0755: the control socket inside decides
+/// who may connect), else $XDG_RUNTIME_DIR/drover (created 0700).
 std::filesystem::path runtime_dir();
+
+/// Where a root engine keeps its control socket, seen from any user.
+inline constexpr const char* system_runtime_dir = "/run/drover";
 
 struct program_result {
   int status = -1; // exit status, -1 if it could not run

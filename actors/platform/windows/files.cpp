@@ -77,6 +77,20 @@ std::error_code write_file_atomically(const std::filesystem::path& path,
   return {};
 }
 
+std::filesystem::path current_executable() {
+  wchar_t buf[32768];
+  auto n = GetModuleFileNameW(nullptr, buf, 32768);
+  return n == 0 || n >= 32768 ? std::filesystem::path{L"drover.exe"}
+                              : std::filesystem::path{std::wstring{buf, n}};
+}
+
+std::filesystem::path user_runtime_dir() {
+  auto dir = known_folder(L"LOCALAPPDATA", L"C:\\") / "Drover";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  return dir;
+}
+
 std::filesystem::path default_config_path() {
   return known_folder(L"APPDATA", L"C:\\") / "Drover" / "config.toml";
 }

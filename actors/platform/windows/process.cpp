@@ -6,6 +6,7 @@
 #include <windows.h>
 // After windows.h, which it needs (a separate block keeps clang-format from
 // sorting it first).
+#include <shlobj.h>
 #include <tlhelp32.h>
 
 namespace drover::platform {
@@ -75,6 +76,20 @@ std::vector<process_entry> list_processes() {
   }
   CloseHandle(snap);
   return out;
+}
+
+std::map<uint16_t, socket_owner> socket_owners(uint8_t, uint32_t,
+                                               const std::vector<uint16_t>&) {
+  // Windows attributes flows from WinDivert's SOCKET layer when they start
+  // (the PID is in the flow itself), so there is nothing to look up here.
+  return {};
+}
+
+std::string capture_privilege_problem() {
+  if (IsUserAnAdmin())
+    return {};
+  return "Drover needs administrator rights to capture traffic (WinDivert): "
+         "start it with \"Run as administrator\"";
 }
 
 unsigned long current_process_id() {

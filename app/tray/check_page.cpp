@@ -1,0 +1,105 @@
+#include "app/tray/check_page.hpp"
+
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QVBoxLayout>
+
+namespace drover::tray {
+
+check_page::check_page(QString program, QWidget* parent)
+    : QWidget(parent), program_(std::move(program)) {
+  auto* layout = new QVBoxLayout(this);
+  auto* intro = new QLabel(
+      tr("Checks that the proxy works for Discord: it answers, speaks SOCKS5, "
+         "accepts the login, carries a TCP connection, and relays UDP "
+         "(voice)."));
+  intro->setWordWrap(true);
+  layout->addWidget(intro);
+  button_ = new QPushButton(tr("Run check"));
+  button_->setObjectName("run_check");
+  layout->addWidget(button_, 0, Qt::AlignLeft);
+  steps_ = new QTreeWidget;
+  steps_->setObjectName("check_steps");
+  steps_->setHeaderLabels({tr("Step"), tr("Result"), tr("Time"), tr("Detail")});
+  steps_->setRootIsDecorated(false);
+  steps_->header()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+  steps_->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+  steps_->header()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
+  layout->addWidget(steps_, 1);
+  summary_ = new QLabel;
+  summary_->setObjectName("check_summary");
+  summary_->setWordWrap(true);
+  summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  layout->addWidget(summary_);
+  connect(button_, &QPushButton::clicked, this, [this] {
+    if (!running())
+      Q_EMIT run_requested();
+  });
+  connect(&process_,
+          QOverload<int, QProcess::ExitStatus>::of(&QProcess::finished), this,
+          [this](int code, QProcess::ExitStatus) { show_result(code); });
+  connect(
+      &process_, &QProcess::errorOccurred, this,
+      [this](QProcess::ProcessError e) {
+        if (e != QProcess::FailedToStart)
+          return;
+        button_->setEnabled(true);
+        summary_->setText(
+            tr("Could not run %1: %2").arg(program_, process_.errorString()));
+        Q_EMIT finished(false);
+      });
+}
+
+void check_page::run(const QByteArray& config_text) {
+  if (running())
+    return;
+  steps_->clear();
+  summary_->setText(tr("Checking the proxy…"));
+  button_->setEnabled(false);
+  // Private to this user (QTemporaryFile is 0600): it may hold a password.
+  config_.close();
+  if (!config_.open() || config_.write(config_text) != config_text.size()
+      || !config_.flush()) {
+    summary_->setText(tr("Could not write a temporary file for the check: %1")
+                          .arg(config_.errorString()));
+    button_->setEnabled(true);
+    Q_EMIT finished(false);
+    return;
+  }
+  process_.start(program_, {"check", "--json", "--config", config_.fileName()});
+}
+
+void check_page::show_result(int exit_code) {
+  button_->setEnabled(true);
+  auto out = process_.readAllStandardOutput();
+  auto err = QString::fromUtf8(process_.readAllStandardError()).trimmed();
+  auto doc = QJsonDocument::fromJson(out);
+  if (!doc.isObject()) {
+    summary_->setText(err.isEmpty() ? tr("The check ended without a result "
+                                         "(exit code %1).")
+                                          .arg(exit_code)
+                                    : err);
+    Q_EMIT finished(false);
+    return;
+  }
+  auto o = doc.object();
+  for (const auto& item : o.value("steps").toArray()) {
+    auto step = item.toObject();
+    bool ok = step.value("ok").toBool();
+    auto* row = new QTreeWidgetItem(steps_);
+    row->setText(0, step.value("name").toString());
+    row->setText(1, ok ? tr("✔ ok") : tr("✘ failed"));
+    row->setForeground(1, ok ? QColor("#2e7d32") : QColor("#c62828"));
+    row->setText(2, tr("%1 ms").arg(step.value("ms").toDouble(), 0, 'f', 1));
+    row->setText(3, step.value("detail").toString());
+    row->setToolTip(3, step.value("detail").toString());
+  }
+  bool ok = o.value("ok").toBool();
+  summary_->setText(o.value("summary").toString());
+  summary_->setStyleSheet(ok ? "color: #2e7d32;" : "color: #c62828;");
+  Q_EMIT finished(ok);
+}
+
+} // namespace drover::tray

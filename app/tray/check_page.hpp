@@ -1,0 +1,45 @@
+#pragma once
+
+// The Check tab: `drover check`'s steps with their verdicts. Runs the same
+// binary's `check --json` on the config the engine uses (handed over in a
+// private temporary file), so the tray and the command line cannot
+// disagree, and the window stays responsive while it runs.
+
+#include <QLabel>
+#include <QProcess>
+#include <QPushButton>
+#include <QTemporaryFile>
+#include <QTreeWidget>
+#include <QWidget>
+
+namespace drover::tray {
+
+class check_page : public QWidget {
+  Q_OBJECT
+
+public:
+  check_page(QString program, QWidget* parent = nullptr);
+
+  /// Runs the check against `config_text` (the engine's config file).
+  void run(const QByteArray& config_text);
+
+  bool running() const { return process_.state() != QProcess::NotRunning; }
+
+Q_SIGNALS:
+  /// Asks for the current config text; answered with run().
+  void run_requested();
+  /// The check finished: all steps passed or not.
+  void finished(bool ok);
+
+private:
+  void show_result(int exit_code);
+
+  QString program_;
+  QProcess process_;
+  QTemporaryFile config_;
+  QLabel* summary_;
+  QTreeWidget* steps_;
+  QPushButton* button_;
+};
+
+} // namespace drover::tray

@@ -1,0 +1,226 @@
+#include "app/tray/main_window.hpp"
+
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QFormLayout>
+#include <QHeaderView>
+#include <QVBoxLayout>
+
+namespace drover::tray {
+
+namespace {
+
+QString bytes_text(uint64_t n) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  return u == 0 ? QStringLiteral("%1 B").arg(n)
+                : QStringLiteral("%1 %2").arg(v, 0, 'f', 1).arg(units[u]);
+}
+
+QString text_of(const std::string& s) {
+  return QString::fromStdString(s);
+}
+
+QDateTime local_time(caf::timestamp t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                t.time_since_epoch())
+                .count();
+  return QDateTime::fromMSecsSinceEpoch(ms);
+}
+
+} // namespace
+
+main_window::main_window(const QString& program, QWidget* parent)
+    : QMainWindow(parent) {
+  setWindowTitle(tr("Drover"));
+  setObjectName("drover_window");
+  auto* central = new QWidget;
+  auto* layout = new QVBoxLayout(central);
+  banner_ = new QLabel;
+  banner_->setObjectName("config_banner");
+  banner_->setWordWrap(true);
+  banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  banner_->setStyleSheet("background: #fdecea; color: #8b1a1a; padding: 8px; "
+                         "border: 1px solid #e0a0a0; border-radius: 4px;");
+  banner_->hide();
+  layout->addWidget(banner_);
+  tabs_ = new QTabWidget;
+  tabs_->setObjectName("tabs");
+  layout->addWidget(tabs_);
+  setCentralWidget(central);
+
+  tabs_->addTab(make_status_page(), tr("Status"));
+
+  timeline_ = new QTreeWidget;
+  timeline_->setObjectName("timeline");
+  timeline_->setHeaderLabels({tr("Time"), tr("What"), tr("Details")});
+  timeline_->setRootIsDecorated(false);
+  timeline_->header()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+  timeline_->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+  tabs_->addTab(timeline_, tr("Timeline"));
+
+  flows_ = new QTableWidget(0, 6);
+  flows_->setObjectName("flows");
+  flows_->setHorizontalHeaderLabels({tr("Process"), tr("Protocol"),
+                                     tr("Destination"), tr("↓ In"), tr("↑ Out"),
+                                     tr("Age")});
+  flows_->verticalHeader()->hide();
+  flows_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  flows_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  flows_->horizontalHeader()->setStretchLastSection(true);
+  flows_->horizontalHeader()->setSectionResizeMode(
+      QHeaderView::ResizeToContents);
+  tabs_->addTab(flows_, tr("Flows"));
+
+  settings_ = new settings_page;
+  tabs_->addTab(settings_, tr("Settings"));
+  check_ = new check_page(program);
+  tabs_->addTab(check_, tr("Check"));
+  resize(720, 460);
+}
+
+QWidget* main_window::make_status_page() {
+  auto* page = new QWidget;
+  auto* layout = new QVBoxLayout(page);
+  auto* form = new QFormLayout;
+  auto label = [](const char* name) {
+    auto* l = new QLabel;
+    l->setObjectName(name);
+    l->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    l->setWordWrap(true);
+    return l;
+  };
+  state_ = label("status_state");
+  QFont bold = state_->font();
+  bold.setBold(true);
+  bold.setPointSizeF(bold.pointSizeF() * 1.3);
+  state_->setFont(bold);
+  reason_ = label("status_reason");
+  attempt_ = label("status_attempt");
+  uptime_ = label("status_uptime");
+  rates_ = label("status_rates");
+  flows_count_ = label("status_flows");
+  traffic_ = label("status_traffic");
+  dropped_ = label("status_dropped");
+  form->addRow(tr("State"), state_);
+  form->addRow(tr("Reason"), reason_);
+  form->addRow(tr("Attempt"), attempt_);
+  form->addRow(tr("Uptime"), uptime_);
+  form->addRow(tr("Rates"), rates_);
+  form->addRow(tr("Flows"), flows_count_);
+  form->addRow(tr("Traffic"), traffic_);
+  form->addRow(tr("Dropped"), dropped_);
+  layout->addLayout(form);
+  primary_ = new QPushButton;
+  primary_->setObjectName("primary_action");
+  layout->addWidget(primary_, 0, Qt::AlignLeft);
+  layout->addStretch();
+  connect(primary_, &QPushButton::clicked, this, &main_window::primary_clicked);
+  return page;
+}
+
+void main_window::show_state(const engine_event& last,
+                             const stats_snapshot& stats,
+                             std::chrono::seconds uptime, const rates& r) {
+  state_->setText(text_of(state_text(last, stats)));
+  reason_->setText(last.reason.empty() ? tr("—") : text_of(last.reason));
+  attempt_->setText(last.attempt > 0 ? QString::number(last.attempt) : tr("—"));
+  bool active = last.state == engine_state::active;
+  uptime_->setText(active ? text_of(uptime_text(uptime)) : tr("—"));
+  rates_->setText(
+      active ? QStringLiteral("↑ %1   ↓ %2")
+                   .arg(text_of(rate_text(r.out)), text_of(rate_text(r.in)))
+             : tr("—"));
+  flows_count_->setText(
+      tr("%1 TCP, %2 UDP").arg(stats.tcp_flows).arg(stats.udp_flows));
+  traffic_->setText(
+      tr("↑ %1 sent, ↓ %2 received")
+          .arg(bytes_text(stats.bytes_out), bytes_text(stats.bytes_in)));
+}
+
+void main_window::show_status(const status_reply& s) {
+  dropped_->setText(tr("%1 packets (%2 IPv6), %3 refused connections, %4 "
+                       "evicted flows")
+                        .arg(s.stats.packets_dropped)
+                        .arg(s.stats.ipv6_dropped)
+                        .arg(s.stats.refused_listener)
+                        .arg(s.stats.flows_evicted));
+  flows_->setRowCount(static_cast<int>(s.flows.size()));
+  int row = 0;
+  for (auto& f : s.flows) {
+    auto cell = [&](int column, const QString& text) {
+      auto* item = flows_->item(row, column);
+      if (!item) {
+        item = new QTableWidgetItem;
+        flows_->setItem(row, column, item);
+      }
+      item->setText(text);
+    };
+    cell(0, f.process.isEmpty()
+                ? tr("unknown")
+                : QStringLiteral("%1 (%2)").arg(f.process).arg(f.pid));
+    cell(1, f.protocol.toUpper());
+    cell(2, f.destination);
+    cell(3, bytes_text(f.bytes_in));
+    cell(4, bytes_text(f.bytes_out));
+    cell(5, text_of(uptime_text(std::chrono::seconds{f.age_seconds})));
+    ++row;
+  }
+}
+
+void main_window::add_event(const engine_event& e) {
+  auto* row = new QTreeWidgetItem;
+  row->setText(0, local_time(e.time).toString("yyyy-MM-dd HH:mm:ss"));
+  QString what = QString::fromLatin1(label(e));
+  if (!what.isEmpty())
+    what[0] = what[0].toUpper();
+  switch (e.kind) {
+    case event_kind::restart:
+      what = tr("Restart · %1").arg(what);
+      break;
+    case event_kind::reconnect_attempt:
+      what = tr("Reconnect attempt %1").arg(e.attempt);
+      break;
+    default:
+      break;
+  }
+  row->setText(1, what);
+  row->setText(2, text_of(e.reason));
+  row->setToolTip(2, text_of(e.reason));
+  if (e.state == engine_state::failed || e.kind == event_kind::config_error)
+    row->setForeground(1, QColor("#c62828"));
+  timeline_->insertTopLevelItem(0, row);
+  // The engine keeps its own history; the window shows the last 500.
+  while (timeline_->topLevelItemCount() > 500)
+    delete timeline_->takeTopLevelItem(timeline_->topLevelItemCount() - 1);
+}
+
+void main_window::clear_events() {
+  timeline_->clear();
+}
+
+void main_window::set_primary(const primary_item& item, bool enabled) {
+  primary_->setText(text_of(item.label));
+  primary_->setEnabled(enabled);
+}
+
+void main_window::show_banner(const QString& text) {
+  banner_->setText(tr("The config file has an error; Drover keeps the last "
+                      "good settings until it is fixed (or saved from "
+                      "Settings):\n%1")
+                       .arg(text));
+  banner_->setVisible(!text.isEmpty());
+}
+
+void main_window::closeEvent(QCloseEvent* event) {
+  event->ignore();
+  hide();
+  Q_EMIT closed_to_tray();
+}
+
+} // namespace drover::tray

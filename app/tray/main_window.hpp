@@ -1,0 +1,75 @@
+#pragma once
+
+// The window: Status, Timeline (every restart, reconnect attempt, config
+// error, sleep and wake, with its time), Flows, Settings, Check. Closing it
+// hides it to the tray (seed D1); only the tray menu's Quit ends Drover.
+
+#include <chrono>
+
+#include <QLabel>
+#include <QMainWindow>
+#include <QPushButton>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QTreeWidget>
+
+#include "app/tray/check_page.hpp"
+#include "app/tray/settings_page.hpp"
+#include "app/tray/view.hpp"
+#include "app/tray/wire.hpp"
+
+namespace drover::tray {
+
+class main_window : public QMainWindow {
+  Q_OBJECT
+
+public:
+  /// `program`: this executable, for the Check tab's `drover check`.
+  explicit main_window(const QString& program, QWidget* parent = nullptr);
+
+  /// The Status tab's head: state, reason, attempt, uptime, rates.
+  void show_state(const engine_event& last, const stats_snapshot& stats,
+                  std::chrono::seconds uptime, const rates& r);
+  /// The counters and the flow list from `status json`.
+  void show_status(const status_reply& s);
+  /// One more Timeline row (newest on top).
+  void add_event(const engine_event& e);
+  void clear_events();
+  void set_primary(const primary_item& item, bool enabled);
+  /// The config file's error (with line and column), or hides the banner.
+  void show_banner(const QString& text);
+
+  settings_page* settings() const { return settings_; }
+  check_page* check() const { return check_; }
+  void show_tab(QWidget* page) { tabs_->setCurrentWidget(page); }
+  QTabWidget* tabs() const { return tabs_; }
+
+Q_SIGNALS:
+  void primary_clicked();
+  /// The user closed the window: it is hidden, Drover keeps running.
+  void closed_to_tray();
+
+protected:
+  void closeEvent(QCloseEvent* event) override;
+
+private:
+  QWidget* make_status_page();
+
+  QTabWidget* tabs_;
+  QLabel* banner_;
+  QLabel* state_;
+  QLabel* reason_;
+  QLabel* attempt_;
+  QLabel* uptime_;
+  QLabel* rates_;
+  QLabel* flows_count_;
+  QLabel* traffic_;
+  QLabel* dropped_;
+  QPushButton* primary_;
+  QTreeWidget* timeline_;
+  QTableWidget* flows_;
+  settings_page* settings_;
+  check_page* check_;
+};
+
+} // namespace drover::tray

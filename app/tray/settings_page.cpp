@@ -1,0 +1,188 @@
+#include "app/tray/settings_page.hpp"
+
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QVBoxLayout>
+
+#include "config/parse.hpp"
+
+namespace drover::tray {
+
+namespace {
+
+constexpr config::log_level levels[] = {
+    config::log_level::error, config::log_level::warn,  config::log_level::info,
+    config::log_level::debug, config::log_level::trace,
+};
+
+} // namespace
+
+settings_page::settings_page(QWidget* parent) : QWidget(parent) {
+  auto* layout = new QVBoxLayout(this);
+  auto* form = new QFormLayout;
+  host_ = new QLineEdit;
+  host_->setObjectName("proxy_host");
+  host_->setPlaceholderText(tr("proxy.example.net or 192.0.2.10"));
+  port_ = new QSpinBox;
+  port_->setObjectName("proxy_port");
+  port_->setRange(1, 65535);
+  auth_ = new QCheckBox(tr("The proxy wants a login"));
+  auth_->setObjectName("proxy_auth");
+  login_ = new QLineEdit;
+  login_->setObjectName("proxy_login");
+  password_ = new QLineEdit;
+  password_->setObjectName("proxy_password");
+  password_->setEchoMode(QLineEdit::Password);
+  processes_ = new QPlainTextEdit;
+  processes_->setObjectName("target_processes");
+  processes_->setPlaceholderText(tr("One program name per line, e.g. Discord"));
+  processes_->setMaximumHeight(110);
+  level_ = new QComboBox;
+  level_->setObjectName("log_level");
+  for (auto l : levels)
+    level_->addItem(QString::fromLatin1(config::to_string(l)));
+  autostart_ = new QCheckBox(tr("Start Drover when I log in"));
+  autostart_->setObjectName("autostart");
+  form->addRow(tr("Proxy host"), host_);
+  form->addRow(tr("Proxy port"), port_);
+  form->addRow(QString{}, auth_);
+  form->addRow(tr("Login"), login_);
+  form->addRow(tr("Password"), password_);
+  form->addRow(tr("Programs to proxy"), processes_);
+  form->addRow(tr("Log level"), level_);
+  form->addRow(QString{}, autostart_);
+  layout->addLayout(form);
+  message_ = new QLabel;
+  message_->setObjectName("settings_message");
+  message_->setWordWrap(true);
+  message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  layout->addWidget(message_);
+  auto* buttons = new QHBoxLayout;
+  save_ = new QPushButton(tr("Save"));
+  save_->setObjectName("save_settings");
+  revert_ = new QPushButton(tr("Revert"));
+  buttons->addWidget(save_);
+  buttons->addWidget(revert_);
+  buttons->addStretch();
+  layout->addLayout(buttons);
+  layout->addStretch();
+  auto sync_auth = [this] {
+    login_->setEnabled(auth_->isChecked());
+    password_->setEnabled(auth_->isChecked());
+  };
+  connect(auth_, &QCheckBox::toggled, this, sync_auth);
+  connect(save_, &QPushButton::clicked, this, &settings_page::save);
+  connect(revert_, &QPushButton::clicked, this, [this] {
+    fill(current_);
+    message_->clear();
+  });
+  connect(autostart_, &QCheckBox::toggled, this,
+          &settings_page::autostart_toggled);
+  fill(current_);
+}
+
+void settings_page::fill(const config::settings& s) {
+  host_->setText(QString::fromStdString(s.proxy.host));
+  port_->setValue(s.proxy.port);
+  auth_->setChecked(s.proxy.auth);
+  login_->setText(QString::fromStdString(s.proxy.login));
+  password_->setText(QString::fromStdString(s.proxy.password));
+  login_->setEnabled(s.proxy.auth);
+  password_->setEnabled(s.proxy.auth);
+  QStringList names;
+  for (auto& n : s.targets.processes)
+    names << QString::fromStdString(n);
+  processes_->setPlainText(names.join('\n'));
+  int index = level_->findText(QString::fromLatin1(to_string(s.ui.level)));
+  level_->setCurrentIndex(index >= 0 ? index : 2);
+  for (auto* w : std::initializer_list<QWidget*>{host_, port_, login_,
+                                                 password_, processes_})
+    w->setStyleSheet({});
+}
+
+void settings_page::load(const QByteArray& text, const QString& path) {
+  path_ = path;
+  auto parsed = config::parse(text.toStdString(), path.toStdString());
+  if (!parsed.ok()) {
+    Q_EMIT problem_changed(
+        parsed.errors.empty()
+            ? tr("The config file %1 cannot be read.").arg(path)
+            : QString::fromStdString(parsed.errors.front().to_string()));
+    fill(current_);
+    return;
+  }
+  Q_EMIT problem_changed({});
+  current_ = *parsed.value;
+  good_ = true;
+  fill(current_);
+}
+
+void settings_page::refuse(const QString& message, QWidget* field) {
+  message_->setText(message);
+  message_->setStyleSheet("color: #c62828;");
+  if (field) {
+    field->setStyleSheet("border: 1px solid #c62828;");
+    field->setFocus();
+  }
+}
+
+void settings_page::save() {
+  for (auto* w : std::initializer_list<QWidget*>{host_, port_, login_,
+                                                 password_, processes_})
+    w->setStyleSheet({});
+  auto s = current_;
+  s.proxy.host = host_->text().trimmed().toStdString();
+  s.proxy.port = static_cast<uint16_t>(port_->value());
+  s.proxy.auth = auth_->isChecked();
+  s.proxy.login = login_->text().toStdString();
+  s.proxy.password = password_->text().toStdString();
+  s.targets.processes.clear();
+  for (auto& line : processes_->toPlainText().split('\n'))
+    if (auto name = line.trimmed(); !name.isEmpty())
+      s.targets.processes.push_back(name.toStdString());
+  s.ui.level = levels[std::max(0, level_->currentIndex())];
+  s.ui.auto_start = autostart_->isChecked();
+  // The config's own validator decides, so the form and `drover config
+  // check` give the same message for the same value.
+  auto text = config::serialize(s);
+  auto parsed = config::parse(text, path_.toStdString());
+  if (!parsed.ok()) {
+    auto& d = parsed.errors.front();
+    QWidget* field = nullptr;
+    if (d.key == "proxy.host")
+      field = host_;
+    else if (d.key == "proxy.port")
+      field = port_;
+    else if (d.key == "proxy.login")
+      field = login_;
+    else if (d.key == "proxy.password")
+      field = password_;
+    else if (d.key.rfind("targets.", 0) == 0)
+      field = processes_;
+    // The message without the temporary text's location.
+    refuse(QString::fromStdString(d.message), field);
+    return;
+  }
+  message_->setText(tr("Saving…"));
+  message_->setStyleSheet({});
+  pending_ = s;
+  Q_EMIT save_requested(QByteArray::fromStdString(text));
+}
+
+void settings_page::saved(bool ok, const QString& message) {
+  if (!ok) {
+    refuse(message, nullptr);
+    return;
+  }
+  current_ = pending_;
+  good_ = true;
+  message_->setText(tr("Saved. Drover applies it now."));
+  message_->setStyleSheet("color: #2e7d32;");
+}
+
+void settings_page::set_autostart(bool on) {
+  QSignalBlocker quiet{autostart_};
+  autostart_->setChecked(on);
+}
+
+} // namespace drover::tray

@@ -1,0 +1,80 @@
+#pragma once
+
+// The Settings tab: the proxy, its login, the target programs, the log
+// level and start-at-login. Edits are checked by the config's own
+// validator before anything is written (the same messages as `drover config
+// check`), then the whole file is handed to the engine, which writes it
+// atomically; its config watcher applies it (hot reload).
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QWidget>
+
+#include "config/settings.hpp"
+
+namespace drover::tray {
+
+class settings_page : public QWidget {
+  Q_OBJECT
+
+public:
+  explicit settings_page(QWidget* parent = nullptr);
+
+  /// Shows the config file's text (from the engine). A broken file keeps the
+  /// form on the last good values and reports the error (the window's
+  /// banner); saving the form writes a whole, valid file again.
+  void load(const QByteArray& text, const QString& path);
+
+  /// The engine's answer to a save.
+  void saved(bool ok, const QString& message);
+
+  /// Start at login, as the desktop says (the user may have turned it off
+  /// in the desktop's own settings: that wins).
+  void set_autostart(bool on);
+
+  /// The settings last loaded or saved.
+  const config::settings& current() const { return current_; }
+
+  /// Whether current() came from a good file (not only the defaults).
+  bool has_good_config() const { return good_; }
+
+  /// The first-close notification was shown (it is not written to the
+  /// file when no good file is known).
+  void mark_toast_shown() { current_.ui.shown_tray_toast = true; }
+
+Q_SIGNALS:
+  /// The file is broken (the diagnostic, with line and column) or fine
+  /// again (empty).
+  void problem_changed(const QString& diagnostic);
+  /// The form passed validation: write this text as the config file.
+  void save_requested(const QByteArray& text);
+  void autostart_toggled(bool on);
+
+private:
+  void fill(const config::settings& s);
+  void save();
+  void refuse(const QString& message, QWidget* field);
+
+  config::settings current_;
+  config::settings pending_; // handed to the engine, not yet confirmed
+  bool good_ = false;
+  QString path_;
+  QLineEdit* host_;
+  QSpinBox* port_;
+  QCheckBox* auth_;
+  QLineEdit* login_;
+  QLineEdit* password_;
+  QPlainTextEdit* processes_;
+  QComboBox* level_;
+  QCheckBox* autostart_;
+  QPushButton* save_;
+  QPushButton* revert_;
+  QLabel* message_;
+};
+
+} // namespace drover::tray

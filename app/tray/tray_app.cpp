@@ -1,0 +1,525 @@
+#include "app/tray/tray_app.hpp"
+
+#include <cstdio>
+
+#include <QApplication>
+#include <QDesktopServices>
+#include <QFile>
+#include <QFileInfo>
+#include <QLocalSocket>
+#include <QMessageBox>
+#include <QStandardPaths>
+#include <QUrl>
+
+#include "actors/platform/process.hpp"
+#include "app/tray/single_instance.hpp"
+#include "app/tray/wire.hpp"
+#include "config/config_file.hpp"
+#include "config/parse.hpp"
+
+// The icons live in a static library: their registration must be linked in
+// explicitly, from the global namespace (Qt's resource functions live there).
+static void register_tray_resources() {
+  Q_INIT_RESOURCE(tray);
+}
+
+namespace drover::tray {
+
+namespace {
+
+QIcon icon_of(const char* name) {
+  QIcon i;
+  for (int size : {16, 22, 24, 32, 48, 64, 128})
+    i.addFile(QStringLiteral(":/icons/%1-%2.png").arg(name).arg(size),
+              QSize(size, size));
+  return i;
+}
+
+QString text_of(const std::string& s) {
+  return QString::fromStdString(s);
+}
+
+// One line on stderr, which the engine's own log lines also reach when the
+// tray started it: what a user (or a test) reads to follow the tray.
+void say(const QString& line) {
+  std::fprintf(stderr, "tray: %s\n", line.toLocal8Bit().constData());
+  std::fflush(stderr);
+}
+
+engine_event note(engine_state state, const QString& reason) {
+  engine_event e;
+  e.state = state;
+  e.reason = reason.toStdString();
+  e.failure = state == engine_state::failed ? failure_class::fatal
+                                            : failure_class::none;
+  e.time = caf::make_timestamp();
+  return e;
+}
+
+} // namespace
+
+tray_app::tray_app(tray_options o, QObject* parent)
+    : QObject(parent), options_(std::move(o)), link_(options_.engine_sockets),
+      autostart_(options_.autostart_entry, options_.program) {
+  config_path_ = options_.config_path;
+  window_ = std::make_unique<main_window>(options_.program);
+  window_->setWindowIcon(icon_of("drover"));
+
+  status_row_ = menu_.addAction(QString{});
+  status_row_->setEnabled(false);
+  menu_.addSeparator();
+  primary_ = menu_.addAction(QString{}, this, &tray_app::primary);
+  run_check_ = menu_.addAction(tr("Run check"), this, &tray_app::run_check);
+  menu_.addSeparator();
+  show_ = menu_.addAction(tr("Show window"), this, &tray_app::show_window);
+  open_log_ = menu_.addAction(tr("Open log file"), this, &tray_app::open_log);
+  trace_ = menu_.addAction(tr("Trace log"));
+  trace_->setCheckable(true);
+  connect(trace_, &QAction::triggered, this, [this](bool on) {
+    link_.request(on ? "trace on" : "trace off",
+                  [this, on](bool ok, const QByteArray&) {
+                    if (!ok)
+                      trace_->setChecked(!on);
+                  });
+  });
+  menu_.addSeparator();
+  about_ = menu_.addAction(tr("About Drover"), this, [this] {
+    QMessageBox::about(
+        window_.get(), tr("About Drover"),
+        tr("<b>Drover %1</b><p>Sends the programs you choose (Discord by "
+           "default) through your SOCKS5 proxy: TCP through CONNECT, UDP "
+           "voice through UDP ASSOCIATE. Nothing else on this computer is "
+           "touched.</p><p>Config: %2<br>Log: %3</p>")
+            .arg(options_.version, config_path_.toHtmlEscaped(),
+                 log_path_.isEmpty() ? tr("(engine not running)")
+                                     : log_path_.toHtmlEscaped()));
+  });
+  menu_.addSeparator();
+  quit_ = menu_.addAction(tr("Quit"), this, &tray_app::quit);
+  connect(&menu_, &QMenu::aboutToShow, this, [this] {
+    show_->setVisible(!window_->isVisible());
+    redraw();
+  });
+  icon_.setContextMenu(&menu_);
+  connect(&icon_, &QSystemTrayIcon::activated, this,
+          [this](QSystemTrayIcon::ActivationReason why) {
+            // A double click also arrives as a click first: toggle, then
+            // show, so it always ends shown.
+            if (why == QSystemTrayIcon::Trigger)
+              window_->isVisible() ? window_->hide() : show_window();
+            else if (why == QSystemTrayIcon::DoubleClick)
+              show_window();
+          });
+
+  connect(window_.get(), &main_window::primary_clicked, this,
+          &tray_app::primary);
+  connect(window_.get(), &main_window::closed_to_tray, this, [this] {
+    if (!QSystemTrayIcon::isSystemTrayAvailable()) {
+      quit(); // nowhere to keep running visibly
+      return;
+    }
+    remember_toast_shown();
+  });
+  connect(window_->check(), &check_page::run_requested, this,
+          &tray_app::run_check);
+  connect(window_->settings(), &settings_page::save_requested, this,
+          &tray_app::save_config);
+  connect(window_->settings(), &settings_page::problem_changed, window_.get(),
+          &main_window::show_banner);
+  connect(window_->settings(), &settings_page::autostart_toggled, this,
+          [this](bool on) {
+            auto error = autostart_.set_enabled(on);
+            if (!error.isEmpty())
+              window_->settings()->saved(false, error);
+            window_->settings()->set_autostart(autostart_.enabled());
+            say(QStringLiteral("autostart %1")
+                    .arg(autostart_.enabled() ? "on" : "off"));
+          });
+
+  connect(&link_, &engine_link::connected, this, [this] {
+    engine_up_ = true;
+    say(QStringLiteral("engine at %1").arg(link_.path()));
+    window_->clear_events(); // the engine replays its recent events now
+    load_config();
+    refresh_status();
+  });
+  connect(&link_, &engine_link::disconnected, this, &tray_app::on_engine_gone);
+  connect(&link_, &engine_link::event_arrived, this, &tray_app::on_event);
+  connect(&link_, &engine_link::stats_arrived, this, &tray_app::on_stats);
+  connect(&link_, &engine_link::garbled, this, [](const QString& why) {
+    say(QStringLiteral("ignored a line from the engine: %1").arg(why));
+  });
+
+  tick_.setInterval(1000);
+  connect(&tick_, &QTimer::timeout, this, [this] {
+    redraw();
+    if (window_->isVisible() && engine_up_)
+      refresh_status();
+  });
+}
+
+tray_app::~tray_app() = default;
+
+void tray_app::start() {
+  if (autostart_.heal())
+    say(QStringLiteral("autostart entry now points at %1")
+            .arg(options_.program));
+  window_->settings()->set_autostart(autostart_.enabled());
+  last_ = note(engine_state::starting, tr("Looking for the engine…"));
+  redraw();
+  if (QSystemTrayIcon::isSystemTrayAvailable()) {
+    icon_.show();
+  } else {
+    say("no system tray here: showing the window instead");
+    show_window();
+  }
+  tick_.start();
+  connect_engine();
+}
+
+void tray_app::show_window() {
+  window_->show();
+  window_->setWindowState(window_->windowState() & ~Qt::WindowMinimized);
+  window_->raise();
+  window_->activateWindow();
+  if (engine_up_)
+    refresh_status();
+}
+
+void tray_app::connect_engine() {
+  for (const auto& path : options_.engine_sockets) {
+    QLocalSocket probe;
+    probe.connectToServer(path);
+    if (probe.waitForConnected(300)) {
+      probe.abort();
+      link_.start();
+      return;
+    }
+  }
+  launch_engine();
+  link_.start();
+}
+
+void tray_app::launch_engine() {
+  if (engine_)
+    return;
+  QStringList args{"--headless", "--config", options_.config_path};
+  if (options_.trace)
+    args << "--trace";
+  QString program = options_.program;
+  auto problem = text_of(platform::capture_privilege_problem());
+  if (!problem.isEmpty()) {
+    // Linux: ask for the administrator's password the desktop way (the
+    // engine then serves this user's tray: docs/desktop.md).
+    auto pkexec = QStandardPaths::findExecutable("pkexec");
+    if (pkexec.isEmpty()) {
+      show_no_engine(problem);
+      return;
+    }
+    args.prepend(program);
+    program = pkexec;
+  }
+  // The config is created as this user, before a root engine could.
+  config::config_file file{options_.config_path.toStdString()};
+  if (file.load().outcome == config::config_file::status::missing)
+    file.save(config::settings{});
+  say(QStringLiteral("starting the engine: %1 %2")
+          .arg(program, args.join(' ')));
+  engine_ = new QProcess(this);
+  engine_->setProcessChannelMode(QProcess::MergedChannels);
+  connect(engine_, &QProcess::readyRead, this, [this] {
+    auto piece = engine_->readAll();
+    std::fwrite(piece.constData(), 1, static_cast<size_t>(piece.size()),
+                stderr);
+    engine_output_ += piece;
+    if (engine_output_.size() > 8192)
+      engine_output_.remove(0, engine_output_.size() - 8192);
+  });
+  connect(engine_,
+          QOverload<int, QProcess::ExitStatus>::of(&QProcess::finished), this,
+          [this](int code, QProcess::ExitStatus) {
+            engine_->deleteLater();
+            engine_ = nullptr;
+            if (quitting_) {
+              QApplication::quit();
+              return;
+            }
+            QString why;
+            if (code == 126 || code == 127)
+              why = tr("Drover needs administrator rights to capture "
+                       "traffic, and the request was cancelled or refused. "
+                       "Choose Start to ask again.");
+            else {
+              auto lines = QString::fromLocal8Bit(engine_output_)
+                               .split('\n', Qt::SkipEmptyParts);
+              why = tr("The engine stopped (exit code %1)%2")
+                        .arg(code)
+                        .arg(lines.isEmpty() ? QString{}
+                                             : ": " + lines.back().trimmed());
+            }
+            engine_output_.clear();
+            show_no_engine(why);
+          });
+  last_ = note(engine_state::starting, tr("Starting the engine…"));
+  redraw();
+  engine_->start(program, args);
+}
+
+void tray_app::on_event(const engine_event& e) {
+  window_->add_event(e);
+  switch (e.kind) {
+    case event_kind::state_changed:
+    case event_kind::reconnect_attempt:
+      last_ = e;
+      break;
+    case event_kind::config_error:
+    case event_kind::config_applied:
+      last_.state = e.state;
+      load_config();
+      break;
+    default:
+      last_.state = e.state;
+      break;
+  }
+  if (e.state != engine_state::active)
+    stats_.no_traffic = false;
+  auto before = drawn_;
+  redraw();
+  if (drawn_ != before) {
+    auto late = std::chrono::duration_cast<std::chrono::milliseconds>(
+        caf::make_timestamp() - e.time);
+    say(QStringLiteral("icon %1 (%2) %3 ms after the engine's event")
+            .arg(to_string(drawn_))
+            .arg(text_of(state_text(last_, stats_)))
+            .arg(late.count()));
+  }
+}
+
+void tray_app::on_stats(const stats_snapshot& s, quint64 uptime_seconds) {
+  if (since_sample_.isValid())
+    rates_ = rates_between(stats_, s,
+                           std::chrono::milliseconds{since_sample_.elapsed()});
+  earlier_ = stats_;
+  bool was_quiet = stats_.no_traffic;
+  stats_ = s;
+  uptime_at_sample_ = uptime_seconds;
+  since_sample_.restart();
+  redraw();
+  if (was_quiet != s.no_traffic)
+    say(QStringLiteral("icon %1 (%2)")
+            .arg(to_string(drawn_))
+            .arg(text_of(state_text(last_, stats_))));
+}
+
+void tray_app::on_engine_gone() {
+  engine_up_ = false;
+  if (quitting_)
+    return;
+  stats_ = {};
+  since_sample_.invalidate();
+  if (!engine_)
+    show_no_engine(tr("The engine is not running. Drover connects again as "
+                      "soon as it is back; choose Start to start it."));
+}
+
+void tray_app::show_no_engine(const QString& why) {
+  say(QStringLiteral("no engine: %1").arg(why));
+  last_ = note(engine_state::failed, why);
+  stats_ = {};
+  redraw();
+}
+
+std::chrono::seconds tray_app::uptime() const {
+  auto extra = since_sample_.isValid() ? since_sample_.elapsed() / 1000 : 0;
+  return std::chrono::seconds{static_cast<long long>(uptime_at_sample_)
+                              + extra};
+}
+
+void tray_app::redraw() {
+  auto now = icon_for(last_, stats_);
+  if (!drawn_once_ || now != drawn_) {
+    icon_.setIcon(icon_of(to_string(now)));
+    drawn_ = now;
+    drawn_once_ = true;
+  }
+  icon_.setToolTip(text_of(tooltip(last_, stats_)));
+  status_row_->setText(text_of(status_row(last_, stats_, uptime(), rates_)));
+  auto item = primary_for(engine_up_ ? last_.state : engine_state::idle);
+  bool enabled = engine_up_ || !engine_;
+  primary_->setText(text_of(item.label));
+  primary_->setEnabled(enabled);
+  window_->set_primary(item, enabled);
+  window_->show_state(last_, stats_, uptime(), rates_);
+  open_log_->setEnabled(!log_path_.isEmpty());
+  trace_->setEnabled(engine_up_);
+}
+
+void tray_app::refresh_status() {
+  link_.request("status json", [this](bool ok, const QByteArray& answer) {
+    if (!ok)
+      return;
+    QString error;
+    auto status = parse_status(answer, &error);
+    if (!status) {
+      say(QStringLiteral("unreadable status: %1").arg(error));
+      return;
+    }
+    if (!status->config_path.isEmpty())
+      config_path_ = status->config_path;
+    log_path_ = status->log_path;
+    trace_->setChecked(status->trace);
+    window_->show_status(*status);
+  });
+}
+
+void tray_app::load_config() {
+  link_.request("config get", [this](bool ok, const QByteArray& text) {
+    if (ok)
+      window_->settings()->load(text, config_path_);
+  });
+}
+
+void tray_app::save_config(const QByteArray& text) {
+  send_config(text, [this](bool ok, const QString& detail) {
+    window_->settings()->saved(ok, detail);
+  });
+}
+
+void tray_app::send_config(const QByteArray& text,
+                           std::function<void(bool, const QString&)> done) {
+  if (!engine_up_) {
+    done(false, tr("The engine is not running, so the settings cannot be "
+                   "saved now."));
+    return;
+  }
+  link_.request(
+      "config set " + QByteArray::number(text.size()) + "\n" + text,
+      [done](bool ok, const QByteArray& answer) {
+        if (!ok) {
+          done(false, tr("The engine did not answer."));
+          return;
+        }
+        done(answer.startsWith("ok"),
+             QString::fromUtf8(answer.mid(answer.indexOf('\n') + 1)).trimmed());
+      });
+}
+
+void tray_app::remember_toast_shown() {
+  auto s = window_->settings()->current();
+  if (s.ui.shown_tray_toast)
+    return;
+  icon_.showMessage(tr("Drover is still running"),
+                    tr("Drover keeps proxying from the tray. To quit, use "
+                       "Quit in the tray menu."),
+                    QSystemTrayIcon::Information, 8000);
+  say("shown the first-close notification");
+  s.ui.shown_tray_toast = true;
+  window_->settings()->mark_toast_shown();
+  // Written only over a good config, never over a file the user is fixing;
+  // the engine's config watcher then reloads the form.
+  if (window_->settings()->has_good_config())
+    send_config(
+        QByteArray::fromStdString(config::serialize(s)),
+        [](bool ok, const QString& detail) {
+          if (!ok)
+            say(QStringLiteral("could not remember the notification: %1")
+                    .arg(detail));
+        });
+}
+
+void tray_app::run_check() {
+  show_window();
+  window_->show_tab(window_->check());
+  auto run_local = [this] {
+    QFile f{config_path_};
+    window_->check()->run(
+        f.open(QIODevice::ReadOnly)
+            ? f.readAll()
+            : QByteArray::fromStdString(config::serialize(config::settings{})));
+  };
+  if (!engine_up_) {
+    run_local();
+    return;
+  }
+  link_.request("config get", [this, run_local](bool ok, const QByteArray& t) {
+    if (ok)
+      window_->check()->run(t);
+    else
+      run_local();
+  });
+}
+
+void tray_app::primary() {
+  if (!engine_up_) {
+    connect_engine();
+    return;
+  }
+  auto item = primary_for(last_.state);
+  const char* command = item.action == primary_action::start  ? "start"
+                        : item.action == primary_action::stop ? "stop"
+                                                              : "retry";
+  say(QStringLiteral("asking the engine to %1").arg(command));
+  link_.request(command, [](bool, const QByteArray&) {});
+}
+
+void tray_app::open_log() {
+  QFileInfo log{log_path_};
+  if (log.isReadable()) {
+    QDesktopServices::openUrl(QUrl::fromLocalFile(log_path_));
+    return;
+  }
+  QMessageBox::information(
+      window_.get(), tr("Drover's log"),
+      tr("The log is %1.\nIt belongs to the engine, which runs as root; read "
+         "it with: sudo less %1")
+          .arg(log_path_));
+}
+
+void tray_app::quit() {
+  if (quitting_)
+    return;
+  quitting_ = true;
+  say("quitting");
+  icon_.hide();
+  window_->hide();
+  if (!engine_) {
+    // A system service keeps running as configured; this tray just leaves.
+    QApplication::quit();
+    return;
+  }
+  // The engine this tray started stops cleanly (capture released) first;
+  // its exit ends the tray (see launch_engine). Bounded, should it hang.
+  QTimer::singleShot(15000, this, [] { QApplication::quit(); });
+  if (engine_up_)
+    link_.request("quit", [](bool, const QByteArray&) {});
+  else
+    engine_->terminate();
+}
+
+int run_tray(int argc, char** argv, const tray_options& o,
+             const QString& runtime_dir) {
+  register_tray_resources();
+  QApplication app{argc, argv};
+  QApplication::setApplicationName("Drover");
+  QApplication::setQuitOnLastWindowClosed(false);
+  QApplication::setWindowIcon(icon_of("drover"));
+  single_instance instance{runtime_dir};
+  if (!instance.claim()) {
+    if (!instance.error().isEmpty()) {
+      say(instance.error());
+      return 1;
+    }
+    say("Drover is already running: asked it to show its window");
+    return 0;
+  }
+  if (!instance.error().isEmpty())
+    say(QStringLiteral("second launches cannot reach this one: %1")
+            .arg(instance.error()));
+  tray_app tray{o};
+  QObject::connect(&instance, &single_instance::show_requested, &tray,
+                   &tray_app::show_window);
+  tray.start();
+  return app.exec();
+}
+
+} // namespace drover::tray

@@ -1,0 +1,145 @@
+// The tray's widgets in-process on Qt's offscreen platform: the Settings
+// form refuses a bad value with the config validator's own message and
+// hands a valid one on as a complete config file; the window hides to the
+// tray instead of closing.
+
+#include <gtest/gtest.h>
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSpinBox>
+
+#include "app/tray/main_window.hpp"
+#include "app/tray/settings_page.hpp"
+#include "config/parse.hpp"
+
+using namespace drover;
+using namespace drover::tray;
+
+namespace {
+
+QApplication& app() {
+  static int argc = 1;
+  static char name[] = "tray_widgets_test";
+  static char* argv[] = {name, nullptr};
+  qputenv("QT_QPA_PLATFORM", "offscreen");
+  static QApplication a{argc, argv};
+  return a;
+}
+
+template<class W>
+W* field(QWidget& page, const char* name) {
+  auto* w = page.findChild<W*>(name);
+  EXPECT_NE(w, nullptr) << name;
+  return w;
+}
+
+QByteArray valid_config() {
+  config::settings s;
+  s.proxy.host = "10.0.0.1";
+  s.proxy.port = 1080;
+  return QByteArray::fromStdString(config::serialize(s));
+}
+
+} // namespace
+
+TEST(tray_settings, fills_the_form_from_the_file) {
+  app();
+  settings_page page;
+  page.load(valid_config(), "/x/config.toml");
+  EXPECT_EQ(field<QLineEdit>(page, "proxy_host")->text(), "10.0.0.1");
+  EXPECT_EQ(field<QSpinBox>(page, "proxy_port")->value(), 1080);
+  EXPECT_FALSE(field<QLineEdit>(page, "proxy_login")->isEnabled());
+  EXPECT_TRUE(field<QPlainTextEdit>(page, "target_processes")
+                  ->toPlainText()
+                  .contains("Discord.exe"));
+  EXPECT_TRUE(page.has_good_config());
+}
+
+TEST(tray_settings, refuses_a_bad_host_with_the_validators_words) {
+  app();
+  settings_page page;
+  page.load(valid_config(), "/x/config.toml");
+  QSignalSpy saves{&page, &settings_page::save_requested};
+  field<QLineEdit>(page, "proxy_host")->setText("proxy host!");
+  field<QPushButton>(page, "save_settings")->click();
+  EXPECT_EQ(saves.count(), 0);
+  // The same words as `drover config check` for the same value.
+  config::settings s;
+  s.proxy.host = "proxy host!";
+  auto expected = config::parse(config::serialize(s), "x");
+  ASSERT_FALSE(expected.ok());
+  EXPECT_EQ(field<QLabel>(page, "settings_message")->text().toStdString(),
+            expected.errors.front().message);
+}
+
+TEST(tray_settings, refuses_a_login_without_a_password) {
+  app();
+  settings_page page;
+  page.load(valid_config(), "/x/config.toml");
+  QSignalSpy saves{&page, &settings_page::save_requested};
+  field<QCheckBox>(page, "proxy_auth")->setChecked(true);
+  field<QLineEdit>(page, "proxy_login")->setText("alice");
+  field<QPushButton>(page, "save_settings")->click();
+  EXPECT_EQ(saves.count(), 0);
+  EXPECT_TRUE(field<QLabel>(page, "settings_message")
+                  ->text()
+                  .contains("proxy.password"));
+}
+
+TEST(tray_settings, a_valid_form_becomes_a_whole_valid_file) {
+  app();
+  settings_page page;
+  page.load(valid_config(), "/x/config.toml");
+  QSignalSpy saves{&page, &settings_page::save_requested};
+  field<QLineEdit>(page, "proxy_host")->setText("proxy.example.net");
+  field<QSpinBox>(page, "proxy_port")->setValue(9050);
+  field<QCheckBox>(page, "proxy_auth")->setChecked(true);
+  field<QLineEdit>(page, "proxy_login")->setText("alice");
+  field<QLineEdit>(page, "proxy_password")->setText("s3cret");
+  field<QPlainTextEdit>(page, "target_processes")
+      ->setPlainText("Discord\n\n vesktop \n");
+  field<QPushButton>(page, "save_settings")->click();
+  ASSERT_EQ(saves.count(), 1);
+  auto text = saves.at(0).at(0).toByteArray().toStdString();
+  auto parsed = config::parse(text, "saved");
+  ASSERT_TRUE(parsed.ok()) << config::to_string(parsed.errors);
+  EXPECT_EQ(parsed.value->proxy.host, "proxy.example.net");
+  EXPECT_EQ(parsed.value->proxy.port, 9050);
+  EXPECT_TRUE(parsed.value->proxy.auth);
+  EXPECT_EQ(parsed.value->proxy.password, "s3cret");
+  EXPECT_EQ(parsed.value->targets.processes,
+            (std::vector<std::string>{"Discord", "vesktop"}));
+  page.saved(true, {});
+  EXPECT_EQ(page.current().proxy.host, "proxy.example.net");
+}
+
+TEST(tray_settings, a_broken_file_is_reported_with_its_place) {
+  app();
+  settings_page page;
+  QSignalSpy problems{&page, &settings_page::problem_changed};
+  page.load("[proxy]\nport = 70000\n", "/x/config.toml");
+  ASSERT_EQ(problems.count(), 1);
+  auto text = problems.at(0).at(0).toString();
+  EXPECT_TRUE(text.contains("/x/config.toml:2:8")) << text.toStdString();
+  EXPECT_FALSE(page.has_good_config());
+  page.load(valid_config(), "/x/config.toml");
+  ASSERT_EQ(problems.count(), 2);
+  EXPECT_TRUE(problems.at(1).at(0).toString().isEmpty());
+}
+
+TEST(tray_window, closing_hides_to_the_tray) {
+  app();
+  main_window w{"drover"};
+  QSignalSpy hidden{&w, &main_window::closed_to_tray};
+  w.show();
+  EXPECT_TRUE(w.isVisible());
+  w.close();
+  EXPECT_FALSE(w.isVisible());
+  EXPECT_EQ(hidden.count(), 1);
+}

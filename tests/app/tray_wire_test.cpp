@@ -1,0 +1,147 @@
+// The tray's reading of the control socket's lines, against text the real
+// control server renders (render_event, render_stats, render_status), and
+// its autostart entry.
+
+#include <gtest/gtest.h>
+
+#include <QTemporaryDir>
+
+#include "actors/control_server.hpp"
+#include "app/tray/autostart.hpp"
+#include "app/tray/wire.hpp"
+
+using namespace drover;
+using namespace drover::tray;
+
+namespace {
+
+QByteArray bytes(const std::string& s) {
+  auto b = QByteArray::fromStdString(s);
+  return b.endsWith('\n') ? b.chopped(1) : b;
+}
+
+} // namespace
+
+TEST(tray_wire, reads_back_an_event_the_engine_renders) {
+  engine_event e;
+  e.kind = event_kind::reconnect_attempt;
+  e.state = engine_state::reconnecting;
+  e.failure = failure_class::proxy_unreachable;
+  e.reason = "cannot reach the proxy 10.0.0.1:1080 \"quoted\" ✓";
+  e.attempt = 3;
+  e.time = caf::timestamp{std::chrono::milliseconds{1'700'000'000'123}};
+  QString error;
+  auto line = parse_line(bytes(render_event(e, true)), &error);
+  ASSERT_TRUE(line) << error.toStdString();
+  ASSERT_TRUE(line->event);
+  EXPECT_EQ(line->event->kind, e.kind);
+  EXPECT_EQ(line->event->state, e.state);
+  EXPECT_EQ(line->event->failure, e.failure);
+  EXPECT_EQ(line->event->reason, e.reason);
+  EXPECT_EQ(line->event->attempt, 3u);
+  EXPECT_EQ(line->event->time, e.time);
+}
+
+TEST(tray_wire, reads_back_counters) {
+  stats_snapshot s;
+  s.bytes_in = 5'000'000'000ull;
+  s.bytes_out = 42;
+  s.tcp_flows = 3;
+  s.udp_flows = 1;
+  s.packets_dropped = 7;
+  s.no_traffic = true;
+  s.active_since = caf::make_timestamp() - std::chrono::seconds{90};
+  auto line = parse_line(bytes(render_stats(s)), nullptr);
+  ASSERT_TRUE(line && line->stats);
+  EXPECT_EQ(line->stats->bytes_in, s.bytes_in);
+  EXPECT_EQ(line->stats->bytes_out, 42u);
+  EXPECT_EQ(line->stats->tcp_flows, 3u);
+  EXPECT_EQ(line->stats->udp_flows, 1u);
+  EXPECT_TRUE(line->stats->no_traffic);
+  EXPECT_GE(line->uptime_seconds, 89u);
+  EXPECT_LE(line->uptime_seconds, 91u);
+}
+
+TEST(tray_wire, reads_back_a_status_with_flows) {
+  engine_status st;
+  st.last.state = engine_state::active;
+  st.last.reason = "proxying";
+  st.stats.tcp_flows = 1;
+  st.stats.active_since = caf::make_timestamp();
+  flow_descriptor f;
+  f.protocol = 17;
+  f.pid = 4242;
+  f.process = "Discord";
+  f.src_ip = 0x0A000001;
+  f.src_port = 5000;
+  f.dst_ip = 0x5DB8D822; // 93.184.216.34
+  f.dst_port = 50003;
+  f.bytes_in = 1000;
+  f.bytes_out = 2000;
+  f.started = caf::make_timestamp();
+  auto status = parse_status(
+      QByteArray::fromStdString(render_status(st, {f}, true, "/x/c.toml")),
+      nullptr);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->last.state, engine_state::active);
+  EXPECT_EQ(status->config_path, "/x/c.toml");
+  ASSERT_EQ(status->flows.size(), 1u);
+  EXPECT_EQ(status->flows[0].process, "Discord");
+  EXPECT_EQ(status->flows[0].pid, 4242u);
+  EXPECT_EQ(status->flows[0].protocol, "udp");
+  EXPECT_EQ(status->flows[0].destination, "93.184.216.34:50003");
+  EXPECT_EQ(status->flows[0].bytes_out, 2000u);
+}
+
+TEST(tray_wire, refuses_what_the_engine_never_sends) {
+  QString error;
+  EXPECT_FALSE(parse_line("not json", &error));
+  EXPECT_FALSE(error.isEmpty());
+  EXPECT_FALSE(parse_line(R"({"type":"event","kind":"explode","state":"idle",)"
+                          R"("failure":"none"})",
+                          &error));
+  EXPECT_TRUE(error.contains("unknown"));
+  EXPECT_FALSE(parse_line(R"({"type":"other"})", &error));
+  EXPECT_FALSE(parse_line("[1,2]", &error));
+}
+
+TEST(tray_autostart, entry_quotes_a_path_with_spaces_and_reads_it_back) {
+  auto plain = autostart_entry("/usr/local/bin/drover");
+  EXPECT_TRUE(plain.contains("\nExec=/usr/local/bin/drover\n"));
+  EXPECT_EQ(entry_program(plain), "/usr/local/bin/drover");
+  QString odd = R"(/home/a b/$x "q"/drover)";
+  auto entry = autostart_entry(odd);
+  EXPECT_TRUE(entry.contains(R"(Exec="/home/a b/\\$x \\"q\\"/drover")"))
+      << entry.toStdString();
+  EXPECT_EQ(entry_program(entry), odd);
+  EXPECT_TRUE(entry_enabled(entry));
+}
+
+TEST(tray_autostart, the_desktops_own_off_switch_wins) {
+  auto entry = autostart_entry("/usr/bin/drover");
+  EXPECT_FALSE(entry_enabled(entry + "Hidden=true\n"));
+  auto off = entry;
+  off.replace("X-GNOME-Autostart-enabled=true",
+              "X-GNOME-Autostart-enabled=false");
+  EXPECT_FALSE(entry_enabled(off));
+  EXPECT_FALSE(entry_enabled("[Desktop Entry]\nName=Drover\n"));
+}
+
+TEST(tray_autostart, toggles_and_heals_a_moved_program) {
+  QTemporaryDir dir;
+  auto path = dir.path() + "/autostart/drover.desktop";
+  autostart old_place{path, "/opt/old/drover"};
+  EXPECT_FALSE(old_place.enabled());
+  EXPECT_TRUE(old_place.set_enabled(true).isEmpty());
+  EXPECT_TRUE(old_place.enabled());
+  autostart moved{path, "/opt/new/drover"};
+  EXPECT_TRUE(moved.heal());
+  EXPECT_FALSE(moved.heal()); // already right
+  QFile f{path};
+  ASSERT_TRUE(f.open(QIODevice::ReadOnly));
+  EXPECT_EQ(entry_program(QString::fromUtf8(f.readAll())), "/opt/new/drover");
+  EXPECT_TRUE(moved.set_enabled(false).isEmpty());
+  EXPECT_FALSE(moved.enabled());
+  EXPECT_FALSE(QFile::exists(path));
+  EXPECT_FALSE(moved.heal()); // off stays off
+}

@@ -1,0 +1,51 @@
+// The pure /proc parsers behind the flow list's process names.
+
+#include <gtest/gtest.h>
+
+#include "actors/platform/linux/procfs.hpp"
+
+using namespace drover::platform::linux_port;
+
+namespace {
+
+// Real /proc/net/tcp text (little-endian x86): 10.210.0.1:40000 (9C40) to
+// 10.210.0.3:7, a listener on 0.0.0.0:22, one on 127.0.0.1:631 (0277).
+constexpr const char* tcp_table
+    = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
+      "retrnsmt   uid  timeout inode\n"
+      "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 "
+      "00000000     0        0 1111 1 0000000000000000 100 0 0 10 0\n"
+      "   1: 0100007F:0277 00000000:0000 0A 00000000:00000000 00:00000000 "
+      "00000000     0        0 2222 1 0000000000000000 100 0 0 10 0\n"
+      "   2: 0100D20A:9C40 0300D20A:0007 01 00000000:00000000 00:00000000 "
+      "00000000  1000        0 3333 1 0000000000000000 20 4 30 10 -1\n"
+      "   3: garbage line\n";
+
+} // namespace
+
+TEST(procfs, socket_inodes_by_port_keeps_this_address_and_the_wildcard) {
+  auto inodes = socket_inodes_by_port(tcp_table, 0x0AD20001); // 10.210.0.1
+  EXPECT_EQ(inodes.size(), 2u);
+  EXPECT_EQ(inodes[40000], 3333u);
+  EXPECT_EQ(inodes[22], 1111u);
+  EXPECT_EQ(inodes.count(631), 0u); // bound to 127.0.0.1 only
+  auto loopback = socket_inodes_by_port(tcp_table, 0x7F000001);
+  EXPECT_EQ(loopback[631], 2222u);
+}
+
+TEST(procfs, an_ipv6_table_gives_nothing) {
+  EXPECT_TRUE(socket_inodes_by_port(
+                  "header\n   0: 00000000000000000000000001000000:0277 "
+                  "00000000000000000000000000000000:0000 0A 00000000:00000000 "
+                  "00:00000000 00000000     0        0 99 1\n",
+                  0)
+                  .empty());
+}
+
+TEST(procfs, socket_inode_of_link) {
+  EXPECT_EQ(socket_inode_of_link("socket:[12345]"), 12345u);
+  EXPECT_EQ(socket_inode_of_link("pipe:[12345]"), 0u);
+  EXPECT_EQ(socket_inode_of_link("socket:[12a]"), 0u);
+  EXPECT_EQ(socket_inode_of_link("/dev/null"), 0u);
+  EXPECT_EQ(socket_inode_of_link("socket:["), 0u);
+}
