@@ -4,6 +4,7 @@
 #include <QDateTime>
 #include <QFormLayout>
 #include <QHeaderView>
+#include <QShortcut>
 #include <QVBoxLayout>
 
 namespace drover::tray {
@@ -81,6 +82,9 @@ main_window::main_window(const QString& program, QWidget* parent)
   tabs_->addTab(settings_, tr("Settings"));
   check_ = new check_page(program);
   tabs_->addTab(check_, tr("Check"));
+  // Ctrl+W hides the window too, as its title bar's close button does.
+  auto* close_key = new QShortcut(QKeySequence::Close, this);
+  connect(close_key, &QShortcut::activated, this, &QWidget::close);
   resize(720, 460);
 }
 

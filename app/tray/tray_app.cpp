@@ -122,6 +122,9 @@ tray_app::tray_app(tray_options o, QObject* parent)
   });
   connect(window_->check(), &check_page::run_requested, this,
           &tray_app::run_check);
+  connect(window_->check(), &check_page::finished, this, [](bool ok) {
+    say(ok ? "check passed" : "check failed");
+  });
   connect(window_->settings(), &settings_page::save_requested, this,
           &tray_app::save_config);
   connect(window_->settings(), &settings_page::problem_changed, window_.get(),
@@ -516,8 +519,10 @@ int run_tray(int argc, char** argv, const tray_options& o,
     say(QStringLiteral("second launches cannot reach this one: %1")
             .arg(instance.error()));
   tray_app tray{o};
-  QObject::connect(&instance, &single_instance::show_requested, &tray,
-                   &tray_app::show_window);
+  QObject::connect(&instance, &single_instance::show_requested, &tray, [&] {
+    say("another launch asked for the window");
+    tray.show_window();
+  });
   tray.start();
   return app.exec();
 }

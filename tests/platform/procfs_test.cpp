@@ -1,8 +1,15 @@
-// The pure /proc parsers behind the flow list's process names.
+// The /proc parsers behind the flow list's process names, and the lookup
+// itself on a real socket.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "actors/platform/linux/procfs.hpp"
+#include "actors/platform/process.hpp"
 
 using namespace drover::platform::linux_port;
 
@@ -48,4 +55,29 @@ TEST(procfs, socket_inode_of_link) {
   EXPECT_EQ(socket_inode_of_link("socket:[12a]"), 0u);
   EXPECT_EQ(socket_inode_of_link("/dev/null"), 0u);
   EXPECT_EQ(socket_inode_of_link("socket:["), 0u);
+}
+
+// The real lookup: this test's own connected socket is found as its own.
+TEST(socket_owners, finds_this_process_behind_its_socket) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  sockaddr_in mine{};
+  len = sizeof mine;
+  ASSERT_EQ(::getsockname(client, reinterpret_cast<sockaddr*>(&mine), &len), 0);
+  auto port = ntohs(mine.sin_port);
+  auto owners = drover::platform::socket_owners(6, INADDR_LOOPBACK, {port, 1});
+  ASSERT_EQ(owners.count(port), 1u);
+  EXPECT_EQ(owners[port].pid, static_cast<uint32_t>(::getpid()));
+  EXPECT_EQ(owners[port].name, "platform_test");
+  EXPECT_EQ(owners.count(1), 0u); // nobody's port
+  ::close(client);
+  ::close(listener);
 }

@@ -1,0 +1,297 @@
+// The tray end to end: the real drover binary as the tray under Xvfb with
+// trayer as the tray host, the real engine, the real dante, in the test's
+// network namespaces. The tray runs as an unprivileged user ("nobody") and
+// follows a root engine that shares its control socket with that user (the
+// desktop privilege model, docs/desktop.md). The icon's colour is read off
+// the screen; the menu is driven with the keyboard.
+//
+// DROVER_SCREENSHOTS=DIR saves the screenshots the README shows there
+// (scripts/screenshots.sh); otherwise they go to the test's folder.
+
+#include <pwd.h>
+#include <sys/stat.h>
+
+#include "tests/e2e/world.hpp"
+#include "tests/support/desktop.hpp"
+
+using namespace drover::e2e;
+using drover::test::desktop;
+
+namespace {
+
+constexpr uid_t nobody = 65534;
+
+struct tray_world {
+  world& w;
+  desktop& d;
+  fs::path home, runtime, config;
+  std::unique_ptr<child> engine, tray, target;
+  fs::path named;
+
+  tray_world(world& w_, desktop& d_) : w(w_), d(d_) {
+    home = w.dir / "home";
+    runtime = w.dir / "run-user";
+    fs::create_directories(home / ".config" / "drover");
+    fs::create_directories(runtime);
+    config = home / ".config" / "drover" / "config.toml";
+    // A target program by name, and `drover check`'s targets inside the
+    // test's namespaces (the http server, coturn).
+    named = w.dir / "e2e-tray-target";
+    fs::copy_file(DROVER_PEER, named, fs::copy_options::overwrite_existing);
+    std::ofstream{config} << "[proxy]\nhost = \"" << w.proxy_ip
+                          << "\"\nport = 1080\n[targets]\nprocesses = [\""
+                          << named.filename().string() << "\"]\n[check]\n"
+                          << "tcp_target = \"" << w.server_ip << ":80\"\n"
+                          << "udp_target = \"" << w.server_ip << ":3478\"\n";
+    ::chmod(config.c_str(), 0600);
+    for (auto& p : {w.dir, home, runtime})
+      ::chmod(p.c_str(), p == runtime ? 0700 : 0755);
+    sh("chown -R " + std::to_string(nobody) + ":" + std::to_string(nobody)
+       + " " + home.string() + " " + runtime.string());
+  }
+
+  // The engine as root, started for user nobody (as sudo would).
+  void start_engine() {
+    auto env = w.env();
+    env.push_back("SUDO_UID=" + std::to_string(nobody));
+    engine = std::make_unique<child>(
+        std::vector<std::string>{"ip", "netns", "exec", w.app.name(),
+                                 DROVER_BINARY, "--headless", "--config",
+                                 config.string()},
+        env);
+  }
+
+  std::vector<std::string> user_env() const {
+    auto env = d.env();
+    env.push_back("HOME=" + home.string());
+    env.push_back("XDG_RUNTIME_DIR=" + runtime.string());
+    env.push_back("XDG_CONFIG_HOME=" + (home / ".config").string());
+    env.push_back("XDG_STATE_HOME=" + (home / ".local" / "state").string());
+    return env;
+  }
+
+  // `drover` (the tray) as user nobody.
+  std::unique_ptr<child> launch_tray() {
+    return std::make_unique<child>(
+        std::vector<std::string>{
+            "ip", "netns", "exec", w.app.name(), "setpriv",
+            "--reuid=" + std::to_string(nobody),
+            "--regid=" + std::to_string(nobody), "--clear-groups",
+            DROVER_BINARY, "--config", config.string()},
+        user_env());
+  }
+
+  // Opens the tray menu and waits until it shows. A click that arrives
+  // while the tray host re-embeds a changed icon can be lost: up to three.
+  bool open_menu() {
+    auto before = d.windows("drover").size();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      d.x("xdotool mousemove 0 300");
+      d.click_icon(3);
+      if (d.wait_until([&] { return d.windows("drover").size() > before; },
+                       2s))
+        return true;
+    }
+    ADD_FAILURE() << "no tray menu after three clicks";
+    return false;
+  }
+
+  std::string state() {
+    auto [code, out] = w.status(true);
+    std::smatch m;
+    return std::regex_search(out, m, std::regex{"\"state\":\"(\\w+)\""})
+               ? m[1].str()
+               : "none";
+  }
+};
+
+fs::path screenshots(world& w) {
+  if (const char* dir = std::getenv("DROVER_SCREENSHOTS"); dir && *dir)
+    return dir;
+  return w.dir;
+}
+
+// The "N ms after the engine's event" of the tray's line for `icon`.
+long lateness(const std::string& out, const std::string& icon, size_t from) {
+  std::smatch m;
+  auto tail = out.substr(std::min(from, out.size()));
+  if (!std::regex_search(tail, m,
+                         std::regex{"icon " + icon + " [^\n]*? (-?\\d+) ms after"}))
+    return -1;
+  return std::stol(m[1].str());
+}
+
+class tray_e2e : public engine_e2e {
+protected:
+  void SetUp() override {
+    engine_e2e::SetUp();
+    if (IsSkipped())
+      return;
+    for (auto tool : {"Xvfb", "trayer", "xdotool", "import", "setpriv"})
+      if (!drover::test::have_command(tool))
+        GTEST_SKIP() << "needs " << tool;
+    d = std::make_unique<desktop>();
+    ASSERT_TRUE(d->ready()) << "no X server with a tray host";
+    t = std::make_unique<tray_world>(*w, *d);
+  }
+  std::unique_ptr<desktop> d;
+  std::unique_ptr<tray_world> t;
+};
+
+} // namespace
+
+// A user's tray follows a root engine: the icon is green while it proxies,
+// the menu's Stop and Start work, a proxy that dies turns it yellow within
+// 200 ms of the engine saying so and green again when the proxy is back;
+// Quit leaves an engine the tray did not start running.
+TEST_F(tray_e2e, a_users_tray_follows_and_drives_a_root_engine) {
+  t->start_engine();
+  ASSERT_TRUE(t->engine->wait_for_output("active: proxying", 20s))
+      << t->engine->output();
+  EXPECT_NE(t->engine->output().find("user 65534 (SUDO_UID)"),
+            std::string::npos)
+      << t->engine->output();
+  auto tray = t->launch_tray();
+  ASSERT_TRUE(tray->wait_for_output("tray: engine at /run/drover/control-", 15s))
+      << tray->output();
+  ASSERT_TRUE(d->wait_icon("green", 5s)) << d->icon_colour();
+
+  // The menu, with its status row; its first item is Stop.
+  ASSERT_TRUE(t->open_menu()) << tray->output() << t->engine->output();
+  auto area = *d->tray_area();
+  d->screenshot(screenshots(*w) / "tray-menu.png",
+                drover::test::rect{1024 - 420, 0, 420, 280});
+  d->keys("Down Return");
+  ASSERT_TRUE(tray->wait_for_output("asking the engine to stop", 5s))
+      << tray->output();
+  EXPECT_TRUE(d->wait_icon("grey", 5s)) << d->icon_colour();
+  EXPECT_EQ(t->state(), "idle");
+  ASSERT_TRUE(t->open_menu());
+  d->keys("Down Return");
+  ASSERT_TRUE(tray->wait_for_output("asking the engine to start", 5s));
+  EXPECT_TRUE(d->wait_icon("green", 10s)) << d->icon_colour();
+  EXPECT_EQ(t->state(), "active");
+
+  // The proxy dies: a target's connection fails, the engine reconnects.
+  t->target = w->tcp_rounds(*t->engine, t->named);
+  auto from = tray->output().size();
+  w->stop_proxy();
+  t->target->write_line("go");
+  ASSERT_TRUE(tray->wait_for_output("icon warning (Reconnecting", 20s, from))
+      << tray->output();
+  auto late = lateness(tray->output(), "warning", from);
+  EXPECT_GE(late, 0) << tray->output();
+  EXPECT_LT(late, 200) << "the icon turned yellow " << late
+                       << " ms after the engine's event";
+  EXPECT_EQ(d->icon_colour(), "yellow");
+  from = tray->output().size();
+  w->start_proxy();
+  ASSERT_TRUE(w->wait_for_proxy());
+  ASSERT_TRUE(tray->wait_for_output("icon active (Active", 40s, from))
+      << tray->output();
+  EXPECT_LT(lateness(tray->output(), "active", from), 200);
+  EXPECT_TRUE(d->wait_icon("green", 2s)) << d->icon_colour();
+
+  // Quit (the last item): the tray exits, the engine it did not start runs.
+  ASSERT_TRUE(t->open_menu());
+  d->keys("Up Return");
+  EXPECT_EQ(tray->wait(10s), 0) << tray->output();
+  EXPECT_TRUE(t->engine->running());
+  EXPECT_EQ(t->state(), "active");
+  (void)area;
+}
+
+// The window: every tab (screenshots for the README), Run check against
+// the test's proxy, the first close's notification remembered in the config
+// (which stays the user's file), and a second launch that raises the first.
+TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
+  auto stun = w->stun_server();
+  t->start_engine();
+  ASSERT_TRUE(t->engine->wait_for_output("active: proxying", 20s))
+      << t->engine->output();
+  auto tray = t->launch_tray();
+  ASSERT_TRUE(tray->wait_for_output("tray: engine at", 15s)) << tray->output();
+  ASSERT_TRUE(d->wait_icon("green", 5s));
+  // Some traffic and a flow for the Status and Flows tabs.
+  t->target = w->tcp_rounds(*t->engine, t->named);
+  t->target->write_line("go");
+  ASSERT_TRUE(t->target->wait_for_output("round ok", 20s));
+
+  // Run check: opens the window on the Check tab and runs `drover check`.
+  ASSERT_TRUE(t->open_menu());
+  d->keys("Down Down Return");
+  ASSERT_TRUE(tray->wait_for_output("check passed", 30s)) << tray->output();
+  auto windows = d->windows("drover", "^Drover$");
+  ASSERT_EQ(windows.size(), 1u);
+  auto window = windows.front();
+  drover::test::rect frame{0, 0, 720, 460};
+  d->screenshot(screenshots(*w) / "window-check.png", frame);
+  // Status, Timeline, Flows, Settings: Ctrl+Tab from Check wraps to Status.
+  d->x("xdotool windowfocus " + window);
+  for (auto tab : {"status", "timeline", "flows", "settings"}) {
+    d->keys("ctrl+Tab");
+    // The window redraws within a frame; the status refresh is 1 s.
+    std::this_thread::sleep_for(1500ms);
+    d->screenshot(screenshots(*w) / ("window-" + std::string{tab} + ".png"),
+                  frame);
+  }
+
+  // A click on the icon hides the window; a second launch raises the first
+  // and exits 0.
+  d->click_icon(1);
+  ASSERT_TRUE(d->wait_until([&] { return d->windows("drover", "^Drover$").empty(); }, 5s));
+  auto second = t->launch_tray();
+  EXPECT_EQ(second->wait(15s), 0) << second->output();
+  EXPECT_NE(second->output().find("already running"), std::string::npos)
+      << second->output();
+  EXPECT_TRUE(tray->wait_for_output("another launch asked for the window", 5s));
+  ASSERT_TRUE(d->wait_until(
+      [&] { return !d->windows("drover", "^Drover$").empty(); }, 5s));
+
+  // The first close hides to the tray with a notification, remembered in the
+  // config file, which stays the user's own.
+  auto shown = d->windows("drover", "^Drover$");
+  ASSERT_FALSE(shown.empty());
+  d->x("xdotool windowfocus " + shown.front());
+  d->keys("ctrl+w");
+  ASSERT_TRUE(tray->wait_for_output("shown the first-close notification", 5s))
+      << tray->output();
+  EXPECT_TRUE(d->wait_until([&] { return d->windows("drover", "^Drover$").empty(); }, 5s));
+  ASSERT_TRUE(t->engine->wait_for_output("config", 10s));
+  EXPECT_TRUE(d->wait_until(
+      [&] {
+        std::ifstream in{t->config};
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str().find("shown_tray_toast = true") != std::string::npos;
+      },
+      5s));
+  struct stat st {};
+  ASSERT_EQ(::stat(t->config.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody) << "the engine took the user's config file";
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// As root with no engine running, the tray starts its own engine; Quit
+// stops that engine cleanly before the tray exits.
+TEST_F(tray_e2e, a_tray_that_started_its_engine_stops_it_on_quit) {
+  auto env = d->env();
+  for (auto& e : w->env())
+    env.push_back(e);
+  child tray{std::vector<std::string>{"ip", "netns", "exec", w->app.name(),
+                                      DROVER_BINARY, "--config",
+                                      t->config.string()},
+             env};
+  ASSERT_TRUE(tray.wait_for_output("tray: starting the engine", 10s))
+      << tray.output();
+  ASSERT_TRUE(tray.wait_for_output("tray: engine at", 20s)) << tray.output();
+  ASSERT_TRUE(d->wait_icon("green", 20s)) << tray.output();
+  EXPECT_EQ(t->state(), "active");
+  ASSERT_TRUE(t->open_menu());
+  d->keys("Up Return");
+  EXPECT_EQ(tray.wait(20s), 0) << tray.output();
+  EXPECT_NE(tray.output().find("stopping"), std::string::npos)
+      << tray.output();
+  EXPECT_EQ(t->state(), "none") << "the engine still runs";
+  EXPECT_FALSE(w->drover_cgroup_exists());
+}
