@@ -1,7 +1,7 @@
 # Drover's entry points. On a fresh Debian 12 machine:
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
-.PHONY: run test build build-windows test-native test-sanitize test-fuzz \
+.PHONY: run install uninstall test build build-windows test-native test-sanitize test-fuzz \
         test-windows bench bench-engine format clean
 
 JOBS ?= $(shell nproc)
@@ -11,10 +11,22 @@ BUILD_WINDOWS ?= build-windows
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 30
-ARGS ?= --headless
+ARGS ?=
 
+# On a desktop: the tray (it finds the engine, or starts one, asking for the
+# administrator's password). Without one: the engine in the foreground
+# (as root).
 run: build
 	./$(BUILD_RUN)/app/drover $(ARGS)
+
+# The engine as a system service, the menu entry, the group "drover"
+# (docs/desktop.md). Build first (make build or make run), then, as root:
+# sudo make install.
+install:
+	scripts/install.sh install $(BUILD_RUN)
+
+uninstall:
+	scripts/install.sh uninstall
 
 # The product alone: no tests or benchmarks, so nothing test-only is needed.
 build:

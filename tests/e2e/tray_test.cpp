@@ -295,3 +295,70 @@ TEST_F(tray_e2e, a_tray_that_started_its_engine_stops_it_on_quit) {
   EXPECT_EQ(t->state(), "none") << "the engine still runs";
   EXPECT_FALSE(w->drover_cgroup_exists());
 }
+
+// The privilege model's gate: a root engine's control socket admits root,
+// the user it was started for (SUDO_UID), and the group "drover" (the
+// system service's users), nobody else. The group exists only in this
+// engine's mount namespace (a copy of /etc/group); the machine's own files
+// are not touched.
+TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
+  auto as_nobody = [&](const std::string& what) {
+    child c{{"ip", "netns", "exec", w->app.name(), "setpriv",
+             "--reuid=65534", "--regid=65534", "--clear-groups",
+             DROVER_BINARY, what},
+            {"XDG_RUNTIME_DIR=" + (w->dir / "nobody-run").string()}};
+    int code = c.wait(20s);
+    return std::pair{code, c.output()};
+  };
+  fs::create_directories(w->dir / "nobody-run");
+  sh("chown 65534:65534 " + (w->dir / "nobody-run").string());
+  auto config = w->config();
+  {
+    // Started by root itself: root only.
+    child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                  "--headless", "--config", config.string()},
+                 w->env()};
+    ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+        << engine.output();
+    EXPECT_NE(engine.output().find("(for root)"), std::string::npos);
+    auto [code, out] = as_nobody("status");
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_NE(out.find("not yours to use"), std::string::npos) << out;
+    EXPECT_EQ(w->status(false).first, 0);
+  }
+  {
+    // Started as a service whose users are in the group "drover".
+    auto group = w->dir / "group";
+    sh("cp /etc/group " + group.string() + " && echo 'drover:x:4242:' >> "
+       + group.string());
+    child engine{{"unshare", "--mount", "sh", "-c",
+                  "mount --bind " + group.string()
+                      + " /etc/group && exec ip netns exec " + w->app.name()
+                      + " " + DROVER_BINARY + " --headless --config "
+                      + config.string()},
+                 w->env()};
+    ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+        << engine.output();
+    EXPECT_NE(engine.output().find("(for root, group drover)"),
+              std::string::npos)
+        << engine.output();
+    std::smatch m;
+    auto out = engine.output();
+    ASSERT_TRUE(std::regex_search(out, m,
+                                  std::regex{"control socket (\\S+) \\(for"}));
+    struct stat st {};
+    ASSERT_EQ(::stat(m[1].str().c_str(), &st), 0);
+    EXPECT_EQ(st.st_gid, 4242u);
+    EXPECT_EQ(st.st_mode & 0777, 0660u);
+    // nobody is not in the group: still refused.
+    EXPECT_EQ(as_nobody("status").first, 1);
+    // A member of the group is let in.
+    child member{{"ip", "netns", "exec", w->app.name(), "setpriv",
+                  "--reuid=65534", "--regid=65534", "--groups=4242",
+                  DROVER_BINARY, "status"},
+                 {"XDG_RUNTIME_DIR=" + (w->dir / "nobody-run").string()}};
+    EXPECT_EQ(member.wait(20s), 0) << member.output();
+    EXPECT_NE(member.output().find("State:    Active"), std::string::npos)
+        << member.output();
+  }
+}

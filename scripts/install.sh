@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs Drover for a desktop (docs/desktop.md): the binary, the engine as
+# a systemd service, the menu entry and icons, and the group "drover" whose
+# members' trays may control the engine. Run as root: `sudo make install`.
+#   install.sh install BUILD_DIR   install (and start the service)
+#   install.sh uninstall           remove it all (the config stays)
+# DESTDIR=DIR installs into DIR only (no group, no systemctl): for tests
+# and packagers.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+prefix="${PREFIX:-/usr/local}"
+dest="${DESTDIR:-}"
+bindir="$prefix/bin"
+unit="$dest/etc/systemd/system/drover.service"
+entry="$dest$prefix/share/applications/drover.desktop"
+docdir="$dest$prefix/share/doc/drover"
+icons="$dest$prefix/share/icons/hicolor"
+
+live() { [ -z "$dest" ]; }
+have_systemd() { live && [ -d /run/systemd/system ]; }
+
+install_all() {
+  local build="$1"
+  [ -x "$build/app/drover" ] || die "no $build/app/drover: build first (make build)"
+  live && [ "$(id -u)" -ne 0 ] && die "run as root: sudo make install"
+  install -D -m 0755 "$build/app/drover" "$dest$bindir/drover"
+  sed "s|@BINDIR@|$bindir|" "$DROVER_ROOT/app/desktop/drover.service" \
+    | install -D -m 0644 /dev/stdin "$unit"
+  sed "s|@BINDIR@|$bindir|" "$DROVER_ROOT/app/desktop/drover.desktop" \
+    | install -D -m 0644 /dev/stdin "$entry"
+  for size in 16 22 24 32 48 64 128; do
+    install -D -m 0644 "$DROVER_ROOT/app/tray/icons/drover-$size.png" \
+      "$icons/${size}x${size}/apps/drover.png"
+  done
+  install -D -m 0644 "$DROVER_ROOT/docs/desktop.md" "$docdir/desktop.md"
+  if live; then
+    getent group drover >/dev/null || groupadd --system drover
+    local user="${SUDO_USER:-}"
+    if [ -n "$user" ] && [ "$user" != root ]; then
+      usermod -aG drover "$user"
+      log "$user is in the group drover (log out and in once for it to count)"
+    fi
+  fi
+  if have_systemd; then
+    systemctl daemon-reload
+    systemctl enable --now drover.service
+    log "the engine runs as the service drover (systemctl status drover)"
+  elif live; then
+    log "no systemd here: start the engine with: sudo $bindir/drover --headless"
+  fi
+  log "installed; start the tray from the menu (Drover) or with: drover"
+}
+
+uninstall_all() {
+  if have_systemd; then
+    systemctl disable --now drover.service 2>/dev/null || true
+  fi
+  rm -f "$dest$bindir/drover" "$unit" "$entry"
+  rm -rf "$docdir"
+  for size in 16 22 24 32 48 64 128; do
+    rm -f "$icons/${size}x${size}/apps/drover.png"
+  done
+  have_systemd && systemctl daemon-reload
+  log "removed; /etc/drover and the group drover are kept (groupdel drover)"
+}
+
+case "${1:-}" in
+  install) install_all "${2:-build-run}" ;;
+  uninstall) uninstall_all ;;
+  *) die "usage: install.sh install BUILD_DIR | uninstall" ;;
+esac
