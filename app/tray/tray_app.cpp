@@ -114,8 +114,8 @@ tray_app::tray_app(tray_options o, QObject* parent)
   connect(window_.get(), &main_window::primary_clicked, this,
           &tray_app::primary);
   connect(window_.get(), &main_window::closed_to_tray, this, [this] {
-    if (!QSystemTrayIcon::isSystemTrayAvailable()) {
-      quit(); // nowhere to keep running visibly
+    if (!icon_.isVisible()) {
+      quit(); // no icon to keep running behind
       return;
     }
     remember_toast_shown();
@@ -377,8 +377,17 @@ void tray_app::refresh_status() {
 
 void tray_app::load_config() {
   link_.request("config get", [this](bool ok, const QByteArray& text) {
-    if (ok)
-      window_->settings()->load(text, config_path_);
+    if (!ok)
+      return;
+    window_->settings()->load(text, config_path_);
+    // ui.tray_icon = false: the window alone (closing it quits).
+    bool wanted = window_->settings()->current().ui.tray_icon
+                  && QSystemTrayIcon::isSystemTrayAvailable();
+    if (wanted != icon_.isVisible()) {
+      icon_.setVisible(wanted);
+      if (!wanted)
+        show_window();
+    }
   });
 }
 
