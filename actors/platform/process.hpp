@@ -16,7 +16,9 @@ struct process_entry {
 };
 
 /// Every process this user may see. Windows: Toolhelp32; Linux: /proc
-/// (the executable's base name, or the command name when it is hidden).
+/// (the executable's base name, or the command name when it is hidden),
+/// only those in this process's network namespace (where its capture
+/// rules apply).
 std::vector<process_entry> list_processes();
 
 /// The process that owns a socket.

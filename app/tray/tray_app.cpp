@@ -1,6 +1,8 @@
 #include "app/tray/tray_app.hpp"
 
+#include <atomic>
 #include <cstdio>
+#include <thread>
 
 #include <QApplication>
 #include <QDesktopServices>
@@ -122,9 +124,8 @@ tray_app::tray_app(tray_options o, QObject* parent)
   });
   connect(window_->check(), &check_page::run_requested, this,
           &tray_app::run_check);
-  connect(window_->check(), &check_page::finished, this, [](bool ok) {
-    say(ok ? "check passed" : "check failed");
-  });
+  connect(window_->check(), &check_page::finished, this,
+          [](bool ok) { say(ok ? "check passed" : "check failed"); });
   connect(window_->settings(), &settings_page::save_requested, this,
           &tray_app::save_config);
   connect(window_->settings(), &settings_page::problem_changed, window_.get(),
@@ -511,6 +512,9 @@ void tray_app::quit() {
 int run_tray(int argc, char** argv, const tray_options& o,
              const QString& runtime_dir) {
   register_tray_resources();
+  // Before any thread starts (Qt's own included), so that only the waiting
+  // thread below receives termination requests.
+  platform::capture_termination_requests();
   QApplication app{argc, argv};
   QApplication::setApplicationName("Drover");
   QApplication::setQuitOnLastWindowClosed(false);
@@ -532,8 +536,21 @@ int run_tray(int argc, char** argv, const tray_options& o,
     say("another launch asked for the window");
     tray.show_window();
   });
+  // SIGTERM or Ctrl+C (a logout, a `kill`) quits as the menu's Quit does,
+  // so an engine this tray started is not left running without a tray.
+  std::atomic<bool> exiting{false};
+  std::thread terminations{[&] {
+    platform::wait_for_termination();
+    if (!exiting)
+      QMetaObject::invokeMethod(
+          &tray, [&] { tray.quit(); }, Qt::QueuedConnection);
+  }};
   tray.start();
-  return app.exec();
+  int code = QApplication::exec();
+  exiting = true;
+  platform::request_termination(); // wakes the waiting thread if it waits
+  terminations.join();
+  return code;
 }
 
 } // namespace drover::tray

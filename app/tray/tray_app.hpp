@@ -48,6 +48,9 @@ public:
   /// Raises the window (a second launch asked for it).
   void show_window();
 
+  /// Quit: an engine this tray started is stopped cleanly first.
+  void quit();
+
 private:
   void connect_engine();
   void launch_engine();
@@ -65,7 +68,6 @@ private:
   void run_check();
   void primary();
   void open_log();
-  void quit();
   std::chrono::seconds uptime() const;
 
   tray_options options_;

@@ -350,3 +350,22 @@ TEST_F(engine_e2e, a_bulk_upload_arrives_whole) {
   EXPECT_EQ(w->log().find("sending verdicts failed"), std::string::npos)
       << w->log();
 }
+
+// A target program in another network namespace (a container, another
+// Drover's namespace) is not this engine's to capture: its rules do not
+// apply there, and taking it into this engine's cgroup would take it from
+// the engine of its own namespace.
+TEST_F(engine_e2e, a_target_in_another_network_namespace_is_left_alone) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-elsewhere", named);
+  child elsewhere{{"ip", "netns", "exec", w->remote.name(), named.string(),
+                   "rounds-of-tcp", w->server_ip, "7", "1"}};
+  // procscan looks every 2 s: three looks without it.
+  EXPECT_FALSE(engine->wait_for_output("capturing e2e-elsewhere", 6500ms))
+      << engine->output();
+  // The same program in the engine's namespace is captured.
+  child here{{"ip", "netns", "exec", w->app.name(), named.string(),
+              "rounds-of-tcp", w->server_ip, "7", "1"}};
+  EXPECT_TRUE(engine->wait_for_output("capturing e2e-elsewhere", 10s))
+      << engine->output();
+}

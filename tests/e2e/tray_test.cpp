@@ -46,8 +46,8 @@ struct tray_world {
     ::chmod(config.c_str(), 0600);
     for (auto& p : {w.dir, home, runtime})
       ::chmod(p.c_str(), p == runtime ? 0700 : 0755);
-    sh("chown -R " + std::to_string(nobody) + ":" + std::to_string(nobody)
-       + " " + home.string() + " " + runtime.string());
+    sh("chown -R " + std::to_string(nobody) + ":" + std::to_string(nobody) + " "
+       + home.string() + " " + runtime.string());
   }
 
   // The engine as root, started for user nobody (as sudo would).
@@ -73,11 +73,11 @@ struct tray_world {
   // `drover` (the tray) as user nobody.
   std::unique_ptr<child> launch_tray() {
     return std::make_unique<child>(
-        std::vector<std::string>{
-            "ip", "netns", "exec", w.app.name(), "setpriv",
-            "--reuid=" + std::to_string(nobody),
-            "--regid=" + std::to_string(nobody), "--clear-groups",
-            DROVER_BINARY, "--config", config.string()},
+        std::vector<std::string>{"ip", "netns", "exec", w.app.name(), "setpriv",
+                                 "--reuid=" + std::to_string(nobody),
+                                 "--regid=" + std::to_string(nobody),
+                                 "--clear-groups", DROVER_BINARY, "--config",
+                                 config.string()},
         user_env());
   }
 
@@ -88,8 +88,7 @@ struct tray_world {
     for (int attempt = 0; attempt < 3; ++attempt) {
       d.x("xdotool mousemove 0 300");
       d.click_icon(3);
-      if (d.wait_until([&] { return d.windows("drover").size() > before; },
-                       2s))
+      if (d.wait_until([&] { return d.windows("drover").size() > before; }, 2s))
         return true;
     }
     ADD_FAILURE() << "no tray menu after three clicks";
@@ -115,8 +114,8 @@ fs::path screenshots(world& w) {
 long lateness(const std::string& out, const std::string& icon, size_t from) {
   std::smatch m;
   auto tail = out.substr(std::min(from, out.size()));
-  if (!std::regex_search(tail, m,
-                         std::regex{"icon " + icon + " [^\n]*? (-?\\d+) ms after"}))
+  if (!std::regex_search(
+          tail, m, std::regex{"icon " + icon + " [^\n]*? (-?\\d+) ms after"}))
     return -1;
   return std::stol(m[1].str());
 }
@@ -152,7 +151,8 @@ TEST_F(tray_e2e, a_users_tray_follows_and_drives_a_root_engine) {
             std::string::npos)
       << t->engine->output();
   auto tray = t->launch_tray();
-  ASSERT_TRUE(tray->wait_for_output("tray: engine at /run/drover/control-", 15s))
+  ASSERT_TRUE(
+      tray->wait_for_output("tray: engine at /run/drover/control-", 15s))
       << tray->output();
   ASSERT_TRUE(d->wait_icon("green", 5s)) << d->icon_colour();
 
@@ -178,7 +178,7 @@ TEST_F(tray_e2e, a_users_tray_follows_and_drives_a_root_engine) {
   w->stop_proxy();
   t->target->write_line("go");
   ASSERT_TRUE(tray->wait_for_output("icon warning (Reconnecting", 20s, from))
-      << tray->output();
+      << tray->output() << t->engine->output() << t->target->output();
   auto late = lateness(tray->output(), "warning", from);
   EXPECT_GE(late, 0) << tray->output();
   EXPECT_LT(late, 200) << "the icon turned yellow " << late
@@ -239,7 +239,8 @@ TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
   // A click on the icon hides the window; a second launch raises the first
   // and exits 0.
   d->click_icon(1);
-  ASSERT_TRUE(d->wait_until([&] { return d->windows("drover", "^Drover$").empty(); }, 5s));
+  ASSERT_TRUE(d->wait_until(
+      [&] { return d->windows("drover", "^Drover$").empty(); }, 5s));
   auto second = t->launch_tray();
   EXPECT_EQ(second->wait(15s), 0) << second->output();
   EXPECT_NE(second->output().find("already running"), std::string::npos)
@@ -256,7 +257,8 @@ TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
   d->keys("ctrl+w");
   ASSERT_TRUE(tray->wait_for_output("shown the first-close notification", 5s))
       << tray->output();
-  EXPECT_TRUE(d->wait_until([&] { return d->windows("drover", "^Drover$").empty(); }, 5s));
+  EXPECT_TRUE(d->wait_until(
+      [&] { return d->windows("drover", "^Drover$").empty(); }, 5s));
   ASSERT_TRUE(t->engine->wait_for_output("config", 10s));
   EXPECT_TRUE(d->wait_until(
       [&] {
@@ -290,8 +292,7 @@ TEST_F(tray_e2e, a_tray_that_started_its_engine_stops_it_on_quit) {
   ASSERT_TRUE(t->open_menu());
   d->keys("Up Return");
   EXPECT_EQ(tray.wait(20s), 0) << tray.output();
-  EXPECT_NE(tray.output().find("stopping"), std::string::npos)
-      << tray.output();
+  EXPECT_NE(tray.output().find("stopping"), std::string::npos) << tray.output();
   EXPECT_EQ(t->state(), "none") << "the engine still runs";
   EXPECT_FALSE(w->drover_cgroup_exists());
 }
@@ -303,9 +304,8 @@ TEST_F(tray_e2e, a_tray_that_started_its_engine_stops_it_on_quit) {
 // are not touched.
 TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
   auto as_nobody = [&](const std::string& what) {
-    child c{{"ip", "netns", "exec", w->app.name(), "setpriv",
-             "--reuid=65534", "--regid=65534", "--clear-groups",
-             DROVER_BINARY, what},
+    child c{{"ip", "netns", "exec", w->app.name(), "setpriv", "--reuid=65534",
+             "--regid=65534", "--clear-groups", DROVER_BINARY, what},
             {"XDG_RUNTIME_DIR=" + (w->dir / "nobody-run").string()}};
     int code = c.wait(20s);
     return std::pair{code, c.output()};
@@ -344,8 +344,8 @@ TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
         << engine.output();
     std::smatch m;
     auto out = engine.output();
-    ASSERT_TRUE(std::regex_search(out, m,
-                                  std::regex{"control socket (\\S+) \\(for"}));
+    ASSERT_TRUE(
+        std::regex_search(out, m, std::regex{"control socket (\\S+) \\(for"}));
     struct stat st {};
     ASSERT_EQ(::stat(m[1].str().c_str(), &st), 0);
     EXPECT_EQ(st.st_gid, 4242u);
@@ -361,4 +361,29 @@ TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
     EXPECT_NE(member.output().find("State:    Active"), std::string::npos)
         << member.output();
   }
+}
+
+// SIGTERM (a logout, a kill) quits the tray as Quit does: the engine it
+// started is stopped, not left running without a face.
+TEST_F(tray_e2e, a_terminated_tray_stops_the_engine_it_started) {
+  auto env = d->env();
+  for (auto& e : w->env())
+    env.push_back(e);
+  child tray{std::vector<std::string>{"ip", "netns", "exec", w->app.name(),
+                                      DROVER_BINARY, "--config",
+                                      t->config.string()},
+             env};
+  ASSERT_TRUE(tray.wait_for_output("tray: engine at", 20s)) << tray.output();
+  ASSERT_TRUE(d->wait_icon("green", 20s)) << tray.output();
+  // To the tray alone (its group would reach the engine too).
+  auto pid = sh_output("pgrep -f -o -P " + std::to_string(tray.pid()) + " '"
+                       + std::string{DROVER_BINARY} + " --config'");
+  if (pid.empty()) // `ip netns exec` ran it in its own place
+    pid = std::to_string(tray.pid());
+  sh("kill -TERM " + pid);
+  EXPECT_EQ(tray.wait(20s), 0) << tray.output();
+  EXPECT_NE(tray.output().find("tray: quitting"), std::string::npos)
+      << tray.output();
+  EXPECT_EQ(t->state(), "none") << "the engine still runs";
+  EXPECT_FALSE(w->drover_cgroup_exists());
 }

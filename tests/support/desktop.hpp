@@ -27,9 +27,9 @@ class desktop {
 public:
   desktop() {
     using namespace std::chrono_literals;
-    xvfb_ = std::make_unique<child>(std::vector<std::string>{
-        "Xvfb", "-displayfd", "1", "-screen", "0", "1024x640x24", "-ac",
-        "-nolisten", "tcp"});
+    xvfb_ = std::make_unique<child>(
+        std::vector<std::string>{"Xvfb", "-displayfd", "1", "-screen", "0",
+                                 "1024x640x24", "-ac", "-nolisten", "tcp"});
     // Xvfb writes its display number once it accepts clients.
     std::smatch m;
     auto deadline = std::chrono::steady_clock::now() + 20s;
@@ -91,10 +91,10 @@ public:
     auto area = tray_area();
     if (!area)
       return "none";
-    auto text = x("import -window root -crop " + std::to_string(area->width)
-                  + "x" + std::to_string(area->height) + "+"
-                  + std::to_string(area->x) + "+" + std::to_string(area->y)
-                  + " txt:-");
+    auto text
+        = x("import -window root -crop " + std::to_string(area->width) + "x"
+            + std::to_string(area->height) + "+" + std::to_string(area->x) + "+"
+            + std::to_string(area->y) + " txt:-");
     std::map<std::string, int> count;
     static const std::regex pixel{"\\((\\d+),(\\d+),(\\d+)"};
     for (auto it = std::sregex_iterator(text.begin(), text.end(), pixel);

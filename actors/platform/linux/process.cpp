@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -73,12 +74,21 @@ std::vector<process_entry> list_processes() {
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr)
     return out;
+  // Only processes in this network namespace: the capture's rules live
+  // here, so a process elsewhere (a container, another Drover's namespace)
+  // cannot be proxied by this engine and must not be taken from its own.
+  struct stat own_net {};
+  bool know_net = ::stat("/proc/self/ns/net", &own_net) == 0;
   while (auto* d = ::readdir(proc)) {
     char* end = nullptr;
     auto pid = std::strtoul(d->d_name, &end, 10);
     if (end == d->d_name || *end != 0)
       continue;
     auto base = std::string{"/proc/"} + d->d_name;
+    struct stat net {};
+    if (know_net && ::stat((base + "/ns/net").c_str(), &net) == 0
+        && (net.st_ino != own_net.st_ino || net.st_dev != own_net.st_dev))
+      continue;
     process_entry e;
     e.pid = static_cast<uint32_t>(pid);
     // stat: "pid (comm) state ppid ..." and comm may contain spaces.
