@@ -9,7 +9,9 @@
 // (scripts/screenshots.sh); otherwise they go to the test's folder.
 
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "tests/e2e/world.hpp"
 #include "tests/support/desktop.hpp"
@@ -386,4 +388,80 @@ TEST_F(tray_e2e, a_terminated_tray_stops_the_engine_it_started) {
       << tray.output();
   EXPECT_EQ(t->state(), "none") << "the engine still runs";
   EXPECT_FALSE(w->drover_cgroup_exists());
+}
+
+namespace {
+
+// One command on a control socket, the whole answer (the tray's way).
+std::string ask(const std::string& socket, const std::string& request) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", socket.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "cannot connect";
+  }
+  for (size_t sent = 0; sent < request.size();) {
+    auto n = ::send(fd, request.data() + sent, request.size() - sent,
+                    MSG_NOSIGNAL);
+    if (n <= 0)
+      break;
+    sent += static_cast<size_t>(n);
+  }
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return answer;
+}
+
+} // namespace
+
+// The Settings tab's path: `config set` refuses a broken file with the
+// validator's words and its place and leaves the file and the engine as
+// they were; a good one is written (owner and mode kept) and applied.
+TEST_F(tray_e2e, config_set_refuses_a_broken_file_and_applies_a_good_one) {
+  t->start_engine();
+  ASSERT_TRUE(t->engine->wait_for_output("active: proxying", 20s))
+      << t->engine->output();
+  std::smatch m;
+  auto out = t->engine->output();
+  ASSERT_TRUE(
+      std::regex_search(out, m, std::regex{"control socket (\\S+) \\(for"}));
+  auto socket = m[1].str();
+  auto before = [&] {
+    std::ifstream in{t->config};
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }();
+  auto set = [&](const std::string& text) {
+    return ask(socket,
+               "config set " + std::to_string(text.size()) + "\n" + text);
+  };
+  auto refused = set("[proxy]\nhost = \"10.210.0.2\"\nport = 70000\n");
+  EXPECT_EQ(refused.rfind("error\n", 0), 0u) << refused;
+  EXPECT_NE(refused.find("`proxy.port` must be 1..65535, got 70000"),
+            std::string::npos)
+      << refused;
+  EXPECT_NE(refused.find(":3:8"), std::string::npos) << refused;
+  EXPECT_EQ(ask(socket, "config get\n"), before);
+  EXPECT_EQ(t->state(), "active");
+
+  auto good = before + "[ui]\nlog_level = \"debug\"\n";
+  auto from = t->engine->output().size();
+  EXPECT_EQ(set(good), "ok\n");
+  EXPECT_EQ(ask(socket, "config get\n"), good);
+  EXPECT_TRUE(t->engine->wait_for_output(
+      "the config file changed; applied [ui]", 10s, from))
+      << t->engine->output().substr(from);
+  struct stat st {};
+  ASSERT_EQ(::stat(t->config.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Too big, or not a number: refused before anything is read.
+  EXPECT_EQ(ask(socket, "config set 99999999\n").rfind("error\n", 0), 0u);
+  EXPECT_EQ(ask(socket, "config set x\n").rfind("error\n", 0), 0u);
 }
