@@ -49,6 +49,17 @@ engine_link::engine_link(QStringList paths, QObject* parent)
           });
 }
 
+engine_link::~engine_link() {
+  // Closing the socket emits `disconnected`: no handler may run on a half
+  // destroyed link.
+  QObject::disconnect(&follow_, nullptr, this, nullptr);
+  // Requests still open end unanswered: their handlers belong to objects
+  // that may be gone by now.
+  for (auto* request :
+       findChildren<QLocalSocket*>(QString{}, Qt::FindDirectChildrenOnly))
+    request->disconnect();
+}
+
 void engine_link::start() {
   try_next();
 }

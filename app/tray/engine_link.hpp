@@ -24,6 +24,7 @@ class engine_link : public QObject {
 public:
   /// `paths`: where to look for the engine's socket, in order.
   explicit engine_link(QStringList paths, QObject* parent = nullptr);
+  ~engine_link() override;
 
   /// Starts following; while no engine answers, tries again every 250 ms.
   void start();
@@ -54,9 +55,9 @@ private:
   QStringList paths_;
   int next_ = 0;
   QString path_;
+  QTimer retry_; // before follow_: outlives it
   QLocalSocket follow_;
   QByteArray pending_;
-  QTimer retry_;
   bool up_ = false;
 };
 

@@ -162,7 +162,14 @@ tray_app::tray_app(tray_options o, QObject* parent)
   });
 }
 
-tray_app::~tray_app() = default;
+tray_app::~tray_app() {
+  // Nothing may call back into a half-destroyed tray: an engine process
+  // still running is killed by its destructor (bounded Quit gave up on
+  // it), which would report its end.
+  if (engine_)
+    engine_->disconnect(this);
+  link_.disconnect(this);
+}
 
 void tray_app::start() {
   if (autostart_.heal())
