@@ -94,6 +94,17 @@ struct tray_world {
         user_env());
   }
 
+  // `drover` (the tray) as root with no engine running: it starts its own.
+  std::unique_ptr<child> launch_root_tray() {
+    auto env = gui_env(d);
+    for (auto& e : w.env())
+      env.push_back(e);
+    return std::make_unique<child>(
+        std::vector<std::string>{"ip", "netns", "exec", w.app.name(),
+                                 DROVER_BINARY, "--config", config.string()},
+        env);
+  }
+
   // Opens the tray menu and waits until it shows. A click that arrives
   // while the tray host re-embeds a changed icon can be lost: up to three.
   bool open_menu() {
@@ -290,13 +301,8 @@ TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
 // As root with no engine running, the tray starts its own engine; Quit
 // stops that engine cleanly before the tray exits.
 TEST_F(tray_e2e, a_tray_that_started_its_engine_stops_it_on_quit) {
-  auto env = gui_env(*d);
-  for (auto& e : w->env())
-    env.push_back(e);
-  child tray{std::vector<std::string>{"ip", "netns", "exec", w->app.name(),
-                                      DROVER_BINARY, "--config",
-                                      t->config.string()},
-             env};
+  auto tray_owner = t->launch_root_tray();
+  auto& tray = *tray_owner;
   ASSERT_TRUE(tray.wait_for_output("tray: starting the engine", 10s))
       << tray.output();
   ASSERT_TRUE(tray.wait_for_output("tray: engine at", 20s)) << tray.output();
@@ -379,13 +385,8 @@ TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
 // SIGTERM (a logout, a kill) quits the tray as Quit does: the engine it
 // started is stopped, not left running without a face.
 TEST_F(tray_e2e, a_terminated_tray_stops_the_engine_it_started) {
-  auto env = gui_env(*d);
-  for (auto& e : w->env())
-    env.push_back(e);
-  child tray{std::vector<std::string>{"ip", "netns", "exec", w->app.name(),
-                                      DROVER_BINARY, "--config",
-                                      t->config.string()},
-             env};
+  auto tray_owner = t->launch_root_tray();
+  auto& tray = *tray_owner;
   ASSERT_TRUE(tray.wait_for_output("tray: engine at", 20s)) << tray.output();
   ASSERT_TRUE(d->wait_icon("green", 20s)) << tray.output();
   // To the tray alone (its group would reach the engine too).
