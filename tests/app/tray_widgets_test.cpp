@@ -13,6 +13,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTreeWidget>
 
 #include "app/tray/main_window.hpp"
 #include "app/tray/settings_page.hpp"
@@ -152,4 +153,48 @@ TEST(tray_window, closing_hides_to_the_tray) {
   w.close();
   EXPECT_FALSE(w.isVisible());
   EXPECT_EQ(hidden.count(), 1);
+}
+
+// The Timeline: every supervision decision is a row, newest first, with the
+// engine's own words.
+TEST(tray_window, the_timeline_shows_restarts_and_reconnect_attempts) {
+  app();
+  main_window w{"drover"};
+  engine_event restart;
+  restart.kind = event_kind::restart;
+  restart.state = engine_state::starting;
+  restart.reason = "the packet handle was lost; reopening it in 2 s";
+  restart.time = caf::make_timestamp();
+  engine_event attempt;
+  attempt.kind = event_kind::reconnect_attempt;
+  attempt.state = engine_state::reconnecting;
+  attempt.attempt = 3;
+  attempt.reason = "cannot reach the proxy 10.0.0.1:1080";
+  attempt.time = caf::make_timestamp();
+  w.add_event(restart);
+  w.add_event(attempt);
+  auto* timeline = w.findChild<QTreeWidget*>("timeline");
+  ASSERT_NE(timeline, nullptr);
+  ASSERT_EQ(timeline->topLevelItemCount(), 2);
+  EXPECT_EQ(timeline->topLevelItem(0)->text(1), "Reconnect attempt 3");
+  EXPECT_EQ(timeline->topLevelItem(0)->text(2).toStdString(), attempt.reason);
+  EXPECT_TRUE(timeline->topLevelItem(1)->text(1).startsWith("Restart"));
+  EXPECT_EQ(timeline->topLevelItem(1)->text(2).toStdString(), restart.reason);
+  w.clear_events();
+  EXPECT_EQ(timeline->topLevelItemCount(), 0);
+}
+
+// The banner names the broken file's place and goes away when it is fixed.
+TEST(tray_window, the_config_banner_names_the_place) {
+  app();
+  main_window w{"drover"};
+  w.show();
+  auto* banner = w.findChild<QLabel*>("config_banner");
+  ASSERT_NE(banner, nullptr);
+  EXPECT_FALSE(banner->isVisible());
+  w.show_banner("`proxy.port` must be 1..65535, got 70000 at config.toml:2:8");
+  EXPECT_TRUE(banner->isVisible());
+  EXPECT_TRUE(banner->text().contains("config.toml:2:8"));
+  w.show_banner({});
+  EXPECT_FALSE(banner->isVisible());
 }

@@ -296,6 +296,14 @@ TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
   ASSERT_EQ(::stat(t->config.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, nobody) << "the engine took the user's config file";
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // A double click on the icon shows the window (it never toggles it away).
+  auto area = *d->tray_area();
+  d->x("xdotool mousemove " + std::to_string(area.x + area.width / 2) + " "
+       + std::to_string(area.y + area.height / 2)
+       + " click --repeat 2 --delay 80 1");
+  EXPECT_TRUE(d->wait_until(
+      [&] { return !d->windows("drover", "^Drover$").empty(); }, 5s));
 }
 
 // As root with no engine running, the tray starts its own engine; Quit
