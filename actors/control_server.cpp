@@ -256,6 +256,26 @@ std::string replace_config(const std::string& path, const std::string& text) {
 // The largest config text `config set` takes.
 constexpr size_t max_config_bytes = 256 * 1024;
 
+// Runs `work` (file or /proc reading, an fsync) on a thread of its own and
+// hands its text to `done`: this broker shares CAF's I/O loop with every
+// relayed connection, which must not wait for it.
+template<class Work, class Done>
+void off_the_io_loop(caf::io::broker* self, Work work, Done done) {
+  auto worker = self->spawn<caf::detached>(
+      [work](caf::event_based_actor* w) -> caf::behavior {
+        return {[=](atom::internal) {
+          w->quit();
+          return work();
+        }};
+      });
+  self->request(worker, std::chrono::seconds{10}, atom::internal_v)
+      .then([=](std::string& text) { done(text); },
+            [=](caf::error& e) {
+              done("error\nthe engine did not answer: "
+                   + self->system().render(e) + "\n");
+            });
+}
+
 } // namespace
 
 std::string render_event(const engine_event& e, bool json) {
@@ -372,11 +392,13 @@ caf::behavior control_server(caf::io::broker* self, int fd,
             return; // more to come
           auto text = buf.substr(nl + 1, size);
           pending->erase(hdl);
-          return answer(replace_config(paths.config, text));
+          return off_the_io_loop(
+              self, [=] { return replace_config(paths.config, text); }, answer);
         }
         pending->erase(hdl);
         if (command == "config get")
-          return answer(config_text(paths.config));
+          return off_the_io_loop(
+              self, [=] { return config_text(paths.config); }, answer);
         if (command == "quit") {
           // The process's main thread stops the engine cleanly (capture
           // released, sessions closed) and exits.
@@ -421,10 +443,16 @@ caf::behavior control_server(caf::io::broker* self, int fd,
                   self->request(sup, std::chrono::seconds{5}, atom::get_v,
                                 atom::flows_v)
                       .then(
-                          [=](std::vector<flow_descriptor> flows) {
-                            attribute(flows);
-                            answer(render_status(status, flows, json,
-                                                 paths.config));
+                          [=](std::vector<flow_descriptor>& flows) {
+                            off_the_io_loop(
+                                self,
+                                [=, flows = std::move(flows)] {
+                                  auto named = flows;
+                                  attribute(named);
+                                  return render_status(status, named, json,
+                                                       paths.config);
+                                },
+                                answer);
                           },
                           [=](caf::error&) {
                             answer(
