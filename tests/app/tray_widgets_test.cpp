@@ -13,10 +13,13 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QSysInfo>
+#include <QTemporaryDir>
 #include <QTreeWidget>
 
 #include "app/tray/main_window.hpp"
 #include "app/tray/settings_page.hpp"
+#include "app/tray/single_instance.hpp"
 #include "config/parse.hpp"
 
 using namespace drover;
@@ -197,4 +200,33 @@ TEST(tray_window, the_config_banner_names_the_place) {
   EXPECT_TRUE(banner->text().contains("config.toml:2:8"));
   w.show_banner({});
   EXPECT_FALSE(banner->isVisible());
+}
+
+// One tray per user: the second launch finds the first, which is asked to
+// show its window; a lock left by a tray that died is taken over.
+TEST(tray_single_instance, a_second_launch_raises_the_first) {
+  app();
+  QTemporaryDir dir;
+  single_instance first{dir.path()};
+  ASSERT_TRUE(first.claim()) << first.error().toStdString();
+  QSignalSpy shown{&first, &single_instance::show_requested};
+  single_instance second{dir.path()};
+  EXPECT_FALSE(second.claim());
+  EXPECT_TRUE(second.error().isEmpty()) << second.error().toStdString();
+  EXPECT_TRUE(shown.count() == 1 || shown.wait(2000));
+}
+
+TEST(tray_single_instance, a_dead_trays_lock_is_taken_over) {
+  app();
+  QTemporaryDir dir;
+  {
+    // QLockFile's own format: the owner's PID, application, host.
+    QFile lock{dir.path() + "/tray.lock"};
+    ASSERT_TRUE(lock.open(QIODevice::WriteOnly));
+    lock.write(QByteArray::number(0x7ffffffe) + "\n"
+               + QCoreApplication::applicationName().toUtf8() + "\n"
+               + QSysInfo::machineHostName().toUtf8() + "\n");
+  }
+  single_instance after_a_crash{dir.path()};
+  EXPECT_TRUE(after_a_crash.claim()) << after_a_crash.error().toStdString();
 }
