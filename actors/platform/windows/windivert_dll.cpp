@@ -1,0 +1,88 @@
+#include "actors/platform/windows/windivert_dll.hpp"
+
+#ifndef WIN32_LEAN_AND_MEAN
+#  define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+namespace drover::platform::windivert {
+
+namespace {
+
+template<class Fn>
+bool find(HMODULE m, const char* name, Fn& fn, std::string& missing) {
+  auto* p = GetProcAddress(m, name);
+  if (p == nullptr) {
+    missing += missing.empty() ? name : std::string{", "} + name;
+    return false;
+  }
+  // GetProcAddress's generic function pointer to the export's real type.
+  fn = reinterpret_cast<Fn>(reinterpret_cast<void*>(p));
+  return true;
+}
+
+} // namespace
+
+std::shared_ptr<dll> dll::load(const std::filesystem::path& folder,
+                               std::string& error) {
+  auto path = folder / L"WinDivert.dll";
+  // LOAD_WITH_ALTERED_SEARCH_PATH: its own dependencies come from its
+  // folder too.
+  HMODULE m
+      = LoadLibraryExW(path.c_str(), nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
+  if (m == nullptr) {
+    error = "WinDivert.dll could not be loaded from " + path.string()
+            + " (Windows error " + std::to_string(GetLastError())
+            + "): reinstall Drover; your antivirus may have removed it";
+    return nullptr;
+  }
+  std::shared_ptr<dll> d{new dll};
+  d->module_ = m;
+  std::string missing;
+  bool ok = find(m, "WinDivertOpen", d->open, missing);
+  ok = find(m, "WinDivertRecvEx", d->recv_ex, missing) && ok;
+  ok = find(m, "WinDivertSendEx", d->send_ex, missing) && ok;
+  ok = find(m, "WinDivertShutdown", d->shutdown, missing) && ok;
+  ok = find(m, "WinDivertClose", d->close, missing) && ok;
+  ok = find(m, "WinDivertSetParam", d->set_param, missing) && ok;
+  ok = find(m, "WinDivertGetParam", d->get_param, missing) && ok;
+  if (!ok) {
+    error = path.string() + " is not WinDivert 2.x (it lacks " + missing
+            + "): reinstall Drover";
+    return nullptr;
+  }
+  return d;
+}
+
+dll::~dll() {
+  if (module_ != nullptr)
+    FreeLibrary(static_cast<HMODULE>(module_));
+}
+
+handle open_checked(const dll& d, const char* filter, layer l, int16_t priority,
+                    uint64_t flags, uint32_t& code, std::string& error) {
+  code = 0;
+  SetLastError(0);
+  handle h = d.open(filter, l, priority, flags);
+  // INVALID_HANDLE_VALUE, or NULL on two out-of-memory paths.
+  if (h == INVALID_HANDLE_VALUE || h == nullptr) {
+    code = GetLastError();
+    if (code == 0)
+      code = ERROR_NOT_ENOUGH_MEMORY;
+    return nullptr;
+  }
+  uint64_t major = 0, minor = 0;
+  if (!d.get_param(h, param_version_major, &major)
+      || !d.get_param(h, param_version_minor, &minor) || major != 2) {
+    d.close(h);
+    error = "the loaded WinDivert driver is version " + std::to_string(major)
+            + "." + std::to_string(minor)
+            + ", Drover needs 2.x: another tool's driver is loaded; close "
+              "that tool, then run as administrator: sc stop WinDivert, then "
+              "sc delete WinDivert, and Retry";
+    return nullptr;
+  }
+  return h;
+}
+
+} // namespace drover::platform::windivert

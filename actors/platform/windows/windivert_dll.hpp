@@ -1,0 +1,48 @@
+#pragma once
+
+// WinDivert.dll, loaded at run time from the executable's folder (never
+// from the search path, where another tool's older copy may sit), with its
+// exports looked up by name. Nothing links against WinDivert, so Drover
+// starts, and says what is wrong, even when the DLL is missing or
+// quarantined.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "actors/platform/windivert_abi.hpp"
+
+namespace drover::platform::windivert {
+
+class dll {
+public:
+  /// Loads `folder`\WinDivert.dll; null with `error` (for the user) when it
+  /// is missing or lacks an export.
+  static std::shared_ptr<dll> load(const std::filesystem::path& folder,
+                                   std::string& error);
+
+  ~dll();
+  dll(const dll&) = delete;
+  dll& operator=(const dll&) = delete;
+
+  open_fn open = nullptr;
+  recv_ex_fn recv_ex = nullptr;
+  send_ex_fn send_ex = nullptr;
+  shutdown_fn shutdown = nullptr;
+  close_fn close = nullptr;
+  set_param_fn set_param = nullptr;
+  get_param_fn get_param = nullptr;
+
+private:
+  dll() = default;
+  void* module_ = nullptr; // HMODULE
+};
+
+/// Opens a handle and checks the driver's version (2.x; another tool's
+/// driver may serve us, see the facts sheet §7). On failure: nullptr, and
+/// `code` holds the Windows error for explain_open_error() (or 0 with
+/// `error` set for a version problem).
+handle open_checked(const dll& d, const char* filter, layer l, int16_t priority,
+                    uint64_t flags, uint32_t& code, std::string& error);
+
+} // namespace drover::platform::windivert
