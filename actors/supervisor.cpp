@@ -315,6 +315,14 @@ void start(self_ptr self) {
     return;
   }
   release_held_capture(self);
+  if (st.live_captures->load() > 0) {
+    // The previous session is still going away: start once it is gone.
+    st.resuming = woke;
+    st.reopening = reopen;
+    st.start_when_released = true;
+    return;
+  }
+  st.start_when_released = false;
   if (!reopen)
     st.policy.reset(); // a reopen keeps counting driver losses
   st.retry_generation++;
@@ -353,7 +361,21 @@ void start(self_ptr self) {
     return fail(self, failure_class::driver_gone,
                 opened.error + ". " + platform::capture_repair_hint());
   }
-  st.capture = opened.session;
+  // Every holder (the engine parts, this actor) shares one handle; when the
+  // last lets go, the session is destroyed (rules and queue released) and
+  // this actor hears of it, so a waiting start may go on.
+  ++*st.live_captures;
+  st.capture = std::shared_ptr<platform::capture_session>(
+      opened.session.get(),
+      [session = opened.session, live = st.live_captures,
+       addr = self->address()](platform::capture_session*) mutable {
+        session.reset();
+        --*live;
+        if (auto sup = caf::actor_cast<caf::actor>(addr))
+          caf::anon_send(sup, atom::closed_v);
+      });
+  if (st.ports.capture_shared)
+    st.ports.capture_shared(st.capture);
   log::get(self->name())->info("capture set up: {}", st.capture->description());
 
   upstream_settings up;
@@ -662,10 +684,17 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
                      atom::heartbeat_v);
   return {
       [=](atom::start) { start(self); },
+      [=](atom::closed) {
+        // A capture session is gone; a start that waited for it goes on.
+        auto& st = self->state;
+        if (st.start_when_released && st.live_captures->load() == 0)
+          start(self);
+      },
       [=](atom::stop) {
         auto& st = self->state;
         st.retry_generation++; // no reconnect after a Stop
         st.start_when_stopped = false;
+        st.start_when_released = false;
         if (st.children.empty()
             && (st.last.state == engine_state::paused || st.resuming
                 || st.reopening || st.hold_capture)) {

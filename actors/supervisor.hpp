@@ -31,6 +31,10 @@ struct supervisor_ports {
   bool probe_on_own_thread = true; // false: answered inline (tests)
   bool with_listener = true;       // false: no TCP listener (no middleman)
   std::filesystem::path crash_dir; // empty: beside the log file
+  // Tests: sees each capture session as the engine parts share it (a test
+  // holds one to play an engine part that lets go late).
+  std::function<void(std::shared_ptr<platform::capture_session>)>
+      capture_shared;
 
   /// The real thing (platform/*).
   static supervisor_ports platform_defaults();
@@ -66,6 +70,14 @@ struct supervisor_state {
   // The target set of a capture released for a restart, for the next one
   // (sockets opened before the restart stay captured).
   std::shared_ptr<platform::kept_targets> kept_targets;
+  // Capture sessions not yet destroyed. An engine part on its way down may
+  // hold the old one a little longer than the supervisor does; the next
+  // session waits for it, as both use the same packet queue and rule chain
+  // (opening early fails, and the old one's late teardown would remove the
+  // new one's rules).
+  std::shared_ptr<std::atomic<int>> live_captures
+      = std::make_shared<std::atomic<int>>(0);
+  bool start_when_released = false; // a start waits for the old session
 
   // Supervision (see messages/recovery_policy.hpp).
   recovery_policy policy;

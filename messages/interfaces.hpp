@@ -35,6 +35,9 @@ using supervisor_actor = caf::typed_actor<
     caf::reacts_to<atom::stop>,
     // User: leave Failed and start again.
     caf::reacts_to<atom::retry>,
+    // A capture session was destroyed (its last holder let go): a start
+    // waiting for it goes on.
+    caf::reacts_to<atom::closed>,
     // Adds a listener; replies with the current status so the listener can
     // draw itself before the next event arrives. Listeners are monitored and
     // dropped when they die.

@@ -103,14 +103,22 @@ tray_app::tray_app(tray_options o, QObject* parent)
     redraw();
   });
   icon_.setContextMenu(&menu_);
+  // A click toggles the window once no second click follows; a double
+  // click (two clicks within the desktop's interval, however Qt reports
+  // them) always shows it.
+  single_click_.setSingleShot(true);
+  single_click_.setInterval(QApplication::doubleClickInterval());
+  connect(&single_click_, &QTimer::timeout, this,
+          [this] { window_->isVisible() ? window_->hide() : show_window(); });
   connect(&icon_, &QSystemTrayIcon::activated, this,
           [this](QSystemTrayIcon::ActivationReason why) {
-            // A double click also arrives as a click first: toggle, then
-            // show, so it always ends shown.
-            if (why == QSystemTrayIcon::Trigger)
-              window_->isVisible() ? window_->hide() : show_window();
-            else if (why == QSystemTrayIcon::DoubleClick)
+            if (why == QSystemTrayIcon::Trigger && !single_click_.isActive()) {
+              single_click_.start();
+            } else if (why == QSystemTrayIcon::Trigger
+                       || why == QSystemTrayIcon::DoubleClick) {
+              single_click_.stop();
               show_window();
+            }
           });
 
   connect(window_.get(), &main_window::primary_clicked, this,

@@ -85,6 +85,7 @@ private:
   QAction* quit_ = nullptr;
   std::unique_ptr<main_window> window_;
   QTimer tick_;
+  QTimer single_click_; // a click waits to see whether a second follows
 
   // What the engine last said.
   engine_event last_;

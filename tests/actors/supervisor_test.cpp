@@ -429,6 +429,35 @@ TEST_F(supervisor_test, a_new_proxy_in_the_config_restarts_onto_it) {
   EXPECT_EQ(current().reason, "proxying through proxy.test:1081");
 }
 
+// An engine part that lets go of the capture late (its thread still
+// winding down): the next session waits for the old one to be destroyed,
+// as both use the same queue and rule chain.
+TEST_F(supervisor_test, a_restart_waits_until_the_old_capture_is_gone) {
+  std::shared_ptr<platform::capture_session> late;
+  auto p = ports();
+  p.capture_shared = [&](std::shared_ptr<platform::capture_session> c) {
+    if (!late)
+      late = c;
+  };
+  sup = sys.spawn(supervisor_with_ports, settings, p);
+  auto listener = sys.spawn(collector, events);
+  self->send(sup, atom::subscribe_v, listener);
+  self->send(sup, atom::start_v);
+  sched.run();
+  ASSERT_EQ(current().state, engine_state::active);
+  auto next = settings;
+  next.proxy.port = 1081;
+  self->send(sup, diff(settings, next));
+  sched.run();
+  EXPECT_EQ(sc->captures, 1) << "opened while the old session lives";
+  EXPECT_EQ(current().state, engine_state::idle);
+  late.reset(); // the last holder lets go
+  sched.run();
+  EXPECT_EQ(sc->captures, 2);
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(current().reason, "proxying through proxy.test:1081");
+}
+
 TEST_F(supervisor_test, stop_while_reconnecting_ends_the_series) {
   sc->verdicts.assign(10, platform::probe_verdict::unreachable);
   start();
