@@ -99,6 +99,12 @@ struct tray_world {
     auto env = gui_env(d);
     for (auto& e : w.env())
       env.push_back(e);
+    // A runtime folder of its own: one tray per user is the rule, and
+    // parallel tests' root trays are all root's.
+    auto root_runtime = w.dir / "run-root";
+    fs::create_directories(root_runtime);
+    ::chmod(root_runtime.c_str(), 0700);
+    env.push_back("XDG_RUNTIME_DIR=" + root_runtime.string());
     return std::make_unique<child>(
         std::vector<std::string>{"ip", "netns", "exec", w.app.name(),
                                  DROVER_BINARY, "--config", config.string()},
@@ -154,7 +160,8 @@ protected:
       if (!drover::test::have_command(tool))
         GTEST_SKIP() << "needs " << tool;
     d = std::make_unique<desktop>();
-    ASSERT_TRUE(d->ready()) << "no X server with a tray host";
+    ASSERT_TRUE(d->ready())
+        << "no X server with a tray host: " << d->diagnostics();
     t = std::make_unique<tray_world>(*w, *d);
   }
   std::unique_ptr<desktop> d;

@@ -26,14 +26,24 @@ struct rect {
 class desktop {
 public:
   desktop() {
+    // Parallel tests start X servers at the same moment; a server that
+    // loses a race for its display number is started again (at most 3).
+    for (int attempt = 0; attempt < 3 && !ready(); ++attempt)
+      start();
+  }
+
+  void start() {
     using namespace std::chrono_literals;
+    trayer_.reset();
+    xvfb_.reset();
+    display_.clear();
     xvfb_ = std::make_unique<child>(
         std::vector<std::string>{"Xvfb", "-displayfd", "1", "-screen", "0",
                                  "1024x640x24", "-ac", "-nolisten", "tcp"});
     // Xvfb writes its display number once it accepts clients.
     std::smatch m;
     auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
+    while (std::chrono::steady_clock::now() < deadline && xvfb_->running()) {
       xvfb_->wait_for_output("\n", 1s);
       auto out = xvfb_->output();
       if (std::regex_search(out, m, std::regex{"(^|\n)(\\d+)\n"})) {
@@ -50,11 +60,20 @@ public:
                                  "false", "--tint", "0x404040"},
         env());
     // trayer has no readiness signal: look for its window (bounded).
-    for (int i = 0; i < 100 && !tray_area(); ++i)
+    for (int i = 0; i < 100 && trayer_->running() && !tray_area(); ++i)
       std::this_thread::sleep_for(100ms);
   }
 
-  bool ready() { return !display_.empty() && tray_area().has_value(); }
+  bool ready() const {
+    return !display_.empty() && xvfb_ && tray_area().has_value();
+  }
+
+  /// What Xvfb and trayer said, for a failed ready().
+  std::string diagnostics() {
+    return "display '" + display_
+           + "'\nXvfb: " + (xvfb_ ? xvfb_->output() : std::string{})
+           + "\ntrayer: " + (trayer_ ? trayer_->output() : std::string{});
+  }
 
   const std::string& display() const { return display_; }
 
