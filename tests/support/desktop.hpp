@@ -42,10 +42,12 @@ public:
                                  "1024x640x24", "-ac", "-nolisten", "tcp"});
     // Xvfb writes its display number once it accepts clients.
     std::smatch m;
+    size_t seen = 0; // wait for lines after those already looked at
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline && xvfb_->running()) {
-      xvfb_->wait_for_output("\n", 1s);
+      xvfb_->wait_for_output("\n", 1s, seen);
       auto out = xvfb_->output();
+      seen = out.size();
       if (std::regex_search(out, m, std::regex{"(^|\n)(\\d+)\n"})) {
         display_ = ":" + m[2].str();
         break;
