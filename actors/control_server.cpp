@@ -111,7 +111,6 @@ std::string render_json(const engine_status& s,
   std::string o = "{";
   field(o, "config", config_path);
   field(o, "log", log::log_file().string());
-  field(o, "pid", static_cast<uint64_t>(platform::current_process_id()));
   o += std::string{"\"trace\":"} + (trace::enabled() ? "true" : "false") + ",";
   field(o, "state", to_string(s.last.state));
   field(o, "reason", s.last.reason);

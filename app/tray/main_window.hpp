@@ -42,7 +42,6 @@ public:
   settings_page* settings() const { return settings_; }
   check_page* check() const { return check_; }
   void show_tab(QWidget* page) { tabs_->setCurrentWidget(page); }
-  QTabWidget* tabs() const { return tabs_; }
 
 Q_SIGNALS:
   void primary_clicked();

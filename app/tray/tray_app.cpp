@@ -149,7 +149,6 @@ tray_app::tray_app(tray_options o, QObject* parent)
           });
 
   connect(&link_, &engine_link::connected, this, [this] {
-    engine_up_ = true;
     say(QStringLiteral("engine at %1").arg(link_.path()));
     window_->clear_events(); // the engine replays its recent events now
     load_config();
@@ -165,7 +164,7 @@ tray_app::tray_app(tray_options o, QObject* parent)
   tick_.setInterval(1000);
   connect(&tick_, &QTimer::timeout, this, [this] {
     redraw();
-    if (window_->isVisible() && engine_up_)
+    if (window_->isVisible() && link_.is_up())
       refresh_status();
   });
 }
@@ -201,7 +200,7 @@ void tray_app::show_window() {
   window_->setWindowState(window_->windowState() & ~Qt::WindowMinimized);
   window_->raise();
   window_->activateWindow();
-  if (engine_up_)
+  if (link_.is_up())
     refresh_status();
 }
 
@@ -318,7 +317,6 @@ void tray_app::on_stats(const stats_snapshot& s, quint64 uptime_seconds) {
   if (since_sample_.isValid())
     rates_ = rates_between(stats_, s,
                            std::chrono::milliseconds{since_sample_.elapsed()});
-  earlier_ = stats_;
   bool was_quiet = stats_.no_traffic;
   stats_ = s;
   uptime_at_sample_ = uptime_seconds;
@@ -331,7 +329,6 @@ void tray_app::on_stats(const stats_snapshot& s, quint64 uptime_seconds) {
 }
 
 void tray_app::on_engine_gone() {
-  engine_up_ = false;
   if (quitting_)
     return;
   stats_ = {};
@@ -363,14 +360,14 @@ void tray_app::redraw() {
   }
   icon_.setToolTip(text_of(tooltip(last_, stats_)));
   status_row_->setText(text_of(status_row(last_, stats_, uptime(), rates_)));
-  auto item = primary_for(engine_up_ ? last_.state : engine_state::idle);
-  bool enabled = engine_up_ || !engine_;
+  auto item = primary_for(link_.is_up() ? last_.state : engine_state::idle);
+  bool enabled = link_.is_up() || !engine_;
   primary_->setText(text_of(item.label));
   primary_->setEnabled(enabled);
   window_->set_primary(item, enabled);
   window_->show_state(last_, stats_, uptime(), rates_);
   open_log_->setEnabled(!log_path_.isEmpty());
-  trace_->setEnabled(engine_up_);
+  trace_->setEnabled(link_.is_up());
 }
 
 void tray_app::refresh_status() {
@@ -415,7 +412,7 @@ void tray_app::save_config(const QByteArray& text) {
 
 void tray_app::send_config(const QByteArray& text,
                            std::function<void(bool, const QString&)> done) {
-  if (!engine_up_) {
+  if (!link_.is_up()) {
     done(false, tr("The engine is not running, so the settings cannot be "
                    "saved now."));
     return;
@@ -465,7 +462,7 @@ void tray_app::run_check() {
             ? f.readAll()
             : QByteArray::fromStdString(config::serialize(config::settings{})));
   };
-  if (!engine_up_) {
+  if (!link_.is_up()) {
     run_local();
     return;
   }
@@ -478,7 +475,7 @@ void tray_app::run_check() {
 }
 
 void tray_app::primary() {
-  if (!engine_up_) {
+  if (!link_.is_up()) {
     connect_engine();
     return;
   }
@@ -518,7 +515,7 @@ void tray_app::quit() {
   // The engine this tray started stops cleanly (capture released) first;
   // its exit ends the tray (see launch_engine). Bounded, should it hang.
   QTimer::singleShot(15000, this, [] { QApplication::quit(); });
-  if (engine_up_)
+  if (link_.is_up())
     link_.request("quit", [](bool, const QByteArray&) {});
   else
     engine_->terminate();

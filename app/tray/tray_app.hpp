@@ -90,13 +90,11 @@ private:
   // What the engine last said.
   engine_event last_;
   stats_snapshot stats_;
-  stats_snapshot earlier_; // the sample before, for the rates
   rates rates_;
   QElapsedTimer since_sample_;
   uint64_t uptime_at_sample_ = 0;
   QString config_path_;
   QString log_path_;
-  bool engine_up_ = false;
   icon drawn_ = icon::idle;
   bool drawn_once_ = false;
 

@@ -121,11 +121,9 @@ std::optional<status_reply> parse_status(const QByteArray& json,
   r.last = *last;
   r.last.time = timestamp_of(o->value("since").toString());
   r.stats = stats_of(*o);
-  r.uptime_seconds = number(*o, "uptime_seconds");
   r.config_path = o->value("config").toString();
   r.log_path = o->value("log").toString();
   r.trace = o->value("trace").toBool(false);
-  r.pid = static_cast<uint32_t>(number(*o, "pid"));
   for (const auto& item : o->value("flows").toArray()) {
     auto f = item.toObject();
     flow_row row;

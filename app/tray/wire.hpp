@@ -39,13 +39,10 @@ struct flow_row {
 struct status_reply {
   engine_event last;
   stats_snapshot stats;
-  uint64_t uptime_seconds = 0;
-  uint64_t queue_overflows = 0;
   std::vector<flow_row> flows;
   QString config_path;
   QString log_path;
   bool trace = false;
-  uint32_t pid = 0;
 };
 
 std::optional<status_reply> parse_status(const QByteArray& json,

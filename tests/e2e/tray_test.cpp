@@ -189,7 +189,6 @@ TEST_F(tray_e2e, a_users_tray_follows_and_drives_a_root_engine) {
 
   // The menu, with its status row; its first item is Stop.
   ASSERT_TRUE(t->open_menu()) << tray->output() << t->engine->output();
-  auto area = *d->tray_area();
   d->screenshot(screenshots(*w) / "tray-menu.png",
                 drover::test::rect{1024 - 420, 0, 420, 280});
   d->keys("Down Return");
@@ -220,7 +219,9 @@ TEST_F(tray_e2e, a_users_tray_follows_and_drives_a_root_engine) {
   ASSERT_TRUE(w->wait_for_proxy());
   ASSERT_TRUE(tray->wait_for_output("icon active (Active", 40s, from))
       << tray->output();
-  EXPECT_LT(lateness(tray->output(), "active", from), 200);
+  auto back = lateness(tray->output(), "active", from);
+  EXPECT_GE(back, 0) << tray->output();
+  EXPECT_LT(back, 200);
   EXPECT_TRUE(d->wait_icon("green", 2s)) << d->icon_colour();
 
   // Quit (the last item): the tray exits, the engine it did not start runs.
@@ -229,7 +230,6 @@ TEST_F(tray_e2e, a_users_tray_follows_and_drives_a_root_engine) {
   EXPECT_EQ(tray->wait(10s), 0) << tray->output();
   EXPECT_TRUE(t->engine->running());
   EXPECT_EQ(t->state(), "active");
-  (void)area;
 }
 
 // The window: every tab (screenshots for the README), Run check against
@@ -407,12 +407,9 @@ TEST_F(tray_e2e, a_terminated_tray_stops_the_engine_it_started) {
   auto& tray = *tray_owner;
   ASSERT_TRUE(tray.wait_for_output("tray: engine at", 20s)) << tray.output();
   ASSERT_TRUE(d->wait_icon("green", 20s)) << tray.output();
-  // To the tray alone (its group would reach the engine too).
-  auto pid = sh_output("pgrep -f -o -P " + std::to_string(tray.pid()) + " '"
-                       + std::string{DROVER_BINARY} + " --config'");
-  if (pid.empty()) // `ip netns exec` ran it in its own place
-    pid = std::to_string(tray.pid());
-  sh("kill -TERM " + pid);
+  // To the tray alone (`ip netns exec` became it; its process group would
+  // reach the engine too).
+  ::kill(tray.pid(), SIGTERM);
   EXPECT_EQ(tray.wait(20s), 0) << tray.output();
   EXPECT_NE(tray.output().find("tray: quitting"), std::string::npos)
       << tray.output();
