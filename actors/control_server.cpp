@@ -310,7 +310,7 @@ std::string render_status(const engine_status& s,
   return json ? render_json(s, flows, config_path) : render_text(s, flows);
 }
 
-caf::behavior control_server(caf::io::broker* self, int fd,
+caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                              supervisor_actor sup, control_paths paths) {
   self->add_doorman(fd);
   self->attach_functor([path = paths.socket] { std::remove(path.c_str()); });
@@ -355,6 +355,15 @@ caf::behavior control_server(caf::io::broker* self, int fd,
         self->flush(hdl);
       },
       [=](const caf::io::new_connection_msg& m) {
+        if (platform::local_clients_need_admission
+            && !platform::local_client_admitted(self->remote_port(m.handle))) {
+          log::get("control")->warn(
+              "refused a control connection that did not come through the "
+              "control pipe (port {})",
+              self->remote_port(m.handle));
+          self->close(m.handle);
+          return;
+        }
         (*pending)[m.handle];
         self->configure_read(m.handle, caf::io::receive_policy::at_most(4096));
       },

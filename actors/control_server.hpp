@@ -4,6 +4,7 @@
 
 #include <caf/io/broker.hpp>
 
+#include "actors/platform/sockets.hpp"
 #include "messages/interfaces.hpp"
 
 namespace drover {
@@ -28,7 +29,7 @@ struct control_paths {
 ///                              written atomically (the watcher applies it);
 ///                              "ok", or "error" and one diagnostic per line
 ///   fault WHAT                 test hook (fault-injection builds)
-caf::behavior control_server(caf::io::broker* self, int fd,
+caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                              supervisor_actor sup, control_paths paths);
 
 /// One event as a line of text, or as a JSON object with "type":"event".

@@ -219,7 +219,7 @@ void flow_manager_state::process(packet_batch_buffer& batch,
   for (auto& pkt : batch.packets) {
     auto* data = batch.bytes(pkt);
     auto kind = decide(data, pkt, now);
-    verdicts.push_back({pkt.id, kind, data, pkt.length});
+    verdicts.push_back({pkt.id, kind, data, pkt.length, pkt.meta});
   }
   flush_udp();
   if (auto ec = capture->port().send_verdicts(verdicts.data(), verdicts.size()))

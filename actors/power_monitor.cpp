@@ -21,7 +21,11 @@ power_monitor(power_monitor_actor::stateful_pointer<power_monitor_state> self,
              events->error());
   } else {
     st.events = events;
+#ifdef _WIN32
+    lg->info("following sleep and wake (WM_POWERBROADCAST)");
+#else
     lg->info("following sleep and wake through logind");
+#endif
     st.waiter.stop = [events] {
       events->stop();
     };

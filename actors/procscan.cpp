@@ -14,7 +14,7 @@ namespace {
 
 constexpr auto scan_interval = std::chrono::seconds{2};
 
-bool ends_with_exe(const std::string& s) {
+[[maybe_unused]] bool ends_with_exe(const std::string& s) {
   return s.size() > 4
          && std::equal(s.end() - 4, s.end(), ".exe", [](char a, char b) {
               return std::tolower(static_cast<unsigned char>(a)) == b;
@@ -52,6 +52,8 @@ void scan(procscan_actor::stateful_pointer<procscan_state> self) {
     bool alive
         = std::any_of(found.processes.begin(), found.processes.end(),
                       [&](const process_info& i) { return i.pid == *it; });
+    if (!alive)
+      st.capture->forget_target(*it);
     it = alive ? std::next(it) : st.adopted.erase(it);
   }
   bool changed

@@ -242,23 +242,24 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
   // Every descriptor is checked before CAF sees it: CAF aborts the process
   // on a bad one, and running out (EMFILE) must cost one flow, not all.
   std::string error;
-  auto app_dup = platform::duplicate_socket(static_cast<int>(app.id()));
-  if (app_dup < 0)
+  constexpr auto none = platform::invalid_socket;
+  auto app_dup = platform::duplicate_socket(
+      static_cast<platform::socket_handle>(app.id()));
+  if (app_dup == none)
     error = platform::last_socket_error();
-  auto up = app_dup < 0
-                ? platform::invalid_socket
+  auto up = app_dup == none
+                ? none
                 : platform::start_tcp_connect(st->upstream.proxy, error);
-  auto up_dup
-      = up < 0 ? platform::invalid_socket : platform::duplicate_socket(up);
-  if (up >= 0 && up_dup < 0)
+  auto up_dup = up == none ? none : platform::duplicate_socket(up);
+  if (up != none && up_dup == none)
     error = platform::last_socket_error();
-  if (app_dup < 0 || up < 0 || up_dup < 0) {
+  if (app_dup == none || up == none || up_dup == none) {
     platform::close_socket(app_dup);
     platform::close_socket(up);
     // Only a failed connect says something about the proxy; a descriptor
     // this process could not get is its own trouble, not a reason to
     // reconnect the engine.
-    bool proxy_fault = app_dup >= 0 && up < 0;
+    bool proxy_fault = app_dup != none && up == none;
     (proxy_fault ? proxy_failed
                  : fail)(self, st, "cannot connect to the proxy: " + error);
     return {};
@@ -304,14 +305,15 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
   };
 }
 
-caf::behavior tcp_listener(caf::io::broker* self, int fd, flow_manager_actor fm,
-                           upstream_settings upstream) {
+caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
+                           flow_manager_actor fm, upstream_settings upstream) {
   report_panics(self);
   auto lg = log::get("tcp-listener");
   self->add_doorman(fd);
   return {
       [=](const caf::io::new_connection_msg& m) {
-        auto peer = platform::peer_of(static_cast<int>(m.handle.id()));
+        auto peer = platform::peer_of(
+            static_cast<platform::socket_handle>(m.handle.id()));
         if (!peer) {
           self->close(m.handle);
           return;

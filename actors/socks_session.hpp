@@ -6,6 +6,7 @@
 #include <caf/actor.hpp>
 #include <caf/io/broker.hpp>
 
+#include "actors/platform/sockets.hpp"
 #include "messages/interfaces.hpp"
 #include "net/packet.hpp"
 
@@ -34,7 +35,7 @@ caf::behavior socks_session(caf::io::broker* self,
 /// The listener on 127.0.0.1 (`fd`, already listening): every accepted
 /// connection must be a flow the flow-manager redirected; others are closed
 /// at once.
-caf::behavior tcp_listener(caf::io::broker* self, int fd, flow_manager_actor fm,
-                           upstream_settings upstream);
+caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
+                           flow_manager_actor fm, upstream_settings upstream);
 
 } // namespace drover

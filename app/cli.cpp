@@ -23,19 +23,17 @@
 #include "config/parse.hpp"
 #include "messages/types.hpp"
 
-#ifndef _WIN32
-#  include <caf/exit_reason.hpp>
-#  include <caf/scoped_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 
-#  include <caf/io/middleman.hpp>
+#include <caf/io/middleman.hpp>
 
-#  include "actors/config_watcher.hpp"
-#  include "actors/control_server.hpp"
-#  include "actors/platform/linux/system.hpp"
-#  include "actors/platform/sockets.hpp"
-#  include "actors/power_monitor.hpp"
-#  include "actors/supervisor.hpp"
-#endif
+#include "actors/config_watcher.hpp"
+#include "actors/control_server.hpp"
+#include "actors/platform/proxy_probe.hpp"
+#include "actors/platform/sockets.hpp"
+#include "actors/power_monitor.hpp"
+#include "actors/supervisor.hpp"
 
 namespace drover::cli {
 
@@ -151,8 +149,6 @@ void start_logging(const config::settings& s, bool trace_flag, bool console) {
   trace::enable(trace_flag || s.ui.level == config::log_level::trace);
 }
 
-#ifndef _WIN32
-
 // Stops the engine (rules and cgroup removed) and waits until it is down.
 void stop_engine(caf::scoped_actor& self, const supervisor_actor& sup) {
   self->monitor(sup);
@@ -203,7 +199,7 @@ engine_status start_engine(caf::actor_system& system,
 }
 
 int check_privileges(std::ostream& err) {
-  auto missing = platform::linux_port::missing_privileges();
+  auto missing = platform::capture_privilege_problem();
   if (missing.empty())
     return exit_ok;
   err << "drover: " << missing << '\n';
@@ -236,19 +232,10 @@ caf::actor serve_control(caf::actor_system& system, platform::socket_handle fd,
       control_paths{platform::control_socket_path(), config.string()});
 }
 
-#endif
-
 // Sends one command line to the running Drover and hands its answer to
 // `on_data` as it arrives; false (said on `err`) when none runs.
 bool talk_to_running(const std::string& command, std::ostream& err,
                      const std::function<void(std::string_view)>& on_data) {
-#ifdef _WIN32
-  (void)command;
-  (void)on_data;
-  err << "drover: the Windows control channel arrives with the Windows "
-         "port\n";
-  return false;
-#else
   auto paths = platform::control_socket_candidates();
   auto fd = platform::invalid_socket;
   for (auto& path : paths)
@@ -261,9 +248,8 @@ bool talk_to_running(const std::string& command, std::ostream& err,
     return false;
   }
   platform::exchange(fd, command + "\n", on_data);
-  platform::close_socket(fd);
+  platform::close_local(fd);
   return true;
-#endif
 }
 
 // The whole answer to one command, or nothing when none runs.
@@ -340,11 +326,6 @@ int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
   if (!tcp || !udp || !timeout || timeout->count() < 100
       || timeout->count() > 60000)
     return exit_failure;
-#ifdef _WIN32
-  (void)out;
-  err << "drover check: the Windows probe arrives with the Windows port\n";
-  return exit_failure;
-#else
   auto& proxy = settings.proxy;
   auto proxy_text = proxy.host + ":" + std::to_string(proxy.port);
   platform::probe_result result;
@@ -367,17 +348,14 @@ int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
   out << (o.json ? check_json(result, proxy_text)
                  : check_text(result, proxy_text));
   return result.verdict == platform::probe_verdict::ok ? exit_ok : exit_failure;
-#endif
 }
 
 int headless(const options& o, std::ostream& err) {
-#ifndef _WIN32
   if (int rc = check_privileges(err); rc != exit_ok)
     return rc;
   auto control = open_control(err);
   if (control == platform::invalid_socket)
     return exit_failure;
-#endif
   platform::raise_open_file_limit();
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};
@@ -389,16 +367,13 @@ int headless(const options& o, std::ostream& err) {
            file.path().string(), log::log_file().string());
   if (trace::enabled())
     lg->info("trace log: {}", trace::trace_file().string());
-#ifndef _WIN32
   lg->info("control socket {} (for {})", platform::control_socket_path(),
            control_users());
-#endif
   trace::record("drover", "start",
                 {{"version", version}, {"config", file.path().string()}});
   {
     engine_config cfg;
     caf::actor_system system{cfg};
-#ifndef _WIN32
     auto sup = system.spawn(supervisor, settings);
     auto server = serve_control(system, control, sup, file.path());
     auto watcher = system.spawn(config_watcher, file, sup, o.trace);
@@ -414,9 +389,6 @@ int headless(const options& o, std::ostream& err) {
     self->send_exit(power, caf::exit_reason::user_shutdown);
     stop_engine(self, sup);
     self->send_exit(server, caf::exit_reason::user_shutdown);
-#else
-    lg->error("the Windows packet engine is not built yet (issue #7)");
-#endif
     trace::record("drover", "stop", {});
   }
   trace::close();
@@ -425,12 +397,6 @@ int headless(const options& o, std::ostream& err) {
 }
 
 int run_command(const options& o, std::ostream& err) {
-#ifdef _WIN32
-  (void)o;
-  err << "drover run: not available on Windows (there is no cgroup to start "
-         "a program in; targets are found by name)\n";
-  return exit_failure;
-#else
   if (int rc = check_privileges(err); rc != exit_ok)
     return rc;
   auto control = open_control(err);
@@ -470,7 +436,7 @@ int run_command(const options& o, std::ostream& err) {
                      err << "drover run: " << system.render(e) << '\n';
                    });
       if (pid > 0)
-        code = platform::linux_port::wait_exit_code(static_cast<pid_t>(pid));
+        code = platform::wait_exit_code(static_cast<unsigned long>(pid));
     }
     self->send_exit(watcher, caf::exit_reason::user_shutdown);
     self->send_exit(power, caf::exit_reason::user_shutdown);
@@ -480,7 +446,6 @@ int run_command(const options& o, std::ostream& err) {
   trace::close();
   log::shutdown();
   return code;
-#endif
 }
 
 } // namespace

@@ -52,10 +52,12 @@ std::string windivert_network_filter(const windivert_params& p) {
   return filter;
 }
 
-std::string windivert_socket_filter(unsigned long own_pid) {
-  return "(event == CONNECT or event == CLOSE) and (tcp or udp) and "
-         "!loopback and processId != "
-         + std::to_string(own_pid);
+std::string windivert_socket_filter() {
+  // Drover's own sockets included: their packets (to a UDP relay at another
+  // address than the proxy, say) are then known to be nobody's target at
+  // once, instead of waiting for their owner.
+  return "(event == BIND or event == CONNECT or event == CLOSE) and "
+         "(tcp or udp) and !loopback";
 }
 
 filter_size measure_windivert_filter(std::string_view f) {

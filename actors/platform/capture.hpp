@@ -4,6 +4,7 @@
 // Linux: the target cgroup, the raw injector, NFQUEUE and the rule set.
 // Destroying the session removes the rules and releases the cgroup.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +30,9 @@ struct capture_options {
   net::listener_address listener;
   net::capture::exclusions skip; // skip.proxy: the resolved proxy address
   std::shared_ptr<kept_targets> targets; // from the previous session, or null
+  /// Windows: how long a flow's first packet waits for the socket event
+  /// that names its process, before the OS's socket tables are asked.
+  std::chrono::milliseconds owner_wait{150};
 };
 
 class capture_session {
@@ -42,6 +46,10 @@ public:
   /// its sockets created from now on are captured).
   virtual bool add_target(uint32_t pid, std::string& error) = 0;
   virtual bool is_target(uint32_t pid) const = 0;
+  /// The process is gone (procscan no longer sees it): its ID may be
+  /// reused by another program, which must not inherit the capture.
+  /// Linux: nothing to do (an exited process leaves its cgroup).
+  virtual void forget_target(uint32_t pid) = 0;
   /// Gives the target set up for the next session; this session then
   /// releases only its rules and queue. Call once, just before destroying it.
   virtual std::shared_ptr<kept_targets> keep_targets() = 0;

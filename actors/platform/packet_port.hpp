@@ -21,16 +21,22 @@ struct captured_packet {
   uint32_t length = 0;
   bool checksum_partial = false; // the L4 checksum holds only the pseudo-header
   bool gso = false; // a GSO super-packet: the kernel rebuilds its checksums
+  /// The port's own data for this packet, handed back with its verdict
+  /// (Windows: the WINDIVERT_ADDRESS it was captured with). Lives in the
+  /// batch buffer.
+  const void* meta = nullptr;
 };
 
 /// A reusable batch: fixed capacity, allocated once by the port.
 struct packet_batch_buffer {
-  packet_batch_buffer(size_t bytes, size_t max) : data(bytes) {
+  packet_batch_buffer(size_t bytes, size_t max, size_t meta_bytes = 0)
+      : data(bytes), meta(meta_bytes * max) {
     packets.reserve(max);
   }
 
   std::vector<uint8_t> data;
   std::vector<captured_packet> packets;
+  std::vector<uint8_t> meta; // per packet, for the port (captured_packet::meta)
 
   void clear() { packets.clear(); }
   uint8_t* bytes(const captured_packet& p) { return data.data() + p.offset; }
@@ -45,6 +51,7 @@ struct verdict {
   verdict_kind kind;
   const uint8_t* data = nullptr; // accept_modified: the new packet
   uint32_t length = 0;
+  const void* meta = nullptr; // captured_packet::meta
 };
 
 struct port_counters {

@@ -61,4 +61,8 @@ std::string capture_privilege_problem();
 /// This process's ID.
 unsigned long current_process_id();
 
+/// Waits for a child started by capture_session::spawn_target to end: its
+/// exit code (128 + the signal on Linux when killed), or -1.
+int wait_exit_code(unsigned long pid);
+
 } // namespace drover::platform

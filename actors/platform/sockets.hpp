@@ -15,9 +15,15 @@
 
 namespace drover::platform {
 
-using socket_handle = int; // CAF 0.17's io::network::native_socket on Linux
-
+// CAF 0.17's io::network::native_socket: a descriptor on Linux, a SOCKET
+// (an unsigned handle) on Windows. Compare with invalid_socket, never < 0.
+#ifdef _WIN32
+using socket_handle = size_t;
+constexpr socket_handle invalid_socket = static_cast<socket_handle>(-1);
+#else
+using socket_handle = int;
 constexpr socket_handle invalid_socket = -1;
+#endif
 
 /// A listening TCP socket on `at` (port 0: the system picks); the chosen
 /// port is written back. invalid_socket on failure, with `error` set.
@@ -57,13 +63,32 @@ std::optional<net::ipv4_address> resolve_ipv4(const std::string& host,
 namespace drover::platform {
 
 /// A listening local (Unix domain) socket at `path`, owner-only (0600).
+/// Windows: the named pipe `path` (administrators and this user), bridged
+/// to a loopback listener, which is what is returned for the broker.
 /// A leftover file from a crashed run is replaced; a live one is not:
 /// then `error` says another instance is running.
 socket_handle listen_local(const std::string& path, std::string& error);
 
-/// A blocking connection to a local socket; invalid_socket if nothing
-/// listens there.
+/// Whether the control server should serve a connection from `peer_port`.
+/// Linux: always (the socket file's mode admitted it). Windows: only the
+/// named-pipe bridge's own connections (the pipe's access list admitted
+/// them; the loopback listener behind it is reachable by anyone).
+bool local_client_admitted(uint16_t peer_port);
+
+/// Whether the control server must ask local_client_admitted (Windows). On
+/// Linux it must not even ask a Unix socket for a port (CAF aborts).
+#ifdef _WIN32
+constexpr bool local_clients_need_admission = true;
+#else
+constexpr bool local_clients_need_admission = false;
+#endif
+
+/// A blocking connection to a local socket (Windows: the named pipe);
+/// invalid_socket if nothing listens there. Only exchange() and
+/// close_local() take it.
 socket_handle connect_local(const std::string& path);
+
+void close_local(socket_handle s);
 
 /// Sends all of `data` (a request ending in a newline) and reads until the
 /// peer closes (blocking, for the command line).

@@ -53,10 +53,10 @@ TEST(windivert_filter, multicast_and_ipv6_are_optional) {
   EXPECT_FALSE(has(f, "ipv6"));
 }
 
-TEST(windivert_filter, socket_layer_attribution_excludes_drover) {
-  auto f = windivert_socket_filter(4242);
-  EXPECT_TRUE(has(f, "event == CONNECT or event == CLOSE"));
-  EXPECT_TRUE(has(f, "processId != 4242"));
+TEST(windivert_filter, socket_layer_attribution_names_every_port_owner) {
+  auto f = windivert_socket_filter();
+  EXPECT_TRUE(has(f, "event == BIND or event == CONNECT or event == CLOSE"));
+  EXPECT_TRUE(has(f, "!loopback"));
   EXPECT_EQ(check_windivert_filter(f), "");
 }
 

@@ -59,6 +59,7 @@ public:
   platform::packet_injector& injector() override { return injector_; }
   bool add_target(uint32_t, std::string&) override { return true; }
   bool is_target(uint32_t) const override { return true; }
+  void forget_target(uint32_t) override {}
   std::shared_ptr<platform::kept_targets> keep_targets() override {
     return nullptr;
   }

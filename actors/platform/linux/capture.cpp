@@ -43,6 +43,8 @@ public:
     return group->contains(static_cast<pid_t>(pid));
   }
 
+  void forget_target(uint32_t) override {}
+
   std::shared_ptr<kept_targets> keep_targets() override {
     auto kept = std::make_shared<linux_kept_targets>();
     kept->group = std::move(group);

@@ -176,6 +176,10 @@ std::string capture_privilege_problem() {
   return linux_port::missing_privileges();
 }
 
+int wait_exit_code(unsigned long pid) {
+  return linux_port::wait_exit_code(static_cast<pid_t>(pid));
+}
+
 unsigned long current_process_id() {
   return static_cast<unsigned long>(::getpid());
 }

@@ -92,6 +92,18 @@ std::string capture_privilege_problem() {
          "start it with \"Run as administrator\"";
 }
 
+int wait_exit_code(unsigned long pid) {
+  HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
+                         static_cast<DWORD>(pid));
+  if (h == nullptr)
+    return -1;
+  DWORD code = 0;
+  bool ok = WaitForSingleObject(h, INFINITE) == WAIT_OBJECT_0
+            && GetExitCodeProcess(h, &code);
+  CloseHandle(h);
+  return ok ? static_cast<int>(code) : -1;
+}
+
 unsigned long current_process_id() {
   return GetCurrentProcessId();
 }

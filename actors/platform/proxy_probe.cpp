@@ -1,18 +1,10 @@
 #include "actors/platform/proxy_probe.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <random>
 
-#include "actors/platform/sockets.hpp"
+#include "actors/platform/probe_socket.hpp"
 #include "net/socks5.hpp"
 #include "net/stun.hpp"
 
@@ -29,45 +21,31 @@ public:
   explicit probe_connection(clock::time_point deadline) : deadline_(deadline) {}
   net::socks5::error protocol_error = net::socks5::error::none;
 
-  ~probe_connection() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
   probe_connection(const probe_connection&) = delete;
   probe_connection& operator=(const probe_connection&) = delete;
 
   // "" on success, else what went wrong.
   std::string connect(net::endpoint to) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd_ < 0)
-      return std::strerror(errno);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(to.port);
-    a.sin_addr.s_addr = htonl(to.ip.value);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
-      return "";
-    if (errno != EINPROGRESS)
-      return std::strerror(errno);
-    if (!wait(POLLOUT))
+    if (auto e = socket_.open(probe_socket::kind::stream); !e.empty())
+      return e;
+    bool pending = false;
+    if (auto e = socket_.start_connect(to, pending); !e.empty() || !pending)
+      return e;
+    if (!wait(true))
       return "no answer (timed out)";
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-    return err == 0 ? "" : std::strerror(err);
+    return socket_.connect_result();
   }
 
   std::string send_all(const uint8_t* data, size_t n) {
     while (n > 0) {
-      if (!wait(POLLOUT))
+      if (!wait(true))
         return "timed out while sending";
-      auto sent = ::send(fd_, data, n, MSG_NOSIGNAL);
-      if (sent < 0 && errno != EAGAIN && errno != EINTR)
-        return std::strerror(errno);
-      if (sent > 0) {
-        data += sent;
-        n -= static_cast<size_t>(sent);
-      }
+      size_t sent = 0;
+      std::string error;
+      if (socket_.send(data, n, sent, error) == probe_socket::status::failed)
+        return error;
+      data += sent;
+      n -= sent;
     }
     return "";
   }
@@ -88,35 +66,27 @@ public:
       }
       if (used_ == sizeof buf_)
         return "the proxy sent an oversized answer";
-      if (!wait(POLLIN))
+      if (!wait(false))
         return "the proxy did not answer in time";
-      auto n = ::recv(fd_, buf_ + used_, sizeof buf_ - used_, 0);
-      if (n == 0)
+      size_t n = 0;
+      std::string error;
+      auto st = socket_.receive(buf_ + used_, sizeof buf_ - used_, n, error);
+      if (st == probe_socket::status::failed)
+        return error;
+      if (st == probe_socket::status::done && n == 0)
         return "the proxy closed the connection";
-      if (n < 0 && errno != EAGAIN && errno != EINTR)
-        return std::strerror(errno);
-      if (n > 0)
-        used_ += static_cast<size_t>(n);
+      used_ += n;
     }
   }
 
 private:
-  bool wait(short events) {
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline_ - clock::now());
-      if (left.count() <= 0)
-        return false;
-      pollfd p{fd_, events, 0};
-      int r = ::poll(&p, 1, static_cast<int>(left.count()));
-      if (r > 0)
-        return true;
-      if (r < 0 && errno != EINTR)
-        return false;
-    }
+  bool wait(bool for_write) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline_ - clock::now());
+    return left.count() > 0 && socket_.wait(for_write, left);
   }
 
-  int fd_ = -1;
+  probe_socket socket_;
   clock::time_point deadline_;
   uint8_t buf_[600];
   size_t used_ = 0;
@@ -193,19 +163,12 @@ std::string second_connection(probe_connection& c,
 // again, with growing pauses, until the deadline) and waits for its answer.
 std::string stun_round_trip(net::endpoint relay, net::endpoint server,
                             clock::time_point deadline, std::string& info) {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return std::strerror(errno);
-  struct closer {
-    int fd;
-    ~closer() { ::close(fd); }
-  } close_fd{fd};
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(relay.port);
-  to.sin_addr.s_addr = htonl(relay.ip.value);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
-    return "cannot reach the relay: " + std::string{std::strerror(errno)};
+  probe_socket udp;
+  if (auto e = udp.open(probe_socket::kind::datagram); !e.empty())
+    return e;
+  bool pending = false;
+  if (auto e = udp.start_connect(relay, pending); !e.empty())
+    return "cannot reach the relay: " + e;
   net::stun::transaction_id id;
   std::random_device random;
   for (auto& b : id)
@@ -224,27 +187,27 @@ std::string stun_round_trip(net::endpoint relay, net::endpoint server,
     if (now >= deadline)
       return last_problem;
     if (now >= next_send) {
-      if (::send(fd, out, length, 0) < 0 && errno != EAGAIN)
-        last_problem
-            = std::string{"sending to the relay: "} + std::strerror(errno);
+      size_t sent = 0;
+      std::string error;
+      if (udp.send(out, length, sent, error) == probe_socket::status::failed)
+        last_problem = "sending to the relay: " + error;
       next_send = now + pause;
       pause *= 2; // RFC 5389 §7.2.1: retransmit with doubling pauses
     }
     auto wake = std::min(deadline, next_send);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         wake - clock::now());
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)))
-        <= 0)
+    if (!udp.wait(false, std::max(left, std::chrono::milliseconds{0})))
       continue;
     uint8_t in[1500];
-    auto n = ::recv(fd, in, sizeof in, 0);
-    if (n < 0) {
-      if (errno == ECONNREFUSED)
-        last_problem = "an ICMP 'port unreachable' came back: the relay or the "
-                       "server turned the datagram away";
+    size_t n = 0;
+    std::string error;
+    auto st = udp.receive(in, sizeof in, n, error);
+    if (st == probe_socket::status::refused)
+      last_problem = "an ICMP 'port unreachable' came back: the relay or the "
+                     "server turned the datagram away";
+    if (st != probe_socket::status::done)
       continue;
-    }
     socks5::udp_datagram d;
     auto e = socks5::parse_udp_datagram(in, static_cast<size_t>(n), d);
     if (e != socks5::error::none) {

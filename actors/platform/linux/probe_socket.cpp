@@ -1,0 +1,90 @@
+#include "actors/platform/probe_socket.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace drover::platform {
+
+probe_socket::~probe_socket() {
+  if (handle_ >= 0)
+    ::close(handle_);
+}
+
+std::string probe_socket::open(kind k) {
+  handle_ = ::socket(AF_INET,
+                     (k == kind::stream ? SOCK_STREAM : SOCK_DGRAM)
+                         | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                     0);
+  return handle_ < 0 ? std::strerror(errno) : "";
+}
+
+std::string probe_socket::start_connect(net::endpoint to, bool& pending) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(to.port);
+  a.sin_addr.s_addr = htonl(to.ip.value);
+  pending = false;
+  if (::connect(handle_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+    return "";
+  if (errno != EINPROGRESS)
+    return std::strerror(errno);
+  pending = true;
+  return "";
+}
+
+std::string probe_socket::connect_result() {
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(handle_, SOL_SOCKET, SO_ERROR, &err, &len);
+  return err == 0 ? "" : std::strerror(err);
+}
+
+probe_socket::status probe_socket::send(const void* data, size_t size,
+                                        size_t& n, std::string& error) {
+  n = 0;
+  auto r = ::send(handle_, data, size, MSG_NOSIGNAL);
+  if (r >= 0) {
+    n = static_cast<size_t>(r);
+    return status::done;
+  }
+  if (errno == EAGAIN || errno == EINTR)
+    return status::would_block;
+  if (errno == ECONNREFUSED)
+    return status::refused;
+  error = std::strerror(errno);
+  return status::failed;
+}
+
+probe_socket::status probe_socket::receive(void* data, size_t size, size_t& n,
+                                           std::string& error) {
+  n = 0;
+  auto r = ::recv(handle_, data, size, 0);
+  if (r >= 0) {
+    n = static_cast<size_t>(r);
+    return status::done;
+  }
+  if (errno == EAGAIN || errno == EINTR)
+    return status::would_block;
+  if (errno == ECONNREFUSED)
+    return status::refused;
+  error = std::strerror(errno);
+  return status::failed;
+}
+
+bool probe_socket::wait(bool for_write, std::chrono::milliseconds timeout) {
+  pollfd p{handle_, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+  for (;;) {
+    int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    if (r >= 0 || errno != EINTR)
+      return r > 0;
+  }
+}
+
+} // namespace drover::platform

@@ -1,0 +1,232 @@
+#include "actors/platform/capture.hpp"
+
+#ifndef WIN32_LEAN_AND_MEAN
+#  define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "actors/platform/files.hpp"
+#include "actors/platform/process.hpp"
+#include "actors/platform/windows/windivert_port.hpp"
+#include "actors/platform/windows/winsock.hpp"
+#include "net/capture_rules.hpp"
+
+namespace drover::platform {
+
+namespace {
+
+using windivert::divert_port;
+using windivert::target_set;
+
+struct windows_kept_targets final : kept_targets {
+  std::shared_ptr<target_set> targets;
+};
+
+// Closing a NETWORK handle re-injects its queued packets unmodified: they
+// would leak out direct. So a session that ends parks its handle, and the
+// next session closes it only once its own handle is open, at a lower
+// priority, where the re-injected packets land (windivert-facts §6). A
+// handle nobody takes over is closed after a moment (the engine stopped:
+// its queue then goes out as it would have anyway).
+class handover {
+public:
+  void park(std::shared_ptr<windivert::dll> d, windivert::handle h) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    close_locked();
+    dll_ = std::move(d);
+    handle_ = h;
+    auto generation = ++generation_;
+    std::thread{[this, generation] {
+      std::this_thread::sleep_for(unclaimed_for);
+      std::lock_guard<std::mutex> timer_guard{mutex_};
+      if (generation_ == generation)
+        close_locked();
+    }}.detach();
+  }
+
+  void close_parked() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    close_locked();
+  }
+
+  static handover& instance() {
+    static auto* h = new handover; // outlives the detached timers
+    return *h;
+  }
+
+private:
+  static constexpr auto unclaimed_for = std::chrono::seconds{1};
+
+  void close_locked() {
+    if (handle_ != nullptr)
+      dll_->close(handle_);
+    handle_ = nullptr;
+    dll_.reset();
+  }
+
+  std::mutex mutex_;
+  std::shared_ptr<windivert::dll> dll_;
+  windivert::handle handle_ = nullptr;
+  uint64_t generation_ = 0;
+};
+
+// One argument as the C runtime's command-line parser reads it back:
+// quoted only when it must be, backslashes doubled only before a quote.
+std::wstring quote_argument(const std::wstring& a) {
+  if (!a.empty() && a.find_first_of(L" \t\n\v\"") == std::wstring::npos)
+    return a;
+  std::wstring out = L"\"";
+  for (size_t i = 0;; ++i) {
+    size_t backslashes = 0;
+    while (i < a.size() && a[i] == L'\\') {
+      ++i;
+      ++backslashes;
+    }
+    if (i == a.size()) {
+      out.append(backslashes * 2, L'\\');
+      break;
+    }
+    if (a[i] == L'"')
+      out.append(backslashes * 2 + 1, L'\\');
+    else
+      out.append(backslashes, L'\\');
+    out += a[i];
+  }
+  return out + L"\"";
+}
+
+// Each session opens below the one before (a packet re-injected by a
+// handle goes on only to lower priorities). Thousands of restarts fit
+// before the range ends; other tools (GoodbyeDPI, zapret) sit at 0.
+std::atomic<int> next_priority{20000};
+
+class windows_capture final : public capture_session {
+public:
+  std::shared_ptr<windivert::dll> dll;
+  std::shared_ptr<target_set> targets;
+  std::unique_ptr<divert_port> divert;
+  int16_t priority = 0;
+
+  ~windows_capture() override {
+    if (divert)
+      handover::instance().park(dll, divert->release_network_handle());
+  }
+
+  packet_port& port() override { return *divert; }
+  packet_injector& injector() override { return *divert; }
+
+  bool add_target(uint32_t pid, std::string&) override {
+    targets->add(pid);
+    return true;
+  }
+
+  bool is_target(uint32_t pid) const override { return targets->contains(pid); }
+
+  void forget_target(uint32_t pid) override { targets->remove(pid); }
+
+  std::shared_ptr<kept_targets> keep_targets() override {
+    auto kept = std::make_shared<windows_kept_targets>();
+    kept->targets = targets;
+    return kept;
+  }
+
+  long spawn_target(const std::vector<std::string>& argv,
+                    std::string& error) override {
+    // Started suspended and made a target before its first instruction, so
+    // its first socket is already captured.
+    std::wstring line;
+    for (auto& a : argv) {
+      if (!line.empty())
+        line += L' ';
+      line += quote_argument(windows_port::to_wide(a));
+    }
+    STARTUPINFOW si{};
+    si.cb = sizeof si;
+    PROCESS_INFORMATION pi{};
+    if (!CreateProcessW(nullptr, line.data(), nullptr, nullptr, FALSE,
+                        CREATE_SUSPENDED, nullptr, nullptr, &si, &pi)) {
+      error = "cannot start " + (argv.empty() ? std::string{} : argv[0]) + ": "
+              + windows_port::error_text(GetLastError());
+      return -1;
+    }
+    targets->add(pi.dwProcessId);
+    ResumeThread(pi.hThread);
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    return static_cast<long>(pi.dwProcessId);
+  }
+
+  std::string description() const override {
+    return "WinDivert 2.x, NETWORK and SOCKET layers at priority "
+           + std::to_string(priority);
+  }
+};
+
+} // namespace
+
+std::string capture_repair_hint() {
+  return "Reinstall Drover (it brings WinDivert back); if it keeps "
+         "happening, allow WinDivert64.sys in your antivirus";
+}
+
+capture_result open_capture(const capture_options& opts) {
+  capture_result r;
+  if (auto problem = capture_privilege_problem(); !problem.empty()) {
+    r.failure = capture_failure::not_permitted;
+    r.error = problem;
+    return r;
+  }
+  // Loaded once: the DLL stays for the process's life (a parked handle may
+  // still need it).
+  static std::shared_ptr<windivert::dll> loaded;
+  static std::mutex loading;
+  std::shared_ptr<windivert::dll> d;
+  {
+    std::lock_guard<std::mutex> guard{loading};
+    if (!loaded)
+      loaded
+          = windivert::dll::load(current_executable().parent_path(), r.error);
+    d = loaded;
+  }
+  if (!d) {
+    r.failure = capture_failure::unavailable;
+    return r;
+  }
+  auto s = std::make_shared<windows_capture>();
+  s->dll = d;
+  if (auto* kept = dynamic_cast<windows_kept_targets*>(opts.targets.get()))
+    s->targets = kept->targets;
+  if (!s->targets)
+    s->targets = std::make_shared<target_set>();
+  s->priority = static_cast<int16_t>(next_priority.fetch_sub(1));
+  windivert::port_options po;
+  net::capture::windivert_params wp;
+  wp.skip = opts.skip;
+  wp.listener = opts.listener;
+  po.network_filter = net::capture::windivert_network_filter(wp);
+  po.socket_filter = net::capture::windivert_socket_filter();
+  po.priority = s->priority;
+  po.listener = opts.listener;
+  po.hold_time = opts.owner_wait;
+  if (auto over = net::capture::check_windivert_filter(po.network_filter);
+      !over.empty()) {
+    r.failure = capture_failure::unavailable;
+    r.error = "too many addresses to skip for WinDivert's filter (" + over
+              + "): shorten [skip] extra_skip_cidrs";
+    return r;
+  }
+  s->divert = divert_port::open(d, po, s->targets, r.failure, r.error);
+  if (!s->divert)
+    return r;
+  // The new handle diverts now; the previous session's may go.
+  handover::instance().close_parked();
+  r.session = std::move(s);
+  return r;
+}
+
+} // namespace drover::platform

@@ -1,0 +1,330 @@
+// The control channel on Windows: a named pipe (what the tray's
+// QLocalSocket speaks there), admitted by the pipe's access list, bridged
+// to the control server's CAF broker, which serves sockets only.
+//
+// Each pipe client gets a loopback TCP connection into the broker's
+// listener and two pump threads. The listener is on 127.0.0.1, where any
+// local program could reach it, so the broker admits only connections
+// whose source port the bridge registered (local_client_admitted): the
+// pipe's access list stays the only way in.
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+// After winsock2.h (a separate block keeps clang-format from sorting them).
+#include <sddl.h>
+#include <windows.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "actors/platform/sockets.hpp"
+#include "actors/platform/windows/winsock.hpp"
+
+namespace drover::platform {
+
+namespace {
+
+struct admitted_ports {
+  std::mutex mutex;
+  std::set<uint16_t> ports;
+};
+
+admitted_ports& admitted() {
+  static admitted_ports a;
+  return a;
+}
+
+// Who may open the pipe: SYSTEM, administrators, and the user this process
+// runs as (the tray runs as that user without elevation). Remote clients
+// are refused by the pipe's flags. Integrity: medium, so the user's
+// unelevated tray may write to an elevated engine's pipe.
+struct pipe_security {
+  SECURITY_ATTRIBUTES attributes{};
+  PSECURITY_DESCRIPTOR descriptor = nullptr;
+  std::string who = "administrators";
+
+  pipe_security() {
+    std::wstring user;
+    HANDLE token = nullptr;
+    if (OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) {
+      DWORD size = 0;
+      GetTokenInformation(token, TokenUser, nullptr, 0, &size);
+      std::unique_ptr<char[]> buf{new char[size > 0 ? size : 1]};
+      wchar_t* sid = nullptr;
+      if (size > 0
+          && GetTokenInformation(token, TokenUser, buf.get(), size, &size)
+          && ConvertSidToStringSidW(
+              reinterpret_cast<TOKEN_USER*>(buf.get())->User.Sid, &sid)) {
+        user = sid;
+        LocalFree(sid);
+      }
+      CloseHandle(token);
+    }
+    std::wstring dacl = L"D:P(A;;GA;;;SY)(A;;GA;;;BA)";
+    if (!user.empty()) {
+      dacl += L"(A;;GRGW;;;" + user + L")";
+      who += ", " + windows_port::to_utf8(user);
+    }
+    for (auto sddl : {dacl + L"S:(ML;;NW;;;ME)", dacl})
+      if (ConvertStringSecurityDescriptorToSecurityDescriptorW(
+              sddl.c_str(), SDDL_REVISION_1, &descriptor, nullptr))
+        break;
+    attributes.nLength = sizeof attributes;
+    attributes.lpSecurityDescriptor = descriptor;
+    attributes.bInheritHandle = FALSE;
+  }
+  ~pipe_security() {
+    if (descriptor != nullptr)
+      LocalFree(descriptor);
+  }
+};
+
+pipe_security& security() {
+  static pipe_security s;
+  return s;
+}
+
+HANDLE new_instance(const std::wstring& name, bool first) {
+  DWORD open = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED;
+  if (first)
+    open |= FILE_FLAG_FIRST_PIPE_INSTANCE;
+  return CreateNamedPipeW(name.c_str(), open,
+                          PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT
+                              | PIPE_REJECT_REMOTE_CLIENTS,
+                          PIPE_UNLIMITED_INSTANCES, 65536, 65536, 0,
+                          &security().attributes);
+}
+
+// Overlapped I/O waited for at once: the two pump threads read and write
+// the same pipe handle at the same time, which synchronous I/O on one
+// handle would serialise (a pending read would block every write).
+bool pipe_io(HANDLE pipe, bool write, void* data, DWORD size, DWORD& done) {
+  OVERLAPPED ov{};
+  ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  BOOL ok = write ? WriteFile(pipe, data, size, nullptr, &ov)
+                  : ReadFile(pipe, data, size, nullptr, &ov);
+  if (!ok && GetLastError() != ERROR_IO_PENDING) {
+    CloseHandle(ov.hEvent);
+    return false;
+  }
+  ok = GetOverlappedResult(pipe, &ov, &done, TRUE);
+  CloseHandle(ov.hEvent);
+  return ok && done > 0;
+}
+
+// One client: its pipe instance and its connection into the broker. The
+// first pump to end ends the other; the last one out closes both.
+struct bridged_client {
+  HANDLE pipe;
+  SOCKET socket;
+  uint16_t port;
+  std::atomic<bool> ended{false};
+
+  void end() {
+    if (ended.exchange(true))
+      return;
+    shutdown(socket, SD_BOTH);
+    CancelIoEx(pipe, nullptr);
+  }
+
+  ~bridged_client() {
+    {
+      std::lock_guard<std::mutex> guard{admitted().mutex};
+      admitted().ports.erase(port);
+    }
+    closesocket(socket);
+    FlushFileBuffers(pipe);
+    DisconnectNamedPipe(pipe);
+    CloseHandle(pipe);
+  }
+};
+
+void pipe_to_socket(std::shared_ptr<bridged_client> c) {
+  char buf[4096];
+  DWORD n = 0;
+  while (pipe_io(c->pipe, false, buf, sizeof buf, n)) {
+    for (DWORD off = 0; off < n;) {
+      int sent = send(c->socket, buf + off, static_cast<int>(n - off), 0);
+      if (sent <= 0)
+        return c->end();
+      off += static_cast<DWORD>(sent);
+    }
+  }
+  c->end();
+}
+
+void socket_to_pipe(std::shared_ptr<bridged_client> c) {
+  char buf[4096];
+  int n;
+  while ((n = recv(c->socket, buf, sizeof buf, 0)) > 0) {
+    DWORD done = 0;
+    for (DWORD off = 0; off < static_cast<DWORD>(n); off += done)
+      if (!pipe_io(c->pipe, true, buf + off, static_cast<DWORD>(n) - off, done))
+        return c->end();
+  }
+  // The server answered and closed: let the client read the rest.
+  FlushFileBuffers(c->pipe);
+  c->end();
+}
+
+void serve_client(HANDLE pipe, uint16_t broker_port) {
+  SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int len = sizeof local;
+  // Bound first, so the port is registered before the broker can see the
+  // connection.
+  if (s == INVALID_SOCKET
+      || bind(s, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0
+      || getsockname(s, reinterpret_cast<sockaddr*>(&local), &len) != 0) {
+    if (s != INVALID_SOCKET)
+      closesocket(s);
+    DisconnectNamedPipe(pipe);
+    CloseHandle(pipe);
+    return;
+  }
+  auto c = std::make_shared<bridged_client>();
+  c->pipe = pipe;
+  c->socket = s;
+  c->port = ntohs(local.sin_port);
+  {
+    std::lock_guard<std::mutex> guard{admitted().mutex};
+    admitted().ports.insert(c->port);
+  }
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(broker_port);
+  if (connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
+    return; // c's destructor closes both
+  std::thread{socket_to_pipe, c}.detach();
+  pipe_to_socket(std::move(c));
+}
+
+void accept_clients(std::wstring name, HANDLE first, uint16_t broker_port) {
+  HANDLE pipe = first;
+  for (;;) {
+    OVERLAPPED ov{};
+    ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    BOOL connected = ConnectNamedPipe(pipe, &ov);
+    DWORD error = connected ? ERROR_SUCCESS : GetLastError();
+    if (error == ERROR_IO_PENDING) {
+      DWORD ignored = 0;
+      error = GetOverlappedResult(pipe, &ov, &ignored, TRUE) ? ERROR_SUCCESS
+                                                             : GetLastError();
+    }
+    CloseHandle(ov.hEvent);
+    if (error == ERROR_SUCCESS || error == ERROR_PIPE_CONNECTED)
+      std::thread{serve_client, pipe, broker_port}.detach();
+    else
+      CloseHandle(pipe);
+    // The next client's instance.
+    pipe = INVALID_HANDLE_VALUE;
+    for (int attempt = 0; pipe == INVALID_HANDLE_VALUE; ++attempt) {
+      pipe = new_instance(name, false);
+      if (pipe == INVALID_HANDLE_VALUE)
+        Sleep(attempt < 10 ? 10 : 1000); // out of resources: back off
+    }
+  }
+}
+
+HANDLE open_pipe_client(const std::wstring& name) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    HANDLE h = CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0,
+                           nullptr, OPEN_EXISTING, 0, nullptr);
+    if (h != INVALID_HANDLE_VALUE)
+      return h;
+    // Every instance busy for a moment (a client between two instances):
+    // wait for the next one.
+    if (GetLastError() != ERROR_PIPE_BUSY || !WaitNamedPipeW(name.c_str(), 500))
+      return INVALID_HANDLE_VALUE;
+  }
+  return INVALID_HANDLE_VALUE;
+}
+
+} // namespace
+
+socket_handle listen_local(const std::string& path, std::string& error) {
+  auto name = windows_port::to_wide(path);
+  if (HANDLE other = open_pipe_client(name); other != INVALID_HANDLE_VALUE) {
+    CloseHandle(other);
+    error = "another Drover is already running here (" + path + ")";
+    return invalid_socket;
+  }
+  net::endpoint at{net::ipv4_address{0x7f000001}, 0};
+  auto listener = listen_tcp(at, error);
+  if (listener == invalid_socket)
+    return invalid_socket;
+  HANDLE first = new_instance(name, true);
+  if (first == INVALID_HANDLE_VALUE) {
+    auto code = GetLastError();
+    error = code == ERROR_ACCESS_DENIED
+                ? "another Drover is already running here (" + path + ")"
+                : "cannot open the control pipe " + path + ": "
+                      + windows_port::error_text(code);
+    close_socket(listener);
+    return invalid_socket;
+  }
+  // Runs for the rest of the process, like the broker it feeds.
+  std::thread{accept_clients, name, first, at.port}.detach();
+  return listener;
+}
+
+bool local_client_admitted(uint16_t peer_port) {
+  std::lock_guard<std::mutex> guard{admitted().mutex};
+  return admitted().ports.count(peer_port) > 0;
+}
+
+socket_handle connect_local(const std::string& path) {
+  HANDLE h = open_pipe_client(windows_port::to_wide(path));
+  return h == INVALID_HANDLE_VALUE ? invalid_socket
+                                   : reinterpret_cast<socket_handle>(h);
+}
+
+void close_local(socket_handle s) {
+  if (s != invalid_socket)
+    CloseHandle(reinterpret_cast<HANDLE>(s));
+}
+
+void exchange(socket_handle s, const std::string& data,
+              const std::function<void(std::string_view)>& on_data) {
+  auto pipe = reinterpret_cast<HANDLE>(s);
+  DWORD n = 0;
+  for (size_t sent = 0; sent < data.size(); sent += n)
+    if (!WriteFile(pipe, data.data() + sent,
+                   static_cast<DWORD>(data.size() - sent), &n, nullptr))
+      return;
+  char buf[4096];
+  while (ReadFile(pipe, buf, sizeof buf, &n, nullptr) && n > 0)
+    on_data({buf, n});
+}
+
+std::string exchange(socket_handle s, const std::string& data) {
+  std::string out;
+  exchange(s, data, [&](std::string_view piece) { out += piece; });
+  return out;
+}
+
+std::string control_socket_path() {
+  // One engine per machine (WinDivert sees every session's traffic).
+  // DROVER_CONTROL_PIPE lets tests run engines side by side.
+  char name[128];
+  auto n = GetEnvironmentVariableA("DROVER_CONTROL_PIPE", name, sizeof name);
+  if (n > 0 && n < sizeof name)
+    return std::string{"\\\\.\\pipe\\"} + name;
+  return "\\\\.\\pipe\\drover-control";
+}
+
+std::vector<std::string> control_socket_candidates() {
+  return {control_socket_path()};
+}
+
+std::string share_control_socket(const std::string&) {
+  return security().who;
+}
+
+} // namespace drover::platform

@@ -1,0 +1,560 @@
+#include "actors/platform/windows/windivert_port.hpp"
+
+#include <winsock2.h>
+// After winsock2.h (a separate block keeps clang-format from sorting them).
+#include <iphlpapi.h>
+#include <windows.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "actors/platform/windivert_errors.hpp"
+#include "net/bytes.hpp"
+
+namespace drover::platform::windivert {
+
+// -- targets ------------------------------------------------------------------
+
+void target_set::add(uint32_t pid) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto it = std::lower_bound(pids_.begin(), pids_.end(), pid);
+  if (it != pids_.end() && *it == pid)
+    return;
+  pids_.insert(it, pid);
+  generation_++;
+}
+
+void target_set::remove(uint32_t pid) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto it = std::lower_bound(pids_.begin(), pids_.end(), pid);
+  if (it == pids_.end() || *it != pid)
+    return;
+  pids_.erase(it);
+  generation_++;
+}
+
+bool target_set::contains(uint32_t pid) const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return std::binary_search(pids_.begin(), pids_.end(), pid);
+}
+
+void target_set::refresh(std::vector<uint32_t>& copy, uint64_t& seen) const {
+  if (generation_.load() == seen)
+    return;
+  std::lock_guard<std::mutex> guard{mutex_};
+  copy = pids_;
+  seen = generation_.load();
+}
+
+// -- the OS's socket tables ---------------------------------------------------
+
+namespace {
+
+template<class Row>
+void read_table(std::vector<char>& buf, uint8_t protocol, ULONG family,
+                net::port_owners& owners) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    DWORD size = static_cast<DWORD>(buf.size());
+    DWORD rc = protocol == net::proto_tcp
+                   ? GetExtendedTcpTable(buf.data(), &size, FALSE, family,
+                                         TCP_TABLE_OWNER_PID_ALL, 0)
+                   : GetExtendedUdpTable(buf.data(), &size, FALSE, family,
+                                         UDP_TABLE_OWNER_PID, 0);
+    if (rc == ERROR_INSUFFICIENT_BUFFER) {
+      buf.resize(size + 4096);
+      continue;
+    }
+    if (rc != NO_ERROR)
+      return;
+    DWORD rows = 0;
+    std::memcpy(&rows, buf.data(), sizeof rows);
+    // The rows follow the count, aligned for the row type.
+    auto* first = reinterpret_cast<const Row*>(
+        buf.data() + std::max(sizeof(DWORD), alignof(Row)));
+    for (DWORD i = 0; i < rows; ++i)
+      owners.opened(protocol,
+                    ntohs(static_cast<uint16_t>(first[i].dwLocalPort)),
+                    first[i].dwOwningPid);
+    return;
+  }
+}
+
+} // namespace
+
+void read_socket_tables(net::port_owners& owners) {
+  // Not on the packet path: at start, and when a held packet's owner is
+  // still unknown after the hold time.
+  std::vector<char> buf(64 * 1024);
+  read_table<MIB_TCPROW_OWNER_PID>(buf, net::proto_tcp, AF_INET, owners);
+  read_table<MIB_TCP6ROW_OWNER_PID>(buf, net::proto_tcp, AF_INET6, owners);
+  read_table<MIB_UDPROW_OWNER_PID>(buf, net::proto_udp, AF_INET, owners);
+  read_table<MIB_UDP6ROW_OWNER_PID>(buf, net::proto_udp, AF_INET6, owners);
+}
+
+// -- the port -----------------------------------------------------------------
+
+namespace {
+
+constexpr size_t receive_bytes = 1 << 20; // one RecvEx: up to 255 packets
+constexpr size_t address_size = sizeof(address);
+
+// One handle's overlapped receive, always outstanding while the port runs.
+struct receiver {
+  handle h = nullptr;
+  OVERLAPPED ov{};
+  bool pending = false;
+  std::vector<uint8_t> bytes;
+  address addrs[batch_max];
+  unsigned addr_bytes = 0;
+  unsigned received = 0;
+};
+
+uint32_t packet_length(const uint8_t* p, size_t left) {
+  if (left < 20)
+    return 0;
+  uint32_t n = (p[0] >> 4) == 6 ? 40u + net::load16(p + 4) : net::load16(p + 2);
+  return n <= left ? n : 0;
+}
+
+std::error_code win_error(DWORD code) {
+  return {static_cast<int>(code), std::system_category()};
+}
+
+} // namespace
+
+struct divert_port::state {
+  std::shared_ptr<dll> d;
+  port_options opts;
+  std::shared_ptr<target_set> targets;
+  HANDLE stop_event = nullptr;
+  receiver network, socket;
+  bool network_owned = true;
+
+  // Owned by the receiving thread.
+  net::port_owners owners;
+  net::held_packets held;
+  std::vector<uint32_t> target_copy;
+  uint64_t target_generation = ~uint64_t{0};
+  std::vector<uint8_t> pass_bytes; // re-injected in one SendEx per wake
+  std::vector<address> pass_addrs;
+  size_t pass_used = 0;
+  size_t pass_count = 0;
+  port_stats live; // published to `stats` after each wake
+
+  // The verdicts' and injections' send buffers (one caller each; inject is
+  // serialised by its mutex).
+  std::vector<uint8_t> verdict_bytes;
+  std::vector<address> verdict_addrs;
+  std::mutex inject_mutex;
+  std::vector<uint8_t> inject_bytes;
+
+  mutable std::mutex counters_mutex;
+  port_counters counters;
+  port_stats stats;
+  std::string error;
+
+  state(size_t held_slots)
+      : held(held_slots, address_size), pass_bytes(receive_bytes),
+        pass_addrs(batch_max + held_slots), verdict_bytes(receive_bytes * 2),
+        verdict_addrs(batch_max * 2 + held_slots), inject_bytes(mtu_max) {}
+
+  bool is_target(uint32_t pid) {
+    targets->refresh(target_copy, target_generation);
+    return std::binary_search(target_copy.begin(), target_copy.end(), pid);
+  }
+
+  // Starts an overlapped receive unless one is outstanding. False when the
+  // handle failed (then `error` says why, or it was shut down).
+  bool arm(receiver& r, bool& stopped) {
+    if (r.pending)
+      return true;
+    ResetEvent(r.ov.hEvent);
+    r.addr_bytes = sizeof r.addrs;
+    r.received = 0;
+    if (d->recv_ex(r.h, r.bytes.empty() ? nullptr : r.bytes.data(),
+                   static_cast<unsigned>(r.bytes.size()), &r.received, 0,
+                   r.addrs, &r.addr_bytes, &r.ov)) {
+      SetEvent(r.ov.hEvent); // done at once: handled on this wake
+      r.pending = true;
+      return true;
+    }
+    auto code = GetLastError();
+    if (code == ERROR_IO_PENDING) {
+      r.pending = true;
+      return true;
+    }
+    return failed(code, stopped);
+  }
+
+  bool failed(DWORD code, bool& stopped) {
+    if (classify_recv_error(code) == recv_outcome::stopped) {
+      stopped = true;
+      return false;
+    }
+    error = "the WinDivert handle failed (Windows error " + std::to_string(code)
+            + "): the driver was stopped or removed";
+    return false;
+  }
+
+  // The overlapped receive finished: how many addresses it filled.
+  bool complete(receiver& r, size_t& count, bool& stopped) {
+    r.pending = false;
+    DWORD n = 0;
+    if (!GetOverlappedResult(r.h, &r.ov, &n, FALSE))
+      return failed(GetLastError(), stopped);
+    // A synchronous completion filled r.received itself; GetOverlappedResult
+    // then reports the same count.
+    r.received = std::max<unsigned>(r.received, n);
+    count = r.addr_bytes / address_size;
+    return true;
+  }
+
+  void pass(const uint8_t* data, uint32_t length, const address& a) {
+    if (pass_used + length > pass_bytes.size()
+        || pass_count == pass_addrs.size())
+      flush_passed();
+    std::memcpy(pass_bytes.data() + pass_used, data, length);
+    pass_addrs[pass_count++] = a;
+    pass_used += length;
+    live.passed++;
+  }
+
+  void flush_passed() {
+    if (pass_count == 0)
+      return;
+    unsigned sent = 0;
+    d->send_ex(network.h, pass_bytes.data(), static_cast<unsigned>(pass_used),
+               &sent, 0, pass_addrs.data(),
+               static_cast<unsigned>(pass_count * address_size), nullptr);
+    pass_count = 0;
+    pass_used = 0;
+  }
+
+  void deliver(packet_batch_buffer& batch, size_t& used, const uint8_t* data,
+               uint32_t length, const address& a) {
+    auto index = batch.packets.size();
+    std::memcpy(batch.data.data() + used, data, length);
+    std::memcpy(batch.meta.data() + index * address_size, &a, address_size);
+    captured_packet p;
+    p.id = static_cast<uint32_t>(index);
+    p.offset = static_cast<uint32_t>(used);
+    p.length = length;
+    p.meta = batch.meta.data() + index * address_size;
+    batch.packets.push_back(p);
+    used += length;
+  }
+
+  // Held packets whose owner is now known (or whose time is up, with
+  // `give_up`) go where they belong.
+  void release_held(packet_batch_buffer& batch, size_t& used,
+                    net::flow_time now, bool give_up) {
+    held.release_if([&](const net::held_packets::held& h) {
+      auto pid = owners.owner(h.protocol, h.port, now);
+      if (pid == 0 && !(give_up && h.deadline <= now))
+        return false;
+      if (batch.packets.size() == batch.packets.capacity()
+          || used + h.length > batch.data.size())
+        return false; // the batch is full: next time
+      address a;
+      std::memcpy(&a, held.meta(h), address_size);
+      if (pid != 0 && is_target(pid)) {
+        deliver(batch, used, held.data(h), h.length, a);
+      } else {
+        if (pid == 0)
+          live.unattributed++;
+        pass(held.data(h), h.length, a);
+      }
+      return true;
+    });
+  }
+
+  void on_socket_events(size_t count, net::flow_time now) {
+    for (size_t i = 0; i < count; ++i) {
+      auto& a = socket.addrs[i];
+      auto& f = a.flow;
+      switch (a.event) {
+        case event_socket_bind:
+        case event_socket_connect:
+          owners.opened(f.protocol, f.local_port, f.process_id);
+          break;
+        case event_socket_close:
+          owners.closed(f.protocol, f.local_port, f.process_id, now);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  void on_packets(packet_batch_buffer& batch, size_t& used, size_t count,
+                  net::flow_time now) {
+    size_t at = 0;
+    for (size_t i = 0; i < count && at < network.received; ++i) {
+      const uint8_t* p = network.bytes.data() + at;
+      uint32_t length = packet_length(p, network.received - at);
+      if (length == 0)
+        break; // not a packet WinDivert would hand over: stop walking
+      at += length;
+      auto& a = network.addrs[i];
+      auto what
+          = net::classify(p, length, a.loopback != 0, opts.listener, owners,
+                          now, [&](uint32_t pid) { return is_target(pid); });
+      if (what == net::disposition::hold) {
+        uint8_t protocol = 0;
+        auto port = net::source_port(p, length, protocol);
+        if (held.hold(protocol, port, p, length, &a, now + opts.hold_time)) {
+          live.held++;
+          continue;
+        }
+        // No room to wait: ask the tables now (rare, and not per packet:
+        // the answer stays in the owners table).
+        live.hold_overflow++;
+        read_socket_tables(owners);
+        auto pid = owners.owner(protocol, port, now);
+        what = pid != 0 && is_target(pid) ? net::disposition::capture
+                                          : net::disposition::pass;
+      }
+      if (what == net::disposition::capture)
+        deliver(batch, used, p, length, a);
+      else
+        pass(p, length, a);
+    }
+  }
+};
+
+divert_port::divert_port(std::unique_ptr<state> s) : s_(std::move(s)) {}
+
+divert_port::~divert_port() {
+  auto& s = *s_;
+  for (auto* r : {&s.network, &s.socket}) {
+    if (r->h == nullptr)
+      continue;
+    if (r->pending && (r != &s.network || s.network_owned)) {
+      s.d->shutdown(r->h, shutdown_both);
+      CancelIoEx(r->h, &r->ov);
+      DWORD n = 0;
+      GetOverlappedResult(r->h, &r->ov, &n, TRUE);
+    }
+    if (r != &s.network || s.network_owned)
+      s.d->close(r->h);
+  }
+  for (HANDLE e : {s.stop_event, s.network.ov.hEvent, s.socket.ov.hEvent})
+    if (e != nullptr)
+      CloseHandle(e);
+}
+
+std::unique_ptr<divert_port>
+divert_port::open(std::shared_ptr<dll> d, const port_options& opts,
+                  std::shared_ptr<target_set> targets, capture_failure& failure,
+                  std::string& error) {
+  auto s = std::make_unique<state>(opts.held_slots);
+  s->d = std::move(d);
+  s->opts = opts;
+  s->targets = std::move(targets);
+  s->stop_event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  s->network.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  s->socket.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  s->network.bytes.resize(receive_bytes);
+  std::unique_ptr<divert_port> port{new divert_port(std::move(s))};
+  auto& st = *port->s_;
+  auto fail = [&](uint32_t code) {
+    if (code != 0) {
+      auto e = explain_open_error(code);
+      failure = e.failure;
+      error = e.text;
+    } else {
+      failure = capture_failure::unavailable;
+    }
+    return nullptr;
+  };
+  uint32_t code = 0;
+  // The SOCKET handle first: its events must not miss a socket that the
+  // NETWORK handle's first packets come from.
+  st.socket.h
+      = open_checked(*st.d, opts.socket_filter.c_str(), layer_socket,
+                     opts.priority, flag_sniff | flag_recv_only, code, error);
+  if (st.socket.h == nullptr)
+    return fail(code);
+  st.network.h = open_checked(*st.d, opts.network_filter.c_str(), layer_network,
+                              opts.priority, 0, code, error);
+  if (st.network.h == nullptr)
+    return fail(code);
+  // A burst (a call joining, a game's update) must not overflow the queue
+  // while the engine is busy: everything at its maximum.
+  st.d->set_param(st.network.h, param_queue_length, queue_length_max);
+  st.d->set_param(st.network.h, param_queue_time, queue_time_max_ms);
+  st.d->set_param(st.network.h, param_queue_size, queue_size_max);
+  read_socket_tables(st.owners);
+  return port;
+}
+
+std::shared_ptr<packet_batch_buffer> divert_port::new_batch() const {
+  // Room for a whole receive plus every held packet, so that nothing a
+  // wake produced has to wait for the next batch.
+  return std::make_shared<packet_batch_buffer>(
+      receive_bytes + s_->opts.held_slots * net::held_packets::slot_bytes,
+      batch_max + s_->opts.held_slots, address_size);
+}
+
+packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
+  auto& s = *s_;
+  batch.clear();
+  size_t used = 0;
+  if (batch.meta.size() < batch.packets.capacity() * address_size
+      || batch.data.size() < receive_bytes) {
+    s.error = "internal error: packet batch buffer too small";
+    return receive_status::failed;
+  }
+  for (;;) {
+    bool stopped = false;
+    if (WaitForSingleObject(s.stop_event, 0) == WAIT_OBJECT_0)
+      return receive_status::stopped;
+    if (!s.arm(s.network, stopped) || !s.arm(s.socket, stopped))
+      return stopped ? receive_status::stopped : receive_status::failed;
+    DWORD timeout = INFINITE;
+    if (!s.held.empty()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          s.held.next_deadline() - net::flow_clock::now());
+      timeout = static_cast<DWORD>(std::max<int64_t>(left.count(), 0));
+    }
+    HANDLE events[3] = {s.stop_event, s.socket.ov.hEvent, s.network.ov.hEvent};
+    auto woke = WaitForMultipleObjects(3, events, FALSE, timeout);
+    if (woke == WAIT_OBJECT_0)
+      return receive_status::stopped;
+    if (woke == WAIT_FAILED) {
+      s.error = "waiting for packets failed (Windows error "
+                + std::to_string(GetLastError()) + ")";
+      return receive_status::failed;
+    }
+    auto now = net::flow_clock::now();
+    size_t count = 0;
+    // Socket events first: they may name the owner of a packet in this
+    // very wake.
+    if (WaitForSingleObject(s.socket.ov.hEvent, 0) == WAIT_OBJECT_0) {
+      if (!s.complete(s.socket, count, stopped))
+        return stopped ? receive_status::stopped : receive_status::failed;
+      s.on_socket_events(count, now);
+    }
+    bool packets = false;
+    if (WaitForSingleObject(s.network.ov.hEvent, 0) == WAIT_OBJECT_0) {
+      if (!s.complete(s.network, count, stopped))
+        return stopped ? receive_status::stopped : receive_status::failed;
+      s.on_packets(batch, used, count, now);
+      packets = count > 0;
+    }
+    if (!s.held.empty()) {
+      bool due = s.held.next_deadline() <= now;
+      if (due)
+        read_socket_tables(s.owners); // their time is up: ask the OS once
+      s.release_held(batch, used, now, due);
+    }
+    s.flush_passed();
+    {
+      std::lock_guard<std::mutex> guard{s.counters_mutex};
+      if (packets)
+        s.counters.batches++;
+      s.counters.received += batch.packets.size();
+      s.stats = s.live;
+    }
+    if (!batch.packets.empty())
+      return receive_status::packets;
+  }
+}
+
+std::error_code divert_port::send_verdicts(const verdict* v, size_t n) {
+  auto& s = *s_;
+  size_t used = 0, count = 0;
+  auto flush = [&]() -> std::error_code {
+    if (count == 0)
+      return {};
+    unsigned sent = 0;
+    bool ok = s.d->send_ex(
+        s.network.h, s.verdict_bytes.data(), static_cast<unsigned>(used), &sent,
+        0, s.verdict_addrs.data(), static_cast<unsigned>(count * address_size),
+        nullptr);
+    used = count = 0;
+    return ok ? std::error_code{} : win_error(GetLastError());
+  };
+  std::error_code first;
+  for (size_t i = 0; i < n; ++i) {
+    if (v[i].kind == verdict_kind::drop || v[i].meta == nullptr)
+      continue;
+    if (used + v[i].length > s.verdict_bytes.size()
+        || count == s.verdict_addrs.size())
+      if (auto ec = flush(); ec && !first)
+        first = ec;
+    address a;
+    std::memcpy(&a, v[i].meta, address_size);
+    if (v[i].kind == verdict_kind::accept_modified) {
+      // Rewritten: the driver computes the checksums (the captured ones may
+      // have been left to the network card, so nothing here is known good).
+      a.ip_checksum = 0;
+      a.tcp_checksum = 0;
+      a.udp_checksum = 0;
+      // Either NAT shape's packets leave outbound here (the loopback shape
+      // on Windows: both directions; see net/nat.hpp).
+      a.outbound = 1;
+    }
+    std::memcpy(s.verdict_bytes.data() + used, v[i].data, v[i].length);
+    s.verdict_addrs[count++] = a;
+    used += v[i].length;
+  }
+  if (auto ec = flush(); ec && !first)
+    first = ec;
+  return first;
+}
+
+std::error_code divert_port::inject(const uint8_t* packet, size_t length) {
+  auto& s = *s_;
+  if (length > s.inject_bytes.size())
+    return win_error(ERROR_INSUFFICIENT_BUFFER);
+  // A reply fabricated for a local application (a UDP datagram from the
+  // relay, a refusal's reset): sent outbound to the application's own
+  // address, which the stack delivers to it locally (TorWall's return
+  // path). Checksums are left to the driver.
+  address a{};
+  a.layer = layer_network;
+  a.outbound = 1;
+  std::lock_guard<std::mutex> guard{s.inject_mutex};
+  std::memcpy(s.inject_bytes.data(), packet, length);
+  unsigned sent = 0;
+  if (!s.d->send_ex(s.network.h, s.inject_bytes.data(),
+                    static_cast<unsigned>(length), &sent, 0, &a, address_size,
+                    nullptr))
+    return win_error(GetLastError());
+  return {};
+}
+
+void divert_port::stop() {
+  SetEvent(s_->stop_event);
+}
+
+port_counters divert_port::counters() const {
+  std::lock_guard<std::mutex> guard{s_->counters_mutex};
+  return s_->counters;
+}
+
+port_stats divert_port::stats() const {
+  std::lock_guard<std::mutex> guard{s_->counters_mutex};
+  return s_->stats;
+}
+
+std::string divert_port::last_error() const {
+  return s_->error;
+}
+
+handle divert_port::release_network_handle() {
+  auto& s = *s_;
+  if (s.network.pending) {
+    // Cancel only the outstanding receive; the handle stays open (and
+    // keeps diverting) until the next session closes it.
+    CancelIoEx(s.network.h, &s.network.ov);
+    DWORD n = 0;
+    GetOverlappedResult(s.network.h, &s.network.ov, &n, TRUE);
+    s.network.pending = false;
+  }
+  s.network_owned = false;
+  return s.network.h;
+}
+
+} // namespace drover::platform::windivert

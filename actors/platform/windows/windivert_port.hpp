@@ -1,0 +1,100 @@
+#pragma once
+
+// The Windows packet port: WinDivert's NETWORK layer diverts every outbound
+// IPv4 TCP/UDP packet (minus the exclusions) and the listener's return
+// path; its SOCKET layer (SNIFF | RECV_ONLY) names each local port's
+// owning process. One thread (the divert-reader's) owns both handles'
+// receive side and the attribution table: it waits on both with
+// overlapped I/O, hands the targets' packets to the engine, re-injects
+// everybody else's unchanged in one SendEx per wake, and holds a flow's
+// first packet while its owner is unknown (net/attribution.hpp).
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "actors/platform/capture.hpp"
+#include "actors/platform/windows/windivert_dll.hpp"
+#include "net/attribution.hpp"
+
+namespace drover::platform::windivert {
+
+/// The target process IDs, shared by the capture session (procscan adds to
+/// it) and the receive thread (which reads a copy when it changed).
+class target_set {
+public:
+  void add(uint32_t pid);
+  void remove(uint32_t pid);
+  bool contains(uint32_t pid) const;
+  uint64_t generation() const { return generation_.load(); }
+  /// Copies the set (sorted) when it changed since `seen`.
+  void refresh(std::vector<uint32_t>& copy, uint64_t& seen) const;
+
+private:
+  mutable std::mutex mutex_;
+  std::vector<uint32_t> pids_; // sorted
+  std::atomic<uint64_t> generation_{0};
+};
+
+struct port_options {
+  std::string network_filter;
+  std::string socket_filter;
+  int16_t priority = 0;
+  net::listener_address listener;
+  /// How long a packet waits for its socket event before the OS's socket
+  /// tables are asked.
+  std::chrono::milliseconds hold_time{150};
+  size_t held_slots = 256;
+};
+
+struct port_stats {
+  uint64_t passed = 0;       // other processes' packets re-injected
+  uint64_t held = 0;         // packets that waited for their owner
+  uint64_t unattributed = 0; // no owner found even in the tables: passed
+  uint64_t hold_overflow = 0;
+};
+
+class divert_port final : public packet_port, public packet_injector {
+public:
+  /// Opens the SOCKET handle, then the NETWORK handle (queue parameters at
+  /// their maximum), and seeds the owners from the socket tables. Null on
+  /// failure, with `failure` and `error` (for the user) set.
+  static std::unique_ptr<divert_port> open(std::shared_ptr<dll> d,
+                                           const port_options& opts,
+                                           std::shared_ptr<target_set> targets,
+                                           capture_failure& failure,
+                                           std::string& error);
+
+  ~divert_port() override;
+
+  receive_status receive(packet_batch_buffer& batch) override;
+  std::shared_ptr<packet_batch_buffer> new_batch() const override;
+  std::error_code send_verdicts(const verdict* v, size_t n) override;
+  void stop() override;
+  port_counters counters() const override;
+  std::string last_error() const override;
+
+  std::error_code inject(const uint8_t* packet, size_t length) override;
+
+  port_stats stats() const;
+
+  /// Gives the NETWORK handle up (for the next session to close once its
+  /// own is open); the port no longer closes it.
+  handle release_network_handle();
+
+  struct state;
+
+private:
+  explicit divert_port(std::unique_ptr<state> s);
+  std::unique_ptr<state> s_;
+};
+
+/// The owners of the local ports that exist now, from the OS's TCP and UDP
+/// tables (IPv4 and IPv6).
+void read_socket_tables(net::port_owners& owners);
+
+} // namespace drover::platform::windivert

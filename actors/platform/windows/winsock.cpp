@@ -1,0 +1,61 @@
+#include "actors/platform/windows/winsock.hpp"
+
+#include <winsock2.h>
+// After winsock2.h, which must come first.
+#include <windows.h>
+
+namespace drover::platform::windows_port {
+
+void ensure_winsock() {
+  static const bool started = [] {
+    WSADATA data;
+    return WSAStartup(MAKEWORD(2, 2), &data) == 0;
+  }();
+  (void)started;
+}
+
+std::string error_text(unsigned long code) {
+  wchar_t* text = nullptr;
+  auto n = FormatMessageW(
+      FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM
+          | FORMAT_MESSAGE_IGNORE_INSERTS,
+      nullptr, code, 0, reinterpret_cast<wchar_t*>(&text), 0, nullptr);
+  std::string out;
+  if (n > 0 && text != nullptr) {
+    out = to_utf8(std::wstring{text, n});
+    while (!out.empty()
+           && (out.back() == '\n' || out.back() == '\r' || out.back() == ' '
+               || out.back() == '.'))
+      out.pop_back();
+  }
+  if (text != nullptr)
+    LocalFree(text);
+  if (out.empty())
+    out = "Windows error";
+  return out + " (" + std::to_string(code) + ")";
+}
+
+std::string to_utf8(const std::wstring& wide) {
+  if (wide.empty())
+    return {};
+  int n = WideCharToMultiByte(CP_UTF8, 0, wide.data(),
+                              static_cast<int>(wide.size()), nullptr, 0,
+                              nullptr, nullptr);
+  std::string out(static_cast<size_t>(n), '\0');
+  WideCharToMultiByte(CP_UTF8, 0, wide.data(), static_cast<int>(wide.size()),
+                      out.data(), n, nullptr, nullptr);
+  return out;
+}
+
+std::wstring to_wide(const std::string& utf8) {
+  if (utf8.empty())
+    return {};
+  int n = MultiByteToWideChar(CP_UTF8, 0, utf8.data(),
+                              static_cast<int>(utf8.size()), nullptr, 0);
+  std::wstring out(static_cast<size_t>(n), L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()),
+                      out.data(), n);
+  return out;
+}
+
+} // namespace drover::platform::windows_port

@@ -1,0 +1,20 @@
+#pragma once
+
+// Small Win32 helpers shared by the Windows platform files.
+
+#include <string>
+
+namespace drover::platform::windows_port {
+
+/// Starts Winsock once per process (CAF's middleman does too; the command
+/// line's check and status run without one).
+void ensure_winsock();
+
+/// A Windows (or Winsock) error code in words, with the code.
+std::string error_text(unsigned long code);
+
+/// UTF-16 to UTF-8 and back (Windows' wide API; Drover's strings are UTF-8).
+std::string to_utf8(const std::wstring& wide);
+std::wstring to_wide(const std::string& utf8);
+
+} // namespace drover::platform::windows_port

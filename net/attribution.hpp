@@ -1,0 +1,134 @@
+#pragma once
+
+// Which process a captured packet belongs to, for a packet port that sees
+// every outbound packet of the machine and must pick out the targets'
+// (Windows: WinDivert's NETWORK layer has no process ID). The owner of each
+// local TCP and UDP port comes from the SOCKET layer's events (bind,
+// connect, close) and, at start, from the OS's socket tables; a packet
+// whose port has no owner yet waits in a bounded queue until its event
+// arrives, in either order. Pure: no OS, no allocation after construction.
+
+#include <cstdint>
+#include <vector>
+
+#include "net/flow_table.hpp"
+#include "net/nat.hpp"
+#include "net/packet.hpp"
+
+namespace drover::net {
+
+class port_owners {
+public:
+  /// A closed socket's late packets (its FIN's retransmissions, a datagram
+  /// in flight) still belong to it for this long, unless the port is taken
+  /// again first.
+  static constexpr std::chrono::seconds linger{240};
+
+  port_owners(); // both tables, allocated once (2 x 65536 entries)
+
+  /// A socket of `pid` holds `port` (bind, connect, the socket tables).
+  void opened(uint8_t protocol, uint16_t port, uint32_t pid);
+  /// The socket closed; a newer owner of the port is left alone.
+  void closed(uint8_t protocol, uint16_t port, uint32_t pid, flow_time now);
+  /// The owner's process ID, or 0 when unknown (never seen, or closed
+  /// longer than `linger` ago).
+  uint32_t owner(uint8_t protocol, uint16_t port, flow_time now) const;
+
+private:
+  struct entry {
+    uint32_t pid = 0;
+    bool closed = false;
+    flow_time closed_at{};
+  };
+  entry* slot(uint8_t protocol, uint16_t port);
+  std::vector<entry> tcp_, udp_;
+};
+
+/// What the port does with a captured packet.
+enum class disposition : uint8_t {
+  capture, // a target's, or the listener's return path: to the engine
+  pass,    // another process's: re-injected unchanged, in the same batch
+  hold,    // no owner known yet: wait for the socket event
+};
+
+/// The local port a packet was sent from (IPv4 or IPv6 without extension
+/// headers), or 0 when it has none Drover can read.
+uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol);
+
+/// Decides a captured outbound packet. `is_target` answers for a process
+/// ID. Loopback packets are captured only on the listener's return path
+/// (the filter lets no others through).
+template<class IsTarget>
+disposition classify(const uint8_t* data, size_t length, bool loopback,
+                     const listener_address& listener,
+                     const port_owners& owners, flow_time now,
+                     IsTarget&& is_target) {
+  uint8_t protocol = 0;
+  uint16_t port = source_port(data, length, protocol);
+  if (loopback)
+    return protocol == proto_tcp && port == listener.port ? disposition::capture
+                                                          : disposition::pass;
+  if (port == 0)
+    return disposition::pass; // no transport header: a fragment, say
+  auto pid = owners.owner(protocol, port, now);
+  if (pid == 0)
+    return disposition::hold;
+  return is_target(pid) ? disposition::capture : disposition::pass;
+}
+
+/// Packets waiting for their owner, in arrival order: a fixed number of
+/// slots of a fixed size (a flow's first packet: a SYN, a datagram).
+class held_packets {
+public:
+  static constexpr size_t slot_bytes = 1600;
+
+  struct held {
+    uint8_t protocol = 0;
+    uint16_t port = 0;
+    uint32_t length = 0;
+    flow_time deadline{};
+    uint32_t slot = 0;
+  };
+
+  held_packets(size_t slots, size_t meta_bytes);
+
+  /// False when full or the packet is larger than a slot: then the caller
+  /// decides now.
+  bool hold(uint8_t protocol, uint16_t port, const uint8_t* data,
+            uint32_t length, const void* meta, flow_time deadline);
+
+  const uint8_t* data(const held& h) const;
+  const void* meta(const held& h) const;
+
+  /// Calls `f(held)` for each held packet, oldest first; those for which
+  /// it returns true are let go (their bytes stay valid until the next
+  /// hold()).
+  template<class F>
+  size_t release_if(F&& f) {
+    size_t kept = 0, released = 0;
+    for (size_t i = 0; i < order_.size(); ++i) {
+      if (f(static_cast<const held&>(order_[i]))) {
+        free_.push_back(order_[i].slot);
+        ++released;
+      } else {
+        order_[kept++] = order_[i];
+      }
+    }
+    order_.resize(kept);
+    return released;
+  }
+
+  size_t size() const { return order_.size(); }
+  bool empty() const { return order_.empty(); }
+  /// The earliest deadline; only when not empty.
+  flow_time next_deadline() const;
+
+private:
+  size_t meta_bytes_;
+  std::vector<uint8_t> bytes_;
+  std::vector<uint8_t> metas_;
+  std::vector<uint32_t> free_;
+  std::vector<held> order_;
+};
+
+} // namespace drover::net

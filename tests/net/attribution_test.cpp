@@ -1,0 +1,124 @@
+// Attribution for a port that sees every process's packets: the owners of
+// local ports from socket events, the decision per packet, and the bounded
+// queue of packets waiting for their owner.
+
+#include <cstring>
+
+#include <gtest/gtest.h>
+
+#include "net/attribution.hpp"
+#include "net/bytes.hpp"
+#include "tests/support/pcap.hpp"
+
+using namespace drover::net;
+using namespace std::chrono_literals;
+
+namespace {
+
+const listener_address listener{nat_shape::loopback, 15001};
+
+std::vector<uint8_t> syn_from(uint16_t port) {
+  auto p = drover::test::fixtures("fixtures-complete.pcap")[0];
+  packet_info info;
+  parse(p.data(), p.size(), info);
+  store16(p.data() + info.l4_offset, port);
+  return p;
+}
+
+disposition decide(const std::vector<uint8_t>& p, const port_owners& owners,
+                   flow_time now, bool loopback = false) {
+  return classify(p.data(), p.size(), loopback, listener, owners, now,
+                  [](uint32_t pid) { return pid == 4242; });
+}
+
+} // namespace
+
+TEST(port_owners, a_port_is_its_last_openers_until_it_closes_and_lingers) {
+  port_owners owners;
+  flow_time t0{};
+  EXPECT_EQ(owners.owner(proto_tcp, 50000, t0), 0u);
+  owners.opened(proto_tcp, 50000, 4242);
+  EXPECT_EQ(owners.owner(proto_tcp, 50000, t0), 4242u);
+  EXPECT_EQ(owners.owner(proto_udp, 50000, t0), 0u) << "per protocol";
+  owners.closed(proto_tcp, 50000, 4242, t0);
+  // A closed socket's late packets (a FIN's retransmission) still belong.
+  EXPECT_EQ(owners.owner(proto_tcp, 50000, t0 + 60s), 4242u);
+  EXPECT_EQ(owners.owner(proto_tcp, 50000, t0 + port_owners::linger + 1s), 0u);
+}
+
+TEST(port_owners, a_close_of_an_older_socket_leaves_the_new_owner) {
+  port_owners owners;
+  flow_time t0{};
+  owners.opened(proto_udp, 40000, 1);
+  owners.opened(proto_udp, 40000, 2); // port reused by another process
+  owners.closed(proto_udp, 40000, 1, t0);
+  EXPECT_EQ(owners.owner(proto_udp, 40000, t0 + 1h), 2u);
+  owners.opened(proto_udp, 0, 3); // no port: nothing to remember
+  EXPECT_EQ(owners.owner(proto_udp, 0, t0), 0u);
+}
+
+TEST(attribution, targets_are_captured_others_passed_unknowns_held) {
+  port_owners owners;
+  flow_time now{};
+  owners.opened(proto_tcp, 50001, 4242);
+  owners.opened(proto_tcp, 50002, 777);
+  EXPECT_EQ(decide(syn_from(50001), owners, now), disposition::capture);
+  EXPECT_EQ(decide(syn_from(50002), owners, now), disposition::pass);
+  EXPECT_EQ(decide(syn_from(50003), owners, now), disposition::hold);
+}
+
+TEST(attribution, loopback_is_captured_only_from_the_listener) {
+  port_owners owners;
+  flow_time now{};
+  EXPECT_EQ(decide(syn_from(15001), owners, now, true), disposition::capture);
+  EXPECT_EQ(decide(syn_from(15002), owners, now, true), disposition::pass);
+}
+
+TEST(attribution, source_ports_of_both_ip_versions_and_none_for_fragments) {
+  uint8_t protocol = 0;
+  auto p = syn_from(50001);
+  EXPECT_EQ(source_port(p.data(), p.size(), protocol), 50001);
+  EXPECT_EQ(protocol, proto_tcp);
+  std::vector<uint8_t> v6(60, 0);
+  v6[0] = 0x60;
+  v6[5] = 20; // payload length
+  v6[6] = proto_udp;
+  store16(v6.data() + 40, 5353);
+  EXPECT_EQ(source_port(v6.data(), v6.size(), protocol), 5353);
+  EXPECT_EQ(protocol, proto_udp);
+  store16(p.data() + 6, 0x0010); // a later fragment: no transport header
+  EXPECT_EQ(source_port(p.data(), p.size(), protocol), 0);
+  EXPECT_EQ(source_port(p.data(), 10, protocol), 0) << "truncated";
+}
+
+TEST(held_packets, bounded_in_order_and_released_on_demand) {
+  held_packets held{2, 4};
+  flow_time t0{};
+  uint8_t meta[4] = {1, 2, 3, 4};
+  auto a = syn_from(1), b = syn_from(2), c = syn_from(3);
+  ASSERT_TRUE(held.hold(proto_tcp, 1, a.data(), static_cast<uint32_t>(a.size()),
+                        meta, t0 + 2s));
+  ASSERT_TRUE(held.hold(proto_tcp, 2, b.data(), static_cast<uint32_t>(b.size()),
+                        meta, t0 + 1s));
+  EXPECT_FALSE(held.hold(proto_tcp, 3, c.data(),
+                         static_cast<uint32_t>(c.size()), meta, t0))
+      << "full";
+  EXPECT_EQ(held.next_deadline(), t0 + 1s);
+  std::vector<uint16_t> seen;
+  auto released = held.release_if([&](const held_packets::held& h) {
+    seen.push_back(h.port);
+    EXPECT_EQ(std::vector<uint8_t>(held.data(h), held.data(h) + h.length),
+              h.port == 1 ? a : b);
+    EXPECT_EQ(std::memcmp(held.meta(h), meta, 4), 0);
+    return h.port == 2;
+  });
+  EXPECT_EQ(released, 1u);
+  EXPECT_EQ(seen, (std::vector<uint16_t>{1, 2})) << "oldest first";
+  EXPECT_EQ(held.size(), 1u);
+  ASSERT_TRUE(held.hold(proto_tcp, 3, c.data(), static_cast<uint32_t>(c.size()),
+                        meta, t0))
+      << "a released slot is reused";
+  std::vector<uint8_t> jumbo(held_packets::slot_bytes + 1, 0x45);
+  EXPECT_FALSE(held.hold(proto_tcp, 4, jumbo.data(),
+                         static_cast<uint32_t>(jumbo.size()), meta, t0));
+}

@@ -1,0 +1,368 @@
+// The Windows packet path end to end, under wine: the real open_capture
+// (LoadLibrary of WinDivert.dll from this program's folder, both handles,
+// the queue parameters), the real divert-reader and flow-manager actors,
+// against the test double of WinDivert.dll (tests/windows/
+// fake_windivert.cpp), which diverts the packets and socket events this
+// test scripts and records what Drover sends back.
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#ifndef WIN32_LEAN_AND_MEAN
+#  define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/divert_reader.hpp"
+#include "actors/flow_manager.hpp"
+#include "actors/platform/capture.hpp"
+#include "actors/platform/process.hpp"
+#include "actors/platform/windivert_abi.hpp"
+#include "messages/atoms.hpp"
+#include "net/bytes.hpp"
+#include "net/packet.hpp"
+#include "tests/support/pcap.hpp"
+
+using namespace drover;
+using namespace std::chrono_literals;
+namespace wd = drover::platform::windivert;
+
+namespace {
+
+constexpr uint16_t listener_port = 15001;
+constexpr uint32_t target_pid = 4242;
+constexpr uint32_t other_pid = 777;
+
+// The double's test exports, looked up in the module the engine loaded.
+struct fake_driver {
+  using deliver_fn
+      = BOOL (*)(wd::layer, const void*, UINT, const wd::address*, UINT);
+  using take_fn = UINT (*)(void*, UINT, wd::address*);
+  using calls_fn = long (*)(wd::layer);
+  using info_fn = BOOL (*)(wd::layer, char*, UINT, int16_t*, UINT64*, UINT64*);
+  using count_fn = int (*)();
+
+  deliver_fn deliver = nullptr;
+  take_fn take = nullptr;
+  calls_fn recv_calls = nullptr;
+  info_fn info = nullptr;
+  count_fn open_handles = nullptr;
+
+  fake_driver() {
+    auto m = GetModuleHandleW(L"WinDivert.dll");
+    if (m == nullptr)
+      return;
+    auto get = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+          reinterpret_cast<void*>(GetProcAddress(m, name)));
+    };
+    get(deliver, "DroverFakeDeliver");
+    get(take, "DroverFakeTakeSent");
+    get(recv_calls, "DroverFakeRecvCalls");
+    get(info, "DroverFakeHandleInfo");
+    get(open_handles, "DroverFakeOpenHandles");
+  }
+  bool ok() const { return deliver && take && recv_calls && info; }
+};
+
+struct sent_packet {
+  std::vector<uint8_t> bytes;
+  wd::address addr{};
+  net::packet_info info;
+};
+
+bool wait_until(const std::function<bool()>& done) {
+  // Bounded: what the engine does happens on its own threads.
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(1ms))
+    if (done())
+      return true;
+  return false;
+}
+
+wd::address outbound_address() {
+  wd::address a{};
+  a.layer = wd::layer_network;
+  a.outbound = 1;
+  a.ip_checksum = 1;
+  a.tcp_checksum = 1;
+  a.network.if_idx = 7;
+  return a;
+}
+
+wd::address socket_event(wd::event e, uint32_t pid, uint16_t local_port) {
+  wd::address a{};
+  a.layer = wd::layer_socket;
+  a.event = e;
+  a.outbound = 1;
+  a.flow.process_id = pid;
+  a.flow.protocol = net::proto_tcp;
+  a.flow.local_port = local_port;
+  a.flow.local_addr[1] = 0xFFFF;
+  return a;
+}
+
+std::vector<uint8_t> with_source_port(std::vector<uint8_t> p, uint16_t port) {
+  net::packet_info info;
+  net::parse(p.data(), p.size(), info);
+  net::store16(p.data() + info.l4_offset, port);
+  return p;
+}
+
+class windows_divert : public ::testing::Test {
+protected:
+  void SetUp() override {
+    SetEnvironmentVariableA("DROVER_FAKE_WINDIVERT_OPEN_ERROR", nullptr);
+    add_message_types(cfg);
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  void TearDown() override {
+    stop_engine();
+    sys.reset();
+  }
+
+  void start_engine(std::chrono::milliseconds owner_wait = 10s) {
+    platform::capture_options opts;
+    opts.listener = {net::nat_shape::loopback, listener_port};
+    opts.skip.proxy = *net::parse_ipv4("10.99.0.1");
+    opts.owner_wait = owner_wait;
+    auto r = platform::open_capture(opts);
+    ASSERT_TRUE(r.session) << r.error;
+    session = r.session;
+    driver = fake_driver{}; // the module is loaded now
+    ASSERT_TRUE(driver.ok()) << "the test double's exports are missing";
+    flow_manager_config fc;
+    fc.listener = opts.listener;
+    fc.table.max_flows = 64;
+    fm = sys->spawn(flow_manager, session, fc);
+    reader = sys->spawn(divert_reader, session, fm);
+    set_reader(fm, reader);
+    ASSERT_TRUE(
+        wait_until([&] { return driver.recv_calls(wd::layer_network) >= 1; }));
+  }
+
+  void stop_engine() {
+    if (!session)
+      return;
+    caf::scoped_actor self{*sys};
+    for (auto a : {caf::actor_cast<caf::actor>(reader),
+                   caf::actor_cast<caf::actor>(fm)}) {
+      self->monitor(a);
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+      self->receive([](const caf::down_msg&) {});
+    }
+    reader = nullptr;
+    fm = nullptr;
+    session.reset();
+  }
+
+  // Diverts one packet; returns once the port has taken it and is waiting
+  // for the next (its receive was started again).
+  void divert(const std::vector<uint8_t>& p, const wd::address& a) {
+    auto before = driver.recv_calls(wd::layer_network);
+    ASSERT_TRUE(driver.deliver(wd::layer_network, p.data(),
+                               static_cast<UINT>(p.size()), &a, 1));
+    ASSERT_TRUE(wait_until(
+        [&] { return driver.recv_calls(wd::layer_network) > before; }));
+  }
+
+  void socket(const wd::address& a) {
+    auto before = driver.recv_calls(wd::layer_socket);
+    ASSERT_TRUE(driver.deliver(wd::layer_socket, nullptr, 0, &a, 1));
+    ASSERT_TRUE(wait_until(
+        [&] { return driver.recv_calls(wd::layer_socket) > before; }));
+  }
+
+  std::optional<sent_packet> take() {
+    sent_packet s;
+    s.bytes.resize(70000);
+    auto n = driver.take(s.bytes.data(), static_cast<UINT>(s.bytes.size()),
+                         &s.addr);
+    if (n == 0)
+      return std::nullopt;
+    s.bytes.resize(n);
+    EXPECT_EQ(net::parse(s.bytes.data(), n, s.info), net::parse_error::none);
+    return s;
+  }
+
+  sent_packet next_sent() {
+    std::optional<sent_packet> s;
+    EXPECT_TRUE(wait_until([&] { return (s = take()).has_value(); }))
+        << "nothing was sent";
+    return s.value_or(sent_packet{});
+  }
+
+  static std::vector<uint8_t> syn() {
+    return test::fixtures("fixtures-complete.pcap")[0];
+  }
+
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<platform::capture_session> session;
+  flow_manager_actor fm;
+  divert_reader_actor reader;
+  fake_driver driver;
+};
+
+net::packet_info parsed(const std::vector<uint8_t>& p) {
+  net::packet_info info;
+  net::parse(p.data(), p.size(), info);
+  return info;
+}
+
+} // namespace
+
+TEST_F(windows_divert, opens_both_layers_with_the_queue_at_its_maximum) {
+  start_engine();
+  char filter[4096];
+  int16_t priority = 0;
+  UINT64 flags = 0, params[3] = {};
+  ASSERT_TRUE(driver.info(wd::layer_network, filter, sizeof filter, &priority,
+                          &flags, params));
+  EXPECT_NE(std::string{filter}.find("tcp.SrcPort == 15001"), std::string::npos)
+      << filter;
+  EXPECT_NE(std::string{filter}.find("ip.DstAddr != 10.99.0.1"),
+            std::string::npos)
+      << filter;
+  EXPECT_EQ(flags, 0u);
+  EXPECT_EQ(params[wd::param_queue_length], wd::queue_length_max);
+  EXPECT_EQ(params[wd::param_queue_time], wd::queue_time_max_ms);
+  EXPECT_EQ(params[wd::param_queue_size], wd::queue_size_max);
+  int16_t socket_priority = 0;
+  ASSERT_TRUE(driver.info(wd::layer_socket, filter, sizeof filter,
+                          &socket_priority, &flags, params));
+  EXPECT_EQ(flags, wd::flag_sniff | wd::flag_recv_only);
+  EXPECT_NE(std::string{filter}.find("event == CONNECT"), std::string::npos);
+  EXPECT_EQ(socket_priority, priority);
+}
+
+TEST_F(windows_divert, a_targets_syn_is_redirected_with_its_return_path) {
+  start_engine();
+  auto app_syn = syn();
+  auto app = parsed(app_syn);
+  std::string error;
+  ASSERT_TRUE(session->add_target(target_pid, error));
+  socket(socket_event(wd::event_socket_connect, target_pid, app.src.port));
+  divert(app_syn, outbound_address());
+
+  auto to_listener = next_sent();
+  EXPECT_EQ(to_listener.info.dst,
+            (net::endpoint{net::ipv4_address{0x7f000001}, listener_port}));
+  EXPECT_EQ(to_listener.info.src.ip.value >> 24, 127u);
+  EXPECT_EQ(to_listener.info.src.port, app.src.port);
+  EXPECT_EQ(to_listener.addr.outbound, 1u);
+  // Rewritten: the driver computes the checksums.
+  EXPECT_EQ(to_listener.addr.tcp_checksum, 0u);
+  EXPECT_EQ(to_listener.addr.ip_checksum, 0u);
+
+  // The listener's SYN-ACK, captured as loopback, goes back to the
+  // application from the remote it dialled.
+  auto reply = to_listener.bytes;
+  auto ref = net::packet_ref{reply.data(), parsed(reply)};
+  net::set_source(ref, to_listener.info.dst);
+  net::set_destination(ref, to_listener.info.src);
+  reply[ref.info.l4_offset + 13] = net::tcp_flag::syn | net::tcp_flag::ack;
+  auto a = outbound_address();
+  a.loopback = 1;
+  a.network.if_idx = 1;
+  divert(reply, a);
+  auto to_app = next_sent();
+  EXPECT_EQ(to_app.info.src, app.dst);
+  EXPECT_EQ(to_app.info.dst, app.src);
+  EXPECT_EQ(to_app.addr.outbound, 1u);
+}
+
+TEST_F(windows_divert, another_processes_packet_goes_out_unchanged) {
+  start_engine();
+  auto p = with_source_port(syn(), 40001);
+  socket(socket_event(wd::event_socket_bind, other_pid, 40001));
+  auto a = outbound_address();
+  divert(p, a);
+  auto out = next_sent();
+  EXPECT_EQ(out.bytes, p);
+  EXPECT_EQ(std::memcmp(&out.addr, &a, sizeof a), 0);
+}
+
+TEST_F(windows_divert, a_first_packet_waits_for_its_socket_event) {
+  start_engine();
+  std::string error;
+  ASSERT_TRUE(session->add_target(target_pid, error));
+  auto p = with_source_port(syn(), 40002);
+  divert(p, outbound_address()); // no owner known yet
+  EXPECT_FALSE(take().has_value()) << "sent before its owner was known";
+  socket(socket_event(wd::event_socket_connect, target_pid, 40002));
+  auto out = next_sent();
+  EXPECT_EQ(out.info.dst,
+            (net::endpoint{net::ipv4_address{0x7f000001}, listener_port}));
+  EXPECT_EQ(out.info.src.port, 40002);
+}
+
+TEST_F(windows_divert, a_packet_nobody_owns_goes_out_after_the_wait) {
+  start_engine(50ms);
+  auto p = with_source_port(syn(), 40003);
+  divert(p, outbound_address());
+  auto out = next_sent(); // after 50 ms and a look at the socket tables
+  EXPECT_EQ(out.bytes, p);
+}
+
+TEST_F(windows_divert, a_restart_opens_below_and_closes_the_old_handle_after) {
+  start_engine();
+  char filter[4096];
+  int16_t first = 0, second = 0;
+  UINT64 flags = 0, params[3] = {};
+  ASSERT_TRUE(driver.info(wd::layer_network, filter, sizeof filter, &first,
+                          &flags, params));
+  stop_engine();
+  // The old NETWORK handle stays open (parked) until the next one is; the
+  // SOCKET handle closes with the session, once the actors let it go.
+  EXPECT_TRUE(wait_until([&] { return driver.open_handles() == 1; }))
+      << driver.open_handles();
+  start_engine();
+  ASSERT_TRUE(driver.info(wd::layer_network, filter, sizeof filter, &second,
+                          &flags, params));
+  EXPECT_LT(second, first);
+  EXPECT_EQ(driver.open_handles(), 2);
+}
+
+TEST_F(windows_divert, open_errors_reach_the_user_with_their_class) {
+  platform::capture_options opts;
+  opts.listener = {net::nat_shape::loopback, listener_port};
+  SetEnvironmentVariableA("DROVER_FAKE_WINDIVERT_OPEN_ERROR", "5");
+  auto r = platform::open_capture(opts);
+  EXPECT_FALSE(r.session);
+  EXPECT_EQ(r.failure, platform::capture_failure::not_permitted);
+  EXPECT_NE(r.error.find("administrator"), std::string::npos) << r.error;
+  SetEnvironmentVariableA("DROVER_FAKE_WINDIVERT_OPEN_ERROR", "1275");
+  r = platform::open_capture(opts);
+  EXPECT_FALSE(r.session);
+  EXPECT_EQ(r.failure, platform::capture_failure::unavailable);
+  EXPECT_NE(r.error.find("antivirus"), std::string::npos) << r.error;
+  SetEnvironmentVariableA("DROVER_FAKE_WINDIVERT_OPEN_ERROR", nullptr);
+}
+
+// `drover run -- PROGRAM`: started suspended, a target before its first
+// instruction, its exit code handed back.
+TEST_F(windows_divert, a_program_started_by_drover_is_a_target_from_the_start) {
+  start_engine();
+  std::string error;
+  auto pid = session->spawn_target({"cmd.exe", "/c", "exit 3"}, error);
+  ASSERT_GT(pid, 0) << error;
+  EXPECT_TRUE(session->is_target(static_cast<uint32_t>(pid)));
+  EXPECT_EQ(platform::wait_exit_code(static_cast<unsigned long>(pid)), 3);
+  session->forget_target(static_cast<uint32_t>(pid));
+  EXPECT_FALSE(session->is_target(static_cast<uint32_t>(pid)));
+  EXPECT_EQ(session->spawn_target({"no-such-program-here.exe"}, error), -1);
+  EXPECT_NE(error.find("no-such-program-here.exe"), std::string::npos) << error;
+}
