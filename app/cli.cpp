@@ -198,12 +198,36 @@ engine_status start_engine(caf::actor_system& system,
   return status;
 }
 
-int check_privileges(std::ostream& err) {
+// This command's arguments (without the program), for running it again.
+std::vector<std::string>& command_arguments() {
+  static std::vector<std::string> args;
+  return args;
+}
+
+// Nothing when this process may capture; otherwise the exit code to end
+// with. Windows runs the same command again as administrator (the UAC
+// prompt) and ends with its exit code, or says the prompt was cancelled;
+// Linux says to use sudo.
+std::optional<int> capture_here_or_elevate(std::ostream& err) {
   auto missing = platform::capture_privilege_problem();
   if (missing.empty())
-    return exit_ok;
+    return std::nullopt;
+#ifdef _WIN32
+  std::string error;
+  int rc = platform::run_elevated(command_arguments(), error);
+  if (rc == platform::elevation_cancelled) {
+    err << "drover: the administrator prompt was cancelled. " << missing
+        << '\n';
+    return exit_permission;
+  }
+  if (rc >= 0)
+    return rc;
+  err << "drover: " << error << '\n';
+  return exit_permission;
+#else
   err << "drover: " << missing << '\n';
   return exit_permission;
+#endif
 }
 
 // Who may use the control socket, for the start-up log line.
@@ -351,8 +375,8 @@ int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
 }
 
 int headless(const options& o, std::ostream& err) {
-  if (int rc = check_privileges(err); rc != exit_ok)
-    return rc;
+  if (auto rc = capture_here_or_elevate(err))
+    return *rc;
   auto control = open_control(err);
   if (control == platform::invalid_socket)
     return exit_failure;
@@ -397,8 +421,8 @@ int headless(const options& o, std::ostream& err) {
 }
 
 int run_command(const options& o, std::ostream& err) {
-  if (int rc = check_privileges(err); rc != exit_ok)
-    return rc;
+  if (auto rc = capture_here_or_elevate(err))
+    return *rc;
   auto control = open_control(err);
   if (control == platform::invalid_socket)
     return exit_failure;
@@ -456,6 +480,7 @@ void set_tray_runner(tray_runner runner) {
 
 int run(int argc, const char* const* argv, std::ostream& out,
         std::ostream& err) {
+  command_arguments().assign(argv + (argc > 0 ? 1 : 0), argv + argc);
   options o;
   CLI::App app{"Drover sends chosen applications' traffic through a SOCKS5 "
                "proxy, transparently.",

@@ -61,6 +61,16 @@ std::string capture_privilege_problem();
 /// This process's ID.
 unsigned long current_process_id();
 
+/// What run_elevated returns when the user turned the prompt down (the
+/// same code pkexec uses on Linux).
+constexpr int elevation_cancelled = 126;
+
+/// Windows: runs this executable again with `args`, as administrator (the
+/// UAC prompt), and waits for it to end: its exit code, elevation_cancelled
+/// when the user said no, or -1 with `error` set. Linux: -1 (the desktop
+/// asks through pkexec, a terminal through sudo).
+int run_elevated(const std::vector<std::string>& args, std::string& error);
+
 /// Waits for a child started by capture_session::spawn_target to end: its
 /// exit code (128 + the signal on Linux when killed), or -1.
 int wait_exit_code(unsigned long pid);

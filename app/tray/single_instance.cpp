@@ -1,5 +1,7 @@
 #include "app/tray/single_instance.hpp"
 
+#include <QCoreApplication>
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFileInfo>
 #include <QLocalSocket>
@@ -7,10 +9,33 @@
 
 namespace drover::tray {
 
+namespace {
+
+#ifdef Q_OS_WIN
+// "drover-tray-" and 16 hex digits of the SHA-256 of this executable's
+// path, case-folded (Windows paths are): two installs are two trays.
+QString install_name() {
+  auto path = QDir::toNativeSeparators(QCoreApplication::applicationFilePath())
+                  .toLower()
+                  .toUtf8();
+  auto hash = QCryptographicHash::hash(path, QCryptographicHash::Sha256);
+  return "drover-tray-" + QString::fromLatin1(hash.toHex().left(16));
+}
+#endif
+
+} // namespace
+
 single_instance::single_instance(const QString& dir, QObject* parent)
-    : QObject(parent), socket_(dir + "/tray.sock"),
-      lock_(std::make_unique<QLockFile>(dir + "/tray.lock")) {
+    : QObject(parent) {
+#ifdef Q_OS_WIN
+  (void)dir;
+  lock_name_ = install_name();
+  socket_ = lock_name_;
+#else
   QDir{}.mkpath(dir);
+  lock_name_ = dir + "/tray.lock";
+  socket_ = dir + "/tray.sock";
+#endif
   connect(&server_, &QLocalServer::newConnection, this, [this] {
     while (auto* peer = server_.nextPendingConnection()) {
       connect(peer, &QLocalSocket::readyRead, peer, [this, peer] {
@@ -24,9 +49,13 @@ single_instance::single_instance(const QString& dir, QObject* parent)
 }
 
 bool single_instance::claim() {
-  // A lock whose owner died is stale and taken over.
-  lock_->setStaleLockTime(0);
-  if (lock_->tryLock(0)) {
+  std::string why;
+  lock_ = platform::instance_lock::claim(lock_name_.toStdString(), why);
+  if (!lock_ && !why.empty()) {
+    error_ = QString::fromStdString(why);
+    return false;
+  }
+  if (lock_) {
     QLocalServer::removeServer(socket_); // a crashed run's leftover
     server_.setSocketOptions(QLocalServer::UserAccessOption);
     if (!server_.listen(socket_))

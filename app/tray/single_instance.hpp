@@ -1,15 +1,19 @@
 #pragma once
 
-// One tray per user: a second launch raises the first one's window and
-// exits 0. A lock file decides who is first (no race between two launches
-// at the same moment; a crashed first instance's lock is taken over); the
-// first listens on a local socket for "show" from later launches.
+// One tray per user (on Windows: per user and install folder): a second
+// launch raises the first one's window and exits 0. An instance lock
+// decides who is first (no race between two launches at the same moment;
+// the OS releases a crashed instance's lock): a lock file on Linux, a
+// named mutex named after the SHA-256 of the executable's path on Windows.
+// The first listens on a local socket (a named pipe on Windows) for "show"
+// from later launches.
 
 #include <QLocalServer>
-#include <QLockFile>
 #include <QObject>
 
 #include <memory>
+
+#include "actors/platform/instance_lock.hpp"
 
 namespace drover::tray {
 
@@ -31,8 +35,9 @@ Q_SIGNALS:
   void show_requested();
 
 private:
+  QString lock_name_;
   QString socket_;
-  std::unique_ptr<QLockFile> lock_;
+  std::unique_ptr<platform::instance_lock> lock_;
   QLocalServer server_;
   QString error_;
 };

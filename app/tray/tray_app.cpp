@@ -226,6 +226,11 @@ void tray_app::launch_engine() {
     args << "--trace";
   QString program = options_.program;
   auto problem = text_of(platform::capture_privilege_problem());
+#ifdef Q_OS_WIN
+  // Windows: the engine asks for administrator rights itself (the UAC
+  // prompt) and, when the prompt is cancelled, ends with pkexec's code.
+  problem.clear();
+#endif
   if (!problem.isEmpty()) {
     // Linux: ask for the administrator's password the desktop way (the
     // engine then serves this user's tray: docs/desktop.md).

@@ -220,12 +220,12 @@ TEST(tray_single_instance, a_dead_trays_lock_is_taken_over) {
   app();
   QTemporaryDir dir;
   {
-    // QLockFile's own format: the owner's PID, application, host.
+    // The lock file and socket a killed tray left behind.
     QFile lock{dir.path() + "/tray.lock"};
     ASSERT_TRUE(lock.open(QIODevice::WriteOnly));
-    lock.write(QByteArray::number(0x7ffffffe) + "\n"
-               + QCoreApplication::applicationName().toUtf8() + "\n"
-               + QSysInfo::machineHostName().toUtf8() + "\n");
+    lock.write("4242\n");
+    QFile socket{dir.path() + "/tray.sock"};
+    ASSERT_TRUE(socket.open(QIODevice::WriteOnly));
   }
   single_instance after_a_crash{dir.path()};
   EXPECT_TRUE(after_a_crash.claim()) << after_a_crash.error().toStdString();

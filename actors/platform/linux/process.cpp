@@ -176,6 +176,12 @@ std::string capture_privilege_problem() {
   return linux_port::missing_privileges();
 }
 
+int run_elevated(const std::vector<std::string>&, std::string& error) {
+  error = "start Drover with sudo (or from the desktop, which asks through "
+          "pkexec)";
+  return -1;
+}
+
 int wait_exit_code(unsigned long pid) {
   return linux_port::wait_exit_code(static_cast<pid_t>(pid));
 }

@@ -12,8 +12,8 @@
 
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
+#include "actors/platform/windows/win32.hpp"
 #include "actors/platform/windows/windivert_port.hpp"
-#include "actors/platform/windows/winsock.hpp"
 #include "net/capture_rules.hpp"
 
 namespace drover::platform {
@@ -75,31 +75,6 @@ private:
   uint64_t generation_ = 0;
 };
 
-// One argument as the C runtime's command-line parser reads it back:
-// quoted only when it must be, backslashes doubled only before a quote.
-std::wstring quote_argument(const std::wstring& a) {
-  if (!a.empty() && a.find_first_of(L" \t\n\v\"") == std::wstring::npos)
-    return a;
-  std::wstring out = L"\"";
-  for (size_t i = 0;; ++i) {
-    size_t backslashes = 0;
-    while (i < a.size() && a[i] == L'\\') {
-      ++i;
-      ++backslashes;
-    }
-    if (i == a.size()) {
-      out.append(backslashes * 2, L'\\');
-      break;
-    }
-    if (a[i] == L'"')
-      out.append(backslashes * 2 + 1, L'\\');
-    else
-      out.append(backslashes, L'\\');
-    out += a[i];
-  }
-  return out + L"\"";
-}
-
 // Each session opens below the one before (a packet re-injected by a
 // handle goes on only to lower priorities). Thousands of restarts fit
 // before the range ends; other tools (GoodbyeDPI, zapret) sit at 0.
@@ -143,7 +118,7 @@ public:
     for (auto& a : argv) {
       if (!line.empty())
         line += L' ';
-      line += quote_argument(windows_port::to_wide(a));
+      line += windows_port::quote_argument(windows_port::to_wide(a));
     }
     STARTUPINFOW si{};
     si.cb = sizeof si;

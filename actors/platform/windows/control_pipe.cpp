@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "actors/platform/sockets.hpp"
-#include "actors/platform/windows/winsock.hpp"
+#include "actors/platform/windows/win32.hpp"
 
 namespace drover::platform {
 

@@ -7,7 +7,7 @@
 
 #include <atomic>
 
-#include "actors/platform/windows/winsock.hpp"
+#include "actors/platform/windows/win32.hpp"
 
 namespace drover::platform {
 

@@ -4,7 +4,7 @@
 // After winsock2.h, which must come first.
 #include <windows.h>
 
-#include "actors/platform/windows/winsock.hpp"
+#include "actors/platform/windows/win32.hpp"
 
 namespace drover::platform {
 

@@ -6,8 +6,11 @@
 #include <windows.h>
 // After windows.h, which it needs (a separate block keeps clang-format from
 // sorting it first).
+#include <shellapi.h>
 #include <shlobj.h>
 #include <tlhelp32.h>
+
+#include "actors/platform/windows/win32.hpp"
 
 namespace drover::platform {
 
@@ -90,6 +93,46 @@ std::string capture_privilege_problem() {
     return {};
   return "Drover needs administrator rights to capture traffic (WinDivert): "
          "start it with \"Run as administrator\"";
+}
+
+int run_elevated(const std::vector<std::string>& args, std::string& error) {
+  std::wstring params;
+  for (auto& a : args) {
+    if (!params.empty())
+      params += L' ';
+    params += windows_port::quote_argument(windows_port::to_wide(a));
+  }
+  wchar_t exe[32768];
+  auto n = GetModuleFileNameW(nullptr, exe, 32768);
+  if (n == 0 || n >= 32768) {
+    error = "cannot find this program's own path";
+    return -1;
+  }
+  SHELLEXECUTEINFOW info{};
+  info.cbSize = sizeof info;
+  info.fMask = SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC;
+  info.lpVerb = L"runas";
+  info.lpFile = exe;
+  info.lpParameters = params.c_str();
+  info.nShow = SW_HIDE;
+  if (!ShellExecuteExW(&info)) {
+    auto code = GetLastError();
+    if (code == ERROR_CANCELLED)
+      return elevation_cancelled;
+    error = "cannot start Drover as administrator: "
+            + windows_port::error_text(code);
+    return -1;
+  }
+  if (info.hProcess == nullptr) {
+    error = "Windows started Drover as administrator without a process "
+            "handle to wait on";
+    return -1;
+  }
+  WaitForSingleObject(info.hProcess, INFINITE);
+  DWORD code = 0;
+  GetExitCodeProcess(info.hProcess, &code);
+  CloseHandle(info.hProcess);
+  return static_cast<int>(code);
 }
 
 int wait_exit_code(unsigned long pid) {

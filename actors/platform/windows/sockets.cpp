@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-#include "actors/platform/windows/winsock.hpp"
+#include "actors/platform/windows/win32.hpp"
 
 namespace drover::platform {
 

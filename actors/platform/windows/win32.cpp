@@ -1,4 +1,4 @@
-#include "actors/platform/windows/winsock.hpp"
+#include "actors/platform/windows/win32.hpp"
 
 #include <winsock2.h>
 // After winsock2.h, which must come first.
@@ -33,6 +33,31 @@ std::string error_text(unsigned long code) {
   if (out.empty())
     out = "Windows error";
   return out + " (" + std::to_string(code) + ")";
+}
+
+// One argument as the C runtime's command-line parser reads it back:
+// quoted only when it must be, backslashes doubled only before a quote.
+std::wstring quote_argument(const std::wstring& a) {
+  if (!a.empty() && a.find_first_of(L" \t\n\v\"") == std::wstring::npos)
+    return a;
+  std::wstring out = L"\"";
+  for (size_t i = 0;; ++i) {
+    size_t backslashes = 0;
+    while (i < a.size() && a[i] == L'\\') {
+      ++i;
+      ++backslashes;
+    }
+    if (i == a.size()) {
+      out.append(backslashes * 2, L'\\');
+      break;
+    }
+    if (a[i] == L'"')
+      out.append(backslashes * 2 + 1, L'\\');
+    else
+      out.append(backslashes, L'\\');
+    out += a[i];
+  }
+  return out + L"\"";
 }
 
 std::string to_utf8(const std::wstring& wide) {

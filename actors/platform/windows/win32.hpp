@@ -17,4 +17,8 @@ std::string error_text(unsigned long code);
 std::string to_utf8(const std::wstring& wide);
 std::wstring to_wide(const std::string& utf8);
 
+/// One argument of a command line, quoted (only when it must be) so that
+/// the C runtime's parser reads it back unchanged.
+std::wstring quote_argument(const std::wstring& a);
+
 } // namespace drover::platform::windows_port

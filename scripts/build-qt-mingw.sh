@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Builds Qt 5.15 (qtbase: Core, Gui, Widgets, Network and the Windows
+# platform plugin) as static libraries for Windows x64 with mingw-w64, from
+# Debian's own source package (the version qtbase5-dev has), into a cache
+# folder outside the checkout. Prints the install prefix. About 20 minutes
+# on 2 cores, once per Qt version and recipe.
+#
+# Two fixes (see shared/docs/stack.md §5):
+#  - Qt appends "g++" to CROSS_COMPILE, so a folder of links gives it the
+#    -posix compilers (the default mingw ones have no std::thread);
+#  - Debian's +dfsg tarball lacks src/3rdparty/wintab: wine's LGPL
+#    wintab.h and pktdef.h (from libwine-dev, downloaded, not installed)
+#    take its place.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+ensure_packages qtbase5-dev g++-mingw-w64-x86-64-posix make perl python3 dpkg-dev
+QT_SOURCE=qtbase-opensource-src
+QT_DEB_VERSION="$(dpkg-query -W -f='${source:Version}' qtbase5-dev)"
+QT_VERSION="${QT_DEB_VERSION%%+*}"
+RECIPE=1 # bump when the options or fixes below change
+prefix="$DROVER_CACHE/qt-$QT_DEB_VERSION-mingw64-r$RECIPE"
+
+if [ -f "$prefix/.complete" ]; then
+  echo "$prefix"
+  exit 0
+fi
+
+src="$DROVER_CACHE/src/$QT_SOURCE-$QT_DEB_VERSION"
+dsc="$src/${QT_SOURCE}_${QT_DEB_VERSION#*:}.dsc"
+tarball="$src/${QT_SOURCE}_${QT_VERSION}+dfsg.orig.tar.xz"
+if [ ! -f "$tarball" ] || [ ! -f "$dsc" ]; then
+  log "fetching Debian's $QT_SOURCE $QT_DEB_VERSION source"
+  fetch_debian_source "$QT_SOURCE=$QT_DEB_VERSION" "$src"
+fi
+[ -f "$dsc" ] || die "could not download $dsc"
+[ -f "$tarball" ] || die "could not download $tarball"
+verify_against_dsc "$dsc" "$tarball"
+
+work="$(mktemp -d "$DROVER_CACHE/qt-build.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+log "unpacking Qt $QT_VERSION"
+tar xJf "$tarball" -C "$work"
+qtdir="$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'qtbase*' | head -1)"
+[ -d "$qtdir" ] || die "no qtbase folder in $tarball"
+
+# wine's wintab headers where Qt's own were removed for Debian.
+if [ ! -f "$qtdir/src/3rdparty/wintab/wintab.h" ]; then
+  (cd "$work" && apt-get -q download libwine-dev >&2)
+  dpkg-deb -x "$work"/libwine-dev_*.deb "$work/wine-dev"
+  mkdir -p "$qtdir/src/3rdparty/wintab"
+  for h in wintab.h pktdef.h; do
+    f="$(find "$work/wine-dev" -name "$h" | head -1)"
+    [ -n "$f" ] || die "libwine-dev has no $h"
+    cp "$f" "$qtdir/src/3rdparty/wintab/$h"
+  done
+fi
+
+# CROSS_COMPILE + "g++" must name the -posix compilers.
+tools="$work/tools"
+mkdir -p "$tools"
+for t in gcc g++; do
+  ln -s "$(command -v x86_64-w64-mingw32-$t-posix)" "$tools/x86_64-w64-mingw32-$t"
+done
+for t in ar ranlib strip windres objcopy nm; do
+  ln -s "$(command -v x86_64-w64-mingw32-$t)" "$tools/x86_64-w64-mingw32-$t"
+done
+
+log "configuring Qt $QT_VERSION for mingw64 (static)"
+mkdir -p "$work/build"
+(cd "$work/build" && PATH="$tools:$PATH" "$qtdir/configure" \
+  -xplatform win32-g++ -device-option CROSS_COMPILE=x86_64-w64-mingw32- \
+  -prefix "$prefix" -opensource -confirm-license -release -static \
+  -nomake examples -nomake tests -no-compile-examples \
+  -no-opengl -no-dbus -no-icu -no-openssl -no-sql-sqlite -no-sql-odbc \
+  -qt-zlib -qt-libpng -qt-libjpeg -qt-freetype -qt-harfbuzz -qt-pcre \
+  >"$work/configure.log" 2>&1) \
+  || { tail -40 "$work/configure.log" >&2; die "Qt's configure failed"; }
+log "building Qt $QT_VERSION for mingw64 (about 20 minutes)"
+(cd "$work/build" && PATH="$tools:$PATH" make -j "$(nproc)" >"$work/make.log" 2>&1) \
+  || { tail -40 "$work/make.log" >&2; die "building Qt failed"; }
+(cd "$work/build" && PATH="$tools:$PATH" make install >"$work/install.log" 2>&1) \
+  || { tail -20 "$work/install.log" >&2; die "installing Qt failed"; }
+touch "$prefix/.complete"
+echo "$prefix"
