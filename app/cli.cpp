@@ -538,7 +538,9 @@ int run(int argc, const char* const* argv, std::ostream& out,
         std::pair{"stop", "Tell the running Drover to stop proxying (it "
                           "keeps running, capturing nothing)"},
         std::pair{"retry", "Tell the running Drover to leave Failed and "
-                           "start again"}})
+                           "start again"},
+        std::pair{"quit", "Tell the running Drover engine to stop and end "
+                          "(the uninstaller uses it)"}})
     app.add_subcommand(name, text)
         ->callback(
             [&engine_command, n = std::string{name}] { engine_command = n; });

@@ -15,6 +15,11 @@ set(CMAKE_RC_COMPILER ${DROVER_MINGW_TRIPLE}-windres)
 # Only the mingw sysroot (and prefixes we add, such as CAF's) is searched for
 # libraries and headers; never the host's /usr/include.
 set(CMAKE_FIND_ROOT_PATH /usr/${DROVER_MINGW_TRIPLE})
+# Qt for mingw (scripts/build-qt-mingw.sh) lives outside the sysroot.
+if(DROVER_QT_ROOT)
+  list(APPEND CMAKE_FIND_ROOT_PATH "${DROVER_QT_ROOT}")
+  list(APPEND CMAKE_PREFIX_PATH "${DROVER_QT_ROOT}")
+endif()
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

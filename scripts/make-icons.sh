@@ -30,3 +30,5 @@ draw failed '#d32f2f' '#7f1717' white \
 # The application icon (window, About, .desktop): the active arrow on blue.
 draw drover '#1e6fd9' '#0d3f80' white \
   -draw "polygon 96,64 196,128 96,192"
+# The Windows executable's and installer's icon: the same, as one .ico.
+convert "$out"/drover-{16,24,32,48,64,128}.png "$out/../../windows/drover.ico"

@@ -61,6 +61,12 @@ std::string capture_privilege_problem();
 /// This process's ID.
 unsigned long current_process_id();
 
+/// Windows: a GUI program (drover.exe is one, for the tray) has no console;
+/// when started from one (`drover status` in a Command Prompt), standard
+/// output and error go to that console. Handles the parent already gave
+/// (pipes, files) are kept. Linux: nothing to do.
+void attach_parent_console();
+
 /// What run_elevated returns when the user turned the prompt down (the
 /// same code pkexec uses on Linux).
 constexpr int elevation_cancelled = 126;

@@ -1,5 +1,9 @@
 #include "app/tray/autostart.hpp"
 
+#ifdef Q_OS_WIN
+#  include "actors/platform/startup_entry.hpp"
+#endif
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -88,6 +92,31 @@ QString entry_program(const QString& text) {
 autostart::autostart(QString entry_path, QString program)
     : path_(std::move(entry_path)), program_(std::move(program)) {}
 
+#ifdef Q_OS_WIN
+// Windows: the Run value and Explorer's StartupApproved switch, through
+// the platform layer (actors/platform/startup_entry.hpp).
+
+QString autostart::default_entry_path() {
+  return QStringLiteral(
+      "HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"
+      "\\Drover");
+}
+
+bool autostart::enabled() const {
+  return platform::startup::enabled();
+}
+
+QString autostart::set_enabled(bool on) {
+  return QString::fromStdString(
+      platform::startup::set_enabled(on, program_.toStdWString()));
+}
+
+bool autostart::heal() {
+  return platform::startup::heal(program_.toStdWString());
+}
+
+#else
+
 QString autostart::default_entry_path() {
   return QStandardPaths::writableLocation(QStandardPaths::GenericConfigLocation)
          + "/autostart/drover.desktop";
@@ -126,5 +155,7 @@ bool autostart::heal() {
     return false;
   return set_enabled(true).isEmpty();
 }
+
+#endif
 
 } // namespace drover::tray

@@ -1,9 +1,10 @@
 #pragma once
 
 // Start at login. Linux: an XDG autostart entry
-// ($XDG_CONFIG_HOME/autostart/drover.desktop); Windows arrives with the
-// Windows port (the Run key with its StartupApproved check). The entry's
-// text and the reading of it are pure and unit-tested.
+// ($XDG_CONFIG_HOME/autostart/drover.desktop), whose text and reading are
+// pure and unit-tested here; Windows: the Run value with Explorer's
+// StartupApproved switch (actors/platform/startup_entry.hpp; `entry_path`
+// is then only shown).
 
 #include <QString>
 

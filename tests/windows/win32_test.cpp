@@ -47,8 +47,8 @@ DWORD run_claim(const std::string& name) {
   STARTUPINFOW si{};
   si.cb = sizeof si;
   PROCESS_INFORMATION pi{};
-  if (!CreateProcessW(nullptr, line.data(), nullptr, nullptr, FALSE, 0,
-                      nullptr, nullptr, &si, &pi))
+  if (!CreateProcessW(nullptr, line.data(), nullptr, nullptr, FALSE, 0, nullptr,
+                      nullptr, &si, &pi))
     return 99;
   WaitForSingleObject(pi.hProcess, 30000);
   DWORD code = 98;

@@ -176,6 +176,8 @@ std::string capture_privilege_problem() {
   return linux_port::missing_privileges();
 }
 
+void attach_parent_console() {}
+
 int run_elevated(const std::vector<std::string>&, std::string& error) {
   error = "start Drover with sudo (or from the desktop, which asks through "
           "pkexec)";

@@ -1,5 +1,7 @@
 #include "actors/platform/process.hpp"
 
+#include <cstdio>
+
 #ifndef WIN32_LEAN_AND_MEAN
 #  define WIN32_LEAN_AND_MEAN
 #endif
@@ -93,6 +95,21 @@ std::string capture_privilege_problem() {
     return {};
   return "Drover needs administrator rights to capture traffic (WinDivert): "
          "start it with \"Run as administrator\"";
+}
+
+void attach_parent_console() {
+  auto has = [](DWORD which) {
+    HANDLE h = GetStdHandle(which);
+    return h != nullptr && h != INVALID_HANDLE_VALUE
+           && GetFileType(h) != FILE_TYPE_UNKNOWN;
+  };
+  bool out = has(STD_OUTPUT_HANDLE), err = has(STD_ERROR_HANDLE);
+  if ((out && err) || !AttachConsole(ATTACH_PARENT_PROCESS))
+    return;
+  if (!out && std::freopen("CONOUT$", "w", stdout) == nullptr)
+    return;
+  if (!err)
+    std::freopen("CONOUT$", "w", stderr);
 }
 
 int run_elevated(const std::vector<std::string>& args, std::string& error) {
