@@ -2,7 +2,7 @@
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
 .PHONY: run install uninstall test build build-windows test-native test-sanitize test-fuzz \
-        test-windows bench bench-engine format clean
+        test-windows package-windows bench bench-engine format clean
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -84,6 +84,16 @@ build-windows:
 
 test-windows: build-windows
 	cd $(BUILD_WINDOWS) && ctest -j $(JOBS) --output-on-failure
+
+# The Windows installer (docs/windows.md): WINDIVERT_DIR=folder with
+# WinDivert 2.2's WinDivert.dll and WinDivert64.sys, or without them.
+WINDIVERT_DIR ?=
+package-windows:
+	scripts/setup.sh test
+	$(MAKE) build-windows
+	cmake -S . -B $(BUILD_WINDOWS) -DDROVER_WINDIVERT_DIR="$(WINDIVERT_DIR)"
+	cd $(BUILD_WINDOWS) && cpack -G NSIS64
+	@ls $(BUILD_WINDOWS)/Drover-*-setup*.exe
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
