@@ -81,10 +81,12 @@ void read_table(std::vector<char>& buf, uint8_t protocol, ULONG family,
 
 } // namespace
 
-void read_socket_tables(net::port_owners& owners) {
-  // Not on the packet path: at start, and when a held packet's owner is
-  // still unknown after the hold time.
-  std::vector<char> buf(64 * 1024);
+void read_socket_tables(net::port_owners& owners, std::vector<char>& buf) {
+  // Not on the packet path: at start, and at most once per wake when a
+  // held packet's owner is still unknown after the hold time (or there is
+  // no room to hold one).
+  if (buf.size() < 64 * 1024)
+    buf.resize(64 * 1024);
   read_table<MIB_TCPROW_OWNER_PID>(buf, net::proto_tcp, AF_INET, owners);
   read_table<MIB_TCP6ROW_OWNER_PID>(buf, net::proto_tcp, AF_INET6, owners);
   read_table<MIB_UDPROW_OWNER_PID>(buf, net::proto_udp, AF_INET, owners);
@@ -132,6 +134,8 @@ struct divert_port::state {
 
   // Owned by the receiving thread.
   net::port_owners owners;
+  std::vector<char> table_buffer; // the OS's socket tables, reused
+  bool tables_read = false;       // in this wake already
   net::held_packets held;
   std::vector<uint32_t> target_copy;
   uint64_t target_generation = ~uint64_t{0};
@@ -157,6 +161,12 @@ struct divert_port::state {
       : held(held_slots, address_size), pass_bytes(receive_bytes),
         pass_addrs(batch_max + held_slots), verdict_bytes(receive_bytes * 2),
         verdict_addrs(batch_max * 2 + held_slots), inject_bytes(mtu_max) {}
+
+  void read_tables_once() {
+    if (!tables_read)
+      read_socket_tables(owners, table_buffer);
+    tables_read = true;
+  }
 
   bool is_target(uint32_t pid) {
     targets->refresh(target_copy, target_generation);
@@ -309,7 +319,7 @@ struct divert_port::state {
         // No room to wait: ask the tables now (rare, and not per packet:
         // the answer stays in the owners table).
         live.hold_overflow++;
-        read_socket_tables(owners);
+        read_tables_once();
         auto pid = owners.owner(protocol, port, now);
         what = pid != 0 && is_target(pid) ? net::disposition::capture
                                           : net::disposition::pass;
@@ -384,7 +394,7 @@ divert_port::open(std::shared_ptr<dll> d, const port_options& opts,
   st.d->set_param(st.network.h, param_queue_length, queue_length_max);
   st.d->set_param(st.network.h, param_queue_time, queue_time_max_ms);
   st.d->set_param(st.network.h, param_queue_size, queue_size_max);
-  read_socket_tables(st.owners);
+  read_socket_tables(st.owners, st.table_buffer);
   return port;
 }
 
@@ -427,6 +437,7 @@ packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
       return receive_status::failed;
     }
     auto now = net::flow_clock::now();
+    s.tables_read = false;
     size_t count = 0;
     // Socket events first: they may name the owner of a packet in this
     // very wake.
@@ -445,7 +456,7 @@ packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
     if (!s.held.empty()) {
       bool due = s.held.next_deadline() <= now;
       if (due)
-        read_socket_tables(s.owners); // their time is up: ask the OS once
+        s.read_tables_once(); // their time is up: ask the OS
       s.release_held(batch, used, now, due);
     }
     s.flush_passed();

@@ -94,7 +94,7 @@ private:
 };
 
 /// The owners of the local ports that exist now, from the OS's TCP and UDP
-/// tables (IPv4 and IPv6).
-void read_socket_tables(net::port_owners& owners);
+/// tables (IPv4 and IPv6); `buf` is reused between calls.
+void read_socket_tables(net::port_owners& owners, std::vector<char>& buf);
 
 } // namespace drover::platform::windivert
