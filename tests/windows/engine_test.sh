@@ -10,53 +10,18 @@ set -euo pipefail
 exe=$1
 dll=$2
 wine_run=$3
-dir="$(mktemp -d)"
 export DROVER_CONTROL_PIPE="drover-engine-test-$$"
 export WINEDEBUG=-all
-dante=""
+. "$(dirname "$0")/lab.sh"
+pids=()
 engine=""
-cleanup() {
-  [ -n "$engine" ] && kill "$engine" 2>/dev/null
-  [ -n "$dante" ] && kill "$dante" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+trap lab_cleanup EXIT
 fail() {
   echo "engine test: $*" >&2
   [ -f "$dir/engine.out" ] && sed 's/^/  engine: /' "$dir/engine.out" >&2
   exit 1
 }
-
-# Beside each other, as the installer puts them.
-cp "$exe" "$dir/drover.exe"
-cp "$dll" "$dir/WinDivert.dll"
-
-# A SOCKS5 proxy on a free loopback port.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$dir/danted.conf" <<CONF
-logoutput: $dir/danted.log
-internal: 127.0.0.1 port = $port
-external: 127.0.0.1
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
-socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: bind connect udpassociate udpreply }
-CONF
-danted -f "$dir/danted.conf" -p "$dir/danted.pid" &
-dante=$!
-
-cat >"$dir/config.toml" <<CONF
-version = 1
-[proxy]
-host = "127.0.0.1"
-port = $port
-[targets]
-processes = ["DroverTestDiscord.exe"]
-CONF
-config="Z:${dir//\//\\}\\config.toml"
+lab_setup "$exe" "$dll"
 
 drover() { "$wine_run" "$dir/drover.exe" "$@" 2>&1 | tr -d '\r'; }
 
@@ -73,6 +38,7 @@ wait_status() {
 
 "$wine_run" "$dir/drover.exe" --headless --config "$config" >"$dir/engine.out" 2>&1 &
 engine=$!
+pids+=("$engine")
 wait_status "State: *Active"
 grep -q "127.0.0.1:$port" "$dir/status" || fail "the status does not name the proxy"
 
@@ -91,7 +57,6 @@ for _ in $(seq 40); do
 done
 kill -0 "$engine" 2>/dev/null && fail "the engine did not end after quit"
 wait "$engine" || fail "the engine ended with an error"
-engine=""
 grep -q "capture set up: WinDivert 2.x" "$dir/engine.out" \
   || fail "the engine's log does not show the WinDivert capture"
 echo "engine ok: Active through dante on port $port, controlled over the pipe"

@@ -86,6 +86,15 @@ void fill(fake_handle& f, const std::vector<address>& addrs) {
   f.addrs = nullptr;
 }
 
+// The newest open handle of a layer (the one Drover opened last).
+fake_handle* newest(layer l) {
+  fake_handle* f = nullptr;
+  for (auto* h : handles)
+    if (h->l == l)
+      f = h;
+  return f;
+}
+
 uint32_t packet_length(const uint8_t* p) {
   return (p[0] >> 4) == 6 ? 40u + (uint32_t{p[4]} << 8 | p[5])
                           : uint32_t{p[2]} << 8 | p[3];
@@ -250,10 +259,7 @@ __declspec(dllexport) BOOL
     DroverFakeDeliver(layer l, const void* packets, UINT size,
                       const address* addrs, UINT count) {
   std::lock_guard<std::mutex> guard{mutex};
-  fake_handle* f = nullptr;
-  for (auto* h : handles)
-    if (h->l == l)
-      f = h;
+  auto* f = newest(l);
   if (f == nullptr)
     return FALSE;
   std::vector<address> a(addrs, addrs + count);
@@ -288,11 +294,8 @@ __declspec(dllexport) UINT
 // Receives started on the newest handle of layer `l`.
 __declspec(dllexport) long DroverFakeRecvCalls(layer l) {
   std::lock_guard<std::mutex> guard{mutex};
-  long n = -1;
-  for (auto* h : handles)
-    if (h->l == l)
-      n = h->recv_calls;
-  return n;
+  auto* f = newest(l);
+  return f == nullptr ? -1 : f->recv_calls;
 }
 
 // The newest handle of layer `l`: its filter, priority, flags and queue
@@ -301,10 +304,7 @@ __declspec(dllexport) BOOL
     DroverFakeHandleInfo(layer l, char* filter, UINT filter_size,
                          int16_t* priority, UINT64* flags, UINT64* params) {
   std::lock_guard<std::mutex> guard{mutex};
-  fake_handle* f = nullptr;
-  for (auto* h : handles)
-    if (h->l == l)
-      f = h;
+  auto* f = newest(l);
   if (f == nullptr)
     return FALSE;
   std::snprintf(filter, filter_size, "%s", f->filter.c_str());

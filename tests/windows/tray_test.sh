@@ -11,16 +11,11 @@ exe=$1
 dll=$2
 wine_run=$3
 [ -n "${DISPLAY:-}" ] || { echo "tray test: no DISPLAY (run it through with-xvfb)" >&2; exit 1; }
-dir="$(mktemp -d)"
 export DROVER_CONTROL_PIPE="drover-tray-test-$$"
 export WINEDEBUG=-all
+. "$(dirname "$0")/lab.sh"
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+trap lab_cleanup EXIT
 fail() {
   echo "tray test: $*" >&2
   for f in tray.out danted.log; do
@@ -28,34 +23,8 @@ fail() {
   done
   exit 1
 }
-
-cp "$exe" "$dir/drover.exe"
-cp "$dll" "$dir/WinDivert.dll"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$dir/danted.conf" <<CONF
-logoutput: $dir/danted.log
-internal: 127.0.0.1 port = $port
-external: 127.0.0.1
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
-socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: bind connect udpassociate udpreply }
-CONF
-danted -f "$dir/danted.conf" -p "$dir/danted.pid" &
-pids+=($!)
-cat >"$dir/config.toml" <<CONF
-version = 1
-[proxy]
-host = "127.0.0.1"
-port = $port
-[targets]
-processes = ["DroverTestDiscord.exe"]
-[ui]
-shown_tray_toast = true
-CONF
-config="Z:${dir//\//\\}\\config.toml"
+lab_setup "$exe" "$dll" "[ui]
+shown_tray_toast = true"
 
 trayer --edge top --align right --widthtype request --height 32 \
   --SetDockType true --transparent false --tint 0x404040 >/dev/null 2>&1 &

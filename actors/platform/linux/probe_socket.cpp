@@ -46,36 +46,30 @@ std::string probe_socket::connect_result() {
   return err == 0 ? "" : std::strerror(err);
 }
 
+namespace {
+
+probe_socket::status outcome(ssize_t r, size_t& n, std::string& error) {
+  n = r > 0 ? static_cast<size_t>(r) : 0;
+  if (r >= 0)
+    return probe_socket::status::done;
+  if (errno == EAGAIN || errno == EINTR)
+    return probe_socket::status::would_block;
+  if (errno == ECONNREFUSED) // an ICMP port unreachable, for UDP
+    return probe_socket::status::refused;
+  error = std::strerror(errno);
+  return probe_socket::status::failed;
+}
+
+} // namespace
+
 probe_socket::status probe_socket::send(const void* data, size_t size,
                                         size_t& n, std::string& error) {
-  n = 0;
-  auto r = ::send(handle_, data, size, MSG_NOSIGNAL);
-  if (r >= 0) {
-    n = static_cast<size_t>(r);
-    return status::done;
-  }
-  if (errno == EAGAIN || errno == EINTR)
-    return status::would_block;
-  if (errno == ECONNREFUSED)
-    return status::refused;
-  error = std::strerror(errno);
-  return status::failed;
+  return outcome(::send(handle_, data, size, MSG_NOSIGNAL), n, error);
 }
 
 probe_socket::status probe_socket::receive(void* data, size_t size, size_t& n,
                                            std::string& error) {
-  n = 0;
-  auto r = ::recv(handle_, data, size, 0);
-  if (r >= 0) {
-    n = static_cast<size_t>(r);
-    return status::done;
-  }
-  if (errno == EAGAIN || errno == EINTR)
-    return status::would_block;
-  if (errno == ECONNREFUSED)
-    return status::refused;
-  error = std::strerror(errno);
-  return status::failed;
+  return outcome(::recv(handle_, data, size, 0), n, error);
 }
 
 bool probe_socket::wait(bool for_write, std::chrono::milliseconds timeout) {

@@ -1,0 +1,44 @@
+# Shared by the Windows end-to-end scripts (sourced): a folder with
+# drover.exe beside the test double of WinDivert.dll, as the installer lays
+# them out, a real dante on a free loopback port (wine programs share this
+# machine's loopback), and a config pointing at it.
+# Sets: dir, port, config (its Windows path); appends background PIDs to
+# pids (the caller's cleanup kills them).
+
+# lab_setup DROVER_EXE FAKE_WINDIVERT_DLL [extra config lines]
+lab_setup() {
+  dir="$(mktemp -d)"
+  cp "$1" "$dir/drover.exe"
+  cp "$2" "$dir/WinDivert.dll"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$dir/danted.conf" <<CONF
+logoutput: $dir/danted.log
+internal: 127.0.0.1 port = $port
+external: 127.0.0.1
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
+socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: bind connect udpassociate udpreply }
+CONF
+  danted -f "$dir/danted.conf" -p "$dir/danted.pid" &
+  pids+=($!)
+  cat >"$dir/config.toml" <<CONF
+version = 1
+[proxy]
+host = "127.0.0.1"
+port = $port
+[targets]
+processes = ["DroverTestDiscord.exe"]
+${3:-}
+CONF
+  config="Z:${dir//\//\\}\\config.toml"
+}
+
+lab_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "${dir:-}" ] && rm -rf "$dir"
+}
