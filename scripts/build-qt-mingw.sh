@@ -38,7 +38,9 @@ fi
 verify_against_dsc "$dsc" "$tarball"
 
 work="$(mktemp -d "$DROVER_CACHE/qt-build.XXXXXX")"
+# Kept when the build fails, for its logs; removed when it succeeds.
 trap 'rm -rf "$work"' EXIT
+keep_on_failure() { trap - EXIT; }
 log "unpacking Qt $QT_VERSION"
 tar xJf "$tarball" -C "$work"
 qtdir="$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'qtbase*' | head -1)"
@@ -72,13 +74,16 @@ mkdir -p "$work/build"
   -xplatform win32-g++ -device-option CROSS_COMPILE=x86_64-w64-mingw32- \
   -prefix "$prefix" -opensource -confirm-license -release -static \
   -nomake examples -nomake tests -no-compile-examples \
-  -no-opengl -no-dbus -no-icu -no-openssl -no-sql-sqlite -no-sql-odbc \
+  -no-opengl -no-direct2d -no-dbus -no-icu -no-openssl -no-sql-sqlite \
+  -no-sql-odbc \
   -qt-zlib -qt-libpng -qt-libjpeg -qt-freetype -qt-harfbuzz -qt-pcre \
   >"$work/configure.log" 2>&1) \
-  || { tail -40 "$work/configure.log" >&2; die "Qt's configure failed"; }
+  || { tail -40 "$work/configure.log" >&2; keep_on_failure
+       die "Qt's configure failed (the log: $work/configure.log)"; }
 log "building Qt $QT_VERSION for mingw64 (about 20 minutes)"
 (cd "$work/build" && PATH="$tools:$PATH" make -j "$(nproc)" >"$work/make.log" 2>&1) \
-  || { tail -40 "$work/make.log" >&2; die "building Qt failed"; }
+  || { grep -m 10 -B 3 -A 6 -E "error:|Error [0-9]" "$work/make.log" >&2
+       keep_on_failure; die "building Qt failed (the whole log: $work/make.log)"; }
 (cd "$work/build" && PATH="$tools:$PATH" make install >"$work/install.log" 2>&1) \
   || { tail -20 "$work/install.log" >&2; die "installing Qt failed"; }
 touch "$prefix/.complete"
