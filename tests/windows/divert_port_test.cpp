@@ -284,6 +284,28 @@ TEST_F(windows_divert, a_targets_syn_is_redirected_with_its_return_path) {
   EXPECT_EQ(to_app.addr.outbound, 1u);
 }
 
+// A reply Drover makes up for an application (here the reset that refuses
+// a connection while the proxy cannot be used; UDP replies go the same
+// way) is injected inbound on the interface the application's packets
+// left by.
+TEST_F(windows_divert, a_made_up_reply_arrives_inbound_on_the_apps_interface) {
+  start_engine();
+  caf::anon_send(fm, atom::update_v, false); // not proxying: refuse
+  auto app_syn = syn();
+  auto app = parsed(app_syn);
+  std::string error;
+  ASSERT_TRUE(session->add_target(target_pid, error));
+  socket(socket_event(wd::event_socket_connect, target_pid, app.src.port));
+  divert(app_syn, outbound_address());
+  auto rst = next_sent();
+  EXPECT_EQ(rst.info.src, app.dst);
+  EXPECT_EQ(rst.info.dst, app.src);
+  EXPECT_NE(rst.info.tcp_flags & net::tcp_flag::rst, 0);
+  EXPECT_EQ(rst.addr.outbound, 0u);
+  EXPECT_EQ(rst.addr.network.if_idx, 7u);
+  EXPECT_FALSE(take().has_value()) << "the SYN itself must not go out";
+}
+
 TEST_F(windows_divert, another_processes_packet_goes_out_unchanged) {
   start_engine();
   auto p = with_source_port(syn(), 40001);

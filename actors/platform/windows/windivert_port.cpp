@@ -6,6 +6,7 @@
 #include <windows.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "actors/platform/windivert_errors.hpp"
@@ -151,6 +152,18 @@ struct divert_port::state {
   std::vector<address> verdict_addrs;
   std::mutex inject_mutex;
   std::vector<uint8_t> inject_bytes;
+  // Which interface each local address of the targets' packets was seen on
+  // (under inject_mutex): a reply fabricated for an application is
+  // injected inbound there, as if it had arrived on that interface
+  // (windivert-facts §5B). A few addresses: one per network the machine
+  // is on.
+  struct interface_of {
+    uint32_t ip = 0;
+    uint32_t if_idx = 0;
+    uint32_t sub_if_idx = 0;
+  };
+  std::array<interface_of, 8> interfaces{};
+  size_t next_interface = 0;
 
   mutable std::mutex counters_mutex;
   port_counters counters;
@@ -240,8 +253,31 @@ struct divert_port::state {
     pass_used = 0;
   }
 
+  // Called for each delivered packet; takes the lock only when an address
+  // is new or moved to another interface.
+  void remember_interface(const uint8_t* data, uint32_t length,
+                          const address& a) {
+    if (a.loopback != 0 || length < 20 || (data[0] >> 4) != 4)
+      return;
+    uint32_t ip = net::load32(data + 12);
+    for (auto& i : interfaces)
+      if (i.ip == ip && i.if_idx == a.network.if_idx
+          && i.sub_if_idx == a.network.sub_if_idx)
+        return; // read without the lock: only this thread writes
+    std::lock_guard<std::mutex> guard{inject_mutex};
+    for (auto& i : interfaces)
+      if (i.ip == ip) {
+        i.if_idx = a.network.if_idx;
+        i.sub_if_idx = a.network.sub_if_idx;
+        return;
+      }
+    interfaces[next_interface++ % interfaces.size()]
+        = {ip, a.network.if_idx, a.network.sub_if_idx};
+  }
+
   void deliver(packet_batch_buffer& batch, size_t& used, const uint8_t* data,
                uint32_t length, const address& a) {
+    remember_interface(data, length, a);
     auto index = batch.packets.size();
     std::memcpy(batch.data.data() + used, data, length);
     std::memcpy(batch.meta.data() + index * address_size, &a, address_size);
@@ -520,13 +556,25 @@ std::error_code divert_port::inject(const uint8_t* packet, size_t length) {
   if (length > s.inject_bytes.size())
     return win_error(ERROR_INSUFFICIENT_BUFFER);
   // A reply fabricated for a local application (a UDP datagram from the
-  // relay, a refusal's reset): sent outbound to the application's own
-  // address, which the stack delivers to it locally (TorWall's return
-  // path). Checksums are left to the driver.
+  // relay, a refusal's reset): injected inbound on the interface the
+  // application's packets left by, as if it had arrived there. An address
+  // not seen yet: sent outbound to the application's own address, which
+  // the stack delivers locally (TorWall's return path). Checksums are left
+  // to the driver.
   address a{};
   a.layer = layer_network;
   a.outbound = 1;
   std::lock_guard<std::mutex> guard{s.inject_mutex};
+  if (length >= 20 && (packet[0] >> 4) == 4) {
+    uint32_t app = net::load32(packet + 16);
+    for (auto& i : s.interfaces)
+      if (i.ip == app && i.ip != 0) {
+        a.outbound = 0;
+        a.network.if_idx = i.if_idx;
+        a.network.sub_if_idx = i.sub_if_idx;
+        break;
+      }
+  }
   std::memcpy(s.inject_bytes.data(), packet, length);
   unsigned sent = 0;
   if (!s.d->send_ex(s.network.h, s.inject_bytes.data(),
