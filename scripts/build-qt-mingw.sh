@@ -54,8 +54,30 @@ if [ ! -f "$qtdir/src/3rdparty/wintab/wintab.h" ]; then
   for h in wintab.h pktdef.h; do
     f="$(find "$work/wine-dev" -name "$h" | head -1)"
     [ -n "$f" ] || die "libwine-dev has no $h"
-    cp "$f" "$qtdir/src/3rdparty/wintab/$h"
+    cp "$f" "$qtdir/src/3rdparty/wintab/wine-$h"
   done
+  # wine's headers use two of wine's own macros, and Qt's code the API
+  # macro that its removed wintab.h defined.
+  cat >"$qtdir/src/3rdparty/wintab/wintab.h" <<'SHIM'
+#pragma once
+#include <windows.h>
+#ifndef WINELIB_NAME_AW
+#  ifdef UNICODE
+#    define WINELIB_NAME_AW(name) name##W
+#  else
+#    define WINELIB_NAME_AW(name) name##A
+#  endif
+#endif
+#ifndef DECL_WINELIB_TYPE_AW
+#  define DECL_WINELIB_TYPE_AW(type) typedef WINELIB_NAME_AW(type) type;
+#endif
+#ifndef API
+#  define API WINAPI
+#endif
+#include "wine-wintab.h"
+SHIM
+  printf '#pragma once\n#include "wine-pktdef.h"\n' \
+    >"$qtdir/src/3rdparty/wintab/pktdef.h"
 fi
 
 # CROSS_COMPILE + "g++" must name the -posix compilers.
