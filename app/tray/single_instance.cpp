@@ -69,7 +69,10 @@ bool single_instance::claim() {
     if (first.waitForConnected(250)) {
       first.write("show\n");
       first.waitForBytesWritten(1000);
-      first.waitForReadyRead(250); // its "bye" is closing the connection
+      // Its "done" is closing the connection once it has read the line.
+      // Closing ours first could lose the line: a pipe's unread bytes do
+      // not always outlive the writer's end (wine's do not).
+      first.waitForDisconnected(2000);
       return false;
     }
     QThread::msleep(250);

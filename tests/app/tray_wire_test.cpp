@@ -1,10 +1,17 @@
 // The tray's reading of the control socket's lines, against text the real
 // control server renders (render_event, render_stats, render_status), and
-// its autostart entry.
+// its autostart entry (the XDG file on Linux, the Run value on Windows).
 
 #include <gtest/gtest.h>
 
 #include <QTemporaryDir>
+
+#ifdef _WIN32
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#  endif
+#  include <windows.h>
+#endif
 
 #include "actors/control_server.hpp"
 #include "app/tray/autostart.hpp"
@@ -127,6 +134,36 @@ TEST(tray_autostart, the_desktops_own_off_switch_wins) {
   EXPECT_FALSE(entry_enabled("[Desktop Entry]\nName=Drover\n"));
 }
 
+#ifdef _WIN32
+// Windows: the tray's switch is the Run value in the registry (wine's,
+// here); the values' meaning is tested in startup_entry_test.
+TEST(tray_autostart, toggles_and_heals_a_moved_program) {
+  autostart old_place{autostart::default_entry_path(),
+                      R"(C:\Program Files\Drover\drover.exe)"};
+  ASSERT_TRUE(old_place.set_enabled(false).isEmpty());
+  EXPECT_FALSE(old_place.enabled());
+  EXPECT_FALSE(old_place.heal()) << "off stays off";
+  ASSERT_TRUE(old_place.set_enabled(true).isEmpty());
+  EXPECT_TRUE(old_place.enabled());
+  autostart moved{autostart::default_entry_path(), R"(D:\Drover\drover.exe)"};
+  EXPECT_TRUE(moved.heal());
+  EXPECT_FALSE(moved.heal()); // already right
+  EXPECT_TRUE(moved.enabled());
+  wchar_t value[512] = {};
+  DWORD size = sizeof value;
+  ASSERT_EQ(RegGetValueW(HKEY_CURRENT_USER,
+                         L"Software\\Microsoft\\Windows\\CurrentVersion\\Run",
+                         L"Drover", RRF_RT_REG_SZ, nullptr, value, &size),
+            ERROR_SUCCESS);
+  EXPECT_EQ(std::wstring{value}, LR"("D:\Drover\drover.exe")");
+  ASSERT_TRUE(moved.set_enabled(false).isEmpty());
+  EXPECT_FALSE(moved.enabled());
+  EXPECT_NE(RegGetValueW(HKEY_CURRENT_USER,
+                         L"Software\\Microsoft\\Windows\\CurrentVersion\\Run",
+                         L"Drover", RRF_RT_REG_SZ, nullptr, nullptr, nullptr),
+            ERROR_SUCCESS);
+}
+#else
 TEST(tray_autostart, toggles_and_heals_a_moved_program) {
   QTemporaryDir dir;
   auto path = dir.path() + "/autostart/drover.desktop";
@@ -145,3 +182,4 @@ TEST(tray_autostart, toggles_and_heals_a_moved_program) {
   EXPECT_FALSE(QFile::exists(path));
   EXPECT_FALSE(moved.heal()); // off stays off
 }
+#endif

@@ -71,6 +71,9 @@ grep -q "starting the engine" "$dir/tray.out" || fail "the tray did not start it
 second="$(timeout 60 "$wine_run" "$dir/drover.exe" --config "$config" 2>&1 | tr -d '\r')" \
   || fail "the second launch failed: $second"
 [[ "$second" == *"already running"* ]] || fail "the second launch did not find the first: $second"
+# The second has waited until the first read its request.
+grep -q "another launch asked for the window" "$dir/tray.out" \
+  || fail "the first tray was not asked for its window"
 
 if [ -n "${DROVER_SCREENSHOTS:-}" ]; then
   mkdir -p "$DROVER_SCREENSHOTS"
