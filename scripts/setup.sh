@@ -12,7 +12,7 @@ native=(make g++ cmake ninja-build ccache pkg-config
         qtbase5-dev pkexec)
 testing=(libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
          dante-server coturn openssl dbus-daemon g++-mingw-w64-x86-64-posix wine64
-         xvfb trayer xdotool imagemagick nsis)
+         fonts-wine xvfb trayer xdotool imagemagick nsis)
 
 case "${1:-run}" in
   run) ensure_packages "${native[@]}" ;;

@@ -23,7 +23,7 @@ fail() {
 }
 lab_setup "$exe" "$dll"
 
-drover() { "$wine_run" "$dir/drover.exe" "$@" 2>&1 | tr -d '\r'; }
+drover() { lab_run "$@"; }
 
 # Waits (bounded) until `drover.exe status` prints a line matching $1.
 wait_status() {

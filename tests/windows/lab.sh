@@ -3,7 +3,7 @@
 # them out, a real dante on a free loopback port (wine programs share this
 # machine's loopback), and a config pointing at it.
 # Sets: dir, port, config (its Windows path); appends background PIDs to
-# pids (the caller's cleanup kills them).
+# pids (the caller's cleanup kills them). The caller sets wine_run.
 
 # lab_setup DROVER_EXE FAKE_WINDIVERT_DLL [extra config lines]
 lab_setup() {
@@ -34,6 +34,17 @@ processes = ["DroverTestDiscord.exe"]
 ${3:-}
 CONF
   config="Z:${dir//\//\\}\\config.toml"
+}
+
+# lab_run ARGS...: runs the lab's drover.exe, prints its output (carriage
+# returns removed) and returns its exit code. The output goes through a
+# file, not a pipe: a pipe may be held open by the wine session's daemons
+# (scripts/wine-run).
+lab_run() {
+  local out="$dir/run.$BASHPID.out" code=0
+  "$wine_run" "$dir/drover.exe" "$@" >"$out" 2>&1 || code=$?
+  tr -d '\r' <"$out"
+  return $code
 }
 
 lab_cleanup() {

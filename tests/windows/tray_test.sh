@@ -2,8 +2,10 @@
 # The Windows tray, drover.exe itself, under wine on a private X server with
 # trayer as the tray host: it starts its engine (beside the test double of
 # WinDivert.dll, checking a real dante on loopback), its icon turns green
-# in the tray, a second launch finds the first and exits, and a screenshot
-# is kept (DROVER_SCREENSHOTS=folder: docs/images/windows-tray.png).
+# in the tray, a second launch finds the first and exits, the menu's Stop
+# turns the icon grey and its Quit ends the tray and the engine it started.
+# DROVER_SCREENSHOTS=folder keeps pictures of the window and the menu
+# (docs/images/windows-*.png).
 # Run through scripts/with-xvfb.
 # usage: tray_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN
 set -euo pipefail
@@ -13,9 +15,20 @@ wine_run=$3
 [ -n "${DISPLAY:-}" ] || { echo "tray test: no DISPLAY (run it through with-xvfb)" >&2; exit 1; }
 export DROVER_CONTROL_PIPE="drover-tray-test-$$"
 export WINEDEBUG=-all
+# A wine prefix of its own: the prefix's desktop process (which docks the
+# icons in the tray host) serves the display of the session's first
+# program, so no other test's display may start it.
+cache="${DROVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drover}"
+export DROVER_WINEPREFIX="$cache/wine-prefix-tray"
 . "$(dirname "$0")/lab.sh"
 pids=()
-trap lab_cleanup EXIT
+# Whatever happens, nothing of this test stays running in its prefix (the
+# engine the tray started is no child of this script).
+cleanup() {
+  lab_cleanup
+  WINEPREFIX="$DROVER_WINEPREFIX" timeout 30 /usr/lib/wine/wineserver -k 2>/dev/null || true
+}
+trap cleanup EXIT
 fail() {
   echo "tray test: $*" >&2
   for f in tray.out danted.log; do
@@ -48,36 +61,142 @@ tray_area() {
 for _ in $(seq 100); do tray_area && break; sleep 0.1; done
 [ -n "$area" ] || fail "trayer did not start"
 
-# How many of the tray area's pixels are the Active icon's green.
-green_pixels() {
-  tray_area || { echo 0; return; }
+# The tray icon's colour, as the Linux GUI tests read it: the state icons'
+# fills counted over the tray area ("none" when no icon shows).
+icon_colour() {
+  tray_area || { echo none; return; }
   import -window root -crop "$area" txt:- 2>/dev/null \
     | grep -oE '\(([0-9]+),([0-9]+),([0-9]+)' | tr -d '(' \
-    | awk -F, '$2 > 120 && $1 < 100 && $3 < 120 {n++} END {print n+0}'
+    | awk -F, '
+        $2 > 120 && $1 < 100 && $3 < 120 { n["green"]++; next }
+        $1 > 200 && $2 > 150 && $3 < 80 { n["yellow"]++; next }
+        $1 > 180 && $2 < 90 && $3 < 90 { n["red"]++; next }
+        $1 > 130 && $1 < 190 && ($1 - $2) ^ 2 < 64 && ($2 - $3) ^ 2 < 64 { n["grey"]++ }
+        END { best = "none"; most = 20
+              for (c in n) if (n[c] > most) { best = c; most = n[c] }
+              print best }'
 }
+# Waits (bounded, $2 tenths of a second) until the icon shows colour $1.
+wait_icon() {
+  local i
+  for i in $(seq "$2"); do
+    [ "$(icon_colour)" = "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# Waits (bounded) until the tray has printed a line matching $1.
+wait_tray_says() {
+  local i
+  for i in $(seq 100); do
+    grep -q "$1" "$dir/tray.out" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+drover_windows() { xdotool search --onlyvisible --name '^Drover$' 2>/dev/null; }
+# Opens the tray menu with a right click on the icon and waits until it
+# shows (a click while the tray host re-embeds a changed icon can be lost:
+# up to three). The menu's window and geometry: $menu, $menu_height.
+menu=""
+menu_height=0
+menu_shot=""
+open_menu() {
+  local before attempt i id
+  before="$(drover_windows)"
+  for attempt in 1 2 3; do
+    tray_area || return 1
+    local w=${area%%x*} rest=${area#*x}
+    local h=${rest%%+*} xy=${rest#*+}
+    xdotool mousemove $(( ${xy%%+*} + w / 2 )) $(( ${xy#*+} + h / 2 )) click 3
+    for i in $(seq 20); do
+      for id in $(drover_windows); do
+        grep -qx "$id" <<<"$before" && continue
+        menu=$id
+        eval "$(xdotool getwindowgeometry --shell "$id" | grep -E '^(X|Y|HEIGHT)=')"
+        menu_height=$HEIGHT
+        # The menu and the icon above it, to the screen's right edge.
+        menu_shot="$((1024 - X + 12))x$((Y + HEIGHT + 12))+$((X - 12))+0"
+        return 0
+      done
+      sleep 0.1
+    done
+  done
+  return 1
+}
+# Clicks the menu's item at $1 percent of its height. Keys do not reach
+# wine's windows without a window manager, clicks do. The items: the status
+# row, Stop (about 20 %), Run check, Show window, Open log file, Trace log,
+# About, Quit (the last, about 93 %), with separators between groups.
+click_menu_at() {
+  xdotool mousemove --window "$menu" 60 $(( menu_height * $1 / 100 )) click 1
+}
+# The tray's main window: the largest visible window titled Drover (its
+# geometry in $window_area).
+window=""
+window_area=""
+main_window() {
+  local id best=0
+  window=""
+  for id in $(xdotool search --onlyvisible --name '^Drover$' 2>/dev/null); do
+    eval "$(xdotool getwindowgeometry --shell "$id" | grep -E '^(X|Y|WIDTH|HEIGHT)=')"
+    if [ "$((WIDTH * HEIGHT))" -gt "$best" ] && [ "$WIDTH" -gt 300 ]; then
+      best=$((WIDTH * HEIGHT))
+      window=$id
+      window_area="${WIDTH}x${HEIGHT}+${X}+${Y}"
+    fi
+  done
+  [ -n "$window" ]
+}
+shots="${DROVER_SCREENSHOTS:-}"
 
 "$wine_run" "$dir/drover.exe" --config "$config" >"$dir/tray.out" 2>&1 &
-pids+=($!)
-green=0
-for _ in $(seq 120); do
-  green=$(green_pixels)
-  [ "$green" -gt 20 ] && break
-  sleep 0.5
-done
-[ "$green" -gt 20 ] || fail "the tray icon never turned green (area $area)"
+tray=$!
+pids+=("$tray")
+# A first run in a new wine prefix creates it first: up to a minute.
+wait_icon green 900 || fail "the tray icon never turned green (it shows $(icon_colour))"
 grep -q "starting the engine" "$dir/tray.out" || fail "the tray did not start its engine"
 
 # A second launch asks the first for its window and ends.
-second="$(timeout 60 "$wine_run" "$dir/drover.exe" --config "$config" 2>&1 | tr -d '\r')" \
+second="$(DROVER_WINE_TIMEOUT=60 lab_run --config "$config")" \
   || fail "the second launch failed: $second"
 [[ "$second" == *"already running"* ]] || fail "the second launch did not find the first: $second"
 # The second has waited until the first read its request.
 grep -q "another launch asked for the window" "$dir/tray.out" \
   || fail "the first tray was not asked for its window"
-
-if [ -n "${DROVER_SCREENSHOTS:-}" ]; then
-  mkdir -p "$DROVER_SCREENSHOTS"
+for _ in $(seq 50); do main_window && break; sleep 0.1; done
+[ -n "$window" ] || fail "the raised window does not show"
+if [ -n "$shots" ]; then
+  mkdir -p "$shots"
   sleep 1 # the raised window's first paint: a picture, not a check
-  import -window root "$DROVER_SCREENSHOTS/windows-tray.png"
+  import -window root -crop "$window_area" +repage "$shots/windows-window.png"
 fi
-echo "tray ok: drover.exe's icon is green in the tray ($green pixels), a second launch raised the first"
+# A click on the icon hides the shown window (a single click toggles it).
+tray_area || fail "the tray area is gone"
+w=${area%%x*} rest=${area#*x}
+h=${rest%%+*} xy=${rest#*+}
+xdotool mousemove $(( ${xy%%+*} + w / 2 )) $(( ${xy#*+} + h / 2 )) click 1
+for _ in $(seq 50); do main_window || break; sleep 0.1; done
+main_window && fail "a click on the icon did not hide the window"
+
+# The menu's Stop: the icon turns grey, the engine is Idle.
+open_menu || fail "no tray menu after three right clicks on the icon"
+[ -n "$shots" ] && import -window root -crop "$menu_shot" +repage "$shots/windows-tray-menu.png"
+click_menu_at 20
+wait_tray_says "asking the engine to stop" || fail "the menu's Stop did not reach the tray"
+wait_icon grey 100 || fail "the icon did not turn grey after Stop (it shows $(icon_colour))"
+lab_run status | grep -q "State: *Idle" || fail "the engine is not Idle after the menu's Stop"
+
+# Quit, the menu's last item, ends the tray and the engine it started.
+open_menu || fail "no tray menu for Quit"
+click_menu_at 93
+for _ in $(seq 100); do
+  kill -0 "$tray" 2>/dev/null || break
+  sleep 0.2
+done
+kill -0 "$tray" 2>/dev/null && fail "the tray did not end after Quit"
+wait "$tray" || fail "the tray ended with an error after Quit"
+if lab_run status >/dev/null; then
+  fail "the engine the tray started still runs after Quit"
+fi
+echo "tray ok: drover.exe's icon turned green in the tray and grey after the menu's Stop, a second launch raised the first, Quit ended the tray and its engine"
