@@ -87,7 +87,10 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     stats.ipv6_dropped++;
     return verdict_kind::drop;
   }
-  if (p.info.is_tcp()) {
+  // A TCP fragment cannot be redirected: its checksum covers addresses in
+  // other fragments (and those carry no ports to match). Stacks set DF on
+  // TCP, so this is a broken or hostile packet; it falls through to drop.
+  if (p.info.is_tcp() && !p.info.fragment) {
     if (net::is_from_listener(p.info, listener)) {
       auto* e = table->find_by_listener_peer(p.info.dst);
       if (e == nullptr) {
@@ -157,8 +160,8 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     // Relayed through the association; the original must not go out.
     return verdict_kind::drop;
   }
-  // UDP fragments (SOCKS5 cannot carry them) and other protocols: not
-  // proxied, so not let out either.
+  // Fragments (SOCKS5 cannot carry them) and other protocols: not proxied,
+  // so not let out either.
   stats.packets_dropped++;
   return verdict_kind::drop;
 }

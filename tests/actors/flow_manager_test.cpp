@@ -176,6 +176,16 @@ TEST_F(flow_manager_test, a_mid_connection_packet_without_a_flow_is_dropped) {
   EXPECT_EQ(stats().packets_dropped, 1u);
 }
 
+TEST_F(flow_manager_test, a_fragmented_syn_is_dropped_not_redirected) {
+  auto syn = fixtures()[0];
+  syn[6] |= 0x20; // more fragments: the first fragment of a larger segment
+  auto info = parsed(syn);
+  ASSERT_TRUE(info.fragment && info.is_tcp());
+  EXPECT_EQ(feed(syn).kind, verdict_kind::drop);
+  EXPECT_EQ(stats().tcp_flows, 0u);
+  EXPECT_EQ(stats().packets_dropped, 1u);
+}
+
 TEST_F(flow_manager_test, ipv6_is_dropped_and_counted) {
   EXPECT_EQ(feed(fixtures()[9]).kind, verdict_kind::drop);
   EXPECT_EQ(stats().ipv6_dropped, 1u);

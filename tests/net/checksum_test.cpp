@@ -108,3 +108,22 @@ TEST(checksum, partial_updates_track_the_pseudo_header) {
         << "round " << round;
   }
 }
+
+// A header whose checksum field reads 0xffff (one's complement "-0": no
+// sender computes it, but it verifies) comes back as 0x0000 after a change
+// and its reversal, since eqn. 3 never yields -0 for ~field. Both encode
+// the same sum, so the header stays valid; the fuzzer found such a packet.
+TEST(checksum, a_minus_zero_field_stays_valid_through_a_round_trip) {
+  // The rest of this 20-byte header sums to 0xffff, so a 0xffff field
+  // verifies (as 0x0000 would).
+  uint8_t header[20]
+      = {0x45, 0x01, 0x00, 0x1d, 0x00, 0x52, 0x20, 0x00, 0x40, 0x11,
+         0xff, 0xff, 0x13, 0x7f, 0x00, 0x00, 0x01, 0xff, 0x45, 0x00};
+  ASSERT_EQ(fold(sum_bytes(header, sizeof header)), 0xffff);
+  uint16_t field = load16(header + 10);
+  field = update32(field, 0x01ff4500, 0x7f000001);
+  field = update32(field, 0x7f000001, 0x01ff4500);
+  EXPECT_EQ(field, 0x0000);
+  store16(header + 10, field);
+  EXPECT_EQ(fold(sum_bytes(header, sizeof header)), 0xffff);
+}
