@@ -77,7 +77,7 @@ bench-engine:
 
 # drover.exe with its tray: CAF and Qt for mingw come from the cache
 # (~/.cache/drover), built there on first use. WINDOWS_TRAY=0 builds the
-# engine and the command line only (no Qt: a first build 20 minutes faster).
+# engine and the command line only (no Qt: a first build half an hour faster).
 WINDOWS_TRAY ?= 1
 build-windows:
 	caf_root=$$(scripts/build-caf-mingw.sh) && \

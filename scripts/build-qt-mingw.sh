@@ -2,8 +2,14 @@
 # Builds Qt 5.15 (qtbase: Core, Gui, Widgets, Network and the Windows
 # platform plugin) as static libraries for Windows x64 with mingw-w64, from
 # Debian's own source package (the version qtbase5-dev has), into a cache
-# folder outside the checkout. Prints the install prefix. About 20 minutes
-# on 2 cores, once per Qt version and recipe.
+# folder outside the checkout. Prints the install prefix. About half an
+# hour on 2 cores, once per Qt version and recipe.
+#
+# Only what the tray uses is built (Core, Gui, Widgets, Network, Test; the
+# Windows and minimal platforms, the native style; PNG images): no SQL,
+# XML, Concurrent, printing, graphics view, JPEG, GIF or ICO, and no
+# FreeType (on Windows only the offscreen platform needs it, so that one is
+# not built: the tray's widget tests run on the minimal platform).
 #
 # Two fixes (see shared/docs/stack.md §5):
 #  - Qt appends "g++" to CROSS_COMPILE, so a folder of links gives it the
@@ -18,7 +24,7 @@ ensure_packages qtbase5-dev g++-mingw-w64-x86-64-posix make perl python3 dpkg-de
 QT_SOURCE=qtbase-opensource-src
 QT_DEB_VERSION="$(dpkg-query -W -f='${source:Version}' qtbase5-dev)"
 QT_VERSION="${QT_DEB_VERSION%%+*}"
-RECIPE=1 # bump when the options or fixes below change
+RECIPE=2 # bump when the options or fixes below change
 prefix="$DROVER_CACHE/qt-$QT_DEB_VERSION-mingw64-r$RECIPE"
 
 if [ -f "$prefix/.complete" ]; then
@@ -96,13 +102,15 @@ mkdir -p "$work/build"
   -xplatform win32-g++ -device-option CROSS_COMPILE=x86_64-w64-mingw32- \
   -prefix "$prefix" -opensource -confirm-license -release -static \
   -nomake examples -nomake tests -no-compile-examples \
-  -no-opengl -no-direct2d -no-dbus -no-icu -no-openssl -no-sql-sqlite \
-  -no-sql-odbc \
-  -qt-zlib -qt-libpng -qt-libjpeg -qt-freetype -qt-harfbuzz -qt-pcre \
+  -no-opengl -no-direct2d -no-dbus -no-icu -no-openssl -no-vulkan \
+  -no-feature-sql -no-feature-xml -no-feature-concurrent -no-feature-printer \
+  -no-feature-graphicsview \
+  -no-freetype -no-gif -no-ico -no-libjpeg \
+  -qt-zlib -qt-libpng -qt-harfbuzz -qt-pcre \
   >"$work/configure.log" 2>&1) \
   || { tail -40 "$work/configure.log" >&2; keep_on_failure
        die "Qt's configure failed (the log: $work/configure.log)"; }
-log "building Qt $QT_VERSION for mingw64 (about 20 minutes)"
+log "building Qt $QT_VERSION for mingw64 (about half an hour)"
 (cd "$work/build" && PATH="$tools:$PATH" make -j "$(nproc)" >"$work/make.log" 2>&1) \
   || { grep -m 10 -B 3 -A 6 -E "error:|Error [0-9]" "$work/make.log" >&2
        keep_on_failure; die "building Qt failed (the whole log: $work/make.log)"; }

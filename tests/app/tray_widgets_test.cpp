@@ -43,9 +43,17 @@ QApplication& app() {
   static int argc = 1;
   static char name[] = "tray_widgets_test";
   static char* argv[] = {name, nullptr};
+#ifdef _WIN32
+  // Qt's offscreen platform needs FreeType on Windows, which the tray's
+  // Qt build leaves out; the minimal one draws nothing either.
+  qputenv("QT_QPA_PLATFORM", "minimal");
+#else
   qputenv("QT_QPA_PLATFORM", "offscreen");
-  static QApplication a{argc, argv};
-  return a;
+#endif
+  // Never destroyed: a QApplication torn down among the static destructors
+  // (after Qt's own global statics) crashes on Windows.
+  static auto* a = new QApplication{argc, argv};
+  return *a;
 }
 
 template<class W>

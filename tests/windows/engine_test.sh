@@ -51,12 +51,7 @@ wait_status "State: *Idle"
 wait_status "State: *Active"
 
 [ "$(drover quit)" = "ok" ] || fail "quit was not answered ok"
-for _ in $(seq 40); do
-  kill -0 "$engine" 2>/dev/null || break
-  sleep 0.5
-done
-kill -0 "$engine" 2>/dev/null && fail "the engine did not end after quit"
-wait "$engine" || fail "the engine ended with an error"
+lab_wait_exit "$engine" 20 || fail "the engine did not end cleanly after quit (exit $?; 124: still running)"
 grep -q "capture set up: WinDivert 2.x" "$dir/engine.out" \
   || fail "the engine's log does not show the WinDivert capture"
 echo "engine ok: Active through dante on port $port, controlled over the pipe"

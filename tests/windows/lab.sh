@@ -47,6 +47,18 @@ lab_run() {
   return $code
 }
 
+# lab_wait_exit PID SECONDS: waits (bounded) until the background process
+# PID ends; its exit code, or 124 when it still runs after SECONDS.
+lab_wait_exit() {
+  local i
+  for i in $(seq $(( $2 * 5 ))); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -0 "$1" 2>/dev/null && return 124
+  wait "$1"
+}
+
 lab_cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -94,6 +94,13 @@ wait_tray_says() {
   done
   return 1
 }
+# Clicks mouse button $1 on the icon.
+click_icon() {
+  tray_area || return 1
+  local w=${area%%x*} rest=${area#*x}
+  local h=${rest%%+*} xy=${rest#*+}
+  xdotool mousemove $(( ${xy%%+*} + w / 2 )) $(( ${xy#*+} + h / 2 )) click "$1"
+}
 drover_windows() { xdotool search --onlyvisible --name '^Drover$' 2>/dev/null; }
 # Opens the tray menu with a right click on the icon and waits until it
 # shows (a click while the tray host re-embeds a changed icon can be lost:
@@ -105,17 +112,15 @@ open_menu() {
   local before attempt i id
   before="$(drover_windows)"
   for attempt in 1 2 3; do
-    tray_area || return 1
-    local w=${area%%x*} rest=${area#*x}
-    local h=${rest%%+*} xy=${rest#*+}
-    xdotool mousemove $(( ${xy%%+*} + w / 2 )) $(( ${xy#*+} + h / 2 )) click 3
+    click_icon 3 || return 1
     for i in $(seq 20); do
       for id in $(drover_windows); do
         grep -qx "$id" <<<"$before" && continue
         menu=$id
         eval "$(xdotool getwindowgeometry --shell "$id" | grep -E '^(X|Y|HEIGHT)=')"
         menu_height=$HEIGHT
-        # The menu and the icon above it, to the screen's right edge.
+        # The menu and the icon above it, to the screen's right edge
+        # (with-xvfb's screen is 1024 wide).
         menu_shot="$((1024 - X + 12))x$((Y + HEIGHT + 12))+$((X - 12))+0"
         return 0
       done
@@ -172,10 +177,7 @@ if [ -n "$shots" ]; then
   import -window root -crop "$window_area" +repage "$shots/windows-window.png"
 fi
 # A click on the icon hides the shown window (a single click toggles it).
-tray_area || fail "the tray area is gone"
-w=${area%%x*} rest=${area#*x}
-h=${rest%%+*} xy=${rest#*+}
-xdotool mousemove $(( ${xy%%+*} + w / 2 )) $(( ${xy#*+} + h / 2 )) click 1
+click_icon 1 || fail "the tray area is gone"
 for _ in $(seq 50); do main_window || break; sleep 0.1; done
 main_window && fail "a click on the icon did not hide the window"
 
@@ -185,17 +187,13 @@ open_menu || fail "no tray menu after three right clicks on the icon"
 click_menu_at 20
 wait_tray_says "asking the engine to stop" || fail "the menu's Stop did not reach the tray"
 wait_icon grey 100 || fail "the icon did not turn grey after Stop (it shows $(icon_colour))"
-lab_run status | grep -q "State: *Idle" || fail "the engine is not Idle after the menu's Stop"
+status="$(lab_run status || true)"
+grep -q "State: *Idle" <<<"$status" || fail "the engine is not Idle after the menu's Stop: $status"
 
 # Quit, the menu's last item, ends the tray and the engine it started.
 open_menu || fail "no tray menu for Quit"
 click_menu_at 93
-for _ in $(seq 100); do
-  kill -0 "$tray" 2>/dev/null || break
-  sleep 0.2
-done
-kill -0 "$tray" 2>/dev/null && fail "the tray did not end after Quit"
-wait "$tray" || fail "the tray ended with an error after Quit"
+lab_wait_exit "$tray" 20 || fail "the tray did not end cleanly after Quit (exit $?; 124: still running)"
 if lab_run status >/dev/null; then
   fail "the engine the tray started still runs after Quit"
 fi
