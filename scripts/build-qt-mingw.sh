@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Builds Qt 5.15 (qtbase: Core, Gui, Widgets, Network and the Windows
-# platform plugin) as static libraries for Windows x64 with mingw-w64, from
-# Debian's own source package (the version qtbase5-dev has), into a cache
+# Builds Qt 5.15's qtbase as static libraries for Windows x64 with
+# mingw-w64, from Debian's own source package (the version qtbase5-dev has), into a cache
 # folder outside the checkout. Prints the install prefix. About half an
 # hour on 2 cores, once per Qt version and recipe.
 #

@@ -499,20 +499,18 @@ void tray_app::open_log() {
     QDesktopServices::openUrl(QUrl::fromLocalFile(log_path_));
     return;
   }
+  // Only the reading hint differs between the OSes.
+  auto path = QDir::toNativeSeparators(log_path_);
 #ifdef Q_OS_WIN
-  QMessageBox::information(
-      window_.get(), tr("Drover's log"),
-      tr("The log is %1.\nIt belongs to the engine, which runs as "
-         "administrator; open it from Notepad started with \"Run as "
-         "administrator\".")
-          .arg(QDir::toNativeSeparators(log_path_)));
+  auto how = tr("administrator; open it from Notepad started with \"Run as "
+                "administrator\".");
 #else
+  auto how = tr("root; read it with: sudo less %1").arg(path);
+#endif
   QMessageBox::information(
       window_.get(), tr("Drover's log"),
-      tr("The log is %1.\nIt belongs to the engine, which runs as root; read "
-         "it with: sudo less %1")
-          .arg(log_path_));
-#endif
+      tr("The log is %1.\nIt belongs to the engine, which runs as %2")
+          .arg(path, how));
 }
 
 void tray_app::quit() {

@@ -181,6 +181,8 @@ TEST_F(flow_manager_test, a_fragmented_syn_is_dropped_not_redirected) {
   syn[6] |= 0x20; // more fragments: the first fragment of a larger segment
   auto info = parsed(syn);
   ASSERT_TRUE(info.fragment && info.is_tcp());
+  net::recompute_checksums(syn.data(), info); // dropped for being a fragment
+  ASSERT_TRUE(net::checksums_valid(syn.data(), info));
   EXPECT_EQ(feed(syn).kind, verdict_kind::drop);
   EXPECT_EQ(stats().tcp_flows, 0u);
   EXPECT_EQ(stats().packets_dropped, 1u);

@@ -50,8 +50,8 @@ QApplication& app() {
 #else
   qputenv("QT_QPA_PLATFORM", "offscreen");
 #endif
-  // Never destroyed: a QApplication torn down among the static destructors
-  // (after Qt's own global statics) crashes on Windows.
+  // Never destroyed: torn down among the static destructors, after Qt's
+  // own global statics, it crashed under wine (in Qt's brush cache).
   static auto* a = new QApplication{argc, argv};
   return *a;
 }
