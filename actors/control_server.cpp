@@ -129,6 +129,8 @@ std::string render_json(const engine_status& s,
   field(o, "ipv6_dropped", s.stats.ipv6_dropped);
   field(o, "refused_connections", s.stats.refused_listener);
   field(o, "flows_evicted", s.stats.flows_evicted);
+  field(o, "packets_fenced", s.stats.packets_fenced);
+  field(o, "connections_reset", s.stats.connections_reset);
   o += std::string{"\"no_traffic\":"} + (s.stats.no_traffic ? "true" : "false")
        + ",";
   o += "\"flows\":[";
@@ -189,6 +191,11 @@ std::string render_text(const engine_status& s,
            + std::to_string(s.stats.ipv6_dropped) + " IPv6), "
            + std::to_string(s.stats.refused_listener) + " refused connections, "
            + std::to_string(s.stats.flows_evicted) + " evicted flows");
+  if (s.stats.packets_fenced > 0 || s.stats.connections_reset > 0)
+    line("Blocked:", std::to_string(s.stats.packets_fenced)
+                         + " packets that would have gone direct, "
+                         + std::to_string(s.stats.connections_reset)
+                         + " connections reset (made before Drover saw them)");
   if (!flows.empty()) {
     o += "\nOpen flows:\n";
     for (auto& f : flows)
@@ -295,6 +302,7 @@ std::string render_stats(const stats_snapshot& s) {
   field(o, "tcp_flows", s.tcp_flows);
   field(o, "udp_flows", s.udp_flows);
   field(o, "packets_dropped", s.packets_dropped);
+  field(o, "packets_fenced", s.packets_fenced);
   // Meaningful while Active: the start of the current Active period.
   field(o, "uptime_seconds",
         s.active_since == caf::timestamp{}

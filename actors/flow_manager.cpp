@@ -111,43 +111,46 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
                  == net::tcp_flag::syn;
       if (!syn) {
         // Not the start of a connection Drover redirected (opened before
-        // it started, or expired): it cannot be proxied, and it must not
-        // leak.
+        // the process became a target, or expired): it cannot be proxied
+        // and must not leak. A reset tells the application at once, so it
+        // connects again, this time through the proxy.
+        if (policy != new_flow_policy::drop
+            && (p.info.tcp_flags & net::tcp_flag::rst) == 0) {
+          refuse(data, p.info);
+          stats.connections_reset++;
+        }
         stats.packets_dropped++;
         return verdict_kind::drop;
       }
-      if (!proxying) {
-        refuse(data, p.info);
-        stats.packets_dropped++;
-        return verdict_kind::drop;
-      }
-      e = table->insert(key, now, [&](const net::flow_entry& victim) {
-        stats.flows_evicted++;
-        trace::record(name, "evict", {{"flow", victim.id}});
-      });
+      if (policy != new_flow_policy::proxy)
+        return not_proxied(data, p.info, key, now);
+      e = table->insert(key, now,
+                        [&](const net::flow_entry& victim) { evict(victim); });
       if (e == nullptr) {
         stats.packets_dropped++;
         return verdict_kind::drop;
       }
     } else {
       table->touch(*e, now);
+      if (e->direct)
+        return verdict_kind::pass;
     }
     net::to_listener(p, listener, e->nat());
     finish_checksum(p, pkt);
     return fits_or_split(p);
   }
   if (p.info.is_udp() && !p.info.fragment) {
-    if (!proxying) {
+    if (policy == new_flow_policy::direct)
+      return verdict_kind::pass;
+    if (policy != new_flow_policy::proxy) {
       stats.packets_dropped++;
       return verdict_kind::drop;
     }
     net::flow_key key{net::proto_udp, p.info.src, p.info.dst};
     auto* e = table->find(key);
     if (e == nullptr) {
-      e = table->insert(key, now, [&](const net::flow_entry& victim) {
-        stats.flows_evicted++;
-        forget_udp(victim);
-      });
+      e = table->insert(key, now,
+                        [&](const net::flow_entry& victim) { evict(victim); });
       if (e == nullptr) {
         stats.packets_dropped++;
         return verdict_kind::drop;
@@ -162,6 +165,26 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
   }
   // Fragments (SOCKS5 cannot carry them) and other protocols: not proxied,
   // so not let out either.
+  stats.packets_dropped++;
+  return verdict_kind::drop;
+}
+
+verdict_kind flow_manager_state::not_proxied(uint8_t* data,
+                                             const net::packet_info& info,
+                                             const net::flow_key& key,
+                                             net::flow_time now) {
+  if (policy == new_flow_policy::direct) {
+    // The user's choice while the proxy is down: this connection goes
+    // direct for its whole life (it cannot move to the proxy later).
+    auto* e = table->insert(
+        key, now, [&](const net::flow_entry& victim) { evict(victim); });
+    if (e != nullptr) {
+      e->direct = true;
+      return verdict_kind::pass;
+    }
+  } else if (policy == new_flow_policy::refuse) {
+    refuse(data, info);
+  }
   stats.packets_dropped++;
   return verdict_kind::drop;
 }
@@ -203,6 +226,28 @@ void flow_manager_state::flush_udp() {
     a.pending = {};
   }
   touched.clear();
+}
+
+void flow_manager_state::evict(const net::flow_entry& victim) {
+  stats.flows_evicted++;
+  trace::record(name, "evict", {{"flow", victim.id}});
+  forget(victim);
+}
+
+void flow_manager_state::forget(const net::flow_entry& e) {
+  if (e.key.protocol == net::proto_udp)
+    return forget_udp(e);
+  auto it = sessions.find(e.id);
+  if (it == sessions.end())
+    return;
+  // Asked, not killed: an exit would travel its link to the listener.
+  caf::anon_send(it->second, atom::stop_v);
+  sessions.erase(it);
+}
+
+uint32_t flow_manager_state::reset_all() {
+  return static_cast<uint32_t>(
+      table->erase_all([&](const net::flow_entry& e) { forget(e); }));
 }
 
 void flow_manager_state::forget_udp(const net::flow_entry& e) {
@@ -260,7 +305,8 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   auto& st = self->state;
   st.capture = std::move(capture);
   st.listener = cfg.listener;
-  st.proxying = cfg.proxying;
+  st.policy = cfg.policy;
+  st.sessions.reserve(cfg.table.max_flows);
   cfg.table.listener = {cfg.listener.loopback_ip, cfg.listener.port};
   st.table = std::make_unique<net::flow_table>(cfg.table);
   st.verdicts.reserve(1024);
@@ -313,6 +359,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         }
       },
       [=](atom::closed, const flow_lookup& flow) {
+        self->state.sessions.erase(flow.id);
         auto* e = self->state.session_flow(flow);
         if (e != nullptr && !e->closing())
           self->state.table->mark_closing(*e, self->clock().now());
@@ -338,12 +385,30 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         });
         return s;
       },
-      [=](atom::update, bool proxying) {
-        if (self->state.proxying != proxying)
-          lg->info(proxying ? "proxying new connections"
-                            : "not proxying: new connections are refused, "
-                              "UDP is dropped");
-        self->state.proxying = proxying;
+      [=](atom::update, new_flow_policy policy) {
+        if (self->state.policy != policy)
+          lg->info("new connections: {}",
+                   policy == new_flow_policy::proxy ? "through the proxy"
+                   : policy == new_flow_policy::refuse
+                       ? "refused (the proxy cannot be used), UDP dropped"
+                   : policy == new_flow_policy::direct
+                       ? "direct (the proxy cannot be used; "
+                         "when_not_proxying = \"direct\")"
+                       : "dropped (the computer sleeps)");
+        self->state.policy = policy;
+      },
+      [=](atom::reset) {
+        auto n = self->state.reset_all();
+        if (n > 0)
+          lg->info("{} connections closed", n);
+        return n;
+      },
+      [=](atom::add, const flow_lookup& flow, caf::actor session) {
+        // Its flow may be gone already (evicted while the session started).
+        if (self->state.session_flow(flow) != nullptr)
+          self->state.sessions[flow.id] = std::move(session);
+        else
+          caf::anon_send(session, atom::stop_v);
       },
       [=](atom::internal, divert_reader_actor reader) {
         self->state.reader = std::move(reader);
@@ -357,6 +422,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         auto n = self->state.table->sweep(
             self->clock().now(), [&](const net::flow_entry& e) {
               trace::record(self->name(), "expire", {{"flow", e.id}});
+              self->state.forget(e);
             });
         if (n > 0)
           lg->debug("{} idle flows expired", n);

@@ -20,9 +20,10 @@ struct flow_manager_config {
   upstream_settings upstream;
   net::flow_table::options table;
   std::chrono::milliseconds sweep_interval{2000};
-  /// Whether new flows are proxied from the start. The supervisor starts
-  /// with this off and turns it on once the proxy passed its check.
-  bool proxying = true;
+  /// What happens to new flows from the start. The supervisor starts with
+  /// refuse (or direct) and switches to proxy once the proxy passed its
+  /// check.
+  new_flow_policy policy = new_flow_policy::proxy;
 };
 
 struct flow_manager_state {
@@ -34,10 +35,14 @@ struct flow_manager_state {
   std::vector<platform::verdict> verdicts; // reused for every batch
   stats_snapshot stats;
   divert_reader_actor reader; // where processed batches go back
-  /// Off while the proxy cannot be used (Starting, Reconnecting, Failed):
-  /// new TCP connections are reset and UDP is dropped. Fail closed: nothing
-  /// goes direct.
-  bool proxying = true;
+  /// Anything but proxy while the proxy cannot be used (Starting,
+  /// Reconnecting, Failed, Paused): fail closed, nothing goes direct
+  /// unless the user chose so (direct).
+  new_flow_policy policy = new_flow_policy::proxy;
+
+  /// Each TCP flow's socks-session (by flow id), so that a flow that is
+  /// evicted or expires takes its session and descriptors with it.
+  std::unordered_map<uint64_t, caf::actor> sessions;
 
   /// One SOCKS5 UDP association per application socket, with the
   /// datagrams of the current batch waiting to go to it.
@@ -62,6 +67,16 @@ struct flow_manager_state {
 
   /// A UDP flow is gone; its association closes with its last flow.
   void forget_udp(const net::flow_entry& e);
+
+  /// A flow leaves the table (evicted, expired, reset): its session or its
+  /// share of an association goes with it.
+  void forget(const net::flow_entry& e);
+
+  /// The flow cap made room: counted, then forgotten.
+  void evict(const net::flow_entry& victim);
+
+  /// Every flow ends now (the computer goes to sleep). Returns how many.
+  uint32_t reset_all();
 
   /// Decides every packet of a batch and sends the verdicts (one system
   /// call). Runs on the packet path: no allocation, no blocking.
@@ -89,8 +104,16 @@ struct flow_manager_state {
   bool inject_split(const net::packet_ref& p);
   std::vector<uint8_t> scratch; // one packet, allocated once
 
-  /// Answers a captured SYN with a reset while not proxying.
+  /// Answers a captured TCP segment with a reset (a SYN while not
+  /// proxying; a segment of a connection Drover never saw begin).
   void refuse(const uint8_t* data, const net::packet_info& info);
+
+  /// A new TCP connection while not proxying: refused, dropped, or let out
+  /// direct, as the policy says.
+  platform::verdict_kind not_proxied(uint8_t* data,
+                                     const net::packet_info& info,
+                                     const net::flow_key& key,
+                                     net::flow_time now);
 };
 
 flow_manager_actor::behavior_type

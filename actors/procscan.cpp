@@ -25,20 +25,20 @@ void scan(procscan_actor::stateful_pointer<procscan_state> self) {
   auto& st = self->state;
   process_set found;
   for (auto& p : platform::list_processes()) {
-    if (p.pid == platform::current_process_id())
+    if (p.pid == platform::current_process_id() || !p.served)
       continue;
     bool target = std::any_of(
-        st.targets.begin(), st.targets.end(),
-        [&](const std::string& t) { return process_matches(p.name, t); });
+        st.targets.begin(), st.targets.end(), [&](const std::string& t) {
+          return process_matches(p.name, t)
+                 || (!p.command.empty() && process_matches(p.command, t));
+        });
     if (!target)
       continue;
     found.processes.push_back({p.pid, p.parent_pid, p.name});
     if (st.adopted.insert(p.pid).second) {
       std::string error;
       if (st.capture->add_target(p.pid, error)) {
-        log::get(self->name())
-            ->info("capturing {} (pid {}) from its next connection on", p.name,
-                   p.pid);
+        log::get(self->name())->info("capturing {} (pid {})", p.name, p.pid);
         trace::record(self->name(), "adopt",
                       {{"pid", p.pid}, {"name", p.name}});
       } else {

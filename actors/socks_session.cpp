@@ -289,6 +289,10 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
         on_handshake_data(self, st);
       },
       [=](const data_transferred_msg& m) { on_transferred(self, st, m); },
+      [=](atom::stop) {
+        // Its flow left the table (evicted, expired, the computer sleeps).
+        finish(self, st);
+      },
       [=](const connection_closed_msg& m) { on_closed(self, st, m.handle); },
       [=](atom::internal) {
         if (st->step != phase::pumping && st->step != phase::done)
@@ -334,9 +338,13 @@ caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
                     self->close(m.handle);
                     return;
                   }
-                  // Linked: open sessions end with the listener (engine stop).
-                  self->link_to(
-                      self->fork(socks_session, m.handle, flow, upstream, fm));
+                  // Linked: open sessions end with the listener (engine
+                  // stop); known to the flow-manager: a session ends with
+                  // its flow.
+                  auto session
+                      = self->fork(socks_session, m.handle, flow, upstream, fm);
+                  self->link_to(session);
+                  self->send(fm, atom::add_v, flow, session);
                 },
                 [=](caf::error&) { self->close(m.handle); });
       },

@@ -9,6 +9,7 @@
 #include "actors/crash_report.hpp"
 #include "actors/divert_reader.hpp"
 #include "actors/flow_manager.hpp"
+#include "actors/guard_watch.hpp"
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
 #include "actors/platform/files.hpp"
@@ -25,7 +26,7 @@ namespace {
 
 using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 
-void start(self_ptr self);
+void start(self_ptr self, bool restart = false);
 
 void publish(self_ptr self, event_kind kind, engine_state state,
              std::string reason, failure_class failure = failure_class::none,
@@ -59,6 +60,15 @@ void publish(self_ptr self, event_kind kind, engine_state state,
     self->send(l, e);
 }
 
+// What the guard itself stopped or reset, beside the flow-manager's counts.
+void add_guard_counters(const supervisor_state& st, stats_snapshot& s) {
+  if (!st.guard)
+    return;
+  auto c = st.guard->counters();
+  s.packets_fenced = c.packets_fenced;
+  s.connections_reset += c.connections_reset;
+}
+
 engine_status status_of(const supervisor_state& st) {
   engine_status s;
   s.last = st.last;
@@ -67,8 +77,61 @@ engine_status status_of(const supervisor_state& st) {
   return s;
 }
 
-// Stops every engine actor; the capture session (rules, cgroup) goes when
-// the last of them is down.
+// The guard's watchdog (blocking checks: on a thread of its own).
+void spawn_watchdog(self_ptr self) {
+  auto& st = self->state;
+  auto& sys = self->system();
+  auto parent = supervisor_actor{self};
+  st.watchdog = st.ports.watch_on_own_thread
+                    ? sys.spawn<caf::detached>(guard_watch, st.guard, parent,
+                                               st.ports.guard_check_interval)
+                    : sys.spawn(guard_watch, st.guard, parent,
+                                st.ports.guard_check_interval);
+  self->monitor(st.watchdog);
+}
+
+// The guard keeps the targets captured from Start to Stop, across every
+// restart of the engine's parts (docs/architecture.md). Opened by the
+// first start, with its watchdog.
+bool open_guard(self_ptr self, net::ipv4_address proxy_ip, std::string& error,
+                bool& not_permitted) {
+  auto& st = self->state;
+  if (st.guard)
+    return true;
+  platform::guard_options go;
+  go.targets.names = config::effective_process_names(st.settings.targets);
+  go.skip.proxy = proxy_ip;
+  go.skip.multicast = st.settings.skip.multicast;
+  go.skip.extra = st.settings.skip.extra_skip_cidrs;
+  auto g = st.ports.open_guard(go);
+  if (!g.guard) {
+    error = g.error;
+    not_permitted = g.failure == platform::capture_failure::not_permitted;
+    return false;
+  }
+  st.guard = std::move(g.guard);
+  log::get(self->name())
+      ->info("capture guard in place: {}", st.guard->description());
+  spawn_watchdog(self);
+  return true;
+}
+
+// Stop or Quit: the targets are no longer captured.
+void release_guard(self_ptr self) {
+  auto& st = self->state;
+  if (st.watchdog) {
+    self->demonitor(st.watchdog.address());
+    self->send_exit(st.watchdog, caf::exit_reason::user_shutdown);
+    st.watchdog = nullptr;
+  }
+  if (st.guard) {
+    st.guard->release();
+    st.guard.reset();
+  }
+}
+
+// Stops every engine actor; the capture session goes when the last of them
+// is down (the guard stays).
 void stop_children(self_ptr self, const caf::error& reason) {
   auto& st = self->state;
   st.stopping = true;
@@ -81,12 +144,10 @@ void stop_children(self_ptr self, const caf::error& reason) {
 
 void stopped(self_ptr self) {
   auto& st = self->state;
-  // A restart (new proxy, sleep) keeps capturing the same processes.
-  if (st.capture && !st.hold_capture
-      && (st.start_when_stopped || st.pause_when_stopped))
-    st.kept_targets = st.capture->keep_targets();
+  // The session goes (queue, injector); the guard keeps the targets
+  // captured until a Stop or Quit releases it.
   if (!st.hold_capture)
-    st.capture.reset(); // removes the rules, releases the cgroup
+    st.capture.reset();
   st.reader = nullptr;
   st.flow_manager = nullptr;
   st.scanner = nullptr;
@@ -98,15 +159,18 @@ void stopped(self_ptr self) {
     for (auto& rp : st.sleep_waiters)
       rp.deliver(true);
     st.sleep_waiters.clear();
-  } else if (st.last.state != engine_state::failed && !st.reopening) {
+  } else if (st.last.state != engine_state::failed && !st.reopening
+             && !st.start_when_stopped) {
+    release_guard(self);
     publish(self, event_kind::state_changed, engine_state::idle,
             "stopped: nothing is captured");
   }
   if (st.quit_when_stopped) {
+    release_guard(self);
     self->quit();
   } else if (st.start_when_stopped) {
     st.start_when_stopped = false;
-    start(self);
+    start(self, true);
   }
 }
 
@@ -133,21 +197,25 @@ void fail(self_ptr self, failure_class failure, const std::string& reason,
   }
 }
 
-// Lets go of a capture held in Failed (or during a reopen); the processes
-// it captured are captured again by the next start.
+// Lets go of a session held in Failed (or during a reopen); the guard
+// keeps the targets captured meanwhile.
 void release_held_capture(self_ptr self) {
   auto& st = self->state;
   st.hold_capture = false;
-  if (!st.capture)
-    return;
-  st.kept_targets = st.capture->keep_targets();
   st.capture.reset();
 }
 
-// Proxy new flows (true) or refuse them, failing closed (false).
+// What the flow-manager does with new flows: proxy them (true), or, while
+// the proxy cannot be used, what the user chose (block by default).
 void set_proxying(self_ptr self, bool on) {
-  if (self->state.flow_manager)
-    self->send(self->state.flow_manager, atom::update_v, on);
+  auto& st = self->state;
+  auto policy
+      = on ? new_flow_policy::proxy
+        : st.settings.targets.when_not_proxying == config::not_proxying::direct
+            ? new_flow_policy::direct
+            : new_flow_policy::refuse;
+  if (st.flow_manager)
+    self->send(st.flow_manager, atom::update_v, policy);
 }
 
 proxy_check to_check(const platform::probe_result& r) {
@@ -241,8 +309,9 @@ void on_check(self_ptr self, const proxy_check& c) {
   auto& st = self->state;
   st.probing = false;
   if (st.children.empty() || st.stopping
-      || st.last.state == engine_state::failed)
-    return; // stopped or given up meanwhile
+      || st.last.state == engine_state::failed
+      || st.last.state == engine_state::paused || st.resuming)
+    return; // stopped, given up or asleep meanwhile
   auto& proxy = st.settings.proxy;
   if (c.proxy_ip != 0 && c.proxy_ip != st.proxy.ip.value) {
     // The name points elsewhere now; the capture excludes the old address
@@ -297,14 +366,18 @@ void on_check(self_ptr self, const proxy_check& c) {
   self->delayed_send(self, d.delay, atom::retry_v, gen);
 }
 
-void start(self_ptr self) {
+// Starts the engine's parts: from Idle or Failed, or as a restart
+// (`restart`: a new proxy; the guard stays in place throughout).
+void start(self_ptr self, bool restart) {
   auto& st = self->state;
   bool woke = st.resuming;
   bool reopen = st.reopening;
+  restart = restart || st.restarting;
   st.resuming = false;
   st.reopening = false;
+  st.restarting = false;
   if (st.last.state != engine_state::idle
-      && st.last.state != engine_state::failed && !woke && !reopen)
+      && st.last.state != engine_state::failed && !woke && !reopen && !restart)
     return;
   if (st.stopping)
     return; // a Stop is still in progress
@@ -319,6 +392,7 @@ void start(self_ptr self) {
     // The previous session is still going away: start once it is gone.
     st.resuming = woke;
     st.reopening = reopen;
+    st.restarting = restart;
     st.start_when_released = true;
     return;
   }
@@ -327,7 +401,9 @@ void start(self_ptr self) {
     st.policy.reset(); // a reopen keeps counting driver losses
   st.retry_generation++;
   publish(self, event_kind::state_changed, engine_state::starting,
-          reopen ? "reopening the packet handle" : "starting the engine");
+          reopen    ? "reopening the packet handle"
+          : restart ? "restarting the engine's parts (the capture stays)"
+                    : "starting the engine");
   auto& proxy = st.settings.proxy;
   std::string error;
   auto proxy_ip = st.ports.resolve(proxy.host, error);
@@ -338,6 +414,13 @@ void start(self_ptr self) {
     log::get(self->name())->warn("cannot find the proxy: {}", error);
     proxy_ip = net::ipv4_address{0};
   }
+  // The guard first: from here on the targets' traffic goes through the
+  // proxy or nowhere, until Stop.
+  bool not_permitted = false;
+  if (!open_guard(self, *proxy_ip, error, not_permitted))
+    return not_permitted ? fail(self, failure_class::fatal, error)
+                         : fail(self, failure_class::driver_gone,
+                                error + ". " + platform::capture_repair_hint());
   net::endpoint listen_at{net::ipv4_address{0x7f000001}, 0};
   auto fd = platform::invalid_socket;
   if (st.ports.with_listener) {
@@ -347,11 +430,11 @@ void start(self_ptr self) {
                   "cannot open the local listener: " + error);
   }
   platform::capture_options opts;
+  opts.guard = st.guard;
   opts.listener = {net::nat_shape::loopback, listen_at.port};
   opts.skip.proxy = *proxy_ip;
   opts.skip.multicast = st.settings.skip.multicast;
   opts.skip.extra = st.settings.skip.extra_skip_cidrs;
-  opts.targets = std::move(st.kept_targets); // a restart keeps its targets
   auto opened = st.ports.open_capture(opts);
   if (!opened.session) {
     if (fd != platform::invalid_socket)
@@ -362,8 +445,8 @@ void start(self_ptr self) {
                 opened.error + ". " + platform::capture_repair_hint());
   }
   // Every holder (the engine parts, this actor) shares one handle; when the
-  // last lets go, the session is destroyed (rules and queue released) and
-  // this actor hears of it, so a waiting start may go on.
+  // last lets go, the session is destroyed (its queue closed) and this
+  // actor hears of it, so a waiting start may go on.
   ++*st.live_captures;
   st.capture = std::shared_ptr<platform::capture_session>(
       opened.session.get(),
@@ -387,7 +470,11 @@ void start(self_ptr self) {
   up.health = caf::actor_cast<caf::actor>(self);
   st.proxy = up.proxy;
   flow_manager_config fcfg;
-  fcfg.proxying = false; // until the proxy passed its check
+  // Until the proxy passed its check: refused (or direct, if so chosen).
+  fcfg.policy
+      = st.settings.targets.when_not_proxying == config::not_proxying::direct
+            ? new_flow_policy::direct
+            : new_flow_policy::refuse;
   fcfg.listener = opts.listener;
   fcfg.upstream = up;
   auto fd_limit = platform::open_file_limit();
@@ -449,6 +536,16 @@ void on_config_changed(self_ptr self, const config_changed& c) {
   std::vector<std::string> applied;
   std::vector<std::string> later;
   if (c.targets_changed) {
+    if (st.guard) {
+      platform::target_selection t;
+      t.names = config::effective_process_names(st.settings.targets);
+      std::string error;
+      if (!st.guard->set_targets(t, error))
+        log::get(self->name())->error("new targets: {}", error);
+    }
+    if (st.flow_manager && st.last.state != engine_state::active
+        && st.last.state != engine_state::paused)
+      set_proxying(self, false); // when_not_proxying may have changed
     if (st.scanner)
       self->send(st.scanner, atom::update_v,
                  config::effective_process_names(st.settings.targets));
@@ -515,16 +612,36 @@ caf::result<bool> go_to_sleep(self_ptr self) {
     return true; // nothing runs (Idle, or Failed: the capture stays held)
   }
   st.retry_generation++; // no reconnect attempt while asleep
-  st.start_when_stopped = false;
-  st.pause_when_stopped = true;
+  st.policy.reset();     // the wake starts a new series
+  if (st.stopping) {
+    // A restart is under way: its parts stay down until the wake.
+    st.start_when_stopped = false;
+    st.pause_when_stopped = true;
+    publish(self, event_kind::state_changed, engine_state::paused,
+            "the computer is going to sleep: connections closed; the "
+            "targets' traffic is held back until it wakes",
+            failure_class::sleep);
+    auto rp = self->make_response_promise<bool>();
+    st.sleep_waiters.push_back(rp);
+    return rp;
+  }
+  // The parts keep running and the capture stays (fail closed: a wake, a
+  // network change, nothing lets a target out direct): every connection
+  // ends, and the targets' packets are dropped until the wake.
+  if (st.flow_manager)
+    self->send(st.flow_manager, atom::update_v, new_flow_policy::drop);
   publish(self, event_kind::state_changed, engine_state::paused,
-          "the computer is going to sleep: connections closed, nothing is "
-          "captured until it wakes",
+          "the computer is going to sleep: connections closed; the targets' "
+          "traffic is held back until it wakes",
           failure_class::sleep);
   auto rp = self->make_response_promise<bool>();
-  st.sleep_waiters.push_back(rp);
-  if (!st.stopping)
-    stop_children(self, caf::exit_reason::user_shutdown);
+  if (!st.flow_manager) {
+    rp.deliver(true);
+    return rp;
+  }
+  self->request(st.flow_manager, std::chrono::seconds{2}, atom::reset_v)
+      .then([=](uint32_t) mutable { rp.deliver(true); },
+            [=](caf::error&) mutable { rp.deliver(true); });
   return rp;
 }
 
@@ -629,6 +746,7 @@ void on_child_down(self_ptr self, const caf::error& reason) {
 
 supervisor_ports supervisor_ports::platform_defaults() {
   supervisor_ports p;
+  p.open_guard = platform::open_guard;
   p.open_capture = platform::open_capture;
   p.probe = platform::probe_proxy;
   p.resolve = platform::resolve_ipv4;
@@ -652,6 +770,14 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
   self->state.last.time = caf::make_timestamp();
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
+    if (st.watchdog && dm.source == st.watchdog.address()) {
+      // Never without one while the guard holds.
+      publish(self, event_kind::info, st.last.state,
+              "the capture watchdog stopped ("
+                  + describe_failure(self, dm.reason) + "); started again");
+      spawn_watchdog(self);
+      return;
+    }
     auto& kids = st.children;
     auto it = std::find(kids.begin(), kids.end(), dm.source);
     if (it != kids.end()) {
@@ -674,9 +800,11 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
     // Shut down cleanly: stop the engine (rules removed) before quitting.
     auto& st = self->state;
     st.quit_when_stopped = true;
-    if (st.children.empty())
+    if (st.children.empty()) {
+      st.capture.reset();
+      release_guard(self);
       self->quit(msg.reason);
-    else if (!st.stopping)
+    } else if (!st.stopping)
       stop_children(self, caf::exit_reason::user_shutdown);
   });
   self->delayed_send(self, std::chrono::seconds{1}, atom::stats_v);
@@ -695,16 +823,16 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
         st.retry_generation++; // no reconnect after a Stop
         st.start_when_stopped = false;
         st.start_when_released = false;
-        if (st.children.empty()
+        if (st.children.empty() && !st.stopping
             && (st.last.state == engine_state::paused || st.resuming
-                || st.reopening || st.hold_capture)) {
+                || st.reopening || st.hold_capture || st.guard)) {
           // Asleep, waking, between a handle's loss and its reopen, or
           // Failed with the capture held: nothing runs, release the rest.
           st.resuming = false;
           st.reopening = false;
           st.hold_capture = false;
           st.capture.reset();
-          st.kept_targets.reset();
+          release_guard(self);
           publish(self, event_kind::state_changed, engine_state::idle,
                   "stopped: nothing is captured");
           return;
@@ -783,6 +911,7 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
                 [=](stats_snapshot s) mutable {
                   s.active_since = self->state.stats.active_since;
                   s.no_traffic = self->state.stats.no_traffic;
+                  add_guard_counters(self->state, s);
                   self->state.stats = s;
                   rp.deliver(status_of(self->state));
                 },
@@ -845,12 +974,19 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
                              atom::resume_v, looks + 1);
           return;
         }
-        start(self);
+        if (st.children.empty() || st.stopping)
+          return start(self);
+        // The parts kept running through the sleep: check the proxy.
+        st.resuming = false;
+        check_proxy(self);
       },
       [=](const config_changed& c) { on_config_changed(self, c); },
       [=](config_error& e) {
         publish(self, event_kind::config_error, self->state.last.state,
                 e.message);
+      },
+      [=](atom::repair, const std::string& what) {
+        publish(self, event_kind::info, self->state.last.state, what);
       },
       [=](atom::stats) {
         // Keep the counters fresh for `status` and the listeners.
@@ -861,6 +997,7 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
                   [=](stats_snapshot s) {
                     s.active_since = self->state.stats.active_since;
                     s.no_traffic = self->state.stats.no_traffic;
+                    add_guard_counters(self->state, s);
                     self->state.stats = s;
                     for (auto& l : self->state.listeners)
                       self->send(l, s);

@@ -21,6 +21,8 @@ namespace drover {
 /// What the supervisor takes from the operating system. The deterministic
 /// tests replace it (a fake capture, scripted proxy checks, no listener).
 struct supervisor_ports {
+  std::function<platform::guard_result(const platform::guard_options&)>
+      open_guard;
   std::function<platform::capture_result(const platform::capture_options&)>
       open_capture;
   std::function<platform::probe_result(const platform::probe_request&)> probe;
@@ -30,6 +32,9 @@ struct supervisor_ports {
   std::function<bool(net::ipv4_address)> has_route;
   bool probe_on_own_thread = true; // false: answered inline (tests)
   bool with_listener = true;       // false: no TCP listener (no middleman)
+  bool watch_on_own_thread = true; // false: the guard's watchdog is not
+                                   // detached (the test coordinator runs it)
+  std::chrono::milliseconds guard_check_interval{1000};
   std::filesystem::path crash_dir; // empty: beside the log file
   // Tests: sees each capture session as the engine parts share it (a test
   // holds one to play an engine part that lets go late).
@@ -51,6 +56,10 @@ struct supervisor_state {
   std::vector<engine_listener_actor> listeners;
   stats_snapshot stats;
 
+  // From Start to Stop: keeps the targets captured whatever the parts do.
+  std::shared_ptr<platform::capture_guard> guard;
+  guard_watch_actor watchdog; // puts back what someone removes
+
   // The running engine (Starting .. Active); empty when Idle.
   std::shared_ptr<platform::capture_session> capture;
   flow_manager_actor flow_manager;
@@ -64,17 +73,14 @@ struct supervisor_state {
   bool pause_when_stopped = false; // going to sleep: Paused, not Idle
   bool resuming = false;           // woke up: waiting for the network
   bool reopening = false;          // the packet handle was lost: reopen
+  bool restarting = false;         // a restart waits for the old session
   bool hold_capture = false;       // Failed: keep the rules when the parts stop
   // Sleep requests answered once the engine is down.
   std::vector<caf::typed_response_promise<bool>> sleep_waiters;
-  // The target set of a capture released for a restart, for the next one
-  // (sockets opened before the restart stay captured).
-  std::shared_ptr<platform::kept_targets> kept_targets;
   // Capture sessions not yet destroyed. An engine part on its way down may
   // hold the old one a little longer than the supervisor does; the next
-  // session waits for it, as both use the same packet queue and rule chain
-  // (opening early fails, and the old one's late teardown would remove the
-  // new one's rules).
+  // session waits for it, as both use the same packet queue (binding it
+  // early fails).
   std::shared_ptr<std::atomic<int>> live_captures
       = std::make_shared<std::atomic<int>>(0);
   bool start_when_released = false; // a start waits for the old session

@@ -25,7 +25,7 @@ const std::vector<section_schema>& schema() {
       {"proxy",
        {"host", "port", "auth", "login", "password", "udp_associate_timeout",
         "tcp_connect_timeout"}},
-      {"targets", {"processes", "include_vesktop"}},
+      {"targets", {"processes", "include_vesktop", "when_not_proxying"}},
       {"skip", {"extra_skip_cidrs", "multicast"}},
       {"ui",
        {"log_level", "log_max_mb", "log_backups", "tray_icon", "auto_start",
@@ -390,6 +390,13 @@ void read_targets(reader& r, const toml::table* sec, target_settings& t) {
   r.key(sec, s, "include_vesktop",
         [&](const toml::node& n, const std::string& k) {
           r.boolean(n, k, t.include_vesktop);
+        });
+  static constexpr std::array<std::pair<std::string_view, not_proxying>, 2>
+      choices
+      = {{{"block", not_proxying::block}, {"direct", not_proxying::direct}}};
+  r.key(sec, s, "when_not_proxying",
+        [&](const toml::node& n, const std::string& k) {
+          r.choice(n, k, t.when_not_proxying, choices);
         });
 }
 

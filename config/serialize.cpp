@@ -88,6 +88,10 @@ std::string serialize(const settings& s) {
          return str(p);
        }));
   line("include_vesktop = " + boolean(s.targets.include_vesktop));
+  line("# While the proxy cannot be used: block the targets' new connections,"
+       " or let them go direct.");
+  line("when_not_proxying = " + str(to_string(s.targets.when_not_proxying))
+       + "  # block | direct");
   line("");
   line("# Destinations never proxied. Loopback, link-local, broadcast and "
        "DHCP always are.");

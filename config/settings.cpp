@@ -38,6 +38,10 @@ const char* to_string(ui_theme x) {
   return "dark";
 }
 
+const char* to_string(not_proxying x) {
+  return x == not_proxying::direct ? "direct" : "block";
+}
+
 bool proxy_settings::operator==(const proxy_settings& o) const {
   return std::tie(host, port, auth, login, password, udp_associate_timeout,
                   tcp_connect_timeout)
@@ -46,8 +50,8 @@ bool proxy_settings::operator==(const proxy_settings& o) const {
 }
 
 bool target_settings::operator==(const target_settings& o) const {
-  return std::tie(processes, include_vesktop)
-         == std::tie(o.processes, o.include_vesktop);
+  return std::tie(processes, include_vesktop, when_not_proxying)
+         == std::tie(o.processes, o.include_vesktop, o.when_not_proxying);
 }
 
 bool skip_settings::operator==(const skip_settings& o) const {

@@ -22,9 +22,13 @@ constexpr int current_version = 1;
 
 enum class log_level { trace, debug, info, warn, error, critical, off };
 enum class ui_theme { dark, light, automatic };
+/// What a target's new connections do while the proxy cannot be used
+/// (Starting, Reconnecting, Failed): blocked (fail closed), or direct.
+enum class not_proxying { block, direct };
 
 const char* to_string(log_level x);
 const char* to_string(ui_theme x);
+const char* to_string(not_proxying x);
 
 struct proxy_settings {
   std::string host = "95.165.72.59";
@@ -42,6 +46,7 @@ struct target_settings {
   std::vector<std::string> processes
       = {"Discord.exe", "DiscordCanary.exe", "DiscordPTB.exe", "Update.exe"};
   bool include_vesktop = false;
+  not_proxying when_not_proxying = not_proxying::block;
   bool operator==(const target_settings&) const;
   bool operator!=(const target_settings& o) const { return !(*this == o); }
 };

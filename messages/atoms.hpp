@@ -21,6 +21,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(drover, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(drover, (drover::flow_lookup))
   CAF_ADD_TYPE_ID(drover, (drover::net::endpoint))
   CAF_ADD_TYPE_ID(drover, (drover::proxy_check))
+  CAF_ADD_TYPE_ID(drover, (drover::new_flow_policy))
 
   // -- user commands --
   CAF_ADD_ATOM(drover, drover::atom, start, "start")
@@ -39,11 +40,14 @@ CAF_BEGIN_TYPE_ID_BLOCK(drover, caf::first_custom_type_id)
   CAF_ADD_ATOM(drover, drover::atom, subscribe, "subscribe")
   CAF_ADD_ATOM(drover, drover::atom, update, "update")
   CAF_ADD_ATOM(drover, drover::atom, closed, "closed")
+  CAF_ADD_ATOM(drover, drover::atom, reset, "reset")
+  CAF_ADD_ATOM(drover, drover::atom, add, "add")
 
   // -- system events --
   CAF_ADD_ATOM(drover, drover::atom, sleep, "sleep")
   CAF_ADD_ATOM(drover, drover::atom, resume, "resume")
   CAF_ADD_ATOM(drover, drover::atom, reload, "reload")
+  CAF_ADD_ATOM(drover, drover::atom, repair, "repair")
 
   // -- private loops (timers an actor sends itself) --
   CAF_ADD_ATOM(drover, drover::atom, scan, "scan")

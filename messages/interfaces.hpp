@@ -53,7 +53,8 @@ using supervisor_actor = caf::typed_actor<
     // From procscan: the target processes now running.
     caf::reacts_to<process_set>,
     // From power-monitor: the system is about to sleep (-> Paused). The
-    // reply comes once connections are closed and the capture released.
+    // reply comes once connections are closed (the capture stays: the
+    // targets' packets are dropped until the wake).
     caf::replies_to<atom::sleep>::with<bool>,
     // From power-monitor: the system woke up (Paused -> Starting).
     caf::reacts_to<atom::resume>,
@@ -61,6 +62,9 @@ using supervisor_actor = caf::typed_actor<
     caf::reacts_to<config_changed>,
     // From config-watcher: the file is broken; the last good config stays.
     caf::reacts_to<config_error>,
+    // From the guard watchdog: what it put back (the capture rules after a
+    // firewall reload, say), or why it could not.
+    caf::reacts_to<atom::repair, std::string>,
     // Private timer: refresh the counters every second.
     caf::reacts_to<atom::stats>,
     // Private timer: every engine.heartbeat_interval, look whether traffic
@@ -114,9 +118,15 @@ using flow_manager_actor = caf::typed_actor<
     caf::replies_to<atom::get, atom::stats>::with<stats_snapshot>,
     // Private timer: drop flows idle past their TTL.
     caf::reacts_to<atom::sweep>,
-    // From the supervisor: proxy new flows (true), or refuse them (false:
-    // TCP reset, UDP dropped) while the proxy cannot be used.
-    caf::reacts_to<atom::update, bool>,
+    // From the supervisor: what to do with new flows (proxy them, or, while
+    // the proxy cannot be used, refuse, drop or let them out direct).
+    caf::reacts_to<atom::update, new_flow_policy>,
+    // From the supervisor: end every flow now (the computer goes to sleep);
+    // replies how many there were.
+    caf::replies_to<atom::reset>::with<uint32_t>,
+    // From the TCP listener: the socks-session it started for a flow, so
+    // the session ends when its flow is evicted, expires or is reset.
+    caf::reacts_to<atom::add, flow_lookup, caf::actor>,
     // Set-up: the divert-reader that processed batches go back to.
     caf::reacts_to<atom::internal, divert_reader_actor>,
     // Test hook (fault-injection builds only): throw, as a bug would.
@@ -125,17 +135,26 @@ using flow_manager_actor = caf::typed_actor<
 // The TCP listener and the socks-sessions are CAF 0.17 io::brokers, which
 // are dynamically typed; what they handle is listed here.
 //
-// tcp-listener (actors/tcp_listener.hpp): accepts on 127.0.0.1, asks the
+// tcp-listener (actors/socks_session.hpp): accepts on 127.0.0.1, asks the
 //   flow-manager for each connection's flow (flow_lookup), refuses unknown
 //   peers, forks one socks-session per known one.
 // socks-session (actors/socks_session.hpp): one per TCP flow. Handshake
 //   phases (greeting, authentication, CONNECT) and pumping are separate
-//   behaviours; sends atom::update / atom::closed to the flow-manager. Quits
-//   with ec::proxy_unreachable / ec::proxy_auth_rejected /
-//   ec::proxy_protocol when the proxy fails it.
+//   behaviours; sends atom::update / atom::closed to the flow-manager and
+//   ends on atom::stop from it (its flow left the table). Tells the
+//   supervisor (atom::check) when the proxy fails it.
 
-/// procscan: finds target processes every 2 s and on demand; on Linux also
-/// moves them into Drover's cgroup.
+/// guard-watch: every second, puts back what someone took from the capture
+/// guard (rules flushed by a firewall reload, kernel programs detached) and
+/// tells the supervisor. On a thread of its own: the checks block.
+using guard_watch_actor = caf::typed_actor<
+    // Private timer: check now.
+    caf::reacts_to<atom::internal>>;
+
+/// procscan: finds target processes every 2 s and on demand (a safety net
+/// and the status view: capture itself starts at the process's first
+/// socket, see docs/architecture.md); takes over the sockets a newly found
+/// target made before it was one.
 using procscan_actor = caf::typed_actor<
     // Scan now (on demand).
     caf::reacts_to<atom::scan>,

@@ -62,6 +62,20 @@ const char* to_string(engine_state x) {
   return "unknown";
 }
 
+const char* to_string(new_flow_policy x) {
+  switch (x) {
+    case new_flow_policy::proxy:
+      return "proxy";
+    case new_flow_policy::refuse:
+      return "refuse";
+    case new_flow_policy::direct:
+      return "direct";
+    case new_flow_policy::drop:
+      return "drop";
+  }
+  return "unknown";
+}
+
 const char* to_string(failure_class x) {
   switch (x) {
     case failure_class::none:

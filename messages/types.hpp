@@ -64,6 +64,15 @@ enum class recovery_action : uint8_t {
   resume,      // wait for the network, reopen, health-check, Active
 };
 
+/// What the flow-manager does with a target's new TCP connection and its
+/// UDP datagrams. Connections already proxied go on either way.
+enum class new_flow_policy : uint8_t {
+  proxy,  // Active: through the proxy
+  refuse, // the proxy cannot be used: TCP refused (a reset), UDP dropped
+  direct, // the proxy cannot be used and `when_not_proxying = "direct"`
+  drop,   // Paused (the computer sleeps): dropped without an answer
+};
+
 /// What kind of thing an engine event reports, for the tray's timeline.
 enum class event_kind : uint8_t {
   state_changed,     // the engine moved to a new state
@@ -78,6 +87,7 @@ const char* to_string(engine_state x);
 const char* to_string(failure_class x);
 const char* to_string(recovery_action x);
 const char* to_string(event_kind x);
+const char* to_string(new_flow_policy x);
 
 /// Published to every subscriber on each transition and supervision
 /// decision. `reason` is written for a user, not a developer.
@@ -102,16 +112,18 @@ typename Inspector::result_type inspect(Inspector& f, engine_event& x) {
 
 /// Engine-wide counters, sampled for the tray's status row and `status`.
 struct stats_snapshot {
-  uint64_t bytes_in = 0;         // from the proxy to applications
-  uint64_t bytes_out = 0;        // from applications to the proxy
-  uint32_t tcp_flows = 0;        // open proxied TCP connections
-  uint32_t udp_flows = 0;        // open UDP associations
-  uint64_t packets_dropped = 0;  // malformed, over the cap, fail-closed
-  uint64_t ipv6_dropped = 0;     // IPv6 from a target (never leaked)
-  uint64_t queue_overflows = 0;  // capture queue full
-  uint64_t refused_listener = 0; // listener connections not redirected
-  uint64_t flows_evicted = 0;    // oldest-idle evictions at the flow cap
-  caf::timestamp active_since;   // start of the current Active period
+  uint64_t bytes_in = 0;          // from the proxy to applications
+  uint64_t bytes_out = 0;         // from applications to the proxy
+  uint32_t tcp_flows = 0;         // open proxied TCP connections
+  uint32_t udp_flows = 0;         // open UDP associations
+  uint64_t packets_dropped = 0;   // malformed, over the cap, fail-closed
+  uint64_t ipv6_dropped = 0;      // IPv6 from a target (never leaked)
+  uint64_t queue_overflows = 0;   // capture queue full
+  uint64_t refused_listener = 0;  // listener connections not redirected
+  uint64_t flows_evicted = 0;     // oldest-idle evictions at the flow cap
+  uint64_t packets_fenced = 0;    // a target's packets the kernel fence stopped
+  uint64_t connections_reset = 0; // a target's segments of no known flow
+  caf::timestamp active_since;    // start of the current Active period
   bool no_traffic = false; // Active, targets run, yet nothing moved lately
 };
 
@@ -120,7 +132,7 @@ typename Inspector::result_type inspect(Inspector& f, stats_snapshot& x) {
   return f(caf::meta::type_name("stats_snapshot"), x.bytes_in, x.bytes_out,
            x.tcp_flows, x.udp_flows, x.packets_dropped, x.ipv6_dropped,
            x.queue_overflows, x.refused_listener, x.flows_evicted,
-           x.active_since, x.no_traffic);
+           x.packets_fenced, x.connections_reset, x.active_since, x.no_traffic);
 }
 
 /// One proxied flow, for the flow list in `status` and the tray window.

@@ -30,12 +30,7 @@ std::string outside(const ipv4_cidr& c) {
 std::string windivert_network_filter(const windivert_params& p) {
   std::string v4 = "ip and (tcp or (udp and udp.DstPort != 67 and "
                    "udp.DstPort != 68))";
-  v4 += " and ip.DstAddr != " + ip(p.skip.proxy);
-  v4 += " and ip.DstAddr != 255.255.255.255";
-  v4 += " and " + outside(*parse_ipv4_cidr("169.254.0.0/16"));
-  if (p.skip.multicast)
-    v4 += " and " + outside(*parse_ipv4_cidr("224.0.0.0/4"));
-  for (auto& c : p.skip.extra)
+  for (auto& c : excluded_ranges(p.skip))
     v4 += " and " + outside(c);
   std::string captured = "(" + v4 + ")";
   if (p.capture_ipv6)
@@ -123,12 +118,74 @@ std::string check_windivert_filter(std::string_view filter,
   return {};
 }
 
-std::string iptables_install(const linux_params& p) {
+std::vector<ipv4_cidr> excluded_ranges(const exclusions& skip) {
+  std::vector<ipv4_cidr> out;
+  if (skip.proxy.value != 0)
+    out.push_back({skip.proxy, 32});
+  out.push_back({ipv4_address{0xffffffff}, 32});
+  out.push_back(*parse_ipv4_cidr("169.254.0.0/16"));
+  if (skip.multicast)
+    out.push_back(*parse_ipv4_cidr("224.0.0.0/4"));
+  out.insert(out.end(), skip.extra.begin(), skip.extra.end());
+  return out;
+}
+
+namespace {
+
+// The rule lines of `chain` in OUTPUT, in order ("-A OUTPUT ..." lines).
+std::vector<std::string_view> output_rules(std::string_view saved) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (pos < saved.size()) {
+    auto end = saved.find('\n', pos);
+    if (end == std::string_view::npos)
+      end = saved.size();
+    auto line = saved.substr(pos, end - pos);
+    if (line.rfind("-A OUTPUT ", 0) == 0)
+      out.push_back(line);
+    pos = end + 1;
+  }
+  return out;
+}
+
+bool is_jump(std::string_view rule, std::string_view chain) {
+  return rule == "-A OUTPUT -j " + std::string{chain};
+}
+
+// The header of an install: the chain declared (emptied if it exists) and
+// exactly one jump to it, first in OUTPUT.
+std::string install_header(std::string_view chain, std::string_view saved) {
+  std::string ch{chain};
+  std::string r = "*raw\n:" + ch + " - [0:0]\n";
+  auto rules = output_rules(saved);
+  size_t jumps = 0;
+  for (auto rule : rules)
+    jumps += is_jump(rule, chain) ? 1u : 0u;
+  if (jumps == 1 && is_jump(rules.front(), chain))
+    return r;
+  for (size_t i = 0; i < jumps; ++i)
+    r += "-D OUTPUT -j " + ch + "\n";
+  return r + "-I OUTPUT 1 -j " + ch + "\n";
+}
+
+size_t chain_rule_count(std::string_view text, std::string_view chain) {
+  std::string needle = "-A " + std::string{chain} + " ";
+  size_t n = 0;
+  for (size_t pos = text.find(needle); pos != std::string_view::npos;
+       pos = text.find(needle, pos + 1))
+    if (pos == 0 || text[pos - 1] == '\n')
+      ++n;
+  return n;
+}
+
+} // namespace
+
+std::string iptables_install(const linux_params& p, std::string_view saved) {
   const auto& ch = p.chain;
   auto q = " -j NFQUEUE --queue-num " + std::to_string(p.queue_number);
   auto listener = " -p tcp -s " + ip(p.listener.loopback_ip) + "/32 --sport "
                   + std::to_string(p.listener.port);
-  std::string r = "*raw\n:" + ch + " - [0:0]\n-I OUTPUT 1 -j " + ch + "\n";
+  std::string r = install_header(ch, saved);
   if (p.injected_mark != 0) {
     // Drover's own fabricated UDP replies: never tracked, never captured.
     auto mark = " -m mark --mark " + std::to_string(p.injected_mark);
@@ -138,19 +195,15 @@ std::string iptables_install(const linux_params& p) {
   // The listener's return path: rewritten back to the remote's address.
   r += "-A " + ch + listener + " -j CT --notrack\n";
   r += "-A " + ch + listener + q + "\n";
-  r += "-A " + ch + " -m cgroup ! --path " + p.cgroup_path + " -j RETURN\n";
+  r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
+       + " -j RETURN\n";
   auto skip = [&](const std::string& what) {
     r += "-A " + ch + " " + what + " -j RETURN\n";
   };
   skip("-d 127.0.0.0/8");
-  skip("-d " + ip(p.skip.proxy) + "/32");
-  skip("-d 255.255.255.255/32");
-  skip("-d 169.254.0.0/16");
-  if (p.skip.multicast)
-    skip("-d 224.0.0.0/4");
-  skip("-p udp --dport 67:68");
-  for (auto& c : p.skip.extra)
+  for (auto& c : excluded_ranges(p.skip))
     skip("-d " + to_string(c));
+  skip("-p udp --dport 67:68");
   for (auto proto : {"tcp", "udp"})
     r += "-A " + ch + " -p " + proto + " -j CT --notrack\n";
   for (auto proto : {"tcp", "udp"})
@@ -159,11 +212,12 @@ std::string iptables_install(const linux_params& p) {
   return r;
 }
 
-std::string ip6tables_install(const linux_params& p) {
+std::string ip6tables_install(const linux_params& p, std::string_view saved) {
   const auto& ch = p.chain;
   auto q = " -j NFQUEUE --queue-num " + std::to_string(p.queue_number);
-  std::string r = "*raw\n:" + ch + " - [0:0]\n-I OUTPUT 1 -j " + ch + "\n";
-  r += "-A " + ch + " -m cgroup ! --path " + p.cgroup_path + " -j RETURN\n";
+  std::string r = install_header(ch, saved);
+  r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
+       + " -j RETURN\n";
   for (auto dst : {"::1/128", "fe80::/10", "ff00::/8"})
     r += "-A " + ch + " -d " + dst + " -j RETURN\n";
   r += "-A " + ch + " -p udp --dport 546:547 -j RETURN\n";
@@ -173,10 +227,15 @@ std::string ip6tables_install(const linux_params& p) {
   return r;
 }
 
-std::string iptables_remove(std::string_view chain) {
+std::string iptables_remove(std::string_view chain, std::string_view saved) {
   std::string ch{chain};
-  return "*raw\n-D OUTPUT -j " + ch + "\n-F " + ch + "\n-X " + ch
-         + "\nCOMMIT\n";
+  std::string r;
+  for (auto rule : output_rules(saved))
+    if (is_jump(rule, chain))
+      r += "-D OUTPUT -j " + ch + "\n";
+  if (save_output_has_chain(saved, chain))
+    r += "-F " + ch + "\n-X " + ch + "\n";
+  return r.empty() ? r : "*raw\n" + r + "COMMIT\n";
 }
 
 bool save_output_has_chain(std::string_view save_output,
@@ -189,6 +248,14 @@ bool save_output_has_chain(std::string_view save_output,
     ++pos;
   }
   return false;
+}
+
+bool rules_intact(std::string_view saved, std::string_view install,
+                  std::string_view chain) {
+  auto rules = output_rules(saved);
+  return save_output_has_chain(saved, chain) && !rules.empty()
+         && is_jump(rules.front(), chain)
+         && chain_rule_count(saved, chain) == chain_rule_count(install, chain);
 }
 
 } // namespace drover::net::capture

@@ -62,33 +62,49 @@ filter_size measure_windivert_filter(std::string_view filter);
 std::string check_windivert_filter(std::string_view filter,
                                    const filter_limits& limits = {});
 
-// -- Linux: iptables raw OUTPUT with a cgroup match, NFQUEUE ------------------
+// -- Linux: iptables raw OUTPUT with a socket-mark match, NFQUEUE -----------
+
+/// The IPv4 destinations a target reaches without the capture, besides
+/// loopback: the proxy, broadcast, link-local, multicast (when skipped) and
+/// the [skip] ranges. The rules return them unqueued, and the kernel fence
+/// lets them out.
+std::vector<ipv4_cidr> excluded_ranges(const exclusions& skip);
 
 struct linux_params {
   std::string chain = "DROVER";
-  std::string cgroup_path; // relative to the cgroup2 root
+  uint32_t target_mark = 0; // what the kernel program marks targets' sockets
   uint16_t queue_number = 0;
   listener_address listener;  // shape must be loopback
   uint32_t injected_mark = 0; // SO_MARK of Drover's injected UDP replies
   exclusions skip;
 };
 
-/// Input for `iptables-restore --noflush`: creates the chain, jumps to it
-/// first in raw OUTPUT, NOTRACKs and queues the targets' IPv4 TCP/UDP and
-/// the listener's return packets. One atomic transaction.
-std::string iptables_install(const linux_params& p);
+/// Input for `iptables-restore --noflush`: (re)fills the chain and makes
+/// its jump the first rule of raw OUTPUT, in one atomic transaction, given
+/// what `iptables-save -t raw` shows now. Whatever was there before (the
+/// previous session's rules, a killed engine's, half of them flushed)
+/// keeps working until the transaction replaces it: no moment without
+/// rules. NOTRACKs and queues the targets' IPv4 TCP/UDP and the listener's
+/// return packets.
+std::string iptables_install(const linux_params& p, std::string_view saved);
 
 /// The same for `ip6tables-restore --noflush`: queues the targets' IPv6
 /// TCP/UDP so the engine drops (and counts) it instead of leaking it.
-std::string ip6tables_install(const linux_params& p);
+std::string ip6tables_install(const linux_params& p, std::string_view saved);
 
 /// Input for `iptables-restore --noflush` / `ip6tables-restore --noflush`
-/// that removes the chain and its jump in one transaction.
-std::string iptables_remove(std::string_view chain);
+/// that removes the chain and every jump to it, given what
+/// `iptables-save -t raw` shows; empty when there is nothing to remove.
+std::string iptables_remove(std::string_view chain, std::string_view saved);
 
-/// True if `iptables-save -t raw` output contains the chain (a stale rule
-/// set from a crashed run).
+/// True if `iptables-save -t raw` output contains the chain.
 bool save_output_has_chain(std::string_view save_output,
                            std::string_view chain);
+
+/// True if the saved table holds the rules `install` put in: the chain
+/// with as many rules, and its jump first in OUTPUT. Someone flushing or
+/// reordering the table (a firewall reload) makes it false.
+bool rules_intact(std::string_view saved, std::string_view install,
+                  std::string_view chain);
 
 } // namespace drover::net::capture

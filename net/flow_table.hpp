@@ -41,6 +41,7 @@ struct flow_entry {
   uint64_t bytes_in = 0;  // towards the application
   uint64_t bytes_out = 0; // from the application
   uint64_t cookie = 0;    // the owner's own data (e.g. a session slot)
+  bool direct = false;    // let out unchanged, not proxied (user's choice)
 
   nat_flow nat() const { return {key.src, key.dst, listener_peer}; }
 
@@ -148,6 +149,20 @@ public:
         ++n;
       }
     }
+    return n;
+  }
+
+  /// Removes every flow, calling `on_erase(entry)` before each removal.
+  /// Returns how many there were.
+  template<class OnErase>
+  size_t erase_all(OnErase&& on_erase) {
+    size_t n = 0;
+    for (auto& e : entries_)
+      if (e.in_use_) {
+        on_erase(e);
+        erase(e);
+        ++n;
+      }
     return n;
   }
 

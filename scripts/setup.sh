@@ -9,8 +9,8 @@ set -euo pipefail
 native=(make g++ cmake ninja-build ccache pkg-config
         libcaf-dev libspdlog-dev libtomlplusplus-dev libcli11-dev
         libnetfilter-queue-dev libmnl-dev libsystemd-dev iptables iproute2
-        qtbase5-dev pkexec)
-testing=(libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
+        libbpf-dev bpftool clang qtbase5-dev pkexec)
+testing=(libgtest-dev libbenchmark-dev libclang-rt-14-dev
          dante-server coturn openssl dbus-daemon g++-mingw-w64-x86-64-posix wine64
          fonts-wine xvfb trayer xdotool imagemagick nsis)
 

@@ -1,8 +1,16 @@
 #pragma once
 
-// Everything the engine holds while it captures, opened and closed as one:
-// Linux: the target cgroup, the raw injector, NFQUEUE and the rule set.
-// Destroying the session removes the rules and releases the cgroup.
+// Capture in two parts with two lifetimes:
+// - the guard keeps the targets captured from Start to Stop, whatever the
+//   engine's parts do meanwhile (a restart onto a new proxy, a reopened
+//   packet handle, sleep, Retry, a crash, even a killed engine on Linux);
+// - the session is one run of the engine's parts: the packet queue and the
+//   injector, opened at each (re)start and closed when the parts stop.
+// Linux: the guard is the kernel programs that mark and fence the targets'
+// sockets, `drover run`'s cgroup and the rule set (replaced in one
+// transaction by each session, removed only with the guard); a session
+// is NFQUEUE and the raw injector. Packets the rules queue while no
+// session reads the queue are dropped: nothing leaves direct.
 
 #include <chrono>
 #include <cstdint>
@@ -16,20 +24,73 @@
 
 namespace drover::platform {
 
-/// A capture session's target set, handed to the next session over a
-/// restart (a new proxy, a reopened handle, a wake, Retry), so that sockets
-/// the targets opened before it stay captured. Linux: the cgroup itself, as
-/// a socket keeps the cgroup it was made in and the rules match the group,
-/// not its name. Dropping it releases the set.
-class kept_targets {
-public:
-  virtual ~kept_targets() = default;
+/// Which programs are targets, as the user named them ([targets]).
+struct target_selection {
+  /// Executable names: exactly on Linux (a target's ".exe" is optional
+  /// there), case-insensitively on Windows.
+  std::vector<std::string> names;
 };
 
+struct guard_counters {
+  uint64_t sockets_marked = 0;    // Linux: target sockets marked at creation
+  uint64_t packets_fenced = 0;    // a target's packets stopped by the fence
+  uint64_t connections_reset = 0; // connections a target had before it was
+                                  // one, reset so it reconnects proxied
+};
+
+/// Keeps the targets captured from Start to Stop (see above). Thread-safe:
+/// the watchdog calls repair() from its own thread.
+class capture_guard {
+public:
+  virtual ~capture_guard() = default;
+
+  /// New target names (the config changed): in force at once.
+  virtual bool set_targets(const target_selection& t, std::string& error) = 0;
+
+  /// Puts back what someone took away (the rules flushed by a firewall
+  /// reload, the kernel programs detached). Returns what was put back,
+  /// for the Timeline, or empty when everything was in place; `error` when
+  /// it could not be put back.
+  virtual std::string repair(std::string& error) = 0;
+
+  virtual guard_counters counters() const = 0;
+
+  /// Stop: takes everything away now (the targets go direct again). Once
+  /// released, repair() puts nothing back. The destructor releases too.
+  virtual void release() = 0;
+
+  /// What it holds, for the log.
+  virtual std::string description() const = 0;
+};
+
+enum class capture_failure : uint8_t {
+  none,
+  not_permitted, // missing privileges
+  unavailable,   // the capture machinery could not be set up
+};
+
+struct guard_result {
+  std::shared_ptr<capture_guard> guard;
+  capture_failure failure = capture_failure::none;
+  std::string error; // a sentence for the user
+};
+
+struct guard_options {
+  target_selection targets;
+  net::capture::exclusions skip; // skip.proxy: 0 until the proxy is known
+};
+
+/// Sets up the guard: from now on the targets' new sockets are captured or
+/// blocked, and the sockets they already had are taken over (marked for
+/// capture, connected TCP reset so the application reconnects through the
+/// proxy). Leftovers of a crashed engine are adopted or replaced first,
+/// never removed before the new guard holds.
+guard_result open_guard(const guard_options& opts);
+
 struct capture_options {
+  std::shared_ptr<capture_guard> guard; // from open_guard
   net::listener_address listener;
   net::capture::exclusions skip; // skip.proxy: the resolved proxy address
-  std::shared_ptr<kept_targets> targets; // from the previous session, or null
   /// Windows: how long a flow's first packet waits for the socket event
   /// that names its process, before the OS's socket tables are asked.
   std::chrono::milliseconds owner_wait{150};
@@ -42,18 +103,15 @@ public:
   virtual packet_port& port() = 0;
   virtual packet_injector& injector() = 0;
 
-  /// Makes a running process a target (Linux: moves it into the cgroup;
-  /// its sockets created from now on are captured).
+  /// Makes a running process a target. Linux: its sockets are already
+  /// marked when it matches by name; the ones it had before are taken over
+  /// (see open_guard). Windows: its packets are captured from now on.
   virtual bool add_target(uint32_t pid, std::string& error) = 0;
   virtual bool is_target(uint32_t pid) const = 0;
   /// The process is gone (procscan no longer sees it): its ID may be
   /// reused by another program, which must not inherit the capture.
   /// Linux: nothing to do (an exited process leaves its cgroup).
   virtual void forget_target(uint32_t pid) = 0;
-  /// Gives the target set up for the next session; this session then
-  /// releases only its rules and queue. Call once, just before destroying it.
-  virtual std::shared_ptr<kept_targets> keep_targets() = 0;
-
   /// Starts a program as a target from its first socket on. Returns its
   /// process ID, or -1 with `error` set.
   virtual long spawn_target(const std::vector<std::string>& argv,
@@ -62,12 +120,6 @@ public:
 
   /// What was set up, for the log ("NFQUEUE 7042, cgroup drover-...").
   virtual std::string description() const = 0;
-};
-
-enum class capture_failure : uint8_t {
-  none,
-  not_permitted, // missing privileges
-  unavailable,   // the capture machinery could not be set up
 };
 
 struct capture_result {
@@ -80,8 +132,9 @@ struct capture_result {
 /// privileges are there (the E3 "driver gone" class): the reinstall hint.
 std::string capture_repair_hint();
 
-/// Sets up capture. Leftovers of a crashed run (rules, cgroup) are removed
-/// or adopted first.
+/// Opens a session under `opts.guard` (Linux: binds the queue, then
+/// replaces the rule set for this session's listener and proxy in one
+/// transaction).
 capture_result open_capture(const capture_options& opts);
 
 } // namespace drover::platform

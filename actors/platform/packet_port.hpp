@@ -44,7 +44,15 @@ struct packet_batch_buffer {
 
 namespace platform {
 
-enum class verdict_kind : uint8_t { accept, accept_modified, drop };
+enum class verdict_kind : uint8_t {
+  accept,          // on its way unchanged
+  accept_modified, // on its way as rewritten (`data`)
+  drop,
+  /// A target's packet let out direct on purpose (`when_not_proxying =
+  /// "direct"`): on Linux it carries the pass mark, which the kernel fence
+  /// lets through.
+  pass,
+};
 
 struct verdict {
   uint32_t id;

@@ -13,6 +13,12 @@ struct process_entry {
   uint32_t pid = 0;
   uint32_t parent_pid = 0;
   std::string name; // the executable's file name ("Discord.exe", "Discord")
+  /// Linux: the command name (what it was started as, up to 15
+  /// characters: a symlink's or a script's name); empty on Windows.
+  std::string command;
+  /// A process of the user (or users) this engine serves: only those may
+  /// be targets by name, never another user's or a system daemon.
+  bool served = true;
 };
 
 /// Every process this user may see. Windows: Toolhelp32; Linux: /proc

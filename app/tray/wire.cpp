@@ -61,6 +61,8 @@ stats_snapshot stats_of(const QJsonObject& o) {
   s.ipv6_dropped = number(o, "ipv6_dropped");
   s.refused_listener = number(o, "refused_connections");
   s.flows_evicted = number(o, "flows_evicted");
+  s.packets_fenced = number(o, "packets_fenced");
+  s.connections_reset = number(o, "connections_reset");
   s.no_traffic = o.value("no_traffic").toBool(false);
   return s;
 }

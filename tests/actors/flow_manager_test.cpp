@@ -9,6 +9,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
@@ -100,6 +101,13 @@ protected:
   uint32_t next_id = 0;
 };
 
+// Ends when told to stop, as a socks-session does.
+caf::behavior stand_in_session(caf::event_based_actor* self) {
+  return {[=](atom::stop) {
+    self->quit();
+  }};
+}
+
 std::vector<std::vector<uint8_t>> fixtures() {
   return drover::test::fixtures("fixtures-complete.pcap");
 }
@@ -125,7 +133,7 @@ TEST_F(flow_manager_test, a_syn_is_redirected_and_the_listener_finds_its_flow) {
 // once (the reset comes from the remote's address, as a closed port's
 // would), UDP is dropped, nothing is redirected or let out.
 TEST_F(flow_manager_test, while_not_proxying_syns_are_reset_and_udp_dropped) {
-  self->send(aut, atom::update_v, false);
+  self->send(aut, atom::update_v, new_flow_policy::refuse);
   sched.run();
   auto syn = fixtures()[0];
   EXPECT_EQ(feed(syn).kind, verdict_kind::drop);
@@ -141,7 +149,7 @@ TEST_F(flow_manager_test, while_not_proxying_syns_are_reset_and_udp_dropped) {
   EXPECT_EQ(stats().udp_flows, 0u);
   EXPECT_EQ(stats().packets_dropped, 2u);
   // Proxying again: the same SYN is redirected.
-  self->send(aut, atom::update_v, true);
+  self->send(aut, atom::update_v, new_flow_policy::proxy);
   sched.run();
   EXPECT_EQ(feed(syn).kind, verdict_kind::accept_modified);
 }
@@ -170,10 +178,114 @@ TEST_F(flow_manager_test, partial_checksums_are_finished_after_rewriting) {
       << "the kernel treats a mangled packet's checksum as complete";
 }
 
-TEST_F(flow_manager_test, a_mid_connection_packet_without_a_flow_is_dropped) {
-  auto ack = fixtures()[1]; // not a SYN: began before Drover, or expired
+// A connection Drover never saw begin (the process was not a target yet,
+// or the flow expired): its packets cannot be proxied and must not leak;
+// the application hears a reset at once, so it connects again, proxied.
+TEST_F(flow_manager_test, a_mid_connection_packet_without_a_flow_is_reset) {
+  auto ack = fixtures()[1];
+  auto in = parsed(ack);
+  ASSERT_NE(in.tcp_flags & net::tcp_flag::ack, 0);
   EXPECT_EQ(feed(ack).kind, verdict_kind::drop);
+  ASSERT_EQ(capture->injector_.injected.size(), 1u);
+  auto& rst = capture->injector_.injected[0];
+  auto out = parsed(rst);
+  EXPECT_EQ(out.src, in.dst);
+  EXPECT_EQ(out.dst, in.src);
+  EXPECT_EQ(out.tcp_flags, net::tcp_flag::rst);
+  EXPECT_EQ(net::load32(rst.data() + out.l4_offset + 4),
+            net::load32(ack.data() + in.l4_offset + 8))
+      << "the reset's sequence number is the segment's acknowledgement";
   EXPECT_EQ(stats().packets_dropped, 1u);
+  EXPECT_EQ(stats().connections_reset, 1u);
+}
+
+// Asleep: everything is dropped, nothing answered.
+TEST_F(flow_manager_test, while_paused_everything_is_dropped_silently) {
+  self->send(aut, atom::update_v, new_flow_policy::drop);
+  sched.run();
+  EXPECT_EQ(feed(fixtures()[0]).kind, verdict_kind::drop);
+  EXPECT_EQ(feed(fixtures()[1]).kind, verdict_kind::drop);
+  EXPECT_EQ(feed(fixtures()[5]).kind, verdict_kind::drop);
+  EXPECT_TRUE(capture->injector_.injected.empty());
+  EXPECT_EQ(stats().tcp_flows, 0u);
+}
+
+// `when_not_proxying = "direct"`: a connection begun while the proxy is
+// down goes direct for its whole life (marked so the kernel fence lets it
+// through); UDP goes direct only while the proxy is down.
+TEST_F(flow_manager_test, the_direct_policy_lets_new_flows_out_for_life) {
+  self->send(aut, atom::update_v, new_flow_policy::direct);
+  sched.run();
+  auto syn = fixtures()[0];
+  EXPECT_EQ(feed(syn).kind, verdict_kind::pass);
+  auto data = fixtures()[2];
+  net::packet_ref d{data.data(), parsed(data)};
+  net::set_source(d, parsed(syn).src);
+  net::set_destination(d, parsed(syn).dst);
+  EXPECT_EQ(feed(fixtures()[5]).kind, verdict_kind::pass) << "UDP";
+  self->send(aut, atom::update_v, new_flow_policy::proxy);
+  sched.run();
+  EXPECT_EQ(feed(data).kind, verdict_kind::pass)
+      << "the direct connection stays direct";
+  EXPECT_TRUE(capture->injector_.injected.empty());
+}
+
+TEST_F(flow_manager_test, reset_ends_every_flow) {
+  auto peer = parsed(feed(fixtures()[0]).packet).src;
+  ASSERT_EQ(stats().tcp_flows, 1u);
+  uint32_t ended = 0;
+  auto pending = self->request(aut, caf::infinite, atom::reset_v);
+  sched.run();
+  pending.receive([&](uint32_t n) { ended = n; },
+                  [](const caf::error&) { ADD_FAILURE() << "no answer"; });
+  EXPECT_EQ(ended, 1u);
+  EXPECT_EQ(stats().tcp_flows, 0u);
+  EXPECT_FALSE(lookup(peer).found);
+}
+
+// A flow that leaves the table takes its socks-session (and its four
+// descriptors) with it, so max_flows bounds descriptors and an alias is
+// never reused while an old session holds it.
+TEST_F(flow_manager_test, an_evicted_or_expired_flow_ends_its_session) {
+  auto first = feed(fixtures()[0]);
+  auto flow = lookup(parsed(first.packet).src);
+  ASSERT_TRUE(flow.found);
+  auto session = sys.spawn(stand_in_session);
+  self->monitor(session);
+  self->send(aut, atom::add_v, flow, session);
+  sched.run();
+  // 64 more connections (other source ports): the cap evicts the first.
+  auto syn = fixtures()[0];
+  auto info = parsed(syn);
+  for (uint16_t i = 1; i <= 64; ++i) {
+    auto other = syn;
+    net::packet_ref r{other.data(), info};
+    net::set_source(r, {info.src.ip, static_cast<uint16_t>(info.src.port + i)});
+    net::recompute_checksums(other.data(), r.info);
+    feed(other);
+  }
+  EXPECT_GE(stats().flows_evicted, 1u);
+  bool ended = false;
+  self->receive([&](const caf::down_msg& dm) { ended = dm.source == session; },
+                caf::after(std::chrono::seconds{0}) >> [] {});
+  EXPECT_TRUE(ended) << "the evicted flow's session was stopped";
+
+  // Expiry: a flow idle past tcp_idle_timeout (30 min) goes with its session.
+  auto next = lookup(parsed(capture->port_.verdicts.back().packet).src);
+  ASSERT_TRUE(next.found);
+  auto idle = sys.spawn(stand_in_session);
+  self->monitor(idle);
+  self->send(aut, atom::add_v, next, idle);
+  sched.run();
+  for (int i = 0; i < 16; ++i) {
+    sched.advance_time(2min);
+    sched.run();
+  }
+  ended = false;
+  self->receive([&](const caf::down_msg& dm) { ended = dm.source == idle; },
+                caf::after(std::chrono::seconds{0}) >> [] {});
+  EXPECT_TRUE(ended) << "the expired flow's session was stopped";
+  EXPECT_FALSE(lookup(next.app).found);
 }
 
 TEST_F(flow_manager_test, a_fragmented_syn_is_dropped_not_redirected) {

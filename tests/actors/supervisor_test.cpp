@@ -48,6 +48,8 @@ struct script {
   std::vector<std::string> probed; // the address of every probe
   int lookups = 0;
   int captures = 0;
+  int guards = 0;
+  std::shared_ptr<test::fake_guard> guard; // the latest
 };
 
 class supervisor_test : public ::testing::Test {
@@ -76,6 +78,13 @@ protected:
   supervisor_ports ports() {
     supervisor_ports p;
     auto s = sc;
+    p.open_guard = [s](const platform::guard_options&) {
+      s->guards++;
+      platform::guard_result r;
+      s->guard = std::make_shared<test::fake_guard>();
+      r.guard = s->guard;
+      return r;
+    };
     p.open_capture = [s](const platform::capture_options&) {
       s->captures++;
       platform::capture_result r;
@@ -109,6 +118,7 @@ protected:
     };
     p.probe_on_own_thread = false;
     p.with_listener = false;
+    p.watch_on_own_thread = false;
     p.crash_dir = crash_dir;
     return p;
   }
@@ -350,8 +360,12 @@ TEST_F(supervisor_test, a_panic_writes_a_crash_report_and_retry_restarts) {
   EXPECT_EQ(sc->captures, 2);
 }
 
-TEST_F(supervisor_test, sleep_pauses_and_wake_waits_for_a_route_then_starts) {
+// Fail closed through sleep: the capture and the parts stay (the targets'
+// packets are dropped meanwhile); the wake checks the proxy again.
+TEST_F(supervisor_test,
+       sleep_keeps_the_capture_and_wake_waits_for_a_route_then_checks) {
   start();
+  auto probes = sc->probed.size();
   bool ready = false;
   auto pending = self->request(sup, caf::infinite, atom::sleep_v);
   sched.run();
@@ -365,11 +379,14 @@ TEST_F(supervisor_test, sleep_pauses_and_wake_waits_for_a_route_then_starts) {
   EXPECT_EQ(current().state, engine_state::starting);
   EXPECT_EQ(current().reason, "the computer woke up: waiting for the network");
   pass(2s);
-  EXPECT_EQ(sc->captures, 1) << "no route to the proxy yet";
+  EXPECT_EQ(sc->probed.size(), probes) << "no route to the proxy yet";
   sc->route = true;
   advance(250ms);
-  EXPECT_EQ(sc->captures, 2);
+  EXPECT_EQ(sc->probed.size(), probes + 1);
   EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(sc->captures, 1) << "the same session throughout";
+  EXPECT_EQ(sc->guards, 1);
+  EXPECT_EQ(sc->guard->released, 0);
 }
 
 TEST_F(supervisor_test, wake_without_a_route_starts_anyway_after_5_s) {
@@ -378,12 +395,14 @@ TEST_F(supervisor_test, wake_without_a_route_starts_anyway_after_5_s) {
   sched.run();
   pending.receive([](bool) {}, [](const caf::error&) {});
   sc->route = false;
+  auto probes = sc->probed.size();
   self->send(sup, atom::resume_v);
   sched.run();
   pass(4900ms, 50ms);
-  EXPECT_EQ(sc->captures, 1);
+  EXPECT_EQ(sc->probed.size(), probes);
   pass(200ms, 50ms);
-  EXPECT_EQ(sc->captures, 2);
+  EXPECT_EQ(sc->probed.size(), probes + 1);
+  EXPECT_EQ(current().state, engine_state::active);
 }
 
 TEST_F(supervisor_test, no_traffic_while_targets_run_is_said_once) {
@@ -429,6 +448,61 @@ TEST_F(supervisor_test, a_new_proxy_in_the_config_restarts_onto_it) {
   EXPECT_EQ(current().reason, "proxying through proxy.test:1081");
 }
 
+// The guard keeps the targets captured from Start to Stop: no restart of
+// the parts (a new proxy, Retry, a lost packet handle) lets it go, and no
+// moment passes without it.
+TEST_F(supervisor_test, the_guard_holds_from_start_to_stop_across_restarts) {
+  start();
+  ASSERT_EQ(sc->guards, 1);
+  auto first = sc->guard;
+  auto next = settings;
+  next.proxy.port = 1081;
+  self->send(sup, diff(settings, next));
+  sched.run();
+  EXPECT_EQ(sc->captures, 2);
+  for (auto& e : *events)
+    EXPECT_NE(e.state, engine_state::idle) << "a restart is not a Stop";
+  EXPECT_EQ(fault("driver-lost"), "the packet handle fails");
+  pass(3s);
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(fault("panic"), "the flow-manager throws");
+  EXPECT_EQ(current().state, engine_state::failed);
+  self->send(sup, atom::retry_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(sc->guards, 1);
+  EXPECT_EQ(first->released, 0);
+  self->send(sup, atom::stop_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::idle);
+  EXPECT_EQ(first->released, 1) << "Stop takes the capture away";
+  self->send(sup, atom::start_v);
+  sched.run();
+  EXPECT_EQ(sc->guards, 2) << "a new Start, a new guard";
+}
+
+TEST_F(supervisor_test, quit_releases_the_guard) {
+  start();
+  auto g = sc->guard;
+  self->send_exit(sup, caf::exit_reason::user_shutdown);
+  sched.run();
+  EXPECT_EQ(g->released, 1);
+  sup = nullptr;
+}
+
+// The watchdog puts back what someone removed and the Timeline says so.
+TEST_F(supervisor_test, a_repaired_capture_is_on_the_timeline) {
+  start();
+  sc->guard->to_repair = "the capture rules had been removed";
+  advance(1s);
+  auto infos = of_kind(event_kind::info);
+  ASSERT_FALSE(infos.empty());
+  EXPECT_EQ(infos.back().reason,
+            "put the capture back in place: the capture rules had been "
+            "removed");
+  EXPECT_EQ(current().state, engine_state::active) << "nothing else changes";
+}
+
 // An engine part that lets go of the capture late (its thread still
 // winding down): the next session waits for the old one to be destroyed,
 // as both use the same queue and rule chain.
@@ -450,7 +524,7 @@ TEST_F(supervisor_test, a_restart_waits_until_the_old_capture_is_gone) {
   self->send(sup, diff(settings, next));
   sched.run();
   EXPECT_EQ(sc->captures, 1) << "opened while the old session lives";
-  EXPECT_EQ(current().state, engine_state::idle);
+  EXPECT_NE(current().state, engine_state::idle) << "the capture stays";
   late.reset(); // the last holder lets go
   sched.run();
   EXPECT_EQ(sc->captures, 2);

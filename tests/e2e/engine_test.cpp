@@ -306,7 +306,8 @@ TEST_F(engine_e2e, a_low_open_file_limit_caps_flows_and_the_engine_survives) {
   ASSERT_TRUE(engine.wait_for_output("capturing e2e-many-target", 10s))
       << engine.output();
   holder.write_line("go");
-  ASSERT_TRUE(holder.wait_for_output("held 120", 60s)) << holder.output();
+  ASSERT_TRUE(holder.wait_for_output("held 120", 60s))
+      << holder.output() << engine.output();
   EXPECT_TRUE(engine.running()) << engine.output();
   auto tcp = w->status_number("tcp_flows");
   EXPECT_GE(tcp, 1);

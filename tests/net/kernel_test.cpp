@@ -70,22 +70,12 @@ std::string receive(int fd, int timeout_ms) {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string{};
 }
 
-// The cgroup2 mount point from /proc/self/mountinfo.
-std::string cgroup2_mount() {
-  std::ifstream in{"/proc/self/mountinfo"};
-  for (std::string line; std::getline(in, line);) {
-    auto dash = line.find(" - cgroup2 ");
-    if (dash == std::string::npos)
-      continue;
-    // Field 5 is the mount point.
-    std::istringstream f{line};
-    std::string skip, mount;
-    for (int i = 0; i < 4; ++i)
-      f >> skip;
-    f >> mount;
-    return mount;
-  }
-  return {};
+int count_of(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (auto pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + 1))
+    ++n;
+  return n;
 }
 
 } // namespace
@@ -171,22 +161,12 @@ TEST(kernel, rewritten_tcp_segment_passes_the_checksum_check) {
   ::close(raw);
 }
 
-TEST(kernel, iptables_rules_install_and_remove_atomically) {
+TEST(kernel, iptables_rules_install_replace_check_and_remove) {
   REQUIRE_ROOT_AND("iptables-restore");
-  auto mount = cgroup2_mount();
-  if (mount.empty())
-    GTEST_SKIP() << "no cgroup2 mounted";
-  std::string group = "drovertest-rules-" + std::to_string(::getpid());
-  ASSERT_EQ(sh("mkdir -p " + mount + "/" + group), 0);
-  struct cleanup_group {
-    std::string path;
-    ~cleanup_group() { sh("rmdir " + path + " 2>/dev/null"); }
-  } cleanup{mount + "/" + group};
-
   test::netns ns{"rules"};
   capture::linux_params p;
   p.chain = "DROVER";
-  p.cgroup_path = group;
+  p.target_mark = 0x44530007;
   p.queue_number = 7;
   p.listener = {nat_shape::loopback, 15001};
   p.injected_mark = 0x44;
@@ -204,25 +184,53 @@ TEST(kernel, iptables_rules_install_and_remove_atomically) {
     return sh_output(ns.exec(tool + "-save -t raw 2>/dev/null"));
   };
 
-  ASSERT_EQ(restore("iptables-restore", capture::iptables_install(p)), 0);
+  auto install = capture::iptables_install(p, saved("iptables"));
+  ASSERT_EQ(restore("iptables-restore", install), 0);
   auto v4 = saved("iptables");
   EXPECT_TRUE(capture::save_output_has_chain(v4, "DROVER")) << v4;
   EXPECT_NE(v4.find("-A OUTPUT -j DROVER"), std::string::npos) << v4;
   EXPECT_NE(v4.find("NFQUEUE --queue-num 7"), std::string::npos) << v4;
-  EXPECT_NE(v4.find("--path " + group), std::string::npos) << v4;
-  ASSERT_EQ(restore("ip6tables-restore", capture::ip6tables_install(p)), 0);
+  EXPECT_NE(v4.find("--mark 0x44530007"), std::string::npos) << v4;
+  // The watchdog's check against what the kernel really holds.
+  EXPECT_TRUE(capture::rules_intact(v4, install, "DROVER")) << v4;
+  ASSERT_EQ(restore("ip6tables-restore",
+                    capture::ip6tables_install(p, saved("ip6tables"))),
+            0);
   EXPECT_TRUE(capture::save_output_has_chain(saved("ip6tables"), "DROVER"));
 
-  ASSERT_EQ(restore("iptables-restore", capture::iptables_remove("DROVER")), 0);
-  ASSERT_EQ(restore("ip6tables-restore", capture::iptables_remove("DROVER")),
-            0);
+  // A second session (new listener, new proxy) replaces the rules in one
+  // transaction: still one jump, the new port, not the old one.
+  auto q = p;
+  q.listener.port = 15002;
+  q.skip.proxy = *parse_ipv4("203.0.113.10");
+  auto replaced = capture::iptables_install(q, v4);
+  ASSERT_EQ(restore("iptables-restore", replaced), 0);
+  v4 = saved("iptables");
+  EXPECT_EQ(count_of(v4, "-A OUTPUT -j DROVER"), 1) << v4;
+  EXPECT_NE(v4.find("--sport 15002"), std::string::npos) << v4;
+  EXPECT_EQ(v4.find("--sport 15001"), std::string::npos) << v4;
+  EXPECT_TRUE(capture::rules_intact(v4, replaced, "DROVER")) << v4;
+
+  // A firewall reload flushes the table: the check sees it, and an install
+  // over the flushed table brings everything back.
+  ASSERT_EQ(sh(ns.exec("iptables -t raw -F")), 0);
+  v4 = saved("iptables");
+  EXPECT_FALSE(capture::rules_intact(v4, replaced, "DROVER")) << v4;
+  ASSERT_EQ(restore("iptables-restore", capture::iptables_install(q, v4)), 0);
+  v4 = saved("iptables");
+  EXPECT_TRUE(capture::rules_intact(v4, replaced, "DROVER")) << v4;
+
+  for (auto tool : {"iptables", "ip6tables"})
+    ASSERT_EQ(restore(std::string{tool} + "-restore",
+                      capture::iptables_remove("DROVER", saved(tool))),
+              0);
   v4 = saved("iptables");
   EXPECT_FALSE(capture::save_output_has_chain(v4, "DROVER")) << v4;
   EXPECT_EQ(v4.find("DROVER"), std::string::npos) << v4;
   EXPECT_EQ(saved("ip6tables").find("DROVER"), std::string::npos);
 
   // A transaction that fails half-way changes nothing.
-  auto broken = capture::iptables_install(p);
+  auto broken = capture::iptables_install(p, v4);
   broken.insert(broken.find("COMMIT"), "-A DROVER -p nonsense -j RETURN\n");
   EXPECT_NE(restore("iptables-restore", broken), 0);
   EXPECT_EQ(saved("iptables").find("DROVER"), std::string::npos);

@@ -4,6 +4,8 @@
 // injected packets are recorded; nothing is ever received.
 
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "actors/platform/capture.hpp"
@@ -51,6 +53,24 @@ public:
   }
 };
 
+// A guard that holds nothing; counts repairs the test asks it to report.
+class fake_guard : public platform::capture_guard {
+public:
+  std::string to_repair; // what the next repair() reports as put back
+  int released = 0;
+  std::vector<std::string> names;
+  bool set_targets(const platform::target_selection& t, std::string&) override {
+    names = t.names;
+    return true;
+  }
+  std::string repair(std::string&) override {
+    return std::exchange(to_repair, std::string{});
+  }
+  platform::guard_counters counters() const override { return {}; }
+  void release() override { ++released; }
+  std::string description() const override { return "fake guard"; }
+};
+
 class fake_capture : public platform::capture_session {
 public:
   fake_port port_;
@@ -60,9 +80,6 @@ public:
   bool add_target(uint32_t, std::string&) override { return true; }
   bool is_target(uint32_t) const override { return true; }
   void forget_target(uint32_t) override {}
-  std::shared_ptr<platform::kept_targets> keep_targets() override {
-    return nullptr;
-  }
   long spawn_target(const std::vector<std::string>&, std::string&) override {
     return -1;
   }

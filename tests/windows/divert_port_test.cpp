@@ -134,7 +134,11 @@ protected:
   }
 
   void start_engine(std::chrono::milliseconds owner_wait = 10s) {
+    if (!guard)
+      guard = platform::open_guard({}).guard;
+    ASSERT_TRUE(guard);
     platform::capture_options opts;
+    opts.guard = guard;
     opts.listener = {net::nat_shape::loopback, listener_port};
     opts.skip.proxy = *net::parse_ipv4("10.99.0.1");
     opts.owner_wait = owner_wait;
@@ -211,6 +215,7 @@ protected:
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<platform::capture_session> session;
+  std::shared_ptr<platform::capture_guard> guard; // kept over restarts
   flow_manager_actor fm;
   divert_reader_actor reader;
   fake_driver driver;
@@ -290,7 +295,7 @@ TEST_F(windows_divert, a_targets_syn_is_redirected_with_its_return_path) {
 // left by.
 TEST_F(windows_divert, a_made_up_reply_arrives_inbound_on_the_apps_interface) {
   start_engine();
-  caf::anon_send(fm, atom::update_v, false); // not proxying: refuse
+  caf::anon_send(fm, atom::update_v, new_flow_policy::refuse);
   auto app_syn = syn();
   auto app = parsed(app_syn);
   std::string error;
@@ -360,6 +365,7 @@ TEST_F(windows_divert, a_restart_opens_below_and_closes_the_old_handle_after) {
 
 TEST_F(windows_divert, open_errors_reach_the_user_with_their_class) {
   platform::capture_options opts;
+  opts.guard = platform::open_guard({}).guard;
   opts.listener = {net::nat_shape::loopback, listener_port};
   SetEnvironmentVariableA("DROVER_FAKE_WINDIVERT_OPEN_ERROR", "5");
   auto r = platform::open_capture(opts);

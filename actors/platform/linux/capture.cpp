@@ -1,7 +1,14 @@
 #include "actors/platform/capture.hpp"
 
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
 #include "actors/platform/linux/nfqueue.hpp"
+#include "actors/platform/linux/socket_adoption.hpp"
 #include "actors/platform/linux/system.hpp"
+#include "actors/platform/linux/target_marker.hpp"
+#include "actors/platform/process.hpp"
 
 namespace drover::platform {
 
@@ -13,99 +20,249 @@ constexpr uint16_t queue_number = 7042;
 constexpr uint32_t injected_mark = 0x44520001; // "DR"
 constexpr const char* chain = "DROVER";
 
-struct linux_kept_targets final : kept_targets {
-  std::unique_ptr<linux_port::target_cgroup> group; // released when dropped
+std::string hex(uint32_t v) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%08x", v);
+  return text;
+}
+
+// The names the kernel compares: each target exactly, and without its
+// ".exe" ("Discord.exe" also finds Linux's "Discord").
+std::vector<linux_port::target_name> kernel_names(const target_selection& t) {
+  std::vector<linux_port::target_name> out;
+  for (auto& name : t.names) {
+    out.push_back({name, false});
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".exe") == 0)
+      out.push_back({name.substr(0, name.size() - 4), false});
+  }
+  return out;
+}
+
+class linux_guard final : public capture_guard {
+public:
+  mutable std::mutex mutex; // the watchdog's thread and the engine's
+  std::unique_ptr<linux_port::target_cgroup> group;
+  std::unique_ptr<linux_port::target_marker> marker;
+  linux_port::rule_set rules{chain};
+  std::vector<linux_port::target_name> names;
+  std::string users;
+  net::capture::exclusions skip;
+  std::atomic<uint64_t> reset_count{0}; // connections aborted by adopt()
+
+  bool released = false;
+
+  ~linux_guard() override { release(); }
+
+  void release() override {
+    std::lock_guard<std::mutex> lock{mutex};
+    if (released)
+      return;
+    released = true;
+    // Rules first (nothing more is queued; the fence still holds), then the
+    // kernel programs (the targets go direct again: this is Stop), then
+    // `drover run`'s group.
+    rules.remove();
+    marker.reset();
+    group.reset();
+  }
+
+  bool set_targets(const target_selection& t, std::string& error) override {
+    std::lock_guard<std::mutex> lock{mutex};
+    names = kernel_names(t);
+    return marker->set_names(names, error);
+  }
+
+  std::string repair(std::string& error) override {
+    std::lock_guard<std::mutex> lock{mutex};
+    if (released)
+      return {};
+    std::string what;
+    if (!marker->attached()) {
+      if (!marker->reattach(error))
+        return {};
+      what = "the kernel programs that mark and fence the targets had been "
+             "detached";
+    }
+    if (!rules.intact()) {
+      if (!rules.reapply(error))
+        return what;
+      what += std::string{what.empty() ? "" : "; "}
+              + "the capture rules had been removed from the firewall (a "
+                "firewall reload?)";
+    }
+    return what;
+  }
+
+  guard_counters counters() const override {
+    std::lock_guard<std::mutex> lock{mutex};
+    if (released)
+      return {};
+    auto c = marker->counters();
+    return {c.sockets_marked, c.packets_fenced, reset_count.load()};
+  }
+
+  std::string description() const override {
+    std::lock_guard<std::mutex> lock{mutex};
+    if (released)
+      return "released";
+    return "eBPF socket mark " + hex(marker->marks().target) + " for " + users
+           + ", cgroup " + group->rule_path();
+  }
+
+  // A session's rules and the fence's exceptions: the same destinations.
+  bool apply(const net::capture::linux_params& p, std::string& error) {
+    std::lock_guard<std::mutex> lock{mutex};
+    skip = p.skip;
+    return marker->set_skip(p.skip, error) && rules.apply(p, error);
+  }
+
+  // Takes over the sockets `pid` made before it was a target.
+  bool adopt(pid_t pid, std::string& error) {
+    uint32_t mark = 0;
+    net::capture::exclusions now;
+    {
+      std::lock_guard<std::mutex> lock{mutex};
+      if (released)
+        return false;
+      mark = marker->marks().target;
+      now = skip;
+    }
+    auto taken = linux_port::adopt_sockets(pid, mark, now, error);
+    if (taken.reset > 0)
+      reset_count += taken.reset;
+    return error.empty() || taken.marked > 0;
+  }
+
+  bool matches(const process_entry& p) const {
+    if (!p.served)
+      return false;
+    std::lock_guard<std::mutex> lock{mutex};
+    for (auto& n : names)
+      if (n.name == p.name || n.name == p.command)
+        return true;
+    return false;
+  }
 };
 
 class linux_capture final : public capture_session {
 public:
-  std::unique_ptr<linux_port::target_cgroup> group;
+  std::shared_ptr<linux_guard> guard;
   std::unique_ptr<packet_injector> raw;
   std::unique_ptr<packet_port> queue;
-  std::unique_ptr<linux_port::installed_rules> rules;
 
   ~linux_capture() override {
-    // Rules first: then nothing new is queued while the queue closes.
-    rules.reset();
+    // The rules stay with the guard: what they queue while no session
+    // reads the queue is dropped.
     queue.reset();
     raw.reset();
-    group.reset();
   }
 
   packet_port& port() override { return *queue; }
   packet_injector& injector() override { return *raw; }
 
   bool add_target(uint32_t pid, std::string& error) override {
-    return group->add(static_cast<pid_t>(pid), error);
+    return guard->adopt(static_cast<pid_t>(pid), error);
   }
 
   bool is_target(uint32_t pid) const override {
-    return group->contains(static_cast<pid_t>(pid));
+    if (guard->group->contains(static_cast<pid_t>(pid)))
+      return true;
+    for (auto& p : list_processes())
+      if (p.pid == pid)
+        return guard->matches(p);
+    return false;
   }
 
   void forget_target(uint32_t) override {}
 
-  std::shared_ptr<kept_targets> keep_targets() override {
-    auto kept = std::make_shared<linux_kept_targets>();
-    kept->group = std::move(group);
-    return kept;
-  }
-
   long spawn_target(const std::vector<std::string>& argv,
                     std::string& error) override {
-    return linux_port::spawn_in_cgroup(argv, *group, error);
+    return linux_port::spawn_in_cgroup(argv, *guard->group, error);
   }
 
   std::string description() const override {
-    return "NFQUEUE " + std::to_string(queue_number) + ", cgroup "
-           + group->rule_path() + ", iptables raw chain " + chain;
+    return "NFQUEUE " + std::to_string(queue_number) + ", iptables raw chain "
+           + chain + "; " + guard->description();
   }
 };
 
 } // namespace
 
 std::string capture_repair_hint() {
-  return "Drover needs iptables with the cgroup match and the kernel's "
-         "packet queue: install iptables (apt install iptables) and check "
-         "that `modprobe nfnetlink_queue xt_cgroup` works";
+  return "Drover needs iptables, the kernel's packet queue and cgroup BPF: "
+         "install iptables (apt install iptables) and check that `modprobe "
+         "nfnetlink_queue xt_mark` works";
 }
 
-capture_result open_capture(const capture_options& opts) {
-  capture_result r;
+guard_result open_guard(const guard_options& opts) {
+  guard_result r;
   if (auto missing = linux_port::missing_privileges(); !missing.empty()) {
     r.failure = capture_failure::not_permitted;
     r.error = missing;
     return r;
   }
-  auto s = std::make_shared<linux_capture>();
-  if (auto* kept = dynamic_cast<linux_kept_targets*>(opts.targets.get()))
-    s->group = std::move(kept->group);
-  if (!s->group)
-    s->group = linux_port::target_cgroup::open(
-        "drover-" + linux_port::netns_id(), r.error);
-  if (!s->group) {
+  auto g = std::make_shared<linux_guard>();
+  // Adopted as it is when a killed engine left it: its members stay.
+  g->group = linux_port::target_cgroup::open("drover-" + linux_port::netns_id(),
+                                             r.error);
+  if (!g->group) {
     r.failure = capture_failure::unavailable;
     return r;
   }
+  auto users = linux_port::served_users(g->users);
+  g->names = kernel_names(opts.targets);
+  g->skip = opts.skip;
+  linux_port::marker_settings ms;
+  ms.cgroup_root = g->group->mount_point().string();
+  ms.engine_cgroup_id = g->group->id();
+  ms.engine_cgroup_level = g->group->level();
+  g->marker = linux_port::target_marker::attach(ms, r.error);
+  if (!g->marker || !g->marker->set_users(users, r.error)
+      || !g->marker->set_names(g->names, r.error)
+      || !g->marker->set_skip(opts.skip, r.error)) {
+    r.failure = capture_failure::unavailable;
+    return r;
+  }
+  // New target sockets are marked from now on; the ones the targets made
+  // before are taken over here, before anything is announced.
+  for (auto& p : list_processes()) {
+    std::string error;
+    if (p.pid != current_process_id() && g->matches(p))
+      g->adopt(static_cast<pid_t>(p.pid), error);
+  }
+  r.guard = std::move(g);
+  return r;
+}
+
+capture_result open_capture(const capture_options& opts) {
+  capture_result r;
+  auto guard = std::dynamic_pointer_cast<linux_guard>(opts.guard);
+  if (!guard) {
+    r.failure = capture_failure::unavailable;
+    r.error = "internal error: a capture session without its guard";
+    return r;
+  }
+  auto s = std::make_shared<linux_capture>();
+  s->guard = guard;
   s->raw = linux_port::open_raw_injector(injected_mark, r.error);
   if (!s->raw) {
     r.failure = capture_failure::not_permitted;
     return r;
   }
-  s->queue = linux_port::open_nfqueue(queue_number, r.error);
+  s->queue = linux_port::open_nfqueue(queue_number, guard->marker->marks().pass,
+                                      r.error);
   if (!s->queue) {
     r.failure = capture_failure::unavailable;
     return r;
   }
   net::capture::linux_params p;
   p.chain = chain;
-  p.cgroup_path = s->group->rule_path();
+  p.target_mark = guard->marker->marks().target;
   p.queue_number = queue_number;
   p.listener = opts.listener;
   p.injected_mark = injected_mark;
   p.skip = opts.skip;
-  s->rules = linux_port::installed_rules::install(p, r.error);
-  if (!s->rules) {
+  if (!guard->apply(p, r.error)) {
     r.failure = capture_failure::unavailable;
     return r;
   }

@@ -27,9 +27,9 @@ std::string errno_text(const char* what) {
 
 class nfqueue_port final : public packet_port {
 public:
-  nfqueue_port(mnl_socket* nl, uint16_t queue, int wake)
-      : nl_(nl), portid_(mnl_socket_get_portid(nl)), queue_(queue), wake_(wake),
-        tx_(tx_size) {
+  nfqueue_port(mnl_socket* nl, uint16_t queue, uint32_t pass_mark, int wake)
+      : nl_(nl), portid_(mnl_socket_get_portid(nl)), queue_(queue),
+        pass_mark_(pass_mark), wake_(wake), tx_(tx_size) {
     // One sendto must fit the socket's send buffer (EMSGSIZE otherwise, and
     // the verdicts would be lost): make it large, and never send more than
     // half of what the kernel granted at once.
@@ -121,6 +121,8 @@ public:
       auto* nlh = nfq_nlmsg_put(tx_.data() + used, NFQNL_MSG_VERDICT, queue_);
       int nf = v[i].kind == verdict_kind::drop ? NF_DROP : NF_ACCEPT;
       nfq_nlmsg_verdict_put(nlh, static_cast<int>(v[i].id), nf);
+      if (v[i].kind == verdict_kind::pass)
+        nfq_nlmsg_verdict_put_mark(nlh, pass_mark_);
       if (v[i].kind == verdict_kind::accept_modified)
         nfq_nlmsg_verdict_put_pkt(nlh, v[i].data, v[i].length);
       used += NLMSG_ALIGN(nlh->nlmsg_len);
@@ -189,6 +191,7 @@ private:
   mnl_socket* nl_;
   uint32_t portid_;
   uint16_t queue_;
+  uint32_t pass_mark_; // what verdict_kind::pass puts on a packet
   int wake_;
   std::vector<char> tx_;
   size_t tx_limit_ = tx_size; // bytes per sendto
@@ -221,7 +224,8 @@ bool configure(mnl_socket* nl, nlmsghdr* nlh, std::string& error,
 
 } // namespace
 
-std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, std::string& error) {
+std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, uint32_t pass_mark,
+                                          std::string& error) {
   auto* nl = mnl_socket_open(NETLINK_NETFILTER);
   if (nl == nullptr) {
     error = errno_text("opening a netfilter netlink socket");
@@ -266,7 +270,7 @@ std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, std::string& error) {
     mnl_socket_close(nl);
     return nullptr;
   }
-  return std::make_unique<nfqueue_port>(nl, queue, wake);
+  return std::make_unique<nfqueue_port>(nl, queue, pass_mark, wake);
 }
 
 namespace {

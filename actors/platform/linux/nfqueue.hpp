@@ -9,9 +9,11 @@
 namespace drover::platform::linux_port {
 
 /// Binds NFQUEUE `queue` (copy-packet mode, NFQA_CFG_F_GSO so 64 KiB
-/// segments arrive whole). On failure returns nullptr and sets `error` to a
-/// sentence for the user.
-std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, std::string& error);
+/// segments arrive whole); verdict_kind::pass puts `pass_mark` on its
+/// packet. On failure returns nullptr and sets `error` to a sentence for
+/// the user.
+std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, uint32_t pass_mark,
+                                          std::string& error);
 
 /// A raw IPv4 socket (IP_HDRINCL) whose packets carry `mark`, so the rule
 /// set can recognise them and leave them alone.

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -70,6 +71,13 @@ size_t open_file_limit() {
 }
 
 std::vector<process_entry> list_processes() {
+  // Who the engine serves does not change while it runs.
+  static const std::vector<uint32_t> served = [] {
+    std::string who;
+    auto uids = linux_port::served_users(who);
+    std::sort(uids.begin(), uids.end());
+    return uids;
+  }();
   std::vector<process_entry> out;
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr)
@@ -105,10 +113,14 @@ std::vector<process_entry> list_processes() {
     rest >> state >> e.parent_pid;
     std::error_code ec;
     auto exe = std::filesystem::read_symlink(base + "/exe", ec);
+    e.command = line.substr(open + 1, close - open - 1);
     // The kernel truncates comm to 15 bytes; the executable's name is the
     // reliable one when it can be read.
-    e.name = !ec ? exe.filename().string()
-                 : line.substr(open + 1, close - open - 1);
+    e.name = !ec ? exe.filename().string() : e.command;
+    struct stat owner {};
+    e.served = ::stat(base.c_str(), &owner) == 0
+               && std::binary_search(served.begin(), served.end(),
+                                     static_cast<uint32_t>(owner.st_uid));
     out.push_back(std::move(e));
   }
   ::closedir(proc);

@@ -248,17 +248,9 @@ std::string share_control_socket(const std::string& path) {
     return "this user only";
   uid_t owner = 0;
   std::string who = "root";
-  for (const char* var : {"PKEXEC_UID", "SUDO_UID"}) {
-    const char* text = std::getenv(var);
-    if (text == nullptr || *text == 0)
-      continue;
-    char* end = nullptr;
-    auto uid = std::strtoul(text, &end, 10);
-    if (*end != 0 || uid == 0 || uid > 0x7fffffffUL)
-      continue;
-    owner = static_cast<uid_t>(uid);
-    who += ", user " + std::to_string(uid) + " (" + var + ")";
-    break;
+  if (auto user = linux_port::invoking_user()) {
+    owner = user->first;
+    who += ", user " + std::to_string(owner) + " (" + user->second + ")";
   }
   gid_t group = 0;
   if (auto* g = ::getgrnam("drover")) {

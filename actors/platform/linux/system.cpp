@@ -1,12 +1,15 @@
 #include "actors/platform/linux/system.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -186,6 +189,18 @@ std::unique_ptr<target_cgroup> target_cgroup::open(const std::string& name,
   return g;
 }
 
+uint64_t target_cgroup::id() const {
+  struct stat st {};
+  return ::stat(dir_.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+uint32_t target_cgroup::level() const {
+  uint32_t n = 0;
+  for (auto& part : fs::path{rule_path_})
+    n += part.empty() ? 0u : 1u;
+  return n;
+}
+
 target_cgroup::~target_cgroup() {
   release();
 }
@@ -279,40 +294,111 @@ pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
 
 // -- rules -----------------------------------------------------------------
 
-void installed_rules::remove_if_present(const std::string& chain) {
-  for (const char* tool : {"iptables", "ip6tables"}) {
-    auto saved = run_program({std::string{tool} + "-save", "-t", "raw"});
-    if (saved.status == 0
-        && net::capture::save_output_has_chain(saved.output, chain))
-      run_program({std::string{tool} + "-restore", "-w", "5", "--noflush"},
-                  net::capture::iptables_remove(chain));
-  }
+namespace {
+
+std::string saved_table(const char* tool) {
+  auto saved = run_program({std::string{tool} + "-save", "-t", "raw"});
+  return saved.status == 0 ? saved.output : std::string{};
 }
 
-std::unique_ptr<installed_rules>
-installed_rules::install(const net::capture::linux_params& p,
-                         std::string& error) {
-  remove_if_present(p.chain);
-  auto v4 = run_program({"iptables-restore", "-w", "5", "--noflush"},
-                        net::capture::iptables_install(p));
-  if (v4.status != 0) {
-    error = "installing the capture rules failed (iptables-restore): "
-            + (v4.output.empty() ? std::string{"not found"} : v4.output);
-    return nullptr;
-  }
-  std::unique_ptr<installed_rules> rules{new installed_rules{p.chain}};
-  auto v6 = run_program({"ip6tables-restore", "-w", "5", "--noflush"},
-                        net::capture::ip6tables_install(p));
-  if (v6.status != 0) {
-    error = "installing the IPv6 capture rules failed (ip6tables-restore): "
-            + v6.output;
-    return nullptr; // the destructor removes the IPv4 half
-  }
-  return rules;
+bool restore(const char* tool, const std::string& input, std::string& error) {
+  if (input.empty())
+    return true;
+  auto r = run_program({std::string{tool} + "-restore", "-w", "5", "--noflush"},
+                       input);
+  if (r.status == 0)
+    return true;
+  error = "installing the capture rules failed (" + std::string{tool}
+          + "-restore): " + (r.output.empty() ? "not found" : r.output);
+  return false;
 }
 
-installed_rules::~installed_rules() {
-  remove_if_present(chain_);
+} // namespace
+
+bool rule_set::apply(const net::capture::linux_params& p, std::string& error) {
+  // IPv4 first: the targets' IPv6 is fenced in by the kernel program
+  // meanwhile, and queued (to be dropped) once its rules are in.
+  if (!restore("iptables",
+               net::capture::iptables_install(p, saved_table("iptables")),
+               error)
+      || !restore("ip6tables",
+                  net::capture::ip6tables_install(p, saved_table("ip6tables")),
+                  error))
+    return false;
+  applied_ = p;
+  return true;
+}
+
+bool rule_set::intact() const {
+  if (!applied_)
+    return true;
+  // The install text on an empty table has every rule line: the count to
+  // compare with.
+  return net::capture::rules_intact(
+             saved_table("iptables"),
+             net::capture::iptables_install(*applied_, {}), chain_)
+         && net::capture::rules_intact(
+             saved_table("ip6tables"),
+             net::capture::ip6tables_install(*applied_, {}), chain_);
+}
+
+bool rule_set::reapply(std::string& error) {
+  return !applied_ || apply(*applied_, error);
+}
+
+void rule_set::remove() {
+  std::string error;
+  for (const char* tool : {"iptables", "ip6tables"})
+    restore(tool, net::capture::iptables_remove(chain_, saved_table(tool)),
+            error);
+  applied_.reset();
+}
+
+// -- users -------------------------------------------------------------------
+
+std::optional<std::pair<uid_t, const char*>> invoking_user() {
+  for (const char* var : {"PKEXEC_UID", "SUDO_UID"}) {
+    const char* text = std::getenv(var);
+    if (text == nullptr || *text == 0)
+      continue;
+    char* end = nullptr;
+    auto uid = std::strtoul(text, &end, 10);
+    if (*end != 0 || uid == 0 || uid > 0x7fffffffUL)
+      continue;
+    return std::make_pair(static_cast<uid_t>(uid), var);
+  }
+  return std::nullopt;
+}
+
+std::vector<uint32_t> served_users(std::string& who) {
+  if (auto user = invoking_user()) {
+    who = "user " + std::to_string(user->first) + " (" + user->second + ")";
+    return {static_cast<uint32_t>(user->first)};
+  }
+  std::vector<uint32_t> uids;
+  if (auto* g = ::getgrnam("drover")) {
+    gid_t gid = g->gr_gid;
+    std::vector<std::string> members;
+    for (char** m = g->gr_mem; m != nullptr && *m != nullptr; ++m)
+      members.emplace_back(*m);
+    for (auto& name : members)
+      if (auto* pw = ::getpwnam(name.c_str()))
+        uids.push_back(static_cast<uint32_t>(pw->pw_uid));
+    ::setpwent();
+    while (auto* pw = ::getpwent())
+      if (pw->pw_gid == gid)
+        uids.push_back(static_cast<uint32_t>(pw->pw_uid));
+    ::endpwent();
+  }
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  if (!uids.empty()) {
+    who = "the members of group drover";
+    return uids;
+  }
+  auto self = static_cast<uint32_t>(::getuid());
+  who = "user " + std::to_string(self) + " (this process's own)";
+  return {self};
 }
 
 } // namespace drover::platform::linux_port

@@ -1,12 +1,13 @@
 #pragma once
 
 // Linux system plumbing for the engine: privileges, the target cgroup, the
-// rule set, child processes. Only the Linux port and procscan use it.
+// rule set, served users, child processes. Only the Linux port uses it.
 
 #include <sys/types.h>
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,8 +55,14 @@ public:
   target_cgroup(const target_cgroup&) = delete;
   target_cgroup& operator=(const target_cgroup&) = delete;
 
-  /// The group's path as iptables' `-m cgroup --path` wants it.
+  /// The group's path below the hierarchy's root ("drover-4026531992").
   const std::string& rule_path() const { return rule_path_; }
+  /// Where the cgroup2 hierarchy is mounted (the kernel programs attach
+  /// to its root).
+  const std::filesystem::path& mount_point() const { return mount_; }
+  /// The group's cgroup ID and depth, as the kernel programs see them.
+  uint64_t id() const;
+  uint32_t level() const;
 
   /// Moves a process in (its future sockets are captured), remembering
   /// where it was.
@@ -77,22 +84,36 @@ private:
   std::vector<std::pair<pid_t, std::string>> origins_;
 };
 
-/// Installs the rule set with iptables-restore / ip6tables-restore, after
-/// removing a stale one left by a crashed run. Removes it on destruction.
-class installed_rules {
+/// The capture's rule set in raw OUTPUT, IPv4 and IPv6. Each apply()
+/// installs or replaces it in one iptables-restore transaction per table,
+/// so whatever was there (a previous session's rules, a killed engine's)
+/// holds until the new rules do. Never removed by a destructor: only
+/// remove() (a Stop) takes it away.
+class rule_set {
 public:
-  static std::unique_ptr<installed_rules>
-  install(const net::capture::linux_params& p, std::string& error);
-  /// Removes a rule set named `chain` if one is there (stale cleanup).
-  static void remove_if_present(const std::string& chain);
-  ~installed_rules();
-  installed_rules(const installed_rules&) = delete;
-  installed_rules& operator=(const installed_rules&) = delete;
+  explicit rule_set(std::string chain) : chain_(std::move(chain)) {}
+
+  bool apply(const net::capture::linux_params& p, std::string& error);
+  /// Both tables still hold what apply() put in.
+  bool intact() const;
+  /// Applies the last rules again (after someone flushed them).
+  bool reapply(std::string& error);
+  void remove();
 
 private:
-  explicit installed_rules(std::string chain) : chain_(std::move(chain)) {}
   std::string chain_;
+  std::optional<net::capture::linux_params> applied_;
 };
+
+/// The user who started this process through sudo or pkexec (SUDO_UID,
+/// PKEXEC_UID), with the variable's name; nothing for root itself.
+std::optional<std::pair<uid_t, const char*>> invoking_user();
+
+/// Whose programs may be targets by name: the user who started the
+/// engine through sudo or pkexec; else the members of the group "drover"
+/// (a system service); else this process's own user. `who` says which,
+/// for the log.
+std::vector<uint32_t> served_users(std::string& who);
 
 /// Starts argv in the target cgroup: the child is moved in before it execs,
 /// so every socket it ever opens is captured. Returns its pid, or -1.

@@ -23,8 +23,20 @@ namespace {
 using windivert::divert_port;
 using windivert::target_set;
 
-struct windows_kept_targets final : kept_targets {
-  std::shared_ptr<target_set> targets;
+// Windows' guard is the target set the sessions share: a restart keeps
+// capturing the same processes. The packet handle itself is handed from
+// session to session (below).
+class windows_guard final : public capture_guard {
+public:
+  std::shared_ptr<target_set> targets = std::make_shared<target_set>();
+
+  bool set_targets(const target_selection&, std::string&) override {
+    return true; // procscan adds and removes the matching processes
+  }
+  std::string repair(std::string&) override { return {}; }
+  guard_counters counters() const override { return {}; }
+  void release() override {}
+  std::string description() const override { return "target processes"; }
 };
 
 // Closing a NETWORK handle re-injects its queued packets unmodified: they
@@ -104,12 +116,6 @@ public:
 
   void forget_target(uint32_t pid) override { targets->remove(pid); }
 
-  std::shared_ptr<kept_targets> keep_targets() override {
-    auto kept = std::make_shared<windows_kept_targets>();
-    kept->targets = targets;
-    return kept;
-  }
-
   long spawn_target(const std::vector<std::string>& argv,
                     std::string& error) override {
     // Started suspended and made a target before its first instruction, so
@@ -149,6 +155,17 @@ std::string capture_repair_hint() {
          "happening, allow WinDivert64.sys in your antivirus";
 }
 
+guard_result open_guard(const guard_options&) {
+  guard_result r;
+  if (auto problem = capture_privilege_problem(); !problem.empty()) {
+    r.failure = capture_failure::not_permitted;
+    r.error = problem;
+    return r;
+  }
+  r.guard = std::make_shared<windows_guard>();
+  return r;
+}
+
 capture_result open_capture(const capture_options& opts) {
   capture_result r;
   if (auto problem = capture_privilege_problem(); !problem.empty()) {
@@ -174,10 +191,13 @@ capture_result open_capture(const capture_options& opts) {
   }
   auto s = std::make_shared<windows_capture>();
   s->dll = d;
-  if (auto* kept = dynamic_cast<windows_kept_targets*>(opts.targets.get()))
-    s->targets = kept->targets;
-  if (!s->targets)
-    s->targets = std::make_shared<target_set>();
+  auto guard = std::dynamic_pointer_cast<windows_guard>(opts.guard);
+  if (!guard) {
+    r.failure = capture_failure::unavailable;
+    r.error = "internal error: a capture session without its guard";
+    return r;
+  }
+  s->targets = guard->targets;
   s->priority = static_cast<int16_t>(next_priority.fetch_sub(1));
   windivert::port_options po;
   net::capture::windivert_params wp;

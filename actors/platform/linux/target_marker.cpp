@@ -1,0 +1,444 @@
+#include "actors/platform/linux/target_marker.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdarg>
+#include <cstddef>
+#include <cstring>
+#include <set>
+#include <type_traits>
+
+// Generated from bpf/target_marker.bpf.c at build time (bpftool gen
+// skeleton): the object file embedded, and its programs, maps and
+// read-only data as typed fields.
+#include "target_marker.skel.h"
+
+#ifndef SO_NETNS_COOKIE
+#  define SO_NETNS_COOKIE 71
+#endif
+
+namespace drover::platform::linux_port {
+
+namespace {
+
+// The programs' names as the kernel knows them: how a later engine finds
+// them among everything attached at the root.
+constexpr const char* mark_name = "drover_mark";
+constexpr const char* fence_name = "drover_fence";
+constexpr size_t name_length = 64; // DROVER_NAME_LEN in the program
+constexpr uint32_t name_target = 1;
+constexpr uint32_t name_with_children = 2;
+
+using rodata = std::remove_pointer_t<decltype(drover_bpf::rodata)>;
+
+// libbpf's last complaint, for the error a user sees.
+thread_local std::string libbpf_said;
+
+int keep_libbpf_warnings(libbpf_print_level level, const char* format,
+                         va_list args) {
+  if (level == LIBBPF_DEBUG)
+    return 0;
+  char line[512];
+  int n = std::vsnprintf(line, sizeof line, format, args);
+  if (n > 0) {
+    libbpf_said = line;
+    while (!libbpf_said.empty() && libbpf_said.back() == '\n')
+      libbpf_said.pop_back();
+  }
+  return 0;
+}
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+uint64_t netns_inode() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
+}
+
+// Every network namespace inode in use: of a process, or kept by a name.
+std::set<uint64_t> live_netns_inodes() {
+  std::set<uint64_t> out;
+  auto add_dir = [&](const char* dir, bool processes) {
+    DIR* d = ::opendir(dir);
+    if (d == nullptr)
+      return;
+    while (auto* e = ::readdir(d)) {
+      if (e->d_name[0] == '.')
+        continue;
+      if (processes && (e->d_name[0] < '0' || e->d_name[0] > '9'))
+        continue;
+      std::string path
+          = std::string{dir} + "/" + e->d_name + (processes ? "/ns/net" : "");
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0)
+        out.insert(st.st_ino);
+    }
+    ::closedir(d);
+  };
+  add_dir("/proc", true);
+  add_dir("/run/netns", false);
+  return out;
+}
+
+struct fd_guard {
+  int fd = -1;
+  ~fd_guard() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+uint32_t program_id(int prog_fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof info;
+  return bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0 ? info.id : 0;
+}
+
+// A Drover program attached somewhere: its name and whose it is.
+struct found_program {
+  uint32_t id = 0;
+  std::string name;
+  uint64_t cookie = 0;
+  uint64_t inode = 0;
+};
+
+// Reads a program's name and its read-only data (the namespace it serves).
+bool describe_program(int prog_fd, found_program& out) {
+  uint32_t map_ids[8] = {};
+  bpf_prog_info info{};
+  info.nr_map_ids = 8;
+  info.map_ids = reinterpret_cast<uintptr_t>(map_ids);
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0)
+    return false;
+  out.id = info.id;
+  out.name = info.name;
+  if (out.name != mark_name && out.name != fence_name)
+    return true; // someone else's: never touched
+  for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 8); ++i) {
+    fd_guard map{bpf_map_get_fd_by_id(map_ids[i])};
+    if (map.fd < 0)
+      continue;
+    bpf_map_info minfo{};
+    uint32_t mlen = sizeof minfo;
+    if (bpf_obj_get_info_by_fd(map.fd, &minfo, &mlen) != 0)
+      continue;
+    std::string_view name{minfo.name};
+    if (name.size() < 7 || name.substr(name.size() - 7) != ".rodata"
+        || minfo.value_size < sizeof(rodata))
+      continue;
+    std::vector<uint8_t> value(minfo.value_size);
+    uint32_t key = 0;
+    if (bpf_map_lookup_elem(map.fd, &key, value.data()) != 0)
+      continue;
+    std::memcpy(&out.cookie, value.data() + offsetof(rodata, netns_cookie),
+                sizeof out.cookie);
+    std::memcpy(&out.inode, value.data() + offsetof(rodata, netns_inode),
+                sizeof out.inode);
+  }
+  return true;
+}
+
+// Detaches the Drover programs at `cgroup_fd` for which `remove` says so;
+// returns how many.
+template<class Remove>
+int detach_programs(int cgroup_fd, Remove remove) {
+  int removed = 0;
+  for (auto type : {BPF_CGROUP_INET_SOCK_CREATE, BPF_CGROUP_INET_EGRESS}) {
+    uint32_t ids[64] = {};
+    uint32_t count = 64;
+    uint32_t flags = 0;
+    if (bpf_prog_query(cgroup_fd, type, 0, &flags, ids, &count) != 0)
+      continue;
+    for (uint32_t i = 0; i < count; ++i) {
+      fd_guard prog{bpf_prog_get_fd_by_id(ids[i])};
+      found_program p;
+      if (prog.fd < 0 || !describe_program(prog.fd, p))
+        continue;
+      if (p.name != mark_name && p.name != fence_name)
+        continue;
+      if (remove(p) && bpf_prog_detach2(prog.fd, cgroup_fd, type) == 0)
+        ++removed;
+    }
+  }
+  return removed;
+}
+
+bool attached_at(int cgroup_fd, bpf_attach_type type, uint32_t id) {
+  uint32_t ids[64] = {};
+  uint32_t count = 64;
+  uint32_t flags = 0;
+  if (bpf_prog_query(cgroup_fd, type, 0, &flags, ids, &count) != 0)
+    return false;
+  return std::find(ids, ids + count, id) != ids + count;
+}
+
+// Makes `map` hold exactly `keys` (value `value_of(key)`): new keys first,
+// then the old ones removed, so no moment has neither.
+template<class Key, class Value, class ValueOf>
+bool replace_keys(int map, const std::vector<Key>& keys, ValueOf value_of,
+                  std::string& error) {
+  for (auto& k : keys) {
+    Value v = value_of(k);
+    if (bpf_map_update_elem(map, &k, &v, BPF_ANY) != 0) {
+      error = "cannot update the kernel's target list: " + errno_text();
+      return false;
+    }
+  }
+  std::vector<Key> stale;
+  Key cur{};
+  Key next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(map, prev, &next) == 0) {
+    bool wanted = std::any_of(keys.begin(), keys.end(), [&](const Key& k) {
+      return std::memcmp(&k, &next, sizeof k) == 0;
+    });
+    if (!wanted)
+      stale.push_back(next);
+    cur = next;
+    prev = &cur;
+  }
+  for (auto& k : stale)
+    bpf_map_delete_elem(map, &k);
+  return true;
+}
+
+} // namespace
+
+struct target_marker::loaded {
+  drover_bpf* skel = nullptr;
+  fd_guard cgroup;
+  uint32_t mark_id = 0;
+  uint32_t fence_id = 0;
+
+  ~loaded() {
+    if (skel != nullptr) {
+      if (cgroup.fd >= 0) {
+        bpf_prog_detach2(bpf_program__fd(skel->progs.drover_fence), cgroup.fd,
+                         BPF_CGROUP_INET_EGRESS);
+        bpf_prog_detach2(bpf_program__fd(skel->progs.drover_mark), cgroup.fd,
+                         BPF_CGROUP_INET_SOCK_CREATE);
+      }
+      drover_bpf::destroy(skel);
+    }
+  }
+
+  bool attach(std::string& error) {
+    struct program {
+      bpf_program* prog;
+      bpf_attach_type type;
+      uint32_t id;
+    };
+    // The mark first: from then on every new target socket is marked, and
+    // the fence (next) keeps marked sockets in.
+    for (auto p : {program{skel->progs.drover_mark, BPF_CGROUP_INET_SOCK_CREATE,
+                           mark_id},
+                   program{skel->progs.drover_fence, BPF_CGROUP_INET_EGRESS,
+                           fence_id}}) {
+      if (attached_at(cgroup.fd, p.type, p.id))
+        continue;
+      if (bpf_prog_attach(bpf_program__fd(p.prog), cgroup.fd, p.type,
+                          BPF_F_ALLOW_MULTI)
+          != 0) {
+        error = "cannot attach Drover's kernel programs to the cgroup "
+                "root: "
+                + errno_text();
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+uint64_t netns_cookie() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return 0;
+  uint64_t cookie = 0;
+  socklen_t len = sizeof cookie;
+  if (::getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
+    cookie = 0;
+  ::close(s);
+  return cookie;
+}
+
+capture_marks marks_for(uint64_t cookie) {
+  auto folded = static_cast<uint32_t>(
+      (cookie ^ (cookie >> 16) ^ (cookie >> 32) ^ (cookie >> 48)) & 0xffff);
+  if (folded == 0)
+    folded = 1;
+  return {0x44530000u | folded, 0x44540000u | folded};
+}
+
+std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
+                                                     std::string& error) {
+  libbpf_set_print(keep_libbpf_warnings);
+  auto cookie = netns_cookie();
+  if (cookie == 0) {
+    error = "the kernel does not name network namespaces (SO_NETNS_COOKIE): "
+            "Drover needs Linux 5.14 or later";
+    return nullptr;
+  }
+  std::unique_ptr<target_marker> m{new target_marker};
+  m->marks_ = marks_for(cookie);
+  m->bpf_ = std::make_unique<loaded>();
+  auto& b = *m->bpf_;
+  b.skel = drover_bpf::open();
+  if (b.skel == nullptr) {
+    error = "cannot open Drover's kernel programs: " + libbpf_said;
+    return nullptr;
+  }
+  auto* ro = b.skel->rodata;
+  ro->netns_cookie = cookie;
+  ro->netns_inode = netns_inode();
+  ro->target_mark = m->marks_.target;
+  ro->pass_mark = m->marks_.pass;
+  ro->engine_tgid = static_cast<uint32_t>(::getpid());
+  ro->engine_cgroup_id = s.engine_cgroup_id;
+  ro->engine_cgroup_level = s.engine_cgroup_level;
+  libbpf_said.clear();
+  if (drover_bpf::load(b.skel) != 0) {
+    error = "the kernel refused Drover's capture programs (eBPF"
+            + (libbpf_said.empty() ? std::string{} : ": " + libbpf_said)
+            + "); Drover needs Linux 5.15 or later with BTF "
+              "(/sys/kernel/btf/vmlinux) and cgroup BPF";
+    return nullptr;
+  }
+  b.mark_id = program_id(bpf_program__fd(b.skel->progs.drover_mark));
+  b.fence_id = program_id(bpf_program__fd(b.skel->progs.drover_fence));
+  b.cgroup.fd
+      = ::open(s.cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (b.cgroup.fd < 0) {
+    error
+        = "cannot open the cgroup root " + s.cgroup_root + ": " + errno_text();
+    return nullptr;
+  }
+  if (!b.attach(error))
+    return nullptr;
+  // Now that ours are in place: what an engine of this namespace left
+  // (killed), and leftovers of namespaces that are gone.
+  auto live = live_netns_inodes();
+  detach_programs(b.cgroup.fd, [&](const found_program& p) {
+    if (p.id == b.mark_id || p.id == b.fence_id)
+      return false;
+    return p.cookie == cookie || live.count(p.inode) == 0;
+  });
+  return m;
+}
+
+target_marker::~target_marker() = default;
+
+bool target_marker::set_names(const std::vector<target_name>& names,
+                              std::string& error) {
+  using key = std::array<char, name_length>;
+  std::vector<key> keys;
+  std::vector<uint32_t> flags;
+  for (auto& n : names) {
+    if (n.name.empty() || n.name.size() >= name_length)
+      continue; // cannot be a file name the kernel compares in full
+    key k{};
+    std::memcpy(k.data(), n.name.data(), n.name.size());
+    auto it = std::find(keys.begin(), keys.end(), k);
+    uint32_t f = name_target | (n.with_children ? name_with_children : 0);
+    if (it == keys.end()) {
+      keys.push_back(k);
+      flags.push_back(f);
+    } else {
+      flags[static_cast<size_t>(it - keys.begin())] |= f;
+    }
+  }
+  if (keys.size() > 1024) {
+    error = "too many target names (at most 1024)";
+    return false;
+  }
+  return replace_keys<key, uint32_t>(
+      bpf_map__fd(bpf_->skel->maps.target_names), keys,
+      [&](const key& k) {
+        auto at = std::find(keys.begin(), keys.end(), k) - keys.begin();
+        return flags[static_cast<size_t>(at)];
+      },
+      error);
+}
+
+bool target_marker::set_users(const std::vector<uint32_t>& uids,
+                              std::string& error) {
+  return replace_keys<uint32_t, uint8_t>(
+      bpf_map__fd(bpf_->skel->maps.target_uids), uids,
+      [](uint32_t) { return uint8_t{1}; }, error);
+}
+
+bool target_marker::set_skip(const net::capture::exclusions& skip,
+                             std::string& error) {
+  struct skip_key {
+    uint32_t prefix_length;
+    uint32_t address; // network byte order
+  };
+  std::vector<skip_key> keys;
+  auto add = [&](net::ipv4_cidr c) {
+    uint32_t a = c.network.value;
+    keys.push_back({c.prefix_length, ((a >> 24) & 0xff) | ((a >> 8) & 0xff00)
+                                         | ((a << 8) & 0xff0000) | (a << 24)});
+  };
+  for (auto& c : net::capture::excluded_ranges(skip))
+    add(c);
+  if (keys.size() > 512) {
+    error = "too many [skip] ranges for the kernel's fence (at most 500)";
+    return false;
+  }
+  return replace_keys<skip_key, uint8_t>(
+      bpf_map__fd(bpf_->skel->maps.skip_v4), keys,
+      [](const skip_key&) { return uint8_t{1}; }, error);
+}
+
+bool target_marker::attached() const {
+  auto& b = *bpf_;
+  return attached_at(b.cgroup.fd, BPF_CGROUP_INET_SOCK_CREATE, b.mark_id)
+         && attached_at(b.cgroup.fd, BPF_CGROUP_INET_EGRESS, b.fence_id);
+}
+
+bool target_marker::reattach(std::string& error) {
+  return bpf_->attach(error);
+}
+
+marker_counters target_marker::counters() const {
+  marker_counters out;
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0)
+    return out;
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  int map = bpf_map__fd(bpf_->skel->maps.counters);
+  for (uint32_t key : {0u, 1u}) {
+    if (bpf_map_lookup_elem(map, &key, per_cpu.data()) != 0)
+      continue;
+    uint64_t sum = 0;
+    for (auto v : per_cpu)
+      sum += v;
+    (key == 0 ? out.sockets_marked : out.packets_fenced) = sum;
+  }
+  return out;
+}
+
+int detach_orphaned_programs(const std::string& cgroup_root) {
+  fd_guard cgroup{
+      ::open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (cgroup.fd < 0)
+    return 0;
+  auto live = live_netns_inodes();
+  return detach_programs(cgroup.fd, [&](const found_program& p) {
+    return live.count(p.inode) == 0;
+  });
+}
+
+} // namespace drover::platform::linux_port
