@@ -87,6 +87,10 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     stats.ipv6_dropped++;
     return verdict_kind::drop;
   }
+  if (p.info.protocol == net::proto_icmp)
+    return on_icmp(data, p.info);
+  if (!pkt.from_target && !net::is_from_listener(p.info, listener))
+    return answer_to_flow(p, pkt, now);
   // A TCP fragment cannot be redirected: its checksum covers addresses in
   // other fragments (and those carry no ports to match). Stacks set DF on
   // TCP, so this is a broken or hostile packet; it falls through to drop.
@@ -165,6 +169,40 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
   }
   // Fragments (SOCKS5 cannot carry them) and other protocols: not proxied,
   // so not let out either.
+  stats.packets_dropped++;
+  return verdict_kind::drop;
+}
+
+verdict_kind flow_manager_state::answer_to_flow(net::packet_ref& p,
+                                                const captured_packet& pkt,
+                                                net::flow_time now) {
+  // A reset the application's stack sent for a proxied connection whose
+  // socket is gone (a late segment from the listener met a closed port):
+  // it belongs to the flow, through the listener, never to the remote.
+  if (!p.info.is_tcp() || p.info.fragment)
+    return verdict_kind::accept;
+  auto* e = table->find({net::proto_tcp, p.info.src, p.info.dst});
+  if (e == nullptr || e->direct)
+    return verdict_kind::accept; // someone else's
+  table->touch(*e, now);
+  net::to_listener(p, listener, e->nat());
+  finish_checksum(p, pkt);
+  return fits_or_split(p);
+}
+
+verdict_kind flow_manager_state::on_icmp(const uint8_t* data,
+                                         const net::packet_info& info) {
+  net::refused_datagram refused;
+  if (!net::parse_port_unreachable(data, info, refused))
+    return verdict_kind::accept; // someone else's: on its way
+  // The application's stack refused a reply Drover injected (src: the
+  // remote, dst: the application): its socket is closed. Let out, the
+  // error would tell the remote the application's own address, direct.
+  auto* e = table->find({net::proto_udp, refused.dst, refused.src});
+  if (e == nullptr)
+    return verdict_kind::accept;
+  forget(*e);
+  table->erase(*e);
   stats.packets_dropped++;
   return verdict_kind::drop;
 }

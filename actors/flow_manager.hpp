@@ -108,6 +108,19 @@ struct flow_manager_state {
   /// proxying; a segment of a connection Drover never saw begin).
   void refuse(const uint8_t* data, const net::packet_info& info);
 
+  /// A packet queued although no target sent it (a reset from any
+  /// process): rewritten into its flow when it answers one Drover
+  /// redirected, else let out unchanged.
+  platform::verdict_kind answer_to_flow(net::packet_ref& p,
+                                        const captured_packet& pkt,
+                                        net::flow_time now);
+
+  /// An ICMP error the rules queue (port unreachable, from any process):
+  /// dropped when it answers a datagram Drover injected for an application
+  /// whose socket is gone (and that flow ends); let out otherwise.
+  platform::verdict_kind on_icmp(const uint8_t* data,
+                                 const net::packet_info& info);
+
   /// A new TCP connection while not proxying: refused, dropped, or let out
   /// direct, as the policy says.
   platform::verdict_kind not_proxied(uint8_t* data,

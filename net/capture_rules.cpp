@@ -195,6 +195,15 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   // The listener's return path: rewritten back to the remote's address.
   r += "-A " + ch + listener + " -j CT --notrack\n";
   r += "-A " + ch + listener + q + "\n";
+  // Any process's "port unreachable": the engine drops those that answer a
+  // reply it injected for a target whose socket has closed (they would go
+  // to the remote, direct) and lets the rest out.
+  r += "-A " + ch + " -p icmp --icmp-type port-unreachable" + q + "\n";
+  // Any process's resets: one from an application's stack about a proxied
+  // connection (its socket gone) would go to the remote; the engine sends
+  // it into its flow instead, and lets the rest out.
+  r += "-A " + ch + " -p tcp --tcp-flags RST RST -m mark ! --mark "
+       + std::to_string(p.target_mark) + q + "\n";
   r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
        + " -j RETURN\n";
   auto skip = [&](const std::string& what) {

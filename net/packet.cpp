@@ -265,6 +265,29 @@ size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
   return total;
 }
 
+bool parse_port_unreachable(const uint8_t* data, const packet_info& info,
+                            refused_datagram& out) {
+  constexpr size_t icmp_header = 8;
+  if (info.ip_version != 4 || info.protocol != proto_icmp || info.fragment)
+    return false;
+  size_t l4 = info.l4_offset;
+  size_t end = info.total_length;
+  if (end < l4 + icmp_header + ipv4_min_header + 8)
+    return false;
+  if (data[l4] != 3 || data[l4 + 1] != 3)
+    return false; // not "destination unreachable: port unreachable"
+  const uint8_t* inner = data + l4 + icmp_header;
+  size_t inner_ihl = size_t{inner[0] & 0x0fu} * 4;
+  if ((inner[0] >> 4) != 4 || inner_ihl < ipv4_min_header
+      || l4 + icmp_header + inner_ihl + 8 > end
+      || inner[ip_protocol] != proto_udp)
+    return false;
+  out.src = {ipv4_address{load32(inner + ip_src)}, load16(inner + inner_ihl)};
+  out.dst
+      = {ipv4_address{load32(inner + ip_dst)}, load16(inner + inner_ihl + 2)};
+  return true;
+}
+
 size_t build_ipv4_udp(uint8_t* out, size_t capacity, endpoint src, endpoint dst,
                       const uint8_t* payload, size_t payload_length,
                       uint16_t id, uint8_t ttl) {

@@ -13,6 +13,7 @@
 
 namespace drover::net {
 
+constexpr uint8_t proto_icmp = 1;
 constexpr uint8_t proto_tcp = 6;
 constexpr uint8_t proto_udp = 17;
 
@@ -77,6 +78,19 @@ constexpr uint8_t ack = 0x10;
 /// header's total length are ignored. Non-first IPv4 fragments carry no
 /// transport header (has_ports = false).
 parse_error parse(const uint8_t* data, size_t length, packet_info& info);
+
+/// The UDP datagram an ICMP "port unreachable" quotes: who sent it and
+/// the closed port it was refused at.
+struct refused_datagram {
+  endpoint src;
+  endpoint dst;
+};
+
+/// True if the parsed packet is an IPv4 ICMP destination unreachable, port
+/// unreachable (type 3, code 3) quoting a UDP datagram's header, which then
+/// fills `out`. Everything is checked against the packet's own lengths.
+bool parse_port_unreachable(const uint8_t* data, const packet_info& info,
+                            refused_datagram& out);
 
 /// A parsed IPv4 packet that can be rewritten in place.
 struct packet_ref {

@@ -21,6 +21,11 @@ struct captured_packet {
   uint32_t length = 0;
   bool checksum_partial = false; // the L4 checksum holds only the pseudo-header
   bool gso = false; // a GSO super-packet: the kernel rebuilds its checksums
+  /// Sent by a target (Linux: its socket carries the target mark). Else
+  /// it was queued for what it may answer: the listener's reply, or an
+  /// error (a reset, a port unreachable) the application's own stack sent
+  /// about a flow Drover rewrote.
+  bool from_target = true;
   /// The port's own data for this packet, handed back with its verdict
   /// (Windows: the WINDIVERT_ADDRESS it was captured with). Lives in the
   /// batch buffer.

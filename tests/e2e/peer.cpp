@@ -29,6 +29,8 @@
 //                               them until a line or EOF on stdin
 //   wait-then-hold IP PORT N    the same after a first line on stdin
 //
+// Target modes (the leak harness): see peer_targets.cpp.
+//
 // Clients print one "seen <peer the server saw>" line per exchange and end
 // with "ok N" (exit 0) or "fail ..." (exit 1). Every wait has a timeout.
 
@@ -519,8 +521,14 @@ int tcp6_probe(const char* ip, int port) {
 
 } // namespace
 
+int target_mode(const std::string& mode, int argc, char** argv);
+
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  if (argc >= 2) {
+    if (int rc = target_mode(argv[1], argc, argv); rc >= 0)
+      return rc;
+  }
   if (argc < 4) {
     std::fprintf(stderr, "usage: see the top of tests/e2e/peer.cpp\n");
     return 2;

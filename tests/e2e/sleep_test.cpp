@@ -2,40 +2,10 @@
 // machine's system bus) with a stand-in logind (fake_logind.cpp) that
 // emits PrepareForSleep, and the real engine following it.
 
+#include "tests/e2e/test_bus.hpp"
 #include "tests/e2e/world.hpp"
 
 using namespace drover::e2e;
-
-namespace {
-
-// A private D-Bus daemon listening on a socket in the test's folder.
-struct test_bus {
-  std::unique_ptr<child> daemon;
-  std::string address;
-
-  explicit test_bus(const fs::path& dir) {
-    auto conf = dir / "bus.conf";
-    std::ofstream{conf}
-        << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus "
-           "Configuration 1.0//EN\" "
-           "\"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-        << "<busconfig><type>custom</type>"
-        << "<listen>unix:path=" << (dir / "bus.socket").string()
-        << "</listen><auth>EXTERNAL</auth>"
-        << "<policy context=\"default\"><allow user=\"*\"/><allow own=\"*\"/>"
-        << "<allow send_destination=\"*\"/><allow receive_sender=\"*\"/>"
-        << "</policy></busconfig>\n";
-    daemon = std::make_unique<child>(std::vector<std::string>{
-        "dbus-daemon", "--config-file=" + conf.string(), "--nofork",
-        "--print-address"});
-    if (daemon->wait_for_output("\n", 10s)) {
-      auto out = daemon->output();
-      address = out.substr(0, out.find('\n'));
-    }
-  }
-};
-
-} // namespace
 
 TEST_F(engine_e2e, sleep_pauses_keeping_the_capture_and_wake_resumes) {
   if (!drover::test::have_command("dbus-daemon"))

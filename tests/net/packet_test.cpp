@@ -396,3 +396,48 @@ TEST(nat_shapes, reflection_rewrite_and_return_path) {
   EXPECT_EQ(back.dst, f.app);
   EXPECT_TRUE(checksums_valid(reply.data(), back));
 }
+
+// What the application's stack answers to a datagram for a closed port:
+// an ICMP error quoting the datagram's header.
+bytes port_unreachable(endpoint from, endpoint to, uint8_t type = 3,
+                       uint8_t code = 3) {
+  bytes refused(64);
+  uint8_t hello[] = {'h', 'i'};
+  auto n = build_ipv4_udp(refused.data(), refused.size(), from, to, hello,
+                          sizeof hello, 7);
+  bytes p(20 + 8 + n);
+  p[0] = 0x45;
+  store16(p.data() + 2, static_cast<uint16_t>(p.size()));
+  p[8] = 64;
+  p[9] = proto_icmp;
+  store32(p.data() + 12, to.ip.value); // the closed port's host answers
+  store32(p.data() + 16, from.ip.value);
+  p[20] = type;
+  p[21] = code;
+  std::memcpy(p.data() + 28, refused.data(), n);
+  return p;
+}
+
+TEST(packet_parse, a_port_unreachable_names_the_refused_datagram) {
+  endpoint remote{*parse_ipv4("10.210.0.3"), 7};
+  endpoint app{*parse_ipv4("10.210.0.1"), 49770};
+  auto p = port_unreachable(remote, app);
+  packet_info info;
+  ASSERT_EQ(parse(p.data(), p.size(), info), parse_error::none);
+  refused_datagram r;
+  ASSERT_TRUE(parse_port_unreachable(p.data(), info, r));
+  EXPECT_EQ(r.src, remote);
+  EXPECT_EQ(r.dst, app);
+  // Other ICMP messages, and quotes cut short, are not it.
+  auto echo = port_unreachable(remote, app, 8, 0);
+  ASSERT_EQ(parse(echo.data(), echo.size(), info), parse_error::none);
+  EXPECT_FALSE(parse_port_unreachable(echo.data(), info, r));
+  auto host = port_unreachable(remote, app, 3, 1);
+  ASSERT_EQ(parse(host.data(), host.size(), info), parse_error::none);
+  EXPECT_FALSE(parse_port_unreachable(host.data(), info, r));
+  auto cut = port_unreachable(remote, app);
+  cut.resize(20 + 8 + 20 + 4);
+  store16(cut.data() + 2, static_cast<uint16_t>(cut.size()));
+  ASSERT_EQ(parse(cut.data(), cut.size(), info), parse_error::none);
+  EXPECT_FALSE(parse_port_unreachable(cut.data(), info, r));
+}

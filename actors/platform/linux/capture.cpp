@@ -249,7 +249,8 @@ capture_result open_capture(const capture_options& opts) {
     r.failure = capture_failure::not_permitted;
     return r;
   }
-  s->queue = linux_port::open_nfqueue(queue_number, guard->marker->marks().pass,
+  auto marks = guard->marker->marks();
+  s->queue = linux_port::open_nfqueue(queue_number, {marks.target, marks.pass},
                                       r.error);
   if (!s->queue) {
     r.failure = capture_failure::unavailable;

@@ -27,9 +27,9 @@ std::string errno_text(const char* what) {
 
 class nfqueue_port final : public packet_port {
 public:
-  nfqueue_port(mnl_socket* nl, uint16_t queue, uint32_t pass_mark, int wake)
+  nfqueue_port(mnl_socket* nl, uint16_t queue, queue_marks marks, int wake)
       : nl_(nl), portid_(mnl_socket_get_portid(nl)), queue_(queue),
-        pass_mark_(pass_mark), wake_(wake), tx_(tx_size) {
+        marks_(marks), wake_(wake), tx_(tx_size) {
     // One sendto must fit the socket's send buffer (EMSGSIZE otherwise, and
     // the verdicts would be lost): make it large, and never send more than
     // half of what the kernel granted at once.
@@ -122,7 +122,7 @@ public:
       int nf = v[i].kind == verdict_kind::drop ? NF_DROP : NF_ACCEPT;
       nfq_nlmsg_verdict_put(nlh, static_cast<int>(v[i].id), nf);
       if (v[i].kind == verdict_kind::pass)
-        nfq_nlmsg_verdict_put_mark(nlh, pass_mark_);
+        nfq_nlmsg_verdict_put_mark(nlh, marks_.pass);
       if (v[i].kind == verdict_kind::accept_modified)
         nfq_nlmsg_verdict_put_pkt(nlh, v[i].data, v[i].length);
       used += NLMSG_ALIGN(nlh->nlmsg_len);
@@ -184,6 +184,10 @@ private:
     p.length = len;
     p.checksum_partial = (skb & (NFQA_SKB_CSUMNOTREADY | NFQA_SKB_GSO)) != 0;
     p.gso = (skb & NFQA_SKB_GSO) != 0;
+    uint32_t mark = attr[NFQA_MARK] != nullptr
+                        ? ntohl(mnl_attr_get_u32(attr[NFQA_MARK]))
+                        : 0;
+    p.from_target = mark == self->marks_.target;
     batch.packets.push_back(p);
     return MNL_CB_OK;
   }
@@ -191,7 +195,7 @@ private:
   mnl_socket* nl_;
   uint32_t portid_;
   uint16_t queue_;
-  uint32_t pass_mark_; // what verdict_kind::pass puts on a packet
+  queue_marks marks_;
   int wake_;
   std::vector<char> tx_;
   size_t tx_limit_ = tx_size; // bytes per sendto
@@ -224,7 +228,7 @@ bool configure(mnl_socket* nl, nlmsghdr* nlh, std::string& error,
 
 } // namespace
 
-std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, uint32_t pass_mark,
+std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, queue_marks marks,
                                           std::string& error) {
   auto* nl = mnl_socket_open(NETLINK_NETFILTER);
   if (nl == nullptr) {
@@ -270,7 +274,7 @@ std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, uint32_t pass_mark,
     mnl_socket_close(nl);
     return nullptr;
   }
-  return std::make_unique<nfqueue_port>(nl, queue, pass_mark, wake);
+  return std::make_unique<nfqueue_port>(nl, queue, marks, wake);
 }
 
 namespace {

@@ -8,11 +8,15 @@
 
 namespace drover::platform::linux_port {
 
+struct queue_marks {
+  uint32_t target = 0; // a queued packet with it was sent by a target
+  uint32_t pass = 0;   // what verdict_kind::pass puts on a packet
+};
+
 /// Binds NFQUEUE `queue` (copy-packet mode, NFQA_CFG_F_GSO so 64 KiB
-/// segments arrive whole); verdict_kind::pass puts `pass_mark` on its
-/// packet. On failure returns nullptr and sets `error` to a sentence for
-/// the user.
-std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, uint32_t pass_mark,
+/// segments arrive whole). On failure returns nullptr and sets `error` to
+/// a sentence for the user.
+std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, queue_marks marks,
                                           std::string& error);
 
 /// A raw IPv4 socket (IP_HDRINCL) whose packets carry `mark`, so the rule

@@ -1,0 +1,253 @@
+// The leak harness: from Start to Stop a target's traffic goes through the
+// proxy or nowhere. On the remote side, a counter sees every packet that
+// arrives at the servers' address (10.210.0.3) from the application's own
+// address (10.210.0.1) instead of the proxy's: each scenario below must
+// end with that counter at zero, whatever the engine went through. Blocked
+// packets are fine; direct ones are the bug.
+
+#include "tests/e2e/test_bus.hpp"
+#include "tests/e2e/world.hpp"
+
+using namespace drover::e2e;
+
+namespace {
+
+constexpr const char* target_name = "e2e-leak-target";
+
+// Counts direct packets (every protocol, IPv4 and IPv6) and, for a sanity
+// check, the TCP connections that did arrive through the proxy.
+struct leak_counter {
+  drover::test::netns& remote;
+
+  explicit leak_counter(drover::test::netns& ns) : remote(ns) {
+    sh(remote.exec("iptables -t raw -I PREROUTING 1 -s " + app_ip + "/32 -d "
+                   + server_ip + "/32"));
+    sh(remote.exec("iptables -t raw -I PREROUTING 1 -s " + proxy_ip + "/32 -d "
+                   + server_ip + "/32 -p tcp --syn"));
+    sh(remote.exec(
+        "ip6tables -t raw -I PREROUTING 1 -s fd77::1/128 -d fd77::3/128"));
+  }
+
+  // The packet count of the PREROUTING rule that matches `rule`.
+  long count(const std::string& tool, const std::string& rule) {
+    std::istringstream saved{sh_output(remote.exec(tool + "-save -c -t raw"))};
+    for (std::string line; std::getline(saved, line);)
+      if (line.find(rule) != std::string::npos && line[0] == '[')
+        return std::stol(line.substr(1));
+    return -1;
+  }
+
+  long direct() {
+    return count("iptables", "-s " + app_ip + "/32 -d " + server_ip + "/32")
+           + count("ip6tables", "-s fd77::1/128 -d fd77::3/128");
+  }
+
+  long proxied_connections() {
+    return count("iptables", "-s " + proxy_ip + "/32 -d " + server_ip);
+  }
+
+  void reset() {
+    sh(remote.exec("iptables -t raw -Z PREROUTING"));
+    sh(remote.exec("ip6tables -t raw -Z PREROUTING"));
+  }
+};
+
+class leak_harness : public engine_e2e {
+protected:
+  void SetUp() override {
+    engine_e2e::SetUp();
+    if (!w)
+      return;
+    counter = std::make_unique<leak_counter>(w->remote);
+    target = w->dir / target_name;
+    fs::copy_file(DROVER_PEER, target, fs::copy_options::overwrite_existing);
+  }
+
+  fs::path config(const std::string& proxy_extra = "") {
+    return w->config(proxy_extra + "[targets]\nprocesses = [\""
+                     + std::string{target_name} + "\"]\n");
+  }
+
+  std::unique_ptr<child> engine(const std::vector<std::string>& prefix = {}) {
+    std::vector<std::string> argv{"ip", "netns", "exec", w->app.name()};
+    argv.insert(argv.end(), prefix.begin(), prefix.end());
+    for (auto a : {std::string{DROVER_BINARY}, std::string{"--headless"},
+                   std::string{"--config"}, config().string()})
+      argv.push_back(a);
+    return std::make_unique<child>(argv, w->env());
+  }
+
+  // A target that keeps talking over TCP and UDP (see peer_targets.cpp).
+  std::unique_ptr<child> chatter() {
+    return std::make_unique<child>(
+        std::vector<std::string>{"ip", "netns", "exec", w->app.name(),
+                                 target.string(), "chatter", server_ip, "7"});
+  }
+
+  // Waits until the chatter's TCP, UDP and connected UDP all reach the
+  // servers through the proxy, from output offset `from` on.
+  void wait_proxied(child& c, size_t from = 0) {
+    for (auto kind : {"tcp", "udp", "udp-connected"})
+      ASSERT_TRUE(c.wait_for_output(
+          std::string{kind} + " seen " + proxy_ip + ":", 30s, from))
+          << kind << " never went through the proxy:\n"
+          << c.output();
+  }
+
+  std::unique_ptr<leak_counter> counter;
+  fs::path target;
+};
+
+} // namespace
+
+// 500 targets, each connecting over TCP and sending UDP the moment it
+// starts: captured from their first packet, not after a process scan.
+TEST_F(leak_harness, five_hundred_targets_that_talk_at_once_never_go_direct) {
+  auto e = engine();
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  counter->reset();
+  child spawner{{"ip", "netns", "exec", w->app.name(), DROVER_PEER, "spawn",
+                 "500", target.string(), "burst", server_ip, "7"}};
+  ASSERT_TRUE(spawner.wait_for_output("spawned 500", 120s)) << spawner.output();
+  EXPECT_EQ(counter->direct(), 0) << e->output();
+  EXPECT_GT(counter->proxied_connections(), 0)
+      << "the targets' connections went through the proxy";
+}
+
+// A target already talking when Start is pressed: its open TCP connection
+// is reset (it reconnects, proxied), its UDP sockets are captured from
+// their next datagram.
+TEST_F(leak_harness, a_target_running_before_start_is_taken_over_at_once) {
+  auto c = chatter();
+  ASSERT_TRUE(c->wait_for_output("tcp seen " + app_ip, 10s)) << c->output();
+  ASSERT_TRUE(c->wait_for_output("udp seen " + app_ip, 10s)) << c->output();
+  auto mark = c->output().size();
+  auto e = engine();
+  ASSERT_TRUE(e->wait_for_output("capture guard in place", 20s)) << e->output();
+  counter->reset(); // from here on, nothing may arrive direct
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  ASSERT_TRUE(c->wait_for_output("tcp lost", 10s, mark))
+      << "its old connection is reset:\n"
+      << c->output();
+  wait_proxied(*c, mark);
+  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+}
+
+TEST_F(leak_harness, sleep_and_wake_while_a_target_talks) {
+  if (!drover::test::have_command("dbus-daemon"))
+    GTEST_SKIP() << "needs dbus-daemon";
+  test_bus bus{w->dir};
+  ASSERT_FALSE(bus.address.empty()) << bus.daemon->output();
+  child logind{{DROVER_FAKE_LOGIND, bus.address}};
+  ASSERT_TRUE(logind.wait_for_output("ready", 10s)) << logind.output();
+  w->extra_env.push_back("DBUS_SYSTEM_BUS_ADDRESS=" + bus.address);
+  auto e = engine();
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  ASSERT_TRUE(logind.wait_for_output("inhibitor taken", 10s));
+  counter->reset();
+  auto c = chatter();
+  wait_proxied(*c);
+  auto mark = e->output().size();
+  logind.write_line("sleep");
+  ASSERT_TRUE(e->wait_for_output("paused:", 10s, mark)) << e->output();
+  usleep(1500000); // asleep for a while, the target still talking
+  auto woke = c->output().size();
+  logind.write_line("wake");
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s, mark)) << e->output();
+  wait_proxied(*c, woke);
+  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+}
+
+// A new proxy in the config: the engine's parts restart onto it, the
+// capture stays.
+TEST_F(leak_harness, a_proxy_change_while_a_target_talks) {
+  auto second = w->other_proxy(
+      1081, "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: connect "
+            "udpassociate bind udpreply }");
+  auto e = engine();
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  counter->reset();
+  auto c = chatter();
+  wait_proxied(*c);
+  auto mark = e->output().size();
+  auto from = c->output().size();
+  // The file changes in place (a rename would do as well).
+  std::ofstream{config().string()}
+      << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1081\n"
+      << "[targets]\nprocesses = [\"" << target_name << "\"]\n";
+  ASSERT_TRUE(e->wait_for_output(
+      "active: proxying through " + proxy_ip + ":1081", 20s, mark))
+      << e->output();
+  ASSERT_TRUE(c->wait_for_output("tcp lost", 20s, from)) << c->output();
+  wait_proxied(*c, from);
+  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+}
+
+// An engine part fails (Failed, rules kept), then Retry.
+TEST_F(leak_harness, a_crashed_part_and_retry_while_a_target_talks) {
+  auto e = engine();
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  counter->reset();
+  auto c = chatter();
+  wait_proxied(*c);
+  auto mark = e->output().size();
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"ip", "netns", "exec", w->app.name(),
+                                  DROVER_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child x{argv, w->env()};
+    x.wait(20s);
+    return x.output();
+  };
+  cli({"fault", "panic"});
+  ASSERT_TRUE(e->wait_for_output("failed:", 10s, mark)) << e->output();
+  usleep(1500000); // Failed for a while, the target still talking
+  auto from = c->output().size();
+  cli({"retry"});
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s, mark)) << e->output();
+  wait_proxied(*c, from);
+  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+}
+
+// kill -9: no engine runs, yet nothing goes direct; the next engine
+// replaces what the killed one left in one step.
+TEST_F(leak_harness, a_killed_engine_and_a_new_start_while_a_target_talks) {
+  auto e = engine();
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  counter->reset();
+  auto c = chatter();
+  wait_proxied(*c);
+  e->kill(SIGKILL);
+  e->wait(10s);
+  usleep(2000000); // no engine at all, the target still talking
+  auto from = c->output().size();
+  auto again = engine();
+  ASSERT_TRUE(again->wait_for_output("active: proxying", 20s))
+      << again->output();
+  wait_proxied(*c, from);
+  EXPECT_EQ(counter->direct(), 0) << c->output() << again->output();
+  auto v4 = sh_output(w->app.exec("iptables-save -t raw"));
+  EXPECT_EQ(count(v4, "-A OUTPUT -j DROVER"), 1) << v4;
+}
+
+// A firewall reload flushes the raw table: the kernel fence holds until
+// the watchdog puts the rules back (within 2 s), and the Timeline says so.
+TEST_F(leak_harness, flushed_rules_while_a_target_talks) {
+  auto e = engine();
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  counter->reset();
+  auto c = chatter();
+  wait_proxied(*c);
+  auto mark = e->output().size();
+  auto from = c->output().size();
+  auto flushed = std::chrono::steady_clock::now();
+  ASSERT_EQ(sh(w->app.exec("iptables -t raw -F")), 0);
+  ASSERT_TRUE(e->wait_for_output("put the capture back in place", 5s, mark))
+      << e->output();
+  EXPECT_LT(std::chrono::steady_clock::now() - flushed, 2500ms);
+  EXPECT_NE(w->rules().find("-A OUTPUT -j DROVER"), std::string::npos);
+  wait_proxied(*c, from);
+  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+  EXPECT_GT(w->status_number("packets_fenced"), 0)
+      << "the kernel fence stopped what the missing rules let through";
+}
