@@ -1,5 +1,6 @@
 #include "actors/flow_manager.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <caf/io/middleman.hpp>
@@ -198,11 +199,14 @@ verdict_kind flow_manager_state::on_icmp(const uint8_t* data,
   // The application's stack refused a reply Drover injected (src: the
   // remote, dst: the application): its socket is closed. Let out, the
   // error would tell the remote the application's own address, direct.
-  auto* e = table->find({net::proto_udp, refused.dst, refused.src});
-  if (e == nullptr)
-    return verdict_kind::accept;
-  forget(*e);
-  table->erase(*e);
+  net::flow_key key{net::proto_udp, refused.dst, refused.src};
+  if (auto* e = table->find(key)) {
+    forget(*e);
+    table->erase(*e);
+  } else if (std::find(ended_udp.begin(), ended_udp.end(), key)
+             == ended_udp.end()) {
+    return verdict_kind::accept; // not about a flow of Drover's
+  }
   stats.packets_dropped++;
   return verdict_kind::drop;
 }
@@ -291,6 +295,8 @@ uint32_t flow_manager_state::reset_all() {
 void flow_manager_state::forget_udp(const net::flow_entry& e) {
   if (e.key.protocol != net::proto_udp)
     return;
+  ended_udp[ended_next] = e.key;
+  ended_next = (ended_next + 1) % ended_udp.size();
   auto it = associations.find(key_of(e.key.src));
   if (it == associations.end() || --it->second.flows > 0)
     return;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -52,6 +53,12 @@ struct flow_manager_state {
     udp_batch pending;
   };
   std::unordered_map<uint64_t, association> associations;
+
+  /// UDP flows that ended lately: their association may still inject a
+  /// reply or two after it (it stops asynchronously), and the application's
+  /// socket may be gone by then. A ring, allocated once.
+  std::array<net::flow_key, 1024> ended_udp{};
+  size_t ended_next = 0;
   std::vector<uint64_t> touched; // associations with pending datagrams
   std::function<caf::actor(net::endpoint)> spawn_association;
 

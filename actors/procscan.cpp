@@ -24,7 +24,16 @@ constexpr auto scan_interval = std::chrono::seconds{2};
 void scan(procscan_actor::stateful_pointer<procscan_state> self) {
   auto& st = self->state;
   process_set found;
-  for (auto& p : platform::list_processes()) {
+  auto listed = platform::list_processes();
+  if (!listed) {
+    // Keep what was found last: a scan that cannot read the process list
+    // (no descriptor left, say) must not forget the targets.
+    log::get(self->name())
+        ->warn("cannot list the running processes; the targets found "
+               "before stay");
+    return;
+  }
+  for (auto& p : *listed) {
     if (p.pid == platform::current_process_id() || !p.served)
       continue;
     bool target = std::any_of(

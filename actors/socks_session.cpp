@@ -259,7 +259,8 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
     // Only a failed connect says something about the proxy; a descriptor
     // this process could not get is its own trouble, not a reason to
     // reconnect the engine.
-    bool proxy_fault = app_dup != none && up == none;
+    bool proxy_fault
+        = app_dup != none && up == none && !platform::out_of_descriptors();
     (proxy_fault ? proxy_failed
                  : fail)(self, st, "cannot connect to the proxy: " + error);
     return {};

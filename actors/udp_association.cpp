@@ -76,10 +76,12 @@ void send_datagram(caf::io::broker* self, const state_ptr& st,
 
 // The control connection is gone or never came: start over, after a pause
 // so a dead proxy is not hammered.
+// `proxy_fault`: false when the trouble is this process's own (no
+// descriptor left), which the supervisor must not take for a dead proxy.
 void reassociate(caf::io::broker* self, const state_ptr& st,
-                 const std::string& why) {
+                 const std::string& why, bool proxy_fault = true) {
   st->log->warn("{}: {}; associating again", st->name, why);
-  if (st->upstream.health) // the supervisor checks the proxy
+  if (proxy_fault && st->upstream.health) // the supervisor checks the proxy
     caf::anon_send(st->upstream.health, atom::check_v, why);
   trace::record(st->name, "reassociate", {{"reason", why}});
   if (st->connected) {
@@ -180,7 +182,8 @@ void connect_control(caf::io::broker* self, const state_ptr& st) {
   std::string error;
   auto fd = platform::start_tcp_connect(st->upstream.proxy, error);
   if (fd == platform::invalid_socket)
-    return reassociate(self, st, "cannot connect to the proxy: " + error);
+    return reassociate(self, st, "cannot connect to the proxy: " + error,
+                       !platform::out_of_descriptors());
   // An idle association sends nothing on its control connection for as long
   // as a call is quiet; keepalive probes keep NAT and proxy state alive and
   // find a dead proxy within a minute and a half.

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,9 @@ struct process_entry {
 /// (the executable's base name, or the command name when it is hidden),
 /// only those in this process's network namespace (where its capture
 /// rules apply).
-std::vector<process_entry> list_processes();
+/// Nothing when the list cannot be read (no descriptor left, say): not the
+/// same as no process.
+std::optional<std::vector<process_entry>> list_processes();
 
 /// The process that owns a socket.
 struct socket_owner {

@@ -47,6 +47,11 @@ void enable_keepalive(socket_handle s, std::chrono::seconds idle,
 /// The calling thread's last socket error, in words (after a failed call).
 std::string last_socket_error();
 
+/// True when the calling thread's last socket call failed for want of
+/// descriptors (this process's limit or the system's): the engine's own
+/// trouble, never a sign that the proxy is down.
+bool out_of_descriptors();
+
 /// The peer address of a connected socket.
 std::optional<net::endpoint> peer_of(socket_handle s);
 

@@ -42,6 +42,17 @@ struct leak_counter {
            + count("ip6tables", "-s fd77::1/128 -d fd77::3/128");
   }
 
+  // What the leaked packets were, for a failure's message: the first few
+  // as tcpdump saw them on the remote side (started by reset()).
+  std::string seen() {
+    if (!dump)
+      return {};
+    usleep(300000);
+    dump->kill(SIGINT);
+    dump->wait(5s);
+    return "direct packets seen on the remote side:\n" + dump->output();
+  }
+
   long proxied_connections() {
     return count("iptables", "-s " + proxy_ip + "/32 -d " + server_ip);
   }
@@ -49,7 +60,17 @@ struct leak_counter {
   void reset() {
     sh(remote.exec("iptables -t raw -Z PREROUTING"));
     sh(remote.exec("ip6tables -t raw -Z PREROUTING"));
+    if (drover::test::have_command("tcpdump")) {
+      dump = std::make_unique<child>(std::vector<std::string>{
+          "ip", "netns", "exec", remote.name(), "tcpdump", "-i", "veth1", "-nn",
+          "-v", "-l", "-c", "10",
+          "(src " + app_ip + " and dst " + server_ip
+              + ") or (src fd77::1 and dst fd77::3)"});
+      dump->wait_for_output("listening on", 5s);
+    }
   }
+
+  std::unique_ptr<child> dump;
 };
 
 class leak_harness : public engine_e2e {
@@ -109,7 +130,7 @@ TEST_F(leak_harness, five_hundred_targets_that_talk_at_once_never_go_direct) {
   child spawner{{"ip", "netns", "exec", w->app.name(), DROVER_PEER, "spawn",
                  "500", target.string(), "burst", server_ip, "7"}};
   ASSERT_TRUE(spawner.wait_for_output("spawned 500", 120s)) << spawner.output();
-  EXPECT_EQ(counter->direct(), 0) << e->output();
+  EXPECT_EQ(counter->direct(), 0) << counter->seen() << e->output();
   EXPECT_GT(counter->proxied_connections(), 0)
       << "the targets' connections went through the proxy";
 }
@@ -130,7 +151,8 @@ TEST_F(leak_harness, a_target_running_before_start_is_taken_over_at_once) {
       << "its old connection is reset:\n"
       << c->output();
   wait_proxied(*c, mark);
-  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+  EXPECT_EQ(counter->direct(), 0)
+      << counter->seen() << c->output() << e->output();
 }
 
 TEST_F(leak_harness, sleep_and_wake_while_a_target_talks) {
@@ -155,7 +177,8 @@ TEST_F(leak_harness, sleep_and_wake_while_a_target_talks) {
   logind.write_line("wake");
   ASSERT_TRUE(e->wait_for_output("active: proxying", 20s, mark)) << e->output();
   wait_proxied(*c, woke);
-  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+  EXPECT_EQ(counter->direct(), 0)
+      << counter->seen() << c->output() << e->output();
 }
 
 // A new proxy in the config: the engine's parts restart onto it, the
@@ -180,7 +203,8 @@ TEST_F(leak_harness, a_proxy_change_while_a_target_talks) {
       << e->output();
   ASSERT_TRUE(c->wait_for_output("tcp lost", 20s, from)) << c->output();
   wait_proxied(*c, from);
-  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+  EXPECT_EQ(counter->direct(), 0)
+      << counter->seen() << c->output() << e->output();
 }
 
 // An engine part fails (Failed, rules kept), then Retry.
@@ -206,7 +230,8 @@ TEST_F(leak_harness, a_crashed_part_and_retry_while_a_target_talks) {
   cli({"retry"});
   ASSERT_TRUE(e->wait_for_output("active: proxying", 20s, mark)) << e->output();
   wait_proxied(*c, from);
-  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+  EXPECT_EQ(counter->direct(), 0)
+      << counter->seen() << c->output() << e->output();
 }
 
 // kill -9: no engine runs, yet nothing goes direct; the next engine
@@ -225,7 +250,8 @@ TEST_F(leak_harness, a_killed_engine_and_a_new_start_while_a_target_talks) {
   ASSERT_TRUE(again->wait_for_output("active: proxying", 20s))
       << again->output();
   wait_proxied(*c, from);
-  EXPECT_EQ(counter->direct(), 0) << c->output() << again->output();
+  EXPECT_EQ(counter->direct(), 0)
+      << counter->seen() << c->output() << again->output();
   auto v4 = sh_output(w->app.exec("iptables-save -t raw"));
   EXPECT_EQ(count(v4, "-A OUTPUT -j DROVER"), 1) << v4;
 }
@@ -247,7 +273,39 @@ TEST_F(leak_harness, flushed_rules_while_a_target_talks) {
   EXPECT_LT(std::chrono::steady_clock::now() - flushed, 2500ms);
   EXPECT_NE(w->rules().find("-A OUTPUT -j DROVER"), std::string::npos);
   wait_proxied(*c, from);
-  EXPECT_EQ(counter->direct(), 0) << c->output() << e->output();
+  EXPECT_EQ(counter->direct(), 0)
+      << counter->seen() << c->output() << e->output();
   EXPECT_GT(w->status_number("packets_fenced"), 0)
       << "the kernel fence stopped what the missing rules let through";
+}
+
+// Out of descriptors: a low open-file limit, more connections than it
+// allows, hundreds of short-lived targets. The cap evicts (each evicted
+// flow takes its descriptors along), nothing goes direct, and the engine
+// never takes its own shortage for a dead proxy.
+TEST_F(leak_harness, out_of_descriptors_while_targets_talk) {
+  auto e = engine({"prlimit", "--nofile=700:700"});
+  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  ASSERT_NE(e->output().find("allows 47 proxied flows"), std::string::npos)
+      << e->output();
+  counter->reset();
+  auto c = chatter();
+  wait_proxied(*c);
+  child holder{{"ip", "netns", "exec", w->app.name(), target.string(), "hold",
+                server_ip, "7", "120"}};
+  child spawner{{"ip", "netns", "exec", w->app.name(), DROVER_PEER, "spawn",
+                 "200", target.string(), "burst", server_ip, "7"}};
+  ASSERT_TRUE(spawner.wait_for_output("spawned 200", 120s)) << spawner.output();
+  // Load, not a check: with 47 flows for hundreds of connections, one
+  // evicted between its SYN and its ACK is reset (it would retry).
+  holder.wait_for_output("held 120", 60s);
+  auto from = c->output().size();
+  wait_proxied(*c, from);
+  EXPECT_EQ(counter->direct(), 0) << counter->seen() << e->output();
+  EXPECT_GE(w->status_number("flows_evicted"), 1);
+  EXPECT_EQ(e->output().find("reconnecting"), std::string::npos)
+      << "no proxy check failed for want of descriptors:\n"
+      << e->output();
+  EXPECT_TRUE(e->running());
+  holder.write_line("done");
 }

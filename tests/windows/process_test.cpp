@@ -62,7 +62,7 @@ TEST(windows_process, toolhelp_finds_a_program_started_by_name) {
   CloseHandle(read_end);
 
   bool found = false;
-  for (auto& p : list_processes())
+  for (auto& p : list_processes().value_or(std::vector<process_entry>{}))
     if (p.pid == pi.dwProcessId) {
       found = true;
       EXPECT_EQ(p.name, "DroverTestDiscord.exe");

@@ -167,7 +167,7 @@ public:
   bool is_target(uint32_t pid) const override {
     if (guard->group->contains(static_cast<pid_t>(pid)))
       return true;
-    for (auto& p : list_processes())
+    for (auto& p : list_processes().value_or(std::vector<process_entry>{}))
       if (p.pid == pid)
         return guard->matches(p);
     return false;
@@ -225,7 +225,7 @@ guard_result open_guard(const guard_options& opts) {
   }
   // New target sockets are marked from now on; the ones the targets made
   // before are taken over here, before anything is announced.
-  for (auto& p : list_processes()) {
+  for (auto& p : list_processes().value_or(std::vector<process_entry>{})) {
     std::string error;
     if (p.pid != current_process_id() && g->matches(p))
       g->adopt(static_cast<pid_t>(p.pid), error);

@@ -70,7 +70,7 @@ size_t open_file_limit() {
   return static_cast<size_t>(current.rlim_cur);
 }
 
-std::vector<process_entry> list_processes() {
+std::optional<std::vector<process_entry>> list_processes() {
   // Who the engine serves does not change while it runs.
   static const std::vector<uint32_t> served = [] {
     std::string who;
@@ -81,7 +81,7 @@ std::vector<process_entry> list_processes() {
   std::vector<process_entry> out;
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr)
-    return out;
+    return std::nullopt;
   // Only processes in this network namespace: the capture's rules live
   // here, so a process elsewhere (a container, another Drover's namespace)
   // cannot be proxied by this engine and must not be taken from its own.

@@ -87,6 +87,10 @@ std::string last_socket_error() {
   return std::strerror(errno);
 }
 
+bool out_of_descriptors() {
+  return errno == EMFILE || errno == ENFILE;
+}
+
 void close_socket(socket_handle s) {
   if (s >= 0)
     ::close(s);

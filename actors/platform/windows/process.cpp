@@ -59,11 +59,11 @@ size_t open_file_limit() {
   return 0;
 }
 
-std::vector<process_entry> list_processes() {
+std::optional<std::vector<process_entry>> list_processes() {
   std::vector<process_entry> out;
   HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
   if (snap == INVALID_HANDLE_VALUE)
-    return out;
+    return std::nullopt;
   PROCESSENTRY32W e;
   e.dwSize = sizeof e;
   for (BOOL ok = Process32FirstW(snap, &e); ok; ok = Process32NextW(snap, &e)) {

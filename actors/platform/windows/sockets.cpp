@@ -116,6 +116,11 @@ std::string last_socket_error() {
       static_cast<unsigned long>(WSAGetLastError()));
 }
 
+bool out_of_descriptors() {
+  auto e = WSAGetLastError();
+  return e == WSAEMFILE || e == WSAENOBUFS;
+}
+
 void close_socket(socket_handle s) {
   if (s != invalid_socket)
     closesocket(static_cast<SOCKET>(s));
