@@ -2,7 +2,7 @@
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
 .PHONY: run install uninstall test build build-windows test-native test-sanitize test-fuzz \
-        test-windows package-windows bench bench-engine format clean
+        test-windows package-windows bench bench-engine bench-capture format clean
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -74,6 +74,14 @@ bench-engine:
 	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS) --target bench_engine
 	./$(BUILD)/bench/bench_engine 256 10000
+
+# What exec-time capture costs other programs (root): fork+exec and
+# socket creation, engine off vs on; figures in docs/benchmarks.md.
+bench-capture:
+	scripts/setup.sh test
+	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS) --target bench_capture_cost
+	./$(BUILD)/bench/bench_capture_cost 10000 100000
 
 # drover.exe with its tray: CAF and Qt for mingw come from the cache
 # (~/.cache/drover), built there on first use. WINDOWS_TRAY=0 builds the

@@ -37,6 +37,21 @@ inline const std::string app_ip = drover::test::proxy_lab::app_ip;
 // chance to clean up): namespaces named after processes that are gone, and
 // empty drover-* cgroups whose network namespace no longer exists.
 inline void remove_leftovers() {
+  // Programs (an engine, dante, servers) and folders of a test process that
+  // died without its destructors: they would hold a namespace, a cgroup or
+  // the kernel programs of a capture nobody stops.
+  std::error_code none_yet;
+  for (auto& e : fs::directory_iterator{fs::temp_directory_path(), none_yet}) {
+    std::smatch m;
+    auto name = e.path().filename().string();
+    if (!std::regex_match(name, m, std::regex{"drover-[a-z0-9]+-(\\d+)"})
+        || ::kill(std::stoi(m[1].str()), 0) == 0)
+      continue;
+    // "[/]tmp/...": the pattern does not match the shell running pkill.
+    sh("pkill -KILL -f '[/]" + e.path().string().substr(1) + "/' 2>/dev/null");
+    std::error_code ec;
+    fs::remove_all(e.path(), ec);
+  }
   std::istringstream names{sh_output("ip netns list")};
   for (std::string line; std::getline(names, line);) {
     std::smatch m;

@@ -106,7 +106,10 @@ public:
     if (released)
       return "released";
     return "eBPF socket mark " + hex(marker->marks().target) + " for " + users
-           + ", cgroup " + group->rule_path();
+           + ", cgroup " + group->rule_path()
+           + (marker->replaced() > 0
+                  ? "; replaced what a killed engine had left in place"
+                  : "");
   }
 
   // A session's rules and the fence's exceptions: the same destinations.

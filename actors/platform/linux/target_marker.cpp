@@ -136,8 +136,10 @@ bool describe_program(int prog_fd, found_program& out) {
     if (bpf_obj_get_info_by_fd(map.fd, &minfo, &mlen) != 0)
       continue;
     std::string_view name{minfo.name};
+    // (The map's value has no tail padding; the struct here may.)
+    constexpr auto needed = offsetof(rodata, netns_inode) + sizeof(uint64_t);
     if (name.size() < 7 || name.substr(name.size() - 7) != ".rodata"
-        || minfo.value_size < sizeof(rodata))
+        || minfo.value_size < needed)
       continue;
     std::vector<uint8_t> value(minfo.value_size);
     uint32_t key = 0;
@@ -333,6 +335,7 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
   detach_programs(b.cgroup.fd, [&](const found_program& p) {
     if (p.id == b.mark_id || p.id == b.fence_id)
       return false;
+    m->replaced_ += p.cookie == cookie ? 1 : 0;
     return p.cookie == cookie || live.count(p.inode) == 0;
   });
   return m;
@@ -363,13 +366,27 @@ bool target_marker::set_names(const std::vector<target_name>& names,
     error = "too many target names (at most 1024)";
     return false;
   }
-  return replace_keys<key, uint32_t>(
-      bpf_map__fd(bpf_->skel->maps.target_names), keys,
-      [&](const key& k) {
-        auto at = std::find(keys.begin(), keys.end(), k) - keys.begin();
-        return flags[static_cast<size_t>(at)];
-      },
-      error);
+  // "With children" on first, off last: no moment misses a descendant.
+  uint32_t setting = 0;
+  uint32_t any_with_children
+      = std::any_of(names.begin(), names.end(),
+                    [](const target_name& n) { return n.with_children; })
+            ? 1
+            : 0;
+  int settings = bpf_map__fd(bpf_->skel->maps.settings);
+  if (any_with_children != 0)
+    bpf_map_update_elem(settings, &setting, &any_with_children, BPF_ANY);
+  if (!replace_keys<key, uint32_t>(
+          bpf_map__fd(bpf_->skel->maps.target_names), keys,
+          [&](const key& k) {
+            auto at = std::find(keys.begin(), keys.end(), k) - keys.begin();
+            return flags[static_cast<size_t>(at)];
+          },
+          error))
+    return false;
+  if (any_with_children == 0)
+    bpf_map_update_elem(settings, &setting, &any_with_children, BPF_ANY);
+  return true;
 }
 
 bool target_marker::set_users(const std::vector<uint32_t>& uids,

@@ -75,12 +75,17 @@ public:
 
   marker_counters counters() const;
 
+  /// How many programs a killed engine of this namespace had left, which
+  /// attach() replaced.
+  int replaced() const { return replaced_; }
+
   struct loaded; // the skeleton and descriptors
 
 private:
   target_marker() = default;
   std::unique_ptr<loaded> bpf_;
   capture_marks marks_;
+  int replaced_ = 0;
 };
 
 /// Detaches every Drover program whose network namespace no longer exists

@@ -108,6 +108,18 @@ struct {
   __type(value, __u8);
 } skip_v4 SEC(".maps");
 
+// Settings that change while the programs run (the read-only data above
+// cannot): [0] nonzero when some name is flagged "with children", so that
+// the walk up the parents is done only then.
+#define SETTING_ANY_WITH_CHILDREN 0
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} settings SEC(".maps");
+
 #define COUNT_MARKED 0
 #define COUNT_FENCED 1
 
@@ -156,6 +168,10 @@ static __always_inline int is_target(void) {
   struct task_struct* t = (struct task_struct*)bpf_get_current_task();
   if (process_flags(t) & NAME_TARGET)
     return 1;
+  __u32 key = SETTING_ANY_WITH_CHILDREN;
+  __u32* any_with_children = bpf_map_lookup_elem(&settings, &key);
+  if (!any_with_children || !*any_with_children)
+    return 0;
   struct task_struct* up = BPF_CORE_READ(t, real_parent);
   for (int i = 0; i < DROVER_ANCESTORS; ++i) {
     if (!up || BPF_CORE_READ(up, tgid) <= 1)

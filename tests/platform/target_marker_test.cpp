@@ -1,0 +1,279 @@
+// The kernel side of Linux capture against the real kernel (root), in
+// network namespaces the test makes: which sockets the eBPF program marks
+// (by name, by user, by cgroup, with children), what the fence lets out,
+// how a killed engine's programs are replaced, and how the sockets a target
+// had before are taken over.
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "actors/platform/linux/procfs.hpp"
+#include "actors/platform/linux/socket_adoption.hpp"
+#include "actors/platform/linux/target_marker.hpp"
+#include "tests/support/netns.hpp"
+#include "tests/support/process.hpp"
+
+using namespace drover::platform::linux_port;
+using namespace std::chrono_literals;
+using drover::test::child;
+using drover::test::sh;
+using drover::test::sh_output;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string cgroup_root() {
+  std::ifstream in{"/proc/self/mountinfo"};
+  std::stringstream s;
+  s << in.rdbuf();
+  auto found = find_cgroup2(s.str());
+  return found ? found->mount_point : std::string{};
+}
+
+class target_marker_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (!drover::test::is_root() || cgroup_root().empty())
+      GTEST_SKIP() << "needs root and a cgroup2 mount";
+    // Programs any user may run (the test runs some as nobody).
+    dir = fs::temp_directory_path()
+          / ("drover-marker-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    ::chmod(dir.c_str(), 0755);
+    net = std::make_unique<drover::test::veth_pair>("mk", 79);
+  }
+
+  void TearDown() override {
+    marker.reset();
+    net.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  // A copy of the test peer under `name`.
+  std::string program(const std::string& name) {
+    auto p = dir / name;
+    fs::copy_file(DROVER_PEER, p, fs::copy_options::overwrite_existing);
+    ::chmod(p.c_str(), 0755);
+    return p.string();
+  }
+
+  // Attaches a marker serving the namespace `net.a`.
+  void attach(marker_settings s = {}) {
+    s.cgroup_root = cgroup_root();
+    std::string error;
+    marker = drover::test::inside(
+        net->a, [&] { return target_marker::attach(s, error); });
+    ASSERT_TRUE(marker) << error;
+  }
+
+  void targets(std::vector<target_name> names, std::vector<uint32_t> uids) {
+    std::string error;
+    ASSERT_TRUE(marker->set_names(names, error)) << error;
+    ASSERT_TRUE(marker->set_users(uids, error)) << error;
+  }
+
+  // Runs `argv` in namespace a, as `user` (empty: root); its output.
+  // (nsenter, not `ip netns exec`, which hides the cgroup tree.)
+  std::string run(std::vector<std::string> argv, const std::string& user = "") {
+    std::vector<std::string> full{"nsenter", "--net=/run/netns/" + net->a.name()};
+    if (!user.empty())
+      for (auto a : {"setpriv", "--reuid", user.c_str(), "--regid",
+                     user.c_str(), "--clear-groups"})
+        full.emplace_back(a);
+    full.insert(full.end(), argv.begin(), argv.end());
+    child c{full};
+    c.wait(20s);
+    return c.output();
+  }
+
+  uint32_t mark_of(const std::string& out) {
+    std::smatch m;
+    if (!std::regex_search(out, m, std::regex{"mark tcp=(\\d+) udp=(\\d+)"}))
+      return 1; // never a target mark
+    EXPECT_EQ(m[1].str(), m[2].str()) << "TCP and UDP sockets alike";
+    return static_cast<uint32_t>(std::stoul(m[1].str()));
+  }
+
+  fs::path dir;
+  std::unique_ptr<drover::test::veth_pair> net;
+  std::unique_ptr<target_marker> marker;
+};
+
+} // namespace
+
+TEST_F(target_marker_test, a_targets_sockets_are_marked_from_its_first) {
+  attach();
+  targets({{"dvr-target", false}}, {0});
+  auto target = marker->marks().target;
+  EXPECT_EQ(mark_of(run({program("dvr-target"), "socket-mark"})), target);
+  EXPECT_EQ(mark_of(run({program("dvr-other"), "socket-mark"})), 0u)
+      << "the same program under another name";
+  // Started by a symlink's name: the kernel knows it as the link's name.
+  auto link = dir / "dvr-link";
+  fs::create_symlink(program("dvr-real"), link);
+  targets({{"dvr-link", false}}, {0});
+  EXPECT_EQ(mark_of(run({link.string(), "socket-mark"})), target);
+  // Outside the namespace the engine serves: never.
+  child elsewhere{{program("dvr-link"), "socket-mark"}};
+  elsewhere.wait(20s);
+  EXPECT_EQ(mark_of(elsewhere.output()), 0u) << "another network namespace";
+  EXPECT_GE(marker->counters().sockets_marked, 4u);
+}
+
+// Only the served user's programs: another user's (or a daemon's) program
+// named like a target is not a target.
+TEST_F(target_marker_test, another_users_program_named_like_a_target_is_not) {
+  attach();
+  targets({{"dvr-target", false}}, {65534});
+  auto path = program("dvr-target");
+  EXPECT_EQ(mark_of(run({path, "socket-mark"})), 0u) << "root is not served";
+  EXPECT_EQ(mark_of(run({path, "socket-mark"}, "65534")),
+            marker->marks().target);
+}
+
+// `drover run`'s cgroup: everything in it is a target, whatever its name
+// or user.
+TEST_F(target_marker_test, the_engines_cgroup_is_a_target_whole) {
+  auto group = fs::path{cgroup_root()}
+               / ("drover-marker-test-" + std::to_string(::getpid()));
+  ASSERT_TRUE(fs::create_directory(group));
+  struct remove_group {
+    fs::path p;
+    ~remove_group() { ::rmdir(p.c_str()); }
+  } cleanup{group};
+  struct stat st {};
+  ASSERT_EQ(::stat(group.c_str(), &st), 0);
+  marker_settings s;
+  s.engine_cgroup_id = st.st_ino;
+  s.engine_cgroup_level = 1;
+  attach(s);
+  targets({}, {});
+  auto path = program("dvr-anything");
+  EXPECT_EQ(mark_of(run({path, "socket-mark"})), 0u);
+  auto out = run({"sh", "-c",
+                  "echo $$ > " + (group / "cgroup.procs").string()
+                      + " && exec setpriv --reuid 65534 --regid 65534 "
+                        "--clear-groups "
+                      + path + " socket-mark"});
+  EXPECT_EQ(mark_of(out), marker->marks().target) << out;
+}
+
+TEST_F(target_marker_test, children_are_targets_when_the_name_says_so) {
+  attach();
+  auto shell = dir / "dvr-launcher";
+  fs::copy_file("/bin/sh", shell);
+  ::chmod(shell.c_str(), 0755);
+  auto helper = program("dvr-helper");
+  auto via_launcher = [&] {
+    return mark_of(run({shell.string(), "-c", helper + " socket-mark"}));
+  };
+  targets({{"dvr-launcher", false}}, {0});
+  EXPECT_EQ(via_launcher(), 0u) << "the launcher only";
+  targets({{"dvr-launcher", true}}, {0});
+  EXPECT_EQ(via_launcher(), marker->marks().target);
+}
+
+// The fence: a target's packets leave for loopback and the skipped
+// destinations only; everything else is dropped in the kernel.
+TEST_F(target_marker_test, the_fence_keeps_a_target_in) {
+  attach();
+  targets({{"dvr-target", false}}, {0});
+  child server{{"ip", "netns", "exec", net->b.name(), DROVER_PEER, "udp-echo",
+                net->ip_b, "7"}};
+  ASSERT_TRUE(server.wait_for_output("listening", 10s));
+  auto before = marker->counters().packets_fenced;
+  auto target = program("dvr-target");
+  auto other = program("dvr-other");
+  EXPECT_NE(run({other, "udp-client", net->ip_b, "7", "1"}).find("ok 1"),
+            std::string::npos)
+      << "not a target: direct";
+  auto out = run({target, "burst", net->ip_b, "7"});
+  EXPECT_NE(out.find("burst timeout"), std::string::npos) << out;
+  EXPECT_GE(marker->counters().packets_fenced, before + 2) << "SYN and UDP";
+  // Loopback is where the capture sends redirected connections.
+  child local{{"ip", "netns", "exec", net->a.name(), DROVER_PEER, "udp-echo",
+               "127.0.0.1", "7"}};
+  ASSERT_TRUE(local.wait_for_output("listening", 10s));
+  EXPECT_NE(run({target, "udp-client", "127.0.0.1", "7", "1"}).find("ok 1"),
+            std::string::npos);
+  // A destination the capture skips.
+  drover::net::capture::exclusions skip;
+  skip.extra = {*drover::net::parse_ipv4_cidr(net->ip_b)};
+  std::string error;
+  ASSERT_TRUE(marker->set_skip(skip, error)) << error;
+  EXPECT_NE(run({target, "udp-client", net->ip_b, "7", "1"}).find("ok 1"),
+            std::string::npos)
+      << "skipped: direct on purpose";
+}
+
+// A killed engine's programs stay attached (nothing goes direct meanwhile)
+// until the next engine's replace them.
+TEST_F(target_marker_test, a_killed_engines_programs_are_replaced) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::string error;
+    marker_settings s;
+    s.cgroup_root = cgroup_root();
+    auto m = drover::test::inside(
+        net->a, [&] { return target_marker::attach(s, error); });
+    char ok = m ? 'y' : 'n';
+    (void)!::write(ready[1], &ok, 1);
+    ::_exit(0); // no destructor: as if killed
+  }
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ASSERT_EQ(ok, 'y');
+  ::waitpid(pid, nullptr, 0);
+  attach();
+  EXPECT_EQ(marker->replaced(), 2) << "its marking and its fence";
+}
+
+// Sockets a process had before it became a target: marked, and a
+// connection it holds is aborted so it reconnects (proxied); one to
+// loopback is left alone.
+TEST_F(target_marker_test, sockets_made_before_are_taken_over) {
+  child server{{"ip", "netns", "exec", net->b.name(), DROVER_PEER, "tcp-echo",
+                net->ip_b, "7"}};
+  ASSERT_TRUE(server.wait_for_output("listening", 10s));
+  child local_server{{"ip", "netns", "exec", net->a.name(), DROVER_PEER,
+                      "tcp-echo", "127.0.0.1", "7"}};
+  ASSERT_TRUE(local_server.wait_for_output("listening", 10s));
+  child remote{{"ip", "netns", "exec", net->a.name(), DROVER_PEER, "hold-tcp",
+                net->ip_b, "7"}};
+  child local{{"ip", "netns", "exec", net->a.name(), DROVER_PEER, "hold-tcp",
+               "127.0.0.1", "7"}};
+  ASSERT_TRUE(remote.wait_for_output("connected", 10s)) << remote.output();
+  ASSERT_TRUE(local.wait_for_output("connected", 10s)) << local.output();
+  std::string error;
+  constexpr uint32_t mark = 0x44530abc;
+  auto taken = drover::test::inside(
+      net->a, [&] { return adopt_sockets(remote.pid(), mark, {}, error); });
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(taken.marked, 1u);
+  EXPECT_EQ(taken.reset, 1u);
+  EXPECT_TRUE(remote.wait_for_output("ended", 10s));
+  EXPECT_NE(remote.output().find("Software caused connection abort"),
+            std::string::npos)
+      << remote.output();
+  auto kept = drover::test::inside(
+      net->a, [&] { return adopt_sockets(local.pid(), mark, {}, error); });
+  EXPECT_EQ(kept.marked, 1u);
+  EXPECT_EQ(kept.reset, 0u) << "loopback is never captured";
+  // Taken over already: nothing to do a second time.
+  auto again = drover::test::inside(
+      net->a, [&] { return adopt_sockets(local.pid(), mark, {}, error); });
+  EXPECT_EQ(again.marked, 0u);
+}
