@@ -18,10 +18,21 @@ port_owners::entry* port_owners::slot(uint8_t protocol, uint16_t port) {
 }
 
 void port_owners::opened(uint8_t protocol, uint16_t port, uint32_t pid) {
-  if (auto* e = slot(protocol, port); e != nullptr && port != 0) {
-    e->pid = pid;
-    e->closed = false;
-  }
+  auto* e = slot(protocol, port);
+  if (e == nullptr || port == 0)
+    return;
+  bool system = pid == 0 || pid == 4;
+  if (system && e->pid != 0 && e->pid != pid && !e->closed)
+    return; // the kernel's own hold on an application's socket
+  e->pid = pid;
+  e->closed = false;
+  e->nobody_until = {};
+}
+
+void port_owners::unowned(uint8_t protocol, uint16_t port, flow_time now) {
+  auto* e = slot(protocol, port);
+  if (e != nullptr && port != 0 && owner(protocol, port, now) == 0)
+    e->nobody_until = now + nobody_for;
 }
 
 void port_owners::closed(uint8_t protocol, uint16_t port, uint32_t pid,
@@ -41,9 +52,9 @@ uint32_t port_owners::owner(uint8_t protocol, uint16_t port,
   if (table == nullptr)
     return 0;
   auto& e = (*table)[port];
-  if (e.closed && now - e.closed_at > linger)
-    return 0;
-  return e.pid;
+  if (e.pid != 0 && !(e.closed && now - e.closed_at > linger))
+    return e.pid;
+  return now < e.nobody_until ? nobody : 0;
 }
 
 uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol) {

@@ -23,15 +23,24 @@ public:
   /// in flight) still belong to it for this long, unless the port is taken
   /// again first.
   static constexpr std::chrono::seconds linger{240};
+  /// After the OS's socket tables named nobody for a port, its packets pass
+  /// without waiting again for this long (a socket event still wins).
+  static constexpr std::chrono::seconds nobody_for{1};
+  /// What owner() says for such a port: no process, known.
+  static constexpr uint32_t nobody = ~uint32_t{0};
 
   port_owners(); // both tables, allocated once (2 x 65536 entries)
 
-  /// A socket of `pid` holds `port` (bind, connect, the socket tables).
+  /// A socket of `pid` holds `port` (bind, connect, listen, accept, the
+  /// socket tables). PID 0 and 4 (the System process, for sockets the
+  /// kernel holds) never replace an application that owns the port.
   void opened(uint8_t protocol, uint16_t port, uint32_t pid);
+  /// The OS's tables know no owner of `port` now.
+  void unowned(uint8_t protocol, uint16_t port, flow_time now);
   /// The socket closed; a newer owner of the port is left alone.
   void closed(uint8_t protocol, uint16_t port, uint32_t pid, flow_time now);
-  /// The owner's process ID, or 0 when unknown (never seen, or closed
-  /// longer than `linger` ago).
+  /// The owner's process ID, `nobody` (see unowned()), or 0 when unknown
+  /// (never seen, or closed longer than `linger` ago).
   uint32_t owner(uint8_t protocol, uint16_t port, flow_time now) const;
 
 private:
@@ -39,6 +48,7 @@ private:
     uint32_t pid = 0;
     bool closed = false;
     flow_time closed_at{};
+    flow_time nobody_until{};
   };
   entry* slot(uint8_t protocol, uint16_t port);
   std::vector<entry> tcp_, udp_;

@@ -51,8 +51,8 @@ std::string windivert_socket_filter() {
   // Drover's own sockets included: their packets (to a UDP relay at another
   // address than the proxy, say) are then known to be nobody's target at
   // once, instead of waiting for their owner.
-  return "(event == BIND or event == CONNECT or event == CLOSE) and "
-         "(tcp or udp) and !loopback";
+  return "(event == BIND or event == CONNECT or event == LISTEN or "
+         "event == ACCEPT or event == CLOSE) and (tcp or udp) and !loopback";
 }
 
 filter_size measure_windivert_filter(std::string_view f) {

@@ -37,8 +37,9 @@ struct windivert_params {
 std::string windivert_network_filter(const windivert_params& p);
 
 /// The SOCKET-layer attribution filter (open with SNIFF | RECV_ONLY):
-/// bind, connect and close events of non-loopback TCP/UDP sockets (bind
-/// and connect name a local port's owner before its first packet).
+/// bind, connect, listen, accept and close events of non-loopback TCP/UDP
+/// sockets (each but close names a local port's owner before its first
+/// packet).
 std::string windivert_socket_filter();
 
 /// WinDivert's documented limits: at most 256 compiled instructions, about

@@ -22,6 +22,19 @@ struct process_entry {
   bool served = true;
 };
 
+/// What a process is, for deciding whether it is a target the moment it
+/// opens its first socket (Windows).
+struct process_identity {
+  std::string image;    // its executable's file name ("Discord.exe")
+  uint64_t created = 0; // its creation time (a reused ID differs here)
+  bool served = false;  // runs as the user this engine serves
+};
+
+/// Looks a running process up (Windows: QueryFullProcessImageNameW, its
+/// creation time, its token's user against the engine's). Nothing when it
+/// is gone or cannot be opened. Linux: nothing (the kernel decides).
+std::optional<process_identity> identify_process(uint32_t pid);
+
 /// Every process this user may see. Windows: Toolhelp32; Linux: /proc
 /// (the executable's base name, or the command name when it is hidden),
 /// only those in this process's network namespace (where its capture

@@ -67,6 +67,7 @@ constexpr unsigned mtu_max = 40 + 0xFFFF;
 // shadow set, and so does Drover).
 constexpr uint64_t queue_length_max = 16384;
 constexpr uint64_t queue_time_max_ms = 16000;
+constexpr uint64_t queue_time_ms = 2000; // the driver's default
 constexpr uint64_t queue_size_max = 32u << 20;
 
 struct network_data {

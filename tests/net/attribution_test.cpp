@@ -57,6 +57,42 @@ TEST(port_owners, a_close_of_an_older_socket_leaves_the_new_owner) {
   EXPECT_EQ(owners.owner(proto_udp, 0, t0), 0u);
 }
 
+// The System process (4) and PID 0 appear for sockets the kernel holds on
+// an application's behalf: a known application owner wins over them.
+TEST(port_owners, the_system_process_never_replaces_an_application) {
+  port_owners owners;
+  flow_time t0{};
+  owners.opened(proto_tcp, 50000, 4242);
+  owners.opened(proto_tcp, 50000, 4);
+  owners.opened(proto_tcp, 50000, 0);
+  EXPECT_EQ(owners.owner(proto_tcp, 50000, t0), 4242u);
+  // Once the application's socket closed (and lingered), the port is free.
+  owners.closed(proto_tcp, 50000, 4242, t0);
+  owners.opened(proto_tcp, 50000, 4);
+  EXPECT_EQ(owners.owner(proto_tcp, 50000, t0), 4u);
+  owners.opened(proto_tcp, 50001, 4); // nobody else: the System's it is
+  EXPECT_EQ(owners.owner(proto_tcp, 50001, t0), 4u);
+}
+
+// A port the OS's tables name nobody for: its packets pass at once for a
+// moment instead of each waiting for an owner; a socket event still wins.
+TEST(port_owners, nobody_is_remembered_briefly) {
+  port_owners owners;
+  flow_time t0{};
+  owners.unowned(proto_udp, 40000, t0);
+  EXPECT_EQ(owners.owner(proto_udp, 40000, t0), port_owners::nobody);
+  EXPECT_EQ(decide(syn_from(40000), owners, t0), disposition::hold)
+      << "TCP port 40000 is another port";
+  EXPECT_EQ(owners.owner(proto_udp, 40000, t0 + port_owners::nobody_for), 0u)
+      << "asked again after a moment";
+  owners.unowned(proto_tcp, 40001, t0);
+  EXPECT_EQ(decide(syn_from(40001), owners, t0), disposition::pass);
+  owners.opened(proto_tcp, 40001, 4242);
+  EXPECT_EQ(decide(syn_from(40001), owners, t0), disposition::capture);
+  owners.unowned(proto_tcp, 40001, t0);
+  EXPECT_EQ(owners.owner(proto_tcp, 40001, t0), 4242u) << "an owner stays";
+}
+
 TEST(attribution, targets_are_captured_others_passed_unknowns_held) {
   port_owners owners;
   flow_time now{};

@@ -50,12 +50,14 @@ struct fake_driver {
   using calls_fn = long (*)(wd::layer);
   using info_fn = BOOL (*)(wd::layer, char*, UINT, int16_t*, UINT64*, UINT64*);
   using count_fn = int (*)();
+  using sends_fn = long (*)();
 
   deliver_fn deliver = nullptr;
   take_fn take = nullptr;
   calls_fn recv_calls = nullptr;
   info_fn info = nullptr;
   count_fn open_handles = nullptr;
+  sends_fn send_calls = nullptr;
 
   fake_driver() {
     auto m = GetModuleHandleW(L"WinDivert.dll");
@@ -70,6 +72,7 @@ struct fake_driver {
     get(recv_calls, "DroverFakeRecvCalls");
     get(info, "DroverFakeHandleInfo");
     get(open_handles, "DroverFakeOpenHandles");
+    get(send_calls, "DroverFakeSendCalls");
   }
   bool ok() const { return deliver && take && recv_calls && info; }
 };
@@ -243,7 +246,8 @@ TEST_F(windows_divert, opens_both_layers_with_the_queue_at_its_maximum) {
       << filter;
   EXPECT_EQ(flags, 0u);
   EXPECT_EQ(params[wd::param_queue_length], wd::queue_length_max);
-  EXPECT_EQ(params[wd::param_queue_time], wd::queue_time_max_ms);
+  EXPECT_EQ(params[wd::param_queue_time], wd::queue_time_ms)
+      << "2 s: a stalled engine holds the machine's traffic up no longer";
   EXPECT_EQ(params[wd::param_queue_size], wd::queue_size_max);
   int16_t socket_priority = 0;
   ASSERT_TRUE(driver.info(wd::layer_socket, filter, sizeof filter,
@@ -393,4 +397,73 @@ TEST_F(windows_divert, a_program_started_by_drover_is_a_target_from_the_start) {
   EXPECT_FALSE(session->is_target(static_cast<uint32_t>(pid)));
   EXPECT_EQ(session->spawn_target({"no-such-program-here.exe"}, error), -1);
   EXPECT_NE(error.find("no-such-program-here.exe"), std::string::npos) << error;
+}
+
+// WinDivertSendEx takes at most 255 packets (more fail the whole call):
+// a larger batch of verdicts goes out in chunks, every packet sent.
+TEST_F(windows_divert, more_than_255_packets_are_sent_in_chunks) {
+  start_engine();
+  auto packet = syn();
+  constexpr size_t n = 300;
+  std::vector<uint8_t> bytes;
+  std::vector<wd::address> addrs(n, outbound_address());
+  std::vector<platform::verdict> v;
+  bytes.reserve(n * packet.size());
+  for (size_t i = 0; i < n; ++i)
+    bytes.insert(bytes.end(), packet.begin(), packet.end());
+  for (size_t i = 0; i < n; ++i)
+    v.push_back({static_cast<uint32_t>(i), platform::verdict_kind::accept,
+                 bytes.data() + i * packet.size(),
+                 static_cast<uint32_t>(packet.size()), &addrs[i]});
+  auto calls = driver.send_calls();
+  EXPECT_FALSE(session->port().send_verdicts(v.data(), v.size()));
+  EXPECT_EQ(driver.send_calls() - calls, 2) << "255, then 45";
+  size_t taken = 0;
+  while (take())
+    ++taken;
+  EXPECT_EQ(taken, n) << "nothing lost";
+}
+
+// A process the scan never saw opens its first socket: its image is a
+// target's, so that very socket's packets are captured, not passed.
+TEST_F(windows_divert, a_new_target_is_captured_at_its_first_socket) {
+  if (!guard)
+    guard = platform::open_guard({}).guard;
+  std::string error;
+  platform::target_selection t;
+  t.names = {"DroverTestDiscord.exe"};
+  ASSERT_TRUE(guard->set_targets(t, error)) << error;
+  start_engine();
+  // A real process whose image is named like a target (a copy of this
+  // test's own executable), started suspended: it runs nothing.
+  wchar_t self[MAX_PATH];
+  GetModuleFileNameW(nullptr, self, MAX_PATH);
+  std::wstring copy = std::wstring{self};
+  copy = copy.substr(0, copy.find_last_of(L"\\/") + 1)
+         + L"DroverTestDiscord.exe";
+  ASSERT_TRUE(CopyFileW(self, copy.c_str(), FALSE));
+  STARTUPINFOW si{};
+  si.cb = sizeof si;
+  PROCESS_INFORMATION pi{};
+  std::wstring line = L"\"" + copy + L"\" --gtest_list_tests";
+  ASSERT_TRUE(CreateProcessW(nullptr, line.data(), nullptr, nullptr, FALSE,
+                             CREATE_SUSPENDED, nullptr, nullptr, &si, &pi));
+  struct end_it {
+    PROCESS_INFORMATION& pi;
+    std::wstring path;
+    ~end_it() {
+      TerminateProcess(pi.hProcess, 0);
+      WaitForSingleObject(pi.hProcess, 5000);
+      CloseHandle(pi.hThread);
+      CloseHandle(pi.hProcess);
+      DeleteFileW(path.c_str());
+    }
+  } cleanup{pi, copy};
+  auto app_syn = with_source_port(syn(), 50123);
+  socket(socket_event(wd::event_socket_connect,
+                      static_cast<uint32_t>(pi.dwProcessId), 50123));
+  divert(app_syn, outbound_address());
+  auto out = next_sent();
+  EXPECT_EQ(out.info.dst.port, listener_port) << "redirected: a target";
+  EXPECT_TRUE(session->is_target(static_cast<uint32_t>(pi.dwProcessId)));
 }

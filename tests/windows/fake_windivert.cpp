@@ -7,6 +7,7 @@
 //   DroverFakeTakeSent  what SendEx injected, packet by packet
 //   DroverFakeRecvCalls how many receives a layer's handle has started
 //                       (a port that re-armed has dealt with what came)
+//   DroverFakeSendCalls how many SendEx calls succeeded
 // and through the environment:
 //   DROVER_FAKE_WINDIVERT_OPEN_ERROR=N   WinDivertOpen fails with error N
 //   DROVER_FAKE_WINDIVERT_VERSION=M.m    the driver version it reports
@@ -64,6 +65,7 @@ struct sent_packet {
 std::mutex mutex;
 std::vector<fake_handle*> handles; // open ones, oldest first
 std::deque<sent_packet> sent;
+long send_calls = 0; // successful SendEx calls
 long pipe_serial = 0;
 
 // The process environment (shared by every module, whatever its C runtime).
@@ -152,6 +154,11 @@ __declspec(dllexport) BOOL
       SetLastError(ERROR_INVALID_PARAMETER);
       return FALSE;
     }
+    if (*addrs_bytes < sizeof(address)
+        || *addrs_bytes > batch_max * sizeof(address)) {
+      SetLastError(ERROR_INVALID_PARAMETER); // 1..255 addresses, as the driver
+      return FALSE;
+    }
     if (f->shut) {
       SetLastError(ERROR_NO_DATA);
       return FALSE;
@@ -179,10 +186,15 @@ __declspec(dllexport) BOOL
                     LPOVERLAPPED) {
   std::lock_guard<std::mutex> guard{mutex};
   auto* f = find(h);
-  if (f == nullptr || flags != 0 || (f->flags & flag_recv_only) != 0) {
+  // The driver takes 1..255 addresses per call, and fails the whole call
+  // otherwise (sys/windivert.c).
+  if (f == nullptr || flags != 0 || (f->flags & flag_recv_only) != 0
+      || addrs_bytes < sizeof(address)
+      || addrs_bytes > batch_max * sizeof(address)) {
     SetLastError(ERROR_INVALID_PARAMETER);
     return FALSE;
   }
+  send_calls++;
   auto* p = static_cast<const uint8_t*>(packets);
   UINT at = 0;
   for (UINT i = 0; i < addrs_bytes / sizeof(address) && at + 20 <= size; ++i) {
@@ -251,6 +263,12 @@ __declspec(dllexport) BOOL WinDivertGetParam(HANDLE, param p, UINT64* value) {
 __declspec(dllexport) int DroverFakeOpenHandles() {
   std::lock_guard<std::mutex> guard{mutex};
   return static_cast<int>(handles.size());
+}
+
+// SendEx calls that succeeded (each carries 1..255 packets).
+__declspec(dllexport) long DroverFakeSendCalls() {
+  std::lock_guard<std::mutex> guard{mutex};
+  return send_calls;
 }
 
 // Diverts `count` packets (back to back in `packets`; none for the SOCKET

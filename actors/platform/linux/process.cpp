@@ -184,6 +184,10 @@ socket_owners(uint8_t protocol, uint32_t local_ip,
   return out;
 }
 
+std::optional<process_identity> identify_process(uint32_t) {
+  return std::nullopt; // the kernel program decides at socket creation
+}
+
 std::string capture_privilege_problem() {
   return linux_port::missing_privileges();
 }

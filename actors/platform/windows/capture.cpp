@@ -30,8 +30,11 @@ class windows_guard final : public capture_guard {
 public:
   std::shared_ptr<target_set> targets = std::make_shared<target_set>();
 
-  bool set_targets(const target_selection&, std::string&) override {
-    return true; // procscan adds and removes the matching processes
+  // The names let the port take a process at its first socket; procscan
+  // adds the ones already running and forgets those that exit.
+  bool set_targets(const target_selection& t, std::string&) override {
+    targets->set_names(t.names);
+    return true;
   }
   std::string repair(std::string&) override { return {}; }
   guard_counters counters() const override { return {}; }
@@ -96,6 +99,7 @@ class windows_capture final : public capture_session {
 public:
   std::shared_ptr<windivert::dll> dll;
   std::shared_ptr<target_set> targets;
+  net::capture::exclusions skip;
   std::unique_ptr<divert_port> divert;
   int16_t priority = 0;
 
@@ -108,7 +112,12 @@ public:
   packet_injector& injector() override { return *divert; }
 
   bool add_target(uint32_t pid, std::string&) override {
-    targets->add(pid);
+    // Found by the scan: it ran before the engine (or before its name was
+    // added); its connections from then would stay direct.
+    if (!targets->contains(pid)) {
+      targets->add(pid);
+      windivert::reset_tcp_connections(pid, skip);
+    }
     return true;
   }
 
@@ -155,14 +164,16 @@ std::string capture_repair_hint() {
          "happening, allow WinDivert64.sys in your antivirus";
 }
 
-guard_result open_guard(const guard_options&) {
+guard_result open_guard(const guard_options& opts) {
   guard_result r;
   if (auto problem = capture_privilege_problem(); !problem.empty()) {
     r.failure = capture_failure::not_permitted;
     r.error = problem;
     return r;
   }
-  r.guard = std::make_shared<windows_guard>();
+  auto g = std::make_shared<windows_guard>();
+  g->targets->set_names(opts.targets.names);
+  r.guard = std::move(g);
   return r;
 }
 
@@ -198,6 +209,7 @@ capture_result open_capture(const capture_options& opts) {
     return r;
   }
   s->targets = guard->targets;
+  s->skip = opts.skip;
   s->priority = static_cast<int16_t>(next_priority.fetch_sub(1));
   windivert::port_options po;
   net::capture::windivert_params wp;

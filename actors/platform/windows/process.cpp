@@ -1,6 +1,7 @@
 #include "actors/platform/process.hpp"
 
 #include <cstdio>
+#include <vector>
 
 #ifndef WIN32_LEAN_AND_MEAN
 #  define WIN32_LEAN_AND_MEAN
@@ -77,10 +78,61 @@ std::optional<std::vector<process_entry>> list_processes() {
       WideCharToMultiByte(CP_UTF8, 0, e.szExeFile, -1, p.name.data(), n,
                           nullptr, nullptr);
     }
+    // Another user's (or a service's) process is never a target.
+    auto id = identify_process(p.pid);
+    p.served = id && id->served;
     out.push_back(std::move(p));
   }
   CloseHandle(snap);
   return out;
+}
+
+namespace {
+
+// The user a process runs as: its token's SID (an administrator's elevated
+// token keeps the signed-in user's SID, so the engine's own is the served
+// user's).
+std::vector<uint8_t> token_user(HANDLE process) {
+  HANDLE token = nullptr;
+  if (!OpenProcessToken(process, TOKEN_QUERY, &token))
+    return {};
+  DWORD size = 0;
+  GetTokenInformation(token, TokenUser, nullptr, 0, &size);
+  std::vector<uint8_t> buf(size);
+  bool ok = size > 0
+            && GetTokenInformation(token, TokenUser, buf.data(), size, &size);
+  CloseHandle(token);
+  if (!ok)
+    return {};
+  auto* sid = static_cast<uint8_t*>(
+      reinterpret_cast<TOKEN_USER*>(buf.data())->User.Sid);
+  return {sid, sid + GetLengthSid(sid)};
+}
+
+} // namespace
+
+std::optional<process_identity> identify_process(uint32_t pid) {
+  HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+  if (h == nullptr)
+    return std::nullopt;
+  process_identity id;
+  wchar_t path[1024];
+  DWORD n = 1024;
+  if (QueryFullProcessImageNameW(h, 0, path, &n)) {
+    std::wstring full{path, n};
+    id.image
+        = windows_port::to_utf8(full.substr(full.find_last_of(L"\\/") + 1));
+  }
+  FILETIME created{}, exited{}, kernel{}, user{};
+  if (GetProcessTimes(h, &created, &exited, &kernel, &user))
+    id.created
+        = (uint64_t{created.dwHighDateTime} << 32) | created.dwLowDateTime;
+  static const auto own = token_user(GetCurrentProcess());
+  id.served = !own.empty() && token_user(h) == own;
+  CloseHandle(h);
+  if (id.image.empty())
+    return std::nullopt;
+  return id;
 }
 
 std::map<uint16_t, socket_owner> socket_owners(uint8_t, uint32_t,

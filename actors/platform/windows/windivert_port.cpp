@@ -7,7 +7,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstring>
+#include <unordered_map>
+
+#include "actors/platform/process.hpp"
 
 #include "actors/platform/windivert_errors.hpp"
 #include "net/bytes.hpp"
@@ -37,6 +41,24 @@ void target_set::remove(uint32_t pid) {
 bool target_set::contains(uint32_t pid) const {
   std::lock_guard<std::mutex> guard{mutex_};
   return std::binary_search(pids_.begin(), pids_.end(), pid);
+}
+
+void target_set::set_names(std::vector<std::string> names) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  names_ = std::move(names);
+}
+
+bool target_set::name_matches(const std::string& image) const {
+  auto same = [&](const std::string& name) {
+    return name.size() == image.size()
+           && std::equal(
+               name.begin(), name.end(), image.begin(), [](char a, char b) {
+                 return std::tolower(static_cast<unsigned char>(a))
+                        == std::tolower(static_cast<unsigned char>(b));
+               });
+  };
+  std::lock_guard<std::mutex> guard{mutex_};
+  return std::any_of(names_.begin(), names_.end(), same);
 }
 
 void target_set::refresh(std::vector<uint32_t>& copy, uint64_t& seen) const {
@@ -94,12 +116,54 @@ void read_socket_tables(net::port_owners& owners, std::vector<char>& buf) {
   read_table<MIB_UDP6ROW_OWNER_PID>(buf, net::proto_udp, AF_INET6, owners);
 }
 
+size_t reset_tcp_connections(uint32_t pid,
+                             const net::capture::exclusions& skip) {
+  std::vector<char> buf(64 * 1024);
+  DWORD size = 0;
+  DWORD rc = ERROR_INSUFFICIENT_BUFFER;
+  for (int attempt = 0; attempt < 4 && rc == ERROR_INSUFFICIENT_BUFFER;
+       ++attempt) {
+    size = static_cast<DWORD>(buf.size());
+    rc = GetExtendedTcpTable(buf.data(), &size, FALSE, AF_INET,
+                             TCP_TABLE_OWNER_PID_CONNECTIONS, 0);
+    if (rc == ERROR_INSUFFICIENT_BUFFER)
+      buf.resize(size + 4096);
+  }
+  if (rc != NO_ERROR)
+    return 0;
+  auto skipped = net::capture::excluded_ranges(skip);
+  auto* table = reinterpret_cast<const MIB_TCPTABLE_OWNER_PID*>(buf.data());
+  size_t reset = 0;
+  for (DWORD i = 0; i < table->dwNumEntries; ++i) {
+    auto& r = table->table[i];
+    if (r.dwOwningPid != pid || r.dwState != MIB_TCP_STATE_ESTAB)
+      continue;
+    net::ipv4_address remote{ntohl(r.dwRemoteAddr)};
+    if ((remote.value >> 24) == 127
+        || std::any_of(
+            skipped.begin(), skipped.end(),
+            [&](const net::ipv4_cidr& c) { return c.contains(remote); }))
+      continue;
+    MIB_TCPROW row{};
+    row.dwState = MIB_TCP_STATE_DELETE_TCB;
+    row.dwLocalAddr = r.dwLocalAddr;
+    row.dwLocalPort = r.dwLocalPort;
+    row.dwRemoteAddr = r.dwRemoteAddr;
+    row.dwRemotePort = r.dwRemotePort;
+    if (SetTcpEntry(&row) == NO_ERROR)
+      ++reset;
+  }
+  return reset;
+}
+
 // -- the port -----------------------------------------------------------------
 
 namespace {
 
 constexpr size_t receive_bytes = 1 << 20; // one RecvEx: up to 255 packets
 constexpr size_t address_size = sizeof(address);
+// WinDivertSendEx takes 1..255 addresses: more fail the whole call (87).
+constexpr size_t send_max = batch_max;
 
 // One handle's overlapped receive, always outstanding while the port runs.
 struct receiver {
@@ -140,6 +204,8 @@ struct divert_port::state {
   net::held_packets held;
   std::vector<uint32_t> target_copy;
   uint64_t target_generation = ~uint64_t{0};
+  // Processes consider() looked at: ID -> creation time.
+  std::unordered_map<uint32_t, uint64_t> seen_processes;
   std::vector<uint8_t> pass_bytes; // re-injected in one SendEx per wake
   std::vector<address> pass_addrs;
   size_t pass_used = 0;
@@ -167,6 +233,7 @@ struct divert_port::state {
 
   mutable std::mutex counters_mutex;
   port_counters counters;
+  std::atomic<uint64_t> verdicts_failed{0}; // from the verdicts' thread
   port_stats stats;
   std::string error;
 
@@ -242,15 +309,54 @@ struct divert_port::state {
     live.passed++;
   }
 
+  // Sends `count` packets packed back to back in `bytes` with their
+  // addresses, at most 255 per SendEx (more fail the whole call); returns
+  // how many could not be sent.
+  size_t send_all(const uint8_t* bytes, size_t used, const address* addrs,
+                  size_t count) {
+    size_t failed = 0;
+    size_t at = 0;
+    for (size_t first = 0; first < count; first += send_max) {
+      size_t n = std::min(send_max, count - first);
+      size_t length = 0;
+      for (size_t i = 0; i < n; ++i)
+        length += packet_length(bytes + at + length, used - at - length);
+      unsigned sent = 0;
+      if (!d->send_ex(network.h, bytes + at, static_cast<unsigned>(length),
+                      &sent, 0, addrs + first,
+                      static_cast<unsigned>(n * address_size), nullptr))
+        failed += n;
+      at += length;
+    }
+    return failed;
+  }
+
   void flush_passed() {
-    if (pass_count == 0)
-      return;
-    unsigned sent = 0;
-    d->send_ex(network.h, pass_bytes.data(), static_cast<unsigned>(pass_used),
-               &sent, 0, pass_addrs.data(),
-               static_cast<unsigned>(pass_count * address_size), nullptr);
+    // Other programs' packets: one that cannot be sent is lost (counted).
+    live.send_failed += send_all(pass_bytes.data(), pass_used,
+                                 pass_addrs.data(), pass_count);
     pass_count = 0;
     pass_used = 0;
+  }
+
+  // A process not seen before opened a socket: if its executable is a
+  // target's (and it is the served user's), it is a target from this very
+  // socket on, without waiting for procscan. Once per process (by its
+  // creation time, so a reused ID is looked at again).
+  void consider(uint32_t pid) {
+    if (pid <= 4 || is_target(pid))
+      return;
+    auto id = identify_process(pid);
+    if (!id)
+      return;
+    auto it = seen_processes.find(pid);
+    if (it != seen_processes.end() && it->second == id->created)
+      return;
+    seen_processes[pid] = id->created;
+    if (id->served && targets->name_matches(id->image)) {
+      targets->add(pid);
+      live.adopted++;
+    }
   }
 
   // Called for each delivered packet; takes the lock only when an address
@@ -306,8 +412,10 @@ struct divert_port::state {
       if (pid != 0 && is_target(pid)) {
         deliver(batch, used, held.data(h), h.length, a);
       } else {
-        if (pid == 0)
+        if (pid == 0) {
           live.unattributed++;
+          owners.unowned(h.protocol, h.port, now); // its next ones pass
+        }
         pass(held.data(h), h.length, a);
       }
       return true;
@@ -321,7 +429,10 @@ struct divert_port::state {
       switch (a.event) {
         case event_socket_bind:
         case event_socket_connect:
+        case event_socket_listen:
+        case event_socket_accept:
           owners.opened(f.protocol, f.local_port, f.process_id);
+          consider(f.process_id);
           break;
         case event_socket_close:
           owners.closed(f.protocol, f.local_port, f.process_id, now);
@@ -357,6 +468,8 @@ struct divert_port::state {
         live.hold_overflow++;
         read_tables_once();
         auto pid = owners.owner(protocol, port, now);
+        if (pid == 0)
+          owners.unowned(protocol, port, now);
         what = pid != 0 && is_target(pid) ? net::disposition::capture
                                           : net::disposition::pass;
       }
@@ -427,8 +540,11 @@ divert_port::open(std::shared_ptr<dll> d, const port_options& opts,
     return fail(code);
   // A burst (a call joining, a game's update) must not overflow the queue
   // while the engine is busy: everything at its maximum.
+  // The queue's time at WinDivert's default (2 s), not its 16 s maximum:
+  // should the engine stall, the machine's other traffic (which waits in
+  // the same queue) is held up for 2 s at most.
   st.d->set_param(st.network.h, param_queue_length, queue_length_max);
-  st.d->set_param(st.network.h, param_queue_time, queue_time_max_ms);
+  st.d->set_param(st.network.h, param_queue_time, queue_time_ms);
   st.d->set_param(st.network.h, param_queue_size, queue_size_max);
   read_socket_tables(st.owners, st.table_buffer);
   return port;
@@ -512,15 +628,13 @@ std::error_code divert_port::send_verdicts(const verdict* v, size_t n) {
   auto& s = *s_;
   size_t used = 0, count = 0;
   auto flush = [&]() -> std::error_code {
-    if (count == 0)
-      return {};
-    unsigned sent = 0;
-    bool ok = s.d->send_ex(
-        s.network.h, s.verdict_bytes.data(), static_cast<unsigned>(used), &sent,
-        0, s.verdict_addrs.data(), static_cast<unsigned>(count * address_size),
-        nullptr);
+    auto failed = s.send_all(s.verdict_bytes.data(), used,
+                             s.verdict_addrs.data(), count);
     used = count = 0;
-    return ok ? std::error_code{} : win_error(GetLastError());
+    if (failed == 0)
+      return {};
+    s.verdicts_failed += failed;
+    return win_error(GetLastError());
   };
   std::error_code first;
   for (size_t i = 0; i < n; ++i) {
@@ -595,7 +709,9 @@ port_counters divert_port::counters() const {
 
 port_stats divert_port::stats() const {
   std::lock_guard<std::mutex> guard{s_->counters_mutex};
-  return s_->stats;
+  auto out = s_->stats;
+  out.send_failed += s_->verdicts_failed.load();
+  return out;
 }
 
 std::string divert_port::last_error() const {

@@ -24,12 +24,17 @@
 namespace drover::platform::windivert {
 
 /// The target process IDs, shared by the capture session (procscan adds to
-/// it) and the receive thread (which reads a copy when it changed).
+/// it) and the receive thread (which reads a copy when it changed), and the
+/// target executable names, by which the receive thread adds a process the
+/// moment it opens its first socket.
 class target_set {
 public:
   void add(uint32_t pid);
   void remove(uint32_t pid);
   bool contains(uint32_t pid) const;
+  void set_names(std::vector<std::string> names);
+  /// `image` (an executable's file name) is a target's, case-insensitively.
+  bool name_matches(const std::string& image) const;
   uint64_t generation() const { return generation_.load(); }
   /// Copies the set (sorted) when it changed since `seen`.
   void refresh(std::vector<uint32_t>& copy, uint64_t& seen) const;
@@ -37,8 +42,16 @@ public:
 private:
   mutable std::mutex mutex_;
   std::vector<uint32_t> pids_; // sorted
+  std::vector<std::string> names_;
   std::atomic<uint64_t> generation_{0};
 };
+
+/// Resets the established TCP connections of process `pid` (SetTcpEntry,
+/// MIB_TCP_STATE_DELETE_TCB), except those to loopback or a destination in
+/// `skip`: a target the engine took over after they began reconnects, now
+/// through the proxy. Returns how many were reset.
+size_t reset_tcp_connections(uint32_t pid,
+                             const net::capture::exclusions& skip);
 
 struct port_options {
   std::string network_filter;
@@ -56,6 +69,8 @@ struct port_stats {
   uint64_t held = 0;         // packets that waited for their owner
   uint64_t unattributed = 0; // no owner found even in the tables: passed
   uint64_t hold_overflow = 0;
+  uint64_t adopted = 0;     // targets found by their first socket's image
+  uint64_t send_failed = 0; // packets a failed SendEx could not send
 };
 
 class divert_port final : public packet_port, public packet_injector {
