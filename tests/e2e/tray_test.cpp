@@ -203,7 +203,7 @@ TEST_F(tray_e2e, a_users_tray_follows_and_drives_a_root_engine) {
   EXPECT_EQ(t->state(), "active");
 
   // The proxy dies: a target's connection fails, the engine reconnects.
-  t->target = w->tcp_rounds(*t->engine, t->named);
+  t->target = w->tcp_rounds(*t->engine, t->named, nobody);
   auto from = tray->output().size();
   w->stop_proxy();
   t->target->write_line("go");
@@ -244,7 +244,7 @@ TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
   ASSERT_TRUE(tray->wait_for_output("tray: engine at", 15s)) << tray->output();
   ASSERT_TRUE(d->wait_icon("green", 5s));
   // Some traffic and a flow for the Status and Flows tabs.
-  t->target = w->tcp_rounds(*t->engine, t->named);
+  t->target = w->tcp_rounds(*t->engine, t->named, nobody);
   t->target->write_line("go");
   ASSERT_TRUE(t->target->wait_for_output("round ok", 20s));
 

@@ -175,11 +175,20 @@ struct world : drover::test::proxy_lab {
 
   // Starts `named` (a copy of the peer helper, a target by name) in
   // rounds-of-tcp mode against the echo server, and waits until the engine
-  // captures it. Each "go" line on its stdin is one round.
-  std::unique_ptr<child> tcp_rounds(child& engine, const fs::path& named) {
-    auto target = std::make_unique<child>(std::vector<std::string>{
-        "ip", "netns", "exec", app.name(), named.string(), "rounds-of-tcp",
-        server_ip, "7", "1"});
+  // captures it. Each "go" line on its stdin is one round. `uid`: the user
+  // it runs as (targets are only the served user's programs).
+  std::unique_ptr<child> tcp_rounds(child& engine, const fs::path& named,
+                                    uid_t uid = 0) {
+    std::vector<std::string> argv{"ip", "netns", "exec", app.name()};
+    if (uid != 0)
+      for (auto a : {std::string{"setpriv"}, "--reuid=" + std::to_string(uid),
+                     "--regid=" + std::to_string(uid),
+                     std::string{"--clear-groups"}})
+        argv.push_back(a);
+    for (auto a : {named.string(), std::string{"rounds-of-tcp"}, server_ip,
+                   std::string{"7"}, std::string{"1"}})
+      argv.push_back(a);
+    auto target = std::make_unique<child>(argv);
     if (!engine.wait_for_output("capturing " + named.filename().string(), 10s))
       ADD_FAILURE() << "not captured: " << engine.output();
     return target;
