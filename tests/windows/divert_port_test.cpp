@@ -51,6 +51,7 @@ struct fake_driver {
   using info_fn = BOOL (*)(wd::layer, char*, UINT, int16_t*, UINT64*, UINT64*);
   using count_fn = int (*)();
   using sends_fn = long (*)();
+  using shut_fn = BOOL (*)(wd::layer);
 
   deliver_fn deliver = nullptr;
   take_fn take = nullptr;
@@ -58,6 +59,7 @@ struct fake_driver {
   info_fn info = nullptr;
   count_fn open_handles = nullptr;
   sends_fn send_calls = nullptr;
+  shut_fn is_shut = nullptr;
 
   fake_driver() {
     auto m = GetModuleHandleW(L"WinDivert.dll");
@@ -73,6 +75,7 @@ struct fake_driver {
     get(info, "DroverFakeHandleInfo");
     get(open_handles, "DroverFakeOpenHandles");
     get(send_calls, "DroverFakeSendCalls");
+    get(is_shut, "DroverFakeIsShut");
   }
   bool ok() const { return deliver && take && recv_calls && info; }
 };
@@ -466,4 +469,44 @@ TEST_F(windows_divert, a_new_target_is_captured_at_its_first_socket) {
   auto out = next_sent();
   EXPECT_EQ(out.info.dst.port, listener_port) << "redirected: a target";
   EXPECT_TRUE(session->is_target(static_cast<uint32_t>(pi.dwProcessId)));
+}
+
+// The packet thread stops reading (the engine stalled): every program's
+// traffic waits in the same driver queue, so after 3 s the handle stops
+// diverting and the port fails, for the engine to reopen it.
+TEST_F(windows_divert, a_reader_that_stops_reading_lets_the_handle_go) {
+  guard = platform::open_guard({}).guard;
+  platform::capture_options opts;
+  opts.guard = guard;
+  opts.listener = {net::nat_shape::loopback, listener_port};
+  opts.skip.proxy = *net::parse_ipv4("10.99.0.1");
+  auto r = platform::open_capture(opts);
+  ASSERT_TRUE(r.session) << r.error;
+  driver = fake_driver{};
+  std::string error;
+  ASSERT_TRUE(r.session->add_target(target_pid, error));
+  auto batch = r.session->port().new_batch();
+  std::thread feed{[&] {
+    socket(socket_event(wd::event_socket_connect, target_pid, 50200));
+  }};
+  auto app_syn = with_source_port(syn(), 50200);
+  auto a = outbound_address();
+  std::thread packet{[&] {
+    std::this_thread::sleep_for(100ms);
+    driver.deliver(wd::layer_network, app_syn.data(),
+                   static_cast<UINT>(app_syn.size()), &a, 1);
+  }};
+  EXPECT_EQ(r.session->port().receive(*batch),
+            platform::packet_port::receive_status::packets);
+  feed.join();
+  packet.join();
+  // Nobody calls receive() again.
+  EXPECT_FALSE(driver.is_shut(wd::layer_network));
+  EXPECT_TRUE(wait_until([&] { return driver.is_shut(wd::layer_network); }))
+      << "the handle is let go after 3 s";
+  EXPECT_EQ(r.session->port().receive(*batch),
+            platform::packet_port::receive_status::failed);
+  EXPECT_NE(r.session->port().last_error().find("stopped for 3 s"),
+            std::string::npos)
+      << r.session->port().last_error();
 }

@@ -8,6 +8,7 @@
 //   DroverFakeRecvCalls how many receives a layer's handle has started
 //                       (a port that re-armed has dealt with what came)
 //   DroverFakeSendCalls how many SendEx calls succeeded
+//   DroverFakeIsShut    whether a layer's newest handle was shut down
 // and through the environment:
 //   DROVER_FAKE_WINDIVERT_OPEN_ERROR=N   WinDivertOpen fails with error N
 //   DROVER_FAKE_WINDIVERT_VERSION=M.m    the driver version it reports
@@ -263,6 +264,13 @@ __declspec(dllexport) BOOL WinDivertGetParam(HANDLE, param p, UINT64* value) {
 __declspec(dllexport) int DroverFakeOpenHandles() {
   std::lock_guard<std::mutex> guard{mutex};
   return static_cast<int>(handles.size());
+}
+
+// Whether the newest handle of layer `l` was shut down.
+__declspec(dllexport) BOOL DroverFakeIsShut(layer l) {
+  std::lock_guard<std::mutex> guard{mutex};
+  auto* f = newest(l);
+  return f != nullptr && f->shut;
 }
 
 // SendEx calls that succeeded (each carries 1..255 packets).

@@ -12,6 +12,7 @@
 
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
+#include "actors/platform/windows/socket_tables.hpp"
 #include "actors/platform/windows/win32.hpp"
 #include "actors/platform/windows/windivert_port.hpp"
 #include "net/capture_rules.hpp"

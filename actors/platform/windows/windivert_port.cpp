@@ -14,6 +14,7 @@
 #include "actors/platform/process.hpp"
 
 #include "actors/platform/windivert_errors.hpp"
+#include "actors/platform/windows/socket_tables.hpp"
 #include "net/bytes.hpp"
 
 namespace drover::platform::windivert {
@@ -69,93 +70,6 @@ void target_set::refresh(std::vector<uint32_t>& copy, uint64_t& seen) const {
   seen = generation_.load();
 }
 
-// -- the OS's socket tables ---------------------------------------------------
-
-namespace {
-
-template<class Row>
-void read_table(std::vector<char>& buf, uint8_t protocol, ULONG family,
-                net::port_owners& owners) {
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    DWORD size = static_cast<DWORD>(buf.size());
-    DWORD rc = protocol == net::proto_tcp
-                   ? GetExtendedTcpTable(buf.data(), &size, FALSE, family,
-                                         TCP_TABLE_OWNER_PID_ALL, 0)
-                   : GetExtendedUdpTable(buf.data(), &size, FALSE, family,
-                                         UDP_TABLE_OWNER_PID, 0);
-    if (rc == ERROR_INSUFFICIENT_BUFFER) {
-      buf.resize(size + 4096);
-      continue;
-    }
-    if (rc != NO_ERROR)
-      return;
-    DWORD rows = 0;
-    std::memcpy(&rows, buf.data(), sizeof rows);
-    // The rows follow the count, aligned for the row type.
-    auto* first = reinterpret_cast<const Row*>(
-        buf.data() + std::max(sizeof(DWORD), alignof(Row)));
-    for (DWORD i = 0; i < rows; ++i)
-      owners.opened(protocol,
-                    ntohs(static_cast<uint16_t>(first[i].dwLocalPort)),
-                    first[i].dwOwningPid);
-    return;
-  }
-}
-
-} // namespace
-
-void read_socket_tables(net::port_owners& owners, std::vector<char>& buf) {
-  // Not on the packet path: at start, and at most once per wake when a
-  // held packet's owner is still unknown after the hold time (or there is
-  // no room to hold one).
-  if (buf.size() < 64 * 1024)
-    buf.resize(64 * 1024);
-  read_table<MIB_TCPROW_OWNER_PID>(buf, net::proto_tcp, AF_INET, owners);
-  read_table<MIB_TCP6ROW_OWNER_PID>(buf, net::proto_tcp, AF_INET6, owners);
-  read_table<MIB_UDPROW_OWNER_PID>(buf, net::proto_udp, AF_INET, owners);
-  read_table<MIB_UDP6ROW_OWNER_PID>(buf, net::proto_udp, AF_INET6, owners);
-}
-
-size_t reset_tcp_connections(uint32_t pid,
-                             const net::capture::exclusions& skip) {
-  std::vector<char> buf(64 * 1024);
-  DWORD size = 0;
-  DWORD rc = ERROR_INSUFFICIENT_BUFFER;
-  for (int attempt = 0; attempt < 4 && rc == ERROR_INSUFFICIENT_BUFFER;
-       ++attempt) {
-    size = static_cast<DWORD>(buf.size());
-    rc = GetExtendedTcpTable(buf.data(), &size, FALSE, AF_INET,
-                             TCP_TABLE_OWNER_PID_CONNECTIONS, 0);
-    if (rc == ERROR_INSUFFICIENT_BUFFER)
-      buf.resize(size + 4096);
-  }
-  if (rc != NO_ERROR)
-    return 0;
-  auto skipped = net::capture::excluded_ranges(skip);
-  auto* table = reinterpret_cast<const MIB_TCPTABLE_OWNER_PID*>(buf.data());
-  size_t reset = 0;
-  for (DWORD i = 0; i < table->dwNumEntries; ++i) {
-    auto& r = table->table[i];
-    if (r.dwOwningPid != pid || r.dwState != MIB_TCP_STATE_ESTAB)
-      continue;
-    net::ipv4_address remote{ntohl(r.dwRemoteAddr)};
-    if ((remote.value >> 24) == 127
-        || std::any_of(
-            skipped.begin(), skipped.end(),
-            [&](const net::ipv4_cidr& c) { return c.contains(remote); }))
-      continue;
-    MIB_TCPROW row{};
-    row.dwState = MIB_TCP_STATE_DELETE_TCB;
-    row.dwLocalAddr = r.dwLocalAddr;
-    row.dwLocalPort = r.dwLocalPort;
-    row.dwRemoteAddr = r.dwRemoteAddr;
-    row.dwRemotePort = r.dwRemotePort;
-    if (SetTcpEntry(&row) == NO_ERROR)
-      ++reset;
-  }
-  return reset;
-}
-
 // -- the port -----------------------------------------------------------------
 
 namespace {
@@ -199,8 +113,7 @@ struct divert_port::state {
 
   // Owned by the receiving thread.
   net::port_owners owners;
-  std::vector<char> table_buffer; // the OS's socket tables, reused
-  bool tables_read = false;       // in this wake already
+  table_reader tables; // the OS's socket tables, read on its own thread
   net::held_packets held;
   std::vector<uint32_t> target_copy;
   uint64_t target_generation = ~uint64_t{0};
@@ -242,10 +155,40 @@ struct divert_port::state {
         pass_addrs(batch_max + held_slots), verdict_bytes(receive_bytes * 2),
         verdict_addrs(batch_max * 2 + held_slots), inject_bytes(mtu_max) {}
 
-  void read_tables_once() {
-    if (!tables_read)
-      read_socket_tables(owners, table_buffer);
-    tables_read = true;
+  // The packet thread that stops reading (the engine stalled) holds up
+  // every program's outbound traffic, which waits in the same driver
+  // queue: after stall_limit outside receive(), the handle stops diverting
+  // and the port fails, so the engine reopens it (docs/architecture.md).
+  static constexpr auto stall_limit = std::chrono::seconds{3};
+  std::atomic<bool> in_receive{false};
+  std::atomic<int64_t> left_receive_ms{0};
+  std::atomic<bool> stalled{false};
+  HANDLE watch_stop = nullptr;
+  std::thread watch;
+
+  static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void watch_reader() {
+    while (WaitForSingleObject(watch_stop, 500) == WAIT_TIMEOUT) {
+      if (in_receive.load() || stalled.load())
+        continue;
+      auto idle = now_ms() - left_receive_ms.load();
+      if (idle < std::chrono::milliseconds{stall_limit}.count())
+        continue;
+      stalled = true;
+      d->shutdown(network.h, shutdown_recv);
+    }
+  }
+
+  void stop_watch() {
+    if (watch.joinable()) {
+      SetEvent(watch_stop);
+      watch.join();
+    }
   }
 
   bool is_target(uint32_t pid) {
@@ -463,15 +406,12 @@ struct divert_port::state {
           live.held++;
           continue;
         }
-        // No room to wait: ask the tables now (rare, and not per packet:
-        // the answer stays in the owners table).
+        // No room to wait (a burst of new sockets): it may be a target's,
+        // so it does not go out; a TCP sender sends it again, by when its
+        // owner is known (its event, or the tables asked now).
         live.hold_overflow++;
-        read_tables_once();
-        auto pid = owners.owner(protocol, port, now);
-        if (pid == 0)
-          owners.unowned(protocol, port, now);
-        what = pid != 0 && is_target(pid) ? net::disposition::capture
-                                          : net::disposition::pass;
+        tables.request();
+        continue;
       }
       if (what == net::disposition::capture)
         deliver(batch, used, p, length, a);
@@ -497,7 +437,9 @@ divert_port::~divert_port() {
     if (r != &s.network || s.network_owned)
       s.d->close(r->h);
   }
-  for (HANDLE e : {s.stop_event, s.network.ov.hEvent, s.socket.ov.hEvent})
+  s.stop_watch();
+  for (HANDLE e :
+       {s.stop_event, s.network.ov.hEvent, s.socket.ov.hEvent, s.watch_stop})
     if (e != nullptr)
       CloseHandle(e);
 }
@@ -546,7 +488,17 @@ divert_port::open(std::shared_ptr<dll> d, const port_options& opts,
   st.d->set_param(st.network.h, param_queue_length, queue_length_max);
   st.d->set_param(st.network.h, param_queue_time, queue_time_ms);
   st.d->set_param(st.network.h, param_queue_size, queue_size_max);
-  read_socket_tables(st.owners, st.table_buffer);
+  {
+    std::vector<socket_row> rows;
+    std::vector<char> buf;
+    read_socket_tables(rows, buf);
+    note_owners(rows, st.owners);
+  }
+  st.left_receive_ms = state::now_ms();
+  st.watch_stop = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  st.watch = std::thread{[&st] {
+    st.watch_reader();
+  }};
   return port;
 }
 
@@ -560,6 +512,19 @@ std::shared_ptr<packet_batch_buffer> divert_port::new_batch() const {
 
 packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
   auto& s = *s_;
+  s.in_receive = true;
+  struct left {
+    state& s;
+    ~left() {
+      s.left_receive_ms = state::now_ms();
+      s.in_receive = false;
+    }
+  } leaving{s};
+  if (s.stalled) {
+    s.error = "Drover's packet reader stopped for 3 s: the WinDivert handle "
+              "was let go so the computer's other traffic could flow";
+    return receive_status::failed;
+  }
   batch.clear();
   size_t used = 0;
   if (batch.meta.size() < batch.packets.capacity() * address_size
@@ -574,13 +539,14 @@ packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
     if (!s.arm(s.network, stopped) || !s.arm(s.socket, stopped))
       return stopped ? receive_status::stopped : receive_status::failed;
     DWORD timeout = INFINITE;
-    if (!s.held.empty()) {
+    if (!s.held.empty() && !s.tables.pending()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           s.held.next_deadline() - net::flow_clock::now());
       timeout = static_cast<DWORD>(std::max<int64_t>(left.count(), 0));
     }
-    HANDLE events[3] = {s.stop_event, s.socket.ov.hEvent, s.network.ov.hEvent};
-    auto woke = WaitForMultipleObjects(3, events, FALSE, timeout);
+    HANDLE events[4] = {s.stop_event, s.socket.ov.hEvent, s.network.ov.hEvent,
+                        s.tables.ready()};
+    auto woke = WaitForMultipleObjects(4, events, FALSE, timeout);
     if (woke == WAIT_OBJECT_0)
       return receive_status::stopped;
     if (woke == WAIT_FAILED) {
@@ -589,7 +555,6 @@ packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
       return receive_status::failed;
     }
     auto now = net::flow_clock::now();
-    s.tables_read = false;
     size_t count = 0;
     // Socket events first: they may name the owner of a packet in this
     // very wake.
@@ -605,11 +570,17 @@ packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
       s.on_packets(batch, used, count, now);
       packets = count > 0;
     }
+    // The tables asked for (below) are back: what they name is known now,
+    // and a held packet past its time whose port they name nobody for goes
+    // out as nobody's.
+    bool tables_back
+        = WaitForSingleObject(s.tables.ready(), 0) == WAIT_OBJECT_0;
+    if (tables_back)
+      note_owners(s.tables.take(), s.owners);
     if (!s.held.empty()) {
-      bool due = s.held.next_deadline() <= now;
-      if (due)
-        s.read_tables_once(); // their time is up: ask the OS
-      s.release_held(batch, used, now, due);
+      if (s.held.next_deadline() <= now && !tables_back)
+        s.tables.request(); // their time is up: ask the OS (not here)
+      s.release_held(batch, used, now, tables_back);
     }
     s.flush_passed();
     {
@@ -720,6 +691,7 @@ std::string divert_port::last_error() const {
 
 handle divert_port::release_network_handle() {
   auto& s = *s_;
+  s.stop_watch(); // parked: nobody reads it, on purpose
   if (s.network.pending) {
     // Cancel only the outstanding receive; the handle stays open (and
     // keeps diverting) until the next session closes it.

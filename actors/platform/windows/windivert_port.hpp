@@ -46,13 +46,6 @@ private:
   std::atomic<uint64_t> generation_{0};
 };
 
-/// Resets the established TCP connections of process `pid` (SetTcpEntry,
-/// MIB_TCP_STATE_DELETE_TCB), except those to loopback or a destination in
-/// `skip`: a target the engine took over after they began reconnects, now
-/// through the proxy. Returns how many were reset.
-size_t reset_tcp_connections(uint32_t pid,
-                             const net::capture::exclusions& skip);
-
 struct port_options {
   std::string network_filter;
   std::string socket_filter;
@@ -107,9 +100,5 @@ private:
   explicit divert_port(std::unique_ptr<state> s);
   std::unique_ptr<state> s_;
 };
-
-/// The owners of the local ports that exist now, from the OS's TCP and UDP
-/// tables (IPv4 and IPv6); `buf` is reused between calls.
-void read_socket_tables(net::port_owners& owners, std::vector<char>& buf);
 
 } // namespace drover::platform::windivert
