@@ -14,7 +14,9 @@
 #include "actors/log/trace.hpp"
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
+#include "config/config_file.hpp"
 #include "config/parse.hpp"
+#include "config/password.hpp"
 
 namespace drover {
 
@@ -232,19 +234,38 @@ void attribute(std::vector<flow_descriptor>& flows) {
   }
 }
 
-// The config file's text, or the defaults when there is none yet.
+// The config file's text, or the defaults when there is none yet; read
+// with the rights of the user it belongs to.
 std::string config_text(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec)))
     return config::serialize(config::settings{});
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string error;
+  auto text = platform::read_file(path, config::max_file_bytes,
+                                  platform::on_behalf::invoking_user, error);
+  if (!text)
+    return "error\ncannot read " + path + ": " + error + "\n";
+  return config::hide_password(*text); // never to a client
+}
+
+// The password the config file holds now ("" when none or unreadable).
+std::string stored_password(const std::string& path) {
+  std::string error;
+  auto text = platform::read_file(path, config::max_file_bytes,
+                                  platform::on_behalf::invoking_user, error);
+  if (!text)
+    return {};
+  auto parsed = config::parse(*text, path);
+  return parsed.ok() ? parsed.value->proxy.password : std::string{};
 }
 
 // Validates `text` and writes it over the config file: "ok", or "error"
 // and the diagnostics, one per line.
-std::string replace_config(const std::string& path, const std::string& text) {
+std::string replace_config(const std::string& path,
+                           const std::string& incoming) {
+  // A config that comes back from `config get` carries the placeholder:
+  // the stored password stays.
+  auto text = config::keep_password(incoming, stored_password(path));
   auto parsed = config::parse(text, path);
   if (!parsed.ok()) {
     std::string answer = "error\n";
@@ -253,14 +274,15 @@ std::string replace_config(const std::string& path, const std::string& text) {
     return answer;
   }
   auto ec = platform::write_file_atomically(path, text,
-                                            platform::file_access::owner_only);
+                                            platform::file_access::owner_only,
+                                            platform::on_behalf::invoking_user);
   if (ec)
     return "error\ncannot write " + path + ": " + ec.message() + "\n";
   return "ok\n";
 }
 
 // The largest config text `config set` takes.
-constexpr size_t max_config_bytes = 256 * 1024;
+constexpr size_t max_config_bytes = config::max_file_bytes;
 
 // Runs `work` (file or /proc reading, an fsync) on a thread of its own and
 // hands its text to `done`: this broker shares CAF's I/O loop with every

@@ -19,15 +19,15 @@ struct read_result {
 
 read_result read_all(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec)))
     return {config_file::status::missing, {}, "no such file"};
-  std::ifstream in{path, std::ios::binary};
-  std::ostringstream buf;
-  if (in)
-    buf << in.rdbuf();
-  if (!in || in.bad())
-    return {config_file::status::unreadable, {}, "cannot be read"};
-  return {config_file::status::loaded, buf.str(), {}};
+  // With the rights of the user it belongs to (the engine may be root).
+  std::string error;
+  auto text = platform::read_file(path, max_file_bytes,
+                                  platform::on_behalf::invoking_user, error);
+  if (!text)
+    return {config_file::status::unreadable, {}, error};
+  return {config_file::status::loaded, std::move(*text), {}};
 }
 
 diagnostic file_error(const std::filesystem::path& path, std::string what) {
@@ -72,7 +72,8 @@ config_file::load_report config_file::load() {
 
 std::string config_file::save(const settings& s) {
   auto ec = platform::write_file_atomically(path_, serialize(s),
-                                            platform::file_access::owner_only);
+                                            platform::file_access::owner_only,
+                                            platform::on_behalf::invoking_user);
   if (ec)
     return "cannot write " + path_.string() + ": " + ec.message();
   current_ = s;

@@ -9,6 +9,9 @@
 
 namespace drover::config {
 
+/// The largest config file Drover reads (a real one is a few KiB).
+constexpr size_t max_file_bytes = 256 * 1024;
+
 /// The config file and the settings in force. A broken file never replaces
 /// good settings: load() keeps the last good ones (or the defaults, when
 /// there never were any) and reports what is wrong.

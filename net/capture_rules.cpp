@@ -197,13 +197,16 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   r += "-A " + ch + listener + q + "\n";
   // Any process's "port unreachable": the engine drops those that answer a
   // reply it injected for a target whose socket has closed (they would go
-  // to the remote, direct) and lets the rest out.
-  r += "-A " + ch + " -p icmp --icmp-type port-unreachable" + q + "\n";
-  // Any process's resets: one from an application's stack about a proxied
-  // connection (its socket gone) would go to the remote; the engine sends
-  // it into its flow instead, and lets the rest out.
+  // to the remote, direct) and lets the rest out. Any process's resets: one
+  // from an application's stack about a proxied connection (its socket
+  // gone) would go to the remote; the engine sends it into its flow instead,
+  // and lets the rest out. Both with --queue-bypass: while no engine reads
+  // the queue, the machine's errors and resets go on as without Drover
+  // (the targets' own traffic stays blocked by the rules below).
+  auto answers = q + " --queue-bypass\n";
+  r += "-A " + ch + " -p icmp --icmp-type port-unreachable" + answers;
   r += "-A " + ch + " -p tcp --tcp-flags RST RST -m mark ! --mark "
-       + std::to_string(p.target_mark) + q + "\n";
+       + std::to_string(p.target_mark) + answers;
   r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
        + " -j RETURN\n";
   auto skip = [&](const std::string& what) {

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 
@@ -12,18 +15,41 @@ enum class file_access {
   owner_only, // mode 0600 on Linux: the file holds a proxy password
 };
 
+/// Whose rights a file operation uses. The engine runs as root
+/// (administrator); started for a user (sudo, pkexec) it reads and writes
+/// that user's files (the config, which the user may edit) with that
+/// user's rights only, so a symlink or a file planted in the user's folder
+/// cannot make it touch anything the user could not. A path that only root
+/// can change (every folder on the way root's and not writable by others,
+/// no symlink: /etc/drover) is used with the engine's own rights.
+enum class on_behalf {
+  engine,       // the engine's own files: logs, crash reports
+  invoking_user // files the user controls: the config
+};
+
 /// Replaces `path` with `content` so that a reader (or a crash at any point)
-/// sees either the old file or the new one, never a part: writes a temporary
-/// file beside it, flushes it to disk, then renames it over `path`.
-/// `before_commit` runs between the flush and the rename (tests use it to
-/// kill the process midway). Creates missing parent folders.
+/// sees either the old file or the new one, never a part: writes a new
+/// temporary file (a random name, never an existing file or link) beside
+/// it, flushes it to disk, then renames it over `path`. Temporaries a killed
+/// write left are removed. `before_commit` runs between the flush and the
+/// rename (tests use it to kill the process midway). Creates missing parent
+/// folders.
 std::error_code
 write_file_atomically(const std::filesystem::path& path,
                       std::string_view content, file_access access,
+                      on_behalf who = on_behalf::engine,
                       const std::function<void()>& before_commit = {});
 
-/// The temporary file write_file_atomically uses for `path`.
-std::filesystem::path temporary_path_for(const std::filesystem::path& path);
+/// The whole of a regular file of at most `limit` bytes, read without
+/// following a symlink at its last step; nothing, with `error` saying why
+/// (for the user: "not a regular file", "larger than 256 KiB", ...).
+std::optional<std::string> read_file(const std::filesystem::path& path,
+                                     size_t limit, on_behalf who,
+                                     std::string& error);
+
+/// Whether `path`'s folder holds temporaries of a write that was killed
+/// (tests).
+bool has_leftover_temporaries(const std::filesystem::path& path);
 
 /// Where the config lives when no --config is given:
 /// Windows %APPDATA%\Drover\config.toml; Linux $XDG_CONFIG_HOME/drover/

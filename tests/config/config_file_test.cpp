@@ -114,7 +114,7 @@ TEST_F(config_file_test, save_writes_a_file_that_loads_back) {
   config_file again{f.path()};
   ASSERT_EQ(again.load().outcome, config_file::status::loaded);
   EXPECT_EQ(again.current(), s);
-  EXPECT_FALSE(fs::exists(platform::temporary_path_for(f.path())));
+  EXPECT_FALSE(platform::has_leftover_temporaries(f.path()));
 }
 
 TEST_F(config_file_test, saved_file_is_private_to_the_owner) {
@@ -143,7 +143,8 @@ TEST_F(config_file_test, killed_midway_leaves_the_old_file_whole) {
   EXPECT_EXIT(
       {
         platform::write_file_atomically(
-            target, new_text, platform::file_access::owner_only, die_abruptly);
+            target, new_text, platform::file_access::owner_only,
+            platform::on_behalf::engine, die_abruptly);
         std::_Exit(0); // not reached
       },
       [](int status) { return status != 0; }, "");
@@ -152,7 +153,7 @@ TEST_F(config_file_test, killed_midway_leaves_the_old_file_whole) {
   config_file f{path_};
   ASSERT_EQ(f.save(next), "");
   EXPECT_EQ(read(), new_text);
-  EXPECT_FALSE(fs::exists(platform::temporary_path_for(path_)));
+  EXPECT_FALSE(platform::has_leftover_temporaries(path_));
 }
 
 TEST_F(config_file_test, check_file_reports_without_state) {

@@ -114,9 +114,9 @@ TEST(linux_rules, install_text_is_one_chain_in_raw_output) {
             "-A DROVER -p tcp -s 127.0.0.1/32 --sport 15001 -j NFQUEUE "
             "--queue-num 3\n"
             "-A DROVER -p icmp --icmp-type port-unreachable -j NFQUEUE "
-            "--queue-num 3\n"
+            "--queue-num 3 --queue-bypass\n"
             "-A DROVER -p tcp --tcp-flags RST RST -m mark ! --mark 1146290183 "
-            "-j NFQUEUE --queue-num 3\n"
+            "-j NFQUEUE --queue-num 3 --queue-bypass\n"
             "-A DROVER -m mark ! --mark 1146290183 -j RETURN\n"
             "-A DROVER -d 127.0.0.0/8 -j RETURN\n"
             "-A DROVER -d 203.0.113.9/32 -j RETURN\n"
@@ -130,8 +130,10 @@ TEST(linux_rules, install_text_is_one_chain_in_raw_output) {
             "-A DROVER -p tcp -j NFQUEUE --queue-num 3\n"
             "-A DROVER -p udp -j NFQUEUE --queue-num 3\n"
             "COMMIT\n");
-  EXPECT_FALSE(has(iptables_install(p, ""), "--queue-bypass"))
-      << "fail closed: without Drover the targets' traffic must not leak";
+  for (auto proto : {"-p tcp -j NFQUEUE", "-p udp -j NFQUEUE"})
+    EXPECT_TRUE(
+        has(iptables_install(p, ""), std::string{proto} + " --queue-num 3\n"))
+        << "fail closed: without Drover the targets' traffic must not leak";
   auto v6 = ip6tables_install(p, "");
   EXPECT_TRUE(has(v6, "-m mark ! --mark 1146290183 -j RETURN"));
   EXPECT_TRUE(has(v6, "-p tcp -j NFQUEUE --queue-num 3"));

@@ -1,6 +1,7 @@
 #include "actors/platform/files.hpp"
 
 #include <cstdlib>
+#include <cwchar>
 #include <string>
 
 #ifndef WIN32_LEAN_AND_MEAN
@@ -25,14 +26,30 @@ std::filesystem::path known_folder(const wchar_t* var,
 
 } // namespace
 
-std::filesystem::path temporary_path_for(const std::filesystem::path& path) {
-  auto tmp = path;
-  tmp += ".drover-tmp";
-  return tmp;
+namespace {
+
+std::wstring temporary_name(const std::filesystem::path& path) {
+  LARGE_INTEGER now{};
+  QueryPerformanceCounter(&now);
+  wchar_t hex[17];
+  swprintf(
+      hex, 17, L"%016llx",
+      static_cast<unsigned long long>(now.QuadPart)
+          ^ (static_cast<unsigned long long>(GetCurrentProcessId()) << 40));
+  return L"." + path.filename().wstring() + L".drover-" + hex;
 }
+
+bool is_temporary_of(const std::wstring& name,
+                     const std::filesystem::path& path) {
+  auto prefix = L"." + path.filename().wstring() + L".drover-";
+  return name.size() == prefix.size() + 16 && name.rfind(prefix, 0) == 0;
+}
+
+} // namespace
 
 std::error_code write_file_atomically(const std::filesystem::path& path,
                                       std::string_view content, file_access,
+                                      on_behalf,
                                       const std::function<void()>& before) {
   // %APPDATA% is already private to the user; no ACL change is needed.
   std::error_code ec;
@@ -40,9 +57,14 @@ std::error_code write_file_atomically(const std::filesystem::path& path,
     std::filesystem::create_directories(path.parent_path(), ec);
   if (ec)
     return ec;
-  auto tmp = temporary_path_for(path);
-  HANDLE h = CreateFileW(tmp.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
-                         FILE_ATTRIBUTE_NORMAL, nullptr);
+  for (auto& e : std::filesystem::directory_iterator{path.parent_path(), ec})
+    if (is_temporary_of(e.path().filename().wstring(), path))
+      DeleteFileW(e.path().c_str());
+  auto tmp = path.parent_path() / temporary_name(path);
+  // CREATE_NEW: a new file, never one planted there.
+  HANDLE h = CreateFileW(tmp.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW,
+                         FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
+                         nullptr);
   if (h == INVALID_HANDLE_VALUE)
     return last_error();
   const char* p = content.data();
@@ -75,6 +97,51 @@ std::error_code write_file_atomically(const std::filesystem::path& path,
     return ec;
   }
   return {};
+}
+
+std::optional<std::string> read_file(const std::filesystem::path& path,
+                                     size_t limit, on_behalf,
+                                     std::string& error) {
+  // FILE_FLAG_OPEN_REPARSE_POINT: a link put where the file should be is
+  // opened itself (and refused below), not followed.
+  HANDLE h = CreateFileW(path.c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr,
+                         OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
+  if (h == INVALID_HANDLE_VALUE) {
+    error = "cannot open it (Windows error " + std::to_string(GetLastError())
+            + ")";
+    return std::nullopt;
+  }
+  BY_HANDLE_FILE_INFORMATION info{};
+  std::string text;
+  if (!GetFileInformationByHandle(h, &info)) {
+    error = "cannot read it";
+  } else if ((info.dwFileAttributes
+              & (FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY))
+             != 0) {
+    error = "it is not a regular file";
+  } else if (info.nFileSizeHigh != 0 || info.nFileSizeLow > limit) {
+    error = "it is larger than " + std::to_string(limit / 1024) + " KiB";
+  } else {
+    text.resize(info.nFileSizeLow);
+    DWORD got = 0;
+    if (!text.empty()
+        && !ReadFile(h, text.data(), static_cast<DWORD>(text.size()), &got,
+                     nullptr))
+      error = "cannot read it";
+    text.resize(got);
+  }
+  CloseHandle(h);
+  if (!error.empty())
+    return std::nullopt;
+  return text;
+}
+
+bool has_leftover_temporaries(const std::filesystem::path& path) {
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator{path.parent_path(), ec})
+    if (is_temporary_of(e.path().filename().wstring(), path))
+      return true;
+  return false;
 }
 
 std::filesystem::path current_executable() {

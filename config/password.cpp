@@ -1,0 +1,135 @@
+#include "config/password.hpp"
+
+#include <toml++/toml.h>
+
+#include <cstdio>
+#include <optional>
+
+namespace drover::config {
+
+namespace {
+
+// The byte offset of a 1-based line and column (columns count UTF-8 code
+// points, as toml++ does), or nothing past the text.
+std::optional<size_t> offset_of(std::string_view text, uint32_t line,
+                                uint32_t column) {
+  size_t at = 0;
+  for (uint32_t l = 1; l < line; ++l) {
+    at = text.find('\n', at);
+    if (at == std::string_view::npos)
+      return std::nullopt;
+    ++at;
+  }
+  for (uint32_t c = 1; c < column; ++c) {
+    if (at >= text.size())
+      return std::nullopt;
+    ++at; // the code point's lead byte
+    while (at < text.size()
+           && (static_cast<unsigned char>(text[at]) & 0xc0) == 0x80)
+      ++at;
+  }
+  return at;
+}
+
+// The bytes of the string value of `proxy.password`, if there is one.
+std::optional<std::pair<size_t, size_t>> password_span(std::string_view text,
+                                                       std::string* value) {
+  auto parsed = toml::parse(text);
+  auto* node = parsed["proxy"]["password"].node();
+  if (node == nullptr || !node->is_string())
+    return std::nullopt;
+  if (value != nullptr)
+    *value = node->as_string()->get();
+  auto src = node->source();
+  auto begin = offset_of(text, src.begin.line, src.begin.column);
+  auto end = offset_of(text, src.end.line, src.end.column);
+  if (!begin || !end || *end <= *begin)
+    return std::nullopt;
+  return std::make_pair(*begin, *end);
+}
+
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Every line that sets a key named `password` (any table, any spacing),
+// its value replaced: for a file too broken to find the value exactly.
+std::string hide_by_lines(std::string_view text) {
+  std::string out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    auto end = text.find('\n', at);
+    auto line = text.substr(at, end == std::string_view::npos ? end : end - at);
+    auto key = line.find_first_not_of(" \t");
+    auto eq = line.find('=');
+    bool secret = false;
+    if (key != std::string_view::npos && eq != std::string_view::npos
+        && eq > key) {
+      auto name = line.substr(key, eq - key);
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
+        name.remove_suffix(1);
+      secret = name == "password" || name == "\"password\""
+               || name == "'password'" || name == "proxy.password";
+    }
+    if (secret) {
+      out.append(line.substr(0, eq + 1));
+      out += " " + quoted(password_placeholder);
+    } else {
+      out.append(line);
+    }
+    if (end == std::string_view::npos)
+      break;
+    out += '\n';
+    at = end + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+std::string hide_password(std::string_view text) {
+  try {
+    std::string value;
+    auto span = password_span(text, &value);
+    if (!span || value.empty())
+      return std::string{text};
+    std::string out{text.substr(0, span->first)};
+    out += quoted(password_placeholder);
+    out += text.substr(span->second);
+    return out;
+  } catch (const toml::parse_error&) {
+    return hide_by_lines(text);
+  }
+}
+
+std::string keep_password(std::string_view incoming,
+                          const std::string& stored) {
+  try {
+    std::string value;
+    auto span = password_span(incoming, &value);
+    if (!span || value != password_placeholder)
+      return std::string{incoming};
+    std::string out{incoming.substr(0, span->first)};
+    out += quoted(stored);
+    out += incoming.substr(span->second);
+    return out;
+  } catch (const toml::parse_error&) {
+    return std::string{incoming}; // refused by validation later
+  }
+}
+
+} // namespace drover::config

@@ -1,0 +1,75 @@
+// The proxy password never reaches a control-socket client: `config get`
+// shows a placeholder, and the placeholder coming back keeps the stored
+// password.
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "config/parse.hpp"
+#include "config/password.hpp"
+
+using namespace drover::config;
+
+namespace {
+
+std::string password_of(const std::string& text) {
+  auto parsed = parse(text, "test.toml");
+  EXPECT_TRUE(parsed.ok()) << text;
+  return parsed.ok() ? parsed.value->proxy.password : std::string{};
+}
+
+const std::string with_password
+    = "# my proxy\n[proxy]\nhost = \"10.0.0.1\"\nauth = true\nlogin = "
+      "\"alice\"\npassword = \"s3cr\\\"et\\\\ü\" # keep this\nport = 1080\n";
+
+} // namespace
+
+TEST(password, config_get_shows_a_placeholder_and_keeps_the_rest) {
+  auto shown = hide_password(with_password);
+  EXPECT_EQ(shown.find("s3cr"), std::string::npos) << shown;
+  EXPECT_EQ(password_of(shown), std::string{password_placeholder});
+  EXPECT_NE(shown.find("# my proxy"), std::string::npos);
+  EXPECT_NE(shown.find("# keep this"), std::string::npos);
+  EXPECT_NE(shown.find("login = \"alice\""), std::string::npos);
+}
+
+TEST(password, a_multi_line_password_is_hidden_whole) {
+  std::string text = "[proxy]\nauth = true\nlogin = \"a\"\npassword = '''line "
+                     "one\nline two'''\n";
+  auto shown = hide_password(text);
+  EXPECT_EQ(shown.find("line"), std::string::npos) << shown;
+  EXPECT_EQ(password_of(shown), std::string{password_placeholder});
+}
+
+TEST(password, a_broken_file_never_shows_its_password_either) {
+  std::string text = "[proxy]\npassword = \"unterminated secret\nport = x\n";
+  auto shown = hide_password(text);
+  EXPECT_EQ(shown.find("secret"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("port = x"), std::string::npos);
+  std::string dotted = "proxy.password = \"s3cret\"\n[[broken\n";
+  EXPECT_EQ(hide_password(dotted).find("s3cret"), std::string::npos);
+}
+
+TEST(password, no_password_no_change) {
+  std::string text = "[proxy]\nhost = \"h\"\npassword = \"\"\n";
+  EXPECT_EQ(hide_password(text), text);
+  EXPECT_EQ(hide_password("[ui]\ntheme = \"dark\"\n"),
+            "[ui]\ntheme = \"dark\"\n");
+}
+
+TEST(password, the_placeholder_coming_back_keeps_the_stored_password) {
+  auto shown = hide_password(with_password);
+  auto edited = shown;
+  edited.replace(edited.find("port = 1080"), 11, "port = 1081");
+  auto kept = keep_password(edited, "s3cr\"et\\ü");
+  EXPECT_EQ(password_of(kept), "s3cr\"et\\ü");
+  EXPECT_NE(kept.find("port = 1081"), std::string::npos);
+  // A new password typed in goes through as it is.
+  std::string changed = "[proxy]\nauth = true\nlogin = \"a\"\npassword = "
+                        "\"new one\"\n";
+  EXPECT_EQ(keep_password(changed, "old"), changed);
+  // Control characters in a stored password are written as escapes.
+  auto odd = keep_password(shown, std::string{"a\tb\x01"});
+  EXPECT_EQ(password_of(odd), std::string{"a\tb\x01"});
+}

@@ -1,0 +1,168 @@
+// The privileged engine cannot be turned against its own user (or the
+// machine): a root engine started for user "nobody" (as sudo would), its
+// config in nobody's folder, driven over its control socket as each kind
+// of caller would. docs/security.md lists what these tests enforce.
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "tests/e2e/world.hpp"
+
+using namespace drover::e2e;
+
+namespace {
+
+constexpr uid_t nobody = 65534;
+
+class security_e2e : public engine_e2e {
+protected:
+  void SetUp() override {
+    engine_e2e::SetUp();
+    if (!w)
+      return;
+    home = w->dir / "home";
+    folder = home / ".config" / "drover";
+    fs::create_directories(folder);
+    config = folder / "config.toml";
+    write_config("[proxy]\nhost = \"" + proxy_ip + "\"\nport = 1080\n");
+    ::chmod(w->dir.c_str(), 0755);
+    sh("chown -R " + std::to_string(nobody) + ":" + std::to_string(nobody) + " "
+       + home.string());
+    // Something only root may read or write, outside nobody's reach.
+    secret = w->dir / "root-only" / "secret";
+    fs::create_directories(secret.parent_path());
+    ::chmod(secret.parent_path().c_str(), 0700);
+    std::ofstream{secret} << "TOP SECRET\n";
+    ::chmod(secret.c_str(), 0600);
+  }
+
+  void write_config(const std::string& text) {
+    std::ofstream{config} << text;
+    ::chmod(config.c_str(), 0600);
+    sh("chown " + std::to_string(nobody) + ":" + std::to_string(nobody) + " "
+       + config.string());
+  }
+
+  // The engine as root, started for nobody.
+  void start_engine() {
+    auto env = w->env();
+    env.push_back("SUDO_UID=" + std::to_string(nobody));
+    engine = std::make_unique<child>(
+        std::vector<std::string>{"ip", "netns", "exec", w->app.name(),
+                                 DROVER_BINARY, "--headless", "--config",
+                                 config.string()},
+        env);
+    ASSERT_TRUE(engine->wait_for_output("control socket", 20s))
+        << engine->output();
+  }
+
+  std::string socket_path() {
+    auto inode = sh_output("stat -L -c %i /run/netns/" + w->app.name());
+    inode.erase(inode.find_last_not_of(" \n") + 1);
+    return "/run/drover/control-" + inode + ".sock";
+  }
+
+  // One command (and its body) over the control socket, as root; the
+  // whole answer.
+  std::string control(const std::string& command,
+                      const std::string& body = "") {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    auto path = socket_path();
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return "cannot connect to " + path;
+    }
+    auto out = command + "\n" + body;
+    (void)!::write(fd, out.data(), out.size());
+    std::string answer;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+      answer.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return answer;
+  }
+
+  std::string read(const fs::path& p) {
+    std::ifstream in{p};
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  fs::path home, folder, config, secret;
+  std::unique_ptr<child> engine;
+};
+
+} // namespace
+
+// A symlink planted where the engine writes its temporary, or where the
+// config should be: the engine acts with nobody's rights in nobody's
+// folder, so the kernel refuses what nobody could not do, and nothing
+// outside the folder changes.
+TEST_F(security_e2e, planted_links_in_the_users_folder_touch_nothing_else) {
+  fs::create_symlink(secret, folder / "config.toml.drover-tmp");
+  for (int i = 0; i < 4; ++i)
+    fs::create_symlink(
+        secret,
+        folder / (".config.toml.drover-000000000000000" + std::to_string(i)));
+  fs::remove(config);
+  fs::create_symlink(secret, config);
+  sh("chown -h " + std::to_string(nobody) + ":" + std::to_string(nobody) + " "
+     + folder.string() + "/* " + folder.string() + "/.config*");
+  start_engine();
+  auto got = control("config get");
+  EXPECT_EQ(got.find("TOP SECRET"), std::string::npos) << got;
+  EXPECT_NE(got.find("symbolic link"), std::string::npos) << got;
+  auto text = "[proxy]\nhost = \"" + proxy_ip + "\"\nport = 1081\n";
+  auto set = control("config set " + std::to_string(text.size()), text);
+  EXPECT_EQ(set, "ok\n");
+  EXPECT_EQ(read(secret), "TOP SECRET\n") << "the root-only file is untouched";
+  struct stat st {};
+  ASSERT_EQ(::stat(secret.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The config is a file of nobody's now, the planted link replaced.
+  ASSERT_EQ(::lstat(config.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_uid, nobody);
+  EXPECT_EQ(read(config), text);
+}
+
+// A config folder that is itself a link into root's territory: still only
+// nobody's rights.
+TEST_F(security_e2e, a_linked_config_folder_gives_no_more_rights) {
+  fs::remove_all(folder);
+  fs::create_symlink(secret.parent_path(), folder);
+  sh("chown -h " + std::to_string(nobody) + " " + folder.string());
+  start_engine();
+  auto text = "[proxy]\nhost = \"" + proxy_ip + "\"\nport = 1081\n";
+  auto set = control("config set " + std::to_string(text.size()), text);
+  EXPECT_NE(set.find("Permission denied"), std::string::npos) << set;
+  EXPECT_FALSE(fs::exists(secret.parent_path() / "config.toml"))
+      << "nothing written where nobody may not write";
+}
+
+TEST_F(security_e2e, config_get_never_contains_the_password) {
+  write_config("[proxy]\nhost = \"" + proxy_ip
+               + "\"\nport = 1080\nauth = true\nlogin = \"alice\"\npassword = "
+                 "\"hunter2\"\n");
+  start_engine();
+  auto got = control("config get");
+  EXPECT_EQ(got.find("hunter2"), std::string::npos) << got;
+  EXPECT_NE(got.find("<stored password>"), std::string::npos) << got;
+  // The text comes back (the tray's Settings, a port changed): the stored
+  // password stays.
+  auto edited = got;
+  edited.replace(edited.find("port = 1080"), 11, "port = 1081");
+  auto set = control("config set " + std::to_string(edited.size()), edited);
+  EXPECT_EQ(set, "ok\n");
+  auto now = read(config);
+  EXPECT_NE(now.find("password = \"hunter2\""), std::string::npos) << now;
+  EXPECT_NE(now.find("port = 1081"), std::string::npos) << now;
+  EXPECT_EQ(engine->output().find("hunter2"), std::string::npos)
+      << "nor in the log";
+}
