@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include <caf/event_based_actor.hpp>
@@ -345,6 +346,9 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
   self->add_doorman(fd);
   self->attach_functor([path = paths.socket] { std::remove(path.c_str()); });
   auto pending = std::make_shared<std::map<connection_handle, std::string>>();
+  // Connections whose client may change things (the settings, quit, the
+  // trace log); the others may look and Start/Stop/Retry.
+  auto configurers = std::make_shared<std::set<connection_handle>>();
   // Connections that follow the engine: each has a listener actor of its
   // own that the supervisor sends events to.
   auto followers = std::make_shared<std::map<int64_t, caf::actor>>();
@@ -395,6 +399,9 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
           return;
         }
         (*pending)[m.handle];
+        if (platform::control_client_may_configure(
+                static_cast<platform::socket_handle>(m.handle.id())))
+          configurers->insert(m.handle);
         self->configure_read(m.handle, caf::io::receive_policy::at_most(4096));
       },
       [=](const caf::io::new_data_msg& m) {
@@ -412,7 +419,19 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
           self->write(hdl, text.size(), text.data());
           self->flush(hdl);
           self->close(hdl);
+          configurers->erase(hdl);
         };
+        bool changes = command.rfind("config set ", 0) == 0 || command == "quit"
+                       || command.rfind("trace ", 0) == 0
+                       || command.rfind("fault ", 0) == 0;
+        if (changes && configurers->count(hdl) == 0) {
+          pending->erase(hdl);
+          log::get("control")->warn("refused \"{}\" from a caller who may "
+                                    "only look",
+                                    command.substr(0, 16));
+          return answer("error\nrefused: only root and the user Drover runs "
+                        "for may change its settings, quit it or trace it\n");
+        }
         // `config set N`: the command line, then N bytes of config text.
         if (command.rfind("config set ", 0) == 0) {
           size_t size = 0;
@@ -504,6 +523,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
       },
       [=](const caf::io::connection_closed_msg& m) {
         pending->erase(m.handle);
+        configurers->erase(m.handle);
         auto it = followers->find(m.handle.id());
         if (it != followers->end()) {
           self->send_exit(it->second, caf::exit_reason::user_shutdown);

@@ -11,7 +11,7 @@ native=(make g++ cmake ninja-build ccache pkg-config
         libnetfilter-queue-dev libmnl-dev libsystemd-dev iptables iproute2
         libbpf-dev bpftool clang qtbase5-dev pkexec)
 testing=(libgtest-dev libbenchmark-dev libclang-rt-14-dev
-         dante-server coturn openssl dbus-daemon tcpdump g++-mingw-w64-x86-64-posix wine64
+         dante-server coturn openssl dbus-daemon tcpdump python3 g++-mingw-w64-x86-64-posix wine64
          fonts-wine xvfb trayer xdotool imagemagick nsis)
 
 case "${1:-run}" in

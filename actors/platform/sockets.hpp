@@ -80,6 +80,14 @@ socket_handle listen_local(const std::string& path, std::string& error);
 /// them; the loopback listener behind it is reachable by anyone).
 bool local_client_admitted(uint16_t peer_port);
 
+/// Whether the client on control connection `s` may change things (the
+/// settings, quit, the trace log) beside looking and Start/Stop/Retry:
+/// root and the user the engine runs for. Other callers the socket admits
+/// (the group "drover") may not. Linux: the peer's credentials
+/// (SO_PEERCRED). Windows: the pipe admits only administrators and the
+/// engine's own user, all of whom may.
+bool control_client_may_configure(socket_handle s);
+
 /// Whether the control server must ask local_client_admitted (Windows). On
 /// Linux it must not even ask a Unix socket for a port (CAF aborts).
 #ifdef _WIN32

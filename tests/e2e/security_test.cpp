@@ -166,3 +166,59 @@ TEST_F(security_e2e, config_get_never_contains_the_password) {
   EXPECT_EQ(engine->output().find("hunter2"), std::string::npos)
       << "nor in the log";
 }
+
+// The group "drover" (a system service's users) may look and Start/Stop,
+// not change the settings, quit the engine or turn the trace log on: those
+// are for root and the user the engine runs for. The group exists only in
+// this engine's mount namespace (a copy of /etc/group).
+TEST_F(security_e2e, the_group_may_look_but_not_change) {
+  auto group = w->dir / "group";
+  sh("cp /etc/group " + group.string() + " && echo 'drover:x:4242:' >> "
+     + group.string());
+  child service{{"unshare", "--mount", "sh", "-c",
+                 "mount --bind " + group.string()
+                     + " /etc/group && exec ip netns exec " + w->app.name()
+                     + " " + DROVER_BINARY + " --headless --config "
+                     + w->config().string()},
+                w->env()};
+  ASSERT_TRUE(service.wait_for_output("active: proxying", 20s))
+      << service.output();
+  // A member of the group, over the control socket (a plain Python
+  // client): one command, the answer.
+  auto as_member = [&](const std::string& command, const std::string& body) {
+    auto script = w->dir / "client.py";
+    std::ofstream{script}
+        << "import socket, sys\n"
+        << "s = socket.socket(socket.AF_UNIX)\n"
+        << "s.connect(sys.argv[1])\n"
+        << "s.sendall(sys.argv[2].encode() + b'\\n' + sys.argv[3].encode())\n"
+        << "out = b''\n"
+        << "while True:\n"
+        << "    b = s.recv(4096)\n"
+        << "    if not b: break\n"
+        << "    out += b\n"
+        << "print(out.decode())\n";
+    child c{{"ip", "netns", "exec", w->app.name(), "setpriv", "--reuid=65534",
+             "--regid=65534", "--groups=4242", "/usr/bin/python3",
+             script.string(), socket_path(), command, body}};
+    c.wait(20s);
+    return c.output();
+  };
+  auto status = as_member("status", "");
+  EXPECT_NE(status.find("State:    Active"), std::string::npos) << status;
+  auto text = "[proxy]\nhost = \"" + proxy_ip + "\"\nport = 1081\n";
+  for (auto [command, body] :
+       {std::pair<std::string, std::string>{
+            "config set " + std::to_string(text.size()), text},
+        {"quit", ""},
+        {"trace on", ""},
+        {"fault panic", ""}})
+    EXPECT_NE(as_member(command, body).find("refused: only root"),
+              std::string::npos)
+        << command;
+  EXPECT_TRUE(service.running()) << "quit was refused";
+  EXPECT_EQ(read(w->dir / "config.toml").find("1081"), std::string::npos)
+      << "the config was not changed";
+  // Root may.
+  EXPECT_EQ(control("trace off"), "ok\n");
+}

@@ -162,6 +162,16 @@ bool local_client_admitted(uint16_t) {
   return true;
 }
 
+bool control_client_may_configure(socket_handle s) {
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  if (::getsockopt(s, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0)
+    return false;
+  auto user = linux_port::invoking_user();
+  uid_t owner = user ? user->first : ::geteuid();
+  return peer.uid == 0 || peer.uid == owner;
+}
+
 void close_local(socket_handle s) {
   close_socket(s);
 }
