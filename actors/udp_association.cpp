@@ -3,6 +3,7 @@
 #include <deque>
 #include <vector>
 
+#include <caf/io/network/ip_endpoint.hpp>
 #include <caf/io/system_messages.hpp>
 
 #include "actors/log/logging.hpp"
@@ -43,6 +44,7 @@ struct association_state {
   std::shared_ptr<spdlog::logger> log;
   uint64_t generation = 0; // which control connection timeouts belong to
   connection_handle ctl;   // the control connection (RFC 1928 §7)
+  net::ipv4_address local; // its local address: the relay socket's too
   bool connected = false;
   phase step = phase::method;
   std::vector<uint8_t> handshake;
@@ -103,13 +105,20 @@ void on_ready(caf::io::broker* self, const state_ptr& st,
   auto relay = socks5::relay_address(bound, proxy_ip);
   if (relay.type != socks5::address_type::ipv4)
     return reassociate(self, st, "the proxy named a relay that is not IPv4");
-  auto hdl
-      = self->add_udp_datagram_servant(net::to_string(relay.ipv4), relay.port);
-  if (!hdl)
-    return reassociate(self, st,
-                       "cannot reach the UDP relay: "
-                           + self->system().render(hdl.error()));
-  st->relay = *hdl;
+  // Connected to the relay: the system drops datagrams from anyone else
+  // (a host on the LAN forging a DNS or STUN reply into the application),
+  // and CAF sees one sender only.
+  std::string error;
+  net::endpoint at{relay.ipv4, relay.port};
+  auto fd = platform::connected_udp(st->local, at, error);
+  if (fd == platform::invalid_socket)
+    return reassociate(self, st, "cannot reach the UDP relay: " + error,
+                       !platform::out_of_descriptors());
+  caf::io::network::ip_endpoint ep;
+  // Its storage is a sockaddr_storage: 128 bytes on every system.
+  *ep.length() = platform::write_socket_address(at, ep.address(), 128);
+  st->relay = self->add_datagram_servant_for_endpoint(
+      static_cast<caf::io::network::native_socket>(fd), ep);
   st->step = phase::ready;
   st->log->debug("{}: UDP relay {}:{}", st->name, net::to_string(relay.ipv4),
                  relay.port);
@@ -189,6 +198,10 @@ void connect_control(caf::io::broker* self, const state_ptr& st) {
   // find a dead proxy within a minute and a half.
   platform::enable_keepalive(fd, std::chrono::seconds{30},
                              std::chrono::seconds{10}, 6);
+  // The relay socket uses the same local address (the way to the proxy).
+  st->local = net::ipv4_address{0};
+  if (auto here = platform::local_of(fd))
+    st->local = here->ip;
   st->ctl = self->add_scribe(fd);
   st->connected = true;
   uint8_t greeting[4];

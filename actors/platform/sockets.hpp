@@ -55,6 +55,21 @@ bool out_of_descriptors();
 /// The peer address of a connected socket.
 std::optional<net::endpoint> peer_of(socket_handle s);
 
+/// Writes `e` as the system's socket address (sockaddr_in) into `out`
+/// (at least `capacity` bytes); returns its length, or 0 when it does not
+/// fit. For a framework that takes addresses as raw bytes (CAF).
+size_t write_socket_address(net::endpoint e, void* out, size_t capacity);
+
+/// The local address a connected socket uses.
+std::optional<net::endpoint> local_of(socket_handle s);
+
+/// A UDP socket bound to `local`'s address (any port) and connected to
+/// `peer`: the system delivers it datagrams from `peer` only, so nobody
+/// else can slip one in (a SOCKS5 UDP relay's socket). invalid_socket on
+/// failure, with `error` set.
+socket_handle connected_udp(net::ipv4_address local, net::endpoint peer,
+                            std::string& error);
+
 /// Resolves a host name or IPv4 literal to an IPv4 address (blocking).
 /// Whether the routing table has a way to `ip` now (after a wake, the
 /// network may not be back yet). No packet is sent.

@@ -222,3 +222,55 @@ TEST_F(security_e2e, the_group_may_look_but_not_change) {
   // Root may.
   EXPECT_EQ(control("trace off"), "ok\n");
 }
+
+namespace {
+
+// The resident memory of process `pid`, in KiB.
+long rss_kib(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stol(line.substr(6));
+  return -1;
+}
+
+} // namespace
+
+// A UDP association's socket takes datagrams from its relay only: a host
+// on the LAN cannot slip a forged reply (a DNS or STUN answer) into the
+// application, nor make the engine grow by sending from many addresses.
+TEST_F(engine_e2e, a_forged_datagram_never_reaches_the_application) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-forge-target", named);
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(), "chatter",
+                server_ip, "7"}};
+  ASSERT_TRUE(target.wait_for_output("udp seen " + proxy_ip, 20s))
+      << target.output();
+  // The association's socket: the engine's UDP socket (towards the relay).
+  auto sockets = sh_output(w->app.exec("ss -u -a -n -p"));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      sockets, m, std::regex{":(\\d+)\\s+\\S+\\s+users:\\(\\(\"drover\""}))
+      << sockets;
+  auto port = m[1].str();
+  auto before = rss_kib(engine->pid());
+  // From the servers' address (not the relay's): SOCKS5 UDP datagrams that
+  // claim to come from the echo server, 20,000 of them, from 200 ports.
+  auto forger = w->dir / "forge.py";
+  std::ofstream{forger}
+      << "import socket\n"
+      << "payload = bytes([0,0,0,1,10,210,0,3,0,7]) + b'peer 6.6.6.6:66 x'\n"
+      << "for p in range(200):\n"
+      << "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+      << "    s.bind(('" << server_ip << "', 0))\n"
+      << "    for i in range(100):\n"
+      << "        s.sendto(payload, ('" << app_ip << "', " << port << "))\n";
+  ASSERT_EQ(sh(w->remote.exec("/usr/bin/python3 " + forger.string())), 0);
+  auto from = target.output().size();
+  ASSERT_TRUE(target.wait_for_output("udp seen " + proxy_ip, 10s, from))
+      << "the application still talks through the proxy";
+  EXPECT_EQ(target.output().find("6.6.6.6"), std::string::npos)
+      << target.output();
+  EXPECT_LT(rss_kib(engine->pid()) - before, 4096)
+      << "the engine grew by " << rss_kib(engine->pid()) - before << " KiB";
+}

@@ -106,6 +106,43 @@ std::optional<net::endpoint> peer_of(socket_handle s) {
                        ntohs(a.sin_port)};
 }
 
+std::optional<net::endpoint> local_of(socket_handle s) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  if (::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0
+      || a.sin_family != AF_INET)
+    return std::nullopt;
+  return net::endpoint{net::ipv4_address{ntohl(a.sin_addr.s_addr)},
+                       ntohs(a.sin_port)};
+}
+
+size_t write_socket_address(net::endpoint e, void* out, size_t capacity) {
+  auto a = to_sockaddr(e);
+  if (capacity < sizeof a)
+    return 0;
+  std::memcpy(out, &a, sizeof a);
+  return sizeof a;
+}
+
+socket_handle connected_udp(net::ipv4_address local, net::endpoint peer,
+                            std::string& error) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return invalid_socket;
+  }
+  auto here = to_sockaddr({local, 0});
+  auto there = to_sockaddr(peer);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&here), sizeof here) != 0
+      || ::connect(fd, reinterpret_cast<sockaddr*>(&there), sizeof there)
+             != 0) {
+    error = std::strerror(errno);
+    ::close(fd);
+    return invalid_socket;
+  }
+  return fd;
+}
+
 bool has_route_to(net::ipv4_address ip) {
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0)

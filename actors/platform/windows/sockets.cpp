@@ -137,6 +137,45 @@ std::optional<net::endpoint> peer_of(socket_handle s) {
                        ntohs(a.sin_port)};
 }
 
+std::optional<net::endpoint> local_of(socket_handle s) {
+  sockaddr_in a{};
+  int len = sizeof a;
+  if (getsockname(static_cast<SOCKET>(s), reinterpret_cast<sockaddr*>(&a), &len)
+          != 0
+      || a.sin_family != AF_INET)
+    return std::nullopt;
+  return net::endpoint{net::ipv4_address{ntohl(a.sin_addr.s_addr)},
+                       ntohs(a.sin_port)};
+}
+
+size_t write_socket_address(net::endpoint e, void* out, size_t capacity) {
+  auto a = to_sockaddr(e);
+  if (capacity < sizeof a)
+    return 0;
+  std::memcpy(out, &a, sizeof a);
+  return sizeof a;
+}
+
+socket_handle connected_udp(net::ipv4_address local, net::endpoint peer,
+                            std::string& error) {
+  windows_port::ensure_winsock();
+  SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  if (s == INVALID_SOCKET) {
+    error = last_socket_error();
+    return invalid_socket;
+  }
+  auto here = to_sockaddr({local, 0});
+  auto there = to_sockaddr(peer);
+  if (bind(s, reinterpret_cast<sockaddr*>(&here), sizeof here) != 0
+      || connect(s, reinterpret_cast<sockaddr*>(&there), sizeof there) != 0) {
+    error = last_socket_error();
+    closesocket(s);
+    return invalid_socket;
+  }
+  set_nonblocking(s);
+  return static_cast<socket_handle>(s);
+}
+
 bool has_route_to(net::ipv4_address ip) {
   windows_port::ensure_winsock();
   SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
