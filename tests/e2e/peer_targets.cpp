@@ -18,6 +18,8 @@
 //                           TCP and a new UDP socket
 //   hold-tcp IP PORT        connects, prints "connected", then waits for
 //                           the connection's end: "ended WHY"
+//   whoami                  prints "uid=U gid=G home=H fds=0,1,2": who it
+//                           runs as and which descriptors it inherited
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -27,6 +29,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -230,6 +235,29 @@ int socket_mark() {
   return 0;
 }
 
+int whoami() {
+  std::string fds;
+  DIR* d = opendir("/proc/self/fd");
+  int own = d != nullptr ? dirfd(d) : -1;
+  std::vector<int> open;
+  while (d != nullptr)
+    if (auto* e = readdir(d)) {
+      if (e->d_name[0] != '.' && std::atoi(e->d_name) != own)
+        open.push_back(std::atoi(e->d_name));
+    } else {
+      break;
+    }
+  if (d != nullptr)
+    closedir(d);
+  std::sort(open.begin(), open.end());
+  for (int fd : open)
+    fds += (fds.empty() ? "" : ",") + std::to_string(fd);
+  const char* home = std::getenv("HOME");
+  say("uid=" + std::to_string(getuid()) + " gid=" + std::to_string(getgid())
+      + " home=" + (home != nullptr ? home : "") + " fds=" + fds);
+  return 0;
+}
+
 int hold_tcp(const char* ip, int port) {
   auto a = endpoint(ip, port);
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -269,6 +297,8 @@ int target_mode(const std::string& mode, int argc, char** argv) {
     return chatter(argv[2], std::atoi(argv[3]));
   if (mode == "socket-mark")
     return socket_mark();
+  if (mode == "whoami")
+    return whoami();
   if (mode == "hold-tcp" && argc >= 4)
     return hold_tcp(argv[2], std::atoi(argv[3]));
   return -1;

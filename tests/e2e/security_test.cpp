@@ -274,3 +274,15 @@ TEST_F(engine_e2e, a_forged_datagram_never_reaches_the_application) {
   EXPECT_LT(rss_kib(engine->pid()) - before, 4096)
       << "the engine grew by " << rss_kib(engine->pid()) - before << " KiB";
 }
+
+// `drover run` started through sudo: the program runs as the user, not as
+// root, and inherits nothing of the engine's but descriptors 0-2 (not the
+// packet queue, the log files or the sockets to the proxy).
+TEST_F(engine_e2e, drover_run_starts_the_program_as_the_user_with_nothing) {
+  w->extra_env.push_back("SUDO_UID=65534");
+  auto [code, out] = w->drover_run({"whoami"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("uid=65534 gid=65534 home=/nonexistent fds=0,1,2\n"),
+            std::string::npos)
+      << out;
+}

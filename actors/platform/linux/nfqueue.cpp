@@ -230,7 +230,8 @@ bool configure(mnl_socket* nl, nlmsghdr* nlh, std::string& error,
 
 std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, queue_marks marks,
                                           std::string& error) {
-  auto* nl = mnl_socket_open(NETLINK_NETFILTER);
+  // Close-on-exec: a program Drover starts never inherits the queue.
+  auto* nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
   if (nl == nullptr) {
     error = errno_text("opening a netfilter netlink socket");
     return nullptr;

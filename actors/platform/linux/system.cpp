@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -248,6 +249,59 @@ void target_cgroup::release() {
   }
 }
 
+namespace {
+
+// Who `drover run`'s program runs as: the user the engine was started for
+// (sudo, pkexec), with that user's groups and environment; prepared before
+// fork() (the child must not allocate).
+struct run_as {
+  bool drop = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  std::vector<std::string> env_text;
+  std::vector<char*> env;
+};
+
+run_as identity_for_run() {
+  run_as r;
+  auto user = invoking_user();
+  struct passwd* pw = user ? ::getpwuid(user->first) : nullptr;
+  if (pw != nullptr) {
+    r.drop = true;
+    r.uid = pw->pw_uid;
+    r.gid = pw->pw_gid;
+    int n = 64;
+    r.groups.resize(static_cast<size_t>(n));
+    if (::getgrouplist(pw->pw_name, pw->pw_gid, r.groups.data(), &n) < 0) {
+      r.groups.resize(static_cast<size_t>(n));
+      ::getgrouplist(pw->pw_name, pw->pw_gid, r.groups.data(), &n);
+    }
+    r.groups.resize(static_cast<size_t>(std::max(n, 0)));
+    r.env_text = {std::string{"HOME="} + pw->pw_dir,
+                  std::string{"USER="} + pw->pw_name,
+                  std::string{"LOGNAME="} + pw->pw_name,
+                  std::string{"SHELL="} + pw->pw_shell};
+  }
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view var{*e};
+    bool replaced
+        = r.drop
+          && (var.rfind("HOME=", 0) == 0 || var.rfind("USER=", 0) == 0
+              || var.rfind("LOGNAME=", 0) == 0 || var.rfind("SHELL=", 0) == 0
+              || var.rfind("SUDO_", 0) == 0
+              || var.rfind("PKEXEC_UID=", 0) == 0);
+    if (!replaced)
+      r.env_text.emplace_back(var);
+  }
+  for (auto& e : r.env_text)
+    r.env.push_back(e.data());
+  r.env.push_back(nullptr);
+  return r;
+}
+
+} // namespace
+
 pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
                       target_cgroup& group, std::string& error) {
   // Everything the child needs is prepared before fork(): other threads may
@@ -256,6 +310,7 @@ pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
   for (auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  auto who = identity_for_run();
   sigset_t none;
   sigemptyset(&none);
   int gate[2];
@@ -274,9 +329,21 @@ pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
     char go;
     if (::read(gate[0], &go, 1) != 1)
       ::_exit(127);
+    // Nothing of the engine's is handed on: descriptors 0-2 only (the
+    // packet queue, the log files, sockets to the proxy stay behind) ...
+    if (::syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
+      for (int fd = 3; fd < 65536; ++fd)
+        ::close(fd);
+    // ... and the engine's privileges neither.
+    if (who.drop
+        && (::syscall(SYS_setgroups, who.groups.size(), who.groups.data()) != 0
+            || ::syscall(SYS_setresgid, who.gid, who.gid, who.gid) != 0
+            || ::syscall(SYS_setresuid, who.uid, who.uid, who.uid) != 0
+            || ::getuid() != who.uid || ::geteuid() != who.uid))
+      ::_exit(126);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
-    ::execvp(args[0], args.data());
+    ::execvpe(args[0], args.data(), who.env.data());
     ::_exit(127);
   }
   ::close(gate[0]);

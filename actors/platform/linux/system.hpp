@@ -116,7 +116,10 @@ std::optional<std::pair<uid_t, const char*>> invoking_user();
 std::vector<uint32_t> served_users(std::string& who);
 
 /// Starts argv in the target cgroup: the child is moved in before it execs,
-/// so every socket it ever opens is captured. Returns its pid, or -1.
+/// so every socket it ever opens is captured. It runs as the user the engine
+/// was started for (sudo, pkexec: that user's ID, groups and HOME/USER/
+/// SHELL), never as root for them, and inherits descriptors 0-2 only.
+/// Returns its pid, or -1.
 pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
                       target_cgroup& group, std::string& error);
 
