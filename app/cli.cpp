@@ -380,6 +380,7 @@ int headless(const options& o, std::ostream& err) {
   auto control = open_control(err);
   if (control == platform::invalid_socket)
     return exit_failure;
+  platform::keep_new_files_private();
   platform::raise_open_file_limit();
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};
@@ -426,6 +427,7 @@ int run_command(const options& o, std::ostream& err) {
   auto control = open_control(err);
   if (control == platform::invalid_socket)
     return exit_failure;
+  platform::keep_new_files_private();
   platform::raise_open_file_limit();
   platform::capture_termination_requests();
   config::config_file file{config_path_of(o)};

@@ -107,6 +107,16 @@ void init(const log_options& opts) {
     st.file = opts.dir / "drover.log";
     targets.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
         st.file.string(), opts.max_file_bytes, opts.backups));
+    // The log says which programs run and where they connect: the owner's
+    // only. (New files are, by the engine's file mode mask; older ones made
+    // before it are narrowed here.)
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator{opts.dir, ec})
+      if (e.is_regular_file(ec))
+        std::filesystem::permissions(e.path(),
+                                     std::filesystem::perms::group_all
+                                         | std::filesystem::perms::others_all,
+                                     std::filesystem::perm_options::remove, ec);
   }
   if (opts.console)
     targets.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());

@@ -57,9 +57,10 @@ std::map<uint16_t, socket_owner>
 socket_owners(uint8_t protocol, uint32_t local_ip,
               const std::vector<uint16_t>& ports);
 
-/// Makes SIGINT/SIGTERM (Ctrl+C, console close on Windows) wait for
-/// wait_for_termination() instead of killing the process. Call first thing
-/// in main, before any thread starts, so every thread inherits it.
+/// Makes SIGINT/SIGTERM/SIGHUP (Ctrl+C, a closed terminal; console close
+/// on Windows) wait for wait_for_termination() instead of killing the
+/// process. Call first thing in main, before any thread starts, so every
+/// thread inherits it.
 void capture_termination_requests();
 
 /// Blocks until a termination request arrives, from the OS or from
@@ -68,6 +69,12 @@ void wait_for_termination();
 
 /// Wakes wait_for_termination() from any thread.
 void request_termination();
+
+/// Files and folders this process creates from now on are its owner's
+/// only (Linux: file mode mask 077): the engine's logs, trace log and crash
+/// reports say which programs run and where they connect. Windows:
+/// nothing to do (the folders' access lists decide).
+void keep_new_files_private();
 
 /// Raises the open-file limit as far as allowed: each proxied TCP flow holds
 /// four descriptors (two sockets, each with a reader and a writer).

@@ -286,3 +286,24 @@ TEST_F(engine_e2e, drover_run_starts_the_program_as_the_user_with_nothing) {
             std::string::npos)
       << out;
 }
+
+// sudo drover --headless in a terminal that is closed: SIGHUP stops the
+// engine as cleanly as SIGTERM (nothing left behind); its log is the
+// owner's alone.
+TEST_F(engine_e2e, a_hang_up_stops_cleanly_and_the_log_is_private) {
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config", w->config().string()},
+               w->env()};
+  ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+      << engine.output();
+  auto logs = w->dir / "state" / "drover" / "logs";
+  struct stat st {};
+  ASSERT_EQ(::stat((logs / "drover.log").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(logs.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u) << "the log folder is the owner's";
+  engine.kill(SIGHUP);
+  EXPECT_EQ(engine.wait(10s), 0) << engine.output();
+  EXPECT_EQ(w->rules().find("DROVER"), std::string::npos) << w->rules();
+  EXPECT_FALSE(w->drover_cgroup_exists());
+}

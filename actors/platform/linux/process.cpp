@@ -25,6 +25,8 @@ sigset_t termination_set() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
+  // A closed terminal (sudo drover --headless) hangs up: stop as cleanly.
+  sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGTERM);
   return set;
 }
@@ -47,6 +49,10 @@ void wait_for_termination() {
 
 void request_termination() {
   ::kill(::getpid(), SIGTERM);
+}
+
+void keep_new_files_private() {
+  ::umask(077);
 }
 
 void raise_open_file_limit() {

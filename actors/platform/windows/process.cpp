@@ -52,6 +52,8 @@ void request_termination() {
   SetEvent(termination_event());
 }
 
+void keep_new_files_private() {}
+
 void raise_open_file_limit() {
   // Windows has no per-process descriptor limit to raise.
 }
