@@ -66,8 +66,16 @@ std::filesystem::path default_log_dir();
 std::filesystem::path current_executable();
 
 /// A folder private to this user for the tray's single-instance lock and
-/// socket: Linux $XDG_RUNTIME_DIR/drover (else /tmp/drover-UID, 0700),
-/// Windows %LOCALAPPDATA%\Drover.
+/// socket (and a user engine's control socket): Linux
+/// $XDG_RUNTIME_DIR/drover, else /tmp/drover-UID, created 0700 and used
+/// only when it is a real folder of this user's (else a fresh
+/// /tmp/drover-UID-XXXXXX); Windows %LOCALAPPDATA%\Drover.
 std::filesystem::path user_runtime_dir();
+
+/// `dir` as a folder of this user's alone: created (0700) when missing,
+/// narrowed to 0700 when it is ours, nothing when it is a link, not a
+/// folder, or someone else's.
+std::optional<std::filesystem::path>
+private_dir(const std::filesystem::path& dir);
 
 } // namespace drover::platform

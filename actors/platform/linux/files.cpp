@@ -280,17 +280,35 @@ std::filesystem::path current_executable() {
   return ec ? std::filesystem::path{"drover"} : exe;
 }
 
-std::filesystem::path user_runtime_dir() {
-  std::filesystem::path dir;
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && xdg[0] == '/')
-    dir = std::filesystem::path{xdg} / "drover";
-  else
-    dir = std::filesystem::temp_directory_path()
-          / ("drover-" + std::to_string(::geteuid()));
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  ::chmod(dir.c_str(), 0700);
+std::optional<std::filesystem::path>
+private_dir(const std::filesystem::path& dir) {
+  ::mkdir(dir.c_str(), 0700);
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)
+      || st.st_uid != ::geteuid())
+    return std::nullopt; // a link, a file, or someone else's folder
+  if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0)
+    return std::nullopt;
   return dir;
+}
+
+std::filesystem::path user_runtime_dir() {
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && xdg[0] == '/') {
+    std::error_code ec;
+    std::filesystem::create_directories(xdg, ec);
+    if (auto dir = private_dir(std::filesystem::path{xdg} / "drover"))
+      return *dir;
+  }
+  // /tmp is everybody's: a folder of that name someone else made (or a
+  // link planted there) is never used; a fresh one of ours instead.
+  auto tmp = std::filesystem::temp_directory_path();
+  if (auto dir = private_dir(tmp / ("drover-" + std::to_string(::geteuid()))))
+    return *dir;
+  auto pattern
+      = (tmp / ("drover-" + std::to_string(::geteuid()) + "-XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) != nullptr)
+    return pattern;
+  return tmp;
 }
 
 std::filesystem::path default_config_path() {

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "actors/platform/files.hpp"
 #include "actors/platform/linux/procfs.hpp"
 
 extern char** environ;
@@ -83,17 +84,14 @@ std::string netns_id() {
 }
 
 fs::path runtime_dir() {
-  fs::path dir;
-  bool root = ::geteuid() == 0;
-  if (root)
-    dir = system_runtime_dir;
-  else if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
-    dir = fs::path{xdg} / "drover";
-  else
-    dir = fs::temp_directory_path() / ("drover-" + std::to_string(::geteuid()));
+  if (::geteuid() != 0)
+    return user_runtime_dir();
+  // Root's: only root can create or change /run/drover. 0755: the control
+  // socket inside decides who may connect.
+  fs::path dir = system_runtime_dir;
   std::error_code ec;
   fs::create_directories(dir, ec);
-  ::chmod(dir.c_str(), root ? 0755 : 0700);
+  ::chmod(dir.c_str(), 0755);
   return dir;
 }
 

@@ -158,6 +158,16 @@ std::filesystem::path user_runtime_dir() {
   return dir;
 }
 
+std::optional<std::filesystem::path>
+private_dir(const std::filesystem::path& dir) {
+  // Under %LOCALAPPDATA%, which is the user's alone.
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || std::filesystem::is_symlink(dir, ec))
+    return std::nullopt;
+  return dir;
+}
+
 std::filesystem::path default_config_path() {
   return known_folder(L"APPDATA", L"C:\\") / "Drover" / "config.toml";
 }
