@@ -107,16 +107,34 @@ protected:
 
   // Waits until the chatter's TCP, UDP and connected UDP all reach the
   // servers through the proxy, from output offset `from` on.
-  void wait_proxied(child& c, size_t from = 0) {
+  void wait_proxied(child& talker, size_t from = 0) {
     for (auto kind : {"tcp", "udp", "udp-connected"})
-      ASSERT_TRUE(c.wait_for_output(
+      ASSERT_TRUE(talker.wait_for_output(
           std::string{kind} + " seen " + proxy_ip + ":", 30s, from))
           << kind << " never went through the proxy:\n"
-          << c.output();
+          << talker.output();
+  }
+
+  // Where most scenarios begin: the engine Active, the counter at zero,
+  // and a target talking through the proxy.
+  void start_talking(const std::vector<std::string>& prefix = {}) {
+    e = engine(prefix);
+    ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+    counter->reset();
+    c = chatter();
+    wait_proxied(*c);
+  }
+
+  // Where every scenario ends: nothing arrived direct.
+  void expect_no_leak(child* engine_now = nullptr) {
+    EXPECT_EQ(counter->direct(), 0)
+        << counter->seen() << (c ? c->output() : "")
+        << (engine_now ? engine_now : e.get())->output();
   }
 
   std::unique_ptr<leak_counter> counter;
   fs::path target;
+  std::unique_ptr<child> e, c; // the engine, the talking target
 };
 
 } // namespace
@@ -124,13 +142,13 @@ protected:
 // 500 targets, each connecting over TCP and sending UDP the moment it
 // starts: captured from their first packet, not after a process scan.
 TEST_F(leak_harness, five_hundred_targets_that_talk_at_once_never_go_direct) {
-  auto e = engine();
+  e = engine();
   ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
   counter->reset();
   child spawner{{"ip", "netns", "exec", w->app.name(), DROVER_PEER, "spawn",
                  "500", target.string(), "burst", server_ip, "7"}};
   ASSERT_TRUE(spawner.wait_for_output("spawned 500", 120s)) << spawner.output();
-  EXPECT_EQ(counter->direct(), 0) << counter->seen() << e->output();
+  expect_no_leak();
   EXPECT_GT(counter->proxied_connections(), 0)
       << "the targets' connections went through the proxy";
 }
@@ -139,11 +157,11 @@ TEST_F(leak_harness, five_hundred_targets_that_talk_at_once_never_go_direct) {
 // is reset (it reconnects, proxied), its UDP sockets are captured from
 // their next datagram.
 TEST_F(leak_harness, a_target_running_before_start_is_taken_over_at_once) {
-  auto c = chatter();
+  c = chatter();
   ASSERT_TRUE(c->wait_for_output("tcp seen " + app_ip, 10s)) << c->output();
   ASSERT_TRUE(c->wait_for_output("udp seen " + app_ip, 10s)) << c->output();
   auto mark = c->output().size();
-  auto e = engine();
+  e = engine();
   ASSERT_TRUE(e->wait_for_output("capture guard in place", 20s)) << e->output();
   counter->reset(); // from here on, nothing may arrive direct
   ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
@@ -151,24 +169,18 @@ TEST_F(leak_harness, a_target_running_before_start_is_taken_over_at_once) {
       << "its old connection is reset:\n"
       << c->output();
   wait_proxied(*c, mark);
-  EXPECT_EQ(counter->direct(), 0)
-      << counter->seen() << c->output() << e->output();
+  expect_no_leak();
 }
 
 TEST_F(leak_harness, sleep_and_wake_while_a_target_talks) {
   if (!drover::test::have_command("dbus-daemon"))
     GTEST_SKIP() << "needs dbus-daemon";
-  test_bus bus{w->dir};
-  ASSERT_FALSE(bus.address.empty()) << bus.daemon->output();
-  child logind{{DROVER_FAKE_LOGIND, bus.address}};
-  ASSERT_TRUE(logind.wait_for_output("ready", 10s)) << logind.output();
-  w->extra_env.push_back("DBUS_SYSTEM_BUS_ADDRESS=" + bus.address);
-  auto e = engine();
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  fake_logind sleeper{w->dir};
+  ASSERT_EQ(sleeper.start_problem(), "");
+  auto& logind = *sleeper.logind;
+  w->extra_env.push_back(sleeper.env);
+  start_talking();
   ASSERT_TRUE(logind.wait_for_output("inhibitor taken", 10s));
-  counter->reset();
-  auto c = chatter();
-  wait_proxied(*c);
   auto mark = e->output().size();
   logind.write_line("sleep");
   ASSERT_TRUE(e->wait_for_output("paused:", 10s, mark)) << e->output();
@@ -177,8 +189,7 @@ TEST_F(leak_harness, sleep_and_wake_while_a_target_talks) {
   logind.write_line("wake");
   ASSERT_TRUE(e->wait_for_output("active: proxying", 20s, mark)) << e->output();
   wait_proxied(*c, woke);
-  EXPECT_EQ(counter->direct(), 0)
-      << counter->seen() << c->output() << e->output();
+  expect_no_leak();
 }
 
 // A new proxy in the config: the engine's parts restart onto it, the
@@ -187,11 +198,7 @@ TEST_F(leak_harness, a_proxy_change_while_a_target_talks) {
   auto second = w->other_proxy(
       1081, "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: connect "
             "udpassociate bind udpreply }");
-  auto e = engine();
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
-  counter->reset();
-  auto c = chatter();
-  wait_proxied(*c);
+  start_talking();
   auto mark = e->output().size();
   auto from = c->output().size();
   // The file changes in place (a rename would do as well).
@@ -203,17 +210,12 @@ TEST_F(leak_harness, a_proxy_change_while_a_target_talks) {
       << e->output();
   ASSERT_TRUE(c->wait_for_output("tcp lost", 20s, from)) << c->output();
   wait_proxied(*c, from);
-  EXPECT_EQ(counter->direct(), 0)
-      << counter->seen() << c->output() << e->output();
+  expect_no_leak();
 }
 
 // An engine part fails (Failed, rules kept), then Retry.
 TEST_F(leak_harness, a_crashed_part_and_retry_while_a_target_talks) {
-  auto e = engine();
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
-  counter->reset();
-  auto c = chatter();
-  wait_proxied(*c);
+  start_talking();
   auto mark = e->output().size();
   auto cli = [&](std::vector<std::string> args) {
     std::vector<std::string> argv{"ip", "netns", "exec", w->app.name(),
@@ -230,18 +232,13 @@ TEST_F(leak_harness, a_crashed_part_and_retry_while_a_target_talks) {
   cli({"retry"});
   ASSERT_TRUE(e->wait_for_output("active: proxying", 20s, mark)) << e->output();
   wait_proxied(*c, from);
-  EXPECT_EQ(counter->direct(), 0)
-      << counter->seen() << c->output() << e->output();
+  expect_no_leak();
 }
 
 // kill -9: no engine runs, yet nothing goes direct; the next engine
 // replaces what the killed one left in one step.
 TEST_F(leak_harness, a_killed_engine_and_a_new_start_while_a_target_talks) {
-  auto e = engine();
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
-  counter->reset();
-  auto c = chatter();
-  wait_proxied(*c);
+  start_talking();
   e->kill(SIGKILL);
   e->wait(10s);
   usleep(2000000); // no engine at all, the target still talking
@@ -250,8 +247,7 @@ TEST_F(leak_harness, a_killed_engine_and_a_new_start_while_a_target_talks) {
   ASSERT_TRUE(again->wait_for_output("active: proxying", 20s))
       << again->output();
   wait_proxied(*c, from);
-  EXPECT_EQ(counter->direct(), 0)
-      << counter->seen() << c->output() << again->output();
+  expect_no_leak(again.get());
   auto v4 = sh_output(w->app.exec("iptables-save -t raw"));
   EXPECT_EQ(count(v4, "-A OUTPUT -j DROVER"), 1) << v4;
 }
@@ -259,11 +255,7 @@ TEST_F(leak_harness, a_killed_engine_and_a_new_start_while_a_target_talks) {
 // A firewall reload flushes the raw table: the kernel fence holds until
 // the watchdog puts the rules back (within 2 s), and the Timeline says so.
 TEST_F(leak_harness, flushed_rules_while_a_target_talks) {
-  auto e = engine();
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
-  counter->reset();
-  auto c = chatter();
-  wait_proxied(*c);
+  start_talking();
   auto mark = e->output().size();
   auto from = c->output().size();
   auto flushed = std::chrono::steady_clock::now();
@@ -273,8 +265,7 @@ TEST_F(leak_harness, flushed_rules_while_a_target_talks) {
   EXPECT_LT(std::chrono::steady_clock::now() - flushed, 2500ms);
   EXPECT_NE(w->rules().find("-A OUTPUT -j DROVER"), std::string::npos);
   wait_proxied(*c, from);
-  EXPECT_EQ(counter->direct(), 0)
-      << counter->seen() << c->output() << e->output();
+  expect_no_leak();
   EXPECT_GT(w->status_number("packets_fenced"), 0)
       << "the kernel fence stopped what the missing rules let through";
 }
@@ -284,13 +275,9 @@ TEST_F(leak_harness, flushed_rules_while_a_target_talks) {
 // flow takes its descriptors along), nothing goes direct, and the engine
 // never takes its own shortage for a dead proxy.
 TEST_F(leak_harness, out_of_descriptors_while_targets_talk) {
-  auto e = engine({"prlimit", "--nofile=700:700"});
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  start_talking({"prlimit", "--nofile=700:700"});
   ASSERT_NE(e->output().find("allows 47 proxied flows"), std::string::npos)
       << e->output();
-  counter->reset();
-  auto c = chatter();
-  wait_proxied(*c);
   child holder{{"ip", "netns", "exec", w->app.name(), target.string(), "hold",
                 server_ip, "7", "120"}};
   child spawner{{"ip", "netns", "exec", w->app.name(), DROVER_PEER, "spawn",
@@ -301,7 +288,7 @@ TEST_F(leak_harness, out_of_descriptors_while_targets_talk) {
   holder.wait_for_output("held 120", 60s);
   auto from = c->output().size();
   wait_proxied(*c, from);
-  EXPECT_EQ(counter->direct(), 0) << counter->seen() << e->output();
+  expect_no_leak();
   EXPECT_GE(w->status_number("flows_evicted"), 1);
   EXPECT_EQ(e->output().find("reconnecting"), std::string::npos)
       << "no proxy check failed for want of descriptors:\n"

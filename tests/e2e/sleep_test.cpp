@@ -10,11 +10,10 @@ using namespace drover::e2e;
 TEST_F(engine_e2e, sleep_pauses_keeping_the_capture_and_wake_resumes) {
   if (!drover::test::have_command("dbus-daemon"))
     GTEST_SKIP() << "needs dbus-daemon";
-  test_bus bus{w->dir};
-  ASSERT_FALSE(bus.address.empty()) << bus.daemon->output();
-  child logind{{DROVER_FAKE_LOGIND, bus.address}};
-  ASSERT_TRUE(logind.wait_for_output("ready", 10s)) << logind.output();
-  w->extra_env.push_back("DBUS_SYSTEM_BUS_ADDRESS=" + bus.address);
+  fake_logind sleeper{w->dir};
+  ASSERT_EQ(sleeper.start_problem(), "");
+  auto& logind = *sleeper.logind;
+  w->extra_env.push_back(sleeper.env);
 
   fs::path named;
   auto engine = w->headless_with_target("e2e-sleep-target", named);

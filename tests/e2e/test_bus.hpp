@@ -43,4 +43,28 @@ struct test_bus {
   }
 };
 
+// A stand-in logind on a bus of the test's own (needs dbus-daemon): the
+// test makes it say "sleep" and "wake"; an engine finds it through `env`.
+struct fake_logind {
+  test_bus bus;
+  std::unique_ptr<child> logind;
+  std::string env; // for the engine's environment
+
+  explicit fake_logind(const std::filesystem::path& dir)
+      : bus(dir), env("DBUS_SYSTEM_BUS_ADDRESS=" + bus.address) {
+    if (!bus.address.empty())
+      logind = std::make_unique<child>(
+          std::vector<std::string>{DROVER_FAKE_LOGIND, bus.address});
+  }
+
+  /// Up and listening; else what went wrong, for the test's message.
+  std::string start_problem() {
+    if (bus.address.empty())
+      return "the bus did not start: " + bus.daemon->output();
+    if (!logind->wait_for_output("ready", std::chrono::seconds{10}))
+      return "the stand-in logind did not start: " + logind->output();
+    return {};
+  }
+};
+
 } // namespace drover::e2e

@@ -181,9 +181,9 @@ struct world : drover::test::proxy_lab {
                                     uid_t uid = 0) {
     std::vector<std::string> argv{"ip", "netns", "exec", app.name()};
     if (uid != 0)
-      for (auto a : {std::string{"setpriv"}, "--reuid=" + std::to_string(uid),
-                     "--regid=" + std::to_string(uid),
-                     std::string{"--clear-groups"}})
+      for (auto a :
+           {std::string{"setpriv"}, "--reuid=" + std::to_string(uid),
+            "--regid=" + std::to_string(uid), std::string{"--clear-groups"}})
         argv.push_back(a);
     for (auto a : {named.string(), std::string{"rounds-of-tcp"}, server_ip,
                    std::string{"7"}, std::string{"1"}})

@@ -28,8 +28,12 @@ public:
       args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     std::vector<std::string> env_copy = env;
+    // A child that exited before reading what the test writes to it must
+    // not kill the test (and leave its other children running).
+    ::signal(SIGPIPE, SIG_IGN);
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::signal(SIGPIPE, SIG_DFL); // the program gets the usual default
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
       ::dup2(out[1], 2);
