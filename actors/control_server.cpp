@@ -1,12 +1,17 @@
 #include "actors/control_server.hpp"
 
+#include "actors/control_render.hpp"
+
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <sstream>
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/system_messages.hpp>
 
@@ -24,198 +29,6 @@ namespace drover {
 namespace {
 
 using caf::io::connection_handle;
-
-std::chrono::system_clock::time_point wall(caf::timestamp t) {
-  return std::chrono::time_point_cast<std::chrono::system_clock::duration>(t);
-}
-
-std::string endpoint_text(uint32_t ip, uint16_t port) {
-  return net::to_string(net::ipv4_address{ip}) + ":" + std::to_string(port);
-}
-
-std::string bytes_text(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
-
-std::string duration_text(std::chrono::seconds d) {
-  auto s = d.count();
-  char buf[48];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%lldh %02lldm",
-                  static_cast<long long>(s / 3600),
-                  static_cast<long long>(s / 60 % 60));
-  else if (s >= 60)
-    std::snprintf(buf, sizeof buf, "%lldm %02llds",
-                  static_cast<long long>(s / 60),
-                  static_cast<long long>(s % 60));
-  else
-    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  return buf;
-}
-
-std::chrono::seconds since(caf::timestamp t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(caf::make_timestamp()
-                                                          - t);
-}
-
-void field(std::string& out, const char* key, const std::string& text) {
-  out += '"';
-  out += key;
-  out += "\":";
-  json::append_string(out, text);
-  out += ',';
-}
-
-void field(std::string& out, const char* key, uint64_t v) {
-  out += '"';
-  out += key;
-  out += "\":";
-  out += std::to_string(v);
-  out += ',';
-}
-
-void close_object(std::string& out) {
-  if (!out.empty() && out.back() == ',')
-    out.back() = '}';
-  else
-    out += '}';
-}
-
-// An event's fields, without braces (shared by `status --json` and the
-// follow stream).
-void event_fields(std::string& o, const engine_event& e) {
-  field(o, "time", trace::format_timestamp(wall(e.time)));
-  field(o, "kind", to_string(e.kind));
-  field(o, "state", to_string(e.state));
-  field(o, "reason", e.reason);
-  field(o, "failure", to_string(e.failure));
-  field(o, "attempt", e.attempt);
-}
-
-std::string event_text(const engine_event& e) {
-  return trace::format_timestamp(wall(e.time)).substr(11, 8) + "  " + label(e)
-         + ": " + e.reason
-         + (e.attempt > 0 ? " (attempt " + std::to_string(e.attempt) + ")"
-                          : "");
-}
-
-std::string render_json(const engine_status& s,
-                        const std::vector<flow_descriptor>& flows,
-                        const std::string& config_path) {
-  std::string o = "{";
-  field(o, "config", config_path);
-  field(o, "log", log::log_file().string());
-  o += std::string{"\"trace\":"} + (trace::enabled() ? "true" : "false") + ",";
-  field(o, "state", to_string(s.last.state));
-  field(o, "reason", s.last.reason);
-  field(o, "failure", to_string(s.last.failure));
-  field(o, "attempt", s.last.attempt);
-  field(o, "since", trace::format_timestamp(wall(s.last.time)));
-  bool active = s.last.state == engine_state::active;
-  field(o, "uptime_seconds",
-        active ? static_cast<uint64_t>(since(s.stats.active_since).count())
-               : 0);
-  field(o, "bytes_in", s.stats.bytes_in);
-  field(o, "bytes_out", s.stats.bytes_out);
-  field(o, "tcp_flows", s.stats.tcp_flows);
-  field(o, "udp_flows", s.stats.udp_flows);
-  field(o, "packets_dropped", s.stats.packets_dropped);
-  field(o, "ipv6_dropped", s.stats.ipv6_dropped);
-  field(o, "refused_connections", s.stats.refused_listener);
-  field(o, "flows_evicted", s.stats.flows_evicted);
-  field(o, "packets_fenced", s.stats.packets_fenced);
-  field(o, "connections_reset", s.stats.connections_reset);
-  o += std::string{"\"no_traffic\":"} + (s.stats.no_traffic ? "true" : "false")
-       + ",";
-  o += "\"flows\":[";
-  for (auto& f : flows) {
-    o += '{';
-    field(o, "id", f.id);
-    field(o, "protocol", f.protocol == 6 ? "tcp" : "udp");
-    field(o, "process", f.process);
-    field(o, "pid", f.pid);
-    field(o, "source", endpoint_text(f.src_ip, f.src_port));
-    field(o, "destination", endpoint_text(f.dst_ip, f.dst_port));
-    field(o, "bytes_in", f.bytes_in);
-    field(o, "bytes_out", f.bytes_out);
-    field(o, "age_seconds", static_cast<uint64_t>(since(f.started).count()));
-    close_object(o);
-    o += ',';
-  }
-  if (o.back() == ',')
-    o.pop_back();
-  o += "],\"events\":[";
-  for (auto& e : s.recent) {
-    o += '{';
-    event_fields(o, e);
-    close_object(o);
-    o += ',';
-  }
-  if (o.back() == ',')
-    o.pop_back();
-  o += "]}\n";
-  return o;
-}
-
-std::string render_text(const engine_status& s,
-                        const std::vector<flow_descriptor>& flows) {
-  std::string o;
-  auto line = [&](const std::string& label, const std::string& value) {
-    o += label;
-    o.append(label.size() < 10 ? 10 - label.size() : 1, ' ');
-    o += value + "\n";
-  };
-  auto state = std::string{to_string(s.last.state)};
-  state[0] = static_cast<char>(state[0] - 'a' + 'A');
-  line("State:",
-       state + (s.last.reason.empty() ? "" : " (" + s.last.reason + ")"));
-  if (s.last.attempt > 0)
-    line("Attempt:", std::to_string(s.last.attempt));
-  if (s.stats.no_traffic)
-    line("Warning:", "no traffic through the proxy lately while a target "
-                     "program runs");
-  if (s.last.state == engine_state::active)
-    line("Uptime:", duration_text(since(s.stats.active_since)));
-  line("Traffic:", "in " + bytes_text(s.stats.bytes_in) + ", out "
-                       + bytes_text(s.stats.bytes_out));
-  line("Flows:", std::to_string(s.stats.tcp_flows) + " TCP, "
-                     + std::to_string(s.stats.udp_flows) + " UDP");
-  line("Dropped:",
-       std::to_string(s.stats.packets_dropped) + " packets ("
-           + std::to_string(s.stats.ipv6_dropped) + " IPv6), "
-           + std::to_string(s.stats.refused_listener) + " refused connections, "
-           + std::to_string(s.stats.flows_evicted) + " evicted flows");
-  if (s.stats.packets_fenced > 0 || s.stats.connections_reset > 0)
-    line("Blocked:", std::to_string(s.stats.packets_fenced)
-                         + " packets that would have gone direct, "
-                         + std::to_string(s.stats.connections_reset)
-                         + " connections reset (made before Drover saw them)");
-  if (!flows.empty()) {
-    o += "\nOpen flows:\n";
-    for (auto& f : flows)
-      o += "  " + (f.process.empty() ? "" : f.process + " ")
-           + std::string{f.protocol == 6 ? "TCP " : "UDP "}
-           + endpoint_text(f.src_ip, f.src_port) + " -> "
-           + endpoint_text(f.dst_ip, f.dst_port) + "  in "
-           + bytes_text(f.bytes_in) + ", out " + bytes_text(f.bytes_out) + ", "
-           + duration_text(since(f.started)) + "\n";
-  }
-  if (!s.recent.empty()) {
-    o += "\nRecent events:\n";
-    for (auto& e : s.recent)
-      o += "  " + event_text(e) + "\n";
-  }
-  return o;
-}
 
 // Names the process behind each flow (its source socket's owner) where the
 // OS tells.
@@ -285,19 +98,94 @@ std::string replace_config(const std::string& path,
 // The largest config text `config set` takes.
 constexpr size_t max_config_bytes = config::max_file_bytes;
 
-// Runs `work` (file or /proc reading, an fsync) on a thread of its own and
-// hands its text to `done`: this broker shares CAF's I/O loop with every
-// relayed connection, which must not wait for it.
+// Limits: nobody on the machine can make the engine (root) hold more than
+// a bounded number of connections, wait forever, or buffer without end.
+constexpr size_t max_clients = 64;
+constexpr auto idle_limit = std::chrono::seconds{10}; // for a whole command
+constexpr size_t max_follow_backlog = 256 * 1024;     // unread by a follower
+
+// A warning said at most once per 10 s, with how many were held back:
+// a caller that keeps knocking cannot fill the log.
+class throttled_warning {
+public:
+  void say(const std::string& text) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::seconds{10}) {
+      ++held_back_;
+      return;
+    }
+    log::get("control")->warn("{}{}", text,
+                              held_back_ > 0
+                                  ? " (and " + std::to_string(held_back_)
+                                        + " more like it since the last one)"
+                                  : std::string{});
+    last_ = now;
+    held_back_ = 0;
+  }
+
+private:
+  std::chrono::steady_clock::time_point last_{};
+  uint64_t held_back_ = 0;
+};
+
+// What a client sent, fit for the log: printable characters only.
+std::string printable(std::string_view text, size_t max) {
+  std::string out;
+  for (char c : text.substr(0, max))
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+struct control_state {
+  std::map<connection_handle, std::string> pending; // until a whole command
+  // Each open connection's serial number: a descriptor (and so a handle)
+  // is reused, a sweep meant for an earlier connection must not end a new
+  // one.
+  std::map<connection_handle, uint64_t> open;
+  uint64_t next_serial = 0;
+  // Connections whose client may change things (the settings, quit, the
+  // trace log); the others may look and Start/Stop/Retry.
+  std::set<connection_handle> configurers;
+  // Connections that follow the engine: each has a listener actor of its
+  // own that the supervisor sends events to.
+  std::map<int64_t, caf::actor> followers;
+  // File and /proc work (a config read, an fsync, the flows' owners): one
+  // thread for all of it, never one per request, and never the I/O loop
+  // every relayed connection shares.
+  caf::actor worker;
+  throttled_warning refused;
+};
+
+using control_ptr = std::shared_ptr<control_state>;
+
+} // namespace
+
+// The control worker's job: a function run on its thread (local only).
+struct control_job {
+  std::function<std::string()> work;
+};
+
+} // namespace drover
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(drover::control_job)
+
+namespace drover {
+
+namespace {
+
+// Runs `work` on the worker's thread and hands its text to `done`.
 template<class Work, class Done>
-void off_the_io_loop(caf::io::broker* self, Work work, Done done) {
-  auto worker = self->spawn<caf::detached>(
-      [work](caf::event_based_actor* w) -> caf::behavior {
-        return {[=](atom::internal) {
-          w->quit();
-          return work();
-        }};
-      });
-  self->request(worker, std::chrono::seconds{10}, atom::internal_v)
+void on_worker(caf::io::broker* self, const control_ptr& st, Work work,
+               Done done) {
+  if (!st->worker)
+    st->worker = self->spawn<caf::detached + caf::linked>(
+        [](caf::event_based_actor*) -> caf::behavior {
+          return {[](control_job& job) {
+            return job.work();
+          }};
+        });
+  self->request(st->worker, std::chrono::seconds{10},
+                control_job{std::function<std::string()>{std::move(work)}})
       .then([=](std::string& text) { done(text); },
             [=](caf::error& e) {
               done("error\nthe engine did not answer: "
@@ -305,53 +193,29 @@ void off_the_io_loop(caf::io::broker* self, Work work, Done done) {
             });
 }
 
+void forget(caf::io::broker* self, const control_ptr& st,
+            connection_handle hdl) {
+  st->pending.erase(hdl);
+  st->open.erase(hdl);
+  st->configurers.erase(hdl);
+  auto it = st->followers.find(hdl.id());
+  if (it != st->followers.end()) {
+    self->send_exit(it->second, caf::exit_reason::user_shutdown);
+    st->followers.erase(it);
+  }
+}
+
 } // namespace
-
-std::string render_event(const engine_event& e, bool json) {
-  if (!json)
-    return event_text(e) + "\n";
-  std::string o = "{";
-  field(o, "type", "event");
-  event_fields(o, e);
-  close_object(o);
-  return o + "\n";
-}
-
-std::string render_stats(const stats_snapshot& s) {
-  std::string o = "{";
-  field(o, "type", "stats");
-  field(o, "bytes_in", s.bytes_in);
-  field(o, "bytes_out", s.bytes_out);
-  field(o, "tcp_flows", s.tcp_flows);
-  field(o, "udp_flows", s.udp_flows);
-  field(o, "packets_dropped", s.packets_dropped);
-  field(o, "packets_fenced", s.packets_fenced);
-  // Meaningful while Active: the start of the current Active period.
-  field(o, "uptime_seconds",
-        s.active_since == caf::timestamp{}
-            ? 0
-            : static_cast<uint64_t>(since(s.active_since).count()));
-  o += std::string{"\"no_traffic\":"} + (s.no_traffic ? "true" : "false");
-  return o + "}\n";
-}
-
-std::string render_status(const engine_status& s,
-                          const std::vector<flow_descriptor>& flows, bool json,
-                          const std::string& config_path) {
-  return json ? render_json(s, flows, config_path) : render_text(s, flows);
-}
 
 caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                              supervisor_actor sup, control_paths paths) {
   self->add_doorman(fd);
   self->attach_functor([path = paths.socket] { std::remove(path.c_str()); });
-  auto pending = std::make_shared<std::map<connection_handle, std::string>>();
-  // Connections whose client may change things (the settings, quit, the
-  // trace log); the others may look and Start/Stop/Retry.
-  auto configurers = std::make_shared<std::set<connection_handle>>();
-  // Connections that follow the engine: each has a listener actor of its
-  // own that the supervisor sends events to.
-  auto followers = std::make_shared<std::map<int64_t, caf::actor>>();
+  auto st = std::make_shared<control_state>();
+  auto close = [=](connection_handle hdl) {
+    self->close(hdl);
+    forget(self, st, hdl);
+  };
   auto follow = [=](connection_handle hdl, bool json) {
     auto server = caf::actor_cast<caf::actor>(self);
     auto id = hdl.id();
@@ -367,7 +231,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
               },
           };
         });
-    (*followers)[id] = listener;
+    st->followers[id] = listener;
     self->request(sup, std::chrono::seconds{5}, atom::subscribe_v,
                   caf::actor_cast<engine_listener_actor>(listener))
         .then(
@@ -378,39 +242,66 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
               self->write(hdl, lines.size(), lines.data());
               self->flush(hdl);
             },
-            [=](caf::error&) { self->close(hdl); });
+            [=](caf::error&) { close(hdl); });
   };
   return {
       [=](atom::update, int64_t id, const std::string& line) {
-        if (followers->count(id) == 0)
+        if (st->followers.count(id) == 0)
           return; // the client left
         auto hdl = connection_handle::from_int(id);
+        // What the socket did not take yet waits in the broker's buffer: a
+        // follower that stopped reading is let go before it costs more
+        // than max_follow_backlog. Cut, not closed: a close waits for the
+        // buffer to drain, which a peer that never reads never lets happen.
+        if (self->wr_buf(hdl).size() + line.size() > max_follow_backlog) {
+          st->refused.say("let go of a follower that stopped reading");
+          platform::cut_connection(static_cast<platform::socket_handle>(id));
+          return close(hdl);
+        }
         self->write(hdl, line.size(), line.data());
         self->flush(hdl);
       },
       [=](const caf::io::new_connection_msg& m) {
         if (platform::local_clients_need_admission
             && !platform::local_client_admitted(self->remote_port(m.handle))) {
-          log::get("control")->warn(
-              "refused a control connection that did not come through the "
-              "control pipe (port {})",
-              self->remote_port(m.handle));
+          st->refused.say("refused a control connection that did not come "
+                          "through the control pipe");
           self->close(m.handle);
           return;
         }
-        (*pending)[m.handle];
+        if (st->open.size() >= max_clients) {
+          st->refused.say("refused a control connection: "
+                          + std::to_string(max_clients) + " are open");
+          self->close(m.handle);
+          return;
+        }
+        auto serial = ++st->next_serial;
+        st->open[m.handle] = serial;
+        st->pending[m.handle];
         if (platform::control_client_may_configure(
                 static_cast<platform::socket_handle>(m.handle.id())))
-          configurers->insert(m.handle);
+          st->configurers.insert(m.handle);
         self->configure_read(m.handle, caf::io::receive_policy::at_most(4096));
+        self->delayed_send(self, idle_limit, atom::sweep_v, m.handle.id(),
+                           serial);
+      },
+      [=](atom::sweep, int64_t id, uint64_t serial) {
+        // A whole command (and a config's bytes) within idle_limit, or out.
+        auto hdl = connection_handle::from_int(id);
+        auto it = st->open.find(hdl);
+        if (it != st->open.end() && it->second == serial
+            && st->pending.count(hdl) > 0 && st->followers.count(id) == 0)
+          close(hdl);
       },
       [=](const caf::io::new_data_msg& m) {
-        auto& buf = (*pending)[m.handle];
+        if (st->pending.count(m.handle) == 0)
+          return; // answered already, or a follower talking: ignored
+        auto& buf = st->pending[m.handle];
         buf.append(m.buf.begin(), m.buf.end());
         auto nl = buf.find('\n');
         if (nl == std::string::npos) {
           if (buf.size() > 200) // not a client of ours
-            self->close(m.handle);
+            close(m.handle);
           return;
         }
         auto command = buf.substr(0, nl);
@@ -418,17 +309,15 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
         auto answer = [=](const std::string& text) {
           self->write(hdl, text.size(), text.data());
           self->flush(hdl);
-          self->close(hdl);
-          configurers->erase(hdl);
+          close(hdl);
         };
         bool changes = command.rfind("config set ", 0) == 0 || command == "quit"
                        || command.rfind("trace ", 0) == 0
                        || command.rfind("fault ", 0) == 0;
-        if (changes && configurers->count(hdl) == 0) {
-          pending->erase(hdl);
-          log::get("control")->warn("refused \"{}\" from a caller who may "
-                                    "only look",
-                                    command.substr(0, 16));
+        if (changes && st->configurers.count(hdl) == 0) {
+          st->pending.erase(hdl);
+          st->refused.say("refused \"" + printable(command, 16)
+                          + "\" from a caller who may only look");
           return answer("error\nrefused: only root and the user Drover runs "
                         "for may change its settings, quit it or trace it\n");
         }
@@ -441,21 +330,22 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
             size = max_config_bytes + 1;
           }
           if (size > max_config_bytes) {
-            pending->erase(hdl);
+            st->pending.erase(hdl);
             return answer("error\nconfig set: the size must be a number up to "
                           + std::to_string(max_config_bytes) + "\n");
           }
           if (buf.size() - nl - 1 < size)
             return; // more to come
           auto text = buf.substr(nl + 1, size);
-          pending->erase(hdl);
-          return off_the_io_loop(
-              self, [=] { return replace_config(paths.config, text); }, answer);
+          st->pending.erase(hdl);
+          return on_worker(
+              self, st, [=] { return replace_config(paths.config, text); },
+              answer);
         }
-        pending->erase(hdl);
+        st->pending.erase(hdl);
         if (command == "config get")
-          return off_the_io_loop(
-              self, [=] { return config_text(paths.config); }, answer);
+          return on_worker(
+              self, st, [=] { return config_text(paths.config); }, answer);
         if (command == "quit") {
           // The process's main thread stops the engine cleanly (capture
           // released, sessions closed) and exits.
@@ -492,7 +382,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
           return;
         }
         if (command != "status" && command != "status json")
-          return answer("unknown command: " + command + "\n");
+          return answer("unknown command: " + printable(command, 40) + "\n");
         bool json = command == "status json";
         self->request(sup, std::chrono::seconds{5}, atom::get_v, atom::status_v)
             .then(
@@ -501,8 +391,8 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                                 atom::flows_v)
                       .then(
                           [=](std::vector<flow_descriptor>& flows) {
-                            off_the_io_loop(
-                                self,
+                            on_worker(
+                                self, st,
                                 [=, flows = std::move(flows)] {
                                   auto named = flows;
                                   attribute(named);
@@ -522,13 +412,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                 });
       },
       [=](const caf::io::connection_closed_msg& m) {
-        pending->erase(m.handle);
-        configurers->erase(m.handle);
-        auto it = followers->find(m.handle.id());
-        if (it != followers->end()) {
-          self->send_exit(it->second, caf::exit_reason::user_shutdown);
-          followers->erase(it);
-        }
+        forget(self, st, m.handle);
       },
       [=](const caf::io::acceptor_closed_msg&) { self->quit(); },
   };

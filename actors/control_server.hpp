@@ -32,15 +32,4 @@ struct control_paths {
 caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                              supervisor_actor sup, control_paths paths);
 
-/// One event as a line of text, or as a JSON object with "type":"event".
-std::string render_event(const engine_event& e, bool json);
-
-/// The counters as a JSON object with "type":"stats".
-std::string render_stats(const stats_snapshot& s);
-
-/// The status as text for people, or as JSON (stable field names).
-std::string render_status(const engine_status& s,
-                          const std::vector<flow_descriptor>& flows, bool json,
-                          const std::string& config_path = {});
-
 } // namespace drover

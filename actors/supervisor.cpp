@@ -888,6 +888,23 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
                      std::string{"injected fault: the packet handle failed"});
           return "the packet handle fails";
         }
+        if (what.rfind("flood ", 0) == 0) {
+          // N events to the listeners alone (not logged): a follower that
+          // does not read them must not make the engine hold them all.
+          auto n = std::min<unsigned long>(
+              std::strtoul(what.c_str() + 6, nullptr, 10), 100000);
+          engine_event e;
+          e.kind = event_kind::info;
+          e.state = st.last.state;
+          e.time = caf::make_timestamp();
+          for (unsigned long i = 0; i < n; ++i) {
+            e.reason = "injected event " + std::to_string(i + 1) + " of "
+                       + std::to_string(n);
+            for (auto& l : st.listeners)
+              self->send(l, e);
+          }
+          return "sent " + std::to_string(n) + " events";
+        }
         return "nothing done: unknown fault \"" + what
                + "\", or the engine does not run";
 #else

@@ -39,6 +39,11 @@ socket_handle duplicate_socket(socket_handle s);
 
 void close_socket(socket_handle s);
 
+/// Ends the connection on `s` at once, in both directions: whatever is
+/// still unsent is dropped (a broker's close() would wait for a peer that
+/// never reads). The descriptor stays for its owner to close.
+void cut_connection(socket_handle s);
+
 /// TCP keepalive: the first probe after `idle` without traffic, then one
 /// every `interval`; the connection fails after `count` unanswered probes.
 void enable_keepalive(socket_handle s, std::chrono::seconds idle,

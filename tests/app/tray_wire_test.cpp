@@ -13,7 +13,7 @@
 #  include <windows.h>
 #endif
 
-#include "actors/control_server.hpp"
+#include "actors/control_render.hpp"
 #include "app/tray/autostart.hpp"
 #include "app/tray/wire.hpp"
 

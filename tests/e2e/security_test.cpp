@@ -3,9 +3,12 @@
 // config in nobody's folder, driven over its control socket as each kind
 // of caller would. docs/security.md lists what these tests enforce.
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+
+#include <random>
 
 #include "tests/e2e/world.hpp"
 
@@ -63,27 +66,77 @@ protected:
     return "/run/drover/control-" + inode + ".sock";
   }
 
+  // A connection to the control socket, as root (-1 if none).
+  int connect_control() {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", socket_path().c_str());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  // What the engine sends on `fd` until it ends the connection (then
+  // `ended`), `until` arrives or `limit` passes.
+  struct received {
+    std::string text;
+    bool ended = false;
+  };
+  static received read_to_end(int fd, std::chrono::milliseconds limit,
+                              const std::string& until = "") {
+    received r;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    char buf[65536];
+    for (auto now = std::chrono::steady_clock::now(); now < deadline;
+         now = std::chrono::steady_clock::now()) {
+      pollfd p{fd, POLLIN, 0};
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline
+                                                                        - now);
+      if (::poll(&p, 1, static_cast<int>(left.count()) + 1) <= 0)
+        continue;
+      auto n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) {
+        r.ended = true;
+        break;
+      }
+      auto fresh = static_cast<size_t>(n);
+      auto from
+          = r.text.size() > until.size() ? r.text.size() - until.size() : 0;
+      r.text.append(buf, fresh);
+      if (!until.empty() && r.text.find(until, from) != std::string::npos)
+        break;
+    }
+    return r;
+  }
+
   // One command (and its body) over the control socket, as root; the
   // whole answer.
   std::string control(const std::string& command,
                       const std::string& body = "") {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    auto path = socket_path();
-    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      ::close(fd);
-      return "cannot connect to " + path;
-    }
+    int fd = connect_control();
+    if (fd < 0)
+      return "cannot connect to " + socket_path();
     auto out = command + "\n" + body;
     (void)!::write(fd, out.data(), out.size());
-    std::string answer;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
-      answer.append(buf, static_cast<size_t>(n));
+    auto answer = read_to_end(fd, 20s);
     ::close(fd);
-    return answer;
+    return answer.text;
+  }
+
+  // How many descriptors the engine holds (`ip netns exec` execs it).
+  size_t engine_descriptors() {
+    size_t n = 0;
+    std::error_code ec;
+    for (auto it
+         = fs::directory_iterator{"/proc/" + std::to_string(engine->pid())
+                                      + "/fd",
+                                  ec};
+         !ec && it != fs::directory_iterator{}; it.increment(ec))
+      ++n;
+    return n;
   }
 
   std::string read(const fs::path& p) {
@@ -221,6 +274,147 @@ TEST_F(security_e2e, the_group_may_look_but_not_change) {
       << "the config was not changed";
   // Root may.
   EXPECT_EQ(control("trace off"), "ok\n");
+}
+
+// Whoever the socket admits cannot wear the engine down: garbage, a size
+// beyond reason and a half-sent config get an error or the door; idle
+// connections are few and short-lived, so the tray gets in again by
+// itself; the log says so once, not once per knock.
+TEST_F(security_e2e, the_control_socket_shrugs_off_garbage_and_idle_callers) {
+  start_engine();
+  ASSERT_TRUE(engine->wait_for_output("active: proxying", 20s));
+  auto baseline = engine_descriptors();
+  {
+    std::mt19937 random{42};
+    std::string garbage(8192, '\0');
+    for (auto& c : garbage) {
+      c = static_cast<char>(random() % 255 + 1);
+      if (c == '\n')
+        c = 'x';
+    }
+    int fd = connect_control();
+    ASSERT_GE(fd, 0);
+    (void)!::write(fd, garbage.data(), garbage.size());
+    auto r = read_to_end(fd, 5s);
+    ::close(fd);
+    EXPECT_TRUE(r.ended) << "8 KiB without a command: the door";
+  }
+  EXPECT_NE(control("config set 99999999999999999999999")
+                .find("the size must be a number up to"),
+            std::string::npos);
+  EXPECT_NE(control("config set -1").find("the size must be a number up to"),
+            std::string::npos);
+  EXPECT_EQ(control(std::string{"\x01\xff\x1bstatus"}),
+            "unknown command: ???status\n")
+      << "what a client sent comes back printable";
+  EXPECT_NE(control(std::string(150, 'x')).find("unknown command: xxx"),
+            std::string::npos);
+  {
+    // Half a config, then nothing: let go after the idle limit (10 s).
+    int fd = connect_control();
+    ASSERT_GE(fd, 0);
+    std::string start = "config set 100\n[proxy]\n";
+    (void)!::write(fd, start.data(), start.size());
+    auto r = read_to_end(fd, 20s);
+    ::close(fd);
+    EXPECT_TRUE(r.ended);
+    EXPECT_EQ(r.text, "");
+  }
+  // 100 connections that say nothing: 64 are held (for 10 s), the rest
+  // are refused at once.
+  std::vector<int> idle;
+  for (int i = 0; i < 100; ++i) {
+    int fd = connect_control();
+    ASSERT_GE(fd, 0) << i;
+    idle.push_back(fd);
+  }
+  size_t refused = 0;
+  for (size_t i = 64; i < idle.size(); ++i)
+    refused += read_to_end(idle[i], 5s).ended ? 1u : 0u;
+  EXPECT_EQ(refused, 36u);
+  EXPECT_EQ(control("status"), "") << "64 callers are held";
+  // The held ones go after the idle limit; the tray's next try gets in.
+  std::string status;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (status.empty() && std::chrono::steady_clock::now() < deadline) {
+    status = control("status");
+    if (status.empty())
+      read_to_end(idle[0], 500ms); // wait a little, on something useful
+  }
+  EXPECT_NE(status.find("State:"), std::string::npos) << status;
+  for (int fd : idle) {
+    EXPECT_TRUE(read_to_end(fd, 1s).ended);
+    ::close(fd);
+  }
+  // Every connection's descriptor was given back.
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (engine_descriptors() > baseline
+         && std::chrono::steady_clock::now() < deadline)
+    control("status");
+  EXPECT_LE(engine_descriptors(), baseline);
+  std::regex refusal{"refused a control connection"};
+  auto said
+      = std::distance(std::sregex_iterator(engine->output().begin(),
+                                           engine->output().end(), refusal),
+                      std::sregex_iterator());
+  EXPECT_GE(said, 1);
+  EXPECT_LE(said, 3) << "said once per 10 s: " << engine->output();
+}
+
+// A follower that stops reading (a hung tray) is let go once 256 KiB wait
+// for it: the engine does not hold an endless backlog, keeps its
+// descriptors, and other followers go on.
+TEST_F(security_e2e, a_follower_that_stops_reading_is_let_go) {
+  start_engine();
+  ASSERT_TRUE(engine->wait_for_output("active: proxying", 20s));
+  auto baseline = engine_descriptors();
+  auto follow = [&] {
+    int fd = connect_control();
+    std::string command = "follow\n";
+    (void)!::write(fd, command.data(), command.size());
+    return fd;
+  };
+  int hung = follow();
+  int reader = follow();
+  ASSERT_GE(hung, 0);
+  ASSERT_GE(reader, 0);
+  // Both see the recent events, so both are subscribed.
+  EXPECT_FALSE(read_to_end(hung, 5s, "\n").text.empty());
+  EXPECT_FALSE(read_to_end(reader, 5s, "\n").text.empty());
+  // Bursts of 2,000 events (about 100 KiB): the reader reads each one,
+  // the hung one does not read at all.
+  const std::string burst_end = "injected event 2000 of 2000";
+  int bursts = 0;
+  while (bursts < 40
+         && engine->output().find("let go of a follower")
+                == std::string::npos) {
+    ASSERT_EQ(control("fault flood 2000"), "sent 2000 events\n");
+    ++bursts;
+    auto r = read_to_end(reader, 10s, burst_end);
+    ASSERT_NE(r.text.find(burst_end), std::string::npos)
+        << "burst " << bursts << " ended: " << r.ended;
+  }
+  ASSERT_TRUE(engine->wait_for_output("let go of a follower that stopped "
+                                      "reading",
+                                      5s))
+      << bursts << " bursts";
+  EXPECT_GE(bursts, 3) << "a backlog of 256 KiB is allowed";
+  auto r = read_to_end(hung, 10s);
+  EXPECT_TRUE(r.ended) << "the hung follower's connection was cut";
+  auto lines = std::count(r.text.begin(), r.text.end(), '\n');
+  EXPECT_LT(lines, bursts * 2000);
+  ::close(hung);
+  // The reader goes on.
+  EXPECT_EQ(control("fault flood 10"), "sent 10 events\n");
+  EXPECT_NE(read_to_end(reader, 10s, "injected event 10 of 10")
+                .text.find("injected event 10 of 10"),
+            std::string::npos);
+  ::close(reader);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (engine_descriptors() > baseline
+         && std::chrono::steady_clock::now() < deadline)
+    control("status");
+  EXPECT_LE(engine_descriptors(), baseline);
 }
 
 namespace {

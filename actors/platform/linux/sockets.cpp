@@ -96,6 +96,11 @@ void close_socket(socket_handle s) {
     ::close(s);
 }
 
+void cut_connection(socket_handle s) {
+  if (s >= 0)
+    ::shutdown(s, SHUT_RDWR);
+}
+
 std::optional<net::endpoint> peer_of(socket_handle s) {
   sockaddr_in a{};
   socklen_t len = sizeof a;

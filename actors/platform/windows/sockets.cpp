@@ -126,6 +126,11 @@ void close_socket(socket_handle s) {
     closesocket(static_cast<SOCKET>(s));
 }
 
+void cut_connection(socket_handle s) {
+  if (s != invalid_socket)
+    ::shutdown(static_cast<SOCKET>(s), SD_BOTH);
+}
+
 std::optional<net::endpoint> peer_of(socket_handle s) {
   sockaddr_in a{};
   int len = sizeof a;

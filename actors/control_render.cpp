@@ -1,0 +1,241 @@
+#include "actors/control_render.hpp"
+
+#include <cstdio>
+
+#include "actors/log/json.hpp"
+#include "actors/log/logging.hpp"
+#include "actors/log/trace.hpp"
+
+namespace drover {
+
+namespace {
+
+std::chrono::system_clock::time_point wall(caf::timestamp t) {
+  return std::chrono::time_point_cast<std::chrono::system_clock::duration>(t);
+}
+
+std::string endpoint_text(uint32_t ip, uint16_t port) {
+  return net::to_string(net::ipv4_address{ip}) + ":" + std::to_string(port);
+}
+
+std::string bytes_text(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string duration_text(std::chrono::seconds d) {
+  auto s = d.count();
+  char buf[48];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm",
+                  static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60));
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%lldm %02llds",
+                  static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  return buf;
+}
+
+std::chrono::seconds since(caf::timestamp t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(caf::make_timestamp()
+                                                          - t);
+}
+
+void field(std::string& out, const char* key, const std::string& text) {
+  out += '"';
+  out += key;
+  out += "\":";
+  json::append_string(out, text);
+  out += ',';
+}
+
+void field(std::string& out, const char* key, uint64_t v) {
+  out += '"';
+  out += key;
+  out += "\":";
+  out += std::to_string(v);
+  out += ',';
+}
+
+void close_object(std::string& out) {
+  if (!out.empty() && out.back() == ',')
+    out.back() = '}';
+  else
+    out += '}';
+}
+
+// An event's fields, without braces (shared by `status --json` and the
+// follow stream).
+void event_fields(std::string& o, const engine_event& e) {
+  field(o, "time", trace::format_timestamp(wall(e.time)));
+  field(o, "kind", to_string(e.kind));
+  field(o, "state", to_string(e.state));
+  field(o, "reason", e.reason);
+  field(o, "failure", to_string(e.failure));
+  field(o, "attempt", e.attempt);
+}
+
+std::string event_text(const engine_event& e) {
+  return trace::format_timestamp(wall(e.time)).substr(11, 8) + "  " + label(e)
+         + ": " + e.reason
+         + (e.attempt > 0 ? " (attempt " + std::to_string(e.attempt) + ")"
+                          : "");
+}
+
+std::string render_json(const engine_status& s,
+                        const std::vector<flow_descriptor>& flows,
+                        const std::string& config_path) {
+  std::string o = "{";
+  field(o, "config", config_path);
+  field(o, "log", log::log_file().string());
+  o += std::string{"\"trace\":"} + (trace::enabled() ? "true" : "false") + ",";
+  field(o, "state", to_string(s.last.state));
+  field(o, "reason", s.last.reason);
+  field(o, "failure", to_string(s.last.failure));
+  field(o, "attempt", s.last.attempt);
+  field(o, "since", trace::format_timestamp(wall(s.last.time)));
+  bool active = s.last.state == engine_state::active;
+  field(o, "uptime_seconds",
+        active ? static_cast<uint64_t>(since(s.stats.active_since).count())
+               : 0);
+  field(o, "bytes_in", s.stats.bytes_in);
+  field(o, "bytes_out", s.stats.bytes_out);
+  field(o, "tcp_flows", s.stats.tcp_flows);
+  field(o, "udp_flows", s.stats.udp_flows);
+  field(o, "packets_dropped", s.stats.packets_dropped);
+  field(o, "ipv6_dropped", s.stats.ipv6_dropped);
+  field(o, "refused_connections", s.stats.refused_listener);
+  field(o, "flows_evicted", s.stats.flows_evicted);
+  field(o, "packets_fenced", s.stats.packets_fenced);
+  field(o, "connections_reset", s.stats.connections_reset);
+  o += std::string{"\"no_traffic\":"} + (s.stats.no_traffic ? "true" : "false")
+       + ",";
+  o += "\"flows\":[";
+  for (auto& f : flows) {
+    o += '{';
+    field(o, "id", f.id);
+    field(o, "protocol", f.protocol == 6 ? "tcp" : "udp");
+    field(o, "process", f.process);
+    field(o, "pid", f.pid);
+    field(o, "source", endpoint_text(f.src_ip, f.src_port));
+    field(o, "destination", endpoint_text(f.dst_ip, f.dst_port));
+    field(o, "bytes_in", f.bytes_in);
+    field(o, "bytes_out", f.bytes_out);
+    field(o, "age_seconds", static_cast<uint64_t>(since(f.started).count()));
+    close_object(o);
+    o += ',';
+  }
+  if (o.back() == ',')
+    o.pop_back();
+  o += "],\"events\":[";
+  for (auto& e : s.recent) {
+    o += '{';
+    event_fields(o, e);
+    close_object(o);
+    o += ',';
+  }
+  if (o.back() == ',')
+    o.pop_back();
+  o += "]}\n";
+  return o;
+}
+
+std::string render_text(const engine_status& s,
+                        const std::vector<flow_descriptor>& flows) {
+  std::string o;
+  auto line = [&](const std::string& label, const std::string& value) {
+    o += label;
+    o.append(label.size() < 10 ? 10 - label.size() : 1, ' ');
+    o += value + "\n";
+  };
+  auto state = std::string{to_string(s.last.state)};
+  state[0] = static_cast<char>(state[0] - 'a' + 'A');
+  line("State:",
+       state + (s.last.reason.empty() ? "" : " (" + s.last.reason + ")"));
+  if (s.last.attempt > 0)
+    line("Attempt:", std::to_string(s.last.attempt));
+  if (s.stats.no_traffic)
+    line("Warning:", "no traffic through the proxy lately while a target "
+                     "program runs");
+  if (s.last.state == engine_state::active)
+    line("Uptime:", duration_text(since(s.stats.active_since)));
+  line("Traffic:", "in " + bytes_text(s.stats.bytes_in) + ", out "
+                       + bytes_text(s.stats.bytes_out));
+  line("Flows:", std::to_string(s.stats.tcp_flows) + " TCP, "
+                     + std::to_string(s.stats.udp_flows) + " UDP");
+  line("Dropped:",
+       std::to_string(s.stats.packets_dropped) + " packets ("
+           + std::to_string(s.stats.ipv6_dropped) + " IPv6), "
+           + std::to_string(s.stats.refused_listener) + " refused connections, "
+           + std::to_string(s.stats.flows_evicted) + " evicted flows");
+  if (s.stats.packets_fenced > 0 || s.stats.connections_reset > 0)
+    line("Blocked:", std::to_string(s.stats.packets_fenced)
+                         + " packets that would have gone direct, "
+                         + std::to_string(s.stats.connections_reset)
+                         + " connections reset (made before Drover saw them)");
+  if (!flows.empty()) {
+    o += "\nOpen flows:\n";
+    for (auto& f : flows)
+      o += "  " + (f.process.empty() ? "" : f.process + " ")
+           + std::string{f.protocol == 6 ? "TCP " : "UDP "}
+           + endpoint_text(f.src_ip, f.src_port) + " -> "
+           + endpoint_text(f.dst_ip, f.dst_port) + "  in "
+           + bytes_text(f.bytes_in) + ", out " + bytes_text(f.bytes_out) + ", "
+           + duration_text(since(f.started)) + "\n";
+  }
+  if (!s.recent.empty()) {
+    o += "\nRecent events:\n";
+    for (auto& e : s.recent)
+      o += "  " + event_text(e) + "\n";
+  }
+  return o;
+}
+
+} // namespace
+
+std::string render_event(const engine_event& e, bool json) {
+  if (!json)
+    return event_text(e) + "\n";
+  std::string o = "{";
+  field(o, "type", "event");
+  event_fields(o, e);
+  close_object(o);
+  return o + "\n";
+}
+
+std::string render_stats(const stats_snapshot& s) {
+  std::string o = "{";
+  field(o, "type", "stats");
+  field(o, "bytes_in", s.bytes_in);
+  field(o, "bytes_out", s.bytes_out);
+  field(o, "tcp_flows", s.tcp_flows);
+  field(o, "udp_flows", s.udp_flows);
+  field(o, "packets_dropped", s.packets_dropped);
+  field(o, "packets_fenced", s.packets_fenced);
+  // Meaningful while Active: the start of the current Active period.
+  field(o, "uptime_seconds",
+        s.active_since == caf::timestamp{}
+            ? 0
+            : static_cast<uint64_t>(since(s.active_since).count()));
+  o += std::string{"\"no_traffic\":"} + (s.no_traffic ? "true" : "false");
+  return o + "}\n";
+}
+
+std::string render_status(const engine_status& s,
+                          const std::vector<flow_descriptor>& flows, bool json,
+                          const std::string& config_path) {
+  return json ? render_json(s, flows, config_path) : render_text(s, flows);
+}
+
+} // namespace drover
