@@ -3,6 +3,7 @@
 #include <caf/mailbox_element.hpp>
 
 #include "actors/log/logging.hpp"
+#include "actors/log/redact.hpp"
 #include "actors/log/trace.hpp"
 #include "messages/error.hpp"
 
@@ -21,6 +22,10 @@ void report_panics(caf::scheduled_actor* self) {
     std::string handling = "(no message)";
     if (auto* m = a->current_mailbox_element())
       handling = to_string(m->content());
+    // Redacted before it is cut short: a cut through a secret would leave
+    // a piece no longer recognised.
+    log::redact_secrets(what);
+    log::redact_secrets(handling);
     constexpr size_t shown = 300; // a packet batch prints long
     if (handling.size() > shown)
       handling = handling.substr(0, shown) + "...";

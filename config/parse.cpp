@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "config/migrate.hpp"
+#include "config/toml_guard.hpp"
 
 namespace drover::config {
 
@@ -640,16 +641,92 @@ bool migrate(toml::table& doc, int version, int target,
   return true;
 }
 
+// -- syntax errors near a credential ------------------------------------------
+
+// What line `text` says at 1-based `number` ("" past the end).
+std::string_view line_of(std::string_view text, uint32_t number) {
+  for (uint32_t n = 1; n < number; ++n) {
+    auto nl = text.find('\n');
+    if (nl == std::string_view::npos)
+      return {};
+    text.remove_prefix(nl + 1);
+  }
+  return text.substr(0, text.find('\n'));
+}
+
+// What a line is, as far as finding the value it belongs to goes.
+enum class line_kind { other, table, assignment, credential };
+
+line_kind kind_of(std::string_view line) {
+  auto first = line.find_first_not_of(" \t");
+  if (first == std::string_view::npos)
+    return line_kind::other;
+  line.remove_prefix(first);
+  if (line.front() == '[')
+    return line_kind::table;
+  auto eq = line.find('=');
+  if (eq == std::string_view::npos)
+    return line_kind::other;
+  auto key = line.substr(0, eq);
+  for (char c : key)
+    if (!std::isalnum(static_cast<unsigned char>(c))
+        && std::string_view{"_-.\"' \t"}.find(c) == std::string_view::npos)
+      return line_kind::other;
+  // The last part of a dotted key, without quotes or blanks.
+  if (auto dot = key.rfind('.'); dot != std::string_view::npos)
+    key.remove_prefix(dot + 1);
+  std::string bare;
+  for (char c : key)
+    if (c != '"' && c != '\'' && c != ' ' && c != '\t')
+      bare += c;
+  return bare == "login" || bare == "password" ? line_kind::credential
+                                               : line_kind::assignment;
+}
+
+// Whether line `number` holds (part of) a login's or password's value: the
+// line itself, or the closest line above it that assigns (a multi-line
+// string spans several).
+bool near_credential(std::string_view text, uint32_t number) {
+  for (uint32_t n = number; n >= 1; --n) {
+    switch (kind_of(line_of(text, n))) {
+      case line_kind::credential:
+        return true;
+      case line_kind::table:
+      case line_kind::assignment:
+        return false;
+      case line_kind::other:
+        break;
+    }
+  }
+  return false;
+}
+
 // -- parse -------------------------------------------------------------------
 
 parse_result parse(std::string_view text, std::string_view file) {
   parse_result result;
   reader r{std::string{file}};
   toml::table doc;
+  if (auto unsafe = find_unsafe_text(text)) {
+    toml::source_region at;
+    at.begin = {unsafe->line, unsafe->column};
+    at.end = at.begin;
+    r.error("", &at, unsafe->message);
+    result.errors = std::move(r.errors);
+    return result;
+  }
   try {
     doc = toml::parse(text, file);
   } catch (const toml::parse_error& e) {
-    r.error("", &e.source(), std::string{e.description()});
+    // The parser's words quote what it saw: never a piece of a credential.
+    if (near_credential(text, e.source().begin.line))
+      r.error("", &e.source(),
+              "the login or password here does not read as TOML "
+              "(what the parser saw is not shown: it is a credential); put "
+              "it in double quotes, writing \\\" for a quote and \\\\ for a "
+              "backslash inside");
+    else
+      r.error("", &e.source(), std::string{e.description()});
     result.errors = std::move(r.errors);
     return result;
   }

@@ -2,8 +2,11 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
+
+#include "config/toml_guard.hpp"
 
 namespace drover::config {
 
@@ -67,13 +70,28 @@ std::string quoted(std::string_view s) {
 }
 
 // Every line that sets a key named `password` (any table, any spacing),
-// its value replaced: for a file too broken to find the value exactly.
+// its value replaced: for a file too broken to find the value exactly. A
+// multi-line value's further lines go too, up to its closing quotes.
 std::string hide_by_lines(std::string_view text) {
   std::string out;
   size_t at = 0;
+  std::string_view open_quotes; // in a multi-line password: its closing
   while (at <= text.size()) {
     auto end = text.find('\n', at);
     auto line = text.substr(at, end == std::string_view::npos ? end : end - at);
+    if (!open_quotes.empty()) {
+      // Hidden; the line that closes the value keeps what follows it.
+      if (auto close = line.find(open_quotes);
+          close != std::string_view::npos) {
+        out.append(line.substr(close + open_quotes.size()));
+        open_quotes = {};
+      }
+      if (end == std::string_view::npos)
+        break;
+      out += '\n';
+      at = end + 1;
+      continue;
+    }
     auto key = line.find_first_not_of(" \t");
     auto eq = line.find('=');
     bool secret = false;
@@ -88,6 +106,13 @@ std::string hide_by_lines(std::string_view text) {
     if (secret) {
       out.append(line.substr(0, eq + 1));
       out += " " + quoted(password_placeholder);
+      auto value = line.substr(eq + 1);
+      value.remove_prefix(
+          std::min(value.find_first_not_of(" \t"), value.size()));
+      for (std::string_view quotes : {"\"\"\"", "'''"})
+        if (value.substr(0, 3) == quotes
+            && value.find(quotes, 3) == std::string_view::npos)
+          open_quotes = quotes;
     } else {
       out.append(line);
     }
@@ -102,6 +127,8 @@ std::string hide_by_lines(std::string_view text) {
 } // namespace
 
 std::string hide_password(std::string_view text) {
+  if (find_unsafe_text(text))
+    return hide_by_lines(text); // not for the TOML library's eyes
   try {
     std::string value;
     auto span = password_span(text, &value);
@@ -118,6 +145,8 @@ std::string hide_password(std::string_view text) {
 
 std::string keep_password(std::string_view incoming,
                           const std::string& stored) {
+  if (find_unsafe_text(incoming))
+    return std::string{incoming}; // refused by validation later
   try {
     std::string value;
     auto span = password_span(incoming, &value);

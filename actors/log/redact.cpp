@@ -18,9 +18,52 @@ std::shared_ptr<const std::vector<std::string>> secrets() {
   return current_secrets;
 }
 
+// `secret` as it appears inside a quoted string: TOML's and JSON's basic
+// strings and CAF's printed messages escape a quote, a backslash and
+// control characters. `unicode` writes the control characters other than
+// \t \n \r as \u00XX (JSON, TOML); CAF leaves them as they are.
+std::string escaped(const std::string& secret, bool unicode) {
+  std::string out;
+  for (char c : secret) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += unicode ? "\\r" : "\r";
+        break;
+      default:
+        if (unicode && static_cast<unsigned char>(c) < 0x20) {
+          static const char hex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += hex[(c >> 4) & 0xf];
+          out += hex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 void set_secrets(std::vector<std::string> list) {
+  // Each secret also in its escaped forms: a message or a config excerpt
+  // that quotes it shows those.
+  for (size_t i = 0, n = list.size(); i < n; ++i)
+    for (bool unicode : {false, true})
+      if (auto e = escaped(list[i], unicode); e != list[i])
+        list.push_back(std::move(e));
   // Empty strings would match everywhere; longest first so that a secret
   // containing another is replaced whole.
   list.erase(std::remove_if(list.begin(), list.end(),

@@ -265,6 +265,38 @@ TEST(config_errors, secrets_are_never_echoed) {
   EXPECT_EQ(too_long.to_string().find("xxxx"), std::string::npos);
 }
 
+// A password the parser cannot read (a stray quote, a bad escape, an
+// unclosed multi-line string): the parser's own words would quote a piece
+// of it, so the message says where and how to fix it, not what it saw.
+TEST(config_errors, a_syntax_error_in_a_credential_shows_none_of_it) {
+  struct broken {
+    std::string text;
+    std::string piece;
+    uint32_t line;
+  };
+  for (auto& b : std::vector<broken>{
+           {"[proxy]\nauth = true\nlogin = \"u\"\npassword = \"ab\"Qz\"\n",
+            "Qz", 4},
+           {"[proxy]\npassword = \"ab\\qZ\"\n", "\\q", 2},
+           {"[proxy]\nlogin = \"me\x01\"\n", "\\u0001", 2},
+           {"[proxy]\n\"password\" = \"\"\"Se\ncret Part\n", "Part", 2},
+           {"proxy.password = 'it's'\n", "s'", 1},
+       }) {
+    auto r = parse(b.text, "config.toml");
+    ASSERT_EQ(r.errors.size(), 1u) << b.text;
+    auto said = r.errors[0].to_string();
+    EXPECT_EQ(said.find(b.piece), std::string::npos) << said;
+    EXPECT_NE(said.find("it is a credential"), std::string::npos) << said;
+    EXPECT_GE(r.errors[0].line, b.line) << said;
+  }
+  // Elsewhere the parser's words stay: they help.
+  auto r
+      = parse("[proxy]\nhost = \"ab\\qZ\"\npassword = \"x\"\n", "config.toml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].to_string().find("credential"), std::string::npos)
+      << r.errors[0].to_string();
+}
+
 TEST(config_errors, syntax_error_has_line_and_column) {
   auto r = parse("[proxy]\nport = 1080\nhost = \n", "bad.toml");
   ASSERT_FALSE(r.ok());

@@ -51,6 +51,19 @@ TEST(password, a_broken_file_never_shows_its_password_either) {
   EXPECT_EQ(hide_password(dotted).find("s3cret"), std::string::npos);
 }
 
+// A file the TOML library must not read (a Cyrillic word outside quotes)
+// or cannot (broken), with a multi-line password: every line of it goes.
+TEST(password, a_broken_multi_line_password_is_hidden_whole) {
+  for (std::string broken : {"ключ = 1\n", "[[broken\n"}) {
+    std::string text = "[proxy]\npassword = \"\"\"first half\nsecond "
+                       "half\"\"\" # kept\nport = 1080\n"
+                       + broken;
+    auto shown = hide_password(text);
+    EXPECT_EQ(shown.find("half"), std::string::npos) << shown;
+    EXPECT_NE(shown.find(" # kept\nport = 1080\n"), std::string::npos) << shown;
+  }
+}
+
 TEST(password, no_password_no_change) {
   std::string text = "[proxy]\nhost = \"h\"\npassword = \"\"\n";
   EXPECT_EQ(hide_password(text), text);

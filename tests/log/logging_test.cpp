@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/log/json.hpp"
 #include "actors/log/logging.hpp"
 #include "actors/log/redact.hpp"
+#include "config/parse.hpp"
 
 using namespace drover;
 namespace fs = std::filesystem;
@@ -100,6 +102,30 @@ TEST(redact, replaces_every_occurrence_longest_first) {
   EXPECT_EQ(s, "*** *** ******");
   std::string clean = "nothing here";
   EXPECT_FALSE(log::redact_secrets(clean));
+  log::set_secrets({});
+}
+
+// A password with a quote, a backslash or a control character is quoted
+// escaped: in the config's TOML, in JSON (the trace log, `status json`) and
+// in CAF's printed messages (a panic's "while handling"). Each form goes.
+TEST(redact, escaped_forms_of_a_secret_go_too) {
+  const std::string secret = "p\"w\\d\x01\tx";
+  log::set_secrets({secret});
+  config::settings s;
+  s.proxy.auth = true;
+  s.proxy.login = "someone";
+  s.proxy.password = secret;
+  auto toml = config::serialize(s);
+  ASSERT_EQ(toml.find(secret), std::string::npos) << "escaped in TOML";
+  std::string json;
+  json::append_string(json, secret);
+  std::string caf_printed = "settings(\"p\\\"w\\\\d\x01\\tx\")";
+  for (auto text : {toml, json, caf_printed, "raw " + secret}) {
+    auto before = text;
+    EXPECT_TRUE(log::redact_secrets(text)) << before;
+    for (auto piece : {"p\\\"w", "d\\u0001", "\\tx", "w\\"})
+      EXPECT_EQ(text.find(piece), std::string::npos) << piece << " in " << text;
+  }
   log::set_secrets({});
 }
 
