@@ -23,11 +23,13 @@
 #include "config/config_file.hpp"
 #include "config/parse.hpp"
 #include "config/password.hpp"
+#include "net/control_protocol.hpp"
 
 namespace drover {
 
 namespace {
 
+namespace control = net::control;
 using caf::io::connection_handle;
 
 // Names the process behind each flow (its source socket's owner) where the
@@ -127,14 +129,6 @@ private:
   std::chrono::steady_clock::time_point last_{};
   uint64_t held_back_ = 0;
 };
-
-// What a client sent, fit for the log: printable characters only.
-std::string printable(std::string_view text, size_t max) {
-  std::string out;
-  for (char c : text.substr(0, max))
-    out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out;
-}
 
 struct control_state {
   std::map<connection_handle, std::string> pending; // until a whole command
@@ -298,92 +292,86 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
           return; // answered already, or a follower talking: ignored
         auto& buf = st->pending[m.handle];
         buf.append(m.buf.begin(), m.buf.end());
-        auto nl = buf.find('\n');
-        if (nl == std::string::npos) {
-          if (buf.size() > 200) // not a client of ours
-            close(m.handle);
-          return;
-        }
-        auto command = buf.substr(0, nl);
         auto hdl = m.handle;
         auto answer = [=](const std::string& text) {
           self->write(hdl, text.size(), text.data());
           self->flush(hdl);
           close(hdl);
         };
-        bool changes = command.rfind("config set ", 0) == 0 || command == "quit"
-                       || command.rfind("trace ", 0) == 0
-                       || command.rfind("fault ", 0) == 0;
-        if (changes && st->configurers.count(hdl) == 0) {
-          st->pending.erase(hdl);
-          st->refused.say("refused \"" + printable(command, 16)
+        auto req = control::read_request(buf, max_config_bytes);
+        // The caller's rights, as soon as the command line is whole: a
+        // caller who may not change things is not read further.
+        if (req.line_complete && control::changes_things(req.kind)
+            && st->configurers.count(hdl) == 0) {
+          st->refused.say("refused \"" + control::printable(buf, 16)
                           + "\" from a caller who may only look");
+          st->pending.erase(hdl); // `buf` with it
           return answer("error\nrefused: only root and the user Drover runs "
                         "for may change its settings, quit it or trace it\n");
         }
-        // `config set N`: the command line, then N bytes of config text.
-        if (command.rfind("config set ", 0) == 0) {
-          size_t size = 0;
-          try {
-            size = std::stoul(command.substr(11));
-          } catch (...) {
-            size = max_config_bytes + 1;
-          }
-          if (size > max_config_bytes) {
+        switch (req.result) {
+          case control::request::state::need_more:
+            return;
+          case control::request::state::refused:
             st->pending.erase(hdl);
-            return answer("error\nconfig set: the size must be a number up to "
-                          + std::to_string(max_config_bytes) + "\n");
-          }
-          if (buf.size() - nl - 1 < size)
-            return; // more to come
-          auto text = buf.substr(nl + 1, size);
-          st->pending.erase(hdl);
-          return on_worker(
-              self, st, [=] { return replace_config(paths.config, text); },
-              answer);
+            if (req.error.empty())
+              return close(hdl);
+            return answer(req.error);
+          case control::request::state::complete:
+            st->pending.erase(hdl);
+            break;
         }
-        st->pending.erase(hdl);
-        if (command == "config get")
-          return on_worker(
-              self, st, [=] { return config_text(paths.config); }, answer);
-        if (command == "quit") {
-          // The process's main thread stops the engine cleanly (capture
-          // released, sessions closed) and exits.
-          answer("ok\n");
-          platform::request_termination();
-          return;
-        }
-        if (command == "trace on" || command == "trace off") {
-          trace::enable(command == "trace on");
-          return answer("ok\n");
-        }
-        // Commands for the engine: what the tray's menu does.
-        if (command == "start" || command == "stop" || command == "retry") {
-          if (command == "start")
+        using control::command_kind;
+        switch (req.kind) {
+          case command_kind::config_set:
+            return on_worker(
+                self, st,
+                [=, text = std::move(req.body)] {
+                  return replace_config(paths.config, text);
+                },
+                answer);
+          case command_kind::config_get:
+            return on_worker(
+                self, st, [=] { return config_text(paths.config); }, answer);
+          case command_kind::quit:
+            // The process's main thread stops the engine cleanly (capture
+            // released, sessions closed) and exits.
+            answer("ok\n");
+            platform::request_termination();
+            return;
+          case command_kind::trace_on:
+          case command_kind::trace_off:
+            trace::enable(req.kind == command_kind::trace_on);
+            return answer("ok\n");
+          // Commands for the engine: what the tray's menu does.
+          case command_kind::start:
             self->send(sup, atom::start_v);
-          else if (command == "stop")
+            return answer("ok\n");
+          case command_kind::stop:
             self->send(sup, atom::stop_v);
-          else
+            return answer("ok\n");
+          case command_kind::retry:
             self->send(sup, atom::retry_v);
-          return answer("ok\n");
+            return answer("ok\n");
+          case command_kind::follow:
+          case command_kind::follow_json:
+            return follow(hdl, req.kind == command_kind::follow_json);
+          case command_kind::fault:
+            self->request(sup, std::chrono::seconds{5}, atom::fault_v,
+                          req.argument)
+                .then([=](const std::string& done) { answer(done + "\n"); },
+                      [=](caf::error& e) {
+                        answer("the engine did not answer: "
+                               + self->system().render(e) + "\n");
+                      });
+            return;
+          case command_kind::unknown:
+            return answer("unknown command: " + req.argument + "\n");
+          case command_kind::status:
+          case command_kind::status_json:
+            break;
         }
-        if (command == "follow" || command == "follow json") {
-          follow(hdl, command == "follow json");
-          return;
-        }
-        if (command.rfind("fault ", 0) == 0) {
-          self->request(sup, std::chrono::seconds{5}, atom::fault_v,
-                        command.substr(6))
-              .then([=](const std::string& done) { answer(done + "\n"); },
-                    [=](caf::error& e) {
-                      answer("the engine did not answer: "
-                             + self->system().render(e) + "\n");
-                    });
-          return;
-        }
-        if (command != "status" && command != "status json")
-          return answer("unknown command: " + printable(command, 40) + "\n");
-        bool json = command == "status json";
+        bool json = req.kind == command_kind::status_json;
         self->request(sup, std::chrono::seconds{5}, atom::get_v, atom::status_v)
             .then(
                 [=](const engine_status& status) {

@@ -1,0 +1,64 @@
+#pragma once
+
+// The control socket's requests, as the engine reads them: one command
+// line, and for `config set N` N bytes of config text after it. Whatever a
+// client sends is hostile until read here (the engine is privileged; its
+// socket admits the user and the group "drover"). Pure code, fuzzed.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace drover::net::control {
+
+enum class command_kind : uint8_t {
+  status,
+  status_json,
+  follow,
+  follow_json,
+  start,
+  stop,
+  retry,
+  quit,
+  trace_on,
+  trace_off,
+  config_get,
+  config_set,
+  fault,
+  unknown,
+};
+
+/// The longest command line (without its newline).
+constexpr size_t max_command_line = 200;
+
+/// What the bytes received so far on a connection make of a request.
+struct request {
+  enum class state : uint8_t {
+    need_more, // no whole line yet, or config set's text is still coming
+    complete,  // kind, argument and body are set
+    refused,   // answer with `error` (or just close when it is empty)
+  };
+  state result = state::need_more;
+  // Known as soon as the line is whole (even while the body is still
+  // coming): the caller's rights are checked on it before more is read.
+  bool line_complete = false;
+  command_kind kind = command_kind::unknown;
+  std::string argument; // fault WHAT; an unknown command's text, printable
+  std::string body;     // config set's text
+  std::string error;    // for refused: the answer's text
+};
+
+/// Reads a request from `received` (all bytes so far). `max_body` bounds
+/// config set's N.
+request read_request(std::string_view received, size_t max_body);
+
+/// Whether the command changes the engine's settings or life (config set,
+/// quit, trace, fault): only root and the engine's own user may.
+bool changes_things(command_kind kind);
+
+/// `text` cut to `max` bytes with every byte that is not printable ASCII
+/// shown as '?': fit for a log line or an answer.
+std::string printable(std::string_view text, size_t max);
+
+} // namespace drover::net::control
