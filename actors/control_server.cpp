@@ -102,7 +102,8 @@ constexpr size_t max_config_bytes = config::max_file_bytes;
 
 // Limits: nobody on the machine can make the engine (root) hold more than
 // a bounded number of connections, wait forever, or buffer without end.
-constexpr size_t max_clients = 64;
+constexpr size_t max_clients_per_user = 16; // one user cannot crowd out
+constexpr size_t max_clients = 256;         // the tray, root or the rest
 constexpr auto idle_limit = std::chrono::seconds{10}; // for a whole command
 constexpr size_t max_follow_backlog = 256 * 1024;     // unread by a follower
 
@@ -132,10 +133,14 @@ private:
 
 struct control_state {
   std::map<connection_handle, std::string> pending; // until a whole command
-  // Each open connection's serial number: a descriptor (and so a handle)
-  // is reused, a sweep meant for an earlier connection must not end a new
-  // one.
-  std::map<connection_handle, uint64_t> open;
+  struct client {
+    // A descriptor (and so a handle) is reused: a sweep meant for an
+    // earlier connection must not end a new one.
+    uint64_t serial = 0;
+    uint32_t user = 0; // the peer's user ID, for its share
+  };
+  std::map<connection_handle, client> open;
+  std::map<uint32_t, size_t> open_per_user;
   uint64_t next_serial = 0;
   // Connections whose client may change things (the settings, quit, the
   // trace log); the others may look and Start/Stop/Retry.
@@ -190,7 +195,11 @@ void on_worker(caf::io::broker* self, const control_ptr& st, Work work,
 void forget(caf::io::broker* self, const control_ptr& st,
             connection_handle hdl) {
   st->pending.erase(hdl);
-  st->open.erase(hdl);
+  if (auto it = st->open.find(hdl); it != st->open.end()) {
+    if (--st->open_per_user[it->second.user] == 0)
+      st->open_per_user.erase(it->second.user);
+    st->open.erase(it);
+  }
   st->configurers.erase(hdl);
   auto it = st->followers.find(hdl.id());
   if (it != st->followers.end()) {
@@ -263,17 +272,27 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
           self->close(m.handle);
           return;
         }
-        if (st->open.size() >= max_clients) {
-          st->refused.say("refused a control connection: "
-                          + std::to_string(max_clients) + " are open");
+        auto peer = static_cast<platform::socket_handle>(m.handle.id());
+        auto user = platform::control_client_user(peer);
+        auto& theirs = st->open_per_user[user];
+        if (theirs >= max_clients_per_user || st->open.size() >= max_clients) {
+          st->refused.say(
+              "refused a control connection from user " + std::to_string(user)
+              + ": "
+              + (theirs >= max_clients_per_user
+                     ? std::to_string(max_clients_per_user) + " of theirs"
+                     : std::to_string(max_clients))
+              + " are open");
+          if (theirs == 0)
+            st->open_per_user.erase(user);
           self->close(m.handle);
           return;
         }
+        ++theirs;
         auto serial = ++st->next_serial;
-        st->open[m.handle] = serial;
+        st->open[m.handle] = {serial, user};
         st->pending[m.handle];
-        if (platform::control_client_may_configure(
-                static_cast<platform::socket_handle>(m.handle.id())))
+        if (platform::control_client_may_configure(peer))
           st->configurers.insert(m.handle);
         self->configure_read(m.handle, caf::io::receive_policy::at_most(4096));
         self->delayed_send(self, idle_limit, atom::sweep_v, m.handle.id(),
@@ -283,7 +302,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
         // A whole command (and a config's bytes) within idle_limit, or out.
         auto hdl = connection_handle::from_int(id);
         auto it = st->open.find(hdl);
-        if (it != st->open.end() && it->second == serial
+        if (it != st->open.end() && it->second.serial == serial
             && st->pending.count(hdl) > 0 && st->followers.count(id) == 0)
           close(hdl);
       },

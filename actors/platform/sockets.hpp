@@ -108,6 +108,11 @@ bool local_client_admitted(uint16_t peer_port);
 /// engine's own user, all of whom may.
 bool control_client_may_configure(socket_handle s);
 
+/// Who the client on control connection `s` is, for its share of the
+/// connections: the peer's user ID (Linux, SO_PEERCRED); on Windows, where
+/// the pipe bridge stands between, one ID for all (0xFFFFFFFF).
+uint32_t control_client_user(socket_handle s);
+
 /// Whether the control server must ask local_client_admitted (Windows). On
 /// Linux it must not even ask a Unix socket for a port (CAF aborts).
 #ifdef _WIN32

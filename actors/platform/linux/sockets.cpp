@@ -214,6 +214,14 @@ bool control_client_may_configure(socket_handle s) {
   return peer.uid == 0 || peer.uid == owner;
 }
 
+uint32_t control_client_user(socket_handle s) {
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  if (::getsockopt(s, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0)
+    return 0xFFFFFFFFu; // unknown: shares one allowance with all unknowns
+  return peer.uid;
+}
+
 void close_local(socket_handle s) {
   close_socket(s);
 }

@@ -278,6 +278,10 @@ bool control_client_may_configure(socket_handle) {
   return true; // the pipe's access list admits only those who may
 }
 
+uint32_t control_client_user(socket_handle) {
+  return 0xFFFFFFFFu; // behind the pipe bridge: one allowance for all
+}
+
 bool local_client_admitted(uint16_t peer_port) {
   std::lock_guard<std::mutex> guard{admitted().mutex};
   return admitted().ports.count(peer_port) > 0;
