@@ -1,7 +1,7 @@
 # Third-party dependencies, with the same target names on both toolchains:
 #   CAF::core CAF::io      actor framework 0.17.6
 #   drover::spdlog         logging (with fmt)
-#   drover::toml           toml++
+#   drover::toml           toml++ (header-only on both: config/toml_library.hpp)
 #   drover::cli11          command-line parsing
 #   GTest::gtest_main      (tests)
 #
@@ -15,12 +15,16 @@ find_package(CAF 0.17.6 REQUIRED)
 
 if(NOT CMAKE_CROSSCOMPILING)
   find_package(spdlog REQUIRED)
-  find_package(tomlplusplus REQUIRED)
+  # toml++ header-only, not Debian's libtomlplusplus.so: its parser must be
+  # compiled here, with the flaws config/toml_library.hpp mends.
+  if(NOT EXISTS /usr/include/toml++/toml.h)
+    message(FATAL_ERROR "/usr/include/toml++ is missing: run scripts/setup.sh")
+  endif()
   find_package(CLI11 REQUIRED)
   add_library(drover_dep_spdlog INTERFACE)
   target_link_libraries(drover_dep_spdlog INTERFACE spdlog::spdlog)
   add_library(drover_dep_toml INTERFACE)
-  target_link_libraries(drover_dep_toml INTERFACE tomlplusplus::tomlplusplus)
+  target_compile_definitions(drover_dep_toml INTERFACE TOML_HEADER_ONLY=1)
   add_library(drover_dep_cli11 INTERFACE)
   target_link_libraries(drover_dep_cli11 INTERFACE CLI11::CLI11)
 else()

@@ -7,7 +7,7 @@
 #include <functional>
 #include <vector>
 
-#include <toml++/toml.h>
+#include "config/toml_library.hpp"
 
 namespace drover::config {
 

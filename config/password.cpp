@@ -1,12 +1,11 @@
 #include "config/password.hpp"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <optional>
 
 #include "config/toml_guard.hpp"
+#include "config/toml_library.hpp"
 
 namespace drover::config {
 
