@@ -2,7 +2,7 @@
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
 .PHONY: run install uninstall test build build-windows test-native test-sanitize test-fuzz \
-        test-windows package-windows bench bench-engine bench-capture format clean
+        test-windows package-windows package-linux bench bench-engine bench-capture format clean
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -87,29 +87,40 @@ bench-capture:
 # (~/.cache/drover), built there on first use. WINDOWS_TRAY=0 builds the
 # engine and the command line only (no Qt: a first build half an hour faster).
 WINDOWS_TRAY ?= 1
+WINDOWS_CMAKE_ARGS ?=
 build-windows:
 	caf_root=$$(scripts/build-caf-mingw.sh) && \
 	qt_root=$$( [ "$(WINDOWS_TRAY)" = 0 ] || scripts/build-qt-mingw.sh ) && \
 	cmake -S . -B $(BUILD_WINDOWS) -G Ninja -DDROVER_WERROR=ON \
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-mingw64.cmake \
-	  -DCAF_ROOT=$$caf_root -DDROVER_QT_ROOT=$$qt_root -DDROVER_BUILD_BENCH=OFF
+	  -DCAF_ROOT=$$caf_root -DDROVER_QT_ROOT=$$qt_root -DDROVER_BUILD_BENCH=OFF \
+	  $(WINDOWS_CMAKE_ARGS)
 	cmake --build $(BUILD_WINDOWS) -j $(JOBS)
 
 test-windows: build-windows
 	cd $(BUILD_WINDOWS) && ctest -j $(JOBS) --output-on-failure
 
-# The Windows installer (docs/windows.md): WINDIVERT_DIR=folder with
-# WinDivert 2.2's WinDivert.dll and WinDivert64.sys, or without them.
-WINDIVERT_DIR ?=
+# The Windows installer (docs/windows.md): WINDIVERT_ZIP=WinDivert-2.2.2-A.zip
+# as downloaded from its publisher (its SHA-256 is pinned), or without it.
+WINDIVERT_ZIP ?=
+# Packed from a product build of its own (no tests, no fault hooks).
+BUILD_WINDOWS_PRODUCT ?= build-windows-product
 package-windows:
 	scripts/setup.sh test
-	$(MAKE) build-windows
-	cmake -S . -B $(BUILD_WINDOWS) -DDROVER_WINDIVERT_DIR="$(WINDIVERT_DIR)"
-	cd $(BUILD_WINDOWS) && cpack -G NSIS64
-	@ls $(BUILD_WINDOWS)/Drover-*-setup*.exe
+	$(MAKE) build-windows BUILD_WINDOWS=$(BUILD_WINDOWS_PRODUCT) \
+	  WINDOWS_CMAKE_ARGS="-DDROVER_BUILD_TESTS=OFF -DDROVER_WINDIVERT_ZIP=$(WINDIVERT_ZIP)"
+	cd $(BUILD_WINDOWS_PRODUCT) && cpack -G NSIS64
+	@ls $(BUILD_WINDOWS_PRODUCT)/Drover-*-setup*.exe
+
+# The Debian package (docs/desktop.md), from the product build (make build):
+# sudo apt install ./build-run/drover_VERSION_amd64.deb
+package-linux: build
+	scripts/setup.sh package
+	cd $(BUILD_RUN) && cpack -G DEB
+	@ls $(BUILD_RUN)/drover_*_amd64.deb
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(BUILD_RUN) $(BUILD_WINDOWS) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_RUN) $(BUILD_WINDOWS) $(BUILD_WINDOWS_PRODUCT) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -754,6 +754,14 @@ supervisor_ports supervisor_ports::platform_defaults() {
   return p;
 }
 
+bool fault_hooks_built_in() {
+#ifdef DROVER_FAULT_INJECTION
+  return true;
+#else
+  return false;
+#endif
+}
+
 supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            config::settings settings) {

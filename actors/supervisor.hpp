@@ -104,6 +104,11 @@ supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            config::settings settings);
 
+/// Whether this build answers `fault` commands on the control socket: test
+/// builds only. `drover --version` says so, and installs and packages
+/// refuse such a build.
+bool fault_hooks_built_in();
+
 /// The same with other ports (tests).
 supervisor_actor::behavior_type
 supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,

@@ -83,7 +83,9 @@ std::string version_line() {
 #else
   const char* os = "Linux";
 #endif
-  return std::string{"drover "} + version + " (" + os + ", CAF 0.17.6)";
+  return std::string{"drover "} + version + " (" + os + ", CAF 0.17.6"
+         + (fault_hooks_built_in() ? ", test build with fault hooks" : "")
+         + ")";
 }
 
 void print(std::ostream& os, const std::vector<config::diagnostic>& ds) {
@@ -259,7 +261,8 @@ caf::actor serve_control(caf::actor_system& system, platform::socket_handle fd,
 // Sends one command line to the running Drover and hands its answer to
 // `on_data` as it arrives; false (said on `err`) when none runs.
 bool talk_to_running(const std::string& command, std::ostream& err,
-                     const std::function<void(std::string_view)>& on_data) {
+                     const std::function<void(std::string_view)>& on_data,
+                     intptr_t* engine = nullptr) {
   auto paths = platform::control_socket_candidates();
   auto fd = platform::invalid_socket;
   for (auto& path : paths)
@@ -271,6 +274,8 @@ bool talk_to_running(const std::string& command, std::ostream& err,
         << ", or it is not yours to use)\n";
     return false;
   }
+  if (engine)
+    *engine = platform::hold_local_server(fd);
   platform::exchange(fd, command + "\n", on_data);
   platform::close_local(fd);
   return true;
@@ -284,6 +289,29 @@ std::optional<std::string> ask_running(const std::string& command,
                        [&](std::string_view piece) { answer += piece; }))
     return std::nullopt;
   return answer;
+}
+
+// `drover quit`: returns once the engine has ended, so its rules, kernel
+// programs and cgroup are gone (the package's removal relies on it).
+int quit(std::ostream& out, std::ostream& err) {
+  std::string answer;
+  intptr_t engine = -1;
+  if (!talk_to_running(
+          "quit", err, [&](std::string_view piece) { answer += piece; },
+          &engine))
+    return exit_failure;
+  if (answer != "ok\n") {
+    platform::await_local_server_exit(engine, std::chrono::milliseconds{0});
+    out << answer;
+    return exit_failure;
+  }
+  if (engine != -1
+      && !platform::await_local_server_exit(engine, std::chrono::seconds{20})) {
+    err << "Drover was asked to quit and is still stopping after 20 s\n";
+    return exit_failure;
+  }
+  out << answer;
+  return exit_ok;
 }
 
 // `drover start|stop|retry` and the test hook `drover fault WHAT`.
@@ -541,8 +569,9 @@ int run(int argc, const char* const* argv, std::ostream& out,
                           "keeps running, capturing nothing)"},
         std::pair{"retry", "Tell the running Drover to leave Failed and "
                            "start again"},
-        std::pair{"quit", "Tell the running Drover engine to stop and end "
-                          "(the uninstaller uses it)"}})
+        std::pair{"quit", "Tell the running Drover engine to stop and end, "
+                          "and wait until it has (the uninstallers use "
+                          "it)"}})
     app.add_subcommand(name, text)
         ->callback(
             [&engine_command, n = std::string{name}] { engine_command = n; });
@@ -583,6 +612,8 @@ int run(int argc, const char* const* argv, std::ostream& out,
     return status(o, out, err);
   if (check_cmd->parsed())
     return check_proxy(o, out, err);
+  if (engine_command == "quit")
+    return quit(out, err);
   if (!engine_command.empty())
     return control(engine_command, out, err);
   if (!fault.empty())

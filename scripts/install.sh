@@ -16,6 +16,8 @@ unit="$dest/etc/systemd/system/drover.service"
 entry="$dest$prefix/share/applications/drover.desktop"
 docdir="$dest$prefix/share/doc/drover"
 icons="$dest$prefix/share/icons/hicolor"
+# polkit reads actions from /usr/share only, whatever the prefix.
+policy="$dest/usr/share/polkit-1/actions/org.drover.engine.policy"
 
 live() { [ -z "$dest" ]; }
 have_systemd() { live && [ -d /run/systemd/system ]; }
@@ -23,12 +25,23 @@ have_systemd() { live && [ -d /run/systemd/system ]; }
 install_all() {
   local build="$1"
   [ -x "$build/app/drover" ] || die "no $build/app/drover: build first (make build)"
+  # A test build answers fault commands (make the engine throw, drop its
+  # packet handle): never installed, unless a test installs it into a
+  # scratch DESTDIR on purpose.
+  if "$build/app/drover" --version | grep -q "test build"; then
+    if [ -z "$dest" ] || [ "${DROVER_ALLOW_TEST_BUILD:-0}" != 1 ]; then
+      die "$build/app/drover is a test build (it has fault hooks): build the product with make build"
+    fi
+  fi
   live && [ "$(id -u)" -ne 0 ] && die "run as root: sudo make install"
   install -D -m 0755 "$build/app/drover" "$dest$bindir/drover"
-  sed "s|@BINDIR@|$bindir|" "$DROVER_ROOT/app/desktop/drover.service" \
+  sed -e "s|@BINDIR@|$bindir|" -e "s|@DOCDIR@|$prefix/share/doc/drover|" \
+    "$DROVER_ROOT/app/desktop/drover.service" \
     | install -D -m 0644 /dev/stdin "$unit"
   sed "s|@BINDIR@|$bindir|" "$DROVER_ROOT/app/desktop/drover.desktop" \
     | install -D -m 0644 /dev/stdin "$entry"
+  sed "s|@BINDIR@|$bindir|" "$DROVER_ROOT/app/desktop/org.drover.engine.policy" \
+    | install -D -m 0644 /dev/stdin "$policy"
   for size in 16 22 24 32 48 64 128; do
     install -D -m 0644 "$DROVER_ROOT/app/tray/icons/drover-$size.png" \
       "$icons/${size}x${size}/apps/drover.png"
@@ -56,7 +69,7 @@ uninstall_all() {
   if have_systemd; then
     systemctl disable --now drover.service 2>/dev/null || true
   fi
-  rm -f "$dest$bindir/drover" "$unit" "$entry"
+  rm -f "$dest$bindir/drover" "$unit" "$entry" "$policy"
   rm -rf "$docdir"
   for size in 16 22 24 32 48 64 128; do
     rm -f "$icons/${size}x${size}/apps/drover.png"

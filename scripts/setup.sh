@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Drover needs from Debian 12's packages (only what is
 # missing). `setup.sh run` installs what building and running need;
+# `setup.sh package` adds what the Debian package needs (dpkg-shlibdeps);
 # `setup.sh test` adds the test tools and the Windows cross toolchain, then
 # builds CAF for mingw (cached outside the checkout; prints nothing else).
 set -euo pipefail
@@ -10,15 +11,18 @@ native=(make g++ cmake ninja-build ccache pkg-config
         libcaf-dev libspdlog-dev libtomlplusplus-dev libcli11-dev
         libnetfilter-queue-dev libmnl-dev libsystemd-dev iptables iproute2
         libbpf-dev bpftool clang qtbase5-dev pkexec)
-testing=(libgtest-dev libbenchmark-dev libclang-rt-14-dev
+# dpkg-shlibdeps: the package's library dependencies.
+packaging=(dpkg-dev)
+testing=("${packaging[@]}" libgtest-dev libbenchmark-dev libclang-rt-14-dev
          dante-server coturn openssl dbus-daemon tcpdump python3 g++-mingw-w64-x86-64-posix wine64
          fonts-wine xvfb trayer xdotool imagemagick nsis)
 
 case "${1:-run}" in
   run) ensure_packages "${native[@]}" ;;
+  package) ensure_packages "${native[@]}" "${packaging[@]}" ;;
   test)
     ensure_packages "${native[@]}" "${testing[@]}"
     "$(dirname "$0")/build-caf-mingw.sh" >/dev/null
     ;;
-  *) die "usage: setup.sh run|test" ;;
+  *) die "usage: setup.sh run|package|test" ;;
 esac

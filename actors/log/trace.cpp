@@ -87,7 +87,7 @@ std::string format_timestamp(std::chrono::system_clock::time_point ts) {
   auto m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2)
     ++y;
-  char buf[64];
+  char buf[96]; // room for any long long the compiler cannot rule out
   std::snprintf(
       buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
       static_cast<long long>(y), static_cast<long long>(m),

@@ -128,6 +128,17 @@ socket_handle connect_local(const std::string& path);
 
 void close_local(socket_handle s);
 
+/// The process serving local connection `s` (the engine), held so that its
+/// end can be awaited after the connection closes (`drover quit` waits
+/// until the engine has released the capture: the package's removal
+/// relies on it). Taken while the connection keeps that process alive, so
+/// it never names a later process that reuses the ID; -1 if unknown.
+intptr_t hold_local_server(socket_handle s);
+
+/// Whether the held process ended within `timeout` (false for -1);
+/// releases it either way.
+bool await_local_server_exit(intptr_t held, std::chrono::milliseconds timeout);
+
 /// Sends all of `data` (a request ending in a newline) and reads until the
 /// peer closes (blocking, for the command line).
 std::string exchange(socket_handle s, const std::string& data);

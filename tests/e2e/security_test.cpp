@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <algorithm>
+#include <functional>
 #include <random>
 
 #include "tests/e2e/world.hpp"
@@ -442,6 +444,93 @@ TEST_F(security_e2e, a_follower_that_stops_reading_is_let_go) {
          && std::chrono::steady_clock::now() < deadline)
     control("status");
   EXPECT_LE(engine_descriptors(), baseline);
+}
+
+// The system service's sandbox grants only the capabilities its unit
+// lists (app/desktop/drover.service), no new privileges, and the group
+// "drover" as a supplementary group instead of CAP_CHOWN. The engine
+// started that way (setpriv, as systemd would) still captures a program of
+// a served user that was running before it: its sockets are taken over
+// (pidfd_getfd, SOCK_DESTROY), its TCP and UDP go through the proxy, and
+// the control socket is the group's.
+TEST_F(security_e2e, the_service_units_capabilities_are_enough) {
+  std::ifstream unit{std::string{DROVER_SOURCE_DIR}
+                     + "/app/desktop/drover.service"};
+  std::string caps = "-all";
+  for (std::string line; std::getline(unit, line);)
+    if (line.rfind("CapabilityBoundingSet=", 0) == 0) {
+      std::istringstream names{line.substr(22)};
+      for (std::string name; names >> name;) {
+        std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+        caps += ",+" + name.substr(4); // without "cap_"
+      }
+    }
+  ASSERT_NE(caps, "-all") << "the unit lists its capabilities";
+  // The group "drover" with nobody in it, in the engine's mount namespace.
+  auto group = w->dir / "group";
+  sh("cp /etc/group " + group.string() + " && echo 'drover:x:4242:nobody' >> "
+     + group.string());
+  auto named = w->dir / "e2e-svc-target";
+  fs::copy_file(DROVER_PEER, named);
+  ::chmod(named.c_str(), 0755);
+  child target{{"ip", "netns", "exec", w->app.name(), "setpriv",
+                "--reuid=65534", "--regid=65534", "--clear-groups",
+                named.string(), "chatter", server_ip, "7"}};
+  ASSERT_TRUE(target.wait_for_output("udp seen " + app_ip, 20s))
+      << "direct before the engine: " << target.output();
+  auto cfg = w->config("[targets]\nprocesses = [\"e2e-svc-target\"]\n");
+  // As systemd runs it: cgroup2 mounted (ip netns exec mounts a sysfs of
+  // its own without it), the engine in a cgroup of its own that is
+  // delegated to it (Delegate=yes), removed again whatever happens.
+  auto service_cgroup = "drover-e2e-service-" + w->dir.filename().string();
+  auto in_cgroup_tree = [&](const std::string& command) {
+    return sh("ip netns exec " + w->app.name()
+              + " sh -c 'mount -t cgroup2 none /sys/fs/cgroup && " + command
+              + "'");
+  };
+  struct removed_after {
+    std::function<void()> remove;
+    ~removed_after() { remove(); }
+  } cleanup{[&] {
+    in_cgroup_tree("rmdir /sys/fs/cgroup/" + service_cgroup);
+  }};
+  auto env = w->env();
+  env.push_back("DROVER_CGROUP_DELEGATED=1");
+  child service{
+      {"ip", "netns", "exec", w->app.name(), "unshare", "--mount", "sh", "-c",
+       "mount --bind " + group.string()
+           + " /etc/group && mount -t cgroup2 none /sys/fs/cgroup"
+           + " && mkdir /sys/fs/cgroup/" + service_cgroup
+           + " && echo $$ > /sys/fs/cgroup/" + service_cgroup + "/cgroup.procs"
+           + " && exec setpriv --groups=4242 --bounding-set=" + caps
+           + " --no-new-privs " + DROVER_BINARY + " --headless --config "
+           + cfg.string()},
+      env};
+  ASSERT_TRUE(service.wait_for_output("active: proxying", 20s))
+      << caps << "\n"
+      << service.output();
+  auto from = target.output().size();
+  EXPECT_TRUE(target.wait_for_output("tcp seen " + proxy_ip, 20s, from))
+      << target.output() << "\n"
+      << service.output();
+  EXPECT_TRUE(target.wait_for_output("udp seen " + proxy_ip, 20s, from))
+      << target.output();
+  // The sandbox held: only the listed capabilities, no new privileges.
+  auto text = read("/proc/" + std::to_string(service.pid()) + "/status");
+  EXPECT_NE(text.find("NoNewPrivs:\t1"), std::string::npos) << text;
+  EXPECT_NE(text.find("CapBnd:\t000000c000083000"), std::string::npos)
+      << "NET_ADMIN, NET_RAW, SYS_PTRACE, PERFMON, BPF: " << text;
+  struct stat st {};
+  ASSERT_EQ(::stat(socket_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 4242u) << "the control socket is the group's";
+  EXPECT_EQ(
+      in_cgroup_tree("test -d /sys/fs/cgroup/" + service_cgroup + "/drover-*"),
+      0)
+      << "the engine's cgroup is in its delegated subtree";
+  EXPECT_EQ(service.output().find("error"), std::string::npos)
+      << service.output();
+  service.kill(SIGTERM);
+  EXPECT_EQ(service.wait(10s), 0) << service.output();
 }
 
 namespace {

@@ -81,3 +81,15 @@ TEST(socket_owners, finds_this_process_behind_its_socket) {
   ::close(client);
   ::close(listener);
 }
+
+TEST(procfs, file_of_fdinfo) {
+  auto f = file_of_fdinfo("pos:\t0\nflags:\t02000002\nmnt_id:\t10\nino:\t"
+                          "3550733\n");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->mount_id, 10u);
+  EXPECT_EQ(f->inode, 3550733u);
+  EXPECT_FALSE(file_of_fdinfo("pos:\t0\nmnt_id:\t10\n")) << "an old kernel";
+  EXPECT_FALSE(file_of_fdinfo("mnt_id:\t1x\nino:\t5\n"));
+  EXPECT_FALSE(file_of_fdinfo(""));
+  EXPECT_FALSE(file_of_fdinfo("ino:\t99999999999999999999999\nmnt_id:\t1\n"));
+}

@@ -3,10 +3,12 @@
 #include "actors/platform/linux/procfs.hpp"
 #include "actors/platform/linux/system.hpp"
 
+#include <cerrno>
 #include <csignal>
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +31,29 @@ sigset_t termination_set() {
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGTERM);
   return set;
+}
+
+// A small /proc file's text ("" when it cannot be read).
+std::string read_small_file(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The mount ID of the socket file system, as fdinfo names it (0 when this
+// kernel's fdinfo does not say): a socket of our own, asked.
+uint64_t sockets_mount_id() {
+  static const uint64_t id = [] {
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+      return uint64_t{0};
+    auto file = linux_port::file_of_fdinfo(
+        read_small_file("/proc/self/fdinfo/" + std::to_string(s)));
+    ::close(s);
+    return file ? file->mount_id : uint64_t{0};
+  }();
+  return id;
 }
 
 } // namespace
@@ -150,6 +175,7 @@ socket_owners(uint8_t protocol, uint32_t local_ip,
       wanted.emplace(it->second, port);
   if (wanted.empty())
     return out;
+  auto sockets_mount = sockets_mount_id();
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr)
     return out;
@@ -161,17 +187,35 @@ socket_owners(uint8_t protocol, uint32_t local_ip,
     if (end == d->d_name || *end != 0)
       continue;
     auto base = std::string{"/proc/"} + d->d_name;
+    // The fd folder's links name sockets; where it may not be listed
+    // (another user's process, and the system service has no
+    // CAP_DAC_READ_SEARCH) fdinfo says the same with ptrace access.
+    bool by_fdinfo = false;
     DIR* fds = ::opendir((base + "/fd").c_str());
+    if (fds == nullptr && errno == EACCES && sockets_mount != 0) {
+      fds = ::opendir((base + "/fdinfo").c_str());
+      by_fdinfo = true;
+    }
     if (fds == nullptr)
       continue; // gone, or not ours to see
     while (auto* f = ::readdir(fds)) {
-      char link[64];
-      auto n = ::readlinkat(::dirfd(fds), f->d_name, link, sizeof link - 1);
-      if (n <= 0)
-        continue;
-      auto it = wanted.find(
-          linux_port::socket_inode_of_link({link, static_cast<size_t>(n)}));
-      if (it == wanted.end())
+      uint64_t inode = 0;
+      if (by_fdinfo) {
+        if (f->d_name[0] < '0' || f->d_name[0] > '9')
+          continue;
+        auto file = linux_port::file_of_fdinfo(
+            read_small_file(base + "/fdinfo/" + f->d_name));
+        if (file && file->mount_id == sockets_mount)
+          inode = file->inode;
+      } else {
+        char link[64];
+        auto n = ::readlinkat(::dirfd(fds), f->d_name, link, sizeof link - 1);
+        if (n > 0)
+          inode = linux_port::socket_inode_of_link(
+              {link, static_cast<size_t>(n)});
+      }
+      auto it = wanted.find(inode);
+      if (inode == 0 || it == wanted.end())
         continue;
       std::error_code ec;
       auto exe = std::filesystem::read_symlink(base + "/exe", ec);

@@ -1,5 +1,6 @@
 #include "actors/platform/linux/procfs.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace drover::platform::linux_port {
@@ -122,6 +123,37 @@ uint64_t socket_inode_of_link(std::string_view link) {
     inode = inode * 10 + static_cast<uint64_t>(c - '0');
   }
   return inode;
+}
+
+std::optional<fdinfo_file> file_of_fdinfo(std::string_view fdinfo) {
+  std::optional<uint64_t> mount, inode;
+  while (!fdinfo.empty()) {
+    auto nl = fdinfo.find('\n');
+    auto line = fdinfo.substr(0, nl);
+    fdinfo.remove_prefix(nl == std::string_view::npos ? fdinfo.size() : nl + 1);
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos)
+      continue;
+    auto key = line.substr(0, colon);
+    if (key != "mnt_id" && key != "ino")
+      continue;
+    auto value = line.substr(colon + 1);
+    value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
+    if (value.empty() || value.size() > 19)
+      continue;
+    uint64_t n = 0;
+    bool digits = true;
+    for (char c : value) {
+      digits = digits && c >= '0' && c <= '9';
+      n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (!digits)
+      continue;
+    (key == "ino" ? inode : mount) = n;
+  }
+  if (!mount || !inode)
+    return std::nullopt;
+  return fdinfo_file{*mount, *inode};
 }
 
 } // namespace drover::platform::linux_port

@@ -35,6 +35,14 @@ std::map<uint16_t, uint64_t> socket_inodes_by_port(std::string_view table,
 /// The inode of a "socket:[12345]" descriptor link, or 0.
 uint64_t socket_inode_of_link(std::string_view link);
 
+/// What /proc/PID/fdinfo/N says of the file: the mount it is on and its
+/// inode ("mnt_id:" and "ino:"; Linux 5.14 on), if it says both.
+struct fdinfo_file {
+  uint64_t mount_id = 0;
+  uint64_t inode = 0;
+};
+std::optional<fdinfo_file> file_of_fdinfo(std::string_view fdinfo);
+
 constexpr int cap_net_admin = 12;
 constexpr int cap_net_raw = 13;
 

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -159,19 +160,20 @@ adopted_sockets adopt_sockets(pid_t pid, uint32_t mark,
       error = std::string{"pidfd_open: "} + std::strerror(errno);
     return out;
   }
-  auto dir = "/proc/" + std::to_string(pid) + "/fd";
+  // The descriptors' numbers from fdinfo, not fd: listing another user's
+  // fd folder takes CAP_DAC_READ_SEARCH, which the system service does not
+  // have; fdinfo takes the ptrace access pidfd_getfd needs anyway.
+  auto dir = "/proc/" + std::to_string(pid) + "/fdinfo";
   DIR* fds = ::opendir(dir.c_str());
-  if (fds == nullptr)
+  if (fds == nullptr) {
+    if (errno != ENOENT) // gone meanwhile: nothing to take over
+      error = "cannot list " + dir + ": " + std::strerror(errno);
     return out;
+  }
   std::set<uint64_t> seen; // one socket may sit behind several descriptors
   while (auto* e = ::readdir(fds)) {
-    char link[64];
-    auto len = ::readlinkat(::dirfd(fds), e->d_name, link, sizeof link - 1);
-    if (len <= 0)
-      continue;
-    auto inode = socket_inode_of_link({link, static_cast<size_t>(len)});
-    if (inode == 0 || !seen.insert(inode).second)
-      continue;
+    if (e->d_name[0] < '0' || e->d_name[0] > '9')
+      continue; // . and ..
     int number = std::atoi(e->d_name);
     fd_guard sock{
         static_cast<int>(::syscall(SYS_pidfd_getfd, process.fd, number, 0))};
@@ -180,6 +182,10 @@ adopted_sockets adopt_sockets(pid_t pid, uint32_t mark,
         error = std::string{"pidfd_getfd: "} + std::strerror(errno);
       continue;
     }
+    struct stat st {};
+    if (::fstat(sock.fd, &st) != 0 || !S_ISSOCK(st.st_mode)
+        || !seen.insert(st.st_ino).second)
+      continue;
     int family = 0;
     int protocol = 0;
     uint32_t old_mark = 0;

@@ -6,8 +6,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -224,6 +226,29 @@ uint32_t control_client_user(socket_handle s) {
 
 void close_local(socket_handle s) {
   close_socket(s);
+}
+
+intptr_t hold_local_server(socket_handle s) {
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  if (::getsockopt(s, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0
+      || peer.pid <= 0)
+    return -1;
+  // A pidfd names that process and no other, whatever reuses its ID.
+  long fd = ::syscall(SYS_pidfd_open, peer.pid, 0);
+  return fd < 0 ? -1 : static_cast<intptr_t>(fd);
+}
+
+bool await_local_server_exit(intptr_t held, std::chrono::milliseconds timeout) {
+  if (held < 0)
+    return false;
+  pollfd p{static_cast<int>(held), POLLIN, 0};
+  int rc;
+  do
+    rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  while (rc < 0 && errno == EINTR);
+  ::close(static_cast<int>(held));
+  return rc == 1; // readable: the process has ended
 }
 
 socket_handle connect_local(const std::string& path) {

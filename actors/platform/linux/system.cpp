@@ -175,7 +175,20 @@ std::unique_ptr<target_cgroup> target_cgroup::open(const std::string& name,
     }
     g->private_mount_ = true;
   }
-  g->dir_ = g->mount_ / name;
+  // Where in the hierarchy: at its root, or, for the system service, in
+  // the service's own subtree (the unit asks systemd for it: Delegate=yes,
+  // DROVER_CGROUP_DELEGATED=1). systemd owns the rest of the tree there,
+  // and the sandboxed service (no CAP_DAC_OVERRIDE) may not write at the
+  // root, which systemd leaves read-only.
+  fs::path parent = root;
+  if (const char* d = std::getenv("DROVER_CGROUP_DELEGATED");
+      d != nullptr && std::string_view{d} == "1")
+    if (auto own = unified_cgroup_path(read_file("/proc/self/cgroup"));
+        own
+        && fs::path{*own}.lexically_relative(root).native().rfind("..", 0) != 0)
+      parent = *own;
+  g->dir_ = g->mount_ / parent.lexically_relative(root) / name;
+  g->dir_ = g->dir_.lexically_normal();
   std::error_code ec;
   fs::create_directory(g->dir_, ec);
   if (ec) {
@@ -183,8 +196,7 @@ std::unique_ptr<target_cgroup> target_cgroup::open(const std::string& name,
     return nullptr;
   }
   // iptables resolves the path from the hierarchy's root.
-  auto rel = (fs::path{root} / name).relative_path().string();
-  g->rule_path_ = rel;
+  g->rule_path_ = (parent / name).relative_path().string();
   return g;
 }
 

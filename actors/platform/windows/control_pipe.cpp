@@ -298,6 +298,24 @@ void close_local(socket_handle s) {
     CloseHandle(reinterpret_cast<HANDLE>(s));
 }
 
+intptr_t hold_local_server(socket_handle s) {
+  ULONG pid = 0;
+  if (!GetNamedPipeServerProcessId(reinterpret_cast<HANDLE>(s), &pid))
+    return -1;
+  HANDLE process = OpenProcess(SYNCHRONIZE, FALSE, pid);
+  return process ? reinterpret_cast<intptr_t>(process) : -1;
+}
+
+bool await_local_server_exit(intptr_t held, std::chrono::milliseconds timeout) {
+  if (held == -1)
+    return false;
+  auto process = reinterpret_cast<HANDLE>(held);
+  bool ended = WaitForSingleObject(process, static_cast<DWORD>(timeout.count()))
+               == WAIT_OBJECT_0;
+  CloseHandle(process);
+  return ended;
+}
+
 void exchange(socket_handle s, const std::string& data,
               const std::function<void(std::string_view)>& on_data) {
   auto pipe = reinterpret_cast<HANDLE>(s);
