@@ -33,4 +33,8 @@ std::string format_duration(duration d);
 /// back to the same settings.
 std::string serialize(const settings& s);
 
+/// `s` as a TOML basic string, quotes included, as serialize() writes it
+/// (the log's redaction looks for secrets in this form too).
+std::string toml_string(std::string_view s);
+
 } // namespace drover::config

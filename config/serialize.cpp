@@ -4,10 +4,8 @@
 
 namespace drover::config {
 
-namespace {
-
-// A TOML basic string.
-std::string str(std::string_view s) {
+// Control characters (and DEL) as \u00XX: TOML allows none of them raw.
+std::string toml_string(std::string_view s) {
   std::string out = "\"";
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
@@ -38,6 +36,12 @@ std::string str(std::string_view s) {
     }
   }
   return out + '"';
+}
+
+namespace {
+
+std::string str(std::string_view s) {
+  return toml_string(s);
 }
 
 std::string boolean(bool b) {

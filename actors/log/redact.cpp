@@ -5,6 +5,9 @@
 #include <memory>
 #include <mutex>
 
+#include "actors/log/json.hpp"
+#include "config/parse.hpp"
+
 namespace drover::log {
 
 namespace {
@@ -18,11 +21,9 @@ std::shared_ptr<const std::vector<std::string>> secrets() {
   return current_secrets;
 }
 
-// `secret` as it appears inside a quoted string: TOML's and JSON's basic
-// strings and CAF's printed messages escape a quote, a backslash and
-// control characters. `unicode` writes the control characters other than
-// \t \n \r as \u00XX (JSON, TOML); CAF leaves them as they are.
-std::string escaped(const std::string& secret, bool unicode) {
+// `secret` as CAF's printed messages quote it: a quote, a backslash, \n
+// and \t escaped, other characters as they are.
+std::string caf_escaped(const std::string& secret) {
   std::string out;
   for (char c : secret) {
     switch (c) {
@@ -38,21 +39,26 @@ std::string escaped(const std::string& secret, bool unicode) {
       case '\t':
         out += "\\t";
         break;
-      case '\r':
-        out += unicode ? "\\r" : "\r";
-        break;
       default:
-        if (unicode && static_cast<unsigned char>(c) < 0x20) {
-          static const char hex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[(c >> 4) & 0xf];
-          out += hex[c & 0xf];
-        } else {
-          out += c;
-        }
+        out += c;
     }
   }
   return out;
+}
+
+// A quoted string's inside.
+std::string unquoted(std::string quoted) {
+  return quoted.size() >= 2 ? quoted.substr(1, quoted.size() - 2) : quoted;
+}
+
+// `secret` in every form a log line, the trace or a config excerpt may
+// show it: as it is, as CAF prints it, and as the JSON and TOML writers
+// themselves escape it (so the forms cannot drift apart from theirs).
+std::vector<std::string> forms_of(const std::string& secret) {
+  std::string json;
+  json::append_string(json, secret);
+  return {caf_escaped(secret), unquoted(std::move(json)),
+          unquoted(config::toml_string(secret))};
 }
 
 } // namespace
@@ -61,9 +67,9 @@ void set_secrets(std::vector<std::string> list) {
   // Each secret also in its escaped forms: a message or a config excerpt
   // that quotes it shows those.
   for (size_t i = 0, n = list.size(); i < n; ++i)
-    for (bool unicode : {false, true})
-      if (auto e = escaped(list[i], unicode); e != list[i])
-        list.push_back(std::move(e));
+    for (auto& form : forms_of(list[i]))
+      if (form != list[i])
+        list.push_back(std::move(form));
   // Empty strings would match everywhere; longest first so that a secret
   // containing another is replaced whole.
   list.erase(std::remove_if(list.begin(), list.end(),
@@ -71,8 +77,9 @@ void set_secrets(std::vector<std::string> list) {
              list.end());
   std::sort(list.begin(), list.end(),
             [](const std::string& a, const std::string& b) {
-              return a.size() > b.size();
+              return a.size() != b.size() ? a.size() > b.size() : a < b;
             });
+  list.erase(std::unique(list.begin(), list.end()), list.end());
   auto next = std::make_shared<const std::vector<std::string>>(std::move(list));
   std::lock_guard<std::mutex> guard{secrets_mutex};
   current_secrets = std::move(next);

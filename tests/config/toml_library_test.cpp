@@ -26,6 +26,20 @@ static_assert(toml::impl::is_non_ascii_horizontal_whitespace(U'\u00A0'));
 static_assert(toml::impl::is_non_ascii_horizontal_whitespace(U'\u3000'));
 static_assert(toml::impl::is_non_ascii_horizontal_whitespace(U'\u2003'));
 
+// Whether the library reports `text` as broken (by either of its ways).
+bool is_syntax_error(const std::string& text) {
+#if TOML_EXCEPTIONS
+  try {
+    (void)toml::parse(text);
+  } catch (const toml::parse_error&) {
+    return true;
+  }
+  return false;
+#else
+  return !toml::parse(text);
+#endif
+}
+
 TEST(toml_library, non_ascii_between_tokens_is_a_syntax_error) {
   // Straight to the library, past the guard: each of these asked the
   // table about a character it had no answer for (UBSan stops the
@@ -37,11 +51,7 @@ TEST(toml_library, non_ascii_between_tokens_is_a_syntax_error) {
            "a = [1,\xEF\xBB\xBE 2]\n", // U+FEFE inside an array
            "a = { b = 1 \xD1\x84}\n",  // 'ф' in an inline table
        }) {
-#if TOML_EXCEPTIONS
-    EXPECT_THROW((void)toml::parse(text), toml::parse_error) << text;
-#else
-    EXPECT_FALSE(toml::parse(text)) << text;
-#endif
+    EXPECT_TRUE(is_syntax_error(text)) << text;
   }
 }
 
@@ -49,11 +59,7 @@ TEST(toml_library, a_table_header_without_a_key_start_is_a_syntax_error) {
   // parse_key() asserted (a debug build ended) or let clang assume (a
   // release build's undefined behaviour) that a key starts here.
   for (std::string text : {"[}a]\n", "[[}a]]\n", "[a.}]\n", "[=]\n"}) {
-#if TOML_EXCEPTIONS
-    EXPECT_THROW((void)toml::parse(text), toml::parse_error) << text;
-#else
-    EXPECT_FALSE(toml::parse(text)) << text;
-#endif
+    EXPECT_TRUE(is_syntax_error(text)) << text;
   }
 }
 
