@@ -274,6 +274,11 @@ bool talk_to_running(const std::string& command, std::ostream& err,
         << ", or it is not yours to use)\n";
     return false;
   }
+  if (std::string why; !platform::local_server_is_drover(fd, why)) {
+    platform::close_local(fd);
+    err << why << "\n";
+    return false;
+  }
   if (engine)
     *engine = platform::hold_local_server(fd);
   platform::exchange(fd, command + "\n", on_data);

@@ -128,6 +128,17 @@ socket_handle connect_local(const std::string& path);
 
 void close_local(socket_handle s);
 
+/// Whether the engine at the other end of local connection `s` is Drover;
+/// when not, `why` says what serves it instead. Windows: a pipe name can
+/// be taken by any program before the engine starts, so the pipe's server
+/// must be this same drover.exe, running elevated (as the engine always
+/// does); a client asks before it writes anything, which leaves such a
+/// program nothing, not even the chance to impersonate it (a pipe server
+/// can take on its client's identity only after reading from it). Linux:
+/// always, the socket lives in root's /run/drover or the user's private
+/// runtime folder, where nobody else can make one.
+bool local_server_is_drover(socket_handle s, std::string& why);
+
 /// The process serving local connection `s` (the engine), held so that its
 /// end can be awaited after the connection closes (`drover quit` waits
 /// until the engine has released the capture: the package's removal

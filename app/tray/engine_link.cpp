@@ -2,9 +2,24 @@
 
 #include <memory>
 
+#include "actors/platform/sockets.hpp"
 #include "app/tray/wire.hpp"
 
 namespace drover::tray {
+
+namespace {
+
+bool is_drover(const QLocalSocket& socket, QString& why) {
+  std::string reason;
+  if (platform::local_server_is_drover(
+          static_cast<platform::socket_handle>(socket.socketDescriptor()),
+          reason))
+    return true;
+  why = QString::fromStdString(reason);
+  return false;
+}
+
+} // namespace
 
 engine_link::engine_link(QStringList paths, QObject* parent)
     : QObject(parent), paths_(std::move(paths)) {
@@ -12,6 +27,15 @@ engine_link::engine_link(QStringList paths, QObject* parent)
   retry_.setInterval(250);
   connect(&retry_, &QTimer::timeout, this, &engine_link::try_next);
   connect(&follow_, &QLocalSocket::connected, this, [this] {
+    // Nothing is written to an engine that is not Drover (a program that
+    // took the pipe's name first, on Windows).
+    if (QString why; !is_drover(follow_, why)) {
+      follow_.abort();
+      if (why != refusal_)
+        Q_EMIT refused(refusal_ = why);
+      return;
+    }
+    refusal_.clear();
     path_ = follow_.serverName();
     pending_.clear();
     follow_.write("follow json\n");
@@ -104,7 +128,14 @@ void engine_link::request(const QByteArray& command, reply_handler done) {
     conclude(false);
   });
   connect(socket, &QLocalSocket::connected, socket,
-          [socket, command] { socket->write(command + '\n'); });
+          [socket, command, conclude] {
+            if (QString why; !is_drover(*socket, why)) {
+              conclude(false); // first: abort() says "disconnected"
+              socket->abort();
+              return;
+            }
+            socket->write(command + '\n');
+          });
   connect(socket, &QLocalSocket::readyRead, socket,
           [socket, answer] { *answer += socket->readAll(); });
   connect(socket, &QLocalSocket::disconnected, socket,

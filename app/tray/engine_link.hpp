@@ -47,6 +47,9 @@ Q_SIGNALS:
   void stats_arrived(const drover::stats_snapshot& s, quint64 uptime_seconds);
   /// A line that is not what the engine sends (logged, never fatal).
   void garbled(const QString& why);
+  /// What answers at the engine's address is not Drover (Windows: another
+  /// program holds the pipe's name); said once per reason, retried still.
+  void refused(const QString& why);
 
 private:
   void try_next();
@@ -58,6 +61,7 @@ private:
   QTimer retry_; // before follow_: outlives it
   QLocalSocket follow_;
   QByteArray pending_;
+  QString refusal_; // the last refusal said, so it is said once
   bool up_ = false;
 };
 

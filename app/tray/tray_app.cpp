@@ -161,6 +161,7 @@ tray_app::tray_app(tray_options o, QObject* parent)
   connect(&link_, &engine_link::garbled, this, [](const QString& why) {
     say(QStringLiteral("ignored a line from the engine: %1").arg(why));
   });
+  connect(&link_, &engine_link::refused, this, &tray_app::show_no_engine);
 
   tick_.setInterval(1000);
   connect(&tick_, &QTimer::timeout, this, [this] {

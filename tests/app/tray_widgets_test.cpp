@@ -7,18 +7,22 @@
 
 #include <QApplication>
 #include <QCheckBox>
+#include <QEventLoop>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QSysInfo>
 #include <QTemporaryDir>
+#include <QTimer>
 #include <QTreeWidget>
 
 #include <thread>
 
+#include "app/tray/engine_link.hpp"
 #include "app/tray/main_window.hpp"
 #include "app/tray/settings_page.hpp"
 #include "app/tray/single_instance.hpp"
@@ -251,3 +255,57 @@ TEST(tray_single_instance, a_dead_trays_lock_is_taken_over) {
   single_instance after_a_crash{dir.path()};
   EXPECT_TRUE(after_a_crash.claim()) << after_a_crash.error().toStdString();
 }
+
+#ifdef _WIN32
+// A program that is not Drover holds the engine's pipe name (Windows lets
+// any program take a free name): the tray's link says what holds it and
+// sends it nothing, neither the follow request nor a command.
+TEST(tray_engine_link, an_impostor_on_the_pipe_is_named_and_sent_nothing) {
+  app();
+  auto name = QStringLiteral("drover-link-test-%1")
+                  .arg(QCoreApplication::applicationPid());
+  QProcess squatter;
+  squatter.start(QStringLiteral(DROVER_PIPE_SQUATTER), {name});
+  ASSERT_TRUE(squatter.waitForReadyRead(20000));
+  ASSERT_TRUE(squatter.readLine().startsWith("ready"));
+  {
+    engine_link link{{QStringLiteral("\\\\.\\pipe\\") + name}};
+    QSignalSpy refused{&link, &engine_link::refused};
+    QSignalSpy connected{&link, &engine_link::connected};
+    link.start();
+    // On Windows a pipe connects at once, within start().
+    ASSERT_TRUE(!refused.isEmpty() || refused.wait(10000));
+    auto why = refused.at(0).at(0).toString();
+    EXPECT_TRUE(why.contains("held by another program")) << why.toStdString();
+    EXPECT_TRUE(why.contains("pipe_squatter.exe")) << why.toStdString();
+    EXPECT_EQ(connected.count(), 0);
+    bool answered = true, done = false;
+    QEventLoop loop;
+    link.request("status", [&](bool ok, const QByteArray&) {
+      answered = ok;
+      done = true;
+      loop.quit();
+    });
+    if (!done) { // a pipe may have answered within request() already
+      QTimer::singleShot(10000, &loop, &QEventLoop::quit); // bounded
+      loop.exec();
+    }
+    EXPECT_TRUE(done);
+    EXPECT_FALSE(answered) << "a command reached the squatter";
+  }
+  // Every client it saw had sent nothing.
+  QByteArray seen;
+  for (int i = 0; i < 50 && !seen.contains("read "); ++i)
+    if (squatter.waitForReadyRead(200))
+      seen += squatter.readAll();
+  squatter.kill();
+  squatter.waitForFinished(10000);
+  seen += squatter.readAll();
+  EXPECT_TRUE(seen.contains("read 0 bytes")) << seen.toStdString();
+  for (auto line : seen.split('\n')) {
+    if (line.startsWith("read ")) {
+      EXPECT_TRUE(line.trimmed() == "read 0 bytes") << line.toStdString();
+    }
+  }
+}
+#endif

@@ -4,12 +4,16 @@
 # checks a real SOCKS5 proxy (dante, on this machine's loopback, which wine
 # programs share) and goes Active; `drover.exe status`, `stop`, `start`
 # and `quit` reach it through the control pipe; a second engine is
-# refused. (The packet path itself is tests/windows/divert_port_test.cpp.)
-# usage: engine_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN
+# refused. Before it, a program that is not Drover holds the pipe's name:
+# the command line sends it nothing and says what holds it, and an engine
+# refuses to start. (The packet path itself is
+# tests/windows/divert_port_test.cpp.)
+# usage: engine_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN PIPE_SQUATTER_EXE
 set -euo pipefail
 exe=$1
 dll=$2
 wine_run=$3
+squatter=$4
 export DROVER_CONTROL_PIPE="drover-engine-test-$$"
 export WINEDEBUG=-all
 . "$(dirname "$0")/lab.sh"
@@ -35,6 +39,34 @@ wait_status() {
   cat "$dir/status" >&2
   fail "the status never said: $1"
 }
+
+# First a program that is not Drover holds the pipe's name: the command
+# line sends it nothing and says what holds it; an engine refuses to start.
+"$wine_run" "$squatter" "$DROVER_CONTROL_PIPE" >"$dir/squatter.out" 2>&1 &
+squatting=$!
+pids+=("$squatting")
+for _ in $(seq 100); do # up to 20 s for it to hold the name
+  grep -q ready "$dir/squatter.out" 2>/dev/null && break
+  sleep 0.2
+done
+grep -q ready "$dir/squatter.out" || fail "the squatter did not start: $(cat "$dir/squatter.out")"
+if refused="$(drover status)"; then fail "status talked to a squatter: $refused"; fi
+[[ "$refused" == *"held by another program"*"pipe_squatter.exe"* ]] \
+  || fail "status did not name the squatter: $refused"
+if refused="$(drover quit)"; then fail "quit talked to a squatter: $refused"; fi
+if refused="$(drover --headless --config "$config")"; then fail "an engine started beside a squatter"; fi
+[[ "$refused" == *"held by another program"*"pipe_squatter.exe"* ]] \
+  || fail "the engine did not name the squatter: $refused"
+for _ in $(seq 50); do # its reports of the three clients, up to 10 s
+  [ "$(grep -c "^read [0-9]" "$dir/squatter.out")" -ge 3 ] && break
+  sleep 0.2
+done
+tr -d '\r' <"$dir/squatter.out" | grep "^read [0-9]" | grep -qv "^read 0 bytes$" \
+  && fail "a client sent the squatter something: $(cat "$dir/squatter.out")"
+[ "$(grep -c "^read 0 bytes" "$dir/squatter.out")" -ge 3 ] \
+  || fail "the squatter did not see the three clients: $(cat "$dir/squatter.out")"
+kill "$squatting"
+lab_wait_exit "$squatting" 20 || true
 
 "$wine_run" "$dir/drover.exe" --headless --config "$config" >"$dir/engine.out" 2>&1 &
 engine=$!

@@ -232,10 +232,73 @@ void accept_clients(std::wstring name, HANDLE first, uint16_t broker_port) {
   }
 }
 
+// A program's full path, or empty.
+std::wstring image_of(HANDLE process) {
+  wchar_t path[32768];
+  DWORD size = sizeof path / sizeof path[0];
+  return QueryFullProcessImageNameW(process, 0, path, &size)
+             ? std::wstring{path, size}
+             : std::wstring{};
+}
+
+bool elevated(HANDLE process) {
+  HANDLE token = nullptr;
+  if (!OpenProcessToken(process, TOKEN_QUERY, &token))
+    return false;
+  TOKEN_ELEVATION elevation{};
+  DWORD size = 0;
+  bool yes = GetTokenInformation(token, TokenElevation, &elevation,
+                                 sizeof elevation, &size)
+             && elevation.TokenIsElevated != 0;
+  CloseHandle(token);
+  return yes;
+}
+
+bool pipe_server_is_drover(HANDLE pipe, std::string& why) {
+  ULONG pid = 0;
+  if (!GetNamedPipeServerProcessId(pipe, &pid)) {
+    why = "cannot tell which program serves Drover's control pipe";
+    return false;
+  }
+  HANDLE server = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+  if (server == nullptr) {
+    why = "cannot look at the program (process " + std::to_string(pid)
+          + ") that serves Drover's control pipe";
+    return false;
+  }
+  auto theirs = image_of(server);
+  bool admin = elevated(server);
+  CloseHandle(server);
+  auto ours = image_of(GetCurrentProcess());
+  bool same
+      = !theirs.empty() && !ours.empty()
+        && CompareStringOrdinal(theirs.c_str(), -1, ours.c_str(), -1, TRUE)
+               == CSTR_EQUAL;
+  auto who = (theirs.empty() ? std::string{"an unknown program"}
+                             : windows_port::to_utf8(theirs))
+             + " (process " + std::to_string(pid) + ")";
+  if (!same) {
+    why = "Drover's control pipe is held by another program, " + who
+          + ": it is not Drover, so nothing is sent to it. Close that "
+            "program (or restart Windows) and start Drover again";
+    return false;
+  }
+  if (!admin) {
+    why = "Drover's control pipe is served by " + who
+          + " without administrator rights: that is not a Drover engine, "
+            "so nothing is sent to it";
+    return false;
+  }
+  return true;
+}
+
 HANDLE open_pipe_client(const std::wstring& name) {
   for (int attempt = 0; attempt < 20; ++attempt) {
-    HANDLE h = CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0,
-                           nullptr, OPEN_EXISTING, 0, nullptr);
+    // Identification at most: whatever serves the pipe may learn who
+    // connects, never act as them.
+    HANDLE h = CreateFileW(
+        name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+        SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr);
     if (h != INVALID_HANDLE_VALUE)
       return h;
     // Every instance busy for a moment (a client between two instances):
@@ -251,8 +314,11 @@ HANDLE open_pipe_client(const std::wstring& name) {
 socket_handle listen_local(const std::string& path, std::string& error) {
   auto name = windows_port::to_wide(path);
   if (HANDLE other = open_pipe_client(name); other != INVALID_HANDLE_VALUE) {
+    std::string why;
+    error = pipe_server_is_drover(other, why)
+                ? "another Drover is already running here (" + path + ")"
+                : why;
     CloseHandle(other);
-    error = "another Drover is already running here (" + path + ")";
     return invalid_socket;
   }
   net::endpoint at{net::ipv4_address{0x7f000001}, 0};
@@ -263,7 +329,9 @@ socket_handle listen_local(const std::string& path, std::string& error) {
   if (first == INVALID_HANDLE_VALUE) {
     auto code = GetLastError();
     error = code == ERROR_ACCESS_DENIED
-                ? "another Drover is already running here (" + path + ")"
+                ? "another Drover is already running here, or another "
+                  "program holds its control pipe ("
+                      + path + ")"
                 : "cannot open the control pipe " + path + ": "
                       + windows_port::error_text(code);
     close_socket(listener);
@@ -296,6 +364,10 @@ socket_handle connect_local(const std::string& path) {
 void close_local(socket_handle s) {
   if (s != invalid_socket)
     CloseHandle(reinterpret_cast<HANDLE>(s));
+}
+
+bool local_server_is_drover(socket_handle s, std::string& why) {
+  return pipe_server_is_drover(reinterpret_cast<HANDLE>(s), why);
 }
 
 intptr_t hold_local_server(socket_handle s) {
