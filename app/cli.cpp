@@ -142,13 +142,25 @@ config::settings load_for_run(config::config_file& file, std::ostream& err,
   return file.current();
 }
 
-void start_logging(const config::settings& s, bool trace_flag, bool console) {
+// False (said on `err`) when the engine's folders cannot be made its own
+// (platform::secure_engine_folders): nothing is written anywhere then.
+bool start_logging(const config::settings& s, bool trace_flag, bool console,
+                   std::ostream& err) {
+  std::vector<std::string> moved;
+  if (auto problem = platform::secure_engine_folders(moved)) {
+    err << "drover: " << *problem << "\n";
+    return false;
+  }
   log::set_secrets({s.proxy.login, s.proxy.password});
   auto dir = platform::default_log_dir();
   auto bytes = static_cast<size_t>(s.ui.log_max_mb) << 20;
   log::init({dir, bytes, s.ui.log_backups, s.ui.level, console});
   trace::open({dir, bytes, s.ui.log_backups});
   trace::enable(trace_flag || s.ui.level == config::log_level::trace);
+  for (auto& what : moved)
+    log::get("drover")->warn(
+        "{}: Drover uses only a folder of its own, and made a new one", what);
+  return true;
 }
 
 // Stops the engine (rules and cgroup removed) and waits until it is down.
@@ -419,7 +431,8 @@ int headless(const options& o, std::ostream& err) {
   config::config_file file{config_path_of(o)};
   std::optional<config_error> config_problem;
   auto settings = load_for_run(file, err, config_problem);
-  start_logging(settings, o.trace, true);
+  if (!start_logging(settings, o.trace, true, err))
+    return exit_failure;
   auto lg = log::get("drover");
   lg->info("{} starting; config {}, log {}", version_line(),
            file.path().string(), log::log_file().string());
@@ -466,7 +479,8 @@ int run_command(const options& o, std::ostream& err) {
   config::config_file file{config_path_of(o)};
   std::optional<config_error> config_problem;
   auto settings = load_for_run(file, err, config_problem);
-  start_logging(settings, o.trace, false);
+  if (!start_logging(settings, o.trace, false, err))
+    return exit_failure;
   int code = exit_failure;
   {
     engine_config cfg;

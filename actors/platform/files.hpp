@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace drover::platform {
 
@@ -61,6 +62,24 @@ std::filesystem::path default_config_path();
 /// Windows %PROGRAMDATA%\Drover\logs; Linux $XDG_STATE_HOME/drover/logs
 /// (~/.local/state when unset), or /var/log/drover for a system service.
 std::filesystem::path default_log_dir();
+
+/// Makes the engine's own folders its own before anything is written there.
+/// Windows: %PROGRAMDATA%\Drover and its logs folder, where any user may
+/// create a folder (or a junction pointing anywhere) before the elevated
+/// engine first runs: a link there is refused (nothing is written through
+/// it), a folder that belongs to someone other than an administrator is
+/// moved aside (named in `moved`) and a fresh one made, and both get an
+/// access list of SYSTEM and administrators only. Returns what stops that,
+/// in words for the user. Linux: nothing to do (root's
+/// /var/log/drover, or the user's own folder).
+std::optional<std::string>
+secure_engine_folders(std::vector<std::string>& moved);
+
+/// Whether a folder whose owner is `owner_sid` may hold the elevated
+/// engine's files: SYSTEM, Administrators, TrustedInstaller, or the
+/// engine's own (administrator) account. Pure, for the tests.
+bool trusted_folder_owner(std::string_view owner_sid,
+                          std::string_view engine_user_sid);
 
 /// This program's own executable, absolute.
 std::filesystem::path current_executable();

@@ -98,3 +98,22 @@ TEST_F(files_test, read_file_takes_regular_files_only) {
   EXPECT_FALSE(read_file(fifo, 1024, on_behalf::engine, error))
       << "a FIFO neither blocks nor passes";
 }
+
+// Windows' %PROGRAMDATA%\Drover: who may own the folder the elevated
+// engine writes its logs into (any user may create one there first).
+TEST(engine_folders, only_administrators_may_own_the_engines_folder) {
+  const std::string engine = "S-1-5-21-1-2-3-500"; // the engine's account
+  for (auto owner : {"S-1-5-18", "S-1-5-32-544",
+                     "S-1-5-80-956008885-3418522649-1831038044-1853292631-"
+                     "2271478464",
+                     "S-1-5-21-1-2-3-500"})
+    EXPECT_TRUE(trusted_folder_owner(owner, engine)) << owner;
+  for (auto owner : {"S-1-5-21-1-2-3-1001", // a standard user
+                     "S-1-5-32-545",        // Users
+                     "S-1-1-0",             // Everyone
+                     "S-1-5-32-5440", ""})
+    EXPECT_FALSE(trusted_folder_owner(owner, engine)) << owner;
+  // Without the engine's own account known, only the fixed ones.
+  EXPECT_FALSE(trusted_folder_owner("", ""));
+  EXPECT_FALSE(trusted_folder_owner("S-1-5-21-1-2-3-500", ""));
+}

@@ -6,7 +6,8 @@
 # and `quit` reach it through the control pipe; a second engine is
 # refused. Before it, a program that is not Drover holds the pipe's name:
 # the command line sends it nothing and says what holds it, and an engine
-# refuses to start. (The packet path itself is
+# refuses to start; and with C:\ProgramData\Drover a link planted by a
+# user, the engine refuses to start and writes nothing through it. (The packet path itself is
 # tests/windows/divert_port_test.cpp.)
 # usage: engine_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN PIPE_SQUATTER_EXE
 set -euo pipefail
@@ -16,6 +17,9 @@ wine_run=$3
 squatter=$4
 export DROVER_CONTROL_PIPE="drover-engine-test-$$"
 export WINEDEBUG=-all
+# A wine prefix of its own: its C:\ProgramData\Drover is planted below.
+cache="${DROVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drover}"
+export DROVER_WINEPREFIX="$cache/wine-prefix-engine"
 . "$(dirname "$0")/lab.sh"
 pids=()
 engine=""
@@ -68,11 +72,30 @@ tr -d '\r' <"$dir/squatter.out" | grep "^read [0-9]" | grep -qv "^read 0 bytes$"
 kill "$squatting"
 lab_wait_exit "$squatting" 20 || true
 
+# Before the engine's first start a user planted C:\ProgramData\Drover as a
+# link to a folder of theirs (wine shows a Unix symbolic link as a reparse
+# point): the engine refuses to start, says how to remove it, and writes
+# nothing through it. Once it is gone the engine makes its own folder.
+drive_c="$DROVER_WINEPREFIX/drive_c"
+rm -rf "$drive_c/ProgramData/Drover" "$drive_c/ProgramData"/Drover.untrusted-* "$drive_c/planted"
+mkdir -p "$drive_c/planted" "$drive_c/ProgramData"
+ln -s "$drive_c/planted" "$drive_c/ProgramData/Drover"
+if refused="$(drover --headless --config "$config")"; then
+  fail "an engine started with a planted link for its folder"
+fi
+[[ "$refused" == *"C:\ProgramData\Drover is a link (a junction or symbolic link)"*"writes nothing through it"* ]] \
+  || fail "the engine did not name the planted link: $refused"
+[ -z "$(ls -A "$drive_c/planted")" ] || fail "the engine wrote through the planted link: $(ls -A "$drive_c/planted")"
+[ -L "$drive_c/ProgramData/Drover" ] || fail "the engine removed or moved the planted link"
+rm "$drive_c/ProgramData/Drover" # as the message says
+
 "$wine_run" "$dir/drover.exe" --headless --config "$config" >"$dir/engine.out" 2>&1 &
 engine=$!
 pids+=("$engine")
 wait_status "State: *Active"
 grep -q "127.0.0.1:$port" "$dir/status" || fail "the status does not name the proxy"
+[ ! -L "$drive_c/ProgramData/Drover" ] && [ -f "$drive_c/ProgramData/Drover/logs/drover.log" ] \
+  || fail "the engine did not log into a folder of its own"
 
 second="$(drover --headless --config "$config" || true)"
 [[ "$second" == *"already running"* ]] || fail "a second engine was not refused: $second"

@@ -317,6 +317,10 @@ std::filesystem::path default_config_path() {
   return xdg_dir("XDG_CONFIG_HOME", ".config") / "drover" / "config.toml";
 }
 
+std::optional<std::string> secure_engine_folders(std::vector<std::string>&) {
+  return std::nullopt; // see the declaration
+}
+
 std::filesystem::path default_log_dir() {
   if (is_system_service())
     return "/var/log/drover";

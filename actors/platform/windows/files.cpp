@@ -2,12 +2,18 @@
 
 #include <cstdlib>
 #include <cwchar>
+#include <memory>
 #include <string>
 
 #ifndef WIN32_LEAN_AND_MEAN
 #  define WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
+// After windows.h.
+#include <aclapi.h>
+#include <sddl.h>
+
+#include <ctime>
 
 namespace drover::platform {
 
@@ -174,6 +180,145 @@ std::filesystem::path default_config_path() {
 
 std::filesystem::path default_log_dir() {
   return known_folder(L"PROGRAMDATA", L"C:\\ProgramData") / "Drover" / "logs";
+}
+
+namespace {
+
+std::string narrow(const std::filesystem::path& p) {
+  return p.u8string();
+}
+
+std::string sid_text(PSID sid) {
+  wchar_t* text = nullptr;
+  if (sid == nullptr || !ConvertSidToStringSidW(sid, &text))
+    return {};
+  std::wstring w{text};
+  LocalFree(text);
+  return std::filesystem::path{w}.u8string();
+}
+
+std::string own_user_sid() {
+  HANDLE token = nullptr;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+    return {};
+  DWORD size = 0;
+  GetTokenInformation(token, TokenUser, nullptr, 0, &size);
+  std::string sid;
+  if (size > 0) {
+    auto buf = std::make_unique<char[]>(size);
+    if (GetTokenInformation(token, TokenUser, buf.get(), size, &size))
+      sid = sid_text(reinterpret_cast<TOKEN_USER*>(buf.get())->User.Sid);
+  }
+  CloseHandle(token);
+  return sid;
+}
+
+// The folder's owner, as a SID; empty when it cannot be read.
+std::string owner_of(const std::filesystem::path& dir) {
+  PSID owner = nullptr;
+  PSECURITY_DESCRIPTOR descriptor = nullptr;
+  if (GetNamedSecurityInfoW(dir.c_str(), SE_FILE_OBJECT,
+                            OWNER_SECURITY_INFORMATION, &owner, nullptr,
+                            nullptr, nullptr, &descriptor)
+      != ERROR_SUCCESS)
+    return {};
+  auto sid = sid_text(owner);
+  LocalFree(descriptor);
+  return sid;
+}
+
+// SYSTEM and administrators, nobody else, inherited by what is made inside,
+// nothing inherited from %PROGRAMDATA% (which lets users create files).
+constexpr const wchar_t* engine_folder_sddl
+    = L"O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+
+// Why `dir` may not hold the engine's files, or nothing.
+std::optional<std::string> untrusted(const std::filesystem::path& dir,
+                                     DWORD attributes,
+                                     const std::string& engine_sid) {
+  if (!(attributes & FILE_ATTRIBUTE_DIRECTORY))
+    return std::string{"it is a file, not a folder"};
+  auto owner = owner_of(dir);
+  if (!trusted_folder_owner(owner, engine_sid))
+    return "it belongs to " + (owner.empty() ? "an unknown owner" : owner)
+           + ", not to an administrator";
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string>
+secure_engine_folders(std::vector<std::string>& moved) {
+  auto logs = default_log_dir();
+  auto engine_sid = own_user_sid();
+  PSECURITY_DESCRIPTOR descriptor = nullptr;
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
+          engine_folder_sddl, SDDL_REVISION_1, &descriptor, nullptr))
+    return "cannot prepare the access list for " + narrow(logs.parent_path());
+  std::optional<std::string> problem;
+  for (const auto& dir : {logs.parent_path(), logs}) {
+    DWORD attributes = GetFileAttributesW(dir.c_str());
+    if (attributes != INVALID_FILE_ATTRIBUTES
+        && (attributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
+      // Refused, not moved: renaming or deleting through a link is what
+      // it was planted for (wine's rename even moves the link's target).
+      problem = narrow(dir)
+                + " is a link (a junction or symbolic link), not a folder: "
+                  "Drover writes nothing through it. It is not Drover's: "
+                  "remove the link (rmdir \""
+                + narrow(dir)
+                + "\" in an administrator Command Prompt removes only the "
+                  "link) and start Drover again";
+      break;
+    }
+    if (attributes != INVALID_FILE_ATTRIBUTES) {
+      if (auto why = untrusted(dir, attributes, engine_sid)) {
+        // Moved aside, never entered or deleted: a link's target and a
+        // planted folder's files stay as they are.
+        auto aside = dir;
+        aside += L".untrusted-" + std::to_wstring(std::time(nullptr));
+        if (!MoveFileExW(dir.c_str(), aside.c_str(), 0)) {
+          problem = narrow(dir) + " is not Drover's (" + *why
+                    + ") and could not be moved aside: "
+                    + std::error_code{static_cast<int>(GetLastError()),
+                                      std::system_category()}
+                          .message()
+                    + ". Delete it and start Drover again";
+          break;
+        }
+        moved.push_back(narrow(dir) + " was moved aside to " + narrow(aside)
+                        + " (" + *why + ")");
+        attributes = INVALID_FILE_ATTRIBUTES;
+      }
+    }
+    if (attributes == INVALID_FILE_ATTRIBUTES) {
+      SECURITY_ATTRIBUTES sa{sizeof sa, descriptor, FALSE};
+      if (!CreateDirectoryW(dir.c_str(), &sa)) {
+        problem = "cannot create " + narrow(dir) + ": "
+                  + std::error_code{static_cast<int>(GetLastError()),
+                                    std::system_category()}
+                        .message();
+        break;
+      }
+    }
+    // An access list of its own, whoever made the folder (by default
+    // %PROGRAMDATA%'s subfolders let every user add files).
+    BOOL present = FALSE, defaulted = FALSE;
+    PACL dacl = nullptr;
+    GetSecurityDescriptorDacl(descriptor, &present, &dacl, &defaulted);
+    auto rc = SetNamedSecurityInfoW(
+        const_cast<wchar_t*>(dir.c_str()), SE_FILE_OBJECT,
+        DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+        nullptr, nullptr, dacl, nullptr);
+    if (rc != ERROR_SUCCESS) {
+      problem = "cannot restrict access to " + narrow(dir) + ": "
+                + std::error_code{static_cast<int>(rc), std::system_category()}
+                      .message();
+      break;
+    }
+  }
+  LocalFree(descriptor);
+  return problem;
 }
 
 } // namespace drover::platform
