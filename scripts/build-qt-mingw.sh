@@ -10,6 +10,12 @@
 # FreeType (on Windows only the offscreen platform needs it, so that one is
 # not built: the tray's widget tests run on the minimal platform).
 #
+# Debian's whole patch series is applied first (debian/patches/series of
+# the same source package: upstream backports with every CVE fix Debian
+# shipped for this version, then Debian's own), so the Windows tray has
+# what Debian's qtbase5-dev has; the list goes to $prefix/debian-patches,
+# which the Windows build checks for.
+#
 # Two fixes (see shared/docs/stack.md §5):
 #  - Qt appends "g++" to CROSS_COMPILE, so a folder of links gives it the
 #    -posix compilers (the default mingw ones have no std::thread);
@@ -23,7 +29,7 @@ ensure_packages qtbase5-dev g++-mingw-w64-x86-64-posix make perl python3 dpkg-de
 QT_SOURCE=qtbase-opensource-src
 QT_DEB_VERSION="$(dpkg-query -W -f='${source:Version}' qtbase5-dev)"
 QT_VERSION="${QT_DEB_VERSION%%+*}"
-RECIPE=2 # bump when the options or fixes below change
+RECIPE=3 # bump when the options, patches or fixes below change
 prefix="$DROVER_CACHE/qt-$QT_DEB_VERSION-mingw64-r$RECIPE"
 
 if [ -f "$prefix/.complete" ]; then
@@ -34,13 +40,17 @@ fi
 src="$DROVER_CACHE/src/$QT_SOURCE-$QT_DEB_VERSION"
 dsc="$src/${QT_SOURCE}_${QT_DEB_VERSION#*:}.dsc"
 tarball="$src/${QT_SOURCE}_${QT_VERSION}+dfsg.orig.tar.xz"
-if [ ! -f "$tarball" ] || [ ! -f "$dsc" ]; then
+debian_tarball="$src/${QT_SOURCE}_${QT_DEB_VERSION#*:}.debian.tar.xz"
+if [ ! -f "$tarball" ] || [ ! -f "$dsc" ] || [ ! -f "$debian_tarball" ]; then
   log "fetching Debian's $QT_SOURCE $QT_DEB_VERSION source"
   fetch_debian_source "$QT_SOURCE=$QT_DEB_VERSION" "$src"
 fi
 [ -f "$dsc" ] || die "could not download $dsc"
 [ -f "$tarball" ] || die "could not download $tarball"
+[ -f "$debian_tarball" ] \
+  || die "could not download $debian_tarball: without Debian's patches (its security fixes) Qt is not built"
 verify_against_dsc "$dsc" "$tarball"
+verify_against_dsc "$dsc" "$debian_tarball"
 
 work="$(mktemp -d "$DROVER_CACHE/qt-build.XXXXXX")"
 # Kept when the build fails, for its logs; removed when it succeeds.
@@ -50,6 +60,19 @@ log "unpacking Qt $QT_VERSION"
 tar xJf "$tarball" -C "$work"
 qtdir="$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'qtbase*' | head -1)"
 [ -d "$qtdir" ] || die "no qtbase folder in $tarball"
+
+log "applying Debian's patch series"
+tar xJf "$debian_tarball" -C "$work"
+applied="$work/debian-patches"
+: >"$applied"
+while read -r patch_name _; do
+  case "$patch_name" in ""|"#"*) continue ;; esac
+  patch -d "$qtdir" -p1 --forward --batch --quiet \
+    <"$work/debian/patches/$patch_name" >&2 \
+    || die "Debian's $patch_name does not apply to Qt $QT_VERSION"
+  echo "$patch_name" >>"$applied"
+done <"$work/debian/patches/series"
+[ -s "$applied" ] || die "Debian's patch series is empty"
 
 # wine's wintab headers where Qt's own were removed for Debian.
 if [ ! -f "$qtdir/src/3rdparty/wintab/wintab.h" ]; then
@@ -115,5 +138,6 @@ log "building Qt $QT_VERSION for mingw64 (about half an hour)"
        keep_on_failure; die "building Qt failed (the whole log: $work/make.log)"; }
 (cd "$work/build" && PATH="$tools:$PATH" make install >"$work/install.log" 2>&1) \
   || { tail -20 "$work/install.log" >&2; die "installing Qt failed"; }
+cp "$applied" "$prefix/debian-patches"
 touch "$prefix/.complete"
 echo "$prefix"
