@@ -44,7 +44,8 @@ test-native:
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
 
-# Every unit test again with AddressSanitizer and UndefinedBehaviorSanitizer.
+# The unit, kernel and tray tests again with AddressSanitizer and
+# UndefinedBehaviorSanitizer (the end-to-end suites run once, natively).
 test-sanitize:
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	  -DDROVER_SANITIZE=address,undefined -DDROVER_BUILD_BENCH=OFF
