@@ -273,8 +273,8 @@ secure_engine_folders(std::vector<std::string>& moved) {
     }
     if (attributes != INVALID_FILE_ATTRIBUTES) {
       if (auto why = untrusted(dir, attributes, engine_sid)) {
-        // Moved aside, never entered or deleted: a link's target and a
-        // planted folder's files stay as they are.
+        // Moved aside, never entered or deleted: a planted folder's files
+        // stay as they are, and the engine uses none of them.
         auto aside = dir;
         aside += L".untrusted-" + std::to_wstring(std::time(nullptr));
         if (!MoveFileExW(dir.c_str(), aside.c_str(), 0)) {
