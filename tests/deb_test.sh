@@ -112,7 +112,7 @@ mkdir -p "$root/run/dbus"
 in_root dbus-daemon --system --fork
 in_root sh -c '/usr/lib/polkit-1/polkitd --no-debug >/tmp/polkitd.log 2>&1 & echo $! >/run/polkitd.pid'
 seen=""
-for _ in $(seq 100); do # up to 10 s for polkitd to own its bus name
+for _ in $(seq 300); do # up to 30 s for polkitd to own its bus name
   if seen="$(in_root pkaction --action-id org.drover.engine --verbose 2>/dev/null)"; then break; fi
   sleep 0.1
 done
@@ -152,7 +152,7 @@ nsenter --net="$out/netns" chroot "$root" env INVOCATION_ID=deb-test \
   /usr/bin/drover --headless >"$out/engine.log" 2>&1 &
 engine=$! # nsenter and chroot each become the next program: this is drover
 engine_parent=$engine
-for _ in $(seq 100); do # its rules, up to 10 s
+for _ in $(seq 300); do # its rules, up to 30 s
   nsenter --net="$out/netns" iptables-save -t raw 2>/dev/null | grep -q -- '-j DROVER' && break
   kill -0 "$engine" 2>/dev/null || break
   sleep 0.1

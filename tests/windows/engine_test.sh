@@ -61,7 +61,7 @@ if refused="$(drover quit)"; then fail "quit talked to a squatter: $refused"; fi
 if refused="$(drover --headless --config "$config")"; then fail "an engine started beside a squatter"; fi
 [[ "$refused" == *"held by another program"*"pipe_squatter.exe"* ]] \
   || fail "the engine did not name the squatter: $refused"
-for _ in $(seq 50); do # its reports of the three clients, up to 10 s
+for _ in $(seq 150); do # its reports of the three clients, up to 30 s
   [ "$(grep -c "^read [0-9]" "$dir/squatter.out")" -ge 3 ] && break
   sleep 0.2
 done
