@@ -111,8 +111,8 @@ int main(int argc, char** argv) {
              / ("drover-bench-cost-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   auto self = fs::read_symlink("/proc/self/exe").filename().string();
-  std::printf("per operation, engine off vs on (%d execs, %d sockets)\n",
-              execs, sockets);
+  std::printf("per operation, engine off vs on (%d execs, %d sockets)\n", execs,
+              sockets);
   compare("fork+exec+wait /bin/true", ns, dir, "no-such-program",
           [&] { return execs_per_us(execs); });
   compare("socket+close, not a target", ns, dir, "no-such-program",

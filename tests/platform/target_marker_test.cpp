@@ -86,7 +86,8 @@ protected:
   // Runs `argv` in namespace a, as `user` (empty: root); its output.
   // (nsenter, not `ip netns exec`, which hides the cgroup tree.)
   std::string run(std::vector<std::string> argv, const std::string& user = "") {
-    std::vector<std::string> full{"nsenter", "--net=/run/netns/" + net->a.name()};
+    std::vector<std::string> full{"nsenter",
+                                  "--net=/run/netns/" + net->a.name()};
     if (!user.empty())
       for (auto a : {"setpriv", "--reuid", user.c_str(), "--regid",
                      user.c_str(), "--clear-groups"})
