@@ -36,6 +36,31 @@ if command -v systemd-analyze >/dev/null; then
   systemd-analyze security --offline=yes --threshold=30 "$dest/drover.service" >/dev/null 2>&1 \
     || fail "the service is too exposed: $exposure"
   echo "service: $exposure"
+  # The calls the engine makes beyond @system-service stay allowed: named
+  # in the allow list, and in no group of the deny list (systemd removes
+  # a denied group's calls from the allow list).
+  allow="$(sed -n 's/^SystemCallFilter=\([^~].*\)/\1/p' "$dest/drover.service")"
+  deny="$(sed -n 's/^SystemCallFilter=~//p' "$dest/drover.service")"
+  for call in pidfd_getfd pidfd_open bpf; do
+    allowed=no
+    for item in $allow; do
+      if [ "$item" = "$call" ] || { [[ "$item" == @* ]] \
+           && systemd-analyze syscall-filter "$item" | grep -qx "    $call"; }; then
+        allowed=yes
+      fi
+    done
+    [ "$allowed" = yes ] || fail "the unit does not allow $call"
+    for group in $deny; do
+      if systemd-analyze syscall-filter "$group" | grep -qx "    $call"; then
+        fail "the unit denies $call (in $group), which the engine needs"
+      fi
+    done
+  done
+  # ptrace itself stays out (only pidfd_getfd of @debug is allowed).
+  for item in $allow; do
+    [[ "$item" == @* ]] && systemd-analyze syscall-filter "$item" | grep -qx "    ptrace" \
+      && fail "the unit allows ptrace (through $item)"
+  done
 fi
 DESTDIR="$dest" "$root/scripts/install.sh" uninstall 2>/dev/null
 test ! -e "$dest/usr/local/bin/drover" || fail "uninstall left the binary"
