@@ -178,6 +178,8 @@ adopted_sockets adopt_sockets(pid_t pid, uint32_t mark,
     fd_guard sock{
         static_cast<int>(::syscall(SYS_pidfd_getfd, process.fd, number, 0))};
     if (sock.fd < 0) {
+      if (errno == ESRCH)
+        break; // the process ended meanwhile (a reset connection may end it)
       if (errno != EBADF) // closed meanwhile
         error = std::string{"pidfd_getfd: "} + std::strerror(errno);
       continue;
