@@ -123,6 +123,11 @@ grep -q "org.freedesktop.policykit.exec.path -> /usr/bin/drover" <<<"$seen" \
   || fail "the action is not pinned to /usr/bin/drover: $seen"
 grep -q "org.freedesktop.policykit.exec.argv1 -> --headless" <<<"$seen" \
   || fail "the action is not pinned to --headless: $seen"
+# Asked once, not again for a few minutes, and always an administrator's
+# password (docs/desktop.md).
+grep -q "implicit active: *auth_admin_keep" <<<"$seen" \
+  && grep -q "implicit any: *auth_admin$" <<<"$seen" \
+  || fail "the action's defaults: $seen"
 as_nobody() { in_root setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
 granted="$(as_nobody pkexec /usr/bin/drover --headless --version 2>&1)" \
   || fail "pkexec refused drover --headless under Drover's action: $granted"

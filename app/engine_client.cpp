@@ -1,0 +1,109 @@
+// The command line's side of the control socket: one command to the
+// running engine, its answer printed (app/cli.cpp parses the arguments).
+#include "app/engine_client.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "actors/platform/sockets.hpp"
+#include "app/cli.hpp"
+
+namespace drover::cli {
+
+namespace {
+
+// Sends one command line to the running Drover and hands its answer to
+// `on_data` as it arrives; false (said on `err`) when none runs.
+bool talk_to_running(const std::string& command, std::ostream& err,
+                     const std::function<void(std::string_view)>& on_data,
+                     intptr_t* engine = nullptr) {
+  auto paths = platform::control_socket_candidates();
+  auto fd = platform::invalid_socket;
+  for (auto& path : paths)
+    if (fd = platform::connect_local(path); fd != platform::invalid_socket)
+      break;
+  if (fd == platform::invalid_socket) {
+    err << "Drover is not running (no control socket at " << paths.front()
+        << (paths.size() > 1 ? " or " + paths.back() : std::string{})
+        << ", or it is not yours to use)\n";
+    return false;
+  }
+  if (std::string why; !platform::local_server_is_drover(fd, why)) {
+    platform::close_local(fd);
+    err << why << "\n";
+    return false;
+  }
+  if (engine)
+    *engine = platform::hold_local_server(fd);
+  platform::exchange(fd, command + "\n", on_data);
+  platform::close_local(fd);
+  return true;
+}
+
+// The whole answer to one command, or nothing when none runs.
+std::optional<std::string> ask_running(const std::string& command,
+                                       std::ostream& err) {
+  std::string answer;
+  if (!talk_to_running(command, err,
+                       [&](std::string_view piece) { answer += piece; }))
+    return std::nullopt;
+  return answer;
+}
+
+} // namespace
+
+// `drover quit`: returns once the engine has ended, so its rules, kernel
+// programs and cgroup are gone (the package's removal relies on it).
+int quit_engine(std::ostream& out, std::ostream& err) {
+  std::string answer;
+  intptr_t engine = -1;
+  if (!talk_to_running(
+          "quit", err, [&](std::string_view piece) { answer += piece; },
+          &engine))
+    return exit_failure;
+  if (answer != "ok\n") {
+    platform::await_local_server_exit(engine, std::chrono::milliseconds{0});
+    out << answer;
+    return exit_failure;
+  }
+  if (engine != -1
+      && !platform::await_local_server_exit(engine, std::chrono::seconds{20})) {
+    err << "Drover was asked to quit and is still stopping after 20 s\n";
+    return exit_failure;
+  }
+  out << answer;
+  return exit_ok;
+}
+
+// `drover start|stop|retry` and the test hook `drover fault WHAT`.
+int send_engine_command(const std::string& command, std::ostream& out,
+                        std::ostream& err) {
+  auto answer = ask_running(command, err);
+  if (!answer)
+    return exit_failure;
+  out << *answer;
+  return *answer == "ok\n" || command.rfind("fault ", 0) == 0 ? exit_ok
+                                                              : exit_failure;
+}
+
+int print_engine_status(bool json, bool follow, std::ostream& out,
+                        std::ostream& err) {
+  if (follow) {
+    // The recent events, then each new one as it happens, until the
+    // engine stops or the user interrupts.
+    bool ran = talk_to_running(
+        json ? "follow json" : "follow", err,
+        [&](std::string_view piece) { out << piece << std::flush; });
+    return ran ? exit_ok : exit_failure;
+  }
+  auto answer = ask_running(json ? "status json" : "status", err);
+  if (!answer)
+    return exit_failure;
+  out << *answer;
+  return exit_ok;
+}
+
+} // namespace drover::cli

@@ -1,0 +1,27 @@
+#pragma once
+
+// `drover status|start|stop|retry|quit|fault`: the command line talking to
+// the running engine over its control socket. Each returns the process's
+// exit code (cli::exit_code) and says on `err` when no Drover answers, or
+// when what answers is not Drover (platform::local_server_is_drover).
+
+#include <ostream>
+#include <string>
+
+namespace drover::cli {
+
+/// `drover status [--json] [--follow]`.
+int print_engine_status(bool json, bool follow, std::ostream& out,
+                        std::ostream& err);
+
+/// `drover quit`: returns once the engine has ended (its rules, kernel
+/// programs and cgroup gone; the packages' removal relies on it), or
+/// says it is still stopping after 20 s.
+int quit_engine(std::ostream& out, std::ostream& err);
+
+/// One command line (start, stop, retry, fault WHAT); ok when answered
+/// "ok" (a fault's answer is printed whatever it says).
+int send_engine_command(const std::string& command, std::ostream& out,
+                        std::ostream& err);
+
+} // namespace drover::cli
