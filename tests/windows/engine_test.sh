@@ -17,6 +17,9 @@ wine_run=$3
 squatter=$4
 export DROVER_CONTROL_PIPE="drover-engine-test-$$"
 export WINEDEBUG=-all
+# Every wine program of the test is bounded well inside ctest's timeout, so
+# a hang fails with the step named (fail) instead of a silent timeout.
+export DROVER_WINE_TIMEOUT=90
 # A wine prefix of its own: its C:\ProgramData\Drover is planted below.
 cache="${DROVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drover}"
 export DROVER_WINEPREFIX="$cache/wine-prefix-engine"
@@ -27,11 +30,22 @@ trap lab_cleanup EXIT
 fail() {
   echo "engine test: $*" >&2
   [ -f "$dir/engine.out" ] && sed 's/^/  engine: /' "$dir/engine.out" >&2
+  [ -f "$dir/squatter.out" ] && sed 's/^/  squatter: /' "$dir/squatter.out" >&2
   exit 1
 }
 lab_setup "$exe" "$dll"
 
 drover() { lab_run "$@"; }
+
+# An engine that must refuse to start, bounded: one that runs instead is a
+# failure named at once, not a wait for ctest's timeout. Sets refused (its
+# output) and refused_code.
+engine_refuses() {
+  refused_code=0
+  refused="$(DROVER_WINE_TIMEOUT=60 drover --headless --config "$config")" || refused_code=$?
+  [ "$refused_code" -ne 124 ] || fail "$1 (it was still running after 60 s)"
+  [ "$refused_code" -ne 0 ] || fail "$1"
+}
 
 # Waits (bounded) until `drover.exe status` prints a line matching $1.
 wait_status() {
@@ -49,7 +63,7 @@ wait_status() {
 "$wine_run" "$squatter" "$DROVER_CONTROL_PIPE" >"$dir/squatter.out" 2>&1 &
 squatting=$!
 pids+=("$squatting")
-for _ in $(seq 100); do # up to 20 s for it to hold the name
+for _ in $(seq 450); do # up to 90 s (the first program makes the prefix)
   grep -q ready "$dir/squatter.out" 2>/dev/null && break
   sleep 0.2
 done
@@ -58,7 +72,7 @@ if refused="$(drover status)"; then fail "status talked to a squatter: $refused"
 [[ "$refused" == *"held by another program"*"pipe_squatter.exe"* ]] \
   || fail "status did not name the squatter: $refused"
 if refused="$(drover quit)"; then fail "quit talked to a squatter: $refused"; fi
-if refused="$(drover --headless --config "$config")"; then fail "an engine started beside a squatter"; fi
+engine_refuses "an engine started beside a squatter"
 [[ "$refused" == *"held by another program"*"pipe_squatter.exe"* ]] \
   || fail "the engine did not name the squatter: $refused"
 for _ in $(seq 150); do # its reports of the three clients, up to 30 s
@@ -80,9 +94,7 @@ drive_c="$DROVER_WINEPREFIX/drive_c"
 rm -rf "$drive_c/ProgramData/Drover" "$drive_c/ProgramData"/Drover.untrusted-* "$drive_c/planted"
 mkdir -p "$drive_c/planted" "$drive_c/ProgramData"
 ln -s "$drive_c/planted" "$drive_c/ProgramData/Drover"
-if refused="$(drover --headless --config "$config")"; then
-  fail "an engine started with a planted link for its folder"
-fi
+engine_refuses "an engine started with a planted link for its folder"
 [[ "$refused" == *"C:\ProgramData\Drover is a link (a junction or symbolic link)"*"writes nothing through it"* ]] \
   || fail "the engine did not name the planted link: $refused"
 [ -z "$(ls -A "$drive_c/planted")" ] || fail "the engine wrote through the planted link: $(ls -A "$drive_c/planted")"

@@ -26,9 +26,18 @@ int main(int argc, char** argv) {
   }
   std::printf("ready\n");
   std::fflush(stdout);
+  // The next instance is made while a client is still connected to the
+  // current one, so the name never lapses: a squatter that let it lapse
+  // between clients would let the engine take the name (as it should when
+  // the name is free) and the test would wait for an engine that runs.
   for (HANDLE pipe = first;;) {
-    if (ConnectNamedPipe(pipe, nullptr)
-        || GetLastError() == ERROR_PIPE_CONNECTED) {
+    bool connected = ConnectNamedPipe(pipe, nullptr)
+                     || GetLastError() == ERROR_PIPE_CONNECTED;
+    HANDLE next
+        = CreateNamedPipeA(name.c_str(), PIPE_ACCESS_DUPLEX,
+                           PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT,
+                           PIPE_UNLIMITED_INSTANCES, 4096, 4096, 0, nullptr);
+    if (connected) {
       unsigned long total = 0;
       char buf[4096];
       DWORD n = 0;
@@ -39,10 +48,11 @@ int main(int argc, char** argv) {
       DisconnectNamedPipe(pipe);
     }
     CloseHandle(pipe);
-    pipe = CreateNamedPipeA(name.c_str(), PIPE_ACCESS_DUPLEX,
-                            PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT,
-                            PIPE_UNLIMITED_INSTANCES, 4096, 4096, 0, nullptr);
-    if (pipe == INVALID_HANDLE_VALUE)
+    if (next == INVALID_HANDLE_VALUE) {
+      std::fprintf(stderr, "cannot make the next instance: %lu\n",
+                   GetLastError());
       return 1;
+    }
+    pipe = next;
   }
 }

@@ -313,14 +313,21 @@ HANDLE open_pipe_client(const std::wstring& name) {
 
 socket_handle listen_local(const std::string& path, std::string& error) {
   auto name = windows_port::to_wide(path);
-  if (HANDLE other = open_pipe_client(name); other != INVALID_HANDLE_VALUE) {
+  // Whatever answers on the name: another Drover, or a program that is not
+  // Drover (named, so the user can close it).
+  auto held_by_other = [&] {
+    HANDLE other = open_pipe_client(name);
+    if (other == INVALID_HANDLE_VALUE)
+      return false;
     std::string why;
     error = pipe_server_is_drover(other, why)
                 ? "another Drover is already running here (" + path + ")"
                 : why;
     CloseHandle(other);
+    return true;
+  };
+  if (held_by_other())
     return invalid_socket;
-  }
   net::endpoint at{net::ipv4_address{0x7f000001}, 0};
   auto listener = listen_tcp(at, error);
   if (listener == invalid_socket)
@@ -328,13 +335,17 @@ socket_handle listen_local(const std::string& path, std::string& error) {
   HANDLE first = new_instance(name, true);
   if (first == INVALID_HANDLE_VALUE) {
     auto code = GetLastError();
+    close_socket(listener);
+    // Taken since the look above (its holder was between two clients, or
+    // started just now): name it if it answers now.
+    if (code == ERROR_ACCESS_DENIED && held_by_other())
+      return invalid_socket;
     error = code == ERROR_ACCESS_DENIED
                 ? "another Drover is already running here, or another "
                   "program holds its control pipe ("
                       + path + ")"
                 : "cannot open the control pipe " + path + ": "
                       + windows_port::error_text(code);
-    close_socket(listener);
     return invalid_socket;
   }
   // Runs for the rest of the process, like the broker it feeds.
