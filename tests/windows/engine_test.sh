@@ -9,12 +9,17 @@
 # refuses to start; and with C:\ProgramData\Drover a link planted by a
 # user, the engine refuses to start and writes nothing through it. (The packet path itself is
 # tests/windows/divert_port_test.cpp.)
+# Last, `drover run` elevated the way Windows elevates (for an unelevated
+# program that asked) starts its program with the asker's unelevated token.
 # usage: engine_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN PIPE_SQUATTER_EXE
+#          ELEVATED_LIKE_WINDOWS_EXE TOKEN_REPORT_EXE
 set -euo pipefail
 exe=$1
 dll=$2
 wine_run=$3
 squatter=$4
+elevator=$5
+reporter=$6
 export DROVER_CONTROL_PIPE="drover-engine-test-$$"
 export WINEDEBUG=-all
 # Every wine program of the test is bounded well inside ctest's timeout, so
@@ -121,4 +126,17 @@ wait_status "State: *Active"
 lab_wait_exit "$engine" 20 || fail "the engine did not end cleanly after quit (exit $?; 124: still running)"
 grep -q "capture set up: WinDivert 2.x" "$dir/engine.out" \
   || fail "the engine's log does not show the WinDivert capture"
-echo "engine ok: Active through dante on port $port, controlled over the pipe"
+
+# `drover run` elevated for an unelevated asker (elevated_like_windows does
+# what Windows' AppInfo does after a UAC prompt): the engine works for the
+# asker, and the program it starts has the asker's unelevated token, not
+# the engine's administrator rights.
+winpath() { echo "Z:${1//\//\\}"; }
+code=0
+"$wine_run" "$elevator" "$(winpath "$dir/drover.exe")" run --config "$config" \
+  -- "$(winpath "$reporter")" "$(winpath "$dir/report.txt")" >"$dir/run.out" 2>&1 || code=$?
+[ "$code" -eq 0 ] || fail "drover run for an unelevated asker ended with $code: $(cat "$dir/run.out")
+$(tail -5 "$drive_c/ProgramData/Drover/logs/drover.log" 2>/dev/null)"
+tr -d '\r' <"$dir/report.txt" | grep -qx "elevated 0" \
+  || fail "drover run started its program elevated: $(cat "$dir/report.txt")"
+echo "engine ok: Active through dante on port $port, controlled over the pipe; drover run's program unelevated"

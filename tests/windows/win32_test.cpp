@@ -12,12 +12,16 @@
 #include <winsock2.h>
 // After winsock2.h, which must come first.
 #include <windows.h>
+// After windows.h.
+#include <aclapi.h>
+#include <sddl.h>
 
 #include "actors/platform/files.hpp"
 #include "actors/platform/instance_lock.hpp"
 #include "actors/platform/power_events.hpp"
 #include "actors/platform/process.hpp"
 #include "actors/platform/sockets.hpp"
+#include "actors/platform/windows/invoking_user.hpp"
 
 using namespace drover::platform;
 using namespace std::chrono_literals;
@@ -182,4 +186,164 @@ TEST(elevation, the_same_program_runs_again_and_its_exit_code_comes_back) {
   EXPECT_EQ(run_elevated({"--claim", name}, error), 1) << error;
   held.reset();
   EXPECT_EQ(run_elevated({"--claim", name}, error), 0) << error;
+}
+
+// The user an elevated Drover works for (invoking_user.hpp). Wine gives a
+// process an administrator's full token and its linked, limited one, as
+// Windows gives an administrator; a standard user's token is the limited
+// kind too.
+namespace {
+
+namespace wp = drover::platform::windows_port;
+
+bool token_elevated(HANDLE token) {
+  TOKEN_ELEVATION e{};
+  DWORD size = 0;
+  return GetTokenInformation(token, TokenElevation, &e, sizeof e, &size)
+         && e.TokenIsElevated != 0;
+}
+
+// A copy of this test started suspended (it runs nothing) with the
+// limited token, or with this process's own.
+struct suspended_program {
+  PROCESS_INFORMATION pi{};
+  FILETIME created{};
+  explicit suspended_program(bool limited) {
+    HANDLE own = nullptr, token = nullptr;
+    OpenProcessToken(GetCurrentProcess(), TOKEN_ALL_ACCESS, &own);
+    TOKEN_LINKED_TOKEN linked{};
+    DWORD size = 0;
+    HANDLE source = own;
+    if (limited
+        && GetTokenInformation(own, TokenLinkedToken, &linked, sizeof linked,
+                               &size))
+      source = linked.LinkedToken;
+    DuplicateTokenEx(source, TOKEN_ALL_ACCESS, nullptr, SecurityImpersonation,
+                     TokenPrimary, &token);
+    auto line
+        = L"\"" + current_executable().wstring() + L"\" --gtest_list_tests";
+    STARTUPINFOW si{};
+    si.cb = sizeof si;
+    if (token != nullptr
+        && CreateProcessAsUserW(token, nullptr, line.data(), nullptr, nullptr,
+                                FALSE, CREATE_SUSPENDED, nullptr, nullptr, &si,
+                                &pi)) {
+      FILETIME ended{}, kernel{}, user{};
+      GetProcessTimes(pi.hProcess, &created, &ended, &kernel, &user);
+    }
+    if (token != nullptr)
+      CloseHandle(token);
+    CloseHandle(own);
+  }
+  ~suspended_program() {
+    if (pi.hProcess == nullptr)
+      return;
+    TerminateProcess(pi.hProcess, 0);
+    WaitForSingleObject(pi.hProcess, 5000);
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+  }
+};
+
+FILETIME now() {
+  FILETIME t{};
+  GetSystemTimeAsFileTime(&t);
+  return t;
+}
+
+} // namespace
+
+TEST(invoking_user,
+     an_unelevated_asker_is_found_acted_as_and_its_programs_run_unelevated) {
+  if (!wp::process_elevated())
+    GTEST_SKIP() << "needs an elevated test process (wine's default)";
+  suspended_program asker{true};
+  ASSERT_NE(asker.pi.hProcess, nullptr) << GetLastError();
+  auto user = wp::unelevated_user_of(asker.pi.dwProcessId, now());
+  ASSERT_TRUE(user);
+  EXPECT_EQ(user->sid.rfind(L"S-1-5-", 0), 0u);
+  {
+    wp::acting_as as{&*user};
+    ASSERT_FALSE(as.failed());
+    HANDLE thread = nullptr;
+    ASSERT_TRUE(
+        OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, TRUE, &thread));
+    EXPECT_FALSE(token_elevated(thread)) << "file operations act unelevated";
+    CloseHandle(thread);
+  }
+  HANDLE after = nullptr;
+  EXPECT_FALSE(OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, TRUE, &after))
+      << "the engine's own rights are back";
+  // Its programs: unelevated with the user, as the engine without.
+  std::wstring line = L"cmd.exe /c exit 0";
+  PROCESS_INFORMATION pi{};
+  DWORD error = 0;
+  ASSERT_TRUE(wp::start_suspended_as(&*user, line, pi, error)) << error;
+  HANDLE token = nullptr;
+  ASSERT_TRUE(OpenProcessToken(pi.hProcess, TOKEN_QUERY, &token));
+  EXPECT_FALSE(token_elevated(token));
+  CloseHandle(token);
+  TerminateProcess(pi.hProcess, 0);
+  CloseHandle(pi.hThread);
+  CloseHandle(pi.hProcess);
+}
+
+TEST(invoking_user, an_elevated_or_newer_parent_is_not_an_asker) {
+  if (!wp::process_elevated())
+    GTEST_SKIP() << "needs an elevated test process (wine's default)";
+  suspended_program elevated{false};
+  ASSERT_NE(elevated.pi.hProcess, nullptr);
+  EXPECT_FALSE(wp::unelevated_user_of(elevated.pi.dwProcessId, now()))
+      << "an administrator's Command Prompt is not an unelevated asker";
+  suspended_program asker{true};
+  ASSERT_NE(asker.pi.hProcess, nullptr);
+  FILETIME before = asker.created;
+  ULARGE_INTEGER t{};
+  t.LowPart = before.dwLowDateTime;
+  t.HighPart = before.dwHighDateTime;
+  t.QuadPart -= 10'000'000; // a second before it was made
+  before.dwLowDateTime = t.LowPart;
+  before.dwHighDateTime = t.HighPart;
+  EXPECT_FALSE(wp::unelevated_user_of(asker.pi.dwProcessId, before))
+      << "a process made after the engine only took a gone parent's ID";
+  EXPECT_FALSE(wp::unelevated_user_of(0, now()));
+  EXPECT_FALSE(wp::unelevated_user_of(GetCurrentProcessId(), now()));
+}
+
+TEST(invoking_user, the_control_pipe_admits_the_user_an_engine_works_for) {
+  std::string who;
+  auto dacl = wp::control_pipe_dacl(L"S-1-5-21-1-2-3-500",
+                                    L"S-1-5-21-1-2-3-1001", who);
+  EXPECT_EQ(dacl, L"D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;S-1-5-21-1-2-3-500)"
+                  L"(A;;GRGW;;;S-1-5-21-1-2-3-1001)");
+  EXPECT_EQ(who, "administrators, S-1-5-21-1-2-3-500, S-1-5-21-1-2-3-1001");
+  // The same user once; no user; nothing but a SID's own characters.
+  EXPECT_EQ(wp::control_pipe_dacl(L"S-1-5-21-7", L"S-1-5-21-7", who),
+            L"D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;S-1-5-21-7)");
+  EXPECT_EQ(wp::control_pipe_dacl(L"", L"", who),
+            L"D:P(A;;GA;;;SY)(A;;GA;;;BA)");
+  EXPECT_EQ(wp::control_pipe_dacl(L"", L"S-1-1-0)(A;;GA;;;WD", who),
+            L"D:P(A;;GA;;;SY)(A;;GA;;;BA)");
+}
+
+TEST(invoking_user, the_user_an_engine_works_for_may_look_at_its_process) {
+  // Another account's engine: its user checks the pipe's server process
+  // (image, elevation) and waits for its end; the engine lets them.
+  const wchar_t* sid = L"S-1-5-21-1-2-3-1001";
+  ASSERT_TRUE(wp::let_look_at_this_process(sid));
+  PACL dacl = nullptr;
+  PSECURITY_DESCRIPTOR descriptor = nullptr;
+  ASSERT_EQ(GetSecurityInfo(GetCurrentProcess(), SE_KERNEL_OBJECT,
+                            DACL_SECURITY_INFORMATION, nullptr, nullptr, &dacl,
+                            nullptr, &descriptor),
+            static_cast<DWORD>(ERROR_SUCCESS));
+  wchar_t* text = nullptr;
+  ASSERT_TRUE(ConvertSecurityDescriptorToStringSecurityDescriptorW(
+      descriptor, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &text, nullptr));
+  std::wstring sddl{text};
+  LocalFree(text);
+  LocalFree(descriptor);
+  // PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, nothing more.
+  EXPECT_NE(sddl.find(L";0x101000;;;S-1-5-21-1-2-3-1001)"), std::wstring::npos)
+      << std::string(sddl.begin(), sddl.end());
 }

@@ -12,6 +12,7 @@
 
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
+#include "actors/platform/windows/invoking_user.hpp"
 #include "actors/platform/windows/socket_tables.hpp"
 #include "actors/platform/windows/win32.hpp"
 #include "actors/platform/windows/windivert_port.hpp"
@@ -136,13 +137,17 @@ public:
         line += L' ';
       line += windows_port::quote_argument(windows_port::to_wide(a));
     }
-    STARTUPINFOW si{};
-    si.cb = sizeof si;
+    // As the user Drover works for, unelevated (invoking_user.hpp), never
+    // with the engine's administrator rights.
     PROCESS_INFORMATION pi{};
-    if (!CreateProcessW(nullptr, line.data(), nullptr, nullptr, FALSE,
-                        CREATE_SUSPENDED, nullptr, nullptr, &si, &pi)) {
-      error = "cannot start " + (argv.empty() ? std::string{} : argv[0]) + ": "
-              + windows_port::error_text(GetLastError());
+    DWORD code = 0;
+    if (!windows_port::start_suspended_as(windows_port::the_invoking_user(),
+                                          line, pi, code)) {
+      error = "cannot start " + (argv.empty() ? std::string{} : argv[0])
+              + (code == windows_port::error_started_elevated
+                     ? ": Windows started it with administrator rights, "
+                       "which Drover does not give the programs it runs"
+                     : ": " + windows_port::error_text(code));
       return -1;
     }
     targets->add(pi.dwProcessId);

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "actors/platform/sockets.hpp"
+#include "actors/platform/windows/invoking_user.hpp"
 #include "actors/platform/windows/win32.hpp"
 
 namespace drover::platform {
@@ -37,14 +38,16 @@ admitted_ports& admitted() {
   return a;
 }
 
-// Who may open the pipe: SYSTEM, administrators, and the user this process
-// runs as (the tray runs as that user without elevation). Remote clients
-// are refused by the pipe's flags. Integrity: medium, so the user's
-// unelevated tray may write to an elevated engine's pipe.
+// Who may open the pipe: SYSTEM, administrators, the user this process
+// runs as, and the user it works for (invoking_user.hpp: a standard user
+// who elevated with an administrator's password runs the tray as
+// themselves). Remote clients are refused by the pipe's flags. Integrity:
+// medium, so the user's unelevated tray may write to an elevated engine's
+// pipe.
 struct pipe_security {
   SECURITY_ATTRIBUTES attributes{};
   PSECURITY_DESCRIPTOR descriptor = nullptr;
-  std::string who = "administrators";
+  std::string who;
 
   pipe_security() {
     std::wstring user;
@@ -63,11 +66,15 @@ struct pipe_security {
       }
       CloseHandle(token);
     }
-    std::wstring dacl = L"D:P(A;;GA;;;SY)(A;;GA;;;BA)";
-    if (!user.empty()) {
-      dacl += L"(A;;GRGW;;;" + user + L")";
-      who += ", " + windows_port::to_utf8(user);
-    }
+    auto invoker = windows_port::the_invoking_user();
+    auto dacl = windows_port::control_pipe_dacl(
+        user, invoker ? invoker->sid : std::wstring{}, who);
+    // The user it works for checks that this is Drover before writing
+    // (pipe_server_is_drover), which another account's process would not
+    // let them do.
+    if (invoker != nullptr && invoker->sid != user
+        && !windows_port::let_look_at_this_process(invoker->sid))
+      who += " (who cannot check this engine: its process refused them)";
     for (auto sddl : {dacl + L"S:(ML;;NW;;;ME)", dacl})
       if (ConvertStringSecurityDescriptorToSecurityDescriptorW(
               sddl.c_str(), SDDL_REVISION_1, &descriptor, nullptr))
@@ -433,7 +440,14 @@ std::vector<std::string> control_socket_candidates() {
 }
 
 std::string share_control_socket(const std::string&) {
-  return security().who;
+  auto who = security().who;
+  if (auto invoker = windows_port::the_invoking_user())
+    who += "; works for " + windows_port::to_utf8(invoker->sid) + ", found as "
+           + invoker->source
+           + ": the config is read and written with that "
+             "user's rights, and `drover run` starts programs as that user, "
+             "unelevated";
+  return who;
 }
 
 } // namespace drover::platform

@@ -15,6 +15,8 @@
 
 #include <ctime>
 
+#include "actors/platform/windows/invoking_user.hpp"
+
 namespace drover::platform {
 
 namespace {
@@ -55,9 +57,16 @@ bool is_temporary_of(const std::wstring& name,
 
 std::error_code write_file_atomically(const std::filesystem::path& path,
                                       std::string_view content, file_access,
-                                      on_behalf,
+                                      on_behalf who,
                                       const std::function<void()>& before) {
   // %APPDATA% is already private to the user; no ACL change is needed.
+  // The user's files with the user's rights (invoking_user.hpp): a
+  // junction they planted leads nowhere they could not write themselves.
+  windows_port::acting_as as{who == on_behalf::invoking_user
+                                 ? windows_port::the_invoking_user()
+                                 : nullptr};
+  if (as.failed())
+    return last_error();
   std::error_code ec;
   if (!path.parent_path().empty())
     std::filesystem::create_directories(path.parent_path(), ec);
@@ -106,8 +115,16 @@ std::error_code write_file_atomically(const std::filesystem::path& path,
 }
 
 std::optional<std::string> read_file(const std::filesystem::path& path,
-                                     size_t limit, on_behalf,
+                                     size_t limit, on_behalf who,
                                      std::string& error) {
+  windows_port::acting_as as{who == on_behalf::invoking_user
+                                 ? windows_port::the_invoking_user()
+                                 : nullptr};
+  if (as.failed()) {
+    error = "cannot act as the user it belongs to (Windows error "
+            + std::to_string(GetLastError()) + ")";
+    return std::nullopt;
+  }
   // FILE_FLAG_OPEN_REPARSE_POINT: a link put where the file should be is
   // opened itself (and refused below), not followed.
   HANDLE h = CreateFileW(path.c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr,

@@ -13,6 +13,7 @@
 #include <shlobj.h>
 #include <tlhelp32.h>
 
+#include "actors/platform/windows/invoking_user.hpp"
 #include "actors/platform/windows/win32.hpp"
 
 namespace drover::platform {
@@ -207,8 +208,9 @@ int run_elevated(const std::vector<std::string>& args, std::string& error) {
 }
 
 int wait_exit_code(unsigned long pid) {
-  HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
-                         static_cast<DWORD>(pid));
+  // The program may run as another account (the user Drover works for).
+  HANDLE h = windows_port::open_process(
+      SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, static_cast<DWORD>(pid));
   if (h == nullptr)
     return -1;
   DWORD code = 0;
