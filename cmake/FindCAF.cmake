@@ -22,6 +22,16 @@ else()
   set(_caf_io_names caf_io)
 endif()
 
+# A new CAF_ROOT (a new build of CAF for mingw, say) is searched afresh:
+# the results cached for the old one would keep its headers and libraries.
+if(NOT "${_caf_hints}" STREQUAL "${_CAF_HINTS_SEARCHED}")
+  unset(CAF_INCLUDE_DIR CACHE)
+  unset(CAF_CORE_LIBRARY CACHE)
+  unset(CAF_IO_LIBRARY CACHE)
+  set(_CAF_HINTS_SEARCHED "${_caf_hints}" CACHE INTERNAL
+      "the CAF_ROOT the CAF_* results were found with")
+endif()
+
 # An explicit CAF_ROOT is searched alone, and as given: a cross build's
 # find-root re-rooting would otherwise move it under the mingw sysroot.
 if(_caf_hints)

@@ -33,6 +33,7 @@ RECIPE=3 # bump when the options, patches or fixes below change
 prefix="$DROVER_CACHE/qt-$QT_DEB_VERSION-mingw64-r$RECIPE"
 
 if [ -f "$prefix/.complete" ]; then
+  remove_older_builds "qt-*-mingw64-r*" "$prefix"
   echo "$prefix"
   exit 0
 fi
@@ -140,4 +141,5 @@ log "building Qt $QT_VERSION for mingw64 (about half an hour)"
   || { tail -20 "$work/install.log" >&2; die "installing Qt failed"; }
 cp "$applied" "$prefix/debian-patches"
 touch "$prefix/.complete"
+remove_older_builds "qt-*-mingw64-r*" "$prefix"
 echo "$prefix"

@@ -56,6 +56,18 @@ fetch_debian_source() {
   (cd "$dest" && apt-get -q "${opts[@]}" source --download-only "$pkg" >&2) || true
 }
 
+# Removes the cache's other builds of a dependency (older versions or
+# recipes) once `current` is complete: each is hundreds of megabytes and no
+# checkout of this version uses it. usage: remove_older_builds GLOB CURRENT
+remove_older_builds() {
+  local glob="$1" current="$2" old
+  for old in "$DROVER_CACHE"/$glob; do
+    [ -d "$old" ] && [ "$old" != "$current" ] || continue
+    log "removing an older build from the cache: $old"
+    rm -rf "$old"
+  done
+}
+
 # Checks a file's sha256 against the Checksums-Sha256 section of a .dsc.
 verify_against_dsc() {
   local dsc="$1" file="$2" name want got
