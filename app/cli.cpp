@@ -512,6 +512,10 @@ int run(int argc, const char* const* argv, std::ostream& out,
       ->group("")
       ->add_option("what", fault)
       ->required();
+  // Hidden, for the Windows installer (elevated): makes the engine's own
+  // folders as the engine does before its first log line, so that no
+  // standard user can make them first (%PROGRAMDATA%\Drover).
+  auto* prepare_cmd = app.add_subcommand("prepare-folders", "")->group("");
   auto* check_cmd = app.add_subcommand(
       "check", "Check the proxy: reachable, SOCKS5, login, a TCP connection "
                "through it and a UDP round trip through its relay (what "
@@ -542,6 +546,17 @@ int run(int argc, const char* const* argv, std::ostream& out,
     return print_engine_status(o.json, o.follow, out, err);
   if (check_cmd->parsed())
     return check_proxy(o, out, err);
+  if (prepare_cmd->parsed()) {
+    std::vector<std::string> moved;
+    if (auto problem = platform::secure_engine_folders(moved)) {
+      err << "drover: " << *problem << '\n';
+      return exit_failure;
+    }
+    for (auto& what : moved)
+      out << what << '\n';
+    out << platform::default_log_dir().string() << '\n';
+    return exit_ok;
+  }
   if (engine_command == "quit")
     return quit_engine(out, err);
   if (!engine_command.empty())

@@ -110,6 +110,14 @@ set(CPACK_NSIS_DEFINES [[
     DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run" "Drover"
   FunctionEnd
 ]])
+# After the files: the engine's own folder, %PROGRAMDATA%\Drover, made by
+# the installer (elevated) with an access list of SYSTEM and administrators
+# only, before any standard user could make it or plant a link there
+# (docs/security.md); a planted one is moved aside or refused, as the
+# engine does at start.
+set(CPACK_NSIS_EXTRA_INSTALL_COMMANDS [[
+  nsExec::ExecToLog '"$INSTDIR\drover.exe" prepare-folders'
+]])
 # Before the files go: Drover stopped (the engine through its control
 # pipe, then any tray left), the WinDivert driver stopped and its service
 # deleted (windivert-facts §7), the sign-in entry removed.

@@ -78,7 +78,18 @@ target='C:\drover-installer-test'
 unix_target="$DROVER_WINEPREFIX/drive_c/drover-installer-test"
 rm -rf "$unix_target"
 
+# A standard user made C:\ProgramData\Drover first (a file here): the
+# installer, elevated, moves it aside and makes the engine's folder itself.
+programdata="$DROVER_WINEPREFIX/drive_c/ProgramData"
+rm -rf "$programdata/Drover" "$programdata"/Drover.untrusted-*
+echo "planted by a user" >"$programdata/Drover"
+
 "$wine_run" "$setup" /S "/D=$target" || fail "the silent install failed"
+[ -d "$programdata/Drover/logs" ] && [ ! -L "$programdata/Drover" ] \
+  || fail "the installer did not make the engine's folder C:\ProgramData\Drover\logs"
+grep -qx "planted by a user" "$programdata"/Drover.untrusted-* 2>/dev/null \
+  || fail "the planted C:\ProgramData\Drover was not moved aside as it was"
+rm -rf "$programdata/Drover" "$programdata"/Drover.untrusted-*
 [ -f "$unix_target/drover.exe" ] || fail "drover.exe was not installed"
 [ -f "$unix_target/Uninstall.exe" ] || fail "no uninstaller"
 for f in WinDivert.dll WinDivert64.sys WinDivert-LICENSE.txt; do
