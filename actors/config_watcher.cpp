@@ -6,6 +6,7 @@
 #include "actors/log/logging.hpp"
 #include "actors/log/redact.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/panic.hpp"
 #include "actors/platform/file_watch.hpp"
 
 namespace drover {
@@ -99,6 +100,7 @@ config_changed diff(const config::settings& before,
 config_watcher_actor::behavior_type config_watcher(
     config_watcher_actor::stateful_pointer<config_watcher_state> self,
     config::config_file file, supervisor_actor supervisor, bool trace_flag) {
+  report_panics(self);
   auto& st = self->state;
   st.file = std::move(file);
   st.supervisor = std::move(supervisor);

@@ -18,6 +18,7 @@
 #include "actors/log/json.hpp"
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/panic.hpp"
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
 #include "config/config_file.hpp"
@@ -212,6 +213,7 @@ void forget(caf::io::broker* self, const control_ptr& st,
 
 caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                              supervisor_actor sup, control_paths paths) {
+  report_panics(self);
   self->add_doorman(fd);
   self->attach_functor([path = paths.socket] { std::remove(path.c_str()); });
   auto st = std::make_shared<control_state>();

@@ -5,6 +5,7 @@
 
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
+#include "actors/panic.hpp"
 #include "actors/platform/power_events.hpp"
 
 namespace drover {
@@ -12,6 +13,7 @@ namespace drover {
 power_monitor_actor::behavior_type
 power_monitor(power_monitor_actor::stateful_pointer<power_monitor_state> self,
               supervisor_actor supervisor) {
+  report_panics(self);
   auto& st = self->state;
   st.supervisor = std::move(supervisor);
   auto events = std::make_shared<platform::power_events>();

@@ -1,6 +1,7 @@
 #include "actors/socks_session.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include <caf/io/system_messages.hpp>
@@ -10,6 +11,7 @@
 #include "actors/panic.hpp"
 #include "actors/platform/sockets.hpp"
 #include "net/socks5.hpp"
+#include "net/socks5_handshake.hpp"
 
 namespace drover {
 
@@ -31,7 +33,7 @@ constexpr size_t low_watermark = 256u << 10;
 constexpr size_t first_read_chunk = 4u << 10;
 constexpr size_t read_chunk = 64u << 10;
 
-enum class phase { method, auth, reply, pumping, done };
+enum class phase { handshake, pumping, done };
 
 struct session_state {
   flow_lookup flow;
@@ -42,7 +44,9 @@ struct session_state {
   // Each socket has a reader scribe and a writer scribe (on a dup of the
   // descriptor), so that one direction can end while the other goes on.
   connection_handle app_in, app_out, up_in, up_out;
-  phase step = phase::method;
+  phase step = phase::handshake;
+  // The SOCKS5 exchange, until it is done (then freed).
+  std::unique_ptr<socks5::client_handshake> exchange;
   std::vector<uint8_t> handshake; // bytes from the proxy not yet parsed
   bool app_eof = false, up_eof = false;
   bool app_paused = false, up_paused = false;
@@ -106,68 +110,36 @@ void start_pumping(caf::io::broker* self, const state_ptr& st,
   }
   st->handshake.clear();
   st->handshake.shrink_to_fit();
+  st->exchange.reset();
   self->configure_read(st->app_in, receive_policy::at_most(first_read_chunk));
   self->configure_read(st->up_in, receive_policy::at_most(first_read_chunk));
 }
 
-void consume(const state_ptr& st, size_t n) {
-  st->handshake.erase(st->handshake.begin(),
-                      st->handshake.begin() + static_cast<long>(n));
-}
-
-void send_connect(caf::io::broker* self, const state_ptr& st) {
-  uint8_t buf[64];
-  auto dst
-      = socks5::address::from_ipv4(st->flow.remote.ip, st->flow.remote.port);
-  write(self, st->up_out, buf,
-        socks5::encode_request(buf, sizeof buf, socks5::command::connect, dst));
-  st->step = phase::reply;
-}
-
-// Advances the handshake with what the proxy sent so far.
+// Advances the SOCKS5 exchange with what the proxy sent so far.
 void on_handshake_data(caf::io::broker* self, const state_ptr& st) {
-  auto* data = st->handshake.data();
-  auto size = st->handshake.size();
-  if (st->step == phase::method) {
-    socks5::method chosen;
-    auto s
-        = socks5::parse_method_selection(data, size, st->upstream.auth, chosen);
-    if (s.failed())
-      return fail(self, st, socks5::message(s.err));
-    if (!s.done())
-      return;
-    consume(st, s.consumed);
-    if (chosen == socks5::method::username_password) {
-      uint8_t buf[600];
-      auto n = socks5::encode_auth(buf, sizeof buf, st->upstream.login,
-                                   st->upstream.password);
-      if (n == 0)
+  using action = socks5::client_handshake::step::action;
+  size_t used = 0;
+  for (;;) {
+    auto step = st->exchange->feed(st->handshake.data() + used,
+                                   st->handshake.size() - used);
+    used += step.consumed;
+    switch (step.what) {
+      case action::send:
+        write(self, st->up_out, step.bytes, step.size);
+        continue;
+      case action::need_more:
+        st->handshake.erase(st->handshake.begin(),
+                            st->handshake.begin() + static_cast<long>(used));
+        return;
+      case action::ready: // only without a request given up front
+      case action::failed:
         return fail(self, st,
-                    socks5::message(socks5::error::credentials_too_long));
-      write(self, st->up_out, buf, n);
-      st->step = phase::auth;
-    } else {
-      send_connect(self, st);
+                    socks5::message(step.what == action::failed
+                                        ? step.err
+                                        : socks5::error::out_of_order));
+      case action::done:
+        return start_pumping(self, st, used);
     }
-    return on_handshake_data(self, st);
-  }
-  if (st->step == phase::auth) {
-    auto s = socks5::parse_auth_reply(data, size);
-    if (s.failed())
-      return fail(self, st, socks5::message(s.err));
-    if (!s.done())
-      return;
-    consume(st, s.consumed);
-    send_connect(self, st);
-    return on_handshake_data(self, st);
-  }
-  if (st->step == phase::reply) {
-    socks5::address bound;
-    auto s = socks5::parse_reply(data, size, bound);
-    if (s.failed())
-      return fail(self, st, socks5::message(s.err));
-    if (s.done())
-      start_pumping(self, st, s.consumed);
   }
 }
 
@@ -214,7 +186,9 @@ void on_closed(caf::io::broker* self, const state_ptr& st,
     if (st->step != phase::pumping)
       return proxy_failed(
           self, st,
-          st->step == phase::method
+          st->exchange
+                  && st->exchange->current()
+                         == socks5::client_handshake::stage::greeting
               ? "the proxy refused or closed the connection"
               : "the proxy closed the connection during the handshake");
     self->close(st->app_out);
@@ -271,10 +245,13 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
   trace::record(
       st->name, "connect",
       {{"to", net::to_string(flow.remote.ip)}, {"port", flow.remote.port}});
-  uint8_t greeting[4];
-  write(self, st->up_out, greeting,
-        net::socks5::encode_greeting(greeting, sizeof greeting,
-                                     st->upstream.auth));
+  // The login and password stay in st->upstream as long as the exchange.
+  st->exchange = std::make_unique<socks5::client_handshake>(
+      st->upstream.auth, st->upstream.login, st->upstream.password,
+      socks5::command::connect,
+      socks5::address::from_ipv4(flow.remote.ip, flow.remote.port));
+  auto greeting = st->exchange->start();
+  write(self, st->up_out, greeting.bytes, greeting.size);
   self->configure_read(st->up_in, receive_policy::at_most(1024));
   self->delayed_send(self, st->upstream.connect_timeout, atom::internal_v);
   self->set_down_handler([](caf::down_msg&) {});

@@ -693,7 +693,8 @@ void on_panic(self_ptr self, const caf::error& reason) {
   r.panic = panic_of(reason);
   if (r.panic.actor.empty())
     r.panic = {"an engine part", describe_failure(self, reason), "?"};
-  r.version = std::string{DROVER_VERSION} + " (Linux, CAF 0.17.6)";
+  r.version = std::string{DROVER_VERSION} + " (" + platform::system_name()
+              + ", CAF 0.17.6)";
   r.events.assign(st.recent.begin(), st.recent.end());
   log::flush();
   r.log_file = log::log_file();
@@ -772,6 +773,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
 supervisor_actor::behavior_type
 supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
                       config::settings settings, supervisor_ports ports) {
+  report_panics(self);
   self->state.ports = std::move(ports);
   self->state.settings = std::move(settings);
   self->state.policy = recovery_policy{timing_of(self->state.settings.engine)};

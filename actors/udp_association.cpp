@@ -1,6 +1,7 @@
 #include "actors/udp_association.hpp"
 
 #include <deque>
+#include <memory>
 #include <vector>
 
 #include <caf/io/network/ip_endpoint.hpp>
@@ -11,6 +12,7 @@
 #include "actors/panic.hpp"
 #include "actors/platform/sockets.hpp"
 #include "net/socks5.hpp"
+#include "net/socks5_handshake.hpp"
 
 namespace drover {
 
@@ -28,7 +30,7 @@ using caf::io::receive_policy;
 // would be stale anyway).
 constexpr size_t max_queued = 256;
 
-enum class phase { method, auth, reply, ready };
+enum class phase { handshake, ready };
 
 struct queued {
   net::endpoint dst;
@@ -46,8 +48,10 @@ struct association_state {
   connection_handle ctl;   // the control connection (RFC 1928 §7)
   net::ipv4_address local; // its local address: the relay socket's too
   bool connected = false;
-  phase step = phase::method;
-  std::vector<uint8_t> handshake;
+  phase step = phase::handshake;
+  // The SOCKS5 exchange on the current control connection.
+  std::unique_ptr<socks5::client_handshake> exchange;
+  std::vector<uint8_t> handshake; // bytes from the proxy not yet parsed
   datagram_handle relay;
   std::deque<queued> waiting;
   std::vector<uint8_t> packet; // reused to build replies
@@ -92,7 +96,8 @@ void reassociate(caf::io::broker* self, const state_ptr& st,
   if (st->step == phase::ready)
     self->close(st->relay);
   st->connected = false;
-  st->step = phase::method;
+  st->step = phase::handshake;
+  st->exchange.reset();
   st->handshake.clear();
   st->generation++;
   self->delayed_send(self, std::chrono::seconds{1}, atom::internal_v,
@@ -129,60 +134,34 @@ void on_ready(caf::io::broker* self, const state_ptr& st,
   st->waiting.clear();
 }
 
+// Advances the SOCKS5 exchange with what the proxy sent so far.
 void on_control_data(caf::io::broker* self, const state_ptr& st) {
-  auto* data = st->handshake.data();
-  auto size = st->handshake.size();
-  auto consume = [&](size_t n) {
-    st->handshake.erase(st->handshake.begin(),
-                        st->handshake.begin() + static_cast<long>(n));
-  };
-  uint8_t buf[600];
-  auto request_association = [&] {
-    // DST 0.0.0.0:0: the address the datagrams will come from is not known
-    // in advance (RFC 1928 allows zeros).
-    auto any = socks5::address::from_ipv4(net::ipv4_address{0}, 0);
-    write(self, st->ctl, buf,
-          socks5::encode_request(buf, sizeof buf,
-                                 socks5::command::udp_associate, any));
-    st->step = phase::reply;
-  };
-  if (st->step == phase::method) {
-    socks5::method chosen;
-    auto s
-        = socks5::parse_method_selection(data, size, st->upstream.auth, chosen);
-    if (s.failed())
-      return reassociate(self, st, socks5::message(s.err));
-    if (!s.done())
-      return;
-    consume(s.consumed);
-    if (chosen == socks5::method::username_password) {
-      write(self, st->ctl, buf,
-            socks5::encode_auth(buf, sizeof buf, st->upstream.login,
-                                st->upstream.password));
-      st->step = phase::auth;
-    } else {
-      request_association();
-    }
-    return on_control_data(self, st);
-  }
-  if (st->step == phase::auth) {
-    auto s = socks5::parse_auth_reply(data, size);
-    if (s.failed())
-      return reassociate(self, st, socks5::message(s.err));
-    if (!s.done())
-      return;
-    consume(s.consumed);
-    request_association();
-    return on_control_data(self, st);
-  }
-  if (st->step == phase::reply) {
-    socks5::address bound;
-    auto s = socks5::parse_reply(data, size, bound);
-    if (s.failed())
-      return reassociate(self, st, socks5::message(s.err));
-    if (s.done()) {
-      consume(s.consumed);
-      on_ready(self, st, bound);
+  using action = socks5::client_handshake::step::action;
+  size_t used = 0;
+  for (;;) {
+    auto step = st->exchange->feed(st->handshake.data() + used,
+                                   st->handshake.size() - used);
+    used += step.consumed;
+    switch (step.what) {
+      case action::send:
+        write(self, st->ctl, step.bytes, step.size);
+        continue;
+      case action::need_more:
+        st->handshake.erase(st->handshake.begin(),
+                            st->handshake.begin() + static_cast<long>(used));
+        return;
+      case action::ready: // only without a request given up front
+      case action::failed:
+        return reassociate(self, st,
+                           socks5::message(step.what == action::failed
+                                               ? step.err
+                                               : socks5::error::out_of_order));
+      case action::done: {
+        auto bound = st->exchange->bound();
+        st->exchange.reset();
+        st->handshake.clear();
+        return on_ready(self, st, bound);
+      }
     }
   }
 }
@@ -204,9 +183,15 @@ void connect_control(caf::io::broker* self, const state_ptr& st) {
     st->local = here->ip;
   st->ctl = self->add_scribe(fd);
   st->connected = true;
-  uint8_t greeting[4];
-  write(self, st->ctl, greeting,
-        socks5::encode_greeting(greeting, sizeof greeting, st->upstream.auth));
+  // DST 0.0.0.0:0: the address the datagrams will come from is not known
+  // in advance (RFC 1928 allows zeros). The login and password stay in
+  // st->upstream as long as the exchange.
+  st->exchange = std::make_unique<socks5::client_handshake>(
+      st->upstream.auth, st->upstream.login, st->upstream.password,
+      socks5::command::udp_associate,
+      socks5::address::from_ipv4(net::ipv4_address{0}, 0));
+  auto greeting = st->exchange->start();
+  write(self, st->ctl, greeting.bytes, greeting.size);
   self->configure_read(st->ctl, receive_policy::at_most(1024));
   self->delayed_send(self, st->upstream.connect_timeout, atom::internal_v,
                      st->generation, false);

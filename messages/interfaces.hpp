@@ -138,11 +138,11 @@ using flow_manager_actor = caf::typed_actor<
 // tcp-listener (actors/socks_session.hpp): accepts on 127.0.0.1, asks the
 //   flow-manager for each connection's flow (flow_lookup), refuses unknown
 //   peers, forks one socks-session per known one.
-// socks-session (actors/socks_session.hpp): one per TCP flow. Handshake
-//   phases (greeting, authentication, CONNECT) and pumping are separate
-//   behaviours; sends atom::update / atom::closed to the flow-manager and
-//   ends on atom::stop from it (its flow left the table). Tells the
-//   supervisor (atom::check) when the proxy fails it.
+// socks-session (actors/socks_session.hpp): one per TCP flow. One
+//   behaviour: the SOCKS5 exchange (net/socks5_handshake) until the proxy
+//   connected, then relaying; sends atom::update / atom::closed to the
+//   flow-manager and ends on atom::stop from it (its flow left the table).
+//   Tells the supervisor (atom::check) when the proxy fails it.
 
 /// guard-watch: every second, puts back what someone took from the capture
 /// guard (rules flushed by a firewall reload, kernel programs detached) and

@@ -179,6 +179,9 @@ const char* message(error e) {
              "dropped)";
     case error::truncated_datagram:
       return "the proxy sent a UDP datagram shorter than its header";
+    case error::out_of_order:
+      return "Drover sent a SOCKS5 request out of order (a bug in Drover: "
+             "please report it)";
   }
   return "unknown SOCKS5 error";
 }

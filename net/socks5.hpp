@@ -75,6 +75,8 @@ enum class error : uint8_t {
   // UDP relay datagrams.
   fragmented,         // FRAG != 0: not supported, dropped
   truncated_datagram, // shorter than its own header
+  // The client's own sequence (net/socks5_handshake).
+  out_of_order, // a request before the proxy let one go: Drover's bug
 };
 
 /// A sentence a user can act on, e.g. "proxy refused: connection not

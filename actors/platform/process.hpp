@@ -90,6 +90,10 @@ std::string capture_privilege_problem();
 /// This process's ID.
 unsigned long current_process_id();
 
+/// The operating system, as a user names it ("Linux", "Windows"): crash
+/// reports say where they came from.
+const char* system_name();
+
 /// Windows: a GUI program (drover.exe is one, for the tray) has no console;
 /// when started from one (`drover status` in a Command Prompt), standard
 /// output and error go to that console. Handles the parent already gave

@@ -6,6 +6,7 @@
 
 #include "actors/platform/probe_socket.hpp"
 #include "net/socks5.hpp"
+#include "net/socks5_handshake.hpp"
 #include "net/stun.hpp"
 
 namespace drover::platform {
@@ -50,20 +51,22 @@ public:
     return "";
   }
 
-  // Reads until `parse` says done or failed; "" on success.
-  template<class Parse>
-  std::string receive(Parse&& parse) {
+  // Feeds the proxy's bytes to `h`, reading more as needed, until it has
+  // something to send, is ready for its request, done or failed; "" with
+  // `step` set, else what went wrong.
+  std::string advance(socks5::client_handshake& h,
+                      socks5::client_handshake::step& step) {
+    using action = socks5::client_handshake::step::action;
     for (;;) {
-      auto s = parse(buf_, used_);
-      if (s.failed()) {
-        protocol_error = s.err;
-        return socks5::message(s.err);
+      step = h.feed(buf_, used_);
+      std::memmove(buf_, buf_ + step.consumed, used_ - step.consumed);
+      used_ -= step.consumed;
+      if (step.what == action::failed) {
+        protocol_error = step.err;
+        return socks5::message(step.err);
       }
-      if (s.done()) {
-        std::memmove(buf_, buf_ + s.consumed, used_ - s.consumed);
-        used_ -= s.consumed;
+      if (step.what != action::need_more)
         return "";
-      }
       if (used_ == sizeof buf_)
         return "the proxy sent an oversized answer";
       if (!wait(false))
@@ -77,6 +80,14 @@ public:
         return "the proxy closed the connection";
       used_ += n;
     }
+  }
+
+  // Sends what `step` carries (action::send), then advances `h`.
+  std::string send_and_advance(socks5::client_handshake& h,
+                               socks5::client_handshake::step& step) {
+    if (auto e = send_all(step.bytes, step.size); !e.empty())
+      return e;
+    return advance(h, step);
   }
 
 private:
@@ -98,59 +109,39 @@ uint32_t micros_since(clock::time_point t) {
           .count());
 }
 
-// The greeting and, when the proxy picks it, the login; "" on success.
-// `step` runs each as a recorded step, or silently for a second connection.
+// The greeting and, when the proxy picks it, the login: `h` is then ready
+// for its request. `step` runs each as a recorded step, or silently for a
+// second connection. False when one failed.
 template<class Step>
-bool handshake(probe_connection& c, const probe_request& request, Step&& step) {
-  socks5::method chosen = socks5::method::no_auth;
-  bool ok = step("greeting", [&] {
-    uint8_t buf[4];
-    auto e = c.send_all(buf,
-                        socks5::encode_greeting(buf, sizeof buf, request.auth));
-    if (!e.empty())
-      return e;
-    return c.receive([&](const uint8_t* d, size_t n) {
-      return socks5::parse_method_selection(d, n, request.auth, chosen);
-    });
-  });
-  if (ok && chosen == socks5::method::username_password)
-    ok = step("authentication", [&] {
-      uint8_t buf[600];
-      auto n = socks5::encode_auth(buf, sizeof buf, request.login,
-                                   request.password);
-      if (n == 0)
-        return std::string{
-            socks5::message(socks5::error::credentials_too_long)};
-      auto e = c.send_all(buf, n);
-      if (!e.empty())
-        return e;
-      return c.receive([](const uint8_t* d, size_t len) {
-        return socks5::parse_auth_reply(d, len);
-      });
-    });
-  return ok;
+bool handshake(probe_connection& c, socks5::client_handshake& h, Step&& step) {
+  using action = socks5::client_handshake::step::action;
+  auto next = h.start();
+  bool ok = step("greeting", [&] { return c.send_and_advance(h, next); });
+  if (ok && next.what == action::send)
+    ok = step("authentication", [&] { return c.send_and_advance(h, next); });
+  return ok && h.current() == socks5::client_handshake::stage::ready;
 }
 
-// Sends a request (CONNECT or UDP ASSOCIATE) and reads the reply.
-std::string request_and_reply(probe_connection& c, socks5::command cmd,
-                              const socks5::address& dst,
+// Sends the request (CONNECT or UDP ASSOCIATE) and reads the reply.
+std::string request_and_reply(probe_connection& c, socks5::client_handshake& h,
+                              socks5::command cmd, const socks5::address& dst,
                               socks5::address& bound) {
-  uint8_t buf[300];
-  auto e = c.send_all(buf, socks5::encode_request(buf, sizeof buf, cmd, dst));
-  if (!e.empty())
+  auto next = h.request(cmd, dst);
+  if (next.what != socks5::client_handshake::step::action::send)
+    return socks5::message(next.err);
+  if (auto e = c.send_and_advance(h, next); !e.empty())
     return e;
-  return c.receive([&](const uint8_t* d, size_t n) {
-    return socks5::parse_reply(d, n, bound);
-  });
+  bound = h.bound();
+  return "";
 }
 
 // A fresh connection that is greeted and logged in; "" on success.
-std::string second_connection(probe_connection& c,
+std::string second_connection(probe_connection& c, socks5::client_handshake& h,
                               const probe_request& request) {
   if (auto e = c.connect(request.proxy); !e.empty())
     return "connecting to the proxy again: " + e;
   std::string error;
-  handshake(c, request, [&](const char* name, auto&& body) {
+  handshake(c, h, [&](const char* name, auto&& body) {
     auto e = body();
     if (!e.empty())
       error = std::string{name} + " on a second connection: " + e;
@@ -255,7 +246,10 @@ probe_result probe_proxy(const probe_request& request) {
   auto unreachable = probe_verdict::unreachable;
   bool ok = step("TCP connect", unreachable,
                  [&] { return c.connect(request.proxy); });
-  ok = ok && handshake(c, request, [&](const char* name, auto&& body) {
+  // The login and password stay in `request` as long as the exchanges.
+  socks5::client_handshake exchange{request.auth, request.login,
+                                    request.password};
+  ok = ok && handshake(c, exchange, [&](const char* name, auto&& body) {
          return step(name, unreachable, body);
        });
   // Answers no retry will change: wrong credentials, credentials the proxy
@@ -289,7 +283,7 @@ probe_result probe_proxy(const probe_request& request) {
         return error + " (this computer cannot look the name up)";
       socks5::address bound;
       auto e
-          = request_and_reply(c, socks5::command::connect,
+          = request_and_reply(c, exchange, socks5::command::connect,
                               socks5::address::from_ipv4(*ip, t.port), bound);
       if (!e.empty())
         return "the proxy could not open a connection to " + t.text() + " (" + e
@@ -304,18 +298,23 @@ probe_result probe_proxy(const probe_request& request) {
     // that connection is a tunnel, so UDP gets a new one.
     std::optional<probe_connection> second;
     probe_connection* control = &c;
+    socks5::client_handshake second_exchange{request.auth, request.login,
+                                             request.password};
+    socks5::client_handshake* control_exchange = &exchange;
     auto udp_deadline = clock::now() + request.budget;
     socks5::address bound;
     bool associated = step("UDP ASSOCIATE", unreachable, [&] {
       if (request.connect_to) {
         second.emplace(udp_deadline);
         control = &*second;
-        if (auto e = second_connection(*second, request); !e.empty())
+        control_exchange = &second_exchange;
+        if (auto e = second_connection(*second, second_exchange, request);
+            !e.empty())
           return e;
       }
       auto any = socks5::address::from_ipv4(net::ipv4_address{0}, 0);
-      auto e = request_and_reply(*control, socks5::command::udp_associate, any,
-                                 bound);
+      auto e = request_and_reply(*control, *control_exchange,
+                                 socks5::command::udp_associate, any, bound);
       if (!e.empty())
         return "the proxy does not relay UDP (" + e
                + "): Discord voice will not work through it";

@@ -51,7 +51,7 @@ TEST(checksum, fast_sum_equals_the_definition) {
                      ? static_cast<size_t>(round)
                      : (round % 50 == 0 ? 65535 + rng() % 2 : rng() % 2000);
     size_t offset = rng() % 8;
-    uint8_t fill = round % 5 == 0 ? 0xff : (round % 5 == 1 ? 0x00 : 0);
+    uint8_t fill = round % 5 == 0 ? uint8_t{0xff} : uint8_t{0x00};
     for (size_t i = 0; i < len; ++i)
       buf[offset + i] = round % 5 <= 1 ? fill : static_cast<uint8_t>(rng());
     uint32_t start = round % 3 == 0 ? 0 : rng() % 0x20000;

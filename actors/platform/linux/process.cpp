@@ -254,6 +254,10 @@ int wait_exit_code(unsigned long pid) {
   return linux_port::wait_exit_code(static_cast<pid_t>(pid));
 }
 
+const char* system_name() {
+  return "Linux";
+}
+
 unsigned long current_process_id() {
   return static_cast<unsigned long>(::getpid());
 }

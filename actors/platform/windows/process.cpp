@@ -220,6 +220,10 @@ int wait_exit_code(unsigned long pid) {
   return ok ? static_cast<int>(code) : -1;
 }
 
+const char* system_name() {
+  return "Windows";
+}
+
 unsigned long current_process_id() {
   return GetCurrentProcessId();
 }
