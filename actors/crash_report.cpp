@@ -4,9 +4,11 @@
 #include <deque>
 #include <fstream>
 
+#include "actors/log/logging.hpp"
 #include "actors/log/redact.hpp"
 #include "actors/log/trace.hpp"
 #include "actors/platform/files.hpp"
+#include "actors/platform/process.hpp"
 
 namespace drover {
 
@@ -37,6 +39,30 @@ std::string wall_time(caf::timestamp t) {
 }
 
 } // namespace
+
+crash_report assemble_crash_report(panic_details panic,
+                                   const std::string& described,
+                                   const std::deque<engine_event>& recent) {
+  crash_report r;
+  r.panic = std::move(panic);
+  if (r.panic.actor.empty())
+    r.panic = {"an engine part", described, "?"};
+  r.version = std::string{DROVER_VERSION} + " (" + platform::system_name()
+              + ", CAF 0.17.6)";
+  r.events.assign(recent.begin(), recent.end());
+  log::flush();
+  r.log_file = log::log_file();
+  r.trace = trace::recent();
+  return r;
+}
+
+std::filesystem::path crash_report_dir(const std::filesystem::path& configured,
+                                       const std::filesystem::path& log_file) {
+  if (!configured.empty())
+    return configured;
+  return log_file.empty() ? platform::default_log_dir()
+                          : log_file.parent_path();
+}
 
 std::string render(const crash_report& r) {
   auto now = std::chrono::system_clock::now();

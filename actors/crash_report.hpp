@@ -4,6 +4,7 @@
 // when, which version, and what led to it (the engine's recent events and
 // the last lines of the log and the trace), with credentials redacted.
 
+#include <deque>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -20,6 +21,19 @@ struct crash_report {
   std::filesystem::path log_file;   // its last lines go in; may be empty
   std::vector<std::string> trace;   // the last trace records (in memory)
 };
+
+/// The report of a panic: `panic` (from panic_of(); an exit that is not
+/// one made by report_panics() is "an engine part" that failed with
+/// `described`), this build's version and system, the engine's recent
+/// events, and the log file (flushed first) and the trace's last records.
+crash_report assemble_crash_report(panic_details panic,
+                                   const std::string& described,
+                                   const std::deque<engine_event>& recent);
+
+/// Where a crash report goes: `configured` (tests), else beside the log
+/// file, else the default log folder.
+std::filesystem::path crash_report_dir(const std::filesystem::path& configured,
+                                       const std::filesystem::path& log_file);
 
 /// The report's text.
 std::string render(const crash_report& r);

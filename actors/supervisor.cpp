@@ -17,6 +17,7 @@
 #include "actors/platform/proxy_probe.hpp"
 #include "actors/platform/sockets.hpp"
 #include "actors/procscan.hpp"
+#include "actors/proxy_check.hpp"
 #include "actors/socks_session.hpp"
 #include "messages/recovery.hpp"
 
@@ -218,56 +219,6 @@ void set_proxying(self_ptr self, bool on) {
     self->send(st.flow_manager, atom::update_v, policy);
 }
 
-proxy_check to_check(const platform::probe_result& r) {
-  proxy_check c;
-  c.ok = r.verdict == platform::probe_verdict::ok;
-  c.reason = r.reason;
-  switch (r.verdict) {
-    case platform::probe_verdict::ok:
-      c.failure = failure_class::none;
-      break;
-    case platform::probe_verdict::unreachable:
-    case platform::probe_verdict::path_failed: // no targets in this check
-      c.failure = failure_class::proxy_unreachable;
-      break;
-    case platform::probe_verdict::auth_rejected:
-      c.failure = failure_class::auth_rejected;
-      break;
-    case platform::probe_verdict::not_socks5:
-      c.failure = failure_class::fatal;
-      break;
-  }
-  return c;
-}
-
-// Checks the proxy at its address (TCP, greeting, authentication, UDP
-// ASSOCIATE; 2 s). When that fails, or no address is known, the name is
-// looked up again: a new address comes back in proxy_ip (the supervisor
-// restarts onto it). A name with several addresses does not make it hop
-// while the one in use works.
-proxy_check run_check(const supervisor_ports& ports,
-                      platform::probe_request req, const std::string& host) {
-  auto known = req.proxy.ip;
-  proxy_check c;
-  if (known.value != 0) {
-    c = to_check(ports.probe(req));
-    c.proxy_ip = known.value;
-    if (c.ok)
-      return c;
-  }
-  std::string error;
-  auto ip = ports.resolve(host, error);
-  if (!ip) {
-    c.ok = false;
-    c.failure = failure_class::proxy_unreachable;
-    c.reason = "cannot find the proxy " + host + ": " + error;
-    c.proxy_ip = known.value;
-  } else if (*ip != known) {
-    c.proxy_ip = ip->value; // moved (or found at last)
-  }
-  return c;
-}
-
 // Checks the proxy on a thread of its own (blocking calls: name lookup,
 // connect); the result comes back as a proxy_check.
 void check_proxy(self_ptr self) {
@@ -285,15 +236,16 @@ void check_proxy(self_ptr self) {
   trace::record(self->name(), "check-proxy",
                 {{"proxy", host}, {"port", st.proxy.port}});
   if (!st.ports.probe_on_own_thread) {
-    self->send(self, run_check(st.ports, req, host));
+    self->send(self,
+               run_proxy_check(st.ports.probe, st.ports.resolve, req, host));
     return;
   }
   auto sup = caf::actor_cast<caf::actor>(self);
   auto ports = st.ports;
-  self->system().spawn<caf::detached>(
-      [ports, req, host, sup](caf::event_based_actor*) {
-        caf::anon_send(sup, run_check(ports, req, host));
-      });
+  self->system().spawn<caf::detached>([ports, req, host,
+                                       sup](caf::event_based_actor*) {
+    caf::anon_send(sup, run_proxy_check(ports.probe, ports.resolve, req, host));
+  });
 }
 
 std::string seconds_text(std::chrono::milliseconds d) {
@@ -689,19 +641,9 @@ std::string describe_failure(self_ptr self, const caf::error& reason) {
 // A panic: the crash report first, then Failed with where to find it.
 void on_panic(self_ptr self, const caf::error& reason) {
   auto& st = self->state;
-  crash_report r;
-  r.panic = panic_of(reason);
-  if (r.panic.actor.empty())
-    r.panic = {"an engine part", describe_failure(self, reason), "?"};
-  r.version = std::string{DROVER_VERSION} + " (" + platform::system_name()
-              + ", CAF 0.17.6)";
-  r.events.assign(st.recent.begin(), st.recent.end());
-  log::flush();
-  r.log_file = log::log_file();
-  r.trace = trace::recent();
-  auto dir = !st.ports.crash_dir.empty() ? st.ports.crash_dir
-             : r.log_file.empty()        ? platform::default_log_dir()
-                                         : r.log_file.parent_path();
+  auto r = assemble_crash_report(panic_of(reason),
+                                 describe_failure(self, reason), st.recent);
+  auto dir = crash_report_dir(st.ports.crash_dir, r.log_file);
   std::string error;
   auto path = write_crash_report(dir, r, error);
   if (path.empty())

@@ -1,0 +1,52 @@
+#include "actors/proxy_check.hpp"
+
+namespace drover {
+
+proxy_check to_proxy_check(const platform::probe_result& r) {
+  proxy_check c;
+  c.ok = r.verdict == platform::probe_verdict::ok;
+  c.reason = r.reason;
+  switch (r.verdict) {
+    case platform::probe_verdict::ok:
+      c.failure = failure_class::none;
+      break;
+    case platform::probe_verdict::unreachable:
+    case platform::probe_verdict::path_failed: // no targets in this check
+      c.failure = failure_class::proxy_unreachable;
+      break;
+    case platform::probe_verdict::auth_rejected:
+      c.failure = failure_class::auth_rejected;
+      break;
+    case platform::probe_verdict::not_socks5:
+      c.failure = failure_class::fatal;
+      break;
+  }
+  return c;
+}
+
+proxy_check run_proxy_check(const proxy_prober& probe,
+                            const name_resolver& resolve,
+                            const platform::probe_request& request,
+                            const std::string& host) {
+  auto known = request.proxy.ip;
+  proxy_check c;
+  if (known.value != 0) {
+    c = to_proxy_check(probe(request));
+    c.proxy_ip = known.value;
+    if (c.ok)
+      return c;
+  }
+  std::string error;
+  auto ip = resolve(host, error);
+  if (!ip) {
+    c.ok = false;
+    c.failure = failure_class::proxy_unreachable;
+    c.reason = "cannot find the proxy " + host + ": " + error;
+    c.proxy_ip = known.value;
+  } else if (*ip != known) {
+    c.proxy_ip = ip->value; // moved (or found at last)
+  }
+  return c;
+}
+
+} // namespace drover

@@ -1,0 +1,37 @@
+#pragma once
+
+// The supervisor's proxy check: the proxy probed at its known address, and
+// its name looked up again when that fails (or no address is known yet),
+// turned into a proxy_check message with the recovery class of what went
+// wrong. Blocking (name lookup, connect): the supervisor runs it on a thread
+// of its own. The probe and the lookup are passed in, so the decision is
+// tested without a network.
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "actors/platform/proxy_probe.hpp"
+#include "messages/types.hpp"
+
+namespace drover {
+
+using proxy_prober
+    = std::function<platform::probe_result(const platform::probe_request&)>;
+using name_resolver = std::function<std::optional<net::ipv4_address>(
+    const std::string& host, std::string& error)>;
+
+/// A probe's verdict as the supervisor's recovery class.
+proxy_check to_proxy_check(const platform::probe_result& r);
+
+/// Checks the proxy at `request.proxy` (its address; 0.0.0.0 when unknown).
+/// When that fails, or no address is known, `host` is looked up again: a
+/// new address comes back in proxy_ip (the supervisor restarts onto it). A
+/// name with several addresses does not make it hop while the one in use
+/// works.
+proxy_check run_proxy_check(const proxy_prober& probe,
+                            const name_resolver& resolve,
+                            const platform::probe_request& request,
+                            const std::string& host);
+
+} // namespace drover

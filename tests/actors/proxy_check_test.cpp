@@ -1,0 +1,112 @@
+// The supervisor's proxy check (actors/proxy_check): which recovery class
+// each probe verdict is, and when the proxy's name is looked up again,
+// with a scripted probe and lookup (no network).
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "actors/proxy_check.hpp"
+
+using namespace drover;
+
+namespace {
+
+net::ipv4_address ip(const char* text) {
+  return *net::parse_ipv4(text);
+}
+
+struct scripted {
+  platform::probe_verdict verdict = platform::probe_verdict::ok;
+  std::optional<net::ipv4_address> name_is;
+  std::vector<std::string> calls;
+
+  proxy_prober probe() {
+    return [this](const platform::probe_request& r) {
+      calls.push_back("probe " + net::to_string(r.proxy.ip));
+      platform::probe_result result;
+      result.verdict = verdict;
+      result.reason = verdict == platform::probe_verdict::ok ? "" : "it failed";
+      return result;
+    };
+  }
+  name_resolver resolve() {
+    return [this](const std::string& host, std::string& error) {
+      calls.push_back("resolve " + host);
+      if (!name_is)
+        error = "no such name";
+      return name_is;
+    };
+  }
+};
+
+platform::probe_request at(const char* address) {
+  platform::probe_request r;
+  r.proxy = {ip(address), 1080};
+  return r;
+}
+
+} // namespace
+
+TEST(proxy_check, each_verdict_has_its_recovery_class) {
+  struct row {
+    platform::probe_verdict verdict;
+    failure_class expected;
+  };
+  for (auto [verdict, expected] : std::vector<row>{
+           {platform::probe_verdict::ok, failure_class::none},
+           {platform::probe_verdict::unreachable,
+            failure_class::proxy_unreachable},
+           {platform::probe_verdict::path_failed,
+            failure_class::proxy_unreachable},
+           {platform::probe_verdict::auth_rejected,
+            failure_class::auth_rejected},
+           {platform::probe_verdict::not_socks5, failure_class::fatal}}) {
+    platform::probe_result r;
+    r.verdict = verdict;
+    r.reason = "why";
+    auto c = to_proxy_check(r);
+    EXPECT_EQ(c.failure, expected);
+    EXPECT_EQ(c.ok, verdict == platform::probe_verdict::ok);
+    EXPECT_EQ(c.reason, "why");
+  }
+}
+
+TEST(proxy_check, a_working_address_is_kept_without_a_lookup) {
+  scripted s;
+  s.name_is = ip("192.0.2.99");
+  auto c = run_proxy_check(s.probe(), s.resolve(), at("192.0.2.1"),
+                           "proxy.example");
+  EXPECT_TRUE(c.ok);
+  EXPECT_EQ(c.proxy_ip, ip("192.0.2.1").value)
+      << "a name with several addresses does not make it hop";
+  EXPECT_EQ(s.calls, (std::vector<std::string>{"probe 192.0.2.1"}));
+}
+
+TEST(proxy_check, a_failed_address_looks_the_name_up_again) {
+  scripted s;
+  s.verdict = platform::probe_verdict::unreachable;
+  s.name_is = ip("192.0.2.7");
+  auto c = run_proxy_check(s.probe(), s.resolve(), at("192.0.2.1"),
+                           "proxy.example");
+  EXPECT_FALSE(c.ok);
+  EXPECT_EQ(c.failure, failure_class::proxy_unreachable);
+  EXPECT_EQ(c.proxy_ip, ip("192.0.2.7").value) << "moved: restart onto it";
+  EXPECT_EQ(s.calls, (std::vector<std::string>{"probe 192.0.2.1",
+                                               "resolve proxy.example"}));
+}
+
+TEST(proxy_check, no_address_yet_is_looked_up_and_a_lost_name_is_named) {
+  scripted s;
+  s.name_is = ip("192.0.2.7");
+  auto found
+      = run_proxy_check(s.probe(), s.resolve(), at("0.0.0.0"), "proxy.example");
+  EXPECT_EQ(found.proxy_ip, ip("192.0.2.7").value);
+  EXPECT_EQ(s.calls, (std::vector<std::string>{"resolve proxy.example"}));
+  s.name_is.reset();
+  auto lost
+      = run_proxy_check(s.probe(), s.resolve(), at("0.0.0.0"), "proxy.example");
+  EXPECT_FALSE(lost.ok);
+  EXPECT_EQ(lost.failure, failure_class::proxy_unreachable);
+  EXPECT_EQ(lost.reason, "cannot find the proxy proxy.example: no such name");
+}
