@@ -96,17 +96,17 @@ void write(caf::io::broker* self, connection_handle to, const uint8_t* data,
   self->flush(to);
 }
 
-void start_pumping(caf::io::broker* self, const state_ptr& st,
-                   size_t leftover_from) {
+// The proxy connected: relay both ways. What st->handshake still holds
+// came after the reply, from the destination: the application's.
+void start_pumping(caf::io::broker* self, const state_ptr& st) {
   st->step = phase::pumping;
   st->log->debug("{}: connected through the proxy", st->name);
   trace::record(st->name, "connected", {});
   self->ack_writes(st->app_out, true);
   self->ack_writes(st->up_out, true);
-  if (leftover_from < st->handshake.size()) {
-    auto n = st->handshake.size() - leftover_from;
-    st->bytes_in += n;
-    write(self, st->app_out, st->handshake.data() + leftover_from, n);
+  if (!st->handshake.empty()) {
+    st->bytes_in += st->handshake.size();
+    write(self, st->app_out, st->handshake.data(), st->handshake.size());
   }
   st->handshake.clear();
   st->handshake.shrink_to_fit();
@@ -118,29 +118,17 @@ void start_pumping(caf::io::broker* self, const state_ptr& st,
 // Advances the SOCKS5 exchange with what the proxy sent so far.
 void on_handshake_data(caf::io::broker* self, const state_ptr& st) {
   using action = socks5::client_handshake::step::action;
-  size_t used = 0;
-  for (;;) {
-    auto step = st->exchange->feed(st->handshake.data() + used,
-                                   st->handshake.size() - used);
-    used += step.consumed;
-    switch (step.what) {
-      case action::send:
-        write(self, st->up_out, step.bytes, step.size);
-        continue;
-      case action::need_more:
-        st->handshake.erase(st->handshake.begin(),
-                            st->handshake.begin() + static_cast<long>(used));
-        return;
-      case action::ready: // only without a request given up front
-      case action::failed:
-        return fail(self, st,
-                    socks5::message(step.what == action::failed
-                                        ? step.err
-                                        : socks5::error::out_of_order));
-      case action::done:
-        return start_pumping(self, st, used);
-    }
-  }
+  auto step = socks5::drive(*st->exchange, st->handshake,
+                            [&](const uint8_t* bytes, size_t size) {
+                              write(self, st->up_out, bytes, size);
+                            });
+  if (step.what == action::done)
+    start_pumping(self, st);
+  else if (step.what != action::need_more)
+    fail(self, st,
+         socks5::message(step.what == action::failed
+                             ? step.err
+                             : socks5::error::out_of_order));
 }
 
 // One side's bytes go to the other side's writer; pause the reader while

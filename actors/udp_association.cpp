@@ -137,32 +137,20 @@ void on_ready(caf::io::broker* self, const state_ptr& st,
 // Advances the SOCKS5 exchange with what the proxy sent so far.
 void on_control_data(caf::io::broker* self, const state_ptr& st) {
   using action = socks5::client_handshake::step::action;
-  size_t used = 0;
-  for (;;) {
-    auto step = st->exchange->feed(st->handshake.data() + used,
-                                   st->handshake.size() - used);
-    used += step.consumed;
-    switch (step.what) {
-      case action::send:
-        write(self, st->ctl, step.bytes, step.size);
-        continue;
-      case action::need_more:
-        st->handshake.erase(st->handshake.begin(),
-                            st->handshake.begin() + static_cast<long>(used));
-        return;
-      case action::ready: // only without a request given up front
-      case action::failed:
-        return reassociate(self, st,
-                           socks5::message(step.what == action::failed
-                                               ? step.err
-                                               : socks5::error::out_of_order));
-      case action::done: {
-        auto bound = st->exchange->bound();
-        st->exchange.reset();
-        st->handshake.clear();
-        return on_ready(self, st, bound);
-      }
-    }
+  auto step = socks5::drive(*st->exchange, st->handshake,
+                            [&](const uint8_t* bytes, size_t size) {
+                              write(self, st->ctl, bytes, size);
+                            });
+  if (step.what == action::done) {
+    auto bound = st->exchange->bound();
+    st->exchange.reset();
+    st->handshake.clear(); // nothing more is expected on this connection
+    on_ready(self, st, bound);
+  } else if (step.what != action::need_more) {
+    reassociate(self, st,
+                socks5::message(step.what == action::failed
+                                    ? step.err
+                                    : socks5::error::out_of_order));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "net/socks5.hpp"
 
@@ -87,5 +88,27 @@ private:
   // The login (3 + 255 + 255 bytes) is the longest message sent.
   std::array<uint8_t, 520> out_{};
 };
+
+/// Feeds `pending` (the proxy's bytes not yet used) to `h` until it needs
+/// more, is ready, done or failed, handing each message to send to
+/// `write(bytes, size)`. Used bytes leave `pending`; once done, what is left
+/// followed the reply (the application's bytes, after CONNECT). Returns the
+/// last step: need_more, ready, done or failed.
+template<class Write>
+client_handshake::step drive(client_handshake& h, std::vector<uint8_t>& pending,
+                             Write&& write) {
+  size_t used = 0;
+  for (;;) {
+    auto step = h.feed(pending.data() + used, pending.size() - used);
+    used += step.consumed;
+    if (step.what == client_handshake::step::action::send) {
+      write(step.bytes, step.size);
+      continue;
+    }
+    pending.erase(pending.begin(),
+                  pending.begin() + static_cast<std::ptrdiff_t>(used));
+    return step;
+  }
+}
 
 } // namespace drover::net::socks5

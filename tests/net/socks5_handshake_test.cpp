@@ -192,3 +192,28 @@ TEST(socks5_handshake, without_a_request_it_waits_ready_for_one) {
             error::out_of_order)
       << "one request per exchange";
 }
+
+// drive(): the callers' loop, writing each message and keeping what
+// followed the reply.
+TEST(socks5_handshake,
+     drive_writes_each_message_and_keeps_the_applications_bytes) {
+  client_handshake h{true, "alice", "pw", command::connect,
+                     v4("10.0.0.1", 443)};
+  std::vector<bytes> written;
+  auto write = [&](const uint8_t* b, size_t n) {
+    written.emplace_back(b, b + n);
+  };
+  auto greeting = h.start();
+  write(greeting.bytes, greeting.size);
+  bytes pending{5, 2, 1};
+  EXPECT_EQ(drive(h, pending, write).what, action::need_more);
+  EXPECT_EQ(pending, (bytes{1})) << "half the login's reply waits";
+  pending.push_back(0);
+  pending.insert(pending.end(), reply_bound_198_51_100_7_1080.begin(),
+                 reply_bound_198_51_100_7_1080.end());
+  pending.push_back('x');
+  EXPECT_EQ(drive(h, pending, write).what, action::done);
+  EXPECT_EQ(pending, (bytes{'x'}));
+  ASSERT_EQ(written.size(), 3u);
+  EXPECT_EQ(written[2], connect_to_10_0_0_1_443);
+}
