@@ -117,6 +117,8 @@ void start_pumping(caf::io::broker* self, const state_ptr& st) {
 
 // Advances the SOCKS5 exchange with what the proxy sent so far.
 void on_handshake_data(caf::io::broker* self, const state_ptr& st) {
+  if (!st->exchange || st->step != phase::handshake)
+    return; // a late read after the exchange ended (done, failed, closed)
   using action = socks5::client_handshake::step::action;
   auto step = socks5::drive(*st->exchange, st->handshake,
                             [&](const uint8_t* bytes, size_t size) {
