@@ -346,4 +346,24 @@ TEST(invoking_user, the_user_an_engine_works_for_may_look_at_its_process) {
   // PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, nothing more.
   EXPECT_NE(sddl.find(L";0x101000;;;S-1-5-21-1-2-3-1001)"), std::wstring::npos)
       << std::string(sddl.begin(), sddl.end());
+  // And its token, for TOKEN_QUERY only: the clients read its elevation.
+  HANDLE token = nullptr;
+  ASSERT_TRUE(OpenProcessToken(GetCurrentProcess(), READ_CONTROL, &token));
+  descriptor = nullptr;
+  ASSERT_EQ(GetSecurityInfo(token, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION,
+                            nullptr, nullptr, &dacl, nullptr, &descriptor),
+            static_cast<DWORD>(ERROR_SUCCESS));
+  CloseHandle(token);
+  text = nullptr;
+  ASSERT_TRUE(ConvertSecurityDescriptorToStringSecurityDescriptorW(
+      descriptor, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &text, nullptr));
+  std::wstring token_sddl{text};
+  LocalFree(text);
+  LocalFree(descriptor);
+  // TOKEN_QUERY is 0x8, which SDDL spells as the directory right "SW".
+  EXPECT_TRUE(token_sddl.find(L"(A;;SW;;;S-1-5-21-1-2-3-1001)")
+                  != std::wstring::npos
+              || token_sddl.find(L"(A;;0x8;;;S-1-5-21-1-2-3-1001)")
+                     != std::wstring::npos)
+      << "token: " << std::string(token_sddl.begin(), token_sddl.end());
 }

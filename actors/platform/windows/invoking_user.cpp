@@ -248,35 +248,53 @@ bool start_suspended_as(const invoking_user* user, std::wstring& command_line,
   return true;
 }
 
-bool let_look_at_this_process(const std::wstring& sid) {
-  PSID who = nullptr;
-  if (!ConvertStringSidToSidW(sid.c_str(), &who))
-    return false;
+namespace {
+
+// Adds an entry letting `who` have `access` to the kernel object `object`.
+bool grant(HANDLE object, PSID who, DWORD access) {
   PACL dacl = nullptr, merged = nullptr;
   PSECURITY_DESCRIPTOR descriptor = nullptr;
-  bool ok = GetSecurityInfo(GetCurrentProcess(), SE_KERNEL_OBJECT,
-                            DACL_SECURITY_INFORMATION, nullptr, nullptr, &dacl,
-                            nullptr, &descriptor)
+  bool ok = GetSecurityInfo(object, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION,
+                            nullptr, nullptr, &dacl, nullptr, &descriptor)
             == ERROR_SUCCESS;
   if (ok) {
     EXPLICIT_ACCESSW entry{};
-    entry.grfAccessPermissions
-        = PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE;
+    entry.grfAccessPermissions = access;
     entry.grfAccessMode = GRANT_ACCESS;
     entry.grfInheritance = NO_INHERITANCE;
     entry.Trustee.TrusteeForm = TRUSTEE_IS_SID;
     entry.Trustee.TrusteeType = TRUSTEE_IS_USER;
     entry.Trustee.ptstrName = static_cast<LPWSTR>(who);
     ok = SetEntriesInAclW(1, &entry, dacl, &merged) == ERROR_SUCCESS
-         && SetSecurityInfo(GetCurrentProcess(), SE_KERNEL_OBJECT,
-                            DACL_SECURITY_INFORMATION, nullptr, nullptr, merged,
-                            nullptr)
+         && SetSecurityInfo(object, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION,
+                            nullptr, nullptr, merged, nullptr)
                 == ERROR_SUCCESS;
   }
   if (merged != nullptr)
     LocalFree(merged);
   if (descriptor != nullptr)
     LocalFree(descriptor);
+  return ok;
+}
+
+} // namespace
+
+bool let_look_at_this_process(const std::wstring& sid) {
+  PSID who = nullptr;
+  if (!ConvertStringSidToSidW(sid.c_str(), &who))
+    return false;
+  // The process: its image and its end. Its token: whether it is elevated
+  // (the clients' check opens it for TOKEN_QUERY, which an administrator
+  // account's token would refuse another user).
+  bool ok = grant(GetCurrentProcess(), who,
+                  PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE);
+  HANDLE token = nullptr;
+  ok = ok
+       && OpenProcessToken(GetCurrentProcess(), READ_CONTROL | WRITE_DAC,
+                           &token)
+       && grant(token, who, TOKEN_QUERY);
+  if (token != nullptr)
+    CloseHandle(token);
   LocalFree(who);
   return ok;
 }

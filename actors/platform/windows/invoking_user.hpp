@@ -68,9 +68,9 @@ bool start_suspended_as(const invoking_user* user, std::wstring& command_line,
 /// belong to another account than the engine's.
 HANDLE open_process(DWORD access, DWORD pid);
 
-/// Lets `sid` look at this process (its image and elevation) and wait for
-/// its end: the control pipe's clients check their server that way, and a
-/// user served by another account's engine could not otherwise.
+/// Lets `sid` look at this process (its image, and its token's elevation)
+/// and wait for its end: the control pipe's clients check their server that
+/// way, and a user served by another account's engine could not otherwise.
 bool let_look_at_this_process(const std::wstring& sid);
 
 /// Acts as `user` on this thread until destroyed (impersonation); with no
