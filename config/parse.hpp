@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "config/diagnostic.hpp"
+#include "config/durations.hpp"
 #include "config/settings.hpp"
 
 namespace drover::config {
@@ -20,14 +21,6 @@ struct parse_result {
 /// diagnostics. Every error is collected, not only the first. Keys that are
 /// absent take their defaults; unknown keys are warnings.
 parse_result parse(std::string_view text, std::string_view file);
-
-/// Parses a duration written as a whole number and one unit: "500ms", "5s",
-/// "5m", "1h". Nothing else is accepted (no sign, space, fraction or bare
-/// number), so a typo cannot turn into a surprising value.
-std::optional<duration> parse_duration(std::string_view text);
-
-/// The inverse of parse_duration, in the largest unit that is exact.
-std::string format_duration(duration d);
 
 /// Renders settings as a complete, commented config file that parse() reads
 /// back to the same settings.
