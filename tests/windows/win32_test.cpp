@@ -288,6 +288,32 @@ TEST(invoking_user,
   CloseHandle(pi.hProcess);
 }
 
+// A program that would come out elevated where the user's own rights were
+// meant (here: a "user" holding this elevated process's own token) is ended
+// before its first instruction, and the caller is told why.
+TEST(invoking_user, a_program_that_comes_out_elevated_is_ended) {
+  if (!wp::process_elevated())
+    GTEST_SKIP() << "needs an elevated test process (wine's default)";
+  HANDLE own = nullptr, primary = nullptr, impersonation = nullptr;
+  ASSERT_TRUE(OpenProcessToken(GetCurrentProcess(), TOKEN_ALL_ACCESS, &own));
+  ASSERT_TRUE(DuplicateTokenEx(own, TOKEN_ALL_ACCESS, nullptr,
+                               SecurityImpersonation, TokenPrimary, &primary));
+  ASSERT_TRUE(DuplicateTokenEx(own, TOKEN_ALL_ACCESS, nullptr,
+                               SecurityImpersonation, TokenImpersonation,
+                               &impersonation));
+  CloseHandle(own);
+  wp::invoking_user elevated_user;
+  elevated_user.primary = {primary, CloseHandle};
+  elevated_user.impersonation = {impersonation, CloseHandle};
+  elevated_user.sid = L"S-1-5-21-1-2-3-1001";
+  std::wstring line = L"cmd.exe /c exit 0";
+  PROCESS_INFORMATION pi{};
+  DWORD error = 0;
+  EXPECT_FALSE(wp::start_suspended_as(&elevated_user, line, pi, error));
+  EXPECT_EQ(error, wp::error_started_elevated);
+  EXPECT_EQ(pi.hProcess, nullptr) << "nothing is left to the caller";
+}
+
 TEST(invoking_user, an_elevated_or_newer_parent_is_not_an_asker) {
   if (!wp::process_elevated())
     GTEST_SKIP() << "needs an elevated test process (wine's default)";
