@@ -10,13 +10,28 @@
 #include <caf/actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/engine_parts.hpp"
 #include "actors/platform/capture.hpp"
 #include "actors/platform/proxy_probe.hpp"
 #include "config/settings.hpp"
+#include "messages/engine_machine.hpp"
 #include "messages/interfaces.hpp"
-#include "messages/recovery_policy.hpp"
+#include "messages/traffic_watch.hpp"
 
 namespace drover {
+
+/// An actor that runs beside the engine's parts for the engine's whole life
+/// (the config watcher, the power monitor, the control server): spawned,
+/// watched and, if it stops by itself, started again by the supervisor.
+struct engine_service {
+  std::string name;        // "the config watcher"
+  std::string without_it;  // what the user loses while it is down
+  bool stops_last = false; // stopped after the engine (the control server
+                           // answers until the engine is down)
+  std::function<caf::actor(caf::actor_system&, const supervisor_actor&,
+                           std::string& error)>
+      spawn;
+};
 
 /// What the supervisor takes from the operating system. The deterministic
 /// tests replace it (a fake capture, scripted proxy checks, no listener).
@@ -40,9 +55,16 @@ struct supervisor_ports {
   // holds one to play an engine part that lets go late).
   std::function<void(std::shared_ptr<platform::capture_session>)>
       capture_shared;
+  // What runs beside the parts (none in the deterministic tests).
+  std::vector<engine_service> services;
 
   /// The real thing (platform/*).
   static supervisor_ports platform_defaults();
+};
+
+struct running_service {
+  caf::actor actor;
+  std::vector<caf::actor_clock::time_point> restarts; // the latest ones
 };
 
 struct supervisor_state {
@@ -51,7 +73,8 @@ struct supervisor_state {
 
   config::settings settings;
   supervisor_ports ports;
-  engine_event last;               // the latest state change
+  engine_machine machine; // what to do next (messages/engine_machine.hpp)
+  engine_event last;      // the latest state change
   std::deque<engine_event> recent; // the latest events, oldest first
   std::vector<engine_listener_actor> listeners;
   stats_snapshot stats;
@@ -60,54 +83,23 @@ struct supervisor_state {
   std::shared_ptr<platform::capture_guard> guard;
   guard_watch_actor watchdog; // puts back what someone removes
 
-  // The running engine (Starting .. Active); empty when Idle.
-  std::shared_ptr<platform::capture_session> capture;
-  flow_manager_actor flow_manager;
-  divert_reader_actor reader;
-  procscan_actor scanner;
-  caf::actor listener;
-  std::vector<caf::actor_addr> children;
-  bool stopping = false;
-  bool quit_when_stopped = false;
-  bool start_when_stopped = false; // Retry from Failed: stop, then start
-  bool pause_when_stopped = false; // going to sleep: Paused, not Idle
-  bool resuming = false;           // woke up: waiting for the network
-  bool reopening = false;          // the packet handle was lost: reopen
-  bool restarting = false;         // a restart waits for the old session
-  bool hold_capture = false;       // Failed: keep the rules when the parts stop
-  // Sleep requests answered once the engine is down.
+  engine_parts parts; // the running parts; a held capture when they are down
+  std::vector<running_service> services; // one per ports.services entry
+  caf::error quit_reason;
+  // Sleep requests answered once the engine has paused.
   std::vector<caf::typed_response_promise<bool>> sleep_waiters;
-  // Capture sessions not yet destroyed. An engine part on its way down may
-  // hold the old one a little longer than the supervisor does; the next
-  // session waits for it, as both use the same packet queue (binding it
-  // early fails).
-  std::shared_ptr<std::atomic<int>> live_captures
-      = std::make_shared<std::atomic<int>>(0);
-  bool start_when_released = false; // a start waits for the old session
 
-  // Supervision (see messages/recovery_policy.hpp).
-  recovery_policy policy;
-  bool probing = false;          // a proxy check is running
-  uint64_t retry_generation = 0; // which backoff timer is current
-  net::endpoint proxy;           // resolved at Start (0.0.0.0: not found)
-
-  // Heartbeat ("Active (no traffic)").
-  uint64_t last_bytes = 0;
-  caf::actor_clock::time_point last_traffic;
+  traffic_watch traffic;
   bool named_targets_running = false; // procscan's latest scan found some
   bool spawned_target = false;        // `drover run` started its program
 };
 
-/// Owns the engine: spawns and monitors its actors, drives the state
-/// machine, tells every listener what happened and why.
+/// Owns the engine: carries out what its state machine says (spawns and
+/// stops the parts, checks the proxy, sets timers), watches every actor of
+/// the engine, tells every listener what happened and why.
 supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            config::settings settings);
-
-/// Whether this build answers `fault` commands on the control socket: test
-/// builds only. `drover --version` says so, and installs and packages
-/// refuse such a build.
-bool fault_hooks_built_in();
 
 /// The same with other ports (tests).
 supervisor_actor::behavior_type

@@ -29,11 +29,10 @@
 
 #include <caf/io/middleman.hpp>
 
-#include "actors/config_watcher.hpp"
-#include "actors/control_server.hpp"
+#include "actors/engine.hpp"
+#include "actors/fault_hooks.hpp"
 #include "actors/platform/proxy_probe.hpp"
 #include "actors/platform/sockets.hpp"
-#include "actors/power_monitor.hpp"
 #include "actors/supervisor.hpp"
 
 namespace drover::cli {
@@ -164,55 +163,6 @@ bool start_logging(const config::settings& s, bool trace_flag, bool console,
   return true;
 }
 
-// Stops the engine (rules and cgroup removed) and waits until it is down.
-void stop_engine(caf::scoped_actor& self, const supervisor_actor& sup) {
-  self->monitor(sup);
-  self->send_exit(sup, caf::exit_reason::user_shutdown);
-  self->receive([](const caf::down_msg&) {},
-                caf::after(std::chrono::seconds{10}) >> [] {});
-}
-
-// Starts the engine and waits until it is Active or Failed.
-// Starts the engine and waits (bounded) until it settles: Active, or
-// Reconnecting (the proxy is down; the engine keeps trying), or Failed.
-engine_status start_engine(caf::actor_system& system,
-                           const supervisor_actor& sup) {
-  // A listener of its own, gone (and so unsubscribed) when this returns.
-  caf::scoped_actor waiter{system};
-  engine_status status;
-  status.last.state = engine_state::failed;
-  status.last.reason = "no answer from the engine";
-  waiter
-      ->request(sup, std::chrono::seconds{10}, atom::subscribe_v,
-                caf::actor_cast<engine_listener_actor>(waiter))
-      .receive(
-          [&](const engine_status& s) { status = s; },
-          [&](const caf::error& e) { status.last.reason = system.render(e); });
-  waiter->send(sup, atom::start_v);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
-  for (bool settled = false; !settled;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      status.last.state = engine_state::failed;
-      status.last.reason = "the engine did not become active within 30 s";
-      break;
-    }
-    waiter->receive(
-        [&](const engine_event& e) {
-          if (e.kind != event_kind::state_changed
-              && e.kind != event_kind::reconnect_attempt)
-            return;
-          status.last = e;
-          settled = e.state == engine_state::active
-                    || e.state == engine_state::reconnecting
-                    || e.state == engine_state::failed;
-        },
-        [&](const stats_snapshot&) {}, caf::after(left) >> [] {});
-  }
-  return status;
-}
-
 // This command's arguments (without the program), for running it again.
 std::vector<std::string>& command_arguments() {
   static std::vector<std::string> args;
@@ -262,13 +212,6 @@ platform::socket_handle open_control(std::ostream& err) {
   else
     control_users() = platform::share_control_socket(path);
   return fd;
-}
-
-caf::actor serve_control(caf::actor_system& system, platform::socket_handle fd,
-                         const supervisor_actor& sup, const fs::path& config) {
-  return system.middleman().spawn_broker(
-      control_server, fd, sup,
-      control_paths{platform::control_socket_path(), config.string()});
 }
 
 // `drover check`: the proxy, a CONNECT through it, and a UDP round trip
@@ -330,20 +273,37 @@ int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
   return result.verdict == platform::probe_verdict::ok ? exit_ok : exit_failure;
 }
 
-int headless(const options& o, std::ostream& err) {
-  if (auto rc = capture_here_or_elevate(err))
-    return *rc;
+// What both ways of running the engine (headless, `drover run`) do first:
+// the privileges, the control socket (which keeps a second engine out),
+// the process's limits, the config and the logs. Nothing, with `code` set,
+// when the engine cannot run.
+std::optional<engine_setup> prepare_engine(const options& o, bool console,
+                                           std::ostream& err, int& code) {
+  code = exit_failure;
+  if (auto rc = capture_here_or_elevate(err)) {
+    code = *rc;
+    return std::nullopt;
+  }
   auto control = open_control(err);
   if (control == platform::invalid_socket)
-    return exit_failure;
+    return std::nullopt;
   platform::keep_new_files_private();
   platform::raise_open_file_limit();
   platform::capture_termination_requests();
-  config::config_file file{config_path_of(o)};
-  std::optional<config_error> config_problem;
-  auto settings = load_for_run(file, err, config_problem);
-  if (!start_logging(settings, o.trace, true, err))
-    return exit_failure;
+  engine_setup setup{config::config_file{config_path_of(o)}, o.trace, control,
+                     std::nullopt};
+  auto settings = load_for_run(setup.file, err, setup.config_problem);
+  if (!start_logging(settings, o.trace, console, err))
+    return std::nullopt;
+  return setup;
+}
+
+int headless(const options& o, std::ostream& err) {
+  int code = exit_ok;
+  auto setup = prepare_engine(o, true, err, code);
+  if (!setup)
+    return code;
+  auto& file = setup->file;
   auto lg = log::get("drover");
   lg->info("{} starting; config {}, log {}", version_line(),
            file.path().string(), log::log_file().string());
@@ -356,21 +316,12 @@ int headless(const options& o, std::ostream& err) {
   {
     engine_config cfg;
     caf::actor_system system{cfg};
-    auto sup = system.spawn(supervisor, settings);
-    auto server = serve_control(system, control, sup, file.path());
-    auto watcher = system.spawn(config_watcher, file, sup, o.trace);
-    auto power = system.spawn(power_monitor, sup);
-    if (config_problem)
-      caf::anon_send(sup, *config_problem);
-    caf::scoped_actor self{system};
+    auto sup = start_engine(system, std::move(*setup));
     // Not waited for: a stop request must be served at once, in any state.
-    self->send(sup, atom::start_v);
+    caf::anon_send(sup, atom::start_v);
     platform::wait_for_termination();
     lg->info("stopping");
-    self->send_exit(watcher, caf::exit_reason::user_shutdown);
-    self->send_exit(power, caf::exit_reason::user_shutdown);
-    stop_engine(self, sup);
-    self->send_exit(server, caf::exit_reason::user_shutdown);
+    stop_engine(system, sup);
     trace::record("drover", "stop", {});
   }
   trace::close();
@@ -379,31 +330,17 @@ int headless(const options& o, std::ostream& err) {
 }
 
 int run_command(const options& o, std::ostream& err) {
-  if (auto rc = capture_here_or_elevate(err))
-    return *rc;
-  auto control = open_control(err);
-  if (control == platform::invalid_socket)
-    return exit_failure;
-  platform::keep_new_files_private();
-  platform::raise_open_file_limit();
-  platform::capture_termination_requests();
-  config::config_file file{config_path_of(o)};
-  std::optional<config_error> config_problem;
-  auto settings = load_for_run(file, err, config_problem);
-  if (!start_logging(settings, o.trace, false, err))
-    return exit_failure;
   int code = exit_failure;
+  auto setup = prepare_engine(o, false, err, code);
+  if (!setup)
+    return code;
+  code = exit_failure;
   {
     engine_config cfg;
     caf::actor_system system{cfg};
-    auto sup = system.spawn(supervisor, settings);
-    auto server = serve_control(system, control, sup, file.path());
-    auto watcher = system.spawn(config_watcher, file, sup, o.trace);
-    auto power = system.spawn(power_monitor, sup);
-    if (config_problem)
-      caf::anon_send(sup, *config_problem);
+    auto sup = start_engine(system, std::move(*setup));
     caf::scoped_actor self{system};
-    auto status = start_engine(system, sup);
+    auto status = start_and_wait(system, sup);
     if (status.last.state == engine_state::reconnecting)
       err << "drover run: " << status.last.reason
           << "; starting the program anyway (its connections are refused "
@@ -422,10 +359,7 @@ int run_command(const options& o, std::ostream& err) {
       if (pid > 0)
         code = platform::wait_exit_code(static_cast<unsigned long>(pid));
     }
-    self->send_exit(watcher, caf::exit_reason::user_shutdown);
-    self->send_exit(power, caf::exit_reason::user_shutdown);
-    stop_engine(self, sup);
-    self->send_exit(server, caf::exit_reason::user_shutdown);
+    stop_engine(system, sup);
   }
   trace::close();
   log::shutdown();

@@ -1,0 +1,121 @@
+#include "actors/engine.hpp"
+
+#include <memory>
+
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/config_watcher.hpp"
+#include "actors/control_server.hpp"
+#include "actors/power_monitor.hpp"
+#include "actors/supervisor.hpp"
+
+namespace drover {
+
+namespace {
+
+std::vector<engine_service> services_of(engine_setup& setup) {
+  std::vector<engine_service> out;
+  auto file = setup.file;
+  auto trace = setup.trace;
+  out.push_back({"the config watcher",
+                 "changes to the config file apply only after Drover restarts",
+                 false,
+                 [file, trace](caf::actor_system& sys,
+                               const supervisor_actor& sup, std::string&) {
+                   return caf::actor_cast<caf::actor>(
+                       sys.spawn(config_watcher, file, sup, trace));
+                 }});
+  out.push_back(
+      {"the power monitor",
+       "the engine no longer pauses when the computer sleeps; if "
+       "connections hang after a wake, choose Stop and Start",
+       false,
+       [](caf::actor_system& sys, const supervisor_actor& sup, std::string&) {
+         return caf::actor_cast<caf::actor>(sys.spawn(power_monitor, sup));
+       }});
+  // The first server takes the socket opened at start; one started again
+  // opens a new one (the old one's file went with it).
+  auto first = std::make_shared<platform::socket_handle>(setup.control);
+  auto config = setup.file.path().string();
+  out.push_back(
+      {"the control server",
+       "the tray and `drover` commands cannot reach the engine; "
+       "restart Drover",
+       true,
+       [first, config](caf::actor_system& sys, const supervisor_actor& sup,
+                       std::string& error) -> caf::actor {
+         auto path = platform::control_socket_path();
+         auto fd = *first;
+         *first = platform::invalid_socket;
+         if (fd == platform::invalid_socket) {
+           fd = platform::listen_local(path, error);
+           if (fd == platform::invalid_socket)
+             return {};
+           platform::share_control_socket(path);
+         }
+         return sys.middleman().spawn_broker(control_server, fd, sup,
+                                             control_paths{path, config});
+       }});
+  return out;
+}
+
+} // namespace
+
+supervisor_actor start_engine(caf::actor_system& sys, engine_setup setup) {
+  auto ports = supervisor_ports::platform_defaults();
+  ports.services = services_of(setup);
+  auto sup = sys.spawn(supervisor_with_ports, setup.file.current(),
+                       std::move(ports));
+  if (setup.config_problem)
+    caf::anon_send(sup, *setup.config_problem);
+  return sup;
+}
+
+engine_status start_and_wait(caf::actor_system& sys,
+                             const supervisor_actor& sup) {
+  // A listener of its own, gone (and so unsubscribed) when this returns.
+  caf::scoped_actor waiter{sys};
+  engine_status status;
+  status.last.state = engine_state::failed;
+  status.last.reason = "no answer from the engine";
+  waiter
+      ->request(sup, std::chrono::seconds{10}, atom::subscribe_v,
+                caf::actor_cast<engine_listener_actor>(waiter))
+      .receive(
+          [&](const engine_status& s) { status = s; },
+          [&](const caf::error& e) { status.last.reason = sys.render(e); });
+  waiter->send(sup, atom::start_v);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  for (bool settled = false; !settled;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      status.last.state = engine_state::failed;
+      status.last.reason = "the engine did not become active within 30 s";
+      break;
+    }
+    waiter->receive(
+        [&](const engine_event& e) {
+          if (e.kind != event_kind::state_changed
+              && e.kind != event_kind::reconnect_attempt)
+            return;
+          status.last = e;
+          settled = e.state == engine_state::active
+                    || e.state == engine_state::reconnecting
+                    || e.state == engine_state::failed;
+        },
+        [&](const stats_snapshot&) {}, caf::after(left) >> [] {});
+  }
+  return status;
+}
+
+void stop_engine(caf::actor_system& sys, const supervisor_actor& sup) {
+  caf::scoped_actor self{sys};
+  self->monitor(sup);
+  self->send_exit(sup, caf::exit_reason::user_shutdown);
+  self->receive([](const caf::down_msg&) {},
+                caf::after(std::chrono::seconds{10}) >> [] {});
+}
+
+} // namespace drover

@@ -1,0 +1,558 @@
+#include "messages/engine_machine.hpp"
+
+#include "net/packet.hpp"
+
+namespace drover {
+
+namespace {
+
+engine_command command(command_kind kind) {
+  engine_command c;
+  c.kind = kind;
+  return c;
+}
+
+engine_command after(command_kind kind, std::chrono::milliseconds delay) {
+  auto c = command(kind);
+  c.delay = delay;
+  return c;
+}
+
+} // namespace
+
+std::string duration_text(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms != 0 && ms % 60000 == 0)
+    return std::to_string(ms / 60000) + " min";
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s"
+                        : std::to_string(ms) + " ms";
+}
+
+const char* to_string(engine_phase p) {
+  switch (p) {
+    case engine_phase::idle:
+      return "idle";
+    case engine_phase::waiting_for_old_session:
+      return "waiting-for-old-session";
+    case engine_phase::starting:
+      return "starting";
+    case engine_phase::checking:
+      return "checking";
+    case engine_phase::active:
+      return "active";
+    case engine_phase::reconnecting:
+      return "reconnecting";
+    case engine_phase::failed_running:
+      return "failed-running";
+    case engine_phase::failed_holding:
+      return "failed-holding";
+    case engine_phase::reopen_wait:
+      return "reopen-wait";
+    case engine_phase::stopping:
+      return "stopping";
+    case engine_phase::paused_running:
+      return "paused-running";
+    case engine_phase::paused_down:
+      return "paused-down";
+    case engine_phase::waking_running:
+      return "waking-running";
+    case engine_phase::waking_down:
+      return "waking-down";
+  }
+  return "?";
+}
+
+engine_machine::engine_machine(recovery_timing timing, std::string host,
+                               uint16_t port)
+    : timing_(timing), policy_(timing), host_(std::move(host)), port_(port) {}
+
+std::string engine_machine::proxy_text() const {
+  return host_ + ":" + std::to_string(port_);
+}
+
+bool engine_machine::parts_running() const {
+  switch (phase_) {
+    case engine_phase::checking:
+    case engine_phase::active:
+    case engine_phase::reconnecting:
+    case engine_phase::failed_running:
+    case engine_phase::paused_running:
+    case engine_phase::waking_running:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void engine_machine::publish(engine_commands& out, event_kind kind,
+                             engine_state state, std::string reason,
+                             failure_class failure, uint32_t attempt) {
+  auto c = command(command_kind::publish);
+  c.event.kind = kind;
+  c.event.state = state;
+  c.event.reason = std::move(reason);
+  c.event.failure = failure;
+  c.event.attempt = attempt;
+  if (kind == event_kind::state_changed || kind == event_kind::reconnect_attempt
+      || kind == event_kind::restart) {
+    shown_ = state;
+    shown_attempt_ = attempt;
+  }
+  out.push_back(std::move(c));
+}
+
+// Starts the parts, once the last session is gone (the next one binds the
+// same packet queue, which fails while the old one holds it).
+void engine_machine::begin(engine_commands& out, start_kind kind) {
+  if (capture_held_) {
+    out.push_back(command(command_kind::release_capture));
+    capture_held_ = false;
+  }
+  if (sessions_alive_ > 0) {
+    phase_ = engine_phase::waiting_for_old_session;
+    pending_start_ = kind;
+    return;
+  }
+  if (kind != start_kind::reopen)
+    reset_policy(); // a reopen keeps counting driver losses
+  operation_++;
+  publish(out, event_kind::state_changed, engine_state::starting,
+          kind == start_kind::reopen ? "reopening the packet handle"
+          : kind == start_kind::restart
+              ? "restarting the engine's parts (the capture stays)"
+              : "starting the engine");
+  auto c = command(command_kind::start_parts);
+  c.start = kind;
+  out.push_back(c);
+  phase_ = engine_phase::starting;
+  // The guard may be in place from here on, even if the start fails later:
+  // only Stop and Quit release it.
+  guard_held_ = true;
+}
+
+void engine_machine::stop_parts(engine_commands& out, after_stop then) {
+  phase_ = engine_phase::stopping;
+  after_ = then;
+  out.push_back(command(command_kind::stop_parts));
+}
+
+void engine_machine::release_all(engine_commands& out) {
+  if (capture_held_) {
+    out.push_back(command(command_kind::release_capture));
+    capture_held_ = false;
+  }
+  out.push_back(command(command_kind::release_guard));
+  guard_held_ = false;
+  phase_ = engine_phase::idle;
+  if (shown_ != engine_state::idle)
+    publish(out, event_kind::state_changed, engine_state::idle,
+            "stopped: nothing is captured");
+}
+
+// Every part is down: what `after_` asked for.
+void engine_machine::stopped(engine_commands& out) {
+  checking_ = false;
+  out.push_back(command(command_kind::answer_sleepers));
+  if (!capture_held_)
+    out.push_back(command(command_kind::release_capture));
+  if (quit_) {
+    release_all(out);
+    out.push_back(command(command_kind::quit));
+    return;
+  }
+  switch (after_) {
+    case after_stop::idle:
+      release_all(out);
+      return;
+    case after_stop::failed:
+      phase_ = engine_phase::failed_holding;
+      return;
+    case after_stop::restart:
+      return begin(out, start_kind::restart);
+    case after_stop::reopen_later:
+      phase_ = engine_phase::reopen_wait;
+      return;
+    case after_stop::reopen_now:
+      return begin(out, start_kind::reopen);
+    case after_stop::pause:
+      phase_ = engine_phase::paused_down;
+      return;
+    case after_stop::wake:
+      phase_ = engine_phase::waking_down;
+      out.push_back(after(command_kind::look_for_network, {}));
+      return;
+  }
+}
+
+// Failed, failing closed: a target never goes direct by accident. When the
+// parts still run (the proxy failed, not the engine), they stay and refuse
+// every new flow. When a part died, the others stop but the capture (rules,
+// queue) stays: captured packets wait in a queue nobody reads and are
+// dropped. Retry or Stop release it.
+void engine_machine::fail(engine_commands& out, failure_class failure,
+                          const std::string& reason, bool parts_healthy) {
+  operation_++; // cancels a pending reconnect or reopen
+  publish(out, event_kind::state_changed, engine_state::failed, reason,
+          failure);
+  if (parts_healthy && parts_running()) {
+    phase_ = engine_phase::failed_running;
+    return;
+  }
+  capture_held_ = true;
+  if (parts_running()) {
+    stop_parts(out, after_stop::failed);
+  } else if (phase_ == engine_phase::stopping) {
+    after_ = after_stop::failed;
+  } else {
+    after_ = after_stop::failed;
+    stopped(out);
+  }
+}
+
+void engine_machine::check(engine_commands& out) {
+  if (checking_)
+    return;
+  checking_ = true;
+  out.push_back(command(command_kind::check_proxy));
+}
+
+engine_commands engine_machine::on_start() {
+  engine_commands out;
+  switch (phase_) {
+    case engine_phase::idle:
+    case engine_phase::failed_holding:
+      begin(out, start_kind::fresh);
+      break;
+    case engine_phase::failed_running:
+      // Failed with the parts kept (fail closed): stop them, then start.
+      operation_++;
+      stop_parts(out, after_stop::restart);
+      break;
+    default:
+      break; // already running, or on its way
+  }
+  return out;
+}
+
+engine_commands engine_machine::on_retry() {
+  if (shown_ != engine_state::failed)
+    return {};
+  return on_start();
+}
+
+engine_commands engine_machine::on_stop() {
+  engine_commands out;
+  operation_++; // no reconnect or reopen after a Stop
+  if (phase_ == engine_phase::stopping) {
+    after_ = after_stop::idle; // whatever was to follow, a Stop wins
+    return out;
+  }
+  if (parts_running()) {
+    publish(out, event_kind::info, shown_, "stopping");
+    stop_parts(out, after_stop::idle);
+    return out;
+  }
+  // Nothing runs: asleep, waking, between a handle's loss and its reopen,
+  // Failed with the capture held, or a start waiting: release the rest.
+  if (guard_held_ || capture_held_ || shown_ != engine_state::idle)
+    release_all(out);
+  phase_ = engine_phase::idle;
+  return out;
+}
+
+engine_commands engine_machine::on_quit() {
+  engine_commands out;
+  quit_ = true;
+  operation_++;
+  if (parts_running()) {
+    stop_parts(out, after_stop::idle);
+  } else if (phase_ != engine_phase::stopping) {
+    release_all(out);
+    out.push_back(command(command_kind::quit));
+  }
+  return out;
+}
+
+engine_commands engine_machine::on_parts_started(uint32_t proxy_ip) {
+  engine_commands out;
+  if (phase_ != engine_phase::starting)
+    return out;
+  sessions_alive_++;
+  proxy_ip_ = proxy_ip;
+  phase_ = engine_phase::checking;
+  publish(out, event_kind::info, engine_state::starting,
+          "capture ready (new connections wait for the proxy check); "
+          "checking the proxy "
+              + proxy_text());
+  check(out);
+  return out;
+}
+
+engine_commands engine_machine::on_start_failed(failure_class failure,
+                                                const std::string& reason) {
+  engine_commands out;
+  if (phase_ == engine_phase::starting)
+    fail(out, failure, reason);
+  return out;
+}
+
+engine_commands engine_machine::on_parts_stopped() {
+  engine_commands out;
+  if (phase_ == engine_phase::stopping)
+    stopped(out);
+  return out;
+}
+
+engine_commands engine_machine::on_session_gone() {
+  engine_commands out;
+  if (sessions_alive_ > 0)
+    sessions_alive_--;
+  if (phase_ == engine_phase::waiting_for_old_session && sessions_alive_ == 0)
+    begin(out, pending_start_);
+  return out;
+}
+
+engine_commands engine_machine::on_check(const check_result& c,
+                                         time_point now) {
+  engine_commands out;
+  checking_ = false;
+  if (phase_ != engine_phase::checking && phase_ != engine_phase::active
+      && phase_ != engine_phase::reconnecting)
+    return out; // stopped, given up or asleep meanwhile
+  if (c.proxy_ip != 0 && c.proxy_ip != proxy_ip_) {
+    // The name points elsewhere now; the capture excludes the old address
+    // and the sessions use it: start again on the new one.
+    publish(out, event_kind::info, shown_,
+            "the proxy " + host_ + " is now at "
+                + net::to_string(net::ipv4_address{c.proxy_ip}) + " (was "
+                + (proxy_ip_ == 0
+                       ? std::string{"not found"}
+                       : net::to_string(net::ipv4_address{proxy_ip_}))
+                + "): restarting the engine");
+    operation_++;
+    stop_parts(out, after_stop::restart);
+    return out;
+  }
+  if (c.ok) {
+    if (phase_ == engine_phase::active)
+      return out; // a session's trouble was its own, the proxy is fine
+    auto attempts = shown_ == engine_state::reconnecting ? shown_attempt_ : 0u;
+    policy_.on_active();
+    if (timing_pending_)
+      reset_policy();
+    auto flows = command(command_kind::new_flows);
+    flows.proxying = true;
+    out.push_back(flows);
+    publish(out, event_kind::state_changed, engine_state::active,
+            "proxying through " + proxy_text()
+                + (attempts > 0 ? " (reconnected after "
+                                      + std::to_string(attempts) + " attempts)"
+                                : ""));
+    phase_ = engine_phase::active;
+    return out;
+  }
+  out.push_back(command(command_kind::new_flows)); // not proxying
+  if (c.failure != failure_class::proxy_unreachable) {
+    fail(out, c.failure, c.reason, true); // retrying changes nothing
+    return out;
+  }
+  auto d = policy_.on_failure(failure_class::proxy_unreachable, now);
+  if (d.action != recovery_action::exp_backoff) {
+    fail(out, failure_class::proxy_unreachable,
+         std::string{d.gave_up} + " for "
+             + duration_text(policy_.timing().backoff_total) + " (" + c.reason
+             + "); new connections are refused until you choose Retry or Stop",
+         true);
+    return out;
+  }
+  operation_++;
+  publish(out, event_kind::reconnect_attempt, engine_state::reconnecting,
+          "cannot reach the proxy " + proxy_text() + " (" + c.reason
+              + "); attempt " + std::to_string(d.attempt) + ", next try in "
+              + duration_text(d.delay),
+          failure_class::proxy_unreachable, d.attempt);
+  auto retry = after(command_kind::retry_after, d.delay);
+  retry.operation = operation_;
+  out.push_back(retry);
+  phase_ = engine_phase::reconnecting;
+  return out;
+}
+
+engine_commands engine_machine::on_timer(uint64_t operation) {
+  engine_commands out;
+  if (operation != operation_)
+    return out; // a Stop, a Retry or a new series came since
+  if (phase_ == engine_phase::reopen_wait)
+    begin(out, start_kind::reopen);
+  else if (phase_ == engine_phase::stopping
+           && after_ == after_stop::reopen_later)
+    after_ = after_stop::reopen_now; // the parts are still stopping
+  else if (phase_ == engine_phase::reconnecting)
+    check(out);
+  return out;
+}
+
+engine_commands engine_machine::on_network(bool route, uint32_t looks) {
+  engine_commands out;
+  if (phase_ != engine_phase::waking_running
+      && phase_ != engine_phase::waking_down)
+    return out; // stopped or asleep again meanwhile
+  // Wait (bounded) for a route to the proxy; without one the proxy check
+  // would only fail and start a reconnect series.
+  constexpr uint32_t max_looks = 20; // 5 s
+  if (!route && looks < max_looks) {
+    auto look
+        = after(command_kind::look_for_network, std::chrono::milliseconds{250});
+    look.looks = looks + 1;
+    out.push_back(look);
+    return out;
+  }
+  if (phase_ == engine_phase::waking_down) {
+    begin(out, start_kind::wake);
+  } else {
+    // The parts kept running through the sleep: check the proxy.
+    phase_ = engine_phase::checking;
+    check(out);
+  }
+  return out;
+}
+
+engine_commands engine_machine::on_part_down(failure_class failure,
+                                             const std::string& why,
+                                             time_point now) {
+  engine_commands out;
+  if (!parts_running())
+    return out;
+  if (failure == failure_class::none)
+    failure = failure_class::fatal; // a part never just ends by itself
+  if (failure == failure_class::panic) {
+    fail(out, failure, why);
+    return out;
+  }
+  auto d = policy_.on_failure(failure, now);
+  if (d.action == recovery_action::retry_once) {
+    // The packet handle was lost: stop the parts, keep the rules (fail
+    // closed), open a new handle after a pause.
+    publish(out, event_kind::restart, engine_state::starting,
+            "the packet handle was lost (" + why + "); reopening it in "
+                + duration_text(d.delay),
+            failure, d.attempt);
+    out.push_back(command(command_kind::new_flows)); // not proxying
+    capture_held_ = true;
+    operation_++;
+    stop_parts(out, after_stop::reopen_later);
+    auto retry = after(command_kind::retry_after, d.delay);
+    retry.operation = operation_;
+    out.push_back(retry);
+    return out;
+  }
+  fail(out, failure,
+       *d.gave_up != '\0' ? std::string{d.gave_up} + " (" + why + ")"
+                          : "an engine part stopped: " + why);
+  return out;
+}
+
+engine_commands engine_machine::on_check_wanted() {
+  engine_commands out;
+  if (phase_ == engine_phase::active)
+    check(out);
+  return out;
+}
+
+// The computer is about to sleep: every connection closes and the targets'
+// packets are dropped until the wake (the capture stays: fail closed); the
+// OS is answered once that is done. A proxy connection would not survive
+// the sleep anyway.
+engine_commands engine_machine::on_sleep() {
+  engine_commands out;
+  auto paused = [&](const char* text) {
+    operation_++;   // no reconnect attempt while asleep
+    reset_policy(); // the wake starts a new series
+    publish(out, event_kind::state_changed, engine_state::paused, text,
+            failure_class::sleep);
+  };
+  constexpr auto held_back
+      = "the computer is going to sleep: connections closed; the targets' "
+        "traffic is held back until it wakes";
+  if (phase_ == engine_phase::stopping) {
+    if (after_ == after_stop::idle || after_ == after_stop::failed) {
+      out.push_back(command(command_kind::answer_sleepers)); // nothing will run
+    } else if (after_ != after_stop::pause) {
+      // A restart is under way: its parts stay down until the wake (the
+      // sleep is answered once they are down).
+      paused(held_back);
+      after_ = after_stop::pause;
+    }
+    return out;
+  }
+  bool start_pending = phase_ == engine_phase::waiting_for_old_session
+                       && (pending_start_ == start_kind::reopen
+                           || pending_start_ == start_kind::wake);
+  if (phase_ == engine_phase::reopen_wait || phase_ == engine_phase::waking_down
+      || start_pending) {
+    // Between a lost handle and its reopen, or still waking: no reopen
+    // while asleep; the wake starts it.
+    paused("the computer is going to sleep: nothing is captured until it "
+           "wakes");
+    if (capture_held_) {
+      out.push_back(command(command_kind::release_capture));
+      capture_held_ = false;
+    }
+    phase_ = engine_phase::paused_down;
+    out.push_back(command(command_kind::answer_sleepers));
+    return out;
+  }
+  if (!parts_running()) {
+    // Idle, Failed with the capture held, or already asleep.
+    out.push_back(command(command_kind::answer_sleepers));
+    return out;
+  }
+  if (phase_ != engine_phase::paused_running)
+    paused(held_back);
+  phase_ = engine_phase::paused_running;
+  out.push_back(command(command_kind::end_flows));
+  return out;
+}
+
+engine_commands engine_machine::on_wake() {
+  engine_commands out;
+  if (shown_ != engine_state::paused)
+    return out;
+  publish(out, event_kind::state_changed, engine_state::starting,
+          "the computer woke up: waiting for the network",
+          failure_class::resume);
+  if (phase_ == engine_phase::paused_running) {
+    phase_ = engine_phase::waking_running;
+    out.push_back(after(command_kind::look_for_network, {}));
+  } else if (phase_ == engine_phase::paused_down) {
+    phase_ = engine_phase::waking_down;
+    out.push_back(after(command_kind::look_for_network, {}));
+  } else if (phase_ == engine_phase::stopping) {
+    after_ = after_stop::wake; // looks for the network once the parts are down
+  }
+  return out;
+}
+
+engine_commands engine_machine::on_config(bool proxy_changed, std::string host,
+                                          uint16_t port, bool timing_changed,
+                                          recovery_timing timing) {
+  engine_commands out;
+  bool restart = proxy_changed && parts_running();
+  host_ = std::move(host);
+  port_ = port;
+  if (timing_changed) {
+    timing_ = timing;
+    // A running series keeps its timing; the next one uses the new.
+    if (shown_ != engine_state::reconnecting)
+      reset_policy();
+    else
+      timing_pending_ = true;
+  }
+  if (restart) {
+    operation_++; // the old proxy's backoff is over
+    stop_parts(out, after_stop::restart);
+  }
+  return out;
+}
+
+} // namespace drover

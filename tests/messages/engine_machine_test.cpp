@@ -1,0 +1,431 @@
+// The engine state machine row by row: each input in each phase, and the
+// commands that come out. No actors and no clock: `now` is passed in.
+
+#include <gtest/gtest.h>
+
+#include "messages/engine_machine.hpp"
+
+using namespace drover;
+using namespace std::chrono_literals;
+
+namespace {
+
+using kinds = std::vector<command_kind>;
+
+kinds kinds_of(const engine_commands& cs) {
+  kinds out;
+  for (auto& c : cs)
+    out.push_back(c.kind);
+  return out;
+}
+
+const engine_command* find(const engine_commands& cs, command_kind k) {
+  for (auto& c : cs)
+    if (c.kind == k)
+      return &c;
+  return nullptr;
+}
+
+// The delay of the retry timer asked for; -1 ms when none was.
+std::chrono::milliseconds retry_delay(const engine_commands& cs) {
+  auto c = find(cs, command_kind::retry_after);
+  return c ? c->delay : std::chrono::milliseconds{-1};
+}
+
+uint64_t retry_operation(const engine_commands& cs) {
+  auto c = find(cs, command_kind::retry_after);
+  return c ? c->operation : 0;
+}
+
+std::vector<std::string> said(const engine_commands& cs) {
+  std::vector<std::string> out;
+  for (auto& c : cs)
+    if (c.kind == command_kind::publish)
+      out.push_back(c.event.reason);
+  return out;
+}
+
+check_result ok() {
+  check_result r;
+  r.ok = true;
+  return r;
+}
+
+check_result unreachable() {
+  check_result r;
+  r.failure = failure_class::proxy_unreachable;
+  r.reason = "TCP connect: Connection refused";
+  return r;
+}
+
+constexpr uint32_t proxy_ip = 0x0a000001;
+
+struct machine_test : ::testing::Test {
+  engine_machine m{recovery_timing{}, "proxy.test", 1080};
+  engine_machine::time_point now{};
+
+  // Idle -> Active.
+  void activate() {
+    m.on_start();
+    m.on_parts_started(proxy_ip);
+    m.on_check(ok(), now);
+    ASSERT_EQ(m.phase(), engine_phase::active);
+  }
+};
+
+} // namespace
+
+TEST_F(machine_test, start_opens_the_parts_then_checks_the_proxy) {
+  auto out = m.on_start();
+  EXPECT_EQ(kinds_of(out),
+            (kinds{command_kind::publish, command_kind::start_parts}));
+  EXPECT_EQ(out[0].event.state, engine_state::starting);
+  EXPECT_EQ(out[0].event.reason, "starting the engine");
+  EXPECT_EQ(m.phase(), engine_phase::starting);
+  EXPECT_TRUE(m.guard_held());
+  out = m.on_parts_started(proxy_ip);
+  EXPECT_EQ(kinds_of(out),
+            (kinds{command_kind::publish, command_kind::check_proxy}));
+  EXPECT_EQ(out[0].event.kind, event_kind::info);
+  EXPECT_EQ(m.phase(), engine_phase::checking);
+  EXPECT_EQ(m.sessions_alive(), 1);
+  out = m.on_check(ok(), now);
+  EXPECT_EQ(kinds_of(out),
+            (kinds{command_kind::new_flows, command_kind::publish}));
+  EXPECT_TRUE(out[0].proxying);
+  EXPECT_EQ(out[1].event.state, engine_state::active);
+  EXPECT_EQ(out[1].event.reason, "proxying through proxy.test:1080");
+  EXPECT_EQ(m.state(), engine_state::active);
+}
+
+TEST_F(machine_test, start_while_running_does_nothing) {
+  activate();
+  EXPECT_TRUE(m.on_start().empty());
+  EXPECT_TRUE(m.on_retry().empty()); // Retry is for Failed only
+}
+
+TEST_F(machine_test, a_start_that_cannot_capture_fails_holding_the_guard) {
+  m.on_start();
+  auto out = m.on_start_failed(failure_class::driver_gone, "no driver");
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].event.state, engine_state::failed);
+  EXPECT_EQ(out[0].event.failure, failure_class::driver_gone);
+  EXPECT_EQ(m.phase(), engine_phase::failed_holding);
+  EXPECT_EQ(find(out, command_kind::release_guard), nullptr);
+  // Stop releases everything.
+  out = m.on_stop();
+  EXPECT_NE(find(out, command_kind::release_guard), nullptr);
+  EXPECT_EQ(said(out).back(), "stopped: nothing is captured");
+  EXPECT_EQ(m.phase(), engine_phase::idle);
+}
+
+TEST_F(machine_test, unreachable_backs_off_1_5_30_s_then_fails_after_5_min) {
+  m.on_start();
+  m.on_parts_started(proxy_ip);
+  auto out = m.on_check(unreachable(), now);
+  EXPECT_EQ(m.phase(), engine_phase::reconnecting);
+  auto retry = find(out, command_kind::retry_after);
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(retry->delay, 1s);
+  auto flows = find(out, command_kind::new_flows);
+  ASSERT_NE(flows, nullptr);
+  EXPECT_FALSE(flows->proxying);
+  EXPECT_EQ(said(out).back(),
+            "cannot reach the proxy proxy.test:1080 (TCP connect: Connection "
+            "refused); attempt 1, next try in 1 s");
+  // A stale timer does nothing; the current one checks again.
+  EXPECT_TRUE(m.on_timer(retry->operation - 1).empty());
+  EXPECT_EQ(kinds_of(m.on_timer(retry->operation)),
+            kinds{command_kind::check_proxy});
+  out = m.on_check(unreachable(), now + 1s);
+  EXPECT_EQ(retry_delay(out), 5s);
+  m.on_timer(m.operation());
+  out = m.on_check(unreachable(), now + 6s);
+  EXPECT_EQ(retry_delay(out), 30s);
+  m.on_timer(m.operation());
+  out = m.on_check(unreachable(), now + 301s);
+  EXPECT_EQ(m.phase(), engine_phase::failed_running);
+  EXPECT_EQ(m.state(), engine_state::failed);
+  EXPECT_EQ(find(out, command_kind::stop_parts), nullptr); // fail closed
+  EXPECT_NE(said(out).back().find("for 5 min"), std::string::npos);
+}
+
+TEST_F(machine_test, the_proxy_back_counts_the_attempts) {
+  m.on_start();
+  m.on_parts_started(proxy_ip);
+  m.on_check(unreachable(), now);
+  m.on_timer(m.operation());
+  m.on_check(unreachable(), now + 1s);
+  m.on_timer(m.operation());
+  auto out = m.on_check(ok(), now + 6s);
+  EXPECT_EQ(said(out).back(),
+            "proxying through proxy.test:1080 (reconnected after 2 attempts)");
+}
+
+TEST_F(machine_test, rejected_credentials_fail_at_once_with_the_parts_kept) {
+  m.on_start();
+  m.on_parts_started(proxy_ip);
+  check_result r;
+  r.failure = failure_class::auth_rejected;
+  r.reason = "the proxy refused the login";
+  auto out = m.on_check(r, now);
+  EXPECT_EQ(m.phase(), engine_phase::failed_running);
+  EXPECT_EQ(find(out, command_kind::retry_after), nullptr);
+  // Retry stops the parts, then starts them again.
+  out = m.on_retry();
+  EXPECT_EQ(kinds_of(out), kinds{command_kind::stop_parts});
+  out = m.on_parts_stopped();
+  EXPECT_NE(find(out, command_kind::release_capture), nullptr);
+  EXPECT_EQ(m.phase(), engine_phase::waiting_for_old_session);
+  out = m.on_session_gone();
+  EXPECT_EQ(said(out).front(),
+            "restarting the engine's parts (the capture stays)");
+  EXPECT_NE(find(out, command_kind::start_parts), nullptr);
+  EXPECT_EQ(find(out, command_kind::release_guard), nullptr);
+}
+
+TEST_F(machine_test, a_proxy_that_moved_restarts_onto_its_new_address) {
+  activate();
+  m.on_check_wanted();
+  auto r = ok();
+  r.proxy_ip = 0x0a000002;
+  auto out = m.on_check(r, now);
+  EXPECT_EQ(said(out).front(), "the proxy proxy.test is now at 10.0.0.2 (was "
+                               "10.0.0.1): restarting the engine");
+  EXPECT_EQ(m.phase(), engine_phase::stopping);
+  EXPECT_EQ(m.then(), after_stop::restart);
+}
+
+TEST_F(machine_test, a_check_is_asked_for_once_while_active) {
+  EXPECT_TRUE(m.on_check_wanted().empty()); // idle
+  activate();
+  EXPECT_EQ(kinds_of(m.on_check_wanted()), kinds{command_kind::check_proxy});
+  EXPECT_TRUE(m.on_check_wanted().empty());   // one is out
+  EXPECT_TRUE(m.on_check(ok(), now).empty()); // the proxy is fine
+  EXPECT_EQ(m.phase(), engine_phase::active);
+}
+
+TEST_F(machine_test, a_lost_handle_is_reopened_after_2_s_holding_the_capture) {
+  activate();
+  auto out = m.on_part_down(failure_class::driver_lost, "read failed", now);
+  EXPECT_EQ(kinds_of(out),
+            (kinds{command_kind::publish, command_kind::new_flows,
+                   command_kind::stop_parts, command_kind::retry_after}));
+  EXPECT_EQ(out[0].event.kind, event_kind::restart);
+  EXPECT_EQ(out[0].event.reason,
+            "the packet handle was lost (read failed); reopening it in 2 s");
+  auto op = out[3].operation;
+  out = m.on_parts_stopped();
+  EXPECT_EQ(find(out, command_kind::release_capture), nullptr); // held
+  EXPECT_EQ(m.phase(), engine_phase::reopen_wait);
+  out = m.on_timer(op);
+  EXPECT_NE(find(out, command_kind::release_capture), nullptr);
+  EXPECT_EQ(m.phase(), engine_phase::waiting_for_old_session);
+  out = m.on_session_gone();
+  EXPECT_EQ(said(out).front(), "reopening the packet handle");
+  EXPECT_EQ(m.phase(), engine_phase::starting);
+}
+
+TEST_F(machine_test, a_timer_that_fires_while_the_parts_stop_reopens_after) {
+  activate();
+  auto out = m.on_part_down(failure_class::driver_lost, "x", now);
+  m.on_timer(out.back().operation);
+  EXPECT_EQ(m.then(), after_stop::reopen_now);
+  out = m.on_parts_stopped();
+  EXPECT_EQ(m.phase(), engine_phase::waiting_for_old_session);
+}
+
+TEST_F(machine_test, a_second_loss_within_30_s_fails) {
+  activate();
+  auto out = m.on_part_down(failure_class::driver_lost, "x", now);
+  m.on_parts_stopped();
+  m.on_timer(out.back().operation);
+  m.on_session_gone();
+  m.on_parts_started(proxy_ip);
+  m.on_check(ok(), now + 3s);
+  out = m.on_part_down(failure_class::driver_lost, "y", now + 10s);
+  EXPECT_EQ(m.state(), engine_state::failed);
+  EXPECT_EQ(m.then(), after_stop::failed);
+  m.on_parts_stopped();
+  EXPECT_EQ(m.phase(), engine_phase::failed_holding);
+}
+
+TEST_F(machine_test, a_panic_fails_with_the_sentence_given) {
+  activate();
+  auto out = m.on_part_down(failure_class::panic, "an engine part failed", now);
+  EXPECT_EQ(out[0].event.reason, "an engine part failed");
+  EXPECT_EQ(out[0].event.failure, failure_class::panic);
+  EXPECT_EQ(m.phase(), engine_phase::stopping);
+}
+
+TEST_F(machine_test, an_exit_without_a_class_is_fatal) {
+  activate();
+  auto out = m.on_part_down(failure_class::none, "killed", now);
+  EXPECT_EQ(out[0].event.failure, failure_class::fatal);
+  EXPECT_EQ(out[0].event.reason, "an engine part stopped: killed");
+}
+
+TEST_F(machine_test, stop_releases_the_guard_once_the_parts_are_down) {
+  activate();
+  auto out = m.on_stop();
+  EXPECT_EQ(kinds_of(out),
+            (kinds{command_kind::publish, command_kind::stop_parts}));
+  EXPECT_EQ(out[0].event.reason, "stopping");
+  out = m.on_parts_stopped();
+  EXPECT_NE(find(out, command_kind::release_capture), nullptr);
+  EXPECT_NE(find(out, command_kind::release_guard), nullptr);
+  EXPECT_EQ(m.state(), engine_state::idle);
+  EXPECT_FALSE(m.guard_held());
+}
+
+TEST_F(machine_test, stop_wins_over_a_restart_under_way) {
+  activate();
+  auto r = ok();
+  r.proxy_ip = 0x0a000002;
+  m.on_check(r, now); // moved: restarting
+  m.on_stop();
+  auto out = m.on_parts_stopped();
+  EXPECT_NE(find(out, command_kind::release_guard), nullptr);
+  EXPECT_EQ(find(out, command_kind::start_parts), nullptr);
+  EXPECT_EQ(m.phase(), engine_phase::idle);
+}
+
+TEST_F(machine_test, stop_while_reconnecting_cancels_the_timer) {
+  m.on_start();
+  m.on_parts_started(proxy_ip);
+  auto out = m.on_check(unreachable(), now);
+  auto op = retry_operation(out);
+  m.on_stop();
+  EXPECT_TRUE(m.on_timer(op).empty());
+}
+
+TEST_F(machine_test, sleep_drops_flows_and_wake_checks_after_the_route) {
+  activate();
+  auto out = m.on_sleep();
+  EXPECT_EQ(kinds_of(out),
+            (kinds{command_kind::publish, command_kind::end_flows}));
+  EXPECT_EQ(m.state(), engine_state::paused);
+  out = m.on_wake();
+  EXPECT_EQ(out[0].event.failure, failure_class::resume);
+  EXPECT_EQ(m.phase(), engine_phase::waking_running);
+  // No route yet: look again every 250 ms, at most 20 times.
+  out = m.on_network(false, 0);
+  ASSERT_EQ(kinds_of(out), kinds{command_kind::look_for_network});
+  EXPECT_EQ(out[0].delay, 250ms);
+  EXPECT_EQ(out[0].looks, 1u);
+  out = m.on_network(false, 20);
+  EXPECT_EQ(kinds_of(out), kinds{command_kind::check_proxy});
+  EXPECT_EQ(m.phase(), engine_phase::checking);
+}
+
+TEST_F(machine_test, sleep_during_a_restart_pauses_once_the_parts_are_down) {
+  activate();
+  m.on_config(true, "other.test", 1080, false, {});
+  EXPECT_EQ(m.then(), after_stop::restart);
+  auto out = m.on_sleep();
+  EXPECT_EQ(find(out, command_kind::answer_sleepers), nullptr); // not yet
+  EXPECT_EQ(m.then(), after_stop::pause);
+  out = m.on_parts_stopped();
+  EXPECT_NE(find(out, command_kind::answer_sleepers), nullptr);
+  EXPECT_EQ(m.phase(), engine_phase::paused_down);
+  // The wake starts the parts again.
+  m.on_wake();
+  out = m.on_network(true, 0);
+  EXPECT_EQ(m.phase(), engine_phase::waiting_for_old_session);
+  out = m.on_session_gone();
+  EXPECT_EQ(said(out).front(), "starting the engine");
+}
+
+TEST_F(machine_test,
+       wake_before_the_parts_are_down_looks_for_the_network_after) {
+  activate();
+  m.on_config(true, "other.test", 1080, false, {});
+  m.on_sleep();
+  m.on_wake();
+  EXPECT_EQ(m.then(), after_stop::wake);
+  auto out = m.on_parts_stopped();
+  EXPECT_NE(find(out, command_kind::look_for_network), nullptr);
+  EXPECT_EQ(m.phase(), engine_phase::waking_down);
+}
+
+TEST_F(machine_test, sleep_between_a_loss_and_its_reopen_waits_for_the_wake) {
+  activate();
+  auto out = m.on_part_down(failure_class::driver_lost, "x", now);
+  auto op = out.back().operation;
+  m.on_parts_stopped();
+  out = m.on_sleep();
+  EXPECT_NE(find(out, command_kind::release_capture), nullptr);
+  EXPECT_NE(find(out, command_kind::answer_sleepers), nullptr);
+  EXPECT_EQ(m.phase(), engine_phase::paused_down);
+  EXPECT_TRUE(m.on_timer(op).empty()); // no reopen while asleep
+}
+
+TEST_F(machine_test, sleep_while_idle_or_stopping_is_answered_at_once) {
+  EXPECT_EQ(kinds_of(m.on_sleep()), kinds{command_kind::answer_sleepers});
+  activate();
+  m.on_stop();
+  EXPECT_EQ(kinds_of(m.on_sleep()), kinds{command_kind::answer_sleepers});
+}
+
+TEST_F(machine_test, a_new_proxy_restarts_only_running_parts) {
+  EXPECT_TRUE(m.on_config(true, "other.test", 1081, false, {}).empty());
+  activate();
+  auto out = m.on_config(true, "third.test", 1082, false, {});
+  EXPECT_EQ(kinds_of(out), kinds{command_kind::stop_parts});
+  m.on_parts_stopped();
+  out = m.on_session_gone();
+  out = m.on_parts_started(proxy_ip);
+  EXPECT_NE(said(out).front().find("third.test:1082"), std::string::npos);
+}
+
+TEST_F(machine_test, new_timing_waits_for_the_running_series_to_end) {
+  m.on_start();
+  m.on_parts_started(proxy_ip);
+  m.on_check(unreachable(), now);
+  recovery_timing fast;
+  fast.backoff_initial = 100ms;
+  m.on_config(false, "proxy.test", 1080, true, fast);
+  m.on_timer(m.operation());
+  auto out = m.on_check(unreachable(), now + 1s);
+  EXPECT_EQ(retry_delay(out), 5s); // old series
+  m.on_timer(m.operation());
+  m.on_check(ok(), now + 6s);
+  m.on_check_wanted();
+  out = m.on_check(unreachable(), now + 10s);
+  EXPECT_EQ(retry_delay(out), 100ms);
+}
+
+TEST_F(machine_test, quit_stops_the_parts_then_releases_and_quits) {
+  activate();
+  auto out = m.on_quit();
+  EXPECT_EQ(kinds_of(out), kinds{command_kind::stop_parts});
+  out = m.on_parts_stopped();
+  EXPECT_NE(find(out, command_kind::release_guard), nullptr);
+  EXPECT_EQ(out.back().kind, command_kind::quit);
+}
+
+TEST_F(machine_test, quit_while_idle_quits_at_once) {
+  auto out = m.on_quit();
+  EXPECT_EQ(out.back().kind, command_kind::quit);
+  EXPECT_TRUE(said(out).empty()); // already Idle
+}
+
+TEST_F(machine_test, a_start_waits_for_the_old_session) {
+  activate();
+  m.on_stop();
+  m.on_parts_stopped();
+  EXPECT_EQ(m.sessions_alive(), 1); // a part still holds it
+  m.on_start();
+  EXPECT_EQ(m.phase(), engine_phase::waiting_for_old_session);
+  // Stop meanwhile: the start is dropped.
+  m.on_stop();
+  EXPECT_TRUE(m.on_session_gone().empty());
+  EXPECT_EQ(m.phase(), engine_phase::idle);
+}
+
+TEST(duration_text, says_minutes_seconds_or_milliseconds) {
+  EXPECT_EQ(duration_text(std::chrono::minutes{5}), "5 min");
+  EXPECT_EQ(duration_text(30s), "30 s");
+  EXPECT_EQ(duration_text(250ms), "250 ms");
+  EXPECT_EQ(duration_text(0ms), "0 s");
+}
