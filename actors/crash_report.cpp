@@ -110,4 +110,17 @@ std::filesystem::path write_crash_report(const std::filesystem::path& dir,
   return path;
 }
 
+std::string report_panic(panic_details panic, const std::string& described,
+                         const std::deque<engine_event>& recent,
+                         const std::filesystem::path& dir) {
+  auto r = assemble_crash_report(std::move(panic), described, recent);
+  std::string error;
+  auto path = write_crash_report(crash_report_dir(dir, r.log_file), r, error);
+  if (path.empty())
+    log::get("supervisor")->error("{}", error);
+  return "an engine part failed: " + r.panic.actor + " (" + r.panic.what + "); "
+         + (path.empty() ? error : "a crash report is in " + path.string())
+         + "; choose Retry to start again";
+}
+
 } // namespace drover

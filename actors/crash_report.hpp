@@ -44,4 +44,11 @@ std::filesystem::path write_crash_report(const std::filesystem::path& dir,
                                          const crash_report& r,
                                          std::string& error);
 
+/// A panic's report, assembled and written to crash_report_dir(`dir`):
+/// the sentence for the Failed state, naming the part and the report's
+/// file (or why none could be written).
+std::string report_panic(panic_details panic, const std::string& described,
+                         const std::deque<engine_event>& recent,
+                         const std::filesystem::path& dir);
+
 } // namespace drover

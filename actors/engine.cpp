@@ -62,6 +62,16 @@ std::vector<engine_service> services_of(engine_setup& setup) {
 
 } // namespace
 
+supervisor_ports supervisor_ports::platform_defaults() {
+  supervisor_ports p;
+  p.open_guard = platform::open_guard;
+  p.open_capture = platform::open_capture;
+  p.probe = platform::probe_proxy;
+  p.resolve = platform::resolve_ipv4;
+  p.has_route = platform::has_route_to;
+  return p;
+}
+
 supervisor_actor start_engine(caf::actor_system& sys, engine_setup setup) {
   auto ports = supervisor_ports::platform_defaults();
   ports.services = services_of(setup);

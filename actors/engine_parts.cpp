@@ -30,15 +30,34 @@ new_flow_policy not_proxying_policy(const config::settings& settings) {
              : new_flow_policy::refuse;
 }
 
-platform::guard_result open_capture_guard(const supervisor_ports& ports,
-                                          const config::settings& settings,
-                                          net::ipv4_address proxy_ip) {
+namespace {
+
+// The failure class of a capture that cannot be set up, and its sentence:
+// missing privileges are fatal; anything else is the driver (reinstall).
+failure_class failure_of(platform::capture_failure f, std::string& error) {
+  if (f == platform::capture_failure::not_permitted)
+    return failure_class::fatal;
+  error += ". " + platform::capture_repair_hint();
+  return failure_class::driver_gone;
+}
+
+} // namespace
+
+guard_result open_capture_guard(const supervisor_ports& ports,
+                                const config::settings& settings,
+                                net::ipv4_address proxy_ip) {
   platform::guard_options go;
   go.targets.names = config::effective_process_names(settings.targets);
   go.skip.proxy = proxy_ip;
   go.skip.multicast = settings.skip.multicast;
   go.skip.extra = settings.skip.extra_skip_cidrs;
-  return ports.open_guard(go);
+  auto g = ports.open_guard(go);
+  guard_result r;
+  r.guard = std::move(g.guard);
+  r.error = std::move(g.error);
+  if (!r.guard)
+    r.failure = failure_of(g.failure, r.error);
+  return r;
 }
 
 parts_result spawn_engine_parts(caf::actor_system& sys,
@@ -70,12 +89,8 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   if (!opened.session) {
     if (fd != platform::invalid_socket)
       platform::close_socket(fd);
-    r.failure = opened.failure == platform::capture_failure::not_permitted
-                    ? failure_class::fatal
-                    : failure_class::driver_gone;
-    r.error = opened.failure == platform::capture_failure::not_permitted
-                  ? opened.error
-                  : opened.error + ". " + platform::capture_repair_hint();
+    r.error = opened.error;
+    r.failure = failure_of(opened.failure, r.error);
     return r;
   }
   auto& parts = r.parts;
@@ -125,6 +140,55 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
       = sys.spawn(procscan, parts.capture,
                   config::effective_process_names(settings.targets), sup);
   return r;
+}
+
+void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
+                   const config::settings& settings, engine_state shown) {
+  platform::target_selection t;
+  t.names = config::effective_process_names(settings.targets);
+  std::string error;
+  if (guard && !guard->set_targets(t, error))
+    log::get("supervisor")->error("new targets: {}", error);
+  if (parts.flow_manager && shown != engine_state::active
+      && shown != engine_state::paused)
+    caf::anon_send(parts.flow_manager, atom::update_v,
+                   not_proxying_policy(settings));
+  if (parts.scanner)
+    caf::anon_send(parts.scanner, atom::update_v, t.names);
+}
+
+long start_target(const engine_parts& parts,
+                  const std::vector<std::string>& argv, std::string& error) {
+  if (!parts.capture || argv.empty()) {
+    error = "the engine is not active";
+    return -1;
+  }
+  auto pid = parts.capture->spawn_target(argv, error);
+  if (pid < 0)
+    error = "cannot start " + argv.front() + ": " + error;
+  return pid;
+}
+
+recovery_timing timing_of(const config::engine_settings& e) {
+  recovery_timing t;
+  t.backoff_initial = e.reconnect_backoff_initial;
+  t.backoff_max = e.reconnect_backoff_max;
+  t.backoff_total = e.reconnect_total_cap;
+  return t;
+}
+
+config_change config_change_of(const config_changed& c,
+                               const config::settings& now_in_force) {
+  config_change change;
+  change.proxy = c.proxy_changed;
+  change.targets = c.targets_changed;
+  change.ui = c.ui_changed;
+  change.engine = c.engine_changed;
+  change.skip = c.skip_changed;
+  change.host = now_in_force.proxy.host;
+  change.port = now_in_force.proxy.port;
+  change.timing = timing_of(now_in_force.engine);
+  return change;
 }
 
 } // namespace drover

@@ -16,6 +16,7 @@
 #include "actors/platform/capture.hpp"
 #include "actors/socks_session.hpp"
 #include "config/settings.hpp"
+#include "messages/engine_machine.hpp"
 #include "messages/interfaces.hpp"
 
 namespace drover {
@@ -53,10 +54,34 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
                                 const supervisor_actor& sup,
                                 std::function<void()> session_gone);
 
+struct guard_result {
+  std::shared_ptr<platform::capture_guard> guard;
+  failure_class failure = failure_class::none; // none: in place
+  std::string error;                           // a sentence for the user
+};
+
 /// Opens the capture guard for `settings`' targets around `proxy_ip`.
-platform::guard_result open_capture_guard(const supervisor_ports& ports,
-                                          const config::settings& settings,
-                                          net::ipv4_address proxy_ip);
+guard_result open_capture_guard(const supervisor_ports& ports,
+                                const config::settings& settings,
+                                net::ipv4_address proxy_ip);
+
+/// New [targets] in force: the guard captures the new names, procscan
+/// looks for them, and (unless Active or Paused: the proxy cannot be used
+/// now) the flow-manager gets the new `when_not_proxying`.
+void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
+                   const config::settings& settings, engine_state shown);
+
+/// Starts `argv` as a target of the running session (`drover run`).
+/// Returns its process ID, or -1 with `error` set.
+long start_target(const engine_parts& parts,
+                  const std::vector<std::string>& argv, std::string& error);
+
+/// The reconnect timing `[engine]` asks for.
+recovery_timing timing_of(const config::engine_settings& e);
+
+/// What a config change means to the engine machine.
+config_change config_change_of(const config_changed& c,
+                               const config::settings& now_in_force);
 
 /// What a new flow gets while the proxy cannot be used: the user's
 /// `when_not_proxying` (refused by default).

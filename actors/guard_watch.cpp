@@ -1,5 +1,8 @@
 #include "actors/guard_watch.hpp"
 
+#include <caf/actor_system.hpp>
+#include <caf/local_actor.hpp>
+
 #include "actors/log/trace.hpp"
 #include "actors/panic.hpp"
 
@@ -32,6 +35,33 @@ guard_watch(guard_watch_actor::stateful_pointer<guard_watch_state> self,
         self->delayed_send(self, s.interval, atom::internal_v);
       },
   };
+}
+
+guard_watch_actor
+spawn_guard_watch(caf::local_actor* self,
+                  std::shared_ptr<platform::capture_guard> guard,
+                  const supervisor_actor& parent,
+                  std::chrono::milliseconds interval, bool own_thread) {
+  auto& sys = self->system();
+  auto a = own_thread
+               ? sys.spawn<caf::detached>(guard_watch, guard, parent, interval)
+               : sys.spawn(guard_watch, guard, parent, interval);
+  self->monitor(a);
+  return a;
+}
+
+void release_guard_and_watch(caf::local_actor* self,
+                             std::shared_ptr<platform::capture_guard>& guard,
+                             guard_watch_actor& watchdog) {
+  if (watchdog) {
+    self->demonitor(watchdog.address());
+    self->send_exit(watchdog, caf::exit_reason::user_shutdown);
+    watchdog = nullptr;
+  }
+  if (guard) {
+    guard->release();
+    guard.reset();
+  }
 }
 
 } // namespace drover

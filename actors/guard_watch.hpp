@@ -24,4 +24,19 @@ guard_watch(guard_watch_actor::stateful_pointer<guard_watch_state> self,
             std::shared_ptr<platform::capture_guard> guard,
             supervisor_actor parent, std::chrono::milliseconds interval);
 
+/// Spawns the watchdog, monitored by `self`: on a thread of its own (the
+/// checks block), or scheduled (`own_thread` false: the test coordinator
+/// runs it).
+guard_watch_actor
+spawn_guard_watch(caf::local_actor* self,
+                  std::shared_ptr<platform::capture_guard> guard,
+                  const supervisor_actor& parent,
+                  std::chrono::milliseconds interval, bool own_thread);
+
+/// Stop or Quit: the watchdog ends (unwatched by `self`) and the guard lets
+/// the targets go; both handles are emptied.
+void release_guard_and_watch(caf::local_actor* self,
+                             std::shared_ptr<platform::capture_guard>& guard,
+                             guard_watch_actor& watchdog);
+
 } // namespace drover

@@ -50,4 +50,13 @@ panic_details panic_of(const caf::error& reason) {
   return d;
 }
 
+std::string describe_exit(caf::actor_system& sys, const caf::error& reason) {
+  if (!reason)
+    return "it ended without an error"; // no context to look at
+  auto& ctx = reason.context();
+  if (ctx.match_elements<std::string>())
+    return ctx.get_as<std::string>(0);
+  return sys.render(reason);
+}
+
 } // namespace drover

@@ -26,4 +26,8 @@ struct panic_details {
 
 panic_details panic_of(const caf::error& reason);
 
+/// An actor's exit reason in words: the engine's own errors carry a
+/// sentence; CAF's are rendered.
+std::string describe_exit(caf::actor_system& sys, const caf::error& reason);
+
 } // namespace drover

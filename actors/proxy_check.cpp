@@ -1,5 +1,8 @@
 #include "actors/proxy_check.hpp"
 
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
 namespace drover {
 
 proxy_check to_proxy_check(const platform::probe_result& r) {
@@ -47,6 +50,20 @@ proxy_check run_proxy_check(const proxy_prober& probe,
     c.proxy_ip = ip->value; // moved (or found at last)
   }
   return c;
+}
+
+void start_proxy_check(caf::actor_system& sys, const proxy_prober& probe,
+                       const name_resolver& resolve,
+                       const platform::probe_request& request,
+                       const std::string& host, const caf::actor& reply_to,
+                       bool own_thread) {
+  if (!own_thread) {
+    caf::anon_send(reply_to, run_proxy_check(probe, resolve, request, host));
+    return;
+  }
+  sys.spawn<caf::detached>([=](caf::event_based_actor*) {
+    caf::anon_send(reply_to, run_proxy_check(probe, resolve, request, host));
+  });
 }
 
 } // namespace drover

@@ -11,6 +11,9 @@
 #include <optional>
 #include <string>
 
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
 #include "actors/platform/proxy_probe.hpp"
 #include "messages/types.hpp"
 
@@ -33,5 +36,13 @@ proxy_check run_proxy_check(const proxy_prober& probe,
                             const name_resolver& resolve,
                             const platform::probe_request& request,
                             const std::string& host);
+
+/// Runs run_proxy_check() on a thread of its own (`own_thread`; inline in
+/// the deterministic tests) and sends the result to `reply_to`.
+void start_proxy_check(caf::actor_system& sys, const proxy_prober& probe,
+                       const name_resolver& resolve,
+                       const platform::probe_request& request,
+                       const std::string& host, const caf::actor& reply_to,
+                       bool own_thread);
 
 } // namespace drover

@@ -11,6 +11,8 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/engine_parts.hpp"
+#include "actors/engine_services.hpp"
+#include "actors/engine_timeline.hpp"
 #include "actors/platform/capture.hpp"
 #include "actors/platform/proxy_probe.hpp"
 #include "config/settings.hpp"
@@ -19,19 +21,6 @@
 #include "messages/traffic_watch.hpp"
 
 namespace drover {
-
-/// An actor that runs beside the engine's parts for the engine's whole life
-/// (the config watcher, the power monitor, the control server): spawned,
-/// watched and, if it stops by itself, started again by the supervisor.
-struct engine_service {
-  std::string name;        // "the config watcher"
-  std::string without_it;  // what the user loses while it is down
-  bool stops_last = false; // stopped after the engine (the control server
-                           // answers until the engine is down)
-  std::function<caf::actor(caf::actor_system&, const supervisor_actor&,
-                           std::string& error)>
-      spawn;
-};
 
 /// What the supervisor takes from the operating system. The deterministic
 /// tests replace it (a fake capture, scripted proxy checks, no listener).
@@ -62,21 +51,13 @@ struct supervisor_ports {
   static supervisor_ports platform_defaults();
 };
 
-struct running_service {
-  caf::actor actor;
-  std::vector<caf::actor_clock::time_point> restarts; // the latest ones
-};
-
 struct supervisor_state {
   static inline constexpr const char* name = "supervisor";
-  static constexpr size_t recent_events = 50;
 
   config::settings settings;
   supervisor_ports ports;
-  engine_machine machine; // what to do next (messages/engine_machine.hpp)
-  engine_event last;      // the latest state change
-  std::deque<engine_event> recent; // the latest events, oldest first
-  std::vector<engine_listener_actor> listeners;
+  engine_machine machine;   // what to do next (messages/engine_machine.hpp)
+  engine_timeline timeline; // what was said, and to whom
   stats_snapshot stats;
 
   // From Start to Stop: keeps the targets captured whatever the parts do.
@@ -84,7 +65,7 @@ struct supervisor_state {
   guard_watch_actor watchdog; // puts back what someone removes
 
   engine_parts parts; // the running parts; a held capture when they are down
-  std::vector<running_service> services; // one per ports.services entry
+  service_keeper services;
   caf::error quit_reason;
   // Sleep requests answered once the engine has paused.
   std::vector<caf::typed_response_promise<bool>> sleep_waiters;
@@ -97,11 +78,8 @@ struct supervisor_state {
 /// Owns the engine: carries out what its state machine says (spawns and
 /// stops the parts, checks the proxy, sets timers), watches every actor of
 /// the engine, tells every listener what happened and why.
-supervisor_actor::behavior_type
-supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
-           config::settings settings);
-
-/// The same with other ports (tests).
+/// Spawned by start_engine() (actors/engine.hpp) with the platform's
+/// ports, by the deterministic tests with their own.
 supervisor_actor::behavior_type
 supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
                       config::settings settings, supervisor_ports ports);

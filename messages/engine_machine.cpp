@@ -533,15 +533,30 @@ engine_commands engine_machine::on_wake() {
   return out;
 }
 
-engine_commands engine_machine::on_config(bool proxy_changed, std::string host,
-                                          uint16_t port, bool timing_changed,
-                                          recovery_timing timing) {
+engine_commands engine_machine::on_config(const config_change& c) {
   engine_commands out;
-  bool restart = proxy_changed && parts_running();
-  host_ = std::move(host);
-  port_ = port;
-  if (timing_changed) {
-    timing_ = timing;
+  bool restart = c.proxy && parts_running();
+  host_ = c.host;
+  port_ = c.port;
+  std::string applied = c.targets && c.ui ? "[targets], [ui]"
+                        : c.targets       ? "[targets]"
+                        : c.ui            ? "[ui]"
+                                          : "";
+  std::string later = c.engine && c.skip ? "[engine], [skip]"
+                      : c.engine         ? "[engine]"
+                      : c.skip           ? "[skip]"
+                                         : "";
+  std::string text = "the config file changed";
+  if (!applied.empty())
+    text += "; applied " + applied;
+  if (c.proxy)
+    text += "; the proxy is now " + proxy_text()
+            + (restart ? ": restarting the engine" : "");
+  else if (!later.empty() && parts_running())
+    text += "; " + later + " apply at the next start";
+  publish(out, event_kind::config_applied, shown_, text);
+  if (c.engine) {
+    timing_ = c.timing;
     // A running series keeps its timing; the next one uses the new.
     if (shown_ != engine_state::reconnecting)
       reset_policy();

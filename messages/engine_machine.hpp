@@ -101,6 +101,18 @@ struct check_result {
   uint32_t proxy_ip = 0; // where the proxy's name points now (0: unknown)
 };
 
+/// What a new config changed, as the machine acts on it.
+struct config_change {
+  bool proxy = false;   // [proxy]: `host`, `port`
+  bool targets = false; // [targets] (applied live)
+  bool ui = false;      // [ui] (applied live)
+  bool engine = false;  // [engine]: `timing`, the rest at the next start
+  bool skip = false;    // [skip]: at the next start
+  std::string host;
+  uint16_t port = 0;
+  recovery_timing timing;
+};
+
 class engine_machine {
 public:
   using time_point = recovery_policy::time_point;
@@ -134,10 +146,10 @@ public:
   engine_commands on_check_wanted();
   engine_commands on_sleep();
   engine_commands on_wake();
-  /// A new config is in force. The proxy changed: restart onto it (when
-  /// the parts run). New timing: used from the next series on.
-  engine_commands on_config(bool proxy_changed, std::string host, uint16_t port,
-                            bool timing_changed, recovery_timing timing);
+  /// A new config is in force (the supervisor applied [targets] live).
+  /// Says what changed; a new proxy restarts the parts onto it (when they
+  /// run); new timing is used from the next series on.
+  engine_commands on_config(const config_change& c);
 
   engine_phase phase() const { return phase_; }
   after_stop then() const { return after_; }

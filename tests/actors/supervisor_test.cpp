@@ -15,6 +15,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
@@ -120,6 +121,7 @@ protected:
     p.with_listener = false;
     p.watch_on_own_thread = false;
     p.crash_dir = crash_dir;
+    p.services = services;
     return p;
   }
 
@@ -190,6 +192,7 @@ protected:
   event_log events;
   fs::path crash_dir;
   supervisor_actor sup;
+  std::vector<engine_service> services;
 };
 
 } // namespace
@@ -602,4 +605,69 @@ TEST_F(supervisor_test, an_unclassified_exit_is_failed) {
   self->send(sup, atom::retry_v);
   sched.run();
   EXPECT_EQ(current().state, engine_state::active);
+}
+
+// A service (config watcher, power monitor, control server) that stops by
+// itself is started again and said; a third stop within a minute is said
+// and left alone; the engine's state does not change either way.
+TEST_F(supervisor_test, a_service_that_stops_is_started_again_then_left) {
+  auto spawned = std::make_shared<std::vector<caf::actor>>();
+  services.push_back({"the test service", "nothing is watched", false,
+                      [spawned](caf::actor_system& system,
+                                const supervisor_actor&, std::string&) {
+                        auto a = system.spawn(
+                            [](caf::event_based_actor*) -> caf::behavior {
+                              return {[](int) {
+                              }};
+                            });
+                        spawned->push_back(a);
+                        return caf::actor{a};
+                      }});
+  start();
+  ASSERT_EQ(spawned->size(), 1u);
+  auto kill_latest = [&] {
+    caf::anon_send_exit(spawned->back(), caf::exit_reason::kill);
+    sched.run();
+  };
+  kill_latest();
+  ASSERT_EQ(spawned->size(), 2u);
+  EXPECT_NE(last().reason.find("the test service stopped ("), std::string::npos)
+      << last().reason;
+  EXPECT_NE(last().reason.find("started again"), std::string::npos);
+  kill_latest();
+  ASSERT_EQ(spawned->size(), 3u);
+  kill_latest();
+  EXPECT_EQ(spawned->size(), 3u); // left alone
+  EXPECT_NE(last().reason.find("stopped again"), std::string::npos);
+  EXPECT_NE(last().reason.find("nothing is watched"), std::string::npos);
+  EXPECT_EQ(current().state, engine_state::active);
+}
+
+TEST_F(supervisor_test, services_stop_before_the_engine_and_the_last_after) {
+  auto order = std::make_shared<std::vector<std::string>>();
+  auto service = [&](std::string name, bool last) {
+    return engine_service{
+        name, "", last,
+        [order, name, s = sc](caf::actor_system& system,
+                              const supervisor_actor&, std::string&) {
+          auto a = system.spawn([](caf::event_based_actor*) -> caf::behavior {
+            return {[](int) {
+            }};
+          });
+          a->attach_functor([order, name, s] {
+            bool released = s->guard && s->guard->released > 0;
+            order->push_back(name + (released ? " after the release" : ""));
+          });
+          return caf::actor{a};
+        }};
+  };
+  services.push_back(service("input", false));
+  services.push_back(service("control", true));
+  start();
+  ASSERT_EQ(current().state, engine_state::active);
+  self->send_exit(sup, caf::exit_reason::user_shutdown);
+  sched.run();
+  sup = nullptr;
+  EXPECT_EQ(*order,
+            (std::vector<std::string>{"input", "control after the release"}));
 }

@@ -60,6 +60,14 @@ check_result unreachable() {
 
 constexpr uint32_t proxy_ip = 0x0a000001;
 
+config_change new_proxy(std::string host, uint16_t port) {
+  config_change c;
+  c.proxy = true;
+  c.host = std::move(host);
+  c.port = port;
+  return c;
+}
+
 struct machine_test : ::testing::Test {
   engine_machine m{recovery_timing{}, "proxy.test", 1080};
   engine_machine::time_point now{};
@@ -320,7 +328,7 @@ TEST_F(machine_test, sleep_drops_flows_and_wake_checks_after_the_route) {
 
 TEST_F(machine_test, sleep_during_a_restart_pauses_once_the_parts_are_down) {
   activate();
-  m.on_config(true, "other.test", 1080, false, {});
+  m.on_config(new_proxy("other.test", 1080));
   EXPECT_EQ(m.then(), after_stop::restart);
   auto out = m.on_sleep();
   EXPECT_EQ(find(out, command_kind::answer_sleepers), nullptr); // not yet
@@ -339,7 +347,7 @@ TEST_F(machine_test, sleep_during_a_restart_pauses_once_the_parts_are_down) {
 TEST_F(machine_test,
        wake_before_the_parts_are_down_looks_for_the_network_after) {
   activate();
-  m.on_config(true, "other.test", 1080, false, {});
+  m.on_config(new_proxy("other.test", 1080));
   m.on_sleep();
   m.on_wake();
   EXPECT_EQ(m.then(), after_stop::wake);
@@ -368,10 +376,17 @@ TEST_F(machine_test, sleep_while_idle_or_stopping_is_answered_at_once) {
 }
 
 TEST_F(machine_test, a_new_proxy_restarts_only_running_parts) {
-  EXPECT_TRUE(m.on_config(true, "other.test", 1081, false, {}).empty());
+  auto out = m.on_config(new_proxy("other.test", 1081));
+  EXPECT_EQ(kinds_of(out), kinds{command_kind::publish});
+  EXPECT_EQ(out[0].event.kind, event_kind::config_applied);
+  EXPECT_EQ(out[0].event.reason,
+            "the config file changed; the proxy is now other.test:1081");
   activate();
-  auto out = m.on_config(true, "third.test", 1082, false, {});
-  EXPECT_EQ(kinds_of(out), kinds{command_kind::stop_parts});
+  out = m.on_config(new_proxy("third.test", 1082));
+  EXPECT_EQ(kinds_of(out),
+            (kinds{command_kind::publish, command_kind::stop_parts}));
+  EXPECT_EQ(out[0].event.reason, "the config file changed; the proxy is now "
+                                 "third.test:1082: restarting the engine");
   m.on_parts_stopped();
   out = m.on_session_gone();
   out = m.on_parts_started(proxy_ip);
@@ -384,7 +399,12 @@ TEST_F(machine_test, new_timing_waits_for_the_running_series_to_end) {
   m.on_check(unreachable(), now);
   recovery_timing fast;
   fast.backoff_initial = 100ms;
-  m.on_config(false, "proxy.test", 1080, true, fast);
+  config_change c;
+  c.engine = true;
+  c.host = "proxy.test";
+  c.port = 1080;
+  c.timing = fast;
+  m.on_config(c);
   m.on_timer(m.operation());
   auto out = m.on_check(unreachable(), now + 1s);
   EXPECT_EQ(retry_delay(out), 5s); // old series
@@ -428,4 +448,21 @@ TEST(duration_text, says_minutes_seconds_or_milliseconds) {
   EXPECT_EQ(duration_text(30s), "30 s");
   EXPECT_EQ(duration_text(250ms), "250 ms");
   EXPECT_EQ(duration_text(0ms), "0 s");
+}
+
+TEST_F(machine_test, a_config_change_says_what_applies_now_and_what_later) {
+  activate();
+  config_change c;
+  c.targets = true;
+  c.ui = true;
+  c.engine = true;
+  c.skip = true;
+  c.host = "proxy.test";
+  c.port = 1080;
+  auto out = m.on_config(c);
+  ASSERT_EQ(kinds_of(out), kinds{command_kind::publish});
+  EXPECT_EQ(out[0].event.state, engine_state::active);
+  EXPECT_EQ(out[0].event.reason,
+            "the config file changed; applied [targets], [ui]; [engine], "
+            "[skip] apply at the next start");
 }

@@ -1,0 +1,61 @@
+#pragma once
+
+// The actors that run beside the engine's parts for the engine's whole life
+// (the config watcher, the power monitor, the control server). The
+// supervisor spawns them, watches them and starts one again should it stop
+// by itself, twice a minute at most: a third stop within a minute is said
+// and left alone (it would only stop again).
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_clock.hpp>
+#include <caf/local_actor.hpp>
+
+#include "messages/interfaces.hpp"
+
+namespace drover {
+
+struct engine_service {
+  std::string name;        // "the config watcher"
+  std::string without_it;  // what the user loses while it is down
+  bool stops_last = false; // stopped after the engine (the control server
+                           // answers until the engine is down)
+  std::function<caf::actor(caf::actor_system&, const supervisor_actor&,
+                           std::string& error)>
+      spawn;
+};
+
+class service_keeper {
+public:
+  /// What to tell the user (an event of `kind`).
+  using say_fn = std::function<void(event_kind kind, std::string text)>;
+
+  /// Spawns every service, monitored by `self`.
+  void start(caf::local_actor* self, const supervisor_actor& sup,
+             std::vector<engine_service> services, const say_fn& say);
+
+  /// A down message: true when it was one of the services (started again,
+  /// or left down, and said either way); `why` is its exit in words.
+  bool on_down(caf::local_actor* self, const supervisor_actor& sup,
+               const caf::down_msg& dm, const std::string& why,
+               const say_fn& say);
+
+  /// Stops the services that stop first (`last` false) or last.
+  void stop(caf::local_actor* self, bool last);
+
+private:
+  void spawn(caf::local_actor* self, const supervisor_actor& sup, size_t i,
+             const say_fn& say);
+
+  struct running {
+    engine_service service;
+    caf::actor actor;
+    std::vector<caf::actor_clock::time_point> restarts; // the latest ones
+  };
+  std::vector<running> running_;
+};
+
+} // namespace drover
