@@ -9,9 +9,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QLocalSocket>
 #include <QMessageBox>
-#include <QStandardPaths>
 #include <QUrl>
 
 #include "actors/platform/process.hpp"
@@ -63,8 +61,18 @@ engine_event note(engine_state state, const QString& reason) {
 
 tray_app::tray_app(tray_options o, QObject* parent)
     : QObject(parent), options_(std::move(o)), link_(options_.engine_sockets),
-      autostart_(options_.autostart_entry, options_.program) {
+      autostart_(options_.autostart_entry, options_.program),
+      engine_({options_.program, options_.config_path, options_.trace,
+               options_.engine_sockets}) {
   config_path_ = options_.config_path;
+  connect(&engine_, &engine_process::said, this,
+          [](const QString& line) { say(line); });
+  connect(&engine_, &engine_process::ended, this, [this](const QString& why) {
+    if (quitting_)
+      QApplication::quit(); // Quit waited for it
+    else
+      show_no_engine(why);
+  });
   window_ = std::make_unique<main_window>(options_.program);
   window_->setWindowIcon(icon_of("drover"));
 
@@ -172,11 +180,8 @@ tray_app::tray_app(tray_options o, QObject* parent)
 }
 
 tray_app::~tray_app() {
-  // Nothing may call back into a half-destroyed tray: an engine process
-  // still running is killed by its destructor (bounded Quit gave up on
-  // it), which would report its end.
-  if (engine_)
-    engine_->disconnect(this);
+  // Nothing may call back into a half-destroyed tray.
+  engine_.disconnect(this);
   link_.disconnect(this);
 }
 
@@ -207,87 +212,16 @@ void tray_app::show_window() {
 }
 
 void tray_app::connect_engine() {
-  for (const auto& path : options_.engine_sockets) {
-    QLocalSocket probe;
-    probe.connectToServer(path);
-    if (probe.waitForConnected(300)) {
-      probe.abort();
-      link_.start();
-      return;
+  if (!engine_.answers()) {
+    QString why;
+    if (!engine_.launch(why)) {
+      show_no_engine(why);
+    } else {
+      last_ = note(engine_state::starting, tr("Starting the engine…"));
+      redraw();
     }
   }
-  launch_engine();
   link_.start();
-}
-
-void tray_app::launch_engine() {
-  if (engine_)
-    return;
-  QStringList args{"--headless", "--config", options_.config_path};
-  if (options_.trace)
-    args << "--trace";
-  QString program = options_.program;
-  auto problem = text_of(platform::capture_privilege_problem());
-#ifdef Q_OS_WIN
-  // Windows: the engine asks for administrator rights itself (the UAC
-  // prompt) and, when the prompt is cancelled, ends with pkexec's code.
-  problem.clear();
-#endif
-  if (!problem.isEmpty()) {
-    // Linux: ask for the administrator's password the desktop way (the
-    // engine then serves this user's tray: docs/desktop.md).
-    auto pkexec = QStandardPaths::findExecutable("pkexec");
-    if (pkexec.isEmpty()) {
-      show_no_engine(problem);
-      return;
-    }
-    args.prepend(program);
-    program = pkexec;
-  }
-  // The config is created as this user, before a root engine could.
-  config::config_file file{options_.config_path.toStdString()};
-  if (file.load().outcome == config::config_file::status::missing)
-    file.save(config::settings{});
-  say(QStringLiteral("starting the engine: %1 %2")
-          .arg(program, args.join(' ')));
-  engine_ = new QProcess(this);
-  engine_->setProcessChannelMode(QProcess::MergedChannels);
-  connect(engine_, &QProcess::readyRead, this, [this] {
-    auto piece = engine_->readAll();
-    std::fwrite(piece.constData(), 1, static_cast<size_t>(piece.size()),
-                stderr);
-    engine_output_ += piece;
-    if (engine_output_.size() > 8192)
-      engine_output_.remove(0, engine_output_.size() - 8192);
-  });
-  connect(engine_,
-          QOverload<int, QProcess::ExitStatus>::of(&QProcess::finished), this,
-          [this](int code, QProcess::ExitStatus) {
-            engine_->deleteLater();
-            engine_ = nullptr;
-            if (quitting_) {
-              QApplication::quit();
-              return;
-            }
-            QString why;
-            if (code == 126 || code == 127)
-              why = tr("Drover needs administrator rights to capture "
-                       "traffic, and the request was cancelled or refused. "
-                       "Choose Start to ask again.");
-            else {
-              auto lines = QString::fromLocal8Bit(engine_output_)
-                               .split('\n', Qt::SkipEmptyParts);
-              why = tr("The engine stopped (exit code %1)%2")
-                        .arg(code)
-                        .arg(lines.isEmpty() ? QString{}
-                                             : ": " + lines.back().trimmed());
-            }
-            engine_output_.clear();
-            show_no_engine(why);
-          });
-  last_ = note(engine_state::starting, tr("Starting the engine…"));
-  redraw();
-  engine_->start(program, args);
 }
 
 void tray_app::on_event(const engine_event& e) {
@@ -340,7 +274,7 @@ void tray_app::on_engine_gone() {
     return;
   stats_ = {};
   since_sample_.invalidate();
-  if (!engine_)
+  if (!engine_.ours())
     show_no_engine(tr("The engine is not running. Drover connects again as "
                       "soon as it is back; choose Start to start it."));
 }
@@ -368,7 +302,7 @@ void tray_app::redraw() {
   icon_.setToolTip(text_of(tooltip(last_, stats_)));
   status_row_->setText(text_of(status_row(last_, stats_, uptime(), rates_)));
   auto item = primary_for(link_.is_up() ? last_.state : engine_state::idle);
-  bool enabled = link_.is_up() || !engine_;
+  bool enabled = link_.is_up() || !engine_.ours();
   primary_->setText(text_of(item.label));
   primary_->setEnabled(enabled);
   window_->set_primary(item, enabled);
@@ -521,7 +455,7 @@ void tray_app::quit() {
   say("quitting");
   icon_.hide();
   window_->hide();
-  if (!engine_) {
+  if (!engine_.ours()) {
     // A system service keeps running as configured; this tray just leaves.
     QApplication::quit();
     return;
@@ -532,7 +466,7 @@ void tray_app::quit() {
   if (link_.is_up())
     link_.request("quit", [](bool, const QByteArray&) {});
   else
-    engine_->terminate();
+    engine_.terminate();
 }
 
 int run_tray(int argc, char** argv, const tray_options& o,

@@ -1,9 +1,9 @@
 #pragma once
 
-// The tray app: finds or starts the engine, follows it over the control
-// socket, and draws it (icon, tooltip, menu, window). It never runs engine
-// code itself: on Linux the engine runs as root and the tray as the user
-// (docs/desktop.md).
+// The tray app: follows the engine over the control socket and draws it
+// (icon, tooltip, menu, window); engine_process finds or starts it. It never
+// runs engine code itself: on Linux the engine runs as root and the tray as the
+// user (docs/desktop.md).
 
 #include <chrono>
 #include <functional>
@@ -13,13 +13,13 @@
 #include <QElapsedTimer>
 #include <QMenu>
 #include <QObject>
-#include <QProcess>
 #include <QStringList>
 #include <QSystemTrayIcon>
 #include <QTimer>
 
 #include "app/tray/autostart.hpp"
 #include "app/tray/engine_link.hpp"
+#include "app/tray/engine_process.hpp"
 #include "app/tray/main_window.hpp"
 #include "app/tray/view.hpp"
 
@@ -53,7 +53,6 @@ public:
 
 private:
   void connect_engine();
-  void launch_engine();
   void on_event(const engine_event& e);
   void on_stats(const stats_snapshot& s, quint64 uptime_seconds);
   void on_engine_gone();
@@ -99,8 +98,7 @@ private:
   bool drawn_once_ = false;
 
   // An engine this tray started (Quit stops it); none for a system service.
-  QProcess* engine_ = nullptr;
-  QByteArray engine_output_;
+  engine_process engine_;
   bool quitting_ = false;
 };
 
