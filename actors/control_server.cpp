@@ -33,13 +33,15 @@ namespace {
 namespace control = net::control;
 using caf::io::connection_handle;
 
-// Names the process behind each flow (its source socket's owner) where the
-// OS tells.
+// Names the process behind each flow: the one the capture saw send it
+// (Windows), else its source socket's owner where the OS tells.
 void attribute(std::vector<flow_descriptor>& flows) {
   std::map<std::pair<uint8_t, uint32_t>, std::vector<uint16_t>> wanted;
   for (auto& f : flows)
     if (f.pid == 0)
       wanted[{f.protocol, f.src_ip}].push_back(f.src_port);
+    else if (auto id = platform::identify_process(f.pid))
+      f.process = id->image;
   for (auto& [key, ports] : wanted) {
     auto owners = platform::socket_owners(key.first, key.second, ports);
     for (auto& f : flows)

@@ -135,6 +135,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         stats.packets_dropped++;
         return verdict_kind::drop;
       }
+      e->pid = pkt.pid;
     } else {
       table->touch(*e, now);
       if (e->direct)
@@ -160,6 +161,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         stats.packets_dropped++;
         return verdict_kind::drop;
       }
+      e->pid = pkt.pid;
       associations[key_of(key.src)].flows++;
     } else {
       table->touch(*e, now);
@@ -336,6 +338,7 @@ flow_descriptor flow_manager_state::describe(const net::flow_entry& e,
   d.dst_port = e.key.dst.port;
   d.bytes_in = e.bytes_in;
   d.bytes_out = e.bytes_out;
+  d.pid = e.pid;
   d.started = wall_time(e.created, now);
   d.last_seen = wall_time(e.last_seen, now);
   return d;

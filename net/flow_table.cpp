@@ -121,6 +121,7 @@ flow_entry* flow_table::insert_free(const flow_key& key, flow_time now) {
   e.bytes_in = 0;
   e.bytes_out = 0;
   e.cookie = 0;
+  e.pid = 0;
   e.direct = false;
   e.in_use_ = true;
   e.closing_ = false;

@@ -41,6 +41,7 @@ struct flow_entry {
   uint64_t bytes_in = 0;  // towards the application
   uint64_t bytes_out = 0; // from the application
   uint64_t cookie = 0;    // the owner's own data (e.g. a session slot)
+  uint32_t pid = 0;       // the application's process, when the port knew it
   bool direct = false;    // let out unchanged, not proxied (user's choice)
 
   nat_flow nat() const { return {key.src, key.dst, listener_peer}; }

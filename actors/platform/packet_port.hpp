@@ -26,6 +26,10 @@ struct captured_packet {
   /// error (a reset, a port unreachable) the application's own stack sent
   /// about a flow Drover rewrote.
   bool from_target = true;
+  /// The sending process, when the port knows it without asking the OS
+  /// (Windows: the SOCKET layer's event for its port); 0 otherwise (Linux:
+  /// the status window asks the socket tables instead).
+  uint32_t pid = 0;
   /// The port's own data for this packet, handed back with its verdict
   /// (Windows: the WINDIVERT_ADDRESS it was captured with). Lives in the
   /// batch buffer.

@@ -10,7 +10,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/flow_manager.hpp"
@@ -27,18 +26,13 @@ using test::recorded_verdict;
 
 namespace {
 
-using test_config = test::caf_test_config;
-
 net::endpoint ep(const char* ip, uint16_t port) {
   return {*net::parse_ipv4(ip), port};
 }
 
-class flow_manager_test : public ::testing::Test {
+class flow_manager_test : public test::caf_fixture {
 protected:
-  flow_manager_test()
-      : sys(cfg),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-        self(sys, true), capture(std::make_shared<fake_capture>()) {
+  flow_manager_test() : capture(std::make_shared<fake_capture>()) {
     flow_manager_config fc;
     fc.listener = {net::nat_shape::loopback, 15001};
     fc.table.max_flows = 64;
@@ -52,13 +46,15 @@ protected:
   }
 
   // Sends one captured packet through the actor and returns its verdict.
-  recorded_verdict feed(std::vector<uint8_t> packet, bool partial = false) {
+  recorded_verdict feed(std::vector<uint8_t> packet, bool partial = false,
+                        uint32_t pid = 0) {
     auto batch = capture->port_.new_batch();
     std::copy(packet.begin(), packet.end(), batch->data.begin());
     captured_packet p;
     p.id = ++next_id;
     p.length = static_cast<uint32_t>(packet.size());
     p.checksum_partial = partial;
+    p.pid = pid;
     batch->packets.push_back(p);
     self->send(aut, packet_batch{batch});
     sched.run();
@@ -74,28 +70,13 @@ protected:
   }
 
   flow_lookup lookup(net::endpoint peer) {
-    flow_lookup result;
-    auto pending = self->request(aut, caf::infinite, atom::get_v, peer);
-    sched.run(); // nothing runs unless the test runs it
-    pending.receive([&](const flow_lookup& r) { result = r; },
-                    [&](const caf::error&) { ADD_FAILURE() << "no answer"; });
-    return result;
+    return ask<flow_lookup>(aut, atom::get_v, peer);
   }
 
   stats_snapshot stats() {
-    stats_snapshot result;
-    auto pending
-        = self->request(aut, caf::infinite, atom::get_v, atom::stats_v);
-    sched.run();
-    pending.receive([&](const stats_snapshot& s) { result = s; },
-                    [&](const caf::error&) { ADD_FAILURE() << "no answer"; });
-    return result;
+    return ask<stats_snapshot>(aut, atom::get_v, atom::stats_v);
   }
 
-  test_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
-  caf::scoped_actor self;
   std::shared_ptr<fake_capture> capture;
   flow_manager_actor aut;
   uint32_t next_id = 0;
@@ -375,4 +356,14 @@ TEST_F(flow_manager_test, packets_too_large_for_a_verdict_go_out_split) {
     carried += info.payload_length;
   }
   EXPECT_EQ(carried, r.info.payload_length);
+}
+
+// The process the port saw send a flow's first packet (Windows' SOCKET
+// layer) stays with the flow, for the Flows view.
+TEST_F(flow_manager_test, a_flow_keeps_the_process_that_opened_it) {
+  feed(fixtures()[0], false, 4242);
+  auto flows = ask<std::vector<flow_descriptor>>(aut, atom::get_v,
+                                                 atom::flows_v);
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0].pid, 4242u);
 }

@@ -16,7 +16,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/config_watcher.hpp"
@@ -29,8 +28,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-using test_config = test::caf_test_config;
 
 using event_log = std::shared_ptr<std::vector<engine_event>>;
 
@@ -53,12 +50,10 @@ struct script {
   std::shared_ptr<test::fake_guard> guard; // the latest
 };
 
-class supervisor_test : public ::testing::Test {
+class supervisor_test : public test::caf_fixture {
 protected:
   supervisor_test()
-      : sys(cfg),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-        self(sys, true), events(std::make_shared<std::vector<engine_event>>()),
+      : events(std::make_shared<std::vector<engine_event>>()),
         crash_dir(fs::temp_directory_path()
                   / ("drover-sup-" + std::to_string(::getpid()))) {
     fs::remove_all(crash_dir);
@@ -128,22 +123,12 @@ protected:
   void spawn() {
     sup = sys.spawn(supervisor_with_ports, settings, ports());
     auto listener = sys.spawn(collector, events);
-    auto pending
-        = self->request(sup, caf::infinite, atom::subscribe_v, listener);
-    sched.run();
-    pending.receive([](const engine_status&) {},
-                    [](const caf::error&) { ADD_FAILURE() << "no answer"; });
+    ask<engine_status>(sup, atom::subscribe_v, listener);
   }
 
   void start() {
     spawn();
     self->send(sup, atom::start_v);
-    sched.run();
-  }
-
-  // Moves the clock and runs everything that became due.
-  void advance(caf::timespan d) {
-    sched.advance_time(d);
     sched.run();
   }
 
@@ -183,10 +168,6 @@ protected:
     return said;
   }
 
-  test_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
-  caf::scoped_actor self;
   config::settings settings;
   std::shared_ptr<script> sc = std::make_shared<script>();
   event_log events;

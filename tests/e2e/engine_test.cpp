@@ -1,6 +1,7 @@
 // The engine end to end on Linux, with real parts (see world.hpp).
 
 #include "tests/e2e/world.hpp"
+#include "tests/support/eventually.hpp"
 
 using namespace drover::e2e;
 
@@ -275,13 +276,11 @@ TEST_F(engine_e2e, status_reports_and_the_flow_table_drains_to_zero) {
   EXPECT_GT(w->status_number("bytes_out"), 0);
   // Closed flows linger 5 s for their last packets, then go: wait for it,
   // bounded.
-  bool drained = false;
-  for (int i = 0; i < 100 && !drained; ++i) {
-    auto [c, json] = w->status(true);
-    drained = json.find("\"flows\":[]") != std::string::npos;
-    if (!drained)
-      usleep(200000);
-  }
+  bool drained = drover::test::eventually(
+      [&] {
+        return w->status(true).second.find("\"flows\":[]") != std::string::npos;
+      },
+      std::chrono::seconds{20}, std::chrono::milliseconds{200});
   EXPECT_TRUE(drained) << w->status(true).second.substr(0, 2000);
   EXPECT_EQ(w->status_number("tcp_flows"), 0);
 }

@@ -4,6 +4,7 @@
 // packet handle is reopened once, a second loss soon after is Failed.
 
 #include "tests/e2e/world.hpp"
+#include "tests/support/eventually.hpp"
 
 using namespace drover::e2e;
 
@@ -81,12 +82,9 @@ TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
   EXPECT_NE(w->rules().find("DROVER"), std::string::npos) << w->rules();
   auto round_mark = target->output().size();
   target->write_line("go");
-  bool queued = false;
-  for (int i = 0; i < 100 && !queued; ++i) { // a kernel counter: polled
-    queued = queued_packets(*w) > 0;
-    if (!queued)
-      ::usleep(50000);
-  }
+  bool queued = drover::test::eventually(
+      [&] { return queued_packets(*w) > 0; }, std::chrono::seconds{5},
+      std::chrono::milliseconds{50}); // a kernel counter
   EXPECT_TRUE(queued) << "the SYN waits in the capture queue";
   EXPECT_EQ(target->output().find("seen ", round_mark), std::string::npos)
       << target->output();

@@ -17,6 +17,7 @@
 #include "net/bytes.hpp"
 #include "net/capture_rules.hpp"
 #include "net/packet.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/pcap.hpp"
 
@@ -146,17 +147,15 @@ TEST(kernel, rewritten_tcp_segment_passes_the_checksum_check) {
   auto before = counters();
   send_raw(raw, syn);
   auto after = counters();
-  for (int i = 0; i < 300 && after.first == before.first; ++i) {
-    ::usleep(10000);
-    after = counters();
-  }
+  test::eventually([&] { return (after = counters()).first != before.first; },
+                   std::chrono::seconds{3});
   EXPECT_EQ(after.first, before.first + 1) << "segment not received";
   EXPECT_EQ(after.second, before.second) << "checksum rejected";
   auto bad = syn;
   bad[bad.size() - 1] ^= 0xff; // an option byte, covered by the checksum
   send_raw(raw, bad);
-  for (int i = 0; i < 300 && counters().second == before.second; ++i)
-    ::usleep(10000);
+  test::eventually([&] { return counters().second != before.second; },
+                   std::chrono::seconds{3});
   EXPECT_EQ(counters().second, before.second + 1);
   ::close(raw);
 }

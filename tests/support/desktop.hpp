@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/process.hpp"
 
@@ -177,13 +178,8 @@ public:
   /// Waits (bounded) until `condition()` holds (X has no event for it).
   template<class F>
   bool wait_until(F&& condition, std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    do {
-      if (condition())
-        return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    } while (std::chrono::steady_clock::now() < deadline);
-    return false;
+    return eventually(std::forward<F>(condition), limit,
+                      std::chrono::milliseconds{100});
   }
 
   void keys(const std::string& keys) { x("xdotool key --delay 60 " + keys); }

@@ -30,6 +30,7 @@
 #include "messages/atoms.hpp"
 #include "net/bytes.hpp"
 #include "net/packet.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/pcap.hpp"
 
 using namespace drover;
@@ -86,14 +87,10 @@ struct sent_packet {
   net::packet_info info;
 };
 
+// Bounded: what the engine does happens on its own threads, and the test
+// double has no event for it.
 bool wait_until(const std::function<bool()>& done) {
-  // Bounded: what the engine does happens on its own threads.
-  for (auto until = std::chrono::steady_clock::now() + 10s;
-       std::chrono::steady_clock::now() < until;
-       std::this_thread::sleep_for(1ms))
-    if (done())
-      return true;
-  return false;
+  return test::eventually(done, 10s, 1ms);
 }
 
 wd::address outbound_address() {
@@ -278,6 +275,17 @@ TEST_F(windows_divert, a_targets_syn_is_redirected_with_its_return_path) {
   // Rewritten: the driver computes the checksums.
   EXPECT_EQ(to_listener.addr.tcp_checksum, 0u);
   EXPECT_EQ(to_listener.addr.ip_checksum, 0u);
+  // The flow knows its process from the SOCKET layer (the Flows view names
+  // it; the OS's socket tables may not, as under wine).
+  {
+    caf::scoped_actor self{*sys};
+    std::vector<flow_descriptor> flows;
+    self->request(fm, std::chrono::seconds{5}, atom::get_v, atom::flows_v)
+        .receive([&](std::vector<flow_descriptor>& f) { flows = f; },
+                 [&](const caf::error& e) { ADD_FAILURE() << to_string(e); });
+    ASSERT_EQ(flows.size(), 1u);
+    EXPECT_EQ(flows[0].pid, target_pid);
+  }
 
   // The listener's SYN-ACK, captured as loopback, goes back to the
   // application from the remote it dialled.

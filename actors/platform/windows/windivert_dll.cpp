@@ -5,6 +5,10 @@
 #endif
 #include <windows.h>
 
+#include <algorithm>
+
+#include "net/bytes.hpp"
+
 namespace drover::platform::windivert {
 
 namespace {
@@ -83,6 +87,32 @@ handle open_checked(const dll& d, const char* filter, layer l, int16_t priority,
     return nullptr;
   }
   return h;
+}
+
+uint32_t packet_length(const uint8_t* p, size_t left) {
+  if (left < 20)
+    return 0;
+  uint32_t n = (p[0] >> 4) == 6 ? 40u + net::load16(p + 4) : net::load16(p + 2);
+  return n <= left ? n : 0;
+}
+
+size_t send_in_chunks(const dll& d, handle h, const uint8_t* bytes, size_t used,
+                      const address* addrs, size_t count) {
+  size_t failed = 0;
+  size_t at = 0;
+  for (size_t first = 0; first < count; first += batch_max) {
+    size_t n = std::min<size_t>(batch_max, count - first);
+    size_t length = 0;
+    for (size_t i = 0; i < n; ++i)
+      length += packet_length(bytes + at + length, used - at - length);
+    unsigned sent = 0;
+    if (!d.send_ex(h, bytes + at, static_cast<unsigned>(length), &sent, 0,
+                   addrs + first, static_cast<unsigned>(n * sizeof(address)),
+                   nullptr))
+      failed += n;
+    at += length;
+  }
+  return failed;
 }
 
 } // namespace drover::platform::windivert

@@ -6,6 +6,8 @@
 // starts, and says what is wrong, even when the DLL is missing or
 // quarantined.
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -44,5 +46,15 @@ private:
 /// `error` set for a version problem).
 handle open_checked(const dll& d, const char* filter, layer l, int16_t priority,
                     uint64_t flags, uint32_t& code, std::string& error);
+
+/// Sends `count` packets packed back to back in `bytes` (`used` bytes) with
+/// their addresses, at most 255 per WinDivertSendEx (more fail the whole
+/// call with error 87). Returns how many could not be sent.
+size_t send_in_chunks(const dll& d, handle h, const uint8_t* bytes, size_t used,
+                      const address* addrs, size_t count);
+
+/// The length of the IP packet at `p` (IPv4 total length, IPv6 payload
+/// plus header), or 0 when it does not fit in `left`.
+uint32_t packet_length(const uint8_t* p, size_t left);
 
 } // namespace drover::platform::windivert

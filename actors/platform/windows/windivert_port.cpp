@@ -7,11 +7,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstring>
 #include <unordered_map>
 
 #include "actors/platform/process.hpp"
+#include "actors/platform/stall_watch.hpp"
 
 #include "actors/platform/windivert_errors.hpp"
 #include "actors/platform/windows/socket_tables.hpp"
@@ -19,65 +19,10 @@
 
 namespace drover::platform::windivert {
 
-// -- targets ------------------------------------------------------------------
-
-void target_set::add(uint32_t pid) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  auto it = std::lower_bound(pids_.begin(), pids_.end(), pid);
-  if (it != pids_.end() && *it == pid)
-    return;
-  pids_.insert(it, pid);
-  generation_++;
-}
-
-void target_set::remove(uint32_t pid) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  auto it = std::lower_bound(pids_.begin(), pids_.end(), pid);
-  if (it == pids_.end() || *it != pid)
-    return;
-  pids_.erase(it);
-  generation_++;
-}
-
-bool target_set::contains(uint32_t pid) const {
-  std::lock_guard<std::mutex> guard{mutex_};
-  return std::binary_search(pids_.begin(), pids_.end(), pid);
-}
-
-void target_set::set_names(std::vector<std::string> names) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  names_ = std::move(names);
-}
-
-bool target_set::name_matches(const std::string& image) const {
-  auto same = [&](const std::string& name) {
-    return name.size() == image.size()
-           && std::equal(
-               name.begin(), name.end(), image.begin(), [](char a, char b) {
-                 return std::tolower(static_cast<unsigned char>(a))
-                        == std::tolower(static_cast<unsigned char>(b));
-               });
-  };
-  std::lock_guard<std::mutex> guard{mutex_};
-  return std::any_of(names_.begin(), names_.end(), same);
-}
-
-void target_set::refresh(std::vector<uint32_t>& copy, uint64_t& seen) const {
-  if (generation_.load() == seen)
-    return;
-  std::lock_guard<std::mutex> guard{mutex_};
-  copy = pids_;
-  seen = generation_.load();
-}
-
-// -- the port -----------------------------------------------------------------
-
 namespace {
 
 constexpr size_t receive_bytes = 1 << 20; // one RecvEx: up to 255 packets
 constexpr size_t address_size = sizeof(address);
-// WinDivertSendEx takes 1..255 addresses: more fail the whole call (87).
-constexpr size_t send_max = batch_max;
 
 // One handle's overlapped receive, always outstanding while the port runs.
 struct receiver {
@@ -89,13 +34,6 @@ struct receiver {
   unsigned addr_bytes = 0;
   unsigned received = 0;
 };
-
-uint32_t packet_length(const uint8_t* p, size_t left) {
-  if (left < 20)
-    return 0;
-  uint32_t n = (p[0] >> 4) == 6 ? 40u + net::load16(p + 4) : net::load16(p + 2);
-  return n <= left ? n : 0;
-}
 
 std::error_code win_error(DWORD code) {
   return {static_cast<int>(code), std::system_category()};
@@ -157,38 +95,20 @@ struct divert_port::state {
 
   // The packet thread that stops reading (the engine stalled) holds up
   // every program's outbound traffic, which waits in the same driver
-  // queue: after stall_limit outside receive(), the handle stops diverting
-  // and the port fails, so the engine reopens it (docs/architecture.md).
-  static constexpr auto stall_limit = std::chrono::seconds{3};
-  std::atomic<bool> in_receive{false};
-  std::atomic<int64_t> left_receive_ms{0};
-  std::atomic<bool> stalled{false};
-  HANDLE watch_stop = nullptr;
-  std::thread watch;
+  // queue: after 3 s outside receive(), the handle stops diverting and the
+  // port fails, so the engine reopens it (docs/architecture.md).
+  stall_watch watch{std::chrono::seconds{3}, std::chrono::milliseconds{500},
+                    [this] {
+                      d->shutdown(network.h, shutdown_recv);
+                    }};
 
-  static int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
-  void watch_reader() {
-    while (WaitForSingleObject(watch_stop, 500) == WAIT_TIMEOUT) {
-      if (in_receive.load() || stalled.load())
-        continue;
-      auto idle = now_ms() - left_receive_ms.load();
-      if (idle < std::chrono::milliseconds{stall_limit}.count())
-        continue;
-      stalled = true;
-      d->shutdown(network.h, shutdown_recv);
-    }
-  }
-
-  void stop_watch() {
-    if (watch.joinable()) {
-      SetEvent(watch_stop);
-      watch.join();
-    }
+  // The target that sent a captured packet (0: the listener's return path,
+  // or not known): kept with its flow for the Flows view.
+  uint32_t target_of(const uint8_t* p, uint32_t length, net::flow_time now) {
+    uint8_t protocol = 0;
+    auto port = net::source_port(p, length, protocol);
+    auto pid = owners.owner(protocol, port, now);
+    return pid != net::port_owners::nobody && is_target(pid) ? pid : 0;
   }
 
   bool is_target(uint32_t pid) {
@@ -252,32 +172,11 @@ struct divert_port::state {
     live.passed++;
   }
 
-  // Sends `count` packets packed back to back in `bytes` with their
-  // addresses, at most 255 per SendEx (more fail the whole call); returns
-  // how many could not be sent.
-  size_t send_all(const uint8_t* bytes, size_t used, const address* addrs,
-                  size_t count) {
-    size_t failed = 0;
-    size_t at = 0;
-    for (size_t first = 0; first < count; first += send_max) {
-      size_t n = std::min(send_max, count - first);
-      size_t length = 0;
-      for (size_t i = 0; i < n; ++i)
-        length += packet_length(bytes + at + length, used - at - length);
-      unsigned sent = 0;
-      if (!d->send_ex(network.h, bytes + at, static_cast<unsigned>(length),
-                      &sent, 0, addrs + first,
-                      static_cast<unsigned>(n * address_size), nullptr))
-        failed += n;
-      at += length;
-    }
-    return failed;
-  }
-
   void flush_passed() {
     // Other programs' packets: one that cannot be sent is lost (counted).
-    live.send_failed += send_all(pass_bytes.data(), pass_used,
-                                 pass_addrs.data(), pass_count);
+    live.send_failed
+        += send_in_chunks(*d, network.h, pass_bytes.data(), pass_used,
+                          pass_addrs.data(), pass_count);
     pass_count = 0;
     pass_used = 0;
   }
@@ -325,7 +224,7 @@ struct divert_port::state {
   }
 
   void deliver(packet_batch_buffer& batch, size_t& used, const uint8_t* data,
-               uint32_t length, const address& a) {
+               uint32_t length, const address& a, uint32_t pid) {
     remember_interface(data, length, a);
     auto index = batch.packets.size();
     std::memcpy(batch.data.data() + used, data, length);
@@ -334,6 +233,7 @@ struct divert_port::state {
     p.id = static_cast<uint32_t>(index);
     p.offset = static_cast<uint32_t>(used);
     p.length = length;
+    p.pid = pid;
     p.meta = batch.meta.data() + index * address_size;
     batch.packets.push_back(p);
     used += length;
@@ -353,7 +253,7 @@ struct divert_port::state {
       address a;
       std::memcpy(&a, held.meta(h), address_size);
       if (pid != 0 && is_target(pid)) {
-        deliver(batch, used, held.data(h), h.length, a);
+        deliver(batch, used, held.data(h), h.length, a, pid);
       } else {
         if (pid == 0) {
           live.unattributed++;
@@ -414,7 +314,7 @@ struct divert_port::state {
         continue;
       }
       if (what == net::disposition::capture)
-        deliver(batch, used, p, length, a);
+        deliver(batch, used, p, length, a, target_of(p, length, now));
       else
         pass(p, length, a);
     }
@@ -437,9 +337,8 @@ divert_port::~divert_port() {
     if (r != &s.network || s.network_owned)
       s.d->close(r->h);
   }
-  s.stop_watch();
-  for (HANDLE e :
-       {s.stop_event, s.network.ov.hEvent, s.socket.ov.hEvent, s.watch_stop})
+  s.watch.stop();
+  for (HANDLE e : {s.stop_event, s.network.ov.hEvent, s.socket.ov.hEvent})
     if (e != nullptr)
       CloseHandle(e);
 }
@@ -494,11 +393,7 @@ divert_port::open(std::shared_ptr<dll> d, const port_options& opts,
     read_socket_tables(rows, buf);
     note_owners(rows, st.owners);
   }
-  st.left_receive_ms = state::now_ms();
-  st.watch_stop = CreateEventW(nullptr, TRUE, FALSE, nullptr);
-  st.watch = std::thread{[&st] {
-    st.watch_reader();
-  }};
+  st.watch.start();
   return port;
 }
 
@@ -512,15 +407,12 @@ std::shared_ptr<packet_batch_buffer> divert_port::new_batch() const {
 
 packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
   auto& s = *s_;
-  s.in_receive = true;
+  s.watch.entered();
   struct left {
     state& s;
-    ~left() {
-      s.left_receive_ms = state::now_ms();
-      s.in_receive = false;
-    }
+    ~left() { s.watch.left(); }
   } leaving{s};
-  if (s.stalled) {
+  if (s.watch.stalled()) {
     s.error = "Drover's packet reader stopped for 3 s: the WinDivert handle "
               "was let go so the computer's other traffic could flow";
     return receive_status::failed;
@@ -599,8 +491,8 @@ std::error_code divert_port::send_verdicts(const verdict* v, size_t n) {
   auto& s = *s_;
   size_t used = 0, count = 0;
   auto flush = [&]() -> std::error_code {
-    auto failed = s.send_all(s.verdict_bytes.data(), used,
-                             s.verdict_addrs.data(), count);
+    auto failed = send_in_chunks(*s.d, s.network.h, s.verdict_bytes.data(),
+                                 used, s.verdict_addrs.data(), count);
     used = count = 0;
     if (failed == 0)
       return {};
@@ -691,7 +583,7 @@ std::string divert_port::last_error() const {
 
 handle divert_port::release_network_handle() {
   auto& s = *s_;
-  s.stop_watch(); // parked: nobody reads it, on purpose
+  s.watch.stop(); // parked: nobody reads it, on purpose
   if (s.network.pending) {
     // Cancel only the outstanding receive; the handle stays open (and
     // keeps diverting) until the next session closes it.

@@ -18,33 +18,13 @@
 #include <vector>
 
 #include "actors/platform/capture.hpp"
+#include "actors/platform/target_set.hpp"
 #include "actors/platform/windows/windivert_dll.hpp"
 #include "net/attribution.hpp"
 
 namespace drover::platform::windivert {
 
-/// The target process IDs, shared by the capture session (procscan adds to
-/// it) and the receive thread (which reads a copy when it changed), and the
-/// target executable names, by which the receive thread adds a process the
-/// moment it opens its first socket.
-class target_set {
-public:
-  void add(uint32_t pid);
-  void remove(uint32_t pid);
-  bool contains(uint32_t pid) const;
-  void set_names(std::vector<std::string> names);
-  /// `image` (an executable's file name) is a target's, case-insensitively.
-  bool name_matches(const std::string& image) const;
-  uint64_t generation() const { return generation_.load(); }
-  /// Copies the set (sorted) when it changed since `seen`.
-  void refresh(std::vector<uint32_t>& copy, uint64_t& seen) const;
-
-private:
-  mutable std::mutex mutex_;
-  std::vector<uint32_t> pids_; // sorted
-  std::vector<std::string> names_;
-  std::atomic<uint64_t> generation_{0};
-};
+using platform::target_set;
 
 struct port_options {
   std::string network_filter;
