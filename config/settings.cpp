@@ -4,6 +4,8 @@
 #include <cctype>
 #include <tuple>
 
+#include "config/fields.hpp"
+
 namespace drover::config {
 
 const char* to_string(log_level x) {
@@ -42,45 +44,12 @@ const char* to_string(not_proxying x) {
   return x == not_proxying::direct ? "direct" : "block";
 }
 
-bool proxy_settings::operator==(const proxy_settings& o) const {
-  return std::tie(host, port, auth, login, password, udp_associate_timeout,
-                  tcp_connect_timeout)
-         == std::tie(o.host, o.port, o.auth, o.login, o.password,
-                     o.udp_associate_timeout, o.tcp_connect_timeout);
-}
-
-bool target_settings::operator==(const target_settings& o) const {
-  return std::tie(processes, include_vesktop, when_not_proxying)
-         == std::tie(o.processes, o.include_vesktop, o.when_not_proxying);
-}
-
-bool skip_settings::operator==(const skip_settings& o) const {
-  return std::tie(extra_skip_cidrs, multicast)
-         == std::tie(o.extra_skip_cidrs, o.multicast);
-}
-
-bool ui_settings::operator==(const ui_settings& o) const {
-  return std::tie(level, log_max_mb, log_backups, tray_icon, auto_start,
-                  shown_tray_toast, theme)
-         == std::tie(o.level, o.log_max_mb, o.log_backups, o.tray_icon,
-                     o.auto_start, o.shown_tray_toast, o.theme);
-}
-
-bool update_settings::operator==(const update_settings& o) const {
-  return std::tie(check_on_startup, forgejo_repo)
-         == std::tie(o.check_on_startup, o.forgejo_repo);
-}
-
 bool valid_host(std::string_view h) {
   if (h.empty() || h.size() > 253)
     return false;
   return std::all_of(h.begin(), h.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
   });
-}
-
-bool check_settings::operator==(const check_settings& o) const {
-  return tcp_target == o.tcp_target && udp_target == o.udp_target;
 }
 
 std::optional<host_port> parse_host_port(std::string_view text) {
@@ -102,15 +71,33 @@ std::optional<host_port> parse_host_port(std::string_view text) {
   return host_port{std::string{host}, static_cast<uint16_t>(n)};
 }
 
+// Section by section, key by key: the field tables (fields.hpp) list them.
+bool proxy_settings::operator==(const proxy_settings& o) const {
+  return proxy_schema().same(*this, o);
+}
+
+bool target_settings::operator==(const target_settings& o) const {
+  return targets_schema().same(*this, o);
+}
+
+bool skip_settings::operator==(const skip_settings& o) const {
+  return skip_schema().same(*this, o);
+}
+
+bool ui_settings::operator==(const ui_settings& o) const {
+  return ui_schema().same(*this, o);
+}
+
+bool update_settings::operator==(const update_settings& o) const {
+  return update_schema().same(*this, o);
+}
+
 bool engine_settings::operator==(const engine_settings& o) const {
-  return std::tie(heartbeat_interval, no_traffic_warn_after,
-                  reconnect_backoff_initial, reconnect_backoff_max,
-                  reconnect_total_cap, tcp_idle_timeout, udp_idle_timeout,
-                  max_flows)
-         == std::tie(o.heartbeat_interval, o.no_traffic_warn_after,
-                     o.reconnect_backoff_initial, o.reconnect_backoff_max,
-                     o.reconnect_total_cap, o.tcp_idle_timeout,
-                     o.udp_idle_timeout, o.max_flows);
+  return engine_schema().same(*this, o);
+}
+
+bool check_settings::operator==(const check_settings& o) const {
+  return check_schema().same(*this, o);
 }
 
 bool settings::operator==(const settings& o) const {

@@ -1,0 +1,437 @@
+#include "config/fields.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "config/parse.hpp"
+#include "config/reader.hpp"
+
+namespace drover::config {
+
+namespace {
+
+// -- kinds of keys ------------------------------------------------------------
+
+// A key stored in member `m`: read by `read`, written by `write`.
+template<class S, class T>
+field<S>
+make(std::string_view name, T S::*m,
+     std::function<void(reader&, const toml::node&, const std::string&, T&)>
+         read,
+     std::function<std::string(const T&)> write, std::string_view after = {},
+     std::string_view before = {}) {
+  field<S> f;
+  f.name = name;
+  f.read = [m, read = std::move(read)](reader& r, const toml::node& n,
+                                       const std::string& k, S& s) {
+    read(r, n, k, s.*m);
+  };
+  f.write = [m, write = std::move(write)](const S& s) {
+    return write(s.*m);
+  };
+  f.same = [m](const S& a, const S& b) {
+    return a.*m == b.*m;
+  };
+  f.after = after;
+  f.before = before;
+  return f;
+}
+
+std::string written(bool b) {
+  return b ? "true" : "false";
+}
+
+template<class S>
+field<S> boolean(std::string_view name, bool S::*m,
+                 std::string_view after = {}) {
+  return make<S, bool>(
+      name, m,
+      [](reader& r, const toml::node& n, const std::string& k, bool& out) {
+        r.boolean(n, k, out);
+      },
+      written, after);
+}
+
+template<class S, class T>
+field<S> integer(std::string_view name, T S::*m, int64_t min, int64_t max) {
+  return make<S, T>(
+      name, m,
+      [min, max](reader& r, const toml::node& n, const std::string& k, T& out) {
+        r.integer(n, k, out, min, max);
+      },
+      [](const T& v) { return std::to_string(v); });
+}
+
+template<class S>
+field<S> span(std::string_view name, duration S::*m, duration min,
+              duration max) {
+  return make<S, duration>(
+      name, m,
+      [min, max](reader& r, const toml::node& n, const std::string& k,
+                 duration& out) { r.span(n, k, out, min, max); },
+      [](const duration& d) { return toml_string(format_duration(d)); });
+}
+
+template<class S>
+field<S> text(std::string_view name, std::string S::*m) {
+  return make<S, std::string>(
+      name, m,
+      [](reader& r, const toml::node& n, const std::string& k,
+         std::string& out) { r.string(n, k, out); },
+      [](const std::string& v) { return toml_string(v); });
+}
+
+template<class S, class E, size_t N>
+field<S> choice(std::string_view name, E S::*m,
+                const std::array<std::pair<std::string_view, E>, N>& options,
+                std::string_view after = {}, std::string_view before = {}) {
+  return make<S, E>(
+      name, m,
+      [&options](reader& r, const toml::node& n, const std::string& k, E& out) {
+        r.choice(n, k, out, options);
+      },
+      [](const E& v) { return toml_string(to_string(v)); }, after, before);
+}
+
+template<class T, class F>
+std::string list(const std::vector<T>& xs, F&& render) {
+  std::string out = "[";
+  for (size_t i = 0; i < xs.size(); ++i)
+    out += (i == 0 ? "" : ", ") + render(xs[i]);
+  return out + "]";
+}
+
+// The node that set `key` in `sec`, or the section itself.
+const toml::source_region* where(const toml::table* sec, std::string_view key) {
+  auto* n = sec->get(key);
+  return n != nullptr ? &n->source() : &sec->source();
+}
+
+// -- [proxy]
+// --------------------------------------------------------------------
+
+void read_host(reader& r, const toml::node& n, const std::string& k,
+               std::string& out) {
+  std::string host;
+  r.string(n, k, host);
+  if (!n.is_string())
+    return;
+  if (host.find(':') != std::string::npos)
+    r.error(k, &n.source(),
+            "`" + k
+                + "` must be an IPv4 address or a host name (IPv6 proxy "
+                  "addresses are not supported yet), got "
+                + quote(host));
+  else if (!valid_host(host))
+    r.error(k, &n.source(),
+            "`" + k
+                + "` must be an IPv4 address or a host name such as "
+                  "\"proxy.example.org\", got "
+                + quote(host));
+  else
+    out = host;
+}
+
+// RFC 1929: user name and password are 1..255 bytes each.
+void read_credential(reader& r, const toml::node& n, const std::string& k,
+                     std::string& out) {
+  std::string v;
+  r.string(n, k, v);
+  if (v.size() > 255)
+    r.error(k, &n.source(),
+            "`" + k + "` must be at most 255 bytes long (RFC 1929), got "
+                + std::to_string(v.size()));
+  else
+    out = v;
+}
+
+std::string as_string(const std::string& v) {
+  return toml_string(v);
+}
+
+void check_credentials(reader& r, const toml::table* sec, proxy_settings& p) {
+  if (sec == nullptr)
+    return;
+  // Only a key that is absent or validly empty is "empty": a key with a bad
+  // value has its own error already.
+  auto empty = [&](std::string_view key) {
+    auto* n = sec->get(key);
+    return n == nullptr || (n->is_string() && n->as_string()->get().empty());
+  };
+  if (p.auth) {
+    if (empty("login"))
+      r.error("proxy.login", where(sec, "login"),
+              "`proxy.login` must not be empty when `proxy.auth = true`");
+    if (empty("password"))
+      r.error("proxy.password", where(sec, "password"),
+              "`proxy.password` must not be empty when `proxy.auth = true` "
+              "(RFC 1929)");
+  } else if (!p.login.empty() || !p.password.empty()) {
+    r.warn("proxy.auth", where(sec, "auth"),
+           "`proxy.login`/`proxy.password` are set but `proxy.auth = false`, "
+           "so they are not sent; set `proxy.auth = true` to use them");
+  }
+}
+
+// -- [targets], [skip]
+// ------------------------------------------------------------
+
+void read_processes(reader& r, const toml::node& n, const std::string& k,
+                    std::vector<std::string>& out) {
+  std::vector<std::string> names;
+  bool ok = n.is_array();
+  r.array(n, k, [&](const toml::node& item, const std::string& ik) {
+    auto* str = item.as_string();
+    if (str == nullptr) {
+      r.type_error(item, ik, "a string");
+      ok = false;
+      return;
+    }
+    const std::string& name = str->get();
+    if (name.empty() || name.find_first_of("/\\") != std::string::npos) {
+      r.error(ik, &item.source(),
+              "`" + ik
+                  + "` must be an executable's file name such as "
+                    "\"Discord.exe\", not empty and not a path, got "
+                  + quote(name));
+      ok = false;
+      return;
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      r.warn(ik, &item.source(), quote(name) + " is listed twice");
+    else
+      names.push_back(name);
+  });
+  if (!ok)
+    return;
+  if (names.empty())
+    r.warn(k, &n.source(),
+           "`" + k + "` is empty: Drover will not capture any application");
+  out = std::move(names);
+}
+
+void read_cidrs(reader& r, const toml::node& n, const std::string& k,
+                std::vector<net::ipv4_cidr>& out) {
+  std::vector<net::ipv4_cidr> cidrs;
+  bool ok = n.is_array();
+  r.array(n, k, [&](const toml::node& item, const std::string& ik) {
+    auto* str = item.as_string();
+    auto c = str != nullptr ? net::parse_ipv4_cidr(str->get()) : std::nullopt;
+    if (!c) {
+      r.error(ik, &item.source(),
+              "`" + ik
+                  + "` must be an IPv4 network such as \"10.0.0.0/8\" or an "
+                    "address such as \"192.0.2.7\", got "
+                  + describe(item, false));
+      ok = false;
+      return;
+    }
+    cidrs.push_back(*c);
+  });
+  if (ok)
+    out = std::move(cidrs);
+}
+
+constexpr std::array<std::pair<std::string_view, not_proxying>, 2>
+    not_proxying_choices
+    = {{{"block", not_proxying::block}, {"direct", not_proxying::direct}}};
+
+constexpr std::array<std::pair<std::string_view, log_level>, 7> levels
+    = {{{"trace", log_level::trace},
+        {"debug", log_level::debug},
+        {"info", log_level::info},
+        {"warn", log_level::warn},
+        {"error", log_level::error},
+        {"critical", log_level::critical},
+        {"off", log_level::off}}};
+
+constexpr std::array<std::pair<std::string_view, ui_theme>, 3> themes
+    = {{{"dark", ui_theme::dark},
+        {"light", ui_theme::light},
+        {"auto", ui_theme::automatic}}};
+
+// -- [engine], [check]
+// ------------------------------------------------------------
+
+void check_backoff(reader& r, const toml::table* sec, engine_settings& e) {
+  if (sec == nullptr)
+    return;
+  if (e.reconnect_backoff_initial > e.reconnect_backoff_max)
+    r.error(
+        "engine.reconnect_backoff_max", where(sec, "reconnect_backoff_max"),
+        "`engine.reconnect_backoff_max` ("
+            + format_duration(e.reconnect_backoff_max)
+            + ") must not be shorter than `engine.reconnect_backoff_initial` ("
+            + format_duration(e.reconnect_backoff_initial) + ")");
+  if (e.reconnect_backoff_max > e.reconnect_total_cap)
+    r.error("engine.reconnect_total_cap", where(sec, "reconnect_total_cap"),
+            "`engine.reconnect_total_cap` ("
+                + format_duration(e.reconnect_total_cap)
+                + ") must not be shorter than `engine.reconnect_backoff_max` ("
+                + format_duration(e.reconnect_backoff_max) + ")");
+}
+
+void read_target(reader& r, const toml::node& n, const std::string& k,
+                 host_port& out) {
+  std::string text;
+  if (!n.is_string())
+    return r.type_error(n, k, "a string such as \"discord.com:443\"");
+  r.string(n, k, text);
+  if (auto hp = parse_host_port(text))
+    out = *hp;
+  else
+    r.error(k, &n.source(),
+            "`" + k
+                + "` must be a host name or IPv4 address and a port, such as "
+                  "\"discord.com:443\", got "
+                + quote(text));
+}
+
+} // namespace
+
+const section_schema<proxy_settings>& proxy_schema() {
+  using S = proxy_settings;
+  static const section_schema<S> s{
+      "proxy",
+      "# The upstream SOCKS5 proxy. It must support UDP ASSOCIATE for "
+      "Discord voice.",
+      {
+          make<S, std::string>("host", &S::host, read_host, as_string),
+          integer("port", &S::port, 1, 65535),
+          boolean("auth", &S::auth,
+                  "username/password authentication (RFC 1929)"),
+          make<S, std::string>("login", &S::login, read_credential, as_string),
+          make<S, std::string>("password", &S::password, read_credential,
+                               as_string),
+          span("udp_associate_timeout", &S::udp_associate_timeout, 100ms, 5min),
+          span("tcp_connect_timeout", &S::tcp_connect_timeout, 100ms, 5min),
+      },
+      check_credentials};
+  return s;
+}
+
+const section_schema<target_settings>& targets_schema() {
+  using S = target_settings;
+  static const section_schema<S> s{
+      "targets",
+      "# Applications whose traffic goes through the proxy, by executable "
+      "name.",
+      {
+          make<S, std::vector<std::string>>(
+              "processes", &S::processes, read_processes,
+              [](const std::vector<std::string>& v) {
+                return list(v, as_string);
+              }),
+          boolean("include_vesktop", &S::include_vesktop),
+          choice("when_not_proxying", &S::when_not_proxying,
+                 not_proxying_choices, "block | direct",
+                 "# While the proxy cannot be used: block the targets' new "
+                 "connections, or let them go direct."),
+      },
+      {}};
+  return s;
+}
+
+const section_schema<skip_settings>& skip_schema() {
+  using S = skip_settings;
+  static const section_schema<S> s{
+      "skip",
+      "# Destinations never proxied. Loopback, link-local, broadcast and "
+      "DHCP always are.",
+      {
+          make<S, std::vector<net::ipv4_cidr>>(
+              "extra_skip_cidrs", &S::extra_skip_cidrs, read_cidrs,
+              [](const std::vector<net::ipv4_cidr>& v) {
+                return list(v, [](const net::ipv4_cidr& c) {
+                  return toml_string(net::to_string(c));
+                });
+              }),
+          boolean("multicast", &S::multicast),
+      },
+      {}};
+  return s;
+}
+
+const section_schema<ui_settings>& ui_schema() {
+  using S = ui_settings;
+  static const section_schema<S> s{
+      "ui",
+      "",
+      {
+          choice("log_level", &S::level, levels,
+                 "trace | debug | info | warn | error | critical | off"),
+          integer("log_max_mb", &S::log_max_mb, 1, 1024),
+          integer("log_backups", &S::log_backups, 0, 100),
+          boolean("tray_icon", &S::tray_icon),
+          boolean("auto_start", &S::auto_start),
+          boolean("shown_tray_toast", &S::shown_tray_toast),
+          choice("theme", &S::theme, themes, "dark | light | auto"),
+      },
+      {}};
+  return s;
+}
+
+const section_schema<update_settings>& update_schema() {
+  using S = update_settings;
+  static const section_schema<S> s{
+      "update",
+      "",
+      {
+          boolean("check_on_startup", &S::check_on_startup),
+          text("forgejo_repo", &S::forgejo_repo),
+      },
+      {}};
+  return s;
+}
+
+const section_schema<engine_settings>& engine_schema() {
+  using S = engine_settings;
+  static const section_schema<S> s{
+      "engine",
+      "# Durations are a whole number and a unit: ms, s, m or h.",
+      {
+          span("heartbeat_interval", &S::heartbeat_interval, 1s, 1h),
+          span("no_traffic_warn_after", &S::no_traffic_warn_after, 1s, 24h),
+          span("reconnect_backoff_initial", &S::reconnect_backoff_initial,
+               100ms, 1h),
+          span("reconnect_backoff_max", &S::reconnect_backoff_max, 100ms, 1h),
+          span("reconnect_total_cap", &S::reconnect_total_cap, 1s, 24h),
+          span("tcp_idle_timeout", &S::tcp_idle_timeout, 10s, 24h),
+          span("udp_idle_timeout", &S::udp_idle_timeout, 5s, 24h),
+          integer("max_flows", &S::max_flows, 64, 1 << 20),
+      },
+      check_backoff};
+  return s;
+}
+
+const section_schema<check_settings>& check_schema() {
+  using S = check_settings;
+  auto target = [](std::string_view name, host_port S::*m) {
+    return make<S, host_port>(name, m, read_target, [](const host_port& hp) {
+      return toml_string(hp.text());
+    });
+  };
+  static const section_schema<S> s{
+      "check",
+      "# Where `drover check` tests the path through the proxy: a TCP "
+      "server,\n# and a STUN server (UDP) whose answer proves datagrams come "
+      "back.",
+      {target("tcp_target", &S::tcp_target),
+       target("udp_target", &S::udp_target)},
+      {}};
+  return s;
+}
+
+std::vector<std::pair<std::string_view, std::vector<std::string_view>>>
+known_keys() {
+  std::vector<std::pair<std::string_view, std::vector<std::string_view>>> out;
+  for_each_section([&](auto, const auto& schema) {
+    std::vector<std::string_view> keys;
+    for (auto& f : schema.fields)
+      keys.push_back(f.name);
+    out.emplace_back(schema.name, std::move(keys));
+  });
+  return out;
+}
+
+} // namespace drover::config
