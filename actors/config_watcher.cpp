@@ -8,6 +8,7 @@
 #include "actors/log/trace.hpp"
 #include "actors/panic.hpp"
 #include "actors/platform/file_watch.hpp"
+#include "config/password.hpp"
 
 namespace drover {
 
@@ -38,6 +39,44 @@ void apply_logging(self_ptr self, const config::settings& s) {
                 || s.ui.level == config::log_level::trace);
 }
 
+// The settings in force changed (`before` -> the file's current): the log
+// follows, and the supervisor hears what changed.
+void applied(self_ptr self, const config::settings& before) {
+  auto& st = self->state;
+  auto change = diff(before, st.file.current());
+  if (!change.settings)
+    return; // written, but nothing changed
+  apply_logging(self, st.file.current());
+  trace::record(self->name(), "config-changed",
+                {{"proxy", change.proxy_changed},
+                 {"targets", change.targets_changed},
+                 {"skip", change.skip_changed},
+                 {"ui", change.ui_changed},
+                 {"engine", change.engine_changed}});
+  self->send(st.supervisor, std::move(change));
+}
+
+// `config set`: validated, written and applied here, once; the file watch
+// then sees the same text and has nothing to do.
+std::string replace(self_ptr self, const std::string& incoming) {
+  auto& st = self->state;
+  auto before = st.file.current();
+  // A config that comes back from `config get` carries the placeholder:
+  // the password in force stays.
+  auto text = config::keep_password(incoming, before.proxy.password);
+  auto report = st.file.replace(text);
+  if (report.outcome != config::config_file::status::loaded) {
+    std::string answer = "error\n";
+    for (auto& d : report.errors)
+      answer += d.to_string() + "\n";
+    return answer;
+  }
+  for (auto& w : report.warnings)
+    log::get(self->name())->warn("{}", w.to_string());
+  applied(self, before);
+  return "ok\n";
+}
+
 void read_file(self_ptr self) {
   auto& st = self->state;
   auto lg = log::get(self->name());
@@ -48,18 +87,7 @@ void read_file(self_ptr self) {
     case status::loaded: {
       for (auto& w : report.warnings)
         lg->warn("{}", w.to_string());
-      auto change = diff(before, st.file.current());
-      if (!change.settings)
-        return; // written, but nothing changed
-      apply_logging(self, st.file.current());
-      trace::record(self->name(), "config-changed",
-                    {{"proxy", change.proxy_changed},
-                     {"targets", change.targets_changed},
-                     {"skip", change.skip_changed},
-                     {"ui", change.ui_changed},
-                     {"engine", change.engine_changed}});
-      self->send(st.supervisor, std::move(change));
-      return;
+      return applied(self, before);
     }
     case status::missing: {
       config_error e;
@@ -133,6 +161,9 @@ config_watcher_actor::behavior_type config_watcher(
       [=](atom::internal, uint64_t gen) {
         if (gen == self->state.generation)
           read_file(self);
+      },
+      [=](atom::update, const std::string& text) {
+        return replace(self, text);
       },
       [=](atom::stop) { self->quit(); },
   };

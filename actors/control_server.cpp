@@ -67,39 +67,6 @@ std::string config_text(const std::string& path) {
   return config::hide_password(*text); // never to a client
 }
 
-// The password the config file holds now ("" when none or unreadable).
-std::string stored_password(const std::string& path) {
-  std::string error;
-  auto text = platform::read_file(path, config::max_file_bytes,
-                                  platform::on_behalf::invoking_user, error);
-  if (!text)
-    return {};
-  auto parsed = config::parse(*text, path);
-  return parsed.ok() ? parsed.value->proxy.password : std::string{};
-}
-
-// Validates `text` and writes it over the config file: "ok", or "error"
-// and the diagnostics, one per line.
-std::string replace_config(const std::string& path,
-                           const std::string& incoming) {
-  // A config that comes back from `config get` carries the placeholder:
-  // the stored password stays.
-  auto text = config::keep_password(incoming, stored_password(path));
-  auto parsed = config::parse(text, path);
-  if (!parsed.ok()) {
-    std::string answer = "error\n";
-    for (auto& d : parsed.errors)
-      answer += d.to_string() + "\n";
-    return answer;
-  }
-  auto ec = platform::write_file_atomically(path, text,
-                                            platform::file_access::owner_only,
-                                            platform::on_behalf::invoking_user);
-  if (ec)
-    return "error\ncannot write " + path + ": " + ec.message() + "\n";
-  return "ok\n";
-}
-
 // The largest config text `config set` takes.
 constexpr size_t max_config_bytes = config::max_file_bytes;
 
@@ -347,12 +314,15 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
         using control::command_kind;
         switch (req.kind) {
           case command_kind::config_set:
-            return on_worker(
-                self, st,
-                [=, text = std::move(req.body)] {
-                  return replace_config(paths.config, text);
-                },
-                answer);
+            // The config store validates, writes and applies it.
+            self->request(sup, std::chrono::seconds{10}, atom::update_v,
+                          std::move(req.body))
+                .then([=](const std::string& said) { answer(said); },
+                      [=](caf::error& e) {
+                        answer("error\nthe engine did not answer: "
+                               + self->system().render(e) + "\n");
+                      });
+            return;
           case command_kind::config_get:
             return on_worker(
                 self, st, [=] { return config_text(paths.config); }, answer);

@@ -18,14 +18,15 @@ std::vector<engine_service> services_of(engine_setup& setup) {
   std::vector<engine_service> out;
   auto file = setup.file;
   auto trace = setup.trace;
-  out.push_back({"the config watcher",
-                 "changes to the config file apply only after Drover restarts",
-                 false,
-                 [file, trace](caf::actor_system& sys,
-                               const supervisor_actor& sup, std::string&) {
-                   return caf::actor_cast<caf::actor>(
-                       sys.spawn(config_watcher, file, sup, trace));
-                 }});
+  out.push_back(
+      {std::string{config_store_service},
+       "changes to the config file apply only after Drover restarts", false,
+       [file, trace](caf::actor_system& sys, const supervisor_actor& sup,
+                     std::string&) {
+         // Its own thread: it reads and writes the file.
+         return caf::actor_cast<caf::actor>(
+             sys.spawn<caf::detached>(config_watcher, file, sup, trace));
+       }});
   out.push_back(
       {"the power monitor",
        "the engine no longer pauses when the computer sleeps; if "

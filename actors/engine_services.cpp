@@ -58,6 +58,13 @@ bool service_keeper::on_down(caf::local_actor* self,
   return false;
 }
 
+caf::actor service_keeper::actor_of(std::string_view name) const {
+  for (auto& r : running_)
+    if (r.service.name == name)
+      return r.actor;
+  return {};
+}
+
 void service_keeper::stop(caf::local_actor* self, bool last) {
   for (auto& r : running_) {
     if (!r.actor || r.service.stops_last != last)

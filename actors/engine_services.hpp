@@ -18,6 +18,10 @@
 
 namespace drover {
 
+/// The service that holds the config in force (the config-watcher): it
+/// watches the file and takes `config set`.
+inline constexpr std::string_view config_store_service = "the config watcher";
+
 struct engine_service {
   std::string name;        // "the config watcher"
   std::string without_it;  // what the user loses while it is down
@@ -42,6 +46,9 @@ public:
   bool on_down(caf::local_actor* self, const supervisor_actor& sup,
                const caf::down_msg& dm, const std::string& why,
                const say_fn& say);
+
+  /// The running service called `name`; empty when it is down.
+  caf::actor actor_of(std::string_view name) const;
 
   /// Stops the services that stop first (`last` false) or last.
   void stop(caf::local_actor* self, bool last);

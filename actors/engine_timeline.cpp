@@ -31,6 +31,15 @@ void engine_timeline::publish(const std::string& source, engine_event e) {
     caf::anon_send(l, e);
 }
 
+void engine_timeline::say(const std::string& source, event_kind kind,
+                          std::string text) {
+  engine_event e;
+  e.kind = kind;
+  e.state = last_.state;
+  e.reason = std::move(text);
+  publish(source, std::move(e));
+}
+
 engine_status engine_timeline::status(const stats_snapshot& stats) const {
   engine_status s;
   s.last = last_;

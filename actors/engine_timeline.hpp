@@ -22,6 +22,10 @@ public:
   /// it to every listener.
   void publish(const std::string& source, engine_event e);
 
+  /// publish() an event that does not change the state (the Timeline's
+  /// "info", a config error, ...).
+  void say(const std::string& source, event_kind kind, std::string text);
+
   /// The latest state change (what `status` shows as the state).
   const engine_event& last() const { return last_; }
   const std::deque<engine_event>& recent() const { return recent_; }

@@ -9,7 +9,6 @@
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
 #include "actors/panic.hpp"
-#include "actors/platform/sockets.hpp"
 #include "actors/proxy_check.hpp"
 #include "messages/recovery.hpp"
 
@@ -21,13 +20,8 @@ using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 
 void run(self_ptr self, const engine_commands& commands);
 
-// An event that does not change the state (the Timeline's "info").
 void say(self_ptr self, event_kind kind, std::string text) {
-  engine_event e;
-  e.kind = kind;
-  e.state = self->state.timeline.last().state;
-  e.reason = std::move(text);
-  self->state.timeline.publish(self->name(), std::move(e));
+  self->state.timeline.say(self->name(), kind, std::move(text));
 }
 
 service_keeper::say_fn sayer(self_ptr self) {
@@ -295,6 +289,14 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
       [=](atom::closed) { run(self, machine().on_session_gone()); },
       [=](atom::stop) { run(self, machine().on_stop()); },
       [=](atom::retry) { run(self, machine().on_retry()); },
+      [=](atom::update, std::string& text) -> caf::result<std::string> {
+        auto store = caf::actor_cast<config_watcher_actor>(
+            self->state.services.actor_of(config_store_service));
+        if (!store)
+          return std::string{"error\nthe config store is not running: "
+                             "edit the file, or restart Drover\n"};
+        return self->delegate(store, atom::update_v, std::move(text));
+      },
       [=](atom::check, const std::string& why) {
         auto out = machine().on_check_wanted();
         if (!out.empty())

@@ -61,23 +61,65 @@ config_file::load_report read_and_parse(const std::filesystem::path& path,
 config_file::config_file(std::filesystem::path path) : path_(std::move(path)) {}
 
 config_file::load_report config_file::load() {
-  std::optional<settings> value;
-  auto report = read_and_parse(path_, value);
-  if (value) {
-    current_ = std::move(*value);
-    has_good_ = true;
+  config_file::load_report report;
+  auto text = read_all(path_);
+  report.outcome = text.outcome;
+  if (text.outcome != status::loaded) {
+    report.errors.push_back(file_error(path_, text.error));
+    return report;
   }
+  if (has_good_ && text.text == last_text_)
+    return report; // what is in force (our own write, say): nothing to do
+  auto parsed = parse(text.text, path_.string());
+  report.errors = std::move(parsed.errors);
+  report.warnings = std::move(parsed.warnings);
+  if (!parsed.ok()) {
+    report.outcome = status::invalid;
+    return report;
+  }
+  current_ = std::move(*parsed.value);
+  has_good_ = true;
+  last_text_ = std::move(text.text);
+  return report;
+}
+
+config_file::load_report config_file::replace(const std::string& text) {
+  config_file::load_report report;
+  auto parsed = parse(text, path_.string());
+  report.errors = std::move(parsed.errors);
+  report.warnings = std::move(parsed.warnings);
+  if (!parsed.ok()) {
+    report.outcome = status::invalid;
+    return report;
+  }
+  auto ec = platform::write_file_atomically(path_, text,
+                                            platform::file_access::owner_only,
+                                            platform::on_behalf::invoking_user);
+  if (ec) {
+    report.outcome = status::unreadable;
+    diagnostic d;
+    d.message = "cannot write the config file: " + ec.message();
+    d.file = path_.string();
+    report.errors.push_back(std::move(d));
+    return report;
+  }
+  report.outcome = status::loaded;
+  current_ = std::move(*parsed.value);
+  has_good_ = true;
+  last_text_ = text;
   return report;
 }
 
 std::string config_file::save(const settings& s) {
-  auto ec = platform::write_file_atomically(path_, serialize(s),
+  auto text = serialize(s);
+  auto ec = platform::write_file_atomically(path_, text,
                                             platform::file_access::owner_only,
                                             platform::on_behalf::invoking_user);
   if (ec)
     return "cannot write " + path_.string() + ": " + ec.message();
   current_ = s;
   has_good_ = true;
+  last_text_ = std::move(text);
   return {};
 }
 

@@ -35,6 +35,12 @@ public:
   /// Reads and validates the file.
   load_report load();
 
+  /// Validates `text` and, when it has no error, writes it atomically
+  /// (owner-only on Linux) as it is, comments and all; then it is in force.
+  /// The report says what was wrong (invalid), or that it could not be
+  /// written (unreadable, with the reason).
+  load_report replace(const std::string& text);
+
   /// Writes `s` atomically (owner-only on Linux); on success it is in force.
   /// Returns an empty string on success, otherwise what went wrong.
   std::string save(const settings& s);
@@ -45,6 +51,7 @@ public:
   const std::filesystem::path& path() const { return path_; }
 
 private:
+  std::string last_text_; // what load() or replace() saw last
   std::filesystem::path path_;
   settings current_;
   bool has_good_ = false;

@@ -35,6 +35,8 @@ using supervisor_actor = caf::typed_actor<
     caf::reacts_to<atom::stop>,
     // User: leave Failed and start again.
     caf::reacts_to<atom::retry>,
+    // `config set` (from the control server): handed to the config store.
+    caf::replies_to<atom::update, std::string>::with<std::string>,
     // A capture session was destroyed (its last holder let go): a start
     // waiting for it goes on.
     caf::reacts_to<atom::closed>,
@@ -187,6 +189,9 @@ using config_watcher_actor = caf::typed_actor<
     caf::reacts_to<atom::reload>,
     // Private timer: the quiet time of change `generation` is over.
     caf::reacts_to<atom::internal, uint64_t>,
+    // `config set`: new config text, validated, written and applied in one
+    // go; "ok", or "error" and one diagnostic per line.
+    caf::replies_to<atom::update, std::string>::with<std::string>,
     // Stop watching.
     caf::reacts_to<atom::stop>>;
 

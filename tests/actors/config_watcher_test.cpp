@@ -1,6 +1,7 @@
-// The config-watcher's parts: what counts as a change of which section, and
-// the file watch on a real folder (inotify), including the write-and-rename
-// that editors and Drover's own save use.
+// The config-watcher's parts: what counts as a change of which section, the
+// file watch on a real folder (inotify), including the write-and-rename
+// that editors and Drover's own save use, and the config store's `config
+// set` on CAF's deterministic coordinator.
 
 #include <unistd.h>
 
@@ -8,12 +9,16 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include <caf/event_based_actor.hpp>
+
 #include "actors/config_watcher.hpp"
 #include "actors/platform/file_watch.hpp"
+#include "tests/support/caf_test.hpp"
 
 using namespace drover;
 namespace fs = std::filesystem;
@@ -111,4 +116,92 @@ TEST(file_watch, a_missing_folder_is_an_error_not_a_hang) {
   EXPECT_NE(w.error().find("/nonexistent-drover-dir"), std::string::npos)
       << w.error();
   EXPECT_FALSE(w.wait());
+}
+
+// The config store: `config set` validated, written and applied once.
+namespace {
+
+struct heard {
+  std::vector<config_changed> changes;
+  std::vector<config_error> errors;
+};
+
+caf::behavior fake_supervisor(caf::event_based_actor*,
+                              std::shared_ptr<heard> out) {
+  return {[=](const config_changed& c) { out->changes.push_back(c); },
+          [=](const config_error& e) {
+            out->errors.push_back(e);
+          }};
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in{p};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class config_store_test : public test::caf_fixture {
+protected:
+  config_store_test() {
+    config::settings s;
+    s.proxy.auth = true;
+    s.proxy.login = "alice";
+    s.proxy.password = "s3cret";
+    config::config_file file{path};
+    EXPECT_EQ(file.save(s), "");
+    auto sup
+        = caf::actor_cast<supervisor_actor>(sys.spawn(fake_supervisor, said));
+    store = sys.spawn(config_watcher, file, sup, false);
+    run();
+  }
+  ~config_store_test() override {
+    self->send_exit(store, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  folder f;
+  fs::path path = f.dir / "config.toml";
+  std::shared_ptr<heard> said = std::make_shared<heard>();
+  config_watcher_actor store;
+};
+
+} // namespace
+
+TEST_F(config_store_test, a_valid_config_is_written_as_sent_and_applied_once) {
+  auto text = read(path);
+  auto pos = text.find("port = 12334");
+  ASSERT_NE(pos, std::string::npos);
+  text.replace(pos, 12, "port = 1081 # mine");
+  EXPECT_EQ(ask<std::string>(store, atom::update_v, text), "ok\n");
+  EXPECT_EQ(read(path), text) << "written as sent, comments and all";
+  ASSERT_EQ(said->changes.size(), 1u);
+  EXPECT_TRUE(said->changes[0].proxy_changed);
+  EXPECT_EQ(said->changes[0].settings->proxy.port, 1081);
+  // The file watch sees the write: the same text, nothing more to apply.
+  self->send(store, atom::reload_v);
+  advance(config_watcher_state::quiet_time + 50ms);
+  EXPECT_EQ(said->changes.size(), 1u);
+  EXPECT_TRUE(said->errors.empty());
+}
+
+TEST_F(config_store_test, an_invalid_config_is_refused_and_nothing_changes) {
+  auto before = read(path);
+  auto answer = ask<std::string>(store, atom::update_v,
+                                 std::string{"[proxy]\nport = 0\n"});
+  EXPECT_EQ(answer.rfind("error\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("proxy.port"), std::string::npos) << answer;
+  EXPECT_EQ(read(path), before);
+  EXPECT_TRUE(said->changes.empty());
+}
+
+TEST_F(config_store_test, the_password_placeholder_keeps_the_password) {
+  auto text = read(path);
+  auto pos = text.find("\"s3cret\"");
+  ASSERT_NE(pos, std::string::npos);
+  text.replace(pos, 8, "\"<stored password>\"");
+  text += "\n"; // a change of its own, so it is written
+  EXPECT_EQ(ask<std::string>(store, atom::update_v, text), "ok\n");
+  EXPECT_NE(read(path).find("\"s3cret\""), std::string::npos);
+  EXPECT_EQ(read(path).find("<stored password>"), std::string::npos);
 }
