@@ -52,7 +52,8 @@ TEST_F(engine_e2e, headless_stops_on_sigterm_and_cleans_up) {
   child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
                 "--headless", "--config", w->config().string()},
                w->env()};
-  ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+  auto events = w->follow_events();
+  ASSERT_TRUE(events && events->wait_for_output(became("active"), 20s))
       << engine.output();
   EXPECT_NE(w->rules().find("DROVER"), std::string::npos);
   auto asked = std::chrono::steady_clock::now();
@@ -72,7 +73,8 @@ TEST_F(engine_e2e, after_kill_9_the_next_start_removes_the_leftovers) {
     child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
                   "--headless", "--config", w->config().string()},
                  w->env()};
-    ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+    auto events = w->follow_events();
+    ASSERT_TRUE(events && events->wait_for_output(became("active"), 20s))
         << engine.output();
     engine.kill(SIGKILL);
     engine.wait(10s);
@@ -112,7 +114,8 @@ TEST_F(engine_e2e, a_process_found_by_name_is_captured_from_then_on) {
        "--config",
        w->config("[targets]\nprocesses = [\"e2e-named-target\"]\n").string()},
       w->env()};
-  ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+  auto events = w->follow_events();
+  ASSERT_TRUE(events && events->wait_for_output(became("active"), 20s))
       << engine.output();
   child target{{"ip", "netns", "exec", w->app.name(), named.string(),
                 "wait-then-tcp", server_ip, "7"}};
@@ -182,10 +185,12 @@ TEST_F(engine_e2e, proxy_down_reconnects_with_backoff_and_recovers) {
   // A connection the proxy cannot serve; the check confirms it is down.
   target->write_line("go");
   ASSERT_TRUE(target->wait_for_output("round failed", 20s)) << target->output();
-  ASSERT_TRUE(engine->wait_for_output("attempt 2,", 20s)) << engine->output();
-  EXPECT_NE(engine->output().find("reconnecting: cannot reach the proxy"),
-            std::string::npos)
-      << engine->output();
+  auto events = w->follow_events();
+  ASSERT_TRUE(events);
+  ASSERT_TRUE(events->wait_for_output(reconnect_attempt(2), 20s))
+      << events->output();
+  EXPECT_NE(events->output().find(reconnect_attempt(1)), std::string::npos)
+      << events->output(); // rising attempts
   auto [code, text] = w->status(false);
   EXPECT_NE(text.find("State:    Reconnecting"), std::string::npos) << text;
   EXPECT_NE(text.find("Attempt:"), std::string::npos) << text;
@@ -201,8 +206,9 @@ TEST_F(engine_e2e, proxy_down_reconnects_with_backoff_and_recovers) {
   w->start_proxy();
   ASSERT_TRUE(w->wait_for_proxy());
   auto back = std::chrono::steady_clock::now();
-  ASSERT_TRUE(engine->wait_for_output("(reconnected after", 30s))
-      << engine->output();
+  auto mark = events->output().size();
+  ASSERT_TRUE(events->wait_for_output(became("active"), 30s, mark))
+      << events->output();
   EXPECT_LT(std::chrono::steady_clock::now() - back, 30s);
   target->write_line("go");
   ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
@@ -227,8 +233,11 @@ TEST_F(engine_e2e, a_rejected_login_fails_at_once_and_stays_closed) {
   child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
                 "--headless", "--config", cfg.string()},
                w->env()};
-  ASSERT_TRUE(engine.wait_for_output("failed: authentication rejected", 20s))
-      << engine.output();
+  auto events = w->follow_events();
+  ASSERT_TRUE(events);
+  ASSERT_TRUE(events->wait_for_output(failed_with("auth_rejected"), 20s))
+      << events->output() << engine.output();
+  EXPECT_NE(events->output().find(became("failed")), std::string::npos);
   auto [code, text] = w->status(false);
   EXPECT_NE(text.find("State:    Failed"), std::string::npos) << text;
   EXPECT_NE(text.find("login and password"), std::string::npos) << text;
@@ -296,7 +305,8 @@ TEST_F(engine_e2e, a_low_open_file_limit_caps_flows_and_the_engine_survives) {
        DROVER_BINARY, "--headless", "--config",
        w->config("[targets]\nprocesses = [\"e2e-many-target\"]\n").string()},
       w->env()};
-  ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
+  auto events = w->follow_events();
+  ASSERT_TRUE(events && events->wait_for_output(became("active"), 20s))
       << engine.output();
   EXPECT_NE(engine.output().find("allows 47 proxied flows"), std::string::npos)
       << engine.output();

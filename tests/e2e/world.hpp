@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/proxy_lab.hpp"
 
 namespace drover::e2e {
@@ -78,6 +79,19 @@ inline void remove_leftovers() {
 
 // The topology, made once per test process (ctest runs each case in its own
 // process, so parallel cases never share namespaces).
+// How an event of `drover status --json --follow` reads, for waiting on it:
+// a change to `state`; a reconnect attempt's number; a failure class.
+inline std::string became(const std::string& state) {
+  return "\"kind\":\"state_changed\",\"state\":\"" + state + "\"";
+}
+inline std::string reconnect_attempt(int n) {
+  return "\"failure\":\"proxy_unreachable\",\"attempt\":" + std::to_string(n)
+         + "}";
+}
+inline std::string failed_with(const std::string& failure) {
+  return "\"failure\":\"" + failure + "\"";
+}
+
 struct world : drover::test::proxy_lab {
   std::unique_ptr<child> echo, http, udp;
 
@@ -141,6 +155,20 @@ struct world : drover::test::proxy_lab {
     return {code, c.output()};
   }
 
+  // The engine's events as `drover status --json --follow` prints them, one
+  // JSON object a line (the recent ones first, then each as it happens):
+  // what the tests wait on, by kind, state and failure class, not by the
+  // log's wording. Started once the engine answers.
+  std::unique_ptr<child> follow_events() {
+    if (!drover::test::eventually([&] { return status(false).first == 0; }, 20s,
+                                  200ms))
+      return nullptr;
+    return std::make_unique<child>(
+        std::vector<std::string>{"ip", "netns", "exec", app.name(),
+                                 DROVER_BINARY, "status", "--json", "--follow"},
+        env());
+  }
+
   // A JSON number field of `drover status --json`, or -1.
   long status_number(const std::string& field) {
     auto [code, out] = status(true);
@@ -169,7 +197,8 @@ struct world : drover::test::proxy_lab {
                                         + "\"]\n" + extra)
                                      .string()},
         env());
-    engine->wait_for_output("active: proxying", 20s);
+    if (auto events = follow_events())
+      events->wait_for_output(became("active"), 20s);
     return engine;
   }
 
