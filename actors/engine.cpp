@@ -67,7 +67,7 @@ supervisor_ports supervisor_ports::platform_defaults() {
   supervisor_ports p;
   p.open_guard = platform::open_guard;
   p.open_capture = platform::open_capture;
-  p.probe = platform::probe_proxy;
+  p.probe = probe_proxy;
   p.resolve = platform::resolve_ipv4;
   p.has_route = platform::has_route_to;
   return p;

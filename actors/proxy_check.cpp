@@ -5,22 +5,22 @@
 
 namespace drover {
 
-proxy_check to_proxy_check(const platform::probe_result& r) {
+proxy_check to_proxy_check(const probe_result& r) {
   proxy_check c;
-  c.ok = r.verdict == platform::probe_verdict::ok;
+  c.ok = r.verdict == probe_verdict::ok;
   c.reason = r.reason;
   switch (r.verdict) {
-    case platform::probe_verdict::ok:
+    case probe_verdict::ok:
       c.failure = failure_class::none;
       break;
-    case platform::probe_verdict::unreachable:
-    case platform::probe_verdict::path_failed: // no targets in this check
+    case probe_verdict::unreachable:
+    case probe_verdict::path_failed: // no targets in this check
       c.failure = failure_class::proxy_unreachable;
       break;
-    case platform::probe_verdict::auth_rejected:
+    case probe_verdict::auth_rejected:
       c.failure = failure_class::auth_rejected;
       break;
-    case platform::probe_verdict::not_socks5:
+    case probe_verdict::not_socks5:
       c.failure = failure_class::fatal;
       break;
   }
@@ -29,7 +29,7 @@ proxy_check to_proxy_check(const platform::probe_result& r) {
 
 proxy_check run_proxy_check(const proxy_prober& probe,
                             const name_resolver& resolve,
-                            const platform::probe_request& request,
+                            const probe_request& request,
                             const std::string& host) {
   auto known = request.proxy.ip;
   proxy_check c;
@@ -54,7 +54,7 @@ proxy_check run_proxy_check(const proxy_prober& probe,
 
 void start_proxy_check(caf::actor_system& sys, const proxy_prober& probe,
                        const name_resolver& resolve,
-                       const platform::probe_request& request,
+                       const probe_request& request,
                        const std::string& host, const caf::actor& reply_to,
                        bool own_thread) {
   if (!own_thread) {

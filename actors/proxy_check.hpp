@@ -14,18 +14,18 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "actors/platform/proxy_probe.hpp"
+#include "actors/proxy_probe.hpp"
 #include "messages/types.hpp"
 
 namespace drover {
 
 using proxy_prober
-    = std::function<platform::probe_result(const platform::probe_request&)>;
+    = std::function<probe_result(const probe_request&)>;
 using name_resolver = std::function<std::optional<net::ipv4_address>(
     const std::string& host, std::string& error)>;
 
 /// A probe's verdict as the supervisor's recovery class.
-proxy_check to_proxy_check(const platform::probe_result& r);
+proxy_check to_proxy_check(const probe_result& r);
 
 /// Checks the proxy at `request.proxy` (its address; 0.0.0.0 when unknown).
 /// When that fails, or no address is known, `host` is looked up again: a
@@ -34,14 +34,14 @@ proxy_check to_proxy_check(const platform::probe_result& r);
 /// works.
 proxy_check run_proxy_check(const proxy_prober& probe,
                             const name_resolver& resolve,
-                            const platform::probe_request& request,
+                            const probe_request& request,
                             const std::string& host);
 
 /// Runs run_proxy_check() on a thread of its own (`own_thread`; inline in
 /// the deterministic tests) and sends the result to `reply_to`.
 void start_proxy_check(caf::actor_system& sys, const proxy_prober& probe,
                        const name_resolver& resolve,
-                       const platform::probe_request& request,
+                       const probe_request& request,
                        const std::string& host, const caf::actor& reply_to,
                        bool own_thread);
 

@@ -104,7 +104,7 @@ void parts_down(self_ptr self) {
 // connect); the result comes back as a proxy_check.
 void check_proxy(self_ptr self) {
   auto& st = self->state;
-  platform::probe_request req;
+  probe_request req;
   req.proxy = st.parts.upstream.proxy;
   req.auth = st.settings.proxy.auth;
   req.login = st.settings.proxy.login;

@@ -14,7 +14,7 @@
 #include "actors/engine_services.hpp"
 #include "actors/engine_timeline.hpp"
 #include "actors/platform/capture.hpp"
-#include "actors/platform/proxy_probe.hpp"
+#include "actors/proxy_probe.hpp"
 #include "config/settings.hpp"
 #include "messages/engine_machine.hpp"
 #include "messages/interfaces.hpp"
@@ -29,7 +29,7 @@ struct supervisor_ports {
       open_guard;
   std::function<platform::capture_result(const platform::capture_options&)>
       open_capture;
-  std::function<platform::probe_result(const platform::probe_request&)> probe;
+  std::function<probe_result(const probe_request&)> probe;
   std::function<std::optional<net::ipv4_address>(const std::string& host,
                                                  std::string& error)>
       resolve;

@@ -16,8 +16,8 @@ std::string millis(uint32_t micros) {
 
 } // namespace
 
-std::string check_summary(const platform::probe_result& r) {
-  using v = platform::probe_verdict;
+std::string check_summary(const probe_result& r) {
+  using v = probe_verdict;
   switch (r.verdict) {
     case v::ok:
       return "Every check passed: Discord's chat and voice can go through "
@@ -45,7 +45,7 @@ std::string check_summary(const platform::probe_result& r) {
          + "); see above.";
 }
 
-std::string check_text(const platform::probe_result& r,
+std::string check_text(const probe_result& r,
                        const std::string& proxy) {
   std::string out = "Checking the proxy " + proxy + "\n";
   size_t width = 0;
@@ -61,12 +61,12 @@ std::string check_text(const platform::probe_result& r,
   return out + check_summary(r) + "\n";
 }
 
-std::string check_json(const platform::probe_result& r,
+std::string check_json(const probe_result& r,
                        const std::string& proxy) {
   std::string out = "{\"proxy\":";
   json::append_string(out, proxy);
   out += ",\"ok\":";
-  out += r.verdict == platform::probe_verdict::ok ? "true" : "false";
+  out += r.verdict == probe_verdict::ok ? "true" : "false";
   out += ",\"summary\":";
   json::append_string(out, check_summary(r));
   out += ",\"steps\":[";

@@ -5,21 +5,21 @@
 
 #include <string>
 
-#include "actors/platform/proxy_probe.hpp"
+#include "actors/proxy_probe.hpp"
 
 namespace drover::cli {
 
 /// One sentence on what the result means for Discord.
-std::string check_summary(const platform::probe_result& r);
+std::string check_summary(const probe_result& r);
 
 /// A table for a terminal: one line per step ("ok"/"FAIL", name, time),
 /// the detail under it, then the summary.
-std::string check_text(const platform::probe_result& r,
+std::string check_text(const probe_result& r,
                        const std::string& proxy);
 
 /// The same as one JSON object: {"proxy", "ok", "summary", "steps": [{"name",
 /// "ok", "ms", "detail"}]}; stable field names.
-std::string check_json(const platform::probe_result& r,
+std::string check_json(const probe_result& r,
                        const std::string& proxy);
 
 } // namespace drover::cli

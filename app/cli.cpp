@@ -31,7 +31,7 @@
 
 #include "actors/engine.hpp"
 #include "actors/fault_hooks.hpp"
-#include "actors/platform/proxy_probe.hpp"
+#include "actors/proxy_probe.hpp"
 #include "actors/platform/sockets.hpp"
 #include "actors/supervisor.hpp"
 
@@ -251,26 +251,26 @@ int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
     return exit_failure;
   auto& proxy = settings.proxy;
   auto proxy_text = proxy.host + ":" + std::to_string(proxy.port);
-  platform::probe_result result;
+  probe_result result;
   std::string error;
   if (auto ip = platform::resolve_ipv4(proxy.host, error)) {
-    platform::probe_request req;
+    probe_request req;
     req.proxy = {*ip, proxy.port};
     req.auth = proxy.auth;
     req.login = proxy.login;
     req.password = proxy.password;
-    req.connect_to = platform::probe_target{tcp->host, tcp->port};
-    req.stun = platform::probe_target{udp->host, udp->port};
+    req.connect_to = probe_target{tcp->host, tcp->port};
+    req.stun = probe_target{udp->host, udp->port};
     req.budget = *timeout;
-    result = platform::probe_proxy(req);
+    result = probe_proxy(req);
   } else {
-    result.verdict = platform::probe_verdict::unreachable;
+    result.verdict = probe_verdict::unreachable;
     result.reason = "cannot find the proxy: " + error;
     result.steps.push_back({"look up " + proxy.host, false, 0, error});
   }
   out << (o.json ? check_json(result, proxy_text)
                  : check_text(result, proxy_text));
-  return result.verdict == platform::probe_verdict::ok ? exit_ok : exit_failure;
+  return result.verdict == probe_verdict::ok ? exit_ok : exit_failure;
 }
 
 // What both ways of running the engine (headless, `drover run`) do first:

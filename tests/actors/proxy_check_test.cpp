@@ -17,16 +17,16 @@ net::ipv4_address ip(const char* text) {
 }
 
 struct scripted {
-  platform::probe_verdict verdict = platform::probe_verdict::ok;
+  probe_verdict verdict = probe_verdict::ok;
   std::optional<net::ipv4_address> name_is;
   std::vector<std::string> calls;
 
   proxy_prober probe() {
-    return [this](const platform::probe_request& r) {
+    return [this](const probe_request& r) {
       calls.push_back("probe " + net::to_string(r.proxy.ip));
-      platform::probe_result result;
+      probe_result result;
       result.verdict = verdict;
-      result.reason = verdict == platform::probe_verdict::ok ? "" : "it failed";
+      result.reason = verdict == probe_verdict::ok ? "" : "it failed";
       return result;
     };
   }
@@ -40,8 +40,8 @@ struct scripted {
   }
 };
 
-platform::probe_request at(const char* address) {
-  platform::probe_request r;
+probe_request at(const char* address) {
+  probe_request r;
   r.proxy = {ip(address), 1080};
   return r;
 }
@@ -50,24 +50,24 @@ platform::probe_request at(const char* address) {
 
 TEST(proxy_check, each_verdict_has_its_recovery_class) {
   struct row {
-    platform::probe_verdict verdict;
+    probe_verdict verdict;
     failure_class expected;
   };
   for (auto [verdict, expected] : std::vector<row>{
-           {platform::probe_verdict::ok, failure_class::none},
-           {platform::probe_verdict::unreachable,
+           {probe_verdict::ok, failure_class::none},
+           {probe_verdict::unreachable,
             failure_class::proxy_unreachable},
-           {platform::probe_verdict::path_failed,
+           {probe_verdict::path_failed,
             failure_class::proxy_unreachable},
-           {platform::probe_verdict::auth_rejected,
+           {probe_verdict::auth_rejected,
             failure_class::auth_rejected},
-           {platform::probe_verdict::not_socks5, failure_class::fatal}}) {
-    platform::probe_result r;
+           {probe_verdict::not_socks5, failure_class::fatal}}) {
+    probe_result r;
     r.verdict = verdict;
     r.reason = "why";
     auto c = to_proxy_check(r);
     EXPECT_EQ(c.failure, expected);
-    EXPECT_EQ(c.ok, verdict == platform::probe_verdict::ok);
+    EXPECT_EQ(c.ok, verdict == probe_verdict::ok);
     EXPECT_EQ(c.reason, "why");
   }
 }
@@ -85,7 +85,7 @@ TEST(proxy_check, a_working_address_is_kept_without_a_lookup) {
 
 TEST(proxy_check, a_failed_address_looks_the_name_up_again) {
   scripted s;
-  s.verdict = platform::probe_verdict::unreachable;
+  s.verdict = probe_verdict::unreachable;
   s.name_is = ip("192.0.2.7");
   auto c = run_proxy_check(s.probe(), s.resolve(), at("192.0.2.1"),
                            "proxy.example");

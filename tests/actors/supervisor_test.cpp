@@ -40,7 +40,7 @@ engine_listener_actor::behavior_type collector(engine_listener_actor::pointer,
 
 // What the platform answers, scripted by each test.
 struct script {
-  std::deque<platform::probe_verdict> verdicts; // then: ok
+  std::deque<probe_verdict> verdicts; // then: ok
   std::map<std::string, std::string> names{{"proxy.test", "10.0.0.1"}};
   bool route = true;
   std::vector<std::string> probed; // the address of every probe
@@ -87,15 +87,15 @@ protected:
       r.session = std::make_shared<test::fake_capture>();
       return r;
     };
-    p.probe = [s](const platform::probe_request& req) {
+    p.probe = [s](const probe_request& req) {
       s->probed.push_back(net::to_string(req.proxy.ip));
-      platform::probe_result r;
-      r.verdict = platform::probe_verdict::ok;
+      probe_result r;
+      r.verdict = probe_verdict::ok;
       if (!s->verdicts.empty()) {
         r.verdict = s->verdicts.front();
         s->verdicts.pop_front();
       }
-      if (r.verdict != platform::probe_verdict::ok)
+      if (r.verdict != probe_verdict::ok)
         r.reason = "TCP connect: Connection refused";
       return r;
     };
@@ -188,7 +188,7 @@ TEST_F(supervisor_test, start_checks_the_proxy_then_is_active) {
 
 TEST_F(supervisor_test,
        an_unreachable_proxy_backs_off_step_by_step_then_fails) {
-  sc->verdicts.assign(100, platform::probe_verdict::unreachable);
+  sc->verdicts.assign(100, probe_verdict::unreachable);
   start();
   // Each attempt's delay: 1 s, 5 s, then 30 s (the cap) until the proxy
   // has been down for 5 min.
@@ -219,7 +219,7 @@ TEST_F(supervisor_test,
 }
 
 TEST_F(supervisor_test, each_failed_attempt_looks_the_name_up_again) {
-  sc->verdicts.assign(3, platform::probe_verdict::unreachable);
+  sc->verdicts.assign(3, probe_verdict::unreachable);
   start();
   auto lookups = sc->lookups;
   advance(1s);
@@ -229,8 +229,8 @@ TEST_F(supervisor_test, each_failed_attempt_looks_the_name_up_again) {
 }
 
 TEST_F(supervisor_test, the_proxy_back_is_active_with_the_attempts_counted) {
-  sc->verdicts = {platform::probe_verdict::unreachable,
-                  platform::probe_verdict::unreachable};
+  sc->verdicts = {probe_verdict::unreachable,
+                  probe_verdict::unreachable};
   start();
   advance(1s);
   advance(5s);
@@ -240,7 +240,7 @@ TEST_F(supervisor_test, the_proxy_back_is_active_with_the_attempts_counted) {
 }
 
 TEST_F(supervisor_test, rejected_credentials_fail_at_once_and_never_retry) {
-  sc->verdicts = {platform::probe_verdict::auth_rejected};
+  sc->verdicts = {probe_verdict::auth_rejected};
   start();
   EXPECT_EQ(current().state, engine_state::failed);
   EXPECT_EQ(current().failure, failure_class::auth_rejected);
@@ -250,7 +250,7 @@ TEST_F(supervisor_test, rejected_credentials_fail_at_once_and_never_retry) {
 }
 
 TEST_F(supervisor_test, a_server_that_is_not_socks5_fails_at_once) {
-  sc->verdicts = {platform::probe_verdict::not_socks5};
+  sc->verdicts = {probe_verdict::not_socks5};
   start();
   EXPECT_EQ(current().state, engine_state::failed);
   EXPECT_EQ(current().failure, failure_class::fatal);
@@ -260,7 +260,7 @@ TEST_F(supervisor_test, a_proxy_that_moved_is_followed_to_its_new_address) {
   start();
   ASSERT_EQ(current().state, engine_state::active);
   sc->names["proxy.test"] = "10.0.0.2";
-  sc->verdicts = {platform::probe_verdict::unreachable}; // at 10.0.0.1
+  sc->verdicts = {probe_verdict::unreachable}; // at 10.0.0.1
   self->send(sup, atom::check_v, std::string{"connection refused"});
   sched.run();
   EXPECT_EQ(current().state, engine_state::active) << current().reason;
@@ -517,7 +517,7 @@ TEST_F(supervisor_test, a_restart_waits_until_the_old_capture_is_gone) {
 }
 
 TEST_F(supervisor_test, stop_while_reconnecting_ends_the_series) {
-  sc->verdicts.assign(10, platform::probe_verdict::unreachable);
+  sc->verdicts.assign(10, probe_verdict::unreachable);
   start();
   self->send(sup, atom::stop_v);
   sched.run();

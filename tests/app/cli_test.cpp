@@ -126,9 +126,9 @@ TEST(cli, slash_paths_are_arguments_on_every_platform) {
 
 namespace {
 
-platform::probe_result udp_refused() {
-  platform::probe_result r;
-  r.verdict = platform::probe_verdict::path_failed;
+probe_result udp_refused() {
+  probe_result r;
+  r.verdict = probe_verdict::path_failed;
   r.steps = {{"TCP connect", true, 1200, ""},
              {"greeting", true, 300, ""},
              {"CONNECT discord.com:443", true, 35000, "connected"},
@@ -168,12 +168,12 @@ TEST(check_report, json_has_stable_fields_and_escapes) {
 }
 
 TEST(check_report, the_summary_says_what_a_result_means) {
-  platform::probe_result ok;
-  ok.verdict = platform::probe_verdict::ok;
+  probe_result ok;
+  ok.verdict = probe_verdict::ok;
   EXPECT_NE(cli::check_summary(ok).find("Discord's chat and voice"),
             std::string::npos);
-  platform::probe_result down;
-  down.verdict = platform::probe_verdict::unreachable;
+  probe_result down;
+  down.verdict = probe_verdict::unreachable;
   down.reason = "TCP connect: Connection refused";
   EXPECT_NE(cli::check_summary(down).find("Drover cannot use this proxy"),
             std::string::npos);

@@ -15,7 +15,7 @@
 
 #include "net/packet.hpp"
 
-namespace drover::platform {
+namespace drover {
 
 /// A host (name or IPv4 literal) and port to reach through the proxy. Names
 /// are looked up here, as the applications Drover captures look them up:
@@ -65,4 +65,4 @@ struct probe_result {
 /// are tried independently of each other.
 probe_result probe_proxy(const probe_request& request);
 
-} // namespace drover::platform
+} // namespace drover

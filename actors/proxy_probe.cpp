@@ -1,19 +1,22 @@
-#include "actors/platform/proxy_probe.hpp"
+#include "actors/proxy_probe.hpp"
 
 #include <cstring>
 #include <optional>
 #include <random>
 
 #include "actors/platform/probe_socket.hpp"
+#include "actors/platform/sockets.hpp"
 #include "net/socks5.hpp"
 #include "net/socks5_handshake.hpp"
 #include "net/stun.hpp"
 
-namespace drover::platform {
+namespace drover {
 
 namespace {
 
 namespace socks5 = net::socks5;
+using platform::probe_socket;
+using platform::resolve_ipv4;
 using clock = std::chrono::steady_clock;
 
 // One TCP connection to the proxy, every wait bounded by the deadline.
@@ -353,4 +356,4 @@ probe_result probe_proxy(const probe_request& request) {
   return out;
 }
 
-} // namespace drover::platform
+} // namespace drover
