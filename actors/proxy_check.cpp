@@ -54,9 +54,8 @@ proxy_check run_proxy_check(const proxy_prober& probe,
 
 void start_proxy_check(caf::actor_system& sys, const proxy_prober& probe,
                        const name_resolver& resolve,
-                       const probe_request& request,
-                       const std::string& host, const caf::actor& reply_to,
-                       bool own_thread) {
+                       const probe_request& request, const std::string& host,
+                       const caf::actor& reply_to, bool own_thread) {
   if (!own_thread) {
     caf::anon_send(reply_to, run_proxy_check(probe, resolve, request, host));
     return;

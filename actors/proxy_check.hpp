@@ -19,8 +19,7 @@
 
 namespace drover {
 
-using proxy_prober
-    = std::function<probe_result(const probe_request&)>;
+using proxy_prober = std::function<probe_result(const probe_request&)>;
 using name_resolver = std::function<std::optional<net::ipv4_address>(
     const std::string& host, std::string& error)>;
 
@@ -41,8 +40,7 @@ proxy_check run_proxy_check(const proxy_prober& probe,
 /// the deterministic tests) and sends the result to `reply_to`.
 void start_proxy_check(caf::actor_system& sys, const proxy_prober& probe,
                        const name_resolver& resolve,
-                       const probe_request& request,
-                       const std::string& host, const caf::actor& reply_to,
-                       bool own_thread);
+                       const probe_request& request, const std::string& host,
+                       const caf::actor& reply_to, bool own_thread);
 
 } // namespace drover

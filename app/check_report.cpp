@@ -45,8 +45,7 @@ std::string check_summary(const probe_result& r) {
          + "); see above.";
 }
 
-std::string check_text(const probe_result& r,
-                       const std::string& proxy) {
+std::string check_text(const probe_result& r, const std::string& proxy) {
   std::string out = "Checking the proxy " + proxy + "\n";
   size_t width = 0;
   for (auto& s : r.steps)
@@ -61,8 +60,7 @@ std::string check_text(const probe_result& r,
   return out + check_summary(r) + "\n";
 }
 
-std::string check_json(const probe_result& r,
-                       const std::string& proxy) {
+std::string check_json(const probe_result& r, const std::string& proxy) {
   std::string out = "{\"proxy\":";
   json::append_string(out, proxy);
   out += ",\"ok\":";

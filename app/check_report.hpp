@@ -14,12 +14,10 @@ std::string check_summary(const probe_result& r);
 
 /// A table for a terminal: one line per step ("ok"/"FAIL", name, time),
 /// the detail under it, then the summary.
-std::string check_text(const probe_result& r,
-                       const std::string& proxy);
+std::string check_text(const probe_result& r, const std::string& proxy);
 
 /// The same as one JSON object: {"proxy", "ok", "summary", "steps": [{"name",
 /// "ok", "ms", "detail"}]}; stable field names.
-std::string check_json(const probe_result& r,
-                       const std::string& proxy);
+std::string check_json(const probe_result& r, const std::string& proxy);
 
 } // namespace drover::cli

@@ -31,8 +31,8 @@
 
 #include "actors/engine.hpp"
 #include "actors/fault_hooks.hpp"
-#include "actors/proxy_probe.hpp"
 #include "actors/platform/sockets.hpp"
+#include "actors/proxy_probe.hpp"
 #include "actors/supervisor.hpp"
 
 namespace drover::cli {

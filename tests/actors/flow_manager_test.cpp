@@ -362,8 +362,8 @@ TEST_F(flow_manager_test, packets_too_large_for_a_verdict_go_out_split) {
 // layer) stays with the flow, for the Flows view.
 TEST_F(flow_manager_test, a_flow_keeps_the_process_that_opened_it) {
   feed(fixtures()[0], false, 4242);
-  auto flows = ask<std::vector<flow_descriptor>>(aut, atom::get_v,
-                                                 atom::flows_v);
+  auto flows
+      = ask<std::vector<flow_descriptor>>(aut, atom::get_v, atom::flows_v);
   ASSERT_EQ(flows.size(), 1u);
   EXPECT_EQ(flows[0].pid, 4242u);
 }

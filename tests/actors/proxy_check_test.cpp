@@ -55,12 +55,9 @@ TEST(proxy_check, each_verdict_has_its_recovery_class) {
   };
   for (auto [verdict, expected] : std::vector<row>{
            {probe_verdict::ok, failure_class::none},
-           {probe_verdict::unreachable,
-            failure_class::proxy_unreachable},
-           {probe_verdict::path_failed,
-            failure_class::proxy_unreachable},
-           {probe_verdict::auth_rejected,
-            failure_class::auth_rejected},
+           {probe_verdict::unreachable, failure_class::proxy_unreachable},
+           {probe_verdict::path_failed, failure_class::proxy_unreachable},
+           {probe_verdict::auth_rejected, failure_class::auth_rejected},
            {probe_verdict::not_socks5, failure_class::fatal}}) {
     probe_result r;
     r.verdict = verdict;

@@ -229,8 +229,7 @@ TEST_F(supervisor_test, each_failed_attempt_looks_the_name_up_again) {
 }
 
 TEST_F(supervisor_test, the_proxy_back_is_active_with_the_attempts_counted) {
-  sc->verdicts = {probe_verdict::unreachable,
-                  probe_verdict::unreachable};
+  sc->verdicts = {probe_verdict::unreachable, probe_verdict::unreachable};
   start();
   advance(1s);
   advance(5s);
