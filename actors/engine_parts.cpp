@@ -5,6 +5,7 @@
 
 #include "actors/divert_reader.hpp"
 #include "actors/flow_manager.hpp"
+#include "actors/guard_watch.hpp"
 #include "actors/log/logging.hpp"
 #include "actors/platform/process.hpp"
 #include "actors/platform/sockets.hpp"
@@ -58,6 +59,48 @@ guard_result open_capture_guard(const supervisor_ports& ports,
   if (!r.guard)
     r.failure = failure_of(g.failure, r.error);
   return r;
+}
+
+guard_result guard_hold::open(caf::local_actor* self,
+                              const supervisor_actor& parent,
+                              const supervisor_ports& ports,
+                              const config::settings& settings,
+                              net::ipv4_address proxy_ip) {
+  if (guard)
+    return {guard, failure_class::none, {}};
+  auto g = open_capture_guard(ports, settings, proxy_ip);
+  if (!g.guard)
+    return g;
+  guard = g.guard;
+  log::get("supervisor")
+      ->info("capture guard in place: {}", guard->description());
+  watch(self, parent, ports);
+  return g;
+}
+
+void guard_hold::watch(caf::local_actor* self, const supervisor_actor& parent,
+                       const supervisor_ports& ports) {
+  watchdog = spawn_guard_watch(self, guard, parent, ports.guard_check_interval,
+                               ports.watch_on_own_thread);
+}
+
+void guard_hold::release(caf::local_actor* self) {
+  release_guard_and_watch(self, guard, watchdog);
+}
+
+void guard_hold::add_counters(stats_snapshot& s) const {
+  if (!guard)
+    return;
+  auto c = guard->counters();
+  s.packets_fenced = c.packets_fenced;
+  s.connections_reset += c.connections_reset;
+}
+
+void watch_parts(caf::local_actor* self, engine_parts& parts) {
+  for (auto& a : parts.actors()) {
+    self->monitor(a);
+    parts.up.push_back(a.address());
+  }
 }
 
 parts_result spawn_engine_parts(caf::actor_system& sys,

@@ -12,6 +12,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/local_actor.hpp>
 
 #include "actors/platform/capture.hpp"
 #include "actors/socks_session.hpp"
@@ -64,6 +65,30 @@ struct guard_result {
 guard_result open_capture_guard(const supervisor_ports& ports,
                                 const config::settings& settings,
                                 net::ipv4_address proxy_ip);
+
+/// The capture guard and its watchdog: opened by the first start, kept
+/// across every restart of the parts, released only by Stop or Quit.
+struct guard_hold {
+  std::shared_ptr<platform::capture_guard> guard;
+  guard_watch_actor watchdog;
+
+  /// Opens the guard (unless it holds already) and starts its watchdog,
+  /// monitored by `self`. The failure, if it could not.
+  guard_result open(caf::local_actor* self, const supervisor_actor& parent,
+                    const supervisor_ports& ports,
+                    const config::settings& settings,
+                    net::ipv4_address proxy_ip);
+  /// Starts the watchdog (again), monitored by `self`.
+  void watch(caf::local_actor* self, const supervisor_actor& parent,
+             const supervisor_ports& ports);
+  /// Stop or Quit: the watchdog ends and the targets are let go.
+  void release(caf::local_actor* self);
+  /// What the guard itself stopped or reset, into `s`.
+  void add_counters(stats_snapshot& s) const;
+};
+
+/// Monitors each part from `self` and lists it in `parts.up`.
+void watch_parts(caf::local_actor* self, engine_parts& parts);
 
 /// New [targets] in force: the guard captures the new names, procscan
 /// looks for them, and (unless Active or Paused: the proxy cannot be used

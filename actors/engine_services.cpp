@@ -28,6 +28,14 @@ void service_keeper::spawn(caf::local_actor* self, const supervisor_actor& sup,
   self->monitor(r.actor);
 }
 
+std::vector<caf::actor> service_keeper::actors() const {
+  std::vector<caf::actor> out;
+  for (auto& r : running_)
+    if (r.actor)
+      out.push_back(r.actor);
+  return out;
+}
+
 bool service_keeper::on_down(caf::local_actor* self,
                              const supervisor_actor& sup,
                              const caf::down_msg& dm, const std::string& why,

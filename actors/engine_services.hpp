@@ -7,6 +7,7 @@
 // and left alone (it would only stop again).
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ public:
   /// Spawns every service, monitored by `self`.
   void start(caf::local_actor* self, const supervisor_actor& sup,
              std::vector<engine_service> services, const say_fn& say);
+
+  /// The services running now.
+  std::vector<caf::actor> actors() const;
 
   /// A down message: true when it was one of the services (started again,
   /// or left down, and said either way); `why` is its exit in words.

@@ -5,6 +5,7 @@
 // state, and the last events for a listener that joins late.
 
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,13 @@ public:
   /// publish() an event that does not change the state (the Timeline's
   /// "info", a config error, ...).
   void say(const std::string& source, event_kind kind, std::string text);
+
+  /// say() as `source`, for others to call (the timeline outlives them).
+  std::function<void(event_kind, std::string)> speaker(std::string source) {
+    return [this, source](event_kind kind, std::string text) {
+      say(source, kind, std::move(text));
+    };
+  }
 
   /// The latest state change (what `status` shows as the state).
   const engine_event& last() const { return last_; }

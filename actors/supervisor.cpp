@@ -1,11 +1,9 @@
 #include "actors/supervisor.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 
 #include "actors/crash_report.hpp"
 #include "actors/fault_hooks.hpp"
-#include "actors/guard_watch.hpp"
 #include "actors/log/logging.hpp"
 #include "actors/log/trace.hpp"
 #include "actors/panic.hpp"
@@ -24,29 +22,25 @@ void say(self_ptr self, event_kind kind, std::string text) {
   self->state.timeline.say(self->name(), kind, std::move(text));
 }
 
-service_keeper::say_fn sayer(self_ptr self) {
-  return [self](event_kind kind, std::string text) {
-    say(self, kind, std::move(text));
-  };
-}
-
 // The flow-manager's counters, with what only the supervisor knows.
 void take_stats(supervisor_state& st, stats_snapshot s) {
   s.active_since = st.stats.active_since;
   s.no_traffic = st.traffic.no_traffic();
-  if (st.guard) {
-    auto c = st.guard->counters();
-    s.packets_fenced = c.packets_fenced;
-    s.connections_reset += c.connections_reset;
-  }
+  st.hold.add_counters(s);
   st.stats = s;
 }
 
-void spawn_watchdog(self_ptr self) {
+// What ends with this actor however it ends (a panic too): the running
+// parts, the services and the watchdog; nothing it started may outlive it
+// and keep the process alive.
+void keep_companions(self_ptr self) {
   auto& st = self->state;
-  st.watchdog = spawn_guard_watch(self, st.guard, supervisor_actor{self},
-                                  st.ports.guard_check_interval,
-                                  st.ports.watch_on_own_thread);
+  auto& c = *st.companions;
+  c = st.parts.actors();
+  for (auto& a : st.services.actors())
+    c.push_back(a);
+  if (st.hold.watchdog)
+    c.push_back(caf::actor_cast<caf::actor>(st.hold.watchdog));
 }
 
 // The guard first (from here on the targets' traffic goes through the
@@ -62,18 +56,14 @@ void start_parts(self_ptr self) {
     log::get(self->name())->warn("cannot find the proxy: {}", error);
     proxy_ip = net::ipv4_address{0};
   }
-  if (!st.guard) {
-    auto g = open_capture_guard(st.ports, st.settings, *proxy_ip);
-    if (!g.guard)
-      return run(self, st.machine.on_start_failed(g.failure, g.error));
-    st.guard = std::move(g.guard);
-    log::get(self->name())
-        ->info("capture guard in place: {}", st.guard->description());
-    spawn_watchdog(self);
-  }
+  auto g = st.hold.open(self, supervisor_actor{self}, st.ports, st.settings,
+                        *proxy_ip);
+  keep_companions(self); // its watchdog, from now on
+  if (!g.guard)
+    return run(self, st.machine.on_start_failed(g.failure, g.error));
   auto addr = self->address();
   auto r
-      = spawn_engine_parts(self->system(), st.ports, st.settings, st.guard,
+      = spawn_engine_parts(self->system(), st.ports, st.settings, st.hold.guard,
                            *proxy_ip, supervisor_actor{self}, [addr] {
                              if (auto sup = caf::actor_cast<caf::actor>(addr))
                                caf::anon_send(sup, atom::closed_v);
@@ -81,10 +71,8 @@ void start_parts(self_ptr self) {
   if (r.failure != failure_class::none)
     return run(self, st.machine.on_start_failed(r.failure, r.error));
   st.parts = std::move(r.parts);
-  for (auto& a : st.parts.actors()) {
-    self->monitor(a);
-    st.parts.up.push_back(a.address());
-  }
+  watch_parts(self, st.parts);
+  keep_companions(self);
   st.stats = {};
   st.named_targets_running = false; // the new procscan says
   run(self, st.machine.on_parts_started(proxy_ip->value));
@@ -97,6 +85,7 @@ void parts_down(self_ptr self) {
   auto capture = std::move(st.parts.capture);
   st.parts = {};
   st.parts.capture = std::move(capture);
+  keep_companions(self);
   run(self, st.machine.on_parts_stopped());
 }
 
@@ -161,7 +150,7 @@ void execute(self_ptr self, const engine_command& c) {
       st.parts.capture.reset();
       return;
     case command_kind::release_guard:
-      return release_guard_and_watch(self, st.guard, st.watchdog);
+      return st.hold.release(self);
     case command_kind::check_proxy:
       return check_proxy(self);
     case command_kind::new_flows:
@@ -215,12 +204,13 @@ void on_part_down(self_ptr self, const caf::error& reason) {
 
 void on_down(self_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
-  if (st.watchdog && dm.source == st.watchdog.address()) {
+  if (st.hold.watchdog && dm.source == st.hold.watchdog.address()) {
     // Never without one while the guard holds.
     say(self, event_kind::info,
         "the capture watchdog stopped ("
             + describe_exit(self->system(), dm.reason) + "); started again");
-    return spawn_watchdog(self);
+    st.hold.watch(self, supervisor_actor{self}, st.ports);
+    return keep_companions(self);
   }
   auto& up = st.parts.up;
   if (auto it = std::find(up.begin(), up.end(), dm.source); it != up.end()) {
@@ -231,10 +221,11 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
       parts_down(self);
     return;
   }
-  if (!st.services.on_down(self, supervisor_actor{self}, dm,
-                           describe_exit(self->system(), dm.reason),
-                           sayer(self)))
-    st.timeline.forget(dm.source); // a listener went away
+  if (st.services.on_down(self, supervisor_actor{self}, dm,
+                          describe_exit(self->system(), dm.reason),
+                          st.timeline.speaker(self->name())))
+    return keep_companions(self);
+  st.timeline.forget(dm.source); // a listener went away
 }
 
 // A new config is in force: [targets] go to the guard and procscan live
@@ -246,7 +237,8 @@ void on_config_changed(self_ptr self, const config_changed& c) {
     return;
   st.settings = *c.settings;
   if (c.targets_changed)
-    apply_targets(st.parts, st.guard.get(), st.settings, st.machine.state());
+    apply_targets(st.parts, st.hold.guard.get(), st.settings,
+                  st.machine.state());
   run(self, st.machine.on_config(config_change_of(c, st.settings)));
 }
 
@@ -257,7 +249,12 @@ void init(self_ptr self, config::settings settings, supervisor_ports ports) {
   st.machine = engine_machine{timing_of(st.settings.engine),
                               st.settings.proxy.host, st.settings.proxy.port};
   st.services.start(self, supervisor_actor{self}, st.ports.services,
-                    sayer(self));
+                    st.timeline.speaker(self->name()));
+  keep_companions(self);
+  self->attach_functor([c = st.companions] {
+    for (auto& a : *c)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  });
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& msg) {
     // Shut down in stages: what brings new input first, then the engine

@@ -60,12 +60,15 @@ struct supervisor_state {
   engine_timeline timeline; // what was said, and to whom
   stats_snapshot stats;
 
-  // From Start to Stop: keeps the targets captured whatever the parts do.
-  std::shared_ptr<platform::capture_guard> guard;
-  guard_watch_actor watchdog; // puts back what someone removes
+  // From Start to Stop: keeps the targets captured whatever the parts do,
+  // with its watchdog (puts back what someone removes).
+  guard_hold hold;
 
   engine_parts parts; // the running parts; a held capture when they are down
   service_keeper services;
+  // What ends with this actor however it ends: the services, the watchdog.
+  std::shared_ptr<std::vector<caf::actor>> companions
+      = std::make_shared<std::vector<caf::actor>>();
   caf::error quit_reason;
   // Sleep requests answered once the engine has paused.
   std::vector<caf::typed_response_promise<bool>> sleep_waiters;

@@ -606,7 +606,7 @@ TEST_F(supervisor_test, a_service_that_stops_is_started_again_then_left) {
   start();
   ASSERT_EQ(spawned->size(), 1u);
   auto kill_latest = [&] {
-    caf::anon_send_exit(spawned->back(), caf::exit_reason::kill);
+    caf::anon_send_exit(spawned->back(), caf::exit_reason::unhandled_exception);
     sched.run();
   };
   kill_latest();
@@ -650,4 +650,27 @@ TEST_F(supervisor_test, services_stop_before_the_engine_and_the_last_after) {
   sup = nullptr;
   EXPECT_EQ(*order,
             (std::vector<std::string>{"input", "control after the release"}));
+}
+
+// A supervisor that ends other than by Quit (a panic, a kill) takes its
+// services along: nothing is left to keep the process alive.
+TEST_F(supervisor_test, services_end_with_a_supervisor_that_is_killed) {
+  auto ended = std::make_shared<int>(0);
+  services.push_back({"the test service", "", false,
+                      [ended](caf::actor_system& system,
+                              const supervisor_actor&, std::string&) {
+                        auto a = system.spawn(
+                            [](caf::event_based_actor*) -> caf::behavior {
+                              return {[](int) {
+                              }};
+                            });
+                        a->attach_functor([ended] { ++*ended; });
+                        return caf::actor{a};
+                      }});
+  start();
+  ASSERT_EQ(*ended, 0);
+  self->send_exit(sup, caf::exit_reason::kill);
+  run();
+  sup = nullptr;
+  EXPECT_EQ(*ended, 1);
 }
