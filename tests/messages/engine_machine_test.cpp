@@ -466,3 +466,14 @@ TEST_F(machine_test, a_config_change_says_what_applies_now_and_what_later) {
             "the config file changed; applied [targets], [ui]; [engine], "
             "[skip] apply at the next start");
 }
+
+TEST_F(machine_test, sleep_again_while_waking_cancels_the_network_look) {
+  activate();
+  m.on_sleep();
+  m.on_wake();
+  ASSERT_EQ(m.phase(), engine_phase::waking_running);
+  m.on_sleep(); // asleep again before the network was back
+  EXPECT_EQ(m.phase(), engine_phase::paused_running);
+  EXPECT_EQ(m.state(), engine_state::paused);
+  EXPECT_TRUE(m.on_network(true, 3).empty()) << "no check while asleep";
+}
