@@ -235,7 +235,7 @@ TEST_F(engine_e2e, a_rejected_login_fails_at_once_and_stays_closed) {
                w->env()};
   auto events = w->follow_events();
   ASSERT_TRUE(events);
-  ASSERT_TRUE(events->wait_for_output(failed_with("auth_rejected"), 20s))
+  ASSERT_TRUE(events->wait_for_output(with_failure("auth_rejected"), 20s))
       << events->output() << engine.output();
   EXPECT_NE(events->output().find(became("failed")), std::string::npos);
   auto [code, text] = w->status(false);

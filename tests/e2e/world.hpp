@@ -80,7 +80,8 @@ inline void remove_leftovers() {
 // The topology, made once per test process (ctest runs each case in its own
 // process, so parallel cases never share namespaces).
 // How an event of `drover status --json --follow` reads, for waiting on it:
-// a change to `state`; a reconnect attempt's number; a failure class.
+// a change to `state`; a reconnect attempt's number; the failure class an
+// event carries (a failure, or the sleep and resume that moved the state).
 inline std::string became(const std::string& state) {
   return "\"kind\":\"state_changed\",\"state\":\"" + state + "\"";
 }
@@ -88,7 +89,7 @@ inline std::string reconnect_attempt(int n) {
   return "\"failure\":\"proxy_unreachable\",\"attempt\":" + std::to_string(n)
          + "}";
 }
-inline std::string failed_with(const std::string& failure) {
+inline std::string with_failure(const std::string& failure) {
   return "\"failure\":\"" + failure + "\"";
 }
 
