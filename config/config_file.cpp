@@ -37,10 +37,12 @@ diagnostic file_error(const std::filesystem::path& path, std::string what) {
   return d;
 }
 
-config_file::load_report read_and_parse(const std::filesystem::path& path,
-                                        std::optional<settings>& value) {
+// What `text` (as read from `path`) holds: the report, and `value` when
+// it has no error.
+config_file::load_report parse_read(const std::filesystem::path& path,
+                                    const read_result& text,
+                                    std::optional<settings>& value) {
   config_file::load_report report;
-  auto text = read_all(path);
   report.outcome = text.outcome;
   if (text.outcome != config_file::status::loaded) {
     report.errors.push_back(file_error(path, text.error));
@@ -56,30 +58,26 @@ config_file::load_report read_and_parse(const std::filesystem::path& path,
   return report;
 }
 
+config_file::load_report read_and_parse(const std::filesystem::path& path,
+                                        std::optional<settings>& value) {
+  return parse_read(path, read_all(path), value);
+}
+
 } // namespace
 
 config_file::config_file(std::filesystem::path path) : path_(std::move(path)) {}
 
 config_file::load_report config_file::load() {
-  config_file::load_report report;
   auto text = read_all(path_);
-  report.outcome = text.outcome;
-  if (text.outcome != status::loaded) {
-    report.errors.push_back(file_error(path_, text.error));
-    return report;
+  if (text.outcome == status::loaded && has_good_ && text.text == last_text_)
+    return {status::loaded, {}, {}}; // in force already (our own write, say)
+  std::optional<settings> value;
+  auto report = parse_read(path_, text, value);
+  if (value) {
+    current_ = std::move(*value);
+    has_good_ = true;
+    last_text_ = std::move(text.text);
   }
-  if (has_good_ && text.text == last_text_)
-    return report; // what is in force (our own write, say): nothing to do
-  auto parsed = parse(text.text, path_.string());
-  report.errors = std::move(parsed.errors);
-  report.warnings = std::move(parsed.warnings);
-  if (!parsed.ok()) {
-    report.outcome = status::invalid;
-    return report;
-  }
-  current_ = std::move(*parsed.value);
-  has_good_ = true;
-  last_text_ = std::move(text.text);
   return report;
 }
 

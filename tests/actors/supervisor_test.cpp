@@ -587,22 +587,37 @@ TEST_F(supervisor_test, an_unclassified_exit_is_failed) {
   EXPECT_EQ(current().state, engine_state::active);
 }
 
+namespace {
+
+// A stand-in service: an actor that does nothing; `spawned` sees each one
+// started, `on_end` runs when one ends.
+engine_service stand_in_service(
+    std::string name, std::string without_it, bool last,
+    std::function<void(caf::actor)> spawned,
+    std::function<void()> on_end = [] {}) {
+  return {std::move(name), std::move(without_it), last,
+          [spawned, on_end](caf::actor_system& system, const supervisor_actor&,
+                            std::string&) {
+            auto a = system.spawn([](caf::event_based_actor*) -> caf::behavior {
+              return {[](int) {
+              }};
+            });
+            a->attach_functor(on_end);
+            spawned(a);
+            return caf::actor{a};
+          }};
+}
+
+} // namespace
+
 // A service (config watcher, power monitor, control server) that stops by
 // itself is started again and said; a third stop within a minute is said
 // and left alone; the engine's state does not change either way.
 TEST_F(supervisor_test, a_service_that_stops_is_started_again_then_left) {
   auto spawned = std::make_shared<std::vector<caf::actor>>();
-  services.push_back({"the test service", "nothing is watched", false,
-                      [spawned](caf::actor_system& system,
-                                const supervisor_actor&, std::string&) {
-                        auto a = system.spawn(
-                            [](caf::event_based_actor*) -> caf::behavior {
-                              return {[](int) {
-                              }};
-                            });
-                        spawned->push_back(a);
-                        return caf::actor{a};
-                      }});
+  services.push_back(
+      stand_in_service("the test service", "nothing is watched", false,
+                       [spawned](caf::actor a) { spawned->push_back(a); }));
   start();
   ASSERT_EQ(spawned->size(), 1u);
   auto kill_latest = [&] {
@@ -626,20 +641,12 @@ TEST_F(supervisor_test, a_service_that_stops_is_started_again_then_left) {
 TEST_F(supervisor_test, services_stop_before_the_engine_and_the_last_after) {
   auto order = std::make_shared<std::vector<std::string>>();
   auto service = [&](std::string name, bool last) {
-    return engine_service{
-        name, "", last,
-        [order, name, s = sc](caf::actor_system& system,
-                              const supervisor_actor&, std::string&) {
-          auto a = system.spawn([](caf::event_based_actor*) -> caf::behavior {
-            return {[](int) {
-            }};
-          });
-          a->attach_functor([order, name, s] {
-            bool released = s->guard && s->guard->released > 0;
-            order->push_back(name + (released ? " after the release" : ""));
-          });
-          return caf::actor{a};
-        }};
+    return stand_in_service(
+        name, "", last, [](caf::actor) {},
+        [order, name, s = sc] {
+          bool released = s->guard && s->guard->released > 0;
+          order->push_back(name + (released ? " after the release" : ""));
+        });
   };
   services.push_back(service("input", false));
   services.push_back(service("control", true));
@@ -656,17 +663,8 @@ TEST_F(supervisor_test, services_stop_before_the_engine_and_the_last_after) {
 // services along: nothing is left to keep the process alive.
 TEST_F(supervisor_test, services_end_with_a_supervisor_that_is_killed) {
   auto ended = std::make_shared<int>(0);
-  services.push_back({"the test service", "", false,
-                      [ended](caf::actor_system& system,
-                              const supervisor_actor&, std::string&) {
-                        auto a = system.spawn(
-                            [](caf::event_based_actor*) -> caf::behavior {
-                              return {[](int) {
-                              }};
-                            });
-                        a->attach_functor([ended] { ++*ended; });
-                        return caf::actor{a};
-                      }});
+  services.push_back(stand_in_service(
+      "the test service", "", false, [](caf::actor) {}, [ended] { ++*ended; }));
   start();
   ASSERT_EQ(*ended, 0);
   self->send_exit(sup, caf::exit_reason::kill);

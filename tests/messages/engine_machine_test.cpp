@@ -477,3 +477,14 @@ TEST_F(machine_test, sleep_again_while_waking_cancels_the_network_look) {
   EXPECT_EQ(m.state(), engine_state::paused);
   EXPECT_TRUE(m.on_network(true, 3).empty()) << "no check while asleep";
 }
+
+TEST_F(machine_test, stop_wins_over_a_reopen_under_way) {
+  activate();
+  auto out = m.on_part_down(failure_class::driver_lost, "x", now);
+  auto op = out.back().operation;
+  m.on_stop(); // while the parts stop for the reopen
+  out = m.on_parts_stopped();
+  EXPECT_NE(find(out, command_kind::release_guard), nullptr);
+  EXPECT_EQ(m.phase(), engine_phase::idle);
+  EXPECT_TRUE(m.on_timer(op).empty()) << "no reopen after the Stop";
+}
