@@ -13,10 +13,8 @@ namespace {
 
 // The receive loop. It only waits, receives and sends messages: every
 // decision about a packet is the flow-manager's.
-void receive_loop(std::shared_ptr<platform::capture_session> capture,
-                  std::shared_ptr<batch_pool> pool, flow_manager_actor sink,
-                  caf::actor self) {
-  auto& port = capture->port();
+void receive_loop(platform::packet_port& port, std::shared_ptr<batch_pool> pool,
+                  flow_manager_actor sink, caf::actor self) {
   for (;;) {
     std::shared_ptr<packet_batch_buffer> batch;
     {
@@ -43,30 +41,30 @@ void receive_loop(std::shared_ptr<platform::capture_session> capture,
 
 } // namespace
 
+divert_reader_state::~divert_reader_state() {
+  {
+    std::lock_guard<std::mutex> guard{pool->mutex};
+    pool->stopping = true;
+  }
+  pool->available.notify_all();
+  if (port)
+    port->stop();
+  if (receiver.joinable())
+    receiver.join();
+}
+
 divert_reader_actor::behavior_type
 divert_reader(divert_reader_actor::stateful_pointer<divert_reader_state> self,
-              std::shared_ptr<platform::capture_session> capture,
-              flow_manager_actor sink) {
+              platform::packet_port* port, flow_manager_actor sink) {
   report_panics(self);
   auto lg = log::get(self->name());
-  self->state.capture = capture;
+  auto& st = self->state;
+  st.port = port;
   for (size_t i = 0; i < divert_reader_batches; ++i)
-    self->state.pool->free.push_back(capture->port().new_batch());
-  self->state.pool->receiver
-      = std::thread{receive_loop, capture, self->state.pool, sink,
-                    caf::actor_cast<caf::actor>(self)};
-  // Runs on every exit: wake and join the thread before the port goes.
-  self->attach_functor([pool = self->state.pool, capture] {
-    {
-      std::lock_guard<std::mutex> guard{pool->mutex};
-      pool->stopping = true;
-    }
-    pool->available.notify_all();
-    capture->port().stop();
-    if (pool->receiver.joinable())
-      pool->receiver.join();
-  });
-  lg->info("reading captured packets ({})", capture->description());
+    st.pool->free.push_back(port->new_batch());
+  st.receiver = std::thread{receive_loop, std::ref(*port), st.pool, sink,
+                            caf::actor_cast<caf::actor>(self)};
+  lg->info("reading captured packets");
   return {
       [=](packet_batch& returned) {
         // A batch comes back from the flow-manager: reuse it.

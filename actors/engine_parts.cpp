@@ -108,8 +108,7 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
                                 const config::settings& settings,
                                 std::shared_ptr<platform::capture_guard> guard,
                                 net::ipv4_address proxy_ip,
-                                const supervisor_actor& sup,
-                                std::function<void()> session_gone) {
+                                const supervisor_actor& sup) {
   parts_result r;
   auto lg = log::get("supervisor");
   net::endpoint listen_at{net::ipv4_address{0x7f000001}, 0};
@@ -137,19 +136,9 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
     return r;
   }
   auto& parts = r.parts;
-  // Every part shares the session; when the last lets go, it is destroyed
-  // (its queue closed) and the supervisor hears of it, so a start that
-  // waits for the queue may go on.
-  parts.capture = std::shared_ptr<platform::capture_session>(
-      opened.session.get(),
-      [session = opened.session,
-       gone = std::move(session_gone)](platform::capture_session*) mutable {
-        session.reset();
-        gone();
-      });
-  if (ports.capture_shared)
-    ports.capture_shared(parts.capture);
-  lg->info("capture set up: {}", parts.capture->description());
+  r.session = std::move(opened.session);
+  auto& session = *r.session;
+  lg->info("capture set up: {}", session.description());
 
   auto& proxy = settings.proxy;
   auto& up = parts.upstream;
@@ -173,14 +162,15 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
              fd_limit, fcfg.table.max_flows, settings.engine.max_flows);
   fcfg.table.tcp_idle = settings.engine.tcp_idle_timeout;
   fcfg.table.udp_idle = settings.engine.udp_idle_timeout;
-  parts.flow_manager = sys.spawn(flow_manager, parts.capture, fcfg);
-  parts.reader = sys.spawn(divert_reader, parts.capture, parts.flow_manager);
+  fcfg.session_owner = caf::actor_cast<caf::actor>(sup);
+  parts.flow_manager = sys.spawn(flow_manager, &session, fcfg);
+  parts.reader = sys.spawn(divert_reader, &session.port(), parts.flow_manager);
   set_reader(parts.flow_manager, parts.reader);
   if (ports.with_listener)
     parts.listener = sys.middleman().spawn_broker(tcp_listener, fd,
                                                   parts.flow_manager, up);
   parts.scanner
-      = sys.spawn(procscan, parts.capture,
+      = sys.spawn(procscan, &session,
                   config::effective_process_names(settings.targets), sup);
   return r;
 }
@@ -200,13 +190,13 @@ void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
     caf::anon_send(parts.scanner, atom::update_v, t.names);
 }
 
-long start_target(const engine_parts& parts,
+long start_target(platform::capture_session* session,
                   const std::vector<std::string>& argv, std::string& error) {
-  if (!parts.capture || argv.empty()) {
+  if (!session || argv.empty()) {
     error = "the engine is not active";
     return -1;
   }
-  auto pid = parts.capture->spawn_target(argv, error);
+  auto pid = session->spawn_target(argv, error);
   if (pid < 0)
     error = "cannot start " + argv.front() + ": " + error;
   return pid;

@@ -1,8 +1,9 @@
 #pragma once
 
-// One run of the engine's parts: the capture session and the actors that
-// use it (divert-reader, flow-manager, procscan, the TCP listener), spawned
-// together by one function and stopped together by the supervisor. The
+// One run of the engine's parts: the actors that use the capture session
+// (divert-reader, flow-manager, procscan) and the TCP listener, spawned
+// together by one function and stopped together by the supervisor, which
+// owns the session and lends it to them (actors/session_keeper.hpp). The
 // capture guard outlives them (actors/platform/capture.hpp).
 
 #include <functional>
@@ -25,7 +26,6 @@ namespace drover {
 struct supervisor_ports;
 
 struct engine_parts {
-  std::shared_ptr<platform::capture_session> capture;
   flow_manager_actor flow_manager;
   divert_reader_actor reader;
   procscan_actor scanner;
@@ -39,21 +39,21 @@ struct engine_parts {
 
 struct parts_result {
   engine_parts parts;
-  failure_class failure = failure_class::none; // none: started
-  std::string error;                           // a sentence for the user
+  std::unique_ptr<platform::capture_session> session; // lent to the parts
+  failure_class failure = failure_class::none;        // none: started
+  std::string error;                                  // a sentence for the user
 };
 
-/// Opens the guard's first session (capture, listener) and spawns the
-/// parts for the proxy at `proxy_ip`. `sup` gets their health reports;
-/// `session_gone` runs (on any thread) once the session is destroyed, when
-/// the last part has let go of it.
+/// Opens a capture session under the guard, and the listener, and spawns
+/// the parts for the proxy at `proxy_ip`, lending them the session, which
+/// the caller keeps until they are down. `sup` gets their health reports
+/// and hears of every actor the session is lent on to.
 parts_result spawn_engine_parts(caf::actor_system& sys,
                                 const supervisor_ports& ports,
                                 const config::settings& settings,
                                 std::shared_ptr<platform::capture_guard> guard,
                                 net::ipv4_address proxy_ip,
-                                const supervisor_actor& sup,
-                                std::function<void()> session_gone);
+                                const supervisor_actor& sup);
 
 struct guard_result {
   std::shared_ptr<platform::capture_guard> guard;
@@ -98,7 +98,7 @@ void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
 
 /// Starts `argv` as a target of the running session (`drover run`).
 /// Returns its process ID, or -1 with `error` set.
-long start_target(const engine_parts& parts,
+long start_target(platform::capture_session* session,
                   const std::vector<std::string>& argv, std::string& error);
 
 /// The reconnect timing `[engine]` asks for.

@@ -346,11 +346,10 @@ flow_descriptor flow_manager_state::describe(const net::flow_entry& e,
 
 flow_manager_actor::behavior_type
 flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
-             std::shared_ptr<platform::capture_session> capture,
-             flow_manager_config cfg) {
+             platform::capture_session* capture, flow_manager_config cfg) {
   report_panics(self);
   auto& st = self->state;
-  st.capture = std::move(capture);
+  st.capture = capture;
   st.listener = cfg.listener;
   st.policy = cfg.policy;
   st.sessions.reserve(cfg.table.max_flows);
@@ -358,13 +357,18 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   st.table = std::make_unique<net::flow_table>(cfg.table);
   st.verdicts.reserve(1024);
   st.scratch.resize(net::max_packet_size);
-  st.spawn_association = [self, upstream = cfg.upstream](net::endpoint app) {
+  st.spawn_association = [self, upstream = cfg.upstream,
+                          owner = cfg.session_owner](net::endpoint app) {
     auto a = self->system().middleman().spawn_broker(
-        udp_association, app, upstream, self->state.capture,
+        udp_association, app, upstream, &self->state.capture->injector(),
         flow_manager_actor{self});
     // Linked: an association ends with the flow-manager (engine stop).
     self->link_to(a);
     self->monitor(a);
+    // Sent before this actor's own down message can be: the owner keeps
+    // the session until the association is down as well.
+    if (owner)
+      caf::anon_send(owner, atom::add_v, a);
     return a;
   };
   self->set_down_handler([self](caf::down_msg& dm) {

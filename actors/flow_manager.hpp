@@ -25,12 +25,16 @@ struct flow_manager_config {
   /// refuse (or direct) and switches to proxy once the proxy passed its
   /// check.
   new_flow_policy policy = new_flow_policy::proxy;
+  /// Who lent the capture session (the supervisor): told of each UDP
+  /// association it is lent on to, as `(atom::add, actor)`, so that it
+  /// outlives them too. Empty in tests that keep the session themselves.
+  caf::actor session_owner;
 };
 
 struct flow_manager_state {
   static inline constexpr const char* name = "flow-manager";
 
-  std::shared_ptr<platform::capture_session> capture;
+  platform::capture_session* capture = nullptr; // lent by the supervisor
   net::listener_address listener;
   std::unique_ptr<net::flow_table> table;
   std::vector<platform::verdict> verdicts; // reused for every batch
@@ -136,10 +140,11 @@ struct flow_manager_state {
                                      net::flow_time now);
 };
 
+/// Owns the flow table and decides every captured packet's fate. `capture`
+/// is lent by its owner (the supervisor), which outlives this actor.
 flow_manager_actor::behavior_type
 flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
-             std::shared_ptr<platform::capture_session> capture,
-             flow_manager_config cfg);
+             platform::capture_session* capture, flow_manager_config cfg);
 
 /// Tells the flow-manager which reader returns its batches to (the two
 /// are spawned in this order: flow-manager first).

@@ -99,10 +99,10 @@ bool process_matches(const std::string& process, const std::string& target) {
 
 procscan_actor::behavior_type
 procscan(procscan_actor::stateful_pointer<procscan_state> self,
-         std::shared_ptr<platform::capture_session> capture,
-         std::vector<std::string> targets, supervisor_actor parent) {
+         platform::capture_session* capture, std::vector<std::string> targets,
+         supervisor_actor parent) {
   report_panics(self);
-  self->state.capture = std::move(capture);
+  self->state.capture = capture;
   self->state.targets = std::move(targets);
   self->state.parent = std::move(parent);
   self->send(self, atom::internal_v);

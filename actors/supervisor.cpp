@@ -61,30 +61,32 @@ void start_parts(self_ptr self) {
   keep_companions(self); // its watchdog, from now on
   if (!g.guard)
     return run(self, st.machine.on_start_failed(g.failure, g.error));
-  auto addr = self->address();
-  auto r
-      = spawn_engine_parts(self->system(), st.ports, st.settings, st.hold.guard,
-                           *proxy_ip, supervisor_actor{self}, [addr] {
-                             if (auto sup = caf::actor_cast<caf::actor>(addr))
-                               caf::anon_send(sup, atom::closed_v);
-                           });
+  auto r = spawn_engine_parts(self->system(), st.ports, st.settings,
+                              st.hold.guard, *proxy_ip, supervisor_actor{self});
   if (r.failure != failure_class::none)
     return run(self, st.machine.on_start_failed(r.failure, r.error));
+  st.session.hold(std::move(r.session));
   st.parts = std::move(r.parts);
   watch_parts(self, st.parts);
+  for (auto& a : st.parts.actors())
+    st.session.lend(a.address());
   keep_companions(self);
   st.stats = {};
   st.named_targets_running = false; // the new procscan says
   run(self, st.machine.on_parts_started(proxy_ip->value));
 }
 
+// The session was destroyed (its queue closed): the machine hears of it
+// as a message of its own, after the commands under way.
+void session_gone(self_ptr self) {
+  self->send(self, atom::closed_v);
+}
+
 // Every part is down: the handles go, the session only if the machine
 // says so (a held capture keeps the queue: fail closed).
 void parts_down(self_ptr self) {
   auto& st = self->state;
-  auto capture = std::move(st.parts.capture);
   st.parts = {};
-  st.parts.capture = std::move(capture);
   keep_companions(self);
   run(self, st.machine.on_parts_stopped());
 }
@@ -147,7 +149,8 @@ void execute(self_ptr self, const engine_command& c) {
         parts_down(self);
       return;
     case command_kind::release_capture:
-      st.parts.capture.reset();
+      if (st.session.release())
+        session_gone(self);
       return;
     case command_kind::release_guard:
       return st.hold.release(self);
@@ -204,6 +207,8 @@ void on_part_down(self_ptr self, const caf::error& reason) {
 
 void on_down(self_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
+  if (st.session.on_down(dm.source))
+    session_gone(self);
   if (st.hold.watchdog && dm.source == st.hold.watchdog.address()) {
     // Never without one while the guard holds.
     say(self, event_kind::info,
@@ -284,6 +289,11 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
   return {
       [=](atom::start) { run(self, machine().on_start()); },
       [=](atom::closed) { run(self, machine().on_session_gone()); },
+      [=](atom::add, caf::actor& borrower) {
+        // From the flow-manager: the session is lent on to `borrower`.
+        self->monitor(borrower);
+        self->state.session.lend(borrower.address());
+      },
       [=](atom::stop) { run(self, machine().on_stop()); },
       [=](atom::retry) { run(self, machine().on_retry()); },
       [=](atom::update, std::string& text) -> caf::result<std::string> {
@@ -334,7 +344,7 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
         auto& st = self->state;
         std::string error;
         auto pid = machine().state() == engine_state::active
-                       ? start_target(st.parts, argv, error)
+                       ? start_target(st.session.get(), argv, error)
                        : -1;
         if (pid < 0)
           return caf::make_error(ec::unspecified,

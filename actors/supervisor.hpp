@@ -15,6 +15,7 @@
 #include "actors/engine_timeline.hpp"
 #include "actors/platform/capture.hpp"
 #include "actors/proxy_probe.hpp"
+#include "actors/session_keeper.hpp"
 #include "config/settings.hpp"
 #include "messages/engine_machine.hpp"
 #include "messages/interfaces.hpp"
@@ -40,10 +41,6 @@ struct supervisor_ports {
                                    // detached (the test coordinator runs it)
   std::chrono::milliseconds guard_check_interval{1000};
   std::filesystem::path crash_dir; // empty: beside the log file
-  // Tests: sees each capture session as the engine parts share it (a test
-  // holds one to play an engine part that lets go late).
-  std::function<void(std::shared_ptr<platform::capture_session>)>
-      capture_shared;
   // What runs beside the parts (none in the deterministic tests).
   std::vector<engine_service> services;
 
@@ -64,7 +61,10 @@ struct supervisor_state {
   // with its watchdog (puts back what someone removes).
   guard_hold hold;
 
-  engine_parts parts; // the running parts; a held capture when they are down
+  // The capture session: owned here, lent to the parts; it may be held
+  // while they are down (fail closed: the queue stays bound).
+  session_keeper session;
+  engine_parts parts; // the running parts
   service_keeper services;
   // What ends with this actor however it ends: the services, the watchdog.
   std::shared_ptr<std::vector<caf::actor>> companions

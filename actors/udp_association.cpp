@@ -40,7 +40,7 @@ struct queued {
 struct association_state {
   net::endpoint app;
   upstream_settings upstream;
-  std::shared_ptr<platform::capture_session> capture;
+  platform::packet_injector* injector = nullptr; // lent
   flow_manager_actor fm;
   std::string name;
   std::shared_ptr<spdlog::logger> log;
@@ -202,7 +202,7 @@ void on_relay_datagram(const state_ptr& st, const new_datagram_msg& m) {
   auto len = net::build_ipv4_udp(st->packet.data(), st->packet.size(),
                                  {d.from.ipv4, d.from.port}, st->app,
                                  data + d.payload_offset, n, st->ip_id++);
-  if (len == 0 || st->capture->injector().inject(st->packet.data(), len)) {
+  if (len == 0 || st->injector->inject(st->packet.data(), len)) {
     st->dropped++;
     return;
   }
@@ -211,14 +211,15 @@ void on_relay_datagram(const state_ptr& st, const new_datagram_msg& m) {
 
 } // namespace
 
-caf::behavior udp_association(
-    caf::io::broker* self, net::endpoint app, upstream_settings upstream,
-    std::shared_ptr<platform::capture_session> capture, flow_manager_actor fm) {
+caf::behavior udp_association(caf::io::broker* self, net::endpoint app,
+                              upstream_settings upstream,
+                              platform::packet_injector* injector,
+                              flow_manager_actor fm) {
   report_panics(self);
   auto st = std::make_shared<association_state>();
   st->app = app;
   st->upstream = std::move(upstream);
-  st->capture = std::move(capture);
+  st->injector = injector;
   st->fm = std::move(fm);
   st->name = "udp-association-" + net::to_string(app.ip) + ":"
              + std::to_string(app.port);

@@ -17,9 +17,11 @@ namespace drover {
 /// turns the relay's datagrams back into IPv4/UDP packets from the original
 /// remote, injected towards the application. When the control connection
 /// dies, a new association replaces it; datagrams meanwhile wait in a
-/// bounded queue. Handles udp_batch and atom::stop.
-caf::behavior udp_association(
-    caf::io::broker* self, net::endpoint app, upstream_settings upstream,
-    std::shared_ptr<platform::capture_session> capture, flow_manager_actor fm);
+/// bounded queue. Handles udp_batch and atom::stop. `injector` is lent by
+/// the capture session's owner, which outlives this actor.
+caf::behavior udp_association(caf::io::broker* self, net::endpoint app,
+                              upstream_settings upstream,
+                              platform::packet_injector* injector,
+                              flow_manager_actor fm);
 
 } // namespace drover

@@ -37,9 +37,12 @@ using supervisor_actor = caf::typed_actor<
     caf::reacts_to<atom::retry>,
     // `config set` (from the control server): handed to the config store.
     caf::replies_to<atom::update, std::string>::with<std::string>,
-    // A capture session was destroyed (its last holder let go): a start
-    // waiting for it goes on.
+    // Private: the capture session was destroyed (let go, and its last
+    // borrower down): a start waiting for it goes on.
     caf::reacts_to<atom::closed>,
+    // From the flow-manager: it lent the capture session on to this actor
+    // (a UDP association); the session stays until that is down too.
+    caf::reacts_to<atom::add, caf::actor>,
     // Adds a listener; replies with the current status so the listener can
     // draw itself before the next event arrives. Listeners are monitored and
     // dropped when they die.

@@ -123,7 +123,9 @@ public:
 };
 
 struct capture_result {
-  std::shared_ptr<capture_session> session;
+  /// One owner (the supervisor's session_keeper), which lends it to the
+  /// engine's parts.
+  std::unique_ptr<capture_session> session;
   capture_failure failure = capture_failure::none;
   std::string error; // a sentence for the user
 };

@@ -36,7 +36,7 @@ protected:
     flow_manager_config fc;
     fc.listener = {net::nat_shape::loopback, 15001};
     fc.table.max_flows = 64;
-    aut = sys.spawn(flow_manager, capture, fc);
+    aut = sys.spawn(flow_manager, capture.get(), fc);
     sched.run();
   }
 

@@ -46,6 +46,8 @@ struct script {
   std::vector<std::string> probed; // the address of every probe
   int lookups = 0;
   int captures = 0;
+  // Sessions destroyed (each closes its packet queue).
+  std::shared_ptr<int> sessions_destroyed = std::make_shared<int>(0);
   int guards = 0;
   std::shared_ptr<test::fake_guard> guard; // the latest
 };
@@ -84,7 +86,7 @@ protected:
     p.open_capture = [s](const platform::capture_options&) {
       s->captures++;
       platform::capture_result r;
-      r.session = std::make_shared<test::fake_capture>();
+      r.session = std::make_unique<test::fake_capture>(s->sessions_destroyed);
       return r;
     };
     p.probe = [s](const probe_request& req) {
@@ -486,33 +488,51 @@ TEST_F(supervisor_test, a_repaired_capture_is_on_the_timeline) {
   EXPECT_EQ(current().state, engine_state::active) << "nothing else changes";
 }
 
-// An engine part that lets go of the capture late (its thread still
-// winding down): the next session waits for the old one to be destroyed,
-// as both use the same queue and rule chain.
+// The session is lent on to a UDP association, which ends later than the
+// parts: the next session waits for the old one to be destroyed, as both
+// use the same queue and rule chain.
 TEST_F(supervisor_test, a_restart_waits_until_the_old_capture_is_gone) {
-  std::shared_ptr<platform::capture_session> late;
-  auto p = ports();
-  p.capture_shared = [&](std::shared_ptr<platform::capture_session> c) {
-    if (!late)
-      late = c;
-  };
-  sup = sys.spawn(supervisor_with_ports, settings, p);
-  auto listener = sys.spawn(collector, events);
-  self->send(sup, atom::subscribe_v, listener);
-  self->send(sup, atom::start_v);
-  sched.run();
+  start();
   ASSERT_EQ(current().state, engine_state::active);
+  // Plays an association the flow-manager lent the session to.
+  auto borrower = sys.spawn([]() -> caf::behavior {
+    return {[](atom::stop) {
+    }};
+  });
+  self->send(sup, atom::add_v, borrower);
+  sched.run();
   auto next = settings;
   next.proxy.port = 1081;
   self->send(sup, diff(settings, next));
   sched.run();
   EXPECT_EQ(sc->captures, 1) << "opened while the old session lives";
+  EXPECT_EQ(*sc->sessions_destroyed, 0) << "still lent";
   EXPECT_NE(current().state, engine_state::idle) << "the capture stays";
-  late.reset(); // the last holder lets go
+  self->send_exit(borrower, caf::exit_reason::user_shutdown);
   sched.run();
+  EXPECT_EQ(*sc->sessions_destroyed, 1) << "the last borrower is down";
   EXPECT_EQ(sc->captures, 2);
   EXPECT_EQ(current().state, engine_state::active);
   EXPECT_EQ(current().reason, "proxying through proxy.test:1081");
+}
+
+// Stop destroys the session once its parts are down; one held across a
+// restart of the parts is the same session, not a second one.
+TEST_F(supervisor_test,
+       the_session_is_destroyed_by_stop_and_kept_over_a_pause) {
+  start();
+  ASSERT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(*sc->sessions_destroyed, 0);
+  self->send(sup, atom::stop_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::idle);
+  EXPECT_EQ(*sc->sessions_destroyed, 1);
+  EXPECT_EQ(sc->captures, 1);
+  self->send(sup, atom::start_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_EQ(sc->captures, 2);
+  EXPECT_EQ(*sc->sessions_destroyed, 1);
 }
 
 TEST_F(supervisor_test, stop_while_reconnecting_ends_the_series) {

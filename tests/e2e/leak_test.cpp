@@ -80,6 +80,7 @@ protected:
     if (!w)
       return;
     counter = std::make_unique<leak_counter>(w->remote);
+    events = std::make_unique<event_watch>(*w);
     target = w->dir / target_name;
     fs::copy_file(DROVER_PEER, target, fs::copy_options::overwrite_existing);
   }
@@ -119,7 +120,7 @@ protected:
   // and a target talking through the proxy.
   void start_talking(const std::vector<std::string>& prefix = {}) {
     e = engine(prefix);
-    ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+    ASSERT_TRUE(events->wait(became("active"), 20s)) << e->output();
     counter->reset();
     c = chatter();
     wait_proxied(*c);
@@ -134,7 +135,8 @@ protected:
 
   std::unique_ptr<leak_counter> counter;
   fs::path target;
-  std::unique_ptr<child> e, c; // the engine, the talking target
+  std::unique_ptr<child> e, c;         // the engine, the talking target
+  std::unique_ptr<event_watch> events; // the engine's
 };
 
 } // namespace
@@ -143,7 +145,7 @@ protected:
 // starts: captured from their first packet, not after a process scan.
 TEST_F(leak_harness, five_hundred_targets_that_talk_at_once_never_go_direct) {
   e = engine();
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  ASSERT_TRUE(events->wait(became("active"), 20s)) << e->output();
   counter->reset();
   child spawner{{"ip", "netns", "exec", w->app.name(), DROVER_PEER, "spawn",
                  "500", target.string(), "burst", server_ip, "7"}};
@@ -162,9 +164,11 @@ TEST_F(leak_harness, a_target_running_before_start_is_taken_over_at_once) {
   ASSERT_TRUE(c->wait_for_output("udp seen " + app_ip, 10s)) << c->output();
   auto mark = c->output().size();
   e = engine();
-  ASSERT_TRUE(e->wait_for_output("capture guard in place", 20s)) << e->output();
-  counter->reset(); // from here on, nothing may arrive direct
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s)) << e->output();
+  // The capture is ready (the guard in place before it): from here on,
+  // nothing may arrive direct.
+  ASSERT_TRUE(events->wait(reason("capture ready"), 20s)) << e->output();
+  counter->reset();
+  ASSERT_TRUE(events->wait(became("active"), 20s)) << e->output();
   ASSERT_TRUE(c->wait_for_output("tcp lost", 10s, mark))
       << "its old connection is reset:\n"
       << c->output();
@@ -181,13 +185,13 @@ TEST_F(leak_harness, sleep_and_wake_while_a_target_talks) {
   w->extra_env.push_back(sleeper.env);
   start_talking();
   ASSERT_TRUE(logind.wait_for_output("inhibitor taken", 10s));
-  auto mark = e->output().size();
+  auto mark = events->mark();
   logind.write_line("sleep");
-  ASSERT_TRUE(e->wait_for_output("paused:", 10s, mark)) << e->output();
+  ASSERT_TRUE(events->wait(became("paused"), 10s, mark)) << events->output();
   usleep(1500000); // asleep for a while, the target still talking
   auto woke = c->output().size();
   logind.write_line("wake");
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s, mark)) << e->output();
+  ASSERT_TRUE(events->wait(became("active"), 20s, mark)) << events->output();
   wait_proxied(*c, woke);
   expect_no_leak();
 }
@@ -199,15 +203,16 @@ TEST_F(leak_harness, a_proxy_change_while_a_target_talks) {
       1081, "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: connect "
             "udpassociate bind udpreply }");
   start_talking();
-  auto mark = e->output().size();
+  auto mark = events->mark();
   auto from = c->output().size();
   // The file changes in place (a rename would do as well).
   std::ofstream{config().string()}
       << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1081\n"
       << "[targets]\nprocesses = [\"" << target_name << "\"]\n";
-  ASSERT_TRUE(e->wait_for_output(
-      "active: proxying through " + proxy_ip + ":1081", 20s, mark))
-      << e->output();
+  ASSERT_TRUE(events->wait(
+      became("active") + reason("proxying through " + proxy_ip + ":1081"), 20s,
+      mark))
+      << events->output();
   ASSERT_TRUE(c->wait_for_output("tcp lost", 20s, from)) << c->output();
   wait_proxied(*c, from);
   expect_no_leak();
@@ -216,7 +221,7 @@ TEST_F(leak_harness, a_proxy_change_while_a_target_talks) {
 // An engine part fails (Failed, rules kept), then Retry.
 TEST_F(leak_harness, a_crashed_part_and_retry_while_a_target_talks) {
   start_talking();
-  auto mark = e->output().size();
+  auto mark = events->mark();
   auto cli = [&](std::vector<std::string> args) {
     std::vector<std::string> argv{"ip", "netns", "exec", w->app.name(),
                                   DROVER_BINARY};
@@ -226,11 +231,11 @@ TEST_F(leak_harness, a_crashed_part_and_retry_while_a_target_talks) {
     return x.output();
   };
   cli({"fault", "panic"});
-  ASSERT_TRUE(e->wait_for_output("failed:", 10s, mark)) << e->output();
+  ASSERT_TRUE(events->wait(became("failed"), 10s, mark)) << events->output();
   usleep(1500000); // Failed for a while, the target still talking
   auto from = c->output().size();
   cli({"retry"});
-  ASSERT_TRUE(e->wait_for_output("active: proxying", 20s, mark)) << e->output();
+  ASSERT_TRUE(events->wait(became("active"), 20s, mark)) << events->output();
   wait_proxied(*c, from);
   expect_no_leak();
 }
@@ -241,11 +246,11 @@ TEST_F(leak_harness, a_killed_engine_and_a_new_start_while_a_target_talks) {
   start_talking();
   e->kill(SIGKILL);
   e->wait(10s);
-  usleep(2000000); // no engine at all, the target still talking
+  events->forget(); // it followed the killed engine
+  usleep(2000000);  // no engine at all, the target still talking
   auto from = c->output().size();
   auto again = engine();
-  ASSERT_TRUE(again->wait_for_output("active: proxying", 20s))
-      << again->output();
+  ASSERT_TRUE(events->wait(became("active"), 20s)) << again->output();
   wait_proxied(*c, from);
   expect_no_leak(again.get());
   auto v4 = sh_output(w->app.exec("iptables-save -t raw"));
@@ -256,12 +261,12 @@ TEST_F(leak_harness, a_killed_engine_and_a_new_start_while_a_target_talks) {
 // the watchdog puts the rules back (within 2 s), and the Timeline says so.
 TEST_F(leak_harness, flushed_rules_while_a_target_talks) {
   start_talking();
-  auto mark = e->output().size();
+  auto mark = events->mark();
   auto from = c->output().size();
   auto flushed = std::chrono::steady_clock::now();
   ASSERT_EQ(sh(w->app.exec("iptables -t raw -F")), 0);
-  ASSERT_TRUE(e->wait_for_output("put the capture back in place", 5s, mark))
-      << e->output();
+  ASSERT_TRUE(events->wait(reason("put the capture back in place"), 5s, mark))
+      << events->output();
   EXPECT_LT(std::chrono::steady_clock::now() - flushed, 2500ms);
   EXPECT_NE(w->rules().find("-A OUTPUT -j DROVER"), std::string::npos);
   wait_proxied(*c, from);

@@ -54,14 +54,18 @@ std::string read(const fs::path& p) {
 TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
   fs::path named;
   auto engine = w->headless_with_target("e2e-panic-target", named);
+  event_watch events{*w};
   auto target = w->tcp_rounds(*engine, named);
   target->write_line("go");
   ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
 
+  auto mark = events.mark();
   auto [code, said] = drover_cmd(*w, {"fault", "panic"});
   ASSERT_NE(said.find("the flow-manager throws"), std::string::npos) << said;
-  ASSERT_TRUE(engine->wait_for_output("failed: an engine part failed", 10s))
-      << engine->output();
+  ASSERT_TRUE(events.wait(became("failed"), 10s, mark)) << events.output();
+  EXPECT_NE(events.output().find(with_failure("panic"), mark),
+            std::string::npos)
+      << events.output();
   EXPECT_NE(engine->output().find("a crash report is in"), std::string::npos)
       << engine->output();
   auto reports = crash_reports(*w);
@@ -90,11 +94,10 @@ TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
       << target->output();
 
   // Retry: a new engine; the waiting connection's next SYN is proxied.
-  auto mark = engine->output().size();
+  mark = events.mark();
   std::tie(code, said) = drover_cmd(*w, {"retry"});
   EXPECT_EQ(code, 0) << said;
-  ASSERT_TRUE(engine->wait_for_output("active: proxying through", 20s, mark))
-      << engine->output();
+  ASSERT_TRUE(events.wait(became("active"), 20s, mark)) << events.output();
   ASSERT_TRUE(target->wait_for_output("round ok", 30s, round_mark))
       << target->output() << engine->output();
   EXPECT_NE(target->output().find("seen " + proxy_ip + ":", round_mark),
@@ -107,18 +110,18 @@ TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
 TEST_F(engine_e2e, a_lost_packet_handle_is_reopened_once_and_twice_is_failed) {
   fs::path named;
   auto engine = w->headless_with_target("e2e-handle-target", named);
+  event_watch events{*w};
   auto target = w->tcp_rounds(*engine, named);
 
-  auto mark = engine->output().size();
+  auto mark = events.mark();
   auto [code, said] = drover_cmd(*w, {"fault", "driver-lost"});
   ASSERT_NE(said.find("the packet handle fails"), std::string::npos) << said;
-  ASSERT_TRUE(engine->wait_for_output(
-      "the packet handle was lost (injected fault: the packet handle failed); "
-      "reopening it in 2 s",
-      10s, mark))
-      << engine->output();
-  ASSERT_TRUE(engine->wait_for_output("active: proxying through", 20s, mark))
-      << engine->output();
+  // A restart (the reopen), then Active.
+  ASSERT_TRUE(events.wait(restarted(), 10s, mark)) << events.output();
+  EXPECT_NE(events.output().find(with_failure("driver_lost"), mark),
+            std::string::npos)
+      << events.output();
+  ASSERT_TRUE(events.wait(became("active"), 20s, mark)) << events.output();
   target->write_line("go");
   ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
   EXPECT_NE(target->output().find("seen " + proxy_ip + ":"), std::string::npos)
@@ -129,13 +132,11 @@ TEST_F(engine_e2e, a_lost_packet_handle_is_reopened_once_and_twice_is_failed) {
       << "the restart is in the event list: " << text;
 
   // A second loss within 30 s: no more reopening.
-  mark = engine->output().size();
+  mark = events.mark();
   std::tie(code, said) = drover_cmd(*w, {"fault", "driver-lost"});
-  ASSERT_TRUE(engine->wait_for_output(
-      "failed: the packet driver was lost twice in a short time", 10s, mark))
-      << engine->output();
-  EXPECT_EQ(engine->output().find("reopening it", mark), std::string::npos)
-      << engine->output();
+  ASSERT_TRUE(events.wait(became("failed"), 10s, mark)) << events.output();
+  EXPECT_EQ(events.output().find(restarted(), mark), std::string::npos)
+      << "no reopen: " << events.output();
 }
 
 // A proxy that stops answering without refusing (its packets dropped, as a
@@ -147,23 +148,26 @@ TEST_F(engine_e2e, a_blackholed_proxy_is_reconnecting_and_recovers) {
       = w->headless_with_target("e2e-blackhole-target", named,
                                 "[engine]\nreconnect_backoff_max = \"2s\"\n",
                                 "tcp_connect_timeout = \"2s\"\n");
+  event_watch events{*w};
+  auto mark = events.mark();
   auto target = w->tcp_rounds(*engine, named);
   // Only in the test's remote namespace: dante's port stops answering.
   auto rule = "INPUT -p tcp -d " + proxy_ip + " --dport 1080 -j DROP";
   ASSERT_EQ(sh(w->remote.exec("iptables -I " + rule)), 0);
   target->write_line("go");
-  ASSERT_TRUE(
-      engine->wait_for_output("reconnecting: cannot reach the proxy", 30s))
-      << engine->output();
+  ASSERT_TRUE(events.wait(in_state("reconnecting"), 30s, mark))
+      << events.output();
+  EXPECT_NE(events.output().find(with_failure("proxy_unreachable"), mark),
+            std::string::npos)
+      << events.output();
   EXPECT_NE(engine->output().find("timed out"), std::string::npos)
-      << engine->output();
+      << "the log says why: " << engine->output();
   ASSERT_TRUE(target->wait_for_output("round failed", 30s)) << target->output();
   EXPECT_EQ(target->output().find("seen " + app_ip), std::string::npos)
       << "never direct: " << target->output();
-  auto mark = engine->output().size();
+  mark = events.mark();
   ASSERT_EQ(sh(w->remote.exec("iptables -D " + rule)), 0);
-  ASSERT_TRUE(engine->wait_for_output("(reconnected after", 30s, mark))
-      << engine->output();
+  ASSERT_TRUE(events.wait(became("active"), 30s, mark)) << events.output();
   auto round_mark = target->output().size();
   target->write_line("go");
   ASSERT_TRUE(target->wait_for_output("round ok", 20s, round_mark))

@@ -35,12 +35,16 @@ std::string targets(const std::string& name) {
 TEST_F(engine_e2e, a_broken_config_keeps_the_last_good_and_names_the_line) {
   fs::path named;
   auto engine = w->headless_with_target("e2e-broken-target", named);
+  event_watch events{*w};
+  auto mark = events.mark();
   auto cfg = w->dir / "config.toml";
   // Line 3, column 8: a port that is not a number.
   replace_file(cfg, "[proxy]\nhost = \"" + proxy_ip + "\"\nport = \"x\"\n"
                         + targets("e2e-broken-target"));
-  ASSERT_TRUE(engine->wait_for_output("config.toml:3:8", 10s))
-      << engine->output();
+  ASSERT_TRUE(events.wait("\"kind\":\"config_error\"", 10s, mark))
+      << events.output();
+  EXPECT_NE(events.output().find("config.toml:3:8", mark), std::string::npos)
+      << "the event names the place: " << events.output();
   auto [code, text] = w->status(false);
   EXPECT_NE(text.find("State:    Active"), std::string::npos) << text;
   EXPECT_NE(text.find("config error: `proxy.port` must be"), std::string::npos)
@@ -51,7 +55,10 @@ TEST_F(engine_e2e, a_broken_config_keeps_the_last_good_and_names_the_line) {
   ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
   EXPECT_NE(target->output().find("seen " + proxy_ip + ":"), std::string::npos)
       << target->output();
-  EXPECT_EQ(engine->output().find("restarting"), std::string::npos);
+  EXPECT_EQ(events.output().find(restarted(), mark), std::string::npos)
+      << events.output();
+  EXPECT_EQ(events.output().find(became("starting"), mark), std::string::npos)
+      << events.output();
 }
 
 TEST_F(engine_e2e, a_changed_proxy_port_moves_the_engine_to_the_new_proxy) {
@@ -60,13 +67,16 @@ TEST_F(engine_e2e, a_changed_proxy_port_moves_the_engine_to_the_new_proxy) {
                              "command: connect udpassociate bind udpreply }");
   fs::path named;
   auto engine = w->headless_with_target("e2e-moved-target", named);
+  event_watch events{*w};
+  auto mark = events.mark();
   rewrite_file(w->dir / "config.toml",
                proxy_section(1081) + targets("e2e-moved-target"));
-  ASSERT_TRUE(engine->wait_for_output(
-      "active: proxying through " + proxy_ip + ":1081", 20s))
-      << engine->output();
-  EXPECT_NE(engine->output().find("restarting the engine"), std::string::npos)
-      << engine->output();
+  ASSERT_TRUE(events.wait(
+      became("active") + reason("proxying through " + proxy_ip + ":1081"), 20s,
+      mark))
+      << events.output();
+  EXPECT_NE(events.output().find(became("starting"), mark), std::string::npos)
+      << "the parts restarted onto it: " << events.output();
   // The old proxy goes away; connections keep working through the new one.
   w->stop_proxy();
   auto target = w->tcp_rounds(*engine, named);
@@ -78,6 +88,8 @@ TEST_F(engine_e2e, a_changed_proxy_port_moves_the_engine_to_the_new_proxy) {
 TEST_F(engine_e2e, the_log_level_applies_without_a_restart) {
   fs::path named;
   auto engine = w->headless_with_target("e2e-level-target", named);
+  event_watch events{*w};
+  auto mark = events.mark();
   EXPECT_EQ(w->log().find("[debug]"), std::string::npos) << w->log();
   replace_file(w->dir / "config.toml", proxy_section(1080)
                                            + targets("e2e-level-target")
@@ -89,15 +101,15 @@ TEST_F(engine_e2e, the_log_level_applies_without_a_restart) {
   target->write_line("go");
   ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
   ASSERT_TRUE(engine->wait_for_output("[debug]", 10s)) << w->log();
-  EXPECT_EQ(engine->output().find("starting the engine",
-                                  engine->output().find("the config file")),
-            std::string::npos)
-      << "no restart: " << engine->output();
+  EXPECT_EQ(events.output().find(became("starting"), mark), std::string::npos)
+      << "no restart: " << events.output();
 }
 
 TEST_F(engine_e2e, new_targets_are_captured_without_a_restart) {
   fs::path named;
   auto engine = w->headless_with_target("e2e-nobody", named);
+  event_watch events{*w};
+  auto mark = events.mark();
   auto later = w->dir / "e2e-later-target";
   fs::copy_file(DROVER_PEER, later, fs::copy_options::overwrite_existing);
   child target{{"ip", "netns", "exec", w->app.name(), later.string(),
@@ -113,7 +125,10 @@ TEST_F(engine_e2e, new_targets_are_captured_without_a_restart) {
   target.write_line("go");
   ASSERT_TRUE(target.wait_for_output("seen " + proxy_ip, 20s))
       << target.output();
-  EXPECT_EQ(engine->output().find("restarting"), std::string::npos);
+  EXPECT_EQ(events.output().find(restarted(), mark), std::string::npos)
+      << events.output();
+  EXPECT_EQ(events.output().find(became("starting"), mark), std::string::npos)
+      << events.output();
 }
 
 // `drover status --follow --json` (the stream the tray reads): the recent

@@ -236,8 +236,7 @@ TEST_F(security_e2e, the_group_may_look_but_not_change) {
                      + " " + DROVER_BINARY + " --headless --config "
                      + w->config().string()},
                 w->env()};
-  ASSERT_TRUE(service.wait_for_output("active: proxying", 20s))
-      << service.output();
+  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << service.output();
   // A member of the group, over the control socket (a plain Python
   // client): one command, the answer.
   auto as_member = [&](const std::string& command, const std::string& body) {
@@ -284,7 +283,7 @@ TEST_F(security_e2e, the_group_may_look_but_not_change) {
 // itself; the log says so once, not once per knock.
 TEST_F(security_e2e, the_control_socket_shrugs_off_garbage_and_idle_callers) {
   start_engine();
-  ASSERT_TRUE(engine->wait_for_output("active: proxying", 20s));
+  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine->output();
   auto baseline = engine_descriptors();
   {
     std::mt19937 random{42};
@@ -395,7 +394,7 @@ TEST_F(security_e2e, the_control_socket_shrugs_off_garbage_and_idle_callers) {
 // descriptors, and other followers go on.
 TEST_F(security_e2e, a_follower_that_stops_reading_is_let_go) {
   start_engine();
-  ASSERT_TRUE(engine->wait_for_output("active: proxying", 20s));
+  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine->output();
   auto baseline = engine_descriptors();
   auto follow = [&] {
     int fd = connect_control();
@@ -506,9 +505,8 @@ TEST_F(security_e2e, the_service_units_capabilities_are_enough) {
            + " --no-new-privs " + DROVER_BINARY + " --headless --config "
            + cfg.string()},
       env};
-  ASSERT_TRUE(service.wait_for_output("active: proxying", 20s))
-      << caps << "\n"
-      << service.output();
+  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << caps << "\n"
+                                                           << service.output();
   auto from = target.output().size();
   EXPECT_TRUE(target.wait_for_output("tcp seen " + proxy_ip, 20s, from))
       << target.output() << "\n"
@@ -604,8 +602,7 @@ TEST_F(engine_e2e, a_hang_up_stops_cleanly_and_the_log_is_private) {
   child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
                 "--headless", "--config", w->config().string()},
                w->env()};
-  ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
-      << engine.output();
+  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine.output();
   auto logs = w->dir / "state" / "drover" / "logs";
   struct stat st {};
   ASSERT_EQ(::stat((logs / "drover.log").c_str(), &st), 0);

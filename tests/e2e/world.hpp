@@ -85,6 +85,14 @@ inline void remove_leftovers() {
 inline std::string became(const std::string& state) {
   return "\"kind\":\"state_changed\",\"state\":\"" + state + "\"";
 }
+// Any event in `state` (a reconnect attempt is one in "reconnecting").
+inline std::string in_state(const std::string& state) {
+  return "\"state\":\"" + state + "\"";
+}
+// A restart the supervisor made (a part restarted, a handle reopened).
+inline std::string restarted() {
+  return "\"kind\":\"restart\",";
+}
 inline std::string reconnect_attempt(int n) {
   return "\"failure\":\"proxy_unreachable\",\"attempt\":" + std::to_string(n)
          + "}";
@@ -292,6 +300,53 @@ struct world : drover::test::proxy_lab {
     return false;
   }
 };
+
+// The engine's events, followed from the first wait on: what a test waits
+// on instead of the log's wording. Marks are offsets into what was
+// followed, so a wait sees only what happened after its mark (the
+// follower prints the recent events first). An engine that ends takes its
+// follower with it: forget() before the next engine.
+class event_watch {
+public:
+  explicit event_watch(world& w) : w_(w) {}
+
+  /// Where the events stand now: wait from here for what an action causes.
+  size_t mark() {
+    follow();
+    return follower_ ? follower_->output().size() : 0;
+  }
+
+  bool wait(const std::string& what, std::chrono::milliseconds limit,
+            size_t from = 0) {
+    follow();
+    return follower_ && follower_->wait_for_output(what, limit, from);
+  }
+
+  void forget() { follower_.reset(); }
+
+  std::string output() const {
+    return follower_ ? follower_->output() : "(no events followed)";
+  }
+
+private:
+  // Once the first counters are in (each second), the recent events the
+  // follower prints first are in too: a mark taken after that is "now".
+  void follow() {
+    if (follower_)
+      return;
+    follower_ = w_.follow_events();
+    if (follower_)
+      follower_->wait_for_output("{\"type\":\"stats\"", 5s);
+  }
+  world& w_;
+  std::unique_ptr<child> follower_;
+};
+
+// An event's reason: `became(s) + reason(r)` waits for a change to `s`
+// whose reason starts with `r`; reason(r) alone, for any event's.
+inline std::string reason(const std::string& starts_with) {
+  return ",\"reason\":\"" + starts_with;
+}
 
 inline int count(const std::string& haystack, const std::string& needle) {
   int n = 0;

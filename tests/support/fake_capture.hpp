@@ -56,14 +56,16 @@ public:
 // A guard that holds nothing; counts repairs the test asks it to report.
 class fake_guard : public platform::capture_guard {
 public:
-  std::string to_repair; // what the next repair() reports as put back
+  std::string to_repair;   // what the next repair() reports as put back
+  std::string fail_repair; // set: every repair() fails with this
   int released = 0;
   std::vector<std::string> names;
   bool set_targets(const platform::target_selection& t, std::string&) override {
     names = t.names;
     return true;
   }
-  std::string repair(std::string&) override {
+  std::string repair(std::string& error) override {
+    error = fail_repair;
     return std::exchange(to_repair, std::string{});
   }
   platform::guard_counters counters() const override { return {}; }
@@ -73,6 +75,14 @@ public:
 
 class fake_capture : public platform::capture_session {
 public:
+  fake_capture() = default;
+  /// `destroyed` counts the sessions destroyed (their queue closed).
+  explicit fake_capture(std::shared_ptr<int> destroyed)
+      : destroyed_(std::move(destroyed)) {}
+  ~fake_capture() override {
+    if (destroyed_)
+      ++*destroyed_;
+  }
   fake_port port_;
   fake_injector injector_;
   platform::packet_port& port() override { return port_; }
@@ -84,6 +94,9 @@ public:
     return -1;
   }
   std::string description() const override { return "fake"; }
+
+private:
+  std::shared_ptr<int> destroyed_;
 };
 
 } // namespace drover::test

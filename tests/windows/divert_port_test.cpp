@@ -147,14 +147,14 @@ protected:
     opts.owner_wait = owner_wait;
     auto r = platform::open_capture(opts);
     ASSERT_TRUE(r.session) << r.error;
-    session = r.session;
+    session = std::move(r.session);
     driver = fake_driver{}; // the module is loaded now
     ASSERT_TRUE(driver.ok()) << "the test double's exports are missing";
     flow_manager_config fc;
     fc.listener = opts.listener;
     fc.table.max_flows = 64;
-    fm = sys->spawn(flow_manager, session, fc);
-    reader = sys->spawn(divert_reader, session, fm);
+    fm = sys->spawn(flow_manager, session.get(), fc);
+    reader = sys->spawn(divert_reader, &session->port(), fm);
     set_reader(fm, reader);
     ASSERT_TRUE(
         wait_until([&] { return driver.recv_calls(wd::layer_network) >= 1; }));
@@ -217,8 +217,8 @@ protected:
 
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
-  std::shared_ptr<platform::capture_session> session;
-  std::shared_ptr<platform::capture_guard> guard; // kept over restarts
+  std::unique_ptr<platform::capture_session> session; // lent to the parts
+  std::shared_ptr<platform::capture_guard> guard;     // kept over restarts
   flow_manager_actor fm;
   divert_reader_actor reader;
   fake_driver driver;

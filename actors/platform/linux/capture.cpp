@@ -245,7 +245,7 @@ capture_result open_capture(const capture_options& opts) {
     r.error = "internal error: a capture session without its guard";
     return r;
   }
-  auto s = std::make_shared<linux_capture>();
+  auto s = std::make_unique<linux_capture>();
   s->guard = guard;
   s->raw = linux_port::open_raw_injector(injected_mark, r.error);
   if (!s->raw) {

@@ -206,7 +206,7 @@ capture_result open_capture(const capture_options& opts) {
     r.failure = capture_failure::unavailable;
     return r;
   }
-  auto s = std::make_shared<windows_capture>();
+  auto s = std::make_unique<windows_capture>();
   s->dll = d;
   auto guard = std::dynamic_pointer_cast<windows_guard>(opts.guard);
   if (!guard) {

@@ -1,0 +1,477 @@
+// Engine actors on CAF's own deterministic test DSL (caf/test/dsl.hpp:
+// expect(...) names each message, its sender and its receiver, in the order
+// they must happen). The gtest suites beside this one drive whole
+// scenarios; these pin single conversations, and the CAF 0.17.6 behaviour
+// the capture session's ownership rests on.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "actors/divert_reader.hpp"
+#include "actors/guard_watch.hpp"
+#include "actors/procscan.hpp"
+#include "actors/session_keeper.hpp"
+#include "messages/atoms.hpp"
+#include "tests/support/fake_capture.hpp"
+
+// Last: the DSL's macros (expect, inject, allow) would rename what the
+// headers above declare.
+#define CAF_SUITE engine_actors
+#include <caf/test/dsl.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+using namespace drover;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct drover_test_config : caf::actor_system_config {
+  drover_test_config() { drover::add_message_types(*this); }
+};
+
+// Plays the supervisor: keeps what the actor under test tells it.
+struct heard {
+  std::vector<process_set> scans;
+  std::vector<std::string> repairs;
+};
+
+caf::behavior supervisor_stand_in(caf::event_based_actor*,
+                                  std::shared_ptr<heard> out) {
+  return {
+      [=](process_set& ps) { out->scans.push_back(std::move(ps)); },
+      [=](atom::repair, const std::string& what) {
+        out->repairs.push_back(what);
+      },
+  };
+}
+
+struct fixture : test_coordinator_fixture<drover_test_config> {
+  fixture()
+      : told(std::make_shared<heard>()),
+        parent(caf::actor_cast<supervisor_actor>(
+            sys.spawn(supervisor_stand_in, told))) {
+    sched.run();
+  }
+  ~fixture() override { end(parent); }
+
+  std::shared_ptr<heard> told;
+  supervisor_actor parent;
+
+  /// Ends `a` and runs its end (the coordinator's run() would fire the
+  /// periodic timers of the actors under test forever).
+  template<class Handle>
+  void end(const Handle& a) {
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+};
+
+// What a state or a behaviour saw of its monitor's mailbox at its end.
+struct end_witness {
+  caf::abstract_actor* monitor = nullptr;
+  bool down_already_sent = true;
+  void look() {
+    if (auto* m = dynamic_cast<caf::scheduled_actor*>(monitor))
+      down_already_sent = m->peek_at_next_mailbox_element() != nullptr;
+  }
+};
+
+struct witnessed_state {
+  static inline constexpr const char* name = "witnessed";
+  std::shared_ptr<end_witness> witness;
+  ~witnessed_state() {
+    if (witness)
+      witness->look();
+  }
+};
+
+caf::behavior witnessed_actor(caf::stateful_actor<witnessed_state>* self,
+                              std::shared_ptr<end_witness> w) {
+  self->state.witness = std::move(w);
+  return {[](atom::stop) {
+  }};
+}
+
+// What a behaviour holds (a broker's lambdas hold their state this way,
+// udp_association's injector among it) ends with the behaviour.
+struct held_by_behaviour {
+  std::shared_ptr<end_witness> witness;
+  ~held_by_behaviour() {
+    if (witness)
+      witness->look();
+  }
+};
+
+caf::behavior behaviour_holder(caf::event_based_actor*,
+                               std::shared_ptr<end_witness> w) {
+  auto held = std::make_shared<held_by_behaviour>();
+  held->witness = std::move(w);
+  return {[held](atom::stop) {
+  }};
+}
+
+caf::behavior silent_monitor(caf::event_based_actor* self) {
+  self->set_down_handler([](caf::down_msg&) {});
+  return {[](atom::stop) {
+  }};
+}
+
+// A session that counts its destruction.
+std::unique_ptr<platform::capture_session>
+counted_session(const std::shared_ptr<int>& destroyed) {
+  return std::make_unique<test::fake_capture>(destroyed);
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(session_ownership, fixture)
+
+// The capture session's owner destroys it when a borrower's down message
+// arrives; that is safe only because the borrower's state is gone before
+// the down message is sent. CAF 0.17.6 does so; a CAF that did not would
+// fail here, not in the field.
+CAF_TEST(a_state_ends_before_its_down_message_is_sent) {
+  auto observer = sys.spawn(silent_monitor);
+  auto w = std::make_shared<end_witness>();
+  w->monitor = caf::actor_cast<caf::abstract_actor*>(observer);
+  auto testee = sys.spawn(witnessed_actor, w);
+  sched.run();
+  caf::anon_send(observer, atom::stop_v); // nothing yet: a handle to monitor
+  sched.run();
+  deref<caf::scheduled_actor>(observer).monitor(testee);
+  self->send_exit(testee, caf::exit_reason::user_shutdown);
+  sched.run_once(); // the testee ends, and nothing else runs
+  CAF_CHECK(!w->down_already_sent);
+  expect((caf::down_msg), from(testee).to(observer));
+  end(observer);
+}
+
+CAF_TEST(a_behaviour_ends_before_its_down_message_is_sent) {
+  auto observer = sys.spawn(silent_monitor);
+  auto w = std::make_shared<end_witness>();
+  w->monitor = caf::actor_cast<caf::abstract_actor*>(observer);
+  auto testee = sys.spawn(behaviour_holder, w);
+  sched.run();
+  deref<caf::scheduled_actor>(observer).monitor(testee);
+  self->send_exit(testee, caf::exit_reason::user_shutdown);
+  sched.run_once();
+  CAF_CHECK(!w->down_already_sent);
+  expect((caf::down_msg), from(testee).to(observer));
+  end(observer);
+}
+
+CAF_TEST(the_keeper_destroys_the_session_once_released_and_unborrowed) {
+  auto destroyed = std::make_shared<int>(0);
+  session_keeper keeper;
+  keeper.hold(counted_session(destroyed));
+  auto a = sys.spawn(silent_monitor);
+  auto b = sys.spawn(silent_monitor);
+  keeper.lend(a.address());
+  keeper.lend(b.address());
+  CAF_CHECK(!keeper.release());
+  CAF_CHECK_EQUAL(*destroyed, 0);
+  CAF_CHECK(!keeper.on_down(a.address()));
+  CAF_CHECK(!keeper.on_down(a.address())); // a second word of the same end
+  CAF_CHECK_EQUAL(*destroyed, 0);
+  CAF_CHECK(keeper.on_down(b.address()));
+  CAF_CHECK_EQUAL(*destroyed, 1);
+  CAF_CHECK(keeper.get() == nullptr);
+  CAF_CHECK(!keeper.release()); // nothing left to let go
+  end(a);
+  end(b);
+}
+
+CAF_TEST(a_held_session_outlives_its_borrowers_until_released) {
+  auto destroyed = std::make_shared<int>(0);
+  session_keeper keeper;
+  keeper.hold(counted_session(destroyed));
+  auto a = sys.spawn(silent_monitor);
+  keeper.lend(a.address());
+  CAF_CHECK(!keeper.on_down(a.address())); // parts down, capture held
+  CAF_CHECK_EQUAL(*destroyed, 0);
+  CAF_CHECK(keeper.release());
+  CAF_CHECK_EQUAL(*destroyed, 1);
+  end(a);
+}
+
+// The owner ends first (a panicking supervisor): the borrowers still up
+// keep the session until the last has ended, then it goes.
+CAF_TEST(borrowers_keep_the_session_when_the_owner_ends_first) {
+  auto destroyed = std::make_shared<int>(0);
+  auto a = sys.spawn(silent_monitor);
+  auto b = sys.spawn(silent_monitor);
+  {
+    session_keeper keeper;
+    keeper.hold(counted_session(destroyed));
+    keeper.lend(a.address());
+    keeper.lend(b.address());
+    end(a); // ended before the owner: holds no share
+  }
+  CAF_CHECK_EQUAL(*destroyed, 0);
+  end(b);
+  CAF_CHECK_EQUAL(*destroyed, 1);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+// A capture session that records which processes became targets.
+class recording_session : public test::fake_capture {
+public:
+  std::set<uint32_t> targets, forgotten;
+  bool add_target(uint32_t pid, std::string&) override {
+    targets.insert(pid);
+    return true;
+  }
+  void forget_target(uint32_t pid) override {
+    targets.erase(pid);
+    forgotten.insert(pid);
+  }
+};
+
+// A process of its own name, for procscan to find.
+struct named_child {
+  fs::path dir;
+  std::string name;
+  pid_t pid = -1;
+
+  named_child() {
+    name = "drover-dsl-" + std::to_string(::getpid());
+    dir = fs::temp_directory_path() / name;
+    fs::create_directories(dir);
+    fs::copy_file("/bin/sleep", dir / name,
+                  fs::copy_options::overwrite_existing);
+    pid = ::fork();
+    if (pid == 0) {
+      auto path = (dir / name).string();
+      ::execl(path.c_str(), name.c_str(), "30", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  void end() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+  ~named_child() {
+    end();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+// /proc shows the child under its new name once it has exec'd.
+bool shows_as(pid_t pid, const std::string& name) {
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream comm{"/proc/" + std::to_string(pid) + "/comm"};
+    std::string seen;
+    std::getline(comm, seen);
+    if (seen == name.substr(0, 15))
+      return true;
+    std::this_thread::sleep_for(10ms); // bounded: at most 5 s
+  }
+  return false;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(procscan_conversation, fixture)
+
+CAF_TEST(procscan_makes_a_found_target_a_target_and_forgets_it_when_gone) {
+  named_child child;
+  CAF_REQUIRE(child.pid > 0);
+  CAF_REQUIRE(shows_as(child.pid, child.name));
+  recording_session session;
+  auto scanner
+      = sys.spawn(procscan, static_cast<platform::capture_session*>(&session),
+                  std::vector<std::string>{child.name}, parent);
+  // Its first scan, at once (as it starts): the child is found, made a
+  // target, and the supervisor hears which targets run.
+  sched.run_once();
+  expect((process_set), from(scanner).to(parent));
+  CAF_REQUIRE_EQUAL(told->scans.size(), 1u);
+  auto& found = told->scans.back();
+  CAF_REQUIRE_EQUAL(found.processes.size(), 1u);
+  CAF_CHECK_EQUAL(found.processes[0].pid, static_cast<uint32_t>(child.pid));
+  CAF_CHECK_EQUAL(session.targets.count(static_cast<uint32_t>(child.pid)), 1u);
+  // Gone: forgotten (its PID may come back as another program), and the
+  // supervisor hears that no target runs.
+  child.end();
+  self->send(scanner, atom::scan_v);
+  expect((atom::scan), from(self).to(scanner));
+  expect((process_set), from(scanner).to(parent));
+  CAF_REQUIRE_EQUAL(told->scans.size(), 2u);
+  auto& after = told->scans.back();
+  CAF_CHECK(after.processes.empty());
+  CAF_CHECK(after.generation > told->scans.front().generation);
+  CAF_CHECK(session.targets.empty());
+  CAF_CHECK_EQUAL(session.forgotten.size(), 1u);
+  end(scanner);
+}
+
+CAF_TEST(procscan_says_nothing_while_nothing_changes) {
+  recording_session session;
+  auto scanner
+      = sys.spawn(procscan, static_cast<platform::capture_session*>(&session),
+                  std::vector<std::string>{"no-such-program-here"}, parent);
+  sched.run_once(); // starts, and scans
+  disallow((process_set), from(scanner).to(parent));
+  self->send(scanner, atom::scan_v);
+  expect((atom::scan), from(self).to(scanner));
+  disallow((process_set), from(scanner).to(parent));
+  CAF_CHECK(told->scans.empty());
+  end(scanner);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(guard_watch_conversation, fixture)
+
+CAF_TEST(the_watchdog_reports_each_repair_and_a_failure_once) {
+  auto guard = std::make_shared<test::fake_guard>();
+  auto watch = sys.spawn(guard_watch, guard, parent, 1000ms);
+  sched.run();
+  guard->to_repair = "the capture rules had been removed";
+  sched.advance_time(1s);
+  expect((atom::internal), from(watch).to(watch));
+  expect(
+      (atom::repair, std::string),
+      from(watch).to(parent).with(
+          atom::repair_v,
+          "put the capture back in place: the capture rules had been removed"));
+  // Nothing missing: nothing said.
+  sched.advance_time(1s);
+  expect((atom::internal), from(watch).to(watch));
+  disallow((atom::repair, std::string), from(watch).to(parent));
+  // A failure to repair: said once, not every second.
+  guard->fail_repair = "nft: permission denied";
+  sched.advance_time(1s);
+  expect((atom::internal), from(watch).to(watch));
+  expect((atom::repair, std::string),
+         from(watch).to(parent).with(
+             atom::repair_v,
+             "cannot put the capture back in place: nft: permission denied"));
+  sched.advance_time(1s);
+  expect((atom::internal), from(watch).to(watch));
+  disallow((atom::repair, std::string), from(watch).to(parent));
+  CAF_CHECK_EQUAL(told->repairs.size(), 2u);
+  end(watch);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+// A packet port the test feeds: receive() waits for the test's word.
+class fed_port : public test::fake_port {
+public:
+  receive_status receive(packet_batch_buffer& batch) override {
+    std::unique_lock<std::mutex> lock{mutex_};
+    changed_.wait(lock, [&] { return stopped_ || !script_.empty(); });
+    if (stopped_)
+      return receive_status::stopped;
+    auto next = script_.front();
+    script_.pop_front();
+    if (next == receive_status::packets) {
+      batch.packets.clear();
+      captured_packet p;
+      p.id = 7;
+      p.length = 20;
+      batch.packets.push_back(p);
+    }
+    return next;
+  }
+  void feed(receive_status s) {
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      script_.push_back(s);
+    }
+    changed_.notify_all();
+  }
+  void stop() override {
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      stopped_ = true;
+    }
+    changed_.notify_all();
+    stops++;
+  }
+  std::string last_error() const override { return "the handle is gone"; }
+  std::atomic<int> stops{0};
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<receive_status> script_;
+  bool stopped_ = false;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(divert_reader_conversation, fixture)
+
+// The receive thread is real (it blocks in the port); what it says goes
+// through the actors' mailboxes like any message.
+CAF_TEST(the_reader_hands_batches_over_and_quits_when_the_handle_is_lost) {
+  fed_port port;
+  auto sink = caf::actor_cast<flow_manager_actor>(self);
+  auto reader = sys.spawn(divert_reader,
+                          static_cast<platform::packet_port*>(&port), sink);
+  sched.run();
+  self->monitor(reader);
+  port.feed(platform::packet_port::receive_status::packets);
+  packet_batch got;
+  self->receive([&](packet_batch& b) { got = std::move(b); },
+                caf::after(10s) >> [] { CAF_FAIL("no batch came"); });
+  CAF_REQUIRE(got.buffer != nullptr);
+  CAF_REQUIRE_EQUAL(got.buffer->packets.size(), 1u);
+  CAF_CHECK_EQUAL(got.buffer->packets[0].id, 7u);
+  // The handle fails: the thread tells the actor, which quits with
+  // driver_lost (the supervisor's cue to reopen).
+  port.feed(platform::packet_port::receive_status::failed);
+  for (int i = 0; i < 1000 && !sched.has_job(); ++i)
+    std::this_thread::sleep_for(5ms); // bounded: the thread's message
+  expect((atom::internal, std::string), from(_).to(reader));
+  caf::error reason;
+  self->receive([&](caf::down_msg& d) { reason = d.reason; },
+                caf::after(10s) >> [] { CAF_FAIL("the reader did not end"); });
+  CAF_CHECK_EQUAL(reason,
+                  caf::make_error(ec::driver_lost, "the handle is gone"));
+  CAF_CHECK_EQUAL(port.stops.load(), 1);
+}
+
+CAF_TEST(the_reader_joins_its_thread_before_it_is_down) {
+  fed_port port;
+  auto reader
+      = sys.spawn(divert_reader, static_cast<platform::packet_port*>(&port),
+                  caf::actor_cast<flow_manager_actor>(self));
+  sched.run();
+  self->monitor(reader);
+  self->send_exit(reader, caf::exit_reason::user_shutdown);
+  sched.run();
+  // The down message is here, so the port was stopped and the thread that
+  // used it is over: the port may go now (it does, at this scope's end).
+  self->receive([](caf::down_msg&) {},
+                caf::after(10s) >> [] { CAF_FAIL("the reader did not end"); });
+  CAF_CHECK_EQUAL(port.stops.load(), 1);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
