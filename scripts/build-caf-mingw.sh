@@ -20,7 +20,7 @@
 # when it is there it is verified against the .dsc and its series applied
 # instead; otherwise the three changes above are made here, each checked.
 #
-# One fix of Drover's own (see shared/docs/stack.md): -DCAF_NO_THREAD_LOCAL:
+# One fix of Drover's own: -DCAF_NO_THREAD_LOCAL:
 # with CAF's thread_local logger pointer, about one run in eight hangs in
 # ~actor_system under wine (winpthreads TLS dtors).
 set -euo pipefail

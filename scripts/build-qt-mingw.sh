@@ -16,7 +16,7 @@
 # what Debian's qtbase5-dev has; the list goes to $prefix/debian-patches,
 # which the Windows build checks for.
 #
-# Two fixes (see shared/docs/stack.md §5):
+# Two fixes:
 #  - Qt appends "g++" to CROSS_COMPILE, so a folder of links gives it the
 #    -posix compilers (the default mingw ones have no std::thread);
 #  - Debian's +dfsg tarball lacks src/3rdparty/wintab: wine's LGPL

@@ -4,8 +4,8 @@
 // is shipped or needed): the address struct, the enums and flags, and the
 // exported functions' types for GetProcAddress. WinDivert's own open call
 // checks only the DLL's layout, never the caller's, so every offset is
-// pinned here with static_asserts (docs: ../shared/docs/windivert-facts.md
-// §2; basil00/WinDivert v2.2.2 include/windivert.h).
+// pinned here with static_asserts (basil00/WinDivert v2.2.2
+// include/windivert.h).
 //
 // Fixed-width types only and no Windows header, so the same checks compile
 // (and the bit layout is unit-tested) natively as well as under mingw.

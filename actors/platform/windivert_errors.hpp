@@ -2,7 +2,8 @@
 
 // What WinDivert's Windows error codes mean for a user, and what the engine
 // does about them: pure, so every row is unit-tested on Linux and under
-// wine. Codes and causes: ../shared/docs/windivert-facts.md §1 and §7.
+// wine. Codes and causes: WinDivert 2.2's documentation (WinDivertOpen,
+// WinDivertRecv) and the driver's source (basil00/WinDivert v2.2.2).
 
 #include <cstdint>
 #include <string>
