@@ -114,6 +114,7 @@ std::string render_json(const engine_status& s,
   field(o, "tcp_flows", s.stats.tcp_flows);
   field(o, "udp_flows", s.stats.udp_flows);
   field(o, "packets_dropped", s.stats.packets_dropped);
+  field(o, "queue_overflows", s.stats.queue_overflows);
   field(o, "ipv6_dropped", s.stats.ipv6_dropped);
   field(o, "refused_connections", s.stats.refused_listener);
   field(o, "flows_evicted", s.stats.flows_evicted);
@@ -179,6 +180,11 @@ std::string render_text(const engine_status& s,
            + std::to_string(s.stats.ipv6_dropped) + " IPv6), "
            + std::to_string(s.stats.refused_listener) + " refused connections, "
            + std::to_string(s.stats.flows_evicted) + " evicted flows");
+  if (s.stats.queue_overflows > 0)
+    line("Overflow:", std::to_string(s.stats.queue_overflows)
+                          + " packets the capture queue could not hold (the "
+                          + "engine fell behind; the applications resend "
+                          + "them)");
   if (s.stats.packets_fenced > 0 || s.stats.connections_reset > 0)
     line("Blocked:", std::to_string(s.stats.packets_fenced)
                          + " packets that would have gone direct, "
@@ -222,6 +228,7 @@ std::string render_stats(const stats_snapshot& s) {
   field(o, "tcp_flows", s.tcp_flows);
   field(o, "udp_flows", s.udp_flows);
   field(o, "packets_dropped", s.packets_dropped);
+  field(o, "queue_overflows", s.queue_overflows);
   field(o, "packets_fenced", s.packets_fenced);
   // Meaningful while Active: the start of the current Active period.
   field(o, "uptime_seconds",

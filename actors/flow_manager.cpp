@@ -427,6 +427,8 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
       },
       [=](atom::get, atom::stats) {
         auto s = self->state.stats;
+        auto port = self->state.capture->port().counters();
+        s.queue_overflows = port.overruns + port.queue_full;
         s.tcp_flows = 0;
         s.udp_flows = 0;
         self->state.table->for_each([&](const net::flow_entry& e) {

@@ -71,10 +71,13 @@ struct verdict {
   const void* meta = nullptr; // captured_packet::meta
 };
 
+/// A port's counters since it opened. counters() may be called from any
+/// thread (the flow-manager asks, the receive thread counts).
 struct port_counters {
   uint64_t received = 0;
   uint64_t batches = 0;
-  uint64_t overruns = 0; // the kernel could not hand packets over in time
+  uint64_t overruns = 0;   // the kernel could not hand packets over in time
+  uint64_t queue_full = 0; // dropped by the kernel: the queue was full
 };
 
 class packet_port {

@@ -149,11 +149,12 @@ void main_window::show_state(const engine_event& last,
 
 void main_window::show_status(const status_reply& s) {
   dropped_->setText(tr("%1 packets (%2 IPv6), %3 refused connections, %4 "
-                       "evicted flows")
+                       "evicted flows, %5 over the capture queue")
                         .arg(s.stats.packets_dropped)
                         .arg(s.stats.ipv6_dropped)
                         .arg(s.stats.refused_listener)
-                        .arg(s.stats.flows_evicted));
+                        .arg(s.stats.flows_evicted)
+                        .arg(s.stats.queue_overflows));
   flows_->setRowCount(static_cast<int>(s.flows.size()));
   int row = 0;
   for (auto& f : s.flows) {

@@ -58,6 +58,7 @@ stats_snapshot stats_of(const QJsonObject& o) {
   s.tcp_flows = static_cast<uint32_t>(number(o, "tcp_flows"));
   s.udp_flows = static_cast<uint32_t>(number(o, "udp_flows"));
   s.packets_dropped = number(o, "packets_dropped");
+  s.queue_overflows = number(o, "queue_overflows");
   s.ipv6_dropped = number(o, "ipv6_dropped");
   s.refused_listener = number(o, "refused_connections");
   s.flows_evicted = number(o, "flows_evicted");

@@ -137,93 +137,95 @@ counted_session(const std::shared_ptr<int>& destroyed) {
   return std::make_unique<test::fake_capture>(destroyed);
 }
 
+struct ownership_fixture : fixture {
+  // Ends the actor `spawn` makes (holding a witness) while another actor
+  // monitors it: what it held must be gone before its down message is on
+  // its way.
+  template<class Spawn>
+  void check_held_ends_before_down(Spawn spawn) {
+    auto observer = sys.spawn(silent_monitor);
+    auto w = std::make_shared<end_witness>();
+    w->monitor = caf::actor_cast<caf::abstract_actor*>(observer);
+    caf::actor testee = spawn(w);
+    sched.run();
+    deref<caf::scheduled_actor>(observer).monitor(testee);
+    self->send_exit(testee, caf::exit_reason::user_shutdown);
+    sched.run_once(); // the testee ends, and nothing else runs
+    CAF_CHECK(!w->down_already_sent);
+    expect((caf::down_msg), from(testee).to(observer));
+    end(observer);
+  }
+
+  // A session lent to `n` fresh borrowers, counting its destruction.
+  std::vector<caf::actor> lend_to(session_keeper& keeper, size_t n) {
+    keeper.hold(counted_session(destroyed));
+    std::vector<caf::actor> borrowers;
+    for (size_t i = 0; i < n; ++i) {
+      borrowers.push_back(sys.spawn(silent_monitor));
+      keeper.lend(borrowers.back().address());
+    }
+    return borrowers;
+  }
+
+  std::shared_ptr<int> destroyed = std::make_shared<int>(0);
+};
+
 } // namespace
 
-CAF_TEST_FIXTURE_SCOPE(session_ownership, fixture)
+CAF_TEST_FIXTURE_SCOPE(session_ownership, ownership_fixture)
 
 // The capture session's owner destroys it when a borrower's down message
-// arrives; that is safe only because the borrower's state is gone before
-// the down message is sent. CAF 0.17.6 does so; a CAF that did not would
-// fail here, not in the field.
+// arrives; that is safe only because the borrower's state (and a broker's
+// behaviour, which holds a UDP association's injector) is gone before the
+// down message is sent. CAF 0.17.6 does so; a CAF that did not would fail
+// here, not in the field.
 CAF_TEST(a_state_ends_before_its_down_message_is_sent) {
-  auto observer = sys.spawn(silent_monitor);
-  auto w = std::make_shared<end_witness>();
-  w->monitor = caf::actor_cast<caf::abstract_actor*>(observer);
-  auto testee = sys.spawn(witnessed_actor, w);
-  sched.run();
-  caf::anon_send(observer, atom::stop_v); // nothing yet: a handle to monitor
-  sched.run();
-  deref<caf::scheduled_actor>(observer).monitor(testee);
-  self->send_exit(testee, caf::exit_reason::user_shutdown);
-  sched.run_once(); // the testee ends, and nothing else runs
-  CAF_CHECK(!w->down_already_sent);
-  expect((caf::down_msg), from(testee).to(observer));
-  end(observer);
+  check_held_ends_before_down(
+      [&](auto w) { return caf::actor{sys.spawn(witnessed_actor, w)}; });
 }
 
 CAF_TEST(a_behaviour_ends_before_its_down_message_is_sent) {
-  auto observer = sys.spawn(silent_monitor);
-  auto w = std::make_shared<end_witness>();
-  w->monitor = caf::actor_cast<caf::abstract_actor*>(observer);
-  auto testee = sys.spawn(behaviour_holder, w);
-  sched.run();
-  deref<caf::scheduled_actor>(observer).monitor(testee);
-  self->send_exit(testee, caf::exit_reason::user_shutdown);
-  sched.run_once();
-  CAF_CHECK(!w->down_already_sent);
-  expect((caf::down_msg), from(testee).to(observer));
-  end(observer);
+  check_held_ends_before_down(
+      [&](auto w) { return sys.spawn(behaviour_holder, w); });
 }
 
 CAF_TEST(the_keeper_destroys_the_session_once_released_and_unborrowed) {
-  auto destroyed = std::make_shared<int>(0);
   session_keeper keeper;
-  keeper.hold(counted_session(destroyed));
-  auto a = sys.spawn(silent_monitor);
-  auto b = sys.spawn(silent_monitor);
-  keeper.lend(a.address());
-  keeper.lend(b.address());
+  auto b = lend_to(keeper, 2);
   CAF_CHECK(!keeper.release());
   CAF_CHECK_EQUAL(*destroyed, 0);
-  CAF_CHECK(!keeper.on_down(a.address()));
-  CAF_CHECK(!keeper.on_down(a.address())); // a second word of the same end
+  CAF_CHECK(!keeper.on_down(b[0].address()));
+  CAF_CHECK(!keeper.on_down(b[0].address())); // a second word of one end
   CAF_CHECK_EQUAL(*destroyed, 0);
-  CAF_CHECK(keeper.on_down(b.address()));
+  CAF_CHECK(keeper.on_down(b[1].address()));
   CAF_CHECK_EQUAL(*destroyed, 1);
   CAF_CHECK(keeper.get() == nullptr);
   CAF_CHECK(!keeper.release()); // nothing left to let go
-  end(a);
-  end(b);
+  for (auto& a : b)
+    end(a);
 }
 
 CAF_TEST(a_held_session_outlives_its_borrowers_until_released) {
-  auto destroyed = std::make_shared<int>(0);
   session_keeper keeper;
-  keeper.hold(counted_session(destroyed));
-  auto a = sys.spawn(silent_monitor);
-  keeper.lend(a.address());
-  CAF_CHECK(!keeper.on_down(a.address())); // parts down, capture held
+  auto b = lend_to(keeper, 1);
+  CAF_CHECK(!keeper.on_down(b[0].address())); // parts down, capture held
   CAF_CHECK_EQUAL(*destroyed, 0);
   CAF_CHECK(keeper.release());
   CAF_CHECK_EQUAL(*destroyed, 1);
-  end(a);
+  end(b[0]);
 }
 
 // The owner ends first (a panicking supervisor): the borrowers still up
 // keep the session until the last has ended, then it goes.
 CAF_TEST(borrowers_keep_the_session_when_the_owner_ends_first) {
-  auto destroyed = std::make_shared<int>(0);
-  auto a = sys.spawn(silent_monitor);
-  auto b = sys.spawn(silent_monitor);
+  std::vector<caf::actor> b;
   {
     session_keeper keeper;
-    keeper.hold(counted_session(destroyed));
-    keeper.lend(a.address());
-    keeper.lend(b.address());
-    end(a); // ended before the owner: holds no share
+    b = lend_to(keeper, 2);
+    end(b[0]); // ended before the owner: holds no share
   }
   CAF_CHECK_EQUAL(*destroyed, 0);
-  end(b);
+  end(b[1]);
   CAF_CHECK_EQUAL(*destroyed, 1);
 }
 

@@ -56,6 +56,7 @@ TEST(tray_wire, reads_back_counters) {
   s.tcp_flows = 3;
   s.udp_flows = 1;
   s.packets_dropped = 7;
+  s.queue_overflows = 11;
   s.no_traffic = true;
   s.active_since = caf::make_timestamp() - std::chrono::seconds{90};
   auto line = parse_line(bytes(render_stats(s)), nullptr);
@@ -64,6 +65,8 @@ TEST(tray_wire, reads_back_counters) {
   EXPECT_EQ(line->stats->bytes_out, 42u);
   EXPECT_EQ(line->stats->tcp_flows, 3u);
   EXPECT_EQ(line->stats->udp_flows, 1u);
+  EXPECT_EQ(line->stats->packets_dropped, 7u);
+  EXPECT_EQ(line->stats->queue_overflows, 11u);
   EXPECT_TRUE(line->stats->no_traffic);
   EXPECT_GE(line->uptime_seconds, 89u);
   EXPECT_LE(line->uptime_seconds, 91u);

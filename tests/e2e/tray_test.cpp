@@ -176,7 +176,7 @@ protected:
 // Quit leaves an engine the tray did not start running.
 TEST_F(tray_e2e, a_users_tray_follows_and_drives_a_root_engine) {
   t->start_engine();
-  ASSERT_TRUE(t->engine->wait_for_output("active: proxying", 20s))
+  ASSERT_TRUE(event_watch{t->w}.wait(became("active"), 20s))
       << t->engine->output();
   EXPECT_NE(t->engine->output().find("user 65534 (SUDO_UID)"),
             std::string::npos)
@@ -238,7 +238,7 @@ TEST_F(tray_e2e, a_users_tray_follows_and_drives_a_root_engine) {
 TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
   auto stun = w->stun_server();
   t->start_engine();
-  ASSERT_TRUE(t->engine->wait_for_output("active: proxying", 20s))
+  ASSERT_TRUE(event_watch{t->w}.wait(became("active"), 20s))
       << t->engine->output();
   auto tray = t->launch_tray();
   ASSERT_TRUE(tray->wait_for_output("tray: engine at", 15s)) << tray->output();
@@ -355,8 +355,7 @@ TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
     child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
                   "--headless", "--config", config.string()},
                  w->env()};
-    ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
-        << engine.output();
+    ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine.output();
     EXPECT_NE(engine.output().find("(for root)"), std::string::npos);
     auto [code, out] = as_nobody("status");
     EXPECT_EQ(code, 1) << out;
@@ -374,8 +373,7 @@ TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
                       + " " + DROVER_BINARY + " --headless --config "
                       + config.string()},
                  w->env()};
-    ASSERT_TRUE(engine.wait_for_output("active: proxying", 20s))
-        << engine.output();
+    ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine.output();
     EXPECT_NE(engine.output().find("(for root, group drover)"),
               std::string::npos)
         << engine.output();
@@ -451,7 +449,7 @@ std::string ask(const std::string& socket, const std::string& request) {
 // they were; a good one is written (owner and mode kept) and applied.
 TEST_F(tray_e2e, config_set_refuses_a_broken_file_and_applies_a_good_one) {
   t->start_engine();
-  ASSERT_TRUE(t->engine->wait_for_output("active: proxying", 20s))
+  ASSERT_TRUE(event_watch{t->w}.wait(became("active"), 20s))
       << t->engine->output();
   std::smatch m;
   auto out = t->engine->output();
@@ -478,12 +476,12 @@ TEST_F(tray_e2e, config_set_refuses_a_broken_file_and_applies_a_good_one) {
   EXPECT_EQ(t->state(), "active");
 
   auto good = before + "[ui]\nlog_level = \"debug\"\n";
-  auto from = t->engine->output().size();
+  event_watch events{t->w};
+  auto from = events.mark();
   EXPECT_EQ(set(good), "ok\n");
   EXPECT_EQ(ask(socket, "config get\n"), good);
-  EXPECT_TRUE(t->engine->wait_for_output(
-      "the config file changed; applied [ui]", 10s, from))
-      << t->engine->output().substr(from);
+  EXPECT_TRUE(events.wait("\"kind\":\"config_applied\"", 10s, from))
+      << events.output();
   struct stat st {};
   ASSERT_EQ(::stat(t->config.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, nobody);

@@ -93,3 +93,19 @@ TEST(procfs, file_of_fdinfo) {
   EXPECT_FALSE(file_of_fdinfo(""));
   EXPECT_FALSE(file_of_fdinfo("ino:\t99999999999999999999999\nmnt_id:\t1\n"));
 }
+
+// /proc/net/netfilter/nfnetlink_queue as Linux 6.1 writes it: queue 7042
+// with 3 waiting, 12 dropped when full, 5 the reader's socket overran.
+TEST(procfs, nfqueue_stats_of_reads_one_queue) {
+  constexpr const char* table
+      = "    0 4242    0 2 65531     0     0        0  1\n"
+        " 7042 1234     3 2 65531    12     5   123456  1\n";
+  auto s = nfqueue_stats_of(table, 7042);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->waiting, 3u);
+  EXPECT_EQ(s->queue_dropped, 12u);
+  EXPECT_EQ(s->user_dropped, 5u);
+  EXPECT_FALSE(nfqueue_stats_of(table, 7043)) << "not bound";
+  EXPECT_FALSE(nfqueue_stats_of("", 0));
+  EXPECT_FALSE(nfqueue_stats_of(" 7042 garbage\n", 7042)) << "short line";
+}

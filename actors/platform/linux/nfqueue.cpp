@@ -1,4 +1,5 @@
 #include "actors/platform/linux/nfqueue.hpp"
+#include "actors/platform/linux/procfs.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -13,6 +14,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <sstream>
 
 #include <libmnl/libmnl.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
@@ -85,7 +88,7 @@ public:
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
           continue;
         if (errno == ENOBUFS) { // the kernel dropped messages for us
-          counters_.overruns++;
+          overruns_.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
         error_ = errno_text("receiving from the packet queue");
@@ -102,8 +105,8 @@ public:
       }
       if (batch.packets.empty())
         continue; // only control messages this time
-      counters_.received += batch.packets.size();
-      counters_.batches++;
+      received_.fetch_add(batch.packets.size(), std::memory_order_relaxed);
+      batches_.fetch_add(1, std::memory_order_relaxed);
       return receive_status::packets;
     }
   }
@@ -139,7 +142,23 @@ public:
     (void)!::write(wake_, &one, sizeof one);
   }
 
-  port_counters counters() const override { return counters_; }
+  // The kernel's own count of what it dropped for this queue, where it
+  // can be read (a file read: once a second, when the status asks, never
+  // per packet); else what the reader saw itself.
+  port_counters counters() const override {
+    port_counters c;
+    c.received = received_.load(std::memory_order_relaxed);
+    c.batches = batches_.load(std::memory_order_relaxed);
+    c.overruns = overruns_.load(std::memory_order_relaxed);
+    std::ifstream in{"/proc/net/netfilter/nfnetlink_queue"};
+    std::stringstream text;
+    text << in.rdbuf();
+    if (auto k = nfqueue_stats_of(text.str(), queue_)) {
+      c.overruns = std::max(c.overruns, k->user_dropped);
+      c.queue_full = k->queue_dropped;
+    }
+    return c;
+  }
 
   std::string last_error() const override { return error_; }
 
@@ -200,7 +219,7 @@ private:
   std::vector<char> tx_;
   size_t tx_limit_ = tx_size; // bytes per sendto
   packet_batch_buffer* current_ = nullptr;
-  port_counters counters_;
+  std::atomic<uint64_t> received_{0}, batches_{0}, overruns_{0};
   std::string error_;
 };
 

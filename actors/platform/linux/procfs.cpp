@@ -112,6 +112,35 @@ std::map<uint16_t, uint64_t> socket_inodes_by_port(std::string_view table,
   return out;
 }
 
+std::optional<nfqueue_stats> nfqueue_stats_of(std::string_view table,
+                                              uint16_t queue) {
+  // "%5u %6u %5u %1u %5u %5u %5u %8u %2d": queue number, the reader's port
+  // ID, waiting, copy mode, copy range, queue dropped, user dropped, the
+  // last packet ID, 1 (net/netfilter/nfnetlink_queue.c, seq_show).
+  while (!table.empty()) {
+    auto end = table.find('\n');
+    auto line = table.substr(0, end);
+    table = end == std::string_view::npos ? std::string_view{}
+                                          : table.substr(end + 1);
+    uint64_t field[7] = {};
+    size_t n = 0;
+    size_t at = 0;
+    while (n < 7) {
+      while (at < line.size() && line[at] == ' ')
+        ++at;
+      if (at == line.size() || line[at] < '0' || line[at] > '9')
+        break;
+      uint64_t v = 0;
+      for (; at < line.size() && line[at] >= '0' && line[at] <= '9'; ++at)
+        v = v * 10 + static_cast<uint64_t>(line[at] - '0');
+      field[n++] = v;
+    }
+    if (n == 7 && field[0] == queue)
+      return nfqueue_stats{field[2], field[5], field[6]};
+  }
+  return std::nullopt;
+}
+
 uint64_t socket_inode_of_link(std::string_view link) {
   constexpr std::string_view prefix = "socket:[";
   if (link.substr(0, prefix.size()) != prefix || link.back() != ']')

@@ -43,6 +43,17 @@ struct fdinfo_file {
 };
 std::optional<fdinfo_file> file_of_fdinfo(std::string_view fdinfo);
 
+/// One queue's line of /proc/net/netfilter/nfnetlink_queue (the network
+/// namespace's own): how many packets wait, and how many the kernel
+/// dropped because the queue was full or the reader's socket overran.
+struct nfqueue_stats {
+  uint64_t waiting = 0;
+  uint64_t queue_dropped = 0; // the queue was at its maximum length
+  uint64_t user_dropped = 0;  // netlink could not hand them to the reader
+};
+std::optional<nfqueue_stats> nfqueue_stats_of(std::string_view table,
+                                              uint16_t queue);
+
 constexpr int cap_net_admin = 12;
 constexpr int cap_net_raw = 13;
 
