@@ -162,7 +162,7 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
              fd_limit, fcfg.table.max_flows, settings.engine.max_flows);
   fcfg.table.tcp_idle = settings.engine.tcp_idle_timeout;
   fcfg.table.udp_idle = settings.engine.udp_idle_timeout;
-  fcfg.session_owner = caf::actor_cast<caf::actor>(sup);
+  fcfg.parent = sup;
   parts.flow_manager = sys.spawn(flow_manager, &session, fcfg);
   parts.reader = sys.spawn(divert_reader, &session.port(), parts.flow_manager);
   set_reader(parts.flow_manager, parts.reader);

@@ -344,6 +344,20 @@ flow_descriptor flow_manager_state::describe(const net::flow_entry& e,
   return d;
 }
 
+stats_snapshot current_stats(const flow_manager_state& st) {
+  auto s = st.stats;
+  auto port = st.capture->port().counters();
+  s.queue_overflows = port.overruns + port.queue_full;
+  s.tcp_flows = 0;
+  s.udp_flows = 0;
+  st.table->for_each([&](const net::flow_entry& e) {
+    if (e.closing())
+      return;
+    (e.key.protocol == net::proto_tcp ? s.tcp_flows : s.udp_flows)++;
+  });
+  return s;
+}
+
 flow_manager_actor::behavior_type
 flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
              platform::capture_session* capture, flow_manager_config cfg) {
@@ -358,7 +372,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   st.verdicts.reserve(1024);
   st.scratch.resize(net::max_packet_size);
   st.spawn_association = [self, upstream = cfg.upstream,
-                          owner = cfg.session_owner](net::endpoint app) {
+                          owner = cfg.parent](net::endpoint app) {
     auto a = self->system().middleman().spawn_broker(
         udp_association, app, upstream, &self->state.capture->injector(),
         flow_manager_actor{self});
@@ -368,7 +382,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
     // Sent before this actor's own down message can be: the owner keeps
     // the session until the association is down as well.
     if (owner)
-      caf::anon_send(owner, atom::add_v, a);
+      self->send(owner, atom::add_v, a);
     return a;
   };
   self->set_down_handler([self](caf::down_msg& dm) {
@@ -382,6 +396,8 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   lg->info("flow table for {} flows, listener 127.0.0.1:{}",
            cfg.table.max_flows, cfg.listener.port);
   self->delayed_send(self, cfg.sweep_interval, atom::sweep_v);
+  if (cfg.parent)
+    self->delayed_send(self, cfg.stats_interval, atom::stats_v);
   return {
       [=](packet_batch& batch) {
         // The actor clock: steady_clock, or the test coordinator's in tests.
@@ -425,18 +441,10 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         });
         return out;
       },
-      [=](atom::get, atom::stats) {
-        auto s = self->state.stats;
-        auto port = self->state.capture->port().counters();
-        s.queue_overflows = port.overruns + port.queue_full;
-        s.tcp_flows = 0;
-        s.udp_flows = 0;
-        self->state.table->for_each([&](const net::flow_entry& e) {
-          if (e.closing())
-            return;
-          (e.key.protocol == net::proto_tcp ? s.tcp_flows : s.udp_flows)++;
-        });
-        return s;
+      [=](atom::get, atom::stats) { return current_stats(self->state); },
+      [=](atom::stats) {
+        self->send(cfg.parent, current_stats(self->state));
+        self->delayed_send(self, cfg.stats_interval, atom::stats_v);
       },
       [=](atom::update, new_flow_policy policy) {
         if (self->state.policy != policy)

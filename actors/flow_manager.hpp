@@ -21,15 +21,23 @@ struct flow_manager_config {
   upstream_settings upstream;
   net::flow_table::options table;
   std::chrono::milliseconds sweep_interval{2000};
+  std::chrono::milliseconds stats_interval{1000}; // counters to `parent`
   /// What happens to new flows from the start. The supervisor starts with
   /// refuse (or direct) and switches to proxy once the proxy passed its
   /// check.
   new_flow_policy policy = new_flow_policy::proxy;
-  /// Who lent the capture session (the supervisor): told of each UDP
+  /// The supervisor, which lent the capture session: told of each UDP
   /// association it is lent on to, as `(atom::add, actor)`, so that it
-  /// outlives them too. Empty in tests that keep the session themselves.
-  caf::actor session_owner;
+  /// outlives them too, and sent the counters every `stats_interval` (a
+  /// push: nobody polls). Empty in tests that keep the session themselves.
+  supervisor_actor parent;
 };
+
+struct flow_manager_state;
+
+/// The counters now: what was counted, the open flows, the capture
+/// queue's overflows.
+stats_snapshot current_stats(const flow_manager_state& st);
 
 struct flow_manager_state {
   static inline constexpr const char* name = "flow-manager";

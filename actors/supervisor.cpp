@@ -268,7 +268,6 @@ void init(self_ptr self, config::settings settings, supervisor_ports ports) {
     self->state.services.stop(self, false);
     run(self, self->state.machine.on_quit());
   });
-  self->delayed_send(self, std::chrono::seconds{1}, atom::stats_v);
   self->delayed_send(self, st.settings.engine.heartbeat_interval,
                      atom::heartbeat_v);
 }
@@ -391,13 +390,14 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
       [=](atom::repair, const std::string& what) {
         say(self, event_kind::info, what);
       },
-      [=](atom::stats) {
-        // Keep the counters fresh for `status` and the listeners.
-        with_fresh_stats(self, std::chrono::seconds{1}, [=](bool fresh) {
-          if (fresh)
-            self->state.timeline.send(self->state.stats);
-        });
-        self->delayed_send(self, std::chrono::seconds{1}, atom::stats_v);
+      [=](stats_snapshot& s) {
+        // Pushed by the running flow-manager (one of a stopped run may
+        // still be on its way: not shown).
+        if (!flow_manager()
+            || self->current_sender() != flow_manager().address())
+          return;
+        take_stats(self->state, std::move(s));
+        self->state.timeline.send(self->state.stats);
       },
   };
 }

@@ -70,8 +70,9 @@ using supervisor_actor = caf::typed_actor<
     // From the guard watchdog: what it put back (the capture rules after a
     // firewall reload, say), or why it could not.
     caf::reacts_to<atom::repair, std::string>,
-    // Private timer: refresh the counters every second.
-    caf::reacts_to<atom::stats>,
+    // From the flow-manager: its counters, every second (passed on to the
+    // listeners with what only the supervisor knows).
+    caf::reacts_to<stats_snapshot>,
     // Private timer: every engine.heartbeat_interval, look whether traffic
     // moves while targets run ("Active (no traffic)").
     caf::reacts_to<atom::heartbeat>,
@@ -119,8 +120,10 @@ using flow_manager_actor = caf::typed_actor<
     caf::reacts_to<process_set>,
     // The open flows, for `drover status` and the tray's flow list.
     caf::replies_to<atom::get, atom::flows>::with<std::vector<flow_descriptor>>,
-    // The counters.
+    // The counters now (`drover status`).
     caf::replies_to<atom::get, atom::stats>::with<stats_snapshot>,
+    // Private timer: push the counters to the supervisor.
+    caf::reacts_to<atom::stats>,
     // Private timer: drop flows idle past their TTL.
     caf::reacts_to<atom::sweep>,
     // From the supervisor: what to do with new flows (proxy them, or, while

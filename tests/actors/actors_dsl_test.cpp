@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "actors/divert_reader.hpp"
+#include "actors/flow_manager.hpp"
 #include "actors/guard_watch.hpp"
 #include "actors/procscan.hpp"
 #include "actors/session_keeper.hpp"
@@ -48,6 +49,8 @@ struct drover_test_config : caf::actor_system_config {
 struct heard {
   std::vector<process_set> scans;
   std::vector<std::string> repairs;
+  std::vector<stats_snapshot> counters;
+  std::vector<caf::actor> borrowers;
 };
 
 caf::behavior supervisor_stand_in(caf::event_based_actor*,
@@ -56,6 +59,10 @@ caf::behavior supervisor_stand_in(caf::event_based_actor*,
       [=](process_set& ps) { out->scans.push_back(std::move(ps)); },
       [=](atom::repair, const std::string& what) {
         out->repairs.push_back(what);
+      },
+      [=](stats_snapshot& s) { out->counters.push_back(s); },
+      [=](atom::add, caf::actor& borrower) {
+        out->borrowers.push_back(borrower);
       },
   };
 }
@@ -474,6 +481,34 @@ CAF_TEST(the_reader_joins_its_thread_before_it_is_down) {
   self->receive([](caf::down_msg&) {},
                 caf::after(10s) >> [] { CAF_FAIL("the reader did not end"); });
   CAF_CHECK_EQUAL(port.stops.load(), 1);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(flow_manager_conversation, fixture)
+
+// The counters go to the supervisor each second, unasked.
+CAF_TEST(the_flow_manager_pushes_its_counters_each_second) {
+  test::fake_capture session;
+  flow_manager_config fc;
+  fc.listener = {net::nat_shape::loopback, 15001};
+  fc.table.max_flows = 8;
+  fc.sweep_interval = std::chrono::hours{1}; // not in this conversation
+  fc.parent = parent;
+  auto fm = sys.spawn(flow_manager,
+                      static_cast<platform::capture_session*>(&session), fc);
+  sched.run();
+  CAF_CHECK(told->counters.empty());
+  sched.advance_time(1s);
+  expect((atom::stats), from(fm).to(fm));
+  expect((stats_snapshot), from(fm).to(parent));
+  CAF_REQUIRE_EQUAL(told->counters.size(), 1u);
+  CAF_CHECK_EQUAL(told->counters[0].tcp_flows, 0u);
+  sched.advance_time(1s);
+  expect((atom::stats), from(fm).to(fm));
+  expect((stats_snapshot), from(fm).to(parent));
+  CAF_CHECK_EQUAL(told->counters.size(), 2u);
+  end(fm);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

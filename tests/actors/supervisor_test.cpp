@@ -535,6 +535,37 @@ TEST_F(supervisor_test,
   EXPECT_EQ(*sc->sessions_destroyed, 1);
 }
 
+engine_listener_actor::behavior_type
+counters_collector(engine_listener_actor::pointer,
+                   std::shared_ptr<std::vector<stats_snapshot>> out) {
+  return {[](const engine_event&) {},
+          [=](const stats_snapshot& s) {
+            out->push_back(s);
+          }};
+}
+
+// The flow-manager pushes its counters each second; the supervisor adds
+// what only it knows and passes them on. Nobody polls.
+TEST_F(supervisor_test, the_counters_reach_the_listeners_each_second) {
+  start();
+  ASSERT_EQ(current().state, engine_state::active);
+  auto got = std::make_shared<std::vector<stats_snapshot>>();
+  ask<engine_status>(sup, atom::subscribe_v,
+                     sys.spawn(counters_collector, got));
+  advance(1s);
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_NE(got->back().active_since, caf::timestamp{})
+      << "the supervisor's own field is filled in";
+  advance(1s);
+  EXPECT_EQ(got->size(), 2u);
+  // Stopped: no flow-manager, no counters.
+  self->send(sup, atom::stop_v);
+  run();
+  auto before = got->size();
+  advance(3s);
+  EXPECT_EQ(got->size(), before);
+}
+
 TEST_F(supervisor_test, stop_while_reconnecting_ends_the_series) {
   sc->verdicts.assign(10, probe_verdict::unreachable);
   start();
