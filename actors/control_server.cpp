@@ -158,7 +158,7 @@ void on_worker(caf::io::broker* self, const control_ptr& st, Work work,
       .then([=](std::string& text) { done(text); },
             [=](caf::error& e) {
               done("error\nthe engine did not answer: "
-                   + self->system().render(e) + "\n");
+                   + error_sentence(self->system(), e) + "\n");
             });
 }
 
@@ -320,7 +320,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                 .then([=](const std::string& said) { answer(said); },
                       [=](caf::error& e) {
                         answer("error\nthe engine did not answer: "
-                               + self->system().render(e) + "\n");
+                               + error_sentence(self->system(), e) + "\n");
                       });
             return;
           case command_kind::config_get:
@@ -355,7 +355,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                 .then([=](const std::string& done) { answer(done + "\n"); },
                       [=](caf::error& e) {
                         answer("the engine did not answer: "
-                               + self->system().render(e) + "\n");
+                               + error_sentence(self->system(), e) + "\n");
                       });
             return;
           case command_kind::unknown:
@@ -389,7 +389,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                 },
                 [=](caf::error& e) {
                   answer("the engine did not answer: "
-                         + self->system().render(e) + "\n");
+                         + error_sentence(self->system(), e) + "\n");
                 });
       },
       [=](const caf::io::connection_closed_msg& m) {

@@ -7,6 +7,7 @@
 
 #include "actors/config_watcher.hpp"
 #include "actors/control_server.hpp"
+#include "actors/panic.hpp"
 #include "actors/power_monitor.hpp"
 #include "actors/supervisor.hpp"
 
@@ -93,9 +94,11 @@ engine_status start_and_wait(caf::actor_system& sys,
   waiter
       ->request(sup, std::chrono::seconds{10}, atom::subscribe_v,
                 caf::actor_cast<engine_listener_actor>(waiter))
-      .receive(
-          [&](const engine_status& s) { status = s; },
-          [&](const caf::error& e) { status.last.reason = sys.render(e); });
+      .receive([&](const engine_status& s) { status = s; },
+               [&](const caf::error& e) {
+                 status.last.reason
+                     = "the engine did not answer: " + error_sentence(sys, e);
+               });
   waiter->send(sup, atom::start_v);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
   for (bool settled = false; !settled;) {

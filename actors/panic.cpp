@@ -53,10 +53,20 @@ panic_details panic_of(const caf::error& reason) {
 std::string describe_exit(caf::actor_system& sys, const caf::error& reason) {
   if (!reason)
     return "it ended without an error"; // no context to look at
-  auto& ctx = reason.context();
+  return error_sentence(sys, reason);
+}
+
+std::string error_sentence(caf::actor_system& sys, const caf::error& e) {
+  if (!e)
+    return "no error";
+  auto& ctx = e.context();
   if (ctx.match_elements<std::string>())
     return ctx.get_as<std::string>(0);
-  return sys.render(reason);
+  if (e == caf::sec::request_timeout)
+    return "it did not answer in time";
+  if (e == caf::sec::request_receiver_down)
+    return "it is not running";
+  return sys.render(e);
 }
 
 } // namespace drover

@@ -30,4 +30,10 @@ panic_details panic_of(const caf::error& reason);
 /// sentence; CAF's are rendered.
 std::string describe_exit(caf::actor_system& sys, const caf::error& reason);
 
+/// A failed request's error as a sentence for a user (the engine's own
+/// errors carry one; "it did not answer in time", "it is not running" for
+/// CAF's two a user can meet), never CAF's rendering unless nothing else
+/// is known.
+std::string error_sentence(caf::actor_system& sys, const caf::error& e);
+
 } // namespace drover

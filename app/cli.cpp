@@ -31,6 +31,7 @@
 
 #include "actors/engine.hpp"
 #include "actors/fault_hooks.hpp"
+#include "actors/panic.hpp"
 #include "actors/platform/sockets.hpp"
 #include "actors/proxy_probe.hpp"
 #include "actors/supervisor.hpp"
@@ -354,7 +355,7 @@ int run_command(const options& o, std::ostream& err) {
       self->request(sup, std::chrono::seconds{10}, atom::spawn_v, o.command)
           .receive([&](int64_t p) { pid = p; },
                    [&](const caf::error& e) {
-                     err << "drover run: " << system.render(e) << '\n';
+                     err << "drover run: " << error_sentence(system, e) << '\n';
                    });
       if (pid > 0)
         code = platform::wait_exit_code(static_cast<unsigned long>(pid));

@@ -40,3 +40,19 @@ TEST(panic, the_report_is_redacted_before_it_is_shortened) {
   EXPECT_NE(details.what.find("***"), std::string::npos) << details.what;
   log::set_secrets({});
 }
+
+// What a user reads when a request to the engine fails: a sentence, never
+// CAF's rendering ("drover: unspecified ((...))") when one is known.
+TEST(panic, a_failed_request_reads_as_a_sentence) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  EXPECT_EQ(error_sentence(sys, caf::make_error(caf::sec::runtime_error,
+                                                "the engine is not active")),
+            "the engine is not active");
+  EXPECT_EQ(error_sentence(sys, caf::make_error(caf::sec::request_timeout)),
+            "it did not answer in time");
+  EXPECT_EQ(
+      error_sentence(sys, caf::make_error(caf::sec::request_receiver_down)),
+      "it is not running");
+  EXPECT_EQ(describe_exit(sys, caf::error{}), "it ended without an error");
+}
