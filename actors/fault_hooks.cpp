@@ -21,6 +21,15 @@ std::string inject_fault(const engine_parts& parts,
     caf::anon_send(parts.flow_manager, atom::fault_v);
     return "the flow-manager throws";
   }
+  if (what.rfind("stall ", 0) == 0 && parts.flow_manager) {
+    // The flow-manager falls behind: the reader's batches run out and the
+    // kernel's queue fills (at most 10 s).
+    auto ms = std::min<unsigned long>(
+        std::strtoul(what.c_str() + 6, nullptr, 10), 10000);
+    caf::anon_send(parts.flow_manager, atom::fault_v,
+                   static_cast<uint32_t>(ms));
+    return "the flow-manager stalls for " + std::to_string(ms) + " ms";
+  }
   if (what == "kill-procscan" && parts.scanner) {
     // An exit no failure class describes: "anything unclassified".
     caf::anon_send_exit(parts.scanner, caf::exit_reason::kill);

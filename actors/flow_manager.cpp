@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
@@ -371,20 +372,20 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   st.table = std::make_unique<net::flow_table>(cfg.table);
   st.verdicts.reserve(1024);
   st.scratch.resize(net::max_packet_size);
-  st.spawn_association = [self, upstream = cfg.upstream,
-                          owner = cfg.parent](net::endpoint app) {
-    auto a = self->system().middleman().spawn_broker(
-        udp_association, app, upstream, &self->state.capture->injector(),
-        flow_manager_actor{self});
-    // Linked: an association ends with the flow-manager (engine stop).
-    self->link_to(a);
-    self->monitor(a);
-    // Sent before this actor's own down message can be: the owner keeps
-    // the session until the association is down as well.
-    if (owner)
-      self->send(owner, atom::add_v, a);
-    return a;
-  };
+  st.spawn_association
+      = [self, upstream = cfg.upstream, owner = cfg.parent](net::endpoint app) {
+          auto a = self->system().middleman().spawn_broker(
+              udp_association, app, upstream, &self->state.capture->injector(),
+              flow_manager_actor{self});
+          // Linked: an association ends with the flow-manager (engine stop).
+          self->link_to(a);
+          self->monitor(a);
+          // Sent before this actor's own down message can be: the owner keeps
+          // the session until the association is down as well.
+          if (owner)
+            self->send(owner, atom::add_v, a);
+          return a;
+        };
   self->set_down_handler([self](caf::down_msg& dm) {
     // An association that died on its own is forgotten; the application's
     // next datagram starts a new one.
@@ -477,6 +478,13 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
       [=](atom::fault) {
 #ifdef DROVER_FAULT_INJECTION
         throw std::runtime_error{"injected fault (a test hook)"};
+#endif
+      },
+      [=](atom::fault, uint32_t stall_ms) {
+#ifdef DROVER_FAULT_INJECTION
+        std::this_thread::sleep_for(std::chrono::milliseconds{stall_ms});
+#else
+        (void)stall_ms;
 #endif
       },
       [=](atom::sweep) {

@@ -138,7 +138,10 @@ using flow_manager_actor = caf::typed_actor<
     // Set-up: the divert-reader that processed batches go back to.
     caf::reacts_to<atom::internal, divert_reader_actor>,
     // Test hook (fault-injection builds only): throw, as a bug would.
-    caf::reacts_to<atom::fault>>;
+    caf::reacts_to<atom::fault>,
+    // Test hook (fault-injection builds only): handle nothing for this many
+    // milliseconds, as an engine that falls behind would.
+    caf::reacts_to<atom::fault, uint32_t>>;
 
 // The TCP listener and the socks-sessions are CAF 0.17 io::brokers, which
 // are dynamically typed; what they handle is listed here.

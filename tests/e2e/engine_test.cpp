@@ -144,6 +144,28 @@ TEST_F(engine_e2e, udp_unconnected_socket_goes_through_udp_associate) {
   EXPECT_EQ(count(out, "seen " + proxy_ip + ":"), 3) << out;
 }
 
+// An engine that falls behind: the kernel's capture queue fills, drops
+// what does not fit (never sends it direct) and `status` counts it.
+TEST_F(engine_e2e, an_overflowing_capture_queue_is_counted) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-burst-target", named);
+  ASSERT_EQ(w->status_number("queue_overflows"), 0);
+  child fault{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "fault",
+               "stall 3000"},
+              w->env()};
+  ASSERT_EQ(fault.wait(20s), 0) << fault.output();
+  ASSERT_NE(fault.output().find("stalls for 3000 ms"), std::string::npos)
+      << fault.output();
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "udp-burst", server_ip, "7", "30000"}};
+  ASSERT_EQ(target.wait(30s), 0) << target.output();
+  EXPECT_TRUE(drover::test::eventually(
+      [&] { return w->status_number("queue_overflows") > 0; }, 20s, 500ms))
+      << w->status(true).second.substr(0, 1500);
+  EXPECT_EQ(engine->output().find("packet handle was lost"), std::string::npos)
+      << "an overflow is not a lost handle: " << engine->output();
+}
+
 // RFC 1928 ties an association to its control connection, which carries
 // nothing while a call is quiet: keepalive probes keep it (and any NAT on
 // the way) alive and find a dead proxy.

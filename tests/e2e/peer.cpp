@@ -16,6 +16,9 @@
 //                             each ending with "round ok" or "round failed"
 //   wait-then-tcp6 IP6 PORT   reads a line, then tries IPv6 for 3 s and
 //                             prints "connected", "refused" or "blocked"
+//   udp-burst IP PORT N       N datagrams from 100 sockets as fast as
+//                             they take them, no replies awaited; prints
+//                             "sent K" (K datagrams taken)
 //
 // Measuring modes (bench/engine_bench.cpp):
 //   sink IP PORT                count what arrives, reply with the count
@@ -244,6 +247,28 @@ int http_get(const char* ip, int port) {
   }
   std::printf("seen %s", reply.substr(body + 4 + 5).c_str());
   std::printf("ok 1\n");
+  return 0;
+}
+
+// A burst the engine cannot keep up with while it stalls: from 100
+// sockets, because each socket's send buffer holds only a few hundred
+// queued datagrams (the kernel charges a queued packet to its socket, so
+// one socket would just wait). What does not fit in the capture queue is
+// dropped by the kernel, and counted.
+int udp_burst(const char* ip, int port, int n) {
+  auto a = address(ip, port);
+  std::vector<int> fds;
+  for (int i = 0; i < 100; ++i)
+    fds.push_back(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0));
+  int sent = 0;
+  for (int i = 0; i < n; ++i)
+    if (sendto(fds[static_cast<size_t>(i) % fds.size()], "burst", 5, 0,
+               reinterpret_cast<sockaddr*>(&a), sizeof a)
+        == 5)
+      ++sent;
+  for (int fd : fds)
+    close(fd);
+  std::printf("sent %d\n", sent);
   return 0;
 }
 
@@ -547,6 +572,8 @@ int main(int argc, char** argv) {
     return tcp_client(ip, port, n);
   if (mode == "http-get")
     return http_get(ip, port);
+  if (mode == "udp-burst")
+    return udp_burst(ip, port, n);
   if (mode == "udp-client")
     return udp_client(ip, port, n,
                       argc > 5 && std::string{argv[5]} == "connected");
