@@ -5,6 +5,17 @@
 
 namespace drover {
 
+probe_request proxy_check_request(const config::proxy_settings& proxy,
+                                  net::endpoint at) {
+  probe_request req;
+  req.proxy = at;
+  req.auth = proxy.auth;
+  req.login = proxy.login;
+  req.password = proxy.password;
+  req.budget = std::chrono::seconds{2};
+  return req;
+}
+
 proxy_check to_proxy_check(const probe_result& r) {
   proxy_check c;
   c.ok = r.verdict == probe_verdict::ok;

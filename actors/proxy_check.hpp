@@ -15,6 +15,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/proxy_probe.hpp"
+#include "config/settings.hpp"
 #include "messages/types.hpp"
 
 namespace drover {
@@ -22,6 +23,11 @@ namespace drover {
 using proxy_prober = std::function<probe_result(const probe_request&)>;
 using name_resolver = std::function<std::optional<net::ipv4_address>(
     const std::string& host, std::string& error)>;
+
+/// What the supervisor's check asks of the proxy at `at`: the handshake
+/// with `proxy`'s login and UDP ASSOCIATE, within 2 s.
+probe_request proxy_check_request(const config::proxy_settings& proxy,
+                                  net::endpoint at);
 
 /// A probe's verdict as the supervisor's recovery class.
 proxy_check to_proxy_check(const probe_result& r);

@@ -76,12 +76,6 @@ void start_parts(self_ptr self) {
   run(self, st.machine.on_parts_started(proxy_ip->value));
 }
 
-// The session was destroyed (its queue closed): the machine hears of it
-// as a message of its own, after the commands under way.
-void session_gone(self_ptr self) {
-  self->send(self, atom::closed_v);
-}
-
 // Every part is down: the handles go, the session only if the machine
 // says so (a held capture keeps the queue: fail closed).
 void parts_down(self_ptr self) {
@@ -95,12 +89,7 @@ void parts_down(self_ptr self) {
 // connect); the result comes back as a proxy_check.
 void check_proxy(self_ptr self) {
   auto& st = self->state;
-  probe_request req;
-  req.proxy = st.parts.upstream.proxy;
-  req.auth = st.settings.proxy.auth;
-  req.login = st.settings.proxy.login;
-  req.password = st.settings.proxy.password;
-  req.budget = std::chrono::seconds{2};
+  auto req = proxy_check_request(st.settings.proxy, st.parts.upstream.proxy);
   auto host = st.settings.proxy.host;
   trace::record(self->name(), "check-proxy",
                 {{"proxy", host}, {"port", req.proxy.port}});
@@ -109,19 +98,19 @@ void check_proxy(self_ptr self) {
                     st.ports.probe_on_own_thread);
 }
 
-// Fresh counters from the flow-manager, then `done(fresh)`.
-void with_fresh_stats(self_ptr self, caf::timespan budget,
-                      std::function<void(bool fresh)> done) {
+// Fresh counters from the flow-manager (if it answers within 2 s), then
+// `done()`.
+void with_fresh_stats(self_ptr self, std::function<void()> done) {
   auto fm = self->state.parts.flow_manager;
   if (!fm)
-    return done(false);
-  self->request(fm, budget, atom::get_v, atom::stats_v)
+    return done();
+  self->request(fm, std::chrono::seconds{2}, atom::get_v, atom::stats_v)
       .then(
           [=](stats_snapshot s) {
             take_stats(self->state, std::move(s));
-            done(true);
+            done();
           },
-          [=](caf::error&) { done(false); });
+          [=](caf::error&) { done(); });
 }
 
 void answer_sleepers(self_ptr self) {
@@ -149,8 +138,8 @@ void execute(self_ptr self, const engine_command& c) {
         parts_down(self);
       return;
     case command_kind::release_capture:
-      if (st.session.release())
-        session_gone(self);
+      if (st.session.release()) // destroyed: the machine hears of it after
+        self->send(self, atom::closed_v); // the commands under way
       return;
     case command_kind::release_guard:
       return st.hold.release(self);
@@ -207,8 +196,8 @@ void on_part_down(self_ptr self, const caf::error& reason) {
 
 void on_down(self_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
-  if (st.session.on_down(dm.source))
-    session_gone(self);
+  if (st.session.on_down(dm.source)) // its last borrower ended
+    self->send(self, atom::closed_v);
   if (st.hold.watchdog && dm.source == st.hold.watchdog.address()) {
     // Never without one while the guard holds.
     say(self, event_kind::info,
@@ -329,7 +318,7 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
       },
       [=](atom::get, atom::status) -> caf::result<engine_status> {
         auto rp = self->make_response_promise<engine_status>();
-        with_fresh_stats(self, std::chrono::seconds{2}, [=](bool) mutable {
+        with_fresh_stats(self, [=]() mutable {
           rp.deliver(self->state.timeline.status(self->state.stats));
         });
         return rp;
