@@ -8,6 +8,10 @@
 namespace drover {
 
 session_keeper::~session_keeper() {
+  leave_to_borrowers();
+}
+
+void session_keeper::leave_to_borrowers() {
   if (!session_ || borrowers_.empty())
     return;
   // Each borrower still up holds a share, dropped at its end (after its
@@ -16,11 +20,14 @@ session_keeper::~session_keeper() {
   for (auto& b : borrowers_)
     if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(b))
       strong->get()->attach_functor([shared] {});
+  borrowers_.clear();
 }
 
 void session_keeper::hold(std::unique_ptr<platform::capture_session> session) {
+  // The machine starts a session only once the last is gone; should one
+  // still be lent, it is never destroyed under its borrowers.
+  leave_to_borrowers();
   session_ = std::move(session);
-  borrowers_.clear();
   released_ = false;
 }
 

@@ -52,6 +52,10 @@ public:
   size_t borrowers() const { return borrowers_.size(); }
 
 private:
+  // Hands the session to the borrowers still up: the last to end destroys
+  // it.
+  void leave_to_borrowers();
+
   std::unique_ptr<platform::capture_session> session_;
   std::vector<caf::actor_addr> borrowers_;
   bool released_ = false;

@@ -224,6 +224,20 @@ CAF_TEST(a_held_session_outlives_its_borrowers_until_released) {
 
 // The owner ends first (a panicking supervisor): the borrowers still up
 // keep the session until the last has ended, then it goes.
+// A new session while the last is still lent (the machine never does
+// this): the old one stays with its borrowers, the new one is held.
+CAF_TEST(a_new_session_never_destroys_one_still_lent) {
+  session_keeper keeper;
+  auto b = lend_to(keeper, 1);
+  keeper.hold(counted_session(destroyed));
+  CAF_CHECK_EQUAL(*destroyed, 0);
+  CAF_CHECK(keeper.get() != nullptr);
+  end(b[0]);
+  CAF_CHECK_EQUAL(*destroyed, 1); // the old one, with its last borrower
+  CAF_CHECK(keeper.release());
+  CAF_CHECK_EQUAL(*destroyed, 2);
+}
+
 CAF_TEST(borrowers_keep_the_session_when_the_owner_ends_first) {
   std::vector<caf::actor> b;
   {
