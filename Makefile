@@ -71,7 +71,7 @@ bench:
 # The engine end to end (root): throughput, UDP latency, connection rate,
 # memory, against the same dante; figures in docs/benchmarks.md.
 bench-engine:
-	scripts/setup.sh test
+	scripts/setup.sh bench
 	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS) --target bench_engine
 	./$(BUILD)/bench/bench_engine 256 10000

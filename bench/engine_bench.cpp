@@ -1,7 +1,9 @@
 // The Linux engine end to end, against the same dante in the same
 // namespaces, in one run (root). Reports ratios against baselines measured
-// in the same run: a client speaking SOCKS5 itself ("explicit") and no
-// proxy at all ("direct").
+// in the same run: a client speaking SOCKS5 itself ("explicit"), no proxy
+// at all ("direct"), and the Linux peer users compare Drover with,
+// redsocks (Debian's 0.5: the kernel's REDIRECT sends the client's TCP to
+// it, and it speaks SOCKS5 to the same dante), when it is installed.
 //
 //   build/bench/bench_engine [MIB=512] [FLOWS=10000] [SECTIONS=all]
 //
@@ -24,11 +26,13 @@
 #include <vector>
 
 #include "net/flow_table.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/proxy_lab.hpp"
 
 using namespace std::chrono_literals;
 using drover::test::child;
 using drover::test::sh;
+using drover::test::sh_output;
 namespace fs = std::filesystem;
 
 namespace {
@@ -48,6 +52,51 @@ struct bench_world : drover::test::proxy_lab {
     std::ofstream{dir / "config.toml"}
         << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1080\n"
         << "[targets]\nprocesses = [\"bench-holder\"]\n";
+  }
+
+  // redsocks for the bench client's user alone (its TCP is redirected by
+  // uid in the app namespace's nat table; redsocks itself runs as root, so
+  // its own connection to dante is not). False when not installed.
+  static constexpr const char* redsocks_uid = "65532";
+  std::unique_ptr<child> redsocks;
+
+  bool start_redsocks() {
+    if (!drover::test::have_command("redsocks"))
+      return false;
+    auto conf = dir / "redsocks.conf";
+    std::ofstream{conf} << "base { log_debug = off; log_info = off; "
+                           "daemon = off; redirector = iptables; }\n"
+                        << "redsocks { local_ip = 127.0.0.1; local_port = "
+                           "12345; ip = "
+                        << proxy_ip << "; port = 1080; type = socks5; }\n";
+    redsocks = std::make_unique<child>(std::vector<std::string>{
+        "ip", "netns", "exec", app.name(), "redsocks", "-c", conf.string()});
+    sh(app.exec(std::string{"iptables -t nat -A OUTPUT -p tcp -m owner "
+                            "--uid-owner "}
+                + redsocks_uid + " -j REDIRECT --to-ports 12345"));
+    return drover::test::eventually(
+        [&] {
+          return sh_output(app.exec("ss -tlnH sport = :12345")).find("12345")
+                 != std::string::npos;
+        },
+        5s, 50ms);
+  }
+
+  // The peer helper as the bench client's user, through redsocks.
+  std::string peer_via_redsocks(std::vector<std::string> args) {
+    std::vector<std::string> argv{"ip",
+                                  "netns",
+                                  "exec",
+                                  app.name(),
+                                  "setpriv",
+                                  std::string{"--reuid="} + redsocks_uid,
+                                  std::string{"--regid="} + redsocks_uid,
+                                  "--clear-groups",
+                                  DROVER_PEER};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child c{argv};
+    c.wait(600s);
+    return c.output();
   }
 
   // Runs the peer helper in the app namespace, directly or under drover.
@@ -125,6 +174,9 @@ int main(int argc, char** argv) {
     flows = static_cast<int>(budget);
   }
   bench_world w;
+  if (!w.start_redsocks())
+    std::printf("note: redsocks is not installed (apt install redsocks): its "
+                "column is left out\n");
 
   if (wanted("bulk"))
     bulk(w, mib);
@@ -139,9 +191,17 @@ int main(int argc, char** argv) {
 
 namespace {
 
+// redsocks' figure beside Drover's, when it runs.
+void print_redsocks(bench_world& w, double r, double e) {
+  if (w.redsocks)
+    std::printf("redsocks %.0f   ratio: redsocks/explicit = %.2f\n", r, r / e);
+}
+
 void bulk(bench_world& w, const std::string& mib) {
   std::printf("== bulk TCP upload, %s MiB, median of 3 (MiB/s)\n", mib.c_str());
-  std::vector<double> direct, explicit_socks, drover;
+  std::vector<double> direct, explicit_socks, drover, redsocks{0};
+  if (w.redsocks)
+    redsocks.clear();
   for (int i = 0; i < 3; ++i) {
     direct.push_back(
         number(w.peer({"bulk", server, "9000", mib}, false), "mib_per_s"));
@@ -149,6 +209,9 @@ void bulk(bench_world& w, const std::string& mib) {
         w.peer({"bulk", server, "9000", mib, proxy}, false), "mib_per_s"));
     drover.push_back(
         number(w.peer({"bulk", server, "9000", mib}, true), "mib_per_s"));
+    if (w.redsocks)
+      redsocks.push_back(number(
+          w.peer_via_redsocks({"bulk", server, "9000", mib}), "mib_per_s"));
   }
   auto d = median(direct), e = median(explicit_socks), t = median(drover);
   std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n", d,
@@ -157,6 +220,7 @@ void bulk(bench_world& w, const std::string& mib) {
       "ratio: drover/explicit = %.2f (goal >= 0.9)   drover/direct = %.2f"
       "   explicit/direct = %.2f\n",
       t / e, t / d, e / d);
+  print_redsocks(w, median(redsocks), e);
 }
 
 void udp(bench_world& w) {
@@ -186,6 +250,12 @@ void connections(bench_world& w) {
   std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n", dc,
               ec, tc);
   std::printf("ratio: drover/explicit = %.2f\n", tc / ec);
+  if (w.redsocks)
+    print_redsocks(
+        w,
+        number(w.peer_via_redsocks({"conn-rate", server, "7", "2000"}),
+               "conns_per_s"),
+        ec);
 }
 
 void memory(bench_world& w, int flows) {

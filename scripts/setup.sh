@@ -19,10 +19,23 @@ testing=("${packaging[@]}" libgtest-dev libbenchmark-dev libclang-rt-14-dev
 
 case "${1:-run}" in
   run) ensure_packages "${native[@]}" ;;
+  bench)
+    ensure_packages "${native[@]}" "${testing[@]}"
+    # redsocks, the peer the engine bench compares with: its binary only.
+    # Debian's package enables a service of its own; one Drover installed
+    # is turned off again (the bench runs its own, in a namespace).
+    if ! command -v redsocks >/dev/null; then
+      ensure_packages redsocks
+      if command -v systemctl >/dev/null; then
+        systemctl disable --now redsocks >/dev/null 2>&1 || true
+      fi
+    fi
+    "$(dirname "$0")/build-caf-mingw.sh" >/dev/null
+    ;;
   package) ensure_packages "${native[@]}" "${packaging[@]}" ;;
   test)
     ensure_packages "${native[@]}" "${testing[@]}"
     "$(dirname "$0")/build-caf-mingw.sh" >/dev/null
     ;;
-  *) die "usage: setup.sh run|package|test" ;;
+  *) die "usage: setup.sh run|package|test|bench" ;;
 esac
