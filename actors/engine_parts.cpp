@@ -140,13 +140,8 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   auto& session = *r.session;
   lg->info("capture set up: {}", session.description());
 
-  auto& proxy = settings.proxy;
   auto& up = parts.upstream;
-  up.proxy = {proxy_ip, proxy.port};
-  up.auth = proxy.auth;
-  up.login = proxy.login;
-  up.password = proxy.password;
-  up.connect_timeout = proxy.tcp_connect_timeout;
+  up = upstream_of(settings.proxy, proxy_ip);
   up.health = caf::actor_cast<caf::actor>(sup);
   flow_manager_config fcfg;
   fcfg.policy = not_proxying_policy(settings); // until the proxy's check
@@ -200,6 +195,18 @@ long start_target(platform::capture_session* session,
   if (pid < 0)
     error = "cannot start " + argv.front() + ": " + error;
   return pid;
+}
+
+upstream_settings upstream_of(const config::proxy_settings& proxy,
+                              net::ipv4_address proxy_ip) {
+  upstream_settings up;
+  up.proxy = {proxy_ip, proxy.port};
+  up.auth = proxy.auth;
+  up.login = proxy.login;
+  up.password = proxy.password;
+  up.connect_timeout = proxy.tcp_connect_timeout;
+  up.udp_associate_timeout = proxy.udp_associate_timeout;
+  return up;
 }
 
 recovery_timing timing_of(const config::engine_settings& e) {

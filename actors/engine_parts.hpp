@@ -101,6 +101,11 @@ void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
 long start_target(platform::capture_session* session,
                   const std::vector<std::string>& argv, std::string& error);
 
+/// The proxy as the sessions and associations use it (`[proxy]` at the
+/// address `proxy_ip`); no health listener yet.
+upstream_settings upstream_of(const config::proxy_settings& proxy,
+                              net::ipv4_address proxy_ip);
+
 /// The reconnect timing `[engine]` asks for.
 recovery_timing timing_of(const config::engine_settings& e);
 

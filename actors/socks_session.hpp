@@ -19,6 +19,9 @@ struct upstream_settings {
   std::string login;
   std::string password;
   std::chrono::milliseconds connect_timeout{10000};
+  /// A UDP association's whole set-up (connect, greeting, UDP ASSOCIATE's
+  /// reply), `proxy.udp_associate_timeout`.
+  std::chrono::milliseconds udp_associate_timeout{5000};
   /// Hears when the proxy fails a session (the supervisor, which then
   /// checks the proxy); may be empty in tests.
   caf::actor health;

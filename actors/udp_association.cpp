@@ -183,7 +183,7 @@ void connect_control(caf::io::broker* self, const state_ptr& st) {
   auto greeting = st->exchange->start();
   write(self, st->ctl, greeting.bytes, greeting.size);
   self->configure_read(st->ctl, receive_policy::at_most(1024));
-  self->delayed_send(self, st->upstream.connect_timeout, atom::internal_v,
+  self->delayed_send(self, st->upstream.udp_associate_timeout, atom::internal_v,
                      st->generation, false);
 }
 

@@ -723,3 +723,23 @@ TEST_F(supervisor_test, services_end_with_a_supervisor_that_is_killed) {
   sup = nullptr;
   EXPECT_EQ(*ended, 1);
 }
+
+// Every [proxy] key the sessions and associations use reaches them: the
+// UDP association's set-up has its own limit, not the TCP connect's.
+TEST(engine_parts, the_upstream_carries_both_timeouts_and_the_login) {
+  config::proxy_settings p;
+  p.port = 1081;
+  p.auth = true;
+  p.login = "alice";
+  p.password = "secret";
+  p.tcp_connect_timeout = 7s;
+  p.udp_associate_timeout = 1500ms;
+  auto up = upstream_of(p, *net::parse_ipv4("10.0.0.9"));
+  EXPECT_EQ(net::to_string(up.proxy.ip), "10.0.0.9");
+  EXPECT_EQ(up.proxy.port, 1081);
+  EXPECT_TRUE(up.auth);
+  EXPECT_EQ(up.login, "alice");
+  EXPECT_EQ(up.password, "secret");
+  EXPECT_EQ(up.connect_timeout, 7s);
+  EXPECT_EQ(up.udp_associate_timeout, 1500ms);
+}
