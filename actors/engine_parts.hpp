@@ -6,7 +6,6 @@
 // owns the session and lends it to them (actors/session_keeper.hpp). The
 // capture guard outlives them (actors/platform/capture.hpp).
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>

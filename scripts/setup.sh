@@ -30,7 +30,6 @@ case "${1:-run}" in
         systemctl disable --now redsocks >/dev/null 2>&1 || true
       fi
     fi
-    "$(dirname "$0")/build-caf-mingw.sh" >/dev/null
     ;;
   package) ensure_packages "${native[@]}" "${packaging[@]}" ;;
   test)

@@ -150,6 +150,10 @@ TEST_F(engine_e2e, an_overflowing_capture_queue_is_counted) {
   fs::path named;
   auto engine = w->headless_with_target("e2e-burst-target", named);
   ASSERT_EQ(w->status_number("queue_overflows"), 0);
+  // Counts, on the servers' side, any datagram that arrives from the app's
+  // own address (direct) rather than from the proxy.
+  auto direct_rule = "PREROUTING -p udp -s " + app_ip + " -d " + server_ip;
+  ASSERT_EQ(sh(w->remote.exec("iptables -t raw -I " + direct_rule)), 0);
   child fault{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "fault",
                "stall 3000"},
               w->env()};
@@ -164,6 +168,21 @@ TEST_F(engine_e2e, an_overflowing_capture_queue_is_counted) {
       << w->status(true).second.substr(0, 1500);
   EXPECT_EQ(engine->output().find("packet handle was lost"), std::string::npos)
       << "an overflow is not a lost handle: " << engine->output();
+  // Dropped, never sent direct.
+  std::smatch m;
+  auto saved = sh_output(w->remote.exec("iptables-save -c -t raw"));
+  ASSERT_TRUE(std::regex_search(
+      saved, m, std::regex{"\\[(\\d+):\\d+\\] -A PREROUTING -s " + app_ip}))
+      << saved;
+  EXPECT_EQ(m[1].str(), "0") << saved;
+  // The counter does count: a program that is no target goes direct.
+  child other{{"ip", "netns", "exec", w->app.name(), DROVER_PEER, "udp-client",
+               server_ip, "7", "1"}};
+  ASSERT_EQ(other.wait(20s), 0) << other.output();
+  saved = sh_output(w->remote.exec("iptables-save -c -t raw"));
+  ASSERT_TRUE(std::regex_search(
+      saved, m, std::regex{"\\[(\\d+):\\d+\\] -A PREROUTING -s " + app_ip}));
+  EXPECT_NE(m[1].str(), "0") << saved;
 }
 
 // RFC 1928 ties an association to its control connection, which carries
