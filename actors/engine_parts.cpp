@@ -4,6 +4,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/divert_reader.hpp"
+#include "actors/fault_hooks.hpp"
 #include "actors/flow_manager.hpp"
 #include "actors/guard_watch.hpp"
 #include "actors/log/logging.hpp"
@@ -12,6 +13,7 @@
 #include "actors/procscan.hpp"
 #include "actors/socks_session.hpp"
 #include "actors/supervisor.hpp"
+#include "actors/tcp_relay.hpp"
 
 namespace drover {
 
@@ -114,7 +116,7 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   net::endpoint listen_at{net::ipv4_address{0x7f000001}, 0};
   auto fd = platform::invalid_socket;
   if (ports.with_listener) {
-    fd = platform::listen_tcp(listen_at, r.error);
+    fd = platform::listen_for_redirects(listen_at, r.error);
     if (fd == platform::invalid_socket) {
       r.failure = failure_class::fatal;
       r.error = "cannot open the local listener: " + r.error;
@@ -127,6 +129,7 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   opts.skip.proxy = proxy_ip;
   opts.skip.multicast = settings.skip.multicast;
   opts.skip.extra = settings.skip.extra_skip_cidrs;
+  opts.kernel_redirect = ports.with_listener && !tcp_queue_forced();
   auto opened = ports.open_capture(opts);
   if (!opened.session) {
     if (fd != platform::invalid_socket)
@@ -148,8 +151,11 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   fcfg.listener = opts.listener;
   fcfg.upstream = up;
   auto fd_limit = platform::open_file_limit();
+  bool relayed = session.redirects_tcp();
   fcfg.table.max_flows = net::flows_within_descriptor_budget(
-      settings.engine.max_flows, fd_limit);
+      settings.engine.max_flows, fd_limit,
+      relayed ? net::descriptors_per_relayed_flow
+              : net::descriptors_per_tcp_flow);
   if (fcfg.table.max_flows < settings.engine.max_flows)
     lg->warn("the open-file limit ({}) allows {} proxied flows at once, "
              "fewer than engine.max_flows = {}; raise the limit (ulimit "
@@ -161,9 +167,14 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   parts.flow_manager = sys.spawn(flow_manager, &session, fcfg);
   parts.reader = sys.spawn(divert_reader, &session.port(), parts.flow_manager);
   set_reader(parts.flow_manager, parts.reader);
-  if (ports.with_listener)
+  if (ports.with_listener && relayed) {
+    parts.relay = sys.spawn(tcp_relay, fd, up, parts.flow_manager);
+    caf::anon_send(parts.flow_manager, atom::internal_v, parts.relay);
+    parts.listener = caf::actor_cast<caf::actor>(parts.relay);
+  } else if (ports.with_listener) {
     parts.listener = sys.middleman().spawn_broker(tcp_listener, fd,
                                                   parts.flow_manager, up);
+  }
   parts.scanner
       = sys.spawn(procscan, &session,
                   config::effective_process_names(settings.targets), sup);

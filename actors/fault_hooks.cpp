@@ -13,6 +13,15 @@ bool fault_hooks_built_in() {
 #endif
 }
 
+bool tcp_queue_forced() {
+#ifdef DROVER_FAULT_INJECTION
+  const char* v = std::getenv("DROVER_TEST_QUEUE_TCP");
+  return v != nullptr && std::string{v} == "1";
+#else
+  return false;
+#endif
+}
+
 std::string inject_fault(const engine_parts& parts,
                          const std::vector<engine_listener_actor>& listeners,
                          engine_state state, const std::string& what) {

@@ -19,6 +19,11 @@ namespace drover {
 /// build.
 bool fault_hooks_built_in();
 
+/// Test builds only: DROVER_TEST_QUEUE_TCP=1 in the engine's environment
+/// makes it queue and rewrite TCP as on a kernel without NAT, so the tests
+/// cover that path too. Always false in a product build.
+bool tcp_queue_forced();
+
 /// Carries out `what` on the running parts; says what it did.
 std::string inject_fault(const engine_parts& parts,
                          const std::vector<engine_listener_actor>& listeners,

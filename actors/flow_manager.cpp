@@ -138,6 +138,12 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
       }
       e->pid = pkt.pid;
     } else {
+      if (e->relayed) {
+        // Queued by the rules of a moment ago, untracked: the kernel's
+        // redirect cannot take it; the application sends it again.
+        stats.packets_dropped++;
+        return verdict_kind::drop;
+      }
       table->touch(*e, now);
       if (e->direct)
         return verdict_kind::pass;
@@ -186,8 +192,8 @@ verdict_kind flow_manager_state::answer_to_flow(net::packet_ref& p,
   if (!p.info.is_tcp() || p.info.fragment)
     return verdict_kind::accept;
   auto* e = table->find({net::proto_tcp, p.info.src, p.info.dst});
-  if (e == nullptr || e->direct)
-    return verdict_kind::accept; // someone else's
+  if (e == nullptr || e->direct || e->relayed)
+    return verdict_kind::accept; // someone else's, or conntrack's to answer
   table->touch(*e, now);
   net::to_listener(p, listener, e->nat());
   finish_checksum(p, pkt);
@@ -282,6 +288,11 @@ void flow_manager_state::evict(const net::flow_entry& victim) {
 void flow_manager_state::forget(const net::flow_entry& e) {
   if (e.key.protocol == net::proto_udp)
     return forget_udp(e);
+  if (e.relayed) {
+    if (!resetting && !e.closing() && relay)
+      caf::anon_send(relay, atom::stop_v, e.cookie);
+    return;
+  }
   auto it = sessions.find(e.id);
   if (it == sessions.end())
     return;
@@ -291,8 +302,76 @@ void flow_manager_state::forget(const net::flow_entry& e) {
 }
 
 uint32_t flow_manager_state::reset_all() {
-  return static_cast<uint32_t>(
-      table->erase_all([&](const net::flow_entry& e) { forget(e); }));
+  // One message ends every relayed stream, not one per flow.
+  if (relay)
+    caf::anon_send(relay, atom::reset_v);
+  resetting = true;
+  auto n = table->erase_all([&](const net::flow_entry& e) { forget(e); });
+  resetting = false;
+  return static_cast<uint32_t>(n);
+}
+
+net::flow_entry* flow_manager_state::relayed_flow(const net::stream_news& n) {
+  auto* e = table->find({net::proto_tcp, n.app, n.remote});
+  return e != nullptr && e->relayed && e->cookie == n.id ? e : nullptr;
+}
+
+void flow_manager_state::on_news(const net::stream_news_batch& batch,
+                                 net::flow_time now) {
+  using kind = net::stream_news::kind;
+  for (auto& n : batch) {
+    switch (n.what) {
+      case kind::opened:
+      case kind::opened_direct: {
+        net::flow_key key{net::proto_tcp, n.app, n.remote};
+        // The same 4-tuple as a flow that ended moments ago (its entry
+        // lingers while closing): the new stream replaces it.
+        if (auto* old = table->find(key)) {
+          forget(*old);
+          table->erase(*old);
+        }
+        auto* e = table->insert(
+            key, now, [&](const net::flow_entry& victim) { evict(victim); });
+        if (e == nullptr) {
+          stats.packets_dropped++;
+          caf::anon_send(relay, atom::stop_v, n.id);
+          break;
+        }
+        e->relayed = true;
+        e->cookie = n.id;
+        e->direct = n.what == kind::opened_direct;
+        break;
+      }
+      case kind::progress:
+      case kind::ended:
+        if (auto* e = relayed_flow(n)) {
+          stats.bytes_in += n.in - e->bytes_in;
+          stats.bytes_out += n.out - e->bytes_out;
+          e->bytes_in = n.in;
+          e->bytes_out = n.out;
+          if (n.what == kind::progress)
+            table->touch(*e, now);
+          else if (!e->closing())
+            table->mark_closing(*e, now);
+        }
+        break;
+      case kind::declined:
+        // Not proxying now (Reconnecting, asleep): reset, as a SYN is.
+        stats.packets_dropped++;
+        break;
+      case kind::not_redirected:
+        // Not a connection the kernel redirected: no open relay into the
+        // user's proxy for other local programs.
+        stats.refused_listener++;
+        log::get(name)->warn(
+            "refused a connection from {}:{} that Drover did not redirect",
+            net::to_string(n.app.ip), n.app.port);
+        trace::record(
+            "tcp-relay", "refused",
+            {{"peer", net::to_string(n.app.ip)}, {"port", n.app.port}});
+        break;
+    }
+  }
 }
 
 void flow_manager_state::forget_udp(const net::flow_entry& e) {
@@ -458,6 +537,8 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
                          "when_not_proxying = \"direct\")"
                        : "dropped (the computer sleeps)");
         self->state.policy = policy;
+        if (self->state.relay)
+          self->send(self->state.relay, atom::update_v, policy);
       },
       [=](atom::reset) {
         auto n = self->state.reset_all();
@@ -474,6 +555,13 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
       },
       [=](atom::internal, divert_reader_actor reader) {
         self->state.reader = std::move(reader);
+      },
+      [=](net::stream_news_batch& batch) {
+        self->state.on_news(batch, self->clock().now());
+      },
+      [=](atom::internal, tcp_relay_actor relay) {
+        self->state.relay = std::move(relay);
+        self->send(self->state.relay, atom::update_v, self->state.policy);
       },
       [=](atom::fault) {
 #ifdef DROVER_FAULT_INJECTION

@@ -113,6 +113,31 @@ void with_fresh_stats(self_ptr self, std::function<void()> done) {
           [=](caf::error&) { done(); });
 }
 
+caf::error not_active() {
+  return caf::make_error(ec::unspecified, "the engine is not active");
+}
+
+struct spawned {
+  int64_t pid = -1;
+  caf::error err;
+};
+
+// `drover run`: starts argv as a target of the running session.
+spawned spawn_target(self_ptr self, const std::vector<std::string>& argv) {
+  auto& st = self->state;
+  if (st.machine.state() != engine_state::active)
+    return {-1, not_active()};
+  std::string error;
+  auto pid = start_target(st.session.get(), argv, error);
+  if (pid < 0)
+    return {-1, caf::make_error(ec::unspecified, error)};
+  st.spawned_target = true;
+  say(self, event_kind::info,
+      "started " + argv.front() + " (pid " + std::to_string(pid)
+          + ") as a target");
+  return {static_cast<int64_t>(pid), {}};
+}
+
 void answer_sleepers(self_ptr self) {
   for (auto& rp : self->state.sleep_waiters)
     rp.deliver(true);
@@ -330,19 +355,39 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
       },
       [=](atom::spawn, std::vector<std::string> argv) -> caf::result<int64_t> {
         auto& st = self->state;
-        std::string error;
-        auto pid = machine().state() == engine_state::active
-                       ? start_target(st.session.get(), argv, error)
-                       : -1;
-        if (pid < 0)
-          return caf::make_error(ec::unspecified,
-                                 error.empty() ? "the engine is not active"
-                                               : error);
-        st.spawned_target = true;
-        say(self, event_kind::info,
-            "started " + argv.front() + " (pid " + std::to_string(pid)
-                + ") as a target");
-        return static_cast<int64_t>(pid);
+        if (machine().state() != engine_state::active || !st.parts.relay) {
+          auto r = spawn_target(self, argv);
+          if (r.err)
+            return r.err;
+          return r.pid;
+        }
+        // The kernel sends the target's connections to the relay, which
+        // hears the policy through the flow-manager: both must have it
+        // before the target starts. (The flow-manager answers after the
+        // policies sent to it before; the relay after those it forwarded.)
+        auto rp = self->make_response_promise<int64_t>();
+        auto fm = st.parts.flow_manager;
+        auto relay = st.parts.relay;
+        auto failed = [=](caf::error&) mutable {
+          rp.deliver(not_active());
+        };
+        self->request(fm, std::chrono::seconds{2}, atom::get_v, atom::stats_v)
+            .then(
+                [=](stats_snapshot&) mutable {
+                  self->request(relay, std::chrono::seconds{2}, atom::get_v,
+                                atom::status_v)
+                      .then(
+                          [=](bool) mutable {
+                            auto r = spawn_target(self, argv);
+                            if (r.err)
+                              rp.deliver(r.err);
+                            else
+                              rp.deliver(r.pid);
+                          },
+                          failed);
+                },
+                failed);
+        return rp;
       },
       [=](process_set& ps) {
         self->state.named_targets_running = !ps.processes.empty();

@@ -62,6 +62,25 @@ const char* to_string(engine_state x) {
   return "unknown";
 }
 
+const char* to_string(net::stream_news::kind x) {
+  using kind = net::stream_news::kind;
+  switch (x) {
+    case kind::opened:
+      return "opened";
+    case kind::opened_direct:
+      return "opened_direct";
+    case kind::progress:
+      return "progress";
+    case kind::ended:
+      return "ended";
+    case kind::declined:
+      return "declined";
+    case kind::not_redirected:
+      return "not_redirected";
+  }
+  return "unknown";
+}
+
 const char* to_string(new_flow_policy x) {
   switch (x) {
     case new_flow_policy::proxy:

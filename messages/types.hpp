@@ -14,6 +14,7 @@
 
 #include "messages/error.hpp"
 #include "net/packet.hpp"
+#include "net/stream_news.hpp"
 
 namespace drover::config {
 struct settings;
@@ -171,6 +172,22 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_lookup& x) {
   return f(caf::meta::type_name("flow_lookup"), x.found, x.id, x.app, x.remote);
 }
+
+const char* to_string(net::stream_news::kind x);
+
+} // namespace drover
+
+namespace drover::net {
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_news& x) {
+  return f(caf::meta::type_name("stream_news"), x.what, x.id, x.app, x.remote,
+           x.in, x.out);
+}
+
+} // namespace drover::net
+
+namespace drover {
 
 /// A running process that matched `[targets]`.
 struct process_info {

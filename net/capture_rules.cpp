@@ -154,9 +154,10 @@ bool is_jump(std::string_view rule, std::string_view chain) {
 
 // The header of an install: the chain declared (emptied if it exists) and
 // exactly one jump to it, first in OUTPUT.
-std::string install_header(std::string_view chain, std::string_view saved) {
+std::string install_header(std::string_view chain, std::string_view saved,
+                           std::string_view table = "raw") {
   std::string ch{chain};
-  std::string r = "*raw\n:" + ch + " - [0:0]\n";
+  std::string r = "*" + std::string{table} + "\n:" + ch + " - [0:0]\n";
   auto rules = output_rules(saved);
   size_t jumps = 0;
   for (auto rule : rules)
@@ -185,6 +186,7 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   auto q = " -j NFQUEUE --queue-num " + std::to_string(p.queue_number);
   auto listener = " -p tcp -s " + ip(p.listener.loopback_ip) + "/32 --sport "
                   + std::to_string(p.listener.port);
+  bool redirected = p.redirect_port != 0;
   std::string r = install_header(ch, saved);
   if (p.injected_mark != 0) {
     // Drover's own fabricated UDP replies: never tracked, never captured.
@@ -192,9 +194,12 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
     r += "-A " + ch + mark + " -j CT --notrack\n";
     r += "-A " + ch + mark + " -j RETURN\n";
   }
-  // The listener's return path: rewritten back to the remote's address.
-  r += "-A " + ch + listener + " -j CT --notrack\n";
-  r += "-A " + ch + listener + q + "\n";
+  // The listener's return path: rewritten back to the remote's address
+  // (when the kernel redirects, conntrack does that).
+  if (!redirected) {
+    r += "-A " + ch + listener + " -j CT --notrack\n";
+    r += "-A " + ch + listener + q + "\n";
+  }
   // Any process's "port unreachable": the engine drops those that answer a
   // reply it injected for a target whose socket has closed (they would go
   // to the remote, direct) and lets the rest out. Any process's resets: one
@@ -205,8 +210,9 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   // (the targets' own traffic stays blocked by the rules below).
   auto answers = q + " --queue-bypass\n";
   r += "-A " + ch + " -p icmp --icmp-type port-unreachable" + answers;
-  r += "-A " + ch + " -p tcp --tcp-flags RST RST -m mark ! --mark "
-       + std::to_string(p.target_mark) + answers;
+  if (!redirected)
+    r += "-A " + ch + " -p tcp --tcp-flags RST RST -m mark ! --mark "
+         + std::to_string(p.target_mark) + answers;
   r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
        + " -j RETURN\n";
   auto skip = [&](const std::string& what) {
@@ -216,10 +222,33 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   for (auto& c : excluded_ranges(p.skip))
     skip("-d " + to_string(c));
   skip("-p udp --dport 67:68");
-  for (auto proto : {"tcp", "udp"})
+  // Tracked, so the nat table's REDIRECT sees the connection's first packet.
+  if (redirected)
+    skip("-p tcp");
+  std::vector<const char*> queued{"udp"};
+  if (!redirected)
+    queued.insert(queued.begin(), "tcp");
+  for (auto proto : queued)
     r += "-A " + ch + " -p " + proto + " -j CT --notrack\n";
-  for (auto proto : {"tcp", "udp"})
+  for (auto proto : queued)
     r += "-A " + ch + " -p " + proto + q + "\n";
+  r += "COMMIT\n";
+  return r;
+}
+
+std::string iptables_nat_install(const linux_params& p,
+                                 std::string_view saved) {
+  if (p.redirect_port == 0)
+    return {};
+  const auto& ch = p.chain;
+  std::string r = install_header(ch, saved, "nat");
+  r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
+       + " -j RETURN\n";
+  r += "-A " + ch + " -d 127.0.0.0/8 -j RETURN\n";
+  for (auto& c : excluded_ranges(p.skip))
+    r += "-A " + ch + " -d " + to_string(c) + " -j RETURN\n";
+  r += "-A " + ch + " -p tcp -j REDIRECT --to-ports "
+       + std::to_string(p.redirect_port) + "\n";
   r += "COMMIT\n";
   return r;
 }
@@ -239,7 +268,8 @@ std::string ip6tables_install(const linux_params& p, std::string_view saved) {
   return r;
 }
 
-std::string iptables_remove(std::string_view chain, std::string_view saved) {
+std::string iptables_remove(std::string_view chain, std::string_view saved,
+                            std::string_view table) {
   std::string ch{chain};
   std::string r;
   for (auto rule : output_rules(saved))
@@ -247,7 +277,7 @@ std::string iptables_remove(std::string_view chain, std::string_view saved) {
       r += "-D OUTPUT -j " + ch + "\n";
   if (save_output_has_chain(saved, chain))
     r += "-F " + ch + "\n-X " + ch + "\n";
-  return r.empty() ? r : "*raw\n" + r + "COMMIT\n";
+  return r.empty() ? r : "*" + std::string{table} + "\n" + r + "COMMIT\n";
 }
 
 bool save_output_has_chain(std::string_view save_output,

@@ -78,6 +78,11 @@ struct linux_params {
   listener_address listener;  // shape must be loopback
   uint32_t injected_mark = 0; // SO_MARK of Drover's injected UDP replies
   exclusions skip;
+  /// Not 0: the kernel redirects the targets' TCP connections to this
+  /// loopback port (nat OUTPUT REDIRECT, iptables_nat_install), and only
+  /// their UDP is queued. 0: TCP is queued and rewritten by the engine too
+  /// (a kernel without NAT).
+  uint16_t redirect_port = 0;
 };
 
 /// Input for `iptables-restore --noflush`: (re)fills the chain and makes
@@ -89,14 +94,23 @@ struct linux_params {
 /// return packets.
 std::string iptables_install(const linux_params& p, std::string_view saved);
 
+/// Input for `iptables-restore --noflush` on the nat table, given what
+/// `iptables-save -t nat` shows: the targets' new IPv4 TCP connections to
+/// anywhere not excluded are redirected to `p.redirect_port` on loopback
+/// (conntrack keeps the original destination for SO_ORIGINAL_DST). Empty
+/// when `p.redirect_port` is 0. Installed before the raw table's rules,
+/// which stop queueing TCP: never a moment when neither path holds.
+std::string iptables_nat_install(const linux_params& p, std::string_view saved);
+
 /// The same for `ip6tables-restore --noflush`: queues the targets' IPv6
 /// TCP/UDP so the engine drops (and counts) it instead of leaking it.
 std::string ip6tables_install(const linux_params& p, std::string_view saved);
 
 /// Input for `iptables-restore --noflush` / `ip6tables-restore --noflush`
-/// that removes the chain and every jump to it, given what
-/// `iptables-save -t raw` shows; empty when there is nothing to remove.
-std::string iptables_remove(std::string_view chain, std::string_view saved);
+/// that removes the chain and every jump to it from `table`, given what
+/// `iptables-save -t <table>` shows; empty when there is nothing to remove.
+std::string iptables_remove(std::string_view chain, std::string_view saved,
+                            std::string_view table = "raw");
 
 /// True if `iptables-save -t raw` output contains the chain.
 bool save_output_has_chain(std::string_view save_output,

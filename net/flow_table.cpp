@@ -123,6 +123,7 @@ flow_entry* flow_table::insert_free(const flow_key& key, flow_time now) {
   e.cookie = 0;
   e.pid = 0;
   e.direct = false;
+  e.relayed = false;
   e.in_use_ = true;
   e.closing_ = false;
   index_insert(by_key_, key_slot(key), idx + 1);

@@ -43,6 +43,8 @@ struct flow_entry {
   uint64_t cookie = 0;    // the owner's own data (e.g. a session slot)
   uint32_t pid = 0;       // the application's process, when the port knew it
   bool direct = false;    // let out unchanged, not proxied (user's choice)
+  bool relayed = false;   // TCP the kernel redirected: `cookie` is the
+                          // relay's stream, no packet of it is rewritten
 
   nat_flow nat() const { return {key.src, key.dst, listener_peer}; }
 
@@ -61,20 +63,24 @@ public:
 /// with a reader and a writer), and those kept free for everything else
 /// (the capture, the control socket, UDP associations, log files).
 constexpr size_t descriptors_per_tcp_flow = 4;
+/// A TCP flow the kernel redirected to the relay: its two sockets (a pipe
+/// only while bytes wait in it, from a small pool).
+constexpr size_t descriptors_per_relayed_flow = 2;
 constexpr size_t reserved_descriptors = 512;
 
 /// The flow cap a process can honour with `open_file_limit` descriptors
 /// (0: no per-process limit): running out of descriptors mid-flow breaks
 /// connections, so the cap is lowered instead and the oldest idle flow
 /// makes room, as at any cap.
-inline uint32_t flows_within_descriptor_budget(uint32_t configured,
-                                               size_t open_file_limit) {
+inline uint32_t
+flows_within_descriptor_budget(uint32_t configured, size_t open_file_limit,
+                               size_t per_flow = descriptors_per_tcp_flow) {
   if (open_file_limit == 0)
     return configured;
   size_t usable = open_file_limit > reserved_descriptors + 64
                       ? open_file_limit - reserved_descriptors
                       : 64;
-  size_t allowed = usable / descriptors_per_tcp_flow;
+  size_t allowed = usable / per_flow;
   return allowed < configured ? static_cast<uint32_t>(allowed) : configured;
 }
 

@@ -94,6 +94,10 @@ struct capture_options {
   /// Windows: how long a flow's first packet waits for the socket event
   /// that names its process, before the OS's socket tables are asked.
   std::chrono::milliseconds owner_wait{150};
+  /// Linux: the kernel redirects the targets' TCP connections to the
+  /// listener (nat REDIRECT) when it can; false, or a kernel without NAT,
+  /// queues TCP to the engine like UDP.
+  bool kernel_redirect = true;
 };
 
 class capture_session {
@@ -120,6 +124,13 @@ public:
 
   /// What was set up, for the log ("NFQUEUE 7042, cgroup drover-...").
   virtual std::string description() const = 0;
+
+  /// True when the OS itself sends the targets' TCP connections to the
+  /// listener, with their original destination (Linux: nat REDIRECT); the
+  /// engine then relays them (actors/tcp_relay.hpp) and no TCP packet is
+  /// queued. False: the engine rewrites TCP packets to the listener
+  /// (WinDivert, or Linux without NAT).
+  virtual bool redirects_tcp() const { return false; }
 };
 
 struct capture_result {

@@ -29,6 +29,13 @@ constexpr socket_handle invalid_socket = -1;
 /// port is written back. invalid_socket on failure, with `error` set.
 socket_handle listen_tcp(net::endpoint& at, std::string& error);
 
+/// The loopback listener the capture sends the targets' connections to.
+/// Linux: on a port below 1024, which only a privileged process can take,
+/// so no local program can stand in for the engine while it restarts (the
+/// kernel keeps redirecting to the port meanwhile); the backlog takes a
+/// burst of thousands. Windows: any free port. Sets `at.port`.
+socket_handle listen_for_redirects(net::endpoint& at, std::string& error);
+
 /// Starts a non-blocking TCP connect; the socket becomes writable once
 /// connected (a broker can write to it at once: CAF sends when it can).
 socket_handle start_tcp_connect(net::endpoint to, std::string& error);

@@ -516,8 +516,9 @@ TEST_F(security_e2e, the_service_units_capabilities_are_enough) {
   // The sandbox held: only the listed capabilities, no new privileges.
   auto text = read("/proc/" + std::to_string(service.pid()) + "/status");
   EXPECT_NE(text.find("NoNewPrivs:\t1"), std::string::npos) << text;
-  EXPECT_NE(text.find("CapBnd:\t000000c000083000"), std::string::npos)
-      << "NET_ADMIN, NET_RAW, SYS_PTRACE, PERFMON, BPF: " << text;
+  EXPECT_NE(text.find("CapBnd:\t000000c000083400"), std::string::npos)
+      << "NET_BIND_SERVICE, NET_ADMIN, NET_RAW, SYS_PTRACE, PERFMON, BPF: "
+      << text;
   struct stat st {};
   ASSERT_EQ(::stat(socket_path().c_str(), &st), 0);
   EXPECT_EQ(st.st_gid, 4242u) << "the control socket is the group's";

@@ -139,6 +139,50 @@ TEST(linux_rules, install_text_is_one_chain_in_raw_output) {
   EXPECT_TRUE(has(v6, "-p tcp -j NFQUEUE --queue-num 3"));
 }
 
+// The kernel redirects TCP: raw leaves the targets' TCP tracked (so nat
+// sees its first packet) and queues only UDP; nat OUTPUT redirects the
+// targets' TCP to everything not excluded to the relay's port.
+TEST(linux_rules, with_a_redirect_tcp_goes_to_nat_and_only_udp_is_queued) {
+  auto p = linux_defaults();
+  p.redirect_port = 1023;
+  auto raw = iptables_install(p, saved("", false));
+  EXPECT_FALSE(has(raw, "--sport 15001")) << "conntrack answers for the relay";
+  EXPECT_FALSE(has(raw, "RST")) << raw;
+  EXPECT_FALSE(has(raw, "-p tcp -j CT --notrack")) << raw;
+  EXPECT_FALSE(has(raw, "-p tcp -j NFQUEUE")) << raw;
+  EXPECT_TRUE(has(raw, "-A DROVER -p udp --dport 67:68 -j RETURN\n"
+                       "-A DROVER -p tcp -j RETURN\n"
+                       "-A DROVER -p udp -j CT --notrack\n"
+                       "-A DROVER -p udp -j NFQUEUE --queue-num 3\n"))
+      << raw;
+  EXPECT_TRUE(has(raw, "-p icmp --icmp-type port-unreachable"));
+  auto nat_saved = std::string{"*nat\n:PREROUTING ACCEPT [0:0]\n"
+                               ":OUTPUT ACCEPT [0:0]\nCOMMIT\n"};
+  EXPECT_EQ(iptables_nat_install(p, nat_saved),
+            "*nat\n"
+            ":DROVER - [0:0]\n"
+            "-I OUTPUT 1 -j DROVER\n"
+            "-A DROVER -m mark ! --mark 1146290183 -j RETURN\n"
+            "-A DROVER -d 127.0.0.0/8 -j RETURN\n"
+            "-A DROVER -d 203.0.113.9/32 -j RETURN\n"
+            "-A DROVER -d 255.255.255.255/32 -j RETURN\n"
+            "-A DROVER -d 169.254.0.0/16 -j RETURN\n"
+            "-A DROVER -d 224.0.0.0/4 -j RETURN\n"
+            "-A DROVER -d 192.168.0.0/16 -j RETURN\n"
+            "-A DROVER -p tcp -j REDIRECT --to-ports 1023\n"
+            "COMMIT\n");
+  // Without a redirect there is nothing for nat, and removal names nat.
+  EXPECT_EQ(iptables_nat_install(linux_defaults(), nat_saved), "");
+  auto nat_with_chain = std::string{"*nat\n:OUTPUT ACCEPT [0:0]\n"
+                                    ":DROVER - [0:0]\n-A OUTPUT -j DROVER\n"
+                                    "COMMIT\n"};
+  EXPECT_EQ(iptables_remove("DROVER", nat_with_chain, "nat"),
+            "*nat\n-D OUTPUT -j DROVER\n-F DROVER\n-X DROVER\nCOMMIT\n");
+  auto install = iptables_nat_install(p, "");
+  EXPECT_FALSE(rules_intact(nat_saved, install, "DROVER"))
+      << "a flushed nat table is seen";
+}
+
 TEST(linux_rules, a_new_session_replaces_the_rules_in_one_transaction) {
   auto p = linux_defaults();
   // The previous session's (or a killed engine's) rules are in place: the

@@ -152,6 +152,8 @@ public:
   std::shared_ptr<linux_guard> guard;
   std::unique_ptr<packet_injector> raw;
   std::unique_ptr<packet_port> queue;
+  bool redirecting = false;
+  std::string fallback_reason; // why the kernel does not redirect TCP
 
   ~linux_capture() override {
     // The rules stay with the guard: what they queue while no session
@@ -184,9 +186,16 @@ public:
   }
 
   std::string description() const override {
-    return "NFQUEUE " + std::to_string(queue_number) + ", iptables raw chain "
-           + chain + "; " + guard->description();
+    return std::string{redirecting ? "TCP: nat REDIRECT to the relay; UDP: "
+                                   : "TCP and UDP: "}
+           + "NFQUEUE " + std::to_string(queue_number) + ", iptables chain "
+           + chain + "; " + guard->description()
+           + (fallback_reason.empty() ? ""
+                                      : "; the kernel cannot redirect TCP ("
+                                            + fallback_reason + ")");
   }
+
+  bool redirects_tcp() const override { return redirecting; }
 };
 
 } // namespace
@@ -266,10 +275,19 @@ capture_result open_capture(const capture_options& opts) {
   p.listener = opts.listener;
   p.injected_mark = injected_mark;
   p.skip = opts.skip;
-  if (!guard->apply(p, r.error)) {
+  p.redirect_port = opts.kernel_redirect ? opts.listener.port : 0;
+  if (p.redirect_port != 0 && !guard->apply(p, r.error)) {
+    // No NAT in this kernel (iptable_nat, nf_nat or xt_REDIRECT missing):
+    // the engine rewrites TCP itself, as before the relay existed.
+    s->fallback_reason = r.error;
+    r.error.clear();
+    p.redirect_port = 0;
+  }
+  if (p.redirect_port == 0 && !guard->apply(p, r.error)) {
     r.failure = capture_failure::unavailable;
     return r;
   }
+  s->redirecting = p.redirect_port != 0;
   r.session = std::move(s);
   return r;
 }

@@ -52,6 +52,40 @@ socket_handle listen_tcp(net::endpoint& at, std::string& error) {
   return fd;
 }
 
+socket_handle listen_for_redirects(net::endpoint& at, std::string& error) {
+  // From the top of the privileged range down: ports there are rarely
+  // used on loopback, and the same one comes back after a restart.
+  for (uint16_t port = 1023; port >= 900; --port) {
+    net::endpoint try_at{at.ip, port};
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+      error = std::strerror(errno);
+      return invalid_socket;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    auto a = to_sockaddr(try_at);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0
+        && ::listen(fd, SOMAXCONN) == 0) {
+      at = try_at;
+      return fd;
+    }
+    int e = errno;
+    ::close(fd);
+    if (e != EADDRINUSE) {
+      error = std::string{"cannot listen on "} + net::to_string(at.ip) + ":"
+              + std::to_string(port) + ": " + std::strerror(e)
+              + (e == EACCES ? " (the engine needs CAP_NET_BIND_SERVICE, as "
+                               "root has and the service unit grants)"
+                             : "");
+      return invalid_socket;
+    }
+  }
+  error
+      = "every port from 900 to 1023 on " + net::to_string(at.ip) + " is taken";
+  return invalid_socket;
+}
+
 socket_handle start_tcp_connect(net::endpoint to, std::string& error) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {

@@ -373,8 +373,8 @@ pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
 
 namespace {
 
-std::string saved_table(const char* tool) {
-  auto saved = run_program({std::string{tool} + "-save", "-t", "raw"});
+std::string saved_table(const char* tool, const char* table = "raw") {
+  auto saved = run_program({std::string{tool} + "-save", "-t", table});
   return saved.status == 0 ? saved.output : std::string{};
 }
 
@@ -393,8 +393,18 @@ bool restore(const char* tool, const std::string& input, std::string& error) {
 } // namespace
 
 bool rule_set::apply(const net::capture::linux_params& p, std::string& error) {
-  // IPv4 first: the targets' IPv6 is fenced in by the kernel program
-  // meanwhile, and queued (to be dropped) once its rules are in.
+  // The redirect first: the raw table goes on queueing TCP (untracked, so
+  // unseen by nat) until its own new rules let TCP through to it. Without a
+  // redirect, a redirect left by an earlier session goes once raw queues
+  // TCP again. IPv4 before IPv6: the targets' IPv6 is fenced in by the
+  // kernel program meanwhile, and queued (to be dropped) once its rules
+  // are in.
+  if (p.redirect_port != 0
+      && !restore(
+          "iptables",
+          net::capture::iptables_nat_install(p, saved_table("iptables", "nat")),
+          error))
+    return false;
   if (!restore("iptables",
                net::capture::iptables_install(p, saved_table("iptables")),
                error)
@@ -402,6 +412,11 @@ bool rule_set::apply(const net::capture::linux_params& p, std::string& error) {
                   net::capture::ip6tables_install(p, saved_table("ip6tables")),
                   error))
     return false;
+  if (p.redirect_port == 0)
+    restore("iptables",
+            net::capture::iptables_remove(
+                chain_, saved_table("iptables", "nat"), "nat"),
+            error);
   applied_ = p;
   return true;
 }
@@ -416,7 +431,11 @@ bool rule_set::intact() const {
              net::capture::iptables_install(*applied_, {}), chain_)
          && net::capture::rules_intact(
              saved_table("ip6tables"),
-             net::capture::ip6tables_install(*applied_, {}), chain_);
+             net::capture::ip6tables_install(*applied_, {}), chain_)
+         && (applied_->redirect_port == 0
+             || net::capture::rules_intact(
+                 saved_table("iptables", "nat"),
+                 net::capture::iptables_nat_install(*applied_, {}), chain_));
 }
 
 bool rule_set::reapply(std::string& error) {
@@ -428,6 +447,10 @@ void rule_set::remove() {
   for (const char* tool : {"iptables", "ip6tables"})
     restore(tool, net::capture::iptables_remove(chain_, saved_table(tool)),
             error);
+  restore("iptables",
+          net::capture::iptables_remove(chain_, saved_table("iptables", "nat"),
+                                        "nat"),
+          error);
   applied_.reset();
 }
 

@@ -62,6 +62,12 @@ socket_handle listen_tcp(net::endpoint& at, std::string& error) {
   return static_cast<socket_handle>(s);
 }
 
+socket_handle listen_for_redirects(net::endpoint& at, std::string& error) {
+  // WinDivert rewrites to this port; Windows reserves no port range for
+  // administrators, so any free port (the listener is exclusive).
+  return listen_tcp(at, error);
+}
+
 socket_handle start_tcp_connect(net::endpoint to, std::string& error) {
   SOCKET s = open_stream();
   if (s == INVALID_SOCKET) {

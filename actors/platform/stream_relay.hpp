@@ -1,0 +1,70 @@
+#pragma once
+
+// The TCP relay: where the kernel hands a target's connections to Drover
+// (Linux: nat REDIRECT to a loopback listener, the original destination
+// from SO_ORIGINAL_DST). Each connection gets its SOCKS5 CONNECT and then
+// has its bytes moved between the two sockets by the kernel (splice), on
+// the relay's own threads: no copy into the engine, no actor message per
+// read. What happens to the streams is reported in batches (stream_news);
+// the flow-manager keeps the table, this only moves bytes.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "actors/platform/sockets.hpp"
+#include "net/stream_news.hpp"
+
+namespace drover::platform {
+
+struct relay_proxy {
+  net::endpoint proxy;
+  bool auth = false;
+  std::string login; // never logged
+  std::string password;
+  std::chrono::milliseconds connect_timeout{10000};
+};
+
+/// What happens to a new connection: the flow-manager's policy.
+enum class relay_mode : uint8_t { proxy, refuse, direct };
+
+/// Called on the relay's threads; must return quickly.
+class relay_events {
+public:
+  virtual ~relay_events() = default;
+  virtual void news(net::stream_news_batch&& batch) = 0;
+  /// The proxy failed a connection (refused, timed out, closed during the
+  /// handshake): the engine checks it.
+  virtual void proxy_failed(const std::string& why) = 0;
+};
+
+struct relay_options {
+  relay_proxy proxy;
+  relay_mode mode = relay_mode::refuse;
+  /// 0: one per two processors (at least one, at most eight).
+  unsigned threads = 0;
+  /// How often moved bytes are reported.
+  std::chrono::milliseconds progress_interval{1000};
+};
+
+class stream_relay {
+public:
+  virtual ~stream_relay() = default; // every stream closed, threads joined
+  virtual void set_mode(relay_mode mode) = 0;
+  virtual relay_mode mode() const = 0;
+  /// Ends one stream (its flow left the table: evicted, expired).
+  virtual void close(uint64_t id) = 0;
+  /// Ends every stream (the computer goes to sleep).
+  virtual void close_all() = 0;
+};
+
+/// Starts relaying the connections `listener` (listening, this call takes
+/// it) accepts; nullptr with `error` set if it cannot. Where the OS has no
+/// such relay, always nullptr.
+std::unique_ptr<stream_relay> start_stream_relay(socket_handle listener,
+                                                 relay_options options,
+                                                 relay_events& events,
+                                                 std::string& error);
+
+} // namespace drover::platform

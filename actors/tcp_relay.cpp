@@ -1,0 +1,78 @@
+#include "actors/tcp_relay.hpp"
+
+#include <caf/send.hpp>
+
+#include "actors/log/logging.hpp"
+#include "actors/log/trace.hpp"
+#include "actors/panic.hpp"
+
+namespace drover {
+
+namespace {
+
+platform::relay_mode mode_of(new_flow_policy p) {
+  switch (p) {
+    case new_flow_policy::proxy:
+      return platform::relay_mode::proxy;
+    case new_flow_policy::direct:
+      return platform::relay_mode::direct;
+    case new_flow_policy::refuse:
+    case new_flow_policy::drop:
+      break;
+  }
+  return platform::relay_mode::refuse;
+}
+
+} // namespace
+
+void relay_sink::news(net::stream_news_batch&& batch) {
+  caf::anon_send(fm_, std::move(batch));
+}
+
+void relay_sink::proxy_failed(const std::string& why) {
+  log::get("tcp-relay")->warn("{}", why);
+  trace::record("tcp-relay", "failed", {{"reason", why}});
+  // The supervisor checks the proxy and, if it is down, reconnects.
+  if (health_)
+    caf::anon_send(health_, atom::check_v, why);
+}
+
+tcp_relay_actor::behavior_type
+tcp_relay(tcp_relay_actor::stateful_pointer<tcp_relay_state> self,
+          platform::socket_handle listener, upstream_settings upstream,
+          flow_manager_actor fm) {
+  report_panics(self);
+  auto& st = self->state;
+  st.sink = std::make_unique<relay_sink>(std::move(fm), upstream.health);
+  platform::relay_options opts;
+  opts.proxy.proxy = upstream.proxy;
+  opts.proxy.auth = upstream.auth;
+  opts.proxy.login = upstream.login;
+  opts.proxy.password = upstream.password;
+  opts.proxy.connect_timeout = upstream.connect_timeout;
+  opts.mode = platform::relay_mode::refuse; // until the flow-manager says
+  std::string error;
+  st.relay = platform::start_stream_relay(listener, std::move(opts), *st.sink,
+                                          error);
+  if (!st.relay) {
+    log::get(self->name())->error("the TCP relay cannot start: {}", error);
+    self->quit(caf::make_error(ec::driver_lost, "the TCP relay: " + error));
+    return {[](atom::stop, uint64_t) {}, [](atom::update, new_flow_policy) {},
+            [](atom::reset) {},
+            [](atom::get, atom::status) {
+              return false;
+            }};
+  }
+  return {
+      [=](atom::stop, uint64_t id) { self->state.relay->close(id); },
+      [=](atom::update, new_flow_policy policy) {
+        self->state.relay->set_mode(mode_of(policy));
+      },
+      [=](atom::reset) { self->state.relay->close_all(); },
+      [=](atom::get, atom::status) {
+        return self->state.relay->mode() != platform::relay_mode::refuse;
+      },
+  };
+}
+
+} // namespace drover
