@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace drover {
@@ -36,6 +37,30 @@ struct captured_packet {
   const void* meta = nullptr;
 };
 
+/// Leaves new elements uninitialised: a batch's pages are touched (and
+/// count in the engine's memory) only once packets fill them. Batches are
+/// sized for the largest packets (64 KiB GSO) while most are small.
+template<class T>
+struct uninitialized_allocator : std::allocator<T> {
+  template<class U>
+  struct rebind {
+    using other = uninitialized_allocator<U>;
+  };
+  uninitialized_allocator() = default;
+  template<class U>
+  uninitialized_allocator(const uninitialized_allocator<U>&) noexcept {}
+  template<class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template<class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+using byte_buffer = std::vector<uint8_t, uninitialized_allocator<uint8_t>>;
+
 /// A reusable batch: fixed capacity, allocated once by the port.
 struct packet_batch_buffer {
   packet_batch_buffer(size_t bytes, size_t max, size_t meta_bytes = 0)
@@ -43,7 +68,7 @@ struct packet_batch_buffer {
     packets.reserve(max);
   }
 
-  std::vector<uint8_t> data;
+  byte_buffer data;
   std::vector<captured_packet> packets;
   std::vector<uint8_t> meta; // per packet, for the port (captured_packet::meta)
 

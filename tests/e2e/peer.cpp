@@ -409,6 +409,59 @@ int sink_server(const char* ip, int port) {
   }
 }
 
+// The download side of the bench: each connection names how many MiB it
+// wants ("N\n"), gets them and the end of the stream.
+int source_server(const char* ip, int port) {
+  int fd = listener(ip, port, SOCK_STREAM);
+  std::printf("listening\n");
+  std::fflush(stdout);
+  for (;;) {
+    int c = accept(fd, nullptr, nullptr);
+    if (c < 0)
+      continue;
+    std::thread{[c] {
+      std::string line;
+      char ch;
+      while (recv(c, &ch, 1, 0) == 1 && ch != '\n')
+        line += ch;
+      auto mib = std::strtoull(line.c_str(), nullptr, 10);
+      std::string chunk(1 << 20, 's');
+      for (uint64_t i = 0; i < mib; ++i)
+        if (!send_all(c, chunk))
+          break;
+      close(c);
+    }}.detach();
+  }
+}
+
+int bulk_down(const char* ip, int port, int mib, const std::string& proxy) {
+  int fd
+      = socks_connect(proxy, ip, port, drover::net::socks5::command::connect);
+  if (fd < 0) {
+    std::printf("fail connect\n");
+    return 1;
+  }
+  auto start = bench_clock::now();
+  send_all(fd, std::to_string(mib) + "\n");
+  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  for (;;) {
+    auto n = recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0)
+      break;
+    total += static_cast<uint64_t>(n);
+  }
+  auto seconds
+      = std::chrono::duration<double>(bench_clock::now() - start).count();
+  close(fd);
+  if (total != uint64_t(mib) << 20) {
+    std::printf("fail count %llu\n", static_cast<unsigned long long>(total));
+    return 1;
+  }
+  std::printf("mib_per_s %.1f\n", mib / seconds);
+  return 0;
+}
+
 int bulk(const char* ip, int port, int mib, const std::string& proxy) {
   int fd
       = socks_connect(proxy, ip, port, drover::net::socks5::command::connect);
@@ -604,6 +657,10 @@ int main(int argc, char** argv) {
     return sink_server(ip, port);
   if (mode == "bulk")
     return bulk(ip, port, n, proxy);
+  if (mode == "source")
+    return source_server(ip, port);
+  if (mode == "bulk-down")
+    return bulk_down(ip, port, n, proxy);
   if (mode == "udp-rtt")
     return udp_rtt(ip, port, n, proxy);
   if (mode == "conn-rate")

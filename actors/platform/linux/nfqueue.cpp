@@ -216,7 +216,7 @@ private:
   uint16_t queue_;
   queue_marks marks_;
   int wake_;
-  std::vector<char> tx_;
+  std::vector<char, uninitialized_allocator<char>> tx_;
   size_t tx_limit_ = tx_size; // bytes per sendto
   packet_batch_buffer* current_ = nullptr;
   std::atomic<uint64_t> received_{0}, batches_{0}, overruns_{0};

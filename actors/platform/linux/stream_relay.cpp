@@ -35,7 +35,7 @@ using news_kind = net::stream_news::kind;
 // A pipe is the kernel's buffer between the two sockets (splice moves page
 // references, not bytes). Bulk moves in large steps; each thread keeps a
 // few spare pipes, so an idle stream holds none: two descriptors a flow.
-constexpr int pipe_capacity = 256 << 10;
+constexpr int pipe_capacity = 1 << 20;
 constexpr size_t spare_pipes = 8;
 // The proxy's bytes during the handshake: its replies are short; what
 // follows CONNECT's reply is the server's first bytes, bounded here.
