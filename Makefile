@@ -2,7 +2,7 @@
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
 .PHONY: run install uninstall test build build-windows test-native test-sanitize test-fuzz \
-        test-windows package-windows package-linux bench bench-engine bench-capture format clean
+        test-windows package-windows package-linux bench bench-engine bench-soak bench-capture format clean
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -75,6 +75,15 @@ bench-engine:
 	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS) --target bench_engine
 	./$(BUILD)/bench/bench_engine 256 10000
+
+# An hour of steady load through the engine (root): its memory and
+# descriptors sampled each minute must stay flat (the tests run the same
+# for two minutes: tests/e2e/soak_test.cpp).
+bench-soak:
+	scripts/setup.sh test
+	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS) --target soak_e2e_test
+	DROVER_SOAK_SECONDS=3600 ./$(BUILD)/tests/soak_e2e_test
 
 # What exec-time capture costs other programs (root): fork+exec and
 # socket creation, engine off vs on; figures in docs/benchmarks.md.

@@ -14,6 +14,12 @@
 //                           the server saw changes, "tcp lost WHY" when the
 //                           connection ends; stops at EOF or "quit" on
 //                           stdin
+//   churn IP PORT SECONDS   for SECONDS: a new TCP connection to a
+//                           tcp-echo server every 10 ms (banner, 512 bytes
+//                           echoed, close) and a datagram on one UDP socket
+//                           to a udp-echo server; prints "churn rounds N
+//                           failed M" (a soak's load: flows come and go,
+//                           one voice-like socket stays)
 //   socket-mark             prints "mark tcp=N udp=N": the marks of a new
 //                           TCP and a new UDP socket
 //   hold-tcp IP PORT        connects, prints "connected", then waits for
@@ -138,6 +144,55 @@ void tcp_lost(chatter_state& s, const std::string& why) {
   s.tcp = -1;
   s.tcp_ready = false;
   s.tcp_banner.clear();
+}
+
+// One TCP exchange on a new connection: false on any failure.
+bool churn_tcp(const sockaddr_in& a) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  bool ok = connect(fd, as_sockaddr(a), sizeof a) == 0;
+  char buf[1024];
+  std::string banner;
+  while (ok && banner.find('\n') == std::string::npos) {
+    auto n = recv(fd, buf, sizeof buf, 0);
+    ok = n > 0;
+    if (ok)
+      banner.append(buf, static_cast<size_t>(n));
+  }
+  std::string message(512, 'c');
+  ok = ok && send(fd, message.data(), message.size(), MSG_NOSIGNAL) == 512;
+  size_t echoed = banner.size() - banner.find('\n') - 1;
+  while (ok && echoed < message.size()) {
+    auto n = recv(fd, buf, sizeof buf, 0);
+    ok = n > 0;
+    echoed += ok ? static_cast<size_t>(n) : 0;
+  }
+  close(fd);
+  return ok;
+}
+
+int churn(const char* ip, int port, int seconds) {
+  auto a = endpoint(ip, port);
+  int udp = socket(AF_INET, SOCK_DGRAM, 0);
+  timeval tv{2, 0};
+  setsockopt(udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds{seconds};
+  long rounds = 0, failed = 0;
+  char buf[2048];
+  while (std::chrono::steady_clock::now() < end) {
+    bool ok = churn_tcp(a);
+    const char voice[] = "voice";
+    ok = sendto(udp, voice, sizeof voice - 1, 0, as_sockaddr(a), sizeof a) > 0
+         && recv(udp, buf, sizeof buf, 0) > 0 && ok;
+    ++rounds;
+    failed += ok ? 0 : 1;
+    usleep(10000);
+  }
+  say("churn rounds " + std::to_string(rounds) + " failed "
+      + std::to_string(failed));
+  close(udp);
+  return failed == 0 ? 0 : 1;
 }
 
 int chatter(const char* ip, int port) {
@@ -295,6 +350,8 @@ int target_mode(const std::string& mode, int argc, char** argv) {
     return spawn(std::atoi(argv[2]), argv + 3);
   if (mode == "chatter" && argc >= 4)
     return chatter(argv[2], std::atoi(argv[3]));
+  if (mode == "churn" && argc >= 5)
+    return churn(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
   if (mode == "socket-mark")
     return socket_mark();
   if (mode == "whoami")
