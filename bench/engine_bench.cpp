@@ -24,6 +24,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "net/flow_table.hpp"
@@ -32,6 +33,7 @@
 
 using namespace std::chrono_literals;
 using drover::test::child;
+using drover::test::rss_kib;
 using drover::test::sh;
 using drover::test::sh_output;
 namespace fs = std::filesystem;
@@ -102,8 +104,12 @@ struct bench_world : drover::test::proxy_lab {
     return c.output();
   }
 
-  // Runs the peer helper in the app namespace, directly or under drover.
-  std::string peer(std::vector<std::string> args, bool through_drover) {
+  // Runs the peer helper in the app namespace, directly or under drover;
+  // `engine_cpu` (if given) gets the CPU seconds the drover process itself
+  // used (its /proc stat sampled every 10 ms until it ends: the client, its
+  // child, is not counted).
+  std::string peer(std::vector<std::string> args, bool through_drover,
+                   double* engine_cpu = nullptr) {
     std::vector<std::string> argv{"ip", "netns", "exec", app.name()};
     if (through_drover)
       for (auto a : {std::string{DROVER_BINARY}, std::string{"run"},
@@ -113,8 +119,38 @@ struct bench_world : drover::test::proxy_lab {
     argv.push_back(DROVER_PEER);
     argv.insert(argv.end(), args.begin(), args.end());
     child c{argv, {"XDG_STATE_HOME=" + (dir / "state").string()}};
+    if (engine_cpu != nullptr) {
+      double last = 0;
+      while (c.running()) {
+        last = std::max(last, cpu_seconds(c.pid()));
+        ::usleep(10000);
+      }
+      *engine_cpu = last;
+    }
     c.wait(600s);
     return c.output();
+  }
+
+  // User + system CPU seconds of a running process, 0 once it is gone.
+  static double cpu_seconds(pid_t pid) {
+    std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+    std::string text;
+    std::getline(in, text); // one line
+    auto close = text.rfind(')');
+    if (close == std::string::npos)
+      return 0;
+    std::istringstream fields{text.substr(close + 2)};
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    // After the name: state is field 3; utime and stime are 14 and 15.
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14)
+        utime = std::stoull(field);
+      if (i == 15)
+        stime = std::stoull(field);
+    }
+    return static_cast<double>(utime + stime)
+           / static_cast<double>(::sysconf(_SC_CLK_TCK));
   }
 };
 
@@ -130,14 +166,6 @@ double number(const std::string& text, const std::string& key) {
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
-}
-
-long rss_kib(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stol(line.substr(6));
-  return -1;
 }
 
 void bulk(bench_world& w, const std::string& mib);
@@ -210,17 +238,24 @@ void bulk_way(bench_world& w, const std::string& mib, const char* mode,
   std::vector<double> direct, explicit_socks, drover, redsocks{0};
   if (w.redsocks)
     redsocks.clear();
+  double drover_cpu = 0, redsocks_cpu = 0;
   for (int i = 0; i < 3; ++i) {
     direct.push_back(
         number(w.peer({mode, server, port, mib}, false), "mib_per_s"));
     explicit_socks.push_back(
         number(w.peer({mode, server, port, mib, proxy}, false), "mib_per_s"));
+    double cpu = 0;
     drover.push_back(
-        number(w.peer({mode, server, port, mib}, true), "mib_per_s"));
-    if (w.redsocks)
+        number(w.peer({mode, server, port, mib}, true, &cpu), "mib_per_s"));
+    drover_cpu += cpu;
+    if (w.redsocks) {
+      auto before = bench_world::cpu_seconds(w.redsocks->pid());
       redsocks.push_back(
           number(w.peer_via_redsocks({mode, server, port, mib}), "mib_per_s"));
+      redsocks_cpu += bench_world::cpu_seconds(w.redsocks->pid()) - before;
+    }
   }
+  auto gib = 3 * std::stod(mib) / 1024;
   auto d = median(direct), e = median(explicit_socks), t = median(drover);
   std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n", d,
               e, t);
@@ -229,6 +264,11 @@ void bulk_way(bench_world& w, const std::string& mib, const char* mode,
       "   explicit/direct = %.2f\n",
       t / e, goal, t / d, e / d);
   print_redsocks(w, median(redsocks), e);
+  // Drover's figure includes starting and stopping its engine each run.
+  std::printf("CPU per GiB relayed: Drover %.2f s", drover_cpu / gib);
+  if (w.redsocks)
+    std::printf("   redsocks %.2f s", redsocks_cpu / gib);
+  std::printf("\n");
 }
 
 void bulk(bench_world& w, const std::string& mib) {

@@ -22,6 +22,9 @@
 //
 // Measuring modes (bench/engine_bench.cpp):
 //   sink IP PORT                count what arrives, reply with the count
+//   source IP PORT              send the MiB a connection asks for ("N\n")
+//   bulk-down IP PORT MIB [PROXY]  fetch MIB MiB from a source; prints
+//                               "mib_per_s X"
 //   bulk IP PORT MIB [PROXY]    send MIB MiB (through SOCKS5 PROXY=ip:port
 //                               when given); prints "mib_per_s X"
 //   udp-rtt IP PORT N [PROXY]   N ping-pongs (through UDP ASSOCIATE when
@@ -386,7 +389,10 @@ int socks_connect(const std::string& proxy, const char* ip, int port,
   return fd;
 }
 
-int sink_server(const char* ip, int port) {
+// Accepts forever; each connection is handled on a thread of its own,
+// then closed.
+template<class Handler>
+int serve_each(const char* ip, int port, Handler handle) {
   int fd = listener(ip, port, SOCK_STREAM);
   std::printf("listening\n");
   std::fflush(stdout);
@@ -394,44 +400,41 @@ int sink_server(const char* ip, int port) {
     int c = accept(fd, nullptr, nullptr);
     if (c < 0)
       continue;
-    std::thread{[c] {
-      std::vector<char> buf(1 << 20);
-      uint64_t total = 0;
-      for (;;) {
-        auto n = recv(c, buf.data(), buf.size(), 0);
-        if (n <= 0)
-          break;
-        total += static_cast<uint64_t>(n);
-      }
-      send_all(c, std::to_string(total) + "\n");
+    std::thread{[c, handle] {
+      handle(c);
       close(c);
     }}.detach();
   }
 }
 
+int sink_server(const char* ip, int port) {
+  return serve_each(ip, port, [](int c) {
+    std::vector<char> buf(1 << 20);
+    uint64_t total = 0;
+    for (;;) {
+      auto n = recv(c, buf.data(), buf.size(), 0);
+      if (n <= 0)
+        break;
+      total += static_cast<uint64_t>(n);
+    }
+    send_all(c, std::to_string(total) + "\n");
+  });
+}
+
 // The download side of the bench: each connection names how many MiB it
 // wants ("N\n"), gets them and the end of the stream.
 int source_server(const char* ip, int port) {
-  int fd = listener(ip, port, SOCK_STREAM);
-  std::printf("listening\n");
-  std::fflush(stdout);
-  for (;;) {
-    int c = accept(fd, nullptr, nullptr);
-    if (c < 0)
-      continue;
-    std::thread{[c] {
-      std::string line;
-      char ch;
-      while (recv(c, &ch, 1, 0) == 1 && ch != '\n')
-        line += ch;
-      auto mib = std::strtoull(line.c_str(), nullptr, 10);
-      std::string chunk(1 << 20, 's');
-      for (uint64_t i = 0; i < mib; ++i)
-        if (!send_all(c, chunk))
-          break;
-      close(c);
-    }}.detach();
-  }
+  return serve_each(ip, port, [](int c) {
+    std::string line;
+    char ch;
+    while (recv(c, &ch, 1, 0) == 1 && ch != '\n')
+      line += ch;
+    auto mib = std::strtoull(line.c_str(), nullptr, 10);
+    std::string chunk(1 << 20, 's');
+    for (uint64_t i = 0; i < mib; ++i)
+      if (!send_all(c, chunk))
+        break;
+  });
 }
 
 int bulk_down(const char* ip, int port, int mib, const std::string& proxy) {

@@ -532,19 +532,6 @@ TEST_F(security_e2e, the_service_units_capabilities_are_enough) {
   EXPECT_EQ(service.wait(10s), 0) << service.output();
 }
 
-namespace {
-
-// The resident memory of process `pid`, in KiB.
-long rss_kib(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stol(line.substr(6));
-  return -1;
-}
-
-} // namespace
-
 // A UDP association's socket takes datagrams from its relay only: a host
 // on the LAN cannot slip a forged reply (a DNS or STUN answer) into the
 // application, nor make the engine grow by sending from many addresses.

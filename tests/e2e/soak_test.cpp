@@ -19,14 +19,6 @@ using namespace drover::e2e;
 
 namespace {
 
-long rss_kib(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stol(line.substr(6));
-  return -1;
-}
-
 long descriptors(pid_t pid) {
   long n = 0;
   if (auto* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {

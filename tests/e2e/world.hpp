@@ -26,6 +26,7 @@ namespace drover::e2e {
 
 using namespace std::chrono_literals;
 using drover::test::child;
+using drover::test::rss_kib;
 using drover::test::sh;
 using drover::test::sh_output;
 namespace fs = std::filesystem;

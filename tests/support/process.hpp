@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -146,5 +147,14 @@ private:
   int code_ = -1;
   std::string output_;
 };
+
+/// The resident memory of process `pid`, in KiB (-1 if it is gone).
+inline long rss_kib(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stol(line.substr(6));
+  return -1;
+}
 
 } // namespace drover::test

@@ -28,28 +28,36 @@ sockaddr_in to_sockaddr(net::endpoint e) {
   return a;
 }
 
-} // namespace
-
-socket_handle listen_tcp(net::endpoint& at, std::string& error) {
+// A non-blocking TCP listener at `at` (port 0: any free one, written back),
+// or -1 with errno set.
+int open_listener(net::endpoint& at, int backlog) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    error = std::strerror(errno);
-    return invalid_socket;
-  }
+  if (fd < 0)
+    return -1;
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   auto a = to_sockaddr(at);
   socklen_t len = sizeof a;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0
-      || ::listen(fd, 1024) != 0
+      || ::listen(fd, backlog) != 0
       || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    error = std::string{"cannot listen on "} + net::to_string(at.ip) + ": "
-            + std::strerror(errno);
+    int e = errno;
     ::close(fd);
-    return invalid_socket;
+    errno = e;
+    return -1;
   }
   at.port = ntohs(a.sin_port);
   return fd;
+}
+
+} // namespace
+
+socket_handle listen_tcp(net::endpoint& at, std::string& error) {
+  int fd = open_listener(at, 1024);
+  if (fd < 0)
+    error = std::string{"cannot listen on "} + net::to_string(at.ip) + ": "
+            + std::strerror(errno);
+  return fd < 0 ? invalid_socket : fd;
 }
 
 socket_handle listen_for_redirects(net::endpoint& at, std::string& error) {
@@ -57,27 +65,17 @@ socket_handle listen_for_redirects(net::endpoint& at, std::string& error) {
   // used on loopback, and the same one comes back after a restart.
   for (uint16_t port = 1023; port >= 900; --port) {
     net::endpoint try_at{at.ip, port};
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-      error = std::strerror(errno);
-      return invalid_socket;
-    }
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    auto a = to_sockaddr(try_at);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0
-        && ::listen(fd, SOMAXCONN) == 0) {
+    int fd = open_listener(try_at, SOMAXCONN);
+    if (fd >= 0) {
       at = try_at;
       return fd;
     }
-    int e = errno;
-    ::close(fd);
-    if (e != EADDRINUSE) {
+    if (errno != EADDRINUSE) {
       error = std::string{"cannot listen on "} + net::to_string(at.ip) + ":"
-              + std::to_string(port) + ": " + std::strerror(e)
-              + (e == EACCES ? " (the engine needs CAP_NET_BIND_SERVICE, as "
-                               "root has and the service unit grants)"
-                             : "");
+              + std::to_string(port) + ": " + std::strerror(errno)
+              + (errno == EACCES ? " (the engine needs CAP_NET_BIND_SERVICE, "
+                                   "as root has and the service unit grants)"
+                                 : "");
       return invalid_socket;
     }
   }
