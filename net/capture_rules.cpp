@@ -188,6 +188,10 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
                   + std::to_string(p.listener.port);
   bool redirected = p.redirect_port != 0;
   std::string r = install_header(ch, saved);
+  // TCP is the nat table's (tracked, redirected there); it leaves this
+  // chain at its first rule, so no data segment walks the rest.
+  if (redirected)
+    r += "-A " + ch + " -p tcp -j RETURN\n";
   if (p.injected_mark != 0) {
     // Drover's own fabricated UDP replies: never tracked, never captured.
     auto mark = " -m mark --mark " + std::to_string(p.injected_mark);
@@ -222,9 +226,6 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   for (auto& c : excluded_ranges(p.skip))
     skip("-d " + to_string(c));
   skip("-p udp --dport 67:68");
-  // Tracked, so the nat table's REDIRECT sees the connection's first packet.
-  if (redirected)
-    skip("-p tcp");
   std::vector<const char*> queued{"udp"};
   if (!redirected)
     queued.insert(queued.begin(), "tcp");

@@ -150,8 +150,10 @@ TEST(linux_rules, with_a_redirect_tcp_goes_to_nat_and_only_udp_is_queued) {
   EXPECT_FALSE(has(raw, "RST")) << raw;
   EXPECT_FALSE(has(raw, "-p tcp -j CT --notrack")) << raw;
   EXPECT_FALSE(has(raw, "-p tcp -j NFQUEUE")) << raw;
+  EXPECT_TRUE(has(raw, ":DROVER - [0:0]\n-I OUTPUT 1 -j DROVER\n"
+                       "-A DROVER -p tcp -j RETURN\n"))
+      << "first: no TCP segment walks the chain" << raw;
   EXPECT_TRUE(has(raw, "-A DROVER -p udp --dport 67:68 -j RETURN\n"
-                       "-A DROVER -p tcp -j RETURN\n"
                        "-A DROVER -p udp -j CT --notrack\n"
                        "-A DROVER -p udp -j NFQUEUE --queue-num 3\n"))
       << raw;

@@ -41,6 +41,10 @@ constexpr size_t spare_pipes = 8;
 // follows CONNECT's reply is the server's first bytes, bounded here.
 constexpr size_t handshake_limit = 64 << 10;
 constexpr int max_events = 256;
+// News goes to the flow-manager once this many wait, or the oldest has
+// waited this long.
+constexpr size_t news_batch = 256;
+constexpr auto news_delay = std::chrono::milliseconds{20};
 
 // epoll data: 0 the listener, 1 the wake-up, else a stream's address with
 // the lowest bit set for its proxy-side socket.
@@ -144,6 +148,7 @@ private:
   void report_progress();
   void check_deadlines(relay_clock::time_point now);
   void add_news(news_kind what, const stream& s);
+  void add_news(net::stream_news n);
   void add_news(news_kind what, net::endpoint app, net::endpoint remote);
   int next_timeout(relay_clock::time_point now) const;
 
@@ -162,6 +167,7 @@ private:
   std::deque<std::pair<relay_clock::time_point, uint64_t>> deadlines_;
   std::vector<pipe_buffer> spare_;
   net::stream_news_batch news_;
+  relay_clock::time_point news_since_; // when the oldest unsent news came
   uint64_t next_seq_ = 1;
   relay_clock::time_point next_progress_;
   bool accept_later_ = false; // out of descriptors: try again on the tick
@@ -332,6 +338,8 @@ void worker::close_all() {
 
 int worker::next_timeout(relay_clock::time_point now) const {
   auto until = next_progress_;
+  if (!news_.empty())
+    until = std::min(until, news_since_ + news_delay);
   if (!deadlines_.empty())
     until = std::min(until, deadlines_.front().first);
   if (accept_later_)
@@ -372,7 +380,11 @@ void worker::run() {
       report_progress();
       next_progress_ = now + relay_.options().progress_interval;
     }
-    if (!news_.empty()) {
+    // News waits a little, so a burst of connections costs the
+    // flow-manager one message, and one connection at a time does not wake
+    // it for each event (opened, ended) on a busy machine.
+    if (!news_.empty()
+        && (news_.size() >= news_batch || now - news_since_ >= news_delay)) {
       relay_.events().news(std::move(news_));
       news_ = {};
       news_.reserve(64);
@@ -426,12 +438,18 @@ void worker::accept_all() {
   }
 }
 
+void worker::add_news(net::stream_news n) {
+  if (news_.empty())
+    news_since_ = relay_clock::now();
+  news_.push_back(n);
+}
+
 void worker::add_news(news_kind what, net::endpoint app, net::endpoint remote) {
   net::stream_news n;
   n.what = what;
   n.app = app;
   n.remote = remote;
-  news_.push_back(n);
+  add_news(n);
 }
 
 void worker::add_news(news_kind what, const stream& s) {
@@ -442,7 +460,7 @@ void worker::add_news(news_kind what, const stream& s) {
   n.remote = s.remote;
   n.in = s.to_app.bytes;
   n.out = s.to_up.bytes;
-  news_.push_back(n);
+  add_news(n);
 }
 
 void worker::on_accept(int fd, const sockaddr_in& peer) {
