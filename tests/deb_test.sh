@@ -153,6 +153,10 @@ CONFIG
 touch "$out/netns"
 unshare --net="$out/netns" true
 nsenter --net="$out/netns" ip link set lo up
+# A cgroup of that name left by a killed engine of an earlier namespace with
+# the same inode is not this engine's.
+stale="drover-$(stat -L -c %i "$out/netns")"
+find /sys/fs/cgroup -maxdepth 4 -depth -type d -name "$stale" -exec rmdir {} + 2>/dev/null || true
 nsenter --net="$out/netns" chroot "$root" env INVOCATION_ID=deb-test \
   /usr/bin/drover --headless >"$out/engine.log" 2>&1 &
 engine=$! # nsenter and chroot each become the next program: this is drover

@@ -491,7 +491,11 @@ TEST_F(security_e2e, the_service_units_capabilities_are_enough) {
     std::function<void()> remove;
     ~removed_after() { remove(); }
   } cleanup{[&] {
-    in_cgroup_tree("rmdir /sys/fs/cgroup/" + service_cgroup);
+    // The engine's own group inside first (left when the test failed and
+    // killed it), then the service's.
+    in_cgroup_tree("rmdir /sys/fs/cgroup/" + service_cgroup
+                   + "/drover-* 2>/dev/null; rmdir /sys/fs/cgroup/"
+                   + service_cgroup);
   }};
   auto env = w->env();
   env.push_back("DROVER_CGROUP_DELEGATED=1");

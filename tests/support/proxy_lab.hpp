@@ -5,6 +5,8 @@
 // 10.210.0.2:1080; servers on 10.210.0.3, fd77::3) joined by veth. Made by
 // the constructor, removed by the destructor (Linux, root).
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -128,6 +130,13 @@ struct proxy_lab {
   }
 
   ~proxy_lab() {
+    // An engine a test killed leaves its cgroup (drover-<namespace inode>),
+    // as a killed engine must; the namespace goes now, and a later one with
+    // the same inode must not find it.
+    struct stat st {};
+    if (::stat(("/run/netns/" + app.name()).c_str(), &st) == 0)
+      sh("find /sys/fs/cgroup -maxdepth 4 -depth -type d -name 'drover-"
+         + std::to_string(st.st_ino) + "' -exec rmdir {} + 2>/dev/null");
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
