@@ -66,7 +66,13 @@ tcp_relay(tcp_relay_actor::stateful_pointer<tcp_relay_state> self,
   return {
       [=](atom::stop, uint64_t id) { self->state.relay->close(id); },
       [=](atom::update, new_flow_policy policy) {
-        self->state.relay->set_mode(mode_of(policy));
+        std::string why;
+        if (!self->state.relay->set_mode(mode_of(policy), why)) {
+          // Refusing every connection while the engine says Active would
+          // be a silent failure: the supervisor restarts the parts.
+          log::get(self->name())->error("{}", why);
+          self->quit(caf::make_error(ec::driver_lost, why));
+        }
       },
       [=](atom::reset) { self->state.relay->close_all(); },
       [=](atom::get, atom::status) {

@@ -51,7 +51,9 @@ struct relay_options {
 class stream_relay {
 public:
   virtual ~stream_relay() = default; // every stream closed, threads joined
-  virtual void set_mode(relay_mode mode) = 0;
+  /// False (with `error`) if the paused listener could not listen again:
+  /// new connections are then refused, and the relay must be replaced.
+  virtual bool set_mode(relay_mode mode, std::string& error) = 0;
   virtual relay_mode mode() const = 0;
   /// Ends one stream (its flow left the table: evicted, expired).
   virtual void close(uint64_t id) = 0;

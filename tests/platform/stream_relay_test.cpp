@@ -253,13 +253,14 @@ TEST_F(stream_relay_test,
   errno = 0;
   EXPECT_EQ(client(), -1);
   EXPECT_EQ(errno, ECONNREFUSED) << "refused at once, by the kernel";
+  std::string error;
   // Proxying: the listener takes connections again, on the same port ...
-  relay->set_mode(platform::relay_mode::proxy);
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy, error)) << error;
   int fd = client();
   ASSERT_GE(fd, 0);
   EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u);
   // ... and not proxying again ends no open stream.
-  relay->set_mode(platform::relay_mode::refuse);
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::refuse, error)) << error;
   EXPECT_EQ(client(), -1);
   std::string ping = "still here";
   ::send(fd, ping.data(), ping.size(), 0);

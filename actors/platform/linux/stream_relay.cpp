@@ -205,17 +205,22 @@ public:
       if (!workers_.back()->open(listener_, error))
         return false;
     }
-    if (mode_.load() == relay_mode::refuse)
-      pause_listener(true);
+    if (mode_.load() == relay_mode::refuse && !pause_listener(true)) {
+      error = "the relay's listener: " + errno_text(errno);
+      return false;
+    }
     for (auto& w : workers_)
       w->start();
     return true;
   }
 
-  void set_mode(relay_mode m) override {
+  bool set_mode(relay_mode m, std::string& error) override {
     auto old = mode_.exchange(m);
-    if ((old == relay_mode::refuse) != (m == relay_mode::refuse))
-      pause_listener(m == relay_mode::refuse);
+    if ((old == relay_mode::refuse) == (m == relay_mode::refuse)
+        || pause_listener(m == relay_mode::refuse))
+      return true;
+    error = "the relay's listener cannot listen again: " + errno_text(errno);
+    return false;
   }
 
   // Not proxying: the listener stops listening but keeps its port (Linux
@@ -224,12 +229,11 @@ public:
   // itself: the application's connect() fails at once with "connection
   // refused", as with no Drover and no server, instead of succeeding and
   // being reset. Never direct either way.
-  void pause_listener(bool pause) {
+  bool pause_listener(bool pause) {
     std::lock_guard<std::mutex> lock{listener_mutex_};
     if (pause)
-      ::shutdown(listener_, SHUT_RDWR);
-    else
-      ::listen(listener_, SOMAXCONN);
+      return ::shutdown(listener_, SHUT_RDWR) == 0;
+    return ::listen(listener_, SOMAXCONN) == 0;
   }
 
   void close(uint64_t id) override {
