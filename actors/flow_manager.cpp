@@ -289,7 +289,7 @@ void flow_manager_state::forget(const net::flow_entry& e) {
   if (e.key.protocol == net::proto_udp)
     return forget_udp(e);
   if (e.relayed) {
-    if (!resetting && !e.closing() && relay)
+    if (!e.closing() && relay)
       caf::anon_send(relay, atom::stop_v, e.cookie);
     return;
   }
@@ -305,10 +305,10 @@ uint32_t flow_manager_state::reset_all() {
   // One message ends every relayed stream, not one per flow.
   if (relay)
     caf::anon_send(relay, atom::reset_v);
-  resetting = true;
-  auto n = table->erase_all([&](const net::flow_entry& e) { forget(e); });
-  resetting = false;
-  return static_cast<uint32_t>(n);
+  return static_cast<uint32_t>(table->erase_all([&](const net::flow_entry& e) {
+    if (!e.relayed)
+      forget(e);
+  }));
 }
 
 void flow_manager_state::process(packet_batch_buffer& batch,

@@ -49,7 +49,6 @@ struct flow_manager_state {
   stats_snapshot stats;
   divert_reader_actor reader; // where processed batches go back
   tcp_relay_actor relay;      // Linux: the streams the kernel redirected
-  bool resetting = false;     // reset_all(): the relay ends every stream
   /// Anything but proxy while the proxy cannot be used (Starting,
   /// Reconnecting, Failed, Paused): fail closed, nothing goes direct
   /// unless the user chose so (direct).

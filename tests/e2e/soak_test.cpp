@@ -7,8 +7,6 @@
 // Two minutes in the tests; `make bench-soak` runs the same for an hour
 // (DROVER_SOAK_SECONDS) and prints every sample.
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -18,16 +16,6 @@
 using namespace drover::e2e;
 
 namespace {
-
-long descriptors(pid_t pid) {
-  long n = 0;
-  if (auto* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
-    while (::readdir(d) != nullptr)
-      ++n;
-    ::closedir(d);
-  }
-  return n - 2; // . and ..
-}
 
 int soak_seconds() {
   const char* text = std::getenv("DROVER_SOAK_SECONDS");
@@ -55,7 +43,7 @@ TEST_F(engine_e2e, memory_and_descriptors_stay_flat_under_steady_load) {
     auto now = std::chrono::steady_clock::now();
     if (now >= next) {
       rss.push_back(rss_kib(engine->pid()));
-      fds.push_back(descriptors(engine->pid()));
+      fds.push_back(drover::test::open_descriptors(engine->pid()));
       std::printf(
           "soak t=%llds rss=%ld KiB fds=%ld\n",
           static_cast<long long>(

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "actors/platform/stream_relay.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/proxy_lab.hpp"
 
 using namespace drover;
@@ -109,16 +109,6 @@ std::string read_exactly(int fd, size_t n, int* error = nullptr) {
   return out;
 }
 
-size_t open_descriptors() {
-  size_t n = 0;
-  if (auto* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr)
-      ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
 class stream_relay_test : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -206,7 +196,7 @@ TEST_F(stream_relay_test, a_redirected_connection_goes_through_the_proxy) {
 TEST_F(stream_relay_test,
        bulk_both_ways_arrives_intact_and_no_descriptor_stays) {
   auto relay = start(platform::relay_mode::proxy, dante());
-  auto before = open_descriptors();
+  auto before = open_descriptors(::getpid());
   constexpr size_t size = 8 << 20;
   std::string data(size, '\0');
   for (size_t i = 0; i < size; ++i)
@@ -232,7 +222,7 @@ TEST_F(stream_relay_test,
   }
   ASSERT_TRUE(events.wait_for(kind::ended, 3));
   // The relay's threads keep a few spare pipes; nothing grows per stream.
-  EXPECT_LE(open_descriptors(), before + 2 * 8);
+  EXPECT_LE(open_descriptors(::getpid()), before + 2 * 8);
 }
 
 TEST_F(stream_relay_test, a_local_program_cannot_use_the_listener_as_a_relay) {

@@ -4,6 +4,7 @@
 // stdin and stdout+stderr, killed and reaped by the destructor even when an
 // assertion fails. Every wait is bounded.
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -155,6 +156,18 @@ inline long rss_kib(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0)
       return std::stol(line.substr(6));
   return -1;
+}
+
+/// How many descriptors process `pid` has open (-1 if it is gone).
+inline long open_descriptors(pid_t pid) {
+  long n = -2; // . and ..
+  auto* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (d == nullptr)
+    return -1;
+  while (::readdir(d) != nullptr)
+    ++n;
+  ::closedir(d);
+  return n;
 }
 
 } // namespace drover::test

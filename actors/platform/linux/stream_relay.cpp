@@ -1,183 +1,35 @@
 #include "actors/platform/stream_relay.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <cstring>
-#include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/socks5_handshake.hpp"
-
-#ifndef SO_ORIGINAL_DST
-#  define SO_ORIGINAL_DST 80 // <linux/netfilter_ipv4.h>
-#endif
+#include "actors/platform/linux/relay_worker.hpp"
 
 namespace drover::platform {
 
 namespace {
 
-using relay_clock = std::chrono::steady_clock;
-namespace socks5 = net::socks5;
-using news_kind = net::stream_news::kind;
-
-// A pipe is the kernel's buffer between the two sockets (splice moves page
-// references, not bytes). Bulk moves in large steps; each thread keeps a
-// few spare pipes, so an idle stream holds none: two descriptors a flow.
-constexpr int pipe_capacity = 1 << 20;
-constexpr size_t spare_pipes = 8;
-// The proxy's bytes during the handshake: its replies are short; what
-// follows CONNECT's reply is the server's first bytes, bounded here.
-constexpr size_t handshake_limit = 64 << 10;
-constexpr int max_events = 256;
-// News goes to the flow-manager once this many wait, or the oldest has
-// waited this long.
-constexpr size_t news_batch = 256;
-constexpr auto news_delay = std::chrono::milliseconds{20};
-
-// epoll data: 0 the listener, 1 the wake-up, else a stream's address with
-// the lowest bit set for its proxy-side socket.
-constexpr uint64_t listener_tag = 0;
-constexpr uint64_t wake_tag = 1;
-
-net::endpoint endpoint_of(const sockaddr_in& a) {
-  return {net::ipv4_address{ntohl(a.sin_addr.s_addr)}, ntohs(a.sin_port)};
-}
-
-sockaddr_in address_of(net::endpoint e) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(e.ip.value);
-  a.sin_port = htons(e.port);
-  return a;
-}
-
-void set_no_delay(int fd) {
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-// Closed with a reset, so the peer learns at once that the stream is gone
-// (as if the path itself had broken), not with an orderly end of data.
-void close_with_reset(int fd) {
-  if (fd < 0)
-    return;
-  linger l{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  ::close(fd);
-}
-
-std::string errno_text(int e) {
-  return std::strerror(e);
-}
-
-struct pipe_buffer {
-  int r = -1, w = -1;
-  size_t held = 0; // bytes in it, not yet written on
-};
-
-enum class phase : uint8_t { connecting, handshake, relaying };
-
-// One direction of a stream: source socket -> pipe -> destination socket.
-struct direction {
-  pipe_buffer pipe;        // from the pool while bytes wait in it
-  bool read_done = false;  // the source sent its FIN
-  bool write_done = false; // ... and it was passed on
-  uint64_t bytes = 0;      // written to the destination
-};
-
-struct stream {
-  uint64_t id = 0;
-  int app = -1, up = -1;
-  net::endpoint app_at, remote;
-  phase step = phase::connecting;
-  bool direct = false;
-  bool dead = false;
-  relay_clock::time_point deadline;
-  std::unique_ptr<socks5::client_handshake> exchange;
-  std::vector<uint8_t> pending; // the proxy's bytes during the handshake
-  direction to_up, to_app;
-  uint64_t reported_in = 0, reported_out = 0;
-};
-
-class linux_relay;
-
-class worker {
-public:
-  worker(linux_relay& relay, unsigned index) : relay_(relay), index_(index) {}
-  ~worker();
-
-  bool open(int listener, std::string& error);
-  void start() {
-    thread_ = std::thread{[this] {
-      run();
-    }};
-  }
-  void stop();
-  void close(uint64_t id);
-  void close_all();
-
-private:
-  void run();
-  void signal();
-  void on_wake();
-  void accept_all();
-  void on_accept(int fd, const sockaddr_in& peer);
-  void on_event(stream& s, bool up_side, uint32_t events);
-  void on_connected(stream& s);
-  void on_handshake(stream& s);
-  void start_relaying(stream& s);
-  // Moves what `d` can move now; false if the stream ended.
-  bool pump(stream& s, direction& d, int from, int to);
-  void after_pump(stream& s);
-  void finish(stream& s, bool reset);
-  void fail(stream& s, const std::string& why, bool proxy_fault);
-  bool take_pipe(pipe_buffer& p);
-  void give_back(pipe_buffer& p);
-  void report_progress();
-  void check_deadlines(relay_clock::time_point now);
-  void add_news(news_kind what, const stream& s);
-  void add_news(net::stream_news n);
-  void add_news(news_kind what, net::endpoint app, net::endpoint remote);
-  int next_timeout(relay_clock::time_point now) const;
-
-  linux_relay& relay_;
-  unsigned index_;
-  int listener_ = -1;
-  int epoll_ = -1;
-  int wake_ = -1;
-  std::thread thread_;
-  std::mutex mutex_; // guards the commands below
-  std::vector<uint64_t> closing_;
-  bool closing_all_ = false;
-  bool stopping_ = false;
-  std::unordered_map<uint64_t, std::unique_ptr<stream>> streams_;
-  std::vector<std::unique_ptr<stream>> ended_; // freed after each round
-  std::deque<std::pair<relay_clock::time_point, uint64_t>> deadlines_;
-  std::vector<pipe_buffer> spare_;
-  net::stream_news_batch news_;
-  relay_clock::time_point news_since_; // when the oldest unsent news came
-  uint64_t next_seq_ = 1;
-  relay_clock::time_point next_progress_;
-  bool accept_later_ = false; // out of descriptors: try again on the tick
-};
+using linux_port::endpoint_of;
+using linux_port::errno_text;
+using linux_port::relay_shared;
+using linux_port::worker;
 
 class linux_relay final : public stream_relay {
 public:
   linux_relay(int listener, relay_options opts, relay_events& events)
-      : listener_(listener), opts_(std::move(opts)), events_(events),
-        mode_(opts_.mode) {}
+      : listener_(listener) {
+    shared_.mode.store(opts.mode);
+    shared_.options = std::move(opts);
+    shared_.events = &events;
+  }
 
   ~linux_relay() override {
     for (auto& w : workers_)
@@ -194,18 +46,18 @@ public:
       error = "the relay's listener: " + errno_text(errno);
       return false;
     }
-    own_ = endpoint_of(own);
+    shared_.own = endpoint_of(own);
     int flags = ::fcntl(listener_, F_GETFL);
     ::fcntl(listener_, F_SETFL, flags | O_NONBLOCK);
-    unsigned n = opts_.threads;
+    unsigned n = shared_.options.threads;
     if (n == 0)
       n = std::clamp((std::thread::hardware_concurrency() + 1) / 2, 1u, 8u);
     for (unsigned i = 0; i < n; ++i) {
-      workers_.push_back(std::make_unique<worker>(*this, i));
+      workers_.push_back(std::make_unique<worker>(shared_, i));
       if (!workers_.back()->open(listener_, error))
         return false;
     }
-    if (mode_.load() == relay_mode::refuse && !pause_listener(true)) {
+    if (shared_.mode.load() == relay_mode::refuse && !pause_listener(true)) {
       error = "the relay's listener: " + errno_text(errno);
       return false;
     }
@@ -215,7 +67,7 @@ public:
   }
 
   bool set_mode(relay_mode m, std::string& error) override {
-    auto old = mode_.exchange(m);
+    auto old = shared_.mode.exchange(m);
     if ((old == relay_mode::refuse) == (m == relay_mode::refuse)
         || pause_listener(m == relay_mode::refuse))
       return true;
@@ -247,547 +99,14 @@ public:
       w->close_all();
   }
 
-  relay_mode mode() const override { return mode_.load(); }
-  const relay_options& options() const { return opts_; }
-  relay_events& events() { return events_; }
-  net::endpoint own() const { return own_; }
+  relay_mode mode() const override { return shared_.mode.load(); }
 
 private:
   int listener_;
-  relay_options opts_;
-  relay_events& events_;
-  std::atomic<relay_mode> mode_;
-  net::endpoint own_;
+  relay_shared shared_;
   std::mutex listener_mutex_;
   std::vector<std::unique_ptr<worker>> workers_;
 };
-
-worker::~worker() {
-  for (auto& [id, s] : streams_) {
-    close_with_reset(s->app);
-    close_with_reset(s->up);
-    for (auto* d : {&s->to_up, &s->to_app})
-      if (d->pipe.r >= 0) {
-        ::close(d->pipe.r);
-        ::close(d->pipe.w);
-      }
-  }
-  for (auto& p : spare_) {
-    ::close(p.r);
-    ::close(p.w);
-  }
-  if (epoll_ >= 0)
-    ::close(epoll_);
-  if (wake_ >= 0)
-    ::close(wake_);
-}
-
-bool worker::open(int listener, std::string& error) {
-  listener_ = listener;
-  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-  wake_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epoll_ < 0 || wake_ < 0) {
-    error = "the relay's event queue: " + errno_text(errno);
-    return false;
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = wake_tag;
-  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev) != 0) {
-    error = "the relay's event queue: " + errno_text(errno);
-    return false;
-  }
-  // Each new connection wakes one thread (EXCLUSIVE), which accepts all
-  // that wait (edge-triggered).
-  ev.events = EPOLLIN | EPOLLET | EPOLLEXCLUSIVE;
-  ev.data.u64 = listener_tag;
-  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, listener, &ev) != 0) {
-    error = "the relay's listener: " + errno_text(errno);
-    return false;
-  }
-  news_.reserve(64);
-  return true;
-}
-
-void worker::signal() {
-  uint64_t one = 1;
-  (void)!::write(wake_, &one, sizeof one);
-}
-
-void worker::stop() {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    stopping_ = true;
-  }
-  signal();
-  if (thread_.joinable())
-    thread_.join();
-}
-
-void worker::close(uint64_t id) {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    closing_.push_back(id);
-  }
-  signal();
-}
-
-void worker::close_all() {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    closing_all_ = true;
-  }
-  signal();
-}
-
-int worker::next_timeout(relay_clock::time_point now) const {
-  auto until = next_progress_;
-  if (!news_.empty())
-    until = std::min(until, news_since_ + news_delay);
-  if (!deadlines_.empty())
-    until = std::min(until, deadlines_.front().first);
-  if (accept_later_)
-    until = std::min(until, now + std::chrono::milliseconds{100});
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now)
-                .count();
-  return static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
-}
-
-void worker::run() {
-  epoll_event events[max_events];
-  next_progress_ = relay_clock::now() + relay_.options().progress_interval;
-  for (;;) {
-    int n = ::epoll_wait(epoll_, events, max_events,
-                         next_timeout(relay_clock::now()));
-    for (int i = 0; i < n; ++i) {
-      auto tag = events[i].data.u64;
-      if (tag == listener_tag) {
-        accept_all();
-      } else if (tag == wake_tag) {
-        on_wake();
-        std::lock_guard<std::mutex> lock{mutex_};
-        if (stopping_)
-          return; // the destructor resets what is still open
-      } else {
-        auto* s = reinterpret_cast<stream*>(tag & ~uint64_t{1});
-        if (!s->dead)
-          on_event(*s, (tag & 1) != 0, events[i].events);
-      }
-    }
-    auto now = relay_clock::now();
-    if (accept_later_) {
-      accept_later_ = false;
-      accept_all();
-    }
-    check_deadlines(now);
-    if (now >= next_progress_) {
-      report_progress();
-      next_progress_ = now + relay_.options().progress_interval;
-    }
-    // News waits a little, so a burst of connections costs the
-    // flow-manager one message, and one connection at a time does not wake
-    // it for each event (opened, ended) on a busy machine.
-    if (!news_.empty()
-        && (news_.size() >= news_batch || now - news_since_ >= news_delay)) {
-      relay_.events().news(std::move(news_));
-      news_ = {};
-      news_.reserve(64);
-    }
-    ended_.clear();
-  }
-}
-
-void worker::on_wake() {
-  uint64_t count = 0;
-  (void)!::read(wake_, &count, sizeof count);
-  std::vector<uint64_t> ids;
-  bool all = false;
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    ids.swap(closing_);
-    all = closing_all_;
-    closing_all_ = false;
-  }
-  if (all) {
-    std::vector<stream*> open;
-    for (auto& [id, s] : streams_)
-      open.push_back(s.get());
-    for (auto* s : open)
-      finish(*s, true);
-    return;
-  }
-  for (auto id : ids) {
-    auto it = streams_.find(id);
-    if (it != streams_.end())
-      finish(*it->second, true);
-  }
-}
-
-void worker::accept_all() {
-  for (;;) {
-    sockaddr_in peer{};
-    socklen_t len = sizeof peer;
-    int fd = ::accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &len,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      on_accept(fd, peer);
-      continue;
-    }
-    if (errno == EINTR || errno == ECONNABORTED)
-      continue;
-    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
-        || errno == ENOMEM)
-      accept_later_ = true; // it waits in the kernel's queue meanwhile
-    return;
-  }
-}
-
-void worker::add_news(net::stream_news n) {
-  if (news_.empty())
-    news_since_ = relay_clock::now();
-  news_.push_back(n);
-}
-
-void worker::add_news(news_kind what, net::endpoint app, net::endpoint remote) {
-  net::stream_news n;
-  n.what = what;
-  n.app = app;
-  n.remote = remote;
-  add_news(n);
-}
-
-void worker::add_news(news_kind what, const stream& s) {
-  net::stream_news n;
-  n.what = what;
-  n.id = s.id;
-  n.app = s.app_at;
-  n.remote = s.remote;
-  n.in = s.to_app.bytes;
-  n.out = s.to_up.bytes;
-  add_news(n);
-}
-
-void worker::on_accept(int fd, const sockaddr_in& peer) {
-  auto app = endpoint_of(peer);
-  sockaddr_in original{};
-  socklen_t len = sizeof original;
-  bool redirected
-      = ::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &original, &len) == 0;
-  auto remote = endpoint_of(original);
-  // The kernel redirects only targets' connections to other hosts; one to
-  // the listener itself is a local program using it as an open relay into
-  // the user's proxy: never.
-  if (!redirected || remote == relay_.own() || (remote.ip.value >> 24) == 127) {
-    add_news(news_kind::not_redirected, app, remote);
-    close_with_reset(fd);
-    return;
-  }
-  auto mode = relay_.mode();
-  if (mode == relay_mode::refuse) {
-    add_news(news_kind::declined, app, remote);
-    close_with_reset(fd);
-    return;
-  }
-  auto s = std::make_unique<stream>();
-  s->id = (next_seq_++ << 8) | index_;
-  s->app = fd;
-  s->app_at = app;
-  s->remote = remote;
-  s->direct = mode == relay_mode::direct;
-  const auto& opts = relay_.options();
-  s->deadline = relay_clock::now() + opts.proxy.connect_timeout;
-  add_news(s->direct ? news_kind::opened_direct : news_kind::opened, *s);
-  auto* raw = s.get();
-  streams_.emplace(s->id, std::move(s));
-  set_no_delay(fd);
-  auto to = address_of(raw->direct ? remote : opts.proxy.proxy);
-  raw->up = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (raw->up < 0) {
-    // Out of descriptors: this stream's trouble, not the proxy's.
-    fail(*raw, "cannot open a socket: " + errno_text(errno), false);
-    return;
-  }
-  set_no_delay(raw->up);
-  if (::connect(raw->up, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0
-      && errno != EINPROGRESS) {
-    auto why = errno_text(errno);
-    fail(*raw,
-         raw->direct ? "cannot connect: " + why
-                     : "cannot connect to the proxy: " + why,
-         !raw->direct);
-    return;
-  }
-  auto tag = reinterpret_cast<uint64_t>(raw);
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.u64 = tag;
-  epoll_event up_ev = ev;
-  up_ev.data.u64 = tag | 1;
-  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, raw->app, &ev) != 0
-      || ::epoll_ctl(epoll_, EPOLL_CTL_ADD, raw->up, &up_ev) != 0) {
-    fail(*raw, "the relay's event queue: " + errno_text(errno), false);
-    return;
-  }
-  deadlines_.emplace_back(raw->deadline, raw->id);
-}
-
-void worker::on_event(stream& s, bool up_side, uint32_t events) {
-  if (s.step == phase::connecting) {
-    if (up_side && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0)
-      on_connected(s);
-    return;
-  }
-  if (s.step == phase::handshake) {
-    if (up_side)
-      on_handshake(s);
-    return;
-  }
-  bool readable = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
-  bool writable = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
-  // Readable: that side's bytes go to the other; writable: the other
-  // side's waiting bytes can go on.
-  auto& from_here = up_side ? s.to_app : s.to_up;
-  auto& to_here = up_side ? s.to_up : s.to_app;
-  int here = up_side ? s.up : s.app;
-  int there = up_side ? s.app : s.up;
-  if (readable && !pump(s, from_here, here, there))
-    return;
-  if (writable && !pump(s, to_here, there, here))
-    return;
-  after_pump(s);
-}
-
-void worker::on_connected(stream& s) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  ::getsockopt(s.up, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) {
-    auto why = errno_text(err);
-    fail(s,
-         s.direct ? "cannot connect: " + why
-                  : "cannot connect to the proxy: " + why,
-         !s.direct);
-    return;
-  }
-  if (s.direct)
-    return start_relaying(s);
-  const auto& proxy = relay_.options().proxy;
-  s.exchange = std::make_unique<socks5::client_handshake>(
-      proxy.auth, proxy.login, proxy.password, socks5::command::connect,
-      socks5::address::from_ipv4(s.remote.ip, s.remote.port));
-  auto greeting = s.exchange->start();
-  s.step = phase::handshake;
-  // A fresh socket's send buffer always takes the few bytes of a SOCKS5
-  // message; a short write means the connection is already broken.
-  if (::send(s.up, greeting.bytes, greeting.size, MSG_NOSIGNAL)
-      != static_cast<ssize_t>(greeting.size))
-    fail(s, "the proxy closed the connection", true);
-}
-
-void worker::on_handshake(stream& s) {
-  uint8_t buffer[4096];
-  for (;;) {
-    auto n = ::recv(s.up, buffer, sizeof buffer, 0);
-    if (n > 0) {
-      s.pending.insert(s.pending.end(), buffer, buffer + n);
-      if (s.pending.size() > handshake_limit)
-        return fail(s, "the proxy sent too much before its reply", true);
-      continue;
-    }
-    if (n == 0) {
-      bool greeting
-          = s.exchange->current() == socks5::client_handshake::stage::greeting;
-      return fail(s,
-                  greeting ? "the proxy refused or closed the connection"
-                           : "the proxy closed the connection during the "
-                             "handshake",
-                  true);
-    }
-    if (errno == EINTR)
-      continue;
-    if (errno == EAGAIN)
-      break;
-    return fail(s, "the proxy's connection failed: " + errno_text(errno), true);
-  }
-  using action = socks5::client_handshake::step::action;
-  bool write_failed = false;
-  auto step = socks5::drive(*s.exchange, s.pending,
-                            [&](const uint8_t* bytes, size_t size) {
-                              if (::send(s.up, bytes, size, MSG_NOSIGNAL)
-                                  != static_cast<ssize_t>(size))
-                                write_failed = true;
-                            });
-  if (write_failed)
-    return fail(s, "the proxy closed the connection", true);
-  if (step.what == action::need_more)
-    return;
-  if (step.what != action::done) {
-    auto err
-        = step.what == action::failed ? step.err : socks5::error::out_of_order;
-    // The proxy answered: it works; the destination is the trouble
-    // (unreachable, refused), except for a failed login.
-    return fail(s, socks5::message(err),
-                err == socks5::error::auth_rejected
-                    || err == socks5::error::no_acceptable_method);
-  }
-  s.exchange.reset();
-  // What followed the reply is the server's first bytes: they wait in the
-  // pipe towards the application like any later ones.
-  if (!s.pending.empty()) {
-    if (!take_pipe(s.to_app.pipe))
-      return fail(s, "cannot open a pipe: " + errno_text(errno), false);
-    auto n = ::write(s.to_app.pipe.w, s.pending.data(), s.pending.size());
-    if (n != static_cast<ssize_t>(s.pending.size()))
-      return fail(s, "cannot buffer the server's first bytes", false);
-    s.to_app.pipe.held = s.pending.size();
-  }
-  s.pending.clear();
-  s.pending.shrink_to_fit();
-  start_relaying(s);
-}
-
-void worker::start_relaying(stream& s) {
-  s.step = phase::relaying;
-  if (pump(s, s.to_up, s.app, s.up) && pump(s, s.to_app, s.up, s.app))
-    after_pump(s);
-}
-
-bool worker::take_pipe(pipe_buffer& p) {
-  if (p.r >= 0)
-    return true;
-  if (!spare_.empty()) {
-    p = spare_.back();
-    spare_.pop_back();
-    return true;
-  }
-  int fds[2];
-  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
-    return false;
-  ::fcntl(fds[1], F_SETPIPE_SZ, pipe_capacity); // the default when refused
-  p = {fds[0], fds[1], 0};
-  return true;
-}
-
-void worker::give_back(pipe_buffer& p) {
-  if (p.r < 0)
-    return;
-  if (p.held == 0 && spare_.size() < spare_pipes) {
-    spare_.push_back(p);
-  } else {
-    ::close(p.r);
-    ::close(p.w);
-  }
-  p = {};
-}
-
-bool worker::pump(stream& s, direction& d, int from, int to) {
-  for (;;) {
-    if (d.pipe.held > 0) {
-      auto n = ::splice(d.pipe.r, nullptr, to, nullptr, d.pipe.held,
-                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) {
-        d.pipe.held -= static_cast<size_t>(n);
-        d.bytes += static_cast<uint64_t>(n);
-        continue;
-      }
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
-        return true;   // the destination is full: its EPOLLOUT goes on
-      finish(s, true); // the destination is gone
-      return false;
-    }
-    if (d.read_done) {
-      give_back(d.pipe);
-      if (!d.write_done) {
-        d.write_done = true;
-        ::shutdown(to, SHUT_WR); // the FIN passed on: a half-close
-      }
-      return true;
-    }
-    if (!take_pipe(d.pipe)) {
-      fail(s, "cannot open a pipe: " + errno_text(errno), false);
-      return false;
-    }
-    auto n = ::splice(from, nullptr, d.pipe.w, nullptr, pipe_capacity,
-                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n > 0) {
-      d.pipe.held += static_cast<size_t>(n);
-      continue;
-    }
-    if (n == 0) {
-      d.read_done = true;
-      continue;
-    }
-    if (errno == EINTR)
-      continue;
-    if (errno == EAGAIN) {
-      give_back(d.pipe); // empty: an idle stream holds no pipe
-      return true;
-    }
-    finish(s, true); // the source was reset
-    return false;
-  }
-}
-
-void worker::after_pump(stream& s) {
-  if (s.to_up.write_done && s.to_app.write_done)
-    finish(s, false);
-}
-
-void worker::finish(stream& s, bool reset) {
-  if (s.dead)
-    return;
-  s.dead = true;
-  if (reset) {
-    close_with_reset(s.app);
-    close_with_reset(s.up);
-  } else {
-    ::close(s.app);
-    if (s.up >= 0)
-      ::close(s.up);
-  }
-  for (auto* d : {&s.to_up, &s.to_app})
-    give_back(d->pipe);
-  add_news(news_kind::ended, s);
-  auto it = streams_.find(s.id);
-  if (it != streams_.end()) {
-    ended_.push_back(std::move(it->second));
-    streams_.erase(it);
-  }
-}
-
-void worker::fail(stream& s, const std::string& why, bool proxy_fault) {
-  if (proxy_fault)
-    relay_.events().proxy_failed(why);
-  finish(s, true);
-}
-
-void worker::check_deadlines(relay_clock::time_point now) {
-  while (!deadlines_.empty() && deadlines_.front().first <= now) {
-    auto id = deadlines_.front().second;
-    deadlines_.pop_front();
-    auto it = streams_.find(id);
-    if (it == streams_.end() || it->second->step == phase::relaying)
-      continue;
-    auto& s = *it->second;
-    auto ms = std::to_string(relay_.options().proxy.connect_timeout.count());
-    fail(s,
-         s.direct ? "the destination did not answer within " + ms + " ms"
-                  : "the proxy did not answer within " + ms + " ms",
-         !s.direct);
-  }
-}
-
-void worker::report_progress() {
-  for (auto& [id, s] : streams_) {
-    if (s->to_app.bytes == s->reported_in && s->to_up.bytes == s->reported_out)
-      continue;
-    s->reported_in = s->to_app.bytes;
-    s->reported_out = s->to_up.bytes;
-    add_news(news_kind::progress, *s);
-  }
-}
 
 } // namespace
 

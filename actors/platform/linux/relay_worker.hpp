@@ -1,0 +1,131 @@
+#pragma once
+
+// One thread of the TCP relay (stream_relay.cpp, which owns the listener
+// and the threads): it accepts the connections the kernel redirected, does
+// each one's SOCKS5 CONNECT and moves its bytes with splice(). Each thread
+// owns its streams alone; other threads only queue commands (close one,
+// close all, stop) and wake it.
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <netinet/in.h>
+
+#include "actors/platform/stream_relay.hpp"
+#include "net/socks5_handshake.hpp"
+
+namespace drover::platform::linux_port {
+
+using relay_clock = std::chrono::steady_clock;
+using news_kind = net::stream_news::kind;
+
+/// What the relay and its threads share: fixed before the threads start,
+/// but for the mode.
+struct relay_shared {
+  relay_options options;
+  relay_events* events = nullptr;
+  std::atomic<relay_mode> mode{relay_mode::refuse};
+  net::endpoint own; // the listener's address
+};
+
+net::endpoint endpoint_of(const sockaddr_in& a);
+std::string errno_text(int e);
+
+struct pipe_buffer {
+  int r = -1, w = -1;
+  size_t held = 0; // bytes in it, not yet written on
+};
+
+enum class phase : uint8_t { connecting, handshake, relaying };
+
+// One direction of a stream: source socket -> pipe -> destination socket.
+struct direction {
+  pipe_buffer pipe;        // from the pool while bytes wait in it
+  bool read_done = false;  // the source sent its FIN
+  bool write_done = false; // ... and it was passed on
+  uint64_t bytes = 0;      // written to the destination
+};
+
+struct stream {
+  uint64_t id = 0;
+  int app = -1, up = -1;
+  net::endpoint app_at, remote;
+  phase step = phase::connecting;
+  bool direct = false;
+  bool dead = false;
+  relay_clock::time_point deadline;
+  std::unique_ptr<net::socks5::client_handshake> exchange;
+  std::vector<uint8_t> pending; // the proxy's bytes during the handshake
+  direction to_up, to_app;
+  uint64_t reported_in = 0, reported_out = 0;
+};
+
+class worker {
+public:
+  worker(relay_shared& shared, unsigned index)
+      : shared_(shared), index_(index) {}
+  ~worker();
+
+  bool open(int listener, std::string& error);
+  void start() {
+    thread_ = std::thread{[this] {
+      run();
+    }};
+  }
+  void stop();
+  void close(uint64_t id);
+  void close_all();
+
+private:
+  void run();
+  void signal();
+  void on_wake();
+  void accept_all();
+  void on_accept(int fd, const sockaddr_in& peer);
+  void on_event(stream& s, bool up_side, uint32_t events);
+  void on_connected(stream& s);
+  void on_handshake(stream& s);
+  void start_relaying(stream& s);
+  // Moves what `d` can move now; false if the stream ended.
+  bool pump(stream& s, direction& d, int from, int to);
+  void after_pump(stream& s);
+  void finish(stream& s, bool reset);
+  void fail(stream& s, const std::string& why, bool proxy_fault);
+  bool take_pipe(pipe_buffer& p);
+  void give_back(pipe_buffer& p);
+  void report_progress();
+  void check_deadlines(relay_clock::time_point now);
+  void add_news(news_kind what, const stream& s);
+  void add_news(net::stream_news n);
+  void add_news(news_kind what, net::endpoint app, net::endpoint remote);
+  int next_timeout(relay_clock::time_point now) const;
+
+  relay_shared& shared_;
+  unsigned index_;
+  int listener_ = -1;
+  int epoll_ = -1;
+  int wake_ = -1;
+  std::thread thread_;
+  std::mutex mutex_; // guards the commands below
+  std::vector<uint64_t> closing_;
+  bool closing_all_ = false;
+  bool stopping_ = false;
+  std::unordered_map<uint64_t, std::unique_ptr<stream>> streams_;
+  std::vector<std::unique_ptr<stream>> ended_; // freed after each round
+  std::deque<std::pair<relay_clock::time_point, uint64_t>> deadlines_;
+  std::vector<pipe_buffer> spare_;
+  net::stream_news_batch news_;
+  relay_clock::time_point news_since_; // when the oldest unsent news came
+  uint64_t next_seq_ = 1;
+  relay_clock::time_point next_progress_;
+  bool accept_later_ = false; // out of descriptors: try again on the tick
+};
+
+} // namespace drover::platform::linux_port
