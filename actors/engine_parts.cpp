@@ -7,13 +7,13 @@
 #include "actors/fault_hooks.hpp"
 #include "actors/flow_manager.hpp"
 #include "actors/guard_watch.hpp"
+#include "actors/kernel_relay.hpp"
 #include "actors/log/logging.hpp"
 #include "actors/platform/process.hpp"
 #include "actors/platform/sockets.hpp"
 #include "actors/procscan.hpp"
 #include "actors/socks_session.hpp"
 #include "actors/supervisor.hpp"
-#include "actors/tcp_relay.hpp"
 
 namespace drover {
 
@@ -123,6 +123,16 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
       return r;
     }
   }
+  // The UDP side of the relay: where the kernel hands the targets'
+  // datagrams, if it can (without it, they are queued).
+  net::endpoint intake_at{listen_at.ip, listen_at.port};
+  auto intake = platform::invalid_socket;
+  if (fd != platform::invalid_socket && !udp_queue_forced()) {
+    std::string why;
+    intake = platform::open_datagram_intake(intake_at, why);
+    if (intake == platform::invalid_socket)
+      lg->warn("the targets' UDP is queued: {}", why);
+  }
   platform::capture_options opts;
   opts.guard = std::move(guard);
   opts.listener = {net::nat_shape::loopback, listen_at.port};
@@ -130,10 +140,18 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   opts.skip.multicast = settings.skip.multicast;
   opts.skip.extra = settings.skip.extra_skip_cidrs;
   opts.kernel_redirect = ports.with_listener && !tcp_queue_forced();
+  opts.udp_intake_port
+      = intake != platform::invalid_socket ? intake_at.port : uint16_t{0};
   auto opened = ports.open_capture(opts);
+  if (opened.session && !opened.session->redirects_udp()
+      && intake != platform::invalid_socket) {
+    platform::close_socket(intake);
+    intake = platform::invalid_socket;
+  }
   if (!opened.session) {
-    if (fd != platform::invalid_socket)
-      platform::close_socket(fd);
+    for (auto s : {fd, intake})
+      if (s != platform::invalid_socket)
+        platform::close_socket(s);
     r.error = opened.error;
     r.failure = failure_of(opened.failure, r.error);
     return r;
@@ -168,7 +186,7 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   parts.reader = sys.spawn(divert_reader, &session.port(), parts.flow_manager);
   set_reader(parts.flow_manager, parts.reader);
   if (ports.with_listener && relayed) {
-    parts.relay = sys.spawn(tcp_relay, fd, up, parts.flow_manager);
+    parts.relay = sys.spawn(kernel_relay, fd, intake, up, parts.flow_manager);
     caf::anon_send(parts.flow_manager, atom::internal_v, parts.relay);
     parts.listener = caf::actor_cast<caf::actor>(parts.relay);
   } else if (ports.with_listener) {

@@ -29,7 +29,7 @@ struct engine_parts {
   divert_reader_actor reader;
   procscan_actor scanner;
   caf::actor listener;             // empty in tests without a listener
-  tcp_relay_actor relay;           // the listener when the kernel redirects
+  kernel_relay_actor relay;        // the listener when the kernel redirects
   upstream_settings upstream;      // the proxy, as the sessions use it
   std::vector<caf::actor_addr> up; // spawned and not yet down
 

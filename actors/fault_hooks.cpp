@@ -22,6 +22,15 @@ bool tcp_queue_forced() {
 #endif
 }
 
+bool udp_queue_forced() {
+#ifdef DROVER_FAULT_INJECTION
+  const char* v = std::getenv("DROVER_TEST_QUEUE_UDP");
+  return tcp_queue_forced() || (v != nullptr && std::string{v} == "1");
+#else
+  return false;
+#endif
+}
+
 std::string inject_fault(const engine_parts& parts,
                          const std::vector<engine_listener_actor>& listeners,
                          engine_state state, const std::string& what) {

@@ -24,6 +24,10 @@ bool fault_hooks_built_in();
 /// cover that path too. Always false in a product build.
 bool tcp_queue_forced();
 
+/// Test builds only: DROVER_TEST_QUEUE_UDP=1 does the same for UDP (as on a
+/// kernel without TPROXY), DROVER_TEST_QUEUE_TCP=1 implies it.
+bool udp_queue_forced();
+
 /// Carries out `what` on the running parts; says what it did.
 std::string inject_fault(const engine_parts& parts,
                          const std::vector<engine_listener_actor>& listeners,

@@ -483,7 +483,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
       [=](net::stream_news_batch& batch) {
         self->state.on_news(batch, self->clock().now());
       },
-      [=](atom::internal, tcp_relay_actor relay) {
+      [=](atom::internal, kernel_relay_actor relay) {
         self->state.relay = std::move(relay);
         self->send(self->state.relay, atom::update_v, self->state.policy);
       },

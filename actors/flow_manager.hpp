@@ -48,7 +48,7 @@ struct flow_manager_state {
   std::vector<platform::verdict> verdicts; // reused for every batch
   stats_snapshot stats;
   divert_reader_actor reader; // where processed batches go back
-  tcp_relay_actor relay;      // Linux: the streams the kernel redirected
+  kernel_relay_actor relay;   // Linux: the streams the kernel redirected
   /// Anything but proxy while the proxy cannot be used (Starting,
   /// Reconnecting, Failed, Paused): fail closed, nothing goes direct
   /// unless the user chose so (direct).
@@ -106,7 +106,7 @@ struct flow_manager_state {
   platform::verdict_kind decide(uint8_t* data, const captured_packet& pkt,
                                 net::flow_time now);
 
-  /// What the tcp-relay reports: its streams enter, update and leave the
+  /// What the kernel-relay reports: its streams enter, update and leave the
   /// table like the flows of rewritten packets.
   void on_news(const net::stream_news_batch& batch, net::flow_time now);
   /// The table's entry for a relay's stream, if it still exists.

@@ -1,6 +1,7 @@
-// The flow-manager's side of the tcp-relay (Linux): the relay's streams
-// enter, update and leave the flow table from its news. Apart from the
-// packet path (flow_manager.cpp), which never sees these flows' packets.
+// The flow-manager's side of the kernel-relay (Linux): the relay's streams
+// and UDP flows enter, update and leave the flow table from its news. Apart
+// from the packet path (flow_manager.cpp), which never sees these flows'
+// packets.
 
 #include "actors/flow_manager.hpp"
 
@@ -12,7 +13,7 @@
 namespace drover {
 
 net::flow_entry* flow_manager_state::relayed_flow(const net::stream_news& n) {
-  auto* e = table->find({net::proto_tcp, n.app, n.remote});
+  auto* e = table->find({n.protocol, n.app, n.remote});
   return e != nullptr && e->relayed && e->cookie == n.id ? e : nullptr;
 }
 
@@ -23,7 +24,7 @@ void flow_manager_state::on_news(const net::stream_news_batch& batch,
     switch (n.what) {
       case kind::opened:
       case kind::opened_direct: {
-        net::flow_key key{net::proto_tcp, n.app, n.remote};
+        net::flow_key key{n.protocol, n.app, n.remote};
         // The same 4-tuple as a flow that ended moments ago (its entry
         // lingers while closing): the new stream replaces it.
         if (auto* old = table->find(key)) {
@@ -40,7 +41,10 @@ void flow_manager_state::on_news(const net::stream_news_batch& batch,
         e->relayed = true;
         e->cookie = n.id;
         e->direct = n.what == kind::opened_direct;
-        trace::record("tcp-relay", e->direct ? "direct" : "connect",
+        trace::record("kernel-relay",
+                      e->direct                      ? "direct"
+                      : n.protocol == net::proto_udp ? "udp"
+                                                     : "connect",
                       {{"flow", e->id},
                        {"to", net::to_string(n.remote.ip)},
                        {"port", n.remote.port}});
@@ -57,10 +61,15 @@ void flow_manager_state::on_news(const net::stream_news_batch& batch,
             table->touch(*e, now);
           } else if (!e->closing()) {
             table->mark_closing(*e, now);
-            trace::record("tcp-relay", "closed",
+            trace::record("kernel-relay", "closed",
                           {{"flow", e->id}, {"in", n.in}, {"out", n.out}});
           }
         }
+        break;
+      case kind::dropped:
+        // Datagrams the relay could not pass on (not proxying now, a full
+        // socket, an association not ready and its queue full).
+        stats.packets_dropped += n.out;
         break;
       case kind::declined:
         // Not proxying now (Reconnecting, asleep): reset, as a SYN is.
@@ -74,7 +83,7 @@ void flow_manager_state::on_news(const net::stream_news_batch& batch,
             "refused a connection from {}:{} that Drover did not redirect",
             net::to_string(n.app.ip), n.app.port);
         trace::record(
-            "tcp-relay", "refused",
+            "kernel-relay", "refused",
             {{"peer", net::to_string(n.app.ip)}, {"port", n.app.port}});
         break;
     }
@@ -86,6 +95,13 @@ void flow_manager_state::forget_udp(const net::flow_entry& e) {
     return;
   ended_udp[ended_next] = e.key;
   ended_next = (ended_next + 1) % ended_udp.size();
+  if (e.relayed) {
+    // The relay ends the application socket's association with its last
+    // flow.
+    if (relay)
+      caf::anon_send(relay, atom::stop_v, e.cookie);
+    return;
+  }
   auto it = associations.find(key_of(e.key.src));
   if (it == associations.end() || --it->second.flows > 0)
     return;

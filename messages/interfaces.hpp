@@ -103,10 +103,10 @@ using divert_reader_actor = caf::typed_actor<
     // Private: the receive thread failed (the error, for the user).
     caf::reacts_to<atom::internal, std::string>>;
 
-/// tcp-relay (Linux): the socks-session of every TCP connection the kernel
-/// redirects, on the relay's own threads (actors/tcp_relay.hpp). Its
+/// kernel-relay (Linux): the socks-session of every TCP connection the kernel
+/// redirects, on the relay's own threads (actors/kernel_relay.hpp). Its
 /// streams' news goes to the flow-manager, which keeps them in the table.
-using tcp_relay_actor = caf::typed_actor<
+using kernel_relay_actor = caf::typed_actor<
     // From the flow-manager: a flow left the table (evicted, expired): its
     // stream (by the relay's id) ends.
     caf::reacts_to<atom::stop, uint64_t>,
@@ -154,11 +154,11 @@ using flow_manager_actor = caf::typed_actor<
     caf::reacts_to<atom::add, flow_lookup, caf::actor>,
     // Set-up: the divert-reader that processed batches go back to.
     caf::reacts_to<atom::internal, divert_reader_actor>,
-    // From the tcp-relay: what happened to its streams (opened, bytes,
+    // From the kernel-relay: what happened to its streams (opened, bytes,
     // ended, refused), in batches.
     caf::reacts_to<net::stream_news_batch>,
-    // Set-up: the tcp-relay whose streams are flows of the table.
-    caf::reacts_to<atom::internal, tcp_relay_actor>,
+    // Set-up: the kernel-relay whose streams are flows of the table.
+    caf::reacts_to<atom::internal, kernel_relay_actor>,
     // Test hook (fault-injection builds only): throw, as a bug would.
     caf::reacts_to<atom::fault>,
     // Test hook (fault-injection builds only): handle nothing for this many

@@ -77,6 +77,8 @@ const char* to_string(net::stream_news::kind x) {
       return "declined";
     case kind::not_redirected:
       return "not_redirected";
+    case kind::dropped:
+      return "dropped";
   }
   return "unknown";
 }

@@ -181,8 +181,8 @@ namespace drover::net {
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_news& x) {
-  return f(caf::meta::type_name("stream_news"), x.what, x.id, x.app, x.remote,
-           x.in, x.out);
+  return f(caf::meta::type_name("stream_news"), x.what, x.protocol, x.id, x.app,
+           x.remote, x.in, x.out);
 }
 
 } // namespace drover::net

@@ -1,6 +1,7 @@
 #include "net/capture_rules.hpp"
 
 #include <cctype>
+#include <cstdio>
 
 namespace drover::net::capture {
 
@@ -132,41 +133,52 @@ std::vector<ipv4_cidr> excluded_ranges(const exclusions& skip) {
 
 namespace {
 
-// The rule lines of `chain` in OUTPUT, in order ("-A OUTPUT ..." lines).
-std::vector<std::string_view> output_rules(std::string_view saved) {
+// The rule lines of a built-in chain ("-A OUTPUT ..." lines), in order.
+std::vector<std::string_view> hook_rules(std::string_view saved,
+                                         std::string_view hook) {
   std::vector<std::string_view> out;
+  std::string prefix = "-A " + std::string{hook} + " ";
   size_t pos = 0;
   while (pos < saved.size()) {
     auto end = saved.find('\n', pos);
     if (end == std::string_view::npos)
       end = saved.size();
     auto line = saved.substr(pos, end - pos);
-    if (line.rfind("-A OUTPUT ", 0) == 0)
+    if (line.rfind(prefix, 0) == 0)
       out.push_back(line);
     pos = end + 1;
   }
   return out;
 }
 
-bool is_jump(std::string_view rule, std::string_view chain) {
-  return rule == "-A OUTPUT -j " + std::string{chain};
+bool is_jump(std::string_view rule, std::string_view chain,
+             std::string_view hook) {
+  return rule == "-A " + std::string{hook} + " -j " + std::string{chain};
+}
+
+// Exactly one jump from `hook` to `chain`, first: nothing when that is so
+// already, else the deletions and the insertion that make it so.
+std::string jump_first(std::string_view chain, std::string_view saved,
+                       std::string_view hook) {
+  std::string ch{chain}, h{hook};
+  auto rules = hook_rules(saved, hook);
+  size_t jumps = 0;
+  for (auto rule : rules)
+    jumps += is_jump(rule, chain, hook) ? 1u : 0u;
+  if (jumps == 1 && is_jump(rules.front(), chain, hook))
+    return {};
+  std::string r;
+  for (size_t i = 0; i < jumps; ++i)
+    r += "-D " + h + " -j " + ch + "\n";
+  return r + "-I " + h + " 1 -j " + ch + "\n";
 }
 
 // The header of an install: the chain declared (emptied if it exists) and
 // exactly one jump to it, first in OUTPUT.
 std::string install_header(std::string_view chain, std::string_view saved,
                            std::string_view table = "raw") {
-  std::string ch{chain};
-  std::string r = "*" + std::string{table} + "\n:" + ch + " - [0:0]\n";
-  auto rules = output_rules(saved);
-  size_t jumps = 0;
-  for (auto rule : rules)
-    jumps += is_jump(rule, chain) ? 1u : 0u;
-  if (jumps == 1 && is_jump(rules.front(), chain))
-    return r;
-  for (size_t i = 0; i < jumps; ++i)
-    r += "-D OUTPUT -j " + ch + "\n";
-  return r + "-I OUTPUT 1 -j " + ch + "\n";
+  return "*" + std::string{table} + "\n:" + std::string{chain} + " - [0:0]\n"
+         + jump_first(chain, saved, "OUTPUT");
 }
 
 size_t chain_rule_count(std::string_view text, std::string_view chain) {
@@ -226,13 +238,16 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   for (auto& c : excluded_ranges(p.skip))
     skip("-d " + to_string(c));
   skip("-p udp --dport 67:68");
-  std::vector<const char*> queued{"udp"};
+  std::vector<const char*> untracked{"udp"};
   if (!redirected)
-    queued.insert(queued.begin(), "tcp");
-  for (auto proto : queued)
+    untracked.insert(untracked.begin(), "tcp");
+  for (auto proto : untracked)
     r += "-A " + ch + " -p " + proto + " -j CT --notrack\n";
-  for (auto proto : queued)
-    r += "-A " + ch + " -p " + proto + q + "\n";
+  // With TPROXY the mangle table sends the (untracked) UDP to the relay.
+  if (!redirected)
+    r += "-A " + ch + " -p tcp" + q + "\n";
+  if (p.tproxy_port == 0)
+    r += "-A " + ch + " -p udp" + q + "\n";
   r += "COMMIT\n";
   return r;
 }
@@ -250,6 +265,39 @@ std::string iptables_nat_install(const linux_params& p,
     r += "-A " + ch + " -d " + to_string(c) + " -j RETURN\n";
   r += "-A " + ch + " -p tcp -j REDIRECT --to-ports "
        + std::to_string(p.redirect_port) + "\n";
+  r += "COMMIT\n";
+  return r;
+}
+
+std::string mangle_in_chain(std::string_view chain) {
+  return std::string{chain} + "_IN";
+}
+
+std::string iptables_mangle_install(const linux_params& p,
+                                    std::string_view saved) {
+  if (p.tproxy_port == 0)
+    return {};
+  const auto& ch = p.chain;
+  auto in = mangle_in_chain(ch);
+  auto udp_mark = std::to_string(p.udp_mark);
+  std::string r = "*mangle\n:" + ch + " - [0:0]\n:" + in + " - [0:0]\n"
+                  + jump_first(ch, saved, "OUTPUT")
+                  + jump_first(in, saved, "PREROUTING");
+  // OUTPUT: the targets' UDP to anywhere not excluded gets the UDP mark,
+  // and the kernel routes it again by that mark: to the local table, so
+  // it loops back through lo keeping its addresses.
+  r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
+       + " -j RETURN\n";
+  r += "-A " + ch + " -d 127.0.0.0/8 -j RETURN\n";
+  for (auto& c : excluded_ranges(p.skip))
+    r += "-A " + ch + " -d " + to_string(c) + " -j RETURN\n";
+  r += "-A " + ch + " -p udp --dport 67:68 -j RETURN\n";
+  r += "-A " + ch + " -p udp -j MARK --set-mark " + udp_mark + "\n";
+  // PREROUTING: back in on lo, TPROXY hands it to the relay's transparent
+  // socket with its destination untouched.
+  r += "-A " + in + " -i lo -p udp -m mark --mark " + udp_mark
+       + " -j TPROXY --on-port " + std::to_string(p.tproxy_port)
+       + " --on-ip 127.0.0.1 --tproxy-mark " + udp_mark + "\n";
   r += "COMMIT\n";
   return r;
 }
@@ -273,9 +321,10 @@ std::string iptables_remove(std::string_view chain, std::string_view saved,
                             std::string_view table) {
   std::string ch{chain};
   std::string r;
-  for (auto rule : output_rules(saved))
-    if (is_jump(rule, chain))
-      r += "-D OUTPUT -j " + ch + "\n";
+  for (auto hook : {"OUTPUT", "PREROUTING"})
+    for (auto rule : hook_rules(saved, hook))
+      if (is_jump(rule, chain, hook))
+        r += "-D " + std::string{hook} + " -j " + ch + "\n";
   if (save_output_has_chain(saved, chain))
     r += "-F " + ch + "\n-X " + ch + "\n";
   return r.empty() ? r : "*" + std::string{table} + "\n" + r + "COMMIT\n";
@@ -294,11 +343,76 @@ bool save_output_has_chain(std::string_view save_output,
 }
 
 bool rules_intact(std::string_view saved, std::string_view install,
-                  std::string_view chain) {
-  auto rules = output_rules(saved);
+                  std::string_view chain, std::string_view hook) {
+  auto rules = hook_rules(saved, hook);
   return save_output_has_chain(saved, chain) && !rules.empty()
-         && is_jump(rules.front(), chain)
+         && is_jump(rules.front(), chain, hook)
          && chain_rule_count(saved, chain) == chain_rule_count(install, chain);
+}
+
+namespace {
+
+std::vector<std::string_view> words(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i])))
+      ++i;
+    size_t start = i;
+    while (i < line.size()
+           && !std::isspace(static_cast<unsigned char>(line[i])))
+      ++i;
+    if (i > start)
+      out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
+template<class F>
+void for_each_line(std::string_view text, F f) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos)
+      end = text.size();
+    f(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+}
+
+} // namespace
+
+size_t policy_rules_present(std::string_view ip_rule_show, uint32_t mark,
+                            uint32_t table) {
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "0x%x", mark);
+  auto lookup = std::to_string(table);
+  size_t n = 0;
+  for_each_line(ip_rule_show, [&](std::string_view line) {
+    auto w = words(line);
+    bool marked = false, routed = false;
+    for (size_t i = 0; i + 1 < w.size(); ++i) {
+      // "fwmark 0x44520002" (a mask, when one is shown, is ".../0x...").
+      if (w[i] == "fwmark")
+        marked = w[i + 1] == hex;
+      if (w[i] == "lookup" || w[i] == "table")
+        routed = w[i + 1] == lookup;
+    }
+    n += marked && routed ? 1u : 0u;
+  });
+  return n;
+}
+
+bool local_default_route_present(std::string_view ip_route_show) {
+  bool found = false;
+  for_each_line(ip_route_show, [&](std::string_view line) {
+    auto w = words(line);
+    found = found
+            || (w.size() >= 4 && w[0] == "local"
+                && (w[1] == "default" || w[1] == "0.0.0.0/0") && w[2] == "dev"
+                && w[3] == "lo");
+  });
+  return found;
 }
 
 } // namespace drover::net::capture

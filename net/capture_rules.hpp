@@ -83,6 +83,13 @@ struct linux_params {
   /// their UDP is queued. 0: TCP is queued and rewritten by the engine too
   /// (a kernel without NAT).
   uint16_t redirect_port = 0;
+  /// Not 0: the kernel hands the targets' UDP to a transparent socket on
+  /// this loopback port (iptables_mangle_install and a policy route for
+  /// `udp_mark` to `route_table`), and the raw table queues none of it.
+  /// 0: UDP is queued and relayed by the engine (a kernel without TPROXY).
+  uint16_t tproxy_port = 0;
+  uint32_t udp_mark = 0;
+  uint32_t route_table = 0;
 };
 
 /// Input for `iptables-restore --noflush`: (re)fills the chain and makes
@@ -102,12 +109,25 @@ std::string iptables_install(const linux_params& p, std::string_view saved);
 /// which stop queueing TCP: never a moment when neither path holds.
 std::string iptables_nat_install(const linux_params& p, std::string_view saved);
 
+/// The PREROUTING chain of the mangle table's rules: `chain` + "_IN".
+std::string mangle_in_chain(std::string_view chain);
+
+/// Input for `iptables-restore --noflush` on the mangle table, given what
+/// `iptables-save -t mangle` shows: OUTPUT gives the targets' UDP to
+/// anywhere not excluded `p.udp_mark`, so a policy route (`ip rule fwmark
+/// udp_mark lookup route_table`, whose table routes everything to lo)
+/// loops it back; PREROUTING then TPROXYs it to `p.tproxy_port` with its
+/// destination unchanged. Empty when `p.tproxy_port` is 0.
+std::string iptables_mangle_install(const linux_params& p,
+                                    std::string_view saved);
+
 /// The same for `ip6tables-restore --noflush`: queues the targets' IPv6
 /// TCP/UDP so the engine drops (and counts) it instead of leaking it.
 std::string ip6tables_install(const linux_params& p, std::string_view saved);
 
 /// Input for `iptables-restore --noflush` / `ip6tables-restore --noflush`
-/// that removes the chain and every jump to it from `table`, given what
+/// that removes the chain and every jump to it (from OUTPUT or
+/// PREROUTING) from `table`, given what
 /// `iptables-save -t <table>` shows; empty when there is nothing to remove.
 std::string iptables_remove(std::string_view chain, std::string_view saved,
                             std::string_view table = "raw");
@@ -117,9 +137,17 @@ bool save_output_has_chain(std::string_view save_output,
                            std::string_view chain);
 
 /// True if the saved table holds the rules `install` put in: the chain
-/// with as many rules, and its jump first in OUTPUT. Someone flushing or
+/// with as many rules, and its jump first in `hook`. Someone flushing or
 /// reordering the table (a firewall reload) makes it false.
 bool rules_intact(std::string_view saved, std::string_view install,
-                  std::string_view chain);
+                  std::string_view chain, std::string_view hook = "OUTPUT");
+
+/// How many rules `ip -4 rule show` lists that send `mark` to `table`.
+size_t policy_rules_present(std::string_view ip_rule_show, uint32_t mark,
+                            uint32_t table);
+
+/// True if `ip -4 route show table T` lists the route of everything to lo
+/// ("local default dev lo").
+bool local_default_route_present(std::string_view ip_route_show);
 
 } // namespace drover::net::capture

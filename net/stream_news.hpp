@@ -1,8 +1,9 @@
 #pragma once
 
-// What the TCP relay tells the flow-manager about its streams: plain data,
-// batched (one message per relay loop that had news, not one per stream
-// event), so that thousands of new connections a second cost few messages.
+// What the relay tells the flow-manager about its TCP streams and UDP flows:
+// plain data, batched (one message per relay loop that had news, not one per
+// stream event), so that thousands of new connections a second cost few
+// messages.
 
 #include <cstdint>
 #include <vector>
@@ -19,8 +20,11 @@ struct stream_news {
     ended,          // closed; `in`/`out` are the final counts
     declined,       // accepted while the proxy cannot be used: reset
     not_redirected, // a local program connected to the listener itself
+    dropped,        // datagrams dropped since the last report (`out`)
   };
+  static constexpr uint8_t tcp = 6, udp = 17;
   kind what = kind::opened;
+  uint8_t protocol = tcp;
   uint64_t id = 0;  // the relay's, unique while the relay runs
   endpoint app;     // the application's socket
   endpoint remote;  // where it wanted to go

@@ -98,6 +98,10 @@ struct capture_options {
   /// listener (nat REDIRECT) when it can; false, or a kernel without NAT,
   /// queues TCP to the engine like UDP.
   bool kernel_redirect = true;
+  /// Linux: not 0, the loopback port of the relay's transparent UDP socket:
+  /// the kernel hands it the targets' UDP (TPROXY) when it can, with the
+  /// TCP redirect only. 0, or a kernel without TPROXY: UDP is queued.
+  uint16_t udp_intake_port = 0;
 };
 
 class capture_session {
@@ -127,10 +131,13 @@ public:
 
   /// True when the OS itself sends the targets' TCP connections to the
   /// listener, with their original destination (Linux: nat REDIRECT); the
-  /// engine then relays them (actors/tcp_relay.hpp) and no TCP packet is
+  /// engine then relays them (actors/kernel_relay.hpp) and no TCP packet is
   /// queued. False: the engine rewrites TCP packets to the listener
   /// (WinDivert, or Linux without NAT).
   virtual bool redirects_tcp() const { return false; }
+  /// True when the OS itself hands the targets' UDP datagrams to the
+  /// relay's socket (Linux: TPROXY); none of them is then queued.
+  virtual bool redirects_udp() const { return false; }
 };
 
 struct capture_result {

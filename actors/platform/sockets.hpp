@@ -36,6 +36,12 @@ socket_handle listen_tcp(net::endpoint& at, std::string& error);
 /// burst of thousands. Windows: any free port. Sets `at.port`.
 socket_handle listen_for_redirects(net::endpoint& at, std::string& error);
 
+/// Linux: the transparent UDP socket the kernel hands the targets'
+/// datagrams to (TPROXY), each with its original destination; on `at.port`
+/// if free for UDP, else a lower privileged port (sets `at.port`).
+/// Windows: invalid_socket (WinDivert brings datagrams as packets).
+socket_handle open_datagram_intake(net::endpoint& at, std::string& error);
+
 /// Starts a non-blocking TCP connect; the socket becomes writable once
 /// connected (a broker can write to it at once: CAF sends when it can).
 socket_handle start_tcp_connect(net::endpoint to, std::string& error);

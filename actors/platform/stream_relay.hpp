@@ -1,12 +1,15 @@
 #pragma once
 
-// The TCP relay: where the kernel hands a target's connections to Drover
+// The relay: where the kernel hands a target's connections to Drover
 // (Linux: nat REDIRECT to a loopback listener, the original destination
 // from SO_ORIGINAL_DST). Each connection gets its SOCKS5 CONNECT and then
 // has its bytes moved between the two sockets by the kernel (splice), on
 // the relay's own threads: no copy into the engine, no actor message per
-// read. What happens to the streams is reported in batches (stream_news);
-// the flow-manager keeps the table, this only moves bytes.
+// read. The targets' UDP datagrams (Linux: TPROXY to a transparent socket)
+// go through one SOCKS5 UDP association per application socket, on a
+// thread of their own. What happens to streams and flows is reported in
+// batches (stream_news); the flow-manager keeps the table, this only moves
+// bytes.
 
 #include <chrono>
 #include <cstdint>
@@ -24,6 +27,7 @@ struct relay_proxy {
   std::string login; // never logged
   std::string password;
   std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds associate_timeout{10000}; // UDP ASSOCIATE
 };
 
 /// What happens to a new connection: the flow-manager's policy.
@@ -62,9 +66,12 @@ public:
 };
 
 /// Starts relaying the connections `listener` (listening, this call takes
-/// it) accepts; nullptr with `error` set if it cannot. Where the OS has no
-/// such relay, always nullptr.
+/// it) accepts, and, if `intake` is not invalid_socket (open_datagram_intake,
+/// taken too), the datagrams the kernel hands it, each application socket's
+/// through one SOCKS5 UDP association; nullptr with `error` set if it
+/// cannot. Where the OS has no such relay, always nullptr.
 std::unique_ptr<stream_relay> start_stream_relay(socket_handle listener,
+                                                 socket_handle intake,
                                                  relay_options options,
                                                  relay_events& events,
                                                  std::string& error);

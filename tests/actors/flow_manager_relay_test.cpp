@@ -1,4 +1,4 @@
-// The flow-manager and the tcp-relay's streams (Linux, where the kernel
+// The flow-manager and the kernel-relay's streams (Linux, where the kernel
 // redirects TCP): streams enter, update and leave the table from the
 // relay's news; the table's decisions (cap, expiry, reset, policy) reach
 // the relay. CAF's deterministic coordinator; a recording stand-in for the
@@ -26,8 +26,8 @@ struct relay_record {
   int resets = 0;
 };
 
-tcp_relay_actor::behavior_type
-recording_relay(tcp_relay_actor::pointer, std::shared_ptr<relay_record> r) {
+kernel_relay_actor::behavior_type
+recording_relay(kernel_relay_actor::pointer, std::shared_ptr<relay_record> r) {
   return {
       [=](atom::stop, uint64_t id) { r->stopped.push_back(id); },
       [=](atom::update, new_flow_policy p) { r->policies.push_back(p); },
@@ -90,7 +90,7 @@ protected:
   std::shared_ptr<test::fake_capture> capture;
   std::shared_ptr<relay_record> record = std::make_shared<relay_record>();
   flow_manager_actor aut;
-  tcp_relay_actor relay;
+  kernel_relay_actor relay;
 };
 
 } // namespace

@@ -37,15 +37,32 @@ TEST_F(engine_e2e, without_kernel_nat_tcp_is_queued_and_still_proxied) {
       << w->log();
 }
 
+// A kernel without TPROXY (xt_TPROXY or policy routing missing): the
+// targets' datagrams are queued and relayed by the engine, still proxied.
+TEST_F(engine_e2e, without_tproxy_udp_is_queued_and_still_proxied) {
+  w->extra_env.push_back("DROVER_TEST_QUEUE_UDP=1");
+  auto [code, out]
+      = w->drover_run({"udp-client", server_ip, "7", "20", "unconnected"});
+  EXPECT_EQ(code, 0) << out << w->log();
+  EXPECT_EQ(count(out, "seen " + proxy_ip + ":"), 20) << out;
+  EXPECT_NE(w->log().find("capture set up: TCP: nat REDIRECT to the relay; "
+                          "UDP: NFQUEUE"),
+            std::string::npos)
+      << w->log();
+}
+
 // The kernel redirects: the nat rule is the capture's, the relay's listener
-// is on a port below 1024, and nothing is left after the run.
+// is on a port below 1024, UDP goes to the relay by TPROXY, and nothing is
+// left after the run (rules, policy route).
 TEST_F(engine_e2e, the_kernel_redirects_tcp_to_a_privileged_port) {
   auto [code, out] = w->drover_run({"tcp-client", server_ip, "7", "1"});
   EXPECT_EQ(code, 0) << out << w->log();
   std::smatch m;
   auto log = w->log();
   ASSERT_TRUE(std::regex_search(
-      log, m, std::regex{"capture set up: TCP: nat REDIRECT to the relay"}))
+      log, m,
+      std::regex{"capture set up: TCP: nat REDIRECT to the relay; UDP: "
+                 "TPROXY to the relay"}))
       << log;
   ASSERT_TRUE(
       std::regex_search(log, m, std::regex{"listener 127.0.0.1:(\\d+)"}))
@@ -53,6 +70,11 @@ TEST_F(engine_e2e, the_kernel_redirects_tcp_to_a_privileged_port) {
   EXPECT_LT(std::stoi(m[1].str()), 1024);
   auto nat = sh_output(w->app.exec("iptables-save -t nat"));
   EXPECT_EQ(nat.find("DROVER"), std::string::npos) << "removed: " << nat;
+  auto mangle = sh_output(w->app.exec("iptables-save -t mangle"));
+  EXPECT_EQ(mangle.find("DROVER"), std::string::npos) << "removed: " << mangle;
+  auto rules = sh_output(w->app.exec("ip rule show"));
+  EXPECT_EQ(rules.find("0x44520002"), std::string::npos) << rules;
+  EXPECT_EQ(sh_output(w->app.exec("ip route show table 17490")), "");
 }
 
 TEST_F(engine_e2e, a_process_outside_drover_goes_direct) {
@@ -184,6 +206,9 @@ TEST_F(engine_e2e, udp_unconnected_socket_goes_through_udp_associate) {
 // An engine that falls behind: the kernel's capture queue fills, drops
 // what does not fit (never sends it direct) and `status` counts it.
 TEST_F(engine_e2e, an_overflowing_capture_queue_is_counted) {
+  // The queue path (a kernel without TPROXY): with TPROXY, no datagram of
+  // a target crosses the queue.
+  w->extra_env.push_back("DROVER_TEST_QUEUE_UDP=1");
   fs::path named;
   auto engine = w->headless_with_target("e2e-burst-target", named);
   ASSERT_EQ(w->status_number("queue_overflows"), 0);

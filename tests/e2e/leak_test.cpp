@@ -264,7 +264,9 @@ TEST_F(leak_harness, flushed_rules_while_a_target_talks) {
   auto mark = events->mark();
   auto from = c->output().size();
   auto flushed = std::chrono::steady_clock::now();
+  // raw (the queue, untracking) and mangle (UDP's way to the relay).
   ASSERT_EQ(sh(w->app.exec("iptables -t raw -F")), 0);
+  ASSERT_EQ(sh(w->app.exec("iptables -t mangle -F")), 0);
   ASSERT_TRUE(events->wait(reason("put the capture back in place"), 5s, mark))
       << events->output();
   EXPECT_LT(std::chrono::steady_clock::now() - flushed, 2500ms);
@@ -273,6 +275,23 @@ TEST_F(leak_harness, flushed_rules_while_a_target_talks) {
   expect_no_leak();
   EXPECT_GT(w->status_number("packets_fenced"), 0)
       << "the kernel fence stopped what the missing rules let through";
+}
+
+// The policy route that loops the targets' UDP back to the relay, deleted
+// (someone's "ip rule flush", a network manager's reset): the marked
+// datagrams take the main table's way out and meet the fence until the
+// watchdog puts the rule back.
+TEST_F(leak_harness, a_deleted_policy_route_while_a_target_talks) {
+  start_talking();
+  auto mark = events->mark();
+  auto from = c->output().size();
+  ASSERT_EQ(sh(w->app.exec("ip rule del fwmark 0x44520002 lookup 17490")), 0);
+  ASSERT_TRUE(events->wait(reason("put the capture back in place"), 5s, mark))
+      << events->output();
+  wait_proxied(*c, from);
+  expect_no_leak();
+  EXPECT_GT(w->status_number("packets_fenced"), 0)
+      << "the kernel fence stopped what the missing route let through";
 }
 
 // The same for the nat table, where the redirect to the relay lives: the

@@ -28,7 +28,8 @@
 //   bulk IP PORT MIB [PROXY]    send MIB MiB (through SOCKS5 PROXY=ip:port
 //                               when given); prints "mib_per_s X"
 //   udp-rtt IP PORT N [PROXY]   N ping-pongs (through UDP ASSOCIATE when
-//                               PROXY is given); prints "p50_us X p99_us Y"
+//                               PROXY is given); prints "p50_us X p99_us Y
+//                               p999_us Z"
 //   conn-rate IP PORT N [PROXY] N sequential connect-exchange-close;
 //                               prints "conns_per_s X"
 //   hold IP PORT N              open N connections, print "held N", keep
@@ -494,8 +495,8 @@ int bulk(const char* ip, int port, int mib, const std::string& proxy) {
 
 void print_percentiles(std::vector<double>& us) {
   std::sort(us.begin(), us.end());
-  std::printf("p50_us %.1f p99_us %.1f\n", us[us.size() / 2],
-              us[us.size() * 99 / 100]);
+  std::printf("p50_us %.1f p99_us %.1f p999_us %.1f\n", us[us.size() / 2],
+              us[us.size() * 99 / 100], us[us.size() * 999 / 1000]);
 }
 
 int udp_rtt(const char* ip, int port, int n, const std::string& proxy) {

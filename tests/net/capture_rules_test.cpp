@@ -264,3 +264,69 @@ TEST(linux_rules, stale_chain_detection) {
   EXPECT_FALSE(save_output_has_chain(save, "DROVE"));
   EXPECT_FALSE(save_output_has_chain("-A OUTPUT -j X:DROVER \n", "DROVER"));
 }
+
+// TPROXY takes the targets' UDP: raw queues none of it (only the ICMP
+// answers), mangle marks it for the policy route and hands it to the
+// relay's port when it comes back in on lo.
+TEST(linux_rules, with_tproxy_udp_goes_to_mangle_and_nothing_is_queued) {
+  auto p = linux_defaults();
+  p.redirect_port = 1023;
+  p.tproxy_port = 1022;
+  p.udp_mark = 0x44520002;
+  p.route_table = 17490;
+  auto raw = iptables_install(p, saved("", false));
+  EXPECT_FALSE(has(raw, "-p udp -j NFQUEUE")) << raw;
+  EXPECT_FALSE(has(raw, "-p tcp -j NFQUEUE")) << raw;
+  EXPECT_TRUE(has(raw, "-A DROVER -p udp -j CT --notrack\nCOMMIT\n")) << raw;
+  EXPECT_TRUE(has(raw, "-p icmp --icmp-type port-unreachable -j NFQUEUE"));
+  auto empty = std::string{"*mangle\n:PREROUTING ACCEPT [0:0]\n"
+                           ":OUTPUT ACCEPT [0:0]\nCOMMIT\n"};
+  auto mangle = iptables_mangle_install(p, empty);
+  EXPECT_EQ(mangle,
+            "*mangle\n"
+            ":DROVER - [0:0]\n"
+            ":DROVER_IN - [0:0]\n"
+            "-I OUTPUT 1 -j DROVER\n"
+            "-I PREROUTING 1 -j DROVER_IN\n"
+            "-A DROVER -m mark ! --mark 1146290183 -j RETURN\n"
+            "-A DROVER -d 127.0.0.0/8 -j RETURN\n"
+            "-A DROVER -d 203.0.113.9/32 -j RETURN\n"
+            "-A DROVER -d 255.255.255.255/32 -j RETURN\n"
+            "-A DROVER -d 169.254.0.0/16 -j RETURN\n"
+            "-A DROVER -d 224.0.0.0/4 -j RETURN\n"
+            "-A DROVER -d 192.168.0.0/16 -j RETURN\n"
+            "-A DROVER -p udp --dport 67:68 -j RETURN\n"
+            "-A DROVER -p udp -j MARK --set-mark 1146224642\n"
+            "-A DROVER_IN -i lo -p udp -m mark --mark 1146224642 -j TPROXY "
+            "--on-port 1022 --on-ip 127.0.0.1 --tproxy-mark 1146224642\n"
+            "COMMIT\n");
+  // In place already: the chains are refilled, the jumps left alone.
+  auto installed = std::string{"*mangle\n:PREROUTING ACCEPT [0:0]\n"
+                               ":OUTPUT ACCEPT [0:0]\n:DROVER - [0:0]\n"
+                               ":DROVER_IN - [0:0]\n"
+                               "-A PREROUTING -j DROVER_IN\n"
+                               "-A OUTPUT -j DROVER\nCOMMIT\n"};
+  EXPECT_FALSE(has(iptables_mangle_install(p, installed), "-I ")) << "no gap";
+  EXPECT_EQ(iptables_remove("DROVER_IN", installed, "mangle"),
+            "*mangle\n-D PREROUTING -j DROVER_IN\n-F DROVER_IN\n-X DROVER_IN\n"
+            "COMMIT\n");
+  auto install = iptables_mangle_install(p, "");
+  EXPECT_FALSE(rules_intact(installed, install, "DROVER_IN", "PREROUTING"))
+      << "the chain's rules are missing";
+  EXPECT_EQ(iptables_mangle_install(linux_defaults(), empty), "");
+}
+
+TEST(linux_rules, the_policy_route_is_read_from_ip_output) {
+  auto rules = std::string{"0:\tfrom all lookup local\n"
+                           "17490:\tfrom all fwmark 0x44520002 lookup 17490\n"
+                           "32766:\tfrom all lookup main\n"
+                           "32767:\tfrom all lookup default\n"};
+  EXPECT_EQ(policy_rules_present(rules, 0x44520002, 17490), 1u);
+  EXPECT_EQ(policy_rules_present(rules, 0x44520003, 17490), 0u);
+  EXPECT_EQ(policy_rules_present(rules, 0x44520002, 17491), 0u);
+  EXPECT_EQ(policy_rules_present(rules + rules, 0x44520002, 17490), 2u);
+  EXPECT_EQ(policy_rules_present("", 0x44520002, 17490), 0u);
+  EXPECT_TRUE(local_default_route_present("local default dev lo scope host\n"));
+  EXPECT_FALSE(local_default_route_present("default via 10.0.0.1 dev eth0\n"));
+  EXPECT_FALSE(local_default_route_present(""));
+}

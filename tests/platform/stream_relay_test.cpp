@@ -1,7 +1,8 @@
-// The TCP relay on the real kernel: a namespace of the test's own where
-// nat REDIRECT sends connections to the relay's listener, dante as the
-// proxy, the test peer's echo server behind it (it speaks first: its
-// greeting follows CONNECT's reply in the same read).
+// The relay on the real kernel: a namespace of the test's own where nat
+// REDIRECT sends connections to the relay's listener and TPROXY sends
+// datagrams to its intake, dante as the proxy, the test peer's echo
+// servers behind it (the TCP one speaks first: its greeting follows
+// CONNECT's reply in the same read).
 
 #include <gtest/gtest.h>
 
@@ -143,7 +144,8 @@ protected:
     // Inside: the relay's threads, and the sockets they open to the proxy,
     // belong to the application's namespace, as the engine's do.
     auto r = inside(lab->app, [&] {
-      return platform::start_stream_relay(listener, opts, events, error);
+      return platform::start_stream_relay(listener, intake, opts, events,
+                                          error);
     });
     EXPECT_TRUE(r) << error;
     return r;
@@ -160,6 +162,7 @@ protected:
   std::unique_ptr<child> echo;
   net::endpoint listen_at;
   platform::socket_handle listener = platform::invalid_socket;
+  platform::socket_handle intake = platform::invalid_socket;
   recorder events;
 };
 
@@ -310,5 +313,190 @@ TEST_F(stream_relay_test, progress_is_reported_while_bytes_move) {
   auto progress = events.wait_for(kind::progress);
   ASSERT_TRUE(progress);
   EXPECT_EQ(progress->out, chunk.size());
+  ::close(fd);
+}
+
+// -- UDP: TPROXY to the intake, one association per application socket ----
+
+namespace {
+
+constexpr uint32_t target_mark = 0x1234;
+constexpr uint32_t udp_mark = 0x44520002;
+
+class datagram_relay_test : public stream_relay_test {
+protected:
+  void SetUp() override {
+    stream_relay_test::SetUp();
+    if (IsSkipped() || HasFatalFailure())
+      return;
+    udp_echo = lab->server(DROVER_PEER, "udp-echo", "7");
+    intake_at = at("127.0.0.1", listen_at.port);
+    std::string error;
+    intake = inside(lab->app, [&] {
+      return platform::open_datagram_intake(intake_at, error);
+    });
+    ASSERT_NE(intake, platform::invalid_socket) << error;
+    EXPECT_LT(intake_at.port, 1024);
+    // What the capture installs, for the server's address and sockets
+    // with the test's mark (the kernel program marks targets' sockets).
+    auto mark = std::to_string(udp_mark);
+    for (auto& command : std::vector<std::string>{
+             "iptables -t mangle -A OUTPUT -p udp -d " + proxy_lab::server_ip
+                 + " -m mark --mark " + std::to_string(target_mark)
+                 + " -j MARK --set-mark " + mark,
+             "ip rule add fwmark " + mark + " lookup 17490",
+             "ip route add local 0.0.0.0/0 dev lo table 17490",
+             "iptables -t mangle -A PREROUTING -i lo -p udp -m mark --mark "
+                 + mark + " -j TPROXY --on-port "
+                 + std::to_string(intake_at.port)
+                 + " --on-ip 127.0.0.1 --tproxy-mark " + mark})
+      ASSERT_EQ(sh(lab->app.exec(command)), 0) << command;
+  }
+
+  // A target's UDP socket (marked as the kernel program marks them).
+  int target_socket() {
+    return inside(lab->app, [&] {
+      int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      uint32_t m = target_mark;
+      ::setsockopt(fd, SOL_SOCKET, SO_MARK, &m, sizeof m);
+      timeval tv{5, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      return fd;
+    });
+  }
+
+  // Sends `text` to the echo server; the reply and where it came from.
+  std::pair<std::string, net::endpoint> exchange(int fd,
+                                                 const std::string& text) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(7);
+    ::inet_pton(AF_INET, proxy_lab::server_ip.c_str(), &to.sin_addr);
+    ::sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&to),
+             sizeof to);
+    char buf[2048];
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    auto n = ::recvfrom(fd, buf, sizeof buf, 0,
+                        reinterpret_cast<sockaddr*>(&from), &len);
+    if (n <= 0)
+      return {};
+    return {
+        std::string(buf, static_cast<size_t>(n)),
+        {net::ipv4_address{ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)}};
+  }
+
+  std::unique_ptr<child> udp_echo;
+  net::endpoint intake_at;
+};
+
+} // namespace
+
+TEST_F(datagram_relay_test, a_datagram_goes_through_the_proxy_and_back) {
+  auto relay = start(platform::relay_mode::proxy, dante());
+  int fd = target_socket();
+  // The server sees the proxy; the application sees its server.
+  auto [reply, from] = exchange(fd, "ping");
+  EXPECT_EQ(reply.rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u) << reply;
+  EXPECT_NE(reply.find("ping"), std::string::npos) << reply;
+  EXPECT_EQ(from, at(proxy_lab::server_ip, 7));
+  auto opened = events.wait_for(kind::opened);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->protocol, net::stream_news::udp);
+  EXPECT_EQ(opened->remote, at(proxy_lab::server_ip, 7));
+  EXPECT_EQ(opened->app.ip, at(proxy_lab::app_ip, 0).ip);
+  // A second datagram reuses the association and the flow.
+  EXPECT_NE(exchange(fd, "again").first.find("again"), std::string::npos);
+  auto progress = events.wait_for(kind::progress);
+  ASSERT_TRUE(progress);
+  EXPECT_EQ(progress->id, opened->id);
+  EXPECT_EQ(progress->out, 9u);
+  EXPECT_GT(progress->in, 9u);
+  // A connected socket (the voice client's kind) too.
+  int connected = target_socket();
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(7);
+  ::inet_pton(AF_INET, proxy_lab::server_ip.c_str(), &to.sin_addr);
+  ASSERT_EQ(::connect(connected, reinterpret_cast<sockaddr*>(&to), sizeof to),
+            0);
+  EXPECT_NE(exchange(connected, "voice").first.find("voice"),
+            std::string::npos);
+  EXPECT_TRUE(events.wait_for(kind::opened, 2));
+  EXPECT_TRUE(events.failures.empty());
+  ::close(fd);
+  ::close(connected);
+}
+
+TEST_F(datagram_relay_test, while_not_proxying_datagrams_are_dropped) {
+  auto relay = start(platform::relay_mode::refuse, dante());
+  int fd = target_socket();
+  timeval tv{0, 300000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_EQ(exchange(fd, "ping").first, "") << "never direct, never relayed";
+  auto dropped = events.wait_for(kind::dropped);
+  ASSERT_TRUE(dropped);
+  EXPECT_GE(dropped->out, 1u);
+  std::string error;
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy, error)) << error;
+  tv = {5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_NE(exchange(fd, "now").first.find("now"), std::string::npos);
+  ::close(fd);
+}
+
+TEST_F(datagram_relay_test, a_local_program_cannot_use_the_intake_as_a_relay) {
+  auto relay = start(platform::relay_mode::proxy, dante());
+  // An unmarked socket sends to the intake itself: nothing goes anywhere.
+  int fd = inside(lab->app, [&] {
+    return ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  });
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(intake_at.port);
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  std::string text = "let me in";
+  ::sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&to),
+           sizeof to);
+  auto dropped = events.wait_for(kind::dropped);
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(dropped->out, 1u);
+  // Reported with the drop (same batch or before): no flow for it.
+  std::lock_guard<std::mutex> lock{events.mutex};
+  for (auto& n : events.all)
+    EXPECT_NE(n.what, kind::opened) << "no association for it";
+  ::close(fd);
+}
+
+TEST_F(datagram_relay_test, the_engine_ends_a_flow_and_its_association) {
+  auto relay = start(platform::relay_mode::proxy, dante());
+  int fd = target_socket();
+  EXPECT_NE(exchange(fd, "one").first.find("one"), std::string::npos);
+  auto opened = events.wait_for(kind::opened);
+  ASSERT_TRUE(opened);
+  relay->close(opened->id); // expired in the table, say
+  // The next datagram is a new flow on a new association, and still
+  // arrives.
+  EXPECT_NE(exchange(fd, "two").first.find("two"), std::string::npos);
+  auto again = events.wait_for(kind::opened, 2);
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->id, opened->id);
+  relay->close_all();
+  EXPECT_NE(exchange(fd, "three").first.find("three"), std::string::npos);
+  EXPECT_TRUE(events.wait_for(kind::opened, 3));
+  ::close(fd);
+}
+
+TEST_F(datagram_relay_test, a_proxy_that_is_not_there_is_reported) {
+  auto relay
+      = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1081));
+  int fd = target_socket();
+  timeval tv{0, 300000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_EQ(exchange(fd, "ping").first, "");
+  ASSERT_TRUE(events.wait_for_failure());
+  EXPECT_NE(events.failures.front().find("cannot connect to the proxy"),
+            std::string::npos)
+      << events.failures.front();
   ::close(fd);
 }

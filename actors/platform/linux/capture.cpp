@@ -17,8 +17,12 @@ namespace {
 // Per network namespace, so these never collide between instances in
 // different namespaces (queues and chains are per namespace already).
 constexpr uint16_t queue_number = 7042;
-constexpr uint32_t injected_mark = 0x44520001; // "DR"
+using linux_port::injected_mark;
 constexpr const char* chain = "DROVER";
+// The targets' UDP on its way to TPROXY, and the routing table that sends
+// it to lo (its number is also the policy rule's priority: before main).
+constexpr uint32_t udp_mark = 0x44520002;
+constexpr uint32_t route_table = 17490;
 
 std::string hex(uint32_t v) {
   char text[16];
@@ -153,7 +157,9 @@ public:
   std::unique_ptr<packet_injector> raw;
   std::unique_ptr<packet_port> queue;
   bool redirecting = false;
+  bool tproxying = false;
   std::string fallback_reason; // why the kernel does not redirect TCP
+  std::string udp_fallback;    // ... or hand over UDP
 
   ~linux_capture() override {
     // The rules stay with the guard: what they queue while no session
@@ -186,16 +192,26 @@ public:
   }
 
   std::string description() const override {
-    return std::string{redirecting ? "TCP: nat REDIRECT to the relay; UDP: "
-                                   : "TCP and UDP: "}
+    std::string queued = redirecting ? (tproxying ? "" : "UDP") : "TCP";
+    if (!redirecting && !tproxying)
+      queued += " and UDP";
+    return std::string{redirecting ? "TCP: nat REDIRECT to the relay; " : ""}
+           + (tproxying ? "UDP: TPROXY to the relay (mark " + hex(udp_mark)
+                              + ", table " + std::to_string(route_table) + "); "
+                        : "")
+           + (queued.empty() ? std::string{"ICMP answers: "} : queued + ": ")
            + "NFQUEUE " + std::to_string(queue_number) + ", iptables chain "
            + chain + "; " + guard->description()
            + (fallback_reason.empty() ? ""
                                       : "; the kernel cannot redirect TCP ("
-                                            + fallback_reason + ")");
+                                            + fallback_reason + ")")
+           + (udp_fallback.empty()
+                  ? ""
+                  : "; the kernel cannot hand over UDP (" + udp_fallback + ")");
   }
 
   bool redirects_tcp() const override { return redirecting; }
+  bool redirects_udp() const override { return tproxying; }
 };
 
 } // namespace
@@ -276,7 +292,18 @@ capture_result open_capture(const capture_options& opts) {
   p.injected_mark = injected_mark;
   p.skip = opts.skip;
   p.redirect_port = opts.kernel_redirect ? opts.listener.port : 0;
-  if (p.redirect_port != 0 && !guard->apply(p, r.error)) {
+  p.tproxy_port = p.redirect_port != 0 ? opts.udp_intake_port : 0;
+  // Also when not used: a killed engine's policy route is then removed.
+  p.udp_mark = udp_mark;
+  p.route_table = route_table;
+  if (p.tproxy_port != 0 && !guard->apply(p, r.error)) {
+    // No TPROXY or policy routing here (xt_TPROXY, iproute2 missing): the
+    // engine relays the queued datagrams itself.
+    s->udp_fallback = r.error;
+    r.error.clear();
+    p.tproxy_port = 0;
+  }
+  if (p.tproxy_port == 0 && p.redirect_port != 0 && !guard->apply(p, r.error)) {
     // No NAT in this kernel (iptable_nat, nf_nat or xt_REDIRECT missing):
     // the engine rewrites TCP itself, as before the relay existed.
     s->fallback_reason = r.error;
@@ -288,6 +315,7 @@ capture_result open_capture(const capture_options& opts) {
     return r;
   }
   s->redirecting = p.redirect_port != 0;
+  s->tproxying = p.tproxy_port != 0;
   r.session = std::move(s);
   return r;
 }

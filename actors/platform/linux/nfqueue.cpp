@@ -261,9 +261,22 @@ std::unique_ptr<packet_port> open_nfqueue(uint16_t queue, queue_marks marks,
     return nullptr;
   }
   char buf[8192]; // MNL_SOCKET_BUFFER_SIZE is computed at run time
-  auto* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
-  nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-  if (!configure(nl, nlh, error, "binding packet queue")) {
+  nlmsghdr* nlh = nullptr;
+  bool bound = false;
+  // EPERM: the queue is still bound to another socket. Seen once, under
+  // load, when the engine reopened its own handle 2 s after closing the
+  // old one; whatever held the old socket a moment longer, a bounded wait
+  // (2 s, on the packet handle's reopen only) is better than Failed.
+  for (int attempt = 0; attempt < 40 && !bound; ++attempt) {
+    if (attempt > 0)
+      ::usleep(50000);
+    nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+    bound = configure(nl, nlh, error, "binding packet queue");
+    if (!bound && errno != EPERM)
+      break;
+  }
+  if (!bound) {
     if (error.find("Device or resource busy") != std::string::npos)
       error = "packet queue " + std::to_string(queue)
               + " is in use by another program (is another Drover "

@@ -84,6 +84,38 @@ socket_handle listen_for_redirects(net::endpoint& at, std::string& error) {
   return invalid_socket;
 }
 
+socket_handle open_datagram_intake(net::endpoint& at, std::string& error) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return invalid_socket;
+  }
+  // Transparent: TPROXY delivers to such sockets only (so no unprivileged
+  // program can take the targets' datagrams), with each datagram's
+  // original destination beside it.
+  int one = 1;
+  if (::setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof one) != 0
+      || ::setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof one) != 0) {
+    error = std::string{"a transparent socket: "} + std::strerror(errno);
+    ::close(fd);
+    return invalid_socket;
+  }
+  // The TCP listener's port if free for UDP too, else the next one down.
+  for (uint16_t port = at.port != 0 ? at.port : 1023; port >= 900; --port) {
+    auto a = to_sockaddr({at.ip, port});
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      at.port = port;
+      return fd;
+    }
+    if (errno != EADDRINUSE)
+      break;
+  }
+  error = std::string{"cannot bind UDP on "} + net::to_string(at.ip) + ": "
+          + std::strerror(errno);
+  ::close(fd);
+  return invalid_socket;
+}
+
 socket_handle start_tcp_connect(net::endpoint to, std::string& error) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {

@@ -11,12 +11,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "actors/platform/linux/datagram_worker.hpp"
 #include "actors/platform/linux/relay_worker.hpp"
 
 namespace drover::platform {
 
 namespace {
 
+using linux_port::datagram_id_tag;
+using linux_port::datagram_worker;
 using linux_port::endpoint_of;
 using linux_port::errno_text;
 using linux_port::relay_shared;
@@ -24,8 +27,9 @@ using linux_port::worker;
 
 class linux_relay final : public stream_relay {
 public:
-  linux_relay(int listener, relay_options opts, relay_events& events)
-      : listener_(listener) {
+  linux_relay(int listener, int intake, relay_options opts,
+              relay_events& events)
+      : listener_(listener), intake_(intake) {
     shared_.mode.store(opts.mode);
     shared_.options = std::move(opts);
     shared_.events = &events;
@@ -35,6 +39,11 @@ public:
     for (auto& w : workers_)
       w->stop();
     workers_.clear();
+    if (datagrams_)
+      datagrams_->stop();
+    datagrams_.reset(); // closes the intake
+    if (intake_ >= 0 && !intake_taken_)
+      ::close(intake_);
     ::close(listener_);
   }
 
@@ -61,8 +70,16 @@ public:
       error = "the relay's listener: " + errno_text(errno);
       return false;
     }
+    if (intake_ >= 0) {
+      datagrams_ = std::make_unique<datagram_worker>(shared_);
+      intake_taken_ = true;
+      if (!datagrams_->open(intake_, error))
+        return false;
+    }
     for (auto& w : workers_)
       w->start();
+    if (datagrams_)
+      datagrams_->start();
     return true;
   }
 
@@ -92,30 +109,38 @@ public:
     auto i = id & 0xff;
     if (i < workers_.size())
       workers_[i]->close(id);
+    else if (i == datagram_id_tag && datagrams_)
+      datagrams_->close(id);
   }
 
   void close_all() override {
     for (auto& w : workers_)
       w->close_all();
+    if (datagrams_)
+      datagrams_->close_all();
   }
 
   relay_mode mode() const override { return shared_.mode.load(); }
 
 private:
   int listener_;
+  int intake_;
+  bool intake_taken_ = false; // the datagram worker closes it
   relay_shared shared_;
   std::mutex listener_mutex_;
   std::vector<std::unique_ptr<worker>> workers_;
+  std::unique_ptr<datagram_worker> datagrams_;
 };
 
 } // namespace
 
 std::unique_ptr<stream_relay> start_stream_relay(socket_handle listener,
+                                                 socket_handle intake,
                                                  relay_options options,
                                                  relay_events& events,
                                                  std::string& error) {
-  auto relay
-      = std::make_unique<linux_relay>(listener, std::move(options), events);
+  auto relay = std::make_unique<linux_relay>(listener, intake,
+                                             std::move(options), events);
   if (!relay->start(error))
     return nullptr;
   return relay;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -367,91 +368,6 @@ pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
     return -1;
   }
   return pid;
-}
-
-// -- rules -----------------------------------------------------------------
-
-namespace {
-
-std::string saved_table(const char* tool, const char* table = "raw") {
-  auto saved = run_program({std::string{tool} + "-save", "-t", table});
-  return saved.status == 0 ? saved.output : std::string{};
-}
-
-bool restore(const char* tool, const std::string& input, std::string& error) {
-  if (input.empty())
-    return true;
-  auto r = run_program({std::string{tool} + "-restore", "-w", "5", "--noflush"},
-                       input);
-  if (r.status == 0)
-    return true;
-  error = "installing the capture rules failed (" + std::string{tool}
-          + "-restore): " + (r.output.empty() ? "not found" : r.output);
-  return false;
-}
-
-} // namespace
-
-bool rule_set::apply(const net::capture::linux_params& p, std::string& error) {
-  // The redirect first: the raw table goes on queueing TCP (untracked, so
-  // unseen by nat) until its own new rules let TCP through to it. Without a
-  // redirect, a redirect left by an earlier session goes once raw queues
-  // TCP again. IPv4 before IPv6: the targets' IPv6 is fenced in by the
-  // kernel program meanwhile, and queued (to be dropped) once its rules
-  // are in.
-  if (p.redirect_port != 0
-      && !restore(
-          "iptables",
-          net::capture::iptables_nat_install(p, saved_table("iptables", "nat")),
-          error))
-    return false;
-  if (!restore("iptables",
-               net::capture::iptables_install(p, saved_table("iptables")),
-               error)
-      || !restore("ip6tables",
-                  net::capture::ip6tables_install(p, saved_table("ip6tables")),
-                  error))
-    return false;
-  if (p.redirect_port == 0)
-    restore("iptables",
-            net::capture::iptables_remove(
-                chain_, saved_table("iptables", "nat"), "nat"),
-            error);
-  applied_ = p;
-  return true;
-}
-
-bool rule_set::intact() const {
-  if (!applied_)
-    return true;
-  // The install text on an empty table has every rule line: the count to
-  // compare with.
-  return net::capture::rules_intact(
-             saved_table("iptables"),
-             net::capture::iptables_install(*applied_, {}), chain_)
-         && net::capture::rules_intact(
-             saved_table("ip6tables"),
-             net::capture::ip6tables_install(*applied_, {}), chain_)
-         && (applied_->redirect_port == 0
-             || net::capture::rules_intact(
-                 saved_table("iptables", "nat"),
-                 net::capture::iptables_nat_install(*applied_, {}), chain_));
-}
-
-bool rule_set::reapply(std::string& error) {
-  return !applied_ || apply(*applied_, error);
-}
-
-void rule_set::remove() {
-  std::string error;
-  for (const char* tool : {"iptables", "ip6tables"})
-    restore(tool, net::capture::iptables_remove(chain_, saved_table(tool)),
-            error);
-  restore("iptables",
-          net::capture::iptables_remove(chain_, saved_table("iptables", "nat"),
-                                        "nat"),
-          error);
-  applied_.reset();
 }
 
 // -- users -------------------------------------------------------------------

@@ -17,6 +17,10 @@
 
 namespace drover::platform::linux_port {
 
+/// The SO_MARK of the datagrams Drover fabricates (replies to the targets):
+/// the capture rules leave them untracked and uncaptured.
+constexpr uint32_t injected_mark = 0x44520001; // "DR"
+
 /// Empty when CAP_NET_ADMIN and CAP_NET_RAW are effective; otherwise which
 /// is missing and how to grant it, for the user.
 std::string missing_privileges();
@@ -84,7 +88,8 @@ private:
   std::vector<std::pair<pid_t, std::string>> origins_;
 };
 
-/// The capture's rule set in raw OUTPUT, IPv4 and IPv6. Each apply()
+/// The capture's rule set: raw OUTPUT (IPv4 and IPv6), nat OUTPUT for the
+/// TCP redirect, mangle and a policy route for UDP's TPROXY. Each apply()
 /// installs or replaces it in one iptables-restore transaction per table,
 /// so whatever was there (a previous session's rules, a killed engine's)
 /// holds until the new rules do. Never removed by a destructor: only
@@ -101,6 +106,7 @@ public:
   void remove();
 
 private:
+  bool mangle_intact(const net::capture::linux_params& p) const;
   std::string chain_;
   std::optional<net::capture::linux_params> applied_;
 };

@@ -68,6 +68,11 @@ socket_handle listen_for_redirects(net::endpoint& at, std::string& error) {
   return listen_tcp(at, error);
 }
 
+socket_handle open_datagram_intake(net::endpoint&, std::string& error) {
+  error = "WinDivert brings datagrams as packets";
+  return invalid_socket;
+}
+
 socket_handle start_tcp_connect(net::endpoint to, std::string& error) {
   SOCKET s = open_stream();
   if (s == INVALID_SOCKET) {

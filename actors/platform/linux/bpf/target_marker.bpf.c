@@ -13,7 +13,8 @@
 //
 // fence (cgroup_skb/egress, attached at the root too) is the second line:
 // a packet from a target-marked socket may leave only for loopback (where
-// the capture sends redirected connections) or a destination the capture
+// the capture sends redirected connections and, through lo, datagrams) or
+// a destination the capture
 // deliberately leaves alone, or when the engine itself let it out (the
 // pass mark, for `when_not_proxying = "direct"`). Anything else is
 // dropped, so a target never goes direct, not even when someone flushes
@@ -267,6 +268,11 @@ int drover_fence(struct __sk_buff* skb) {
   if (!sk || sk->mark != target_mark)
     return 1;
   if (pass_mark != 0 && skb->mark == pass_mark)
+    return 1;
+  // Routed to lo (ifindex 1 in every namespace): it never leaves the
+  // machine. The capture's policy route sends the targets' UDP there, to
+  // the relay's transparent socket, with the remote still its destination.
+  if (skb->ifindex == 1)
     return 1;
   if (skb->protocol == bpf_htons(ETH_P_IP) && ipv4_may_leave(skb))
     return 1;

@@ -1,4 +1,4 @@
-#include "actors/tcp_relay.hpp"
+#include "actors/kernel_relay.hpp"
 
 #include <caf/send.hpp>
 
@@ -30,17 +30,17 @@ void relay_sink::news(net::stream_news_batch&& batch) {
 }
 
 void relay_sink::proxy_failed(const std::string& why) {
-  log::get("tcp-relay")->warn("{}", why);
-  trace::record("tcp-relay", "failed", {{"reason", why}});
+  log::get("kernel-relay")->warn("{}", why);
+  trace::record("kernel-relay", "failed", {{"reason", why}});
   // The supervisor checks the proxy and, if it is down, reconnects.
   if (health_)
     caf::anon_send(health_, atom::check_v, why);
 }
 
-tcp_relay_actor::behavior_type
-tcp_relay(tcp_relay_actor::stateful_pointer<tcp_relay_state> self,
-          platform::socket_handle listener, upstream_settings upstream,
-          flow_manager_actor fm) {
+kernel_relay_actor::behavior_type
+kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
+             platform::socket_handle listener, platform::socket_handle intake,
+             upstream_settings upstream, flow_manager_actor fm) {
   report_panics(self);
   auto& st = self->state;
   st.sink = std::make_unique<relay_sink>(std::move(fm), upstream.health);
@@ -50,13 +50,14 @@ tcp_relay(tcp_relay_actor::stateful_pointer<tcp_relay_state> self,
   opts.proxy.login = upstream.login;
   opts.proxy.password = upstream.password;
   opts.proxy.connect_timeout = upstream.connect_timeout;
+  opts.proxy.associate_timeout = upstream.udp_associate_timeout;
   opts.mode = platform::relay_mode::refuse; // until the flow-manager says
   std::string error;
-  st.relay = platform::start_stream_relay(listener, std::move(opts), *st.sink,
-                                          error);
+  st.relay = platform::start_stream_relay(listener, intake, std::move(opts),
+                                          *st.sink, error);
   if (!st.relay) {
-    log::get(self->name())->error("the TCP relay cannot start: {}", error);
-    self->quit(caf::make_error(ec::driver_lost, "the TCP relay: " + error));
+    log::get(self->name())->error("the relay cannot start: {}", error);
+    self->quit(caf::make_error(ec::driver_lost, "the relay: " + error));
     return {[](atom::stop, uint64_t) {}, [](atom::update, new_flow_policy) {},
             [](atom::reset) {},
             [](atom::get, atom::status) {
