@@ -90,7 +90,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     return verdict_kind::drop;
   }
   if (p.info.protocol == net::proto_icmp)
-    return on_icmp(data, p.info);
+    return on_icmp(data, p.info, now);
   if (!pkt.from_target && !net::is_from_listener(p.info, listener))
     return answer_to_flow(p, pkt, now);
   // A TCP fragment cannot be redirected: its checksum covers addresses in
@@ -201,7 +201,8 @@ verdict_kind flow_manager_state::answer_to_flow(net::packet_ref& p,
 }
 
 verdict_kind flow_manager_state::on_icmp(const uint8_t* data,
-                                         const net::packet_info& info) {
+                                         const net::packet_info& info,
+                                         net::flow_time now) {
   net::refused_datagram refused;
   if (!net::parse_port_unreachable(data, info, refused))
     return verdict_kind::accept; // someone else's: on its way
@@ -212,6 +213,10 @@ verdict_kind flow_manager_state::on_icmp(const uint8_t* data,
   if (auto* e = table->find(key)) {
     forget(*e);
     table->erase(*e);
+  } else if (refused.ip_id == net::delivered_ip_id) {
+    // The relay delivered it, and its news has not come yet.
+    refused_early[refused_next] = {key, now};
+    refused_next = (refused_next + 1) % refused_early.size();
   } else if (std::find(ended_udp.begin(), ended_udp.end(), key)
              == ended_udp.end()) {
     return verdict_kind::accept; // not about a flow of Drover's

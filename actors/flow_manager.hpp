@@ -72,6 +72,10 @@ struct flow_manager_state {
   /// socket may be gone by then. A ring, allocated once.
   std::array<net::flow_key, 1024> ended_udp{};
   size_t ended_next = 0;
+  /// Relayed UDP flows whose application refused a reply (its socket
+  /// closed) before the relay's news of them arrived: ended as they do.
+  std::array<std::pair<net::flow_key, net::flow_time>, 64> refused_early{};
+  size_t refused_next = 0;
   std::vector<uint64_t> touched; // associations with pending datagrams
   std::function<caf::actor(net::endpoint)> spawn_association;
 
@@ -144,7 +148,11 @@ struct flow_manager_state {
   /// dropped when it answers a datagram Drover injected for an application
   /// whose socket is gone (and that flow ends); let out otherwise.
   platform::verdict_kind on_icmp(const uint8_t* data,
-                                 const net::packet_info& info);
+                                 const net::packet_info& info,
+                                 net::flow_time now);
+  /// True (once) if the application refused a reply of this relayed flow
+  /// before it was known (refused_early, within 2 s).
+  bool refused_before_known(const net::flow_key& key, net::flow_time now);
 
   /// A new TCP connection while not proxying: refused, dropped, or let out
   /// direct, as the policy says.

@@ -41,6 +41,11 @@ void flow_manager_state::on_news(const net::stream_news_batch& batch,
         e->relayed = true;
         e->cookie = n.id;
         e->direct = n.what == kind::opened_direct;
+        if (n.protocol == net::proto_udp && refused_before_known(key, now)) {
+          forget(*e); // the relay ends it: nobody will read its replies
+          table->erase(*e);
+          break;
+        }
         trace::record("kernel-relay",
                       e->direct                      ? "direct"
                       : n.protocol == net::proto_udp ? "udp"
@@ -88,6 +93,16 @@ void flow_manager_state::on_news(const net::stream_news_batch& batch,
         break;
     }
   }
+}
+
+bool flow_manager_state::refused_before_known(const net::flow_key& key,
+                                              net::flow_time now) {
+  for (auto& [refused, when] : refused_early)
+    if (refused == key && now - when < std::chrono::seconds{2}) {
+      refused = {};
+      return true;
+    }
+  return false;
 }
 
 void flow_manager_state::forget_udp(const net::flow_entry& e) {

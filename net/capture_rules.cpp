@@ -1,5 +1,7 @@
 #include "net/capture_rules.hpp"
 
+#include "net/packet.hpp"
+
 #include <cctype>
 #include <cstdio>
 
@@ -225,7 +227,14 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   // the queue, the machine's errors and resets go on as without Drover
   // (the targets' own traffic stays blocked by the rules below).
   auto answers = q + " --queue-bypass\n";
-  r += "-A " + ch + " -p icmp --icmp-type port-unreachable" + answers;
+  // ... except those that answer a datagram the relay delivered (its IP
+  // identification, quoted at ICMP offset 8 + 4): queued even while no
+  // engine reads the queue (then dropped), as they may come before the
+  // engine knows the flow and must never go out.
+  auto unreachable = std::string{" -p icmp --icmp-type port-unreachable"};
+  r += "-A " + ch + unreachable + " -m u32 --u32 \"0>>22&0x3C@12>>16="
+       + std::to_string(delivered_ip_id) + "\"" + q + "\n";
+  r += "-A " + ch + unreachable + answers;
   if (!redirected)
     r += "-A " + ch + " -p tcp --tcp-flags RST RST -m mark ! --mark "
          + std::to_string(p.target_mark) + answers;

@@ -285,6 +285,7 @@ bool parse_port_unreachable(const uint8_t* data, const packet_info& info,
   out.src = {ipv4_address{load32(inner + ip_src)}, load16(inner + inner_ihl)};
   out.dst
       = {ipv4_address{load32(inner + ip_dst)}, load16(inner + inner_ihl + 2)};
+  out.ip_id = load16(inner + 4);
   return true;
 }
 

@@ -84,7 +84,16 @@ parse_error parse(const uint8_t* data, size_t length, packet_info& info);
 struct refused_datagram {
   endpoint src;
   endpoint dst;
+  uint16_t ip_id = 0; // the refused datagram's IPv4 identification
 };
+
+/// The IPv4 identification of every datagram Drover delivers to a target
+/// as if its remote had sent it ("DR"): the answer of an application's
+/// stack to one of them (a "port unreachable", its socket closed) is
+/// recognised by it, in the rules and in the engine, without knowing the
+/// flow yet. Those datagrams never leave the machine (lo's MTU: never
+/// fragmented), so one identification for all is harmless.
+constexpr uint16_t delivered_ip_id = 0x4452;
 
 /// True if the parsed packet is an IPv4 ICMP destination unreachable, port
 /// unreachable (type 3, code 3) quoting a UDP datagram's header, which then

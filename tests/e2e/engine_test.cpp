@@ -203,6 +203,36 @@ TEST_F(engine_e2e, udp_unconnected_socket_goes_through_udp_associate) {
   EXPECT_EQ(count(out, "seen " + proxy_ip + ":"), 3) << out;
 }
 
+// The application closed its socket before the reply came back through the
+// proxy: its stack answers the reply Drover delivered with "port
+// unreachable", addressed to the remote from the application's own
+// address. That must not leave the machine; it ends the flow instead.
+TEST_F(engine_e2e, a_reply_to_a_closed_udp_socket_is_not_answered_direct) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-closed-target", named);
+  auto leaked = "PREROUTING -p icmp -s " + app_ip;
+  ASSERT_EQ(sh(w->remote.exec("iptables -t raw -I " + leaked)), 0);
+  // Three sockets, one datagram each, closed at once (the replies take a
+  // round trip through dante; the kernel's ICMP rate limit allows a few).
+  child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "udp-burst", server_ip, "7", "3"}};
+  ASSERT_EQ(target.wait(30s), 0) << target.output();
+  EXPECT_TRUE(drover::test::eventually(
+      [&] {
+        return w->status_number("packets_dropped") >= 3
+               && w->status_number("udp_flows") == 0;
+      },
+      10s, 100ms))
+      << w->status(true).second.substr(0, 1500);
+  std::smatch m;
+  auto saved = sh_output(w->remote.exec("iptables-save -c -t raw"));
+  ASSERT_TRUE(std::regex_search(saved, m,
+                                std::regex{"\\[(\\d+):\\d+\\] -A PREROUTING -s "
+                                           + app_ip + "/32 -p icmp"}))
+      << saved;
+  EXPECT_EQ(m[1].str(), "0") << "no ICMP from the application: " << saved;
+}
+
 // An engine that falls behind: the kernel's capture queue fills, drops
 // what does not fit (never sends it direct) and `status` counts it.
 TEST_F(engine_e2e, an_overflowing_capture_queue_is_counted) {

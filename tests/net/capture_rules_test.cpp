@@ -113,6 +113,8 @@ TEST(linux_rules, install_text_is_one_chain_in_raw_output) {
             "-A DROVER -p tcp -s 127.0.0.1/32 --sport 15001 -j CT --notrack\n"
             "-A DROVER -p tcp -s 127.0.0.1/32 --sport 15001 -j NFQUEUE "
             "--queue-num 3\n"
+            "-A DROVER -p icmp --icmp-type port-unreachable -m u32 --u32 "
+            "\"0>>22&0x3C@12>>16=17490\" -j NFQUEUE --queue-num 3\n"
             "-A DROVER -p icmp --icmp-type port-unreachable -j NFQUEUE "
             "--queue-num 3 --queue-bypass\n"
             "-A DROVER -p tcp --tcp-flags RST RST -m mark ! --mark 1146290183 "

@@ -428,6 +428,7 @@ TEST(packet_parse, a_port_unreachable_names_the_refused_datagram) {
   ASSERT_TRUE(parse_port_unreachable(p.data(), info, r));
   EXPECT_EQ(r.src, remote);
   EXPECT_EQ(r.dst, app);
+  EXPECT_EQ(r.ip_id, 7) << "the refused datagram's identification";
   // Other ICMP messages, and quotes cut short, are not it.
   auto echo = port_unreachable(remote, app, 8, 0);
   ASSERT_EQ(parse(echo.data(), echo.size(), info), parse_error::none);

@@ -45,14 +45,16 @@ void put32(uint8_t* p, uint32_t v) {
 }
 
 // The IPv4 and UDP headers of a reply the application's stack receives as
-// if the remote had sent it. The kernel fills the IP checksum, the packet
-// ID and the total length of a raw packet; the UDP checksum is left out
+// if the remote had sent it, with Drover's identification (a "port
+// unreachable" answering it is known by it). The kernel fills the IP
+// checksum and the total length of a raw packet; the UDP checksum is left out
 // (0: "none", valid in IPv4), as the datagram never leaves this machine.
 void write_reply_header(uint8_t* h, net::endpoint from, net::endpoint to,
                         size_t payload) {
   std::memset(h, 0, 28);
   h[0] = 0x45;
   put16(h + 2, static_cast<uint32_t>(28 + payload));
+  put16(h + 4, net::delivered_ip_id);
   h[8] = 64;
   h[9] = 17;
   put32(h + 12, from.ip.value);
