@@ -289,6 +289,13 @@ TEST_F(leak_harness, a_deleted_policy_route_while_a_target_talks) {
   ASSERT_TRUE(events->wait(reason("put the capture back in place"), 5s, mark))
       << events->output();
   wait_proxied(*c, from);
+  // The route its table holds, the same.
+  mark = events->mark();
+  from = c->output().size();
+  ASSERT_EQ(sh(w->app.exec("ip route flush table 17490")), 0);
+  ASSERT_TRUE(events->wait(reason("put the capture back in place"), 5s, mark))
+      << events->output();
+  wait_proxied(*c, from);
   expect_no_leak();
   EXPECT_GT(w->status_number("packets_fenced"), 0)
       << "the kernel fence stopped what the missing route let through";

@@ -4,6 +4,11 @@
 
 #include <cstdio>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "actors/platform/linux/system.hpp"
 #include "net/capture_rules.hpp"
 
@@ -80,14 +85,29 @@ void remove_policy_route(const net::capture::linux_params& p) {
       {"ip", "-4", "route", "flush", "table", std::to_string(p.route_table)});
 }
 
+// Asked of the kernel itself, without running `ip` each second: a UDP
+// socket with the mark, "connected" to a documentation address. With the
+// rule and the route in place its route is local, and a local route's
+// source is the destination itself; without either, it takes the main
+// table's way out (another source, or no route at all).
 bool policy_route_intact(const net::capture::linux_params& p) {
-  auto rules = run_program({"ip", "-4", "rule", "show"});
-  auto routes = run_program(
-      {"ip", "-4", "route", "show", "table", std::to_string(p.route_table)});
-  return net::capture::policy_rules_present(rules.output, p.udp_mark,
-                                            p.route_table)
-             == 1
-         && net::capture::local_default_route_present(routes.output);
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return true; // cannot tell: not taken for missing
+  uint32_t mark = p.udp_mark;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(9);
+  to.sin_addr.s_addr = htonl(0xc0000201); // 192.0.2.1 (TEST-NET-1)
+  sockaddr_in from{};
+  socklen_t len = sizeof from;
+  bool local
+      = ::setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) == 0
+        && ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0
+        && ::getsockname(fd, reinterpret_cast<sockaddr*>(&from), &len) == 0
+        && from.sin_addr.s_addr == to.sin_addr.s_addr;
+  ::close(fd);
+  return local;
 }
 
 void remove_mangle(const std::string& chain) {
