@@ -339,6 +339,23 @@ std::string iptables_remove(std::string_view chain, std::string_view saved,
   return r.empty() ? r : "*" + std::string{table} + "\n" + r + "COMMIT\n";
 }
 
+std::string_view saved_table_of(std::string_view save_all,
+                                std::string_view table) {
+  std::string header = "*" + std::string{table} + "\n";
+  size_t start = 0;
+  for (;;) {
+    start = save_all.find(header, start);
+    if (start == std::string_view::npos)
+      return {};
+    if (start == 0 || save_all[start - 1] == '\n')
+      break;
+    ++start;
+  }
+  auto end = save_all.find("\nCOMMIT\n", start);
+  end = end == std::string_view::npos ? save_all.size() : end + 8;
+  return save_all.substr(start, end - start);
+}
+
 bool save_output_has_chain(std::string_view save_output,
                            std::string_view chain) {
   std::string needle = ":" + std::string{chain} + " ";

@@ -132,6 +132,11 @@ std::string ip6tables_install(const linux_params& p, std::string_view saved);
 std::string iptables_remove(std::string_view chain, std::string_view saved,
                             std::string_view table = "raw");
 
+/// The part of `iptables-save` output (every table) that is `table`'s,
+/// from its "*table" line to its COMMIT; empty if it is not there.
+std::string_view saved_table_of(std::string_view save_all,
+                                std::string_view table);
+
 /// True if `iptables-save -t raw` output contains the chain.
 bool save_output_has_chain(std::string_view save_output,
                            std::string_view chain);

@@ -166,23 +166,31 @@ bool rule_set::apply(const net::capture::linux_params& p, std::string& error) {
 bool rule_set::intact() const {
   if (!applied_)
     return true;
-  // The install text on an empty table has every rule line: the count to
-  // compare with.
+  // One iptables-save for every IPv4 table (each run reads the whole
+  // ruleset; the watchdog asks every second, so this is most of an idle
+  // engine's CPU). The install text on an empty table has every rule line:
+  // the count to compare with.
+  auto saved = run_program({"iptables-save"});
+  if (saved.status != 0)
+    return false;
+  auto table = [&](const char* name) {
+    return net::capture::saved_table_of(saved.output, name);
+  };
+  const auto& p = *applied_;
   return net::capture::rules_intact(
-             saved_table("iptables"),
-             net::capture::iptables_install(*applied_, {}), chain_)
-         && net::capture::rules_intact(
-             saved_table("ip6tables"),
-             net::capture::ip6tables_install(*applied_, {}), chain_)
-         && (applied_->redirect_port == 0
+             table("raw"), net::capture::iptables_install(p, {}), chain_)
+         && net::capture::rules_intact(saved_table("ip6tables"),
+                                       net::capture::ip6tables_install(p, {}),
+                                       chain_)
+         && (p.redirect_port == 0
              || net::capture::rules_intact(
-                 saved_table("iptables", "nat"),
-                 net::capture::iptables_nat_install(*applied_, {}), chain_))
-         && (applied_->tproxy_port == 0 || mangle_intact(*applied_));
+                 table("nat"), net::capture::iptables_nat_install(p, {}),
+                 chain_))
+         && (p.tproxy_port == 0 || mangle_intact(p, table("mangle")));
 }
 
-bool rule_set::mangle_intact(const net::capture::linux_params& p) const {
-  auto saved = saved_table("iptables", "mangle");
+bool rule_set::mangle_intact(const net::capture::linux_params& p,
+                             std::string_view saved) const {
   auto install = net::capture::iptables_mangle_install(p, {});
   return net::capture::rules_intact(saved, install, chain_)
          && net::capture::rules_intact(saved, install,

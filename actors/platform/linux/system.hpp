@@ -106,7 +106,8 @@ public:
   void remove();
 
 private:
-  bool mangle_intact(const net::capture::linux_params& p) const;
+  bool mangle_intact(const net::capture::linux_params& p,
+                     std::string_view saved) const;
   std::string chain_;
   std::optional<net::capture::linux_params> applied_;
 };
