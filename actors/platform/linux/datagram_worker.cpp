@@ -6,7 +6,6 @@
 
 #include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "actors/platform/linux/system.hpp"
@@ -26,8 +25,6 @@ constexpr size_t max_waiting = 256;
 // Receive batches per wake-up on one socket before the others get a turn.
 constexpr int rounds = 8;
 constexpr int max_events = 64;
-constexpr size_t news_batch = 256;
-constexpr auto news_delay = std::chrono::milliseconds{20};
 
 // epoll data: the intake and the wake-up below any heap address, else an
 // association's address with the lowest bit set for its relay socket.
@@ -79,7 +76,7 @@ datagram_worker::~datagram_worker() {
     for (int fd : {a->control, a->relay})
       if (fd >= 0)
         ::close(fd);
-  for (int fd : {intake_, raw_, epoll_, wake_})
+  for (int fd : {intake_, raw_, epoll_})
     if (fd >= 0)
       ::close(fd);
 }
@@ -98,12 +95,11 @@ bool datagram_worker::open(int intake, std::string& error) {
     return false;
   }
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-  wake_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = wake_tag;
-  bool ok = epoll_ >= 0 && wake_ >= 0
-            && ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev) == 0;
+  bool ok = epoll_ >= 0 && mailbox_.open()
+            && ::epoll_ctl(epoll_, EPOLL_CTL_ADD, mailbox_.fd(), &ev) == 0;
   ev.data.u64 = intake_tag;
   if (!ok || ::epoll_ctl(epoll_, EPOLL_CTL_ADD, intake_, &ev) != 0) {
     error = "the UDP relay's event queue: " + errno_text(errno);
@@ -111,43 +107,11 @@ bool datagram_worker::open(int intake, std::string& error) {
   }
   buffers_.resize(batch * slot_size);
   direct_.resize(slot_size + 28);
-  news_.reserve(64);
   return true;
 }
 
-void datagram_worker::stop() {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    stopping_ = true;
-  }
-  uint64_t one = 1;
-  (void)!::write(wake_, &one, sizeof one);
-  if (thread_.joinable())
-    thread_.join();
-}
-
-void datagram_worker::close(uint64_t id) {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    closing_.push_back(id);
-  }
-  uint64_t one = 1;
-  (void)!::write(wake_, &one, sizeof one);
-}
-
-void datagram_worker::close_all() {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    closing_all_ = true;
-  }
-  uint64_t one = 1;
-  (void)!::write(wake_, &one, sizeof one);
-}
-
 int datagram_worker::next_timeout(relay_clock::time_point now) const {
-  auto until = next_progress_;
-  if (!news_.empty())
-    until = std::min(until, news_since_ + news_delay);
+  auto until = news_.due(next_progress_);
   if (!deadlines_.empty())
     until = std::min(until, deadlines_.begin()->first);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now)
@@ -166,9 +130,7 @@ void datagram_worker::run() {
       if (tag == intake_tag) {
         on_intake();
       } else if (tag == wake_tag) {
-        on_wake();
-        std::lock_guard<std::mutex> lock{mutex_};
-        if (stopping_)
+        if (on_wake())
           return;
       } else {
         auto* a = reinterpret_cast<association*>(tag & ~uint64_t{1});
@@ -186,23 +148,16 @@ void datagram_worker::run() {
       report_progress();
       next_progress_ = now + shared_.options.progress_interval;
     }
-    flush_news(now);
+    news_.flush(now, *shared_.events);
     ended_.clear();
   }
 }
 
-void datagram_worker::on_wake() {
-  uint64_t count = 0;
-  (void)!::read(wake_, &count, sizeof count);
-  std::vector<uint64_t> ids;
-  bool all = false;
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    ids.swap(closing_);
-    all = closing_all_;
-    closing_all_ = false;
-  }
-  if (all) {
+bool datagram_worker::on_wake() {
+  auto posted = mailbox_.take();
+  if (posted.stop)
+    return true;
+  if (posted.all) {
     std::vector<association*> open;
     for (auto& [key, a] : associations_)
       open.push_back(a.get());
@@ -210,10 +165,11 @@ void datagram_worker::on_wake() {
       end(*a);
     flows_.clear();
     by_id_.clear();
-    return;
+    return false;
   }
-  for (auto id : ids)
+  for (auto id : posted.ids)
     drop_flow(id);
+  return false;
 }
 
 void datagram_worker::prepare_receive(bool with_control) {
@@ -454,9 +410,7 @@ void datagram_worker::add_news(news_kind what, const datagram_flow& f) {
   n.remote = f.remote;
   n.in = f.in;
   n.out = f.out;
-  if (news_.empty())
-    news_since_ = relay_clock::now();
-  news_.push_back(n);
+  news_.add(n);
 }
 
 void datagram_worker::report_progress() {
@@ -474,18 +428,7 @@ void datagram_worker::report_progress() {
     n.protocol = net::stream_news::udp;
     n.out = dropped_ - reported_dropped_;
     reported_dropped_ = dropped_;
-    if (news_.empty())
-      news_since_ = relay_clock::now();
-    news_.push_back(n);
-  }
-}
-
-void datagram_worker::flush_news(relay_clock::time_point now) {
-  if (!news_.empty()
-      && (news_.size() >= news_batch || now - news_since_ >= news_delay)) {
-    shared_.events->news(std::move(news_));
-    news_ = {};
-    news_.reserve(64);
+    news_.add(n);
   }
 }
 

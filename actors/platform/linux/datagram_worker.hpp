@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "actors/platform/linux/relay_thread.hpp"
 #include "actors/platform/linux/relay_worker.hpp"
 #include "actors/platform/packet_port.hpp"
 
@@ -63,20 +64,12 @@ struct association {
   size_t flows = 0;
 };
 
-class datagram_worker {
+class datagram_worker final : public relay_thread {
 public:
   explicit datagram_worker(relay_shared& shared) : shared_(shared) {}
-  ~datagram_worker();
+  ~datagram_worker() override;
 
   bool open(int intake, std::string& error);
-  void start() {
-    thread_ = std::thread{[this] {
-      run();
-    }};
-  }
-  void stop();
-  void close(uint64_t id);
-  void close_all();
 
 private:
   static constexpr size_t batch = 32;
@@ -90,8 +83,8 @@ private:
     sockaddr_in address; // raw socket only
   };
 
-  void run();
-  void on_wake();
+  void run() override;
+  bool on_wake(); // true: stop
   void on_intake();
   void on_datagram(net::endpoint app, net::endpoint remote, uint8_t* payload,
                    size_t size);
@@ -109,7 +102,6 @@ private:
   void check_deadlines(relay_clock::time_point now);
   void report_progress();
   void add_news(news_kind what, const datagram_flow& f);
-  void flush_news(relay_clock::time_point now);
   int next_timeout(relay_clock::time_point now) const;
   void watch(int fd, association* a, bool relay_side, uint32_t events, int op);
   void send_direct(net::endpoint app, net::endpoint remote,
@@ -122,12 +114,6 @@ private:
   net::endpoint own_;  // the intake's address
   byte_buffer direct_; // a datagram let out direct, built whole
   int epoll_ = -1;
-  int wake_ = -1;
-  std::thread thread_;
-  std::mutex mutex_; // guards the commands below
-  std::vector<uint64_t> closing_;
-  bool closing_all_ = false;
-  bool stopping_ = false;
 
   std::unordered_map<uint64_t, std::unique_ptr<association>> associations_;
   std::vector<std::unique_ptr<association>> ended_; // freed after each round
@@ -149,8 +135,7 @@ private:
   std::array<mmsghdr, batch> out_msgs_{};
   size_t out_count_ = 0;
 
-  net::stream_news_batch news_;
-  relay_clock::time_point news_since_;
+  news_batcher news_;
   relay_clock::time_point next_progress_;
 };
 

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,10 +31,6 @@ constexpr size_t spare_pipes = 8;
 // follows CONNECT's reply is the server's first bytes, bounded here.
 constexpr size_t handshake_limit = 64 << 10;
 constexpr int max_events = 256;
-// News goes to the flow-manager once this many wait, or the oldest has
-// waited this long.
-constexpr size_t news_batch = 256;
-constexpr auto news_delay = std::chrono::milliseconds{20};
 
 // epoll data: 0 the listener, 1 the wake-up, else a stream's address with
 // the lowest bit set for its proxy-side socket.
@@ -83,22 +78,19 @@ worker::~worker() {
   }
   if (epoll_ >= 0)
     ::close(epoll_);
-  if (wake_ >= 0)
-    ::close(wake_);
 }
 
 bool worker::open(int listener, std::string& error) {
   listener_ = listener;
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-  wake_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epoll_ < 0 || wake_ < 0) {
+  if (epoll_ < 0 || !mailbox_.open()) {
     error = "the relay's event queue: " + errno_text(errno);
     return false;
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = wake_tag;
-  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev) != 0) {
+  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, mailbox_.fd(), &ev) != 0) {
     error = "the relay's event queue: " + errno_text(errno);
     return false;
   }
@@ -110,45 +102,11 @@ bool worker::open(int listener, std::string& error) {
     error = "the relay's listener: " + errno_text(errno);
     return false;
   }
-  news_.reserve(64);
   return true;
 }
 
-void worker::signal() {
-  uint64_t one = 1;
-  (void)!::write(wake_, &one, sizeof one);
-}
-
-void worker::stop() {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    stopping_ = true;
-  }
-  signal();
-  if (thread_.joinable())
-    thread_.join();
-}
-
-void worker::close(uint64_t id) {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    closing_.push_back(id);
-  }
-  signal();
-}
-
-void worker::close_all() {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    closing_all_ = true;
-  }
-  signal();
-}
-
 int worker::next_timeout(relay_clock::time_point now) const {
-  auto until = next_progress_;
-  if (!news_.empty())
-    until = std::min(until, news_since_ + news_delay);
+  auto until = news_.due(next_progress_);
   if (!deadlines_.empty())
     until = std::min(until, deadlines_.front().first);
   if (accept_later_)
@@ -169,9 +127,7 @@ void worker::run() {
       if (tag == listener_tag) {
         accept_all();
       } else if (tag == wake_tag) {
-        on_wake();
-        std::lock_guard<std::mutex> lock{mutex_};
-        if (stopping_)
+        if (on_wake())
           return; // the destructor resets what is still open
       } else {
         auto* s = reinterpret_cast<stream*>(tag & ~uint64_t{1});
@@ -189,43 +145,29 @@ void worker::run() {
       report_progress();
       next_progress_ = now + shared_.options.progress_interval;
     }
-    // News waits a little, so a burst of connections costs the
-    // flow-manager one message, and one connection at a time does not wake
-    // it for each event (opened, ended) on a busy machine.
-    if (!news_.empty()
-        && (news_.size() >= news_batch || now - news_since_ >= news_delay)) {
-      (*shared_.events).news(std::move(news_));
-      news_ = {};
-      news_.reserve(64);
-    }
+    news_.flush(now, *shared_.events);
     ended_.clear();
   }
 }
 
-void worker::on_wake() {
-  uint64_t count = 0;
-  (void)!::read(wake_, &count, sizeof count);
-  std::vector<uint64_t> ids;
-  bool all = false;
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    ids.swap(closing_);
-    all = closing_all_;
-    closing_all_ = false;
-  }
-  if (all) {
+bool worker::on_wake() {
+  auto posted = mailbox_.take();
+  if (posted.stop)
+    return true;
+  if (posted.all) {
     std::vector<stream*> open;
     for (auto& [id, s] : streams_)
       open.push_back(s.get());
     for (auto* s : open)
       finish(*s, true);
-    return;
+    return false;
   }
-  for (auto id : ids) {
+  for (auto id : posted.ids) {
     auto it = streams_.find(id);
     if (it != streams_.end())
       finish(*it->second, true);
   }
+  return false;
 }
 
 void worker::accept_all() {
@@ -248,9 +190,7 @@ void worker::accept_all() {
 }
 
 void worker::add_news(net::stream_news n) {
-  if (news_.empty())
-    news_since_ = relay_clock::now();
-  news_.push_back(n);
+  news_.add(n);
 }
 
 void worker::add_news(news_kind what, net::endpoint app, net::endpoint remote) {

@@ -18,6 +18,7 @@
 
 #include <netinet/in.h>
 
+#include "actors/platform/linux/relay_thread.hpp"
 #include "actors/platform/stream_relay.hpp"
 #include "net/socks5_handshake.hpp"
 
@@ -33,6 +34,37 @@ struct relay_shared {
   relay_events* events = nullptr;
   std::atomic<relay_mode> mode{relay_mode::refuse};
   net::endpoint own; // the listener's address
+};
+
+/// News waits a little, so a burst of new flows costs the flow-manager
+/// one message, and one flow at a time does not wake it for each event
+/// (opened, ended) on a busy machine.
+class news_batcher {
+public:
+  static constexpr size_t batch = 256;
+  static constexpr std::chrono::milliseconds delay{20};
+
+  void add(const net::stream_news& n) {
+    if (news_.empty())
+      since_ = relay_clock::now();
+    news_.push_back(n);
+  }
+  /// `until`, or earlier if news waits and must go by then.
+  relay_clock::time_point due(relay_clock::time_point until) const {
+    return news_.empty() ? until : std::min(until, since_ + delay);
+  }
+  /// Hands what waits to `events` if enough waits or it waited enough.
+  void flush(relay_clock::time_point now, relay_events& events) {
+    if (news_.empty() || (news_.size() < batch && now - since_ < delay))
+      return;
+    events.news(std::move(news_));
+    news_ = {};
+    news_.reserve(64);
+  }
+
+private:
+  net::stream_news_batch news_;
+  relay_clock::time_point since_;
 };
 
 net::endpoint endpoint_of(const sockaddr_in& a);
@@ -67,26 +99,17 @@ struct stream {
   uint64_t reported_in = 0, reported_out = 0;
 };
 
-class worker {
+class worker final : public relay_thread {
 public:
   worker(relay_shared& shared, unsigned index)
       : shared_(shared), index_(index) {}
-  ~worker();
+  ~worker() override;
 
   bool open(int listener, std::string& error);
-  void start() {
-    thread_ = std::thread{[this] {
-      run();
-    }};
-  }
-  void stop();
-  void close(uint64_t id);
-  void close_all();
 
 private:
-  void run();
-  void signal();
-  void on_wake();
+  void run() override;
+  bool on_wake(); // true: stop
   void accept_all();
   void on_accept(int fd, const sockaddr_in& peer);
   void on_event(stream& s, bool up_side, uint32_t events);
@@ -111,18 +134,11 @@ private:
   unsigned index_;
   int listener_ = -1;
   int epoll_ = -1;
-  int wake_ = -1;
-  std::thread thread_;
-  std::mutex mutex_; // guards the commands below
-  std::vector<uint64_t> closing_;
-  bool closing_all_ = false;
-  bool stopping_ = false;
   std::unordered_map<uint64_t, std::unique_ptr<stream>> streams_;
   std::vector<std::unique_ptr<stream>> ended_; // freed after each round
   std::deque<std::pair<relay_clock::time_point, uint64_t>> deadlines_;
   std::vector<pipe_buffer> spare_;
-  net::stream_news_batch news_;
-  relay_clock::time_point news_since_; // when the oldest unsent news came
+  news_batcher news_;
   uint64_t next_seq_ = 1;
   relay_clock::time_point next_progress_;
   bool accept_later_ = false; // out of descriptors: try again on the tick
