@@ -164,3 +164,33 @@ TEST_F(engine_e2e, a_blackholed_proxy_is_reconnecting_and_recovers) {
   ASSERT_TRUE(target->wait_for_output("round ok", 20s, round_mark))
       << target->output();
 }
+
+// `when_not_proxying = "direct"`, the proxy down: the user chose that the
+// targets then go direct. Both TCP (the relay connects for them) and UDP
+// (the relay lets each datagram out as the application sent it) do, and
+// the answers reach the application.
+TEST_F(engine_e2e, direct_while_the_proxy_is_down_lets_tcp_and_udp_out) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-direct-target", named,
+                                        "when_not_proxying = \"direct\"\n");
+  event_watch events{*w};
+  auto mark = events.mark();
+  auto rule = "INPUT -p tcp -d " + proxy_ip
+              + " --dport 1080 -j REJECT --reject-with tcp-reset";
+  ASSERT_EQ(sh(w->remote.exec("iptables -I " + rule)), 0);
+  // A first connection meets the refusing proxy: the check follows.
+  child first{{"ip", "netns", "exec", w->app.name(), named.string(),
+               "tcp-client", server_ip, "7", "1"}};
+  first.wait(30s);
+  ASSERT_TRUE(events.wait(in_state("reconnecting"), 30s, mark))
+      << events.output();
+  child udp{{"ip", "netns", "exec", w->app.name(), named.string(), "udp-client",
+             server_ip, "7", "3", "unconnected"}};
+  EXPECT_EQ(udp.wait(30s), 0) << udp.output() << engine->output();
+  EXPECT_EQ(count(udp.output(), "seen " + app_ip + ":"), 3) << udp.output();
+  child tcp{{"ip", "netns", "exec", w->app.name(), named.string(), "tcp-client",
+             server_ip, "7", "2"}};
+  EXPECT_EQ(tcp.wait(30s), 0) << tcp.output();
+  EXPECT_EQ(count(tcp.output(), "seen " + app_ip + ":"), 2) << tcp.output();
+  ASSERT_EQ(sh(w->remote.exec("iptables -D " + rule)), 0);
+}
