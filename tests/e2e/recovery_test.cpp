@@ -184,6 +184,11 @@ TEST_F(engine_e2e, direct_while_the_proxy_is_down_lets_tcp_and_udp_out) {
   first.wait(30s);
   ASSERT_TRUE(events.wait(in_state("reconnecting"), 30s, mark))
       << events.output();
+  // A stateful firewall on the user's machine: only answers to what went
+  // out come in. The direct datagrams are tracked, so theirs do.
+  ASSERT_EQ(sh(w->app.exec("iptables -A INPUT -p udp -s " + server_ip
+                           + " -m conntrack ! --ctstate ESTABLISHED -j DROP")),
+            0);
   child udp{{"ip", "netns", "exec", w->app.name(), named.string(), "udp-client",
              server_ip, "7", "3", "unconnected"}};
   EXPECT_EQ(udp.wait(30s), 0) << udp.output() << engine->output();

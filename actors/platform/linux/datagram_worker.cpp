@@ -76,7 +76,7 @@ datagram_worker::~datagram_worker() {
     for (int fd : {a->control, a->relay})
       if (fd >= 0)
         ::close(fd);
-  for (int fd : {intake_, raw_, epoll_})
+  for (int fd : {intake_, raw_, raw_direct_, epoll_})
     if (fd >= 0)
       ::close(fd);
 }
@@ -280,8 +280,13 @@ void datagram_worker::send_direct(net::endpoint app, net::endpoint remote,
   auto n = net::build_ipv4_udp(direct_.data(), direct_.size(), app, remote,
                                payload, size, 0);
   auto to = address_of(remote);
+  // A raw socket of its own, without the injected mark: these datagrams
+  // are tracked like the application's own, so a stateful firewall on the
+  // machine lets their answers in.
+  if (raw_direct_ < 0)
+    raw_direct_ = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
   if (n == 0
-      || ::sendto(raw_, direct_.data(), n, MSG_DONTWAIT,
+      || ::sendto(raw_direct_, direct_.data(), n, MSG_DONTWAIT,
                   reinterpret_cast<sockaddr*>(&to), sizeof to)
              != static_cast<ssize_t>(n))
     dropped_++;

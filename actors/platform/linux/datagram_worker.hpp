@@ -110,9 +110,10 @@ private:
 
   relay_shared& shared_;
   int intake_ = -1;
-  int raw_ = -1;       // IPPROTO_RAW: replies to the applications, direct sends
-  net::endpoint own_;  // the intake's address
-  byte_buffer direct_; // a datagram let out direct, built whole
+  int raw_ = -1;        // IPPROTO_RAW, marked: replies to the applications
+  int raw_direct_ = -1; // IPPROTO_RAW: datagrams let out direct
+  net::endpoint own_;   // the intake's address
+  byte_buffer direct_;  // a datagram let out direct, built whole
   int epoll_ = -1;
 
   std::unordered_map<uint64_t, std::unique_ptr<association>> associations_;
