@@ -182,9 +182,15 @@ void datagram_worker::check_deadlines(relay_clock::time_point now) {
     if (it == associations_.end() || it->second->generation != generation)
       continue;
     auto& a = *it->second;
-    if (a.step == association_step::waiting)
+    if (a.step == association_step::waiting
+        && shared_.mode.load() != relay_mode::proxy) {
+      // Not proxying (the proxy is down): the supervisor's check finds out
+      // when it is back; no attempt, no report, each second meanwhile.
+      a.until = now + retry_pause;
+      deadlines_.emplace(a.until, std::make_pair(app, ++a.generation));
+    } else if (a.step == association_step::waiting) {
       connect(a);
-    else if (a.step != association_step::ready)
+    } else if (a.step != association_step::ready)
       fail(a,
            "the proxy did not answer UDP ASSOCIATE within "
                + std::to_string(shared_.options.proxy.associate_timeout.count())
