@@ -231,9 +231,12 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   // identification, quoted at ICMP offset 8 + 4): queued even while no
   // engine reads the queue (then dropped), as they may come before the
   // engine knows the flow and must never go out.
+  // (With TPROXY only: the queued path knows its flows before it
+  // delivers, and a kernel without xt_u32 then still has that path.)
   auto unreachable = std::string{" -p icmp --icmp-type port-unreachable"};
-  r += "-A " + ch + unreachable + " -m u32 --u32 \"0>>22&0x3C@12>>16="
-       + std::to_string(delivered_ip_id) + "\"" + q + "\n";
+  if (p.tproxy_port != 0)
+    r += "-A " + ch + unreachable + " -m u32 --u32 \"0>>22&0x3C@12>>16="
+         + std::to_string(delivered_ip_id) + "\"" + q + "\n";
   r += "-A " + ch + unreachable + answers;
   if (!redirected)
     r += "-A " + ch + " -p tcp --tcp-flags RST RST -m mark ! --mark "

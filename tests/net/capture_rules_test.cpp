@@ -113,8 +113,6 @@ TEST(linux_rules, install_text_is_one_chain_in_raw_output) {
             "-A DROVER -p tcp -s 127.0.0.1/32 --sport 15001 -j CT --notrack\n"
             "-A DROVER -p tcp -s 127.0.0.1/32 --sport 15001 -j NFQUEUE "
             "--queue-num 3\n"
-            "-A DROVER -p icmp --icmp-type port-unreachable -m u32 --u32 "
-            "\"0>>22&0x3C@12>>16=17490\" -j NFQUEUE --queue-num 3\n"
             "-A DROVER -p icmp --icmp-type port-unreachable -j NFQUEUE "
             "--queue-num 3 --queue-bypass\n"
             "-A DROVER -p tcp --tcp-flags RST RST -m mark ! --mark 1146290183 "
@@ -281,6 +279,10 @@ TEST(linux_rules, with_tproxy_udp_goes_to_mangle_and_nothing_is_queued) {
   EXPECT_FALSE(has(raw, "-p tcp -j NFQUEUE")) << raw;
   EXPECT_TRUE(has(raw, "-A DROVER -p udp -j CT --notrack\nCOMMIT\n")) << raw;
   EXPECT_TRUE(has(raw, "-p icmp --icmp-type port-unreachable -j NFQUEUE"));
+  EXPECT_TRUE(has(raw,
+                  "-p icmp --icmp-type port-unreachable -m u32 --u32 "
+                  "\"0>>22&0x3C@12>>16=17490\" -j NFQUEUE --queue-num 3\n"))
+      << "a port unreachable answering a delivered reply: queued, no bypass";
   auto empty = std::string{"*mangle\n:PREROUTING ACCEPT [0:0]\n"
                            ":OUTPUT ACCEPT [0:0]\nCOMMIT\n"};
   auto mangle = iptables_mangle_install(p, empty);
