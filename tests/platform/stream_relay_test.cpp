@@ -54,6 +54,17 @@ public:
     });
     return last;
   }
+  // Waits (bounded) until the datagrams reported dropped add up to `n`.
+  bool wait_for_dropped(uint64_t n) {
+    std::unique_lock<std::mutex> lock{mutex};
+    return changed.wait_for(lock, 10s, [&] {
+      uint64_t sum = 0;
+      for (auto& x : all)
+        if (x.what == kind::dropped)
+          sum += x.out;
+      return sum >= n;
+    });
+  }
   bool wait_for_failure() {
     std::unique_lock<std::mutex> lock{mutex};
     return changed.wait_for(lock, 10s, [&] { return !failures.empty(); });
@@ -498,5 +509,16 @@ TEST_F(datagram_relay_test, a_proxy_that_is_not_there_is_reported) {
   EXPECT_NE(events.failures.front().find("cannot connect to the proxy"),
             std::string::npos)
       << events.failures.front();
+  // What the target sends meanwhile waits, bounded (256 datagrams): the
+  // rest is dropped, not held.
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(7);
+  ::inet_pton(AF_INET, proxy_lab::server_ip.c_str(), &to.sin_addr);
+  std::string payload(1000, 'v');
+  for (int i = 0; i < 300; ++i)
+    ::sendto(fd, payload.data(), payload.size(), 0,
+             reinterpret_cast<sockaddr*>(&to), sizeof to);
+  EXPECT_TRUE(events.wait_for_dropped(300 + 1 - 256));
   ::close(fd);
 }

@@ -171,7 +171,7 @@ void datagram_worker::ready(association& a, const socks5::address& bound) {
     if (::sendmsg(fd, &m, MSG_DONTWAIT) < 0)
       dropped_++;
   }
-  a.waiting.clear();
+  release_waiting(a);
 }
 
 void datagram_worker::check_deadlines(relay_clock::time_point now) {

@@ -20,8 +20,14 @@ namespace {
 namespace socks5 = net::socks5;
 
 // Datagrams waiting for an association to be ready; past this they are
-// dropped (voice would be stale anyway).
+// dropped (voice would be stale anyway). The targets choose what they send:
+// bounded per association and in all, in bytes too.
 constexpr size_t max_waiting = 256;
+constexpr size_t max_waiting_bytes = 256 << 10;
+constexpr size_t max_waiting_total = 8 << 20;
+// Flows a reply from a new remote may open for one application socket:
+// whoever reaches the proxy's relay port chooses those remotes.
+constexpr size_t max_reply_flows = 1024;
 // Receive batches per wake-up on one socket before the others get a turn.
 constexpr int rounds = 8;
 constexpr int max_events = 64;
@@ -197,9 +203,18 @@ void datagram_worker::on_intake() {
     for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
       auto& h = in_[i].msg_hdr;
       const sockaddr_in* original = nullptr;
-      for (auto* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
+      for (auto* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
         if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR)
           original = reinterpret_cast<const sockaddr_in*>(CMSG_DATA(c));
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+          // The socket's count of datagrams the kernel dropped for want of
+          // room, so far.
+          uint32_t overflowed = 0;
+          std::memcpy(&overflowed, CMSG_DATA(c), sizeof overflowed);
+          dropped_ += overflowed - intake_overflowed_;
+          intake_overflowed_ = overflowed;
+        }
+      }
       if (original == nullptr || (h.msg_flags & MSG_TRUNC) != 0) {
         dropped_++;
         continue;
@@ -233,11 +248,16 @@ void datagram_worker::on_datagram(net::endpoint app, net::endpoint remote,
   }
   f->out += size;
   if (a->step != association_step::ready) {
-    if (a->waiting.size() < max_waiting)
+    if (a->waiting.size() < max_waiting
+        && a->waiting_bytes + size <= max_waiting_bytes
+        && waiting_total_ + size <= max_waiting_total) {
       a->waiting.emplace_back(remote,
                               std::vector<uint8_t>{payload, payload + size});
-    else
+      a->waiting_bytes += size;
+      waiting_total_ += size;
+    } else {
       dropped_++;
+    }
     return;
   }
   auto& o = out_[out_count_];
@@ -313,8 +333,10 @@ void datagram_worker::on_replies(association& a) {
       net::endpoint from{d.from.ipv4, d.from.port};
       size_t size = in_[i].msg_len - d.payload_offset;
       // A reply from a remote the application never wrote to (a peer
-      // answering a STUN request, say) is a flow of its own.
-      if (auto* f = flow(a.app, from))
+      // answering a STUN request, say) is a flow of its own, up to a bound.
+      auto* f = a.flows < max_reply_flows ? flow(a.app, from)
+                                          : known_flow(a.app, from);
+      if (f != nullptr)
         f->in += size;
       auto& o = out_[out_count_];
       o.to = nullptr;
@@ -347,6 +369,15 @@ association* datagram_worker::association_for(net::endpoint app) {
   associations_.emplace(key, std::move(a));
   connect(*raw);
   return raw;
+}
+
+datagram_flow* datagram_worker::known_flow(net::endpoint app,
+                                           net::endpoint remote) {
+  auto of_app = flows_.find(packed(app));
+  if (of_app == flows_.end())
+    return nullptr;
+  auto it = of_app->second.find(packed(remote));
+  return it != of_app->second.end() ? &it->second : nullptr;
 }
 
 datagram_flow* datagram_worker::flow(net::endpoint app, net::endpoint remote) {
@@ -391,11 +422,18 @@ void datagram_worker::end(association& a) {
       *fd = -1;
     }
   a.dead = true;
+  release_waiting(a);
   auto it = associations_.find(packed(a.app));
   if (it != associations_.end()) {
     ended_.push_back(std::move(it->second));
     associations_.erase(it);
   }
+}
+
+void datagram_worker::release_waiting(association& a) {
+  waiting_total_ -= a.waiting_bytes;
+  a.waiting_bytes = 0;
+  a.waiting.clear();
 }
 
 void datagram_worker::watch(int fd, association* a, bool relay_side,

@@ -61,6 +61,7 @@ struct association {
   std::vector<uint8_t> pending; // the proxy's bytes during the handshake
   // Datagrams waiting for the association (bounded; voice would be stale).
   std::deque<std::pair<net::endpoint, std::vector<uint8_t>>> waiting;
+  size_t waiting_bytes = 0;
   size_t flows = 0;
 };
 
@@ -98,6 +99,8 @@ private:
   void end(association& a);
   void drop_flow(uint64_t id);
   datagram_flow* flow(net::endpoint app, net::endpoint remote);
+  datagram_flow* known_flow(net::endpoint app, net::endpoint remote);
+  void release_waiting(association& a);
   association* association_for(net::endpoint app);
   void check_deadlines(relay_clock::time_point now);
   void report_progress();
@@ -125,6 +128,8 @@ private:
       deadlines_; // (application, generation)
   uint64_t next_seq_ = 1;
   uint64_t dropped_ = 0, reported_dropped_ = 0;
+  size_t waiting_total_ = 0;       // bytes waiting for associations, in all
+  uint32_t intake_overflowed_ = 0; // the intake's SO_RXQ_OVFL, last seen
 
   // Receive and send batches: buffers reused, never zeroed.
   byte_buffer buffers_;

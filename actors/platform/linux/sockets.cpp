@@ -100,6 +100,11 @@ socket_handle open_datagram_intake(net::endpoint& at, std::string& error) {
     ::close(fd);
     return invalid_socket;
   }
+  // Room for a burst, and the kernel's count of what did not fit beside
+  // each datagram (SO_RXQ_OVFL), so such drops are counted too.
+  int buffer = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer);
+  ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
   // The TCP listener's port if free for UDP too, else the next one down.
   for (uint16_t port = at.port != 0 ? at.port : 1023; port >= 900; --port) {
     auto a = to_sockaddr({at.ip, port});
