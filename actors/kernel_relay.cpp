@@ -59,7 +59,7 @@ kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
     log::get(self->name())->error("the relay cannot start: {}", error);
     self->quit(caf::make_error(ec::driver_lost, "the relay: " + error));
     return {[](atom::stop, uint64_t) {}, [](atom::update, new_flow_policy) {},
-            [](atom::reset) {},
+            [](atom::reset) {}, [](atom::update, atom::check, bool) {},
             [](atom::get, atom::status) {
               return false;
             }};
@@ -76,6 +76,19 @@ kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
         }
       },
       [=](atom::reset) { self->state.relay->close_all(); },
+      [=](atom::update, atom::check, bool reads_pipelined) {
+        auto& state = self->state;
+        state.relay->set_pipelining(reads_pipelined);
+        if (state.pipelining == reads_pipelined)
+          return;
+        state.pipelining = reads_pipelined;
+        log::get(self->name())
+            ->info(reads_pipelined
+                       ? "the proxy reads a greeting and a request sent "
+                         "together: each new connection saves a round trip"
+                       : "the proxy reads one message at a time: the "
+                         "greeting and the request go one after the other");
+      },
       [=](atom::get, atom::status) {
         return self->state.relay->mode() != platform::relay_mode::refuse;
       },

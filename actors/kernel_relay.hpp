@@ -12,6 +12,7 @@
 // start, the actor quits with driver_lost.
 
 #include <memory>
+#include <optional>
 
 #include "actors/platform/stream_relay.hpp"
 #include "actors/socks_session.hpp"
@@ -36,6 +37,7 @@ struct kernel_relay_state {
   static inline constexpr const char* name = "kernel-relay";
   std::unique_ptr<relay_sink> sink;
   std::unique_ptr<platform::stream_relay> relay;
+  std::optional<bool> pipelining; // what the last check said
 
   kernel_relay_state() = default;
   kernel_relay_state(const kernel_relay_state&) = delete;

@@ -13,6 +13,7 @@ probe_request proxy_check_request(const config::proxy_settings& proxy,
   req.login = proxy.login;
   req.password = proxy.password;
   req.budget = std::chrono::seconds{2};
+  req.try_pipelining = true;
   return req;
 }
 
@@ -20,6 +21,7 @@ proxy_check to_proxy_check(const probe_result& r) {
   proxy_check c;
   c.ok = r.verdict == probe_verdict::ok;
   c.reason = r.reason;
+  c.pipelining = r.pipelining;
   switch (r.verdict) {
     case probe_verdict::ok:
       c.failure = failure_class::none;

@@ -223,6 +223,40 @@ std::string stun_round_trip(net::endpoint relay, net::endpoint server,
   }
 }
 
+// Whether the proxy reads a greeting and a request that arrive together:
+// some (microsocks) read one message per read and drop the rest, and then
+// never answer the request. Any well-formed reply, success or refusal,
+// proves it was read. UDP ASSOCIATE asks the proxy to reach nothing; it is
+// the request every SOCKS5 proxy parses even when it refuses it. Bounded
+// by a few of the greeting's round trips, so a proxy that does not answer
+// costs the check little.
+bool reads_pipelined(const probe_request& request, uint32_t greeting_micros) {
+  auto wait = std::chrono::microseconds{4 * uint64_t{greeting_micros}}
+              + std::chrono::milliseconds{250};
+  auto deadline
+      = clock::now()
+        + std::min<clock::duration>(
+            wait, std::chrono::duration_cast<clock::duration>(request.budget));
+  probe_connection c{deadline};
+  if (!c.connect(request.proxy).empty())
+    return false;
+  socks5::client_handshake h{
+      false,
+      {},
+      {},
+      socks5::command::udp_associate,
+      socks5::address::from_ipv4(net::ipv4_address{0}, 0)};
+  auto step = h.start_pipelined();
+  if (step.what != socks5::client_handshake::step::action::send)
+    return false;
+  auto e = c.send_and_advance(h, step);
+  if (step.what == socks5::client_handshake::step::action::done)
+    return true;
+  auto refused = c.protocol_error;
+  return !e.empty() && refused >= socks5::error::general_failure
+         && refused <= socks5::error::unassigned_reply_code;
+}
+
 } // namespace
 
 probe_result probe_proxy(const probe_request& request) {
@@ -353,6 +387,9 @@ probe_result probe_proxy(const probe_request& request) {
   }
   if (all)
     out.verdict = probe_verdict::ok;
+  if (request.try_pipelining && !request.auth && out.steps.size() > 1
+      && out.steps[1].ok)
+    out.pipelining = reads_pipelined(request, out.steps[1].micros);
   return out;
 }
 

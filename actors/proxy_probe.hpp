@@ -37,6 +37,10 @@ struct probe_request {
   /// For each part: the handshake with UDP ASSOCIATE, the CONNECT, the
   /// UDP round trip.
   std::chrono::milliseconds budget{2000};
+  /// Also try, on a connection of its own, whether the proxy reads a
+  /// greeting and a request sent together (only without a login): the
+  /// relay then saves a round trip on every connection.
+  bool try_pipelining = false;
 };
 
 struct probe_step {
@@ -58,6 +62,10 @@ struct probe_result {
   probe_verdict verdict = probe_verdict::unreachable;
   std::string reason; // the first failed step, for a user
   std::vector<probe_step> steps;
+  /// The proxy answered a greeting and a request sent in one segment
+  /// (try_pipelining). Not a step: a proxy that reads one message at a
+  /// time works as well, one round trip slower.
+  bool pipelining = false;
 };
 
 /// Runs the steps in order. A failure of the proxy itself (connect,

@@ -326,6 +326,9 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
         run(self, out);
       },
       [=](const proxy_check& c) {
+        if (c.ok && self->state.parts.relay)
+          self->send(self->state.parts.relay, atom::update_v, atom::check_v,
+                     c.pipelining);
         check_result r{c.ok, c.failure, c.reason, c.proxy_ip};
         run(self, machine().on_check(r, self->clock().now()));
       },

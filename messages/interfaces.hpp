@@ -114,6 +114,9 @@ using kernel_relay_actor = caf::typed_actor<
     caf::reacts_to<atom::update, new_flow_policy>,
     // From the flow-manager: every stream ends now (the computer sleeps).
     caf::reacts_to<atom::reset>,
+    // From the supervisor, after each check of the proxy: whether it reads
+    // a greeting and a request sent together (proxy_check::pipelining).
+    caf::reacts_to<atom::update, atom::check, bool>,
     // From the supervisor, before `drover run` starts a target: whether new
     // connections are relayed now. Answered after every policy the
     // flow-manager forwarded earlier, so the target's first connection

@@ -256,14 +256,15 @@ typename Inspector::result_type inspect(Inspector& f, config_error& x) {
 struct proxy_check {
   bool ok = false;
   failure_class failure = failure_class::none;
-  std::string reason;    // the first failed step, for a user
-  uint32_t proxy_ip = 0; // the address the proxy's name has now; 0: unknown
+  std::string reason;      // the first failed step, for a user
+  uint32_t proxy_ip = 0;   // the address the proxy's name has now; 0: unknown
+  bool pipelining = false; // it reads a greeting and request sent together
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, proxy_check& x) {
   return f(caf::meta::type_name("proxy_check"), x.ok, x.failure, x.reason,
-           x.proxy_ip);
+           x.proxy_ip, x.pipelining);
 }
 
 /// Datagrams an application sent, for its UDP association: one message per

@@ -60,6 +60,19 @@ client_handshake::step client_handshake::start() {
   return send(encode_greeting(out_.data(), out_.size(), with_login_), 0);
 }
 
+client_handshake::step client_handshake::start_pipelined() {
+  if (with_login_ || !request_given_)
+    return fail(error::out_of_order);
+  auto greeting = encode_greeting(out_.data(), out_.size(), false);
+  auto n = encode_request(out_.data() + greeting, out_.size() - greeting,
+                          command_, destination_);
+  if (greeting == 0 || n == 0)
+    return fail(error::buffer_too_small);
+  stage_ = stage::greeting;
+  request_sent_ = true;
+  return send(greeting + n, 0);
+}
+
 client_handshake::step client_handshake::feed(const uint8_t* data,
                                               size_t length) {
   parse_status parsed;
@@ -69,6 +82,13 @@ client_handshake::step client_handshake::feed(const uint8_t* data,
       parsed = parse_method_selection(data, length, with_login_, chosen);
       if (!parsed.done())
         break;
+      if (chosen != method::username_password && request_sent_) {
+        // The request went with the greeting: its reply follows.
+        stage_ = stage::request;
+        auto next = feed(data + parsed.consumed, length - parsed.consumed);
+        next.consumed += parsed.consumed;
+        return next;
+      }
       if (chosen != method::username_password)
         return send_request(parsed.consumed);
       // The same check for every caller: a login that cannot be encoded

@@ -56,6 +56,13 @@ public:
   /// The greeting (action::send).
   step start();
 
+  /// The greeting and the request in one message (action::send), saving a
+  /// round trip; only for a request given up front and without a login
+  /// (which the proxy must pick before it is sent). Only for a proxy known
+  /// to read both from one segment: some read one message per read and
+  /// would never see the request. Anywhere else the exchange fails.
+  step start_pipelined();
+
   /// Feeds what the proxy sent that earlier calls did not consume. One
   /// message at a time: after action::send, write the bytes, then feed
   /// what is left (data + consumed). action::done: the reply ended at
@@ -78,6 +85,7 @@ private:
 
   bool with_login_;
   bool request_given_;
+  bool request_sent_ = false; // with the greeting (start_pipelined)
   std::string_view login_;
   std::string_view password_;
   command command_;

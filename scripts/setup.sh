@@ -14,7 +14,7 @@ native=(make g++ cmake ninja-build ccache pkg-config
 # dpkg-shlibdeps: the package's library dependencies.
 packaging=(dpkg-dev)
 testing=("${packaging[@]}" libgtest-dev libbenchmark-dev libclang-rt-14-dev
-         dante-server coturn openssl dbus-daemon tcpdump python3 g++-mingw-w64-x86-64-posix wine64
+         dante-server microsocks coturn openssl dbus-daemon tcpdump python3 g++-mingw-w64-x86-64-posix wine64
          fonts-wine xvfb trayer xdotool imagemagick nsis)
 
 case "${1:-run}" in

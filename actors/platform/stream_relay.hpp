@@ -59,6 +59,10 @@ public:
   /// new connections are then refused, and the relay must be replaced.
   virtual bool set_mode(relay_mode mode, std::string& error) = 0;
   virtual relay_mode mode() const = 0;
+  /// The proxy check found that the proxy reads a greeting and a request
+  /// sent together (no login): new exchanges send them so, one round trip
+  /// shorter. Off until a check says so, and again when one does not.
+  virtual void set_pipelining(bool proxy_reads_pipelined) = 0;
   /// Ends one stream (its flow left the table: evicted, expired).
   virtual void close(uint64_t id) = 0;
   /// Ends every stream (the computer goes to sleep).

@@ -32,6 +32,7 @@ recording_relay(kernel_relay_actor::pointer, std::shared_ptr<relay_record> r) {
       [=](atom::stop, uint64_t id) { r->stopped.push_back(id); },
       [=](atom::update, new_flow_policy p) { r->policies.push_back(p); },
       [=](atom::reset) { r->resets++; },
+      [=](atom::update, atom::check, bool) {},
       [=](atom::get, atom::status) {
         return !r->policies.empty()
                && r->policies.back() == new_flow_policy::proxy;

@@ -107,3 +107,17 @@ TEST(proxy_check, no_address_yet_is_looked_up_and_a_lost_name_is_named) {
   EXPECT_EQ(lost.failure, failure_class::proxy_unreachable);
   EXPECT_EQ(lost.reason, "cannot find the proxy proxy.example: no such name");
 }
+
+// The supervisor's check asks whether the proxy reads a greeting and a
+// request sent together, and passes the answer on (to the relay); `drover
+// check` does not ask.
+TEST(proxy_check, the_check_asks_about_pipelining_and_passes_the_answer_on) {
+  config::proxy_settings settings;
+  EXPECT_TRUE(
+      proxy_check_request(settings, {ip("192.0.2.1"), 1080}).try_pipelining);
+  for (bool reads_both : {false, true}) {
+    probe_result r;
+    r.pipelining = reads_both;
+    EXPECT_EQ(to_proxy_check(r).pipelining, reads_both);
+  }
+}

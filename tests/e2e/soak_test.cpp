@@ -68,4 +68,9 @@ TEST_F(engine_e2e, memory_and_descriptors_stay_flat_under_steady_load) {
   auto [code, status] = w->status(true);
   EXPECT_EQ(code, 0) << status;
   EXPECT_TRUE(engine->running()) << engine->output();
+  // Nobody touched the rules: the watchdog found nothing to put back (a
+  // check that misread an intact policy route once put it back, and said
+  // so, every second).
+  EXPECT_EQ(w->log().find("put the capture back"), std::string::npos)
+      << w->log();
 }

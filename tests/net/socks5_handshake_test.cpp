@@ -36,9 +36,10 @@ struct played {
   size_t leftover = 0; // bytes after the reply, the application's
 };
 
-played play(client_handshake& h, const bytes& answer, size_t piece) {
+played play(client_handshake& h, const bytes& answer, size_t piece,
+            bool pipelined = false) {
   played p;
-  p.sent.push_back(sent(h.start()));
+  p.sent.push_back(sent(pipelined ? h.start_pipelined() : h.start()));
   bytes pending;
   size_t at = 0;
   for (;;) {
@@ -86,6 +87,39 @@ TEST(socks5_handshake, connect_without_login_leaves_the_applications_bytes) {
     EXPECT_EQ(h.bound().port, 1080);
     EXPECT_EQ(p.leftover, 2u) << "the application's bytes are not eaten";
   }
+}
+
+// Pipelined: the greeting and the request in one message; the method
+// selection and the reply are read as before, however they are cut.
+TEST(socks5_handshake, pipelined_the_request_goes_with_the_greeting) {
+  for (size_t piece : {1u, 2u, 3u, 100u}) {
+    client_handshake h{false, "", "", command::connect, v4("10.0.0.1", 443)};
+    auto answer = concat({{5, 0}, reply_bound_198_51_100_7_1080, {'h', 'i'}});
+    auto p = play(h, answer, piece, true);
+    ASSERT_EQ(p.last.what, action::done) << "piece " << piece;
+    ASSERT_EQ(p.sent.size(), 1u) << "nothing more to send";
+    EXPECT_EQ(p.sent[0], concat({{5, 1, 0}, connect_to_10_0_0_1_443}));
+    EXPECT_EQ(h.bound().port, 1080);
+    EXPECT_EQ(p.leftover, 2u) << "the application's bytes are not eaten";
+  }
+  // A refusal of the request is the proxy's answer, as unpipelined.
+  client_handshake refused{false, "", "", command::connect,
+                           v4("10.0.0.1", 443)};
+  auto p = play(refused, {5, 0, 5, 5, 0}, 1, true);
+  EXPECT_EQ(p.last.err, error::connection_refused);
+}
+
+// A login must wait for the proxy to pick it, and the proxy cannot pick one
+// that was not offered: neither is ever pipelined.
+TEST(socks5_handshake, pipelining_is_only_for_an_exchange_without_login) {
+  client_handshake with_login{true, "alice", "pw", command::connect,
+                              v4("10.0.0.1", 443)};
+  EXPECT_EQ(with_login.start_pipelined().err, error::out_of_order);
+  client_handshake no_request{false, "", ""};
+  EXPECT_EQ(no_request.start_pipelined().err, error::out_of_order);
+  client_handshake h{false, "", "", command::connect, v4("10.0.0.1", 443)};
+  auto p = play(h, {5, 2}, 1, true);
+  EXPECT_EQ(p.last.err, error::unexpected_method);
 }
 
 TEST(socks5_handshake, the_login_goes_when_the_proxy_picks_it) {

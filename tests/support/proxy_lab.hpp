@@ -73,6 +73,19 @@ struct proxy_lab {
       ::usleep(100000);
   }
 
+  /// microsocks (Debian's) on proxy_ip:`port`: a proxy without UDP
+  /// ASSOCIATE that reads one message per read. Null when not installed.
+  std::unique_ptr<child> microsocks(uint16_t port) {
+    if (sh("command -v microsocks >/dev/null") != 0)
+      return nullptr;
+    auto p = std::make_unique<child>(std::vector<std::string>{
+        "ip", "netns", "exec", remote.name(), "microsocks", "-i", proxy_ip,
+        "-p", std::to_string(port)});
+    for (int i = 0; i < 100 && !proxy_accepts(port); ++i)
+      ::usleep(50000);
+    return p;
+  }
+
   bool proxy_accepts(uint16_t port = 1080) {
     return sh(remote.exec("bash -c 'exec 3<>/dev/tcp/" + proxy_ip + "/"
                           + std::to_string(port) + "' 2>/dev/null"))

@@ -72,7 +72,10 @@ void datagram_worker::on_control(association& a, uint32_t events) {
     a.exchange = std::make_unique<socks5::client_handshake>(
         proxy.auth, proxy.login, proxy.password, socks5::command::udp_associate,
         socks5::address::from_ipv4(net::ipv4_address{0}, 0));
-    auto greeting = a.exchange->start();
+    // Voice starts one round trip sooner when the proxy reads both at once.
+    auto greeting = !proxy.auth && shared_.pipelining.load()
+                        ? a.exchange->start_pipelined()
+                        : a.exchange->start();
     a.step = association_step::handshake;
     watch(a.control, &a, false, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
     if (::send(a.control, greeting.bytes, greeting.size, MSG_NOSIGNAL)

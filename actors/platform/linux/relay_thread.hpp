@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -90,8 +92,10 @@ private:
 class relay_thread {
 public:
   virtual ~relay_thread() = default;
-  void start() {
-    thread_ = std::thread{[this] {
+  /// `name` (at most 15 characters) shows in top, perf and gdb.
+  void start(std::string name) {
+    thread_ = std::thread{[this, name = std::move(name)] {
+      ::pthread_setname_np(::pthread_self(), name.c_str());
       run();
     }};
   }

@@ -313,7 +313,15 @@ void worker::on_connected(stream& s) {
   s.exchange = std::make_unique<socks5::client_handshake>(
       proxy.auth, proxy.login, proxy.password, socks5::command::connect,
       socks5::address::from_ipv4(s.remote.ip, s.remote.port));
-  auto greeting = s.exchange->start();
+  bool pipelined = !proxy.auth && shared_.pipelining.load();
+  auto greeting
+      = pipelined ? s.exchange->start_pipelined() : s.exchange->start();
+  if (pipelined) {
+    // Woken once for the method selection and the reply together (2 + at
+    // least 10 bytes), not once for each; an end or an error still wakes.
+    int both = 12;
+    ::setsockopt(s.up, SOL_SOCKET, SO_RCVLOWAT, &both, sizeof both);
+  }
   s.step = phase::handshake;
   // A fresh socket's send buffer always takes the few bytes of a SOCKS5
   // message; a short write means the connection is already broken.
@@ -369,6 +377,8 @@ void worker::on_handshake(stream& s) {
                     || err == socks5::error::no_acceptable_method);
   }
   s.exchange.reset();
+  int one = 1;
+  ::setsockopt(s.up, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
   // What followed the reply is the server's first bytes: they wait in the
   // pipe towards the application like any later ones.
   if (!s.pending.empty()) {

@@ -33,7 +33,8 @@ struct relay_shared {
   relay_options options;
   relay_events* events = nullptr;
   std::atomic<relay_mode> mode{relay_mode::refuse};
-  net::endpoint own; // the listener's address
+  std::atomic<bool> pipelining{false}; // stream_relay::set_pipelining
+  net::endpoint own;                   // the listener's address
 };
 
 /// News waits a little, so a burst of new flows costs the flow-manager

@@ -1,10 +1,18 @@
 // The capture's firewall rules and policy route (rule_set in system.hpp):
 // applied in one iptables-restore transaction per table, in the order that
-// never leaves a moment with neither the old nor the new path.
+// never leaves a moment with neither the old nor the new path; checked when
+// the kernel announces a change (ruleset_changes).
 
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 
 #include <arpa/inet.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -85,29 +93,8 @@ void remove_policy_route(const net::capture::linux_params& p) {
       {"ip", "-4", "route", "flush", "table", std::to_string(p.route_table)});
 }
 
-// Asked of the kernel itself, without running `ip` each second: a UDP
-// socket with the mark, "connected" to a documentation address. With the
-// rule and the route in place its route is local, and a local route's
-// source is the destination itself; without either, it takes the main
-// table's way out (another source, or no route at all).
 bool policy_route_intact(const net::capture::linux_params& p) {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return true; // cannot tell: not taken for missing
-  uint32_t mark = p.udp_mark;
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(9);
-  to.sin_addr.s_addr = htonl(0xc0000201); // 192.0.2.1 (TEST-NET-1)
-  sockaddr_in from{};
-  socklen_t len = sizeof from;
-  bool local
-      = ::setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) == 0
-        && ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0
-        && ::getsockname(fd, reinterpret_cast<sockaddr*>(&from), &len) == 0
-        && from.sin_addr.s_addr == to.sin_addr.s_addr;
-  ::close(fd);
-  return local;
+  return marked_route_is_local(p.udp_mark, p.route_table);
 }
 
 void remove_mangle(const std::string& chain) {
@@ -163,9 +150,138 @@ bool rule_set::apply(const net::capture::linux_params& p, std::string& error) {
   return true;
 }
 
-bool rule_set::intact() const {
+ruleset_changes::ruleset_changes() {
+  auto subscribe = [](int protocol, std::initializer_list<unsigned> groups) {
+    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                      protocol);
+    sockaddr_nl local{};
+    local.nl_family = AF_NETLINK;
+    if (fd < 0
+        || ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      if (fd >= 0)
+        ::close(fd);
+      return -1;
+    }
+    for (unsigned g : groups)
+      if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g)
+          != 0) {
+        ::close(fd);
+        return -1;
+      }
+    return fd;
+  };
+  netfilter_ = subscribe(NETLINK_NETFILTER, {NFNLGRP_NFTABLES});
+  routes_ = subscribe(NETLINK_ROUTE, {RTNLGRP_IPV4_RULE, RTNLGRP_IPV4_ROUTE});
+  // iptables-legacy changes tables the nftables group never mentions.
+  auto variant = run_program({"iptables", "-V"});
+  live_ = netfilter_ >= 0 && routes_ >= 0
+          && variant.output.find("nf_tables") != std::string::npos;
+}
+
+ruleset_changes::~ruleset_changes() {
+  for (int fd : {netfilter_, routes_})
+    if (fd >= 0)
+      ::close(fd);
+}
+
+bool ruleset_changes::changed() {
+  bool any = !live_;
+  char buffer[8192];
+  for (int fd : {netfilter_, routes_}) {
+    if (fd < 0)
+      continue;
+    // Bounded: a socket buffer's worth at most, then it is "changed".
+    for (int i = 0; i < 64; ++i) {
+      auto n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n > 0 || (n < 0 && errno == ENOBUFS)) {
+        any = true; // ENOBUFS: announcements were lost
+        continue;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      break;
+    }
+  }
+  return any;
+}
+
+// `ip route get 192.0.2.1 mark M`, asked over rtnetlink without running
+// `ip`. (A socket with SO_MARK connected there would be cheaper, but some
+// kernels, 6.18 for one, route a UDP connect() without the socket's mark.)
+bool marked_route_is_local(uint32_t mark, uint32_t table) {
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0)
+    return true; // cannot tell: not taken for missing
+  struct {
+    nlmsghdr header;
+    rtmsg route;
+    char attributes[64];
+  } request{};
+  request.header.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
+  request.header.nlmsg_type = RTM_GETROUTE;
+  request.header.nlmsg_flags = NLM_F_REQUEST;
+  request.header.nlmsg_seq = 1;
+  request.route.rtm_family = AF_INET;
+  request.route.rtm_dst_len = 32;
+  request.route.rtm_flags = RTM_F_LOOKUP_TABLE; // else it says "main"
+  auto add = [&](unsigned short type, uint32_t value) {
+    rtattr a{};
+    a.rta_type = type;
+    a.rta_len = static_cast<unsigned short>(RTA_LENGTH(sizeof value));
+    auto* at = reinterpret_cast<char*>(&request)
+               + NLMSG_ALIGN(request.header.nlmsg_len);
+    std::memcpy(at, &a, sizeof a);
+    std::memcpy(at + RTA_LENGTH(0), &value, sizeof value);
+    request.header.nlmsg_len
+        = NLMSG_ALIGN(request.header.nlmsg_len) + RTA_ALIGN(a.rta_len);
+  };
+  add(RTA_DST, htonl(0xc0000201)); // 192.0.2.1 (TEST-NET-1)
+  add(RTA_MARK, mark);
+  timeval wait{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  alignas(nlmsghdr) char reply[4096];
+  bool local = false;
+  if (::send(fd, &request, request.header.nlmsg_len, 0) >= 0) {
+    auto n = ::recv(fd, reply, sizeof reply, 0);
+    auto* h = reinterpret_cast<nlmsghdr*>(reply);
+    if (n > 0 && NLMSG_OK(h, static_cast<unsigned>(n))
+        && h->nlmsg_type == RTM_NEWROUTE
+        && h->nlmsg_len >= NLMSG_LENGTH(sizeof(rtmsg))) {
+      auto* route = reinterpret_cast<rtmsg*>(reply + NLMSG_HDRLEN);
+      uint32_t in_table = route->rtm_table; // RTA_TABLE when above 255
+      const char* at
+          = reinterpret_cast<const char*>(route) + NLMSG_ALIGN(sizeof(rtmsg));
+      const char* end
+          = reply + std::min<size_t>(h->nlmsg_len, static_cast<size_t>(n));
+      while (end - at >= static_cast<std::ptrdiff_t>(sizeof(rtattr))) {
+        rtattr a;
+        std::memcpy(&a, at, sizeof a);
+        if (a.rta_len < sizeof a || a.rta_len > end - at)
+          break;
+        if (a.rta_type == RTA_TABLE && a.rta_len >= RTA_LENGTH(sizeof in_table))
+          std::memcpy(&in_table, at + RTA_LENGTH(0), sizeof in_table);
+        at += RTA_ALIGN(a.rta_len);
+      }
+      local = route->rtm_type == RTN_LOCAL && in_table == table;
+    }
+  }
+  ::close(fd);
+  return local;
+}
+
+bool rule_set::intact() {
   if (!applied_)
     return true;
+  // A change anywhere (someone else's rules, a route from DHCP) reads it
+  // all; the 10 s read is for a change the kernel did not announce.
+  auto now = std::chrono::steady_clock::now();
+  if (!changes_.changed() && now - last_read_ < std::chrono::seconds{10})
+    return true;
+  last_read_ = now;
+  return read_intact();
+}
+
+bool rule_set::read_intact() const {
   // One iptables-save for every IPv4 table (each run reads the whole
   // ruleset; the watchdog asks every second, so this is most of an idle
   // engine's CPU). The install text on an empty table has every rule line:

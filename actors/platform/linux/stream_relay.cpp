@@ -76,12 +76,14 @@ public:
       if (!datagrams_->open(intake_, error))
         return false;
     }
-    for (auto& w : workers_)
-      w->start();
+    for (size_t i = 0; i < workers_.size(); ++i)
+      workers_[i]->start("relay-tcp-" + std::to_string(i));
     if (datagrams_)
-      datagrams_->start();
+      datagrams_->start("relay-udp");
     return true;
   }
+
+  void set_pipelining(bool on) override { shared_.pipelining.store(on); }
 
   bool set_mode(relay_mode m, std::string& error) override {
     auto old = shared_.mode.exchange(m);

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -88,6 +89,36 @@ private:
   std::vector<std::pair<pid_t, std::string>> origins_;
 };
 
+/// Whether the kernel routes a datagram with `mark` to anywhere as local
+/// by `table` (the policy rule and route TPROXY needs are in place), as
+/// `ip route get 192.0.2.1 mark M` would say. True when it cannot ask.
+bool marked_route_is_local(uint32_t mark, uint32_t table);
+
+/// Hears the kernel announce changes to the firewall (nftables' netlink
+/// group: what iptables-nft and nft change) and to the IPv4 policy rules
+/// and routes, so the watchdog reads the whole ruleset only when something
+/// changed instead of every second. Not live where the kernel will not say
+/// (no nftables, iptables-legacy, no netlink): then every check reads.
+class ruleset_changes {
+public:
+  ruleset_changes();
+  ~ruleset_changes();
+  ruleset_changes(const ruleset_changes&) = delete;
+  ruleset_changes& operator=(const ruleset_changes&) = delete;
+
+  /// Both subscriptions hold and iptables is the nftables variant.
+  bool live() const { return live_; }
+  /// Reads what arrived since the last call: true if anything changed, or
+  /// might have (announcements lost to a full socket buffer), or the
+  /// monitor is not live. Never blocks.
+  bool changed();
+
+private:
+  int netfilter_ = -1;
+  int routes_ = -1;
+  bool live_ = false;
+};
+
 /// The capture's rule set: raw OUTPUT (IPv4 and IPv6), nat OUTPUT for the
 /// TCP redirect, mangle and a policy route for UDP's TPROXY. Each apply()
 /// installs or replaces it in one iptables-restore transaction per table,
@@ -99,8 +130,10 @@ public:
   explicit rule_set(std::string chain) : chain_(std::move(chain)) {}
 
   bool apply(const net::capture::linux_params& p, std::string& error);
-  /// Both tables still hold what apply() put in.
-  bool intact() const;
+  /// Every table and the policy route still hold what apply() put in. Read
+  /// in full when the kernel announced a change since the last call, and
+  /// every 10 s regardless; else true without reading.
+  bool intact();
   /// Applies the last rules again (after someone flushed them).
   bool reapply(std::string& error);
   void remove();
@@ -108,8 +141,11 @@ public:
 private:
   bool mangle_intact(const net::capture::linux_params& p,
                      std::string_view saved) const;
+  bool read_intact() const;
   std::string chain_;
   std::optional<net::capture::linux_params> applied_;
+  ruleset_changes changes_;
+  std::chrono::steady_clock::time_point last_read_{};
 };
 
 /// The user who started this process through sudo or pkexec (SUDO_UID,
