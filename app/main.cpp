@@ -3,33 +3,26 @@
 #include "actors/platform/process.hpp"
 #include "app/cli.hpp"
 
-#ifdef DROVER_WITH_TRAY
-#  include <QString>
-
-#  include "actors/platform/files.hpp"
-#  include "actors/platform/sockets.hpp"
-#  include "app/tray/autostart.hpp"
-#  include "app/tray/tray_app.hpp"
+#if defined(DROVER_TRAY_MODULE)
+#  include "app/tray_loader.hpp"
+#elif defined(DROVER_WITH_TRAY)
+#  include "app/tray/module.hpp"
 #  include "app/version.hpp"
 #endif
 
 int main(int argc, char** argv) {
   drover::platform::attach_parent_console();
-#ifdef DROVER_WITH_TRAY
+#if defined(DROVER_TRAY_MODULE)
+  // Linux: the tray lives in drover-tray.so, loaded only to show it.
   drover::cli::set_tray_runner([&](const drover::cli::tray_request& r) {
-    namespace tray = drover::tray;
-    tray::tray_options o;
-    o.program = QString::fromStdString(
-        drover::platform::current_executable().u8string());
-    o.config_path = QString::fromStdString(r.config_path);
-    o.trace = r.trace;
-    for (auto& path : drover::platform::control_socket_candidates())
-      o.engine_sockets << QString::fromStdString(path);
-    o.version = QString::fromLatin1(drover::version);
-    o.autostart_entry = tray::autostart::default_entry_path();
-    return tray::run_tray(argc, argv, o,
-                          QString::fromStdString(
-                              drover::platform::user_runtime_dir().u8string()));
+    return drover::cli::run_tray_module(argc, argv, r, std::cerr);
+  });
+#elif defined(DROVER_WITH_TRAY)
+  // Windows: the tray is linked in (static Qt, one file to install).
+  drover::cli::set_tray_runner([&](const drover::cli::tray_request& r) {
+    drover_tray_launch launch{drover::version, r.config_path.c_str(),
+                              r.trace ? 1 : 0};
+    return drover_tray_main(argc, argv, &launch);
   });
 #endif
   return drover::cli::run(argc, argv, std::cout, std::cerr);

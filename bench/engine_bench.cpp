@@ -226,23 +226,33 @@ int main(int argc, char** argv) {
 
 namespace {
 
-// redsocks' figure beside Drover's, when it runs.
-void print_redsocks(bench_world& w, double r, double e) {
-  if (w.redsocks)
-    std::printf("redsocks %.0f   ratio: redsocks/explicit = %.2f\n", r, r / e);
-}
+// The median of the rounds' ratios and their range: each round runs the
+// modes one after another, so the VM's load drifting over the run (other
+// guests) shifts the round's columns alike.
+struct ratios {
+  std::vector<double> each;
+  void print(const char* name, double goal) const {
+    auto v = each;
+    std::sort(v.begin(), v.end());
+    std::printf("ratio: %s/explicit = %.2f (rounds %.2f-%.2f", name, median(v),
+                v.front(), v.back());
+    if (goal > 0)
+      std::printf("; goal >= %.2f", goal);
+    std::printf(")\n");
+  }
+};
 
 // One direction of bulk TCP: `mode` "bulk" uploads to the sink, "bulk-down"
 // downloads from the source.
 void bulk_way(bench_world& w, const std::string& mib, const char* mode,
               const char* port, const char* what, double goal) {
-  std::printf("== bulk TCP %s, %s MiB, median of 3 (MiB/s)\n", what,
-              mib.c_str());
-  std::vector<double> direct, explicit_socks, drover, redsocks{0};
-  if (w.redsocks)
-    redsocks.clear();
+  constexpr int rounds = 5;
+  std::printf("== bulk TCP %s, %s MiB, %d rounds (MiB/s, median)\n", what,
+              mib.c_str(), rounds);
+  std::vector<double> direct, explicit_socks, drover, redsocks;
+  ratios drover_ratio, redsocks_ratio;
   double drover_cpu = 0, redsocks_cpu = 0;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < rounds; ++i) {
     direct.push_back(
         number(w.peer({mode, server, port, mib}, false), "mib_per_s"));
     explicit_socks.push_back(
@@ -250,23 +260,26 @@ void bulk_way(bench_world& w, const std::string& mib, const char* mode,
     double cpu = 0;
     drover.push_back(
         number(w.peer({mode, server, port, mib}, true, &cpu), "mib_per_s"));
+    drover_ratio.each.push_back(drover.back() / explicit_socks.back());
     drover_cpu += cpu;
     if (w.redsocks) {
       auto before = bench_world::cpu_seconds(w.redsocks->pid());
       redsocks.push_back(
           number(w.peer_via_redsocks({mode, server, port, mib}), "mib_per_s"));
       redsocks_cpu += bench_world::cpu_seconds(w.redsocks->pid()) - before;
+      redsocks_ratio.each.push_back(redsocks.back() / explicit_socks.back());
     }
   }
-  auto gib = 3 * std::stod(mib) / 1024;
+  auto gib = rounds * std::stod(mib) / 1024;
   auto d = median(direct), e = median(explicit_socks), t = median(drover);
-  std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n", d,
-              e, t);
-  std::printf(
-      "ratio: drover/explicit = %.2f (goal >= %.2f)   drover/direct = %.2f"
-      "   explicit/direct = %.2f\n",
-      t / e, goal, t / d, e / d);
-  print_redsocks(w, median(redsocks), e);
+  std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f"
+              "   (drover/direct %.2f, explicit/direct %.2f)\n",
+              d, e, t, t / d, e / d);
+  drover_ratio.print("drover", goal);
+  if (w.redsocks) {
+    std::printf("redsocks %.0f   ", median(redsocks));
+    redsocks_ratio.print("redsocks", 0);
+  }
   // Drover's figure includes starting and stopping its engine each run.
   std::printf("CPU per GiB relayed: Drover %.2f s", drover_cpu / gib);
   if (w.redsocks)
@@ -297,16 +310,14 @@ void udp(bench_world& w) {
               number(tu, "p99_us") - number(eu, "p99_us"));
 }
 
-// Five rounds, the modes taking turns within each, so that the VM's load
-// drifting over the run (other guests) shifts every column alike; the
-// ratio is the median of the rounds' ratios, their range beside it.
+// Five rounds, the modes taking turns within each (as bulk_way's).
 void connections(bench_world& w) {
   constexpr int rounds = 5;
   std::printf("\n== new TCP connections, %d rounds of 1000 sequential "
               "(per second, median)\n",
               rounds);
   std::vector<double> direct, explicit_socks, drover, redsocks;
-  std::vector<double> drover_ratio, redsocks_ratio;
+  ratios drover_ratio, redsocks_ratio;
   auto rate = [](const std::string& out) {
     return number(out, "conns_per_s");
   };
@@ -315,28 +326,19 @@ void connections(bench_world& w) {
     explicit_socks.push_back(
         rate(w.peer({"conn-rate", server, "7", "1000", proxy}, false)));
     drover.push_back(rate(w.peer({"conn-rate", server, "7", "1000"}, true)));
-    drover_ratio.push_back(drover.back() / explicit_socks.back());
+    drover_ratio.each.push_back(drover.back() / explicit_socks.back());
     if (w.redsocks) {
       redsocks.push_back(
           rate(w.peer_via_redsocks({"conn-rate", server, "7", "1000"})));
-      redsocks_ratio.push_back(redsocks.back() / explicit_socks.back());
+      redsocks_ratio.each.push_back(redsocks.back() / explicit_socks.back());
     }
   }
   std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n",
               median(direct), median(explicit_socks), median(drover));
-  auto range = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return std::make_pair(v.front(), v.back());
-  };
-  auto [low, high] = range(drover_ratio);
-  std::printf("ratio: drover/explicit = %.2f (rounds %.2f-%.2f; goal >= "
-              "0.90)\n",
-              median(drover_ratio), low, high);
+  drover_ratio.print("drover", 0.9);
   if (w.redsocks) {
-    auto [rlow, rhigh] = range(redsocks_ratio);
-    std::printf("redsocks %.0f   ratio: redsocks/explicit = %.2f (rounds "
-                "%.2f-%.2f)\n",
-                median(redsocks), median(redsocks_ratio), rlow, rhigh);
+    std::printf("redsocks %.0f   ", median(redsocks));
+    redsocks_ratio.print("redsocks", 0);
   }
 }
 

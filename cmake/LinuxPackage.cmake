@@ -29,6 +29,8 @@ foreach(_file drover.service drover.desktop org.drover.engine.policy)
 endforeach()
 
 install(TARGETS drover RUNTIME DESTINATION bin)
+# The tray's library, where drover looks for it (../lib/drover).
+install(TARGETS drover_tray_module LIBRARY DESTINATION lib/drover)
 # Debian's place for a package's units (/etc/systemd/system is the admin's).
 install(FILES "${_packaged}/drover.service" DESTINATION lib/systemd/system)
 install(FILES "${_packaged}/drover.desktop" DESTINATION share/applications)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs Drover for a desktop (docs/desktop.md): the binary, the engine as
-# a systemd service, the menu entry and icons, and the group "drover" whose
-# members' trays may control the engine. Run as root: `sudo make install`.
+# Installs Drover for a desktop (docs/desktop.md): the binary and the
+# tray's library, the engine as a systemd service, the menu entry and
+# icons, and the group "drover" whose members' trays may control the
+# engine. Run as root: `sudo make install`.
 #   install.sh install BUILD_DIR   install (and start the service)
 #   install.sh uninstall           remove it all (the config stays)
 # DESTDIR=DIR installs into DIR only (no group, no systemctl): for tests
@@ -12,6 +13,8 @@ set -euo pipefail
 prefix="${PREFIX:-/usr/local}"
 dest="${DESTDIR:-}"
 bindir="$prefix/bin"
+# The tray's library (app/tray/module.hpp): drover looks in ../lib/drover.
+libdir="$dest$prefix/lib/drover"
 unit="$dest/etc/systemd/system/drover.service"
 entry="$dest$prefix/share/applications/drover.desktop"
 docdir="$dest$prefix/share/doc/drover"
@@ -35,6 +38,7 @@ install_all() {
   fi
   live && [ "$(id -u)" -ne 0 ] && die "run as root: sudo make install"
   install -D -m 0755 "$build/app/drover" "$dest$bindir/drover"
+  install -D -m 0644 "$build/app/drover-tray.so" "$libdir/drover-tray.so"
   sed -e "s|@BINDIR@|$bindir|" -e "s|@DOCDIR@|$prefix/share/doc/drover|" \
     "$DROVER_ROOT/app/desktop/drover.service" \
     | install -D -m 0644 /dev/stdin "$unit"
@@ -70,6 +74,7 @@ uninstall_all() {
     systemctl disable --now drover.service 2>/dev/null || true
   fi
   rm -f "$dest$bindir/drover" "$unit" "$entry" "$policy"
+  rm -rf "$libdir"
   rm -rf "$docdir"
   for size in 16 22 24 32 48 64 128; do
     rm -f "$icons/${size}x${size}/apps/drover.png"

@@ -43,6 +43,13 @@ cmake -S "$src" -B "$product" -G Ninja -DDROVER_WERROR=ON \
 deb="$(ls "$out"/deb/drover_*_amd64.deb)"
 dpkg-deb -f "$deb" Depends | grep -q "libcaf-core0.17" \
   || fail "the package does not depend on the libraries it links"
+# The tray in its own library, where drover looks (../lib/drover), and its
+# Qt among the dependencies although drover itself links none.
+contents="$(dpkg-deb -c "$deb")"
+grep -q '\./usr/lib/drover/drover-tray\.so$' <<<"$contents" \
+  || fail "the package has no tray library"
+dpkg-deb -f "$deb" Depends | grep -q "libqt5widgets5" \
+  || fail "the package does not depend on the tray's Qt"
 
 # Everything below happens in a mount namespace of its own: the overlay,
 # its mounts and the chroot's daemons end with it.

@@ -17,6 +17,7 @@ if "$build/app/drover" --version | grep -q "test build"; then
 fi
 DESTDIR="$dest" "$root/scripts/install.sh" install "$build" 2>/dev/null
 test -x "$dest/usr/local/bin/drover" || fail "no binary"
+test -f "$dest/usr/local/lib/drover/drover-tray.so" || fail "no tray library"
 grep -qx 'ExecStart=/usr/local/bin/drover --headless' \
   "$dest/etc/systemd/system/drover.service" || fail "unit ExecStart"
 grep -qx 'Exec=/usr/local/bin/drover' \
@@ -64,6 +65,7 @@ if command -v systemd-analyze >/dev/null; then
 fi
 DESTDIR="$dest" "$root/scripts/install.sh" uninstall 2>/dev/null
 test ! -e "$dest/usr/local/bin/drover" || fail "uninstall left the binary"
+test ! -e "$dest/usr/local/lib/drover" || fail "uninstall left the tray library"
 test ! -e "$dest/etc/systemd/system/drover.service" || fail "uninstall left the unit"
 test ! -e "$dest/usr/share/polkit-1/actions/org.drover.engine.policy" || fail "uninstall left the polkit action"
 echo "install ok"

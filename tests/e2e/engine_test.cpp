@@ -525,3 +525,34 @@ TEST_F(engine_e2e, a_target_in_another_network_namespace_is_left_alone) {
   EXPECT_TRUE(engine->wait_for_output("capturing e2e-elsewhere", 10s))
       << engine->output();
 }
+
+// The engine, a root process that runs for days, maps no GUI library: the
+// tray is a library of its own that only a tray loads
+// (app/tray/module.hpp).
+TEST_F(engine_e2e, the_engine_maps_no_gui_library) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-maps-target", named);
+  ASSERT_TRUE(engine->running()) << engine->output();
+  std::ifstream maps{"/proc/" + std::to_string(engine->pid()) + "/maps"};
+  std::stringstream text;
+  text << maps.rdbuf();
+  auto all = text.str();
+  ASSERT_NE(all.find("libcaf_core"), std::string::npos) << all;
+  for (auto* gui : {"libQt5", "libX11", "libGL", "libicu", "drover-tray"})
+    EXPECT_EQ(all.find(gui), std::string::npos) << gui << " is mapped";
+}
+
+// A tray library gone missing (a half-removed installation) is named, with
+// what to do, instead of a loader's error.
+TEST_F(engine_e2e, without_its_tray_library_drover_says_what_to_do) {
+  auto alone = w->dir / "alone";
+  fs::create_directories(alone);
+  fs::copy_file(DROVER_BINARY, alone / "drover");
+  child tray{{(alone / "drover").string()}, {"DISPLAY=:97"}};
+  EXPECT_EQ(tray.wait(10s), 1) << tray.output();
+  EXPECT_NE(tray.output().find("its library drover-tray.so is missing"),
+            std::string::npos)
+      << tray.output();
+  EXPECT_NE(tray.output().find("drover --headless"), std::string::npos)
+      << tray.output();
+}
