@@ -74,7 +74,7 @@ bench-engine:
 	scripts/setup.sh bench
 	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS) --target bench_engine
-	./$(BUILD)/bench/bench_engine 256 10000
+	./$(BUILD)/bench/bench_engine 1024 10000
 
 # An hour of steady load through the engine (root): its memory and
 # descriptors sampled each minute must stay flat (the tests run the same
