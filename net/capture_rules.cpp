@@ -432,16 +432,4 @@ size_t policy_rules_present(std::string_view ip_rule_show, uint32_t mark,
   return n;
 }
 
-bool local_default_route_present(std::string_view ip_route_show) {
-  bool found = false;
-  for_each_line(ip_route_show, [&](std::string_view line) {
-    auto w = words(line);
-    found = found
-            || (w.size() >= 4 && w[0] == "local"
-                && (w[1] == "default" || w[1] == "0.0.0.0/0") && w[2] == "dev"
-                && w[3] == "lo");
-  });
-  return found;
-}
-
 } // namespace drover::net::capture

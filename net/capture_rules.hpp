@@ -151,8 +151,4 @@ bool rules_intact(std::string_view saved, std::string_view install,
 size_t policy_rules_present(std::string_view ip_rule_show, uint32_t mark,
                             uint32_t table);
 
-/// True if `ip -4 route show table T` lists the route of everything to lo
-/// ("local default dev lo").
-bool local_default_route_present(std::string_view ip_route_show);
-
 } // namespace drover::net::capture

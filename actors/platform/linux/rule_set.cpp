@@ -242,9 +242,14 @@ bool marked_route_is_local(uint32_t mark, uint32_t table) {
   alignas(nlmsghdr) char reply[4096];
   bool local = false;
   if (::send(fd, &request, request.header.nlmsg_len, 0) >= 0) {
-    auto n = ::recv(fd, reply, sizeof reply, 0);
+    sockaddr_nl from{};
+    socklen_t from_len = sizeof from;
+    auto n = ::recvfrom(fd, reply, sizeof reply, 0,
+                        reinterpret_cast<sockaddr*>(&from), &from_len);
     auto* h = reinterpret_cast<nlmsghdr*>(reply);
-    if (n > 0 && NLMSG_OK(h, static_cast<unsigned>(n))
+    // The kernel's answer (port 0) to this request, nothing else.
+    if (n > 0 && from.nl_pid == 0 && NLMSG_OK(h, static_cast<unsigned>(n))
+        && h->nlmsg_seq == request.header.nlmsg_seq
         && h->nlmsg_type == RTM_NEWROUTE
         && h->nlmsg_len >= NLMSG_LENGTH(sizeof(rtmsg))) {
       auto* route = reinterpret_cast<rtmsg*>(reply + NLMSG_HDRLEN);
@@ -275,7 +280,9 @@ bool rule_set::intact() {
   // A change anywhere (someone else's rules, a route from DHCP) reads it
   // all; the 10 s read is for a change the kernel did not announce.
   auto now = std::chrono::steady_clock::now();
-  if (!changes_.changed() && now - last_read_ < std::chrono::seconds{10})
+  if (!changes_)
+    changes_.emplace(); // subscribed before the first read below
+  else if (!changes_->changed() && now - last_read_ < std::chrono::seconds{10})
     return true;
   last_read_ = now;
   return read_intact();

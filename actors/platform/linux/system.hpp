@@ -144,7 +144,8 @@ private:
   bool read_intact() const;
   std::string chain_;
   std::optional<net::capture::linux_params> applied_;
-  ruleset_changes changes_;
+  // Opened by the first intact() (the watchdog's), not for every rule_set.
+  std::optional<ruleset_changes> changes_;
   std::chrono::steady_clock::time_point last_read_{};
 };
 
