@@ -60,6 +60,14 @@ void field(std::string& out, const char* key, const std::string& text) {
   out += ',';
 }
 
+void flag(std::string& out, const char* key, bool v) {
+  out += '"';
+  out += key;
+  out += "\":";
+  out += v ? "true" : "false";
+  out += ',';
+}
+
 void field(std::string& out, const char* key, uint64_t v) {
   out += '"';
   out += key;
@@ -82,6 +90,7 @@ void event_fields(std::string& o, const engine_event& e) {
   field(o, "kind", to_string(e.kind));
   field(o, "state", to_string(e.state));
   field(o, "reason", e.reason);
+  flag(o, "tcp_only", e.tcp_only);
   field(o, "failure", to_string(e.failure));
   field(o, "attempt", e.attempt);
 }
@@ -102,6 +111,7 @@ std::string render_json(const engine_status& s,
   o += std::string{"\"trace\":"} + (trace::enabled() ? "true" : "false") + ",";
   field(o, "state", to_string(s.last.state));
   field(o, "reason", s.last.reason);
+  flag(o, "tcp_only", s.last.tcp_only);
   field(o, "failure", to_string(s.last.failure));
   field(o, "attempt", s.last.attempt);
   field(o, "since", trace::format_timestamp(wall(s.last.time)));
@@ -166,6 +176,9 @@ std::string render_text(const engine_status& s,
        state + (s.last.reason.empty() ? "" : " (" + s.last.reason + ")"));
   if (s.last.attempt > 0)
     line("Attempt:", std::to_string(s.last.attempt));
+  if (s.last.tcp_only && s.last.state == engine_state::active)
+    line("Warning:", "the proxy does not relay UDP: voice cannot go through "
+                     "it");
   if (s.stats.no_traffic)
     line("Warning:", "no traffic through the proxy lately while a target "
                      "program runs");

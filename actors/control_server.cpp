@@ -107,7 +107,8 @@ struct control_state {
     // A descriptor (and so a handle) is reused: a sweep meant for an
     // earlier connection must not end a new one.
     uint64_t serial = 0;
-    uint32_t user = 0; // the peer's user ID, for its share
+    uint32_t user = 0;    // the peer's user ID, for its share
+    uint32_t process = 0; // the peer's process (0: unknown), for `run`
   };
   std::map<connection_handle, client> open;
   std::map<uint32_t, size_t> open_per_user;
@@ -261,7 +262,8 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
         }
         ++theirs;
         auto serial = ++st->next_serial;
-        st->open[m.handle] = {serial, user};
+        st->open[m.handle]
+            = {serial, user, platform::control_client_process(peer)};
         st->pending[m.handle];
         if (platform::control_client_may_configure(peer))
           st->configurers.insert(m.handle);
@@ -358,6 +360,21 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                                + error_sentence(self->system(), e) + "\n");
                       });
             return;
+          case command_kind::run: {
+            // Who asks is the kernel's word, never the request's.
+            auto& who = st->open[hdl];
+            if (who.process == 0)
+              return answer("error\nthis Drover cannot tell which process "
+                            "is asking, so it puts none in place\n");
+            self->request(sup, std::chrono::seconds{10}, atom::spawn_v, req.pid,
+                          who.process, who.user)
+                .then([=](const std::string& note) { answer("ok\n" + note); },
+                      [=](caf::error& e) {
+                        answer("error\n" + error_sentence(self->system(), e)
+                               + "\n");
+                      });
+            return;
+          }
           case command_kind::unknown:
             return answer("unknown command: " + req.argument + "\n");
           case command_kind::status:

@@ -165,7 +165,8 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   up = upstream_of(settings.proxy, proxy_ip);
   up.health = caf::actor_cast<caf::actor>(sup);
   flow_manager_config fcfg;
-  fcfg.policy = not_proxying_policy(settings); // until the proxy's check
+  fcfg.policy = flow_policy::both(not_proxying_policy(settings)); // until
+                                                                  // checked
   fcfg.listener = opts.listener;
   fcfg.upstream = up;
   auto fd_limit = platform::open_file_limit();
@@ -209,7 +210,7 @@ void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
   if (parts.flow_manager && shown != engine_state::active
       && shown != engine_state::paused)
     caf::anon_send(parts.flow_manager, atom::update_v,
-                   not_proxying_policy(settings));
+                   flow_policy::both(not_proxying_policy(settings)));
   if (parts.scanner)
     caf::anon_send(parts.scanner, atom::update_v, t.names);
 }
@@ -235,6 +236,7 @@ upstream_settings upstream_of(const config::proxy_settings& proxy,
   up.password = proxy.password;
   up.connect_timeout = proxy.tcp_connect_timeout;
   up.udp_associate_timeout = proxy.udp_associate_timeout;
+  up.connect_by_name = proxy.connect_by_name;
   return up;
 }
 
@@ -254,6 +256,8 @@ config_change config_change_of(const config_changed& c,
   change.ui = c.ui_changed;
   change.engine = c.engine_changed;
   change.skip = c.skip_changed;
+  change.udp_direct
+      = now_in_force.targets.when_not_proxying == config::not_proxying::direct;
   change.host = now_in_force.proxy.host;
   change.port = now_in_force.proxy.port;
   change.timing = timing_of(now_in_force.engine);

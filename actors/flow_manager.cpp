@@ -17,6 +17,27 @@ namespace drover {
 
 namespace {
 
+std::string policy_text(flow_policy p) {
+  auto one = [](new_flow_policy x) {
+    switch (x) {
+      case new_flow_policy::proxy:
+        return "through the proxy";
+      case new_flow_policy::refuse:
+        return "refused (the proxy cannot be used)";
+      case new_flow_policy::direct:
+        return "direct (the proxy cannot be used; when_not_proxying = "
+               "\"direct\")";
+      case new_flow_policy::drop:
+        break;
+    }
+    return "dropped (the computer sleeps)";
+  };
+  if (p.tcp == p.udp)
+    return one(p.tcp);
+  return std::string{"TCP "} + one(p.tcp) + ", UDP "
+         + (p.udp == new_flow_policy::refuse ? "dropped" : one(p.udp));
+}
+
 using platform::verdict_kind;
 
 caf::timestamp wall_time(net::flow_time t, net::flow_time now) {
@@ -120,7 +141,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         // the process became a target, or expired): it cannot be proxied
         // and must not leak. A reset tells the application at once, so it
         // connects again, this time through the proxy.
-        if (policy != new_flow_policy::drop
+        if (policy.tcp != new_flow_policy::drop
             && (p.info.tcp_flags & net::tcp_flag::rst) == 0) {
           refuse(data, p.info);
           stats.connections_reset++;
@@ -128,7 +149,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         stats.packets_dropped++;
         return verdict_kind::drop;
       }
-      if (policy != new_flow_policy::proxy)
+      if (policy.tcp != new_flow_policy::proxy)
         return not_proxied(data, p.info, key, now);
       e = table->insert(key, now,
                         [&](const net::flow_entry& victim) { evict(victim); });
@@ -153,9 +174,9 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     return fits_or_split(p);
   }
   if (p.info.is_udp() && !p.info.fragment) {
-    if (policy == new_flow_policy::direct)
+    if (policy.udp == new_flow_policy::direct)
       return verdict_kind::pass;
-    if (policy != new_flow_policy::proxy) {
+    if (policy.udp != new_flow_policy::proxy) {
       stats.packets_dropped++;
       return verdict_kind::drop;
     }
@@ -229,7 +250,7 @@ verdict_kind flow_manager_state::not_proxied(uint8_t* data,
                                              const net::packet_info& info,
                                              const net::flow_key& key,
                                              net::flow_time now) {
-  if (policy == new_flow_policy::direct) {
+  if (policy.tcp == new_flow_policy::direct) {
     // The user's choice while the proxy is down: this connection goes
     // direct for its whole life (it cannot move to the proxy later).
     auto* e = table->insert(
@@ -238,7 +259,7 @@ verdict_kind flow_manager_state::not_proxied(uint8_t* data,
       e->direct = true;
       return verdict_kind::pass;
     }
-  } else if (policy == new_flow_policy::refuse) {
+  } else if (policy.tcp == new_flow_policy::refuse) {
     refuse(data, info);
   }
   stats.packets_dropped++;
@@ -455,16 +476,9 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         self->send(cfg.parent, current_stats(self->state));
         self->delayed_send(self, cfg.stats_interval, atom::stats_v);
       },
-      [=](atom::update, new_flow_policy policy) {
+      [=](atom::update, flow_policy policy) {
         if (self->state.policy != policy)
-          lg->info("new connections: {}",
-                   policy == new_flow_policy::proxy ? "through the proxy"
-                   : policy == new_flow_policy::refuse
-                       ? "refused (the proxy cannot be used), UDP dropped"
-                   : policy == new_flow_policy::direct
-                       ? "direct (the proxy cannot be used; "
-                         "when_not_proxying = \"direct\")"
-                       : "dropped (the computer sleeps)");
+          lg->info("new connections: {}", policy_text(policy));
         self->state.policy = policy;
         if (self->state.relay)
           self->send(self->state.relay, atom::update_v, policy);

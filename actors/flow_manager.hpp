@@ -25,7 +25,7 @@ struct flow_manager_config {
   /// What happens to new flows from the start. The supervisor starts with
   /// refuse (or direct) and switches to proxy once the proxy passed its
   /// check.
-  new_flow_policy policy = new_flow_policy::proxy;
+  flow_policy policy;
   /// The supervisor, which lent the capture session: told of each UDP
   /// association it is lent on to, as `(atom::add, actor)`, so that it
   /// outlives them too, and sent the counters every `stats_interval` (a
@@ -52,7 +52,7 @@ struct flow_manager_state {
   /// Anything but proxy while the proxy cannot be used (Starting,
   /// Reconnecting, Failed, Paused): fail closed, nothing goes direct
   /// unless the user chose so (direct).
-  new_flow_policy policy = new_flow_policy::proxy;
+  flow_policy policy;
 
   /// Each TCP flow's socks-session (by flow id), so that a flow that is
   /// evicted or expires takes its session and descriptors with it.

@@ -51,14 +51,16 @@ kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
   opts.proxy.password = upstream.password;
   opts.proxy.connect_timeout = upstream.connect_timeout;
   opts.proxy.associate_timeout = upstream.udp_associate_timeout;
+  opts.proxy.connect_by_name = upstream.connect_by_name;
   opts.mode = platform::relay_mode::refuse; // until the flow-manager says
+  opts.udp_mode = platform::relay_mode::refuse;
   std::string error;
   st.relay = platform::start_stream_relay(listener, intake, std::move(opts),
                                           *st.sink, error);
   if (!st.relay) {
     log::get(self->name())->error("the relay cannot start: {}", error);
     self->quit(caf::make_error(ec::driver_lost, "the relay: " + error));
-    return {[](atom::stop, uint64_t) {}, [](atom::update, new_flow_policy) {},
+    return {[](atom::stop, uint64_t) {}, [](atom::update, flow_policy) {},
             [](atom::reset) {}, [](atom::update, atom::check, bool) {},
             [](atom::get, atom::status) {
               return false;
@@ -66,9 +68,10 @@ kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
   }
   return {
       [=](atom::stop, uint64_t id) { self->state.relay->close(id); },
-      [=](atom::update, new_flow_policy policy) {
+      [=](atom::update, flow_policy policy) {
         std::string why;
-        if (!self->state.relay->set_mode(mode_of(policy), why)) {
+        if (!self->state.relay->set_mode(mode_of(policy.tcp),
+                                         mode_of(policy.udp), why)) {
           // Refusing every connection while the engine says Active would
           // be a silent failure: the supervisor restarts the parts.
           log::get(self->name())->error("{}", why);

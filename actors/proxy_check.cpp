@@ -26,6 +26,14 @@ proxy_check to_proxy_check(const probe_result& r) {
     case probe_verdict::ok:
       c.failure = failure_class::none;
       break;
+    case probe_verdict::tcp_only:
+      // Usable: TCP goes through it, the targets' UDP follows the fallback.
+      c.ok = true;
+      c.failure = failure_class::none;
+      c.udp = false;
+      c.udp_reason = r.udp_detail;
+      c.reason.clear();
+      break;
     case probe_verdict::unreachable:
     case probe_verdict::path_failed: // no targets in this check
       c.failure = failure_class::proxy_unreachable;

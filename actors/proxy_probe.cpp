@@ -24,6 +24,7 @@ class probe_connection {
 public:
   explicit probe_connection(clock::time_point deadline) : deadline_(deadline) {}
   net::socks5::error protocol_error = net::socks5::error::none;
+  bool closed_by_peer = false; // after the connection was made
 
   probe_connection(const probe_connection&) = delete;
   probe_connection& operator=(const probe_connection&) = delete;
@@ -79,8 +80,10 @@ public:
       auto st = socket_.receive(buf_ + used_, sizeof buf_ - used_, n, error);
       if (st == probe_socket::status::failed)
         return error;
-      if (st == probe_socket::status::done && n == 0)
+      if (st == probe_socket::status::done && n == 0) {
+        closed_by_peer = true;
         return "the proxy closed the connection";
+      }
       used_ += n;
     }
   }
@@ -352,9 +355,21 @@ probe_result probe_proxy(const probe_request& request) {
       auto any = socks5::address::from_ipv4(net::ipv4_address{0}, 0);
       auto e = request_and_reply(*control, *control_exchange,
                                  socks5::command::udp_associate, any, bound);
-      if (!e.empty())
+      if (!e.empty()) {
+        // Answered with a refusal, or hung up on: it does not do UDP, but
+        // it is there (a timeout says nothing of the kind).
+        auto refusal = control->protocol_error;
+        out.udp_refused
+            = control->closed_by_peer
+              || (refusal >= socks5::error::general_failure
+                  && refusal <= socks5::error::unassigned_reply_code);
+        // Its answer without the advice: the Active event adds its own.
+        out.udp_detail = control->closed_by_peer
+                             ? "it closed the connection on UDP ASSOCIATE"
+                             : e.substr(0, e.find(" ("));
         return "the proxy does not relay UDP (" + e
                + "): Discord voice will not work through it";
+      }
       auto relay = socks5::relay_address(bound, request.proxy.ip);
       if (relay.type != socks5::address_type::ipv4)
         return std::string{"the proxy named a UDP relay that is not IPv4: "
@@ -385,8 +400,16 @@ probe_result probe_proxy(const probe_request& request) {
     if (!associated)
       classify(control->protocol_error);
   }
-  if (all)
+  if (all) {
     out.verdict = probe_verdict::ok;
+  } else if (out.udp_refused) {
+    // Only the UDP step failed, and by the proxy's own answer.
+    bool others_ok = true;
+    for (auto& s : out.steps)
+      others_ok &= s.ok || s.name == "UDP ASSOCIATE";
+    if (others_ok)
+      out.verdict = probe_verdict::tcp_only;
+  }
   if (request.try_pipelining && !request.auth && out.steps.size() > 1
       && out.steps[1].ok)
     out.pipelining = reads_pipelined(request, out.steps[1].micros);

@@ -56,6 +56,7 @@ enum class probe_verdict : uint8_t {
   auth_rejected, // the proxy turned the credentials (or their absence) down
   not_socks5,    // something else answers at the proxy's address
   path_failed,   // the proxy works, but a target or its UDP relay does not
+  tcp_only,      // the proxy works for TCP and refused UDP ASSOCIATE
 };
 
 struct probe_result {
@@ -66,6 +67,11 @@ struct probe_result {
   /// (try_pipelining). Not a step: a proxy that reads one message at a
   /// time works as well, one round trip slower.
   bool pipelining = false;
+  /// The proxy answered UDP ASSOCIATE with a refusal, or closed the
+  /// connection on it: a TCP-only proxy (microsocks, ssh -D). The verdict
+  /// is tcp_only when nothing else failed.
+  bool udp_refused = false;
+  std::string udp_detail; // the refusal, for a user
 };
 
 /// Runs the steps in order. A failure of the proxy itself (connect,

@@ -10,6 +10,7 @@
 #include "actors/log/trace.hpp"
 #include "actors/panic.hpp"
 #include "actors/platform/sockets.hpp"
+#include "net/host_name.hpp"
 #include "net/socks5.hpp"
 #include "net/socks5_handshake.hpp"
 
@@ -33,7 +34,17 @@ constexpr size_t low_watermark = 256u << 10;
 constexpr size_t first_read_chunk = 4u << 10;
 constexpr size_t read_chunk = 64u << 10;
 
-enum class phase { handshake, pumping, done };
+// naming: the application's first bytes may name its server (TLS SNI,
+// HTTP Host); the proxy is then asked for the name (net/host_name.hpp).
+enum class phase { naming, handshake, pumping, done };
+
+// How long a client on a web port is given to name its server; elsewhere
+// (a server that speaks first, say) the address is used at once.
+constexpr std::chrono::milliseconds name_wait{300};
+
+bool is_web_port(uint16_t port) {
+  return port == 443 || port == 80 || port == 8443 || port == 8080;
+}
 
 struct session_state {
   flow_lookup flow;
@@ -48,6 +59,7 @@ struct session_state {
   // The SOCKS5 exchange, until it is done (then freed).
   std::unique_ptr<socks5::client_handshake> exchange;
   std::vector<uint8_t> handshake; // bytes from the proxy not yet parsed
+  std::vector<uint8_t> early;     // the application's, before the reply
   bool app_eof = false, up_eof = false;
   bool app_paused = false, up_paused = false;
   bool app_grown = false, up_grown = false; // reading in large chunks
@@ -104,6 +116,12 @@ void start_pumping(caf::io::broker* self, const state_ptr& st) {
   trace::record(st->name, "connected", {});
   self->ack_writes(st->app_out, true);
   self->ack_writes(st->up_out, true);
+  if (!st->early.empty()) {
+    st->bytes_out += st->early.size();
+    write(self, st->up_out, st->early.data(), st->early.size());
+    st->early.clear();
+    st->early.shrink_to_fit();
+  }
   if (!st->handshake.empty()) {
     st->bytes_in += st->handshake.size();
     write(self, st->app_out, st->handshake.data(), st->handshake.size());
@@ -112,7 +130,43 @@ void start_pumping(caf::io::broker* self, const state_ptr& st) {
   st->handshake.shrink_to_fit();
   st->exchange.reset();
   self->configure_read(st->app_in, receive_policy::at_most(first_read_chunk));
+  self->trigger(st->app_in); // halted once its name was read
   self->configure_read(st->up_in, receive_policy::at_most(first_read_chunk));
+}
+
+// The greeting (and CONNECT by `host`, or by the address when empty). The
+// application's further bytes wait in its socket until the reply.
+void begin_exchange(caf::io::broker* self, const state_ptr& st,
+                    const std::string& host) {
+  st->step = phase::handshake;
+  self->halt(st->app_in);
+  auto to
+      = socks5::address::from_ipv4(st->flow.remote.ip, st->flow.remote.port);
+  if (!host.empty())
+    socks5::address::from_domain(host, st->flow.remote.port, to);
+  trace::record(
+      st->name, "connect",
+      {{"to", host.empty() ? net::to_string(st->flow.remote.ip) : host},
+       {"port", st->flow.remote.port}});
+  // The login and password stay in st->upstream as long as the exchange.
+  st->exchange = std::make_unique<socks5::client_handshake>(
+      st->upstream.auth, st->upstream.login, st->upstream.password,
+      socks5::command::connect, to);
+  auto greeting = st->exchange->start();
+  write(self, st->up_out, greeting.bytes, greeting.size);
+}
+
+// More of the application's first bytes (or the wait is over: `last`).
+void on_first_bytes(caf::io::broker* self, const state_ptr& st, bool last) {
+  if (st->step != phase::naming)
+    return;
+  std::string host;
+  auto found
+      = net::host_of_first_bytes(st->early.data(), st->early.size(), host);
+  if (found == net::first_bytes::need_more && !last)
+    return;
+  begin_exchange(self, st,
+                 found == net::first_bytes::named ? host : std::string{});
 }
 
 // Advances the SOCKS5 exchange with what the proxy sent so far.
@@ -232,23 +286,28 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
   st->app_out = self->add_scribe(app_dup);
   st->up_in = self->add_scribe(up);
   st->up_out = self->add_scribe(up_dup);
-  trace::record(
-      st->name, "connect",
-      {{"to", net::to_string(flow.remote.ip)}, {"port", flow.remote.port}});
-  // The login and password stay in st->upstream as long as the exchange.
-  st->exchange = std::make_unique<socks5::client_handshake>(
-      st->upstream.auth, st->upstream.login, st->upstream.password,
-      socks5::command::connect,
-      socks5::address::from_ipv4(flow.remote.ip, flow.remote.port));
-  auto greeting = st->exchange->start();
-  write(self, st->up_out, greeting.bytes, greeting.size);
   self->configure_read(st->up_in, receive_policy::at_most(1024));
+  if (st->upstream.connect_by_name && is_web_port(flow.remote.port)) {
+    // The proxy connection is made meanwhile.
+    st->step = phase::naming;
+    self->configure_read(st->app_in, receive_policy::at_most(first_read_chunk));
+    self->delayed_send(self, name_wait, atom::sweep_v);
+  } else {
+    begin_exchange(self, st, {});
+  }
   self->delayed_send(self, st->upstream.connect_timeout, atom::internal_v);
   self->set_down_handler([](caf::down_msg&) {});
   return {
       [=](const new_data_msg& m) {
         if (st->step == phase::pumping) {
           relay(self, st, m);
+          return;
+        }
+        if (m.handle == st->app_in) {
+          // Its first bytes (kept for the proxy, after the reply); a read
+          // already under way when the name was taken comes here too.
+          st->early.insert(st->early.end(), m.buf.begin(), m.buf.end());
+          on_first_bytes(self, st, st->early.size() >= net::max_first_bytes);
           return;
         }
         if (m.handle != st->up_in)
@@ -262,6 +321,7 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
         finish(self, st);
       },
       [=](const connection_closed_msg& m) { on_closed(self, st, m.handle); },
+      [=](atom::sweep) { on_first_bytes(self, st, true); },
       [=](atom::internal) {
         if (st->step != phase::pumping && st->step != phase::done)
           proxy_failed(

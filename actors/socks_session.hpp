@@ -22,6 +22,9 @@ struct upstream_settings {
   /// A UDP association's whole set-up (connect, greeting, UDP ASSOCIATE's
   /// reply), `proxy.udp_associate_timeout`.
   std::chrono::milliseconds udp_associate_timeout{5000};
+  /// `proxy.connect_by_name`: CONNECT by the host name the application's
+  /// first bytes give (TLS SNI, HTTP Host), so the proxy resolves it.
+  bool connect_by_name = true;
   /// Hears when the proxy fails a session (the supervisor, which then
   /// checks the proxy); may be empty in tests.
   caf::actor health;

@@ -34,6 +34,13 @@ std::string check_summary(const probe_result& r) {
     case v::not_socks5:
       return "This is not a SOCKS5 proxy: " + r.reason
              + ". Check [proxy] host and port.";
+    case v::tcp_only:
+      return "TCP works through this proxy, but it does not relay UDP ("
+             + r.udp_detail
+             + "): Discord's chat can go through it, voice cannot. Drover "
+               "uses it for TCP; the targets' UDP is blocked (or goes direct "
+               "with [targets] when_not_proxying = \"direct\"). For voice, "
+               "use a proxy with UDP ASSOCIATE.";
     case v::path_failed:
       break;
   }
@@ -65,6 +72,8 @@ std::string check_json(const probe_result& r, const std::string& proxy) {
   json::append_string(out, proxy);
   out += ",\"ok\":";
   out += r.verdict == probe_verdict::ok ? "true" : "false";
+  out += ",\"tcp_only\":";
+  out += r.verdict == probe_verdict::tcp_only ? "true" : "false";
   out += ",\"summary\":";
   json::append_string(out, check_summary(r));
   out += ",\"steps\":[";

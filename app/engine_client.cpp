@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 
+#include "actors/platform/process.hpp"
 #include "actors/platform/sockets.hpp"
 #include "app/cli.hpp"
 
@@ -16,16 +17,21 @@ namespace drover::cli {
 namespace {
 
 // Sends one command line to the running Drover and hands its answer to
-// `on_data` as it arrives; false (said on `err`) when none runs.
+// `on_data` as it arrives; false (said on `err`) when none runs. With
+// `none_runs`, that none runs is set there, and not said.
 bool talk_to_running(const std::string& command, std::ostream& err,
                      const std::function<void(std::string_view)>& on_data,
-                     intptr_t* engine = nullptr) {
+                     intptr_t* engine = nullptr, bool* none_runs = nullptr) {
   auto paths = platform::control_socket_candidates();
   auto fd = platform::invalid_socket;
   for (auto& path : paths)
     if (fd = platform::connect_local(path); fd != platform::invalid_socket)
       break;
   if (fd == platform::invalid_socket) {
+    if (none_runs) {
+      *none_runs = true;
+      return false;
+    }
     err << "Drover is not running (no control socket at " << paths.front()
         << (paths.size() > 1 ? " or " + paths.back() : std::string{})
         << ", or it is not yours to use)\n";
@@ -54,6 +60,44 @@ std::optional<std::string> ask_running(const std::string& command,
 }
 
 } // namespace
+
+std::optional<int> run_beside_engine(const std::vector<std::string>& command,
+                                     std::ostream& err) {
+  std::string answer;
+  bool none = false;
+  bool ran = talk_to_running(
+      "run " + std::to_string(platform::current_process_id()), err,
+      [&](std::string_view piece) { answer += piece; }, nullptr, &none);
+  if (none)
+    return std::nullopt; // an engine of its own, then
+  if (!ran)
+    return exit_failure; // something else answers there: said
+  auto said = [&](std::string text) {
+    if (text.empty() || text.back() != '\n')
+      text += '\n';
+    err << "drover run: " << text;
+  };
+  if (answer.rfind("ok\n", 0) == 0) {
+    if (answer.size() > 3)
+      said(answer.substr(3)); // why its connections wait, say
+    err.flush();
+    std::string error;
+    platform::exec_program(command, error); // returns only when it failed
+    said("cannot start " + command.front() + ": " + error);
+    return 127; // as a shell says a program it cannot run
+  }
+  if (answer.rfind("error\n", 0) == 0) {
+    said(answer.substr(6));
+  } else if (answer.rfind("unknown command", 0) == 0) {
+    said("the Drover that is running is an older version, which cannot take "
+         "a program in: restart it (quit it and start it again), then run "
+         "this again");
+  } else {
+    said("the Drover that is running did not answer (" + answer
+         + "); try again");
+  }
+  return exit_failure;
+}
 
 // `drover quit`: returns once the engine has ended, so its rules, kernel
 // programs and cgroup are gone (the package's removal relies on it).

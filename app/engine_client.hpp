@@ -5,14 +5,24 @@
 // exit code (cli::exit_code) and says on `err` when no Drover answers, or
 // when what answers is not Drover (platform::local_server_is_drover).
 
+#include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace drover::cli {
 
 /// `drover status [--json] [--follow]`.
 int print_engine_status(bool json, bool follow, std::ostream& out,
                         std::ostream& err);
+
+/// `drover run -- CMD` beside a running engine: asks it to put this very
+/// process in place as a target, then becomes CMD (whose exit code is then
+/// this process's). Nothing when no Drover answers (nothing said: the
+/// caller starts an engine of its own); otherwise the exit code, with what
+/// went wrong said on `err` as a sentence.
+std::optional<int> run_beside_engine(const std::vector<std::string>& command,
+                                     std::ostream& err);
 
 /// `drover quit`: returns once the engine has ended (its rules, kernel
 /// programs and cgroup gone; the packages' removal relies on it), or

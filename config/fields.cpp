@@ -305,6 +305,8 @@ const section_schema<proxy_settings>& proxy_schema() {
                                as_string),
           span("udp_associate_timeout", &S::udp_associate_timeout, 100ms, 5min),
           span("tcp_connect_timeout", &S::tcp_connect_timeout, 100ms, 5min),
+          boolean("connect_by_name", &S::connect_by_name,
+                  "the proxy resolves the names programs' TLS/HTTP give"),
       },
       check_credentials};
   return s;

@@ -38,6 +38,9 @@ struct proxy_settings {
   std::string password;
   duration udp_associate_timeout = 5s;
   duration tcp_connect_timeout = 10s;
+  /// Ask the proxy to connect by the host name a program's TLS or HTTP
+  /// names, so the proxy resolves it (the local DNS answer stops mattering).
+  bool connect_by_name = true;
   bool operator==(const proxy_settings&) const;
   bool operator!=(const proxy_settings& o) const { return !(*this == o); }
 };

@@ -22,6 +22,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(drover, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(drover, (drover::net::endpoint))
   CAF_ADD_TYPE_ID(drover, (drover::proxy_check))
   CAF_ADD_TYPE_ID(drover, (drover::new_flow_policy))
+  CAF_ADD_TYPE_ID(drover, (drover::flow_policy))
   CAF_ADD_TYPE_ID(drover, (drover::net::stream_news))
   CAF_ADD_TYPE_ID(drover, (std::vector<drover::net::stream_news>))
 

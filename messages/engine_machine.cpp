@@ -28,46 +28,35 @@ std::string duration_text(std::chrono::milliseconds d) {
                         : std::to_string(ms) + " ms";
 }
 
-const char* to_string(engine_phase p) {
-  switch (p) {
-    case engine_phase::idle:
-      return "idle";
-    case engine_phase::waiting_for_old_session:
-      return "waiting-for-old-session";
-    case engine_phase::starting:
-      return "starting";
-    case engine_phase::checking:
-      return "checking";
-    case engine_phase::active:
-      return "active";
-    case engine_phase::reconnecting:
-      return "reconnecting";
-    case engine_phase::failed_running:
-      return "failed-running";
-    case engine_phase::failed_holding:
-      return "failed-holding";
-    case engine_phase::reopen_wait:
-      return "reopen-wait";
-    case engine_phase::stopping:
-      return "stopping";
-    case engine_phase::paused_running:
-      return "paused-running";
-    case engine_phase::paused_down:
-      return "paused-down";
-    case engine_phase::waking_running:
-      return "waking-running";
-    case engine_phase::waking_down:
-      return "waking-down";
-  }
-  return "?";
-}
-
 engine_machine::engine_machine(recovery_timing timing, std::string host,
                                uint16_t port)
     : timing_(timing), policy_(timing), host_(std::move(host)), port_(port) {}
 
 std::string engine_machine::proxy_text() const {
   return host_ + ":" + std::to_string(port_);
+}
+
+// The policy, then Active: through the proxy, or (a TCP-only proxy) TCP
+// through it and UDP as the fallback says.
+void engine_machine::go_active(engine_commands& out, uint32_t attempts) {
+  auto flows = command(command_kind::new_flows);
+  flows.proxying = true;
+  flows.udp_proxying = !tcp_only_;
+  out.push_back(flows);
+  std::string text
+      = (tcp_only_ ? "proxying TCP through " : "proxying through ")
+        + proxy_text()
+        + (attempts > 0 ? " (reconnected after " + std::to_string(attempts)
+                              + " attempts)"
+                        : "");
+  if (tcp_only_)
+    text += "; voice cannot go through this proxy: it does not relay UDP"
+            + (udp_reason_.empty() ? std::string{} : " (" + udp_reason_ + ")")
+            + (udp_direct_ ? ", so the targets' UDP goes direct "
+                             "(when_not_proxying = \"direct\")"
+                           : ", so the targets' UDP is blocked; use a proxy "
+                             "with UDP ASSOCIATE for voice");
+  publish(out, event_kind::state_changed, engine_state::active, text);
 }
 
 bool engine_machine::parts_running() const {
@@ -93,6 +82,7 @@ void engine_machine::publish(engine_commands& out, event_kind kind,
   c.event.reason = std::move(reason);
   c.event.failure = failure;
   c.event.attempt = attempt;
+  c.event.tcp_only = state == engine_state::active && tcp_only_;
   if (kind == event_kind::state_changed || kind == event_kind::reconnect_attempt
       || kind == event_kind::restart) {
     shown_ = state;
@@ -334,20 +324,21 @@ engine_commands engine_machine::on_check(const check_result& c,
     return out;
   }
   if (c.ok) {
-    if (phase_ == engine_phase::active)
-      return out; // a session's trouble was its own, the proxy is fine
+    bool udp_changed = tcp_only_ == c.udp || udp_reason_ != c.udp_reason;
+    tcp_only_ = !c.udp;
+    udp_reason_ = c.udp ? std::string{} : c.udp_reason;
+    if (phase_ == engine_phase::active) {
+      // A session's trouble was its own, the proxy is fine; unless the
+      // proxy relays UDP now, or no longer does.
+      if (udp_changed)
+        go_active(out, 0);
+      return out;
+    }
     auto attempts = shown_ == engine_state::reconnecting ? shown_attempt_ : 0u;
     policy_.on_active();
     if (timing_pending_)
       reset_policy();
-    auto flows = command(command_kind::new_flows);
-    flows.proxying = true;
-    out.push_back(flows);
-    publish(out, event_kind::state_changed, engine_state::active,
-            "proxying through " + proxy_text()
-                + (attempts > 0 ? " (reconnected after "
-                                      + std::to_string(attempts) + " attempts)"
-                                : ""));
+    go_active(out, attempts);
     phase_ = engine_phase::active;
     return out;
   }
@@ -555,6 +546,11 @@ engine_commands engine_machine::on_config(const config_change& c) {
   else if (!later.empty() && parts_running())
     text += "; " + later + " apply at the next start";
   publish(out, event_kind::config_applied, shown_, text);
+  bool fallback_changed = c.udp_direct != udp_direct_;
+  udp_direct_ = c.udp_direct;
+  if (fallback_changed && tcp_only_ && phase_ == engine_phase::active
+      && !restart)
+    go_active(out, 0); // the targets' UDP follows the new fallback
   if (c.engine) {
     timing_ = c.timing;
     // A running series keeps its timing; the next one uses the new.

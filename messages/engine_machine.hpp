@@ -73,7 +73,8 @@ enum class command_kind : uint8_t {
   release_capture,  // let go of a capture held while the parts are down
   release_guard,    // the targets are no longer captured
   check_proxy,      // check the proxy; answer on_check()
-  new_flows,        // the flow-manager's policy: proxy (`proxying`) or not
+  new_flows,        // the flow-manager's policy: proxy (`proxying`) or not,
+                    // and UDP through the proxy too (`udp_proxying`)
   end_flows,        // every flow ends now, then answer the sleep requests
   answer_sleepers,  // the OS may sleep: answer every sleep request
   retry_after,      // on_timer(operation) after `delay`
@@ -86,6 +87,7 @@ struct engine_command {
   engine_event event;                   // publish (time set by the caller)
   start_kind start = start_kind::fresh; // start_parts
   bool proxying = false;                // new_flows
+  bool udp_proxying = false;            // new_flows: false for a TCP-only proxy
   std::chrono::milliseconds delay{0};   // retry_after, look_for_network
   uint64_t operation = 0;               // retry_after
   uint32_t looks = 0;                   // look_for_network
@@ -99,15 +101,20 @@ struct check_result {
   failure_class failure = failure_class::none;
   std::string reason;
   uint32_t proxy_ip = 0; // where the proxy's name points now (0: unknown)
+  /// The proxy answered UDP ASSOCIATE. A proxy that refused it (a TCP-only
+  /// proxy) is still Active: TCP goes through it, UDP follows the fallback.
+  bool udp = true;
+  std::string udp_reason; // how it refused, for a user
 };
 
 /// What a new config changed, as the machine acts on it.
 struct config_change {
-  bool proxy = false;   // [proxy]: `host`, `port`
-  bool targets = false; // [targets] (applied live)
-  bool ui = false;      // [ui] (applied live)
-  bool engine = false;  // [engine]: `timing`, the rest at the next start
-  bool skip = false;    // [skip]: at the next start
+  bool proxy = false;      // [proxy]: `host`, `port`
+  bool targets = false;    // [targets] (applied live)
+  bool ui = false;         // [ui] (applied live)
+  bool engine = false;     // [engine]: `timing`, the rest at the next start
+  bool skip = false;       // [skip]: at the next start
+  bool udp_direct = false; // [targets] when_not_proxying = "direct"
   std::string host;
   uint16_t port = 0;
   recovery_timing timing;
@@ -120,6 +127,10 @@ public:
   /// `host` and `port` name the proxy in the engine's sentences.
   explicit engine_machine(recovery_timing timing = {}, std::string host = {},
                           uint16_t port = 0);
+
+  /// What the targets' UDP does while it cannot go through the proxy (a
+  /// TCP-only proxy): direct, or blocked. Said in the Active event.
+  void set_udp_fallback(bool direct) { udp_direct_ = direct; }
 
   // The user's requests.
   engine_commands on_start();
@@ -161,6 +172,8 @@ public:
   bool checking() const { return checking_; }
   uint64_t operation() const { return operation_; }
   uint32_t proxy_ip() const { return proxy_ip_; }
+  /// Active through a proxy that does not relay UDP.
+  bool tcp_only() const { return tcp_only_; }
   bool guard_held() const { return guard_held_; }
   int sessions_alive() const { return sessions_alive_; }
 
@@ -177,6 +190,7 @@ private:
   void release_all(engine_commands& out);
 
   std::string proxy_text() const;
+  void go_active(engine_commands& out, uint32_t attempts);
   void reset_policy() {
     policy_ = recovery_policy{timing_};
     timing_pending_ = false;
@@ -199,6 +213,9 @@ private:
   int sessions_alive_ = 0;
   uint64_t operation_ = 0; // which timer is current
   uint32_t proxy_ip_ = 0;
+  bool tcp_only_ = false;   // the latest ok check: no UDP ASSOCIATE
+  bool udp_direct_ = false; // set_udp_fallback
+  std::string udp_reason_;  // how the proxy refused UDP ASSOCIATE
 };
 
 /// "2 s", "500 ms", "5 min": a duration in the engine's sentences.

@@ -55,6 +55,13 @@ using supervisor_actor = caf::typed_actor<
     // `drover run`: starts a program as a target from its first socket on;
     // replies with its process ID.
     caf::replies_to<atom::spawn, std::vector<std::string>>::with<int64_t>,
+    // `drover run` beside the running engine (the control socket's `run
+    // PID`): puts PID in place as a target before it execs. The caller's
+    // process and user come from the kernel (SO_PEERCRED); PID must be
+    // the caller or its child. Replies with a note for the caller (empty,
+    // or why its connections wait), or an error that is a sentence.
+    caf::replies_to<atom::spawn, uint32_t, uint32_t,
+                    uint32_t>::with<std::string>,
     // From procscan: the target processes now running.
     caf::reacts_to<process_set>,
     // From power-monitor: the system is about to sleep (-> Paused). The
@@ -110,8 +117,8 @@ using kernel_relay_actor = caf::typed_actor<
     // From the flow-manager: a flow left the table (evicted, expired): its
     // stream (by the relay's id) ends.
     caf::reacts_to<atom::stop, uint64_t>,
-    // From the flow-manager: what new connections get.
-    caf::reacts_to<atom::update, new_flow_policy>,
+    // From the flow-manager: what new connections and datagrams get.
+    caf::reacts_to<atom::update, flow_policy>,
     // From the flow-manager: every stream ends now (the computer sleeps).
     caf::reacts_to<atom::reset>,
     // From the supervisor, after each check of the proxy: whether it reads
@@ -147,8 +154,9 @@ using flow_manager_actor = caf::typed_actor<
     // Private timer: drop flows idle past their TTL.
     caf::reacts_to<atom::sweep>,
     // From the supervisor: what to do with new flows (proxy them, or, while
-    // the proxy cannot be used, refuse, drop or let them out direct).
-    caf::reacts_to<atom::update, new_flow_policy>,
+    // the proxy cannot be used, refuse, drop or let them out direct), for
+    // TCP and UDP each (a TCP-only proxy carries TCP only).
+    caf::reacts_to<atom::update, flow_policy>,
     // From the supervisor: end every flow now (the computer goes to sleep);
     // replies how many there were.
     caf::replies_to<atom::reset>::with<uint32_t>,

@@ -3,6 +3,7 @@
 #include <caf/sec.hpp>
 
 #include "messages/atoms.hpp"
+#include "messages/engine_machine.hpp"
 #include "messages/recovery.hpp"
 #include "messages/types.hpp"
 
@@ -81,6 +82,40 @@ const char* to_string(net::stream_news::kind x) {
       return "dropped";
   }
   return "unknown";
+}
+
+const char* to_string(engine_phase p) {
+  switch (p) {
+    case engine_phase::idle:
+      return "idle";
+    case engine_phase::waiting_for_old_session:
+      return "waiting-for-old-session";
+    case engine_phase::starting:
+      return "starting";
+    case engine_phase::checking:
+      return "checking";
+    case engine_phase::active:
+      return "active";
+    case engine_phase::reconnecting:
+      return "reconnecting";
+    case engine_phase::failed_running:
+      return "failed-running";
+    case engine_phase::failed_holding:
+      return "failed-holding";
+    case engine_phase::reopen_wait:
+      return "reopen-wait";
+    case engine_phase::stopping:
+      return "stopping";
+    case engine_phase::paused_running:
+      return "paused-running";
+    case engine_phase::paused_down:
+      return "paused-down";
+    case engine_phase::waking_running:
+      return "waking-running";
+    case engine_phase::waking_down:
+      return "waking-down";
+  }
+  return "?";
 }
 
 const char* to_string(new_flow_policy x) {

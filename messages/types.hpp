@@ -74,6 +74,24 @@ enum class new_flow_policy : uint8_t {
   drop,   // Paused (the computer sleeps): dropped without an answer
 };
 
+/// The policy for each protocol: a proxy without UDP ASSOCIATE (a TCP-only
+/// proxy) carries the targets' TCP while their UDP follows
+/// `when_not_proxying`.
+struct flow_policy {
+  new_flow_policy tcp = new_flow_policy::proxy;
+  new_flow_policy udp = new_flow_policy::proxy;
+  static flow_policy both(new_flow_policy p) { return {p, p}; }
+  bool operator==(const flow_policy& o) const {
+    return tcp == o.tcp && udp == o.udp;
+  }
+  bool operator!=(const flow_policy& o) const { return !(*this == o); }
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, flow_policy& x) {
+  return f(caf::meta::type_name("flow_policy"), x.tcp, x.udp);
+}
+
 /// What kind of thing an engine event reports, for the tray's timeline.
 enum class event_kind : uint8_t {
   state_changed,     // the engine moved to a new state
@@ -99,6 +117,9 @@ struct engine_event {
   failure_class failure = failure_class::none;
   uint32_t attempt = 0; // reconnect/restart attempt, 0 when not retrying
   caf::timestamp time;
+  /// Active through a proxy that does not relay UDP: TCP goes through it,
+  /// the targets' UDP (voice) follows `when_not_proxying`.
+  bool tcp_only = false;
 };
 
 /// What a log line or the event list shows before an event's reason: the
@@ -108,7 +129,7 @@ const char* label(const engine_event& e);
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_event& x) {
   return f(caf::meta::type_name("engine_event"), x.kind, x.state, x.reason,
-           x.failure, x.attempt, x.time);
+           x.failure, x.attempt, x.time, x.tcp_only);
 }
 
 /// Engine-wide counters, sampled for the tray's status row and `status`.
@@ -259,12 +280,16 @@ struct proxy_check {
   std::string reason;      // the first failed step, for a user
   uint32_t proxy_ip = 0;   // the address the proxy's name has now; 0: unknown
   bool pipelining = false; // it reads a greeting and request sent together
+  /// It answered UDP ASSOCIATE (false: a TCP-only proxy, `udp_reason` says
+  /// how it refused).
+  bool udp = true;
+  std::string udp_reason;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, proxy_check& x) {
   return f(caf::meta::type_name("proxy_check"), x.ok, x.failure, x.reason,
-           x.proxy_ip, x.pipelining);
+           x.proxy_ip, x.pipelining, x.udp, x.udp_reason);
 }
 
 /// Datagrams an application sent, for its UDP association: one message per

@@ -32,7 +32,7 @@ request refuse(std::string error) {
 // A size written as digits only: no sign, blank or suffix that a
 // conversion function would let through.
 bool read_size(std::string_view text, size_t max, size_t& size) {
-  if (text.empty() || text.size() > 9)
+  if (text.empty() || text.size() > 10) // 10 digits: 2^31-1 fits
     return false;
   size = 0;
   for (char c : text) {
@@ -61,6 +61,7 @@ request read_request(std::string_view received, size_t max_body) {
   r.line_complete = true;
   constexpr std::string_view set = "config set ";
   constexpr std::string_view fault = "fault ";
+  constexpr std::string_view run = "run ";
   if (line.substr(0, set.size()) == set) {
     r.kind = command_kind::config_set;
     size_t size = 0;
@@ -80,6 +81,18 @@ request read_request(std::string_view received, size_t max_body) {
     return r;
   }
   r.result = request::state::complete;
+  if (line.substr(0, run.size()) == run) {
+    size_t pid = 0;
+    if (!read_size(line.substr(run.size()), 0x7fffffff, pid) || pid == 0) {
+      auto refused = refuse("error\nrun: name the process by its number\n");
+      refused.line_complete = true;
+      refused.kind = command_kind::run;
+      return refused;
+    }
+    r.kind = command_kind::run;
+    r.pid = static_cast<uint32_t>(pid);
+    return r;
+  }
   if (line.substr(0, fault.size()) == fault) {
     r.kind = command_kind::fault;
     r.argument = printable(line.substr(fault.size()), 64);

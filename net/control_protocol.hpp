@@ -26,6 +26,7 @@ enum class command_kind : uint8_t {
   config_get,
   config_set,
   fault,
+  run, // `run PID`: put PID (the caller, or its child) in place as a target
   unknown,
 };
 
@@ -45,6 +46,7 @@ struct request {
   bool line_complete = false;
   command_kind kind = command_kind::unknown;
   std::string argument; // fault WHAT; an unknown command's text, printable
+  uint32_t pid = 0;     // run PID (1..2^31-1; which process is checked later)
   std::string body;     // config set's text
   std::string error;    // for refused: the answer's text
 };

@@ -14,7 +14,7 @@ native=(make g++ cmake ninja-build ccache pkg-config
 # dpkg-shlibdeps: the package's library dependencies.
 packaging=(dpkg-dev)
 testing=("${packaging[@]}" libgtest-dev libbenchmark-dev libclang-rt-14-dev
-         dante-server microsocks coturn openssl dbus-daemon tcpdump python3 g++-mingw-w64-x86-64-posix wine64
+         dante-server microsocks coturn openssl curl dbus-daemon tcpdump python3 g++-mingw-w64-x86-64-posix wine64
          fonts-wine xvfb trayer xdotool imagemagick nsis)
 
 case "${1:-run}" in
@@ -34,6 +34,16 @@ case "${1:-run}" in
   package) ensure_packages "${native[@]}" "${packaging[@]}" ;;
   test)
     ensure_packages "${native[@]}" "${testing[@]}"
+    # shadowsocks-libev, a real upstream of the e2e tests (ss-local): its
+    # binaries only. Debian's package starts an ss-server service of its
+    # own; one installed here is turned off again (the tests run theirs, in
+    # a namespace).
+    if ! command -v ss-local >/dev/null; then
+      ensure_packages shadowsocks-libev
+      if command -v systemctl >/dev/null; then
+        systemctl disable --now shadowsocks-libev >/dev/null 2>&1 || true
+      fi
+    fi
     "$(dirname "$0")/build-caf-mingw.sh" >/dev/null
     ;;
   *) die "usage: setup.sh run|package|test|bench" ;;

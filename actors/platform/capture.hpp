@@ -125,6 +125,14 @@ public:
   virtual long spawn_target(const std::vector<std::string>& argv,
                             std::string& error)
       = 0;
+  /// `drover run` beside the running engine: makes `pid` a target from its
+  /// next socket on, with all it starts. Only a process the caller may put
+  /// in place: `caller` (who asks, by the kernel's word, never by the
+  /// request's) or its child, of the caller's `user`. False with `error`, a
+  /// sentence for the caller, when it may not or cannot.
+  virtual bool join_target(uint32_t pid, uint32_t caller, uint32_t user,
+                           std::string& error)
+      = 0;
 
   /// What was set up, for the log ("NFQUEUE 7042, cgroup drover-...").
   virtual std::string description() const = 0;

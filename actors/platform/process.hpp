@@ -110,6 +110,12 @@ constexpr int elevation_cancelled = 126;
 /// asks through pkexec, a terminal through sudo).
 int run_elevated(const std::vector<std::string>& args, std::string& error);
 
+/// `drover run` beside a running engine that put this process in place:
+/// becomes `argv` (PATH searched), keeping its ID, its place and its
+/// standard streams (Linux; as root through sudo, as the user who asked).
+/// Returns only when it could not, with `error` set; on Windows always.
+void exec_program(const std::vector<std::string>& argv, std::string& error);
+
 /// Waits for a child started by capture_session::spawn_target to end: its
 /// exit code (128 + the signal on Linux when killed), or -1.
 int wait_exit_code(unsigned long pid);

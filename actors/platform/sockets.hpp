@@ -126,6 +126,11 @@ bool control_client_may_configure(socket_handle s);
 /// the pipe bridge stands between, one ID for all (0xFFFFFFFF).
 uint32_t control_client_user(socket_handle s);
 
+/// The process that opened control connection `s`, by the kernel's word
+/// (Linux: SO_PEERCRED, as of its connect()); 0 when unknown (Windows,
+/// behind the pipe bridge).
+uint32_t control_client_process(socket_handle s);
+
 /// Whether the control server must ask local_client_admitted (Windows). On
 /// Linux it must not even ask a Unix socket for a port (CAF aborts).
 #ifdef _WIN32

@@ -28,9 +28,14 @@ struct relay_proxy {
   std::string password;
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds associate_timeout{10000}; // UDP ASSOCIATE
+  /// CONNECT by the host name the application's first bytes give (TLS SNI,
+  /// HTTP Host), so the proxy resolves it; else, and without one, by the
+  /// address the application connected to.
+  bool connect_by_name = true;
 };
 
-/// What happens to a new connection: the flow-manager's policy.
+/// What happens to a new connection (or an application socket's datagrams):
+/// the flow-manager's policy.
 enum class relay_mode : uint8_t { proxy, refuse, direct };
 
 /// Called on the relay's threads; must return quickly.
@@ -45,7 +50,8 @@ public:
 
 struct relay_options {
   relay_proxy proxy;
-  relay_mode mode = relay_mode::refuse;
+  relay_mode mode = relay_mode::refuse;     // TCP
+  relay_mode udp_mode = relay_mode::refuse; // datagrams
   /// 0: one per two processors (at least one, at most eight).
   unsigned threads = 0;
   /// How often moved bytes are reported.
@@ -57,8 +63,9 @@ public:
   virtual ~stream_relay() = default; // every stream closed, threads joined
   /// False (with `error`) if the paused listener could not listen again:
   /// new connections are then refused, and the relay must be replaced.
-  virtual bool set_mode(relay_mode mode, std::string& error) = 0;
-  virtual relay_mode mode() const = 0;
+  /// `udp`: what new datagrams get (a TCP-only proxy: not the proxy).
+  virtual bool set_mode(relay_mode tcp, relay_mode udp, std::string& error) = 0;
+  virtual relay_mode mode() const = 0; // TCP's
   /// The proxy check found that the proxy reads a greeting and a request
   /// sent together (no login): new exchanges send them so, one round trip
   /// shorter. Off until a check says so, and again when one does not.

@@ -24,7 +24,8 @@ icon icon_for(const engine_event& last, const stats_snapshot& stats) {
     case engine_state::paused:
       return icon::idle;
     case engine_state::active:
-      return stats.no_traffic ? icon::warning : icon::active;
+      // Yellow too when voice cannot go through the proxy (TCP only).
+      return stats.no_traffic || last.tcp_only ? icon::warning : icon::active;
     case engine_state::starting:
     case engine_state::reconnecting:
       return icon::warning;
@@ -82,7 +83,9 @@ std::string state_text(const engine_event& last, const stats_snapshot& stats) {
     case engine_state::starting:
       return "Starting";
     case engine_state::active:
-      return stats.no_traffic ? "Active (no traffic)" : "Active";
+      return stats.no_traffic ? "Active (no traffic)"
+             : last.tcp_only  ? "Active (TCP only: no voice)"
+                              : "Active";
     case engine_state::reconnecting:
       return last.attempt > 0
                  ? "Reconnecting (attempt " + std::to_string(last.attempt) + ")"

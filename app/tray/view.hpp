@@ -16,7 +16,8 @@ namespace drover::tray {
 enum class icon : uint8_t {
   idle,    // grey: nothing captured (Idle, Paused)
   active,  // green: proxying, traffic flowing
-  warning, // yellow: Starting, Reconnecting, or Active without traffic
+  warning, // yellow: Starting, Reconnecting, Active without traffic, or
+           // Active through a proxy that does not relay UDP (no voice)
   failed,  // red: Failed
 };
 

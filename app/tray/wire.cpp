@@ -47,6 +47,7 @@ std::optional<engine_event> event_of(const QJsonObject& o) {
   e.failure = *failure;
   e.reason = o.value("reason").toString().toStdString();
   e.attempt = static_cast<uint32_t>(number(o, "attempt"));
+  e.tcp_only = o.value("tcp_only").toBool(false);
   e.time = timestamp_of(o.value("time").toString());
   return e;
 }

@@ -22,7 +22,7 @@ namespace {
 
 struct relay_record {
   std::vector<uint64_t> stopped;
-  std::vector<new_flow_policy> policies;
+  std::vector<flow_policy> policies;
   int resets = 0;
 };
 
@@ -30,12 +30,12 @@ kernel_relay_actor::behavior_type
 recording_relay(kernel_relay_actor::pointer, std::shared_ptr<relay_record> r) {
   return {
       [=](atom::stop, uint64_t id) { r->stopped.push_back(id); },
-      [=](atom::update, new_flow_policy p) { r->policies.push_back(p); },
+      [=](atom::update, flow_policy p) { r->policies.push_back(p); },
       [=](atom::reset) { r->resets++; },
       [=](atom::update, atom::check, bool) {},
       [=](atom::get, atom::status) {
         return !r->policies.empty()
-               && r->policies.back() == new_flow_policy::proxy;
+               && r->policies.back().tcp == new_flow_policy::proxy;
       },
   };
 }
@@ -62,7 +62,7 @@ protected:
     flow_manager_config fc;
     fc.listener = {net::nat_shape::loopback, 1023};
     fc.table.max_flows = 8;
-    fc.policy = new_flow_policy::refuse;
+    fc.policy = flow_policy::both(new_flow_policy::refuse);
     aut = sys.spawn(flow_manager, capture.get(), fc);
     relay = sys.spawn(recording_relay, record);
     self->send(aut, atom::internal_v, relay);
@@ -99,11 +99,17 @@ protected:
 TEST_F(flow_manager_relay_test,
        the_relay_hears_the_policy_at_once_and_on_change) {
   ASSERT_EQ(record->policies.size(), 1u);
-  EXPECT_EQ(record->policies[0], new_flow_policy::refuse);
-  self->send(aut, atom::update_v, new_flow_policy::proxy);
+  EXPECT_EQ(record->policies[0], flow_policy::both(new_flow_policy::refuse));
+  self->send(aut, atom::update_v, flow_policy::both(new_flow_policy::proxy));
   sched.run();
   ASSERT_EQ(record->policies.size(), 2u);
-  EXPECT_EQ(record->policies[1], new_flow_policy::proxy);
+  EXPECT_EQ(record->policies[1], flow_policy::both(new_flow_policy::proxy));
+  // A TCP-only proxy: the relay hears both halves.
+  flow_policy tcp_only{new_flow_policy::proxy, new_flow_policy::refuse};
+  self->send(aut, atom::update_v, tcp_only);
+  sched.run();
+  ASSERT_EQ(record->policies.size(), 3u);
+  EXPECT_EQ(record->policies[2], tcp_only);
 }
 
 TEST_F(flow_manager_relay_test,

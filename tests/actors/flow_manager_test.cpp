@@ -114,7 +114,7 @@ TEST_F(flow_manager_test, a_syn_is_redirected_and_the_listener_finds_its_flow) {
 // once (the reset comes from the remote's address, as a closed port's
 // would), UDP is dropped, nothing is redirected or let out.
 TEST_F(flow_manager_test, while_not_proxying_syns_are_reset_and_udp_dropped) {
-  self->send(aut, atom::update_v, new_flow_policy::refuse);
+  self->send(aut, atom::update_v, flow_policy::both(new_flow_policy::refuse));
   sched.run();
   auto syn = fixtures()[0];
   EXPECT_EQ(feed(syn).kind, verdict_kind::drop);
@@ -130,7 +130,7 @@ TEST_F(flow_manager_test, while_not_proxying_syns_are_reset_and_udp_dropped) {
   EXPECT_EQ(stats().udp_flows, 0u);
   EXPECT_EQ(stats().packets_dropped, 2u);
   // Proxying again: the same SYN is redirected.
-  self->send(aut, atom::update_v, new_flow_policy::proxy);
+  self->send(aut, atom::update_v, flow_policy::both(new_flow_policy::proxy));
   sched.run();
   EXPECT_EQ(feed(syn).kind, verdict_kind::accept_modified);
 }
@@ -182,7 +182,7 @@ TEST_F(flow_manager_test, a_mid_connection_packet_without_a_flow_is_reset) {
 
 // Asleep: everything is dropped, nothing answered.
 TEST_F(flow_manager_test, while_paused_everything_is_dropped_silently) {
-  self->send(aut, atom::update_v, new_flow_policy::drop);
+  self->send(aut, atom::update_v, flow_policy::both(new_flow_policy::drop));
   sched.run();
   EXPECT_EQ(feed(fixtures()[0]).kind, verdict_kind::drop);
   EXPECT_EQ(feed(fixtures()[1]).kind, verdict_kind::drop);
@@ -195,7 +195,7 @@ TEST_F(flow_manager_test, while_paused_everything_is_dropped_silently) {
 // down goes direct for its whole life (marked so the kernel fence lets it
 // through); UDP goes direct only while the proxy is down.
 TEST_F(flow_manager_test, the_direct_policy_lets_new_flows_out_for_life) {
-  self->send(aut, atom::update_v, new_flow_policy::direct);
+  self->send(aut, atom::update_v, flow_policy::both(new_flow_policy::direct));
   sched.run();
   auto syn = fixtures()[0];
   EXPECT_EQ(feed(syn).kind, verdict_kind::pass);
@@ -204,11 +204,31 @@ TEST_F(flow_manager_test, the_direct_policy_lets_new_flows_out_for_life) {
   net::set_source(d, parsed(syn).src);
   net::set_destination(d, parsed(syn).dst);
   EXPECT_EQ(feed(fixtures()[5]).kind, verdict_kind::pass) << "UDP";
-  self->send(aut, atom::update_v, new_flow_policy::proxy);
+  self->send(aut, atom::update_v, flow_policy::both(new_flow_policy::proxy));
   sched.run();
   EXPECT_EQ(feed(data).kind, verdict_kind::pass)
       << "the direct connection stays direct";
   EXPECT_TRUE(capture->injector_.injected.empty());
+}
+
+// A TCP-only proxy: the targets' connections are redirected to it, their
+// datagrams follow the fallback (dropped, or let out direct), never sent
+// to an association the proxy would refuse.
+TEST_F(flow_manager_test,
+       a_tcp_only_proxy_carries_tcp_and_udp_follows_the_fallback) {
+  self->send(aut, atom::update_v,
+             flow_policy{new_flow_policy::proxy, new_flow_policy::refuse});
+  sched.run();
+  EXPECT_EQ(feed(fixtures()[0]).kind, verdict_kind::accept_modified) << "TCP";
+  EXPECT_EQ(feed(fixtures()[5]).kind, verdict_kind::drop) << "UDP";
+  EXPECT_EQ(stats().tcp_flows, 1u);
+  EXPECT_EQ(stats().udp_flows, 0u);
+  EXPECT_EQ(capture->injector_.injected.size(), 0u) << "no reset for UDP";
+  self->send(aut, atom::update_v,
+             flow_policy{new_flow_policy::proxy, new_flow_policy::direct});
+  sched.run();
+  EXPECT_EQ(feed(fixtures()[5]).kind, verdict_kind::pass) << "UDP direct";
+  EXPECT_EQ(stats().udp_flows, 0u);
 }
 
 TEST_F(flow_manager_test, reset_ends_every_flow) {

@@ -69,6 +69,24 @@ TEST(proxy_check, each_verdict_has_its_recovery_class) {
   }
 }
 
+// A proxy that refuses UDP ASSOCIATE is usable: Active for TCP, with
+// what it said about UDP for the Active event.
+TEST(proxy_check, a_tcp_only_proxy_is_usable_without_udp) {
+  probe_result r;
+  r.verdict = probe_verdict::tcp_only;
+  r.reason = "UDP ASSOCIATE: the proxy does not relay UDP";
+  r.udp_refused = true;
+  r.udp_detail = "proxy refused: command not supported";
+  auto c = to_proxy_check(r);
+  EXPECT_TRUE(c.ok);
+  EXPECT_EQ(c.failure, failure_class::none);
+  EXPECT_FALSE(c.udp);
+  EXPECT_EQ(c.udp_reason, "proxy refused: command not supported");
+  probe_result full;
+  full.verdict = probe_verdict::ok;
+  EXPECT_TRUE(to_proxy_check(full).udp);
+}
+
 TEST(proxy_check, a_working_address_is_kept_without_a_lookup) {
   scripted s;
   s.name_is = ip("192.0.2.99");

@@ -158,7 +158,9 @@ TEST(check_report, text_lists_each_step_with_its_time_and_verdict) {
 
 TEST(check_report, json_has_stable_fields_and_escapes) {
   auto json = cli::check_json(udp_refused(), "proxy.example:1080");
-  EXPECT_EQ(json.rfind("{\"proxy\":\"proxy.example:1080\",\"ok\":false,", 0),
+  EXPECT_EQ(json.rfind("{\"proxy\":\"proxy.example:1080\",\"ok\":false,"
+                       "\"tcp_only\":false,",
+                       0),
             0u)
       << json;
   EXPECT_NE(json.find("{\"name\":\"UDP ASSOCIATE\",\"ok\":false,\"ms\":0.8,"
@@ -176,6 +178,18 @@ TEST(check_report, the_summary_says_what_a_result_means) {
   down.verdict = probe_verdict::unreachable;
   down.reason = "TCP connect: Connection refused";
   EXPECT_NE(cli::check_summary(down).find("Drover cannot use this proxy"),
+            std::string::npos);
+  auto tcp_only = udp_refused();
+  tcp_only.verdict = probe_verdict::tcp_only;
+  tcp_only.udp_refused = true;
+  tcp_only.udp_detail = "proxy refused: command not supported";
+  auto summary = cli::check_summary(tcp_only);
+  EXPECT_NE(summary.find("TCP works through this proxy, but it does not "
+                         "relay UDP (proxy refused: command not supported)"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("voice cannot"), std::string::npos) << summary;
+  EXPECT_NE(cli::check_json(tcp_only, "p:1").find("\"tcp_only\":true"),
             std::string::npos);
 }
 

@@ -32,6 +32,11 @@ TEST(tray_view, each_state_has_its_icon) {
       << "no traffic is yellow (seed D1)";
   EXPECT_EQ(icon_for(in(engine_state::reconnecting), moving), icon::warning);
   EXPECT_EQ(icon_for(in(engine_state::failed), moving), icon::failed);
+  auto tcp_only = in(engine_state::active, "proxying TCP through p:1080; ...");
+  tcp_only.tcp_only = true;
+  EXPECT_EQ(icon_for(tcp_only, moving), icon::warning)
+      << "a proxy without UDP: no voice, yellow";
+  EXPECT_EQ(state_text(tcp_only, moving), "Active (TCP only: no voice)");
 }
 
 TEST(tray_view, the_primary_action_follows_the_state) {

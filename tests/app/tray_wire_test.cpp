@@ -47,6 +47,13 @@ TEST(tray_wire, reads_back_an_event_the_engine_renders) {
   EXPECT_EQ(line->event->reason, e.reason);
   EXPECT_EQ(line->event->attempt, 3u);
   EXPECT_EQ(line->event->time, e.time);
+  EXPECT_FALSE(line->event->tcp_only);
+  e.kind = event_kind::state_changed;
+  e.state = engine_state::active;
+  e.tcp_only = true;
+  line = parse_line(bytes(render_event(e, true)), &error);
+  ASSERT_TRUE(line && line->event) << error.toStdString();
+  EXPECT_TRUE(line->event->tcp_only);
 }
 
 TEST(tray_wire, reads_back_counters) {

@@ -59,6 +59,9 @@ TEST_F(engine_e2e, check_names_a_proxy_that_does_not_relay_udp) {
   EXPECT_TRUE(has(out, "  FAIL  UDP ASSOCIATE")) << out;
   EXPECT_TRUE(has(out, "the proxy does not relay UDP")) << out;
   EXPECT_TRUE(has(out, "Discord voice will not work through it")) << out;
+  EXPECT_TRUE(has(out, "TCP works through this proxy, but it does not relay "
+                       "UDP (proxy refused: "))
+      << "a refusal, not a proxy that is down: " << out;
 }
 
 TEST_F(engine_e2e, check_says_when_the_proxy_is_not_there) {

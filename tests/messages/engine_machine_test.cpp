@@ -101,9 +101,68 @@ TEST_F(machine_test, start_opens_the_parts_then_checks_the_proxy) {
   EXPECT_EQ(kinds_of(out),
             (kinds{command_kind::new_flows, command_kind::publish}));
   EXPECT_TRUE(out[0].proxying);
+  EXPECT_TRUE(out[0].udp_proxying);
   EXPECT_EQ(out[1].event.state, engine_state::active);
   EXPECT_EQ(out[1].event.reason, "proxying through proxy.test:1080");
+  EXPECT_FALSE(out[1].event.tcp_only);
   EXPECT_EQ(m.state(), engine_state::active);
+}
+
+namespace {
+
+check_result tcp_only() {
+  auto r = ok();
+  r.udp = false;
+  r.udp_reason = "proxy refused: command not supported";
+  return r;
+}
+
+} // namespace
+
+// A proxy without UDP ASSOCIATE is Active for TCP (never Reconnecting for
+// ever): the targets' UDP follows the fallback, and the event says so.
+TEST_F(machine_test, a_tcp_only_proxy_is_active_for_tcp_and_says_why_not_udp) {
+  m.on_start();
+  m.on_parts_started(proxy_ip);
+  auto out = m.on_check(tcp_only(), now);
+  EXPECT_EQ(kinds_of(out),
+            (kinds{command_kind::new_flows, command_kind::publish}));
+  EXPECT_TRUE(out[0].proxying);
+  EXPECT_FALSE(out[0].udp_proxying);
+  EXPECT_EQ(out[1].event.state, engine_state::active);
+  EXPECT_TRUE(out[1].event.tcp_only);
+  EXPECT_EQ(out[1].event.reason,
+            "proxying TCP through proxy.test:1080; voice cannot go through "
+            "this proxy: it does not relay UDP (proxy refused: command not "
+            "supported), so the targets' UDP is blocked; use a proxy with UDP "
+            "ASSOCIATE for voice");
+  EXPECT_TRUE(m.tcp_only());
+  // The same answer again changes nothing; the fallback changed live says
+  // the new one and sets the policy again.
+  EXPECT_TRUE(m.on_check(tcp_only(), now).empty());
+  config_change c;
+  c.targets = true;
+  c.host = "proxy.test";
+  c.port = 1080;
+  c.udp_direct = true;
+  out = m.on_config(c);
+  auto flows = find(out, command_kind::new_flows);
+  ASSERT_TRUE(flows);
+  EXPECT_TRUE(flows->proxying);
+  EXPECT_FALSE(flows->udp_proxying);
+  ASSERT_FALSE(said(out).empty());
+  EXPECT_NE(said(out).back().find("so the targets' UDP goes direct"),
+            std::string::npos)
+      << said(out).back();
+  EXPECT_EQ(m.state(), engine_state::active);
+  // The proxy relays UDP now (upgraded, or its rules changed).
+  out = m.on_check(ok(), now);
+  flows = find(out, command_kind::new_flows);
+  ASSERT_TRUE(flows);
+  EXPECT_TRUE(flows->udp_proxying);
+  EXPECT_EQ(said(out),
+            (std::vector<std::string>{"proxying through proxy.test:1080"}));
+  EXPECT_FALSE(m.tcp_only());
 }
 
 TEST_F(machine_test, start_while_running_does_nothing) {

@@ -90,3 +90,23 @@ TEST(control_protocol, only_the_owner_may_change_things) {
         command_kind::retry, command_kind::config_get, command_kind::unknown})
     EXPECT_FALSE(changes_things(k));
 }
+
+// `run PID`: a process number, nothing else; which process it may be (the
+// caller or its child) is the engine's to check against the kernel's word.
+TEST(control_protocol, run_takes_a_process_number_only) {
+  auto r = read_request("run 4242\n", 100);
+  EXPECT_EQ(r.result, state::complete);
+  EXPECT_EQ(r.kind, command_kind::run);
+  EXPECT_EQ(r.pid, 4242u);
+  EXPECT_FALSE(changes_things(command_kind::run))
+      << "any caller the socket admits may put its own process in place";
+  EXPECT_EQ(read_request("run 2147483647\n", 100).pid, 2147483647u);
+  for (auto line : {"run 0\n", "run -1\n", "run 2147483648\n", "run 12x\n",
+                    "run  12\n", "run \n", "run 0x10\n"}) {
+    auto bad = read_request(line, 100);
+    EXPECT_EQ(bad.result, state::refused) << line;
+    EXPECT_EQ(bad.kind, command_kind::run) << line;
+    EXPECT_EQ(bad.error, "error\nrun: name the process by its number\n");
+  }
+  EXPECT_EQ(read_request("run\n", 100).kind, command_kind::unknown);
+}

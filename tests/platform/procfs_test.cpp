@@ -109,3 +109,18 @@ TEST(procfs, nfqueue_stats_of_reads_one_queue) {
   EXPECT_FALSE(nfqueue_stats_of("", 0));
   EXPECT_FALSE(nfqueue_stats_of(" 7042 garbage\n", 7042)) << "short line";
 }
+
+// Who asks `drover run` to put a process in place: its parent and its real
+// user, as /proc/PID/status says (the real user is the first of four).
+TEST(procfs, process_ids_of_status) {
+  auto ids = process_ids_of("Name:\tpeer\nUmask:\t0022\nState:\tS (sleeping)\n"
+                            "Tgid:\t4242\nNgid:\t0\nPid:\t4242\nPPid:\t4100\n"
+                            "TracerPid:\t0\nUid:\t1000\t0\t0\t0\n"
+                            "Gid:\t1000\t1000\t1000\t1000\n");
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(ids->parent, 4100u);
+  EXPECT_EQ(ids->user, 1000u) << "the real user, not the effective one";
+  EXPECT_FALSE(process_ids_of("Name:\tx\nPPid:\t1\n")) << "no Uid";
+  EXPECT_FALSE(process_ids_of("PPid:\tx\nUid:\t0\t0\t0\t0\n"));
+  EXPECT_FALSE(process_ids_of(""));
+}

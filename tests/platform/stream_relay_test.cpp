@@ -152,6 +152,7 @@ protected:
     opts.proxy.proxy = proxy;
     opts.proxy.connect_timeout = timeout;
     opts.mode = mode;
+    opts.udp_mode = mode;
     opts.progress_interval = 100ms;
     std::string error;
     // Inside: the relay's threads, and the sockets they open to the proxy,
@@ -269,6 +270,54 @@ TEST_F(stream_relay_test,
       << events.failures.front();
 }
 
+// A proxy that refuses UDP ASSOCIATE (microsocks: "command not supported")
+// is usable for TCP: the check says tcp_only, not unreachable, and a proxy
+// that is not there is still unreachable.
+TEST_F(stream_relay_test,
+       the_probe_tells_a_tcp_only_proxy_from_one_that_is_down) {
+  auto microsocks = lab->microsocks(1081);
+  if (!microsocks)
+    GTEST_SKIP() << "needs microsocks";
+  probe_request req;
+  req.proxy = at(proxy_lab::proxy_ip, 1081);
+  auto r = inside(lab->app, [&] { return probe_proxy(req); });
+  EXPECT_EQ(r.verdict, probe_verdict::tcp_only) << r.reason;
+  EXPECT_TRUE(r.udp_refused);
+  EXPECT_NE(r.udp_detail.find("command not supported"), std::string::npos)
+      << r.udp_detail;
+  req.proxy = dante();
+  r = inside(lab->app, [&] { return probe_proxy(req); });
+  EXPECT_EQ(r.verdict, probe_verdict::ok) << r.reason;
+  EXPECT_FALSE(r.udp_refused);
+  req.proxy = at(proxy_lab::proxy_ip, 1999);
+  req.budget = 1s;
+  r = inside(lab->app, [&] { return probe_proxy(req); });
+  EXPECT_EQ(r.verdict, probe_verdict::unreachable) << r.reason;
+  EXPECT_FALSE(r.udp_refused);
+  // OpenSSH's `ssh -D` hangs up on any request but CONNECT, without a
+  // reply (channels.c); as sshd is a system service, not something a test
+  // should install, a few lines of Python answer as it does.
+  child hangs_up{{"ip", "netns", "exec", lab->remote.name(), "python3", "-c",
+                  "import socket\n"
+                  "s = socket.socket()\n"
+                  "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                  "s.bind(('"
+                      + proxy_lab::proxy_ip
+                      + "', 1082))\n"
+                        "s.listen()\n"
+                        "print('listening', flush=True)\n"
+                        "c, _ = s.accept()\n"
+                        "c.recv(3)\n"
+                        "c.sendall(b'\\x05\\x00')\n"
+                        "c.recv(10)\n"
+                        "c.close()\n"}};
+  ASSERT_TRUE(hangs_up.wait_for_output("listening", 10s));
+  req.proxy = at(proxy_lab::proxy_ip, 1082);
+  r = inside(lab->app, [&] { return probe_proxy(req); });
+  EXPECT_EQ(r.verdict, probe_verdict::tcp_only) << r.reason;
+  EXPECT_EQ(r.udp_detail, "it closed the connection on UDP ASSOCIATE");
+}
+
 TEST_F(stream_relay_test,
        bulk_both_ways_arrives_intact_and_no_descriptor_stays) {
   auto relay = start(platform::relay_mode::proxy, dante());
@@ -301,6 +350,37 @@ TEST_F(stream_relay_test,
   EXPECT_LE(open_descriptors(::getpid()), before + 2 * 8);
 }
 
+// A server that speaks first on a web port (the client sends nothing, so
+// names nothing): after a short wait the proxy is asked for the address,
+// and the connection works as any other.
+TEST_F(stream_relay_test, a_silent_client_on_a_web_port_gets_the_address) {
+  auto server_first = lab->server(DROVER_PEER, "tcp-echo", "443");
+  auto relay = start(platform::relay_mode::proxy, dante());
+  auto began = std::chrono::steady_clock::now();
+  int fd
+      = inside(lab->app, [&] { return connect_to(proxy_lab::server_ip, 443); });
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u);
+  auto waited = std::chrono::steady_clock::now() - began;
+  EXPECT_GE(waited, 250ms) << "the client was given time to name the server";
+  EXPECT_LT(waited, 3s);
+  ::close(fd);
+  // A name the proxy cannot resolve (dante asks its own DNS): the address
+  // the application connected to is tried next, and the connection works
+  // as it did without names; the request reaches the server whole.
+  fd = inside(lab->app, [&] { return connect_to(proxy_lab::server_ip, 443); });
+  ASSERT_GE(fd, 0);
+  std::string request = "GET / HTTP/1.1\r\nHost: no-such-host.invalid\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0),
+            static_cast<ssize_t>(request.size()));
+  EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u);
+  EXPECT_EQ(read_exactly(fd, request.size()), request);
+  ::close(fd);
+  EXPECT_TRUE(events.failures.empty())
+      << "the proxy answered: not the proxy's fault: "
+      << (events.failures.empty() ? "" : events.failures.front());
+}
+
 TEST_F(stream_relay_test, a_local_program_cannot_use_the_listener_as_a_relay) {
   auto relay = start(platform::relay_mode::proxy, dante());
   int fd = inside(lab->app,
@@ -321,12 +401,16 @@ TEST_F(stream_relay_test,
   EXPECT_EQ(errno, ECONNREFUSED) << "refused at once, by the kernel";
   std::string error;
   // Proxying: the listener takes connections again, on the same port ...
-  ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy, error)) << error;
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy,
+                              platform::relay_mode::proxy, error))
+      << error;
   int fd = client();
   ASSERT_GE(fd, 0);
   EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u);
   // ... and not proxying again ends no open stream.
-  ASSERT_TRUE(relay->set_mode(platform::relay_mode::refuse, error)) << error;
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::refuse,
+                              platform::relay_mode::refuse, error))
+      << error;
   EXPECT_EQ(client(), -1);
   std::string ping = "still here";
   ::send(fd, ping.data(), ping.size(), 0);
@@ -522,10 +606,43 @@ TEST_F(datagram_relay_test, while_not_proxying_datagrams_are_dropped) {
   ASSERT_TRUE(dropped);
   EXPECT_GE(dropped->out, 1u);
   std::string error;
-  ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy, error)) << error;
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy,
+                              platform::relay_mode::proxy, error))
+      << error;
   tv = {5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   EXPECT_NE(exchange(fd, "now").first.find("now"), std::string::npos);
+  ::close(fd);
+}
+
+// A TCP-only proxy: the relay carries TCP through it and, as the policy
+// says, drops the targets' datagrams or lets them out direct.
+TEST_F(datagram_relay_test, udp_has_a_mode_of_its_own) {
+  auto relay = start(platform::relay_mode::proxy, dante());
+  std::string error;
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy,
+                              platform::relay_mode::refuse, error))
+      << error;
+  int fd = target_socket();
+  timeval tv{0, 300000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_EQ(exchange(fd, "blocked").first, "") << "never direct, never relayed";
+  EXPECT_TRUE(events.wait_for(kind::dropped));
+  int tcp = client();
+  ASSERT_GE(tcp, 0);
+  EXPECT_EQ(read_line(tcp).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u)
+      << "TCP still goes through the proxy";
+  ::close(tcp);
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy,
+                              platform::relay_mode::direct, error))
+      << error;
+  tv = {5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto [reply, from] = exchange(fd, "direct");
+  EXPECT_EQ(reply.rfind("peer " + proxy_lab::app_ip + ":", 0), 0u)
+      << "the server sees the application itself: " << reply;
+  EXPECT_EQ(from, at(proxy_lab::server_ip, 7));
+  EXPECT_TRUE(events.failures.empty());
   ::close(fd);
 }
 

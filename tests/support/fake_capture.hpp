@@ -93,6 +93,11 @@ public:
   long spawn_target(const std::vector<std::string>&, std::string&) override {
     return -1;
   }
+  bool join_target(uint32_t pid, uint32_t, uint32_t, std::string&) override {
+    joined.push_back(pid);
+    return true;
+  }
+  std::vector<uint32_t> joined;
   std::string description() const override { return "fake"; }
 
 private:

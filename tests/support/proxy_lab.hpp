@@ -97,14 +97,18 @@ struct proxy_lab {
   /// wants that login and `password`: the user exists for this dante only,
   /// which runs in a mount namespace where /etc/passwd and /etc/shadow are
   /// copies with the user added; the machine's own files are not touched.
+  /// With `hosts`, its /etc/hosts is that text (names only it resolves),
+  /// and its log has each request in detail (debug: 1: the name asked for).
   std::unique_ptr<child> other_proxy(uint16_t port,
                                      const std::string& socks_rules,
                                      const std::string& user = "",
-                                     const std::string& password = "") {
+                                     const std::string& password = "",
+                                     const std::string& hosts = "") {
     auto name = "dante-" + std::to_string(port);
     auto conf = dir / (name + ".conf");
     std::ofstream{conf} << "logoutput: " << (dir / (name + ".log")).string()
                         << "\n"
+                        << (hosts.empty() ? "" : "debug: 1\n")
                         << "internal: " << proxy_ip << " port = " << port
                         << "\n"
                         << "external: " << proxy_ip << "\n"
@@ -133,6 +137,11 @@ struct proxy_lab {
           << ":19000:0:99999:7:::\n";
       run = "mount --bind " + passwd.string() + " /etc/passwd && mount --bind "
             + shadow.string() + " /etc/shadow && " + run;
+    }
+    if (!hosts.empty()) {
+      auto file = dir / (name + ".hosts");
+      std::ofstream{file} << hosts;
+      run = "mount --bind " + file.string() + " /etc/hosts && " + run;
     }
     auto c = std::make_unique<child>(
         std::vector<std::string>{"ip", "netns", "exec", remote.name(),

@@ -310,7 +310,8 @@ TEST_F(windows_divert, a_targets_syn_is_redirected_with_its_return_path) {
 // left by.
 TEST_F(windows_divert, a_made_up_reply_arrives_inbound_on_the_apps_interface) {
   start_engine();
-  caf::anon_send(fm, atom::update_v, new_flow_policy::refuse);
+  caf::anon_send(fm, atom::update_v,
+                 flow_policy::both(new_flow_policy::refuse));
   auto app_syn = syn();
   auto app = parsed(app_syn);
   std::string error;

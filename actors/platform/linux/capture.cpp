@@ -191,6 +191,21 @@ public:
     return linux_port::spawn_in_cgroup(argv, *guard->group, error);
   }
 
+  // Into the cgroup `drover run` uses: the kernel program marks every
+  // socket its members (and their children) make from then on. Checked
+  // first, as the request came from a less privileged side.
+  bool join_target(uint32_t pid, uint32_t caller, uint32_t user,
+                   std::string& error) override {
+    error = linux_port::why_not_joinable(pid, caller, user);
+    if (!error.empty())
+      return false;
+    if (!guard->group->add(static_cast<pid_t>(pid), error))
+      return false;
+    std::string ignored; // sockets it had before: taken over, if any
+    guard->adopt(static_cast<pid_t>(pid), ignored);
+    return true;
+  }
+
   std::string description() const override {
     std::string queued = redirecting ? (tproxying ? "" : "UDP") : "TCP";
     if (!redirecting && !tproxying)

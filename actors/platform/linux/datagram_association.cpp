@@ -186,7 +186,7 @@ void datagram_worker::check_deadlines(relay_clock::time_point now) {
       continue;
     auto& a = *it->second;
     if (a.step == association_step::waiting
-        && shared_.mode.load() != relay_mode::proxy) {
+        && shared_.udp_mode.load() != relay_mode::proxy) {
       // Not proxying (the proxy is down): the supervisor's check finds out
       // when it is back; no attempt, no report, each second meanwhile.
       a.until = now + retry_pause;

@@ -232,7 +232,7 @@ void datagram_worker::on_datagram(net::endpoint app, net::endpoint remote,
                                   uint8_t* payload, size_t size) {
   // TPROXY brings only targets' datagrams to other hosts; one sent to the
   // intake itself is a local program looking for an open relay: never.
-  auto mode = shared_.mode.load(std::memory_order_relaxed);
+  auto mode = shared_.udp_mode.load(std::memory_order_relaxed);
   if (remote == own_ || (remote.ip.value >> 24) == 127 || remote.ip.value == 0
       || mode == relay_mode::refuse) {
     dropped_++;

@@ -250,6 +250,10 @@ int run_elevated(const std::vector<std::string>&, std::string& error) {
   return -1;
 }
 
+void exec_program(const std::vector<std::string>& argv, std::string& error) {
+  linux_port::exec_in_place(argv, error);
+}
+
 int wait_exit_code(unsigned long pid) {
   return linux_port::wait_exit_code(static_cast<pid_t>(pid));
 }

@@ -72,6 +72,27 @@ std::optional<uint64_t> effective_capabilities(std::string_view status) {
   return std::nullopt;
 }
 
+std::optional<process_ids> process_ids_of(std::string_view status) {
+  std::optional<uint32_t> parent, user;
+  std::istringstream in{std::string{status}};
+  auto number = [](const std::string& text) -> std::optional<uint32_t> {
+    std::istringstream words{text};
+    unsigned long long v = 0;
+    if (!(words >> v) || v > 0xffffffffULL)
+      return std::nullopt;
+    return static_cast<uint32_t>(v);
+  };
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("PPid:", 0) == 0)
+      parent = number(line.substr(5));
+    else if (line.rfind("Uid:", 0) == 0)
+      user = number(line.substr(4)); // real, effective, saved, fs: the first
+  }
+  if (!parent || !user)
+    return std::nullopt;
+  return process_ids{*parent, *user};
+}
+
 std::map<uint16_t, uint64_t> socket_inodes_by_port(std::string_view table,
                                                    uint32_t local_ip) {
   std::map<uint16_t, uint64_t> out;

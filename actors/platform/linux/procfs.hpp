@@ -25,6 +25,14 @@ std::optional<std::string> unified_cgroup_path(std::string_view cgroup_file);
 /// The effective capability mask (CapEff) from /proc/self/status text.
 std::optional<uint64_t> effective_capabilities(std::string_view status);
 
+/// Who a process is, from /proc/PID/status text: its parent and its real
+/// user ("PPid:", the first of "Uid:").
+struct process_ids {
+  uint32_t parent = 0;
+  uint32_t user = 0;
+};
+std::optional<process_ids> process_ids_of(std::string_view status);
+
 /// Socket inode per local port, from /proc/net/tcp or /proc/net/udp text
 /// (local addresses in hex, host byte order on little-endian machines).
 /// Only sockets whose local address is `local_ip` (host order) or the

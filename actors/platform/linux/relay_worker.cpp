@@ -27,9 +27,6 @@ namespace socks5 = net::socks5;
 // few spare pipes, so an idle stream holds none: two descriptors a flow.
 constexpr int pipe_capacity = 1 << 20;
 constexpr size_t spare_pipes = 8;
-// The proxy's bytes during the handshake: its replies are short; what
-// follows CONNECT's reply is the server's first bytes, bounded here.
-constexpr size_t handshake_limit = 64 << 10;
 constexpr int max_events = 256;
 
 // epoll data: 0 the listener, 1 the wake-up, else a stream's address with
@@ -109,6 +106,8 @@ int worker::next_timeout(relay_clock::time_point now) const {
   auto until = news_.due(next_progress_);
   if (!deadlines_.empty())
     until = std::min(until, deadlines_.front().first);
+  if (!name_deadlines_.empty())
+    until = std::min(until, name_deadlines_.front().first);
   if (accept_later_)
     until = std::min(until, now + std::chrono::milliseconds{100});
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now)
@@ -141,6 +140,7 @@ void worker::run() {
       accept_all();
     }
     check_deadlines(now);
+    check_name_deadlines(now);
     if (now >= next_progress_) {
       report_progress();
       next_progress_ = now + shared_.options.progress_interval;
@@ -275,6 +275,13 @@ void worker::on_event(stream& s, bool up_side, uint32_t events) {
       on_connected(s);
     return;
   }
+  if (s.step == phase::naming) {
+    if (!up_side)
+      try_name(s); // more of the application's first bytes, or its end
+    else if ((events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0)
+      fail(s, "the proxy closed the connection", true);
+    return;
+  }
   if (s.step == phase::handshake) {
     if (up_side)
       on_handshake(s);
@@ -293,105 +300,6 @@ void worker::on_event(stream& s, bool up_side, uint32_t events) {
   if (writable && !pump(s, to_here, there, here))
     return;
   after_pump(s);
-}
-
-void worker::on_connected(stream& s) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  ::getsockopt(s.up, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) {
-    auto why = errno_text(err);
-    fail(s,
-         s.direct ? "cannot connect: " + why
-                  : "cannot connect to the proxy: " + why,
-         !s.direct);
-    return;
-  }
-  if (s.direct)
-    return start_relaying(s);
-  const auto& proxy = shared_.options.proxy;
-  s.exchange = std::make_unique<socks5::client_handshake>(
-      proxy.auth, proxy.login, proxy.password, socks5::command::connect,
-      socks5::address::from_ipv4(s.remote.ip, s.remote.port));
-  bool pipelined = !proxy.auth && shared_.pipelining.load();
-  auto greeting
-      = pipelined ? s.exchange->start_pipelined() : s.exchange->start();
-  if (pipelined) {
-    // Woken once for the method selection and the reply together (2 + at
-    // least 10 bytes), not once for each; an end or an error still wakes.
-    int both = 12;
-    ::setsockopt(s.up, SOL_SOCKET, SO_RCVLOWAT, &both, sizeof both);
-  }
-  s.step = phase::handshake;
-  // A fresh socket's send buffer always takes the few bytes of a SOCKS5
-  // message; a short write means the connection is already broken.
-  if (::send(s.up, greeting.bytes, greeting.size, MSG_NOSIGNAL)
-      != static_cast<ssize_t>(greeting.size))
-    fail(s, "the proxy closed the connection", true);
-}
-
-void worker::on_handshake(stream& s) {
-  uint8_t buffer[4096];
-  for (;;) {
-    auto n = ::recv(s.up, buffer, sizeof buffer, 0);
-    if (n > 0) {
-      s.pending.insert(s.pending.end(), buffer, buffer + n);
-      if (s.pending.size() > handshake_limit)
-        return fail(s, "the proxy sent too much before its reply", true);
-      continue;
-    }
-    if (n == 0) {
-      bool greeting
-          = s.exchange->current() == socks5::client_handshake::stage::greeting;
-      return fail(s,
-                  greeting ? "the proxy refused or closed the connection"
-                           : "the proxy closed the connection during the "
-                             "handshake",
-                  true);
-    }
-    if (errno == EINTR)
-      continue;
-    if (errno == EAGAIN)
-      break;
-    return fail(s, "the proxy's connection failed: " + errno_text(errno), true);
-  }
-  using action = socks5::client_handshake::step::action;
-  bool write_failed = false;
-  auto step = socks5::drive(*s.exchange, s.pending,
-                            [&](const uint8_t* bytes, size_t size) {
-                              if (::send(s.up, bytes, size, MSG_NOSIGNAL)
-                                  != static_cast<ssize_t>(size))
-                                write_failed = true;
-                            });
-  if (write_failed)
-    return fail(s, "the proxy closed the connection", true);
-  if (step.what == action::need_more)
-    return;
-  if (step.what != action::done) {
-    auto err
-        = step.what == action::failed ? step.err : socks5::error::out_of_order;
-    // The proxy answered: it works; the destination is the trouble
-    // (unreachable, refused), except for a failed login.
-    return fail(s, socks5::message(err),
-                err == socks5::error::auth_rejected
-                    || err == socks5::error::no_acceptable_method);
-  }
-  s.exchange.reset();
-  int one = 1;
-  ::setsockopt(s.up, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
-  // What followed the reply is the server's first bytes: they wait in the
-  // pipe towards the application like any later ones.
-  if (!s.pending.empty()) {
-    if (!take_pipe(s.to_app.pipe))
-      return fail(s, "cannot open a pipe: " + errno_text(errno), false);
-    auto n = ::write(s.to_app.pipe.w, s.pending.data(), s.pending.size());
-    if (n != static_cast<ssize_t>(s.pending.size()))
-      return fail(s, "cannot buffer the server's first bytes", false);
-    s.to_app.pipe.held = s.pending.size();
-  }
-  s.pending.clear();
-  s.pending.shrink_to_fit();
-  start_relaying(s);
 }
 
 void worker::start_relaying(stream& s) {

@@ -32,7 +32,8 @@ using news_kind = net::stream_news::kind;
 struct relay_shared {
   relay_options options;
   relay_events* events = nullptr;
-  std::atomic<relay_mode> mode{relay_mode::refuse};
+  std::atomic<relay_mode> mode{relay_mode::refuse};     // TCP
+  std::atomic<relay_mode> udp_mode{relay_mode::refuse}; // datagrams
   std::atomic<bool> pipelining{false}; // stream_relay::set_pipelining
   net::endpoint own;                   // the listener's address
 };
@@ -76,7 +77,9 @@ struct pipe_buffer {
   size_t held = 0; // bytes in it, not yet written on
 };
 
-enum class phase : uint8_t { connecting, handshake, relaying };
+// naming: the proxy accepted; the application's first bytes may name the
+// server (TLS SNI, HTTP Host), which the proxy is then asked for by name.
+enum class phase : uint8_t { connecting, naming, handshake, relaying };
 
 // One direction of a stream: source socket -> pipe -> destination socket.
 struct direction {
@@ -93,6 +96,9 @@ struct stream {
   phase step = phase::connecting;
   bool direct = false;
   bool dead = false;
+  bool name_awaited = false; // a name deadline is set
+  bool by_address = false;   // the name failed at the proxy: the address
+  std::string name;          // CONNECT by this name (empty: the address)
   relay_clock::time_point deadline;
   std::unique_ptr<net::socks5::client_handshake> exchange;
   std::vector<uint8_t> pending; // the proxy's bytes during the handshake
@@ -115,6 +121,9 @@ private:
   void on_accept(int fd, const sockaddr_in& peer);
   void on_event(stream& s, bool up_side, uint32_t events);
   void on_connected(stream& s);
+  void try_name(stream& s);
+  void start_exchange(stream& s);
+  void retry_by_address(stream& s);
   void on_handshake(stream& s);
   void start_relaying(stream& s);
   // Moves what `d` can move now; false if the stream ended.
@@ -126,6 +135,7 @@ private:
   void give_back(pipe_buffer& p);
   void report_progress();
   void check_deadlines(relay_clock::time_point now);
+  void check_name_deadlines(relay_clock::time_point now);
   void add_news(news_kind what, const stream& s);
   void add_news(net::stream_news n);
   void add_news(news_kind what, net::endpoint app, net::endpoint remote);
@@ -138,6 +148,8 @@ private:
   std::unordered_map<uint64_t, std::unique_ptr<stream>> streams_;
   std::vector<std::unique_ptr<stream>> ended_; // freed after each round
   std::deque<std::pair<relay_clock::time_point, uint64_t>> deadlines_;
+  // The waits for a name: all of one length, so in order as the others.
+  std::deque<std::pair<relay_clock::time_point, uint64_t>> name_deadlines_;
   std::vector<pipe_buffer> spare_;
   news_batcher news_;
   uint64_t next_seq_ = 1;

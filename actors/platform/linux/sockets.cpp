@@ -293,6 +293,15 @@ uint32_t control_client_user(socket_handle s) {
   return peer.uid;
 }
 
+uint32_t control_client_process(socket_handle s) {
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  if (::getsockopt(s, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0
+      || peer.pid <= 0)
+    return 0;
+  return static_cast<uint32_t>(peer.pid);
+}
+
 void close_local(socket_handle s) {
   close_socket(s);
 }

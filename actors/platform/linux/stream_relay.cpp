@@ -31,6 +31,7 @@ public:
               relay_events& events)
       : listener_(listener), intake_(intake) {
     shared_.mode.store(opts.mode);
+    shared_.udp_mode.store(opts.udp_mode);
     shared_.options = std::move(opts);
     shared_.events = &events;
   }
@@ -85,7 +86,8 @@ public:
 
   void set_pipelining(bool on) override { shared_.pipelining.store(on); }
 
-  bool set_mode(relay_mode m, std::string& error) override {
+  bool set_mode(relay_mode m, relay_mode udp, std::string& error) override {
+    shared_.udp_mode.store(udp);
     auto old = shared_.mode.exchange(m);
     if ((old == relay_mode::refuse) == (m == relay_mode::refuse)
         || pause_listener(m == relay_mode::refuse))

@@ -74,9 +74,11 @@ std::string missing_privileges() {
            "install; see docs/desktop.md)";
 }
 
-std::string netns_id() {
+std::string netns_id(uint32_t pid) {
   std::error_code ec;
-  auto link = fs::read_symlink("/proc/self/ns/net", ec).string(); // net:[N]
+  auto proc = pid == 0 ? std::string{"self"} : std::to_string(pid);
+  auto link
+      = fs::read_symlink("/proc/" + proc + "/ns/net", ec).string(); // net:[N]
   auto open = link.find('[');
   auto close = link.find(']');
   if (ec || open == std::string::npos || close == std::string::npos)
@@ -313,6 +315,27 @@ run_as identity_for_run() {
 
 } // namespace
 
+void exec_in_place(const std::vector<std::string>& argv, std::string& error) {
+  std::vector<char*> args;
+  for (auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  auto who = identity_for_run();
+  // As spawn_in_cgroup's child: root through sudo or pkexec runs the
+  // program as the user who asked, never as root.
+  if (who.drop
+      && (::setgroups(who.groups.size(), who.groups.data()) != 0
+          || ::setresgid(who.gid, who.gid, who.gid) != 0
+          || ::setresuid(who.uid, who.uid, who.uid) != 0
+          || ::getuid() != who.uid || ::geteuid() != who.uid)) {
+    error = std::string{"cannot become the user who asked: "}
+            + std::strerror(errno);
+    return;
+  }
+  ::execvpe(args[0], args.data(), who.env.data());
+  error = std::strerror(errno);
+}
+
 pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
                       target_cgroup& group, std::string& error) {
   // Everything the child needs is prepared before fork(): other threads may
@@ -368,6 +391,23 @@ pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
     return -1;
   }
   return pid;
+}
+
+std::string why_not_joinable(uint32_t pid, uint32_t caller, uint32_t user) {
+  auto who = "process " + std::to_string(pid);
+  auto ids
+      = process_ids_of(read_file("/proc/" + std::to_string(pid) + "/status"));
+  if (!ids)
+    return who + " is not running";
+  if ((pid != caller && ids->parent != caller) || ids->user != user)
+    return who
+           + " is neither yours nor a child of yours: only those are put "
+             "in place";
+  if (netns_id(pid) != netns_id())
+    return who
+           + " runs in another network namespace than this Drover: its "
+             "traffic would not pass Drover's capture";
+  return {};
 }
 
 // -- users -------------------------------------------------------------------

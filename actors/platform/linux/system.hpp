@@ -28,8 +28,9 @@ std::string missing_privileges();
 
 /// This process's network namespace inode ("4026531992"): names the
 /// per-namespace cgroup and control socket, so instances in different
-/// namespaces never collide.
-std::string netns_id();
+/// namespaces never collide. With `pid`, that process's ("0" when it
+/// cannot be read).
+std::string netns_id(uint32_t pid = 0);
 
 /// /run/drover for root (created 0755: the control socket inside decides
 /// who may connect), else $XDG_RUNTIME_DIR/drover (created 0700).
@@ -158,6 +159,19 @@ std::optional<std::pair<uid_t, const char*>> invoking_user();
 /// (a system service); else this process's own user. `who` says which,
 /// for the log.
 std::vector<uint32_t> served_users(std::string& who);
+
+/// Whether `pid` may be put in place as a target at the request of
+/// `caller` (the kernel's word on who asks, SO_PEERCRED) of user `user`:
+/// it must be the caller or its child, of the caller's real user, in this
+/// process's network namespace (elsewhere Drover's rules do not apply and
+/// its traffic would go around them). Empty when it may, else why not,
+/// for the caller.
+std::string why_not_joinable(uint32_t pid, uint32_t caller, uint32_t user);
+
+/// Becomes `argv` (PATH searched), keeping this process's ID, cgroup and
+/// standard streams; as root through sudo or pkexec, as the user who asked.
+/// Returns only when it could not, with `error` set.
+void exec_in_place(const std::vector<std::string>& argv, std::string& error);
 
 /// Starts argv in the target cgroup: the child is moved in before it execs,
 /// so every socket it ever opens is captured. It runs as the user the engine

@@ -157,6 +157,15 @@ public:
     return static_cast<long>(pi.dwProcessId);
   }
 
+  // The control pipe's bridge does not pass on who is calling, so nobody's
+  // process can be vouched for.
+  bool join_target(uint32_t, uint32_t, uint32_t, std::string& error) override {
+    error = "on Windows, drover run cannot join the Drover that is running "
+            "yet: add the program to the targets in Settings, or quit Drover "
+            "and use drover run alone";
+    return false;
+  }
+
   std::string description() const override {
     return "WinDivert 2.x, NETWORK and SOCKET layers at priority "
            + std::to_string(priority);

@@ -368,6 +368,10 @@ uint32_t control_client_user(socket_handle) {
   return 0xFFFFFFFFu; // behind the pipe bridge: one allowance for all
 }
 
+uint32_t control_client_process(socket_handle) {
+  return 0; // behind the pipe bridge
+}
+
 bool local_client_admitted(uint16_t peer_port) {
   std::lock_guard<std::mutex> guard{admitted().mutex};
   return admitted().ports.count(peer_port) > 0;

@@ -207,6 +207,11 @@ int run_elevated(const std::vector<std::string>& args, std::string& error) {
   return static_cast<int>(code);
 }
 
+void exec_program(const std::vector<std::string>&, std::string& error) {
+  // A Windows process cannot become another program in place.
+  error = "not on Windows";
+}
+
 int wait_exit_code(unsigned long pid) {
   // The program may run as another account (the user Drover works for).
   HANDLE h = windows_port::open_process(

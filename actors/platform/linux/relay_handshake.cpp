@@ -1,0 +1,209 @@
+// The relay's SOCKS5 side of a connection (actors/platform/linux/
+// relay_worker.hpp): the proxy connection made, the name the application's
+// first bytes give, the greeting and CONNECT, the reply.
+#include <cerrno>
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "actors/platform/linux/relay_worker.hpp"
+#include "net/host_name.hpp"
+
+namespace drover::platform::linux_port {
+
+namespace {
+
+namespace socks5 = net::socks5;
+
+// The proxy's bytes during the handshake: its replies are short; what
+// follows CONNECT's reply is the server's first bytes, bounded here.
+constexpr size_t handshake_limit = 64 << 10;
+// How long a client that speaks first (TLS, HTTP) is given for its first
+// bytes once the proxy has accepted; then the address is used.
+constexpr std::chrono::milliseconds name_wait{300};
+
+// Where clients speak first and name their server: HTTPS and HTTP.
+bool is_web_port(uint16_t port) {
+  return port == 443 || port == 80 || port == 8443 || port == 8080;
+}
+
+} // namespace
+
+void worker::on_connected(stream& s) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(s.up, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) {
+    auto why = errno_text(err);
+    fail(s,
+         s.direct ? "cannot connect: " + why
+                  : "cannot connect to the proxy: " + why,
+         !s.direct);
+    return;
+  }
+  if (s.direct)
+    return start_relaying(s);
+  if (!shared_.options.proxy.connect_by_name || s.by_address)
+    return start_exchange(s);
+  s.step = phase::naming;
+  try_name(s);
+}
+
+// The name the application's first bytes give (a TLS ClientHello's SNI, an
+// HTTP Host header), looked at without taking them: they stay in the socket
+// for the relay to move on. Usually there by the time the proxy accepted
+// (the application's handshake is local, the proxy's a round trip away);
+// on a web port, or once part of a hello came, waited for a little longer.
+void worker::try_name(stream& s) {
+  uint8_t first[net::max_first_bytes];
+  auto n = ::recv(s.app, first, sizeof first, MSG_PEEK);
+  std::string host;
+  auto found = net::first_bytes::unnamed;
+  if (n > 0)
+    found = net::host_of_first_bytes(first, static_cast<size_t>(n), host);
+  else if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    found = net::first_bytes::need_more;
+  if (found == net::first_bytes::need_more
+      && (n > 0 || is_web_port(s.remote.port))) {
+    if (!s.name_awaited) {
+      s.name_awaited = true;
+      name_deadlines_.emplace_back(relay_clock::now() + name_wait, s.id);
+    }
+    return; // the application's next bytes, or the deadline
+  }
+  if (found == net::first_bytes::named)
+    s.name = std::move(host);
+  start_exchange(s);
+}
+
+void worker::start_exchange(stream& s) {
+  const auto& proxy = shared_.options.proxy;
+  auto to = socks5::address::from_ipv4(s.remote.ip, s.remote.port);
+  if (!s.name.empty())
+    socks5::address::from_domain(s.name, s.remote.port, to);
+  s.exchange = std::make_unique<socks5::client_handshake>(
+      proxy.auth, proxy.login, proxy.password, socks5::command::connect, to);
+  bool pipelined = !proxy.auth && shared_.pipelining.load();
+  auto greeting
+      = pipelined ? s.exchange->start_pipelined() : s.exchange->start();
+  if (pipelined) {
+    // Woken once for the method selection and the reply together (2 + at
+    // least 10 bytes), not once for each; an end or an error still wakes.
+    int both = 12;
+    ::setsockopt(s.up, SOL_SOCKET, SO_RCVLOWAT, &both, sizeof both);
+  }
+  s.step = phase::handshake;
+  // A fresh socket's send buffer always takes the few bytes of a SOCKS5
+  // message; a short write means the connection is already broken.
+  if (::send(s.up, greeting.bytes, greeting.size, MSG_NOSIGNAL)
+      != static_cast<ssize_t>(greeting.size))
+    fail(s, "the proxy closed the connection", true);
+}
+
+void worker::on_handshake(stream& s) {
+  uint8_t buffer[4096];
+  bool closed = false;
+  for (;;) {
+    auto n = ::recv(s.up, buffer, sizeof buffer, 0);
+    if (n > 0) {
+      s.pending.insert(s.pending.end(), buffer, buffer + n);
+      if (s.pending.size() > handshake_limit)
+        return fail(s, "the proxy sent too much before its reply", true);
+      continue;
+    }
+    if (n == 0) {
+      closed = true;
+      break;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN)
+      break;
+    return fail(s, "the proxy's connection failed: " + errno_text(errno), true);
+  }
+  using action = socks5::client_handshake::step::action;
+  bool write_failed = false;
+  auto step = socks5::drive(*s.exchange, s.pending,
+                            [&](const uint8_t* bytes, size_t size) {
+                              if (::send(s.up, bytes, size, MSG_NOSIGNAL)
+                                  != static_cast<ssize_t>(size))
+                                write_failed = true;
+                            });
+  // Ended before a whole reply; after one (a refusal, or a server that
+  // answered and closed at once) the reply decides, and the end of data
+  // is read again by the relay.
+  if (closed && step.what != action::failed && step.what != action::done) {
+    bool greeting
+        = s.exchange->current() == socks5::client_handshake::stage::greeting;
+    return fail(s,
+                greeting ? "the proxy refused or closed the connection"
+                         : "the proxy closed the connection during the "
+                           "handshake",
+                true);
+  }
+  if (write_failed)
+    return fail(s, "the proxy closed the connection", true);
+  if (step.what == action::need_more)
+    return;
+  if (step.what != action::done) {
+    auto err
+        = step.what == action::failed ? step.err : socks5::error::out_of_order;
+    bool login_failed = err == socks5::error::auth_rejected
+                        || err == socks5::error::no_acceptable_method;
+    // A name the proxy could not resolve or reach may still work by the
+    // address this computer found: what worked without names keeps working.
+    if (!s.name.empty() && !login_failed && err != socks5::error::out_of_order)
+      return retry_by_address(s);
+    // The proxy answered: it works; the destination is the trouble
+    // (unreachable, refused), except for a failed login.
+    return fail(s, socks5::message(err), login_failed);
+  }
+  s.exchange.reset();
+  int one = 1;
+  ::setsockopt(s.up, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+  // What followed the reply is the server's first bytes: they wait in the
+  // pipe towards the application like any later ones.
+  if (!s.pending.empty()) {
+    if (!take_pipe(s.to_app.pipe))
+      return fail(s, "cannot open a pipe: " + errno_text(errno), false);
+    auto n = ::write(s.to_app.pipe.w, s.pending.data(), s.pending.size());
+    if (n != static_cast<ssize_t>(s.pending.size()))
+      return fail(s, "cannot buffer the server's first bytes", false);
+    s.to_app.pipe.held = s.pending.size();
+  }
+  s.pending.clear();
+  s.pending.shrink_to_fit();
+  start_relaying(s);
+}
+
+void worker::retry_by_address(stream& s) {
+  ::close(s.up); // leaves the epoll set with it
+  s.exchange.reset();
+  s.pending.clear();
+  s.name.clear();
+  s.by_address = true;
+  s.step = phase::connecting;
+  std::string why;
+  s.up = start_tcp_connect(shared_.options.proxy.proxy, why);
+  if (s.up == invalid_socket)
+    return fail(s, "cannot connect to the proxy: " + why,
+                !out_of_descriptors());
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = reinterpret_cast<uint64_t>(&s) | 1;
+  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, s.up, &ev) != 0)
+    fail(s, "the relay's event queue: " + errno_text(errno), false);
+}
+
+void worker::check_name_deadlines(relay_clock::time_point now) {
+  while (!name_deadlines_.empty() && name_deadlines_.front().first <= now) {
+    auto id = name_deadlines_.front().second;
+    name_deadlines_.pop_front();
+    auto it = streams_.find(id);
+    if (it != streams_.end() && it->second->step == phase::naming)
+      start_exchange(*it->second); // by its address
+  }
+}
+
+} // namespace drover::platform::linux_port
