@@ -52,6 +52,7 @@ kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
   opts.proxy.connect_timeout = upstream.connect_timeout;
   opts.proxy.associate_timeout = upstream.udp_associate_timeout;
   opts.proxy.connect_by_name = upstream.connect_by_name;
+  opts.proxy.http = upstream.http;
   opts.mode = platform::relay_mode::refuse; // until the flow-manager says
   opts.udp_mode = platform::relay_mode::refuse;
   std::string error;

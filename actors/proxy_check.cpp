@@ -14,6 +14,7 @@ probe_request proxy_check_request(const config::proxy_settings& proxy,
   req.password = proxy.password;
   req.budget = std::chrono::seconds{2};
   req.try_pipelining = true;
+  req.http = proxy.type == config::proxy_type::http;
   return req;
 }
 

@@ -3,9 +3,11 @@
 #include <cstring>
 #include <optional>
 #include <random>
+#include <vector>
 
 #include "actors/platform/probe_socket.hpp"
 #include "actors/platform/sockets.hpp"
+#include "net/http_connect.hpp"
 #include "net/socks5.hpp"
 #include "net/socks5_handshake.hpp"
 #include "net/stun.hpp"
@@ -85,6 +87,32 @@ public:
         return "the proxy closed the connection";
       }
       used_ += n;
+    }
+  }
+
+  // Sends an HTTP CONNECT and reads the answer's header into `a`; "" or
+  // what went wrong on the way (an answer that is no CONNECT's is `a`'s).
+  std::string http_exchange(const std::string& request,
+                            net::http_connect::answer& a) {
+    if (auto e = send_all(reinterpret_cast<const uint8_t*>(request.data()),
+                          request.size());
+        !e.empty())
+      return e;
+    std::vector<uint8_t> in;
+    for (;;) {
+      a = net::http_connect::read_answer(in.data(), in.size());
+      if (a.what != net::http_connect::outcome::need_more)
+        return "";
+      if (!wait(false))
+        return "the proxy did not answer in time";
+      size_t n = 0;
+      std::string error;
+      auto st = socket_.receive(buf_, sizeof buf_, n, error);
+      if (st == probe_socket::status::failed)
+        return error;
+      if (st == probe_socket::status::done && n == 0)
+        return "the proxy closed the connection";
+      in.insert(in.end(), buf_, buf_ + n);
     }
   }
 
@@ -260,9 +288,84 @@ bool reads_pipelined(const probe_request& request, uint32_t greeting_micros) {
          && refused <= socks5::error::unassigned_reply_code;
 }
 
+// An HTTP proxy: the TCP connect, a CONNECT (to the check's target, or to
+// the proxy itself: any well-formed answer shows an HTTP proxy), and no
+// UDP, which HTTP proxies do not relay.
+probe_result probe_http_proxy(const probe_request& request) {
+  probe_result out;
+  probe_connection c{clock::now() + request.budget};
+  auto step = [&](const std::string& name, probe_verdict on_failure,
+                  const std::string& info, auto&& body) {
+    auto start = clock::now();
+    std::string error = body();
+    out.steps.push_back({name, error.empty(), micros_since(start),
+                         error.empty() ? info : error});
+    if (!error.empty() && out.reason.empty()) {
+      out.verdict = on_failure;
+      out.reason = name + ": " + error;
+    }
+    return error.empty();
+  };
+  if (!step("TCP connect", probe_verdict::unreachable, "",
+            [&] { return c.connect(request.proxy); }))
+    return out;
+  net::http_connect::answer a;
+  std::string host = net::to_string(request.proxy.ip);
+  uint16_t port = request.proxy.port;
+  std::string error;
+  if (request.connect_to) {
+    auto ip = resolve_ipv4(request.connect_to->host, error);
+    if (!ip)
+      error += " (this computer cannot look the name up)";
+    host = ip ? net::to_string(*ip) : host;
+    port = request.connect_to->port;
+  }
+  auto name = request.connect_to ? "CONNECT " + request.connect_to->text()
+                                 : std::string{"HTTP CONNECT"};
+  bool answered
+      = step(name, probe_verdict::unreachable,
+             request.connect_to ? "connected through the proxy"
+                                : "the HTTP proxy answered",
+             [&] {
+               if (!error.empty())
+                 return error;
+               auto e = c.http_exchange(
+                   net::http_connect::request(
+                       host, port, request.auth ? request.login : std::string{},
+                       request.auth ? request.password : std::string{}),
+                   a);
+               if (!e.empty())
+                 return e;
+               using net::http_connect::outcome;
+               bool fine
+                   = a.what == outcome::connected
+                     || (!request.connect_to && a.what == outcome::refused);
+               return fine ? std::string{} : net::http_connect::message(a);
+             });
+  if (!answered) {
+    using net::http_connect::outcome;
+    if (a.what == outcome::auth_required)
+      out.verdict = probe_verdict::auth_rejected;
+    else if (a.what == outcome::not_http || a.what == outcome::too_large)
+      out.verdict = probe_verdict::not_socks5;
+    else if (a.what == outcome::refused)
+      out.verdict = probe_verdict::path_failed;
+    return out;
+  }
+  out.udp_refused = true;
+  out.udp_detail = "an HTTP proxy relays no UDP";
+  out.steps.push_back({"UDP", false, 0,
+                       "an HTTP proxy relays no UDP: Discord voice will not "
+                       "work through it"});
+  out.verdict = probe_verdict::tcp_only;
+  return out;
+}
+
 } // namespace
 
 probe_result probe_proxy(const probe_request& request) {
+  if (request.http)
+    return probe_http_proxy(request);
   probe_result out;
   auto deadline = clock::now() + request.budget;
   probe_connection c{deadline};

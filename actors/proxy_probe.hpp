@@ -41,6 +41,10 @@ struct probe_request {
   /// greeting and a request sent together (only without a login): the
   /// relay then saves a round trip on every connection.
   bool try_pipelining = false;
+  /// An HTTP proxy (CONNECT), not SOCKS5: TCP only. Without `connect_to`
+  /// the check CONNECTs to the proxy's own address, and any well-formed
+  /// answer shows an HTTP proxy is there (407: the login).
+  bool http = false;
 };
 
 struct probe_step {

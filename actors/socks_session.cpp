@@ -11,6 +11,7 @@
 #include "actors/panic.hpp"
 #include "actors/platform/sockets.hpp"
 #include "net/host_name.hpp"
+#include "net/http_connect.hpp"
 #include "net/socks5.hpp"
 #include "net/socks5_handshake.hpp"
 
@@ -148,6 +149,17 @@ void begin_exchange(caf::io::broker* self, const state_ptr& st,
       st->name, "connect",
       {{"to", host.empty() ? net::to_string(st->flow.remote.ip) : host},
        {"port", st->flow.remote.port}});
+  if (st->upstream.http) {
+    // One request; the answer comes as the SOCKS5 reply would.
+    auto text = net::http_connect::request(
+        host.empty() ? net::to_string(st->flow.remote.ip) : host,
+        st->flow.remote.port,
+        st->upstream.auth ? st->upstream.login : std::string{},
+        st->upstream.auth ? st->upstream.password : std::string{});
+    write(self, st->up_out, reinterpret_cast<const uint8_t*>(text.data()),
+          text.size());
+    return;
+  }
   // The login and password stay in st->upstream as long as the exchange.
   st->exchange = std::make_unique<socks5::client_handshake>(
       st->upstream.auth, st->upstream.login, st->upstream.password,
@@ -170,7 +182,26 @@ void on_first_bytes(caf::io::broker* self, const state_ptr& st, bool last) {
 }
 
 // Advances the SOCKS5 exchange with what the proxy sent so far.
+void on_http_answer(caf::io::broker* self, const state_ptr& st) {
+  using net::http_connect::outcome;
+  auto a = net::http_connect::read_answer(st->handshake.data(),
+                                          st->handshake.size());
+  if (a.what == outcome::need_more)
+    return;
+  if (a.what == outcome::connected) {
+    // What followed the answer is the server's.
+    st->handshake.erase(st->handshake.begin(),
+                        st->handshake.begin()
+                            + static_cast<long>(a.header_size));
+    return start_pumping(self, st);
+  }
+  (a.what == outcome::refused ? fail : proxy_failed)(
+      self, st, net::http_connect::message(a));
+}
+
 void on_handshake_data(caf::io::broker* self, const state_ptr& st) {
+  if (st->step == phase::handshake && st->upstream.http)
+    return on_http_answer(self, st);
   if (!st->exchange || st->step != phase::handshake)
     return; // a late read after the exchange ended (done, failed, closed)
   using action = socks5::client_handshake::step::action;

@@ -32,8 +32,8 @@ std::string check_summary(const probe_result& r) {
       return text + ".";
     }
     case v::not_socks5:
-      return "This is not a SOCKS5 proxy: " + r.reason
-             + ". Check [proxy] host and port.";
+      return "This is not the kind of proxy [proxy] type says: " + r.reason
+             + ". Check [proxy] host, port and type.";
     case v::tcp_only:
       return "TCP works through this proxy, but it does not relay UDP ("
              + r.udp_detail

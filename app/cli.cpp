@@ -260,6 +260,7 @@ int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
     req.auth = proxy.auth;
     req.login = proxy.login;
     req.password = proxy.password;
+    req.http = proxy.type == config::proxy_type::http;
     req.connect_to = probe_target{tcp->host, tcp->port};
     req.stun = probe_target{udp->host, udp->port};
     req.budget = *timeout;

@@ -232,6 +232,9 @@ void read_cidrs(reader& r, const toml::node& n, const std::string& k,
     out = std::move(cidrs);
 }
 
+constexpr std::array<std::pair<std::string_view, proxy_type>, 2> proxy_types
+    = {{{"socks5", proxy_type::socks5}, {"http", proxy_type::http}}};
+
 constexpr std::array<std::pair<std::string_view, not_proxying>, 2>
     not_proxying_choices
     = {{{"block", not_proxying::block}, {"direct", not_proxying::direct}}};
@@ -293,13 +296,15 @@ const section_schema<proxy_settings>& proxy_schema() {
   using S = proxy_settings;
   static const section_schema<S> s{
       "proxy",
-      "# The upstream SOCKS5 proxy. It must support UDP ASSOCIATE for "
-      "Discord voice.",
+      "# The upstream proxy: SOCKS5 (with UDP ASSOCIATE for Discord voice), "
+      "or an HTTP proxy's CONNECT (TCP only).",
       {
           make<S, std::string>("host", &S::host, read_host, as_string),
           integer("port", &S::port, 1, 65535),
+          choice("type", &S::type, proxy_types,
+                 "socks5 | http (HTTP CONNECT: TCP only, no voice)"),
           boolean("auth", &S::auth,
-                  "username/password authentication (RFC 1929)"),
+                  "a login and password (SOCKS5: RFC 1929; HTTP: Basic)"),
           make<S, std::string>("login", &S::login, read_credential, as_string),
           make<S, std::string>("password", &S::password, read_credential,
                                as_string),

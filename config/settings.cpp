@@ -40,6 +40,10 @@ const char* to_string(ui_theme x) {
   return "dark";
 }
 
+const char* to_string(proxy_type x) {
+  return x == proxy_type::http ? "http" : "socks5";
+}
+
 const char* to_string(not_proxying x) {
   return x == not_proxying::direct ? "direct" : "block";
 }

@@ -25,14 +25,19 @@ enum class ui_theme { dark, light, automatic };
 /// What a target's new connections do while the proxy cannot be used
 /// (Starting, Reconnecting, Failed): blocked (fail closed), or direct.
 enum class not_proxying { block, direct };
+/// What the upstream speaks: SOCKS5 (TCP and UDP), or HTTP CONNECT (TCP
+/// only: the targets' UDP then follows `when_not_proxying`).
+enum class proxy_type { socks5, http };
 
 const char* to_string(log_level x);
 const char* to_string(ui_theme x);
 const char* to_string(not_proxying x);
+const char* to_string(proxy_type x);
 
 struct proxy_settings {
   std::string host = "95.165.72.59";
   uint16_t port = 12334;
+  proxy_type type = proxy_type::socks5;
   bool auth = false;
   std::string login;
   std::string password;

@@ -34,16 +34,18 @@ case "${1:-run}" in
   package) ensure_packages "${native[@]}" "${packaging[@]}" ;;
   test)
     ensure_packages "${native[@]}" "${testing[@]}"
-    # shadowsocks-libev, a real upstream of the e2e tests (ss-local): its
-    # binaries only. Debian's package starts an ss-server service of its
-    # own; one installed here is turned off again (the tests run theirs, in
-    # a namespace).
-    if ! command -v ss-local >/dev/null; then
-      ensure_packages shadowsocks-libev
-      if command -v systemctl >/dev/null; then
-        systemctl disable --now shadowsocks-libev >/dev/null 2>&1 || true
+    # shadowsocks-libev (ss-local) and tinyproxy (an HTTP proxy), real
+    # upstreams of the e2e tests: their binaries only. Debian's packages
+    # start services of their own; ones installed here are turned off
+    # again (the tests run theirs, in a namespace).
+    for tool in ss-local:shadowsocks-libev tinyproxy:tinyproxy; do
+      if ! command -v "${tool%%:*}" >/dev/null; then
+        ensure_packages "${tool#*:}"
+        if command -v systemctl >/dev/null; then
+          systemctl disable --now "${tool#*:}" >/dev/null 2>&1 || true
+        fi
       fi
-    fi
+    done
     "$(dirname "$0")/build-caf-mingw.sh" >/dev/null
     ;;
   *) die "usage: setup.sh run|package|test|bench" ;;

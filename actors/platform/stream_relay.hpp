@@ -32,6 +32,8 @@ struct relay_proxy {
   /// HTTP Host), so the proxy resolves it; else, and without one, by the
   /// address the application connected to.
   bool connect_by_name = true;
+  /// An HTTP proxy (CONNECT, TCP only), not SOCKS5.
+  bool http = false;
 };
 
 /// What happens to a new connection (or an application socket's datagrams):

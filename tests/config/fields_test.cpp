@@ -67,6 +67,7 @@ TEST(config_fields, every_key_on_its_own_makes_the_settings_differ) {
       {"proxy.udp_associate_timeout", "\"6s\""},
       {"proxy.tcp_connect_timeout", "\"11s\""},
       {"proxy.connect_by_name", "false"},
+      {"proxy.type", "\"http\""},
       {"targets.processes", "[\"a.exe\"]"},
       {"targets.include_vesktop", "true"},
       {"targets.when_not_proxying", "\"direct\""},

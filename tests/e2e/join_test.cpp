@@ -127,25 +127,12 @@ TEST_F(engine_e2e, nobody_has_another_process_put_in_place) {
   auto engine = engine_with_group(*w);
   event_watch events{*w};
   ASSERT_TRUE(events.wait(became("active"), 20s)) << engine->output();
-  auto inode = sh_output("stat -L -c %i /run/netns/" + w->app.name());
-  inode.erase(inode.find_last_not_of(" \n") + 1);
-  auto socket = "/run/drover/control-" + inode + ".sock";
-  auto script = w->dir / "ask.py";
-  std::ofstream{script}
-      << "import socket, sys\n"
-      << "s = socket.socket(socket.AF_UNIX)\n"
-      << "s.connect(sys.argv[2])\n"
-      << "s.sendall(('run ' + sys.argv[1] + '\\n').encode())\n"
-      << "out = b''\n"
-      << "while True:\n"
-      << "    b = s.recv(4096)\n"
-      << "    if not b: break\n"
-      << "    out += b\n"
-      << "print(out.decode())\n";
+  auto socket = w->control_socket();
+  auto script = control_client_script(w->dir);
   for (auto pid : {std::string{"1"}, std::to_string(engine->pid())}) {
     child c{{"ip", "netns", "exec", w->app.name(), "setpriv", "--reuid=65534",
              "--regid=65534", "--groups=4242", "/usr/bin/python3",
-             script.string(), pid, socket}};
+             script.string(), socket, "run " + pid, ""}};
     c.wait(20s);
     EXPECT_NE(c.output().find("error\nprocess " + pid
                               + " is neither yours nor a child of yours"),

@@ -192,13 +192,6 @@ std::unique_ptr<child> resolving_proxy(world& w) {
       "127.0.0.1 localhost\n" + server_ip + " " + site + "\n");
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in{p};
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 } // namespace
 
 // The program's DNS lies (the name points where nothing is); the proxy is
@@ -249,7 +242,7 @@ void the_proxy_is_asked_for_names(std::unique_ptr<world>& w) {
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("peer " + proxy_ip + ":"), std::string::npos)
       << "the HTTP server, reached through the proxy: " << out;
-  auto log = read_file(w->dir / "dante-1083.log");
+  auto log = read_text(w->dir / "dante-1083.log");
   EXPECT_NE(log.find("hostname " + site
                      + ".443 in connect-request resolved "
                        "to address "
@@ -295,7 +288,7 @@ TEST_F(engine_e2e, without_connect_by_name_the_proxy_gets_the_address) {
            "10", "--resolve", site + ":80:" + server_ip,
            "http://" + site + "/"}};
   EXPECT_EQ(c.wait(20s), 0) << c.output();
-  auto log = read_file(w->dir / "dante-1083.log");
+  auto log = read_text(w->dir / "dante-1083.log");
   EXPECT_NE(log.find("ATYP: 1"), std::string::npos) << log;
   EXPECT_EQ(log.find("ATYP: 3"), std::string::npos) << log;
   EXPECT_EQ(log.find(site), std::string::npos) << log;
@@ -365,4 +358,111 @@ TEST_F(engine_e2e, tcp_and_udp_go_through_shadowsocks_ss_local) {
   EXPECT_EQ(count(out, "seen " + proxy_ip + ":"), 3) << out;
   EXPECT_EQ(w->log().find("tcp_only"), std::string::npos);
   EXPECT_EQ(w->log().find("does not relay UDP"), std::string::npos) << w->log();
+}
+
+// -- An HTTP proxy (CONNECT): tinyproxy ------------------------------------
+
+namespace {
+
+constexpr uint16_t tinyproxy_port = 1085;
+
+// Debian's tinyproxy on the proxy's address, wanting a login; its log
+// names each CONNECT. Null when not installed.
+std::unique_ptr<child> start_tinyproxy(world& w) {
+  if (sh("command -v tinyproxy >/dev/null") != 0)
+    return nullptr;
+  auto conf = w.dir / "tinyproxy.conf";
+  std::ofstream{conf} << "User nobody\nGroup nogroup\n"
+                      << "Port " << tinyproxy_port << "\nListen " << proxy_ip
+                      << "\nTimeout 60\nAllow 0.0.0.0/0\nLogLevel Info\n"
+                      << "BasicAuth drovertest s3cret-pass\n";
+  auto c = std::make_unique<child>(
+      std::vector<std::string>{"ip", "netns", "exec", w.remote.name(),
+                               "tinyproxy", "-d", "-c", conf.string()});
+  for (int i = 0; i < 100 && !w.proxy_accepts(tinyproxy_port); ++i)
+    ::usleep(50000);
+  return c;
+}
+
+std::string http_proxy_config(const std::string& password) {
+  return "type = \"http\"\nauth = true\nlogin = \"drovertest\"\n"
+         "password = \""
+         + password + "\"\n";
+}
+
+} // namespace
+
+// An HTTP proxy carries TCP only: Active for TCP, the targets' UDP blocked
+// (as with any TCP-only proxy), and said so everywhere.
+TEST_F(engine_e2e, an_http_proxy_carries_tcp_and_says_voice_cannot) {
+  auto proxy = start_tinyproxy(*w);
+  if (!proxy)
+    GTEST_SKIP() << "needs tinyproxy (scripts/setup.sh test)";
+  ASSERT_TRUE(w->proxy_accepts(tinyproxy_port)) << proxy->output();
+  auto config = w->proxy_config(
+      tinyproxy_port, http_proxy_config("s3cret-pass")
+                          + "[targets]\nprocesses = [\"peer-http\"]\n");
+  auto target = w->dir / "peer-http";
+  fs::copy_file(DROVER_PEER, target, fs::copy_options::overwrite_existing);
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config", config.string()},
+               w->env()};
+  event_watch events{*w};
+  ASSERT_TRUE(events.wait("\"tcp_only\":true", 20s))
+      << events.output() << w->log();
+  EXPECT_NE(events.output().find("it does not relay UDP (an HTTP proxy relays "
+                                 "no UDP)"),
+            std::string::npos)
+      << events.output();
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"ip", "netns", "exec", w->app.name(),
+                                  target.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child c{argv};
+    int code = c.wait(30s);
+    return std::make_pair(code, c.output());
+  };
+  auto [code, out] = run({"http-get", server_ip, "80"});
+  EXPECT_EQ(code, 0) << out << w->log();
+  EXPECT_NE(out.find("seen " + proxy_ip + ":"), std::string::npos)
+      << "through tinyproxy: " << out;
+  std::tie(code, out) = run({"udp-client", server_ip, "7", "1"});
+  EXPECT_NE(code, 0) << "UDP blocked: " << out;
+  EXPECT_EQ(w->log().find("s3cret-pass"), std::string::npos)
+      << "the password in no log";
+
+  auto [check_code, said] = w->check(
+      {"--tcp-target", server_ip + ":80", "--timeout", "2s"}, config);
+  EXPECT_EQ(check_code, 1) << said;
+  EXPECT_NE(said.find("  ok    CONNECT " + server_ip + ":80"),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find("TCP works through this proxy, but it does not relay "
+                      "UDP (an HTTP proxy relays no UDP)"),
+            std::string::npos)
+      << said;
+  EXPECT_EQ(said.find("s3cret-pass"), std::string::npos);
+}
+
+// A wrong password: tinyproxy answers 401, which no retry changes: Failed
+// at once, saying so.
+TEST_F(engine_e2e, an_http_proxys_refused_login_fails_at_once) {
+  auto proxy = start_tinyproxy(*w);
+  if (!proxy)
+    GTEST_SKIP() << "needs tinyproxy (scripts/setup.sh test)";
+  ASSERT_TRUE(w->proxy_accepts(tinyproxy_port)) << proxy->output();
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config",
+                w->proxy_config(tinyproxy_port, http_proxy_config("wrong-pass"))
+                    .string()},
+               w->env()};
+  event_watch events{*w};
+  ASSERT_TRUE(events.wait(became("failed"), 20s)) << events.output();
+  EXPECT_NE(events.output().find("the HTTP proxy wants a login, or refused "
+                                 "the one given (401 Unauthorized)"),
+            std::string::npos)
+      << events.output();
+  EXPECT_EQ(events.output().find(in_state("reconnecting")), std::string::npos)
+      << "no retry changes a refused login: " << events.output();
+  EXPECT_EQ(w->log().find("wrong-pass"), std::string::npos);
 }

@@ -31,13 +31,6 @@ std::vector<fs::path> crash_reports(world& w) {
   return out;
 }
 
-std::string read(const fs::path& p) {
-  std::ifstream in{p};
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 } // namespace
 
 TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
@@ -59,7 +52,7 @@ TEST_F(engine_e2e, a_panic_leaves_a_crash_report_fails_closed_and_retry_heals) {
       << engine->output();
   auto reports = crash_reports(*w);
   ASSERT_EQ(reports.size(), 1u) << engine->output();
-  auto report = read(reports.front());
+  auto report = read_text(reports.front());
   for (auto part :
        {"actor:          flow-manager",
         "exception:      injected fault (a test hook)",

@@ -62,11 +62,7 @@ protected:
         << engine->output();
   }
 
-  std::string socket_path() {
-    auto inode = sh_output("stat -L -c %i /run/netns/" + w->app.name());
-    inode.erase(inode.find_last_not_of(" \n") + 1);
-    return "/run/drover/control-" + inode + ".sock";
-  }
+  std::string socket_path() { return w->control_socket(); }
 
   // A connection to the control socket, as root (-1 if none).
   int connect_control() {
@@ -141,12 +137,7 @@ protected:
     return n;
   }
 
-  std::string read(const fs::path& p) {
-    std::ifstream in{p};
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string read(const fs::path& p) { return read_text(p); }
 
   fs::path home, folder, config, secret;
   std::unique_ptr<child> engine;
@@ -240,18 +231,7 @@ TEST_F(security_e2e, the_group_may_look_but_not_change) {
   // A member of the group, over the control socket (a plain Python
   // client): one command, the answer.
   auto as_member = [&](const std::string& command, const std::string& body) {
-    auto script = w->dir / "client.py";
-    std::ofstream{script}
-        << "import socket, sys\n"
-        << "s = socket.socket(socket.AF_UNIX)\n"
-        << "s.connect(sys.argv[1])\n"
-        << "s.sendall(sys.argv[2].encode() + b'\\n' + sys.argv[3].encode())\n"
-        << "out = b''\n"
-        << "while True:\n"
-        << "    b = s.recv(4096)\n"
-        << "    if not b: break\n"
-        << "    out += b\n"
-        << "print(out.decode())\n";
+    auto script = control_client_script(w->dir);
     child c{{"ip", "netns", "exec", w->app.name(), "setpriv", "--reuid=65534",
              "--regid=65534", "--groups=4242", "/usr/bin/python3",
              script.string(), socket_path(), command, body}};

@@ -286,6 +286,13 @@ struct world : drover::test::proxy_lab {
     return {code, c.output()};
   }
 
+  // Where a root engine in the app namespace keeps its control socket.
+  std::string control_socket() {
+    auto inode = sh_output("stat -L -c %i /run/netns/" + app.name());
+    inode.erase(inode.find_last_not_of(" \n") + 1);
+    return "/run/drover/control-" + inode + ".sock";
+  }
+
   std::string rules() {
     return sh_output(app.exec("iptables-save -t raw"))
            + sh_output(app.exec("ip6tables-save -t raw"));
@@ -355,6 +362,33 @@ inline int count(const std::string& haystack, const std::string& needle) {
        pos = haystack.find(needle, pos + 1))
     ++n;
   return n;
+}
+
+// A whole text file ("" when it cannot be read).
+inline std::string read_text(const fs::path& p) {
+  std::ifstream in{p};
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A plain Python client of the control socket, written into `dir`:
+// `python3 SCRIPT SOCKET COMMAND BODY` sends the command line and the body,
+// and prints the whole answer.
+inline fs::path control_client_script(const fs::path& dir) {
+  auto script = dir / "control_client.py";
+  std::ofstream{script}
+      << "import socket, sys\n"
+      << "s = socket.socket(socket.AF_UNIX)\n"
+      << "s.connect(sys.argv[1])\n"
+      << "s.sendall(sys.argv[2].encode() + b'\\n' + sys.argv[3].encode())\n"
+      << "out = b''\n"
+      << "while True:\n"
+      << "    b = s.recv(4096)\n"
+      << "    if not b: break\n"
+      << "    out += b\n"
+      << "print(out.decode())\n";
+  return script;
 }
 
 class engine_e2e : public ::testing::Test {

@@ -9,6 +9,7 @@
 
 #include "actors/platform/linux/relay_worker.hpp"
 #include "net/host_name.hpp"
+#include "net/http_connect.hpp"
 
 namespace drover::platform::linux_port {
 
@@ -79,6 +80,18 @@ void worker::try_name(stream& s) {
 
 void worker::start_exchange(stream& s) {
   const auto& proxy = shared_.options.proxy;
+  if (proxy.http) {
+    // One request; the answer comes as the SOCKS5 reply would.
+    auto text = net::http_connect::request(
+        s.name.empty() ? net::to_string(s.remote.ip) : s.name, s.remote.port,
+        proxy.auth ? proxy.login : std::string{},
+        proxy.auth ? proxy.password : std::string{});
+    s.step = phase::handshake;
+    if (::send(s.up, text.data(), text.size(), MSG_NOSIGNAL)
+        != static_cast<ssize_t>(text.size()))
+      fail(s, "the proxy closed the connection", true);
+    return;
+  }
   auto to = socks5::address::from_ipv4(s.remote.ip, s.remote.port);
   if (!s.name.empty())
     socks5::address::from_domain(s.name, s.remote.port, to);
@@ -99,6 +112,72 @@ void worker::start_exchange(stream& s) {
   if (::send(s.up, greeting.bytes, greeting.size, MSG_NOSIGNAL)
       != static_cast<ssize_t>(greeting.size))
     fail(s, "the proxy closed the connection", true);
+}
+
+// What the proxy's bytes so far say: wait for more, the tunnel is open
+// (`pending` then holds only the server's first bytes), or it failed.
+worker::reply worker::socks5_reply(stream& s, bool closed) {
+  using action = socks5::client_handshake::step::action;
+  bool write_failed = false;
+  auto step = socks5::drive(*s.exchange, s.pending,
+                            [&](const uint8_t* bytes, size_t size) {
+                              if (::send(s.up, bytes, size, MSG_NOSIGNAL)
+                                  != static_cast<ssize_t>(size))
+                                write_failed = true;
+                            });
+  // Ended before a whole reply; after one (a refusal, or a server that
+  // answered and closed at once) the reply decides, and the end of data
+  // is read again by the relay.
+  if (closed && step.what != action::failed && step.what != action::done) {
+    bool greeting
+        = s.exchange->current() == socks5::client_handshake::stage::greeting;
+    return {reply::failed,
+            greeting ? "the proxy refused or closed the connection"
+                     : "the proxy closed the connection during the handshake",
+            true, false};
+  }
+  if (write_failed)
+    return {reply::failed, "the proxy closed the connection", true, false};
+  if (step.what == action::need_more)
+    return {reply::wait, {}, false, false};
+  if (step.what != action::done) {
+    auto err
+        = step.what == action::failed ? step.err : socks5::error::out_of_order;
+    bool login_failed = err == socks5::error::auth_rejected
+                        || err == socks5::error::no_acceptable_method;
+    // The proxy answered: it works; the destination is the trouble
+    // (unreachable, refused), except for a failed login.
+    return {reply::failed, socks5::message(err), login_failed,
+            !login_failed && err != socks5::error::out_of_order};
+  }
+  s.exchange.reset();
+  return {reply::open, {}, false, false};
+}
+
+worker::reply worker::http_reply(stream& s, bool closed) {
+  using net::http_connect::outcome;
+  auto a = net::http_connect::read_answer(s.pending.data(), s.pending.size());
+  switch (a.what) {
+    case outcome::need_more:
+      if (closed)
+        return {reply::failed,
+                "the proxy closed the connection before its "
+                "answer",
+                true, false};
+      return {reply::wait, {}, false, false};
+    case outcome::connected:
+      s.pending.erase(s.pending.begin(),
+                      s.pending.begin() + static_cast<long>(a.header_size));
+      return {reply::open, {}, false, false};
+    case outcome::refused:
+      // It answered: the destination (or its rules) is the trouble.
+      return {reply::failed, net::http_connect::message(a), false, true};
+    case outcome::auth_required:
+    case outcome::not_http:
+    case outcome::too_large:
+      break;
+  }
+  return {reply::failed, net::http_connect::message(a), true, false};
 }
 
 void worker::on_handshake(stream& s) {
@@ -122,42 +201,15 @@ void worker::on_handshake(stream& s) {
       break;
     return fail(s, "the proxy's connection failed: " + errno_text(errno), true);
   }
-  using action = socks5::client_handshake::step::action;
-  bool write_failed = false;
-  auto step = socks5::drive(*s.exchange, s.pending,
-                            [&](const uint8_t* bytes, size_t size) {
-                              if (::send(s.up, bytes, size, MSG_NOSIGNAL)
-                                  != static_cast<ssize_t>(size))
-                                write_failed = true;
-                            });
-  // Ended before a whole reply; after one (a refusal, or a server that
-  // answered and closed at once) the reply decides, and the end of data
-  // is read again by the relay.
-  if (closed && step.what != action::failed && step.what != action::done) {
-    bool greeting
-        = s.exchange->current() == socks5::client_handshake::stage::greeting;
-    return fail(s,
-                greeting ? "the proxy refused or closed the connection"
-                         : "the proxy closed the connection during the "
-                           "handshake",
-                true);
-  }
-  if (write_failed)
-    return fail(s, "the proxy closed the connection", true);
-  if (step.what == action::need_more)
+  auto r = s.exchange ? socks5_reply(s, closed) : http_reply(s, closed);
+  if (r.what == reply::wait)
     return;
-  if (step.what != action::done) {
-    auto err
-        = step.what == action::failed ? step.err : socks5::error::out_of_order;
-    bool login_failed = err == socks5::error::auth_rejected
-                        || err == socks5::error::no_acceptable_method;
+  if (r.what == reply::failed) {
     // A name the proxy could not resolve or reach may still work by the
     // address this computer found: what worked without names keeps working.
-    if (!s.name.empty() && !login_failed && err != socks5::error::out_of_order)
+    if (r.by_address_may_work && !s.name.empty())
       return retry_by_address(s);
-    // The proxy answered: it works; the destination is the trouble
-    // (unreachable, refused), except for a failed login.
-    return fail(s, socks5::message(err), login_failed);
+    return fail(s, r.why, r.proxy_fault);
   }
   s.exchange.reset();
   int one = 1;

@@ -125,6 +125,14 @@ private:
   void start_exchange(stream& s);
   void retry_by_address(stream& s);
   void on_handshake(stream& s);
+  struct reply {
+    enum { wait, open, failed } what = wait;
+    std::string why;                  // failed: for the log
+    bool proxy_fault = false;         // failed: the proxy's, not the server's
+    bool by_address_may_work = false; // failed: the destination refused
+  };
+  reply socks5_reply(stream& s, bool closed);
+  reply http_reply(stream& s, bool closed);
   void start_relaying(stream& s);
   // Moves what `d` can move now; false if the stream ended.
   bool pump(stream& s, direction& d, int from, int to);
