@@ -26,8 +26,17 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   port_ = new QSpinBox;
   port_->setObjectName("proxy_port");
   port_->setRange(1, 65535);
+  type_ = new QComboBox;
+  type_->setObjectName("proxy_type");
+  type_->addItem(tr("SOCKS5"));
+  type_->addItem(tr("HTTP (CONNECT; TCP only, no voice)"));
   auth_ = new QCheckBox(tr("The proxy wants a login"));
   auth_->setObjectName("proxy_auth");
+  by_name_ = new QCheckBox(tr("Let the proxy look up the names programs "
+                              "connect to (recommended)"));
+  by_name_->setObjectName("proxy_connect_by_name");
+  by_name_->setToolTip(tr("A wrong answer from this computer's DNS then "
+                          "no longer decides where TLS and HTTP go"));
   login_ = new QLineEdit;
   login_->setObjectName("proxy_login");
   password_ = new QLineEdit;
@@ -45,9 +54,11 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   autostart_->setObjectName("autostart");
   form->addRow(tr("Proxy host"), host_);
   form->addRow(tr("Proxy port"), port_);
+  form->addRow(tr("Proxy type"), type_);
   form->addRow(QString{}, auth_);
   form->addRow(tr("Login"), login_);
   form->addRow(tr("Password"), password_);
+  form->addRow(QString{}, by_name_);
   form->addRow(tr("Programs to proxy"), processes_);
   form->addRow(tr("Log level"), level_);
   form->addRow(QString{}, autostart_);
@@ -84,7 +95,9 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
 void settings_page::fill(const config::settings& s) {
   host_->setText(QString::fromStdString(s.proxy.host));
   port_->setValue(s.proxy.port);
+  type_->setCurrentIndex(s.proxy.type == config::proxy_type::http ? 1 : 0);
   auth_->setChecked(s.proxy.auth);
+  by_name_->setChecked(s.proxy.connect_by_name);
   login_->setText(QString::fromStdString(s.proxy.login));
   password_->setText(QString::fromStdString(s.proxy.password));
   login_->setEnabled(s.proxy.auth);
@@ -133,7 +146,10 @@ void settings_page::save() {
   auto s = current_;
   s.proxy.host = host_->text().trimmed().toStdString();
   s.proxy.port = static_cast<uint16_t>(port_->value());
+  s.proxy.type = type_->currentIndex() == 1 ? config::proxy_type::http
+                                            : config::proxy_type::socks5;
   s.proxy.auth = auth_->isChecked();
+  s.proxy.connect_by_name = by_name_->isChecked();
   s.proxy.login = login_->text().toStdString();
   s.proxy.password = password_->text().toStdString();
   s.targets.processes.clear();

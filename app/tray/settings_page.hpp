@@ -66,7 +66,9 @@ private:
   QString path_;
   QLineEdit* host_;
   QSpinBox* port_;
+  QComboBox* type_;
   QCheckBox* auth_;
+  QCheckBox* by_name_;
   QLineEdit* login_;
   QLineEdit* password_;
   QPlainTextEdit* processes_;

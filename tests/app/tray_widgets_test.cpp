@@ -130,6 +130,10 @@ TEST(tray_settings, a_valid_form_becomes_a_whole_valid_file) {
   field<QCheckBox>(page, "proxy_auth")->setChecked(true);
   field<QLineEdit>(page, "proxy_login")->setText("alice");
   field<QLineEdit>(page, "proxy_password")->setText("s3cret");
+  EXPECT_EQ(field<QComboBox>(page, "proxy_type")->currentIndex(), 0);
+  field<QComboBox>(page, "proxy_type")->setCurrentIndex(1);
+  EXPECT_TRUE(field<QCheckBox>(page, "proxy_connect_by_name")->isChecked());
+  field<QCheckBox>(page, "proxy_connect_by_name")->setChecked(false);
   field<QPlainTextEdit>(page, "target_processes")
       ->setPlainText("Discord\n\n vesktop \n");
   field<QPushButton>(page, "save_settings")->click();
@@ -141,6 +145,8 @@ TEST(tray_settings, a_valid_form_becomes_a_whole_valid_file) {
   EXPECT_EQ(parsed.value->proxy.port, 9050);
   EXPECT_TRUE(parsed.value->proxy.auth);
   EXPECT_EQ(parsed.value->proxy.password, "s3cret");
+  EXPECT_EQ(parsed.value->proxy.type, config::proxy_type::http);
+  EXPECT_FALSE(parsed.value->proxy.connect_by_name);
   EXPECT_EQ(parsed.value->targets.processes,
             (std::vector<std::string>{"Discord", "vesktop"}));
   page.saved(true, {});
