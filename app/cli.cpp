@@ -334,7 +334,7 @@ int headless(const options& o, std::ostream& err) {
 int run_command(const options& o, std::ostream& err) {
   // Beside a running engine (the tray's, a service's): it puts this process
   // in place, which then becomes the program.
-  if (auto joined = run_beside_engine(o.command, err))
+  if (auto joined = run_beside_engine(o.command, !o.config_path.empty(), err))
     return *joined;
   int code = exit_failure;
   auto setup = prepare_engine(o, false, err, code);

@@ -62,7 +62,7 @@ std::optional<std::string> ask_running(const std::string& command,
 } // namespace
 
 std::optional<int> run_beside_engine(const std::vector<std::string>& command,
-                                     std::ostream& err) {
+                                     bool own_config, std::ostream& err) {
   std::string answer;
   bool none = false;
   bool ran = talk_to_running(
@@ -78,6 +78,10 @@ std::optional<int> run_beside_engine(const std::vector<std::string>& command,
     err << "drover run: " << text;
   };
   if (answer.rfind("ok\n", 0) == 0) {
+    if (own_config)
+      said("Drover is already running here: " + command.front()
+           + " joins it, with its settings (--config is read only when no "
+             "Drover runs)");
     if (answer.size() > 3)
       said(answer.substr(3)); // why its connections wait, say
     err.flush();

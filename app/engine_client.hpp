@@ -20,9 +20,10 @@ int print_engine_status(bool json, bool follow, std::ostream& out,
 /// process in place as a target, then becomes CMD (whose exit code is then
 /// this process's). Nothing when no Drover answers (nothing said: the
 /// caller starts an engine of its own); otherwise the exit code, with what
-/// went wrong said on `err` as a sentence.
+/// went wrong said on `err` as a sentence. `own_config`: the caller named a
+/// config file, which the running engine does not read (said).
 std::optional<int> run_beside_engine(const std::vector<std::string>& command,
-                                     std::ostream& err);
+                                     bool own_config, std::ostream& err);
 
 /// `drover quit`: returns once the engine has ended (its rules, kernel
 /// programs and cgroup gone; the packages' removal relies on it), or

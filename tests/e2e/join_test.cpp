@@ -65,6 +65,18 @@ TEST_F(engine_e2e, drover_run_joins_a_running_engine_and_exits_as_the_program) {
       << events.output();
   std::tie(code, out) = drover_run(*w, {"sh", "-c", "exit 7"});
   EXPECT_EQ(code, 7) << "the exit code is the program's: " << out;
+  // A config file of its own is not the running engine's: said.
+  child with_config{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "run",
+                     "--config", (w->dir / "other.toml").string(), "--",
+                     "true"},
+                    w->env()};
+  EXPECT_EQ(with_config.wait(30s), 0) << with_config.output();
+  EXPECT_NE(with_config.output().find(
+                "drover run: Drover is already running here: true joins it, "
+                "with its settings (--config is read only when no Drover "
+                "runs)"),
+            std::string::npos)
+      << with_config.output();
   // Its UDP too, and a member of the group may ask for its own process.
   std::tie(code, out) = drover_run(
       *w, {DROVER_PEER, "udp-client", server_ip, "7", "2", "connected"},
