@@ -39,14 +39,6 @@ constexpr size_t read_chunk = 64u << 10;
 // HTTP Host); the proxy is then asked for the name (net/host_name.hpp).
 enum class phase { naming, handshake, pumping, done };
 
-// How long a client on a web port is given to name its server; elsewhere
-// (a server that speaks first, say) the address is used at once.
-constexpr std::chrono::milliseconds name_wait{300};
-
-bool is_web_port(uint16_t port) {
-  return port == 443 || port == 80 || port == 8443 || port == 8080;
-}
-
 struct session_state {
   flow_lookup flow;
   upstream_settings upstream;
@@ -318,11 +310,12 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
   st->up_in = self->add_scribe(up);
   st->up_out = self->add_scribe(up_dup);
   self->configure_read(st->up_in, receive_policy::at_most(1024));
-  if (st->upstream.connect_by_name && is_web_port(flow.remote.port)) {
+  if (st->upstream.connect_by_name
+      && net::names_expected_on(flow.remote.port)) {
     // The proxy connection is made meanwhile.
     st->step = phase::naming;
     self->configure_read(st->app_in, receive_policy::at_most(first_read_chunk));
-    self->delayed_send(self, name_wait, atom::sweep_v);
+    self->delayed_send(self, net::name_wait, atom::sweep_v);
   } else {
     begin_exchange(self, st, {});
   }

@@ -8,6 +8,7 @@
 // read within their bounds, and the name is taken only when it is a plain
 // DNS name. Pure code (no allocation but the result), fuzzed.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -27,6 +28,14 @@ first_bytes host_of_first_bytes(const uint8_t* data, size_t size,
                                 std::string& host);
 
 constexpr size_t max_first_bytes = 16384;
+
+/// Ports where clients speak first and name their server (HTTPS, HTTP):
+/// there the relay waits up to `name_wait` for the first bytes; elsewhere
+/// (a server that speaks first, say) it does not wait.
+inline bool names_expected_on(uint16_t port) {
+  return port == 443 || port == 80 || port == 8443 || port == 8080;
+}
+constexpr std::chrono::milliseconds name_wait{300};
 
 /// A DNS name fit for SOCKS5's ATYP 3: 1..253 characters of letters,
 /// digits, '-' and '.', labels of 1..63 not starting or ending with '-',

@@ -20,14 +20,6 @@ namespace socks5 = net::socks5;
 // The proxy's bytes during the handshake: its replies are short; what
 // follows CONNECT's reply is the server's first bytes, bounded here.
 constexpr size_t handshake_limit = 64 << 10;
-// How long a client that speaks first (TLS, HTTP) is given for its first
-// bytes once the proxy has accepted; then the address is used.
-constexpr std::chrono::milliseconds name_wait{300};
-
-// Where clients speak first and name their server: HTTPS and HTTP.
-bool is_web_port(uint16_t port) {
-  return port == 443 || port == 80 || port == 8443 || port == 8080;
-}
 
 } // namespace
 
@@ -66,10 +58,10 @@ void worker::try_name(stream& s) {
   else if (n < 0 && (errno == EAGAIN || errno == EINTR))
     found = net::first_bytes::need_more;
   if (found == net::first_bytes::need_more
-      && (n > 0 || is_web_port(s.remote.port))) {
+      && (n > 0 || net::names_expected_on(s.remote.port))) {
     if (!s.name_awaited) {
       s.name_awaited = true;
-      name_deadlines_.emplace_back(relay_clock::now() + name_wait, s.id);
+      name_deadlines_.emplace_back(relay_clock::now() + net::name_wait, s.id);
     }
     return; // the application's next bytes, or the deadline
   }
