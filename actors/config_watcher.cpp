@@ -116,7 +116,8 @@ config_changed diff(const config::settings& before,
                     const config::settings& after) {
   config_changed c;
   c.proxy_changed = before.proxy != after.proxy;
-  c.targets_changed = before.targets != after.targets;
+  c.targets_changed
+      = before.targets != after.targets || before.rules != after.rules;
   c.skip_changed = before.skip != after.skip;
   c.ui_changed = before.ui != after.ui;
   c.engine_changed = before.engine != after.engine;

@@ -139,11 +139,23 @@ std::string render_json(const engine_status& s,
     field(o, "protocol", f.protocol == 6 ? "tcp" : "udp");
     field(o, "process", f.process);
     field(o, "pid", f.pid);
+    field(o, "rule", f.rule);
     field(o, "source", endpoint_text(f.src_ip, f.src_port));
     field(o, "destination", endpoint_text(f.dst_ip, f.dst_port));
     field(o, "bytes_in", f.bytes_in);
     field(o, "bytes_out", f.bytes_out);
     field(o, "age_seconds", static_cast<uint64_t>(since(f.started).count()));
+    close_object(o);
+    o += ',';
+  }
+  if (o.back() == ',')
+    o.pop_back();
+  o += "],\"targets\":[";
+  for (auto& t : s.targets) {
+    o += '{';
+    field(o, "pid", t.pid);
+    field(o, "name", t.name);
+    field(o, "rule", t.rule);
     close_object(o);
     o += ',';
   }
@@ -186,6 +198,13 @@ std::string render_text(const engine_status& s,
     line("Uptime:", duration_text(since(s.stats.active_since)));
   line("Traffic:", "in " + bytes_text(s.stats.bytes_in) + ", out "
                        + bytes_text(s.stats.bytes_out));
+  if (!s.targets.empty()) {
+    std::string running;
+    for (auto& t : s.targets)
+      running += (running.empty() ? "" : ", ") + t.name + " (pid "
+                 + std::to_string(t.pid) + ", rule " + t.rule + ")";
+    line("Targets:", running);
+  }
   line("Flows:", std::to_string(s.stats.tcp_flows) + " TCP, "
                      + std::to_string(s.stats.udp_flows) + " UDP");
   line("Dropped:",
@@ -207,6 +226,7 @@ std::string render_text(const engine_status& s,
     o += "\nOpen flows:\n";
     for (auto& f : flows)
       o += "  " + (f.process.empty() ? "" : f.process + " ")
+           + (f.rule.empty() ? "" : "[" + f.rule + "] ")
            + std::string{f.protocol == 6 ? "TCP " : "UDP "}
            + endpoint_text(f.src_ip, f.src_port) + " -> "
            + endpoint_text(f.dst_ip, f.dst_port) + "  in "

@@ -34,8 +34,10 @@ namespace control = net::control;
 using caf::io::connection_handle;
 
 // Names the process behind each flow: the one the capture saw send it
-// (Windows), else its source socket's owner where the OS tells.
-void attribute(std::vector<flow_descriptor>& flows) {
+// (Windows), else its source socket's owner where the OS tells; and the
+// rule that made it a target (procscan's word, `targets`).
+void attribute(std::vector<flow_descriptor>& flows,
+               const std::vector<process_info>& targets) {
   std::map<std::pair<uint8_t, uint32_t>, std::vector<uint16_t>> wanted;
   for (auto& f : flows)
     if (f.pid == 0)
@@ -51,6 +53,10 @@ void attribute(std::vector<flow_descriptor>& flows) {
           f.process = it->second.name;
         }
   }
+  for (auto& f : flows)
+    for (auto& t : targets)
+      if (f.pid != 0 && t.pid == f.pid)
+        f.rule = t.rule;
 }
 
 // The config file's text, or the defaults when there is none yet; read
@@ -393,7 +399,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                                 self, st,
                                 [=, flows = std::move(flows)] {
                                   auto named = flows;
-                                  attribute(named);
+                                  attribute(named, status.targets);
                                   return render_status(status, named, json,
                                                        paths.config);
                                 },

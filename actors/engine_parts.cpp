@@ -50,7 +50,7 @@ guard_result open_capture_guard(const supervisor_ports& ports,
                                 const config::settings& settings,
                                 net::ipv4_address proxy_ip) {
   platform::guard_options go;
-  go.targets.names = config::effective_process_names(settings.targets);
+  go.targets.rules = settings.rules;
   go.skip.proxy = proxy_ip;
   go.skip.multicast = settings.skip.multicast;
   go.skip.extra = settings.skip.extra_skip_cidrs;
@@ -194,16 +194,14 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
     parts.listener = sys.middleman().spawn_broker(tcp_listener, fd,
                                                   parts.flow_manager, up);
   }
-  parts.scanner
-      = sys.spawn(procscan, &session,
-                  config::effective_process_names(settings.targets), sup);
+  parts.scanner = sys.spawn(procscan, &session, settings.rules, sup);
   return r;
 }
 
 void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
                    const config::settings& settings, engine_state shown) {
   platform::target_selection t;
-  t.names = config::effective_process_names(settings.targets);
+  t.rules = settings.rules;
   std::string error;
   if (guard && !guard->set_targets(t, error))
     log::get("supervisor")->error("new targets: {}", error);
@@ -211,8 +209,12 @@ void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
       && shown != engine_state::paused)
     caf::anon_send(parts.flow_manager, atom::update_v,
                    flow_policy::both(not_proxying_policy(settings)));
-  if (parts.scanner)
-    caf::anon_send(parts.scanner, atom::update_v, t.names);
+  if (parts.scanner) {
+    config_changed rules;
+    rules.settings = std::make_shared<const config::settings>(settings);
+    rules.targets_changed = true;
+    caf::anon_send(parts.scanner, atom::update_v, std::move(rules));
+  }
 }
 
 long start_target(platform::capture_session* session,

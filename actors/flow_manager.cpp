@@ -110,6 +110,14 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     stats.ipv6_dropped++;
     return verdict_kind::drop;
   }
+  if (pkt.blocked) {
+    // A program a `block` rule matches: a connection attempt is refused at
+    // once (a reset from the remote's address), anything else dropped.
+    if (p.info.is_tcp() && (p.info.tcp_flags & net::tcp_flag::rst) == 0)
+      refuse(data, p.info);
+    stats.packets_dropped++;
+    return verdict_kind::drop;
+  }
   if (p.info.protocol == net::proto_icmp)
     return on_icmp(data, p.info, now);
   if (!pkt.from_target && !net::is_from_listener(p.info, listener))

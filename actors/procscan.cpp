@@ -7,19 +7,14 @@
 #include "actors/log/trace.hpp"
 #include "actors/panic.hpp"
 #include "actors/platform/process.hpp"
+#include "actors/platform/process_rules.hpp"
+#include "config/rule_match.hpp"
 
 namespace drover {
 
 namespace {
 
 constexpr auto scan_interval = std::chrono::seconds{2};
-
-[[maybe_unused]] bool ends_with_exe(const std::string& s) {
-  return s.size() > 4
-         && std::equal(s.end() - 4, s.end(), ".exe", [](char a, char b) {
-              return std::tolower(static_cast<unsigned char>(a)) == b;
-            });
-}
 
 void scan(procscan_actor::stateful_pointer<procscan_state> self) {
   auto& st = self->state;
@@ -33,37 +28,48 @@ void scan(procscan_actor::stateful_pointer<procscan_state> self) {
                "before stay");
     return;
   }
+  platform::process_rules rules{st.rules, *listed};
+  std::set<uint32_t> captured; // targets and blocked, this scan
   for (auto& p : *listed) {
     if (p.pid == platform::current_process_id() || !p.served)
       continue;
-    bool target = std::any_of(
-        st.targets.begin(), st.targets.end(), [&](const std::string& t) {
-          return process_matches(p.name, t)
-                 || (!p.command.empty() && process_matches(p.command, t));
-        });
-    if (!target)
+    int rule = rules.rule_of(p);
+    if (rule < 0)
       continue;
-    found.processes.push_back({p.pid, p.parent_pid, p.name});
-    if (st.adopted.insert(p.pid).second) {
-      std::string error;
-      if (st.capture->add_target(p.pid, error)) {
-        log::get(self->name())->info("capturing {} (pid {})", p.name, p.pid);
-        trace::record(self->name(), "adopt",
-                      {{"pid", p.pid}, {"name", p.name}});
-      } else {
-        log::get(self->name())
-            ->warn("cannot capture {} (pid {}): {}", p.name, p.pid, error);
-      }
+    auto action = st.rules[static_cast<size_t>(rule)].action;
+    if (action == config::rule_action::direct)
+      continue;
+    auto label = config::rule_label(st.rules, rule);
+    if (action == config::rule_action::proxy)
+      found.processes.push_back({p.pid, p.parent_pid, p.name, label});
+    captured.insert(p.pid);
+    auto [known, fresh] = st.adopted.emplace(p.pid, action);
+    if (!fresh && known->second == action)
+      continue;
+    known->second = action;
+    std::string error;
+    bool blocked = action == config::rule_action::block;
+    bool ok = blocked ? st.capture->block_target(p.pid, error)
+                      : st.capture->add_target(p.pid, error);
+    if (ok) {
+      log::get(self->name())
+          ->info("{} {} (pid {}): rule {}", blocked ? "blocking" : "capturing",
+                 p.name, p.pid, label);
+      trace::record(self->name(), blocked ? "block" : "adopt",
+                    {{"pid", p.pid}, {"name", p.name}, {"rule", label}});
+    } else {
+      log::get(self->name())
+          ->warn("cannot {} {} (pid {}): {}", blocked ? "block" : "capture",
+                 p.name, p.pid, error);
     }
   }
-  // Forget processes that are gone, so a reused PID is looked at again.
+  // Forget processes that are gone (a reused PID is looked at again), or
+  // that no rule captures any more.
   for (auto it = st.adopted.begin(); it != st.adopted.end();) {
-    bool alive
-        = std::any_of(found.processes.begin(), found.processes.end(),
-                      [&](const process_info& i) { return i.pid == *it; });
-    if (!alive)
-      st.capture->forget_target(*it);
-    it = alive ? std::next(it) : st.adopted.erase(it);
+    bool still = captured.count(it->first) > 0;
+    if (!still)
+      st.capture->forget_target(it->first);
+    it = still ? std::next(it) : st.adopted.erase(it);
   }
   bool changed
       = found.processes.size() != st.current.processes.size()
@@ -81,29 +87,13 @@ void scan(procscan_actor::stateful_pointer<procscan_state> self) {
 
 } // namespace
 
-bool process_matches(const std::string& process, const std::string& target) {
-#ifdef _WIN32
-  return process.size() == target.size()
-         && std::equal(process.begin(), process.end(), target.begin(),
-                       [](char a, char b) {
-                         return std::tolower(static_cast<unsigned char>(a))
-                                == std::tolower(static_cast<unsigned char>(b));
-                       });
-#else
-  if (process == target)
-    return true;
-  return ends_with_exe(target)
-         && process == target.substr(0, target.size() - 4);
-#endif
-}
-
 procscan_actor::behavior_type
 procscan(procscan_actor::stateful_pointer<procscan_state> self,
-         platform::capture_session* capture, std::vector<std::string> targets,
-         supervisor_actor parent) {
+         platform::capture_session* capture,
+         std::vector<config::app_rule> rules, supervisor_actor parent) {
   report_panics(self);
   self->state.capture = capture;
-  self->state.targets = std::move(targets);
+  self->state.rules = std::move(rules);
   self->state.parent = std::move(parent);
   self->send(self, atom::internal_v);
   return {
@@ -112,8 +102,9 @@ procscan(procscan_actor::stateful_pointer<procscan_state> self,
         scan(self);
         self->delayed_send(self, scan_interval, atom::internal_v);
       },
-      [=](atom::update, std::vector<std::string> names) {
-        self->state.targets = std::move(names);
+      [=](atom::update, const config_changed& change) {
+        if (change.settings)
+          self->state.rules = change.settings->rules;
         scan(self);
       },
       [=](atom::get, atom::processes) { return self->state.current; },

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -10,26 +11,24 @@
 
 namespace drover {
 
-/// True if a running process named `process` is the target `target`.
-/// Windows compares case-insensitively; Linux exactly, and a target's
-/// ".exe" is optional there ("Discord.exe" also finds Linux's "Discord").
-bool process_matches(const std::string& process, const std::string& target);
-
 struct procscan_state {
   static inline constexpr const char* name = "procscan";
   platform::capture_session* capture = nullptr; // lent by the supervisor
-  std::vector<std::string> targets;
-  std::set<uint32_t> adopted; // PIDs made targets already
+  std::vector<config::app_rule> rules;
+  /// PIDs made targets (or blocked) already, and which: a rule change that
+  /// turns a target into a blocked one (or back) takes it over again.
+  std::map<uint32_t, config::rule_action> adopted;
   process_set current;
   supervisor_actor parent;
 };
 
-/// Finds the target processes by name and makes them targets of
-/// `capture` (lent by its owner, which outlives this actor); tells
-/// `parent` which are running.
+/// Finds the processes the rules send through the proxy (or block) and
+/// makes them targets of `capture` (lent by its owner, which outlives this
+/// actor): a safety net, the capture itself judges a process at its first
+/// socket. Tells `parent` which targets are running.
 procscan_actor::behavior_type
 procscan(procscan_actor::stateful_pointer<procscan_state> self,
-         platform::capture_session* capture, std::vector<std::string> targets,
-         supervisor_actor parent);
+         platform::capture_session* capture,
+         std::vector<config::app_rule> rules, supervisor_actor parent);
 
 } // namespace drover

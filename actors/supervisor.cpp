@@ -73,6 +73,7 @@ void start_parts(self_ptr self) {
   keep_companions(self);
   st.stats = {};
   st.named_targets_running = false; // the new procscan says
+  st.targets.clear();
   run(self, st.machine.on_parts_started(proxy_ip->value));
 }
 
@@ -457,7 +458,9 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
       [=](atom::get, atom::status) -> caf::result<engine_status> {
         auto rp = self->make_response_promise<engine_status>();
         with_fresh_stats(self, [=]() mutable {
-          rp.deliver(self->state.timeline.status(self->state.stats));
+          auto status = self->state.timeline.status(self->state.stats);
+          status.targets = self->state.targets;
+          rp.deliver(std::move(status));
         });
         return rp;
       },
@@ -504,6 +507,7 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
       },
       [=](process_set& ps) {
         self->state.named_targets_running = !ps.processes.empty();
+        self->state.targets = ps.processes;
         if (flow_manager())
           self->send(flow_manager(), ps);
       },

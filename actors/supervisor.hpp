@@ -75,6 +75,7 @@ struct supervisor_state {
 
   traffic_watch traffic;
   bool named_targets_running = false; // procscan's latest scan found some
+  std::vector<process_info> targets;  // ... which, with their rules
   bool spawned_target = false;        // `drover run` started its program
 };
 

@@ -115,9 +115,18 @@ config::settings load_for_run(config::config_file& file, std::ostream& err,
   auto report = file.load();
   using status = config::config_file::status;
   switch (report.outcome) {
-    case status::loaded:
+    case status::loaded: {
       print(err, report.warnings);
+      // An older version's file: written in this version's, once, the old
+      // one kept beside it.
+      std::string failed;
+      auto done = file.upgrade(failed);
+      if (!done.empty())
+        err << done << '\n';
+      if (!failed.empty())
+        err << "warning: " << failed << '\n';
       break;
+    }
     case status::missing:
       if (auto failed = file.save(config::settings{}); !failed.empty())
         err << "warning: could not create a default config: " << failed << '\n';

@@ -51,6 +51,8 @@ config_file::load_report parse_read(const std::filesystem::path& path,
   auto parsed = parse(text.text, path.string());
   report.errors = std::move(parsed.errors);
   report.warnings = std::move(parsed.warnings);
+  if (parsed.file_version < current_version)
+    report.older_version = parsed.file_version;
   if (parsed.ok())
     value = std::move(parsed.value);
   else
@@ -77,8 +79,34 @@ config_file::load_report config_file::load() {
     current_ = std::move(*value);
     has_good_ = true;
     last_text_ = std::move(text.text);
+    last_version_
+        = report.older_version != 0 ? report.older_version : current_version;
   }
   return report;
+}
+
+std::string config_file::upgrade(std::string& error) {
+  if (!has_good_ || last_version_ >= current_version)
+    return {};
+  auto kept = path_;
+  kept += ".v" + std::to_string(last_version_);
+  auto ec = platform::write_file_atomically(kept, last_text_,
+                                            platform::file_access::owner_only,
+                                            platform::on_behalf::invoking_user);
+  if (ec) {
+    error = "cannot keep the old config file as " + kept.string() + ": "
+            + ec.message();
+    return {};
+  }
+  int was = last_version_;
+  if (auto failed = save(current_); !failed.empty()) {
+    error = failed;
+    return {};
+  }
+  return "the config file was written by an older Drover (version "
+         + std::to_string(was) + "); it now has version "
+         + std::to_string(current_version) + ", with the same settings ("
+         + "the old file is kept as " + kept.string() + ")";
 }
 
 config_file::load_report config_file::replace(const std::string& text) {
@@ -105,6 +133,7 @@ config_file::load_report config_file::replace(const std::string& text) {
   current_ = std::move(*parsed.value);
   has_good_ = true;
   last_text_ = text;
+  last_version_ = parsed.file_version;
   return report;
 }
 
@@ -118,6 +147,7 @@ std::string config_file::save(const settings& s) {
   current_ = s;
   has_good_ = true;
   last_text_ = std::move(text);
+  last_version_ = current_version;
   return {};
 }
 

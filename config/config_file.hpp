@@ -28,6 +28,9 @@ public:
     status outcome = status::missing;
     std::vector<diagnostic> errors;
     std::vector<diagnostic> warnings;
+    /// The file's own version when it is older than this Drover's (it was
+    /// brought up to date in memory; upgrade() writes it so); else 0.
+    int older_version = 0;
   };
 
   explicit config_file(std::filesystem::path path);
@@ -41,6 +44,13 @@ public:
   /// written (unreadable, with the reason).
   load_report replace(const std::string& text);
 
+  /// The file loaded last is of an older version: keeps it as it is
+  /// beside itself ("config.toml.v1", comments and all) and writes the
+  /// settings in force in the current version in its place. Returns what
+  /// was done, for the log, or an empty string when nothing was to do;
+  /// `error` when it could not.
+  std::string upgrade(std::string& error);
+
   /// Writes `s` atomically (owner-only on Linux); on success it is in force.
   /// Returns an empty string on success, otherwise what went wrong.
   std::string save(const settings& s);
@@ -51,7 +61,8 @@ public:
   const std::filesystem::path& path() const { return path_; }
 
 private:
-  std::string last_text_; // what load() or replace() saw last
+  std::string last_text_;              // what load() or replace() saw last
+  int last_version_ = current_version; // the version of that text
   std::filesystem::path path_;
   settings current_;
   bool has_good_ = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include "config/parse.hpp"
 #include "config/reader.hpp"
@@ -176,8 +177,9 @@ void check_credentials(reader& r, const toml::table* sec, proxy_settings& p) {
 // -- [targets], [skip]
 // ------------------------------------------------------------
 
-void read_processes(reader& r, const toml::node& n, const std::string& k,
-                    std::vector<std::string>& out) {
+// `apps`: executable file names, `*` and `?` as wildcards.
+void read_apps(reader& r, const toml::node& n, const std::string& k,
+               std::vector<std::string>& out) {
   std::vector<std::string> names;
   bool ok = n.is_array();
   r.array(n, k, [&](const toml::node& item, const std::string& ik) {
@@ -192,8 +194,18 @@ void read_processes(reader& r, const toml::node& n, const std::string& k,
       r.error(ik, &item.source(),
               "`" + ik
                   + "` must be an executable's file name such as "
-                    "\"Discord.exe\", not empty and not a path, got "
+                    "\"Discord.exe\" (or a pattern such as \"Discord*\"), "
+                    "not empty and not a path (a path goes in `paths`), got "
                   + quote(name));
+      ok = false;
+      return;
+    }
+    if (name.size() > max_app_name) {
+      r.error(ik, &item.source(),
+              "`" + ik + "` is " + std::to_string(name.size())
+                  + " bytes long; a name Drover compares is at most "
+                  + std::to_string(max_app_name)
+                  + " (use `paths` or `folders` for this program)");
       ok = false;
       return;
     }
@@ -202,12 +214,50 @@ void read_processes(reader& r, const toml::node& n, const std::string& k,
     else
       names.push_back(name);
   });
-  if (!ok)
-    return;
-  if (names.empty())
-    r.warn(k, &n.source(),
-           "`" + k + "` is empty: Drover will not capture any application");
-  out = std::move(names);
+  if (ok)
+    out = std::move(names);
+}
+
+// An absolute path as either system writes one: "/usr/bin/x", "C:\\x",
+// "C:/x" or "\\\\server\\share\\x".
+bool absolute_path(std::string_view p) {
+  if (!p.empty() && p[0] == '/')
+    return true;
+  if (p.size() >= 3 && std::isalpha(static_cast<unsigned char>(p[0]))
+      && p[1] == ':' && (p[2] == '\\' || p[2] == '/'))
+    return true;
+  return p.size() > 2 && p[0] == '\\' && p[1] == '\\';
+}
+
+// `paths` and `folders`: absolute paths.
+void read_paths(reader& r, const toml::node& n, const std::string& k,
+                std::vector<std::string>& out) {
+  std::vector<std::string> paths;
+  bool ok = n.is_array();
+  r.array(n, k, [&](const toml::node& item, const std::string& ik) {
+    auto* str = item.as_string();
+    if (str == nullptr) {
+      r.type_error(item, ik, "a string");
+      ok = false;
+      return;
+    }
+    const std::string& path = str->get();
+    if (!absolute_path(path)) {
+      r.error(ik, &item.source(),
+              "`" + ik
+                  + "` must be a full path such as "
+                    "\"/usr/bin/discord\" or \"C:\\\\Apps\\\\Discord\", got "
+                  + quote(path));
+      ok = false;
+      return;
+    }
+    if (std::find(paths.begin(), paths.end(), path) != paths.end())
+      r.warn(ik, &item.source(), quote(path) + " is listed twice");
+    else
+      paths.push_back(path);
+  });
+  if (ok)
+    out = std::move(paths);
 }
 
 void read_cidrs(reader& r, const toml::node& n, const std::string& k,
@@ -234,6 +284,11 @@ void read_cidrs(reader& r, const toml::node& n, const std::string& k,
 
 constexpr std::array<std::pair<std::string_view, proxy_type>, 2> proxy_types
     = {{{"socks5", proxy_type::socks5}, {"http", proxy_type::http}}};
+
+constexpr std::array<std::pair<std::string_view, rule_action>, 3> actions
+    = {{{"proxy", rule_action::proxy},
+        {"direct", rule_action::direct},
+        {"block", rule_action::block}}};
 
 constexpr std::array<std::pair<std::string_view, not_proxying>, 2>
     not_proxying_choices
@@ -321,19 +376,42 @@ const section_schema<target_settings>& targets_schema() {
   using S = target_settings;
   static const section_schema<S> s{
       "targets",
-      "# Applications whose traffic goes through the proxy, by executable "
-      "name.",
+      "# The targets are the programs a rule sends through the proxy (see "
+      "[[rule]]).",
       {
-          make<S, std::vector<std::string>>(
-              "processes", &S::processes, read_processes,
-              [](const std::vector<std::string>& v) {
-                return list(v, as_string);
-              }),
-          boolean("include_vesktop", &S::include_vesktop),
           choice("when_not_proxying", &S::when_not_proxying,
                  not_proxying_choices, "block | direct",
                  "# While the proxy cannot be used: block the targets' new "
                  "connections, or let them go direct."),
+      },
+      {}};
+  return s;
+}
+
+const section_schema<app_rule>& rule_schema() {
+  using S = app_rule;
+  auto strings = [](std::string_view key, std::vector<std::string> S::*m,
+                    void (*read)(reader&, const toml::node&, const std::string&,
+                                 std::vector<std::string>&),
+                    std::string_view after) {
+    return make<S, std::vector<std::string>>(
+        key, m, read,
+        [](const std::vector<std::string>& v) { return list(v, as_string); },
+        after);
+  };
+  static const section_schema<S> s{
+      "rule",
+      "# Rules, first match wins: which programs (`apps` by file name, `*` "
+      "and ? as\n# wildcards; `paths`; `folders`; with `children` the "
+      "programs they start too)\n# and what their traffic does: proxy, "
+      "direct or block.",
+      {
+          text("name", &S::name),
+          strings("apps", &S::apps, read_apps, ""),
+          strings("paths", &S::paths, read_paths, ""),
+          strings("folders", &S::folders, read_paths, ""),
+          boolean("children", &S::children),
+          choice("action", &S::action, actions, "proxy | direct | block"),
       },
       {}};
   return s;
@@ -437,6 +515,12 @@ known_keys() {
     for (auto& f : schema.fields)
       keys.push_back(f.name);
     out.emplace_back(schema.name, std::move(keys));
+    if (schema.name == targets_schema().name) {
+      std::vector<std::string_view> rule_keys;
+      for (auto& f : rule_schema().fields)
+        rule_keys.push_back(f.name);
+      out.emplace_back(rule_schema().name, std::move(rule_keys));
+    }
   });
   return out;
 }

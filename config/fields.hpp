@@ -50,6 +50,9 @@ struct section_schema {
 
 const section_schema<proxy_settings>& proxy_schema();
 const section_schema<target_settings>& targets_schema();
+/// The keys of one `[[rule]]` (the rules are an array of tables, read and
+/// written by parse() and serialize() around the sections).
+const section_schema<app_rule>& rule_schema();
 const section_schema<skip_settings>& skip_schema();
 const section_schema<ui_settings>& ui_schema();
 const section_schema<update_settings>& update_schema();
@@ -68,7 +71,8 @@ void for_each_section(F&& f) {
   f(&settings::check, check_schema());
 }
 
-/// Every section's name and its keys, in the file's order.
+/// Every section's name and its keys, in the file's order ("rule" for
+/// the `[[rule]]` tables).
 std::vector<std::pair<std::string_view, std::vector<std::string_view>>>
 known_keys();
 

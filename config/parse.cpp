@@ -64,6 +64,83 @@ void read_section(reader& r, const toml::table& doc,
     schema.check(r, sec, out);
 }
 
+// The `[[rule]]` tables, in order. Absent: the default rule.
+void read_rules(reader& r, const toml::table& doc, std::vector<app_rule>& out) {
+  auto* n = doc.get(rule_schema().name);
+  if (n == nullptr)
+    return;
+  auto* tables = n->as_array();
+  if (tables == nullptr
+      || (!tables->empty() && !tables->is_array_of_tables())) {
+    r.error("rule", &n->source(),
+            "`rule` must be rules, each a [[rule]] table with `apps`, "
+            "`paths` or `folders` and an `action`, got "
+                + describe(*n, false));
+    return;
+  }
+  std::vector<app_rule> rules;
+  size_t wildcards = 0;
+  for (size_t i = 0; i < tables->size(); ++i) {
+    auto* t = tables->get(i)->as_table();
+    auto prefix = "rule[" + std::to_string(i) + "]";
+    app_rule rule;
+    auto errors_before = r.errors.size();
+    for (auto& f : rule_schema().fields)
+      r.key(t, prefix, f.name, [&](const toml::node& v, const std::string& k) {
+        f.read(r, v, k, rule);
+      });
+    // (A list with a mistake has its own error already.)
+    if (rule.apps.empty() && rule.paths.empty() && rule.folders.empty()
+        && r.errors.size() == errors_before)
+      r.error(prefix, &t->source(),
+              "`" + prefix
+                  + "` matches no program: give it `apps` (file names such "
+                    "as \"Discord.exe\"), `paths` or `folders`");
+    for (auto& app : rule.apps)
+      wildcards += app.find_first_of("*?") != std::string::npos ? 1u : 0u;
+    for (auto& other : rules)
+      if (!rule.name.empty() && other.name == rule.name)
+        r.warn(prefix + ".name", &t->source(),
+               "two rules are named " + quote(rule.name)
+                   + "; the Flows view and the Timeline cannot tell them "
+                     "apart");
+    rules.push_back(std::move(rule));
+  }
+  if (rules.size() > max_rules)
+    r.error("rule", &n->source(),
+            "there are " + std::to_string(rules.size())
+                + " rules; Drover keeps at most " + std::to_string(max_rules)
+                + " (put several `apps` in one rule)");
+  if (wildcards > max_wildcard_apps)
+    r.error("rule", &n->source(),
+            "the rules have " + std::to_string(wildcards)
+                + " `apps` patterns with * or ?; Drover compares at most "
+                + std::to_string(max_wildcard_apps)
+                + " (list exact names, or use `folders`)");
+  if (rules.empty())
+    r.warn("rule", &n->source(),
+           "there are no rules: Drover will not capture any application");
+  out = std::move(rules);
+}
+
+// Unknown keys inside one table: warned about, with the closest known one.
+void warn_unknown_in(reader& r, const toml::table& table,
+                     const std::string& prefix,
+                     const std::vector<std::string_view>& known) {
+  for (auto&& [sk, unused] : table) {
+    auto key = sk.str();
+    if (std::find(known.begin(), known.end(), key) != known.end())
+      continue;
+    auto dotted = prefix + "." + std::string{key};
+    auto hint = closest(key, known);
+    r.warn(dotted, &sk.source(),
+           "unknown key `" + dotted + "` is ignored"
+               + (hint.empty()
+                      ? ""
+                      : "; did you mean `" + prefix + "." + hint + "`?"));
+  }
+}
+
 void warn_unknown_keys(reader& r, const toml::table& root) {
   auto schema = known_keys();
   std::vector<std::string_view> top = {"version"};
@@ -82,22 +159,14 @@ void warn_unknown_keys(reader& r, const toml::table& root) {
                  + (hint.empty() ? "" : "; did you mean `" + hint + "`?"));
       continue;
     }
-    auto* sec = node.as_table();
-    if (sec == nullptr)
-      continue; // already an error
-    for (auto&& [sk, unused] : *sec) {
-      auto key = sk.str();
-      if (std::find(it->second.begin(), it->second.end(), key)
-          != it->second.end())
-        continue;
-      auto dotted = std::string{name} + "." + std::string{key};
-      auto hint = closest(key, it->second);
-      r.warn(dotted, &sk.source(),
-             "unknown key `" + dotted + "` is ignored"
-                 + (hint.empty() ? ""
-                                 : "; did you mean `" + std::string{name} + "."
-                                       + hint + "`?"));
+    if (auto* rules = node.as_array()) {
+      for (size_t i = 0; i < rules->size(); ++i)
+        if (auto* t = rules->get(i)->as_table())
+          warn_unknown_in(r, *t, "rule[" + std::to_string(i) + "]", it->second);
+      continue;
     }
+    if (auto* sec = node.as_table())
+      warn_unknown_in(r, *sec, std::string{name}, it->second);
   }
 }
 
@@ -105,8 +174,60 @@ void warn_unknown_keys(reader& r, const toml::table& root) {
 
 // -- migrations --------------------------------------------------------------
 
+namespace {
+
+// Version 1 had one list of programs (`[targets] processes`, plus
+// `include_vesktop`); version 2 has rules. The list becomes the first
+// rule, named "Discord", which sends them through the proxy. Nodes are
+// moved, not copied, so an error in them still points at the line the
+// user wrote.
+void targets_to_rules(toml::table& doc) {
+  // Rules already (a file written for version 2 without its `version`
+  // line): nothing to bring over.
+  if (doc.contains("rule"))
+    return;
+  toml::table rule;
+  rule.insert("name", "Discord");
+  bool vesktop = false;
+  bool have_list = false;
+  if (auto* targets = doc.get_as<toml::table>("targets")) {
+    if (auto* v = targets->get_as<bool>("include_vesktop")) {
+      vesktop = v->get();
+      targets->erase("include_vesktop");
+    }
+    if (auto it = targets->find("processes"); it != targets->end()) {
+      have_list = true;
+      it->second.visit(
+          [&](auto& value) { rule.insert("apps", std::move(value)); });
+      targets->erase(it);
+    }
+  }
+  if (!have_list) {
+    toml::array apps;
+    for (auto& name : discord_rule().apps)
+      apps.push_back(name);
+    rule.insert("apps", std::move(apps));
+  }
+  auto* apps = rule.get_as<toml::array>("apps");
+  if (vesktop && apps != nullptr)
+    for (std::string name : {"Vesktop.exe", "vesktop"}) {
+      bool listed = false;
+      for (auto& n : *apps)
+        listed = listed || n.value<std::string>() == name;
+      if (!listed)
+        apps->push_back(name);
+    }
+  rule.insert("action", "proxy");
+  toml::array rules;
+  if (apps == nullptr || !apps->empty())
+    rules.push_back(std::move(rule));
+  doc.insert_or_assign("rule", std::move(rules));
+}
+
+} // namespace
+
 const std::vector<migration>& known_migrations() {
-  static const std::vector<migration> steps;
+  static const std::vector<migration> steps = {{1, targets_to_rules}};
   return steps;
 }
 
@@ -234,6 +355,7 @@ parse_result parse(std::string_view text, std::string_view file) {
       version = static_cast<int>(i->get());
     }
   }
+  result.file_version = version;
   if (r.errors.empty()
       && !migrate(doc, version, current_version, known_migrations()))
     r.error("version", nullptr,
@@ -242,6 +364,7 @@ parse_result parse(std::string_view text, std::string_view file) {
   for_each_section([&](auto member, const auto& schema) {
     read_section(r, doc, schema, s.*member);
   });
+  read_rules(r, doc, s.rules);
   warn_unknown_keys(r, doc);
 
   result.errors = std::move(r.errors);

@@ -40,6 +40,35 @@ std::string toml_string(std::string_view s) {
   return out + '"';
 }
 
+namespace {
+
+// Each `[[rule]]` with the keys that say something: `apps` and `action`
+// always, the others when they differ from an empty rule's.
+template<class Line>
+void write_rules(const std::vector<app_rule>& rules, Line& line) {
+  auto& schema = rule_schema();
+  const app_rule blank = [] {
+    app_rule r;
+    r.apps.clear();
+    return r;
+  }();
+  for (size_t i = 0; i < rules.size(); ++i) {
+    line("");
+    if (i == 0)
+      line(schema.before);
+    line("[[" + std::string{schema.name} + "]]");
+    for (auto& f : schema.fields) {
+      bool always = f.name == "apps" || f.name == "action";
+      if (!always && f.same(rules[i], blank))
+        continue;
+      line(std::string{f.name} + " = " + f.write(rules[i])
+           + (f.after.empty() ? "" : "  # " + std::string{f.after}));
+    }
+  }
+}
+
+} // namespace
+
 std::string serialize(const settings& s) {
   std::string o;
   auto line = [&](std::string_view text) {
@@ -61,6 +90,8 @@ std::string serialize(const settings& s) {
       line(std::string{f.name} + " = " + f.write(s.*member)
            + (f.after.empty() ? "" : "  # " + std::string{f.after}));
     }
+    if (schema.name == targets_schema().name)
+      write_rules(s.rules, line);
   });
   return o;
 }

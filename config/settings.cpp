@@ -44,6 +44,18 @@ const char* to_string(proxy_type x) {
   return x == proxy_type::http ? "http" : "socks5";
 }
 
+const char* to_string(rule_action x) {
+  switch (x) {
+    case rule_action::proxy:
+      return "proxy";
+    case rule_action::direct:
+      return "direct";
+    case rule_action::block:
+      return "block";
+  }
+  return "proxy";
+}
+
 const char* to_string(not_proxying x) {
   return x == not_proxying::direct ? "direct" : "block";
 }
@@ -104,18 +116,23 @@ bool check_settings::operator==(const check_settings& o) const {
   return check_schema().same(*this, o);
 }
 
-bool settings::operator==(const settings& o) const {
-  return std::tie(version, proxy, targets, skip, ui, update, engine, check)
-         == std::tie(o.version, o.proxy, o.targets, o.skip, o.ui, o.update,
-                     o.engine, o.check);
+bool app_rule::operator==(const app_rule& o) const {
+  return rule_schema().same(*this, o);
 }
 
-std::vector<std::string> effective_process_names(const target_settings& t) {
-  auto names = t.processes;
-  if (t.include_vesktop)
-    for (const char* v : {"Vesktop.exe", "vesktop"})
-      names.emplace_back(v);
-  return names;
+app_rule discord_rule() {
+  app_rule r;
+  r.name = "Discord";
+  r.apps = {"Discord.exe", "DiscordCanary.exe", "DiscordPTB.exe", "Update.exe"};
+  r.action = rule_action::proxy;
+  return r;
+}
+
+bool settings::operator==(const settings& o) const {
+  return std::tie(version, proxy, targets, rules, skip, ui, update, engine,
+                  check)
+         == std::tie(o.version, o.proxy, o.targets, o.rules, o.skip, o.ui,
+                     o.update, o.engine, o.check);
 }
 
 } // namespace drover::config

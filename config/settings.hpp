@@ -18,7 +18,7 @@ using duration = std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
 /// The schema version this build writes and understands.
-constexpr int current_version = 1;
+constexpr int current_version = 2;
 
 enum class log_level { trace, debug, info, warn, error, critical, off };
 enum class ui_theme { dark, light, automatic };
@@ -28,11 +28,14 @@ enum class not_proxying { block, direct };
 /// What the upstream speaks: SOCKS5 (TCP and UDP), or HTTP CONNECT (TCP
 /// only: the targets' UDP then follows `when_not_proxying`).
 enum class proxy_type { socks5, http };
+/// What a rule does with the programs it matches.
+enum class rule_action { proxy, direct, block };
 
 const char* to_string(log_level x);
 const char* to_string(ui_theme x);
 const char* to_string(not_proxying x);
 const char* to_string(proxy_type x);
+const char* to_string(rule_action x);
 
 struct proxy_settings {
   std::string host = "95.165.72.59";
@@ -50,14 +53,41 @@ struct proxy_settings {
   bool operator!=(const proxy_settings& o) const { return !(*this == o); }
 };
 
+/// What happens to the targets (the programs a `proxy` rule matches) while
+/// the proxy cannot be used.
 struct target_settings {
-  std::vector<std::string> processes
-      = {"Discord.exe", "DiscordCanary.exe", "DiscordPTB.exe", "Update.exe"};
-  bool include_vesktop = false;
   not_proxying when_not_proxying = not_proxying::block;
   bool operator==(const target_settings&) const;
   bool operator!=(const target_settings& o) const { return !(*this == o); }
 };
+
+/// One `[[rule]]`: which programs, and what happens to their traffic. The
+/// first rule that matches a program decides; a program no rule matches is
+/// left alone (direct).
+struct app_rule {
+  std::string name; // for people: the Timeline, the Flows view
+  /// Executable file names; `*` and `?` are wildcards. Windows compares
+  /// without case; Linux exactly, and "X.exe" also finds "X".
+  std::vector<std::string> apps;
+  std::vector<std::string> paths;   // full paths of executables
+  std::vector<std::string> folders; // every executable below these
+  bool children = false;            // and every process the matched ones start
+  rule_action action = rule_action::proxy;
+  bool operator==(const app_rule&) const;
+  bool operator!=(const app_rule& o) const { return !(*this == o); }
+};
+
+/// The rule a fresh install has: Discord (and its updater) through the
+/// proxy.
+app_rule discord_rule();
+
+/// How many rules a file may have (the kernel's matcher keeps them in a
+/// 32-bit set) and how many of their `apps` may be wildcards.
+constexpr size_t max_rules = 32;
+constexpr size_t max_wildcard_apps = 16;
+/// Names, paths and folders are compared by the kernel in buffers of 64
+/// bytes (names) and by identity (paths, folders).
+constexpr size_t max_app_name = 63;
 
 struct skip_settings {
   std::vector<net::ipv4_cidr> extra_skip_cidrs;
@@ -127,6 +157,7 @@ struct settings {
   int version = current_version;
   proxy_settings proxy;
   target_settings targets;
+  std::vector<app_rule> rules = {discord_rule()};
   skip_settings skip;
   ui_settings ui;
   update_settings update;
@@ -135,9 +166,5 @@ struct settings {
   bool operator==(const settings&) const;
   bool operator!=(const settings& o) const { return !(*this == o); }
 };
-
-/// The processes to capture: `targets.processes`, plus Vesktop's executable
-/// names when `targets.include_vesktop` is set.
-std::vector<std::string> effective_process_names(const target_settings& t);
 
 } // namespace drover::config

@@ -204,8 +204,8 @@ using procscan_actor = caf::typed_actor<
     caf::reacts_to<atom::scan>,
     // Private timer: scan every 2 s.
     caf::reacts_to<atom::internal>,
-    // New target executable names (`[targets]` changed).
-    caf::reacts_to<atom::update, std::vector<std::string>>,
+    // New rules (`[[rule]]` changed).
+    caf::reacts_to<atom::update, config_changed>,
     // The latest scan result.
     caf::replies_to<atom::get, atom::processes>::with<process_set>>;
 

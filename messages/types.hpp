@@ -163,6 +163,7 @@ struct flow_descriptor {
   uint8_t protocol = 0; // 6 TCP, 17 UDP
   uint32_t pid = 0;     // 0 when unknown
   std::string process;  // executable name, when known
+  std::string rule;     // the rule that made it a target, when known
   uint32_t src_ip = 0;  // host byte order
   uint16_t src_port = 0;
   uint32_t dst_ip = 0; // the original destination
@@ -176,7 +177,8 @@ struct flow_descriptor {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_descriptor& x) {
   return f(caf::meta::type_name("flow_descriptor"), x.id, x.protocol, x.pid,
-           x.process, x.src_ip, x.src_port, x.dst_ip, x.dst_port, x.bytes_in,
+           x.process, x.rule, x.src_ip, x.src_port, x.dst_ip, x.dst_port,
+           x.bytes_in,
            x.bytes_out, x.started, x.last_seen);
 }
 
@@ -215,11 +217,13 @@ struct process_info {
   uint32_t pid = 0;
   uint32_t parent_pid = 0;
   std::string name;
+  std::string rule; // the rule that made it a target
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, process_info& x) {
-  return f(caf::meta::type_name("process_info"), x.pid, x.parent_pid, x.name);
+  return f(caf::meta::type_name("process_info"), x.pid, x.parent_pid, x.name,
+           x.rule);
 }
 
 /// The target processes procscan found in its latest scan.
@@ -238,11 +242,13 @@ struct engine_status {
   engine_event last; // the latest state change
   stats_snapshot stats;
   std::vector<engine_event> recent; // the last events, oldest first
+  std::vector<process_info> targets; // running, with the rule of each
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_status& x) {
-  return f(caf::meta::type_name("engine_status"), x.last, x.stats, x.recent);
+  return f(caf::meta::type_name("engine_status"), x.last, x.stats, x.recent,
+           x.targets);
 }
 
 /// A new config is in force. Which sections changed decides what restarts:

@@ -202,6 +202,12 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
                   + std::to_string(p.listener.port);
   bool redirected = p.redirect_port != 0;
   std::string r = install_header(ch, saved);
+  // A blocked program's connection attempt: the engine answers it with a
+  // reset (refused at once, not a timeout). Without --queue-bypass: while
+  // no engine reads, it is dropped.
+  if (p.block_mark != 0)
+    r += "-A " + ch + " -p tcp -m mark --mark " + std::to_string(p.block_mark)
+         + " ! -d 127.0.0.0/8 --tcp-flags SYN,ACK,RST SYN" + q + "\n";
   // TCP is the nat table's (tracked, redirected there); it leaves this
   // chain at its first rule, so no data segment walks the rest.
   if (redirected)

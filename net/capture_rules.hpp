@@ -74,6 +74,10 @@ std::vector<ipv4_cidr> excluded_ranges(const exclusions& skip);
 struct linux_params {
   std::string chain = "DROVER";
   uint32_t target_mark = 0; // what the kernel program marks targets' sockets
+  /// ... and the sockets of programs a `block` rule matches: their new TCP
+  /// connections (but to loopback) are queued for the engine to refuse
+  /// with a reset; the kernel's fence drops the rest. 0: none.
+  uint32_t block_mark = 0;
   uint16_t queue_number = 0;
   listener_address listener;  // shape must be loopback
   uint32_t injected_mark = 0; // SO_MARK of Drover's injected UDP replies

@@ -19,16 +19,18 @@
 #include <vector>
 
 #include "actors/platform/packet_port.hpp"
+#include "config/settings.hpp"
 #include "net/capture_rules.hpp"
 #include "net/nat.hpp"
 
 namespace drover::platform {
 
-/// Which programs are targets, as the user named them ([targets]).
+/// Which programs are targets, and which are blocked: the config's rules,
+/// in order (the first that matches a program decides). Names and paths
+/// compare exactly on Linux (a name's ".exe" is optional there),
+/// case-insensitively on Windows.
 struct target_selection {
-  /// Executable names: exactly on Linux (a target's ".exe" is optional
-  /// there), case-insensitively on Windows.
-  std::vector<std::string> names;
+  std::vector<config::app_rule> rules;
 };
 
 struct guard_counters {
@@ -115,6 +117,10 @@ public:
   /// marked when it matches by name; the ones it had before are taken over
   /// (see open_guard). Windows: its packets are captured from now on.
   virtual bool add_target(uint32_t pid, std::string& error) = 0;
+  /// A running process a `block` rule matches: its connections are reset
+  /// and whatever it sends from now on is refused (Linux: its sockets are
+  /// marked so; Windows: its packets are captured and refused).
+  virtual bool block_target(uint32_t pid, std::string& error) = 0;
   virtual bool is_target(uint32_t pid) const = 0;
   /// The process is gone (procscan no longer sees it): its ID may be
   /// reused by another program, which must not inherit the capture.

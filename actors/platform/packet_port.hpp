@@ -31,6 +31,9 @@ struct captured_packet {
   /// (Windows: the SOCKET layer's event for its port); 0 otherwise (Linux:
   /// the status window asks the socket tables instead).
   uint32_t pid = 0;
+  /// Sent by a process a `block` rule matches (Windows; on Linux the
+  /// kernel refuses those itself): refused, never relayed.
+  bool blocked = false;
   /// The port's own data for this packet, handed back with its verdict
   /// (Windows: the WINDIVERT_ADDRESS it was captured with). Lives in the
   /// batch buffer.

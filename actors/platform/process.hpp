@@ -14,6 +14,7 @@ struct process_entry {
   uint32_t pid = 0;
   uint32_t parent_pid = 0;
   std::string name; // the executable's file name ("Discord.exe", "Discord")
+  std::string path; // the executable's full path; empty when hidden
   /// Linux: the command name (what it was started as, up to 15
   /// characters: a symlink's or a script's name); empty on Windows.
   std::string command;
@@ -26,6 +27,7 @@ struct process_entry {
 /// opens its first socket (Windows).
 struct process_identity {
   std::string image;    // its executable's file name ("Discord.exe")
+  std::string path;     // its executable's full path
   uint64_t created = 0; // its creation time (a reused ID differs here)
   bool served = false;  // runs as the user this engine serves
 };
@@ -34,6 +36,11 @@ struct process_identity {
 /// creation time, its token's user against the engine's). Nothing when it
 /// is gone or cannot be opened. Linux: nothing (the kernel decides).
 std::optional<process_identity> identify_process(uint32_t pid);
+
+/// The ancestors of `pid`, its parent first, at most `depth` of them, as
+/// list_processes() would show them (Windows: for rules with `children`;
+/// Linux: nothing, the kernel program looks itself).
+std::vector<process_entry> ancestors_of(uint32_t pid, int depth);
 
 /// Every process this user may see. Windows: Toolhelp32; Linux: /proc
 /// (the executable's base name, or the command name when it is hidden),

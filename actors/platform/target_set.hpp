@@ -3,9 +3,11 @@
 // Which processes are targets, as the Windows capture keeps it: shared by
 // the capture session (procscan adds and forgets processes) and WinDivert's
 // receive thread (which reads a copy only when it changed, and adds a
-// process itself the moment it opens its first socket, by its executable's
-// name). Plain C++ (a mutex, a generation counter), so it is unit-tested on
-// any system.
+// process itself the moment it opens its first socket, by the rules:
+// its executable, its path, its ancestors). A process a `block` rule
+// matches is kept too, apart: its packets are captured to be refused.
+// Plain C++ (a mutex, a generation counter), so it is unit-tested on any
+// system.
 
 #include <atomic>
 #include <cstdint>
@@ -13,25 +15,39 @@
 #include <string>
 #include <vector>
 
+#include "actors/platform/process.hpp"
+#include "config/settings.hpp"
+
 namespace drover::platform {
 
 class target_set {
 public:
-  void add(uint32_t pid);
+  /// `pid` is a target (`proxy`), or blocked (`block`); `direct` forgets
+  /// it.
+  void add(uint32_t pid,
+           config::rule_action action = config::rule_action::proxy);
   void remove(uint32_t pid);
+  /// A target or a blocked process: its packets are captured.
   bool contains(uint32_t pid) const;
-  void set_names(std::vector<std::string> names);
-  /// `image` (an executable's file name) is a target's, case-insensitively
-  /// (Windows' rule for file names, ASCII letters).
-  bool name_matches(const std::string& image) const;
+  bool blocked(uint32_t pid) const;
+  void set_rules(std::vector<config::app_rule> rules);
+  /// What the rules do with `p` (`ancestors`: its parent first), Windows'
+  /// way: names and paths without regard to case (ASCII letters).
+  config::rule_action decide(const process_entry& p,
+                             const std::vector<process_entry>& ancestors) const;
+  /// Some rule has `children` (then a new process's ancestors matter).
+  bool any_children() const;
   uint64_t generation() const { return generation_.load(); }
-  /// Copies the set (sorted) when it changed since `seen`.
-  void refresh(std::vector<uint32_t>& copy, uint64_t& seen) const;
+  /// Copies the captured processes (sorted), and the blocked ones among
+  /// them, when the set changed since `seen`.
+  void refresh(std::vector<uint32_t>& copy, std::vector<uint32_t>& blocked,
+               uint64_t& seen) const;
 
 private:
   mutable std::mutex mutex_;
-  std::vector<uint32_t> pids_; // sorted
-  std::vector<std::string> names_;
+  std::vector<uint32_t> pids_;    // sorted: targets and blocked
+  std::vector<uint32_t> blocked_; // sorted
+  std::vector<config::app_rule> rules_;
   std::atomic<uint64_t> generation_{0};
 };
 

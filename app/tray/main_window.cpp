@@ -65,9 +65,9 @@ main_window::main_window(const QString& program, QWidget* parent)
   timeline_->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
   tabs_->addTab(timeline_, tr("Timeline"));
 
-  flows_ = new QTableWidget(0, 6);
+  flows_ = new QTableWidget(0, 7);
   flows_->setObjectName("flows");
-  flows_->setHorizontalHeaderLabels({tr("Process"), tr("Protocol"),
+  flows_->setHorizontalHeaderLabels({tr("Process"), tr("Rule"), tr("Protocol"),
                                      tr("Destination"), tr("↓ In"), tr("↑ Out"),
                                      tr("Age")});
   flows_->verticalHeader()->hide();
@@ -169,11 +169,12 @@ void main_window::show_status(const status_reply& s) {
     cell(0, f.process.isEmpty()
                 ? tr("unknown")
                 : QStringLiteral("%1 (%2)").arg(f.process).arg(f.pid));
-    cell(1, f.protocol.toUpper());
-    cell(2, f.destination);
-    cell(3, bytes_text(f.bytes_in));
-    cell(4, bytes_text(f.bytes_out));
-    cell(5, text_of(uptime_text(std::chrono::seconds{f.age_seconds})));
+    cell(1, f.rule);
+    cell(2, f.protocol.toUpper());
+    cell(3, f.destination);
+    cell(4, bytes_text(f.bytes_in));
+    cell(5, bytes_text(f.bytes_out));
+    cell(6, text_of(uptime_text(std::chrono::seconds{f.age_seconds})));
     ++row;
   }
 }

@@ -15,6 +15,20 @@ constexpr config::log_level levels[] = {
     config::log_level::debug, config::log_level::trace,
 };
 
+// "rule[3].apps[0]" → 3; -1 for another key.
+int rule_index(const std::string& key) {
+  if (key.rfind("rule[", 0) != 0)
+    return -1;
+  auto end = key.find(']');
+  if (end == std::string::npos)
+    return -1;
+  try {
+    return std::stoi(key.substr(5, end - 5));
+  } catch (...) {
+    return -1;
+  }
+}
+
 } // namespace
 
 settings_page::settings_page(QWidget* parent) : QWidget(parent) {
@@ -42,10 +56,7 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   password_ = new QLineEdit;
   password_->setObjectName("proxy_password");
   password_->setEchoMode(QLineEdit::Password);
-  processes_ = new QPlainTextEdit;
-  processes_->setObjectName("target_processes");
-  processes_->setPlaceholderText(tr("One program name per line, e.g. Discord"));
-  processes_->setMaximumHeight(110);
+  rules_ = new rules_editor;
   level_ = new QComboBox;
   level_->setObjectName("log_level");
   for (auto l : levels)
@@ -59,7 +70,7 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Login"), login_);
   form->addRow(tr("Password"), password_);
   form->addRow(QString{}, by_name_);
-  form->addRow(tr("Programs to proxy"), processes_);
+  form->addRow(tr("Rules\n(first match wins)"), rules_);
   form->addRow(tr("Log level"), level_);
   form->addRow(QString{}, autostart_);
   layout->addLayout(form);
@@ -102,14 +113,11 @@ void settings_page::fill(const config::settings& s) {
   password_->setText(QString::fromStdString(s.proxy.password));
   login_->setEnabled(s.proxy.auth);
   password_->setEnabled(s.proxy.auth);
-  QStringList names;
-  for (auto& n : s.targets.processes)
-    names << QString::fromStdString(n);
-  processes_->setPlainText(names.join('\n'));
+  rules_->set_rules(s.rules);
   int index = level_->findText(QString::fromLatin1(to_string(s.ui.level)));
   level_->setCurrentIndex(index >= 0 ? index : 2);
-  for (auto* w : std::initializer_list<QWidget*>{host_, port_, login_,
-                                                 password_, processes_})
+  for (auto* w : std::initializer_list<QWidget*>{
+           host_, port_, login_, password_, rules_->programs_field()})
     w->setStyleSheet({});
 }
 
@@ -140,8 +148,8 @@ void settings_page::refuse(const QString& message, QWidget* field) {
 }
 
 void settings_page::save() {
-  for (auto* w : std::initializer_list<QWidget*>{host_, port_, login_,
-                                                 password_, processes_})
+  for (auto* w : std::initializer_list<QWidget*>{
+           host_, port_, login_, password_, rules_->programs_field()})
     w->setStyleSheet({});
   auto s = current_;
   s.proxy.host = host_->text().trimmed().toStdString();
@@ -152,10 +160,7 @@ void settings_page::save() {
   s.proxy.connect_by_name = by_name_->isChecked();
   s.proxy.login = login_->text().toStdString();
   s.proxy.password = password_->text().toStdString();
-  s.targets.processes.clear();
-  for (auto& line : processes_->toPlainText().split('\n'))
-    if (auto name = line.trimmed(); !name.isEmpty())
-      s.targets.processes.push_back(name.toStdString());
+  s.rules = rules_->rules();
   s.ui.level = levels[std::max(0, level_->currentIndex())];
   s.ui.auto_start = autostart_->isChecked();
   // The config's own validator decides, so the form and `drover config
@@ -173,8 +178,10 @@ void settings_page::save() {
       field = login_;
     else if (d.key == "proxy.password")
       field = password_;
-    else if (d.key.rfind("targets.", 0) == 0)
-      field = processes_;
+    else if (auto rule = rule_index(d.key); rule >= 0) {
+      rules_->focus_rule(rule);
+      field = rules_->programs_field();
+    }
     // The message without the temporary text's location.
     refuse(QString::fromStdString(d.message), field);
     return;

@@ -1,6 +1,6 @@
 #pragma once
 
-// The Settings tab: the proxy, its login, the target programs, the log
+// The Settings tab: the proxy, its login, the rules, the log
 // level and start-at-login. Edits are checked by the config's own
 // validator before anything is written (the same messages as `drover config
 // check`), then the whole file is handed to the engine, which writes it
@@ -15,6 +15,7 @@
 #include <QSpinBox>
 #include <QWidget>
 
+#include "app/tray/rules_editor.hpp"
 #include "config/settings.hpp"
 
 namespace drover::tray {
@@ -71,7 +72,7 @@ private:
   QCheckBox* by_name_;
   QLineEdit* login_;
   QLineEdit* password_;
-  QPlainTextEdit* processes_;
+  rules_editor* rules_;
   QComboBox* level_;
   QCheckBox* autostart_;
   QPushButton* save_;

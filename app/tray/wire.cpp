@@ -132,6 +132,7 @@ std::optional<status_reply> parse_status(const QByteArray& json,
     auto f = item.toObject();
     flow_row row;
     row.process = f.value("process").toString();
+    row.rule = f.value("rule").toString();
     row.pid = static_cast<uint32_t>(number(f, "pid"));
     row.protocol = f.value("protocol").toString();
     row.destination = f.value("destination").toString();

@@ -27,6 +27,7 @@ std::optional<wire_line> parse_line(const QByteArray& line, QString* error);
 /// A flow of `status json`, as the Flows tab shows it.
 struct flow_row {
   QString process; // empty when unknown
+  QString rule;    // the rule that made it a target; empty when unknown
   uint32_t pid = 0;
   QString protocol; // "tcp" or "udp"
   QString destination;

@@ -257,9 +257,13 @@ namespace {
 // A capture session that records which processes became targets.
 class recording_session : public test::fake_capture {
 public:
-  std::set<uint32_t> targets, forgotten;
+  std::set<uint32_t> targets, blocked, forgotten;
   bool add_target(uint32_t pid, std::string&) override {
     targets.insert(pid);
+    return true;
+  }
+  bool block_target(uint32_t pid, std::string&) override {
+    blocked.insert(pid);
     return true;
   }
   void forget_target(uint32_t pid) override {
@@ -267,6 +271,14 @@ public:
     forgotten.insert(pid);
   }
 };
+
+// One `proxy` rule named "test rule" for these names.
+std::vector<config::app_rule> rules_for(std::vector<std::string> names) {
+  config::app_rule r;
+  r.name = "test rule";
+  r.apps = std::move(names);
+  return {r};
+}
 
 // A process of its own name, for procscan to find.
 struct named_child {
@@ -325,7 +337,7 @@ CAF_TEST(procscan_makes_a_found_target_a_target_and_forgets_it_when_gone) {
   recording_session session;
   auto scanner
       = sys.spawn(procscan, static_cast<platform::capture_session*>(&session),
-                  std::vector<std::string>{child.name}, parent);
+                  rules_for({child.name}), parent);
   // Its first scan, at once (as it starts): the child is found, made a
   // target, and the supervisor hears which targets run.
   sched.run_once();
@@ -334,6 +346,7 @@ CAF_TEST(procscan_makes_a_found_target_a_target_and_forgets_it_when_gone) {
   auto& found = told->scans.back();
   CAF_REQUIRE_EQUAL(found.processes.size(), 1u);
   CAF_CHECK_EQUAL(found.processes[0].pid, static_cast<uint32_t>(child.pid));
+  CAF_CHECK_EQUAL(found.processes[0].rule, "test rule");
   CAF_CHECK_EQUAL(session.targets.count(static_cast<uint32_t>(child.pid)), 1u);
   // Gone: forgotten (its PID may come back as another program), and the
   // supervisor hears that no target runs.
@@ -350,11 +363,27 @@ CAF_TEST(procscan_makes_a_found_target_a_target_and_forgets_it_when_gone) {
   end(scanner);
 }
 
+CAF_TEST(procscan_blocks_what_a_block_rule_matches_and_lists_it_not) {
+  named_child child;
+  CAF_REQUIRE(child.pid > 0);
+  CAF_REQUIRE(shows_as(child.pid, child.name));
+  recording_session session;
+  auto rules = rules_for({child.name});
+  rules[0].action = config::rule_action::block;
+  auto scanner
+      = sys.spawn(procscan, static_cast<platform::capture_session*>(&session),
+                  rules, parent);
+  sched.run_once();
+  CAF_CHECK_EQUAL(session.blocked.count(static_cast<uint32_t>(child.pid)), 1u);
+  CAF_CHECK(session.targets.empty());
+  end(scanner);
+}
+
 CAF_TEST(procscan_says_nothing_while_nothing_changes) {
   recording_session session;
   auto scanner
       = sys.spawn(procscan, static_cast<platform::capture_session*>(&session),
-                  std::vector<std::string>{"no-such-program-here"}, parent);
+                  rules_for({"no-such-program-here"}), parent);
   sched.run_once(); // starts, and scans
   disallow((process_set), from(scanner).to(parent));
   self->send(scanner, atom::scan_v);

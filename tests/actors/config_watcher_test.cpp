@@ -36,7 +36,7 @@ TEST(config_diff, each_section_is_told_apart) {
   EXPECT_FALSE(c.targets_changed || c.skip_changed || c.ui_changed
                || c.engine_changed);
   b = a;
-  b.targets.processes = {"x"};
+  b.rules[0].apps = {"x"};
   b.ui.level = config::log_level::debug;
   c = diff(a, b);
   EXPECT_TRUE(c.targets_changed && c.ui_changed);

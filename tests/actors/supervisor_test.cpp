@@ -61,7 +61,7 @@ protected:
     fs::remove_all(crash_dir);
     settings.proxy.host = "proxy.test";
     settings.proxy.port = 1080;
-    settings.targets.processes = {"no-such-program-here"};
+    settings.rules[0].apps = {"no-such-program-here"};
   }
 
   ~supervisor_test() override {
@@ -395,7 +395,7 @@ TEST_F(supervisor_test, no_traffic_while_targets_run_is_said_once) {
   settings.engine.no_traffic_warn_after = 3s;
   start();
   process_set ps;
-  ps.processes.push_back({4242, 1, "Discord"});
+  ps.processes.push_back({4242, 1, "Discord", "Discord"});
   self->send(sup, ps);
   sched.run();
   auto said_so_far = [&] {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "app/tray/rules_text.hpp"
 #include "app/tray/view.hpp"
 
 using namespace drover;
@@ -104,4 +105,26 @@ TEST(tray_view, the_tooltip_says_state_and_reason_within_127_characters) {
   EXPECT_LE(t.size(), 127u);
   auto before_ellipsis = static_cast<unsigned char>(t[t.size() - 4]);
   EXPECT_NE(before_ellipsis & 0xC0, 0xC0) << "no dangling lead byte";
+}
+
+// A rule in the Settings tab: one program per line, each kind told by its
+// shape; written and read back the same.
+TEST(tray_rules_text, programs_lines_by_their_shape) {
+  drover::config::app_rule r;
+  drover::tray::read_programs(
+      "  Discord.exe \n\nDisc*\r\n/usr/bin/x\nC:\\Apps\\\n/opt/games/\n", r);
+  EXPECT_EQ(r.apps, (std::vector<std::string>{"Discord.exe", "Disc*"}));
+  EXPECT_EQ(r.paths, std::vector<std::string>{"/usr/bin/x"});
+  EXPECT_EQ(r.folders, (std::vector<std::string>{"C:\\Apps\\", "/opt/games/"}));
+  auto text = drover::tray::programs_text(r);
+  drover::config::app_rule again;
+  drover::tray::read_programs(text, again);
+  EXPECT_EQ(again, r);
+  drover::config::app_rule from_file;
+  from_file.folders = {"C:\\Apps", "/opt/games"};
+  EXPECT_EQ(drover::tray::programs_text(from_file), "C:\\Apps\\\n/opt/games/")
+      << "a folder is shown ending in its separator, so it reads back as one";
+  from_file.name = "";
+  from_file.action = drover::config::rule_action::direct;
+  EXPECT_EQ(drover::tray::rule_summary(from_file, 2), "rule 3 — direct");
 }

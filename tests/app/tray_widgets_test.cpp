@@ -9,6 +9,7 @@
 #include <QCheckBox>
 #include <QEventLoop>
 #include <QLabel>
+#include <QListWidget>
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QProcess>
@@ -147,10 +148,61 @@ TEST(tray_settings, a_valid_form_becomes_a_whole_valid_file) {
   EXPECT_EQ(parsed.value->proxy.password, "s3cret");
   EXPECT_EQ(parsed.value->proxy.type, config::proxy_type::http);
   EXPECT_FALSE(parsed.value->proxy.connect_by_name);
-  EXPECT_EQ(parsed.value->targets.processes,
+  ASSERT_EQ(parsed.value->rules.size(), 1u);
+  EXPECT_EQ(parsed.value->rules[0].apps,
             (std::vector<std::string>{"Discord", "vesktop"}));
   page.saved(true, {});
   EXPECT_EQ(page.current().proxy.host, "proxy.example.net");
+}
+
+// The rules: added, edited, moved up, saved in order; a rule that matches
+// nothing is refused with the validator's words, and selected.
+TEST(tray_settings, rules_are_added_reordered_and_saved_in_order) {
+  app();
+  settings_page page;
+  page.load(valid_config(), "/x/config.toml");
+  QSignalSpy saves{&page, &settings_page::save_requested};
+  auto* list = field<QListWidget>(page, "rules");
+  ASSERT_EQ(list->count(), 1);
+  EXPECT_EQ(list->item(0)->text(), "Discord — through the proxy");
+  field<QPushButton>(page, "rule_add")->click();
+  ASSERT_EQ(list->count(), 2);
+  EXPECT_EQ(list->currentRow(), 1);
+  field<QPushButton>(page, "save_settings")->click();
+  EXPECT_EQ(saves.count(), 0) << "a new rule has no programs yet";
+  EXPECT_TRUE(field<QLabel>(page, "settings_message")
+                  ->text()
+                  .contains("matches no program"));
+  EXPECT_EQ(list->currentRow(), 1) << "the rule with the error is shown";
+  field<QLineEdit>(page, "rule_name")->setText("games");
+  field<QPlainTextEdit>(page, "target_processes")
+      ->setPlainText("Game*.exe\nC:\\Games\\\n/opt/x/run\n");
+  field<QComboBox>(page, "rule_action")->setCurrentIndex(2);
+  field<QCheckBox>(page, "rule_children")->setChecked(true);
+  field<QPushButton>(page, "rule_up")->click();
+  EXPECT_EQ(list->currentRow(), 0);
+  EXPECT_EQ(list->item(0)->text(), "games — blocked (and what it starts)");
+  EXPECT_FALSE(field<QPushButton>(page, "rule_up")->isEnabled());
+  field<QPushButton>(page, "save_settings")->click();
+  ASSERT_EQ(saves.count(), 1) << field<QLabel>(page, "settings_message")
+                                     ->text()
+                                     .toStdString();
+  auto parsed = config::parse(saves.at(0).at(0).toByteArray().toStdString(),
+                              "saved");
+  ASSERT_TRUE(parsed.ok()) << config::to_string(parsed.errors);
+  ASSERT_EQ(parsed.value->rules.size(), 2u);
+  auto& games = parsed.value->rules[0];
+  EXPECT_EQ(games.name, "games");
+  EXPECT_EQ(games.apps, std::vector<std::string>{"Game*.exe"});
+  EXPECT_EQ(games.folders, std::vector<std::string>{"C:\\Games\\"});
+  EXPECT_EQ(games.paths, std::vector<std::string>{"/opt/x/run"});
+  EXPECT_TRUE(games.children);
+  EXPECT_EQ(games.action, config::rule_action::block);
+  EXPECT_EQ(parsed.value->rules[1], config::discord_rule());
+  // Removed: only Discord's rule is left.
+  field<QPushButton>(page, "rule_remove")->click();
+  EXPECT_EQ(list->count(), 1);
+  EXPECT_EQ(list->item(0)->text(), "Discord — through the proxy");
 }
 
 TEST(tray_settings, a_broken_file_is_reported_with_its_place) {

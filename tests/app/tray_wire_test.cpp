@@ -89,6 +89,7 @@ TEST(tray_wire, reads_back_a_status_with_flows) {
   f.protocol = 17;
   f.pid = 4242;
   f.process = "Discord";
+  f.rule = "voice";
   f.src_ip = 0x0A000001;
   f.src_port = 5000;
   f.dst_ip = 0x5DB8D822; // 93.184.216.34
@@ -105,6 +106,7 @@ TEST(tray_wire, reads_back_a_status_with_flows) {
   ASSERT_EQ(status->flows.size(), 1u);
   EXPECT_EQ(status->flows[0].process, "Discord");
   EXPECT_EQ(status->flows[0].pid, 4242u);
+  EXPECT_EQ(status->flows[0].rule, "voice");
   EXPECT_EQ(status->flows[0].protocol, "udp");
   EXPECT_EQ(status->flows[0].destination, "93.184.216.34:50003");
   EXPECT_EQ(status->flows[0].bytes_out, 2000u);

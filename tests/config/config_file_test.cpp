@@ -117,6 +117,35 @@ TEST_F(config_file_test, save_writes_a_file_that_loads_back) {
   EXPECT_FALSE(platform::has_leftover_temporaries(f.path()));
 }
 
+// A version 1 file: read as it is, then written in version 2 once, with
+// the same settings, the old file kept beside it comments and all.
+TEST_F(config_file_test, an_older_file_is_upgraded_and_kept) {
+  const std::string old_text = "# mine\n[proxy]\nport = 1081\n[targets]\n"
+                               "processes = [\"Telegram\"]\n";
+  write(old_text);
+  config_file f{path_};
+  auto r = f.load();
+  ASSERT_EQ(r.outcome, config_file::status::loaded);
+  EXPECT_EQ(r.older_version, 1);
+  auto before = f.current();
+  std::string error;
+  auto said = f.upgrade(error);
+  EXPECT_EQ(error, "");
+  EXPECT_NE(said.find("version 1"), std::string::npos) << said;
+  EXPECT_EQ(read(), serialize(before));
+  std::ifstream kept{path_.string() + ".v1", std::ios::binary};
+  std::stringstream kept_text;
+  kept_text << kept.rdbuf();
+  EXPECT_EQ(kept_text.str(), old_text);
+  config_file again{path_};
+  auto r2 = again.load();
+  EXPECT_EQ(r2.older_version, 0);
+  EXPECT_EQ(again.current(), before);
+  EXPECT_EQ(again.current().rules[0].apps,
+            std::vector<std::string>{"Telegram"});
+  EXPECT_EQ(again.upgrade(error), "") << "nothing more to do";
+}
+
 TEST_F(config_file_test, saved_file_is_private_to_the_owner) {
 #ifdef _WIN32
   GTEST_SKIP() << "%APPDATA% is per-user; no mode bits on Windows";
@@ -136,7 +165,7 @@ TEST_F(config_file_test, killed_midway_leaves_the_old_file_whole) {
   write(old_text);
   settings next;
   next.proxy.port = 4242;
-  next.targets.processes.assign(2000, "SomeLongProcessName.exe");
+  next.rules[0].apps.assign(2000, "SomeLongProcessName.exe");
   auto new_text = serialize(next);
   auto target = path_;
   ::testing::FLAGS_gtest_death_test_style = "threadsafe";

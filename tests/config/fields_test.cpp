@@ -25,6 +25,11 @@ std::map<std::string, std::set<std::string>> documented_keys() {
     if (line.rfind("## `[", 0) == 0) {
       auto end = line.find("]`");
       section = line.substr(5, end - 5);
+      // "## `[[rule]]`": an array of tables.
+      while (!section.empty() && section.front() == '[')
+        section.erase(0, 1);
+      while (!section.empty() && section.back() == ']')
+        section.pop_back();
     } else if (line.rfind("## ", 0) == 0) {
       section.clear();
     } else if (!section.empty() && line.rfind("| `", 0) == 0) {
@@ -68,8 +73,12 @@ TEST(config_fields, every_key_on_its_own_makes_the_settings_differ) {
       {"proxy.tcp_connect_timeout", "\"11s\""},
       {"proxy.connect_by_name", "false"},
       {"proxy.type", "\"http\""},
-      {"targets.processes", "[\"a.exe\"]"},
-      {"targets.include_vesktop", "true"},
+      {"rule.name", "\"n\""},
+      {"rule.apps", "[\"a.exe\"]"},
+      {"rule.paths", "[\"/usr/bin/x\"]"},
+      {"rule.folders", "[\"C:\\\\Apps\"]"},
+      {"rule.children", "true"},
+      {"rule.action", "\"block\""},
       {"targets.when_not_proxying", "\"direct\""},
       {"skip.extra_skip_cidrs", "[\"10.0.0.0/8\"]"},
       {"skip.multicast", "false"},
@@ -100,8 +109,13 @@ TEST(config_fields, every_key_on_its_own_makes_the_settings_differ) {
       auto dotted = std::string{section} + "." + std::string{name};
       auto it = changed.find(dotted);
       ASSERT_NE(it, changed.end()) << "no changed value for " << dotted;
-      auto text = "[" + std::string{section} + "]\n" + std::string{name} + " = "
-                  + it->second + "\n";
+      // A rule is a [[rule]] table, and needs a program to match.
+      auto text
+          = section == "rule"
+                ? "[[rule]]\n"
+                      + std::string{name == "apps" ? "" : "apps = [\"x\"]\n"}
+                : "[" + std::string{section} + "]\n";
+      text += std::string{name} + " = " + it->second + "\n";
       auto r = parse(text, "test.toml");
       ASSERT_TRUE(r.ok()) << dotted << ": "
                           << (r.errors.empty() ? "" : r.errors[0].message);

@@ -31,7 +31,7 @@ diagnostic single_error(const std::string& text) {
 
 TEST(config_defaults, empty_file_gives_every_default) {
   auto s = parse_ok("");
-  EXPECT_EQ(s.version, 1);
+  EXPECT_EQ(s.version, 2);
   EXPECT_EQ(s.proxy.host, "95.165.72.59");
   EXPECT_EQ(s.proxy.port, 12334);
   EXPECT_FALSE(s.proxy.auth);
@@ -39,10 +39,14 @@ TEST(config_defaults, empty_file_gives_every_default) {
   EXPECT_EQ(s.proxy.password, "");
   EXPECT_EQ(s.proxy.udp_associate_timeout, 5s);
   EXPECT_EQ(s.proxy.tcp_connect_timeout, 10s);
-  EXPECT_EQ(s.targets.processes,
+  ASSERT_EQ(s.rules.size(), 1u);
+  EXPECT_EQ(s.rules[0].name, "Discord");
+  EXPECT_EQ(s.rules[0].apps,
             (std::vector<std::string>{"Discord.exe", "DiscordCanary.exe",
                                       "DiscordPTB.exe", "Update.exe"}));
-  EXPECT_FALSE(s.targets.include_vesktop);
+  EXPECT_EQ(s.rules[0].action, rule_action::proxy);
+  EXPECT_FALSE(s.rules[0].children);
+  EXPECT_EQ(s.targets.when_not_proxying, not_proxying::block);
   EXPECT_TRUE(s.skip.extra_skip_cidrs.empty());
   EXPECT_TRUE(s.skip.multicast);
   EXPECT_EQ(s.ui.level, log_level::info);
@@ -121,9 +125,10 @@ max_flows = 1000
   EXPECT_EQ(s.proxy.password, "s3cret");
   EXPECT_EQ(s.proxy.udp_associate_timeout, 2s);
   EXPECT_EQ(s.proxy.tcp_connect_timeout, 500ms);
-  EXPECT_EQ(s.targets.processes,
-            (std::vector<std::string>{"Discord", "vesktop"}));
-  EXPECT_TRUE(s.targets.include_vesktop);
+  // A version 1 file: its list of programs is now the first rule.
+  ASSERT_EQ(s.rules.size(), 1u);
+  EXPECT_EQ(s.rules[0].apps,
+            (std::vector<std::string>{"Discord", "vesktop", "Vesktop.exe"}));
   ASSERT_EQ(s.skip.extra_skip_cidrs.size(), 2u);
   EXPECT_EQ(drover::net::to_string(s.skip.extra_skip_cidrs[0]), "10.0.0.0/8");
   EXPECT_EQ(drover::net::to_string(s.skip.extra_skip_cidrs[1]), "192.0.2.7/32");
@@ -153,7 +158,13 @@ TEST(config_parse, round_trips_through_serialize) {
   s.proxy.auth = true;
   s.proxy.login = "bob";
   s.proxy.password = "p\"a\\ss\tw\x01rd";
-  s.targets.processes = {"Discord.exe"};
+  s.rules = {discord_rule(), discord_rule()};
+  s.rules[0].apps = {"Discord.exe", "Disc*?"};
+  s.rules[1].name = "";
+  s.rules[1].paths = {"/opt/x/bin/x"};
+  s.rules[1].folders = {"C:\\Apps\\"};
+  s.rules[1].children = true;
+  s.rules[1].action = rule_action::block;
   s.skip.extra_skip_cidrs = {*drover::net::parse_ipv4_cidr("172.16.0.0/12")};
   s.ui.level = log_level::trace;
   s.engine.reconnect_backoff_initial = 1500ms;
@@ -233,9 +244,11 @@ TEST(config_errors, bad_cidr_points_at_the_element) {
 }
 
 TEST(config_errors, process_names_not_paths) {
-  auto e = single_error(
-      "[targets]\nprocesses = [\"C:\\\\Discord\\\\Discord.exe\"]\n");
-  EXPECT_EQ(e.key, "targets.processes[0]");
+  auto e
+      = single_error("[[rule]]\napps = [\"C:\\\\Discord\\\\Discord.exe\"]\n");
+  EXPECT_EQ(e.key, "rule[0].apps[0]");
+  EXPECT_EQ(e.line, 2u);
+  EXPECT_EQ(e.column, 9u);
   EXPECT_NE(e.message.find("not empty and not a path"), std::string::npos);
 }
 
@@ -344,24 +357,31 @@ TEST(config_warnings, credentials_without_auth) {
 }
 
 TEST(config_warnings, empty_and_duplicate_targets) {
+  // Version 1's list, migrated: empty is no rule at all.
   auto empty = parse("[targets]\nprocesses = []\n", "c");
   ASSERT_TRUE(empty.ok());
-  EXPECT_EQ(empty.warnings.size(), 1u);
+  EXPECT_TRUE(empty.value->rules.empty());
+  ASSERT_EQ(empty.warnings.size(), 1u);
+  EXPECT_NE(empty.warnings[0].message.find("no rules"), std::string::npos);
   auto dup = parse("[targets]\nprocesses = [\"a\", \"a\"]\n", "c");
   ASSERT_TRUE(dup.ok());
-  EXPECT_EQ(dup.value->targets.processes, std::vector<std::string>{"a"});
-  EXPECT_EQ(dup.warnings.size(), 1u);
+  ASSERT_EQ(dup.value->rules.size(), 1u);
+  EXPECT_EQ(dup.value->rules[0].apps, std::vector<std::string>{"a"});
+  ASSERT_EQ(dup.warnings.size(), 1u);
+  EXPECT_EQ(dup.warnings[0].line, 2u) << "points at the line written";
 }
 
 // -- versions and migration
 // ------------------------------------------------------
 
-TEST(config_version, missing_version_is_version_one) {
-  EXPECT_EQ(parse_ok("[proxy]\nport = 1\n").version, 1);
+TEST(config_version, missing_version_is_version_one_brought_up_to_date) {
+  auto s = parse_ok("[proxy]\nport = 1\n");
+  EXPECT_EQ(s.version, current_version);
+  EXPECT_EQ(s.rules, std::vector<app_rule>{discord_rule()});
 }
 
 TEST(config_version, newer_version_is_refused) {
-  auto e = single_error("version = 2\n");
+  auto e = single_error("version = 3\n");
   EXPECT_EQ(e.key, "version");
   EXPECT_NE(e.message.find("newer Drover"), std::string::npos);
   EXPECT_EQ(single_error("version = 0\n").key, "version");
@@ -388,7 +408,8 @@ TEST(config_version, migrations_run_in_order_and_stamp_the_version) {
   EXPECT_EQ(doc["version"].value<int64_t>(), 3);
   EXPECT_EQ(doc["proxy"]["host"].value<std::string>(), "1.2.3.4");
   EXPECT_FALSE(migrate(doc, 3, 5, steps)) << "no step from 3";
-  EXPECT_TRUE(known_migrations().empty()) << "version 1 is the first";
+  ASSERT_EQ(known_migrations().size(), 1u);
+  EXPECT_EQ(known_migrations()[0].from, 1);
 }
 
 // -- [check] ------------------------------------------------------------------

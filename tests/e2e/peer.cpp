@@ -284,11 +284,13 @@ int udp_client(const char* ip, int port, int n, bool connected) {
     if (connected)
       connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
     auto message = "datagram " + std::to_string(i);
-    if (connected)
-      send(fd, message.data(), message.size(), 0);
-    else
-      sendto(fd, message.data(), message.size(), 0,
-             reinterpret_cast<sockaddr*>(&a), sizeof a);
+    auto sent = connected ? send(fd, message.data(), message.size(), 0)
+                          : sendto(fd, message.data(), message.size(), 0,
+                                   reinterpret_cast<sockaddr*>(&a), sizeof a);
+    if (sent < 0) {
+      std::printf("fail %d: send: %s\n", i, std::strerror(errno));
+      return 1;
+    }
     if (!wait_readable(fd)) {
       std::printf("fail %d: no reply\n", i);
       return 1;

@@ -475,7 +475,15 @@ TEST_F(tray_e2e, config_set_refuses_a_broken_file_and_applies_a_good_one) {
   EXPECT_EQ(ask(socket, "config get\n"), before);
   EXPECT_EQ(t->state(), "active");
 
-  auto good = before + "[ui]\nlog_level = \"debug\"\n";
+  // (The engine wrote the file in the current version at start: it has a
+  // [ui] section already.)
+  auto good = before;
+  auto level = good.find("log_level = \"info\"");
+  if (level == std::string::npos)
+    good += "[ui]\nlog_level = \"debug\"\n";
+  else
+    good.replace(level, std::string{"log_level = \"info\""}.size(),
+                 "log_level = \"debug\"");
   event_watch events{t->w};
   auto from = events.mark();
   EXPECT_EQ(set(good), "ok\n");

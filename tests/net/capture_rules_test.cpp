@@ -185,6 +185,25 @@ TEST(linux_rules, with_a_redirect_tcp_goes_to_nat_and_only_udp_is_queued) {
       << "a flushed nat table is seen";
 }
 
+// A blocked program's connection attempts (not to loopback) are queued,
+// first of all, for the engine to refuse with a reset; without a reader
+// they are dropped (no --queue-bypass). Nothing else of it is queued.
+TEST(linux_rules, a_blocked_programs_syn_is_queued_to_be_refused) {
+  for (uint16_t redirect : {uint16_t{0}, uint16_t{1023}}) {
+    auto p = linux_defaults();
+    p.redirect_port = redirect;
+    p.block_mark = 0x44420007;
+    auto raw = iptables_install(p, saved("", false));
+    EXPECT_TRUE(has(raw, ":DROVER - [0:0]\n-I OUTPUT 1 -j DROVER\n"
+                         "-A DROVER -p tcp -m mark --mark 1145176071 ! -d "
+                         "127.0.0.0/8 --tcp-flags SYN,ACK,RST SYN -j NFQUEUE "
+                         "--queue-num 3\n"))
+        << raw;
+    EXPECT_EQ(raw.find("1145176071"), raw.rfind("1145176071"))
+        << "one rule: the rest of a blocked program's traffic meets the fence";
+  }
+}
+
 TEST(linux_rules, a_new_session_replaces_the_rules_in_one_transaction) {
   auto p = linux_defaults();
   // The previous session's (or a killed engine's) rules are in place: the

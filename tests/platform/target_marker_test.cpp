@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/platform/linux/kernel_rules.hpp"
 #include "actors/platform/linux/procfs.hpp"
 #include "actors/platform/linux/socket_adoption.hpp"
 #include "actors/platform/linux/target_marker.hpp"
@@ -77,9 +78,28 @@ protected:
     ASSERT_TRUE(marker) << error;
   }
 
+  // One `proxy` rule per name.
+  struct target_name {
+    std::string name;
+    bool with_children = false;
+  };
   void targets(std::vector<target_name> names, std::vector<uint32_t> uids) {
+    std::vector<drover::config::app_rule> list;
+    for (auto& n : names) {
+      drover::config::app_rule r;
+      r.apps = {n.name};
+      r.children = n.with_children;
+      list.push_back(r);
+    }
+    rules(list, uids);
+  }
+
+  void rules(const std::vector<drover::config::app_rule>& list,
+             std::vector<uint32_t> uids = {0}) {
     std::string error;
-    ASSERT_TRUE(marker->set_names(names, error)) << error;
+    std::vector<std::string> missing;
+    ASSERT_TRUE(marker->set_rules(compile_rules(list, missing), error))
+        << error;
     ASSERT_TRUE(marker->set_users(uids, error)) << error;
   }
 
@@ -183,6 +203,130 @@ TEST_F(target_marker_test, children_are_targets_when_the_name_says_so) {
   EXPECT_EQ(via_launcher(), 0u) << "the launcher only";
   targets({{"dvr-launcher", true}}, {0});
   EXPECT_EQ(via_launcher(), marker->marks().target);
+}
+
+// Rules, first match wins: a name by a pattern, an exact name, the action
+// each says (the block mark, nothing for `direct`).
+TEST_F(target_marker_test, the_first_rule_that_matches_decides) {
+  attach();
+  using drover::config::app_rule;
+  using drover::config::rule_action;
+  app_rule blocked;
+  blocked.apps = {"dvr-b?ocked"};
+  blocked.action = rule_action::block;
+  app_rule direct;
+  direct.apps = {"dvr-direct"};
+  direct.action = rule_action::direct;
+  app_rule proxied;
+  proxied.apps = {"dvr-*", "win*.exe"};
+  rules({blocked, direct, proxied});
+  auto m = marker->marks();
+  EXPECT_EQ(mark_of(run({program("dvr-blocked"), "socket-mark"})), m.block);
+  EXPECT_EQ(mark_of(run({program("dvr-direct"), "socket-mark"})), 0u);
+  EXPECT_EQ(mark_of(run({program("dvr-anything"), "socket-mark"})), m.target);
+  EXPECT_EQ(mark_of(run({program("windiscord"), "socket-mark"})), m.target)
+      << "a pattern's \".exe\" is optional on Linux too";
+  EXPECT_EQ(mark_of(run({program("other-dvr-x"), "socket-mark"})), 0u);
+  // The same rules in another order decide otherwise: the switch to the
+  // new set is whole.
+  rules({proxied, blocked, direct});
+  EXPECT_EQ(mark_of(run({program("dvr-blocked"), "socket-mark"})), m.target);
+  EXPECT_EQ(mark_of(run({program("dvr-direct"), "socket-mark"})), m.target);
+}
+
+// `paths` by the file itself (a symlink in the rule follows), `folders` by
+// every folder above the executable, across a mount point.
+TEST_F(target_marker_test, paths_and_folders_match_by_identity) {
+  attach();
+  using drover::config::app_rule;
+  using drover::config::rule_action;
+  fs::create_directories(dir / "apps" / "deep" / "er");
+  fs::create_directories(dir / "mnt");
+  ASSERT_EQ(sh("mount -t tmpfs dvr-test " + (dir / "mnt").string()), 0);
+  struct unmount {
+    fs::path p;
+    ~unmount() { sh("umount -l " + p.string()); }
+  } cleanup{dir / "mnt"};
+  auto copy_to = [&](const fs::path& where) {
+    fs::copy_file(DROVER_PEER, where, fs::copy_options::overwrite_existing);
+    ::chmod(where.c_str(), 0755);
+    return where.string();
+  };
+  auto exact = copy_to(dir / "exact-one");
+  auto twin = copy_to(dir / "apps" / "exact-one-copy");
+  auto deep = copy_to(dir / "apps" / "deep" / "er" / "dvr-deep");
+  auto mounted = copy_to(dir / "mnt" / "dvr-mounted");
+  fs::create_symlink(exact, dir / "exact-link");
+  app_rule by_path;
+  by_path.paths = {(dir / "exact-link").string()};
+  app_rule by_folder;
+  by_folder.folders = {(dir / "apps" / "deep").string()};
+  by_folder.action = rule_action::block;
+  app_rule above_mount;
+  above_mount.folders = {dir.string() + "/"};
+  above_mount.action = rule_action::block;
+  rules({by_path, by_folder});
+  auto m = marker->marks();
+  EXPECT_EQ(mark_of(run({exact, "socket-mark"})), m.target);
+  EXPECT_EQ(mark_of(run({twin, "socket-mark"})), 0u) << "another file";
+  EXPECT_EQ(mark_of(run({deep, "socket-mark"})), m.block);
+  EXPECT_EQ(mark_of(run({mounted, "socket-mark"})), 0u);
+  rules({by_path, above_mount});
+  EXPECT_EQ(mark_of(run({mounted, "socket-mark"})), m.block)
+      << "the folder above a mount point holds what is mounted there";
+  EXPECT_EQ(mark_of(run({exact, "socket-mark"})), m.target)
+      << "the first rule still decides";
+}
+
+// `children`: what a matched program starts falls under its rule, unless
+// an earlier rule matches the child itself.
+TEST_F(target_marker_test, children_follow_their_ancestors_rule_in_order) {
+  attach();
+  using drover::config::app_rule;
+  using drover::config::rule_action;
+  auto shell = dir / "dvr-launcher";
+  fs::copy_file("/bin/sh", shell);
+  ::chmod(shell.c_str(), 0755);
+  auto helper = program("dvr-helper");
+  auto via_launcher = [&] {
+    return mark_of(run({shell.string(), "-c", helper + " socket-mark"}));
+  };
+  app_rule launcher;
+  launcher.apps = {"dvr-launcher"};
+  launcher.children = true;
+  app_rule helper_blocked;
+  helper_blocked.apps = {"dvr-helper"};
+  helper_blocked.action = rule_action::block;
+  rules({launcher, helper_blocked});
+  EXPECT_EQ(via_launcher(), marker->marks().target);
+  rules({helper_blocked, launcher});
+  EXPECT_EQ(via_launcher(), marker->marks().block);
+}
+
+// A blocked program reaches loopback and nothing else.
+TEST_F(target_marker_test, the_fence_keeps_a_blocked_program_to_loopback) {
+  attach();
+  drover::config::app_rule blocked;
+  blocked.apps = {"dvr-blocked"};
+  blocked.action = drover::config::rule_action::block;
+  rules({blocked});
+  child server{{"ip", "netns", "exec", net->b.name(), DROVER_PEER, "udp-echo",
+                net->ip_b, "7"}};
+  ASSERT_TRUE(server.wait_for_output("listening", 10s));
+  child local{{"ip", "netns", "exec", net->a.name(), DROVER_PEER, "udp-echo",
+               "127.0.0.1", "7"}};
+  ASSERT_TRUE(local.wait_for_output("listening", 10s));
+  auto path = program("dvr-blocked");
+  // Skipped ranges are a target's way out, not a blocked program's.
+  drover::net::capture::exclusions skip;
+  skip.extra = {*drover::net::parse_ipv4_cidr(net->ip_b)};
+  std::string error;
+  ASSERT_TRUE(marker->set_skip(skip, error)) << error;
+  auto out = run({path, "udp-client", net->ip_b, "7", "1"});
+  EXPECT_NE(out.find("send: Operation not permitted"), std::string::npos)
+      << "refused at once: " << out;
+  EXPECT_NE(run({path, "udp-client", "127.0.0.1", "7", "1"}).find("ok 1"),
+            std::string::npos);
 }
 
 // The fence: a target's packets leave for loopback and the skipped

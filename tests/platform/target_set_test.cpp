@@ -1,10 +1,14 @@
 // The Windows capture's target set: IDs added and forgotten, a copy taken
-// only when it changed, names matched the way Windows compares file names.
+// only when it changed, blocked ones kept apart, the rules applied the way
+// Windows compares file names and paths.
 
 #include <gtest/gtest.h>
 
 #include "actors/platform/target_set.hpp"
 
+using drover::config::app_rule;
+using drover::config::rule_action;
+using drover::platform::process_entry;
 using drover::platform::target_set;
 
 TEST(target_set, ids_are_added_once_and_forgotten) {
@@ -23,28 +27,63 @@ TEST(target_set, ids_are_added_once_and_forgotten) {
 TEST(target_set, a_copy_is_taken_only_when_the_set_changed) {
   target_set t;
   std::vector<uint32_t> copy;
+  std::vector<uint32_t> blocked;
   uint64_t seen = ~uint64_t{0};
   t.add(9);
   t.add(3);
-  t.refresh(copy, seen);
+  t.refresh(copy, blocked, seen);
   EXPECT_EQ(copy, (std::vector<uint32_t>{3, 9})); // sorted
   copy.clear();
-  t.refresh(copy, seen);
+  t.refresh(copy, blocked, seen);
   EXPECT_TRUE(copy.empty()); // unchanged: not copied again
   t.add(3);                  // already there: no new generation
-  t.refresh(copy, seen);
+  t.refresh(copy, blocked, seen);
   EXPECT_TRUE(copy.empty());
   t.remove(9);
-  t.refresh(copy, seen);
+  t.refresh(copy, blocked, seen);
   EXPECT_EQ(copy, (std::vector<uint32_t>{3}));
+  t.add(5, rule_action::block);
+  t.refresh(copy, blocked, seen);
+  EXPECT_EQ(copy, (std::vector<uint32_t>{3, 5})) << "captured, to be refused";
+  EXPECT_EQ(blocked, (std::vector<uint32_t>{5}));
+  EXPECT_TRUE(t.blocked(5));
+  EXPECT_FALSE(t.blocked(3));
+  t.add(5, rule_action::proxy); // a new rule: a target after all
+  t.refresh(copy, blocked, seen);
+  EXPECT_TRUE(blocked.empty());
 }
 
-TEST(target_set, names_match_whole_and_without_regard_to_case) {
+TEST(target_set, rules_match_whole_names_and_paths_without_regard_to_case) {
   target_set t;
-  t.set_names({"Discord.exe", "Update.exe"});
-  EXPECT_TRUE(t.name_matches("discord.EXE"));
-  EXPECT_TRUE(t.name_matches("UPDATE.exe"));
-  EXPECT_FALSE(t.name_matches("Discord.exe.bak"));
-  EXPECT_FALSE(t.name_matches("iscord.exe"));
-  EXPECT_FALSE(t.name_matches(""));
+  app_rule discord;
+  discord.apps = {"Discord.exe", "Update.exe"};
+  app_rule games;
+  games.folders = {"C:\\Games"};
+  games.action = rule_action::block;
+  app_rule launcher;
+  launcher.paths = {"c:/tools/launcher.exe"};
+  launcher.children = true;
+  t.set_rules({discord, games, launcher});
+  auto is = [&](std::string name, std::string path,
+                std::vector<process_entry> up = {}) {
+    process_entry p;
+    p.name = std::move(name);
+    p.path = std::move(path);
+    return t.decide(p, up);
+  };
+  EXPECT_EQ(is("discord.EXE", ""), rule_action::proxy);
+  EXPECT_EQ(is("UPDATE.exe", ""), rule_action::proxy);
+  EXPECT_EQ(is("Discord.exe.bak", ""), rule_action::direct);
+  EXPECT_EQ(is("iscord.exe", ""), rule_action::direct);
+  EXPECT_EQ(is("", ""), rule_action::direct);
+  EXPECT_EQ(is("x.exe", "c:\\games\\sub\\x.exe"), rule_action::block);
+  EXPECT_EQ(is("x.exe", "C:\\GamesToo\\x.exe"), rule_action::direct);
+  process_entry parent;
+  parent.name = "Launcher.exe";
+  parent.path = "C:\\Tools\\Launcher.exe";
+  EXPECT_TRUE(t.any_children());
+  EXPECT_EQ(is("child.exe", "C:\\x\\child.exe", {parent}), rule_action::proxy);
+  EXPECT_EQ(is("child.exe", "C:\\Games\\child.exe", {parent}),
+            rule_action::block)
+      << "its own match comes first";
 }

@@ -59,9 +59,9 @@ public:
   std::string to_repair;   // what the next repair() reports as put back
   std::string fail_repair; // set: every repair() fails with this
   int released = 0;
-  std::vector<std::string> names;
+  std::vector<config::app_rule> rules;
   bool set_targets(const platform::target_selection& t, std::string&) override {
-    names = t.names;
+    rules = t.rules;
     return true;
   }
   std::string repair(std::string& error) override {
@@ -88,6 +88,7 @@ public:
   platform::packet_port& port() override { return port_; }
   platform::packet_injector& injector() override { return injector_; }
   bool add_target(uint32_t, std::string&) override { return true; }
+  bool block_target(uint32_t, std::string&) override { return true; }
   bool is_target(uint32_t) const override { return true; }
   void forget_target(uint32_t) override {}
   long spawn_target(const std::vector<std::string>&, std::string&) override {

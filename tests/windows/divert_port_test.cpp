@@ -5,6 +5,7 @@
 // fake_windivert.cpp), which diverts the packets and socket events this
 // test scripts and records what Drover sends back.
 
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -436,48 +437,85 @@ TEST_F(windows_divert, more_than_255_packets_are_sent_in_chunks) {
   EXPECT_EQ(taken, n) << "nothing lost";
 }
 
-// A process the scan never saw opens its first socket: its image is a
-// target's, so that very socket's packets are captured, not passed.
+// A real process whose image is `name` (a copy of this test's own
+// executable), started suspended: it runs nothing. Ended and removed with
+// the object.
+struct named_process {
+  PROCESS_INFORMATION pi{};
+  std::wstring path;
+  std::wstring folder;
+
+  explicit named_process(const std::wstring& name) {
+    wchar_t self[MAX_PATH];
+    GetModuleFileNameW(nullptr, self, MAX_PATH);
+    path = std::wstring{self};
+    folder = path.substr(0, path.find_last_of(L"\\/"));
+    path = folder + L"\\" + name;
+    EXPECT_TRUE(CopyFileW(self, path.c_str(), FALSE));
+    STARTUPINFOW si{};
+    si.cb = sizeof si;
+    std::wstring line = L"\"" + path + L"\" --gtest_list_tests";
+    EXPECT_TRUE(CreateProcessW(nullptr, line.data(), nullptr, nullptr, FALSE,
+                               CREATE_SUSPENDED, nullptr, nullptr, &si, &pi));
+  }
+  ~named_process() {
+    TerminateProcess(pi.hProcess, 0);
+    WaitForSingleObject(pi.hProcess, 5000);
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    DeleteFileW(path.c_str());
+  }
+  uint32_t pid() const { return static_cast<uint32_t>(pi.dwProcessId); }
+};
+
+std::string narrow(const std::wstring& w) {
+  return std::string(w.begin(), w.end()); // test paths are ASCII
+}
+
+// A process the scan never saw opens its first socket: a rule names its
+// image, so that very socket's packets are captured, not passed.
 TEST_F(windows_divert, a_new_target_is_captured_at_its_first_socket) {
   if (!guard)
     guard = platform::open_guard({}).guard;
   std::string error;
   platform::target_selection t;
-  t.names = {"DroverTestDiscord.exe"};
+  t.rules.resize(1);
+  t.rules[0].apps = {"DroverTestDiscord.exe"};
   ASSERT_TRUE(guard->set_targets(t, error)) << error;
   start_engine();
-  // A real process whose image is named like a target (a copy of this
-  // test's own executable), started suspended: it runs nothing.
-  wchar_t self[MAX_PATH];
-  GetModuleFileNameW(nullptr, self, MAX_PATH);
-  std::wstring copy = std::wstring{self};
-  copy = copy.substr(0, copy.find_last_of(L"\\/") + 1)
-         + L"DroverTestDiscord.exe";
-  ASSERT_TRUE(CopyFileW(self, copy.c_str(), FALSE));
-  STARTUPINFOW si{};
-  si.cb = sizeof si;
-  PROCESS_INFORMATION pi{};
-  std::wstring line = L"\"" + copy + L"\" --gtest_list_tests";
-  ASSERT_TRUE(CreateProcessW(nullptr, line.data(), nullptr, nullptr, FALSE,
-                             CREATE_SUSPENDED, nullptr, nullptr, &si, &pi));
-  struct end_it {
-    PROCESS_INFORMATION& pi;
-    std::wstring path;
-    ~end_it() {
-      TerminateProcess(pi.hProcess, 0);
-      WaitForSingleObject(pi.hProcess, 5000);
-      CloseHandle(pi.hThread);
-      CloseHandle(pi.hProcess);
-      DeleteFileW(path.c_str());
-    }
-  } cleanup{pi, copy};
+  named_process app{L"DroverTestDiscord.exe"};
   auto app_syn = with_source_port(syn(), 50123);
-  socket(socket_event(wd::event_socket_connect,
-                      static_cast<uint32_t>(pi.dwProcessId), 50123));
+  socket(socket_event(wd::event_socket_connect, app.pid(), 50123));
   divert(app_syn, outbound_address());
   auto out = next_sent();
   EXPECT_EQ(out.info.dst.port, listener_port) << "redirected: a target";
-  EXPECT_TRUE(session->is_target(static_cast<uint32_t>(pi.dwProcessId)));
+  EXPECT_TRUE(session->is_target(app.pid()));
+}
+
+// A `block` rule by folder (its path, without regard to case): the
+// process's first connection is refused with a reset to the application,
+// nothing goes out; a `direct` rule before it would have let it go.
+TEST_F(windows_divert, a_blocked_process_is_refused_at_its_first_socket) {
+  if (!guard)
+    guard = platform::open_guard({}).guard;
+  named_process app{L"DroverTestBlocked.exe"};
+  std::string error;
+  platform::target_selection t;
+  t.rules.resize(1);
+  auto folder = narrow(app.folder);
+  for (auto& c : folder)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  t.rules[0].folders = {folder};
+  t.rules[0].action = config::rule_action::block;
+  ASSERT_TRUE(guard->set_targets(t, error)) << error;
+  start_engine();
+  auto app_syn = with_source_port(syn(), 50124);
+  socket(socket_event(wd::event_socket_connect, app.pid(), 50124));
+  divert(app_syn, outbound_address());
+  auto rst = next_sent();
+  EXPECT_NE(rst.info.tcp_flags & net::tcp_flag::rst, 0) << "refused at once";
+  EXPECT_EQ(rst.info.dst.port, 50124) << "to the application";
+  EXPECT_FALSE(session->is_target(app.pid()));
 }
 
 // The packet thread stops reading (the engine stalled): every program's

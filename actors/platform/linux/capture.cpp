@@ -1,14 +1,18 @@
 #include "actors/platform/capture.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 
+#include "actors/platform/linux/kernel_rules.hpp"
 #include "actors/platform/linux/nfqueue.hpp"
 #include "actors/platform/linux/socket_adoption.hpp"
 #include "actors/platform/linux/system.hpp"
 #include "actors/platform/linux/target_marker.hpp"
 #include "actors/platform/process.hpp"
+#include "actors/platform/process_rules.hpp"
 
 namespace drover::platform {
 
@@ -30,16 +34,25 @@ std::string hex(uint32_t v) {
   return text;
 }
 
-// The names the kernel compares: each target exactly, and without its
-// ".exe" ("Discord.exe" also finds Linux's "Discord").
-std::vector<linux_port::target_name> kernel_names(const target_selection& t) {
-  std::vector<linux_port::target_name> out;
-  for (auto& name : t.names) {
-    out.push_back({name, false});
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".exe") == 0)
-      out.push_back({name.substr(0, name.size() - 4), false});
-  }
-  return out;
+// The rules as procscan's view of a process compares them: each path and
+// folder as the kernel knows it, symlinks resolved (what /proc/PID/exe
+// shows).
+std::vector<config::app_rule> resolved(std::vector<config::app_rule> rules) {
+  for (auto& r : rules)
+    for (auto* list : {&r.paths, &r.folders})
+      for (auto& path : *list) {
+        std::error_code ec;
+        auto real = std::filesystem::weakly_canonical(path, ec);
+        if (!ec)
+          path = real.string();
+      }
+  return rules;
+}
+
+bool has_files(const std::vector<config::app_rule>& rules) {
+  return std::any_of(rules.begin(), rules.end(), [](const config::app_rule& r) {
+    return !r.paths.empty() || !r.folders.empty();
+  });
 }
 
 class linux_guard final : public capture_guard {
@@ -48,7 +61,9 @@ public:
   std::unique_ptr<linux_port::target_cgroup> group;
   std::unique_ptr<linux_port::target_marker> marker;
   linux_port::rule_set rules{chain};
-  std::vector<linux_port::target_name> names;
+  std::vector<config::app_rule> config_rules; // as the config has them
+  std::vector<config::app_rule> app_rules;    // paths resolved
+  linux_port::kernel_rules in_kernel;
   std::string users;
   net::capture::exclusions skip;
   std::atomic<uint64_t> reset_count{0}; // connections aborted by adopt()
@@ -72,8 +87,35 @@ public:
 
   bool set_targets(const target_selection& t, std::string& error) override {
     std::lock_guard<std::mutex> lock{mutex};
-    names = kernel_names(t);
-    return marker->set_names(names, error);
+    return load_rules(t.rules, error);
+  }
+
+  // Holding the lock.
+  bool load_rules(const std::vector<config::app_rule>& wanted,
+                  std::string& error) {
+    std::vector<std::string> missing; // looked up again by repair()
+    auto compiled = linux_port::compile_rules(wanted, missing);
+    if (!marker->set_rules(compiled, error))
+      return false;
+    config_rules = wanted;
+    app_rules = resolved(wanted);
+    in_kernel = std::move(compiled);
+    return true;
+  }
+
+  // A `paths` or `folders` entry that did not exist, or was replaced (an
+  // update writes a new file): the kernel gets its identity now.
+  void refresh_files(std::string& error) {
+    if (!has_files(config_rules))
+      return;
+    std::vector<std::string> missing;
+    auto compiled = linux_port::compile_rules(config_rules, missing);
+    if (compiled == in_kernel)
+      return;
+    if (marker->set_rules(compiled, error)) {
+      in_kernel = std::move(compiled);
+      app_rules = resolved(config_rules);
+    }
   }
 
   std::string repair(std::string& error) override {
@@ -87,6 +129,7 @@ public:
       what = "the kernel programs that mark and fence the targets had been "
              "detached";
     }
+    refresh_files(error);
     if (!rules.intact()) {
       if (!rules.reapply(error))
         return what;
@@ -109,8 +152,9 @@ public:
     std::lock_guard<std::mutex> lock{mutex};
     if (released)
       return "released";
-    return "eBPF socket mark " + hex(marker->marks().target) + " for " + users
-           + ", cgroup " + group->rule_path()
+    return "eBPF socket mark " + hex(marker->marks().target) + " (blocked "
+           + hex(marker->marks().block) + ") for " + users + ", cgroup "
+           + group->rule_path()
            + (marker->replaced() > 0
                   ? "; replaced what a killed engine had left in place"
                   : "");
@@ -123,31 +167,35 @@ public:
     return marker->set_skip(p.skip, error) && rules.apply(p, error);
   }
 
-  // Takes over the sockets `pid` made before it was a target.
-  bool adopt(pid_t pid, std::string& error) {
+  // Takes over the sockets `pid` made before it was a target (or before a
+  // `block` rule matched it): marked, connected TCP reset.
+  bool adopt(pid_t pid, config::rule_action action, std::string& error) {
     uint32_t mark = 0;
     net::capture::exclusions now;
     {
       std::lock_guard<std::mutex> lock{mutex};
-      if (released)
+      if (released || action == config::rule_action::direct)
         return false;
-      mark = marker->marks().target;
+      mark = action == config::rule_action::block ? marker->marks().block
+                                                  : marker->marks().target;
       now = skip;
     }
+    if (action == config::rule_action::block)
+      now = {}; // a blocked program keeps nothing but loopback
     auto taken = linux_port::adopt_sockets(pid, mark, now, error);
     if (taken.reset > 0)
       reset_count += taken.reset;
     return error.empty() || taken.marked > 0;
   }
 
-  bool matches(const process_entry& p) const {
+  // What the rules do with `p` (one of `all`); only the served users'
+  // processes are looked at.
+  config::rule_action action_of(const process_entry& p,
+                                const std::vector<process_entry>& all) const {
     if (!p.served)
-      return false;
+      return config::rule_action::direct;
     std::lock_guard<std::mutex> lock{mutex};
-    for (auto& n : names)
-      if (n.name == p.name || n.name == p.command)
-        return true;
-    return false;
+    return process_rules{app_rules, all}.action_of(p);
   }
 };
 
@@ -172,15 +220,22 @@ public:
   packet_injector& injector() override { return *raw; }
 
   bool add_target(uint32_t pid, std::string& error) override {
-    return guard->adopt(static_cast<pid_t>(pid), error);
+    return guard->adopt(static_cast<pid_t>(pid), config::rule_action::proxy,
+                        error);
+  }
+
+  bool block_target(uint32_t pid, std::string& error) override {
+    return guard->adopt(static_cast<pid_t>(pid), config::rule_action::block,
+                        error);
   }
 
   bool is_target(uint32_t pid) const override {
     if (guard->group->contains(static_cast<pid_t>(pid)))
       return true;
-    for (auto& p : list_processes().value_or(std::vector<process_entry>{}))
+    auto all = list_processes().value_or(std::vector<process_entry>{});
+    for (auto& p : all)
       if (p.pid == pid)
-        return guard->matches(p);
+        return guard->action_of(p, all) == config::rule_action::proxy;
     return false;
   }
 
@@ -202,7 +257,7 @@ public:
     if (!guard->group->add(static_cast<pid_t>(pid), error))
       return false;
     std::string ignored; // sockets it had before: taken over, if any
-    guard->adopt(static_cast<pid_t>(pid), ignored);
+    guard->adopt(static_cast<pid_t>(pid), config::rule_action::proxy, ignored);
     return true;
   }
 
@@ -253,7 +308,6 @@ guard_result open_guard(const guard_options& opts) {
     return r;
   }
   auto users = linux_port::served_users(g->users);
-  g->names = kernel_names(opts.targets);
   g->skip = opts.skip;
   linux_port::marker_settings ms;
   ms.cgroup_root = g->group->mount_point().string();
@@ -261,17 +315,18 @@ guard_result open_guard(const guard_options& opts) {
   ms.engine_cgroup_level = g->group->level();
   g->marker = linux_port::target_marker::attach(ms, r.error);
   if (!g->marker || !g->marker->set_users(users, r.error)
-      || !g->marker->set_names(g->names, r.error)
+      || !g->load_rules(opts.targets.rules, r.error)
       || !g->marker->set_skip(opts.skip, r.error)) {
     r.failure = capture_failure::unavailable;
     return r;
   }
   // New target sockets are marked from now on; the ones the targets made
   // before are taken over here, before anything is announced.
-  for (auto& p : list_processes().value_or(std::vector<process_entry>{})) {
+  auto all = list_processes().value_or(std::vector<process_entry>{});
+  for (auto& p : all) {
     std::string error;
-    if (p.pid != current_process_id() && g->matches(p))
-      g->adopt(static_cast<pid_t>(p.pid), error);
+    if (p.pid != current_process_id())
+      g->adopt(static_cast<pid_t>(p.pid), g->action_of(p, all), error);
   }
   r.guard = std::move(g);
   return r;
@@ -293,8 +348,8 @@ capture_result open_capture(const capture_options& opts) {
     return r;
   }
   auto marks = guard->marker->marks();
-  s->queue = linux_port::open_nfqueue(queue_number, {marks.target, marks.pass},
-                                      r.error);
+  s->queue = linux_port::open_nfqueue(
+      queue_number, {marks.target, marks.pass, marks.block}, r.error);
   if (!s->queue) {
     r.failure = capture_failure::unavailable;
     return r;
@@ -302,6 +357,7 @@ capture_result open_capture(const capture_options& opts) {
   net::capture::linux_params p;
   p.chain = chain;
   p.target_mark = guard->marker->marks().target;
+  p.block_mark = guard->marker->marks().block;
   p.queue_number = queue_number;
   p.listener = opts.listener;
   p.injected_mark = injected_mark;

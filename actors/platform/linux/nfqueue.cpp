@@ -206,7 +206,8 @@ private:
     uint32_t mark = attr[NFQA_MARK] != nullptr
                         ? ntohl(mnl_attr_get_u32(attr[NFQA_MARK]))
                         : 0;
-    p.from_target = mark == self->marks_.target;
+    p.blocked = mark != 0 && mark == self->marks_.block;
+    p.from_target = mark == self->marks_.target || p.blocked;
     batch.packets.push_back(p);
     return MNL_CB_OK;
   }

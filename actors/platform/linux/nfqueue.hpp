@@ -11,6 +11,7 @@ namespace drover::platform::linux_port {
 struct queue_marks {
   uint32_t target = 0; // a queued packet with it was sent by a target
   uint32_t pass = 0;   // what verdict_kind::pass puts on a packet
+  uint32_t block = 0;  // ... by a process a `block` rule matches
 };
 
 /// Binds NFQUEUE `queue` (copy-packet mode, NFQA_CFG_F_GSO so 64 KiB

@@ -148,6 +148,8 @@ std::optional<std::vector<process_entry>> list_processes() {
     // The kernel truncates comm to 15 bytes; the executable's name is the
     // reliable one when it can be read.
     e.name = !ec ? exe.filename().string() : e.command;
+    if (!ec)
+      e.path = exe.string();
     struct stat owner {};
     e.served = ::stat(base.c_str(), &owner) == 0
                && std::binary_search(served.begin(), served.end(),
@@ -232,6 +234,10 @@ socket_owners(uint8_t protocol, uint32_t local_ip,
   }
   ::closedir(proc);
   return out;
+}
+
+std::vector<process_entry> ancestors_of(uint32_t, int) {
+  return {}; // the kernel program looks at a process's ancestors itself
 }
 
 std::optional<process_identity> identify_process(uint32_t) {

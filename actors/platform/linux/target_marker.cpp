@@ -35,9 +35,26 @@ namespace {
 // them among everything attached at the root.
 constexpr const char* mark_name = "drover_mark";
 constexpr const char* fence_name = "drover_fence";
-constexpr size_t name_length = 64; // DROVER_NAME_LEN in the program
-constexpr uint32_t name_target = 1;
-constexpr uint32_t name_with_children = 2;
+constexpr size_t name_length = 64;      // DROVER_NAME_LEN in the program
+constexpr uint32_t wildcard_slots = 32; // DROVER_WILDCARDS
+constexpr uint32_t settings_count = 6;  // SETTINGS
+enum setting : uint32_t { children, proxy, block, wildcards, files, folders };
+
+// The program's map keys and values, byte for byte.
+struct name_key {
+  uint32_t generation;
+  std::array<char, name_length> name;
+};
+struct wildcard_value {
+  std::array<char, name_length> pattern;
+  uint32_t length;
+  uint32_t rules;
+};
+struct file_key {
+  uint64_t generation;
+  uint64_t device;
+  uint64_t inode;
+};
 
 using rodata = std::remove_pointer_t<decltype(drover_bpf::rodata)>;
 
@@ -281,7 +298,7 @@ capture_marks marks_for(uint64_t cookie) {
       (cookie ^ (cookie >> 16) ^ (cookie >> 32) ^ (cookie >> 48)) & 0xffff);
   if (folded == 0)
     folded = 1;
-  return {0x44530000u | folded, 0x44540000u | folded};
+  return {0x44530000u | folded, 0x44540000u | folded, 0x44420000u | folded};
 }
 
 std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
@@ -307,6 +324,7 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
   ro->netns_inode = netns_inode();
   ro->target_mark = m->marks_.target;
   ro->pass_mark = m->marks_.pass;
+  ro->block_mark = m->marks_.block;
   ro->engine_tgid = static_cast<uint32_t>(::getpid());
   ro->engine_cgroup_id = s.engine_cgroup_id;
   ro->engine_cgroup_level = s.engine_cgroup_level;
@@ -314,7 +332,7 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
   if (drover_bpf::load(b.skel) != 0) {
     error = "the kernel refused Drover's capture programs (eBPF"
             + (libbpf_said.empty() ? std::string{} : ": " + libbpf_said)
-            + "); Drover needs Linux 5.15 or later with BTF "
+            + "); Drover needs Linux 5.17 or later with BTF "
               "(/sys/kernel/btf/vmlinux) and cgroup BPF";
     return nullptr;
   }
@@ -343,49 +361,97 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
 
 target_marker::~target_marker() = default;
 
-bool target_marker::set_names(const std::vector<target_name>& names,
-                              std::string& error) {
-  using key = std::array<char, name_length>;
-  std::vector<key> keys;
-  std::vector<uint32_t> flags;
-  for (auto& n : names) {
-    if (n.name.empty() || n.name.size() >= name_length)
-      continue; // cannot be a file name the kernel compares in full
-    key k{};
-    std::memcpy(k.data(), n.name.data(), n.name.size());
-    auto it = std::find(keys.begin(), keys.end(), k);
-    uint32_t f = name_target | (n.with_children ? name_with_children : 0);
-    if (it == keys.end()) {
-      keys.push_back(k);
-      flags.push_back(f);
-    } else {
-      flags[static_cast<size_t>(it - keys.begin())] |= f;
+bool kernel_rules::operator==(const kernel_rules& o) const {
+  return names == o.names && wildcards == o.wildcards && files == o.files
+         && folders == o.folders && children == o.children && proxy == o.proxy
+         && block == o.block;
+}
+
+bool target_marker::set_rules(const kernel_rules& rules, std::string& error) {
+  if (rules.wildcards.size() > wildcard_slots) {
+    error = "too many wildcard names in the rules (at most "
+            + std::to_string(wildcard_slots) + ")";
+    return false;
+  }
+  auto fail = [&](const char* what) {
+    error = std::string{"cannot update the kernel's rules ("} + what
+            + "): " + errno_text();
+    return false;
+  };
+  auto& maps = bpf_->skel->maps;
+  int names = bpf_map__fd(maps.target_names);
+  int patterns = bpf_map__fd(maps.wildcards);
+  int files = bpf_map__fd(maps.rule_files);
+  int folders = bpf_map__fd(maps.rule_folders);
+  int settings = bpf_map__fd(maps.settings);
+  uint32_t next = generation_ ^ 1u;
+  // Whatever a failed update left in the generation not in use goes first.
+  auto clear = [&](int map, auto key_type, uint32_t generation) {
+    using K = decltype(key_type);
+    std::vector<K> stale;
+    K cur{};
+    K found{};
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(map, prev, &found) == 0) {
+      if (found.generation == generation)
+        stale.push_back(found);
+      cur = found;
+      prev = &cur;
     }
+    for (auto& k : stale)
+      bpf_map_delete_elem(map, &k);
+  };
+  clear(names, name_key{}, next);
+  clear(files, file_key{}, next);
+  clear(folders, file_key{}, next);
+  for (auto& [name, bits] : rules.names) {
+    if (name.empty() || name.size() >= name_length)
+      continue; // cannot be a name the kernel compares in full
+    name_key k{};
+    k.generation = next;
+    std::memcpy(k.name.data(), name.data(), name.size());
+    if (bpf_map_update_elem(names, &k, &bits, BPF_ANY) != 0)
+      return fail("names");
   }
-  if (keys.size() > 1024) {
-    error = "too many target names (at most 1024)";
-    return false;
+  uint32_t slot = 0;
+  for (auto& [pattern, bits] : rules.wildcards) {
+    if (pattern.size() >= name_length)
+      continue;
+    wildcard_value v{};
+    std::memcpy(v.pattern.data(), pattern.data(), pattern.size());
+    v.length = static_cast<uint32_t>(pattern.size());
+    v.rules = bits;
+    uint32_t at = next * wildcard_slots + slot++;
+    if (bpf_map_update_elem(patterns, &at, &v, BPF_ANY) != 0)
+      return fail("patterns");
   }
-  // "With children" on first, off last: no moment misses a descendant.
-  uint32_t setting = 0;
-  uint32_t any_with_children
-      = std::any_of(names.begin(), names.end(),
-                    [](const target_name& n) { return n.with_children; })
-            ? 1
-            : 0;
-  int settings = bpf_map__fd(bpf_->skel->maps.settings);
-  if (any_with_children != 0)
-    bpf_map_update_elem(settings, &setting, &any_with_children, BPF_ANY);
-  if (!replace_keys<key, uint32_t>(
-          bpf_map__fd(bpf_->skel->maps.target_names), keys,
-          [&](const key& k) {
-            auto at = std::find(keys.begin(), keys.end(), k) - keys.begin();
-            return flags[static_cast<size_t>(at)];
-          },
-          error))
-    return false;
-  if (any_with_children == 0)
-    bpf_map_update_elem(settings, &setting, &any_with_children, BPF_ANY);
+  for (auto [map, list] :
+       {std::pair{files, &rules.files}, std::pair{folders, &rules.folders}})
+    for (auto& [id, bits] : *list) {
+      file_key k{next, id.device, id.inode};
+      if (bpf_map_update_elem(map, &k, &bits, BPF_ANY) != 0)
+        return fail("paths and folders");
+    }
+  uint32_t values[settings_count] = {};
+  values[setting::children] = rules.children;
+  values[setting::proxy] = rules.proxy;
+  values[setting::block] = rules.block;
+  values[setting::wildcards] = slot;
+  values[setting::files] = rules.files.empty() ? 0 : 1;
+  values[setting::folders] = rules.folders.empty() ? 0 : 1;
+  for (uint32_t i = 0; i < settings_count; ++i) {
+    uint32_t at = 1 + next * settings_count + i;
+    if (bpf_map_update_elem(settings, &at, &values[i], BPF_ANY) != 0)
+      return fail("settings");
+  }
+  // The switch: one word.
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(settings, &zero, &next, BPF_ANY) != 0)
+    return fail("switch");
+  generation_ = next;
+  clear(names, name_key{}, next ^ 1u);
+  clear(files, file_key{}, next ^ 1u);
+  clear(folders, file_key{}, next ^ 1u);
   return true;
 }
 

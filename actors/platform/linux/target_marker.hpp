@@ -22,6 +22,7 @@ namespace drover::platform::linux_port {
 struct capture_marks {
   uint32_t target = 0; // sockets of targets (set by the kernel program)
   uint32_t pass = 0;   // packets the engine lets out direct on purpose
+  uint32_t block = 0;  // sockets of programs a `block` rule matches
 };
 
 /// This network namespace's cookie (never reused while the system runs),
@@ -36,11 +37,28 @@ struct marker_settings {
   uint32_t engine_cgroup_level = 0; // its depth below the hierarchy's root
 };
 
-/// A target name, as the kernel compares it: the executable's file name
-/// or the command name, exactly.
-struct target_name {
-  std::string name;
-  bool with_children = false; // its descendants are targets too
+/// A file or folder as the kernel program knows it: its file system's
+/// device number (the kernel's, as /proc/self/mountinfo shows it) and its
+/// inode.
+struct file_identity {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  bool operator==(const file_identity& o) const {
+    return device == o.device && inode == o.inode;
+  }
+};
+
+/// The config's rules as the kernel program applies them: each entry says
+/// which rules (bit i: rule i) it belongs to.
+struct kernel_rules {
+  std::vector<std::pair<std::string, uint32_t>> names;     // exact, < 64 bytes
+  std::vector<std::pair<std::string, uint32_t>> wildcards; // at most 32
+  std::vector<std::pair<file_identity, uint32_t>> files;   // `paths`
+  std::vector<std::pair<file_identity, uint32_t>> folders; // `folders`
+  uint32_t children = 0; // rules with `children`
+  uint32_t proxy = 0;    // rules whose action is `proxy`
+  uint32_t block = 0;    // ... `block` (the others are `direct`)
+  bool operator==(const kernel_rules& o) const;
 };
 
 struct marker_counters {
@@ -60,8 +78,9 @@ public:
 
   capture_marks marks() const { return marks_; }
 
-  /// Replaces the target names (at most 1024, each under 64 bytes).
-  bool set_names(const std::vector<target_name>& names, std::string& error);
+  /// Replaces the rules in one step: a socket is judged by the old set or
+  /// the new one, never by a mix.
+  bool set_rules(const kernel_rules& rules, std::string& error);
   /// Replaces the users whose processes may be targets by name.
   bool set_users(const std::vector<uint32_t>& uids, std::string& error);
   /// Replaces the destinations a target may reach directly: the same as
@@ -85,6 +104,7 @@ private:
   target_marker() = default;
   std::unique_ptr<loaded> bpf_;
   capture_marks marks_;
+  uint32_t generation_ = 0; // of the rules in force
   int replaced_ = 0;
 };
 

@@ -35,7 +35,7 @@ public:
   // The names let the port take a process at its first socket; procscan
   // adds the ones already running and forgets those that exit.
   bool set_targets(const target_selection& t, std::string&) override {
-    targets->set_names(t.names);
+    targets->set_rules(t.rules);
     return true;
   }
   std::string repair(std::string&) override { return {}; }
@@ -123,7 +123,17 @@ public:
     return true;
   }
 
-  bool is_target(uint32_t pid) const override { return targets->contains(pid); }
+  bool block_target(uint32_t pid, std::string&) override {
+    if (!targets->blocked(pid)) {
+      targets->add(pid, config::rule_action::block);
+      windivert::reset_tcp_connections(pid, skip);
+    }
+    return true;
+  }
+
+  bool is_target(uint32_t pid) const override {
+    return targets->contains(pid) && !targets->blocked(pid);
+  }
 
   void forget_target(uint32_t pid) override { targets->remove(pid); }
 
@@ -187,7 +197,7 @@ guard_result open_guard(const guard_options& opts) {
     return r;
   }
   auto g = std::make_shared<windows_guard>();
-  g->targets->set_names(opts.targets.names);
+  g->targets->set_rules(opts.targets.rules);
   r.guard = std::move(g);
   return r;
 }

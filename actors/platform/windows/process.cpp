@@ -84,9 +84,39 @@ std::optional<std::vector<process_entry>> list_processes() {
     // Another user's (or a service's) process is never a target.
     auto id = identify_process(p.pid);
     p.served = id && id->served;
+    if (id)
+      p.path = id->path;
     out.push_back(std::move(p));
   }
   CloseHandle(snap);
+  return out;
+}
+
+std::vector<process_entry> ancestors_of(uint32_t pid, int depth) {
+  std::vector<process_entry> out;
+  HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+  if (snap == INVALID_HANDLE_VALUE)
+    return out;
+  std::map<uint32_t, uint32_t> parent;
+  PROCESSENTRY32W e;
+  e.dwSize = sizeof e;
+  for (BOOL ok = Process32FirstW(snap, &e); ok; ok = Process32NextW(snap, &e))
+    parent[e.th32ProcessID] = e.th32ParentProcessID;
+  CloseHandle(snap);
+  for (int i = 0; i < depth; ++i) {
+    auto it = parent.find(pid);
+    if (it == parent.end() || it->second <= 4 || it->second == pid)
+      break;
+    pid = it->second;
+    auto id = identify_process(pid);
+    if (!id)
+      break; // gone: its ID may already be another program's
+    process_entry p;
+    p.pid = pid;
+    p.name = id->image;
+    p.path = id->path;
+    out.push_back(std::move(p));
+  }
   return out;
 }
 
@@ -123,6 +153,7 @@ std::optional<process_identity> identify_process(uint32_t pid) {
   DWORD n = 1024;
   if (QueryFullProcessImageNameW(h, 0, path, &n)) {
     std::wstring full{path, n};
+    id.path = windows_port::to_utf8(full);
     id.image
         = windows_port::to_utf8(full.substr(full.find_last_of(L"\\/") + 1));
   }

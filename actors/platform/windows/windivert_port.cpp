@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "actors/platform/process.hpp"
+#include "actors/platform/process_rules.hpp"
 #include "actors/platform/stall_watch.hpp"
 
 #include "actors/platform/windivert_errors.hpp"
@@ -54,6 +55,7 @@ struct divert_port::state {
   table_reader tables; // the OS's socket tables, read on its own thread
   net::held_packets held;
   std::vector<uint32_t> target_copy;
+  std::vector<uint32_t> blocked_copy;
   uint64_t target_generation = ~uint64_t{0};
   // Processes consider() looked at: ID -> creation time.
   std::unordered_map<uint32_t, uint64_t> seen_processes;
@@ -111,9 +113,15 @@ struct divert_port::state {
     return pid != net::port_owners::nobody && is_target(pid) ? pid : 0;
   }
 
+  // A target or a blocked process (whose packets the flow-manager
+  // refuses): captured either way.
   bool is_target(uint32_t pid) {
-    targets->refresh(target_copy, target_generation);
+    targets->refresh(target_copy, blocked_copy, target_generation);
     return std::binary_search(target_copy.begin(), target_copy.end(), pid);
+  }
+
+  bool is_blocked(uint32_t pid) const {
+    return std::binary_search(blocked_copy.begin(), blocked_copy.end(), pid);
   }
 
   // Starts an overlapped receive unless one is outstanding. False when the
@@ -181,10 +189,10 @@ struct divert_port::state {
     pass_used = 0;
   }
 
-  // A process not seen before opened a socket: if its executable is a
-  // target's (and it is the served user's), it is a target from this very
-  // socket on, without waiting for procscan. Once per process (by its
-  // creation time, so a reused ID is looked at again).
+  // A process not seen before opened a socket: if a rule sends it through
+  // the proxy (or blocks it) and it is the served user's, it is captured
+  // from this very socket on, without waiting for procscan. Once per
+  // process (by its creation time, so a reused ID is looked at again).
   void consider(uint32_t pid) {
     if (pid <= 4 || is_target(pid))
       return;
@@ -195,8 +203,17 @@ struct divert_port::state {
     if (it != seen_processes.end() && it->second == id->created)
       return;
     seen_processes[pid] = id->created;
-    if (id->served && targets->name_matches(id->image)) {
-      targets->add(pid);
+    if (!id->served)
+      return;
+    process_entry p;
+    p.pid = pid;
+    p.name = id->image;
+    p.path = id->path;
+    auto action = targets->decide(p, targets->any_children()
+                                         ? ancestors_of(pid, rule_ancestors)
+                                         : std::vector<process_entry>{});
+    if (action != config::rule_action::direct) {
+      targets->add(pid, action);
       live.adopted++;
     }
   }
@@ -234,6 +251,7 @@ struct divert_port::state {
     p.offset = static_cast<uint32_t>(used);
     p.length = length;
     p.pid = pid;
+    p.blocked = pid != 0 && is_blocked(pid);
     p.meta = batch.meta.data() + index * address_size;
     batch.packets.push_back(p);
     used += length;
