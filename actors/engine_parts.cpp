@@ -28,7 +28,7 @@ std::vector<caf::actor> engine_parts::actors() const {
 }
 
 new_flow_policy not_proxying_policy(const config::settings& settings) {
-  return settings.targets.when_not_proxying == config::not_proxying::direct
+  return config::strictest_fallback(settings) == config::not_proxying::direct
              ? new_flow_policy::direct
              : new_flow_policy::refuse;
 }
@@ -51,6 +51,7 @@ guard_result open_capture_guard(const supervisor_ports& ports,
                                 net::ipv4_address proxy_ip) {
   platform::guard_options go;
   go.targets.rules = settings.rules;
+  go.targets.fallback = settings.targets.when_not_proxying;
   go.skip.proxy = proxy_ip;
   go.skip.multicast = settings.skip.multicast;
   go.skip.extra = settings.skip.extra_skip_cidrs;
@@ -202,6 +203,7 @@ void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
                    const config::settings& settings, engine_state shown) {
   platform::target_selection t;
   t.rules = settings.rules;
+  t.fallback = settings.targets.when_not_proxying;
   std::string error;
   if (guard && !guard->set_targets(t, error))
     log::get("supervisor")->error("new targets: {}", error);
@@ -259,8 +261,8 @@ config_change config_change_of(const config_changed& c,
   change.ui = c.ui_changed;
   change.engine = c.engine_changed;
   change.skip = c.skip_changed;
-  change.udp_direct
-      = now_in_force.targets.when_not_proxying == config::not_proxying::direct;
+  change.udp_direct = config::strictest_fallback(now_in_force)
+                      == config::not_proxying::direct;
   change.host = now_in_force.proxy.host;
   change.port = now_in_force.proxy.port;
   change.timing = timing_of(now_in_force.engine);

@@ -158,7 +158,11 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         return verdict_kind::drop;
       }
       if (policy.tcp != new_flow_policy::proxy)
-        return not_proxied(data, p.info, key, now);
+        return not_proxied(data, p.info, key, now,
+                           pkt.fallback_direct
+                                   && policy.tcp != new_flow_policy::drop
+                               ? new_flow_policy::direct
+                               : policy.tcp);
       e = table->insert(key, now,
                         [&](const net::flow_entry& victim) { evict(victim); });
       if (e == nullptr) {
@@ -182,7 +186,9 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     return fits_or_split(p);
   }
   if (p.info.is_udp() && !p.info.fragment) {
-    if (policy.udp == new_flow_policy::direct)
+    if (policy.udp == new_flow_policy::direct
+        || (pkt.fallback_direct && policy.udp != new_flow_policy::proxy
+            && policy.udp != new_flow_policy::drop))
       return verdict_kind::pass;
     if (policy.udp != new_flow_policy::proxy) {
       stats.packets_dropped++;
@@ -257,8 +263,9 @@ verdict_kind flow_manager_state::on_icmp(const uint8_t* data,
 verdict_kind flow_manager_state::not_proxied(uint8_t* data,
                                              const net::packet_info& info,
                                              const net::flow_key& key,
-                                             net::flow_time now) {
-  if (policy.tcp == new_flow_policy::direct) {
+                                             net::flow_time now,
+                                             new_flow_policy what) {
+  if (what == new_flow_policy::direct) {
     // The user's choice while the proxy is down: this connection goes
     // direct for its whole life (it cannot move to the proxy later).
     auto* e = table->insert(
@@ -267,7 +274,7 @@ verdict_kind flow_manager_state::not_proxied(uint8_t* data,
       e->direct = true;
       return verdict_kind::pass;
     }
-  } else if (policy.tcp == new_flow_policy::refuse) {
+  } else if (what == new_flow_policy::refuse) {
     refuse(data, info);
   }
   stats.packets_dropped++;

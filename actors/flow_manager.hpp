@@ -155,11 +155,11 @@ struct flow_manager_state {
   bool refused_before_known(const net::flow_key& key, net::flow_time now);
 
   /// A new TCP connection while not proxying: refused, dropped, or let out
-  /// direct, as the policy says.
+  /// direct, as `what` (the policy, or the sender's rule) says.
   platform::verdict_kind not_proxied(uint8_t* data,
                                      const net::packet_info& info,
                                      const net::flow_key& key,
-                                     net::flow_time now);
+                                     net::flow_time now, new_flow_policy what);
 };
 
 /// Owns the flow table and decides every captured packet's fate. `capture`

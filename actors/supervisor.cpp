@@ -280,6 +280,11 @@ void execute(self_ptr self, const engine_command& c) {
       auto fallback = not_proxying_policy(st.settings);
       flow_policy p{c.proxying ? new_flow_policy::proxy : fallback,
                     c.udp_proxying ? new_flow_policy::proxy : fallback};
+      // New sockets of rules whose fallback is direct go direct from
+      // their creation while the proxy cannot be used (Linux, in the
+      // kernel); sockets made before follow `p`.
+      if (auto* guard = st.hold.guard.get())
+        guard->set_proxying(c.proxying, c.udp_proxying);
       self->send(st.parts.flow_manager, atom::update_v, p);
       return;
     }
@@ -375,7 +380,7 @@ void init(self_ptr self, config::settings settings, supervisor_ports ports) {
   st.settings = std::move(settings);
   st.machine = engine_machine{timing_of(st.settings.engine),
                               st.settings.proxy.host, st.settings.proxy.port};
-  st.machine.set_udp_fallback(st.settings.targets.when_not_proxying
+  st.machine.set_udp_fallback(config::strictest_fallback(st.settings)
                               == config::not_proxying::direct);
   st.services.start(self, supervisor_actor{self}, st.ports.services,
                     st.timeline.speaker(self->name()));

@@ -290,6 +290,9 @@ constexpr std::array<std::pair<std::string_view, rule_action>, 3> actions
         {"direct", rule_action::direct},
         {"block", rule_action::block}}};
 
+constexpr std::array<std::pair<std::string_view, rule_fallback>, 2> fallbacks
+    = {{{"block", rule_fallback::block}, {"direct", rule_fallback::direct}}};
+
 constexpr std::array<std::pair<std::string_view, not_proxying>, 2>
     not_proxying_choices
     = {{{"block", not_proxying::block}, {"direct", not_proxying::direct}}};
@@ -412,6 +415,8 @@ const section_schema<app_rule>& rule_schema() {
           strings("folders", &S::folders, read_paths, ""),
           boolean("children", &S::children),
           choice("action", &S::action, actions, "proxy | direct | block"),
+          choice("fallback", &S::fallback, fallbacks,
+                 "block | direct, while the proxy cannot be used"),
       },
       {}};
   return s;

@@ -96,6 +96,12 @@ void read_rules(reader& r, const toml::table& doc, std::vector<app_rule>& out) {
               "`" + prefix
                   + "` matches no program: give it `apps` (file names such "
                     "as \"Discord.exe\"), `paths` or `folders`");
+    if (rule.action != rule_action::proxy
+        && rule.fallback != rule_fallback::inherit)
+      r.warn(prefix + ".fallback", &t->source(),
+             "`" + prefix
+                 + ".fallback` is for rules whose action is \"proxy\"; this "
+                   "rule's programs are never proxied, so it does nothing");
     for (auto& app : rule.apps)
       wildcards += app.find_first_of("*?") != std::string::npos ? 1u : 0u;
     for (auto& other : rules)

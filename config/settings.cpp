@@ -56,6 +56,40 @@ const char* to_string(rule_action x) {
   return "proxy";
 }
 
+const char* to_string(rule_fallback x) {
+  switch (x) {
+    case rule_fallback::inherit:
+      return "inherit";
+    case rule_fallback::block:
+      return "block";
+    case rule_fallback::direct:
+      return "direct";
+  }
+  return "inherit";
+}
+
+not_proxying fallback_of(const app_rule& rule, const target_settings& t) {
+  switch (rule.fallback) {
+    case rule_fallback::block:
+      return not_proxying::block;
+    case rule_fallback::direct:
+      return not_proxying::direct;
+    case rule_fallback::inherit:
+      break;
+  }
+  return t.when_not_proxying;
+}
+
+not_proxying strictest_fallback(const settings& s) {
+  if (s.targets.when_not_proxying != not_proxying::direct)
+    return not_proxying::block;
+  for (auto& r : s.rules)
+    if (r.action == rule_action::proxy
+        && fallback_of(r, s.targets) != not_proxying::direct)
+      return not_proxying::block;
+  return not_proxying::direct;
+}
+
 const char* to_string(not_proxying x) {
   return x == not_proxying::direct ? "direct" : "block";
 }

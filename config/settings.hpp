@@ -30,12 +30,16 @@ enum class not_proxying { block, direct };
 enum class proxy_type { socks5, http };
 /// What a rule does with the programs it matches.
 enum class rule_action { proxy, direct, block };
+/// A `proxy` rule's programs while the proxy cannot be used: as
+/// `[targets] when_not_proxying` says (`inherit`), blocked, or direct.
+enum class rule_fallback { inherit, block, direct };
 
 const char* to_string(log_level x);
 const char* to_string(ui_theme x);
 const char* to_string(not_proxying x);
 const char* to_string(proxy_type x);
 const char* to_string(rule_action x);
+const char* to_string(rule_fallback x);
 
 struct proxy_settings {
   std::string host = "95.165.72.59";
@@ -73,6 +77,7 @@ struct app_rule {
   std::vector<std::string> folders; // every executable below these
   bool children = false;            // and every process the matched ones start
   rule_action action = rule_action::proxy;
+  rule_fallback fallback = rule_fallback::inherit;
   bool operator==(const app_rule&) const;
   bool operator!=(const app_rule& o) const { return !(*this == o); }
 };
@@ -80,6 +85,17 @@ struct app_rule {
 /// The rule a fresh install has: Discord (and its updater) through the
 /// proxy.
 app_rule discord_rule();
+
+/// What `rule`'s programs do while the proxy cannot be used: its own
+/// `fallback`, else `[targets] when_not_proxying`.
+not_proxying fallback_of(const app_rule& rule, const target_settings& t);
+
+struct settings;
+
+/// What a socket made while the proxy could still be used does once it
+/// cannot, whichever rule it came from (the relay cannot tell): direct only
+/// when every `proxy` rule and `[targets]` say direct, else blocked.
+not_proxying strictest_fallback(const settings& s);
 
 /// How many rules a file may have (the kernel's matcher keeps them in a
 /// 32-bit set) and how many of their `apps` may be wildcards.

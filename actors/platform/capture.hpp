@@ -31,6 +31,9 @@ namespace drover::platform {
 /// case-insensitively on Windows.
 struct target_selection {
   std::vector<config::app_rule> rules;
+  /// A `proxy` rule's programs while the proxy cannot be used, when the
+  /// rule does not say (`[targets] when_not_proxying`).
+  config::not_proxying fallback = config::not_proxying::block;
 };
 
 struct guard_counters {
@@ -48,6 +51,14 @@ public:
 
   /// New target names (the config changed): in force at once.
   virtual bool set_targets(const target_selection& t, std::string& error) = 0;
+
+  /// Whether the proxy can be used now, for TCP and for UDP: while it
+  /// cannot, new sockets of rules whose fallback is direct are left alone
+  /// (Linux: the kernel program; Windows decides per packet instead).
+  virtual void set_proxying(bool tcp, bool udp) {
+    (void)tcp;
+    (void)udp;
+  }
 
   /// Puts back what someone took away (the rules flushed by a firewall
   /// reload, the kernel programs detached). Returns what was put back,

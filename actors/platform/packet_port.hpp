@@ -34,6 +34,10 @@ struct captured_packet {
   /// Sent by a process a `block` rule matches (Windows; on Linux the
   /// kernel refuses those itself): refused, never relayed.
   bool blocked = false;
+  /// Sent by a process whose rule's fallback is direct (Windows; on Linux
+  /// the kernel leaves such sockets alone): while the proxy cannot be
+  /// used, its new flows go direct whatever the policy says.
+  bool fallback_direct = false;
   /// The port's own data for this packet, handed back with its verdict
   /// (Windows: the WINDIVERT_ADDRESS it was captured with). Lives in the
   /// batch buffer.

@@ -30,17 +30,20 @@ config::process_names names_of(const process_entry& p) {
 
 } // namespace
 
-void target_set::add(uint32_t pid, config::rule_action action) {
+void target_set::add(uint32_t pid, config::rule_action action,
+                     bool direct_when_down) {
   std::lock_guard<std::mutex> guard{mutex_};
-  bool changed = false;
+  bool proxied = action == config::rule_action::proxy;
+  bool changed = direct_when_down && proxied
+                     ? sorted_insert(direct_when_down_, pid)
+                     : sorted_erase(direct_when_down_, pid);
   if (action == config::rule_action::direct) {
-    changed = sorted_erase(pids_, pid);
+    changed = sorted_erase(pids_, pid) || changed;
     changed = sorted_erase(blocked_, pid) || changed;
   } else {
-    changed = sorted_insert(pids_, pid);
+    changed = sorted_insert(pids_, pid) || changed;
     changed
-        = (action == config::rule_action::block ? sorted_insert(blocked_, pid)
-                                                : sorted_erase(blocked_, pid))
+        = (proxied ? sorted_erase(blocked_, pid) : sorted_insert(blocked_, pid))
           || changed;
   }
   if (changed)
@@ -61,12 +64,14 @@ bool target_set::blocked(uint32_t pid) const {
   return std::binary_search(blocked_.begin(), blocked_.end(), pid);
 }
 
-void target_set::set_rules(std::vector<config::app_rule> rules) {
+void target_set::set_rules(std::vector<config::app_rule> rules,
+                           config::not_proxying fallback) {
   std::lock_guard<std::mutex> guard{mutex_};
   rules_ = std::move(rules);
+  defaults_.when_not_proxying = fallback;
 }
 
-config::rule_action
+target_set::verdict
 target_set::decide(const process_entry& p,
                    const std::vector<process_entry>& ancestors) const {
   std::vector<config::process_names> up;
@@ -75,8 +80,12 @@ target_set::decide(const process_entry& p,
   std::lock_guard<std::mutex> guard{mutex_};
   int i = config::first_matching_rule(rules_, names_of(p), up,
                                       config::name_case::windows);
-  return i < 0 ? config::rule_action::direct
-               : rules_[static_cast<size_t>(i)].action;
+  if (i < 0)
+    return {};
+  auto& rule = rules_[static_cast<size_t>(i)];
+  return {rule.action, rule.action == config::rule_action::proxy
+                           && config::fallback_of(rule, defaults_)
+                                  == config::not_proxying::direct};
 }
 
 bool target_set::any_children() const {
@@ -86,12 +95,15 @@ bool target_set::any_children() const {
 }
 
 void target_set::refresh(std::vector<uint32_t>& copy,
-                         std::vector<uint32_t>& blocked, uint64_t& seen) const {
+                         std::vector<uint32_t>& blocked,
+                         std::vector<uint32_t>& direct_when_down,
+                         uint64_t& seen) const {
   if (generation_.load() == seen)
     return;
   std::lock_guard<std::mutex> guard{mutex_};
   copy = pids_;
   blocked = blocked_;
+  direct_when_down = direct_when_down_;
   seen = generation_.load();
 }
 

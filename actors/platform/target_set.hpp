@@ -22,32 +22,46 @@ namespace drover::platform {
 
 class target_set {
 public:
+  /// What the rules say of a process: its action and, for a target,
+  /// whether its rule's fallback is direct.
+  struct verdict {
+    config::rule_action action = config::rule_action::direct;
+    bool direct_when_down = false;
+  };
+
   /// `pid` is a target (`proxy`), or blocked (`block`); `direct` forgets
   /// it.
   void add(uint32_t pid,
-           config::rule_action action = config::rule_action::proxy);
+           config::rule_action action = config::rule_action::proxy,
+           bool direct_when_down = false);
   void remove(uint32_t pid);
   /// A target or a blocked process: its packets are captured.
   bool contains(uint32_t pid) const;
   bool blocked(uint32_t pid) const;
-  void set_rules(std::vector<config::app_rule> rules);
+  /// The rules, and what a `proxy` rule without its own fallback does
+  /// while the proxy cannot be used.
+  void set_rules(std::vector<config::app_rule> rules,
+                 config::not_proxying fallback = config::not_proxying::block);
   /// What the rules do with `p` (`ancestors`: its parent first), Windows'
   /// way: names and paths without regard to case (ASCII letters).
-  config::rule_action decide(const process_entry& p,
-                             const std::vector<process_entry>& ancestors) const;
+  verdict decide(const process_entry& p,
+                 const std::vector<process_entry>& ancestors) const;
   /// Some rule has `children` (then a new process's ancestors matter).
   bool any_children() const;
   uint64_t generation() const { return generation_.load(); }
-  /// Copies the captured processes (sorted), and the blocked ones among
-  /// them, when the set changed since `seen`.
+  /// Copies the captured processes (sorted), the blocked ones among them
+  /// and the targets whose fallback is direct, when the set changed since
+  /// `seen`.
   void refresh(std::vector<uint32_t>& copy, std::vector<uint32_t>& blocked,
-               uint64_t& seen) const;
+               std::vector<uint32_t>& direct_when_down, uint64_t& seen) const;
 
 private:
   mutable std::mutex mutex_;
-  std::vector<uint32_t> pids_;    // sorted: targets and blocked
-  std::vector<uint32_t> blocked_; // sorted
+  std::vector<uint32_t> pids_;             // sorted: targets and blocked
+  std::vector<uint32_t> blocked_;          // sorted
+  std::vector<uint32_t> direct_when_down_; // sorted
   std::vector<config::app_rule> rules_;
+  config::target_settings defaults_; // when_not_proxying
   std::atomic<uint64_t> generation_{0};
 };
 

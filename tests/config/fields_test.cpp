@@ -79,6 +79,7 @@ TEST(config_fields, every_key_on_its_own_makes_the_settings_differ) {
       {"rule.folders", "[\"C:\\\\Apps\"]"},
       {"rule.children", "true"},
       {"rule.action", "\"block\""},
+      {"rule.fallback", "\"direct\""},
       {"targets.when_not_proxying", "\"direct\""},
       {"skip.extra_skip_cidrs", "[\"10.0.0.0/8\"]"},
       {"skip.multicast", "false"},

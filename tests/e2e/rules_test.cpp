@@ -194,3 +194,51 @@ TEST_F(engine_e2e, a_changed_rule_applies_to_the_next_connection) {
   EXPECT_EQ(events.output().find(became("starting"), mark), std::string::npos)
       << "no restart: " << events.output();
 }
+
+// A rule's own fallback while the proxy cannot be used: one rule's
+// programs go direct, another's are refused; both are proxied again once
+// the proxy is back.
+TEST_F(engine_e2e, each_rule_has_its_own_fallback_while_the_proxy_is_down) {
+  auto goes_direct = peer_at(w->dir / "dvr-fb-direct");
+  auto blocked = peer_at(w->dir / "dvr-fb-block");
+  auto cfg = w->proxy_config(
+      1080, "[[rule]]\nname = \"voice\"\napps = [\"dvr-fb-block\"]\n"
+            "[[rule]]\nname = \"updates\"\napps = [\"dvr-fb-direct\"]\n"
+            "fallback = \"direct\"\n");
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config", cfg.string()},
+               w->env()};
+  event_watch events{*w};
+  ASSERT_TRUE(events.wait(became("active"), 20s)) << engine.output();
+  auto mark = events.mark();
+  auto reject = "INPUT -p tcp -d " + proxy_ip
+                + " --dport 1080 -j REJECT --reject-with tcp-reset";
+  ASSERT_EQ(sh(w->remote.exec("iptables -I " + reject)), 0);
+  struct undo { // the proxy back even when the test fails midway
+    world& w;
+    std::string rule;
+    bool armed = true;
+    ~undo() {
+      if (armed)
+        sh(w.remote.exec("iptables -D " + rule));
+    }
+  } cleanup{*w, reject};
+  // A connection meets the refusing proxy: the check follows.
+  run_in(*w, {blocked, "tcp-client", server_ip, "7", "1"});
+  ASSERT_TRUE(events.wait(in_state("reconnecting"), 30s, mark))
+      << events.output();
+  auto r = run_in(*w, {goes_direct, "tcp-client", server_ip, "7", "1"});
+  EXPECT_TRUE(direct(r)) << "fallback = direct: " << r.out;
+  r = run_in(*w, {goes_direct, "udp-client", server_ip, "7", "1"});
+  EXPECT_TRUE(direct(r)) << "its UDP too: " << r.out;
+  r = run_in(*w, {blocked, "tcp-client", server_ip, "7", "1"});
+  EXPECT_NE(r.out.find("Connection refused"), std::string::npos)
+      << "the default, block: " << r.out;
+  EXPECT_FALSE(direct(r)) << r.out;
+  // The proxy back: proxied again from the next connection.
+  ASSERT_EQ(sh(w->remote.exec("iptables -D " + reject)), 0);
+  cleanup.armed = false;
+  ASSERT_TRUE(events.wait(became("active"), 60s, mark)) << events.output();
+  r = run_in(*w, {goes_direct, "tcp-client", server_ip, "7", "1"});
+  EXPECT_TRUE(proxied(r)) << r.out;
+}

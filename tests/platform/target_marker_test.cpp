@@ -98,7 +98,9 @@ protected:
              std::vector<uint32_t> uids = {0}) {
     std::string error;
     std::vector<std::string> missing;
-    ASSERT_TRUE(marker->set_rules(compile_rules(list, missing), error))
+    ASSERT_TRUE(marker->set_rules(
+        compile_rules(list, drover::config::not_proxying::block, missing),
+        error))
         << error;
     ASSERT_TRUE(marker->set_users(uids, error)) << error;
   }
@@ -301,6 +303,40 @@ TEST_F(target_marker_test, children_follow_their_ancestors_rule_in_order) {
   EXPECT_EQ(via_launcher(), marker->marks().target);
   rules({helper_blocked, launcher});
   EXPECT_EQ(via_launcher(), marker->marks().block);
+}
+
+// While the proxy cannot be used, a rule whose fallback is direct leaves
+// its programs' new sockets unmarked (they go direct), per protocol: a
+// proxy without UDP is down for UDP only.
+TEST_F(target_marker_test,
+       a_direct_fallback_leaves_new_sockets_alone_while_down) {
+  attach();
+  drover::config::app_rule direct_fb;
+  direct_fb.apps = {"dvr-fb-direct"};
+  direct_fb.fallback = drover::config::rule_fallback::direct;
+  drover::config::app_rule block_fb;
+  block_fb.apps = {"dvr-fb-block"};
+  rules({direct_fb, block_fb});
+  auto marks_of = [&](const std::string& name) {
+    auto out = run({program(name), "socket-mark"});
+    std::smatch m;
+    EXPECT_TRUE(
+        std::regex_search(out, m, std::regex{"mark tcp=(\\d+) udp=(\\d+)"}))
+        << out;
+    return std::pair<uint32_t, uint32_t>{std::stoul(m[1].str()),
+                                         std::stoul(m[2].str())};
+  };
+  auto t = marker->marks().target;
+  using marks = std::pair<uint32_t, uint32_t>;
+  EXPECT_EQ(marks_of("dvr-fb-direct"), (marks{t, t})) << "the proxy is up";
+  std::string error;
+  ASSERT_TRUE(marker->set_proxying(false, false, error)) << error;
+  EXPECT_EQ(marks_of("dvr-fb-direct"), (marks{0, 0}));
+  EXPECT_EQ(marks_of("dvr-fb-block"), (marks{t, t})) << "refused by the relay";
+  ASSERT_TRUE(marker->set_proxying(true, false, error)) << error;
+  EXPECT_EQ(marks_of("dvr-fb-direct"), (marks{t, 0})) << "TCP only";
+  ASSERT_TRUE(marker->set_proxying(true, true, error)) << error;
+  EXPECT_EQ(marks_of("dvr-fb-direct"), (marks{t, t}));
 }
 
 // A blocked program reaches loopback and nothing else.

@@ -28,29 +28,31 @@ TEST(target_set, a_copy_is_taken_only_when_the_set_changed) {
   target_set t;
   std::vector<uint32_t> copy;
   std::vector<uint32_t> blocked;
+  std::vector<uint32_t> direct;
   uint64_t seen = ~uint64_t{0};
   t.add(9);
   t.add(3);
-  t.refresh(copy, blocked, seen);
+  t.refresh(copy, blocked, direct, seen);
   EXPECT_EQ(copy, (std::vector<uint32_t>{3, 9})); // sorted
   copy.clear();
-  t.refresh(copy, blocked, seen);
+  t.refresh(copy, blocked, direct, seen);
   EXPECT_TRUE(copy.empty()); // unchanged: not copied again
   t.add(3);                  // already there: no new generation
-  t.refresh(copy, blocked, seen);
+  t.refresh(copy, blocked, direct, seen);
   EXPECT_TRUE(copy.empty());
   t.remove(9);
-  t.refresh(copy, blocked, seen);
+  t.refresh(copy, blocked, direct, seen);
   EXPECT_EQ(copy, (std::vector<uint32_t>{3}));
   t.add(5, rule_action::block);
-  t.refresh(copy, blocked, seen);
+  t.refresh(copy, blocked, direct, seen);
   EXPECT_EQ(copy, (std::vector<uint32_t>{3, 5})) << "captured, to be refused";
   EXPECT_EQ(blocked, (std::vector<uint32_t>{5}));
   EXPECT_TRUE(t.blocked(5));
   EXPECT_FALSE(t.blocked(3));
-  t.add(5, rule_action::proxy); // a new rule: a target after all
-  t.refresh(copy, blocked, seen);
+  t.add(5, rule_action::proxy, true); // a new rule: a target after all
+  t.refresh(copy, blocked, direct, seen);
   EXPECT_TRUE(blocked.empty());
+  EXPECT_EQ(direct, (std::vector<uint32_t>{5})) << "its fallback is direct";
 }
 
 TEST(target_set, rules_match_whole_names_and_paths_without_regard_to_case) {
@@ -69,7 +71,7 @@ TEST(target_set, rules_match_whole_names_and_paths_without_regard_to_case) {
     process_entry p;
     p.name = std::move(name);
     p.path = std::move(path);
-    return t.decide(p, up);
+    return t.decide(p, up).action;
   };
   EXPECT_EQ(is("discord.EXE", ""), rule_action::proxy);
   EXPECT_EQ(is("UPDATE.exe", ""), rule_action::proxy);
@@ -86,4 +88,13 @@ TEST(target_set, rules_match_whole_names_and_paths_without_regard_to_case) {
   EXPECT_EQ(is("child.exe", "C:\\Games\\child.exe", {parent}),
             rule_action::block)
       << "its own match comes first";
+  // The fallback: the rule's own, else [targets]'.
+  process_entry d;
+  d.name = "discord.exe";
+  EXPECT_FALSE(t.decide(d, {}).direct_when_down);
+  t.set_rules({discord}, drover::config::not_proxying::direct);
+  EXPECT_TRUE(t.decide(d, {}).direct_when_down);
+  discord.fallback = drover::config::rule_fallback::block;
+  t.set_rules({discord}, drover::config::not_proxying::direct);
+  EXPECT_FALSE(t.decide(d, {}).direct_when_down);
 }

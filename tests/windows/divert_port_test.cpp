@@ -518,6 +518,36 @@ TEST_F(windows_divert, a_blocked_process_is_refused_at_its_first_socket) {
   EXPECT_FALSE(session->is_target(app.pid()));
 }
 
+// While the proxy cannot be used, a target whose rule's fallback is direct
+// has its new connection let out as it is; another target's is refused.
+TEST_F(windows_divert, a_rules_direct_fallback_lets_its_connection_out) {
+  if (!guard)
+    guard = platform::open_guard({}).guard;
+  named_process direct_app{L"DroverTestFallback.exe"};
+  named_process other_app{L"DroverTestStrict.exe"};
+  std::string error;
+  platform::target_selection t;
+  t.rules.resize(2);
+  t.rules[0].apps = {"DroverTestFallback.exe"};
+  t.rules[0].fallback = config::rule_fallback::direct;
+  t.rules[1].apps = {"DroverTestStrict.exe"};
+  ASSERT_TRUE(guard->set_targets(t, error)) << error;
+  start_engine();
+  caf::anon_send(fm, atom::update_v,
+                 flow_policy::both(new_flow_policy::refuse));
+  auto direct_syn = with_source_port(syn(), 50125);
+  socket(socket_event(wd::event_socket_connect, direct_app.pid(), 50125));
+  auto a = outbound_address();
+  divert(direct_syn, a);
+  auto out = next_sent();
+  EXPECT_EQ(out.bytes, direct_syn) << "out as it is: direct";
+  auto strict_syn = with_source_port(syn(), 50126);
+  socket(socket_event(wd::event_socket_connect, other_app.pid(), 50126));
+  divert(strict_syn, a);
+  auto rst = next_sent();
+  EXPECT_NE(rst.info.tcp_flags & net::tcp_flag::rst, 0) << "refused";
+}
+
 // The packet thread stops reading (the engine stalled): every program's
 // traffic waits in the same driver queue, so after 3 s the handle stops
 // diverting and the port fails, for the engine to reopen it.

@@ -62,7 +62,8 @@ public:
   std::unique_ptr<linux_port::target_marker> marker;
   linux_port::rule_set rules{chain};
   std::vector<config::app_rule> config_rules; // as the config has them
-  std::vector<config::app_rule> app_rules;    // paths resolved
+  config::not_proxying fallback = config::not_proxying::block;
+  std::vector<config::app_rule> app_rules; // paths resolved
   linux_port::kernel_rules in_kernel;
   std::string users;
   net::capture::exclusions skip;
@@ -87,17 +88,25 @@ public:
 
   bool set_targets(const target_selection& t, std::string& error) override {
     std::lock_guard<std::mutex> lock{mutex};
-    return load_rules(t.rules, error);
+    return load_rules(t.rules, t.fallback, error);
+  }
+
+  void set_proxying(bool tcp, bool udp) override {
+    std::lock_guard<std::mutex> lock{mutex};
+    std::string error; // the flag stays as it was: rules mark, the relay
+    if (!released)     // decides (fail closed)
+      marker->set_proxying(tcp, udp, error);
   }
 
   // Holding the lock.
   bool load_rules(const std::vector<config::app_rule>& wanted,
-                  std::string& error) {
+                  config::not_proxying when_down, std::string& error) {
     std::vector<std::string> missing; // looked up again by repair()
-    auto compiled = linux_port::compile_rules(wanted, missing);
+    auto compiled = linux_port::compile_rules(wanted, when_down, missing);
     if (!marker->set_rules(compiled, error))
       return false;
     config_rules = wanted;
+    fallback = when_down;
     app_rules = resolved(wanted);
     in_kernel = std::move(compiled);
     return true;
@@ -109,7 +118,7 @@ public:
     if (!has_files(config_rules))
       return;
     std::vector<std::string> missing;
-    auto compiled = linux_port::compile_rules(config_rules, missing);
+    auto compiled = linux_port::compile_rules(config_rules, fallback, missing);
     if (compiled == in_kernel)
       return;
     if (marker->set_rules(compiled, error)) {
@@ -315,7 +324,7 @@ guard_result open_guard(const guard_options& opts) {
   ms.engine_cgroup_level = g->group->level();
   g->marker = linux_port::target_marker::attach(ms, r.error);
   if (!g->marker || !g->marker->set_users(users, r.error)
-      || !g->load_rules(opts.targets.rules, r.error)
+      || !g->load_rules(opts.targets.rules, opts.targets.fallback, r.error)
       || !g->marker->set_skip(opts.skip, r.error)) {
     r.failure = capture_failure::unavailable;
     return r;

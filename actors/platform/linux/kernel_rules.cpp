@@ -69,7 +69,10 @@ std::optional<file_identity> identify_file(const std::string& path) {
 }
 
 kernel_rules compile_rules(const std::vector<config::app_rule>& rules,
+                           config::not_proxying fallback,
                            std::vector<std::string>& missing) {
+  config::target_settings defaults;
+  defaults.when_not_proxying = fallback;
   kernel_rules out;
   for (size_t i = 0; i < rules.size() && i < config::max_rules; ++i) {
     auto& rule = rules[i];
@@ -96,9 +99,11 @@ kernel_rules compile_rules(const std::vector<config::app_rule>& rules,
       }
     if (rule.children)
       out.children |= bit;
-    if (rule.action == config::rule_action::proxy)
+    if (rule.action == config::rule_action::proxy) {
       out.proxy |= bit;
-    else if (rule.action == config::rule_action::block)
+      if (config::fallback_of(rule, defaults) == config::not_proxying::direct)
+        out.direct_when_down |= bit;
+    } else if (rule.action == config::rule_action::block)
       out.block |= bit;
   }
   return out;

@@ -18,7 +18,10 @@ namespace drover::platform::linux_port {
 
 /// `rules` as the kernel applies them. `missing` gets each path or folder
 /// that cannot be looked up now.
+/// `fallback`: a rule's programs while the proxy cannot be used when it
+/// does not say.
 kernel_rules compile_rules(const std::vector<config::app_rule>& rules,
+                           config::not_proxying fallback,
                            std::vector<std::string>& missing);
 
 /// A file or folder's identity as the kernel program reads it (symlinks

@@ -37,8 +37,17 @@ constexpr const char* mark_name = "drover_mark";
 constexpr const char* fence_name = "drover_fence";
 constexpr size_t name_length = 64;      // DROVER_NAME_LEN in the program
 constexpr uint32_t wildcard_slots = 32; // DROVER_WILDCARDS
-constexpr uint32_t settings_count = 6;  // SETTINGS
-enum setting : uint32_t { children, proxy, block, wildcards, files, folders };
+constexpr uint32_t settings_count = 7;  // SETTINGS
+enum setting : uint32_t {
+  children,
+  proxy,
+  block,
+  wildcards,
+  files,
+  folders,
+  direct_when_down
+};
+constexpr uint32_t proxy_down_key = 1 + 2 * settings_count; // PROXY_DOWN
 
 // The program's map keys and values, byte for byte.
 struct name_key {
@@ -364,7 +373,7 @@ target_marker::~target_marker() = default;
 bool kernel_rules::operator==(const kernel_rules& o) const {
   return names == o.names && wildcards == o.wildcards && files == o.files
          && folders == o.folders && children == o.children && proxy == o.proxy
-         && block == o.block;
+         && block == o.block && direct_when_down == o.direct_when_down;
 }
 
 bool target_marker::set_rules(const kernel_rules& rules, std::string& error) {
@@ -439,6 +448,7 @@ bool target_marker::set_rules(const kernel_rules& rules, std::string& error) {
   values[setting::wildcards] = slot;
   values[setting::files] = rules.files.empty() ? 0 : 1;
   values[setting::folders] = rules.folders.empty() ? 0 : 1;
+  values[setting::direct_when_down] = rules.direct_when_down;
   for (uint32_t i = 0; i < settings_count; ++i) {
     uint32_t at = 1 + next * settings_count + i;
     if (bpf_map_update_elem(settings, &at, &values[i], BPF_ANY) != 0)
@@ -452,6 +462,19 @@ bool target_marker::set_rules(const kernel_rules& rules, std::string& error) {
   clear(names, name_key{}, next ^ 1u);
   clear(files, file_key{}, next ^ 1u);
   clear(folders, file_key{}, next ^ 1u);
+  return true;
+}
+
+bool target_marker::set_proxying(bool tcp, bool udp, std::string& error) {
+  uint32_t key = proxy_down_key;
+  uint32_t down = (tcp ? 0u : 1u) | (udp ? 0u : 2u); // TCP_DOWN, UDP_DOWN
+  if (bpf_map_update_elem(bpf_map__fd(bpf_->skel->maps.settings), &key, &down,
+                          BPF_ANY)
+      != 0) {
+    error = "cannot tell the kernel program whether the proxy can be used: "
+            + errno_text();
+    return false;
+  }
   return true;
 }
 

@@ -55,9 +55,10 @@ struct kernel_rules {
   std::vector<std::pair<std::string, uint32_t>> wildcards; // at most 32
   std::vector<std::pair<file_identity, uint32_t>> files;   // `paths`
   std::vector<std::pair<file_identity, uint32_t>> folders; // `folders`
-  uint32_t children = 0; // rules with `children`
-  uint32_t proxy = 0;    // rules whose action is `proxy`
-  uint32_t block = 0;    // ... `block` (the others are `direct`)
+  uint32_t children = 0;         // rules with `children`
+  uint32_t proxy = 0;            // rules whose action is `proxy`
+  uint32_t block = 0;            // ... `block` (the others are `direct`)
+  uint32_t direct_when_down = 0; // `proxy` rules whose fallback is direct
   bool operator==(const kernel_rules& o) const;
 };
 
@@ -81,6 +82,10 @@ public:
   /// Replaces the rules in one step: a socket is judged by the old set or
   /// the new one, never by a mix.
   bool set_rules(const kernel_rules& rules, std::string& error);
+  /// Whether the proxy can be used now (for TCP, for UDP): while it
+  /// cannot, the new sockets of rules whose fallback is direct are not
+  /// marked.
+  bool set_proxying(bool tcp, bool udp, std::string& error);
   /// Replaces the users whose processes may be targets by name.
   bool set_users(const std::vector<uint32_t>& uids, std::string& error);
   /// Replaces the destinations a target may reach directly: the same as

@@ -35,7 +35,7 @@ public:
   // The names let the port take a process at its first socket; procscan
   // adds the ones already running and forgets those that exit.
   bool set_targets(const target_selection& t, std::string&) override {
-    targets->set_rules(t.rules);
+    targets->set_rules(t.rules, t.fallback);
     return true;
   }
   std::string repair(std::string&) override { return {}; }
@@ -116,8 +116,17 @@ public:
   bool add_target(uint32_t pid, std::string&) override {
     // Found by the scan: it ran before the engine (or before its name was
     // added); its connections from then would stay direct.
-    if (!targets->contains(pid)) {
-      targets->add(pid);
+    if (!targets->contains(pid) || targets->blocked(pid)) {
+      // Its rule's fallback, as the port would have found it.
+      bool direct_when_down = false;
+      if (auto id = identify_process(pid)) {
+        process_entry p;
+        p.pid = pid;
+        p.name = id->image;
+        p.path = id->path;
+        direct_when_down = targets->decide(p, {}).direct_when_down;
+      }
+      targets->add(pid, config::rule_action::proxy, direct_when_down);
       windivert::reset_tcp_connections(pid, skip);
     }
     return true;
@@ -197,7 +206,7 @@ guard_result open_guard(const guard_options& opts) {
     return r;
   }
   auto g = std::make_shared<windows_guard>();
-  g->targets->set_rules(opts.targets.rules);
+  g->targets->set_rules(opts.targets.rules, opts.targets.fallback);
   r.guard = std::move(g);
   return r;
 }

@@ -56,6 +56,7 @@ struct divert_port::state {
   net::held_packets held;
   std::vector<uint32_t> target_copy;
   std::vector<uint32_t> blocked_copy;
+  std::vector<uint32_t> direct_when_down_copy;
   uint64_t target_generation = ~uint64_t{0};
   // Processes consider() looked at: ID -> creation time.
   std::unordered_map<uint32_t, uint64_t> seen_processes;
@@ -116,12 +117,18 @@ struct divert_port::state {
   // A target or a blocked process (whose packets the flow-manager
   // refuses): captured either way.
   bool is_target(uint32_t pid) {
-    targets->refresh(target_copy, blocked_copy, target_generation);
+    targets->refresh(target_copy, blocked_copy, direct_when_down_copy,
+                     target_generation);
     return std::binary_search(target_copy.begin(), target_copy.end(), pid);
   }
 
   bool is_blocked(uint32_t pid) const {
     return std::binary_search(blocked_copy.begin(), blocked_copy.end(), pid);
+  }
+
+  bool goes_direct_when_down(uint32_t pid) const {
+    return std::binary_search(direct_when_down_copy.begin(),
+                              direct_when_down_copy.end(), pid);
   }
 
   // Starts an overlapped receive unless one is outstanding. False when the
@@ -209,11 +216,11 @@ struct divert_port::state {
     p.pid = pid;
     p.name = id->image;
     p.path = id->path;
-    auto action = targets->decide(p, targets->any_children()
-                                         ? ancestors_of(pid, rule_ancestors)
-                                         : std::vector<process_entry>{});
-    if (action != config::rule_action::direct) {
-      targets->add(pid, action);
+    auto said = targets->decide(p, targets->any_children()
+                                       ? ancestors_of(pid, rule_ancestors)
+                                       : std::vector<process_entry>{});
+    if (said.action != config::rule_action::direct) {
+      targets->add(pid, said.action, said.direct_when_down);
       live.adopted++;
     }
   }
@@ -252,6 +259,7 @@ struct divert_port::state {
     p.length = length;
     p.pid = pid;
     p.blocked = pid != 0 && is_blocked(pid);
+    p.fallback_direct = pid != 0 && goes_direct_when_down(pid);
     p.meta = batch.meta.data() + index * address_size;
     batch.packets.push_back(p);
     used += length;

@@ -184,11 +184,17 @@ struct {
 #define SETTING_WILDCARDS 3 // how many entries of `wildcards` are in use
 #define SETTING_FILES 4     // nonzero when `rule_files` has entries
 #define SETTING_FOLDERS 5   // nonzero when `rule_folders` has entries
-#define SETTINGS 6
+#define SETTING_DIRECT_WHEN_DOWN 6 // `proxy` rules whose fallback is direct
+#define SETTINGS 7
+// One more entry after both generations' (not per generation): what
+// cannot be proxied now.
+#define PROXY_DOWN (1 + 2 * SETTINGS)
+#define TCP_DOWN 1u // the proxy cannot be used for TCP now
+#define UDP_DOWN 2u // ... for UDP (down, or a proxy without UDP)
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1 + 2 * SETTINGS);
+  __uint(max_entries, 2 + 2 * SETTINGS);
   __type(key, __u32);
   __type(value, __u32);
 } settings SEC(".maps");
@@ -398,9 +404,9 @@ __attribute__((noinline)) __u32 own_rules(__u64 task, __u32 generation) {
   return rules;
 }
 
-// The mark the current process's new socket gets: the target mark, the
-// block mark, or 0 (not captured).
-static __always_inline __u32 socket_mark(void) {
+// The mark the current process's new socket (`protocol`) gets: the target
+// mark, the block mark, or 0 (not captured).
+static __always_inline __u32 socket_mark(__u32 protocol) {
   if (engine_cgroup_id != 0
       && bpf_get_current_ancestor_cgroup_id(engine_cgroup_level)
              == engine_cgroup_id)
@@ -428,8 +434,17 @@ static __always_inline __u32 socket_mark(void) {
   __u32 winner = rules & -rules;
   if (!winner)
     return 0;
-  if (winner & setting(generation, SETTING_PROXY))
+  if (winner & setting(generation, SETTING_PROXY)) {
+    // While the proxy cannot be used, a rule whose fallback is direct
+    // lets its new sockets go direct, for their whole life.
+    __u32 key = PROXY_DOWN;
+    __u32* down = bpf_map_lookup_elem(&settings, &key);
+    __u32 mask = protocol == IPPROTO_UDP ? UDP_DOWN : TCP_DOWN;
+    if (down && (*down & mask)
+        && (winner & setting(generation, SETTING_DIRECT_WHEN_DOWN)))
+      return 0;
     return target_mark;
+  }
   if (winner & setting(generation, SETTING_BLOCK))
     return block_mark;
   return 0; // a `direct` rule
@@ -443,7 +458,7 @@ int drover_mark(struct bpf_sock* sk) {
     return 1;
   if ((bpf_get_current_pid_tgid() >> 32) == engine_tgid)
     return 1; // the engine's own sockets (to the proxy) are never targets
-  __u32 mark = socket_mark();
+  __u32 mark = socket_mark(sk->protocol);
   if (mark) {
     sk->mark = mark;
     count(COUNT_MARKED);
