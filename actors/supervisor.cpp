@@ -532,6 +532,11 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
       [=](atom::sleep) -> caf::result<bool> {
         auto rp = self->make_response_promise<bool>();
         self->state.sleep_waiters.push_back(rp);
+        // Going to sleep: every target's new socket is marked again, so it
+        // is dropped (a direct fallback does not apply in sleep); the wake
+        // starts over and says again what can be used.
+        if (auto* guard = self->state.hold.guard.get())
+          guard->set_proxying(true, true);
         run(self, machine().on_sleep());
         return rp;
       },

@@ -177,10 +177,13 @@ void check_credentials(reader& r, const toml::table* sec, proxy_settings& p) {
 // -- [targets], [skip]
 // ------------------------------------------------------------
 
-// `apps`: executable file names, `*` and `?` as wildcards.
-void read_apps(reader& r, const toml::node& n, const std::string& k,
-               std::vector<std::string>& out) {
-  std::vector<std::string> names;
+// A list of strings, each checked by `problem` (the error's text, or empty
+// when it is fine); a value listed twice is a warning and kept once. The
+// list replaces `out` only when every item is fine.
+template<class Check>
+void read_strings(reader& r, const toml::node& n, const std::string& k,
+                  std::vector<std::string>& out, Check problem) {
+  std::vector<std::string> items;
   bool ok = n.is_array();
   r.array(n, k, [&](const toml::node& item, const std::string& ik) {
     auto* str = item.as_string();
@@ -189,33 +192,38 @@ void read_apps(reader& r, const toml::node& n, const std::string& k,
       ok = false;
       return;
     }
-    const std::string& name = str->get();
-    if (name.empty() || name.find_first_of("/\\") != std::string::npos) {
-      r.error(ik, &item.source(),
-              "`" + ik
-                  + "` must be an executable's file name such as "
-                    "\"Discord.exe\" (or a pattern such as \"Discord*\"), "
-                    "not empty and not a path (a path goes in `paths`), got "
-                  + quote(name));
+    const std::string& value = str->get();
+    if (auto wrong = problem(ik, value); !wrong.empty()) {
+      r.error(ik, &item.source(), wrong);
       ok = false;
       return;
     }
-    if (name.size() > max_app_name) {
-      r.error(ik, &item.source(),
-              "`" + ik + "` is " + std::to_string(name.size())
-                  + " bytes long; a name Drover compares is at most "
-                  + std::to_string(max_app_name)
-                  + " (use `paths` or `folders` for this program)");
-      ok = false;
-      return;
-    }
-    if (std::find(names.begin(), names.end(), name) != names.end())
-      r.warn(ik, &item.source(), quote(name) + " is listed twice");
+    if (std::find(items.begin(), items.end(), value) != items.end())
+      r.warn(ik, &item.source(), quote(value) + " is listed twice");
     else
-      names.push_back(name);
+      items.push_back(value);
   });
   if (ok)
-    out = std::move(names);
+    out = std::move(items);
+}
+
+// `apps`: executable file names, `*` and `?` as wildcards.
+void read_apps(reader& r, const toml::node& n, const std::string& k,
+               std::vector<std::string>& out) {
+  read_strings(r, n, k, out, [](const std::string& ik, const std::string& v) {
+    if (v.empty() || v.find_first_of("/\\") != std::string::npos)
+      return "`" + ik
+             + "` must be an executable's file name such as \"Discord.exe\" "
+               "(or a pattern such as \"Discord*\"), not empty and not a "
+               "path (a path goes in `paths`), got "
+             + quote(v);
+    if (v.size() > max_app_name)
+      return "`" + ik + "` is " + std::to_string(v.size())
+             + " bytes long; a name Drover compares is at most "
+             + std::to_string(max_app_name)
+             + " (use `paths` or `folders` for this program)";
+    return std::string{};
+  });
 }
 
 // An absolute path as either system writes one: "/usr/bin/x", "C:\\x",
@@ -232,32 +240,14 @@ bool absolute_path(std::string_view p) {
 // `paths` and `folders`: absolute paths.
 void read_paths(reader& r, const toml::node& n, const std::string& k,
                 std::vector<std::string>& out) {
-  std::vector<std::string> paths;
-  bool ok = n.is_array();
-  r.array(n, k, [&](const toml::node& item, const std::string& ik) {
-    auto* str = item.as_string();
-    if (str == nullptr) {
-      r.type_error(item, ik, "a string");
-      ok = false;
-      return;
-    }
-    const std::string& path = str->get();
-    if (!absolute_path(path)) {
-      r.error(ik, &item.source(),
-              "`" + ik
-                  + "` must be a full path such as "
-                    "\"/usr/bin/discord\" or \"C:\\\\Apps\\\\Discord\", got "
-                  + quote(path));
-      ok = false;
-      return;
-    }
-    if (std::find(paths.begin(), paths.end(), path) != paths.end())
-      r.warn(ik, &item.source(), quote(path) + " is listed twice");
-    else
-      paths.push_back(path);
+  read_strings(r, n, k, out, [](const std::string& ik, const std::string& v) {
+    if (absolute_path(v))
+      return std::string{};
+    return "`" + ik
+           + "` must be a full path such as \"/usr/bin/discord\" or "
+             "\"C:\\\\Apps\\\\Discord\", got "
+           + quote(v);
   });
-  if (ok)
-    out = std::move(paths);
 }
 
 void read_cidrs(reader& r, const toml::node& n, const std::string& k,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "actors/platform/process_rules.hpp"
 #include "config/rule_match.hpp"
 
 namespace drover::platform {
@@ -88,6 +89,16 @@ target_set::decide(const process_entry& p,
                                   == config::not_proxying::direct};
 }
 
+target_set::verdict target_set::judge(uint32_t pid,
+                                      const process_identity& id) const {
+  process_entry p;
+  p.pid = pid;
+  p.name = id.image;
+  p.path = id.path;
+  return decide(p, any_children() ? ancestors_of(pid, rule_ancestors)
+                                  : std::vector<process_entry>{});
+}
+
 bool target_set::any_children() const {
   std::lock_guard<std::mutex> guard{mutex_};
   return std::any_of(rules_.begin(), rules_.end(),
@@ -105,6 +116,21 @@ void target_set::refresh(std::vector<uint32_t>& copy,
   blocked = blocked_;
   direct_when_down = direct_when_down_;
   seen = generation_.load();
+}
+
+bool target_view::captured(uint32_t pid) {
+  if (set_ != nullptr)
+    set_->refresh(pids_, blocked_, direct_when_down_, seen_);
+  return std::binary_search(pids_.begin(), pids_.end(), pid);
+}
+
+bool target_view::blocked(uint32_t pid) const {
+  return std::binary_search(blocked_.begin(), blocked_.end(), pid);
+}
+
+bool target_view::direct_when_down(uint32_t pid) const {
+  return std::binary_search(direct_when_down_.begin(), direct_when_down_.end(),
+                            pid);
 }
 
 } // namespace drover::platform

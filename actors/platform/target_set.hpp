@@ -48,6 +48,9 @@ public:
                  const std::vector<process_entry>& ancestors) const;
   /// Some rule has `children` (then a new process's ancestors matter).
   bool any_children() const;
+  /// What the rules say of running process `pid` as the OS describes it
+  /// (its ancestors looked up when a rule has `children`).
+  verdict judge(uint32_t pid, const process_identity& id) const;
   uint64_t generation() const { return generation_.load(); }
   /// Copies the captured processes (sorted), the blocked ones among them
   /// and the targets whose fallback is direct, when the set changed since
@@ -63,6 +66,26 @@ private:
   std::vector<config::app_rule> rules_;
   config::target_settings defaults_; // when_not_proxying
   std::atomic<uint64_t> generation_{0};
+};
+
+/// One thread's copy of a target set, taken again only when the set
+/// changed: WinDivert's receive thread asks it for every packet without
+/// taking the set's lock.
+class target_view {
+public:
+  void watch(const target_set* set) { set_ = set; }
+  /// A target or a blocked process: its packets are captured (refreshes
+  /// the copy when the set changed).
+  bool captured(uint32_t pid);
+  bool blocked(uint32_t pid) const;
+  bool direct_when_down(uint32_t pid) const;
+
+private:
+  const target_set* set_ = nullptr;
+  std::vector<uint32_t> pids_;
+  std::vector<uint32_t> blocked_;
+  std::vector<uint32_t> direct_when_down_;
+  uint64_t seen_ = ~uint64_t{0};
 };
 
 } // namespace drover::platform

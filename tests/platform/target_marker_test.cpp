@@ -192,7 +192,7 @@ TEST_F(target_marker_test, the_engines_cgroup_is_a_target_whole) {
   EXPECT_EQ(mark_of(out), marker->marks().target) << out;
 }
 
-TEST_F(target_marker_test, children_are_targets_when_the_name_says_so) {
+TEST_F(target_marker_test, children_are_targets_when_their_rule_says_so) {
   attach();
   auto shell = dir / "dvr-launcher";
   fs::copy_file("/bin/sh", shell);
@@ -205,6 +205,17 @@ TEST_F(target_marker_test, children_are_targets_when_the_name_says_so) {
   EXPECT_EQ(via_launcher(), 0u) << "the launcher only";
   targets({{"dvr-launcher", true}}, {0});
   EXPECT_EQ(via_launcher(), marker->marks().target);
+  // Unless an earlier rule matches the child itself.
+  drover::config::app_rule launcher;
+  launcher.apps = {"dvr-launcher"};
+  launcher.children = true;
+  drover::config::app_rule helper_blocked;
+  helper_blocked.apps = {"dvr-helper"};
+  helper_blocked.action = drover::config::rule_action::block;
+  rules({launcher, helper_blocked});
+  EXPECT_EQ(via_launcher(), marker->marks().target);
+  rules({helper_blocked, launcher});
+  EXPECT_EQ(via_launcher(), marker->marks().block);
 }
 
 // Rules, first match wins: a name by a pattern, an exact name, the action
@@ -278,31 +289,6 @@ TEST_F(target_marker_test, paths_and_folders_match_by_identity) {
       << "the folder above a mount point holds what is mounted there";
   EXPECT_EQ(mark_of(run({exact, "socket-mark"})), m.target)
       << "the first rule still decides";
-}
-
-// `children`: what a matched program starts falls under its rule, unless
-// an earlier rule matches the child itself.
-TEST_F(target_marker_test, children_follow_their_ancestors_rule_in_order) {
-  attach();
-  using drover::config::app_rule;
-  using drover::config::rule_action;
-  auto shell = dir / "dvr-launcher";
-  fs::copy_file("/bin/sh", shell);
-  ::chmod(shell.c_str(), 0755);
-  auto helper = program("dvr-helper");
-  auto via_launcher = [&] {
-    return mark_of(run({shell.string(), "-c", helper + " socket-mark"}));
-  };
-  app_rule launcher;
-  launcher.apps = {"dvr-launcher"};
-  launcher.children = true;
-  app_rule helper_blocked;
-  helper_blocked.apps = {"dvr-helper"};
-  helper_blocked.action = rule_action::block;
-  rules({launcher, helper_blocked});
-  EXPECT_EQ(via_launcher(), marker->marks().target);
-  rules({helper_blocked, launcher});
-  EXPECT_EQ(via_launcher(), marker->marks().block);
 }
 
 // While the proxy cannot be used, a rule whose fallback is direct leaves

@@ -53,6 +53,16 @@ TEST(target_set, a_copy_is_taken_only_when_the_set_changed) {
   t.refresh(copy, blocked, direct, seen);
   EXPECT_TRUE(blocked.empty());
   EXPECT_EQ(direct, (std::vector<uint32_t>{5})) << "its fallback is direct";
+  // A thread's view of it: copied when it changed, read without the lock.
+  drover::platform::target_view view;
+  view.watch(&t);
+  EXPECT_TRUE(view.captured(5));
+  EXPECT_TRUE(view.direct_when_down(5));
+  EXPECT_FALSE(view.blocked(5));
+  t.add(5, rule_action::block);
+  EXPECT_TRUE(view.captured(5));
+  EXPECT_TRUE(view.blocked(5));
+  EXPECT_FALSE(view.direct_when_down(5));
 }
 
 TEST(target_set, rules_match_whole_names_and_paths_without_regard_to_case) {

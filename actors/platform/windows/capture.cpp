@@ -118,15 +118,9 @@ public:
     // added); its connections from then would stay direct.
     if (!targets->contains(pid) || targets->blocked(pid)) {
       // Its rule's fallback, as the port would have found it.
-      bool direct_when_down = false;
-      if (auto id = identify_process(pid)) {
-        process_entry p;
-        p.pid = pid;
-        p.name = id->image;
-        p.path = id->path;
-        direct_when_down = targets->decide(p, {}).direct_when_down;
-      }
-      targets->add(pid, config::rule_action::proxy, direct_when_down);
+      auto id = identify_process(pid);
+      targets->add(pid, config::rule_action::proxy,
+                   id && targets->judge(pid, *id).direct_when_down);
       windivert::reset_tcp_connections(pid, skip);
     }
     return true;

@@ -11,9 +11,7 @@
 #include <unordered_map>
 
 #include "actors/platform/process.hpp"
-#include "actors/platform/process_rules.hpp"
 #include "actors/platform/stall_watch.hpp"
-
 #include "actors/platform/windivert_errors.hpp"
 #include "actors/platform/windows/socket_tables.hpp"
 #include "net/bytes.hpp"
@@ -54,10 +52,7 @@ struct divert_port::state {
   net::port_owners owners;
   table_reader tables; // the OS's socket tables, read on its own thread
   net::held_packets held;
-  std::vector<uint32_t> target_copy;
-  std::vector<uint32_t> blocked_copy;
-  std::vector<uint32_t> direct_when_down_copy;
-  uint64_t target_generation = ~uint64_t{0};
+  target_view view; // `targets`, lock-free: targets and blocked captured
   // Processes consider() looked at: ID -> creation time.
   std::unordered_map<uint32_t, uint64_t> seen_processes;
   std::vector<uint8_t> pass_bytes; // re-injected in one SendEx per wake
@@ -111,24 +106,7 @@ struct divert_port::state {
     uint8_t protocol = 0;
     auto port = net::source_port(p, length, protocol);
     auto pid = owners.owner(protocol, port, now);
-    return pid != net::port_owners::nobody && is_target(pid) ? pid : 0;
-  }
-
-  // A target or a blocked process (whose packets the flow-manager
-  // refuses): captured either way.
-  bool is_target(uint32_t pid) {
-    targets->refresh(target_copy, blocked_copy, direct_when_down_copy,
-                     target_generation);
-    return std::binary_search(target_copy.begin(), target_copy.end(), pid);
-  }
-
-  bool is_blocked(uint32_t pid) const {
-    return std::binary_search(blocked_copy.begin(), blocked_copy.end(), pid);
-  }
-
-  bool goes_direct_when_down(uint32_t pid) const {
-    return std::binary_search(direct_when_down_copy.begin(),
-                              direct_when_down_copy.end(), pid);
+    return pid != net::port_owners::nobody && view.captured(pid) ? pid : 0;
   }
 
   // Starts an overlapped receive unless one is outstanding. False when the
@@ -201,7 +179,7 @@ struct divert_port::state {
   // from this very socket on, without waiting for procscan. Once per
   // process (by its creation time, so a reused ID is looked at again).
   void consider(uint32_t pid) {
-    if (pid <= 4 || is_target(pid))
+    if (pid <= 4 || view.captured(pid))
       return;
     auto id = identify_process(pid);
     if (!id)
@@ -212,13 +190,7 @@ struct divert_port::state {
     seen_processes[pid] = id->created;
     if (!id->served)
       return;
-    process_entry p;
-    p.pid = pid;
-    p.name = id->image;
-    p.path = id->path;
-    auto said = targets->decide(p, targets->any_children()
-                                       ? ancestors_of(pid, rule_ancestors)
-                                       : std::vector<process_entry>{});
+    auto said = targets->judge(pid, *id);
     if (said.action != config::rule_action::direct) {
       targets->add(pid, said.action, said.direct_when_down);
       live.adopted++;
@@ -258,8 +230,8 @@ struct divert_port::state {
     p.offset = static_cast<uint32_t>(used);
     p.length = length;
     p.pid = pid;
-    p.blocked = pid != 0 && is_blocked(pid);
-    p.fallback_direct = pid != 0 && goes_direct_when_down(pid);
+    p.blocked = pid != 0 && view.blocked(pid);
+    p.fallback_direct = pid != 0 && view.direct_when_down(pid);
     p.meta = batch.meta.data() + index * address_size;
     batch.packets.push_back(p);
     used += length;
@@ -278,7 +250,7 @@ struct divert_port::state {
         return false; // the batch is full: next time
       address a;
       std::memcpy(&a, held.meta(h), address_size);
-      if (pid != 0 && is_target(pid)) {
+      if (pid != 0 && view.captured(pid)) {
         deliver(batch, used, held.data(h), h.length, a, pid);
       } else {
         if (pid == 0) {
@@ -322,9 +294,9 @@ struct divert_port::state {
         break; // not a packet WinDivert would hand over: stop walking
       at += length;
       auto& a = network.addrs[i];
-      auto what
-          = net::classify(p, length, a.loopback != 0, opts.listener, owners,
-                          now, [&](uint32_t pid) { return is_target(pid); });
+      auto what = net::classify(
+          p, length, a.loopback != 0, opts.listener, owners, now,
+          [&](uint32_t pid) { return view.captured(pid); });
       if (what == net::disposition::hold) {
         uint8_t protocol = 0;
         auto port = net::source_port(p, length, protocol);
@@ -377,6 +349,7 @@ divert_port::open(std::shared_ptr<dll> d, const port_options& opts,
   s->d = std::move(d);
   s->opts = opts;
   s->targets = std::move(targets);
+  s->view.watch(s->targets.get());
   s->stop_event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
   s->network.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
   s->socket.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
