@@ -50,6 +50,7 @@ void applied(self_ptr self, const config::settings& before) {
   trace::record(self->name(), "config-changed",
                 {{"proxy", change.proxy_changed},
                  {"targets", change.targets_changed},
+                 {"rules", change.rules_changed},
                  {"skip", change.skip_changed},
                  {"ui", change.ui_changed},
                  {"engine", change.engine_changed}});
@@ -116,8 +117,8 @@ config_changed diff(const config::settings& before,
                     const config::settings& after) {
   config_changed c;
   c.proxy_changed = before.proxy != after.proxy;
-  c.targets_changed
-      = before.targets != after.targets || before.rules != after.rules;
+  c.targets_changed = before.targets != after.targets;
+  c.rules_changed = before.rules != after.rules;
   c.skip_changed = before.skip != after.skip;
   c.ui_changed = before.ui != after.ui;
   c.engine_changed = before.engine != after.engine;

@@ -258,6 +258,7 @@ config_change config_change_of(const config_changed& c,
   config_change change;
   change.proxy = c.proxy_changed;
   change.targets = c.targets_changed;
+  change.rules = c.rules_changed;
   change.ui = c.ui_changed;
   change.engine = c.engine_changed;
   change.skip = c.skip_changed;

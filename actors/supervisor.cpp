@@ -368,7 +368,7 @@ void on_config_changed(self_ptr self, const config_changed& c) {
   if (!c.settings)
     return;
   st.settings = *c.settings;
-  if (c.targets_changed)
+  if (c.targets_changed || c.rules_changed)
     apply_targets(st.parts, st.hold.guard.get(), st.settings,
                   st.machine.state());
   run(self, st.machine.on_config(config_change_of(c, st.settings)));

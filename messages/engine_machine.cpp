@@ -529,10 +529,12 @@ engine_commands engine_machine::on_config(const config_change& c) {
   bool restart = c.proxy && parts_running();
   host_ = c.host;
   port_ = c.port;
-  std::string applied = c.targets && c.ui ? "[targets], [ui]"
-                        : c.targets       ? "[targets]"
-                        : c.ui            ? "[ui]"
-                                          : "";
+  std::string applied;
+  for (auto [changed, name] :
+       {std::pair{c.rules, "the rules"}, std::pair{c.targets, "[targets]"},
+        std::pair{c.ui, "[ui]"}})
+    if (changed)
+      applied += (applied.empty() ? "" : ", ") + std::string{name};
   std::string later = c.engine && c.skip ? "[engine], [skip]"
                       : c.engine         ? "[engine]"
                       : c.skip           ? "[skip]"

@@ -111,6 +111,7 @@ struct check_result {
 struct config_change {
   bool proxy = false;      // [proxy]: `host`, `port`
   bool targets = false;    // [targets] (applied live)
+  bool rules = false;      // [[rule]] (applied live)
   bool ui = false;         // [ui] (applied live)
   bool engine = false;     // [engine]: `timing`, the rest at the next start
   bool skip = false;       // [skip]: at the next start

@@ -178,8 +178,7 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_descriptor& x) {
   return f(caf::meta::type_name("flow_descriptor"), x.id, x.protocol, x.pid,
            x.process, x.rule, x.src_ip, x.src_port, x.dst_ip, x.dst_port,
-           x.bytes_in,
-           x.bytes_out, x.started, x.last_seen);
+           x.bytes_in, x.bytes_out, x.started, x.last_seen);
 }
 
 /// The flow-manager's answer to the listener: the flow behind an accepted
@@ -241,7 +240,7 @@ typename Inspector::result_type inspect(Inspector& f, process_set& x) {
 struct engine_status {
   engine_event last; // the latest state change
   stats_snapshot stats;
-  std::vector<engine_event> recent; // the last events, oldest first
+  std::vector<engine_event> recent;  // the last events, oldest first
   std::vector<process_info> targets; // running, with the rule of each
 };
 
@@ -257,6 +256,7 @@ struct config_changed {
   std::shared_ptr<const config::settings> settings;
   bool proxy_changed = false;
   bool targets_changed = false;
+  bool rules_changed = false; // [[rule]]: applied live, like [targets]
   bool skip_changed = false;
   bool ui_changed = false;
   bool engine_changed = false;

@@ -33,13 +33,19 @@ TEST(config_diff, each_section_is_told_apart) {
   ASSERT_TRUE(c.settings);
   EXPECT_EQ(c.settings->proxy.port, 1081);
   EXPECT_TRUE(c.proxy_changed);
-  EXPECT_FALSE(c.targets_changed || c.skip_changed || c.ui_changed
-               || c.engine_changed);
+  EXPECT_FALSE(c.targets_changed || c.rules_changed || c.skip_changed
+               || c.ui_changed || c.engine_changed);
   b = a;
   b.rules[0].apps = {"x"};
   b.ui.level = config::log_level::debug;
   c = diff(a, b);
-  EXPECT_TRUE(c.targets_changed && c.ui_changed);
+  EXPECT_TRUE(c.rules_changed && c.ui_changed);
+  EXPECT_FALSE(c.targets_changed);
+  b = a;
+  b.targets.when_not_proxying = config::not_proxying::direct;
+  c = diff(a, b);
+  EXPECT_TRUE(c.targets_changed);
+  EXPECT_FALSE(c.rules_changed);
   EXPECT_FALSE(c.proxy_changed || c.skip_changed || c.engine_changed);
   b = a;
   b.check.udp_target.port = 3478;

@@ -513,6 +513,7 @@ TEST_F(machine_test, a_config_change_says_what_applies_now_and_what_later) {
   activate();
   config_change c;
   c.targets = true;
+  c.rules = true;
   c.ui = true;
   c.engine = true;
   c.skip = true;
@@ -522,7 +523,8 @@ TEST_F(machine_test, a_config_change_says_what_applies_now_and_what_later) {
   ASSERT_EQ(kinds_of(out), kinds{command_kind::publish});
   EXPECT_EQ(out[0].event.state, engine_state::active);
   EXPECT_EQ(out[0].event.reason,
-            "the config file changed; applied [targets], [ui]; [engine], "
+            "the config file changed; applied the rules, [targets], [ui]; "
+            "[engine], "
             "[skip] apply at the next start");
 }
 
