@@ -88,7 +88,7 @@ public:
 
   bool set_targets(const target_selection& t, std::string& error) override {
     std::lock_guard<std::mutex> lock{mutex};
-    return load_rules(t.rules, t.fallback, error);
+    return released || load_rules(t.rules, t.fallback, error);
   }
 
   void set_proxying(bool tcp, bool udp) override {
