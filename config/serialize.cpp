@@ -79,6 +79,10 @@ std::string serialize(const settings& s) {
   line("# edits by hand are picked up while Drover runs. Reference: "
        "docs/config.md");
   line("version = " + std::to_string(s.version));
+  // No rule at all must read back as none, not as the default rule; an
+  // empty array of tables can only be written here, above every section.
+  if (s.rules.empty())
+    line("rule = []  # no rules: Drover captures no program");
   for_each_section([&](auto member, const auto& schema) {
     line("");
     if (!schema.before.empty())

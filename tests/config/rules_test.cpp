@@ -123,6 +123,10 @@ TEST(config_rules, limits_are_errors_and_doubtful_things_warnings) {
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none.value->rules.empty());
   ASSERT_EQ(none.warnings.size(), 1u);
+  // Written back: still none (an absent `rule` would be the default one).
+  auto again = parse(serialize(*none.value), "again");
+  ASSERT_TRUE(again.ok()) << to_string(again.errors);
+  EXPECT_TRUE(again.value->rules.empty());
 }
 
 // -- version 1 files
