@@ -9,8 +9,8 @@
 #include <QCheckBox>
 #include <QEventLoop>
 #include <QLabel>
-#include <QListWidget>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QPlainTextEdit>
 #include <QProcess>
 #include <QPushButton>
@@ -184,11 +184,10 @@ TEST(tray_settings, rules_are_added_reordered_and_saved_in_order) {
   EXPECT_EQ(list->item(0)->text(), "games — blocked (and what it starts)");
   EXPECT_FALSE(field<QPushButton>(page, "rule_up")->isEnabled());
   field<QPushButton>(page, "save_settings")->click();
-  ASSERT_EQ(saves.count(), 1) << field<QLabel>(page, "settings_message")
-                                     ->text()
-                                     .toStdString();
-  auto parsed = config::parse(saves.at(0).at(0).toByteArray().toStdString(),
-                              "saved");
+  ASSERT_EQ(saves.count(), 1)
+      << field<QLabel>(page, "settings_message")->text().toStdString();
+  auto parsed
+      = config::parse(saves.at(0).at(0).toByteArray().toStdString(), "saved");
   ASSERT_TRUE(parsed.ok()) << config::to_string(parsed.errors);
   ASSERT_EQ(parsed.value->rules.size(), 2u);
   auto& games = parsed.value->rules[0];
