@@ -33,7 +33,7 @@ config_error to_error(const config::config_file& file,
 }
 
 void apply_logging(self_ptr self, const config::settings& s) {
-  log::set_secrets({s.proxy.login, s.proxy.password});
+  log::set_secrets(config::credentials(s));
   log::set_level(s.ui.level);
   trace::enable(self->state.trace_flag
                 || s.ui.level == config::log_level::trace);
@@ -64,7 +64,7 @@ std::string replace(self_ptr self, const std::string& incoming) {
   auto before = st.file.current();
   // A config that comes back from `config get` carries the placeholder:
   // the password in force stays.
-  auto text = config::keep_password(incoming, before.proxy.password);
+  auto text = config::keep_password(incoming, before.proxies);
   auto report = st.file.replace(text);
   if (report.outcome != config::config_file::status::loaded) {
     std::string answer = "error\n";
@@ -116,7 +116,7 @@ void read_file(self_ptr self) {
 config_changed diff(const config::settings& before,
                     const config::settings& after) {
   config_changed c;
-  c.proxy_changed = before.proxy != after.proxy;
+  c.proxy_changed = before.proxies != after.proxies;
   c.targets_changed = before.targets != after.targets;
   c.rules_changed = before.rules != after.rules;
   c.skip_changed = before.skip != after.skip;

@@ -91,8 +91,29 @@ void event_fields(std::string& o, const engine_event& e) {
   field(o, "state", to_string(e.state));
   field(o, "reason", e.reason);
   flag(o, "tcp_only", e.tcp_only);
+  flag(o, "degraded", e.degraded);
+  if (!e.proxy.empty())
+    field(o, "proxy", e.proxy);
   field(o, "failure", to_string(e.failure));
   field(o, "attempt", e.attempt);
+}
+
+// "home (192.0.2.1:1080)", or "192.0.2.1:1080" without a name.
+std::string proxy_row_name(const proxy_row& p) {
+  auto where = p.host + ":" + std::to_string(p.port);
+  return p.name.empty() ? where : p.name + " (" + where + ")";
+}
+
+// "up", "up, TCP only", "reconnecting, attempt 3 (why)", "failed (why)".
+std::string proxy_row_state(const proxy_row& p) {
+  std::string out = p.state;
+  if (p.state == "up" && p.tcp_only)
+    out += ", TCP only (no voice)";
+  if (p.attempt > 0)
+    out += ", attempt " + std::to_string(p.attempt);
+  if (!p.reason.empty())
+    out += " (" + p.reason + ")";
+  return out;
 }
 
 std::string event_text(const engine_event& e) {
@@ -112,9 +133,26 @@ std::string render_json(const engine_status& s,
   field(o, "state", to_string(s.last.state));
   field(o, "reason", s.last.reason);
   flag(o, "tcp_only", s.last.tcp_only);
+  flag(o, "degraded", s.last.degraded);
   field(o, "failure", to_string(s.last.failure));
   field(o, "attempt", s.last.attempt);
   field(o, "since", trace::format_timestamp(wall(s.last.time)));
+  o += "\"proxies\":[";
+  for (auto& p : s.proxies) {
+    o += '{';
+    field(o, "name", p.name);
+    field(o, "host", p.host);
+    field(o, "port", p.port);
+    field(o, "state", p.state);
+    flag(o, "tcp_only", p.tcp_only);
+    field(o, "attempt", p.attempt);
+    field(o, "reason", p.reason);
+    close_object(o);
+    o += ',';
+  }
+  if (o.back() == ',')
+    o.pop_back();
+  o += "],";
   bool active = s.last.state == engine_state::active;
   field(o, "uptime_seconds",
         active ? static_cast<uint64_t>(since(s.stats.active_since).count())
@@ -140,6 +178,8 @@ std::string render_json(const engine_status& s,
     field(o, "process", f.process);
     field(o, "pid", f.pid);
     field(o, "rule", f.rule);
+    if (!f.proxy.empty())
+      field(o, "proxy", f.proxy);
     field(o, "source", endpoint_text(f.src_ip, f.src_port));
     field(o, "destination", endpoint_text(f.dst_ip, f.dst_port));
     field(o, "bytes_in", f.bytes_in);
@@ -191,6 +231,14 @@ std::string render_text(const engine_status& s,
   if (s.last.tcp_only && s.last.state == engine_state::active)
     line("Warning:", "the proxy does not relay UDP: voice cannot go through "
                      "it");
+  if (s.last.degraded && s.last.state == engine_state::active)
+    line("Warning:", "not every proxy can be used now: the programs of those "
+                     "that cannot follow their fallback");
+  if (s.proxies.size() > 1) {
+    o += "Proxies:\n";
+    for (auto& p : s.proxies)
+      o += "  " + proxy_row_name(p) + ": " + proxy_row_state(p) + "\n";
+  }
   if (s.stats.no_traffic)
     line("Warning:", "no traffic through the proxy lately while a target "
                      "program runs");
@@ -227,6 +275,7 @@ std::string render_text(const engine_status& s,
     for (auto& f : flows)
       o += "  " + (f.process.empty() ? "" : f.process + " ")
            + (f.rule.empty() ? "" : "[" + f.rule + "] ")
+           + (f.proxy.empty() ? "" : "via " + f.proxy + " ")
            + std::string{f.protocol == 6 ? "TCP " : "UDP "}
            + endpoint_text(f.src_ip, f.src_port) + " -> "
            + endpoint_text(f.dst_ip, f.dst_port) + "  in "

@@ -24,13 +24,30 @@ std::vector<caf::actor> engine_parts::actors() const {
                   caf::actor_cast<caf::actor>(scanner), listener})
     if (a)
       out.push_back(a);
+  for (size_t i = 1; i < relays.size(); ++i) // the first is the listener
+    if (relays[i])
+      out.push_back(caf::actor_cast<caf::actor>(relays[i]));
   return out;
 }
 
-new_flow_policy not_proxying_policy(const config::settings& settings) {
-  return config::strictest_fallback(settings) == config::not_proxying::direct
-             ? new_flow_policy::direct
-             : new_flow_policy::refuse;
+new_flow_policy not_proxying_policy(const config::settings& settings,
+                                    size_t proxy) {
+  auto fallback = settings.proxies.size() == 1
+                      ? config::strictest_fallback(settings)
+                      : config::strictest_fallback(settings, proxy);
+  return fallback == config::not_proxying::direct ? new_flow_policy::direct
+                                                  : new_flow_policy::refuse;
+}
+
+std::vector<proxy_ref> proxy_refs(const config::settings& settings) {
+  std::vector<proxy_ref> out;
+  for (size_t i = 0; i < settings.proxies.size(); ++i) {
+    auto& p = settings.proxies[i];
+    out.push_back(
+        proxy_ref{p.name, p.host, p.port,
+                  not_proxying_policy(settings, i) == new_flow_policy::direct});
+  }
+  return out;
 }
 
 namespace {
@@ -46,13 +63,23 @@ failure_class failure_of(platform::capture_failure f, std::string& error) {
 
 } // namespace
 
-guard_result open_capture_guard(const supervisor_ports& ports,
-                                const config::settings& settings,
-                                net::ipv4_address proxy_ip) {
+// The proxies' addresses, never captured (the first, and the others).
+void exclude_proxies(net::capture::exclusions& skip,
+                     const std::vector<net::ipv4_address>& proxy_ips) {
+  skip.proxy = proxy_ips.empty() ? net::ipv4_address{0} : proxy_ips.front();
+  skip.other_proxies.assign(proxy_ips.begin() + (proxy_ips.empty() ? 0 : 1),
+                            proxy_ips.end());
+}
+
+guard_result
+open_capture_guard(const supervisor_ports& ports,
+                   const config::settings& settings,
+                   const std::vector<net::ipv4_address>& proxy_ips) {
   platform::guard_options go;
   go.targets.rules = settings.rules;
   go.targets.fallback = settings.targets.when_not_proxying;
-  go.skip.proxy = proxy_ip;
+  go.targets.proxy_names = config::proxy_names(settings);
+  exclude_proxies(go.skip, proxy_ips);
   go.skip.multicast = settings.skip.multicast;
   go.skip.extra = settings.skip.extra_skip_cidrs;
   auto g = ports.open_guard(go);
@@ -68,10 +95,10 @@ guard_result guard_hold::open(caf::local_actor* self,
                               const supervisor_actor& parent,
                               const supervisor_ports& ports,
                               const config::settings& settings,
-                              net::ipv4_address proxy_ip) {
+                              const std::vector<net::ipv4_address>& proxy_ips) {
   if (guard)
     return {guard, failure_class::none, {}};
-  auto g = open_capture_guard(ports, settings, proxy_ip);
+  auto g = open_capture_guard(ports, settings, proxy_ips);
   if (!g.guard)
     return g;
   guard = g.guard;
@@ -106,55 +133,98 @@ void watch_parts(caf::local_actor* self, engine_parts& parts) {
   }
 }
 
+namespace {
+
+// A relay's two sockets on loopback: the listener the kernel redirects
+// TCP to, and (unless UDP is queued) the intake it hands UDP to.
+struct relay_sockets {
+  net::endpoint at{net::ipv4_address{0x7f000001}, 0};
+  platform::socket_handle listener = platform::invalid_socket;
+  platform::socket_handle intake = platform::invalid_socket;
+  void close() {
+    for (auto s : {listener, intake})
+      if (s != platform::invalid_socket)
+        platform::close_socket(s);
+    listener = intake = platform::invalid_socket;
+  }
+};
+
+bool open_relay_sockets(relay_sockets& out, std::string& error) {
+  out.listener = platform::listen_for_redirects(out.at, error);
+  if (out.listener == platform::invalid_socket) {
+    error = "cannot open the local listener: " + error;
+    return false;
+  }
+  if (!udp_queue_forced()) {
+    net::endpoint intake_at = out.at;
+    std::string why;
+    out.intake = platform::open_datagram_intake(intake_at, why);
+    if (out.intake == platform::invalid_socket)
+      log::get("supervisor")->warn("the targets' UDP is queued: {}", why);
+  }
+  return true;
+}
+
+} // namespace
+
 parts_result spawn_engine_parts(caf::actor_system& sys,
                                 const supervisor_ports& ports,
                                 const config::settings& settings,
                                 std::shared_ptr<platform::capture_guard> guard,
-                                net::ipv4_address proxy_ip,
+                                const std::vector<net::ipv4_address>& proxy_ips,
                                 const supervisor_actor& sup) {
   parts_result r;
   auto lg = log::get("supervisor");
-  net::endpoint listen_at{net::ipv4_address{0x7f000001}, 0};
-  auto fd = platform::invalid_socket;
-  if (ports.with_listener) {
-    fd = platform::listen_for_redirects(listen_at, r.error);
-    if (fd == platform::invalid_socket) {
-      r.failure = failure_class::fatal;
-      r.error = "cannot open the local listener: " + r.error;
-      return r;
-    }
-  }
-  // The UDP side of the relay: where the kernel hands the targets'
-  // datagrams, if it can (without it, they are queued).
-  net::endpoint intake_at{listen_at.ip, listen_at.port};
-  auto intake = platform::invalid_socket;
-  if (fd != platform::invalid_socket && !udp_queue_forced()) {
-    std::string why;
-    intake = platform::open_datagram_intake(intake_at, why);
-    if (intake == platform::invalid_socket)
-      lg->warn("the targets' UDP is queued: {}", why);
-  }
+  // One relay per proxy: the kernel sends each proxy's targets to its own.
+  std::vector<relay_sockets> sockets(ports.with_listener ? proxy_ips.size()
+                                                         : size_t{1});
+  auto close_all = [&] {
+    for (auto& s : sockets)
+      s.close();
+  };
+  if (ports.with_listener)
+    for (auto& s : sockets)
+      if (!open_relay_sockets(s, r.error)) {
+        close_all();
+        r.failure = failure_class::fatal;
+        return r;
+      }
+  auto& first = sockets.front();
   platform::capture_options opts;
   opts.guard = std::move(guard);
-  opts.listener = {net::nat_shape::loopback, listen_at.port};
-  opts.skip.proxy = proxy_ip;
+  opts.listener = {net::nat_shape::loopback, first.at.port};
+  exclude_proxies(opts.skip, proxy_ips);
   opts.skip.multicast = settings.skip.multicast;
   opts.skip.extra = settings.skip.extra_skip_cidrs;
   opts.kernel_redirect = ports.with_listener && !tcp_queue_forced();
   opts.udp_intake_port
-      = intake != platform::invalid_socket ? intake_at.port : uint16_t{0};
+      = first.intake != platform::invalid_socket ? first.at.port : uint16_t{0};
+  for (size_t i = 1; i < sockets.size(); ++i)
+    opts.more_proxies.emplace_back(sockets[i].at.port, sockets[i].at.port);
   auto opened = ports.open_capture(opts);
-  if (opened.session && !opened.session->redirects_udp()
-      && intake != platform::invalid_socket) {
-    platform::close_socket(intake);
-    intake = platform::invalid_socket;
-  }
+  if (opened.session && !opened.session->redirects_udp())
+    for (auto& s : sockets)
+      if (s.intake != platform::invalid_socket) {
+        platform::close_socket(s.intake);
+        s.intake = platform::invalid_socket;
+      }
   if (!opened.session) {
-    for (auto s : {fd, intake})
-      if (s != platform::invalid_socket)
-        platform::close_socket(s);
+    close_all();
     r.error = opened.error;
     r.failure = failure_of(opened.failure, r.error);
+    return r;
+  }
+  if (proxy_ips.size() > 1
+      && !(opened.session->redirects_tcp()
+           && opened.session->redirects_udp())) {
+    // Each proxy needs its own relay that the OS hands its programs'
+    // traffic to; without one, every flow would meet the first proxy.
+    close_all();
+    r.failure = failure_class::fatal;
+    r.error = "several proxies need the kernel to hand each proxy's "
+              "connections to its own relay, which this system does not do "
+              "(Windows, or Linux without NAT and TPROXY): keep one [proxy] "
+              "in the config";
     return r;
   }
   auto& parts = r.parts;
@@ -162,14 +232,20 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   auto& session = *r.session;
   lg->info("capture set up: {}", session.description());
 
-  auto& up = parts.upstream;
-  up = upstream_of(settings.proxy, proxy_ip);
-  up.health = caf::actor_cast<caf::actor>(sup);
+  for (size_t i = 0; i < proxy_ips.size(); ++i) {
+    auto up = upstream_of(settings.proxies.at(i), proxy_ips[i]);
+    up.health = caf::actor_cast<caf::actor>(sup);
+    up.proxy_index = static_cast<uint32_t>(i);
+    parts.upstreams.push_back(std::move(up));
+  }
   flow_manager_config fcfg;
   fcfg.policy = flow_policy::both(not_proxying_policy(settings)); // until
                                                                   // checked
+  for (size_t i = 0; i < proxy_ips.size(); ++i)
+    fcfg.proxy_policies.push_back(
+        flow_policy::both(not_proxying_policy(settings, i)));
   fcfg.listener = opts.listener;
-  fcfg.upstream = up;
+  fcfg.upstream = parts.upstreams.front();
   auto fd_limit = platform::open_file_limit();
   bool relayed = session.redirects_tcp();
   fcfg.table.max_flows = net::flows_within_descriptor_budget(
@@ -188,29 +264,43 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   parts.reader = sys.spawn(divert_reader, &session.port(), parts.flow_manager);
   set_reader(parts.flow_manager, parts.reader);
   if (ports.with_listener && relayed) {
-    parts.relay = sys.spawn(kernel_relay, fd, intake, up, parts.flow_manager);
-    caf::anon_send(parts.flow_manager, atom::internal_v, parts.relay);
-    parts.listener = caf::actor_cast<caf::actor>(parts.relay);
+    for (size_t i = 0; i < sockets.size(); ++i) {
+      auto relay
+          = sys.spawn(kernel_relay, sockets[i].listener, sockets[i].intake,
+                      parts.upstreams[i], parts.flow_manager);
+      caf::anon_send(parts.flow_manager, atom::internal_v, relay,
+                     static_cast<uint32_t>(i));
+      parts.relays.push_back(relay);
+    }
+    parts.listener = caf::actor_cast<caf::actor>(parts.relays.front());
   } else if (ports.with_listener) {
-    parts.listener = sys.middleman().spawn_broker(tcp_listener, fd,
-                                                  parts.flow_manager, up);
+    parts.listener = sys.middleman().spawn_broker(
+        tcp_listener, first.listener, parts.flow_manager, parts.upstreams[0]);
   }
   parts.scanner = sys.spawn(procscan, &session, settings.rules, sup);
   return r;
 }
 
 void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
-                   const config::settings& settings, engine_state shown) {
+                   const config::settings& settings, engine_state shown,
+                   const std::vector<bool>& up) {
   platform::target_selection t;
   t.rules = settings.rules;
   t.fallback = settings.targets.when_not_proxying;
+  t.proxy_names = config::proxy_names(settings);
   std::string error;
   if (guard && !guard->set_targets(t, error))
     log::get("supervisor")->error("new targets: {}", error);
-  if (parts.flow_manager && shown != engine_state::active
-      && shown != engine_state::paused)
+  if (parts.flow_manager && settings.proxies.size() == 1
+      && shown != engine_state::active && shown != engine_state::paused)
     caf::anon_send(parts.flow_manager, atom::update_v,
                    flow_policy::both(not_proxying_policy(settings)));
+  if (parts.flow_manager && settings.proxies.size() > 1
+      && shown != engine_state::paused)
+    for (uint32_t i = 0; i < settings.proxies.size(); ++i)
+      if (i >= up.size() || !up[i])
+        caf::anon_send(parts.flow_manager, atom::update_v, i,
+                       flow_policy::both(not_proxying_policy(settings, i)));
   if (parts.scanner) {
     config_changed rules;
     rules.settings = std::make_shared<const config::settings>(settings);
@@ -262,10 +352,7 @@ config_change config_change_of(const config_changed& c,
   change.ui = c.ui_changed;
   change.engine = c.engine_changed;
   change.skip = c.skip_changed;
-  change.udp_direct = config::strictest_fallback(now_in_force)
-                      == config::not_proxying::direct;
-  change.host = now_in_force.proxy.host;
-  change.port = now_in_force.proxy.port;
+  change.proxies = proxy_refs(now_in_force);
   change.timing = timing_of(now_in_force.engine);
   return change;
 }

@@ -28,9 +28,12 @@ struct engine_parts {
   flow_manager_actor flow_manager;
   divert_reader_actor reader;
   procscan_actor scanner;
-  caf::actor listener;             // empty in tests without a listener
-  kernel_relay_actor relay;        // the listener when the kernel redirects
-  upstream_settings upstream;      // the proxy, as the sessions use it
+  caf::actor listener; // empty in tests without a listener
+  /// When the kernel redirects: one relay per proxy (the first is also
+  /// the listener).
+  std::vector<kernel_relay_actor> relays;
+  /// Each proxy as the sessions use it, in the config's order.
+  std::vector<upstream_settings> upstreams;
   std::vector<caf::actor_addr> up; // spawned and not yet down
 
   /// Every actor, for monitoring and stopping.
@@ -52,7 +55,7 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
                                 const supervisor_ports& ports,
                                 const config::settings& settings,
                                 std::shared_ptr<platform::capture_guard> guard,
-                                net::ipv4_address proxy_ip,
+                                const std::vector<net::ipv4_address>& proxy_ips,
                                 const supervisor_actor& sup);
 
 struct guard_result {
@@ -61,10 +64,12 @@ struct guard_result {
   std::string error;                           // a sentence for the user
 };
 
-/// Opens the capture guard for `settings`' targets around `proxy_ip`.
-guard_result open_capture_guard(const supervisor_ports& ports,
-                                const config::settings& settings,
-                                net::ipv4_address proxy_ip);
+/// Opens the capture guard for `settings`' targets around the proxies at
+/// `proxy_ips` (in the config's order).
+guard_result
+open_capture_guard(const supervisor_ports& ports,
+                   const config::settings& settings,
+                   const std::vector<net::ipv4_address>& proxy_ips);
 
 /// The capture guard and its watchdog: opened by the first start, kept
 /// across every restart of the parts, released only by Stop or Quit.
@@ -77,7 +82,7 @@ struct guard_hold {
   guard_result open(caf::local_actor* self, const supervisor_actor& parent,
                     const supervisor_ports& ports,
                     const config::settings& settings,
-                    net::ipv4_address proxy_ip);
+                    const std::vector<net::ipv4_address>& proxy_ips);
   /// Starts the watchdog (again), monitored by `self`.
   void watch(caf::local_actor* self, const supervisor_actor& parent,
              const supervisor_ports& ports);
@@ -91,10 +96,11 @@ struct guard_hold {
 void watch_parts(caf::local_actor* self, engine_parts& parts);
 
 /// New [targets] in force: the guard captures the new names, procscan
-/// looks for them, and (unless Active or Paused: the proxy cannot be used
-/// now) the flow-manager gets the new `when_not_proxying`.
+/// looks for them, and each proxy that cannot be used now (`up[i]` false;
+/// none while Paused) gets its programs' new fallback.
 void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
-                   const config::settings& settings, engine_state shown);
+                   const config::settings& settings, engine_state shown,
+                   const std::vector<bool>& up);
 
 /// Starts `argv` as a target of the running session (`drover run`).
 /// Returns its process ID, or -1 with `error` set.
@@ -114,7 +120,30 @@ config_change config_change_of(const config_changed& c,
                                const config::settings& now_in_force);
 
 /// What a new flow gets while the proxy cannot be used: the user's
-/// `when_not_proxying` (refused by default).
-new_flow_policy not_proxying_policy(const config::settings& settings);
+/// `when_not_proxying` (refused by default); of proxy number `proxy`'s
+/// targets.
+new_flow_policy not_proxying_policy(const config::settings& settings,
+                                    size_t proxy = 0);
+
+/// The proxies' refs for the engine machine's sentences.
+std::vector<proxy_ref> proxy_refs(const config::settings& settings);
+
+/// Where the first proxy's name points and where the others' do: its own
+/// 0 when a name cannot be found now (said in `warnings`).
+template<class Resolve>
+std::vector<net::ipv4_address>
+resolve_proxies(const config::settings& s, Resolve&& resolve,
+                std::vector<std::string>& warnings) {
+  std::vector<net::ipv4_address> out;
+  for (auto& p : s.proxies) {
+    std::string error;
+    auto ip = resolve(p.host, error);
+    if (!ip)
+      warnings.push_back("cannot find the proxy " + config::proxy_label(p)
+                         + ": " + error);
+    out.push_back(ip ? *ip : net::ipv4_address{0});
+  }
+  return out;
+}
 
 } // namespace drover

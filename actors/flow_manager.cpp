@@ -330,7 +330,7 @@ void flow_manager_state::forget(const net::flow_entry& e) {
   if (e.key.protocol == net::proto_udp)
     return forget_udp(e);
   if (e.relayed) {
-    if (!e.closing() && relay)
+    if (auto relay = relay_of(e.cookie); !e.closing() && relay)
       caf::anon_send(relay, atom::stop_v, e.cookie);
     return;
   }
@@ -344,8 +344,9 @@ void flow_manager_state::forget(const net::flow_entry& e) {
 
 uint32_t flow_manager_state::reset_all() {
   // One message ends every relayed stream, not one per flow.
-  if (relay)
-    caf::anon_send(relay, atom::reset_v);
+  for (auto& relay : relays)
+    if (relay)
+      caf::anon_send(relay, atom::reset_v);
   return static_cast<uint32_t>(table->erase_all([&](const net::flow_entry& e) {
     if (!e.relayed)
       forget(e);
@@ -384,6 +385,8 @@ flow_descriptor flow_manager_state::describe(const net::flow_entry& e,
   d.bytes_in = e.bytes_in;
   d.bytes_out = e.bytes_out;
   d.pid = e.pid;
+  if (e.relayed)
+    d.proxy_index = platform::relay_channel_of(e.cookie);
   d.started = wall_time(e.created, now);
   d.last_seen = wall_time(e.last_seen, now);
   return d;
@@ -411,6 +414,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   st.capture = capture;
   st.listener = cfg.listener;
   st.policy = cfg.policy;
+  st.proxy_policies = cfg.proxy_policies;
   st.sessions.reserve(cfg.table.max_flows);
   cfg.table.listener = {cfg.listener.loopback_ip, cfg.listener.port};
   st.table = std::make_unique<net::flow_table>(cfg.table);
@@ -494,9 +498,30 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
       [=](atom::update, flow_policy policy) {
         if (self->state.policy != policy)
           lg->info("new connections: {}", policy_text(policy));
-        self->state.policy = policy;
-        if (self->state.relay)
-          self->send(self->state.relay, atom::update_v, policy);
+        auto& fs = self->state;
+        fs.policy = policy;
+        for (size_t i = 0; i < fs.relays.size(); ++i) {
+          fs.proxy_policies.resize(fs.relays.size());
+          fs.proxy_policies[i] = policy;
+          if (fs.relays[i])
+            self->send(fs.relays[i], atom::update_v, policy);
+        }
+      },
+      [=](atom::update, uint32_t proxy, flow_policy policy) {
+        auto& fs = self->state;
+        if (proxy == 0) {
+          if (fs.policy != policy)
+            lg->info("new connections: {}", policy_text(policy));
+          fs.policy = policy;
+        } else {
+          lg->info("new connections through proxy {}: {}", proxy + 1,
+                   policy_text(policy));
+        }
+        if (fs.proxy_policies.size() <= proxy)
+          fs.proxy_policies.resize(proxy + 1, fs.policy);
+        fs.proxy_policies[proxy] = policy;
+        if (proxy < fs.relays.size() && fs.relays[proxy])
+          self->send(fs.relays[proxy], atom::update_v, policy);
       },
       [=](atom::reset) {
         auto n = self->state.reset_all();
@@ -517,9 +542,14 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
       [=](net::stream_news_batch& batch) {
         self->state.on_news(batch, self->clock().now());
       },
-      [=](atom::internal, kernel_relay_actor relay) {
-        self->state.relay = std::move(relay);
-        self->send(self->state.relay, atom::update_v, self->state.policy);
+      [=](atom::internal, kernel_relay_actor relay, uint32_t proxy) {
+        auto& fs = self->state;
+        if (fs.relays.size() <= proxy)
+          fs.relays.resize(proxy + 1);
+        if (fs.proxy_policies.size() <= proxy)
+          fs.proxy_policies.resize(proxy + 1, fs.policy);
+        fs.relays[proxy] = std::move(relay);
+        self->send(fs.relays[proxy], atom::update_v, fs.proxy_policies[proxy]);
       },
       [=](atom::fault) {
 #ifdef DROVER_FAULT_INJECTION

@@ -10,6 +10,7 @@
 #include <caf/actor.hpp>
 
 #include "actors/platform/capture.hpp"
+#include "actors/platform/stream_relay.hpp"
 #include "actors/socks_session.hpp"
 #include "messages/interfaces.hpp"
 #include "net/flow_table.hpp"
@@ -26,6 +27,9 @@ struct flow_manager_config {
   /// refuse (or direct) and switches to proxy once the proxy passed its
   /// check.
   flow_policy policy;
+  /// Each proxy's from the start (several proxies: each one's relay);
+  /// empty: `policy` for every one.
+  std::vector<flow_policy> proxy_policies;
   /// The supervisor, which lent the capture session: told of each UDP
   /// association it is lent on to, as `(atom::add, actor)`, so that it
   /// outlives them too, and sent the counters every `stats_interval` (a
@@ -48,11 +52,20 @@ struct flow_manager_state {
   std::vector<platform::verdict> verdicts; // reused for every batch
   stats_snapshot stats;
   divert_reader_actor reader; // where processed batches go back
-  kernel_relay_actor relay;   // Linux: the streams the kernel redirected
+  /// Linux: the streams the kernel redirected, one relay per proxy (by
+  /// its index).
+  std::vector<kernel_relay_actor> relays;
+  /// The relay a stream or flow id of `relays` came from (may be empty).
+  kernel_relay_actor relay_of(uint64_t id) const {
+    auto i = platform::relay_channel_of(id);
+    return i < relays.size() ? relays[i] : kernel_relay_actor{};
+  }
   /// Anything but proxy while the proxy cannot be used (Starting,
   /// Reconnecting, Failed, Paused): fail closed, nothing goes direct
   /// unless the user chose so (direct).
   flow_policy policy;
+  /// Each proxy's, for its relay (the first proxy's is `policy`).
+  std::vector<flow_policy> proxy_policies;
 
   /// Each TCP flow's socks-session (by flow id), so that a flow that is
   /// evicted or expires takes its session and descriptors with it.

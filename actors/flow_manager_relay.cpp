@@ -35,7 +35,8 @@ void flow_manager_state::on_news(const net::stream_news_batch& batch,
             key, now, [&](const net::flow_entry& victim) { evict(victim); });
         if (e == nullptr) {
           stats.packets_dropped++;
-          caf::anon_send(relay, atom::stop_v, n.id);
+          if (auto relay = relay_of(n.id))
+            caf::anon_send(relay, atom::stop_v, n.id);
           break;
         }
         e->relayed = true;
@@ -113,7 +114,7 @@ void flow_manager_state::forget_udp(const net::flow_entry& e) {
   if (e.relayed) {
     // The relay ends the application socket's association with its last
     // flow.
-    if (relay)
+    if (auto relay = relay_of(e.cookie))
       caf::anon_send(relay, atom::stop_v, e.cookie);
     return;
   }

@@ -34,7 +34,7 @@ void relay_sink::proxy_failed(const std::string& why) {
   trace::record("kernel-relay", "failed", {{"reason", why}});
   // The supervisor checks the proxy and, if it is down, reconnects.
   if (health_)
-    caf::anon_send(health_, atom::check_v, why);
+    caf::anon_send(health_, atom::check_v, why, proxy_);
 }
 
 kernel_relay_actor::behavior_type
@@ -43,7 +43,8 @@ kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
              upstream_settings upstream, flow_manager_actor fm) {
   report_panics(self);
   auto& st = self->state;
-  st.sink = std::make_unique<relay_sink>(std::move(fm), upstream.health);
+  st.sink = std::make_unique<relay_sink>(std::move(fm), upstream.health,
+                                         upstream.proxy_index);
   platform::relay_options opts;
   opts.proxy.proxy = upstream.proxy;
   opts.proxy.auth = upstream.auth;
@@ -53,6 +54,7 @@ kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
   opts.proxy.associate_timeout = upstream.udp_associate_timeout;
   opts.proxy.connect_by_name = upstream.connect_by_name;
   opts.proxy.http = upstream.http;
+  opts.channel = static_cast<uint8_t>(upstream.proxy_index);
   opts.mode = platform::relay_mode::refuse; // until the flow-manager says
   opts.udp_mode = platform::relay_mode::refuse;
   std::string error;

@@ -23,14 +23,15 @@ namespace drover {
 /// Hands the relay's news on, from the relay's threads.
 class relay_sink final : public platform::relay_events {
 public:
-  relay_sink(flow_manager_actor fm, caf::actor health)
-      : fm_(std::move(fm)), health_(std::move(health)) {}
+  relay_sink(flow_manager_actor fm, caf::actor health, uint32_t proxy)
+      : fm_(std::move(fm)), health_(std::move(health)), proxy_(proxy) {}
   void news(net::stream_news_batch&& batch) override;
   void proxy_failed(const std::string& why) override;
 
 private:
   flow_manager_actor fm_;
   caf::actor health_;
+  uint32_t proxy_; // which proxy's relay
 };
 
 struct kernel_relay_state {

@@ -77,14 +77,19 @@ proxy_check run_proxy_check(const proxy_prober& probe,
 void start_proxy_check(caf::actor_system& sys, const proxy_prober& probe,
                        const name_resolver& resolve,
                        const probe_request& request, const std::string& host,
-                       const caf::actor& reply_to, bool own_thread) {
+                       const caf::actor& reply_to, bool own_thread,
+                       uint32_t proxy) {
+  auto checked = [=] {
+    auto c = run_proxy_check(probe, resolve, request, host);
+    c.proxy = proxy;
+    return c;
+  };
   if (!own_thread) {
-    caf::anon_send(reply_to, run_proxy_check(probe, resolve, request, host));
+    caf::anon_send(reply_to, checked());
     return;
   }
-  sys.spawn<caf::detached>([=](caf::event_based_actor*) {
-    caf::anon_send(reply_to, run_proxy_check(probe, resolve, request, host));
-  });
+  sys.spawn<caf::detached>(
+      [=](caf::event_based_actor*) { caf::anon_send(reply_to, checked()); });
 }
 
 } // namespace drover

@@ -47,6 +47,7 @@ proxy_check run_proxy_check(const proxy_prober& probe,
 void start_proxy_check(caf::actor_system& sys, const proxy_prober& probe,
                        const name_resolver& resolve,
                        const probe_request& request, const std::string& host,
-                       const caf::actor& reply_to, bool own_thread);
+                       const caf::actor& reply_to, bool own_thread,
+                       uint32_t proxy = 0);
 
 } // namespace drover

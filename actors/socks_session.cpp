@@ -91,7 +91,8 @@ void fail(caf::io::broker* self, const state_ptr& st, const std::string& why) {
 void proxy_failed(caf::io::broker* self, const state_ptr& st,
                   const std::string& why) {
   if (st->upstream.health)
-    caf::anon_send(st->upstream.health, atom::check_v, why);
+    caf::anon_send(st->upstream.health, atom::check_v, why,
+                   st->upstream.proxy_index);
   fail(self, st, why);
 }
 

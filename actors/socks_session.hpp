@@ -30,6 +30,8 @@ struct upstream_settings {
   /// Hears when the proxy fails a session (the supervisor, which then
   /// checks the proxy); may be empty in tests.
   caf::actor health;
+  /// Which proxy this is (its place in the config), for `health`.
+  uint32_t proxy_index = 0;
 };
 
 /// One redirected TCP connection: connects to the proxy, greets,

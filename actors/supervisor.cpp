@@ -18,6 +18,23 @@ using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 
 void run(self_ptr self, const engine_commands& commands);
 
+// Each proxy's health, for `status` and the tray.
+std::vector<proxy_row> proxy_rows(const engine_machine& m) {
+  std::vector<proxy_row> out;
+  for (auto& h : m.proxies())
+    out.push_back({h.ref.name, h.ref.host, h.ref.port, to_string(h.phase),
+                   h.tcp_only, h.attempt, h.reason});
+  return out;
+}
+
+// Which proxies can be used now.
+std::vector<bool> proxies_up(const engine_machine& m) {
+  std::vector<bool> out;
+  for (auto& h : m.proxies())
+    out.push_back(h.phase == proxy_phase::up);
+  return out;
+}
+
 void say(self_ptr self, event_kind kind, std::string text) {
   self->state.timeline.say(self->name(), kind, std::move(text));
 }
@@ -47,22 +64,20 @@ void keep_companions(self_ptr self) {
 // proxy or nowhere, until Stop), then the session and the parts.
 void start_parts(self_ptr self) {
   auto& st = self->state;
-  std::string error;
-  auto proxy_ip = st.ports.resolve(st.settings.proxy.host, error);
-  if (!proxy_ip) {
-    // No network yet (a start at login, say): capture anyway, failing
-    // closed; the proxy check looks the name up again on every attempt and
-    // restarts on the address once it is found.
-    log::get(self->name())->warn("cannot find the proxy: {}", error);
-    proxy_ip = net::ipv4_address{0};
-  }
+  // No network yet (a start at login, say): capture anyway, failing
+  // closed; the proxy check looks the name up again on every attempt and
+  // restarts on the address once it is found.
+  std::vector<std::string> not_found;
+  auto proxy_ips = resolve_proxies(st.settings, st.ports.resolve, not_found);
+  for (auto& why : not_found)
+    log::get(self->name())->warn("{}", why);
   auto g = st.hold.open(self, supervisor_actor{self}, st.ports, st.settings,
-                        *proxy_ip);
+                        proxy_ips);
   keep_companions(self); // its watchdog, from now on
   if (!g.guard)
     return run(self, st.machine.on_start_failed(g.failure, g.error));
   auto r = spawn_engine_parts(self->system(), st.ports, st.settings,
-                              st.hold.guard, *proxy_ip, supervisor_actor{self});
+                              st.hold.guard, proxy_ips, supervisor_actor{self});
   if (r.failure != failure_class::none)
     return run(self, st.machine.on_start_failed(r.failure, r.error));
   st.session.hold(std::move(r.session));
@@ -74,7 +89,10 @@ void start_parts(self_ptr self) {
   st.stats = {};
   st.named_targets_running = false; // the new procscan says
   st.targets.clear();
-  run(self, st.machine.on_parts_started(proxy_ip->value));
+  std::vector<uint32_t> ips;
+  for (auto ip : proxy_ips)
+    ips.push_back(ip.value);
+  run(self, st.machine.on_parts_started(ips));
 }
 
 // Every part is down: the handles go, the session only if the machine
@@ -86,17 +104,19 @@ void parts_down(self_ptr self) {
   run(self, st.machine.on_parts_stopped());
 }
 
-// Checks the proxy on a thread of its own (blocking calls: name lookup,
+// Checks proxy `i` on a thread of its own (blocking calls: name lookup,
 // connect); the result comes back as a proxy_check.
-void check_proxy(self_ptr self) {
+void check_proxy(self_ptr self, uint32_t i) {
   auto& st = self->state;
-  auto req = proxy_check_request(st.settings.proxy, st.parts.upstream.proxy);
-  auto host = st.settings.proxy.host;
+  if (i >= st.settings.proxies.size() || i >= st.parts.upstreams.size())
+    return;
+  auto& proxy = st.settings.proxies[i];
+  auto req = proxy_check_request(proxy, st.parts.upstreams[i].proxy);
   trace::record(self->name(), "check-proxy",
-                {{"proxy", host}, {"port", req.proxy.port}});
-  start_proxy_check(self->system(), st.ports.probe, st.ports.resolve, req, host,
-                    caf::actor_cast<caf::actor>(self),
-                    st.ports.probe_on_own_thread);
+                {{"proxy", proxy.host}, {"port", req.proxy.port}});
+  start_proxy_check(self->system(), st.ports.probe, st.ports.resolve, req,
+                    proxy.host, caf::actor_cast<caf::actor>(self),
+                    st.ports.probe_on_own_thread, i);
 }
 
 // Fresh counters from the flow-manager (if it answers within 2 s), then
@@ -135,7 +155,9 @@ template<class Then, class Failed>
 void once_policy_in_force(self_ptr self, Then then, Failed failed) {
   auto& st = self->state;
   auto fm = st.parts.flow_manager;
-  auto relay = st.parts.relay;
+  // (The first proxy's relay: `drover run`'s programs are its targets.)
+  auto relay = st.parts.relays.empty() ? kernel_relay_actor{}
+                                       : st.parts.relays.front();
   if (!fm || !relay)
     return then();
   self->request(fm, std::chrono::seconds{2}, atom::get_v, atom::stats_v)
@@ -273,19 +295,27 @@ void execute(self_ptr self, const engine_command& c) {
     case command_kind::release_guard:
       return st.hold.release(self);
     case command_kind::check_proxy:
-      return check_proxy(self);
+      return check_proxy(self, c.proxy);
     case command_kind::new_flows: {
       if (!st.parts.flow_manager)
         return;
-      auto fallback = not_proxying_policy(st.settings);
-      flow_policy p{c.proxying ? new_flow_policy::proxy : fallback,
-                    c.udp_proxying ? new_flow_policy::proxy : fallback};
-      // New sockets of rules whose fallback is direct go direct from
-      // their creation while the proxy cannot be used (Linux, in the
-      // kernel); sockets made before follow `p`.
-      if (auto* guard = st.hold.guard.get())
-        guard->set_proxying(c.proxying, c.udp_proxying);
-      self->send(st.parts.flow_manager, atom::update_v, p);
+      auto count = static_cast<uint32_t>(st.settings.proxies.size());
+      for (uint32_t i = 0; i < count; ++i) {
+        if (!c.every_proxy && i != c.proxy)
+          continue;
+        auto fallback = not_proxying_policy(st.settings, i);
+        flow_policy p{c.proxying ? new_flow_policy::proxy : fallback,
+                      c.udp_proxying ? new_flow_policy::proxy : fallback};
+        // New sockets of rules whose fallback is direct go direct from
+        // their creation while their proxy cannot be used (Linux, in the
+        // kernel); sockets made before follow `p`.
+        if (auto* guard = st.hold.guard.get())
+          guard->set_proxying(i, c.proxying, c.udp_proxying);
+        if (count == 1)
+          self->send(st.parts.flow_manager, atom::update_v, p);
+        else
+          self->send(st.parts.flow_manager, atom::update_v, i, p);
+      }
       return;
     }
     case command_kind::end_flows:
@@ -370,7 +400,7 @@ void on_config_changed(self_ptr self, const config_changed& c) {
   st.settings = *c.settings;
   if (c.targets_changed || c.rules_changed)
     apply_targets(st.parts, st.hold.guard.get(), st.settings,
-                  st.machine.state());
+                  st.machine.state(), proxies_up(st.machine));
   run(self, st.machine.on_config(config_change_of(c, st.settings)));
 }
 
@@ -378,10 +408,8 @@ void init(self_ptr self, config::settings settings, supervisor_ports ports) {
   auto& st = self->state;
   st.ports = std::move(ports);
   st.settings = std::move(settings);
-  st.machine = engine_machine{timing_of(st.settings.engine),
-                              st.settings.proxy.host, st.settings.proxy.port};
-  st.machine.set_udp_fallback(config::strictest_fallback(st.settings)
-                              == config::not_proxying::direct);
+  st.machine
+      = engine_machine{timing_of(st.settings.engine), proxy_refs(st.settings)};
   st.services.start(self, supervisor_actor{self}, st.ports.services,
                     st.timeline.speaker(self->name()));
   keep_companions(self);
@@ -432,8 +460,8 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
                              "edit the file, or restart Drover\n"};
         return self->delegate(store, atom::update_v, std::move(text));
       },
-      [=](atom::check, const std::string& why) {
-        auto out = machine().on_check_wanted();
+      [=](atom::check, const std::string& why, uint32_t proxy) {
+        auto out = machine().on_check_wanted(proxy);
         if (!out.empty())
           log::get(self->name())
               ->info("a connection could not use the proxy ({}); checking it",
@@ -441,11 +469,12 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
         run(self, out);
       },
       [=](const proxy_check& c) {
-        if (c.ok && self->state.parts.relay)
-          self->send(self->state.parts.relay, atom::update_v, atom::check_v,
+        auto& relays = self->state.parts.relays;
+        if (c.ok && c.proxy < relays.size() && relays[c.proxy])
+          self->send(relays[c.proxy], atom::update_v, atom::check_v,
                      c.pipelining);
-        check_result r{c.ok,       c.failure, c.reason,
-                       c.proxy_ip, c.udp,     c.udp_reason};
+        check_result r{c.proxy,    c.ok,  c.failure,   c.reason,
+                       c.proxy_ip, c.udp, c.udp_reason};
         run(self, machine().on_check(r, self->clock().now()));
       },
       [=](atom::retry, uint64_t operation) {
@@ -465,6 +494,7 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
         with_fresh_stats(self, [=]() mutable {
           auto status = self->state.timeline.status(self->state.stats);
           status.targets = self->state.targets;
+          status.proxies = proxy_rows(self->state.machine);
           rp.deliver(std::move(status));
         });
         return rp;
@@ -472,7 +502,22 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
       [=](atom::get, atom::flows) -> caf::result<std::vector<flow_descriptor>> {
         if (!flow_manager())
           return std::vector<flow_descriptor>{};
-        return self->delegate(flow_manager(), atom::get_v, atom::flows_v);
+        if (self->state.settings.proxies.size() < 2)
+          return self->delegate(flow_manager(), atom::get_v, atom::flows_v);
+        // Several proxies: each flow's by name.
+        auto rp = self->make_response_promise<std::vector<flow_descriptor>>();
+        self->request(flow_manager(), std::chrono::seconds{2}, atom::get_v,
+                      atom::flows_v)
+            .then(
+                [=](std::vector<flow_descriptor>& flows) mutable {
+                  auto& proxies = self->state.settings.proxies;
+                  for (auto& f : flows)
+                    if (f.proxy_index < proxies.size())
+                      f.proxy = config::proxy_label(proxies[f.proxy_index]);
+                  rp.deliver(std::move(flows));
+                },
+                [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        return rp;
       },
       [=](atom::spawn, std::vector<std::string> argv) -> caf::result<int64_t> {
         auto rp = self->make_response_promise<int64_t>();
@@ -536,7 +581,8 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
         // is dropped (a direct fallback does not apply in sleep); the wake
         // starts over and says again what can be used.
         if (auto* guard = self->state.hold.guard.get())
-          guard->set_proxying(true, true);
+          for (uint32_t i = 0; i < self->state.settings.proxies.size(); ++i)
+            guard->set_proxying(i, true, true);
         run(self, machine().on_sleep());
         return rp;
       },

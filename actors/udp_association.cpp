@@ -88,7 +88,8 @@ void reassociate(caf::io::broker* self, const state_ptr& st,
                  const std::string& why, bool proxy_fault = true) {
   st->log->warn("{}: {}; associating again", st->name, why);
   if (proxy_fault && st->upstream.health) // the supervisor checks the proxy
-    caf::anon_send(st->upstream.health, atom::check_v, why);
+    caf::anon_send(st->upstream.health, atom::check_v, why,
+                   st->upstream.proxy_index);
   trace::record(st->name, "reassociate", {{"reason", why}});
   if (st->connected) {
     self->close(st->ctl);

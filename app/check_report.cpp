@@ -67,9 +67,14 @@ std::string check_text(const probe_result& r, const std::string& proxy) {
   return out + check_summary(r) + "\n";
 }
 
-std::string check_json(const probe_result& r, const std::string& proxy) {
+std::string check_json(const probe_result& r, const std::string& proxy,
+                       const std::string& name) {
   std::string out = "{\"proxy\":";
   json::append_string(out, proxy);
+  if (!name.empty()) {
+    out += ",\"name\":";
+    json::append_string(out, name);
+  }
   out += ",\"ok\":";
   out += r.verdict == probe_verdict::ok ? "true" : "false";
   out += ",\"tcp_only\":";

@@ -16,8 +16,10 @@ std::string check_summary(const probe_result& r);
 /// the detail under it, then the summary.
 std::string check_text(const probe_result& r, const std::string& proxy);
 
-/// The same as one JSON object: {"proxy", "ok", "summary", "steps": [{"name",
-/// "ok", "ms", "detail"}]}; stable field names.
-std::string check_json(const probe_result& r, const std::string& proxy);
+/// The same as one JSON object: {"proxy", "name" (when the proxy has one),
+/// "ok", "summary", "steps": [{"name", "ok", "ms", "detail"}]}; stable
+/// field names.
+std::string check_json(const probe_result& r, const std::string& proxy,
+                       const std::string& name = {});
 
 } // namespace drover::cli

@@ -70,6 +70,7 @@ struct options {
   std::string tcp_target;           // `check --tcp-target`
   std::string udp_target;           // `check --udp-target`
   std::string check_timeout = "5s"; // `check --timeout`
+  std::string check_proxy;          // `check --proxy NAME`
   std::vector<std::string> command; // `run -- CMD [ARGS...]`
 };
 
@@ -161,7 +162,7 @@ bool start_logging(const config::settings& s, bool trace_flag, bool console,
     err << "drover: " << *problem << "\n";
     return false;
   }
-  log::set_secrets({s.proxy.login, s.proxy.password});
+  log::set_secrets(config::credentials(s));
   auto dir = platform::default_log_dir();
   auto bytes = static_cast<size_t>(s.ui.log_max_mb) << 20;
   log::init({dir, bytes, s.ui.log_backups, s.ui.level, console});
@@ -259,29 +260,67 @@ int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
   if (!tcp || !udp || !timeout || timeout->count() < 100
       || timeout->count() > 60000)
     return exit_failure;
-  auto& proxy = settings.proxy;
-  auto proxy_text = proxy.host + ":" + std::to_string(proxy.port);
-  probe_result result;
-  std::string error;
-  if (auto ip = platform::resolve_ipv4(proxy.host, error)) {
-    probe_request req;
-    req.proxy = {*ip, proxy.port};
-    req.auth = proxy.auth;
-    req.login = proxy.login;
-    req.password = proxy.password;
-    req.http = proxy.type == config::proxy_type::http;
-    req.connect_to = probe_target{tcp->host, tcp->port};
-    req.stun = probe_target{udp->host, udp->port};
-    req.budget = *timeout;
-    result = probe_proxy(req);
-  } else {
-    result.verdict = probe_verdict::unreachable;
-    result.reason = "cannot find the proxy: " + error;
-    result.steps.push_back({"look up " + proxy.host, false, 0, error});
+  // One proxy (`--proxy NAME`, or the only one), or each in turn.
+  std::vector<const config::proxy_settings*> chosen;
+  for (auto& p : settings.proxies)
+    if (o.check_proxy.empty() || p.name == o.check_proxy)
+      chosen.push_back(&p);
+  if (chosen.empty()) {
+    std::string names;
+    for (auto& p : settings.proxies)
+      if (!p.name.empty())
+        names += (names.empty() ? "" : ", ") + ("\"" + p.name + "\"");
+    err << "drover check: no proxy is called \"" << o.check_proxy << "\""
+        << (names.empty() ? std::string{" (the proxy has no name)"}
+                          : "; the proxies are " + names)
+        << "\n";
+    return exit_failure;
   }
-  out << (o.json ? check_json(result, proxy_text)
-                 : check_text(result, proxy_text));
-  return result.verdict == probe_verdict::ok ? exit_ok : exit_failure;
+  bool all_ok = true;
+  bool several = chosen.size() > 1;
+  if (several && o.json)
+    out << "[";
+  for (auto* at : chosen) {
+    auto& proxy = *at;
+    auto proxy_text = proxy.host + ":" + std::to_string(proxy.port);
+    probe_result result;
+    std::string error;
+    if (auto ip = platform::resolve_ipv4(proxy.host, error)) {
+      probe_request req;
+      req.proxy = {*ip, proxy.port};
+      req.auth = proxy.auth;
+      req.login = proxy.login;
+      req.password = proxy.password;
+      req.http = proxy.type == config::proxy_type::http;
+      req.connect_to = probe_target{tcp->host, tcp->port};
+      req.stun = probe_target{udp->host, udp->port};
+      req.budget = *timeout;
+      result = probe_proxy(req);
+    } else {
+      result.verdict = probe_verdict::unreachable;
+      result.reason = "cannot find the proxy: " + error;
+      result.steps.push_back({"look up " + proxy.host, false, 0, error});
+    }
+    if (o.json) {
+      auto json = check_json(result, proxy_text, proxy.name);
+      if (several) {
+        while (!json.empty() && json.back() == '\n')
+          json.pop_back();
+        out << (at == chosen.front() ? "" : ",") << json;
+      } else {
+        out << json;
+      }
+    } else {
+      if (several)
+        out << (at == chosen.front() ? "" : "\n") << "Proxy "
+            << config::proxy_label(proxy) << "\n";
+      out << check_text(result, proxy_text);
+    }
+    all_ok = all_ok && result.verdict == probe_verdict::ok;
+  }
+  if (several && o.json)
+    out << "]\n";
+  return all_ok ? exit_ok : exit_failure;
 }
 
 // What both ways of running the engine (headless, `drover run`) do first:
@@ -478,6 +517,9 @@ int run(int argc, const char* const* argv, std::ostream& out,
                         "(default: [check] udp_target)");
   check_cmd->add_option("--timeout", o.check_timeout,
                         "Time allowed for each part (default 5s)");
+  check_cmd->add_option("--proxy", o.check_proxy,
+                        "Check only the [[proxy]] of this name (default: "
+                        "each proxy in turn; JSON: an array when several)");
   try {
     app.parse(own_argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -150,7 +150,8 @@ std::string as_string(const std::string& v) {
   return toml_string(v);
 }
 
-void check_credentials(reader& r, const toml::table* sec, proxy_settings& p) {
+void check_credentials(reader& r, const toml::table* sec,
+                       const std::string& prefix, proxy_settings& p) {
   if (sec == nullptr)
     return;
   // Only a key that is absent or validly empty is "empty": a key with a bad
@@ -159,19 +160,41 @@ void check_credentials(reader& r, const toml::table* sec, proxy_settings& p) {
     auto* n = sec->get(key);
     return n == nullptr || (n->is_string() && n->as_string()->get().empty());
   };
+  auto k = [&](std::string_view key) {
+    return prefix + "." + std::string{key};
+  };
   if (p.auth) {
     if (empty("login"))
-      r.error("proxy.login", where(sec, "login"),
-              "`proxy.login` must not be empty when `proxy.auth = true`");
+      r.error(k("login"), where(sec, "login"),
+              "`" + k("login") + "` must not be empty when `" + k("auth")
+                  + " = true`");
     if (empty("password"))
-      r.error("proxy.password", where(sec, "password"),
-              "`proxy.password` must not be empty when `proxy.auth = true` "
-              "(RFC 1929)");
+      r.error(k("password"), where(sec, "password"),
+              "`" + k("password") + "` must not be empty when `" + k("auth")
+                  + " = true` (RFC 1929)");
   } else if (!p.login.empty() || !p.password.empty()) {
-    r.warn("proxy.auth", where(sec, "auth"),
-           "`proxy.login`/`proxy.password` are set but `proxy.auth = false`, "
-           "so they are not sent; set `proxy.auth = true` to use them");
+    r.warn(k("auth"), where(sec, "auth"),
+           "`" + k("login") + "`/`" + k("password") + "` are set but `"
+               + k("auth") + " = false`, so they are not sent; set `"
+               + k("auth") + " = true` to use them");
   }
+}
+
+// A proxy's `name`: what rules and `drover check --proxy` call it.
+void read_proxy_name(reader& r, const toml::node& n, const std::string& k,
+                     std::string& out) {
+  std::string name;
+  r.string(n, k, name);
+  if (!n.is_string())
+    return;
+  if (!valid_proxy_name(name))
+    r.error(k, &n.source(),
+            "`" + k + "` must be 1 to " + std::to_string(max_proxy_name)
+                + " letters, digits, spaces, '-', '_' or '.' (such as "
+                  "\"home\" or \"work-vpn\"), got "
+                + quote(name));
+  else
+    out = name;
 }
 
 // -- [targets], [skip]
@@ -304,7 +327,8 @@ constexpr std::array<std::pair<std::string_view, ui_theme>, 3> themes
 // -- [engine], [check]
 // ------------------------------------------------------------
 
-void check_backoff(reader& r, const toml::table* sec, engine_settings& e) {
+void check_backoff(reader& r, const toml::table* sec, const std::string&,
+                   engine_settings& e) {
   if (sec == nullptr)
     return;
   if (e.reconnect_backoff_initial > e.reconnect_backoff_max)
@@ -345,8 +369,10 @@ const section_schema<proxy_settings>& proxy_schema() {
   static const section_schema<S> s{
       "proxy",
       "# The upstream proxy: SOCKS5 (with UDP ASSOCIATE for Discord voice), "
-      "or an HTTP proxy's CONNECT (TCP only).",
+      "or an HTTP proxy's CONNECT (TCP only).\n# Several: [[proxy]] tables, "
+      "each with a `name` that rules' `proxy` refer to.",
       {
+          make<S, std::string>("name", &S::name, read_proxy_name, as_string),
           make<S, std::string>("host", &S::host, read_host, as_string),
           integer("port", &S::port, 1, 65535),
           choice("type", &S::type, proxy_types,
@@ -407,6 +433,7 @@ const section_schema<app_rule>& rule_schema() {
           choice("action", &S::action, actions, "proxy | direct | block"),
           choice("fallback", &S::fallback, fallbacks,
                  "block | direct, while the proxy cannot be used"),
+          text("proxy", &S::proxy),
       },
       {}};
   return s;
@@ -505,6 +532,10 @@ const section_schema<check_settings>& check_schema() {
 std::vector<std::pair<std::string_view, std::vector<std::string_view>>>
 known_keys() {
   std::vector<std::pair<std::string_view, std::vector<std::string_view>>> out;
+  std::vector<std::string_view> proxy_keys;
+  for (auto& f : proxy_schema().fields)
+    proxy_keys.push_back(f.name);
+  out.emplace_back(proxy_schema().name, std::move(proxy_keys));
   for_each_section([&](auto, const auto& schema) {
     std::vector<std::string_view> keys;
     for (auto& f : schema.fields)

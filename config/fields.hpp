@@ -37,8 +37,11 @@ struct section_schema {
   std::string_view name;
   std::string_view before; // comment lines above the [section] heading
   std::vector<field<Section>> fields;
-  /// Checks across keys, once every key is read (may be empty).
-  std::function<void(reader&, const toml::table* sec, Section&)> check;
+  /// Checks across keys, once every key is read (may be empty); `prefix`
+  /// names the table in messages ("proxy", "proxy[1]").
+  std::function<void(reader&, const toml::table* sec, const std::string& prefix,
+                     Section&)>
+      check;
 
   bool same(const Section& a, const Section& b) const {
     for (auto& f : fields)
@@ -48,6 +51,8 @@ struct section_schema {
   }
 };
 
+/// The keys of one proxy: `[proxy]`, or each of several `[[proxy]]` tables
+/// (read and written by parse() and serialize(), before the sections).
 const section_schema<proxy_settings>& proxy_schema();
 const section_schema<target_settings>& targets_schema();
 /// The keys of one `[[rule]]` (the rules are an array of tables, read and
@@ -62,7 +67,6 @@ const section_schema<check_settings>& check_schema();
 /// Calls `f(member, schema)` for each section, in the file's order.
 template<class F>
 void for_each_section(F&& f) {
-  f(&settings::proxy, proxy_schema());
   f(&settings::targets, targets_schema());
   f(&settings::skip, skip_schema());
   f(&settings::ui, ui_schema());
@@ -71,8 +75,8 @@ void for_each_section(F&& f) {
   f(&settings::check, check_schema());
 }
 
-/// Every section's name and its keys, in the file's order ("rule" for
-/// the `[[rule]]` tables).
+/// Every section's name and its keys, in the file's order ("proxy" first,
+/// "rule" for the `[[rule]]` tables).
 std::vector<std::pair<std::string_view, std::vector<std::string_view>>>
 known_keys();
 

@@ -48,6 +48,13 @@ std::string closest(std::string_view word,
   return std::string{best};
 }
 
+// The node that set `key` in `t`, or the table itself.
+const toml::source_region* where_in(const toml::table* t,
+                                    std::string_view key) {
+  auto* n = t->get(key);
+  return n != nullptr ? &n->source() : &t->source();
+}
+
 // -- reading a section by its table
 // ---------------------------------------------
 
@@ -61,7 +68,98 @@ void read_section(reader& r, const toml::table& doc,
             f.read(r, n, k, out);
           });
   if (schema.check)
-    schema.check(r, sec, out);
+    schema.check(r, sec, std::string{schema.name}, out);
+}
+
+// `[proxy]` (one proxy) or `[[proxy]]` tables (several, each named).
+// Absent: the default proxy.
+void read_proxies(reader& r, const toml::table& doc,
+                  std::vector<proxy_settings>& out) {
+  auto& schema = proxy_schema();
+  auto* n = doc.get(schema.name);
+  if (n == nullptr)
+    return;
+  auto read_one = [&](const toml::table& t, const std::string& prefix,
+                      proxy_settings& p) {
+    for (auto& f : schema.fields)
+      r.key(&t, prefix, f.name, [&](const toml::node& v, const std::string& k) {
+        f.read(r, v, k, p);
+      });
+    schema.check(r, &t, prefix, p);
+  };
+  if (auto* one = n->as_table()) {
+    proxy_settings p;
+    read_one(*one, std::string{schema.name}, p);
+    out = {std::move(p)};
+    return;
+  }
+  auto* tables = n->as_array();
+  if (tables == nullptr || tables->empty() || !tables->is_array_of_tables()) {
+    r.error("proxy", &n->source(),
+            "`proxy` must be a section ([proxy]), or [[proxy]] tables (one "
+            "for each proxy, each with a `name`), got "
+                + describe(*n, false));
+    return;
+  }
+  std::vector<proxy_settings> proxies;
+  for (size_t i = 0; i < tables->size(); ++i) {
+    auto* t = tables->get(i)->as_table();
+    auto prefix = "proxy[" + std::to_string(i) + "]";
+    proxy_settings p;
+    read_one(*t, prefix, p);
+    if (p.name.empty() && tables->size() > 1 && !t->contains("name"))
+      r.error(prefix + ".name", &t->source(),
+              "`" + prefix
+                  + "` needs a `name` (such as \"home\"): with several "
+                    "proxies, rules and `drover check --proxy` choose one by "
+                    "its name");
+    for (auto& other : proxies)
+      if (!p.name.empty() && other.name == p.name)
+        r.error(prefix + ".name", where_in(t, "name"),
+                "two proxies are named " + quote(p.name)
+                    + "; each needs a name of its own");
+    proxies.push_back(std::move(p));
+  }
+  if (proxies.size() > max_proxies)
+    r.error("proxy", &n->source(),
+            "there are " + std::to_string(proxies.size())
+                + " proxies; Drover uses at most "
+                + std::to_string(max_proxies));
+  out = std::move(proxies);
+}
+
+// A rule's `proxy` names one of the proxies.
+void check_rule_proxies(reader& r, const toml::table& doc, const settings& s) {
+  auto* tables = doc.get_as<toml::array>(rule_schema().name);
+  for (size_t i = 0; i < s.rules.size(); ++i) {
+    auto& rule = s.rules[i];
+    if (rule.proxy.empty())
+      continue;
+    const toml::table* t = tables != nullptr && i < tables->size()
+                               ? tables->get(i)->as_table()
+                               : nullptr;
+    auto key = "rule[" + std::to_string(i) + "].proxy";
+    auto* at = t != nullptr ? where_in(t, "proxy") : nullptr;
+    bool known = std::any_of(s.proxies.begin(), s.proxies.end(),
+                             [&](auto& p) { return p.name == rule.proxy; });
+    if (!known) {
+      std::string names;
+      for (auto& p : s.proxies)
+        if (!p.name.empty())
+          names += (names.empty() ? "" : ", ") + quote(p.name);
+      r.error(key, at,
+              "`" + key + "` is " + quote(rule.proxy)
+                  + ", which no proxy is called"
+                  + (names.empty() ? std::string{"; give the proxy that "
+                                                 "name (`name` in [proxy])"}
+                                   : "; the proxies are " + names));
+    } else if (rule.action != rule_action::proxy) {
+      r.warn(key, at,
+             "`" + key
+                 + "` is for rules whose action is \"proxy\"; this rule's "
+                   "programs are never proxied, so it does nothing");
+    }
+  }
 }
 
 // The `[[rule]]` tables, in order. Absent: the default rule.
@@ -165,10 +263,12 @@ void warn_unknown_keys(reader& r, const toml::table& root) {
                  + (hint.empty() ? "" : "; did you mean `" + hint + "`?"));
       continue;
     }
-    if (auto* rules = node.as_array()) {
-      for (size_t i = 0; i < rules->size(); ++i)
-        if (auto* t = rules->get(i)->as_table())
-          warn_unknown_in(r, *t, "rule[" + std::to_string(i) + "]", it->second);
+    if (auto* tables = node.as_array()) {
+      for (size_t i = 0; i < tables->size(); ++i)
+        if (auto* t = tables->get(i)->as_table())
+          warn_unknown_in(r, *t,
+                          std::string{name} + "[" + std::to_string(i) + "]",
+                          it->second);
       continue;
     }
     if (auto* sec = node.as_table())
@@ -367,10 +467,12 @@ parse_result parse(std::string_view text, std::string_view file) {
     r.error("version", nullptr,
             "no migration from config version " + std::to_string(version));
 
+  read_proxies(r, doc, s.proxies);
   for_each_section([&](auto member, const auto& schema) {
     read_section(r, doc, schema, s.*member);
   });
   read_rules(r, doc, s.rules);
+  check_rule_proxies(r, doc, s);
   warn_unknown_keys(r, doc);
 
   result.errors = std::move(r.errors);

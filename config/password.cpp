@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <vector>
 
 #include "config/toml_guard.hpp"
 #include "config/toml_library.hpp"
@@ -33,21 +34,63 @@ std::optional<size_t> offset_of(std::string_view text, uint32_t line,
   return at;
 }
 
-// The bytes of the string value of `proxy.password`, if there is one.
-std::optional<std::pair<size_t, size_t>> password_span(std::string_view text,
-                                                       std::string* value) {
+// A proxy's `password` string in the text: where it is, its value, and
+// which proxy it belongs to (its place and name).
+struct password_at {
+  size_t begin = 0;
+  size_t end = 0;
+  std::string value;
+  size_t proxy = 0;
+  std::string name;
+};
+
+// Every proxy's password: `[proxy]`'s, or each `[[proxy]]`'s.
+std::vector<password_at> password_spans(std::string_view text) {
   auto parsed = toml::parse(text);
-  auto* node = parsed["proxy"]["password"].node();
-  if (node == nullptr || !node->is_string())
-    return std::nullopt;
-  if (value != nullptr)
-    *value = node->as_string()->get();
-  auto src = node->source();
-  auto begin = offset_of(text, src.begin.line, src.begin.column);
-  auto end = offset_of(text, src.end.line, src.end.column);
-  if (!begin || !end || *end <= *begin)
-    return std::nullopt;
-  return std::make_pair(*begin, *end);
+  std::vector<const toml::table*> proxies;
+  if (auto* one = parsed["proxy"].as_table())
+    proxies.push_back(one);
+  else if (auto* many = parsed["proxy"].as_array())
+    for (auto& n : *many)
+      if (auto* t = n.as_table())
+        proxies.push_back(t);
+  std::vector<password_at> out;
+  for (size_t i = 0; i < proxies.size(); ++i) {
+    auto* node = proxies[i]->get("password");
+    if (node == nullptr || !node->is_string())
+      continue;
+    auto src = node->source();
+    auto begin = offset_of(text, src.begin.line, src.begin.column);
+    auto end = offset_of(text, src.end.line, src.end.column);
+    if (!begin || !end || *end <= *begin)
+      continue;
+    password_at at{*begin, *end, node->as_string()->get(), i, {}};
+    if (auto* name = proxies[i]->get_as<std::string>("name"))
+      at.name = name->get();
+    out.push_back(std::move(at));
+  }
+  std::sort(out.begin(), out.end(),
+            [](auto& a, auto& b) { return a.begin < b.begin; });
+  return out;
+}
+
+// `text` with each span replaced by what `with` gives for it (nothing
+// given: unchanged).
+template<class With>
+std::string replace_spans(std::string_view text,
+                          const std::vector<password_at>& spans, With with) {
+  std::string out;
+  size_t at = 0;
+  for (auto& span : spans) {
+    auto value = with(span);
+    if (!value)
+      continue;
+    out.append(text.substr(at, span.begin - at));
+    out += *value;
+    at = span.end;
+  }
+  out.append(text.substr(at));
+  return out;
 }
 
 std::string quoted(std::string_view s) {
@@ -129,32 +172,39 @@ std::string hide_password(std::string_view text) {
   if (find_unsafe_text(text))
     return hide_by_lines(text); // not for the TOML library's eyes
   try {
-    std::string value;
-    auto span = password_span(text, &value);
-    if (!span || value.empty())
-      return std::string{text};
-    std::string out{text.substr(0, span->first)};
-    out += quoted(password_placeholder);
-    out += text.substr(span->second);
-    return out;
+    return replace_spans(
+        text, password_spans(text),
+        [](const password_at& p) -> std::optional<std::string> {
+          if (p.value.empty())
+            return std::nullopt;
+          return quoted(password_placeholder);
+        });
   } catch (const toml::parse_error&) {
     return hide_by_lines(text);
   }
 }
 
 std::string keep_password(std::string_view incoming,
-                          const std::string& stored) {
+                          const std::vector<proxy_settings>& stored) {
   if (find_unsafe_text(incoming))
     return std::string{incoming}; // refused by validation later
   try {
-    std::string value;
-    auto span = password_span(incoming, &value);
-    if (!span || value != password_placeholder)
-      return std::string{incoming};
-    std::string out{incoming.substr(0, span->first)};
-    out += quoted(stored);
-    out += incoming.substr(span->second);
-    return out;
+    return replace_spans(
+        incoming, password_spans(incoming),
+        [&](const password_at& p) -> std::optional<std::string> {
+          if (p.value != password_placeholder)
+            return std::nullopt;
+          // The proxy of the same name; without names, the same place.
+          for (auto& s : stored)
+            if (!p.name.empty() && s.name == p.name)
+              return quoted(s.password);
+          if (p.name.empty() && p.proxy < stored.size()
+              && stored[p.proxy].name.empty())
+            return quoted(stored[p.proxy].password);
+          if (p.name.empty() && stored.size() == 1)
+            return quoted(stored.front().password);
+          return std::nullopt; // a new proxy: no password stored for it
+        });
   } catch (const toml::parse_error&) {
     return std::string{incoming}; // refused by validation later
   }

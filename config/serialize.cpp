@@ -67,6 +67,29 @@ void write_rules(const std::vector<app_rule>& rules, Line& line) {
   }
 }
 
+// One proxy as `[proxy]` (its `name` only if it has one), several as
+// `[[proxy]]` tables.
+template<class Line>
+void write_proxies(const std::vector<proxy_settings>& proxies, Line& line) {
+  auto& schema = proxy_schema();
+  line("");
+  line(schema.before);
+  for (auto& p : proxies) {
+    if (&p != &proxies.front())
+      line("");
+    line(proxies.size() == 1 ? "[" + std::string{schema.name} + "]"
+                             : "[[" + std::string{schema.name} + "]]");
+    for (auto& f : schema.fields) {
+      if (f.name == "name" && p.name.empty())
+        continue;
+      if (!f.before.empty())
+        line(f.before);
+      line(std::string{f.name} + " = " + f.write(p)
+           + (f.after.empty() ? "" : "  # " + std::string{f.after}));
+    }
+  }
+}
+
 } // namespace
 
 std::string serialize(const settings& s) {
@@ -83,6 +106,7 @@ std::string serialize(const settings& s) {
   // empty array of tables can only be written here, above every section.
   if (s.rules.empty())
     line("rule = []  # no rules: Drover captures no program");
+  write_proxies(s.proxies, line);
   for_each_section([&](auto member, const auto& schema) {
     line("");
     if (!schema.before.empty())

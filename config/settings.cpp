@@ -90,6 +90,56 @@ not_proxying strictest_fallback(const settings& s) {
   return not_proxying::direct;
 }
 
+not_proxying strictest_fallback(const settings& s, size_t proxy) {
+  for (auto& r : s.rules)
+    if (r.action == rule_action::proxy && proxy_index(s, r) == proxy
+        && fallback_of(r, s.targets) != not_proxying::direct)
+      return not_proxying::block;
+  return s.targets.when_not_proxying;
+}
+
+size_t proxy_index(const std::vector<std::string>& proxy_names,
+                   const app_rule& rule) {
+  for (size_t i = 0; i < proxy_names.size(); ++i)
+    if (!rule.proxy.empty() && proxy_names[i] == rule.proxy)
+      return i;
+  return 0;
+}
+
+size_t proxy_index(const settings& s, const app_rule& rule) {
+  return proxy_index(proxy_names(s), rule);
+}
+
+std::vector<std::string> proxy_names(const settings& s) {
+  std::vector<std::string> out;
+  for (auto& p : s.proxies)
+    out.push_back(p.name);
+  return out;
+}
+
+std::vector<std::string> credentials(const settings& s) {
+  std::vector<std::string> out;
+  for (auto& p : s.proxies) {
+    out.push_back(p.login);
+    out.push_back(p.password);
+  }
+  return out;
+}
+
+std::string proxy_label(const proxy_settings& p) {
+  return !p.name.empty() ? p.name : p.host + ":" + std::to_string(p.port);
+}
+
+bool valid_proxy_name(std::string_view name) {
+  if (name.empty() || name.size() > max_proxy_name || name.front() == ' '
+      || name.back() == ' ')
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == ' ' || c == '-'
+           || c == '_' || c == '.';
+  });
+}
+
 const char* to_string(not_proxying x) {
   return x == not_proxying::direct ? "direct" : "block";
 }
@@ -163,9 +213,9 @@ app_rule discord_rule() {
 }
 
 bool settings::operator==(const settings& o) const {
-  return std::tie(version, proxy, targets, rules, skip, ui, update, engine,
+  return std::tie(version, proxies, targets, rules, skip, ui, update, engine,
                   check)
-         == std::tie(o.version, o.proxy, o.targets, o.rules, o.skip, o.ui,
+         == std::tie(o.version, o.proxies, o.targets, o.rules, o.skip, o.ui,
                      o.update, o.engine, o.check);
 }
 

@@ -42,6 +42,9 @@ const char* to_string(rule_action x);
 const char* to_string(rule_fallback x);
 
 struct proxy_settings {
+  /// What rules (`proxy = "NAME"`), `drover check --proxy NAME`, the status
+  /// and the Timeline call it; may stay empty when there is only one.
+  std::string name;
   std::string host = "95.165.72.59";
   uint16_t port = 12334;
   proxy_type type = proxy_type::socks5;
@@ -78,6 +81,8 @@ struct app_rule {
   bool children = false;            // and every process the matched ones start
   rule_action action = rule_action::proxy;
   rule_fallback fallback = rule_fallback::inherit;
+  /// A `proxy` rule's upstream: a `[[proxy]]`'s name; empty: the first.
+  std::string proxy;
   bool operator==(const app_rule&) const;
   bool operator!=(const app_rule& o) const { return !(*this == o); }
 };
@@ -96,6 +101,13 @@ struct settings;
 /// cannot, whichever rule it came from (the relay cannot tell): direct only
 /// when every `proxy` rule and `[targets]` say direct, else blocked.
 not_proxying strictest_fallback(const settings& s);
+
+/// How many `[[proxy]]` entries a file may have (the kernel gives each its
+/// own socket mark and the relay its own listener).
+constexpr size_t max_proxies = 8;
+/// A proxy's name: letters, digits, ' ', '-', '_' and '.', 1..32 bytes.
+constexpr size_t max_proxy_name = 32;
+bool valid_proxy_name(std::string_view name);
 
 /// How many rules a file may have (the kernel's matcher keeps them in a
 /// 32-bit set) and how many of their `apps` may be wildcards.
@@ -171,7 +183,9 @@ struct engine_settings {
 
 struct settings {
   int version = current_version;
-  proxy_settings proxy;
+  /// `[proxy]` (one) or `[[proxy]]` (several, each with a name); never
+  /// empty. Rules without `proxy` use the first.
+  std::vector<proxy_settings> proxies = {proxy_settings{}};
   target_settings targets;
   std::vector<app_rule> rules = {discord_rule()};
   skip_settings skip;
@@ -182,5 +196,24 @@ struct settings {
   bool operator==(const settings&) const;
   bool operator!=(const settings& o) const { return !(*this == o); }
 };
+
+/// Which of `s.proxies` a `proxy` rule uses: the one it names, else the
+/// first (parse() refuses a name no proxy has).
+size_t proxy_index(const settings& s, const app_rule& rule);
+/// The same, given the proxies' names in order.
+size_t proxy_index(const std::vector<std::string>& proxy_names,
+                   const app_rule& rule);
+/// The proxies' names in order (the capture's rules choose by them).
+std::vector<std::string> proxy_names(const settings& s);
+
+/// Every proxy's login and password (what logs and traces must never show).
+std::vector<std::string> credentials(const settings& s);
+
+/// How people see a proxy in sentences: its name, else host:port.
+std::string proxy_label(const proxy_settings& p);
+
+/// What `proxy_index`'s programs do while that proxy cannot be used, the
+/// strictest over the rules that use it (see strictest_fallback).
+not_proxying strictest_fallback(const settings& s, size_t proxy);
 
 } // namespace drover::config

@@ -25,6 +25,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(drover, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(drover, (drover::flow_policy))
   CAF_ADD_TYPE_ID(drover, (drover::net::stream_news))
   CAF_ADD_TYPE_ID(drover, (std::vector<drover::net::stream_news>))
+  CAF_ADD_TYPE_ID(drover, (drover::proxy_row))
 
   // -- user commands --
   CAF_ADD_ATOM(drover, drover::atom, start, "start")

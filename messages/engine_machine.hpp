@@ -72,12 +72,14 @@ enum class command_kind : uint8_t {
                     // last is down (at once when none runs)
   release_capture,  // let go of a capture held while the parts are down
   release_guard,    // the targets are no longer captured
-  check_proxy,      // check the proxy; answer on_check()
-  new_flows,        // the flow-manager's policy: proxy (`proxying`) or not,
-                    // and UDP through the proxy too (`udp_proxying`)
+  check_proxy,      // check proxy `proxy`; answer on_check()
+  new_flows,        // the policy for proxy `proxy`'s targets (every
+                    // proxy's with `every_proxy`): through it
+                    // (`proxying`) or not, and UDP too (`udp_proxying`)
   end_flows,        // every flow ends now, then answer the sleep requests
   answer_sleepers,  // the OS may sleep: answer every sleep request
-  retry_after,      // on_timer(operation) after `delay`
+  retry_after,      // on_timer(operation) after `delay` (a proxy's retry:
+                    // `proxy` says which)
   look_for_network, // on_network(route, looks) after `delay`
   quit,             // the supervisor's work is done
 };
@@ -88,6 +90,8 @@ struct engine_command {
   start_kind start = start_kind::fresh; // start_parts
   bool proxying = false;                // new_flows
   bool udp_proxying = false;            // new_flows: false for a TCP-only proxy
+  bool every_proxy = false;             // new_flows: all proxies at once
+  uint32_t proxy = 0;                   // check_proxy, new_flows, retry_after
   std::chrono::milliseconds delay{0};   // retry_after, look_for_network
   uint64_t operation = 0;               // retry_after
   uint32_t looks = 0;                   // look_for_network
@@ -97,6 +101,7 @@ using engine_commands = std::vector<engine_command>;
 
 /// A proxy check's result, as the machine needs it.
 struct check_result {
+  uint32_t proxy = 0; // which proxy (its place in the config)
   bool ok = false;
   failure_class failure = failure_class::none;
   std::string reason;
@@ -107,17 +112,44 @@ struct check_result {
   std::string udp_reason; // how it refused, for a user
 };
 
-/// What a new config changed, as the machine acts on it.
-struct config_change {
-  bool proxy = false;      // [proxy]: `host`, `port`
-  bool targets = false;    // [targets] (applied live)
-  bool rules = false;      // [[rule]] (applied live)
-  bool ui = false;         // [ui] (applied live)
-  bool engine = false;     // [engine]: `timing`, the rest at the next start
-  bool skip = false;       // [skip]: at the next start
-  bool udp_direct = false; // [targets] when_not_proxying = "direct"
+/// One upstream as the machine names it in sentences.
+struct proxy_ref {
+  std::string name; // empty when it is the only one and has none
   std::string host;
   uint16_t port = 0;
+  /// Its targets' UDP while it cannot carry it (a TCP-only proxy): direct
+  /// (true), or blocked. Said in the Active event.
+  bool udp_direct = false;
+};
+
+/// Where one proxy is while the parts run.
+enum class proxy_phase : uint8_t {
+  checking,     // its first check is out
+  up,           // proxying through it (`tcp_only`: TCP only)
+  reconnecting, // retried on a timer
+  failed,       // given up, or it refused us: its targets fail closed
+};
+
+/// One proxy's health, as `status` and the tray show it.
+struct proxy_health {
+  proxy_ref ref;
+  proxy_phase phase = proxy_phase::checking;
+  bool tcp_only = false;
+  std::string udp_reason; // how it refused UDP ASSOCIATE
+  uint32_t attempt = 0;   // reconnecting: which attempt
+  std::string reason;     // reconnecting, failed: why, for a user
+  uint32_t ip = 0;        // its address in use (0: not found)
+};
+
+/// What a new config changed, as the machine acts on it.
+struct config_change {
+  bool proxy = false;   // [proxy]: any proxy's keys, or how many
+  bool targets = false; // [targets] (applied live)
+  bool rules = false;   // [[rule]] (applied live)
+  bool ui = false;      // [ui] (applied live)
+  bool engine = false;  // [engine]: `timing`, the rest at the next start
+  bool skip = false;    // [skip]: at the next start
+  std::vector<proxy_ref> proxies; // the proxies now in force
   recovery_timing timing;
 };
 
@@ -125,13 +157,16 @@ class engine_machine {
 public:
   using time_point = recovery_policy::time_point;
 
-  /// `host` and `port` name the proxy in the engine's sentences.
+  /// One proxy, named by `host` and `port` in the engine's sentences.
   explicit engine_machine(recovery_timing timing = {}, std::string host = {},
                           uint16_t port = 0);
+  /// Several proxies (at least one), each with its own check, backoff and
+  /// state: one that fails never stops the others.
+  engine_machine(recovery_timing timing, std::vector<proxy_ref> proxies);
 
-  /// What the targets' UDP does while it cannot go through the proxy (a
-  /// TCP-only proxy): direct, or blocked. Said in the Active event.
-  void set_udp_fallback(bool direct) { udp_direct_ = direct; }
+  /// What every proxy's targets' UDP does while it cannot go through the
+  /// proxy (a TCP-only proxy): direct, or blocked.
+  void set_udp_fallback(bool direct);
 
   // The user's requests.
   engine_commands on_start();
@@ -140,7 +175,12 @@ public:
   engine_commands on_quit();  // stop, then quit
 
   // Answers to the commands.
-  engine_commands on_parts_started(uint32_t proxy_ip);
+  /// The parts run; the proxies are at `proxy_ips` (0: not found), in
+  /// order (one value: the first proxy's; the others not found).
+  engine_commands on_parts_started(std::vector<uint32_t> proxy_ips);
+  engine_commands on_parts_started(uint32_t proxy_ip) {
+    return on_parts_started(std::vector<uint32_t>{proxy_ip});
+  }
   engine_commands on_start_failed(failure_class failure,
                                   const std::string& reason);
   engine_commands on_parts_stopped();
@@ -154,8 +194,8 @@ public:
   /// (the supervisor wrote the crash report first).
   engine_commands on_part_down(failure_class failure, const std::string& why,
                                time_point now);
-  /// A session could not use the proxy: check it (when Active).
-  engine_commands on_check_wanted();
+  /// A session could not use `proxy`: check it (when it is up).
+  engine_commands on_check_wanted(uint32_t proxy = 0);
   engine_commands on_sleep();
   engine_commands on_wake();
   /// A new config is in force (the supervisor applied [targets] live).
@@ -170,11 +210,13 @@ public:
   /// The parts run and are not on their way down.
   bool parts_running() const;
   /// A proxy check is out.
-  bool checking() const { return checking_; }
+  bool checking() const;
   uint64_t operation() const { return operation_; }
-  uint32_t proxy_ip() const { return proxy_ip_; }
-  /// Active through a proxy that does not relay UDP.
-  bool tcp_only() const { return tcp_only_; }
+  /// The first proxy's address (what waking up waits for a route to).
+  uint32_t proxy_ip() const { return upstreams_.front().health.ip; }
+  /// Active through a first proxy that does not relay UDP.
+  bool tcp_only() const { return upstreams_.front().health.tcp_only; }
+  std::vector<proxy_health> proxies() const;
   bool guard_held() const { return guard_held_; }
   int sessions_alive() const { return sessions_alive_; }
 
@@ -187,20 +229,41 @@ private:
   void stopped(engine_commands& out);
   void fail(engine_commands& out, failure_class failure,
             const std::string& reason, bool parts_healthy = false);
-  void check(engine_commands& out);
+  void check(engine_commands& out, size_t proxy);
+  void check_all(engine_commands& out);
   void release_all(engine_commands& out);
 
-  std::string proxy_text() const;
-  void go_active(engine_commands& out, uint32_t attempts);
+  /// How sentences name proxy `i`: "host:port" when it is the only one,
+  /// else "name (host:port)".
+  std::string proxy_text(size_t i) const;
+  std::string proxies_text() const;
+  /// "" for the only proxy, else "proxy NAME: ", before its sentences.
+  std::string about(size_t i) const;
+  void go_active(engine_commands& out, size_t proxy, uint32_t attempts);
+  void proxy_failed(engine_commands& out, size_t proxy, failure_class failure,
+                    const std::string& reason);
+  /// The engine's phase and shown state from the proxies' (while the
+  /// parts run and the engine is not asleep or stopping).
+  engine_phase phase_of_proxies() const;
+  engine_state state_of_proxies() const;
+  void cancel_timers();
   void reset_policy() {
     policy_ = recovery_policy{timing_};
     timing_pending_ = false;
   }
+  void reset_proxy_policies();
+
+  /// What one proxy's machine keeps beside what it shows.
+  struct upstream {
+    proxy_health health;
+    recovery_policy policy;
+    bool timing_pending = false;
+    bool checking = false; // a check is out
+    uint64_t timer = 0;    // the operation its retry timer carries; 0: none
+  };
 
   recovery_timing timing_;
-  recovery_policy policy_;
-  std::string host_;
-  uint16_t port_ = 0;
+  recovery_policy policy_; // the parts' failures (a lost packet handle)
   engine_phase phase_ = engine_phase::idle;
   after_stop after_ = after_stop::idle;
   start_kind pending_start_ = start_kind::fresh;
@@ -208,16 +271,14 @@ private:
   uint32_t shown_attempt_ = 0;
   bool timing_pending_ = false; // new timing, once the running series ends
   bool quit_ = false;
-  bool checking_ = false;
   bool guard_held_ = false;
   bool capture_held_ = false;
   int sessions_alive_ = 0;
-  uint64_t operation_ = 0; // which timer is current
-  uint32_t proxy_ip_ = 0;
-  bool tcp_only_ = false;   // the latest ok check: no UDP ASSOCIATE
-  bool udp_direct_ = false; // set_udp_fallback
-  std::string udp_reason_;  // how the proxy refused UDP ASSOCIATE
+  uint64_t operation_ = 0;          // which timer is current
+  std::vector<upstream> upstreams_; // one per proxy, in the config's order
 };
+
+const char* to_string(proxy_phase p);
 
 /// "2 s", "500 ms", "5 min": a duration in the engine's sentences.
 std::string duration_text(std::chrono::milliseconds d);

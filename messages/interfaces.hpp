@@ -83,9 +83,10 @@ using supervisor_actor = caf::typed_actor<
     // Private timer: every engine.heartbeat_interval, look whether traffic
     // moves while targets run ("Active (no traffic)").
     caf::reacts_to<atom::heartbeat>,
-    // From a socks-session or UDP association: the proxy failed it (why);
-    // the supervisor checks the proxy and reconnects if it is down.
-    caf::reacts_to<atom::check, std::string>,
+    // From a socks-session, UDP association or relay: proxy number
+    // `proxy` failed it (why); the supervisor checks that proxy and
+    // reconnects if it is down.
+    caf::reacts_to<atom::check, std::string, uint32_t>,
     // From the proxy-check worker: the result of a health check.
     caf::reacts_to<proxy_check>,
     // Private timer: the next reconnect attempt of backoff series `gen`.
@@ -157,6 +158,9 @@ using flow_manager_actor = caf::typed_actor<
     // the proxy cannot be used, refuse, drop or let them out direct), for
     // TCP and UDP each (a TCP-only proxy carries TCP only).
     caf::reacts_to<atom::update, flow_policy>,
+    // From the supervisor: the same for one proxy's targets (several
+    // proxies: each one's relay).
+    caf::reacts_to<atom::update, uint32_t, flow_policy>,
     // From the supervisor: end every flow now (the computer goes to sleep);
     // replies how many there were.
     caf::replies_to<atom::reset>::with<uint32_t>,
@@ -168,8 +172,9 @@ using flow_manager_actor = caf::typed_actor<
     // From the kernel-relay: what happened to its streams (opened, bytes,
     // ended, refused), in batches.
     caf::reacts_to<net::stream_news_batch>,
-    // Set-up: the kernel-relay whose streams are flows of the table.
-    caf::reacts_to<atom::internal, kernel_relay_actor>,
+    // Set-up: the kernel-relay of proxy number N, whose streams are flows
+    // of the table.
+    caf::reacts_to<atom::internal, kernel_relay_actor, uint32_t>,
     // Test hook (fault-injection builds only): throw, as a bug would.
     caf::reacts_to<atom::fault>,
     // Test hook (fault-injection builds only): handle nothing for this many

@@ -120,6 +120,11 @@ struct engine_event {
   /// Active through a proxy that does not relay UDP: TCP goes through it,
   /// the targets' UDP (voice) follows `when_not_proxying`.
   bool tcp_only = false;
+  /// Active, but not every proxy can be used: the programs of those that
+  /// cannot follow their fallback (the tray is yellow).
+  bool degraded = false;
+  /// The proxy (its name) an event is about, with several; else empty.
+  std::string proxy;
 };
 
 /// What a log line or the event list shows before an event's reason: the
@@ -129,7 +134,7 @@ const char* label(const engine_event& e);
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_event& x) {
   return f(caf::meta::type_name("engine_event"), x.kind, x.state, x.reason,
-           x.failure, x.attempt, x.time, x.tcp_only);
+           x.failure, x.attempt, x.time, x.tcp_only, x.degraded, x.proxy);
 }
 
 /// Engine-wide counters, sampled for the tray's status row and `status`.
@@ -160,11 +165,13 @@ typename Inspector::result_type inspect(Inspector& f, stats_snapshot& x) {
 /// One proxied flow, for the flow list in `status` and the tray window.
 struct flow_descriptor {
   uint64_t id = 0;
-  uint8_t protocol = 0; // 6 TCP, 17 UDP
-  uint32_t pid = 0;     // 0 when unknown
-  std::string process;  // executable name, when known
-  std::string rule;     // the rule that made it a target, when known
-  uint32_t src_ip = 0;  // host byte order
+  uint8_t protocol = 0;     // 6 TCP, 17 UDP
+  uint32_t pid = 0;         // 0 when unknown
+  std::string process;      // executable name, when known
+  std::string rule;         // the rule that made it a target, when known
+  uint32_t proxy_index = 0; // which proxy carries it (its place)
+  std::string proxy;        // ... by name, with several proxies
+  uint32_t src_ip = 0;      // host byte order
   uint16_t src_port = 0;
   uint32_t dst_ip = 0; // the original destination
   uint16_t dst_port = 0;
@@ -177,8 +184,9 @@ struct flow_descriptor {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_descriptor& x) {
   return f(caf::meta::type_name("flow_descriptor"), x.id, x.protocol, x.pid,
-           x.process, x.rule, x.src_ip, x.src_port, x.dst_ip, x.dst_port,
-           x.bytes_in, x.bytes_out, x.started, x.last_seen);
+           x.process, x.rule, x.proxy_index, x.proxy, x.src_ip, x.src_port,
+           x.dst_ip, x.dst_port, x.bytes_in, x.bytes_out, x.started,
+           x.last_seen);
 }
 
 /// The flow-manager's answer to the listener: the flow behind an accepted
@@ -237,17 +245,35 @@ typename Inspector::result_type inspect(Inspector& f, process_set& x) {
 }
 
 /// The engine's answer to `status`: where it is and what it does.
+/// One proxy's row in `status` and the tray (several proxies).
+struct proxy_row {
+  std::string name;
+  std::string host;
+  uint16_t port = 0;
+  std::string state;     // checking, up, reconnecting, failed
+  bool tcp_only = false; // up without UDP ASSOCIATE
+  uint32_t attempt = 0;  // reconnecting: which attempt
+  std::string reason;    // reconnecting, failed: why
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, proxy_row& x) {
+  return f(caf::meta::type_name("proxy_row"), x.name, x.host, x.port, x.state,
+           x.tcp_only, x.attempt, x.reason);
+}
+
 struct engine_status {
   engine_event last; // the latest state change
   stats_snapshot stats;
   std::vector<engine_event> recent;  // the last events, oldest first
   std::vector<process_info> targets; // running, with the rule of each
+  std::vector<proxy_row> proxies;    // each proxy's health, in order
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_status& x) {
   return f(caf::meta::type_name("engine_status"), x.last, x.stats, x.recent,
-           x.targets);
+           x.targets, x.proxies);
 }
 
 /// A new config is in force. Which sections changed decides what restarts:
@@ -281,6 +307,7 @@ typename Inspector::result_type inspect(Inspector& f, config_error& x) {
 /// connection through the proxy failed). `drover check` prints the
 /// platform's step-by-step probe_result instead.
 struct proxy_check {
+  uint32_t proxy = 0; // which proxy (its place in the config)
   bool ok = false;
   failure_class failure = failure_class::none;
   std::string reason;      // the first failed step, for a user
@@ -294,8 +321,8 @@ struct proxy_check {
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, proxy_check& x) {
-  return f(caf::meta::type_name("proxy_check"), x.ok, x.failure, x.reason,
-           x.proxy_ip, x.pipelining, x.udp, x.udp_reason);
+  return f(caf::meta::type_name("proxy_check"), x.proxy, x.ok, x.failure,
+           x.reason, x.proxy_ip, x.pipelining, x.udp, x.udp_reason);
 }
 
 /// Datagrams an application sent, for its UDP association: one message per

@@ -125,6 +125,9 @@ std::vector<ipv4_cidr> excluded_ranges(const exclusions& skip) {
   std::vector<ipv4_cidr> out;
   if (skip.proxy.value != 0)
     out.push_back({skip.proxy, 32});
+  for (auto other : skip.other_proxies)
+    if (other.value != 0)
+      out.push_back({other, 32});
   out.push_back({ipv4_address{0xffffffff}, 32});
   out.push_back(*parse_ipv4_cidr("169.254.0.0/16"));
   if (skip.multicast)
@@ -193,6 +196,12 @@ size_t chain_rule_count(std::string_view text, std::string_view chain) {
   return n;
 }
 
+// Every proxy's targets: the target mark, any proxy index.
+std::string targets(const linux_params& p) {
+  return std::to_string(p.target_mark & ~proxy_index_bits) + "/"
+         + std::to_string(~proxy_index_bits);
+}
+
 } // namespace
 
 std::string iptables_install(const linux_params& p, std::string_view saved) {
@@ -246,9 +255,8 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
   r += "-A " + ch + unreachable + answers;
   if (!redirected)
     r += "-A " + ch + " -p tcp --tcp-flags RST RST -m mark ! --mark "
-         + std::to_string(p.target_mark) + answers;
-  r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
-       + " -j RETURN\n";
+         + targets(p) + answers;
+  r += "-A " + ch + " -m mark ! --mark " + targets(p) + " -j RETURN\n";
   auto skip = [&](const std::string& what) {
     r += "-A " + ch + " " + what + " -j RETURN\n";
   };
@@ -276,11 +284,15 @@ std::string iptables_nat_install(const linux_params& p,
     return {};
   const auto& ch = p.chain;
   std::string r = install_header(ch, saved, "nat");
-  r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
-       + " -j RETURN\n";
+  r += "-A " + ch + " -m mark ! --mark " + targets(p) + " -j RETURN\n";
   r += "-A " + ch + " -d 127.0.0.0/8 -j RETURN\n";
   for (auto& c : excluded_ranges(p.skip))
     r += "-A " + ch + " -d " + to_string(c) + " -j RETURN\n";
+  // Each proxy's targets to its own relay.
+  for (size_t i = 0; i < p.more_proxies.size(); ++i)
+    r += "-A " + ch + " -p tcp -m mark --mark "
+         + std::to_string(p.target_mark + 1 + i) + " -j REDIRECT --to-ports "
+         + std::to_string(p.more_proxies[i].first) + "\n";
   r += "-A " + ch + " -p tcp -j REDIRECT --to-ports "
        + std::to_string(p.redirect_port) + "\n";
   r += "COMMIT\n";
@@ -304,18 +316,25 @@ std::string iptables_mangle_install(const linux_params& p,
   // OUTPUT: the targets' UDP to anywhere not excluded gets the UDP mark,
   // and the kernel routes it again by that mark: to the local table, so
   // it loops back through lo keeping its addresses.
-  r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
-       + " -j RETURN\n";
+  r += "-A " + ch + " -m mark ! --mark " + targets(p) + " -j RETURN\n";
   r += "-A " + ch + " -d 127.0.0.0/8 -j RETURN\n";
   for (auto& c : excluded_ranges(p.skip))
     r += "-A " + ch + " -d " + to_string(c) + " -j RETURN\n";
   r += "-A " + ch + " -p udp --dport 67:68 -j RETURN\n";
-  r += "-A " + ch + " -p udp -j MARK --set-mark " + udp_mark + "\n";
-  // PREROUTING: back in on lo, TPROXY hands it to the relay's transparent
-  // socket with its destination untouched.
-  r += "-A " + in + " -i lo -p udp -m mark --mark " + udp_mark
-       + " -j TPROXY --on-port " + std::to_string(p.tproxy_port)
-       + " --on-ip 127.0.0.1 --tproxy-mark " + udp_mark + "\n";
+  // The UDP mark, keeping the proxy's index in the low bits.
+  r += "-A " + ch + " -p udp -j MARK --set-xmark " + udp_mark + "/"
+       + std::to_string(~proxy_index_bits) + "\n";
+  // PREROUTING: back in on lo, TPROXY hands it to its proxy's relay's
+  // transparent socket with its destination untouched.
+  auto tproxy = [&](uint32_t mark, uint16_t port) {
+    auto m = std::to_string(mark);
+    r += "-A " + in + " -i lo -p udp -m mark --mark " + m
+         + " -j TPROXY --on-port " + std::to_string(port)
+         + " --on-ip 127.0.0.1 --tproxy-mark " + m + "\n";
+  };
+  tproxy(p.udp_mark, p.tproxy_port);
+  for (size_t i = 0; i < p.more_proxies.size(); ++i)
+    tproxy(p.udp_mark + 1 + static_cast<uint32_t>(i), p.more_proxies[i].second);
   r += "COMMIT\n";
   return r;
 }
@@ -324,8 +343,7 @@ std::string ip6tables_install(const linux_params& p, std::string_view saved) {
   const auto& ch = p.chain;
   auto q = " -j NFQUEUE --queue-num " + std::to_string(p.queue_number);
   std::string r = install_header(ch, saved);
-  r += "-A " + ch + " -m mark ! --mark " + std::to_string(p.target_mark)
-       + " -j RETURN\n";
+  r += "-A " + ch + " -m mark ! --mark " + targets(p) + " -j RETURN\n";
   for (auto dst : {"::1/128", "fe80::/10", "ff00::/8"})
     r += "-A " + ch + " -d " + dst + " -j RETURN\n";
   r += "-A " + ch + " -p udp --dport 546:547 -j RETURN\n";
@@ -419,15 +437,15 @@ void for_each_line(std::string_view text, F f) {
 
 size_t policy_rules_present(std::string_view ip_rule_show, uint32_t mark,
                             uint32_t table) {
-  char hex[16];
-  std::snprintf(hex, sizeof hex, "0x%x", mark);
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "0x%x/0x%x", mark, ~proxy_index_bits);
   auto lookup = std::to_string(table);
   size_t n = 0;
   for_each_line(ip_rule_show, [&](std::string_view line) {
     auto w = words(line);
     bool marked = false, routed = false;
     for (size_t i = 0; i + 1 < w.size(); ++i) {
-      // "fwmark 0x44520002" (a mask, when one is shown, is ".../0x...").
+      // "fwmark 0x44520008/0xfffffff8".
       if (w[i] == "fwmark")
         marked = w[i + 1] == hex;
       if (w[i] == "lookup" || w[i] == "table")

@@ -17,9 +17,10 @@ namespace drover::net::capture {
 /// Destinations that are never captured (besides loopback, link-local,
 /// broadcast and DHCP, which never are).
 struct exclusions {
-  ipv4_address proxy;           // the upstream proxy (self-loop guard)
-  bool multicast = true;        // skip 224.0.0.0/4
-  std::vector<ipv4_cidr> extra; // [skip].extra_skip_cidrs
+  ipv4_address proxy; // the upstream proxy (self-loop guard)
+  std::vector<ipv4_address> other_proxies; // the other `[[proxy]]`s' too
+  bool multicast = true;                   // skip 224.0.0.0/4
+  std::vector<ipv4_cidr> extra;            // [skip].extra_skip_cidrs
 };
 
 // -- Windows: WinDivert 2.x filters ------------------------------------------
@@ -71,6 +72,10 @@ std::string check_windivert_filter(std::string_view filter,
 /// lets them out.
 std::vector<ipv4_cidr> excluded_ranges(const exclusions& skip);
 
+/// A target's socket carries target_mark + the index of its rule's proxy
+/// (0..7); the rules match all of them with this mask.
+constexpr uint32_t proxy_index_bits = 0x7;
+
 struct linux_params {
   std::string chain = "DROVER";
   uint32_t target_mark = 0; // what the kernel program marks targets' sockets
@@ -92,6 +97,12 @@ struct linux_params {
   /// `udp_mark` to `route_table`), and the raw table queues none of it.
   /// 0: UDP is queued and relayed by the engine (a kernel without TPROXY).
   uint16_t tproxy_port = 0;
+  /// The relays of proxies 1, 2, ...: each one's TCP redirect port and
+  /// TPROXY port (proxy 0's are the two above). Their targets' sockets
+  /// carry target_mark + the proxy's index. Only with both redirects.
+  std::vector<std::pair<uint16_t, uint16_t>> more_proxies;
+  /// The UDP mark's low bits carry the proxy's index too; the policy route
+  /// matches them all (`fwmark udp_mark/~proxy_index_bits`).
   uint32_t udp_mark = 0;
   uint32_t route_table = 0;
 };
@@ -151,7 +162,8 @@ bool save_output_has_chain(std::string_view save_output,
 bool rules_intact(std::string_view saved, std::string_view install,
                   std::string_view chain, std::string_view hook = "OUTPUT");
 
-/// How many rules `ip -4 rule show` lists that send `mark` to `table`.
+/// How many rules `ip -4 rule show` lists that send `mark` (with the mask
+/// ~proxy_index_bits) to `table`.
 size_t policy_rules_present(std::string_view ip_rule_show, uint32_t mark,
                             uint32_t table);
 

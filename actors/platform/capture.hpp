@@ -34,6 +34,9 @@ struct target_selection {
   /// A `proxy` rule's programs while the proxy cannot be used, when the
   /// rule does not say (`[targets] when_not_proxying`).
   config::not_proxying fallback = config::not_proxying::block;
+  /// The proxies' names in order: a `proxy` rule's `proxy` chooses one
+  /// (not found or empty: the first).
+  std::vector<std::string> proxy_names;
 };
 
 struct guard_counters {
@@ -55,7 +58,8 @@ public:
   /// Whether the proxy can be used now, for TCP and for UDP: while it
   /// cannot, new sockets of rules whose fallback is direct are left alone
   /// (Linux: the kernel program; Windows decides per packet instead).
-  virtual void set_proxying(bool tcp, bool udp) {
+  virtual void set_proxying(uint32_t proxy, bool tcp, bool udp) {
+    (void)proxy;
     (void)tcp;
     (void)udp;
   }
@@ -115,6 +119,9 @@ struct capture_options {
   /// the kernel hands it the targets' UDP (TPROXY) when it can, with the
   /// TCP redirect only. 0, or a kernel without TPROXY: UDP is queued.
   uint16_t udp_intake_port = 0;
+  /// Linux: the relays of proxies 1, 2, ... (TCP listener port, UDP intake
+  /// port); each proxy's targets go to their own (see linux_params).
+  std::vector<std::pair<uint16_t, uint16_t>> more_proxies;
 };
 
 class capture_session {

@@ -58,7 +58,15 @@ struct relay_options {
   unsigned threads = 0;
   /// How often moved bytes are reported.
   std::chrono::milliseconds progress_interval{1000};
+  /// Which proxy's relay this is (0..7): bits 8..11 of every stream and
+  /// flow id it reports, so the relays of several proxies never share one.
+  uint8_t channel = 0;
 };
+
+/// Which relay (`relay_options::channel`) a stream or flow id came from.
+constexpr uint32_t relay_channel_of(uint64_t id) {
+  return static_cast<uint32_t>((id >> 8) & 0xf);
+}
 
 class stream_relay {
 public:

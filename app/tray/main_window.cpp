@@ -65,11 +65,11 @@ main_window::main_window(const QString& program, QWidget* parent)
   timeline_->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
   tabs_->addTab(timeline_, tr("Timeline"));
 
-  flows_ = new QTableWidget(0, 7);
+  flows_ = new QTableWidget(0, 8);
   flows_->setObjectName("flows");
-  flows_->setHorizontalHeaderLabels({tr("Process"), tr("Rule"), tr("Protocol"),
-                                     tr("Destination"), tr("↓ In"), tr("↑ Out"),
-                                     tr("Age")});
+  flows_->setHorizontalHeaderLabels({tr("Process"), tr("Rule"), tr("Proxy"),
+                                     tr("Protocol"), tr("Destination"),
+                                     tr("↓ In"), tr("↑ Out"), tr("Age")});
   flows_->verticalHeader()->hide();
   flows_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   flows_->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -111,6 +111,7 @@ QWidget* main_window::make_status_page() {
   flows_count_ = label("status_flows");
   traffic_ = label("status_traffic");
   dropped_ = label("status_dropped");
+  proxies_ = label("status_proxies");
   form->addRow(tr("State"), state_);
   form->addRow(tr("Reason"), reason_);
   form->addRow(tr("Attempt"), attempt_);
@@ -119,6 +120,10 @@ QWidget* main_window::make_status_page() {
   form->addRow(tr("Flows"), flows_count_);
   form->addRow(tr("Traffic"), traffic_);
   form->addRow(tr("Dropped"), dropped_);
+  proxies_label_ = new QLabel(tr("Proxies"));
+  form->addRow(proxies_label_, proxies_);
+  proxies_label_->hide(); // shown with several proxies
+  proxies_->hide();
   layout->addLayout(form);
   primary_ = new QPushButton;
   primary_->setObjectName("primary_action");
@@ -148,6 +153,11 @@ void main_window::show_state(const engine_event& last,
 }
 
 void main_window::show_status(const status_reply& s) {
+  // Several proxies: each one's state (one may be down while others carry
+  // their programs).
+  proxies_->setText(s.proxies.join(QStringLiteral("\n")));
+  proxies_->setVisible(!s.proxies.isEmpty());
+  proxies_label_->setVisible(!s.proxies.isEmpty());
   dropped_->setText(tr("%1 packets (%2 IPv6), %3 refused connections, %4 "
                        "evicted flows, %5 over the capture queue")
                         .arg(s.stats.packets_dropped)
@@ -170,11 +180,12 @@ void main_window::show_status(const status_reply& s) {
                 ? tr("unknown")
                 : QStringLiteral("%1 (%2)").arg(f.process).arg(f.pid));
     cell(1, f.rule);
-    cell(2, f.protocol.toUpper());
-    cell(3, f.destination);
-    cell(4, bytes_text(f.bytes_in));
-    cell(5, bytes_text(f.bytes_out));
-    cell(6, text_of(uptime_text(std::chrono::seconds{f.age_seconds})));
+    cell(2, f.proxy);
+    cell(3, f.protocol.toUpper());
+    cell(4, f.destination);
+    cell(5, bytes_text(f.bytes_in));
+    cell(6, bytes_text(f.bytes_out));
+    cell(7, text_of(uptime_text(std::chrono::seconds{f.age_seconds})));
     ++row;
   }
 }

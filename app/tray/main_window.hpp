@@ -64,6 +64,8 @@ private:
   QLabel* flows_count_;
   QLabel* traffic_;
   QLabel* dropped_;
+  QLabel* proxies_;                 // several proxies: each one's state
+  QLabel* proxies_label_ = nullptr; // its row's label
   QPushButton* primary_;
   QTreeWidget* timeline_;
   QTableWidget* flows_;

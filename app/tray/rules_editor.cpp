@@ -4,6 +4,8 @@
 #include <QHBoxLayout>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include "app/tray/rules_text.hpp"
 
 namespace drover::tray {
@@ -66,7 +68,13 @@ rules_editor::rules_editor(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Name"), name_);
   form->addRow(tr("Programs"), programs_);
   form->addRow(QString{}, children_);
+  proxy_ = new QComboBox;
+  proxy_->setObjectName("rule_proxy");
   form->addRow(tr("Their traffic"), action_);
+  proxy_label_ = new QLabel(tr("Through"));
+  form->addRow(proxy_label_, proxy_);
+  proxy_->hide(); // shown with several proxies
+  proxy_label_->hide();
   layout->addLayout(form);
 
   connect(list_, &QListWidget::currentRowChanged, this, [this](int row) {
@@ -106,6 +114,12 @@ rules_editor::rules_editor(QWidget* parent) : QWidget(parent) {
   connect(children_, &QCheckBox::toggled, this, edited);
   connect(action_, qOverload<int>(&QComboBox::currentIndexChanged), this,
           edited);
+  connect(proxy_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+          edited);
+  connect(action_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+          [this](int index) {
+            proxy_->setEnabled(current_ >= 0 && index == 0); // "through"
+          });
   sync_buttons();
 }
 
@@ -135,6 +149,29 @@ void rules_editor::take_form() {
   read_programs(programs_->toPlainText().toStdString(), r);
   r.children = children_->isChecked();
   r.action = rule_actions[std::max(0, action_->currentIndex())];
+  // The first proxy is the default: no `proxy` key then.
+  auto chosen = proxy_->currentIndex();
+  r.proxy = chosen > 0 && static_cast<size_t>(chosen) < proxy_names_.size()
+                ? proxy_names_[static_cast<size_t>(chosen)]
+                : std::string{};
+}
+
+void rules_editor::rename_proxy(const std::string& from,
+                                const std::string& to) {
+  take_form();
+  for (auto& r : rules_)
+    if (!from.empty() && r.proxy == from)
+      r.proxy = to;
+}
+
+void rules_editor::set_proxy_names(const std::vector<std::string>& names) {
+  take_form();
+  proxy_names_ = names;
+  for (auto& r : rules_)
+    if (std::find(names.begin() + (names.empty() ? 0 : 1), names.end(), r.proxy)
+        == names.end())
+      r.proxy.clear(); // gone (or the first): through the first
+  show_rule(current_);
 }
 
 void rules_editor::show_rule(int index) {
@@ -147,9 +184,25 @@ void rules_editor::show_rule(int index) {
   programs_->setPlainText(QString::fromStdString(programs_text(shown)));
   children_->setChecked(shown.children);
   action_->setCurrentIndex(index_of(shown.action));
+  proxy_->clear();
+  for (size_t i = 0; i < proxy_names_.size(); ++i) {
+    auto name = QString::fromStdString(proxy_names_[i]);
+    proxy_->addItem(i == 0 ? tr("%1 (the first proxy)")
+                                 .arg(name.isEmpty() ? tr("the proxy") : name)
+                           : name);
+  }
+  int chosen = 0;
+  for (size_t i = 1; i < proxy_names_.size(); ++i)
+    if (!shown.proxy.empty() && proxy_names_[i] == shown.proxy)
+      chosen = static_cast<int>(i);
+  proxy_->setCurrentIndex(chosen);
   for (QWidget* w :
        std::initializer_list<QWidget*>{name_, programs_, children_, action_})
     w->setEnabled(any);
+  // Only with several proxies, for a rule that proxies.
+  proxy_->setEnabled(any && shown.action == config::rule_action::proxy);
+  proxy_->setVisible(proxy_names_.size() > 1);
+  proxy_label_->setVisible(proxy_names_.size() > 1);
   list_->setCurrentRow(current_);
   filling_ = false;
   sync_buttons();

@@ -11,6 +11,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPlainTextEdit>
@@ -40,6 +41,13 @@ public:
   /// The programs field, for the page's error marks.
   QWidget* programs_field() const { return programs_; }
 
+  /// The proxies' names, in order, for the "Through" choice of a rule
+  /// that proxies (the first is the default). A rule whose proxy is no
+  /// longer among them goes through the first.
+  void set_proxy_names(const std::vector<std::string>& names);
+  /// A proxy was renamed: the rules through it follow.
+  void rename_proxy(const std::string& from, const std::string& to);
+
 private:
   void show_rule(int index);
   void take_form();
@@ -55,6 +63,9 @@ private:
   QPlainTextEdit* programs_;
   QCheckBox* children_;
   QComboBox* action_;
+  QComboBox* proxy_; // which proxy, with several
+  QLabel* proxy_label_;
+  std::vector<std::string> proxy_names_;
   QPushButton* add_;
   QPushButton* remove_;
   QPushButton* up_;

@@ -72,6 +72,9 @@ std::string rule_summary(const config::app_rule& rule, int index) {
   auto name
       = rule.name.empty() ? "rule " + std::to_string(index + 1) : rule.name;
   return name + " — " + action_text(rule.action)
+         + (rule.action == config::rule_action::proxy && !rule.proxy.empty()
+                ? " " + rule.proxy
+                : "")
          + (rule.children ? " (and what it starts)" : "");
 }
 

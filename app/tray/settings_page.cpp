@@ -29,11 +29,40 @@ int rule_index(const std::string& key) {
   }
 }
 
+// "proxy.host" → 0, "proxy[2].port" → 2; -1 for another key.
+int proxy_index_of(const std::string& key) {
+  if (key.rfind("proxy.", 0) == 0)
+    return 0;
+  if (key.rfind("proxy[", 0) != 0)
+    return -1;
+  auto end = key.find(']');
+  if (end == std::string::npos || key.find('.', end) == std::string::npos)
+    return -1;
+  try {
+    return std::stoi(key.substr(6, end - 6));
+  } catch (...) {
+    return -1;
+  }
+}
+
 } // namespace
 
 settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   auto* layout = new QVBoxLayout(this);
   auto* form = new QFormLayout;
+  proxy_choice_ = new QComboBox;
+  proxy_choice_->setObjectName("proxy_choice");
+  add_proxy_ = new QPushButton(tr("Add a proxy"));
+  add_proxy_->setObjectName("proxy_add");
+  remove_proxy_ = new QPushButton(tr("Remove"));
+  remove_proxy_->setObjectName("proxy_remove");
+  auto* choice_row = new QHBoxLayout;
+  choice_row->addWidget(proxy_choice_, 1);
+  choice_row->addWidget(add_proxy_);
+  choice_row->addWidget(remove_proxy_);
+  name_ = new QLineEdit;
+  name_->setObjectName("proxy_name");
+  name_->setPlaceholderText(tr("A name rules choose it by (with several)"));
   host_ = new QLineEdit;
   host_->setObjectName("proxy_host");
   host_->setPlaceholderText(tr("proxy.example.net or 192.0.2.10"));
@@ -63,6 +92,8 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
     level_->addItem(QString::fromLatin1(config::to_string(l)));
   autostart_ = new QCheckBox(tr("Start Drover when I log in"));
   autostart_->setObjectName("autostart");
+  form->addRow(tr("Proxy"), choice_row);
+  form->addRow(tr("Name"), name_);
   form->addRow(tr("Proxy host"), host_);
   form->addRow(tr("Proxy port"), port_);
   form->addRow(tr("Proxy type"), type_);
@@ -100,24 +131,109 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   });
   connect(autostart_, &QCheckBox::toggled, this,
           &settings_page::autostart_toggled);
+  connect(proxy_choice_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+          [this](int index) {
+            if (filling_proxy_ || index < 0)
+              return;
+            take_proxy();
+            show_proxy(index);
+          });
+  connect(add_proxy_, &QPushButton::clicked, this, [this] {
+    take_proxy();
+    // With several, each needs a name: the first gets one if it has none.
+    if (proxies_.size() == 1 && proxies_.front().name.empty())
+      proxies_.front().name = tr("proxy 1").toStdString();
+    config::proxy_settings added;
+    added.name = tr("proxy %1").arg(proxies_.size() + 1).toStdString();
+    added.host.clear();
+    added.port = 1080;
+    proxies_.push_back(added);
+    refresh_proxy_choice();
+    show_proxy(static_cast<int>(proxies_.size()) - 1);
+    host_->setFocus();
+  });
+  connect(remove_proxy_, &QPushButton::clicked, this, [this] {
+    if (proxies_.size() < 2)
+      return;
+    proxies_.erase(proxies_.begin() + shown_proxy_);
+    shown_proxy_ = 0;
+    refresh_proxy_choice(); // rules through it: through the first now
+    show_proxy(0);
+  });
+  connect(name_, &QLineEdit::editingFinished, this, [this] {
+    if (filling_proxy_)
+      return;
+    auto before = proxies_[static_cast<size_t>(shown_proxy_)].name;
+    take_proxy();
+    rules_->rename_proxy(before,
+                         proxies_[static_cast<size_t>(shown_proxy_)].name);
+    refresh_proxy_choice();
+  });
   fill(current_);
 }
 
+void settings_page::show_proxy(int index) {
+  if (index < 0 || static_cast<size_t>(index) >= proxies_.size())
+    index = 0;
+  filling_proxy_ = true;
+  shown_proxy_ = index;
+  auto& p = proxies_[static_cast<size_t>(index)];
+  proxy_choice_->setCurrentIndex(index);
+  name_->setText(QString::fromStdString(p.name));
+  host_->setText(QString::fromStdString(p.host));
+  port_->setValue(p.port);
+  type_->setCurrentIndex(p.type == config::proxy_type::http ? 1 : 0);
+  auth_->setChecked(p.auth);
+  by_name_->setChecked(p.connect_by_name);
+  login_->setText(QString::fromStdString(p.login));
+  password_->setText(QString::fromStdString(p.password));
+  login_->setEnabled(p.auth);
+  password_->setEnabled(p.auth);
+  remove_proxy_->setEnabled(proxies_.size() > 1);
+  add_proxy_->setEnabled(proxies_.size() < config::max_proxies);
+  filling_proxy_ = false;
+}
+
+void settings_page::take_proxy() {
+  if (static_cast<size_t>(shown_proxy_) >= proxies_.size())
+    return;
+  auto& p = proxies_[static_cast<size_t>(shown_proxy_)];
+  p.name = name_->text().trimmed().toStdString();
+  p.host = host_->text().trimmed().toStdString();
+  p.port = static_cast<uint16_t>(port_->value());
+  p.type = type_->currentIndex() == 1 ? config::proxy_type::http
+                                      : config::proxy_type::socks5;
+  p.auth = auth_->isChecked();
+  p.connect_by_name = by_name_->isChecked();
+  p.login = login_->text().toStdString();
+  p.password = password_->text().toStdString();
+}
+
+// The list shows each proxy's name (else host:port); the rules may choose
+// among their names.
+void settings_page::refresh_proxy_choice() {
+  filling_proxy_ = true;
+  proxy_choice_->clear();
+  std::vector<std::string> names;
+  for (auto& p : proxies_) {
+    proxy_choice_->addItem(QString::fromStdString(config::proxy_label(p)));
+    names.push_back(p.name);
+  }
+  proxy_choice_->setCurrentIndex(shown_proxy_);
+  filling_proxy_ = false;
+  rules_->set_proxy_names(names);
+}
+
 void settings_page::fill(const config::settings& s) {
-  host_->setText(QString::fromStdString(s.proxy.host));
-  port_->setValue(s.proxy.port);
-  type_->setCurrentIndex(s.proxy.type == config::proxy_type::http ? 1 : 0);
-  auth_->setChecked(s.proxy.auth);
-  by_name_->setChecked(s.proxy.connect_by_name);
-  login_->setText(QString::fromStdString(s.proxy.login));
-  password_->setText(QString::fromStdString(s.proxy.password));
-  login_->setEnabled(s.proxy.auth);
-  password_->setEnabled(s.proxy.auth);
+  proxies_ = s.proxies;
+  shown_proxy_ = 0;
   rules_->set_rules(s.rules);
+  refresh_proxy_choice();
+  show_proxy(0);
   int index = level_->findText(QString::fromLatin1(to_string(s.ui.level)));
   level_->setCurrentIndex(index >= 0 ? index : 2);
   for (auto* w : std::initializer_list<QWidget*>{
-           host_, port_, login_, password_, rules_->programs_field()})
+           name_, host_, port_, login_, password_, rules_->programs_field()})
     w->setStyleSheet({});
 }
 
@@ -149,17 +265,11 @@ void settings_page::refuse(const QString& message, QWidget* field) {
 
 void settings_page::save() {
   for (auto* w : std::initializer_list<QWidget*>{
-           host_, port_, login_, password_, rules_->programs_field()})
+           name_, host_, port_, login_, password_, rules_->programs_field()})
     w->setStyleSheet({});
   auto s = current_;
-  s.proxy.host = host_->text().trimmed().toStdString();
-  s.proxy.port = static_cast<uint16_t>(port_->value());
-  s.proxy.type = type_->currentIndex() == 1 ? config::proxy_type::http
-                                            : config::proxy_type::socks5;
-  s.proxy.auth = auth_->isChecked();
-  s.proxy.connect_by_name = by_name_->isChecked();
-  s.proxy.login = login_->text().toStdString();
-  s.proxy.password = password_->text().toStdString();
+  take_proxy();
+  s.proxies = proxies_;
   s.rules = rules_->rules();
   s.ui.level = levels[std::max(0, level_->currentIndex())];
   s.ui.auto_start = autostart_->isChecked();
@@ -170,15 +280,22 @@ void settings_page::save() {
   if (!parsed.ok()) {
     auto& d = parsed.errors.front();
     QWidget* field = nullptr;
-    if (d.key == "proxy.host")
-      field = host_;
-    else if (d.key == "proxy.port")
-      field = port_;
-    else if (d.key == "proxy.login")
-      field = login_;
-    else if (d.key == "proxy.password")
-      field = password_;
-    else if (auto rule = rule_index(d.key); rule >= 0) {
+    // "proxy.host", or "proxy[2].host" with several: that proxy's field.
+    auto proxy = proxy_index_of(d.key);
+    if (proxy >= 0) {
+      take_proxy();
+      show_proxy(proxy);
+      auto key = d.key.substr(d.key.find('.') + 1);
+      for (auto [name, widget] :
+           std::initializer_list<std::pair<const char*, QWidget*>>{
+               {"name", name_},
+               {"host", host_},
+               {"port", port_},
+               {"login", login_},
+               {"password", password_}})
+        if (key == name)
+          field = widget;
+    } else if (auto rule = rule_index(d.key); rule >= 0) {
       rules_->focus_rule(rule);
       field = rules_->programs_field();
     }

@@ -1,7 +1,8 @@
 #pragma once
 
-// The Settings tab: the proxy, its login, the rules, the log
-// level and start-at-login. Edits are checked by the config's own
+// The Settings tab: the proxies (one, or several chosen from a list, each
+// with a name rules refer to), their logins, the rules, the log level and
+// start-at-login. Edits are checked by the config's own
 // validator before anything is written (the same messages as `drover config
 // check`), then the whole file is handed to the engine, which writes it
 // atomically; its config watcher applies it (hot reload).
@@ -58,6 +59,10 @@ Q_SIGNALS:
 
 private:
   void fill(const config::settings& s);
+  /// The proxies: the chosen one's fields in the form, the others kept.
+  void show_proxy(int index);
+  void take_proxy();
+  void refresh_proxy_choice();
   void save();
   void refuse(const QString& message, QWidget* field);
 
@@ -65,6 +70,13 @@ private:
   config::settings pending_; // handed to the engine, not yet confirmed
   bool good_ = false;
   QString path_;
+  std::vector<config::proxy_settings> proxies_; // as edited
+  int shown_proxy_ = 0;
+  bool filling_proxy_ = false;
+  QComboBox* proxy_choice_;
+  QPushButton* add_proxy_;
+  QPushButton* remove_proxy_;
+  QLineEdit* name_;
   QLineEdit* host_;
   QSpinBox* port_;
   QComboBox* type_;

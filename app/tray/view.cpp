@@ -24,8 +24,10 @@ icon icon_for(const engine_event& last, const stats_snapshot& stats) {
     case engine_state::paused:
       return icon::idle;
     case engine_state::active:
-      // Yellow too when voice cannot go through the proxy (TCP only).
-      return stats.no_traffic || last.tcp_only ? icon::warning : icon::active;
+      // Yellow too when voice cannot go through the proxy (TCP only), or
+      // one of several proxies cannot be used.
+      return stats.no_traffic || last.tcp_only || last.degraded ? icon::warning
+                                                                : icon::active;
     case engine_state::starting:
     case engine_state::reconnecting:
       return icon::warning;
@@ -85,6 +87,7 @@ std::string state_text(const engine_event& last, const stats_snapshot& stats) {
     case engine_state::active:
       return stats.no_traffic ? "Active (no traffic)"
              : last.tcp_only  ? "Active (TCP only: no voice)"
+             : last.degraded  ? "Active (a proxy cannot be used)"
                               : "Active";
     case engine_state::reconnecting:
       return last.attempt > 0

@@ -48,6 +48,8 @@ std::optional<engine_event> event_of(const QJsonObject& o) {
   e.reason = o.value("reason").toString().toStdString();
   e.attempt = static_cast<uint32_t>(number(o, "attempt"));
   e.tcp_only = o.value("tcp_only").toBool(false);
+  e.degraded = o.value("degraded").toBool(false);
+  e.proxy = o.value("proxy").toString().toStdString();
   e.time = timestamp_of(o.value("time").toString());
   return e;
 }
@@ -133,6 +135,7 @@ std::optional<status_reply> parse_status(const QByteArray& json,
     flow_row row;
     row.process = f.value("process").toString();
     row.rule = f.value("rule").toString();
+    row.proxy = f.value("proxy").toString();
     row.pid = static_cast<uint32_t>(number(f, "pid"));
     row.protocol = f.value("protocol").toString();
     row.destination = f.value("destination").toString();
@@ -141,6 +144,25 @@ std::optional<status_reply> parse_status(const QByteArray& json,
     row.age_seconds = number(f, "age_seconds");
     r.flows.push_back(std::move(row));
   }
+  auto proxies = o->value("proxies").toArray();
+  if (proxies.size() > 1)
+    for (const auto& item : proxies) {
+      auto p = item.toObject();
+      auto where = QStringLiteral("%1:%2")
+                       .arg(p.value("host").toString())
+                       .arg(number(p, "port"));
+      auto name = p.value("name").toString();
+      auto line = (name.isEmpty() ? where
+                                  : QStringLiteral("%1 (%2)").arg(name, where))
+                  + QStringLiteral(": ") + p.value("state").toString();
+      if (p.value("tcp_only").toBool(false))
+        line += QStringLiteral(", TCP only (no voice)");
+      if (auto attempt = number(p, "attempt"); attempt > 0)
+        line += QStringLiteral(", attempt %1").arg(attempt);
+      if (auto why = p.value("reason").toString(); !why.isEmpty())
+        line += QStringLiteral(" (%1)").arg(why);
+      r.proxies.push_back(line);
+    }
   return r;
 }
 

@@ -9,6 +9,7 @@
 
 #include <QByteArray>
 #include <QString>
+#include <QStringList>
 
 #include "messages/types.hpp"
 
@@ -28,6 +29,7 @@ std::optional<wire_line> parse_line(const QByteArray& line, QString* error);
 struct flow_row {
   QString process; // empty when unknown
   QString rule;    // the rule that made it a target; empty when unknown
+  QString proxy;   // the proxy it goes through (several proxies); or empty
   uint32_t pid = 0;
   QString protocol; // "tcp" or "udp"
   QString destination;
@@ -41,6 +43,8 @@ struct status_reply {
   engine_event last;
   stats_snapshot stats;
   std::vector<flow_row> flows;
+  /// With several proxies, one line each: "home (192.0.2.1:1080): up".
+  QStringList proxies;
   QString config_path;
   QString log_path;
   bool trace = false;

@@ -28,10 +28,10 @@ TEST(config_diff, each_section_is_told_apart) {
   config::settings a;
   EXPECT_FALSE(diff(a, a).settings) << "no change, nothing to send";
   auto b = a;
-  b.proxy.port = 1081;
+  b.proxies[0].port = 1081;
   auto c = diff(a, b);
   ASSERT_TRUE(c.settings);
-  EXPECT_EQ(c.settings->proxy.port, 1081);
+  EXPECT_EQ(c.settings->proxies[0].port, 1081);
   EXPECT_TRUE(c.proxy_changed);
   EXPECT_FALSE(c.targets_changed || c.rules_changed || c.skip_changed
                || c.ui_changed || c.engine_changed);
@@ -151,9 +151,9 @@ class config_store_test : public test::caf_fixture {
 protected:
   config_store_test() {
     config::settings s;
-    s.proxy.auth = true;
-    s.proxy.login = "alice";
-    s.proxy.password = "s3cret";
+    s.proxies[0].auth = true;
+    s.proxies[0].login = "alice";
+    s.proxies[0].password = "s3cret";
     config::config_file file{path};
     EXPECT_EQ(file.save(s), "");
     auto sup
@@ -183,7 +183,7 @@ TEST_F(config_store_test, a_valid_config_is_written_as_sent_and_applied_once) {
   EXPECT_EQ(read(path), text) << "written as sent, comments and all";
   ASSERT_EQ(said->changes.size(), 1u);
   EXPECT_TRUE(said->changes[0].proxy_changed);
-  EXPECT_EQ(said->changes[0].settings->proxy.port, 1081);
+  EXPECT_EQ(said->changes[0].settings->proxies[0].port, 1081);
   // The file watch sees the write: the same text, nothing more to apply.
   self->send(store, atom::reload_v);
   advance(config_watcher_state::quiet_time + 50ms);

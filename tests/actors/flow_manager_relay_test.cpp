@@ -65,7 +65,7 @@ protected:
     fc.policy = flow_policy::both(new_flow_policy::refuse);
     aut = sys.spawn(flow_manager, capture.get(), fc);
     relay = sys.spawn(recording_relay, record);
-    self->send(aut, atom::internal_v, relay);
+    self->send(aut, atom::internal_v, relay, 0u);
     sched.run();
   }
 

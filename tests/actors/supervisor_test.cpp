@@ -59,8 +59,8 @@ protected:
         crash_dir(fs::temp_directory_path()
                   / ("drover-sup-" + std::to_string(::getpid()))) {
     fs::remove_all(crash_dir);
-    settings.proxy.host = "proxy.test";
-    settings.proxy.port = 1080;
+    settings.proxies[0].host = "proxy.test";
+    settings.proxies[0].port = 1080;
     settings.rules[0].apps = {"no-such-program-here"};
   }
 
@@ -262,7 +262,7 @@ TEST_F(supervisor_test, a_proxy_that_moved_is_followed_to_its_new_address) {
   ASSERT_EQ(current().state, engine_state::active);
   sc->names["proxy.test"] = "10.0.0.2";
   sc->verdicts = {probe_verdict::unreachable}; // at 10.0.0.1
-  self->send(sup, atom::check_v, std::string{"connection refused"});
+  self->send(sup, atom::check_v, std::string{"connection refused"}, 0u);
   sched.run();
   EXPECT_EQ(current().state, engine_state::active) << current().reason;
   EXPECT_EQ(sc->captures, 2) << "a new capture that excludes the new address";
@@ -425,7 +425,7 @@ TEST_F(supervisor_test, no_traffic_without_targets_is_not_a_warning) {
 TEST_F(supervisor_test, a_new_proxy_in_the_config_restarts_onto_it) {
   start();
   auto next = settings;
-  next.proxy.port = 1081;
+  next.proxies[0].port = 1081;
   self->send(sup, diff(settings, next));
   sched.run();
   EXPECT_EQ(sc->captures, 2);
@@ -441,7 +441,7 @@ TEST_F(supervisor_test, the_guard_holds_from_start_to_stop_across_restarts) {
   ASSERT_EQ(sc->guards, 1);
   auto first = sc->guard;
   auto next = settings;
-  next.proxy.port = 1081;
+  next.proxies[0].port = 1081;
   self->send(sup, diff(settings, next));
   sched.run();
   EXPECT_EQ(sc->captures, 2);
@@ -502,7 +502,7 @@ TEST_F(supervisor_test, a_restart_waits_until_the_old_capture_is_gone) {
   self->send(sup, atom::add_v, borrower);
   sched.run();
   auto next = settings;
-  next.proxy.port = 1081;
+  next.proxies[0].port = 1081;
   self->send(sup, diff(settings, next));
   sched.run();
   EXPECT_EQ(sc->captures, 1) << "opened while the old session lives";

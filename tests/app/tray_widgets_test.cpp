@@ -70,8 +70,8 @@ W* field(QWidget& page, const char* name) {
 
 QByteArray valid_config() {
   config::settings s;
-  s.proxy.host = "10.0.0.1";
-  s.proxy.port = 1080;
+  s.proxies[0].host = "10.0.0.1";
+  s.proxies[0].port = 1080;
   return QByteArray::fromStdString(config::serialize(s));
 }
 
@@ -100,7 +100,7 @@ TEST(tray_settings, refuses_a_bad_host_with_the_validators_words) {
   EXPECT_EQ(saves.count(), 0);
   // The same words as `drover config check` for the same value.
   config::settings s;
-  s.proxy.host = "proxy host!";
+  s.proxies[0].host = "proxy host!";
   auto expected = config::parse(config::serialize(s), "x");
   ASSERT_FALSE(expected.ok());
   EXPECT_EQ(field<QLabel>(page, "settings_message")->text().toStdString(),
@@ -142,17 +142,74 @@ TEST(tray_settings, a_valid_form_becomes_a_whole_valid_file) {
   auto text = saves.at(0).at(0).toByteArray().toStdString();
   auto parsed = config::parse(text, "saved");
   ASSERT_TRUE(parsed.ok()) << config::to_string(parsed.errors);
-  EXPECT_EQ(parsed.value->proxy.host, "proxy.example.net");
-  EXPECT_EQ(parsed.value->proxy.port, 9050);
-  EXPECT_TRUE(parsed.value->proxy.auth);
-  EXPECT_EQ(parsed.value->proxy.password, "s3cret");
-  EXPECT_EQ(parsed.value->proxy.type, config::proxy_type::http);
-  EXPECT_FALSE(parsed.value->proxy.connect_by_name);
+  EXPECT_EQ(parsed.value->proxies[0].host, "proxy.example.net");
+  EXPECT_EQ(parsed.value->proxies[0].port, 9050);
+  EXPECT_TRUE(parsed.value->proxies[0].auth);
+  EXPECT_EQ(parsed.value->proxies[0].password, "s3cret");
+  EXPECT_EQ(parsed.value->proxies[0].type, config::proxy_type::http);
+  EXPECT_FALSE(parsed.value->proxies[0].connect_by_name);
   ASSERT_EQ(parsed.value->rules.size(), 1u);
   EXPECT_EQ(parsed.value->rules[0].apps,
             (std::vector<std::string>{"Discord", "vesktop"}));
   page.saved(true, {});
-  EXPECT_EQ(page.current().proxy.host, "proxy.example.net");
+  EXPECT_EQ(page.current().proxies[0].host, "proxy.example.net");
+}
+
+// Several proxies: one is added (both get names, which rules choose by),
+// a rule is sent through it, a mistake in it is shown on its fields, and
+// the file has both.
+TEST(tray_settings, a_second_proxy_is_added_and_a_rule_goes_through_it) {
+  app();
+  settings_page page;
+  page.load(valid_config(), "/x/config.toml");
+  QSignalSpy saves{&page, &settings_page::save_requested};
+  auto* choice = field<QComboBox>(page, "proxy_choice");
+  auto* through = field<QComboBox>(page, "rule_proxy");
+  EXPECT_EQ(choice->count(), 1);
+  EXPECT_TRUE(through->isHidden()) << "one proxy: nothing to choose";
+  EXPECT_FALSE(field<QPushButton>(page, "proxy_remove")->isEnabled());
+  field<QPushButton>(page, "proxy_add")->click();
+  ASSERT_EQ(choice->count(), 2);
+  EXPECT_EQ(choice->currentIndex(), 1);
+  EXPECT_EQ(choice->itemText(0), "proxy 1");
+  EXPECT_EQ(field<QLineEdit>(page, "proxy_name")->text(), "proxy 2");
+  field<QLineEdit>(page, "proxy_name")->setText("work");
+  Q_EMIT field<QLineEdit>(page, "proxy_name")->editingFinished();
+  EXPECT_EQ(choice->itemText(1), "work");
+  EXPECT_FALSE(through->isHidden());
+  ASSERT_EQ(through->count(), 2);
+  through->setCurrentIndex(1);
+  // Its host is still empty: refused, and shown on the second proxy.
+  choice->setCurrentIndex(0);
+  field<QPushButton>(page, "save_settings")->click();
+  EXPECT_EQ(saves.count(), 0);
+  EXPECT_EQ(choice->currentIndex(), 1);
+  EXPECT_TRUE(field<QLabel>(page, "settings_message")
+                  ->text()
+                  .contains("proxy[1].host"));
+  field<QLineEdit>(page, "proxy_host")->setText("192.0.2.2");
+  field<QSpinBox>(page, "proxy_port")->setValue(3128);
+  field<QPushButton>(page, "save_settings")->click();
+  ASSERT_EQ(saves.count(), 1);
+  auto parsed
+      = config::parse(saves.at(0).at(0).toByteArray().toStdString(), "saved");
+  ASSERT_TRUE(parsed.ok()) << config::to_string(parsed.errors);
+  ASSERT_EQ(parsed.value->proxies.size(), 2u);
+  EXPECT_EQ(parsed.value->proxies[0].name, "proxy 1");
+  EXPECT_EQ(parsed.value->proxies[0].host, "10.0.0.1");
+  EXPECT_EQ(parsed.value->proxies[1].name, "work");
+  EXPECT_EQ(parsed.value->proxies[1].port, 3128);
+  EXPECT_EQ(parsed.value->rules.at(0).proxy, "work");
+  // Removed again: its rule goes through the first.
+  field<QPushButton>(page, "proxy_remove")->click();
+  EXPECT_EQ(choice->count(), 1);
+  field<QPushButton>(page, "save_settings")->click();
+  ASSERT_EQ(saves.count(), 2);
+  parsed
+      = config::parse(saves.at(1).at(0).toByteArray().toStdString(), "saved");
+  ASSERT_TRUE(parsed.ok()) << config::to_string(parsed.errors);
+  EXPECT_EQ(parsed.value->proxies.size(), 1u);
+  EXPECT_EQ(parsed.value->rules.at(0).proxy, "");
 }
 
 // The rules: added, edited, moved up, saved in order; a rule that matches
@@ -256,6 +313,25 @@ TEST(tray_window, the_timeline_shows_restarts_and_reconnect_attempts) {
   EXPECT_EQ(timeline->topLevelItem(1)->text(2).toStdString(), restart.reason);
   w.clear_events();
   EXPECT_EQ(timeline->topLevelItemCount(), 0);
+}
+
+// Several proxies: the Status tab has a line for each; one proxy, none.
+TEST(tray_window, each_of_several_proxies_has_a_line_in_the_status) {
+  app();
+  main_window w{"drover"};
+  auto* proxies = w.findChild<QLabel*>("status_proxies");
+  ASSERT_NE(proxies, nullptr);
+  status_reply s;
+  s.proxies
+      = QStringList{"home (192.0.2.1:1080): up",
+                    "work (192.0.2.2:3128): failed (authentication rejected)"};
+  w.show_status(s);
+  EXPECT_FALSE(proxies->isHidden());
+  EXPECT_EQ(proxies->text().toStdString(),
+            "home (192.0.2.1:1080): up\nwork (192.0.2.2:3128): failed "
+            "(authentication rejected)");
+  w.show_status(status_reply{});
+  EXPECT_TRUE(proxies->isHidden());
 }
 
 // The banner names the broken file's place and goes away when it is fixed.

@@ -112,6 +112,53 @@ TEST(tray_wire, reads_back_a_status_with_flows) {
   EXPECT_EQ(status->flows[0].bytes_out, 2000u);
 }
 
+// Several proxies: a line for each in the window, each flow's proxy, and
+// the events that say one cannot be used.
+TEST(tray_wire, several_proxies_each_have_a_line_and_flows_name_theirs) {
+  engine_status st;
+  st.last.state = engine_state::active;
+  st.last.degraded = true;
+  st.proxies = {{"home", "192.0.2.1", 1080, "up", false, 0, ""},
+                {"work", "192.0.2.2", 3128, "reconnecting", false, 2,
+                 "TCP connect: Connection refused"}};
+  flow_descriptor f;
+  f.protocol = 6;
+  f.rule = "browser";
+  f.proxy = "work";
+  f.started = caf::make_timestamp();
+  auto status = parse_status(
+      QByteArray::fromStdString(render_status(st, {f}, true, "/x/c.toml")),
+      nullptr);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->last.degraded);
+  ASSERT_EQ(status->proxies.size(), 2);
+  EXPECT_EQ(status->proxies[0], "home (192.0.2.1:1080): up");
+  EXPECT_EQ(status->proxies[1], "work (192.0.2.2:3128): reconnecting, attempt "
+                                "2 (TCP connect: Connection refused)");
+  ASSERT_EQ(status->flows.size(), 1u);
+  EXPECT_EQ(status->flows[0].proxy, "work");
+  // One proxy: no lines (the state says it all).
+  st.proxies.resize(1);
+  status = parse_status(
+      QByteArray::fromStdString(render_status(st, {}, true, "/x/c.toml")),
+      nullptr);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->proxies.isEmpty());
+  // An event about one proxy keeps its name.
+  engine_event e;
+  e.kind = event_kind::reconnect_attempt;
+  e.state = engine_state::active;
+  e.degraded = true;
+  e.proxy = "work";
+  e.attempt = 2;
+  auto line
+      = parse_line(QByteArray::fromStdString(render_event(e, true)), nullptr);
+  ASSERT_TRUE(line);
+  ASSERT_TRUE(line->event);
+  EXPECT_EQ(line->event->proxy, "work");
+  EXPECT_TRUE(line->event->degraded);
+}
+
 TEST(tray_wire, refuses_what_the_engine_never_sends) {
   QString error;
   EXPECT_FALSE(parse_line("not json", &error));

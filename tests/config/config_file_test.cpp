@@ -66,7 +66,7 @@ TEST_F(config_file_test, loads_a_good_file) {
   auto r = f.load();
   EXPECT_EQ(r.outcome, config_file::status::loaded);
   EXPECT_TRUE(f.has_good());
-  EXPECT_EQ(f.current().proxy.port, 1080);
+  EXPECT_EQ(f.current().proxies[0].port, 1080);
 }
 
 TEST_F(config_file_test, broken_file_keeps_the_last_good_config) {
@@ -78,13 +78,13 @@ TEST_F(config_file_test, broken_file_keeps_the_last_good_config) {
   EXPECT_EQ(r.outcome, config_file::status::invalid);
   ASSERT_FALSE(r.errors.empty());
   EXPECT_EQ(r.errors[0].line, 3u);
-  EXPECT_EQ(f.current().proxy.port, 1080) << "last good config replaced";
+  EXPECT_EQ(f.current().proxies[0].port, 1080) << "last good config replaced";
   write("[proxy]\nport = 99999\n");
   EXPECT_EQ(f.load().outcome, config_file::status::invalid);
-  EXPECT_EQ(f.current().proxy.port, 1080);
+  EXPECT_EQ(f.current().proxies[0].port, 1080);
   write("[proxy]\nport = 1082\n");
   EXPECT_EQ(f.load().outcome, config_file::status::loaded);
-  EXPECT_EQ(f.current().proxy.port, 1082);
+  EXPECT_EQ(f.current().proxies[0].port, 1082);
 }
 
 TEST_F(config_file_test, broken_file_without_a_good_one_gives_defaults) {
@@ -107,9 +107,9 @@ TEST_F(config_file_test, missing_file) {
 TEST_F(config_file_test, save_writes_a_file_that_loads_back) {
   config_file f{dir_ / "sub" / "config.toml"};
   settings s;
-  s.proxy.auth = true;
-  s.proxy.login = "alice";
-  s.proxy.password = "pw";
+  s.proxies[0].auth = true;
+  s.proxies[0].login = "alice";
+  s.proxies[0].password = "pw";
   ASSERT_EQ(f.save(s), "");
   config_file again{f.path()};
   ASSERT_EQ(again.load().outcome, config_file::status::loaded);
@@ -164,7 +164,7 @@ TEST_F(config_file_test, killed_midway_leaves_the_old_file_whole) {
   const std::string old_text = serialize(settings{});
   write(old_text);
   settings next;
-  next.proxy.port = 4242;
+  next.proxies[0].port = 4242;
   next.rules[0].apps.assign(2000, "SomeLongProcessName.exe");
   auto new_text = serialize(next);
   auto target = path_;

@@ -63,6 +63,7 @@ TEST(config_fields, the_docs_list_exactly_the_keys_of_each_section) {
 // agree for every key.
 TEST(config_fields, every_key_on_its_own_makes_the_settings_differ) {
   std::map<std::string, std::string> changed = {
+      {"proxy.name", "\"home\""},
       {"proxy.host", "\"other.example\""},
       {"proxy.port", "1081"},
       // (a login and a password come with it: the section's own check)
@@ -80,6 +81,8 @@ TEST(config_fields, every_key_on_its_own_makes_the_settings_differ) {
       {"rule.children", "true"},
       {"rule.action", "\"block\""},
       {"rule.fallback", "\"direct\""},
+      // (the proxy it names comes with it)
+      {"rule.proxy", "\"home\"\n[proxy]\nname = \"home\""},
       {"targets.when_not_proxying", "\"direct\""},
       {"skip.extra_skip_cidrs", "[\"10.0.0.0/8\"]"},
       {"skip.multicast", "false"},

@@ -32,13 +32,13 @@ diagnostic single_error(const std::string& text) {
 TEST(config_defaults, empty_file_gives_every_default) {
   auto s = parse_ok("");
   EXPECT_EQ(s.version, 2);
-  EXPECT_EQ(s.proxy.host, "95.165.72.59");
-  EXPECT_EQ(s.proxy.port, 12334);
-  EXPECT_FALSE(s.proxy.auth);
-  EXPECT_EQ(s.proxy.login, "");
-  EXPECT_EQ(s.proxy.password, "");
-  EXPECT_EQ(s.proxy.udp_associate_timeout, 5s);
-  EXPECT_EQ(s.proxy.tcp_connect_timeout, 10s);
+  EXPECT_EQ(s.proxies[0].host, "95.165.72.59");
+  EXPECT_EQ(s.proxies[0].port, 12334);
+  EXPECT_FALSE(s.proxies[0].auth);
+  EXPECT_EQ(s.proxies[0].login, "");
+  EXPECT_EQ(s.proxies[0].password, "");
+  EXPECT_EQ(s.proxies[0].udp_associate_timeout, 5s);
+  EXPECT_EQ(s.proxies[0].tcp_connect_timeout, 10s);
   ASSERT_EQ(s.rules.size(), 1u);
   EXPECT_EQ(s.rules[0].name, "Discord");
   EXPECT_EQ(s.rules[0].apps,
@@ -118,13 +118,13 @@ tcp_idle_timeout = "10m"
 udp_idle_timeout = "90s"
 max_flows = 1000
 )");
-  EXPECT_EQ(s.proxy.host, "proxy.example.org");
-  EXPECT_EQ(s.proxy.port, 1080);
-  EXPECT_TRUE(s.proxy.auth);
-  EXPECT_EQ(s.proxy.login, "alice");
-  EXPECT_EQ(s.proxy.password, "s3cret");
-  EXPECT_EQ(s.proxy.udp_associate_timeout, 2s);
-  EXPECT_EQ(s.proxy.tcp_connect_timeout, 500ms);
+  EXPECT_EQ(s.proxies[0].host, "proxy.example.org");
+  EXPECT_EQ(s.proxies[0].port, 1080);
+  EXPECT_TRUE(s.proxies[0].auth);
+  EXPECT_EQ(s.proxies[0].login, "alice");
+  EXPECT_EQ(s.proxies[0].password, "s3cret");
+  EXPECT_EQ(s.proxies[0].udp_associate_timeout, 2s);
+  EXPECT_EQ(s.proxies[0].tcp_connect_timeout, 500ms);
   // A version 1 file: its list of programs is now the first rule.
   ASSERT_EQ(s.rules.size(), 1u);
   EXPECT_EQ(s.rules[0].apps,
@@ -154,10 +154,10 @@ max_flows = 1000
 
 TEST(config_parse, round_trips_through_serialize) {
   settings s;
-  s.proxy.host = "10.1.2.3";
-  s.proxy.auth = true;
-  s.proxy.login = "bob";
-  s.proxy.password = "p\"a\\ss\tw\x01rd";
+  s.proxies[0].host = "10.1.2.3";
+  s.proxies[0].auth = true;
+  s.proxies[0].login = "bob";
+  s.proxies[0].password = "p\"a\\ss\tw\x01rd";
   s.rules = {discord_rule(), discord_rule()};
   s.rules[0].apps = {"Discord.exe", "Disc*?"};
   s.rules[1].name = "";

@@ -152,7 +152,7 @@ extra_skip_cidrs = ["10.0.0.0/8"]
                                                  "Vesktop.exe", "vesktop"}));
   EXPECT_EQ(rule.action, rule_action::proxy);
   EXPECT_EQ(old_settings.targets.when_not_proxying, not_proxying::direct);
-  EXPECT_EQ(old_settings.proxy.host, "10.0.0.1");
+  EXPECT_EQ(old_settings.proxies[0].host, "10.0.0.1");
   EXPECT_EQ(old_settings.skip.extra_skip_cidrs.size(), 1u);
 
   // Written out: version 2, the rule, no trace of the old keys; read back,

@@ -77,7 +77,7 @@ TEST_F(engine_e2e, the_kernel_redirects_tcp_to_a_privileged_port) {
   auto mangle = sh_output(w->app.exec("iptables-save -t mangle"));
   EXPECT_EQ(mangle.find("DROVER"), std::string::npos) << "removed: " << mangle;
   auto rules = sh_output(w->app.exec("ip rule show"));
-  EXPECT_EQ(rules.find("0x44520002"), std::string::npos) << rules;
+  EXPECT_EQ(rules.find("0x44520008"), std::string::npos) << rules;
   EXPECT_EQ(sh_output(w->app.exec("ip route show table 17490")), "");
 }
 

@@ -285,7 +285,9 @@ TEST_F(leak_harness, a_deleted_policy_route_while_a_target_talks) {
   start_talking();
   auto mark = events->mark();
   auto from = c->output().size();
-  ASSERT_EQ(sh(w->app.exec("ip rule del fwmark 0x44520002 lookup 17490")), 0);
+  ASSERT_EQ(
+      sh(w->app.exec("ip rule del fwmark 0x44520008/0xfffffff8 lookup 17490")),
+      0);
   ASSERT_TRUE(events->wait(reason("put the capture back in place"), 5s, mark))
       << events->output();
   wait_proxied(*c, from);

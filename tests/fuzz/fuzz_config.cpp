@@ -47,11 +47,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto seen = parse(hidden, "fuzz.toml");
   if (!seen.ok())
     std::abort();
-  if (!settings.proxy.password.empty()
-      && seen.value->proxy.password != password_placeholder)
+  if (seen.value->proxies.size() != settings.proxies.size())
     std::abort();
-  auto kept
-      = parse(keep_password(hidden, settings.proxy.password), "fuzz.toml");
+  for (size_t i = 0; i < settings.proxies.size(); ++i)
+    if (!settings.proxies[i].password.empty()
+        && seen.value->proxies[i].password != password_placeholder)
+      std::abort();
+  auto kept = parse(keep_password(hidden, settings.proxies), "fuzz.toml");
   if (!kept.ok() || !(*kept.value == settings))
     std::abort();
   return 0;

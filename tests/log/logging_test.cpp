@@ -113,9 +113,9 @@ TEST(redact, escaped_forms_of_a_secret_go_too) {
   const std::string secret = "p\"w\\d\x01\tx\x7f";
   log::set_secrets({secret});
   config::settings s;
-  s.proxy.auth = true;
-  s.proxy.login = "someone";
-  s.proxy.password = secret;
+  s.proxies[0].auth = true;
+  s.proxies[0].login = "someone";
+  s.proxies[0].password = secret;
   auto toml = config::serialize(s);
   ASSERT_EQ(toml.find(secret), std::string::npos) << "escaped in TOML";
   std::string json;

@@ -115,9 +115,10 @@ TEST(linux_rules, install_text_is_one_chain_in_raw_output) {
             "--queue-num 3\n"
             "-A DROVER -p icmp --icmp-type port-unreachable -j NFQUEUE "
             "--queue-num 3 --queue-bypass\n"
-            "-A DROVER -p tcp --tcp-flags RST RST -m mark ! --mark 1146290183 "
+            "-A DROVER -p tcp --tcp-flags RST RST -m mark ! --mark "
+            "1146290176/4294967288 "
             "-j NFQUEUE --queue-num 3 --queue-bypass\n"
-            "-A DROVER -m mark ! --mark 1146290183 -j RETURN\n"
+            "-A DROVER -m mark ! --mark 1146290176/4294967288 -j RETURN\n"
             "-A DROVER -d 127.0.0.0/8 -j RETURN\n"
             "-A DROVER -d 203.0.113.9/32 -j RETURN\n"
             "-A DROVER -d 255.255.255.255/32 -j RETURN\n"
@@ -135,7 +136,7 @@ TEST(linux_rules, install_text_is_one_chain_in_raw_output) {
         has(iptables_install(p, ""), std::string{proto} + " --queue-num 3\n"))
         << "fail closed: without Drover the targets' traffic must not leak";
   auto v6 = ip6tables_install(p, "");
-  EXPECT_TRUE(has(v6, "-m mark ! --mark 1146290183 -j RETURN"));
+  EXPECT_TRUE(has(v6, "-m mark ! --mark 1146290176/4294967288 -j RETURN"));
   EXPECT_TRUE(has(v6, "-p tcp -j NFQUEUE --queue-num 3"));
 }
 
@@ -164,7 +165,7 @@ TEST(linux_rules, with_a_redirect_tcp_goes_to_nat_and_only_udp_is_queued) {
             "*nat\n"
             ":DROVER - [0:0]\n"
             "-I OUTPUT 1 -j DROVER\n"
-            "-A DROVER -m mark ! --mark 1146290183 -j RETURN\n"
+            "-A DROVER -m mark ! --mark 1146290176/4294967288 -j RETURN\n"
             "-A DROVER -d 127.0.0.0/8 -j RETURN\n"
             "-A DROVER -d 203.0.113.9/32 -j RETURN\n"
             "-A DROVER -d 255.255.255.255/32 -j RETURN\n"
@@ -311,7 +312,7 @@ TEST(linux_rules, with_tproxy_udp_goes_to_mangle_and_nothing_is_queued) {
             ":DROVER_IN - [0:0]\n"
             "-I OUTPUT 1 -j DROVER\n"
             "-I PREROUTING 1 -j DROVER_IN\n"
-            "-A DROVER -m mark ! --mark 1146290183 -j RETURN\n"
+            "-A DROVER -m mark ! --mark 1146290176/4294967288 -j RETURN\n"
             "-A DROVER -d 127.0.0.0/8 -j RETURN\n"
             "-A DROVER -d 203.0.113.9/32 -j RETURN\n"
             "-A DROVER -d 255.255.255.255/32 -j RETURN\n"
@@ -319,7 +320,7 @@ TEST(linux_rules, with_tproxy_udp_goes_to_mangle_and_nothing_is_queued) {
             "-A DROVER -d 224.0.0.0/4 -j RETURN\n"
             "-A DROVER -d 192.168.0.0/16 -j RETURN\n"
             "-A DROVER -p udp --dport 67:68 -j RETURN\n"
-            "-A DROVER -p udp -j MARK --set-mark 1146224642\n"
+            "-A DROVER -p udp -j MARK --set-xmark 1146224642/4294967288\n"
             "-A DROVER_IN -i lo -p udp -m mark --mark 1146224642 -j TPROXY "
             "--on-port 1022 --on-ip 127.0.0.1 --tproxy-mark 1146224642\n"
             "COMMIT\n");
@@ -340,15 +341,51 @@ TEST(linux_rules, with_tproxy_udp_goes_to_mangle_and_nothing_is_queued) {
 }
 
 TEST(linux_rules, the_policy_rule_is_read_from_ip_output) {
-  auto rules = std::string{"0:\tfrom all lookup local\n"
-                           "17490:\tfrom all fwmark 0x44520002 lookup 17490\n"
-                           "32766:\tfrom all lookup main\n"
-                           "32767:\tfrom all lookup default\n"};
-  EXPECT_EQ(policy_rules_present(rules, 0x44520002, 17490), 1u);
-  EXPECT_EQ(policy_rules_present(rules, 0x44520003, 17490), 0u);
-  EXPECT_EQ(policy_rules_present(rules, 0x44520002, 17491), 0u);
-  EXPECT_EQ(policy_rules_present(rules + rules, 0x44520002, 17490), 2u);
-  EXPECT_EQ(policy_rules_present("", 0x44520002, 17490), 0u);
+  // The UDP mark's low bits are the proxy's index: the rule has a mask.
+  auto rules = std::string{
+      "0:\tfrom all lookup local\n"
+      "17490:\tfrom all fwmark 0x44520008/0xfffffff8 lookup 17490\n"
+      "17490:\tfrom all fwmark 0x44520002 lookup 17490\n" // an old engine's
+      "32766:\tfrom all lookup main\n"
+      "32767:\tfrom all lookup default\n"};
+  EXPECT_EQ(policy_rules_present(rules, 0x44520008, 17490), 1u);
+  EXPECT_EQ(policy_rules_present(rules, 0x44520010, 17490), 0u);
+  EXPECT_EQ(policy_rules_present(rules, 0x44520008, 17491), 0u);
+  EXPECT_EQ(policy_rules_present(rules + rules, 0x44520008, 17490), 2u);
+  EXPECT_EQ(policy_rules_present("", 0x44520008, 17490), 0u);
+}
+
+// Several proxies: each one's targets (target mark + its index) go to its
+// own relay, TCP by nat, UDP by the mangle mark's low bits.
+TEST(linux_rules, each_proxys_targets_go_to_its_own_relay) {
+  auto p = linux_defaults();
+  p.target_mark = 0x44530000;
+  p.redirect_port = 1023;
+  p.tproxy_port = 1022;
+  p.more_proxies = {{1021, 1020}, {1019, 1018}};
+  p.udp_mark = 0x44520008;
+  p.route_table = 17490;
+  p.skip.other_proxies = {ipv4_address{0xc0000202}};
+  auto nat = iptables_nat_install(p, "");
+  EXPECT_TRUE(has(nat, "-A DROVER -d 192.0.2.2/32 -j RETURN\n")) << nat;
+  EXPECT_TRUE(has(nat, "-A DROVER -p tcp -m mark --mark 1146290177 -j "
+                       "REDIRECT --to-ports 1021\n"
+                       "-A DROVER -p tcp -m mark --mark 1146290178 -j "
+                       "REDIRECT --to-ports 1019\n"
+                       "-A DROVER -p tcp -j REDIRECT --to-ports 1023\n"))
+      << nat;
+  auto mangle = iptables_mangle_install(p, "");
+  EXPECT_TRUE(has(mangle, "-j MARK --set-xmark 1146224648/4294967288\n"))
+      << mangle;
+  for (auto [mark, port] :
+       {std::pair{1146224648u, 1022}, {1146224649u, 1020}, {1146224650u, 1018}})
+    EXPECT_TRUE(has(mangle, "-m mark --mark " + std::to_string(mark)
+                                + " -j TPROXY --on-port "
+                                + std::to_string(port)))
+        << mangle;
+  auto raw = iptables_install(p, "");
+  EXPECT_TRUE(has(raw, "-m mark ! --mark 1146290176/4294967288 -j RETURN"))
+      << raw;
 }
 
 TEST(linux_rules, one_save_of_every_table_is_split_by_table) {

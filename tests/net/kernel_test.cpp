@@ -189,7 +189,8 @@ TEST(kernel, iptables_rules_install_replace_check_and_remove) {
   EXPECT_TRUE(capture::save_output_has_chain(v4, "DROVER")) << v4;
   EXPECT_NE(v4.find("-A OUTPUT -j DROVER"), std::string::npos) << v4;
   EXPECT_NE(v4.find("NFQUEUE --queue-num 7"), std::string::npos) << v4;
-  EXPECT_NE(v4.find("--mark 0x44530007"), std::string::npos) << v4;
+  // Every proxy's target mark: the low bits are the proxy's index.
+  EXPECT_NE(v4.find("--mark 0x44530000/0xfffffff8"), std::string::npos) << v4;
   // The watchdog's check against what the kernel really holds.
   EXPECT_TRUE(capture::rules_intact(v4, install, "DROVER")) << v4;
   ASSERT_EQ(restore("ip6tables-restore",

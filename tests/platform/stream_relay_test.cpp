@@ -477,8 +477,8 @@ TEST_F(stream_relay_test, progress_is_reported_while_bytes_move) {
 
 namespace {
 
-constexpr uint32_t target_mark = 0x1234;
-constexpr uint32_t udp_mark = 0x44520002;
+constexpr uint32_t target_mark = 0x1230;
+constexpr uint32_t udp_mark = 0x44520008;
 
 class datagram_relay_test : public stream_relay_test {
 protected:

@@ -99,7 +99,7 @@ protected:
     std::string error;
     std::vector<std::string> missing;
     ASSERT_TRUE(marker->set_rules(
-        compile_rules(list, drover::config::not_proxying::block, missing),
+        compile_rules(list, drover::config::not_proxying::block, {}, missing),
         error))
         << error;
     ASSERT_TRUE(marker->set_users(uids, error)) << error;
@@ -316,12 +316,12 @@ TEST_F(target_marker_test,
   using marks = std::pair<uint32_t, uint32_t>;
   EXPECT_EQ(marks_of("dvr-fb-direct"), (marks{t, t})) << "the proxy is up";
   std::string error;
-  ASSERT_TRUE(marker->set_proxying(false, false, error)) << error;
+  ASSERT_TRUE(marker->set_proxying(0, false, false, error)) << error;
   EXPECT_EQ(marks_of("dvr-fb-direct"), (marks{0, 0}));
   EXPECT_EQ(marks_of("dvr-fb-block"), (marks{t, t})) << "refused by the relay";
-  ASSERT_TRUE(marker->set_proxying(true, false, error)) << error;
+  ASSERT_TRUE(marker->set_proxying(0, true, false, error)) << error;
   EXPECT_EQ(marks_of("dvr-fb-direct"), (marks{t, 0})) << "TCP only";
-  ASSERT_TRUE(marker->set_proxying(true, true, error)) << error;
+  ASSERT_TRUE(marker->set_proxying(0, true, true, error)) << error;
   EXPECT_EQ(marks_of("dvr-fb-direct"), (marks{t, t}));
 }
 

@@ -25,7 +25,8 @@ using linux_port::injected_mark;
 constexpr const char* chain = "DROVER";
 // The targets' UDP on its way to TPROXY, and the routing table that sends
 // it to lo (its number is also the policy rule's priority: before main).
-constexpr uint32_t udp_mark = 0x44520002;
+// The low 3 bits are the proxy's index (net::capture::proxy_index_bits).
+constexpr uint32_t udp_mark = 0x44520008;
 constexpr uint32_t route_table = 17490;
 
 std::string hex(uint32_t v) {
@@ -63,6 +64,7 @@ public:
   linux_port::rule_set rules{chain};
   std::vector<config::app_rule> config_rules; // as the config has them
   config::not_proxying fallback = config::not_proxying::block;
+  std::vector<std::string> proxy_names;    // which proxy a rule's `proxy` is
   std::vector<config::app_rule> app_rules; // paths resolved
   linux_port::kernel_rules in_kernel;
   std::string users;
@@ -88,25 +90,28 @@ public:
 
   bool set_targets(const target_selection& t, std::string& error) override {
     std::lock_guard<std::mutex> lock{mutex};
-    return released || load_rules(t.rules, t.fallback, error);
+    return released || load_rules(t.rules, t.fallback, t.proxy_names, error);
   }
 
-  void set_proxying(bool tcp, bool udp) override {
+  void set_proxying(uint32_t proxy, bool tcp, bool udp) override {
     std::lock_guard<std::mutex> lock{mutex};
     std::string error; // the flag stays as it was: rules mark, the relay
     if (!released)     // decides (fail closed)
-      marker->set_proxying(tcp, udp, error);
+      marker->set_proxying(proxy, tcp, udp, error);
   }
 
   // Holding the lock.
   bool load_rules(const std::vector<config::app_rule>& wanted,
-                  config::not_proxying when_down, std::string& error) {
+                  config::not_proxying when_down,
+                  const std::vector<std::string>& names, std::string& error) {
     std::vector<std::string> missing; // looked up again by repair()
-    auto compiled = linux_port::compile_rules(wanted, when_down, missing);
+    auto compiled
+        = linux_port::compile_rules(wanted, when_down, names, missing);
     if (!marker->set_rules(compiled, error))
       return false;
     config_rules = wanted;
     fallback = when_down;
+    proxy_names = names;
     app_rules = resolved(wanted);
     in_kernel = std::move(compiled);
     return true;
@@ -118,7 +123,8 @@ public:
     if (!has_files(config_rules))
       return;
     std::vector<std::string> missing;
-    auto compiled = linux_port::compile_rules(config_rules, fallback, missing);
+    auto compiled = linux_port::compile_rules(config_rules, fallback,
+                                              proxy_names, missing);
     if (compiled == in_kernel)
       return;
     if (marker->set_rules(compiled, error)) {
@@ -178,15 +184,19 @@ public:
 
   // Takes over the sockets `pid` made before it was a target (or before a
   // `block` rule matched it): marked, connected TCP reset.
-  bool adopt(pid_t pid, config::rule_action action, std::string& error) {
+  // `proxy`: the index of its rule's proxy (the target mark's low bits).
+  bool adopt(pid_t pid, config::rule_action action, uint32_t proxy,
+             std::string& error) {
     uint32_t mark = 0;
     net::capture::exclusions now;
     {
       std::lock_guard<std::mutex> lock{mutex};
       if (released || action == config::rule_action::direct)
         return false;
-      mark = action == config::rule_action::block ? marker->marks().block
-                                                  : marker->marks().target;
+      mark = action == config::rule_action::block
+                 ? marker->marks().block
+                 : marker->marks().target
+                       + (proxy & net::capture::proxy_index_bits);
       now = skip;
     }
     if (action == config::rule_action::block)
@@ -205,6 +215,32 @@ public:
       return config::rule_action::direct;
     std::lock_guard<std::mutex> lock{mutex};
     return process_rules{app_rules, all}.action_of(p);
+  }
+
+  // The index of the proxy whose rule `p` falls under (0 without one).
+  uint32_t proxy_of(const process_entry& p,
+                    const std::vector<process_entry>& all) const {
+    std::lock_guard<std::mutex> lock{mutex};
+    auto rule = process_rules{app_rules, all}.rule_of(p);
+    if (rule < 0 || static_cast<size_t>(rule) >= app_rules.size())
+      return 0;
+    return static_cast<uint32_t>(
+        config::proxy_index(proxy_names, app_rules[static_cast<size_t>(rule)]));
+  }
+
+  // The same for a running process, by its ID (one look at /proc: a new
+  // target is rare).
+  uint32_t proxy_of(pid_t pid) const {
+    {
+      std::lock_guard<std::mutex> lock{mutex};
+      if (proxy_names.size() < 2)
+        return 0;
+    }
+    auto all = list_processes().value_or(std::vector<process_entry>{});
+    for (auto& p : all)
+      if (p.pid == static_cast<uint32_t>(pid))
+        return proxy_of(p, all);
+    return 0;
   }
 };
 
@@ -229,12 +265,13 @@ public:
   packet_injector& injector() override { return *raw; }
 
   bool add_target(uint32_t pid, std::string& error) override {
-    return guard->adopt(static_cast<pid_t>(pid), config::rule_action::proxy,
+    auto id = static_cast<pid_t>(pid);
+    return guard->adopt(id, config::rule_action::proxy, guard->proxy_of(id),
                         error);
   }
 
   bool block_target(uint32_t pid, std::string& error) override {
-    return guard->adopt(static_cast<pid_t>(pid), config::rule_action::block,
+    return guard->adopt(static_cast<pid_t>(pid), config::rule_action::block, 0,
                         error);
   }
 
@@ -266,7 +303,8 @@ public:
     if (!guard->group->add(static_cast<pid_t>(pid), error))
       return false;
     std::string ignored; // sockets it had before: taken over, if any
-    guard->adopt(static_cast<pid_t>(pid), config::rule_action::proxy, ignored);
+    guard->adopt(static_cast<pid_t>(pid), config::rule_action::proxy, 0,
+                 ignored);
     return true;
   }
 
@@ -324,7 +362,8 @@ guard_result open_guard(const guard_options& opts) {
   ms.engine_cgroup_level = g->group->level();
   g->marker = linux_port::target_marker::attach(ms, r.error);
   if (!g->marker || !g->marker->set_users(users, r.error)
-      || !g->load_rules(opts.targets.rules, opts.targets.fallback, r.error)
+      || !g->load_rules(opts.targets.rules, opts.targets.fallback,
+                        opts.targets.proxy_names, r.error)
       || !g->marker->set_skip(opts.skip, r.error)) {
     r.failure = capture_failure::unavailable;
     return r;
@@ -335,7 +374,8 @@ guard_result open_guard(const guard_options& opts) {
   for (auto& p : all) {
     std::string error;
     if (p.pid != current_process_id())
-      g->adopt(static_cast<pid_t>(p.pid), g->action_of(p, all), error);
+      g->adopt(static_cast<pid_t>(p.pid), g->action_of(p, all),
+               g->proxy_of(p, all), error);
   }
   r.guard = std::move(g);
   return r;
@@ -373,10 +413,25 @@ capture_result open_capture(const capture_options& opts) {
   p.skip = opts.skip;
   p.redirect_port = opts.kernel_redirect ? opts.listener.port : 0;
   p.tproxy_port = p.redirect_port != 0 ? opts.udp_intake_port : 0;
+  p.more_proxies = opts.more_proxies;
   // Also when not used: a killed engine's policy route is then removed.
   p.udp_mark = udp_mark;
   p.route_table = route_table;
+  bool several = !p.more_proxies.empty();
+  if (several && (p.redirect_port == 0 || p.tproxy_port == 0)) {
+    r.failure = capture_failure::unavailable;
+    r.error = "several proxies need the kernel to hand each proxy's "
+              "connections to its own relay (NAT and TPROXY), which is not "
+              "possible here; keep one [proxy]";
+    return r;
+  }
   if (p.tproxy_port != 0 && !guard->apply(p, r.error)) {
+    if (several) {
+      r.failure = capture_failure::unavailable;
+      r.error = "several proxies need the kernel's TPROXY and NAT (" + r.error
+                + "); keep one [proxy], or load xt_TPROXY and iptable_nat";
+      return r;
+    }
     // No TPROXY or policy routing here (xt_TPROXY, iproute2 missing): the
     // engine relays the queued datagrams itself.
     s->udp_fallback = r.error;

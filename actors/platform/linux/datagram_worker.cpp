@@ -389,7 +389,8 @@ datagram_flow* datagram_worker::flow(net::endpoint app, net::endpoint remote) {
   if (it != of_app.end())
     return &it->second;
   auto& f = of_app[packed(remote)];
-  f.id = (next_seq_++ << 8) | datagram_id_tag;
+  f.id = (next_seq_++ << 12) | (uint64_t{shared_.options.channel} << 8)
+         | datagram_id_tag;
   f.app = app;
   f.remote = remote;
   by_id_[f.id] = {packed(app), packed(remote)};

@@ -70,6 +70,7 @@ std::optional<file_identity> identify_file(const std::string& path) {
 
 kernel_rules compile_rules(const std::vector<config::app_rule>& rules,
                            config::not_proxying fallback,
+                           const std::vector<std::string>& proxy_names,
                            std::vector<std::string>& missing) {
   config::target_settings defaults;
   defaults.when_not_proxying = fallback;
@@ -101,6 +102,10 @@ kernel_rules compile_rules(const std::vector<config::app_rule>& rules,
       out.children |= bit;
     if (rule.action == config::rule_action::proxy) {
       out.proxy |= bit;
+      auto proxy = config::proxy_index(proxy_names, rule);
+      for (uint32_t b = 0; b < 3; ++b)
+        if (proxy & (1u << b))
+          out.proxy_bits[b] |= bit;
       if (config::fallback_of(rule, defaults) == config::not_proxying::direct)
         out.direct_when_down |= bit;
     } else if (rule.action == config::rule_action::block)

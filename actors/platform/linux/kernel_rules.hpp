@@ -19,9 +19,11 @@ namespace drover::platform::linux_port {
 /// `rules` as the kernel applies them. `missing` gets each path or folder
 /// that cannot be looked up now.
 /// `fallback`: a rule's programs while the proxy cannot be used when it
-/// does not say.
+/// does not say. `proxy_names`: the proxies' names in order, which a
+/// rule's `proxy` is looked up in (not found or empty: the first).
 kernel_rules compile_rules(const std::vector<config::app_rule>& rules,
                            config::not_proxying fallback,
+                           const std::vector<std::string>& proxy_names,
                            std::vector<std::string>& missing);
 
 /// A file or folder's identity as the kernel program reads it (symlinks

@@ -20,6 +20,8 @@
 #include <libmnl/libmnl.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "net/capture_rules.hpp"
+
 namespace drover::platform::linux_port {
 
 namespace {
@@ -207,7 +209,9 @@ private:
                         ? ntohl(mnl_attr_get_u32(attr[NFQA_MARK]))
                         : 0;
     p.blocked = mark != 0 && mark == self->marks_.block;
-    p.from_target = mark == self->marks_.target || p.blocked;
+    p.from_target
+        = (mark & ~net::capture::proxy_index_bits) == self->marks_.target
+          || p.blocked;
     batch.packets.push_back(p);
     return MNL_CB_OK;
   }

@@ -234,7 +234,8 @@ void worker::on_accept(int fd, const sockaddr_in& peer) {
     return;
   }
   auto s = std::make_unique<stream>();
-  s->id = (next_seq_++ << 8) | index_;
+  s->id
+      = (next_seq_++ << 12) | (uint64_t{shared_.options.channel} << 8) | index_;
   s->app = fd;
   s->app_at = app;
   s->remote = remote;

@@ -50,8 +50,11 @@ std::string hex_of(uint32_t v) {
 std::vector<std::string> policy_rule(const char* verb,
                                      const net::capture::linux_params& p) {
   auto table = std::to_string(p.route_table);
-  return {"ip",     "-4",  "rule",     verb, "fwmark", hex_of(p.udp_mark),
-          "lookup", table, "priority", table};
+  // Every proxy's UDP mark: the low bits are the proxy's index.
+  auto mark
+      = hex_of(p.udp_mark) + "/" + hex_of(~net::capture::proxy_index_bits);
+  return {"ip", "-4",     "rule", verb,       "fwmark",
+          mark, "lookup", table,  "priority", table};
 }
 
 // The targets' UDP, marked by mangle, is routed by the local table: to lo,

@@ -37,7 +37,7 @@ constexpr const char* mark_name = "drover_mark";
 constexpr const char* fence_name = "drover_fence";
 constexpr size_t name_length = 64;      // DROVER_NAME_LEN in the program
 constexpr uint32_t wildcard_slots = 32; // DROVER_WILDCARDS
-constexpr uint32_t settings_count = 7;  // SETTINGS
+constexpr uint32_t settings_count = 10; // SETTINGS
 enum setting : uint32_t {
   children,
   proxy,
@@ -45,7 +45,10 @@ enum setting : uint32_t {
   wildcards,
   files,
   folders,
-  direct_when_down
+  direct_when_down,
+  proxy_bit0,
+  proxy_bit1,
+  proxy_bit2
 };
 constexpr uint32_t proxy_down_key = 1 + 2 * settings_count; // PROXY_DOWN
 
@@ -304,9 +307,10 @@ uint64_t netns_cookie() {
 
 capture_marks marks_for(uint64_t cookie) {
   auto folded = static_cast<uint32_t>(
-      (cookie ^ (cookie >> 16) ^ (cookie >> 32) ^ (cookie >> 48)) & 0xffff);
+      (cookie ^ (cookie >> 16) ^ (cookie >> 32) ^ (cookie >> 48)) & 0xfff8);
+  // The low 3 bits of the target mark are the proxy's index (0..7).
   if (folded == 0)
-    folded = 1;
+    folded = 8;
   return {0x44530000u | folded, 0x44540000u | folded, 0x44420000u | folded};
 }
 
@@ -373,7 +377,9 @@ target_marker::~target_marker() = default;
 bool kernel_rules::operator==(const kernel_rules& o) const {
   return names == o.names && wildcards == o.wildcards && files == o.files
          && folders == o.folders && children == o.children && proxy == o.proxy
-         && block == o.block && direct_when_down == o.direct_when_down;
+         && block == o.block && direct_when_down == o.direct_when_down
+         && std::equal(std::begin(proxy_bits), std::end(proxy_bits),
+                       std::begin(o.proxy_bits));
 }
 
 bool target_marker::set_rules(const kernel_rules& rules, std::string& error) {
@@ -449,6 +455,8 @@ bool target_marker::set_rules(const kernel_rules& rules, std::string& error) {
   values[setting::files] = rules.files.empty() ? 0 : 1;
   values[setting::folders] = rules.folders.empty() ? 0 : 1;
   values[setting::direct_when_down] = rules.direct_when_down;
+  for (uint32_t b = 0; b < 3; ++b)
+    values[setting::proxy_bit0 + b] = rules.proxy_bits[b];
   for (uint32_t i = 0; i < settings_count; ++i) {
     uint32_t at = 1 + next * settings_count + i;
     if (bpf_map_update_elem(settings, &at, &values[i], BPF_ANY) != 0)
@@ -465,9 +473,16 @@ bool target_marker::set_rules(const kernel_rules& rules, std::string& error) {
   return true;
 }
 
-bool target_marker::set_proxying(bool tcp, bool udp, std::string& error) {
+bool target_marker::set_proxying(uint32_t proxy, bool tcp, bool udp,
+                                 std::string& error) {
+  if (proxy >= 8)
+    return true;
   uint32_t key = proxy_down_key;
-  uint32_t down = (tcp ? 0u : 1u) | (udp ? 0u : 2u); // TCP_DOWN, UDP_DOWN
+  // Bit p: proxy p is down for TCP; bit 8 + p: for UDP (UDP_DOWN_SHIFT).
+  uint32_t tcp_bit = 1u << proxy, udp_bit = 1u << (proxy + 8);
+  down_ = (down_ & ~(tcp_bit | udp_bit)) | (tcp ? 0u : tcp_bit)
+          | (udp ? 0u : udp_bit);
+  uint32_t down = down_;
   if (bpf_map_update_elem(bpf_map__fd(bpf_->skel->maps.settings), &key, &down,
                           BPF_ANY)
       != 0) {

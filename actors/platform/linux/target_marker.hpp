@@ -59,6 +59,9 @@ struct kernel_rules {
   uint32_t proxy = 0;            // rules whose action is `proxy`
   uint32_t block = 0;            // ... `block` (the others are `direct`)
   uint32_t direct_when_down = 0; // `proxy` rules whose fallback is direct
+  /// Each `proxy` rule's proxy (0..7) as bit planes: bit r of
+  /// proxy_bits[b] is bit b of rule r's proxy index.
+  uint32_t proxy_bits[3] = {0, 0, 0};
   bool operator==(const kernel_rules& o) const;
 };
 
@@ -85,7 +88,7 @@ public:
   /// Whether the proxy can be used now (for TCP, for UDP): while it
   /// cannot, the new sockets of rules whose fallback is direct are not
   /// marked.
-  bool set_proxying(bool tcp, bool udp, std::string& error);
+  bool set_proxying(uint32_t proxy, bool tcp, bool udp, std::string& error);
   /// Replaces the users whose processes may be targets by name.
   bool set_users(const std::vector<uint32_t>& uids, std::string& error);
   /// Replaces the destinations a target may reach directly: the same as
@@ -110,6 +113,7 @@ private:
   std::unique_ptr<loaded> bpf_;
   capture_marks marks_;
   uint32_t generation_ = 0; // of the rules in force
+  uint32_t down_ = 0;       // PROXY_DOWN: which proxies cannot be used
   int replaced_ = 0;
 };
 

@@ -185,12 +185,17 @@ struct {
 #define SETTING_FILES 4     // nonzero when `rule_files` has entries
 #define SETTING_FOLDERS 5   // nonzero when `rule_folders` has entries
 #define SETTING_DIRECT_WHEN_DOWN 6 // `proxy` rules whose fallback is direct
-#define SETTINGS 7
+// Which proxy a `proxy` rule uses, as three bit planes: rule r uses proxy
+// (bit r of PROXY_BIT0) | (bit r of PROXY_BIT1) << 1 | (... BIT2) << 2.
+#define SETTING_PROXY_BIT0 7
+#define SETTING_PROXY_BIT1 8
+#define SETTING_PROXY_BIT2 9
+#define SETTINGS 10
 // One more entry after both generations' (not per generation): what
-// cannot be proxied now.
+// cannot be proxied now. Bit p: proxy p cannot be used for TCP now; bit
+// 8 + p: for UDP (down, or a proxy without UDP).
 #define PROXY_DOWN (1 + 2 * SETTINGS)
-#define TCP_DOWN 1u // the proxy cannot be used for TCP now
-#define UDP_DOWN 2u // ... for UDP (down, or a proxy without UDP)
+#define UDP_DOWN_SHIFT 8
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -405,7 +410,8 @@ __attribute__((noinline)) __u32 own_rules(__u64 task, __u32 generation) {
 }
 
 // The mark the current process's new socket (`protocol`) gets: the target
-// mark, the block mark, or 0 (not captured).
+// mark plus the index of the rule's proxy (the capture's rules send each
+// proxy's sockets to its own relay), the block mark, or 0 (not captured).
 static __always_inline __u32 socket_mark(__u32 protocol) {
   if (engine_cgroup_id != 0
       && bpf_get_current_ancestor_cgroup_id(engine_cgroup_level)
@@ -435,15 +441,19 @@ static __always_inline __u32 socket_mark(__u32 protocol) {
   if (!winner)
     return 0;
   if (winner & setting(generation, SETTING_PROXY)) {
-    // While the proxy cannot be used, a rule whose fallback is direct
+    __u32 proxy
+        = (winner & setting(generation, SETTING_PROXY_BIT0) ? 1u : 0u)
+          | (winner & setting(generation, SETTING_PROXY_BIT1) ? 2u : 0u)
+          | (winner & setting(generation, SETTING_PROXY_BIT2) ? 4u : 0u);
+    // While its proxy cannot be used, a rule whose fallback is direct
     // lets its new sockets go direct, for their whole life.
     __u32 key = PROXY_DOWN;
     __u32* down = bpf_map_lookup_elem(&settings, &key);
-    __u32 mask = protocol == IPPROTO_UDP ? UDP_DOWN : TCP_DOWN;
+    __u32 mask = 1u << (proxy + (protocol == IPPROTO_UDP ? UDP_DOWN_SHIFT : 0));
     if (down && (*down & mask)
         && (winner & setting(generation, SETTING_DIRECT_WHEN_DOWN)))
       return 0;
-    return target_mark;
+    return target_mark + proxy;
   }
   if (winner & setting(generation, SETTING_BLOCK))
     return block_mark;
@@ -532,7 +542,8 @@ int drover_fence(struct __sk_buff* skb) {
   if (!sk)
     return 1;
   sk = bpf_sk_fullsock(sk);
-  if (!sk || (sk->mark != target_mark && sk->mark != block_mark))
+  // Target marks are target_mark + a proxy's index (0..7).
+  if (!sk || ((sk->mark & ~7u) != target_mark && sk->mark != block_mark))
     return 1;
   if (sk->mark == block_mark) {
     // A blocked program reaches loopback and nothing else.
