@@ -52,7 +52,7 @@ check_page::check_page(QString program, QWidget* parent)
       });
 }
 
-void check_page::run(const QByteArray& config_text) {
+void check_page::run(const QByteArray& config_text, const QString& proxy) {
   if (running())
     return;
   steps_->clear();
@@ -68,7 +68,10 @@ void check_page::run(const QByteArray& config_text) {
     Q_EMIT finished(false);
     return;
   }
-  process_.start(program_, {"check", "--json", "--config", config_.fileName()});
+  QStringList args{"check", "--json", "--config", config_.fileName()};
+  if (!proxy.isEmpty())
+    args << "--proxy" << proxy; // one of several
+  process_.start(program_, args);
 }
 
 void check_page::show_result(int exit_code) {
@@ -76,6 +79,31 @@ void check_page::show_result(int exit_code) {
   auto out = process_.readAllStandardOutput();
   auto err = QString::fromUtf8(process_.readAllStandardError()).trimmed();
   auto doc = QJsonDocument::fromJson(out);
+  if (doc.isArray()) {
+    // Several proxies: each one's steps under its name; ok when all are.
+    bool all_ok = true;
+    QStringList summaries;
+    for (const auto& item : doc.array()) {
+      auto o = item.toObject();
+      auto name = o.value("name").toString();
+      auto title = name.isEmpty() ? o.value("proxy").toString()
+                                  : QStringLiteral("%1 (%2)").arg(
+                                      name, o.value("proxy").toString());
+      auto* head = new QTreeWidgetItem(steps_);
+      head->setText(0, tr("Proxy %1").arg(title));
+      auto bold = head->font(0);
+      bold.setBold(true);
+      head->setFont(0, bold);
+      add_steps(o);
+      all_ok = all_ok && o.value("ok").toBool();
+      summaries << QStringLiteral("%1: %2").arg(name.isEmpty() ? title : name,
+                                                o.value("summary").toString());
+    }
+    summary_->setText(summaries.join(QStringLiteral("\n")));
+    summary_->setStyleSheet(all_ok ? "color: #2e7d32;" : "color: #c62828;");
+    Q_EMIT finished(all_ok);
+    return;
+  }
   if (!doc.isObject()) {
     summary_->setText(err.isEmpty() ? tr("The check ended without a result "
                                          "(exit code %1).")
@@ -85,7 +113,15 @@ void check_page::show_result(int exit_code) {
     return;
   }
   auto o = doc.object();
-  for (const auto& item : o.value("steps").toArray()) {
+  add_steps(o);
+  bool ok = o.value("ok").toBool();
+  summary_->setText(o.value("summary").toString());
+  summary_->setStyleSheet(ok ? "color: #2e7d32;" : "color: #c62828;");
+  Q_EMIT finished(ok);
+}
+
+void check_page::add_steps(const QJsonObject& result) {
+  for (const auto& item : result.value("steps").toArray()) {
     auto step = item.toObject();
     bool ok = step.value("ok").toBool();
     auto* row = new QTreeWidgetItem(steps_);
@@ -96,10 +132,6 @@ void check_page::show_result(int exit_code) {
     row->setText(3, step.value("detail").toString());
     row->setToolTip(3, step.value("detail").toString());
   }
-  bool ok = o.value("ok").toBool();
-  summary_->setText(o.value("summary").toString());
-  summary_->setStyleSheet(ok ? "color: #2e7d32;" : "color: #c62828;");
-  Q_EMIT finished(ok);
 }
 
 } // namespace drover::tray

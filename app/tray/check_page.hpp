@@ -5,6 +5,7 @@
 // private temporary file), so the tray and the command line cannot
 // disagree, and the window stays responsive while it runs.
 
+#include <QJsonObject>
 #include <QLabel>
 #include <QProcess>
 #include <QPushButton>
@@ -20,8 +21,9 @@ class check_page : public QWidget {
 public:
   check_page(QString program, QWidget* parent = nullptr);
 
-  /// Runs the check against `config_text` (the engine's config file).
-  void run(const QByteArray& config_text);
+  /// Runs the check against `config_text` (the engine's config file):
+  /// every proxy in it, or only the one named `proxy`.
+  void run(const QByteArray& config_text, const QString& proxy = {});
 
   bool running() const { return process_.state() != QProcess::NotRunning; }
 
@@ -33,6 +35,7 @@ Q_SIGNALS:
 
 private:
   void show_result(int exit_code);
+  void add_steps(const QJsonObject& result);
 
   QString program_;
   QProcess process_;

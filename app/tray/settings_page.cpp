@@ -56,10 +56,14 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   add_proxy_->setObjectName("proxy_add");
   remove_proxy_ = new QPushButton(tr("Remove"));
   remove_proxy_->setObjectName("proxy_remove");
+  test_proxy_ = new QPushButton(tr("Check it"));
+  test_proxy_->setObjectName("proxy_test");
+  test_proxy_->setToolTip(tr("Runs the check on this proxy as saved"));
   auto* choice_row = new QHBoxLayout;
   choice_row->addWidget(proxy_choice_, 1);
   choice_row->addWidget(add_proxy_);
   choice_row->addWidget(remove_proxy_);
+  choice_row->addWidget(test_proxy_);
   name_ = new QLineEdit;
   name_->setObjectName("proxy_name");
   name_->setPlaceholderText(tr("A name rules choose it by (with several)"));
@@ -159,6 +163,14 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
     shown_proxy_ = 0;
     refresh_proxy_choice(); // rules through it: through the first now
     show_proxy(0);
+  });
+  connect(test_proxy_, &QPushButton::clicked, this, [this] {
+    // The saved proxy of this name (only the engine has its password).
+    auto& saved = current_.proxies;
+    auto shown = static_cast<size_t>(shown_proxy_);
+    Q_EMIT test_requested(saved.size() > 1 && shown < proxies_.size()
+                              ? QString::fromStdString(proxies_[shown].name)
+                              : QString{});
   });
   connect(name_, &QLineEdit::editingFinished, this, [this] {
     if (filling_proxy_)

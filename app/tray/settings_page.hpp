@@ -56,6 +56,9 @@ Q_SIGNALS:
   /// The form passed validation: write this text as the config file.
   void save_requested(const QByteArray& text);
   void autostart_toggled(bool on);
+  /// "Check it": run the check on the saved proxy of this name (empty: the
+  /// only one).
+  void test_requested(const QString& proxy);
 
 private:
   void fill(const config::settings& s);
@@ -76,6 +79,7 @@ private:
   QComboBox* proxy_choice_;
   QPushButton* add_proxy_;
   QPushButton* remove_proxy_;
+  QPushButton* test_proxy_;
   QLineEdit* name_;
   QLineEdit* host_;
   QSpinBox* port_;

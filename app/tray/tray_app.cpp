@@ -141,6 +141,8 @@ tray_app::tray_app(tray_options o, QObject* parent)
   });
   connect(window_->check(), &check_page::run_requested, this,
           &tray_app::run_check);
+  connect(window_->settings(), &settings_page::test_requested, this,
+          &tray_app::check_proxy);
   connect(window_->check(), &check_page::finished, this,
           [](bool ok) { say(ok ? "check passed" : "check failed"); });
   connect(window_->settings(), &settings_page::save_requested, this,
@@ -394,25 +396,31 @@ void tray_app::remember_toast_shown() {
 }
 
 void tray_app::run_check() {
+  check_proxy({});
+}
+
+void tray_app::check_proxy(const QString& proxy) {
   show_window();
   window_->show_tab(window_->check());
-  auto run_local = [this] {
+  auto run_local = [this, proxy] {
     QFile f{config_path_};
     window_->check()->run(
         f.open(QIODevice::ReadOnly)
             ? f.readAll()
-            : QByteArray::fromStdString(config::serialize(config::settings{})));
+            : QByteArray::fromStdString(config::serialize(config::settings{})),
+        proxy);
   };
   if (!link_.is_up()) {
     run_local();
     return;
   }
-  link_.request("config get", [this, run_local](bool ok, const QByteArray& t) {
-    if (ok)
-      window_->check()->run(t);
-    else
-      run_local();
-  });
+  link_.request("config get",
+                [this, run_local, proxy](bool ok, const QByteArray& t) {
+                  if (ok)
+                    window_->check()->run(t, proxy);
+                  else
+                    run_local();
+                });
 }
 
 void tray_app::primary() {

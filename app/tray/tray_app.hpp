@@ -65,6 +65,8 @@ private:
                    std::function<void(bool, const QString&)> done);
   void remember_toast_shown();
   void run_check();
+  /// The check of one of several proxies (empty: every proxy).
+  void check_proxy(const QString& proxy);
   void primary();
   void open_log();
   std::chrono::seconds uptime() const;

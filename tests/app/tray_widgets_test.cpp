@@ -23,6 +23,7 @@
 
 #include <thread>
 
+#include "app/tray/check_page.hpp"
 #include "app/tray/engine_link.hpp"
 #include "app/tray/main_window.hpp"
 #include "app/tray/settings_page.hpp"
@@ -200,6 +201,12 @@ TEST(tray_settings, a_second_proxy_is_added_and_a_rule_goes_through_it) {
   EXPECT_EQ(parsed.value->proxies[1].name, "work");
   EXPECT_EQ(parsed.value->proxies[1].port, 3128);
   EXPECT_EQ(parsed.value->rules.at(0).proxy, "work");
+  // "Check it": the saved proxy of that name.
+  page.saved(true, {});
+  QSignalSpy tests{&page, &settings_page::test_requested};
+  field<QPushButton>(page, "proxy_test")->click();
+  ASSERT_EQ(tests.count(), 1);
+  EXPECT_EQ(tests.at(0).at(0).toString(), "work");
   // Removed again: its rule goes through the first.
   field<QPushButton>(page, "proxy_remove")->click();
   EXPECT_EQ(choice->count(), 1);
@@ -333,6 +340,50 @@ TEST(tray_window, each_of_several_proxies_has_a_line_in_the_status) {
   w.show_status(status_reply{});
   EXPECT_TRUE(proxies->isHidden());
 }
+
+#ifndef _WIN32
+// Several proxies: `drover check --json` answers with one result each; the
+// Check tab shows each proxy's steps under its name and passes only when
+// all do. "Check it" in Settings asks for one proxy by name.
+TEST(tray_check, each_of_several_proxies_has_its_steps_and_summary) {
+  app();
+  QTemporaryDir dir;
+  ASSERT_TRUE(dir.isValid());
+  auto script = dir.filePath("fake-drover");
+  auto args_file = dir.filePath("args");
+  {
+    QFile f{script};
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.write("#!/bin/sh\necho \"$@\" > '" + args_file.toUtf8()
+            + "'\necho '[{\"proxy\":\"192.0.2.1:1080\",\"name\":\"home\","
+              "\"ok\":true,\"summary\":\"fine\",\"steps\":[{\"name\":"
+              "\"TCP connect\",\"ok\":true,\"ms\":1.5,\"detail\":\"\"}]},"
+              "{\"proxy\":\"192.0.2.2:3128\",\"name\":\"work\",\"ok\":false,"
+              "\"summary\":\"down\",\"steps\":[{\"name\":\"TCP connect\","
+              "\"ok\":false,\"ms\":0,\"detail\":\"refused\"}]}]'\nexit 1\n");
+    f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner
+                     | QFileDevice::ExeOwner);
+  }
+  check_page page{script};
+  QSignalSpy done{&page, &check_page::finished};
+  page.run("[proxy]\n");
+  ASSERT_TRUE(done.wait(10000));
+  EXPECT_FALSE(done.at(0).at(0).toBool()) << "one proxy failed";
+  auto* steps = field<QTreeWidget>(page, "check_steps");
+  ASSERT_EQ(steps->topLevelItemCount(), 4);
+  EXPECT_EQ(steps->topLevelItem(0)->text(0), "Proxy home (192.0.2.1:1080)");
+  EXPECT_EQ(steps->topLevelItem(2)->text(0), "Proxy work (192.0.2.2:3128)");
+  EXPECT_EQ(steps->topLevelItem(3)->text(3), "refused");
+  EXPECT_EQ(field<QLabel>(page, "check_summary")->text(),
+            "home: fine\nwork: down");
+  // One by name.
+  page.run("[proxy]\n", "work");
+  ASSERT_TRUE(done.wait(10000));
+  QFile args{args_file};
+  ASSERT_TRUE(args.open(QIODevice::ReadOnly));
+  EXPECT_TRUE(args.readAll().trimmed().endsWith("--proxy work"));
+}
+#endif
 
 // The banner names the broken file's place and goes away when it is fixed.
 TEST(tray_window, the_config_banner_names_the_place) {
