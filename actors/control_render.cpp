@@ -116,6 +116,24 @@ std::string proxy_row_state(const proxy_row& p) {
   return out;
 }
 
+// `"name":[{...},{...}]`: each item's fields written by `fields`.
+template<class Item, class Fields>
+void array(std::string& o, const char* name, const std::vector<Item>& items,
+           Fields fields) {
+  o += "\"";
+  o += name;
+  o += "\":[";
+  for (auto& item : items) {
+    o += '{';
+    fields(o, item);
+    close_object(o);
+    o += ',';
+  }
+  if (o.back() == ',')
+    o.pop_back();
+  o += ']';
+}
+
 std::string event_text(const engine_event& e) {
   return trace::format_timestamp(wall(e.time)).substr(11, 8) + "  " + label(e)
          + ": " + e.reason
@@ -137,22 +155,16 @@ std::string render_json(const engine_status& s,
   field(o, "failure", to_string(s.last.failure));
   field(o, "attempt", s.last.attempt);
   field(o, "since", trace::format_timestamp(wall(s.last.time)));
-  o += "\"proxies\":[";
-  for (auto& p : s.proxies) {
-    o += '{';
-    field(o, "name", p.name);
-    field(o, "host", p.host);
-    field(o, "port", p.port);
-    field(o, "state", p.state);
-    flag(o, "tcp_only", p.tcp_only);
-    field(o, "attempt", p.attempt);
-    field(o, "reason", p.reason);
-    close_object(o);
-    o += ',';
-  }
-  if (o.back() == ',')
-    o.pop_back();
-  o += "],";
+  array(o, "proxies", s.proxies, [](std::string& obj, const proxy_row& p) {
+    field(obj, "name", p.name);
+    field(obj, "host", p.host);
+    field(obj, "port", p.port);
+    field(obj, "state", p.state);
+    flag(obj, "tcp_only", p.tcp_only);
+    field(obj, "attempt", p.attempt);
+    field(obj, "reason", p.reason);
+  });
+  o += ',';
   bool active = s.last.state == engine_state::active;
   field(o, "uptime_seconds",
         active ? static_cast<uint64_t>(since(s.stats.active_since).count())
@@ -170,47 +182,30 @@ std::string render_json(const engine_status& s,
   field(o, "connections_reset", s.stats.connections_reset);
   o += std::string{"\"no_traffic\":"} + (s.stats.no_traffic ? "true" : "false")
        + ",";
-  o += "\"flows\":[";
-  for (auto& f : flows) {
-    o += '{';
-    field(o, "id", f.id);
-    field(o, "protocol", f.protocol == 6 ? "tcp" : "udp");
-    field(o, "process", f.process);
-    field(o, "pid", f.pid);
-    field(o, "rule", f.rule);
+  array(o, "flows", flows, [](std::string& obj, const flow_descriptor& f) {
+    field(obj, "id", f.id);
+    field(obj, "protocol", f.protocol == 6 ? "tcp" : "udp");
+    field(obj, "process", f.process);
+    field(obj, "pid", f.pid);
+    field(obj, "rule", f.rule);
     if (!f.proxy.empty())
-      field(o, "proxy", f.proxy);
-    field(o, "source", endpoint_text(f.src_ip, f.src_port));
-    field(o, "destination", endpoint_text(f.dst_ip, f.dst_port));
-    field(o, "bytes_in", f.bytes_in);
-    field(o, "bytes_out", f.bytes_out);
-    field(o, "age_seconds", static_cast<uint64_t>(since(f.started).count()));
-    close_object(o);
-    o += ',';
-  }
-  if (o.back() == ',')
-    o.pop_back();
-  o += "],\"targets\":[";
-  for (auto& t : s.targets) {
-    o += '{';
-    field(o, "pid", t.pid);
-    field(o, "name", t.name);
-    field(o, "rule", t.rule);
-    close_object(o);
-    o += ',';
-  }
-  if (o.back() == ',')
-    o.pop_back();
-  o += "],\"events\":[";
-  for (auto& e : s.recent) {
-    o += '{';
-    event_fields(o, e);
-    close_object(o);
-    o += ',';
-  }
-  if (o.back() == ',')
-    o.pop_back();
-  o += "]}\n";
+      field(obj, "proxy", f.proxy);
+    field(obj, "source", endpoint_text(f.src_ip, f.src_port));
+    field(obj, "destination", endpoint_text(f.dst_ip, f.dst_port));
+    field(obj, "bytes_in", f.bytes_in);
+    field(obj, "bytes_out", f.bytes_out);
+    field(obj, "age_seconds", static_cast<uint64_t>(since(f.started).count()));
+  });
+  o += ',';
+  array(o, "targets", s.targets, [](std::string& obj, const process_info& t) {
+    field(obj, "pid", t.pid);
+    field(obj, "name", t.name);
+    field(obj, "rule", t.rule);
+  });
+  o += ',';
+  array(o, "events", s.recent,
+        [](std::string& obj, const engine_event& e) { event_fields(obj, e); });
+  o += "}\n";
   return o;
 }
 

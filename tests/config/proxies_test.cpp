@@ -7,16 +7,13 @@
 #include <gtest/gtest.h>
 
 #include "config/parse.hpp"
+#include "tests/config/parse_helpers.hpp"
 
 using namespace drover::config;
 
-namespace {
+using drover::config::testing::parse_ok;
 
-settings parse_ok(const std::string& text) {
-  auto r = parse(text, "config.toml");
-  EXPECT_TRUE(r.ok()) << to_string(r.errors);
-  return r.value.value_or(settings{});
-}
+namespace {
 
 diagnostic only_error(const std::string& text) {
   auto r = parse(text, "config.toml");

@@ -9,22 +9,14 @@
 
 #include "config/parse.hpp"
 #include "config/rule_match.hpp"
+#include "tests/config/parse_helpers.hpp"
 
 using namespace drover::config;
 
+using drover::config::testing::errors_of;
+using drover::config::testing::parse_ok;
+
 namespace {
-
-settings parse_ok(const std::string& text) {
-  auto r = parse(text, "config.toml");
-  EXPECT_TRUE(r.ok()) << to_string(r.errors);
-  return r.value.value_or(settings{});
-}
-
-std::vector<diagnostic> errors_of(const std::string& text) {
-  auto r = parse(text, "config.toml");
-  EXPECT_FALSE(r.ok());
-  return r.errors;
-}
 
 process_names named(std::string name, std::string path = {}) {
   return {std::move(name), {}, std::move(path)};

@@ -325,6 +325,42 @@ TEST_F(target_marker_test,
   EXPECT_EQ(marks_of("dvr-fb-direct"), (marks{t, t}));
 }
 
+// Several proxies: a rule's sockets carry the target mark plus its proxy's
+// index (the capture's rules send each to that proxy's relay), and one
+// proxy down lets only its own direct-fallback rules' sockets go direct.
+TEST_F(target_marker_test, each_rules_proxy_is_in_its_sockets_mark) {
+  attach();
+  std::vector<drover::config::app_rule> list(3);
+  list[0].apps = {"dvr-first"}; // no `proxy`: the first
+  list[1].apps = {"dvr-third"};
+  list[1].proxy = "third";
+  list[1].fallback = drover::config::rule_fallback::direct;
+  list[2].apps = {"dvr-eighth"};
+  list[2].proxy = "eighth";
+  list[2].fallback = drover::config::rule_fallback::direct;
+  std::vector<std::string> names{"first", "second", "third", "4",
+                                 "5",     "6",      "7",     "eighth"};
+  std::string error;
+  std::vector<std::string> missing;
+  ASSERT_TRUE(marker->set_rules(
+      compile_rules(list, drover::config::not_proxying::block, names, missing),
+      error))
+      << error;
+  ASSERT_TRUE(marker->set_users({0}, error)) << error;
+  auto t = marker->marks().target;
+  EXPECT_EQ(t & 7u, 0u) << "the low bits are the proxy's";
+  EXPECT_EQ(mark_of(run({program("dvr-first"), "socket-mark"})), t);
+  EXPECT_EQ(mark_of(run({program("dvr-third"), "socket-mark"})), t + 2);
+  EXPECT_EQ(mark_of(run({program("dvr-eighth"), "socket-mark"})), t + 7);
+  // The third proxy down: its rule's new sockets go direct; the eighth's
+  // (same fallback, its proxy up) are still marked.
+  ASSERT_TRUE(marker->set_proxying(2, false, false, error)) << error;
+  EXPECT_EQ(mark_of(run({program("dvr-third"), "socket-mark"})), 0u);
+  EXPECT_EQ(mark_of(run({program("dvr-eighth"), "socket-mark"})), t + 7);
+  ASSERT_TRUE(marker->set_proxying(2, true, true, error)) << error;
+  EXPECT_EQ(mark_of(run({program("dvr-third"), "socket-mark"})), t + 2);
+}
+
 // A blocked program reaches loopback and nothing else.
 TEST_F(target_marker_test, the_fence_keeps_a_blocked_program_to_loopback) {
   attach();
