@@ -4,6 +4,7 @@
 #include <QDateTime>
 #include <QFormLayout>
 #include <QHeaderView>
+#include <QScrollArea>
 #include <QShortcut>
 #include <QVBoxLayout>
 
@@ -79,7 +80,14 @@ main_window::main_window(const QString& program, QWidget* parent)
   tabs_->addTab(flows_, tr("Flows"));
 
   settings_ = new settings_page;
-  tabs_->addTab(settings_, tr("Settings"));
+  // The form is taller than the window: it scrolls, so Save stays
+  // reachable at any size.
+  auto* settings_scroll = new QScrollArea;
+  settings_scroll->setObjectName("settings_scroll");
+  settings_scroll->setWidget(settings_);
+  settings_scroll->setWidgetResizable(true);
+  settings_scroll->setFrameShape(QFrame::NoFrame);
+  tabs_->addTab(settings_scroll, tr("Settings"));
   check_ = new check_page(program);
   tabs_->addTab(check_, tr("Check"));
   // Ctrl+W hides the window too, as its title bar's close button does.
@@ -158,6 +166,7 @@ void main_window::show_status(const status_reply& s) {
   proxies_->setText(s.proxies.join(QStringLiteral("\n")));
   proxies_->setVisible(!s.proxies.isEmpty());
   proxies_label_->setVisible(!s.proxies.isEmpty());
+  flows_->setColumnHidden(2, s.proxies.isEmpty()); // "Proxy": with several
   dropped_->setText(tr("%1 packets (%2 IPv6), %3 refused connections, %4 "
                        "evicted flows, %5 over the capture queue")
                         .arg(s.stats.packets_dropped)
