@@ -214,19 +214,6 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
     r.failure = failure_of(opened.failure, r.error);
     return r;
   }
-  if (proxy_ips.size() > 1
-      && !(opened.session->redirects_tcp()
-           && opened.session->redirects_udp())) {
-    // Each proxy needs its own relay that the OS hands its programs'
-    // traffic to; without one, every flow would meet the first proxy.
-    close_all();
-    r.failure = failure_class::fatal;
-    r.error = "several proxies need the kernel to hand each proxy's "
-              "connections to its own relay, which this system does not do "
-              "(Windows, or Linux without NAT and TPROXY): keep one [proxy] "
-              "in the config";
-    return r;
-  }
   auto& parts = r.parts;
   r.session = std::move(opened.session);
   auto& session = *r.session;
@@ -246,6 +233,7 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
         flow_policy::both(not_proxying_policy(settings, i)));
   fcfg.listener = opts.listener;
   fcfg.upstream = parts.upstreams.front();
+  fcfg.upstreams = parts.upstreams;
   auto fd_limit = platform::open_file_limit();
   bool relayed = session.redirects_tcp();
   fcfg.table.max_flows = net::flows_within_descriptor_budget(
@@ -274,8 +262,12 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
     }
     parts.listener = caf::actor_cast<caf::actor>(parts.relays.front());
   } else if (ports.with_listener) {
+    // The engine rewrites TCP itself: one listener, each flow's proxy
+    // chosen by the session (the other proxies' sockets are not needed).
+    for (size_t i = 1; i < sockets.size(); ++i)
+      sockets[i].close();
     parts.listener = sys.middleman().spawn_broker(
-        tcp_listener, first.listener, parts.flow_manager, parts.upstreams[0]);
+        tcp_listener, first.listener, parts.flow_manager, parts.upstreams);
   }
   parts.scanner = sys.spawn(procscan, &session, settings.rules, sup);
   return r;

@@ -141,6 +141,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     }
     net::flow_key key{net::proto_tcp, p.info.src, p.info.dst};
     auto* e = table->find(key);
+    const auto& its = policy_of(pkt.proxy); // its rule's proxy's
     if (e == nullptr) {
       bool syn = (p.info.tcp_flags & (net::tcp_flag::syn | net::tcp_flag::ack))
                  == net::tcp_flag::syn;
@@ -149,7 +150,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         // the process became a target, or expired): it cannot be proxied
         // and must not leak. A reset tells the application at once, so it
         // connects again, this time through the proxy.
-        if (policy.tcp != new_flow_policy::drop
+        if (its.tcp != new_flow_policy::drop
             && (p.info.tcp_flags & net::tcp_flag::rst) == 0) {
           refuse(data, p.info);
           stats.connections_reset++;
@@ -157,12 +158,12 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         stats.packets_dropped++;
         return verdict_kind::drop;
       }
-      if (policy.tcp != new_flow_policy::proxy)
+      if (its.tcp != new_flow_policy::proxy)
         return not_proxied(data, p.info, key, now,
                            pkt.fallback_direct
-                                   && policy.tcp != new_flow_policy::drop
+                                   && its.tcp != new_flow_policy::drop
                                ? new_flow_policy::direct
-                               : policy.tcp);
+                               : its.tcp);
       e = table->insert(key, now,
                         [&](const net::flow_entry& victim) { evict(victim); });
       if (e == nullptr) {
@@ -170,6 +171,7 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         return verdict_kind::drop;
       }
       e->pid = pkt.pid;
+      e->proxy = pkt.proxy;
     } else {
       if (e->relayed) {
         // Queued by the rules of a moment ago, untracked: the kernel's
@@ -186,11 +188,12 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     return fits_or_split(p);
   }
   if (p.info.is_udp() && !p.info.fragment) {
-    if (policy.udp == new_flow_policy::direct
-        || (pkt.fallback_direct && policy.udp != new_flow_policy::proxy
-            && policy.udp != new_flow_policy::drop))
+    const auto& its = policy_of(pkt.proxy); // its rule's proxy's
+    if (its.udp == new_flow_policy::direct
+        || (pkt.fallback_direct && its.udp != new_flow_policy::proxy
+            && its.udp != new_flow_policy::drop))
       return verdict_kind::pass;
-    if (policy.udp != new_flow_policy::proxy) {
+    if (its.udp != new_flow_policy::proxy) {
       stats.packets_dropped++;
       return verdict_kind::drop;
     }
@@ -204,7 +207,10 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
         return verdict_kind::drop;
       }
       e->pid = pkt.pid;
-      associations[key_of(key.src)].flows++;
+      e->proxy = pkt.proxy;
+      auto& a = associations[key_of(key.src)];
+      if (a.flows++ == 0 && !a.actor)
+        a.proxy = pkt.proxy;
     } else {
       table->touch(*e, now);
     }
@@ -313,7 +319,8 @@ void flow_manager_state::flush_udp() {
     if (!a.actor)
       a.actor = spawn_association(
           net::endpoint{net::ipv4_address{static_cast<uint32_t>(k >> 16)},
-                        static_cast<uint16_t>(k & 0xffff)});
+                        static_cast<uint16_t>(k & 0xffff)},
+          a.proxy);
     caf::anon_send(a.actor, std::move(a.pending));
     a.pending = {};
   }
@@ -385,8 +392,8 @@ flow_descriptor flow_manager_state::describe(const net::flow_entry& e,
   d.bytes_in = e.bytes_in;
   d.bytes_out = e.bytes_out;
   d.pid = e.pid;
-  if (e.relayed)
-    d.proxy_index = platform::relay_channel_of(e.cookie);
+  d.proxy_index
+      = e.relayed ? platform::relay_channel_of(e.cookie) : uint32_t{e.proxy};
   d.started = wall_time(e.created, now);
   d.last_seen = wall_time(e.last_seen, now);
   return d;
@@ -420,20 +427,26 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   st.table = std::make_unique<net::flow_table>(cfg.table);
   st.verdicts.reserve(1024);
   st.scratch.resize(net::max_packet_size);
-  st.spawn_association
-      = [self, upstream = cfg.upstream, owner = cfg.parent](net::endpoint app) {
-          auto a = self->system().middleman().spawn_broker(
-              udp_association, app, upstream, &self->state.capture->injector(),
-              flow_manager_actor{self});
-          // Linked: an association ends with the flow-manager (engine stop).
-          self->link_to(a);
-          self->monitor(a);
-          // Sent before this actor's own down message can be: the owner keeps
-          // the session until the association is down as well.
-          if (owner)
-            self->send(owner, atom::add_v, a);
-          return a;
-        };
+  auto upstreams = cfg.upstreams;
+  if (upstreams.empty())
+    upstreams.push_back(cfg.upstream);
+  st.spawn_association =
+      [self, upstreams, owner = cfg.parent](net::endpoint app, uint8_t proxy) {
+        // The association goes to its socket's rule's proxy.
+        const auto& upstream
+            = upstreams[proxy < upstreams.size() ? proxy : size_t{0}];
+        auto a = self->system().middleman().spawn_broker(
+            udp_association, app, upstream, &self->state.capture->injector(),
+            flow_manager_actor{self});
+        // Linked: an association ends with the flow-manager (engine stop).
+        self->link_to(a);
+        self->monitor(a);
+        // Sent before this actor's own down message can be: the owner keeps
+        // the session until the association is down as well.
+        if (owner)
+          self->send(owner, atom::add_v, a);
+        return a;
+      };
   self->set_down_handler([self](caf::down_msg& dm) {
     // An association that died on its own is forgotten; the application's
     // next datagram starts a new one.
@@ -461,6 +474,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
           r.id = e->id;
           r.app = e->key.src;
           r.remote = e->key.dst;
+          r.proxy = e->proxy;
         } else {
           self->state.stats.refused_listener++;
         }
@@ -500,12 +514,11 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
           lg->info("new connections: {}", policy_text(policy));
         auto& fs = self->state;
         fs.policy = policy;
-        for (size_t i = 0; i < fs.relays.size(); ++i) {
-          fs.proxy_policies.resize(fs.relays.size());
-          fs.proxy_policies[i] = policy;
-          if (fs.relays[i])
-            self->send(fs.relays[i], atom::update_v, policy);
-        }
+        for (auto& p : fs.proxy_policies)
+          p = policy; // every proxy's
+        for (auto& relay : fs.relays)
+          if (relay)
+            self->send(relay, atom::update_v, policy);
       },
       [=](atom::update, uint32_t proxy, flow_policy policy) {
         auto& fs = self->state;

@@ -20,6 +20,9 @@ namespace drover {
 struct flow_manager_config {
   net::listener_address listener;
   upstream_settings upstream;
+  /// Every proxy as the associations use it, in order (empty: `upstream`
+  /// for every one).
+  std::vector<upstream_settings> upstreams;
   net::flow_table::options table;
   std::chrono::milliseconds sweep_interval{2000};
   std::chrono::milliseconds stats_interval{1000}; // counters to `parent`
@@ -66,6 +69,10 @@ struct flow_manager_state {
   flow_policy policy;
   /// Each proxy's, for its relay (the first proxy's is `policy`).
   std::vector<flow_policy> proxy_policies;
+  /// What proxy `i`'s new flows get.
+  const flow_policy& policy_of(uint8_t i) const {
+    return i != 0 && i < proxy_policies.size() ? proxy_policies[i] : policy;
+  }
 
   /// Each TCP flow's socks-session (by flow id), so that a flow that is
   /// evicted or expires takes its session and descriptors with it.
@@ -77,6 +84,7 @@ struct flow_manager_state {
     caf::actor actor;
     uint32_t flows = 0;
     udp_batch pending;
+    uint8_t proxy = 0; // its socket's rule's proxy
   };
   std::unordered_map<uint64_t, association> associations;
 
@@ -90,7 +98,7 @@ struct flow_manager_state {
   std::array<std::pair<net::flow_key, net::flow_time>, 64> refused_early{};
   size_t refused_next = 0;
   std::vector<uint64_t> touched; // associations with pending datagrams
-  std::function<caf::actor(net::endpoint)> spawn_association;
+  std::function<caf::actor(net::endpoint, uint8_t proxy)> spawn_association;
 
   static uint64_t key_of(net::endpoint e) {
     return (uint64_t{e.ip.value} << 16) | e.port;

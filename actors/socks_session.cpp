@@ -363,7 +363,8 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
 }
 
 caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
-                           flow_manager_actor fm, upstream_settings upstream) {
+                           flow_manager_actor fm,
+                           std::vector<upstream_settings> upstreams) {
   report_panics(self);
   auto lg = log::get("tcp-listener");
   self->add_doorman(fd);
@@ -394,6 +395,9 @@ caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
                   // Linked: open sessions end with the listener (engine
                   // stop); known to the flow-manager: a session ends with
                   // its flow.
+                  // Through its rule's proxy.
+                  const auto& upstream = upstreams.at(
+                      flow.proxy < upstreams.size() ? flow.proxy : 0);
                   auto session
                       = self->fork(socks_session, m.handle, flow, upstream, fm);
                   self->link_to(session);

@@ -44,8 +44,10 @@ caf::behavior socks_session(caf::io::broker* self,
 
 /// The listener on 127.0.0.1 (`fd`, already listening): every accepted
 /// connection must be a flow the flow-manager redirected; others are closed
-/// at once.
+/// at once. Each goes to its flow's proxy among `upstreams` (in the
+/// config's order; never empty).
 caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
-                           flow_manager_actor fm, upstream_settings upstream);
+                           flow_manager_actor fm,
+                           std::vector<upstream_settings> upstreams);
 
 } // namespace drover

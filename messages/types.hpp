@@ -196,11 +196,13 @@ struct flow_lookup {
   uint64_t id = 0;
   net::endpoint app;    // the application's socket
   net::endpoint remote; // where it wanted to go
+  uint32_t proxy = 0;   // which proxy carries it (its place)
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_lookup& x) {
-  return f(caf::meta::type_name("flow_lookup"), x.found, x.id, x.app, x.remote);
+  return f(caf::meta::type_name("flow_lookup"), x.found, x.id, x.app, x.remote,
+           x.proxy);
 }
 
 const char* to_string(net::stream_news::kind x);

@@ -42,6 +42,7 @@ struct flow_entry {
   uint64_t bytes_out = 0; // from the application
   uint64_t cookie = 0;    // the owner's own data (e.g. a session slot)
   uint32_t pid = 0;       // the application's process, when the port knew it
+  uint8_t proxy = 0;      // which proxy carries it (its place in the config)
   bool direct = false;    // let out unchanged, not proxied (user's choice)
   bool relayed = false;   // TCP the kernel redirected: `cookie` is the
                           // relay's stream, no packet of it is rewritten

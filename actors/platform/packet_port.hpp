@@ -38,6 +38,9 @@ struct captured_packet {
   /// the kernel leaves such sockets alone): while the proxy cannot be
   /// used, its new flows go direct whatever the policy says.
   bool fallback_direct = false;
+  /// A target's rule's proxy (its place in the config; 0: the first).
+  /// Windows: from the rules; Linux: the low bits of its socket's mark.
+  uint8_t proxy = 0;
   /// The port's own data for this packet, handed back with its verdict
   /// (Windows: the WINDIVERT_ADDRESS it was captured with). Lives in the
   /// batch buffer.

@@ -32,12 +32,27 @@ config::process_names names_of(const process_entry& p) {
 } // namespace
 
 void target_set::add(uint32_t pid, config::rule_action action,
-                     bool direct_when_down) {
+                     bool direct_when_down, uint8_t proxy) {
   std::lock_guard<std::mutex> guard{mutex_};
   bool proxied = action == config::rule_action::proxy;
   bool changed = direct_when_down && proxied
                      ? sorted_insert(direct_when_down_, pid)
                      : sorted_erase(direct_when_down_, pid);
+  auto at = std::lower_bound(proxies_.begin(), proxies_.end(),
+                             std::pair<uint32_t, uint8_t>{pid, 0});
+  bool listed = at != proxies_.end() && at->first == pid;
+  if (proxied && proxy != 0) {
+    if (!listed) {
+      proxies_.insert(at, {pid, proxy});
+      changed = true;
+    } else if (at->second != proxy) {
+      at->second = proxy;
+      changed = true;
+    }
+  } else if (listed) {
+    proxies_.erase(at);
+    changed = true;
+  }
   if (action == config::rule_action::direct) {
     changed = sorted_erase(pids_, pid) || changed;
     changed = sorted_erase(blocked_, pid) || changed;
@@ -66,10 +81,12 @@ bool target_set::blocked(uint32_t pid) const {
 }
 
 void target_set::set_rules(std::vector<config::app_rule> rules,
-                           config::not_proxying fallback) {
+                           config::not_proxying fallback,
+                           std::vector<std::string> proxy_names) {
   std::lock_guard<std::mutex> guard{mutex_};
   rules_ = std::move(rules);
   defaults_.when_not_proxying = fallback;
+  proxy_names_ = std::move(proxy_names);
 }
 
 target_set::verdict
@@ -84,9 +101,13 @@ target_set::decide(const process_entry& p,
   if (i < 0)
     return {};
   auto& rule = rules_[static_cast<size_t>(i)];
-  return {rule.action, rule.action == config::rule_action::proxy
-                           && config::fallback_of(rule, defaults_)
-                                  == config::not_proxying::direct};
+  bool proxied = rule.action == config::rule_action::proxy;
+  return {rule.action,
+          proxied
+              && config::fallback_of(rule, defaults_)
+                     == config::not_proxying::direct,
+          static_cast<uint8_t>(proxied ? config::proxy_index(proxy_names_, rule)
+                                       : 0)};
 }
 
 target_set::verdict target_set::judge(uint32_t pid,
@@ -108,6 +129,7 @@ bool target_set::any_children() const {
 void target_set::refresh(std::vector<uint32_t>& copy,
                          std::vector<uint32_t>& blocked,
                          std::vector<uint32_t>& direct_when_down,
+                         std::vector<std::pair<uint32_t, uint8_t>>& proxies,
                          uint64_t& seen) const {
   if (generation_.load() == seen)
     return;
@@ -115,17 +137,24 @@ void target_set::refresh(std::vector<uint32_t>& copy,
   copy = pids_;
   blocked = blocked_;
   direct_when_down = direct_when_down_;
+  proxies = proxies_;
   seen = generation_.load();
 }
 
 bool target_view::captured(uint32_t pid) {
   if (set_ != nullptr)
-    set_->refresh(pids_, blocked_, direct_when_down_, seen_);
+    set_->refresh(pids_, blocked_, direct_when_down_, proxies_, seen_);
   return std::binary_search(pids_.begin(), pids_.end(), pid);
 }
 
 bool target_view::blocked(uint32_t pid) const {
   return std::binary_search(blocked_.begin(), blocked_.end(), pid);
+}
+
+uint8_t target_view::proxy(uint32_t pid) const {
+  auto at = std::lower_bound(proxies_.begin(), proxies_.end(),
+                             std::pair<uint32_t, uint8_t>{pid, 0});
+  return at != proxies_.end() && at->first == pid ? at->second : uint8_t{0};
 }
 
 bool target_view::direct_when_down(uint32_t pid) const {

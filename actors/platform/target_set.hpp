@@ -27,21 +27,25 @@ public:
   struct verdict {
     config::rule_action action = config::rule_action::direct;
     bool direct_when_down = false;
+    uint8_t proxy = 0; // a target's: its rule's proxy (its place)
   };
 
   /// `pid` is a target (`proxy`), or blocked (`block`); `direct` forgets
   /// it.
   void add(uint32_t pid,
            config::rule_action action = config::rule_action::proxy,
-           bool direct_when_down = false);
+           bool direct_when_down = false, uint8_t proxy = 0);
   void remove(uint32_t pid);
   /// A target or a blocked process: its packets are captured.
   bool contains(uint32_t pid) const;
   bool blocked(uint32_t pid) const;
   /// The rules, and what a `proxy` rule without its own fallback does
   /// while the proxy cannot be used.
+  /// `proxy_names`: the proxies' names in order, which a rule's `proxy`
+  /// chooses from (the first when it names none).
   void set_rules(std::vector<config::app_rule> rules,
-                 config::not_proxying fallback = config::not_proxying::block);
+                 config::not_proxying fallback = config::not_proxying::block,
+                 std::vector<std::string> proxy_names = {});
   /// What the rules do with `p` (`ancestors`: its parent first), Windows'
   /// way: names and paths without regard to case (ASCII letters).
   verdict decide(const process_entry& p,
@@ -56,14 +60,19 @@ public:
   /// and the targets whose fallback is direct, when the set changed since
   /// `seen`.
   void refresh(std::vector<uint32_t>& copy, std::vector<uint32_t>& blocked,
-               std::vector<uint32_t>& direct_when_down, uint64_t& seen) const;
+               std::vector<uint32_t>& direct_when_down,
+               std::vector<std::pair<uint32_t, uint8_t>>& proxies,
+               uint64_t& seen) const;
 
 private:
   mutable std::mutex mutex_;
   std::vector<uint32_t> pids_;             // sorted: targets and blocked
   std::vector<uint32_t> blocked_;          // sorted
   std::vector<uint32_t> direct_when_down_; // sorted
+  /// Targets through another proxy than the first, and its place (sorted).
+  std::vector<std::pair<uint32_t, uint8_t>> proxies_;
   std::vector<config::app_rule> rules_;
+  std::vector<std::string> proxy_names_;
   config::target_settings defaults_; // when_not_proxying
   std::atomic<uint64_t> generation_{0};
 };
@@ -79,9 +88,12 @@ public:
   bool captured(uint32_t pid);
   bool blocked(uint32_t pid) const;
   bool direct_when_down(uint32_t pid) const;
+  /// Its rule's proxy (its place; 0: the first).
+  uint8_t proxy(uint32_t pid) const;
 
 private:
   const target_set* set_ = nullptr;
+  std::vector<std::pair<uint32_t, uint8_t>> proxies_;
   std::vector<uint32_t> pids_;
   std::vector<uint32_t> blocked_;
   std::vector<uint32_t> direct_when_down_;

@@ -271,3 +271,36 @@ TEST_F(upstreams_e2e, one_proxy_down_leaves_the_others_proxying) {
   r = run_in(*w, {second, "tcp-client", server_ip, "7", "1"});
   EXPECT_TRUE(seen_from(r, second_ip)) << r.out;
 }
+
+// The engine's own path, as on Windows (the kernel redirects nothing: the
+// flow-manager rewrites each captured packet to the one listener, and each
+// session and UDP association goes to its packet's rule's proxy).
+TEST_F(upstreams_e2e, without_kernel_redirects_each_flow_meets_its_proxy) {
+  w->extra_env.push_back("DROVER_TEST_QUEUE_TCP=1"); // TCP and UDP queued
+  auto first = peer_at(w->dir / "dvr-first");
+  auto second = peer_at(w->dir / "dvr-second");
+  auto cfg = three_proxies();
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config", cfg.string()},
+               w->env()};
+  event_watch events{*w};
+  ASSERT_TRUE(events.wait(became("active"), 20s)) << engine.output();
+  ASSERT_TRUE(drover::test::eventually(
+      [&] {
+        return w->status(false).second.find("second (" + second_ip
+                                            + ":1080): up")
+               != std::string::npos;
+      },
+      20s, 200ms))
+      << w->status(false).second;
+  EXPECT_NE(w->log().find("TCP and UDP: NFQUEUE"), std::string::npos)
+      << "not the kernel's redirect: " << w->log();
+  for (auto [program, ip] :
+       {std::pair{first, proxy_ip}, std::pair{second, second_ip}}) {
+    auto r = run_in(*w, {program, "tcp-client", server_ip, "7", "1"});
+    EXPECT_TRUE(seen_from(r, ip)) << program << ", TCP: " << r.out;
+    r = run_in(*w, {program, "udp-client", server_ip, "7", "2"});
+    EXPECT_EQ(count(r.out, "seen " + ip + ":"), 2)
+        << program << ", UDP: " << r.out;
+  }
+}

@@ -29,28 +29,29 @@ TEST(target_set, a_copy_is_taken_only_when_the_set_changed) {
   std::vector<uint32_t> copy;
   std::vector<uint32_t> blocked;
   std::vector<uint32_t> direct;
+  std::vector<std::pair<uint32_t, uint8_t>> proxies;
   uint64_t seen = ~uint64_t{0};
   t.add(9);
   t.add(3);
-  t.refresh(copy, blocked, direct, seen);
+  t.refresh(copy, blocked, direct, proxies, seen);
   EXPECT_EQ(copy, (std::vector<uint32_t>{3, 9})); // sorted
   copy.clear();
-  t.refresh(copy, blocked, direct, seen);
+  t.refresh(copy, blocked, direct, proxies, seen);
   EXPECT_TRUE(copy.empty()); // unchanged: not copied again
   t.add(3);                  // already there: no new generation
-  t.refresh(copy, blocked, direct, seen);
+  t.refresh(copy, blocked, direct, proxies, seen);
   EXPECT_TRUE(copy.empty());
   t.remove(9);
-  t.refresh(copy, blocked, direct, seen);
+  t.refresh(copy, blocked, direct, proxies, seen);
   EXPECT_EQ(copy, (std::vector<uint32_t>{3}));
   t.add(5, rule_action::block);
-  t.refresh(copy, blocked, direct, seen);
+  t.refresh(copy, blocked, direct, proxies, seen);
   EXPECT_EQ(copy, (std::vector<uint32_t>{3, 5})) << "captured, to be refused";
   EXPECT_EQ(blocked, (std::vector<uint32_t>{5}));
   EXPECT_TRUE(t.blocked(5));
   EXPECT_FALSE(t.blocked(3));
   t.add(5, rule_action::proxy, true); // a new rule: a target after all
-  t.refresh(copy, blocked, direct, seen);
+  t.refresh(copy, blocked, direct, proxies, seen);
   EXPECT_TRUE(blocked.empty());
   EXPECT_EQ(direct, (std::vector<uint32_t>{5})) << "its fallback is direct";
   // A thread's view of it: copied when it changed, read without the lock.
@@ -63,6 +64,41 @@ TEST(target_set, a_copy_is_taken_only_when_the_set_changed) {
   EXPECT_TRUE(view.captured(5));
   EXPECT_TRUE(view.blocked(5));
   EXPECT_FALSE(view.direct_when_down(5));
+}
+
+// Several proxies: a target's rule's proxy goes with it, to the port's
+// packets (and so to its flows' proxy).
+TEST(target_set, each_target_carries_its_rules_proxy) {
+  target_set t;
+  app_rule first;
+  first.apps = {"Discord.exe"};
+  app_rule browser;
+  browser.apps = {"firefox.exe"};
+  browser.proxy = "work";
+  app_rule gone;
+  gone.apps = {"old.exe"};
+  gone.proxy = "nowhere"; // no such proxy: the first
+  t.set_rules({first, browser, gone}, drover::config::not_proxying::block,
+              {"home", "work"});
+  drover::platform::process_entry p;
+  p.name = "FireFox.exe";
+  auto said = t.decide(p, {});
+  EXPECT_EQ(said.action, rule_action::proxy);
+  EXPECT_EQ(said.proxy, 1);
+  p.name = "Discord.exe";
+  EXPECT_EQ(t.decide(p, {}).proxy, 0);
+  p.name = "old.exe";
+  EXPECT_EQ(t.decide(p, {}).proxy, 0);
+  t.add(40, rule_action::proxy, false, 1);
+  t.add(41);
+  drover::platform::target_view view;
+  view.watch(&t);
+  EXPECT_TRUE(view.captured(40));
+  EXPECT_EQ(view.proxy(40), 1);
+  EXPECT_EQ(view.proxy(41), 0);
+  t.add(40, rule_action::block); // blocked now: no proxy
+  EXPECT_TRUE(view.captured(40));
+  EXPECT_EQ(view.proxy(40), 0);
 }
 
 TEST(target_set, rules_match_whole_names_and_paths_without_regard_to_case) {

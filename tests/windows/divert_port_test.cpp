@@ -548,6 +548,41 @@ TEST_F(windows_divert, a_rules_direct_fallback_lets_its_connection_out) {
   EXPECT_NE(rst.info.tcp_flags & net::tcp_flag::rst, 0) << "refused";
 }
 
+// Several proxies: each target's packets carry its rule's proxy, so its
+// new connection meets that proxy's policy (the second proxy up, the first
+// down here) and its session that proxy.
+TEST_F(windows_divert, each_targets_connection_meets_its_rules_proxy) {
+  if (!guard)
+    guard = platform::open_guard({}).guard;
+  named_process home_app{L"DroverTestHome.exe"};
+  named_process work_app{L"DroverTestWork.exe"};
+  std::string error;
+  platform::target_selection t;
+  t.rules.resize(2);
+  t.rules[0].apps = {"DroverTestHome.exe"};
+  t.rules[1].apps = {"DroverTestWork.exe"};
+  t.rules[1].proxy = "work";
+  t.proxy_names = {"home", "work"};
+  ASSERT_TRUE(guard->set_targets(t, error)) << error;
+  start_engine();
+  caf::anon_send(fm, atom::update_v, uint32_t{0},
+                 flow_policy::both(new_flow_policy::refuse));
+  caf::anon_send(fm, atom::update_v, uint32_t{1},
+                 flow_policy::both(new_flow_policy::proxy));
+  auto a = outbound_address();
+  auto work_syn = with_source_port(syn(), 50127);
+  socket(socket_event(wd::event_socket_connect, work_app.pid(), 50127));
+  divert(work_syn, a);
+  auto out = next_sent();
+  EXPECT_EQ(out.info.dst.port, listener_port) << "its proxy is up: redirected";
+  auto home_syn = with_source_port(syn(), 50128);
+  socket(socket_event(wd::event_socket_connect, home_app.pid(), 50128));
+  divert(home_syn, a);
+  auto rst = next_sent();
+  EXPECT_NE(rst.info.tcp_flags & net::tcp_flag::rst, 0)
+      << "its proxy is down: refused";
+}
+
 // The packet thread stops reading (the engine stalled): every program's
 // traffic waits in the same driver queue, so after 3 s the handle stops
 // diverting and the port fails, for the engine to reopen it.

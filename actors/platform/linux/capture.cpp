@@ -417,21 +417,7 @@ capture_result open_capture(const capture_options& opts) {
   // Also when not used: a killed engine's policy route is then removed.
   p.udp_mark = udp_mark;
   p.route_table = route_table;
-  bool several = !p.more_proxies.empty();
-  if (several && (p.redirect_port == 0 || p.tproxy_port == 0)) {
-    r.failure = capture_failure::unavailable;
-    r.error = "several proxies need the kernel to hand each proxy's "
-              "connections to its own relay (NAT and TPROXY), which is not "
-              "possible here; keep one [proxy]";
-    return r;
-  }
   if (p.tproxy_port != 0 && !guard->apply(p, r.error)) {
-    if (several) {
-      r.failure = capture_failure::unavailable;
-      r.error = "several proxies need the kernel's TPROXY and NAT (" + r.error
-                + "); keep one [proxy], or load xt_TPROXY and iptable_nat";
-      return r;
-    }
     // No TPROXY or policy routing here (xt_TPROXY, iproute2 missing): the
     // engine relays the queued datagrams itself.
     s->udp_fallback = r.error;

@@ -212,6 +212,8 @@ private:
     p.from_target
         = (mark & ~net::capture::proxy_index_bits) == self->marks_.target
           || p.blocked;
+    if (p.from_target && !p.blocked)
+      p.proxy = static_cast<uint8_t>(mark & net::capture::proxy_index_bits);
     batch.packets.push_back(p);
     return MNL_CB_OK;
   }

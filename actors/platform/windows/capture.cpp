@@ -35,7 +35,7 @@ public:
   // The names let the port take a process at its first socket; procscan
   // adds the ones already running and forgets those that exit.
   bool set_targets(const target_selection& t, std::string&) override {
-    targets->set_rules(t.rules, t.fallback);
+    targets->set_rules(t.rules, t.fallback, t.proxy_names);
     return true;
   }
   std::string repair(std::string&) override { return {}; }
@@ -119,8 +119,9 @@ public:
     if (!targets->contains(pid) || targets->blocked(pid)) {
       // Its rule's fallback, as the port would have found it.
       auto id = identify_process(pid);
-      targets->add(pid, config::rule_action::proxy,
-                   id && targets->judge(pid, *id).direct_when_down);
+      auto said = id ? targets->judge(pid, *id) : target_set::verdict{};
+      targets->add(pid, config::rule_action::proxy, said.direct_when_down,
+                   said.proxy);
       windivert::reset_tcp_connections(pid, skip);
     }
     return true;
@@ -200,7 +201,8 @@ guard_result open_guard(const guard_options& opts) {
     return r;
   }
   auto g = std::make_shared<windows_guard>();
-  g->targets->set_rules(opts.targets.rules, opts.targets.fallback);
+  g->targets->set_rules(opts.targets.rules, opts.targets.fallback,
+                        opts.targets.proxy_names);
   r.guard = std::move(g);
   return r;
 }

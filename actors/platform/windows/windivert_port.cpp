@@ -192,7 +192,7 @@ struct divert_port::state {
       return;
     auto said = targets->judge(pid, *id);
     if (said.action != config::rule_action::direct) {
-      targets->add(pid, said.action, said.direct_when_down);
+      targets->add(pid, said.action, said.direct_when_down, said.proxy);
       live.adopted++;
     }
   }
@@ -232,6 +232,7 @@ struct divert_port::state {
     p.pid = pid;
     p.blocked = pid != 0 && view.blocked(pid);
     p.fallback_direct = pid != 0 && view.direct_when_down(pid);
+    p.proxy = pid != 0 ? view.proxy(pid) : uint8_t{0};
     p.meta = batch.meta.data() + index * address_size;
     batch.packets.push_back(p);
     used += length;
