@@ -381,6 +381,16 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                       });
             return;
           }
+          case command_kind::check:
+            // The engine has the passwords (`config get` shows none).
+            self->request(sup, std::chrono::minutes{3}, atom::get_v,
+                          atom::check_v, req.argument)
+                .then([=](const std::string& json) { answer(json); },
+                      [=](caf::error& e) {
+                        answer("error\nthe engine did not answer: "
+                               + error_sentence(self->system(), e) + "\n");
+                      });
+            return;
           case command_kind::unknown:
             return answer("unknown command: " + req.argument + "\n");
           case command_kind::status:

@@ -1,7 +1,9 @@
 #include "actors/supervisor.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 
+#include "actors/check_report.hpp"
 #include "actors/crash_report.hpp"
 #include "actors/fault_hooks.hpp"
 #include "actors/log/logging.hpp"
@@ -467,6 +469,39 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
               ->info("a connection could not use the proxy ({}); checking it",
                      why);
         run(self, out);
+      },
+      [=](atom::get, atom::check,
+          const std::string& proxy) -> caf::result<std::string> {
+        auto& st = self->state;
+        check_options o;
+        o.tcp_target = st.settings.check.tcp_target;
+        o.udp_target = st.settings.check.udp_target;
+        o.proxy = proxy;
+        auto work = [settings = st.settings, o, resolve = st.ports.resolve,
+                     probe = st.ports.probe] {
+          auto r = run_checks(settings, o, resolve, probe);
+          return r.known ? r.json : "error\n" + r.error + "\n";
+        };
+        if (!st.ports.probe_on_own_thread)
+          return work();
+        // Blocking (names, connections): on a thread of its own.
+        auto worker = self->system().spawn<caf::detached>(
+            [work](caf::event_based_actor* w) -> caf::behavior {
+              return {[=](atom::get, atom::check) {
+                w->quit();
+                return work();
+              }};
+            });
+        auto rp = self->make_response_promise<std::string>();
+        self->request(worker, std::chrono::minutes{3}, atom::get_v,
+                      atom::check_v)
+            .then(
+                [=](std::string& json) mutable { rp.deliver(std::move(json)); },
+                [=](caf::error&) mutable {
+                  rp.deliver(std::string{"error\nthe check did not finish "
+                                         "in time\n"});
+                });
+        return rp;
       },
       [=](const proxy_check& c) {
         auto& relays = self->state.parts.relays;

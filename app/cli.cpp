@@ -10,13 +10,13 @@
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/check_report.hpp"
 #include "actors/engine_config.hpp"
 #include "actors/log/logging.hpp"
 #include "actors/log/redact.hpp"
 #include "actors/log/trace.hpp"
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
-#include "app/check_report.hpp"
 #include "app/engine_client.hpp"
 #include "app/version.hpp"
 #include "config/config_file.hpp"
@@ -260,67 +260,18 @@ int check_proxy(const options& o, std::ostream& out, std::ostream& err) {
   if (!tcp || !udp || !timeout || timeout->count() < 100
       || timeout->count() > 60000)
     return exit_failure;
-  // One proxy (`--proxy NAME`, or the only one), or each in turn.
-  std::vector<const config::proxy_settings*> chosen;
-  for (auto& p : settings.proxies)
-    if (o.check_proxy.empty() || p.name == o.check_proxy)
-      chosen.push_back(&p);
-  if (chosen.empty()) {
-    std::string names;
-    for (auto& p : settings.proxies)
-      if (!p.name.empty())
-        names += (names.empty() ? "" : ", ") + ("\"" + p.name + "\"");
-    err << "drover check: no proxy is called \"" << o.check_proxy << "\""
-        << (names.empty() ? std::string{" (the proxy has no name)"}
-                          : "; the proxies are " + names)
-        << "\n";
+  check_options co;
+  co.tcp_target = *tcp;
+  co.udp_target = *udp;
+  co.budget = *timeout;
+  co.proxy = o.check_proxy;
+  auto r = run_checks(settings, co, platform::resolve_ipv4, probe_proxy);
+  if (!r.known) {
+    err << "drover check: " << r.error << "\n";
     return exit_failure;
   }
-  bool all_ok = true;
-  bool several = chosen.size() > 1;
-  if (several && o.json)
-    out << "[";
-  for (auto* at : chosen) {
-    auto& proxy = *at;
-    auto proxy_text = proxy.host + ":" + std::to_string(proxy.port);
-    probe_result result;
-    std::string error;
-    if (auto ip = platform::resolve_ipv4(proxy.host, error)) {
-      probe_request req;
-      req.proxy = {*ip, proxy.port};
-      req.auth = proxy.auth;
-      req.login = proxy.login;
-      req.password = proxy.password;
-      req.http = proxy.type == config::proxy_type::http;
-      req.connect_to = probe_target{tcp->host, tcp->port};
-      req.stun = probe_target{udp->host, udp->port};
-      req.budget = *timeout;
-      result = probe_proxy(req);
-    } else {
-      result.verdict = probe_verdict::unreachable;
-      result.reason = "cannot find the proxy: " + error;
-      result.steps.push_back({"look up " + proxy.host, false, 0, error});
-    }
-    if (o.json) {
-      auto json = check_json(result, proxy_text, proxy.name);
-      if (several) {
-        while (!json.empty() && json.back() == '\n')
-          json.pop_back();
-        out << (at == chosen.front() ? "" : ",") << json;
-      } else {
-        out << json;
-      }
-    } else {
-      if (several)
-        out << (at == chosen.front() ? "" : "\n") << "Proxy "
-            << config::proxy_label(proxy) << "\n";
-      out << check_text(result, proxy_text);
-    }
-    all_ok = all_ok && result.verdict == probe_verdict::ok;
-  }
-  if (several && o.json)
-    out << "]\n";
-  return all_ok ? exit_ok : exit_failure;
+  out << (o.json ? r.json : r.text);
+  return r.all_ok ? exit_ok : exit_failure;
 }
 
 // What both ways of running the engine (headless, `drover run`) do first:

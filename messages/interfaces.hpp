@@ -86,6 +86,10 @@ using supervisor_actor = caf::typed_actor<
     // From a socks-session, UDP association or relay: proxy number
     // `proxy` failed it (why); the supervisor checks that proxy and
     // reconnects if it is down.
+    // From the control server (`check [NAME]`): each proxy, or the one
+    // named, checked as `drover check --json` would, with the passwords
+    // only the engine has; the JSON, or "error\n" and why.
+    caf::replies_to<atom::get, atom::check, std::string>::with<std::string>,
     caf::reacts_to<atom::check, std::string, uint32_t>,
     // From the proxy-check worker: the result of a health check.
     caf::reacts_to<proxy_check>,

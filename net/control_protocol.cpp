@@ -62,6 +62,7 @@ request read_request(std::string_view received, size_t max_body) {
   constexpr std::string_view set = "config set ";
   constexpr std::string_view fault = "fault ";
   constexpr std::string_view run = "run ";
+  constexpr std::string_view check = "check";
   if (line.substr(0, set.size()) == set) {
     r.kind = command_kind::config_set;
     size_t size = 0;
@@ -91,6 +92,13 @@ request read_request(std::string_view received, size_t max_body) {
     }
     r.kind = command_kind::run;
     r.pid = static_cast<uint32_t>(pid);
+    return r;
+  }
+  if (line == check
+      || line.substr(0, check.size() + 1) == std::string{check} + " ") {
+    r.kind = command_kind::check;
+    if (line.size() > check.size())
+      r.argument = printable(line.substr(check.size() + 1), 40);
     return r;
   }
   if (line.substr(0, fault.size()) == fault) {

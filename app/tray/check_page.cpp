@@ -34,7 +34,7 @@ check_page::check_page(QString program, QWidget* parent)
   summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   layout->addWidget(summary_);
   connect(button_, &QPushButton::clicked, this, [this] {
-    if (!running())
+    if (!running() && !waiting_)
       Q_EMIT run_requested();
   });
   connect(&process_,
@@ -74,10 +74,41 @@ void check_page::run(const QByteArray& config_text, const QString& proxy) {
   process_.start(program_, args);
 }
 
+void check_page::waiting() {
+  steps_->clear();
+  summary_->setText(tr("Checking the proxy…"));
+  summary_->setStyleSheet({});
+  button_->setEnabled(false);
+  waiting_ = true;
+}
+
+void check_page::show_answer(bool reached, const QByteArray& answer) {
+  waiting_ = false;
+  if (!reached) {
+    button_->setEnabled(true);
+    summary_->setText(tr("Drover's engine did not answer the check."));
+    Q_EMIT finished(false);
+    return;
+  }
+  if (answer.startsWith("error\n")) {
+    button_->setEnabled(true);
+    summary_->setText(QString::fromUtf8(answer.mid(6)).trimmed());
+    summary_->setStyleSheet("color: #c62828;");
+    Q_EMIT finished(false);
+    return;
+  }
+  show_json(answer, {}, 0);
+}
+
 void check_page::show_result(int exit_code) {
+  show_json(process_.readAllStandardOutput(),
+            QString::fromUtf8(process_.readAllStandardError()).trimmed(),
+            exit_code);
+}
+
+void check_page::show_json(const QByteArray& out, const QString& err,
+                           int exit_code) {
   button_->setEnabled(true);
-  auto out = process_.readAllStandardOutput();
-  auto err = QString::fromUtf8(process_.readAllStandardError()).trimmed();
   auto doc = QJsonDocument::fromJson(out);
   if (doc.isArray()) {
     // Several proxies: each one's steps under its name; ok when all are.

@@ -24,6 +24,10 @@ public:
   /// Runs the check against `config_text` (the engine's config file):
   /// every proxy in it, or only the one named `proxy`.
   void run(const QByteArray& config_text, const QString& proxy = {});
+  /// The engine runs the check (it has the passwords): shown as waiting
+  /// until show_answer() brings its answer (`check [NAME]`'s).
+  void waiting();
+  void show_answer(bool reached, const QByteArray& answer);
 
   bool running() const { return process_.state() != QProcess::NotRunning; }
 
@@ -35,6 +39,7 @@ Q_SIGNALS:
 
 private:
   void show_result(int exit_code);
+  void show_json(const QByteArray& out, const QString& err, int exit_code);
   void add_steps(const QJsonObject& result);
 
   QString program_;
@@ -43,6 +48,7 @@ private:
   QLabel* summary_;
   QTreeWidget* steps_;
   QPushButton* button_;
+  bool waiting_ = false; // for the engine's answer
 };
 
 } // namespace drover::tray

@@ -108,7 +108,8 @@ void engine_link::on_line(const QByteArray& line) {
     Q_EMIT stats_arrived(*parsed->stats, parsed->uptime_seconds);
 }
 
-void engine_link::request(const QByteArray& command, reply_handler done) {
+void engine_link::request(const QByteArray& command, reply_handler done,
+                          int timeout_ms) {
   auto* socket = new QLocalSocket(this);
   auto* deadline = new QTimer(socket);
   auto answer = std::make_shared<QByteArray>();
@@ -149,7 +150,7 @@ void engine_link::request(const QByteArray& command, reply_handler done) {
                 && socket->state() == QLocalSocket::UnconnectedState)
               conclude(false);
           });
-  deadline->start(10000);
+  deadline->start(timeout_ms);
   socket->connectToServer(path_.isEmpty() ? paths_.value(0) : path_);
 }
 

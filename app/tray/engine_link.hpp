@@ -38,7 +38,8 @@ public:
 
   /// Sends one command (without its newline) and hands the whole answer to
   /// `done`; ok is false when no engine answered within 10 s.
-  void request(const QByteArray& command, reply_handler done);
+  void request(const QByteArray& command, reply_handler done,
+               int timeout_ms = 10000);
 
 Q_SIGNALS:
   void connected();

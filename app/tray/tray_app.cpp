@@ -414,13 +414,14 @@ void tray_app::check_proxy(const QString& proxy) {
     run_local();
     return;
   }
-  link_.request("config get",
-                [this, run_local, proxy](bool ok, const QByteArray& t) {
-                  if (ok)
-                    window_->check()->run(t, proxy);
-                  else
-                    run_local();
-                });
+  // The engine runs it: the config it would hand out has no passwords.
+  window_->check()->waiting();
+  link_.request(
+      proxy.isEmpty() ? QByteArray{"check"} : "check " + proxy.toUtf8(),
+      [this](bool ok, const QByteArray& answer) {
+        window_->check()->show_answer(ok, answer);
+      },
+      200000);
 }
 
 void tray_app::primary() {

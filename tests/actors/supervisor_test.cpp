@@ -188,6 +188,62 @@ TEST_F(supervisor_test, start_checks_the_proxy_then_is_active) {
   EXPECT_EQ(sc->probed, (std::vector<std::string>{"10.0.0.1"}));
 }
 
+// Several proxies: each checked on its own; one unreachable retries on
+// its own timer while the other carries its programs; the kernel program
+// hears which one cannot be used; `status` has a row for each; `check`
+// (the tray's, through the engine) checks each or one by name.
+TEST_F(supervisor_test, each_proxy_is_checked_and_retried_on_its_own) {
+  config::proxy_settings second;
+  second.name = "work";
+  second.host = "proxy2.test";
+  second.port = 3128;
+  settings.proxies[0].name = "home";
+  settings.proxies.push_back(second);
+  sc->names["proxy2.test"] = "10.0.0.2";
+  // The first's check passes, the second's fails twice.
+  sc->verdicts = {probe_verdict::ok, probe_verdict::unreachable,
+                  probe_verdict::unreachable};
+  start();
+  EXPECT_EQ(sc->probed, (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
+  EXPECT_EQ(current().state, engine_state::active) << current().reason;
+  EXPECT_TRUE(current().degraded);
+  EXPECT_EQ(current().proxy, "work");
+  ASSERT_TRUE(sc->guard);
+  EXPECT_NE(std::find(sc->guard->proxying.begin(), sc->guard->proxying.end(),
+                      std::make_tuple(1u, false, false)),
+            sc->guard->proxying.end())
+      << "the second proxy's targets: not through it";
+  auto status = ask<engine_status>(sup, atom::get_v, atom::status_v);
+  ASSERT_EQ(status.proxies.size(), 2u);
+  EXPECT_EQ(status.proxies[0].state, "up");
+  EXPECT_EQ(status.proxies[1].state, "reconnecting");
+  EXPECT_EQ(status.proxies[1].attempt, 1u);
+  // Only the second is probed again, after its own 1 s.
+  advance(1s);
+  EXPECT_EQ(sc->probed.size(), 3u);
+  EXPECT_EQ(sc->probed.back(), "10.0.0.2");
+  advance(5s);
+  EXPECT_EQ(sc->probed.back(), "10.0.0.2");
+  EXPECT_EQ(current().state, engine_state::active);
+  EXPECT_FALSE(current().degraded) << current().reason;
+  EXPECT_EQ(current().reason,
+            "proxying through work (proxy2.test:3128) (reconnected after 2 "
+            "attempts)");
+  // The tray's check, run by the engine.
+  auto all = ask<std::string>(sup, atom::get_v, atom::check_v, std::string{});
+  EXPECT_EQ(all.front(), '[') << all;
+  EXPECT_NE(all.find("\"name\":\"work\""), std::string::npos) << all;
+  auto one
+      = ask<std::string>(sup, atom::get_v, atom::check_v, std::string{"work"});
+  EXPECT_EQ(one.rfind("{\"proxy\":\"proxy2.test:3128\",\"name\":\"work\"", 0),
+            0u)
+      << one;
+  auto none
+      = ask<std::string>(sup, atom::get_v, atom::check_v, std::string{"other"});
+  EXPECT_EQ(none, "error\nno proxy is called \"other\"; the proxies are "
+                  "\"home\", \"work\"\n");
+}
+
 TEST_F(supervisor_test,
        an_unreachable_proxy_backs_off_step_by_step_then_fails) {
   sc->verdicts.assign(100, probe_verdict::unreachable);

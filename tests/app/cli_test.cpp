@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "app/check_report.hpp"
+#include "actors/check_report.hpp"
 #include "app/cli.hpp"
 #include "config/parse.hpp"
 
@@ -141,7 +141,7 @@ probe_result udp_refused() {
 } // namespace
 
 TEST(check_report, text_lists_each_step_with_its_time_and_verdict) {
-  auto text = cli::check_text(udp_refused(), "proxy.example:1080");
+  auto text = check_text(udp_refused(), "proxy.example:1080");
   EXPECT_NE(text.find("Checking the proxy proxy.example:1080\n"),
             std::string::npos);
   EXPECT_NE(text.find("  ok    CONNECT discord.com:443  35.0 ms\n"),
@@ -157,7 +157,7 @@ TEST(check_report, text_lists_each_step_with_its_time_and_verdict) {
 }
 
 TEST(check_report, json_has_stable_fields_and_escapes) {
-  auto json = cli::check_json(udp_refused(), "proxy.example:1080");
+  auto json = check_json(udp_refused(), "proxy.example:1080");
   EXPECT_EQ(json.rfind("{\"proxy\":\"proxy.example:1080\",\"ok\":false,"
                        "\"tcp_only\":false,",
                        0),
@@ -172,24 +172,24 @@ TEST(check_report, json_has_stable_fields_and_escapes) {
 TEST(check_report, the_summary_says_what_a_result_means) {
   probe_result ok;
   ok.verdict = probe_verdict::ok;
-  EXPECT_NE(cli::check_summary(ok).find("Discord's chat and voice"),
+  EXPECT_NE(check_summary(ok).find("Discord's chat and voice"),
             std::string::npos);
   probe_result down;
   down.verdict = probe_verdict::unreachable;
   down.reason = "TCP connect: Connection refused";
-  EXPECT_NE(cli::check_summary(down).find("Drover cannot use this proxy"),
+  EXPECT_NE(check_summary(down).find("Drover cannot use this proxy"),
             std::string::npos);
   auto tcp_only = udp_refused();
   tcp_only.verdict = probe_verdict::tcp_only;
   tcp_only.udp_refused = true;
   tcp_only.udp_detail = "proxy refused: command not supported";
-  auto summary = cli::check_summary(tcp_only);
+  auto summary = check_summary(tcp_only);
   EXPECT_NE(summary.find("TCP works through this proxy, but it does not "
                          "relay UDP (proxy refused: command not supported)"),
             std::string::npos)
       << summary;
   EXPECT_NE(summary.find("voice cannot"), std::string::npos) << summary;
-  EXPECT_NE(cli::check_json(tcp_only, "p:1").find("\"tcp_only\":true"),
+  EXPECT_NE(check_json(tcp_only, "p:1").find("\"tcp_only\":true"),
             std::string::npos);
 }
 

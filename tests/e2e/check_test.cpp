@@ -100,3 +100,43 @@ TEST_F(engine_e2e, check_names_a_rejected_login_and_passes_the_right_one) {
   EXPECT_TRUE(has(out, "  ok    authentication")) << out;
   EXPECT_FALSE(has(out, "s3cret-pass")) << "a password is never printed";
 }
+
+// The tray's Check goes through the engine (`check` on the control socket):
+// only the engine has the password (`config get` shows a placeholder), so
+// a proxy with a login is checked with the real one; a name no proxy has
+// is named back.
+TEST_F(engine_e2e, the_engine_checks_with_the_password_only_it_has) {
+  auto stun = w->stun_server();
+  auto with_login
+      = w->other_proxy(1082,
+                       "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
+                       "command: connect udpassociate bind udpreply }",
+                       "drovertest", "s3cret-pass");
+  auto cfg = w->proxy_config(
+      1082, "name = \"work\"\nauth = true\nlogin = \"drovertest\"\n"
+            "password = \"s3cret-pass\"\n[check]\ntcp_target = \""
+                + tcp_target + "\"\nudp_target = \"" + stun_target + "\"\n");
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config", cfg.string()},
+               w->env()};
+  event_watch events{*w};
+  ASSERT_TRUE(events.wait(became("active"), 20s)) << engine.output();
+  auto script = control_client_script(w->dir);
+  auto ask = [&](const std::string& command) {
+    child c{{"ip", "netns", "exec", w->app.name(), "/usr/bin/python3",
+             script.string(), w->control_socket(), command, ""}};
+    c.wait(60s);
+    return c.output();
+  };
+  EXPECT_TRUE(has(ask("config get"), "<stored password>"));
+  auto out = ask("check");
+  EXPECT_TRUE(has(out, "\"name\":\"work\",\"ok\":true")) << out;
+  EXPECT_TRUE(has(out, "{\"name\":\"authentication\",\"ok\":true")) << out;
+  EXPECT_FALSE(has(out, "s3cret-pass")) << "a password is never printed";
+  out = ask("check work");
+  EXPECT_TRUE(has(out, "\"ok\":true")) << out;
+  out = ask("check home");
+  EXPECT_TRUE(has(out, "error\nno proxy is called \"home\"; the proxies are "
+                       "\"work\""))
+      << out;
+}

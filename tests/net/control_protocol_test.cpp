@@ -110,3 +110,19 @@ TEST(control_protocol, run_takes_a_process_number_only) {
   }
   EXPECT_EQ(read_request("run\n", 100).kind, command_kind::unknown);
 }
+
+// `check [NAME]`: every proxy, or the one named (printable, cut at 40).
+TEST(control_protocol, check_takes_an_optional_proxy_name) {
+  auto all = read_request("check\n", 100);
+  EXPECT_EQ(all.result, state::complete);
+  EXPECT_EQ(all.kind, command_kind::check);
+  EXPECT_EQ(all.argument, "");
+  auto one = read_request("check work vpn\n", 100);
+  EXPECT_EQ(one.kind, command_kind::check);
+  EXPECT_EQ(one.argument, "work vpn");
+  auto odd = read_request("check \x01" + std::string(60, 'x') + "\n", 100);
+  EXPECT_EQ(odd.argument, "?" + std::string(39, 'x'));
+  EXPECT_FALSE(changes_things(command_kind::check))
+      << "looking at the proxies changes nothing";
+  EXPECT_EQ(read_request("checks\n", 100).kind, command_kind::unknown);
+}

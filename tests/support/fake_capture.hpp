@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -60,9 +61,14 @@ public:
   std::string fail_repair; // set: every repair() fails with this
   int released = 0;
   std::vector<config::app_rule> rules;
+  /// Every set_proxying(proxy, tcp, udp), in order.
+  std::vector<std::tuple<uint32_t, bool, bool>> proxying;
   bool set_targets(const platform::target_selection& t, std::string&) override {
     rules = t.rules;
     return true;
+  }
+  void set_proxying(uint32_t proxy, bool tcp, bool udp) override {
+    proxying.emplace_back(proxy, tcp, udp);
   }
   std::string repair(std::string& error) override {
     error = fail_repair;

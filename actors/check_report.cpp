@@ -1,10 +1,10 @@
-#include "app/check_report.hpp"
+#include "actors/check_report.hpp"
 
 #include <cstdio>
 
 #include "actors/log/json.hpp"
 
-namespace drover::cli {
+namespace drover {
 
 namespace {
 
@@ -96,4 +96,66 @@ std::string check_json(const probe_result& r, const std::string& proxy,
   return out + "]}\n";
 }
 
-} // namespace drover::cli
+check_outcome run_checks(const config::settings& s, const check_options& o,
+                         const check_resolver& resolve,
+                         const check_prober& probe) {
+  check_outcome out;
+  std::vector<const config::proxy_settings*> chosen;
+  for (auto& p : s.proxies)
+    if (o.proxy.empty() || p.name == o.proxy)
+      chosen.push_back(&p);
+  if (chosen.empty()) {
+    std::string names;
+    for (auto& p : s.proxies)
+      if (!p.name.empty())
+        names += (names.empty() ? "" : ", ") + ("\"" + p.name + "\"");
+    out.known = false;
+    out.error = "no proxy is called \"" + o.proxy + "\""
+                + (names.empty() ? std::string{" (the proxy has no name)"}
+                                 : "; the proxies are " + names);
+    return out;
+  }
+  bool several = chosen.size() > 1;
+  out.all_ok = true;
+  if (several)
+    out.json = "[";
+  for (auto* at : chosen) {
+    auto& proxy = *at;
+    auto where = proxy.host + ":" + std::to_string(proxy.port);
+    probe_result result;
+    std::string error;
+    if (auto ip = resolve(proxy.host, error)) {
+      probe_request req;
+      req.proxy = {*ip, proxy.port};
+      req.auth = proxy.auth;
+      req.login = proxy.login;
+      req.password = proxy.password;
+      req.http = proxy.type == config::proxy_type::http;
+      req.connect_to = probe_target{o.tcp_target.host, o.tcp_target.port};
+      req.stun = probe_target{o.udp_target.host, o.udp_target.port};
+      req.budget = o.budget;
+      result = probe(req);
+    } else {
+      result.verdict = probe_verdict::unreachable;
+      result.reason = "cannot find the proxy: " + error;
+      result.steps.push_back({"look up " + proxy.host, false, 0, error});
+    }
+    auto json = check_json(result, where, proxy.name);
+    if (several) {
+      while (!json.empty() && json.back() == '\n')
+        json.pop_back();
+      out.json += (at == chosen.front() ? "" : ",") + json;
+      out.text += (at == chosen.front() ? "" : "\n") + std::string{"Proxy "}
+                  + config::proxy_label(proxy) + "\n";
+    } else {
+      out.json = json;
+    }
+    out.text += check_text(result, where);
+    out.all_ok = out.all_ok && result.verdict == probe_verdict::ok;
+  }
+  if (several)
+    out.json += "]\n";
+  return out;
+}
+
+} // namespace drover
