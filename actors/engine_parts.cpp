@@ -1,5 +1,7 @@
 #include "actors/engine_parts.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
 
@@ -138,7 +140,8 @@ namespace {
 // A relay's two sockets on loopback: the listener the kernel redirects
 // TCP to, and (unless UDP is queued) the intake it hands UDP to.
 struct relay_sockets {
-  net::endpoint at{net::ipv4_address{0x7f000001}, 0};
+  net::endpoint at{net::ipv4_address{0x7f000001}, 0}; // the listener's
+  uint16_t intake_port = 0; // the intake's (not always the listener's)
   platform::socket_handle listener = platform::invalid_socket;
   platform::socket_handle intake = platform::invalid_socket;
   void close() {
@@ -161,6 +164,8 @@ bool open_relay_sockets(relay_sockets& out, std::string& error) {
     out.intake = platform::open_datagram_intake(intake_at, why);
     if (out.intake == platform::invalid_socket)
       log::get("supervisor")->warn("the targets' UDP is queued: {}", why);
+    else
+      out.intake_port = intake_at.port;
   }
   return true;
 }
@@ -197,10 +202,13 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
   opts.skip.multicast = settings.skip.multicast;
   opts.skip.extra = settings.skip.extra_skip_cidrs;
   opts.kernel_redirect = ports.with_listener && !tcp_queue_forced();
-  opts.udp_intake_port
-      = first.intake != platform::invalid_socket ? first.at.port : uint16_t{0};
+  // Every relay takes UDP from the kernel, or none does (then it is
+  // queued, and each datagram meets its own proxy in the flow-manager).
+  bool all_intakes = std::all_of(sockets.begin(), sockets.end(),
+                                 [](auto& s) { return s.intake_port != 0; });
+  opts.udp_intake_port = all_intakes ? first.intake_port : uint16_t{0};
   for (size_t i = 1; i < sockets.size(); ++i)
-    opts.more_proxies.emplace_back(sockets[i].at.port, sockets[i].at.port);
+    opts.more_proxies.emplace_back(sockets[i].at.port, sockets[i].intake_port);
   auto opened = ports.open_capture(opts);
   if (opened.session && !opened.session->redirects_udp())
     for (auto& s : sockets)
