@@ -74,13 +74,21 @@ TEST_F(engine_e2e, check_says_when_the_proxy_is_not_there) {
       << "nothing after the proxy failed: " << out;
 }
 
-TEST_F(engine_e2e, check_names_a_rejected_login_and_passes_the_right_one) {
-  auto stun = w->stun_server();
-  auto with_login
-      = w->other_proxy(1082,
+namespace {
+
+// A dante on proxy_ip:1082 that wants the login drovertest / s3cret-pass.
+std::unique_ptr<child> proxy_with_login(world& w) {
+  return w.other_proxy(1082,
                        "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
                        "command: connect udpassociate bind udpreply }",
                        "drovertest", "s3cret-pass");
+}
+
+} // namespace
+
+TEST_F(engine_e2e, check_names_a_rejected_login_and_passes_the_right_one) {
+  auto stun = w->stun_server();
+  auto with_login = proxy_with_login(*w);
   auto login = [&](const std::string& password) {
     return w->proxy_config(1082, "auth = true\nlogin = \"drovertest\"\n"
                                  "password = \""
@@ -107,11 +115,7 @@ TEST_F(engine_e2e, check_names_a_rejected_login_and_passes_the_right_one) {
 // is named back.
 TEST_F(engine_e2e, the_engine_checks_with_the_password_only_it_has) {
   auto stun = w->stun_server();
-  auto with_login
-      = w->other_proxy(1082,
-                       "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 "
-                       "command: connect udpassociate bind udpreply }",
-                       "drovertest", "s3cret-pass");
+  auto with_login = proxy_with_login(*w);
   auto cfg = w->proxy_config(
       1082, "name = \"work\"\nauth = true\nlogin = \"drovertest\"\n"
             "password = \"s3cret-pass\"\n[check]\ntcp_target = \""

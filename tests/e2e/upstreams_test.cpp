@@ -123,6 +123,26 @@ protected:
     return p;
   }
 
+  // A headless engine on three_proxies().
+  std::unique_ptr<child> start_engine() {
+    return std::make_unique<child>(
+        std::vector<std::string>{"ip", "netns", "exec", w->app.name(),
+                                 DROVER_BINARY, "--headless", "--config",
+                                 three_proxies().string()},
+        w->env());
+  }
+
+  // The second proxy's first check passed (`status` says so).
+  bool second_is_up() {
+    return drover::test::eventually(
+        [&] {
+          return w->status(false).second.find("second (" + second_ip
+                                              + ":1080): up")
+                 != std::string::npos;
+        },
+        20s, 200ms);
+  }
+
   std::unique_ptr<child> dante2, ss_server, ss_local;
 };
 
@@ -215,20 +235,10 @@ TEST_F(upstreams_e2e, each_rule_goes_through_the_proxy_it_names) {
 TEST_F(upstreams_e2e, one_proxy_down_leaves_the_others_proxying) {
   auto first = peer_at(w->dir / "dvr-first");
   auto second = peer_at(w->dir / "dvr-second");
-  auto cfg = three_proxies();
-  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
-                "--headless", "--config", cfg.string()},
-               w->env()};
+  auto engine = start_engine();
   event_watch events{*w};
-  ASSERT_TRUE(events.wait(became("active"), 20s)) << engine.output();
-  ASSERT_TRUE(drover::test::eventually(
-      [&] {
-        return w->status(false).second.find("second (" + second_ip
-                                            + ":1080): up")
-               != std::string::npos;
-      },
-      20s, 200ms))
-      << w->status(false).second;
+  ASSERT_TRUE(events.wait(became("active"), 20s)) << engine->output();
+  ASSERT_TRUE(second_is_up()) << w->status(false).second;
   auto mark = events.mark();
   // The second dante goes away; a connection meets it, and its check
   // follows: the second proxy reconnects, the engine stays Active.
@@ -279,20 +289,10 @@ TEST_F(upstreams_e2e, without_kernel_redirects_each_flow_meets_its_proxy) {
   w->extra_env.push_back("DROVER_TEST_QUEUE_TCP=1"); // TCP and UDP queued
   auto first = peer_at(w->dir / "dvr-first");
   auto second = peer_at(w->dir / "dvr-second");
-  auto cfg = three_proxies();
-  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
-                "--headless", "--config", cfg.string()},
-               w->env()};
+  auto engine = start_engine();
   event_watch events{*w};
-  ASSERT_TRUE(events.wait(became("active"), 20s)) << engine.output();
-  ASSERT_TRUE(drover::test::eventually(
-      [&] {
-        return w->status(false).second.find("second (" + second_ip
-                                            + ":1080): up")
-               != std::string::npos;
-      },
-      20s, 200ms))
-      << w->status(false).second;
+  ASSERT_TRUE(events.wait(became("active"), 20s)) << engine->output();
+  ASSERT_TRUE(second_is_up()) << w->status(false).second;
   EXPECT_NE(w->log().find("TCP and UDP: NFQUEUE"), std::string::npos)
       << "not the kernel's redirect: " << w->log();
   for (auto [program, ip] :
