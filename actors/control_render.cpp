@@ -116,6 +116,17 @@ std::string proxy_row_state(const proxy_row& p) {
   return out;
 }
 
+// The counters both `status --json` and the follow stream's stats have.
+void counter_fields(std::string& o, const stats_snapshot& s) {
+  field(o, "bytes_in", s.bytes_in);
+  field(o, "bytes_out", s.bytes_out);
+  field(o, "tcp_flows", s.tcp_flows);
+  field(o, "udp_flows", s.udp_flows);
+  field(o, "packets_dropped", s.packets_dropped);
+  field(o, "queue_overflows", s.queue_overflows);
+  field(o, "packets_fenced", s.packets_fenced);
+}
+
 // `"name":[{...},{...}]`: each item's fields written by `fields`.
 template<class Item, class Fields>
 void array(std::string& o, const char* name, const std::vector<Item>& items,
@@ -169,16 +180,10 @@ std::string render_json(const engine_status& s,
   field(o, "uptime_seconds",
         active ? static_cast<uint64_t>(since(s.stats.active_since).count())
                : 0);
-  field(o, "bytes_in", s.stats.bytes_in);
-  field(o, "bytes_out", s.stats.bytes_out);
-  field(o, "tcp_flows", s.stats.tcp_flows);
-  field(o, "udp_flows", s.stats.udp_flows);
-  field(o, "packets_dropped", s.stats.packets_dropped);
-  field(o, "queue_overflows", s.stats.queue_overflows);
+  counter_fields(o, s.stats);
   field(o, "ipv6_dropped", s.stats.ipv6_dropped);
   field(o, "refused_connections", s.stats.refused_listener);
   field(o, "flows_evicted", s.stats.flows_evicted);
-  field(o, "packets_fenced", s.stats.packets_fenced);
   field(o, "connections_reset", s.stats.connections_reset);
   o += std::string{"\"no_traffic\":"} + (s.stats.no_traffic ? "true" : "false")
        + ",";
@@ -300,13 +305,7 @@ std::string render_event(const engine_event& e, bool json) {
 std::string render_stats(const stats_snapshot& s) {
   std::string o = "{";
   field(o, "type", "stats");
-  field(o, "bytes_in", s.bytes_in);
-  field(o, "bytes_out", s.bytes_out);
-  field(o, "tcp_flows", s.tcp_flows);
-  field(o, "udp_flows", s.udp_flows);
-  field(o, "packets_dropped", s.packets_dropped);
-  field(o, "queue_overflows", s.queue_overflows);
-  field(o, "packets_fenced", s.packets_fenced);
+  counter_fields(o, s);
   // Meaningful while Active: the start of the current Active period.
   field(o, "uptime_seconds",
         s.active_since == caf::timestamp{}

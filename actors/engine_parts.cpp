@@ -34,9 +34,7 @@ std::vector<caf::actor> engine_parts::actors() const {
 
 new_flow_policy not_proxying_policy(const config::settings& settings,
                                     size_t proxy) {
-  auto fallback = settings.proxies.size() == 1
-                      ? config::strictest_fallback(settings)
-                      : config::strictest_fallback(settings, proxy);
+  auto fallback = config::strictest_fallback(settings, proxy);
   return fallback == config::not_proxying::direct ? new_flow_policy::direct
                                                   : new_flow_policy::refuse;
 }
@@ -240,7 +238,6 @@ parts_result spawn_engine_parts(caf::actor_system& sys,
     fcfg.proxy_policies.push_back(
         flow_policy::both(not_proxying_policy(settings, i)));
   fcfg.listener = opts.listener;
-  fcfg.upstream = parts.upstreams.front();
   fcfg.upstreams = parts.upstreams;
   auto fd_limit = platform::open_file_limit();
   bool relayed = session.redirects_tcp();

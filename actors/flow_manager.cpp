@@ -429,7 +429,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
   st.scratch.resize(net::max_packet_size);
   auto upstreams = cfg.upstreams;
   if (upstreams.empty())
-    upstreams.push_back(cfg.upstream);
+    upstreams.emplace_back(); // (tests without a proxy)
   st.spawn_association =
       [self, upstreams, owner = cfg.parent](net::endpoint app, uint8_t proxy) {
         // The association goes to its socket's rule's proxy.

@@ -19,9 +19,7 @@ namespace drover {
 
 struct flow_manager_config {
   net::listener_address listener;
-  upstream_settings upstream;
-  /// Every proxy as the associations use it, in order (empty: `upstream`
-  /// for every one).
+  /// Every proxy as the associations use it, in the config's order.
   std::vector<upstream_settings> upstreams;
   net::flow_table::options table;
   std::chrono::milliseconds sweep_interval{2000};

@@ -80,16 +80,6 @@ not_proxying fallback_of(const app_rule& rule, const target_settings& t) {
   return t.when_not_proxying;
 }
 
-not_proxying strictest_fallback(const settings& s) {
-  if (s.targets.when_not_proxying != not_proxying::direct)
-    return not_proxying::block;
-  for (auto& r : s.rules)
-    if (r.action == rule_action::proxy
-        && fallback_of(r, s.targets) != not_proxying::direct)
-      return not_proxying::block;
-  return not_proxying::direct;
-}
-
 not_proxying strictest_fallback(const settings& s, size_t proxy) {
   for (auto& r : s.rules)
     if (r.action == rule_action::proxy && proxy_index(s, r) == proxy
@@ -107,7 +97,10 @@ size_t proxy_index(const std::vector<std::string>& proxy_names,
 }
 
 size_t proxy_index(const settings& s, const app_rule& rule) {
-  return proxy_index(proxy_names(s), rule);
+  for (size_t i = 0; i < s.proxies.size(); ++i)
+    if (!rule.proxy.empty() && s.proxies[i].name == rule.proxy)
+      return i;
+  return 0;
 }
 
 std::vector<std::string> proxy_names(const settings& s) {

@@ -97,11 +97,6 @@ not_proxying fallback_of(const app_rule& rule, const target_settings& t);
 
 struct settings;
 
-/// What a socket made while the proxy could still be used does once it
-/// cannot, whichever rule it came from (the relay cannot tell): direct only
-/// when every `proxy` rule and `[targets]` say direct, else blocked.
-not_proxying strictest_fallback(const settings& s);
-
 /// How many `[[proxy]]` entries a file may have (the kernel gives each its
 /// own socket mark and the relay its own listener).
 constexpr size_t max_proxies = 8;
@@ -212,8 +207,10 @@ std::vector<std::string> credentials(const settings& s);
 /// How people see a proxy in sentences: its name, else host:port.
 std::string proxy_label(const proxy_settings& p);
 
-/// What `proxy_index`'s programs do while that proxy cannot be used, the
-/// strictest over the rules that use it (see strictest_fallback).
+/// What a socket made while proxy number `proxy` could still be used does
+/// once it cannot, whichever of its rules it came from (its relay cannot
+/// tell them apart): direct only when every `proxy` rule through it and
+/// `[targets]` say direct, else blocked.
 not_proxying strictest_fallback(const settings& s, size_t proxy);
 
 } // namespace drover::config
