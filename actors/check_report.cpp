@@ -105,14 +105,8 @@ check_outcome run_checks(const config::settings& s, const check_options& o,
     if (o.proxy.empty() || p.name == o.proxy)
       chosen.push_back(&p);
   if (chosen.empty()) {
-    std::string names;
-    for (auto& p : s.proxies)
-      if (!p.name.empty())
-        names += (names.empty() ? "" : ", ") + ("\"" + p.name + "\"");
     out.known = false;
-    out.error = "no proxy is called \"" + o.proxy + "\""
-                + (names.empty() ? std::string{" (the proxy has no name)"}
-                                 : "; the proxies are " + names);
+    config::proxy_named(s, o.proxy, out.error);
     return out;
   }
   bool several = chosen.size() > 1;

@@ -373,7 +373,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
               return answer("error\nthis Drover cannot tell which process "
                             "is asking, so it puts none in place\n");
             self->request(sup, std::chrono::seconds{10}, atom::spawn_v, req.pid,
-                          who.process, who.user)
+                          who.process, who.user, req.argument)
                 .then([=](const std::string& note) { answer("ok\n" + note); },
                       [=](caf::error& e) {
                         answer("error\n" + error_sentence(self->system(), e)

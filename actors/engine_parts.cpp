@@ -307,12 +307,13 @@ void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
 }
 
 long start_target(platform::capture_session* session,
-                  const std::vector<std::string>& argv, std::string& error) {
+                  const std::vector<std::string>& argv, uint32_t proxy,
+                  std::string& error) {
   if (!session || argv.empty()) {
     error = "the engine is not active";
     return -1;
   }
-  auto pid = session->spawn_target(argv, error);
+  auto pid = session->spawn_target(argv, proxy, error);
   if (pid < 0)
     error = "cannot start " + argv.front() + ": " + error;
   return pid;

@@ -102,10 +102,11 @@ void apply_targets(const engine_parts& parts, platform::capture_guard* guard,
                    const config::settings& settings, engine_state shown,
                    const std::vector<bool>& up);
 
-/// Starts `argv` as a target of the running session (`drover run`).
-/// Returns its process ID, or -1 with `error` set.
+/// Starts `argv` as a target of the running session (`drover run`),
+/// through proxy `proxy`. Returns its process ID, or -1 with `error` set.
 long start_target(platform::capture_session* session,
-                  const std::vector<std::string>& argv, std::string& error);
+                  const std::vector<std::string>& argv, uint32_t proxy,
+                  std::string& error);
 
 /// The proxy as the sessions and associations use it (`[proxy]` at the
 /// address `proxy_ip`); no health listener yet.

@@ -425,11 +425,12 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
                 [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
         return rp;
       },
-      [=](atom::spawn, std::vector<std::string>& argv) {
-        return start_program(self, std::move(argv));
+      [=](atom::spawn, std::vector<std::string>& argv, std::string& proxy) {
+        return start_program(self, std::move(argv), proxy);
       },
-      [=](atom::spawn, uint32_t pid, uint32_t caller, uint32_t user) {
-        return join_program(self, pid, caller, user);
+      [=](atom::spawn, uint32_t pid, uint32_t caller, uint32_t user,
+          std::string& proxy) {
+        return join_program(self, pid, caller, user, proxy);
       },
       [=](process_set& ps) {
         self->state.named_targets_running = !ps.processes.empty();

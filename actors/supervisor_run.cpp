@@ -18,6 +18,30 @@ caf::error not_active() {
                          "not started");
 }
 
+// The place of the proxy `drover run --proxy` names ("": the first), or
+// nothing with `why` naming the proxies there are.
+std::optional<size_t> proxy_of(self_ptr self, const std::string& name,
+                               std::string& why) {
+  if (name.empty())
+    return size_t{0};
+  auto found = config::proxy_named(self->state.settings, name, why);
+  if (!found)
+    why += ": run it with one of them, or without --proxy (the first)";
+  return found;
+}
+
+// " through NAME" with several proxies, for the Timeline.
+std::string through(self_ptr self, size_t proxy) {
+  auto& proxies = self->state.settings.proxies;
+  return proxies.size() > 1 && proxy < proxies.size()
+             ? " through " + config::proxy_label(proxies[proxy])
+             : std::string{};
+}
+
+// The caller's user where the control channel cannot tell it (Windows'
+// pipe bridge: platform::control_client_user).
+constexpr uint32_t unknown_user = 0xFFFFFFFFu;
+
 struct spawned {
   int64_t pid = -1;
   caf::error err;
@@ -30,12 +54,13 @@ struct spawned {
 // sent to it before; the relay after those it forwarded.) `failed` when
 // either does not answer.
 template<class Then, class Failed>
-void once_policy_in_force(self_ptr self, Then then, Failed failed) {
+void once_policy_in_force(self_ptr self, size_t proxy, Then then,
+                          Failed failed) {
   auto& st = self->state;
   auto fm = st.parts.flow_manager;
-  // (The first proxy's relay: `drover run`'s programs are its targets.)
-  auto relay = st.parts.relays.empty() ? kernel_relay_actor{}
-                                       : st.parts.relays.front();
+  // (The program's proxy's relay: its connections go there.)
+  auto relay = proxy < st.parts.relays.size() ? st.parts.relays[proxy]
+                                              : kernel_relay_actor{};
   if (!fm || !relay)
     return then();
   self->request(fm, std::chrono::seconds{2}, atom::get_v, atom::stats_v)
@@ -49,14 +74,34 @@ void once_policy_in_force(self_ptr self, Then then, Failed failed) {
           [=](caf::error&) mutable { failed(); });
 }
 
+// What the program's connections meet while its proxy (`proxy`, of
+// several) is not answering, for the caller; empty while it is up.
+std::string while_proxy_down(self_ptr self, size_t proxy) {
+  auto& st = self->state;
+  auto health = st.machine.proxies();
+  if (health.size() < 2 || proxy >= health.size()
+      || health[proxy].phase == proxy_phase::up)
+    return {};
+  auto& h = health[proxy];
+  auto name = config::proxy_label(st.settings.proxies[proxy]);
+  return "Drover cannot use the proxy " + name
+         + (h.reason.empty() ? std::string{} : " (" + h.reason + ")")
+         + " now: the program's connections "
+         + (not_proxying_policy(st.settings, proxy) == new_flow_policy::direct
+                ? "go direct"
+                : "are refused")
+         + " until it answers\n";
+}
+
 // Whether `drover run` may put a process in place now: empty, with `note`
-// saying what its connections meet while the proxy is not answering, or
-// the sentence that says why not and what to do.
-std::string joinable_now(self_ptr self, std::string& note) {
+// saying what its connections meet while its proxy (`proxy`) is not
+// answering, or the sentence that says why not and what to do.
+std::string joinable_now(self_ptr self, size_t proxy, std::string& note) {
   auto& st = self->state;
   const auto& last = st.timeline.last();
   switch (st.machine.phase()) {
     case engine_phase::active:
+      note = while_proxy_down(self, proxy);
       return st.session.get() ? ""
                               : "Drover is restarting: run this again "
                                 "in a moment";
@@ -64,7 +109,8 @@ std::string joinable_now(self_ptr self, std::string& note) {
     case engine_phase::reconnecting:
       note = std::string{"Drover is not proxying yet ("} + last.reason
              + "): the program's connections "
-             + (not_proxying_policy(st.settings) == new_flow_policy::direct
+             + (not_proxying_policy(st.settings, proxy)
+                        == new_flow_policy::direct
                     ? "go direct"
                     : "are refused")
              + " until the proxy answers\n";
@@ -100,25 +146,29 @@ std::string joinable_now(self_ptr self, std::string& note) {
 // `drover run` beside the running engine: `pid` becomes a target of the
 // running session; "" or why not.
 std::string join_target(self_ptr self, uint32_t pid, uint32_t caller,
-                        uint32_t user) {
+                        uint32_t user, size_t proxy) {
   auto* session = self->state.session.get();
   if (!session)
     return "Drover is restarting: run this again in a moment";
   std::string error;
-  if (!session->join_target(pid, caller, user, error)) {
+  if (!session->join_target(pid, caller, user, static_cast<uint32_t>(proxy),
+                            error)) {
     log::get(self->name())
         ->warn("drover run: did not put process {} in place for user {}: {}",
                pid, user, error);
     return error;
   }
   say(self, event_kind::info,
-      "put process " + std::to_string(pid) + " (user " + std::to_string(user)
-          + ") in place as a target, for drover run");
+      "put process " + std::to_string(pid)
+          + (user == unknown_user ? std::string{}
+                                  : " (user " + std::to_string(user) + ")")
+          + " in place as a target, for drover run" + through(self, proxy));
   return {};
 }
 
 // `drover run`: starts argv as a target of the running session.
-spawned spawn_target(self_ptr self, const std::vector<std::string>& argv) {
+spawned spawn_target(self_ptr self, const std::vector<std::string>& argv,
+                     size_t proxy) {
   auto& st = self->state;
   // Active, or about to be: a program started while the proxy does not
   // answer yet is captured, its connections refused until it does.
@@ -132,25 +182,30 @@ spawned spawn_target(self_ptr self, const std::vector<std::string>& argv) {
                                     + st.timeline.last().reason
                                     + "): the program was not started")};
   std::string error;
-  auto pid = start_target(st.session.get(), argv, error);
+  auto pid = start_target(st.session.get(), argv, static_cast<uint32_t>(proxy),
+                          error);
   if (pid < 0)
     return {-1, caf::make_error(ec::unspecified, error)};
   st.spawned_target = true;
   say(self, event_kind::info,
       "started " + argv.front() + " (pid " + std::to_string(pid)
-          + ") as a target");
+          + ") as a target" + through(self, proxy));
   return {static_cast<int64_t>(pid), {}};
 }
 
 } // namespace
 
-caf::result<int64_t> start_program(self_ptr self,
-                                   std::vector<std::string> argv) {
+caf::result<int64_t> start_program(self_ptr self, std::vector<std::string> argv,
+                                   const std::string& proxy_name) {
+  std::string why;
+  auto proxy = proxy_of(self, proxy_name, why);
+  if (!proxy)
+    return caf::make_error(ec::unspecified, why);
   auto rp = self->make_response_promise<int64_t>();
   once_policy_in_force(
-      self,
+      self, *proxy,
       [=]() mutable {
-        auto r = spawn_target(self, argv);
+        auto r = spawn_target(self, argv, *proxy);
         if (r.err)
           rp.deliver(r.err);
         else
@@ -161,15 +216,20 @@ caf::result<int64_t> start_program(self_ptr self,
 }
 
 caf::result<std::string> join_program(self_ptr self, uint32_t pid,
-                                      uint32_t caller, uint32_t user) {
+                                      uint32_t caller, uint32_t user,
+                                      const std::string& proxy_name) {
+  std::string why;
+  auto proxy = proxy_of(self, proxy_name, why);
+  if (!proxy)
+    return caf::make_error(ec::unspecified, why);
   std::string note;
-  if (auto refused = joinable_now(self, note); !refused.empty())
+  if (auto refused = joinable_now(self, *proxy, note); !refused.empty())
     return caf::make_error(ec::unspecified, refused);
   auto rp = self->make_response_promise<std::string>();
   once_policy_in_force(
-      self,
+      self, *proxy,
       [=]() mutable {
-        auto error = join_target(self, pid, caller, user);
+        auto error = join_target(self, pid, caller, user, *proxy);
         if (!error.empty())
           rp.deliver(caf::make_error(ec::unspecified, error));
         else

@@ -72,6 +72,7 @@ struct options {
   std::string check_timeout = "5s"; // `check --timeout`
   std::string check_proxy;          // `check --proxy NAME`
   std::vector<std::string> command; // `run -- CMD [ARGS...]`
+  std::string run_proxy;            // `run --proxy NAME`
 };
 
 fs::path config_path_of(const options& o) {
@@ -333,14 +334,20 @@ int headless(const options& o, std::ostream& err) {
 int run_command(const options& o, std::ostream& err) {
   // Beside a running engine (the tray's, a service's): it puts this process
   // in place, which then becomes the program.
-  if (auto joined = run_beside_engine(o.command, !o.config_path.empty(), err))
+  if (auto joined
+      = run_beside_engine(o.command, o.run_proxy, !o.config_path.empty(), err))
     return *joined;
   int code = exit_failure;
   auto setup = prepare_engine(o, false, err, code);
   if (!setup)
     return code;
   code = exit_failure;
-  {
+  std::string why;
+  if (!o.run_proxy.empty()
+      && !config::proxy_named(setup->file.current(), o.run_proxy, why)) {
+    err << "drover run: " << why << " (in " << setup->file.path().string()
+        << ")\n";
+  } else {
     engine_config cfg;
     caf::actor_system system{cfg};
     auto sup = start_engine(system, std::move(*setup));
@@ -356,7 +363,8 @@ int run_command(const options& o, std::ostream& err) {
           << '\n';
     } else {
       int64_t pid = -1;
-      self->request(sup, std::chrono::seconds{10}, atom::spawn_v, o.command)
+      self->request(sup, std::chrono::seconds{10}, atom::spawn_v, o.command,
+                    o.run_proxy)
           .receive([&](int64_t p) { pid = p; },
                    [&](const caf::error& e) {
                      err << "drover run: " << error_sentence(system, e) << '\n';
@@ -411,6 +419,9 @@ int run(int argc, const char* const* argv, std::ostream& out,
   auto* run_cmd = app.add_subcommand(
       "run", "Start a program with all its traffic going through the proxy, "
              "from its first connection on; exits with the program's code");
+  run_cmd->add_option("--proxy", o.run_proxy,
+                      "Through the proxy with this name (default: the "
+                      "first)");
 
   // Everything after `--` is the program for `run` and its arguments:
   // split it off before CLI11 sees it (CLI11 2.1 gives a subcommand no

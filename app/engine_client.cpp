@@ -62,21 +62,29 @@ std::optional<std::string> ask_running(const std::string& command,
 } // namespace
 
 std::optional<int> run_beside_engine(const std::vector<std::string>& command,
-                                     bool own_config, std::ostream& err) {
-  std::string answer;
-  bool none = false;
-  bool ran = talk_to_running(
-      "run " + std::to_string(platform::current_process_id()), err,
-      [&](std::string_view piece) { answer += piece; }, nullptr, &none);
-  if (none)
-    return std::nullopt; // an engine of its own, then
-  if (!ran)
-    return exit_failure; // something else answers there: said
+                                     const std::string& proxy, bool own_config,
+                                     std::ostream& err) {
   auto said = [&](std::string text) {
     if (text.empty() || text.back() != '\n')
       text += '\n';
     err << "drover run: " << text;
   };
+  std::string error;
+  auto program = platform::waiting_program::prepare(command, error);
+  if (!program) {
+    said("cannot start " + command.front() + ": " + error);
+    return 127; // as a shell says a program it cannot run
+  }
+  std::string answer;
+  bool none = false;
+  bool ran = talk_to_running(
+      "run " + std::to_string(program->pid())
+          + (proxy.empty() ? std::string{} : " " + proxy),
+      err, [&](std::string_view piece) { answer += piece; }, nullptr, &none);
+  if (none)
+    return std::nullopt; // an engine of its own, then
+  if (!ran)
+    return exit_failure; // something else answers there: said
   if (answer.rfind("ok\n", 0) == 0) {
     if (own_config)
       said("Drover is already running here: " + command.front()
@@ -85,10 +93,11 @@ std::optional<int> run_beside_engine(const std::vector<std::string>& command,
     if (answer.size() > 3)
       said(answer.substr(3)); // why its connections wait, say
     err.flush();
-    std::string error;
-    platform::exec_program(command, error); // returns only when it failed
+    int code = program->run(error);
+    if (code >= 0)
+      return code;
     said("cannot start " + command.front() + ": " + error);
-    return 127; // as a shell says a program it cannot run
+    return 127;
   }
   if (answer.rfind("error\n", 0) == 0) {
     said(answer.substr(6));

@@ -16,14 +16,18 @@ namespace drover::cli {
 int print_engine_status(bool json, bool follow, std::ostream& out,
                         std::ostream& err);
 
-/// `drover run -- CMD` beside a running engine: asks it to put this very
-/// process in place as a target, then becomes CMD (whose exit code is then
-/// this process's). Nothing when no Drover answers (nothing said: the
-/// caller starts an engine of its own); otherwise the exit code, with what
-/// went wrong said on `err` as a sentence. `own_config`: the caller named a
-/// config file, which the running engine does not read (said).
+/// `drover run [--proxy NAME] -- CMD` beside a running engine: asks it to
+/// put CMD in place as a target (through the proxy NAME; "": the first)
+/// before CMD runs its first instruction (Linux: this very process, which
+/// then becomes CMD; Windows: CMD as a suspended child), then lets it run;
+/// its exit code is returned. Nothing when no Drover answers (nothing
+/// said: the caller starts an engine of its own); otherwise the exit code,
+/// with what went wrong said on `err` as a sentence. `own_config`: the
+/// caller named a config file, which the running engine does not read
+/// (said).
 std::optional<int> run_beside_engine(const std::vector<std::string>& command,
-                                     bool own_config, std::ostream& err);
+                                     const std::string& proxy, bool own_config,
+                                     std::ostream& err);
 
 /// `drover quit`: returns once the engine has ended (its rules, kernel
 /// programs and cgroup gone; the packages' removal relies on it), or

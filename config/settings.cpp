@@ -103,6 +103,21 @@ size_t proxy_index(const settings& s, const app_rule& rule) {
   return 0;
 }
 
+std::optional<size_t> proxy_named(const settings& s, const std::string& name,
+                                  std::string& why) {
+  std::string names;
+  for (size_t i = 0; i < s.proxies.size(); ++i) {
+    if (s.proxies[i].name == name)
+      return i;
+    if (!s.proxies[i].name.empty())
+      names += (names.empty() ? "" : ", ") + ("\"" + s.proxies[i].name + "\"");
+  }
+  why = "no proxy is called \"" + name + "\""
+        + (names.empty() ? std::string{" (the proxy has no name)"}
+                         : "; the proxies are " + names);
+  return std::nullopt;
+}
+
 std::vector<std::string> proxy_names(const settings& s) {
   std::vector<std::string> out;
   for (auto& p : s.proxies)

@@ -198,6 +198,11 @@ size_t proxy_index(const settings& s, const app_rule& rule);
 /// The same, given the proxies' names in order.
 size_t proxy_index(const std::vector<std::string>& proxy_names,
                    const app_rule& rule);
+/// The place of the proxy called `name` (`drover run --proxy`, `drover
+/// check --proxy`); nothing, with `why` a sentence naming the proxies
+/// there are, when none is.
+std::optional<size_t> proxy_named(const settings& s, const std::string& name,
+                                  std::string& why);
 /// The proxies' names in order (the capture's rules choose by them).
 std::vector<std::string> proxy_names(const settings& s);
 

@@ -52,16 +52,19 @@ using supervisor_actor = caf::typed_actor<
     caf::replies_to<atom::get, atom::status>::with<engine_status>,
     // The open flows (`drover status`).
     caf::replies_to<atom::get, atom::flows>::with<std::vector<flow_descriptor>>,
-    // `drover run`: starts a program as a target from its first socket on;
-    // replies with its process ID.
-    caf::replies_to<atom::spawn, std::vector<std::string>>::with<int64_t>,
+    // `drover run [--proxy NAME]`: starts a program as a target from its
+    // first socket on, through the proxy NAME ("": the first); replies
+    // with its process ID.
+    caf::replies_to<atom::spawn, std::vector<std::string>,
+                    std::string>::with<int64_t>,
     // `drover run` beside the running engine (the control socket's `run
     // PID`): puts PID in place as a target before it execs. The caller's
     // process and user come from the kernel (SO_PEERCRED); PID must be
-    // the caller or its child. Replies with a note for the caller (empty,
-    // or why its connections wait), or an error that is a sentence.
-    caf::replies_to<atom::spawn, uint32_t, uint32_t,
-                    uint32_t>::with<std::string>,
+    // the caller or its child; through the proxy named last ("": the
+    // first). Replies with a note for the caller (empty, or why its
+    // connections wait), or an error that is a sentence.
+    caf::replies_to<atom::spawn, uint32_t, uint32_t, uint32_t,
+                    std::string>::with<std::string>,
     // From procscan: the target processes now running.
     caf::reacts_to<process_set>,
     // From power-monitor: the system is about to sleep (-> Paused). The

@@ -83,8 +83,14 @@ request read_request(std::string_view received, size_t max_body) {
   }
   r.result = request::state::complete;
   if (line.substr(0, run.size()) == run) {
+    // `run PID` or `run PID NAME` (the proxy's name, which may hold spaces).
+    auto rest = line.substr(run.size());
+    auto space = rest.find(' ');
+    auto name = space == std::string_view::npos ? std::string_view{}
+                                                : rest.substr(space + 1);
     size_t pid = 0;
-    if (!read_size(line.substr(run.size()), 0x7fffffff, pid) || pid == 0) {
+    if (!read_size(rest.substr(0, space), 0x7fffffff, pid) || pid == 0
+        || (space != std::string_view::npos && name.empty())) {
       auto refused = refuse("error\nrun: name the process by its number\n");
       refused.line_complete = true;
       refused.kind = command_kind::run;
@@ -92,6 +98,7 @@ request read_request(std::string_view received, size_t max_body) {
     }
     r.kind = command_kind::run;
     r.pid = static_cast<uint32_t>(pid);
+    r.argument = printable(name, 40);
     return r;
   }
   if (line == check

@@ -26,7 +26,8 @@ enum class command_kind : uint8_t {
   config_get,
   config_set,
   fault,
-  run,   // `run PID`: put PID (the caller, or its child) in place as a target
+  run,   // `run PID [NAME]`: put PID (the caller, or its child) in place as a
+         // target, through the proxy NAME (else the first)
   check, // `check [NAME]`: check each proxy, or the one named (JSON)
   unknown,
 };
@@ -46,8 +47,8 @@ struct request {
   // coming): the caller's rights are checked on it before more is read.
   bool line_complete = false;
   command_kind kind = command_kind::unknown;
-  std::string argument; // fault WHAT, check NAME; an unknown command's text,
-                        // printable
+  std::string argument; // fault WHAT, check NAME, run PID NAME; an unknown
+                        // command's text; printable
   uint32_t pid = 0;     // run PID (1..2^31-1; which process is checked later)
   std::string body;     // config set's text
   std::string error;    // for refused: the answer's text

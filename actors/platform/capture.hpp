@@ -144,18 +144,20 @@ public:
   /// reused by another program, which must not inherit the capture.
   /// Linux: nothing to do (an exited process leaves its cgroup).
   virtual void forget_target(uint32_t pid) = 0;
-  /// Starts a program as a target from its first socket on. Returns its
-  /// process ID, or -1 with `error` set.
+  /// Starts a program as a target from its first socket on, through
+  /// proxy `proxy` (its place in the config). Returns its process ID, or
+  /// -1 with `error` set.
   virtual long spawn_target(const std::vector<std::string>& argv,
-                            std::string& error)
+                            uint32_t proxy, std::string& error)
       = 0;
   /// `drover run` beside the running engine: makes `pid` a target from its
   /// next socket on, with all it starts. Only a process the caller may put
   /// in place: `caller` (who asks, by the kernel's word, never by the
   /// request's) or its child, of the caller's `user`. False with `error`, a
-  /// sentence for the caller, when it may not or cannot.
+  /// sentence for the caller, when it may not or cannot. Through proxy
+  /// `proxy`.
   virtual bool join_target(uint32_t pid, uint32_t caller, uint32_t user,
-                           std::string& error)
+                           uint32_t proxy, std::string& error)
       = 0;
 
   /// What was set up, for the log ("NFQUEUE 7042, cgroup drover-...").

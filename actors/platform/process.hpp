@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -117,11 +118,25 @@ constexpr int elevation_cancelled = 126;
 /// asks through pkexec, a terminal through sudo).
 int run_elevated(const std::vector<std::string>& args, std::string& error);
 
-/// `drover run` beside a running engine that put this process in place:
-/// becomes `argv` (PATH searched), keeping its ID, its place and its
-/// standard streams (Linux; as root through sudo, as the user who asked).
-/// Returns only when it could not, with `error` set; on Windows always.
-void exec_program(const std::vector<std::string>& argv, std::string& error);
+/// `drover run` beside a running engine: the program, ready but not yet
+/// running, so that the engine puts it in place before its first
+/// instruction. Linux: this very process, which becomes the program (exec:
+/// its ID, cgroup and standard streams kept; as root through sudo, as the
+/// user who asked). Windows, where a process cannot become another
+/// program: a suspended child with this process's standard streams.
+class waiting_program {
+public:
+  /// Ready, or nothing with `error` set.
+  static std::unique_ptr<waiting_program>
+  prepare(const std::vector<std::string>& argv, std::string& error);
+  /// Never run: Windows ends the suspended child.
+  virtual ~waiting_program() = default;
+  /// The process to put in place.
+  virtual unsigned long pid() const = 0;
+  /// Lets it run: its exit code, or -1 with `error` when it could not
+  /// (Linux returns only then).
+  virtual int run(std::string& error) = 0;
+};
 
 /// Waits for a child started by capture_session::spawn_target to end: its
 /// exit code (128 + the signal on Linux when killed), or -1.

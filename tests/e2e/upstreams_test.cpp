@@ -75,6 +75,25 @@ bool seen_from(const ran& r, const std::string& ip) {
   return r.out.find("seen " + ip + ":") != std::string::npos;
 }
 
+// `drover run [--proxy NAME] -- ARGS...` in the app namespace.
+ran drover_run(world& w, const std::string& proxy,
+               std::vector<std::string> args,
+               const std::optional<fs::path>& config = std::nullopt) {
+  std::vector<std::string> argv{"ip",         "netns",       "exec",
+                                w.app.name(), DROVER_BINARY, "run"};
+  if (config)
+    argv.insert(argv.end(), {"--config", config->string()});
+  if (!proxy.empty())
+    argv.insert(argv.end(), {"--proxy", proxy});
+  argv.push_back("--");
+  argv.insert(argv.end(), args.begin(), args.end());
+  child c{argv, w.env()};
+  ran r;
+  r.code = c.wait(60s);
+  r.out = c.output();
+  return r;
+}
+
 class upstreams_e2e : public engine_e2e {
 protected:
   void SetUp() override {
@@ -303,4 +322,83 @@ TEST_F(upstreams_e2e, without_kernel_redirects_each_flow_meets_its_proxy) {
     EXPECT_EQ(count(r.out, "seen " + ip + ":"), 2)
         << program << ", UDP: " << r.out;
   }
+  // `drover run --proxy`'s programs too (their mark carries the proxy).
+  auto r = drover_run(*w, "second",
+                      {DROVER_PEER, "tcp-client", server_ip, "7", "1"});
+  EXPECT_TRUE(seen_from(r, second_ip)) << r.out;
+}
+
+// `drover run --proxy NAME` beside the running engine: the program (and
+// what it starts) goes through that proxy, whatever the rules say of its
+// name; without --proxy, through the first; a name no proxy has is said,
+// with the names there are, and nothing starts.
+TEST_F(upstreams_e2e, drover_run_goes_through_the_proxy_it_names) {
+  auto engine = start_engine();
+  event_watch events{*w};
+  ASSERT_TRUE(events.wait(became("active"), 20s)) << engine->output();
+  ASSERT_TRUE(second_is_up()) << w->status(false).second;
+  auto r = drover_run(*w, "second",
+                      {DROVER_PEER, "tcp-client", server_ip, "7", "1"});
+  EXPECT_EQ(r.code, 0) << r.out << w->log();
+  EXPECT_TRUE(seen_from(r, second_ip)) << r.out;
+  EXPECT_TRUE(events.wait("in place as a target, for drover run through "
+                          "second",
+                          5s))
+      << events.output();
+  r = drover_run(*w, "second",
+                 {DROVER_PEER, "udp-client", server_ip, "7", "2", "connected"});
+  EXPECT_EQ(count(r.out, "seen " + second_ip + ":"), 2) << r.out;
+  // A child of the program: in the same place.
+  r = drover_run(
+      *w, "second",
+      {"sh", "-c",
+       std::string{DROVER_PEER} + " tcp-client " + server_ip + " 7 1; exit 5"});
+  EXPECT_EQ(r.code, 5) << "the exit code is the program's: " << r.out;
+  EXPECT_TRUE(seen_from(r, second_ip)) << "its child too: " << r.out;
+  r = drover_run(*w, "", {DROVER_PEER, "tcp-client", server_ip, "7", "1"});
+  EXPECT_TRUE(seen_from(r, proxy_ip)) << "no --proxy: the first: " << r.out;
+  if (ss_local) {
+    r = drover_run(*w, "shadowsocks",
+                   {DROVER_PEER, "http-get", server_ip, "80"});
+    EXPECT_TRUE(seen_from(r, ss_ip)) << r.out;
+  }
+  r = drover_run(*w, "third", {"sh", "-c", "echo started"});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("drover run: no proxy is called \"third\"; the "
+                       "proxies are \"first\", \"second\", "
+                       "\"shadowsocks\": run it with one of them, or "
+                       "without --proxy (the first)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("started"), std::string::npos) << r.out;
+  // While the named proxy cannot be used, the caller is told what its
+  // program's connections meet (the second's fallback: direct).
+  auto mark = events.mark();
+  dante2->kill(SIGTERM);
+  dante2->wait(10s);
+  run_in(*w,
+         {peer_at(w->dir / "dvr-second"), "tcp-client", server_ip, "7", "1"});
+  ASSERT_TRUE(events.wait("cannot reach the proxy second", 30s, mark))
+      << events.output();
+  r = drover_run(*w, "second", {"true"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("drover run: Drover cannot use the proxy second"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("until it answers"), std::string::npos) << r.out;
+}
+
+// With no engine running, `drover run --proxy NAME` starts one of its own
+// and its program goes through that proxy.
+TEST_F(upstreams_e2e, drover_run_alone_goes_through_the_proxy_it_names) {
+  auto r = drover_run(*w, "second",
+                      {DROVER_PEER, "tcp-client", server_ip, "7", "1"},
+                      three_proxies());
+  EXPECT_EQ(r.code, 0) << r.out << w->log();
+  EXPECT_TRUE(seen_from(r, second_ip)) << r.out;
+  r = drover_run(*w, "third", {"true"}, three_proxies());
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("drover run: no proxy is called \"third\""),
+            std::string::npos)
+      << r.out;
 }

@@ -71,9 +71,14 @@ inline void remove_leftovers() {
     for (auto& e : fs::directory_iterator{root, ec}) {
       // Only the engine's own groups: "drover-" and a namespace inode.
       auto name = e.path().filename().string();
-      if (std::regex_match(name, std::regex{"drover-[0-9]+"})
-          && live.find(name.substr(7) + "\n") == std::string::npos)
-        ::rmdir(e.path().c_str()); // fails, harmlessly, if not empty
+      if (!std::regex_match(name, std::regex{"drover-[0-9]+"})
+          || live.find(name.substr(7) + "\n") != std::string::npos)
+        continue;
+      // `drover run --proxy`'s groups first. Each rmdir fails, harmlessly,
+      // if the group is not empty.
+      for (int p = 1; p < 8; ++p)
+        ::rmdir((e.path() / ("proxy-" + std::to_string(p))).c_str());
+      ::rmdir(e.path().c_str());
     }
   }
 }

@@ -100,9 +100,25 @@ TEST(control_protocol, run_takes_a_process_number_only) {
   EXPECT_EQ(r.pid, 4242u);
   EXPECT_FALSE(changes_things(command_kind::run))
       << "any caller the socket admits may put its own process in place";
+  EXPECT_EQ(r.argument, "") << "no name: the first proxy";
   EXPECT_EQ(read_request("run 2147483647\n", 100).pid, 2147483647u);
-  for (auto line : {"run 0\n", "run -1\n", "run 2147483648\n", "run 12x\n",
-                    "run  12\n", "run \n", "run 0x10\n"}) {
+  // `run PID NAME`: through the proxy NAME (spaces allowed; printable, cut
+  // at 40 like check's; the engine says whether a proxy has it).
+  auto named = read_request("run 4242 home office\n", 100);
+  EXPECT_EQ(named.result, state::complete);
+  EXPECT_EQ(named.pid, 4242u);
+  EXPECT_EQ(named.argument, "home office");
+  EXPECT_EQ(read_request("run 7 a\x01"
+                         "b\n",
+                         100)
+                .argument,
+            "a?b");
+  EXPECT_EQ(
+      read_request("run 7 " + std::string(60, 'x') + "\n", 100).argument.size(),
+      40u);
+  for (auto line :
+       {"run 0\n", "run -1\n", "run 2147483648\n", "run 12x\n", "run  12\n",
+        "run \n", "run 0x10\n", "run 12 \n", "run 0 work\n", "run x work\n"}) {
     auto bad = read_request(line, 100);
     EXPECT_EQ(bad.result, state::refused) << line;
     EXPECT_EQ(bad.kind, command_kind::run) << line;

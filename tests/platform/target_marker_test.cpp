@@ -20,6 +20,7 @@
 #include "actors/platform/linux/kernel_rules.hpp"
 #include "actors/platform/linux/procfs.hpp"
 #include "actors/platform/linux/socket_adoption.hpp"
+#include "actors/platform/linux/system.hpp"
 #include "actors/platform/linux/target_marker.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/process.hpp"
@@ -190,6 +191,52 @@ TEST_F(target_marker_test, the_engines_cgroup_is_a_target_whole) {
                         "--clear-groups "
                       + path + " socket-mark"});
   EXPECT_EQ(mark_of(out), marker->marks().target) << out;
+}
+
+// `drover run --proxy`: a proxy's group below the engine's marks its
+// members' sockets with that proxy's index (the kernel program learns the
+// group before anyone enters it); a group it was not told of counts as
+// the engine's own (the first proxy). The group's life: members found by
+// proxy, moved between groups, and every group gone at release.
+TEST_F(target_marker_test, a_run_groups_members_go_through_its_proxy) {
+  std::string error;
+  auto group = target_cgroup::open(
+      "drover-marker-run-" + std::to_string(::getpid()), error);
+  ASSERT_TRUE(group) << error;
+  auto at = fs::path{group->mount_point()} / group->rule_path();
+  marker_settings s;
+  s.engine_cgroup_id = group->id();
+  s.engine_cgroup_level = group->level();
+  attach(s);
+  targets({}, {});
+  auto third = group->make_proxy_group(3, error);
+  ASSERT_NE(third, 0u) << error;
+  ASSERT_TRUE(marker->set_run_group(third, 3, error)) << error;
+  EXPECT_EQ(group->proxy_groups(),
+            (std::vector<std::pair<uint64_t, uint32_t>>{{third, 3}}));
+  auto path = program("dvr-anything");
+  auto in = [&](const fs::path& where) {
+    return run({"sh", "-c",
+                "echo $$ > " + (where / "cgroup.procs").string() + " && exec "
+                    + path + " socket-mark"});
+  };
+  auto out = in(at / "proxy-3");
+  EXPECT_EQ(mark_of(out), marker->marks().target + 3) << out;
+  ASSERT_TRUE(fs::create_directory(at / "unknown"));
+  out = in(at / "unknown");
+  EXPECT_EQ(mark_of(out), marker->marks().target) << out;
+  ::rmdir((at / "unknown").c_str());
+  // A member moves between proxies and is found by its proxy.
+  child sleeper{{"sleep", "30"}};
+  auto pid = sleeper.pid();
+  ASSERT_TRUE(group->add(pid, 0, error)) << error;
+  EXPECT_EQ(group->proxy_of(pid), 0);
+  ASSERT_TRUE(group->add(pid, 3, error)) << error;
+  EXPECT_EQ(group->proxy_of(pid), 3);
+  EXPECT_EQ(group->proxy_of(::getpid()), -1);
+  group->release();
+  EXPECT_FALSE(fs::exists(at)) << "release removes every group";
+  EXPECT_TRUE(sleeper.running()) << "its members go back, alive";
 }
 
 TEST_F(target_marker_test, children_are_targets_when_their_rule_says_so) {

@@ -97,14 +97,18 @@ public:
   bool block_target(uint32_t, std::string&) override { return true; }
   bool is_target(uint32_t) const override { return true; }
   void forget_target(uint32_t) override {}
-  long spawn_target(const std::vector<std::string>&, std::string&) override {
+  long spawn_target(const std::vector<std::string>&, uint32_t,
+                    std::string&) override {
     return -1;
   }
-  bool join_target(uint32_t pid, uint32_t, uint32_t, std::string&) override {
+  bool join_target(uint32_t pid, uint32_t, uint32_t, uint32_t proxy,
+                   std::string&) override {
     joined.push_back(pid);
+    joined_proxies.push_back(proxy);
     return true;
   }
   std::vector<uint32_t> joined;
+  std::vector<uint32_t> joined_proxies;
   std::string description() const override { return "fake"; }
 
 private:

@@ -402,14 +402,61 @@ TEST_F(windows_divert, open_errors_reach_the_user_with_their_class) {
 TEST_F(windows_divert, a_program_started_by_drover_is_a_target_from_the_start) {
   start_engine();
   std::string error;
-  auto pid = session->spawn_target({"cmd.exe", "/c", "exit 3"}, error);
+  auto pid = session->spawn_target({"cmd.exe", "/c", "exit 3"}, 0, error);
   ASSERT_GT(pid, 0) << error;
   EXPECT_TRUE(session->is_target(static_cast<uint32_t>(pid)));
   EXPECT_EQ(platform::wait_exit_code(static_cast<unsigned long>(pid)), 3);
   session->forget_target(static_cast<uint32_t>(pid));
   EXPECT_FALSE(session->is_target(static_cast<uint32_t>(pid)));
-  EXPECT_EQ(session->spawn_target({"no-such-program-here.exe"}, error), -1);
+  EXPECT_EQ(session->spawn_target({"no-such-program-here.exe"}, 0, error), -1);
   EXPECT_NE(error.find("no-such-program-here.exe"), std::string::npos) << error;
+}
+
+// `drover run` beside the running engine: the caller's program, started
+// suspended as its child, is put in place (with its proxy) before it runs
+// and its exit code comes back; what is not the caller's own is refused
+// with a sentence, and a refused program is ended before it ran.
+TEST_F(windows_divert, drover_run_puts_only_the_callers_own_in_place) {
+  start_engine();
+  std::string error;
+  auto me = static_cast<uint32_t>(GetCurrentProcessId());
+  auto program
+      = platform::waiting_program::prepare({"cmd.exe", "/c", "exit 4"}, error);
+  ASSERT_TRUE(program) << error;
+  auto pid = static_cast<uint32_t>(program->pid());
+  EXPECT_FALSE(session->is_target(pid));
+  ASSERT_TRUE(session->join_target(pid, me, 0, 2, error)) << error;
+  EXPECT_TRUE(session->is_target(pid));
+  EXPECT_EQ(program->run(error), 4) << error;
+  session->forget_target(pid);
+  // Another child of this process, claimed by a caller it is no child of;
+  // this process claimed by its child; a process that is not there.
+  auto other
+      = platform::waiting_program::prepare({"cmd.exe", "/c", "exit 0"}, error);
+  ASSERT_TRUE(other) << error;
+  auto claimer
+      = platform::waiting_program::prepare({"cmd.exe", "/c", "exit 0"}, error);
+  ASSERT_TRUE(claimer) << error;
+  auto theirs = static_cast<uint32_t>(other->pid());
+  auto asker = static_cast<uint32_t>(claimer->pid());
+  EXPECT_FALSE(session->join_target(theirs, asker, 0, 0, error));
+  EXPECT_NE(error.find("is neither yours nor a child of yours"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(session->join_target(me, asker, 0, 0, error));
+  EXPECT_NE(error.find("is neither yours nor a child of yours"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(session->is_target(theirs));
+  EXPECT_FALSE(session->is_target(me));
+  EXPECT_FALSE(session->join_target(0x7ffffff0u, me, 0, 0, error));
+  EXPECT_NE(error.find("is not running"), std::string::npos) << error;
+  // Never run: ended when dropped.
+  HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, theirs);
+  ASSERT_NE(h, nullptr);
+  other.reset();
+  EXPECT_EQ(WaitForSingleObject(h, 10000), WAIT_OBJECT_0);
+  CloseHandle(h);
 }
 
 // WinDivertSendEx takes at most 255 packets (more fail the whole call):

@@ -9,6 +9,7 @@
 # refuses to start; and with C:\ProgramData\Drover a link planted by a
 # user, the engine refuses to start and writes nothing through it. (The packet path itself is
 # tests/windows/divert_port_test.cpp.)
+# `drover run` beside it joins it over the pipe.
 # Last, `drover run` elevated the way Windows elevates (for an unelevated
 # program that asked) starts its program with the asker's unelevated token.
 # usage: engine_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN PIPE_SQUATTER_EXE
@@ -121,6 +122,18 @@ second="$(drover --headless --config "$config" || true)"
 wait_status "State: *Idle"
 [ "$(drover start)" = "ok" ] || fail "start was not answered ok"
 wait_status "State: *Active"
+
+# `drover run` beside the running engine: put in place over the pipe (the
+# engine learns who asks from the pipe itself), no administrator prompt,
+# the program's exit code back; a proxy name the config lacks is said.
+code=0
+drover run -- cmd.exe /c "exit 7" >"$dir/join.out" || code=$?
+[ "$code" -eq 7 ] || fail "drover run beside the engine ended with $code: $(cat "$dir/join.out")"
+wait_status "in place as a target, for drover run"
+code=0
+drover run --proxy nope -- cmd.exe /c "exit 0" >"$dir/join.out" || code=$?
+[ "$code" -eq 1 ] && grep -q 'no proxy is called "nope"' "$dir/join.out" \
+  || fail "drover run --proxy nope was not refused with a sentence ($code): $(cat "$dir/join.out")"
 
 [ "$(drover quit)" = "ok" ] || fail "quit was not answered ok"
 lab_wait_exit "$engine" 20 || fail "the engine did not end cleanly after quit (exit $?; 124: still running)"

@@ -228,11 +228,33 @@ public:
         config::proxy_index(proxy_names, app_rules[static_cast<size_t>(rule)]));
   }
 
+  // `drover run --proxy`'s group for `proxy`, known to the kernel
+  // program before anyone enters it.
+  bool make_run_group(uint32_t proxy, std::string& error) {
+    std::lock_guard<std::mutex> lock{mutex};
+    if (released) {
+      error = "Drover is stopping";
+      return false;
+    }
+    if (proxy == 0)
+      return true;
+    if (proxy > net::capture::proxy_index_bits) {
+      error = "Drover has at most 8 proxies";
+      return false;
+    }
+    auto id = group->make_proxy_group(proxy, error);
+    return id != 0 && marker->set_run_group(id, proxy, error);
+  }
+
   // The same for a running process, by its ID (one look at /proc: a new
-  // target is rare).
+  // target is rare). A `drover run` program's is the one it was run with.
   uint32_t proxy_of(pid_t pid) const {
     {
       std::lock_guard<std::mutex> lock{mutex};
+      if (released)
+        return 0;
+      if (auto run = group->proxy_of(pid); run >= 0)
+        return static_cast<uint32_t>(run);
       if (proxy_names.size() < 2)
         return 0;
     }
@@ -287,23 +309,24 @@ public:
 
   void forget_target(uint32_t) override {}
 
-  long spawn_target(const std::vector<std::string>& argv,
+  long spawn_target(const std::vector<std::string>& argv, uint32_t proxy,
                     std::string& error) override {
-    return linux_port::spawn_in_cgroup(argv, *guard->group, error);
+    if (!guard->make_run_group(proxy, error))
+      return -1;
+    return linux_port::spawn_in_cgroup(argv, *guard->group, proxy, error);
   }
 
-  // Into the cgroup `drover run` uses: the kernel program marks every
-  // socket its members (and their children) make from then on. Checked
-  // first, as the request came from a less privileged side.
-  bool join_target(uint32_t pid, uint32_t caller, uint32_t user,
+  // Into the cgroup `drover run` uses (its proxy's): the kernel program
+  // marks every socket its members (and their children) make from then
+  // on. Checked first, as the request came from a less privileged side.
+  bool join_target(uint32_t pid, uint32_t caller, uint32_t user, uint32_t proxy,
                    std::string& error) override {
     error = linux_port::why_not_joinable(pid, caller, user);
-    if (!error.empty())
-      return false;
-    if (!guard->group->add(static_cast<pid_t>(pid), error))
+    if (!error.empty() || !guard->make_run_group(proxy, error)
+        || !guard->group->add(static_cast<pid_t>(pid), proxy, error))
       return false;
     std::string ignored; // sockets it had before: taken over, if any
-    guard->adopt(static_cast<pid_t>(pid), config::rule_action::proxy, 0,
+    guard->adopt(static_cast<pid_t>(pid), config::rule_action::proxy, proxy,
                  ignored);
     return true;
   }
@@ -361,7 +384,13 @@ guard_result open_guard(const guard_options& opts) {
   ms.engine_cgroup_id = g->group->id();
   ms.engine_cgroup_level = g->group->level();
   g->marker = linux_port::target_marker::attach(ms, r.error);
-  if (!g->marker || !g->marker->set_users(users, r.error)
+  auto run_groups_known = [&] {
+    for (auto [id, proxy] : g->group->proxy_groups()) // a killed engine's
+      if (!g->marker->set_run_group(id, proxy, r.error))
+        return false;
+    return true;
+  };
+  if (!g->marker || !run_groups_known() || !g->marker->set_users(users, r.error)
       || !g->load_rules(opts.targets.rules, opts.targets.fallback,
                         opts.targets.proxy_names, r.error)
       || !g->marker->set_skip(opts.skip, r.error)) {

@@ -256,8 +256,27 @@ int run_elevated(const std::vector<std::string>&, std::string& error) {
   return -1;
 }
 
-void exec_program(const std::vector<std::string>& argv, std::string& error) {
-  linux_port::exec_in_place(argv, error);
+namespace {
+
+class program_in_place final : public waiting_program {
+public:
+  explicit program_in_place(std::vector<std::string> argv)
+      : argv_(std::move(argv)) {}
+  unsigned long pid() const override { return current_process_id(); }
+  int run(std::string& error) override {
+    linux_port::exec_in_place(argv_, error); // returns only when it failed
+    return -1;
+  }
+
+private:
+  std::vector<std::string> argv_;
+};
+
+} // namespace
+
+std::unique_ptr<waiting_program>
+waiting_program::prepare(const std::vector<std::string>& argv, std::string&) {
+  return std::make_unique<program_in_place>(argv);
 }
 
 int wait_exit_code(unsigned long pid) {

@@ -219,23 +219,57 @@ target_cgroup::~target_cgroup() {
   release();
 }
 
-bool target_cgroup::add(pid_t pid, std::string& error) {
-  if (contains(pid))
+fs::path target_cgroup::dir_of(uint32_t proxy) const {
+  return proxy == 0 ? dir_ : dir_ / ("proxy-" + std::to_string(proxy));
+}
+
+uint64_t target_cgroup::make_proxy_group(uint32_t proxy, std::string& error) {
+  auto dir = dir_of(proxy);
+  std::error_code ec;
+  fs::create_directory(dir, ec);
+  struct stat st {};
+  if (ec || ::stat(dir.c_str(), &st) != 0) {
+    error = "cannot create cgroup " + dir.string() + ": "
+            + (ec ? ec.message() : std::string{std::strerror(errno)});
+    return 0;
+  }
+  return st.st_ino;
+}
+
+std::vector<std::pair<uint64_t, uint32_t>> target_cgroup::proxy_groups() const {
+  std::vector<std::pair<uint64_t, uint32_t>> groups;
+  for (uint32_t p = 1; p < 8; ++p) {
+    struct stat st {};
+    if (::stat(dir_of(p).c_str(), &st) == 0)
+      groups.emplace_back(st.st_ino, p);
+  }
+  return groups;
+}
+
+bool target_cgroup::add(pid_t pid, uint32_t proxy, std::string& error) {
+  auto now = proxy_of(pid);
+  if (now == static_cast<int>(proxy))
     return true; // a member already (kept over a restart): its origin stays
   auto origin = unified_cgroup_path(
       read_file("/proc/" + std::to_string(pid) + "/cgroup"));
-  if (!write_file(dir_ / "cgroup.procs", std::to_string(pid) + "\n", error))
+  if (!write_file(dir_of(proxy) / "cgroup.procs", std::to_string(pid) + "\n",
+                  error))
     return false;
-  origins_.emplace_back(pid, origin.value_or("/"));
+  if (now < 0)
+    origins_.emplace_back(pid, origin.value_or("/"));
   return true;
 }
 
-bool target_cgroup::contains(pid_t pid) const {
-  std::istringstream in{read_file(dir_ / "cgroup.procs")};
-  for (pid_t p; in >> p;)
-    if (p == pid)
-      return true;
-  return false;
+int target_cgroup::proxy_of(pid_t pid) const {
+  // The group's own list, not /proc/PID/cgroup: a private mount's paths
+  // are not what the process's cgroup namespace shows.
+  for (uint32_t p = 0; p < 8; ++p) {
+    std::istringstream in{read_file(dir_of(p) / "cgroup.procs")};
+    for (pid_t member; in >> member;)
+      if (member == pid)
+        return static_cast<int>(p);
+  }
+  return -1;
 }
 
 void target_cgroup::release() {
@@ -243,19 +277,24 @@ void target_cgroup::release() {
     return;
   released_ = true;
   // Members go back where they came from; unknown ones (left by a crashed
-  // run, or children) to the root of the hierarchy.
-  std::istringstream in{read_file(dir_ / "cgroup.procs")};
+  // run, or children) to the root of the hierarchy. The proxy groups
+  // first: a group is removed only once its children are.
   std::string error;
-  for (pid_t p; in >> p;) {
-    std::string origin = "/";
-    for (auto& [pid, path] : origins_)
-      if (pid == p)
-        origin = path;
-    auto target = mount_ / fs::path{origin}.relative_path() / "cgroup.procs";
-    if (!write_file(target, std::to_string(p) + "\n", error))
-      write_file(mount_ / "cgroup.procs", std::to_string(p) + "\n", error);
+  for (uint32_t p = 8; p-- > 0;) {
+    auto dir = dir_of(p);
+    std::istringstream in{read_file(dir / "cgroup.procs")};
+    for (pid_t member; in >> member;) {
+      std::string origin = "/";
+      for (auto& [pid, path] : origins_)
+        if (pid == member)
+          origin = path;
+      auto target = mount_ / fs::path{origin}.relative_path() / "cgroup.procs";
+      if (!write_file(target, std::to_string(member) + "\n", error))
+        write_file(mount_ / "cgroup.procs", std::to_string(member) + "\n",
+                   error);
+    }
+    ::rmdir(dir.c_str());
   }
-  ::rmdir(dir_.c_str());
   if (private_mount_) {
     ::umount2(mount_.c_str(), MNT_DETACH);
     ::rmdir(mount_.c_str());
@@ -337,7 +376,8 @@ void exec_in_place(const std::vector<std::string>& argv, std::string& error) {
 }
 
 pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
-                      target_cgroup& group, std::string& error) {
+                      target_cgroup& group, uint32_t proxy,
+                      std::string& error) {
   // Everything the child needs is prepared before fork(): other threads may
   // hold the allocator's lock, so the child must not allocate.
   std::vector<char*> args;
@@ -381,7 +421,7 @@ pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
     ::_exit(127);
   }
   ::close(gate[0]);
-  bool moved = group.add(pid, error);
+  bool moved = group.add(pid, proxy, error);
   char go = moved ? 'g' : 'x';
   if (moved)
     (void)!::write(gate[1], &go, 1);

@@ -70,11 +70,22 @@ public:
   uint64_t id() const;
   uint32_t level() const;
 
-  /// Moves a process in (its future sockets are captured), remembering
-  /// where it was.
-  bool add(pid_t pid, std::string& error);
+  /// The group of `drover run --proxy`'s programs for proxy `proxy` (1..7:
+  /// a child group, "proxy-N"; 0 is the group itself), made if it is not
+  /// there yet: its cgroup ID, which the kernel program must know before a
+  /// process enters, or 0 with `error`.
+  uint64_t make_proxy_group(uint32_t proxy, std::string& error);
+  /// The proxy groups there are (a killed engine's stay): ID and proxy.
+  std::vector<std::pair<uint64_t, uint32_t>> proxy_groups() const;
 
-  bool contains(pid_t pid) const;
+  /// Moves a process into proxy `proxy`'s group (its future sockets are
+  /// captured, through that proxy), remembering where it was. A member
+  /// of another proxy's group moves over.
+  bool add(pid_t pid, uint32_t proxy, std::string& error);
+
+  bool contains(pid_t pid) const { return proxy_of(pid) >= 0; }
+  /// The proxy whose group `pid` is in, or -1 when it is in none.
+  int proxy_of(pid_t pid) const;
 
   /// Moves every member back where it came from (unknown ones to the
   /// hierarchy root), removes the group, unmounts a private mount.
@@ -82,6 +93,7 @@ public:
 
 private:
   target_cgroup() = default;
+  std::filesystem::path dir_of(uint32_t proxy) const;
   std::filesystem::path dir_;
   std::filesystem::path mount_;
   std::string rule_path_;
@@ -177,9 +189,9 @@ void exec_in_place(const std::vector<std::string>& argv, std::string& error);
 /// so every socket it ever opens is captured. It runs as the user the engine
 /// was started for (sudo, pkexec: that user's ID, groups and HOME/USER/
 /// SHELL), never as root for them, and inherits descriptors 0-2 only.
-/// Returns its pid, or -1.
+/// `proxy`: whose group (target_cgroup::add). Returns its pid, or -1.
 pid_t spawn_in_cgroup(const std::vector<std::string>& argv,
-                      target_cgroup& group, std::string& error);
+                      target_cgroup& group, uint32_t proxy, std::string& error);
 
 /// Waits for a child and returns its exit code (128 + signal if killed).
 int wait_exit_code(pid_t pid);

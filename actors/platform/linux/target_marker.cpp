@@ -500,6 +500,19 @@ bool target_marker::set_users(const std::vector<uint32_t>& uids,
       [](uint32_t) { return uint8_t{1}; }, error);
 }
 
+bool target_marker::set_run_group(uint64_t cgroup_id, uint32_t proxy,
+                                  std::string& error) {
+  if (bpf_map_update_elem(bpf_map__fd(bpf_->skel->maps.run_groups), &cgroup_id,
+                          &proxy, BPF_ANY)
+      != 0) {
+    error = "cannot tell the kernel program about drover run's group for "
+            "proxy "
+            + std::to_string(proxy) + ": " + errno_text();
+    return false;
+  }
+  return true;
+}
+
 bool target_marker::set_skip(const net::capture::exclusions& skip,
                              std::string& error) {
   struct skip_key {

@@ -91,6 +91,9 @@ public:
   bool set_proxying(uint32_t proxy, bool tcp, bool udp, std::string& error);
   /// Replaces the users whose processes may be targets by name.
   bool set_users(const std::vector<uint32_t>& uids, std::string& error);
+  /// Members of the cgroup `cgroup_id` (below `drover run`'s group) are
+  /// targets through proxy `proxy` (0..7).
+  bool set_run_group(uint64_t cgroup_id, uint32_t proxy, std::string& error);
   /// Replaces the destinations a target may reach directly: the same as
   /// the rule set leaves alone (the proxy, [skip] ranges, ...).
   bool set_skip(const net::capture::exclusions& skip, std::string& error);

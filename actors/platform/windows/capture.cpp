@@ -141,7 +141,7 @@ public:
 
   void forget_target(uint32_t pid) override { targets->remove(pid); }
 
-  long spawn_target(const std::vector<std::string>& argv,
+  long spawn_target(const std::vector<std::string>& argv, uint32_t proxy,
                     std::string& error) override {
     // Started suspended and made a target before its first instruction, so
     // its first socket is already captured.
@@ -164,20 +164,26 @@ public:
                      : ": " + windows_port::error_text(code));
       return -1;
     }
-    targets->add(pi.dwProcessId);
+    targets->add(pi.dwProcessId, config::rule_action::proxy, false,
+                 static_cast<uint8_t>(proxy));
     ResumeThread(pi.hThread);
     CloseHandle(pi.hThread);
     CloseHandle(pi.hProcess);
     return static_cast<long>(pi.dwProcessId);
   }
 
-  // The control pipe's bridge does not pass on who is calling, so nobody's
-  // process can be vouched for.
-  bool join_target(uint32_t, uint32_t, uint32_t, std::string& error) override {
-    error = "on Windows, drover run cannot join the Drover that is running "
-            "yet: add the program to the targets in Settings, or quit Drover "
-            "and use drover run alone";
-    return false;
+  // `drover run` beside the engine: the caller's suspended child (or the
+  // caller), checked first, as the request came from a less privileged
+  // side; a target from its first socket on.
+  bool join_target(uint32_t pid, uint32_t caller, uint32_t, uint32_t proxy,
+                   std::string& error) override {
+    error = windows_port::why_not_joinable(pid, caller);
+    if (!error.empty())
+      return false;
+    targets->add(pid, config::rule_action::proxy, false,
+                 static_cast<uint8_t>(proxy));
+    windivert::reset_tcp_connections(pid, skip); // any it made before
+    return true;
   }
 
   std::string description() const override {

@@ -6,7 +6,8 @@
 // listener and two pump threads. The listener is on 127.0.0.1, where any
 // local program could reach it, so the broker admits only connections
 // whose source port the bridge registered (local_client_admitted): the
-// pipe's access list stays the only way in.
+// pipe's access list stays the only way in. The port also says which
+// process is at the pipe's other end (the kernel's word, for `run`).
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -15,9 +16,9 @@
 #include <windows.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "actors/platform/sockets.hpp"
@@ -30,7 +31,7 @@ namespace {
 
 struct admitted_ports {
   std::mutex mutex;
-  std::set<uint16_t> ports;
+  std::map<uint16_t, uint32_t> ports; // bridge's port -> the client's PID
 };
 
 admitted_ports& admitted() {
@@ -198,9 +199,12 @@ void serve_client(HANDLE pipe, uint16_t broker_port) {
   c->pipe = pipe;
   c->socket = s;
   c->port = ntohs(local.sin_port);
+  ULONG client = 0; // 0: unknown (then nothing is put in place for it)
+  if (!GetNamedPipeClientProcessId(pipe, &client))
+    client = 0;
   {
     std::lock_guard<std::mutex> guard{admitted().mutex};
-    admitted().ports.insert(c->port);
+    admitted().ports[c->port] = static_cast<uint32_t>(client);
   }
   sockaddr_in to{};
   to.sin_family = AF_INET;
@@ -368,8 +372,18 @@ uint32_t control_client_user(socket_handle) {
   return 0xFFFFFFFFu; // behind the pipe bridge: one allowance for all
 }
 
-uint32_t control_client_process(socket_handle) {
-  return 0; // behind the pipe bridge
+uint32_t control_client_process(socket_handle s) {
+  // The broker's end of the bridge's connection: its peer port is the one
+  // the bridge registered for that pipe client.
+  sockaddr_in peer{};
+  int len = sizeof peer;
+  if (getpeername(static_cast<SOCKET>(s), reinterpret_cast<sockaddr*>(&peer),
+                  &len)
+      != 0)
+    return 0;
+  std::lock_guard<std::mutex> guard{admitted().mutex};
+  auto at = admitted().ports.find(ntohs(peer.sin_port));
+  return at == admitted().ports.end() ? 0 : at->second;
 }
 
 bool local_client_admitted(uint16_t peer_port) {

@@ -68,6 +68,12 @@ bool start_suspended_as(const invoking_user* user, std::wstring& command_line,
 /// belong to another account than the engine's.
 HANDLE open_process(DWORD access, DWORD pid);
 
+/// Why `drover run` beside the engine may not put `pid` in place for the
+/// process `caller` (the pipe client, by the kernel's word): it must be
+/// the caller or the caller's child (younger than it: Windows reuses
+/// process numbers), as the same user. Empty when it may.
+std::string why_not_joinable(uint32_t pid, uint32_t caller);
+
 /// Lets `sid` look at this process (its image, and its token's elevation)
 /// and wait for its end: the control pipe's clients check their server that
 /// way, and a user served by another account's engine could not otherwise.

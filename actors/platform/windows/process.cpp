@@ -144,6 +144,53 @@ std::vector<uint8_t> token_user(HANDLE process) {
 
 } // namespace
 
+namespace windows_port {
+
+std::string why_not_joinable(uint32_t pid, uint32_t caller) {
+  auto who = "process " + std::to_string(pid);
+  HANDLE process = open_process(PROCESS_QUERY_LIMITED_INFORMATION, pid);
+  HANDLE asker = open_process(PROCESS_QUERY_LIMITED_INFORMATION, caller);
+  auto created = [](HANDLE h) {
+    FILETIME c{}, e{}, k{}, u{};
+    return h != nullptr && GetProcessTimes(h, &c, &e, &k, &u)
+               ? (uint64_t{c.dwHighDateTime} << 32) | c.dwLowDateTime
+               : uint64_t{0};
+  };
+  uint32_t parent = 0;
+  HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+  if (snap != INVALID_HANDLE_VALUE) {
+    PROCESSENTRY32W e{};
+    e.dwSize = sizeof e;
+    for (bool more = Process32FirstW(snap, &e); more;
+         more = Process32NextW(snap, &e))
+      if (e.th32ProcessID == pid)
+        parent = e.th32ParentProcessID;
+    CloseHandle(snap);
+  }
+  // A child names its parent by number only, which Windows reuses: the
+  // child must also be younger than the caller who claims it.
+  std::string why;
+  if (process == nullptr || asker == nullptr)
+    why = who + " is not running";
+  else if (pid != caller
+           && (parent != caller || created(process) < created(asker)))
+    why = who
+          + " is neither yours nor a child of yours: only those are put "
+            "in place";
+  else if (auto user = token_user(process);
+           user.empty() || user != token_user(asker))
+    why = who
+          + " runs as another user than the one asking: only your own "
+            "programs are put in place";
+  if (process != nullptr)
+    CloseHandle(process);
+  if (asker != nullptr)
+    CloseHandle(asker);
+  return why;
+}
+
+} // namespace windows_port
+
 std::optional<process_identity> identify_process(uint32_t pid) {
   HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
   if (h == nullptr)
@@ -238,9 +285,96 @@ int run_elevated(const std::vector<std::string>& args, std::string& error) {
   return static_cast<int>(code);
 }
 
-void exec_program(const std::vector<std::string>&, std::string& error) {
-  // A Windows process cannot become another program in place.
-  error = "not on Windows";
+namespace {
+
+// A Windows process cannot become another program in place: the program
+// is a child started suspended, put in place while it has run nothing.
+class suspended_child final : public waiting_program {
+public:
+  explicit suspended_child(PROCESS_INFORMATION pi) : pi_(pi) {}
+  ~suspended_child() override {
+    if (!ran_)
+      TerminateProcess(pi_.hProcess, 1);
+    CloseHandle(pi_.hThread);
+    CloseHandle(pi_.hProcess);
+  }
+  unsigned long pid() const override { return pi_.dwProcessId; }
+  int run(std::string& error) override {
+    ran_ = true;
+    DWORD code = 0;
+    if (ResumeThread(pi_.hThread) == static_cast<DWORD>(-1)
+        || WaitForSingleObject(pi_.hProcess, INFINITE) != WAIT_OBJECT_0
+        || !GetExitCodeProcess(pi_.hProcess, &code)) {
+      error = windows_port::error_text(GetLastError());
+      return -1;
+    }
+    return static_cast<int>(code);
+  }
+
+private:
+  PROCESS_INFORMATION pi_;
+  bool ran_ = false;
+};
+
+} // namespace
+
+std::unique_ptr<waiting_program>
+waiting_program::prepare(const std::vector<std::string>& argv,
+                         std::string& error) {
+  std::wstring line;
+  for (auto& a : argv) {
+    if (!line.empty())
+      line += L' ';
+    line += windows_port::quote_argument(windows_port::to_wide(a));
+  }
+  // This process's standard streams, as a shell hands them on (a console,
+  // or files and pipes when redirected); nothing else is inherited.
+  STARTUPINFOW startup{};
+  startup.cb = sizeof startup;
+  startup.dwFlags = STARTF_USESTDHANDLES;
+  HANDLE streams[3]
+      = {GetStdHandle(STD_INPUT_HANDLE), GetStdHandle(STD_OUTPUT_HANDLE),
+         GetStdHandle(STD_ERROR_HANDLE)};
+  std::vector<HANDLE> inherited;
+  for (HANDLE h : streams)
+    if (h != nullptr && h != INVALID_HANDLE_VALUE
+        && SetHandleInformation(h, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT))
+      inherited.push_back(h);
+  startup.hStdInput = streams[0];
+  startup.hStdOutput = streams[1];
+  startup.hStdError = streams[2];
+  SIZE_T size = 0;
+  InitializeProcThreadAttributeList(nullptr, 1, 0, &size);
+  std::vector<char> list_storage(size > 0 ? size : 1);
+  STARTUPINFOEXW extended{};
+  extended.StartupInfo = startup;
+  extended.StartupInfo.cb = sizeof extended;
+  bool listed
+      = !inherited.empty()
+        && InitializeProcThreadAttributeList(
+            reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(list_storage.data()),
+            1, 0, &size)
+        && UpdateProcThreadAttribute(
+            reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(list_storage.data()),
+            0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherited.data(),
+            inherited.size() * sizeof(HANDLE), nullptr, nullptr);
+  if (listed)
+    extended.lpAttributeList
+        = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(list_storage.data());
+  PROCESS_INFORMATION pi{};
+  BOOL ok = CreateProcessW(
+      nullptr, line.data(), nullptr, nullptr, listed ? TRUE : FALSE,
+      CREATE_SUSPENDED | (listed ? EXTENDED_STARTUPINFO_PRESENT : 0), nullptr,
+      nullptr, reinterpret_cast<STARTUPINFOW*>(&extended), &pi);
+  auto code = GetLastError();
+  if (listed)
+    DeleteProcThreadAttributeList(
+        reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(list_storage.data()));
+  if (!ok) {
+    error = windows_port::error_text(code);
+    return nullptr;
+  }
+  return std::make_unique<suspended_child>(pi);
 }
 
 int wait_exit_code(unsigned long pid) {

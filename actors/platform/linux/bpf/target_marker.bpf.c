@@ -154,6 +154,15 @@ struct {
   __type(value, __u32); // the rules everything below is in (`folders`)
 } rule_folders SEC(".maps");
 
+// `drover run --proxy`'s groups below the engine's: a member's sockets
+// go through that proxy (a member of the engine's group itself: the first).
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16);
+  __type(key, __u64);   // cgroup ID
+  __type(value, __u32); // the proxy's index
+} run_groups SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 256);
@@ -415,8 +424,11 @@ __attribute__((noinline)) __u32 own_rules(__u64 task, __u32 generation) {
 static __always_inline __u32 socket_mark(__u32 protocol) {
   if (engine_cgroup_id != 0
       && bpf_get_current_ancestor_cgroup_id(engine_cgroup_level)
-             == engine_cgroup_id)
-    return target_mark;
+             == engine_cgroup_id) {
+    __u64 group = bpf_get_current_ancestor_cgroup_id(engine_cgroup_level + 1);
+    __u32* proxy = group ? bpf_map_lookup_elem(&run_groups, &group) : 0;
+    return target_mark + (proxy ? (*proxy & 7u) : 0u);
+  }
   __u32 uid = (__u32)bpf_get_current_uid_gid();
   if (!bpf_map_lookup_elem(&target_uids, &uid))
     return 0;
