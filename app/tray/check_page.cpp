@@ -33,10 +33,7 @@ check_page::check_page(QString program, QWidget* parent)
   summary_->setWordWrap(true);
   summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   layout->addWidget(summary_);
-  connect(button_, &QPushButton::clicked, this, [this] {
-    if (!running() && !waiting_)
-      Q_EMIT run_requested();
-  });
+  connect(button_, &QPushButton::clicked, this, &check_page::start);
   connect(&process_,
           QOverload<int, QProcess::ExitStatus>::of(&QProcess::finished), this,
           [this](int code, QProcess::ExitStatus) { show_result(code); });
@@ -163,6 +160,11 @@ void check_page::add_steps(const QJsonObject& result) {
     row->setText(3, step.value("detail").toString());
     row->setToolTip(3, step.value("detail").toString());
   }
+}
+
+void check_page::start() {
+  if (!running() && !waiting_)
+    Q_EMIT run_requested();
 }
 
 } // namespace drover::tray

@@ -30,6 +30,8 @@ public:
   void show_answer(bool reached, const QByteArray& answer);
 
   bool running() const { return process_.state() != QProcess::NotRunning; }
+  /// As its button: asks for a check unless one is under way.
+  void start();
 
 Q_SIGNALS:
   /// Asks for the current config text; answered with run().

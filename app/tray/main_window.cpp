@@ -3,9 +3,11 @@
 #include <QCloseEvent>
 #include <QDateTime>
 #include <QFormLayout>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QScrollArea>
 #include <QShortcut>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 namespace drover::tray {
@@ -57,6 +59,8 @@ main_window::main_window(const QString& program, QWidget* parent)
   setCentralWidget(central);
 
   tabs_->addTab(make_status_page(), tr("Status"));
+  apps_ = new apps_page;
+  tabs_->addTab(apps_, tr("Apps"));
 
   timeline_ = new QTreeWidget;
   timeline_->setObjectName("timeline");
@@ -88,8 +92,22 @@ main_window::main_window(const QString& program, QWidget* parent)
   settings_scroll->setWidgetResizable(true);
   settings_scroll->setFrameShape(QFrame::NoFrame);
   tabs_->addTab(settings_scroll, tr("Settings"));
+  settings_tab_ = settings_scroll;
   check_ = new check_page(program);
   tabs_->addTab(check_, tr("Check"));
+  connect(open_settings_, &QPushButton::clicked, this,
+          [this] { show_tab(settings_tab_); });
+  // An app added: its rule is saved through the engine as Settings saves;
+  // Settings shows it and says whether it took.
+  connect(apps_, &apps_page::add_requested, this,
+          [this](const config::app_rule& rule) {
+            settings_->add_rule(rule);
+            show_tab(settings_tab_);
+          });
+  connect(run_check_, &QPushButton::clicked, this, [this] {
+    show_tab(check_);
+    check_->start();
+  });
   // Ctrl+W hides the window too, as its title bar's close button does.
   auto* close_key = new QShortcut(QKeySequence::Close, this);
   connect(close_key, &QShortcut::activated, this, &QWidget::close);
@@ -99,7 +117,6 @@ main_window::main_window(const QString& program, QWidget* parent)
 QWidget* main_window::make_status_page() {
   auto* page = new QWidget;
   auto* layout = new QVBoxLayout(page);
-  auto* form = new QFormLayout;
   auto label = [](const char* name) {
     auto* l = new QLabel;
     l->setObjectName(name);
@@ -107,11 +124,55 @@ QWidget* main_window::make_status_page() {
     l->setWordWrap(true);
     return l;
   };
+  // At a glance: the state in the tray icon's colour, one sentence, and
+  // what to do when something is wrong.
   state_ = label("status_state");
+  state_->setWordWrap(false);
   QFont bold = state_->font();
   bold.setBold(true);
-  bold.setPointSizeF(bold.pointSizeF() * 1.3);
+  bold.setPointSizeF(bold.pointSizeF() * 1.4);
   state_->setFont(bold);
+  auto* badge_row = new QHBoxLayout;
+  badge_row->addWidget(state_);
+  badge_row->addStretch();
+  layout->addLayout(badge_row);
+  headline_ = label("status_headline");
+  QFont larger = headline_->font();
+  larger.setPointSizeF(larger.pointSizeF() * 1.15);
+  headline_->setFont(larger);
+  layout->addWidget(headline_);
+  auto* actions = new QHBoxLayout;
+  primary_ = new QPushButton;
+  primary_->setObjectName("primary_action");
+  open_settings_ = new QPushButton(tr("Open settings"));
+  open_settings_->setObjectName("status_open_settings");
+  run_check_ = new QPushButton(tr("Run check"));
+  run_check_->setObjectName("status_run_check");
+  for (auto* b : {primary_, open_settings_, run_check_})
+    actions->addWidget(b);
+  actions->addStretch();
+  layout->addLayout(actions);
+  connect(primary_, &QPushButton::clicked, this, &main_window::primary_clicked);
+  chart_ = new traffic_chart;
+  layout->addWidget(chart_, 1);
+  // The engineering counters, folded away until asked for.
+  auto* fold = new QToolButton;
+  fold->setObjectName("details_toggle");
+  fold->setText(tr("Details"));
+  fold->setCheckable(true);
+  fold->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  fold->setArrowType(Qt::RightArrow);
+  fold->setAutoRaise(true);
+  layout->addWidget(fold, 0, Qt::AlignLeft);
+  details_ = new QWidget;
+  details_->setObjectName("status_details");
+  auto* form = new QFormLayout(details_);
+  form->setContentsMargins(0, 0, 0, 0);
+  details_->hide();
+  connect(fold, &QToolButton::toggled, this, [this, fold](bool open) {
+    fold->setArrowType(open ? Qt::DownArrow : Qt::RightArrow);
+    details_->setVisible(open);
+  });
   reason_ = label("status_reason");
   attempt_ = label("status_attempt");
   uptime_ = label("status_uptime");
@@ -120,7 +181,6 @@ QWidget* main_window::make_status_page() {
   traffic_ = label("status_traffic");
   dropped_ = label("status_dropped");
   proxies_ = label("status_proxies");
-  form->addRow(tr("State"), state_);
   form->addRow(tr("Reason"), reason_);
   form->addRow(tr("Attempt"), attempt_);
   form->addRow(tr("Uptime"), uptime_);
@@ -132,12 +192,7 @@ QWidget* main_window::make_status_page() {
   form->addRow(proxies_label_, proxies_);
   proxies_label_->hide(); // shown with several proxies
   proxies_->hide();
-  layout->addLayout(form);
-  primary_ = new QPushButton;
-  primary_->setObjectName("primary_action");
-  layout->addWidget(primary_, 0, Qt::AlignLeft);
-  layout->addStretch();
-  connect(primary_, &QPushButton::clicked, this, &main_window::primary_clicked);
+  layout->addWidget(details_);
   return page;
 }
 
@@ -145,6 +200,18 @@ void main_window::show_state(const engine_event& last,
                              const stats_snapshot& stats,
                              std::chrono::seconds uptime, const rates& r) {
   state_->setText(text_of(state_text(last, stats)));
+  auto colours = badge_for(icon_for(last, stats));
+  state_->setProperty("badge", QString::fromLatin1(colours.background));
+  state_->setStyleSheet(QStringLiteral("QLabel { background: %1; color: %2; "
+                                       "border-radius: 6px; padding: 4px "
+                                       "12px; }")
+                            .arg(QString::fromLatin1(colours.background),
+                                 QString::fromLatin1(colours.text)));
+  headline_->setText(
+      text_of(headline(last, stats, subject_of(settings_->current()))));
+  auto wrong = remedies_for(last, stats);
+  open_settings_->setVisible(wrong.open_settings);
+  run_check_->setVisible(wrong.run_check);
   reason_->setText(last.reason.empty() ? tr("—") : text_of(last.reason));
   attempt_->setText(last.attempt > 0 ? QString::number(last.attempt) : tr("—"));
   bool active = last.state == engine_state::active;
@@ -160,7 +227,12 @@ void main_window::show_state(const engine_event& last,
           .arg(bytes_text(stats.bytes_out), bytes_text(stats.bytes_in)));
 }
 
+void main_window::add_sample(const rates& r) {
+  chart_->add_sample(r.in, r.out);
+}
+
 void main_window::show_status(const status_reply& s) {
+  apps_->show_apps(s.targets, s.flows, settings_->current());
   // Several proxies: each one's state (one may be down while others carry
   // their programs).
   proxies_->setText(s.proxies.join(QStringLiteral("\n")));
@@ -217,6 +289,18 @@ void main_window::add_event(const engine_event& e) {
   }
   row->setText(1, what);
   row->setText(2, text_of(e.reason));
+  // The moments the chart marks, where they happened: where a dip in the
+  // traffic comes from.
+  auto ago = std::chrono::duration_cast<std::chrono::seconds>(
+                 caf::make_timestamp() - e.time)
+                 .count();
+  if (e.kind == event_kind::reconnect_attempt)
+    chart_->add_marker(tr("reconnect"), ago);
+  else if (e.kind == event_kind::restart)
+    chart_->add_marker(tr("restart"), ago);
+  else if (e.kind == event_kind::state_changed
+           && e.state == engine_state::paused)
+    chart_->add_marker(tr("sleep"), ago);
   row->setToolTip(2, text_of(e.reason));
   if (e.state == engine_state::failed || e.kind == event_kind::config_error)
     row->setForeground(1, QColor("#c62828"));

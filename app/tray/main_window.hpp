@@ -13,8 +13,10 @@
 #include <QTableWidget>
 #include <QTreeWidget>
 
+#include "app/tray/apps_page.hpp"
 #include "app/tray/check_page.hpp"
 #include "app/tray/settings_page.hpp"
+#include "app/tray/traffic_chart.hpp"
 #include "app/tray/view.hpp"
 #include "app/tray/wire.hpp"
 
@@ -27,9 +29,13 @@ public:
   /// `program`: this executable, for the Check tab's `drover check`.
   explicit main_window(const QString& program, QWidget* parent = nullptr);
 
-  /// The Status tab's head: state, reason, attempt, uptime, rates.
+  /// The Status tab's head: the state badge in the tray icon's colour,
+  /// one sentence, what to do when something is wrong; the details
+  /// (reason, attempt, uptime, rates) below.
   void show_state(const engine_event& last, const stats_snapshot& stats,
                   std::chrono::seconds uptime, const rates& r);
+  /// One second's rates for the traffic chart.
+  void add_sample(const rates& r);
   /// The counters and the flow list from `status json`.
   void show_status(const status_reply& s);
   /// One more Timeline row (newest on top).
@@ -41,7 +47,9 @@ public:
 
   settings_page* settings() const { return settings_; }
   check_page* check() const { return check_; }
+  apps_page* apps() const { return apps_; }
   void show_tab(QWidget* page) { tabs_->setCurrentWidget(page); }
+  traffic_chart* chart() const { return chart_; }
 
 Q_SIGNALS:
   void primary_clicked();
@@ -56,7 +64,13 @@ private:
 
   QTabWidget* tabs_;
   QLabel* banner_;
-  QLabel* state_;
+  QLabel* state_;    // the badge
+  QLabel* headline_; // one sentence
+  QPushButton* open_settings_;
+  QPushButton* run_check_;
+  traffic_chart* chart_;
+  QWidget* details_; // the engineering counters, folded
+  QWidget* settings_tab_ = nullptr;
   QLabel* reason_;
   QLabel* attempt_;
   QLabel* uptime_;
@@ -71,6 +85,7 @@ private:
   QTableWidget* flows_;
   settings_page* settings_;
   check_page* check_;
+  apps_page* apps_;
 };
 
 } // namespace drover::tray

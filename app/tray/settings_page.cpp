@@ -321,6 +321,14 @@ void settings_page::save() {
   Q_EMIT save_requested(QByteArray::fromStdString(text));
 }
 
+void settings_page::add_rule(const config::app_rule& rule) {
+  auto rules = rules_->rules();
+  rules.push_back(rule);
+  rules_->set_rules(rules);
+  rules_->focus_rule(static_cast<int>(rules.size()) - 1);
+  save();
+}
+
 void settings_page::saved(bool ok, const QString& message) {
   if (!ok) {
     refuse(message, nullptr);

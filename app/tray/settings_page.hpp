@@ -39,6 +39,10 @@ public:
   /// in the desktop's own settings: that wins).
   void set_autostart(bool on);
 
+  /// "Add an app": `rule` goes last in the rules and the form is saved
+  /// (validated as a save is; the rule shown).
+  void add_rule(const config::app_rule& rule);
+
   /// The settings last loaded or saved.
   const config::settings& current() const { return current_; }
 

@@ -145,6 +145,12 @@ tray_app::tray_app(tray_options o, QObject* parent)
           &tray_app::check_proxy);
   connect(window_->check(), &check_page::finished, this,
           [](bool ok) { say(ok ? "check passed" : "check failed"); });
+  connect(window_->apps(), &apps_page::running_changed, this,
+          [](const QStringList& names) {
+            say(QStringLiteral("apps running: %1")
+                    .arg(names.isEmpty() ? QStringLiteral("none")
+                                         : names.join(QStringLiteral(", "))));
+          });
   connect(window_->settings(), &settings_page::save_requested, this,
           &tray_app::save_config);
   connect(window_->settings(), &settings_page::problem_changed, window_.get(),
@@ -257,9 +263,11 @@ void tray_app::on_event(const engine_event& e) {
 }
 
 void tray_app::on_stats(const stats_snapshot& s, quint64 uptime_seconds) {
-  if (since_sample_.isValid())
+  if (since_sample_.isValid()) {
     rates_ = rates_between(stats_, s,
                            std::chrono::milliseconds{since_sample_.elapsed()});
+    window_->add_sample(rates_);
+  }
   bool was_quiet = stats_.no_traffic;
   stats_ = s;
   uptime_at_sample_ = uptime_seconds;

@@ -127,6 +127,117 @@ std::string status_row(const engine_event& last, const stats_snapshot& stats,
          + rate_text(r.out) + " \u2193 " + rate_text(r.in);
 }
 
+badge_colours badge_for(icon x) {
+  switch (x) {
+    case icon::active:
+      return {"#2e7d32", "#ffffff"};
+    case icon::warning:
+      return {"#f9a825", "#212121"}; // dark text: white on amber is unreadable
+    case icon::failed:
+      return {"#c62828", "#ffffff"};
+    case icon::idle:
+      break;
+  }
+  return {"#757575", "#ffffff"};
+}
+
+headline_subject subject_of(const config::settings& s) {
+  headline_subject who;
+  std::vector<std::string> names;
+  for (auto& r : s.rules) {
+    if (r.action != config::rule_action::proxy)
+      continue;
+    auto name = !r.name.empty()      ? r.name
+                : !r.apps.empty()    ? r.apps.front()
+                : !r.paths.empty()   ? r.paths.front()
+                : !r.folders.empty() ? r.folders.front()
+                                     : std::string{};
+    if (!name.empty())
+      names.push_back(name);
+  }
+  if (names.size() == 1) {
+    who.programs = names.front();
+    who.one_program = true;
+  } else if (names.size() == 2) {
+    who.programs = names[0] + " and " + names[1];
+  } else if (names.size() > 2) {
+    who.programs = names[0] + " and " + std::to_string(names.size() - 1)
+                   + " more programs";
+  }
+  if (s.proxies.size() == 1)
+    who.proxy
+        = s.proxies.front().host + ":" + std::to_string(s.proxies.front().port);
+  else
+    who.proxy = std::to_string(s.proxies.size()) + " proxies";
+  who.direct_while_down
+      = s.targets.when_not_proxying == config::not_proxying::direct;
+  return who;
+}
+
+std::string headline(const engine_event& last, const stats_snapshot& stats,
+                     const headline_subject& who) {
+  auto traffic = who.one_program ? who.programs + "'s traffic"
+                                 : "The traffic of " + who.programs;
+  auto connections = who.one_program ? who.programs + "'s connections"
+                                     : "The connections of " + who.programs;
+  auto meanwhile = who.direct_while_down ? " go direct until it answers."
+                                         : " wait until it answers.";
+  switch (last.state) {
+    case engine_state::idle:
+      return "Drover is not proxying: choose Start proxying to send "
+             + who.programs + " through " + who.proxy + ".";
+    case engine_state::starting:
+      return "Starting: checking " + who.proxy + ".";
+    case engine_state::active:
+      if (last.tcp_only)
+        return connections + " go through " + who.proxy
+               + ", but voice cannot: the proxy does not relay UDP.";
+      if (last.degraded)
+        return traffic
+               + " goes through the proxies that answer; one cannot be used "
+                 "now.";
+      if (stats.no_traffic)
+        return traffic + " goes through " + who.proxy
+               + ", but nothing has moved for a while.";
+      return traffic + " goes through " + who.proxy + ".";
+    case engine_state::reconnecting:
+      return "Drover cannot reach " + who.proxy + " and keeps trying"
+             + (last.attempt > 0
+                    ? " (attempt " + std::to_string(last.attempt) + ")"
+                    : std::string{})
+             + ". " + connections + meanwhile;
+    case engine_state::paused:
+      return "Paused while the computer sleeps; Drover picks up again when "
+             "it wakes.";
+    case engine_state::failed: {
+      auto why
+          = last.reason.empty() ? std::string{"see the Timeline"} : last.reason;
+      return "Drover has stopped trying: " + why
+             + (why.back() == '.' ? "" : ".");
+    }
+  }
+  return {};
+}
+
+remedies remedies_for(const engine_event& last, const stats_snapshot&) {
+  remedies r;
+  switch (last.state) {
+    case engine_state::failed:
+    case engine_state::reconnecting:
+      r.open_settings = true;
+      r.run_check = true;
+      break;
+    case engine_state::active:
+      r.run_check = last.tcp_only || last.degraded;
+      break;
+    case engine_state::idle:
+    case engine_state::starting:
+    case engine_state::paused:
+      break;
+  }
+  return r;
+}
+
 primary_item primary_for(engine_state state) {
   switch (state) {
     case engine_state::idle:

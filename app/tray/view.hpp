@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "config/settings.hpp"
 #include "messages/types.hpp"
 
 namespace drover::tray {
@@ -62,5 +63,41 @@ struct primary_item {
 };
 
 primary_item primary_for(engine_state state);
+
+/// The window's state badge: the tray icon's colour ("#2e7d32") and the
+/// colour of the text on it.
+struct badge_colours {
+  const char* background;
+  const char* text;
+};
+badge_colours badge_for(icon x);
+
+/// What the window's headline speaks of: the programs the rules proxy, by
+/// their rules' names ("Discord", "Discord and Firefox", "Discord and 2
+/// more programs"), and where their traffic goes ("192.0.2.1:1080", "2
+/// proxies"); whether their new connections go direct while the proxy
+/// cannot be used.
+struct headline_subject {
+  std::string programs = "your programs";
+  bool one_program = false; // "Discord's traffic" rather than "the traffic
+                            // of ..."
+  std::string proxy;
+  bool direct_while_down = false;
+};
+headline_subject subject_of(const config::settings& s);
+
+/// The one sentence under the badge: what is happening, for a user who is
+/// not a network engineer ("Discord's traffic goes through
+/// 192.0.2.1:1080.").
+std::string headline(const engine_event& last, const stats_snapshot& stats,
+                     const headline_subject& who);
+
+/// What the window offers under the headline when something is wrong (the
+/// primary action, Start/Stop/Retry, sits beside them).
+struct remedies {
+  bool open_settings = false; // the proxy's address or login may be wrong
+  bool run_check = false;     // the check says which step fails
+};
+remedies remedies_for(const engine_event& last, const stats_snapshot& stats);
 
 } // namespace drover::tray

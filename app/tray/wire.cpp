@@ -144,6 +144,15 @@ std::optional<status_reply> parse_status(const QByteArray& json,
     row.age_seconds = number(f, "age_seconds");
     r.flows.push_back(std::move(row));
   }
+  for (const auto& item : o->value("targets").toArray()) {
+    auto t = item.toObject();
+    target_row row;
+    row.pid = static_cast<uint32_t>(number(t, "pid"));
+    row.name = t.value("name").toString();
+    row.rule = t.value("rule").toString();
+    if (row.pid != 0 && !row.name.isEmpty())
+      r.targets.push_back(std::move(row));
+  }
   auto proxies = o->value("proxies").toArray();
   if (proxies.size() > 1)
     for (const auto& item : proxies) {

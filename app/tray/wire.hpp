@@ -38,11 +38,19 @@ struct flow_row {
   uint64_t age_seconds = 0;
 };
 
-/// `status json`: what the Status and Flows tabs show.
+/// A target program running now (`status json`'s "targets").
+struct target_row {
+  uint32_t pid = 0;
+  QString name;
+  QString rule; // the rule that made it a target
+};
+
+/// `status json`: what the Status, Apps and Flows tabs show.
 struct status_reply {
   engine_event last;
   stats_snapshot stats;
   std::vector<flow_row> flows;
+  std::vector<target_row> targets;
   /// With several proxies, one line each: "home (192.0.2.1:1080): up".
   QStringList proxies;
   QString config_path;

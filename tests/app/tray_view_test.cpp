@@ -128,3 +128,81 @@ TEST(tray_rules_text, programs_lines_by_their_shape) {
   from_file.action = drover::config::rule_action::direct;
   EXPECT_EQ(drover::tray::rule_summary(from_file, 2), "rule 3 — direct");
 }
+
+// The window's headline: one sentence a user acts on, naming the programs
+// (by their rules' names) and the proxy.
+TEST(tray_view, the_headline_names_the_programs_and_the_proxy) {
+  config::settings s;
+  s.proxies[0].host = "192.0.2.1";
+  s.proxies[0].port = 1080;
+  auto who = subject_of(s);
+  EXPECT_EQ(who.programs, "Discord");
+  EXPECT_EQ(who.proxy, "192.0.2.1:1080");
+  stats_snapshot moving, quiet;
+  quiet.no_traffic = true;
+  EXPECT_EQ(headline(in(engine_state::active), moving, who),
+            "Discord's traffic goes through 192.0.2.1:1080.");
+  EXPECT_EQ(headline(in(engine_state::active), quiet, who),
+            "Discord's traffic goes through 192.0.2.1:1080, but nothing has "
+            "moved for a while.");
+  auto tcp_only = in(engine_state::active);
+  tcp_only.tcp_only = true;
+  EXPECT_EQ(headline(tcp_only, moving, who),
+            "Discord's connections go through 192.0.2.1:1080, but voice "
+            "cannot: the proxy does not relay UDP.");
+  EXPECT_EQ(headline(in(engine_state::reconnecting, "", 3), moving, who),
+            "Drover cannot reach 192.0.2.1:1080 and keeps trying (attempt "
+            "3). Discord's connections wait until it answers.");
+  EXPECT_EQ(headline(in(engine_state::failed, "the proxy refused the login"),
+                     moving, who),
+            "Drover has stopped trying: the proxy refused the login.");
+  EXPECT_EQ(headline(in(engine_state::failed, "The engine is not running."),
+                     moving, who),
+            "Drover has stopped trying: The engine is not running.")
+      << "one full stop";
+  EXPECT_EQ(headline(in(engine_state::idle), moving, who),
+            "Drover is not proxying: choose Start proxying to send Discord "
+            "through 192.0.2.1:1080.");
+  // Several rules and proxies; direct while down.
+  config::app_rule firefox;
+  firefox.name = "Firefox";
+  firefox.apps = {"firefox"};
+  config::app_rule steam;
+  steam.apps = {"steam"};
+  config::app_rule blocked;
+  blocked.name = "Blocked";
+  blocked.apps = {"x"};
+  blocked.action = config::rule_action::block;
+  s.rules = {s.rules.front(), firefox, blocked};
+  s.proxies.push_back(s.proxies.front());
+  s.targets.when_not_proxying = config::not_proxying::direct;
+  who = subject_of(s);
+  EXPECT_EQ(who.programs, "Discord and Firefox") << "proxy rules only";
+  EXPECT_EQ(who.proxy, "2 proxies");
+  EXPECT_EQ(headline(in(engine_state::reconnecting), moving, who),
+            "Drover cannot reach 2 proxies and keeps trying. The connections "
+            "of Discord and Firefox go direct until it answers.");
+  s.rules.push_back(steam);
+  EXPECT_EQ(subject_of(s).programs, "Discord and 2 more programs")
+      << "an unnamed rule counts by its first program";
+}
+
+TEST(tray_view, remedies_and_badges_follow_the_state) {
+  stats_snapshot moving;
+  auto failed = remedies_for(in(engine_state::failed), moving);
+  EXPECT_TRUE(failed.open_settings && failed.run_check);
+  auto reconnecting = remedies_for(in(engine_state::reconnecting), moving);
+  EXPECT_TRUE(reconnecting.open_settings && reconnecting.run_check);
+  auto active = remedies_for(in(engine_state::active), moving);
+  EXPECT_FALSE(active.open_settings || active.run_check);
+  auto tcp_only = in(engine_state::active);
+  tcp_only.tcp_only = true;
+  EXPECT_TRUE(remedies_for(tcp_only, moving).run_check);
+  EXPECT_FALSE(remedies_for(in(engine_state::idle), moving).run_check);
+  // Each icon its own badge colour; dark text on yellow.
+  EXPECT_STREQ(badge_for(icon::active).background, "#2e7d32");
+  EXPECT_STREQ(badge_for(icon::warning).background, "#f9a825");
+  EXPECT_STREQ(badge_for(icon::warning).text, "#212121");
+  EXPECT_STREQ(badge_for(icon::failed).background, "#c62828");
+  EXPECT_STREQ(badge_for(icon::idle).background, "#757575");
+}

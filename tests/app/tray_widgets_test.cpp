@@ -17,6 +17,7 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QSysInfo>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QTreeWidget>
@@ -320,6 +321,155 @@ TEST(tray_window, the_timeline_shows_restarts_and_reconnect_attempts) {
   EXPECT_EQ(timeline->topLevelItem(1)->text(2).toStdString(), restart.reason);
   w.clear_events();
   EXPECT_EQ(timeline->topLevelItemCount(), 0);
+}
+
+// The Status tab at a glance: the state as a badge in the tray icon's
+// colour, one sentence naming the programs and the proxy, and, when
+// something is wrong, what to do (Open settings, Run check); the counters
+// folded under Details.
+TEST(tray_window, the_badge_says_the_state_in_the_icons_colour) {
+  app();
+  main_window w{"drover"};
+  w.settings()->load(valid_config(), "/tmp/drover.toml");
+  auto* badge = w.findChild<QLabel*>("status_state");
+  auto* headline = w.findChild<QLabel*>("status_headline");
+  auto* open_settings = w.findChild<QPushButton*>("status_open_settings");
+  auto* run_check = w.findChild<QPushButton*>("status_run_check");
+  auto* details = w.findChild<QWidget*>("status_details");
+  ASSERT_TRUE(badge && headline && open_settings && run_check && details);
+  stats_snapshot moving;
+  auto shown = [&](engine_state state, std::string reason = {}) {
+    engine_event e;
+    e.state = state;
+    e.reason = std::move(reason);
+    w.show_state(e, moving, std::chrono::seconds{5}, rates{});
+  };
+  shown(engine_state::active, "proxying through 10.0.0.1:1080");
+  EXPECT_EQ(badge->text(), "Active");
+  EXPECT_EQ(badge->property("badge").toString(), "#2e7d32") << "green";
+  EXPECT_EQ(headline->text(), "Discord's traffic goes through 10.0.0.1:1080.");
+  EXPECT_TRUE(open_settings->isHidden());
+  EXPECT_TRUE(run_check->isHidden());
+  shown(engine_state::reconnecting, "cannot reach the proxy");
+  EXPECT_EQ(badge->property("badge").toString(), "#f9a825") << "yellow";
+  EXPECT_FALSE(open_settings->isHidden());
+  EXPECT_FALSE(run_check->isHidden());
+  shown(engine_state::failed, "the proxy refused the login");
+  EXPECT_EQ(badge->property("badge").toString(), "#c62828") << "red";
+  EXPECT_EQ(headline->text(),
+            "Drover has stopped trying: the proxy refused the login.");
+  shown(engine_state::idle);
+  EXPECT_EQ(badge->property("badge").toString(), "#757575") << "grey";
+  EXPECT_TRUE(details->isHidden()) << "the counters are folded";
+  // The remedies lead to where the user acts.
+  shown(engine_state::failed, "the proxy refused the login");
+  auto* tabs = w.findChild<QTabWidget*>("tabs");
+  open_settings->click();
+  EXPECT_EQ(tabs->currentWidget()->objectName(), "settings_scroll");
+  QSignalSpy asked{w.check(), &check_page::run_requested};
+  run_check->click();
+  EXPECT_EQ(tabs->currentWidget(), w.check());
+  EXPECT_EQ(asked.count(), 1) << "Run check starts the check";
+}
+
+// The live chart: one sample a second for five minutes, the reconnects
+// and sleeps of that time marked where they happened.
+TEST(tray_window, the_traffic_chart_takes_samples_and_marks_reconnects) {
+  app();
+  main_window w{"drover"};
+  auto* chart = w.chart();
+  ASSERT_NE(chart, nullptr);
+  EXPECT_EQ(chart->sample_count(), 0);
+  w.add_sample(rates{1.5e6, 2e5});
+  w.add_sample(rates{1.2e6, 1e5});
+  EXPECT_EQ(chart->sample_count(), 2);
+  EXPECT_EQ(chart->scale_top(), 2e6) << "1.5 MB/s fits under 2 MB/s";
+  engine_event attempt;
+  attempt.kind = event_kind::reconnect_attempt;
+  attempt.state = engine_state::reconnecting;
+  attempt.attempt = 1;
+  attempt.time = caf::make_timestamp();
+  w.add_event(attempt);
+  EXPECT_EQ(chart->marker_count(), 1);
+  engine_event asleep;
+  asleep.state = engine_state::paused;
+  asleep.time = caf::make_timestamp() - std::chrono::minutes{10};
+  w.add_event(asleep);
+  EXPECT_EQ(chart->marker_count(), 1) << "older than the chart: not marked";
+  asleep.time = caf::make_timestamp();
+  w.add_event(asleep);
+  EXPECT_EQ(chart->marker_count(), 2) << "a sleep is marked";
+  for (int i = 0; i < traffic_chart::span + 10; ++i)
+    w.add_sample(rates{});
+  EXPECT_EQ(chart->sample_count(), traffic_chart::span) << "five minutes kept";
+  EXPECT_EQ(chart->marker_count(), 0) << "marks scroll out with their time";
+  EXPECT_EQ(chart->scale_top(), 1000) << "idle: the smallest scale";
+  // It draws (offscreen) without complaint, at its size.
+  w.resize(720, 460);
+  w.show();
+  chart->repaint();
+  EXPECT_GT(chart->height(), 60);
+}
+
+// The Apps tab: each running target once (its processes counted, their
+// flows' traffic summed), the rules' programs that are not running greyed
+// out, and "Add an app" writing a rule through Settings' save.
+TEST(tray_window, the_apps_tab_lists_running_and_stopped_programs) {
+  app();
+  main_window w{"drover"};
+  config::settings s;
+  s.proxies[0].host = "10.0.0.1";
+  s.proxies[0].port = 1080;
+  w.settings()->load(QByteArray::fromStdString(config::serialize(s)),
+                     "/tmp/drover.toml");
+  auto* apps = w.findChild<QTreeWidget*>("apps");
+  ASSERT_NE(apps, nullptr);
+  QSignalSpy said{w.apps(), &apps_page::running_changed};
+  status_reply st;
+  w.show_status(st);
+  ASSERT_EQ(apps->topLevelItemCount(), 4) << "Discord's four programs";
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(apps->topLevelItem(i)->text(1), "not running");
+  EXPECT_EQ(apps->topLevelItem(0)->text(0), "Discord") << "without .exe";
+  EXPECT_EQ(apps->topLevelItem(0)->text(4), "Discord") << "its rule";
+  // Discord starts: two processes, one row, their flows' bytes summed.
+  st.targets = {target_row{100, "Discord.exe", "Discord"},
+                target_row{101, "Discord.exe", "Discord"}};
+  flow_row a, b;
+  a.pid = 100;
+  a.bytes_in = 1500;
+  a.bytes_out = 500;
+  b.pid = 101;
+  b.bytes_in = 2500;
+  st.flows = {a, b};
+  w.show_status(st);
+  ASSERT_EQ(apps->topLevelItemCount(), 4);
+  auto* discord = apps->topLevelItem(0);
+  EXPECT_EQ(discord->text(0), "Discord");
+  EXPECT_EQ(discord->text(1), "running (2 processes)");
+  EXPECT_EQ(discord->text(2), "4.0 KB");
+  EXPECT_EQ(discord->text(3), "500 B");
+  EXPECT_FALSE(discord->icon(0).isNull());
+  EXPECT_EQ(apps->topLevelItem(1)->text(1), "not running")
+      << "the rule's other programs";
+  ASSERT_EQ(said.count(), 1);
+  EXPECT_EQ(said.last().at(0).toStringList(), QStringList{"Discord"});
+  w.show_status(st);
+  EXPECT_EQ(said.count(), 1) << "said once per change";
+  // Add an app: a rule for it, saved as Settings saves.
+  QSignalSpy saving{w.settings(), &settings_page::save_requested};
+  Q_EMIT w.apps()->add_requested(apps_page::rule_for_program("Telegram.exe"));
+  ASSERT_EQ(saving.count(), 1);
+  auto saved = config::parse(saving.last().at(0).toByteArray().toStdString(),
+                             "/tmp/drover.toml");
+  ASSERT_TRUE(saved.ok());
+  ASSERT_EQ(saved.value->rules.size(), 2u);
+  EXPECT_EQ(saved.value->rules[1].name, "Telegram");
+  EXPECT_EQ(saved.value->rules[1].apps,
+            std::vector<std::string>{"Telegram.exe"});
+  auto file = apps_page::rule_for_file("/opt/tg/Telegram");
+  EXPECT_EQ(file.name, "Telegram");
+  EXPECT_EQ(file.paths, std::vector<std::string>{"/opt/tg/Telegram"});
 }
 
 // Several proxies: the Status tab has a line for each; one proxy, none.

@@ -110,6 +110,18 @@ TEST(tray_wire, reads_back_a_status_with_flows) {
   EXPECT_EQ(status->flows[0].protocol, "udp");
   EXPECT_EQ(status->flows[0].destination, "93.184.216.34:50003");
   EXPECT_EQ(status->flows[0].bytes_out, 2000u);
+  EXPECT_TRUE(status->targets.empty());
+  // The running targets, for the Apps tab.
+  st.targets = {process_info{4242, 1, "Discord", "Discord"},
+                process_info{77, 1, "firefox", "Browsers"}};
+  status = parse_status(
+      QByteArray::fromStdString(render_status(st, {f}, true, "/x/c.toml")),
+      nullptr);
+  ASSERT_TRUE(status);
+  ASSERT_EQ(status->targets.size(), 2u);
+  EXPECT_EQ(status->targets[1].pid, 77u);
+  EXPECT_EQ(status->targets[1].name, "firefox");
+  EXPECT_EQ(status->targets[1].rule, "Browsers");
 }
 
 // Several proxies: a line for each in the window, each flow's proxy, and

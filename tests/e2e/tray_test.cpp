@@ -257,9 +257,15 @@ TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
   auto window = windows.front();
   drover::test::rect frame{0, 0, 720, 460};
   d->screenshot(screenshots(*w) / "window-check.png", frame);
-  // Status, Timeline, Flows, Settings: Ctrl+Tab from Check wraps to Status.
+  // The Apps tab lists the running target (the window refreshes its
+  // status while shown).
+  EXPECT_TRUE(tray->wait_for_output(
+      "apps running: " + t->named.filename().string(), 10s))
+      << tray->output();
+  // Status, Apps, Timeline, Flows, Settings: Ctrl+Tab from Check wraps to
+  // Status.
   d->x("xdotool windowfocus " + window);
-  for (auto tab : {"status", "timeline", "flows", "settings"}) {
+  for (auto tab : {"status", "apps", "timeline", "flows", "settings"}) {
     d->keys("ctrl+Tab");
     // The window redraws within a frame; the status refresh is 1 s.
     std::this_thread::sleep_for(1500ms);
