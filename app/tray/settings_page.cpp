@@ -94,6 +94,10 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   level_->setObjectName("log_level");
   for (auto l : levels)
     level_->addItem(QString::fromLatin1(config::to_string(l)));
+  theme_ = new QComboBox;
+  theme_->setObjectName("theme");
+  // In the order of config::ui_theme.
+  theme_->addItems({tr("Dark"), tr("Light"), tr("As the system")});
   autostart_ = new QCheckBox(tr("Start Drover when I log in"));
   autostart_->setObjectName("autostart");
   form->addRow(tr("Proxy"), choice_row);
@@ -107,6 +111,7 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   form->addRow(QString{}, by_name_);
   form->addRow(tr("Rules\n(first match wins)"), rules_);
   form->addRow(tr("Log level"), level_);
+  form->addRow(tr("Look"), theme_);
   form->addRow(QString{}, autostart_);
   layout->addLayout(form);
   message_ = new QLabel;
@@ -244,6 +249,7 @@ void settings_page::fill(const config::settings& s) {
   show_proxy(0);
   int index = level_->findText(QString::fromLatin1(to_string(s.ui.level)));
   level_->setCurrentIndex(index >= 0 ? index : 2);
+  theme_->setCurrentIndex(static_cast<int>(s.ui.theme));
   for (auto* w : std::initializer_list<QWidget*>{
            name_, host_, port_, login_, password_, rules_->programs_field()})
     w->setStyleSheet({});
@@ -284,6 +290,8 @@ void settings_page::save() {
   s.proxies = proxies_;
   s.rules = rules_->rules();
   s.ui.level = levels[std::max(0, level_->currentIndex())];
+  s.ui.theme
+      = static_cast<config::ui_theme>(std::max(0, theme_->currentIndex()));
   s.ui.auto_start = autostart_->isChecked();
   // The config's own validator decides, so the form and `drover config
   // check` give the same message for the same value.

@@ -94,6 +94,7 @@ private:
   QLineEdit* password_;
   rules_editor* rules_;
   QComboBox* level_;
+  QComboBox* theme_;
   QCheckBox* autostart_;
   QPushButton* save_;
   QPushButton* revert_;

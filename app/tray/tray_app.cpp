@@ -14,6 +14,7 @@
 
 #include "actors/platform/process.hpp"
 #include "app/tray/single_instance.hpp"
+#include "app/tray/theme.hpp"
 #include "app/tray/wire.hpp"
 #include "config/config_file.hpp"
 #include "config/parse.hpp"
@@ -344,6 +345,8 @@ void tray_app::load_config() {
     if (!ok)
       return;
     window_->settings()->load(text, config_path_);
+    if (auto* app = qobject_cast<QApplication*>(QCoreApplication::instance()))
+      apply_theme(*app, window_->settings()->current().ui.theme);
     // ui.tray_icon = false: the window alone (closing it quits).
     bool wanted = window_->settings()->current().ui.tray_icon
                   && QSystemTrayIcon::isSystemTrayAvailable();
@@ -504,6 +507,7 @@ int run_tray(int argc, char** argv, const tray_options& o,
   QApplication::setApplicationName("Drover");
   QApplication::setQuitOnLastWindowClosed(false);
   QApplication::setWindowIcon(icon_of("drover"));
+  apply_platform_font(app);
   single_instance instance{runtime_dir};
   if (!instance.claim()) {
     if (!instance.error().isEmpty()) {

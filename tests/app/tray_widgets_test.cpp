@@ -7,6 +7,7 @@
 
 #include <QApplication>
 #include <QCheckBox>
+#include <QDir>
 #include <QEventLoop>
 #include <QLabel>
 #include <QLineEdit>
@@ -16,6 +17,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QStyle>
 #include <QSysInfo>
 #include <QTabWidget>
 #include <QTemporaryDir>
@@ -29,6 +31,7 @@
 #include "app/tray/main_window.hpp"
 #include "app/tray/settings_page.hpp"
 #include "app/tray/single_instance.hpp"
+#include "app/tray/theme.hpp"
 #include "config/parse.hpp"
 
 using namespace drover;
@@ -139,6 +142,9 @@ TEST(tray_settings, a_valid_form_becomes_a_whole_valid_file) {
   field<QCheckBox>(page, "proxy_connect_by_name")->setChecked(false);
   field<QPlainTextEdit>(page, "target_processes")
       ->setPlainText("Discord\n\n vesktop \n");
+  EXPECT_EQ(field<QComboBox>(page, "theme")->currentText(), "Dark")
+      << "the default look";
+  field<QComboBox>(page, "theme")->setCurrentIndex(2);
   field<QPushButton>(page, "save_settings")->click();
   ASSERT_EQ(saves.count(), 1);
   auto text = saves.at(0).at(0).toByteArray().toStdString();
@@ -150,6 +156,7 @@ TEST(tray_settings, a_valid_form_becomes_a_whole_valid_file) {
   EXPECT_EQ(parsed.value->proxies[0].password, "s3cret");
   EXPECT_EQ(parsed.value->proxies[0].type, config::proxy_type::http);
   EXPECT_FALSE(parsed.value->proxies[0].connect_by_name);
+  EXPECT_EQ(parsed.value->ui.theme, config::ui_theme::automatic);
   ASSERT_EQ(parsed.value->rules.size(), 1u);
   EXPECT_EQ(parsed.value->rules[0].apps,
             (std::vector<std::string>{"Discord", "vesktop"}));
@@ -469,7 +476,29 @@ TEST(tray_window, the_apps_tab_lists_running_and_stopped_programs) {
             std::vector<std::string>{"Telegram.exe"});
   auto file = apps_page::rule_for_file("/opt/tg/Telegram");
   EXPECT_EQ(file.name, "Telegram");
-  EXPECT_EQ(file.paths, std::vector<std::string>{"/opt/tg/Telegram"});
+  EXPECT_EQ(file.paths,
+            std::vector<std::string>{
+                QDir::toNativeSeparators("/opt/tg/Telegram").toStdString()})
+      << "as the system writes it";
+}
+
+// `ui.theme`: dark is Fusion with a dark palette; light and auto (here:
+// the desktop's palette, as Qt found it) bring the start's look back.
+TEST(tray_window, the_theme_applies_and_comes_back) {
+  auto& a = app();
+  auto started = a.palette().color(QPalette::Window);
+  apply_theme(a, config::ui_theme::dark);
+  EXPECT_TRUE(dark_theme_in_force(a));
+  EXPECT_EQ(a.style()->objectName(), "fusion");
+  EXPECT_LT(a.palette().color(QPalette::Window).lightness(), 80);
+  EXPECT_GT(a.palette().color(QPalette::WindowText).lightness(), 180)
+      << "light text on it";
+  apply_theme(a, config::ui_theme::light);
+  EXPECT_FALSE(dark_theme_in_force(a));
+  EXPECT_GT(a.palette().color(QPalette::Window).lightness(), 150);
+  apply_theme(a, config::ui_theme::automatic);
+  EXPECT_FALSE(dark_theme_in_force(a)) << "no system says dark here";
+  EXPECT_EQ(a.palette().color(QPalette::Window), started);
 }
 
 // Several proxies: the Status tab has a line for each; one proxy, none.
