@@ -187,6 +187,12 @@ std::string render_json(const engine_status& s,
   field(o, "connections_reset", s.stats.connections_reset);
   o += std::string{"\"no_traffic\":"} + (s.stats.no_traffic ? "true" : "false")
        + ",";
+  o += "\"lifetime\":{";
+  field(o, "bytes_in", s.lifetime.bytes_in);
+  field(o, "bytes_out", s.lifetime.bytes_out);
+  field(o, "since", s.lifetime.since);
+  close_object(o);
+  o += ',';
   array(o, "flows", flows, [](std::string& obj, const flow_descriptor& f) {
     field(obj, "id", f.id);
     field(obj, "protocol", f.protocol == 6 ? "tcp" : "udp");
@@ -246,6 +252,10 @@ std::string render_text(const engine_status& s,
     line("Uptime:", duration_text(since(s.stats.active_since)));
   line("Traffic:", "in " + bytes_text(s.stats.bytes_in) + ", out "
                        + bytes_text(s.stats.bytes_out));
+  if (!s.lifetime.since.empty())
+    line("All time:", "in " + bytes_text(s.lifetime.bytes_in) + ", out "
+                          + bytes_text(s.lifetime.bytes_out) + " (since "
+                          + s.lifetime.since + ")");
   if (!s.targets.empty()) {
     std::string running;
     for (auto& t : s.targets)

@@ -8,6 +8,7 @@
 #include "actors/config_watcher.hpp"
 #include "actors/control_server.hpp"
 #include "actors/panic.hpp"
+#include "actors/platform/files.hpp"
 #include "actors/power_monitor.hpp"
 #include "actors/supervisor.hpp"
 
@@ -71,6 +72,7 @@ supervisor_ports supervisor_ports::platform_defaults() {
   p.probe = probe_proxy;
   p.resolve = platform::resolve_ipv4;
   p.has_route = platform::has_route_to;
+  p.stats_file = platform::default_state_dir() / "stats.json";
   return p;
 }
 

@@ -47,7 +47,16 @@ void take_stats(supervisor_state& st, stats_snapshot s) {
   s.active_since = st.stats.active_since;
   s.no_traffic = st.traffic.no_traffic();
   st.hold.add_counters(s);
+  st.lifetime.observe(s);
   st.stats = s;
+}
+
+// The lifetime totals to stats.json: every minute (`now_anyway`: at once).
+void keep_lifetime(self_ptr self, bool now_anyway) {
+  std::string said;
+  self->state.lifetime.save(lifetime_store::clock::now(), now_anyway, said);
+  if (!said.empty())
+    log::get(self->name())->warn("{}", said);
 }
 
 // What ends with this actor however it ends (a panic too): the running
@@ -90,6 +99,7 @@ void start_parts(self_ptr self) {
     st.session.lend(a.address());
   keep_companions(self);
   st.stats = {};
+  st.lifetime.new_run();
   st.named_targets_running = false; // the new procscan says
   st.targets.clear();
   std::vector<uint32_t> ips;
@@ -156,6 +166,7 @@ void execute(self_ptr self, const engine_command& c) {
     case command_kind::start_parts:
       return start_parts(self);
     case command_kind::stop_parts:
+      keep_lifetime(self, true);
       for (auto& a : st.parts.actors())
         self->send_exit(a, caf::exit_reason::user_shutdown);
       if (st.parts.up.empty())
@@ -283,6 +294,10 @@ void init(self_ptr self, config::settings settings, supervisor_ports ports) {
   st.settings = std::move(settings);
   st.machine
       = engine_machine{timing_of(st.settings.engine), proxy_refs(st.settings)};
+  std::string said;
+  st.lifetime.open(st.ports.stats_file, today_text(), said);
+  if (!said.empty())
+    say(self, event_kind::info, said);
   st.services.start(self, supervisor_actor{self}, st.ports.services,
                     st.timeline.speaker(self->name()));
   keep_companions(self);
@@ -303,6 +318,11 @@ void init(self_ptr self, config::settings settings, supervisor_ports ports) {
 }
 
 } // namespace
+
+supervisor_state::~supervisor_state() {
+  std::string said; // nobody left to tell
+  lifetime.save(lifetime_store::clock::now(), true, said);
+}
 
 supervisor_actor::behavior_type
 supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
@@ -400,6 +420,7 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
         with_fresh_stats(self, [=]() mutable {
           auto status = self->state.timeline.status(self->state.stats);
           status.targets = self->state.targets;
+          status.lifetime = self->state.lifetime.totals();
           status.proxies = proxy_rows(self->state.machine);
           rp.deliver(std::move(status));
         });
@@ -446,6 +467,7 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
             st.named_targets_running || st.spawned_target, self->clock().now(),
             st.settings.engine.no_traffic_warn_after);
         st.stats.no_traffic = st.traffic.no_traffic();
+        keep_lifetime(self, false);
         if (!said.empty())
           say(self, event_kind::info, said);
         self->delayed_send(self, st.settings.engine.heartbeat_interval,

@@ -13,6 +13,7 @@
 #include "actors/engine_parts.hpp"
 #include "actors/engine_services.hpp"
 #include "actors/engine_timeline.hpp"
+#include "actors/lifetime_store.hpp"
 #include "actors/platform/capture.hpp"
 #include "actors/proxy_probe.hpp"
 #include "actors/session_keeper.hpp"
@@ -41,6 +42,8 @@ struct supervisor_ports {
                                    // detached (the test coordinator runs it)
   std::chrono::milliseconds guard_check_interval{1000};
   std::filesystem::path crash_dir; // empty: beside the log file
+  // The lifetime traffic totals (stats.json); empty: not kept.
+  std::filesystem::path stats_file;
   // What runs beside the parts (none in the deterministic tests).
   std::vector<engine_service> services;
 
@@ -74,6 +77,8 @@ struct supervisor_state {
   std::vector<caf::typed_response_promise<bool>> sleep_waiters;
 
   traffic_watch traffic;
+  lifetime_store lifetime; // the totals over every run, kept in stats.json
+  ~supervisor_state();     // the totals written a last time, however it ends
   bool named_targets_running = false; // procscan's latest scan found some
   std::vector<process_info> targets;  // ... which, with their rules
   bool spawned_target = false;        // `drover run` started its program

@@ -13,6 +13,7 @@
 #include <caf/timestamp.hpp>
 
 #include "messages/error.hpp"
+#include "messages/lifetime_totals.hpp"
 #include "net/packet.hpp"
 #include "net/stream_news.hpp"
 
@@ -270,12 +271,13 @@ struct engine_status {
   std::vector<engine_event> recent;  // the last events, oldest first
   std::vector<process_info> targets; // running, with the rule of each
   std::vector<proxy_row> proxies;    // each proxy's health, in order
+  lifetime_totals lifetime;          // every run's bytes, from stats.json on
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_status& x) {
   return f(caf::meta::type_name("engine_status"), x.last, x.stats, x.recent,
-           x.targets, x.proxies);
+           x.targets, x.proxies, x.lifetime);
 }
 
 /// A new config is in force. Which sections changed decides what restarts:

@@ -63,6 +63,12 @@ std::filesystem::path default_config_path();
 /// (~/.local/state when unset), or /var/log/drover for a system service.
 std::filesystem::path default_log_dir();
 
+/// Where the engine keeps what it must remember between runs (stats.json):
+/// Windows %PROGRAMDATA%\Drover (the engine's own folder, which
+/// secure_engine_folders guards); Linux $XDG_STATE_HOME/drover
+/// (~/.local/state when unset), or /var/lib/drover for a system service.
+std::filesystem::path default_state_dir();
+
 /// Makes the engine's own folders its own before anything is written there.
 /// Windows: %PROGRAMDATA%\Drover and its logs folder, where any user may
 /// create a folder (or a junction pointing anywhere) before the elevated

@@ -179,6 +179,7 @@ QWidget* main_window::make_status_page() {
   rates_ = label("status_rates");
   flows_count_ = label("status_flows");
   traffic_ = label("status_traffic");
+  lifetime_ = label("status_lifetime");
   dropped_ = label("status_dropped");
   proxies_ = label("status_proxies");
   form->addRow(tr("Reason"), reason_);
@@ -187,6 +188,7 @@ QWidget* main_window::make_status_page() {
   form->addRow(tr("Rates"), rates_);
   form->addRow(tr("Flows"), flows_count_);
   form->addRow(tr("Traffic"), traffic_);
+  form->addRow(tr("All time"), lifetime_);
   form->addRow(tr("Dropped"), dropped_);
   proxies_label_ = new QLabel(tr("Proxies"));
   form->addRow(proxies_label_, proxies_);
@@ -233,6 +235,12 @@ void main_window::add_sample(const rates& r) {
 
 void main_window::show_status(const status_reply& s) {
   apps_->show_apps(s.targets, s.flows, settings_->current());
+  lifetime_->setText(s.lifetime.since.empty()
+                         ? tr("—")
+                         : tr("↑ %1 sent, ↓ %2 received since %3")
+                               .arg(bytes_text(s.lifetime.bytes_out),
+                                    bytes_text(s.lifetime.bytes_in),
+                                    text_of(s.lifetime.since)));
   // Several proxies: each one's state (one may be down while others carry
   // their programs).
   proxies_->setText(s.proxies.join(QStringLiteral("\n")));

@@ -77,6 +77,7 @@ private:
   QLabel* rates_;
   QLabel* flows_count_;
   QLabel* traffic_;
+  QLabel* lifetime_; // all time, from stats.json
   QLabel* dropped_;
   QLabel* proxies_;                 // several proxies: each one's state
   QLabel* proxies_label_ = nullptr; // its row's label

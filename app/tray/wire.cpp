@@ -29,7 +29,10 @@ caf::timestamp timestamp_of(const QString& text) {
 
 uint64_t number(const QJsonObject& o, const char* key) {
   auto v = o.value(QLatin1String(key)).toDouble(0);
-  return v > 0 ? static_cast<uint64_t>(v) : 0;
+  // (A double past 2^64 has no uint64_t: the largest, then.)
+  return v >= 18446744073709551615.0 ? UINT64_MAX
+         : v > 0                     ? static_cast<uint64_t>(v)
+                                     : 0;
 }
 
 std::optional<engine_event> event_of(const QJsonObject& o) {
@@ -144,6 +147,10 @@ std::optional<status_reply> parse_status(const QByteArray& json,
     row.age_seconds = number(f, "age_seconds");
     r.flows.push_back(std::move(row));
   }
+  auto lifetime = o->value("lifetime").toObject();
+  r.lifetime.bytes_in = number(lifetime, "bytes_in");
+  r.lifetime.bytes_out = number(lifetime, "bytes_out");
+  r.lifetime.since = lifetime.value("since").toString().toStdString();
   for (const auto& item : o->value("targets").toArray()) {
     auto t = item.toObject();
     target_row row;

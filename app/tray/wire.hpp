@@ -51,6 +51,7 @@ struct status_reply {
   stats_snapshot stats;
   std::vector<flow_row> flows;
   std::vector<target_row> targets;
+  lifetime_totals lifetime; // every run's bytes (stats.json)
   /// With several proxies, one line each: "home (192.0.2.1:1080): up".
   QStringList proxies;
   QString config_path;

@@ -122,6 +122,14 @@ TEST(tray_wire, reads_back_a_status_with_flows) {
   EXPECT_EQ(status->targets[1].pid, 77u);
   EXPECT_EQ(status->targets[1].name, "firefox");
   EXPECT_EQ(status->targets[1].rule, "Browsers");
+  EXPECT_TRUE(status->lifetime.since.empty());
+  // The lifetime totals (stats.json), for the window's Details.
+  st.lifetime = {123456789, 42, "2026-11-30"};
+  status = parse_status(
+      QByteArray::fromStdString(render_status(st, {}, true, "/x/c.toml")),
+      nullptr);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->lifetime, st.lifetime);
 }
 
 // Several proxies: a line for each in the window, each flow's proxy, and

@@ -556,3 +556,66 @@ TEST_F(engine_e2e, without_its_tray_library_drover_says_what_to_do) {
   EXPECT_NE(tray.output().find("drover --headless"), std::string::npos)
       << tray.output();
 }
+
+// The lifetime totals: every run's bytes, kept in stats.json (the engine's
+// state folder) when the engine ends and carried into the next run; a
+// damaged file is said, set aside, and counting starts again.
+TEST_F(engine_e2e, lifetime_totals_outlive_the_engine) {
+  auto stats = w->dir / "state" / "drover" / "stats.json";
+  auto lifetime_out = [&] {
+    auto [code, out] = w->status(true);
+    std::smatch m;
+    if (code != 0
+        || !std::regex_search(out, m,
+                              std::regex{"\"lifetime\":\\{\"bytes_in\":(\\d+),"
+                                         "\"bytes_out\":(\\d+),\"since\":\"("
+                                         "[0-9-]+)\"\\}"}))
+      return std::pair<long, std::string>{-1, out};
+    return std::pair<long, std::string>{std::stol(m[2].str()), m[3].str()};
+  };
+  fs::path named;
+  long carried = 0;
+  std::string since;
+  {
+    auto engine = w->headless_with_target("e2e-life-target", named);
+    auto first = lifetime_out();
+    ASSERT_EQ(first.first, 0) << first.second;
+    child target{{"ip", "netns", "exec", w->app.name(), named.string(),
+                  "wait-then-tcp", server_ip, "7", "200"}};
+    ASSERT_TRUE(engine->wait_for_output("capturing e2e-life-target", 10s))
+        << engine->output();
+    target.write_line("go");
+    ASSERT_EQ(target.wait(60s), 0) << target.output().substr(0, 2000);
+    ASSERT_TRUE(drover::test::eventually(
+        [&] { return lifetime_out().first > 0; }, 10s, 100ms))
+        << lifetime_out().second;
+    std::tie(carried, since) = lifetime_out();
+    engine->kill(SIGTERM);
+    ASSERT_EQ(engine->wait(20s), 0) << engine->output();
+  }
+  std::ifstream in{stats};
+  std::stringstream read;
+  read << in.rdbuf();
+  auto text = read.str();
+  EXPECT_NE(text.find("\"bytes_out\":" + std::to_string(carried)),
+            std::string::npos)
+      << "written when the engine ended: " << text;
+  {
+    auto engine = w->headless_with_target("e2e-life-target", named);
+    auto next = lifetime_out();
+    EXPECT_EQ(next.first, carried) << "carried into the next run";
+    EXPECT_EQ(next.second, since);
+    auto [code, out] = w->status(false);
+    EXPECT_NE(out.find("All time: in "), std::string::npos) << out;
+    engine->kill(SIGTERM);
+    engine->wait(20s);
+  }
+  std::ofstream{stats} << "{\"bytes_in\": lots}";
+  auto engine = w->headless_with_target("e2e-life-target", named);
+  EXPECT_EQ(lifetime_out().first, 0) << "counting starts again";
+  auto [code, out] = w->status(false);
+  EXPECT_NE(out.find("could not be read (bytes_in is not a whole number"),
+            std::string::npos)
+      << out;
+  EXPECT_TRUE(fs::exists(stats.string() + ".damaged"));
+}

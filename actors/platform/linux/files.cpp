@@ -327,4 +327,10 @@ std::filesystem::path default_log_dir() {
   return xdg_dir("XDG_STATE_HOME", ".local/state") / "drover" / "logs";
 }
 
+std::filesystem::path default_state_dir() {
+  if (is_system_service())
+    return "/var/lib/drover";
+  return xdg_dir("XDG_STATE_HOME", ".local/state") / "drover";
+}
+
 } // namespace drover::platform

@@ -199,6 +199,10 @@ std::filesystem::path default_log_dir() {
   return known_folder(L"PROGRAMDATA", L"C:\\ProgramData") / "Drover" / "logs";
 }
 
+std::filesystem::path default_state_dir() {
+  return default_log_dir().parent_path();
+}
+
 namespace {
 
 std::string narrow(const std::filesystem::path& p) {
