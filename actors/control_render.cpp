@@ -187,6 +187,8 @@ std::string render_json(const engine_status& s,
   field(o, "connections_reset", s.stats.connections_reset);
   o += std::string{"\"no_traffic\":"} + (s.stats.no_traffic ? "true" : "false")
        + ",";
+  field(o, "reconnect_attempts", s.reconnect_attempts);
+  field(o, "restarts", s.restarts);
   o += "\"lifetime\":{";
   field(o, "bytes_in", s.lifetime.bytes_in);
   field(o, "bytes_out", s.lifetime.bytes_out);

@@ -7,6 +7,7 @@
 
 #include "actors/config_watcher.hpp"
 #include "actors/control_server.hpp"
+#include "actors/metrics_server.hpp"
 #include "actors/panic.hpp"
 #include "actors/platform/files.hpp"
 #include "actors/power_monitor.hpp"
@@ -28,6 +29,16 @@ std::vector<engine_service> services_of(engine_setup& setup) {
          // Its own thread: it reads and writes the file.
          return caf::actor_cast<caf::actor>(
              sys.spawn<caf::detached>(config_watcher, file, sup, trace));
+       }});
+  out.push_back(
+      {std::string{metrics_service},
+       "the metrics endpoint does not answer; restart Drover to have it "
+       "back",
+       false,
+       [listen = setup.file.current().metrics.listen](
+           caf::actor_system& sys, const supervisor_actor& sup, std::string&) {
+         return caf::actor_cast<caf::actor>(
+             sys.middleman().spawn_broker(metrics_server, sup, listen));
        }});
   out.push_back(
       {"the power monitor",

@@ -22,6 +22,8 @@ namespace drover {
 /// The service that holds the config in force (the config-watcher): it
 /// watches the file and takes `config set`.
 inline constexpr std::string_view config_store_service = "the config watcher";
+/// The Prometheus endpoint: told a new `[metrics] listen` as it changes.
+inline constexpr std::string_view metrics_service = "the metrics endpoint";
 
 struct engine_service {
   std::string name;        // "the config watcher"

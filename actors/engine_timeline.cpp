@@ -11,6 +11,10 @@ namespace drover {
 
 void engine_timeline::publish(const std::string& source, engine_event e) {
   e.time = caf::make_timestamp();
+  if (e.kind == event_kind::reconnect_attempt)
+    ++reconnect_attempts_;
+  if (e.kind == event_kind::restart)
+    ++restarts_;
   if (e.kind == event_kind::state_changed
       || e.kind == event_kind::reconnect_attempt
       || e.kind == event_kind::restart)
@@ -45,6 +49,8 @@ engine_status engine_timeline::status(const stats_snapshot& stats) const {
   s.last = last_;
   s.stats = stats;
   s.recent.assign(recent_.begin(), recent_.end());
+  s.reconnect_attempts = reconnect_attempts_;
+  s.restarts = restarts_;
   return s;
 }
 

@@ -52,6 +52,8 @@ public:
 private:
   engine_event last_;
   std::deque<engine_event> recent_; // oldest first
+  uint64_t reconnect_attempts_ = 0; // every one published, for metrics
+  uint64_t restarts_ = 0;
   std::vector<engine_listener_actor> listeners_;
 };
 

@@ -281,6 +281,12 @@ void on_config_changed(self_ptr self, const config_changed& c) {
   auto& st = self->state;
   if (!c.settings)
     return;
+  if (c.settings->metrics != st.settings.metrics)
+    if (auto metrics = st.services.actor_of(metrics_service))
+      caf::anon_send(metrics, atom::update_v,
+                     c.settings->metrics.listen
+                         ? c.settings->metrics.listen->text()
+                         : std::string{});
   st.settings = *c.settings;
   if (c.targets_changed || c.rules_changed)
     apply_targets(st.parts, st.hold.guard.get(), st.settings,

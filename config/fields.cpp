@@ -529,6 +529,51 @@ const section_schema<check_settings>& check_schema() {
   return s;
 }
 
+namespace {
+
+// `listen`: "" (off) or a loopback IPv4 address and a port. Anything else
+// is refused: the endpoint has no login, and the engine's numbers (which
+// programs run, how much they send) are nobody else's business.
+void read_listen(reader& r, const toml::node& n, const std::string& k,
+                 std::optional<host_port>& out) {
+  std::string text;
+  if (!n.is_string())
+    return r.type_error(n, k, "a string such as \"127.0.0.1:9464\"");
+  r.string(n, k, text);
+  if (text.empty()) {
+    out.reset();
+    return;
+  }
+  auto hp = parse_host_port(text);
+  auto ip = hp ? net::parse_ipv4(hp->host) : std::nullopt;
+  if (!ip || (ip->value >> 24) != 127)
+    return r.error(k, &n.source(),
+                   "`" + k
+                       + "` must be a loopback address and a port, such as "
+                         "\"127.0.0.1:9464\" (the endpoint has no login, so "
+                         "it is never on the network), or \"\" for off; got "
+                       + quote(text));
+  out = *hp;
+}
+
+} // namespace
+
+const section_schema<metrics_settings>& metrics_schema() {
+  using S = metrics_settings;
+  static const section_schema<S> s{
+      "metrics",
+      "# A Prometheus endpoint (http://ADDRESS/metrics) with the engine's "
+      "state and counters.\n# Off while `listen` is \"\"; loopback only: "
+      "\"127.0.0.1:9464\".",
+      {make<S, std::optional<host_port>>(
+          "listen", &S::listen, read_listen,
+          [](const std::optional<host_port>& hp) {
+            return toml_string(hp ? hp->text() : std::string{});
+          })},
+      {}};
+  return s;
+}
+
 std::vector<std::pair<std::string_view, std::vector<std::string_view>>>
 known_keys() {
   std::vector<std::pair<std::string_view, std::vector<std::string_view>>> out;

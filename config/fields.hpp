@@ -63,6 +63,7 @@ const section_schema<ui_settings>& ui_schema();
 const section_schema<update_settings>& update_schema();
 const section_schema<engine_settings>& engine_schema();
 const section_schema<check_settings>& check_schema();
+const section_schema<metrics_settings>& metrics_schema();
 
 /// Calls `f(member, schema)` for each section, in the file's order.
 template<class F>
@@ -73,6 +74,7 @@ void for_each_section(F&& f) {
   f(&settings::update, update_schema());
   f(&settings::engine, engine_schema());
   f(&settings::check, check_schema());
+  f(&settings::metrics, metrics_schema());
 }
 
 /// Every section's name and its keys, in the file's order ("proxy" first,

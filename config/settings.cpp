@@ -204,6 +204,10 @@ bool engine_settings::operator==(const engine_settings& o) const {
   return engine_schema().same(*this, o);
 }
 
+bool metrics_settings::operator==(const metrics_settings& o) const {
+  return metrics_schema().same(*this, o);
+}
+
 bool check_settings::operator==(const check_settings& o) const {
   return check_schema().same(*this, o);
 }
@@ -222,9 +226,9 @@ app_rule discord_rule() {
 
 bool settings::operator==(const settings& o) const {
   return std::tie(version, proxies, targets, rules, skip, ui, update, engine,
-                  check)
+                  check, metrics)
          == std::tie(o.version, o.proxies, o.targets, o.rules, o.skip, o.ui,
-                     o.update, o.engine, o.check);
+                     o.update, o.engine, o.check, o.metrics);
 }
 
 } // namespace drover::config

@@ -163,6 +163,14 @@ struct check_settings {
   bool operator!=(const check_settings& o) const { return !(*this == o); }
 };
 
+/// `[metrics]`: a Prometheus text endpoint (seed 003), on loopback only
+/// (it has no login); off while `listen` is empty.
+struct metrics_settings {
+  std::optional<host_port> listen; // "127.0.0.1:9464"; nothing: off
+  bool operator==(const metrics_settings&) const;
+  bool operator!=(const metrics_settings& o) const { return !(*this == o); }
+};
+
 struct engine_settings {
   duration heartbeat_interval = 5s;
   duration no_traffic_warn_after = 30s;
@@ -188,6 +196,7 @@ struct settings {
   update_settings update;
   engine_settings engine;
   check_settings check;
+  metrics_settings metrics;
   bool operator==(const settings&) const;
   bool operator!=(const settings& o) const { return !(*this == o); }
 };

@@ -272,12 +272,14 @@ struct engine_status {
   std::vector<process_info> targets; // running, with the rule of each
   std::vector<proxy_row> proxies;    // each proxy's health, in order
   lifetime_totals lifetime;          // every run's bytes, from stats.json on
+  uint64_t reconnect_attempts = 0;   // since the engine started
+  uint64_t restarts = 0;             // of the parts, since it started
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_status& x) {
   return f(caf::meta::type_name("engine_status"), x.last, x.stats, x.recent,
-           x.targets, x.proxies, x.lifetime);
+           x.targets, x.proxies, x.lifetime, x.reconnect_attempts, x.restarts);
 }
 
 /// A new config is in force. Which sections changed decides what restarts:

@@ -105,6 +105,7 @@ TEST(config_fields, every_key_on_its_own_makes_the_settings_differ) {
       {"engine.max_flows", "100"},
       {"check.tcp_target", "\"example.org:80\""},
       {"check.udp_target", "\"stun.example.org:3478\""},
+      {"metrics.listen", "\"127.0.0.1:9464\""},
   };
   size_t keys = 0;
   for (auto& [section, names] : known_keys())

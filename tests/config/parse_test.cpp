@@ -437,3 +437,25 @@ TEST(config_check, host_port_refuses_what_is_not_one) {
   EXPECT_EQ(parse_host_port("a:1")->port, 1u);
   EXPECT_EQ(parse_host_port("a.b-c:65535")->host, "a.b-c");
 }
+
+// `[metrics] listen`: off by default and when empty; a loopback address
+// and port, or an error naming the key, its place and what is allowed.
+TEST(config_parse, metrics_listen_is_loopback_only) {
+  EXPECT_FALSE(parse_ok("").metrics.listen) << "off by default";
+  EXPECT_FALSE(parse_ok("[metrics]\nlisten = \"\"\n").metrics.listen);
+  auto on = parse_ok("[metrics]\nlisten = \"127.0.0.1:9464\"\n");
+  ASSERT_TRUE(on.metrics.listen);
+  EXPECT_EQ(on.metrics.listen->text(), "127.0.0.1:9464");
+  EXPECT_EQ(parse_ok(serialize(on)), on) << "round trips";
+  EXPECT_TRUE(parse_ok("[metrics]\nlisten = \"127.8.9.10:80\"\n").metrics.listen);
+  for (auto bad : {"0.0.0.0:9464", "192.168.1.2:9464", "localhost:9464",
+                   "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000"}) {
+    auto d = single_error(std::string{"[metrics]\nlisten = \""} + bad + "\"\n");
+    EXPECT_EQ(d.key, "metrics.listen") << bad;
+    EXPECT_EQ(d.line, 2) << bad;
+    EXPECT_NE(d.message.find("must be a loopback address and a port"),
+              std::string::npos)
+        << d.message;
+  }
+  EXPECT_EQ(single_error("[metrics]\nlisten = 9464\n").key, "metrics.listen");
+}

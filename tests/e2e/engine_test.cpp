@@ -619,3 +619,91 @@ TEST_F(engine_e2e, lifetime_totals_outlive_the_engine) {
       << out;
   EXPECT_TRUE(fs::exists(stats.string() + ".damaged"));
 }
+
+// The metrics endpoint (`[metrics] listen`), scraped with curl as
+// Prometheus would: the state, each proxy, the lifetime bytes; another
+// path is a 404; a changed address moves it at once; a port another
+// program holds is said.
+TEST_F(engine_e2e, the_metrics_endpoint_answers_a_scraper) {
+  if (sh("command -v curl >/dev/null") != 0)
+    GTEST_SKIP() << "needs curl (scripts/setup.sh test)";
+  auto metrics = [&](uint16_t port, const std::string& path = "/metrics") {
+    std::vector<std::string> argv{"ip",
+                                  "netns",
+                                  "exec",
+                                  w->app.name(),
+                                  "curl",
+                                  "-s",
+                                  "-S",
+                                  "-i",
+                                  "--max-time",
+                                  "5",
+                                  "http://127.0.0.1:" + std::to_string(port)
+                                      + path};
+    child c{argv};
+    c.wait(10s);
+    return c.output();
+  };
+  fs::path named;
+  auto engine = w->headless_with_target(
+      "e2e-metrics-target", named, "[metrics]\nlisten = \"127.0.0.1:9464\"\n");
+  auto out = metrics(9464);
+  EXPECT_NE(out.find("HTTP/1.1 200 OK"), std::string::npos) << out;
+  EXPECT_NE(out.find("Content-Type: text/plain; version=0.0.4"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("drover_state{state=\"active\"} 1"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("drover_state{state=\"failed\"} 0"), std::string::npos);
+  EXPECT_NE(out.find("drover_proxy_up{proxy=\"\",address=\"" + proxy_ip
+                     + ":1080\"} 1"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("# TYPE drover_bytes_total counter"), std::string::npos);
+  auto target = w->tcp_rounds(*engine, named);
+  target->write_line("go");
+  ASSERT_TRUE(target->wait_for_output("round ok", 20s)) << target->output();
+  EXPECT_TRUE(drover::test::eventually(
+      [&] {
+        std::smatch m;
+        auto text = metrics(9464);
+        return std::regex_search(
+                   text, m,
+                   std::regex{
+                       "drover_bytes_total\\{direction=\"out\"\\} (\\d+)"})
+               && std::stol(m[1].str()) > 0;
+      },
+      10s, 200ms))
+      << metrics(9464);
+  EXPECT_NE(metrics(9464, "/").find("404 Not Found"), std::string::npos);
+  // Moved by the config, at once.
+  event_watch events{*w};
+  auto mark = events.mark();
+  std::ofstream{w->dir / "config.toml", std::ios::trunc}
+      << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1080\n"
+      << "[targets]\nprocesses = [\"e2e-metrics-target\"]\n"
+      << "[metrics]\nlisten = \"127.0.0.1:9465\"\n";
+  ASSERT_TRUE(drover::test::eventually(
+      [&] {
+        return metrics(9465).find("drover_state{state=\"active\"} 1")
+               != std::string::npos;
+      },
+      10s, 200ms))
+      << events.output();
+  EXPECT_EQ(metrics(9464).find("200 OK"), std::string::npos)
+      << "the old address is closed";
+  // A port another program holds: said, in words.
+  child holder{
+      {"ip", "netns", "exec", w->app.name(), "python3", "-c",
+       "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',"
+       "9466))\ns.listen()\nprint('held',flush=True)\ntime.sleep(30)"}};
+  ASSERT_TRUE(holder.wait_for_output("held", 10s)) << holder.output();
+  std::ofstream{w->dir / "config.toml", std::ios::trunc}
+      << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1080\n"
+      << "[targets]\nprocesses = [\"e2e-metrics-target\"]\n"
+      << "[metrics]\nlisten = \"127.0.0.1:9466\"\n";
+  EXPECT_TRUE(events.wait("the metrics endpoint cannot listen on "
+                          "127.0.0.1:9466",
+                          10s, mark))
+      << events.output();
+}
