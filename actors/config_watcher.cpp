@@ -35,6 +35,12 @@ config_error to_error(const config::config_file& file,
 void apply_logging(self_ptr self, const config::settings& s) {
   log::set_secrets(config::credentials(s));
   log::set_level(s.ui.level);
+  // The files' size and count, at once (the next write rotates by them).
+  auto bytes = static_cast<size_t>(s.ui.log_max_mb) << 20;
+  auto backups = static_cast<size_t>(s.ui.log_backups);
+  log::set_limits(bytes, backups);
+  if (auto trace_file = trace::trace_file(); !trace_file.empty())
+    trace::set_limits(bytes, backups);
   trace::enable(self->state.trace_flag
                 || s.ui.level == config::log_level::trace);
 }

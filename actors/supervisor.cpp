@@ -287,11 +287,19 @@ void on_config_changed(self_ptr self, const config_changed& c) {
                      c.settings->metrics.listen
                          ? c.settings->metrics.listen->text()
                          : std::string{});
+  // The flow table's keys: the parts take them when they start.
+  auto& was = st.settings.engine;
+  auto& now = c.settings->engine;
+  bool flow_keys = was.tcp_idle_timeout != now.tcp_idle_timeout
+                   || was.udp_idle_timeout != now.udp_idle_timeout
+                   || was.max_flows != now.max_flows;
   st.settings = *c.settings;
   if (c.targets_changed || c.rules_changed)
     apply_targets(st.parts, st.hold.guard.get(), st.settings,
                   st.machine.state(), proxies_up(st.machine));
-  run(self, st.machine.on_config(config_change_of(c, st.settings)));
+  auto change = config_change_of(c, st.settings);
+  change.engine_parts = flow_keys;
+  run(self, st.machine.on_config(change));
 }
 
 void init(self_ptr self, config::settings settings, supervisor_ports ports) {

@@ -451,7 +451,11 @@ engine_commands engine_machine::on_wake() {
 
 engine_commands engine_machine::on_config(const config_change& c) {
   engine_commands out;
-  bool restart = c.proxy && parts_running();
+  // The parts take [skip] and the flow keys when they start: they restart
+  // onto them, the capture staying in place (nothing goes around the
+  // proxy meanwhile), as for a new proxy.
+  bool reparts = c.skip || c.engine_parts;
+  bool restart = (c.proxy || reparts) && parts_running();
   std::vector<bool> fallback_changed(upstreams_.size(), false);
   if (c.proxies.size() == upstreams_.size()) {
     for (size_t i = 0; i < upstreams_.size(); ++i) {
@@ -473,13 +477,14 @@ engine_commands engine_machine::on_config(const config_change& c) {
   std::string applied;
   for (auto [changed, name] :
        {std::pair{c.rules, "the rules"}, std::pair{c.targets, "[targets]"},
-        std::pair{c.ui, "[ui]"}})
+        std::pair{c.ui, "[ui]"},
+        std::pair{c.engine && !c.engine_parts, "[engine]"}})
     if (changed)
       applied += (applied.empty() ? "" : ", ") + std::string{name};
-  std::string later = c.engine && c.skip ? "[engine], [skip]"
-                      : c.engine         ? "[engine]"
-                      : c.skip           ? "[skip]"
-                                         : "";
+  std::string later = c.engine_parts && c.skip ? "[engine], [skip]"
+                      : c.engine_parts         ? "[engine]"
+                      : c.skip                 ? "[skip]"
+                                               : "";
   std::string text = "the config file changed";
   if (!applied.empty())
     text += "; applied " + applied;
@@ -487,8 +492,10 @@ engine_commands engine_machine::on_config(const config_change& c) {
     text += (upstreams_.size() == 1 ? "; the proxy is now "
                                     : "; the proxies are now ")
             + proxies_text() + (restart ? ": restarting the engine" : "");
-  else if (!later.empty() && parts_running())
-    text += "; " + later + " apply at the next start";
+  else if (!later.empty())
+    text += "; " + later
+            + (restart ? ": restarting the engine onto it"
+                       : " applies at the next start");
   publish(out, event_kind::config_applied, shown_, text);
   if (phase_ == engine_phase::active && !restart)
     for (size_t i = 0; i < upstreams_.size(); ++i)

@@ -143,12 +143,15 @@ struct proxy_health {
 
 /// What a new config changed, as the machine acts on it.
 struct config_change {
-  bool proxy = false;   // [proxy]: any proxy's keys, or how many
-  bool targets = false; // [targets] (applied live)
-  bool rules = false;   // [[rule]] (applied live)
-  bool ui = false;      // [ui] (applied live)
-  bool engine = false;  // [engine]: `timing`, the rest at the next start
-  bool skip = false;    // [skip]: at the next start
+  bool proxy = false;        // [proxy]: any proxy's keys, or how many
+  bool targets = false;      // [targets] (applied live)
+  bool rules = false;        // [[rule]] (applied live)
+  bool ui = false;           // [ui] (applied live)
+  bool engine = false;       // [engine]: `timing` applies to the next series
+  bool engine_parts = false; // [engine]'s flow keys (idle timeouts,
+                             // max_flows): the parts restart onto them
+  bool skip = false;         // [skip]: the parts restart onto it (the
+                             // capture stays: nothing goes around)
   std::vector<proxy_ref> proxies; // the proxies now in force
   recovery_timing timing;
 };

@@ -68,6 +68,7 @@ struct log_state {
   std::mutex mutex;
   std::shared_ptr<redacting_sink> sink = std::make_shared<redacting_sink>();
   std::filesystem::path file;
+  log_options options; // as init() last set them up (set_limits again)
 };
 
 log_state& state() {
@@ -98,9 +99,26 @@ spdlog::level::level_enum to_spdlog(config::log_level level) {
   return spdlog::level::info;
 }
 
+void set_limits(std::size_t max_file_bytes, std::size_t backups) {
+  log_options again;
+  {
+    auto& st = state();
+    std::lock_guard<std::mutex> guard{st.mutex};
+    if (st.options.dir.empty()
+        || (st.options.max_file_bytes == max_file_bytes
+            && st.options.backups == backups))
+      return;
+    again = st.options;
+  }
+  again.max_file_bytes = max_file_bytes;
+  again.backups = backups;
+  init(again);
+}
+
 void init(const log_options& opts) {
   auto& st = state();
   std::lock_guard<std::mutex> guard{st.mutex};
+  st.options = opts;
   std::vector<spdlog::sink_ptr> targets;
   if (!opts.dir.empty()) {
     std::filesystem::create_directories(opts.dir);
@@ -139,6 +157,11 @@ std::shared_ptr<spdlog::logger> get(std::string_view component) {
 }
 
 void set_level(config::log_level level) {
+  {
+    auto& st = state();
+    std::lock_guard<std::mutex> guard{st.mutex};
+    st.options.level = level; // kept should set_limits set the log up again
+  }
   spdlog::set_level(to_spdlog(level));
 }
 

@@ -27,6 +27,11 @@ void init(const log_options& opts);
 /// "[flow-manager]". Actors use their CAF name.
 std::shared_ptr<spdlog::logger> get(std::string_view component);
 
+/// The log file's size and how many rotated files are kept (ui.log_max_mb,
+/// ui.log_backups), applied to the log init() set up: a saved config's
+/// new limits take effect at once.
+void set_limits(std::size_t max_file_bytes, std::size_t backups);
+
 /// Changes the level of every logger, now and for loggers made later.
 void set_level(config::log_level level);
 

@@ -135,6 +135,18 @@ void open(const trace_options& opts) {
   st.logger->flush_on(spdlog::level::trace);
 }
 
+void set_limits(std::size_t max_file_bytes, std::size_t backups) {
+  std::filesystem::path dir;
+  {
+    auto& st = state();
+    std::lock_guard<std::mutex> guard{st.mutex};
+    if (!st.logger || st.file.empty())
+      return;
+    dir = st.file.parent_path();
+  }
+  open({dir, max_file_bytes, backups});
+}
+
 void close() {
   auto& st = state();
   std::lock_guard<std::mutex> guard{st.mutex};

@@ -60,6 +60,10 @@ struct trace_options {
 /// Opens (or reopens) the trace file. Tracing stays off until enable(true).
 void open(const trace_options& opts);
 
+/// The trace file's size and how many rotated files are kept, applied to
+/// the open trace (a saved config's ui.log_max_mb, ui.log_backups).
+void set_limits(std::size_t max_file_bytes, std::size_t backups);
+
 /// Flushes and closes the trace file; record() does nothing afterwards.
 void close();
 

@@ -161,3 +161,37 @@ TEST_F(engine_e2e, status_follow_streams_events_as_they_happen) {
       << "ends when the engine stops: " << follower.output();
   EXPECT_EQ(engine->wait(20s), 0);
 }
+
+// `[skip]` applies while Drover runs: the engine's parts restart onto it
+// (the capture staying in place), and the target's next connection to the
+// range now skipped goes direct; taken out again, through the proxy.
+TEST_F(engine_e2e, a_skip_change_applies_without_a_restart_of_drover) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-skip-target", named);
+  event_watch events{*w};
+  auto from = [&] {
+    child c{{"ip", "netns", "exec", w->app.name(), named.string(), "tcp-client",
+             server_ip, "7", "1"}};
+    c.wait(20s);
+    return c.output();
+  };
+  EXPECT_NE(from().find("seen " + proxy_ip + ":"), std::string::npos)
+      << "through the proxy first";
+  auto mark = events.mark();
+  replace_file(w->dir / "config.toml",
+               proxy_section(1080) + targets("e2e-skip-target")
+                   + "[skip]\nextra_skip_cidrs = [\"" + server_ip + "/32\"]\n");
+  ASSERT_TRUE(events.wait("[skip]: restarting the engine onto it", 10s, mark))
+      << events.output();
+  ASSERT_TRUE(events.wait(became("active"), 20s, mark)) << events.output();
+  auto out = from();
+  EXPECT_NE(out.find("seen " + app_ip + ":"), std::string::npos)
+      << "the skipped range goes direct: " << out;
+  mark = events.mark();
+  replace_file(w->dir / "config.toml",
+               proxy_section(1080) + targets("e2e-skip-target"));
+  ASSERT_TRUE(events.wait(became("active"), 20s, mark)) << events.output();
+  EXPECT_NE(from().find("seen " + proxy_ip + ":"), std::string::npos)
+      << "through the proxy again";
+  EXPECT_TRUE(engine->running());
+}

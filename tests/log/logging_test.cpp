@@ -67,6 +67,27 @@ TEST_F(logging_test, rotates_by_size_and_keeps_the_configured_backups) {
   EXPECT_NE(read("drover.log").find("299 xxx"), std::string::npos);
 }
 
+// A saved config's ui.log_max_mb and ui.log_backups apply at once: the
+// next lines rotate by the new size and keep the new count, at the level
+// in force.
+TEST_F(logging_test, new_limits_apply_while_running) {
+  log::init({dir_, 1 << 20, 5, config::log_level::info, false});
+  log::set_level(config::log_level::warn);
+  log::set_limits(4096, 1);
+  auto lg = log::get("limits");
+  std::string payload(100, 'x');
+  for (int i = 0; i < 300; ++i) {
+    lg->warn("{} {}", i, payload);
+    lg->info("hidden {}", i);
+  }
+  log::flush();
+  EXPECT_TRUE(fs::exists(dir_ / "drover.1.log"));
+  EXPECT_FALSE(fs::exists(dir_ / "drover.2.log")) << "one backup now";
+  EXPECT_LE(fs::file_size(dir_ / "drover.log"), 4096u);
+  EXPECT_EQ(read("drover.log").find("hidden"), std::string::npos)
+      << "the level in force stays";
+}
+
 TEST_F(logging_test, level_changes_at_run_time) {
   log::init({dir_, 1 << 20, 1, config::log_level::info, false});
   auto early = log::get("early");

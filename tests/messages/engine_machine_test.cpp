@@ -512,15 +512,38 @@ TEST_F(machine_test, a_config_change_says_what_applies_now_and_what_later) {
   c.rules = true;
   c.ui = true;
   c.engine = true;
-  c.skip = true;
   c.proxies = {proxy_ref{{}, "proxy.test", 1080, false}};
   auto out = m.on_config(c);
   ASSERT_EQ(kinds_of(out), kinds{command_kind::publish});
   EXPECT_EQ(out[0].event.state, engine_state::active);
   EXPECT_EQ(out[0].event.reason,
-            "the config file changed; applied the rules, [targets], [ui]; "
-            "[engine], "
-            "[skip] apply at the next start");
+            "the config file changed; applied the rules, [targets], [ui], "
+            "[engine]")
+      << "[engine]'s timing: the next reconnect series";
+  // [skip] and the flow keys: the parts restart onto them (the capture
+  // stays), as for a new proxy.
+  c = {};
+  c.skip = true;
+  c.engine = true;
+  c.engine_parts = true;
+  c.proxies = {proxy_ref{{}, "proxy.test", 1080, false}};
+  out = m.on_config(c);
+  ASSERT_EQ(kinds_of(out),
+            (kinds{command_kind::publish, command_kind::stop_parts}))
+      << "restarting";
+  EXPECT_EQ(out[0].event.reason,
+            "the config file changed; [engine], [skip]: restarting the engine "
+            "onto it");
+}
+
+TEST_F(machine_test, a_skip_change_while_idle_waits_for_the_start) {
+  config_change c;
+  c.skip = true;
+  c.proxies = {proxy_ref{{}, "proxy.test", 1080, false}};
+  auto out = m.on_config(c);
+  ASSERT_EQ(kinds_of(out), kinds{command_kind::publish});
+  EXPECT_EQ(out[0].event.reason,
+            "the config file changed; [skip] applies at the next start");
 }
 
 TEST_F(machine_test, sleep_again_while_waking_cancels_the_network_look) {
