@@ -21,16 +21,8 @@ namespace drover::tray {
 
 namespace {
 
-QString bytes_text(uint64_t n) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  return u == 0 ? QStringLiteral("%1 B").arg(n)
-                : QStringLiteral("%1 %2").arg(v, 0, 'f', 1).arg(units[u]);
+QString bytes_label(uint64_t n) {
+  return QString::fromStdString(tray::bytes_text(n));
 }
 
 // A program's name as a user says it: without ".exe", case kept.
@@ -224,8 +216,8 @@ void apps_page::show_apps(const std::vector<target_row>& targets,
     row->setText(state_column,
                  p.processes > 1 ? tr("running (%1 processes)").arg(p.processes)
                                  : tr("running"));
-    row->setText(in_column, bytes_text(p.in));
-    row->setText(out_column, bytes_text(p.out));
+    row->setText(in_column, bytes_label(p.in));
+    row->setText(out_column, bytes_label(p.out));
     row->setText(rule_column, p.rule);
     row->setData(app_column, Qt::UserRole, true);
     for (int c = 0; c < list_->columnCount(); ++c)

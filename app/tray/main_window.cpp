@@ -14,16 +14,8 @@ namespace drover::tray {
 
 namespace {
 
-QString bytes_text(uint64_t n) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  return u == 0 ? QStringLiteral("%1 B").arg(n)
-                : QStringLiteral("%1 %2").arg(v, 0, 'f', 1).arg(units[u]);
+QString bytes_label(uint64_t n) {
+  return QString::fromStdString(tray::bytes_text(n));
 }
 
 QString text_of(const std::string& s) {
@@ -226,7 +218,7 @@ void main_window::show_state(const engine_event& last,
       tr("%1 TCP, %2 UDP").arg(stats.tcp_flows).arg(stats.udp_flows));
   traffic_->setText(
       tr("↑ %1 sent, ↓ %2 received")
-          .arg(bytes_text(stats.bytes_out), bytes_text(stats.bytes_in)));
+          .arg(bytes_label(stats.bytes_out), bytes_label(stats.bytes_in)));
 }
 
 void main_window::add_sample(const rates& r) {
@@ -238,8 +230,8 @@ void main_window::show_status(const status_reply& s) {
   lifetime_->setText(s.lifetime.since.empty()
                          ? tr("—")
                          : tr("↑ %1 sent, ↓ %2 received since %3")
-                               .arg(bytes_text(s.lifetime.bytes_out),
-                                    bytes_text(s.lifetime.bytes_in),
+                               .arg(bytes_label(s.lifetime.bytes_out),
+                                    bytes_label(s.lifetime.bytes_in),
                                     text_of(s.lifetime.since)));
   // Several proxies: each one's state (one may be down while others carry
   // their programs).
@@ -272,8 +264,8 @@ void main_window::show_status(const status_reply& s) {
     cell(2, f.proxy);
     cell(3, f.protocol.toUpper());
     cell(4, f.destination);
-    cell(5, bytes_text(f.bytes_in));
-    cell(6, bytes_text(f.bytes_out));
+    cell(5, bytes_label(f.bytes_in));
+    cell(6, bytes_label(f.bytes_out));
     cell(7, text_of(uptime_text(std::chrono::seconds{f.age_seconds})));
     ++row;
   }

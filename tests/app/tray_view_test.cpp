@@ -206,3 +206,11 @@ TEST(tray_view, remedies_and_badges_follow_the_state) {
   EXPECT_STREQ(badge_for(icon::failed).background, "#c62828");
   EXPECT_STREQ(badge_for(icon::idle).background, "#757575");
 }
+
+TEST(tray_view, bytes_read_as_people_count_them) {
+  EXPECT_EQ(bytes_text(0), "0 B");
+  EXPECT_EQ(bytes_text(999), "999 B");
+  EXPECT_EQ(bytes_text(4000), "4.0 KB");
+  EXPECT_EQ(bytes_text(1234567), "1.2 MB");
+  EXPECT_EQ(bytes_text(UINT64_MAX), "18446744.1 TB");
+}

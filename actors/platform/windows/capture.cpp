@@ -145,12 +145,7 @@ public:
                     std::string& error) override {
     // Started suspended and made a target before its first instruction, so
     // its first socket is already captured.
-    std::wstring line;
-    for (auto& a : argv) {
-      if (!line.empty())
-        line += L' ';
-      line += windows_port::quote_argument(windows_port::to_wide(a));
-    }
+    auto line = windows_port::command_line(argv);
     // As the user Drover works for, unelevated (invoking_user.hpp), never
     // with the engine's administrator rights.
     PROCESS_INFORMATION pi{};

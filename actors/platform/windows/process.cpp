@@ -1,5 +1,6 @@
 #include "actors/platform/process.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -246,12 +247,7 @@ void attach_parent_console() {
 }
 
 int run_elevated(const std::vector<std::string>& args, std::string& error) {
-  std::wstring params;
-  for (auto& a : args) {
-    if (!params.empty())
-      params += L' ';
-    params += windows_port::quote_argument(windows_port::to_wide(a));
-  }
+  auto params = windows_port::command_line(args);
   wchar_t exe[32768];
   auto n = GetModuleFileNameW(nullptr, exe, 32768);
   if (n == 0 || n >= 32768) {
@@ -321,12 +317,7 @@ private:
 std::unique_ptr<waiting_program>
 waiting_program::prepare(const std::vector<std::string>& argv,
                          std::string& error) {
-  std::wstring line;
-  for (auto& a : argv) {
-    if (!line.empty())
-      line += L' ';
-    line += windows_port::quote_argument(windows_port::to_wide(a));
-  }
+  auto line = windows_port::command_line(argv);
   // This process's standard streams, as a shell hands them on (a console,
   // or files and pipes when redirected); nothing else is inherited.
   STARTUPINFOW startup{};
@@ -335,9 +326,12 @@ waiting_program::prepare(const std::vector<std::string>& argv,
   HANDLE streams[3]
       = {GetStdHandle(STD_INPUT_HANDLE), GetStdHandle(STD_OUTPUT_HANDLE),
          GetStdHandle(STD_ERROR_HANDLE)};
+  // (Each once: the list refuses a handle twice, and standard output and
+  // error are often one.)
   std::vector<HANDLE> inherited;
   for (HANDLE h : streams)
     if (h != nullptr && h != INVALID_HANDLE_VALUE
+        && std::find(inherited.begin(), inherited.end(), h) == inherited.end()
         && SetHandleInformation(h, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT))
       inherited.push_back(h);
   startup.hStdInput = streams[0];
@@ -367,6 +361,15 @@ waiting_program::prepare(const std::vector<std::string>& argv,
       CREATE_SUSPENDED | (listed ? EXTENDED_STARTUPINFO_PRESENT : 0), nullptr,
       nullptr, reinterpret_cast<STARTUPINFOW*>(&extended), &pi);
   auto code = GetLastError();
+  if (!ok && listed && code == ERROR_INVALID_PARAMETER) {
+    // A handle the list does not take (an old console's pseudo-handle):
+    // the console's own streams, as without a list.
+    STARTUPINFOW plain{};
+    plain.cb = sizeof plain;
+    ok = CreateProcessW(nullptr, line.data(), nullptr, nullptr, FALSE,
+                        CREATE_SUSPENDED, nullptr, nullptr, &plain, &pi);
+    code = GetLastError();
+  }
   if (listed)
     DeleteProcThreadAttributeList(
         reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(list_storage.data()));

@@ -37,6 +37,16 @@ std::string error_text(unsigned long code) {
 
 // One argument as the C runtime's command-line parser reads it back:
 // quoted only when it must be, backslashes doubled only before a quote.
+std::wstring command_line(const std::vector<std::string>& args) {
+  std::wstring line;
+  for (auto& a : args) {
+    if (!line.empty())
+      line += L' ';
+    line += quote_argument(to_wide(a));
+  }
+  return line;
+}
+
 std::wstring quote_argument(const std::wstring& a) {
   if (!a.empty() && a.find_first_of(L" \t\n\v\"") == std::wstring::npos)
     return a;

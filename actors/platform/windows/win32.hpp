@@ -3,6 +3,7 @@
 // Small Win32 helpers shared by the Windows platform files.
 
 #include <string>
+#include <vector>
 
 namespace drover::platform::windows_port {
 
@@ -20,5 +21,8 @@ std::wstring to_wide(const std::string& utf8);
 /// One argument of a command line, quoted (only when it must be) so that
 /// the C runtime's parser reads it back unchanged.
 std::wstring quote_argument(const std::wstring& a);
+
+/// A whole command line of UTF-8 arguments, each quoted as it must be.
+std::wstring command_line(const std::vector<std::string>& args);
 
 } // namespace drover::platform::windows_port
