@@ -18,6 +18,7 @@
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
 #include "app/engine_client.hpp"
+#include "app/report.hpp"
 #include "app/version.hpp"
 #include "config/config_file.hpp"
 #include "config/diagnostic.hpp"
@@ -73,6 +74,8 @@ struct options {
   std::string check_proxy;          // `check --proxy NAME`
   std::vector<std::string> command; // `run -- CMD [ARGS...]`
   std::string run_proxy;            // `run --proxy NAME`
+  std::string report_path;          // `report [PATH]`
+  bool report_no_check = false;     // `report --no-check`
 };
 
 fs::path config_path_of(const options& o) {
@@ -434,6 +437,15 @@ int run(int argc, const char* const* argv, std::ostream& out,
       break;
     }
   }
+  auto* report_cmd = app.add_subcommand(
+      "report", "Write one archive for a bug report: versions, the config "
+                "(logins and passwords hidden), the status, the check and "
+                "the end of the log");
+  report_cmd->add_option("path", o.report_path,
+                         "The archive (default: drover-report-DATE-TIME.zip "
+                         "here)");
+  report_cmd->add_flag("--no-check", o.report_no_check,
+                       "Leave the proxy check out (it can take a minute)");
   auto* status_cmd = app.add_subcommand(
       "status", "Show the running Drover's state, counters, flows and recent "
                 "events; exit code 1 when none is running");
@@ -499,6 +511,11 @@ int run(int argc, const char* const* argv, std::ostream& out,
     return print_engine_status(o.json, o.follow, out, err);
   if (check_cmd->parsed())
     return check_proxy(o, out, err);
+  if (report_cmd->parsed())
+    return write_report({o.report_path, config_path_of(o),
+                         platform::default_log_dir(), version_line(),
+                         !o.report_no_check},
+                        out, err);
   if (prepare_cmd->parsed()) {
     std::vector<std::string> moved;
     if (auto problem = platform::secure_engine_folders(moved)) {

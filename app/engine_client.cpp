@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <sstream>
 #include <string_view>
 
 #include "actors/platform/process.hpp"
@@ -60,6 +61,17 @@ std::optional<std::string> ask_running(const std::string& command,
 }
 
 } // namespace
+
+std::optional<std::string> quiet_answer(const std::string& command) {
+  std::ostringstream ignored;
+  bool none = false;
+  std::string answer;
+  if (!talk_to_running(
+          command, ignored, [&](std::string_view piece) { answer += piece; },
+          nullptr, &none))
+    return std::nullopt;
+  return answer;
+}
 
 std::optional<int> run_beside_engine(const std::vector<std::string>& command,
                                      const std::string& proxy, bool own_config,

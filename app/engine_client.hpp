@@ -29,6 +29,10 @@ std::optional<int> run_beside_engine(const std::vector<std::string>& command,
                                      const std::string& proxy, bool own_config,
                                      std::ostream& err);
 
+/// The running engine's whole answer to `command`; nothing (and nothing
+/// said) when none runs or what answers is not Drover.
+std::optional<std::string> quiet_answer(const std::string& command);
+
 /// `drover quit`: returns once the engine has ended (its rules, kernel
 /// programs and cgroup gone; the packages' removal relies on it), or
 /// says it is still stopping after 20 s.

@@ -1,9 +1,12 @@
 #include "app/tray/check_page.hpp"
 
+#include <QFileDialog>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QStandardPaths>
 #include <QVBoxLayout>
 
 namespace drover::tray {
@@ -19,7 +22,37 @@ check_page::check_page(QString program, QWidget* parent)
   layout->addWidget(intro);
   button_ = new QPushButton(tr("Run check"));
   button_->setObjectName("run_check");
-  layout->addWidget(button_, 0, Qt::AlignLeft);
+  // For a bug report: one archive with what a developer asks for first.
+  report_button_ = new QPushButton(tr("Save a report…"));
+  report_button_->setObjectName("save_report");
+  report_button_->setToolTip(
+      tr("One file for a bug report: the versions, the settings (without "
+         "logins and passwords), the status, the check and the end of the "
+         "log"));
+  auto* buttons = new QHBoxLayout;
+  buttons->addWidget(button_);
+  buttons->addWidget(report_button_);
+  buttons->addStretch();
+  layout->addLayout(buttons);
+  connect(report_button_, &QPushButton::clicked, this, [this] {
+    auto where
+        = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+    auto path = QFileDialog::getSaveFileName(
+        this, tr("Save a report"), where + QStringLiteral("/drover-report.zip"),
+        tr("ZIP archives (*.zip)"));
+    if (!path.isEmpty())
+      save_report(path);
+  });
+  connect(&report_,
+          QOverload<int, QProcess::ExitStatus>::of(&QProcess::finished), this,
+          [this](int code, QProcess::ExitStatus) {
+            report_button_->setEnabled(true);
+            auto said = QString::fromUtf8(report_.readAllStandardOutput()
+                                          + report_.readAllStandardError())
+                            .trimmed();
+            summary_->setText(said);
+            Q_EMIT report_saved(code == 0, said);
+          });
   steps_ = new QTreeWidget;
   steps_->setObjectName("check_steps");
   steps_->setHeaderLabels({tr("Step"), tr("Result"), tr("Time"), tr("Detail")});
@@ -160,6 +193,14 @@ void check_page::add_steps(const QJsonObject& result) {
     row->setText(3, step.value("detail").toString());
     row->setToolTip(3, step.value("detail").toString());
   }
+}
+
+void check_page::save_report(const QString& path) {
+  if (report_.state() != QProcess::NotRunning)
+    return;
+  report_button_->setEnabled(false);
+  summary_->setText(tr("Writing the report (the check can take a minute)…"));
+  report_.start(program_, {QStringLiteral("report"), path});
 }
 
 void check_page::start() {

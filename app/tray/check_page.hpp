@@ -32,8 +32,13 @@ public:
   bool running() const { return process_.state() != QProcess::NotRunning; }
   /// As its button: asks for a check unless one is under way.
   void start();
+  /// "Save a report": `drover report PATH` (this executable), said in the
+  /// summary when it is written.
+  void save_report(const QString& path);
 
 Q_SIGNALS:
+  /// The report was written (or not): `drover report`'s own words.
+  void report_saved(bool ok, const QString& said);
   /// Asks for the current config text; answered with run().
   void run_requested();
   /// The check finished: all steps passed or not.
@@ -46,10 +51,12 @@ private:
 
   QString program_;
   QProcess process_;
+  QProcess report_; // `drover report`
   QTemporaryFile config_;
   QLabel* summary_;
   QTreeWidget* steps_;
   QPushButton* button_;
+  QPushButton* report_button_;
   bool waiting_ = false; // for the engine's answer
 };
 

@@ -9,6 +9,7 @@
 #include <QCheckBox>
 #include <QDir>
 #include <QEventLoop>
+#include <QFile>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -521,6 +522,33 @@ TEST(tray_window, each_of_several_proxies_has_a_line_in_the_status) {
 }
 
 #ifndef _WIN32
+// "Save a report" runs this executable's `report PATH` and shows what it
+// said (here a stand-in that says what it was asked).
+TEST(tray_check, save_a_report_runs_drover_report) {
+  app();
+  QTemporaryDir dir;
+  auto script = dir.filePath("drover");
+  {
+    QFile f{script};
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.write("#!/bin/sh\necho \"Wrote $2 (asked: $1)\"\n");
+  }
+  QFile::setPermissions(script, QFileDevice::ReadOwner | QFileDevice::ExeOwner);
+  check_page page{script};
+  QSignalSpy saved{&page, &check_page::report_saved};
+  page.save_report(dir.filePath("r.zip"));
+  EXPECT_FALSE(field<QPushButton>(page, "save_report")->isEnabled())
+      << "one at a time";
+  ASSERT_TRUE(saved.wait(10000));
+  EXPECT_TRUE(saved.at(0).at(0).toBool());
+  EXPECT_EQ(
+      saved.at(0).at(1).toString(),
+      QStringLiteral("Wrote %1 (asked: report)").arg(dir.filePath("r.zip")));
+  EXPECT_EQ(field<QLabel>(page, "check_summary")->text(),
+            saved.at(0).at(1).toString());
+  EXPECT_TRUE(field<QPushButton>(page, "save_report")->isEnabled());
+}
+
 // Several proxies: `drover check --json` answers with one result each; the
 // Check tab shows each proxy's steps under its name and passes only when
 // all do. "Check it" in Settings asks for one proxy by name.

@@ -707,3 +707,34 @@ TEST_F(engine_e2e, the_metrics_endpoint_answers_a_scraper) {
                           10s, mark))
       << events.output();
 }
+
+// `drover report` beside a running engine: one archive any unzip reads,
+// with the engine's status, its config without the password, the log's
+// end and the versions; the check when asked.
+TEST_F(engine_e2e, a_report_archive_holds_what_a_bug_report_needs) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-report-target", named);
+  auto archive = w->dir / "report.zip";
+  child report{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "report",
+                "--no-check", archive.string()},
+               w->env()};
+  ASSERT_EQ(report.wait(30s), 0) << report.output();
+  EXPECT_NE(report.output().find("Logins and passwords are not in it"),
+            std::string::npos)
+      << report.output();
+  auto listing = sh_output("python3 -c \"import zipfile,sys\n"
+                           "z=zipfile.ZipFile(sys.argv[1])\n"
+                           "assert z.testzip() is None\n"
+                           "print(z.namelist())\n"
+                           "print(z.read('status.json').decode()[:400])\n"
+                           "print('log:', len(z.read('drover.log')))\n"
+                           "print(z.read('versions.txt').decode())\" "
+                           + archive.string() + " 2>&1");
+  EXPECT_NE(listing.find("['versions.txt', 'status.json', 'config.toml', "
+                         "'drover.log']"),
+            std::string::npos)
+      << listing;
+  EXPECT_NE(listing.find("\"state\":\"active\""), std::string::npos) << listing;
+  EXPECT_EQ(listing.find("log: 0"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("drover "), std::string::npos) << listing;
+}
