@@ -347,6 +347,7 @@ void tray_app::load_config() {
     window_->settings()->load(text, config_path_);
     if (auto* app = qobject_cast<QApplication*>(QCoreApplication::instance()))
       apply_theme(*app, window_->settings()->current().ui.theme);
+    mirror_auto_start();
     // ui.tray_icon = false: the window alone (closing it quits).
     bool wanted = window_->settings()->current().ui.tray_icon
                   && QSystemTrayIcon::isSystemTrayAvailable();
@@ -356,6 +357,45 @@ void tray_app::load_config() {
         show_window();
     }
   });
+}
+
+void tray_app::mirror_auto_start() {
+  if (!window_->settings()->has_good_config())
+    return; // never written over a file the user is fixing
+  auto s = window_->settings()->current();
+  bool in_file = s.ui.auto_start;
+  bool first = auto_start_in_file_ < 0;
+  bool file_changed = !first && in_file != (auto_start_in_file_ == 1);
+  auto_start_in_file_ = in_file ? 1 : 0;
+  if (in_file == autostart_.enabled())
+    return;
+  if (file_changed) {
+    // Someone changed the file (by hand, `config set`): the OS follows.
+    auto error = autostart_.set_enabled(in_file);
+    say(error.isEmpty()
+            ? QStringLiteral("autostart %1, as the config file now says")
+                  .arg(in_file ? "on" : "off")
+            : QStringLiteral("cannot turn autostart %1: %2")
+                  .arg(in_file ? "on" : "off", error));
+    window_->settings()->set_autostart(autostart_.enabled());
+    return;
+  }
+  if (!first)
+    return;
+  // The OS's entry is the truth (the desktop's own settings may have
+  // turned it off): the file follows it.
+  s.ui.auto_start = autostart_.enabled();
+  auto_start_in_file_ = s.ui.auto_start ? 1 : 0;
+  say(QStringLiteral("the config file now says autostart %1, as the system "
+                     "does")
+          .arg(s.ui.auto_start ? "on" : "off"));
+  send_config(QByteArray::fromStdString(config::serialize(s)),
+              [](bool ok, const QString& detail) {
+                if (!ok)
+                  say(QStringLiteral("could not note autostart in the "
+                                     "config file: %1")
+                          .arg(detail));
+              });
 }
 
 void tray_app::save_config(const QByteArray& text) {

@@ -60,6 +60,9 @@ private:
   void redraw();
   void refresh_status();
   void load_config();
+  /// ui.auto_start and the OS's start entry, made to agree (see
+  /// auto_start_in_file_).
+  void mirror_auto_start();
   void save_config(const QByteArray& text);
   void send_config(const QByteArray& text,
                    std::function<void(bool, const QString&)> done);
@@ -102,6 +105,10 @@ private:
   // An engine this tray started (Quit stops it); none for a system service.
   engine_process engine_;
   bool quitting_ = false;
+  // ui.auto_start as the file last had it (-1: not read yet): a change in
+  // the file moves the OS's entry; at the first read the OS's entry, the
+  // truth, moves the file.
+  int auto_start_in_file_ = -1;
 };
 
 /// Runs the tray until Quit: the exit code.

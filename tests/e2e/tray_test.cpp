@@ -504,3 +504,43 @@ TEST_F(tray_e2e, config_set_refuses_a_broken_file_and_applies_a_good_one) {
   EXPECT_EQ(ask(socket, "config set 99999999\n").rfind("error\n", 0), 0u);
   EXPECT_EQ(ask(socket, "config set x\n").rfind("error\n", 0), 0u);
 }
+
+// `ui.auto_start` mirrors the desktop's start entry both ways: at the
+// tray's start the entry (the truth: the desktop's own settings may change
+// it) moves the file; a later change in the file moves the entry.
+TEST_F(tray_e2e, auto_start_and_the_desktops_entry_agree) {
+  auto entry = t->home / ".config" / "autostart" / "drover.desktop";
+  fs::create_directories(entry.parent_path());
+  std::ofstream{entry} << "[Desktop Entry]\nType=Application\nName=Drover\n"
+                       << "Exec=" << DROVER_BINARY << "\n";
+  sh("chown -R " + std::to_string(nobody) + ":" + std::to_string(nobody) + " "
+     + t->home.string());
+  t->start_engine();
+  ASSERT_TRUE(event_watch{t->w}.wait(became("active"), 20s))
+      << t->engine->output();
+  auto tray = t->launch_tray();
+  ASSERT_TRUE(tray->wait_for_output(
+      "the config file now says autostart on, as the system does", 20s))
+      << tray->output();
+  auto read_config = [&] {
+    std::ifstream in{t->config};
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  ASSERT_TRUE(drover::test::eventually(
+      [&] {
+        return read_config().find("auto_start = true") != std::string::npos;
+      },
+      10s, 100ms))
+      << read_config();
+  // The file changes (by hand): the entry follows.
+  auto text = read_config();
+  text.replace(text.find("auto_start = true"), 17, "auto_start = false");
+  std::ofstream{t->config, std::ios::trunc} << text;
+  ASSERT_TRUE(tray->wait_for_output("autostart off, as the config file now "
+                                    "says",
+                                    20s))
+      << tray->output();
+  EXPECT_FALSE(fs::exists(entry));
+}
