@@ -18,7 +18,6 @@ constexpr size_t log_tail = 1u << 20; // the last MiB of the log
 
 // The last `limit` bytes of `file`, from a line's start; or why not.
 std::string tail_of(const std::filesystem::path& file, size_t limit) {
-  std::string error;
   std::ifstream in{file, std::ios::binary};
   if (!in)
     return "(cannot read " + file.string()
