@@ -34,15 +34,8 @@ check_page::check_page(QString program, QWidget* parent)
   buttons->addWidget(report_button_);
   buttons->addStretch();
   layout->addLayout(buttons);
-  connect(report_button_, &QPushButton::clicked, this, [this] {
-    auto where
-        = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
-    auto path = QFileDialog::getSaveFileName(
-        this, tr("Save a report"), where + QStringLiteral("/drover-report.zip"),
-        tr("ZIP archives (*.zip)"));
-    if (!path.isEmpty())
-      save_report(path);
-  });
+  connect(report_button_, &QPushButton::clicked, this,
+          &check_page::ask_and_save_report);
   connect(&report_,
           QOverload<int, QProcess::ExitStatus>::of(&QProcess::finished), this,
           [this](int code, QProcess::ExitStatus) {
@@ -193,6 +186,16 @@ void check_page::add_steps(const QJsonObject& result) {
     row->setText(3, step.value("detail").toString());
     row->setToolTip(3, step.value("detail").toString());
   }
+}
+
+void check_page::ask_and_save_report() {
+  auto where
+      = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+  auto path = QFileDialog::getSaveFileName(
+      this, tr("Save a report"), where + QStringLiteral("/drover-report.zip"),
+      tr("ZIP archives (*.zip)"));
+  if (!path.isEmpty())
+    save_report(path);
 }
 
 void check_page::save_report(const QString& path) {

@@ -35,6 +35,8 @@ public:
   /// "Save a report": `drover report PATH` (this executable), said in the
   /// summary when it is written.
   void save_report(const QString& path);
+  /// Asks where (a file dialog), then save_report().
+  void ask_and_save_report();
 
 Q_SIGNALS:
   /// The report was written (or not): `drover report`'s own words.

@@ -85,6 +85,12 @@ tray_app::tray_app(tray_options o, QObject* parent)
   menu_.addSeparator();
   show_ = menu_.addAction(tr("Show window"), this, &tray_app::show_window);
   open_log_ = menu_.addAction(tr("Open log file"), this, &tray_app::open_log);
+  // For a bug report: the Check tab's "Save a report…", from the menu.
+  menu_.addAction(tr("Save a report…"), this, [this] {
+    show_window();
+    window_->show_tab(window_->check());
+    window_->check()->ask_and_save_report();
+  });
   trace_ = menu_.addAction(tr("Trace log"));
   trace_->setCheckable(true);
   connect(trace_, &QAction::triggered, this, [this](bool on) {
@@ -146,6 +152,11 @@ tray_app::tray_app(tray_options o, QObject* parent)
           &tray_app::check_proxy);
   connect(window_->check(), &check_page::finished, this,
           [](bool ok) { say(ok ? "check passed" : "check failed"); });
+  connect(
+      window_->check(), &check_page::report_saved, this,
+      [](bool ok, const QString& said) {
+        say(QStringLiteral("report %1: %2").arg(ok ? "saved" : "failed", said));
+      });
   connect(window_->apps(), &apps_page::running_changed, this,
           [](const QStringList& names) {
             say(QStringLiteral("apps running: %1")
