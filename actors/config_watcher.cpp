@@ -128,6 +128,11 @@ config_changed diff(const config::settings& before,
   c.skip_changed = before.skip != after.skip;
   c.ui_changed = before.ui != after.ui;
   c.engine_changed = before.engine != after.engine;
+  c.engine_parts_changed
+      = before.engine.tcp_idle_timeout != after.engine.tcp_idle_timeout
+        || before.engine.udp_idle_timeout != after.engine.udp_idle_timeout
+        || before.engine.max_flows != after.engine.max_flows;
+  c.metrics_changed = before.metrics != after.metrics;
   if (before != after)
     c.settings = std::make_shared<const config::settings>(after);
   return c;

@@ -98,7 +98,7 @@ supervisor_actor start_engine(caf::actor_system& sys, engine_setup setup) {
 }
 
 engine_status start_and_wait(caf::actor_system& sys,
-                             const supervisor_actor& sup) {
+                             const supervisor_actor& sup, size_t proxy) {
   // A listener of its own, gone (and so unsubscribed) when this returns.
   caf::scoped_actor waiter{sys};
   engine_status status;
@@ -113,6 +113,20 @@ engine_status start_and_wait(caf::actor_system& sys,
                      = "the engine did not answer: " + error_sentence(sys, e);
                });
   waiter->send(sup, atom::start_v);
+  // Active with several proxies means one of them answered: the program's
+  // own must have had its first check too (else its first connections
+  // would meet a proxy still being checked).
+  auto checked = [&] {
+    bool done = true;
+    waiter->request(sup, std::chrono::seconds{5}, atom::get_v, atom::status_v)
+        .receive(
+            [&](const engine_status& s) {
+              done = proxy >= s.proxies.size()
+                     || s.proxies[proxy].state != "checking";
+            },
+            [&](const caf::error&) {});
+    return done;
+  };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
   for (bool settled = false; !settled;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -124,13 +138,14 @@ engine_status start_and_wait(caf::actor_system& sys,
     }
     waiter->receive(
         [&](const engine_event& e) {
-          if (e.kind != event_kind::state_changed
-              && e.kind != event_kind::reconnect_attempt)
-            return;
-          status.last = e;
-          settled = e.state == engine_state::active
-                    || e.state == engine_state::reconnecting
-                    || e.state == engine_state::failed;
+          // (Each proxy's check says something: looked at again then.)
+          if (e.kind == event_kind::state_changed
+              || e.kind == event_kind::reconnect_attempt)
+            status.last = e;
+          auto s = status.last.state;
+          settled = (s == engine_state::active && checked())
+                    || s == engine_state::reconnecting
+                    || s == engine_state::failed;
         },
         [&](const stats_snapshot&) {}, caf::after(left) >> [] {});
   }

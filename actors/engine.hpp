@@ -31,10 +31,11 @@ struct engine_setup {
 supervisor_actor start_engine(caf::actor_system& sys, engine_setup setup);
 
 /// Asks the engine to start and waits (at most 30 s) until it settles:
-/// Active, Reconnecting (the proxy is down; the engine keeps trying), or
-/// Failed.
+/// Active (with the first check of proxy number `proxy` done: the one a
+/// program started now goes through), Reconnecting (the proxy is down; the
+/// engine keeps trying), or Failed.
 engine_status start_and_wait(caf::actor_system& sys,
-                             const supervisor_actor& sup);
+                             const supervisor_actor& sup, size_t proxy = 0);
 
 /// Stops the engine in stages and waits (at most 10 s) until it is down.
 void stop_engine(caf::actor_system& sys, const supervisor_actor& sup);

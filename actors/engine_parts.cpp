@@ -349,6 +349,7 @@ config_change config_change_of(const config_changed& c,
   change.rules = c.rules_changed;
   change.ui = c.ui_changed;
   change.engine = c.engine_changed;
+  change.engine_parts = c.engine_parts_changed;
   change.skip = c.skip_changed;
   change.proxies = proxy_refs(now_in_force);
   change.timing = timing_of(now_in_force.engine);

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "actors/platform/files.hpp"
+#include "actors/platform/process.hpp"
 
 namespace drover {
 
@@ -63,13 +64,7 @@ void lifetime_store::save(clock::time_point now, bool now_anyway,
 }
 
 std::string today_text() {
-  std::time_t now = std::time(nullptr);
-  std::tm local{};
-#ifdef _WIN32
-  localtime_s(&local, &now);
-#else
-  localtime_r(&now, &local);
-#endif
+  auto local = platform::local_time(std::time(nullptr));
   char text[16];
   std::strftime(text, sizeof text, "%Y-%m-%d", &local);
   return text;

@@ -281,25 +281,17 @@ void on_config_changed(self_ptr self, const config_changed& c) {
   auto& st = self->state;
   if (!c.settings)
     return;
-  if (c.settings->metrics != st.settings.metrics)
+  if (c.metrics_changed)
     if (auto metrics = st.services.actor_of(metrics_service))
       caf::anon_send(metrics, atom::update_v,
                      c.settings->metrics.listen
                          ? c.settings->metrics.listen->text()
                          : std::string{});
-  // The flow table's keys: the parts take them when they start.
-  auto& was = st.settings.engine;
-  auto& now = c.settings->engine;
-  bool flow_keys = was.tcp_idle_timeout != now.tcp_idle_timeout
-                   || was.udp_idle_timeout != now.udp_idle_timeout
-                   || was.max_flows != now.max_flows;
   st.settings = *c.settings;
   if (c.targets_changed || c.rules_changed)
     apply_targets(st.parts, st.hold.guard.get(), st.settings,
                   st.machine.state(), proxies_up(st.machine));
-  auto change = config_change_of(c, st.settings);
-  change.engine_parts = flow_keys;
-  run(self, st.machine.on_config(change));
+  run(self, st.machine.on_config(config_change_of(c, st.settings)));
 }
 
 void init(self_ptr self, config::settings settings, supervisor_ports ports) {

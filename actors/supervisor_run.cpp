@@ -1,6 +1,7 @@
 #include "actors/supervisor_run.hpp"
 
 #include "actors/log/logging.hpp"
+#include "actors/platform/sockets.hpp"
 
 namespace drover {
 
@@ -37,10 +38,6 @@ std::string through(self_ptr self, size_t proxy) {
              ? " through " + config::proxy_label(proxies[proxy])
              : std::string{};
 }
-
-// The caller's user where the control channel cannot tell it (Windows'
-// pipe bridge: platform::control_client_user).
-constexpr uint32_t unknown_user = 0xFFFFFFFFu;
 
 struct spawned {
   int64_t pid = -1;
@@ -160,8 +157,9 @@ std::string join_target(self_ptr self, uint32_t pid, uint32_t caller,
   }
   say(self, event_kind::info,
       "put process " + std::to_string(pid)
-          + (user == unknown_user ? std::string{}
-                                  : " (user " + std::to_string(user) + ")")
+          + (user == platform::unknown_control_user
+                 ? std::string{}
+                 : " (user " + std::to_string(user) + ")")
           + " in place as a target, for drover run" + through(self, proxy));
   return {};
 }

@@ -346,8 +346,10 @@ int run_command(const options& o, std::ostream& err) {
     return code;
   code = exit_failure;
   std::string why;
-  if (!o.run_proxy.empty()
-      && !config::proxy_named(setup->file.current(), o.run_proxy, why)) {
+  auto proxy = o.run_proxy.empty() ? std::optional<size_t>{0}
+                                   : config::proxy_named(setup->file.current(),
+                                                         o.run_proxy, why);
+  if (!proxy) {
     err << "drover run: " << why << " (in " << setup->file.path().string()
         << ")\n";
   } else {
@@ -355,7 +357,7 @@ int run_command(const options& o, std::ostream& err) {
     caf::actor_system system{cfg};
     auto sup = start_engine(system, std::move(*setup));
     caf::scoped_actor self{system};
-    auto status = start_and_wait(system, sup);
+    auto status = start_and_wait(system, sup, *proxy);
     if (status.last.state == engine_state::reconnecting)
       err << "drover run: " << status.last.reason
           << "; starting the program anyway (its connections are refused "

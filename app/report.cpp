@@ -37,13 +37,7 @@ std::string tail_of(const std::filesystem::path& file, size_t limit) {
 
 // "drover-report-20261204-193001.zip", and the archive's MS-DOS stamp.
 std::string stamp(uint16_t& dos_time, uint16_t& dos_date) {
-  std::time_t now = std::time(nullptr);
-  std::tm t{};
-#ifdef _WIN32
-  localtime_s(&t, &now);
-#else
-  localtime_r(&now, &t);
-#endif
+  auto t = platform::local_time(std::time(nullptr));
   dos_time = static_cast<uint16_t>((t.tm_hour << 11) | (t.tm_min << 5)
                                    | (t.tm_sec / 2));
   dos_date = static_cast<uint16_t>(((t.tm_year - 80) << 9)

@@ -292,6 +292,10 @@ struct config_changed {
   bool skip_changed = false;
   bool ui_changed = false;
   bool engine_changed = false;
+  // [engine]'s flow keys (idle timeouts, max_flows): the parts take them
+  // when they start.
+  bool engine_parts_changed = false;
+  bool metrics_changed = false; // [metrics]: the endpoint moves
 };
 
 /// The config file on disk is broken; the config in force did not change.

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,9 @@ std::string capture_privilege_problem();
 
 /// This process's ID.
 unsigned long current_process_id();
+
+/// `t` in the local calendar (localtime_r / localtime_s).
+std::tm local_time(std::time_t t);
 
 /// The operating system, as a user names it ("Linux", "Windows"): crash
 /// reports say where they came from.

@@ -121,14 +121,17 @@ bool local_client_admitted(uint16_t peer_port);
 /// engine's own user, all of whom may.
 bool control_client_may_configure(socket_handle s);
 
+/// What control_client_user says when it cannot tell the user.
+constexpr uint32_t unknown_control_user = 0xFFFFFFFFu;
+
 /// Who the client on control connection `s` is, for its share of the
 /// connections: the peer's user ID (Linux, SO_PEERCRED); on Windows, where
-/// the pipe bridge stands between, one ID for all (0xFFFFFFFF).
+/// the pipe bridge stands between, one ID for all (unknown_control_user).
 uint32_t control_client_user(socket_handle s);
 
 /// The process that opened control connection `s`, by the kernel's word
-/// (Linux: SO_PEERCRED, as of its connect()); 0 when unknown (Windows,
-/// behind the pipe bridge).
+/// (Linux: SO_PEERCRED, as of its connect(); Windows: the pipe client's,
+/// as the bridge registered it); 0 when unknown.
 uint32_t control_client_process(socket_handle s);
 
 /// Whether the control server must ask local_client_admitted (Windows). On

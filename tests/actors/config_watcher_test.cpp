@@ -52,7 +52,24 @@ TEST(config_diff, each_section_is_told_apart) {
   c = diff(a, b);
   EXPECT_TRUE(c.settings) << "[check] is a change (for the next check)";
   EXPECT_FALSE(c.proxy_changed || c.targets_changed || c.skip_changed
-               || c.ui_changed || c.engine_changed);
+               || c.ui_changed || c.engine_changed || c.metrics_changed);
+  // [engine]: its reconnect timing applies live; its flow keys restart the
+  // parts.
+  b = a;
+  b.engine.reconnect_backoff_max = 10s;
+  c = diff(a, b);
+  EXPECT_TRUE(c.engine_changed);
+  EXPECT_FALSE(c.engine_parts_changed);
+  b.engine.max_flows = 100;
+  EXPECT_TRUE(diff(a, b).engine_parts_changed);
+  b = a;
+  b.engine.udp_idle_timeout = 1min;
+  EXPECT_TRUE(diff(a, b).engine_parts_changed);
+  b = a;
+  b.metrics.listen = config::host_port{"127.0.0.1", 9464};
+  c = diff(a, b);
+  EXPECT_TRUE(c.metrics_changed);
+  EXPECT_FALSE(c.engine_changed || c.ui_changed);
 }
 
 namespace {

@@ -447,7 +447,8 @@ TEST(config_parse, metrics_listen_is_loopback_only) {
   ASSERT_TRUE(on.metrics.listen);
   EXPECT_EQ(on.metrics.listen->text(), "127.0.0.1:9464");
   EXPECT_EQ(parse_ok(serialize(on)), on) << "round trips";
-  EXPECT_TRUE(parse_ok("[metrics]\nlisten = \"127.8.9.10:80\"\n").metrics.listen);
+  EXPECT_TRUE(
+      parse_ok("[metrics]\nlisten = \"127.8.9.10:80\"\n").metrics.listen);
   for (auto bad : {"0.0.0.0:9464", "192.168.1.2:9464", "localhost:9464",
                    "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000"}) {
     auto d = single_error(std::string{"[metrics]\nlisten = \""} + bad + "\"\n");

@@ -283,6 +283,12 @@ int wait_exit_code(unsigned long pid) {
   return linux_port::wait_exit_code(static_cast<pid_t>(pid));
 }
 
+std::tm local_time(std::time_t t) {
+  std::tm local{};
+  localtime_r(&t, &local);
+  return local;
+}
+
 const char* system_name() {
   return "Linux";
 }

@@ -289,7 +289,8 @@ uint32_t control_client_user(socket_handle s) {
   ucred peer{};
   socklen_t len = sizeof peer;
   if (::getsockopt(s, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0)
-    return 0xFFFFFFFFu; // unknown: shares one allowance with all unknowns
+    return unknown_control_user; // unknown: shares one allowance with all
+                                 // unknowns
   return peer.uid;
 }
 

@@ -369,7 +369,7 @@ bool control_client_may_configure(socket_handle) {
 }
 
 uint32_t control_client_user(socket_handle) {
-  return 0xFFFFFFFFu; // behind the pipe bridge: one allowance for all
+  return unknown_control_user; // behind the pipe bridge: one allowance for all
 }
 
 uint32_t control_client_process(socket_handle s) {

@@ -393,6 +393,12 @@ int wait_exit_code(unsigned long pid) {
   return ok ? static_cast<int>(code) : -1;
 }
 
+std::tm local_time(std::time_t t) {
+  std::tm local{};
+  localtime_s(&local, &t);
+  return local;
+}
+
 const char* system_name() {
   return "Windows";
 }
