@@ -1,0 +1,261 @@
+#include "net/sha2.hpp"
+
+#include <cstring>
+
+namespace drover::net {
+
+namespace {
+
+// The first 64 bits of the fractional parts of the cube roots of the
+// first 80 primes (FIPS 180-4 §4.2.3); SHA-256's are their upper halves
+// (§4.2.2).
+constexpr uint64_t round_constants[80]
+    = {0x428a2f98d728ae22ULL, 0x7137449123ef65cdULL, 0xb5c0fbcfec4d3b2fULL,
+       0xe9b5dba58189dbbcULL, 0x3956c25bf348b538ULL, 0x59f111f1b605d019ULL,
+       0x923f82a4af194f9bULL, 0xab1c5ed5da6d8118ULL, 0xd807aa98a3030242ULL,
+       0x12835b0145706fbeULL, 0x243185be4ee4b28cULL, 0x550c7dc3d5ffb4e2ULL,
+       0x72be5d74f27b896fULL, 0x80deb1fe3b1696b1ULL, 0x9bdc06a725c71235ULL,
+       0xc19bf174cf692694ULL, 0xe49b69c19ef14ad2ULL, 0xefbe4786384f25e3ULL,
+       0x0fc19dc68b8cd5b5ULL, 0x240ca1cc77ac9c65ULL, 0x2de92c6f592b0275ULL,
+       0x4a7484aa6ea6e483ULL, 0x5cb0a9dcbd41fbd4ULL, 0x76f988da831153b5ULL,
+       0x983e5152ee66dfabULL, 0xa831c66d2db43210ULL, 0xb00327c898fb213fULL,
+       0xbf597fc7beef0ee4ULL, 0xc6e00bf33da88fc2ULL, 0xd5a79147930aa725ULL,
+       0x06ca6351e003826fULL, 0x142929670a0e6e70ULL, 0x27b70a8546d22ffcULL,
+       0x2e1b21385c26c926ULL, 0x4d2c6dfc5ac42aedULL, 0x53380d139d95b3dfULL,
+       0x650a73548baf63deULL, 0x766a0abb3c77b2a8ULL, 0x81c2c92e47edaee6ULL,
+       0x92722c851482353bULL, 0xa2bfe8a14cf10364ULL, 0xa81a664bbc423001ULL,
+       0xc24b8b70d0f89791ULL, 0xc76c51a30654be30ULL, 0xd192e819d6ef5218ULL,
+       0xd69906245565a910ULL, 0xf40e35855771202aULL, 0x106aa07032bbd1b8ULL,
+       0x19a4c116b8d2d0c8ULL, 0x1e376c085141ab53ULL, 0x2748774cdf8eeb99ULL,
+       0x34b0bcb5e19b48a8ULL, 0x391c0cb3c5c95a63ULL, 0x4ed8aa4ae3418acbULL,
+       0x5b9cca4f7763e373ULL, 0x682e6ff3d6b2b8a3ULL, 0x748f82ee5defb2fcULL,
+       0x78a5636f43172f60ULL, 0x84c87814a1f0ab72ULL, 0x8cc702081a6439ecULL,
+       0x90befffa23631e28ULL, 0xa4506cebde82bde9ULL, 0xbef9a3f7b2c67915ULL,
+       0xc67178f2e372532bULL, 0xca273eceea26619cULL, 0xd186b8c721c0c207ULL,
+       0xeada7dd6cde0eb1eULL, 0xf57d4f7fee6ed178ULL, 0x06f067aa72176fbaULL,
+       0x0a637dc5a2c898a6ULL, 0x113f9804bef90daeULL, 0x1b710b35131c471bULL,
+       0x28db77f523047d84ULL, 0x32caab7b40c72493ULL, 0x3c9ebe0a15c9bebcULL,
+       0x431d67c49c100d4cULL, 0x4cc5d4becb3e42b6ULL, 0x597f299cfc657e2aULL,
+       0x5fcb6fab3ad6faecULL, 0x6c44198c4a475817ULL};
+
+// The fractional parts of the square roots of the first 8 primes
+// (§5.3.5); SHA-256 starts from their upper halves (§5.3.3).
+constexpr uint64_t initial_hash[8]
+    = {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
+       0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
+       0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
+
+uint32_t rotr32(uint32_t x, int n) {
+  return (x >> n) | (x << (32 - n));
+}
+uint64_t rotr64(uint64_t x, int n) {
+  return (x >> n) | (x << (64 - n));
+}
+
+uint32_t load_be32(const uint8_t* p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8
+         | uint32_t{p[3]};
+}
+
+uint64_t load_be64(const uint8_t* p) {
+  return uint64_t{load_be32(p)} << 32 | load_be32(p + 4);
+}
+
+void store_be(uint64_t v, uint8_t* p, size_t bytes) {
+  for (size_t i = 0; i < bytes; ++i)
+    p[i] = static_cast<uint8_t>(v >> (8 * (bytes - 1 - i)));
+}
+
+// Appends data to a block buffer, running `block` on each full one.
+template<size_t N, class Block>
+void absorb(std::array<uint8_t, N>& buffer, size_t& buffered, const uint8_t* p,
+            size_t size, Block&& block) {
+  if (buffered > 0) {
+    size_t take = std::min(size, N - buffered);
+    std::memcpy(buffer.data() + buffered, p, take);
+    buffered += take;
+    p += take;
+    size -= take;
+    if (buffered < N)
+      return;
+    block(buffer.data());
+    buffered = 0;
+  }
+  for (; size >= N; p += N, size -= N)
+    block(p);
+  std::memcpy(buffer.data(), p, size);
+  buffered = size;
+}
+
+} // namespace
+
+sha256_hasher::sha256_hasher() {
+  for (size_t i = 0; i < 8; ++i)
+    h_[i] = static_cast<uint32_t>(initial_hash[i] >> 32);
+}
+
+void sha256_hasher::block(const uint8_t* p) {
+  uint32_t w[64];
+  for (int t = 0; t < 16; ++t)
+    w[t] = load_be32(p + 4 * t);
+  for (int t = 16; t < 64; ++t) {
+    uint32_t s0
+        = rotr32(w[t - 15], 7) ^ rotr32(w[t - 15], 18) ^ (w[t - 15] >> 3);
+    uint32_t s1
+        = rotr32(w[t - 2], 17) ^ rotr32(w[t - 2], 19) ^ (w[t - 2] >> 10);
+    w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+  }
+  uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5],
+           g = h_[6], h = h_[7];
+  for (int t = 0; t < 64; ++t) {
+    uint32_t s1 = rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25);
+    uint32_t ch = (e & f) ^ (~e & g);
+    uint32_t t1
+        = h + s1 + ch + static_cast<uint32_t>(round_constants[t] >> 32) + w[t];
+    uint32_t s0 = rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22);
+    uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+    uint32_t t2 = s0 + maj;
+    h = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = c;
+    c = b;
+    b = a;
+    a = t1 + t2;
+  }
+  h_[0] += a;
+  h_[1] += b;
+  h_[2] += c;
+  h_[3] += d;
+  h_[4] += e;
+  h_[5] += f;
+  h_[6] += g;
+  h_[7] += h;
+}
+
+void sha256_hasher::add(const void* data, size_t size) {
+  length_ += size;
+  absorb(buffer_, buffered_, static_cast<const uint8_t*>(data), size,
+         [this](const uint8_t* p) { block(p); });
+}
+
+sha256_digest sha256_hasher::finish() {
+  uint64_t bits = length_ * 8;
+  uint8_t pad[72] = {0x80};
+  size_t pad_size = (buffered_ < 56 ? 56 : 120) - buffered_;
+  store_be(bits, pad + pad_size, 8);
+  add(pad, pad_size + 8);
+  sha256_digest out;
+  for (size_t i = 0; i < 8; ++i)
+    store_be(h_[i], out.data() + 4 * i, 4);
+  return out;
+}
+
+sha512_hasher::sha512_hasher() {
+  for (size_t i = 0; i < 8; ++i)
+    h_[i] = initial_hash[i];
+}
+
+void sha512_hasher::block(const uint8_t* p) {
+  uint64_t w[80];
+  for (int t = 0; t < 16; ++t)
+    w[t] = load_be64(p + 8 * t);
+  for (int t = 16; t < 80; ++t) {
+    uint64_t s0
+        = rotr64(w[t - 15], 1) ^ rotr64(w[t - 15], 8) ^ (w[t - 15] >> 7);
+    uint64_t s1 = rotr64(w[t - 2], 19) ^ rotr64(w[t - 2], 61) ^ (w[t - 2] >> 6);
+    w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+  }
+  uint64_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5],
+           g = h_[6], h = h_[7];
+  for (int t = 0; t < 80; ++t) {
+    uint64_t s1 = rotr64(e, 14) ^ rotr64(e, 18) ^ rotr64(e, 41);
+    uint64_t ch = (e & f) ^ (~e & g);
+    uint64_t t1 = h + s1 + ch + round_constants[t] + w[t];
+    uint64_t s0 = rotr64(a, 28) ^ rotr64(a, 34) ^ rotr64(a, 39);
+    uint64_t maj = (a & b) ^ (a & c) ^ (b & c);
+    uint64_t t2 = s0 + maj;
+    h = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = c;
+    c = b;
+    b = a;
+    a = t1 + t2;
+  }
+  h_[0] += a;
+  h_[1] += b;
+  h_[2] += c;
+  h_[3] += d;
+  h_[4] += e;
+  h_[5] += f;
+  h_[6] += g;
+  h_[7] += h;
+}
+
+void sha512_hasher::add(const void* data, size_t size) {
+  length_ += size;
+  absorb(buffer_, buffered_, static_cast<const uint8_t*>(data), size,
+         [this](const uint8_t* p) { block(p); });
+}
+
+sha512_digest sha512_hasher::finish() {
+  uint64_t bits = length_ * 8;
+  // 128-bit length: the upper 64 bits are zero for any message here.
+  uint8_t pad[144] = {0x80};
+  size_t pad_size = (buffered_ < 112 ? 112 : 240) - buffered_;
+  store_be(bits, pad + pad_size + 8, 8);
+  add(pad, pad_size + 16);
+  sha512_digest out;
+  for (size_t i = 0; i < 8; ++i)
+    store_be(h_[i], out.data() + 8 * i, 8);
+  return out;
+}
+
+sha256_digest sha256(std::string_view data) {
+  sha256_hasher h;
+  h.add(data);
+  return h.finish();
+}
+
+sha512_digest sha512(std::string_view data) {
+  sha512_hasher h;
+  h.add(data);
+  return h.finish();
+}
+
+std::string to_hex(const uint8_t* data, size_t size) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * size);
+  for (size_t i = 0; i < size; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 15];
+  }
+  return out;
+}
+
+bool from_hex(std::string_view text, uint8_t* out, size_t size) {
+  if (text.size() != 2 * size)
+    return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < size; ++i) {
+    int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+} // namespace drover::net
