@@ -18,6 +18,7 @@
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
 #include "app/engine_client.hpp"
+#include "app/finish_update.hpp"
 #include "app/report.hpp"
 #include "app/version.hpp"
 #include "config/config_file.hpp"
@@ -76,6 +77,9 @@ struct options {
   std::string run_proxy;            // `run --proxy NAME`
   std::string report_path;          // `report [PATH]`
   bool report_no_check = false;     // `report --no-check`
+  std::string after_update;         // --after-update (hidden)
+  bool start_stopped = false;       // --start-stopped (hidden)
+  finish_update_request update;     // `finish-update` (hidden)
 };
 
 fs::path config_path_of(const options& o) {
@@ -480,6 +484,17 @@ int run(int argc, const char* const* argv, std::ostream& out,
   // folders as the engine does before its first log line, so that no
   // standard user can make them first (%PROGRAMDATA%\Drover).
   auto* prepare_cmd = app.add_subcommand("prepare-folders", "")->group("");
+  // Hidden, for updates on Windows (app/finish_update.hpp): the helper the
+  // tray leaves, and what it tells the tray it starts again.
+  auto* finish_cmd = app.add_subcommand("finish-update", "")->group("");
+  finish_cmd->add_option("--installer", o.update.installer)->required();
+  finish_cmd->add_option("--sha256", o.update.sha256)->required();
+  finish_cmd->add_option("--to-version", o.update.version)->required();
+  finish_cmd->add_option("--restart", o.update.restart)->required();
+  finish_cmd->add_option("--wait-pid", o.update.wait_pid);
+  finish_cmd->add_flag("--stopped", o.update.start_stopped);
+  app.add_option("--after-update", o.after_update)->group("");
+  app.add_flag("--start-stopped", o.start_stopped)->group("");
   auto* check_cmd = app.add_subcommand(
       "check", "Check the proxy: reachable, SOCKS5, login, a TCP connection "
                "through it and a UDP round trip through its relay (what "
@@ -529,6 +544,8 @@ int run(int argc, const char* const* argv, std::ostream& out,
     out << platform::default_log_dir().string() << '\n';
     return exit_ok;
   }
+  if (finish_cmd->parsed())
+    return finish_update(o.update, err);
   if (engine_command == "quit")
     return quit_engine(out, err);
   if (!engine_command.empty())
@@ -544,7 +561,8 @@ int run(int argc, const char* const* argv, std::ostream& out,
     return run_command(o, err);
   }
   if (!o.headless && the_tray() && has_display())
-    return the_tray()(tray_request{config_path_of(o).string(), o.trace});
+    return the_tray()(tray_request{config_path_of(o).string(), o.trace,
+                                   o.after_update, o.start_stopped});
   return headless(o, err);
 }
 

@@ -15,8 +15,10 @@ enum exit_code : int {
 
 /// What the tray needs from the command line.
 struct tray_request {
-  std::string config_path; // --config, or the default
-  bool trace = false;      // --trace
+  std::string config_path;    // --config, or the default
+  bool trace = false;         // --trace
+  std::string after_update;   // --after-update (an update's helper)
+  bool start_stopped = false; // --start-stopped
 };
 
 /// The tray, when this build has one: `drover` with no command on a desktop

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   // Windows: the tray is linked in (static Qt, one file to install).
   drover::cli::set_tray_runner([&](const drover::cli::tray_request& r) {
     drover_tray_launch launch{drover::version, r.config_path.c_str(),
-                              r.trace ? 1 : 0};
+                              r.trace ? 1 : 0, r.after_update.c_str(),
+                              r.start_stopped ? 1 : 0};
     return drover_tray_main(argc, argv, &launch);
   });
 #endif

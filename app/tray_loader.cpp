@@ -41,8 +41,9 @@ int run_tray_module(int argc, char** argv, const tray_request& request,
       ::dlclose(module);
       continue;
     }
-    drover_tray_launch launch{drover::version, request.config_path.c_str(),
-                              request.trace ? 1 : 0};
+    drover_tray_launch launch{
+        drover::version, request.config_path.c_str(), request.trace ? 1 : 0,
+        request.after_update.c_str(), request.start_stopped ? 1 : 0};
     return entry(argc, argv, &launch); // the module stays until exit
   }
   err << "drover: cannot show the tray: its library " << tray::module_file

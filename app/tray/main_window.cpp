@@ -2,9 +2,13 @@
 
 #include <QCloseEvent>
 #include <QDateTime>
+#include <QDesktopServices>
+#include <QDir>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QMessageBox>
 #include <QScrollArea>
 #include <QShortcut>
 #include <QToolButton>
@@ -331,6 +335,39 @@ void main_window::closeEvent(QCloseEvent* event) {
   event->ignore();
   hide();
   Q_EMIT closed_to_tray();
+}
+
+void main_window::show_about(const QString& version, const QString& config_path,
+                             const QString& log_path) {
+  QMessageBox::about(
+      this, tr("About Drover"),
+      tr("<b>Drover %1</b><p>Sends the programs you choose (Discord by "
+         "default) through your SOCKS5 proxy: TCP through CONNECT, UDP "
+         "voice through UDP ASSOCIATE. Nothing else on this computer is "
+         "touched.</p><p>Config: %2<br>Log: %3</p>")
+          .arg(version, config_path.toHtmlEscaped(),
+               log_path.isEmpty() ? tr("(engine not running)")
+                                  : log_path.toHtmlEscaped()));
+}
+
+void main_window::show_log(const QString& log_path) {
+  QFileInfo log{log_path};
+  if (log.isReadable()) {
+    QDesktopServices::openUrl(QUrl::fromLocalFile(log_path));
+    return;
+  }
+  // Only the reading hint differs between the OSes.
+  auto path = QDir::toNativeSeparators(log_path);
+#ifdef Q_OS_WIN
+  auto how = tr("administrator; open it from Notepad started with \"Run as "
+                "administrator\".");
+#else
+  auto how = tr("root; read it with: sudo less %1").arg(path);
+#endif
+  QMessageBox::information(
+      this, tr("Drover's log"),
+      tr("The log is %1.\nIt belongs to the engine, which runs as %2")
+          .arg(path, how));
 }
 
 } // namespace drover::tray

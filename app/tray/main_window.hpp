@@ -48,6 +48,12 @@ public:
   settings_page* settings() const { return settings_; }
   check_page* check() const { return check_; }
   apps_page* apps() const { return apps_; }
+  /// About Drover: the version, the config and the log.
+  void show_about(const QString& version, const QString& config_path,
+                  const QString& log_path);
+  /// The engine's log: opened when this user may read it, else where it
+  /// is and how to read it.
+  void show_log(const QString& log_path);
   void show_tab(QWidget* page) { tabs_->setCurrentWidget(page); }
   traffic_chart* chart() const { return chart_; }
 

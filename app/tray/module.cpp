@@ -34,6 +34,9 @@ extern "C" int drover_tray_main(int argc, char** argv,
     o.engine_sockets << QString::fromStdString(path);
   o.version = QString::fromLatin1(drover::version);
   o.autostart_entry = tray::autostart::default_entry_path();
+  if (launch->after_update != nullptr)
+    o.after_update = QString::fromUtf8(launch->after_update);
+  o.start_stopped = launch->start_stopped != 0;
   return tray::run_tray(
       argc, argv, o,
       QString::fromStdString(drover::platform::user_runtime_dir().u8string()));

@@ -14,6 +14,10 @@ struct drover_tray_launch {
   const char* version;
   const char* config_path;
   int trace;
+  // Set when an update's helper started this tray again: what became of
+  // the update, and whether the engine was stopped before it.
+  const char* after_update;
+  int start_stopped;
 };
 
 /// The tray's main loop; its exit code.

@@ -102,18 +102,20 @@ tray_app::tray_app(tray_options o, QObject* parent)
   });
   menu_.addSeparator();
   about_ = menu_.addAction(tr("About Drover"), this, [this] {
-    QMessageBox::about(
-        window_.get(), tr("About Drover"),
-        tr("<b>Drover %1</b><p>Sends the programs you choose (Discord by "
-           "default) through your SOCKS5 proxy: TCP through CONNECT, UDP "
-           "voice through UDP ASSOCIATE. Nothing else on this computer is "
-           "touched.</p><p>Config: %2<br>Log: %3</p>")
-            .arg(options_.version, config_path_.toHtmlEscaped(),
-                 log_path_.isEmpty() ? tr("(engine not running)")
-                                     : log_path_.toHtmlEscaped()));
+    window_->show_about(options_.version, config_path_, log_path_);
   });
   menu_.addSeparator();
   quit_ = menu_.addAction(tr("Quit"), this, &tray_app::quit);
+  updates_ = std::make_unique<update_flow>(
+      menu_, about_,
+      update_hooks{[this](const QString& text, QSystemTrayIcon::MessageIcon i) {
+                     tell(text, i);
+                   },
+                   [this] { return last_.state == engine_state::idle; },
+                   [this] {
+                     quit();
+                   }},
+      options_.version, options_.program);
   connect(&menu_, &QMenu::aboutToShow, this, [this] {
     show_->setVisible(!window_->isVisible());
     redraw();
@@ -220,6 +222,13 @@ void tray_app::start() {
   }
   tick_.start();
   connect_engine();
+  updates_->tell_outcome(options_.after_update);
+}
+
+void tray_app::tell(const QString& text, QSystemTrayIcon::MessageIcon icon) {
+  say(QStringLiteral("update: %1").arg(text));
+  if (icon != QSystemTrayIcon::NoIcon && icon_.isVisible())
+    icon_.showMessage(QStringLiteral("Drover"), text, icon, 15000);
 }
 
 void tray_app::show_window() {
@@ -262,6 +271,12 @@ void tray_app::on_event(const engine_event& e) {
   }
   if (e.state != engine_state::active)
     stats_.no_traffic = false;
+  // The user had stopped the engine before an update: once, again.
+  if (options_.start_stopped && e.kind == event_kind::state_changed
+      && e.state != engine_state::idle) {
+    options_.start_stopped = false;
+    link_.request("stop", [](bool, const QByteArray&) {});
+  }
   auto before = drawn_;
   redraw();
   if (drawn_ != before) {
@@ -359,6 +374,9 @@ void tray_app::load_config() {
     if (auto* app = qobject_cast<QApplication*>(QCoreApplication::instance()))
       apply_theme(*app, window_->settings()->current().ui.theme);
     mirror_auto_start();
+    const auto& update = window_->settings()->current().update;
+    updates_->configure(QString::fromStdString(update.forgejo_repo),
+                        update.check_on_startup);
     // ui.tray_icon = false: the window alone (closing it quits).
     bool wanted = window_->settings()->current().ui.tray_icon
                   && QSystemTrayIcon::isSystemTrayAvailable();
@@ -500,23 +518,7 @@ void tray_app::primary() {
 }
 
 void tray_app::open_log() {
-  QFileInfo log{log_path_};
-  if (log.isReadable()) {
-    QDesktopServices::openUrl(QUrl::fromLocalFile(log_path_));
-    return;
-  }
-  // Only the reading hint differs between the OSes.
-  auto path = QDir::toNativeSeparators(log_path_);
-#ifdef Q_OS_WIN
-  auto how = tr("administrator; open it from Notepad started with \"Run as "
-                "administrator\".");
-#else
-  auto how = tr("root; read it with: sudo less %1").arg(path);
-#endif
-  QMessageBox::information(
-      window_.get(), tr("Drover's log"),
-      tr("The log is %1.\nIt belongs to the engine, which runs as %2")
-          .arg(path, how));
+  window_->show_log(log_path_);
 }
 
 void tray_app::quit() {

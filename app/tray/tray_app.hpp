@@ -21,6 +21,7 @@
 #include "app/tray/engine_link.hpp"
 #include "app/tray/engine_process.hpp"
 #include "app/tray/main_window.hpp"
+#include "app/tray/update_flow.hpp"
 #include "app/tray/view.hpp"
 
 namespace drover::tray {
@@ -32,6 +33,8 @@ struct tray_options {
   QStringList engine_sockets; // where a running engine answers, in order
   QString version;            // for About
   QString autostart_entry;    // the XDG autostart file
+  QString after_update; // what an update's helper said (app/finish_update)
+  bool start_stopped = false; // the engine was stopped before that update
 };
 
 class tray_app : public QObject {
@@ -72,6 +75,8 @@ private:
   void check_proxy(const QString& proxy);
   void primary();
   void open_log();
+  /// A message in the tray's balloon (none for NoIcon) and the log.
+  void tell(const QString& text, QSystemTrayIcon::MessageIcon icon);
   std::chrono::seconds uptime() const;
 
   tray_options options_;
@@ -88,6 +93,7 @@ private:
   QAction* about_ = nullptr;
   QAction* quit_ = nullptr;
   std::unique_ptr<main_window> window_;
+  std::unique_ptr<update_flow> updates_;
   QTimer tick_;
   QTimer single_click_; // a click waits to see whether a second follows
 

@@ -1,0 +1,76 @@
+#pragma once
+
+// The tray's side of updates (docs/updates.md): "Check for updates…" in
+// the menu and, when `[update] check_on_startup` is on, a check a little
+// after start. A newer release is offered in the menu and in a message.
+// Linux: the menu item opens the release's page (the .deb is there).
+// Windows: the item downloads and checks the installer (updater), then the
+// tray hands over to the helper (app/finish_update.hpp) and quits, its
+// engine stopped cleanly; the helper installs silently and starts Drover
+// again, which says what became of the update.
+
+#include <functional>
+#include <optional>
+
+#include <QAction>
+#include <QMenu>
+#include <QObject>
+#include <QString>
+#include <QSystemTrayIcon>
+
+#include "app/tray/updater.hpp"
+
+namespace drover::tray {
+
+struct update_hooks {
+  /// A message for the user (tray balloon) and the log.
+  std::function<void(const QString& text, QSystemTrayIcon::MessageIcon)> tell;
+  /// Whether the engine is stopped by the user now (kept after an update).
+  std::function<bool()> engine_stopped;
+  /// Quits the tray as the menu's Quit does.
+  std::function<void()> quit;
+};
+
+class update_flow : public QObject {
+  Q_OBJECT
+
+public:
+  update_flow(QMenu& menu, QAction* before, update_hooks hooks,
+              QString running_version, QString program,
+              QObject* parent = nullptr);
+
+  /// The config's [update] keys (each time it is read); the first read with
+  /// check_on_startup set schedules the startup check.
+  void configure(const QString& forgejo_repo, bool check_on_startup);
+
+  /// Asks now; `asked`: the user chose it (an up-to-date answer is said).
+  void check(bool asked);
+
+  /// Started again by an update's helper: says what became of the update
+  /// ("installed 1.2.3" or "failed: why", app/finish_update); nothing for
+  /// an ordinary start.
+  void tell_outcome(const QString& outcome);
+
+  updater& engine() { return updater_; }
+  QAction* action() const { return action_; }
+
+private:
+  void offer(const update_offer& o);
+  void act();
+  void hand_over(const QString& installer, const update_offer& o);
+  void reset_action();
+
+  updater updater_;
+  update_hooks hooks_;
+  QString program_;
+  QAction* action_ = nullptr;
+  QString repo_;
+  bool configured_ = false;
+  bool asked_ = false;
+  std::optional<update_offer> offer_;
+};
+
+/// The folder updates are downloaded to (the user's temporary folder).
+QString update_folder();
+
+} // namespace drover::tray
