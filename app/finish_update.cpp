@@ -34,15 +34,25 @@ struct handle {
 };
 
 // Runs the installer as administrator (the UAC prompt when this user is
-// not one) in silent mode; its exit code, or why it could not run.
-bool run_installer(const std::string& path, DWORD& code, std::string& why) {
+// not one) in silent mode, into the folder Drover is installed in (NSIS's
+// /D, last and unquoted; without it a silent install goes to its default
+// folder after removing the one the user chose); its exit code, or why it
+// could not run.
+bool run_installer(const std::string& path, const std::string& restart,
+                   DWORD& code, std::string& why) {
   std::wstring file = wp::to_wide(path);
+  std::wstring folder = wp::to_wide(restart);
+  auto cut = folder.find_last_of(L"\\/");
+  folder = cut == std::wstring::npos ? std::wstring{} : folder.substr(0, cut);
+  std::wstring parameters = L"/S";
+  if (!folder.empty())
+    parameters += L" /D=" + folder;
   SHELLEXECUTEINFOW info{};
   info.cbSize = sizeof info;
   info.fMask = SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC;
   info.lpVerb = L"runas";
   info.lpFile = file.c_str();
-  info.lpParameters = L"/S";
+  info.lpParameters = parameters.c_str();
   info.nShow = SW_HIDE;
   if (!ShellExecuteExW(&info)) {
     DWORD e = GetLastError();
@@ -119,7 +129,7 @@ int finish_update(const finish_update_request& r, std::ostream& err) {
     else if (net::to_hex(hasher.finish()) != r.sha256)
       outcome = "failed: the downloaded installer changed before it ran; "
                 "nothing was installed";
-    else if (!run_installer(r.installer, code, why))
+    else if (!run_installer(r.installer, r.restart, code, why))
       outcome = "failed: " + why;
     else if (code != 0)
       outcome = "failed: the installer ended with code " + std::to_string(code);

@@ -71,6 +71,12 @@ else()
   set(package_suffix "-without-windivert")
 endif()
 
+# A product that takes updates signed with the tests' key (the installer
+# test's) is never mistaken for a release.
+if(DROVER_TRUSTS_TESTS_KEY)
+  string(APPEND package_suffix "-tests-update-key")
+endif()
+
 set(CPACK_GENERATOR NSIS64)
 # The NSIS snippets below go to the script as written (quotes, backslashes).
 set(CPACK_VERBATIM_VARIABLES ON)

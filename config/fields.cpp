@@ -73,12 +73,18 @@ field<S> span(std::string_view name, duration S::*m, duration min,
       [](const duration& d) { return toml_string(format_duration(d)); });
 }
 
+// `problem`, when given, says what is wrong with a string read (empty: ok).
 template<class S>
-field<S> text(std::string_view name, std::string S::*m) {
+field<S> text(std::string_view name, std::string S::*m,
+              std::string (*problem)(const std::string&) = nullptr) {
   return make<S, std::string>(
       name, m,
-      [](reader& r, const toml::node& n, const std::string& k,
-         std::string& out) { r.string(n, k, out); },
+      [problem](reader& r, const toml::node& n, const std::string& k,
+                std::string& out) {
+        r.string(n, k, out);
+        if (auto why = problem ? problem(out) : ""; !why.empty())
+          r.error(k, &n.source(), "`" + k + "` " + why);
+      },
       [](const std::string& v) { return toml_string(v); });
 }
 
@@ -485,7 +491,7 @@ const section_schema<update_settings>& update_schema() {
       "",
       {
           boolean("check_on_startup", &S::check_on_startup),
-          text("forgejo_repo", &S::forgejo_repo),
+          text("forgejo_repo", &S::forgejo_repo, forgejo_repo_problem),
       },
       {}};
   return s;

@@ -196,6 +196,32 @@ bool ui_settings::operator==(const ui_settings& o) const {
   return ui_schema().same(*this, o);
 }
 
+std::string forgejo_repo_problem(const std::string& repo) {
+  std::string_view t = repo;
+  for (std::string_view scheme : {"https://", "http://"})
+    if (t.substr(0, scheme.size()) == scheme)
+      t.remove_prefix(scheme.size());
+  while (!t.empty() && t.back() == '/')
+    t.remove_suffix(1);
+  // host[:port], then at least owner and repository.
+  size_t parts = 0;
+  bool ok = !t.empty();
+  for (size_t at = 0; ok && at <= t.size(); ++parts) {
+    size_t end = std::min(t.find('/', at), t.size());
+    std::string_view part = t.substr(at, end - at);
+    ok = !part.empty() && part != "." && part != "..";
+    for (char c : part)
+      ok = ok
+           && (std::isalnum(static_cast<unsigned char>(c)) || c == '-'
+               || c == '.' || c == '_' || (parts == 0 && c == ':'));
+    at = end + 1;
+  }
+  if (ok && parts >= 3)
+    return {};
+  return "must be host/owner/repository of a Forgejo server, such as "
+         "\"codeberg.org/owner/drover\"";
+}
+
 bool update_settings::operator==(const update_settings& o) const {
   return update_schema().same(*this, o);
 }

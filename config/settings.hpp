@@ -133,10 +133,17 @@ struct ui_settings {
 
 struct update_settings {
   bool check_on_startup = true;
+  // host[:port][/path]/owner/repository, optionally after "http://" or
+  // "https://" (docs/updates.md).
   std::string forgejo_repo = "git.okcu.io/root/drover-go";
   bool operator==(const update_settings&) const;
   bool operator!=(const update_settings& o) const { return !(*this == o); }
 };
+
+/// What is wrong with an `[update] forgejo_repo` value, in words ("must be
+/// …"); empty when it is host[:port][/path]/owner/repository (the tray's
+/// updater reads it the same way).
+std::string forgejo_repo_problem(const std::string& repo);
 
 /// A host (IPv4 address or name) and a port, as `check` targets are given.
 struct host_port {

@@ -14,12 +14,14 @@
 
 #include <sched.h>
 
-#include <QCoreApplication>
+#include <QApplication>
 #include <QDir>
 #include <QEventLoop>
+#include <QMenu>
 #include <QTemporaryDir>
 #include <QTimer>
 
+#include "app/tray/update_flow.hpp"
 #include "app/tray/updater.hpp"
 #include "net/sha2.hpp"
 #include "tests/support/netns.hpp"
@@ -33,11 +35,14 @@ namespace {
 
 const std::string source = DROVER_SOURCE_DIR;
 
-QCoreApplication& app() {
+QApplication& app() {
   static int argc = 1;
   static char name[] = "updater_test";
   static char* argv[] = {name, nullptr};
-  static auto* a = new QCoreApplication{argc, argv};
+  // The menu's widgets without a display.
+  static bool offscreen = qputenv("QT_QPA_PLATFORM", "offscreen");
+  static auto* a = new QApplication{argc, argv};
+  (void)offscreen;
   return *a;
 }
 
@@ -259,3 +264,56 @@ TEST_F(updates, a_changed_file_or_a_foreign_signature_is_refused) {
         << scenario << ": nothing is left where the download went";
   }
 }
+
+#ifndef _WIN32
+// The tray's side on Linux: the menu's item checks when asked; a newer
+// release turns it into "Drover 99.1.0 is available…" and the message
+// names the .deb and the release's page; the same version is said only
+// when the user asked.
+TEST_F(updates, linux_offers_the_deb_on_the_release_page) {
+  QMenu menu;
+  auto* about = menu.addAction("About Drover");
+  std::vector<std::pair<QString, QSystemTrayIcon::MessageIcon>> told;
+  bool quit = false;
+  update_flow flow{
+      menu, about,
+      update_hooks{[&](const QString& text, QSystemTrayIcon::MessageIcon icon) {
+                     told.emplace_back(text, icon);
+                   },
+                   [] { return false; },
+                   [&] {
+                     quit = true;
+                   }},
+      "0.1.0", "/usr/bin/drover"};
+  ASSERT_EQ(menu.actions().indexOf(flow.action()), 0) << "above About";
+  EXPECT_EQ(flow.action()->text(), "Check for updates…");
+  auto wait_told = [&](size_t n) {
+    QEventLoop loop;
+    QTimer poll;
+    QObject::connect(&poll, &QTimer::timeout, [&] {
+      if (told.size() >= n)
+        loop.quit();
+    });
+    poll.start(10);
+    QTimer::singleShot(20000, &loop, &QEventLoop::quit);
+    loop.exec();
+    return told.size() >= n;
+  };
+  flow.configure(repo("same"), false);
+  flow.action()->trigger();
+  ASSERT_TRUE(wait_told(1));
+  EXPECT_EQ(told[0].first, "Drover 0.1.0 is the latest version.");
+  flow.configure(repo("newer"), false);
+  flow.action()->trigger();
+  ASSERT_TRUE(wait_told(2));
+  EXPECT_EQ(
+      told[1].first,
+      QStringLiteral("Drover 99.1.0 is available: drover_99.1.0_amd64.deb "
+                     "on http://127.0.0.1:%1/drover/newer/releases/tag/"
+                     "v99.1.0")
+          .arg(port_));
+  EXPECT_EQ(told[1].second, QSystemTrayIcon::Information);
+  EXPECT_EQ(flow.action()->text(), "Drover 99.1.0 is available…");
+  EXPECT_FALSE(quit) << "Linux installs nothing itself";
+}
+#endif

@@ -94,7 +94,7 @@ TEST(config_fields, every_key_on_its_own_makes_the_settings_differ) {
       {"ui.shown_tray_toast", "true"},
       {"ui.theme", "\"light\""},
       {"update.check_on_startup", "false"},
-      {"update.forgejo_repo", "\"x/y\""},
+      {"update.forgejo_repo", "\"example.org/x/y\""},
       {"engine.heartbeat_interval", "\"6s\""},
       {"engine.no_traffic_warn_after", "\"31s\""},
       {"engine.reconnect_backoff_initial", "\"2s\""},

@@ -107,7 +107,7 @@ shown_tray_toast = true
 theme = "auto"
 [update]
 check_on_startup = false
-forgejo_repo = "example/repo"
+forgejo_repo = "example.org/o/repo"
 [engine]
 heartbeat_interval = "10s"
 no_traffic_warn_after = "1m"
@@ -141,7 +141,7 @@ max_flows = 1000
   EXPECT_TRUE(s.ui.shown_tray_toast);
   EXPECT_EQ(s.ui.theme, ui_theme::automatic);
   EXPECT_FALSE(s.update.check_on_startup);
-  EXPECT_EQ(s.update.forgejo_repo, "example/repo");
+  EXPECT_EQ(s.update.forgejo_repo, "example.org/o/repo");
   EXPECT_EQ(s.engine.heartbeat_interval, 10s);
   EXPECT_EQ(s.engine.no_traffic_warn_after, 1min);
   EXPECT_EQ(s.engine.reconnect_backoff_initial, 2s);
@@ -459,4 +459,27 @@ TEST(config_parse, metrics_listen_is_loopback_only) {
         << d.message;
   }
   EXPECT_EQ(single_error("[metrics]\nlisten = 9464\n").key, "metrics.listen");
+}
+
+// `[update] forgejo_repo`: host[:port][/path]/owner/repository, with or
+// without a scheme; anything else is an error at its place, before the
+// tray asks a server that cannot be one.
+TEST(config_parse, forgejo_repo_names_a_repository) {
+  for (auto good : {"git.okcu.io/root/drover-go", "codeberg.org/a/b/",
+                    "https://example.org/forgejo/a/b",
+                    "http://127.0.0.1:3000/drover/newer"})
+    EXPECT_EQ(
+        parse_ok(std::string{"[update]\nforgejo_repo = \""} + good + "\"\n")
+            .update.forgejo_repo,
+        good);
+  for (auto bad : {"", "drover-go", "host/only", "ftp://h/a/b", "h/a b/c",
+                   "h/a/../b", "h//a/b", "h/a/b?x=1"}) {
+    auto d = single_error(std::string{"[update]\nforgejo_repo = \""} + bad
+                          + "\"\n");
+    EXPECT_EQ(d.key, "update.forgejo_repo") << bad;
+    EXPECT_EQ(d.line, 2) << bad;
+    EXPECT_NE(d.message.find("must be host/owner/repository"),
+              std::string::npos)
+        << d.message;
+  }
 }

@@ -9,6 +9,11 @@
 # entry; the silent uninstall stops Drover, removes the files and the
 # sign-in entry. Its own wine prefix, so nothing else's registry is
 # touched.
+# Then an update as the tray hands it over (app/finish_update.hpp): the
+# helper, a copy of the installed drover.exe, refuses an installer whose
+# digest is not the signed one (nothing installed), runs the right one
+# silently into the same folder over the running install, and starts
+# Drover again saying "installed" (kept stopped when it was).
 # usage: installer_test.sh BUILD_DIR WINE_RUN
 set -euo pipefail
 build=$1
@@ -16,7 +21,9 @@ wine_run=$2
 cache="${DROVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drover}"
 export DROVER_WINEPREFIX="$cache/wine-prefix-installer"
 out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+# Whatever happens, nothing of this test stays running in its prefix (the
+# update starts Drover again, no child of this script).
+trap 'WINEPREFIX="$DROVER_WINEPREFIX" timeout 30 /usr/lib/wine/wineserver -k 2>/dev/null || true; rm -rf "$out"' EXIT
 
 fail() { echo "installer test: $*" >&2; exit 1; }
 
@@ -48,6 +55,7 @@ configure() {
     -DCMAKE_TOOLCHAIN_FILE="$(cached CMAKE_TOOLCHAIN_FILE)" \
     -DCAF_ROOT="$(cached CAF_ROOT)" -DDROVER_QT_ROOT="$(cached DROVER_QT_ROOT)" \
     -DDROVER_WERROR=ON -DDROVER_BUILD_TESTS=OFF -DDROVER_BUILD_BENCH=OFF \
+    -DDROVER_UPDATE_KEY_FILE="$(cached CMAKE_HOME_DIRECTORY)/tests/data/update-test-key.pub" \
     -DDROVER_WINDIVERT_ZIP="$zip" "$@"
 }
 if configure -UDROVER_WINDIVERT_ZIP_SHA256 >"$out/pinned.log" 2>&1; then
@@ -71,12 +79,19 @@ fi
 (cd "$product" && cpack -G NSIS64 -B "$out" >"$out/cpack.log" 2>&1) \
   || { cat "$out/cpack.log" >&2; fail "cpack could not build the installer"; }
 setup="$(ls "$out"/Drover-*-win64-setup*.exe)"
+[[ "$setup" == *-tests-update-key.exe ]] \
+  || fail "an installer that takes the tests' updates does not say so: $setup"
 
 # wine-run creates the prefix on first use; the install folder inside it:
 "$wine_run" cmd /c exit 0
 target='C:\drover-installer-test'
 unix_target="$DROVER_WINEPREFIX/drive_c/drover-installer-test"
-rm -rf "$unix_target"
+rm -rf "$unix_target" "$DROVER_WINEPREFIX/drive_c/drover-update-test" "$DROVER_WINEPREFIX/drive_c/Program Files/Drover"
+# A run that failed half-way left its install registered (an installer
+# would first run that uninstaller, which is gone): forgotten.
+uninstall_keys='HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall'
+"$wine_run" reg query "$uninstall_keys" 2>/dev/null | tr -d '\r' | { grep -E '\\Drover( [0-9.]+)?$' || true; } \
+  | while read -r key; do "$wine_run" reg delete "$key" /f >/dev/null 2>&1 || true; done
 
 # A standard user made C:\ProgramData\Drover first (a file here): the
 # installer, elevated, moves it aside and makes the engine's folder itself.
@@ -103,6 +118,65 @@ version="$("$wine_run" "$unix_target/drover.exe" --version 2>/dev/null | tr -d '
 [[ "$version" == "drover "* ]] || fail "the installed drover.exe does not run: '$version'"
 [[ "$version" != *"test build"* ]] || fail "the installed drover.exe has fault hooks: '$version'"
 
+# The update. The installed drover.exe, as the tray leaves it: a copy
+# under another name (the installer ends every drover.exe), run with the
+# installed drover.exe as the program to start again.
+helper_dir="$DROVER_WINEPREFIX/drive_c/drover-update-test"
+helper="$helper_dir/drover-update.exe"
+mkdir -p "$helper_dir"
+cp "$unix_target/drover.exe" "$helper"
+release="$helper_dir/Drover-99.1.0-win64-setup.exe"
+finish() { # finish-update with the given digest; its output in $out/finish.log
+  cp "$setup" "$release"
+  "$wine_run" "$helper" finish-update \
+    --installer 'C:\drover-update-test\Drover-99.1.0-win64-setup.exe' \
+    --sha256 "$1" --to-version 99.1.0 --restart "$target\drover.exe" "${@:2}" \
+    >"$out/finish.log" 2>&1
+}
+# Drover started again, as wine shows its command line (bounded wait: the
+# helper ends as soon as it has started it).
+restarted_with() {
+  local i
+  for i in $(seq 150); do
+    pgrep -af -- "drover.exe --after-update $1" >/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+digest="$(sha256sum "$setup" | cut -d' ' -f1)"
+# The Drover started again asks no real server for updates.
+appdata="$DROVER_WINEPREFIX/drive_c/users/$(id -un)/AppData/Roaming/Drover"
+mkdir -p "$appdata"
+printf '[update]\ncheck_on_startup = false\n' >"$appdata/config.toml"
+rm -f "$menu/Drover.lnk"
+if finish "$(printf '%064d' 0)"; then
+  fail "an installer whose digest is not the signed one was run"
+fi
+refusal="the downloaded installer changed before it ran; nothing was installed"
+grep -q "update failed: $refusal" "$out/finish.log" \
+  || { cat "$out/finish.log" >&2; fail "the refusal was not said"; }
+[ ! -e "$menu/Drover.lnk" ] || fail "the refused installer ran"
+[ ! -e "$release" ] || fail "the refused installer was left behind"
+restarted_with "failed: $refusal" \
+  || fail "Drover was not started again with the refusal: $(pgrep -af drover.exe)"
+# The right one, over the install whose Drover now runs again, and whose
+# drover.exe is older than the installer's: replaced, in the same folder
+# (not the installer's default), and Drover started again, stopped as it was.
+touch -d 2001-01-01 "$unix_target/drover.exe" # NSIS keeps its files' own times
+finish "$digest" --stopped || { cat "$out/finish.log" >&2; fail "the update failed"; }
+grep -q "update installed 99.1.0" "$out/finish.log" || fail "the helper did not say it installed"
+[ "$(stat -c %Y "$unix_target/drover.exe")" -gt "$(date -d 2001-01-02 +%s)" ] \
+  || fail "drover.exe was not replaced by the update"
+[ -f "$menu/Drover.lnk" ] || fail "the update's installer did not run (no Start menu entry)"
+[ ! -e "$DROVER_WINEPREFIX/drive_c/Program Files/Drover/drover.exe" ] \
+  || fail "the update went to the default folder, not the user's"
+[ ! -e "$release" ] || fail "the installer was left behind after the update"
+restarted_with "installed 99.1.0 --start-stopped" \
+  || fail "Drover was not started again as it was: $(pgrep -af drover.exe)"
+pgrep -af -- "drover.exe --after-update failed" >/dev/null \
+  && fail "the Drover started after the refusal still runs after the update"
+rm -rf "$helper_dir"
+
 # As Drover's own setting (or the installer's last page) would have left it.
 "$wine_run" reg add 'HKCU\Software\Microsoft\Windows\CurrentVersion\Run' \
   /v Drover /d "\"$target\\drover.exe\"" /f >/dev/null
@@ -116,4 +190,4 @@ if "$wine_run" reg query 'HKCU\Software\Microsoft\Windows\CurrentVersion\Run' \
      /v Drover >/dev/null 2>&1; then
   fail "the sign-in entry is still there"
 fi
-echo "installer ok: $(basename "$setup") installs, runs ($version) and uninstalls"
+echo "installer ok: $(basename "$setup") installs, runs ($version), updates itself and uninstalls"

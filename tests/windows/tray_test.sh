@@ -7,11 +7,19 @@
 # DROVER_SCREENSHOTS=folder keeps pictures of the window and the menu
 # (docs/images/windows-*.png).
 # Run through scripts/with-xvfb.
-# usage: tray_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN
+# Then an update, as a user makes it: the tray (stopped) offers the newer
+# release a stand-in Forgejo has (tests/support/fake_forgejo.py; its
+# "installer" a program that records how it was run), downloads and checks
+# it through WinHTTP when "Install Drover 99.1.0…" is chosen, quits, and
+# its helper runs the installer silently into drover.exe's folder and
+# starts the tray again, which keeps the engine stopped; its Quit ends all.
+# usage: tray_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN ARGUMENT_RECORDER_EXE
 set -euo pipefail
 exe=$1
 dll=$2
 wine_run=$3
+recorder=$4
+source_dir="$(cd "$(dirname "$0")/../.." && pwd)"
 [ -n "${DISPLAY:-}" ] || { echo "tray test: no DISPLAY (run it through with-xvfb)" >&2; exit 1; }
 export DROVER_CONTROL_PIPE="drover-tray-test-$$"
 export WINEDEBUG=-all
@@ -26,6 +34,7 @@ pids=()
 # engine the tray started is no child of this script).
 cleanup() {
   lab_cleanup
+  rm -f "${forgejo_out:-}"
   WINEPREFIX="$DROVER_WINEPREFIX" timeout 30 /usr/lib/wine/wineserver -k 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -36,8 +45,25 @@ fail() {
   done
   exit 1
 }
+# The stand-in release server, on loopback, serving the recorder as the
+# newer release's installer, signed with the tests' key (which a test
+# build trusts).
+forgejo_out="$(mktemp)"
+python3 "$source_dir/tests/support/fake_forgejo.py" \
+  --key "$source_dir/tests/data/update-test-key.pem" --running 0.1.0 \
+  --newer 99.1.0 --installer "$recorder" >"$forgejo_out" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do grep -q '^listening ' "$forgejo_out" && break; sleep 0.1; done
+forgejo_port="$(sed -n 's/^listening //p' "$forgejo_out")"
+[ -n "$forgejo_port" ] || { cat "$forgejo_out" >&2; echo "tray test: the stand-in Forgejo did not start" >&2; exit 1; }
 lab_setup "$exe" "$dll" "[ui]
-shown_tray_toast = true"
+shown_tray_toast = true
+[update]
+check_on_startup = true
+forgejo_repo = \"http://127.0.0.1:$forgejo_port/drover/newer\""
+# Where the stand-in installer writes how it was run (the helper's
+# environment is the tray's).
+export DROVER_RECORD="Z:$dir/installer-runs.txt"
 
 trayer --edge top --align right --widthtype request --height 32 \
   --SetDockType true --transparent false --tint 0x404040 >/dev/null 2>&1 &
@@ -190,11 +216,44 @@ wait_icon grey 100 || fail "the icon did not turn grey after Stop (it shows $(ic
 status="$(lab_run status || true)"
 grep -q "State: *Idle" <<<"$status" || fail "the engine is not Idle after the menu's Stop: $status"
 
+# The update: the check at start found 99.1.0; the menu's item for it (the
+# one above About) downloads, checks and hands over; the tray quits.
+wait_tray_says "update: Drover 99.1.0 is available" \
+  || fail "the tray did not offer the stand-in's newer release"
+open_menu || fail "no tray menu for the update"
+click_menu_at 75
+wait_tray_says "update: Installing Drover 99.1.0" \
+  || fail "the update was not downloaded and checked: $(grep 'update:' "$dir/tray.out")"
+lab_wait_exit "$tray" 30 || fail "the tray did not quit for the update (exit $?)"
+# The helper ran the "installer" silently into drover.exe's folder...
+for _ in $(seq 300); do grep -q ' /S /D=' "$dir/installer-runs.txt" 2>/dev/null && break; sleep 0.1; done
+grep -q "Drover-99.1.0-win64-setup.exe\"\? /S /D=Z:${dir//\//\\\\}\$" "$dir/installer-runs.txt" \
+  || fail "the installer was not run silently into drover.exe's folder: $(cat "$dir/installer-runs.txt" 2>/dev/null)"
+# ...and started the tray again, saying so; it keeps the engine stopped.
+for _ in $(seq 300); do
+  pgrep -af -- 'drover.exe --after-update installed 99.1.0 --start-stopped' >/dev/null && break
+  sleep 0.1
+done
+pgrep -af -- 'drover.exe --after-update installed 99.1.0 --start-stopped' >/dev/null \
+  || fail "Drover was not started again after the update: $(pgrep -af drover)"
+status=""
+for _ in $(seq 60); do
+  status="$(lab_run status 2>/dev/null || true)"
+  grep -q "State: *Idle" <<<"$status" && break
+  sleep 0.5
+done
+grep -q "State: *Idle" <<<"$status" || fail "the engine after the update is not stopped as it was: $status"
+wait_icon grey 300 || fail "the tray after the update shows $(icon_colour), not grey"
+
 # Quit, the menu's last item, ends the tray and the engine it started.
 open_menu || fail "no tray menu for Quit"
-click_menu_at 93
-lab_wait_exit "$tray" 20 || fail "the tray did not end cleanly after Quit (exit $?; 124: still running)"
+click_menu_at 95
+# wine's processes show Windows paths ("Z:\...\drover.exe"); this
+# script's own command line names drover.exe too.
+drover_processes() { pgrep -af '^[A-Za-z]:\\.*drover\.exe'; }
+for _ in $(seq 100); do drover_processes >/dev/null || break; sleep 0.2; done
+drover_processes && fail "the tray did not end cleanly after Quit"
 if lab_run status >/dev/null; then
   fail "the engine the tray started still runs after Quit"
 fi
-echo "tray ok: drover.exe's icon turned green in the tray and grey after the menu's Stop, a second launch raised the first, Quit ended the tray and its engine"
+echo "tray ok: drover.exe's icon turned green in the tray and grey after the menu's Stop, a second launch raised the first, an update was offered, checked, installed and Drover started again stopped, Quit ended the tray and its engine"
