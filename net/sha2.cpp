@@ -66,6 +66,28 @@ void store_be(uint64_t v, uint8_t* p, size_t bytes) {
     p[i] = static_cast<uint8_t>(v >> (8 * (bytes - 1 - i)));
 }
 
+// The compression SHA-256 and SHA-512 share (FIPS 180-4 §6.2.2, §6.4.2):
+// the message schedule from its first 16 words, then the rounds, each word
+// size with its own Σ0, Σ1, σ0, σ1 and constants.
+template<class W, size_t Rounds, class Sum0, class Sum1, class Sigma0,
+         class Sigma1, class K>
+void compress(std::array<W, 8>& h, W (&w)[Rounds], Sum0 sum0, Sum1 sum1,
+              Sigma0 sigma0, Sigma1 sigma1, K k) {
+  for (size_t t = 16; t < Rounds; ++t)
+    w[t] = sigma1(w[t - 2]) + w[t - 7] + sigma0(w[t - 15]) + w[t - 16];
+  std::array<W, 8> v = h; // a, b, c, d, e, f, g, h
+  for (size_t t = 0; t < Rounds; ++t) {
+    W t1 = v[7] + sum1(v[4]) + ((v[4] & v[5]) ^ (~v[4] & v[6])) + k(t) + w[t];
+    W t2 = sum0(v[0]) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+    for (size_t i = 7; i > 0; --i)
+      v[i] = v[i - 1];
+    v[4] += t1; // e = d + T1
+    v[0] = t1 + t2;
+  }
+  for (size_t i = 0; i < 8; ++i)
+    h[i] += v[i];
+}
+
 // Appends data to a block buffer, running `block` on each full one.
 template<size_t N, class Block>
 void absorb(std::array<uint8_t, N>& buffer, size_t& buffered, const uint8_t* p,
@@ -98,40 +120,13 @@ void sha256_hasher::block(const uint8_t* p) {
   uint32_t w[64];
   for (int t = 0; t < 16; ++t)
     w[t] = load_be32(p + 4 * t);
-  for (int t = 16; t < 64; ++t) {
-    uint32_t s0
-        = rotr32(w[t - 15], 7) ^ rotr32(w[t - 15], 18) ^ (w[t - 15] >> 3);
-    uint32_t s1
-        = rotr32(w[t - 2], 17) ^ rotr32(w[t - 2], 19) ^ (w[t - 2] >> 10);
-    w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-  }
-  uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5],
-           g = h_[6], h = h_[7];
-  for (int t = 0; t < 64; ++t) {
-    uint32_t s1 = rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25);
-    uint32_t ch = (e & f) ^ (~e & g);
-    uint32_t t1
-        = h + s1 + ch + static_cast<uint32_t>(round_constants[t] >> 32) + w[t];
-    uint32_t s0 = rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22);
-    uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-    uint32_t t2 = s0 + maj;
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h_[0] += a;
-  h_[1] += b;
-  h_[2] += c;
-  h_[3] += d;
-  h_[4] += e;
-  h_[5] += f;
-  h_[6] += g;
-  h_[7] += h;
+  compress(
+      h_, w,
+      [](uint32_t x) { return rotr32(x, 2) ^ rotr32(x, 13) ^ rotr32(x, 22); },
+      [](uint32_t x) { return rotr32(x, 6) ^ rotr32(x, 11) ^ rotr32(x, 25); },
+      [](uint32_t x) { return rotr32(x, 7) ^ rotr32(x, 18) ^ (x >> 3); },
+      [](uint32_t x) { return rotr32(x, 17) ^ rotr32(x, 19) ^ (x >> 10); },
+      [](size_t t) { return static_cast<uint32_t>(round_constants[t] >> 32); });
 }
 
 void sha256_hasher::add(const void* data, size_t size) {
@@ -161,38 +156,13 @@ void sha512_hasher::block(const uint8_t* p) {
   uint64_t w[80];
   for (int t = 0; t < 16; ++t)
     w[t] = load_be64(p + 8 * t);
-  for (int t = 16; t < 80; ++t) {
-    uint64_t s0
-        = rotr64(w[t - 15], 1) ^ rotr64(w[t - 15], 8) ^ (w[t - 15] >> 7);
-    uint64_t s1 = rotr64(w[t - 2], 19) ^ rotr64(w[t - 2], 61) ^ (w[t - 2] >> 6);
-    w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-  }
-  uint64_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5],
-           g = h_[6], h = h_[7];
-  for (int t = 0; t < 80; ++t) {
-    uint64_t s1 = rotr64(e, 14) ^ rotr64(e, 18) ^ rotr64(e, 41);
-    uint64_t ch = (e & f) ^ (~e & g);
-    uint64_t t1 = h + s1 + ch + round_constants[t] + w[t];
-    uint64_t s0 = rotr64(a, 28) ^ rotr64(a, 34) ^ rotr64(a, 39);
-    uint64_t maj = (a & b) ^ (a & c) ^ (b & c);
-    uint64_t t2 = s0 + maj;
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h_[0] += a;
-  h_[1] += b;
-  h_[2] += c;
-  h_[3] += d;
-  h_[4] += e;
-  h_[5] += f;
-  h_[6] += g;
-  h_[7] += h;
+  compress(
+      h_, w,
+      [](uint64_t x) { return rotr64(x, 28) ^ rotr64(x, 34) ^ rotr64(x, 39); },
+      [](uint64_t x) { return rotr64(x, 14) ^ rotr64(x, 18) ^ rotr64(x, 41); },
+      [](uint64_t x) { return rotr64(x, 1) ^ rotr64(x, 8) ^ (x >> 7); },
+      [](uint64_t x) { return rotr64(x, 19) ^ rotr64(x, 61) ^ (x >> 6); },
+      [](size_t t) { return round_constants[t]; });
 }
 
 void sha512_hasher::add(const void* data, size_t size) {

@@ -51,8 +51,6 @@ update_flow::update_flow(QMenu& menu, QAction* before, update_hooks hooks,
   });
   connect(&updater_, &updater::failed, this, [this](const QString& why) {
     reset_action();
-    if (offer_)
-      action_->setText(tr("Install Drover %1…").arg(version_text(*offer_)));
     // A startup check that cannot reach the server stays quiet but for
     // the log: offline is normal.
     hooks_.tell(why,
@@ -63,8 +61,15 @@ update_flow::update_flow(QMenu& menu, QAction* before, update_hooks hooks,
 
 void update_flow::reset_action() {
   action_->setEnabled(true);
-  if (!offer_)
+  if (!offer_) {
     action_->setText(tr("Check for updates…"));
+    return;
+  }
+#ifdef Q_OS_WIN
+  action_->setText(tr("Install Drover %1…").arg(version_text(*offer_)));
+#else
+  action_->setText(tr("Drover %1 is available…").arg(version_text(*offer_)));
+#endif
 }
 
 void update_flow::configure(const QString& forgejo_repo,
@@ -98,15 +103,13 @@ void update_flow::check(bool asked) {
 
 void update_flow::offer(const update_offer& o) {
   offer_ = o;
-  action_->setEnabled(true);
+  reset_action();
 #ifdef Q_OS_WIN
-  action_->setText(tr("Install Drover %1…").arg(version_text(o)));
   hooks_.tell(tr("Drover %1 is available: choose \"Install Drover %1…\" in "
                  "the menu.")
                   .arg(version_text(o)),
               QSystemTrayIcon::Information);
 #else
-  action_->setText(tr("Drover %1 is available…").arg(version_text(o)));
   hooks_.tell(tr("Drover %1 is available: %2 on %3")
                   .arg(version_text(o), o.asset_name, o.page.toString()),
               QSystemTrayIcon::Information);
@@ -156,7 +159,6 @@ void update_flow::hand_over(const QString& installer, const update_offer& o) {
       || !QProcess::startDetached(helper, args)) {
     QFile::remove(installer);
     reset_action();
-    action_->setText(tr("Install Drover %1…").arg(version_text(o)));
     hooks_.tell(tr("The update to %1 could not start its installer (%2): "
                    "download it from %3")
                     .arg(version_text(o), helper, o.page.toString()),

@@ -7,6 +7,7 @@
 
 #include <QApplication>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDir>
 #include <QEventLoop>
 #include <QFile>
@@ -378,6 +379,60 @@ TEST(tray_window, the_badge_says_the_state_in_the_icons_colour) {
   run_check->click();
   EXPECT_EQ(tabs->currentWidget(), w.check());
   EXPECT_EQ(asked.count(), 1) << "Run check starts the check";
+}
+
+// Display scaling: Windows at 150 % (Qt 5 rounds the factor down and lets
+// the fonts grow with the DPI, app/tray/tray_app.cpp) gives text half as
+// large again. Every tab at 100 % and 150 %, shown at the window's own
+// size: no label, button or field squeezed below the height its text
+// needs, and no two neighbours overlapping.
+TEST(tray_window, every_tab_keeps_its_rows_apart_at_100_and_150_percent) {
+  app();
+  const QFont normal = QApplication::font();
+  for (double scale : {1.0, 1.5}) {
+    QFont grown = normal;
+    grown.setPointSizeF(normal.pointSizeF() * scale);
+    QApplication::setFont(grown);
+    main_window w{"drover"};
+    w.settings()->load(valid_config(), "/tmp/drover.toml");
+    engine_event e;
+    e.state = engine_state::failed;
+    e.reason = "the proxy refused the login"; // the remedies show too
+    w.show_state(e, stats_snapshot{}, std::chrono::seconds{5}, rates{});
+    w.show();
+    auto* tabs = w.findChild<QTabWidget*>("tabs");
+    ASSERT_NE(tabs, nullptr);
+    for (int i = 0; i < tabs->count(); ++i) {
+      tabs->setCurrentIndex(i);
+      QApplication::processEvents();
+      auto where = tabs->tabText(i).toStdString() + " at "
+                   + std::to_string(static_cast<int>(scale * 100)) + " %";
+      std::vector<QWidget*> shown;
+      for (auto* c : tabs->currentWidget()->findChildren<QWidget*>()) {
+        bool text
+            = qobject_cast<QLabel*>(c) || qobject_cast<QAbstractButton*>(c)
+              || qobject_cast<QLineEdit*>(c) || qobject_cast<QComboBox*>(c);
+        // Qt's own parts (a spin box's line edit) are sized by their
+        // widget, which is checked itself.
+        if (text && c->isVisible() && !c->objectName().startsWith("qt_")
+            && !c->parentWidget()->inherits("QAbstractScrollArea"))
+          shown.push_back(c);
+      }
+      for (auto* c : shown) {
+        EXPECT_GE(c->height(), c->minimumSizeHint().height())
+            << where << ": " << c->metaObject()->className() << " \""
+            << c->objectName().toStdString() << "\" is squeezed";
+        for (auto* other : shown) {
+          if (other < c && other->parentWidget() == c->parentWidget()) {
+            EXPECT_FALSE(c->geometry().intersects(other->geometry()))
+                << where << ": " << c->objectName().toStdString() << " and "
+                << other->objectName().toStdString() << " overlap";
+          }
+        }
+      }
+    }
+  }
+  QApplication::setFont(normal);
 }
 
 // The live chart: one sample a second for five minutes, the reconnects

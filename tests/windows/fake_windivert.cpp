@@ -2,13 +2,19 @@
 // (the driver cannot run there). It exports the documented functions with
 // the documented ABI (actors/platform/windivert_abi.hpp), over a scripted
 // packet source and sink:
-//   DroverFakeDeliver   queues packets (and their addresses) for the newest
-//                       handle of a layer, as the driver would divert them
+//   DroverFakeDeliver   diverts packets (and their addresses) as the driver
+//                       would: each to the highest-priority open handle of
+//                       the layer whose filter takes it (the newest among
+//                       equals); FALSE, saying which, when no filter takes
+//                       one (the driver would let it pass)
 //   DroverFakeTakeSent  what SendEx injected, packet by packet
 //   DroverFakeRecvCalls how many receives a layer's handle has started
 //                       (a port that re-armed has dealt with what came)
 //   DroverFakeSendCalls how many SendEx calls succeeded
 //   DroverFakeIsShut    whether a layer's newest handle was shut down
+// WinDivertOpen compiles the filter for its layer with the filter checker
+// (tests/support/windivert_filter: WinDivert 2.2's documented language and
+// limits) and fails with 87, as the driver's DLL does, for what it refuses.
 // and through the environment:
 //   DROVER_FAKE_WINDIVERT_OPEN_ERROR=N   WinDivertOpen fails with error N
 //   DROVER_FAKE_WINDIVERT_VERSION=M.m    the driver version it reports
@@ -25,6 +31,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +41,7 @@
 #include <windows.h>
 
 #include "actors/platform/windivert_abi.hpp"
+#include "tests/support/windivert_filter.hpp"
 
 using namespace drover::platform::windivert;
 
@@ -46,6 +54,7 @@ struct fake_handle {
   int16_t priority = 0;
   uint64_t flags = 0;
   std::string filter;
+  std::optional<drover::test::windivert_filter::filter> compiled;
   uint64_t params[3] = {4096, 2000, 4u << 20};
   // The receive in progress: where its addresses go.
   address* addrs = nullptr;
@@ -103,6 +112,56 @@ uint32_t packet_length(const uint8_t* p) {
                           : uint32_t{p[2]} << 8 | p[3];
 }
 
+// The handle the driver gives a packet (or a socket event): the highest
+// priority among the layer's open handles whose filter takes it; among
+// equal priorities (an undefined order for the driver) the newest.
+fake_handle* diverted_to(layer l, std::string_view packet, const address& a) {
+  namespace wf = drover::test::windivert_filter;
+  fake_handle* best = nullptr;
+  for (auto* h : handles) {
+    if (h->l != l || h->shut || !h->compiled)
+      continue;
+    bool takes;
+    if (l == layer_network || l == layer_network_forward) {
+      wf::packet_context c;
+      c.packet = packet;
+      c.outbound = a.outbound;
+      c.loopback = a.loopback;
+      c.impostor = a.impostor;
+      c.if_idx = a.network.if_idx;
+      c.sub_if_idx = a.network.sub_if_idx;
+      takes = h->compiled->matches(c);
+    } else {
+      wf::socket_context c;
+      c.event = static_cast<uint8_t>(a.event);
+      c.process_id = a.flow.process_id;
+      c.endpoint_id = a.flow.endpoint_id;
+      c.parent_endpoint_id = a.flow.parent_endpoint_id;
+      c.outbound = a.outbound;
+      c.loopback = a.loopback;
+      c.ipv6 = a.ipv6;
+      c.protocol = a.flow.protocol;
+      // Host-order words, most significant first (windivert.h).
+      auto bytes_of = [](const uint32_t(&w)[4]) {
+        std::array<uint8_t, 16> out{};
+        for (int i = 0; i < 4; ++i)
+          for (int b = 0; b < 4; ++b)
+            out[static_cast<size_t>(4 * i + b)]
+                = static_cast<uint8_t>(w[3 - i] >> (24 - 8 * b));
+        return out;
+      };
+      c.local_addr = bytes_of(a.flow.local_addr);
+      c.remote_addr = bytes_of(a.flow.remote_addr);
+      c.local_port = a.flow.local_port;
+      c.remote_port = a.flow.remote_port;
+      takes = h->compiled->matches(c);
+    }
+    if (takes && (best == nullptr || h->priority >= best->priority))
+      best = h;
+  }
+  return best;
+}
+
 } // namespace
 
 extern "C" {
@@ -118,7 +177,20 @@ __declspec(dllexport) HANDLE WinDivertOpen(const char* filter, layer l,
     SetLastError(ERROR_INVALID_PARAMETER);
     return INVALID_HANDLE_VALUE;
   }
+  // The layers are numbered alike (windivert.h's WINDIVERT_LAYER).
+  namespace wf = drover::test::windivert_filter;
+  std::string why;
+  size_t at = 0;
+  auto compiled
+      = wf::filter::compile(filter, static_cast<wf::layer>(l), why, at);
+  if (!compiled) {
+    std::fprintf(stderr, "fake WinDivert: filter refused (%s at %zu): %s\n",
+                 why.c_str(), at, filter);
+    SetLastError(ERROR_INVALID_PARAMETER);
+    return INVALID_HANDLE_VALUE;
+  }
   auto* f = new fake_handle;
+  f->compiled = std::move(compiled);
   f->l = l;
   f->priority = priority;
   f->flags = flags;
@@ -280,24 +352,63 @@ __declspec(dllexport) long DroverFakeSendCalls() {
 }
 
 // Diverts `count` packets (back to back in `packets`; none for the SOCKET
-// layer) with their addresses to the newest open handle of layer `l`.
+// layer) with their addresses: each to the handle the driver would give
+// it. Packets for the same handle in a row go as one batch.
 __declspec(dllexport) BOOL
     DroverFakeDeliver(layer l, const void* packets, UINT size,
                       const address* addrs, UINT count) {
   std::lock_guard<std::mutex> guard{mutex};
-  auto* f = newest(l);
-  if (f == nullptr)
-    return FALSE;
-  std::vector<address> a(addrs, addrs + count);
-  if (f->addrs != nullptr)
-    fill(*f, a);
-  else
-    f->queued.push_back(std::move(a));
-  char marker = 0;
   bool socket_layer = l != layer_network && l != layer_network_forward;
-  DWORD written = 0;
-  return WriteFile(f->client, socket_layer ? &marker : packets,
-                   socket_layer ? 1 : size, &written, nullptr);
+  auto* bytes = static_cast<const uint8_t*>(packets);
+  size_t offset = 0;
+  fake_handle* batch_to = nullptr;
+  std::vector<address> batch_addrs;
+  std::string batch_bytes;
+  auto flush = [&]() -> bool {
+    if (batch_to == nullptr)
+      return true;
+    if (batch_to->addrs != nullptr)
+      fill(*batch_to, batch_addrs);
+    else
+      batch_to->queued.push_back(batch_addrs);
+    char marker = 0;
+    DWORD written = 0;
+    bool ok = WriteFile(
+        batch_to->client, socket_layer ? &marker : batch_bytes.data(),
+        socket_layer ? 1 : static_cast<DWORD>(batch_bytes.size()), &written,
+        nullptr);
+    batch_to = nullptr;
+    batch_addrs.clear();
+    batch_bytes.clear();
+    return ok;
+  };
+  for (UINT i = 0; i < count; ++i) {
+    std::string_view packet;
+    if (!socket_layer) {
+      if (offset + 20 > size)
+        return FALSE;
+      auto length = packet_length(bytes + offset);
+      if (length == 0 || offset + length > size)
+        return FALSE;
+      packet = {reinterpret_cast<const char*>(bytes + offset), length};
+      offset += length;
+    }
+    auto* to = diverted_to(l, packet, addrs[i]);
+    if (to == nullptr) {
+      std::fprintf(stderr,
+                   "fake WinDivert: no open handle's filter takes packet %u "
+                   "of %u (layer %d): the driver would let it pass\n",
+                   i + 1, count, static_cast<int>(l));
+      flush();
+      return FALSE;
+    }
+    if (to != batch_to && !flush())
+      return FALSE;
+    batch_to = to;
+    batch_addrs.push_back(addrs[i]);
+    batch_bytes.append(packet);
+  }
+  return flush();
 }
 
 // The oldest packet SendEx sent that the test has not taken: its length

@@ -201,6 +201,12 @@ if [ -n "$shots" ]; then
   mkdir -p "$shots"
   sleep 1 # the raised window's first paint: a picture, not a check
   import -window root -crop "$window_area" +repage "$shots/windows-window.png"
+  # The Apps tab (the second; clicks reach wine's windows, keys do not),
+  # then back to Status.
+  xdotool mousemove --window "$window" 92 22 click 1
+  sleep 1
+  import -window root -crop "$window_area" +repage "$shots/windows-apps.png"
+  xdotool mousemove --window "$window" 37 22 click 1
 fi
 # A click on the icon hides the shown window (a single click toggles it).
 click_icon 1 || fail "the tray area is gone"

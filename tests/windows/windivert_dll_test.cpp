@@ -79,6 +79,26 @@ TEST(windivert_dll, open_errors_reach_the_user_as_what_to_do) {
   script("DROVER_FAKE_WINDIVERT_OPEN_ERROR", nullptr);
 }
 
+// The double refuses what the driver's compiler refuses (a field outside
+// its layer), with the driver's error 87, and what it says to the user.
+TEST(windivert_dll, a_filter_the_driver_refuses_fails_with_87) {
+  std::string error;
+  auto d = dll::load(here(), error);
+  ASSERT_TRUE(d) << error;
+  uint32_t code = 0;
+  EXPECT_EQ(
+      open_checked(*d, "processId == 4", layer_network, 0, 0, code, error),
+      nullptr);
+  EXPECT_EQ(code, 87u);
+  EXPECT_EQ(open_handles(), 0);
+  EXPECT_NE(explain_open_error(code).text.find("a bug in Drover"),
+            std::string::npos);
+  auto h = open_checked(*d, "processId == 4", layer_socket, 0, 0, code, error);
+  EXPECT_NE(h, nullptr) << "the SOCKET layer has processId";
+  if (h != nullptr)
+    d->close(h);
+}
+
 TEST(windivert_dll, another_tools_old_driver_is_refused_and_closed) {
   std::string error;
   auto d = dll::load(here(), error);
