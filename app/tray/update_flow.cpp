@@ -40,8 +40,12 @@ update_flow::update_flow(QMenu& menu, QAction* before, update_hooks hooks,
   menu.insertAction(before, action_);
   connect(action_, &QAction::triggered, this, &update_flow::act);
   reset_action();
-  // What an earlier update left: the helper's copy and any download.
+#ifdef Q_OS_WIN
+  // What an earlier update left: the helper's copy and any download (in
+  // this user's own %TEMP%; Linux downloads nothing, and a shared /tmp is
+  // no place to remove a folder by name).
   QDir{update_folder()}.removeRecursively();
+#endif
   connect(&updater_, &updater::newer, this, &update_flow::offer);
   connect(&updater_, &updater::up_to_date, this, [this](const QString& v) {
     reset_action();
@@ -132,15 +136,11 @@ void update_flow::act() {
 }
 
 void update_flow::hand_over(const QString& installer, const update_offer& o) {
-  // The helper is a copy of this program under another name: the
-  // installer ends every drover.exe, the helper must outlive that.
-  QString helper = QDir{update_folder()}.filePath(
-#ifdef Q_OS_WIN
-      QStringLiteral("drover-update.exe")
-#else
-      QStringLiteral("drover-update")
-#endif
-  );
+  // (Windows only: only its downloads get here.) The helper is a copy of
+  // this program under another name: the installer ends every drover.exe,
+  // the helper must outlive that.
+  QString helper
+      = QDir{update_folder()}.filePath(QStringLiteral("drover-update.exe"));
   QFile::remove(helper);
   QStringList args{"finish-update",
                    "--installer",

@@ -70,7 +70,8 @@ private:
   std::optional<update_offer> offer_;
 };
 
-/// The folder updates are downloaded to (the user's temporary folder).
+/// The folder updates are downloaded to on Windows (in the user's own
+/// %TEMP%).
 QString update_folder();
 
 } // namespace drover::tray

@@ -76,6 +76,12 @@ grep -aq "fault injection is not built in" "$product/app/drover.exe" \
 if grep -aq -e "injected fault" -e "the flow-manager throws" "$product/app/drover.exe"; then
   fail "the product's drover.exe has fault commands"
 fi
+# It loads only the WinDivert files it was packed with: their digests are
+# in it (actors/platform/windows/windivert_dll.cpp checks them).
+for f in x64/WinDivert.dll x64/WinDivert64.sys; do
+  grep -aq "$(sha256sum "$stand_in/$f" | cut -d' ' -f1)" "$product/app/drover.exe" \
+    || fail "the product's drover.exe does not know the packed $f's digest"
+done
 (cd "$product" && cpack -G NSIS64 -B "$out" >"$out/cpack.log" 2>&1) \
   || { cat "$out/cpack.log" >&2; fail "cpack could not build the installer"; }
 setup="$(ls "$out"/Drover-*-win64-setup*.exe)"

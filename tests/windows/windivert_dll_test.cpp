@@ -13,6 +13,10 @@
 #include "actors/platform/files.hpp"
 #include "actors/platform/windivert_errors.hpp"
 #include "actors/platform/windows/windivert_dll.hpp"
+#include "net/sha2.hpp"
+
+#include <fstream>
+#include <sstream>
 
 using namespace drover::platform;
 using namespace drover::platform::windivert;
@@ -51,12 +55,63 @@ TEST(windivert_dll, loads_from_the_programs_folder_and_opens) {
   EXPECT_EQ(open_handles(), 0);
 }
 
-TEST(windivert_dll, a_missing_dll_names_the_place) {
+// A build that shipped WinDivert: a missing file is reinstalled. One made
+// without it (this test build): the user is told what to download and
+// where each file goes; reinstalling would not help.
+TEST(windivert_dll, a_missing_dll_names_the_place_and_what_helps) {
   std::string error;
-  auto d = dll::load(here() / "nowhere", error);
+  auto d
+      = dll::load(here() / "nowhere", error,
+                  expected_files{std::string(64, 'a'), std::string(64, 'b')});
   EXPECT_FALSE(d);
   EXPECT_NE(error.find("nowhere"), std::string::npos) << error;
-  EXPECT_NE(error.find("reinstall Drover"), std::string::npos) << error;
+  EXPECT_NE(error.find("is missing: reinstall Drover"), std::string::npos)
+      << error;
+  EXPECT_FALSE(packed_files().shipped()) << "a test build packs no WinDivert";
+  d = dll::load(here() / "nowhere", error);
+  EXPECT_FALSE(d);
+  EXPECT_NE(error.find("built without WinDivert, so reinstalling it does "
+                       "not bring it"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(
+      error.find("x64\\WinDivert64.sys into " + (here() / "nowhere").string()),
+      std::string::npos)
+      << error;
+}
+
+// Shipped files are loaded only when they are the ones packed.
+TEST(windivert_dll, a_replaced_file_is_refused_before_it_is_loaded) {
+  auto folder = here() / "windivert-files-test";
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  std::filesystem::copy_file(here() / "WinDivert.dll",
+                             folder / "WinDivert.dll");
+  std::ofstream{folder / "WinDivert64.sys", std::ios::binary}
+      << "the driver, as packed";
+  auto digest = [](const std::filesystem::path& p) {
+    std::ifstream in{p, std::ios::binary};
+    std::stringstream s;
+    s << in.rdbuf();
+    return drover::net::to_hex(drover::net::sha256(s.str()));
+  };
+  expected_files packed{digest(folder / "WinDivert.dll"),
+                        digest(folder / "WinDivert64.sys")};
+  EXPECT_EQ(files_problem(folder, packed), "");
+  std::ofstream{folder / "WinDivert64.sys", std::ios::binary}
+      << "another tool's driver";
+  auto problem = files_problem(folder, packed);
+  EXPECT_NE(problem.find("WinDivert64.sys is not the WinDivert file Drover "
+                         "was installed with (its SHA-256 is "
+                         + digest(folder / "WinDivert64.sys") + ", expected "
+                         + packed.sys_sha256),
+            std::string::npos)
+      << problem;
+  EXPECT_NE(problem.find("reinstall Drover"), std::string::npos);
+  std::string error;
+  EXPECT_FALSE(dll::load(folder, error, packed));
+  EXPECT_EQ(error, problem);
+  std::filesystem::remove_all(folder);
 }
 
 TEST(windivert_dll, open_errors_reach_the_user_as_what_to_do) {

@@ -6,8 +6,11 @@
 #include <windows.h>
 
 #include <algorithm>
+#include <fstream>
+#include <tuple>
 
 #include "net/bytes.hpp"
+#include "net/sha2.hpp"
 
 namespace drover::platform::windivert {
 
@@ -25,10 +28,67 @@ bool find(HMODULE m, const char* name, Fn& fn, std::string& missing) {
   return true;
 }
 
+// The SHA-256 of a file, or empty when it cannot be read.
+std::string file_sha256(const std::filesystem::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return {};
+  net::sha256_hasher h;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0)
+    h.add(buf, static_cast<size_t>(in.gcount()));
+  return net::to_hex(h.finish());
+}
+
 } // namespace
 
+expected_files packed_files() {
+  return {DROVER_WINDIVERT_DLL_SHA256, DROVER_WINDIVERT_SYS_SHA256};
+}
+
+std::string files_problem(const std::filesystem::path& folder,
+                          const expected_files& expected) {
+  std::error_code ec;
+  auto dll_path = folder / L"WinDivert.dll";
+  auto sys_path = folder / L"WinDivert64.sys";
+  bool have_dll = std::filesystem::is_regular_file(dll_path, ec);
+  bool have_sys = std::filesystem::is_regular_file(sys_path, ec);
+  if (!expected.shipped()) {
+    if (have_dll)
+      return {};
+    return "this Drover was built without WinDivert, so reinstalling it "
+           "does not bring it: download WinDivert-2.2.2-A.zip from "
+           "https://reqrypt.org/windivert.html and copy its "
+           "x64\\WinDivert.dll and x64\\WinDivert64.sys into "
+           + folder.string() + ", then choose Start";
+  }
+  for (auto [path, have, want] :
+       {std::tuple{dll_path, have_dll, expected.dll_sha256},
+        std::tuple{sys_path, have_sys, expected.sys_sha256}}) {
+    if (!have)
+      return path.string()
+             + " is missing: reinstall Drover; your antivirus may have "
+               "removed it";
+    auto got = file_sha256(path);
+    if (got != want)
+      return path.string()
+             + " is not the WinDivert file Drover was "
+               "installed with (its SHA-256 is "
+             + (got.empty() ? std::string{"unreadable"} : got) + ", expected "
+             + want
+             + "): another program may have replaced it; reinstall "
+               "Drover";
+  }
+  return {};
+}
+
 std::shared_ptr<dll> dll::load(const std::filesystem::path& folder,
-                               std::string& error) {
+                               std::string& error,
+                               const expected_files& expected) {
+  if (auto problem = files_problem(folder, expected); !problem.empty()) {
+    error = problem;
+    return nullptr;
+  }
   auto path = folder / L"WinDivert.dll";
   // LOAD_WITH_ALTERED_SEARCH_PATH: its own dependencies come from its
   // folder too.

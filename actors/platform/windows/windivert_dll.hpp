@@ -16,12 +16,34 @@
 
 namespace drover::platform::windivert {
 
+/// The SHA-256s (hexadecimal) that WinDivert.dll and WinDivert64.sys must
+/// have; empty for a build made without WinDivert (the user brings it).
+struct expected_files {
+  std::string dll_sha256;
+  std::string sys_sha256;
+  bool shipped() const { return !dll_sha256.empty(); }
+};
+
+/// What this build packed (cmake/WindivertArchive.cmake).
+expected_files packed_files();
+
+/// Why the WinDivert files in `folder` must not be loaded, in words a user
+/// can act on; empty when they may. Missing files: a build that shipped
+/// them says to reinstall; one without says what to download and where to
+/// put which file (reinstalling would not bring them). Shipped files are
+/// hashed and must be the ones packed: another tool's copy, another
+/// version or a damaged file is refused before it is loaded.
+std::string files_problem(const std::filesystem::path& folder,
+                          const expected_files& expected);
+
 class dll {
 public:
-  /// Loads `folder`\WinDivert.dll; null with `error` (for the user) when it
-  /// is missing or lacks an export.
-  static std::shared_ptr<dll> load(const std::filesystem::path& folder,
-                                   std::string& error);
+  /// Loads `folder`\WinDivert.dll once files_problem() has nothing
+  /// against it; null with `error` (for the user) when it has, or the DLL
+  /// lacks an export.
+  static std::shared_ptr<dll>
+  load(const std::filesystem::path& folder, std::string& error,
+       const expected_files& expected = packed_files());
 
   ~dll();
   dll(const dll&) = delete;
