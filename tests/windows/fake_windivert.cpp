@@ -8,6 +8,9 @@
 //                       equals); FALSE, saying which, when no filter takes
 //                       one (the driver would let it pass)
 //   DroverFakeTakeSent  what SendEx injected, packet by packet
+//   DroverFakeTakePassed what went on undiverted: packets a closed handle
+//                       still held that no lower-priority handle took (the
+//                       driver re-injects a closed handle's queue)
 //   DroverFakeRecvCalls how many receives a layer's handle has started
 //                       (a port that re-armed has dealt with what came)
 //   DroverFakeSendCalls how many SendEx calls succeeded
@@ -60,8 +63,13 @@ struct fake_handle {
   address* addrs = nullptr;
   unsigned* addrs_bytes = nullptr;
   unsigned addrs_capacity = 0; // in addresses
-  // Deliveries that found no receive in progress, in order.
-  std::deque<std::vector<address>> queued;
+  // Deliveries that found no receive in progress, in order (their bytes
+  // are in the pipe too; kept here for re-injection at close).
+  struct batch {
+    std::vector<address> addrs;
+    std::string bytes;
+  };
+  std::deque<batch> queued;
   long recv_calls = 0;
   bool shut = false;
   char scratch[1]; // the SOCKET layer's reads carry no packet bytes
@@ -75,7 +83,8 @@ struct sent_packet {
 std::mutex mutex;
 std::vector<fake_handle*> handles; // open ones, oldest first
 std::deque<sent_packet> sent;
-long send_calls = 0; // successful SendEx calls
+std::deque<sent_packet> passed; // re-injected at a close, diverted no more
+long send_calls = 0;            // successful SendEx calls
 long pipe_serial = 0;
 
 // The process environment (shared by every module, whatever its C runtime).
@@ -115,11 +124,15 @@ uint32_t packet_length(const uint8_t* p) {
 // The handle the driver gives a packet (or a socket event): the highest
 // priority among the layer's open handles whose filter takes it; among
 // equal priorities (an undefined order for the driver) the newest.
-fake_handle* diverted_to(layer l, std::string_view packet, const address& a) {
+// `below`: only handles of a lower priority than this one (a packet a
+// handle re-injects continues only to those).
+fake_handle* diverted_to(layer l, std::string_view packet, const address& a,
+                         const fake_handle* below = nullptr) {
   namespace wf = drover::test::windivert_filter;
   fake_handle* best = nullptr;
   for (auto* h : handles) {
-    if (h->l != l || h->shut || !h->compiled)
+    if (h->l != l || h->shut || !h->compiled || h == below
+        || (below != nullptr && h->priority >= below->priority))
       continue;
     bool takes;
     if (l == layer_network || l == layer_network_forward) {
@@ -160,6 +173,21 @@ fake_handle* diverted_to(layer l, std::string_view packet, const address& a) {
       best = h;
   }
   return best;
+}
+
+// Hands `addrs` (and the packets back to back in `bytes`) to `to`: to its
+// receive in progress, else queued for the next.
+bool hand_to(fake_handle& to, std::vector<address> addrs, std::string bytes) {
+  bool socket_layer = to.l != layer_network && to.l != layer_network_forward;
+  if (to.addrs != nullptr)
+    fill(to, addrs);
+  else
+    to.queued.push_back({std::move(addrs), bytes});
+  char marker = 0;
+  DWORD written = 0;
+  return WriteFile(to.client, socket_layer ? &marker : bytes.data(),
+                   socket_layer ? 1 : static_cast<DWORD>(bytes.size()),
+                   &written, nullptr);
 }
 
 } // namespace
@@ -232,7 +260,8 @@ __declspec(dllexport) BOOL
       SetLastError(ERROR_INVALID_PARAMETER); // 1..255 addresses, as the driver
       return FALSE;
     }
-    if (f->shut) {
+    // Shut down: what was queued is still received, then 232.
+    if (f->shut && f->queued.empty()) {
       SetLastError(ERROR_NO_DATA);
       return FALSE;
     }
@@ -241,7 +270,7 @@ __declspec(dllexport) BOOL
     f->addrs_bytes = addrs_bytes;
     f->addrs_capacity = *addrs_bytes / sizeof(address);
     if (!f->queued.empty()) {
-      fill(*f, f->queued.front());
+      fill(*f, f->queued.front().addrs);
       f->queued.pop_front();
     }
   }
@@ -300,6 +329,29 @@ __declspec(dllexport) BOOL WinDivertClose(HANDLE h) {
   for (auto it = handles.begin(); it != handles.end(); ++it) {
     if ((*it)->server != h)
       continue;
+    // The driver re-injects what the handle still held: each packet goes
+    // on to a lower-priority handle whose filter takes it, or undiverted.
+    auto* f = *it;
+    bool network = f->l == layer_network || f->l == layer_network_forward;
+    for (auto& b : f->queued) {
+      size_t at = 0;
+      for (auto& a : b.addrs) {
+        std::string_view packet;
+        if (network) {
+          auto n = at + 20 <= b.bytes.size() ? packet_length(
+                       reinterpret_cast<const uint8_t*>(b.bytes.data()) + at)
+                                             : 0;
+          if (n == 0 || at + n > b.bytes.size())
+            break;
+          packet = std::string_view{b.bytes}.substr(at, n);
+          at += n;
+        }
+        if (auto* next = diverted_to(f->l, packet, a, f))
+          hand_to(*next, {a}, std::string{packet});
+        else
+          passed.push_back({{packet.begin(), packet.end()}, a});
+      }
+    }
     CloseHandle((*it)->client);
     CloseHandle((*it)->server);
     delete *it;
@@ -367,16 +419,7 @@ __declspec(dllexport) BOOL
   auto flush = [&]() -> bool {
     if (batch_to == nullptr)
       return true;
-    if (batch_to->addrs != nullptr)
-      fill(*batch_to, batch_addrs);
-    else
-      batch_to->queued.push_back(batch_addrs);
-    char marker = 0;
-    DWORD written = 0;
-    bool ok = WriteFile(
-        batch_to->client, socket_layer ? &marker : batch_bytes.data(),
-        socket_layer ? 1 : static_cast<DWORD>(batch_bytes.size()), &written,
-        nullptr);
+    bool ok = hand_to(*batch_to, std::move(batch_addrs), batch_bytes);
     batch_to = nullptr;
     batch_addrs.clear();
     batch_bytes.clear();
@@ -425,6 +468,23 @@ __declspec(dllexport) UINT
   std::memcpy(out, s.bytes.data(), n);
   *addr = s.addr;
   sent.pop_front();
+  return n;
+}
+
+// The oldest packet that went on undiverted (see WinDivertClose): as
+// DroverFakeTakeSent.
+__declspec(dllexport) UINT
+    DroverFakeTakePassed(void* out, UINT size, address* addr) {
+  std::lock_guard<std::mutex> guard{mutex};
+  if (passed.empty())
+    return 0;
+  auto& s = passed.front();
+  auto n = static_cast<UINT>(s.bytes.size());
+  if (n > size)
+    return 0;
+  std::memcpy(out, s.bytes.data(), n);
+  *addr = s.addr;
+  passed.pop_front();
   return n;
 }
 

@@ -168,3 +168,107 @@ TEST(windivert_dll, another_tools_old_driver_is_refused_and_closed) {
   EXPECT_EQ(open_handles(), 0) << "the refused handle was not closed";
   script("DROVER_FAKE_WINDIVERT_VERSION", nullptr);
 }
+
+namespace {
+
+template<class Fn>
+Fn fake_export(const char* name) {
+  auto m = GetModuleHandleW(L"WinDivert.dll");
+  return reinterpret_cast<Fn>(reinterpret_cast<void*>(GetProcAddress(m, name)));
+}
+
+// A minimal IPv4 packet: TCP or UDP to 203.0.113.9:443.
+std::string packet(bool tcp) {
+  std::string p(tcp ? 40 : 28, '\0');
+  p[0] = 0x45;
+  p[3] = static_cast<char>(p.size());
+  p[8] = 64;
+  p[9] = tcp ? 6 : 17;
+  p[12] = 10, p[13] = 0, p[14] = 0, p[15] = 2;
+  p[16] = static_cast<char>(203), p[17] = 0, p[18] = 113, p[19] = 9;
+  p[22] = 0x01, p[23] = static_cast<char>(0xbb);
+  if (tcp)
+    p[32] = 0x50, p[33] = 0x02;
+  else
+    p[25] = 8;
+  return p;
+}
+
+} // namespace
+
+// The double as the driver: a packet goes to the highest-priority handle
+// whose filter takes it; a closed handle's queue is re-injected, on to a
+// lower-priority handle whose filter takes each packet or undiverted; a
+// shut-down handle still hands over what it holds, then says 232.
+TEST(windivert_dll, delivery_by_priority_reinjection_at_close_and_232) {
+  std::string error;
+  auto d = dll::load(here(), error);
+  ASSERT_TRUE(d) << error;
+  using deliver_fn = BOOL (*)(layer, const void*, UINT, const address*, UINT);
+  using take_fn = UINT (*)(void*, UINT, address*);
+  auto deliver = fake_export<deliver_fn>("DroverFakeDeliver");
+  auto take_passed = fake_export<take_fn>("DroverFakeTakePassed");
+  ASSERT_TRUE(deliver && take_passed);
+  uint32_t code = 0;
+  auto high = open_checked(*d, "true", layer_network, 20, 0, code, error);
+  auto low = open_checked(*d, "tcp", layer_network, 10, 0, code, error);
+  ASSERT_TRUE(high && low) << code << " " << error;
+
+  address a{};
+  a.outbound = 1;
+  auto batch = packet(true) + packet(false);
+  address addrs[2] = {a, a};
+  ASSERT_TRUE(deliver(layer_network, batch.data(),
+                      static_cast<UINT>(batch.size()), addrs, 2))
+      << "the higher-priority handle takes both";
+  // Closed before it received them: the TCP packet goes on to the lower
+  // handle, whose filter takes it; the UDP one passes undiverted.
+  EXPECT_TRUE(d->close(high));
+  char out[100];
+  address got{};
+  EXPECT_EQ(take_passed(out, sizeof out, &got), 28u) << "the UDP packet";
+  EXPECT_EQ(take_passed(out, sizeof out, &got), 0u);
+
+  auto receive = [&](std::string& into) -> DWORD {
+    char buf[2000];
+    address ad[4];
+    UINT ad_bytes = sizeof ad;
+    OVERLAPPED ov{};
+    ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    DWORD n = 0, e = 0;
+    if (!d->recv_ex(low, buf, sizeof buf, nullptr, 0, ad, &ad_bytes, &ov)) {
+      e = GetLastError();
+      if (e == ERROR_IO_PENDING) {
+        e = WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
+                    && GetOverlappedResult(low, &ov, &n, FALSE)
+                ? 0
+                : GetLastError();
+        if (e == 0)
+          into.assign(buf, n);
+      }
+    } else if (GetOverlappedResult(low, &ov, &n, TRUE)) {
+      into.assign(buf, n);
+    }
+    CloseHandle(ov.hEvent);
+    return e;
+  };
+  std::string first;
+  EXPECT_EQ(receive(first), 0u);
+  EXPECT_EQ(first, packet(true)) << "the re-injected TCP packet";
+  // A UDP packet now: no open handle's filter takes it.
+  auto udp = packet(false);
+  EXPECT_FALSE(
+      deliver(layer_network, udp.data(), static_cast<UINT>(udp.size()), &a, 1));
+  // Shut down with one packet held: it is received, then 232.
+  auto tcp = packet(true);
+  ASSERT_TRUE(
+      deliver(layer_network, tcp.data(), static_cast<UINT>(tcp.size()), &a, 1));
+  EXPECT_TRUE(d->shutdown(low, shutdown_both));
+  std::string held;
+  EXPECT_EQ(receive(held), 0u);
+  EXPECT_EQ(held, tcp);
+  std::string none;
+  EXPECT_EQ(receive(none), static_cast<DWORD>(ERROR_NO_DATA));
+  EXPECT_TRUE(d->close(low));
+  EXPECT_EQ(open_handles(), 0);
+}
