@@ -21,6 +21,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/divert_reader.hpp"
@@ -128,6 +129,8 @@ protected:
   void SetUp() override {
     SetEnvironmentVariableA("DROVER_FAKE_WINDIVERT_OPEN_ERROR", nullptr);
     add_message_types(cfg);
+    // The flow-manager's UDP associations are brokers, as in the engine.
+    cfg.load<caf::io::middleman>();
     cfg.set("logger.verbosity", caf::atom("quiet"));
     sys = std::make_unique<caf::actor_system>(cfg);
   }
@@ -359,6 +362,73 @@ TEST_F(windows_divert, a_packet_nobody_owns_goes_out_after_the_wait) {
   divert(p, outbound_address());
   auto out = next_sent(); // after 50 ms and a look at the socket tables
   EXPECT_EQ(out.bytes, p);
+}
+
+// Inputs as the driver really gives them: socket events several to a
+// batch, a UDP CONNECT, the System process's (PID 4) own hold on a
+// target's port, packets several to a batch with their checksum flags 0
+// (offloaded: the driver computes them); then the target's CLOSE.
+TEST_F(windows_divert,
+       driver_shaped_batches_and_system_events_keep_targets_in) {
+  start_engine();
+  std::string error;
+  ASSERT_TRUE(session->add_target(target_pid, error));
+  auto udp_event = socket_event(wd::event_socket_connect, target_pid, 50010);
+  udp_event.flow.protocol = net::proto_udp;
+  auto system_hold = socket_event(wd::event_socket_bind, 4, 50010);
+  system_hold.flow.protocol = net::proto_udp;
+  auto other = socket_event(wd::event_socket_connect, other_pid, 40010);
+  wd::address events[3] = {udp_event, system_hold, other};
+  {
+    auto before = driver.recv_calls(wd::layer_socket);
+    ASSERT_TRUE(driver.deliver(wd::layer_socket, nullptr, 0, events, 3));
+    ASSERT_TRUE(wait_until(
+        [&] { return driver.recv_calls(wd::layer_socket) > before; }));
+  }
+  uint8_t voice[200];
+  const uint8_t payload[20] = {1, 2, 3};
+  auto voice_size = net::build_ipv4_udp(
+      voice, sizeof voice, {*net::parse_ipv4("192.168.1.20"), 50010},
+      {*net::parse_ipv4("35.214.1.2"), 50003}, payload, sizeof payload, 9);
+  ASSERT_GT(voice_size, 0u);
+  voice[voice_size - sizeof payload - 2] = 0; // UDP checksum left to the NIC
+  voice[voice_size - sizeof payload - 1] = 0;
+  auto other_syn = with_source_port(syn(), 40010);
+  std::vector<uint8_t> batch(voice, voice + voice_size);
+  batch.insert(batch.end(), other_syn.begin(), other_syn.end());
+  auto offloaded = outbound_address();
+  offloaded.ip_checksum = 0;
+  offloaded.tcp_checksum = 0;
+  offloaded.udp_checksum = 0;
+  wd::address addrs[2] = {offloaded, offloaded};
+  {
+    auto before = driver.recv_calls(wd::layer_network);
+    ASSERT_TRUE(driver.deliver(wd::layer_network, batch.data(),
+                               static_cast<UINT>(batch.size()), addrs, 2));
+    ASSERT_TRUE(wait_until(
+        [&] { return driver.recv_calls(wd::layer_network) > before; }));
+  }
+  // The other program's SYN goes out as it came, flags and all; the
+  // target's datagram never goes out direct, despite System's hold on its
+  // port: it is the target's flow.
+  auto out = next_sent();
+  EXPECT_EQ(out.bytes, other_syn);
+  EXPECT_EQ(std::memcmp(&out.addr, &offloaded, sizeof offloaded), 0);
+  caf::scoped_actor self{*sys};
+  std::vector<flow_descriptor> flows;
+  self->request(fm, std::chrono::seconds{5}, atom::get_v, atom::flows_v)
+      .receive([&](std::vector<flow_descriptor>& f) { flows = f; },
+               [&](const caf::error& e) { ADD_FAILURE() << to_string(e); });
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0].pid, target_pid);
+  EXPECT_EQ(flows[0].protocol, net::proto_udp);
+  while (auto more = take())
+    EXPECT_NE(more->info.src.port, 50010) << "the target's datagram went out";
+  // Its CLOSE: the port's owner is let go (no error, nothing sent).
+  auto close = socket_event(wd::event_socket_close, target_pid, 50010);
+  close.flow.protocol = net::proto_udp;
+  socket(close);
+  EXPECT_FALSE(take().has_value());
 }
 
 TEST_F(windows_divert, a_restart_opens_below_and_closes_the_old_handle_after) {
