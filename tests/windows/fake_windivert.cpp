@@ -7,7 +7,8 @@
 //                       the layer whose filter takes it (the newest among
 //                       equals); FALSE, saying which, when no filter takes
 //                       one (the driver would let it pass)
-//   DroverFakeTakeSent  what SendEx injected, packet by packet
+//   DroverFakeTakeSent  what SendEx injected and no lower-priority handle
+//                       diverted again, packet by packet
 //   DroverFakeTakePassed what went on undiverted: packets a closed handle
 //                       still held that no lower-priority handle took (the
 //                       driver re-injects a closed handle's queue)
@@ -305,7 +306,14 @@ __declspec(dllexport) BOOL
       SetLastError(ERROR_INSUFFICIENT_BUFFER);
       return FALSE;
     }
-    sent.push_back({{p + at, p + at + n}, addrs[i]});
+    // What a handle injects continues to lower-priority handles only (a
+    // handle never receives its own): diverted again by one whose filter
+    // takes it, else out.
+    std::string_view packet{reinterpret_cast<const char*>(p + at), n};
+    if (auto* next = diverted_to(f->l, packet, addrs[i], f))
+      hand_to(*next, {addrs[i]}, std::string{packet});
+    else
+      sent.push_back({{p + at, p + at + n}, addrs[i]});
     at += n;
   }
   if (sent_bytes != nullptr)

@@ -194,6 +194,32 @@ std::string packet(bool tcp) {
   return p;
 }
 
+// One receive on `h`, waited for (bounded): 0 with the bytes in `into`, or
+// the error.
+DWORD receive_from(const dll& d, handle h, std::string& into) {
+  char buf[2000];
+  address ad[4];
+  UINT ad_bytes = sizeof ad;
+  OVERLAPPED ov{};
+  ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  DWORD n = 0, e = 0;
+  if (!d.recv_ex(h, buf, sizeof buf, nullptr, 0, ad, &ad_bytes, &ov)) {
+    e = GetLastError();
+    if (e == ERROR_IO_PENDING) {
+      e = WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
+                  && GetOverlappedResult(h, &ov, &n, FALSE)
+              ? 0
+              : GetLastError();
+      if (e == 0)
+        into.assign(buf, n);
+    }
+  } else if (GetOverlappedResult(h, &ov, &n, TRUE)) {
+    into.assign(buf, n);
+  }
+  CloseHandle(ov.hEvent);
+  return e;
+}
+
 } // namespace
 
 // The double as the driver: a packet goes to the highest-priority handle
@@ -229,28 +255,8 @@ TEST(windivert_dll, delivery_by_priority_reinjection_at_close_and_232) {
   EXPECT_EQ(take_passed(out, sizeof out, &got), 28u) << "the UDP packet";
   EXPECT_EQ(take_passed(out, sizeof out, &got), 0u);
 
-  auto receive = [&](std::string& into) -> DWORD {
-    char buf[2000];
-    address ad[4];
-    UINT ad_bytes = sizeof ad;
-    OVERLAPPED ov{};
-    ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
-    DWORD n = 0, e = 0;
-    if (!d->recv_ex(low, buf, sizeof buf, nullptr, 0, ad, &ad_bytes, &ov)) {
-      e = GetLastError();
-      if (e == ERROR_IO_PENDING) {
-        e = WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
-                    && GetOverlappedResult(low, &ov, &n, FALSE)
-                ? 0
-                : GetLastError();
-        if (e == 0)
-          into.assign(buf, n);
-      }
-    } else if (GetOverlappedResult(low, &ov, &n, TRUE)) {
-      into.assign(buf, n);
-    }
-    CloseHandle(ov.hEvent);
-    return e;
+  auto receive = [&](std::string& into) {
+    return receive_from(*d, low, into);
   };
   std::string first;
   EXPECT_EQ(receive(first), 0u);
@@ -271,4 +277,36 @@ TEST(windivert_dll, delivery_by_priority_reinjection_at_close_and_232) {
   EXPECT_EQ(receive(none), static_cast<DWORD>(ERROR_NO_DATA));
   EXPECT_TRUE(d->close(low));
   EXPECT_EQ(open_handles(), 0);
+}
+
+// What a handle injects goes on to lower-priority handles whose filter
+// takes it (never back to itself or above), else out.
+TEST(windivert_dll, an_injected_packet_continues_below_only) {
+  std::string error;
+  auto d = dll::load(here(), error);
+  ASSERT_TRUE(d) << error;
+  using take_fn = UINT (*)(void*, UINT, address*);
+  auto take_sent = fake_export<take_fn>("DroverFakeTakeSent");
+  ASSERT_TRUE(take_sent);
+  uint32_t code = 0;
+  auto high = open_checked(*d, "true", layer_network, 20, 0, code, error);
+  auto low = open_checked(*d, "true", layer_network, 10, 0, code, error);
+  ASSERT_TRUE(high && low) << code << " " << error;
+  address a{};
+  a.outbound = 1;
+  auto tcp = packet(true);
+  ASSERT_TRUE(d->send_ex(high, tcp.data(), static_cast<UINT>(tcp.size()),
+                         nullptr, 0, &a, sizeof a, nullptr));
+  std::string below;
+  EXPECT_EQ(receive_from(*d, low, below), 0u);
+  EXPECT_EQ(below, tcp) << "diverted again by the lower handle";
+  char out[100];
+  address got{};
+  EXPECT_EQ(take_sent(out, sizeof out, &got), 0u) << "not out yet";
+  ASSERT_TRUE(d->send_ex(low, tcp.data(), static_cast<UINT>(tcp.size()),
+                         nullptr, 0, &a, sizeof a, nullptr));
+  EXPECT_EQ(take_sent(out, sizeof out, &got), tcp.size())
+      << "the lowest handle's injection goes out";
+  EXPECT_TRUE(d->close(high));
+  EXPECT_TRUE(d->close(low));
 }
