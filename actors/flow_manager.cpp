@@ -536,6 +536,31 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         if (proxy < fs.relays.size() && fs.relays[proxy])
           self->send(fs.relays[proxy], atom::update_v, policy);
       },
+      [=](atom::get, atom::status) -> caf::result<bool> {
+        auto rp = self->make_response_promise<bool>();
+        std::vector<kernel_relay_actor> relays;
+        for (auto& relay : self->state.relays)
+          if (relay)
+            relays.push_back(relay);
+        if (relays.empty()) {
+          rp.deliver(true); // the engine's own path: in force already
+          return rp;
+        }
+        auto left = std::make_shared<size_t>(relays.size());
+        for (auto& relay : relays)
+          self->request(relay, std::chrono::seconds{2}, atom::get_v,
+                        atom::status_v)
+              .then(
+                  [=](bool) mutable {
+                    if (--*left == 0)
+                      rp.deliver(true);
+                  },
+                  [=](caf::error&) mutable {
+                    if (--*left == 0)
+                      rp.deliver(true);
+                  });
+        return rp;
+      },
       [=](atom::reset) {
         auto n = self->state.reset_all();
         if (n > 0)

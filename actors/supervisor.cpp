@@ -229,9 +229,37 @@ void execute(self_ptr self, const engine_command& c) {
   }
 }
 
+void run(self_ptr self, const engine_commands& commands);
+
+// The policy is in force (or the flow-manager did not say so within 3 s):
+// what waited behind it runs, in order.
+void release_held(self_ptr self) {
+  auto& st = self->state;
+  st.policy_pending = false;
+  auto rest = std::move(st.held);
+  st.held.clear();
+  run(self, rest);
+}
+
 void run(self_ptr self, const engine_commands& commands) {
-  for (auto& c : commands)
-    execute(self, c);
+  auto& st = self->state;
+  if (st.policy_pending) { // behind a policy still on its way, in order
+    st.held.insert(st.held.end(), commands.begin(), commands.end());
+    return;
+  }
+  for (size_t i = 0; i < commands.size(); ++i) {
+    execute(self, commands[i]);
+    if (commands[i].kind != command_kind::new_flows || !st.parts.flow_manager)
+      continue;
+    st.policy_pending = true;
+    st.held.assign(commands.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                   commands.end());
+    self->request(st.parts.flow_manager, std::chrono::seconds{3}, atom::get_v,
+                  atom::status_v)
+        .then([=](bool) { release_held(self); },
+              [=](caf::error&) { release_held(self); });
+    return;
+  }
 }
 
 // A part died on its own: never silently ignored. A panic writes the crash

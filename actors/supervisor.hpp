@@ -82,6 +82,11 @@ struct supervisor_state {
   bool named_targets_running = false; // procscan's latest scan found some
   std::vector<process_info> targets;  // ... which, with their rules
   bool spawned_target = false;        // `drover run` started its program
+  // A new policy for new flows is on its way to the relays: the commands
+  // after it (an Active published, say) wait until it is in force, so that
+  // no connection is refused once Active is said.
+  bool policy_pending = false;
+  engine_commands held;
 };
 
 /// Owns the engine: carries out what its state machine says (spawns and

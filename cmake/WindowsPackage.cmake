@@ -80,15 +80,29 @@ set(CPACK_NSIS_DEFINES [[
 set(CPACK_NSIS_EXTRA_INSTALL_COMMANDS [[
   nsExec::ExecToLog '"$INSTDIR\drover.exe" prepare-folders'
 ]])
+# Built without WinDivert: the installer says which files go where (a
+# message, skipped by a silent install, and the same words in a file in
+# the install folder); reinstalling would not bring them.
+if(NOT DROVER_WINDIVERT_TREE)
+  string(APPEND CPACK_NSIS_EXTRA_INSTALL_COMMANDS [[
+  FileOpen $0 "$INSTDIR\WinDivert-missing.txt" w
+  FileWrite $0 "This Drover was built without WinDivert, which it needs to capture programs' traffic.$\r$\nDownload WinDivert-2.2.2-A.zip from https://reqrypt.org/windivert.html and copy its x64\WinDivert.dll and x64\WinDivert64.sys into $INSTDIR.$\r$\n"
+  FileClose $0
+  MessageBox MB_OK|MB_ICONINFORMATION "This Drover was built without WinDivert, which it needs to capture programs' traffic.$\n$\nDownload WinDivert-2.2.2-A.zip from https://reqrypt.org/windivert.html and copy its x64\WinDivert.dll and x64\WinDivert64.sys into $INSTDIR (the folder is written in WinDivert-missing.txt there too)." /SD IDOK
+]])
+endif()
 # Before the files go: Drover stopped (the engine through its control
 # pipe, then any tray left), the WinDivert driver stopped and its service
 # deleted (windivert-facts §7), the sign-in entry removed.
 set(CPACK_NSIS_EXTRA_UNINSTALL_COMMANDS [[
+  Delete "$INSTDIR\WinDivert-missing.txt"
   nsExec::Exec '"$INSTDIR\drover.exe" quit'
   nsExec::Exec 'taskkill /F /IM drover.exe'
   nsExec::Exec 'sc stop WinDivert'
   nsExec::Exec 'sc delete WinDivert'
   DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "Drover"
   DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run" "Drover"
+  Delete "$INSTDIR\WinDivert.dll"
+  Delete "$INSTDIR\WinDivert64.sys"
 ]])
 include(CPack)

@@ -168,6 +168,10 @@ using flow_manager_actor = caf::typed_actor<
     // From the supervisor: the same for one proxy's targets (several
     // proxies: each one's relay).
     caf::reacts_to<atom::update, uint32_t, flow_policy>,
+    // From the supervisor, after a policy: answered once every relay has
+    // taken what was forwarded to it before (each relay's own status
+    // request), so Active is said only when new connections meet it.
+    caf::replies_to<atom::get, atom::status>::with<bool>,
     // From the supervisor: end every flow now (the computer goes to sleep);
     // replies how many there were.
     caf::replies_to<atom::reset>::with<uint32_t>,

@@ -66,6 +66,18 @@ grep -q "is not the WinDivert archive Drover packs: its SHA-256 is $zip_sha256" 
   <<<"$refusal" || { cat "$out/pinned.log" >&2; fail "the refusal does not name the digest"; }
 grep -q "WinDivert-2.2.2-A.zip's is 63cb41763bb4b20f600b6de04e991a9c2be73279e317d4d82f237b150c5f3f15" \
   <<<"$refusal" || fail "the refusal does not name the pinned digest"
+# Without an archive: the installer says which files go where (configured
+# only: CPack's settings are written then).
+bare="$build/installer-product-bare"
+cmake -S "$(cached CMAKE_HOME_DIRECTORY)" -B "$bare" -G Ninja \
+  -DCMAKE_TOOLCHAIN_FILE="$(cached CMAKE_TOOLCHAIN_FILE)" \
+  -DCAF_ROOT="$(cached CAF_ROOT)" -DDROVER_QT_ROOT="$(cached DROVER_QT_ROOT)" \
+  -DDROVER_BUILD_TESTS=OFF -DDROVER_BUILD_BENCH=OFF -UDROVER_WINDIVERT_ZIP \
+  >"$out/bare.log" 2>&1 || { tail -n 20 "$out/bare.log" >&2; fail "a product without WinDivert did not configure"; }
+grep -q 'without-windivert' "$bare/CPackConfig.cmake" \
+  || fail "an installer without WinDivert does not say so in its name"
+grep -q 'copy its x64\\\\WinDivert.dll and x64\\\\WinDivert64.sys into' "$bare/CPackConfig.cmake" \
+  || fail "an installer without WinDivert does not say which files go where"
 configure -DDROVER_WINDIVERT_ZIP_SHA256="$zip_sha256" >"$out/product.log" 2>&1 \
   && cmake --build "$product" >>"$out/product.log" 2>&1 \
   || { tail -n 40 "$out/product.log" >&2; fail "the product did not build"; }
