@@ -208,6 +208,16 @@ protected:
     return s;
   }
 
+  // The flow-manager's flows now.
+  std::vector<flow_descriptor> flows_now() {
+    caf::scoped_actor self{*sys};
+    std::vector<flow_descriptor> flows;
+    self->request(fm, std::chrono::seconds{5}, atom::get_v, atom::flows_v)
+        .receive([&](std::vector<flow_descriptor>& f) { flows = f; },
+                 [&](const caf::error& e) { ADD_FAILURE() << to_string(e); });
+    return flows;
+  }
+
   sent_packet next_sent() {
     std::optional<sent_packet> s;
     EXPECT_TRUE(wait_until([&] { return (s = take()).has_value(); }))
@@ -282,11 +292,7 @@ TEST_F(windows_divert, a_targets_syn_is_redirected_with_its_return_path) {
   // The flow knows its process from the SOCKET layer (the Flows view names
   // it; the OS's socket tables may not, as under wine).
   {
-    caf::scoped_actor self{*sys};
-    std::vector<flow_descriptor> flows;
-    self->request(fm, std::chrono::seconds{5}, atom::get_v, atom::flows_v)
-        .receive([&](std::vector<flow_descriptor>& f) { flows = f; },
-                 [&](const caf::error& e) { ADD_FAILURE() << to_string(e); });
+    auto flows = flows_now();
     ASSERT_EQ(flows.size(), 1u);
     EXPECT_EQ(flows[0].pid, target_pid);
   }
@@ -414,11 +420,7 @@ TEST_F(windows_divert,
   auto out = next_sent();
   EXPECT_EQ(out.bytes, other_syn);
   EXPECT_EQ(std::memcmp(&out.addr, &offloaded, sizeof offloaded), 0);
-  caf::scoped_actor self{*sys};
-  std::vector<flow_descriptor> flows;
-  self->request(fm, std::chrono::seconds{5}, atom::get_v, atom::flows_v)
-      .receive([&](std::vector<flow_descriptor>& f) { flows = f; },
-               [&](const caf::error& e) { ADD_FAILURE() << to_string(e); });
+  auto flows = flows_now();
   ASSERT_EQ(flows.size(), 1u);
   EXPECT_EQ(flows[0].pid, target_pid);
   EXPECT_EQ(flows[0].protocol, net::proto_udp);

@@ -176,6 +176,22 @@ fake_handle* diverted_to(layer l, std::string_view packet, const address& a,
   return best;
 }
 
+// The oldest packet of `packets` (its length, 0 when none or when it does
+// not fit in `size`), copied to `out` with its address.
+UINT take_from(std::deque<sent_packet>& packets, void* out, UINT size,
+               address* addr) {
+  if (packets.empty())
+    return 0;
+  auto& s = packets.front();
+  auto n = static_cast<UINT>(s.bytes.size());
+  if (n > size)
+    return 0;
+  std::memcpy(out, s.bytes.data(), n);
+  *addr = s.addr;
+  packets.pop_front();
+  return n;
+}
+
 // Hands `addrs` (and the packets back to back in `bytes`) to `to`: to its
 // receive in progress, else queued for the next.
 bool hand_to(fake_handle& to, std::vector<address> addrs, std::string bytes) {
@@ -467,33 +483,15 @@ __declspec(dllexport) BOOL
 __declspec(dllexport) UINT
     DroverFakeTakeSent(void* out, UINT size, address* addr) {
   std::lock_guard<std::mutex> guard{mutex};
-  if (sent.empty())
-    return 0;
-  auto& s = sent.front();
-  auto n = static_cast<UINT>(s.bytes.size());
-  if (n > size)
-    return 0;
-  std::memcpy(out, s.bytes.data(), n);
-  *addr = s.addr;
-  sent.pop_front();
-  return n;
+  return take_from(sent, out, size, addr);
 }
 
-// The oldest packet that went on undiverted (see WinDivertClose): as
-// DroverFakeTakeSent.
+// The oldest packet that went on undiverted (see WinDivertClose), the same
+// way.
 __declspec(dllexport) UINT
     DroverFakeTakePassed(void* out, UINT size, address* addr) {
   std::lock_guard<std::mutex> guard{mutex};
-  if (passed.empty())
-    return 0;
-  auto& s = passed.front();
-  auto n = static_cast<UINT>(s.bytes.size());
-  if (n > size)
-    return 0;
-  std::memcpy(out, s.bytes.data(), n);
-  *addr = s.addr;
-  passed.pop_front();
-  return n;
+  return take_from(passed, out, size, addr);
 }
 
 // Receives started on the newest handle of layer `l`.
