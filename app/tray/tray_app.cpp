@@ -223,6 +223,7 @@ void tray_app::start() {
   tick_.start();
   connect_engine();
   updates_->tell_outcome(options_.after_update);
+  updates_->configure_from_file(config_path_);
 }
 
 void tray_app::tell(const QString& text, QSystemTrayIcon::MessageIcon icon) {

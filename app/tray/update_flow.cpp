@@ -9,6 +9,7 @@
 #include <QTimer>
 
 #include "app/version.hpp"
+#include "config/config_file.hpp"
 
 namespace drover::tray {
 
@@ -84,6 +85,17 @@ void update_flow::configure(const QString& forgejo_repo,
   configured_ = true;
   if (check_on_startup)
     QTimer::singleShot(5000, this, [this] { check(false); });
+}
+
+void update_flow::configure_from_file(const QString& config_path) {
+  config::config_file file{config_path.toStdString()};
+  auto outcome = file.load().outcome;
+  if (outcome != config::config_file::status::loaded
+      && outcome != config::config_file::status::missing)
+    return; // a broken file: the engine's answer says more
+  const auto& update = file.current().update; // missing: the defaults
+  configure(QString::fromStdString(update.forgejo_repo),
+            update.check_on_startup);
 }
 
 void update_flow::tell_outcome(const QString& outcome) {

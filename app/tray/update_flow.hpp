@@ -43,6 +43,10 @@ public:
   /// check_on_startup set schedules the startup check.
   void configure(const QString& forgejo_repo, bool check_on_startup);
 
+  /// The same from the config file itself, before the engine answers (or
+  /// when it never does): a file that cannot be read changes nothing.
+  void configure_from_file(const QString& config_path);
+
   /// Asks now; `asked`: the user chose it (an up-to-date answer is said).
   void check(bool asked);
 

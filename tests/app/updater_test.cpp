@@ -325,4 +325,47 @@ TEST_F(updates, linux_offers_the_deb_on_the_release_page) {
   EXPECT_EQ(flow.action()->text(), "Drover 99.1.0 is available…");
   EXPECT_FALSE(quit) << "Linux installs nothing itself";
 }
+
+// Before the engine answers (or when it never does), the config file
+// itself decides: check_on_startup set, the check comes by itself and
+// offers the newer release; a broken file changes nothing.
+TEST_F(updates, the_startup_check_follows_the_config_file) {
+  QMenu menu;
+  std::vector<QString> told;
+  update_flow flow{
+      menu, nullptr,
+      update_hooks{[&](const QString& text, QSystemTrayIcon::MessageIcon) {
+                     told.push_back(text);
+                   },
+                   [] { return false; },
+                   [] {
+                   }},
+      "0.1.0", "/usr/bin/drover"};
+  QTemporaryDir dir;
+  auto path = dir.filePath("config.toml");
+  {
+    std::ofstream broken{path.toStdString()};
+    // Had it counted, its `false` would have ended the startup check.
+    broken << "[update]\ncheck_on_startup = false\nforgejo_repo = 7\n";
+  }
+  flow.configure_from_file(path);
+  {
+    std::ofstream good{path.toStdString()};
+    good << "[update]\ncheck_on_startup = true\nforgejo_repo = \""
+         << repo("newer").toStdString() << "\"\n";
+  }
+  flow.configure_from_file(path);
+  QEventLoop loop;
+  QTimer poll;
+  QObject::connect(&poll, &QTimer::timeout, [&] {
+    if (!told.empty())
+      loop.quit();
+  });
+  poll.start(20);
+  QTimer::singleShot(20000, &loop, &QEventLoop::quit);
+  loop.exec(); // the check comes 5 s after the configuration
+  ASSERT_EQ(told.size(), 1u) << "no startup check";
+  EXPECT_TRUE(told[0].startsWith("Drover 99.1.0 is available"))
+      << told[0].toStdString();
+}
 #endif
