@@ -5,12 +5,7 @@
 #include <thread>
 
 #include <QApplication>
-#include <QDesktopServices>
-#include <QDir>
 #include <QFile>
-#include <QFileInfo>
-#include <QMessageBox>
-#include <QUrl>
 
 #include "actors/platform/process.hpp"
 #include "app/tray/single_instance.hpp"
