@@ -17,27 +17,6 @@ namespace drover {
 
 namespace {
 
-std::string policy_text(flow_policy p) {
-  auto one = [](new_flow_policy x) {
-    switch (x) {
-      case new_flow_policy::proxy:
-        return "through the proxy";
-      case new_flow_policy::refuse:
-        return "refused (the proxy cannot be used)";
-      case new_flow_policy::direct:
-        return "direct (the proxy cannot be used; when_not_proxying = "
-               "\"direct\")";
-      case new_flow_policy::drop:
-        break;
-    }
-    return "dropped (the computer sleeps)";
-  };
-  if (p.tcp == p.udp)
-    return one(p.tcp);
-  return std::string{"TCP "} + one(p.tcp) + ", UDP "
-         + (p.udp == new_flow_policy::refuse ? "dropped" : one(p.udp));
-}
-
 using platform::verdict_kind;
 
 caf::timestamp wall_time(net::flow_time t, net::flow_time now) {
@@ -509,58 +488,11 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         self->send(cfg.parent, current_stats(self->state));
         self->delayed_send(self, cfg.stats_interval, atom::stats_v);
       },
-      [=](atom::update, flow_policy policy) {
-        if (self->state.policy != policy)
-          lg->info("new connections: {}", policy_text(policy));
-        auto& fs = self->state;
-        fs.policy = policy;
-        for (auto& p : fs.proxy_policies)
-          p = policy; // every proxy's
-        for (auto& relay : fs.relays)
-          if (relay)
-            self->send(relay, atom::update_v, policy);
-      },
+      [=](atom::update, flow_policy policy) { set_policy(self, policy); },
       [=](atom::update, uint32_t proxy, flow_policy policy) {
-        auto& fs = self->state;
-        if (proxy == 0) {
-          if (fs.policy != policy)
-            lg->info("new connections: {}", policy_text(policy));
-          fs.policy = policy;
-        } else {
-          lg->info("new connections through proxy {}: {}", proxy + 1,
-                   policy_text(policy));
-        }
-        if (fs.proxy_policies.size() <= proxy)
-          fs.proxy_policies.resize(proxy + 1, fs.policy);
-        fs.proxy_policies[proxy] = policy;
-        if (proxy < fs.relays.size() && fs.relays[proxy])
-          self->send(fs.relays[proxy], atom::update_v, policy);
+        set_proxy_policy(self, proxy, policy);
       },
-      [=](atom::get, atom::status) -> caf::result<bool> {
-        auto rp = self->make_response_promise<bool>();
-        std::vector<kernel_relay_actor> relays;
-        for (auto& relay : self->state.relays)
-          if (relay)
-            relays.push_back(relay);
-        if (relays.empty()) {
-          rp.deliver(true); // the engine's own path: in force already
-          return rp;
-        }
-        auto left = std::make_shared<size_t>(relays.size());
-        for (auto& relay : relays)
-          self->request(relay, std::chrono::seconds{2}, atom::get_v,
-                        atom::status_v)
-              .then(
-                  [=](bool) mutable {
-                    if (--*left == 0)
-                      rp.deliver(true);
-                  },
-                  [=](caf::error&) mutable {
-                    if (--*left == 0)
-                      rp.deliver(true);
-                  });
-        return rp;
-      },
+      [=](atom::get, atom::status) { return relays_in_force(self); },
       [=](atom::reset) {
         auto n = self->state.reset_all();
         if (n > 0)
@@ -581,13 +513,7 @@ flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
         self->state.on_news(batch, self->clock().now());
       },
       [=](atom::internal, kernel_relay_actor relay, uint32_t proxy) {
-        auto& fs = self->state;
-        if (fs.relays.size() <= proxy)
-          fs.relays.resize(proxy + 1);
-        if (fs.proxy_policies.size() <= proxy)
-          fs.proxy_policies.resize(proxy + 1, fs.policy);
-        fs.relays[proxy] = std::move(relay);
-        self->send(fs.relays[proxy], atom::update_v, fs.proxy_policies[proxy]);
+        add_relay(self, std::move(relay), proxy);
       },
       [=](atom::fault) {
 #ifdef DROVER_FAULT_INJECTION

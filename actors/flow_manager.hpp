@@ -187,6 +187,25 @@ flow_manager_actor::behavior_type
 flow_manager(flow_manager_actor::stateful_pointer<flow_manager_state> self,
              platform::capture_session* capture, flow_manager_config cfg);
 
+using flow_manager_pointer
+    = flow_manager_actor::stateful_pointer<flow_manager_state>;
+
+// The policy for new flows and the relays that carry it out
+// (flow_manager_relay.cpp).
+
+/// What every proxy's new flows get; forwarded to each relay.
+void set_policy(flow_manager_pointer self, flow_policy policy);
+/// What one proxy's new flows get; forwarded to its relay.
+void set_proxy_policy(flow_manager_pointer self, uint32_t proxy,
+                      flow_policy policy);
+/// A proxy's relay started: it gets that proxy's policy at once.
+void add_relay(flow_manager_pointer self, kernel_relay_actor relay,
+               uint32_t proxy);
+/// True once every relay has taken the policies forwarded before (each
+/// relay's own status request; a relay that does not answer in 2 s counts
+/// as done). At once without relays (the engine's own path).
+caf::result<bool> relays_in_force(flow_manager_pointer self);
+
 /// Tells the flow-manager which reader returns its batches to (the two
 /// are spawned in this order: flow-manager first).
 void set_reader(const flow_manager_actor& fm, const divert_reader_actor& r);

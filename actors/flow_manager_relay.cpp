@@ -1,7 +1,7 @@
-// The flow-manager's side of the kernel-relay (Linux): the relay's streams
-// and UDP flows enter, update and leave the flow table from its news. Apart
-// from the packet path (flow_manager.cpp), which never sees these flows'
-// packets.
+// The flow-manager's side of the kernel-relay (Linux): the policy for new
+// flows, forwarded to each proxy's relay; the relay's streams and UDP flows
+// enter, update and leave the flow table from its news. Apart from the
+// packet path (flow_manager.cpp), which never sees these flows' packets.
 
 #include "actors/flow_manager.hpp"
 
@@ -11,6 +11,95 @@
 #include "actors/log/trace.hpp"
 
 namespace drover {
+
+namespace {
+
+std::string policy_text(flow_policy p) {
+  auto one = [](new_flow_policy x) {
+    switch (x) {
+      case new_flow_policy::proxy:
+        return "through the proxy";
+      case new_flow_policy::refuse:
+        return "refused (the proxy cannot be used)";
+      case new_flow_policy::direct:
+        return "direct (the proxy cannot be used; when_not_proxying = "
+               "\"direct\")";
+      case new_flow_policy::drop:
+        break;
+    }
+    return "dropped (the computer sleeps)";
+  };
+  if (p.tcp == p.udp)
+    return one(p.tcp);
+  return std::string{"TCP "} + one(p.tcp) + ", UDP "
+         + (p.udp == new_flow_policy::refuse ? "dropped" : one(p.udp));
+}
+
+} // namespace
+
+void set_policy(flow_manager_pointer self, flow_policy policy) {
+  auto& fs = self->state;
+  if (fs.policy != policy)
+    log::get(self->name())->info("new connections: {}", policy_text(policy));
+  fs.policy = policy;
+  for (auto& p : fs.proxy_policies)
+    p = policy; // every proxy's
+  for (auto& relay : fs.relays)
+    if (relay)
+      self->send(relay, atom::update_v, policy);
+}
+
+void set_proxy_policy(flow_manager_pointer self, uint32_t proxy,
+                      flow_policy policy) {
+  auto& fs = self->state;
+  auto lg = log::get(self->name());
+  if (proxy == 0) {
+    if (fs.policy != policy)
+      lg->info("new connections: {}", policy_text(policy));
+    fs.policy = policy;
+  } else {
+    lg->info("new connections through proxy {}: {}", proxy + 1,
+             policy_text(policy));
+  }
+  if (fs.proxy_policies.size() <= proxy)
+    fs.proxy_policies.resize(proxy + 1, fs.policy);
+  fs.proxy_policies[proxy] = policy;
+  if (proxy < fs.relays.size() && fs.relays[proxy])
+    self->send(fs.relays[proxy], atom::update_v, policy);
+}
+
+void add_relay(flow_manager_pointer self, kernel_relay_actor relay,
+               uint32_t proxy) {
+  auto& fs = self->state;
+  if (fs.relays.size() <= proxy)
+    fs.relays.resize(proxy + 1);
+  if (fs.proxy_policies.size() <= proxy)
+    fs.proxy_policies.resize(proxy + 1, fs.policy);
+  fs.relays[proxy] = std::move(relay);
+  self->send(fs.relays[proxy], atom::update_v, fs.proxy_policies[proxy]);
+}
+
+caf::result<bool> relays_in_force(flow_manager_pointer self) {
+  auto rp = self->make_response_promise<bool>();
+  std::vector<kernel_relay_actor> relays;
+  for (auto& relay : self->state.relays)
+    if (relay)
+      relays.push_back(relay);
+  if (relays.empty()) {
+    rp.deliver(true);
+    return rp;
+  }
+  auto left = std::make_shared<size_t>(relays.size());
+  auto one_done = [=]() mutable {
+    if (--*left == 0)
+      rp.deliver(true);
+  };
+  for (auto& relay : relays)
+    self->request(relay, std::chrono::seconds{2}, atom::get_v, atom::status_v)
+        .then([=](bool) mutable { one_done(); },
+              [=](caf::error&) mutable { one_done(); });
+  return rp;
+}
 
 net::flow_entry* flow_manager_state::relayed_flow(const net::stream_news& n) {
   auto* e = table->find({n.protocol, n.app, n.remote});

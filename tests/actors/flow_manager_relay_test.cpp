@@ -112,6 +112,28 @@ TEST_F(flow_manager_relay_test,
   EXPECT_EQ(record->policies[2], tcp_only);
 }
 
+// The supervisor says Active only once the relays have the policy: the
+// flow-manager's answer comes after the relay took what was forwarded
+// before it, message by message.
+TEST_F(flow_manager_relay_test, in_force_is_answered_after_the_relay_has_it) {
+  self->send(aut, atom::update_v, flow_policy::both(new_flow_policy::proxy));
+  auto pending = self->request(aut, caf::infinite, atom::get_v, atom::status_v);
+  bool answered = false;
+  size_t policies_at_answer = 0;
+  // One message at a time: the flow-manager's two, then the relay's
+  // update and status request, then the answers.
+  while (sched.try_run_once()) {
+    if (!answered && !self->mailbox().empty()) {
+      answered = true;
+      policies_at_answer = record->policies.size();
+    }
+  }
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(policies_at_answer, 2u) << "answered before the relay had it";
+  pending.receive([](bool in_force) { EXPECT_TRUE(in_force); },
+                  [](const caf::error&) { ADD_FAILURE() << "no answer"; });
+}
+
 TEST_F(flow_manager_relay_test,
        a_stream_is_a_flow_with_its_bytes_until_it_ends) {
   tell({news(kind::opened, 7, 40000)});
