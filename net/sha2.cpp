@@ -1,5 +1,6 @@
 #include "net/sha2.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace drover::net {
@@ -45,20 +46,18 @@ constexpr uint64_t initial_hash[8]
        0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
        0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
 
-uint32_t rotr32(uint32_t x, int n) {
-  return (x >> n) | (x << (32 - n));
-}
-uint64_t rotr64(uint64_t x, int n) {
-  return (x >> n) | (x << (64 - n));
-}
-
-uint32_t load_be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8
-         | uint32_t{p[3]};
+template<class Word>
+Word rotr(Word x, int n) {
+  return static_cast<Word>(x >> n
+                           | x << (8 * sizeof(Word) - static_cast<size_t>(n)));
 }
 
-uint64_t load_be64(const uint8_t* p) {
-  return uint64_t{load_be32(p)} << 32 | load_be32(p + 4);
+template<class Word>
+Word load_be(const uint8_t* p) {
+  Word v = 0;
+  for (size_t i = 0; i < sizeof(Word); ++i)
+    v = static_cast<Word>(v << 8 | p[i]);
+  return v;
 }
 
 void store_be(uint64_t v, uint8_t* p, size_t bytes) {
@@ -66,123 +65,124 @@ void store_be(uint64_t v, uint8_t* p, size_t bytes) {
     p[i] = static_cast<uint8_t>(v >> (8 * (bytes - 1 - i)));
 }
 
-// The compression SHA-256 and SHA-512 share (FIPS 180-4 §6.2.2, §6.4.2):
-// the message schedule from its first 16 words, then the rounds, each word
-// size with its own Σ0, Σ1, σ0, σ1 and constants.
-template<class W, size_t Rounds, class Sum0, class Sum1, class Sigma0,
-         class Sigma1, class K>
-void compress(std::array<W, 8>& h, W (&w)[Rounds], Sum0 sum0, Sum1 sum1,
-              Sigma0 sigma0, Sigma1 sigma1, K k) {
-  for (size_t t = 16; t < Rounds; ++t)
-    w[t] = sigma1(w[t - 2]) + w[t - 7] + sigma0(w[t - 15]) + w[t - 16];
-  std::array<W, 8> v = h; // a, b, c, d, e, f, g, h
-  for (size_t t = 0; t < Rounds; ++t) {
-    W t1 = v[7] + sum1(v[4]) + ((v[4] & v[5]) ^ (~v[4] & v[6])) + k(t) + w[t];
-    W t2 = sum0(v[0]) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+// What differs between the word sizes: the rounds, Σ0, Σ1, σ0, σ1, the
+// constants and the start (§4.1.2, §4.1.3, §4.2, §5.3).
+template<class Word>
+struct functions;
+
+template<>
+struct functions<uint32_t> {
+  static constexpr size_t rounds = 64;
+  static uint32_t sum0(uint32_t x) {
+    return rotr(x, 2) ^ rotr(x, 13) ^ rotr(x, 22);
+  }
+  static uint32_t sum1(uint32_t x) {
+    return rotr(x, 6) ^ rotr(x, 11) ^ rotr(x, 25);
+  }
+  static uint32_t sigma0(uint32_t x) {
+    return rotr(x, 7) ^ rotr(x, 18) ^ (x >> 3);
+  }
+  static uint32_t sigma1(uint32_t x) {
+    return rotr(x, 17) ^ rotr(x, 19) ^ (x >> 10);
+  }
+  static uint32_t k(size_t t) {
+    return static_cast<uint32_t>(round_constants[t] >> 32);
+  }
+  static uint32_t h0(size_t i) {
+    return static_cast<uint32_t>(initial_hash[i] >> 32);
+  }
+};
+
+template<>
+struct functions<uint64_t> {
+  static constexpr size_t rounds = 80;
+  static uint64_t sum0(uint64_t x) {
+    return rotr(x, 28) ^ rotr(x, 34) ^ rotr(x, 39);
+  }
+  static uint64_t sum1(uint64_t x) {
+    return rotr(x, 14) ^ rotr(x, 18) ^ rotr(x, 41);
+  }
+  static uint64_t sigma0(uint64_t x) {
+    return rotr(x, 1) ^ rotr(x, 8) ^ (x >> 7);
+  }
+  static uint64_t sigma1(uint64_t x) {
+    return rotr(x, 19) ^ rotr(x, 61) ^ (x >> 6);
+  }
+  static uint64_t k(size_t t) { return round_constants[t]; }
+  static uint64_t h0(size_t i) { return initial_hash[i]; }
+};
+
+} // namespace
+
+template<class Word>
+sha2_hasher<Word>::sha2_hasher() {
+  for (size_t i = 0; i < 8; ++i)
+    h_[i] = functions<Word>::h0(i);
+}
+
+// One block (§6.2.2, §6.4.2): the message schedule, then the rounds.
+template<class Word>
+void sha2_hasher<Word>::block(const uint8_t* p) {
+  using F = functions<Word>;
+  Word w[F::rounds];
+  for (size_t t = 0; t < 16; ++t)
+    w[t] = load_be<Word>(p + sizeof(Word) * t);
+  for (size_t t = 16; t < F::rounds; ++t)
+    w[t] = F::sigma1(w[t - 2]) + w[t - 7] + F::sigma0(w[t - 15]) + w[t - 16];
+  std::array<Word, 8> v = h_; // a, b, c, d, e, f, g, h
+  for (size_t t = 0; t < F::rounds; ++t) {
+    Word t1 = v[7] + F::sum1(v[4]) + ((v[4] & v[5]) ^ (~v[4] & v[6])) + F::k(t)
+              + w[t];
+    Word t2 = F::sum0(v[0]) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
     for (size_t i = 7; i > 0; --i)
       v[i] = v[i - 1];
     v[4] += t1; // e = d + T1
     v[0] = t1 + t2;
   }
   for (size_t i = 0; i < 8; ++i)
-    h[i] += v[i];
+    h_[i] += v[i];
 }
 
-// Appends data to a block buffer, running `block` on each full one.
-template<size_t N, class Block>
-void absorb(std::array<uint8_t, N>& buffer, size_t& buffered, const uint8_t* p,
-            size_t size, Block&& block) {
-  if (buffered > 0) {
-    size_t take = std::min(size, N - buffered);
-    std::memcpy(buffer.data() + buffered, p, take);
-    buffered += take;
+template<class Word>
+void sha2_hasher<Word>::add(const void* data, size_t size) {
+  auto* p = static_cast<const uint8_t*>(data);
+  length_ += size;
+  if (buffered_ > 0) {
+    size_t take = std::min(size, block_size - buffered_);
+    std::memcpy(buffer_.data() + buffered_, p, take);
+    buffered_ += take;
     p += take;
     size -= take;
-    if (buffered < N)
+    if (buffered_ < block_size)
       return;
-    block(buffer.data());
-    buffered = 0;
+    block(buffer_.data());
+    buffered_ = 0;
   }
-  for (; size >= N; p += N, size -= N)
+  for (; size >= block_size; p += block_size, size -= block_size)
     block(p);
-  std::memcpy(buffer.data(), p, size);
-  buffered = size;
+  std::memcpy(buffer_.data(), p, size);
+  buffered_ = size;
 }
 
-} // namespace
-
-sha256_hasher::sha256_hasher() {
-  for (size_t i = 0; i < 8; ++i)
-    h_[i] = static_cast<uint32_t>(initial_hash[i] >> 32);
-}
-
-void sha256_hasher::block(const uint8_t* p) {
-  uint32_t w[64];
-  for (int t = 0; t < 16; ++t)
-    w[t] = load_be32(p + 4 * t);
-  compress(
-      h_, w,
-      [](uint32_t x) { return rotr32(x, 2) ^ rotr32(x, 13) ^ rotr32(x, 22); },
-      [](uint32_t x) { return rotr32(x, 6) ^ rotr32(x, 11) ^ rotr32(x, 25); },
-      [](uint32_t x) { return rotr32(x, 7) ^ rotr32(x, 18) ^ (x >> 3); },
-      [](uint32_t x) { return rotr32(x, 17) ^ rotr32(x, 19) ^ (x >> 10); },
-      [](size_t t) { return static_cast<uint32_t>(round_constants[t] >> 32); });
-}
-
-void sha256_hasher::add(const void* data, size_t size) {
-  length_ += size;
-  absorb(buffer_, buffered_, static_cast<const uint8_t*>(data), size,
-         [this](const uint8_t* p) { block(p); });
-}
-
-sha256_digest sha256_hasher::finish() {
+// Padding (§5.1): 0x80, zeros, and the length in bits in the block's last
+// 2 words (a 128-bit length for SHA-512, whose upper half is zero here).
+template<class Word>
+typename sha2_hasher<Word>::digest sha2_hasher<Word>::finish() {
+  constexpr size_t length_bytes = 2 * sizeof(Word);
+  constexpr size_t end = block_size - length_bytes;
   uint64_t bits = length_ * 8;
-  uint8_t pad[72] = {0x80};
-  size_t pad_size = (buffered_ < 56 ? 56 : 120) - buffered_;
-  store_be(bits, pad + pad_size, 8);
-  add(pad, pad_size + 8);
-  sha256_digest out;
+  uint8_t pad[2 * block_size] = {0x80};
+  size_t pad_size = (buffered_ < end ? end : end + block_size) - buffered_;
+  store_be(bits, pad + pad_size + length_bytes - 8, 8);
+  add(pad, pad_size + length_bytes);
+  digest out;
   for (size_t i = 0; i < 8; ++i)
-    store_be(h_[i], out.data() + 4 * i, 4);
+    store_be(h_[i], out.data() + sizeof(Word) * i, sizeof(Word));
   return out;
 }
 
-sha512_hasher::sha512_hasher() {
-  for (size_t i = 0; i < 8; ++i)
-    h_[i] = initial_hash[i];
-}
-
-void sha512_hasher::block(const uint8_t* p) {
-  uint64_t w[80];
-  for (int t = 0; t < 16; ++t)
-    w[t] = load_be64(p + 8 * t);
-  compress(
-      h_, w,
-      [](uint64_t x) { return rotr64(x, 28) ^ rotr64(x, 34) ^ rotr64(x, 39); },
-      [](uint64_t x) { return rotr64(x, 14) ^ rotr64(x, 18) ^ rotr64(x, 41); },
-      [](uint64_t x) { return rotr64(x, 1) ^ rotr64(x, 8) ^ (x >> 7); },
-      [](uint64_t x) { return rotr64(x, 19) ^ rotr64(x, 61) ^ (x >> 6); },
-      [](size_t t) { return round_constants[t]; });
-}
-
-void sha512_hasher::add(const void* data, size_t size) {
-  length_ += size;
-  absorb(buffer_, buffered_, static_cast<const uint8_t*>(data), size,
-         [this](const uint8_t* p) { block(p); });
-}
-
-sha512_digest sha512_hasher::finish() {
-  uint64_t bits = length_ * 8;
-  // 128-bit length: the upper 64 bits are zero for any message here.
-  uint8_t pad[144] = {0x80};
-  size_t pad_size = (buffered_ < 112 ? 112 : 240) - buffered_;
-  store_be(bits, pad + pad_size + 8, 8);
-  add(pad, pad_size + 16);
-  sha512_digest out;
-  for (size_t i = 0; i < 8; ++i)
-    store_be(h_[i], out.data() + 8 * i, 8);
-  return out;
-}
+template class sha2_hasher<uint32_t>;
+template class sha2_hasher<uint64_t>;
 
 sha256_digest sha256(std::string_view data) {
   sha256_hasher h;

@@ -13,41 +13,36 @@
 
 namespace drover::net {
 
-using sha256_digest = std::array<uint8_t, 32>;
-using sha512_digest = std::array<uint8_t, 64>;
-
-/// SHA-256 over data given in pieces (a file read in blocks).
-class sha256_hasher {
+/// SHA-256 (Word = uint32_t) and SHA-512 (uint64_t) over data given in
+/// pieces (a file read in blocks): one construction, each word size with
+/// its own constants and functions (FIPS 180-4 §6.2, §6.4).
+template<class Word>
+class sha2_hasher {
 public:
-  sha256_hasher();
+  static constexpr size_t block_size = 16 * sizeof(Word);
+  using digest = std::array<uint8_t, 8 * sizeof(Word)>;
+
+  sha2_hasher();
   void add(const void* data, size_t size);
   void add(std::string_view s) { add(s.data(), s.size()); }
   /// The digest; the hasher is spent afterwards.
-  sha256_digest finish();
+  digest finish();
 
 private:
   void block(const uint8_t* p);
-  std::array<uint32_t, 8> h_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t length_ = 0;
-};
-
-/// SHA-512 over data given in pieces.
-class sha512_hasher {
-public:
-  sha512_hasher();
-  void add(const void* data, size_t size);
-  void add(std::string_view s) { add(s.data(), s.size()); }
-  sha512_digest finish();
-
-private:
-  void block(const uint8_t* p);
-  std::array<uint64_t, 8> h_;
-  std::array<uint8_t, 128> buffer_{};
+  std::array<Word, 8> h_;
+  std::array<uint8_t, block_size> buffer_{};
   size_t buffered_ = 0;
   uint64_t length_ = 0; // bytes; messages here are far below 2^61
 };
+
+extern template class sha2_hasher<uint32_t>;
+extern template class sha2_hasher<uint64_t>;
+
+using sha256_hasher = sha2_hasher<uint32_t>;
+using sha512_hasher = sha2_hasher<uint64_t>;
+using sha256_digest = sha256_hasher::digest;
+using sha512_digest = sha512_hasher::digest;
 
 sha256_digest sha256(std::string_view data);
 sha512_digest sha512(std::string_view data);
