@@ -229,6 +229,12 @@ TEST_F(updates, what_is_not_a_release_is_said) {
   EXPECT_TRUE(o.text.startsWith("the release server's answer is not JSON (at "
                                 "byte "))
       << o.text.toStdString();
+  o = await(u, [&] { u.check(repo("huge")); });
+  ASSERT_EQ(o.kind, outcome::failed);
+  EXPECT_EQ(o.text, QStringLiteral("cannot ask for updates: 127.0.0.1 sent "
+                                   "more than 1048576 bytes for /api/v1/"
+                                   "repos/drover/huge/releases/latest"))
+      << "an answer is read within its bound";
   o = await(u, [&] { u.check(repo("nobody")); });
   ASSERT_EQ(o.kind, outcome::failed);
   EXPECT_EQ(o.text, QStringLiteral("cannot ask for updates: 127.0.0.1 "

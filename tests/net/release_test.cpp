@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -14,29 +13,20 @@
 #include "net/ed25519.hpp"
 #include "net/release.hpp"
 #include "net/sha2.hpp"
+#ifndef _WIN32
+#  include "tests/support/netns.hpp"
+#endif
 
 using namespace drover::net;
 
 namespace {
 
 #ifndef _WIN32
-// Runs a shell command, its standard output.
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  EXPECT_NE(p, nullptr) << command;
-  if (p == nullptr)
-    return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-    out.append(buf, n);
-  EXPECT_EQ(pclose(p), 0) << command;
-  return out;
-}
+using drover::test::sh;
+using drover::test::sh_output;
 
 std::string temp_dir() {
-  std::string d = run("mktemp -d");
+  std::string d = sh_output("mktemp -d");
   while (!d.empty() && d.back() == '\n')
     d.pop_back();
   return d;
@@ -63,6 +53,13 @@ std::array<uint8_t, N> bytes(std::string_view hex) {
   return a;
 }
 
+// RFC 8032 §7.1 TEST 2: one byte, 0x72.
+constexpr const char* rfc_test2_key
+    = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+constexpr const char* rfc_test2_signature
+    = "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e4"
+      "3e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00";
+
 } // namespace
 
 TEST(sha2, the_standards_examples) {
@@ -87,8 +84,10 @@ TEST(sha2, agrees_with_the_systems_tools_at_every_block_edge) {
     for (auto& c : data)
       c = static_cast<char>(rng());
     write_file(dir + "/data", data);
-    std::string expect256 = run("sha256sum " + dir + "/data").substr(0, 64);
-    std::string expect512 = run("sha512sum " + dir + "/data").substr(0, 128);
+    std::string expect256
+        = sh_output("sha256sum " + dir + "/data").substr(0, 64);
+    std::string expect512
+        = sh_output("sha512sum " + dir + "/data").substr(0, 128);
     EXPECT_EQ(to_hex(sha256(data)), expect256) << size << " bytes";
     EXPECT_EQ(to_hex(sha512(data)), expect512) << size << " bytes";
     // The same, given in uneven pieces.
@@ -100,7 +99,7 @@ TEST(sha2, agrees_with_the_systems_tools_at_every_block_edge) {
     }
     EXPECT_EQ(to_hex(h.finish()), expect256) << size << " bytes in pieces";
   }
-  run("rm -rf " + dir);
+  sh("rm -rf " + dir);
 }
 
 #endif
@@ -113,11 +112,8 @@ TEST(ed25519, rfc_8032s_test_vectors) {
       "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb882"
       "1590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
   EXPECT_TRUE(ed25519_verify(sig1, "", key1));
-  auto key2 = bytes<32>(
-      "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
-  auto sig2 = bytes<64>(
-      "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1"
-      "e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00");
+  auto key2 = bytes<32>(rfc_test2_key);
+  auto sig2 = bytes<64>(rfc_test2_signature);
   EXPECT_TRUE(ed25519_verify(sig2, "\x72", key2));
   // Anything changed is refused: the message, the key, R, S.
   EXPECT_FALSE(ed25519_verify(sig2, "\x73", key2));
@@ -131,11 +127,8 @@ TEST(ed25519, rfc_8032s_test_vectors) {
 }
 
 TEST(ed25519, a_signature_with_s_beyond_the_order_is_refused) {
-  auto key2 = bytes<32>(
-      "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
-  auto sig2 = bytes<64>(
-      "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1"
-      "e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00");
+  auto key2 = bytes<32>(rfc_test2_key);
+  auto sig2 = bytes<64>(rfc_test2_signature);
   // S + L is the same scalar mod L: malleable unless refused (RFC 8032
   // §5.1.7 step 1).
   auto bent = sig2;
@@ -169,8 +162,10 @@ TEST(ed25519, verifies_what_the_release_script_signs_with_openssl) {
       c = static_cast<char>(rng());
     write_file(dir + "/Drover-1.2.3-win64-setup.exe", installer);
     write_file(dir + "/drover_1.2.3_amd64.deb", "deb " + std::to_string(round));
-    run(source_dir + "/scripts/sign-release.sh " + key + " " + dir
-        + "/Drover-1.2.3-win64-setup.exe " + dir + "/drover_1.2.3_amd64.deb");
+    ASSERT_EQ(sh(source_dir + "/scripts/sign-release.sh " + key + " " + dir
+                 + "/Drover-1.2.3-win64-setup.exe " + dir
+                 + "/drover_1.2.3_amd64.deb >/dev/null"),
+              0);
     std::string sums = read_file(dir + "/SHA256SUMS");
     std::string sig = read_file(dir + "/SHA256SUMS.sig");
     std::string error;
@@ -187,7 +182,7 @@ TEST(ed25519, verifies_what_the_release_script_signs_with_openssl) {
     EXPECT_FALSE(release::verify_sums(tampered, sig, *pub, error));
     EXPECT_EQ(error, "SHA256SUMS is not signed with Drover's release key");
   }
-  run("rm -rf " + dir);
+  sh("rm -rf " + dir);
 }
 
 #endif

@@ -10,6 +10,7 @@ API does (the fields Forgejo sends), and serves each release's files under
   same        the running version        older     an older one
   prerelease  a newer pre-release        malformed JSON cut short
   hang        accepts and never answers  unsigned  a newer one without lists
+  huge        a release's JSON of 2 MiB
   tampered    the installer served is not the one signed
   forged      SHA256SUMS signed with another key
 
@@ -121,12 +122,14 @@ class handler(http.server.BaseHTTPRequestHandler):
         if len(parts) == 8 and parts[1:4] == ["api", "v1", "repos"] and parts[6:] == ["releases", "latest"]:
             scenario = parts[5]
             known = ("newer", "same", "older", "prerelease", "malformed", "hang",
-                     "unsigned", "tampered", "forged")
+                     "unsigned", "tampered", "forged", "huge")
             if scenario not in known:
                 return self.send(404, b'{"message":"The target couldn\'t be found."}')
             if scenario == "hang":
                 time.sleep(120)
                 return
+            if scenario == "huge":  # 2 MiB of a release's JSON
+                return self.send(200, b'{"tag_name": "v99.1.0", "body": "' + b"x" * (2 << 20) + b'"}')
             if scenario == "malformed":
                 return self.send(200, b'{"id": 7, "tag_name": "v99.1.0", "assets": [')
             tag = {"same": "v" + args.running, "older": "v0.0.9"}.get(scenario, "v" + args.newer)
