@@ -2,7 +2,8 @@
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
 .PHONY: run install uninstall test build build-windows test-native test-sanitize test-fuzz \
-        test-windows package-windows package-linux bench bench-engine bench-soak bench-capture format clean
+        test-windows package-windows package-linux bench bench-engine bench-soak bench-capture \
+        bench-windows-emulated format clean
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -92,6 +93,12 @@ bench-capture:
 	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS) --target bench_capture_cost
 	./$(BUILD)/bench/bench_capture_cost 10000 100000
+
+# drover.exe under wine on the emulated WinDivert (as root): upload and
+# UDP round trip against an explicit SOCKS5 client in the same lab;
+# figures in docs/benchmarks.md.
+bench-windows-emulated: build-windows
+	bench/windows_emulated.sh $(BUILD_WINDOWS) 5 64 2000
 
 # drover.exe with its tray: CAF and Qt for mingw come from the cache
 # (~/.cache/drover), built there on first use. WINDOWS_TRAY=0 builds the

@@ -22,6 +22,10 @@
 // and through the environment:
 //   DROVER_FAKE_WINDIVERT_OPEN_ERROR=N   WinDivertOpen fails with error N
 //   DROVER_FAKE_WINDIVERT_VERSION=M.m    the driver version it reports
+//   DROVER_WINDIVERT_EMULATOR=PORT       real packets instead of scripts:
+//       the emulator daemon on 127.0.0.1:PORT queues the machine's
+//       outbound packets and injects what handles send
+//       (windivert_emulator_link.cpp)
 //
 // Overlapped receives are real: each handle is the server end of a
 // message-mode named pipe, a receive is a real overlapped ReadFile into
@@ -46,8 +50,10 @@
 
 #include "actors/platform/windivert_abi.hpp"
 #include "tests/support/windivert_filter.hpp"
+#include "tests/windows/fake_windivert.hpp"
 
 using namespace drover::platform::windivert;
+namespace fw = drover::test::fake_windivert;
 
 namespace {
 
@@ -60,8 +66,11 @@ struct fake_handle {
   std::string filter;
   std::optional<drover::test::windivert_filter::filter> compiled;
   uint64_t params[3] = {4096, 2000, 4u << 20};
-  // The receive in progress: where its addresses go.
+  // The receive in progress: where its addresses go, and its OVERLAPPED
+  // (a receive cancelled, as Windows does when the thread that started it
+  // ends, is in progress no more).
   address* addrs = nullptr;
+  const OVERLAPPED* ov = nullptr;
   unsigned* addrs_bytes = nullptr;
   unsigned addrs_capacity = 0; // in addresses
   // Deliveries that found no receive in progress, in order (their bytes
@@ -122,6 +131,44 @@ uint32_t packet_length(const uint8_t* p) {
                           : uint32_t{p[2]} << 8 | p[3];
 }
 
+// Whether `h`'s filter takes a packet (or a socket event) with address `a`.
+bool takes(const fake_handle& h, std::string_view packet, const address& a) {
+  namespace wf = drover::test::windivert_filter;
+  if (h.l == layer_network || h.l == layer_network_forward) {
+    wf::packet_context c;
+    c.packet = packet;
+    c.outbound = a.outbound;
+    c.loopback = a.loopback;
+    c.impostor = a.impostor;
+    c.if_idx = a.network.if_idx;
+    c.sub_if_idx = a.network.sub_if_idx;
+    return h.compiled->matches(c);
+  }
+  wf::socket_context c;
+  c.event = static_cast<uint8_t>(a.event);
+  c.process_id = a.flow.process_id;
+  c.endpoint_id = a.flow.endpoint_id;
+  c.parent_endpoint_id = a.flow.parent_endpoint_id;
+  c.outbound = a.outbound;
+  c.loopback = a.loopback;
+  c.ipv6 = a.ipv6;
+  c.protocol = a.flow.protocol;
+  // Host-order words, most significant first (windivert.h).
+  auto bytes_of = [](const uint32_t(&w)[4]) {
+    std::array<uint8_t, 16> out{};
+    for (int i = 0; i < 4; ++i)
+      for (int b = 0; b < 4; ++b)
+        out[static_cast<size_t>(4 * i + b)]
+            = static_cast<uint8_t>(w[3 - i] >> (24 - 8 * b));
+    return out;
+  };
+  c.local_addr = bytes_of(a.flow.local_addr);
+  c.remote_addr = bytes_of(a.flow.remote_addr);
+  c.local_port = a.flow.local_port;
+  c.remote_port = a.flow.remote_port;
+  return h.compiled->matches(c);
+}
+
 // The handle the driver gives a packet (or a socket event): the highest
 // priority among the layer's open handles whose filter takes it; among
 // equal priorities (an undefined order for the driver) the newest.
@@ -129,48 +176,13 @@ uint32_t packet_length(const uint8_t* p) {
 // handle re-injects continues only to those).
 fake_handle* diverted_to(layer l, std::string_view packet, const address& a,
                          const fake_handle* below = nullptr) {
-  namespace wf = drover::test::windivert_filter;
   fake_handle* best = nullptr;
   for (auto* h : handles) {
     if (h->l != l || h->shut || !h->compiled || h == below
         || (below != nullptr && h->priority >= below->priority))
       continue;
-    bool takes;
-    if (l == layer_network || l == layer_network_forward) {
-      wf::packet_context c;
-      c.packet = packet;
-      c.outbound = a.outbound;
-      c.loopback = a.loopback;
-      c.impostor = a.impostor;
-      c.if_idx = a.network.if_idx;
-      c.sub_if_idx = a.network.sub_if_idx;
-      takes = h->compiled->matches(c);
-    } else {
-      wf::socket_context c;
-      c.event = static_cast<uint8_t>(a.event);
-      c.process_id = a.flow.process_id;
-      c.endpoint_id = a.flow.endpoint_id;
-      c.parent_endpoint_id = a.flow.parent_endpoint_id;
-      c.outbound = a.outbound;
-      c.loopback = a.loopback;
-      c.ipv6 = a.ipv6;
-      c.protocol = a.flow.protocol;
-      // Host-order words, most significant first (windivert.h).
-      auto bytes_of = [](const uint32_t(&w)[4]) {
-        std::array<uint8_t, 16> out{};
-        for (int i = 0; i < 4; ++i)
-          for (int b = 0; b < 4; ++b)
-            out[static_cast<size_t>(4 * i + b)]
-                = static_cast<uint8_t>(w[3 - i] >> (24 - 8 * b));
-        return out;
-      };
-      c.local_addr = bytes_of(a.flow.local_addr);
-      c.remote_addr = bytes_of(a.flow.remote_addr);
-      c.local_port = a.flow.local_port;
-      c.remote_port = a.flow.remote_port;
-      takes = h->compiled->matches(c);
-    }
-    if (takes && (best == nullptr || h->priority >= best->priority))
+    if (takes(*h, packet, a)
+        && (best == nullptr || h->priority >= best->priority))
       best = h;
   }
   return best;
@@ -192,10 +204,22 @@ UINT take_from(std::deque<sent_packet>& packets, void* out, UINT size,
   return n;
 }
 
+// Bytes a handle holds that no receive has taken yet (the driver's queue).
+size_t queued_bytes(const fake_handle& f) {
+  size_t n = 0;
+  for (auto& b : f.queued)
+    n += b.bytes.size();
+  return n;
+}
+
 // Hands `addrs` (and the packets back to back in `bytes`) to `to`: to its
 // receive in progress, else queued for the next.
 bool hand_to(fake_handle& to, std::vector<address> addrs, std::string bytes) {
   bool socket_layer = to.l != layer_network && to.l != layer_network_forward;
+  constexpr ULONG_PTR status_pending = 0x103;
+  if (to.addrs != nullptr && to.ov != nullptr
+      && to.ov->Internal != status_pending)
+    to.addrs = nullptr; // cancelled: what comes now waits for the next
   if (to.addrs != nullptr)
     fill(to, addrs);
   else
@@ -207,7 +231,74 @@ bool hand_to(fake_handle& to, std::vector<address> addrs, std::string bytes) {
                    &written, nullptr);
 }
 
+// Packets (or events) for one handle in a row, handed over as one batch.
+struct batcher {
+  fake_handle* to = nullptr;
+  std::vector<address> addrs;
+  std::string bytes;
+
+  bool add(fake_handle* h, std::string_view packet, const address& a) {
+    bool ok = true;
+    if (h != to || addrs.size() == batch_max)
+      ok = flush();
+    to = h;
+    addrs.push_back(a);
+    bytes.append(packet);
+    return ok;
+  }
+
+  bool flush() {
+    if (to == nullptr)
+      return true;
+    bool ok = hand_to(*to, std::move(addrs), bytes);
+    to = nullptr;
+    addrs.clear();
+    bytes.clear();
+    return ok;
+  }
+};
+
+// What a handle holds at most (a message-mode pipe of 1 MiB carries it, and
+// a full pipe would block the deliverer): the driver's queue is bounded
+// too, and drops what does not fit.
+constexpr size_t queue_bytes_max = 768 << 10;
+
 } // namespace
+
+namespace drover::test::fake_windivert {
+
+void divert_each(wd::layer l, const std::vector<diverted>& items,
+                 std::vector<uint8_t>& taken) {
+  std::lock_guard<std::mutex> guard{mutex};
+  taken.assign(items.size(), 0);
+  batcher b;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto* to = diverted_to(l, items[i].packet, items[i].addr);
+    if (to == nullptr)
+      continue;
+    taken[i] = 1;
+    if (tracing() && !items[i].packet.empty())
+      trace_packet("diverted to", to->priority, items[i].packet);
+    // A sniffing handle gets a copy and the event goes on: every
+    // lower-priority sniffing handle whose filter takes it gets one too
+    // (the SOCKET layer's handles all sniff).
+    if ((to->flags & flag_sniff) != 0)
+      for (auto* h : handles)
+        if (h != to && h->l == l && !h->shut && h->compiled
+            && (h->flags & flag_sniff) != 0 && h->priority <= to->priority
+            && takes(*h, items[i].packet, items[i].addr)) {
+          b.flush();
+          hand_to(*h, {items[i].addr}, std::string{items[i].packet});
+        }
+    if (queued_bytes(*to) + b.bytes.size() + items[i].packet.size()
+        > queue_bytes_max)
+      continue; // dropped, as by the driver's full queue
+    b.add(to, items[i].packet, items[i].addr);
+  }
+  b.flush();
+}
+
+} // namespace drover::test::fake_windivert
 
 extern "C" {
 
@@ -254,6 +345,7 @@ __declspec(dllexport) HANDLE WinDivertOpen(const char* filter, layer l,
     SetLastError(ERROR_NOT_ENOUGH_MEMORY);
     return INVALID_HANDLE_VALUE;
   }
+  fw::start_emulator_if_asked();
   std::lock_guard<std::mutex> guard{mutex};
   handles.push_back(f);
   return f->server;
@@ -284,6 +376,10 @@ __declspec(dllexport) BOOL
     }
     f->recv_calls++;
     f->addrs = addrs;
+    f->ov = ov;
+    // Pending from now, as the driver's DeviceIoControl has it: a delivery
+    // before the ReadFile below fills this receive's addresses.
+    ov->Internal = 0x103; // STATUS_PENDING
     f->addrs_bytes = addrs_bytes;
     f->addrs_capacity = *addrs_bytes / sizeof(address);
     if (!f->queued.empty()) {
@@ -303,7 +399,7 @@ __declspec(dllexport) BOOL
     WinDivertSendEx(HANDLE h, const void* packets, UINT size, UINT* sent_bytes,
                     UINT64 flags, const address* addrs, UINT addrs_bytes,
                     LPOVERLAPPED) {
-  std::lock_guard<std::mutex> guard{mutex};
+  std::unique_lock<std::mutex> guard{mutex};
   auto* f = find(h);
   // The driver takes 1..255 addresses per call, and fails the whole call
   // otherwise (sys/windivert.c).
@@ -315,6 +411,7 @@ __declspec(dllexport) BOOL
   }
   send_calls++;
   auto* p = static_cast<const uint8_t*>(packets);
+  std::vector<fw::diverted> out; // to the emulator, outside the lock
   UINT at = 0;
   for (UINT i = 0; i < addrs_bytes / sizeof(address) && at + 20 <= size; ++i) {
     auto n = packet_length(p + at);
@@ -328,10 +425,16 @@ __declspec(dllexport) BOOL
     std::string_view packet{reinterpret_cast<const char*>(p + at), n};
     if (auto* next = diverted_to(f->l, packet, addrs[i], f))
       hand_to(*next, {addrs[i]}, std::string{packet});
+    else if (fw::emulating())
+      out.push_back({packet, addrs[i]});
     else
       sent.push_back({{p + at, p + at + n}, addrs[i]});
     at += n;
   }
+  int priority = f->priority;
+  guard.unlock();
+  if (!out.empty())
+    fw::emulator_inject(out, priority);
   if (sent_bytes != nullptr)
     *sent_bytes = at;
   return TRUE;
@@ -349,7 +452,10 @@ __declspec(dllexport) BOOL WinDivertShutdown(HANDLE h, shutdown_how) {
 }
 
 __declspec(dllexport) BOOL WinDivertClose(HANDLE h) {
-  std::lock_guard<std::mutex> guard{mutex};
+  std::unique_lock<std::mutex> guard{mutex};
+  // To the emulator, outside the lock (`out_bytes` holds their packets).
+  std::vector<fw::diverted> out;
+  std::vector<std::string> out_bytes;
   for (auto it = handles.begin(); it != handles.end(); ++it) {
     if ((*it)->server != h)
       continue;
@@ -372,14 +478,28 @@ __declspec(dllexport) BOOL WinDivertClose(HANDLE h) {
         }
         if (auto* next = diverted_to(f->l, packet, a, f))
           hand_to(*next, {a}, std::string{packet});
-        else
+        else if (fw::emulating() && network) {
+          out_bytes.emplace_back(packet);
+          out.push_back({{}, a});
+        } else
           passed.push_back({{packet.begin(), packet.end()}, a});
       }
     }
+    int priority = f->priority;
+    if (fw::emulating() && network)
+      std::fprintf(stderr,
+                   "fake WinDivert: a handle of priority %d closed; of its "
+                   "queue %zu packets went on undiverted\n",
+                   f->priority, out.size());
     CloseHandle((*it)->client);
     CloseHandle((*it)->server);
     delete *it;
     handles.erase(it);
+    guard.unlock();
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i].packet = out_bytes[i];
+    if (!out.empty())
+      fw::emulator_inject(out, priority);
     return TRUE;
   }
   SetLastError(ERROR_INVALID_HANDLE);
@@ -437,18 +557,7 @@ __declspec(dllexport) BOOL
   bool socket_layer = l != layer_network && l != layer_network_forward;
   auto* bytes = static_cast<const uint8_t*>(packets);
   size_t offset = 0;
-  fake_handle* batch_to = nullptr;
-  std::vector<address> batch_addrs;
-  std::string batch_bytes;
-  auto flush = [&]() -> bool {
-    if (batch_to == nullptr)
-      return true;
-    bool ok = hand_to(*batch_to, std::move(batch_addrs), batch_bytes);
-    batch_to = nullptr;
-    batch_addrs.clear();
-    batch_bytes.clear();
-    return ok;
-  };
+  batcher batch;
   for (UINT i = 0; i < count; ++i) {
     std::string_view packet;
     if (!socket_layer) {
@@ -466,16 +575,13 @@ __declspec(dllexport) BOOL
                    "fake WinDivert: no open handle's filter takes packet %u "
                    "of %u (layer %d): the driver would let it pass\n",
                    i + 1, count, static_cast<int>(l));
-      flush();
+      batch.flush();
       return FALSE;
     }
-    if (to != batch_to && !flush())
+    if (!batch.add(to, packet, addrs[i]))
       return FALSE;
-    batch_to = to;
-    batch_addrs.push_back(addrs[i]);
-    batch_bytes.append(packet);
   }
-  return flush();
+  return batch.flush();
 }
 
 // The oldest packet SendEx sent that the test has not taken: its length

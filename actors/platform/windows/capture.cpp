@@ -6,7 +6,6 @@
 #include <windows.h>
 
 #include <atomic>
-#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -38,59 +37,80 @@ public:
     targets->set_rules(t.rules, t.fallback, t.proxy_names);
     return true;
   }
+  ~windows_guard() override { release(); }
+
   std::string repair(std::string&) override { return {}; }
   guard_counters counters() const override { return {}; }
-  void release() override {}
+  // Stop: the fence between two sessions goes too.
+  void release() override;
   std::string description() const override { return "target processes"; }
 };
 
 // Closing a NETWORK handle re-injects its queued packets unmodified: they
-// would leak out direct. So a session that ends parks its handle, and the
-// next session closes it only once its own handle is open, at a lower
-// priority, where the re-injected packets land (windivert-facts §6). A
-// handle nobody takes over is closed after a moment (the engine stopped:
-// its queue then goes out as it would have anyway).
-class handover {
+// would leak out direct, and so would whatever a target sends while no
+// handle diverts it. So a session that ends hands its port to the fence: a
+// thread that goes on reading it, passing other programs' packets as the
+// session did and holding back the targets' (dropped: TCP sends them
+// again), until the next session's handle is open at a lower priority
+// (the old handle's queue then lands there, windivert-facts §6) or the
+// engine stops (the guard is released: the targets go direct then).
+class fence {
 public:
-  void park(std::shared_ptr<windivert::dll> d, windivert::handle h) {
+  void take(std::unique_ptr<divert_port> port) {
     std::lock_guard<std::mutex> guard{mutex_};
     close_locked();
-    dll_ = std::move(d);
-    handle_ = h;
-    auto generation = ++generation_;
-    std::thread{[this, generation] {
-      std::this_thread::sleep_for(unclaimed_for);
-      std::lock_guard<std::mutex> timer_guard{mutex_};
-      if (generation_ == generation)
-        close_locked();
-    }}.detach();
+    port_ = std::move(port);
+    port_->resume(); // its session's reader stopped it
+    thread_ = std::thread{[p = port_.get()] {
+      auto batch = p->new_batch();
+      // What it captured gets no verdict: dropped.
+      while (p->receive(*batch) == packet_port::receive_status::packets)
+        batch->clear();
+    }};
   }
 
-  void close_parked() {
+  void close() {
     std::lock_guard<std::mutex> guard{mutex_};
     close_locked();
   }
 
-  static handover& instance() {
-    static auto* h = new handover; // outlives the detached timers
-    return *h;
+  /// The next session's handle diverts now: the fenced port goes (its
+  /// queue lands on that handle), leaving it what it knew of the ports'
+  /// owners.
+  void hand_over_to(divert_port& next) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (!port_)
+      return;
+    port_->stop();
+    if (thread_.joinable())
+      thread_.join();
+    next.take_owners_from(*port_);
+    close_locked();
+  }
+
+  static fence& instance() {
+    static auto* f = new fence; // its thread may outlive static destruction
+    return *f;
   }
 
 private:
-  static constexpr auto unclaimed_for = std::chrono::seconds{1};
-
   void close_locked() {
-    if (handle_ != nullptr)
-      dll_->close(handle_);
-    handle_ = nullptr;
-    dll_.reset();
+    if (!port_)
+      return;
+    port_->stop();
+    if (thread_.joinable())
+      thread_.join();
+    port_.reset(); // closes the handles
   }
 
   std::mutex mutex_;
-  std::shared_ptr<windivert::dll> dll_;
-  windivert::handle handle_ = nullptr;
-  uint64_t generation_ = 0;
+  std::unique_ptr<divert_port> port_;
+  std::thread thread_;
 };
+
+void windows_guard::release() {
+  fence::instance().close();
+}
 
 // Each session opens below the one before (a packet re-injected by a
 // handle goes on only to lower priorities). Thousands of restarts fit
@@ -107,7 +127,7 @@ public:
 
   ~windows_capture() override {
     if (divert)
-      handover::instance().park(dll, divert->release_network_handle());
+      fence::instance().take(std::move(divert));
   }
 
   packet_port& port() override { return *divert; }
@@ -262,7 +282,7 @@ capture_result open_capture(const capture_options& opts) {
   if (!s->divert)
     return r;
   // The new handle diverts now; the previous session's may go.
-  handover::instance().close_parked();
+  fence::instance().hand_over_to(*s->divert);
   r.session = std::move(s);
   return r;
 }

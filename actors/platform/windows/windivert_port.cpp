@@ -46,7 +46,6 @@ struct divert_port::state {
   std::shared_ptr<target_set> targets;
   HANDLE stop_event = nullptr;
   receiver network, socket;
-  bool network_owned = true;
 
   // Owned by the receiving thread.
   net::port_owners owners;
@@ -327,14 +326,13 @@ divert_port::~divert_port() {
   for (auto* r : {&s.network, &s.socket}) {
     if (r->h == nullptr)
       continue;
-    if (r->pending && (r != &s.network || s.network_owned)) {
+    if (r->pending) {
       s.d->shutdown(r->h, shutdown_both);
       CancelIoEx(r->h, &r->ov);
       DWORD n = 0;
       GetOverlappedResult(r->h, &r->ov, &n, TRUE);
     }
-    if (r != &s.network || s.network_owned)
-      s.d->close(r->h);
+    s.d->close(r->h);
   }
   s.watch.stop();
   for (HANDLE e : {s.stop_event, s.network.ov.hEvent, s.socket.ov.hEvent})
@@ -581,19 +579,23 @@ std::string divert_port::last_error() const {
   return s_->error;
 }
 
-handle divert_port::release_network_handle() {
+void divert_port::take_owners_from(const divert_port& previous) {
+  s_->owners = previous.s_->owners;
+}
+
+void divert_port::resume() {
   auto& s = *s_;
-  s.watch.stop(); // parked: nobody reads it, on purpose
-  if (s.network.pending) {
-    // Cancel only the outstanding receive; the handle stays open (and
-    // keeps diverting) until the next session closes it.
-    CancelIoEx(s.network.h, &s.network.ov);
+  ResetEvent(s.stop_event);
+  // Windows cancels the I/O a thread started when the thread ends: the
+  // receives the previous reader's thread had outstanding are aborted,
+  // and are started again on the next receive(). One that completed
+  // first keeps its packets for it.
+  for (auto* r : {&s.network, &s.socket}) {
     DWORD n = 0;
-    GetOverlappedResult(s.network.h, &s.network.ov, &n, TRUE);
-    s.network.pending = false;
+    if (r->pending && !GetOverlappedResult(r->h, &r->ov, &n, FALSE)
+        && GetLastError() == ERROR_OPERATION_ABORTED)
+      r->pending = false;
   }
-  s.network_owned = false;
-  return s.network.h;
 }
 
 } // namespace drover::platform::windivert

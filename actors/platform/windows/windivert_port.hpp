@@ -70,9 +70,14 @@ public:
 
   port_stats stats() const;
 
-  /// Gives the NETWORK handle up (for the next session to close once its
-  /// own is open); the port no longer closes it.
-  handle release_network_handle();
+  /// Reading again after stop() (the capture's fence goes on reading a
+  /// finished session's port until the next one diverts).
+  void resume();
+
+  /// Takes over what `previous` (stopped, not reading) knew of the ports'
+  /// owners: a socket that closed still owns its late packets, and the
+  /// socket tables no longer name it.
+  void take_owners_from(const divert_port& previous);
 
   struct state;
 

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# drover.exe on real packets, under wine, on the emulated WinDivert driver:
+# the emulator daemon (tests/support/windivert_emulator.cpp) queues every
+# outbound packet of the application namespace and hands it to the
+# WinDivert.dll double in emulator mode, which diverts it to drover.exe's
+# handles by priority and filter as the driver does and gives what they
+# send back to be injected. A real dante and the servers live in a second
+# namespace on addresses of their own; the servers say whom they saw, and
+# a counter there counts every packet that reaches the targets' port from
+# the application's own address (direct), a stray segment as much as a
+# SYN (the other program talks to a port of its own).
+#   - a program named like a target: its TCP and its UDP (a bound socket
+#     with sendto, a connected one) reach the servers from dante's address,
+#     and it sees its server's address
+#   - a program named otherwise goes direct
+#   - every target started after the engine (a process Drover had not seen)
+#   - 300 datagrams at once from a target: answered through dante, none
+#     direct
+#   - the capture restarted mid-flow (the packet handle fails, the
+#     supervisor reopens it): what the target's open connection carried
+#     went through dante, nothing of it directly, and a new connection
+#     after it is proxied
+#   - dante stopped: the target's new connections are refused, none goes
+#     direct; dante back: proxied again
+# usage: emulated_test.sh DROVER_EXE WINDIVERT_DLL WINE_RUN EMULATOR
+#          TRAFFIC_CLIENT_EXE ECHO_SERVERS_PY
+set -euo pipefail
+lab_retry=(bash "$0" "$@")
+exe=$1
+dll=$2
+wine_run=$3
+emulator=$4
+client=$5
+servers=$6
+lab_name="emulated test"
+. "$(dirname "$0")/emulated_lab.sh"
+start_lab
+# A target's TCP: dante's address at the server, the server's at the app.
+[ "$(direct_packets tcp)" = 0 ] || fail "packets reached the servers directly before any test"
+said="$(target tcp "$server_ip" "$server_port" hello)" || fail "target tcp: $said"
+[[ "$said" == *"peer=$server_ip:$server_port reply=$proxy_ip hello"* ]] \
+  || fail "the target's TCP did not go through dante: $said"
+[ "$(direct_packets tcp)" = 0 ] || fail "a target's TCP reached the server directly"
+# Another program: direct (its packets are counted).
+said="$(other tcp "$server_ip" "$other_port" hello)" || fail "other tcp: $said"
+[[ "$said" == *"reply=$app_ip hello"* ]] || fail "the other program was not direct: $said"
+[ "$(direct_packets tcp "$other_port")" -gt 0 ] || fail "the direct counter counted nothing"
+
+# A target's UDP, bound (sendto) and connected.
+[ "$(direct_packets udp)" = 0 ] || fail "UDP reached the servers directly before any test"
+for mode in bound connected; do
+  said="$(target udp "$server_ip" "$server_port" 5 "$mode")" || fail "target udp $mode: $said"
+  [[ "$said" == *"replies=5 of 5 from=$server_ip:$server_port, seen=$proxy_ip,"* ]] \
+    || fail "the target's UDP ($mode) did not go through dante: $said"
+done
+[ "$(direct_packets udp)" = 0 ] || fail "a target's UDP reached the server directly"
+said="$(other udp "$server_ip" "$other_port" 3 bound)" || fail "other udp: $said"
+[[ "$said" == *"seen=$app_ip,"* ]] || fail "the other program's UDP was not direct: $said"
+counted=$(direct_packets udp "$other_port")
+[ "$counted" = 4 ] || fail "the other program's 4 datagrams were counted $counted"
+
+# 300 datagrams at once.
+via_dante() { grep -c "^$1 $proxy_ip\$" "$dir/servers.log" 2>/dev/null || true; }
+before=$(via_dante udp)
+said="$(target udp "$server_ip" "$server_port" 300 connected)" || true
+[[ "$said" =~ replies=([0-9]+)\ of\ 300\ from=$server_ip:$server_port,\ seen=$proxy_ip,$ ]] \
+  || fail "the burst did not go through dante alone: $said"
+replies=${BASH_REMATCH[1]}
+arrived=$(( $(via_dante udp) - before ))
+echo "burst: $arrived of 300 reached the server through dante, $replies answers came back"
+[ "$replies" -ge 285 ] || fail "the burst lost more than 5 %: $said"
+[ "$(direct_packets udp)" = 0 ] || fail "datagrams of the burst went direct"
+
+# The capture restarted mid-flow.
+target hold "$server_ip" "$server_port" 6 >"$dir/hold.out" &
+holding=$!
+wait_for_line "$dir/servers.log" "^tcp $proxy_ip" 10 || fail "the held connection did not open"
+sleep 1 # let a few echoes through before the fault
+said="$(drover fault driver-lost)" || fail "fault: $said"
+wait $holding || true
+held="$(cat "$dir/hold.out")"
+# The capture's session restarts with its flow table: the connection may
+# end (its relay goes), but what it carried went through dante alone.
+[[ "$held" =~ answered=([0-9]+).*seen=$proxy_ip,$ ]] && [ "${BASH_REMATCH[1]}" -ge 5 ] \
+  || fail "the held connection did not talk through dante before the restart: $held"
+wait_active
+said="$(target tcp "$server_ip" "$server_port" after-restart)" || fail "after restart: $said"
+[[ "$said" == *"reply=$proxy_ip after-restart"* ]] || fail "not proxied after the restart: $said"
+[ "$(direct_packets tcp)" = 0 ] || fail "a target's TCP went direct around the restart"
+echo "restart: $held"
+
+# dante down: refused, never direct; back: proxied.
+kill "$dante"; wait "$dante" 2>/dev/null || true
+pkill -f "danted -f $dir/danted.conf" 2>/dev/null || true
+for _ in $(seq 60); do
+  drover status >"$dir/status" 2>&1 || true
+  grep -q "State: *Active" "$dir/status" || break
+  sleep 0.5
+done
+said="$(target tcp "$server_ip" "$server_port" while-down)" && fail "a connection went somewhere while dante was down: $said"
+[ "$(direct_packets tcp)" = 0 ] || fail "a target's TCP went direct while dante was down"
+start_dante
+drover retry >/dev/null 2>&1 || true
+wait_active
+said="$(target tcp "$server_ip" "$server_port" back)" || fail "after dante came back: $said"
+[[ "$said" == *"reply=$proxy_ip back"* ]] || fail "not proxied once dante was back: $said"
+[ "$(direct_packets tcp)" = 0 ] || fail "a target's TCP went direct after dante came back"
+[ "$(direct_packets udp)" = 0 ] || fail "a target's UDP went direct"
+
+drover quit >/dev/null 2>&1 || true
+echo "emulated ok"

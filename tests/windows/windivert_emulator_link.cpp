@@ -1,0 +1,397 @@
+// The WinDivert.dll double's link to real packets (emulator mode): a
+// thread reads what the emulator daemon (tests/support/windivert_emulator.cpp)
+// queued from the machine's outbound traffic, diverts each packet to the
+// handle the driver would give it (fake_windivert.cpp: priority, filter
+// checker, bounded queues) and answers taken or passed; what handles send
+// goes back to the daemon to be injected.
+//
+// The SOCKET layer's events are synthesized from wine's socket tables
+// (GetExtendedTcpTable/GetExtendedUdpTable) and, for the process of a
+// socket the tables name none for, the processes' socket handles: before a TCP
+// SYN or a UDP datagram from a port not seen yet is diverted, the sockets are
+// read and the socket's BIND (UDP), CONNECT (TCP; UDP: the first datagram to
+// each new remote address and port) or LISTEN event goes to the SOCKET handles
+// first, as Windows' ALE layer fires before the packet leaves; a read every 250
+// ms finds what closed (CLOSE) and what opened without sending yet.
+
+#include <winsock2.h>
+// After winsock2.h (a separate block keeps clang-format from sorting them).
+#include <iphlpapi.h>
+#include <windows.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "net/packet.hpp"
+#include "tests/support/windivert_bridge.hpp"
+#include "tests/windows/fake_windivert.hpp"
+
+namespace drover::test::fake_windivert {
+
+namespace {
+
+namespace bridge = drover::test::windivert_bridge;
+
+SOCKET link = INVALID_SOCKET;
+std::mutex send_mutex; // SendEx callers and the link thread both send
+std::once_flag started;
+
+int64_t now_ticks() {
+  LARGE_INTEGER t;
+  QueryPerformanceCounter(&t);
+  return t.QuadPart;
+}
+
+bool send_all(const std::string& out) {
+  std::lock_guard<std::mutex> guard{send_mutex};
+  size_t at = 0;
+  while (at < out.size()) {
+    int n = send(link, out.data() + at, static_cast<int>(out.size() - at), 0);
+    if (n <= 0)
+      return false;
+    at += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// A socket of some process, as its handle shows it: (protocol, local
+// port) -> its process, addresses and the event already told.
+using socket_key = std::pair<uint8_t, uint16_t>;
+
+struct socket_row {
+  uint32_t pid = 0;
+  uint32_t local_ip = 0;
+  uint32_t remote_ip = 0; // host order; 0 while not connected
+  uint16_t remote_port = 0;
+  bool listening = false;
+  uint64_t endpoint = 0;
+  bool connect_told = false; // TCP: its CONNECT went out
+};
+
+class socket_events {
+public:
+  // Reads every process's sockets; each socket new since the last read
+  // gets its opening event, each gone its CLOSE, appended to `out`.
+  void refresh(std::vector<diverted>& out) {
+    std::map<socket_key, socket_row> now;
+    read_sockets(now);
+    for (auto& [key, row] : now) {
+      auto it = known_.find(key);
+      if (it != known_.end() && it->second.pid == row.pid) {
+        row.endpoint = it->second.endpoint;
+        row.connect_told = it->second.connect_told;
+        if (row.remote_ip == 0) {
+          row.remote_ip = it->second.remote_ip;
+          row.remote_port = it->second.remote_port;
+        }
+        continue;
+      }
+      row.endpoint = ++next_endpoint_;
+      if (key.first == IPPROTO_UDP)
+        out.push_back(event_for(wd::event_socket_bind, key, row));
+      else if (row.listening)
+        out.push_back(event_for(wd::event_socket_listen, key, row));
+      else if (row.remote_ip != 0) {
+        row.connect_told = true;
+        out.push_back(event_for(wd::event_socket_connect, key, row));
+      }
+      // Else a TCP socket bound and not connecting yet: its SYN tells
+      // (before()).
+    }
+    for (auto& [key, row] : known_) {
+      auto it = now.find(key);
+      if (it == now.end() || it->second.pid != row.pid) {
+        out.push_back(event_for(wd::event_socket_close, key, row));
+        if (key.first == IPPROTO_UDP) // its remotes go with it
+          for (auto r = udp_remotes_.begin(); r != udp_remotes_.end();)
+            r = std::get<0>(*r) == key.second ? udp_remotes_.erase(r)
+                                              : std::next(r);
+      }
+    }
+    known_ = std::move(now);
+  }
+
+  // Before a packet is diverted: its socket's events when they are not out
+  // yet (a TCP SYN, a UDP datagram from a port or to a remote not seen).
+  void before(const uint8_t* p, size_t length, bool loopback,
+              std::vector<diverted>& out) {
+    net::packet_info info;
+    if (loopback || net::parse(p, length, info) != net::parse_error::none
+        || info.ip_version != 4 || !info.has_ports)
+      return;
+    bool syn = info.is_tcp() && (info.tcp_flags & net::tcp_flag::syn) != 0
+               && (info.tcp_flags & net::tcp_flag::ack) == 0;
+    if (!syn && !info.is_udp())
+      return;
+    socket_key key{info.protocol, info.src.port};
+    if (known_.count(key) == 0)
+      refresh(out);
+    auto it = known_.find(key);
+    if (it == known_.end())
+      return; // nobody's that a process holds (a raw socket, say)
+    auto& row = it->second;
+    if (info.is_tcp()) {
+      if (row.connect_told)
+        return;
+      row.connect_told = true;
+    } else if (!udp_remotes_
+                    .insert({info.src.port, info.dst.ip.value, info.dst.port})
+                    .second) {
+      return;
+    }
+    socket_row connecting = row;
+    connecting.local_ip = info.src.ip.value;
+    connecting.remote_ip = info.dst.ip.value;
+    connecting.remote_port = info.dst.port;
+    if (info.is_tcp())
+      row = connecting;
+    out.push_back(event_for(wd::event_socket_connect, key, connecting));
+  }
+
+private:
+  // The sockets as wine's tables show them (protocol, addresses, state),
+  // each with its process. Wine's tables name no process for a socket
+  // that only wine's server holds (one still connecting, say): then the
+  // process whose socket handle is bound to that port is its owner.
+  static void read_sockets(std::map<socket_key, socket_row>& now) {
+    std::map<uint16_t, uint32_t> handle_owners;
+    bool handles_read = false; // only when the tables name no owner
+    auto owner = [&](DWORD pid, uint16_t port) -> uint32_t {
+      if (pid != 0)
+        return pid;
+      if (!handles_read) {
+        read_handle_owners(handle_owners);
+        handles_read = true;
+      }
+      auto it = handle_owners.find(port);
+      return it == handle_owners.end() ? 0 : it->second;
+    };
+    static std::vector<char> buf(1 << 18);
+    DWORD size = static_cast<DWORD>(buf.size());
+    if (GetExtendedTcpTable(buf.data(), &size, FALSE, AF_INET,
+                            TCP_TABLE_OWNER_PID_ALL, 0)
+        == NO_ERROR) {
+      auto* t = reinterpret_cast<MIB_TCPTABLE_OWNER_PID*>(buf.data());
+      for (DWORD i = 0; i < t->dwNumEntries; ++i) {
+        auto& r = t->table[i];
+        if (r.dwState == MIB_TCP_STATE_TIME_WAIT)
+          continue;
+        auto port = ntohs(static_cast<u_short>(r.dwLocalPort));
+        socket_row row;
+        row.pid = owner(r.dwOwningPid, port);
+        if (row.pid == 0)
+          continue;
+        row.local_ip = ntohl(r.dwLocalAddr);
+        row.listening = r.dwState == MIB_TCP_STATE_LISTEN;
+        if (!row.listening) {
+          row.remote_ip = ntohl(r.dwRemoteAddr);
+          row.remote_port = ntohs(static_cast<u_short>(r.dwRemotePort));
+        }
+        // A listener's accepted sockets share its port: the first stays.
+        now.emplace(socket_key{IPPROTO_TCP, port}, row);
+      }
+    }
+    size = static_cast<DWORD>(buf.size());
+    if (GetExtendedUdpTable(buf.data(), &size, FALSE, AF_INET,
+                            UDP_TABLE_OWNER_PID, 0)
+        == NO_ERROR) {
+      auto* t = reinterpret_cast<MIB_UDPTABLE_OWNER_PID*>(buf.data());
+      for (DWORD i = 0; i < t->dwNumEntries; ++i) {
+        auto& r = t->table[i];
+        auto port = ntohs(static_cast<u_short>(r.dwLocalPort));
+        socket_row row;
+        row.pid = owner(r.dwOwningPid, port);
+        row.local_ip = ntohl(r.dwLocalAddr);
+        if (row.pid != 0)
+          now.emplace(socket_key{IPPROTO_UDP, port}, row);
+      }
+    }
+  }
+
+  // A SOCKET-layer address as windivert.h lays it out: host order,
+  // IPv4-mapped (::ffff:a.b.c.d).
+  static diverted event_for(uint8_t event, const socket_key& k,
+                            const socket_row& row) {
+    diverted d{};
+    auto& a = d.addr;
+    a.timestamp = now_ticks();
+    a.layer = wd::layer_socket;
+    a.event = event;
+    a.outbound = event == wd::event_socket_connect ? 1 : 0;
+    a.loopback = (row.remote_ip >> 24) == 127 ? 1 : 0;
+    a.flow.endpoint_id = row.endpoint;
+    a.flow.process_id = row.pid;
+    a.flow.local_addr[0] = row.local_ip;
+    a.flow.local_addr[1] = 0xffff;
+    a.flow.remote_addr[0] = row.remote_ip;
+    a.flow.remote_addr[1] = row.remote_ip != 0 ? 0xffff : 0;
+    a.flow.local_port = k.second;
+    a.flow.remote_port = row.remote_port;
+    a.flow.protocol = k.first;
+    return d;
+  }
+
+  std::map<socket_key, socket_row> known_;
+  std::set<std::tuple<uint16_t, uint32_t, uint16_t>> udp_remotes_;
+  uint64_t next_endpoint_ = 0;
+};
+
+// The link thread: packets in, verdicts out, events synthesized.
+DWORD WINAPI link_main(void*) {
+  socket_events events;
+  std::vector<uint8_t> in;
+  std::vector<char> buf(1 << 18);
+  std::vector<diverted> packets, socket_events_out;
+  std::vector<uint32_t> ids;
+  std::vector<uint8_t> taken, events_taken;
+  std::string verdicts;
+  auto last_refresh = GetTickCount64();
+  for (;;) {
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(link, &readable);
+    timeval wait{0, 250000};
+    if (select(0, &readable, nullptr, nullptr, &wait) == SOCKET_ERROR)
+      break;
+    socket_events_out.clear();
+    if (GetTickCount64() - last_refresh >= 250) {
+      events.refresh(socket_events_out);
+      last_refresh = GetTickCount64();
+    }
+    packets.clear();
+    ids.clear();
+    size_t used = 0;
+    if (FD_ISSET(link, &readable)) {
+      int n = recv(link, buf.data(), static_cast<int>(buf.size()), 0);
+      if (n <= 0)
+        break; // the daemon is gone: nothing more arrives
+      in.insert(in.end(), buf.begin(), buf.begin() + n);
+      bridge::message m;
+      while (bridge::next(in.data() + used, in.size() - used, m)) {
+        used += m.total;
+        bridge::packet_header h;
+        if (m.kind != bridge::kind_packet || m.body_length <= sizeof h)
+          continue;
+        std::memcpy(&h, m.body, sizeof h);
+        diverted d{};
+        d.packet = {reinterpret_cast<const char*>(m.body + sizeof h),
+                    m.body_length - sizeof h};
+        d.addr.timestamp = now_ticks();
+        d.addr.layer = wd::layer_network;
+        d.addr.outbound = 1; // the queue holds what leaves
+        d.addr.loopback = h.loopback != 0 ? 1u : 0u;
+        // Checksum flags 0, as offloaded packets carry them.
+        d.addr.network.if_idx = h.if_idx;
+        events.before(reinterpret_cast<const uint8_t*>(d.packet.data()),
+                      d.packet.size(), h.loopback != 0, socket_events_out);
+        packets.push_back(d);
+        ids.push_back(h.id);
+      }
+    }
+    if (!socket_events_out.empty())
+      divert_each(wd::layer_socket, socket_events_out, events_taken);
+    if (tracing())
+      for (size_t i = 0; i < socket_events_out.size(); ++i) {
+        auto& f = socket_events_out[i].addr.flow;
+        std::fprintf(stderr,
+                     "emulator: event %u pid %u proto %u port %u -> %u "
+                     "(%s)\n",
+                     socket_events_out[i].addr.event, f.process_id, f.protocol,
+                     f.local_port, f.remote_port,
+                     events_taken[i] != 0 ? "taken" : "no handle");
+      }
+    if (!packets.empty()) {
+      divert_each(wd::layer_network, packets, taken);
+      verdicts.clear();
+      for (size_t i = 0; i < packets.size(); ++i)
+        bridge::append(verdicts, bridge::kind_verdict,
+                       bridge::verdict_body{ids[i], taken[i]});
+      if (!send_all(verdicts))
+        break;
+    }
+    in.erase(in.begin(), in.begin() + static_cast<long>(used));
+  }
+  std::fprintf(stderr, "WinDivert emulator link: the daemon went away\n");
+  return 0;
+}
+
+} // namespace
+
+bool emulating() {
+  return link != INVALID_SOCKET;
+}
+
+bool start_emulator_if_asked() {
+  std::call_once(started, [] {
+    char port[16];
+    auto n = GetEnvironmentVariableA("DROVER_WINDIVERT_EMULATOR", port,
+                                     sizeof port);
+    if (n == 0 || n >= sizeof port)
+      return;
+    WSADATA wsa;
+    WSAStartup(MAKEWORD(2, 2), &wsa);
+    SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<u_short>(std::atoi(port)));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s == INVALID_SOCKET
+        || connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      std::fprintf(
+          stderr, "WinDivert emulator link: no daemon on 127.0.0.1:%s\n", port);
+      std::abort(); // a test that asked for real packets gets none: fail
+    }
+    BOOL one = TRUE;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<char*>(&one),
+               sizeof one);
+    link = s;
+    CloseHandle(CreateThread(nullptr, 0, link_main, nullptr, 0, nullptr));
+  });
+  return emulating();
+}
+
+bool tracing() {
+  static bool on = [] {
+    char value[8];
+    return GetEnvironmentVariableA("WINDIVERT_EMULATOR_TRACE", value,
+                                   sizeof value)
+           > 0;
+  }();
+  return on;
+}
+
+void trace_packet(const char* what, int priority, std::string_view packet) {
+  net::packet_info i;
+  auto* p = reinterpret_cast<const uint8_t*>(packet.data());
+  if (net::parse(p, packet.size(), i) != net::parse_error::none)
+    return;
+  std::fprintf(stderr, "emulator: %s %d: %s:%u > %s:%u flags %02x\n", what,
+               priority, net::to_string(i.src.ip).c_str(), i.src.port,
+               net::to_string(i.dst.ip).c_str(), i.dst.port, i.tcp_flags);
+}
+
+void emulator_inject(const std::vector<diverted>& packets, int priority) {
+  std::string out;
+  for (auto& d : packets) {
+    if (tracing())
+      trace_packet("sent by", priority, d.packet);
+    bridge::inject_header h;
+    h.outbound = d.addr.outbound;
+    h.checksums = static_cast<uint8_t>(
+        (d.addr.ip_checksum ? bridge::ip_checksum_ok : 0)
+        | (d.addr.tcp_checksum ? bridge::tcp_checksum_ok : 0)
+        | (d.addr.udp_checksum ? bridge::udp_checksum_ok : 0));
+    h.if_idx = d.addr.network.if_idx;
+    bridge::append(out, bridge::kind_inject, h, d.packet.data(),
+                   d.packet.size());
+  }
+  send_all(out);
+}
+
+} // namespace drover::test::fake_windivert
