@@ -8,8 +8,9 @@ TCP on ADDRESS:PORT, one line per request:
   "sink N"      then N bytes; answered "PEER_IP got N"
   "source N"    answered with N bytes, then the connection closes
 UDP on ADDRESS:PORT: each datagram is answered "PEER_IP " + its payload.
-Every TCP connection and datagram appends "tcp PEER_IP" or "udp PEER_IP"
-to LOG (a test counts who reached the servers directly). Prints "ready".
+Every TCP connection, echo and datagram appends "tcp PEER_IP",
+"echo PEER_IP" or "udp PEER_IP" to LOG (a test counts who reached the
+servers, and how far a connection got). Prints "ready".
 """
 import socket
 import sys
@@ -31,6 +32,7 @@ def serve_tcp(conn, peer):
         for line in reader:
             words = line.decode(errors="replace").strip().split(" ", 1)
             if words[0] == "echo":
+                note("echo", peer)
                 conn.sendall(f"{peer} {words[1] if len(words) > 1 else ''}\n".encode())
             elif words[0] == "sink":
                 left = int(words[1])

@@ -124,17 +124,8 @@ wait_for_line() { # FILE TEXT SECONDS
 pids+=($!)
 "${in_srv[@]}" python3 "$servers" "$server_ip" "$other_port" "$dir/servers.log" >"$dir/servers-other.out" 2>&1 &
 pids+=($!)
-cat >"$dir/danted.conf" <<CONF
-logoutput: $dir/danted.log
-internal: $proxy_ip port = 1080
-external: $proxy_ip
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
-socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: bind connect udpassociate udpreply }
-CONF
+. "$(dirname "${BASH_SOURCE[0]}")/lab.sh" # danted_conf
+danted_conf "$dir" "$proxy_ip" 1080
 start_dante() {
   "${in_srv[@]}" danted -f "$dir/danted.conf" -p "$dir/danted.pid" >/dev/null 2>&1 &
   dante=$!

@@ -21,7 +21,8 @@
 #     went through dante, nothing of it directly, and a new connection
 #     after it is proxied
 #   - dante stopped: the target's new connections are refused, none goes
-#     direct; dante back: proxied again
+#     direct, and the first failure takes Drover out of Active; dante
+#     back: proxied again
 # usage: emulated_test.sh DROVER_EXE WINDIVERT_DLL WINE_RUN EMULATOR
 #          TRAFFIC_CLIENT_EXE ECHO_SERVERS_PY
 set -euo pipefail
@@ -71,17 +72,25 @@ echo "burst: $arrived of 300 reached the server through dante, $replies answers 
 [ "$replies" -ge 285 ] || fail "the burst lost more than 5 %: $said"
 [ "$(direct_packets udp)" = 0 ] || fail "datagrams of the burst went direct"
 
-# The capture restarted mid-flow.
+# The capture restarted mid-flow: once the held connection's third echo
+# reached the server through dante.
+wait_count() { # KIND AT_LEAST SECONDS: KIND lines from dante in the log
+  for _ in $(seq $(( $3 * 5 ))); do
+    [ "$(via_dante "$1")" -ge "$2" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+echoes=$(via_dante echo)
 target hold "$server_ip" "$server_port" 6 >"$dir/hold.out" &
 holding=$!
-wait_for_line "$dir/servers.log" "^tcp $proxy_ip" 10 || fail "the held connection did not open"
-sleep 1 # let a few echoes through before the fault
+wait_count echo $(( echoes + 3 )) 30 || fail "the held connection did not talk"
 said="$(drover fault driver-lost)" || fail "fault: $said"
 wait $holding || true
 held="$(cat "$dir/hold.out")"
 # The capture's session restarts with its flow table: the connection may
 # end (its relay goes), but what it carried went through dante alone.
-[[ "$held" =~ answered=([0-9]+).*seen=$proxy_ip,$ ]] && [ "${BASH_REMATCH[1]}" -ge 5 ] \
+[[ "$held" =~ answered=([0-9]+).*seen=$proxy_ip,$ ]] && [ "${BASH_REMATCH[1]}" -ge 3 ] \
   || fail "the held connection did not talk through dante before the restart: $held"
 wait_active
 said="$(target tcp "$server_ip" "$server_port" after-restart)" || fail "after restart: $said"
@@ -89,15 +98,19 @@ said="$(target tcp "$server_ip" "$server_port" after-restart)" || fail "after re
 [ "$(direct_packets tcp)" = 0 ] || fail "a target's TCP went direct around the restart"
 echo "restart: $held"
 
-# dante down: refused, never direct; back: proxied.
+# dante down: refused, never direct; the failure starts a check, which
+# takes Drover out of Active; dante back: proxied.
 kill "$dante"; wait "$dante" 2>/dev/null || true
 pkill -f "danted -f $dir/danted.conf" 2>/dev/null || true
+said="$(target tcp "$server_ip" "$server_port" while-down)" && fail "a connection went somewhere while dante was down: $said"
+left_active=""
 for _ in $(seq 60); do
   drover status >"$dir/status" 2>&1 || true
-  grep -q "State: *Active" "$dir/status" || break
+  grep -q "State: *Active" "$dir/status" || { left_active=yes; break; }
   sleep 0.5
 done
-said="$(target tcp "$server_ip" "$server_port" while-down)" && fail "a connection went somewhere while dante was down: $said"
+[ -n "$left_active" ] || fail "Drover did not notice that dante stopped"
+said="$(target tcp "$server_ip" "$server_port" still-down)" && fail "a connection went somewhere while Drover knew dante was down: $said"
 [ "$(direct_packets tcp)" = 0 ] || fail "a target's TCP went direct while dante was down"
 start_dante
 drover retry >/dev/null 2>&1 || true

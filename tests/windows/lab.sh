@@ -5,16 +5,14 @@
 # Sets: dir, port, config (its Windows path); appends background PIDs to
 # pids (the caller's cleanup kills them). The caller sets wine_run.
 
-# lab_setup DROVER_EXE FAKE_WINDIVERT_DLL [extra config lines]
-lab_setup() {
-  dir="$(mktemp -d)"
-  cp "$1" "$dir/drover.exe"
-  cp "$2" "$dir/WinDivert.dll"
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  cat >"$dir/danted.conf" <<CONF
-logoutput: $dir/danted.log
-internal: 127.0.0.1 port = $port
-external: 127.0.0.1
+# danted_conf DIR ADDRESS PORT: DIR/danted.conf for a dante on ADDRESS:PORT
+# (also its external address) that allows everything, logging to
+# DIR/danted.log.
+danted_conf() {
+  cat >"$1/danted.conf" <<CONF
+logoutput: $1/danted.log
+internal: $2 port = $3
+external: $2
 socksmethod: none
 clientmethod: none
 user.privileged: root
@@ -22,6 +20,15 @@ user.unprivileged: nobody
 client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
 socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: bind connect udpassociate udpreply }
 CONF
+}
+
+# lab_setup DROVER_EXE FAKE_WINDIVERT_DLL [extra config lines]
+lab_setup() {
+  dir="$(mktemp -d)"
+  cp "$1" "$dir/drover.exe"
+  cp "$2" "$dir/WinDivert.dll"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  danted_conf "$dir" 127.0.0.1 "$port"
   danted -f "$dir/danted.conf" -p "$dir/danted.pid" &
   pids+=($!)
   cat >"$dir/config.toml" <<CONF
