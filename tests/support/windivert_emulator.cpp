@@ -42,6 +42,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -66,18 +67,17 @@ void trace(const char* what, const uint8_t* p, size_t length) {
   if (!tracing
       || drover::net::parse(p, length, i) != drover::net::parse_error::none)
     return;
-  auto ip = [](drover::net::ipv4_address a) {
-    return std::to_string(a.value >> 24) + "."
-           + std::to_string((a.value >> 16) & 255) + "."
-           + std::to_string((a.value >> 8) & 255) + "."
-           + std::to_string(a.value & 255);
-  };
-  std::fprintf(stderr, "%s %s %s:%u > %s:%u flags %02x len %zu\n", what,
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  using drover::net::to_string;
+  std::fprintf(stderr, "%s %s %s:%u > %s:%u flags %02x len %zu at %ld.%06ld\n",
+               what,
                i.is_tcp()   ? "tcp"
                : i.is_udp() ? "udp"
                             : "ip",
-               ip(i.src.ip).c_str(), i.src.port, ip(i.dst.ip).c_str(),
-               i.dst.port, i.tcp_flags, length);
+               to_string(i.src.ip).c_str(), i.src.port,
+               to_string(i.dst.ip).c_str(), i.dst.port, i.tcp_flags, length,
+               static_cast<long>(now.tv_sec), now.tv_nsec / 1000);
 }
 
 struct queue {
