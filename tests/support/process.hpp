@@ -104,7 +104,11 @@ public:
              && output_.find(text, from) != std::string::npos;
     };
     while (!found()) {
-      if (std::chrono::steady_clock::now() > deadline || !running())
+      if (!running()) {
+        drain(0); // what it wrote before it ended
+        return found();
+      }
+      if (std::chrono::steady_clock::now() > deadline)
         return found();
       drain(50);
     }
