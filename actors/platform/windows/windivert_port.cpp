@@ -6,13 +6,13 @@
 #include <windows.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <unordered_map>
 
 #include "actors/platform/process.hpp"
 #include "actors/platform/stall_watch.hpp"
 #include "actors/platform/windivert_errors.hpp"
+#include "actors/platform/windows/interface_memory.hpp"
 #include "actors/platform/windows/socket_tables.hpp"
 #include "net/bytes.hpp"
 
@@ -66,18 +66,7 @@ struct divert_port::state {
   std::vector<address> verdict_addrs;
   std::mutex inject_mutex;
   std::vector<uint8_t> inject_bytes;
-  // Which interface each local address of the targets' packets was seen on
-  // (under inject_mutex): a reply fabricated for an application is
-  // injected inbound there, as if it had arrived on that interface
-  // (windivert-facts §5B). A few addresses: one per network the machine
-  // is on.
-  struct interface_of {
-    uint32_t ip = 0;
-    uint32_t if_idx = 0;
-    uint32_t sub_if_idx = 0;
-  };
-  std::array<interface_of, 8> interfaces{};
-  size_t next_interface = 0;
+  interface_memory interfaces; // where a fabricated reply is injected
 
   mutable std::mutex counters_mutex;
   port_counters counters;
@@ -196,31 +185,11 @@ struct divert_port::state {
     }
   }
 
-  // Called for each delivered packet; takes the lock only when an address
-  // is new or moved to another interface.
-  void remember_interface(const uint8_t* data, uint32_t length,
-                          const address& a) {
-    if (a.loopback != 0 || length < 20 || (data[0] >> 4) != 4)
-      return;
-    uint32_t ip = net::load32(data + 12);
-    for (auto& i : interfaces)
-      if (i.ip == ip && i.if_idx == a.network.if_idx
-          && i.sub_if_idx == a.network.sub_if_idx)
-        return; // read without the lock: only this thread writes
-    std::lock_guard<std::mutex> guard{inject_mutex};
-    for (auto& i : interfaces)
-      if (i.ip == ip) {
-        i.if_idx = a.network.if_idx;
-        i.sub_if_idx = a.network.sub_if_idx;
-        return;
-      }
-    interfaces[next_interface++ % interfaces.size()]
-        = {ip, a.network.if_idx, a.network.sub_if_idx};
-  }
-
   void deliver(packet_batch_buffer& batch, size_t& used, const uint8_t* data,
                uint32_t length, const address& a, uint32_t pid) {
-    remember_interface(data, length, a);
+    if (a.loopback == 0 && length >= 20 && (data[0] >> 4) == 4)
+      interfaces.remember(net::load32(data + 12),
+                          {a.network.if_idx, a.network.sub_if_idx});
     auto index = batch.packets.size();
     std::memcpy(batch.data.data() + used, data, length);
     std::memcpy(batch.meta.data() + index * address_size, &a, address_size);
@@ -539,17 +508,14 @@ std::error_code divert_port::inject(const uint8_t* packet, size_t length) {
   address a{};
   a.layer = layer_network;
   a.outbound = 1;
-  std::lock_guard<std::mutex> guard{s.inject_mutex};
-  if (length >= 20 && (packet[0] >> 4) == 4) {
-    uint32_t app = net::load32(packet + 16);
-    for (auto& i : s.interfaces)
-      if (i.ip == app && i.ip != 0) {
-        a.outbound = 0;
-        a.network.if_idx = i.if_idx;
-        a.network.sub_if_idx = i.sub_if_idx;
-        break;
-      }
+  interface_memory::interface_index at;
+  if (length >= 20 && (packet[0] >> 4) == 4
+      && s.interfaces.find(net::load32(packet + 16), at)) {
+    a.outbound = 0;
+    a.network.if_idx = at.if_idx;
+    a.network.sub_if_idx = at.sub_if_idx;
   }
+  std::lock_guard<std::mutex> guard{s.inject_mutex};
   std::memcpy(s.inject_bytes.data(), packet, length);
   unsigned sent = 0;
   if (!s.d->send_ex(s.network.h, s.inject_bytes.data(),
