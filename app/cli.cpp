@@ -327,7 +327,12 @@ int headless(const options& o, std::ostream& err) {
     caf::actor_system system{cfg};
     auto sup = start_engine(system, std::move(*setup));
     // Not waited for: a stop request must be served at once, in any state.
-    caf::anon_send(sup, atom::start_v);
+    // --start-stopped (the tray after an update the user made while
+    // stopped): Idle until Start.
+    if (!o.start_stopped)
+      caf::anon_send(sup, atom::start_v);
+    else
+      lg->info("started stopped: waiting for Start");
     platform::wait_for_termination();
     lg->info("stopping");
     stop_engine(system, sup);

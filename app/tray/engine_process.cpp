@@ -33,12 +33,14 @@ bool engine_process::answers() const {
   return false;
 }
 
-bool engine_process::launch(QString& why) {
+bool engine_process::launch(QString& why, bool stopped) {
   if (process_)
     return true;
   QStringList args{"--headless", "--config", options_.config_path};
   if (options_.trace)
     args << "--trace";
+  if (stopped)
+    args << "--start-stopped";
   QString program = options_.program;
   auto problem = QString::fromStdString(platform::capture_privilege_problem());
 #ifdef Q_OS_WIN

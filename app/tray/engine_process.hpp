@@ -30,9 +30,10 @@ public:
   /// True when an engine answers on one of the sockets.
   bool answers() const;
 
-  /// Starts an engine (unless this tray's runs already). False, with
-  /// `why`, when it cannot be started at all.
-  bool launch(QString& why);
+  /// Starts an engine (unless this tray's runs already); `stopped`: one
+  /// that waits for Start instead of capturing at once. False, with `why`,
+  /// when it cannot be started at all.
+  bool launch(QString& why, bool stopped = false);
 
   /// Whether an engine this tray started runs.
   bool ours() const { return process_ != nullptr; }

@@ -239,8 +239,15 @@ void tray_app::show_window() {
 void tray_app::connect_engine() {
   if (!engine_.answers()) {
     QString why;
-    if (!engine_.launch(why)) {
+    // The user had stopped the engine before an update: the new one starts
+    // stopped (not Active for a moment and then stopped).
+    bool stopped = std::exchange(options_.start_stopped, false);
+    if (!engine_.launch(why, stopped)) {
       show_no_engine(why);
+    } else if (stopped) {
+      last_ = note(engine_state::idle,
+                   tr("Stopped, as it was before the update."));
+      redraw();
     } else {
       last_ = note(engine_state::starting, tr("Starting the engine…"));
       redraw();
@@ -267,7 +274,8 @@ void tray_app::on_event(const engine_event& e) {
   }
   if (e.state != engine_state::active)
     stats_.no_traffic = false;
-  // The user had stopped the engine before an update: once, again.
+  // The user had stopped the engine before an update and an engine was
+  // already running (not one this tray started stopped): stop it, once.
   if (options_.start_stopped && e.kind == event_kind::state_changed
       && e.state != engine_state::idle) {
     options_.start_stopped = false;

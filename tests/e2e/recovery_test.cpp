@@ -219,3 +219,28 @@ TEST_F(engine_e2e, direct_while_the_proxy_is_down_lets_tcp_and_udp_out) {
   EXPECT_EQ(count(tcp.output(), "seen " + app_ip + ":"), 2) << tcp.output();
   ASSERT_EQ(sh(w->remote.exec("iptables -D " + rule)), 0);
 }
+
+// After an update made while the user had stopped Drover, the tray starts
+// its engine with --start-stopped: Idle until Start, never capturing first
+// and stopping after (no Starting or Active in its timeline, no rules).
+TEST_F(engine_e2e, started_stopped_it_captures_nothing_until_start) {
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--start-stopped", "--config",
+                w->config().string()},
+               w->env()};
+  event_watch events{*w};
+  auto mark = events.mark();
+  ASSERT_TRUE(engine.wait_for_output("started stopped: waiting for Start", 5s))
+      << engine.output();
+  auto [code, status] = w->status(false);
+  EXPECT_EQ(code, 0) << status;
+  EXPECT_NE(status.find("State:    Idle"), std::string::npos) << status;
+  EXPECT_EQ(status.find("  starting: "), std::string::npos) << status;
+  EXPECT_EQ(status.find("  active: "), std::string::npos) << status;
+  EXPECT_EQ(w->rules().find("DROVER"), std::string::npos) << w->rules();
+
+  std::tie(code, status) = drover_cmd(*w, {"start"});
+  EXPECT_EQ(code, 0) << status;
+  EXPECT_TRUE(events.wait(became("active"), 20s, mark)) << events.output();
+  EXPECT_NE(w->rules().find("DROVER"), std::string::npos) << w->rules();
+}

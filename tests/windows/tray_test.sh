@@ -249,6 +249,13 @@ for _ in $(seq 60); do
   sleep 0.5
 done
 grep -q "State: *Idle" <<<"$status" || fail "the engine after the update is not stopped as it was: $status"
+# Started stopped, not Active for a moment and then stopped: the new
+# engine's timeline has no Starting or Active.
+if grep -Eq '^  [0-9:]{8}  (starting|active):' <<<"$status"; then
+  fail "the engine after the update was started before it was stopped: $status"
+fi
+pgrep -af -- 'drover.exe --headless .*--start-stopped' >/dev/null \
+  || fail "the tray did not start its engine stopped: $(pgrep -af drover)"
 wait_icon grey 300 || fail "the tray after the update shows $(icon_colour), not grey"
 
 # Quit, the menu's last item, ends the tray and the engine it started.
