@@ -25,7 +25,7 @@ std::vector<engine_service> services_of(engine_setup& setup) {
       {std::string{config_store_service},
        "changes to the config file apply only after Drover restarts", false,
        [file, trace](caf::actor_system& sys, const supervisor_actor& sup,
-                     std::string&) {
+                     const config::settings&, std::string&) {
          // Its own thread: it reads and writes the file.
          return caf::actor_cast<caf::actor>(
              sys.spawn<caf::detached>(config_watcher, file, sup, trace));
@@ -35,19 +35,20 @@ std::vector<engine_service> services_of(engine_setup& setup) {
        "the metrics endpoint does not answer; restart Drover to have it "
        "back",
        false,
-       [listen = setup.file.current().metrics.listen](
-           caf::actor_system& sys, const supervisor_actor& sup, std::string&) {
-         return caf::actor_cast<caf::actor>(
-             sys.middleman().spawn_broker(metrics_server, sup, listen));
+       [](caf::actor_system& sys, const supervisor_actor& sup,
+          const config::settings& in_force, std::string&) {
+         return caf::actor_cast<caf::actor>(sys.middleman().spawn_broker(
+             metrics_server, sup, in_force.metrics.listen));
        }});
-  out.push_back(
-      {"the power monitor",
-       "the engine no longer pauses when the computer sleeps; if "
-       "connections hang after a wake, choose Stop and Start",
-       false,
-       [](caf::actor_system& sys, const supervisor_actor& sup, std::string&) {
-         return caf::actor_cast<caf::actor>(sys.spawn(power_monitor, sup));
-       }});
+  out.push_back({"the power monitor",
+                 "the engine no longer pauses when the computer sleeps; if "
+                 "connections hang after a wake, choose Stop and Start",
+                 false,
+                 [](caf::actor_system& sys, const supervisor_actor& sup,
+                    const config::settings&, std::string&) {
+                   return caf::actor_cast<caf::actor>(
+                       sys.spawn(power_monitor, sup));
+                 }});
   // The first server takes the socket opened at start; one started again
   // opens a new one (the old one's file went with it).
   auto first = std::make_shared<platform::socket_handle>(setup.control);
@@ -58,6 +59,7 @@ std::vector<engine_service> services_of(engine_setup& setup) {
        "restart Drover",
        true,
        [first, config](caf::actor_system& sys, const supervisor_actor& sup,
+                       const config::settings&,
                        std::string& error) -> caf::actor {
          auto path = platform::control_socket_path();
          auto fd = *first;

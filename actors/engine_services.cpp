@@ -8,18 +8,20 @@ namespace drover {
 
 void service_keeper::start(caf::local_actor* self, const supervisor_actor& sup,
                            std::vector<engine_service> services,
+                           const config::settings& in_force,
                            const say_fn& say) {
   for (auto& s : services)
     running_.push_back({std::move(s), nullptr, {}});
   for (size_t i = 0; i < running_.size(); ++i)
-    spawn(self, sup, i, say);
+    spawn(self, sup, i, in_force, say);
 }
 
 void service_keeper::spawn(caf::local_actor* self, const supervisor_actor& sup,
-                           size_t i, const say_fn& say) {
+                           size_t i, const config::settings& in_force,
+                           const say_fn& say) {
   auto& r = running_[i];
   std::string error;
-  r.actor = r.service.spawn(self->system(), sup, error);
+  r.actor = r.service.spawn(self->system(), sup, in_force, error);
   if (!r.actor) {
     say(event_kind::info, "cannot start " + r.service.name + " (" + error
                               + "): " + r.service.without_it);
@@ -39,6 +41,7 @@ std::vector<caf::actor> service_keeper::actors() const {
 bool service_keeper::on_down(caf::local_actor* self,
                              const supervisor_actor& sup,
                              const caf::down_msg& dm, const std::string& why,
+                             const config::settings& in_force,
                              const say_fn& say) {
   for (size_t i = 0; i < running_.size(); ++i) {
     auto& r = running_[i];
@@ -60,7 +63,7 @@ bool service_keeper::on_down(caf::local_actor* self,
     times.push_back(now);
     say(event_kind::info,
         r.service.name + " stopped (" + why + "); started again");
-    spawn(self, sup, i, say);
+    spawn(self, sup, i, in_force, say);
     return true;
   }
   return false;

@@ -15,6 +15,7 @@
 #include <caf/actor_clock.hpp>
 #include <caf/local_actor.hpp>
 
+#include "config/settings.hpp"
 #include "messages/interfaces.hpp"
 
 namespace drover {
@@ -30,7 +31,10 @@ struct engine_service {
   std::string without_it;  // what the user loses while it is down
   bool stops_last = false; // stopped after the engine (the control server
                            // answers until the engine is down)
+  // `in_force`: the config in force when it is (re)started, so one started
+  // again after a crash takes the latest values, not the engine's start's.
   std::function<caf::actor(caf::actor_system&, const supervisor_actor&,
+                           const config::settings& in_force,
                            std::string& error)>
       spawn;
 };
@@ -42,7 +46,8 @@ public:
 
   /// Spawns every service, monitored by `self`.
   void start(caf::local_actor* self, const supervisor_actor& sup,
-             std::vector<engine_service> services, const say_fn& say);
+             std::vector<engine_service> services,
+             const config::settings& in_force, const say_fn& say);
 
   /// The services running now.
   std::vector<caf::actor> actors() const;
@@ -51,7 +56,7 @@ public:
   /// or left down, and said either way); `why` is its exit in words.
   bool on_down(caf::local_actor* self, const supervisor_actor& sup,
                const caf::down_msg& dm, const std::string& why,
-               const say_fn& say);
+               const config::settings& in_force, const say_fn& say);
 
   /// The running service called `name`; empty when it is down.
   caf::actor actor_of(std::string_view name) const;
@@ -61,7 +66,7 @@ public:
 
 private:
   void spawn(caf::local_actor* self, const supervisor_actor& sup, size_t i,
-             const say_fn& say);
+             const config::settings& in_force, const say_fn& say);
 
   struct running {
     engine_service service;

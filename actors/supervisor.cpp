@@ -296,7 +296,7 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     return;
   }
   if (st.services.on_down(self, supervisor_actor{self}, dm,
-                          describe_exit(self->system(), dm.reason),
+                          describe_exit(self->system(), dm.reason), st.settings,
                           st.timeline.speaker(self->name())))
     return keep_companions(self);
   st.timeline.forget(dm.source); // a listener went away
@@ -333,7 +333,7 @@ void init(self_ptr self, config::settings settings, supervisor_ports ports) {
   if (!said.empty())
     say(self, event_kind::info, said);
   st.services.start(self, supervisor_actor{self}, st.ports.services,
-                    st.timeline.speaker(self->name()));
+                    st.settings, st.timeline.speaker(self->name()));
   keep_companions(self);
   self->attach_functor([c = st.companions] {
     for (auto& a : *c)

@@ -697,19 +697,24 @@ TEST_F(supervisor_test, an_unclassified_exit_is_failed) {
 namespace {
 
 // A stand-in service: an actor that does nothing; `spawned` sees each one
-// started, `on_end` runs when one ends.
+// started, `on_end` runs when one ends; `given` the config it was started
+// with.
 engine_service stand_in_service(
     std::string name, std::string without_it, bool last,
     std::function<void(caf::actor)> spawned,
-    std::function<void()> on_end = [] {}) {
+    std::function<void()> on_end = [] {},
+    std::function<void(const config::settings&)> given
+    = [](const config::settings&) {}) {
   return {std::move(name), std::move(without_it), last,
-          [spawned, on_end](caf::actor_system& system, const supervisor_actor&,
-                            std::string&) {
+          [spawned, on_end,
+           given](caf::actor_system& system, const supervisor_actor&,
+                  const config::settings& in_force, std::string&) {
             auto a = system.spawn([](caf::event_based_actor*) -> caf::behavior {
               return {[](int) {
               }};
             });
             a->attach_functor(on_end);
+            given(in_force);
             spawned(a);
             return caf::actor{a};
           }};
@@ -743,6 +748,34 @@ TEST_F(supervisor_test, a_service_that_stops_is_started_again_then_left) {
   EXPECT_NE(last().reason.find("stopped again"), std::string::npos);
   EXPECT_NE(last().reason.find("nothing is watched"), std::string::npos);
   EXPECT_EQ(current().state, engine_state::active);
+}
+
+// A service started again after it stopped takes the config in force, not
+// the engine's start's: the metrics endpoint moved by a config change
+// listens at its new address after a crash too.
+TEST_F(supervisor_test, a_service_started_again_takes_the_config_in_force) {
+  auto spawned = std::make_shared<std::vector<caf::actor>>();
+  auto given = std::make_shared<std::vector<std::string>>();
+  services.push_back(stand_in_service(
+      "the metrics endpoint", "", false,
+      [spawned](caf::actor a) { spawned->push_back(a); }, [] {},
+      [given](const config::settings& s) {
+        given->push_back(s.metrics.listen ? s.metrics.listen->text() : "off");
+      }));
+  settings.metrics.listen = config::parse_host_port("127.0.0.1:9464");
+  start();
+  auto moved = std::make_shared<config::settings>(settings);
+  moved->metrics.listen = config::parse_host_port("127.0.0.1:9500");
+  config_changed change;
+  change.settings = moved;
+  change.metrics_changed = true;
+  self->send(sup, change);
+  sched.run();
+  caf::anon_send_exit(spawned->back(), caf::exit_reason::unhandled_exception);
+  sched.run();
+  ASSERT_EQ(spawned->size(), 2u);
+  EXPECT_EQ(*given,
+            (std::vector<std::string>{"127.0.0.1:9464", "127.0.0.1:9500"}));
 }
 
 TEST_F(supervisor_test, services_stop_before_the_engine_and_the_last_after) {
