@@ -70,6 +70,19 @@ void target_set::remove(uint32_t pid) {
   add(pid, config::rule_action::direct);
 }
 
+void target_set::add_run_root(uint32_t pid, uint64_t created, uint8_t proxy) {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    // Roots that ended stay harmless (a reused ID has another creation
+    // time); the oldest go past a bound.
+    constexpr size_t most_roots = 256;
+    if (run_roots_.size() >= most_roots)
+      run_roots_.erase(run_roots_.begin());
+    run_roots_.push_back({pid, created, proxy});
+  }
+  add(pid, config::rule_action::proxy, false, proxy);
+}
+
 bool target_set::contains(uint32_t pid) const {
   std::lock_guard<std::mutex> guard{mutex_};
   return std::binary_search(pids_.begin(), pids_.end(), pid);
@@ -96,6 +109,11 @@ target_set::decide(const process_entry& p,
   for (auto& a : ancestors)
     up.push_back(names_of(a));
   std::lock_guard<std::mutex> guard{mutex_};
+  for (auto& a : ancestors)
+    for (auto& root : run_roots_)
+      if (a.pid == root.pid
+          && (a.created == 0 || root.created == 0 || a.created == root.created))
+        return {config::rule_action::proxy, false, root.proxy};
   int i = config::first_matching_rule(rules_, names_of(p), up,
                                       config::name_case::windows);
   if (i < 0)
@@ -122,8 +140,9 @@ target_set::verdict target_set::judge(uint32_t pid,
 
 bool target_set::any_children() const {
   std::lock_guard<std::mutex> guard{mutex_};
-  return std::any_of(rules_.begin(), rules_.end(),
-                     [](const config::app_rule& r) { return r.children; });
+  return !run_roots_.empty()
+         || std::any_of(rules_.begin(), rules_.end(),
+                        [](const config::app_rule& r) { return r.children; });
 }
 
 void target_set::refresh(std::vector<uint32_t>& copy,

@@ -6,6 +6,9 @@
 // process itself the moment it opens its first socket, by the rules:
 // its executable, its path, its ancestors). A process a `block` rule
 // matches is kept too, apart: its packets are captured to be refused.
+// Programs started with `drover run` are run roots: they and every process
+// they start (whatever the rules say of its name) go through the root's
+// proxy, as a cgroup keeps them on Linux.
 // Plain C++ (a mutex, a generation counter), so it is unit-tested on any
 // system.
 
@@ -36,6 +39,10 @@ public:
            config::rule_action action = config::rule_action::proxy,
            bool direct_when_down = false, uint8_t proxy = 0);
   void remove(uint32_t pid);
+  /// `drover run`'s program `pid` (made at `created`): a target through
+  /// `proxy` (no rule's fallback applies), and so is every process it
+  /// starts.
+  void add_run_root(uint32_t pid, uint64_t created, uint8_t proxy);
   /// A target or a blocked process: its packets are captured.
   bool contains(uint32_t pid) const;
   bool blocked(uint32_t pid) const;
@@ -47,10 +54,12 @@ public:
                  config::not_proxying fallback = config::not_proxying::block,
                  std::vector<std::string> proxy_names = {});
   /// What the rules do with `p` (`ancestors`: its parent first), Windows'
-  /// way: names and paths without regard to case (ASCII letters).
+  /// way: names and paths without regard to case (ASCII letters). A
+  /// descendant of a run root is that root's, before any rule.
   verdict decide(const process_entry& p,
                  const std::vector<process_entry>& ancestors) const;
-  /// Some rule has `children` (then a new process's ancestors matter).
+  /// Some rule has `children`, or a run root is known (then a new
+  /// process's ancestors matter).
   bool any_children() const;
   /// What the rules say of running process `pid` as the OS describes it
   /// (its ancestors looked up when a rule has `children`).
@@ -72,6 +81,12 @@ private:
   /// Targets through another proxy than the first, and its place (sorted).
   std::vector<std::pair<uint32_t, uint8_t>> proxies_;
   std::vector<config::app_rule> rules_;
+  struct run_root {
+    uint32_t pid = 0;
+    uint64_t created = 0;
+    uint8_t proxy = 0;
+  };
+  std::vector<run_root> run_roots_; // oldest first, bounded
   std::vector<std::string> proxy_names_;
   config::target_settings defaults_; // when_not_proxying
   std::atomic<uint64_t> generation_{0};

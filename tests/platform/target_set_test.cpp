@@ -144,3 +144,59 @@ TEST(target_set, rules_match_whole_names_and_paths_without_regard_to_case) {
   t.set_rules({discord}, drover::config::not_proxying::direct);
   EXPECT_FALSE(t.decide(d, {}).direct_when_down);
 }
+
+// `drover run`'s program is a run root: every process it starts goes
+// through the root's proxy, whatever the rules say of its name (as the run
+// cgroup does on Linux); a root's reused ID (another creation time) is not
+// it.
+TEST(target_set, a_run_roots_descendants_go_through_its_proxy) {
+  target_set t;
+  app_rule blocked;
+  blocked.apps = {"game.exe"};
+  blocked.action = rule_action::block;
+  app_rule direct_when_down;
+  direct_when_down.apps = {"discord.exe"};
+  direct_when_down.fallback = drover::config::rule_fallback::direct;
+  t.set_rules({blocked, direct_when_down});
+  process_entry child;
+  child.pid = 51;
+  child.name = "game.exe";
+  process_entry root;
+  root.pid = 50;
+  root.name = "shell.exe";
+  root.created = 1000;
+  EXPECT_FALSE(t.any_children());
+  EXPECT_EQ(t.decide(child, {root}).action, rule_action::block);
+
+  t.add_run_root(50, 1000, 2);
+  EXPECT_TRUE(t.any_children()) << "a new process's ancestors matter now";
+  EXPECT_TRUE(t.contains(50));
+  EXPECT_FALSE(t.blocked(50));
+  drover::platform::target_view view;
+  view.watch(&t);
+  EXPECT_TRUE(view.captured(50));
+  EXPECT_EQ(view.proxy(50), 2);
+  EXPECT_FALSE(view.direct_when_down(50));
+
+  process_entry other;
+  other.pid = 7;
+  other.name = "explorer.exe";
+  auto said = t.decide(child, {root, other});
+  EXPECT_EQ(said.action, rule_action::proxy);
+  EXPECT_EQ(said.proxy, 2);
+  EXPECT_FALSE(said.direct_when_down);
+  // A grandchild, with a rule of its own whose fallback is direct.
+  process_entry grandchild;
+  grandchild.pid = 52;
+  grandchild.name = "Discord.exe";
+  said = t.decide(grandchild, {child, root});
+  EXPECT_EQ(said.action, rule_action::proxy);
+  EXPECT_EQ(said.proxy, 2);
+  EXPECT_FALSE(said.direct_when_down) << "its rule's fallback does not apply";
+
+  // ID 50 reused by a program made later: not the root.
+  process_entry reused = root;
+  reused.created = 2000;
+  EXPECT_EQ(t.decide(child, {reused}).action, rule_action::block);
+  EXPECT_EQ(t.decide(child, {other}).action, rule_action::block);
+}

@@ -149,6 +149,14 @@ public:
 
   bool block_target(uint32_t pid, std::string&) override {
     if (!targets->blocked(pid)) {
+      // A program `drover run` started (or one it started) stays its
+      // proxy's, whatever a rule says of its name.
+      auto id = identify_process(pid);
+      auto said = id ? targets->judge(pid, *id) : target_set::verdict{};
+      if (said.action == config::rule_action::proxy) {
+        targets->add(pid, said.action, said.direct_when_down, said.proxy);
+        return true;
+      }
       targets->add(pid, config::rule_action::block);
       windivert::reset_tcp_connections(pid, skip);
     }
@@ -179,8 +187,9 @@ public:
                      : ": " + windows_port::error_text(code));
       return -1;
     }
-    targets->add(pi.dwProcessId, config::rule_action::proxy, false,
-                 static_cast<uint8_t>(proxy));
+    auto id = identify_process(pi.dwProcessId);
+    targets->add_run_root(pi.dwProcessId, id ? id->created : 0,
+                          static_cast<uint8_t>(proxy));
     ResumeThread(pi.hThread);
     CloseHandle(pi.hThread);
     CloseHandle(pi.hProcess);
@@ -195,8 +204,9 @@ public:
     error = windows_port::why_not_joinable(pid, caller);
     if (!error.empty())
       return false;
-    targets->add(pid, config::rule_action::proxy, false,
-                 static_cast<uint8_t>(proxy));
+    auto id = identify_process(pid);
+    targets->add_run_root(pid, id ? id->created : 0,
+                          static_cast<uint8_t>(proxy));
     windivert::reset_tcp_connections(pid, skip); // any it made before
     return true;
   }

@@ -116,6 +116,7 @@ std::vector<process_entry> ancestors_of(uint32_t pid, int depth) {
     p.pid = pid;
     p.name = id->image;
     p.path = id->path;
+    p.created = id->created;
     out.push_back(std::move(p));
   }
   return out;
