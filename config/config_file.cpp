@@ -37,6 +37,22 @@ diagnostic file_error(const std::filesystem::path& path, std::string what) {
   return d;
 }
 
+// A rule's program file or folder that is not there (yet): the rule
+// applies once it is (looked for again every second), but a typing
+// mistake would wait forever without a word.
+void warn_missing_programs(std::vector<diagnostic>& paths,
+                           std::vector<diagnostic>& warnings) {
+  for (auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path{p.message}, ec) || ec)
+      continue; // there, or not ours to see (a folder closed to this user)
+    p.message = "`" + p.key + "`: " + p.message
+                + " does not exist (yet): the rule applies to it once it "
+                  "does; is it typed right?";
+    warnings.push_back(std::move(p));
+  }
+}
+
 // What `text` (as read from `path`) holds: the report, and `value` when
 // it has no error.
 config_file::load_report parse_read(const std::filesystem::path& path,
@@ -51,6 +67,7 @@ config_file::load_report parse_read(const std::filesystem::path& path,
   auto parsed = parse(text.text, path.string());
   report.errors = std::move(parsed.errors);
   report.warnings = std::move(parsed.warnings);
+  warn_missing_programs(parsed.program_paths, report.warnings);
   if (parsed.file_version < current_version)
     report.older_version = parsed.file_version;
   if (parsed.ok())

@@ -175,6 +175,12 @@ void read_paths(reader& r, const toml::node& n, const std::string& k,
              "\"C:\\\\Apps\\\\Discord\", got "
            + quote(v);
   });
+  if (n.is_array())
+    r.array(n, k, [&](const toml::node& item, const std::string& ik) {
+      if (auto* str = item.as_string();
+          str != nullptr && absolute_path(str->get()))
+        r.saw_program_path(ik, &item.source(), str->get());
+    });
 }
 
 void read_cidrs(reader& r, const toml::node& n, const std::string& k,

@@ -477,6 +477,7 @@ parse_result parse(std::string_view text, std::string_view file) {
 
   result.errors = std::move(r.errors);
   result.warnings = std::move(r.warnings);
+  result.program_paths = std::move(r.program_paths);
   if (result.errors.empty())
     result.value = std::move(s);
   return result;

@@ -14,6 +14,9 @@ struct parse_result {
   std::optional<settings> value; // set only when there are no errors
   std::vector<diagnostic> errors;
   std::vector<diagnostic> warnings;
+  /// Every rule's `paths` and `folders` entry, where it is; the message is
+  /// the path (config_file warns about those that do not exist).
+  std::vector<diagnostic> program_paths;
   /// The `version` the text has (1 when it names none): below
   /// current_version, the text was brought up to date in memory.
   int file_version = current_version;

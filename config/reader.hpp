@@ -46,6 +46,15 @@ public:
                             std::move(message)));
   }
 
+  /// A rule's `paths`/`folders` entries, where each is (the message: the
+  /// path), for a check of the files themselves (parse_result).
+  std::vector<diagnostic> program_paths;
+  void saw_program_path(std::string key, const toml::source_region* at,
+                        std::string path) {
+    program_paths.push_back(make(diagnostic::severity::warning, std::move(key),
+                                 at, std::move(path)));
+  }
+
   // Returns the section table, or nullptr when absent or not a table.
   const toml::table* section(const toml::table& root, std::string_view name) {
     auto* n = root.get(name);

@@ -192,3 +192,29 @@ TEST_F(config_file_test, check_file_reports_without_state) {
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].key, "ui.log_level");
 }
+
+// A rule's program file or folder that is not there is said, where it is
+// written, as a warning: the file loads (it may be installed later), but
+// a typing mistake is not waited for in silence.
+TEST_F(config_file_test, a_rule_path_that_does_not_exist_is_a_warning) {
+  auto there = dir_ / "there.exe";
+  std::ofstream{there} << "";
+  auto missing = dir_ / "tpyo" / "discord";
+  write("[[rule]]\nname = \"mine\"\npaths = [" + toml_string(there.string())
+        + ", " + toml_string(missing.string()) + "]\nfolders = ["
+        + toml_string(dir_.string()) + "]\n");
+  auto r = check_file(path_);
+  ASSERT_EQ(r.outcome, config_file::status::loaded);
+  ASSERT_EQ(r.warnings.size(), 1u) << to_string(r.warnings);
+  auto said = r.warnings[0].to_string();
+  EXPECT_EQ(r.warnings[0].line, 3u) << said;
+  EXPECT_EQ(r.warnings[0].column, 10u + toml_string(there.string()).size() + 2)
+      << said;
+  EXPECT_NE(said.find("rule[0].paths[1]"), std::string::npos) << said;
+  EXPECT_NE(said.find(missing.string() + " does not exist (yet)"),
+            std::string::npos)
+      << said;
+  config_file f{path_};
+  EXPECT_EQ(f.load().warnings.size(), 1u);
+  EXPECT_EQ(f.current().rules[0].paths.size(), 2u);
+}
