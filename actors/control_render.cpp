@@ -18,19 +18,6 @@ std::string endpoint_text(uint32_t ip, uint16_t port) {
   return net::to_string(net::ipv4_address{ip}) + ":" + std::to_string(port);
 }
 
-std::string bytes_text(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
-
 std::string duration_text(std::chrono::seconds d) {
   auto s = d.count();
   char buf[48];

@@ -1,6 +1,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
+#include <cstdio>
 
 #include "messages/atoms.hpp"
 #include "messages/engine_machine.hpp"
@@ -190,6 +191,23 @@ const char* to_string(event_kind x) {
       return "info";
   }
   return "unknown";
+}
+
+std::string bytes_text(uint64_t bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B",
+                  static_cast<unsigned long long>(bytes));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
 }
 
 const char* label(const engine_event& e) {

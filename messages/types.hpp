@@ -132,6 +132,10 @@ struct engine_event {
 /// state, or "config error" / "config" for config events.
 const char* label(const engine_event& e);
 
+/// "950 B", "4.0 KB", "1.2 MB" (1 KB = 1000 B, as network traffic is
+/// counted): the same in `drover status`, the tray and the window.
+std::string bytes_text(uint64_t bytes);
+
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_event& x) {
   return f(caf::meta::type_name("engine_event"), x.kind, x.state, x.reason,

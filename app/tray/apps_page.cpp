@@ -22,7 +22,7 @@ namespace drover::tray {
 namespace {
 
 QString bytes_label(uint64_t n) {
-  return QString::fromStdString(tray::bytes_text(n));
+  return QString::fromStdString(drover::bytes_text(n));
 }
 
 // A program's name as a user says it: without ".exe", case kept.
@@ -56,10 +56,12 @@ apps_page::apps_page(QWidget* parent) : QWidget(parent) {
   list_ = new QTreeWidget;
   list_->setObjectName("apps");
   list_->setHeaderLabels(
-      {tr("App"), tr("State"), tr("↓ In"), tr("↑ Out"), tr("Rule")});
+      {tr("App"), tr("State"), tr("Received"), tr("Sent"), tr("Rule")});
   list_->setRootIsDecorated(false);
   list_->setIconSize({20, 20});
-  list_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  // Widths follow the contents plus a gap (show_apps): ResizeToContents
+  // alone leaves a long name touching the next column's text.
+  list_->header()->setSectionResizeMode(QHeaderView::Interactive);
   list_->header()->setStretchLastSection(true);
   layout->addWidget(list_, 1);
   empty_ = new QLabel(tr("No program is sent through the proxy yet: add one "
@@ -238,6 +240,11 @@ void apps_page::show_apps(const std::vector<target_row>& targets,
     row->setData(app_column, Qt::UserRole, false);
     for (int c = 0; c < list_->columnCount(); ++c)
       row->setForeground(c, grey);
+  }
+  auto gap = 2 * fontMetrics().averageCharWidth();
+  for (int c = 0; c + 1 < list_->columnCount(); ++c) {
+    list_->resizeColumnToContents(c);
+    list_->setColumnWidth(c, list_->columnWidth(c) + gap);
   }
   empty_->setVisible(rows == 0);
   QStringList names;

@@ -19,7 +19,7 @@ namespace drover::tray {
 namespace {
 
 QString bytes_label(uint64_t n) {
-  return QString::fromStdString(tray::bytes_text(n));
+  return QString::fromStdString(drover::bytes_text(n));
 }
 
 QString text_of(const std::string& s) {
@@ -70,7 +70,7 @@ main_window::main_window(const QString& program, QWidget* parent)
   flows_->setObjectName("flows");
   flows_->setHorizontalHeaderLabels({tr("Process"), tr("Rule"), tr("Proxy"),
                                      tr("Protocol"), tr("Destination"),
-                                     tr("↓ In"), tr("↑ Out"), tr("Age")});
+                                     tr("Received"), tr("Sent"), tr("Age")});
   flows_->verticalHeader()->hide();
   flows_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   flows_->setSelectionBehavior(QAbstractItemView::SelectRows);

@@ -65,23 +65,6 @@ std::string rate_text(double bps) {
   return buf;
 }
 
-std::string bytes_text(uint64_t bytes) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  char buf[32];
-  if (u == 0)
-    std::snprintf(buf, sizeof buf, "%llu B",
-                  static_cast<unsigned long long>(bytes));
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
-
 std::string uptime_text(std::chrono::seconds up) {
   auto s = up.count() < 0 ? 0 : up.count();
   if (s < 60)

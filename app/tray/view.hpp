@@ -39,8 +39,7 @@ rates rates_between(const stats_snapshot& earlier, const stats_snapshot& later,
 /// speeds are counted).
 std::string rate_text(double bytes_per_second);
 
-/// "950 B", "4.0 KB", "1.2 MB" (1 KB = 1000 B).
-std::string bytes_text(uint64_t bytes);
+/// (Byte counts: drover::bytes_text, shared with `drover status`.)
 
 /// "45s", "12m", "2h 14m", "3d 4h".
 std::string uptime_text(std::chrono::seconds up);

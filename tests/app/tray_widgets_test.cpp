@@ -519,6 +519,26 @@ TEST(tray_window, the_apps_tab_lists_running_and_stopped_programs) {
   EXPECT_EQ(said.last().at(0).toStringList(), QStringList{"Discord"});
   w.show_status(st);
   EXPECT_EQ(said.count(), 1) << "said once per change";
+  // Each column is wider than its widest text and header by a gap: a long
+  // name does not touch the next column's text; plain words in the
+  // headers (arrows fell back to another font under wine, a taller row).
+  st.targets.push_back(
+      target_row{102, "AVeryLongProgramNameIndeed.exe", "Discord"});
+  w.show_status(st);
+  auto gap = apps->fontMetrics().averageCharWidth();
+  for (int c = 0; c + 1 < apps->columnCount(); ++c) {
+    auto header = apps->headerItem()->text(c);
+    EXPECT_EQ(header.count(QChar{0x2191}) + header.count(QChar{0x2193}), 0)
+        << header.toStdString();
+    for (int r = 0; r < apps->topLevelItemCount(); ++r) {
+      auto* row = apps->topLevelItem(r);
+      auto text = apps->fontMetrics().horizontalAdvance(row->text(c))
+                  + (c == 0 ? apps->iconSize().width() : 0);
+      EXPECT_GE(apps->columnWidth(c), text + gap)
+          << "column " << c << ": " << row->text(c).toStdString();
+    }
+  }
+  st.targets.pop_back();
   // Add an app: a rule for it, saved as Settings saves.
   QSignalSpy saving{w.settings(), &settings_page::save_requested};
   Q_EMIT w.apps()->add_requested(apps_page::rule_for_program("Telegram.exe"));
