@@ -4,6 +4,7 @@
 #include <QDesktopServices>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTimer>
@@ -27,6 +28,11 @@ QString version_text(const update_offer& o) {
 
 } // namespace
 
+bool installed_copy(const QString& program) {
+  return QFileInfo::exists(
+      QFileInfo{program}.dir().filePath(QStringLiteral("Uninstall.exe")));
+}
+
 QString update_folder() {
   return QDir{QStandardPaths::writableLocation(QStandardPaths::TempLocation)}
       .filePath(QStringLiteral("Drover-update"));
@@ -37,6 +43,9 @@ update_flow::update_flow(QMenu& menu, QAction* before, update_hooks hooks,
                          QObject* parent)
     : QObject(parent), updater_(built_in_key(), running_version),
       hooks_(std::move(hooks)), program_(std::move(program)) {
+#ifdef Q_OS_WIN
+  installs_ = installed_copy(program_);
+#endif
   action_ = new QAction(this);
   menu.insertAction(before, action_);
   connect(action_, &QAction::triggered, this, &update_flow::act);
@@ -70,11 +79,9 @@ void update_flow::reset_action() {
     action_->setText(tr("Check for updates…"));
     return;
   }
-#ifdef Q_OS_WIN
-  action_->setText(tr("Install Drover %1…").arg(version_text(*offer_)));
-#else
-  action_->setText(tr("Drover %1 is available…").arg(version_text(*offer_)));
-#endif
+  action_->setText(
+      installs_ ? tr("Install Drover %1…").arg(version_text(*offer_))
+                : tr("Drover %1 is available…").arg(version_text(*offer_)));
 }
 
 void update_flow::configure(const QString& forgejo_repo,
@@ -121,9 +128,18 @@ void update_flow::offer(const update_offer& o) {
   offer_ = o;
   reset_action();
 #ifdef Q_OS_WIN
-  hooks_.tell(tr("Drover %1 is available: choose \"Install Drover %1…\" in "
-                 "the menu.")
-                  .arg(version_text(o)),
+  if (installs_) {
+    hooks_.tell(tr("Drover %1 is available: choose \"Install Drover %1…\" "
+                   "in the menu.")
+                    .arg(version_text(o)),
+                QSystemTrayIcon::Information);
+    return;
+  }
+  // Not installed by the installer (no Uninstall.exe beside it): the
+  // installer would make this folder an installation.
+  hooks_.tell(tr("Drover %1 is available: %2 on %3 (this copy of Drover "
+                 "is not installed, so it does not update itself)")
+                  .arg(version_text(o), o.asset_name, o.page.toString()),
               QSystemTrayIcon::Information);
 #else
   hooks_.tell(tr("Drover %1 is available: %2 on %3")
@@ -137,14 +153,14 @@ void update_flow::act() {
     check(true);
     return;
   }
-#ifdef Q_OS_WIN
+  if (!installs_) {
+    QDesktopServices::openUrl(offer_->page);
+    return;
+  }
   asked_ = true;
   action_->setText(tr("Downloading Drover %1…").arg(version_text(*offer_)));
   action_->setEnabled(false);
   updater_.download(*offer_, update_folder());
-#else
-  QDesktopServices::openUrl(offer_->page);
-#endif
 }
 
 void update_flow::hand_over(const QString& installer, const update_offer& o) {

@@ -67,6 +67,9 @@ private:
   updater updater_;
   update_hooks hooks_;
   QString program_;
+  // Windows, a copy the installer put there: the update installs itself.
+  // A portable copy (or Linux) is told where the new version is instead.
+  bool installs_ = false;
   QAction* action_ = nullptr;
   QString repo_;
   bool configured_ = false;
@@ -77,5 +80,11 @@ private:
 /// The folder updates are downloaded to on Windows (in the user's own
 /// %TEMP%).
 QString update_folder();
+
+/// Whether `program` is a copy Drover's installer put in place (its
+/// uninstaller, Uninstall.exe, beside it): only such a copy is updated by
+/// running the installer into its folder; a portable one is not turned
+/// into an installation.
+bool installed_copy(const QString& program);
 
 } // namespace drover::tray

@@ -17,6 +17,7 @@
 #include <QApplication>
 #include <QDir>
 #include <QEventLoop>
+#include <QFile>
 #include <QMenu>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -162,6 +163,20 @@ TEST(update_addresses, a_repository_name_becomes_its_api_address) {
     EXPECT_TRUE(latest_release_url(bad, error).isEmpty()) << bad;
     EXPECT_TRUE(error.startsWith("[update] forgejo_repo")) << bad;
   }
+}
+
+// Only a copy the installer put in place (its Uninstall.exe beside it)
+// installs an update into its folder; a portable copy is told where the
+// new version is.
+TEST(update_addresses, only_an_installed_copy_installs_updates) {
+  QTemporaryDir folder;
+  ASSERT_TRUE(folder.isValid());
+  auto program = folder.filePath("drover.exe");
+  QFile{program}.open(QIODevice::WriteOnly);
+  EXPECT_FALSE(installed_copy(program)) << "portable";
+  QFile{folder.filePath("Uninstall.exe")}.open(QIODevice::WriteOnly);
+  EXPECT_TRUE(installed_copy(program));
+  EXPECT_FALSE(installed_copy(folder.filePath("sub/drover.exe")));
 }
 
 TEST(update_addresses, only_a_newer_release_is_an_offer) {

@@ -61,6 +61,10 @@ shown_tray_toast = true
 [update]
 check_on_startup = true
 forgejo_repo = \"http://127.0.0.1:$forgejo_port/drover/newer\""
+# drover.exe as the installer leaves it (its uninstaller beside it): only
+# such a copy installs updates itself; a portable one is told where the
+# new version is (updater_test: installed_copy).
+: >"$dir/Uninstall.exe"
 # Where the stand-in installer writes how it was run (the helper's
 # environment is the tray's).
 export DROVER_RECORD="Z:$dir/installer-runs.txt"
