@@ -15,6 +15,7 @@
 #include <QVBoxLayout>
 
 #include "actors/platform/process.hpp"
+#include "app/tray/columns.hpp"
 #include "app/tray/view.hpp"
 
 namespace drover::tray {
@@ -59,10 +60,7 @@ apps_page::apps_page(QWidget* parent) : QWidget(parent) {
       {tr("App"), tr("State"), tr("Received"), tr("Sent"), tr("Rule")});
   list_->setRootIsDecorated(false);
   list_->setIconSize({20, 20});
-  // Widths follow the contents plus a gap (show_apps): ResizeToContents
-  // alone leaves a long name touching the next column's text.
-  list_->header()->setSectionResizeMode(QHeaderView::Interactive);
-  list_->header()->setStretchLastSection(true);
+  fit_columns_by_hand(list_->header()); // fitted in show_apps
   layout->addWidget(list_, 1);
   empty_ = new QLabel(tr("No program is sent through the proxy yet: add one "
                          "below, or in Settings' rules."));
@@ -241,11 +239,7 @@ void apps_page::show_apps(const std::vector<target_row>& targets,
     for (int c = 0; c < list_->columnCount(); ++c)
       row->setForeground(c, grey);
   }
-  auto gap = 2 * fontMetrics().averageCharWidth();
-  for (int c = 0; c + 1 < list_->columnCount(); ++c) {
-    list_->resizeColumnToContents(c);
-    list_->setColumnWidth(c, list_->columnWidth(c) + gap);
-  }
+  fit_columns(list_, list_->columnCount());
   empty_->setVisible(rows == 0);
   QStringList names;
   for (auto& p : running)

@@ -14,6 +14,8 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include "app/tray/columns.hpp"
+
 namespace drover::tray {
 
 namespace {
@@ -74,9 +76,7 @@ main_window::main_window(const QString& program, QWidget* parent)
   flows_->verticalHeader()->hide();
   flows_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   flows_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  flows_->horizontalHeader()->setStretchLastSection(true);
-  flows_->horizontalHeader()->setSectionResizeMode(
-      QHeaderView::ResizeToContents);
+  fit_columns_by_hand(flows_->horizontalHeader()); // fitted in show_status
   tabs_->addTab(flows_, tr("Flows"));
 
   settings_ = new settings_page;
@@ -273,6 +273,7 @@ void main_window::show_status(const status_reply& s) {
     cell(7, text_of(uptime_text(std::chrono::seconds{f.age_seconds})));
     ++row;
   }
+  fit_columns(flows_, flows_->columnCount());
 }
 
 void main_window::add_event(const engine_event& e) {

@@ -247,6 +247,13 @@ TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
   t->target = w->tcp_rounds(*t->engine, t->named, nobody);
   t->target->write_line("go");
   ASSERT_TRUE(t->target->wait_for_output("round ok", 20s));
+  // And a connection held open while the tabs are shot, so the Flows tab
+  // shows one (a round's connection has ended by then).
+  child holder{{"ip", "netns", "exec", w->app.name(), "setpriv",
+                "--reuid=" + std::to_string(nobody),
+                "--regid=" + std::to_string(nobody), "--clear-groups",
+                t->named.string(), "hold", server_ip, "7", "1"}};
+  ASSERT_TRUE(holder.wait_for_output("held 1", 20s)) << holder.output();
 
   // Run check: opens the window on the Check tab and runs `drover check`.
   ASSERT_TRUE(t->open_menu());
@@ -272,6 +279,8 @@ TEST_F(tray_e2e, the_window_the_check_one_instance_and_the_first_close) {
     d->screenshot(screenshots(*w) / ("window-" + std::string{tab} + ".png"),
                   frame);
   }
+  holder.write_line("done");
+  EXPECT_EQ(holder.wait(10s), 0) << holder.output();
 
   // A click on the icon hides the window; a second launch raises the first
   // and exits 0.
