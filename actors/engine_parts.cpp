@@ -124,6 +124,7 @@ void guard_hold::add_counters(stats_snapshot& s) const {
   auto c = guard->counters();
   s.packets_fenced = c.packets_fenced;
   s.connections_reset += c.connections_reset;
+  s.ipv6_dropped += c.ipv6_refused; // (Linux: refused before any packet)
 }
 
 void watch_parts(caf::local_actor* self, engine_parts& parts) {

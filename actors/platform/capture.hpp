@@ -44,6 +44,7 @@ struct guard_counters {
   uint64_t packets_fenced = 0;    // a target's packets stopped by the fence
   uint64_t connections_reset = 0; // connections a target had before it was
                                   // one, reset so it reconnects proxied
+  uint64_t ipv6_refused = 0; // Linux: IPv6 connects/datagrams refused at once
 };
 
 /// Keeps the targets captured from Start to Stop (see above). Thread-safe:

@@ -15,7 +15,9 @@
 //   rounds-of-tcp IP PORT N   tcp-client again for every line on stdin,
 //                             each ending with "round ok" or "round failed"
 //   wait-then-tcp6 IP6 PORT   reads a line, then tries IPv6 for 3 s and
-//                             prints "connected", "refused" or "blocked"
+//                             prints "connected", "refused", "refused at
+//                             once: ERROR" or "blocked"
+//   tcp6 IP6 PORT             the same without waiting for a line
 //   udp-burst IP PORT N       N datagrams from 100 sockets as fast as
 //                             they take them, no replies awaited; prints
 //                             "sent K" (K datagrams taken)
@@ -578,17 +580,24 @@ int hold(const char* ip, int port, int n) {
   return 0;
 }
 
-// Waits for "go" on stdin, then tries an IPv6 TCP connection for 3 s:
-// prints "connected", "refused" (a reset came back) or "blocked" (silence).
-int tcp6_probe(const char* ip, int port) {
+// Waits for "go" on stdin (`wait`), then tries an IPv6 TCP connection for
+// 3 s: prints "connected", "refused" (a reset came back), "refused at
+// once: ERROR" (connect() itself failed) or "blocked" (silence).
+int tcp6_probe(const char* ip, int port, bool wait) {
   std::string line;
-  std::getline(std::cin, line);
+  if (wait)
+    std::getline(std::cin, line);
   int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
   sockaddr_in6 a{};
   a.sin6_family = AF_INET6;
   a.sin6_port = htons(static_cast<uint16_t>(port));
   inet_pton(AF_INET6, ip, &a.sin6_addr);
-  connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0
+      && errno != EINPROGRESS) {
+    std::printf("refused at once: %s\n", std::strerror(errno));
+    close(fd);
+    return 0;
+  }
   pollfd p{fd, POLLOUT, 0};
   int err = 0;
   socklen_t len = sizeof err;
@@ -656,8 +665,8 @@ int main(int argc, char** argv) {
     return udp_client(ip, port, n,
                       argc > 5 && std::string{argv[5]} == "connected");
   }
-  if (mode == "wait-then-tcp6")
-    return tcp6_probe(ip, port);
+  if (mode == "wait-then-tcp6" || mode == "tcp6")
+    return tcp6_probe(ip, port, mode == "wait-then-tcp6");
   std::string proxy = argc > 5 ? argv[5] : "";
   if (mode == "sink")
     return sink_server(ip, port);

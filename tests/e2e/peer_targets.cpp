@@ -26,6 +26,8 @@
 //                           the connection's end: "ended WHY"
 //   whoami                  prints "uid=U gid=G home=H fds=0,1,2": who it
 //                           runs as and which descriptors it inherited
+//   udp6-send IP6 PORT      one datagram from an IPv6 UDP socket: prints
+//                           "sent" or "send: ERROR"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -340,6 +342,20 @@ int hold_tcp(const char* ip, int port) {
   }
 }
 
+int udp6_send(const char* ip, int port) {
+  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET6, ip, &a.sin6_addr);
+  bool sent
+      = sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof a) == 1;
+  say(sent ? std::string{"sent"}
+           : std::string{"send: "} + std::strerror(errno));
+  close(fd);
+  return 0;
+}
+
 } // namespace
 
 // The target modes, or -1 when `mode` is not one of them.
@@ -358,5 +374,7 @@ int target_mode(const std::string& mode, int argc, char** argv) {
     return whoami();
   if (mode == "hold-tcp" && argc >= 4)
     return hold_tcp(argv[2], std::atoi(argv[3]));
+  if (mode == "udp6-send" && argc >= 4)
+    return udp6_send(argv[2], std::atoi(argv[3]));
   return -1;
 }

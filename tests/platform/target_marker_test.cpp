@@ -434,6 +434,44 @@ TEST_F(target_marker_test, the_fence_keeps_a_blocked_program_to_loopback) {
             std::string::npos);
 }
 
+// Drover relays IPv4 only: a target's or a blocked program's IPv6 to
+// anywhere but this machine (or link-local, multicast) is refused at
+// connect() or sendto(), so the program falls back to IPv4 at once instead
+// of waiting for the fence's silence; counted; others' IPv6 untouched.
+TEST_F(target_marker_test, a_targets_and_a_blocked_programs_ipv6_is_refused) {
+  attach();
+  drover::config::app_rule target;
+  target.apps = {"dvr-target6"};
+  drover::config::app_rule blocked;
+  blocked.apps = {"dvr-blocked6"};
+  blocked.action = drover::config::rule_action::block;
+  rules({target, blocked});
+  auto before = marker->counters().ipv6_refused;
+  for (auto name : {"dvr-target6", "dvr-blocked6"}) {
+    auto path = program(name);
+    auto out = run({path, "tcp6", "2001:db8::7", "7"});
+    EXPECT_NE(out.find("refused at once: Operation not permitted"),
+              std::string::npos)
+        << name << ": " << out;
+    out = run({path, "udp6-send", "2001:db8::7", "7"});
+    EXPECT_NE(out.find("send: Operation not permitted"), std::string::npos)
+        << name << ": " << out;
+    // This machine's own address: loopback, answered (a closed port).
+    out = run({path, "tcp6", "::1", "7"});
+    EXPECT_NE(out.find("refused\n"), std::string::npos) << name << ": " << out;
+    EXPECT_EQ(out.find("at once"), std::string::npos) << name << ": " << out;
+  }
+  // A target's link-local IPv6 is not refused (a blocked program's is
+  // fenced: it reaches loopback only).
+  auto out = run({program("dvr-target6"), "udp6-send", "fe80::1", "7"});
+  EXPECT_EQ(out.find("Operation not permitted"), std::string::npos) << out;
+  EXPECT_EQ(marker->counters().ipv6_refused, before + 4);
+  // Not a target: the kernel's own answer (no route here).
+  out = run({program("dvr-other6"), "tcp6", "2001:db8::7", "7"});
+  EXPECT_EQ(out.find("Operation not permitted"), std::string::npos) << out;
+  EXPECT_EQ(marker->counters().ipv6_refused, before + 4);
+}
+
 // The fence: a target's packets leave for loopback and the skipped
 // destinations only; everything else is dropped in the kernel.
 TEST_F(target_marker_test, the_fence_keeps_a_target_in) {
@@ -488,7 +526,8 @@ TEST_F(target_marker_test, a_killed_engines_programs_are_replaced) {
   ASSERT_EQ(ok, 'y');
   ::waitpid(pid, nullptr, 0);
   attach();
-  EXPECT_EQ(marker->replaced(), 2) << "its marking and its fence";
+  EXPECT_EQ(marker->replaced(), 4)
+      << "its marking, its fence and its two refusals of IPv6";
 }
 
 // Sockets a process had before it became a target: marked, and a

@@ -160,7 +160,8 @@ public:
     if (released)
       return {};
     auto c = marker->counters();
-    return {c.sockets_marked, c.packets_fenced, reset_count.load()};
+    return {c.sockets_marked, c.packets_fenced, reset_count.load(),
+            c.ipv6_refused};
   }
 
   std::string description() const override {

@@ -31,10 +31,32 @@ namespace drover::platform::linux_port {
 
 namespace {
 
-// The programs' names as the kernel knows them: how a later engine finds
-// them among everything attached at the root.
-constexpr const char* mark_name = "drover_mark";
-constexpr const char* fence_name = "drover_fence";
+// Drover's programs, in the order they are attached: the mark first (from
+// then on every new target socket is marked), the fence that keeps marked
+// sockets in, then the refusals of their IPv6. Their names as the kernel
+// knows them are how a later engine finds them among everything attached
+// at the root.
+struct program_slot {
+  const char* name;
+  bpf_attach_type type;
+};
+constexpr std::array<program_slot, 4> programs{{
+    {"drover_mark", BPF_CGROUP_INET_SOCK_CREATE},
+    {"drover_fence", BPF_CGROUP_INET_EGRESS},
+    {"drover_refuse6", BPF_CGROUP_INET6_CONNECT},
+    {"drover_send6", BPF_CGROUP_UDP6_SENDMSG},
+}};
+
+bool ours(const std::string& name) {
+  return std::any_of(programs.begin(), programs.end(),
+                     [&](const program_slot& p) { return name == p.name; });
+}
+
+bpf_program* program_of(drover_bpf* skel, size_t i) {
+  bpf_program* all[] = {skel->progs.drover_mark, skel->progs.drover_fence,
+                        skel->progs.drover_refuse6, skel->progs.drover_send6};
+  return all[i];
+}
 constexpr size_t name_length = 64;      // DROVER_NAME_LEN in the program
 constexpr uint32_t wildcard_slots = 32; // DROVER_WILDCARDS
 constexpr uint32_t settings_count = 10; // SETTINGS
@@ -154,7 +176,7 @@ bool describe_program(int prog_fd, found_program& out) {
     return false;
   out.id = info.id;
   out.name = info.name;
-  if (out.name != mark_name && out.name != fence_name)
+  if (!ours(out.name))
     return true; // someone else's: never touched
   for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 8); ++i) {
     fd_guard map{bpf_map_get_fd_by_id(map_ids[i])};
@@ -187,7 +209,8 @@ bool describe_program(int prog_fd, found_program& out) {
 template<class Remove>
 int detach_programs(int cgroup_fd, Remove remove) {
   int removed = 0;
-  for (auto type : {BPF_CGROUP_INET_SOCK_CREATE, BPF_CGROUP_INET_EGRESS}) {
+  for (auto& slot : programs) {
+    auto type = slot.type;
     uint32_t ids[64] = {};
     uint32_t count = 64;
     uint32_t flags = 0;
@@ -198,7 +221,7 @@ int detach_programs(int cgroup_fd, Remove remove) {
       found_program p;
       if (prog.fd < 0 || !describe_program(prog.fd, p))
         continue;
-      if (p.name != mark_name && p.name != fence_name)
+      if (!ours(p.name))
         continue;
       if (remove(p) && bpf_prog_detach2(prog.fd, cgroup_fd, type) == 0)
         ++removed;
@@ -251,37 +274,24 @@ bool replace_keys(int map, const std::vector<Key>& keys, ValueOf value_of,
 struct target_marker::loaded {
   drover_bpf* skel = nullptr;
   fd_guard cgroup;
-  uint32_t mark_id = 0;
-  uint32_t fence_id = 0;
+  std::array<uint32_t, programs.size()> ids{}; // as the kernel numbers them
 
   ~loaded() {
     if (skel != nullptr) {
-      if (cgroup.fd >= 0) {
-        bpf_prog_detach2(bpf_program__fd(skel->progs.drover_fence), cgroup.fd,
-                         BPF_CGROUP_INET_EGRESS);
-        bpf_prog_detach2(bpf_program__fd(skel->progs.drover_mark), cgroup.fd,
-                         BPF_CGROUP_INET_SOCK_CREATE);
-      }
+      if (cgroup.fd >= 0)
+        for (size_t i = programs.size(); i-- > 0;)
+          bpf_prog_detach2(bpf_program__fd(program_of(skel, i)), cgroup.fd,
+                           programs[i].type);
       drover_bpf::destroy(skel);
     }
   }
 
   bool attach(std::string& error) {
-    struct program {
-      bpf_program* prog;
-      bpf_attach_type type;
-      uint32_t id;
-    };
-    // The mark first: from then on every new target socket is marked, and
-    // the fence (next) keeps marked sockets in.
-    for (auto p : {program{skel->progs.drover_mark, BPF_CGROUP_INET_SOCK_CREATE,
-                           mark_id},
-                   program{skel->progs.drover_fence, BPF_CGROUP_INET_EGRESS,
-                           fence_id}}) {
-      if (attached_at(cgroup.fd, p.type, p.id))
+    for (size_t i = 0; i < programs.size(); ++i) {
+      if (attached_at(cgroup.fd, programs[i].type, ids[i]))
         continue;
-      if (bpf_prog_attach(bpf_program__fd(p.prog), cgroup.fd, p.type,
-                          BPF_F_ALLOW_MULTI)
+      if (bpf_prog_attach(bpf_program__fd(program_of(skel, i)), cgroup.fd,
+                          programs[i].type, BPF_F_ALLOW_MULTI)
           != 0) {
         error = "cannot attach Drover's kernel programs to the cgroup "
                 "root: "
@@ -289,6 +299,13 @@ struct target_marker::loaded {
         return false;
       }
     }
+    return true;
+  }
+
+  bool attached() const {
+    for (size_t i = 0; i < programs.size(); ++i)
+      if (!attached_at(cgroup.fd, programs[i].type, ids[i]))
+        return false;
     return true;
   }
 };
@@ -349,8 +366,8 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
               "(/sys/kernel/btf/vmlinux) and cgroup BPF";
     return nullptr;
   }
-  b.mark_id = program_id(bpf_program__fd(b.skel->progs.drover_mark));
-  b.fence_id = program_id(bpf_program__fd(b.skel->progs.drover_fence));
+  for (size_t i = 0; i < programs.size(); ++i)
+    b.ids[i] = program_id(bpf_program__fd(program_of(b.skel, i)));
   b.cgroup.fd
       = ::open(s.cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (b.cgroup.fd < 0) {
@@ -364,7 +381,7 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
   // (killed), and leftovers of namespaces that are gone.
   auto live = live_netns_inodes();
   detach_programs(b.cgroup.fd, [&](const found_program& p) {
-    if (p.id == b.mark_id || p.id == b.fence_id)
+    if (std::find(b.ids.begin(), b.ids.end(), p.id) != b.ids.end())
       return false;
     m->replaced_ += p.cookie == cookie ? 1 : 0;
     return p.cookie == cookie || live.count(p.inode) == 0;
@@ -537,9 +554,7 @@ bool target_marker::set_skip(const net::capture::exclusions& skip,
 }
 
 bool target_marker::attached() const {
-  auto& b = *bpf_;
-  return attached_at(b.cgroup.fd, BPF_CGROUP_INET_SOCK_CREATE, b.mark_id)
-         && attached_at(b.cgroup.fd, BPF_CGROUP_INET_EGRESS, b.fence_id);
+  return bpf_->attached();
 }
 
 bool target_marker::reattach(std::string& error) {
@@ -553,13 +568,16 @@ marker_counters target_marker::counters() const {
     return out;
   std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
   int map = bpf_map__fd(bpf_->skel->maps.counters);
-  for (uint32_t key : {0u, 1u}) {
+  for (uint32_t key : {0u, 1u, 2u}) {
     if (bpf_map_lookup_elem(map, &key, per_cpu.data()) != 0)
       continue;
     uint64_t sum = 0;
     for (auto v : per_cpu)
       sum += v;
-    (key == 0 ? out.sockets_marked : out.packets_fenced) = sum;
+    (key == 0   ? out.sockets_marked
+     : key == 1 ? out.packets_fenced
+                : out.ipv6_refused)
+        = sum;
   }
   return out;
 }

@@ -68,6 +68,7 @@ struct kernel_rules {
 struct marker_counters {
   uint64_t sockets_marked = 0;
   uint64_t packets_fenced = 0; // a target's packets stopped by the fence
+  uint64_t ipv6_refused = 0;   // targets' and blocked programs' IPv6 refused
 };
 
 class target_marker {
