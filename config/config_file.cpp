@@ -39,7 +39,9 @@ diagnostic file_error(const std::filesystem::path& path, std::string what) {
 
 // A rule's program file or folder that is not there (yet): the rule
 // applies once it is (looked for again every second), but a typing
-// mistake would wait forever without a word.
+// mistake would wait forever without a word. Only where the user looks
+// with their own rights (`config check`): the engine, as root, would tell
+// the user whether paths they may not see exist.
 void warn_missing_programs(std::vector<diagnostic>& paths,
                            std::vector<diagnostic>& warnings) {
   for (auto& p : paths) {
@@ -57,7 +59,8 @@ void warn_missing_programs(std::vector<diagnostic>& paths,
 // it has no error.
 config_file::load_report parse_read(const std::filesystem::path& path,
                                     const read_result& text,
-                                    std::optional<settings>& value) {
+                                    std::optional<settings>& value,
+                                    bool look_for_programs = false) {
   config_file::load_report report;
   report.outcome = text.outcome;
   if (text.outcome != config_file::status::loaded) {
@@ -67,7 +70,8 @@ config_file::load_report parse_read(const std::filesystem::path& path,
   auto parsed = parse(text.text, path.string());
   report.errors = std::move(parsed.errors);
   report.warnings = std::move(parsed.warnings);
-  warn_missing_programs(parsed.program_paths, report.warnings);
+  if (look_for_programs)
+    warn_missing_programs(parsed.program_paths, report.warnings);
   if (parsed.file_version < current_version)
     report.older_version = parsed.file_version;
   if (parsed.ok())
@@ -78,8 +82,9 @@ config_file::load_report parse_read(const std::filesystem::path& path,
 }
 
 config_file::load_report read_and_parse(const std::filesystem::path& path,
-                                        std::optional<settings>& value) {
-  return parse_read(path, read_all(path), value);
+                                        std::optional<settings>& value,
+                                        bool look_for_programs = false) {
+  return parse_read(path, read_all(path), value, look_for_programs);
 }
 
 } // namespace
@@ -170,7 +175,7 @@ std::string config_file::save(const settings& s) {
 
 config_file::load_report check_file(const std::filesystem::path& path) {
   std::optional<settings> unused;
-  return read_and_parse(path, unused);
+  return read_and_parse(path, unused, true);
 }
 
 } // namespace drover::config

@@ -15,5 +15,6 @@ windows_build="${2:-$root/build-windows}"
 if [ -f "$windows_build/app/drover.exe" ]; then
   DROVER_SCREENSHOTS="$root/docs/images" "$root/scripts/with-xvfb" bash \
     "$root/tests/windows/tray_test.sh" "$windows_build/app/drover.exe" \
-    "$windows_build/tests/WinDivert.dll" "$root/scripts/wine-run"
+    "$windows_build/tests/WinDivert.dll" "$root/scripts/wine-run" \
+    "$windows_build/tests/argument_recorder.exe"
 fi
