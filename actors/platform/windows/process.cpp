@@ -104,6 +104,8 @@ std::vector<process_entry> ancestors_of(uint32_t pid, int depth) {
   for (BOOL ok = Process32FirstW(snap, &e); ok; ok = Process32NextW(snap, &e))
     parent[e.th32ProcessID] = e.th32ParentProcessID;
   CloseHandle(snap);
+  auto self = identify_process(pid);
+  uint64_t child_created = self ? self->created : 0;
   for (int i = 0; i < depth; ++i) {
     auto it = parent.find(pid);
     if (it == parent.end() || it->second <= 4 || it->second == pid)
@@ -112,6 +114,11 @@ std::vector<process_entry> ancestors_of(uint32_t pid, int depth) {
     auto id = identify_process(pid);
     if (!id)
       break; // gone: its ID may already be another program's
+    // Made after its child: the parent is gone and its ID is another
+    // program's (Windows reuses IDs), which is no ancestor.
+    if (child_created != 0 && id->created > child_created)
+      break;
+    child_created = id->created;
     process_entry p;
     p.pid = pid;
     p.name = id->image;
