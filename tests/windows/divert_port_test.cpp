@@ -658,6 +658,31 @@ TEST_F(windows_divert, a_blocked_process_is_refused_at_its_first_socket) {
   EXPECT_FALSE(session->is_target(app.pid()));
 }
 
+// `drover run`'s program is a run root: a program it starts is a target
+// through the root's proxy from its first socket, whatever a rule says of
+// its name (a block rule here), as the run cgroup keeps it on Linux.
+TEST_F(windows_divert, a_drover_run_programs_child_goes_through_its_proxy) {
+  if (!guard)
+    guard = platform::open_guard({}).guard;
+  std::string error;
+  platform::target_selection t;
+  t.rules.resize(1);
+  t.rules[0].apps = {"DroverTestRunChild.exe"};
+  t.rules[0].action = config::rule_action::block;
+  ASSERT_TRUE(guard->set_targets(t, error)) << error;
+  start_engine();
+  auto me = static_cast<uint32_t>(GetCurrentProcessId());
+  // This process, put in place as `drover run` puts its own.
+  ASSERT_TRUE(session->join_target(me, me, 0, 0, error)) << error;
+  named_process child{L"DroverTestRunChild.exe"};
+  socket(socket_event(wd::event_socket_connect, child.pid(), 50129));
+  divert(with_source_port(syn(), 50129), outbound_address());
+  auto out = next_sent();
+  EXPECT_EQ(out.info.dst.port, listener_port) << "redirected, not refused";
+  EXPECT_TRUE(session->is_target(child.pid()));
+  session->forget_target(me);
+}
+
 // While the proxy cannot be used, a target whose rule's fallback is direct
 // has its new connection let out as it is; another target's is refused.
 TEST_F(windows_divert, a_rules_direct_fallback_lets_its_connection_out) {
