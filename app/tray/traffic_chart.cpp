@@ -108,10 +108,14 @@ void traffic_chart::paintEvent(QPaintEvent*) {
   auto x_of = [&](uint64_t index) {
     return plot.right() - static_cast<double>(added_ - 1 - index) * step;
   };
-  auto y_of = [&](double v) {
-    return plot.bottom() - v / top * plot.height();
+  auto y_of = [&](double v) { // zero just above the frame's bottom line
+    return plot.bottom() - 2 - v / top * (plot.height() - 3);
   };
   uint64_t first = added_ - samples_.size();
+  // The lines stay inside the frame (a pen's width at the bottom edge, a
+  // newest sample at the right one, would be drawn over it).
+  p.save();
+  p.setClipRect(plot.adjusted(1, 1, -1, -1));
   for (auto& m : markers_) {
     if (samples_.empty())
       break;
@@ -137,6 +141,7 @@ void traffic_chart::paintEvent(QPaintEvent*) {
     p.setPen(QPen(down ? down_colour : up_colour, 1.6));
     p.drawPath(line);
   }
+  p.restore();
   // The legend: the current rates in the lines' colours.
   auto now = samples_.empty() ? sample{} : samples_.back();
   p.setPen(down_colour);
