@@ -239,18 +239,16 @@ void tray_app::show_window() {
 void tray_app::connect_engine() {
   if (!engine_.answers()) {
     QString why;
-    // The user had stopped the engine before an update: the new one starts
-    // stopped (not Active for a moment and then stopped).
+    // Stopped before an update: the new engine starts stopped, never Active.
     bool stopped = std::exchange(options_.start_stopped, false);
-    if (!engine_.launch(why, stopped)) {
-      show_no_engine(why);
-    } else if (stopped) {
-      last_ = note(engine_state::idle,
-                   tr("Stopped, as it was before the update."));
+    if (engine_.launch(why, stopped)) {
+      last_ = stopped
+                  ? note(engine_state::idle,
+                         tr("Stopped, as it was before the update."))
+                  : note(engine_state::starting, tr("Starting the engine…"));
       redraw();
     } else {
-      last_ = note(engine_state::starting, tr("Starting the engine…"));
-      redraw();
+      show_no_engine(why);
     }
   }
   link_.start();
@@ -274,8 +272,7 @@ void tray_app::on_event(const engine_event& e) {
   }
   if (e.state != engine_state::active)
     stats_.no_traffic = false;
-  // The user had stopped the engine before an update and an engine was
-  // already running (not one this tray started stopped): stop it, once.
+  // Stopped before an update, and an engine was running already: stop it.
   if (options_.start_stopped && e.kind == event_kind::state_changed
       && e.state != engine_state::idle) {
     options_.start_stopped = false;
