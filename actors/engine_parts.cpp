@@ -330,6 +330,7 @@ upstream_settings upstream_of(const config::proxy_settings& proxy,
   up.connect_timeout = proxy.tcp_connect_timeout;
   up.udp_associate_timeout = proxy.udp_associate_timeout;
   up.connect_by_name = proxy.connect_by_name;
+  up.spare_connections = proxy.spare_connections;
   up.http = proxy.type == config::proxy_type::http;
   return up;
 }

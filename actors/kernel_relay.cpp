@@ -54,6 +54,7 @@ kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
   opts.proxy.associate_timeout = upstream.udp_associate_timeout;
   opts.proxy.connect_by_name = upstream.connect_by_name;
   opts.proxy.http = upstream.http;
+  opts.spares = upstream.spare_connections;
   opts.channel = static_cast<uint8_t>(upstream.proxy_index);
   opts.mode = platform::relay_mode::refuse; // until the flow-manager says
   opts.udp_mode = platform::relay_mode::refuse;

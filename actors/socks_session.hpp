@@ -25,6 +25,8 @@ struct upstream_settings {
   /// `proxy.connect_by_name`: CONNECT by the host name the application's
   /// first bytes give (TLS SNI, HTTP Host), so the proxy resolves it.
   bool connect_by_name = true;
+  /// `proxy.spare_connections` (the kernel relay's; sessions open their own).
+  unsigned spare_connections = 4;
   /// An HTTP proxy (CONNECT, TCP only), not SOCKS5.
   bool http = false;
   /// Hears when the proxy fails a session (the supervisor, which then

@@ -296,6 +296,7 @@ const section_schema<proxy_settings>& proxy_schema() {
           span("tcp_connect_timeout", &S::tcp_connect_timeout, 100ms, 5min),
           boolean("connect_by_name", &S::connect_by_name,
                   "the proxy resolves the names programs' TLS/HTTP give"),
+          integer("spare_connections", &S::spare_connections, 0, 16),
       },
       check_credentials};
   return s;

@@ -56,6 +56,10 @@ struct proxy_settings {
   /// Ask the proxy to connect by the host name a program's TLS or HTTP
   /// names, so the proxy resolves it (the local DNS answer stops mattering).
   bool connect_by_name = true;
+  /// Proxy connections opened and greeted ahead while targets open
+  /// connections in bursts (Linux's relay), so each new one costs only its
+  /// CONNECT's round trip; 0: none.
+  uint16_t spare_connections = 4;
   bool operator==(const proxy_settings&) const;
   bool operator!=(const proxy_settings& o) const { return !(*this == o); }
 };

@@ -61,6 +61,12 @@ struct relay_options {
   /// Which proxy's relay this is (0..7): bits 8..11 of every stream and
   /// flow id it reports, so the relays of several proxies never share one.
   uint8_t channel = 0;
+  /// SOCKS5 connections to the proxy opened and greeted ahead of need
+  /// while targets open connections in bursts (at most this many a
+  /// thread; 0: none), so a new connection's only round trip to the proxy
+  /// is its CONNECT. One unused for `spare_lifetime` is closed.
+  unsigned spares = 4;
+  std::chrono::milliseconds spare_lifetime{10000};
 };
 
 /// Which relay (`relay_options::channel`) a stream or flow id came from.

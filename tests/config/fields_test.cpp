@@ -73,6 +73,7 @@ TEST(config_fields, every_key_on_its_own_makes_the_settings_differ) {
       {"proxy.udp_associate_timeout", "\"6s\""},
       {"proxy.tcp_connect_timeout", "\"11s\""},
       {"proxy.connect_by_name", "false"},
+      {"proxy.spare_connections", "0"},
       {"proxy.type", "\"http\""},
       {"rule.name", "\"n\""},
       {"rule.apps", "[\"a.exe\"]"},

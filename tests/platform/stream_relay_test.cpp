@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "actors/platform/stream_relay.hpp"
@@ -154,6 +157,8 @@ protected:
     opts.mode = mode;
     opts.udp_mode = mode;
     opts.progress_interval = 100ms;
+    opts.spares = spares;
+    opts.spare_lifetime = spare_lifetime;
     std::string error;
     // Inside: the relay's threads, and the sockets they open to the proxy,
     // belong to the application's namespace, as the engine's do.
@@ -171,6 +176,21 @@ protected:
   }
 
   net::endpoint dante() const { return at(proxy_lab::proxy_ip, 1080); }
+
+  // tests/platform/recording_socks5.py on proxy_ip:`port`.
+  std::unique_ptr<child> recording_proxy(uint16_t port,
+                                         const std::string& extra = "") {
+    auto c = std::make_unique<child>(std::vector<std::string>{
+        "sh", "-c",
+        "exec ip netns exec " + lab->remote.name() + " python3 "
+            + DROVER_SOURCE_DIR "/tests/platform/recording_socks5.py "
+            + proxy_lab::proxy_ip + " " + std::to_string(port) + " " + extra});
+    EXPECT_TRUE(c->wait_for_output("listening", 10s));
+    return c;
+  }
+
+  unsigned spares = 4; // relay_options::spares
+  std::chrono::milliseconds spare_lifetime = 10s;
 
   std::unique_ptr<proxy_lab> lab;
   std::unique_ptr<child> echo;
@@ -254,6 +274,7 @@ TEST_F(stream_relay_test,
   EXPECT_EQ(micro_probe.verdict, probe_verdict::ok) << micro_probe.reason;
   EXPECT_FALSE(micro_probe.pipelining);
 
+  spares = 0; // a spare's request goes alone: what is tested is the pair
   auto relay = start(platform::relay_mode::proxy, one_at_a_time, 1s);
   int fd = client();
   ASSERT_GE(fd, 0);
@@ -471,6 +492,117 @@ TEST_F(stream_relay_test, progress_is_reported_while_bytes_move) {
   ASSERT_TRUE(progress);
   EXPECT_EQ(progress->out, chunk.size());
   ::close(fd);
+}
+
+namespace {
+
+// What the recording proxy said of each connection it accepted, from its
+// output: connection number -> the words ("greeted", "request", ...).
+std::map<int, std::set<std::string>> proxy_story(const std::string& output) {
+  std::map<int, std::set<std::string>> story;
+  std::istringstream lines{output};
+  for (std::string line; std::getline(lines, line);) {
+    auto space = line.rfind(' ');
+    if (space != std::string::npos && line != "listening")
+      story[std::stoi(line.substr(space + 1))].insert(line.substr(0, space));
+  }
+  return story;
+}
+
+// Greeted and not yet asked for anything: spares.
+std::set<int> greeted_only(const std::string& output) {
+  std::set<int> spares;
+  for (auto& [n, words] : proxy_story(output))
+    if (words == std::set<std::string>{"greeted"})
+      spares.insert(n);
+  return spares;
+}
+
+// Waits (bounded) until `done` holds of the proxy's output.
+template<class Predicate>
+bool wait_for_story(child& proxy, Predicate done) {
+  for (int i = 0; i < 100; ++i) {
+    if (done(proxy.output()))
+      return true;
+    proxy.wait_for_output("\n", 100ms, proxy.output().size());
+  }
+  return done(proxy.output());
+}
+
+} // namespace
+
+// A lone connection opens one proxy connection; a burst leaves spares the
+// proxy greeted ahead, and the next connection's request goes on one of
+// them. Unused ones are closed after their lifetime, and no more are made
+// without a burst.
+TEST_F(stream_relay_test,
+       a_burst_is_served_by_proxy_connections_greeted_ahead) {
+  auto proxy = recording_proxy(1083);
+  spare_lifetime = 2s;
+  auto relay
+      = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1083));
+  auto one_connection = [&] {
+    int fd = client();
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u);
+    ::close(fd);
+  };
+  one_connection();
+  ASSERT_TRUE(proxy->wait_for_output("closed 1", 10s));
+  EXPECT_EQ(proxy_story(proxy->output()).size(), 1u) << proxy->output();
+  for (int i = 0; i < 4; ++i)
+    one_connection();
+  ASSERT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
+    return !greeted_only(out).empty();
+  })) << proxy->output();
+  auto ahead = greeted_only(proxy->output());
+  auto from = proxy->output().size();
+  one_connection();
+  ASSERT_TRUE(proxy->wait_for_output("request ", 10s, from));
+  auto asked = proxy->output().substr(proxy->output().find("request ", from));
+  int number = std::stoi(asked.substr(8));
+  EXPECT_EQ(ahead.count(number), 1u)
+      << "request " << number << " went on a fresh connection:\n"
+      << proxy->output();
+  // Lifetime over, demand gone: every connection the proxy saw is closed.
+  EXPECT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
+    for (auto& [n, words] : proxy_story(out))
+      if (words.count("closed") == 0)
+        return false;
+    return true;
+  })) << proxy->output();
+  EXPECT_TRUE(events.failures.empty());
+}
+
+// A proxy may end a greeted connection (its idle timeout) just as the
+// relay sends a request on it: the stream goes on a fresh connection,
+// unseen by the application, and no proxy trouble is reported.
+TEST_F(stream_relay_test, a_spare_the_proxy_hangs_up_on_is_replaced_unseen) {
+  auto proxy = recording_proxy(1084, "--stale-after 300");
+  auto relay
+      = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1084));
+  for (int i = 0; i < 3; ++i) {
+    int fd = client();
+    ASSERT_GE(fd, 0);
+    read_line(fd);
+    ::close(fd);
+  }
+  ASSERT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
+    return !greeted_only(out).empty();
+  })) << proxy->output();
+  // The condition under test, not a wait for an event: spares older than
+  // the proxy's 300 ms.
+  std::this_thread::sleep_for(400ms);
+  int fd = client();
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u)
+      << proxy->output();
+  ::close(fd);
+  EXPECT_NE(proxy->output().find("hung up"), std::string::npos)
+      << "no spare was used:\n"
+      << proxy->output();
+  EXPECT_TRUE(events.failures.empty())
+      << (events.failures.empty() ? "" : events.failures.front());
 }
 
 // -- UDP: TPROXY to the intake, one association per application socket ----

@@ -37,6 +37,10 @@ void worker::on_connected(stream& s) {
   }
   if (s.direct)
     return start_relaying(s);
+  on_proxy_connected(s);
+}
+
+void worker::on_proxy_connected(stream& s) {
   if (!shared_.options.proxy.connect_by_name || s.by_address)
     return start_exchange(s);
   s.step = phase::naming;
@@ -87,6 +91,14 @@ void worker::start_exchange(stream& s) {
   auto to = socks5::address::from_ipv4(s.remote.ip, s.remote.port);
   if (!s.name.empty())
     socks5::address::from_domain(s.name, s.remote.port, to);
+  if (s.from_spare) { // greeted already: the request alone
+    auto request = s.exchange->request(socks5::command::connect, to);
+    s.step = phase::handshake;
+    if (::send(s.up, request.bytes, request.size, MSG_NOSIGNAL)
+        != static_cast<ssize_t>(request.size))
+      reconnect(s); // the proxy gave the spare up meanwhile
+    return;
+  }
   s.exchange = std::make_unique<socks5::client_handshake>(
       proxy.auth, proxy.login, proxy.password, socks5::command::connect, to);
   bool pipelined = !proxy.auth && shared_.pipelining.load();
@@ -191,8 +203,14 @@ void worker::on_handshake(stream& s) {
       continue;
     if (errno == EAGAIN)
       break;
+    if (s.from_spare && s.pending.empty())
+      return reconnect(s); // reset: given up, as below
     return fail(s, "the proxy's connection failed: " + errno_text(errno), true);
   }
+  // A spare the proxy gave up (its timeout, a restart) before this
+  // request reached it: a fresh connection, as if there had been no spare.
+  if (closed && s.from_spare && s.pending.empty())
+    return reconnect(s);
   auto r = s.exchange ? socks5_reply(s, closed) : http_reply(s, closed);
   if (r.what == reply::wait)
     return;
@@ -222,11 +240,16 @@ void worker::on_handshake(stream& s) {
 }
 
 void worker::retry_by_address(stream& s) {
+  s.name.clear();
+  s.by_address = true;
+  reconnect(s);
+}
+
+void worker::reconnect(stream& s) {
   ::close(s.up); // leaves the epoll set with it
   s.exchange.reset();
   s.pending.clear();
-  s.name.clear();
-  s.by_address = true;
+  s.from_spare = false;
   s.step = phase::connecting;
   std::string why;
   s.up = start_tcp_connect(shared_.options.proxy.proxy, why);

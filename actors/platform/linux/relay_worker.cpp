@@ -30,7 +30,8 @@ constexpr size_t spare_pipes = 8;
 constexpr int max_events = 256;
 
 // epoll data: 0 the listener, 1 the wake-up, else a stream's address with
-// the lowest bit set for its proxy-side socket.
+// the lowest bit set for its proxy-side socket, or a spare proxy
+// connection's with the second bit set.
 constexpr uint64_t listener_tag = 0;
 constexpr uint64_t wake_tag = 1;
 
@@ -69,6 +70,8 @@ worker::~worker() {
         ::close(d->pipe.w);
       }
   }
+  for (auto& c : spares_)
+    ::close(c->fd);
   for (auto& p : spare_) {
     ::close(p.r);
     ::close(p.w);
@@ -110,6 +113,9 @@ int worker::next_timeout(relay_clock::time_point now) const {
     until = std::min(until, name_deadlines_.front().first);
   if (accept_later_)
     until = std::min(until, now + std::chrono::milliseconds{100});
+  if (!spares_.empty())
+    until = std::min(until,
+                     spares_.front()->born + shared_.options.spare_lifetime);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now)
                 .count();
   return static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
@@ -128,6 +134,10 @@ void worker::run() {
       } else if (tag == wake_tag) {
         if (on_wake())
           return; // the destructor resets what is still open
+      } else if ((tag & 2) != 0) {
+        auto* c = reinterpret_cast<spare_connection*>(tag & ~uint64_t{3});
+        if (c->fd >= 0)
+          on_spare_event(*c, events[i].events);
       } else {
         auto* s = reinterpret_cast<stream*>(tag & ~uint64_t{1});
         if (!s->dead)
@@ -145,8 +155,10 @@ void worker::run() {
       report_progress();
       next_progress_ = now + shared_.options.progress_interval;
     }
+    keep_spares(now);
     news_.flush(now, *shared_.events);
     ended_.clear();
+    retired_spares_.clear();
   }
 }
 
@@ -246,6 +258,20 @@ void worker::on_accept(int fd, const sockaddr_in& peer) {
   auto* raw = s.get();
   streams_.emplace(s->id, std::move(s));
   set_no_delay(fd);
+  if (!raw->direct) {
+    roll_demand(relay_clock::now());
+    ++demand_now_;
+    if (take_spare(*raw)) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+      ev.data.u64 = reinterpret_cast<uint64_t>(raw);
+      if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, raw->app, &ev) != 0)
+        return fail(*raw, "the relay's event queue: " + errno_text(errno),
+                    false);
+      deadlines_.emplace_back(raw->deadline, raw->id);
+      return on_proxy_connected(*raw);
+    }
+  }
   std::string why;
   raw->up = start_tcp_connect(raw->direct ? remote : opts.proxy.proxy, why);
   if (raw->up == invalid_socket) {
@@ -279,8 +305,11 @@ void worker::on_event(stream& s, bool up_side, uint32_t events) {
   if (s.step == phase::naming) {
     if (!up_side)
       try_name(s); // more of the application's first bytes, or its end
-    else if ((events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0)
+    else if ((events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
+      if (s.from_spare)
+        return reconnect(s); // the proxy gave up the spare meanwhile
       fail(s, "the proxy closed the connection", true);
+    }
     return;
   }
   if (s.step == phase::handshake) {

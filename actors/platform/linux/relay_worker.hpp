@@ -98,12 +98,23 @@ struct stream {
   bool dead = false;
   bool name_awaited = false; // a name deadline is set
   bool by_address = false;   // the name failed at the proxy: the address
+  bool from_spare = false;   // its proxy connection was greeted ahead
   std::string name;          // CONNECT by this name (empty: the address)
   relay_clock::time_point deadline;
   std::unique_ptr<net::socks5::client_handshake> exchange;
   std::vector<uint8_t> pending; // the proxy's bytes during the handshake
   direction to_up, to_app;
   uint64_t reported_in = 0, reported_out = 0;
+};
+
+// A proxy connection opened and greeted ahead of need (relay_spares.cpp):
+// the next stream only sends its request on it.
+struct spare_connection {
+  int fd = -1;
+  relay_clock::time_point born;
+  std::unique_ptr<net::socks5::client_handshake> exchange;
+  std::vector<uint8_t> pending; // the proxy's bytes during the greeting
+  bool ready = false;           // greeted (and logged in)
 };
 
 class worker final : public relay_thread {
@@ -121,9 +132,18 @@ private:
   void on_accept(int fd, const sockaddr_in& peer);
   void on_event(stream& s, bool up_side, uint32_t events);
   void on_connected(stream& s);
+  void on_proxy_connected(stream& s); // connected (and maybe greeted)
   void try_name(stream& s);
   void start_exchange(stream& s);
   void retry_by_address(stream& s);
+  void reconnect(stream& s); // a fresh proxy connection for `s`
+  // Spare proxy connections (relay_spares.cpp).
+  void roll_demand(relay_clock::time_point now);
+  void keep_spares(relay_clock::time_point now);
+  bool take_spare(stream& s);
+  void on_spare_event(spare_connection& c, uint32_t events);
+  void drop_spare(spare_connection& c, bool proxy_failed);
+  void drop_spares();
   void on_handshake(stream& s);
   struct reply {
     enum { wait, open, failed } what = wait;
@@ -163,6 +183,13 @@ private:
   uint64_t next_seq_ = 1;
   relay_clock::time_point next_progress_;
   bool accept_later_ = false; // out of descriptors: try again on the tick
+  std::vector<std::unique_ptr<spare_connection>> spares_; // oldest first
+  std::vector<std::unique_ptr<spare_connection>> retired_spares_; // a round
+  // Proxied connections accepted in this second and the one before: how
+  // many spares a burst wants.
+  relay_clock::time_point demand_second_;
+  unsigned demand_now_ = 0, demand_before_ = 0;
+  relay_clock::time_point spares_paused_until_; // after a spare failed
 };
 
 } // namespace drover::platform::linux_port
