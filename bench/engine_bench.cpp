@@ -55,9 +55,11 @@ struct bench_world : drover::test::proxy_lab {
       servers.push_back(server(DROVER_PEER, mode, port));
     if (!wait_for_proxy())
       std::fprintf(stderr, "dante did not start\n");
-    std::ofstream{dir / "config.toml"}
-        << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1080\n"
-        << "[targets]\nprocesses = [\"bench-holder\"]\n";
+    for (auto [name, extra] : {std::pair{"config.toml", ""},
+                               {"no-spares.toml", "spare_connections = 0\n"}})
+      std::ofstream{dir / name}
+          << "[proxy]\nhost = \"" << proxy_ip << "\"\nport = 1080\n"
+          << extra << "[targets]\nprocesses = [\"bench-holder\"]\n";
   }
 
   // redsocks for the bench client's user alone (its TCP is redirected by
@@ -110,11 +112,12 @@ struct bench_world : drover::test::proxy_lab {
   // used (its /proc stat sampled every 10 ms until it ends: the client, its
   // child, is not counted).
   std::string peer(std::vector<std::string> args, bool through_drover,
-                   double* engine_cpu = nullptr) {
+                   double* engine_cpu = nullptr,
+                   const char* config = "config.toml") {
     std::vector<std::string> argv{"ip", "netns", "exec", app.name()};
     if (through_drover)
       for (auto a : {std::string{DROVER_BINARY}, std::string{"run"},
-                     std::string{"--config"}, (dir / "config.toml").string(),
+                     std::string{"--config"}, (dir / config).string(),
                      std::string{"--"}})
         argv.push_back(a);
     argv.push_back(DROVER_PEER);
@@ -322,8 +325,8 @@ void connections(bench_world& w) {
   std::printf("\n== new TCP connections, %d rounds of 1000 sequential "
               "(per second, median)\n",
               rounds);
-  std::vector<double> direct, explicit_socks, drover, redsocks;
-  ratios drover_ratio, redsocks_ratio;
+  std::vector<double> direct, explicit_socks, drover, redsocks, no_spares;
+  ratios drover_ratio, redsocks_ratio, no_spares_ratio;
   auto rate = [](const std::string& out) {
     return number(out, "conns_per_s");
   };
@@ -333,6 +336,9 @@ void connections(bench_world& w) {
         rate(w.peer({"conn-rate", server, "7", "1000", proxy}, false)));
     drover.push_back(rate(w.peer({"conn-rate", server, "7", "1000"}, true)));
     drover_ratio.each.push_back(drover.back() / explicit_socks.back());
+    no_spares.push_back(rate(w.peer({"conn-rate", server, "7", "1000"}, true,
+                                    nullptr, "no-spares.toml")));
+    no_spares_ratio.each.push_back(no_spares.back() / explicit_socks.back());
     if (w.redsocks) {
       redsocks.push_back(
           rate(w.peer_via_redsocks({"conn-rate", server, "7", "1000"})));
@@ -342,6 +348,11 @@ void connections(bench_world& w) {
   std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n",
               median(direct), median(explicit_socks), median(drover));
   drover_ratio.print("drover", 0.9);
+  // [proxy] spare_connections = 0: every connection opens and greets its
+  // own proxy connection (pipelined: greeting and CONNECT in one segment).
+  std::printf("Drover without spare proxy connections %.0f   ",
+              median(no_spares));
+  no_spares_ratio.print("no-spares", 0);
   if (w.redsocks) {
     std::printf("redsocks %.0f   ", median(redsocks));
     redsocks_ratio.print("redsocks", 0);
