@@ -184,29 +184,40 @@ worker::reply worker::http_reply(stream& s, bool closed) {
   return {reply::failed, net::http_connect::message(a), true, false};
 }
 
-void worker::on_handshake(stream& s) {
+drained read_waiting(int fd, std::vector<uint8_t>& into, size_t limit) {
   uint8_t buffer[4096];
-  bool closed = false;
+  drained d;
   for (;;) {
-    auto n = ::recv(s.up, buffer, sizeof buffer, 0);
+    auto n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n > 0) {
-      s.pending.insert(s.pending.end(), buffer, buffer + n);
-      if (s.pending.size() > handshake_limit)
-        return fail(s, "the proxy sent too much before its reply", true);
+      into.insert(into.end(), buffer, buffer + n);
+      if (into.size() > limit) {
+        d.too_much = true;
+        return d;
+      }
       continue;
     }
-    if (n == 0) {
-      closed = true;
-      break;
-    }
-    if (errno == EINTR)
+    if (n == 0)
+      d.closed = true;
+    else if (errno == EINTR)
       continue;
-    if (errno == EAGAIN)
-      break;
+    else if (errno != EAGAIN)
+      d.error = errno;
+    return d;
+  }
+}
+
+void worker::on_handshake(stream& s) {
+  auto got = read_waiting(s.up, s.pending, handshake_limit);
+  if (got.too_much)
+    return fail(s, "the proxy sent too much before its reply", true);
+  if (got.error != 0) {
     if (s.from_spare && s.pending.empty())
       return reconnect(s); // reset: given up, as below
-    return fail(s, "the proxy's connection failed: " + errno_text(errno), true);
+    return fail(s, "the proxy's connection failed: " + errno_text(got.error),
+                true);
   }
+  bool closed = got.closed;
   // A spare the proxy gave up (its timeout, a restart) before this
   // request reached it: a fresh connection, as if there had been no spare.
   if (closed && s.from_spare && s.pending.empty())

@@ -7,7 +7,6 @@
 // is opened that a burst did not ask for, and a spare unused for
 // `spare_lifetime` is closed (proxies end connections that stay silent
 // after their greeting: dante after 30 s).
-#include <cerrno>
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -118,21 +117,10 @@ void worker::on_spare_event(spare_connection& c, uint32_t events) {
       drop_spare(c, true);
     return;
   }
-  uint8_t buffer[256];
-  bool closed = false;
-  for (;;) {
-    auto n = ::recv(c.fd, buffer, sizeof buffer, 0);
-    if (n > 0) {
-      c.pending.insert(c.pending.end(), buffer, buffer + n);
-      if (c.pending.size() > greeting_limit)
-        return drop_spare(c, true);
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    closed = n == 0 || errno != EAGAIN;
-    break;
-  }
+  auto got = read_waiting(c.fd, c.pending, greeting_limit);
+  if (got.too_much)
+    return drop_spare(c, true);
+  bool closed = got.closed || got.error != 0;
   if (c.ready) {
     // A greeted proxy says nothing until asked: bytes or an end mean it
     // gave the connection up (its own timeout, a restart).

@@ -72,6 +72,16 @@ private:
 net::endpoint endpoint_of(const sockaddr_in& a);
 std::string errno_text(int e);
 
+/// What a read of everything waiting on a socket found.
+struct drained {
+  bool closed = false;   // its end of data
+  int error = 0;         // errno of a failed read (a reset)
+  bool too_much = false; // more than `limit` in all
+};
+/// Appends what `fd` has (a proxy's few handshake bytes) to `into`, until
+/// the read would block.
+drained read_waiting(int fd, std::vector<uint8_t>& into, size_t limit);
+
 struct pipe_buffer {
   int r = -1, w = -1;
   size_t held = 0; // bytes in it, not yet written on
