@@ -319,44 +319,55 @@ void udp(bench_world& w) {
               number(tu, "p99_us") - number(eu, "p99_us"));
 }
 
-// Five rounds, the modes taking turns within each (as bulk_way's).
+// Five rounds, the modes taking turns within each (as bulk_way's). Each
+// mode's rate, and its connections' times to the server's banner (the
+// medians of the rounds' percentiles): a rate can hide a few stalls.
 void connections(bench_world& w) {
   constexpr int rounds = 5;
   std::printf("\n== new TCP connections, %d rounds of 1000 sequential "
-              "(per second, median)\n",
+              "(per second, median; time to the banner in us)\n",
               rounds);
-  std::vector<double> direct, explicit_socks, drover, redsocks, no_spares;
-  ratios drover_ratio, redsocks_ratio, no_spares_ratio;
-  auto rate = [](const std::string& out) {
-    return number(out, "conns_per_s");
-  };
-  for (int i = 0; i < rounds; ++i) {
-    direct.push_back(rate(w.peer({"conn-rate", server, "7", "1000"}, false)));
-    explicit_socks.push_back(
-        rate(w.peer({"conn-rate", server, "7", "1000", proxy}, false)));
-    drover.push_back(rate(w.peer({"conn-rate", server, "7", "1000"}, true)));
-    drover_ratio.each.push_back(drover.back() / explicit_socks.back());
-    no_spares.push_back(rate(w.peer({"conn-rate", server, "7", "1000"}, true,
-                                    nullptr, "no-spares.toml")));
-    no_spares_ratio.each.push_back(no_spares.back() / explicit_socks.back());
-    if (w.redsocks) {
-      redsocks.push_back(
-          rate(w.peer_via_redsocks({"conn-rate", server, "7", "1000"})));
-      redsocks_ratio.each.push_back(redsocks.back() / explicit_socks.back());
+  struct mode {
+    explicit mode(const char* n) : name(n) {}
+    const char* name;
+    std::vector<double> rate, p50, p99, p999;
+    ratios ratio;
+    void add(const std::string& out) {
+      rate.push_back(number(out, "conns_per_s"));
+      p50.push_back(number(out, "p50_us"));
+      p99.push_back(number(out, "p99_us"));
+      p999.push_back(number(out, "p999_us"));
     }
+  };
+  // spare_connections = 0: every connection opens and greets its own proxy
+  // connection (pipelined: greeting and CONNECT in one segment).
+  mode direct{"direct"}, explicit_socks{"explicit SOCKS5"},
+      drover{"through Drover"}, no_spares{"Drover, no spares"},
+      redsocks{"redsocks"};
+  std::vector<std::string> args{"conn-rate", server, "7", "1000"};
+  auto with_proxy = args;
+  with_proxy.push_back(proxy);
+  for (int i = 0; i < rounds; ++i) {
+    direct.add(w.peer(args, false));
+    explicit_socks.add(w.peer(with_proxy, false));
+    auto base = explicit_socks.rate.back();
+    drover.add(w.peer(args, true));
+    no_spares.add(w.peer(args, true, nullptr, "no-spares.toml"));
+    if (w.redsocks)
+      redsocks.add(w.peer_via_redsocks(args));
+    for (auto* m : {&drover, &no_spares, &redsocks})
+      if (!m->rate.empty())
+        m->ratio.each.push_back(m->rate.back() / base);
   }
-  std::printf("direct %.0f   explicit SOCKS5 %.0f   through Drover %.0f\n",
-              median(direct), median(explicit_socks), median(drover));
-  drover_ratio.print("drover", 0.9);
-  // [proxy] spare_connections = 0: every connection opens and greets its
-  // own proxy connection (pipelined: greeting and CONNECT in one segment).
-  std::printf("Drover without spare proxy connections %.0f   ",
-              median(no_spares));
-  no_spares_ratio.print("no-spares", 0);
-  if (w.redsocks) {
-    std::printf("redsocks %.0f   ", median(redsocks));
-    redsocks_ratio.print("redsocks", 0);
-  }
+  for (auto* m : {&direct, &explicit_socks, &drover, &no_spares, &redsocks})
+    if (!m->rate.empty())
+      std::printf("%-18s %5.0f/s   p50 %6.1f  p99 %7.1f  p99.9 %8.1f\n",
+                  m->name, median(m->rate), median(m->p50), median(m->p99),
+                  median(m->p999));
+  drover.ratio.print("drover", 0.9);
+  no_spares.ratio.print("drover-without-spares", 0);
+  if (w.redsocks)
+    redsocks.ratio.print("redsocks", 0);
 }
 
 void memory(bench_world& w, int flows) {

@@ -33,7 +33,8 @@
 //                               PROXY is given); prints "p50_us X p99_us Y
 //                               p999_us Z"
 //   conn-rate IP PORT N [PROXY] N sequential connect-exchange-close;
-//                               prints "conns_per_s X"
+//                               prints "conns_per_s X" and the percentiles
+//                               of each one's time to the server's banner
 //   hold IP PORT N              open N connections, print "held N", keep
 //                               them until a line or EOF on stdin
 //   wait-then-hold IP PORT N    the same after a first line on stdin
@@ -544,7 +545,10 @@ int udp_rtt(const char* ip, int port, int n, const std::string& proxy) {
 
 int conn_rate(const char* ip, int port, int n, const std::string& proxy) {
   auto start = bench_clock::now();
+  std::vector<double> us; // each connection's, to its banner
+  us.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
+    auto began = bench_clock::now();
     int fd
         = socks_connect(proxy, ip, port, drover::net::socks5::command::connect);
     char banner[64];
@@ -553,11 +557,15 @@ int conn_rate(const char* ip, int port, int n, const std::string& proxy) {
       std::printf("fail %d\n", i);
       return 1;
     }
+    us.push_back(
+        std::chrono::duration<double, std::micro>(bench_clock::now() - began)
+            .count());
     close(fd);
   }
   auto seconds
       = std::chrono::duration<double>(bench_clock::now() - start).count();
-  std::printf("conns_per_s %.0f\n", n / seconds);
+  std::printf("conns_per_s %.0f ", n / seconds);
+  print_percentiles(us);
   return 0;
 }
 
