@@ -167,6 +167,7 @@ bool worker::on_wake() {
   if (posted.stop)
     return true;
   if (posted.all) {
+    drop_spares(); // the way to the proxy may change too (sleep, a new proxy)
     std::vector<stream*> open;
     for (auto& [id, s] : streams_)
       open.push_back(s.get());
