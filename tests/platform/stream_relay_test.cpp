@@ -533,8 +533,7 @@ bool wait_for_story(child& proxy, Predicate done) {
 
 // A lone connection opens one proxy connection; a burst leaves spares the
 // proxy greeted ahead, and the next connection's request goes on one of
-// them. Unused ones are closed after their lifetime, and no more are made
-// without a burst.
+// them. Once the burst is over, every spare is closed after its lifetime.
 TEST_F(stream_relay_test,
        a_burst_is_served_by_proxy_connections_greeted_ahead) {
   auto proxy = recording_proxy(1083);
@@ -603,6 +602,30 @@ TEST_F(stream_relay_test, a_spare_the_proxy_hangs_up_on_is_replaced_unseen) {
       << proxy->output();
   EXPECT_TRUE(events.failures.empty())
       << (events.failures.empty() ? "" : events.failures.front());
+}
+
+// Ending every stream (the computer going to sleep: the way to the proxy
+// may be gone when it wakes) closes the spares too, long before their
+// lifetime.
+TEST_F(stream_relay_test, ending_every_stream_closes_the_spares) {
+  auto proxy = recording_proxy(1085);
+  spare_lifetime = 60s;
+  auto relay
+      = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1085));
+  for (int i = 0; i < 3; ++i) {
+    int fd = client();
+    ASSERT_GE(fd, 0);
+    read_line(fd);
+    ::close(fd);
+  }
+  ASSERT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
+    return !greeted_only(out).empty();
+  })) << proxy->output();
+  relay->close_all();
+  EXPECT_TRUE(wait_for_story(
+      *proxy, [](const std::string& out) { return greeted_only(out).empty(); }))
+      << "a spare outlived close_all:\n"
+      << proxy->output();
 }
 
 // -- UDP: TPROXY to the intake, one association per application socket ----

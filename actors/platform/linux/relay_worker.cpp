@@ -167,7 +167,10 @@ bool worker::on_wake() {
   if (posted.stop)
     return true;
   if (posted.all) {
-    drop_spares(); // the way to the proxy may change too (sleep, a new proxy)
+    // The way to the proxy may change too (sleep): the spares go, and the
+    // burst that asked for them is over.
+    drop_spares();
+    demand_now_ = demand_before_ = 0;
     std::vector<stream*> open;
     for (auto& [id, s] : streams_)
       open.push_back(s.get());
