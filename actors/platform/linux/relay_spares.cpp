@@ -79,7 +79,7 @@ void worker::keep_spares(relay_clock::time_point now) {
 bool worker::take_spare(stream& s) {
   for (auto it = spares_.begin(); it != spares_.end(); ++it) {
     auto& c = **it;
-    if (!c.ready)
+    if (!c.ready())
       continue;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -121,7 +121,7 @@ void worker::on_spare_event(spare_connection& c, uint32_t events) {
   if (got.too_much)
     return drop_spare(c, true);
   bool closed = got.closed || got.error != 0;
-  if (c.ready) {
+  if (c.ready()) {
     // A greeted proxy says nothing until asked: bytes or an end mean it
     // gave the connection up (its own timeout, a restart).
     if (closed || !c.pending.empty())
@@ -138,10 +138,9 @@ void worker::on_spare_event(spare_connection& c, uint32_t events) {
   using action = net::socks5::client_handshake::step::action;
   if (write_failed || step.what == action::failed || step.what == action::done)
     return drop_spare(c, true);
-  if (step.what == action::ready && c.pending.empty())
-    c.ready = true;
-  else if (closed || step.what == action::ready)
-    drop_spare(c, true); // ended, or more than a greeting's answer
+  // Ready with bytes beyond the greeting's answer is not a SOCKS5 proxy.
+  if (closed || (step.what == action::ready && !c.pending.empty()))
+    drop_spare(c, true);
 }
 
 void worker::drop_spare(spare_connection& c, bool proxy_failed) {

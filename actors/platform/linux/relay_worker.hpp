@@ -124,7 +124,12 @@ struct spare_connection {
   relay_clock::time_point born;
   std::unique_ptr<net::socks5::client_handshake> exchange;
   std::vector<uint8_t> pending; // the proxy's bytes during the greeting
-  bool ready = false;           // greeted (and logged in)
+  /// Greeted (and logged in): a request may go.
+  bool ready() const {
+    return exchange
+           && exchange->current()
+                  == net::socks5::client_handshake::stage::ready;
+  }
 };
 
 class worker final : public relay_thread {
