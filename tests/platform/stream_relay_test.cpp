@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -573,6 +574,24 @@ TEST_F(stream_relay_test,
   EXPECT_TRUE(events.failures.empty());
 }
 
+namespace {
+
+// Three connections in a row, then waits (bounded) for the proxy to have
+// greeted a connection nobody asked anything on yet: a spare.
+bool burst_until_spares(child& proxy, const std::function<int()>& client) {
+  for (int i = 0; i < 3; ++i) {
+    int fd = client();
+    if (fd < 0)
+      return false;
+    read_line(fd);
+    ::close(fd);
+  }
+  return wait_for_story(
+      proxy, [](const std::string& out) { return !greeted_only(out).empty(); });
+}
+
+} // namespace
+
 // A proxy may end a greeted connection (its idle timeout) just as the
 // relay sends a request on it: the stream goes on a fresh connection,
 // unseen by the application, and no proxy trouble is reported.
@@ -580,15 +599,8 @@ TEST_F(stream_relay_test, a_spare_the_proxy_hangs_up_on_is_replaced_unseen) {
   auto proxy = recording_proxy(1084, "--stale-after 300");
   auto relay
       = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1084));
-  for (int i = 0; i < 3; ++i) {
-    int fd = client();
-    ASSERT_GE(fd, 0);
-    read_line(fd);
-    ::close(fd);
-  }
-  ASSERT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
-    return !greeted_only(out).empty();
-  })) << proxy->output();
+  ASSERT_TRUE(burst_until_spares(*proxy, [&] { return client(); }))
+      << proxy->output();
   // The condition under test, not a wait for an event: spares older than
   // the proxy's 300 ms.
   std::this_thread::sleep_for(400ms);
@@ -612,15 +624,8 @@ TEST_F(stream_relay_test, ending_every_stream_closes_the_spares) {
   spare_lifetime = 60s;
   auto relay
       = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1085));
-  for (int i = 0; i < 3; ++i) {
-    int fd = client();
-    ASSERT_GE(fd, 0);
-    read_line(fd);
-    ::close(fd);
-  }
-  ASSERT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
-    return !greeted_only(out).empty();
-  })) << proxy->output();
+  ASSERT_TRUE(burst_until_spares(*proxy, [&] { return client(); }))
+      << proxy->output();
   relay->close_all();
   EXPECT_TRUE(wait_for_story(
       *proxy, [](const std::string& out) { return greeted_only(out).empty(); }))
