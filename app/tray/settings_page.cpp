@@ -84,6 +84,13 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   by_name_->setObjectName("proxy_connect_by_name");
   by_name_->setToolTip(tr("A wrong answer from this computer's DNS then "
                           "no longer decides where TLS and HTTP go"));
+  spares_ = new QSpinBox;
+  spares_->setObjectName("proxy_spare_connections");
+  spares_->setRange(0, 16);
+  spares_->setToolTip(
+      tr("Connections to the proxy opened ahead while programs open many "
+         "at once, so each new one waits less (Linux). 0 for a proxy that "
+         "limits how many connections you may hold"));
   login_ = new QLineEdit;
   login_->setObjectName("proxy_login");
   password_ = new QLineEdit;
@@ -109,6 +116,7 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Login"), login_);
   form->addRow(tr("Password"), password_);
   form->addRow(QString{}, by_name_);
+  form->addRow(tr("Connections kept ready"), spares_);
   form->addRow(tr("Rules\n(first match wins)"), rules_);
   form->addRow(tr("Log level"), level_);
   form->addRow(tr("Look"), theme_);
@@ -133,6 +141,9 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
     password_->setEnabled(auth_->isChecked());
   };
   connect(auth_, &QCheckBox::toggled, this, sync_auth);
+  // An HTTP proxy has no greeting to pay ahead: it gets no spares.
+  connect(type_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+          [this](int index) { spares_->setEnabled(index == 0); });
   connect(save_, &QPushButton::clicked, this, &settings_page::save);
   connect(revert_, &QPushButton::clicked, this, [this] {
     fill(current_);
@@ -202,6 +213,8 @@ void settings_page::show_proxy(int index) {
   type_->setCurrentIndex(p.type == config::proxy_type::http ? 1 : 0);
   auth_->setChecked(p.auth);
   by_name_->setChecked(p.connect_by_name);
+  spares_->setValue(p.spare_connections);
+  spares_->setEnabled(p.type != config::proxy_type::http);
   login_->setText(QString::fromStdString(p.login));
   password_->setText(QString::fromStdString(p.password));
   login_->setEnabled(p.auth);
@@ -222,6 +235,7 @@ void settings_page::take_proxy() {
                                       : config::proxy_type::socks5;
   p.auth = auth_->isChecked();
   p.connect_by_name = by_name_->isChecked();
+  p.spare_connections = static_cast<uint16_t>(spares_->value());
   p.login = login_->text().toStdString();
   p.password = password_->text().toStdString();
 }

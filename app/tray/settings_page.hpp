@@ -90,6 +90,7 @@ private:
   QComboBox* type_;
   QCheckBox* auth_;
   QCheckBox* by_name_;
+  QSpinBox* spares_;
   QLineEdit* login_;
   QLineEdit* password_;
   rules_editor* rules_;

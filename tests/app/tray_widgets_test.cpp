@@ -139,7 +139,12 @@ TEST(tray_settings, a_valid_form_becomes_a_whole_valid_file) {
   field<QLineEdit>(page, "proxy_login")->setText("alice");
   field<QLineEdit>(page, "proxy_password")->setText("s3cret");
   EXPECT_EQ(field<QComboBox>(page, "proxy_type")->currentIndex(), 0);
+  auto* spares = field<QSpinBox>(page, "proxy_spare_connections");
+  EXPECT_EQ(spares->value(), 4) << "the default";
+  EXPECT_TRUE(spares->isEnabled());
+  spares->setValue(0);
   field<QComboBox>(page, "proxy_type")->setCurrentIndex(1);
+  EXPECT_FALSE(spares->isEnabled()) << "HTTP proxies get no spares";
   EXPECT_TRUE(field<QCheckBox>(page, "proxy_connect_by_name")->isChecked());
   field<QCheckBox>(page, "proxy_connect_by_name")->setChecked(false);
   field<QPlainTextEdit>(page, "target_processes")
@@ -158,6 +163,7 @@ TEST(tray_settings, a_valid_form_becomes_a_whole_valid_file) {
   EXPECT_EQ(parsed.value->proxies[0].password, "s3cret");
   EXPECT_EQ(parsed.value->proxies[0].type, config::proxy_type::http);
   EXPECT_FALSE(parsed.value->proxies[0].connect_by_name);
+  EXPECT_EQ(parsed.value->proxies[0].spare_connections, 0);
   EXPECT_EQ(parsed.value->ui.theme, config::ui_theme::automatic);
   ASSERT_EQ(parsed.value->rules.size(), 1u);
   EXPECT_EQ(parsed.value->rules[0].apps,

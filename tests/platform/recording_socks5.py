@@ -4,9 +4,13 @@ happens on each connection it accepts, numbered from 1, one line each:
 "greeted N", "request N", "closed N". With --stale-after MS it hangs up
 ("hung up N") on a request that comes more than MS after the connection's
 greeting: a proxy whose idle timeout ends a greeted connection just as a
-request is sent on it.
+request is sent on it. With --refuse-greeting N it answers connection N's
+greeting with "no acceptable method" ("refused N"). With --http it is an
+HTTP proxy instead (CONNECT, no login): "accepted N" as it accepts,
+"request N" for the CONNECT, "closed N".
 
-    recording_socks5.py HOST PORT [--stale-after MS]
+    recording_socks5.py HOST PORT [--stale-after MS] [--refuse-greeting N]
+                        [--http]
 """
 import argparse
 import socket
@@ -43,10 +47,48 @@ def pump(source, sink):
         pass
 
 
-def serve(conn, number, stale_after):
+def relay(conn, upstream):
+    back = threading.Thread(target=pump, args=(upstream, conn))
+    back.start()
+    pump(conn, upstream)
+    back.join()
+    upstream.close()
+
+
+def serve_http(conn, number):
+    try:
+        say(f"accepted {number}")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            more = conn.recv(4096)
+            if not more or len(head) > 8192:
+                raise EOFError
+            head += more
+        method, target = head.split(b" ")[:2]
+        if method != b"CONNECT":
+            raise EOFError
+        host, port = target.decode().rsplit(":", 1)
+        say(f"request {number}")
+        upstream = socket.create_connection((host, int(port)), timeout=5)
+        upstream.settimeout(None)
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n"
+                     + head.split(b"\r\n\r\n", 1)[1])
+        relay(conn, upstream)
+    except (EOFError, OSError, ValueError):
+        pass
+    finally:
+        conn.close()
+        say(f"closed {number}")
+
+
+def serve(conn, number, stale_after, refuse):
     try:
         head = read_exactly(conn, 2)
         read_exactly(conn, head[1])
+        if number == refuse:
+            conn.sendall(b"\x05\xff")
+            say(f"refused {number}")
+            return
         conn.sendall(b"\x05\x00")
         greeted = time.monotonic()
         say(f"greeted {number}")
@@ -64,11 +106,7 @@ def serve(conn, number, stale_after):
         bound_ip, bound_port = upstream.getsockname()
         conn.sendall(b"\x05\x00\x00\x01" + socket.inet_aton(bound_ip)
                      + bound_port.to_bytes(2, "big"))
-        back = threading.Thread(target=pump, args=(upstream, conn))
-        back.start()
-        pump(conn, upstream)
-        back.join()
-        upstream.close()
+        relay(conn, upstream)
     except (EOFError, OSError):
         pass
     finally:
@@ -81,6 +119,8 @@ def main():
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("--stale-after", type=float, default=0)
+    parser.add_argument("--refuse-greeting", type=int, default=0)
+    parser.add_argument("--http", action="store_true")
     args = parser.parse_args()
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -91,8 +131,12 @@ def main():
     while True:
         conn, _ = server.accept()
         number += 1
-        threading.Thread(target=serve, args=(conn, number, args.stale_after),
-                         daemon=True).start()
+        if args.http:
+            work = (serve_http, (conn, number))
+        else:
+            work = (serve, (conn, number, args.stale_after,
+                            args.refuse_greeting))
+        threading.Thread(target=work[0], args=work[1], daemon=True).start()
 
 
 if __name__ == "__main__":

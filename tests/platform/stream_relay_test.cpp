@@ -158,6 +158,8 @@ protected:
     opts.mode = mode;
     opts.udp_mode = mode;
     opts.progress_interval = 100ms;
+    opts.proxy.http = http;
+    opts.threads = 1; // a burst's demand and its spares are a thread's own
     opts.spares = spares;
     opts.spare_lifetime = spare_lifetime;
     std::string error;
@@ -191,6 +193,7 @@ protected:
   }
 
   unsigned spares = 4; // relay_options::spares
+  bool http = false;   // the proxy speaks HTTP CONNECT
   std::chrono::milliseconds spare_lifetime = 10s;
 
   std::unique_ptr<proxy_lab> lab;
@@ -519,10 +522,11 @@ std::set<int> greeted_only(const std::string& output) {
   return spares;
 }
 
-// Waits (bounded) until `done` holds of the proxy's output.
+// Waits (bounded by `limit`) until `done` holds of the proxy's output.
 template<class Predicate>
-bool wait_for_story(child& proxy, Predicate done) {
-  for (int i = 0; i < 100; ++i) {
+bool wait_for_story(child& proxy, Predicate done,
+                    std::chrono::milliseconds limit = 10s) {
+  for (auto i = limit / 100ms; i > 0; --i) {
     if (done(proxy.output()))
       return true;
     proxy.wait_for_output("\n", 100ms, proxy.output().size());
@@ -631,6 +635,75 @@ TEST_F(stream_relay_test, ending_every_stream_closes_the_spares) {
       *proxy, [](const std::string& out) { return greeted_only(out).empty(); }))
       << "a spare outlived close_all:\n"
       << proxy->output();
+}
+
+// A spare the proxy refuses (its greeting answered "no acceptable method")
+// pauses the spares for 5 s: a proxy that refuses is not asked again and
+// again ahead of need; the streams meanwhile go on fresh connections (and
+// would meet and report a proxy that refuses them too). Then bursts get
+// spares again.
+TEST_F(stream_relay_test, a_refused_spare_pauses_the_spares) {
+  // The first connection is lone; the second makes a burst, whose spare
+  // is the proxy's third connection.
+  auto proxy = recording_proxy(1086, "--refuse-greeting 3");
+  auto relay
+      = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1086));
+  auto one_connection = [&] {
+    int fd = client();
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u)
+        << proxy->output();
+    ::close(fd);
+  };
+  one_connection();
+  one_connection();
+  ASSERT_TRUE(proxy->wait_for_output("refused 3", 10s)) << proxy->output();
+  auto refused_at = std::chrono::steady_clock::now();
+  for (int i = 0; i < 4; ++i)
+    one_connection();
+  // A burst that would have left spares within milliseconds (the test
+  // above): none for a second, well inside the pause.
+  EXPECT_FALSE(wait_for_story(
+      *proxy, [](const std::string& out) { return !greeted_only(out).empty(); },
+      1s))
+      << "a spare during the pause:\n"
+      << proxy->output();
+  EXPECT_TRUE(events.failures.empty())
+      << (events.failures.empty() ? "" : events.failures.front());
+  // The condition under test is the pause's length: past it, a burst gets
+  // spares again.
+  std::this_thread::sleep_until(refused_at + 5s);
+  EXPECT_TRUE(burst_until_spares(*proxy, [&] { return client(); }))
+      << proxy->output();
+}
+
+// An HTTP proxy has no greeting to pay ahead: a burst opens one proxy
+// connection per application connection, and no more.
+TEST_F(stream_relay_test, an_http_proxy_gets_no_spares) {
+  auto proxy = recording_proxy(1087, "--http");
+  http = true;
+  auto relay
+      = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1087));
+  for (int i = 0; i < 4; ++i) {
+    int fd = client();
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u)
+        << proxy->output();
+    ::close(fd);
+  }
+  // Spares would be connections the proxy accepted and was asked nothing
+  // on; with SOCKS5 they appear within milliseconds of such a burst.
+  EXPECT_FALSE(wait_for_story(
+      *proxy,
+      [](const std::string& out) {
+        for (auto& [n, words] : proxy_story(out))
+          if (words.count("request") == 0)
+            return true;
+        return false;
+      },
+      1s))
+      << proxy->output();
+  EXPECT_EQ(proxy_story(proxy->output()).size(), 4u) << proxy->output();
 }
 
 // -- UDP: TPROXY to the intake, one association per application socket ----
