@@ -178,6 +178,15 @@ protected:
                   [&] { return connect_to(proxy_lab::server_ip, 7); });
   }
 
+  // A connection to the echo server that gets its banner (which names
+  // the peer it sees: the proxy), then closes.
+  void one_connection() {
+    int fd = client();
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u);
+    ::close(fd);
+  }
+
   net::endpoint dante() const { return at(proxy_lab::proxy_ip, 1080); }
 
   // tests/platform/recording_socks5.py on proxy_ip:`port`.
@@ -545,12 +554,6 @@ TEST_F(stream_relay_test,
   spare_lifetime = 2s;
   auto relay
       = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1083));
-  auto one_connection = [&] {
-    int fd = client();
-    EXPECT_GE(fd, 0);
-    EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u);
-    ::close(fd);
-  };
   one_connection();
   ASSERT_TRUE(proxy->wait_for_output("closed 1", 10s));
   EXPECT_EQ(proxy_story(proxy->output()).size(), 1u) << proxy->output();
@@ -648,13 +651,6 @@ TEST_F(stream_relay_test, a_refused_spare_pauses_the_spares) {
   auto proxy = recording_proxy(1086, "--refuse-greeting 3");
   auto relay
       = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1086));
-  auto one_connection = [&] {
-    int fd = client();
-    EXPECT_GE(fd, 0);
-    EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u)
-        << proxy->output();
-    ::close(fd);
-  };
   one_connection();
   one_connection();
   ASSERT_TRUE(proxy->wait_for_output("refused 3", 10s)) << proxy->output();
@@ -684,13 +680,8 @@ TEST_F(stream_relay_test, an_http_proxy_gets_no_spares) {
   http = true;
   auto relay
       = start(platform::relay_mode::proxy, at(proxy_lab::proxy_ip, 1087));
-  for (int i = 0; i < 4; ++i) {
-    int fd = client();
-    ASSERT_GE(fd, 0);
-    EXPECT_EQ(read_line(fd).rfind("peer " + proxy_lab::proxy_ip + ":", 0), 0u)
-        << proxy->output();
-    ::close(fd);
-  }
+  for (int i = 0; i < 4; ++i)
+    one_connection();
   // Spares would be connections the proxy accepted and was asked nothing
   // on; with SOCKS5 they appear within milliseconds of such a burst.
   EXPECT_FALSE(wait_for_story(
