@@ -7,10 +7,13 @@ greeting: a proxy whose idle timeout ends a greeted connection just as a
 request is sent on it. With --refuse-greeting N it answers connection N's
 greeting with "no acceptable method" ("refused N"). With --http it is an
 HTTP proxy instead (CONNECT, no login): "accepted N" as it accepts,
-"request N" for the CONNECT, "closed N".
+"request N" for the CONNECT, "closed N". With --answer-and-close TEXT it
+plays a server that answers and hangs up at once: CONNECT's reply, TEXT
+(may be empty) and its end of data leave in one segment, and nothing is
+connected to.
 
     recording_socks5.py HOST PORT [--stale-after MS] [--refuse-greeting N]
-                        [--http]
+                        [--http] [--answer-and-close TEXT]
 """
 import argparse
 import socket
@@ -81,7 +84,19 @@ def serve_http(conn, number):
         say(f"closed {number}")
 
 
-def serve(conn, number, stale_after, refuse):
+def answer_and_close(conn, text):
+    # Corked, the reply and TEXT wait; the end of data then rides on the
+    # same segment (the kernel puts the FIN on unsent data).
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    conn.sendall(b"\x05\x00\x00\x01" + socket.inet_aton("0.0.0.0")
+                 + b"\x00\x00" + text.encode())
+    conn.shutdown(socket.SHUT_WR)
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+    while conn.recv(4096):
+        pass
+
+
+def serve(conn, number, stale_after, refuse, answer):
     try:
         head = read_exactly(conn, 2)
         read_exactly(conn, head[1])
@@ -101,6 +116,9 @@ def serve(conn, number, stale_after, refuse):
             say(f"hung up {number}")
             return
         say(f"request {number}")
+        if answer is not None:
+            answer_and_close(conn, answer)
+            return
         upstream = socket.create_connection((host, port), timeout=5)
         upstream.settimeout(None)
         bound_ip, bound_port = upstream.getsockname()
@@ -121,6 +139,7 @@ def main():
     parser.add_argument("--stale-after", type=float, default=0)
     parser.add_argument("--refuse-greeting", type=int, default=0)
     parser.add_argument("--http", action="store_true")
+    parser.add_argument("--answer-and-close", default=None)
     args = parser.parse_args()
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -135,7 +154,7 @@ def main():
             work = (serve_http, (conn, number))
         else:
             work = (serve, (conn, number, args.stale_after,
-                            args.refuse_greeting))
+                            args.refuse_greeting, args.answer_and_close))
         threading.Thread(target=work[0], args=work[1], daemon=True).start()
 
 

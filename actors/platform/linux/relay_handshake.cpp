@@ -23,10 +23,8 @@ constexpr size_t handshake_limit = 64 << 10;
 
 } // namespace
 
-void worker::on_connected(stream& s) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  ::getsockopt(s.up, SOL_SOCKET, SO_ERROR, &err, &len);
+void worker::on_connected(stream& s, uint32_t events) {
+  int err = connect_error(s.up, events);
   if (err != 0) {
     auto why = errno_text(err);
     fail(s,
@@ -109,6 +107,7 @@ void worker::start_exchange(stream& s) {
     // least 10 bytes), not once for each; an end or an error still wakes.
     int both = 12;
     ::setsockopt(s.up, SOL_SOCKET, SO_RCVLOWAT, &both, sizeof both);
+    s.low_water = true;
   }
   s.step = phase::handshake;
   // A fresh socket's send buffer always takes the few bytes of a SOCKS5
@@ -184,8 +183,25 @@ worker::reply worker::http_reply(stream& s, bool closed) {
   return {reply::failed, net::http_connect::message(a), true, false};
 }
 
-drained read_waiting(int fd, std::vector<uint8_t>& into, size_t limit) {
+int connect_error(int fd, uint32_t events) {
+  // A failed connect always reports an error or a hang-up; a plain
+  // "writable" is a connection made, without asking.
+  if ((events & (EPOLLERR | EPOLLHUP)) == 0)
+    return 0;
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  return err != 0 ? err : ECONNRESET;
+}
+
+drained read_waiting(int fd, std::vector<uint8_t>& into, size_t limit,
+                     uint32_t events) {
   uint8_t buffer[4096];
+  // A read that leaves room emptied the socket: anything after it brings
+  // an event of its own (edge-triggered), so the read that would only say
+  // "nothing more" is saved; but an end or error already announced is
+  // read to the end, or it would bring no other event.
+  bool to_the_end = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
   drained d;
   for (;;) {
     auto n = ::recv(fd, buffer, sizeof buffer, 0);
@@ -195,6 +211,8 @@ drained read_waiting(int fd, std::vector<uint8_t>& into, size_t limit) {
         d.too_much = true;
         return d;
       }
+      if (static_cast<size_t>(n) < sizeof buffer && !to_the_end)
+        return d;
       continue;
     }
     if (n == 0)
@@ -207,8 +225,8 @@ drained read_waiting(int fd, std::vector<uint8_t>& into, size_t limit) {
   }
 }
 
-void worker::on_handshake(stream& s) {
-  auto got = read_waiting(s.up, s.pending, handshake_limit);
+void worker::on_handshake(stream& s, uint32_t events) {
+  auto got = read_waiting(s.up, s.pending, handshake_limit, events);
   if (got.too_much)
     return fail(s, "the proxy sent too much before its reply", true);
   if (got.error != 0) {
@@ -233,8 +251,11 @@ void worker::on_handshake(stream& s) {
     return fail(s, r.why, r.proxy_fault);
   }
   s.exchange.reset();
-  int one = 1;
-  ::setsockopt(s.up, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+  if (s.low_water) {
+    int one = 1;
+    ::setsockopt(s.up, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+    s.low_water = false;
+  }
   // What followed the reply is the server's first bytes: they wait in the
   // pipe towards the application like any later ones.
   if (!s.pending.empty()) {
@@ -247,7 +268,7 @@ void worker::on_handshake(stream& s) {
   }
   s.pending.clear();
   s.pending.shrink_to_fit();
-  start_relaying(s);
+  start_relaying(s, !closed);
 }
 
 void worker::retry_by_address(stream& s) {
@@ -261,6 +282,7 @@ void worker::reconnect(stream& s) {
   s.exchange.reset();
   s.pending.clear();
   s.from_spare = false;
+  s.low_water = false;
   s.step = phase::connecting;
   std::string why;
   s.up = start_tcp_connect(shared_.options.proxy.proxy, why);
@@ -271,7 +293,8 @@ void worker::reconnect(stream& s) {
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = reinterpret_cast<uint64_t>(&s) | 1;
   if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, s.up, &ev) != 0)
-    fail(s, "the relay's event queue: " + errno_text(errno), false);
+    return fail(s, "the relay's event queue: " + errno_text(errno), false);
+  s.up_watched = true;
 }
 
 void worker::check_name_deadlines(relay_clock::time_point now) {

@@ -81,14 +81,7 @@ bool worker::take_spare(stream& s) {
     auto& c = **it;
     if (!c.ready())
       continue;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = reinterpret_cast<uint64_t>(&s) | 1;
-    if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev) != 0) {
-      drop_spare(c, false);
-      return false;
-    }
-    s.up = c.fd;
+    s.up = c.fd; // in the event set as a spare until watch()
     s.exchange = std::move(c.exchange);
     s.from_spare = true;
     c.fd = -1; // the stream's now; an event of this round for it is stale
@@ -103,10 +96,7 @@ void worker::on_spare_event(spare_connection& c, uint32_t events) {
   if (!c.exchange) { // still connecting
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0)
       return;
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0)
+    if (connect_error(c.fd, events) != 0)
       return drop_spare(c, true);
     const auto& proxy = shared_.options.proxy;
     c.exchange = std::make_unique<net::socks5::client_handshake>(
@@ -117,7 +107,7 @@ void worker::on_spare_event(spare_connection& c, uint32_t events) {
       drop_spare(c, true);
     return;
   }
-  auto got = read_waiting(c.fd, c.pending, greeting_limit);
+  auto got = read_waiting(c.fd, c.pending, greeting_limit, events);
   if (got.too_much)
     return drop_spare(c, true);
   bool closed = got.closed || got.error != 0;

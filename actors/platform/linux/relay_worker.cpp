@@ -35,11 +35,6 @@ constexpr int max_events = 256;
 constexpr uint64_t listener_tag = 0;
 constexpr uint64_t wake_tag = 1;
 
-void set_no_delay(int fd) {
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 // Closed with a reset, so the peer learns at once that the stream is gone
 // (as if the path itself had broken), not with an orderly end of data.
 void close_with_reset(int fd) {
@@ -259,21 +254,21 @@ void worker::on_accept(int fd, const sockaddr_in& peer) {
   const auto& opts = shared_.options;
   s->deadline = relay_clock::now() + opts.proxy.connect_timeout;
   add_news(s->direct ? news_kind::opened_direct : news_kind::opened, *s);
+  // TCP_NODELAY: the listener's, which accepted sockets inherit.
   auto* raw = s.get();
   streams_.emplace(s->id, std::move(s));
-  set_no_delay(fd);
+  deadlines_.emplace_back(raw->deadline, raw->id);
   if (!raw->direct) {
     roll_demand(relay_clock::now());
     ++demand_now_;
     if (take_spare(*raw)) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-      ev.data.u64 = reinterpret_cast<uint64_t>(raw);
-      if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, raw->app, &ev) != 0)
-        return fail(*raw, "the relay's event queue: " + errno_text(errno),
-                    false);
-      deadlines_.emplace_back(raw->deadline, raw->id);
-      return on_proxy_connected(*raw);
+      // The request goes out before the event set learns of the stream:
+      // the proxy gets it two system calls sooner, and whatever happens
+      // meanwhile waits in the kernel as events.
+      on_proxy_connected(*raw);
+      if (!raw->dead)
+        watch(*raw);
+      return;
     }
   }
   std::string why;
@@ -286,24 +281,32 @@ void worker::on_accept(int fd, const sockaddr_in& peer) {
          !raw->direct && !out_of_descriptors());
     return;
   }
-  auto tag = reinterpret_cast<uint64_t>(raw);
+  watch(*raw);
+}
+
+// The stream's sockets into the event set; its proxy connection may be
+// there already: as a spare (to be told apart from now on) or as its own
+// (a reconnect).
+void worker::watch(stream& s) {
+  auto tag = reinterpret_cast<uint64_t>(&s);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = tag;
   epoll_event up_ev = ev;
   up_ev.data.u64 = tag | 1;
-  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, raw->app, &ev) != 0
-      || ::epoll_ctl(epoll_, EPOLL_CTL_ADD, raw->up, &up_ev) != 0) {
-    fail(*raw, "the relay's event queue: " + errno_text(errno), false);
-    return;
-  }
-  deadlines_.emplace_back(raw->deadline, raw->id);
+  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, s.app, &ev) != 0
+      || (!s.up_watched
+          && ::epoll_ctl(epoll_, s.from_spare ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                         s.up, &up_ev)
+                 != 0))
+    return fail(s, "the relay's event queue: " + errno_text(errno), false);
+  s.up_watched = true;
 }
 
 void worker::on_event(stream& s, bool up_side, uint32_t events) {
   if (s.step == phase::connecting) {
     if (up_side && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0)
-      on_connected(s);
+      on_connected(s, events);
     return;
   }
   if (s.step == phase::naming) {
@@ -318,7 +321,7 @@ void worker::on_event(stream& s, bool up_side, uint32_t events) {
   }
   if (s.step == phase::handshake) {
     if (up_side)
-      on_handshake(s);
+      on_handshake(s, events);
     return;
   }
   bool readable = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
@@ -331,15 +334,22 @@ void worker::on_event(stream& s, bool up_side, uint32_t events) {
   int there = up_side ? s.app : s.up;
   if (readable && !pump(s, from_here, here, there))
     return;
-  if (writable && !pump(s, to_here, there, here))
+  // Writable matters only to bytes waiting for room: epoll reports it with
+  // every readable event, and an empty pipe's source has its own events.
+  if (writable && to_here.pipe.held > 0 && !pump(s, to_here, there, here))
     return;
   after_pump(s);
 }
 
-void worker::start_relaying(stream& s) {
+void worker::start_relaying(stream& s, bool up_drained) {
   s.step = phase::relaying;
-  if (pump(s, s.to_up, s.app, s.up) && pump(s, s.to_app, s.up, s.app))
-    after_pump(s);
+  if (!pump(s, s.to_up, s.app, s.up))
+    return;
+  // Read to the last byte just now: what comes next brings its own event.
+  if ((!up_drained || s.to_app.pipe.held > 0)
+      && !pump(s, s.to_app, s.up, s.app))
+    return;
+  after_pump(s);
 }
 
 bool worker::take_pipe(pipe_buffer& p) {
@@ -391,7 +401,11 @@ bool worker::pump(stream& s, direction& d, int from, int to) {
       give_back(d.pipe);
       if (!d.write_done) {
         d.write_done = true;
-        ::shutdown(to, SHUT_WR); // the FIN passed on: a half-close
+        // The FIN passed on: a half-close; unless the other way is over
+        // too, and the close that ends the stream sends it.
+        auto& other = &d == &s.to_up ? s.to_app : s.to_up;
+        if (!other.write_done)
+          ::shutdown(to, SHUT_WR);
       }
       return true;
     }

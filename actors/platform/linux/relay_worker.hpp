@@ -79,8 +79,12 @@ struct drained {
   bool too_much = false; // more than `limit` in all
 };
 /// Appends what `fd` has (a proxy's few handshake bytes) to `into`, until
-/// the read would block.
-drained read_waiting(int fd, std::vector<uint8_t>& into, size_t limit);
+/// it has no more; `events` are epoll's for it.
+drained read_waiting(int fd, std::vector<uint8_t>& into, size_t limit,
+                     uint32_t events);
+/// The error of a non-blocking connect that epoll reported with `events`
+/// (0: connected).
+int connect_error(int fd, uint32_t events);
 
 struct pipe_buffer {
   int r = -1, w = -1;
@@ -109,6 +113,8 @@ struct stream {
   bool name_awaited = false; // a name deadline is set
   bool by_address = false;   // the name failed at the proxy: the address
   bool from_spare = false;   // its proxy connection was greeted ahead
+  bool up_watched = false;   // `up` is in the event set as the stream's
+  bool low_water = false;    // SO_RCVLOWAT raised on `up`
   std::string name;          // CONNECT by this name (empty: the address)
   relay_clock::time_point deadline;
   std::unique_ptr<net::socks5::client_handshake> exchange;
@@ -146,7 +152,8 @@ private:
   void accept_all();
   void on_accept(int fd, const sockaddr_in& peer);
   void on_event(stream& s, bool up_side, uint32_t events);
-  void on_connected(stream& s);
+  void watch(stream& s);
+  void on_connected(stream& s, uint32_t events);
   void on_proxy_connected(stream& s); // connected (and maybe greeted)
   void try_name(stream& s);
   void start_exchange(stream& s);
@@ -159,7 +166,7 @@ private:
   void on_spare_event(spare_connection& c, uint32_t events);
   void drop_spare(spare_connection& c, bool proxy_failed);
   void drop_spares();
-  void on_handshake(stream& s);
+  void on_handshake(stream& s, uint32_t events);
   struct reply {
     enum { wait, open, failed } what = wait;
     std::string why;                  // failed: for the log
@@ -168,7 +175,8 @@ private:
   };
   reply socks5_reply(stream& s, bool closed);
   reply http_reply(stream& s, bool closed);
-  void start_relaying(stream& s);
+  // `up_drained`: the proxy side was just read until it had no more.
+  void start_relaying(stream& s, bool up_drained = false);
   // Moves what `d` can move now; false if the stream ended.
   bool pump(stream& s, direction& d, int from, int to);
   void after_pump(stream& s);

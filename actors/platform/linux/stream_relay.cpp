@@ -8,6 +8,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,6 +61,9 @@ public:
     shared_.own = endpoint_of(own);
     int flags = ::fcntl(listener_, F_GETFL);
     ::fcntl(listener_, F_SETFL, flags | O_NONBLOCK);
+    // Accepted connections inherit it: one system call less for each.
+    int one = 1;
+    ::setsockopt(listener_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     unsigned n = shared_.options.threads;
     if (n == 0)
       n = std::clamp((std::thread::hardware_concurrency() + 1) / 2, 1u, 8u);
