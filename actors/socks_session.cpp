@@ -138,10 +138,15 @@ void begin_exchange(caf::io::broker* self, const state_ptr& st,
       = socks5::address::from_ipv4(st->flow.remote.ip, st->flow.remote.port);
   if (!host.empty())
     socks5::address::from_domain(host, st->flow.remote.port, to);
+  // Together only when the check saw this proxy read them so: microsocks
+  // reads one message per read and would lose the request.
+  bool pipelined
+      = st->upstream.pipelined && !st->upstream.auth && !st->upstream.http;
   trace::record(
       st->name, "connect",
       {{"to", host.empty() ? net::to_string(st->flow.remote.ip) : host},
-       {"port", st->flow.remote.port}});
+       {"port", st->flow.remote.port},
+       {"pipelined", pipelined}});
   if (st->upstream.http) {
     // One request; the answer comes as the SOCKS5 reply would.
     auto text = net::http_connect::request(
@@ -157,7 +162,8 @@ void begin_exchange(caf::io::broker* self, const state_ptr& st,
   st->exchange = std::make_unique<socks5::client_handshake>(
       st->upstream.auth, st->upstream.login, st->upstream.password,
       socks5::command::connect, to);
-  auto greeting = st->exchange->start();
+  auto greeting
+      = pipelined ? st->exchange->start_pipelined() : st->exchange->start();
   write(self, st->up_out, greeting.bytes, greeting.size);
 }
 
@@ -368,6 +374,10 @@ caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
   report_panics(self);
   auto lg = log::get("tcp-listener");
   self->add_doorman(fd);
+  // Each proxy's settings as the sessions it forks get them; what the
+  // supervisor's checks learn goes in here.
+  auto proxies
+      = std::make_shared<std::vector<upstream_settings>>(std::move(upstreams));
   return {
       [=](const caf::io::new_connection_msg& m) {
         auto peer = platform::peer_of(
@@ -396,14 +406,25 @@ caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
                   // stop); known to the flow-manager: a session ends with
                   // its flow.
                   // Through its rule's proxy.
-                  const auto& upstream = upstreams.at(
-                      flow.proxy < upstreams.size() ? flow.proxy : 0);
+                  const auto& upstream = proxies->at(
+                      flow.proxy < proxies->size() ? flow.proxy : 0);
                   auto session
                       = self->fork(socks_session, m.handle, flow, upstream, fm);
                   self->link_to(session);
                   self->send(fm, atom::add_v, flow, session);
                 },
                 [=](caf::error&) { self->close(m.handle); });
+      },
+      [=](atom::update, atom::check, uint32_t proxy, bool reads_pipelined) {
+        if (proxy >= proxies->size()
+            || (*proxies)[proxy].pipelined == reads_pipelined)
+          return;
+        (*proxies)[proxy].pipelined = reads_pipelined;
+        lg->info(reads_pipelined
+                     ? "the proxy reads a greeting and a request sent "
+                       "together: each new connection saves a round trip"
+                     : "the proxy reads one message at a time: the greeting "
+                       "and the request go one after the other");
       },
       [=](const caf::io::acceptor_closed_msg&) {
         lg->error("the local listener closed");

@@ -29,6 +29,10 @@ struct upstream_settings {
   unsigned spare_connections = 4;
   /// An HTTP proxy (CONNECT, TCP only), not SOCKS5.
   bool http = false;
+  /// The supervisor's check saw the proxy read a greeting and a request
+  /// sent together: without a login, both go in one segment (a round trip
+  /// less a connection). Set by the tcp-listener, never from the config.
+  bool pipelined = false;
   /// Hears when the proxy fails a session (the supervisor, which then
   /// checks the proxy); may be empty in tests.
   caf::actor health;

@@ -429,10 +429,14 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
         return rp;
       },
       [=](const proxy_check& c) {
-        auto& relays = self->state.parts.relays;
-        if (c.ok && c.proxy < relays.size() && relays[c.proxy])
-          self->send(relays[c.proxy], atom::update_v, atom::check_v,
+        auto& parts = self->state.parts;
+        if (c.ok && c.proxy < parts.relays.size() && parts.relays[c.proxy])
+          self->send(parts.relays[c.proxy], atom::update_v, atom::check_v,
                      c.pipelining);
+        else if (c.ok && parts.relays.empty() && parts.listener)
+          // The sessions' listener (Windows): one for every proxy.
+          caf::anon_send(parts.listener, atom::update_v, atom::check_v, c.proxy,
+                         c.pipelining);
         check_result r{c.proxy,    c.ok,  c.failure,   c.reason,
                        c.proxy_ip, c.udp, c.udp_reason};
         run(self, machine().on_check(r, self->clock().now()));

@@ -197,7 +197,10 @@ using flow_manager_actor = caf::typed_actor<
 //
 // tcp-listener (actors/socks_session.hpp): accepts on 127.0.0.1, asks the
 //   flow-manager for each connection's flow (flow_lookup), refuses unknown
-//   peers, forks one socks-session per known one.
+//   peers, forks one socks-session per known one. From the supervisor,
+//   after each check of a proxy: (atom::update, atom::check, uint32_t
+//   proxy, bool reads_pipelined), whether that proxy's sessions send the
+//   greeting and the request together.
 // socks-session (actors/socks_session.hpp): one per TCP flow. One
 //   behaviour: the SOCKS5 exchange (net/socks5_handshake) until the proxy
 //   connected, then relaying; sends atom::update / atom::closed to the

@@ -37,6 +37,48 @@ TEST_F(engine_e2e, without_kernel_nat_tcp_is_queued_and_still_proxied) {
       << w->log();
 }
 
+// The engine's own sessions (the queued path, and Windows'): once the
+// check has seen the proxy read a greeting and a request sent together,
+// each session sends them in one segment, a round trip less a connection.
+// The recording proxy says so when the request was there as it read the
+// greeting; it refuses UDP ASSOCIATE, which is how the check's probe tells
+// that it read the pipelined request.
+TEST_F(engine_e2e, sessions_send_the_greeting_and_request_together) {
+  child proxy{{"sh", "-c",
+               "exec ip netns exec " + w->remote.name() + " python3 "
+                   + DROVER_SOURCE_DIR "/tests/platform/recording_socks5.py "
+                   + proxy_ip + " 1089"}};
+  ASSERT_TRUE(proxy.wait_for_output("listening", 10s));
+  w->extra_env.push_back("DROVER_TEST_QUEUE_TCP=1");
+  auto cfg = w->proxy_config(1089, "[ui]\nlog_level = \"trace\"\n");
+  std::vector<std::string> argv{
+      "ip",       "netns",      "exec", w->app.name(), DROVER_BINARY, "run",
+      "--config", cfg.string(), "--",   DROVER_PEER,   "tcp-client",  server_ip,
+      "7",        "3"};
+  child run{argv, w->env()};
+  EXPECT_EQ(run.wait(60s), 0) << run.output() << w->log();
+  EXPECT_EQ(count(run.output(), "seen "), 3) << run.output();
+  EXPECT_EQ(run.output().find("seen " + app_ip), std::string::npos)
+      << run.output();
+  EXPECT_NE(w->log().find("the proxy reads a greeting and a request sent "
+                          "together"),
+            std::string::npos)
+      << w->log();
+  // Every CONNECT the proxy got came with its greeting.
+  std::smatch m;
+  auto said = proxy.output();
+  int requests = 0;
+  for (auto it = said.cbegin();
+       std::regex_search(it, said.cend(), m, std::regex{"request (\\d+)"});
+       it = m[0].second) {
+    ++requests;
+    EXPECT_NE(said.find("pipelined " + m[1].str() + "\n"), std::string::npos)
+        << "request " << m[1] << " came after the greeting's answer:\n"
+        << said;
+  }
+  EXPECT_EQ(requests, 3) << said;
+}
+
 // A kernel without TPROXY (xt_TPROXY or policy routing missing): the
 // targets' datagrams are queued and relayed by the engine, still proxied.
 TEST_F(engine_e2e, without_tproxy_udp_is_queued_and_still_proxied) {

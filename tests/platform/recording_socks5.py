@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A SOCKS5 proxy (CONNECT, no login) for the relay's tests that says what
 happens on each connection it accepts, numbered from 1, one line each:
-"greeted N", "request N", "closed N". With --stale-after MS it hangs up
+"greeted N", "request N", "closed N"; "pipelined N" when the request was
+already there as it read the greeting (sent together with it). UDP
+ASSOCIATE is refused ("command not supported", "udp refused N"). With --stale-after MS it hangs up
 ("hung up N") on a request that comes more than MS after the connection's
 greeting: a proxy whose idle timeout ends a greeted connection just as a
 request is sent on it. With --refuse-greeting N it answers connection N's
@@ -104,10 +106,20 @@ def serve(conn, number, stale_after, refuse, answer):
             conn.sendall(b"\x05\xff")
             say(f"refused {number}")
             return
+        try:
+            if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                say(f"pipelined {number}")
+        except BlockingIOError:
+            pass
         conn.sendall(b"\x05\x00")
         greeted = time.monotonic()
         say(f"greeted {number}")
         request = read_exactly(conn, 4)
+        if request[1] == 3 and request[3] == 1:
+            read_exactly(conn, 6)
+            conn.sendall(b"\x05\x07\x00\x01" + bytes(6))
+            say(f"udp refused {number}")
+            return
         if request[1] != 1 or request[3] != 1:
             raise EOFError  # CONNECT to an IPv4 address only
         host = socket.inet_ntoa(read_exactly(conn, 4))
