@@ -553,6 +553,26 @@ bool wait_for_story(child& proxy, Predicate done,
   return done(proxy.output());
 }
 
+// A burst of four `connection`s, then one more, whose request must go on a
+// connection the proxy had greeted before it: a spare.
+void expect_a_burst_to_leave_a_spare(child& proxy,
+                                     const std::function<void()>& connection) {
+  for (int i = 0; i < 4; ++i)
+    connection();
+  ASSERT_TRUE(wait_for_story(proxy, [](const std::string& out) {
+    return !greeted_only(out).empty();
+  })) << proxy.output();
+  auto before = newest_connection(proxy.output());
+  auto from = proxy.output().size();
+  connection();
+  ASSERT_TRUE(proxy.wait_for_output("request ", 10s, from));
+  auto asked = proxy.output().substr(proxy.output().find("request ", from));
+  int number = std::stoi(asked.substr(8));
+  EXPECT_LE(number, before)
+      << "request " << number << " went on a fresh connection:\n"
+      << proxy.output();
+}
+
 } // namespace
 
 // A lone connection opens one proxy connection; a burst leaves spares the
@@ -567,20 +587,7 @@ TEST_F(stream_relay_test,
   one_connection();
   ASSERT_TRUE(proxy->wait_for_output("closed 1", 10s));
   EXPECT_EQ(proxy_story(proxy->output()).size(), 1u) << proxy->output();
-  for (int i = 0; i < 4; ++i)
-    one_connection();
-  ASSERT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
-    return !greeted_only(out).empty();
-  })) << proxy->output();
-  auto before = newest_connection(proxy->output());
-  auto from = proxy->output().size();
-  one_connection();
-  ASSERT_TRUE(proxy->wait_for_output("request ", 10s, from));
-  auto asked = proxy->output().substr(proxy->output().find("request ", from));
-  int number = std::stoi(asked.substr(8));
-  EXPECT_LE(number, before)
-      << "request " << number << " went on a fresh connection:\n"
-      << proxy->output();
+  expect_a_burst_to_leave_a_spare(*proxy, [&] { one_connection(); });
   // Lifetime over, demand gone: every connection the proxy saw is closed.
   EXPECT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
     for (auto& [n, words] : proxy_story(out))
@@ -726,19 +733,7 @@ void stream_relay_test::answer_and_close(const std::string& text) {
     EXPECT_EQ(error, 0) << "an orderly end, not a reset or a wait";
     ::close(fd);
   };
-  for (int i = 0; i < 4; ++i)
-    heard_to_the_end();
-  ASSERT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
-    return !greeted_only(out).empty();
-  })) << proxy->output();
-  auto before = newest_connection(proxy->output());
-  auto from = proxy->output().size();
-  heard_to_the_end();
-  ASSERT_TRUE(proxy->wait_for_output("request ", 10s, from));
-  auto asked = proxy->output().substr(proxy->output().find("request ", from));
-  EXPECT_LE(std::stoi(asked.substr(8)), before)
-      << "the last request went on a fresh connection:\n"
-      << proxy->output();
+  expect_a_burst_to_leave_a_spare(*proxy, heard_to_the_end);
   EXPECT_TRUE(events.failures.empty())
       << (events.failures.empty() ? "" : events.failures.front());
 }
