@@ -434,7 +434,8 @@ supervisor_with_ports(supervisor_actor::stateful_pointer<supervisor_state> self,
           self->send(parts.relays[c.proxy], atom::update_v, atom::check_v,
                      c.pipelining);
         else if (c.ok && parts.relays.empty() && parts.listener)
-          // The sessions' listener (Windows): one for every proxy.
+          // The sessions' listener (Windows; Linux without kernel NAT):
+          // one for every proxy.
           caf::anon_send(parts.listener, atom::update_v, atom::check_v, c.proxy,
                          c.pipelining);
         check_result r{c.proxy,    c.ok,  c.failure,   c.reason,

@@ -3,16 +3,16 @@
 happens on each connection it accepts, numbered from 1, one line each:
 "greeted N", "request N", "closed N"; "pipelined N" when the request was
 already there as it read the greeting (sent together with it). UDP
-ASSOCIATE is refused ("command not supported", "udp refused N"). With --stale-after MS it hangs up
-("hung up N") on a request that comes more than MS after the connection's
-greeting: a proxy whose idle timeout ends a greeted connection just as a
-request is sent on it. With --refuse-greeting N it answers connection N's
-greeting with "no acceptable method" ("refused N"). With --http it is an
-HTTP proxy instead (CONNECT, no login): "accepted N" as it accepts,
-"request N" for the CONNECT, "closed N". With --answer-and-close TEXT it
-plays a server that answers and hangs up at once: CONNECT's reply, TEXT
-(may be empty) and its end of data leave in one segment, and nothing is
-connected to.
+ASSOCIATE is refused ("command not supported", "udp refused N"). With
+--stale-after MS it hangs up ("hung up N") on a request that comes more
+than MS after the connection's greeting: a proxy whose idle timeout ends a
+greeted connection just as a request is sent on it. With --refuse-greeting
+N it answers connection N's greeting with "no acceptable method" ("refused
+N"). With --http it is an HTTP proxy instead (CONNECT, no login): "accepted
+N" as it accepts, "request N" for the CONNECT, "closed N". With
+--answer-and-close TEXT it plays a server that answers and hangs up at
+once: CONNECT's reply, TEXT (may be empty) and its end of data leave in one
+segment, and nothing is connected to.
 
     recording_socks5.py HOST PORT [--stale-after MS] [--refuse-greeting N]
                         [--http] [--answer-and-close TEXT]
