@@ -89,8 +89,8 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   spares_->setRange(0, 16);
   spares_->setToolTip(
       tr("Connections to the proxy opened ahead while programs open many "
-         "at once, so each new one waits less (Linux). 0 for a proxy that "
-         "limits how many connections you may hold"));
+         "at once, so each new one waits less. 0 for a proxy that limits "
+         "how many connections you may hold"));
   login_ = new QLineEdit;
   login_->setObjectName("proxy_login");
   password_ = new QLineEdit;
@@ -117,6 +117,13 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Password"), password_);
   form->addRow(QString{}, by_name_);
   form->addRow(tr("Connections kept ready"), spares_);
+#ifdef _WIN32
+  // Each connection there opens its own to the proxy: nothing is kept
+  // ready, so the field would change nothing. Its value, from the file,
+  // is written back as it was.
+  form->labelForField(spares_)->hide();
+  spares_->hide();
+#endif
   form->addRow(tr("Rules\n(first match wins)"), rules_);
   form->addRow(tr("Log level"), level_);
   form->addRow(tr("Look"), theme_);
