@@ -59,10 +59,7 @@ void datagram_worker::fail(association& a, const std::string& why,
 
 void datagram_worker::on_control(association& a, uint32_t events) {
   if (a.step == association_step::connecting) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(a.control, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0)
+    if (int err = connect_error(a.control, events))
       return fail(a, "cannot connect to the proxy: " + errno_text(err), true);
     if ((events & EPOLLOUT) == 0)
       return;

@@ -293,8 +293,7 @@ void worker::reconnect(stream& s) {
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = reinterpret_cast<uint64_t>(&s) | 1;
   if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, s.up, &ev) != 0)
-    return fail(s, "the relay's event queue: " + errno_text(errno), false);
-  s.up_watched = true;
+    fail(s, "the relay's event queue: " + errno_text(errno), false);
 }
 
 void worker::check_name_deadlines(relay_clock::time_point now) {

@@ -81,7 +81,14 @@ bool worker::take_spare(stream& s) {
     auto& c = **it;
     if (!c.ready())
       continue;
-    s.up = c.fd; // in the event set as a spare until watch()
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = reinterpret_cast<uint64_t>(&s) | 1;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev) != 0) {
+      drop_spare(c, false);
+      return false;
+    }
+    s.up = c.fd;
     s.exchange = std::move(c.exchange);
     s.from_spare = true;
     c.fd = -1; // the stream's now; an event of this round for it is stale

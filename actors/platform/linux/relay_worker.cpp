@@ -262,12 +262,8 @@ void worker::on_accept(int fd, const sockaddr_in& peer) {
     roll_demand(relay_clock::now());
     ++demand_now_;
     if (take_spare(*raw)) {
-      // The request goes out before the event set learns of the stream:
-      // the proxy gets it two system calls sooner, and whatever happens
-      // meanwhile waits in the kernel as events.
-      on_proxy_connected(*raw);
-      if (!raw->dead)
-        watch(*raw);
+      if (watch(*raw))
+        on_proxy_connected(*raw);
       return;
     }
   }
@@ -284,10 +280,9 @@ void worker::on_accept(int fd, const sockaddr_in& peer) {
   watch(*raw);
 }
 
-// The stream's sockets into the event set; its proxy connection may be
-// there already: as a spare (to be told apart from now on) or as its own
-// (a reconnect).
-void worker::watch(stream& s) {
+// The stream's sockets into the event set (a spare's is there already,
+// re-tagged by take_spare); false if that failed and the stream ended.
+bool worker::watch(stream& s) {
   auto tag = reinterpret_cast<uint64_t>(&s);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -295,12 +290,12 @@ void worker::watch(stream& s) {
   epoll_event up_ev = ev;
   up_ev.data.u64 = tag | 1;
   if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, s.app, &ev) != 0
-      || (!s.up_watched
-          && ::epoll_ctl(epoll_, s.from_spare ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
-                         s.up, &up_ev)
-                 != 0))
-    return fail(s, "the relay's event queue: " + errno_text(errno), false);
-  s.up_watched = true;
+      || (!s.from_spare
+          && ::epoll_ctl(epoll_, EPOLL_CTL_ADD, s.up, &up_ev) != 0)) {
+    fail(s, "the relay's event queue: " + errno_text(errno), false);
+    return false;
+  }
+  return true;
 }
 
 void worker::on_event(stream& s, bool up_side, uint32_t events) {

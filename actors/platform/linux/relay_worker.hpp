@@ -113,7 +113,6 @@ struct stream {
   bool name_awaited = false; // a name deadline is set
   bool by_address = false;   // the name failed at the proxy: the address
   bool from_spare = false;   // its proxy connection was greeted ahead
-  bool up_watched = false;   // `up` is in the event set as the stream's
   bool low_water = false;    // SO_RCVLOWAT raised on `up`
   std::string name;          // CONNECT by this name (empty: the address)
   relay_clock::time_point deadline;
@@ -152,7 +151,7 @@ private:
   void accept_all();
   void on_accept(int fd, const sockaddr_in& peer);
   void on_event(stream& s, bool up_side, uint32_t events);
-  void watch(stream& s);
+  bool watch(stream& s);
   void on_connected(stream& s, uint32_t events);
   void on_proxy_connected(stream& s); // connected (and maybe greeted)
   void try_name(stream& s);
