@@ -85,7 +85,11 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     return verdict_kind::drop;
   }
   if (p.info.ip_version == 6) {
-    // A target's IPv6 never leaks: dropped, so it falls back to IPv4.
+    // A target's IPv6 never leaks: dropped, and a connection attempt
+    // refused at once (a reset from the remote's address), so it falls
+    // back to IPv4 without waiting for its Happy Eyeballs timer.
+    if (p.info.protocol == net::proto_tcp)
+      refuse(data, p.info);
     stats.ipv6_dropped++;
     return verdict_kind::drop;
   }

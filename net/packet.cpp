@@ -228,32 +228,22 @@ void finish_built(uint8_t* out, uint8_t protocol, size_t total, endpoint src,
 
 } // namespace
 
-size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
-                       const packet_info& info) {
-  constexpr size_t tcp_header = 20;
-  constexpr size_t total = ipv4_min_header + tcp_header;
-  if (capacity < total || !info.is_tcp() || info.ip_version != 4
-      || (info.tcp_flags & tcp_flag::rst) != 0)
-    return 0;
-  const uint8_t* seg = data + info.l4_offset;
+namespace {
+
+// The TCP header of the reset answering `seg` (RFC 793 "Reset
+// Generation"), ports swapped, checksum left zero.
+void write_reset_header(uint8_t* tcp, const uint8_t* seg, uint8_t flags,
+                        uint32_t payload_length) {
   uint32_t seq = load32(seg + 4);
   uint32_t ack = load32(seg + 8);
   // Sequence space the segment occupies: its payload, plus one for SYN and
   // one for FIN.
-  uint32_t length = info.payload_length
-                    + ((info.tcp_flags & tcp_flag::syn) ? 1u : 0u)
-                    + ((info.tcp_flags & tcp_flag::fin) ? 1u : 0u);
-  std::memset(out, 0, total);
-  out[0] = 0x45;
-  store16(out + ip_total_length, static_cast<uint16_t>(total));
-  out[ip_ttl] = 64;
-  out[ip_protocol] = proto_tcp;
-  store32(out + ip_src, info.dst.ip.value);
-  store32(out + ip_dst, info.src.ip.value);
-  uint8_t* tcp = out + ipv4_min_header;
-  store16(tcp, info.dst.port);
-  store16(tcp + 2, info.src.port);
-  if (info.tcp_flags & tcp_flag::ack) {
+  uint32_t length = payload_length + ((flags & tcp_flag::syn) ? 1u : 0u)
+                    + ((flags & tcp_flag::fin) ? 1u : 0u);
+  std::memset(tcp, 0, tcp_min_header);
+  std::memcpy(tcp, seg + 2, 2); // from the segment's destination port
+  std::memcpy(tcp + 2, seg, 2); // to its source port
+  if (flags & tcp_flag::ack) {
     store32(tcp + 4, ack);
     tcp[13] = tcp_flag::rst;
   } else {
@@ -261,6 +251,60 @@ size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
     tcp[13] = tcp_flag::rst | tcp_flag::ack;
   }
   tcp[12] = 5 << 4; // data offset: 5 words
+}
+
+// The IPv6 case: parse() stops at the fixed header, so the segment's TCP
+// header is checked here. A segment behind extension headers is not
+// answered (its sender's stack is not one a target runs).
+size_t build_tcp6_reset(uint8_t* out, size_t capacity, const uint8_t* data,
+                        const packet_info& info) {
+  constexpr size_t total = ipv6_header + tcp_min_header;
+  if (capacity < total || info.protocol != proto_tcp
+      || info.total_length < ipv6_header + tcp_min_header)
+    return 0;
+  const uint8_t* seg = data + ipv6_header;
+  size_t data_offset = (size_t{seg[12]} >> 4) * 4;
+  size_t l4_length = info.total_length - ipv6_header;
+  if (data_offset < tcp_min_header || data_offset > l4_length
+      || (seg[13] & tcp_flag::rst) != 0)
+    return 0;
+  std::memset(out, 0, ipv6_header);
+  out[0] = 0x60;
+  store16(out + 4, static_cast<uint16_t>(tcp_min_header));
+  out[6] = proto_tcp;
+  out[7] = 64;                         // hop limit
+  std::memcpy(out + 8, data + 24, 16); // from the segment's destination
+  std::memcpy(out + 24, data + 8, 16); // to its source
+  uint8_t* tcp = out + ipv6_header;
+  write_reset_header(tcp, seg, seg[13],
+                     static_cast<uint32_t>(l4_length - data_offset));
+  // RFC 8200 8.1: the pseudo-header is both addresses, the upper-layer
+  // length (32 bits) and the next header (32 bits).
+  uint32_t sum = sum_bytes(out + 8, 32);
+  sum += static_cast<uint32_t>(tcp_min_header) + proto_tcp;
+  store16(tcp + 16, finish(sum_bytes(tcp, tcp_min_header, sum)));
+  return total;
+}
+
+} // namespace
+
+size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
+                       const packet_info& info) {
+  if (info.ip_version == 6)
+    return build_tcp6_reset(out, capacity, data, info);
+  constexpr size_t total = ipv4_min_header + tcp_min_header;
+  if (capacity < total || !info.is_tcp() || info.ip_version != 4
+      || (info.tcp_flags & tcp_flag::rst) != 0)
+    return 0;
+  std::memset(out, 0, ipv4_min_header);
+  out[0] = 0x45;
+  store16(out + ip_total_length, static_cast<uint16_t>(total));
+  out[ip_ttl] = 64;
+  out[ip_protocol] = proto_tcp;
+  store32(out + ip_src, info.dst.ip.value);
+  store32(out + ip_dst, info.src.ip.value);
+  write_reset_header(out + ipv4_min_header, data + info.l4_offset,
+                     info.tcp_flags, info.payload_length);
   finish_built(out, proto_tcp, total, info.dst, info.src);
   return total;
 }

@@ -3,8 +3,8 @@
 // IPv4 / TCP / UDP packets as raw bytes: parse with bounds checks against
 // both the buffer and the headers' own lengths, rewrite addresses and ports
 // in place with incremental checksums, and build UDP datagrams from scratch.
-// IPv6 is recognised (so it can be blocked), not parsed further. No
-// allocation anywhere.
+// IPv6 is recognised (so it can be blocked), not parsed further; a reset
+// can answer an IPv6 TCP segment. No allocation anywhere.
 
 #include <cstddef>
 #include <cstdint>
@@ -129,12 +129,15 @@ size_t build_ipv4_udp(uint8_t* out, size_t capacity, endpoint src, endpoint dst,
                       const uint8_t* payload, size_t payload_length,
                       uint16_t ip_id, uint8_t ttl = 64);
 
-/// Writes the TCP reset that answers the IPv4 TCP segment `data` (parsed as
+/// Writes the TCP reset that answers the TCP segment `data` (parsed as
 /// `info`) as its peer would (RFC 793 "Reset Generation"): from the
 /// segment's destination to its source, RST+ACK acknowledging a SYN's
-/// sequence number, or RST with the segment's ACK as sequence number.
-/// Returns its length (40), or 0 if `capacity` is too small, the segment is
-/// no TCP or is itself a reset (never answered).
+/// sequence number, or RST with the segment's ACK as sequence number. An
+/// IPv6 segment (TCP right after the fixed header) gets an IPv6 reset, so
+/// a target's IPv6 connection fails at once and it falls back to IPv4.
+/// Returns its length (40, or 60 for IPv6), or 0 if `capacity` is too
+/// small, the segment is no TCP, is malformed or is itself a reset (never
+/// answered).
 size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
                        const packet_info& info);
 

@@ -16,6 +16,7 @@
 #include "net/bytes.hpp"
 #include "tests/support/caf_test.hpp"
 #include "tests/support/fake_capture.hpp"
+#include "tests/support/ipv6_segment.hpp"
 #include "tests/support/pcap.hpp"
 
 using namespace drover;
@@ -304,6 +305,33 @@ TEST_F(flow_manager_test, a_fragmented_syn_is_dropped_not_redirected) {
 TEST_F(flow_manager_test, ipv6_is_dropped_and_counted) {
   EXPECT_EQ(feed(fixtures()[9]).kind, verdict_kind::drop);
   EXPECT_EQ(stats().ipv6_dropped, 1u);
+  EXPECT_TRUE(capture->injector_.injected.empty()) << "UDP: nothing answers";
+}
+
+// A target's IPv6 connection is refused at once (a reset from the remote's
+// address), so the application tries IPv4 without waiting for its Happy
+// Eyeballs timer (about 300 ms in Chromium, hence Discord); nothing of it
+// goes out, proxying or not.
+TEST_F(flow_manager_test, an_ipv6_connection_is_refused_at_once) {
+  using test::ula;
+  auto syn = test::ipv6_tcp_segment(ula(1), 40010, ula(3), 443,
+                                    net::tcp_flag::syn, 1000, 0);
+  EXPECT_EQ(feed(syn).kind, verdict_kind::drop);
+  ASSERT_EQ(capture->injector_.injected.size(), 1u);
+  auto rst = capture->injector_.injected[0];
+  ASSERT_EQ(rst.size(), 60u);
+  EXPECT_EQ(rst[0] >> 4, 6);
+  EXPECT_TRUE(std::equal(rst.begin() + 8, rst.begin() + 24, syn.begin() + 24))
+      << "from the remote the application dialled";
+  EXPECT_EQ(rst[53], net::tcp_flag::rst | net::tcp_flag::ack);
+  EXPECT_EQ(stats().ipv6_dropped, 1u);
+  EXPECT_EQ(stats().tcp_flows, 0u);
+  // The same while the proxy cannot be used.
+  self->send(aut, atom::update_v, flow_policy::both(new_flow_policy::refuse));
+  sched.run();
+  EXPECT_EQ(feed(syn).kind, verdict_kind::drop);
+  EXPECT_EQ(capture->injector_.injected.size(), 2u);
+  EXPECT_EQ(stats().ipv6_dropped, 2u);
 }
 
 TEST_F(flow_manager_test, malformed_packets_are_dropped) {

@@ -1,5 +1,5 @@
-// Any bytes as a captured packet: parse (and the ICMP error reader) must
-// not read out of bounds, and a
+// Any bytes as a captured packet: parse (and the ICMP error reader and the
+// reset builder) must not read out of bounds, and a
 // packet it accepts must survive the packet path's rewrites with checksums
 // that verify.
 #include <cstdint>
@@ -25,6 +25,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // sees any overread of the exact-size copy).
   refused_datagram refused;
   (void)parse_port_unreachable(buf.data(), info, refused);
+  // A reset for whatever TCP it is (IPv6 included, whose TCP header only
+  // the builder reads) stays within the packet and parses.
+  uint8_t reset[60];
+  if (auto n = build_tcp_reset(reset, sizeof reset, buf.data(), info)) {
+    packet_info answer;
+    if (parse(reset, n, answer) != parse_error::none
+        || answer.ip_version != info.ip_version)
+      std::abort();
+  }
   if (info.ip_version != 4 || !info.has_ports)
     return 0;
   bool valid_before = checksums_valid(buf.data(), info);

@@ -2,8 +2,12 @@
 // kernel, in network namespaces this test makes and removes.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -158,6 +162,75 @@ TEST(kernel, rewritten_tcp_segment_passes_the_checksum_check) {
                    std::chrono::seconds{3});
   EXPECT_EQ(counters().second, before.second + 1);
   ::close(raw);
+}
+
+// What a target's IPv6 connection meets on Windows: its SYN is taken and
+// the reset build_tcp_reset makes for it comes back as if from the remote.
+// Here the kernel's own stack is that application: a TUN device stands for
+// the network, and the connect must fail at once with "refused" (a reset
+// with a wrong checksum, addresses or acknowledgement would be ignored and
+// the connect would hang on its retransmissions).
+TEST(kernel, an_ipv6_connect_answered_by_the_built_reset_is_refused) {
+  REQUIRE_ROOT_AND("ip");
+  drover::test::netns ns{"rst6"};
+  const std::string tun_name = "drt6";
+  int tun = inside(ns, [&] {
+    int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    ifreq r{};
+    r.ifr_flags = IFF_TUN | IFF_NO_PI;
+    std::strncpy(r.ifr_name, tun_name.c_str(), IFNAMSIZ - 1);
+    if (fd >= 0 && ::ioctl(fd, TUNSETIFF, &r) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+    return fd;
+  });
+  ASSERT_GE(tun, 0) << "a TUN device: " << std::strerror(errno);
+  // nodad: the address is usable at once, not after duplicate detection.
+  ASSERT_EQ(sh("ip -n " + ns.name() + " addr add fd78::1/64 dev " + tun_name
+               + " nodad && ip -n " + ns.name() + " link set " + tun_name
+               + " up"),
+            0);
+  int app = inside(ns, [] {
+    return ::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  });
+  ASSERT_GE(app, 0);
+  sockaddr_in6 remote{};
+  remote.sin6_family = AF_INET6;
+  remote.sin6_port = htons(443);
+  ::inet_pton(AF_INET6, "fd78::2", &remote.sin6_addr);
+  ASSERT_NE(::connect(app, reinterpret_cast<sockaddr*>(&remote), sizeof remote),
+            0);
+  ASSERT_EQ(errno, EINPROGRESS);
+  // The SYN, among whatever else the stack sends on a new link (router
+  // solicitations, listener reports): bounded.
+  std::vector<uint8_t> syn;
+  for (int i = 0; i < 50 && syn.empty(); ++i) {
+    pollfd p{tun, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 3000), 1) << "no SYN reached the device";
+    std::vector<uint8_t> got(2048);
+    auto n = ::read(tun, got.data(), got.size());
+    ASSERT_GT(n, 0);
+    got.resize(static_cast<size_t>(n));
+    if (got.size() >= 60 && (got[0] >> 4) == 6 && got[6] == proto_tcp
+        && (got[40 + 13] & tcp_flag::syn) != 0)
+      syn = got;
+  }
+  ASSERT_FALSE(syn.empty());
+  packet_info info;
+  ASSERT_EQ(parse(syn.data(), syn.size(), info), parse_error::none);
+  std::vector<uint8_t> rst(80);
+  rst.resize(build_tcp_reset(rst.data(), rst.size(), syn.data(), info));
+  ASSERT_EQ(rst.size(), 60u);
+  ASSERT_EQ(::write(tun, rst.data(), rst.size()), 60);
+  pollfd p{app, POLLOUT, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1) << "the reset was not taken";
+  int error = 0;
+  socklen_t len = sizeof error;
+  ::getsockopt(app, SOL_SOCKET, SO_ERROR, &error, &len);
+  EXPECT_EQ(error, ECONNREFUSED) << std::strerror(error);
+  ::close(app);
+  ::close(tun);
 }
 
 TEST(kernel, iptables_rules_install_replace_check_and_remove) {

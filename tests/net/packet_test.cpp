@@ -9,6 +9,7 @@
 #include "net/checksum.hpp"
 #include "net/nat.hpp"
 #include "net/packet.hpp"
+#include "tests/support/ipv6_segment.hpp"
 #include "tests/support/pcap.hpp"
 
 using namespace drover::net;
@@ -30,6 +31,12 @@ enum fixture : size_t {
   udp6,
   fixture_count,
 };
+
+// An IPv6 packet cut short, with its header's payload length saying so
+// (parse() refuses one that claims more than the buffer holds).
+void set_payload_length_to_fit(bytes& p) {
+  store16(p.data() + 4, static_cast<uint16_t>(p.size() - 40));
+}
 
 const std::vector<bytes>& complete() {
   static auto packets = drover::test::fixtures("fixtures-complete.pcap");
@@ -320,6 +327,74 @@ TEST(packet_build, a_reset_answers_data_with_its_ack_and_never_a_reset) {
   EXPECT_EQ(build_tcp_reset(out.data(), out.size(), udp.data(), parsed(udp)),
             0u);
   EXPECT_EQ(build_tcp_reset(out.data(), 39, data.data(), in), 0u);
+}
+
+TEST(packet_build, an_ipv6_syn_gets_an_ipv6_reset_from_its_remote) {
+  using drover::test::ula;
+  auto syn = drover::test::ipv6_tcp_segment(ula(1), 40010, ula(3), 443,
+                                            tcp_flag::syn, 1000, 0);
+  ASSERT_EQ(drover::test::ipv6_tcp_sum(syn), 0) << "the hand-made SYN";
+  bytes out(80, 0xee);
+  ASSERT_EQ(build_tcp_reset(out.data(), out.size(), syn.data(), parsed(syn)),
+            60u);
+  out.resize(60);
+  auto info = parsed(out);
+  EXPECT_EQ(info.ip_version, 6);
+  EXPECT_EQ(info.protocol, proto_tcp);
+  EXPECT_EQ(load16(out.data() + 4), 20) << "payload length: the TCP header";
+  EXPECT_TRUE(std::equal(out.begin() + 8, out.begin() + 24, syn.begin() + 24))
+      << "from the SYN's destination";
+  EXPECT_TRUE(std::equal(out.begin() + 24, out.begin() + 40, syn.begin() + 8))
+      << "to its source";
+  EXPECT_EQ(load16(out.data() + 40), 443);
+  EXPECT_EQ(load16(out.data() + 42), 40010);
+  EXPECT_EQ(out[53], tcp_flag::rst | tcp_flag::ack);
+  EXPECT_EQ(load32(out.data() + 48), 1001u) << "acknowledges the SYN";
+  EXPECT_EQ(drover::test::ipv6_tcp_sum(out), 0) << "checksum";
+}
+
+TEST(packet_build, an_ipv6_reset_answers_data_with_its_ack_and_never_a_reset) {
+  using drover::test::ipv6_tcp_segment;
+  using drover::test::ula;
+  bytes out(80);
+  auto data = ipv6_tcp_segment(ula(1), 40011, ula(3), 443, tcp_flag::ack | 0x08,
+                               5000, 77777, 10);
+  ASSERT_EQ(build_tcp_reset(out.data(), out.size(), data.data(), parsed(data)),
+            60u);
+  out.resize(60);
+  EXPECT_EQ(out[53], tcp_flag::rst);
+  EXPECT_EQ(load32(out.data() + 44), 77777u) << "its ACK as sequence number";
+  EXPECT_EQ(drover::test::ipv6_tcp_sum(out), 0);
+  out.resize(80);
+  auto rst = ipv6_tcp_segment(ula(1), 40011, ula(3), 443, tcp_flag::rst, 1, 0);
+  EXPECT_EQ(build_tcp_reset(out.data(), out.size(), rst.data(), parsed(rst)),
+            0u);
+  // Behind an extension header (hop-by-hop, 0), or cut short: unanswered.
+  auto hop
+      = ipv6_tcp_segment(ula(1), 40011, ula(3), 443, tcp_flag::syn, 1, 0, 0, 0);
+  EXPECT_EQ(build_tcp_reset(out.data(), out.size(), hop.data(), parsed(hop)),
+            0u);
+  auto syn = ipv6_tcp_segment(ula(1), 40011, ula(3), 443, tcp_flag::syn, 1, 0);
+  for (size_t cut = 40; cut < 60; ++cut) {
+    bytes shorter(syn.begin(), syn.begin() + static_cast<long>(cut));
+    set_payload_length_to_fit(shorter);
+    packet_info info;
+    if (parse(shorter.data(), shorter.size(), info) == parse_error::none) {
+      EXPECT_EQ(build_tcp_reset(out.data(), out.size(), shorter.data(), info),
+                0u)
+          << cut;
+    }
+  }
+  auto bad_offset = syn;
+  bad_offset[52] = 4 << 4; // a data offset below the header's 5 words
+  EXPECT_EQ(build_tcp_reset(out.data(), out.size(), bad_offset.data(),
+                            parsed(bad_offset)),
+            0u);
+  EXPECT_EQ(build_tcp_reset(out.data(), 59, syn.data(), parsed(syn)), 0u);
+  // A UDP datagram over IPv6 is not answered with a reset.
+  EXPECT_EQ(build_tcp_reset(out.data(), out.size(), complete()[udp6].data(),
+                            parsed(complete()[udp6])),
+            0u);
 }
 
 TEST(packet_build, payload_already_in_place_is_not_copied_over) {

@@ -46,6 +46,8 @@
 #include <string>
 #include <vector>
 
+#include "net/bytes.hpp"
+#include "net/checksum.hpp"
 #include "net/packet.hpp"
 #include "tests/support/windivert_bridge.hpp"
 
@@ -127,6 +129,7 @@ struct queue {
 struct emulator {
   queue q;
   int raw = -1;      // outbound injection
+  int raw6 = -1;     // the same for IPv6 (IPPROTO_RAW: headers included)
   int tun = -1;      // inbound injection
   int listener = -1; // the DLL connects here
   int client = -1;   // the connected DLL
@@ -142,6 +145,11 @@ struct emulator {
     if (raw < 0)
       die("raw socket");
     if (setsockopt(raw, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0)
+      die("SO_MARK");
+    raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    if (raw6 < 0)
+      die("IPv6 raw socket");
+    if (setsockopt(raw6, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0)
       die("SO_MARK");
     tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (tun < 0)
@@ -228,6 +236,25 @@ struct emulator {
     return MNL_CB_OK;
   }
 
+  // An IPv6 packet's TCP or UDP checksum (right after the fixed header;
+  // the lab sends no extension headers), over the pseudo-header of RFC
+  // 8200 8.1: both addresses, the upper-layer length and next header.
+  static void ipv6_checksum(uint8_t* p, size_t length) {
+    using drover::net::sum_bytes;
+    size_t at = p[6] == drover::net::proto_tcp   ? 40 + 16
+                : p[6] == drover::net::proto_udp ? 40 + 6
+                                                 : 0;
+    if (at == 0 || length < at + 2)
+      return;
+    p[at] = p[at + 1] = 0;
+    uint32_t sum = sum_bytes(p + 8, 32);
+    sum += static_cast<uint32_t>(length - 40) + p[6];
+    auto value = drover::net::finish(sum_bytes(p + 40, length - 40, sum));
+    if (value == 0 && p[6] == drover::net::proto_udp)
+      value = 0xffff; // zero is no checksum, which IPv6 UDP may not send
+    drover::net::store16(p + at, value);
+  }
+
   static int on_queued_cb(const nlmsghdr* nlh, void* self) {
     return static_cast<emulator*>(self)->on_queued(nlh);
   }
@@ -262,20 +289,29 @@ struct emulator {
 
   void inject(const bridge::inject_header& h, uint8_t* p, size_t length) {
     drover::net::packet_info info;
-    if (drover::net::parse(p, length, info) != drover::net::parse_error::none
-        || info.ip_version != 4) {
+    if (drover::net::parse(p, length, info) != drover::net::parse_error::none) {
       std::fprintf(stderr,
                    "windivert emulator: a handle sent %zu bytes that are "
-                   "no IPv4 packet\n",
+                   "no IP packet\n",
                    length);
       refused++;
       return;
     }
     // The driver computes what the address does not say is right.
-    if ((h.checksums & bridge::all_checksums) != bridge::all_checksums)
-      drover::net::recompute_checksums(p, info);
+    if ((h.checksums & bridge::all_checksums) != bridge::all_checksums) {
+      if (info.ip_version == 6)
+        ipv6_checksum(p, info.total_length);
+      else
+        drover::net::recompute_checksums(p, info);
+    }
     ssize_t n;
-    if (h.outbound) {
+    if (h.outbound && info.ip_version == 6) {
+      sockaddr_in6 to{};
+      to.sin6_family = AF_INET6;
+      std::memcpy(&to.sin6_addr, p + 24, 16);
+      n = sendto(raw6, p, length, 0, reinterpret_cast<sockaddr*>(&to),
+                 sizeof to);
+    } else if (h.outbound) {
       sockaddr_in to{};
       to.sin_family = AF_INET;
       std::memcpy(&to.sin_addr, p + 16, 4);

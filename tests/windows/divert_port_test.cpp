@@ -33,6 +33,7 @@
 #include "net/bytes.hpp"
 #include "net/packet.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/ipv6_segment.hpp"
 #include "tests/support/pcap.hpp"
 
 using namespace drover;
@@ -335,6 +336,38 @@ TEST_F(windows_divert, a_made_up_reply_arrives_inbound_on_the_apps_interface) {
   EXPECT_EQ(rst.addr.outbound, 0u);
   EXPECT_EQ(rst.addr.network.if_idx, 7u);
   EXPECT_FALSE(take().has_value()) << "the SYN itself must not go out";
+}
+
+// A target's IPv6 connection: its SYN goes nowhere, and the reset that
+// refuses it (so the application falls back to IPv4 at once) is injected
+// inbound on the interface its IPv6 packets leave by, which is not the one
+// its IPv4 packets were seen on.
+TEST_F(windows_divert, a_targets_ipv6_connection_is_refused_on_its_interface) {
+  start_engine();
+  std::string error;
+  ASSERT_TRUE(session->add_target(target_pid, error));
+  auto v4 = with_source_port(syn(), 40020);
+  socket(socket_event(wd::event_socket_connect, target_pid, 40020));
+  divert(v4, outbound_address()); // its IPv4 address, seen on interface 7
+  auto redirected = next_sent();
+  EXPECT_EQ(redirected.addr.outbound, 1u);
+  auto v6 = test::ipv6_tcp_segment(test::ula(1), 40021, test::ula(3), 443,
+                                   net::tcp_flag::syn, 1000, 0);
+  socket(socket_event(wd::event_socket_connect, target_pid, 40021));
+  auto a = outbound_address();
+  a.ipv6 = 1;
+  a.network.if_idx = 9;
+  divert(v6, a);
+  auto rst = next_sent();
+  ASSERT_EQ(rst.bytes.size(), 60u);
+  EXPECT_EQ(rst.bytes[0] >> 4, 6);
+  EXPECT_NE(rst.bytes[53] & net::tcp_flag::rst, 0);
+  EXPECT_TRUE(std::equal(rst.bytes.begin() + 24, rst.bytes.begin() + 40,
+                         v6.begin() + 8))
+      << "to the application's own address";
+  EXPECT_EQ(rst.addr.outbound, 0u);
+  EXPECT_EQ(rst.addr.network.if_idx, 9u);
+  EXPECT_FALSE(take().has_value()) << "the IPv6 SYN itself must not go out";
 }
 
 TEST_F(windows_divert, another_processes_packet_goes_out_unchanged) {

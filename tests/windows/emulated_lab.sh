@@ -27,6 +27,8 @@ mark=0x5744
 app_ip=10.211.0.1
 proxy_ip=10.211.0.2
 server_ip=10.211.0.3
+app_ip6=fd79::1 # the targets' IPv6 (refused) and the other program's
+server_ip6=fd79::3
 server_port=7000 # the targets'
 other_port=7001  # the other program's
 dir="$(mktemp -d)"
@@ -80,13 +82,15 @@ ip netns add "$srv_ns"
 ip link add "$veth" type veth peer name "${veth}s"
 ip link set "$veth" netns "$app_ns"
 ip link set "${veth}s" netns "$srv_ns"
-in_app sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 in_app ip link set lo up
 in_app ip addr add "$app_ip/24" dev "$veth"
+# nodad: usable at once, not after duplicate address detection.
+in_app ip addr add "$app_ip6/64" dev "$veth" nodad
 in_app ip link set "$veth" up
 in_srv ip link set lo up
 in_srv ip addr add "$proxy_ip/24" dev "${veth}s"
 in_srv ip addr add "$server_ip/24" dev "${veth}s"
+in_srv ip addr add "$server_ip6/64" dev "${veth}s" nodad
 in_srv ip link set "${veth}s" up
 # Counters of what reaches the servers from the application's own address
 # (direct): every packet, a stray segment of a flow as much as a SYN.
@@ -95,6 +99,15 @@ for port in "$server_port" "$other_port"; do
     in_srv iptables -A INPUT -s "$app_ip" -d "$server_ip" -p "$proto" --dport "$port" -j ACCEPT
   done
 done
+for port in "$server_port" "$other_port"; do
+  in_srv ip6tables -A INPUT -s "$app_ip6" -d "$server_ip6" -p tcp --dport "$port" -j ACCEPT
+done
+# TCP packets that reached the servers' IPv6 port $1 (the targets' when
+# not given) from the application's IPv6 address.
+direct_packets6() {
+  in_srv ip6tables -L INPUT -v -x -n \
+    | awk -v port="dpt:${1:-$server_port}" '$3 == "ACCEPT" && $NF == port { print $1 }'
+}
 # Packets of protocol $1 that reached the servers' port $2 (the targets'
 # when not given) from the application's own address.
 direct_packets() {
@@ -111,6 +124,8 @@ in_app iptables -t mangle -A OUTPUT -m mark --mark "$mark" -j ACCEPT
 in_app iptables -t mangle -A OUTPUT -o lo -p tcp --dport "$bridge_port" -j ACCEPT
 in_app iptables -t mangle -A OUTPUT -o lo -p tcp --sport "$bridge_port" -j ACCEPT
 in_app iptables -t mangle -A OUTPUT -j NFQUEUE --queue-num 0
+in_app ip6tables -t mangle -A OUTPUT -m mark --mark "$mark" -j ACCEPT
+in_app ip6tables -t mangle -A OUTPUT -j NFQUEUE --queue-num 0
 
 # -- servers, dante, the emulator -----------------------------------------------
 wait_for_line() { # FILE TEXT SECONDS
@@ -138,6 +153,20 @@ pids+=("$emulating")
 wait_for_line "$dir/emulator.out" ready 10 || fail "the emulator did not start"
 wait_for_line "$dir/servers.out" ready 10 || fail "the servers did not start"
 wait_for_line "$dir/servers-other.out" ready 10 || fail "the other servers did not start"
+# IPv6 listeners on both ports: a target's IPv6 that leaked would connect
+# (and be counted), not be refused by a closed port.
+"${in_srv[@]}" python3 -c '
+import socket, sys, time
+held = []
+for port in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET6)
+    s.bind((sys.argv[1], int(port)))
+    s.listen(16)
+    held.append(s)
+print("ready", flush=True)
+time.sleep(3600)' "$server_ip6" "$server_port" "$other_port" >"$dir/servers6.out" 2>&1 &
+pids+=($!)
+wait_for_line "$dir/servers6.out" ready 10 || fail "the IPv6 listeners did not start"
 # Inbound injections arrive on the TUN device from remote addresses.
 in_app ip link set "$tun" up
 in_app sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$tun.rp_filter=0"

@@ -13,6 +13,9 @@
 #     with sendto, a connected one) reach the servers from dante's address,
 #     and it sees its server's address
 #   - a program named otherwise goes direct
+#   - a target's IPv6 connection is refused at once (so an application
+#     falls back to IPv4 without waiting) and nothing of it reaches the
+#     server, which listens there; another program's IPv6 connects direct
 #   - every target started after the engine (a process Drover had not seen)
 #   - 300 datagrams at once from a target: answered through dante, none
 #     direct
@@ -46,6 +49,23 @@ said="$(target tcp "$server_ip" "$server_port" hello)" || fail "target tcp: $sai
 said="$(other tcp "$server_ip" "$other_port" hello)" || fail "other tcp: $said"
 [[ "$said" == *"reply=$app_ip hello"* ]] || fail "the other program was not direct: $said"
 [ "$(direct_packets tcp "$other_port")" -gt 0 ] || fail "the direct counter counted nothing"
+
+# IPv6: the other program's connects direct (the listener is there, and
+# counted); a target's is refused by Drover's reset (a leaked SYN would
+# connect), none of its packets reach the server, and it is counted.
+said="$(other tcp6 "$server_ip6" "$other_port" 5)" || fail "the other program's IPv6: $said"
+[ "$(direct_packets6 "$other_port")" -gt 0 ] || fail "the IPv6 direct counter counted nothing"
+said="$(target tcp6 "$server_ip6" "$server_port" 5)" && fail "a target's IPv6 connected: $said"
+[[ "$said" == *"result=refused"* ]] || fail "a target's IPv6 was not refused: $said"
+[ "$(direct_packets6)" = 0 ] || fail "a target's IPv6 reached the server"
+counted=""
+for _ in $(seq 20); do # the flow-manager pushes its counters each second
+  drover status --json >"$dir/status.json" 2>&1 || true
+  grep -Eq '"ipv6_dropped": *[1-9]' "$dir/status.json" && { counted=yes; break; }
+  sleep 0.5
+done
+[ -n "$counted" ] || fail "the refused IPv6 was not counted: $(cat "$dir/status.json")"
+echo "ipv6: $said"
 
 # A target's UDP, bound (sendto) and connected.
 [ "$(direct_packets udp)" = 0 ] || fail "UDP reached the servers directly before any test"

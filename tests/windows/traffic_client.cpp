@@ -16,6 +16,11 @@
 //                               server saw
 //   bulk HOST PORT MIB          uploads MIB MiB; prints MiB/s
 //   rtt HOST PORT COUNT         UDP ping-pong; prints p50/p99 in µs
+//   tcp6 HOST6 PORT SECONDS     one IPv6 connection attempt, given up
+//                               after SECONDS; prints how it ended
+//                               (connected, refused, timeout or the error)
+//                               and after how many ms; exit code 0 when
+//                               it connected
 // Exit code 0 when every step was answered, 1 otherwise.
 
 #include <winsock2.h>
@@ -314,6 +319,53 @@ int rtt(const sockaddr_in& to, int count) {
   return us.size() == static_cast<size_t>(count) ? 0 : 1;
 }
 
+// What an application's Happy Eyeballs meets: the IPv6 attempt's end.
+int tcp6_attempt(const char* host, const char* port, int seconds) {
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  to.sin6_port = htons(static_cast<u_short>(std::atoi(port)));
+  if (inet_pton(AF_INET6, host, &to.sin6_addr) != 1) {
+    std::printf("tcp6 result=bad-address\n");
+    return 2;
+  }
+  SOCKET s = socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP);
+  u_long nonblocking = 1;
+  ioctlsocket(s, static_cast<long>(FIONBIO), &nonblocking);
+  auto start = clock_type::now();
+  std::string result;
+  if (connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+    result = "connected";
+  } else if (WSAGetLastError() != WSAEWOULDBLOCK) {
+    result = "error-" + std::to_string(WSAGetLastError());
+  } else {
+    fd_set done, failed;
+    FD_ZERO(&done);
+    FD_ZERO(&failed);
+    FD_SET(s, &done);
+    FD_SET(s, &failed);
+    timeval limit{seconds, 0};
+    int n = select(0, nullptr, &done, &failed, &limit);
+    int error = 0;
+    int len = sizeof error;
+    getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&error), &len);
+    if (n == 0)
+      result = "timeout";
+    else if (error == WSAECONNREFUSED)
+      result = "refused";
+    else if (error != 0)
+      result = "error-" + std::to_string(error);
+    else
+      result = "connected";
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                clock_type::now() - start)
+                .count();
+  std::printf("tcp6 result=%s ms=%lld\n", result.c_str(),
+              static_cast<long long>(ms));
+  closesocket(s);
+  return result == "connected" ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -330,10 +382,13 @@ int main(int argc, char** argv) {
   }
   if (argc - first < 4) {
     std::fprintf(stderr, "usage: traffic_client [--socks HOST:PORT] "
-                         "tcp|hold|udp|bulk|rtt HOST PORT ARG [MODE]\n");
+                         "tcp|hold|udp|bulk|rtt|tcp6 HOST PORT ARG [MODE]\n");
     return 2;
   }
   std::string what = argv[first];
+  if (what == "tcp6")
+    return tcp6_attempt(argv[first + 1], argv[first + 2],
+                        std::atoi(argv[first + 3]));
   auto to = address_of(argv[first + 1], argv[first + 2]);
   const char* arg = argv[first + 3];
   if (what == "tcp")

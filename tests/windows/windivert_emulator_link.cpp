@@ -19,8 +19,10 @@
 #include <iphlpapi.h>
 #include <windows.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -28,6 +30,7 @@
 #include <tuple>
 #include <vector>
 
+#include "net/bytes.hpp"
 #include "net/packet.hpp"
 #include "tests/support/windivert_bridge.hpp"
 #include "tests/windows/fake_windivert.hpp"
@@ -69,6 +72,8 @@ struct socket_row {
   uint32_t local_ip = 0;
   uint32_t remote_ip = 0; // host order; 0 while not connected
   uint16_t remote_port = 0;
+  bool ipv6 = false; // then the addresses are these, in network order
+  std::array<uint8_t, 16> local6{}, remote6{};
   bool listening = false;
   uint64_t endpoint = 0;
   bool connect_told = false; // TCP: its CONNECT went out
@@ -86,8 +91,9 @@ public:
       if (it != known_.end() && it->second.pid == row.pid) {
         row.endpoint = it->second.endpoint;
         row.connect_told = it->second.connect_told;
-        if (row.remote_ip == 0) {
+        if (row.remote_ip == 0 && row.remote6 == std::array<uint8_t, 16>{}) {
           row.remote_ip = it->second.remote_ip;
+          row.remote6 = it->second.remote6;
           row.remote_port = it->second.remote_port;
         }
         continue;
@@ -97,7 +103,7 @@ public:
         out.push_back(event_for(wd::event_socket_bind, key, row));
       else if (row.listening)
         out.push_back(event_for(wd::event_socket_listen, key, row));
-      else if (row.remote_ip != 0) {
+      else if (row.remote_ip != 0 || row.remote_port != 0) {
         row.connect_told = true;
         out.push_back(event_for(wd::event_socket_connect, key, row));
       }
@@ -122,8 +128,13 @@ public:
   void before(const uint8_t* p, size_t length, bool loopback,
               std::vector<diverted>& out) {
     net::packet_info info;
-    if (loopback || net::parse(p, length, info) != net::parse_error::none
-        || info.ip_version != 4 || !info.has_ports)
+    if (loopback || net::parse(p, length, info) != net::parse_error::none)
+      return;
+    if (info.ip_version == 6) {
+      before_ipv6(p, info, out);
+      return;
+    }
+    if (info.ip_version != 4 || !info.has_ports)
       return;
     bool syn = info.is_tcp() && (info.tcp_flags & net::tcp_flag::syn) != 0
                && (info.tcp_flags & net::tcp_flag::ack) == 0;
@@ -155,6 +166,29 @@ public:
   }
 
 private:
+  // An IPv6 TCP SYN (TCP right after the fixed header; the lab sends no
+  // other IPv6 a target's): its socket's CONNECT, as for IPv4.
+  void before_ipv6(const uint8_t* p, const net::packet_info& info,
+                   std::vector<diverted>& out) {
+    if (info.protocol != net::proto_tcp || info.total_length < 60
+        || (p[53] & (net::tcp_flag::syn | net::tcp_flag::ack))
+               != net::tcp_flag::syn)
+      return;
+    socket_key key{net::proto_tcp, net::load16(p + 40)};
+    if (known_.count(key) == 0)
+      refresh(out);
+    auto it = known_.find(key);
+    if (it == known_.end() || it->second.connect_told)
+      return;
+    auto& row = it->second;
+    row.connect_told = true;
+    row.ipv6 = true;
+    std::memcpy(row.local6.data(), p + 8, 16);
+    std::memcpy(row.remote6.data(), p + 24, 16);
+    row.remote_port = net::load16(p + 42);
+    out.push_back(event_for(wd::event_socket_connect, key, row));
+  }
+
   // The sockets as wine's tables show them (protocol, addresses, state),
   // each with its process. Wine's tables name no process for a socket
   // that only wine's server holds (one still connecting, say): then the
@@ -198,6 +232,30 @@ private:
       }
     }
     size = static_cast<DWORD>(buf.size());
+    if (GetExtendedTcpTable(buf.data(), &size, FALSE, AF_INET6,
+                            TCP_TABLE_OWNER_PID_ALL, 0)
+        == NO_ERROR) {
+      auto* t = reinterpret_cast<MIB_TCP6TABLE_OWNER_PID*>(buf.data());
+      for (DWORD i = 0; i < t->dwNumEntries; ++i) {
+        auto& r = t->table[i];
+        if (r.dwState == MIB_TCP_STATE_TIME_WAIT)
+          continue;
+        auto port = ntohs(static_cast<u_short>(r.dwLocalPort));
+        socket_row row;
+        row.pid = owner(r.dwOwningPid, port);
+        if (row.pid == 0)
+          continue;
+        row.ipv6 = true;
+        std::memcpy(row.local6.data(), r.ucLocalAddr, 16);
+        row.listening = r.dwState == MIB_TCP_STATE_LISTEN;
+        if (!row.listening) {
+          std::memcpy(row.remote6.data(), r.ucRemoteAddr, 16);
+          row.remote_port = ntohs(static_cast<u_short>(r.dwRemotePort));
+        }
+        now.emplace(socket_key{IPPROTO_TCP, port}, row);
+      }
+    }
+    size = static_cast<DWORD>(buf.size());
     if (GetExtendedUdpTable(buf.data(), &size, FALSE, AF_INET,
                             UDP_TABLE_OWNER_PID, 0)
         == NO_ERROR) {
@@ -227,10 +285,19 @@ private:
     a.loopback = (row.remote_ip >> 24) == 127 ? 1 : 0;
     a.flow.endpoint_id = row.endpoint;
     a.flow.process_id = row.pid;
-    a.flow.local_addr[0] = row.local_ip;
-    a.flow.local_addr[1] = 0xffff;
-    a.flow.remote_addr[0] = row.remote_ip;
-    a.flow.remote_addr[1] = row.remote_ip != 0 ? 0xffff : 0;
+    if (row.ipv6) {
+      // IPv6: the 16 bytes reversed (windivert.h: host order).
+      a.ipv6 = 1;
+      for (size_t i = 0; i < 4; ++i) {
+        a.flow.local_addr[i] = net::load32(row.local6.data() + 12 - 4 * i);
+        a.flow.remote_addr[i] = net::load32(row.remote6.data() + 12 - 4 * i);
+      }
+    } else {
+      a.flow.local_addr[0] = row.local_ip;
+      a.flow.local_addr[1] = 0xffff;
+      a.flow.remote_addr[0] = row.remote_ip;
+      a.flow.remote_addr[1] = row.remote_ip != 0 ? 0xffff : 0;
+    }
     a.flow.local_port = k.second;
     a.flow.remote_port = row.remote_port;
     a.flow.protocol = k.first;
@@ -286,6 +353,9 @@ DWORD WINAPI link_main(void*) {
         d.addr.layer = wd::layer_network;
         d.addr.outbound = 1; // the queue holds what leaves
         d.addr.loopback = h.loopback != 0 ? 1u : 0u;
+        d.addr.ipv6 = m.body_length > sizeof h && (m.body[sizeof h] >> 4) == 6
+                          ? 1u
+                          : 0u;
         // Checksum flags 0, as offloaded packets carry them.
         d.addr.network.if_idx = h.if_idx;
         events.before(reinterpret_cast<const uint8_t*>(d.packet.data()),

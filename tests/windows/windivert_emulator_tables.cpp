@@ -48,6 +48,9 @@ udp_table_fn real_udp_table = nullptr;
 bool needs_owner(const MIB_TCPROW_OWNER_PID& r) {
   return r.dwState != MIB_TCP_STATE_TIME_WAIT; // nobody's on Windows too
 }
+bool needs_owner(const MIB_TCP6ROW_OWNER_PID& r) {
+  return r.dwState != MIB_TCP_STATE_TIME_WAIT;
+}
 bool needs_owner(const MIB_UDPROW_OWNER_PID&) {
   return true;
 }
@@ -73,11 +76,16 @@ DWORD WINAPI tcp_table_naming_owners(PVOID table, PDWORD size, BOOL order,
                                      ULONG family, TCP_TABLE_CLASS kind,
                                      ULONG reserved) {
   auto r = real_tcp_table(table, size, order, family, kind, reserved);
-  if (r == NO_ERROR && family == AF_INET
+  if (r == NO_ERROR
       && (kind == TCP_TABLE_OWNER_PID_ALL
           || kind == TCP_TABLE_OWNER_PID_CONNECTIONS)) {
-    auto* t = static_cast<MIB_TCPTABLE_OWNER_PID*>(table);
-    fill_owners(t->table, t->dwNumEntries);
+    if (family == AF_INET) {
+      auto* t = static_cast<MIB_TCPTABLE_OWNER_PID*>(table);
+      fill_owners(t->table, t->dwNumEntries);
+    } else if (family == AF_INET6) {
+      auto* t = static_cast<MIB_TCP6TABLE_OWNER_PID*>(table);
+      fill_owners(t->table, t->dwNumEntries);
+    }
   }
   return r;
 }
@@ -205,14 +213,18 @@ void read_handle_owners(std::map<uint16_t, uint32_t>& owners) {
             process, reinterpret_cast<HANDLE>(ULONG_PTR{e.value}),
             GetCurrentProcess(), &h, 0, FALSE, DUPLICATE_SAME_ACCESS))
       continue;
-    sockaddr_in local{};
+    sockaddr_storage local{};
     int local_size = sizeof local;
+    uint16_t port = 0;
     if (getsockname(reinterpret_cast<SOCKET>(h),
                     reinterpret_cast<sockaddr*>(&local), &local_size)
             == 0
-        && local.sin_family == AF_INET && local.sin_port != 0) {
-      still[key] = ntohs(local.sin_port);
-      owners.emplace(ntohs(local.sin_port), e.pid);
+        && (local.ss_family == AF_INET || local.ss_family == AF_INET6))
+      // The port sits at the same place in both families' addresses.
+      port = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+    if (port != 0) {
+      still[key] = port;
+      owners.emplace(port, e.pid);
     } else if (WSAGetLastError() == WSAENOTSOCK) {
       still[key] = 0;
     } // else a socket not bound yet: asked again next time

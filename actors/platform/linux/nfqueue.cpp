@@ -327,6 +327,10 @@ public:
   std::error_code inject(const uint8_t* packet, size_t length) override {
     if (length < 20)
       return std::make_error_code(std::errc::invalid_argument);
+    // An IPv4 raw socket: a target's IPv6 is refused by the cgroup hooks
+    // before it is sent (the IPv6 queue is their backstop, which drops).
+    if ((packet[0] >> 4) != 4)
+      return std::make_error_code(std::errc::address_family_not_supported);
     sockaddr_in to{};
     to.sin_family = AF_INET;
     std::memcpy(&to.sin_addr, packet + 16, 4);

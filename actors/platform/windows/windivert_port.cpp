@@ -187,9 +187,10 @@ struct divert_port::state {
 
   void deliver(packet_batch_buffer& batch, size_t& used, const uint8_t* data,
                uint32_t length, const address& a, uint32_t pid) {
-    if (a.loopback == 0 && length >= 20 && (data[0] >> 4) == 4)
-      interfaces.remember(net::load32(data + 12),
-                          {a.network.if_idx, a.network.sub_if_idx});
+    interface_memory::address from;
+    if (a.loopback == 0
+        && interface_memory::address_of(data, length, true, from))
+      interfaces.remember(from, {a.network.if_idx, a.network.sub_if_idx});
     auto index = batch.packets.size();
     std::memcpy(batch.data.data() + used, data, length);
     std::memcpy(batch.meta.data() + index * address_size, &a, address_size);
@@ -509,8 +510,9 @@ std::error_code divert_port::inject(const uint8_t* packet, size_t length) {
   a.layer = layer_network;
   a.outbound = 1;
   interface_memory::interface_index at;
-  if (length >= 20 && (packet[0] >> 4) == 4
-      && s.interfaces.find(net::load32(packet + 16), at)) {
+  interface_memory::address to;
+  if (interface_memory::address_of(packet, length, false, to)
+      && s.interfaces.find(to, at)) {
     a.outbound = 0;
     a.network.if_idx = at.if_idx;
     a.network.sub_if_idx = at.sub_if_idx;
