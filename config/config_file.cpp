@@ -37,17 +37,10 @@ diagnostic file_error(const std::filesystem::path& path, std::string what) {
   return d;
 }
 
-// A rule's program file or folder that is not there (yet): the rule
-// applies once it is (looked for again every second), but a typing
-// mistake would wait forever without a word. Only where the user looks
-// with their own rights (`config check`): the engine, as root, would tell
-// the user whether paths they may not see exist.
+// `config check`'s words for each missing program file or folder.
 void warn_missing_programs(std::vector<diagnostic>& paths,
                            std::vector<diagnostic>& warnings) {
-  for (auto& p : paths) {
-    std::error_code ec;
-    if (std::filesystem::exists(std::filesystem::path{p.message}, ec) || ec)
-      continue; // there, or not ours to see (a folder closed to this user)
+  for (auto& p : missing_programs(std::move(paths))) {
     p.message = "`" + p.key + "`: " + p.message
                 + " does not exist (yet): the rule applies to it once it "
                   "does; is it typed right?";
@@ -171,6 +164,17 @@ std::string config_file::save(const settings& s) {
   last_text_ = std::move(text);
   last_version_ = current_version;
   return {};
+}
+
+std::vector<diagnostic> missing_programs(std::vector<diagnostic> paths) {
+  std::vector<diagnostic> missing;
+  for (auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path{p.message}, ec) || ec)
+      continue; // there, or not ours to see (a folder closed to this user)
+    missing.push_back(std::move(p));
+  }
+  return missing;
 }
 
 config_file::load_report check_file(const std::filesystem::path& path) {

@@ -68,6 +68,14 @@ private:
   bool has_good_ = false;
 };
 
+/// Of a parse's `program_paths` (each rule's program files and folders,
+/// the message the path), those that are not there (yet): the rule
+/// applies once they are, but a typing mistake would wait forever without
+/// a word. Only where the user looks with their own rights (`config
+/// check`, the tray's Settings): the engine, as root, would tell the user
+/// whether paths they may not see exist.
+std::vector<diagnostic> missing_programs(std::vector<diagnostic> paths);
+
 /// Reads and validates a file without keeping state (`drover config check`).
 config_file::load_report check_file(const std::filesystem::path& path);
 

@@ -4,6 +4,7 @@
 #include <QHBoxLayout>
 #include <QVBoxLayout>
 
+#include "config/config_file.hpp"
 #include "config/parse.hpp"
 
 namespace drover::tray {
@@ -344,6 +345,13 @@ void settings_page::save() {
     refuse(QString::fromStdString(d.message), field);
     return;
   }
+  // Saved anyway (the rule applies once the program is there), but a
+  // typing mistake is said, as `drover config check` says it.
+  auto missing = config::missing_programs(std::move(parsed.program_paths));
+  pending_missing_ = missing.empty()
+                         ? QString{}
+                         : QString::fromStdString(missing.front().message);
+  pending_missing_rule_ = missing.empty() ? -1 : rule_index(missing[0].key);
   message_->setText(tr("Saving…"));
   message_->setStyleSheet({});
   pending_ = s;
@@ -365,6 +373,18 @@ void settings_page::saved(bool ok, const QString& message) {
   }
   current_ = pending_;
   good_ = true;
+  if (!pending_missing_.isEmpty()) {
+    message_->setText(
+        tr("Saved. %1 does not exist (yet): the rule applies to it once it "
+           "does. Is it typed right?")
+            .arg(pending_missing_));
+    message_->setStyleSheet("color: #b26a00;");
+    if (pending_missing_rule_ >= 0) {
+      rules_->focus_rule(pending_missing_rule_);
+      rules_->programs_field()->setStyleSheet("border: 1px solid #b26a00;");
+    }
+    return;
+  }
   message_->setText(tr("Saved. Drover applies it now."));
   message_->setStyleSheet("color: #2e7d32;");
 }

@@ -75,6 +75,10 @@ private:
 
   config::settings current_;
   config::settings pending_; // handed to the engine, not yet confirmed
+  // A rule's program file or folder the pending settings name and that is
+  // not there (yet), said once they are saved; its rule (-1: none).
+  QString pending_missing_;
+  int pending_missing_rule_ = -1;
   bool good_ = false;
   QString path_;
   std::vector<config::proxy_settings> proxies_; // as edited

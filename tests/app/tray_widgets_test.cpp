@@ -284,6 +284,38 @@ TEST(tray_settings, rules_are_added_reordered_and_saved_in_order) {
   EXPECT_EQ(list->item(0)->text(), "Discord — through the proxy");
 }
 
+// A rule naming a program file that is not there (yet) is saved (it
+// applies once the file is there), and the Settings say so, as `drover
+// config check` does, on that rule: a typing mistake would otherwise wait
+// forever without a word.
+TEST(tray_settings, a_program_path_that_does_not_exist_is_saved_and_said) {
+  app();
+  settings_page page;
+  page.load(valid_config(), "/x/config.toml");
+  QSignalSpy saves{&page, &settings_page::save_requested};
+  auto* message = field<QLabel>(page, "settings_message");
+  auto* list = field<QListWidget>(page, "rules");
+  field<QPushButton>(page, "rule_add")->click();
+  ASSERT_EQ(list->currentRow(), 1);
+  field<QPlainTextEdit>(page, "target_processes")
+      ->setPlainText("/opt/drover-test-missing/Discord\n");
+  list->setCurrentRow(0);
+  field<QPushButton>(page, "save_settings")->click();
+  ASSERT_EQ(saves.count(), 1) << message->text().toStdString();
+  page.saved(true, {});
+  EXPECT_TRUE(message->text().contains(
+      "/opt/drover-test-missing/Discord does not exist (yet)"))
+      << message->text().toStdString();
+  EXPECT_EQ(list->currentRow(), 1) << "the rule that names it is shown";
+  EXPECT_EQ(page.current().rules.size(), 2u) << "saved all the same";
+  // A path that is there: saved without a word.
+  field<QPlainTextEdit>(page, "target_processes")->setPlainText("/bin/sh\n");
+  field<QPushButton>(page, "save_settings")->click();
+  ASSERT_EQ(saves.count(), 2);
+  page.saved(true, {});
+  EXPECT_EQ(message->text(), "Saved. Drover applies it now.");
+}
+
 TEST(tray_settings, a_broken_file_is_reported_with_its_place) {
   app();
   settings_page page;
