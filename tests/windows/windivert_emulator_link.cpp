@@ -189,6 +189,37 @@ private:
     out.push_back(event_for(wd::event_socket_connect, key, row));
   }
 
+  // One family's TCP table into `now`: each socket but those in TIME_WAIT
+  // (nobody's on Windows too) with its owner; `addresses` fills in a row's
+  // addresses in that family's form.
+  template<class Table, class Owner, class Addresses>
+  static void read_tcp_table(ULONG family, std::vector<char>& buf, Owner& owner,
+                             std::map<socket_key, socket_row>& now,
+                             Addresses addresses) {
+    DWORD size = static_cast<DWORD>(buf.size());
+    if (GetExtendedTcpTable(buf.data(), &size, FALSE, family,
+                            TCP_TABLE_OWNER_PID_ALL, 0)
+        != NO_ERROR)
+      return;
+    auto* t = reinterpret_cast<Table*>(buf.data());
+    for (DWORD i = 0; i < t->dwNumEntries; ++i) {
+      auto& r = t->table[i];
+      if (r.dwState == MIB_TCP_STATE_TIME_WAIT)
+        continue;
+      auto port = ntohs(static_cast<u_short>(r.dwLocalPort));
+      socket_row row;
+      row.pid = owner(r.dwOwningPid, port);
+      if (row.pid == 0)
+        continue;
+      row.listening = r.dwState == MIB_TCP_STATE_LISTEN;
+      if (!row.listening)
+        row.remote_port = ntohs(static_cast<u_short>(r.dwRemotePort));
+      addresses(r, row);
+      // A listener's accepted sockets share its port: the first stays.
+      now.emplace(socket_key{IPPROTO_TCP, port}, row);
+    }
+  }
+
   // The sockets as wine's tables show them (protocol, addresses, state),
   // each with its process. Wine's tables name no process for a socket
   // that only wine's server holds (one still connecting, say): then the
@@ -207,55 +238,20 @@ private:
       return it == handle_owners.end() ? 0 : it->second;
     };
     static std::vector<char> buf(1 << 18);
+    read_tcp_table<MIB_TCPTABLE_OWNER_PID>(
+        AF_INET, buf, owner, now, [](const auto& r, socket_row& row) {
+          row.local_ip = ntohl(r.dwLocalAddr);
+          if (!row.listening)
+            row.remote_ip = ntohl(r.dwRemoteAddr);
+        });
+    read_tcp_table<MIB_TCP6TABLE_OWNER_PID>(
+        AF_INET6, buf, owner, now, [](const auto& r, socket_row& row) {
+          row.ipv6 = true;
+          std::memcpy(row.local6.data(), r.ucLocalAddr, 16);
+          if (!row.listening)
+            std::memcpy(row.remote6.data(), r.ucRemoteAddr, 16);
+        });
     DWORD size = static_cast<DWORD>(buf.size());
-    if (GetExtendedTcpTable(buf.data(), &size, FALSE, AF_INET,
-                            TCP_TABLE_OWNER_PID_ALL, 0)
-        == NO_ERROR) {
-      auto* t = reinterpret_cast<MIB_TCPTABLE_OWNER_PID*>(buf.data());
-      for (DWORD i = 0; i < t->dwNumEntries; ++i) {
-        auto& r = t->table[i];
-        if (r.dwState == MIB_TCP_STATE_TIME_WAIT)
-          continue;
-        auto port = ntohs(static_cast<u_short>(r.dwLocalPort));
-        socket_row row;
-        row.pid = owner(r.dwOwningPid, port);
-        if (row.pid == 0)
-          continue;
-        row.local_ip = ntohl(r.dwLocalAddr);
-        row.listening = r.dwState == MIB_TCP_STATE_LISTEN;
-        if (!row.listening) {
-          row.remote_ip = ntohl(r.dwRemoteAddr);
-          row.remote_port = ntohs(static_cast<u_short>(r.dwRemotePort));
-        }
-        // A listener's accepted sockets share its port: the first stays.
-        now.emplace(socket_key{IPPROTO_TCP, port}, row);
-      }
-    }
-    size = static_cast<DWORD>(buf.size());
-    if (GetExtendedTcpTable(buf.data(), &size, FALSE, AF_INET6,
-                            TCP_TABLE_OWNER_PID_ALL, 0)
-        == NO_ERROR) {
-      auto* t = reinterpret_cast<MIB_TCP6TABLE_OWNER_PID*>(buf.data());
-      for (DWORD i = 0; i < t->dwNumEntries; ++i) {
-        auto& r = t->table[i];
-        if (r.dwState == MIB_TCP_STATE_TIME_WAIT)
-          continue;
-        auto port = ntohs(static_cast<u_short>(r.dwLocalPort));
-        socket_row row;
-        row.pid = owner(r.dwOwningPid, port);
-        if (row.pid == 0)
-          continue;
-        row.ipv6 = true;
-        std::memcpy(row.local6.data(), r.ucLocalAddr, 16);
-        row.listening = r.dwState == MIB_TCP_STATE_LISTEN;
-        if (!row.listening) {
-          std::memcpy(row.remote6.data(), r.ucRemoteAddr, 16);
-          row.remote_port = ntohs(static_cast<u_short>(r.dwRemotePort));
-        }
-        now.emplace(socket_key{IPPROTO_TCP, port}, row);
-      }
-    }
-    size = static_cast<DWORD>(buf.size());
     if (GetExtendedUdpTable(buf.data(), &size, FALSE, AF_INET,
                             UDP_TABLE_OWNER_PID, 0)
         == NO_ERROR) {
