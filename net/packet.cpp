@@ -275,18 +275,30 @@ size_t build_tcp6_reset(uint8_t* out, size_t capacity, const uint8_t* data,
   out[7] = 64;                         // hop limit
   std::memcpy(out + 8, data + 24, 16); // from the segment's destination
   std::memcpy(out + 24, data + 8, 16); // to its source
-  uint8_t* tcp = out + ipv6_header;
-  write_reset_header(tcp, seg, seg[13],
+  write_reset_header(out + ipv6_header, seg, seg[13],
                      static_cast<uint32_t>(l4_length - data_offset));
-  // RFC 8200 8.1: the pseudo-header is both addresses, the upper-layer
-  // length (32 bits) and the next header (32 bits).
-  uint32_t sum = sum_bytes(out + 8, 32);
-  sum += static_cast<uint32_t>(tcp_min_header) + proto_tcp;
-  store16(tcp + 16, finish(sum_bytes(tcp, tcp_min_header, sum)));
+  set_ipv6_l4_checksum(out, total);
   return total;
 }
 
 } // namespace
+
+void set_ipv6_l4_checksum(uint8_t* packet, size_t length) {
+  uint8_t next = packet[6];
+  size_t at = next == proto_tcp   ? ipv6_header + 16
+              : next == proto_udp ? ipv6_header + 6
+                                  : 0;
+  if (at == 0 || length < at + 2)
+    return;
+  store16(packet + at, 0);
+  uint32_t sum = sum_bytes(packet + 8, 32);
+  sum += static_cast<uint32_t>(length - ipv6_header) + next;
+  auto value
+      = finish(sum_bytes(packet + ipv6_header, length - ipv6_header, sum));
+  if (value == 0 && next == proto_udp)
+    value = 0xffff; // zero is "no checksum", which IPv6 UDP may not send
+  store16(packet + at, value);
+}
 
 size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
                        const packet_info& info) {

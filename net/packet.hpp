@@ -129,6 +129,12 @@ size_t build_ipv4_udp(uint8_t* out, size_t capacity, endpoint src, endpoint dst,
                       const uint8_t* payload, size_t payload_length,
                       uint16_t ip_id, uint8_t ttl = 64);
 
+/// Sets the TCP or UDP checksum of an IPv6 packet of `length` bytes whose
+/// transport header follows the fixed header (RFC 8200 8.1: over both
+/// addresses, the upper-layer length and the next header); a UDP sum of
+/// zero is sent as 0xffff. Other next headers, or too short: untouched.
+void set_ipv6_l4_checksum(uint8_t* packet, size_t length);
+
 /// Writes the TCP reset that answers the TCP segment `data` (parsed as
 /// `info`) as its peer would (RFC 793 "Reset Generation"): from the
 /// segment's destination to its source, RST+ACK acknowledging a SYN's

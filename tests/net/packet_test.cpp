@@ -397,6 +397,22 @@ TEST(packet_build, an_ipv6_reset_answers_data_with_its_ack_and_never_a_reset) {
             0u);
 }
 
+// The IPv6 checksum against a real captured datagram's (the sending
+// kernel's): recomputed from zero, it comes out the same.
+TEST(packet_build, an_ipv6_checksum_matches_the_kernels) {
+  auto udp = complete()[udp6];
+  auto info = parsed(udp);
+  bytes cleared = udp;
+  store16(cleared.data() + 46, 0xdead);
+  set_ipv6_l4_checksum(cleared.data(), info.total_length);
+  EXPECT_EQ(cleared, udp);
+  // Another next header (ICMPv6, 58) is left alone.
+  cleared[6] = 58;
+  bytes before = cleared;
+  set_ipv6_l4_checksum(cleared.data(), info.total_length);
+  EXPECT_EQ(cleared, before);
+}
+
 TEST(packet_build, payload_already_in_place_is_not_copied_over) {
   bytes buf(100, 0);
   std::memcpy(buf.data() + 28, "in place", 8);

@@ -46,8 +46,6 @@
 #include <string>
 #include <vector>
 
-#include "net/bytes.hpp"
-#include "net/checksum.hpp"
 #include "net/packet.hpp"
 #include "tests/support/windivert_bridge.hpp"
 
@@ -236,25 +234,6 @@ struct emulator {
     return MNL_CB_OK;
   }
 
-  // An IPv6 packet's TCP or UDP checksum (right after the fixed header;
-  // the lab sends no extension headers), over the pseudo-header of RFC
-  // 8200 8.1: both addresses, the upper-layer length and next header.
-  static void ipv6_checksum(uint8_t* p, size_t length) {
-    using drover::net::sum_bytes;
-    size_t at = p[6] == drover::net::proto_tcp   ? 40 + 16
-                : p[6] == drover::net::proto_udp ? 40 + 6
-                                                 : 0;
-    if (at == 0 || length < at + 2)
-      return;
-    p[at] = p[at + 1] = 0;
-    uint32_t sum = sum_bytes(p + 8, 32);
-    sum += static_cast<uint32_t>(length - 40) + p[6];
-    auto value = drover::net::finish(sum_bytes(p + 40, length - 40, sum));
-    if (value == 0 && p[6] == drover::net::proto_udp)
-      value = 0xffff; // zero is no checksum, which IPv6 UDP may not send
-    drover::net::store16(p + at, value);
-  }
-
   static int on_queued_cb(const nlmsghdr* nlh, void* self) {
     return static_cast<emulator*>(self)->on_queued(nlh);
   }
@@ -300,7 +279,7 @@ struct emulator {
     // The driver computes what the address does not say is right.
     if ((h.checksums & bridge::all_checksums) != bridge::all_checksums) {
       if (info.ip_version == 6)
-        ipv6_checksum(p, info.total_length);
+        drover::net::set_ipv6_l4_checksum(p, info.total_length);
       else
         drover::net::recompute_checksums(p, info);
     }
