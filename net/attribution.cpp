@@ -7,7 +7,30 @@
 
 namespace drover::net {
 
-port_owners::port_owners() : tcp_(65536), udp_(65536) {}
+uint64_t remote_key(const uint8_t* address, size_t address_length,
+                    uint16_t port) {
+  // FNV-1a: only ever compared for equality between the sockets of one
+  // local port.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint8_t b) {
+    h ^= b;
+    h *= 1099511628211ull;
+  };
+  for (size_t i = 0; i < address_length; ++i)
+    mix(address[i]);
+  mix(static_cast<uint8_t>(port >> 8));
+  mix(static_cast<uint8_t>(port));
+  return h == 0 ? 1 : h;
+}
+
+uint64_t remote_key_v4(uint32_t address, uint16_t port) {
+  uint8_t bytes[4];
+  store32(bytes, address);
+  return remote_key(bytes, sizeof bytes, port);
+}
+
+port_owners::port_owners()
+    : tcp_(65536), udp_(65536), shared_(shared_capacity) {}
 
 port_owners::entry* port_owners::slot(uint8_t protocol, uint16_t port) {
   if (protocol == proto_tcp)
@@ -17,15 +40,64 @@ port_owners::entry* port_owners::slot(uint8_t protocol, uint16_t port) {
   return nullptr;
 }
 
-void port_owners::opened(uint8_t protocol, uint16_t port, uint32_t pid) {
+void port_owners::remember_shared(uint8_t protocol, uint16_t port, uint32_t pid,
+                                  uint64_t remote) {
+  shared_socket* free = nullptr;
+  shared_socket* oldest_closed = nullptr;
+  for (auto& s : shared_) {
+    if (s.pid != 0 && s.protocol == protocol && s.port == port
+        && s.remote == remote) {
+      s.pid = pid;
+      s.closed = false;
+      return;
+    }
+    if (s.pid == 0 && free == nullptr)
+      free = &s;
+    else if (s.pid != 0 && s.closed
+             && (oldest_closed == nullptr
+                 || s.closed_at < oldest_closed->closed_at))
+      oldest_closed = &s;
+  }
+  // Full of open sockets (256 shared at once): the newest owner of the
+  // port stands for the others, as without this table.
+  auto* s = free != nullptr ? free : oldest_closed;
+  if (s != nullptr)
+    *s = {remote, {}, pid, port, protocol, false};
+}
+
+void port_owners::forget_shared(uint8_t protocol, uint16_t port) {
+  for (auto& s : shared_)
+    if (s.protocol == protocol && s.port == port)
+      s = {};
+}
+
+void port_owners::opened(uint8_t protocol, uint16_t port, uint32_t pid,
+                         uint64_t remote) {
   auto* e = slot(protocol, port);
-  if (e == nullptr || port == 0)
+  if (e == nullptr || port == 0 || (pid == 0 && e->pid != 0))
     return;
   bool system = pid == 0 || pid == 4;
   if (system && e->pid != 0 && e->pid != pid && !e->closed)
     return; // the kernel's own hold on an application's socket
+  bool open = e->pid != 0 && !e->closed;
+  if (open && e->pid != pid && remote != 0 && e->remote != 0
+      && e->remote != remote) {
+    // Another process's socket on the same port, to another remote: each
+    // socket keeps its owner.
+    remember_shared(protocol, port, e->pid, e->remote);
+    e->shared = true;
+  }
+  if (e->shared) {
+    if (remote != 0)
+      remember_shared(protocol, port, pid, remote);
+    else if (!open) {
+      e->shared = false; // bound anew once the sharers had closed
+      forget_shared(protocol, port);
+    }
+  }
   e->pid = pid;
   e->closed = false;
+  e->remote = remote;
   e->nobody_until = {};
 }
 
@@ -36,29 +108,50 @@ void port_owners::unowned(uint8_t protocol, uint16_t port, flow_time now) {
 }
 
 void port_owners::closed(uint8_t protocol, uint16_t port, uint32_t pid,
-                         flow_time now) {
+                         flow_time now, uint64_t remote) {
   auto* e = slot(protocol, port);
-  if (e == nullptr || e->pid != pid || e->closed)
+  if (e == nullptr)
+    return;
+  if (e->shared)
+    for (auto& s : shared_)
+      if (s.pid == pid && s.protocol == protocol && s.port == port
+          && (remote == 0 || s.remote == remote) && !s.closed) {
+        s.closed = true;
+        s.closed_at = now;
+      }
+  if (e->pid != pid || e->closed)
     return;
   e->closed = true;
   e->closed_at = now;
 }
 
-uint32_t port_owners::owner(uint8_t protocol, uint16_t port,
-                            flow_time now) const {
+uint32_t port_owners::owner(uint8_t protocol, uint16_t port, flow_time now,
+                            uint64_t remote) const {
   const std::vector<entry>* table = protocol == proto_tcp   ? &tcp_
                                     : protocol == proto_udp ? &udp_
                                                             : nullptr;
   if (table == nullptr)
     return 0;
   auto& e = (*table)[port];
+  if (e.shared && remote != 0)
+    for (auto& s : shared_)
+      if (s.pid != 0 && s.protocol == protocol && s.port == port
+          && s.remote == remote && !(s.closed && now - s.closed_at > linger))
+        return s.pid;
   if (e.pid != 0 && !(e.closed && now - e.closed_at > linger))
     return e.pid;
   return now < e.nobody_until ? nobody : 0;
 }
 
 uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol) {
+  uint64_t remote = 0;
+  return source_port(data, length, protocol, remote);
+}
+
+uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,
+                     uint64_t& remote) {
   protocol = 0;
+  remote = 0;
   if (length < 1)
     return 0;
   size_t l4 = 0;
@@ -81,6 +174,9 @@ uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol) {
   if ((protocol != proto_tcp && protocol != proto_udp) || l4 < 20
       || length < l4 + 4)
     return 0;
+  bool v4 = data[0] >> 4 == 4;
+  remote
+      = remote_key(data + (v4 ? 16 : 24), v4 ? 4 : 16, load16(data + l4 + 2));
   return load16(data + l4);
 }
 

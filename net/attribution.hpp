@@ -17,6 +17,14 @@
 
 namespace drover::net {
 
+/// The remote a socket talks to, as one number: the address (network
+/// order, 4 or 16 bytes) and port. 0 stands for none (a bound or listening
+/// socket), and no remote gives 0.
+uint64_t remote_key(const uint8_t* address, size_t address_length,
+                    uint16_t port);
+/// The same for an IPv4 address in host order.
+uint64_t remote_key_v4(uint32_t address, uint16_t port);
+
 class port_owners {
 public:
   /// A closed socket's late packets (its FIN's retransmissions, a datagram
@@ -28,30 +36,55 @@ public:
   static constexpr std::chrono::seconds nobody_for{1};
   /// What owner() says for such a port: no process, known.
   static constexpr uint32_t nobody = ~uint32_t{0};
+  /// Sockets remembered apart while two processes share their local port.
+  static constexpr size_t shared_capacity = 256;
 
   port_owners(); // both tables, allocated once (2 x 65536 entries)
 
   /// A socket of `pid` holds `port` (bind, connect, listen, accept, the
-  /// socket tables). PID 0 and 4 (the System process, for sockets the
-  /// kernel holds) never replace an application that owns the port.
-  void opened(uint8_t protocol, uint16_t port, uint32_t pid);
+  /// socket tables), talking to `remote` (remote_key(); 0: none known).
+  /// PID 0 names no process and replaces nobody; 4 (the System process,
+  /// for sockets the kernel holds) never replaces an application that
+  /// owns the port. Two processes' connected sockets may share a local
+  /// port when their remotes differ (Windows' SO_REUSE_UNICASTPORT; Linux
+  /// and so wine give connect()'s ports so): each keeps its own owner.
+  void opened(uint8_t protocol, uint16_t port, uint32_t pid,
+              uint64_t remote = 0);
   /// The OS's tables know no owner of `port` now.
   void unowned(uint8_t protocol, uint16_t port, flow_time now);
   /// The socket closed; a newer owner of the port is left alone.
-  void closed(uint8_t protocol, uint16_t port, uint32_t pid, flow_time now);
-  /// The owner's process ID, `nobody` (see unowned()), or 0 when unknown
-  /// (never seen, or closed longer than `linger` ago).
-  uint32_t owner(uint8_t protocol, uint16_t port, flow_time now) const;
+  void closed(uint8_t protocol, uint16_t port, uint32_t pid, flow_time now,
+              uint64_t remote = 0);
+  /// The owner's process ID of the socket on `port` that talks to
+  /// `remote`, `nobody` (see unowned()), or 0 when unknown (never seen, or
+  /// closed longer than `linger` ago).
+  uint32_t owner(uint8_t protocol, uint16_t port, flow_time now,
+                 uint64_t remote = 0) const;
 
 private:
   struct entry {
     uint32_t pid = 0;
     bool closed = false;
+    bool shared = false; // see shared_
+    uint64_t remote = 0;
     flow_time closed_at{};
     flow_time nobody_until{};
   };
+  // One socket of a port two processes share.
+  struct shared_socket {
+    uint64_t remote = 0;
+    flow_time closed_at{};
+    uint32_t pid = 0; // 0: a free slot
+    uint16_t port = 0;
+    uint8_t protocol = 0;
+    bool closed = false;
+  };
   entry* slot(uint8_t protocol, uint16_t port);
+  void remember_shared(uint8_t protocol, uint16_t port, uint32_t pid,
+                       uint64_t remote);
+  void forget_shared(uint8_t protocol, uint16_t port);
   std::vector<entry> tcp_, udp_;
+  std::vector<shared_socket> shared_; // shared_capacity, allocated once
 };
 
 /// What the port does with a captured packet.
@@ -64,6 +97,9 @@ enum class disposition : uint8_t {
 /// The local port a packet was sent from (IPv4 or IPv6 without extension
 /// headers), or 0 when it has none Drover can read.
 uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol);
+/// The same, with the remote it goes to (remote_key(); 0 with port 0).
+uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,
+                     uint64_t& remote);
 
 /// Decides a captured outbound packet. `is_target` answers for a process
 /// ID. Loopback packets are captured only on the listener's return path
@@ -74,13 +110,14 @@ disposition classify(const uint8_t* data, size_t length, bool loopback,
                      const port_owners& owners, flow_time now,
                      IsTarget&& is_target) {
   uint8_t protocol = 0;
-  uint16_t port = source_port(data, length, protocol);
+  uint64_t remote = 0;
+  uint16_t port = source_port(data, length, protocol, remote);
   if (loopback)
     return protocol == proto_tcp && port == listener.port ? disposition::capture
                                                           : disposition::pass;
   if (port == 0)
     return disposition::pass; // no transport header: a fragment, say
-  auto pid = owners.owner(protocol, port, now);
+  auto pid = owners.owner(protocol, port, now, remote);
   if (pid == 0)
     return disposition::hold;
   return is_target(pid) ? disposition::capture : disposition::pass;

@@ -25,6 +25,23 @@ std::vector<uint8_t> syn_from(uint16_t port) {
   return p;
 }
 
+// The same SYN to another remote (address and port).
+std::vector<uint8_t> to_remote(std::vector<uint8_t> p, uint32_t address,
+                               uint16_t port) {
+  packet_info info;
+  parse(p.data(), p.size(), info);
+  store32(p.data() + 16, address);
+  store16(p.data() + info.l4_offset + 2, port);
+  return p;
+}
+
+uint64_t remote_of(const std::vector<uint8_t>& p) {
+  uint8_t protocol = 0;
+  uint64_t remote = 0;
+  source_port(p.data(), p.size(), protocol, remote);
+  return remote;
+}
+
 disposition decide(const std::vector<uint8_t>& p, const port_owners& owners,
                    flow_time now, bool loopback = false) {
   return classify(p.data(), p.size(), loopback, listener, owners, now,
@@ -72,6 +89,53 @@ TEST(port_owners, the_system_process_never_replaces_an_application) {
   EXPECT_EQ(owners.owner(proto_tcp, 50000, t0), 4u);
   owners.opened(proto_tcp, 50001, 4); // nobody else: the System's it is
   EXPECT_EQ(owners.owner(proto_tcp, 50001, t0), 4u);
+}
+
+// A table's row with PID 0 (a TIME_WAIT connection on Windows) names no
+// process: the closed owner's late packets are still its own.
+TEST(port_owners, pid_0_replaces_nobody) {
+  port_owners owners;
+  flow_time t0{};
+  owners.opened(proto_tcp, 50000, 4242);
+  owners.closed(proto_tcp, 50000, 4242, t0);
+  owners.opened(proto_tcp, 50000, 0);
+  EXPECT_EQ(owners.owner(proto_tcp, 50000, t0 + 1s), 4242u);
+}
+
+// Two processes' connections may share a local port when their remotes
+// differ (Linux's connect() picks ports so, and wine with it; Windows with
+// SO_REUSE_UNICASTPORT): each packet is its own socket's, whichever socket
+// opened last, and a close leaves the other.
+TEST(port_owners, two_processes_sharing_a_port_keep_their_own_sockets) {
+  port_owners owners;
+  flow_time t0{};
+  auto to_target = to_remote(syn_from(39714), 0x0ad3'0003, 7000);
+  auto to_proxy = to_remote(syn_from(39714), 0x0ad3'0002, 1080);
+  ASSERT_NE(remote_of(to_target), remote_of(to_proxy));
+  EXPECT_EQ(remote_of(to_target), remote_key_v4(0x0ad3'0003, 7000))
+      << "a packet's remote is the SOCKET event's";
+  owners.opened(proto_tcp, 39714, 4242, remote_of(to_target));
+  owners.opened(proto_tcp, 39714, 32, remote_of(to_proxy)); // the engine
+  EXPECT_EQ(decide(to_target, owners, t0), disposition::capture);
+  EXPECT_EQ(decide(to_proxy, owners, t0), disposition::pass);
+  EXPECT_EQ(owners.owner(proto_tcp, 39714, t0), 32u) << "no remote: the last";
+  // The other way round too.
+  owners.opened(proto_tcp, 39715, 32, remote_of(to_proxy));
+  owners.opened(proto_tcp, 39715, 4242, remote_of(to_target));
+  EXPECT_EQ(decide(syn_from(39715), owners, t0), disposition::capture)
+      << "the fixture's own remote is neither: the last opener's";
+  EXPECT_EQ(owners.owner(proto_tcp, 39715, t0, remote_of(to_proxy)), 32u);
+  // The engine's socket closes: the target's stays; the closed one lingers.
+  owners.closed(proto_tcp, 39714, 32, t0, remote_of(to_proxy));
+  EXPECT_EQ(decide(to_target, owners, t0 + 1s), disposition::capture);
+  EXPECT_EQ(owners.owner(proto_tcp, 39714, t0 + 1s, remote_of(to_proxy)), 32u);
+  EXPECT_EQ(owners.owner(proto_tcp, 39714, t0 + port_owners::linger + 2s,
+                         remote_of(to_proxy)),
+            0u);
+  // Both gone and the port bound anew: its new owner's alone.
+  owners.closed(proto_tcp, 39714, 4242, t0, remote_of(to_target));
+  owners.opened(proto_tcp, 39714, 777);
+  EXPECT_EQ(decide(to_target, owners, t0 + 1s), disposition::pass);
 }
 
 // A port the OS's tables name nobody for: its packets pass at once for a

@@ -395,6 +395,36 @@ TEST_F(windows_divert, a_first_packet_waits_for_its_socket_event) {
   EXPECT_EQ(out.info.src.port, 40002);
 }
 
+// Two processes' connections on one local port, to different remotes (as
+// Linux's connect() hands out ports, and Windows' with
+// SO_REUSE_UNICASTPORT): each packet is its own socket's, though the other
+// process's CONNECT came last.
+TEST_F(windows_divert, a_port_two_processes_share_keeps_each_its_own) {
+  start_engine();
+  std::string error;
+  ASSERT_TRUE(session->add_target(target_pid, error));
+  auto target_syn = with_source_port(syn(), 40030);
+  auto to = parsed(target_syn).dst;
+  auto other_syn = target_syn;
+  net::store32(other_syn.data() + 16, 0x0a620005); // 10.98.0.5
+  auto connect_to = [](uint32_t pid, net::endpoint remote) {
+    auto a = socket_event(wd::event_socket_connect, pid, 40030);
+    a.flow.remote_addr[0] = remote.ip.value;
+    a.flow.remote_addr[1] = 0xFFFF;
+    a.flow.remote_port = remote.port;
+    return a;
+  };
+  socket(connect_to(target_pid, to));
+  socket(connect_to(other_pid, {net::ipv4_address{0x0a620005}, to.port}));
+  divert(target_syn, outbound_address());
+  auto out = next_sent();
+  EXPECT_EQ(out.info.dst,
+            (net::endpoint{net::ipv4_address{0x7f000001}, listener_port}))
+      << "the target's connection went out as the other process's";
+  divert(other_syn, outbound_address());
+  EXPECT_EQ(next_sent().bytes, other_syn);
+}
+
 TEST_F(windows_divert, a_packet_nobody_owns_goes_out_after_the_wait) {
   start_engine(50ms);
   auto p = with_source_port(syn(), 40003);

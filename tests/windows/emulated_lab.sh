@@ -9,7 +9,9 @@
 # The caller sets exe, dll, wine_run, emulator, client, servers (the
 # paths) and lab_name; gets in_app/in_srv, wine_app, drover, target,
 # other, wait_active, fail, and the addresses; everything is taken down
-# when the caller exits.
+# when the caller exits. A failure shows the logs' tails and every packet
+# that reached the targets' port direct (tcpdump, with its time);
+# DROVER_LAB_KEEP=DIR keeps the lab's files in DIR.
 
 export WINEDEBUG=-all
 export DROVER_WINE_TIMEOUT=120
@@ -64,9 +66,10 @@ fail() {
   fi
   # The emulator's counters (taken, passed, injected) say where packets went.
   [ -n "${emulating:-}" ] && { kill "$emulating" 2>/dev/null; sleep 0.5; }
-  for f in engine.out emulator.err servers.log danted.log; do
+  for f in engine.out emulator.err servers.log danted.log direct.txt; do
     [ -f "$dir/$f" ] && tail -n 40 "$dir/$f" | sed "s/^/  $f: /" >&2
   done
+  [ -n "${DROVER_LAB_KEEP:-}" ] && cp -r "$dir" "$DROVER_LAB_KEEP"
   exit 1
 }
 # Arrays, not functions: a background function would be a subshell, and
@@ -102,6 +105,14 @@ done
 for port in "$server_port" "$other_port"; do
   in_srv ip6tables -A INPUT -s "$app_ip6" -d "$server_ip6" -p tcp --dport "$port" -j ACCEPT
 done
+# What reached the targets' port direct, each packet with its time, shown
+# when the test fails (the counters say how many, not which).
+if command -v tcpdump >/dev/null; then
+  in_srv tcpdump -i "${veth}s" -nn -l -tttt \
+    "src host $app_ip and dst host $server_ip and dst port $server_port" \
+    >"$dir/direct.txt" 2>"$dir/direct.err" &
+  pids+=($!)
+fi
 # TCP packets that reached the servers' IPv6 port $1 (the targets' when
 # not given) from the application's IPv6 address.
 direct_packets6() {
@@ -151,6 +162,9 @@ start_dante
 emulating=$!
 pids+=("$emulating")
 wait_for_line "$dir/emulator.out" ready 10 || fail "the emulator did not start"
+if [ -f "$dir/direct.err" ]; then
+  wait_for_line "$dir/direct.err" "listening on" 10 || fail "tcpdump did not start: $(cat "$dir/direct.err")"
+fi
 wait_for_line "$dir/servers.out" ready 10 || fail "the servers did not start"
 wait_for_line "$dir/servers-other.out" ready 10 || fail "the other servers did not start"
 # IPv6 listeners on both ports: a target's IPv6 that leaked would connect

@@ -30,6 +30,7 @@
 #include <tuple>
 #include <vector>
 
+#include "net/attribution.hpp"
 #include "net/bytes.hpp"
 #include "net/packet.hpp"
 #include "tests/support/windivert_bridge.hpp"
@@ -63,9 +64,12 @@ bool send_all(const std::string& out) {
   return true;
 }
 
-// A socket of some process, as its handle shows it: (protocol, local
-// port) -> its process, addresses and the event already told.
-using socket_key = std::pair<uint8_t, uint16_t>;
+// A socket of some process, as the tables show it: (protocol, local port,
+// remote) -> its process, addresses and the event already told. The remote
+// (net::remote_key; 0 for a listener, a UDP socket, one not connecting
+// yet) tells apart the connections of two processes that share a local
+// port, as Linux's connect() lets them (and wine with it).
+using socket_key = std::tuple<uint8_t, uint16_t, uint64_t>;
 
 struct socket_row {
   uint32_t pid = 0;
@@ -99,7 +103,7 @@ public:
         continue;
       }
       row.endpoint = ++next_endpoint_;
-      if (key.first == IPPROTO_UDP)
+      if (std::get<0>(key) == IPPROTO_UDP)
         out.push_back(event_for(wd::event_socket_bind, key, row));
       else if (row.listening)
         out.push_back(event_for(wd::event_socket_listen, key, row));
@@ -114,10 +118,10 @@ public:
       auto it = now.find(key);
       if (it == now.end() || it->second.pid != row.pid) {
         out.push_back(event_for(wd::event_socket_close, key, row));
-        if (key.first == IPPROTO_UDP) // its remotes go with it
+        if (std::get<0>(key) == IPPROTO_UDP) // its remotes go with it
           for (auto r = udp_remotes_.begin(); r != udp_remotes_.end();)
-            r = std::get<0>(*r) == key.second ? udp_remotes_.erase(r)
-                                              : std::next(r);
+            r = std::get<0>(*r) == std::get<1>(key) ? udp_remotes_.erase(r)
+                                                    : std::next(r);
       }
     }
     known_ = std::move(now);
@@ -140,10 +144,15 @@ public:
                && (info.tcp_flags & net::tcp_flag::ack) == 0;
     if (!syn && !info.is_udp())
       return;
-    socket_key key{info.protocol, info.src.port};
+    socket_key key{info.protocol, info.src.port,
+                   info.is_tcp()
+                       ? net::remote_key_v4(info.dst.ip.value, info.dst.port)
+                       : 0};
     if (known_.count(key) == 0)
       refresh(out);
     auto it = known_.find(key);
+    if (it == known_.end() && info.is_tcp()) // its row without its remote yet
+      it = known_.find(socket_key{info.protocol, info.src.port, 0});
     if (it == known_.end())
       return; // nobody's that a process holds (a raw socket, say)
     auto& row = it->second;
@@ -174,10 +183,13 @@ private:
         || (p[53] & (net::tcp_flag::syn | net::tcp_flag::ack))
                != net::tcp_flag::syn)
       return;
-    socket_key key{net::proto_tcp, net::load16(p + 40)};
+    socket_key key{net::proto_tcp, net::load16(p + 40),
+                   net::remote_key(p + 24, 16, net::load16(p + 42))};
     if (known_.count(key) == 0)
       refresh(out);
     auto it = known_.find(key);
+    if (it == known_.end())
+      it = known_.find(socket_key{net::proto_tcp, std::get<1>(key), 0});
     if (it == known_.end() || it->second.connect_told)
       return;
     auto& row = it->second;
@@ -215,8 +227,16 @@ private:
       if (!row.listening)
         row.remote_port = ntohs(static_cast<u_short>(r.dwRemotePort));
       addresses(r, row);
-      // A listener's accepted sockets share its port: the first stays.
-      now.emplace(socket_key{IPPROTO_TCP, port}, row);
+      // A listener's accepted sockets share its port, and so may two
+      // processes' connections: each with its remote.
+      uint64_t remote = 0;
+      if (!row.listening && row.ipv6
+          && row.remote6 != std::array<uint8_t, 16>{})
+        remote = net::remote_key(row.remote6.data(), 16, row.remote_port);
+      else if (!row.listening && !row.ipv6
+               && (row.remote_ip != 0 || row.remote_port != 0))
+        remote = net::remote_key_v4(row.remote_ip, row.remote_port);
+      now.emplace(socket_key{IPPROTO_TCP, port, remote}, row);
     }
   }
 
@@ -263,7 +283,7 @@ private:
         row.pid = owner(r.dwOwningPid, port);
         row.local_ip = ntohl(r.dwLocalAddr);
         if (row.pid != 0)
-          now.emplace(socket_key{IPPROTO_UDP, port}, row);
+          now.emplace(socket_key{IPPROTO_UDP, port, 0}, row);
       }
     }
   }
@@ -294,9 +314,9 @@ private:
       a.flow.remote_addr[0] = row.remote_ip;
       a.flow.remote_addr[1] = row.remote_ip != 0 ? 0xffff : 0;
     }
-    a.flow.local_port = k.second;
+    a.flow.local_port = std::get<1>(k);
     a.flow.remote_port = row.remote_port;
-    a.flow.protocol = k.first;
+    a.flow.protocol = std::get<0>(k);
     return d;
   }
 

@@ -11,6 +11,29 @@ namespace drover::platform::windivert {
 
 namespace {
 
+// A TCP connection's remote, as the packets' (net::remote_key); 0 for a
+// listener and for UDP, whose rows name none.
+uint64_t remote_of(const MIB_TCPROW_OWNER_PID& r) {
+  if (r.dwState == MIB_TCP_STATE_LISTEN)
+    return 0;
+  uint8_t address[4];
+  std::memcpy(address, &r.dwRemoteAddr, 4); // network order
+  return net::remote_key(address, 4,
+                         ntohs(static_cast<uint16_t>(r.dwRemotePort)));
+}
+uint64_t remote_of(const MIB_TCP6ROW_OWNER_PID& r) {
+  if (r.dwState == MIB_TCP_STATE_LISTEN)
+    return 0;
+  return net::remote_key(r.ucRemoteAddr, 16,
+                         ntohs(static_cast<uint16_t>(r.dwRemotePort)));
+}
+uint64_t remote_of(const MIB_UDPROW_OWNER_PID&) {
+  return 0;
+}
+uint64_t remote_of(const MIB_UDP6ROW_OWNER_PID&) {
+  return 0;
+}
+
 template<class Row>
 void read_table(std::vector<char>& buf, uint8_t protocol, ULONG family,
                 std::vector<socket_row>& rows) {
@@ -35,7 +58,7 @@ void read_table(std::vector<char>& buf, uint8_t protocol, ULONG family,
     for (DWORD i = 0; i < count; ++i)
       rows.push_back({protocol,
                       ntohs(static_cast<uint16_t>(first[i].dwLocalPort)),
-                      first[i].dwOwningPid});
+                      first[i].dwOwningPid, remote_of(first[i])});
     return;
   }
 }
@@ -55,7 +78,7 @@ void read_socket_tables(std::vector<socket_row>& rows, std::vector<char>& buf) {
 void note_owners(const std::vector<socket_row>& rows,
                  net::port_owners& owners) {
   for (auto& r : rows)
-    owners.opened(r.protocol, r.port, r.pid);
+    owners.opened(r.protocol, r.port, r.pid, r.remote);
 }
 
 table_reader::table_reader()

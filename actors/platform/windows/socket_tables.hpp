@@ -24,6 +24,7 @@ struct socket_row {
   uint8_t protocol = 0; // 6 TCP, 17 UDP
   uint16_t port = 0;    // local port
   uint32_t pid = 0;     // owner
+  uint64_t remote = 0;  // a connection's remote (net::remote_key), or 0
 };
 
 /// Reads every local TCP and UDP socket (IPv4 and IPv6) with its owner

@@ -92,8 +92,9 @@ struct divert_port::state {
   // or not known): kept with its flow for the Flows view.
   uint32_t target_of(const uint8_t* p, uint32_t length, net::flow_time now) {
     uint8_t protocol = 0;
-    auto port = net::source_port(p, length, protocol);
-    auto pid = owners.owner(protocol, port, now);
+    uint64_t remote = 0;
+    auto port = net::source_port(p, length, protocol, remote);
+    auto pid = owners.owner(protocol, port, now, remote);
     return pid != net::port_owners::nobody && view.captured(pid) ? pid : 0;
   }
 
@@ -212,7 +213,10 @@ struct divert_port::state {
   void release_held(packet_batch_buffer& batch, size_t& used,
                     net::flow_time now, bool give_up) {
     held.release_if([&](const net::held_packets::held& h) {
-      auto pid = owners.owner(h.protocol, h.port, now);
+      uint8_t protocol = 0;
+      uint64_t remote = 0;
+      net::source_port(held.data(h), h.length, protocol, remote);
+      auto pid = owners.owner(h.protocol, h.port, now, remote);
       if (pid == 0 && !(give_up && h.deadline <= now))
         return false;
       if (batch.packets.size() == batch.packets.capacity()
@@ -233,6 +237,20 @@ struct divert_port::state {
     });
   }
 
+  // The remote of a SOCKET event's socket, as the packets' (0: none, a
+  // bound or listening socket).
+  static uint64_t remote_of(const socket_data& f) {
+    auto& r = f.remote_addr;
+    if (f.remote_port == 0 && r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0)
+      return 0;
+    if (r[1] == 0xffff && r[2] == 0 && r[3] == 0) // IPv4, mapped
+      return net::remote_key_v4(r[0], f.remote_port);
+    uint8_t bytes[16];
+    for (size_t i = 0; i < 4; ++i) // host-order words, the last first
+      net::store32(bytes + 12 - 4 * i, r[i]);
+    return net::remote_key(bytes, sizeof bytes, f.remote_port);
+  }
+
   void on_socket_events(size_t count, net::flow_time now) {
     for (size_t i = 0; i < count; ++i) {
       auto& a = socket.addrs[i];
@@ -242,11 +260,12 @@ struct divert_port::state {
         case event_socket_connect:
         case event_socket_listen:
         case event_socket_accept:
-          owners.opened(f.protocol, f.local_port, f.process_id);
+          owners.opened(f.protocol, f.local_port, f.process_id, remote_of(f));
           consider(f.process_id);
           break;
         case event_socket_close:
-          owners.closed(f.protocol, f.local_port, f.process_id, now);
+          owners.closed(f.protocol, f.local_port, f.process_id, now,
+                        remote_of(f));
           break;
         default:
           break;
