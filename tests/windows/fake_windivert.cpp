@@ -80,6 +80,12 @@ struct fake_handle {
     std::string bytes;
   };
   std::deque<batch> queued;
+  // The delivery last filled into a receive in progress, until the next
+  // receive says whether that one took its bytes: one cancelled first (its
+  // thread ended) left them in the pipe, and they come first again. The
+  // driver hands a packet and its address in one completion; this keeps
+  // the double's two halves paired as the driver's are.
+  std::optional<batch> in_flight;
   long recv_calls = 0;
   bool shut = false;
   char scratch[1]; // the SOCKET layer's reads carry no packet bytes
@@ -220,10 +226,12 @@ bool hand_to(fake_handle& to, std::vector<address> addrs, std::string bytes) {
   if (to.addrs != nullptr && to.ov != nullptr
       && to.ov->Internal != status_pending)
     to.addrs = nullptr; // cancelled: what comes now waits for the next
-  if (to.addrs != nullptr)
+  if (to.addrs != nullptr) {
     fill(to, addrs);
-  else
+    to.in_flight = fake_handle::batch{std::move(addrs), bytes};
+  } else {
     to.queued.push_back({std::move(addrs), bytes});
+  }
   char marker = 0;
   DWORD written = 0;
   return WriteFile(to.client, socket_layer ? &marker : bytes.data(),
@@ -369,6 +377,14 @@ __declspec(dllexport) BOOL
       SetLastError(ERROR_INVALID_PARAMETER); // 1..255 addresses, as the driver
       return FALSE;
     }
+    // The receive before this one, on the same OVERLAPPED (as Drover's
+    // port reuses its own): if it ended without its bytes (cancelled), its
+    // delivery is still the pipe's first. (Another OVERLAPPED: the caller
+    // waited for the last; it may be gone.)
+    constexpr ULONG_PTR status_success = 0;
+    if (f->in_flight && f->ov == ov && ov->Internal != status_success)
+      f->queued.push_front(std::move(*f->in_flight));
+    f->in_flight.reset();
     // Shut down: what was queued is still received, then 232.
     if (f->shut && f->queued.empty()) {
       SetLastError(ERROR_NO_DATA);

@@ -51,15 +51,17 @@ public:
 // handle diverts it. So a session that ends hands its port to the fence: a
 // thread that goes on reading it, passing other programs' packets as the
 // session did and holding back the targets' (dropped: TCP sends them
-// again), until the next session's handle is open at a lower priority
-// (the old handle's queue then lands there, windivert-facts §6) or the
-// engine stops (the guard is released: the targets go direct then).
+// again), and those of sockets whose owner it cannot name, until the next
+// session's handle is open at a lower priority (the old handle's queue then
+// lands there, windivert-facts §6) or the engine stops (the guard is released:
+// the targets go direct then).
 class fence {
 public:
   void take(std::unique_ptr<divert_port> port) {
     std::lock_guard<std::mutex> guard{mutex_};
     close_locked();
     port_ = std::move(port);
+    port_->fence();
     port_->resume(); // its session's reader stopped it
     thread_ = std::thread{[p = port_.get()] {
       auto batch = p->new_batch();

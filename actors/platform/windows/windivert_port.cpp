@@ -59,6 +59,10 @@ struct divert_port::state {
   size_t pass_used = 0;
   size_t pass_count = 0;
   port_stats live; // published to `stats` after each wake
+  // Between two sessions (the fence reads the port): a packet no process is
+  // known to own is dropped, never let out; only other programs' known
+  // packets pass.
+  std::atomic<bool> fenced{false};
 
   // The verdicts' and injections' send buffers (one caller each; inject is
   // serialised by its mutex).
@@ -96,6 +100,15 @@ struct divert_port::state {
     auto port = net::source_port(p, length, protocol, remote);
     auto pid = owners.owner(protocol, port, now, remote);
     return pid != net::port_owners::nobody && view.captured(pid) ? pid : 0;
+  }
+
+  // Whether a process owns the packet's socket (not `nobody`).
+  bool owner_known(const uint8_t* p, uint32_t length, net::flow_time now) {
+    uint8_t protocol = 0;
+    uint64_t remote = 0;
+    auto port = net::source_port(p, length, protocol, remote);
+    auto pid = owners.owner(protocol, port, now, remote);
+    return pid != 0 && pid != net::port_owners::nobody;
   }
 
   // Starts an overlapped receive unless one is outstanding. False when the
@@ -226,6 +239,8 @@ struct divert_port::state {
       std::memcpy(&a, held.meta(h), address_size);
       if (pid != 0 && view.captured(pid)) {
         deliver(batch, used, held.data(h), h.length, a, pid);
+      } else if (fenced && (pid == 0 || pid == net::port_owners::nobody)) {
+        live.unattributed++; // it may be a target's: dropped
       } else {
         if (pid == 0) {
           live.unattributed++;
@@ -302,6 +317,8 @@ struct divert_port::state {
       }
       if (what == net::disposition::capture)
         deliver(batch, used, p, length, a, target_of(p, length, now));
+      else if (fenced && a.loopback == 0 && !owner_known(p, length, now))
+        live.unattributed++; // the tables named nobody: dropped
       else
         pass(p, length, a);
     }
@@ -568,6 +585,10 @@ std::string divert_port::last_error() const {
 
 void divert_port::take_owners_from(const divert_port& previous) {
   s_->owners = previous.s_->owners;
+}
+
+void divert_port::fence() {
+  s_->fenced = true;
 }
 
 void divert_port::resume() {

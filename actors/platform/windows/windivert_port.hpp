@@ -73,6 +73,10 @@ public:
   /// Reading again after stop() (the capture's fence goes on reading a
   /// finished session's port until the next one diverts).
   void resume();
+  /// From now on a packet no process is known to own is dropped, not let
+  /// out (the fence's rule: a finished session's port lets no target's
+  /// packet out, even one whose owner it lost track of).
+  void fence();
 
   /// Takes over what `previous` (stopped, not reading) knew of the ports'
   /// owners: a socket that closed still owns its late packets, and the
