@@ -125,6 +125,7 @@ pkill -f "danted -f $dir/danted.conf" 2>/dev/null || true
 said="$(target tcp "$server_ip" "$server_port" while-down)" && fail "a connection went somewhere while dante was down: $said"
 left_active=""
 for _ in $(seq 60); do
+  wine_crashed && fail "Drover did not notice that dante stopped"
   drover status >"$dir/status" 2>&1 || true
   grep -q "State: *Active" "$dir/status" || { left_active=yes; break; }
   sleep 0.5
