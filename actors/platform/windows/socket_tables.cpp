@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "net/bytes.hpp"
+
 namespace drover::platform::windivert {
 
 namespace {
@@ -73,6 +75,42 @@ void read_socket_tables(std::vector<socket_row>& rows, std::vector<char>& buf) {
   read_table<MIB_TCP6ROW_OWNER_PID>(buf, net::proto_tcp, AF_INET6, rows);
   read_table<MIB_UDPROW_OWNER_PID>(buf, net::proto_udp, AF_INET, rows);
   read_table<MIB_UDP6ROW_OWNER_PID>(buf, net::proto_udp, AF_INET6, rows);
+}
+
+namespace {
+
+// The remote of a SOCKET event's socket, as the packets' (0: none, a
+// bound or listening socket).
+uint64_t remote_of(const socket_data& f) {
+  auto& r = f.remote_addr;
+  if (f.remote_port == 0 && r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0)
+    return 0;
+  if (r[1] == 0xffff && r[2] == 0 && r[3] == 0) // IPv4, mapped
+    return net::remote_key_v4(r[0], f.remote_port);
+  uint8_t bytes[16];
+  for (size_t i = 0; i < 4; ++i) // host-order words, the last first
+    net::store32(bytes + 12 - 4 * i, r[i]);
+  return net::remote_key(bytes, sizeof bytes, f.remote_port);
+}
+
+} // namespace
+
+bool note_socket_event(const address& event, net::port_owners& owners,
+                       net::flow_time now) {
+  auto& f = event.flow;
+  switch (event.event) {
+    case event_socket_bind:
+    case event_socket_connect:
+    case event_socket_listen:
+    case event_socket_accept:
+      owners.opened(f.protocol, f.local_port, f.process_id, remote_of(f));
+      return true;
+    case event_socket_close:
+      owners.closed(f.protocol, f.local_port, f.process_id, now, remote_of(f));
+      return false;
+    default:
+      return false;
+  }
 }
 
 void note_owners(const std::vector<socket_row>& rows,

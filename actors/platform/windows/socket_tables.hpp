@@ -15,6 +15,7 @@
 #endif
 #include <windows.h>
 
+#include "actors/platform/windivert_abi.hpp"
 #include "net/attribution.hpp"
 #include "net/capture_rules.hpp"
 
@@ -33,6 +34,11 @@ void read_socket_tables(std::vector<socket_row>& rows, std::vector<char>& buf);
 
 /// Tells `owners` what `rows` say.
 void note_owners(const std::vector<socket_row>& rows, net::port_owners& owners);
+
+/// Tells `owners` what a SOCKET-layer event says (a socket opened or
+/// closed, with its remote); true when a socket opened.
+bool note_socket_event(const address& event, net::port_owners& owners,
+                       net::flow_time now);
 
 /// Reads the tables when asked, on a thread of its own: the packet thread
 /// asks (request()), goes on with other packets, and takes the rows once

@@ -95,20 +95,20 @@ struct divert_port::state {
   // The target that sent a captured packet (0: the listener's return path,
   // or not known): kept with its flow for the Flows view.
   uint32_t target_of(const uint8_t* p, uint32_t length, net::flow_time now) {
-    uint8_t protocol = 0;
-    uint64_t remote = 0;
-    auto port = net::source_port(p, length, protocol, remote);
-    auto pid = owners.owner(protocol, port, now, remote);
+    auto pid = owner_of(p, length, now);
     return pid != net::port_owners::nobody && view.captured(pid) ? pid : 0;
   }
 
-  // Whether a process owns the packet's socket (not `nobody`).
-  bool owner_known(const uint8_t* p, uint32_t length, net::flow_time now) {
+  static bool named(uint32_t pid) {
+    return pid != 0 && pid != net::port_owners::nobody;
+  }
+
+  // The owner of the socket that sent a packet (port_owners::owner()).
+  uint32_t owner_of(const uint8_t* p, uint32_t length, net::flow_time now) {
     uint8_t protocol = 0;
     uint64_t remote = 0;
     auto port = net::source_port(p, length, protocol, remote);
-    auto pid = owners.owner(protocol, port, now, remote);
-    return pid != 0 && pid != net::port_owners::nobody;
+    return owners.owner(protocol, port, now, remote);
   }
 
   // Starts an overlapped receive unless one is outstanding. False when the
@@ -226,10 +226,7 @@ struct divert_port::state {
   void release_held(packet_batch_buffer& batch, size_t& used,
                     net::flow_time now, bool give_up) {
     held.release_if([&](const net::held_packets::held& h) {
-      uint8_t protocol = 0;
-      uint64_t remote = 0;
-      net::source_port(held.data(h), h.length, protocol, remote);
-      auto pid = owners.owner(h.protocol, h.port, now, remote);
+      auto pid = owner_of(held.data(h), h.length, now);
       if (pid == 0 && !(give_up && h.deadline <= now))
         return false;
       if (batch.packets.size() == batch.packets.capacity()
@@ -239,7 +236,7 @@ struct divert_port::state {
       std::memcpy(&a, held.meta(h), address_size);
       if (pid != 0 && view.captured(pid)) {
         deliver(batch, used, held.data(h), h.length, a, pid);
-      } else if (fenced && (pid == 0 || pid == net::port_owners::nobody)) {
+      } else if (fenced && !named(pid)) {
         live.unattributed++; // it may be a target's: dropped
       } else {
         if (pid == 0) {
@@ -252,39 +249,11 @@ struct divert_port::state {
     });
   }
 
-  // The remote of a SOCKET event's socket, as the packets' (0: none, a
-  // bound or listening socket).
-  static uint64_t remote_of(const socket_data& f) {
-    auto& r = f.remote_addr;
-    if (f.remote_port == 0 && r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0)
-      return 0;
-    if (r[1] == 0xffff && r[2] == 0 && r[3] == 0) // IPv4, mapped
-      return net::remote_key_v4(r[0], f.remote_port);
-    uint8_t bytes[16];
-    for (size_t i = 0; i < 4; ++i) // host-order words, the last first
-      net::store32(bytes + 12 - 4 * i, r[i]);
-    return net::remote_key(bytes, sizeof bytes, f.remote_port);
-  }
-
   void on_socket_events(size_t count, net::flow_time now) {
     for (size_t i = 0; i < count; ++i) {
       auto& a = socket.addrs[i];
-      auto& f = a.flow;
-      switch (a.event) {
-        case event_socket_bind:
-        case event_socket_connect:
-        case event_socket_listen:
-        case event_socket_accept:
-          owners.opened(f.protocol, f.local_port, f.process_id, remote_of(f));
-          consider(f.process_id);
-          break;
-        case event_socket_close:
-          owners.closed(f.protocol, f.local_port, f.process_id, now,
-                        remote_of(f));
-          break;
-        default:
-          break;
-      }
+      if (note_socket_event(a, owners, now))
+        consider(a.flow.process_id);
     }
   }
 
@@ -317,8 +286,8 @@ struct divert_port::state {
       }
       if (what == net::disposition::capture)
         deliver(batch, used, p, length, a, target_of(p, length, now));
-      else if (fenced && a.loopback == 0 && !owner_known(p, length, now))
-        live.unattributed++; // the tables named nobody: dropped
+      else if (fenced && a.loopback == 0 && !named(owner_of(p, length, now)))
+        live.unattributed++; // no process named: dropped
       else
         pass(p, length, a);
     }
