@@ -7,6 +7,30 @@
 
 namespace drover::net {
 
+namespace {
+
+constexpr uint8_t ipv6_fragment = 44;
+constexpr uint8_t ipv6_authentication = 51;
+
+bool is_ipv6_extension(uint8_t next_header) {
+  // Hop-by-hop options, routing, fragment, authentication, destination
+  // options, mobility (RFC 8200 4.1, RFC 4302, RFC 6275): the headers
+  // WinDivert's driver steps over to find the transport.
+  return next_header == 0 || next_header == 43 || next_header == ipv6_fragment
+         || next_header == ipv6_authentication || next_header == 60
+         || next_header == 135;
+}
+
+size_t ipv6_extension_length(uint8_t type, const uint8_t* header) {
+  if (type == ipv6_fragment)
+    return 8;
+  if (type == ipv6_authentication)
+    return (size_t{header[1]} + 2) * 4; // in 4-byte words
+  return (size_t{header[1]} + 1) * 8; // in 8-byte words, the first not counted
+}
+
+} // namespace
+
 uint64_t remote_key(const uint8_t* address, size_t address_length,
                     uint16_t port) {
   // FNV-1a: only ever compared for equality between the sockets of one
@@ -167,7 +191,25 @@ uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,
     if (length < 40)
       return 0;
     l4 = 40;
-    protocol = data[6]; // extension headers are not followed
+    protocol = data[6];
+    // WinDivert's filter finds TCP and UDP behind extension headers, so
+    // the port must too: a target's segment behind a hop-by-hop header
+    // read as portless would be let out. The walk is the driver's: one
+    // fragment header at most, each header at least 8 bytes (so the packet
+    // bounds it), a later fragment without a transport header.
+    bool fragment = false;
+    while (is_ipv6_extension(protocol) && length >= l4 + 8) {
+      const uint8_t* h = data + l4;
+      if (protocol == ipv6_fragment) {
+        if (fragment)
+          break;
+        fragment = true;
+        if ((load16(h + 2) & 0xfff8u) != 0)
+          return 0;
+      }
+      l4 += ipv6_extension_length(protocol, h);
+      protocol = h[0];
+    }
   } else {
     return 0;
   }

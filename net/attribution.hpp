@@ -94,8 +94,9 @@ enum class disposition : uint8_t {
   hold,    // no owner known yet: wait for the socket event
 };
 
-/// The local port a packet was sent from (IPv4 or IPv6 without extension
-/// headers), or 0 when it has none Drover can read.
+/// The local port a packet was sent from (IPv4, or IPv6 behind extension
+/// headers as WinDivert's filter reads them), or 0 when it has none Drover
+/// can read (a later fragment, another protocol, a truncated header).
 uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol);
 /// The same, with the remote it goes to (remote_key(); 0 with port 0).
 uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,

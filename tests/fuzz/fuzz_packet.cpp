@@ -1,5 +1,6 @@
-// Any bytes as a captured packet: parse (and the ICMP error reader and the
-// reset builder) must not read out of bounds, and a
+// Any bytes as a captured packet: parse (and the ICMP error reader, the
+// reset builder, and the Windows port's source-port reader, which walks
+// IPv6 extension headers) must not read out of bounds, and a
 // packet it accepts must survive the packet path's rewrites with checksums
 // that verify.
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "net/attribution.hpp"
 #include "net/nat.hpp"
 #include "net/packet.hpp"
 
@@ -15,6 +17,10 @@ using namespace drover::net;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // An exact-size heap copy, so ASan sees any overread.
   std::vector<uint8_t> buf(data, data + size);
+  uint8_t protocol = 0;
+  uint64_t remote = 0;
+  if (source_port(buf.data(), buf.size(), protocol, remote) != 0 && remote == 0)
+    std::abort(); // a port always comes with its remote
   packet_info info;
   if (parse(buf.data(), buf.size(), info) != parse_error::none)
     return 0;

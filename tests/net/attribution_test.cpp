@@ -191,6 +191,71 @@ TEST(attribution, source_ports_of_both_ip_versions_and_none_for_fragments) {
   EXPECT_EQ(source_port(p.data(), 10, protocol), 0) << "truncated";
 }
 
+namespace {
+
+// An IPv6 UDP datagram from port 5353 behind the given extension headers
+// (each: its type and its bytes, the next-header byte filled in here).
+std::vector<uint8_t>
+udp6_behind(std::vector<std::pair<uint8_t, std::vector<uint8_t>>> chain) {
+  std::vector<uint8_t> p(40, 0);
+  p[0] = 0x60;
+  p[6] = chain.empty() ? proto_udp : chain[0].first;
+  std::fill(p.begin() + 24, p.end(), 0x20); // the destination
+  for (size_t i = 0; i < chain.size(); ++i) {
+    auto h = chain[i].second;
+    h[0] = i + 1 < chain.size() ? chain[i + 1].first : proto_udp;
+    p.insert(p.end(), h.begin(), h.end());
+  }
+  std::vector<uint8_t> udp(12, 0);
+  store16(udp.data(), 5353);
+  store16(udp.data() + 2, 53);
+  p.insert(p.end(), udp.begin(), udp.end());
+  store16(p.data() + 4, static_cast<uint16_t>(p.size() - 40));
+  return p;
+}
+
+} // namespace
+
+TEST(attribution, ipv6_ports_are_found_behind_extension_headers) {
+  uint8_t protocol = 0;
+  uint64_t remote = 0;
+  auto plain = udp6_behind({});
+  ASSERT_EQ(source_port(plain.data(), plain.size(), protocol, remote), 5353);
+  auto plain_remote = remote;
+  // Hop-by-hop (8 bytes), destination options (16), authentication
+  // (12: its length counts 4-byte words less two), routing, mobility, a
+  // first fragment.
+  std::vector<uint8_t> hop(8, 0), dest(16, 0), auth(12, 0), frag(8, 0);
+  dest[1] = 1;
+  auth[1] = 1;
+  auto p = udp6_behind(
+      {{0, hop}, {60, dest}, {51, auth}, {43, hop}, {135, hop}, {44, frag}});
+  EXPECT_EQ(source_port(p.data(), p.size(), protocol, remote), 5353);
+  EXPECT_EQ(protocol, proto_udp);
+  EXPECT_EQ(remote, plain_remote) << "the same socket's remote";
+
+  frag[3] = 0x08; // offset 1 (8 bytes): a later fragment, no UDP header
+  p = udp6_behind({{44, frag}});
+  EXPECT_EQ(source_port(p.data(), p.size(), protocol), 0);
+  p = udp6_behind({{0, hop}});
+  EXPECT_EQ(source_port(p.data(), 40 + 8 + 2, protocol), 0) << "truncated";
+  // Only as many headers as the packet holds bound the walk (the driver's).
+  std::vector<std::pair<uint8_t, std::vector<uint8_t>>> long_chain(20,
+                                                                   {60, hop});
+  p = udp6_behind(long_chain);
+  EXPECT_EQ(source_port(p.data(), p.size(), protocol), 5353);
+  frag[3] = 0;
+  p = udp6_behind({{44, frag}, {44, frag}});
+  EXPECT_EQ(source_port(p.data(), p.size(), protocol), 0)
+      << "a second fragment header is not stepped over (the driver's rule)";
+
+  // What the walk is for: a target's datagram behind a header is its own.
+  port_owners owners;
+  owners.opened(proto_udp, 5353, 4242);
+  p = udp6_behind({{0, hop}});
+  EXPECT_EQ(decide(p, owners, flow_time{}), disposition::capture);
+}
+
 TEST(held_packets, bounded_in_order_and_released_on_demand) {
   held_packets held{2, 4};
   flow_time t0{};

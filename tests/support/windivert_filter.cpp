@@ -40,6 +40,10 @@ struct decoded {
   uint8_t protocol = 0;
 };
 
+uint16_t be16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+
 decoded decode(std::string_view packet) {
   decoded d;
   auto* p = reinterpret_cast<const uint8_t*>(packet.data());
@@ -53,10 +57,35 @@ decoded decode(std::string_view packet) {
     d.ipv4 = true;
     d.protocol = p[9];
     d.l4_off = hl;
+    if ((be16(p + 6) & 0x1fff) != 0)
+      return d; // a later fragment: no transport header (the driver's rule)
   } else if (n >= 40 && (p[0] >> 4) == 6) {
     d.ipv6 = true;
-    d.protocol = p[6]; // no extension headers in Drover's packets
+    d.protocol = p[6];
     d.l4_off = 40;
+    // The driver steps over AH, hop-by-hop, destination options, routing,
+    // mobility and one fragment header (sys/windivert.c); a later
+    // fragment has no transport header.
+    bool fragment = false;
+    for (;;) {
+      uint8_t next = d.protocol;
+      size_t len = 0;
+      if (next == 44 && !fragment && d.l4_off + 8 <= n) {
+        fragment = true;
+        if ((be16(p + d.l4_off + 2) & 0xfff8) != 0)
+          return d;
+        len = 8;
+      } else if ((next == 51 || next == 0 || next == 60 || next == 43
+                  || next == 135)
+                 && d.l4_off + 2 <= n) {
+        len = next == 51 ? (size_t{p[d.l4_off + 1]} + 2) * 4
+                         : (size_t{p[d.l4_off + 1]} + 1) * 8;
+      }
+      if (len == 0 || d.l4_off + len > n)
+        break;
+      d.protocol = p[d.l4_off];
+      d.l4_off += len;
+    }
   } else {
     return d;
   }

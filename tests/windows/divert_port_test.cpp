@@ -370,6 +370,34 @@ TEST_F(windows_divert, a_targets_ipv6_connection_is_refused_on_its_interface) {
   EXPECT_FALSE(take().has_value()) << "the IPv6 SYN itself must not go out";
 }
 
+// WinDivert's filter finds TCP behind IPv6 extension headers; so must the
+// port, or a target's segment behind a hop-by-hop header would read as
+// portless and be let out.
+TEST_F(windows_divert, a_targets_ipv6_behind_an_extension_header_stays_in) {
+  start_engine();
+  std::string error;
+  ASSERT_TRUE(session->add_target(target_pid, error));
+  auto v6 = test::ipv6_tcp_segment(test::ula(1), 40022, test::ula(3), 443,
+                                   net::tcp_flag::syn, 1000, 0);
+  std::vector<uint8_t> hop_by_hop(8, 0);
+  hop_by_hop[0] = v6[6]; // then TCP
+  v6[6] = 0;             // hop-by-hop options first
+  v6.insert(v6.begin() + 40, hop_by_hop.begin(), hop_by_hop.end());
+  net::store16(v6.data() + 4, static_cast<uint16_t>(v6.size() - 40));
+  socket(socket_event(wd::event_socket_connect, target_pid, 40022));
+  auto a = outbound_address();
+  a.ipv6 = 1;
+  divert(v6, a);
+  // Another program's packet behind it, in the same order: what the port
+  // lets out comes out in arrival order, so this one first means the
+  // target's did not go.
+  auto other = with_source_port(syn(), 40023);
+  socket(socket_event(wd::event_socket_bind, other_pid, 40023));
+  divert(other, outbound_address());
+  auto out = next_sent();
+  EXPECT_EQ(out.bytes, other) << "the target's IPv6 segment went out";
+}
+
 TEST_F(windows_divert, another_processes_packet_goes_out_unchanged) {
   start_engine();
   auto p = with_source_port(syn(), 40001);

@@ -164,6 +164,36 @@ TEST(windivert_filter, the_network_filter_diverts_what_it_should_and_no_more) {
   EXPECT_FALSE(f.matches(inbound));
 }
 
+// The driver finds TCP and UDP behind IPv6 extension headers, and none in
+// a later fragment (sys/windivert.c): Drover's port must read such
+// packets' ports as the filter does (attribution_test).
+TEST(windivert_filter, transports_behind_extension_headers_are_found) {
+  auto f = compiled("outbound and ((ipv6 and tcp) or (ip and udp))",
+                    layer::network);
+  auto diverted = [&](const std::string& packet) {
+    packet_context c;
+    c.packet = packet;
+    c.outbound = true;
+    return f.matches(c);
+  };
+  // An IPv6 SYN behind a hop-by-hop header and a first fragment header.
+  std::string v6(40 + 8 + 8 + 20, '\0');
+  auto* b = reinterpret_cast<uint8_t*>(v6.data());
+  b[0] = 0x60;
+  b[5] = static_cast<uint8_t>(v6.size() - 40);
+  b[6] = 0;   // hop-by-hop options
+  b[40] = 44; // then a fragment header
+  b[48] = 6;  // then TCP
+  b[56 + 12] = 0x50;
+  EXPECT_TRUE(diverted(v6));
+  b[48 + 3] = 0x08; // fragment offset 8: a later fragment
+  EXPECT_FALSE(diverted(v6));
+  auto udp = ipv4_packet(lan, 50001, {35, 214, 1, 2}, 50003, false);
+  EXPECT_TRUE(diverted(udp));
+  udp[7] = 0x10; // fragment offset 16: a later fragment
+  EXPECT_FALSE(diverted(udp));
+}
+
 TEST(windivert_filter, the_socket_filter_sees_connects_and_closes) {
   auto f = compiled(net::capture::windivert_socket_filter(), layer::socket);
   socket_context s;
