@@ -153,7 +153,9 @@ struct stats_snapshot {
   uint64_t queue_overflows = 0;   // capture queue full
   uint64_t refused_listener = 0;  // listener connections not redirected
   uint64_t flows_evicted = 0;     // oldest-idle evictions at the flow cap
-  uint64_t packets_fenced = 0;    // a target's packets the kernel fence stopped
+  uint64_t packets_fenced = 0;    // a target's packets the fence stopped
+                                  // (Linux: the kernel's; Windows: between
+                                  // two sessions)
   uint64_t connections_reset = 0; // a target's segments of no known flow
   caf::timestamp active_since;    // start of the current Active period
   bool no_traffic = false; // Active, targets run, yet nothing moved lately

@@ -24,28 +24,6 @@ namespace {
 using windivert::divert_port;
 using windivert::target_set;
 
-// Windows' guard is the target set the sessions share: a restart keeps
-// capturing the same processes. The packet handle itself is handed from
-// session to session (below).
-class windows_guard final : public capture_guard {
-public:
-  std::shared_ptr<target_set> targets = std::make_shared<target_set>();
-
-  // The names let the port take a process at its first socket; procscan
-  // adds the ones already running and forgets those that exit.
-  bool set_targets(const target_selection& t, std::string&) override {
-    targets->set_rules(t.rules, t.fallback, t.proxy_names);
-    return true;
-  }
-  ~windows_guard() override { release(); }
-
-  std::string repair(std::string&) override { return {}; }
-  guard_counters counters() const override { return {}; }
-  // Stop: the fence between two sessions goes too.
-  void release() override;
-  std::string description() const override { return "target processes"; }
-};
-
 // Closing a NETWORK handle re-injects its queued packets unmodified: they
 // would leak out direct, and so would whatever a target sends while no
 // handle diverts it. So a session that ends hands its port to the fence: a
@@ -63,11 +41,13 @@ public:
     port_ = std::move(port);
     port_->fence();
     port_->resume(); // its session's reader stopped it
-    thread_ = std::thread{[p = port_.get()] {
+    thread_ = std::thread{[this, p = port_.get()] {
       auto batch = p->new_batch();
       // What it captured gets no verdict: dropped.
-      while (p->receive(*batch) == packet_port::receive_status::packets)
+      while (p->receive(*batch) == packet_port::receive_status::packets) {
+        captured_dropped_ += batch->packets.size();
         batch->clear();
+      }
     }};
   }
 
@@ -95,6 +75,14 @@ public:
     return *f;
   }
 
+  /// Packets the fences have stopped since the process started: the
+  /// targets' it captured, and those whose owner it could not name.
+  uint64_t dropped() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return captured_dropped_ + unnamed_dropped_
+           + (port_ ? port_->stats().fenced : 0);
+  }
+
 private:
   void close_locked() {
     if (!port_)
@@ -102,12 +90,46 @@ private:
     port_->stop();
     if (thread_.joinable())
       thread_.join();
+    unnamed_dropped_ += port_->stats().fenced;
     port_.reset(); // closes the handles
   }
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::unique_ptr<divert_port> port_;
   std::thread thread_;
+  std::atomic<uint64_t> captured_dropped_{0}; // from the fence's thread
+  uint64_t unnamed_dropped_ = 0; // by the fenced ports already closed
+};
+
+// Windows' guard is the target set the sessions share: a restart keeps
+// capturing the same processes. The packet handle itself is handed from
+// session to session (below).
+class windows_guard final : public capture_guard {
+public:
+  std::shared_ptr<target_set> targets = std::make_shared<target_set>();
+
+  // The names let the port take a process at its first socket; procscan
+  // adds the ones already running and forgets those that exit.
+  bool set_targets(const target_selection& t, std::string&) override {
+    targets->set_rules(t.rules, t.fallback, t.proxy_names);
+    return true;
+  }
+  ~windows_guard() override { release(); }
+
+  std::string repair(std::string&) override { return {}; }
+  // What the fence stopped between this Start's sessions (from 0 at each
+  // Start, as Linux's kernel fence counts).
+  guard_counters counters() const override {
+    guard_counters c;
+    c.packets_fenced = fence::instance().dropped() - fenced_before_;
+    return c;
+  }
+  // Stop: the fence between two sessions goes too.
+  void release() override;
+  std::string description() const override { return "target processes"; }
+
+private:
+  uint64_t fenced_before_ = fence::instance().dropped();
 };
 
 void windows_guard::release() {

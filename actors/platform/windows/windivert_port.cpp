@@ -237,7 +237,7 @@ struct divert_port::state {
       if (pid != 0 && view.captured(pid)) {
         deliver(batch, used, held.data(h), h.length, a, pid);
       } else if (fenced && !named(pid)) {
-        live.unattributed++; // it may be a target's: dropped
+        live.fenced++; // it may be a target's: dropped
       } else {
         if (pid == 0) {
           live.unattributed++;
@@ -287,7 +287,7 @@ struct divert_port::state {
       if (what == net::disposition::capture)
         deliver(batch, used, p, length, a, target_of(p, length, now));
       else if (fenced && a.loopback == 0 && !named(owner_of(p, length, now)))
-        live.unattributed++; // no process named: dropped
+        live.fenced++; // no process named: dropped
       else
         pass(p, length, a);
     }
