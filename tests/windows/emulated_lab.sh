@@ -207,6 +207,9 @@ wine_app() { # a program of the lab under wine, its output to stdout
   local out="$dir/run.$BASHPID.out" code=0
   in_app env DROVER_WINDIVERT_EMULATOR="$bridge_port" "$wine_run" "$@" >"$out" 2>&1 || code=$?
   tr -d '\r' <"$out"
+  # Every path of the lab's programs prints before it exits: none at all
+  # means wine did not run it, or lost its output (a rare flake): say so.
+  [ -s "$out" ] || echo "(no output at all from $(basename "$1"); exit code $code)"
   return $code
 }
 drover() { wine_app "$dir/drover.exe" "$@"; }
