@@ -51,6 +51,11 @@ struct session_state {
   phase step = phase::handshake;
   // The SOCKS5 exchange, until it is done (then freed).
   std::unique_ptr<socks5::client_handshake> exchange;
+  // A spare connection's: greeted already (its options keep the login the
+  // exchange refers to).
+  bool from_spare = false;
+  std::shared_ptr<const platform::spare_pool_options> spare_options;
+  std::string host;               // what the request names ("": the address)
   std::vector<uint8_t> handshake; // bytes from the proxy not yet parsed
   std::vector<uint8_t> early;     // the application's, before the reply
   bool app_eof = false, up_eof = false;
@@ -133,6 +138,7 @@ void start_pumping(caf::io::broker* self, const state_ptr& st) {
 void begin_exchange(caf::io::broker* self, const state_ptr& st,
                     const std::string& host) {
   st->step = phase::handshake;
+  st->host = host;
   self->halt(st->app_in);
   auto to
       = socks5::address::from_ipv4(st->flow.remote.ip, st->flow.remote.port);
@@ -146,7 +152,13 @@ void begin_exchange(caf::io::broker* self, const state_ptr& st,
       st->name, "connect",
       {{"to", host.empty() ? net::to_string(st->flow.remote.ip) : host},
        {"port", st->flow.remote.port},
-       {"pipelined", pipelined}});
+       {"pipelined", pipelined && !st->from_spare},
+       {"spare", st->from_spare}});
+  if (st->from_spare) { // greeted already: the request alone
+    auto request = st->exchange->request(socks5::command::connect, to);
+    write(self, st->up_out, request.bytes, request.size);
+    return;
+  }
   if (st->upstream.http) {
     // One request; the answer comes as the SOCKS5 reply would.
     auto text = net::http_connect::request(
@@ -246,6 +258,33 @@ void on_transferred(caf::io::broker* self, const state_ptr& st,
   }
 }
 
+// A spare the proxy ended before its request's reply (its idle timeout, a
+// restart): the connection goes on a fresh one, unseen by the application
+// and not proxy trouble. False when no fresh one can be had.
+bool retry_on_a_fresh_connection(caf::io::broker* self, const state_ptr& st) {
+  if (!st->from_spare || st->step != phase::handshake)
+    return false;
+  st->from_spare = false;
+  self->close(st->up_in);
+  self->close(st->up_out);
+  std::string error;
+  constexpr auto none = platform::invalid_socket;
+  auto up = platform::start_tcp_connect(st->upstream.proxy, error);
+  auto up_dup = up == none ? none : platform::duplicate_socket(up);
+  if (up_dup == none) {
+    platform::close_socket(up);
+    return false;
+  }
+  trace::record(st->name, "spare ended by the proxy", {});
+  st->up_in = self->add_scribe(up);
+  st->up_out = self->add_scribe(up_dup);
+  self->configure_read(st->up_in, receive_policy::at_most(1024));
+  st->handshake.clear();
+  st->exchange.reset();
+  begin_exchange(self, st, st->host);
+  return true;
+}
+
 void on_closed(caf::io::broker* self, const state_ptr& st,
                const connection_handle& h) {
   if (h == st->app_in) {
@@ -256,6 +295,8 @@ void on_closed(caf::io::broker* self, const state_ptr& st,
       return finish(self, st);
     self->close(st->up_out);
   } else if (h == st->up_in) {
+    if (retry_on_a_fresh_connection(self, st))
+      return;
     st->up_eof = true;
     if (st->step != phase::pumping)
       return proxy_failed(
@@ -266,7 +307,9 @@ void on_closed(caf::io::broker* self, const state_ptr& st,
               ? "the proxy refused or closed the connection"
               : "the proxy closed the connection during the handshake");
     self->close(st->app_out);
-  } else {
+  } else if (h == st->up_out && retry_on_a_fresh_connection(self, st)) {
+    return; // the spare was gone as its request was written
+  } else if (h == st->app_out || h == st->up_out) {
     // A writer failed: the peer is gone; nothing more can be delivered.
     return finish(self, st);
   }
@@ -278,7 +321,8 @@ void on_closed(caf::io::broker* self, const state_ptr& st,
 
 caf::behavior socks_session(caf::io::broker* self, connection_handle app,
                             flow_lookup flow, upstream_settings upstream,
-                            flow_manager_actor fm) {
+                            flow_manager_actor fm,
+                            std::shared_ptr<platform::spare_connection> spare) {
   report_panics(self);
   auto st = std::make_shared<session_state>();
   st->flow = flow;
@@ -295,9 +339,16 @@ caf::behavior socks_session(caf::io::broker* self, connection_handle app,
       static_cast<platform::socket_handle>(app.id()));
   if (app_dup == none)
     error = platform::last_socket_error();
-  auto up = app_dup == none
-                ? none
-                : platform::start_tcp_connect(st->upstream.proxy, error);
+  auto up = none;
+  if (app_dup != none && spare && spare->fd != none && spare->exchange) {
+    up = spare->fd;
+    spare->fd = none; // the session's now
+    st->exchange = std::move(spare->exchange);
+    st->spare_options = spare->options;
+    st->from_spare = true;
+  } else if (app_dup != none) {
+    up = platform::start_tcp_connect(st->upstream.proxy, error);
+  }
   auto up_dup = up == none ? none : platform::duplicate_socket(up);
   if (up != none && up_dup == none)
     error = platform::last_socket_error();
@@ -378,6 +429,22 @@ caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
   // supervisor's checks learn goes in here.
   auto proxies
       = std::make_shared<std::vector<upstream_settings>>(std::move(upstreams));
+  // Each SOCKS5 proxy's spares (an HTTP proxy's CONNECT has no greeting to
+  // pay ahead).
+  auto pools
+      = std::make_shared<std::vector<std::shared_ptr<platform::spare_pool>>>();
+  for (auto& u : *proxies) {
+    platform::spare_pool_options o;
+    o.proxy = u.proxy;
+    o.auth = u.auth;
+    o.login = u.login;
+    o.password = u.password;
+    o.spares = u.http ? 0 : u.spare_connections;
+    o.connect_timeout = u.connect_timeout;
+    pools->push_back(o.spares > 0
+                         ? std::make_shared<platform::spare_pool>(std::move(o))
+                         : nullptr);
+  }
   return {
       [=](const caf::io::new_connection_msg& m) {
         auto peer = platform::peer_of(
@@ -406,10 +473,13 @@ caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
                   // stop); known to the flow-manager: a session ends with
                   // its flow.
                   // Through its rule's proxy.
-                  const auto& upstream = proxies->at(
-                      flow.proxy < proxies->size() ? flow.proxy : 0);
-                  auto session
-                      = self->fork(socks_session, m.handle, flow, upstream, fm);
+                  auto index = flow.proxy < proxies->size() ? flow.proxy : 0;
+                  const auto& upstream = proxies->at(index);
+                  std::shared_ptr<platform::spare_connection> spare;
+                  if (auto& pool = pools->at(index))
+                    spare = pool->take();
+                  auto session = self->fork(socks_session, m.handle, flow,
+                                            upstream, fm, std::move(spare));
                   self->link_to(session);
                   self->send(fm, atom::add_v, flow, session);
                 },
@@ -425,6 +495,12 @@ caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
                        "together: each new connection saves a round trip"
                      : "the proxy reads one message at a time: the greeting "
                        "and the request go one after the other");
+      },
+      [=](atom::reset) {
+        // Every flow ends (the computer goes to sleep): the spares too.
+        for (auto& pool : *pools)
+          if (pool)
+            pool->drop_all();
       },
       [=](const caf::io::acceptor_closed_msg&) {
         lg->error("the local listener closed");

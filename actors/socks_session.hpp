@@ -7,6 +7,7 @@
 #include <caf/io/broker.hpp>
 
 #include "actors/platform/sockets.hpp"
+#include "actors/platform/spare_pool.hpp"
 #include "messages/interfaces.hpp"
 #include "net/packet.hpp"
 
@@ -25,7 +26,9 @@ struct upstream_settings {
   /// `proxy.connect_by_name`: CONNECT by the host name the application's
   /// first bytes give (TLS SNI, HTTP Host), so the proxy resolves it.
   bool connect_by_name = true;
-  /// `proxy.spare_connections` (the kernel relay's; sessions open their own).
+  /// `proxy.spare_connections`: the proxy connections kept greeted ahead
+  /// of a burst (the kernel relay's, or the tcp-listener's for its
+  /// sessions).
   unsigned spare_connections = 4;
   /// An HTTP proxy (CONNECT, TCP only), not SOCKS5.
   bool http = false;
@@ -43,15 +46,19 @@ struct upstream_settings {
 /// One redirected TCP connection: connects to the proxy, greets,
 /// authenticates, CONNECTs to the flow's original destination, then pumps
 /// bytes both ways with back-pressure and half-close. Forked by the
-/// tcp-listener with the accepted connection.
+/// tcp-listener with the accepted connection, and a `spare` connection to
+/// the proxy, greeted already, when one was ready (null: it connects).
 caf::behavior socks_session(caf::io::broker* self,
                             caf::io::connection_handle app, flow_lookup flow,
-                            upstream_settings upstream, flow_manager_actor fm);
+                            upstream_settings upstream, flow_manager_actor fm,
+                            std::shared_ptr<platform::spare_connection> spare
+                            = nullptr);
 
 /// The listener on 127.0.0.1 (`fd`, already listening): every accepted
 /// connection must be a flow the flow-manager redirected; others are closed
 /// at once. Each goes to its flow's proxy among `upstreams` (in the
-/// config's order; never empty).
+/// config's order; never empty), on one of its spare connections when the
+/// burst it belongs to had one made (platform/spare_pool.hpp).
 caf::behavior tcp_listener(caf::io::broker* self, platform::socket_handle fd,
                            flow_manager_actor fm,
                            std::vector<upstream_settings> upstreams);

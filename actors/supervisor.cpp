@@ -205,6 +205,11 @@ void execute(self_ptr self, const engine_command& c) {
     case command_kind::end_flows:
       if (!st.parts.flow_manager)
         return answer_sleepers(self);
+      // The sessions' listener keeps spare proxy connections, which the
+      // sleep may leave dead (a kernel relay's go with its streams, on the
+      // flow-manager's reset).
+      if (st.parts.relays.empty() && st.parts.listener)
+        caf::anon_send(st.parts.listener, atom::reset_v);
       self->send(st.parts.flow_manager, atom::update_v,
                  flow_policy::both(new_flow_policy::drop));
       self->request(st.parts.flow_manager, std::chrono::seconds{2},

@@ -39,6 +39,18 @@ public:
   /// Waits for readability (or writability); false on timeout or error.
   bool wait(bool for_write, std::chrono::milliseconds timeout);
 
+  /// Takes a non-blocking socket made elsewhere (start_tcp_connect).
+  void adopt(socket_handle h) {
+    close_socket(handle_);
+    handle_ = h;
+  }
+  /// Gives the socket up, open, to the caller.
+  socket_handle release() {
+    auto h = handle_;
+    handle_ = invalid_socket;
+    return h;
+  }
+
 private:
   socket_handle handle_ = invalid_socket;
 };

@@ -118,13 +118,6 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Password"), password_);
   form->addRow(QString{}, by_name_);
   form->addRow(tr("Connections kept ready"), spares_);
-#ifdef _WIN32
-  // Each connection there opens its own to the proxy: nothing is kept
-  // ready, so the field would change nothing. Its value, from the file,
-  // is written back as it was.
-  form->labelForField(spares_)->hide();
-  spares_->hide();
-#endif
   form->addRow(tr("Rules\n(first match wins)"), rules_);
   form->addRow(tr("Log level"), level_);
   form->addRow(tr("Look"), theme_);

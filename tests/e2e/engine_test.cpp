@@ -1,5 +1,6 @@
 // The engine end to end on Linux, with real parts (see world.hpp).
 
+#include "tests/e2e/sessions_lab.hpp"
 #include "tests/e2e/world.hpp"
 #include "tests/support/eventually.hpp"
 
@@ -50,7 +51,9 @@ TEST_F(engine_e2e, sessions_send_the_greeting_and_request_together) {
                    + proxy_ip + " 1089"}};
   ASSERT_TRUE(proxy.wait_for_output("listening", 10s));
   w->extra_env.push_back("DROVER_TEST_QUEUE_TCP=1");
-  auto cfg = w->proxy_config(1089, "[ui]\nlog_level = \"trace\"\n");
+  // No spares: a spare's request goes alone, after its greeting (below).
+  auto cfg = w->proxy_config(
+      1089, "spare_connections = 0\n[ui]\nlog_level = \"trace\"\n");
   std::vector<std::string> argv{
       "ip",       "netns",      "exec", w->app.name(), DROVER_BINARY, "run",
       "--config", cfg.string(), "--",   DROVER_PEER,   "tcp-client",  server_ip,
@@ -77,6 +80,65 @@ TEST_F(engine_e2e, sessions_send_the_greeting_and_request_together) {
         << said;
   }
   EXPECT_EQ(requests, 3) << said;
+}
+
+// The engine's own sessions (the queued path, and Windows'): a burst of
+// connections has the tcp-listener greet a few proxy connections ahead,
+// and a later connection's request goes on one of them, its only round
+// trip to the proxy. Once the burst is over, the spares close.
+TEST_F(engine_e2e, sessions_take_proxy_connections_greeted_ahead) {
+  sessions_lab lab;
+  ASSERT_NO_FATAL_FAILURE(start_sessions_lab(*w, lab, 1090));
+  ASSERT_NO_FATAL_FAILURE(round_ok(*w, lab)); // a burst: four at once
+  ASSERT_TRUE(a_spare_is_greeted(lab)) << "no spare was greeted:\n"
+                                       << lab.proxy->output();
+  auto before = drover::test::newest_connection(lab.proxy->output());
+  auto from = lab.proxy->output().size();
+  ASSERT_NO_FATAL_FAILURE(round_ok(*w, lab));
+  // Some request of the second round went on a connection the proxy had
+  // accepted (and greeted) before the round began.
+  bool on_a_spare = false;
+  std::smatch m;
+  auto said = lab.proxy->output().substr(from);
+  for (auto it = said.cbegin();
+       std::regex_search(it, said.cend(), m, std::regex{"request (\\d+)"});
+       it = m[0].second)
+    on_a_spare = on_a_spare || std::stoi(m[1].str()) <= before;
+  EXPECT_TRUE(on_a_spare) << "every request went on a fresh connection:\n"
+                          << lab.proxy->output();
+  EXPECT_EQ(lab.target->output().find("seen " + app_ip), std::string::npos)
+      << lab.target->output();
+  // The burst is over: the spares' lifetime (10 s) ends them.
+  EXPECT_TRUE(drover::test::wait_for_story(
+      *lab.proxy,
+      [](const std::string& out) {
+        for (auto& [n, words] : drover::test::proxy_story(out))
+          if (words.count("closed") == 0)
+            return false;
+        return true;
+      },
+      20s))
+      << lab.proxy->output();
+}
+
+// A proxy may end a greeted connection (its idle timeout) just as a session
+// sends its request on it: the connection goes on a fresh one, unseen by
+// the application, and no proxy trouble is reported.
+TEST_F(engine_e2e, sessions_replace_a_spare_the_proxy_hangs_up_on) {
+  sessions_lab lab;
+  ASSERT_NO_FATAL_FAILURE(
+      start_sessions_lab(*w, lab, 1091, "--stale-after 300"));
+  ASSERT_NO_FATAL_FAILURE(round_ok(*w, lab));
+  ASSERT_TRUE(a_spare_is_greeted(lab)) << lab.proxy->output();
+  // The condition under test, not a wait for an event: spares older than
+  // the proxy's 300 ms.
+  std::this_thread::sleep_for(400ms);
+  ASSERT_NO_FATAL_FAILURE(round_ok(*w, lab));
+  EXPECT_NE(lab.proxy->output().find("hung up"), std::string::npos)
+      << "no spare was used:\n"
+      << lab.proxy->output();
+  EXPECT_EQ(w->log().find("during the handshake"), std::string::npos)
+      << w->log();
 }
 
 // A kernel without TPROXY (xt_TPROXY or policy routing missing): the

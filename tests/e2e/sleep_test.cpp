@@ -2,6 +2,7 @@
 // machine's system bus) with a stand-in logind (fake_logind.cpp) that
 // emits PrepareForSleep, and the real engine following it.
 
+#include "tests/e2e/sessions_lab.hpp"
 #include "tests/e2e/test_bus.hpp"
 #include "tests/e2e/world.hpp"
 
@@ -58,4 +59,39 @@ TEST_F(engine_e2e, sleep_pauses_keeping_the_capture_and_wake_resumes) {
   EXPECT_NE(target->output().find("seen " + proxy_ip + ":", round_mark),
             std::string::npos)
       << "captured again after the wake: " << target->output();
+}
+
+// Going to sleep ends the engine's own sessions' spare proxy connections
+// at once (the way to the proxy may be gone on waking, and the clock that
+// ages them may not count the sleep), long before their 10 s lifetime.
+TEST_F(engine_e2e, sleep_closes_the_sessions_spare_connections) {
+  if (!drover::test::have_command("dbus-daemon"))
+    GTEST_SKIP() << "needs dbus-daemon";
+  fake_logind sleeper{w->dir};
+  ASSERT_EQ(sleeper.start_problem(), "");
+  auto& logind = *sleeper.logind;
+  w->extra_env.push_back(sleeper.env);
+  sessions_lab lab;
+  ASSERT_NO_FATAL_FAILURE(start_sessions_lab(*w, lab, 1092));
+  ASSERT_TRUE(
+      logind.wait_for_output("inhibitor taken: sleep Drover delay", 10s))
+      << logind.output() << lab.engine->output();
+  ASSERT_NO_FATAL_FAILURE(round_ok(*w, lab)); // a burst
+  ASSERT_TRUE(a_spare_is_greeted(lab)) << lab.proxy->output();
+  auto events = w->follow_events();
+  ASSERT_TRUE(events);
+  logind.write_line("sleep");
+  ASSERT_TRUE(events->wait_for_output(became("paused"), 10s))
+      << events->output();
+  EXPECT_TRUE(drover::test::wait_for_story(
+      *lab.proxy,
+      [](const std::string& out) {
+        for (auto& [n, words] : drover::test::proxy_story(out))
+          if (words.count("closed") == 0)
+            return false;
+        return true;
+      },
+      5s))
+      << "a spare outlived the sleep:\n"
+      << lab.proxy->output();
 }

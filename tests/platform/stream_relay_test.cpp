@@ -24,6 +24,7 @@
 #include "actors/proxy_probe.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/proxy_lab.hpp"
+#include "tests/support/recording_proxy.hpp"
 
 using namespace drover;
 using namespace drover::test;
@@ -529,48 +530,6 @@ TEST_F(stream_relay_test, progress_is_reported_while_bytes_move) {
 }
 
 namespace {
-
-// What the recording proxy said of each connection it accepted, from its
-// output: connection number -> the words ("greeted", "request", ...).
-std::map<int, std::set<std::string>> proxy_story(const std::string& output) {
-  std::map<int, std::set<std::string>> story;
-  std::istringstream lines{output};
-  for (std::string line; std::getline(lines, line);) {
-    auto space = line.rfind(' ');
-    if (space != std::string::npos && line != "listening")
-      story[std::stoi(line.substr(space + 1))].insert(line.substr(0, space));
-  }
-  return story;
-}
-
-// Greeted and not yet asked for anything: spares.
-std::set<int> greeted_only(const std::string& output) {
-  std::set<int> spares;
-  for (auto& [n, words] : proxy_story(output))
-    if (words == std::set<std::string>{"greeted"})
-      spares.insert(n);
-  return spares;
-}
-
-// The proxy numbers connections as it accepts them: one it accepted before
-// this, the highest number so far, is older, whether or not its greeting
-// has been printed yet (each connection has a thread of its own).
-int newest_connection(const std::string& output) {
-  auto story = proxy_story(output);
-  return story.empty() ? 0 : story.rbegin()->first;
-}
-
-// Waits (bounded by `limit`) until `done` holds of the proxy's output.
-template<class Predicate>
-bool wait_for_story(child& proxy, Predicate done,
-                    std::chrono::milliseconds limit = 10s) {
-  for (auto i = limit / 100ms; i > 0; --i) {
-    if (done(proxy.output()))
-      return true;
-    proxy.wait_for_output("\n", 100ms, proxy.output().size());
-  }
-  return done(proxy.output());
-}
 
 // A burst of four `connection`s, then one more, whose request must go on a
 // connection the proxy had greeted before it: a spare.

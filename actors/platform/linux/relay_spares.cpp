@@ -27,15 +27,6 @@ constexpr size_t greeting_limit = 512;
 
 } // namespace
 
-void worker::roll_demand(relay_clock::time_point now) {
-  if (now - demand_second_ >= std::chrono::seconds{1}) {
-    demand_before_
-        = now - demand_second_ < std::chrono::seconds{2} ? demand_now_ : 0;
-    demand_now_ = 0;
-    demand_second_ = now;
-  }
-}
-
 void worker::keep_spares(relay_clock::time_point now) {
   const auto& opts = shared_.options;
   if (opts.spares == 0 || opts.proxy.http
@@ -49,11 +40,7 @@ void worker::keep_spares(relay_clock::time_point now) {
     drop_spare(*spares_.front(), false);
   if (now < spares_paused_until_)
     return;
-  roll_demand(now);
-  // One spare fewer than the busier second's connections: a lone
-  // connection asks for none, a sequence of them for one at a time.
-  auto burst = std::max(demand_now_, demand_before_);
-  auto wanted = burst < 2 ? 0u : std::min(opts.spares, burst - 1);
+  auto wanted = demand_.wanted(now, opts.spares);
   while (spares_.size() < wanted) {
     std::string why;
     int fd = start_tcp_connect(opts.proxy.proxy, why);

@@ -165,7 +165,7 @@ bool worker::on_wake() {
     // The way to the proxy may change too (sleep): the spares go, and the
     // burst that asked for them is over.
     drop_spares();
-    demand_now_ = demand_before_ = 0;
+    demand_.forget();
     std::vector<stream*> open;
     for (auto& [id, s] : streams_)
       open.push_back(s.get());
@@ -259,8 +259,7 @@ void worker::on_accept(int fd, const sockaddr_in& peer) {
   streams_.emplace(s->id, std::move(s));
   deadlines_.emplace_back(raw->deadline, raw->id);
   if (!raw->direct) {
-    roll_demand(relay_clock::now());
-    ++demand_now_;
+    demand_.note(relay_clock::now());
     if (take_spare(*raw)) {
       if (watch(*raw))
         on_proxy_connected(*raw);

@@ -21,6 +21,7 @@
 #include "actors/platform/linux/relay_thread.hpp"
 #include "actors/platform/stream_relay.hpp"
 #include "net/socks5_handshake.hpp"
+#include "net/spare_demand.hpp"
 
 namespace drover::platform::linux_port {
 
@@ -159,7 +160,6 @@ private:
   void retry_by_address(stream& s);
   void reconnect(stream& s); // a fresh proxy connection for `s`
   // Spare proxy connections (relay_spares.cpp).
-  void roll_demand(relay_clock::time_point now);
   void keep_spares(relay_clock::time_point now);
   bool take_spare(stream& s);
   void on_spare_event(spare_connection& c, uint32_t events);
@@ -207,10 +207,7 @@ private:
   bool accept_later_ = false; // out of descriptors: try again on the tick
   std::vector<std::unique_ptr<spare_connection>> spares_; // oldest first
   std::vector<std::unique_ptr<spare_connection>> retired_spares_; // a round
-  // Proxied connections accepted in this second and the one before: how
-  // many spares a burst wants.
-  relay_clock::time_point demand_second_;
-  unsigned demand_now_ = 0, demand_before_ = 0;
+  net::spare_demand demand_;                    // how many spares a burst wants
   relay_clock::time_point spares_paused_until_; // after a spare failed
 };
 
