@@ -110,14 +110,7 @@ TEST_F(engine_e2e, sessions_take_proxy_connections_greeted_ahead) {
       << lab.target->output();
   // The burst is over: the spares' lifetime (10 s) ends them.
   EXPECT_TRUE(drover::test::wait_for_story(
-      *lab.proxy,
-      [](const std::string& out) {
-        for (auto& [n, words] : drover::test::proxy_story(out))
-          if (words.count("closed") == 0)
-            return false;
-        return true;
-      },
-      20s))
+      *lab.proxy, drover::test::every_connection_closed, 20s))
       << lab.proxy->output();
 }
 

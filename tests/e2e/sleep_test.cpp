@@ -84,14 +84,7 @@ TEST_F(engine_e2e, sleep_closes_the_sessions_spare_connections) {
   ASSERT_TRUE(events->wait_for_output(became("paused"), 10s))
       << events->output();
   EXPECT_TRUE(drover::test::wait_for_story(
-      *lab.proxy,
-      [](const std::string& out) {
-        for (auto& [n, words] : drover::test::proxy_story(out))
-          if (words.count("closed") == 0)
-            return false;
-        return true;
-      },
-      5s))
+      *lab.proxy, drover::test::every_connection_closed, 5s))
       << "a spare outlived the sleep:\n"
       << lab.proxy->output();
 }

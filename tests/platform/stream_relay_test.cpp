@@ -567,12 +567,8 @@ TEST_F(stream_relay_test,
   EXPECT_EQ(proxy_story(proxy->output()).size(), 1u) << proxy->output();
   expect_a_burst_to_leave_a_spare(*proxy, [&] { one_connection(); });
   // Lifetime over, demand gone: every connection the proxy saw is closed.
-  EXPECT_TRUE(wait_for_story(*proxy, [](const std::string& out) {
-    for (auto& [n, words] : proxy_story(out))
-      if (words.count("closed") == 0)
-        return false;
-    return true;
-  })) << proxy->output();
+  EXPECT_TRUE(wait_for_story(*proxy, every_connection_closed))
+      << proxy->output();
   EXPECT_TRUE(events.failures.empty());
 }
 

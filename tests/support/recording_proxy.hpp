@@ -37,6 +37,14 @@ inline std::set<int> greeted_only(const std::string& output) {
   return spares;
 }
 
+// Every connection the proxy accepted is closed (spares included).
+inline bool every_connection_closed(const std::string& output) {
+  for (auto& [n, words] : proxy_story(output))
+    if (words.count("closed") == 0)
+      return false;
+  return true;
+}
+
 // The proxy numbers connections as it accepts them: one it accepted before
 // this, the highest number so far, is older, whether or not its greeting
 // has been printed yet (each connection has a thread of its own).
