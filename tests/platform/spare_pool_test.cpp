@@ -1,16 +1,21 @@
 // The sessions' spare proxy connections (actors/platform/spare_pool.hpp)
-// against a small SOCKS5 server on loopback that asks for a login: spares
+// against a small SOCKS5 server on loopback that asks for a login (on both
+// OSes: under wine the pool's Windows sockets are what is tested): spares
 // only for a burst, greeted and logged in ahead, handed over ready for the
 // request; one the proxy ended is never handed over; none outlives its
 // lifetime.
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#ifdef _WIN32
+#  include <winsock2.h>
+#else
+#  include <arpa/inet.h>
+#  include <netinet/in.h>
+#  include <poll.h>
+#  include <sys/socket.h>
+#  include <unistd.h>
+#endif
 
 #include <atomic>
 #include <mutex>
@@ -26,16 +31,49 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The few socket calls the test's server makes, on either OS.
+#ifdef _WIN32
+using native_socket = SOCKET;
+constexpr native_socket no_socket = INVALID_SOCKET;
+void close_native(native_socket s) {
+  closesocket(s);
+}
+int poll_native(native_socket s, short events, int timeout_ms) {
+  WSAPOLLFD p{s, events, 0};
+  return WSAPoll(&p, 1, timeout_ms);
+}
+constexpr int no_signal = 0;
+constexpr int both_ways = SD_BOTH;
+using address_length = int;
+#else
+using native_socket = int;
+constexpr native_socket no_socket = -1;
+void close_native(native_socket s) {
+  ::close(s);
+}
+int poll_native(native_socket s, short events, int timeout_ms) {
+  pollfd p{s, events, 0};
+  return ::poll(&p, 1, timeout_ms);
+}
+constexpr int no_signal = MSG_NOSIGNAL;
+constexpr int both_ways = SHUT_RDWR;
+using address_length = socklen_t;
+#endif
+
 // Accepts; answers a greeting offering the login with "login, please",
 // checks the login, answers it, then keeps the connection until told.
 class login_proxy {
 public:
   login_proxy() {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#ifdef _WIN32
+    WSADATA wsa;
+    WSAStartup(MAKEWORD(2, 2), &wsa);
+#endif
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
+    address_length len = sizeof a;
     ::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a);
     ::listen(listener_, 16);
     ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
@@ -47,16 +85,16 @@ public:
   ~login_proxy() {
     stop_ = true;
     thread_.join();
-    ::close(listener_);
-    for (int fd : connections_)
-      ::close(fd);
+    close_native(listener_);
+    for (auto fd : connections_)
+      close_native(fd);
   }
 
   // Ends every connection it greeted (its idle timeout).
   void hang_up_all() {
     std::lock_guard<std::mutex> guard{mutex_};
-    for (int& fd : connections_)
-      ::shutdown(fd, SHUT_RDWR);
+    for (auto fd : connections_)
+      ::shutdown(fd, both_ways);
   }
 
   std::vector<std::string> logins() {
@@ -67,12 +105,15 @@ public:
   uint16_t port = 0;
 
 private:
-  static bool read_exactly(int fd, uint8_t* out, size_t n) {
+  static bool read_exactly(native_socket fd, uint8_t* out, size_t n) {
     while (n > 0) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 2000) <= 0)
+      if (poll_native(fd, POLLIN, 2000) <= 0)
         return false;
+#ifdef _WIN32
+      auto r = ::recv(fd, reinterpret_cast<char*>(out), static_cast<int>(n), 0);
+#else
       auto r = ::recv(fd, out, n, 0);
+#endif
       if (r <= 0)
         return false;
       out += r;
@@ -83,19 +124,18 @@ private:
 
   void serve() {
     while (!stop_) {
-      pollfd p{listener_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0)
+      if (poll_native(listener_, POLLIN, 50) <= 0)
         continue;
-      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0)
+      auto fd = ::accept(listener_, nullptr, nullptr);
+      if (fd == no_socket)
         continue;
       uint8_t b[600];
       // Greeting: 05 n methods...; the login: 01 ulen user plen pass.
       if (!read_exactly(fd, b, 2) || !read_exactly(fd, b + 2, b[1])) {
-        ::close(fd);
+        close_native(fd);
         continue;
       }
-      ::send(fd, "\x05\x02", 2, MSG_NOSIGNAL);
+      ::send(fd, "\x05\x02", 2, no_signal);
       std::string login;
       if (read_exactly(fd, b, 2) && read_exactly(fd, b + 2, b[1] + 1u)) {
         login.assign(reinterpret_cast<char*>(b + 2), b[1]);
@@ -103,19 +143,19 @@ private:
         if (read_exactly(fd, b, plen))
           login += ":" + std::string(reinterpret_cast<char*>(b), plen);
       }
-      ::send(fd, "\x01\x00", 2, MSG_NOSIGNAL);
+      ::send(fd, "\x01\x00", 2, no_signal);
       std::lock_guard<std::mutex> guard{mutex_};
       logins_.push_back(login);
       connections_.push_back(fd);
     }
   }
 
-  int listener_ = -1;
+  native_socket listener_ = no_socket;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::mutex mutex_;
   std::vector<std::string> logins_;
-  std::vector<int> connections_;
+  std::vector<native_socket> connections_;
 };
 
 platform::spare_pool_options options_for(const login_proxy& proxy) {
@@ -168,8 +208,8 @@ TEST(spare_pool, a_spare_the_proxy_ended_is_not_handed_over) {
   // may be made; what is handed over is open.
   ASSERT_TRUE(eventually([&] { return pool.stats().ended >= 2; }));
   if (auto spare = pool.take()) {
-    pollfd p{spare->fd, POLLIN, 0};
-    EXPECT_EQ(::poll(&p, 1, 0), 0) << "an ended spare was handed over";
+    EXPECT_EQ(poll_native(static_cast<native_socket>(spare->fd), POLLIN, 0), 0)
+        << "an ended spare was handed over";
   }
 }
 
