@@ -61,10 +61,11 @@ using address_length = socklen_t;
 #endif
 
 // Accepts; answers a greeting offering the login with "login, please",
-// checks the login, answers it, then keeps the connection until told.
+// checks the login, answers it, then keeps the connection until told. Or,
+// `refusing`, answers every greeting with "no acceptable method".
 class login_proxy {
 public:
-  login_proxy() {
+  explicit login_proxy(bool refusing = false) : refusing_(refusing) {
 #ifdef _WIN32
     WSADATA wsa;
     WSAStartup(MAKEWORD(2, 2), &wsa);
@@ -103,8 +104,10 @@ public:
   }
 
   uint16_t port = 0;
+  std::atomic<int> accepted{0};
 
 private:
+  bool refusing_ = false;
   static bool read_exactly(native_socket fd, uint8_t* out, size_t n) {
     while (n > 0) {
       if (poll_native(fd, POLLIN, 2000) <= 0)
@@ -129,9 +132,15 @@ private:
       auto fd = ::accept(listener_, nullptr, nullptr);
       if (fd == no_socket)
         continue;
+      accepted++;
       uint8_t b[600];
       // Greeting: 05 n methods...; the login: 01 ulen user plen pass.
       if (!read_exactly(fd, b, 2) || !read_exactly(fd, b + 2, b[1])) {
+        close_native(fd);
+        continue;
+      }
+      if (refusing_) {
+        ::send(fd, "\x05\xff", 2, no_signal);
         close_native(fd);
         continue;
       }
@@ -228,4 +237,23 @@ TEST(spare_pool, spares_live_no_longer_than_their_lifetime) {
   EXPECT_EQ(pool.take(), nullptr);
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(pool.stats().opened, opened);
+}
+
+// A proxy that refuses the greeting pauses the spares for 5 s: the pool
+// does not knock again and again (the sessions meet the refusal and
+// report it themselves).
+TEST(spare_pool, a_refused_greeting_pauses_the_spares) {
+  login_proxy proxy{true};
+  platform::spare_pool pool{options_for(proxy)};
+  for (int i = 0; i < 3; ++i)
+    pool.take();
+  ASSERT_TRUE(eventually([&] { return pool.stats().failed >= 1; }));
+  // The condition under test is the pause itself: a second of it, with the
+  // burst still wanting spares, brings no new attempt.
+  for (int i = 0; i < 3; ++i)
+    pool.take();
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(proxy.accepted.load(), 1);
+  EXPECT_EQ(pool.stats().failed, 1u);
+  EXPECT_EQ(pool.stats().opened, 0u);
 }

@@ -45,7 +45,10 @@ public:
       auto batch = p->new_batch();
       // What it captured gets no verdict: dropped.
       while (p->receive(*batch) == packet_port::receive_status::packets) {
-        captured_dropped_ += batch->packets.size();
+        // Counted: the targets' (the listener's return path has no
+        // sender named, and would not have gone direct).
+        for (auto& packet : batch->packets)
+          captured_dropped_ += packet.pid != 0 ? 1 : 0;
         batch->clear();
       }
     }};
