@@ -39,6 +39,8 @@ public:
   /// Waits for readability (or writability); false on timeout or error.
   bool wait(bool for_write, std::chrono::milliseconds timeout);
 
+  socket_handle handle() const { return handle_; }
+
   /// Takes a non-blocking socket made elsewhere (start_tcp_connect).
   void adopt(socket_handle h) {
     close_socket(handle_);
@@ -54,5 +56,21 @@ public:
 private:
   socket_handle handle_ = invalid_socket;
 };
+
+/// One socket of wait_any: waited for until readable (or writable, which
+/// includes a connect's end, failed or not); `ready` says it came.
+struct socket_wait {
+  socket_handle fd = invalid_socket;
+  bool for_write = false;
+  bool ready = false;
+};
+
+/// Sockets one wait_any watches at most (Windows' select sets hold 64).
+constexpr size_t max_socket_waits = 64;
+
+/// Waits until any of the first `count` (at most max_socket_waits) sockets
+/// is ready or has failed, and marks them; false on timeout or error.
+bool wait_any(socket_wait* sockets, size_t count,
+              std::chrono::milliseconds timeout);
 
 } // namespace drover::platform

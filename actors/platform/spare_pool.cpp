@@ -1,5 +1,6 @@
 #include "actors/platform/spare_pool.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "actors/platform/probe_socket.hpp"
@@ -85,7 +86,17 @@ bool spare_pool::still_open(socket_handle fd) {
   return !readable;
 }
 
+// One spare on its way: connecting, then greeting (and logging in).
+struct spare_pool::in_progress {
+  probe_socket socket;
+  std::unique_ptr<spare_connection> spare;
+  std::vector<uint8_t> pending; // the proxy's answers so far
+  clock::time_point deadline;
+  bool connected = false;
+};
+
 void spare_pool::run() {
+  making_list making;
   std::unique_lock<std::mutex> lock{mutex_};
   clock::time_point paused_until{};
   while (!stop_) {
@@ -102,17 +113,29 @@ void spare_pool::run() {
         it = ready_.erase(it);
         ++counters_.ended;
       }
+    // As many on their way at once as the burst wants: each takes two
+    // round trips to the proxy (three with a login), and a burst's
+    // connections come faster than that.
     auto wanted = demand_.wanted(now, options_->spares);
-    if (ready_.size() < wanted && now >= paused_until) {
+    while (now >= paused_until && ready_.size() + making.size() < wanted) {
+      auto m = start_one();
+      if (!m) {
+        ++counters_.failed;
+        paused_until = now + pause_after_failure;
+        break;
+      }
+      making.push_back(std::move(m));
+    }
+    if (!making.empty()) {
       lock.unlock();
-      std::string why;
-      auto spare = make_one(why);
+      auto made = advance(making); // one slice at most
       lock.lock();
-      if (spare) {
+      for (auto& spare : made.ready) {
         ready_.push_back({std::move(spare), clock::now()});
         ++counters_.opened;
-      } else if (!stop_) {
-        ++counters_.failed;
+      }
+      if (made.failed > 0 && !stop_) {
+        counters_.failed += made.failed;
         paused_until = clock::now() + pause_after_failure;
       }
       continue;
@@ -133,31 +156,54 @@ void spare_pool::run() {
   ready_.clear();
 }
 
-std::unique_ptr<spare_connection> spare_pool::make_one(std::string& why) {
-  const auto& o = *options_;
-  auto deadline = clock::now() + o.connect_timeout;
-  auto stopping = [&] {
-    std::lock_guard<std::mutex> guard{mutex_};
-    return stop_;
-  };
-  // Waits in slices, so a stop is seen within one.
-  auto wait = [&](probe_socket& s, bool for_write) {
-    while (!s.wait(for_write, slice))
-      if (stopping() || clock::now() >= deadline)
-        return false;
-    return true;
-  };
-  probe_socket s;
-  auto fd = start_tcp_connect(o.proxy, why);
+std::unique_ptr<spare_pool::in_progress> spare_pool::start_one() {
+  std::string why;
+  auto fd = start_tcp_connect(options_->proxy, why);
   if (fd == invalid_socket)
     return nullptr;
-  s.adopt(fd);
-  if (!wait(s, true) || !(why = s.connect_result()).empty())
-    return nullptr;
-  auto spare = std::make_unique<spare_connection>();
-  spare->options = options_;
-  spare->exchange = std::make_unique<net::socks5::client_handshake>(
-      o.auth, o.login, o.password);
+  auto m = std::make_unique<in_progress>();
+  m->socket.adopt(fd);
+  m->deadline = clock::now() + options_->connect_timeout;
+  return m;
+}
+
+// Waits (one slice at most, so a stop or a new demand is seen within one)
+// until any spare on its way has news, and moves those on.
+spare_pool::progress_made spare_pool::advance(making_list& making) {
+  progress_made made;
+  socket_wait waits[max_socket_waits];
+  auto count = std::min(making.size(), max_socket_waits);
+  auto now = clock::now();
+  auto until = now + slice;
+  for (size_t i = 0; i < count; ++i) {
+    waits[i] = {making[i]->socket.handle(), !making[i]->connected, false};
+    until = std::min(until, making[i]->deadline);
+  }
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::max(until - now, clock::duration::zero()));
+  wait_any(waits, count, timeout);
+  now = clock::now();
+  for (size_t i = count; i-- > 0;) {
+    auto result = waits[i].ready ? step(*making[i]) : step_result::going;
+    if (result == step_result::going && now >= making[i]->deadline)
+      result = step_result::failed; // the proxy did not answer in time
+    if (result == step_result::going)
+      continue;
+    if (result == step_result::ready) {
+      making[i]->spare->fd = making[i]->socket.release();
+      made.ready.push_back(std::move(making[i]->spare));
+    } else {
+      ++made.failed;
+    }
+    making.erase(making.begin() + static_cast<long>(i));
+  }
+  return made;
+}
+
+// One spare's news: its connect ended, or the proxy answered.
+spare_pool::step_result spare_pool::step(in_progress& m) {
+  std::string why;
+  auto& s = m.socket;
   bool write_failed = false;
   auto send = [&](const uint8_t* bytes, size_t size) {
     // A fresh socket's buffer always takes a SOCKS5 message's few bytes.
@@ -165,33 +211,34 @@ std::unique_ptr<spare_connection> spare_pool::make_one(std::string& why) {
     if (s.send(bytes, size, n, why) != probe_socket::status::done || n != size)
       write_failed = true;
   };
-  auto greeting = spare->exchange->start();
-  send(greeting.bytes, greeting.size);
-  std::vector<uint8_t> pending;
-  uint8_t buffer[greeting_limit];
-  while (!write_failed) {
-    if (!wait(s, false))
-      return nullptr;
-    size_t n = 0;
-    auto got = s.receive(buffer, sizeof buffer, n, why);
-    if (got == probe_socket::status::would_block)
-      continue;
-    if (got != probe_socket::status::done || n == 0
-        || pending.size() + n > greeting_limit)
-      return nullptr; // an error, an end, or not a SOCKS5 proxy
-    pending.insert(pending.end(), buffer, buffer + n);
-    auto step = net::socks5::drive(*spare->exchange, pending, send);
-    if (step.what == action::ready) {
-      // Bytes beyond the greeting's answer: not a SOCKS5 proxy.
-      if (!pending.empty())
-        return nullptr;
-      spare->fd = s.release();
-      return spare;
-    }
-    if (step.what != action::need_more)
-      return nullptr;
+  if (!m.connected) {
+    if (!s.connect_result().empty())
+      return step_result::failed;
+    m.connected = true;
+    m.spare = std::make_unique<spare_connection>();
+    m.spare->options = options_;
+    m.spare->exchange = std::make_unique<net::socks5::client_handshake>(
+        options_->auth, options_->login, options_->password);
+    auto greeting = m.spare->exchange->start();
+    send(greeting.bytes, greeting.size);
+    return write_failed ? step_result::failed : step_result::going;
   }
-  return nullptr;
+  uint8_t buffer[greeting_limit];
+  size_t n = 0;
+  auto got = s.receive(buffer, sizeof buffer, n, why);
+  if (got == probe_socket::status::would_block)
+    return step_result::going;
+  if (got != probe_socket::status::done || n == 0
+      || m.pending.size() + n > greeting_limit)
+    return step_result::failed; // an error, an end, or not a SOCKS5 proxy
+  m.pending.insert(m.pending.end(), buffer, buffer + n);
+  auto next = net::socks5::drive(*m.spare->exchange, m.pending, send);
+  if (write_failed)
+    return step_result::failed;
+  if (next.what == action::ready) // bytes beyond its answer: not SOCKS5
+    return m.pending.empty() ? step_result::ready : step_result::failed;
+  return next.what == action::need_more ? step_result::going
+                                        : step_result::failed;
 }
 
 } // namespace drover::platform

@@ -7,10 +7,10 @@
 // to the proxy is its CONNECT. The Linux relay keeps its own in its event
 // loop (linux/relay_spares.cpp); both follow net::spare_demand.
 //
-// One thread makes them, one at a time (a burst's first connections go
-// without; the rest find one ready). A spare unused for `lifetime` is
-// closed: proxies end a connection that stays silent after its greeting
-// (dante after 30 s).
+// One thread makes them, as many at once as the burst wants (a burst's
+// first connections go without; the rest find one ready). A spare unused
+// for `lifetime` is closed: proxies end a connection that stays silent
+// after its greeting (dante after 30 s).
 
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "actors/platform/sockets.hpp"
 #include "net/packet.hpp"
@@ -79,8 +80,17 @@ private:
     std::unique_ptr<spare_connection> spare;
     net::spare_demand::clock::time_point born;
   };
+  struct in_progress; // a spare connecting, greeting or logging in
+  using making_list = std::vector<std::unique_ptr<in_progress>>;
+  struct progress_made {
+    std::vector<std::unique_ptr<spare_connection>> ready;
+    unsigned failed = 0;
+  };
   void run();
-  std::unique_ptr<spare_connection> make_one(std::string& why);
+  std::unique_ptr<in_progress> start_one();
+  progress_made advance(making_list& making);
+  enum class step_result { going, ready, failed };
+  step_result step(in_progress& m);
   bool still_open(socket_handle fd);
 
   std::shared_ptr<const spare_pool_options> options_;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -73,11 +74,25 @@ probe_socket::status probe_socket::receive(void* data, size_t size, size_t& n,
 }
 
 bool probe_socket::wait(bool for_write, std::chrono::milliseconds timeout) {
-  pollfd p{handle_, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+  socket_wait w{handle_, for_write, false};
+  return wait_any(&w, 1, timeout);
+}
+
+bool wait_any(socket_wait* sockets, size_t count,
+              std::chrono::milliseconds timeout) {
+  pollfd p[max_socket_waits];
+  count = std::min(count, max_socket_waits);
+  for (size_t i = 0; i < count; ++i)
+    p[i] = {sockets[i].fd,
+            static_cast<short>(sockets[i].for_write ? POLLOUT : POLLIN), 0};
   for (;;) {
-    int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
-    if (r >= 0 || errno != EINTR)
-      return r > 0;
+    int r = ::poll(p, count, static_cast<int>(timeout.count()));
+    if (r < 0 && errno == EINTR)
+      continue;
+    // An error or a hang-up is reported whatever was asked for.
+    for (size_t i = 0; i < count; ++i)
+      sockets[i].ready = r > 0 && p[i].revents != 0;
+    return r > 0;
   }
 }
 

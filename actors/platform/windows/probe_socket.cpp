@@ -1,5 +1,7 @@
 #include "actors/platform/probe_socket.hpp"
 
+#include <algorithm>
+
 #include <winsock2.h>
 // After winsock2.h, which must come first.
 #include <windows.h>
@@ -96,18 +98,34 @@ probe_socket::status probe_socket::receive(void* data, size_t size, size_t& n,
 }
 
 bool probe_socket::wait(bool for_write, std::chrono::milliseconds timeout) {
+  socket_wait w{handle_, for_write, false};
+  return wait_any(&w, 1, timeout);
+}
+
+bool wait_any(socket_wait* sockets, size_t count,
+              std::chrono::milliseconds timeout) {
   // select, not WSAPoll: WSAPoll does not report a failed connect on
   // Windows before 10 2004; select puts it in the exception set.
-  fd_set ready, failed;
-  FD_ZERO(&ready);
+  fd_set readable, writable, failed;
+  FD_ZERO(&readable);
+  FD_ZERO(&writable);
   FD_ZERO(&failed);
-  FD_SET(native(handle_), &ready);
-  FD_SET(native(handle_), &failed);
+  count = std::min(count, max_socket_waits);
+  for (size_t i = 0; i < count; ++i) {
+    auto s = native(sockets[i].fd);
+    FD_SET(s, sockets[i].for_write ? &writable : &readable);
+    FD_SET(s, &failed);
+  }
   timeval tv{static_cast<long>(timeout.count() / 1000),
              static_cast<long>(timeout.count() % 1000 * 1000)};
-  return select(0, for_write ? nullptr : &ready, for_write ? &ready : nullptr,
-                &failed, &tv)
-         > 0;
+  int r = select(0, &readable, &writable, &failed, &tv);
+  for (size_t i = 0; i < count; ++i) {
+    auto s = native(sockets[i].fd);
+    sockets[i].ready = r > 0
+                       && (FD_ISSET(s, &readable) || FD_ISSET(s, &writable)
+                           || FD_ISSET(s, &failed));
+  }
+  return r > 0;
 }
 
 } // namespace drover::platform
