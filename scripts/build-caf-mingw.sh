@@ -20,15 +20,23 @@
 # when it is there it is verified against the .dsc and its series applied
 # instead; otherwise the three changes above are made here, each checked.
 #
-# One fix of Drover's own: -DCAF_NO_THREAD_LOCAL:
-# with CAF's thread_local logger pointer, about one run in eight hangs in
-# ~actor_system under wine (winpthreads TLS dtors).
+# Two fixes of Drover's own:
+#  - -DCAF_NO_THREAD_LOCAL: with CAF's thread_local logger pointer, about
+#    one run in eight hangs in ~actor_system under wine (winpthreads TLS
+#    dtors);
+#  - a datagram servant stops reading when the socket has nothing more:
+#    CAF 0.17's read loop (datagram_handler.hpp) takes "would block" for
+#    an empty datagram and goes on, so every datagram received cost 49
+#    more recvfrom calls that found nothing (middleman.max-consecutive-
+#    reads, 50). Under wine that was 3.4 ms before each captured UDP
+#    datagram reached its association (docs/benchmarks.md); on Windows,
+#    49 wasted system calls per datagram of voice.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 CAF_VERSION=0.17.6
 CAF_DEB_VERSION=0.17.6-2.1
-RECIPE=2 # bump when the flags or patches below change
+RECIPE=5 # bump when the flags or patches below change
 prefix="$DROVER_CACHE/caf-$CAF_VERSION-mingw64-r$RECIPE"
 
 if [ -f "$prefix/.complete" ]; then
@@ -108,6 +116,30 @@ PY
   grep -q '#include <limits>' "$hdr" || die "receive_buffer.hpp lacks <limits>"
   echo "recent-gcc-include-limits (0.17.6-2.1, #983959)" >>"$applied"
 fi
+
+# The datagram read loop ends at the first read that found nothing.
+dgram_hdr="$cafdir/libcaf_io/caf/io/network/datagram_handler.hpp"
+python3 - "$dgram_hdr" <<'PY' || die "the datagram read loop change does not apply to CAF $CAF_VERSION"
+import sys
+path = sys.argv[1]
+text = open(path).read()
+old = """          if (!handle_read_result(res))
+            return;
+        }
+"""
+new = """          if (!handle_read_result(res))
+            return;
+          // Drover: nothing more to read (or an empty datagram; the
+          // next poll reports what follows it).
+          if (num_bytes_ == 0)
+            break;
+        }
+"""
+if text.count(old) != 1:
+    sys.exit(1)
+open(path, "w").write(text.replace(old, new))
+PY
+grep -q "Drover: nothing more to read" "$dgram_hdr" || die "datagram_handler.hpp lacks the read loop change"
 
 log "building CAF $CAF_VERSION for mingw64 (a few minutes)"
 cmake -S "$cafdir" -B "$work/build" -G Ninja \
