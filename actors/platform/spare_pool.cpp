@@ -57,8 +57,6 @@ std::unique_ptr<spare_connection> spare_pool::take() {
     else
       ++counters_.ended;
   }
-  if (found)
-    ++counters_.taken;
   lock.unlock();
   wake_.notify_all(); // a replacement, if the burst wants one
   return found;

@@ -69,7 +69,6 @@ public:
 
   struct counters {
     uint64_t opened = 0; // spares that became ready
-    uint64_t taken = 0;
     uint64_t failed = 0; // the proxy refused or did not answer a spare
     uint64_t ended = 0;  // ready ones the proxy ended before they were used
   };
