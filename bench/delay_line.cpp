@@ -100,7 +100,14 @@ int main(int argc, char** argv) {
       held.pop_front();
     }
     lock.unlock();
-    port->send_verdicts(due_now.data(), due_now.size());
+    if (auto ec = port->send_verdicts(due_now.data(), due_now.size())) {
+      // The queue holds them for ever: the bench's rounds would only stall.
+      std::fprintf(stderr, "delay line: cannot let %zu packets through: %s\n",
+                   due_now.size(), ec.message().c_str());
+      port->stop();
+      reader.join();
+      return 1;
+    }
     lock.lock();
   }
   lock.unlock();
@@ -109,6 +116,10 @@ int main(int argc, char** argv) {
   due_now.clear();
   for (auto& p : held)
     due_now.push_back({p.id, platform::verdict_kind::accept});
-  port->send_verdicts(due_now.data(), due_now.size());
+  if (auto ec = port->send_verdicts(due_now.data(), due_now.size())) {
+    std::fprintf(stderr, "delay line: cannot let %zu packets through: %s\n",
+                 due_now.size(), ec.message().c_str());
+    return 1;
+  }
   return 0;
 }

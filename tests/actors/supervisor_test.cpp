@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -487,6 +489,61 @@ TEST_F(supervisor_test, a_new_proxy_in_the_config_restarts_onto_it) {
   EXPECT_EQ(sc->captures, 2);
   EXPECT_EQ(current().state, engine_state::active);
   EXPECT_EQ(current().reason, "proxying through proxy.test:1081");
+}
+
+namespace {
+
+// The flow-manager's jobs, which the hold tests keep back: a job is an
+// actor, named by its state.
+bool is_flow_manager(caf::resumable* job) {
+  auto* a = dynamic_cast<caf::local_actor*>(job);
+  return a != nullptr && std::strcmp(a->name(), "flow-manager") == 0;
+}
+
+bool not_flow_manager(caf::resumable* job) {
+  return !is_flow_manager(job);
+}
+
+bool said_active(const std::vector<engine_event>& events) {
+  return std::any_of(events.begin(), events.end(), [](const engine_event& e) {
+    return e.kind == event_kind::state_changed
+           && e.state == engine_state::active;
+  });
+}
+
+} // namespace
+
+// Active is said only once new connections meet it: the commands behind a
+// new policy wait until the flow-manager answers that it (and every relay)
+// has the policy. Everything else runs; the flow-manager is kept back.
+TEST_F(supervisor_test, active_waits_until_the_flow_manager_has_the_policy) {
+  spawn();
+  self->send(sup, atom::start_v);
+  sched.run_jobs_filtered(not_flow_manager);
+  ASSERT_TRUE(
+      std::any_of(sched.jobs.begin(), sched.jobs.end(), is_flow_manager))
+      << "the flow-manager has the policy and the question waiting";
+  EXPECT_FALSE(said_active(*events)) << "said before the policy is in force";
+  EXPECT_EQ(current().state, engine_state::starting);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::active) << current().reason;
+}
+
+// A flow-manager that does not answer within 3 s does not hold the engine
+// up for ever: what waited runs, in order.
+TEST_F(supervisor_test, a_silent_flow_manager_holds_active_for_3_s_at_most) {
+  spawn();
+  self->send(sup, atom::start_v);
+  sched.run_jobs_filtered(not_flow_manager);
+  sched.advance_time(2900ms);
+  sched.run_jobs_filtered(not_flow_manager);
+  EXPECT_FALSE(said_active(*events));
+  sched.advance_time(100ms);
+  sched.run_jobs_filtered(not_flow_manager);
+  EXPECT_EQ(current().state, engine_state::active) << current().reason;
+  auto said = events->size();
+  sched.run(); // the late answer changes nothing
+  EXPECT_EQ(events->size(), said);
 }
 
 // The guard keeps the targets captured from Start to Stop: no restart of
