@@ -85,11 +85,14 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     return verdict_kind::drop;
   }
   if (p.info.ip_version == 6) {
-    // A target's IPv6 never leaks: dropped, and a connection attempt
-    // refused at once (a reset from the remote's address), so it falls
-    // back to IPv4 without waiting for its Happy Eyeballs timer.
+    // A target's IPv6 never leaks: dropped, and refused at once from the
+    // remote's address (a connection attempt with a reset, a datagram with
+    // a port unreachable), so it falls back to IPv4 without waiting for
+    // its Happy Eyeballs timer or its own timeouts, as on Linux.
     if (p.info.protocol == net::proto_tcp)
       refuse(data, p.info);
+    else if (p.info.protocol == net::proto_udp)
+      refuse_datagram6(data, p.info, now);
     stats.ipv6_dropped++;
     return verdict_kind::drop;
   }
@@ -275,6 +278,21 @@ void flow_manager_state::refuse(const uint8_t* data,
   auto n = net::build_tcp_reset(scratch.data(), scratch.size(), data, info);
   if (n > 0)
     capture->injector().inject(scratch.data(), n);
+}
+
+void flow_manager_state::refuse_datagram6(const uint8_t* data,
+                                          const net::packet_info& info,
+                                          net::flow_time now) {
+  if (now - refusals_since >= std::chrono::seconds{1}) {
+    refusals_since = now;
+    refusals_this_second = 0;
+  }
+  if (refusals_this_second >= refusals_per_second)
+    return;
+  auto n = net::build_icmp6_port_unreachable(scratch.data(), scratch.size(),
+                                             data, info);
+  if (n > 0 && !capture->injector().inject(scratch.data(), n))
+    refusals_this_second++;
 }
 
 void flow_manager_state::relay_udp(const net::packet_ref& p,

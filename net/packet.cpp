@@ -1,5 +1,6 @@
 #include "net/packet.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "net/bytes.hpp"
@@ -318,6 +319,38 @@ size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
   write_reset_header(out + ipv4_min_header, data + info.l4_offset,
                      info.tcp_flags, info.payload_length);
   finish_built(out, proto_tcp, total, info.dst, info.src);
+  return total;
+}
+
+size_t build_icmp6_port_unreachable(uint8_t* out, size_t capacity,
+                                    const uint8_t* data,
+                                    const packet_info& info) {
+  constexpr size_t icmp_header = 8;
+  // RFC 4443 2.4 (c): an error quotes as much of the packet as keeps it
+  // within the minimum IPv6 MTU.
+  constexpr size_t minimum_mtu = 1280;
+  if (info.ip_version != 6 || info.protocol != proto_udp
+      || info.total_length < ipv6_header + udp_header)
+    return 0;
+  size_t quoted = std::min<size_t>(info.total_length,
+                                   minimum_mtu - ipv6_header - icmp_header);
+  size_t total = ipv6_header + icmp_header + quoted;
+  if (capacity < total)
+    return 0;
+  std::memcpy(out + ipv6_header + icmp_header, data, quoted);
+  std::memset(out, 0, ipv6_header + icmp_header);
+  out[0] = 0x60;
+  store16(out + 4, static_cast<uint16_t>(icmp_header + quoted));
+  out[6] = proto_icmpv6;
+  out[7] = 64;                         // hop limit
+  std::memcpy(out + 8, data + 24, 16); // from the datagram's destination
+  std::memcpy(out + 24, data + 8, 16); // to its source
+  out[ipv6_header] = 1;                // destination unreachable
+  out[ipv6_header + 1] = 4;            // port unreachable
+  uint32_t sum = sum_bytes(out + 8, 32);
+  sum += static_cast<uint32_t>(icmp_header + quoted) + proto_icmpv6;
+  store16(out + ipv6_header + 2,
+          finish(sum_bytes(out + ipv6_header, icmp_header + quoted, sum)));
   return total;
 }
 

@@ -16,6 +16,7 @@ namespace drover::net {
 constexpr uint8_t proto_icmp = 1;
 constexpr uint8_t proto_tcp = 6;
 constexpr uint8_t proto_udp = 17;
+constexpr uint8_t proto_icmpv6 = 58;
 
 /// The largest packet handled: an IPv4 datagram can be 64 KiB, and Linux
 /// hands over GSO super-packets up to that size.
@@ -146,5 +147,18 @@ void set_ipv6_l4_checksum(uint8_t* packet, size_t length);
 /// answered).
 size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
                        const packet_info& info);
+
+/// Writes the ICMPv6 "destination unreachable: port unreachable" (RFC 4443
+/// 3.1, type 1 code 4) that answers the IPv6 UDP datagram `data` (parsed as
+/// `info`) as its remote would: from the datagram's destination to its
+/// source, quoting as much of it as keeps the answer within IPv6's minimum
+/// MTU. The application's stack reports it on the socket that sent the
+/// datagram ("connection refused"; Windows: WSAECONNRESET), so a target's
+/// IPv6 UDP fails at once and it uses IPv4. `out` may not overlap `data`.
+/// Returns its length, or 0 if `capacity` is too small or `data` is no UDP
+/// right after the fixed header.
+size_t build_icmp6_port_unreachable(uint8_t* out, size_t capacity,
+                                    const uint8_t* data,
+                                    const packet_info& info);
 
 } // namespace drover::net

@@ -302,10 +302,31 @@ TEST_F(flow_manager_test, a_fragmented_syn_is_dropped_not_redirected) {
   EXPECT_EQ(stats().packets_dropped, 1u);
 }
 
-TEST_F(flow_manager_test, ipv6_is_dropped_and_counted) {
-  EXPECT_EQ(feed(fixtures()[9]).kind, verdict_kind::drop);
+// A target's IPv6 datagram is dropped and answered with a port unreachable
+// from its remote, so the application's socket fails at once and it uses
+// IPv4 (Linux refuses the send itself); at most 100 answers a second.
+TEST_F(flow_manager_test, ipv6_datagrams_are_dropped_counted_and_refused) {
+  auto udp = fixtures()[9]; // a copy: fixtures() returns a temporary
+  ASSERT_EQ(parsed(udp).protocol, net::proto_udp);
+  EXPECT_EQ(feed(udp).kind, verdict_kind::drop);
   EXPECT_EQ(stats().ipv6_dropped, 1u);
-  EXPECT_TRUE(capture->injector_.injected.empty()) << "UDP: nothing answers";
+  ASSERT_EQ(capture->injector_.injected.size(), 1u);
+  const auto& answer = capture->injector_.injected[0];
+  ASSERT_EQ(answer.size(), 48 + udp.size());
+  EXPECT_EQ(answer[6], net::proto_icmpv6);
+  EXPECT_EQ(answer[40], 1);
+  EXPECT_EQ(answer[41], 4);
+  EXPECT_TRUE(
+      std::equal(answer.begin() + 24, answer.begin() + 40, udp.begin() + 8))
+      << "to the application";
+  // A program that keeps sending: answered 100 times a second, all dropped.
+  for (int i = 0; i < 150; ++i)
+    EXPECT_EQ(feed(udp).kind, verdict_kind::drop);
+  EXPECT_EQ(stats().ipv6_dropped, 151u);
+  EXPECT_EQ(capture->injector_.injected.size(), 100u);
+  advance(1s);
+  EXPECT_EQ(feed(udp).kind, verdict_kind::drop);
+  EXPECT_EQ(capture->injector_.injected.size(), 101u) << "a new second";
 }
 
 // A target's IPv6 connection is refused at once (a reset from the remote's

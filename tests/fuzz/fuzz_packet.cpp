@@ -1,7 +1,7 @@
 // Any bytes as a captured packet: parse (and the ICMP error reader, the
-// reset builder, and the Windows port's source-port reader, which walks
-// IPv6 extension headers) must not read out of bounds, and a
-// packet it accepts must survive the packet path's rewrites with checksums
+// reset and port-unreachable builders, and the Windows port's source-port
+// reader, which walks IPv6 extension headers) must not read out of bounds, and
+// a packet it accepts must survive the packet path's rewrites with checksums
 // that verify.
 #include <cstdint>
 #include <cstdlib>
@@ -38,6 +38,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     packet_info answer;
     if (parse(reset, n, answer) != parse_error::none
         || answer.ip_version != info.ip_version)
+      std::abort();
+  }
+  // A port unreachable for whatever IPv6 UDP it is quotes only the
+  // packet's own bytes (ASan), at most 1280 in all, and parses as ICMPv6.
+  static uint8_t unreachable[1280];
+  if (auto n = build_icmp6_port_unreachable(unreachable, sizeof unreachable,
+                                            buf.data(), info)) {
+    packet_info answer;
+    if (n > sizeof unreachable
+        || parse(unreachable, n, answer) != parse_error::none
+        || answer.protocol != proto_icmpv6)
       std::abort();
   }
   if (info.ip_version != 4 || !info.has_ports)

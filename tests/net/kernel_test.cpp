@@ -164,6 +164,62 @@ TEST(kernel, rewritten_tcp_segment_passes_the_checksum_check) {
   ::close(raw);
 }
 
+namespace {
+
+// A TUN device named `name` in `ns` with fd78::1, up: the network, as far
+// as the namespace's stack knows. -1 if it cannot be made.
+int tun_with_fd78_1(drover::test::netns& ns, const std::string& name) {
+  int tun = inside(ns, [&] {
+    int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    ifreq r{};
+    r.ifr_flags = IFF_TUN | IFF_NO_PI;
+    std::strncpy(r.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    if (fd >= 0 && ::ioctl(fd, TUNSETIFF, &r) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+    return fd;
+  });
+  // nodad: the address is usable at once, not after duplicate detection.
+  if (tun >= 0
+      && sh("ip -n " + ns.name() + " addr add fd78::1/64 dev " + name
+            + " nodad && ip -n " + ns.name() + " link set " + name + " up")
+             != 0) {
+    ::close(tun);
+    tun = -1;
+  }
+  return tun;
+}
+
+// The first packet of next header `protocol` the stack sends to the TUN
+// device, among whatever else it sends on a new link (router
+// solicitations, listener reports): bounded; empty if none came.
+std::vector<uint8_t> next_sent(int tun, uint8_t protocol) {
+  for (int i = 0; i < 50; ++i) {
+    pollfd p{tun, POLLIN, 0};
+    if (::poll(&p, 1, 3000) != 1)
+      return {};
+    std::vector<uint8_t> got(2048);
+    auto n = ::read(tun, got.data(), got.size());
+    if (n <= 0)
+      return {};
+    got.resize(static_cast<size_t>(n));
+    if (got.size() >= 48 && (got[0] >> 4) == 6 && got[6] == protocol)
+      return got;
+  }
+  return {};
+}
+
+sockaddr_in6 fd78_2(uint16_t port) {
+  sockaddr_in6 remote{};
+  remote.sin6_family = AF_INET6;
+  remote.sin6_port = htons(port);
+  ::inet_pton(AF_INET6, "fd78::2", &remote.sin6_addr);
+  return remote;
+}
+
+} // namespace
+
 // What a target's IPv6 connection meets on Windows: its SYN is taken and
 // the reset build_tcp_reset makes for it comes back as if from the remote.
 // Here the kernel's own stack is that application: a TUN device stands for
@@ -173,50 +229,19 @@ TEST(kernel, rewritten_tcp_segment_passes_the_checksum_check) {
 TEST(kernel, an_ipv6_connect_answered_by_the_built_reset_is_refused) {
   REQUIRE_ROOT_AND("ip");
   drover::test::netns ns{"rst6"};
-  const std::string tun_name = "drt6";
-  int tun = inside(ns, [&] {
-    int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-    ifreq r{};
-    r.ifr_flags = IFF_TUN | IFF_NO_PI;
-    std::strncpy(r.ifr_name, tun_name.c_str(), IFNAMSIZ - 1);
-    if (fd >= 0 && ::ioctl(fd, TUNSETIFF, &r) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-    return fd;
-  });
+  int tun = tun_with_fd78_1(ns, "drt6");
   ASSERT_GE(tun, 0) << "a TUN device: " << std::strerror(errno);
-  // nodad: the address is usable at once, not after duplicate detection.
-  ASSERT_EQ(sh("ip -n " + ns.name() + " addr add fd78::1/64 dev " + tun_name
-               + " nodad && ip -n " + ns.name() + " link set " + tun_name
-               + " up"),
-            0);
   int app = inside(ns, [] {
     return ::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   });
   ASSERT_GE(app, 0);
-  sockaddr_in6 remote{};
-  remote.sin6_family = AF_INET6;
-  remote.sin6_port = htons(443);
-  ::inet_pton(AF_INET6, "fd78::2", &remote.sin6_addr);
+  auto remote = fd78_2(443);
   ASSERT_NE(::connect(app, reinterpret_cast<sockaddr*>(&remote), sizeof remote),
             0);
   ASSERT_EQ(errno, EINPROGRESS);
-  // The SYN, among whatever else the stack sends on a new link (router
-  // solicitations, listener reports): bounded.
-  std::vector<uint8_t> syn;
-  for (int i = 0; i < 50 && syn.empty(); ++i) {
-    pollfd p{tun, POLLIN, 0};
-    ASSERT_EQ(::poll(&p, 1, 3000), 1) << "no SYN reached the device";
-    std::vector<uint8_t> got(2048);
-    auto n = ::read(tun, got.data(), got.size());
-    ASSERT_GT(n, 0);
-    got.resize(static_cast<size_t>(n));
-    if (got.size() >= 60 && (got[0] >> 4) == 6 && got[6] == proto_tcp
-        && (got[40 + 13] & tcp_flag::syn) != 0)
-      syn = got;
-  }
-  ASSERT_FALSE(syn.empty());
+  auto syn = next_sent(tun, proto_tcp);
+  ASSERT_GE(syn.size(), 60u) << "no SYN reached the device";
+  ASSERT_NE(syn[40 + 13] & tcp_flag::syn, 0);
   packet_info info;
   ASSERT_EQ(parse(syn.data(), syn.size(), info), parse_error::none);
   std::vector<uint8_t> rst(80);
@@ -229,6 +254,43 @@ TEST(kernel, an_ipv6_connect_answered_by_the_built_reset_is_refused) {
   socklen_t len = sizeof error;
   ::getsockopt(app, SOL_SOCKET, SO_ERROR, &error, &len);
   EXPECT_EQ(error, ECONNREFUSED) << std::strerror(error);
+  ::close(app);
+  ::close(tun);
+}
+
+// The same for a target's IPv6 datagram: the port unreachable
+// build_icmp6_port_unreachable makes must reach the socket that sent it
+// (a wrong checksum, quote or address would be ignored, and the
+// application would wait for an answer that never comes).
+TEST(kernel, an_ipv6_datagram_answered_by_the_built_unreachable_is_refused) {
+  REQUIRE_ROOT_AND("ip");
+  drover::test::netns ns{"unr6"};
+  int tun = tun_with_fd78_1(ns, "dru6");
+  ASSERT_GE(tun, 0) << "a TUN device: " << std::strerror(errno);
+  int app = inside(ns, [] {
+    return ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  });
+  ASSERT_GE(app, 0);
+  auto remote = fd78_2(3478);
+  ASSERT_EQ(::connect(app, reinterpret_cast<sockaddr*>(&remote), sizeof remote),
+            0)
+      << std::strerror(errno);
+  ASSERT_EQ(::send(app, "voice?", 6, 0), 6);
+  auto datagram = next_sent(tun, proto_udp);
+  ASSERT_FALSE(datagram.empty()) << "no datagram reached the device";
+  packet_info info;
+  ASSERT_EQ(parse(datagram.data(), datagram.size(), info), parse_error::none);
+  std::vector<uint8_t> answer(1280);
+  answer.resize(build_icmp6_port_unreachable(answer.data(), answer.size(),
+                                             datagram.data(), info));
+  ASSERT_EQ(answer.size(), 48 + datagram.size());
+  ASSERT_EQ(::write(tun, answer.data(), answer.size()),
+            static_cast<ssize_t>(answer.size()));
+  pollfd p{app, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1) << "the port unreachable was not taken";
+  char got[16];
+  EXPECT_LT(::recv(app, got, sizeof got, 0), 0);
+  EXPECT_EQ(errno, ECONNREFUSED) << std::strerror(errno);
   ::close(app);
   ::close(tun);
 }

@@ -397,6 +397,67 @@ TEST(packet_build, an_ipv6_reset_answers_data_with_its_ack_and_never_a_reset) {
             0u);
 }
 
+// A target's IPv6 datagram is answered as a host without that port would
+// (RFC 4443 3.1), so the application's socket reports "refused" at once.
+TEST(packet_build, an_ipv6_datagram_gets_a_port_unreachable_from_its_remote) {
+  const auto& udp = complete()[udp6];
+  auto in = parsed(udp);
+  ASSERT_EQ(in.protocol, proto_udp);
+  bytes out(2000, 0xee);
+  auto n = build_icmp6_port_unreachable(out.data(), out.size(), udp.data(), in);
+  ASSERT_EQ(n, 48u + in.total_length);
+  out.resize(n);
+  auto info = parsed(out);
+  EXPECT_EQ(info.ip_version, 6);
+  EXPECT_EQ(info.protocol, proto_icmpv6);
+  EXPECT_EQ(load16(out.data() + 4), n - 40) << "payload length";
+  EXPECT_TRUE(std::equal(out.begin() + 8, out.begin() + 24, udp.begin() + 24))
+      << "from the datagram's destination";
+  EXPECT_TRUE(std::equal(out.begin() + 24, out.begin() + 40, udp.begin() + 8))
+      << "to its source";
+  EXPECT_EQ(out[40], 1) << "destination unreachable";
+  EXPECT_EQ(out[41], 4) << "port unreachable";
+  EXPECT_EQ(load32(out.data() + 44), 0u) << "unused, zero";
+  EXPECT_TRUE(std::equal(out.begin() + 48, out.end(), udp.begin(),
+                         udp.begin() + in.total_length))
+      << "the datagram quoted whole";
+  EXPECT_EQ(drover::test::ipv6_l4_sum(out, proto_icmpv6), 0) << "checksum";
+}
+
+TEST(packet_build, a_port_unreachable_stays_within_the_minimum_mtu) {
+  auto big = complete()[udp6];
+  big.resize(40 + 1400, 'x');
+  store16(big.data() + 4, 1400);
+  store16(big.data() + 44, 1400); // the UDP length
+  bytes out(2000);
+  auto n = build_icmp6_port_unreachable(out.data(), out.size(), big.data(),
+                                        parsed(big));
+  ASSERT_EQ(n, 1280u);
+  out.resize(n);
+  EXPECT_TRUE(std::equal(out.begin() + 48, out.end(), big.begin()))
+      << "its first 1232 bytes quoted";
+  EXPECT_EQ(drover::test::ipv6_l4_sum(out, proto_icmpv6), 0);
+  // Too small a buffer, TCP, IPv4 UDP, a UDP header cut short: none.
+  EXPECT_EQ(
+      build_icmp6_port_unreachable(out.data(), 1279, big.data(), parsed(big)),
+      0u);
+  auto syn = drover::test::ipv6_tcp_segment(drover::test::ula(1), 40010,
+                                            drover::test::ula(3), 443,
+                                            tcp_flag::syn, 1000, 0);
+  EXPECT_EQ(build_icmp6_port_unreachable(out.data(), out.size(), syn.data(),
+                                         parsed(syn)),
+            0u);
+  const auto& udp4 = complete()[udp_small];
+  EXPECT_EQ(build_icmp6_port_unreachable(out.data(), out.size(), udp4.data(),
+                                         parsed(udp4)),
+            0u);
+  bytes cut(big.begin(), big.begin() + 46);
+  store16(cut.data() + 4, 6);
+  EXPECT_EQ(build_icmp6_port_unreachable(out.data(), out.size(), cut.data(),
+                                         parsed(cut)),
+            0u);
+}
+
 // The IPv6 checksum against a real captured datagram's (the sending
 // kernel's): recomputed from zero, it comes out the same.
 TEST(packet_build, an_ipv6_checksum_matches_the_kernels) {

@@ -17,20 +17,27 @@ inline ipv6_bytes ula(uint8_t last) {
   return {0xfd, 0x78, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last};
 }
 
-/// RFC 8200 8.1: the TCP checksum over the pseudo-header and `segment`'s
-/// TCP bytes, as found in the packet (0 when they verify).
-inline uint16_t ipv6_tcp_sum(const std::vector<uint8_t>& packet) {
+/// RFC 8200 8.1: the checksum over the pseudo-header (next header
+/// `next_header`) and the bytes after the fixed header, as found in the
+/// packet (0 when they verify).
+inline uint16_t ipv6_l4_sum(const std::vector<uint8_t>& packet,
+                            uint8_t next_header) {
   uint32_t sum = 0;
   auto add = [&](size_t from, size_t to) {
     for (size_t i = from; i < to; i += 2)
       sum += uint32_t(packet[i]) << 8 | (i + 1 < to ? packet[i + 1] : 0u);
   };
   add(8, 40);
-  sum += uint32_t(packet.size() - 40) + 6;
+  sum += uint32_t(packet.size() - 40) + next_header;
   add(40, packet.size());
   while (sum >> 16)
     sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
+}
+
+/// The TCP checksum of an IPv6 segment (0 when it verifies).
+inline uint16_t ipv6_tcp_sum(const std::vector<uint8_t>& packet) {
+  return ipv6_l4_sum(packet, 6);
 }
 
 /// A segment from `src`:`sport` to `dst`:`dport` with `flags`, `seq`,

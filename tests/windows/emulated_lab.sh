@@ -106,7 +106,9 @@ for port in "$server_port" "$other_port"; do
   done
 done
 for port in "$server_port" "$other_port"; do
-  in_srv ip6tables -A INPUT -s "$app_ip6" -d "$server_ip6" -p tcp --dport "$port" -j ACCEPT
+  for proto in tcp udp; do
+    in_srv ip6tables -A INPUT -s "$app_ip6" -d "$server_ip6" -p "$proto" --dport "$port" -j ACCEPT
+  done
 done
 # What reached the targets' port direct, each packet with its time, shown
 # when the test fails (the counters say how many, not which).
@@ -116,11 +118,13 @@ if command -v tcpdump >/dev/null; then
     >"$dir/direct.txt" 2>"$dir/direct.err" &
   pids+=($!)
 fi
-# TCP packets that reached the servers' IPv6 port $1 (the targets' when
-# not given) from the application's IPv6 address.
+# Packets of protocol $2 (tcp when not given) that reached the servers'
+# IPv6 port $1 (the targets' when not given) from the application's IPv6
+# address.
 direct_packets6() {
   in_srv ip6tables -L INPUT -v -x -n \
-    | awk -v port="dpt:${1:-$server_port}" '$3 == "ACCEPT" && $NF == port { print $1 }'
+    | awk -v port="dpt:${1:-$server_port}" -v proto="${2:-tcp}" \
+        '$3 == "ACCEPT" && $(NF-1) == proto && $NF == port { print $1 }'
 }
 # Packets of protocol $1 that reached the servers' port $2 (the targets'
 # when not given) from the application's own address.
@@ -171,17 +175,24 @@ fi
 wait_for_line "$dir/servers.out" ready 10 || fail "the servers did not start"
 wait_for_line "$dir/servers-other.out" ready 10 || fail "the other servers did not start"
 # IPv6 listeners on both ports: a target's IPv6 that leaked would connect
-# (and be counted), not be refused by a closed port.
+# or be echoed (and be counted), not be refused by a closed port.
 "${in_srv[@]}" python3 -c '
-import socket, sys, time
-held = []
+import select, socket, sys, time
+held, echo = [], []
 for port in sys.argv[2:]:
     s = socket.socket(socket.AF_INET6)
     s.bind((sys.argv[1], int(port)))
     s.listen(16)
     held.append(s)
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.bind((sys.argv[1], int(port)))
+    echo.append(u)
 print("ready", flush=True)
-time.sleep(3600)' "$server_ip6" "$server_port" "$other_port" >"$dir/servers6.out" 2>&1 &
+end = time.monotonic() + 3600
+while time.monotonic() < end:
+    for u in select.select(echo, [], [], 1)[0]:
+        data, peer = u.recvfrom(2048)
+        u.sendto(data, peer)' "$server_ip6" "$server_port" "$other_port" >"$dir/servers6.out" 2>&1 &
 pids+=($!)
 wait_for_line "$dir/servers6.out" ready 10 || fail "the IPv6 listeners did not start"
 # Inbound injections arrive on the TUN device from remote addresses.

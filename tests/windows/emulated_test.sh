@@ -13,9 +13,10 @@
 #     with sendto, a connected one) reach the servers from dante's address,
 #     and it sees its server's address
 #   - a program named otherwise goes direct
-#   - a target's IPv6 connection is refused at once (so an application
-#     falls back to IPv4 without waiting) and nothing of it reaches the
-#     server, which listens there; another program's IPv6 connects direct
+#   - a target's IPv6 connection and datagram are refused at once (so an
+#     application falls back to IPv4 without waiting) and nothing of them
+#     reaches the server, which listens and echoes there; another
+#     program's IPv6 connects and is echoed direct
 #   - every target started after the engine (a process Drover had not seen)
 #   - 300 datagrams at once from a target: answered through dante, none
 #     direct
@@ -66,6 +67,15 @@ for _ in $(seq 20); do # the flow-manager pushes its counters each second
 done
 [ -n "$counted" ] || fail "the refused IPv6 was not counted: $(cat "$dir/status.json")"
 echo "ipv6: $said"
+# IPv6 UDP: the other program's is echoed direct; a target's is answered by
+# Drover's port unreachable (its socket's error, at once), none reaches
+# the server.
+said="$(other udp6 "$server_ip6" "$other_port" 5)" || fail "the other program's IPv6 UDP: $said"
+[ "$(direct_packets6 "$other_port" udp)" -gt 0 ] || fail "the IPv6 UDP counter counted nothing"
+said="$(target udp6 "$server_ip6" "$server_port" 5)" && fail "a target's IPv6 UDP was answered: $said"
+[[ "$said" == *"result=refused"* ]] || fail "a target's IPv6 UDP was not refused: $said"
+[ "$(direct_packets6 "$server_port" udp)" = 0 ] || fail "a target's IPv6 UDP reached the server"
+echo "ipv6 udp: $said"
 
 # A target's UDP, bound (sendto) and connected.
 [ "$(direct_packets udp)" = 0 ] || fail "UDP reached the servers directly before any test"

@@ -21,6 +21,11 @@
 //                               (connected, refused, timeout or the error)
 //                               and after how many ms; exit code 0 when
 //                               it connected
+//   udp6 HOST6 PORT SECONDS     one IPv6 datagram on a connected socket
+//                               and its answer, waited for SECONDS;
+//                               prints how it ended (answered, refused,
+//                               timeout or the error) and after how many
+//                               ms; exit code 0 when it was answered
 // Exit code 0 when every step was answered, 1 otherwise.
 
 #include <winsock2.h>
@@ -366,6 +371,50 @@ int tcp6_attempt(const char* host, const char* port, int seconds) {
   return result == "connected" ? 0 : 1;
 }
 
+// What an application's IPv6 UDP meets (QUIC, a voice client trying both
+// families): an answer, or its socket's error.
+int udp6_attempt(const char* host, const char* port, int seconds) {
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  to.sin6_port = htons(static_cast<u_short>(std::atoi(port)));
+  if (inet_pton(AF_INET6, host, &to.sin6_addr) != 1) {
+    std::printf("udp6 result=bad-address\n");
+    return 2;
+  }
+  SOCKET s = socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
+  auto start = clock_type::now();
+  std::string result;
+  if (connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0
+      || send(s, "ping6", 5, 0) != 5) {
+    result = "error-" + std::to_string(WSAGetLastError());
+  } else {
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(s, &readable);
+    timeval limit{seconds, 0};
+    char answer[512];
+    if (select(0, &readable, nullptr, nullptr, &limit) == 0) {
+      result = "timeout";
+    } else if (recv(s, answer, sizeof answer, 0) > 0) {
+      result = "answered";
+    } else {
+      // A port unreachable: Windows says WSAECONNRESET; wine may say
+      // WSAECONNREFUSED.
+      int error = WSAGetLastError();
+      result = error == WSAECONNRESET || error == WSAECONNREFUSED
+                   ? "refused"
+                   : "error-" + std::to_string(error);
+    }
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                clock_type::now() - start)
+                .count();
+  std::printf("udp6 result=%s ms=%lld\n", result.c_str(),
+              static_cast<long long>(ms));
+  closesocket(s);
+  return result == "answered" ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -381,13 +430,17 @@ int main(int argc, char** argv) {
     first = 3;
   }
   if (argc - first < 4) {
-    std::fprintf(stderr, "usage: traffic_client [--socks HOST:PORT] "
-                         "tcp|hold|udp|bulk|rtt|tcp6 HOST PORT ARG [MODE]\n");
+    std::fprintf(stderr,
+                 "usage: traffic_client [--socks HOST:PORT] "
+                 "tcp|hold|udp|bulk|rtt|tcp6|udp6 HOST PORT ARG [MODE]\n");
     return 2;
   }
   std::string what = argv[first];
   if (what == "tcp6")
     return tcp6_attempt(argv[first + 1], argv[first + 2],
+                        std::atoi(argv[first + 3]));
+  if (what == "udp6")
+    return udp6_attempt(argv[first + 1], argv[first + 2],
                         std::atoi(argv[first + 3]));
   auto to = address_of(argv[first + 1], argv[first + 2]);
   const char* arg = argv[first + 3];
