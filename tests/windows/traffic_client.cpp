@@ -388,22 +388,21 @@ int udp6_attempt(const char* host, const char* port, int seconds) {
       || send(s, "ping6", 5, 0) != 5) {
     result = "error-" + std::to_string(WSAGetLastError());
   } else {
-    fd_set readable;
-    FD_ZERO(&readable);
-    FD_SET(s, &readable);
-    timeval limit{seconds, 0};
+    // A blocking receive, as many programs make: wine's select() does not
+    // report a UDP socket's pending error as readable (Windows does).
+    DWORD limit = static_cast<DWORD>(seconds) * 1000;
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<char*>(&limit),
+               sizeof limit);
     char answer[512];
-    if (select(0, &readable, nullptr, nullptr, &limit) == 0) {
-      result = "timeout";
-    } else if (recv(s, answer, sizeof answer, 0) > 0) {
+    if (recv(s, answer, sizeof answer, 0) > 0) {
       result = "answered";
     } else {
       // A port unreachable: Windows says WSAECONNRESET; wine may say
       // WSAECONNREFUSED.
       int error = WSAGetLastError();
-      result = error == WSAECONNRESET || error == WSAECONNREFUSED
-                   ? "refused"
-                   : "error-" + std::to_string(error);
+      result = error == WSAECONNRESET || error == WSAECONNREFUSED ? "refused"
+               : error == WSAETIMEDOUT                            ? "timeout"
+                                       : "error-" + std::to_string(error);
     }
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

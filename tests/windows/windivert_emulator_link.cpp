@@ -70,6 +70,9 @@ bool send_all(const std::string& out) {
 // yet) tells apart the connections of two processes that share a local
 // port, as Linux's connect() lets them (and wine with it).
 using socket_key = std::tuple<uint8_t, uint16_t, uint64_t>;
+// An IPv6 UDP socket's third field: its port number may be an IPv4
+// socket's too.
+constexpr uint64_t udp6_socket = 6;
 
 struct socket_row {
   uint32_t pid = 0;
@@ -118,10 +121,14 @@ public:
       auto it = now.find(key);
       if (it == now.end() || it->second.pid != row.pid) {
         out.push_back(event_for(wd::event_socket_close, key, row));
-        if (std::get<0>(key) == IPPROTO_UDP) // its remotes go with it
+        if (std::get<0>(key) == IPPROTO_UDP) { // its remotes go with it
           for (auto r = udp_remotes_.begin(); r != udp_remotes_.end();)
             r = std::get<0>(*r) == std::get<1>(key) ? udp_remotes_.erase(r)
                                                     : std::next(r);
+          for (auto r = udp6_remotes_.begin(); r != udp6_remotes_.end();)
+            r = r->first == std::get<1>(key) ? udp6_remotes_.erase(r)
+                                             : std::next(r);
+        }
       }
     }
     known_ = std::move(now);
@@ -175,10 +182,33 @@ public:
   }
 
 private:
-  // An IPv6 TCP SYN (TCP right after the fixed header; the lab sends no
-  // other IPv6 a target's): its socket's CONNECT, as for IPv4.
+  // An IPv6 UDP datagram to a remote not seen yet (UDP right after the
+  // fixed header): its socket's CONNECT, as for IPv4.
+  void before_udp6(const uint8_t* p, const net::packet_info& info,
+                   std::vector<diverted>& out) {
+    if (info.total_length < 48)
+      return;
+    socket_key key{net::proto_udp, net::load16(p + 40), udp6_socket};
+    if (known_.count(key) == 0)
+      refresh(out);
+    auto it = known_.find(key);
+    auto remote = net::remote_key(p + 24, 16, net::load16(p + 42));
+    if (it == known_.end()
+        || !udp6_remotes_.insert({std::get<1>(key), remote}).second)
+      return;
+    socket_row connecting = it->second;
+    std::memcpy(connecting.local6.data(), p + 8, 16);
+    std::memcpy(connecting.remote6.data(), p + 24, 16);
+    connecting.remote_port = net::load16(p + 42);
+    out.push_back(event_for(wd::event_socket_connect, key, connecting));
+  }
+
+  // An IPv6 TCP SYN (TCP right after the fixed header), or a datagram:
+  // its socket's CONNECT, as for IPv4.
   void before_ipv6(const uint8_t* p, const net::packet_info& info,
                    std::vector<diverted>& out) {
+    if (info.protocol == net::proto_udp)
+      return before_udp6(p, info, out);
     if (info.protocol != net::proto_tcp || info.total_length < 60
         || (p[53] & (net::tcp_flag::syn | net::tcp_flag::ack))
                != net::tcp_flag::syn)
@@ -286,6 +316,22 @@ private:
           now.emplace(socket_key{IPPROTO_UDP, port, 0}, row);
       }
     }
+    size = static_cast<DWORD>(buf.size());
+    if (GetExtendedUdpTable(buf.data(), &size, FALSE, AF_INET6,
+                            UDP_TABLE_OWNER_PID, 0)
+        == NO_ERROR) {
+      auto* t = reinterpret_cast<MIB_UDP6TABLE_OWNER_PID*>(buf.data());
+      for (DWORD i = 0; i < t->dwNumEntries; ++i) {
+        auto& r = t->table[i];
+        auto port = ntohs(static_cast<u_short>(r.dwLocalPort));
+        socket_row row;
+        row.pid = owner(r.dwOwningPid, port);
+        row.ipv6 = true;
+        std::memcpy(row.local6.data(), r.ucLocalAddr, 16);
+        if (row.pid != 0)
+          now.emplace(socket_key{IPPROTO_UDP, port, udp6_socket}, row);
+      }
+    }
   }
 
   // A SOCKET-layer address as windivert.h lays it out: host order,
@@ -322,6 +368,7 @@ private:
 
   std::map<socket_key, socket_row> known_;
   std::set<std::tuple<uint16_t, uint32_t, uint16_t>> udp_remotes_;
+  std::set<std::pair<uint16_t, uint64_t>> udp6_remotes_; // port, remote
   uint64_t next_endpoint_ = 0;
 };
 
