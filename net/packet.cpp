@@ -332,6 +332,8 @@ size_t build_icmp6_port_unreachable(uint8_t* out, size_t capacity,
   if (info.ip_version != 6 || info.protocol != proto_udp
       || info.total_length < ipv6_header + udp_header)
     return 0;
+  if (data[24] == 0xff)
+    return 0; // to a multicast group: never answered (RFC 4443 2.4 (e.3))
   size_t quoted = std::min<size_t>(info.total_length,
                                    minimum_mtu - ipv6_header - icmp_header);
   size_t total = ipv6_header + icmp_header + quoted;

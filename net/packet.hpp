@@ -155,8 +155,8 @@ size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
 /// MTU. The application's stack reports it on the socket that sent the
 /// datagram ("connection refused"; Windows: WSAECONNRESET), so a target's
 /// IPv6 UDP fails at once and it uses IPv4. `out` may not overlap `data`.
-/// Returns its length, or 0 if `capacity` is too small or `data` is no UDP
-/// right after the fixed header.
+/// Returns its length, or 0 if `capacity` is too small, `data` is no UDP
+/// right after the fixed header or went to a multicast group.
 size_t build_icmp6_port_unreachable(uint8_t* out, size_t capacity,
                                     const uint8_t* data,
                                     const packet_info& info);

@@ -437,7 +437,8 @@ TEST(packet_build, a_port_unreachable_stays_within_the_minimum_mtu) {
   EXPECT_TRUE(std::equal(out.begin() + 48, out.end(), big.begin()))
       << "its first 1232 bytes quoted";
   EXPECT_EQ(drover::test::ipv6_l4_sum(out, proto_icmpv6), 0);
-  // Too small a buffer, TCP, IPv4 UDP, a UDP header cut short: none.
+  // Too small a buffer, TCP, IPv4 UDP, to a group, a UDP header cut
+  // short: none.
   EXPECT_EQ(
       build_icmp6_port_unreachable(out.data(), 1279, big.data(), parsed(big)),
       0u);
@@ -450,6 +451,11 @@ TEST(packet_build, a_port_unreachable_stays_within_the_minimum_mtu) {
   const auto& udp4 = complete()[udp_small];
   EXPECT_EQ(build_icmp6_port_unreachable(out.data(), out.size(), udp4.data(),
                                          parsed(udp4)),
+            0u);
+  auto multicast = complete()[udp6];
+  multicast[24] = 0xff; // ff..: a group, which no error answers
+  EXPECT_EQ(build_icmp6_port_unreachable(out.data(), out.size(),
+                                         multicast.data(), parsed(multicast)),
             0u);
   bytes cut(big.begin(), big.begin() + 46);
   store16(cut.data() + 4, 6);
