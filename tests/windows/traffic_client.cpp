@@ -324,21 +324,26 @@ int rtt(const sockaddr_in& to, int count) {
   return us.size() == static_cast<size_t>(count) ? 0 : 1;
 }
 
+// How an IPv6 attempt (`what`) ended, and after how many ms; exit code 0
+// when it ended as `success`.
+int report_attempt(const char* what, const std::string& result,
+                   clock_type::time_point start, const char* success) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                clock_type::now() - start)
+                .count();
+  std::printf("%s result=%s ms=%lld\n", what, result.c_str(),
+              static_cast<long long>(ms));
+  return result == success ? 0 : 1;
+}
+
 // What an application's Happy Eyeballs meets: the IPv6 attempt's end.
-int tcp6_attempt(const char* host, const char* port, int seconds) {
-  sockaddr_in6 to{};
-  to.sin6_family = AF_INET6;
-  to.sin6_port = htons(static_cast<u_short>(std::atoi(port)));
-  if (inet_pton(AF_INET6, host, &to.sin6_addr) != 1) {
-    std::printf("tcp6 result=bad-address\n");
-    return 2;
-  }
+int tcp6_attempt(const sockaddr_in6& to, int seconds) {
   SOCKET s = socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP);
   u_long nonblocking = 1;
   ioctlsocket(s, static_cast<long>(FIONBIO), &nonblocking);
   auto start = clock_type::now();
   std::string result;
-  if (connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+  if (connect(s, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0) {
     result = "connected";
   } else if (WSAGetLastError() != WSAEWOULDBLOCK) {
     result = "error-" + std::to_string(WSAGetLastError());
@@ -362,29 +367,17 @@ int tcp6_attempt(const char* host, const char* port, int seconds) {
     else
       result = "connected";
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                clock_type::now() - start)
-                .count();
-  std::printf("tcp6 result=%s ms=%lld\n", result.c_str(),
-              static_cast<long long>(ms));
   closesocket(s);
-  return result == "connected" ? 0 : 1;
+  return report_attempt("tcp6", result, start, "connected");
 }
 
 // What an application's IPv6 UDP meets (QUIC, a voice client trying both
 // families): an answer, or its socket's error.
-int udp6_attempt(const char* host, const char* port, int seconds) {
-  sockaddr_in6 to{};
-  to.sin6_family = AF_INET6;
-  to.sin6_port = htons(static_cast<u_short>(std::atoi(port)));
-  if (inet_pton(AF_INET6, host, &to.sin6_addr) != 1) {
-    std::printf("udp6 result=bad-address\n");
-    return 2;
-  }
+int udp6_attempt(const sockaddr_in6& to, int seconds) {
   SOCKET s = socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
   auto start = clock_type::now();
   std::string result;
-  if (connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0
+  if (connect(s, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0
       || send(s, "ping6", 5, 0) != 5) {
     result = "error-" + std::to_string(WSAGetLastError());
   } else {
@@ -405,13 +398,8 @@ int udp6_attempt(const char* host, const char* port, int seconds) {
                                        : "error-" + std::to_string(error);
     }
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                clock_type::now() - start)
-                .count();
-  std::printf("udp6 result=%s ms=%lld\n", result.c_str(),
-              static_cast<long long>(ms));
   closesocket(s);
-  return result == "answered" ? 0 : 1;
+  return report_attempt("udp6", result, start, "answered");
 }
 
 } // namespace
@@ -435,12 +423,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string what = argv[first];
-  if (what == "tcp6")
-    return tcp6_attempt(argv[first + 1], argv[first + 2],
-                        std::atoi(argv[first + 3]));
-  if (what == "udp6")
-    return udp6_attempt(argv[first + 1], argv[first + 2],
-                        std::atoi(argv[first + 3]));
+  if (what == "tcp6" || what == "udp6") {
+    sockaddr_in6 to6{};
+    to6.sin6_family = AF_INET6;
+    to6.sin6_port = htons(static_cast<u_short>(std::atoi(argv[first + 2])));
+    if (inet_pton(AF_INET6, argv[first + 1], &to6.sin6_addr) != 1) {
+      std::printf("%s result=bad-address\n", what.c_str());
+      return 2;
+    }
+    int seconds = std::atoi(argv[first + 3]);
+    return what == "tcp6" ? tcp6_attempt(to6, seconds)
+                          : udp6_attempt(to6, seconds);
+  }
   auto to = address_of(argv[first + 1], argv[first + 2]);
   const char* arg = argv[first + 3];
   if (what == "tcp")
