@@ -92,15 +92,18 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
     if (p.info.protocol == net::proto_tcp)
       refuse(data, p.info);
     else if (p.info.protocol == net::proto_udp)
-      refuse_datagram6(data, p.info, now);
+      refuse_datagram(data, p.info, now);
     stats.ipv6_dropped++;
     return verdict_kind::drop;
   }
   if (pkt.blocked) {
     // A program a `block` rule matches: a connection attempt is refused at
-    // once (a reset from the remote's address), anything else dropped.
+    // once (a reset from the remote's address), a datagram too (a port
+    // unreachable, as the send fails on Linux), anything else dropped.
     if (p.info.is_tcp() && (p.info.tcp_flags & net::tcp_flag::rst) == 0)
       refuse(data, p.info);
+    else if (p.info.is_udp())
+      refuse_datagram(data, p.info, now);
     stats.packets_dropped++;
     return verdict_kind::drop;
   }
@@ -280,17 +283,20 @@ void flow_manager_state::refuse(const uint8_t* data,
     capture->injector().inject(scratch.data(), n);
 }
 
-void flow_manager_state::refuse_datagram6(const uint8_t* data,
-                                          const net::packet_info& info,
-                                          net::flow_time now) {
+void flow_manager_state::refuse_datagram(const uint8_t* data,
+                                         const net::packet_info& info,
+                                         net::flow_time now) {
   if (now - refusals_since >= std::chrono::seconds{1}) {
     refusals_since = now;
     refusals_this_second = 0;
   }
   if (refusals_this_second >= refusals_per_second)
     return;
-  auto n = net::build_icmp6_port_unreachable(scratch.data(), scratch.size(),
-                                             data, info);
+  auto n = info.ip_version == 6
+               ? net::build_icmp6_port_unreachable(scratch.data(),
+                                                   scratch.size(), data, info)
+               : net::build_icmp_port_unreachable(scratch.data(),
+                                                  scratch.size(), data, info);
   if (n > 0 && !capture->injector().inject(scratch.data(), n))
     refusals_this_second++;
 }

@@ -156,12 +156,13 @@ struct flow_manager_state {
   /// proxying; a segment of a connection Drover never saw begin).
   void refuse(const uint8_t* data, const net::packet_info& info);
 
-  /// Answers a target's IPv6 UDP datagram with an ICMPv6 "port
-  /// unreachable" from its remote, at most `refusals_per_second` a second
-  /// (RFC 4443 2.4 (f): an error's rate is limited; a program that keeps
+  /// Answers a UDP datagram that may not go out (a target's IPv6, a
+  /// blocked program's) with an ICMP or ICMPv6 "port unreachable" from its
+  /// remote, at most `refusals_per_second` a second (RFC 1812 4.3.2.8, RFC
+  /// 4443 2.4 (f): an error's rate is limited; a program that keeps
   /// sending anyway is only dropped).
-  void refuse_datagram6(const uint8_t* data, const net::packet_info& info,
-                        net::flow_time now);
+  void refuse_datagram(const uint8_t* data, const net::packet_info& info,
+                       net::flow_time now);
   static constexpr uint32_t refusals_per_second = 100;
   net::flow_time refusals_since{};
   uint32_t refusals_this_second = 0;

@@ -356,6 +356,39 @@ size_t build_icmp6_port_unreachable(uint8_t* out, size_t capacity,
   return total;
 }
 
+size_t build_icmp_port_unreachable(uint8_t* out, size_t capacity,
+                                   const uint8_t* data,
+                                   const packet_info& info) {
+  constexpr size_t icmp_header = 8;
+  // RFC 1812 4.3.2.3: as much of the datagram as keeps the error within
+  // 576 bytes.
+  constexpr size_t at_most = 576;
+  if (info.ip_version != 4 || !info.is_udp())
+    return 0;
+  auto to = info.dst.ip.value;
+  if ((to >> 28) == 0xe || to == 0xffffffffu)
+    return 0; // to a group or everyone: never answered (RFC 1122 3.2.2)
+  size_t quoted = std::min<size_t>(info.total_length,
+                                   at_most - ipv4_min_header - icmp_header);
+  size_t total = ipv4_min_header + icmp_header + quoted;
+  if (capacity < total)
+    return 0;
+  std::memcpy(out + ipv4_min_header + icmp_header, data, quoted);
+  std::memset(out, 0, ipv4_min_header + icmp_header);
+  out[0] = 0x45;
+  store16(out + ip_total_length, static_cast<uint16_t>(total));
+  out[ip_ttl] = 64;
+  out[ip_protocol] = proto_icmp;
+  store32(out + ip_src, to); // from the datagram's destination
+  store32(out + ip_dst, info.src.ip.value);
+  store16(out + ip_checksum, finish(sum_bytes(out, ipv4_min_header)));
+  uint8_t* icmp = out + ipv4_min_header;
+  icmp[0] = 3; // destination unreachable
+  icmp[1] = 3; // port unreachable
+  store16(icmp + 2, finish(sum_bytes(icmp, icmp_header + quoted)));
+  return total;
+}
+
 bool parse_port_unreachable(const uint8_t* data, const packet_info& info,
                             refused_datagram& out) {
   constexpr size_t icmp_header = 8;

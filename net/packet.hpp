@@ -161,4 +161,13 @@ size_t build_icmp6_port_unreachable(uint8_t* out, size_t capacity,
                                     const uint8_t* data,
                                     const packet_info& info);
 
+/// The same for an IPv4 UDP datagram (RFC 792, type 3 code 3), quoting as
+/// much of it as keeps the answer within 576 bytes (RFC 1812 4.3.2.3):
+/// what a blocked program's datagram meets. 0 also for a datagram to a
+/// multicast group or the broadcast address, or a fragment after the
+/// first (no UDP header: unanswered).
+size_t build_icmp_port_unreachable(uint8_t* out, size_t capacity,
+                                   const uint8_t* data,
+                                   const packet_info& info);
+
 } // namespace drover::net

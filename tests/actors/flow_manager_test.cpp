@@ -48,7 +48,7 @@ protected:
 
   // Sends one captured packet through the actor and returns its verdict.
   recorded_verdict feed(std::vector<uint8_t> packet, bool partial = false,
-                        uint32_t pid = 0) {
+                        uint32_t pid = 0, bool blocked = false) {
     auto batch = capture->port_.new_batch();
     std::copy(packet.begin(), packet.end(), batch->data.begin());
     captured_packet p;
@@ -56,6 +56,7 @@ protected:
     p.length = static_cast<uint32_t>(packet.size());
     p.checksum_partial = partial;
     p.pid = pid;
+    p.blocked = blocked;
     batch->packets.push_back(p);
     self->send(aut, packet_batch{batch});
     sched.run();
@@ -327,6 +328,33 @@ TEST_F(flow_manager_test, ipv6_datagrams_are_dropped_counted_and_refused) {
   advance(1s);
   EXPECT_EQ(feed(udp).kind, verdict_kind::drop);
   EXPECT_EQ(capture->injector_.injected.size(), 101u) << "a new second";
+}
+
+// A blocked program's datagram meets a port unreachable from its remote
+// (its socket fails at once, as its send does on Linux); its connection
+// attempt a reset. Nothing of either goes out, proxying or not.
+TEST_F(flow_manager_test, a_blocked_programs_datagram_is_refused) {
+  auto udp = fixtures()[5]; // IPv4 UDP, whole
+  auto info = parsed(udp);
+  ASSERT_TRUE(info.is_udp() && !info.fragment);
+  EXPECT_EQ(feed(udp, false, 42, true).kind, verdict_kind::drop);
+  ASSERT_EQ(capture->injector_.injected.size(), 1u);
+  auto answer = capture->injector_.injected[0];
+  auto out = parsed(answer);
+  EXPECT_EQ(out.protocol, net::proto_icmp);
+  net::refused_datagram refused;
+  ASSERT_TRUE(net::parse_port_unreachable(answer.data(), out, refused));
+  EXPECT_EQ(refused.src, info.src) << "quotes the datagram";
+  EXPECT_EQ(refused.dst, info.dst);
+  EXPECT_EQ(out.dst.ip, info.src.ip) << "to the program";
+  EXPECT_EQ(out.src.ip, info.dst.ip) << "from the remote it sent to";
+  EXPECT_EQ(stats().udp_flows, 0u);
+  EXPECT_EQ(stats().packets_dropped, 1u);
+  auto syn = fixtures()[0];
+  EXPECT_EQ(feed(syn, false, 42, true).kind, verdict_kind::drop);
+  ASSERT_EQ(capture->injector_.injected.size(), 2u);
+  EXPECT_EQ(parsed(capture->injector_.injected[1]).protocol, net::proto_tcp);
+  EXPECT_EQ(stats().tcp_flows, 0u);
 }
 
 // A target's IPv6 connection is refused at once (a reset from the remote's

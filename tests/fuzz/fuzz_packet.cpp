@@ -40,8 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         || answer.ip_version != info.ip_version)
       std::abort();
   }
-  // A port unreachable for whatever IPv6 UDP it is quotes only the
-  // packet's own bytes (ASan), at most 1280 in all, and parses as ICMPv6.
+  // A port unreachable for whatever UDP it is quotes only the packet's own
+  // bytes (ASan), at most 1280 in all (576 for IPv4), and parses as ICMP
+  // (IPv4: readable by the engine's own ICMP reader) or ICMPv6.
   static uint8_t unreachable[1280];
   if (auto n = build_icmp6_port_unreachable(unreachable, sizeof unreachable,
                                             buf.data(), info)) {
@@ -49,6 +50,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (n > sizeof unreachable
         || parse(unreachable, n, answer) != parse_error::none
         || answer.protocol != proto_icmpv6)
+      std::abort();
+  }
+  if (auto n = build_icmp_port_unreachable(unreachable, sizeof unreachable,
+                                           buf.data(), info)) {
+    packet_info answer;
+    refused_datagram quoted;
+    if (n > 576 || parse(unreachable, n, answer) != parse_error::none
+        || answer.protocol != proto_icmp
+        || !parse_port_unreachable(unreachable, answer, quoted)
+        || quoted.src != info.src || quoted.dst != info.dst)
       std::abort();
   }
   if (info.ip_version != 4 || !info.has_ports)

@@ -166,9 +166,9 @@ TEST(kernel, rewritten_tcp_segment_passes_the_checksum_check) {
 
 namespace {
 
-// A TUN device named `name` in `ns` with fd78::1, up: the network, as far
-// as the namespace's stack knows. -1 if it cannot be made.
-int tun_with_fd78_1(drover::test::netns& ns, const std::string& name) {
+// A TUN device named `name` in `ns` with fd78::1 and 10.78.0.1, up: the
+// network, as far as the namespace's stack knows. -1 if it cannot be made.
+int tun_with_addresses(drover::test::netns& ns, const std::string& name) {
   int tun = inside(ns, [&] {
     int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     ifreq r{};
@@ -183,7 +183,8 @@ int tun_with_fd78_1(drover::test::netns& ns, const std::string& name) {
   // nodad: the address is usable at once, not after duplicate detection.
   if (tun >= 0
       && sh("ip -n " + ns.name() + " addr add fd78::1/64 dev " + name
-            + " nodad && ip -n " + ns.name() + " link set " + name + " up")
+            + " nodad && ip -n " + ns.name() + " addr add 10.78.0.1/24 dev "
+            + name + " && ip -n " + ns.name() + " link set " + name + " up")
              != 0) {
     ::close(tun);
     tun = -1;
@@ -191,10 +192,10 @@ int tun_with_fd78_1(drover::test::netns& ns, const std::string& name) {
   return tun;
 }
 
-// The first packet of next header `protocol` the stack sends to the TUN
+// The first IPv`version` packet of `protocol` the stack sends to the TUN
 // device, among whatever else it sends on a new link (router
 // solicitations, listener reports): bounded; empty if none came.
-std::vector<uint8_t> next_sent(int tun, uint8_t protocol) {
+std::vector<uint8_t> next_sent(int tun, int version, uint8_t protocol) {
   for (int i = 0; i < 50; ++i) {
     pollfd p{tun, POLLIN, 0};
     if (::poll(&p, 1, 3000) != 1)
@@ -204,7 +205,11 @@ std::vector<uint8_t> next_sent(int tun, uint8_t protocol) {
     if (n <= 0)
       return {};
     got.resize(static_cast<size_t>(n));
-    if (got.size() >= 48 && (got[0] >> 4) == 6 && got[6] == protocol)
+    if (version == 6 && got.size() >= 48 && (got[0] >> 4) == 6
+        && got[6] == protocol)
+      return got;
+    if (version == 4 && got.size() >= 28 && (got[0] >> 4) == 4
+        && got[9] == protocol)
       return got;
   }
   return {};
@@ -229,7 +234,7 @@ sockaddr_in6 fd78_2(uint16_t port) {
 TEST(kernel, an_ipv6_connect_answered_by_the_built_reset_is_refused) {
   REQUIRE_ROOT_AND("ip");
   drover::test::netns ns{"rst6"};
-  int tun = tun_with_fd78_1(ns, "drt6");
+  int tun = tun_with_addresses(ns, "drt6");
   ASSERT_GE(tun, 0) << "a TUN device: " << std::strerror(errno);
   int app = inside(ns, [] {
     return ::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -239,7 +244,7 @@ TEST(kernel, an_ipv6_connect_answered_by_the_built_reset_is_refused) {
   ASSERT_NE(::connect(app, reinterpret_cast<sockaddr*>(&remote), sizeof remote),
             0);
   ASSERT_EQ(errno, EINPROGRESS);
-  auto syn = next_sent(tun, proto_tcp);
+  auto syn = next_sent(tun, 6, proto_tcp);
   ASSERT_GE(syn.size(), 60u) << "no SYN reached the device";
   ASSERT_NE(syn[40 + 13] & tcp_flag::syn, 0);
   packet_info info;
@@ -265,7 +270,7 @@ TEST(kernel, an_ipv6_connect_answered_by_the_built_reset_is_refused) {
 TEST(kernel, an_ipv6_datagram_answered_by_the_built_unreachable_is_refused) {
   REQUIRE_ROOT_AND("ip");
   drover::test::netns ns{"unr6"};
-  int tun = tun_with_fd78_1(ns, "dru6");
+  int tun = tun_with_addresses(ns, "dru6");
   ASSERT_GE(tun, 0) << "a TUN device: " << std::strerror(errno);
   int app = inside(ns, [] {
     return ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -276,7 +281,7 @@ TEST(kernel, an_ipv6_datagram_answered_by_the_built_unreachable_is_refused) {
             0)
       << std::strerror(errno);
   ASSERT_EQ(::send(app, "voice?", 6, 0), 6);
-  auto datagram = next_sent(tun, proto_udp);
+  auto datagram = next_sent(tun, 6, proto_udp);
   ASSERT_FALSE(datagram.empty()) << "no datagram reached the device";
   packet_info info;
   ASSERT_EQ(parse(datagram.data(), datagram.size(), info), parse_error::none);
@@ -284,6 +289,44 @@ TEST(kernel, an_ipv6_datagram_answered_by_the_built_unreachable_is_refused) {
   answer.resize(build_icmp6_port_unreachable(answer.data(), answer.size(),
                                              datagram.data(), info));
   ASSERT_EQ(answer.size(), 48 + datagram.size());
+  ASSERT_EQ(::write(tun, answer.data(), answer.size()),
+            static_cast<ssize_t>(answer.size()));
+  pollfd p{app, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1) << "the port unreachable was not taken";
+  char got[16];
+  EXPECT_LT(::recv(app, got, sizeof got, 0), 0);
+  EXPECT_EQ(errno, ECONNREFUSED) << std::strerror(errno);
+  ::close(app);
+  ::close(tun);
+}
+
+// A blocked program's IPv4 datagram on Windows: the port unreachable
+// build_icmp_port_unreachable makes must reach the socket that sent it.
+TEST(kernel, an_ipv4_datagram_answered_by_the_built_unreachable_is_refused) {
+  REQUIRE_ROOT_AND("ip");
+  drover::test::netns ns{"unr4"};
+  int tun = tun_with_addresses(ns, "dru4");
+  ASSERT_GE(tun, 0) << "a TUN device: " << std::strerror(errno);
+  int app = inside(ns, [] {
+    return ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  });
+  ASSERT_GE(app, 0);
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(3478);
+  ::inet_pton(AF_INET, "10.78.0.2", &remote.sin_addr);
+  ASSERT_EQ(::connect(app, reinterpret_cast<sockaddr*>(&remote), sizeof remote),
+            0)
+      << std::strerror(errno);
+  ASSERT_EQ(::send(app, "voice?", 6, 0), 6);
+  auto datagram = next_sent(tun, 4, proto_udp);
+  ASSERT_FALSE(datagram.empty()) << "no datagram reached the device";
+  packet_info info;
+  ASSERT_EQ(parse(datagram.data(), datagram.size(), info), parse_error::none);
+  std::vector<uint8_t> answer(576);
+  answer.resize(build_icmp_port_unreachable(answer.data(), answer.size(),
+                                            datagram.data(), info));
+  ASSERT_EQ(answer.size(), 28 + datagram.size());
   ASSERT_EQ(::write(tun, answer.data(), answer.size()),
             static_cast<ssize_t>(answer.size()));
   pollfd p{app, POLLIN, 0};

@@ -464,6 +464,51 @@ TEST(packet_build, a_port_unreachable_stays_within_the_minimum_mtu) {
             0u);
 }
 
+// A blocked program's IPv4 datagram: answered as a host without that port
+// would (RFC 792), readable by the engine's own ICMP reader.
+TEST(packet_build, an_ipv4_datagram_gets_a_port_unreachable_from_its_remote) {
+  const auto& udp = complete()[udp_small];
+  auto in = parsed(udp);
+  bytes out(1000, 0xee);
+  auto n = build_icmp_port_unreachable(out.data(), out.size(), udp.data(), in);
+  ASSERT_EQ(n, 28u + in.total_length);
+  out.resize(n);
+  auto info = parsed(out);
+  EXPECT_EQ(info.protocol, proto_icmp);
+  EXPECT_EQ(info.src.ip, in.dst.ip) << "from the datagram's destination";
+  EXPECT_EQ(info.dst.ip, in.src.ip) << "to its source";
+  EXPECT_EQ(out[20], 3) << "destination unreachable";
+  EXPECT_EQ(out[21], 3) << "port unreachable";
+  EXPECT_TRUE(checksums_valid(out.data(), info)) << "the IP header's";
+  EXPECT_EQ(finish(sum_bytes(out.data() + 20, n - 20)), 0) << "the ICMP sum";
+  refused_datagram refused;
+  ASSERT_TRUE(parse_port_unreachable(out.data(), info, refused));
+  EXPECT_EQ(refused.src, in.src);
+  EXPECT_EQ(refused.dst, in.dst);
+  // 576 bytes at most; a group, the broadcast address, a later fragment,
+  // TCP, IPv6, too small a buffer: none.
+  const auto& first = complete()[udp_frag_first];
+  bytes big(1000);
+  EXPECT_EQ(build_icmp_port_unreachable(big.data(), big.size(), first.data(),
+                                        parsed(first)),
+            576u);
+  for (uint32_t group : {0xe0000001u, 0xefffffffu, 0xffffffffu}) {
+    auto to_group = udp;
+    store32(to_group.data() + 16, group);
+    EXPECT_EQ(build_icmp_port_unreachable(big.data(), big.size(),
+                                          to_group.data(), parsed(to_group)),
+              0u)
+        << group;
+  }
+  for (auto which : {udp_frag_middle, tcp_syn, udp6})
+    EXPECT_EQ(build_icmp_port_unreachable(big.data(), big.size(),
+                                          complete()[which].data(),
+                                          parsed(complete()[which])),
+              0u)
+        << which;
+  EXPECT_EQ(build_icmp_port_unreachable(big.data(), n - 1, udp.data(), in), 0u);
+}
+
 // The IPv6 checksum against a real captured datagram's (the sending
 // kernel's): recomputed from zero, it comes out the same.
 TEST(packet_build, an_ipv6_checksum_matches_the_kernels) {
