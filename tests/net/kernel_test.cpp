@@ -263,32 +263,35 @@ TEST(kernel, an_ipv6_connect_answered_by_the_built_reset_is_refused) {
   ::close(tun);
 }
 
-// The same for a target's IPv6 datagram: the port unreachable
-// build_icmp6_port_unreachable makes must reach the socket that sent it
-// (a wrong checksum, quote or address would be ignored, and the
+namespace {
+
+// A connected UDP socket of `family` in a namespace of its own sends a
+// datagram to `remote`; `answer` builds the port unreachable for it, which
+// goes back through the TUN device: the socket's receive must fail with
+// "refused" (a wrong checksum, quote or address would be ignored, and the
 // application would wait for an answer that never comes).
-TEST(kernel, an_ipv6_datagram_answered_by_the_built_unreachable_is_refused) {
-  REQUIRE_ROOT_AND("ip");
-  drover::test::netns ns{"unr6"};
-  int tun = tun_with_addresses(ns, "dru6");
+using build_answer
+    = size_t (*)(uint8_t*, size_t, const uint8_t*, const packet_info&);
+void expect_datagram_refused(const std::string& name, int family,
+                             const sockaddr* remote, socklen_t remote_size,
+                             build_answer answer_for) {
+  drover::test::netns ns{name};
+  int tun = tun_with_addresses(ns, "dr" + name);
   ASSERT_GE(tun, 0) << "a TUN device: " << std::strerror(errno);
-  int app = inside(ns, [] {
-    return ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int app = inside(ns, [&] {
+    return ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   });
   ASSERT_GE(app, 0);
-  auto remote = fd78_2(3478);
-  ASSERT_EQ(::connect(app, reinterpret_cast<sockaddr*>(&remote), sizeof remote),
-            0)
-      << std::strerror(errno);
+  ASSERT_EQ(::connect(app, remote, remote_size), 0) << std::strerror(errno);
   ASSERT_EQ(::send(app, "voice?", 6, 0), 6);
-  auto datagram = next_sent(tun, 6, proto_udp);
+  auto datagram = next_sent(tun, family == AF_INET6 ? 6 : 4, proto_udp);
   ASSERT_FALSE(datagram.empty()) << "no datagram reached the device";
   packet_info info;
   ASSERT_EQ(parse(datagram.data(), datagram.size(), info), parse_error::none);
   std::vector<uint8_t> answer(1280);
-  answer.resize(build_icmp6_port_unreachable(answer.data(), answer.size(),
-                                             datagram.data(), info));
-  ASSERT_EQ(answer.size(), 48 + datagram.size());
+  answer.resize(
+      answer_for(answer.data(), answer.size(), datagram.data(), info));
+  ASSERT_EQ(answer.size(), (family == AF_INET6 ? 48 : 28) + datagram.size());
   ASSERT_EQ(::write(tun, answer.data(), answer.size()),
             static_cast<ssize_t>(answer.size()));
   pollfd p{app, POLLIN, 0};
@@ -300,42 +303,26 @@ TEST(kernel, an_ipv6_datagram_answered_by_the_built_unreachable_is_refused) {
   ::close(tun);
 }
 
-// A blocked program's IPv4 datagram on Windows: the port unreachable
-// build_icmp_port_unreachable makes must reach the socket that sent it.
+} // namespace
+
+// A target's IPv6 datagram on Windows.
+TEST(kernel, an_ipv6_datagram_answered_by_the_built_unreachable_is_refused) {
+  REQUIRE_ROOT_AND("ip");
+  auto remote = fd78_2(3478);
+  expect_datagram_refused("unr6", AF_INET6,
+                          reinterpret_cast<sockaddr*>(&remote), sizeof remote,
+                          build_icmp6_port_unreachable);
+}
+
+// A blocked program's IPv4 datagram on Windows.
 TEST(kernel, an_ipv4_datagram_answered_by_the_built_unreachable_is_refused) {
   REQUIRE_ROOT_AND("ip");
-  drover::test::netns ns{"unr4"};
-  int tun = tun_with_addresses(ns, "dru4");
-  ASSERT_GE(tun, 0) << "a TUN device: " << std::strerror(errno);
-  int app = inside(ns, [] {
-    return ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  });
-  ASSERT_GE(app, 0);
   sockaddr_in remote{};
   remote.sin_family = AF_INET;
   remote.sin_port = htons(3478);
   ::inet_pton(AF_INET, "10.78.0.2", &remote.sin_addr);
-  ASSERT_EQ(::connect(app, reinterpret_cast<sockaddr*>(&remote), sizeof remote),
-            0)
-      << std::strerror(errno);
-  ASSERT_EQ(::send(app, "voice?", 6, 0), 6);
-  auto datagram = next_sent(tun, 4, proto_udp);
-  ASSERT_FALSE(datagram.empty()) << "no datagram reached the device";
-  packet_info info;
-  ASSERT_EQ(parse(datagram.data(), datagram.size(), info), parse_error::none);
-  std::vector<uint8_t> answer(576);
-  answer.resize(build_icmp_port_unreachable(answer.data(), answer.size(),
-                                            datagram.data(), info));
-  ASSERT_EQ(answer.size(), 28 + datagram.size());
-  ASSERT_EQ(::write(tun, answer.data(), answer.size()),
-            static_cast<ssize_t>(answer.size()));
-  pollfd p{app, POLLIN, 0};
-  ASSERT_EQ(::poll(&p, 1, 2000), 1) << "the port unreachable was not taken";
-  char got[16];
-  EXPECT_LT(::recv(app, got, sizeof got, 0), 0);
-  EXPECT_EQ(errno, ECONNREFUSED) << std::strerror(errno);
-  ::close(app);
-  ::close(tun);
+  expect_datagram_refused("unr4", AF_INET, reinterpret_cast<sockaddr*>(&remote),
+                          sizeof remote, build_icmp_port_unreachable);
 }
 
 TEST(kernel, iptables_rules_install_replace_check_and_remove) {
