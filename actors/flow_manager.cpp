@@ -290,15 +290,17 @@ void flow_manager_state::refuse_datagram(const uint8_t* data,
     refusals_since = now;
     refusals_this_second = 0;
   }
-  if (refusals_this_second >= refusals_per_second)
+  // Each try counts, answered or not: a failing injection is not retried
+  // for every datagram of a program that keeps sending.
+  if (refusals_this_second++ >= refusals_per_second)
     return;
   auto n = info.ip_version == 6
                ? net::build_icmp6_port_unreachable(scratch.data(),
                                                    scratch.size(), data, info)
                : net::build_icmp_port_unreachable(scratch.data(),
                                                   scratch.size(), data, info);
-  if (n > 0 && !capture->injector().inject(scratch.data(), n))
-    refusals_this_second++;
+  if (n > 0)
+    capture->injector().inject(scratch.data(), n);
 }
 
 void flow_manager_state::relay_udp(const net::packet_ref& p,
