@@ -53,8 +53,8 @@ test-sanitize:
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest -j $(JOBS) --output-on-failure
 
-# libFuzzer targets for the packet parser, SOCKS5 replies and UDP relay
-# datagrams, FUZZ_SECONDS each.
+# libFuzzer targets (tests/fuzz), FUZZ_SECONDS each, one per processor at
+# a time.
 test-fuzz:
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja \
 	  -DDROVER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
