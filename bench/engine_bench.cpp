@@ -58,6 +58,13 @@ struct bench_world : drover::test::proxy_lab {
     // port in TIME_WAIT for over a second may be used again.
     for (auto* ns : {&app, &remote})
       sh(ns->exec("sysctl -qw net.ipv4.tcp_tw_reuse=1"));
+    // That does not reach dante, which binds each connection to a server to
+    // its external address before connecting: a port bound so is never one
+    // still in TIME_WAIT. With the default range (28,232 ports) about
+    // 28,000 connections through dante in a minute used them all: its
+    // bind() searched the whole range (seen: a round at 190 connections a
+    // second), then failed, and every mode through dante failed with it.
+    sh(remote.exec("sysctl -qw net.ipv4.ip_local_port_range='10000 65000'"));
     for (auto [mode, port] : {std::pair{"sink", "9000"},
                               {"source", "9001"},
                               {"tcp-echo", "7"},
@@ -367,7 +374,12 @@ void connections(bench_world& w, int count, const char* where) {
     const char* name;
     std::vector<double> rate, p50, p99, p999;
     ratios ratio;
-    void add(const std::string& out) {
+    std::string wrong_way; // a connection the server saw from elsewhere
+    void add(const std::string& out, const std::string& from) {
+      std::smatch m;
+      if (!std::regex_search(out, m, std::regex{"seen_from (\\S+)"})
+          || m[1].str() != from)
+        wrong_way = out.substr(0, 200);
       rate.push_back(number(out, "conns_per_s"));
       p50.push_back(number(out, "p50_us"));
       p99.push_back(number(out, "p99_us"));
@@ -384,22 +396,25 @@ void connections(bench_world& w, int count, const char* where) {
   auto with_proxy = args;
   with_proxy.push_back(proxy);
   for (int i = 0; i < rounds; ++i) {
-    direct.add(w.peer(args, false));
-    explicit_socks.add(w.peer(with_proxy, false));
+    direct.add(w.peer(args, false), w.app_ip);
+    explicit_socks.add(w.peer(with_proxy, false), w.proxy_ip);
     auto base = explicit_socks.rate.back();
-    drover.add(w.peer(args, true));
-    no_spares.add(w.peer(args, true, nullptr, "no-spares.toml"));
+    drover.add(w.peer(args, true), w.proxy_ip);
+    no_spares.add(w.peer(args, true, nullptr, "no-spares.toml"), w.proxy_ip);
     if (w.redsocks)
-      redsocks.add(w.peer_via_redsocks(args));
+      redsocks.add(w.peer_via_redsocks(args), w.proxy_ip);
     for (auto* m : {&drover, &no_spares, &redsocks})
       if (!m->rate.empty())
         m->ratio.each.push_back(m->rate.back() / base);
   }
   for (auto* m : {&direct, &explicit_socks, &drover, &no_spares, &redsocks})
-    if (!m->rate.empty())
+    if (!m->rate.empty()) {
       std::printf("%-18s %5.0f/s   p50 %6.1f  p99 %7.1f  p99.9 %8.1f\n",
                   m->name, median(m->rate), median(m->p50), median(m->p99),
                   median(m->p999));
+      if (!m->wrong_way.empty())
+        std::printf("  NOT THE WAY EXPECTED: %s\n", m->wrong_way.c_str());
+    }
   drover.ratio.print("drover", 0.9);
   no_spares.ratio.print("drover-without-spares", 0);
   if (w.redsocks)

@@ -33,8 +33,10 @@
 //                               PROXY is given); prints "p50_us X p99_us Y
 //                               p999_us Z"
 //   conn-rate IP PORT N [PROXY] N sequential connect-exchange-close;
-//                               prints "conns_per_s X" and the percentiles
-//                               of each one's time to the server's banner
+//                               prints the addresses the server saw
+//                               ("seen_from A,B"), "conns_per_s X" and the
+//                               percentiles of each one's time to the server's
+//                               banner
 //   hold IP PORT N              open N connections, print "held N", keep
 //                               them until a line or EOF on stdin
 //   wait-then-hold IP PORT N    the same after a first line on stdin
@@ -547,13 +549,15 @@ int conn_rate(const char* ip, int port, int n, const std::string& proxy) {
   auto start = bench_clock::now();
   std::vector<double> us; // each connection's, to its banner
   us.reserve(static_cast<size_t>(n));
+  std::string seen_from; // the addresses the server saw, once each
   for (int i = 0; i < n; ++i) {
     auto began = bench_clock::now();
     int fd
         = socks_connect(proxy, ip, port, drover::net::socks5::command::connect);
     char banner[64];
+    ssize_t got = -1;
     if (fd < 0 || !wait_readable(fd)
-        || recv(fd, banner, sizeof banner, 0) <= 0) {
+        || (got = recv(fd, banner, sizeof banner, 0)) <= 0) {
       std::printf("fail %d\n", i);
       return 1;
     }
@@ -561,10 +565,18 @@ int conn_rate(const char* ip, int port, int n, const std::string& proxy) {
         std::chrono::duration<double, std::micro>(bench_clock::now() - began)
             .count());
     close(fd);
+    // "peer A:P\n": the bench checks which way the connections went.
+    std::string line{banner, static_cast<size_t>(got)};
+    auto colon = line.rfind(':');
+    if (line.rfind("peer ", 0) == 0 && colon != std::string::npos) {
+      auto from = line.substr(5, colon - 5);
+      if (("," + seen_from + ",").find("," + from + ",") == std::string::npos)
+        seen_from += (seen_from.empty() ? "" : ",") + from;
+    }
   }
   auto seconds
       = std::chrono::duration<double>(bench_clock::now() - start).count();
-  std::printf("conns_per_s %.0f ", n / seconds);
+  std::printf("seen_from %s conns_per_s %.0f ", seen_from.c_str(), n / seconds);
   print_percentiles(us);
   return 0;
 }
