@@ -137,14 +137,10 @@ settings_page::settings_page(QWidget* parent) : QWidget(parent) {
   buttons->addStretch();
   layout->addLayout(buttons);
   layout->addStretch();
-  auto sync_auth = [this] {
-    login_->setEnabled(auth_->isChecked());
-    password_->setEnabled(auth_->isChecked());
-  };
-  connect(auth_, &QCheckBox::toggled, this, sync_auth);
-  // An HTTP proxy has no greeting to pay ahead: it gets no spares.
+  connect(auth_, &QCheckBox::toggled, this,
+          &settings_page::enable_dependent_fields);
   connect(type_, qOverload<int>(&QComboBox::currentIndexChanged), this,
-          [this](int index) { spares_->setEnabled(index == 0); });
+          &settings_page::enable_dependent_fields);
   connect(save_, &QPushButton::clicked, this, &settings_page::save);
   connect(revert_, &QPushButton::clicked, this, [this] {
     fill(current_);
@@ -215,14 +211,22 @@ void settings_page::show_proxy(int index) {
   auth_->setChecked(p.auth);
   by_name_->setChecked(p.connect_by_name);
   spares_->setValue(p.spare_connections);
-  spares_->setEnabled(p.type != config::proxy_type::http);
   login_->setText(QString::fromStdString(p.login));
   password_->setText(QString::fromStdString(p.password));
-  login_->setEnabled(p.auth);
-  password_->setEnabled(p.auth);
+  // The setters above emit nothing when a value does not change.
+  enable_dependent_fields();
   remove_proxy_->setEnabled(proxies_.size() > 1);
   add_proxy_->setEnabled(proxies_.size() < config::max_proxies);
   filling_proxy_ = false;
+}
+
+// The fields that mean something only with another's value: the login with
+// "needs a login"; the spares with SOCKS5 (an HTTP proxy has no greeting to
+// pay ahead, so it gets none).
+void settings_page::enable_dependent_fields() {
+  login_->setEnabled(auth_->isChecked());
+  password_->setEnabled(auth_->isChecked());
+  spares_->setEnabled(type_->currentIndex() == 0);
 }
 
 void settings_page::take_proxy() {

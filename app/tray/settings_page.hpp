@@ -68,6 +68,7 @@ private:
   void fill(const config::settings& s);
   /// The proxies: the chosen one's fields in the form, the others kept.
   void show_proxy(int index);
+  void enable_dependent_fields();
   void take_proxy();
   void refresh_proxy_choice();
   void save();

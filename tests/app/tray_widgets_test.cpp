@@ -236,6 +236,44 @@ TEST(tray_settings, a_second_proxy_is_added_and_a_rule_goes_through_it) {
   EXPECT_EQ(parsed.value->rules.at(0).proxy, "");
 }
 
+// Each proxy shown with its own fields: the login only with "needs a
+// login", the spares only for SOCKS5 (an HTTP proxy gets none).
+TEST(tray_settings, each_proxy_enables_the_fields_its_kind_uses) {
+  app();
+  config::settings s;
+  s.proxies[0].name = "home";
+  s.proxies[0].host = "10.0.0.1";
+  config::proxy_settings office;
+  office.name = "office";
+  office.host = "10.0.0.2";
+  office.type = config::proxy_type::http;
+  office.auth = true;
+  office.login = "alice";
+  office.password = "s3cret";
+  s.proxies.push_back(office);
+  settings_page page;
+  page.load(QByteArray::fromStdString(config::serialize(s)), "/x/config.toml");
+  auto* choice = field<QComboBox>(page, "proxy_choice");
+  auto* login = field<QLineEdit>(page, "proxy_login");
+  auto* spares = field<QSpinBox>(page, "proxy_spare_connections");
+  ASSERT_EQ(choice->count(), 2);
+  for (int round = 0; round < 2; ++round) {
+    choice->setCurrentIndex(0);
+    EXPECT_FALSE(login->isEnabled()) << "home needs no login";
+    EXPECT_TRUE(spares->isEnabled()) << "home is SOCKS5";
+    choice->setCurrentIndex(1);
+    EXPECT_TRUE(login->isEnabled()) << "office needs a login";
+    EXPECT_EQ(login->text(), "alice");
+    EXPECT_FALSE(spares->isEnabled()) << "office is an HTTP proxy";
+  }
+  // Changed by hand: the fields follow.
+  field<QComboBox>(page, "proxy_type")->setCurrentIndex(0);
+  EXPECT_TRUE(spares->isEnabled());
+  field<QCheckBox>(page, "proxy_auth")->setChecked(false);
+  EXPECT_FALSE(login->isEnabled());
+  EXPECT_FALSE(field<QLineEdit>(page, "proxy_password")->isEnabled());
+}
+
 // The rules: added, edited, moved up, saved in order; a rule that matches
 // nothing is refused with the validator's words, and selected.
 TEST(tray_settings, rules_are_added_reordered_and_saved_in_order) {
