@@ -35,10 +35,11 @@ case "${1:-run}" in
   test)
     ensure_packages "${native[@]}" "${testing[@]}"
     # shadowsocks-libev (ss-local) and tinyproxy (an HTTP proxy), real
-    # upstreams of the e2e tests: their binaries only. Debian's packages
-    # start services of their own; ones installed here are turned off
-    # again (the tests run theirs, in a namespace).
-    for tool in ss-local:shadowsocks-libev tinyproxy:tinyproxy; do
+    # upstreams of the e2e tests, and iperf3, a real target: their binaries
+    # only. Debian's packages start services of their own (iperf3's when
+    # asked); ones installed here are turned off again (the tests run
+    # theirs, in a namespace).
+    for tool in ss-local:shadowsocks-libev tinyproxy:tinyproxy iperf3:iperf3; do
       if ! command -v "${tool%%:*}" >/dev/null; then
         ensure_packages "${tool#*:}"
         if command -v systemctl >/dev/null; then
