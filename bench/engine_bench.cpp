@@ -7,7 +7,7 @@
 //
 //   build/bench/bench_engine [MIB=512] [FLOWS=10000] [SECTIONS=all]
 //
-// SECTIONS is a comma-separated subset of bulk,udp,conn,far,memory (to
+// SECTIONS is a comma-separated subset of bulk,iperf3,udp,conn,far,memory (to
 // profile one phase alone, e.g. under `perf record -a`); "far" is the
 // connections again with the proxy 20 ms away (bench/delay_line.cpp).
 //
@@ -108,7 +108,8 @@ struct bench_world : drover::test::proxy_lab {
   }
 
   // The peer helper as the bench client's user, through redsocks.
-  std::string peer_via_redsocks(std::vector<std::string> args) {
+  std::string peer_via_redsocks(std::vector<std::string> args,
+                                const std::string& program = DROVER_PEER) {
     std::vector<std::string> argv{"ip",
                                   "netns",
                                   "exec",
@@ -117,7 +118,7 @@ struct bench_world : drover::test::proxy_lab {
                                   std::string{"--reuid="} + redsocks_uid,
                                   std::string{"--regid="} + redsocks_uid,
                                   "--clear-groups",
-                                  DROVER_PEER};
+                                  program};
     argv.insert(argv.end(), args.begin(), args.end());
     child c{argv};
     c.wait(600s);
@@ -130,14 +131,15 @@ struct bench_world : drover::test::proxy_lab {
   // child, is not counted).
   std::string peer(std::vector<std::string> args, bool through_drover,
                    double* engine_cpu = nullptr,
-                   const char* config = "config.toml") {
+                   const char* config = "config.toml",
+                   const std::string& program = DROVER_PEER) {
     std::vector<std::string> argv{"ip", "netns", "exec", app.name()};
     if (through_drover)
       for (auto a : {std::string{DROVER_BINARY}, std::string{"run"},
                      std::string{"--config"}, (dir / config).string(),
                      std::string{"--"}})
         argv.push_back(a);
-    argv.push_back(DROVER_PEER);
+    argv.push_back(program);
     argv.insert(argv.end(), args.begin(), args.end());
     child c{argv, {"XDG_STATE_HOME=" + (dir / "state").string()}};
     if (engine_cpu != nullptr) {
@@ -193,6 +195,7 @@ double median(std::vector<double> v) {
 
 void bulk(bench_world& w, const std::string& mib);
 void udp(bench_world& w);
+void iperf3(bench_world& w);
 void connections(bench_world& w, int count = 1000, const char* where = "");
 void connections_far(bench_world& w);
 void memory(bench_world& w, int flows);
@@ -207,7 +210,7 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::string mib = argc > 1 ? argv[1] : "512";
   int flows = argc > 2 ? std::atoi(argv[2]) : 10000;
-  std::string sections = argc > 3 ? argv[3] : "bulk,udp,conn,far,memory";
+  std::string sections = argc > 3 ? argv[3] : "bulk,iperf3,udp,conn,far,memory";
   auto wanted = [&](const std::string& name) {
     return ("," + sections + ",").find("," + name + ",") != std::string::npos;
   };
@@ -236,6 +239,8 @@ int main(int argc, char** argv) {
 
   if (wanted("bulk"))
     bulk(w, mib);
+  if (wanted("iperf3"))
+    iperf3(w);
   if (wanted("udp"))
     udp(w);
   if (wanted("conn"))
@@ -254,11 +259,12 @@ namespace {
 // guests) shifts the round's columns alike.
 struct ratios {
   std::vector<double> each;
-  void print(const char* name, double goal) const {
+  void print(const char* name, double goal,
+             const char* baseline = "explicit") const {
     auto v = each;
     std::sort(v.begin(), v.end());
-    std::printf("ratio: %s/explicit = %.2f (rounds %.2f-%.2f", name, median(v),
-                v.front(), v.back());
+    std::printf("ratio: %s/%s = %.2f (rounds %.2f-%.2f", name, baseline,
+                median(v), v.front(), v.back());
     if (goal > 0)
       std::printf("; goal >= %.2f", goal);
     std::printf(")\n");
@@ -320,6 +326,66 @@ void bulk(bench_world& w, const std::string& mib) {
   bulk_way(w, mib, "bulk", "9000", "upload", 0.95);
   std::printf("\n");
   bulk_way(w, mib, "bulk-down", "9001", "download", 0.9);
+}
+
+// The same transfers measured by iperf3, a tool nobody here wrote, on the
+// transparent paths only (it speaks no SOCKS5, so there is no explicit
+// column): direct, through Drover (`drover run -- iperf3`) and through
+// redsocks, five rounds of 3 s each way, the modes taking turns; the
+// receiver's rate as iperf3 reports it.
+void iperf3(bench_world& w) {
+  if (!drover::test::have_command("iperf3")) {
+    std::printf("\nnote: iperf3 is not installed: its part is left out\n");
+    return;
+  }
+  child listener{{"ip", "netns", "exec", w.remote.name(), "iperf3", "-s", "-B",
+                  server, "-p", "5201", "--forceflush"}};
+  if (!listener.wait_for_output("Server listening", 10s)) {
+    std::printf("\nthe iperf3 server did not start: %s\n",
+                listener.output().c_str());
+    return;
+  }
+  constexpr int rounds = 5;
+  // "sum_received", in the report's "end" only: the receiver's totals.
+  auto mib_per_s = [](const std::string& json) {
+    auto end = json.find("\"sum_received\"");
+    std::smatch m;
+    auto rest = end == std::string::npos ? std::string{} : json.substr(end);
+    if (!std::regex_search(rest, m,
+                           std::regex{"\"bits_per_second\":\\s*([0-9.e+]+)"})) {
+      std::fprintf(stderr, "no rate in: %s\n", json.substr(0, 300).c_str());
+      return 0.0;
+    }
+    return std::stod(m[1].str()) / 8 / (1 << 20);
+  };
+  for (bool download : {false, true}) {
+    std::printf("\n== iperf3 TCP %s, %d rounds of 3 s (MiB/s, median)\n",
+                download ? "download (-R)" : "upload", rounds);
+    std::vector<std::string> args{"-c", server, "-p", "5201", "-t", "3", "-J"};
+    if (download)
+      args.push_back("-R");
+    std::vector<double> direct, drover, redsocks;
+    ratios drover_ratio, redsocks_ratio;
+    for (int i = 0; i < rounds; ++i) {
+      direct.push_back(
+          mib_per_s(w.peer(args, false, nullptr, "config.toml", "iperf3")));
+      drover.push_back(
+          mib_per_s(w.peer(args, true, nullptr, "config.toml", "iperf3")));
+      drover_ratio.each.push_back(drover.back() / direct.back());
+      if (w.redsocks) {
+        redsocks.push_back(mib_per_s(w.peer_via_redsocks(args, "iperf3")));
+        redsocks_ratio.each.push_back(redsocks.back() / direct.back());
+      }
+    }
+    std::printf("direct %.0f   through Drover %.0f", median(direct),
+                median(drover));
+    if (w.redsocks)
+      std::printf("   redsocks %.0f", median(redsocks));
+    std::printf("\n");
+    drover_ratio.print("drover", 0, "direct");
+    if (w.redsocks)
+      redsocks_ratio.print("redsocks", 0, "direct");
+  }
 }
 
 // Five rounds, the modes taking turns within each (as bulk_way's): one
