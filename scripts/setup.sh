@@ -17,36 +17,35 @@ testing=("${packaging[@]}" libgtest-dev libbenchmark-dev libclang-rt-14-dev
          dante-server microsocks coturn openssl curl dbus-daemon tcpdump python3 g++-mingw-w64-x86-64-posix wine64
          fonts-wine xvfb trayer xdotool imagemagick nsis)
 
+# Programs the tests and the bench run themselves, in their namespaces
+# (TOOL:PACKAGE): their binaries only. Debian's packages start services of
+# their own (iperf3's when asked); ones installed here are turned off
+# again.
+ensure_tools_without_services() {
+  for tool in "$@"; do
+    if ! command -v "${tool%%:*}" >/dev/null; then
+      ensure_packages "${tool#*:}"
+      if command -v systemctl >/dev/null; then
+        systemctl disable --now "${tool#*:}" >/dev/null 2>&1 || true
+      fi
+    fi
+  done
+}
+
 case "${1:-run}" in
   run) ensure_packages "${native[@]}" ;;
   bench)
     ensure_packages "${native[@]}" "${testing[@]}"
-    # redsocks, the peer the engine bench compares with: its binary only.
-    # Debian's package enables a service of its own; one Drover installed
-    # is turned off again (the bench runs its own, in a namespace).
-    if ! command -v redsocks >/dev/null; then
-      ensure_packages redsocks
-      if command -v systemctl >/dev/null; then
-        systemctl disable --now redsocks >/dev/null 2>&1 || true
-      fi
-    fi
+    # redsocks, the peer the engine bench compares with, and iperf3.
+    ensure_tools_without_services redsocks:redsocks iperf3:iperf3
     ;;
   package) ensure_packages "${native[@]}" "${packaging[@]}" ;;
   test)
     ensure_packages "${native[@]}" "${testing[@]}"
     # shadowsocks-libev (ss-local) and tinyproxy (an HTTP proxy), real
-    # upstreams of the e2e tests, and iperf3, a real target: their binaries
-    # only. Debian's packages start services of their own (iperf3's when
-    # asked); ones installed here are turned off again (the tests run
-    # theirs, in a namespace).
-    for tool in ss-local:shadowsocks-libev tinyproxy:tinyproxy iperf3:iperf3; do
-      if ! command -v "${tool%%:*}" >/dev/null; then
-        ensure_packages "${tool#*:}"
-        if command -v systemctl >/dev/null; then
-          systemctl disable --now "${tool#*:}" >/dev/null 2>&1 || true
-        fi
-      fi
-    done
+    # upstreams of the e2e tests, and iperf3, a real target.
+    ensure_tools_without_services ss-local:shadowsocks-libev \
+      tinyproxy:tinyproxy iperf3:iperf3
     "$(dirname "$0")/build-caf-mingw.sh" >/dev/null
     ;;
   *) die "usage: setup.sh run|package|test|bench" ;;
