@@ -15,25 +15,6 @@ namespace {
 
 constexpr uint16_t microsocks_port = 1081;
 
-// Counts, on the servers' side, UDP that arrives from the application's own
-// address (direct) rather than from a proxy.
-struct direct_udp_counter {
-  explicit direct_udp_counter(world& w) : w_(w) {
-    sh(w_.remote.exec("iptables -t raw -I PREROUTING -p udp -s " + app_ip
-                      + " -d " + server_ip));
-  }
-  long packets() {
-    std::smatch m;
-    auto saved = sh_output(w_.remote.exec("iptables-save -c -t raw"));
-    if (!std::regex_search(
-            saved, m,
-            std::regex{"\\[(\\d+):\\d+\\] -A PREROUTING -s " + app_ip}))
-      return -1;
-    return std::stol(m[1].str());
-  }
-  world& w_;
-};
-
 class tcp_only_e2e : public engine_e2e {
 protected:
   void SetUp() override {
@@ -94,7 +75,7 @@ TEST_F(tcp_only_e2e, tcp_goes_through_a_tcp_only_proxy_and_udp_is_blocked) {
       << events.output();
   EXPECT_EQ(events.output().find(in_state("reconnecting")), std::string::npos)
       << events.output();
-  direct_udp_counter direct{*w};
+  direct_counter direct{*w, "udp"};
   ASSERT_EQ(direct.packets(), 0);
 
   // (A request and its answer: microsocks ends a connection at the first
@@ -148,7 +129,7 @@ TEST_F(tcp_only_e2e, udp_follows_the_fallback_and_its_change_applies_live) {
       << "when_not_proxying = \"block\"\n";
   ASSERT_TRUE(events.wait("so the targets' UDP is blocked", 20s, mark))
       << events.output();
-  direct_udp_counter direct{*w};
+  direct_counter direct{*w, "udp"};
   std::tie(code, out) = run_target({"udp-client", server_ip, "7", "1"});
   EXPECT_NE(code, 0) << out;
   EXPECT_EQ(direct.packets(), 0) << "blocked now, never direct";

@@ -369,6 +369,27 @@ inline int count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+// What the application's namespace sends the servers' address directly
+// (of `protocol`, or any), counted where it would arrive: a target's never
+// should.
+struct direct_counter {
+  explicit direct_counter(world& w, const std::string& protocol = "") : w_(w) {
+    sh(w_.remote.exec("iptables -t raw -I PREROUTING"
+                      + (protocol.empty() ? "" : " -p " + protocol) + " -s "
+                      + app_ip + " -d " + server_ip));
+  }
+  long packets() {
+    std::smatch m;
+    auto saved = sh_output(w_.remote.exec("iptables-save -c -t raw"));
+    if (!std::regex_search(
+            saved, m,
+            std::regex{"\\[(\\d+):\\d+\\] -A PREROUTING -s " + app_ip}))
+      return -1;
+    return std::stol(m[1].str());
+  }
+  world& w_;
+};
+
 // A whole text file ("" when it cannot be read).
 inline std::string read_text(const fs::path& p) {
   std::ifstream in{p};
