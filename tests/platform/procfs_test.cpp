@@ -124,3 +124,50 @@ TEST(procfs, process_ids_of_status) {
   EXPECT_FALSE(process_ids_of("PPid:\tx\nUid:\t0\t0\t0\t0\n"));
   EXPECT_FALSE(process_ids_of(""));
 }
+
+// A process's name and parent from its stat line; the name, which its
+// program chooses, may hold spaces and brackets, so it ends at the last ')'.
+TEST(procfs, parse_stat_line_takes_the_name_to_the_last_bracket) {
+  auto f = parse_stat_line("4242 (Discord) S 4100 4242 4100 0 -1 4194560\n");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->command, "Discord");
+  EXPECT_EQ(f->parent, 4100u);
+  f = parse_stat_line("7 (a) b (c)) R 1 7 7 0");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->command, "a) b (c)");
+  EXPECT_EQ(f->parent, 1u);
+  f = parse_stat_line("9 () S 0 0");
+  ASSERT_TRUE(f) << "an empty name";
+  EXPECT_EQ(f->command, "");
+  EXPECT_EQ(f->parent, 0u);
+  EXPECT_FALSE(parse_stat_line("")) << "nothing";
+  EXPECT_FALSE(parse_stat_line("4242 (Discord S 4100")) << "no end to the name";
+  EXPECT_FALSE(parse_stat_line("4242 (Discord) S")) << "no parent";
+  EXPECT_FALSE(parse_stat_line("4242 (Discord) S x")) << "not a number";
+  EXPECT_FALSE(parse_stat_line("4242 (Discord)S 4100")) << "not the format";
+  EXPECT_FALSE(parse_stat_line("1 (x) S 99999999999 0")) << "too large";
+}
+
+// The scan itself: this process, its parent, its executable and the name
+// it was started as, as /proc has them.
+TEST(procfs, list_processes_sees_this_process_as_it_is) {
+  auto all = drover::platform::list_processes();
+  ASSERT_TRUE(all);
+  char exe[4096];
+  auto n = ::readlink("/proc/self/exe", exe, sizeof exe);
+  ASSERT_GT(n, 0);
+  std::string path{exe, static_cast<size_t>(n)};
+  bool found = false;
+  for (auto& p : *all) {
+    if (p.pid != static_cast<uint32_t>(::getpid()))
+      continue;
+    found = true;
+    EXPECT_EQ(p.parent_pid, static_cast<uint32_t>(::getppid()));
+    EXPECT_EQ(p.path, path);
+    EXPECT_EQ(p.name, path.substr(path.rfind('/') + 1));
+    // comm: the executable's name, cut to 15 bytes.
+    EXPECT_EQ(p.command, p.name.substr(0, 15));
+  }
+  EXPECT_TRUE(found) << all->size() << " processes, not this one";
+  EXPECT_GT(all->size(), 1u) << "at least this one and its parent";
+}

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <csignal>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -113,45 +115,57 @@ std::optional<std::vector<process_entry>> list_processes() {
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr)
     return std::nullopt;
+  // Every call relative to /proc's descriptor into buffers on the stack:
+  // the scan runs every 2 s over every process of a desktop (hundreds), and
+  // a stream and a path object per file cost four times as much.
+  int root = ::dirfd(proc);
   // Only processes in this network namespace: the capture's rules live
   // here, so a process elsewhere (a container, another Drover's namespace)
   // cannot be proxied by this engine and must not be taken from its own.
   struct stat own_net {};
   bool know_net = ::stat("/proc/self/ns/net", &own_net) == 0;
+  char path[sizeof(dirent::d_name) + 8]; // "PID/ns/net"
+  char text[1024]; // a stat line: its name is at most 64 bytes
+  char link[PATH_MAX];
   while (auto* d = ::readdir(proc)) {
     char* end = nullptr;
     auto pid = std::strtoul(d->d_name, &end, 10);
     if (end == d->d_name || *end != 0)
       continue;
-    auto base = std::string{"/proc/"} + d->d_name;
     struct stat net {};
-    if (know_net && ::stat((base + "/ns/net").c_str(), &net) == 0
+    std::snprintf(path, sizeof path, "%s/ns/net", d->d_name);
+    if (know_net && ::fstatat(root, path, &net, 0) == 0
         && (net.st_ino != own_net.st_ino || net.st_dev != own_net.st_dev))
+      continue;
+    std::snprintf(path, sizeof path, "%s/stat", d->d_name);
+    int fd = ::openat(root, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue; // ended meanwhile
+    auto got = ::read(fd, text, sizeof text - 1);
+    ::close(fd);
+    auto fields = got > 0 ? linux_port::parse_stat_line(
+                      std::string_view{text, static_cast<size_t>(got)})
+                          : std::nullopt;
+    if (!fields)
       continue;
     process_entry e;
     e.pid = static_cast<uint32_t>(pid);
-    // stat: "pid (comm) state ppid ..." and comm may contain spaces.
-    std::ifstream stat{base + "/stat"};
-    std::string line;
-    if (!std::getline(stat, line))
-      continue;
-    auto open = line.find('(');
-    auto close = line.rfind(')');
-    if (open == std::string::npos || close == std::string::npos)
-      continue;
-    std::istringstream rest{line.substr(close + 2)};
-    std::string state;
-    rest >> state >> e.parent_pid;
-    std::error_code ec;
-    auto exe = std::filesystem::read_symlink(base + "/exe", ec);
-    e.command = line.substr(open + 1, close - open - 1);
+    e.parent_pid = fields->parent;
+    e.command = std::move(fields->command);
+    std::snprintf(path, sizeof path, "%s/exe", d->d_name);
+    auto length = ::readlinkat(root, path, link, sizeof link);
     // The kernel truncates comm to 15 bytes; the executable's name is the
-    // reliable one when it can be read.
-    e.name = !ec ? exe.filename().string() : e.command;
-    if (!ec)
-      e.path = exe.string();
+    // reliable one when it can be read (a kernel thread has none, another
+    // user's process hides it without CAP_SYS_PTRACE).
+    if (length > 0 && static_cast<size_t>(length) < sizeof link) {
+      e.path.assign(link, static_cast<size_t>(length));
+      auto slash = e.path.rfind('/');
+      e.name = slash == std::string::npos ? e.path : e.path.substr(slash + 1);
+    } else {
+      e.name = e.command;
+    }
     struct stat owner {};
-    e.served = ::stat(base.c_str(), &owner) == 0
+    e.served = ::fstatat(root, d->d_name, &owner, 0) == 0
                && std::binary_search(served.begin(), served.end(),
                                      static_cast<uint32_t>(owner.st_uid));
     out.push_back(std::move(e));

@@ -93,6 +93,30 @@ std::optional<process_ids> process_ids_of(std::string_view status) {
   return process_ids{*parent, *user};
 }
 
+std::optional<stat_fields> parse_stat_line(std::string_view line) {
+  auto open = line.find('(');
+  auto close = line.rfind(')');
+  // ") S PPID": the state, one character, then the parent.
+  if (open == std::string_view::npos || close == std::string_view::npos
+      || close < open || close + 4 >= line.size() || line[close + 1] != ' '
+      || line[close + 3] != ' ')
+    return std::nullopt;
+  stat_fields out;
+  out.command = std::string{line.substr(open + 1, close - open - 1)};
+  uint64_t parent = 0;
+  size_t digits = 0;
+  for (auto i = close + 4; i < line.size() && line[i] >= '0' && line[i] <= '9';
+       ++i, ++digits) {
+    parent = parent * 10 + static_cast<uint64_t>(line[i] - '0');
+    if (parent > 0xffffffffULL)
+      return std::nullopt;
+  }
+  if (digits == 0)
+    return std::nullopt;
+  out.parent = static_cast<uint32_t>(parent);
+  return out;
+}
+
 std::map<uint16_t, uint64_t> socket_inodes_by_port(std::string_view table,
                                                    uint32_t local_ip) {
   std::map<uint16_t, uint64_t> out;

@@ -33,6 +33,15 @@ struct process_ids {
 };
 std::optional<process_ids> process_ids_of(std::string_view status);
 
+/// A process's command name and parent from its /proc/PID/stat line
+/// ("PID (COMM) STATE PPID ..."): the name may hold spaces and brackets,
+/// so it ends at the line's last ')'.
+struct stat_fields {
+  std::string command;
+  uint32_t parent = 0;
+};
+std::optional<stat_fields> parse_stat_line(std::string_view line);
+
 /// Socket inode per local port, from /proc/net/tcp or /proc/net/udp text
 /// (local addresses in hex, host byte order on little-endian machines).
 /// Only sockets whose local address is `local_ip` (host order) or the
