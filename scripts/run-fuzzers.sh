@@ -2,8 +2,9 @@
 # Runs every libFuzzer target in BUILD_DIR for FUZZ_SECONDS each (default
 # 30), starting from tests/fuzz/corpus/<target>, as many at once as there
 # are processors (FUZZ_JOBS): each fuzzer is one process on one core, so
-# one at a time left the others idle. Fails when any crashed, showing its
-# log, and leaves the crashing input in BUILD_DIR/fuzz-artifacts/.
+# one at a time left the others idle. Fails when any crashed (or could not
+# run), showing its log, and leaves the crashing input in
+# BUILD_DIR/fuzz-artifacts/.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 build="${1:?usage: run-fuzzers.sh BUILD_DIR}"
@@ -50,6 +51,7 @@ for target in "${targets[@]}"; do
   fi
 done
 for target in "${crashed[@]}"; do
-  log "fuzz_$target found a crash: $(ls "$artifacts/$target"-* 2>/dev/null | head -n 1)"
+  input="$(ls "$artifacts/$target"-* 2>/dev/null | head -n 1 || true)"
+  log "fuzz_$target failed: ${input:-no crashing input (its log is above)}"
 done
-[ "${#crashed[@]}" -eq 0 ] || die "${#crashed[@]} fuzzer(s) found a crash: ${crashed[*]}"
+[ "${#crashed[@]}" -eq 0 ] || die "${#crashed[@]} fuzzer(s) failed: ${crashed[*]}"

@@ -116,8 +116,9 @@ std::optional<std::vector<process_entry>> list_processes() {
   if (proc == nullptr)
     return std::nullopt;
   // Every call relative to /proc's descriptor into buffers on the stack:
-  // the scan runs every 2 s over every process of a desktop (hundreds), and
-  // a stream and a path object per file cost four times as much.
+  // the scan runs every 2 s over every process of a desktop (hundreds);
+  // a stream and a path object per file had added a sixth to the kernel's
+  // own work (572 processes: 14.2 ms a scan, now 12.0).
   int root = ::dirfd(proc);
   // Only processes in this network namespace: the capture's rules live
   // here, so a process elsewhere (a container, another Drover's namespace)
@@ -125,7 +126,7 @@ std::optional<std::vector<process_entry>> list_processes() {
   struct stat own_net {};
   bool know_net = ::stat("/proc/self/ns/net", &own_net) == 0;
   char path[sizeof(dirent::d_name) + 8]; // "PID/ns/net"
-  char text[1024]; // a stat line: its name is at most 64 bytes
+  char text[1024]; // a stat line's start: a name is at most 64 bytes
   char link[PATH_MAX];
   while (auto* d = ::readdir(proc)) {
     char* end = nullptr;
