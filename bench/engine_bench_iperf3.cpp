@@ -21,6 +21,22 @@ void iperf3(bench_world& w) {
                 listener.output().c_str());
     return;
   }
+  // The server takes one test at a time and says when it listens again; a
+  // client that comes sooner is told "busy". Called before each client.
+  size_t tests = 0;
+  auto when_listening = [&] {
+    drover::test::eventually(
+        [&] {
+          auto& out = listener.output();
+          size_t n = 0;
+          for (auto at = out.find("Server listening"); at != std::string::npos;
+               at = out.find("Server listening", at + 1))
+            ++n;
+          return n > tests;
+        },
+        10s);
+    ++tests;
+  };
   constexpr int rounds = 5;
   // "sum_received", in the report's "end" only: the receiver's totals.
   auto received = [](const std::string& json, const std::string& key) {
@@ -47,12 +63,15 @@ void iperf3(bench_world& w) {
     std::vector<double> direct, drover, redsocks;
     ratios drover_ratio, redsocks_ratio;
     for (int i = 0; i < rounds; ++i) {
+      when_listening();
       direct.push_back(
           mib_per_s(w.peer(args, false, nullptr, "config.toml", "iperf3")));
+      when_listening();
       drover.push_back(
           mib_per_s(w.peer(args, true, nullptr, "config.toml", "iperf3")));
       drover_ratio.each.push_back(drover.back() / direct.back());
       if (w.redsocks) {
+        when_listening();
         redsocks.push_back(mib_per_s(w.peer_via_redsocks(args, "iperf3")));
         redsocks_ratio.each.push_back(redsocks.back() / direct.back());
       }
@@ -80,6 +99,7 @@ void iperf3(bench_world& w) {
     std::vector<double> jitter[2], lost[2];
     for (int i = 0; i < rounds; ++i)
       for (int m = 0; m < 2; ++m) {
+        when_listening();
         auto out = w.peer(args, m == 1, nullptr, "config.toml", "iperf3");
         jitter[m].push_back(received(out, "jitter_ms") * 1000);
         lost[m].push_back(received(out, "lost_percent"));
