@@ -21,14 +21,6 @@ double json_number(const std::string& json, const std::string& after,
   return std::stod(m[1].str());
 }
 
-size_t occurrences(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos;
-       at = text.find(what, at + 1))
-    ++n;
-  return n;
-}
-
 } // namespace
 
 // iperf3's control connection and its data: TCP streams upload and
@@ -50,7 +42,7 @@ TEST_F(engine_e2e, iperf3_runs_through_the_proxy_tcp_and_udp_both_ways) {
     std::vector<std::string> args;
     bool udp;
   };
-  size_t tests = 0;
+  int tests = 0;
   for (const auto& r :
        {run{"TCP upload", {}, false}, run{"TCP download", {"-R"}, false},
         run{"UDP upload", {"-u", "-b", "5M"}, true},
@@ -58,9 +50,7 @@ TEST_F(engine_e2e, iperf3_runs_through_the_proxy_tcp_and_udp_both_ways) {
     // The server takes one test at a time and says when it listens again;
     // a client before that is told "busy".
     ASSERT_TRUE(drover::test::eventually(
-        [&] {
-          return occurrences(server.output(), "Server listening") > tests;
-        },
+        [&] { return count(server.output(), "Server listening") > tests; },
         10s))
         << server.output();
     ++tests;
@@ -90,8 +80,7 @@ TEST_F(engine_e2e, iperf3_runs_through_the_proxy_tcp_and_udp_both_ways) {
     }
   }
   auto seen = server.output();
-  EXPECT_EQ(occurrences(seen, "Accepted connection from " + proxy_ip), 4u)
-      << seen;
+  EXPECT_EQ(count(seen, "Accepted connection from " + proxy_ip), 4) << seen;
   EXPECT_EQ(seen.find(app_ip), std::string::npos)
       << "the server saw the application itself:\n"
       << seen;
