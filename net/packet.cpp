@@ -322,10 +322,30 @@ size_t build_tcp_reset(uint8_t* out, size_t capacity, const uint8_t* data,
   return total;
 }
 
+namespace {
+
+constexpr size_t icmp_header = 8;
+
+// An ICMP error's body in `out`: behind room for its `ip_header` and its
+// ICMP header (both zeroed), as much of the offending `length` bytes as
+// keeps the whole within `limit`. Its total length, or 0 when `out` is too
+// small.
+size_t place_icmp_quote(uint8_t* out, size_t capacity, const uint8_t* data,
+                        size_t length, size_t ip_header, size_t limit) {
+  size_t quoted = std::min(length, limit - ip_header - icmp_header);
+  size_t total = ip_header + icmp_header + quoted;
+  if (capacity < total)
+    return 0;
+  std::memcpy(out + ip_header + icmp_header, data, quoted);
+  std::memset(out, 0, ip_header + icmp_header);
+  return total;
+}
+
+} // namespace
+
 size_t build_icmp6_port_unreachable(uint8_t* out, size_t capacity,
                                     const uint8_t* data,
                                     const packet_info& info) {
-  constexpr size_t icmp_header = 8;
   // RFC 4443 2.4 (c): an error quotes as much of the packet as keeps it
   // within the minimum IPv6 MTU.
   constexpr size_t minimum_mtu = 1280;
@@ -334,15 +354,13 @@ size_t build_icmp6_port_unreachable(uint8_t* out, size_t capacity,
     return 0;
   if (data[24] == 0xff)
     return 0; // to a multicast group: never answered (RFC 4443 2.4 (e.3))
-  size_t quoted = std::min<size_t>(info.total_length,
-                                   minimum_mtu - ipv6_header - icmp_header);
-  size_t total = ipv6_header + icmp_header + quoted;
-  if (capacity < total)
+  size_t total = place_icmp_quote(out, capacity, data, info.total_length,
+                                  ipv6_header, minimum_mtu);
+  if (total == 0)
     return 0;
-  std::memcpy(out + ipv6_header + icmp_header, data, quoted);
-  std::memset(out, 0, ipv6_header + icmp_header);
+  size_t icmp_length = total - ipv6_header;
   out[0] = 0x60;
-  store16(out + 4, static_cast<uint16_t>(icmp_header + quoted));
+  store16(out + 4, static_cast<uint16_t>(icmp_length));
   out[6] = proto_icmpv6;
   out[7] = 64;                         // hop limit
   std::memcpy(out + 8, data + 24, 16); // from the datagram's destination
@@ -350,16 +368,15 @@ size_t build_icmp6_port_unreachable(uint8_t* out, size_t capacity,
   out[ipv6_header] = 1;                // destination unreachable
   out[ipv6_header + 1] = 4;            // port unreachable
   uint32_t sum = sum_bytes(out + 8, 32);
-  sum += static_cast<uint32_t>(icmp_header + quoted) + proto_icmpv6;
+  sum += static_cast<uint32_t>(icmp_length) + proto_icmpv6;
   store16(out + ipv6_header + 2,
-          finish(sum_bytes(out + ipv6_header, icmp_header + quoted, sum)));
+          finish(sum_bytes(out + ipv6_header, icmp_length, sum)));
   return total;
 }
 
 size_t build_icmp_port_unreachable(uint8_t* out, size_t capacity,
                                    const uint8_t* data,
                                    const packet_info& info) {
-  constexpr size_t icmp_header = 8;
   // RFC 1812 4.3.2.3: as much of the datagram as keeps the error within
   // 576 bytes.
   constexpr size_t at_most = 576;
@@ -368,13 +385,10 @@ size_t build_icmp_port_unreachable(uint8_t* out, size_t capacity,
   auto to = info.dst.ip.value;
   if ((to >> 28) == 0xe || to == 0xffffffffu)
     return 0; // to a group or everyone: never answered (RFC 1122 3.2.2)
-  size_t quoted = std::min<size_t>(info.total_length,
-                                   at_most - ipv4_min_header - icmp_header);
-  size_t total = ipv4_min_header + icmp_header + quoted;
-  if (capacity < total)
+  size_t total = place_icmp_quote(out, capacity, data, info.total_length,
+                                  ipv4_min_header, at_most);
+  if (total == 0)
     return 0;
-  std::memcpy(out + ipv4_min_header + icmp_header, data, quoted);
-  std::memset(out, 0, ipv4_min_header + icmp_header);
   out[0] = 0x45;
   store16(out + ip_total_length, static_cast<uint16_t>(total));
   out[ip_ttl] = 64;
@@ -385,13 +399,12 @@ size_t build_icmp_port_unreachable(uint8_t* out, size_t capacity,
   uint8_t* icmp = out + ipv4_min_header;
   icmp[0] = 3; // destination unreachable
   icmp[1] = 3; // port unreachable
-  store16(icmp + 2, finish(sum_bytes(icmp, icmp_header + quoted)));
+  store16(icmp + 2, finish(sum_bytes(icmp, total - ipv4_min_header)));
   return total;
 }
 
 bool parse_port_unreachable(const uint8_t* data, const packet_info& info,
                             refused_datagram& out) {
-  constexpr size_t icmp_header = 8;
   if (info.ip_version != 4 || info.protocol != proto_icmp || info.fragment)
     return false;
   size_t l4 = info.l4_offset;
