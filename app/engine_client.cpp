@@ -17,58 +17,91 @@ namespace drover::cli {
 
 namespace {
 
+// How long the engine may keep silent before its answer. It answers at
+// once, or says itself that a part of it did not answer: within 10 s, and
+// within 3 min for a proxy check (actors/control_server.cpp). Silence
+// longer than that means the engine itself is stuck, and a command that
+// waited for ever would hang a script, a package's removal or the report
+// meant to tell about it.
+constexpr std::chrono::seconds answer_patience{30};
+constexpr std::chrono::seconds check_patience{4 * 60};
+
+std::chrono::milliseconds patience_for(const std::string& command) {
+  if (command.rfind("follow", 0) == 0)
+    return std::chrono::milliseconds{0}; // a stream: it idles between events
+  if (command.rfind("check", 0) == 0)
+    return check_patience;
+  return answer_patience;
+}
+
+enum class talk { answered, none_runs, refused, silent };
+
 // Sends one command line to the running Drover and hands its answer to
-// `on_data` as it arrives; false (said on `err`) when none runs. With
-// `none_runs`, that none runs is set there, and not said.
-bool talk_to_running(const std::string& command, std::ostream& err,
+// `on_data` as it arrives. Says on `err` why when what answers is not
+// Drover, or when Drover does not answer in time; says nothing when none
+// runs (say_none_runs: not every caller minds).
+talk talk_to_running(const std::string& command, std::ostream& err,
                      const std::function<void(std::string_view)>& on_data,
-                     intptr_t* engine = nullptr, bool* none_runs = nullptr) {
-  auto paths = platform::control_socket_candidates();
+                     intptr_t* engine = nullptr) {
   auto fd = platform::invalid_socket;
-  for (auto& path : paths)
+  for (auto& path : platform::control_socket_candidates())
     if (fd = platform::connect_local(path); fd != platform::invalid_socket)
       break;
-  if (fd == platform::invalid_socket) {
-    if (none_runs) {
-      *none_runs = true;
-      return false;
-    }
-    err << "Drover is not running (no control socket at " << paths.front()
-        << (paths.size() > 1 ? " or " + paths.back() : std::string{})
-        << ", or it is not yours to use)\n";
-    return false;
-  }
+  if (fd == platform::invalid_socket)
+    return talk::none_runs;
   if (std::string why; !platform::local_server_is_drover(fd, why)) {
     platform::close_local(fd);
     err << why << "\n";
-    return false;
+    return talk::refused;
   }
   if (engine)
     *engine = platform::hold_local_server(fd);
-  platform::exchange(fd, command + "\n", on_data);
+  auto patience = patience_for(command);
+  auto end = platform::exchange(fd, command + "\n", on_data, patience);
   platform::close_local(fd);
-  return true;
+  if (end != platform::exchange_end::silent)
+    return talk::answered;
+  auto verb = command.substr(0, command.find(' '));
+  err << "Drover is running but did not answer `" << verb << "` within "
+      << std::chrono::duration_cast<std::chrono::seconds>(patience).count()
+      << " s: it seems stuck. Restart it (docs/troubleshooting.md, \"Drover "
+         "does not answer\"); if it happens again, please report it with "
+         "`drover report`.\n";
+  return talk::silent;
 }
 
-// The whole answer to one command, or nothing when none runs.
+void say_none_runs(std::ostream& err) {
+  auto paths = platform::control_socket_candidates();
+  err << "Drover is not running (no control socket at " << paths.front()
+      << (paths.size() > 1 ? " or " + paths.back() : std::string{})
+      << ", or it is not yours to use)\n";
+}
+
+// The whole answer to one command, or nothing when none runs or it did
+// not answer (said on `err`).
 std::optional<std::string> ask_running(const std::string& command,
                                        std::ostream& err) {
   std::string answer;
-  if (!talk_to_running(command, err,
-                       [&](std::string_view piece) { answer += piece; }))
+  auto said = talk_to_running(command, err,
+                              [&](std::string_view piece) { answer += piece; });
+  if (said == talk::none_runs)
+    say_none_runs(err);
+  if (said != talk::answered)
     return std::nullopt;
   return answer;
 }
 
 } // namespace
 
-std::optional<std::string> quiet_answer(const std::string& command) {
+std::optional<std::string> quiet_answer(const std::string& command,
+                                        bool* silent) {
   std::ostringstream ignored;
-  bool none = false;
   std::string answer;
-  if (!talk_to_running(
-          command, ignored, [&](std::string_view piece) { answer += piece; },
-          nullptr, &none))
+  auto said = talk_to_running(command, ignored,
+                              [&](std::string_view piece) { answer += piece; });
+  if (silent)
+    *silent = said == talk::silent;
+  if (said != talk::answered)
     return std::nullopt;
   return answer;
 }
@@ -88,15 +121,14 @@ std::optional<int> run_beside_engine(const std::vector<std::string>& command,
     return 127; // as a shell says a program it cannot run
   }
   std::string answer;
-  bool none = false;
-  bool ran = talk_to_running(
-      "run " + std::to_string(program->pid())
-          + (proxy.empty() ? std::string{} : " " + proxy),
-      err, [&](std::string_view piece) { answer += piece; }, nullptr, &none);
-  if (none)
+  auto talked
+      = talk_to_running("run " + std::to_string(program->pid())
+                            + (proxy.empty() ? std::string{} : " " + proxy),
+                        err, [&](std::string_view piece) { answer += piece; });
+  if (talked == talk::none_runs)
     return std::nullopt; // an engine of its own, then
-  if (!ran)
-    return exit_failure; // something else answers there: said
+  if (talked != talk::answered)
+    return exit_failure; // something else answers there, or none: said
   if (answer.rfind("ok\n", 0) == 0) {
     if (own_config)
       said("Drover is already running here: " + command.front()
@@ -129,10 +161,14 @@ std::optional<int> run_beside_engine(const std::vector<std::string>& command,
 int quit_engine(std::ostream& out, std::ostream& err) {
   std::string answer;
   intptr_t engine = -1;
-  if (!talk_to_running(
-          "quit", err, [&](std::string_view piece) { answer += piece; },
-          &engine))
+  auto said = talk_to_running(
+      "quit", err, [&](std::string_view piece) { answer += piece; }, &engine);
+  if (said == talk::none_runs)
+    say_none_runs(err);
+  if (said != talk::answered) {
+    platform::await_local_server_exit(engine, std::chrono::milliseconds{0});
     return exit_failure;
+  }
   if (answer != "ok\n") {
     platform::await_local_server_exit(engine, std::chrono::milliseconds{0});
     out << answer;
@@ -163,10 +199,12 @@ int print_engine_status(bool json, bool follow, std::ostream& out,
   if (follow) {
     // The recent events, then each new one as it happens, until the
     // engine stops or the user interrupts.
-    bool ran = talk_to_running(
+    auto said = talk_to_running(
         json ? "follow json" : "follow", err,
         [&](std::string_view piece) { out << piece << std::flush; });
-    return ran ? exit_ok : exit_failure;
+    if (said == talk::none_runs)
+      say_none_runs(err);
+    return said == talk::answered ? exit_ok : exit_failure;
   }
   auto answer = ask_running(json ? "status json" : "status", err);
   if (!answer)

@@ -2,8 +2,10 @@
 
 // `drover status|start|stop|retry|quit|fault`: the command line talking to
 // the running engine over its control socket. Each returns the process's
-// exit code (cli::exit_code) and says on `err` when no Drover answers, or
-// when what answers is not Drover (platform::local_server_is_drover).
+// exit code (cli::exit_code) and says on `err` when no Drover runs, when
+// what answers is not Drover (platform::local_server_is_drover), or when
+// Drover runs but keeps silent past its time (a stuck engine; none of
+// these commands hangs on one).
 
 #include <optional>
 #include <ostream>
@@ -30,8 +32,10 @@ std::optional<int> run_beside_engine(const std::vector<std::string>& command,
                                      std::ostream& err);
 
 /// The running engine's whole answer to `command`; nothing (and nothing
-/// said) when none runs or what answers is not Drover.
-std::optional<std::string> quiet_answer(const std::string& command);
+/// said) when none runs, what answers is not Drover, or Drover runs but
+/// did not answer in time (then `silent`, if given, is set).
+std::optional<std::string> quiet_answer(const std::string& command,
+                                        bool* silent = nullptr);
 
 /// `drover quit`: returns once the engine has ended (its rules, kernel
 /// programs and cgroup gone; the packages' removal relies on it), or

@@ -84,10 +84,19 @@ int write_report(const report_options& o, std::ostream& out,
                  std::ostream& err) {
   std::vector<zip_entry> entries;
   entries.push_back({"versions.txt", o.version + "\n"});
-  auto status = quiet_answer("status json");
+  bool stuck = false;
+  auto status = quiet_answer("status json", &stuck);
   bool running = status && status->rfind("{", 0) == 0;
-  entries.push_back({"status.json",
-                     running ? *status : std::string{"{\"running\":false}\n"}});
+  // A stuck engine is what a report is often for: said, and not asked
+  // again (each question would wait as long).
+  entries.push_back(
+      {"status.json",
+       running ? *status
+               : std::string{stuck ? "{\"running\":true,\"answered\":false}\n"
+                                   : "{\"running\":false}\n"}});
+  if (stuck)
+    out << "Drover is running but did not answer: the report says so, with "
+           "its log\n";
   // The config: the engine's (it hides the password; the login goes here),
   // else the file, if this user may read it.
   std::string config_text;

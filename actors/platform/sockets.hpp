@@ -171,14 +171,21 @@ intptr_t hold_local_server(socket_handle s);
 /// releases it either way.
 bool await_local_server_exit(intptr_t held, std::chrono::milliseconds timeout);
 
-/// Sends all of `data` (a request ending in a newline) and reads until the
-/// peer closes (blocking, for the command line).
-std::string exchange(socket_handle s, const std::string& data);
+/// How an exchange on a local connection ended.
+enum class exchange_end {
+  closed, // the peer closed after its answer: all of it was handed on
+  silent, // the peer said nothing for longer than it may
+  broken, // sending or reading failed
+};
 
-/// The same, handing each piece of the answer to `on_data` as it arrives
-/// (a stream that lasts until the peer closes).
-void exchange(socket_handle s, const std::string& data,
-              const std::function<void(std::string_view)>& on_data);
+/// Sends all of `data` (a request ending in a newline) and hands each
+/// piece of the answer to `on_data` as it arrives, until the peer closes
+/// (blocking, for the command line). `patience`: how long the peer may
+/// stay silent before the exchange gives up on it; zero for a stream that
+/// may idle as long as it likes. A stuck engine must not hang a command.
+exchange_end exchange(socket_handle s, const std::string& data,
+                      const std::function<void(std::string_view)>& on_data,
+                      std::chrono::milliseconds patience);
 
 /// Where this instance's control socket lives.
 std::string control_socket_path();

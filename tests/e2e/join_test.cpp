@@ -155,3 +155,37 @@ TEST_F(engine_e2e, nobody_has_another_process_put_in_place) {
   EXPECT_EQ(events.output().find("in place as a target"), std::string::npos)
       << events.output();
 }
+
+// A stuck engine (stopped here: its socket still takes the connection, and
+// nothing answers) must not hang the command line, nor a script or package
+// removal that calls it: `drover status` gives up after its patience with
+// a sentence saying what to do, and the engine, running again, answers.
+TEST_F(engine_e2e, a_stuck_engine_does_not_hang_the_command_line) {
+  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                "--headless", "--config", w->config().string()},
+               w->env()};
+  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine.output();
+  auto status = [&] {
+    child c{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "status"},
+            w->env()};
+    int code = c.wait(90s);
+    return std::pair<int, std::string>{code, c.output()};
+  };
+  engine.kill(SIGSTOP);
+  auto asked = std::chrono::steady_clock::now();
+  auto [code, said] = status();
+  auto waited = std::chrono::steady_clock::now() - asked;
+  engine.kill(SIGCONT);
+  EXPECT_EQ(code, 1) << said;
+  EXPECT_NE(said.find("Drover is running but did not answer `status` within "
+                      "30 s"),
+            std::string::npos)
+      << said;
+  EXPECT_GE(waited, 29s) << "it gave the engine its time";
+  EXPECT_LT(waited, 60s);
+  auto [again, answer] = status();
+  EXPECT_EQ(again, 0) << answer;
+  EXPECT_NE(answer.find("State:"), std::string::npos) << answer;
+  engine.kill(SIGHUP);
+  EXPECT_EQ(engine.wait(10s), 0) << engine.output();
+}

@@ -151,7 +151,12 @@ TEST(control_pipe, a_pipe_client_reaches_the_listener_and_a_socket_does_not) {
   // Through the pipe: admitted, and the answer comes back.
   auto client = connect_local(path);
   ASSERT_NE(client, invalid_socket);
-  EXPECT_EQ(exchange(client, "status\n"), "ok status\n");
+  std::string answer;
+  EXPECT_EQ(exchange(
+                client, "status\n",
+                [&](std::string_view piece) { answer += piece; }, 10s),
+            exchange_end::closed);
+  EXPECT_EQ(answer, "ok status\n");
   close_local(client);
   ASSERT_EQ(server.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(server.get(), "refused;served status\n");
@@ -160,6 +165,47 @@ TEST(control_pipe, a_pipe_client_reaches_the_listener_and_a_socket_does_not) {
   std::string second;
   EXPECT_EQ(listen_local(path, second), invalid_socket);
   EXPECT_NE(second.find("already running"), std::string::npos) << second;
+}
+
+// An engine that takes the request and never answers: the command line
+// gives up after its patience instead of waiting for ever (overlapped
+// reads, cancelled when late).
+TEST(control_pipe, a_silent_engine_is_given_up_on) {
+  std::string path = "\\\\.\\pipe\\drover-test-silent";
+  std::string error;
+  auto listener = listen_local(path, error);
+  ASSERT_NE(listener, invalid_socket) << error;
+  std::promise<void> over;
+  auto test_over = over.get_future().share();
+  auto server = std::async(std::launch::async, [listener, test_over] {
+    u_long off = 0;
+    ioctlsocket(static_cast<SOCKET>(listener), static_cast<long>(FIONBIO),
+                &off);
+    SOCKET c = accept(static_cast<SOCKET>(listener), nullptr, nullptr);
+    if (c == INVALID_SOCKET)
+      return std::string{"accept failed"};
+    char buf[64];
+    int n = recv(c, buf, sizeof buf, 0);
+    test_over.wait_for(30s); // silent until the client gave up
+    closesocket(c);
+    return std::string{buf, static_cast<size_t>(n > 0 ? n : 0)};
+  });
+  auto client = connect_local(path);
+  ASSERT_NE(client, invalid_socket);
+  std::string answer;
+  auto asked = std::chrono::steady_clock::now();
+  auto end = exchange(
+      client, "status\n", [&](std::string_view piece) { answer += piece; },
+      500ms);
+  auto waited = std::chrono::steady_clock::now() - asked;
+  close_local(client);
+  over.set_value();
+  EXPECT_EQ(end, exchange_end::silent);
+  EXPECT_EQ(answer, "");
+  EXPECT_GE(waited, 450ms);
+  EXPECT_LT(waited, 10s);
+  ASSERT_EQ(server.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(server.get(), "status\n");
 }
 
 // The tray's single instance on Windows: a named mutex per install; a

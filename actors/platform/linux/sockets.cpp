@@ -378,27 +378,39 @@ socket_handle listen_local(const std::string& path, std::string& error) {
   return fd;
 }
 
-void exchange(socket_handle s, const std::string& data,
-              const std::function<void(std::string_view)>& on_data) {
+exchange_end exchange(socket_handle s, const std::string& data,
+                      const std::function<void(std::string_view)>& on_data,
+                      std::chrono::milliseconds patience) {
   size_t sent = 0;
   while (sent < data.size()) {
     auto n = ::send(s, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0)
-      return;
+      return exchange_end::broken;
     sent += static_cast<size_t>(n);
   }
   // No half-close here: the request ends with its newline, and a CAF 0.17
   // broker drops a connection on EOF before it could answer.
+  int wait_ms = patience.count() > 0 ? static_cast<int>(patience.count()) : -1;
   char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(s, buf, sizeof buf, 0)) > 0)
-    on_data({buf, static_cast<size_t>(n)});
-}
-
-std::string exchange(socket_handle s, const std::string& data) {
-  std::string out;
-  exchange(s, data, [&](std::string_view piece) { out += piece; });
-  return out;
+  for (;;) {
+    pollfd p{s, POLLIN, 0};
+    auto ready = ::poll(&p, 1, wait_ms);
+    if (ready < 0 && errno == EINTR)
+      continue; // the silence starts again: a signal is not the engine's
+    if (ready == 0)
+      return exchange_end::silent;
+    if (ready < 0)
+      return exchange_end::broken;
+    auto n = ::recv(s, buf, sizeof buf, 0);
+    if (n > 0)
+      on_data({buf, static_cast<size_t>(n)});
+    else if (n == 0)
+      return exchange_end::closed;
+    else if (errno != EINTR)
+      return exchange_end::broken;
+  }
 }
 
 std::string control_socket_path() {

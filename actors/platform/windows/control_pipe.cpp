@@ -106,21 +106,36 @@ HANDLE new_instance(const std::wstring& name, bool first) {
                           &security().attributes);
 }
 
+enum class pipe_io_result { done, late, ended };
+
 // Overlapped I/O waited for at once: the two pump threads read and write
 // the same pipe handle at the same time, which synchronous I/O on one
-// handle would serialise (a pending read would block every write).
-bool pipe_io(HANDLE pipe, bool write, void* data, DWORD size, DWORD& done) {
+// handle would serialise (a pending read would block every write). An
+// operation that takes longer than `wait_ms` is cancelled: a command line
+// must not hang on a stuck engine.
+pipe_io_result pipe_io(HANDLE pipe, bool write, void* data, DWORD size,
+                       DWORD& done, DWORD wait_ms = INFINITE) {
   OVERLAPPED ov{};
   ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  if (!ov.hEvent)
+    return pipe_io_result::ended;
   BOOL ok = write ? WriteFile(pipe, data, size, nullptr, &ov)
                   : ReadFile(pipe, data, size, nullptr, &ov);
   if (!ok && GetLastError() != ERROR_IO_PENDING) {
     CloseHandle(ov.hEvent);
-    return false;
+    return pipe_io_result::ended;
   }
+  bool late = wait_ms != INFINITE
+              && WaitForSingleObject(ov.hEvent, wait_ms) == WAIT_TIMEOUT;
+  if (late)
+    CancelIoEx(pipe, &ov);
+  // Waits for the cancellation to land too: `ov` and `data` stay in use
+  // until then. An operation that finished first still counts.
   ok = GetOverlappedResult(pipe, &ov, &done, TRUE);
   CloseHandle(ov.hEvent);
-  return ok && done > 0;
+  if (ok && done > 0)
+    return pipe_io_result::done;
+  return late ? pipe_io_result::late : pipe_io_result::ended;
 }
 
 // One client: its pipe instance and its connection into the broker. The
@@ -153,7 +168,7 @@ struct bridged_client {
 void pipe_to_socket(std::shared_ptr<bridged_client> c) {
   char buf[4096];
   DWORD n = 0;
-  while (pipe_io(c->pipe, false, buf, sizeof buf, n)) {
+  while (pipe_io(c->pipe, false, buf, sizeof buf, n) == pipe_io_result::done) {
     for (DWORD off = 0; off < n;) {
       int sent = send(c->socket, buf + off, static_cast<int>(n - off), 0);
       if (sent <= 0)
@@ -170,7 +185,8 @@ void socket_to_pipe(std::shared_ptr<bridged_client> c) {
   while ((n = recv(c->socket, buf, sizeof buf, 0)) > 0) {
     DWORD done = 0;
     for (DWORD off = 0; off < static_cast<DWORD>(n); off += done)
-      if (!pipe_io(c->pipe, true, buf + off, static_cast<DWORD>(n) - off, done))
+      if (pipe_io(c->pipe, true, buf + off, static_cast<DWORD>(n) - off, done)
+          != pipe_io_result::done)
         return c->end();
   }
   // The server answered and closed: let the client read the rest.
@@ -309,7 +325,8 @@ HANDLE open_pipe_client(const std::wstring& name) {
     // connects, never act as them.
     HANDLE h = CreateFileW(
         name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
-        SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr);
+        SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION | FILE_FLAG_OVERLAPPED,
+        nullptr);
     if (h != INVALID_HANDLE_VALUE)
       return h;
     // Every instance busy for a moment (a client between two instances):
@@ -424,23 +441,35 @@ bool await_local_server_exit(intptr_t held, std::chrono::milliseconds timeout) {
   return ended;
 }
 
-void exchange(socket_handle s, const std::string& data,
-              const std::function<void(std::string_view)>& on_data) {
+exchange_end exchange(socket_handle s, const std::string& data,
+                      const std::function<void(std::string_view)>& on_data,
+                      std::chrono::milliseconds patience) {
   auto pipe = reinterpret_cast<HANDLE>(s);
-  DWORD n = 0;
-  for (size_t sent = 0; sent < data.size(); sent += n)
-    if (!WriteFile(pipe, data.data() + sent,
-                   static_cast<DWORD>(data.size() - sent), &n, nullptr))
-      return;
+  DWORD wait
+      = patience.count() > 0 ? static_cast<DWORD>(patience.count()) : INFINITE;
+  std::string request = data; // WriteFile's buffer, which overlapped I/O
+  DWORD n = 0;                // may hold on to until it completes
+  for (size_t sent = 0; sent < request.size(); sent += n)
+    switch (pipe_io(pipe, true, request.data() + sent,
+                    static_cast<DWORD>(request.size() - sent), n, wait)) {
+      case pipe_io_result::done:
+        break;
+      case pipe_io_result::late:
+        return exchange_end::silent;
+      case pipe_io_result::ended:
+        return exchange_end::broken;
+    }
   char buf[4096];
-  while (ReadFile(pipe, buf, sizeof buf, &n, nullptr) && n > 0)
-    on_data({buf, n});
-}
-
-std::string exchange(socket_handle s, const std::string& data) {
-  std::string out;
-  exchange(s, data, [&](std::string_view piece) { out += piece; });
-  return out;
+  for (;;)
+    switch (pipe_io(pipe, false, buf, sizeof buf, n, wait)) {
+      case pipe_io_result::done:
+        on_data({buf, n});
+        break;
+      case pipe_io_result::late:
+        return exchange_end::silent;
+      case pipe_io_result::ended:
+        return exchange_end::closed; // the engine closed its end
+    }
 }
 
 std::string control_socket_path() {
