@@ -118,6 +118,11 @@ void bulk_way(bench_world& w, const std::string& mib, const char* mode,
       redsocks_cpu += bench_world::cpu_seconds(w.redsocks->pid()) - before;
       redsocks_ratio.each.push_back(redsocks.back() / explicit_socks.back());
     }
+    std::printf("  round %d: direct %.0f  explicit %.0f  Drover %.0f", i + 1,
+                direct.back(), explicit_socks.back(), drover.back());
+    if (w.redsocks)
+      std::printf("  redsocks %.0f", redsocks.back());
+    std::printf("\n");
   }
   auto gib = rounds * std::stod(mib) / 1024;
   auto d = median(direct), e = median(explicit_socks), t = median(drover);
