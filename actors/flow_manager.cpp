@@ -183,6 +183,11 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
             && its.udp != new_flow_policy::drop))
       return verdict_kind::pass;
     if (its.udp != new_flow_policy::proxy) {
+      // Not proxying (a TCP-only proxy, none that answers): refused at once
+      // as its TCP is, so a connected socket learns now instead of waiting
+      // out its own timeouts; while paused, only dropped.
+      if (its.udp == new_flow_policy::refuse)
+        refuse_datagram(data, p.info, now);
       stats.packets_dropped++;
       return verdict_kind::drop;
     }
@@ -286,13 +291,9 @@ void flow_manager_state::refuse(const uint8_t* data,
 void flow_manager_state::refuse_datagram(const uint8_t* data,
                                          const net::packet_info& info,
                                          net::flow_time now) {
-  if (now - refusals_since >= std::chrono::seconds{1}) {
-    refusals_since = now;
-    refusals_this_second = 0;
-  }
   // Each try counts, answered or not: a failing injection is not retried
   // for every datagram of a program that keeps sending.
-  if (refusals_this_second++ >= refusals_per_second)
+  if (!refusals.allow(now))
     return;
   auto n = info.ip_version == 6
                ? net::build_icmp6_port_unreachable(scratch.data(),

@@ -14,6 +14,7 @@
 #include "actors/socks_session.hpp"
 #include "messages/interfaces.hpp"
 #include "net/flow_table.hpp"
+#include "net/rate_limit.hpp"
 
 namespace drover {
 
@@ -157,15 +158,15 @@ struct flow_manager_state {
   void refuse(const uint8_t* data, const net::packet_info& info);
 
   /// Answers a UDP datagram that may not go out (a target's IPv6, a
-  /// blocked program's) with an ICMP or ICMPv6 "port unreachable" from its
-  /// remote, at most `refusals_per_second` a second (RFC 1812 4.3.2.8, RFC
-  /// 4443 2.4 (f): an error's rate is limited; a program that keeps
-  /// sending anyway is only dropped).
+  /// blocked program's, any while the proxy cannot carry UDP) with an ICMP
+  /// or ICMPv6 "port unreachable" from its remote, at most
+  /// `refusals_per_second` a second (RFC 1812 4.3.2.8, RFC 4443 2.4 (f):
+  /// an error's rate is limited; a program that keeps sending anyway is
+  /// only dropped).
   void refuse_datagram(const uint8_t* data, const net::packet_info& info,
                        net::flow_time now);
   static constexpr uint32_t refusals_per_second = 100;
-  net::flow_time refusals_since{};
-  uint32_t refusals_this_second = 0;
+  net::per_second_limit refusals{refusals_per_second};
 
   /// A packet queued although no target sent it (a reset from any
   /// process): rewritten into its flow when it answers one Drover

@@ -307,7 +307,11 @@ int udp_client(const char* ip, int port, int n, bool connected) {
     auto got = recvfrom(fd, buf, sizeof buf, 0,
                         reinterpret_cast<sockaddr*>(&from), &len);
     close(fd);
-    std::string reply(buf, got > 0 ? static_cast<size_t>(got) : 0);
+    if (got < 0) { // "Connection refused": a port unreachable came back
+      std::printf("fail %d: %s\n", i, std::strerror(errno));
+      return 1;
+    }
+    std::string reply(buf, static_cast<size_t>(got));
     if (text(from) != text(a)) {
       std::printf("fail %d: reply from %s, not %s\n", i, text(from).c_str(),
                   text(a).c_str());

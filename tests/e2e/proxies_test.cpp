@@ -88,6 +88,16 @@ TEST_F(tcp_only_e2e, tcp_goes_through_a_tcp_only_proxy_and_udp_is_blocked) {
   EXPECT_NE(code, 0) << out;
   EXPECT_NE(out.find("no reply"), std::string::npos) << out;
   EXPECT_EQ(direct.packets(), 0) << "blocked, never direct";
+  // A connected socket (a resolver's, QUIC's) is refused at once: a port
+  // unreachable from the server's address fails its receive, as a closed
+  // port's would, instead of its 10 s wait.
+  auto asked = std::chrono::steady_clock::now();
+  std::tie(code, out)
+      = run_target({"udp-client", server_ip, "7", "1", "connected"});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("Connection refused"), std::string::npos) << out;
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 5s);
+  EXPECT_EQ(direct.packets(), 0) << "refused, never direct";
 
   auto [status_code, json] = w->status(true);
   EXPECT_EQ(status_code, 0) << json;

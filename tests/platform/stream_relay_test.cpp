@@ -893,6 +893,49 @@ TEST_F(datagram_relay_test, udp_has_a_mode_of_its_own) {
   ::close(fd);
 }
 
+// Refused, a connected socket (a resolver's, QUIC's) learns at once: a
+// port unreachable from its remote fails its next receive, as a closed
+// port's would, instead of its own timeout. Paused, nothing answers.
+TEST_F(datagram_relay_test,
+       a_refused_datagram_fails_a_connected_socket_at_once) {
+  auto relay = start(platform::relay_mode::proxy, dante());
+  std::string error;
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy,
+                              platform::relay_mode::refuse, error))
+      << error;
+  auto connected = [&] {
+    int fd = target_socket();
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(7);
+    ::inet_pton(AF_INET, proxy_lab::server_ip.c_str(), &to.sin_addr);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    return fd;
+  };
+  int fd = connected(); // its receive waits up to 5 s
+  auto sent = std::chrono::steady_clock::now();
+  ASSERT_EQ(::send(fd, "refused", 7, 0), 7);
+  char buf[64];
+  EXPECT_EQ(::recv(fd, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, 2s) << "at once";
+  EXPECT_TRUE(events.wait_for(kind::dropped)) << "counted as dropped";
+  ::close(fd);
+  // Paused: dropped without an answer (the programs should not give up
+  // because the computer went to sleep).
+  ASSERT_TRUE(relay->set_mode(platform::relay_mode::refuse,
+                              platform::relay_mode::drop, error))
+      << error;
+  fd = connected();
+  timeval tv{0, 500000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(::send(fd, "paused", 6, 0), 6);
+  EXPECT_EQ(::recv(fd, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, EAGAIN) << "no answer: its own timeout";
+  ::close(fd);
+  EXPECT_TRUE(events.failures.empty());
+}
+
 TEST_F(datagram_relay_test, a_local_program_cannot_use_the_intake_as_a_relay) {
   auto relay = start(platform::relay_mode::proxy, dante());
   // An unmarked socket sends to the intake itself: nothing goes anywhere.

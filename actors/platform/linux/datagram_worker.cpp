@@ -233,8 +233,14 @@ void datagram_worker::on_datagram(net::endpoint app, net::endpoint remote,
   // TPROXY brings only targets' datagrams to other hosts; one sent to the
   // intake itself is a local program looking for an open relay: never.
   auto mode = shared_.udp_mode.load(std::memory_order_relaxed);
-  if (remote == own_ || (remote.ip.value >> 24) == 127 || remote.ip.value == 0
-      || mode == relay_mode::refuse) {
+  if (remote == own_ || (remote.ip.value >> 24) == 127
+      || remote.ip.value == 0) {
+    dropped_++;
+    return;
+  }
+  if (mode == relay_mode::refuse || mode == relay_mode::drop) {
+    if (mode == relay_mode::refuse)
+      refuse(app, remote, payload, size);
     dropped_++;
     return;
   }
@@ -310,6 +316,30 @@ void datagram_worker::send_direct(net::endpoint app, net::endpoint remote,
                   reinterpret_cast<sockaddr*>(&to), sizeof to)
              != static_cast<ssize_t>(n))
     dropped_++;
+}
+
+void datagram_worker::refuse(net::endpoint app, net::endpoint remote,
+                             const uint8_t* payload, size_t size) {
+  // Not proxying (a TCP-only proxy, none that answers): refused at once
+  // from the remote's address, as its TCP is with a reset, so a program
+  // with a connected socket (a resolver, QUIC) learns now instead of
+  // waiting out its own timeouts. The quote is the datagram as sent (its
+  // own checksum aside). At most `refusals_per_second`: a program that
+  // keeps sending is only dropped.
+  if (!refusals_.allow(relay_clock::now()))
+    return;
+  auto n = net::build_ipv4_udp(direct_.data(), direct_.size(), app, remote,
+                               payload, size, 0);
+  net::packet_info info;
+  if (n == 0 || net::parse(direct_.data(), n, info) != net::parse_error::none)
+    return;
+  uint8_t answer[576];
+  auto length = net::build_icmp_port_unreachable(answer, sizeof answer,
+                                                 direct_.data(), info);
+  auto to = address_of(app);
+  if (length > 0)
+    (void)::sendto(raw_, answer, length, MSG_DONTWAIT,
+                   reinterpret_cast<sockaddr*>(&to), sizeof to);
 }
 
 void datagram_worker::on_replies(association& a) {

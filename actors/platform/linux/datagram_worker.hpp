@@ -26,6 +26,7 @@
 #include "actors/platform/linux/relay_thread.hpp"
 #include "actors/platform/linux/relay_worker.hpp"
 #include "actors/platform/packet_port.hpp"
+#include "net/rate_limit.hpp"
 
 namespace drover::platform::linux_port {
 
@@ -109,6 +110,10 @@ private:
   void watch(int fd, association* a, bool relay_side, uint32_t events, int op);
   void send_direct(net::endpoint app, net::endpoint remote,
                    const uint8_t* payload, size_t size);
+  /// Answers a datagram that may not go out with an ICMP "port
+  /// unreachable" from its remote (rate-limited).
+  void refuse(net::endpoint app, net::endpoint remote, const uint8_t* payload,
+              size_t size);
   void prepare_receive(bool with_control);
 
   relay_shared& shared_;
@@ -116,7 +121,9 @@ private:
   int raw_ = -1;        // IPPROTO_RAW, marked: replies to the applications
   int raw_direct_ = -1; // IPPROTO_RAW: datagrams let out direct
   net::endpoint own_;   // the intake's address
-  byte_buffer direct_;  // a datagram let out direct, built whole
+  byte_buffer direct_;  // a datagram let out direct (or refused), built whole
+  static constexpr uint32_t refusals_per_second = 100; // RFC 1812 4.3.2.8
+  net::per_second_limit refusals_{refusals_per_second};
   int epoll_ = -1;
 
   std::unordered_map<uint64_t, std::unique_ptr<association>> associations_;
