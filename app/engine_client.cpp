@@ -64,9 +64,9 @@ talk talk_to_running(const std::string& command, std::ostream& err,
   auto verb = command.substr(0, command.find(' '));
   err << "Drover is running but did not answer `" << verb << "` within "
       << std::chrono::duration_cast<std::chrono::seconds>(patience).count()
-      << " s: it seems stuck. Restart it (docs/troubleshooting.md, \"Drover "
-         "does not answer\"); if it happens again, please report it with "
-         "`drover report`.\n";
+      << " s: it seems stuck. Restart it (docs/troubleshooting.md: \"Drover "
+         "is running but did not answer\"); if it happens again, please "
+         "report it with `drover report`.\n";
   return talk::silent;
 }
 
