@@ -323,9 +323,10 @@ void datagram_worker::refuse(net::endpoint app, net::endpoint remote,
   // Not proxying (a TCP-only proxy, none that answers): refused at once
   // from the remote's address, as its TCP is with a reset, so a program
   // with a connected socket (a resolver, QUIC) learns now instead of
-  // waiting out its own timeouts. The quote is the datagram as sent (its
-  // own checksum aside). At most `refusals_per_second`: a program that
-  // keeps sending is only dropped.
+  // waiting out its own timeouts. The quote is the datagram rebuilt from
+  // what TPROXY handed over (its addresses, ports and bytes; the
+  // identification and checksums are Drover's). At most
+  // `refusals_per_second`: a program that keeps sending is only dropped.
   if (!refusals_.allow(relay_clock::now()))
     return;
   auto n = net::build_ipv4_udp(direct_.data(), direct_.size(), app, remote,

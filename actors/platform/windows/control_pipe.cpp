@@ -447,8 +447,8 @@ exchange_end exchange(socket_handle s, const std::string& data,
   auto pipe = reinterpret_cast<HANDLE>(s);
   DWORD wait
       = patience.count() > 0 ? static_cast<DWORD>(patience.count()) : INFINITE;
-  std::string request = data; // WriteFile's buffer, which overlapped I/O
-  DWORD n = 0;                // may hold on to until it completes
+  std::string request = data; // pipe_io's buffer is a writable one
+  DWORD n = 0;
   for (size_t sent = 0; sent < request.size(); sent += n)
     switch (pipe_io(pipe, true, request.data() + sent,
                     static_cast<DWORD>(request.size() - sent), n, wait)) {
