@@ -183,10 +183,15 @@ verdict_kind flow_manager_state::decide(uint8_t* data,
             && its.udp != new_flow_policy::drop))
       return verdict_kind::pass;
     if (its.udp != new_flow_policy::proxy) {
-      // Not proxying (a TCP-only proxy, none that answers): refused at once
-      // as its TCP is, so a connected socket learns now instead of waiting
-      // out its own timeouts; while paused, only dropped.
-      if (its.udp == new_flow_policy::refuse)
+      // A proxy that carries TCP and cannot carry UDP (TCP-only), which
+      // lasts: refused at once, so a connected socket (a resolver's,
+      // QUIC's) learns now instead of waiting out its own timeouts. While
+      // the proxy cannot be used at all (Starting, Reconnecting: for
+      // moments) or the computer sleeps, only dropped: a voice client that
+      // keeps sending resumes when the proxy is back, where an error might
+      // have made it hang up.
+      if (its.udp == new_flow_policy::refuse
+          && its.tcp == new_flow_policy::proxy)
         refuse_datagram(data, p.info, now);
       stats.packets_dropped++;
       return verdict_kind::drop;

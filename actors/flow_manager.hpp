@@ -158,7 +158,7 @@ struct flow_manager_state {
   void refuse(const uint8_t* data, const net::packet_info& info);
 
   /// Answers a UDP datagram that may not go out (a target's IPv6, a
-  /// blocked program's, any while the proxy cannot carry UDP) with an ICMP
+  /// blocked program's, a target's while its proxy is TCP-only) with an ICMP
   /// or ICMPv6 "port unreachable" from its remote, at most
   /// `refusals_per_second` a second (RFC 1812 4.3.2.8, RFC 4443 2.4 (f):
   /// an error's rate is limited; a program that keeps sending anyway is

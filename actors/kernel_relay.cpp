@@ -10,17 +10,14 @@ namespace drover {
 
 namespace {
 
-// `udp`: for datagrams, which a pause drops without an answer; a
-// connection is refused either way (the listener paused: a reset).
-platform::relay_mode mode_of(new_flow_policy p, bool udp = false) {
+platform::relay_mode mode_of(new_flow_policy p) {
   switch (p) {
     case new_flow_policy::proxy:
       return platform::relay_mode::proxy;
     case new_flow_policy::direct:
       return platform::relay_mode::direct;
-    case new_flow_policy::drop:
-      return udp ? platform::relay_mode::drop : platform::relay_mode::refuse;
     case new_flow_policy::refuse:
+    case new_flow_policy::drop:
       break;
   }
   return platform::relay_mode::refuse;
@@ -78,7 +75,7 @@ kernel_relay(kernel_relay_actor::stateful_pointer<kernel_relay_state> self,
       [=](atom::update, flow_policy policy) {
         std::string why;
         if (!self->state.relay->set_mode(mode_of(policy.tcp),
-                                         mode_of(policy.udp, true), why)) {
+                                         mode_of(policy.udp), why)) {
           // Refusing every connection while the engine says Active would
           // be a silent failure: the supervisor restarts the parts.
           log::get(self->name())->error("{}", why);

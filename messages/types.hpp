@@ -70,8 +70,9 @@ enum class recovery_action : uint8_t {
 /// UDP datagrams. Connections already proxied go on either way.
 enum class new_flow_policy : uint8_t {
   proxy,  // Active: through the proxy
-  refuse, // the proxy cannot be used: TCP refused (a reset), UDP refused
-          // (an ICMP port unreachable; rate-limited)
+  refuse, // the proxy cannot be used: TCP refused (a reset), UDP dropped;
+          // while TCP is proxied (a TCP-only proxy) UDP is refused too (an
+          // ICMP port unreachable)
   direct, // the proxy cannot be used and `when_not_proxying = "direct"`
   drop,   // Paused (the computer sleeps): dropped without an answer
 };

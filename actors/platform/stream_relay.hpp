@@ -37,11 +37,8 @@ struct relay_proxy {
 };
 
 /// What happens to a new connection (or an application socket's datagrams):
-/// the flow-manager's policy. refuse: a connection is refused at once (a
-/// reset), a datagram too (an ICMP "port unreachable"); drop, datagrams
-/// only: dropped without an answer (paused: the computer is going to
-/// sleep, and its programs should not give up).
-enum class relay_mode : uint8_t { proxy, refuse, direct, drop };
+/// the flow-manager's policy.
+enum class relay_mode : uint8_t { proxy, refuse, direct };
 
 /// Called on the relay's threads; must return quickly.
 class relay_events {

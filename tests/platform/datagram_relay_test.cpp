@@ -178,11 +178,14 @@ TEST_F(datagram_relay_test, udp_has_a_mode_of_its_own) {
   ::close(fd);
 }
 
-// Refused, a connected socket (a resolver's, QUIC's) learns at once: a
-// port unreachable from its remote fails its next receive, as a closed
-// port's would, instead of its own timeout. Paused, nothing answers.
+// A TCP-only proxy (TCP proxied, UDP refused): a connected socket (a
+// resolver's, QUIC's) learns at once, a port unreachable from its remote
+// failing its next receive as a closed port's would, instead of its own
+// timeout. While the proxy cannot be used at all (for moments: Starting,
+// Reconnecting), nothing answers, so a voice client that keeps sending
+// resumes when the proxy is back.
 TEST_F(datagram_relay_test,
-       a_refused_datagram_fails_a_connected_socket_at_once) {
+       a_tcp_only_proxys_refusal_fails_a_connected_socket_at_once) {
   auto relay = start(platform::relay_mode::proxy, dante());
   std::string error;
   ASSERT_TRUE(relay->set_mode(platform::relay_mode::proxy,
@@ -206,15 +209,14 @@ TEST_F(datagram_relay_test,
   EXPECT_LT(std::chrono::steady_clock::now() - sent, 2s) << "at once";
   EXPECT_TRUE(events.wait_for(kind::dropped)) << "counted as dropped";
   ::close(fd);
-  // Paused: dropped without an answer (the programs should not give up
-  // because the computer went to sleep).
+  // Not proxying at all: dropped without an answer.
   ASSERT_TRUE(relay->set_mode(platform::relay_mode::refuse,
-                              platform::relay_mode::drop, error))
+                              platform::relay_mode::refuse, error))
       << error;
   fd = connected();
   timeval tv{0, 500000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ASSERT_EQ(::send(fd, "paused", 6, 0), 6);
+  ASSERT_EQ(::send(fd, "waiting", 7, 0), 7);
   EXPECT_EQ(::recv(fd, buf, sizeof buf, 0), -1);
   EXPECT_EQ(errno, EAGAIN) << "no answer: its own timeout";
   ::close(fd);

@@ -238,8 +238,10 @@ void datagram_worker::on_datagram(net::endpoint app, net::endpoint remote,
     dropped_++;
     return;
   }
-  if (mode == relay_mode::refuse || mode == relay_mode::drop) {
-    if (mode == relay_mode::refuse)
+  if (mode == relay_mode::refuse) {
+    // Refused with an error only while TCP is proxied (a TCP-only proxy):
+    // as the flow-manager does, and why.
+    if (shared_.mode.load(std::memory_order_relaxed) == relay_mode::proxy)
       refuse(app, remote, payload, size);
     dropped_++;
     return;
@@ -320,12 +322,11 @@ void datagram_worker::send_direct(net::endpoint app, net::endpoint remote,
 
 void datagram_worker::refuse(net::endpoint app, net::endpoint remote,
                              const uint8_t* payload, size_t size) {
-  // Not proxying (a TCP-only proxy, none that answers): refused at once
-  // from the remote's address, as its TCP is with a reset, so a program
-  // with a connected socket (a resolver, QUIC) learns now instead of
-  // waiting out its own timeouts. The quote is the datagram rebuilt from
-  // what TPROXY handed over (its addresses, ports and bytes; the
-  // identification and checksums are Drover's). At most
+  // The proxy carries TCP and cannot carry UDP: refused at once from the
+  // remote's address, so a program with a connected socket (a resolver,
+  // QUIC) learns now instead of waiting out its own timeouts. The quote is the
+  // datagram rebuilt from what TPROXY handed over (its addresses, ports and
+  // bytes; the identification and checksums are Drover's). At most
   // `refusals_per_second`: a program that keeps sending is only dropped.
   if (!refusals_.allow(relay_clock::now()))
     return;
