@@ -172,10 +172,13 @@ uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol) {
   return source_port(data, length, protocol, remote);
 }
 
-uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,
-                     uint64_t& remote) {
+namespace {
+
+// Where the transport header of an outbound packet starts, as WinDivert's
+// filter finds it (0: none Drover can read: a later fragment, another
+// protocol, a truncated header); `protocol` is set either way.
+size_t transport_offset(const uint8_t* data, size_t length, uint8_t& protocol) {
   protocol = 0;
-  remote = 0;
   if (length < 1)
     return 0;
   size_t l4 = 0;
@@ -216,10 +219,29 @@ uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,
   if ((protocol != proto_tcp && protocol != proto_udp) || l4 < 20
       || length < l4 + 4)
     return 0;
+  return l4;
+}
+
+} // namespace
+
+uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,
+                     uint64_t& remote) {
+  remote = 0;
+  size_t l4 = transport_offset(data, length, protocol);
+  if (l4 == 0)
+    return 0;
   bool v4 = data[0] >> 4 == 4;
   remote
       = remote_key(data + (v4 ? 16 : 24), v4 ? 4 : 16, load16(data + l4 + 2));
   return load16(data + l4);
+}
+
+bool mid_connection(const uint8_t* data, size_t length) {
+  uint8_t protocol = 0;
+  size_t l4 = transport_offset(data, length, protocol);
+  if (l4 == 0 || protocol != proto_tcp || length < l4 + 14)
+    return false;
+  return (data[l4 + 13] & 0x02u) == 0; // no SYN
 }
 
 held_packets::held_packets(size_t slots, size_t meta_bytes)

@@ -92,6 +92,7 @@ enum class disposition : uint8_t {
   capture, // a target's, or the listener's return path: to the engine
   pass,    // another process's: re-injected unchanged, in the same batch
   hold,    // no owner known yet: wait for the socket event
+  drop,    // a segment of a TCP connection no process owns: never out
 };
 
 /// The local port a packet was sent from (IPv4, or IPv6 behind extension
@@ -101,6 +102,11 @@ uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol);
 /// The same, with the remote it goes to (remote_key(); 0 with port 0).
 uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,
                      uint64_t& remote);
+
+/// Whether an outbound packet is a TCP segment of a connection already
+/// open (no SYN): what a socket closed by its program still sends (its
+/// data's and its FIN's retransmissions) after nobody owns it.
+bool mid_connection(const uint8_t* data, size_t length);
 
 /// Decides a captured outbound packet. `is_target` answers for a process
 /// ID. Loopback packets are captured only on the listener's return path
@@ -121,6 +127,14 @@ disposition classify(const uint8_t* data, size_t length, bool loopback,
   auto pid = owners.owner(protocol, port, now, remote);
   if (pid == 0)
     return disposition::hold;
+  // The OS's tables name no process: a socket its program closed, whose
+  // history began before this session (a capture restart forgets who had
+  // it). Its segments may be a target's, so they never go out; only a
+  // new connection's SYN is let by (it has no flow to leak from).
+  if (pid == port_owners::nobody)
+    return protocol == proto_tcp && mid_connection(data, length)
+               ? disposition::drop
+               : disposition::pass;
   return is_target(pid) ? disposition::capture : disposition::pass;
 }
 

@@ -157,6 +157,37 @@ TEST(port_owners, nobody_is_remembered_briefly) {
   EXPECT_EQ(owners.owner(proto_tcp, 40001, t0), 4242u) << "an owner stays";
 }
 
+// A socket its program closed, whose owner this session never saw (a
+// capture restart forgets who had it): the OS's tables name nobody. What
+// it still sends (its data's and its FIN's retransmissions) may be a
+// target's, so it never goes out; a new connection's SYN from such a port
+// passes, as before, and so does a segment whose owner is known.
+TEST(attribution, a_closed_sockets_segments_nobody_owns_never_go_out) {
+  port_owners owners;
+  flow_time t0{};
+  auto syn = syn_from(40002);
+  auto segment = syn;
+  packet_info info;
+  ASSERT_EQ(parse(segment.data(), segment.size(), info), parse_error::none);
+  segment[info.l4_offset + 13] = tcp_flag::ack | 0x08; // PSH
+  EXPECT_TRUE(mid_connection(segment.data(), segment.size()));
+  EXPECT_FALSE(mid_connection(syn.data(), syn.size()));
+  EXPECT_EQ(decide(segment, owners, t0), disposition::hold) << "not known yet";
+  owners.unowned(proto_tcp, 40002, t0);
+  EXPECT_EQ(decide(segment, owners, t0), disposition::drop);
+  EXPECT_EQ(decide(syn, owners, t0), disposition::pass);
+  owners.opened(proto_tcp, 40002, 777);
+  EXPECT_EQ(decide(segment, owners, t0), disposition::pass) << "its owner's";
+  // A datagram nobody owns passes: UDP leaves no closed socket sending.
+  owners.unowned(proto_udp, 40003, t0);
+  auto datagram = drover::test::fixtures("fixtures-complete.pcap")[5];
+  ASSERT_EQ(parse(datagram.data(), datagram.size(), info), parse_error::none);
+  ASSERT_TRUE(info.is_udp());
+  store16(datagram.data() + info.l4_offset, 40003);
+  EXPECT_FALSE(mid_connection(datagram.data(), datagram.size()));
+  EXPECT_EQ(decide(datagram, owners, t0), disposition::pass);
+}
+
 TEST(attribution, targets_are_captured_others_passed_unknowns_held) {
   port_owners owners;
   flow_time now{};

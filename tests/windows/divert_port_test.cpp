@@ -461,6 +461,27 @@ TEST_F(windows_divert, a_packet_nobody_owns_goes_out_after_the_wait) {
   EXPECT_EQ(out.bytes, p);
 }
 
+// A segment of a connection no process owns (its program closed it, and
+// this session never saw who had it: a capture restart forgets) may be a
+// target's retransmission: after the wait for its owner it is dropped,
+// where a new connection's SYN nobody owns goes out.
+TEST_F(windows_divert, a_closed_sockets_segment_nobody_owns_never_goes_out) {
+  start_engine(50ms);
+  auto segment = with_source_port(syn(), 40005);
+  segment[parsed(segment).l4_offset + 13] = net::tcp_flag::ack | 0x08; // PSH
+  divert(segment, outbound_address());
+  auto later_syn = with_source_port(syn(), 40006);
+  divert(later_syn, outbound_address()); // held after it, decided after it
+  EXPECT_EQ(next_sent().bytes, later_syn) << "the segment went out first";
+  // Its next ones are decided at once (the tables named nobody).
+  divert(segment, outbound_address());
+  auto other = with_source_port(syn(), 40007);
+  socket(socket_event(wd::event_socket_bind, other_pid, 40007));
+  divert(other, outbound_address());
+  EXPECT_EQ(next_sent().bytes, other) << "the segment went out";
+  EXPECT_FALSE(take().has_value());
+}
+
 // Inputs as the driver really gives them: socket events several to a
 // batch, a UDP CONNECT, the System process's (PID 4) own hold on a
 // target's port, packets several to a batch with their checksum flags 0

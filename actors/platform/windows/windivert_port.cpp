@@ -239,11 +239,15 @@ struct divert_port::state {
       } else if (fenced && !named(pid)) {
         live.fenced++; // it may be a target's: dropped
       } else {
-        if (pid == 0) {
-          live.unattributed++;
-          owners.unowned(h.protocol, h.port, now); // its next ones pass
+        if (pid == 0) // its next ones are decided at once (classify())
+          owners.unowned(h.protocol, h.port, now);
+        if (!named(pid) && net::mid_connection(held.data(h), h.length)) {
+          live.orphaned++; // classify() says why: never out
+        } else {
+          if (pid == 0)
+            live.unattributed++;
+          pass(held.data(h), h.length, a);
         }
-        pass(held.data(h), h.length, a);
       }
       return true;
     });
@@ -282,6 +286,10 @@ struct divert_port::state {
         // owner is known (its event, or the tables asked now).
         live.hold_overflow++;
         tables.request();
+        continue;
+      }
+      if (what == net::disposition::drop) {
+        live.orphaned++;
         continue;
       }
       if (what == net::disposition::capture)
