@@ -306,9 +306,10 @@ int udp_client(const char* ip, int port, int n, bool connected) {
     socklen_t len = sizeof from;
     auto got = recvfrom(fd, buf, sizeof buf, 0,
                         reinterpret_cast<sockaddr*>(&from), &len);
+    int error = errno;
     close(fd);
     if (got < 0) { // "Connection refused": a port unreachable came back
-      std::printf("fail %d: %s\n", i, std::strerror(errno));
+      std::printf("fail %d: %s\n", i, std::strerror(error));
       return 1;
     }
     std::string reply(buf, static_cast<size_t>(got));
