@@ -160,22 +160,34 @@ TEST_F(engine_e2e, nobody_has_another_process_put_in_place) {
 // nothing answers) must not hang the command line, nor a script or package
 // removal that calls it: `drover status` gives up after its patience with
 // a sentence saying what to do, and the engine, running again, answers.
+// Meanwhile a target's traffic waits or fails; none of it goes direct.
 TEST_F(engine_e2e, a_stuck_engine_does_not_hang_the_command_line) {
-  child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
-                "--headless", "--config", w->config().string()},
-               w->env()};
-  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine.output();
+  fs::path target;
+  auto engine = w->headless_with_target("stuck-target", target);
+  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine->output();
   auto status = [&] {
     child c{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "status"},
             w->env()};
     int code = c.wait(90s);
     return std::pair<int, std::string>{code, c.output()};
   };
-  engine.kill(SIGSTOP);
+  auto run_target = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"ip", "netns", "exec", w->app.name(),
+                                  target.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return std::make_unique<child>(argv);
+  };
+  direct_counter direct{*w};
+  engine->kill(SIGSTOP);
+  auto tcp = run_target({"tcp-client", server_ip, "7", "1"});
+  auto udp = run_target({"udp-client", server_ip, "7", "1"});
   auto asked = std::chrono::steady_clock::now();
   auto [code, said] = status();
   auto waited = std::chrono::steady_clock::now() - asked;
-  engine.kill(SIGCONT);
+  EXPECT_NE(tcp->wait(30s), 0) << tcp->output();
+  EXPECT_NE(udp->wait(30s), 0) << udp->output();
+  EXPECT_EQ(direct.packets(), 0) << "a stuck engine let a target out direct";
+  engine->kill(SIGCONT);
   EXPECT_EQ(code, 1) << said;
   EXPECT_NE(said.find("Drover is running but did not answer `status` within "
                       "30 s"),
@@ -186,6 +198,6 @@ TEST_F(engine_e2e, a_stuck_engine_does_not_hang_the_command_line) {
   auto [again, answer] = status();
   EXPECT_EQ(again, 0) << answer;
   EXPECT_NE(answer.find("State:"), std::string::npos) << answer;
-  engine.kill(SIGHUP);
-  EXPECT_EQ(engine.wait(10s), 0) << engine.output();
+  engine->kill(SIGHUP);
+  EXPECT_EQ(engine->wait(10s), 0) << engine->output();
 }
