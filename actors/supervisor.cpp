@@ -173,6 +173,9 @@ void execute(self_ptr self, const engine_command& c) {
         parts_down(self);
       return;
     case command_kind::release_capture:
+      if (auto* session = st.session.get())
+        if (auto what = session->summary(); !what.empty())
+          log::get("supervisor")->info("{}", what);
       if (st.session.release()) // destroyed: the machine hears of it after
         self->send(self, atom::closed_v); // the commands under way
       return;

@@ -71,6 +71,8 @@ void port_owners::remember_shared(uint8_t protocol, uint16_t port, uint32_t pid,
   for (auto& s : shared_) {
     if (s.pid != 0 && s.protocol == protocol && s.port == port
         && s.remote == remote) {
+      if (s.pid != pid || s.closed)
+        s.captured = false; // another socket
       s.pid = pid;
       s.closed = false;
       return;
@@ -86,7 +88,7 @@ void port_owners::remember_shared(uint8_t protocol, uint16_t port, uint32_t pid,
   // port stands for the others, as without this table.
   auto* s = free != nullptr ? free : oldest_closed;
   if (s != nullptr)
-    *s = {remote, {}, pid, port, protocol, false};
+    *s = {remote, {}, pid, port, protocol, false, false};
 }
 
 void port_owners::forget_shared(uint8_t protocol, uint16_t port) {
@@ -110,6 +112,8 @@ void port_owners::opened(uint8_t protocol, uint16_t port, uint32_t pid,
     // socket keeps its owner.
     remember_shared(protocol, port, e->pid, e->remote);
     e->shared = true;
+    if (e->captured)
+      captured(protocol, port, e->remote); // its mark goes with it
   }
   if (e->shared) {
     if (remote != 0)
@@ -119,16 +123,40 @@ void port_owners::opened(uint8_t protocol, uint16_t port, uint32_t pid,
       forget_shared(protocol, port);
     }
   }
+  // The same socket seen again (bound, then connected; or an event after
+  // its first packet), or the System process holding a closed socket's
+  // connection, keeps its mark; another socket starts without.
+  bool same_socket
+      = (open && e->pid == pid
+         && (e->remote == remote || e->remote == 0 || remote == 0))
+        || (pid == 4 && e->closed && remote != 0 && e->remote == remote);
+  if (!same_socket)
+    e->captured = false;
   e->pid = pid;
   e->closed = false;
   e->remote = remote;
   e->nobody_until = {};
+  if (pid != 0) // an owner named (a PID 0 row names none: Wine's, say)
+    e->unowned_tried = false;
 }
 
 void port_owners::unowned(uint8_t protocol, uint16_t port, flow_time now) {
   auto* e = slot(protocol, port);
   if (e != nullptr && port != 0 && owner(protocol, port, now) == 0)
     e->nobody_until = now + nobody_for;
+}
+
+bool port_owners::hold_back_unowned(uint8_t protocol, uint16_t port,
+                                    flow_time now) {
+  auto* e = slot(protocol, port);
+  if (e == nullptr || port == 0)
+    return false;
+  if (!e->unowned_tried || now - e->unowned_at >= unowned_forgotten) {
+    e->unowned_tried = true;
+    e->unowned_at = now;
+    return true;
+  }
+  return now - e->unowned_at < unowned_retry;
 }
 
 void port_owners::closed(uint8_t protocol, uint16_t port, uint32_t pid,
@@ -165,6 +193,36 @@ uint32_t port_owners::owner(uint8_t protocol, uint16_t port, flow_time now,
   if (e.pid != 0 && !(e.closed && now - e.closed_at > linger))
     return e.pid;
   return now < e.nobody_until ? nobody : 0;
+}
+
+void port_owners::captured(uint8_t protocol, uint16_t port, uint64_t remote) {
+  auto* e = slot(protocol, port);
+  if (e == nullptr || port == 0)
+    return;
+  if (e->shared && remote != 0)
+    for (auto& s : shared_)
+      if (s.pid != 0 && s.protocol == protocol && s.port == port
+          && s.remote == remote) {
+        s.captured = true;
+        return;
+      }
+  e->captured = true;
+}
+
+bool port_owners::was_captured(uint8_t protocol, uint16_t port,
+                               uint64_t remote) const {
+  const std::vector<entry>* table = protocol == proto_tcp   ? &tcp_
+                                    : protocol == proto_udp ? &udp_
+                                                            : nullptr;
+  if (table == nullptr)
+    return false;
+  auto& e = (*table)[port];
+  if (e.shared && remote != 0)
+    for (auto& s : shared_)
+      if (s.pid != 0 && s.protocol == protocol && s.port == port
+          && s.remote == remote)
+        return s.captured;
+  return e.captured;
 }
 
 uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol) {

@@ -52,6 +52,19 @@ public:
               uint64_t remote = 0);
   /// The OS's tables know no owner of `port` now.
   void unowned(uint8_t protocol, uint16_t port, flow_time now);
+  /// A port's first packets waited for their owner and the OS's tables
+  /// named none: whether to drop them rather than let them out as
+  /// nobody's. They are dropped at the port's first such moment and for
+  /// `unowned_retry` after it: a target's socket event may come late (a
+  /// busy engine, a lost event), and its sender tries again (TCP sends its
+  /// SYN again after a second), by when its owner is known. Only a port
+  /// still unowned at a later try lets its packets out, as nobody's. So a
+  /// program no event names loses a moment, never the connection, and a
+  /// target's first packet never leaves direct.
+  bool hold_back_unowned(uint8_t protocol, uint16_t port, flow_time now);
+  static constexpr std::chrono::milliseconds unowned_retry{500};
+  /// A port's first try counts again this long after it.
+  static constexpr std::chrono::seconds unowned_forgotten{60};
   /// The socket closed; a newer owner of the port is left alone.
   void closed(uint8_t protocol, uint16_t port, uint32_t pid, flow_time now,
               uint64_t remote = 0);
@@ -60,15 +73,28 @@ public:
   /// closed longer than `linger` ago).
   uint32_t owner(uint8_t protocol, uint16_t port, flow_time now,
                  uint64_t remote = 0) const;
+  /// A packet of the socket on `port` that talks to `remote` was captured
+  /// (a target's): the socket's packets stay captured for as long as it is
+  /// remembered, even once its process is no target any more (it exited,
+  /// or a rule changed). Its connection went through the proxy, so its
+  /// late segments (a retransmission, a FIN, a window probe after the
+  /// program closed it) belong there or nowhere, never direct.
+  void captured(uint8_t protocol, uint16_t port, uint64_t remote = 0);
+  /// Whether captured() was said of that socket (a newer socket on the
+  /// port starts afresh).
+  bool was_captured(uint8_t protocol, uint16_t port, uint64_t remote = 0) const;
 
 private:
   struct entry {
     uint32_t pid = 0;
     bool closed = false;
-    bool shared = false; // see shared_
+    bool shared = false;   // see shared_
+    bool captured = false; // see captured()
     uint64_t remote = 0;
     flow_time closed_at{};
     flow_time nobody_until{};
+    flow_time unowned_at{}; // hold_back_unowned()'s first try
+    bool unowned_tried = false;
   };
   // One socket of a port two processes share.
   struct shared_socket {
@@ -78,6 +104,7 @@ private:
     uint16_t port = 0;
     uint8_t protocol = 0;
     bool closed = false;
+    bool captured = false;
   };
   entry* slot(uint8_t protocol, uint16_t port);
   void remember_shared(uint8_t protocol, uint16_t port, uint32_t pid,
@@ -135,7 +162,9 @@ disposition classify(const uint8_t* data, size_t length, bool loopback,
     return protocol == proto_tcp && mid_connection(data, length)
                ? disposition::drop
                : disposition::pass;
-  return is_target(pid) ? disposition::capture : disposition::pass;
+  return is_target(pid) || owners.was_captured(protocol, port, remote)
+             ? disposition::capture
+             : disposition::pass;
 }
 
 /// Packets waiting for their owner, in arrival order: a fixed number of

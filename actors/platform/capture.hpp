@@ -163,6 +163,10 @@ public:
 
   /// What was set up, for the log ("NFQUEUE 7042, cgroup drover-...").
   virtual std::string description() const = 0;
+  /// What its port decided, for the log when the session ends (empty:
+  /// nothing worth saying). Windows decides each packet's owner itself;
+  /// these figures tell where packets went when one went wrong.
+  virtual std::string summary() const { return {}; }
 
   /// True when the OS itself sends the targets' TCP connections to the
   /// listener, with their original destination (Linux: nat REDIRECT); the

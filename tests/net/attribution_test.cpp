@@ -188,6 +188,86 @@ TEST(attribution, a_closed_sockets_segments_nobody_owns_never_go_out) {
   EXPECT_EQ(decide(datagram, owners, t0), disposition::pass);
 }
 
+// A target's socket outlives its place among the targets: its program
+// exits (procscan forgets the process) or a rule changes while the socket
+// still sends (a retransmission, its FIN, a window probe). Its connection
+// went through the proxy, so those segments go to the engine, never out
+// direct. Another socket on the port, later, starts afresh.
+TEST(attribution, a_targets_socket_stays_captured_when_its_process_is_not) {
+  port_owners owners;
+  flow_time t0{};
+  auto segment = syn_from(40040);
+  packet_info info;
+  ASSERT_EQ(parse(segment.data(), segment.size(), info), parse_error::none);
+  segment[info.l4_offset + 13] = tcp_flag::ack | 0x08; // PSH
+  auto remote = remote_of(segment);
+  owners.opened(proto_tcp, 40040, 5151, remote);
+  auto its_target_no_more = [](uint32_t) {
+    return false;
+  };
+  auto decide_now = [&](const std::vector<uint8_t>& p, flow_time now) {
+    return classify(p.data(), p.size(), false, listener, owners, now,
+                    its_target_no_more);
+  };
+  EXPECT_EQ(decide_now(segment, t0), disposition::pass) << "never captured";
+  owners.captured(proto_tcp, 40040, remote);
+  EXPECT_TRUE(owners.was_captured(proto_tcp, 40040, remote));
+  // The same socket's connect after its bind keeps the mark.
+  owners.opened(proto_tcp, 40040, 5151, remote);
+  owners.closed(proto_tcp, 40040, 5151, t0, remote);
+  EXPECT_EQ(decide_now(segment, t0 + 1s), disposition::capture)
+      << "a closed target's segment went out direct";
+  // The System process holding the closed socket's connection keeps it.
+  owners.opened(proto_tcp, 40040, 4, remote);
+  EXPECT_EQ(decide_now(segment, t0 + 2s), disposition::capture);
+  // A copy of the table (a capture restart hands it over) keeps the mark.
+  port_owners next = owners;
+  EXPECT_EQ(classify(segment.data(), segment.size(), false, listener, next,
+                     t0 + 3s, its_target_no_more),
+            disposition::capture);
+  // Another program's socket on the port: its own.
+  owners.closed(proto_tcp, 40040, 4, t0 + 3s, remote);
+  owners.opened(proto_tcp, 40040, 777, remote);
+  EXPECT_FALSE(owners.was_captured(proto_tcp, 40040, remote));
+  EXPECT_EQ(decide_now(segment, t0 + 4s), disposition::pass);
+  // Two processes sharing a port: the mark is the captured socket's alone,
+  // whoever opened last.
+  auto to_proxy = to_remote(segment, 0x0ad3'0002, 1080);
+  owners.opened(proto_tcp, 40041, 5151, remote);
+  owners.captured(proto_tcp, 40041, remote);
+  owners.opened(proto_tcp, 40041, 32, remote_of(to_proxy));
+  store16(segment.data() + info.l4_offset, 40041);
+  store16(to_proxy.data() + info.l4_offset, 40041);
+  EXPECT_EQ(decide_now(segment, t0), disposition::capture);
+  EXPECT_EQ(decide_now(to_proxy, t0), disposition::pass);
+}
+
+// A port whose first packets found no owner, even in the OS's tables: at
+// its first try they are dropped (a target's late socket event may name it
+// by the sender's next try), and for unowned_retry after, so a burst of it
+// goes together; a later try lets them out as nobody's. Long after, a
+// first try counts again; a socket event starts the port afresh.
+TEST(port_owners, a_ports_first_unowned_try_is_held_back) {
+  port_owners owners;
+  flow_time t0{};
+  EXPECT_TRUE(owners.hold_back_unowned(proto_tcp, 40050, t0));
+  EXPECT_TRUE(owners.hold_back_unowned(proto_tcp, 40050, t0 + 100ms))
+      << "the same burst";
+  EXPECT_FALSE(owners.hold_back_unowned(proto_tcp, 40050,
+                                        t0 + port_owners::unowned_retry));
+  EXPECT_TRUE(owners.hold_back_unowned(proto_udp, 40050, t0)) << "per protocol";
+  auto later = t0 + port_owners::unowned_forgotten;
+  EXPECT_TRUE(owners.hold_back_unowned(proto_tcp, 40050, later));
+  EXPECT_FALSE(owners.hold_back_unowned(proto_tcp, 40050, later + 1s));
+  owners.opened(proto_tcp, 40050, 0); // a table's row naming no process
+  EXPECT_FALSE(owners.hold_back_unowned(proto_tcp, 40050, later + 1500ms))
+      << "a row without an owner must not make every try a first one";
+  owners.opened(proto_tcp, 40050, 777);
+  EXPECT_TRUE(owners.hold_back_unowned(proto_tcp, 40050, later + 2s))
+      << "an owner seen since: its port starts afresh";
+  EXPECT_FALSE(owners.hold_back_unowned(proto_tcp, 0, t0)) << "no port";
+}
+
 TEST(attribution, targets_are_captured_others_passed_unknowns_held) {
   port_owners owners;
   flow_time now{};

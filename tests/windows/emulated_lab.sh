@@ -57,8 +57,18 @@ fail() {
   # with or without the emulator's calls into it (here twice in a row, in
   # one of some 70 runs): said as what it is, and the caller may set the
   # lab up again, twice at most (lab_retry).
-  if wine_crashed; then
-    echo "  (wine's own server crashed: a wine bug, not Drover's)" >&2
+  # So is a program of the lab that exited at once having printed nothing
+  # (wine lost its output; every path of the programs prints): not one
+  # that ran out its time (exit code 124), which may be Drover's doing.
+  local lost_output=""
+  [[ "$*" =~ \(no\ output\ at\ all\ from\ [^\;]*\;\ exit\ code\ ([0-9]+)\) ]] \
+    && [ "${BASH_REMATCH[1]}" != 124 ] && lost_output=yes
+  if wine_crashed || [ -n "$lost_output" ]; then
+    if [ -n "$lost_output" ]; then
+      echo "  (wine lost a program's output: a wine flake, not Drover's)" >&2
+    else
+      echo "  (wine's own server crashed: a wine bug, not Drover's)" >&2
+    fi
     local tried=${DROVER_LAB_RETRIED:-0}
     if [ -n "${lab_retry:-}" ] && [ "$tried" -lt 2 ]; then
       echo "  setting the lab up again" >&2
@@ -67,7 +77,19 @@ fail() {
       DROVER_LAB_RETRIED=$((tried + 1)) exec "${lab_retry[@]}"
     fi
   fi
-  # The emulator's counters (taken, passed, injected) say where packets went.
+  # The engine's capture says at its end what it decided (passed, held,
+  # dropped), and the emulator's counters (taken, passed, injected) where
+  # packets went.
+  if [ -z "${quitting:-}" ] && [ -f "$dir/engine.out" ] && ! wine_crashed; then
+    quitting=yes
+    local said
+    said=$(grep -c "the capture at priority" "$dir/engine.out" || true)
+    drover quit >/dev/null 2>&1 || true # bounded: the CLI's own patience
+    for _ in $(seq 20); do
+      [ "$(grep -c "the capture at priority" "$dir/engine.out" || true)" -gt "$said" ] && break
+      sleep 0.5
+    done
+  fi
   [ -n "${emulating:-}" ] && { kill "$emulating" 2>/dev/null; sleep 0.5; }
   for f in engine.out emulator.err servers.log danted.log direct.txt; do
     [ -f "$dir/$f" ] && tail -n 40 "$dir/$f" | sed "s/^/  $f: /" >&2

@@ -127,6 +127,13 @@ said="$(target tcp "$server_ip" "$server_port" after-restart)" || fail "after re
 [[ "$said" == *"reply=$proxy_ip after-restart"* ]] || fail "not proxied after the restart: $said"
 [ "$(direct_packets tcp)" = 0 ] || fail "a target's TCP went direct around the restart"
 echo "restart: $held"
+# The first capture said at its end what it decided.
+for _ in $(seq 20); do
+  grep -q "the capture at priority 20000 took [0-9]* packets" "$dir/engine.out" && break
+  sleep 0.5
+done
+grep -q "the capture at priority 20000 took [0-9]* packets" "$dir/engine.out" \
+  || fail "the first capture did not log what it decided"
 
 # dante down: refused, never direct; the failure starts a check, which
 # takes Drover out of Active; dante back: proxied.

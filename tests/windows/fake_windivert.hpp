@@ -51,7 +51,12 @@ void trace_packet(const char* what, int priority, std::string_view packet);
 
 /// Every process's socket handles, each asked its local port: port ->
 /// process ID (windivert_emulator_tables.cpp).
-void read_handle_owners(std::map<uint16_t, uint32_t>& owners);
+void read_handle_owners(std::map<uint16_t, uint32_t>& owners,
+                        bool afresh = false);
+/// The owner of `port` by the processes' socket handles, asked afresh
+/// when what is remembered of the handles names none (0: none).
+uint32_t handle_owner(std::map<uint16_t, uint32_t>& owners, bool& read,
+                      bool& read_afresh, uint16_t port);
 
 /// Makes this process's GetExtendedTcpTable and GetExtendedUdpTable name
 /// each socket's process as Windows' do: wine's name none for a socket only

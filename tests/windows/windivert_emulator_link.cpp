@@ -276,16 +276,14 @@ private:
   // process whose socket handle is bound to that port is its owner.
   static void read_sockets(std::map<socket_key, socket_row>& now) {
     std::map<uint16_t, uint32_t> handle_owners;
-    bool handles_read = false; // only when the tables name no owner
+    // Only when the tables name no owner; afresh once when even the
+    // remembered handles name none.
+    bool handles_read = false, handles_read_afresh = false;
     auto owner = [&](DWORD pid, uint16_t port) -> uint32_t {
       if (pid != 0)
         return pid;
-      if (!handles_read) {
-        read_handle_owners(handle_owners);
-        handles_read = true;
-      }
-      auto it = handle_owners.find(port);
-      return it == handle_owners.end() ? 0 : it->second;
+      return handle_owner(handle_owners, handles_read, handles_read_afresh,
+                          port);
     };
     static std::vector<char> buf(1 << 18);
     read_tcp_table<MIB_TCPTABLE_OWNER_PID>(

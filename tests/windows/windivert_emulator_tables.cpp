@@ -8,6 +8,7 @@
 #include <iphlpapi.h>
 #include <windows.h>
 
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -58,17 +59,13 @@ bool needs_owner(const MIB_UDPROW_OWNER_PID&) {
 template<class Row>
 void fill_owners(Row* rows, DWORD count) {
   std::map<uint16_t, uint32_t> owners;
-  bool read = false;
+  bool read = false, read_afresh = false;
   for (DWORD i = 0; i < count; ++i) {
     if (rows[i].dwOwningPid != 0 || !needs_owner(rows[i]))
       continue;
-    if (!read) {
-      read_handle_owners(owners);
-      read = true;
-    }
-    auto it = owners.find(ntohs(static_cast<u_short>(rows[i].dwLocalPort)));
-    if (it != owners.end())
-      rows[i].dwOwningPid = it->second;
+    auto port = ntohs(static_cast<u_short>(rows[i].dwLocalPort));
+    if (auto pid = handle_owner(owners, read, read_afresh, port))
+      rows[i].dwOwningPid = pid;
   }
 }
 
@@ -157,7 +154,27 @@ HANDLE applications_process(USHORT pid) {
 
 } // namespace
 
-void read_handle_owners(std::map<uint16_t, uint32_t>& owners) {
+uint32_t handle_owner(std::map<uint16_t, uint32_t>& owners, bool& read,
+                      bool& read_afresh, uint16_t port) {
+  if (!read) {
+    read_handle_owners(owners);
+    read = true;
+  }
+  auto it = owners.find(port);
+  // At most twice a second: a port nobody's for good (a socket only wine's
+  // server holds while it closes) would have every read done afresh.
+  static std::atomic<ULONGLONG> last_afresh{0};
+  auto tick = GetTickCount64();
+  if (it == owners.end() && !read_afresh && tick - last_afresh.load() >= 500) {
+    last_afresh = tick;
+    read_handle_owners(owners, true);
+    read_afresh = true;
+    it = owners.find(port);
+  }
+  return it == owners.end() ? 0 : it->second;
+}
+
+void read_handle_owners(std::map<uint16_t, uint32_t>& owners, bool afresh) {
   static auto query
       = reinterpret_cast<query_fn>(reinterpret_cast<void*>(GetProcAddress(
           GetModuleHandleA("ntdll.dll"), "NtQuerySystemInformation")));
@@ -168,7 +185,11 @@ void read_handle_owners(std::map<uint16_t, uint32_t>& owners) {
   // calls into wine's server few.
   static std::mutex mutex;
   // (object, process, handle) -> its port (0: no socket); the three
-  // together, as a freed object's address may be reused.
+  // together, as a freed object's address may be reused. Even the three
+  // may come back for another object (wine reuses process IDs, handle
+  // values and addresses: a new process's first socket may get a closed
+  // one's), so a caller whose port is named by none asks `afresh`: the
+  // sockets again.
   using handle_key = std::tuple<PVOID, USHORT, USHORT>;
   static std::map<handle_key, uint16_t> ports;
   std::lock_guard<std::mutex> guard{mutex};
@@ -198,7 +219,11 @@ void read_handle_owners(std::map<uint16_t, uint32_t>& owners) {
     if (e.type != socket_type)
       continue;
     handle_key key{e.object, e.pid, e.value};
-    if (auto known = ports.find(key); known != ports.end()) {
+    // Afresh: sockets are asked again, never what was no socket (a
+    // pipe's handle, the engine's own control pipe among them, is left
+    // alone).
+    if (auto known = ports.find(key);
+        known != ports.end() && (!afresh || known->second == 0)) {
       still.insert(*known);
       if (known->second != 0)
         owners.emplace(known->second, e.pid);

@@ -242,6 +242,27 @@ public:
     return "WinDivert 2.x, NETWORK and SOCKET layers at priority "
            + std::to_string(priority);
   }
+
+  std::string summary() const override {
+    if (!divert)
+      return {};
+    auto c = divert->counters();
+    auto s = divert->stats();
+    auto n = [](uint64_t v) {
+      return std::to_string(v);
+    };
+    return "the capture at priority " + n(static_cast<uint64_t>(priority))
+           + " took " + n(c.received) + " packets for the engine and passed "
+           + n(s.passed) + " of other programs; " + n(s.held)
+           + " waited for their owner (" + n(s.unowned_held_back)
+           + " dropped at their port's first try with none found, "
+           + n(s.unattributed) + " passed at a later one); dropped: "
+           + n(s.orphaned) + " segments of closed sockets nobody owns, "
+           + n(s.fenced) + " unowned while fenced, " + n(s.hold_overflow)
+           + " with no room to wait; " + n(s.former_targets)
+           + " of exited targets' sockets taken; " + n(s.send_failed)
+           + " could not be sent";
+  }
 };
 
 } // namespace

@@ -96,7 +96,22 @@ struct divert_port::state {
   // or not known): kept with its flow for the Flows view.
   uint32_t target_of(const uint8_t* p, uint32_t length, net::flow_time now) {
     auto pid = owner_of(p, length, now);
-    return pid != net::port_owners::nobody && view.captured(pid) ? pid : 0;
+    return named(pid) && captures(pid, p, length) ? pid : 0;
+  }
+
+  // Whether a packet of `pid`'s goes to the engine: the process is a
+  // target (or blocked), or the socket's packets went there before (its
+  // process exited since: port_owners::captured()).
+  bool captures(uint32_t pid, const uint8_t* p, uint32_t length) {
+    if (pid != 0 && view.captured(pid))
+      return true;
+    uint8_t protocol = 0;
+    uint64_t remote = 0;
+    auto port = net::source_port(p, length, protocol, remote);
+    if (!named(pid) || !owners.was_captured(protocol, port, remote))
+      return false;
+    live.former_targets++;
+    return true;
   }
 
   static bool named(uint32_t pid) {
@@ -219,6 +234,12 @@ struct divert_port::state {
     p.meta = batch.meta.data() + index * address_size;
     batch.packets.push_back(p);
     used += length;
+    if (a.loopback == 0) { // a target's socket: captured from now on
+      uint8_t protocol = 0;
+      uint64_t remote = 0;
+      auto port = net::source_port(data, length, protocol, remote);
+      owners.captured(protocol, port, remote);
+    }
   }
 
   // Held packets whose owner is now known (or whose time is up, with
@@ -234,14 +255,20 @@ struct divert_port::state {
         return false; // the batch is full: next time
       address a;
       std::memcpy(&a, held.meta(h), address_size);
-      if (pid != 0 && view.captured(pid)) {
+      if (captures(pid, held.data(h), h.length)) {
         deliver(batch, used, held.data(h), h.length, a, pid);
       } else if (fenced && !named(pid)) {
         live.fenced++; // it may be a target's: dropped
       } else {
+        bool mid = net::mid_connection(held.data(h), h.length);
+        if (pid == 0 && !mid
+            && owners.hold_back_unowned(h.protocol, h.port, now)) {
+          live.unowned_held_back++; // its sender tries again (see there)
+          return true;
+        }
         if (pid == 0) // its next ones are decided at once (classify())
           owners.unowned(h.protocol, h.port, now);
-        if (!named(pid) && net::mid_connection(held.data(h), h.length)) {
+        if (!named(pid) && mid) {
           live.orphaned++; // classify() says why: never out
         } else {
           if (pid == 0)

@@ -38,13 +38,16 @@ struct port_options {
 };
 
 struct port_stats {
-  uint64_t passed = 0;       // other processes' packets re-injected
-  uint64_t held = 0;         // packets that waited for their owner
-  uint64_t unattributed = 0; // no owner found even in the tables: passed
+  uint64_t passed = 0;            // other processes' packets re-injected
+  uint64_t held = 0;              // packets that waited for their owner
+  uint64_t unattributed = 0;      // no owner found even in the tables: passed
+  uint64_t unowned_held_back = 0; // the same, at a port's first try: dropped
   uint64_t fenced = 0;   // no owner named while fenced: dropped (it may be a
                          // target's)
   uint64_t orphaned = 0; // a closed socket's TCP segments nobody owns:
                          // dropped (they may be a target's)
+  uint64_t former_targets = 0; // a socket's packets captured after its
+                               // process stopped being a target
   uint64_t hold_overflow = 0;
   uint64_t adopted = 0;     // targets found by their first socket's image
   uint64_t send_failed = 0; // packets a failed SendEx could not send
