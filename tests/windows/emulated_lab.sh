@@ -257,6 +257,14 @@ wait_active() {
     sleep 0.5
   done
   cat "$dir/status" >&2
+  # Seen a few times under load: the engine's log says Active while every
+  # `drover status` finds no control pipe, for a minute. The wine servers
+  # running then (two for one prefix would keep the pipe from the
+  # command) are evidence for whoever looks next.
+  if grep -q "Drover is not running" "$dir/status"; then
+    echo "  wine servers now:" >&2
+    pgrep -a wineserver | sed 's/^/    /' >&2 || true
+  fi
   fail "the engine did not become Active"
 }
 
