@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "net/bytes.hpp"
 
@@ -57,10 +58,25 @@ port_owners::port_owners()
     : tcp_(65536), udp_(65536), shared_(shared_capacity) {}
 
 port_owners::entry* port_owners::slot(uint8_t protocol, uint16_t port) {
+  return const_cast<entry*>(std::as_const(*this).slot(protocol, port));
+}
+
+const port_owners::entry* port_owners::slot(uint8_t protocol,
+                                            uint16_t port) const {
   if (protocol == proto_tcp)
     return &tcp_[port];
   if (protocol == proto_udp)
     return &udp_[port];
+  return nullptr;
+}
+
+const port_owners::shared_socket*
+port_owners::shared_socket_of(uint8_t protocol, uint16_t port,
+                              uint64_t remote) const {
+  for (auto& s : shared_)
+    if (s.pid != 0 && s.protocol == protocol && s.port == port
+        && s.remote == remote)
+      return &s;
   return nullptr;
 }
 
@@ -179,17 +195,14 @@ void port_owners::closed(uint8_t protocol, uint16_t port, uint32_t pid,
 
 uint32_t port_owners::owner(uint8_t protocol, uint16_t port, flow_time now,
                             uint64_t remote) const {
-  const std::vector<entry>* table = protocol == proto_tcp   ? &tcp_
-                                    : protocol == proto_udp ? &udp_
-                                                            : nullptr;
-  if (table == nullptr)
+  auto* found = slot(protocol, port);
+  if (found == nullptr)
     return 0;
-  auto& e = (*table)[port];
+  auto& e = *found;
   if (e.shared && remote != 0)
-    for (auto& s : shared_)
-      if (s.pid != 0 && s.protocol == protocol && s.port == port
-          && s.remote == remote && !(s.closed && now - s.closed_at > linger))
-        return s.pid;
+    if (auto* s = shared_socket_of(protocol, port, remote);
+        s != nullptr && !(s->closed && now - s->closed_at > linger))
+      return s->pid;
   if (e.pid != 0 && !(e.closed && now - e.closed_at > linger))
     return e.pid;
   return now < e.nobody_until ? nobody : 0;
@@ -200,29 +213,22 @@ void port_owners::captured(uint8_t protocol, uint16_t port, uint64_t remote) {
   if (e == nullptr || port == 0)
     return;
   if (e->shared && remote != 0)
-    for (auto& s : shared_)
-      if (s.pid != 0 && s.protocol == protocol && s.port == port
-          && s.remote == remote) {
-        s.captured = true;
-        return;
-      }
+    if (auto* s = shared_socket_of(protocol, port, remote)) {
+      const_cast<shared_socket*>(s)->captured = true;
+      return;
+    }
   e->captured = true;
 }
 
 bool port_owners::was_captured(uint8_t protocol, uint16_t port,
                                uint64_t remote) const {
-  const std::vector<entry>* table = protocol == proto_tcp   ? &tcp_
-                                    : protocol == proto_udp ? &udp_
-                                                            : nullptr;
-  if (table == nullptr)
+  auto* e = slot(protocol, port);
+  if (e == nullptr)
     return false;
-  auto& e = (*table)[port];
-  if (e.shared && remote != 0)
-    for (auto& s : shared_)
-      if (s.pid != 0 && s.protocol == protocol && s.port == port
-          && s.remote == remote)
-        return s.captured;
-  return e.captured;
+  if (e->shared && remote != 0)
+    if (auto* s = shared_socket_of(protocol, port, remote))
+      return s->captured;
+  return e->captured;
 }
 
 uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol) {

@@ -57,10 +57,10 @@ public:
   /// nobody's. They are dropped at the port's first such moment and for
   /// `unowned_retry` after it: a target's socket event may come late (a
   /// busy engine, a lost event), and its sender tries again (TCP sends its
-  /// SYN again after a second), by when its owner is known. Only a port
+  /// SYN again within seconds), by when its owner is known. Only a port
   /// still unowned at a later try lets its packets out, as nobody's. So a
   /// program no event names loses a moment, never the connection, and a
-  /// target's first packet never leaves direct.
+  /// late event no longer lets a target's first packet out.
   bool hold_back_unowned(uint8_t protocol, uint16_t port, flow_time now);
   static constexpr std::chrono::milliseconds unowned_retry{500};
   /// A port's first try counts again this long after it.
@@ -107,6 +107,10 @@ private:
     bool captured = false;
   };
   entry* slot(uint8_t protocol, uint16_t port);
+  const entry* slot(uint8_t protocol, uint16_t port) const;
+  /// The socket of a shared port that talks to `remote` (null: none).
+  const shared_socket* shared_socket_of(uint8_t protocol, uint16_t port,
+                                        uint64_t remote) const;
   void remember_shared(uint8_t protocol, uint16_t port, uint32_t pid,
                        uint64_t remote);
   void forget_shared(uint8_t protocol, uint16_t port);

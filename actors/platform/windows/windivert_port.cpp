@@ -92,38 +92,39 @@ struct divert_port::state {
                       d->shutdown(network.h, shutdown_recv);
                     }};
 
-  // The target that sent a captured packet (0: the listener's return path,
-  // or not known): kept with its flow for the Flows view.
-  uint32_t target_of(const uint8_t* p, uint32_t length, net::flow_time now) {
-    auto pid = owner_of(p, length, now);
-    return named(pid) && captures(pid, p, length) ? pid : 0;
+  // The socket that sent an outbound packet, read once per packet.
+  struct sender {
+    uint8_t protocol = 0;
+    uint16_t port = 0;
+    uint64_t remote = 0;
+  };
+  static sender sender_of(const uint8_t* p, uint32_t length) {
+    sender s;
+    s.port = net::source_port(p, length, s.protocol, s.remote);
+    return s;
   }
 
-  // Whether a packet of `pid`'s goes to the engine: the process is a
-  // target (or blocked), or the socket's packets went there before (its
-  // process exited since: port_owners::captured()).
-  bool captures(uint32_t pid, const uint8_t* p, uint32_t length) {
-    if (pid != 0 && view.captured(pid))
-      return true;
-    uint8_t protocol = 0;
-    uint64_t remote = 0;
-    auto port = net::source_port(p, length, protocol, remote);
-    if (!named(pid) || !owners.was_captured(protocol, port, remote))
-      return false;
-    live.former_targets++;
-    return true;
+  // The owner of the socket that sent a packet (port_owners::owner()).
+  uint32_t owner_of(const sender& s, net::flow_time now) const {
+    return owners.owner(s.protocol, s.port, now, s.remote);
   }
 
   static bool named(uint32_t pid) {
     return pid != 0 && pid != net::port_owners::nobody;
   }
 
-  // The owner of the socket that sent a packet (port_owners::owner()).
-  uint32_t owner_of(const uint8_t* p, uint32_t length, net::flow_time now) {
-    uint8_t protocol = 0;
-    uint64_t remote = 0;
-    auto port = net::source_port(p, length, protocol, remote);
-    return owners.owner(protocol, port, now, remote);
+  // Whether a packet of `pid`'s goes to the engine: the process is a
+  // target (or blocked), or the socket's packets went there before (its
+  // process exited since: port_owners::captured()).
+  bool captures(uint32_t pid, const sender& s) {
+    if (!named(pid))
+      return false;
+    if (view.captured(pid))
+      return true;
+    if (!owners.was_captured(s.protocol, s.port, s.remote))
+      return false;
+    live.former_targets++;
+    return true;
   }
 
   // Starts an overlapped receive unless one is outstanding. False when the
@@ -214,8 +215,11 @@ struct divert_port::state {
     }
   }
 
+  // `pid`: the target that sent it (0: the listener's return path, or not
+  // known), kept with its flow for the Flows view.
   void deliver(packet_batch_buffer& batch, size_t& used, const uint8_t* data,
-               uint32_t length, const address& a, uint32_t pid) {
+               uint32_t length, const address& a, uint32_t pid,
+               const sender& from_socket) {
     interface_memory::address from;
     if (a.loopback == 0
         && interface_memory::address_of(data, length, true, from))
@@ -234,12 +238,9 @@ struct divert_port::state {
     p.meta = batch.meta.data() + index * address_size;
     batch.packets.push_back(p);
     used += length;
-    if (a.loopback == 0) { // a target's socket: captured from now on
-      uint8_t protocol = 0;
-      uint64_t remote = 0;
-      auto port = net::source_port(data, length, protocol, remote);
-      owners.captured(protocol, port, remote);
-    }
+    if (a.loopback == 0) // a target's socket: captured from now on
+      owners.captured(from_socket.protocol, from_socket.port,
+                      from_socket.remote);
   }
 
   // Held packets whose owner is now known (or whose time is up, with
@@ -247,7 +248,8 @@ struct divert_port::state {
   void release_held(packet_batch_buffer& batch, size_t& used,
                     net::flow_time now, bool give_up) {
     held.release_if([&](const net::held_packets::held& h) {
-      auto pid = owner_of(held.data(h), h.length, now);
+      auto from_socket = sender_of(held.data(h), h.length);
+      auto pid = owner_of(from_socket, now);
       if (pid == 0 && !(give_up && h.deadline <= now))
         return false;
       if (batch.packets.size() == batch.packets.capacity()
@@ -255,8 +257,8 @@ struct divert_port::state {
         return false; // the batch is full: next time
       address a;
       std::memcpy(&a, held.meta(h), address_size);
-      if (captures(pid, held.data(h), h.length)) {
-        deliver(batch, used, held.data(h), h.length, a, pid);
+      if (captures(pid, from_socket)) {
+        deliver(batch, used, held.data(h), h.length, a, pid, from_socket);
       } else if (fenced && !named(pid)) {
         live.fenced++; // it may be a target's: dropped
       } else {
@@ -319,12 +321,17 @@ struct divert_port::state {
         live.orphaned++;
         continue;
       }
-      if (what == net::disposition::capture)
-        deliver(batch, used, p, length, a, target_of(p, length, now));
-      else if (fenced && a.loopback == 0 && !named(owner_of(p, length, now)))
+      if (what == net::disposition::capture) {
+        auto from_socket = sender_of(p, length);
+        auto pid = owner_of(from_socket, now);
+        deliver(batch, used, p, length, a, captures(pid, from_socket) ? pid : 0,
+                from_socket);
+      } else if (fenced && a.loopback == 0
+                 && !named(owner_of(sender_of(p, length), now))) {
         live.fenced++; // no process named: dropped
-      else
+      } else {
         pass(p, length, a);
+      }
     }
   }
 };
