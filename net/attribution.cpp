@@ -300,6 +300,12 @@ uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,
   return load16(data + l4);
 }
 
+packet_socket socket_of(const uint8_t* data, size_t length) {
+  packet_socket s;
+  s.port = source_port(data, length, s.protocol, s.remote);
+  return s;
+}
+
 bool mid_connection(const uint8_t* data, size_t length) {
   uint8_t protocol = 0;
   size_t l4 = transport_offset(data, length, protocol);

@@ -134,41 +134,71 @@ uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol);
 uint16_t source_port(const uint8_t* data, size_t length, uint8_t& protocol,
                      uint64_t& remote);
 
+/// The socket an outbound packet was sent from, as its headers name it.
+struct packet_socket {
+  uint8_t protocol = 0;
+  uint16_t port = 0;   // 0: none Drover can read (see source_port())
+  uint64_t remote = 0; // remote_key()
+};
+packet_socket socket_of(const uint8_t* data, size_t length);
+
 /// Whether an outbound packet is a TCP segment of a connection already
 /// open (no SYN): what a socket closed by its program still sends (its
 /// data's and its FIN's retransmissions) after nobody owns it.
 bool mid_connection(const uint8_t* data, size_t length);
 
+/// What becomes of a packet no process owns, even by the OS's tables: a
+/// socket its program closed, whose history began before this session (a
+/// capture restart forgets who had it). Its segments may be a target's, so
+/// they never go out (drop); a new connection's SYN or a datagram has no
+/// flow to leak from (pass).
+inline disposition nobodys(const uint8_t* data, size_t length) {
+  return mid_connection(data, length) ? disposition::drop : disposition::pass;
+}
+
+/// classify()'s answer, with what it read on the way (so the caller reads
+/// the packet's headers and the owners once).
+struct classification {
+  disposition what = disposition::pass;
+  packet_socket from;
+  /// port_owners::owner() of `from` (0: not known; always 0 on loopback).
+  uint32_t owner = 0;
+  /// Captured because its socket's packets went to the engine before, not
+  /// because its process is a target now (port_owners::captured()).
+  bool former_target = false;
+};
+
 /// Decides a captured outbound packet. `is_target` answers for a process
 /// ID. Loopback packets are captured only on the listener's return path
 /// (the filter lets no others through).
 template<class IsTarget>
-disposition classify(const uint8_t* data, size_t length, bool loopback,
-                     const listener_address& listener,
-                     const port_owners& owners, flow_time now,
-                     IsTarget&& is_target) {
-  uint8_t protocol = 0;
-  uint64_t remote = 0;
-  uint16_t port = source_port(data, length, protocol, remote);
-  if (loopback)
-    return protocol == proto_tcp && port == listener.port ? disposition::capture
-                                                          : disposition::pass;
-  if (port == 0)
-    return disposition::pass; // no transport header: a fragment, say
-  auto pid = owners.owner(protocol, port, now, remote);
-  if (pid == 0)
-    return disposition::hold;
-  // The OS's tables name no process: a socket its program closed, whose
-  // history began before this session (a capture restart forgets who had
-  // it). Its segments may be a target's, so they never go out; only a
-  // new connection's SYN is let by (it has no flow to leak from).
-  if (pid == port_owners::nobody)
-    return protocol == proto_tcp && mid_connection(data, length)
-               ? disposition::drop
-               : disposition::pass;
-  return is_target(pid) || owners.was_captured(protocol, port, remote)
-             ? disposition::capture
-             : disposition::pass;
+classification classify(const uint8_t* data, size_t length, bool loopback,
+                        const listener_address& listener,
+                        const port_owners& owners, flow_time now,
+                        IsTarget&& is_target) {
+  classification c;
+  c.from = socket_of(data, length);
+  const auto& from = c.from;
+  if (loopback) {
+    c.what = from.protocol == proto_tcp && from.port == listener.port
+                 ? disposition::capture
+                 : disposition::pass;
+    return c;
+  }
+  if (from.port == 0)
+    return c; // no transport header: a fragment, say (passed)
+  c.owner = owners.owner(from.protocol, from.port, now, from.remote);
+  if (c.owner == 0) {
+    c.what = disposition::hold;
+  } else if (c.owner == port_owners::nobody) {
+    c.what = nobodys(data, length);
+  } else if (is_target(c.owner)) {
+    c.what = disposition::capture;
+  } else if (owners.was_captured(from.protocol, from.port, from.remote)) {
+    c.what = disposition::capture;
+    c.former_target = true;
+  }
+  return c;
 }
 
 /// Packets waiting for their owner, in arrival order: a fixed number of

@@ -45,7 +45,8 @@ uint64_t remote_of(const std::vector<uint8_t>& p) {
 disposition decide(const std::vector<uint8_t>& p, const port_owners& owners,
                    flow_time now, bool loopback = false) {
   return classify(p.data(), p.size(), loopback, listener, owners, now,
-                  [](uint32_t pid) { return pid == 4242; });
+                  [](uint32_t pid) { return pid == 4242; })
+      .what;
 }
 
 } // namespace
@@ -207,7 +208,8 @@ TEST(attribution, a_targets_socket_stays_captured_when_its_process_is_not) {
   };
   auto decide_now = [&](const std::vector<uint8_t>& p, flow_time now) {
     return classify(p.data(), p.size(), false, listener, owners, now,
-                    its_target_no_more);
+                    its_target_no_more)
+        .what;
   };
   EXPECT_EQ(decide_now(segment, t0), disposition::pass) << "never captured";
   owners.captured(proto_tcp, 40040, remote);
@@ -222,9 +224,11 @@ TEST(attribution, a_targets_socket_stays_captured_when_its_process_is_not) {
   EXPECT_EQ(decide_now(segment, t0 + 2s), disposition::capture);
   // A copy of the table (a capture restart hands it over) keeps the mark.
   port_owners next = owners;
-  EXPECT_EQ(classify(segment.data(), segment.size(), false, listener, next,
-                     t0 + 3s, its_target_no_more),
-            disposition::capture);
+  auto handed_over = classify(segment.data(), segment.size(), false, listener,
+                              next, t0 + 3s, its_target_no_more);
+  EXPECT_EQ(handed_over.what, disposition::capture);
+  EXPECT_TRUE(handed_over.former_target);
+  EXPECT_EQ(handed_over.owner, 4u) << "the System process holds it";
   // Another program's socket on the port: its own.
   owners.closed(proto_tcp, 40040, 4, t0 + 3s, remote);
   owners.opened(proto_tcp, 40040, 777, remote);
@@ -276,6 +280,22 @@ TEST(attribution, targets_are_captured_others_passed_unknowns_held) {
   EXPECT_EQ(decide(syn_from(50001), owners, now), disposition::capture);
   EXPECT_EQ(decide(syn_from(50002), owners, now), disposition::pass);
   EXPECT_EQ(decide(syn_from(50003), owners, now), disposition::hold);
+  // What it read on the way, so the port reads neither again.
+  auto p = syn_from(50001);
+  auto c = classify(p.data(), p.size(), false, listener, owners, now,
+                    [](uint32_t pid) { return pid == 4242; });
+  EXPECT_EQ(c.owner, 4242u);
+  EXPECT_FALSE(c.former_target);
+  EXPECT_EQ(c.from.protocol, proto_tcp);
+  EXPECT_EQ(c.from.port, 50001);
+  EXPECT_EQ(c.from.remote, remote_of(p));
+  EXPECT_NE(c.from.remote, 0u);
+  auto other = syn_from(50002);
+  EXPECT_EQ(classify(other.data(), other.size(), false, listener, owners, now,
+                     [](uint32_t) { return false; })
+                .owner,
+            777u)
+      << "another program's owner is named too (the fence needs it)";
 }
 
 TEST(attribution, loopback_is_captured_only_from_the_listener) {

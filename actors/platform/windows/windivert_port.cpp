@@ -7,9 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_map>
 
-#include "actors/platform/process.hpp"
 #include "actors/platform/stall_watch.hpp"
 #include "actors/platform/windivert_errors.hpp"
 #include "actors/platform/windows/interface_memory.hpp"
@@ -40,29 +38,22 @@ std::error_code win_error(DWORD code) {
 
 } // namespace
 
-struct divert_port::state {
+struct divert_port::state final : packet_sink {
   std::shared_ptr<dll> d;
   port_options opts;
-  std::shared_ptr<target_set> targets;
   HANDLE stop_event = nullptr;
   receiver network, socket;
 
   // Owned by the receiving thread.
-  net::port_owners owners;
-  table_reader tables; // the OS's socket tables, read on its own thread
-  net::held_packets held;
-  target_view view; // `targets`, lock-free: targets and blocked captured
-  // Processes consider() looked at: ID -> creation time.
-  std::unordered_map<uint32_t, uint64_t> seen_processes;
+  packet_sorter sorter;
   std::vector<uint8_t> pass_bytes; // re-injected in one SendEx per wake
   std::vector<address> pass_addrs;
   size_t pass_used = 0;
   size_t pass_count = 0;
-  port_stats live; // published to `stats` after each wake
-  // Between two sessions (the fence reads the port): a packet no process is
-  // known to own is dropped, never let out; only other programs' known
-  // packets pass.
-  std::atomic<bool> fenced{false};
+  uint64_t send_failed = 0;
+  // The engine's batch being filled on this wake (deliver()).
+  packet_batch_buffer* batch = nullptr;
+  size_t batch_used = 0;
 
   // The verdicts' and injections' send buffers (one caller each; inject is
   // serialised by its mutex).
@@ -75,13 +66,15 @@ struct divert_port::state {
   mutable std::mutex counters_mutex;
   port_counters counters;
   std::atomic<uint64_t> verdicts_failed{0}; // from the verdicts' thread
-  port_stats stats;
+  port_stats stats; // the sorter's and send_failed, after each wake
   std::string error;
 
-  state(size_t held_slots)
-      : held(held_slots, address_size), pass_bytes(receive_bytes),
-        pass_addrs(batch_max + held_slots), verdict_bytes(receive_bytes * 2),
-        verdict_addrs(batch_max * 2 + held_slots), inject_bytes(mtu_max) {}
+  state(const port_options& o, std::shared_ptr<target_set> targets)
+      : opts(o),
+        sorter(o.listener, o.hold_time, o.held_slots, std::move(targets)),
+        pass_bytes(receive_bytes), pass_addrs(batch_max + o.held_slots),
+        verdict_bytes(receive_bytes * 2),
+        verdict_addrs(batch_max * 2 + o.held_slots), inject_bytes(mtu_max) {}
 
   // The packet thread that stops reading (the engine stalled) holds up
   // every program's outbound traffic, which waits in the same driver
@@ -91,41 +84,6 @@ struct divert_port::state {
                     [this] {
                       d->shutdown(network.h, shutdown_recv);
                     }};
-
-  // The socket that sent an outbound packet, read once per packet.
-  struct sender {
-    uint8_t protocol = 0;
-    uint16_t port = 0;
-    uint64_t remote = 0;
-  };
-  static sender sender_of(const uint8_t* p, uint32_t length) {
-    sender s;
-    s.port = net::source_port(p, length, s.protocol, s.remote);
-    return s;
-  }
-
-  // The owner of the socket that sent a packet (port_owners::owner()).
-  uint32_t owner_of(const sender& s, net::flow_time now) const {
-    return owners.owner(s.protocol, s.port, now, s.remote);
-  }
-
-  static bool named(uint32_t pid) {
-    return pid != 0 && pid != net::port_owners::nobody;
-  }
-
-  // Whether a packet of `pid`'s goes to the engine: the process is a
-  // target (or blocked), or the socket's packets went there before (its
-  // process exited since: port_owners::captured()).
-  bool captures(uint32_t pid, const sender& s) {
-    if (!named(pid))
-      return false;
-    if (view.captured(pid))
-      return true;
-    if (!owners.was_captured(s.protocol, s.port, s.remote))
-      return false;
-    live.former_targets++;
-    return true;
-  }
 
   // Starts an overlapped receive unless one is outstanding. False when the
   // handle failed (then `error` says why, or it was shut down).
@@ -173,125 +131,49 @@ struct divert_port::state {
     return true;
   }
 
-  void pass(const uint8_t* data, uint32_t length, const address& a) {
+  bool has_room(uint32_t length) const override {
+    return batch->packets.size() < batch->packets.capacity()
+           && batch_used + length <= batch->data.size();
+  }
+
+  void pass(const uint8_t* data, uint32_t length, const address& a) override {
     if (pass_used + length > pass_bytes.size()
         || pass_count == pass_addrs.size())
       flush_passed();
     std::memcpy(pass_bytes.data() + pass_used, data, length);
     pass_addrs[pass_count++] = a;
     pass_used += length;
-    live.passed++;
   }
 
   void flush_passed() {
     // Other programs' packets: one that cannot be sent is lost (counted).
-    live.send_failed
-        += send_in_chunks(*d, network.h, pass_bytes.data(), pass_used,
-                          pass_addrs.data(), pass_count);
+    send_failed += send_in_chunks(*d, network.h, pass_bytes.data(), pass_used,
+                                  pass_addrs.data(), pass_count);
     pass_count = 0;
     pass_used = 0;
   }
 
-  // A process not seen before opened a socket: if a rule sends it through
-  // the proxy (or blocks it) and it is the served user's, it is captured
-  // from this very socket on, without waiting for procscan. Once per
-  // process (by its creation time, so a reused ID is looked at again).
-  void consider(uint32_t pid) {
-    if (pid <= 4 || view.captured(pid))
-      return;
-    auto id = identify_process(pid);
-    if (!id)
-      return;
-    auto it = seen_processes.find(pid);
-    if (it != seen_processes.end() && it->second == id->created)
-      return;
-    seen_processes[pid] = id->created;
-    if (!id->served)
-      return;
-    auto said = targets->judge(pid, *id);
-    if (said.action != config::rule_action::direct) {
-      targets->add(pid, said.action, said.direct_when_down, said.proxy);
-      live.adopted++;
-    }
-  }
-
-  // `pid`: the target that sent it (0: the listener's return path, or not
-  // known), kept with its flow for the Flows view.
-  void deliver(packet_batch_buffer& batch, size_t& used, const uint8_t* data,
-               uint32_t length, const address& a, uint32_t pid,
-               const sender& from_socket) {
+  // The sorter sized the batch's room (has_room()); a whole receive always
+  // fits (new_batch()).
+  void deliver(const uint8_t* data, uint32_t length, const address& a,
+               const captured_packet& facts) override {
     interface_memory::address from;
     if (a.loopback == 0
         && interface_memory::address_of(data, length, true, from))
       interfaces.remember(from, {a.network.if_idx, a.network.sub_if_idx});
-    auto index = batch.packets.size();
-    std::memcpy(batch.data.data() + used, data, length);
-    std::memcpy(batch.meta.data() + index * address_size, &a, address_size);
-    captured_packet p;
+    auto index = batch->packets.size();
+    std::memcpy(batch->data.data() + batch_used, data, length);
+    std::memcpy(batch->meta.data() + index * address_size, &a, address_size);
+    captured_packet p = facts;
     p.id = static_cast<uint32_t>(index);
-    p.offset = static_cast<uint32_t>(used);
+    p.offset = static_cast<uint32_t>(batch_used);
     p.length = length;
-    p.pid = pid;
-    p.blocked = pid != 0 && view.blocked(pid);
-    p.fallback_direct = pid != 0 && view.direct_when_down(pid);
-    p.proxy = pid != 0 ? view.proxy(pid) : uint8_t{0};
-    p.meta = batch.meta.data() + index * address_size;
-    batch.packets.push_back(p);
-    used += length;
-    if (a.loopback == 0) // a target's socket: captured from now on
-      owners.captured(from_socket.protocol, from_socket.port,
-                      from_socket.remote);
+    p.meta = batch->meta.data() + index * address_size;
+    batch->packets.push_back(p);
+    batch_used += length;
   }
 
-  // Held packets whose owner is now known (or whose time is up, with
-  // `give_up`) go where they belong.
-  void release_held(packet_batch_buffer& batch, size_t& used,
-                    net::flow_time now, bool give_up) {
-    held.release_if([&](const net::held_packets::held& h) {
-      auto from_socket = sender_of(held.data(h), h.length);
-      auto pid = owner_of(from_socket, now);
-      if (pid == 0 && !(give_up && h.deadline <= now))
-        return false;
-      if (batch.packets.size() == batch.packets.capacity()
-          || used + h.length > batch.data.size())
-        return false; // the batch is full: next time
-      address a;
-      std::memcpy(&a, held.meta(h), address_size);
-      if (captures(pid, from_socket)) {
-        deliver(batch, used, held.data(h), h.length, a, pid, from_socket);
-      } else if (fenced && !named(pid)) {
-        live.fenced++; // it may be a target's: dropped
-      } else {
-        bool mid = net::mid_connection(held.data(h), h.length);
-        if (pid == 0 && !mid
-            && owners.hold_back_unowned(h.protocol, h.port, now)) {
-          live.unowned_held_back++; // its sender tries again (see there)
-          return true;
-        }
-        if (pid == 0) // its next ones are decided at once (classify())
-          owners.unowned(h.protocol, h.port, now);
-        if (!named(pid) && mid) {
-          live.orphaned++; // classify() says why: never out
-        } else {
-          if (pid == 0)
-            live.unattributed++;
-          pass(held.data(h), h.length, a);
-        }
-      }
-      return true;
-    });
-  }
-
-  void on_socket_events(size_t count, net::flow_time now) {
-    for (size_t i = 0; i < count; ++i) {
-      auto& a = socket.addrs[i];
-      if (note_socket_event(a, owners, now))
-        consider(a.flow.process_id);
-    }
-  }
-
-  void on_packets(packet_batch_buffer& batch, size_t& used, size_t count,
-                  net::flow_time now) {
+  void on_packets(size_t count, net::flow_time now) {
     size_t at = 0;
     for (size_t i = 0; i < count && at < network.received; ++i) {
       const uint8_t* p = network.bytes.data() + at;
@@ -299,39 +181,7 @@ struct divert_port::state {
       if (length == 0)
         break; // not a packet WinDivert would hand over: stop walking
       at += length;
-      auto& a = network.addrs[i];
-      auto what = net::classify(
-          p, length, a.loopback != 0, opts.listener, owners, now,
-          [&](uint32_t pid) { return view.captured(pid); });
-      if (what == net::disposition::hold) {
-        uint8_t protocol = 0;
-        auto port = net::source_port(p, length, protocol);
-        if (held.hold(protocol, port, p, length, &a, now + opts.hold_time)) {
-          live.held++;
-          continue;
-        }
-        // No room to wait (a burst of new sockets): it may be a target's,
-        // so it does not go out; a TCP sender sends it again, by when its
-        // owner is known (its event, or the tables asked now).
-        live.hold_overflow++;
-        tables.request();
-        continue;
-      }
-      if (what == net::disposition::drop) {
-        live.orphaned++;
-        continue;
-      }
-      if (what == net::disposition::capture) {
-        auto from_socket = sender_of(p, length);
-        auto pid = owner_of(from_socket, now);
-        deliver(batch, used, p, length, a, captures(pid, from_socket) ? pid : 0,
-                from_socket);
-      } else if (fenced && a.loopback == 0
-                 && !named(owner_of(sender_of(p, length), now))) {
-        live.fenced++; // no process named: dropped
-      } else {
-        pass(p, length, a);
-      }
+      sorter.sort(p, length, network.addrs[i], now, *this);
     }
   }
 };
@@ -361,11 +211,8 @@ std::unique_ptr<divert_port>
 divert_port::open(std::shared_ptr<dll> d, const port_options& opts,
                   std::shared_ptr<target_set> targets, capture_failure& failure,
                   std::string& error) {
-  auto s = std::make_unique<state>(opts.held_slots);
+  auto s = std::make_unique<state>(opts, std::move(targets));
   s->d = std::move(d);
-  s->opts = opts;
-  s->targets = std::move(targets);
-  s->view.watch(s->targets.get());
   s->stop_event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
   s->network.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
   s->socket.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
@@ -406,7 +253,7 @@ divert_port::open(std::shared_ptr<dll> d, const port_options& opts,
     std::vector<socket_row> rows;
     std::vector<char> buf;
     read_socket_tables(rows, buf);
-    note_owners(rows, st.owners);
+    st.sorter.note(rows);
   }
   st.watch.start();
   return port;
@@ -433,7 +280,8 @@ packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
     return receive_status::failed;
   }
   batch.clear();
-  size_t used = 0;
+  s.batch = &batch;
+  s.batch_used = 0;
   if (batch.meta.size() < batch.packets.capacity() * address_size
       || batch.data.size() < receive_bytes) {
     s.error = "internal error: packet batch buffer too small";
@@ -446,13 +294,13 @@ packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
     if (!s.arm(s.network, stopped) || !s.arm(s.socket, stopped))
       return stopped ? receive_status::stopped : receive_status::failed;
     DWORD timeout = INFINITE;
-    if (!s.held.empty() && !s.tables.pending()) {
+    if (auto by = s.sorter.wake_by()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          s.held.next_deadline() - net::flow_clock::now());
+          *by - net::flow_clock::now());
       timeout = static_cast<DWORD>(std::max<int64_t>(left.count(), 0));
     }
     HANDLE events[4] = {s.stop_event, s.socket.ov.hEvent, s.network.ov.hEvent,
-                        s.tables.ready()};
+                        s.sorter.tables().ready()};
     auto woke = WaitForMultipleObjects(4, events, FALSE, timeout);
     if (woke == WAIT_OBJECT_0)
       return receive_status::stopped;
@@ -468,34 +316,27 @@ packet_port::receive_status divert_port::receive(packet_batch_buffer& batch) {
     if (WaitForSingleObject(s.socket.ov.hEvent, 0) == WAIT_OBJECT_0) {
       if (!s.complete(s.socket, count, stopped))
         return stopped ? receive_status::stopped : receive_status::failed;
-      s.on_socket_events(count, now);
+      s.sorter.on_socket_events(s.socket.addrs, count, now);
     }
     bool packets = false;
     if (WaitForSingleObject(s.network.ov.hEvent, 0) == WAIT_OBJECT_0) {
       if (!s.complete(s.network, count, stopped))
         return stopped ? receive_status::stopped : receive_status::failed;
-      s.on_packets(batch, used, count, now);
+      s.on_packets(count, now);
       packets = count > 0;
     }
-    // The tables asked for (below) are back: what they name is known now,
-    // and a held packet past its time whose port they name nobody for goes
-    // out as nobody's.
+    // The tables the sorter asked for are back (packet_sorter::after_wake()).
     bool tables_back
-        = WaitForSingleObject(s.tables.ready(), 0) == WAIT_OBJECT_0;
-    if (tables_back)
-      note_owners(s.tables.take(), s.owners);
-    if (!s.held.empty()) {
-      if (s.held.next_deadline() <= now && !tables_back)
-        s.tables.request(); // their time is up: ask the OS (not here)
-      s.release_held(batch, used, now, tables_back);
-    }
+        = WaitForSingleObject(s.sorter.tables().ready(), 0) == WAIT_OBJECT_0;
+    s.sorter.after_wake(now, tables_back, s);
     s.flush_passed();
     {
       std::lock_guard<std::mutex> guard{s.counters_mutex};
       if (packets)
         s.counters.batches++;
       s.counters.received += batch.packets.size();
-      s.stats = s.live;
+      s.stats = s.sorter.stats();
+      s.stats.send_failed = s.send_failed;
     }
     if (!batch.packets.empty())
       return receive_status::packets;
@@ -595,11 +436,11 @@ std::string divert_port::last_error() const {
 }
 
 void divert_port::take_owners_from(const divert_port& previous) {
-  s_->owners = previous.s_->owners;
+  s_->sorter.take_owners_from(previous.s_->sorter);
 }
 
 void divert_port::fence() {
-  s_->fenced = true;
+  s_->sorter.fence();
 }
 
 void divert_port::resume() {

@@ -5,9 +5,9 @@
 // path; its SOCKET layer (SNIFF | RECV_ONLY) names each local port's
 // owning process. One thread (the divert-reader's) owns both handles'
 // receive side and the attribution table: it waits on both with
-// overlapped I/O, hands the targets' packets to the engine, re-injects
-// everybody else's unchanged in one SendEx per wake, and holds a flow's
-// first packet while its owner is unknown (net/attribution.hpp).
+// overlapped I/O, hands the targets' packets to the engine, and re-injects
+// everybody else's unchanged in one SendEx per wake; which is which, and
+// what waits for its owner, the packet_sorter decides (packet_sorter.hpp).
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +19,7 @@
 
 #include "actors/platform/capture.hpp"
 #include "actors/platform/target_set.hpp"
+#include "actors/platform/windows/packet_sorter.hpp"
 #include "actors/platform/windows/windivert_dll.hpp"
 #include "net/attribution.hpp"
 
@@ -35,22 +36,6 @@ struct port_options {
   /// tables are asked.
   std::chrono::milliseconds hold_time{150};
   size_t held_slots = 256;
-};
-
-struct port_stats {
-  uint64_t passed = 0;            // other processes' packets re-injected
-  uint64_t held = 0;              // packets that waited for their owner
-  uint64_t unattributed = 0;      // no owner found even in the tables: passed
-  uint64_t unowned_held_back = 0; // the same, at a port's first try: dropped
-  uint64_t fenced = 0;   // no owner named while fenced: dropped (it may be a
-                         // target's)
-  uint64_t orphaned = 0; // a closed socket's TCP segments nobody owns:
-                         // dropped (they may be a target's)
-  uint64_t former_targets = 0; // a socket's packets captured after its
-                               // process stopped being a target
-  uint64_t hold_overflow = 0;
-  uint64_t adopted = 0;     // targets found by their first socket's image
-  uint64_t send_failed = 0; // packets a failed SendEx could not send
 };
 
 class divert_port final : public packet_port, public packet_injector {
