@@ -36,17 +36,29 @@ std::chrono::milliseconds patience_for(const std::string& command) {
 
 enum class talk { answered, none_runs, refused, silent };
 
+// A control socket tried and why it gave no connection.
+struct refusal {
+  std::string path;
+  platform::local_connect_error why;
+};
+using refusals = std::vector<refusal>;
+
 // Sends one command line to the running Drover and hands its answer to
 // `on_data` as it arrives. Says on `err` why when what answers is not
 // Drover, or when Drover does not answer in time; says nothing when none
 // runs (say_none_runs: not every caller minds).
 talk talk_to_running(const std::string& command, std::ostream& err,
                      const std::function<void(std::string_view)>& on_data,
-                     intptr_t* engine = nullptr) {
+                     intptr_t* engine = nullptr, refusals* refused = nullptr) {
   auto fd = platform::invalid_socket;
-  for (auto& path : platform::control_socket_candidates())
-    if (fd = platform::connect_local(path); fd != platform::invalid_socket)
+  for (auto& path : platform::control_socket_candidates()) {
+    platform::local_connect_error why;
+    if (fd = platform::connect_local(path, &why);
+        fd != platform::invalid_socket)
       break;
+    if (refused)
+      refused->push_back({path, why});
+  }
   if (fd == platform::invalid_socket)
     return talk::none_runs;
   if (std::string why; !platform::local_server_is_drover(fd, why)) {
@@ -70,11 +82,49 @@ talk talk_to_running(const std::string& command, std::ostream& err,
   return talk::silent;
 }
 
-void say_none_runs(std::ostream& err) {
-  auto paths = platform::control_socket_candidates();
-  err << "Drover is not running (no control socket at " << paths.front()
-      << (paths.size() > 1 ? " or " + paths.back() : std::string{})
-      << ", or it is not yours to use)\n";
+// Why no control socket answered: the most telling of the places tried
+// (one the user may not use says more than one with nothing there).
+void say_none_runs(const refusals& refused, std::ostream& err) {
+  using platform::local_refusal;
+  auto rank = [](local_refusal k) {
+    switch (k) {
+      case local_refusal::not_yours:
+        return 3;
+      case local_refusal::busy:
+        return 2;
+      case local_refusal::failed:
+        return 1;
+      case local_refusal::none_there:
+        break;
+    }
+    return 0;
+  };
+  const refusal* telling = nullptr;
+  for (auto& r : refused)
+    if (!telling || rank(r.why.kind) > rank(telling->why.kind))
+      telling = &r;
+  if (!telling || telling->why.kind == local_refusal::none_there) {
+    auto paths = platform::control_socket_candidates();
+    err << "Drover is not running (no control socket at " << paths.front()
+        << (paths.size() > 1 ? " or " + paths.back() : std::string{}) << ")\n";
+    return;
+  }
+  switch (telling->why.kind) {
+    case local_refusal::not_yours:
+      err << "Drover's control socket " << telling->path
+          << " is not yours to use: the Drover there was started by another "
+             "user, or you are not yet in the group that may use it "
+             "(docs/troubleshooting.md: \"not yours to use\")\n";
+      return;
+    case local_refusal::busy:
+      err << "Drover is running, but its control socket " << telling->path
+          << " took no client for 10 s (every connection to it busy): try "
+             "again; if it stays so, restart Drover\n";
+      return;
+    default:
+      err << "cannot reach Drover's control socket " << telling->path << ": "
+          << telling->why.text << "\n";
+  }
 }
 
 // The whole answer to one command, or nothing when none runs or it did
@@ -82,10 +132,12 @@ void say_none_runs(std::ostream& err) {
 std::optional<std::string> ask_running(const std::string& command,
                                        std::ostream& err) {
   std::string answer;
-  auto said = talk_to_running(command, err,
-                              [&](std::string_view piece) { answer += piece; });
+  refusals refused;
+  auto said = talk_to_running(
+      command, err, [&](std::string_view piece) { answer += piece; }, nullptr,
+      &refused);
   if (said == talk::none_runs)
-    say_none_runs(err);
+    say_none_runs(refused, err);
   if (said != talk::answered)
     return std::nullopt;
   return answer;
@@ -161,10 +213,12 @@ std::optional<int> run_beside_engine(const std::vector<std::string>& command,
 int quit_engine(std::ostream& out, std::ostream& err) {
   std::string answer;
   intptr_t engine = -1;
+  refusals refused;
   auto said = talk_to_running(
-      "quit", err, [&](std::string_view piece) { answer += piece; }, &engine);
+      "quit", err, [&](std::string_view piece) { answer += piece; }, &engine,
+      &refused);
   if (said == talk::none_runs)
-    say_none_runs(err);
+    say_none_runs(refused, err);
   if (said != talk::answered) {
     platform::await_local_server_exit(engine, std::chrono::milliseconds{0});
     return exit_failure;
@@ -199,11 +253,13 @@ int print_engine_status(bool json, bool follow, std::ostream& out,
   if (follow) {
     // The recent events, then each new one as it happens, until the
     // engine stops or the user interrupts.
+    refusals refused;
     auto said = talk_to_running(
         json ? "follow json" : "follow", err,
-        [&](std::string_view piece) { out << piece << std::flush; });
+        [&](std::string_view piece) { out << piece << std::flush; }, nullptr,
+        &refused);
     if (said == talk::none_runs)
-      say_none_runs(err);
+      say_none_runs(refused, err);
     return said == talk::answered ? exit_ok : exit_failure;
   }
   auto answer = ask_running(json ? "status json" : "status", err);

@@ -142,10 +142,28 @@ constexpr bool local_clients_need_admission = true;
 constexpr bool local_clients_need_admission = false;
 #endif
 
+/// Why connect_local() got no connection.
+enum class local_refusal : uint8_t {
+  none_there, // nothing listens there (no socket or pipe, or a socket left
+              // by a run that ended)
+  not_yours,  // this user may not connect to what is there
+  busy,       // it takes no client now (every pipe instance stayed taken)
+  failed,     // another error (`text` says which)
+};
+
+struct local_connect_error {
+  local_refusal kind = local_refusal::none_there;
+  std::string text; // the OS's words, for `failed`
+};
+
 /// A blocking connection to a local socket (Windows: the named pipe);
-/// invalid_socket if nothing listens there. Only exchange() and
-/// close_local() take it.
-socket_handle connect_local(const std::string& path);
+/// invalid_socket if none was made, and then `error`, when given, says
+/// why. A server that takes no client (a stuck engine whose backlog is
+/// full; every pipe instance taken) is waited for `wait` at most, then it
+/// is `busy`. Only exchange() and close_local() take it.
+socket_handle
+connect_local(const std::string& path, local_connect_error* error = nullptr,
+              std::chrono::milliseconds wait = std::chrono::seconds{10});
 
 void close_local(socket_handle s);
 

@@ -375,6 +375,8 @@ TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
     auto [code, out] = as_nobody("status");
     EXPECT_EQ(code, 1) << out;
     EXPECT_NE(out.find("not yours to use"), std::string::npos) << out;
+    EXPECT_EQ(out.find("not running"), std::string::npos)
+        << "an engine runs: " << out;
     EXPECT_EQ(w->status(false).first, 0);
   }
   {

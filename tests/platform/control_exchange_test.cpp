@@ -1,13 +1,22 @@
 // The command line's exchange with the engine (platform::exchange) on
 // Linux: its patience is for silence, not for the whole answer, so a stuck
-// engine is given up on and a slow stream is not.
+// engine is given up on and a slow stream is not; and why a control socket
+// gave no connection (connect_local).
 
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -106,4 +115,87 @@ TEST(control_exchange, a_closed_engine_ends_the_exchange_with_what_it_said) {
           s.client, "quit\n", [&](std::string_view p) { answer += p; }, 300ms),
       exchange_end::closed);
   EXPECT_EQ(answer, "ok\n");
+}
+
+// `drover status` tells "nothing there" from "not yours" (a root engine's
+// socket, a user not in its group): the first is no engine, the second one
+// the user cannot reach, and saying "not running" then sends them looking
+// in the wrong place.
+TEST(control_socket, says_why_it_gave_no_connection) {
+  namespace fs = std::filesystem;
+  auto dir = fs::temp_directory_path()
+             / ("drover-refusal-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec
+                           | fs::perms::others_exec);
+  auto path = (dir / "control.sock").string();
+
+  local_connect_error why;
+  why.kind = local_refusal::failed;
+  EXPECT_EQ(connect_local(path, &why), invalid_socket);
+  EXPECT_EQ(why.kind, local_refusal::none_there) << why.text;
+
+  std::string error;
+  auto listener = listen_local(path, error);
+  ASSERT_NE(listener, invalid_socket) << error;
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  auto client = connect_local(path, &why);
+  ASSERT_NE(client, invalid_socket) << why.text;
+  close_local(client);
+
+  // Another user (the test runs as root; its child becomes nobody).
+  if (::geteuid() == 0) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+        ::_exit(10);
+      local_connect_error e;
+      auto fd = connect_local(path, &e);
+      ::_exit(fd != invalid_socket                  ? 11
+              : e.kind == local_refusal::not_yours  ? 0
+              : e.kind == local_refusal::none_there ? 12
+                                                    : 13);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "10: cannot become nobody, 11: connected, 12: said nothing "
+           "there, 13: another reason";
+  }
+
+  // A stuck engine: it accepts nobody, and its backlog is full. The
+  // connect is given up on after its wait, not slept in for ever.
+  ASSERT_EQ(::listen(listener, 0), 0);
+  sockaddr_un at{};
+  at.sun_family = AF_UNIX;
+  std::snprintf(at.sun_path, sizeof at.sun_path, "%s", path.c_str());
+  std::vector<int> queued; // until the backlog is full (the client above
+                           // may already fill it: it was never accepted)
+  for (int i = 0; i < 20; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    queued.push_back(fd);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0) {
+      ASSERT_EQ(errno, EAGAIN);
+      break;
+    }
+  }
+  auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(connect_local(path, &why, 300ms), invalid_socket);
+  auto waited = std::chrono::steady_clock::now() - asked;
+  EXPECT_EQ(why.kind, local_refusal::busy) << why.text;
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 5s);
+  for (int fd : queued)
+    ::close(fd);
+
+  // The engine ended and left its socket file: nothing listens.
+  close_socket(listener);
+  ASSERT_TRUE(fs::exists(path));
+  EXPECT_EQ(connect_local(path, &why), invalid_socket);
+  EXPECT_EQ(why.kind, local_refusal::none_there) << why.text;
+  fs::remove_all(dir);
 }

@@ -211,6 +211,34 @@ TEST(control_pipe, a_silent_engine_is_given_up_on) {
 // The tray's single instance on Windows: a named mutex per install; a
 // second process cannot take it while the first lives, and takes it once
 // the first let go (the OS releases it on any exit).
+// Why no connection: no pipe at all, or one whose every instance stays
+// taken (`drover status` says which, not "not running" for both).
+TEST(control_pipe, says_why_it_gave_no_connection) {
+  local_connect_error why;
+  why.kind = local_refusal::failed;
+  EXPECT_EQ(connect_local("\\\\.\\pipe\\drover-test-nobody-here", &why),
+            invalid_socket);
+  EXPECT_EQ(why.kind, local_refusal::none_there) << why.text;
+
+  auto name = L"\\\\.\\pipe\\drover-test-one-instance";
+  HANDLE only = CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 1,
+                                 4096, 4096, 0, nullptr);
+  ASSERT_NE(only, INVALID_HANDLE_VALUE);
+  HANDLE first = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, nullptr,
+                             OPEN_EXISTING, 0, nullptr);
+  ASSERT_NE(first, INVALID_HANDLE_VALUE) << GetLastError();
+  auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(
+      connect_local("\\\\.\\pipe\\drover-test-one-instance", &why, 1200ms),
+      invalid_socket);
+  auto waited = std::chrono::steady_clock::now() - asked;
+  EXPECT_EQ(why.kind, local_refusal::busy) << why.text;
+  EXPECT_GE(waited, 1s) << "an instance may come free: it is waited for";
+  EXPECT_LT(waited, 10s);
+  CloseHandle(first);
+  CloseHandle(only);
+}
+
 TEST(instance_lock, a_second_process_is_refused_until_the_first_lets_go) {
   std::string name = "drover-test-" + std::to_string(GetCurrentProcessId());
   std::string error;

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -252,6 +253,7 @@ std::optional<net::ipv4_address> resolve_ipv4(const std::string& host,
 } // namespace drover::platform
 
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include "actors/platform/linux/system.hpp"
@@ -334,17 +336,51 @@ bool await_local_server_exit(intptr_t held, std::chrono::milliseconds timeout) {
   return rc == 1; // readable: the process has ended
 }
 
-socket_handle connect_local(const std::string& path) {
+socket_handle connect_local(const std::string& path, local_connect_error* error,
+                            std::chrono::milliseconds wait) {
+  auto refused = [&](int code) {
+    if (error == nullptr)
+      return invalid_socket;
+    switch (code) {
+      case ENOENT:
+      case ENOTDIR:
+      case ECONNREFUSED: // a socket file nobody listens on: a run that ended
+        error->kind = local_refusal::none_there;
+        break;
+      case EACCES:
+      case EPERM:
+        error->kind = local_refusal::not_yours;
+        break;
+      case EAGAIN: // its backlog is full
+        error->kind = local_refusal::busy;
+        break;
+      default:
+        error->kind = local_refusal::failed;
+    }
+    error->text = std::strerror(code);
+    return invalid_socket;
+  };
   sockaddr_un a;
   if (!unix_address(path, a))
-    return invalid_socket;
+    return refused(ENAMETOOLONG);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
-    return invalid_socket;
+    return refused(errno);
+  // A blocking connect to a socket whose backlog is full sleeps until the
+  // server accepts: for ever, when the engine is stuck. The send timeout
+  // bounds it (then EAGAIN), and is lifted for the exchange.
+  auto timeout = [fd](std::chrono::milliseconds t) {
+    timeval tv{static_cast<time_t>(t.count() / 1000),
+               static_cast<suseconds_t>(t.count() % 1000 * 1000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  };
+  timeout(std::max(wait, std::chrono::milliseconds{1}));
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    int code = errno;
     ::close(fd);
-    return invalid_socket;
+    return refused(code);
   }
+  timeout(std::chrono::milliseconds{0});
   return fd;
 }
 

@@ -15,7 +15,9 @@
 #include <sddl.h>
 #include <windows.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -319,8 +321,10 @@ bool pipe_server_is_drover(HANDLE pipe, std::string& why) {
   return true;
 }
 
-HANDLE open_pipe_client(const std::wstring& name) {
-  for (int attempt = 0; attempt < 20; ++attempt) {
+HANDLE open_pipe_client(const std::wstring& name, std::chrono::milliseconds wait
+                                                  = std::chrono::seconds{10}) {
+  auto end = std::chrono::steady_clock::now() + wait;
+  for (;;) {
     // Identification at most: whatever serves the pipe may learn who
     // connects, never act as them.
     HANDLE h = CreateFileW(
@@ -331,9 +335,18 @@ HANDLE open_pipe_client(const std::wstring& name) {
       return h;
     // Every instance busy for a moment (a client between two instances):
     // wait for the next one.
-    if (GetLastError() != ERROR_PIPE_BUSY || !WaitNamedPipeW(name.c_str(), 500))
+    if (GetLastError() != ERROR_PIPE_BUSY)
       return INVALID_HANDLE_VALUE;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      break;
+    if (!WaitNamedPipeW(name.c_str(), static_cast<DWORD>(
+                                          std::min<int64_t>(left.count(), 500)))
+        && GetLastError() != ERROR_SEM_TIMEOUT)
+      return INVALID_HANDLE_VALUE; // the pipe is gone
   }
+  SetLastError(ERROR_PIPE_BUSY); // every wait ended with the pipe taken again
   return INVALID_HANDLE_VALUE;
 }
 
@@ -408,10 +421,31 @@ bool local_client_admitted(uint16_t peer_port) {
   return admitted().ports.count(peer_port) > 0;
 }
 
-socket_handle connect_local(const std::string& path) {
-  HANDLE h = open_pipe_client(windows_port::to_wide(path));
-  return h == INVALID_HANDLE_VALUE ? invalid_socket
-                                   : reinterpret_cast<socket_handle>(h);
+socket_handle connect_local(const std::string& path, local_connect_error* error,
+                            std::chrono::milliseconds wait) {
+  HANDLE h = open_pipe_client(windows_port::to_wide(path), wait);
+  if (h != INVALID_HANDLE_VALUE)
+    return reinterpret_cast<socket_handle>(h);
+  auto code = GetLastError();
+  if (error != nullptr) {
+    switch (code) {
+      case ERROR_FILE_NOT_FOUND:
+      case ERROR_PATH_NOT_FOUND:
+        error->kind = local_refusal::none_there;
+        break;
+      case ERROR_ACCESS_DENIED:
+        error->kind = local_refusal::not_yours;
+        break;
+      case ERROR_PIPE_BUSY:
+      case ERROR_SEM_TIMEOUT: // WaitNamedPipe's: no instance came free
+        error->kind = local_refusal::busy;
+        break;
+      default:
+        error->kind = local_refusal::failed;
+    }
+    error->text = windows_port::error_text(code);
+  }
+  return invalid_socket;
 }
 
 void close_local(socket_handle s) {
