@@ -10,6 +10,8 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
@@ -124,7 +126,12 @@ struct control_state {
   std::set<connection_handle> configurers;
   // Connections that follow the engine: each has a listener actor of its
   // own that the supervisor sends events to.
-  std::map<int64_t, caf::actor> followers;
+  struct follower {
+    caf::actor listener;
+    bool json = false;
+  };
+  std::map<int64_t, follower> followers;
+  bool heartbeat_due = false; // a heartbeat is scheduled
   // File and /proc work (a config read, an fsync, the flows' owners): one
   // thread for all of it, never one per request, and never the I/O loop
   // every relayed connection shares.
@@ -180,7 +187,7 @@ void forget(caf::io::broker* self, const control_ptr& st,
   st->configurers.erase(hdl);
   auto it = st->followers.find(hdl.id());
   if (it != st->followers.end()) {
-    self->send_exit(it->second, caf::exit_reason::user_shutdown);
+    self->send_exit(it->second.listener, caf::exit_reason::user_shutdown);
     st->followers.erase(it);
   }
 }
@@ -212,7 +219,13 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
               },
           };
         });
-    st->followers[id] = listener;
+    st->followers[id] = {listener, json};
+    if (!st->heartbeat_due) {
+      st->heartbeat_due = true;
+      self->delayed_send(
+          self, std::chrono::seconds{net::control::follow_heartbeat_seconds},
+          atom::heartbeat_v);
+    }
     self->request(sup, std::chrono::seconds{5}, atom::subscribe_v,
                   caf::actor_cast<engine_listener_actor>(listener))
         .then(
@@ -225,22 +238,44 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
             },
             [=](caf::error&) { close(hdl); });
   };
+  auto to_follower = [=](int64_t id, const std::string& line) {
+    if (st->followers.count(id) == 0)
+      return; // the client left
+    auto hdl = connection_handle::from_int(id);
+    // What the socket did not take yet waits in the broker's buffer: a
+    // follower that stopped reading is let go before it costs more than
+    // max_follow_backlog. Cut, not closed: a close waits for the buffer to
+    // drain, which a peer that never reads never lets happen.
+    if (self->wr_buf(hdl).size() + line.size() > max_follow_backlog) {
+      st->refused.say("let go of a follower that stopped reading");
+      platform::cut_connection(static_cast<platform::socket_handle>(id));
+      return close(hdl);
+    }
+    self->write(hdl, line.size(), line.data());
+    self->flush(hdl);
+  };
   return {
       [=](atom::update, int64_t id, const std::string& line) {
-        if (st->followers.count(id) == 0)
-          return; // the client left
-        auto hdl = connection_handle::from_int(id);
-        // What the socket did not take yet waits in the broker's buffer: a
-        // follower that stopped reading is let go before it costs more
-        // than max_follow_backlog. Cut, not closed: a close waits for the
-        // buffer to drain, which a peer that never reads never lets happen.
-        if (self->wr_buf(hdl).size() + line.size() > max_follow_backlog) {
-          st->refused.say("let go of a follower that stopped reading");
-          platform::cut_connection(static_cast<platform::socket_handle>(id));
-          return close(hdl);
-        }
-        self->write(hdl, line.size(), line.data());
-        self->flush(hdl);
+        to_follower(id, line);
+      },
+      [=](atom::heartbeat) {
+        // Every follower hears from this loop at least this often (see
+        // net::control::follow_heartbeat_seconds), events or not.
+        st->heartbeat_due = false;
+        if (st->followers.empty())
+          return;
+        std::vector<std::pair<int64_t, bool>> now;
+        for (auto& [id, f] : st->followers)
+          now.emplace_back(id, f.json);
+        for (auto& [id, json] : now)
+          to_follower(id,
+                      std::string{json ? net::control::follow_heartbeat_json
+                                       : net::control::follow_heartbeat_text}
+                          + "\n");
+        st->heartbeat_due = true;
+        self->delayed_send(
+            self, std::chrono::seconds{net::control::follow_heartbeat_seconds},
+            atom::heartbeat_v);
       },
       [=](const caf::io::new_connection_msg& m) {
         if (platform::local_clients_need_admission

@@ -12,6 +12,7 @@
 #include "actors/platform/process.hpp"
 #include "actors/platform/sockets.hpp"
 #include "app/cli.hpp"
+#include "net/control_protocol.hpp"
 
 namespace drover::cli {
 
@@ -27,8 +28,9 @@ constexpr std::chrono::seconds answer_patience{30};
 constexpr std::chrono::seconds check_patience{4 * 60};
 
 std::chrono::milliseconds patience_for(const std::string& command) {
-  if (command.rfind("follow", 0) == 0)
-    return std::chrono::milliseconds{0}; // a stream: it idles between events
+  if (command.rfind("follow", 0) == 0) // a stream: it idles between events,
+    return std::chrono::seconds{       // with a heartbeat now and then
+                                3 * net::control::follow_heartbeat_seconds};
   if (command.rfind("check", 0) == 0)
     return check_patience;
   return answer_patience;
@@ -254,10 +256,23 @@ int print_engine_status(bool json, bool follow, std::ostream& out,
     // The recent events, then each new one as it happens, until the
     // engine stops or the user interrupts.
     refusals refused;
+    std::string line; // a line is printed whole, a heartbeat not at all
     auto said = talk_to_running(
         json ? "follow json" : "follow", err,
-        [&](std::string_view piece) { out << piece << std::flush; }, nullptr,
-        &refused);
+        [&](std::string_view piece) {
+          for (char c : piece) {
+            line += c;
+            if (c != '\n')
+              continue;
+            if (!net::control::is_follow_heartbeat(
+                    std::string_view{line}.substr(0, line.size() - 1)))
+              out << line;
+            line.clear();
+          }
+          out << std::flush;
+        },
+        nullptr, &refused);
+    out << line; // the last words of an engine that ended mid-line
     if (said == talk::none_runs)
       say_none_runs(refused, err);
     return said == talk::answered ? exit_ok : exit_failure;

@@ -90,7 +90,7 @@ namespace {
 // downloads from the source.
 void bulk_way(bench_world& w, const std::string& mib, const char* mode,
               const char* port, const char* what, double goal) {
-  constexpr int rounds = 5;
+  const int rounds = bench_rounds();
   std::printf("== bulk TCP %s, %s MiB, %d rounds (MiB/s, median)\n", what,
               mib.c_str(), rounds);
   std::vector<double> direct, explicit_socks, drover, redsocks;
@@ -102,22 +102,32 @@ void bulk_way(bench_world& w, const std::string& mib, const char* mode,
   double start_cpu = 0;
   w.peer({mode, server, port, "1"}, true, &start_cpu);
   for (int i = 0; i < rounds; ++i) {
-    direct.push_back(
-        number(w.peer({mode, server, port, mib}, false), "mib_per_s"));
-    explicit_socks.push_back(
-        number(w.peer({mode, server, port, mib, proxy}, false), "mib_per_s"));
-    double cpu = 0;
-    drover.push_back(
-        number(w.peer({mode, server, port, mib}, true, &cpu), "mib_per_s"));
+    std::vector<std::function<void()>> modes{
+        [&] {
+          direct.push_back(
+              number(w.peer({mode, server, port, mib}, false), "mib_per_s"));
+        },
+        [&] {
+          explicit_socks.push_back(number(
+              w.peer({mode, server, port, mib, proxy}, false), "mib_per_s"));
+        },
+        [&] {
+          double cpu = 0;
+          drover.push_back(number(w.peer({mode, server, port, mib}, true, &cpu),
+                                  "mib_per_s"));
+          drover_cpu += std::max(0.0, cpu - start_cpu);
+        }};
+    if (w.redsocks)
+      modes.push_back([&] {
+        auto before = bench_world::cpu_seconds(w.redsocks->pid());
+        redsocks.push_back(number(
+            w.peer_via_redsocks({mode, server, port, mib}), "mib_per_s"));
+        redsocks_cpu += bench_world::cpu_seconds(w.redsocks->pid()) - before;
+      });
+    take_turns(i, modes);
     drover_ratio.each.push_back(drover.back() / explicit_socks.back());
-    drover_cpu += std::max(0.0, cpu - start_cpu);
-    if (w.redsocks) {
-      auto before = bench_world::cpu_seconds(w.redsocks->pid());
-      redsocks.push_back(
-          number(w.peer_via_redsocks({mode, server, port, mib}), "mib_per_s"));
-      redsocks_cpu += bench_world::cpu_seconds(w.redsocks->pid()) - before;
+    if (w.redsocks)
       redsocks_ratio.each.push_back(redsocks.back() / explicit_socks.back());
-    }
     std::printf("  round %d: direct %.0f  explicit %.0f  Drover %.0f", i + 1,
                 direct.back(), explicit_socks.back(), drover.back());
     if (w.redsocks)
@@ -148,10 +158,10 @@ void bulk(bench_world& w, const std::string& mib) {
   bulk_way(w, mib, "bulk-down", "9001", "download", 0.9);
 }
 
-// Five rounds, the modes taking turns within each (as bulk_way's): one
-// run of 5000 round trips moved its p50 by 10-15 us from one run to the
-// next on this VM. The medians of the rounds' percentiles, and of each
-// round's difference between Drover and the explicit client.
+// Five rounds, the modes taking turns within each (as bulk_way's): one run of
+// 5000 round trips moved its p50 by 10-15 us from one run to the next on this
+// VM. The medians of the rounds' percentiles, and of each round's difference
+// between Drover and the explicit client.
 void udp(bench_world& w) {
   constexpr int rounds = 5;
   std::printf("\n== UDP round trip, 100-byte datagrams, %d rounds of 5000 "
@@ -187,11 +197,11 @@ void udp(bench_world& w) {
       *std::max_element(added99.begin(), added99.end()));
 }
 
-// Five rounds, the modes taking turns within each (as bulk_way's). Each
-// mode's rate, and its connections' times to the server's banner (the
+// bench_rounds() rounds, the modes taking turns within each (take_turns()).
+// Each mode's rate, and its connections' times to the server's banner (the
 // medians of the rounds' percentiles): a rate can hide a few stalls.
 void connections(bench_world& w, int count, const char* where) {
-  constexpr int rounds = 5;
+  const int rounds = bench_rounds();
   std::printf("\n== new TCP connections%s, %d rounds of %d sequential "
               "(per second, median; time to the banner in us)\n",
               where, rounds, count);
@@ -222,13 +232,24 @@ void connections(bench_world& w, int count, const char* where) {
   auto with_proxy = args;
   with_proxy.push_back(proxy);
   for (int i = 0; i < rounds; ++i) {
-    direct.add(w.peer(args, false), w.app_ip);
-    explicit_socks.add(w.peer(with_proxy, false), w.proxy_ip);
-    auto base = explicit_socks.rate.back();
-    drover.add(w.peer(args, true), w.proxy_ip);
-    no_spares.add(w.peer(args, true, nullptr, "no-spares.toml"), w.proxy_ip);
+    std::vector<std::function<void()>> modes{
+        [&] { direct.add(w.peer(args, false), w.app_ip); },
+        [&] { explicit_socks.add(w.peer(with_proxy, false), w.proxy_ip); },
+        [&] { drover.add(w.peer(args, true), w.proxy_ip); },
+        [&] {
+          no_spares.add(w.peer(args, true, nullptr, "no-spares.toml"),
+                        w.proxy_ip);
+        }};
     if (w.redsocks)
-      redsocks.add(w.peer_via_redsocks(args), w.proxy_ip);
+      modes.push_back(
+          [&] { redsocks.add(w.peer_via_redsocks(args), w.proxy_ip); });
+    take_turns(i, modes);
+    auto base = explicit_socks.rate.back();
+    std::printf("  round %d:", i + 1);
+    for (auto* m : {&direct, &explicit_socks, &drover, &no_spares, &redsocks})
+      if (!m->rate.empty())
+        std::printf("  %s %.0f", m->name, m->rate.back());
+    std::printf("\n");
     for (auto* m : {&drover, &no_spares, &redsocks})
       if (!m->rate.empty())
         m->ratio.each.push_back(m->rate.back() / base);

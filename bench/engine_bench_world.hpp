@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <regex>
 #include <sstream>
@@ -194,6 +196,29 @@ struct ratios {
     std::printf(")\n");
   }
 };
+
+// How many rounds the bulk and connection parts run: 5, or
+// DROVER_BENCH_ROUNDS (1-99). A round's modes run one after another, so
+// one round's ratio carries whatever the 2-core VM's scheduler did in it;
+// more rounds narrow the median, not the spread.
+inline int bench_rounds() {
+  const char* env = std::getenv("DROVER_BENCH_ROUNDS");
+  int n = env ? std::atoi(env) : 0;
+  return n >= 1 && n <= 99 ? n : 5;
+}
+
+// Runs `modes` in order on odd rounds and in reverse on even ones, so that
+// no mode always runs right after the same other (a warm cache, a
+// scheduler that just settled) and each ratio's two figures swap places.
+inline void take_turns(int round,
+                       const std::vector<std::function<void()>>& modes) {
+  if (round % 2 == 0)
+    for (auto& m : modes)
+      m();
+  else
+    for (auto it = modes.rbegin(); it != modes.rend(); ++it)
+      (*it)();
+}
 
 // The parts in files of their own.
 void iperf3(bench_world& w);

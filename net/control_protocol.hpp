@@ -32,6 +32,22 @@ enum class command_kind : uint8_t {
   unknown,
 };
 
+/// A follower (`follow`, `follow json`) hears from the engine at least
+/// this often: a heartbeat line when nothing else happened, so a client
+/// can tell a quiet engine (it idles between events for hours) from a
+/// stuck one. Clients drop the line; the CLI gives up after three missed.
+constexpr int follow_heartbeat_seconds = 10;
+constexpr std::string_view follow_heartbeat_text = "heartbeat";
+constexpr std::string_view follow_heartbeat_json = R"({"type":"heartbeat"})";
+
+/// Whether one line of a follow stream (without its newline) is a
+/// heartbeat.
+inline bool is_follow_heartbeat(std::string_view line) {
+  if (!line.empty() && line.back() == '\r')
+    line.remove_suffix(1);
+  return line == follow_heartbeat_text || line == follow_heartbeat_json;
+}
+
 /// The longest command line (without its newline).
 constexpr size_t max_command_line = 200;
 

@@ -105,6 +105,8 @@ std::optional<wire_line> parse_line(const QByteArray& line, QString* error) {
     }
     return out;
   }
+  if (type == "heartbeat")
+    return out; // the engine's loop is alive: nothing to show
   if (type == "stats") {
     out.stats = stats_of(*o);
     out.uptime_seconds = number(*o, "uptime_seconds");

@@ -16,6 +16,7 @@
 #include "actors/control_render.hpp"
 #include "app/tray/autostart.hpp"
 #include "app/tray/wire.hpp"
+#include "net/control_protocol.hpp"
 
 using namespace drover;
 using namespace drover::tray;
@@ -177,6 +178,17 @@ TEST(tray_wire, several_proxies_each_have_a_line_and_flows_name_theirs) {
   ASSERT_TRUE(line->event);
   EXPECT_EQ(line->event->proxy, "work");
   EXPECT_TRUE(line->event->degraded);
+}
+
+// The engine's heartbeat to a quiet follower: a line, nothing to show.
+TEST(tray_wire, a_heartbeat_is_a_line_with_nothing_in_it) {
+  QString error;
+  auto line = parse_line(QByteArray::fromStdString(std::string{
+                             drover::net::control::follow_heartbeat_json}),
+                         &error);
+  ASSERT_TRUE(line) << error.toStdString();
+  EXPECT_FALSE(line->event);
+  EXPECT_FALSE(line->stats);
 }
 
 TEST(tray_wire, refuses_what_the_engine_never_sends) {

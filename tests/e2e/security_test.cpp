@@ -432,6 +432,40 @@ TEST_F(security_e2e, a_follower_that_stops_reading_is_let_go) {
 // a served user that was running before it: its sockets are taken over
 // (pidfd_getfd, SOCK_DESTROY), its TCP and UDP go through the proxy, and
 // the control socket is the group's.
+// A follower hears from the engine every 10 s even when nothing happens
+// (net::control::follow_heartbeat_seconds), so a client tells a quiet
+// engine from a stuck one; `drover status --follow` never shows it.
+TEST_F(security_e2e, a_quiet_follower_hears_a_heartbeat_the_cli_hides) {
+  start_engine();
+  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine->output();
+  child cli{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "status",
+             "--follow"},
+            w->env()};
+  ASSERT_TRUE(cli.wait_for_output("\n", 10s)) << "the recent events";
+  int fd = connect_control();
+  ASSERT_GE(fd, 0);
+  std::string command = "follow json\n";
+  (void)!::write(fd, command.data(), command.size());
+  // One timer for every follower: a heartbeat the later follower hears
+  // reached the command line's too.
+  const std::string beat = "{\"type\":\"heartbeat\"}\n";
+  auto r = read_to_end(fd, 25s, beat);
+  ::close(fd);
+  ASSERT_NE(r.text.find(beat), std::string::npos) << r.text;
+  EXPECT_EQ(r.text.find(beat), r.text.size() - beat.size())
+      << "nothing after it: " << r.text;
+  // An event after it: once the command line printed that, it had read
+  // the heartbeat before.
+  ASSERT_EQ(control("fault flood 1"), "sent 1 events\n");
+  EXPECT_TRUE(cli.wait_for_output("injected event 1 of 1", 10s))
+      << cli.output();
+  cli.kill(SIGTERM);
+  cli.wait(10s);
+  EXPECT_EQ(cli.output().find("heartbeat"), std::string::npos) << cli.output();
+  EXPECT_NE(cli.output().find("active: proxying"), std::string::npos)
+      << cli.output();
+}
+
 TEST_F(security_e2e, the_service_units_capabilities_are_enough) {
   std::ifstream unit{std::string{DROVER_SOURCE_DIR}
                      + "/app/desktop/drover.service"};

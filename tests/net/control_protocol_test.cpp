@@ -142,3 +142,12 @@ TEST(control_protocol, check_takes_an_optional_proxy_name) {
       << "looking at the proxies changes nothing";
   EXPECT_EQ(read_request("checks\n", 100).kind, command_kind::unknown);
 }
+
+TEST(control_protocol, a_heartbeat_line_is_known_in_both_forms) {
+  EXPECT_TRUE(is_follow_heartbeat("heartbeat"));
+  EXPECT_TRUE(is_follow_heartbeat(R"({"type":"heartbeat"})"));
+  EXPECT_TRUE(is_follow_heartbeat("heartbeat\r"));
+  EXPECT_FALSE(is_follow_heartbeat(""));
+  EXPECT_FALSE(is_follow_heartbeat("heartbeats"));
+  EXPECT_FALSE(is_follow_heartbeat(R"({"type":"event","text":"heartbeat"})"));
+}
