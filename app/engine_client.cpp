@@ -175,12 +175,23 @@ std::optional<int> run_beside_engine(const std::vector<std::string>& command,
     return 127; // as a shell says a program it cannot run
   }
   std::string answer;
-  auto talked
-      = talk_to_running("run " + std::to_string(program->pid())
-                            + (proxy.empty() ? std::string{} : " " + proxy),
-                        err, [&](std::string_view piece) { answer += piece; });
-  if (talked == talk::none_runs)
+  refusals refused;
+  auto talked = talk_to_running(
+      "run " + std::to_string(program->pid())
+          + (proxy.empty() ? std::string{} : " " + proxy),
+      err, [&](std::string_view piece) { answer += piece; }, nullptr, &refused);
+  if (talked == talk::none_runs) {
+    // An engine is there but cannot be used (not this user's, or stuck):
+    // one of its own would only be refused beside it.
+    for (auto& r : refused)
+      if (r.why.kind == platform::local_refusal::not_yours
+          || r.why.kind == platform::local_refusal::busy) {
+        err << "drover run: ";
+        say_none_runs(refused, err);
+        return exit_failure;
+      }
     return std::nullopt; // an engine of its own, then
+  }
   if (talked != talk::answered)
     return exit_failure; // something else answers there, or none: said
   if (answer.rfind("ok\n", 0) == 0) {

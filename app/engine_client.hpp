@@ -22,8 +22,9 @@ int print_engine_status(bool json, bool follow, std::ostream& out,
 /// put CMD in place as a target (through the proxy NAME; "": the first)
 /// before CMD runs its first instruction (Linux: this very process, which
 /// then becomes CMD; Windows: CMD as a suspended child), then lets it run;
-/// its exit code is returned. Nothing when no Drover answers (nothing
-/// said: the caller starts an engine of its own); otherwise the exit code,
+/// its exit code is returned. Nothing when no Drover runs (nothing said:
+/// the caller starts an engine of its own); otherwise the exit code (one
+/// that runs but cannot be used, not this user's or busy, is said so),
 /// with what went wrong said on `err` as a sentence. `own_config`: the
 /// caller named a config file, which the running engine does not read
 /// (said).

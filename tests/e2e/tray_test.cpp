@@ -355,10 +355,20 @@ TEST_F(tray_e2e, a_tray_that_started_its_engine_stops_it_on_quit) {
 // engine's mount namespace (a copy of /etc/group); the machine's own files
 // are not touched.
 TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
-  auto as_nobody = [&](const std::string& what) {
-    child c{{"ip", "netns", "exec", w->app.name(), "setpriv", "--reuid=65534",
-             "--regid=65534", "--clear-groups", DROVER_BINARY, what},
-            {"XDG_RUNTIME_DIR=" + (w->dir / "nobody-run").string()}};
+  auto as_nobody = [&](const std::string& what,
+                       std::vector<std::string> more = {}) {
+    std::vector<std::string> argv{"ip",
+                                  "netns",
+                                  "exec",
+                                  w->app.name(),
+                                  "setpriv",
+                                  "--reuid=65534",
+                                  "--regid=65534",
+                                  "--clear-groups",
+                                  DROVER_BINARY,
+                                  what};
+    argv.insert(argv.end(), more.begin(), more.end());
+    child c{argv, {"XDG_RUNTIME_DIR=" + (w->dir / "nobody-run").string()}};
     int code = c.wait(20s);
     return std::pair{code, c.output()};
   };
@@ -377,6 +387,13 @@ TEST_F(engine_e2e, the_control_socket_admits_only_the_desktop_user_and_group) {
     EXPECT_NE(out.find("not yours to use"), std::string::npos) << out;
     EXPECT_EQ(out.find("not running"), std::string::npos)
         << "an engine runs: " << out;
+    // `drover run` beside it: refused for the same reason, not an engine
+    // of its own tried (which would need root, and be refused beside it).
+    auto [run_code, run_out] = as_nobody("run", {"--", "true"});
+    EXPECT_EQ(run_code, 1) << run_out;
+    EXPECT_NE(run_out.find("drover run: Drover's control socket"),
+              std::string::npos)
+        << run_out;
     EXPECT_EQ(w->status(false).first, 0);
   }
   {
