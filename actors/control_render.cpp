@@ -112,6 +112,10 @@ void counter_fields(std::string& o, const stats_snapshot& s) {
   field(o, "packets_dropped", s.packets_dropped);
   field(o, "queue_overflows", s.queue_overflows);
   field(o, "packets_fenced", s.packets_fenced);
+  field(o, "packets_passed", s.packets_passed);
+  field(o, "packets_held", s.packets_held);
+  field(o, "packets_unowned_passed", s.packets_unowned_passed);
+  field(o, "packets_unowned_dropped", s.packets_unowned_dropped);
 }
 
 // `"name":[{...},{...}]`: each item's fields written by `fields`.
@@ -269,6 +273,17 @@ std::string render_text(const engine_status& s,
                          + " packets that would have gone direct, "
                          + std::to_string(s.stats.connections_reset)
                          + " connections reset (made before Drover saw them)");
+  // Windows: every program's packets reach Drover, which lets the others'
+  // out; the ones whose owner it could not name are where a target's
+  // packet could have gone wrong (docs/troubleshooting.md).
+  if (s.stats.packets_passed > 0 || s.stats.packets_held > 0)
+    line("Sorted:",
+         std::to_string(s.stats.packets_passed)
+             + " packets of other programs let out, "
+             + std::to_string(s.stats.packets_held)
+             + " waited for their owner; with no owner found: "
+             + std::to_string(s.stats.packets_unowned_passed) + " let out, "
+             + std::to_string(s.stats.packets_unowned_dropped) + " dropped");
   if (!flows.empty()) {
     o += "\nOpen flows:\n";
     for (auto& f : flows)

@@ -45,6 +45,13 @@ void say(self_ptr self, event_kind kind, std::string text) {
 // The flow-manager's counters, with what only the supervisor knows.
 void take_stats(supervisor_state& st, stats_snapshot s) {
   s.active_since = st.stats.active_since;
+  if (auto* session = st.session.get()) {
+    auto sorted = session->sorting();
+    s.packets_passed = sorted.passed;
+    s.packets_held = sorted.held;
+    s.packets_unowned_passed = sorted.unowned_passed;
+    s.packets_unowned_dropped = sorted.unowned_dropped;
+  }
   s.no_traffic = st.traffic.no_traffic();
   st.hold.add_counters(s);
   st.lifetime.observe(s);

@@ -159,7 +159,13 @@ struct stats_snapshot {
                                   // (Linux: the kernel's; Windows: between
                                   // two sessions)
   uint64_t connections_reset = 0; // a target's segments of no known flow
-  caf::timestamp active_since;    // start of the current Active period
+  // Windows: how the capture session sorted the machine's packets by their
+  // owner (platform::sorting_counters; 0 on Linux, whose kernel does it).
+  uint64_t packets_passed = 0;          // other programs': let out
+  uint64_t packets_held = 0;            // waited for their owner
+  uint64_t packets_unowned_passed = 0;  // no owner found: let out
+  uint64_t packets_unowned_dropped = 0; // no owner found: dropped
+  caf::timestamp active_since;          // start of the current Active period
   bool no_traffic = false; // Active, targets run, yet nothing moved lately
 };
 
@@ -168,7 +174,9 @@ typename Inspector::result_type inspect(Inspector& f, stats_snapshot& x) {
   return f(caf::meta::type_name("stats_snapshot"), x.bytes_in, x.bytes_out,
            x.tcp_flows, x.udp_flows, x.packets_dropped, x.ipv6_dropped,
            x.queue_overflows, x.refused_listener, x.flows_evicted,
-           x.packets_fenced, x.connections_reset, x.active_since, x.no_traffic);
+           x.packets_fenced, x.connections_reset, x.packets_passed,
+           x.packets_held, x.packets_unowned_passed, x.packets_unowned_dropped,
+           x.active_since, x.no_traffic);
 }
 
 /// One proxied flow, for the flow list in `status` and the tray window.

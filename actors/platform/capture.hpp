@@ -125,6 +125,18 @@ struct capture_options {
   std::vector<std::pair<uint16_t, uint16_t>> more_proxies;
 };
 
+/// What a port that sorts packets by their owner decided in this session
+/// (Windows: WinDivert diverts every program's packets; on Linux the
+/// kernel sorts them and these stay 0).
+struct sorting_counters {
+  uint64_t passed = 0;          // other programs' packets let out unchanged
+  uint64_t held = 0;            // waited for their owner to be known
+  uint64_t unowned_passed = 0;  // let out with no owner found, even by the
+                                // OS's tables
+  uint64_t unowned_dropped = 0; // dropped with no owner found (they may
+                                // have been a target's)
+};
+
 class capture_session {
 public:
   virtual ~capture_session() = default;
@@ -167,6 +179,8 @@ public:
   /// nothing worth saying). Windows decides each packet's owner itself;
   /// these figures tell where packets went when one went wrong.
   virtual std::string summary() const { return {}; }
+  /// The same as counters, for `drover status`.
+  virtual sorting_counters sorting() const { return {}; }
 
   /// True when the OS itself sends the targets' TCP connections to the
   /// listener, with their original destination (Linux: nat REDIRECT); the

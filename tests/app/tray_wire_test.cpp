@@ -80,6 +80,32 @@ TEST(tray_wire, reads_back_counters) {
   EXPECT_LE(line->uptime_seconds, 91u);
 }
 
+// Windows sorts every program's packets itself: `drover status` says how
+// (the ones it found no owner for are where a target's could go wrong).
+// Linux's kernel sorts them: no line.
+TEST(tray_wire, the_status_says_how_packets_were_sorted_when_drover_did_it) {
+  engine_status st;
+  st.last.state = engine_state::active;
+  st.last.reason = "proxying";
+  auto text = render_status(st, {}, false, "/x/c.toml");
+  EXPECT_EQ(text.find("Sorted:"), std::string::npos) << text;
+  st.stats.packets_passed = 345;
+  st.stats.packets_held = 12;
+  st.stats.packets_unowned_passed = 2;
+  st.stats.packets_unowned_dropped = 3;
+  text = render_status(st, {}, false, "/x/c.toml");
+  EXPECT_NE(text.find("Sorted:   345 packets of other programs let out, 12 "
+                      "waited for their owner; with no owner found: 2 let "
+                      "out, 3 dropped"),
+            std::string::npos)
+      << text;
+  auto json = render_status(st, {}, true, "/x/c.toml");
+  EXPECT_NE(json.find("\"packets_unowned_passed\":2"), std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"packets_unowned_dropped\":3"), std::string::npos)
+      << json;
+}
+
 TEST(tray_wire, reads_back_a_status_with_flows) {
   engine_status st;
   st.last.state = engine_state::active;

@@ -66,6 +66,13 @@ for _ in $(seq 20); do # the flow-manager pushes its counters each second
   sleep 0.5
 done
 [ -n "$counted" ] || fail "the refused IPv6 was not counted: $(cat "$dir/status.json")"
+# How the port sorted the machine's packets: the other program's were let
+# out (counted), and `drover status` says so.
+grep -Eq '"packets_passed": *[1-9]' "$dir/status.json" \
+  || fail "the other programs' packets let out were not counted: $(cat "$dir/status.json")"
+drover status >"$dir/status" 2>&1 || true
+grep -Eq '^Sorted: +[1-9][0-9]* packets of other programs let out' "$dir/status" \
+  || fail "drover status did not say how packets were sorted: $(cat "$dir/status")"
 echo "ipv6: $said"
 # IPv6 UDP: the other program's is echoed direct; a target's is answered by
 # Drover's port unreachable (its socket's error, at once), none reaches

@@ -243,6 +243,19 @@ public:
            + std::to_string(priority);
   }
 
+  sorting_counters sorting() const override {
+    sorting_counters c;
+    if (!divert)
+      return c;
+    auto s = divert->stats();
+    c.passed = s.passed;
+    c.held = s.held;
+    c.unowned_passed = s.unattributed;
+    c.unowned_dropped
+        = s.unowned_held_back + s.orphaned + s.fenced + s.hold_overflow;
+    return c;
+  }
+
   std::string summary() const override {
     if (!divert)
       return {};
