@@ -74,6 +74,19 @@ std::string render_metrics(const engine_status& s) {
   family(o, "drover_packets_fenced_total", "counter",
          "A target's packets stopped by the kernel's fence.");
   sample(o, "drover_packets_fenced_total", {}, s.stats.packets_fenced);
+  // Windows sorts every program's packets by their owner (0 on Linux).
+  family(o, "drover_packets_sorted_total", "counter",
+         "Packets the capture sorted by owner itself (Windows): other "
+         "programs' let out, waited for their owner, and with no owner found "
+         "let out or dropped.");
+  sample(o, "drover_packets_sorted_total", "outcome=\"passed\"",
+         s.stats.packets_passed);
+  sample(o, "drover_packets_sorted_total", "outcome=\"held\"",
+         s.stats.packets_held);
+  sample(o, "drover_packets_sorted_total", "outcome=\"unowned_passed\"",
+         s.stats.packets_unowned_passed);
+  sample(o, "drover_packets_sorted_total", "outcome=\"unowned_dropped\"",
+         s.stats.packets_unowned_dropped);
   auto proxy_labels = [](const proxy_row& p) {
     return "proxy=\"" + label_value(p.name) + "\",address=\""
            + label_value(p.host + ":" + std::to_string(p.port)) + "\"";

@@ -17,6 +17,7 @@ TEST(metrics_render, says_the_state_counters_and_each_proxy) {
   s.stats.tcp_flows = 3;
   s.stats.udp_flows = 1;
   s.stats.queue_overflows = 5;
+  s.stats.packets_unowned_passed = 6;
   s.lifetime = {1000, 2000, "2026-12-01"};
   s.proxies = {proxy_row{"home", "192.0.2.1", 1080, "up", true, 0, ""},
                proxy_row{"we\"ird\\", "192.0.2.2", 3128, "reconnecting", false,
@@ -31,6 +32,8 @@ TEST(metrics_render, says_the_state_counters_and_each_proxy) {
         "drover_bytes_total{direction=\"in\"} 1000\n",
         "drover_bytes_total{direction=\"out\"} 2000\n",
         "drover_queue_overflows_total 5\n",
+        "drover_packets_sorted_total{outcome=\"unowned_passed\"} 6\n",
+        "drover_packets_sorted_total{outcome=\"passed\"} 0\n",
         "drover_proxy_up{proxy=\"home\",address=\"192.0.2.1:1080\"} 1\n",
         "drover_proxy_tcp_only{proxy=\"home\",address=\"192.0.2.1:1080\"} 1\n",
         "drover_proxy_up{proxy=\"we\\\"ird\\\\\",address=\"192.0.2.2:3128\"} "
@@ -50,7 +53,7 @@ TEST(metrics_render, says_the_state_counters_and_each_proxy) {
     EXPECT_EQ(line.rfind("drover_", 0), 0u) << line;
     EXPECT_NE(line.find(' '), std::string::npos) << line;
   }
-  EXPECT_EQ(samples, 6u + 1 + 1 + 1 + 2 + 2 + 1 + 1 + 1 + 3 * 2);
+  EXPECT_EQ(samples, 6u + 1 + 1 + 1 + 2 + 2 + 1 + 1 + 1 + 4 + 3 * 2);
   s.last.tcp_only = false;
   EXPECT_NE(render_metrics(s).find("drover_degraded 0\n"), std::string::npos);
 }
