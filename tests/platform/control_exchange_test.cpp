@@ -189,6 +189,12 @@ TEST(control_socket, says_why_it_gave_no_connection) {
   EXPECT_EQ(why.kind, local_refusal::busy) << why.text;
   EXPECT_GE(waited, 250ms);
   EXPECT_LT(waited, 5s);
+  // Nor is a second engine let take the socket of one that is stuck: the
+  // file stays, and it says why.
+  std::string second;
+  EXPECT_EQ(listen_local(path, second), invalid_socket);
+  EXPECT_NE(second.find("seems stuck"), std::string::npos) << second;
+  EXPECT_TRUE(fs::exists(path));
   for (int fd : queued)
     ::close(fd);
 

@@ -390,10 +390,28 @@ socket_handle listen_local(const std::string& path, std::string& error) {
     error = "control socket path too long: " + path;
     return invalid_socket;
   }
-  if (auto other = connect_local(path); other != invalid_socket) {
+  // A running engine accepts within milliseconds; one that takes nobody
+  // for 2 s is stuck, not slow.
+  local_connect_error other_said;
+  if (auto other = connect_local(path, &other_said, std::chrono::seconds{2});
+      other != invalid_socket) {
     ::close(other);
     error = "another Drover is already running here (" + path + ")";
     return invalid_socket;
+  }
+  // Only a socket nobody listens on is a crashed run's to replace: one
+  // whose engine takes no client (stuck) or that this user may not use is
+  // still another Drover's.
+  switch (other_said.kind) {
+    case local_refusal::none_there:
+      break;
+    case local_refusal::busy:
+      error = "another Drover is already running here (" + path
+              + "), and it takes no client: it seems stuck; end it first";
+      return invalid_socket;
+    default:
+      error = "cannot use the control socket " + path + ": " + other_said.text;
+      return invalid_socket;
   }
   ::unlink(path.c_str()); // a leftover of a crashed run
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
