@@ -399,19 +399,15 @@ socket_handle listen_local(const std::string& path, std::string& error) {
     error = "another Drover is already running here (" + path + ")";
     return invalid_socket;
   }
-  // Only a socket nobody listens on is a crashed run's to replace: one
-  // whose engine takes no client (stuck) or that this user may not use is
-  // still another Drover's.
-  switch (other_said.kind) {
-    case local_refusal::none_there:
-      break;
-    case local_refusal::busy:
-      error = "another Drover is already running here (" + path
-              + "), and it takes no client: it seems stuck; end it first";
-      return invalid_socket;
-    default:
-      error = "cannot use the control socket " + path + ": " + other_said.text;
-      return invalid_socket;
+  // A socket whose engine takes no client is a stuck Drover's, still
+  // running: not replaced, or two engines would fight over the same
+  // packets. Anything else is a crashed run's leftover, replaced; that
+  // includes one this engine may not connect to (a previous engine shared
+  // it with its user, and the service unit's root lacks CAP_DAC_OVERRIDE).
+  if (other_said.kind == local_refusal::busy) {
+    error = "another Drover is already running here (" + path
+            + "), and it takes no client: it seems stuck; end it first";
+    return invalid_socket;
   }
   ::unlink(path.c_str()); // a leftover of a crashed run
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
