@@ -118,9 +118,11 @@ grep -q "127.0.0.1:$port" "$dir/status" || fail "the status does not name the pr
 second="$(drover --headless --config "$config" || true)"
 [[ "$second" == *"already running"* ]] || fail "a second engine was not refused: $second"
 
-[ "$(drover stop)" = "ok" ] || fail "stop was not answered ok"
+said="$(drover stop)" || true
+[ "$said" = "ok" ] || fail "stop was not answered ok: [$said]"
 wait_status "State: *Idle"
-[ "$(drover start)" = "ok" ] || fail "start was not answered ok"
+said="$(drover start)" || true
+[ "$said" = "ok" ] || fail "start was not answered ok: [$said]"
 wait_status "State: *Active"
 
 # `drover run` beside the running engine: put in place over the pipe (the

@@ -208,6 +208,79 @@ TEST(control_pipe, a_silent_engine_is_given_up_on) {
   EXPECT_EQ(server.get(), "status\n");
 }
 
+// The engine answers and closes; the bridge lets go of the pipe at once,
+// and a client that reads only after that still gets the whole answer.
+// (The bridge used to disconnect the pipe, which throws away what the
+// client has not read yet: under load `drover start` printed nothing
+// where it said "ok". And a client that never read held its threads.)
+TEST(control_pipe, an_answer_read_after_the_bridge_let_go_is_whole) {
+  std::string path = "\\\\.\\pipe\\drover-test-late-reader";
+  std::string error;
+  auto listener = listen_local(path, error);
+  ASSERT_NE(listener, invalid_socket) << error;
+  // Most of the pipe's 64 KiB buffer, so it is all written before anyone
+  // reads it.
+  std::string long_answer(48 * 1024, 'a');
+  long_answer += "\nend\n";
+  std::promise<uint16_t> bridge_port;
+  auto port = bridge_port.get_future();
+  auto server = std::async(std::launch::async, [&, listener] {
+    u_long off = 0;
+    ioctlsocket(static_cast<SOCKET>(listener), static_cast<long>(FIONBIO),
+                &off);
+    sockaddr_in peer{};
+    int len = sizeof peer;
+    SOCKET c = accept(static_cast<SOCKET>(listener),
+                      reinterpret_cast<sockaddr*>(&peer), &len);
+    if (c == INVALID_SOCKET)
+      return bridge_port.set_value(0);
+    char buf[64];
+    recv(c, buf, sizeof buf, 0);
+    for (size_t sent = 0; sent < long_answer.size();) {
+      int n = send(c, long_answer.data() + sent,
+                   static_cast<int>(long_answer.size() - sent), 0);
+      if (n <= 0)
+        break;
+      sent += static_cast<size_t>(n);
+    }
+    closesocket(c);
+    bridge_port.set_value(ntohs(peer.sin_port));
+  });
+  auto client = connect_local(path);
+  ASSERT_NE(client, invalid_socket);
+  // The request, written without reading anything back.
+  auto pipe = reinterpret_cast<HANDLE>(client);
+  char request[] = "status\n";
+  OVERLAPPED ov{};
+  ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  DWORD written = 0;
+  if (!WriteFile(pipe, request, sizeof request - 1, nullptr, &ov)) {
+    ASSERT_EQ(GetLastError(), static_cast<DWORD>(ERROR_IO_PENDING));
+  }
+  ASSERT_TRUE(GetOverlappedResult(pipe, &ov, &written, TRUE));
+  CloseHandle(ov.hEvent);
+  ASSERT_EQ(port.wait_for(10s), std::future_status::ready);
+  auto bridged = port.get();
+  ASSERT_NE(bridged, 0);
+  // The bridge lets go of the client (its port no longer admitted) without
+  // waiting for the client to read.
+  bool let_go = false;
+  for (int i = 0; i < 1000 && !let_go; ++i) {
+    let_go = !local_client_admitted(bridged);
+    if (!let_go)
+      std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(let_go) << "the bridge still holds a client that has not read";
+  std::string answer;
+  EXPECT_EQ(
+      exchange(
+          client, "", [&](std::string_view piece) { answer += piece; }, 10s),
+      exchange_end::closed);
+  close_local(client);
+  EXPECT_EQ(answer.size(), long_answer.size());
+  EXPECT_TRUE(answer == long_answer) << "the answer came back damaged";
+}
+
 // The tray's single instance on Windows: a named mutex per install; a
 // second process cannot take it while the first lives, and takes it once
 // the first let go (the OS releases it on any exit).

@@ -161,8 +161,12 @@ struct bridged_client {
       admitted().ports.erase(port);
     }
     closesocket(socket);
-    FlushFileBuffers(pipe);
-    DisconnectNamedPipe(pipe);
+    // Closed, never disconnected: what the client has not read yet stays
+    // for it to read, then it sees the end (a broken pipe). Disconnecting
+    // throws that away, and FlushFileBuffers first would wait, without
+    // limit, for a client that may never read (two threads and the pipe
+    // held for ever). Each client has an instance of its own, so none is
+    // reused.
     CloseHandle(pipe);
   }
 };
@@ -191,8 +195,8 @@ void socket_to_pipe(std::shared_ptr<bridged_client> c) {
           != pipe_io_result::done)
         return c->end();
   }
-  // The server answered and closed: let the client read the rest.
-  FlushFileBuffers(c->pipe);
+  // The server answered and closed: so does the bridge (the client reads
+  // the rest after that, ~bridged_client).
   c->end();
 }
 
