@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -503,6 +504,66 @@ TEST_F(target_marker_test, the_fence_keeps_a_target_in) {
   EXPECT_NE(run({target, "udp-client", net->ip_b, "7", "1"}).find("ok 1"),
             std::string::npos)
       << "skipped: direct on purpose";
+}
+
+// Two engines in two namespaces at once (a container's and the host's; or
+// two tests in parallel): their marks differ, so neither's fence drops
+// what the other's capture lets out. (Namespaces made one after the other
+// used to share marks: the other's fence, without this one's [skip],
+// dropped a skipped destination's datagrams.)
+TEST_F(target_marker_test, engines_in_two_namespaces_keep_to_their_own) {
+  attach();
+  targets({{"dvr-target", false}}, {0});
+  drover::test::veth_pair next_door{"mn", 78};
+  std::string error;
+  marker_settings s;
+  s.cgroup_root = cgroup_root();
+  auto other = drover::test::inside(
+      next_door.a, [&] { return target_marker::attach(s, error); });
+  ASSERT_TRUE(other) << error;
+  EXPECT_NE(other->marks().target, marker->marks().target);
+  EXPECT_NE(other->marks().pass, marker->marks().pass);
+  EXPECT_NE(other->marks().block, marker->marks().block);
+  // Its rules name the same program; its [skip] has nothing.
+  std::vector<std::string> missing;
+  drover::config::app_rule r;
+  r.apps = {"dvr-target"};
+  ASSERT_TRUE(other->set_rules(
+      compile_rules({r}, drover::config::not_proxying::block, {}, missing),
+      error))
+      << error;
+  ASSERT_TRUE(other->set_users({0}, error)) << error;
+  child server{{"ip", "netns", "exec", net->b.name(), DROVER_PEER, "udp-echo",
+                net->ip_b, "7"}};
+  ASSERT_TRUE(server.wait_for_output("listening", 10s));
+  drover::net::capture::exclusions skip;
+  skip.extra = {*drover::net::parse_ipv4_cidr(net->ip_b)};
+  ASSERT_TRUE(marker->set_skip(skip, error)) << error;
+  auto target = program("dvr-target");
+  auto before = other->counters().packets_fenced;
+  auto out = run({target, "udp-client", net->ip_b, "7", "3"});
+  EXPECT_NE(out.find("ok 3"), std::string::npos)
+      << "skipped here: let out, whatever the other engine's fence says; "
+      << out;
+  EXPECT_EQ(other->counters().packets_fenced, before);
+}
+
+TEST(capture_marks, namespaces_made_near_each_other_get_their_own) {
+  std::set<uint32_t> seen;
+  for (uint64_t cookie = 4090; cookie < 4110; ++cookie) {
+    auto m = marks_for(cookie);
+    EXPECT_EQ(m.target & 7u, 0u) << "the proxy's index is added to it";
+    EXPECT_NE(m.target & 0xfff8u, 0u);
+    EXPECT_TRUE(seen.insert(m.target).second) << cookie;
+  }
+  // A mark another engine holds is passed over, to one nobody holds.
+  auto first = marks_for(4096);
+  auto moved = marks_for(4096, {first.target, first.target + 8});
+  EXPECT_EQ(moved.target, first.target + 16);
+  EXPECT_EQ(moved.pass & 0xffffu, moved.target & 0xffffu);
+  EXPECT_EQ(moved.block & 0xffffu, moved.target & 0xffffu);
+  // The low 13 bits all 0: still a namespace part that is not 0.
+  EXPECT_NE(marks_for(0x2000).target & 0xfff8u, 0u);
 }
 
 // A killed engine's programs stay attached (nothing goes direct meanwhile)

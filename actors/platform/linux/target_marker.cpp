@@ -1,9 +1,7 @@
 #include "actors/platform/linux/target_marker.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -22,10 +20,6 @@
 // skeleton): the object file embedded, and its programs, maps and
 // read-only data as typed fields.
 #include "target_marker.skel.h"
-
-#ifndef SO_NETNS_COOKIE
-#  define SO_NETNS_COOKIE 71
-#endif
 
 namespace drover::platform::linux_port {
 
@@ -113,36 +107,6 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-uint64_t netns_inode() {
-  struct stat st {};
-  return ::stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
-}
-
-// Every network namespace inode in use: of a process, or kept by a name.
-std::set<uint64_t> live_netns_inodes() {
-  std::set<uint64_t> out;
-  auto add_dir = [&](const char* dir, bool processes) {
-    DIR* d = ::opendir(dir);
-    if (d == nullptr)
-      return;
-    while (auto* e = ::readdir(d)) {
-      if (e->d_name[0] == '.')
-        continue;
-      if (processes && (e->d_name[0] < '0' || e->d_name[0] > '9'))
-        continue;
-      std::string path
-          = std::string{dir} + "/" + e->d_name + (processes ? "/ns/net" : "");
-      struct stat st {};
-      if (::stat(path.c_str(), &st) == 0)
-        out.insert(st.st_ino);
-    }
-    ::closedir(d);
-  };
-  add_dir("/proc", true);
-  add_dir("/run/netns", false);
-  return out;
-}
-
 struct fd_guard {
   int fd = -1;
   ~fd_guard() {
@@ -163,6 +127,7 @@ struct found_program {
   std::string name;
   uint64_t cookie = 0;
   uint64_t inode = 0;
+  uint32_t target_mark = 0; // 0: not read
 };
 
 // Reads a program's name and its read-only data (the namespace it serves).
@@ -200,15 +165,18 @@ bool describe_program(int prog_fd, found_program& out) {
                 sizeof out.cookie);
     std::memcpy(&out.inode, value.data() + offsetof(rodata, netns_inode),
                 sizeof out.inode);
+    if (minfo.value_size >= offsetof(rodata, target_mark) + sizeof(uint32_t))
+      std::memcpy(&out.target_mark,
+                  value.data() + offsetof(rodata, target_mark),
+                  sizeof out.target_mark);
   }
   return true;
 }
 
-// Detaches the Drover programs at `cgroup_fd` for which `remove` says so;
-// returns how many.
-template<class Remove>
-int detach_programs(int cgroup_fd, Remove remove) {
-  int removed = 0;
+// Calls `f(program, its fd, its attach type)` for each Drover program
+// attached at `cgroup_fd`.
+template<class F>
+void for_each_program(int cgroup_fd, F f) {
   for (auto& slot : programs) {
     auto type = slot.type;
     uint32_t ids[64] = {};
@@ -219,14 +187,23 @@ int detach_programs(int cgroup_fd, Remove remove) {
     for (uint32_t i = 0; i < count; ++i) {
       fd_guard prog{bpf_prog_get_fd_by_id(ids[i])};
       found_program p;
-      if (prog.fd < 0 || !describe_program(prog.fd, p))
+      if (prog.fd < 0 || !describe_program(prog.fd, p) || !ours(p.name))
         continue;
-      if (!ours(p.name))
-        continue;
-      if (remove(p) && bpf_prog_detach2(prog.fd, cgroup_fd, type) == 0)
-        ++removed;
+      f(p, prog.fd, type);
     }
   }
+}
+
+// Detaches the Drover programs at `cgroup_fd` for which `remove` says so;
+// returns how many.
+template<class Remove>
+int detach_programs(int cgroup_fd, Remove remove) {
+  int removed = 0;
+  for_each_program(
+      cgroup_fd, [&](const found_program& p, int fd, bpf_attach_type type) {
+        if (remove(p) && bpf_prog_detach2(fd, cgroup_fd, type) == 0)
+          ++removed;
+      });
   return removed;
 }
 
@@ -310,27 +287,6 @@ struct target_marker::loaded {
   }
 };
 
-uint64_t netns_cookie() {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0)
-    return 0;
-  uint64_t cookie = 0;
-  socklen_t len = sizeof cookie;
-  if (::getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
-    cookie = 0;
-  ::close(s);
-  return cookie;
-}
-
-capture_marks marks_for(uint64_t cookie) {
-  auto folded = static_cast<uint32_t>(
-      (cookie ^ (cookie >> 16) ^ (cookie >> 32) ^ (cookie >> 48)) & 0xfff8);
-  // The low 3 bits of the target mark are the proxy's index (0..7).
-  if (folded == 0)
-    folded = 8;
-  return {0x44530000u | folded, 0x44540000u | folded, 0x44420000u | folded};
-}
-
 std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
                                                      std::string& error) {
   libbpf_set_print(keep_libbpf_warnings);
@@ -341,9 +297,24 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
     return nullptr;
   }
   std::unique_ptr<target_marker> m{new target_marker};
-  m->marks_ = marks_for(cookie);
   m->bpf_ = std::make_unique<loaded>();
   auto& b = *m->bpf_;
+  b.cgroup.fd
+      = ::open(s.cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (b.cgroup.fd < 0) {
+    error
+        = "cannot open the cgroup root " + s.cgroup_root + ": " + errno_text();
+    return nullptr;
+  }
+  // Engines of other namespaces (or their leftovers, still attached until
+  // detached below) fence by mark: never the same.
+  std::set<uint32_t> taken;
+  for_each_program(b.cgroup.fd,
+                   [&](const found_program& p, int, bpf_attach_type) {
+                     if (p.cookie != cookie && p.target_mark != 0)
+                       taken.insert(p.target_mark & ~7u);
+                   });
+  m->marks_ = marks_for(cookie, taken);
   b.skel = drover_bpf::open();
   if (b.skel == nullptr) {
     error = "cannot open Drover's kernel programs: " + libbpf_said;
@@ -368,13 +339,6 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
   }
   for (size_t i = 0; i < programs.size(); ++i)
     b.ids[i] = program_id(bpf_program__fd(program_of(b.skel, i)));
-  b.cgroup.fd
-      = ::open(s.cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (b.cgroup.fd < 0) {
-    error
-        = "cannot open the cgroup root " + s.cgroup_root + ": " + errno_text();
-    return nullptr;
-  }
   if (!b.attach(error))
     return nullptr;
   // Now that ours are in place: what an engine of this namespace left

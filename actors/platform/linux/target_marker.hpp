@@ -13,23 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "actors/platform/linux/netns_identity.hpp"
 #include "net/capture_rules.hpp"
 
 namespace drover::platform::linux_port {
-
-/// The marks of one network namespace's capture, derived from its cookie so
-/// that engines in different namespaces never share them.
-struct capture_marks {
-  uint32_t target = 0; // sockets of targets (set by the kernel program)
-  uint32_t pass = 0;   // packets the engine lets out direct on purpose
-  uint32_t block = 0;  // sockets of programs a `block` rule matches
-};
-
-/// This network namespace's cookie (never reused while the system runs),
-/// or 0 when the kernel cannot tell it.
-uint64_t netns_cookie();
-
-capture_marks marks_for(uint64_t cookie);
 
 struct marker_settings {
   std::string cgroup_root;          // the cgroup2 mount to attach at
