@@ -186,6 +186,13 @@ QWidget* main_window::make_status_page() {
   form->addRow(tr("Traffic"), traffic_);
   form->addRow(tr("All time"), lifetime_);
   form->addRow(tr("Dropped"), dropped_);
+  // Windows: every program's packets pass through Drover, which sorts them
+  // by owner; Linux's kernel does that, and the row stays hidden.
+  sorted_ = label("status_sorted");
+  sorted_label_ = new QLabel(tr("Sorted"));
+  form->addRow(sorted_label_, sorted_);
+  sorted_label_->hide();
+  sorted_->hide();
   proxies_label_ = new QLabel(tr("Proxies"));
   form->addRow(proxies_label_, proxies_);
   proxies_label_->hide(); // shown with several proxies
@@ -250,6 +257,20 @@ void main_window::show_status(const status_reply& s) {
                         .arg(s.stats.refused_listener)
                         .arg(s.stats.flows_evicted)
                         .arg(s.stats.queue_overflows));
+  auto& st = s.stats;
+  bool sorting = st.packets_passed + st.packets_held + st.packets_unowned_passed
+                     + st.packets_unowned_dropped
+                 > 0;
+  sorted_->setText(sorting ? tr("%1 packets of other programs let out, %2 "
+                                "waited for their owner; with no owner "
+                                "found: %3 let out, %4 dropped")
+                                 .arg(st.packets_passed)
+                                 .arg(st.packets_held)
+                                 .arg(st.packets_unowned_passed)
+                                 .arg(st.packets_unowned_dropped)
+                           : QString{});
+  sorted_->setVisible(sorting);
+  sorted_label_->setVisible(sorting);
   flows_->setRowCount(static_cast<int>(s.flows.size()));
   int row = 0;
   for (auto& f : s.flows) {

@@ -85,7 +85,9 @@ private:
   QLabel* traffic_;
   QLabel* lifetime_; // all time, from stats.json
   QLabel* dropped_;
-  QLabel* proxies_;                 // several proxies: each one's state
+  QLabel* sorted_label_;
+  QLabel* sorted_;  // Windows: how the capture sorted every program's packets
+  QLabel* proxies_; // several proxies: each one's state
   QLabel* proxies_label_ = nullptr; // its row's label
   QPushButton* primary_;
   QTreeWidget* timeline_;

@@ -70,6 +70,10 @@ stats_snapshot stats_of(const QJsonObject& o) {
   s.flows_evicted = number(o, "flows_evicted");
   s.packets_fenced = number(o, "packets_fenced");
   s.connections_reset = number(o, "connections_reset");
+  s.packets_passed = number(o, "packets_passed");
+  s.packets_held = number(o, "packets_held");
+  s.packets_unowned_passed = number(o, "packets_unowned_passed");
+  s.packets_unowned_dropped = number(o, "packets_unowned_dropped");
   s.no_traffic = o.value("no_traffic").toBool(false);
   return s;
 }

@@ -676,6 +676,30 @@ TEST(tray_window, each_of_several_proxies_has_a_line_in_the_status) {
   EXPECT_TRUE(proxies->isHidden());
 }
 
+// Windows: the Status tab says how the capture sorted every program's
+// packets (the ones with no owner found are where a target's could go
+// wrong); where the kernel sorts them (Linux), no row.
+TEST(tray_window, the_status_says_how_packets_were_sorted_when_drover_did_it) {
+  app();
+  main_window w{"drover"};
+  auto* sorted = w.findChild<QLabel*>("status_sorted");
+  ASSERT_NE(sorted, nullptr);
+  w.show_status(status_reply{});
+  EXPECT_TRUE(sorted->isHidden());
+  status_reply s;
+  s.stats.packets_passed = 345;
+  s.stats.packets_held = 12;
+  s.stats.packets_unowned_passed = 2;
+  s.stats.packets_unowned_dropped = 3;
+  w.show_status(s);
+  EXPECT_FALSE(sorted->isHidden());
+  EXPECT_EQ(sorted->text().toStdString(),
+            "345 packets of other programs let out, 12 waited for their "
+            "owner; with no owner found: 2 let out, 3 dropped");
+  w.show_status(status_reply{});
+  EXPECT_TRUE(sorted->isHidden());
+}
+
 #ifndef _WIN32
 // "Save a report" runs this executable's `report PATH` and shows what it
 // said (here a stand-in that says what it was asked).

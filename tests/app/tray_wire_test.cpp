@@ -65,6 +65,10 @@ TEST(tray_wire, reads_back_counters) {
   s.udp_flows = 1;
   s.packets_dropped = 7;
   s.queue_overflows = 11;
+  s.packets_passed = 345;
+  s.packets_held = 12;
+  s.packets_unowned_passed = 2;
+  s.packets_unowned_dropped = 3;
   s.no_traffic = true;
   s.active_since = caf::make_timestamp() - std::chrono::seconds{90};
   auto line = parse_line(bytes(render_stats(s)), nullptr);
@@ -75,6 +79,10 @@ TEST(tray_wire, reads_back_counters) {
   EXPECT_EQ(line->stats->udp_flows, 1u);
   EXPECT_EQ(line->stats->packets_dropped, 7u);
   EXPECT_EQ(line->stats->queue_overflows, 11u);
+  EXPECT_EQ(line->stats->packets_passed, 345u);
+  EXPECT_EQ(line->stats->packets_held, 12u);
+  EXPECT_EQ(line->stats->packets_unowned_passed, 2u);
+  EXPECT_EQ(line->stats->packets_unowned_dropped, 3u);
   EXPECT_TRUE(line->stats->no_traffic);
   EXPECT_GE(line->uptime_seconds, 89u);
   EXPECT_LE(line->uptime_seconds, 91u);
