@@ -548,6 +548,30 @@ TEST_F(target_marker_test, engines_in_two_namespaces_keep_to_their_own) {
   EXPECT_EQ(other->counters().packets_fenced, before);
 }
 
+// A killed engine under `ip netns exec` leaves its empty cgroup2 folder
+// in the runtime folder; the next engine removes those of namespaces that
+// are gone, never a live one's (it may be mounted in another engine's
+// view) nor anything else.
+TEST(cgroup_mounts, the_folders_of_gone_namespaces_are_swept) {
+  auto dir = fs::temp_directory_path()
+             / ("drover-sweep-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto gone = dir / "cgroup2-1"; // inode 1 is never a namespace
+  auto live = dir / ("cgroup2-" + std::to_string(netns_inode()));
+  auto full = dir / "cgroup2-2";
+  auto other = dir / "control-1.sock.d";
+  for (auto& d : {gone, live, full, other})
+    fs::create_directory(d);
+  std::ofstream{full / "kept"} << "not empty\n";
+  EXPECT_EQ(sweep_dead_cgroup_mounts(dir), 1);
+  EXPECT_FALSE(fs::exists(gone));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(full));
+  EXPECT_TRUE(fs::exists(other));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 TEST(capture_marks, namespaces_made_near_each_other_get_their_own) {
   std::set<uint32_t> seen;
   for (uint64_t cookie = 4090; cookie < 4110; ++cookie) {

@@ -18,8 +18,10 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "actors/platform/files.hpp"
+#include "actors/platform/linux/netns_identity.hpp"
 #include "actors/platform/linux/procfs.hpp"
 
 extern char** environ;
@@ -157,6 +159,29 @@ int wait_exit_code(pid_t pid) {
 // -- target cgroup
 // -------------------------------------------------------------
 
+int sweep_dead_cgroup_mounts(const fs::path& dir) {
+  std::error_code ec;
+  fs::directory_iterator it{dir, ec};
+  if (ec)
+    return 0;
+  auto live = live_netns_inodes();
+  int removed = 0;
+  for (auto& e : it) {
+    auto name = e.path().filename().string();
+    constexpr std::string_view prefix = "cgroup2-";
+    if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()
+        || name.find_first_not_of("0123456789", prefix.size())
+               != std::string::npos)
+      continue;
+    uint64_t inode = std::strtoull(name.c_str() + prefix.size(), nullptr, 10);
+    // A live namespace's may be mounted in another engine's view: never.
+    // rmdir refuses a folder that is not empty.
+    if (live.count(inode) == 0 && ::rmdir(e.path().c_str()) == 0)
+      ++removed;
+  }
+  return removed;
+}
+
 std::unique_ptr<target_cgroup> target_cgroup::open(const std::string& name,
                                                    std::string& error) {
   std::unique_ptr<target_cgroup> g{new target_cgroup};
@@ -168,6 +193,7 @@ std::unique_ptr<target_cgroup> target_cgroup::open(const std::string& name,
   } else {
     // No cgroup2 visible (ip netns exec remounts /sys): mount our own view
     // of the same hierarchy, private to this mount namespace.
+    sweep_dead_cgroup_mounts(runtime_dir());
     g->mount_ = runtime_dir() / ("cgroup2-" + netns_id());
     std::error_code ec;
     fs::create_directories(g->mount_, ec);

@@ -36,6 +36,13 @@ std::string netns_id(uint32_t pid = 0);
 /// who may connect), else $XDG_RUNTIME_DIR/drover (created 0700).
 std::filesystem::path runtime_dir();
 
+/// Removes the folders `cgroup2-<namespace>` in `dir` whose network
+/// namespace no longer exists: an engine under `ip netns exec` mounts its
+/// own view of cgroup2 there and removes it at the end, but one that was
+/// killed leaves the folder (empty: its mount went with its namespace).
+/// Returns how many went.
+int sweep_dead_cgroup_mounts(const std::filesystem::path& dir);
+
 /// Where a root engine keeps its control socket, seen from any user.
 inline constexpr const char* system_runtime_dir = "/run/drover";
 
