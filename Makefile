@@ -2,7 +2,7 @@
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
 .PHONY: run install uninstall test build build-windows test-native test-sanitize test-fuzz \
-        test-windows package-windows package-linux bench bench-engine bench-soak bench-capture \
+        test-windows package-windows package-linux bench bench-engine bench-soak bench-capture bench-redirect \
         bench-windows-emulated format clean
 
 JOBS ?= $(shell nproc)
@@ -93,6 +93,14 @@ bench-capture:
 	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS) --target bench_capture_cost
 	./$(BUILD)/bench/bench_capture_cost 10000 100000
+
+# Handing a local connection to a local listener (root): nat REDIRECT, as
+# the capture does it, against TPROXY; figures in docs/benchmarks.md.
+bench-redirect:
+	scripts/setup.sh test
+	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS) --target bench_local_redirect
+	./$(BUILD)/bench/bench_local_redirect 4000 6
 
 # drover.exe under wine on the emulated WinDivert (as root): upload and
 # UDP round trip against an explicit SOCKS5 client in the same lab;
