@@ -62,6 +62,17 @@ DWORD run_claim(const std::string& name) {
   return code;
 }
 
+// The broker's side of the control pipe in these tests: the listener in
+// blocking mode, one connection accepted (`peer` gets its address).
+SOCKET accept_one(socket_handle listener, sockaddr_in* peer = nullptr) {
+  u_long off = 0;
+  ioctlsocket(static_cast<SOCKET>(listener), static_cast<long>(FIONBIO), &off);
+  sockaddr_in ignored{};
+  int len = sizeof ignored;
+  return accept(static_cast<SOCKET>(listener),
+                reinterpret_cast<sockaddr*>(peer ? peer : &ignored), &len);
+}
+
 HWND power_window() {
   auto title = L"Drover power events " + std::to_wstring(GetCurrentProcessId());
   return FindWindowW(L"DroverPowerEvents", title.c_str());
@@ -117,13 +128,8 @@ TEST(control_pipe, a_pipe_client_reaches_the_listener_and_a_socket_does_not) {
   auto server = std::async(std::launch::async, [listener] {
     std::string seen;
     for (int i = 0; i < 2; ++i) {
-      u_long off = 0;
-      ioctlsocket(static_cast<SOCKET>(listener), static_cast<long>(FIONBIO),
-                  &off);
       sockaddr_in peer{};
-      int len = sizeof peer;
-      SOCKET c = accept(static_cast<SOCKET>(listener),
-                        reinterpret_cast<sockaddr*>(&peer), &len);
+      SOCKET c = accept_one(listener, &peer);
       if (c == INVALID_SOCKET)
         return seen + "accept failed;";
       if (!local_client_admitted(ntohs(peer.sin_port))) {
@@ -178,10 +184,7 @@ TEST(control_pipe, a_silent_engine_is_given_up_on) {
   std::promise<void> over;
   auto test_over = over.get_future().share();
   auto server = std::async(std::launch::async, [listener, test_over] {
-    u_long off = 0;
-    ioctlsocket(static_cast<SOCKET>(listener), static_cast<long>(FIONBIO),
-                &off);
-    SOCKET c = accept(static_cast<SOCKET>(listener), nullptr, nullptr);
+    SOCKET c = accept_one(listener);
     if (c == INVALID_SOCKET)
       return std::string{"accept failed"};
     char buf[64];
@@ -225,13 +228,8 @@ TEST(control_pipe, an_answer_read_after_the_bridge_let_go_is_whole) {
   std::promise<uint16_t> bridge_port;
   auto port = bridge_port.get_future();
   auto server = std::async(std::launch::async, [&, listener] {
-    u_long off = 0;
-    ioctlsocket(static_cast<SOCKET>(listener), static_cast<long>(FIONBIO),
-                &off);
     sockaddr_in peer{};
-    int len = sizeof peer;
-    SOCKET c = accept(static_cast<SOCKET>(listener),
-                      reinterpret_cast<sockaddr*>(&peer), &len);
+    SOCKET c = accept_one(listener, &peer);
     if (c == INVALID_SOCKET)
       return bridge_port.set_value(0);
     char buf[64];
