@@ -203,5 +203,27 @@ TEST(control_socket, says_why_it_gave_no_connection) {
   ASSERT_TRUE(fs::exists(path));
   EXPECT_EQ(connect_local(path, &why), invalid_socket);
   EXPECT_EQ(why.kind, local_refusal::none_there) << why.text;
+  // The same for another user, who may not use the file (a crashed root
+  // engine's): nothing runs, not "not yours to use".
+  if (::geteuid() == 0) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+        ::_exit(10);
+      local_connect_error e;
+      auto fd = connect_local(path, &e);
+      ::_exit(fd != invalid_socket                  ? 11
+              : e.kind == local_refusal::none_there ? 0
+              : e.kind == local_refusal::not_yours  ? 12
+                                                    : 13);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "10: cannot become nobody, 11: connected, 12: said not yours, "
+           "13: another reason";
+  }
   fs::remove_all(dir);
 }

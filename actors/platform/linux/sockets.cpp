@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace drover::platform {
 
@@ -336,6 +338,34 @@ bool await_local_server_exit(intptr_t held, std::chrono::milliseconds timeout) {
   return rc == 1; // readable: the process has ended
 }
 
+namespace {
+
+// Whether a socket of this network namespace listens at `path`, as
+// /proc/net/unix (readable by every user) lists them; true when that
+// cannot be read, so a caller never takes a live engine for gone.
+bool listening_at(const std::string& path) {
+  std::ifstream in{"/proc/net/unix"};
+  if (!in)
+    return true;
+  std::string line;
+  std::getline(in, line); // the header
+  while (std::getline(in, line)) {
+    // Num RefCount Protocol Flags Type St Inode Path
+    std::istringstream fields{line};
+    std::string num, refs, protocol, flags, type, state, inode;
+    if (!(fields >> num >> refs >> protocol >> flags >> type >> state >> inode))
+      continue;
+    std::string name;
+    std::getline(fields >> std::ws, name);
+    constexpr unsigned long accepting = 0x10000; // __SO_ACCEPTCON
+    if (name == path && (std::stoul(flags, nullptr, 16) & accepting) != 0)
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
 socket_handle connect_local(const std::string& path, local_connect_error* error,
                             std::chrono::milliseconds wait) {
   auto refused = [&](int code) {
@@ -349,7 +379,10 @@ socket_handle connect_local(const std::string& path, local_connect_error* error,
         break;
       case EACCES:
       case EPERM:
-        error->kind = local_refusal::not_yours;
+        // Not this user's to use; unless nothing listens there: the file
+        // of another user's Drover that ended (a crashed root engine's).
+        error->kind = listening_at(path) ? local_refusal::not_yours
+                                         : local_refusal::none_there;
         break;
       case EAGAIN: // its backlog is full
         error->kind = local_refusal::busy;
