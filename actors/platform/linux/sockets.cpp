@@ -358,7 +358,8 @@ bool listening_at(const std::string& path) {
     std::string name;
     std::getline(fields >> std::ws, name);
     constexpr unsigned long accepting = 0x10000; // __SO_ACCEPTCON
-    if (name == path && (std::stoul(flags, nullptr, 16) & accepting) != 0)
+    if (name == path
+        && (std::strtoul(flags.c_str(), nullptr, 16) & accepting) != 0)
       return true;
   }
   return false;
