@@ -276,7 +276,7 @@ std::string render_text(const engine_status& s,
   // Windows: every program's packets reach Drover, which lets the others'
   // out; the ones whose owner it could not name are where a target's
   // packet could have gone wrong (docs/troubleshooting.md).
-  if (s.stats.packets_passed > 0 || s.stats.packets_held > 0)
+  if (capture_sorted_packets(s.stats))
     line("Sorted:",
          std::to_string(s.stats.packets_passed)
              + " packets of other programs let out, "

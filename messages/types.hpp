@@ -179,6 +179,15 @@ typename Inspector::result_type inspect(Inspector& f, stats_snapshot& x) {
            x.active_since, x.no_traffic);
 }
 
+/// Whether the capture sorted packets by their owner itself (Windows, where
+/// every program's packets reach Drover): then `drover status` and the
+/// tray say how.
+inline bool capture_sorted_packets(const stats_snapshot& s) {
+  return s.packets_passed + s.packets_held + s.packets_unowned_passed
+             + s.packets_unowned_dropped
+         > 0;
+}
+
 /// One proxied flow, for the flow list in `status` and the tray window.
 struct flow_descriptor {
   uint64_t id = 0;

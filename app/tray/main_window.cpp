@@ -258,9 +258,7 @@ void main_window::show_status(const status_reply& s) {
                         .arg(s.stats.flows_evicted)
                         .arg(s.stats.queue_overflows));
   auto& st = s.stats;
-  bool sorting = st.packets_passed + st.packets_held + st.packets_unowned_passed
-                     + st.packets_unowned_dropped
-                 > 0;
+  bool sorting = capture_sorted_packets(st);
   sorted_->setText(sorting ? tr("%1 packets of other programs let out, %2 "
                                 "waited for their owner; with no owner "
                                 "found: %3 let out, %4 dropped")

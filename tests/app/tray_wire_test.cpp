@@ -112,6 +112,14 @@ TEST(tray_wire, the_status_says_how_packets_were_sorted_when_drover_did_it) {
       << json;
   EXPECT_NE(json.find("\"packets_unowned_dropped\":3"), std::string::npos)
       << json;
+  // Only drops with no owner found (nothing let out yet): still said, as
+  // the tray says it (one rule: capture_sorted_packets).
+  st.stats = {};
+  st.stats.packets_unowned_dropped = 4;
+  text = render_status(st, {}, false, "/x/c.toml");
+  EXPECT_NE(text.find("with no owner found: 0 let out, 4 dropped"),
+            std::string::npos)
+      << text;
 }
 
 TEST(tray_wire, reads_back_a_status_with_flows) {
