@@ -120,8 +120,9 @@ struct bench_world : drover::test::proxy_lab {
 
   // Runs the peer helper in the app namespace, directly or under drover;
   // `engine_cpu` (if given) gets the CPU seconds the drover process itself
-  // used (its /proc stat sampled every 10 ms until it ends: the client, its
-  // child, is not counted).
+  // used, read once it has ended and before it is reaped (the client, its
+  // child, is not counted). Not sampled while it runs: a loop reading its
+  // /proc stat every 10 ms took CPU in Drover's rounds only.
   std::string peer(std::vector<std::string> args, bool through_drover,
                    double* engine_cpu = nullptr,
                    const char* config = "config.toml",
@@ -135,14 +136,8 @@ struct bench_world : drover::test::proxy_lab {
     argv.push_back(program);
     argv.insert(argv.end(), args.begin(), args.end());
     child c{argv, {"XDG_STATE_HOME=" + (dir / "state").string()}};
-    if (engine_cpu != nullptr) {
-      double last = 0;
-      while (c.running()) {
-        last = std::max(last, cpu_seconds(c.pid()));
-        ::usleep(10000);
-      }
-      *engine_cpu = last;
-    }
+    if (engine_cpu != nullptr)
+      *engine_cpu = c.wait_unreaped(600s) ? cpu_seconds(c.pid()) : 0;
     c.wait(600s);
     return c.output();
   }

@@ -94,6 +94,25 @@ public:
     return code_;
   }
 
+  /// Waits for the exit without reaping it: until wait() the process
+  /// stays a zombie whose /proc/<pid>/stat still holds what it used (its
+  /// whole CPU time, with none of its own children's). False on timeout.
+  bool wait_unreaped(std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!exited_) {
+      drain(50);
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid_), &info,
+                   WEXITED | WNOHANG | WNOWAIT)
+              == 0
+          && info.si_pid == pid_)
+        return true;
+      if (std::chrono::steady_clock::now() > deadline)
+        return false;
+    }
+    return false;
+  }
+
   /// Waits until the output from offset `from` on contains `text`; false
   /// on timeout or exit.
   bool wait_for_output(const std::string& text, std::chrono::milliseconds limit,
