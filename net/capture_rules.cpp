@@ -2,6 +2,7 @@
 
 #include "net/packet.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
@@ -35,6 +36,8 @@ std::string windivert_network_filter(const windivert_params& p) {
                    "udp.DstPort != 68))";
   for (auto& c : excluded_ranges(p.skip))
     v4 += " and " + outside(c);
+  for (auto b : p.broadcasts)
+    v4 += " and " + outside({b, 32});
   std::string captured = "(" + v4 + ")";
   if (p.capture_ipv6)
     captured += " or (ipv6 and (tcp or (udp and udp.DstPort != 546 and "
@@ -121,6 +124,25 @@ std::string check_windivert_filter(std::string_view filter,
   return {};
 }
 
+std::vector<ipv4_address>
+subnet_broadcasts(const std::vector<interface_address>& addresses) {
+  std::vector<ipv4_address> out;
+  auto add = [&](ipv4_address a) {
+    if (a.value != 0 && a.value != 0xffffffff)
+      out.push_back(a);
+  };
+  for (auto& a : addresses) {
+    if (a.prefix_length > 0 && a.prefix_length < 31)
+      add({a.address.value | (0xffffffffu >> a.prefix_length)});
+    if (a.broadcast != a.address) // glibc's getifaddrs: none was set
+      add(a.broadcast);
+  }
+  std::sort(out.begin(), out.end(),
+            [](ipv4_address x, ipv4_address y) { return x.value < y.value; });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::vector<ipv4_cidr> excluded_ranges(const exclusions& skip) {
   std::vector<ipv4_cidr> out;
   if (skip.proxy.value != 0)
@@ -196,6 +218,10 @@ size_t chain_rule_count(std::string_view text, std::string_view chain) {
   return n;
 }
 
+// A subnet's broadcast address (the kernel knows which, as the interfaces'
+// addresses come and go): LAN discovery, never the proxy's to carry.
+const std::string local_broadcast = "-m addrtype --dst-type BROADCAST";
+
 // Every proxy's targets: the target mark, any proxy index.
 std::string targets(const linux_params& p) {
   return std::to_string(p.target_mark & ~proxy_index_bits) + "/"
@@ -261,6 +287,7 @@ std::string iptables_install(const linux_params& p, std::string_view saved) {
     r += "-A " + ch + " " + what + " -j RETURN\n";
   };
   skip("-d 127.0.0.0/8");
+  skip(local_broadcast);
   for (auto& c : excluded_ranges(p.skip))
     skip("-d " + to_string(c));
   skip("-p udp --dport 67:68");
@@ -286,6 +313,7 @@ std::string iptables_nat_install(const linux_params& p,
   std::string r = install_header(ch, saved, "nat");
   r += "-A " + ch + " -m mark ! --mark " + targets(p) + " -j RETURN\n";
   r += "-A " + ch + " -d 127.0.0.0/8 -j RETURN\n";
+  r += "-A " + ch + " " + local_broadcast + " -j RETURN\n";
   for (auto& c : excluded_ranges(p.skip))
     r += "-A " + ch + " -d " + to_string(c) + " -j RETURN\n";
   // Each proxy's targets to its own relay.
@@ -318,6 +346,7 @@ std::string iptables_mangle_install(const linux_params& p,
   // it loops back through lo keeping its addresses.
   r += "-A " + ch + " -m mark ! --mark " + targets(p) + " -j RETURN\n";
   r += "-A " + ch + " -d 127.0.0.0/8 -j RETURN\n";
+  r += "-A " + ch + " " + local_broadcast + " -j RETURN\n";
   for (auto& c : excluded_ranges(p.skip))
     r += "-A " + ch + " -d " + to_string(c) + " -j RETURN\n";
   r += "-A " + ch + " -p udp --dport 67:68 -j RETURN\n";

@@ -15,7 +15,8 @@
 namespace drover::net::capture {
 
 /// Destinations that are never captured (besides loopback, link-local,
-/// broadcast and DHCP, which never are).
+/// broadcast and DHCP, which never are; the subnets' broadcast addresses
+/// are the OS's to know: subnet_broadcasts()).
 struct exclusions {
   ipv4_address proxy; // the upstream proxy (self-loop guard)
   std::vector<ipv4_address> other_proxies; // the other `[[proxy]]`s' too
@@ -23,10 +24,29 @@ struct exclusions {
   std::vector<ipv4_cidr> extra;            // [skip].extra_skip_cidrs
 };
 
+/// An IPv4 address of a network interface, as the OS lists it.
+struct interface_address {
+  ipv4_address address;
+  uint8_t prefix_length = 32;
+  ipv4_address broadcast; // 0: none set
+};
+
+/// The subnet broadcast addresses of `addresses`, which a target's LAN
+/// discovery reaches directly (the proxy's network is not the user's LAN):
+/// the kernel's rule, each network's highest address up to /30, and any
+/// broadcast address set explicitly (one equal to the interface's own
+/// address is none: getifaddrs says so when none was set). Without
+/// 255.255.255.255 (skipped anyway); sorted, each once.
+std::vector<ipv4_address>
+subnet_broadcasts(const std::vector<interface_address>& addresses);
+
 // -- Windows: WinDivert 2.x filters ------------------------------------------
 
 struct windivert_params {
   exclusions skip;
+  /// The subnets' broadcast addresses when the capture opened
+  /// (subnet_broadcasts()): a target's LAN discovery goes to the LAN.
+  std::vector<ipv4_address> broadcasts;
   listener_address listener;
   /// Also divert outbound IPv6 TCP/UDP, so a target's IPv6 is dropped (and
   /// counted) rather than leaked; other processes' IPv6 is re-injected.

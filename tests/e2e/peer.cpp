@@ -9,6 +9,10 @@
 //   http-get IP PORT          one GET, prints the body
 //   udp-client IP PORT N MODE N datagrams (MODE connected|unconnected);
 //                             checks that replies come from IP:PORT
+//   udp-broadcast IP PORT     one datagram to broadcast address IP (with
+//                             SO_BROADCAST); prints "answered by A, seen
+//                             from S" (S: the sender as the echo saw it),
+//                             "no answer", or "fail: ERROR"
 //   wait-then-tcp IP PORT N   reads a line from stdin first (the test says
 //                             when), then behaves like tcp-client
 //   wait-then-udp IP PORT N MODE  the same for udp-client
@@ -181,6 +185,42 @@ int udp_server(const char* ip, int port) {
     sendto(fd, reply.data(), reply.size(), 0,
            reinterpret_cast<sockaddr*>(&peer), len);
   }
+}
+
+// LAN discovery's shape: one datagram to a broadcast address, any answer.
+int udp_broadcast(const char* ip, int port) {
+  auto a = address(ip, port);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one);
+  if (sendto(fd, "hello", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof a)
+      < 0) {
+    std::printf("fail: %s\n", std::strerror(errno));
+    return 1;
+  }
+  if (!wait_readable(fd)) {
+    std::printf("no answer\n");
+    return 1;
+  }
+  char buf[2048];
+  sockaddr_in from{};
+  socklen_t len = sizeof from;
+  auto got = recvfrom(fd, buf, sizeof buf - 1, 0,
+                      reinterpret_cast<sockaddr*>(&from), &len);
+  close(fd);
+  if (got < 0) {
+    std::printf("fail: %s\n", std::strerror(errno));
+    return 1;
+  }
+  // The echo's "peer ADDRESS hello".
+  std::string reply(buf, static_cast<size_t>(got));
+  auto space = reply.find(' ', 5);
+  std::printf(
+      "answered by %s, seen from %s\n", inet_ntoa(from.sin_addr),
+      reply
+          .substr(5, space == std::string::npos ? std::string::npos : space - 5)
+          .c_str());
+  return 0;
 }
 
 std::mutex out_mutex;
@@ -666,6 +706,8 @@ int main(int argc, char** argv) {
     return tcp_client(ip, port, n);
   if (mode == "http-get")
     return http_get(ip, port);
+  if (mode == "udp-broadcast")
+    return udp_broadcast(ip, port);
   if (mode == "udp-burst")
     return udp_burst(ip, port, n);
   if (mode == "udp-client")

@@ -102,6 +102,30 @@ std::string saved(const std::string& output, bool with_chain,
          + "COMMIT\n# Completed\n";
 }
 
+// A subnet's broadcast address is LAN discovery, which the proxy's network
+// cannot carry: the interfaces' (up to /30, and any set explicitly), each
+// once; the limited broadcast is skipped by its own rule.
+TEST(linux_rules, the_subnets_broadcast_addresses_are_the_interfaces) {
+  auto a = [](const char* ip, uint8_t prefix, const char* brd = "0.0.0.0") {
+    return interface_address{*parse_ipv4(ip), prefix, *parse_ipv4(brd)};
+  };
+  auto text = [](const std::vector<drover::net::ipv4_address>& v) {
+    std::string out;
+    for (auto x : v)
+      out += to_string(x) + " ";
+    return out;
+  };
+  EXPECT_EQ(text(subnet_broadcasts(
+                {a("192.168.1.23", 24), a("10.1.2.3", 8, "10.255.255.255"),
+                 a("172.16.5.9", 30), a("192.168.1.7", 24), a("100.64.0.1", 31),
+                 a("198.51.100.4", 32), a("198.51.100.9", 32, "198.51.100.9"),
+                 a("192.0.2.1", 24, "192.0.2.127")})),
+            "10.255.255.255 172.16.5.11 192.0.2.127 192.0.2.255 "
+            "192.168.1.255 ");
+  EXPECT_EQ(text(subnet_broadcasts({a("0.0.0.0", 0, "255.255.255.255")})), "");
+  EXPECT_TRUE(subnet_broadcasts({}).empty());
+}
+
 TEST(linux_rules, install_text_is_one_chain_in_raw_output) {
   auto p = linux_defaults();
   EXPECT_EQ(iptables_install(p, saved("", false)),
@@ -120,6 +144,7 @@ TEST(linux_rules, install_text_is_one_chain_in_raw_output) {
             "-j NFQUEUE --queue-num 3 --queue-bypass\n"
             "-A DROVER -m mark ! --mark 1146290176/4294967288 -j RETURN\n"
             "-A DROVER -d 127.0.0.0/8 -j RETURN\n"
+            "-A DROVER -m addrtype --dst-type BROADCAST -j RETURN\n"
             "-A DROVER -d 203.0.113.9/32 -j RETURN\n"
             "-A DROVER -d 255.255.255.255/32 -j RETURN\n"
             "-A DROVER -d 169.254.0.0/16 -j RETURN\n"
@@ -167,6 +192,7 @@ TEST(linux_rules, with_a_redirect_tcp_goes_to_nat_and_only_udp_is_queued) {
             "-I OUTPUT 1 -j DROVER\n"
             "-A DROVER -m mark ! --mark 1146290176/4294967288 -j RETURN\n"
             "-A DROVER -d 127.0.0.0/8 -j RETURN\n"
+            "-A DROVER -m addrtype --dst-type BROADCAST -j RETURN\n"
             "-A DROVER -d 203.0.113.9/32 -j RETURN\n"
             "-A DROVER -d 255.255.255.255/32 -j RETURN\n"
             "-A DROVER -d 169.254.0.0/16 -j RETURN\n"
@@ -314,6 +340,7 @@ TEST(linux_rules, with_tproxy_udp_goes_to_mangle_and_nothing_is_queued) {
             "-I PREROUTING 1 -j DROVER_IN\n"
             "-A DROVER -m mark ! --mark 1146290176/4294967288 -j RETURN\n"
             "-A DROVER -d 127.0.0.0/8 -j RETURN\n"
+            "-A DROVER -m addrtype --dst-type BROADCAST -j RETURN\n"
             "-A DROVER -d 203.0.113.9/32 -j RETURN\n"
             "-A DROVER -d 255.255.255.255/32 -j RETURN\n"
             "-A DROVER -d 169.254.0.0/16 -j RETURN\n"

@@ -22,6 +22,8 @@
 #include "actors/platform/process.hpp"
 #include "actors/platform/sockets.hpp"
 #include "actors/platform/windows/invoking_user.hpp"
+#include "actors/platform/windows/local_addresses.hpp"
+#include "actors/platform/windows/win32.hpp"
 
 using namespace drover::platform;
 using namespace std::chrono_literals;
@@ -537,4 +539,36 @@ TEST(invoking_user, the_user_an_engine_works_for_may_look_at_its_process) {
               || token_sddl.find(L"(A;;0x8;;;S-1-5-21-1-2-3-1001)")
                      != std::wstring::npos)
       << "token: " << std::string(token_sddl.begin(), token_sddl.end());
+}
+
+// The adapters' IPv4 addresses (for the subnets' broadcasts the capture
+// leaves alone) include the one Winsock's routing picks to reach outside.
+TEST(local_addresses, the_address_that_reaches_outside_is_listed) {
+  drover::platform::windows_port::ensure_winsock();
+  SOCKET s = ::socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  ASSERT_NE(s, INVALID_SOCKET);
+  sockaddr_in outside{};
+  outside.sin_family = AF_INET;
+  outside.sin_port = htons(9);
+  outside.sin_addr.s_addr = htonl(0xC6336401); // 198.51.100.1; nothing is sent
+  sockaddr_in mine{};
+  int len = sizeof mine;
+  bool routed
+      = ::connect(s, reinterpret_cast<sockaddr*>(&outside), sizeof outside) == 0
+        && ::getsockname(s, reinterpret_cast<sockaddr*>(&mine), &len) == 0
+        && mine.sin_addr.s_addr != 0;
+  ::closesocket(s);
+  if (!routed)
+    GTEST_SKIP() << "no route outside on this machine";
+  auto listed = drover::platform::windows_port::interface_addresses();
+  bool found = false;
+  for (auto& a : listed) {
+    EXPECT_NE(a.address.value >> 24, 127u) << "no loopback";
+    EXPECT_LE(a.prefix_length, 32u);
+    if (a.address.value == ntohl(mine.sin_addr.s_addr)) {
+      found = true;
+      EXPECT_GT(a.prefix_length, 0u);
+    }
+  }
+  EXPECT_TRUE(found) << listed.size() << " addresses listed";
 }

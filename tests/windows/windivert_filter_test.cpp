@@ -164,6 +164,27 @@ TEST(windivert_filter, the_network_filter_diverts_what_it_should_and_no_more) {
   EXPECT_FALSE(f.matches(inbound));
 }
 
+// LAN discovery: a datagram to the broadcast address of a subnet the
+// machine is on stays the LAN's; another network's is an address like any.
+TEST(windivert_filter, a_targets_lan_broadcast_is_left_to_the_lan) {
+  auto p = drovers_params(0);
+  p.broadcasts = {*net::parse_ipv4("192.168.1.255")};
+  auto f = compiled(net::capture::windivert_network_filter(p), layer::network);
+  auto diverted = [&](const std::string& packet) {
+    packet_context c;
+    c.packet = packet;
+    c.outbound = true;
+    return f.matches(c);
+  };
+  EXPECT_FALSE(
+      diverted(ipv4_packet(lan, 50010, {192, 168, 1, 255}, 5355, false)));
+  EXPECT_FALSE(
+      diverted(ipv4_packet(lan, 50011, {255, 255, 255, 255}, 5355, false)));
+  EXPECT_TRUE(
+      diverted(ipv4_packet(lan, 50012, {192, 168, 2, 255}, 5355, false)));
+  EXPECT_TRUE(diverted(ipv4_packet(lan, 50013, {35, 214, 1, 2}, 50003, false)));
+}
+
 // The driver finds TCP and UDP behind IPv6 extension headers, and none in
 // a later fragment (sys/windivert.c): Drover's port must read such
 // packets' ports as the filter does (attribution_test).

@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 #include "actors/platform/linux/kernel_rules.hpp"
+#include "actors/platform/linux/local_addresses.hpp"
 #include "actors/platform/linux/nfqueue.hpp"
 #include "actors/platform/linux/socket_adoption.hpp"
 #include "actors/platform/linux/system.hpp"
@@ -69,6 +71,8 @@ public:
   linux_port::kernel_rules in_kernel;
   std::string users;
   net::capture::exclusions skip;
+  std::vector<net::ipv4_address> broadcasts; // the subnets', in the fence
+  std::optional<linux_port::address_changes> addresses; // when they change
   std::atomic<uint64_t> reset_count{0}; // connections aborted by adopt()
 
   bool released = false;
@@ -145,6 +149,7 @@ public:
              "detached";
     }
     refresh_files(error);
+    follow_addresses(error);
     if (!rules.intact()) {
       if (!rules.reapply(error))
         return what;
@@ -180,7 +185,37 @@ public:
   bool apply(const net::capture::linux_params& p, std::string& error) {
     std::lock_guard<std::mutex> lock{mutex};
     skip = p.skip;
-    return marker->set_skip(p.skip, error) && rules.apply(p, error);
+    return set_fence_skip(error) && rules.apply(p, error);
+  }
+
+  // The fence's exceptions: `skip`, and the subnets' broadcast addresses
+  // as the interfaces have them now (which the rules leave alone by the
+  // kernel's own list). Subscribed before the read, so no change is
+  // missed. Holding the lock.
+  bool set_fence_skip(std::string& error) {
+    if (!addresses)
+      addresses.emplace();
+    else
+      addresses->changed(); // what it heard is in the read below
+    auto now
+        = net::capture::subnet_broadcasts(linux_port::interface_addresses());
+    if (!marker->set_skip(skip, now, error))
+      return false;
+    broadcasts = std::move(now);
+    return true;
+  }
+
+  // An address came or went (DHCP, another network): the fence follows
+  // within a second. Until then a broadcast to a new subnet is dropped,
+  // and an old subnet's broadcast address, if now a host's, is still
+  // captured by the rules (which ask the kernel). Holding the lock.
+  void follow_addresses(std::string& error) {
+    if (!addresses || !addresses->changed())
+      return;
+    auto now
+        = net::capture::subnet_broadcasts(linux_port::interface_addresses());
+    if (now != broadcasts && marker->set_skip(skip, now, error))
+      broadcasts = std::move(now);
   }
 
   // Takes over the sockets `pid` made before it was a target (or before a
@@ -394,7 +429,7 @@ guard_result open_guard(const guard_options& opts) {
   if (!g->marker || !run_groups_known() || !g->marker->set_users(users, r.error)
       || !g->load_rules(opts.targets.rules, opts.targets.fallback,
                         opts.targets.proxy_names, r.error)
-      || !g->marker->set_skip(opts.skip, r.error)) {
+      || !g->set_fence_skip(r.error)) {
     r.failure = capture_failure::unavailable;
     return r;
   }

@@ -153,28 +153,47 @@ bool rule_set::apply(const net::capture::linux_params& p, std::string& error) {
   return true;
 }
 
-ruleset_changes::ruleset_changes() {
-  auto subscribe = [](int protocol, std::initializer_list<unsigned> groups) {
-    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                      protocol);
-    sockaddr_nl local{};
-    local.nl_family = AF_NETLINK;
-    if (fd < 0
-        || ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
-      if (fd >= 0)
-        ::close(fd);
+int netlink_subscribe(int protocol, std::initializer_list<unsigned> groups) {
+  int fd
+      = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  if (fd < 0
+      || ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    if (fd >= 0)
+      ::close(fd);
+    return -1;
+  }
+  for (unsigned g : groups)
+    if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g)
+        != 0) {
+      ::close(fd);
       return -1;
     }
-    for (unsigned g : groups)
-      if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g)
-          != 0) {
-        ::close(fd);
-        return -1;
-      }
-    return fd;
-  };
-  netfilter_ = subscribe(NETLINK_NETFILTER, {NFNLGRP_NFTABLES});
-  routes_ = subscribe(NETLINK_ROUTE, {RTNLGRP_IPV4_RULE, RTNLGRP_IPV4_ROUTE});
+  return fd;
+}
+
+bool netlink_heard(int fd) {
+  bool any = false;
+  char buffer[8192];
+  // Bounded: a socket buffer's worth at most, then it is "changed".
+  for (int i = 0; i < 64; ++i) {
+    auto n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && errno == ENOBUFS)) {
+      any = true; // ENOBUFS: announcements were lost
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    break;
+  }
+  return any;
+}
+
+ruleset_changes::ruleset_changes() {
+  netfilter_ = netlink_subscribe(NETLINK_NETFILTER, {NFNLGRP_NFTABLES});
+  routes_ = netlink_subscribe(NETLINK_ROUTE,
+                              {RTNLGRP_IPV4_RULE, RTNLGRP_IPV4_ROUTE});
   // iptables-legacy changes tables the nftables group never mentions.
   auto variant = run_program({"iptables", "-V"});
   live_ = netfilter_ >= 0 && routes_ >= 0
@@ -189,22 +208,9 @@ ruleset_changes::~ruleset_changes() {
 
 bool ruleset_changes::changed() {
   bool any = !live_;
-  char buffer[8192];
-  for (int fd : {netfilter_, routes_}) {
-    if (fd < 0)
-      continue;
-    // Bounded: a socket buffer's worth at most, then it is "changed".
-    for (int i = 0; i < 64; ++i) {
-      auto n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-      if (n > 0 || (n < 0 && errno == ENOBUFS)) {
-        any = true; // ENOBUFS: announcements were lost
-        continue;
-      }
-      if (n < 0 && errno == EINTR)
-        continue;
-      break;
-    }
-  }
+  for (int fd : {netfilter_, routes_})
+    if (fd >= 0 && netlink_heard(fd))
+      any = true;
   return any;
 }
 

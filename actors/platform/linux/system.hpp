@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -113,6 +114,13 @@ private:
 /// by `table` (the policy rule and route TPROXY needs are in place), as
 /// `ip route get 192.0.2.1 mark M` would say. True when it cannot ask.
 bool marked_route_is_local(uint32_t mark, uint32_t table);
+
+/// A netlink socket of `protocol` (non-blocking) that hears `groups`, or
+/// -1.
+int netlink_subscribe(int protocol, std::initializer_list<unsigned> groups);
+/// Reads what `fd` heard since the last call, without blocking: true if
+/// anything came, or was lost to a full socket buffer.
+bool netlink_heard(int fd);
 
 /// Hears the kernel announce changes to the firewall (nftables' netlink
 /// group: what iptables-nft and nft change) and to the IPv4 policy rules

@@ -495,6 +495,7 @@ bool target_marker::set_run_group(uint64_t cgroup_id, uint32_t proxy,
 }
 
 bool target_marker::set_skip(const net::capture::exclusions& skip,
+                             const std::vector<net::ipv4_address>& broadcasts,
                              std::string& error) {
   struct skip_key {
     uint32_t prefix_length;
@@ -508,6 +509,8 @@ bool target_marker::set_skip(const net::capture::exclusions& skip,
   };
   for (auto& c : net::capture::excluded_ranges(skip))
     add(c);
+  for (auto b : broadcasts)
+    add({b, 32});
   if (keys.size() > 512) {
     error = "too many [skip] ranges for the kernel's fence (at most 500)";
     return false;

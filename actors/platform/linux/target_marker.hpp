@@ -83,8 +83,11 @@ public:
   /// targets through proxy `proxy` (0..7).
   bool set_run_group(uint64_t cgroup_id, uint32_t proxy, std::string& error);
   /// Replaces the destinations a target may reach directly: the same as
-  /// the rule set leaves alone (the proxy, [skip] ranges, ...).
-  bool set_skip(const net::capture::exclusions& skip, std::string& error);
+  /// the rule set leaves alone (the proxy, [skip] ranges, ..., and the
+  /// subnets' broadcast addresses, which the rules know from the kernel).
+  bool set_skip(const net::capture::exclusions& skip,
+                const std::vector<net::ipv4_address>& broadcasts,
+                std::string& error);
 
   /// True when both programs are still attached (someone may detach them).
   bool attached() const;

@@ -12,6 +12,7 @@
 #include "actors/platform/files.hpp"
 #include "actors/platform/process.hpp"
 #include "actors/platform/windows/invoking_user.hpp"
+#include "actors/platform/windows/local_addresses.hpp"
 #include "actors/platform/windows/socket_tables.hpp"
 #include "actors/platform/windows/win32.hpp"
 #include "actors/platform/windows/windivert_port.hpp"
@@ -336,6 +337,8 @@ capture_result open_capture(const capture_options& opts) {
   windivert::port_options po;
   net::capture::windivert_params wp;
   wp.skip = opts.skip;
+  wp.broadcasts
+      = net::capture::subnet_broadcasts(windows_port::interface_addresses());
   wp.listener = opts.listener;
   po.network_filter = net::capture::windivert_network_filter(wp);
   po.socket_filter = net::capture::windivert_socket_filter();

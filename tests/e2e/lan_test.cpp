@@ -1,0 +1,60 @@
+// A target's own LAN, end to end: one engine, the real kernel path, a real
+// dante. LAN discovery (a datagram to the subnet's broadcast address) is
+// the LAN's, not the proxy's: the proxy's network is not the user's, and
+// dante would not broadcast it anyway.
+
+#include "tests/e2e/world.hpp"
+
+using namespace drover::e2e;
+
+TEST_F(engine_e2e, a_targets_lan_broadcast_stays_on_the_lan) {
+  // Something on the LAN that answers broadcasts (the proxy's namespace is
+  // the app's LAN here: 10.210.0.0/24).
+  child lan{{"ip", "netns", "exec", w->remote.name(), DROVER_PEER, "udp-echo",
+             "0.0.0.0", "5355"}};
+  ASSERT_TRUE(lan.wait_for_output("listening", 10s));
+  auto [code, out] = w->drover_run({"udp-broadcast", "10.210.0.255", "5355"});
+  EXPECT_EQ(code, 0) << out << w->log();
+  EXPECT_NE(out.find("seen from " + app_ip + ":"), std::string::npos)
+      << "from the app itself, not through the proxy: " << out;
+  // The same where UDP is queued (a kernel without TPROXY): the queue
+  // never sees it.
+  w->extra_env.push_back("DROVER_TEST_QUEUE_UDP=1");
+  std::tie(code, out)
+      = w->drover_run({"udp-broadcast", "10.210.0.255", "5355"});
+  EXPECT_NE(out.find("seen from " + app_ip + ":"), std::string::npos)
+      << "queued path: " << out << w->log();
+  // And the same program's datagrams to a server still go through dante.
+  std::tie(code, out)
+      = w->drover_run({"udp-client", server_ip, "7", "1", "unconnected"});
+  EXPECT_NE(out.find("seen " + proxy_ip + ":"), std::string::npos) << out;
+}
+
+// A network joined while Drover runs (DHCP on another Wi-Fi): its
+// broadcasts reach it too, once the engine has heard of the new address
+// (the kernel announces it; the watchdog reads that each second).
+TEST_F(engine_e2e, a_network_joined_later_gets_its_broadcasts_too) {
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-lan-target", named);
+  child lan{{"ip", "netns", "exec", w->remote.name(), DROVER_PEER, "udp-echo",
+             "0.0.0.0", "5356"}};
+  ASSERT_TRUE(lan.wait_for_output("listening", 10s));
+  ASSERT_EQ(sh("ip -n " + w->app.name() + " addr add 10.220.0.1/24 dev veth0"),
+            0);
+  ASSERT_EQ(
+      sh("ip -n " + w->remote.name() + " addr add 10.220.0.2/24 dev veth1"), 0);
+  auto broadcast = [&] {
+    child c{{"ip", "netns", "exec", w->app.name(), named.string(),
+             "udp-broadcast", "10.220.0.255", "5356"}};
+    c.wait(10s);
+    return c.output();
+  };
+  std::string out;
+  EXPECT_TRUE(drover::test::eventually(
+      [&] {
+        out = broadcast();
+        return out.find("seen from 10.220.0.1:") != std::string::npos;
+      },
+      10s, 200ms))
+      << out << w->log();
+}
