@@ -530,6 +530,11 @@ TEST_F(target_marker_test, the_fence_lets_a_targets_lan_broadcast_out) {
   for (auto b : broadcasts)
     listed += drover::net::to_string(b) + " ";
   EXPECT_EQ(listed, subnet + " ");
+  // Hundreds of networks: as many as fit, and the capture still starts.
+  std::vector<drover::net::ipv4_address> many;
+  for (uint32_t i = 0; i < 600; ++i)
+    many.push_back({0x0a000000u | (i << 8) | 0xff});
+  EXPECT_TRUE(marker->set_skip({}, many, error)) << error;
   ASSERT_TRUE(marker->set_skip({}, broadcasts, error)) << error;
   out = run({target, "udp-broadcast", subnet, "7"});
   EXPECT_NE(

@@ -221,12 +221,18 @@ bool attached_at(int cgroup_fd, bpf_attach_type type, uint32_t id) {
 template<class Key, class Value, class ValueOf>
 bool replace_keys(int map, const std::vector<Key>& keys, ValueOf value_of,
                   std::string& error) {
+  // Added before the stale ones go, so nothing wanted is missing meanwhile;
+  // a key that finds the map full of stale ones is added after they went.
+  std::vector<const Key*> left;
   for (auto& k : keys) {
     Value v = value_of(k);
-    if (bpf_map_update_elem(map, &k, &v, BPF_ANY) != 0) {
+    if (bpf_map_update_elem(map, &k, &v, BPF_ANY) == 0)
+      continue;
+    if (errno != ENOSPC && errno != E2BIG) {
       error = "cannot update the kernel's target list: " + errno_text();
       return false;
     }
+    left.push_back(&k);
   }
   std::vector<Key> stale;
   Key cur{};
@@ -243,6 +249,13 @@ bool replace_keys(int map, const std::vector<Key>& keys, ValueOf value_of,
   }
   for (auto& k : stale)
     bpf_map_delete_elem(map, &k);
+  for (auto* k : left) {
+    Value v = value_of(*k);
+    if (bpf_map_update_elem(map, k, &v, BPF_ANY) != 0) {
+      error = "cannot update the kernel's target list: " + errno_text();
+      return false;
+    }
+  }
   return true;
 }
 
@@ -494,6 +507,9 @@ bool target_marker::set_run_group(uint64_t cgroup_id, uint32_t proxy,
   return true;
 }
 
+// The fence's map of destinations it lets out (skip_v4's max_entries).
+constexpr size_t skip_capacity = 512;
+
 bool target_marker::set_skip(const net::capture::exclusions& skip,
                              const std::vector<net::ipv4_address>& broadcasts,
                              std::string& error) {
@@ -509,12 +525,15 @@ bool target_marker::set_skip(const net::capture::exclusions& skip,
   };
   for (auto& c : net::capture::excluded_ranges(skip))
     add(c);
-  for (auto b : broadcasts)
-    add({b, 32});
-  if (keys.size() > 512) {
+  if (keys.size() > skip_capacity) {
     error = "too many [skip] ranges for the kernel's fence (at most 500)";
     return false;
   }
+  // As many of the subnets' broadcasts as fit (a machine with hundreds of
+  // networks): the rest stay fenced, dropped rather than let out, and the
+  // capture still starts.
+  for (size_t i = 0; i < broadcasts.size() && keys.size() < skip_capacity; ++i)
+    add({broadcasts[i], 32});
   return replace_keys<skip_key, uint8_t>(
       bpf_map__fd(bpf_->skel->maps.skip_v4), keys,
       [](const skip_key&) { return uint8_t{1}; }, error);

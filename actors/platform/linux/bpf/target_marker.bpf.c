@@ -177,7 +177,7 @@ struct skip_key {
 
 struct {
   __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, 512);
+  __uint(max_entries, 512); // skip_capacity in target_marker.cpp
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct skip_key);
   __type(value, __u8);
