@@ -58,3 +58,33 @@ TEST_F(engine_e2e, a_network_joined_later_gets_its_broadcasts_too) {
       10s, 200ms))
       << out << w->log();
 }
+
+// An interface that was down when the engine started (a cable plugged in
+// later): bringing it up announces no address, only the link.
+TEST_F(engine_e2e, an_interface_brought_up_later_gets_its_broadcasts_too) {
+  auto app = "ip -n " + w->app.name() + " ";
+  auto remote = "ip -n " + w->remote.name() + " ";
+  ASSERT_EQ(sh(app + "link add veth2 type veth peer name veth3 netns "
+               + w->remote.name()),
+            0);
+  ASSERT_EQ(sh(app + "addr add 10.221.0.1/24 dev veth2"), 0);
+  ASSERT_EQ(sh(remote + "addr add 10.221.0.2/24 dev veth3"), 0);
+  ASSERT_EQ(sh(remote + "link set veth3 up"), 0);
+  fs::path named;
+  auto engine = w->headless_with_target("e2e-link-target", named);
+  child lan{{"ip", "netns", "exec", w->remote.name(), DROVER_PEER, "udp-echo",
+             "0.0.0.0", "5357"}};
+  ASSERT_TRUE(lan.wait_for_output("listening", 10s));
+  ASSERT_EQ(sh(app + "link set veth2 up"), 0);
+  std::string out;
+  EXPECT_TRUE(drover::test::eventually(
+      [&] {
+        child c{{"ip", "netns", "exec", w->app.name(), named.string(),
+                 "udp-broadcast", "10.221.0.255", "5357"}};
+        c.wait(10s);
+        out = c.output();
+        return out.find("seen from 10.221.0.1:") != std::string::npos;
+      },
+      10s, 200ms))
+      << out << w->log();
+}

@@ -50,8 +50,12 @@ std::vector<net::capture::interface_address> interface_addresses() {
   return out;
 }
 
+// Links too: an interface brought up keeps its addresses, so none is
+// announced, yet only from then on are they listed (interface_addresses()
+// leaves out the interfaces that are down).
 address_changes::address_changes()
-    : fd_(netlink_subscribe(NETLINK_ROUTE, {RTNLGRP_IPV4_IFADDR})) {}
+    : fd_(netlink_subscribe(NETLINK_ROUTE,
+                            {RTNLGRP_IPV4_IFADDR, RTNLGRP_LINK})) {}
 
 address_changes::~address_changes() {
   if (fd_ >= 0)

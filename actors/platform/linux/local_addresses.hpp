@@ -15,8 +15,8 @@ namespace drover::platform::linux_port {
 /// when they cannot be read.
 std::vector<net::capture::interface_address> interface_addresses();
 
-/// Hears the kernel announce IPv4 addresses added or removed
-/// (RTNLGRP_IPV4_IFADDR).
+/// Hears the kernel announce IPv4 addresses added or removed, and
+/// interfaces going up or down (RTNLGRP_IPV4_IFADDR, RTNLGRP_LINK).
 class address_changes {
 public:
   address_changes();
