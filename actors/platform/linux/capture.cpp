@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
-#include <optional>
 
 #include "actors/platform/linux/kernel_rules.hpp"
 #include "actors/platform/linux/local_addresses.hpp"
@@ -72,8 +71,8 @@ public:
   std::string users;
   net::capture::exclusions skip;
   std::vector<net::ipv4_address> broadcasts; // the subnets', in the fence
-  std::optional<linux_port::address_changes> addresses; // when they change
-  std::atomic<uint64_t> reset_count{0}; // connections aborted by adopt()
+  linux_port::address_changes addresses;     // heard from before the first read
+  std::atomic<uint64_t> reset_count{0};      // connections aborted by adopt()
 
   bool released = false;
 
@@ -190,13 +189,9 @@ public:
 
   // The fence's exceptions: `skip`, and the subnets' broadcast addresses
   // as the interfaces have them now (which the rules leave alone by the
-  // kernel's own list). Subscribed before the read, so no change is
-  // missed. Holding the lock.
+  // kernel's own list). Holding the lock.
   bool set_fence_skip(std::string& error) {
-    if (!addresses)
-      addresses.emplace();
-    else
-      addresses->changed(); // what it heard is in the read below
+    addresses.changed(); // what it heard is in the read below
     auto now
         = net::capture::subnet_broadcasts(linux_port::interface_addresses());
     if (!marker->set_skip(skip, now, error))
@@ -210,7 +205,7 @@ public:
   // and an old subnet's broadcast address, if now a host's, is still
   // captured by the rules (which ask the kernel). Holding the lock.
   void follow_addresses(std::string& error) {
-    if (!addresses || !addresses->changed())
+    if (!addresses.changed())
       return;
     auto now
         = net::capture::subnet_broadcasts(linux_port::interface_addresses());
