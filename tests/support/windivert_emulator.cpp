@@ -144,6 +144,11 @@ struct emulator {
       die("raw socket");
     if (setsockopt(raw, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0)
       die("SO_MARK");
+    // WinDivert injects below the sockets: a broadcast a handle sends goes
+    // out as any packet (the kernel asks a socket for SO_BROADCAST).
+    int one = 1;
+    if (setsockopt(raw, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) != 0)
+      die("SO_BROADCAST");
     raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     if (raw6 < 0)
       die("IPv6 raw socket");

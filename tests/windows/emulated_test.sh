@@ -20,6 +20,9 @@
 #   - every target started after the engine (a process Drover had not seen)
 #   - 300 datagrams at once from a target: answered through dante, none
 #     direct
+#   - a target's LAN discovery (a datagram to its subnet's broadcast
+#     address) is answered by the LAN, which saw the app itself, also on a
+#     network joined while Drover runs (an address added to both ends)
 #   - the capture restarted mid-flow (the packet handle fails, the
 #     supervisor reopens it): what the target's open connection carried
 #     went through dante, nothing of it directly, and a new connection
@@ -108,6 +111,23 @@ arrived=$(( $(via_dante udp) - before ))
 echo "burst: $arrived of 300 reached the server through dante, $replies answers came back"
 [ "$replies" -ge 285 ] || fail "the burst lost more than 5 %: $said"
 [ "$(direct_packets udp)" = 0 ] || fail "datagrams of the burst went direct"
+
+# A target's LAN discovery stays on the LAN: something there that answers
+# broadcasts (bound to every address) sees the app itself, not dante.
+lan_port=5355
+"${in_srv[@]}" python3 "$servers" 0.0.0.0 "$lan_port" "$dir/lan.log" >"$dir/lan.out" 2>&1 &
+pids+=($!)
+wait_for_line "$dir/lan.out" ready 10 || fail "the LAN's answerer did not start"
+said="$(target broadcast 10.211.0.255 "$lan_port" 10)" || fail "a target's broadcast was not answered: $said"
+[[ "$said" == *" seen=$app_ip"* ]] || fail "a target's broadcast did not reach the LAN from the app: $said"
+echo "lan: $said"
+# A network joined while Drover runs (its filter was made before): the
+# engine reads the interfaces again, and its sorter lets the broadcast out.
+in_app ip addr add 10.212.0.1/24 dev "$veth"
+in_srv ip addr add 10.212.0.2/24 dev "${veth}s"
+said="$(target broadcast 10.212.0.255 "$lan_port" 30)" || fail "a broadcast to a network joined later was not answered: $said$(grep -o "[0-9]* of targets' LAN broadcasts passed" "$dir/engine.out" || true)"
+[[ "$said" == *" seen=10.212.0.1"* ]] || fail "a broadcast to a network joined later did not reach the LAN from the app: $said"
+echo "lan joined later: $said"
 
 # The capture restarted mid-flow: once the held connection's third echo
 # reached the server through dante.

@@ -21,6 +21,12 @@
 //                               (connected, refused, timeout or the error)
 //                               and after how many ms; exit code 0 when
 //                               it connected
+//   broadcast HOST PORT SECONDS a datagram to broadcast address HOST
+//                               (SO_BROADCAST) every 250 ms until one is
+//                               answered or SECONDS pass, as a game's LAN
+//                               discovery; prints who answered and whom
+//                               it saw (echo_servers.py's answer), or
+//                               result=no-answer
 //   udp6 HOST6 PORT SECONDS     one IPv6 datagram on a connected socket
 //                               and its answer, waited for SECONDS;
 //                               prints how it ended (answered, refused,
@@ -404,6 +410,41 @@ int udp6_attempt(const sockaddr_in6& to, int seconds) {
 
 } // namespace
 
+int broadcast_until_answered(const sockaddr_in& to, int seconds) {
+  SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  BOOL yes = TRUE;
+  setsockopt(s, SOL_SOCKET, SO_BROADCAST, reinterpret_cast<const char*>(&yes),
+             sizeof yes);
+  DWORD wait_ms = 250;
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO,
+             reinterpret_cast<const char*>(&wait_ms), sizeof wait_ms);
+  auto until = clock_type::now() + std::chrono::seconds{seconds};
+  int sent = 0;
+  while (clock_type::now() < until) {
+    const char hello[] = "who is there";
+    if (sendto(s, hello, sizeof hello - 1, 0,
+               reinterpret_cast<const sockaddr*>(&to), sizeof to)
+        > 0)
+      ++sent;
+    char reply[512];
+    sockaddr_in from{};
+    int len = sizeof from;
+    int n = recvfrom(s, reply, sizeof reply - 1, 0,
+                     reinterpret_cast<sockaddr*>(&from), &len);
+    if (n <= 0)
+      continue; // nothing within 250 ms (or an ICMP error): again
+    reply[n] = 0;
+    std::string said{reply};
+    std::printf("broadcast answered after %d from=%s seen=%s\n", sent,
+                text_of(from).c_str(), said.substr(0, said.find(' ')).c_str());
+    closesocket(s);
+    return 0;
+  }
+  std::printf("broadcast result=no-answer sent=%d\n", sent);
+  closesocket(s);
+  return 1;
+}
+
 int main(int argc, char** argv) {
   WSADATA wsa;
   WSAStartup(MAKEWORD(2, 2), &wsa);
@@ -419,7 +460,8 @@ int main(int argc, char** argv) {
   if (argc - first < 4) {
     std::fprintf(stderr,
                  "usage: traffic_client [--socks HOST:PORT] "
-                 "tcp|hold|udp|bulk|rtt|tcp6|udp6 HOST PORT ARG [MODE]\n");
+                 "tcp|hold|udp|bulk|rtt|broadcast|tcp6|udp6 HOST PORT ARG "
+                 "[MODE]\n");
     return 2;
   }
   std::string what = argv[first];
@@ -449,6 +491,8 @@ int main(int argc, char** argv) {
     return bulk(to, std::atoi(arg));
   if (what == "rtt")
     return rtt(to, std::atoi(arg));
+  if (what == "broadcast")
+    return broadcast_until_answered(to, std::atoi(arg));
   std::fprintf(stderr, "traffic_client: unknown command %s\n", what.c_str());
   return 2;
 }

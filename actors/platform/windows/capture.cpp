@@ -6,10 +6,12 @@
 #include <windows.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
 #include "actors/platform/files.hpp"
+#include "actors/platform/lan_broadcasts.hpp"
 #include "actors/platform/process.hpp"
 #include "actors/platform/windows/invoking_user.hpp"
 #include "actors/platform/windows/local_addresses.hpp"
@@ -111,6 +113,11 @@ private:
 class windows_guard final : public capture_guard {
 public:
   std::shared_ptr<target_set> targets = std::make_shared<target_set>();
+  // The subnets' broadcasts, kept current while the engine runs: a network
+  // joined since the capture opened gets its LAN discovery too (the
+  // packet sorter lets a target's datagram to one out).
+  std::shared_ptr<lan_broadcasts> broadcasts
+      = std::make_shared<lan_broadcasts>();
 
   // The names let the port take a process at its first socket; procscan
   // adds the ones already running and forgets those that exit.
@@ -120,7 +127,16 @@ public:
   }
   ~windows_guard() override { release(); }
 
-  std::string repair(std::string&) override { return {}; }
+  std::string repair(std::string&) override {
+    if (changes_.due(std::chrono::steady_clock::now()))
+      read_broadcasts();
+    return {};
+  }
+  // Any thread (the watchdog's, a session's opening).
+  void read_broadcasts() {
+    broadcasts->publish(
+        net::capture::subnet_broadcasts(windows_port::interface_addresses()));
+  }
   // What the fence stopped between this Start's sessions (from 0 at each
   // Start, as Linux's kernel fence counts).
   guard_counters counters() const override {
@@ -134,6 +150,7 @@ public:
 
 private:
   uint64_t fenced_before_ = fence::instance().dropped();
+  windows_port::address_changes changes_;
 };
 
 void windows_guard::release() {
@@ -274,7 +291,8 @@ public:
            + n(s.orphaned) + " segments of closed sockets nobody owns, "
            + n(s.fenced) + " unowned while fenced, " + n(s.hold_overflow)
            + " with no room to wait; " + n(s.former_targets)
-           + " of exited targets' sockets taken; " + n(s.send_failed)
+           + " of exited targets' sockets taken; " + n(s.lan_broadcasts)
+           + " of targets' LAN broadcasts passed; " + n(s.send_failed)
            + " could not be sent";
   }
 };
@@ -337,14 +355,15 @@ capture_result open_capture(const capture_options& opts) {
   windivert::port_options po;
   net::capture::windivert_params wp;
   wp.skip = opts.skip;
-  wp.broadcasts
-      = net::capture::subnet_broadcasts(windows_port::interface_addresses());
+  guard->read_broadcasts(); // as they are now, for the filter
+  wp.broadcasts = guard->broadcasts->current();
   wp.listener = opts.listener;
   po.network_filter = net::capture::windivert_network_filter(wp);
   po.socket_filter = net::capture::windivert_socket_filter();
   po.priority = s->priority;
   po.listener = opts.listener;
   po.hold_time = opts.owner_wait;
+  po.broadcasts = guard->broadcasts;
   if (auto over = net::capture::check_windivert_filter(po.network_filter);
       !over.empty()) {
     r.failure = capture_failure::unavailable;

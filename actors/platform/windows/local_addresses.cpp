@@ -4,6 +4,8 @@
 #include <ws2tcpip.h>
 
 #include <iphlpapi.h>
+// After iphlpapi.h.
+#include <netioapi.h>
 
 #include <vector>
 
@@ -42,6 +44,46 @@ std::vector<net::capture::interface_address> interface_addresses() {
     }
   }
   return out;
+}
+
+namespace {
+
+void WINAPI address_changed(PVOID context, PMIB_UNICASTIPADDRESS_ROW,
+                            MIB_NOTIFICATION_TYPE) {
+  static_cast<address_changes*>(context)->heard();
+}
+
+void WINAPI interface_changed(PVOID context, PMIB_IPINTERFACE_ROW,
+                              MIB_NOTIFICATION_TYPE) {
+  static_cast<address_changes*>(context)->heard();
+}
+
+} // namespace
+
+address_changes::address_changes(std::chrono::seconds poll) : poll_(poll) {
+  // Not registered (the handle stays null): the poll alone.
+  HANDLE h = nullptr;
+  if (::NotifyUnicastIpAddressChange(AF_INET, address_changed, this, FALSE, &h)
+      == NO_ERROR)
+    address_handle_ = h;
+  h = nullptr;
+  if (::NotifyIpInterfaceChange(AF_INET, interface_changed, this, FALSE, &h)
+      == NO_ERROR)
+    interface_handle_ = h;
+}
+
+address_changes::~address_changes() {
+  // Waits for a callback under way: none runs once this returns.
+  for (auto* h : {address_handle_, interface_handle_})
+    if (h != nullptr)
+      ::CancelMibChangeNotify2(static_cast<HANDLE>(h));
+}
+
+bool address_changes::due(std::chrono::steady_clock::time_point now) {
+  if (!heard_.exchange(false) && now - last_ < poll_)
+    return false;
+  last_ = now;
+  return true;
 }
 
 } // namespace drover::platform::windows_port

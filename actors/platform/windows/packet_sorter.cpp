@@ -3,16 +3,27 @@
 #include <cstring>
 
 #include "actors/platform/process.hpp"
+#include "net/bytes.hpp"
+#include "net/packet.hpp"
 
 namespace drover::platform::windivert {
 
 packet_sorter::packet_sorter(net::listener_address listener,
                              std::chrono::milliseconds hold_time,
                              size_t held_slots,
-                             std::shared_ptr<target_set> targets)
+                             std::shared_ptr<target_set> targets,
+                             std::shared_ptr<const lan_broadcasts> broadcasts)
     : listener_(listener), hold_time_(hold_time), targets_(std::move(targets)),
-      held_(held_slots, sizeof(address)) {
+      held_(held_slots, sizeof(address)), broadcasts_(std::move(broadcasts)) {
   view_.watch(targets_.get());
+  lan_.watch(broadcasts_.get());
+}
+
+bool packet_sorter::to_lan_broadcast(const uint8_t* data, uint32_t length) {
+  constexpr uint32_t ipv4_header = 20;
+  if (length < ipv4_header || (data[0] >> 4) != 4 || data[9] != net::proto_udp)
+    return false;
+  return lan_.contains(net::load32(data + 16)); // the destination
 }
 
 void packet_sorter::note(const std::vector<socket_row>& rows) {
@@ -58,6 +69,14 @@ void packet_sorter::act(const net::classification& c, const uint8_t* data,
                         packet_sink& out) {
   switch (c.what) {
     case net::disposition::capture: {
+      // A target's LAN discovery on a network joined since the filter was
+      // made (which leaves out the broadcasts known then): the LAN's, not
+      // the proxy's, as every other program's.
+      if (meta.loopback == 0 && to_lan_broadcast(data, length)) {
+        live_.lan_broadcasts++;
+        out.pass(data, length, meta);
+        return;
+      }
       // `owner` is 0 on the listener's return path (loopback): the engine's
       // own reply, nobody's to show.
       captured_packet facts;

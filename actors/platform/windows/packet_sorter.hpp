@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/platform/lan_broadcasts.hpp"
 #include "actors/platform/packet_port.hpp"
 #include "actors/platform/target_set.hpp"
 #include "actors/platform/windows/socket_tables.hpp"
@@ -35,8 +36,10 @@ struct port_stats {
   uint64_t former_targets = 0; // a socket's packets captured after its
                                // process stopped being a target
   uint64_t hold_overflow = 0;
-  uint64_t adopted = 0;     // targets found by their first socket's image
-  uint64_t send_failed = 0; // packets a failed SendEx could not send
+  uint64_t adopted = 0;        // targets found by their first socket's image
+  uint64_t send_failed = 0;    // packets a failed SendEx could not send
+  uint64_t lan_broadcasts = 0; // targets' datagrams to a subnet's broadcast
+                               // address: let out to the LAN
 };
 
 /// Where sorted packets go: the port's batch for the engine, or its
@@ -61,10 +64,13 @@ protected:
 class packet_sorter {
 public:
   /// `hold_time`: how long a packet waits for its socket event before the
-  /// OS's socket tables are asked; `held_slots`: how many may wait.
+  /// OS's socket tables are asked; `held_slots`: how many may wait;
+  /// `broadcasts`: where a target's datagram goes out to the LAN (null:
+  /// nowhere but what the filter leaves out).
   packet_sorter(net::listener_address listener,
                 std::chrono::milliseconds hold_time, size_t held_slots,
-                std::shared_ptr<target_set> targets);
+                std::shared_ptr<target_set> targets,
+                std::shared_ptr<const lan_broadcasts> broadcasts = nullptr);
 
   /// What the OS's socket tables say (read at the port's opening).
   void note(const std::vector<socket_row>& rows);
@@ -102,6 +108,8 @@ private:
     return pid != 0 && pid != net::port_owners::nobody;
   }
   bool is_target(uint32_t pid) { return view_.captured(pid); }
+  /// An IPv4 UDP datagram to one of the LAN's broadcast addresses.
+  bool to_lan_broadcast(const uint8_t* data, uint32_t length);
   net::classification classify(const uint8_t* data, uint32_t length,
                                bool loopback, net::flow_time now);
   /// Carries out a decision that is not `hold`.
@@ -117,6 +125,8 @@ private:
   table_reader tables_; // the OS's socket tables, read on its own thread
   net::held_packets held_;
   target_view view_; // `targets_`, lock-free: targets and blocked captured
+  std::shared_ptr<const lan_broadcasts> broadcasts_;
+  lan_broadcasts_view lan_; // `broadcasts_`, lock-free
   // Processes consider() looked at: ID -> creation time.
   std::unordered_map<uint32_t, uint64_t> seen_processes_;
   port_stats live_;

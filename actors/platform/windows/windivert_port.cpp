@@ -70,8 +70,8 @@ struct divert_port::state final : packet_sink {
   std::string error;
 
   state(const port_options& o, std::shared_ptr<target_set> targets)
-      : opts(o),
-        sorter(o.listener, o.hold_time, o.held_slots, std::move(targets)),
+      : opts(o), sorter(o.listener, o.hold_time, o.held_slots,
+                        std::move(targets), o.broadcasts),
         pass_bytes(receive_bytes), pass_addrs(batch_max + o.held_slots),
         verdict_bytes(receive_bytes * 2),
         verdict_addrs(batch_max * 2 + o.held_slots), inject_bytes(mtu_max) {}

@@ -36,6 +36,8 @@ struct port_options {
   /// tables are asked.
   std::chrono::milliseconds hold_time{150};
   size_t held_slots = 256;
+  /// The subnets' broadcasts as the guard keeps them (null: none).
+  std::shared_ptr<const lan_broadcasts> broadcasts;
 };
 
 class divert_port final : public packet_port, public packet_injector {
