@@ -2,8 +2,8 @@
 #   make run    installs what is missing, builds, and starts Drover
 #   make test   installs what is missing, builds both toolchains, runs every test
 .PHONY: run install uninstall test build build-windows test-native test-sanitize test-fuzz \
-        test-windows package-windows package-linux bench bench-engine bench-soak bench-capture bench-redirect \
-        bench-windows-emulated format clean
+        test-windows package-windows package-linux bench bench-engine bench-soak bench-capture \
+        bench-redirect bench-sockmap bench-windows-emulated format clean
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -101,6 +101,14 @@ bench-redirect:
 	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS) --target bench_local_redirect
 	./$(BUILD)/bench/bench_local_redirect 4000 6
+
+# A kernel join of the upload (sockmap), measured (as root): why Drover's
+# relay keeps the loopback hop; figures in docs/benchmarks.md.
+bench-sockmap:
+	scripts/setup.sh test
+	cmake -S . -B $(BUILD) -G Ninja -DDROVER_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sockmap_redirect
+	./$(BUILD)/bench/bench_sockmap_redirect 3 5
 
 # drover.exe under wine on the emulated WinDivert (as root): upload and
 # UDP round trip against an explicit SOCKS5 client in the same lab;
