@@ -36,10 +36,13 @@
 #include "tests/support/eventually.hpp"
 #include "tests/support/ipv6_segment.hpp"
 #include "tests/support/pcap.hpp"
+#include "tests/windows/windivert_addresses.hpp"
 
 using namespace drover;
 using namespace std::chrono_literals;
 namespace wd = drover::platform::windivert;
+using test::outbound_address;
+using test::socket_event;
 
 namespace {
 
@@ -95,28 +98,6 @@ struct sent_packet {
 // double has no event for it.
 bool wait_until(const std::function<bool()>& done) {
   return test::eventually(done, 10s, 1ms);
-}
-
-wd::address outbound_address() {
-  wd::address a{};
-  a.layer = wd::layer_network;
-  a.outbound = 1;
-  a.ip_checksum = 1;
-  a.tcp_checksum = 1;
-  a.network.if_idx = 7;
-  return a;
-}
-
-wd::address socket_event(wd::event e, uint32_t pid, uint16_t local_port) {
-  wd::address a{};
-  a.layer = wd::layer_socket;
-  a.event = e;
-  a.outbound = 1;
-  a.flow.process_id = pid;
-  a.flow.protocol = net::proto_tcp;
-  a.flow.local_port = local_port;
-  a.flow.local_addr[1] = 0xFFFF;
-  return a;
 }
 
 std::vector<uint8_t> with_source_port(std::vector<uint8_t> p, uint16_t port) {
@@ -557,10 +538,10 @@ TEST_F(windows_divert,
   start_engine();
   std::string error;
   ASSERT_TRUE(session->add_target(target_pid, error));
-  auto udp_event = socket_event(wd::event_socket_connect, target_pid, 50010);
-  udp_event.flow.protocol = net::proto_udp;
-  auto system_hold = socket_event(wd::event_socket_bind, 4, 50010);
-  system_hold.flow.protocol = net::proto_udp;
+  auto udp_event = socket_event(wd::event_socket_connect, target_pid, 50010,
+                                net::proto_udp);
+  auto system_hold
+      = socket_event(wd::event_socket_bind, 4, 50010, net::proto_udp);
   auto other = socket_event(wd::event_socket_connect, other_pid, 40010);
   wd::address events[3] = {udp_event, system_hold, other};
   {
@@ -605,8 +586,8 @@ TEST_F(windows_divert,
   while (auto more = take())
     EXPECT_NE(more->info.src.port, 50010) << "the target's datagram went out";
   // Its CLOSE: the port's owner is let go (no error, nothing sent).
-  auto close = socket_event(wd::event_socket_close, target_pid, 50010);
-  close.flow.protocol = net::proto_udp;
+  auto close
+      = socket_event(wd::event_socket_close, target_pid, 50010, net::proto_udp);
   socket(close);
   EXPECT_FALSE(take().has_value());
 }

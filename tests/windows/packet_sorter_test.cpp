@@ -10,9 +10,12 @@
 #include "actors/platform/target_set.hpp"
 #include "actors/platform/windows/packet_sorter.hpp"
 #include "net/packet.hpp"
+#include "tests/windows/windivert_addresses.hpp"
 
 using namespace drover;
 namespace wd = drover::platform::windivert;
+using test::outbound_address;
+using test::socket_event;
 
 namespace {
 
@@ -30,25 +33,6 @@ struct recording_sink final : wd::packet_sink {
     passed.emplace_back(data, data + length);
   }
 };
-
-wd::address outbound() {
-  wd::address a{};
-  a.layer = wd::layer_network;
-  a.outbound = 1;
-  return a;
-}
-
-wd::address bound_udp(uint32_t pid, uint16_t port) {
-  wd::address a{};
-  a.layer = wd::layer_socket;
-  a.event = wd::event_socket_bind;
-  a.outbound = 1;
-  a.flow.process_id = pid;
-  a.flow.protocol = net::proto_udp;
-  a.flow.local_port = port;
-  a.flow.local_addr[1] = 0xFFFF;
-  return a;
-}
 
 std::vector<uint8_t> datagram(uint16_t from_port, const char* to,
                               uint16_t port) {
@@ -77,14 +61,15 @@ TEST(packet_sorter, a_targets_lan_broadcast_goes_out_to_the_lan) {
                            targets,
                            lan};
   auto now = net::flow_clock::now();
-  auto event = bound_udp(target_pid, 50020);
+  auto event
+      = socket_event(wd::event_socket_bind, target_pid, 50020, net::proto_udp);
   sorter.on_socket_events(&event, 1, now);
   recording_sink out;
 
   auto discovery = datagram(50020, "10.212.0.255", 5355);
   ASSERT_FALSE(discovery.empty());
   sorter.sort(discovery.data(), static_cast<uint32_t>(discovery.size()),
-              outbound(), now, out);
+              outbound_address(), now, out);
   ASSERT_EQ(out.delivered.size(), 1u)
       << "a network not known yet: it may be a server's address";
   EXPECT_TRUE(out.passed.empty());
@@ -92,21 +77,21 @@ TEST(packet_sorter, a_targets_lan_broadcast_goes_out_to_the_lan) {
   lan->publish({*net::parse_ipv4("10.211.0.255"),
                 *net::parse_ipv4("10.212.0.255")}); // the network joined
   sorter.sort(discovery.data(), static_cast<uint32_t>(discovery.size()),
-              outbound(), now, out);
+              outbound_address(), now, out);
   ASSERT_EQ(out.passed.size(), 1u) << "not let out to the LAN";
   EXPECT_EQ(out.passed[0], discovery) << "changed on its way out";
   EXPECT_EQ(out.delivered.size(), 1u);
   EXPECT_EQ(sorter.stats().lan_broadcasts, 1u);
 
   auto voice = datagram(50020, "35.214.1.2", 50003);
-  sorter.sort(voice.data(), static_cast<uint32_t>(voice.size()), outbound(),
-              now, out);
+  sorter.sort(voice.data(), static_cast<uint32_t>(voice.size()),
+              outbound_address(), now, out);
   EXPECT_EQ(out.delivered.size(), 2u) << "a datagram to a server went out";
   EXPECT_EQ(out.passed.size(), 1u);
 
   lan->publish({*net::parse_ipv4("10.211.0.255")}); // that network left
   sorter.sort(discovery.data(), static_cast<uint32_t>(discovery.size()),
-              outbound(), now, out);
+              outbound_address(), now, out);
   EXPECT_EQ(out.delivered.size(), 3u) << "a network left is still let out";
   EXPECT_EQ(out.passed.size(), 1u);
 }
