@@ -129,6 +129,7 @@ struct control_state {
   struct follower {
     caf::actor listener;
     bool json = false;
+    uint64_t serial = 0; // its connection's
   };
   std::map<int64_t, follower> followers;
   bool heartbeat_due = false; // a heartbeat is scheduled
@@ -140,6 +141,15 @@ struct control_state {
 };
 
 using control_ptr = std::shared_ptr<control_state>;
+
+// Whether `hdl` is still the connection that had `serial`. An answer comes
+// back from the supervisor or the worker later; its client may have left
+// meanwhile, and its descriptor (so its handle) gone to a newer client,
+// who must not get it (nor be closed by it).
+bool still_open(const control_ptr& st, connection_handle hdl, uint64_t serial) {
+  auto it = st->open.find(hdl);
+  return it != st->open.end() && it->second.serial == serial;
+}
 
 } // namespace
 
@@ -204,22 +214,23 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
     self->close(hdl);
     forget(self, st, hdl);
   };
-  auto follow = [=](connection_handle hdl, bool json) {
+  auto follow = [=](connection_handle hdl, uint64_t serial, bool json) {
     auto server = caf::actor_cast<caf::actor>(self);
     auto id = hdl.id();
     auto listener = self->spawn<caf::linked>(
         [=](caf::event_based_actor* f) -> caf::behavior {
           return {
               [=](const engine_event& e) {
-                f->send(server, atom::update_v, id, render_event(e, json));
+                f->send(server, atom::update_v, id, serial,
+                        render_event(e, json));
               },
               [=](const stats_snapshot& s) {
                 if (json)
-                  f->send(server, atom::update_v, id, render_stats(s));
+                  f->send(server, atom::update_v, id, serial, render_stats(s));
               },
           };
         });
-    st->followers[id] = {listener, json};
+    st->followers[id] = {listener, json, serial};
     if (!st->heartbeat_due) {
       st->heartbeat_due = true;
       self->delayed_send(
@@ -230,17 +241,23 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
                   caf::actor_cast<engine_listener_actor>(listener))
         .then(
             [=](const engine_status& status) {
+              if (!still_open(st, hdl, serial))
+                return;
               std::string lines;
               for (auto& e : status.recent)
                 lines += render_event(e, json);
               self->write(hdl, lines.size(), lines.data());
               self->flush(hdl);
             },
-            [=](caf::error&) { close(hdl); });
+            [=](caf::error&) {
+              if (still_open(st, hdl, serial))
+                close(hdl);
+            });
   };
-  auto to_follower = [=](int64_t id, const std::string& line) {
-    if (st->followers.count(id) == 0)
-      return; // the client left
+  auto to_follower = [=](int64_t id, uint64_t serial, const std::string& line) {
+    auto it = st->followers.find(id);
+    if (it == st->followers.end() || it->second.serial != serial)
+      return; // the client left (a newer one may have its handle)
     auto hdl = connection_handle::from_int(id);
     // What the socket did not take yet waits in the broker's buffer: a
     // follower that stopped reading is let go before it costs more than
@@ -255,8 +272,8 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
     self->flush(hdl);
   };
   return {
-      [=](atom::update, int64_t id, const std::string& line) {
-        to_follower(id, line);
+      [=](atom::update, int64_t id, uint64_t serial, const std::string& line) {
+        to_follower(id, serial, line);
       },
       [=](atom::heartbeat) {
         // Every follower hears from this loop at least this often (see
@@ -264,13 +281,18 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
         st->heartbeat_due = false;
         if (st->followers.empty())
           return;
-        std::vector<std::pair<int64_t, bool>> now;
-        for (auto& [id, f] : st->followers)
-          now.emplace_back(id, f.json);
-        for (auto& [id, json] : now)
-          to_follower(id,
-                      std::string{json ? net::control::follow_heartbeat_json
-                                       : net::control::follow_heartbeat_text}
+        // A copy: one that stopped reading is let go on the way.
+        std::vector<control_state::follower> now;
+        std::vector<int64_t> ids;
+        for (auto& [id, f] : st->followers) {
+          ids.push_back(id);
+          now.push_back(f);
+        }
+        for (size_t i = 0; i < now.size(); ++i)
+          to_follower(ids[i], now[i].serial,
+                      std::string{now[i].json
+                                      ? net::control::follow_heartbeat_json
+                                      : net::control::follow_heartbeat_text}
                           + "\n");
         st->heartbeat_due = true;
         self->delayed_send(
@@ -326,7 +348,11 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
         auto& buf = st->pending[m.handle];
         buf.append(m.buf.begin(), m.buf.end());
         auto hdl = m.handle;
+        auto client = st->open.find(hdl); // made with `pending`
+        uint64_t serial = client != st->open.end() ? client->second.serial : 0;
         auto answer = [=](const std::string& text) {
+          if (!still_open(st, hdl, serial))
+            return; // its client left: nobody to tell (see still_open)
           self->write(hdl, text.size(), text.data());
           self->flush(hdl);
           close(hdl);
@@ -391,7 +417,7 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
             return answer("ok\n");
           case command_kind::follow:
           case command_kind::follow_json:
-            return follow(hdl, req.kind == command_kind::follow_json);
+            return follow(hdl, serial, req.kind == command_kind::follow_json);
           case command_kind::fault:
             self->request(sup, std::chrono::seconds{5}, atom::fault_v,
                           req.argument)

@@ -26,7 +26,20 @@ constexpr auto idle_limit = std::chrono::seconds{5};
 struct metrics_state {
   std::optional<accept_handle> door;
   std::string where; // "127.0.0.1:9464", or empty while off
-  std::map<connection_handle, std::string> pending; // until a whole request
+  struct client {
+    std::string request; // until it is whole
+    bool answered = false;
+    // A descriptor (and so a handle) is reused: a sweep or an answer meant
+    // for an earlier connection must not reach a newer one.
+    uint64_t serial = 0;
+  };
+  std::map<connection_handle, client> open;
+  uint64_t next_serial = 0;
+
+  bool still_open(connection_handle hdl, uint64_t serial) const {
+    auto it = open.find(hdl);
+    return it != open.end() && it->second.serial == serial;
+  }
 };
 
 } // namespace
@@ -60,7 +73,7 @@ caf::behavior metrics_server(caf::io::broker* self, supervisor_actor sup,
   };
   auto close = [=](connection_handle hdl) {
     self->close(hdl);
-    st->pending.erase(hdl);
+    st->open.erase(hdl);
   };
   open(listen);
   return {
@@ -70,33 +83,40 @@ caf::behavior metrics_server(caf::io::broker* self, supervisor_actor sup,
           open(text.empty() ? std::nullopt : at);
       },
       [=](const caf::io::new_connection_msg& m) {
-        if (st->pending.size() >= max_clients) {
+        if (st->open.size() >= max_clients) {
           self->close(m.handle);
           return;
         }
-        st->pending[m.handle];
+        auto serial = ++st->next_serial;
+        st->open[m.handle].serial = serial;
         self->configure_read(m.handle, caf::io::receive_policy::at_most(4096));
-        self->delayed_send(self, idle_limit, atom::sweep_v, m.handle.id());
+        self->delayed_send(self, idle_limit, atom::sweep_v, m.handle.id(),
+                           serial);
       },
-      [=](atom::sweep, int64_t id) {
+      [=](atom::sweep, int64_t id, uint64_t serial) {
         auto hdl = connection_handle::from_int(id);
-        if (st->pending.count(hdl) > 0)
+        if (st->still_open(hdl, serial) && !st->open[hdl].answered)
           close(hdl); // no whole request in time
       },
       [=](const caf::io::new_data_msg& m) {
-        auto it = st->pending.find(m.handle);
-        if (it == st->pending.end())
+        auto it = st->open.find(m.handle);
+        if (it == st->open.end() || it->second.answered)
           return; // answered already
-        it->second.append(m.buf.begin(), m.buf.end());
-        auto verdict = http::read_request(it->second);
+        auto& c = it->second;
+        c.request.append(m.buf.begin(), m.buf.end());
+        auto verdict = http::read_request(c.request);
         if (verdict == http::verdict::need_more)
           return;
+        c.answered = true;
+        c.request.clear();
         auto hdl = m.handle;
-        st->pending.erase(it);
+        auto serial = c.serial;
         auto answer = [=](const std::string& text) {
+          if (!st->still_open(hdl, serial))
+            return; // its client left; a newer one may have its handle
           self->write(hdl, text.size(), text.data());
           self->flush(hdl);
-          self->close(hdl);
+          close(hdl);
         };
         if (verdict != http::verdict::metrics)
           return answer(http::answer(verdict, {}));
@@ -111,7 +131,7 @@ caf::behavior metrics_server(caf::io::broker* self, supervisor_actor sup,
                 });
       },
       [=](const caf::io::connection_closed_msg& m) {
-        st->pending.erase(m.handle);
+        st->open.erase(m.handle);
       },
       [=](const caf::io::acceptor_closed_msg&) { st->door.reset(); },
   };

@@ -76,6 +76,8 @@ talk talk_to_running(const std::string& command, std::ostream& err,
   if (end != platform::exchange_end::silent)
     return talk::answered;
   auto verb = command.substr(0, command.find(' '));
+  if (verb == "follow")
+    verb = "status --follow"; // what the user typed
   err << "Drover is running but did not answer `" << verb << "` within "
       << std::chrono::duration_cast<std::chrono::seconds>(patience).count()
       << " s: it seems stuck. Restart it (docs/troubleshooting.md: \"Drover "

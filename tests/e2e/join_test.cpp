@@ -159,12 +159,16 @@ TEST_F(engine_e2e, nobody_has_another_process_put_in_place) {
 // A stuck engine (stopped here: its socket still takes the connection, and
 // nothing answers) must not hang the command line, nor a script or package
 // removal that calls it: `drover status` gives up after its patience with
-// a sentence saying what to do, and the engine, running again, answers.
+// a sentence saying what to do, and so does `drover status --follow`
+// after three heartbeats' silence; the engine, running again, answers.
 // Meanwhile a target's traffic waits or fails; none of it goes direct.
 TEST_F(engine_e2e, a_stuck_engine_does_not_hang_the_command_line) {
   fs::path target;
   auto engine = w->headless_with_target("stuck-target", target);
-  ASSERT_TRUE(event_watch{*w}.wait(became("active"), 20s)) << engine->output();
+  auto follower = w->follow_events(); // from before the engine stops
+  ASSERT_TRUE(follower);
+  ASSERT_TRUE(follower->wait_for_output(became("active"), 20s))
+      << engine->output();
   auto status = [&] {
     child c{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "status"},
             w->env()};
@@ -187,6 +191,13 @@ TEST_F(engine_e2e, a_stuck_engine_does_not_hang_the_command_line) {
   EXPECT_NE(tcp->wait(30s), 0) << tcp->output();
   EXPECT_NE(udp->wait(30s), 0) << udp->output();
   EXPECT_EQ(direct.packets(), 0) << "a stuck engine let a target out direct";
+  // The follower heard its last heartbeat before the engine stopped: it
+  // has given up by now (or does within moments), saying why.
+  EXPECT_EQ(follower->wait(10s), 1) << follower->output();
+  EXPECT_NE(follower->output().find("did not answer `status --follow` within "
+                                    "30 s"),
+            std::string::npos)
+      << follower->output();
   engine->kill(SIGCONT);
   EXPECT_EQ(code, 1) << said;
   EXPECT_NE(said.find("Drover is running but did not answer `status` within "
@@ -197,7 +208,8 @@ TEST_F(engine_e2e, a_stuck_engine_does_not_hang_the_command_line) {
   EXPECT_LT(waited, 60s);
   auto [again, answer] = status();
   EXPECT_EQ(again, 0) << answer;
-  EXPECT_NE(answer.find("State:"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("State:"), std::string::npos)
+      << answer << engine->output();
   engine->kill(SIGHUP);
   EXPECT_EQ(engine->wait(10s), 0) << engine->output();
 }
