@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -282,17 +283,13 @@ caf::behavior control_server(caf::io::broker* self, platform::socket_handle fd,
         if (st->followers.empty())
           return;
         // A copy: one that stopped reading is let go on the way.
-        std::vector<control_state::follower> now;
-        std::vector<int64_t> ids;
-        for (auto& [id, f] : st->followers) {
-          ids.push_back(id);
-          now.push_back(f);
-        }
-        for (size_t i = 0; i < now.size(); ++i)
-          to_follower(ids[i], now[i].serial,
-                      std::string{now[i].json
-                                      ? net::control::follow_heartbeat_json
-                                      : net::control::follow_heartbeat_text}
+        std::vector<std::tuple<int64_t, uint64_t, bool>> now;
+        for (auto& [id, f] : st->followers)
+          now.emplace_back(id, f.serial, f.json);
+        for (auto& [id, serial, json] : now)
+          to_follower(id, serial,
+                      std::string{json ? net::control::follow_heartbeat_json
+                                       : net::control::follow_heartbeat_text}
                           + "\n");
         st->heartbeat_due = true;
         self->delayed_send(
