@@ -207,8 +207,14 @@ void serve_client(HANDLE pipe, uint16_t broker_port) {
   local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   int len = sizeof local;
   // Bound first, so the port is registered before the broker can see the
-  // connection.
+  // connection; exclusively, so no other program can bind the same port
+  // with SO_REUSEADDR and connect from it before the bridge does (it
+  // would be admitted as this pipe client).
+  BOOL exclusive = TRUE;
   if (s == INVALID_SOCKET
+      || setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE,
+                    reinterpret_cast<const char*>(&exclusive), sizeof exclusive)
+             != 0
       || bind(s, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0
       || getsockname(s, reinterpret_cast<sockaddr*>(&local), &len) != 0) {
     if (s != INVALID_SOCKET)
