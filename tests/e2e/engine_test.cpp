@@ -313,15 +313,21 @@ TEST_F(engine_e2e, a_reply_to_a_closed_udp_socket_is_not_answered_direct) {
   auto engine = w->headless_with_target("e2e-closed-target", named);
   auto leaked = "PREROUTING -p icmp -s " + app_ip;
   ASSERT_EQ(sh(w->remote.exec("iptables -t raw -I " + leaked)), 0);
-  // Three sockets, one datagram each, closed at once (the replies take a
-  // round trip through dante; the kernel's ICMP rate limit allows a few).
+  // A server that answers only when told: every reply comes after the
+  // application has closed its sockets and exited.
+  child server{{"ip", "netns", "exec", w->remote.name(), DROVER_PEER,
+                "udp-echo-on-cue", server_ip, "7007"}};
+  ASSERT_TRUE(server.wait_for_output("listening", 10s)) << server.output();
+  // Three sockets, one datagram each, closed at once (the kernel's ICMP
+  // rate limit allows a few answers).
   child target{{"ip", "netns", "exec", w->app.name(), named.string(),
-                "udp-burst", server_ip, "7", "3"}};
+                "udp-burst", server_ip, "7007", "3"}};
   ASSERT_EQ(target.wait(30s), 0) << target.output();
-  // Each reply that finds its socket closed is answered by the stack and
-  // swallowed by the engine (its flow ends). How many find it closed is a
-  // race with the client's close (a fast round trip on a loaded machine
-  // beats it): at least one, and none may leak.
+  ASSERT_TRUE(server.wait_for_output("got 3", 10s)) << server.output();
+  server.write_line("answer");
+  ASSERT_TRUE(server.wait_for_output("answered 3", 10s)) << server.output();
+  // Each reply finds its socket closed: the stack answers it and the
+  // engine swallows that (its flow ends); none may leak.
   EXPECT_TRUE(drover::test::eventually(
       [&] { return w->status_number("packets_dropped") >= 1; }, 10s, 100ms))
       << w->status(true).second.substr(0, 1500);

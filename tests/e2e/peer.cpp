@@ -3,6 +3,10 @@
 //   tcp-echo IP PORT          accept; send "peer A:P\n"; echo until EOF
 //   http IP PORT              answer one GET per connection with the peer
 //   udp-echo IP PORT          reply "peer A:P " + datagram to each datagram
+//   udp-echo-on-cue IP PORT   the same, but every reply waits for a line
+//                             on stdin; prints "got K" as datagrams come
+//                             and "answered K" once it replied (a reply
+//                             that must come after its sender is gone)
 //   tcp-client IP PORT N      N parallel connections; each checks its
 //                             getpeername, reads the banner, sends a
 //                             message, half-closes, reads the echo
@@ -184,6 +188,40 @@ int udp_server(const char* ip, int port) {
         = "peer " + text(peer) + " " + std::string(buf, static_cast<size_t>(n));
     sendto(fd, reply.data(), reply.size(), 0,
            reinterpret_cast<sockaddr*>(&peer), len);
+  }
+}
+
+int udp_echo_on_cue(const char* ip, int port) {
+  int fd = listener(ip, port, SOCK_DGRAM);
+  std::printf("listening\n");
+  std::fflush(stdout);
+  std::vector<std::pair<sockaddr_in, std::string>> held;
+  char buf[65536];
+  for (;;) {
+    pollfd p[2] = {{fd, POLLIN, 0}, {0, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0)
+      continue;
+    if ((p[0].revents & POLLIN) != 0) {
+      sockaddr_in peer{};
+      socklen_t len = sizeof peer;
+      auto n = recvfrom(fd, buf, sizeof buf, 0,
+                        reinterpret_cast<sockaddr*>(&peer), &len);
+      if (n >= 0) {
+        held.emplace_back(peer, std::string(buf, static_cast<size_t>(n)));
+        std::printf("got %zu\n", held.size());
+        std::fflush(stdout);
+      }
+    }
+    if ((p[1].revents & (POLLIN | POLLHUP)) != 0) {
+      for (auto& [peer, data] : held) {
+        auto reply = "peer " + text(peer) + " " + data;
+        sendto(fd, reply.data(), reply.size(), 0,
+               reinterpret_cast<const sockaddr*>(&peer), sizeof peer);
+      }
+      std::printf("answered %zu\n", held.size());
+      std::fflush(stdout);
+      return 0;
+    }
   }
 }
 
@@ -702,6 +740,8 @@ int main(int argc, char** argv) {
     return tcp_server(ip, port, true);
   if (mode == "udp-echo")
     return udp_server(ip, port);
+  if (mode == "udp-echo-on-cue")
+    return udp_echo_on_cue(ip, port);
   if (mode == "tcp-client")
     return tcp_client(ip, port, n);
   if (mode == "http-get")
