@@ -18,10 +18,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "actors/platform/sockets.hpp"
 #include "actors/platform/windows/invoking_user.hpp"
@@ -110,6 +112,25 @@ HANDLE new_instance(const std::wstring& name, bool first) {
 
 enum class pipe_io_result { done, late, ended };
 
+// One overlapped operation's memory, its own: the OS may write into it
+// until the operation lands.
+struct pipe_operation {
+  OVERLAPPED ov{};
+  std::vector<char> buffer;
+  explicit pipe_operation(DWORD size) : buffer(size) {}
+  ~pipe_operation() {
+    if (ov.hEvent)
+      CloseHandle(ov.hEvent);
+  }
+  pipe_operation(const pipe_operation&) = delete;
+  pipe_operation& operator=(const pipe_operation&) = delete;
+};
+
+// How long a cancelled operation may take to land before it is left to
+// itself. Windows lands a cancellation at once; wine was seen not to (a
+// CI run's `drover status` test hung there for its whole 300 s).
+constexpr DWORD cancel_landing_ms = 5000;
+
 // Overlapped I/O waited for at once: the two pump threads read and write
 // the same pipe handle at the same time, which synchronous I/O on one
 // handle would serialise (a pending read would block every write). An
@@ -117,26 +138,35 @@ enum class pipe_io_result { done, late, ended };
 // must not hang on a stuck engine.
 pipe_io_result pipe_io(HANDLE pipe, bool write, void* data, DWORD size,
                        DWORD& done, DWORD wait_ms = INFINITE) {
-  OVERLAPPED ov{};
-  ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
-  if (!ov.hEvent)
+  auto op = std::make_unique<pipe_operation>(size);
+  op->ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  if (!op->ov.hEvent)
     return pipe_io_result::ended;
-  BOOL ok = write ? WriteFile(pipe, data, size, nullptr, &ov)
-                  : ReadFile(pipe, data, size, nullptr, &ov);
-  if (!ok && GetLastError() != ERROR_IO_PENDING) {
-    CloseHandle(ov.hEvent);
+  if (write)
+    std::memcpy(op->buffer.data(), data, size);
+  BOOL ok = write ? WriteFile(pipe, op->buffer.data(), size, nullptr, &op->ov)
+                  : ReadFile(pipe, op->buffer.data(), size, nullptr, &op->ov);
+  if (!ok && GetLastError() != ERROR_IO_PENDING)
     return pipe_io_result::ended;
-  }
   bool late = wait_ms != INFINITE
-              && WaitForSingleObject(ov.hEvent, wait_ms) == WAIT_TIMEOUT;
-  if (late)
-    CancelIoEx(pipe, &ov);
-  // Waits for the cancellation to land too: `ov` and `data` stay in use
-  // until then. An operation that finished first still counts.
-  ok = GetOverlappedResult(pipe, &ov, &done, TRUE);
-  CloseHandle(ov.hEvent);
-  if (ok && done > 0)
+              && WaitForSingleObject(op->ov.hEvent, wait_ms) == WAIT_TIMEOUT;
+  if (late) {
+    CancelIoEx(pipe, &op->ov);
+    if (WaitForSingleObject(op->ov.hEvent, cancel_landing_ms) == WAIT_TIMEOUT) {
+      // Not landed: its memory stays its own (leaked, a few KiB once in a
+      // command line's life), and the caller gives the pipe up.
+      (void)op.release();
+      return pipe_io_result::late;
+    }
+  }
+  // Landed, or (no patience given) waited for here. An operation that
+  // finished first still counts.
+  ok = GetOverlappedResult(pipe, &op->ov, &done, TRUE);
+  if (ok && done > 0) {
+    if (!write)
+      std::memcpy(data, op->buffer.data(), done);
     return pipe_io_result::done;
+  }
   return late ? pipe_io_result::late : pipe_io_result::ended;
 }
 
