@@ -125,6 +125,9 @@ public:
     targets->set_rules(t.rules, t.fallback, t.proxy_names);
     return true;
   }
+  // Read once here, after the notifications are registered (changes_):
+  // a change from now on is heard, and the watchdog keeps them current.
+  windows_guard() { read_broadcasts(); }
   ~windows_guard() override { release(); }
 
   std::string repair(std::string&) override {
@@ -132,7 +135,7 @@ public:
       read_broadcasts();
     return {};
   }
-  // Any thread (the watchdog's, a session's opening).
+  // At Start, then on the watchdog's thread.
   void read_broadcasts() {
     broadcasts->publish(
         net::capture::subnet_broadcasts(windows_port::interface_addresses()));
@@ -355,8 +358,7 @@ capture_result open_capture(const capture_options& opts) {
   windivert::port_options po;
   net::capture::windivert_params wp;
   wp.skip = opts.skip;
-  guard->read_broadcasts(); // as they are now, for the filter
-  wp.broadcasts = guard->broadcasts->current();
+  wp.broadcasts = guard->broadcasts->current(); // kept current by the guard
   wp.listener = opts.listener;
   po.network_filter = net::capture::windivert_network_filter(wp);
   po.socket_filter = net::capture::windivert_socket_filter();

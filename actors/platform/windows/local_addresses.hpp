@@ -28,19 +28,20 @@ public:
   address_changes(const address_changes&) = delete;
   address_changes& operator=(const address_changes&) = delete;
 
-  /// Whether they may have changed since the last call that said so (the
-  /// first call does).
+  /// Whether they may have changed since the last call that said so, or
+  /// since this was made (its maker reads them then).
   bool due(std::chrono::steady_clock::time_point now);
 
   /// Called by Windows' notifications.
   void heard() { heard_ = true; }
 
 private:
-  std::atomic<bool> heard_{true};
+  std::atomic<bool> heard_{false};
   void* address_handle_ = nullptr;   // HANDLE
   void* interface_handle_ = nullptr; // HANDLE
   std::chrono::seconds poll_;
-  std::chrono::steady_clock::time_point last_{};
+  std::chrono::steady_clock::time_point last_
+      = std::chrono::steady_clock::now();
 };
 
 } // namespace drover::platform::windows_port
