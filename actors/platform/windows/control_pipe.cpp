@@ -134,10 +134,15 @@ constexpr DWORD cancel_landing_ms = 5000;
 // Overlapped I/O waited for at once: the two pump threads read and write
 // the same pipe handle at the same time, which synchronous I/O on one
 // handle would serialise (a pending read would block every write). An
-// operation that takes longer than `wait_ms` is cancelled: a command line
-// must not hang on a stuck engine.
+// operation that takes longer than `wait_ms`, or is still pending when
+// `stop` is set, is cancelled: a command line must not hang on a stuck
+// engine, and a pump must not outlive its partner. `stop` is an event,
+// not a cancellation from the other thread, because a cancellation that
+// comes before the operation is issued cancels nothing: the pump would
+// then wait for a client that is itself waiting for the end.
 pipe_io_result pipe_io(HANDLE pipe, bool write, void* data, DWORD size,
-                       DWORD& done, DWORD wait_ms = INFINITE) {
+                       DWORD& done, DWORD wait_ms = INFINITE,
+                       HANDLE stop = nullptr) {
   auto op = std::make_unique<pipe_operation>(size);
   op->ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
   if (!op->ov.hEvent)
@@ -148,8 +153,10 @@ pipe_io_result pipe_io(HANDLE pipe, bool write, void* data, DWORD size,
                   : ReadFile(pipe, op->buffer.data(), size, nullptr, &op->ov);
   if (!ok && GetLastError() != ERROR_IO_PENDING)
     return pipe_io_result::ended;
-  bool late = wait_ms != INFINITE
-              && WaitForSingleObject(op->ov.hEvent, wait_ms) == WAIT_TIMEOUT;
+  HANDLE events[] = {op->ov.hEvent, stop};
+  bool late
+      = WaitForMultipleObjects(stop != nullptr ? 2 : 1, events, FALSE, wait_ms)
+        != WAIT_OBJECT_0;
   if (late) {
     CancelIoEx(pipe, &op->ov);
     if (WaitForSingleObject(op->ov.hEvent, cancel_landing_ms) == WAIT_TIMEOUT) {
@@ -176,16 +183,24 @@ struct bridged_client {
   HANDLE pipe;
   SOCKET socket;
   uint16_t port;
+  // Set once, when either pump ends: the other's pipe operation, pending
+  // or about to be issued, is cancelled (pipe_io).
+  HANDLE stop = CreateEventW(nullptr, TRUE, FALSE, nullptr);
   std::atomic<bool> ended{false};
 
   void end() {
     if (ended.exchange(true))
       return;
     shutdown(socket, SD_BOTH);
-    CancelIoEx(pipe, nullptr);
+    if (stop != nullptr)
+      SetEvent(stop);
+    else
+      CancelIoEx(pipe, nullptr); // no event: at least what is pending now
   }
 
   ~bridged_client() {
+    if (stop != nullptr)
+      CloseHandle(stop);
     {
       std::lock_guard<std::mutex> guard{admitted().mutex};
       admitted().ports.erase(port);
@@ -204,7 +219,8 @@ struct bridged_client {
 void pipe_to_socket(std::shared_ptr<bridged_client> c) {
   char buf[4096];
   DWORD n = 0;
-  while (pipe_io(c->pipe, false, buf, sizeof buf, n) == pipe_io_result::done) {
+  while (pipe_io(c->pipe, false, buf, sizeof buf, n, INFINITE, c->stop)
+         == pipe_io_result::done) {
     for (DWORD off = 0; off < n;) {
       int sent = send(c->socket, buf + off, static_cast<int>(n - off), 0);
       if (sent <= 0)
@@ -221,7 +237,8 @@ void socket_to_pipe(std::shared_ptr<bridged_client> c) {
   while ((n = recv(c->socket, buf, sizeof buf, 0)) > 0) {
     DWORD done = 0;
     for (DWORD off = 0; off < static_cast<DWORD>(n); off += done)
-      if (pipe_io(c->pipe, true, buf + off, static_cast<DWORD>(n) - off, done)
+      if (pipe_io(c->pipe, true, buf + off, static_cast<DWORD>(n) - off, done,
+                  INFINITE, c->stop)
           != pipe_io_result::done)
         return c->end();
   }
