@@ -43,14 +43,18 @@ void scan(procscan_actor::stateful_pointer<procscan_state> self) {
     if (action == config::rule_action::proxy)
       found.processes.push_back({p.pid, p.parent_pid, p.name, label});
     captured.insert(p.pid);
-    auto [known, fresh] = st.adopted.emplace(p.pid, action);
-    if (!fresh && known->second == action)
+    auto [known, fresh] = st.adopted.emplace(
+        p.pid, procscan_state::adoption{action, p.created});
+    if (!fresh && known->second.action == action
+        && known->second.created == p.created)
       continue;
-    known->second = action;
+    if (!fresh && known->second.created != p.created)
+      st.capture->forget_target(p.pid); // the ID's last owner's
+    known->second = {action, p.created};
     std::string error;
     bool blocked = action == config::rule_action::block;
-    bool ok = blocked ? st.capture->block_target(p.pid, error)
-                      : st.capture->add_target(p.pid, error);
+    bool ok = blocked ? st.capture->block_target(p.pid, p.created, error)
+                      : st.capture->add_target(p.pid, p.created, error);
     if (ok) {
       log::get(self->name())
           ->info("{} {} (pid {}): rule {}", blocked ? "blocking" : "capturing",

@@ -15,9 +15,14 @@ struct procscan_state {
   static inline constexpr const char* name = "procscan";
   platform::capture_session* capture = nullptr; // lent by the supervisor
   std::vector<config::app_rule> rules;
-  /// PIDs made targets (or blocked) already, and which: a rule change that
-  /// turns a target into a blocked one (or back) takes it over again.
-  std::map<uint32_t, config::rule_action> adopted;
+  /// A process made a target (or blocked) already: a rule change that
+  /// turns a target into a blocked one (or back) takes it over again, and
+  /// so does another process under its ID (created at another time).
+  struct adoption {
+    config::rule_action action = config::rule_action::proxy;
+    uint64_t created = 0; // process_entry::created
+  };
+  std::map<uint32_t, adoption> adopted; // by process ID
   process_set current;
   supervisor_actor parent;
 };

@@ -147,11 +147,18 @@ public:
   /// Makes a running process a target. Linux: its sockets are already
   /// marked when it matches by name; the ones it had before are taken over
   /// (see open_guard). Windows: its packets are captured from now on.
-  virtual bool add_target(uint32_t pid, std::string& error) = 0;
+  /// `created`: the process's creation time as the scan saw it
+  /// (process_entry::created; 0 when unknown). A process ID can be reused
+  /// between the scan and this call: a process created at another time,
+  /// another program under the same ID, is left alone.
+  virtual bool add_target(uint32_t pid, uint64_t created, std::string& error)
+      = 0;
   /// A running process a `block` rule matches: its connections are reset
   /// and whatever it sends from now on is refused (Linux: its sockets are
-  /// marked so; Windows: its packets are captured and refused).
-  virtual bool block_target(uint32_t pid, std::string& error) = 0;
+  /// marked so; Windows: its packets are captured and refused). `created`
+  /// as for add_target.
+  virtual bool block_target(uint32_t pid, uint64_t created, std::string& error)
+      = 0;
   virtual bool is_target(uint32_t pid) const = 0;
   /// The process is gone (procscan no longer sees it): its ID may be
   /// reused by another program, which must not inherit the capture.

@@ -23,8 +23,9 @@ struct process_entry {
   /// A process of the user (or users) this engine serves: only those may
   /// be targets by name, never another user's or a system daemon.
   bool served = true;
-  /// Its creation time where the OS says it cheaply (Windows' ancestors_of;
-  /// 0 when unknown): a reused process ID differs here.
+  /// Its creation time (Linux: its start in clock ticks since boot;
+  /// Windows: GetProcessTimes'; 0 when unknown): a reused process ID
+  /// differs here.
   uint64_t created = 0;
 };
 

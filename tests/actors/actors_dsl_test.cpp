@@ -10,9 +10,11 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -258,12 +260,15 @@ namespace {
 class recording_session : public test::fake_capture {
 public:
   std::set<uint32_t> targets, blocked, forgotten;
-  bool add_target(uint32_t pid, std::string&) override {
+  std::map<uint32_t, uint64_t> created; // as the scan told it
+  bool add_target(uint32_t pid, uint64_t when, std::string&) override {
     targets.insert(pid);
+    created[pid] = when;
     return true;
   }
-  bool block_target(uint32_t pid, std::string&) override {
+  bool block_target(uint32_t pid, uint64_t when, std::string&) override {
     blocked.insert(pid);
+    created[pid] = when;
     return true;
   }
   void forget_target(uint32_t pid) override {
@@ -313,6 +318,23 @@ struct named_child {
   }
 };
 
+// When `pid` started (/proc/PID/stat's 22nd field, clock ticks since
+// boot), read here without the product's parser; 0 when unreadable.
+uint64_t start_time(pid_t pid) {
+  std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos)
+    return 0;
+  std::istringstream fields{line.substr(close + 2)};
+  std::string field;
+  for (int i = 3; i < 22 && fields >> field; ++i) {}
+  uint64_t started = 0;
+  fields >> started;
+  return started;
+}
+
 // /proc shows the child under its new name once it has exec'd.
 bool shows_as(pid_t pid, const std::string& name) {
   for (int i = 0; i < 500; ++i) {
@@ -348,6 +370,11 @@ CAF_TEST(procscan_makes_a_found_target_a_target_and_forgets_it_when_gone) {
   CAF_CHECK_EQUAL(found.processes[0].pid, static_cast<uint32_t>(child.pid));
   CAF_CHECK_EQUAL(found.processes[0].rule, "test rule");
   CAF_CHECK_EQUAL(session.targets.count(static_cast<uint32_t>(child.pid)), 1u);
+  // With its start time, so that another program under its ID by the time
+  // the capture takes it up is left alone (socket_adoption's test).
+  auto started = start_time(child.pid);
+  CAF_CHECK_NOT_EQUAL(started, 0u);
+  CAF_CHECK_EQUAL(session.created[static_cast<uint32_t>(child.pid)], started);
   // Gone: forgotten (its PID may come back as another program), and the
   // supervisor hears that no target runs.
   child.end();

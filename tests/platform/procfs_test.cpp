@@ -148,6 +148,24 @@ TEST(procfs, parse_stat_line_takes_the_name_to_the_last_bracket) {
   EXPECT_FALSE(parse_stat_line("1 (x) S 99999999999 0")) << "too large";
 }
 
+// When the process started: the 22nd field, after a name with spaces and
+// brackets too; unknown (0) on a line that stops before it.
+TEST(procfs, parse_stat_line_takes_the_start_time) {
+  auto f = parse_stat_line(
+      "4242 (a) b (c)) S 4100 4242 4100 0 -1 4194560 120 0 0 0 3 1 0 0 20 0 "
+      "1 0 987654 1234567 89");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->parent, 4100u);
+  EXPECT_EQ(f->started, 987654u);
+  f = parse_stat_line("4242 (Discord) S 4100 4242 4100 0 -1 4194560\n");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->started, 0u);
+  f = parse_stat_line("1 (x) S 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 "
+                      "99999999999999999999999");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->started, 0u) << "too large: unknown";
+}
+
 // The scan itself: this process, its parent, its executable and the name
 // it was started as, as /proc has them.
 TEST(procfs, list_processes_sees_this_process_as_it_is) {
@@ -167,6 +185,7 @@ TEST(procfs, list_processes_sees_this_process_as_it_is) {
     EXPECT_EQ(p.name, path.substr(path.rfind('/') + 1));
     // comm: the executable's name, cut to 15 bytes.
     EXPECT_EQ(p.command, p.name.substr(0, 15));
+    EXPECT_NE(p.created, 0u) << "its start time";
   }
   EXPECT_TRUE(found) << all->size() << " processes, not this one";
   EXPECT_GT(all->size(), 1u) << "at least this one and its parent";

@@ -350,7 +350,8 @@ TEST_F(target_marker_test, a_killed_engines_programs_are_replaced) {
 
 // Sockets a process had before it became a target: marked, and a
 // connection it holds is aborted so it reconnects (proxied); one to
-// loopback is left alone.
+// loopback is left alone. A process that is not the one the scan saw (its
+// ID reused: another start time) is left alone.
 TEST_F(target_marker_test, sockets_made_before_are_taken_over) {
   child server{{"ip", "netns", "exec", net->b.name(), DROVER_PEER, "tcp-echo",
                 net->ip_b, "7"}};
@@ -366,8 +367,21 @@ TEST_F(target_marker_test, sockets_made_before_are_taken_over) {
   ASSERT_TRUE(local.wait_for_output("connected", 10s)) << local.output();
   std::string error;
   constexpr uint32_t mark = 0x44530abc;
-  auto taken = drover::test::inside(
-      net->a, [&] { return adopt_sockets(remote.pid(), mark, {}, error); });
+  std::ifstream stat{"/proc/" + std::to_string(remote.pid()) + "/stat"};
+  std::string line;
+  std::getline(stat, line);
+  auto fields = parse_stat_line(line);
+  ASSERT_TRUE(fields && fields->started != 0) << line;
+  auto started = fields->started;
+  auto other = drover::test::inside(net->a, [&] {
+    return adopt_sockets(remote.pid(), started + 1, mark, {}, error);
+  });
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(other.marked, 0u) << "another process under the same ID";
+  EXPECT_EQ(other.reset, 0u);
+  auto taken = drover::test::inside(net->a, [&] {
+    return adopt_sockets(remote.pid(), started, mark, {}, error);
+  });
   EXPECT_EQ(error, "");
   EXPECT_EQ(taken.marked, 1u);
   EXPECT_EQ(taken.reset, 1u);
@@ -376,11 +390,11 @@ TEST_F(target_marker_test, sockets_made_before_are_taken_over) {
             std::string::npos)
       << remote.output();
   auto kept = drover::test::inside(
-      net->a, [&] { return adopt_sockets(local.pid(), mark, {}, error); });
+      net->a, [&] { return adopt_sockets(local.pid(), 0, mark, {}, error); });
   EXPECT_EQ(kept.marked, 1u);
   EXPECT_EQ(kept.reset, 0u) << "loopback is never captured";
   // Taken over already: nothing to do a second time.
   auto again = drover::test::inside(
-      net->a, [&] { return adopt_sockets(local.pid(), mark, {}, error); });
+      net->a, [&] { return adopt_sockets(local.pid(), 0, mark, {}, error); });
   EXPECT_EQ(again.marked, 0u);
 }

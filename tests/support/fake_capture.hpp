@@ -93,8 +93,8 @@ public:
   fake_injector injector_;
   platform::packet_port& port() override { return port_; }
   platform::packet_injector& injector() override { return injector_; }
-  bool add_target(uint32_t, std::string&) override { return true; }
-  bool block_target(uint32_t, std::string&) override { return true; }
+  bool add_target(uint32_t, uint64_t, std::string&) override { return true; }
+  bool block_target(uint32_t, uint64_t, std::string&) override { return true; }
   bool is_target(uint32_t) const override { return true; }
   void forget_target(uint32_t) override {}
   long spawn_target(const std::vector<std::string>&, uint32_t,

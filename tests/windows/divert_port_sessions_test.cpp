@@ -62,7 +62,7 @@ TEST_F(windows_divert,
   ASSERT_TRUE(driver.info(wd::layer_network, filter, sizeof filter, &first,
                           &flags, params));
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, error));
+  ASSERT_TRUE(session->add_target(target_pid, 0, error));
   auto target_syn = with_source_port(syn(), 40020);
   socket(socket_event(wd::event_socket_connect, target_pid, 40020));
   socket(socket_event(wd::event_socket_bind, other_pid, 40021));
@@ -201,6 +201,22 @@ TEST_F(windows_divert, a_new_target_is_captured_at_its_first_socket) {
   EXPECT_TRUE(session->is_target(app.pid()));
 }
 
+// A process the scan found is taken up only while it is still that one:
+// a process ID can be reused between the scan and the take-up, and
+// another program under it (another creation time) is left alone.
+TEST_F(windows_divert, a_scanned_process_is_taken_up_only_if_still_the_same) {
+  start_engine();
+  named_process app{L"DroverTestDiscord.exe"};
+  auto id = platform::identify_process(app.pid());
+  ASSERT_TRUE(id);
+  ASSERT_NE(id->created, 0u);
+  std::string error;
+  EXPECT_TRUE(session->add_target(app.pid(), id->created + 1, error));
+  EXPECT_FALSE(session->is_target(app.pid())) << "another creation time";
+  EXPECT_TRUE(session->add_target(app.pid(), id->created, error));
+  EXPECT_TRUE(session->is_target(app.pid())) << "the one the scan saw";
+}
+
 // A `block` rule by folder (its path, without regard to case): the
 // process's first connection is refused with a reset to the application,
 // nothing goes out; a `direct` rule before it would have let it go.
@@ -330,7 +346,7 @@ TEST_F(windows_divert, a_reader_that_stops_reading_lets_the_handle_go) {
   ASSERT_TRUE(r.session) << r.error;
   driver = fake_driver{};
   std::string error;
-  ASSERT_TRUE(r.session->add_target(target_pid, error));
+  ASSERT_TRUE(r.session->add_target(target_pid, 0, error));
   auto batch = r.session->port().new_batch();
   std::thread feed{[&] {
     socket(socket_event(wd::event_socket_connect, target_pid, 50200));

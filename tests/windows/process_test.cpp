@@ -67,6 +67,13 @@ TEST(windows_process, toolhelp_finds_a_program_started_by_name) {
       found = true;
       EXPECT_EQ(p.name, "DroverTestDiscord.exe");
       EXPECT_EQ(p.parent_pid, GetCurrentProcessId());
+      // Its creation time, as the process's own times say it (a reused
+      // ID differs here).
+      FILETIME created{}, exited{}, kernel{}, user{};
+      ASSERT_TRUE(
+          GetProcessTimes(pi.hProcess, &created, &exited, &kernel, &user));
+      EXPECT_EQ(p.created, (uint64_t{created.dwHighDateTime} << 32)
+                               | created.dwLowDateTime);
     }
   EXPECT_TRUE(found) << "pid " << pi.dwProcessId << " not listed";
 

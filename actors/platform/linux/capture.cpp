@@ -215,9 +215,11 @@ public:
 
   // Takes over the sockets `pid` made before it was a target (or before a
   // `block` rule matched it): marked, connected TCP reset.
+  // `started`: its start time as the scan saw it (0: not checked), so a
+  // program that took a reused ID since is left alone.
   // `proxy`: the index of its rule's proxy (the target mark's low bits).
-  bool adopt(pid_t pid, config::rule_action action, uint32_t proxy,
-             std::string& error) {
+  bool adopt(pid_t pid, uint64_t started, config::rule_action action,
+             uint32_t proxy, std::string& error) {
     uint32_t mark = 0;
     net::capture::exclusions now;
     {
@@ -232,7 +234,7 @@ public:
     }
     if (action == config::rule_action::block)
       now = {}; // a blocked program keeps nothing but loopback
-    auto taken = linux_port::adopt_sockets(pid, mark, now, error);
+    auto taken = linux_port::adopt_sockets(pid, started, mark, now, error);
     if (taken.reset > 0)
       reset_count += taken.reset;
     return error.empty() || taken.marked > 0;
@@ -317,15 +319,16 @@ public:
   packet_port& port() override { return *queue; }
   packet_injector& injector() override { return *raw; }
 
-  bool add_target(uint32_t pid, std::string& error) override {
+  bool add_target(uint32_t pid, uint64_t created, std::string& error) override {
     auto id = static_cast<pid_t>(pid);
-    return guard->adopt(id, config::rule_action::proxy, guard->proxy_of(id),
-                        error);
+    return guard->adopt(id, created, config::rule_action::proxy,
+                        guard->proxy_of(id), error);
   }
 
-  bool block_target(uint32_t pid, std::string& error) override {
-    return guard->adopt(static_cast<pid_t>(pid), config::rule_action::block, 0,
-                        error);
+  bool block_target(uint32_t pid, uint64_t created,
+                    std::string& error) override {
+    return guard->adopt(static_cast<pid_t>(pid), created,
+                        config::rule_action::block, 0, error);
   }
 
   bool is_target(uint32_t pid) const override {
@@ -357,7 +360,7 @@ public:
         || !guard->group->add(static_cast<pid_t>(pid), proxy, error))
       return false;
     std::string ignored; // sockets it had before: taken over, if any
-    guard->adopt(static_cast<pid_t>(pid), config::rule_action::proxy, proxy,
+    guard->adopt(static_cast<pid_t>(pid), 0, config::rule_action::proxy, proxy,
                  ignored);
     return true;
   }
@@ -434,7 +437,7 @@ guard_result open_guard(const guard_options& opts) {
   for (auto& p : all) {
     std::string error;
     if (p.pid != current_process_id())
-      g->adopt(static_cast<pid_t>(p.pid), g->action_of(p, all),
+      g->adopt(static_cast<pid_t>(p.pid), p.created, g->action_of(p, all),
                g->proxy_of(p, all), error);
   }
   r.guard = std::move(g);

@@ -152,6 +152,7 @@ std::optional<std::vector<process_entry>> list_processes() {
     process_entry e;
     e.pid = static_cast<uint32_t>(pid);
     e.parent_pid = fields->parent;
+    e.created = fields->started;
     e.command = std::move(fields->command);
     std::snprintf(path, sizeof path, "%s/exe", d->d_name);
     auto length = ::readlinkat(root, path, link, sizeof link);

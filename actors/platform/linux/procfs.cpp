@@ -114,6 +114,19 @@ std::optional<stat_fields> parse_stat_line(std::string_view line) {
   if (digits == 0)
     return std::nullopt;
   out.parent = static_cast<uint32_t>(parent);
+  // The start time: the 20th field after the name (the state is the 1st).
+  size_t at = close + 2;
+  for (int field = 1; field < 20 && at < line.size(); ++field) {
+    at = line.find(' ', at);
+    at = at == std::string_view::npos ? line.size() : at + 1;
+  }
+  uint64_t started = 0;
+  for (; at < line.size() && line[at] >= '0' && line[at] <= '9'; ++at) {
+    if (started > (UINT64_MAX - 9) / 10)
+      return out; // not a start time: unknown
+    started = started * 10 + static_cast<uint64_t>(line[at] - '0');
+  }
+  out.started = started;
   return out;
 }
 

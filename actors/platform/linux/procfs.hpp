@@ -39,6 +39,9 @@ std::optional<process_ids> process_ids_of(std::string_view status);
 struct stat_fields {
   std::string command;
   uint32_t parent = 0;
+  /// When it started, in clock ticks since boot (field 22); 0 when the
+  /// line stops before it. A reused process ID starts later.
+  uint64_t started = 0;
 };
 std::optional<stat_fields> parse_stat_line(std::string_view line);
 

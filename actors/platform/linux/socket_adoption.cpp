@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <string>
 
 #include "actors/platform/linux/procfs.hpp"
 
@@ -147,9 +149,23 @@ bool destroy_tcp(int family, const sockaddr_storage& local,
   return true;
 }
 
+// When process `pid` started (its stat line's start time), or 0 when it
+// cannot be read (gone).
+uint64_t start_time_of(pid_t pid) {
+  auto path = "/proc/" + std::to_string(pid) + "/stat";
+  fd_guard stat{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (stat.fd < 0)
+    return 0;
+  char text[1024]; // the start time is well within: a name is at most 64
+  auto got = ::read(stat.fd, text, sizeof text - 1);
+  auto fields = got > 0 ? parse_stat_line({text, static_cast<size_t>(got)})
+                        : std::nullopt;
+  return fields ? fields->started : 0;
+}
+
 } // namespace
 
-adopted_sockets adopt_sockets(pid_t pid, uint32_t mark,
+adopted_sockets adopt_sockets(pid_t pid, uint64_t started, uint32_t mark,
                               const net::capture::exclusions& skip,
                               std::string& error) {
   adopted_sockets out;
@@ -160,6 +176,12 @@ adopted_sockets adopt_sockets(pid_t pid, uint32_t mark,
       error = std::string{"pidfd_open: "} + std::strerror(errno);
     return out;
   }
+  // The descriptor holds the process it was opened for: once that one is
+  // gone, pidfd_getfd fails, whoever has its ID by then. So a start time
+  // that matches now means every borrow below is from the process the scan
+  // saw; one that does not is another program's under a reused ID.
+  if (started != 0 && start_time_of(pid) != started)
+    return out;
   // The descriptors' numbers from fdinfo, not fd: listing another user's
   // fd folder takes CAP_DAC_READ_SEARCH, which the system service does not
   // have; fdinfo takes the ptrace access pidfd_getfd needs anyway.

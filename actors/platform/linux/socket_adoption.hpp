@@ -24,8 +24,11 @@ struct adopted_sockets {
 /// Takes over the sockets process `pid` has open now (needs root: the
 /// descriptors are borrowed with pidfd_getfd). Connections to loopback or
 /// to a destination in `skip` are marked but kept (they are never
-/// captured). `error` says what could not be done, for the log.
-adopted_sockets adopt_sockets(pid_t pid, uint32_t mark,
+/// captured). `started`: when the process meant started (its stat line's
+/// start time, as a scan saw it; 0: not checked): a process that has
+/// taken its ID since is left alone. `error` says what could not be done,
+/// for the log.
+adopted_sockets adopt_sockets(pid_t pid, uint64_t started, uint32_t mark,
                               const net::capture::exclusions& skip,
                               std::string& error);
 

@@ -181,12 +181,14 @@ public:
   packet_port& port() override { return *divert; }
   packet_injector& injector() override { return *divert; }
 
-  bool add_target(uint32_t pid, std::string&) override {
+  bool add_target(uint32_t pid, uint64_t created, std::string&) override {
     // Found by the scan: it ran before the engine (or before its name was
     // added); its connections from then would stay direct.
     if (!targets->contains(pid) || targets->blocked(pid)) {
       // Its rule's fallback, as the port would have found it.
       auto id = identify_process(pid);
+      if (!the_process_scanned(created, id))
+        return true; // gone, or another program under its ID: not a target
       auto said = id ? targets->judge(pid, *id) : target_set::verdict{};
       targets->add(pid, config::rule_action::proxy, said.direct_when_down,
                    said.proxy);
@@ -195,11 +197,13 @@ public:
     return true;
   }
 
-  bool block_target(uint32_t pid, std::string&) override {
+  bool block_target(uint32_t pid, uint64_t created, std::string&) override {
     if (!targets->blocked(pid)) {
       // A program `drover run` started (or one it started) stays its
       // proxy's, whatever a rule says of its name.
       auto id = identify_process(pid);
+      if (!the_process_scanned(created, id))
+        return true; // gone, or another program under its ID: not blocked
       auto said = id ? targets->judge(pid, *id) : target_set::verdict{};
       if (said.action == config::rule_action::proxy) {
         targets->add(pid, said.action, said.direct_when_down, said.proxy);
@@ -213,6 +217,14 @@ public:
 
   bool is_target(uint32_t pid) const override {
     return targets->contains(pid) && !targets->blocked(pid);
+  }
+
+  // Whether the process, as the OS describes it now (`id`; nothing: gone),
+  // is still the one the scan found (`created`: its creation time then; 0
+  // unknown).
+  static bool the_process_scanned(uint64_t created,
+                                  const std::optional<process_identity>& id) {
+    return created == 0 || (id && id->created == created);
   }
 
   void forget_target(uint32_t pid) override { targets->remove(pid); }

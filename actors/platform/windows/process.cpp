@@ -85,8 +85,10 @@ std::optional<std::vector<process_entry>> list_processes() {
     // Another user's (or a service's) process is never a target.
     auto id = identify_process(p.pid);
     p.served = id && id->served;
-    if (id)
+    if (id) {
       p.path = id->path;
+      p.created = id->created; // a reused ID differs here (add_target)
+    }
     out.push_back(std::move(p));
   }
   CloseHandle(snap);
