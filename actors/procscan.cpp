@@ -48,8 +48,9 @@ void scan(procscan_actor::stateful_pointer<procscan_state> self) {
     if (!fresh && known->second.action == action
         && known->second.created == p.created)
       continue;
-    if (!fresh && known->second.created != p.created)
-      st.capture->forget_target(p.pid); // the ID's last owner's
+    // Another process under a known ID is taken up as itself (not
+    // forgotten first: on Windows the port may have taken it up already,
+    // at its first socket, and a new take-up would reset its connections).
     known->second = {action, p.created};
     std::string error;
     bool blocked = action == config::rule_action::block;
