@@ -1,6 +1,7 @@
 #include "actors/platform/target_set.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "actors/platform/process_rules.hpp"
 #include "config/rule_match.hpp"
@@ -179,6 +180,27 @@ uint8_t target_view::proxy(uint32_t pid) const {
 bool target_view::direct_when_down(uint32_t pid) const {
   return std::binary_search(direct_when_down_.begin(), direct_when_down_.end(),
                             pid);
+}
+
+void target_set::note_program(const std::string& path) {
+  if (path.empty())
+    return;
+  auto key = path;
+  for (auto& c : key)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto at = std::lower_bound(programs_seen_.begin(), programs_seen_.end(), key);
+  if ((at != programs_seen_.end() && *at == key)
+      || programs_seen_.size() >= programs_cap)
+    return;
+  programs_seen_.insert(at, std::move(key));
+  programs_new_.push_back(path);
+}
+
+std::vector<std::string> target_set::take_new_programs() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return std::exchange(programs_new_, {});
 }
 
 } // namespace drover::platform

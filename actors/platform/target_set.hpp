@@ -73,6 +73,14 @@ public:
                std::vector<std::pair<uint32_t, uint8_t>>& proxies,
                uint64_t& seen) const;
 
+  /// A captured process runs the executable at `path`: the guard keeps
+  /// that program offline should the engine be killed (crash_block.hpp).
+  /// Each path is handed on once (case aside), up to `programs_cap`.
+  void note_program(const std::string& path);
+  /// The paths noted since the last call.
+  std::vector<std::string> take_new_programs();
+  static constexpr size_t programs_cap = 1024;
+
 private:
   mutable std::mutex mutex_;
   std::vector<uint32_t> pids_;             // sorted: targets and blocked
@@ -88,7 +96,9 @@ private:
   };
   std::vector<run_root> run_roots_; // oldest first, bounded
   std::vector<std::string> proxy_names_;
-  config::target_settings defaults_; // when_not_proxying
+  config::target_settings defaults_;       // when_not_proxying
+  std::vector<std::string> programs_seen_; // sorted, lower case
+  std::vector<std::string> programs_new_;
   std::atomic<uint64_t> generation_{0};
 };
 

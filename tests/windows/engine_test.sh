@@ -9,11 +9,14 @@
 # refuses to start; and with C:\ProgramData\Drover a link planted by a
 # user, the engine refuses to start and writes nothing through it. (The packet path itself is
 # tests/windows/divert_port_test.cpp.)
-# `drover run` beside it joins it over the pipe.
+# `drover run` beside it joins it over the pipe. Killed, the engine leaves
+# the program it captured blocked by a filter that outlives it (against a
+# double of fwpuclnt.dll in the prefix's System32, whose store is a file);
+# the next engine lifts it and quitting removes it.
 # Last, `drover run` elevated the way Windows elevates (for an unelevated
 # program that asked) starts its program with the asker's unelevated token.
 # usage: engine_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN PIPE_SQUATTER_EXE
-#          ELEVATED_LIKE_WINDOWS_EXE TOKEN_REPORT_EXE
+#          ELEVATED_LIKE_WINDOWS_EXE TOKEN_REPORT_EXE FAKE_FWPUCLNT_DLL
 set -euo pipefail
 exe=$1
 dll=$2
@@ -21,6 +24,7 @@ wine_run=$3
 squatter=$4
 elevator=$5
 reporter=$6
+fwpuclnt=$7
 export DROVER_CONTROL_PIPE="drover-engine-test-$$"
 export WINEDEBUG=-all
 # Every wine program of the test is bounded well inside ctest's timeout, so
@@ -29,6 +33,9 @@ export DROVER_WINE_TIMEOUT=90
 # A wine prefix of its own: its C:\ProgramData\Drover is planted below.
 cache="${DROVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drover}"
 export DROVER_WINEPREFIX="$cache/wine-prefix-engine"
+# The engine loads fwpuclnt.dll from System32 only: the double goes there
+# (below, once the prefix exists), preferred to wine's own.
+export WINEDLLOVERRIDES="fwpuclnt=n;mscoree=d;mshtml=d"
 . "$(dirname "$0")/lab.sh"
 pids=()
 engine=""
@@ -40,6 +47,9 @@ fail() {
   exit 1
 }
 lab_setup "$exe" "$dll"
+export DROVER_FAKE_WFP_STORE="Z:${dir//\//\\}\\wfp-store.txt"
+store="$dir/wfp-store.txt"
+: >"$store"
 
 drover() { lab_run "$@"; }
 
@@ -106,6 +116,7 @@ engine_refuses "an engine started with a planted link for its folder"
 [ -z "$(ls -A "$drive_c/planted")" ] || fail "the engine wrote through the planted link: $(ls -A "$drive_c/planted")"
 [ -L "$drive_c/ProgramData/Drover" ] || fail "the engine removed or moved the planted link"
 rm "$drive_c/ProgramData/Drover" # as the message says
+cp "$fwpuclnt" "$drive_c/windows/system32/fwpuclnt.dll"
 
 "$wine_run" "$dir/drover.exe" --headless --config "$config" >"$dir/engine.out" 2>&1 &
 engine=$!
@@ -137,11 +148,35 @@ drover run --proxy nope -- cmd.exe /c "exit 0" >"$dir/join.out" || code=$?
 [ "$code" -eq 1 ] && grep -q 'no proxy is called "nope"' "$dir/join.out" \
   || fail "drover run --proxy nope was not refused with a sentence ($code): $(cat "$dir/join.out")"
 
+# The filtering engine's store (fake_fwpuclnt.cpp): "F id layer sublayer
+# action weight owner persistent not-loopback app-id". cmd.exe, captured
+# for drover run, gets its block (action 4097) at all four ALE layers
+# within the guard's next check; the engine's permits (4098) are in a
+# dynamic session (owner "pid:session"), which Windows ends with the engine.
+filters() { tr -d '\r' <"$store" | grep -c "^F [0-9]* [0-9a-f]* [0-9a-f]* $1\$" || true; }
+blocks() { filters "4097 1 - 0 1 .*system32.cmd\.exe"; }
+for _ in $(seq 50); do [ "$(blocks)" -eq 4 ] && break; sleep 0.2; done
+[ "$(blocks)" -eq 4 ] || fail "cmd.exe was not blocked for a killed engine: $(cat "$store" 2>&1)"
+[ "$(filters "4098 15 [0-9]*:[0-9]* 0 0 -")" -eq 4 ] \
+  || fail "the engine's permit is not in a dynamic session: $(cat "$store")"
+grep -q "a Windows Filtering Platform block keeps them offline if the engine is killed" "$dir/engine.out" \
+  || fail "the engine's log does not show the block for a killed engine"
+# Killed (SIGKILL to the Windows process, timeout's child): nothing of it
+# runs after, the blocks stay.
+kill -9 $(pgrep -P "$engine") 2>/dev/null || true
+lab_wait_exit "$engine" 20 >/dev/null || true
+[ "$(blocks)" -eq 4 ] || fail "a killed engine's blocks did not stay: $(cat "$store")"
+"$wine_run" "$dir/drover.exe" --headless --config "$config" >"$dir/engine.out" 2>&1 &
+engine=$!
+pids+=("$engine")
+wait_status "State: *Active"
+
 quit_said="$(drover quit)" || true
 [ "$quit_said" = "ok" ] || fail "quit was not answered ok: $quit_said"
 lab_wait_exit "$engine" 20 || fail "the engine did not end cleanly after quit (exit $?; 124: still running)"
 grep -q "capture set up: WinDivert 2.x" "$dir/engine.out" \
   || fail "the engine's log does not show the WinDivert capture"
+grep -q "^F " "$store" && fail "quitting left filters: $(cat "$store")"
 
 # `drover run` elevated for an unelevated asker (elevated_like_windows does
 # what Windows' AppInfo does after a UAC prompt): the engine works for the
@@ -155,4 +190,4 @@ code=0
 $(tail -5 "$drive_c/ProgramData/Drover/logs/drover.log" 2>/dev/null)"
 tr -d '\r' <"$dir/report.txt" | grep -qx "elevated 0" \
   || fail "drover run started its program elevated: $(cat "$dir/report.txt")"
-echo "engine ok: Active through dante on port $port, controlled over the pipe; drover run's program unelevated"
+echo "engine ok: Active through dante on port $port, controlled over the pipe; a killed engine's program blocked, unblocked at quit; drover run's program unelevated"

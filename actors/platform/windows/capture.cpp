@@ -13,6 +13,7 @@
 #include "actors/platform/files.hpp"
 #include "actors/platform/lan_broadcasts.hpp"
 #include "actors/platform/process.hpp"
+#include "actors/platform/windows/crash_block.hpp"
 #include "actors/platform/windows/invoking_user.hpp"
 #include "actors/platform/windows/local_addresses.hpp"
 #include "actors/platform/windows/socket_tables.hpp"
@@ -127,13 +128,30 @@ public:
   }
   // Read once here, after the notifications are registered (changes_):
   // a change from now on is heard, and the watchdog keeps them current.
-  windows_guard() { read_broadcasts(); }
+  windows_guard() {
+    read_broadcasts();
+    crash_problem_ = crash_.hold();
+  }
   ~windows_guard() override { release(); }
 
-  std::string repair(std::string&) override {
+  std::string repair(std::string& error) override {
     if (changes_.due(std::chrono::steady_clock::now()))
       read_broadcasts();
+    std::lock_guard<std::mutex> guard{crash_mutex_};
+    keep_crash_block();
+    if (!crash_problem_.empty())
+      error = "the block that keeps the captured programs offline if "
+              "Drover's engine is killed is not in place ("
+              + crash_problem_ + ")";
     return {};
+  }
+  // A session's handle is open: the targets are held by the capture, so
+  // the engine's permit may lift the blocks a killed engine left (before
+  // this, they kept the targets offline).
+  void capture_holds() {
+    std::lock_guard<std::mutex> guard{crash_mutex_};
+    capturing_ = true;
+    keep_crash_block();
   }
   // At Start, then on the watchdog's thread.
   void read_broadcasts() {
@@ -149,14 +167,54 @@ public:
   }
   // Stop: the fence between two sessions goes too.
   void release() override;
-  std::string description() const override { return "target processes"; }
+  std::string description() const override {
+    std::lock_guard<std::mutex> guard{crash_mutex_};
+    return crash_problem_.empty()
+               ? "target processes; a Windows Filtering Platform block keeps "
+                 "them offline if the engine is killed"
+               : "target processes; no block if the engine is killed: "
+                     + crash_problem_;
+  }
 
 private:
+  // Holds the lasting session, lifts the blocks once the capture holds the
+  // targets, and blocks each program the capture took since (tried again
+  // at the next check when Windows refused).
+  void keep_crash_block() {
+    std::string problem;
+    if (!crash_.held())
+      problem = crash_.hold();
+    if (problem.empty() && capturing_)
+      problem = crash_.lift();
+    if (problem.empty() && crash_.lifted()) {
+      auto fresh = targets->take_new_programs();
+      unblocked_.insert(unblocked_.end(), fresh.begin(), fresh.end());
+      while (!unblocked_.empty() && problem.empty()) {
+        problem = crash_.block_program(unblocked_.back());
+        if (problem.empty())
+          unblocked_.pop_back();
+      }
+    }
+    crash_problem_ = problem;
+  }
+
   uint64_t fenced_before_ = fence::instance().dropped();
   windows_port::address_changes changes_;
+  mutable std::mutex crash_mutex_;
+  windows_port::crash_block crash_;
+  std::string crash_problem_;
+  bool capturing_ = false;
+  std::vector<std::string> unblocked_; // noted, not yet blocked
 };
 
 void windows_guard::release() {
+  {
+    // The blocks go first, then the permit, then the fence: the targets go
+    // direct, as the user asked.
+    std::lock_guard<std::mutex> guard{crash_mutex_};
+    crash_.release();
+    capturing_ = false;
+  }
   fence::instance().close();
 }
 
@@ -192,6 +250,8 @@ public:
       auto said = id ? targets->judge(pid, *id) : target_set::verdict{};
       targets->add(pid, config::rule_action::proxy, said.direct_when_down,
                    said.proxy);
+      if (id)
+        targets->note_program(id->path);
       windivert::reset_tcp_connections(pid, skip);
     }
     return true;
@@ -207,9 +267,13 @@ public:
       auto said = id ? targets->judge(pid, *id) : target_set::verdict{};
       if (said.action == config::rule_action::proxy) {
         targets->add(pid, said.action, said.direct_when_down, said.proxy);
+        if (id)
+          targets->note_program(id->path);
         return true;
       }
       targets->add(pid, config::rule_action::block);
+      if (id)
+        targets->note_program(id->path);
       windivert::reset_tcp_connections(pid, skip);
     }
     return true;
@@ -250,6 +314,8 @@ public:
     auto id = identify_process(pi.dwProcessId);
     targets->add_run_root(pi.dwProcessId, id ? id->created : 0,
                           static_cast<uint8_t>(proxy));
+    if (id)
+      targets->note_program(id->path);
     ResumeThread(pi.hThread);
     CloseHandle(pi.hThread);
     CloseHandle(pi.hProcess);
@@ -267,6 +333,8 @@ public:
     auto id = identify_process(pid);
     targets->add_run_root(pid, id ? id->created : 0,
                           static_cast<uint8_t>(proxy));
+    if (id)
+      targets->note_program(id->path);
     windivert::reset_tcp_connections(pid, skip); // any it made before
     return true;
   }
@@ -390,6 +458,7 @@ capture_result open_capture(const capture_options& opts) {
     return r;
   // The new handle diverts now; the previous session's may go.
   fence::instance().hand_over_to(*s->divert);
+  guard->capture_holds();
   r.session = std::move(s);
   return r;
 }

@@ -181,6 +181,7 @@ void packet_sorter::consider(uint32_t pid) {
   auto said = targets_->judge(pid, *id);
   if (said.action != config::rule_action::direct) {
     targets_->add(pid, said.action, said.direct_when_down, said.proxy);
+    targets_->note_program(id->path);
     live_.adopted++;
   }
 }

@@ -1,0 +1,72 @@
+#pragma once
+
+// Windows' answer to a killed engine. WinDivert's handles close with the
+// engine's process, and whatever a target then sends would go out direct;
+// on Linux the kernel's rules outlive the engine. Here a Windows Filtering
+// Platform block does: every program the capture has taken since Start is
+// blocked (its connections and its datagrams, loopback aside) by filters
+// that outlive the engine, and the engine lifts them with a permit in a
+// dynamic session, which Windows removes the moment the engine's process
+// ends, however it ends. Policy changes make Windows look again at the
+// flows already allowed, so the programs' open connections are cut too.
+// Stop (release) takes the blocks away: the programs go direct, as asked.
+// The blocks are not persistent: a restart of the computer ends them, as a
+// power loss ends Linux's.
+//
+// Thread-safe for one caller at a time (the guard serialises them).
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace drover::platform::windows_port {
+
+class crash_block {
+public:
+  /// `library`: an fwpuclnt.dll already loaded (the tests' double); none:
+  /// System32's, loaded at hold().
+  explicit crash_block(void* library = nullptr);
+  /// Closes the sessions: the permit goes, the blocks stay (as when the
+  /// engine is killed). Only release() takes the blocks away.
+  ~crash_block();
+  crash_block(const crash_block&) = delete;
+  crash_block& operator=(const crash_block&) = delete;
+
+  /// Opens the lasting session and Drover's sublayer. Blocks a killed
+  /// engine left stay in force. Empty, or why not (a sentence).
+  std::string hold();
+  /// The engine's permit (dynamic session), over every block: to be in
+  /// place once the capture holds the targets, not before.
+  std::string lift();
+  /// Blocks the program at `path` (UTF-8) should the engine be killed.
+  /// Refused until lift() succeeded: a block without the permit would cut
+  /// the program off while the engine runs.
+  std::string block_program(const std::string& path);
+  /// Stop: every block in Drover's sublayer goes (a killed engine's too),
+  /// then the permit. Empty, or what could not be removed.
+  std::string release();
+
+  bool held() const { return store_ != nullptr; }
+  bool lifted() const { return live_ != nullptr; }
+  /// The programs blocked by this engine.
+  size_t programs() const { return blocked_paths_; }
+
+  /// Drover's sublayer, where all its filters live.
+  static const void* sublayer_key();
+
+private:
+  struct api;
+  std::string load();
+  std::string blocks_in_sublayer(std::vector<uint64_t>& ids);
+
+  api* api_ = nullptr;
+  void* library_ = nullptr;
+  bool own_library_ = false;
+  void* store_ = nullptr; // a lasting session: its objects outlive it
+  void* live_ = nullptr;  // the dynamic session of the permit
+  std::vector<uint64_t> permits_;
+  size_t blocked_paths_ = 0;
+};
+
+} // namespace drover::platform::windows_port
