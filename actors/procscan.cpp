@@ -54,18 +54,33 @@ void scan(procscan_actor::stateful_pointer<procscan_state> self) {
     known->second = {action, p.created};
     std::string error;
     bool blocked = action == config::rule_action::block;
-    bool ok = blocked ? st.capture->block_target(p.pid, p.created, error)
-                      : st.capture->add_target(p.pid, p.created, error);
-    if (ok) {
-      log::get(self->name())
-          ->info("{} {} (pid {}): rule {}", blocked ? "blocking" : "capturing",
-                 p.name, p.pid, label);
-      trace::record(self->name(), blocked ? "block" : "adopt",
-                    {{"pid", p.pid}, {"name", p.name}, {"rule", label}});
-    } else {
-      log::get(self->name())
-          ->warn("cannot {} {} (pid {}): {}", blocked ? "block" : "capture",
-                 p.name, p.pid, error);
+    auto done = blocked ? st.capture->block_target(p.pid, p.created, error)
+                        : st.capture->add_target(p.pid, p.created, error);
+    switch (done) {
+      case platform::take_up::taken:
+        log::get(self->name())
+            ->info("{} {} (pid {}): rule {}",
+                   blocked ? "blocking" : "capturing", p.name, p.pid, label);
+        trace::record(self->name(), blocked ? "block" : "adopt",
+                      {{"pid", p.pid}, {"name", p.name}, {"rule", label}});
+        break;
+      case platform::take_up::left_alone:
+        // Gone before its take-up, or its ID another program's since the
+        // scan (or, on Windows, not to be looked at just then): not logged
+        // as captured, and its ID is looked at afresh at the next scan.
+        log::get(self->name())
+            ->debug("{} (pid {}) was gone before it was taken up; its ID is "
+                    "looked at again at the next scan",
+                    p.name, p.pid);
+        trace::record(self->name(), "left-alone",
+                      {{"pid", p.pid}, {"name", p.name}, {"rule", label}});
+        st.adopted.erase(p.pid);
+        break;
+      case platform::take_up::failed:
+        log::get(self->name())
+            ->warn("cannot {} {} (pid {}): {}", blocked ? "block" : "capture",
+                   p.name, p.pid, error);
+        break;
     }
   }
   // Forget processes that are gone (a reused PID is looked at again), or

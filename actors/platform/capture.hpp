@@ -96,6 +96,9 @@ struct guard_result {
 struct guard_options {
   target_selection targets;
   net::capture::exclusions skip; // skip.proxy: 0 until the proxy is known
+  /// Windows: the Filtering Platform's fwpuclnt.dll, already loaded (the
+  /// tests' double); null: System32's (crash_block.hpp).
+  void* wfp_library = nullptr;
 };
 
 /// Sets up the guard: from now on the targets' new sockets are captured or
@@ -137,6 +140,13 @@ struct sorting_counters {
                                 // have been a target's)
 };
 
+/// What taking a running process up did (add_target, block_target).
+enum class take_up {
+  taken,      // a target (or blocked) from now on
+  left_alone, // gone, or another program under its ID since the scan
+  failed,     // `error` says why
+};
+
 class capture_session {
 public:
   virtual ~capture_session() = default;
@@ -151,13 +161,14 @@ public:
   /// (process_entry::created; 0 when unknown). A process ID can be reused
   /// between the scan and this call: a process created at another time,
   /// another program under the same ID, is left alone.
-  virtual bool add_target(uint32_t pid, uint64_t created, std::string& error)
+  virtual take_up add_target(uint32_t pid, uint64_t created, std::string& error)
       = 0;
   /// A running process a `block` rule matches: its connections are reset
   /// and whatever it sends from now on is refused (Linux: its sockets are
   /// marked so; Windows: its packets are captured and refused). `created`
   /// as for add_target.
-  virtual bool block_target(uint32_t pid, uint64_t created, std::string& error)
+  virtual take_up block_target(uint32_t pid, uint64_t created,
+                               std::string& error)
       = 0;
   virtual bool is_target(uint32_t pid) const = 0;
   /// The process is gone (procscan no longer sees it): its ID may be

@@ -261,15 +261,24 @@ class recording_session : public test::fake_capture {
 public:
   std::set<uint32_t> targets, blocked, forgotten;
   std::map<uint32_t, uint64_t> created; // as the scan told it
-  bool add_target(uint32_t pid, uint64_t when, std::string&) override {
+  int take_ups = 0;
+  int left_alone = 0; // take-ups to answer "left alone" (gone meanwhile)
+  platform::take_up add_target(uint32_t pid, uint64_t when,
+                               std::string&) override {
+    ++take_ups;
+    if (left_alone > 0) {
+      --left_alone;
+      return platform::take_up::left_alone;
+    }
     targets.insert(pid);
     created[pid] = when;
-    return true;
+    return platform::take_up::taken;
   }
-  bool block_target(uint32_t pid, uint64_t when, std::string&) override {
+  platform::take_up block_target(uint32_t pid, uint64_t when,
+                                 std::string&) override {
     blocked.insert(pid);
     created[pid] = when;
-    return true;
+    return platform::take_up::taken;
   }
   void forget_target(uint32_t pid) override {
     targets.erase(pid);
@@ -403,6 +412,30 @@ CAF_TEST(procscan_blocks_what_a_block_rule_matches_and_lists_it_not) {
   sched.run_once();
   CAF_CHECK_EQUAL(session.blocked.count(static_cast<uint32_t>(child.pid)), 1u);
   CAF_CHECK(session.targets.empty());
+  end(scanner);
+}
+
+// A take-up that found the process gone (or another program under its ID)
+// is not counted as done: the ID is taken up afresh at the next scan, and
+// only once it is taken, not again after.
+CAF_TEST(procscan_looks_again_at_an_id_left_alone) {
+  named_child child;
+  CAF_REQUIRE(child.pid > 0);
+  CAF_REQUIRE(shows_as(child.pid, child.name));
+  recording_session session;
+  session.left_alone = 1;
+  auto scanner
+      = sys.spawn(procscan, static_cast<platform::capture_session*>(&session),
+                  rules_for({child.name}), parent);
+  sched.run_once();
+  CAF_CHECK_EQUAL(session.take_ups, 1);
+  CAF_CHECK(session.targets.empty());
+  for (int scan = 0; scan < 2; ++scan) {
+    self->send(scanner, atom::scan_v);
+    expect((atom::scan), from(self).to(scanner));
+  }
+  CAF_CHECK_EQUAL(session.take_ups, 2);
+  CAF_CHECK_EQUAL(session.targets.count(static_cast<uint32_t>(child.pid)), 1u);
   end(scanner);
 }
 

@@ -379,12 +379,14 @@ TEST_F(target_marker_test, sockets_made_before_are_taken_over) {
   EXPECT_EQ(error, "");
   EXPECT_EQ(other.marked, 0u) << "another process under the same ID";
   EXPECT_EQ(other.reset, 0u);
+  EXPECT_TRUE(other.gone) << "said, so procscan does not log a take-up";
   auto taken = drover::test::inside(net->a, [&] {
     return adopt_sockets(remote.pid(), started, mark, {}, error);
   });
   EXPECT_EQ(error, "");
   EXPECT_EQ(taken.marked, 1u);
   EXPECT_EQ(taken.reset, 1u);
+  EXPECT_FALSE(taken.gone);
   EXPECT_TRUE(remote.wait_for_output("ended", 10s));
   EXPECT_NE(remote.output().find("Software caused connection abort"),
             std::string::npos)

@@ -93,8 +93,12 @@ public:
   fake_injector injector_;
   platform::packet_port& port() override { return port_; }
   platform::packet_injector& injector() override { return injector_; }
-  bool add_target(uint32_t, uint64_t, std::string&) override { return true; }
-  bool block_target(uint32_t, uint64_t, std::string&) override { return true; }
+  platform::take_up add_target(uint32_t, uint64_t, std::string&) override {
+    return platform::take_up::taken;
+  }
+  platform::take_up block_target(uint32_t, uint64_t, std::string&) override {
+    return platform::take_up::taken;
+  }
   bool is_target(uint32_t) const override { return true; }
   void forget_target(uint32_t) override {}
   long spawn_target(const std::vector<std::string>&, uint32_t,

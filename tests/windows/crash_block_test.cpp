@@ -15,6 +15,7 @@
 namespace {
 
 using drover::platform::windows_port::crash_block;
+using drover::platform::windows_port::crash_keeper;
 namespace wfp = drover::platform::wfp;
 
 std::wstring folder() {
@@ -213,6 +214,50 @@ TEST_F(crash_block_test, a_program_that_is_not_there_is_named) {
   EXPECT_NE(said.find("naming C:\\nowhere\\gone.exe failed"), std::string::npos)
       << said;
   EXPECT_EQ(b.release(), "");
+}
+
+// The guard's side: nothing lifted before the capture holds the targets,
+// the programs it took blocked once lifted, the permit gone while a
+// stalled reader's handle is let go and back with the next session.
+TEST_F(crash_block_test, the_keeper_lifts_only_while_the_capture_holds) {
+  an_engine_killed();
+  crash_keeper keeper{library};
+  EXPECT_EQ(keeper.keep({discord_utf8}), "");
+  EXPECT_FALSE(keeper.lifted());
+  EXPECT_EQ(everywhere(discord), block) << "no session diverts yet";
+  keeper.capture_holds();
+  EXPECT_TRUE(keeper.lifted());
+  EXPECT_EQ(everywhere(discord), permit);
+  EXPECT_EQ(keeper.keep({"C:\\windows\\system32\\cmd.exe"}), "");
+  EXPECT_EQ(filters(), 4 + 4 + 4 + 4)
+      << "the killed engine's blocks, the program's again, cmd.exe's, and "
+         "the permit";
+
+  keeper.capture_stalled();
+  EXPECT_EQ(everywhere(discord), block) << "the handle was let go";
+  EXPECT_EQ(everywhere(other), block);
+  EXPECT_EQ(keeper.keep(), "");
+  EXPECT_EQ(everywhere(discord), block) << "the check does not lift it";
+  keeper.capture_holds();
+  EXPECT_EQ(everywhere(discord), permit) << "the next session";
+
+  keeper.release();
+  EXPECT_EQ(filters(), 0);
+  EXPECT_EQ(everywhere(discord), none);
+}
+
+TEST_F(crash_block_test, the_keeper_tries_again_after_a_refusal) {
+  SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", nullptr);
+  crash_keeper keeper{library};
+  EXPECT_NE(keeper.problem().find("opening a session failed"),
+            std::string::npos);
+  keeper.capture_holds();
+  EXPECT_NE(keeper.keep({discord_utf8}), "");
+  SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", store.c_str());
+  EXPECT_EQ(keeper.keep(), "") << "the service is back";
+  EXPECT_TRUE(keeper.lifted());
+  EXPECT_EQ(filters(), 4 + 4) << "the program taken meanwhile is blocked";
+  keeper.release();
 }
 
 } // namespace

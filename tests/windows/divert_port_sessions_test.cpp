@@ -62,7 +62,8 @@ TEST_F(windows_divert,
   ASSERT_TRUE(driver.info(wd::layer_network, filter, sizeof filter, &first,
                           &flags, params));
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   auto target_syn = with_source_port(syn(), 40020);
   socket(socket_event(wd::event_socket_connect, target_pid, 40020));
   socket(socket_event(wd::event_socket_bind, other_pid, 40021));
@@ -211,9 +212,11 @@ TEST_F(windows_divert, a_scanned_process_is_taken_up_only_if_still_the_same) {
   ASSERT_TRUE(id);
   ASSERT_NE(id->created, 0u);
   std::string error;
-  EXPECT_TRUE(session->add_target(app.pid(), id->created + 1, error));
+  EXPECT_EQ(session->add_target(app.pid(), id->created + 1, error),
+            platform::take_up::left_alone);
   EXPECT_FALSE(session->is_target(app.pid())) << "another creation time";
-  EXPECT_TRUE(session->add_target(app.pid(), id->created, error));
+  EXPECT_EQ(session->add_target(app.pid(), id->created, error),
+            platform::take_up::taken);
   EXPECT_TRUE(session->is_target(app.pid())) << "the one the scan saw";
 }
 
@@ -336,17 +339,44 @@ TEST_F(windows_divert, each_targets_connection_meets_its_rules_proxy) {
 // The packet thread stops reading (the engine stalled): every program's
 // traffic waits in the same driver queue, so after 3 s the handle stops
 // diverting and the port fails, for the engine to reopen it.
+// Meanwhile the targets' packets pass undiverted, so the block for a killed
+// engine applies (against the double of fwpuclnt.dll: the engine's permit
+// is gone), until the next session's handle diverts.
 TEST_F(windows_divert, a_reader_that_stops_reading_lets_the_handle_go) {
-  guard = platform::open_guard({}).guard;
+  wchar_t exe[MAX_PATH];
+  std::wstring folder{exe, GetModuleFileNameW(nullptr, exe, MAX_PATH)};
+  folder = folder.substr(0, folder.find_last_of(L"\\/"));
+  auto store = folder + L"\\wfp-store-" + std::to_wstring(GetCurrentProcessId())
+               + L".txt";
+  DeleteFileW(store.c_str());
+  SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", store.c_str());
+  struct forget_store {
+    std::wstring path;
+    ~forget_store() {
+      DeleteFileW(path.c_str());
+      SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", nullptr);
+    }
+  } forget{store};
+  HMODULE wfp = LoadLibraryW((folder + L"\\fake_fwpuclnt.dll").c_str());
+  ASSERT_NE(wfp, nullptr);
+  auto decide = reinterpret_cast<int (*)(int, const wchar_t*, int)>(
+      reinterpret_cast<void*>(GetProcAddress(wfp, "fake_wfp_decide")));
+  ASSERT_NE(decide, nullptr);
+  const wchar_t* program = L"C:\\windows\\system32\\notepad.exe";
+  platform::guard_options go;
+  go.wfp_library = wfp;
+  guard = platform::open_guard(go).guard;
   platform::capture_options opts;
   opts.guard = guard;
   opts.listener = {net::nat_shape::loopback, listener_port};
   opts.skip.proxy = *net::parse_ipv4("10.99.0.1");
   auto r = platform::open_capture(opts);
   ASSERT_TRUE(r.session) << r.error;
+  EXPECT_EQ(decide(0, program, 0), 1) << "the engine's permit";
   driver = fake_driver{};
   std::string error;
-  ASSERT_TRUE(r.session->add_target(target_pid, 0, error));
+  ASSERT_EQ(r.session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   auto batch = r.session->port().new_batch();
   std::thread feed{[&] {
     socket(socket_event(wd::event_socket_connect, target_pid, 50200));
@@ -371,4 +401,14 @@ TEST_F(windows_divert, a_reader_that_stops_reading_lets_the_handle_go) {
   EXPECT_NE(r.session->port().last_error().find("stopped for 3 s"),
             std::string::npos)
       << r.session->port().last_error();
+  EXPECT_TRUE(wait_until([&] { return decide(0, program, 0) == 0; }))
+      << "the permit went with the handle";
+  r.session.reset();
+  auto next = platform::open_capture(opts);
+  ASSERT_TRUE(next.session) << next.error;
+  EXPECT_EQ(decide(0, program, 0), 1) << "back with the next session";
+  next.session.reset();
+  guard->release();
+  guard.reset();
+  FreeLibrary(wfp);
 }

@@ -36,7 +36,8 @@ TEST_F(windows_divert, a_targets_syn_is_redirected_with_its_return_path) {
   auto app_syn = syn();
   auto app = parsed(app_syn);
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   socket(socket_event(wd::event_socket_connect, target_pid, app.src.port));
   divert(app_syn, outbound_address());
 
@@ -85,7 +86,8 @@ TEST_F(windows_divert, a_made_up_reply_arrives_inbound_on_the_apps_interface) {
   auto app_syn = syn();
   auto app = parsed(app_syn);
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   socket(socket_event(wd::event_socket_connect, target_pid, app.src.port));
   divert(app_syn, outbound_address());
   auto rst = next_sent();
@@ -104,7 +106,8 @@ TEST_F(windows_divert, a_made_up_reply_arrives_inbound_on_the_apps_interface) {
 TEST_F(windows_divert, a_targets_ipv6_connection_is_refused_on_its_interface) {
   start_engine();
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   auto v4 = with_source_port(syn(), 40020);
   socket(socket_event(wd::event_socket_connect, target_pid, 40020));
   divert(v4, outbound_address()); // its IPv4 address, seen on interface 7
@@ -135,7 +138,8 @@ TEST_F(windows_divert, a_targets_ipv6_connection_is_refused_on_its_interface) {
 TEST_F(windows_divert, a_targets_ipv6_behind_an_extension_header_stays_in) {
   start_engine();
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   auto v6 = test::ipv6_tcp_segment(test::ula(1), 40022, test::ula(3), 443,
                                    net::tcp_flag::syn, 1000, 0);
   std::vector<uint8_t> hop_by_hop(8, 0);
@@ -171,7 +175,8 @@ TEST_F(windows_divert, another_processes_packet_goes_out_unchanged) {
 TEST_F(windows_divert, a_first_packet_waits_for_its_socket_event) {
   start_engine();
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   auto p = with_source_port(syn(), 40002);
   divert(p, outbound_address()); // no owner known yet
   EXPECT_FALSE(take().has_value()) << "sent before its owner was known";
@@ -189,7 +194,8 @@ TEST_F(windows_divert, a_first_packet_waits_for_its_socket_event) {
 TEST_F(windows_divert, a_port_two_processes_share_keeps_each_its_own) {
   start_engine();
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   auto target_syn = with_source_port(syn(), 40030);
   auto to = parsed(target_syn).dst;
   auto other_syn = target_syn;
@@ -233,7 +239,8 @@ TEST_F(windows_divert, a_packet_nobody_owns_goes_out_at_a_later_try) {
   // A first packet whose socket event comes while it waits is its
   // owner's: a target's, captured.
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   auto q = with_source_port(syn(), 40004);
   divert(q, outbound_address());
   socket(socket_event(wd::event_socket_connect, target_pid, 40004));
@@ -277,7 +284,8 @@ TEST_F(windows_divert,
   auto app_syn = with_source_port(syn(), 40030);
   auto app = parsed(app_syn);
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   socket(socket_event(wd::event_socket_connect, target_pid, 40030));
   divert(app_syn, outbound_address());
   ASSERT_EQ(next_sent().info.dst.port, listener_port);
@@ -309,7 +317,8 @@ TEST_F(windows_divert,
        driver_shaped_batches_and_system_events_keep_targets_in) {
   start_engine();
   std::string error;
-  ASSERT_TRUE(session->add_target(target_pid, 0, error));
+  ASSERT_EQ(session->add_target(target_pid, 0, error),
+            platform::take_up::taken);
   auto udp_event = socket_event(wd::event_socket_connect, target_pid, 50010,
                                 net::proto_udp);
   auto system_hold

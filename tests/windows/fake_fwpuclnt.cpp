@@ -77,9 +77,30 @@ std::string store_path() {
 
 bool process_lives(const std::string& owner);
 
+// One reader or writer of the store at a time, across processes: Windows
+// does not replace a file another handle has open, so a writer beside a
+// reader would lose its change.
+struct store_lock {
+  HANDLE mutex = CreateMutexW(nullptr, FALSE, L"Local\\drover-fake-wfp-store");
+  store_lock() {
+    if (mutex != nullptr)
+      WaitForSingleObject(mutex,
+                          INFINITE); // abandoned by a killed engine: ours
+  }
+  ~store_lock() {
+    if (mutex != nullptr) {
+      ReleaseMutex(mutex);
+      CloseHandle(mutex);
+    }
+  }
+  store_lock(const store_lock&) = delete;
+  store_lock& operator=(const store_lock&) = delete;
+};
+
 // The store as it stands: a dynamic session's objects whose process ended
 // are gone (Windows removes them then; here the next reader does).
 std::vector<object> load() {
+  store_lock lock;
   std::vector<object> all;
   std::ifstream in{store_path()};
   std::string line;
@@ -96,6 +117,7 @@ std::vector<object> load() {
 }
 
 void save(const std::vector<object>& all) {
+  store_lock lock;
   auto path = store_path();
   auto temp = path + ".new";
   {
@@ -105,7 +127,8 @@ void save(const std::vector<object>& all) {
           << o.action << ' ' << o.weight << ' ' << o.owner << ' '
           << o.persistent << ' ' << o.not_loopback << ' ' << o.app << '\n';
   }
-  MoveFileExA(temp.c_str(), path.c_str(), MOVEFILE_REPLACE_EXISTING);
+  if (!MoveFileExA(temp.c_str(), path.c_str(), MOVEFILE_REPLACE_EXISTING))
+    std::abort(); // a change lost would make a test pass or fail wrongly
 }
 
 bool process_lives(const std::string& owner) {

@@ -218,14 +218,14 @@ public:
   // `started`: its start time as the scan saw it (0: not checked), so a
   // program that took a reused ID since is left alone.
   // `proxy`: the index of its rule's proxy (the target mark's low bits).
-  bool adopt(pid_t pid, uint64_t started, config::rule_action action,
-             uint32_t proxy, std::string& error) {
+  take_up adopt(pid_t pid, uint64_t started, config::rule_action action,
+                uint32_t proxy, std::string& error) {
     uint32_t mark = 0;
     net::capture::exclusions now;
     {
       std::lock_guard<std::mutex> lock{mutex};
       if (released || action == config::rule_action::direct)
-        return false;
+        return take_up::left_alone; // stopping, or not the rules' any more
       mark = action == config::rule_action::block
                  ? marker->marks().block
                  : marker->marks().target
@@ -237,7 +237,9 @@ public:
     auto taken = linux_port::adopt_sockets(pid, started, mark, now, error);
     if (taken.reset > 0)
       reset_count += taken.reset;
-    return error.empty() || taken.marked > 0;
+    if (taken.gone)
+      return take_up::left_alone;
+    return error.empty() || taken.marked > 0 ? take_up::taken : take_up::failed;
   }
 
   // What the rules do with `p` (one of `all`); only the served users'
@@ -319,14 +321,15 @@ public:
   packet_port& port() override { return *queue; }
   packet_injector& injector() override { return *raw; }
 
-  bool add_target(uint32_t pid, uint64_t created, std::string& error) override {
+  take_up add_target(uint32_t pid, uint64_t created,
+                     std::string& error) override {
     auto id = static_cast<pid_t>(pid);
     return guard->adopt(id, created, config::rule_action::proxy,
                         guard->proxy_of(id), error);
   }
 
-  bool block_target(uint32_t pid, uint64_t created,
-                    std::string& error) override {
+  take_up block_target(uint32_t pid, uint64_t created,
+                       std::string& error) override {
     return guard->adopt(static_cast<pid_t>(pid), created,
                         config::rule_action::block, 0, error);
   }

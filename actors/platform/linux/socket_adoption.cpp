@@ -172,7 +172,9 @@ adopted_sockets adopt_sockets(pid_t pid, uint64_t started, uint32_t mark,
   auto skipped = net::capture::excluded_ranges(skip);
   fd_guard process{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
   if (process.fd < 0) {
-    if (errno != ESRCH) // gone meanwhile: nothing to take over
+    if (errno == ESRCH) // gone meanwhile: nothing to take over
+      out.gone = true;
+    else
       error = std::string{"pidfd_open: "} + std::strerror(errno);
     return out;
   }
@@ -180,15 +182,19 @@ adopted_sockets adopt_sockets(pid_t pid, uint64_t started, uint32_t mark,
   // gone, pidfd_getfd fails, whoever has its ID by then. So a start time
   // that matches now means every borrow below is from the process the scan
   // saw; one that does not is another program's under a reused ID.
-  if (started != 0 && start_time_of(pid) != started)
+  if (started != 0 && start_time_of(pid) != started) {
+    out.gone = true;
     return out;
+  }
   // The descriptors' numbers from fdinfo, not fd: listing another user's
   // fd folder takes CAP_DAC_READ_SEARCH, which the system service does not
   // have; fdinfo takes the ptrace access pidfd_getfd needs anyway.
   auto dir = "/proc/" + std::to_string(pid) + "/fdinfo";
   DIR* fds = ::opendir(dir.c_str());
   if (fds == nullptr) {
-    if (errno != ENOENT) // gone meanwhile: nothing to take over
+    if (errno == ENOENT) // gone meanwhile: nothing to take over
+      out.gone = true;
+    else
       error = "cannot list " + dir + ": " + std::strerror(errno);
     return out;
   }

@@ -19,6 +19,7 @@ namespace drover::platform::linux_port {
 struct adopted_sockets {
   uint32_t marked = 0; // IPv4/IPv6 sockets given the target mark
   uint32_t reset = 0;  // connected TCP sockets aborted
+  bool gone = false;   // the process meant ended, or another has its ID
 };
 
 /// Takes over the sockets process `pid` has open now (needs root: the

@@ -128,30 +128,22 @@ public:
   }
   // Read once here, after the notifications are registered (changes_):
   // a change from now on is heard, and the watchdog keeps them current.
-  windows_guard() {
+  explicit windows_guard(void* wfp_library)
+      : crash{std::make_shared<windows_port::crash_keeper>(wfp_library)} {
     read_broadcasts();
-    crash_problem_ = crash_.hold();
   }
   ~windows_guard() override { release(); }
 
   std::string repair(std::string& error) override {
     if (changes_.due(std::chrono::steady_clock::now()))
       read_broadcasts();
-    std::lock_guard<std::mutex> guard{crash_mutex_};
-    keep_crash_block();
-    if (!crash_problem_.empty())
+    // The programs the capture took get their block for a killed engine.
+    auto problem = crash->keep(targets->take_new_programs());
+    if (!problem.empty())
       error = "the block that keeps the captured programs offline if "
               "Drover's engine is killed is not in place ("
-              + crash_problem_ + ")";
+              + problem + ")";
     return {};
-  }
-  // A session's handle is open: the targets are held by the capture, so
-  // the engine's permit may lift the blocks a killed engine left (before
-  // this, they kept the targets offline).
-  void capture_holds() {
-    std::lock_guard<std::mutex> guard{crash_mutex_};
-    capturing_ = true;
-    keep_crash_block();
   }
   // At Start, then on the watchdog's thread.
   void read_broadcasts() {
@@ -168,53 +160,27 @@ public:
   // Stop: the fence between two sessions goes too.
   void release() override;
   std::string description() const override {
-    std::lock_guard<std::mutex> guard{crash_mutex_};
-    return crash_problem_.empty()
+    auto problem = crash->problem();
+    return problem.empty()
                ? "target processes; a Windows Filtering Platform block keeps "
                  "them offline if the engine is killed"
                : "target processes; no block if the engine is killed: "
-                     + crash_problem_;
+                     + problem;
   }
+
+  // The block for a killed engine (crash_block.hpp), shared with the
+  // sessions' stall watch.
+  std::shared_ptr<windows_port::crash_keeper> crash;
 
 private:
-  // Holds the lasting session, lifts the blocks once the capture holds the
-  // targets, and blocks each program the capture took since (tried again
-  // at the next check when Windows refused).
-  void keep_crash_block() {
-    std::string problem;
-    if (!crash_.held())
-      problem = crash_.hold();
-    if (problem.empty() && capturing_)
-      problem = crash_.lift();
-    if (problem.empty() && crash_.lifted()) {
-      auto fresh = targets->take_new_programs();
-      unblocked_.insert(unblocked_.end(), fresh.begin(), fresh.end());
-      while (!unblocked_.empty() && problem.empty()) {
-        problem = crash_.block_program(unblocked_.back());
-        if (problem.empty())
-          unblocked_.pop_back();
-      }
-    }
-    crash_problem_ = problem;
-  }
-
   uint64_t fenced_before_ = fence::instance().dropped();
   windows_port::address_changes changes_;
-  mutable std::mutex crash_mutex_;
-  windows_port::crash_block crash_;
-  std::string crash_problem_;
-  bool capturing_ = false;
-  std::vector<std::string> unblocked_; // noted, not yet blocked
 };
 
 void windows_guard::release() {
-  {
-    // The blocks go first, then the permit, then the fence: the targets go
-    // direct, as the user asked.
-    std::lock_guard<std::mutex> guard{crash_mutex_};
-    crash_.release();
-    capturing_ = false;
-  }
+  // The blocks go first, then the permit, then the fence: the targets go
+  // direct, as the user asked.
+  crash->release();
   fence::instance().close();
 }
 
@@ -239,14 +205,14 @@ public:
   packet_port& port() override { return *divert; }
   packet_injector& injector() override { return *divert; }
 
-  bool add_target(uint32_t pid, uint64_t created, std::string&) override {
+  take_up add_target(uint32_t pid, uint64_t created, std::string&) override {
     // Found by the scan: it ran before the engine (or before its name was
     // added); its connections from then would stay direct.
     if (!targets->contains(pid) || targets->blocked(pid)) {
       // Its rule's fallback, as the port would have found it.
       auto id = identify_process(pid);
       if (!the_process_scanned(created, id))
-        return true; // gone, or another program under its ID: not a target
+        return take_up::left_alone; // gone, or another program's ID now
       auto said = id ? targets->judge(pid, *id) : target_set::verdict{};
       targets->add(pid, config::rule_action::proxy, said.direct_when_down,
                    said.proxy);
@@ -254,29 +220,29 @@ public:
         targets->note_program(id->path);
       windivert::reset_tcp_connections(pid, skip);
     }
-    return true;
+    return take_up::taken;
   }
 
-  bool block_target(uint32_t pid, uint64_t created, std::string&) override {
+  take_up block_target(uint32_t pid, uint64_t created, std::string&) override {
     if (!targets->blocked(pid)) {
       // A program `drover run` started (or one it started) stays its
       // proxy's, whatever a rule says of its name.
       auto id = identify_process(pid);
       if (!the_process_scanned(created, id))
-        return true; // gone, or another program under its ID: not blocked
+        return take_up::left_alone; // gone, or another program's ID now
       auto said = id ? targets->judge(pid, *id) : target_set::verdict{};
       if (said.action == config::rule_action::proxy) {
         targets->add(pid, said.action, said.direct_when_down, said.proxy);
         if (id)
           targets->note_program(id->path);
-        return true;
+        return take_up::taken;
       }
       targets->add(pid, config::rule_action::block);
       if (id)
         targets->note_program(id->path);
       windivert::reset_tcp_connections(pid, skip);
     }
-    return true;
+    return take_up::taken;
   }
 
   bool is_target(uint32_t pid) const override {
@@ -394,7 +360,7 @@ guard_result open_guard(const guard_options& opts) {
     r.error = problem;
     return r;
   }
-  auto g = std::make_shared<windows_guard>();
+  auto g = std::make_shared<windows_guard>(opts.wfp_library);
   g->targets->set_rules(opts.targets.rules, opts.targets.fallback,
                         opts.targets.proxy_names);
   r.guard = std::move(g);
@@ -446,6 +412,11 @@ capture_result open_capture(const capture_options& opts) {
   po.listener = opts.listener;
   po.hold_time = opts.owner_wait;
   po.broadcasts = guard->broadcasts;
+  po.on_stall
+      = [held = std::weak_ptr<windows_port::crash_keeper>{guard->crash}] {
+          if (auto crash = held.lock())
+            crash->capture_stalled();
+        };
   if (auto over = net::capture::check_windivert_filter(po.network_filter);
       !over.empty()) {
     r.failure = capture_failure::unavailable;
@@ -458,7 +429,7 @@ capture_result open_capture(const capture_options& opts) {
     return r;
   // The new handle diverts now; the previous session's may go.
   fence::instance().hand_over_to(*s->divert);
-  guard->capture_holds();
+  guard->crash->capture_holds();
   r.session = std::move(s);
   return r;
 }

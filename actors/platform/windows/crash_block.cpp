@@ -261,6 +261,14 @@ std::string crash_block::blocks_in_sublayer(std::vector<uint64_t>& ids) {
   return {};
 }
 
+void crash_block::drop_permit() {
+  if (live_ != nullptr) {
+    api_->engine_close(live_); // a dynamic session's objects go with it
+    live_ = nullptr;
+    permits_.clear();
+  }
+}
+
 std::string crash_block::release() {
   if (!held())
     return {};
@@ -273,17 +281,67 @@ std::string crash_block::release() {
   if (problem.empty() && code != ERROR_SUCCESS)
     problem = failed("removing a block", code);
   // Only then the permit: no moment where a block stands alone.
-  if (live_ != nullptr) {
-    api_->engine_close(live_);
-    live_ = nullptr;
-    permits_.clear();
-  }
+  drop_permit();
   if (problem.empty())
     api_->sublayer_delete(store_, &drover_sublayer); // in use: left
   api_->engine_close(store_);
   store_ = nullptr;
   blocked_paths_ = 0;
   return problem;
+}
+
+crash_keeper::crash_keeper(void* library) : block_{library} {
+  problem_ = block_.hold();
+}
+
+void crash_keeper::capture_holds() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  capturing_ = true;
+  keep_locked();
+}
+
+void crash_keeper::capture_stalled() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  capturing_ = false;
+  block_.drop_permit();
+}
+
+std::string crash_keeper::keep(std::vector<std::string> fresh) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  unblocked_.insert(unblocked_.end(), fresh.begin(), fresh.end());
+  keep_locked();
+  return problem_;
+}
+
+void crash_keeper::keep_locked() {
+  std::string problem;
+  if (!block_.held())
+    problem = block_.hold();
+  if (problem.empty() && capturing_)
+    problem = block_.lift();
+  if (problem.empty() && block_.lifted())
+    while (!unblocked_.empty() && problem.empty()) {
+      problem = block_.block_program(unblocked_.back());
+      if (problem.empty())
+        unblocked_.pop_back();
+    }
+  problem_ = problem;
+}
+
+std::string crash_keeper::problem() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return problem_;
+}
+
+void crash_keeper::release() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  block_.release();
+  capturing_ = false;
+}
+
+bool crash_keeper::lifted() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return block_.lifted();
 }
 
 } // namespace drover::platform::windows_port

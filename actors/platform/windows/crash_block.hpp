@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ public:
   /// Refused until lift() succeeded: a block without the permit would cut
   /// the program off while the engine runs.
   std::string block_program(const std::string& path);
+  /// The capture no longer holds the targets (a stalled packet reader let
+  /// its handle go): the permit goes, so the blocks apply until lift().
+  void drop_permit();
   /// Stop: every block in Drover's sublayer goes (a killed engine's too),
   /// then the permit. Empty, or what could not be removed.
   std::string release();
@@ -67,6 +71,41 @@ private:
   void* live_ = nullptr;  // the dynamic session of the permit
   std::vector<uint64_t> permits_;
   size_t blocked_paths_ = 0;
+};
+
+/// When to hold, lift, block and drop, for the capture guard; thread-safe
+/// (the guard's check, a session's opening, the stall watch, Stop).
+class crash_keeper {
+public:
+  /// Holds the lasting session at once (Start).
+  explicit crash_keeper(void* library = nullptr);
+
+  /// A session's handle diverts: the targets are held by the capture, so
+  /// the permit may lift the blocks a killed engine left.
+  void capture_holds();
+  /// The packet reader stalled and its handle was let go: the targets'
+  /// packets pass undiverted until a new session opens, so the permit goes
+  /// meanwhile and the captured programs are blocked.
+  void capture_stalled();
+  /// The guard's check: holds again after a refusal, lifts once the
+  /// capture holds, blocks `fresh` (programs the capture took) and those
+  /// Windows refused before. Returns the problem, or empty.
+  std::string keep(std::vector<std::string> fresh = {});
+  std::string problem() const;
+  /// Stop: Drover's blocks go, then the permit.
+  void release();
+
+  /// For the tests.
+  bool lifted() const;
+
+private:
+  void keep_locked();
+
+  mutable std::mutex mutex_;
+  crash_block block_;
+  std::string problem_;
+  bool capturing_ = false;
+  std::vector<std::string> unblocked_; // taken, not yet blocked
 };
 
 } // namespace drover::platform::windows_port

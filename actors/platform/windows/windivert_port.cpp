@@ -83,6 +83,8 @@ struct divert_port::state final : packet_sink {
   stall_watch watch{std::chrono::seconds{3}, std::chrono::milliseconds{500},
                     [this] {
                       d->shutdown(network.h, shutdown_recv);
+                      if (opts.on_stall)
+                        opts.on_stall();
                     }};
 
   // Starts an overlapped receive unless one is outstanding. False when the

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,9 @@ struct port_options {
   size_t held_slots = 256;
   /// The subnets' broadcasts as the guard keeps them (null: none).
   std::shared_ptr<const lan_broadcasts> broadcasts;
+  /// Called (on the stall watch's thread) once the handle was let go
+  /// because the packet thread stopped reading.
+  std::function<void()> on_stall;
 };
 
 class divert_port final : public packet_port, public packet_injector {
