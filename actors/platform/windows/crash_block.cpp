@@ -28,14 +28,6 @@ std::string failed(const char* what, DWORD code) {
          + " failed: " + error_text(code);
 }
 
-template<class F>
-bool find(HMODULE m, const char* name, F& f, std::string& missing) {
-  f = reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(m, name)));
-  if (f == nullptr)
-    missing += missing.empty() ? name : std::string{", "} + name;
-  return f != nullptr;
-}
-
 } // namespace
 
 struct crash_block::api {
@@ -88,20 +80,23 @@ std::string crash_block::load() {
   auto m = static_cast<HMODULE>(library_);
   auto a = new api;
   std::string missing;
-  bool ok = find(m, "FwpmEngineOpen0", a->engine_open, missing);
-  ok = find(m, "FwpmEngineClose0", a->engine_close, missing) && ok;
-  ok = find(m, "FwpmTransactionBegin0", a->begin, missing) && ok;
-  ok = find(m, "FwpmTransactionCommit0", a->commit, missing) && ok;
-  ok = find(m, "FwpmTransactionAbort0", a->abort, missing) && ok;
-  ok = find(m, "FwpmSubLayerAdd0", a->sublayer_add, missing) && ok;
-  ok = find(m, "FwpmSubLayerDeleteByKey0", a->sublayer_delete, missing) && ok;
-  ok = find(m, "FwpmFilterAdd0", a->filter_add, missing) && ok;
-  ok = find(m, "FwpmFilterDeleteById0", a->filter_delete, missing) && ok;
-  ok = find(m, "FwpmFilterCreateEnumHandle0", a->enum_open, missing) && ok;
-  ok = find(m, "FwpmFilterEnum0", a->enumerate, missing) && ok;
-  ok = find(m, "FwpmFilterDestroyEnumHandle0", a->enum_close, missing) && ok;
-  ok = find(m, "FwpmGetAppIdFromFileName0", a->app_id, missing) && ok;
-  ok = find(m, "FwpmFreeMemory0", a->free_memory, missing) && ok;
+  bool ok = find_export(m, "FwpmEngineOpen0", a->engine_open, missing);
+  ok = find_export(m, "FwpmEngineClose0", a->engine_close, missing) && ok;
+  ok = find_export(m, "FwpmTransactionBegin0", a->begin, missing) && ok;
+  ok = find_export(m, "FwpmTransactionCommit0", a->commit, missing) && ok;
+  ok = find_export(m, "FwpmTransactionAbort0", a->abort, missing) && ok;
+  ok = find_export(m, "FwpmSubLayerAdd0", a->sublayer_add, missing) && ok;
+  ok = find_export(m, "FwpmSubLayerDeleteByKey0", a->sublayer_delete, missing)
+       && ok;
+  ok = find_export(m, "FwpmFilterAdd0", a->filter_add, missing) && ok;
+  ok = find_export(m, "FwpmFilterDeleteById0", a->filter_delete, missing) && ok;
+  ok = find_export(m, "FwpmFilterCreateEnumHandle0", a->enum_open, missing)
+       && ok;
+  ok = find_export(m, "FwpmFilterEnum0", a->enumerate, missing) && ok;
+  ok = find_export(m, "FwpmFilterDestroyEnumHandle0", a->enum_close, missing)
+       && ok;
+  ok = find_export(m, "FwpmGetAppIdFromFileName0", a->app_id, missing) && ok;
+  ok = find_export(m, "FwpmFreeMemory0", a->free_memory, missing) && ok;
   if (!ok) {
     delete a;
     return "Windows Filtering Platform: fwpuclnt.dll lacks " + missing;
@@ -154,7 +149,6 @@ std::string crash_block::lift() {
       = api_->engine_open(nullptr, RPC_C_AUTHN_WINNT, nullptr, &session, &h);
       code != ERROR_SUCCESS)
     return failed("opening the engine's session", code);
-  std::vector<uint64_t> ids;
   DWORD code = api_->begin(h, 0);
   for (const auto& layer : wfp::ale_layers) {
     if (code != ERROR_SUCCESS)
@@ -168,7 +162,6 @@ std::string crash_block::lift() {
     f.action.type = FWP_ACTION_PERMIT;
     UINT64 id = 0;
     code = api_->filter_add(h, &f, nullptr, &id);
-    ids.push_back(id);
   }
   if (code == ERROR_SUCCESS)
     code = api_->commit(h);
@@ -177,7 +170,6 @@ std::string crash_block::lift() {
     return failed("adding the engine's permit", code);
   }
   live_ = h;
-  permits_ = std::move(ids);
   return {};
 }
 
@@ -265,7 +257,6 @@ void crash_block::drop_permit() {
   if (live_ != nullptr) {
     api_->engine_close(live_); // a dynamic session's objects go with it
     live_ = nullptr;
-    permits_.clear();
   }
 }
 

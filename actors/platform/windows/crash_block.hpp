@@ -69,7 +69,6 @@ private:
   bool own_library_ = false;
   void* store_ = nullptr; // a lasting session: its objects outlive it
   void* live_ = nullptr;  // the dynamic session of the permit
-  std::vector<uint64_t> permits_;
   size_t blocked_paths_ = 0;
 };
 

@@ -82,6 +82,13 @@ std::string to_utf8(const std::wstring& wide) {
   return out;
 }
 
+void* find_export(void* module, const char* name, std::string& missing) {
+  auto* p = GetProcAddress(static_cast<HMODULE>(module), name);
+  if (p == nullptr)
+    missing += missing.empty() ? name : std::string{", "} + name;
+  return reinterpret_cast<void*>(p);
+}
+
 std::wstring to_wide(const std::string& utf8) {
   if (utf8.empty())
     return {};

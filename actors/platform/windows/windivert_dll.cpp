@@ -9,24 +9,13 @@
 #include <fstream>
 #include <tuple>
 
+#include "actors/platform/windows/win32.hpp"
 #include "net/bytes.hpp"
 #include "net/sha2.hpp"
 
 namespace drover::platform::windivert {
 
 namespace {
-
-template<class Fn>
-bool find(HMODULE m, const char* name, Fn& fn, std::string& missing) {
-  auto* p = GetProcAddress(m, name);
-  if (p == nullptr) {
-    missing += missing.empty() ? name : std::string{", "} + name;
-    return false;
-  }
-  // GetProcAddress's generic function pointer to the export's real type.
-  fn = reinterpret_cast<Fn>(reinterpret_cast<void*>(p));
-  return true;
-}
 
 // The SHA-256 of a file, or empty when it cannot be read.
 std::string file_sha256(const std::filesystem::path& path) {
@@ -103,13 +92,18 @@ std::shared_ptr<dll> dll::load(const std::filesystem::path& folder,
   std::shared_ptr<dll> d{new dll};
   d->module_ = m;
   std::string missing;
-  bool ok = find(m, "WinDivertOpen", d->open, missing);
-  ok = find(m, "WinDivertRecvEx", d->recv_ex, missing) && ok;
-  ok = find(m, "WinDivertSendEx", d->send_ex, missing) && ok;
-  ok = find(m, "WinDivertShutdown", d->shutdown, missing) && ok;
-  ok = find(m, "WinDivertClose", d->close, missing) && ok;
-  ok = find(m, "WinDivertSetParam", d->set_param, missing) && ok;
-  ok = find(m, "WinDivertGetParam", d->get_param, missing) && ok;
+  bool ok = windows_port::find_export(m, "WinDivertOpen", d->open, missing);
+  ok = windows_port::find_export(m, "WinDivertRecvEx", d->recv_ex, missing)
+       && ok;
+  ok = windows_port::find_export(m, "WinDivertSendEx", d->send_ex, missing)
+       && ok;
+  ok = windows_port::find_export(m, "WinDivertShutdown", d->shutdown, missing)
+       && ok;
+  ok = windows_port::find_export(m, "WinDivertClose", d->close, missing) && ok;
+  ok = windows_port::find_export(m, "WinDivertSetParam", d->set_param, missing)
+       && ok;
+  ok = windows_port::find_export(m, "WinDivertGetParam", d->get_param, missing)
+       && ok;
   if (!ok) {
     error = path.string() + " is not WinDivert 2.x (it lacks " + missing
             + "): reinstall Drover";
