@@ -47,10 +47,6 @@ struct crash_block::api {
   wfp::free_memory_fn free_memory = nullptr;
 };
 
-const void* crash_block::sublayer_key() {
-  return &drover_sublayer;
-}
-
 crash_block::crash_block(void* library) : library_{library} {}
 
 crash_block::~crash_block() {
@@ -60,7 +56,7 @@ crash_block::~crash_block() {
     if (store_ != nullptr)
       api_->engine_close(store_);
   }
-  delete api_;
+  api_.reset();
   if (own_library_)
     FreeLibrary(static_cast<HMODULE>(library_));
 }
@@ -78,7 +74,7 @@ std::string crash_block::load() {
     own_library_ = true;
   }
   auto m = static_cast<HMODULE>(library_);
-  auto a = new api;
+  auto a = std::make_unique<api>();
   std::string missing;
   bool ok = find_export(m, "FwpmEngineOpen0", a->engine_open, missing);
   ok = find_export(m, "FwpmEngineClose0", a->engine_close, missing) && ok;
@@ -97,11 +93,9 @@ std::string crash_block::load() {
        && ok;
   ok = find_export(m, "FwpmGetAppIdFromFileName0", a->app_id, missing) && ok;
   ok = find_export(m, "FwpmFreeMemory0", a->free_memory, missing) && ok;
-  if (!ok) {
-    delete a;
+  if (!ok)
     return "Windows Filtering Platform: fwpuclnt.dll lacks " + missing;
-  }
-  api_ = a;
+  api_ = std::move(a);
   return {};
 }
 

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -56,15 +57,12 @@ public:
   /// The programs blocked by this engine.
   size_t programs() const { return blocked_paths_; }
 
-  /// Drover's sublayer, where all its filters live.
-  static const void* sublayer_key();
-
 private:
   struct api;
   std::string load();
   std::string blocks_in_sublayer(std::vector<uint64_t>& ids);
 
-  api* api_ = nullptr;
+  std::unique_ptr<api> api_;
   void* library_ = nullptr;
   bool own_library_ = false;
   void* store_ = nullptr; // a lasting session: its objects outlive it
