@@ -343,28 +343,10 @@ TEST_F(windows_divert, each_targets_connection_meets_its_rules_proxy) {
 // engine applies (against the double of fwpuclnt.dll: the engine's permit
 // is gone), until the next session's handle diverts.
 TEST_F(windows_divert, a_reader_that_stops_reading_lets_the_handle_go) {
-  wchar_t exe[MAX_PATH];
-  std::wstring folder{exe, GetModuleFileNameW(nullptr, exe, MAX_PATH)};
-  folder = folder.substr(0, folder.find_last_of(L"\\/"));
-  auto store = folder + L"\\wfp-store-" + std::to_wstring(GetCurrentProcessId())
-               + L".txt";
-  DeleteFileW(store.c_str());
-  SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", store.c_str());
-  struct forget_store {
-    std::wstring path;
-    ~forget_store() {
-      DeleteFileW(path.c_str());
-      SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", nullptr);
-    }
-  } forget{store};
-  HMODULE wfp = LoadLibraryW((folder + L"\\fake_fwpuclnt.dll").c_str());
-  ASSERT_NE(wfp, nullptr);
-  auto decide = reinterpret_cast<int (*)(int, const wchar_t*, int)>(
-      reinterpret_cast<void*>(GetProcAddress(wfp, "fake_wfp_decide")));
-  ASSERT_NE(decide, nullptr);
-  const wchar_t* program = L"C:\\windows\\system32\\notepad.exe";
+  wfp_double wfp;
+  ASSERT_NE(wfp.decide, nullptr);
   platform::guard_options go;
-  go.wfp_library = wfp;
+  go.wfp_library = wfp.library;
   guard = platform::open_guard(go).guard;
   platform::capture_options opts;
   opts.guard = guard;
@@ -372,7 +354,7 @@ TEST_F(windows_divert, a_reader_that_stops_reading_lets_the_handle_go) {
   opts.skip.proxy = *net::parse_ipv4("10.99.0.1");
   auto r = platform::open_capture(opts);
   ASSERT_TRUE(r.session) << r.error;
-  EXPECT_EQ(decide(0, program, 0), 1) << "the engine's permit";
+  EXPECT_EQ(wfp.for_a_program(), 1) << "the engine's permit";
   driver = fake_driver{};
   std::string error;
   ASSERT_EQ(r.session->add_target(target_pid, 0, error),
@@ -401,14 +383,37 @@ TEST_F(windows_divert, a_reader_that_stops_reading_lets_the_handle_go) {
   EXPECT_NE(r.session->port().last_error().find("stopped for 3 s"),
             std::string::npos)
       << r.session->port().last_error();
-  EXPECT_TRUE(wait_until([&] { return decide(0, program, 0) == 0; }))
+  EXPECT_TRUE(wait_until([&] { return wfp.for_a_program() == 0; }))
       << "the permit went with the handle";
   r.session.reset();
   auto next = platform::open_capture(opts);
   ASSERT_TRUE(next.session) << next.error;
-  EXPECT_EQ(decide(0, program, 0), 1) << "back with the next session";
+  EXPECT_EQ(wfp.for_a_program(), 1) << "back with the next session";
   next.session.reset();
   guard->release();
   guard.reset();
-  FreeLibrary(wfp);
+}
+
+// The driver goes away under the handle (stopped or removed): nothing is
+// diverted any more, so the permit goes and the captured programs are
+// blocked, as after a kill, until a new session diverts (or Stop).
+TEST_F(windows_divert, a_driver_lost_under_the_handle_drops_the_permit) {
+  wfp_double wfp;
+  ASSERT_NE(wfp.decide, nullptr);
+  platform::guard_options go;
+  go.wfp_library = wfp.library;
+  guard = platform::open_guard(go).guard;
+  start_engine();
+  EXPECT_EQ(wfp.for_a_program(), 1) << "the engine's permit";
+  ASSERT_NE(driver.lose, nullptr);
+  ASSERT_TRUE(driver.lose(wd::layer_network));
+  // At the failed receive itself: well before the stall watch, which would
+  // let the handle go (and drop the permit) only 3 s after the reader
+  // stopped reading.
+  EXPECT_TRUE(test::eventually([&] { return wfp.for_a_program() == 0; },
+                               2s, 1ms))
+      << "the permit went with the driver";
+  stop_engine();
+  guard->release();
+  guard.reset();
 }

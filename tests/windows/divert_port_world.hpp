@@ -62,6 +62,7 @@ struct fake_driver {
   using count_fn = int (*)();
   using sends_fn = long (*)();
   using shut_fn = BOOL (*)(wd::layer);
+  using lose_fn = BOOL (*)(wd::layer);
 
   deliver_fn deliver = nullptr;
   take_fn take = nullptr;
@@ -70,6 +71,7 @@ struct fake_driver {
   count_fn open_handles = nullptr;
   sends_fn send_calls = nullptr;
   shut_fn is_shut = nullptr;
+  lose_fn lose = nullptr;
 
   fake_driver() {
     auto m = GetModuleHandleW(L"WinDivert.dll");
@@ -86,8 +88,43 @@ struct fake_driver {
     get(open_handles, "DroverFakeOpenHandles");
     get(send_calls, "DroverFakeSendCalls");
     get(is_shut, "DroverFakeIsShut");
+    get(lose, "DroverFakeLose");
   }
   bool ok() const { return deliver && take && recv_calls && info; }
+};
+
+// The double of fwpuclnt.dll (fake_fwpuclnt.cpp) with a store of its own,
+// for a guard whose block for a killed engine the test looks at.
+struct wfp_double {
+  std::wstring store;
+  HMODULE library = nullptr;
+  int (*decide)(int, const wchar_t*, int) = nullptr;
+
+  wfp_double() {
+    wchar_t exe[MAX_PATH];
+    std::wstring folder{exe, GetModuleFileNameW(nullptr, exe, MAX_PATH)};
+    folder = folder.substr(0, folder.find_last_of(L"\\/"));
+    store = folder + L"\\wfp-store-" + std::to_wstring(GetCurrentProcessId())
+            + L".txt";
+    DeleteFileW(store.c_str());
+    SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", store.c_str());
+    library = LoadLibraryW((folder + L"\\fake_fwpuclnt.dll").c_str());
+    if (library != nullptr)
+      decide = reinterpret_cast<int (*)(int, const wchar_t*, int)>(
+          reinterpret_cast<void*>(GetProcAddress(library, "fake_wfp_decide")));
+  }
+  ~wfp_double() {
+    DeleteFileW(store.c_str());
+    SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", nullptr);
+  }
+  wfp_double(const wfp_double&) = delete;
+  wfp_double& operator=(const wfp_double&) = delete;
+
+  // What the filters decide for any program's first connection: 1 the
+  // engine's permit, 0 nothing (no program is blocked in these tests).
+  int for_a_program() const {
+    return decide(0, L"C:\\windows\\system32\\notepad.exe", 0);
+  }
 };
 
 struct sent_packet {

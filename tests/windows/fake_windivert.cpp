@@ -16,6 +16,7 @@
 //                       (a port that re-armed has dealt with what came)
 //   DroverFakeSendCalls how many SendEx calls succeeded
 //   DroverFakeIsShut    whether a layer's newest handle was shut down
+//   DroverFakeLose      the driver goes away under a layer's newest handle
 // WinDivertOpen compiles the filter for its layer with the filter checker
 // (tests/support/windivert_filter: WinDivert 2.2's documented language and
 // limits) and fails with 87, as the driver's DLL does, for what it refuses.
@@ -555,6 +556,19 @@ __declspec(dllexport) BOOL DroverFakeIsShut(layer l) {
   std::lock_guard<std::mutex> guard{mutex};
   auto* f = newest(l);
   return f != nullptr && f->shut;
+}
+
+// The driver goes away under the newest handle of layer `l` (stopped or
+// removed): its receives fail from now on (the pipe's writer closes:
+// ERROR_BROKEN_PIPE, an error other than a shutdown's).
+__declspec(dllexport) BOOL DroverFakeLose(layer l) {
+  std::lock_guard<std::mutex> guard{mutex};
+  auto* f = newest(l);
+  if (f == nullptr || f->client == INVALID_HANDLE_VALUE)
+    return FALSE;
+  CloseHandle(f->client);
+  f->client = INVALID_HANDLE_VALUE;
+  return TRUE;
 }
 
 // SendEx calls that succeeded (each carries 1..255 packets).

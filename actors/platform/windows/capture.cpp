@@ -412,10 +412,10 @@ capture_result open_capture(const capture_options& opts) {
   po.listener = opts.listener;
   po.hold_time = opts.owner_wait;
   po.broadcasts = guard->broadcasts;
-  po.on_stall
+  po.on_lost
       = [held = std::weak_ptr<windows_port::crash_keeper>{guard->crash}] {
           if (auto crash = held.lock())
-            crash->capture_stalled();
+            crash->capture_lost();
         };
   if (auto over = net::capture::check_windivert_filter(po.network_filter);
       !over.empty()) {

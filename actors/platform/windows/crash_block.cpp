@@ -172,8 +172,11 @@ std::string crash_block::block_program(const std::string& path) {
     return "Windows Filtering Platform: the engine's permit is not in place";
   FWP_BYTE_BLOB* app = nullptr;
   if (auto code = api_->app_id(to_wide(path).c_str(), &app);
-      code != ERROR_SUCCESS)
+      code != ERROR_SUCCESS) {
+    if (code == ERROR_FILE_NOT_FOUND || code == ERROR_PATH_NOT_FOUND)
+      return {}; // not there, so not running: nothing to block
     return failed(("naming " + path).c_str(), code);
+  }
   FWPM_FILTER_CONDITION0 conditions[2]{};
   conditions[0].fieldKey = wfp::condition_app_id;
   conditions[0].matchType = FWP_MATCH_EQUAL;
@@ -210,7 +213,6 @@ std::string crash_block::block_program(const std::string& path) {
   api_->free_memory(&blob);
   if (code != ERROR_SUCCESS)
     return failed(("blocking " + path).c_str(), code);
-  ++blocked_paths_;
   return {};
 }
 
@@ -271,7 +273,6 @@ std::string crash_block::release() {
     api_->sublayer_delete(store_, &drover_sublayer); // in use: left
   api_->engine_close(store_);
   store_ = nullptr;
-  blocked_paths_ = 0;
   return problem;
 }
 
@@ -285,7 +286,7 @@ void crash_keeper::capture_holds() {
   keep_locked();
 }
 
-void crash_keeper::capture_stalled() {
+void crash_keeper::capture_lost() {
   std::lock_guard<std::mutex> guard{mutex_};
   capturing_ = false;
   block_.drop_permit();
@@ -304,12 +305,16 @@ void crash_keeper::keep_locked() {
     problem = block_.hold();
   if (problem.empty() && capturing_)
     problem = block_.lift();
-  if (problem.empty() && block_.lifted())
-    while (!unblocked_.empty() && problem.empty()) {
-      problem = block_.block_program(unblocked_.back());
-      if (problem.empty())
-        unblocked_.pop_back();
-    }
+  if (problem.empty() && block_.lifted()) {
+    // Each program tried: one Windows refuses holds no other back.
+    std::vector<std::string> refused;
+    for (auto& path : unblocked_)
+      if (auto why = block_.block_program(path); !why.empty()) {
+        problem = why;
+        refused.push_back(std::move(path));
+      }
+    unblocked_ = std::move(refused);
+  }
   problem_ = problem;
 }
 

@@ -43,7 +43,8 @@ public:
   std::string lift();
   /// Blocks the program at `path` (UTF-8) should the engine be killed.
   /// Refused until lift() succeeded: a block without the permit would cut
-  /// the program off while the engine runs.
+  /// the program off while the engine runs. An executable no longer there
+  /// (an updated program's old folder) cannot run: nothing to block.
   std::string block_program(const std::string& path);
   /// The capture no longer holds the targets (a stalled packet reader let
   /// its handle go): the permit goes, so the blocks apply until lift().
@@ -54,8 +55,6 @@ public:
 
   bool held() const { return store_ != nullptr; }
   bool lifted() const { return live_ != nullptr; }
-  /// The programs blocked by this engine.
-  size_t programs() const { return blocked_paths_; }
 
 private:
   struct api;
@@ -67,7 +66,6 @@ private:
   bool own_library_ = false;
   void* store_ = nullptr; // a lasting session: its objects outlive it
   void* live_ = nullptr;  // the dynamic session of the permit
-  size_t blocked_paths_ = 0;
 };
 
 /// When to hold, lift, block and drop, for the capture guard; thread-safe
@@ -80,13 +78,15 @@ public:
   /// A session's handle diverts: the targets are held by the capture, so
   /// the permit may lift the blocks a killed engine left.
   void capture_holds();
-  /// The packet reader stalled and its handle was let go: the targets'
-  /// packets pass undiverted until a new session opens, so the permit goes
-  /// meanwhile and the captured programs are blocked.
-  void capture_stalled();
+  /// The session's handles no longer divert (a stalled reader's was let
+  /// go, or the driver went): the targets' packets would pass undiverted
+  /// until a new session opens, so the permit goes meanwhile and the
+  /// captured programs are blocked.
+  void capture_lost();
   /// The guard's check: holds again after a refusal, lifts once the
   /// capture holds, blocks `fresh` (programs the capture took) and those
-  /// Windows refused before. Returns the problem, or empty.
+  /// Windows refused before (each tried, whatever another's fate).
+  /// Returns the problem, or empty.
   std::string keep(std::vector<std::string> fresh = {});
   std::string problem() const;
   /// Stop: Drover's blocks go, then the permit.

@@ -83,8 +83,7 @@ struct divert_port::state final : packet_sink {
   stall_watch watch{std::chrono::seconds{3}, std::chrono::milliseconds{500},
                     [this] {
                       d->shutdown(network.h, shutdown_recv);
-                      if (opts.on_stall)
-                        opts.on_stall();
+                      lost();
                     }};
 
   // Starts an overlapped receive unless one is outstanding. False when the
@@ -117,7 +116,15 @@ struct divert_port::state final : packet_sink {
     }
     error = "the WinDivert handle failed (Windows error " + std::to_string(code)
             + "): the driver was stopped or removed";
+    lost();
     return false;
+  }
+
+  // The handles divert nothing from now on (once is enough: on_lost must
+  // bear being called again).
+  void lost() {
+    if (opts.on_lost)
+      opts.on_lost();
   }
 
   // The overlapped receive finished: how many addresses it filled.

@@ -39,9 +39,11 @@ struct port_options {
   size_t held_slots = 256;
   /// The subnets' broadcasts as the guard keeps them (null: none).
   std::shared_ptr<const lan_broadcasts> broadcasts;
-  /// Called (on the stall watch's thread) once the handle was let go
-  /// because the packet thread stopped reading.
-  std::function<void()> on_stall;
+  /// Called once the handles no longer divert while the session has not
+  /// ended: the packet thread stopped reading and the handle was let go
+  /// (on the stall watch's thread), or a receive failed other than by a
+  /// shutdown (the driver stopped or removed; on the packet thread).
+  std::function<void()> on_lost;
 };
 
 class divert_port final : public packet_port, public packet_injector {
