@@ -69,8 +69,9 @@ void scan(procscan_actor::stateful_pointer<procscan_state> self) {
         // scan (or, on Windows, not to be looked at just then): not logged
         // as captured, and its ID is looked at afresh at the next scan.
         log::get(self->name())
-            ->debug("{} (pid {}) was gone before it was taken up; its ID is "
-                    "looked at again at the next scan",
+            ->debug("{} (pid {}) was not taken up (gone, or its ID "
+                    "another program's since the scan); its ID is looked "
+                    "at again at the next scan",
                     p.name, p.pid);
         trace::record(self->name(), "left-alone",
                       {{"pid", p.pid}, {"name", p.name}, {"rule", label}});

@@ -161,15 +161,24 @@ for _ in $(seq 50); do [ "$(blocks)" -eq 4 ] && break; sleep 0.2; done
   || fail "the engine's permit is not in a dynamic session: $(cat "$store")"
 grep -q "a Windows Filtering Platform block keeps them offline if the engine is killed" "$dir/engine.out" \
   || fail "the engine's log does not show the block for a killed engine"
+permit_owner="$(tr -d '\r' <"$store" | awk '$1 == "F" && $5 == 4098 { print $7; exit }')"
 # Killed (SIGKILL to the Windows process, timeout's child): nothing of it
 # runs after, the blocks stay.
-kill -9 $(pgrep -P "$engine") 2>/dev/null || true
-lab_wait_exit "$engine" 20 >/dev/null || true
+windows_process="$(pgrep -P "$engine")" || fail "the engine's Windows process was not found"
+kill -9 $windows_process
+code=0
+lab_wait_exit "$engine" 20 || code=$?
+[ "$code" -ne 124 ] || fail "the killed engine still runs"
 [ "$(blocks)" -eq 4 ] || fail "a killed engine's blocks did not stay: $(cat "$store")"
 "$wine_run" "$dir/drover.exe" --headless --config "$config" >"$dir/engine.out" 2>&1 &
 engine=$!
 pids+=("$engine")
 wait_status "State: *Active"
+# The next engine lifted the blocks with a permit of its own (the killed
+# engine's went with its process).
+[ "$(filters "4098 15 [0-9]*:[0-9]* 0 0 -")" -eq 4 ] \
+  && ! tr -d '\r' <"$store" | grep -q " $permit_owner 0 0 -\$" \
+  || fail "the next engine did not lift the blocks with its own permit: $(cat "$store")"
 
 quit_said="$(drover quit)" || true
 [ "$quit_said" = "ok" ] || fail "quit was not answered ok: $quit_said"

@@ -266,8 +266,7 @@ __declspec(dllexport) DWORD WINAPI
   auto h = static_cast<session*>(engine);
   auto all = load();
   for (const auto& o : all)
-    if (o.kind == 'S' && o.sublayer == key(s->subLayerKey)
-        && process_lives(o.owner))
+    if (o.kind == 'S' && o.sublayer == key(s->subLayerKey))
       return static_cast<DWORD>(FWP_E_ALREADY_EXISTS);
   object o;
   o.kind = 'S';
@@ -288,7 +287,7 @@ __declspec(dllexport) DWORD WINAPI
   bool found = false;
   std::vector<object> kept;
   for (const auto& o : all) {
-    if (o.sublayer != key(*k) || !process_lives(o.owner)) {
+    if (o.sublayer != key(*k)) {
       kept.push_back(o);
       continue;
     }
@@ -312,9 +311,7 @@ __declspec(dllexport) DWORD WINAPI
   bool sublayer = false;
   unsigned long long last = 0;
   for (const auto& o : all) {
-    sublayer = sublayer
-               || (o.kind == 'S' && o.sublayer == key(f->subLayerKey)
-                   && process_lives(o.owner));
+    sublayer = sublayer || (o.kind == 'S' && o.sublayer == key(f->subLayerKey));
     last = o.id > last ? o.id : last;
   }
   if (!sublayer)
@@ -359,7 +356,7 @@ __declspec(dllexport) DWORD WINAPI
 __declspec(dllexport) DWORD WINAPI FwpmFilterDeleteById0(HANDLE, UINT64 id) {
   auto all = load();
   for (auto it = all.begin(); it != all.end(); ++it)
-    if (it->kind == 'F' && it->id == id && process_lives(it->owner)) {
+    if (it->kind == 'F' && it->id == id) {
       all.erase(it);
       save(all);
       return ERROR_SUCCESS;
@@ -374,7 +371,7 @@ __declspec(dllexport) DWORD WINAPI
     return ERROR_INVALID_PARAMETER;
   auto e = new enumeration;
   for (const auto& o : load()) {
-    if (o.kind != 'F' || o.layer != key(t->layerKey) || !process_lives(o.owner)
+    if (o.kind != 'F' || o.layer != key(t->layerKey)
         || (o.action & t->actionMask) == 0)
       continue;
     FWPM_FILTER0 f{};
@@ -462,8 +459,7 @@ __declspec(dllexport) int fake_wfp_decide(int layer, const wchar_t* path,
   std::vector<best> sublayers;
   for (const auto& o : load()) {
     if (o.kind != 'F' || o.layer != key(wfp::ale_layers[layer])
-        || !process_lives(o.owner) || (o.app != "-" && o.app != app)
-        || (o.not_loopback && loopback))
+        || (o.app != "-" && o.app != app) || (o.not_loopback && loopback))
       continue;
     bool known = false;
     for (auto& b : sublayers)
@@ -485,7 +481,7 @@ __declspec(dllexport) int fake_wfp_decide(int layer, const wchar_t* path,
 __declspec(dllexport) int fake_wfp_filters() {
   int n = 0;
   for (const auto& o : load())
-    n += o.kind == 'F' && process_lives(o.owner);
+    n += o.kind == 'F';
   return n;
 }
 
