@@ -20,6 +20,7 @@
 #include "app/engine_client.hpp"
 #include "app/finish_update.hpp"
 #include "app/report.hpp"
+#include "app/unblock.hpp"
 #include "app/version.hpp"
 #include "config/config_file.hpp"
 #include "config/diagnostic.hpp"
@@ -478,6 +479,11 @@ int run(int argc, const char* const* argv, std::ostream& out,
     app.add_subcommand(name, text)
         ->callback(
             [&engine_command, n = std::string{name}] { engine_command = n; });
+  auto* unblock_cmd = app.add_subcommand(
+      "unblock", "After Drover's engine was killed while proxying: remove what "
+                 "it left to keep the chosen programs offline, so they go "
+                 "direct (the uninstallers use it); refused while an engine "
+                 "runs");
   // Test hook, hidden: `drover fault panic|driver-lost` (fault-injection
   // builds only; others answer that it is not built in).
   std::string fault;
@@ -551,6 +557,18 @@ int run(int argc, const char* const* argv, std::ostream& out,
   }
   if (finish_cmd->parsed())
     return finish_update(o.update, err);
+  if (unblock_cmd->parsed()) {
+    if (auto rc = capture_here_or_elevate(err))
+      return *rc;
+    // Held until the process ends: no engine starts meanwhile.
+    if (open_control(err) == platform::invalid_socket) {
+      err << "drover unblock: nothing was removed; while Drover runs, "
+             "choose Stop in its tray menu (or run `drover stop`) to let "
+             "the chosen programs go direct\n";
+      return exit_failure;
+    }
+    return unblock(out, err);
+  }
   if (engine_command == "quit")
     return quit_engine(out, err);
   if (!engine_command.empty())

@@ -92,12 +92,14 @@ if(NOT DROVER_WINDIVERT_TREE)
 ]])
 endif()
 # Before the files go: Drover stopped (the engine through its control
-# pipe, then any tray left), the WinDivert driver stopped and its service
+# pipe, then any tray left), the blocks a killed engine left removed
+# (else its programs stay offline until a restart), the WinDivert driver stopped and its service
 # deleted (windivert-facts §7), the sign-in entry removed.
 set(CPACK_NSIS_EXTRA_UNINSTALL_COMMANDS [[
   Delete "$INSTDIR\WinDivert-missing.txt"
   nsExec::Exec '"$INSTDIR\drover.exe" quit'
   nsExec::Exec 'taskkill /F /IM drover.exe'
+  nsExec::Exec '"$INSTDIR\drover.exe" unblock'
   nsExec::Exec 'sc stop WinDivert'
   nsExec::Exec 'sc delete WinDivert'
   DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "Drover"

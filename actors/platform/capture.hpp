@@ -108,6 +108,22 @@ struct guard_options {
 /// never removed before the new guard holds.
 guard_result open_guard(const guard_options& opts);
 
+/// What `drover unblock` found and removed.
+struct leftovers_removed {
+  std::vector<std::string> removed; // a line each, for the user
+  bool engine_runs = false;         // then nothing was touched
+  std::string error;                // a sentence: what could not be removed
+};
+
+/// What an engine killed while capturing left in place to keep the
+/// targets offline (Linux: this network namespace's firewall chains, the
+/// UDP policy route, the kernel programs and `drover run`'s group;
+/// Windows: the Filtering Platform blocks), removed in Stop's order, so
+/// that the targets go direct: after a crash, and by the uninstallers. The
+/// caller holds the control endpoint (no engine can start meanwhile); a
+/// running engine's capture is never touched.
+leftovers_removed remove_leftovers(void* wfp_library = nullptr);
+
 struct capture_options {
   std::shared_ptr<capture_guard> guard; // from open_guard
   net::listener_address listener;

@@ -232,6 +232,80 @@ TEST_F(engine_e2e, after_kill_9_the_next_start_removes_the_leftovers) {
   EXPECT_FALSE(w->drover_cgroup_exists());
 }
 
+// `drover unblock`: for a user who does not want Drover back after a
+// crash, and for the uninstallers. It refuses while an engine runs; after
+// a kill it removes the rules, the routing rule, the kernel programs and
+// the group, and the target goes direct.
+TEST_F(engine_e2e, after_kill_9_unblock_lets_the_target_go_direct) {
+  auto named = w->dir / "e2e-unblock-target";
+  fs::copy_file(DROVER_PEER, named);
+  auto config = w->config("[targets]\nprocesses = [\"e2e-unblock-target\"]\n");
+  auto unblock = [&] {
+    child c{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY, "unblock"},
+            w->env()};
+    int code = c.wait(60s);
+    return std::pair{code, c.output()};
+  };
+  {
+    child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
+                  "--headless", "--config", config.string()},
+                 w->env()};
+    auto events = w->follow_events();
+    ASSERT_TRUE(events && events->wait_for_output(became("active"), 20s))
+        << engine.output();
+    auto [code, out] = unblock();
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_NE(out.find("nothing was removed"), std::string::npos) << out;
+    EXPECT_NE(w->rules().find("DROVER"), std::string::npos)
+        << "a running engine's rules stay";
+    // Its control socket gone (someone cleaned /run), the engine is still
+    // known by its kernel programs, which name its process.
+    fs::remove(w->control_socket());
+    std::tie(code, out) = unblock();
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_NE(out.find("engine is running"), std::string::npos) << out;
+    EXPECT_NE(w->rules().find("DROVER"), std::string::npos)
+        << "a running engine's rules stay";
+    EXPECT_TRUE(engine.running()) << engine.output();
+    engine.kill(SIGKILL);
+    engine.wait(10s);
+  }
+  auto probe = [&] {
+    child c{{"ip", "netns", "exec", w->app.name(), named.string(), "tcp6",
+             server_ip, "7"}};
+    c.wait(30s);
+    return c.output();
+  };
+  // Fail closed after the kill: refused by the redirect to the listener
+  // that is gone (the server's port is open), or dropped.
+  auto after_kill = probe();
+  EXPECT_TRUE(after_kill == "refused\n" || after_kill == "blocked\n")
+      << after_kill;
+  ASSERT_NE(w->rules().find("DROVER"), std::string::npos) << w->rules();
+  auto routes = [&] {
+    return sh_output(w->app.exec("ip -4 rule show"));
+  };
+  EXPECT_NE(routes().find("lookup 17490"), std::string::npos) << routes();
+
+  auto [code, out] = unblock();
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("chain DROVER"), std::string::npos) << out;
+  EXPECT_NE(out.find("kernel programs"), std::string::npos) << out;
+  EXPECT_NE(out.find("go direct now"), std::string::npos) << out;
+  EXPECT_EQ(w->rules().find("DROVER"), std::string::npos) << w->rules();
+  EXPECT_EQ(routes().find("lookup 17490"), std::string::npos) << routes();
+  EXPECT_FALSE(w->drover_cgroup_exists());
+  child direct{{"ip", "netns", "exec", w->app.name(), named.string(),
+                "tcp-client", server_ip, "7", "1"}};
+  EXPECT_EQ(direct.wait(30s), 0) << direct.output();
+  EXPECT_NE(direct.output().find("seen " + app_ip), std::string::npos)
+      << direct.output();
+
+  std::tie(code, out) = unblock();
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("Nothing to remove"), std::string::npos) << out;
+}
+
 TEST_F(engine_e2e, the_listener_refuses_connections_drover_did_not_redirect) {
   child engine{{"ip", "netns", "exec", w->app.name(), DROVER_BINARY,
                 "--headless", "--config", w->config().string()},

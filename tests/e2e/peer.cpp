@@ -25,7 +25,8 @@
 //   wait-then-tcp6 IP6 PORT   reads a line, then tries IPv6 for 3 s and
 //                             prints "connected", "refused", "refused at
 //                             once: ERROR" or "blocked"
-//   tcp6 IP6 PORT             the same without waiting for a line
+//   tcp6 IP PORT              the same without waiting for a line (IPv4
+//                             too, despite its name)
 //   udp-burst IP PORT N       N datagrams from 100 sockets as fast as
 //                             they take them, no replies awaited; prints
 //                             "sent K" (K datagrams taken)
@@ -334,20 +335,24 @@ int udp_client(const char* ip, int port, int n, bool connected) {
   return 0;
 }
 
-// Waits for "go" on stdin (`wait`), then tries an IPv6 TCP connection for
+// Waits for "go" on stdin (`wait`), then tries a TCP connection (IPv6, or
+// IPv4 when `ip` has no colon) for
 // 3 s: prints "connected", "refused" (a reset came back), "refused at
 // once: ERROR" (connect() itself failed) or "blocked" (silence).
 int tcp6_probe(const char* ip, int port, bool wait) {
   std::string line;
   if (wait)
     std::getline(std::cin, line);
-  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET6, ip, &a.sin6_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0
-      && errno != EINPROGRESS) {
+  bool v6 = std::strchr(ip, ':') != nullptr;
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in6 a6{};
+  a6.sin6_family = AF_INET6;
+  a6.sin6_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET6, ip, &a6.sin6_addr);
+  auto a4 = address(ip, port);
+  int rc = v6 ? connect(fd, reinterpret_cast<sockaddr*>(&a6), sizeof a6)
+              : connect(fd, reinterpret_cast<sockaddr*>(&a4), sizeof a4);
+  if (rc != 0 && errno != EINPROGRESS) {
     std::printf("refused at once: %s\n", std::strerror(errno));
     close(fd);
     return 0;

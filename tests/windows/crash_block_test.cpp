@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "actors/platform/capture.hpp"
 #include "actors/platform/windows/crash_block.hpp"
 
 namespace {
@@ -265,6 +266,37 @@ TEST_F(crash_block_test, the_keeper_tries_again_after_a_refusal) {
   EXPECT_TRUE(keeper.lifted());
   EXPECT_EQ(filters(), 4 + 4) << "the program taken meanwhile is blocked";
   keeper.release();
+}
+
+// `drover unblock` (platform::remove_leftovers): after a kill, what the
+// killed engine left goes and the programs go direct; a running engine's
+// permit says it runs, and nothing of its capture is touched.
+TEST_F(crash_block_test, unblock_removes_a_killed_engines_blocks) {
+  an_engine_killed();
+  auto r = drover::platform::remove_leftovers(library);
+  EXPECT_EQ(r.error, "");
+  EXPECT_FALSE(r.engine_runs);
+  ASSERT_EQ(r.removed.size(), 1u);
+  EXPECT_NE(r.removed[0].find("(4 filters)"), std::string::npos)
+      << r.removed[0];
+  EXPECT_EQ(everywhere(discord), none);
+  EXPECT_EQ(filters(), 0);
+  r = drover::platform::remove_leftovers(library);
+  EXPECT_EQ(r.error, "");
+  EXPECT_TRUE(r.removed.empty()) << "nothing left the second time";
+}
+
+TEST_F(crash_block_test, unblock_leaves_a_running_engines_capture) {
+  crash_block running{library};
+  ASSERT_EQ(running.hold(), "");
+  ASSERT_EQ(running.lift(), "");
+  ASSERT_EQ(running.block_program(discord_utf8), "");
+  auto r = drover::platform::remove_leftovers(library);
+  EXPECT_TRUE(r.engine_runs);
+  EXPECT_TRUE(r.removed.empty());
+  EXPECT_EQ(filters(), 4 + 4) << "its blocks and its permit stay";
+  EXPECT_EQ(everywhere(discord), permit);
+  EXPECT_EQ(running.release(), "");
 }
 
 } // namespace

@@ -12,7 +12,8 @@
 # `drover run` beside it joins it over the pipe. Killed, the engine leaves
 # the program it captured blocked by a filter that outlives it (against a
 # double of fwpuclnt.dll in the prefix's System32, whose store is a file);
-# the next engine lifts it and quitting removes it.
+# the next engine lifts it and quitting removes it; `drover unblock` is
+# refused beside a running engine and removes a killed one's blocks.
 # Last, `drover run` elevated the way Windows elevates (for an unelevated
 # program that asked) starts its program with the asker's unelevated token.
 # usage: engine_test.sh DROVER_EXE FAKE_WINDIVERT_DLL WINE_RUN PIPE_SQUATTER_EXE
@@ -187,6 +188,29 @@ grep -q "capture set up: WinDivert 2.x" "$dir/engine.out" \
   || fail "the engine's log does not show the WinDivert capture"
 grep -q "^F " "$store" && fail "quitting left filters: $(cat "$store")"
 
+# `drover unblock` (the uninstaller runs it after its taskkill): refused
+# beside a running engine, which keeps its blocks; after a kill, the
+# killed engine's blocks go and the programs go direct.
+"$wine_run" "$dir/drover.exe" --headless --config "$config" >"$dir/engine.out" 2>&1 &
+engine=$!
+pids+=("$engine")
+wait_status "State: *Active"
+drover run -- cmd.exe /c "exit 0" >"$dir/join.out" || fail "drover run failed: $(cat "$dir/join.out")"
+for _ in $(seq 50); do [ "$(blocks)" -eq 4 ] && break; sleep 0.2; done
+[ "$(blocks)" -eq 4 ] || fail "cmd.exe was not blocked again: $(cat "$store" 2>&1)"
+code=0
+said="$(drover unblock)" || code=$?
+[ "$code" -eq 1 ] && [[ "$said" == *"nothing was removed"* ]] \
+  || fail "unblock beside a running engine was not refused ($code): $said"
+[ "$(blocks)" -eq 4 ] || fail "unblock touched a running engine's blocks: $(cat "$store")"
+windows_process="$(pgrep -P "$engine")" || fail "the engine's Windows process was not found"
+kill -9 $windows_process
+lab_wait_exit "$engine" 20 || true
+said="$(drover unblock)" || fail "unblock after a kill failed: $said"
+[[ "$said" == *"Windows Filtering Platform blocks (4 filters)"* ]] \
+  || fail "unblock did not say what it removed: $said"
+grep -q "^F " "$store" && fail "unblock left filters: $(cat "$store")"
+
 # `drover run` elevated for an unelevated asker (elevated_like_windows does
 # what Windows' AppInfo does after a UAC prompt): the engine works for the
 # asker, and the program it starts has the asker's unelevated token, not
@@ -199,4 +223,4 @@ code=0
 $(tail -5 "$drive_c/ProgramData/Drover/logs/drover.log" 2>/dev/null)"
 tr -d '\r' <"$dir/report.txt" | grep -qx "elevated 0" \
   || fail "drover run started its program elevated: $(cat "$dir/report.txt")"
-echo "engine ok: Active through dante on port $port, controlled over the pipe; a killed engine's program blocked, unblocked at quit; drover run's program unelevated"
+echo "engine ok: Active through dante on port $port, controlled over the pipe; a killed engine's program blocked, unblocked at quit and by drover unblock; drover run's program unelevated"

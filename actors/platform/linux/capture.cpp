@@ -447,6 +447,38 @@ guard_result open_guard(const guard_options& opts) {
   return r;
 }
 
+leftovers_removed remove_leftovers(void*) {
+  leftovers_removed r;
+  if (auto missing = linux_port::missing_privileges(); !missing.empty()) {
+    r.error = missing;
+    return r;
+  }
+  auto group = linux_port::target_cgroup::open(
+      "drover-" + linux_port::netns_id(), r.error);
+  if (!group)
+    return r;
+  // An engine's programs name its process: a running one keeps all.
+  auto root = group->mount_point().string();
+  if ((r.engine_runs = linux_port::engine_attached_here(root)))
+    return r;
+  // Stop's order: the rules, then the kernel programs, then the group.
+  linux_port::rule_set rules{chain};
+  if (rules.left_in_place())
+    r.removed.push_back(std::string{"the firewall rules (chain "} + chain
+                        + ")");
+  rules.remove();
+  net::capture::linux_params route;
+  route.udp_mark = udp_mark;
+  route.route_table = route_table;
+  if (linux_port::rule_set::remove_route_left(route))
+    r.removed.push_back("the routing rule for UDP (table "
+                        + std::to_string(route_table) + ")");
+  if (auto n = linux_port::detach_programs_left(root); n > 0)
+    r.removed.push_back(std::to_string(n) + " kernel programs");
+  group->release();
+  return r;
+}
+
 capture_result open_capture(const capture_options& opts) {
   capture_result r;
   auto guard = std::dynamic_pointer_cast<linux_guard>(opts.guard);

@@ -350,4 +350,26 @@ void rule_set::remove() {
   applied_.reset();
 }
 
+bool rule_set::left_in_place() const {
+  auto holds = [&](const char* tool, const char* table) {
+    auto saved = saved_table(tool, table);
+    for (auto& c : {chain_, net::capture::mangle_in_chain(chain_)})
+      if (saved.find(":" + c + " ") != std::string::npos)
+        return true;
+    return false;
+  };
+  return holds("iptables", "raw") || holds("ip6tables", "raw")
+         || holds("iptables", "nat") || holds("iptables", "mangle");
+}
+
+bool rule_set::remove_route_left(const net::capture::linux_params& p) {
+  auto shown = run_program({"ip", "-4", "rule", "show"});
+  bool there = shown.status == 0
+               && net::capture::policy_rules_present(shown.output, p.udp_mark,
+                                                     p.route_table)
+                      > 0;
+  remove_policy_route(p);
+  return there;
+}
+
 } // namespace drover::platform::linux_port

@@ -165,6 +165,11 @@ public:
   /// Applies the last rules again (after someone flushed them).
   bool reapply(std::string& error);
   void remove();
+  /// Whether any table holds this rule set's chains (a killed engine's).
+  bool left_in_place() const;
+  /// The policy route for UDP with `p`'s mark and table, whoever added it
+  /// (a killed engine); whether there was one.
+  static bool remove_route_left(const net::capture::linux_params& p);
 
 private:
   bool mangle_intact(const net::capture::linux_params& p,

@@ -13,6 +13,7 @@
 #include <cstdarg>
 #include <cstddef>
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <type_traits>
 
@@ -128,6 +129,7 @@ struct found_program {
   uint64_t cookie = 0;
   uint64_t inode = 0;
   uint32_t target_mark = 0; // 0: not read
+  uint32_t engine = 0;      // the engine's process ID; 0: not read
 };
 
 // Reads a program's name and its read-only data (the namespace it serves).
@@ -169,6 +171,9 @@ bool describe_program(int prog_fd, found_program& out) {
       std::memcpy(&out.target_mark,
                   value.data() + offsetof(rodata, target_mark),
                   sizeof out.target_mark);
+    if (minfo.value_size >= offsetof(rodata, engine_tgid) + sizeof(uint32_t))
+      std::memcpy(&out.engine, value.data() + offsetof(rodata, engine_tgid),
+                  sizeof out.engine);
   }
   return true;
 }
@@ -568,15 +573,51 @@ marker_counters target_marker::counters() const {
   return out;
 }
 
-int detach_orphaned_programs(const std::string& cgroup_root) {
+namespace {
+
+// Detaches the programs of namespaces that are gone, and with `own_too`
+// this namespace's.
+int detach_left(const std::string& cgroup_root, bool own_too) {
   fd_guard cgroup{
       ::open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
   if (cgroup.fd < 0)
     return 0;
   auto live = live_netns_inodes();
+  auto own = netns_inode();
   return detach_programs(cgroup.fd, [&](const found_program& p) {
-    return live.count(p.inode) == 0;
+    return (own_too && p.inode == own) || live.count(p.inode) == 0;
   });
+}
+
+} // namespace
+
+int detach_orphaned_programs(const std::string& cgroup_root) {
+  return detach_left(cgroup_root, false);
+}
+
+int detach_programs_left(const std::string& cgroup_root) {
+  return detach_left(cgroup_root, true);
+}
+
+bool engine_attached_here(const std::string& cgroup_root) {
+  fd_guard cgroup{
+      ::open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  // A program names its engine's process: one that still runs Drover (not
+  // a dead engine's ID taken by another program, nor this one).
+  auto is_engine = [](uint32_t pid) {
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink(
+        "/proc/" + std::to_string(pid) + "/exe", ec);
+    return pid != 0 && pid != static_cast<uint32_t>(::getpid()) && !ec
+           && exe.filename().string().rfind("drover", 0) == 0;
+  };
+  bool runs = false;
+  if (cgroup.fd >= 0)
+    for_each_program(
+        cgroup.fd, [&](const found_program& p, int, bpf_attach_type) {
+          runs = runs || (p.inode == netns_inode() && is_engine(p.engine));
+        });
+  return runs;
 }
 
 } // namespace drover::platform::linux_port

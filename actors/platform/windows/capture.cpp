@@ -367,6 +367,28 @@ guard_result open_guard(const guard_options& opts) {
   return r;
 }
 
+leftovers_removed remove_leftovers(void* wfp_library) {
+  leftovers_removed r;
+  if (auto problem = capture_privilege_problem(); !problem.empty()) {
+    r.error = problem;
+    return r;
+  }
+  windows_port::crash_block block{wfp_library};
+  if (auto problem = block.hold(); !problem.empty()) {
+    r.error = problem;
+    return r;
+  }
+  // A permit lives only while its engine's process does.
+  if ((r.engine_runs = block.permit_in_place()))
+    return r;
+  size_t removed = 0;
+  r.error = block.release(&removed);
+  if (removed > 0)
+    r.removed.push_back("the Windows Filtering Platform blocks ("
+                        + std::to_string(removed) + " filters)");
+  return r;
+}
+
 capture_result open_capture(const capture_options& opts) {
   capture_result r;
   if (auto problem = capture_privilege_problem(); !problem.empty()) {

@@ -216,9 +216,10 @@ std::string crash_block::block_program(const std::string& path) {
   return {};
 }
 
-// The blocks in Drover's sublayer, whoever added them (a killed engine's
-// too), without this engine's permits.
-std::string crash_block::blocks_in_sublayer(std::vector<uint64_t>& ids) {
+// The filters with `action` in Drover's sublayer, whoever added them (a
+// killed engine's blocks too).
+std::string crash_block::filters_in_sublayer(std::vector<uint64_t>& ids,
+                                             uint32_t action) {
   for (const auto& layer : wfp::ale_layers) {
     FWPM_FILTER_ENUM_TEMPLATE0 which{};
     which.layerKey = layer;
@@ -237,7 +238,7 @@ std::string crash_block::blocks_in_sublayer(std::vector<uint64_t>& ids) {
       }
       for (UINT32 i = 0; i < n; ++i)
         if (wfp::same(got[i]->subLayerKey, drover_sublayer)
-            && got[i]->action.type == FWP_ACTION_BLOCK)
+            && got[i]->action.type == action)
           ids.push_back(got[i]->filterId);
       void* p = got;
       api_->free_memory(&p);
@@ -256,15 +257,24 @@ void crash_block::drop_permit() {
   }
 }
 
-std::string crash_block::release() {
+bool crash_block::permit_in_place() {
+  std::vector<uint64_t> ids;
+  return held() && filters_in_sublayer(ids, FWP_ACTION_PERMIT).empty()
+         && !ids.empty();
+}
+
+std::string crash_block::release(size_t* removed) {
   if (!held())
     return {};
   std::vector<uint64_t> ids;
-  auto problem = blocks_in_sublayer(ids);
+  auto problem = filters_in_sublayer(ids, FWP_ACTION_BLOCK);
   DWORD code = ERROR_SUCCESS;
-  for (auto id : ids)
+  for (auto id : ids) {
     if (auto c = api_->filter_delete(store_, id); c != ERROR_SUCCESS)
       code = c;
+    else if (removed != nullptr)
+      ++*removed;
+  }
   if (problem.empty() && code != ERROR_SUCCESS)
     problem = failed("removing a block", code);
   // Only then the permit: no moment where a block stands alone.

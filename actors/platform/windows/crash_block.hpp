@@ -50,8 +50,12 @@ public:
   /// its handle go): the permit goes, so the blocks apply until lift().
   void drop_permit();
   /// Stop: every block in Drover's sublayer goes (a killed engine's too),
-  /// then the permit. Empty, or what could not be removed.
-  std::string release();
+  /// then the permit. Empty, or what could not be removed; `removed`, when
+  /// given, counts the filters that went.
+  std::string release(size_t* removed = nullptr);
+  /// Whether a permit is in Drover's sublayer: an engine runs (a dynamic
+  /// session's objects go with its process). After hold().
+  bool permit_in_place();
 
   bool held() const { return store_ != nullptr; }
   bool lifted() const { return live_ != nullptr; }
@@ -59,7 +63,7 @@ public:
 private:
   struct api;
   std::string load();
-  std::string blocks_in_sublayer(std::vector<uint64_t>& ids);
+  std::string filters_in_sublayer(std::vector<uint64_t>& ids, uint32_t action);
 
   std::unique_ptr<api> api_;
   void* library_ = nullptr;
