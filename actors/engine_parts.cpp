@@ -114,8 +114,8 @@ void guard_hold::watch(caf::local_actor* self, const supervisor_actor& parent,
                                ports.watch_on_own_thread);
 }
 
-void guard_hold::release(caf::local_actor* self) {
-  release_guard_and_watch(self, guard, watchdog);
+std::string guard_hold::release(caf::local_actor* self) {
+  return release_guard_and_watch(self, guard, watchdog);
 }
 
 void guard_hold::add_counters(stats_snapshot& s) const {

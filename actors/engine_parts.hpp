@@ -86,8 +86,9 @@ struct guard_hold {
   /// Starts the watchdog (again), monitored by `self`.
   void watch(caf::local_actor* self, const supervisor_actor& parent,
              const supervisor_ports& ports);
-  /// Stop or Quit: the watchdog ends and the targets are let go.
-  void release(caf::local_actor* self);
+  /// Stop or Quit: the watchdog ends and the targets are let go. What the
+  /// OS refused to take away, or empty.
+  std::string release(caf::local_actor* self);
   /// What the guard itself stopped or reset, into `s`.
   void add_counters(stats_snapshot& s) const;
 };

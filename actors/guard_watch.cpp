@@ -50,18 +50,21 @@ spawn_guard_watch(caf::local_actor* self,
   return a;
 }
 
-void release_guard_and_watch(caf::local_actor* self,
-                             std::shared_ptr<platform::capture_guard>& guard,
-                             guard_watch_actor& watchdog) {
+std::string
+release_guard_and_watch(caf::local_actor* self,
+                        std::shared_ptr<platform::capture_guard>& guard,
+                        guard_watch_actor& watchdog) {
   if (watchdog) {
     self->demonitor(watchdog.address());
     self->send_exit(watchdog, caf::exit_reason::user_shutdown);
     watchdog = nullptr;
   }
+  std::string problem;
   if (guard) {
-    guard->release();
+    problem = guard->release();
     guard.reset();
   }
+  return problem;
 }
 
 } // namespace drover

@@ -34,9 +34,11 @@ spawn_guard_watch(caf::local_actor* self,
                   std::chrono::milliseconds interval, bool own_thread);
 
 /// Stop or Quit: the watchdog ends (unwatched by `self`) and the guard lets
-/// the targets go; both handles are emptied.
-void release_guard_and_watch(caf::local_actor* self,
-                             std::shared_ptr<platform::capture_guard>& guard,
-                             guard_watch_actor& watchdog);
+/// the targets go; both handles are emptied. What the OS refused to take
+/// away (capture_guard::release), or empty.
+std::string
+release_guard_and_watch(caf::local_actor* self,
+                        std::shared_ptr<platform::capture_guard>& guard,
+                        guard_watch_actor& watchdog);
 
 } // namespace drover

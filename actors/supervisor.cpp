@@ -187,7 +187,19 @@ void execute(self_ptr self, const engine_command& c) {
         self->send(self, atom::closed_v); // the commands under way
       return;
     case command_kind::release_guard:
-      return st.hold.release(self);
+      // The targets were to go direct; if the OS keeps some of Drover's
+      // blocks, they stay offline, and the user must hear why and what to
+      // do (the log too: at Quit nobody reads the Timeline).
+      if (auto problem = st.hold.release(self); !problem.empty()) {
+        log::get("supervisor")->error("releasing the capture: {}", problem);
+        say(self, event_kind::info,
+            "stopped, but not all that keeps the chosen programs offline "
+            "could be removed ("
+                + problem
+                + "): they may stay offline. Run `drover unblock` as "
+                  "administrator (root on Linux), or restart the computer");
+      }
+      return;
     case command_kind::check_proxy:
       return check_proxy(self, c.proxy);
     case command_kind::new_flows: {

@@ -75,7 +75,9 @@ public:
 
   /// Stop: takes everything away now (the targets go direct again). Once
   /// released, repair() puts nothing back. The destructor releases too.
-  virtual void release() = 0;
+  /// Empty, or what the OS refused to take away (a sentence): then the
+  /// targets may stay blocked.
+  virtual std::string release() = 0;
 
   /// What it holds, for the log.
   virtual std::string description() const = 0;

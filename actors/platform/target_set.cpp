@@ -196,11 +196,29 @@ void target_set::note_program(const std::string& path) {
     return;
   programs_seen_.insert(at, std::move(key));
   programs_new_.push_back(path);
+  program_noted_.notify_one(); // once per program: not a packet's cost
 }
 
 std::vector<std::string> target_set::take_new_programs() {
   std::lock_guard<std::mutex> guard{mutex_};
   return std::exchange(programs_new_, {});
+}
+
+bool target_set::wait_for_new_programs(std::chrono::milliseconds at_most,
+                                       std::vector<std::string>& fresh) {
+  std::unique_lock<std::mutex> lock{mutex_};
+  program_noted_.wait_for(
+      lock, at_most, [&] { return stop_waiting_ || !programs_new_.empty(); });
+  fresh = std::exchange(programs_new_, {});
+  return !stop_waiting_;
+}
+
+void target_set::stop_waiting() {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    stop_waiting_ = true;
+  }
+  program_noted_.notify_all();
 }
 
 } // namespace drover::platform

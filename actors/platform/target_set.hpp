@@ -13,6 +13,8 @@
 // system.
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -79,6 +81,13 @@ public:
   void note_program(const std::string& path);
   /// The paths noted since the last call.
   std::vector<std::string> take_new_programs();
+  /// The same into `fresh`, waiting up to `at_most` for one to be noted
+  /// (the guard's blocker thread: a program is blocked within moments of
+  /// its capture, not at the next check); false at once after
+  /// stop_waiting().
+  bool wait_for_new_programs(std::chrono::milliseconds at_most,
+                             std::vector<std::string>& fresh);
+  void stop_waiting();
   static constexpr size_t programs_cap = 1024;
 
 private:
@@ -99,6 +108,8 @@ private:
   config::target_settings defaults_;       // when_not_proxying
   std::vector<std::string> programs_seen_; // sorted, lower case
   std::vector<std::string> programs_new_;
+  std::condition_variable program_noted_;
+  bool stop_waiting_ = false;
   std::atomic<uint64_t> generation_{0};
 };
 

@@ -104,6 +104,25 @@ TEST_F(supervisor_test, quit_releases_the_guard) {
   sup = nullptr;
 }
 
+// The OS refusing to take the capture away at Stop leaves the targets
+// blocked: the Timeline says so, and what to do.
+TEST_F(supervisor_test, a_release_the_os_refused_is_on_the_timeline) {
+  start();
+  sc->guard->fail_release = "Windows Filtering Platform: removing a block "
+                            "failed: access denied";
+  self->send(sup, atom::stop_v);
+  sched.run();
+  EXPECT_EQ(current().state, engine_state::idle);
+  auto infos = of_kind(event_kind::info);
+  ASSERT_FALSE(infos.empty());
+  EXPECT_EQ(infos.back().reason,
+            "stopped, but not all that keeps the chosen programs offline "
+            "could be removed (Windows Filtering Platform: removing a block "
+            "failed: access denied): they may stay offline. Run `drover "
+            "unblock` as administrator (root on Linux), or restart the "
+            "computer");
+}
+
 // The watchdog puts back what someone removed and the Timeline says so.
 TEST_F(supervisor_test, a_repaired_capture_is_on_the_timeline) {
   start();

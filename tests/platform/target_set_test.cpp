@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "actors/platform/target_set.hpp"
 
 using drover::config::app_rule;
@@ -224,4 +227,31 @@ TEST(target_set, each_captured_program_is_handed_on_once) {
     t.note_program("C:\\p\\" + std::to_string(i) + ".exe");
   EXPECT_EQ(t.take_new_programs().size(),
             drover::platform::target_set::programs_cap - 2);
+}
+
+// The guard's blocker thread waits for programs rather than polling: woken
+// by the note itself, and let go at once at Stop.
+TEST(target_set, a_waiting_blocker_is_woken_by_a_new_program) {
+  drover::platform::target_set t;
+  std::vector<std::string> fresh;
+  auto before = std::chrono::steady_clock::now();
+  std::thread noter{[&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    t.note_program(R"(C:\Windows\System32\cmd.exe)");
+  }};
+  EXPECT_TRUE(t.wait_for_new_programs(std::chrono::seconds{30}, fresh));
+  noter.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds{20})
+      << "woken by the note, not by the time limit";
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_TRUE(t.take_new_programs().empty()) << "taken by the waiter";
+
+  std::thread stopper{[&] {
+    t.stop_waiting();
+  }};
+  EXPECT_FALSE(t.wait_for_new_programs(std::chrono::seconds{30}, fresh));
+  stopper.join();
+  EXPECT_TRUE(fresh.empty());
+  EXPECT_FALSE(t.wait_for_new_programs(std::chrono::seconds{30}, fresh))
+      << "stopped stays stopped";
 }

@@ -75,7 +75,11 @@ public:
     return std::exchange(to_repair, std::string{});
   }
   platform::guard_counters counters() const override { return {}; }
-  void release() override { ++released; }
+  std::string fail_release; // what release() says the OS refused
+  std::string release() override {
+    ++released;
+    return fail_release;
+  }
   std::string description() const override { return "fake guard"; }
 };
 

@@ -254,6 +254,22 @@ TEST_F(crash_block_test, the_keeper_lifts_only_while_the_capture_holds) {
   EXPECT_EQ(everywhere(discord), none);
 }
 
+// Stop is final: the watchdog's last check or a session's opening that
+// comes after it holds, lifts and blocks nothing.
+TEST_F(crash_block_test, nothing_is_put_back_after_the_keepers_release) {
+  crash_keeper keeper{library};
+  keeper.capture_holds();
+  EXPECT_EQ(keeper.keep({discord_utf8}), "");
+  ASSERT_EQ(filters(), 4 + 4);
+  EXPECT_EQ(keeper.release(), "");
+  EXPECT_EQ(filters(), 0);
+  keeper.capture_holds();
+  EXPECT_EQ(keeper.keep({"C:\\windows\\system32\\cmd.exe"}), "");
+  EXPECT_FALSE(keeper.lifted());
+  EXPECT_EQ(filters(), 0);
+  EXPECT_EQ(everywhere(discord), none);
+}
+
 TEST_F(crash_block_test, the_keeper_tries_again_after_a_refusal) {
   SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", nullptr);
   crash_keeper keeper{library};

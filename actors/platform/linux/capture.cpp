@@ -78,17 +78,18 @@ public:
 
   ~linux_guard() override { release(); }
 
-  void release() override {
+  std::string release() override {
     std::lock_guard<std::mutex> lock{mutex};
     if (released)
-      return;
+      return {};
     released = true;
     // Rules first (nothing more is queued; the fence still holds), then the
     // kernel programs (the targets go direct again: this is Stop), then
     // `drover run`'s group.
-    rules.remove();
+    auto problem = rules.remove();
     marker.reset();
     group.reset();
+    return problem;
   }
 
   bool set_targets(const target_selection& t, std::string& error) override {

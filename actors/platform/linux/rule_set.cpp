@@ -29,14 +29,15 @@ std::string saved_table(const char* tool, const char* table = "raw") {
   return saved.status == 0 ? saved.output : std::string{};
 }
 
-bool restore(const char* tool, const std::string& input, std::string& error) {
+bool restore(const char* tool, const std::string& input, std::string& error,
+             const char* doing = "installing") {
   if (input.empty())
     return true;
   auto r = run_program({std::string{tool} + "-restore", "-w", "5", "--noflush"},
                        input);
   if (r.status == 0)
     return true;
-  error = "installing the capture rules failed (" + std::string{tool}
+  error = std::string{doing} + " the capture rules failed (" + tool
           + "-restore): " + (r.output.empty() ? "not found" : r.output);
   return false;
 }
@@ -335,19 +336,23 @@ bool rule_set::reapply(std::string& error) {
   return !applied_ || apply(*applied_, error);
 }
 
-void rule_set::remove() {
+std::string rule_set::remove() {
+  // Each table tried, whatever another's fate; the first refusal said.
   std::string error;
+  auto removing = [&](const char* tool, const std::string& input) {
+    std::string e;
+    if (!restore(tool, input, e, "removing") && error.empty())
+      error = e;
+  };
   for (const char* tool : {"iptables", "ip6tables"})
-    restore(tool, net::capture::iptables_remove(chain_, saved_table(tool)),
-            error);
-  restore("iptables",
-          net::capture::iptables_remove(chain_, saved_table("iptables", "nat"),
-                                        "nat"),
-          error);
+    removing(tool, net::capture::iptables_remove(chain_, saved_table(tool)));
+  removing("iptables", net::capture::iptables_remove(
+                           chain_, saved_table("iptables", "nat"), "nat"));
   remove_mangle(chain_);
   if (applied_)
     remove_policy_route(*applied_);
   applied_.reset();
+  return error;
 }
 
 bool rule_set::left_in_place() const {

@@ -164,7 +164,8 @@ public:
   bool intact();
   /// Applies the last rules again (after someone flushed them).
   bool reapply(std::string& error);
-  void remove();
+  /// Empty, or why a table's rules could not be removed.
+  std::string remove();
   /// Whether any table holds this rule set's chains (a killed engine's).
   bool left_in_place() const;
   /// The policy route for UDP with `p`'s mark and table, whoever added it

@@ -131,6 +131,15 @@ public:
   explicit windows_guard(void* wfp_library)
       : crash{std::make_shared<windows_port::crash_keeper>(wfp_library)} {
     read_broadcasts();
+    // A program the capture takes is blocked (should the engine be
+    // killed) within moments, off the packet path; the check each second
+    // tries again what Windows refused.
+    blocker_ = std::thread{[targets = targets, crash = crash] {
+      std::vector<std::string> fresh;
+      while (targets->wait_for_new_programs(std::chrono::seconds{1}, fresh))
+        if (!fresh.empty())
+          crash->keep(std::move(fresh));
+    }};
   }
   ~windows_guard() override { release(); }
 
@@ -158,7 +167,7 @@ public:
     return c;
   }
   // Stop: the fence between two sessions goes too.
-  void release() override;
+  std::string release() override;
   std::string description() const override {
     auto problem = crash->problem();
     return problem.empty()
@@ -175,13 +184,18 @@ public:
 private:
   uint64_t fenced_before_ = fence::instance().dropped();
   windows_port::address_changes changes_;
+  std::thread blocker_;
 };
 
-void windows_guard::release() {
+std::string windows_guard::release() {
+  targets->stop_waiting();
+  if (blocker_.joinable())
+    blocker_.join();
   // The blocks go first, then the permit, then the fence: the targets go
   // direct, as the user asked.
-  crash->release();
+  auto problem = crash->release();
   fence::instance().close();
+  return problem;
 }
 
 // Each session opens below the one before (a packet re-injected by a

@@ -310,6 +310,8 @@ std::string crash_keeper::keep(std::vector<std::string> fresh) {
 }
 
 void crash_keeper::keep_locked() {
+  if (released_)
+    return;
   std::string problem;
   if (!block_.held())
     problem = block_.hold();
@@ -333,10 +335,12 @@ std::string crash_keeper::problem() const {
   return problem_;
 }
 
-void crash_keeper::release() {
+std::string crash_keeper::release() {
   std::lock_guard<std::mutex> guard{mutex_};
-  block_.release();
   capturing_ = false;
+  released_ = true;
+  unblocked_.clear();
+  return block_.release();
 }
 
 bool crash_keeper::lifted() const {

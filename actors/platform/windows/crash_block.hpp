@@ -93,8 +93,10 @@ public:
   /// Returns the problem, or empty.
   std::string keep(std::vector<std::string> fresh = {});
   std::string problem() const;
-  /// Stop: Drover's blocks go, then the permit.
-  void release();
+  /// Stop: Drover's blocks go, then the permit. Empty, or what Windows
+  /// refused to remove. Final: a check or a session arriving later (the
+  /// watchdog ends as the guard is released) holds and lifts nothing.
+  std::string release();
 
   /// For the tests.
   bool lifted() const;
@@ -106,6 +108,7 @@ private:
   crash_block block_;
   std::string problem_;
   bool capturing_ = false;
+  bool released_ = false;
   std::vector<std::string> unblocked_; // taken, not yet blocked
 };
 
