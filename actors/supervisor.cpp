@@ -196,7 +196,8 @@ void execute(self_ptr self, const engine_command& c) {
             "stopped, but not all that keeps the chosen programs offline "
             "could be removed ("
                 + problem
-                + "): they may stay offline. Run `drover unblock` as "
+                + "): they may stay offline. Choose Start and then Stop "
+                  "again, or quit Drover and run `drover unblock` as "
                   "administrator (root on Linux), or restart the computer");
       }
       return;

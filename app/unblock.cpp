@@ -14,8 +14,8 @@ int unblock(std::ostream& out, std::ostream& err) {
     return exit_failure;
   }
   if (!r.removed.empty()) {
-    out << "Removed what a stopped Drover engine had left to keep the chosen "
-           "programs offline:\n";
+    out << "Removed what a Drover engine that ended without Stop had left "
+           "to keep the chosen programs offline:\n";
     for (auto& what : r.removed)
       out << "  " << what << '\n';
   }

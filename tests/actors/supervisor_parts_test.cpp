@@ -118,9 +118,9 @@ TEST_F(supervisor_test, a_release_the_os_refused_is_on_the_timeline) {
   EXPECT_EQ(infos.back().reason,
             "stopped, but not all that keeps the chosen programs offline "
             "could be removed (Windows Filtering Platform: removing a block "
-            "failed: access denied): they may stay offline. Run `drover "
-            "unblock` as administrator (root on Linux), or restart the "
-            "computer");
+            "failed: access denied): they may stay offline. Choose Start and "
+            "then Stop again, or quit Drover and run `drover unblock` as "
+            "administrator (root on Linux), or restart the computer");
 }
 
 // The watchdog puts back what someone removed and the Timeline says so.

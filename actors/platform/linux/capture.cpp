@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "actors/platform/linux/attached_programs.hpp"
 #include "actors/platform/linux/kernel_rules.hpp"
 #include "actors/platform/linux/local_addresses.hpp"
 #include "actors/platform/linux/nfqueue.hpp"
@@ -467,7 +468,7 @@ leftovers_removed remove_leftovers(void*) {
   if (rules.left_in_place())
     r.removed.push_back(std::string{"the firewall rules (chain "} + chain
                         + ")");
-  rules.remove();
+  r.error = rules.remove(); // said; the rest is removed all the same
   net::capture::linux_params route;
   route.udp_mark = udp_mark;
   route.route_table = route_table;
