@@ -199,11 +199,6 @@ void target_set::note_program(const std::string& path) {
   program_noted_.notify_one(); // once per program: not a packet's cost
 }
 
-std::vector<std::string> target_set::take_new_programs() {
-  std::lock_guard<std::mutex> guard{mutex_};
-  return std::exchange(programs_new_, {});
-}
-
 bool target_set::wait_for_new_programs(std::chrono::milliseconds at_most,
                                        std::vector<std::string>& fresh) {
   std::unique_lock<std::mutex> lock{mutex_};

@@ -79,11 +79,9 @@ public:
   /// that program offline should the engine be killed (crash_block.hpp).
   /// Each path is handed on once (case aside), up to `programs_cap`.
   void note_program(const std::string& path);
-  /// The paths noted since the last call.
-  std::vector<std::string> take_new_programs();
-  /// The same into `fresh`, waiting up to `at_most` for one to be noted
-  /// (the guard's blocker thread: a program is blocked within moments of
-  /// its capture, not at the next check); false at once after
+  /// The paths noted since the last call into `fresh`, waiting up to
+  /// `at_most` for one to be noted (the guard's blocker thread: a program
+  /// is blocked within moments of its capture); false at once after
   /// stop_waiting().
   bool wait_for_new_programs(std::chrono::milliseconds at_most,
                              std::vector<std::string>& fresh);

@@ -344,10 +344,7 @@ TEST_F(windows_divert, each_targets_connection_meets_its_rules_proxy) {
 // is gone), until the next session's handle diverts.
 TEST_F(windows_divert, a_reader_that_stops_reading_lets_the_handle_go) {
   wfp_double wfp;
-  ASSERT_NE(wfp.decide, nullptr);
-  platform::guard_options go;
-  go.wfp_library = wfp.library;
-  guard = platform::open_guard(go).guard;
+  ASSERT_NO_FATAL_FAILURE(open_guard_with(wfp));
   platform::capture_options opts;
   opts.guard = guard;
   opts.listener = {net::nat_shape::loopback, listener_port};
@@ -399,10 +396,7 @@ TEST_F(windows_divert, a_reader_that_stops_reading_lets_the_handle_go) {
 // blocked, as after a kill, until a new session diverts (or Stop).
 TEST_F(windows_divert, a_driver_lost_under_the_handle_drops_the_permit) {
   wfp_double wfp;
-  ASSERT_NE(wfp.decide, nullptr);
-  platform::guard_options go;
-  go.wfp_library = wfp.library;
-  guard = platform::open_guard(go).guard;
+  ASSERT_NO_FATAL_FAILURE(open_guard_with(wfp));
   start_engine();
   EXPECT_EQ(wfp.for_a_program(), 1) << "the engine's permit";
   ASSERT_NE(driver.lose, nullptr);
@@ -410,8 +404,8 @@ TEST_F(windows_divert, a_driver_lost_under_the_handle_drops_the_permit) {
   // At the failed receive itself: well before the stall watch, which would
   // let the handle go (and drop the permit) only 3 s after the reader
   // stopped reading.
-  EXPECT_TRUE(test::eventually([&] { return wfp.for_a_program() == 0; },
-                               2s, 1ms))
+  EXPECT_TRUE(
+      test::eventually([&] { return wfp.for_a_program() == 0; }, 2s, 1ms))
       << "the permit went with the driver";
   stop_engine();
   guard->release();

@@ -163,6 +163,16 @@ protected:
     sys.reset();
   }
 
+  // The guard, with its block for a killed engine against the double of
+  // fwpuclnt.dll (start_engine() then uses it).
+  void open_guard_with(const wfp_double& wfp) {
+    ASSERT_NE(wfp.decide, nullptr);
+    platform::guard_options go;
+    go.wfp_library = wfp.library;
+    guard = platform::open_guard(go).guard;
+    ASSERT_TRUE(guard);
+  }
+
   void start_engine(std::chrono::milliseconds owner_wait = 10s) {
     if (!guard)
       guard = platform::open_guard({}).guard;

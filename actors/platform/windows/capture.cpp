@@ -146,8 +146,9 @@ public:
   std::string repair(std::string& error) override {
     if (changes_.due(std::chrono::steady_clock::now()))
       read_broadcasts();
-    // The programs the capture took get their block for a killed engine.
-    auto problem = crash->keep(targets->take_new_programs());
+    // The blocker thread blocks each program the capture takes; this
+    // tries again what Windows refused.
+    auto problem = crash->keep();
     if (!problem.empty())
       error = "the block that keeps the captured programs offline if "
               "Drover's engine is killed is not in place ("
