@@ -19,6 +19,8 @@ int unblock(std::ostream& out, std::ostream& err) {
     for (auto& what : r.removed)
       out << "  " << what << '\n';
   }
+  for (auto& what : r.tidied)
+    out << "Also removed " << what << " (they held nothing back).\n";
   if (!r.error.empty()) {
     err << "drover unblock: " << r.error << '\n';
     return exit_failure;

@@ -113,8 +113,11 @@ guard_result open_guard(const guard_options& opts);
 /// What `drover unblock` found and removed.
 struct leftovers_removed {
   std::vector<std::string> removed; // a line each, for the user
-  bool engine_runs = false;         // then nothing was touched
-  std::string error;                // a sentence: what could not be removed
+  /// Leftovers that held nothing back any more (Linux: the programs of
+  /// engines whose network namespace is gone), removed while here.
+  std::vector<std::string> tidied;
+  bool engine_runs = false; // then nothing was touched
+  std::string error;        // a sentence: what could not be removed
 };
 
 /// What an engine killed while capturing left in place to keep the

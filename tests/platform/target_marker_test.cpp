@@ -4,6 +4,12 @@
 // children), how a killed engine's programs are replaced, and how the
 // sockets a target had before are taken over.
 
+#include <fcntl.h>
+
+#include <map>
+
+#include "actors/platform/linux/attached_programs.hpp"
+#include "actors/platform/linux/netns_identity.hpp"
 #include "tests/platform/target_marker_world.hpp"
 
 using namespace drover::platform::linux_port;
@@ -399,4 +405,66 @@ TEST_F(target_marker_test, sockets_made_before_are_taken_over) {
   auto again = drover::test::inside(
       net->a, [&] { return adopt_sockets(local.pid(), 0, mark, {}, error); });
   EXPECT_EQ(again.marked, 0u);
+}
+
+// `drover unblock` takes what an engine of its own namespace left, and the
+// programs of engines whose namespace is gone (reported apart: they held
+// nothing back), never those of an engine serving a namespace still there.
+TEST_F(target_marker_test, unblock_takes_its_own_and_a_gone_namespaces_only) {
+  auto killed_in = [&](const drover::test::netns& ns) {
+    int ready[2];
+    EXPECT_EQ(::pipe(ready), 0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      std::string error;
+      marker_settings s;
+      s.cgroup_root = cgroup_root();
+      auto m = drover::test::inside(
+          ns, [&] { return target_marker::attach(s, error); });
+      char ok = m ? 'y' : 'n';
+      (void)!::write(ready[1], &ok, 1);
+      ::_exit(0); // no destructor: as if killed
+    }
+    char ok = 0;
+    EXPECT_EQ(::read(ready[0], &ok, 1), 1);
+    ::waitpid(pid, nullptr, 0);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    return ok == 'y';
+  };
+  auto gone = std::make_unique<drover::test::netns>("ug");
+  auto gone_inode = drover::test::inside(*gone, [] { return netns_inode(); });
+  auto gone_cookie = drover::test::inside(*gone, [] { return netns_cookie(); });
+  ASSERT_TRUE(killed_in(*gone));
+  ASSERT_TRUE(killed_in(net->a));
+  drover::test::netns next_door{"un"};
+  auto next_door_cookie
+      = drover::test::inside(next_door, [] { return netns_cookie(); });
+  std::string error;
+  marker_settings s;
+  s.cgroup_root = cgroup_root();
+  auto running = drover::test::inside(
+      next_door, [&] { return target_marker::attach(s, error); });
+  ASSERT_TRUE(running) << error;
+  gone.reset();
+  auto left = drover::test::inside(
+      net->a, [&] { return detach_programs_left(cgroup_root()); });
+  EXPECT_EQ(left.own, 4);
+  // (An engine starting in a parallel test may have swept the gone one's
+  // first, hence at most.)
+  EXPECT_LE(left.orphaned, 4);
+  std::map<uint64_t, int> attached;
+  fd_guard root{::open(cgroup_root().c_str(), O_RDONLY | O_DIRECTORY)};
+  for_each_program(root.fd, [&](const found_program& p, int, bpf_attach_type) {
+    ++attached[p.cookie];
+  });
+  EXPECT_EQ(attached[next_door_cookie], 4) << "a running engine's stay";
+  // (The kernel may already have given the gone one's inode to a namespace
+  // made since, by another test: then its programs look alive and stay.)
+  if (!netns_in_use(gone_inode)) {
+    EXPECT_EQ(attached[gone_cookie], 0) << "a gone namespace's go";
+  }
+  auto again = drover::test::inside(
+      net->a, [&] { return detach_programs_left(cgroup_root()); });
+  EXPECT_EQ(again.own, 0);
 }

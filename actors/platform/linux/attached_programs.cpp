@@ -73,6 +73,13 @@ bool describe_program(int prog_fd, found_program& out) {
   return true;
 }
 
+// By the namespace's cookie, which the kernel never gives again while it
+// runs; an inode is given again to a namespace made after one is gone.
+bool serves_this_namespace(const found_program& p) {
+  auto cookie = netns_cookie();
+  return cookie != 0 ? p.cookie == cookie : p.inode == netns_inode();
+}
+
 } // namespace
 
 void for_each_program(
@@ -106,30 +113,21 @@ int detach_programs(int cgroup_fd,
   return removed;
 }
 
-namespace {
-
-// Detaches the programs of namespaces that are gone, and with `own_too`
-// this namespace's.
-int detach_left(const std::string& cgroup_root, bool own_too) {
+programs_detached detach_programs_left(const std::string& cgroup_root) {
+  programs_detached out;
   fd_guard cgroup{
       ::open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
   if (cgroup.fd < 0)
-    return 0;
-  auto live = live_netns_inodes();
-  auto own = netns_inode();
-  return detach_programs(cgroup.fd, [&](const found_program& p) {
-    return (own_too && p.inode == own) || live.count(p.inode) == 0;
-  });
-}
-
-} // namespace
-
-int detach_orphaned_programs(const std::string& cgroup_root) {
-  return detach_left(cgroup_root, false);
-}
-
-int detach_programs_left(const std::string& cgroup_root) {
-  return detach_left(cgroup_root, true);
+    return out;
+  for_each_program(cgroup.fd,
+                   [&](const found_program& p, int fd, bpf_attach_type type) {
+                     bool mine = serves_this_namespace(p);
+                     if (!mine && (p.inode == 0 || netns_in_use(p.inode)))
+                       return;
+                     if (bpf_prog_detach2(fd, cgroup.fd, type) == 0)
+                       ++(mine ? out.own : out.orphaned);
+                   });
+  return out;
 }
 
 bool engine_attached_here(const std::string& cgroup_root) {
@@ -148,7 +146,7 @@ bool engine_attached_here(const std::string& cgroup_root) {
   if (cgroup.fd >= 0)
     for_each_program(
         cgroup.fd, [&](const found_program& p, int, bpf_attach_type) {
-          runs = runs || (p.inode == netns_inode() && is_engine(p.engine));
+          runs = runs || (serves_this_namespace(p) && is_engine(p.engine));
         });
   return runs;
 }

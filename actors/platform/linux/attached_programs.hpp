@@ -62,19 +62,23 @@ void for_each_program(
 int detach_programs(int cgroup_fd,
                     const std::function<bool(const found_program&)>& remove);
 
-/// Detaches every Drover program whose network namespace no longer exists
-/// (test clean-up after a killed run). Returns how many.
-int detach_orphaned_programs(const std::string& cgroup_root);
-
 /// Whether a running Drover's process attached this network namespace's
 /// programs (whatever its control socket: one of another user's runtime
 /// folder). Another Drover process that took a dead engine's ID counts
 /// too: the safe side.
 bool engine_attached_here(const std::string& cgroup_root);
 
+/// What detach_programs_left() took away: this namespace's, and those of
+/// namespaces that no longer exist (they held nothing back any more).
+struct programs_detached {
+  int own = 0;
+  int orphaned = 0;
+};
+
 /// Detaches what an engine of this network namespace left attached (one
-/// killed while capturing), and the orphans as above: `drover unblock`,
-/// once engine_attached_here() said none runs. Returns how many.
-int detach_programs_left(const std::string& cgroup_root);
+/// killed while capturing), and the programs of engines whose namespace no
+/// longer exists: `drover unblock`, once engine_attached_here() said none
+/// runs.
+programs_detached detach_programs_left(const std::string& cgroup_root);
 
 } // namespace drover::platform::linux_port

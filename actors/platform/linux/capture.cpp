@@ -475,8 +475,15 @@ leftovers_removed remove_leftovers(void*) {
   if (linux_port::rule_set::remove_route_left(route))
     r.removed.push_back("the routing rule for UDP (table "
                         + std::to_string(route_table) + ")");
-  if (auto n = linux_port::detach_programs_left(root); n > 0)
-    r.removed.push_back(std::to_string(n) + " kernel programs");
+  auto programs = linux_port::detach_programs_left(root);
+  if (programs.own > 0)
+    r.removed.push_back(std::to_string(programs.own)
+                        + " kernel programs that mark and fence the chosen "
+                          "programs");
+  if (programs.orphaned > 0)
+    r.tidied.push_back(std::to_string(programs.orphaned)
+                       + " kernel programs of Drover engines whose network "
+                         "namespace no longer exists");
   group->release();
   return r;
 }

@@ -21,13 +21,16 @@ uint64_t netns_inode() {
   return ::stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
 }
 
-// Every network namespace inode in use: of a process, or kept by a name.
-std::set<uint64_t> live_netns_inodes() {
-  std::set<uint64_t> out;
-  auto add_dir = [&](const char* dir, bool processes) {
+// Asked at the moment of deciding, never from an earlier list: a
+// namespace made after such a list (another engine starting meanwhile)
+// would look dead, and its running engine's programs or cgroup view would
+// be taken away from it.
+bool netns_in_use(uint64_t inode) {
+  auto found_in = [&](const char* dir, bool processes) {
     DIR* d = ::opendir(dir);
     if (d == nullptr)
-      return;
+      return false;
+    bool found = false;
     while (auto* e = ::readdir(d)) {
       if (e->d_name[0] == '.')
         continue;
@@ -36,14 +39,15 @@ std::set<uint64_t> live_netns_inodes() {
       std::string path
           = std::string{dir} + "/" + e->d_name + (processes ? "/ns/net" : "");
       struct stat st {};
-      if (::stat(path.c_str(), &st) == 0)
-        out.insert(st.st_ino);
+      if (::stat(path.c_str(), &st) == 0 && st.st_ino == inode) {
+        found = true;
+        break;
+      }
     }
     ::closedir(d);
+    return found;
   };
-  add_dir("/proc", true);
-  add_dir("/run/netns", false);
-  return out;
+  return found_in("/run/netns", false) || found_in("/proc", true);
 }
 
 uint64_t netns_cookie() {

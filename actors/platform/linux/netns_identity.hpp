@@ -24,9 +24,10 @@ uint64_t netns_cookie();
 /// The inode of this process's network namespace (/proc/self/ns/net).
 uint64_t netns_inode();
 
-/// Every network namespace inode in use: of a process, or kept by a name
-/// (/run/netns).
-std::set<uint64_t> live_netns_inodes();
+/// Whether the network namespace `inode` is in use: by a process, or kept
+/// by a name (/run/netns). Asked when a program or folder has already been
+/// seen, so that a namespace made after it was is never taken for dead.
+bool netns_in_use(uint64_t inode);
 
 /// The marks for the namespace `cookie`, none of whose target marks is in
 /// `taken` (those of engines in other namespaces).

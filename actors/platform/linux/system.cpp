@@ -164,7 +164,6 @@ int sweep_dead_cgroup_mounts(const fs::path& dir) {
   fs::directory_iterator it{dir, ec};
   if (ec)
     return 0;
-  auto live = live_netns_inodes();
   int removed = 0;
   for (auto& e : it) {
     auto name = e.path().filename().string();
@@ -174,9 +173,10 @@ int sweep_dead_cgroup_mounts(const fs::path& dir) {
                != std::string::npos)
       continue;
     uint64_t inode = std::strtoull(name.c_str() + prefix.size(), nullptr, 10);
-    // A live namespace's may be mounted in another engine's view: never.
-    // rmdir refuses a folder that is not empty.
-    if (live.count(inode) == 0 && ::rmdir(e.path().c_str()) == 0)
+    // A live namespace's may be mounted in another engine's view: never
+    // (asked now that the folder is seen: see netns_in_use). rmdir refuses
+    // a folder that is not empty.
+    if (!netns_in_use(inode) && ::rmdir(e.path().c_str()) == 0)
       ++removed;
   }
   return removed;

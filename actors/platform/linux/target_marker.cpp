@@ -243,12 +243,11 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
     return nullptr;
   // Now that ours are in place: what an engine of this namespace left
   // (killed), and leftovers of namespaces that are gone.
-  auto live = live_netns_inodes();
   detach_programs(b.cgroup.fd, [&](const found_program& p) {
     if (std::find(b.ids.begin(), b.ids.end(), p.id) != b.ids.end())
       return false;
     m->replaced_ += p.cookie == cookie ? 1 : 0;
-    return p.cookie == cookie || live.count(p.inode) == 0;
+    return p.cookie == cookie || (p.inode != 0 && !netns_in_use(p.inode));
   });
   return m;
 }
