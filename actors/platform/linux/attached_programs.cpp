@@ -122,7 +122,7 @@ programs_detached detach_programs_left(const std::string& cgroup_root) {
   for_each_program(cgroup.fd,
                    [&](const found_program& p, int fd, bpf_attach_type type) {
                      bool mine = serves_this_namespace(p);
-                     if (!mine && (p.inode == 0 || netns_in_use(p.inode)))
+                     if (!mine && netns_in_use(p.inode))
                        return;
                      if (bpf_prog_detach2(fd, cgroup.fd, type) == 0)
                        ++(mine ? out.own : out.orphaned);

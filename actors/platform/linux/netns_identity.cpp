@@ -26,6 +26,8 @@ uint64_t netns_inode() {
 // would look dead, and its running engine's programs or cgroup view would
 // be taken away from it.
 bool netns_in_use(uint64_t inode) {
+  if (inode == 0)
+    return false;
   auto found_in = [&](const char* dir, bool processes) {
     DIR* d = ::opendir(dir);
     if (d == nullptr)

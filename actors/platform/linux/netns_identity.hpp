@@ -27,6 +27,8 @@ uint64_t netns_inode();
 /// Whether the network namespace `inode` is in use: by a process, or kept
 /// by a name (/run/netns). Asked when a program or folder has already been
 /// seen, so that a namespace made after it was is never taken for dead.
+/// Inode 0 (a program whose data could not be read: an older Drover's) is
+/// none.
 bool netns_in_use(uint64_t inode);
 
 /// The marks for the namespace `cookie`, none of whose target marks is in

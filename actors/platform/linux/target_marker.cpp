@@ -247,7 +247,7 @@ std::unique_ptr<target_marker> target_marker::attach(const marker_settings& s,
     if (std::find(b.ids.begin(), b.ids.end(), p.id) != b.ids.end())
       return false;
     m->replaced_ += p.cookie == cookie ? 1 : 0;
-    return p.cookie == cookie || (p.inode != 0 && !netns_in_use(p.inode));
+    return p.cookie == cookie || !netns_in_use(p.inode);
   });
   return m;
 }
