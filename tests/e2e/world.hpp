@@ -118,6 +118,20 @@ struct world : drover::test::proxy_lab {
       ADD_FAILURE() << "dante did not start: " << dante->output();
   }
 
+  // A test that killed its engine leaves what a killed engine must: the
+  // kernel programs at the machine's cgroup root (doing nothing once the
+  // namespace is gone, but run for every socket until another engine
+  // sweeps them) and the control socket's file. Removed with Drover's own
+  // tool, which refuses beside a running engine.
+  ~world() {
+    sh(app.exec(std::string{DROVER_BINARY} + " unblock >/dev/null 2>&1"));
+    std::error_code ec;
+    fs::remove(control_socket(), ec);
+  }
+
+  world(const world&) = delete;
+  world& operator=(const world&) = delete;
+
   // Removes leftovers of killed runs before the lab is made.
   static std::string cleaned(std::string tag) {
     remove_leftovers();
