@@ -339,6 +339,8 @@ int headless(const options& o, std::ostream& err) {
     stop_engine(system, sup);
     trace::record("drover", "stop", {});
   }
+  // The listener closed with the actor system: its file goes too.
+  platform::remove_local(platform::control_socket_path());
   trace::close();
   log::shutdown();
   return exit_ok;
@@ -389,6 +391,7 @@ int run_command(const options& o, std::ostream& err) {
     }
     stop_engine(system, sup);
   }
+  platform::remove_local(platform::control_socket_path());
   trace::close();
   log::shutdown();
   return code;
@@ -567,7 +570,9 @@ int run(int argc, const char* const* argv, std::ostream& out,
              "the chosen programs go direct\n";
       return exit_failure;
     }
-    return unblock(out, err);
+    auto code = unblock(out, err);
+    platform::remove_local(platform::control_socket_path());
+    return code;
   }
   if (engine_command == "quit")
     return quit_engine(out, err);

@@ -107,6 +107,12 @@ namespace drover::platform {
 /// then `error` says another instance is running.
 socket_handle listen_local(const std::string& path, std::string& error);
 
+/// At the end of the process that listened there: removes the socket file
+/// listen_local() made at `path`, unless it is no longer that one (another
+/// engine's, made after this one's listener closed or was deleted).
+/// Windows: nothing (a named pipe ends with its last handle).
+void remove_local(const std::string& path);
+
 /// Whether the control server should serve a connection from `peer_port`.
 /// Linux: always (the socket file's mode admitted it). Windows: only the
 /// named-pipe bridge's own connections (the pipe's access list admitted

@@ -211,6 +211,7 @@ TEST_F(engine_e2e, headless_stops_on_sigterm_and_cleans_up) {
       << " ms";
   EXPECT_EQ(w->rules().find("DROVER"), std::string::npos) << w->rules();
   EXPECT_FALSE(w->drover_cgroup_exists());
+  EXPECT_FALSE(fs::exists(w->control_socket())) << "its socket file goes";
 }
 
 TEST_F(engine_e2e, after_kill_9_the_next_start_removes_the_leftovers) {
@@ -304,6 +305,8 @@ TEST_F(engine_e2e, after_kill_9_unblock_lets_the_target_go_direct) {
   std::tie(code, out) = unblock();
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("Nothing to remove"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(w->control_socket()))
+      << "the socket file it held goes with it";
 }
 
 TEST_F(engine_e2e, the_listener_refuses_connections_drover_did_not_redirect) {

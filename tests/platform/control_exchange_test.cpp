@@ -230,3 +230,36 @@ TEST(control_socket, says_why_it_gave_no_connection) {
   }
   fs::remove_all(dir);
 }
+
+// A clean exit removes the socket file this process made, never a file a
+// later engine made at the same path (this one's deleted meanwhile).
+TEST(control_socket, a_clean_exit_removes_its_own_file_only) {
+  namespace fs = std::filesystem;
+  auto dir = fs::temp_directory_path()
+             / ("drover-own-socket-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto path = (dir / "control.sock").string();
+  std::string error;
+  auto listener = listen_local(path, error);
+  ASSERT_NE(listener, invalid_socket) << error;
+  close_socket(listener);
+  remove_local(path);
+  EXPECT_FALSE(fs::exists(path));
+
+  listener = listen_local(path, error);
+  ASSERT_NE(listener, invalid_socket) << error;
+  // Deleted (someone cleaned the folder), and another engine listens
+  // there now.
+  fs::remove(path);
+  int other = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un at{};
+  at.sun_family = AF_UNIX;
+  std::snprintf(at.sun_path, sizeof at.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(other, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  close_socket(listener);
+  remove_local(path);
+  EXPECT_TRUE(fs::exists(path)) << "the other engine's stays";
+  ::close(other);
+  fs::remove_all(dir);
+}

@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 namespace drover::platform {
@@ -418,6 +420,49 @@ socket_handle connect_local(const std::string& path, local_connect_error* error,
   return fd;
 }
 
+namespace {
+
+// The socket files this process made, by path: what remove_local() may
+// remove (a file that is still this one: its inode, and its change time,
+// since a file system may give a deleted file's inode to the next one).
+struct made_file {
+  dev_t device;
+  ino_t inode;
+  timespec changed;
+  bool is(const struct stat& st) const {
+    return st.st_dev == device && st.st_ino == inode
+           && st.st_ctim.tv_sec == changed.tv_sec
+           && st.st_ctim.tv_nsec == changed.tv_nsec;
+  }
+};
+std::mutex made_files_mutex;
+std::map<std::string, made_file> made_files;
+
+// Remembers the file at `path` as this process made it, or (`changed`)
+// as it changed the one it made.
+void note_made_file(const std::string& path, bool changed = false) {
+  struct stat made {};
+  std::lock_guard<std::mutex> lock{made_files_mutex};
+  if ((changed && made_files.count(path) == 0)
+      || ::lstat(path.c_str(), &made) != 0)
+    return;
+  made_files[path] = {made.st_dev, made.st_ino, made.st_ctim};
+}
+
+} // namespace
+
+void remove_local(const std::string& path) {
+  std::lock_guard<std::mutex> lock{made_files_mutex};
+  auto made = made_files.find(path);
+  if (made == made_files.end())
+    return;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)
+      && made->second.is(st))
+    ::unlink(path.c_str());
+  made_files.erase(made);
+}
+
 socket_handle listen_local(const std::string& path, std::string& error) {
   sockaddr_un a;
   if (!unix_address(path, a)) {
@@ -459,6 +504,7 @@ socket_handle listen_local(const std::string& path, std::string& error) {
       ::close(fd);
     return invalid_socket;
   }
+  note_made_file(path);
   return fd;
 }
 
@@ -525,10 +571,12 @@ std::string share_control_socket(const std::string& path) {
     group = g->gr_gid;
     who += ", group drover";
   }
-  if (::chown(path.c_str(), owner, group) != 0
-      || ::chmod(path.c_str(), group != 0 ? 0660 : 0600) != 0)
-    return "root only (cannot share the control socket: "
-           + std::string{std::strerror(errno)} + ")";
+  bool shared = ::chown(path.c_str(), owner, group) == 0
+                && ::chmod(path.c_str(), group != 0 ? 0660 : 0600) == 0;
+  auto why = std::string{std::strerror(errno)};
+  note_made_file(path, true); // its change time is new
+  if (!shared)
+    return "root only (cannot share the control socket: " + why + ")";
   return who;
 }
 

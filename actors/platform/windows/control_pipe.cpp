@@ -409,6 +409,8 @@ HANDLE open_pipe_client(const std::wstring& name, std::chrono::milliseconds wait
 
 } // namespace
 
+void remove_local(const std::string&) {}
+
 socket_handle listen_local(const std::string& path, std::string& error) {
   auto name = windows_port::to_wide(path);
   // Whatever answers on the name: another Drover, or a program that is not
