@@ -27,6 +27,22 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A new empty folder for one test's socket file.
+std::filesystem::path fresh_folder(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path()
+             / (name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+sockaddr_un address_of(const std::string& path) {
+  sockaddr_un at{};
+  at.sun_family = AF_UNIX;
+  std::snprintf(at.sun_path, sizeof at.sun_path, "%s", path.c_str());
+  return at;
+}
+
 struct socket_pair {
   int client = -1, engine = -1;
   socket_pair() {
@@ -160,10 +176,7 @@ std::string what_nobody_hears(const std::string& path) {
 // in the wrong place.
 TEST(control_socket, says_why_it_gave_no_connection) {
   namespace fs = std::filesystem;
-  auto dir = fs::temp_directory_path()
-             / ("drover-refusal-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  auto dir = fresh_folder("drover-refusal");
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec
                            | fs::perms::others_exec);
   auto path = (dir / "control.sock").string();
@@ -189,9 +202,7 @@ TEST(control_socket, says_why_it_gave_no_connection) {
   // A stuck engine: it accepts nobody, and its backlog is full. The
   // connect is given up on after its wait, not slept in for ever.
   ASSERT_EQ(::listen(listener, 0), 0);
-  sockaddr_un at{};
-  at.sun_family = AF_UNIX;
-  std::snprintf(at.sun_path, sizeof at.sun_path, "%s", path.c_str());
+  auto at = address_of(path);
   std::vector<int> queued; // until the backlog is full (the client above
                            // may already fill it: it was never accepted)
   for (int i = 0; i < 20; ++i) {
@@ -235,10 +246,7 @@ TEST(control_socket, says_why_it_gave_no_connection) {
 // later engine made at the same path (this one's deleted meanwhile).
 TEST(control_socket, a_clean_exit_removes_its_own_file_only) {
   namespace fs = std::filesystem;
-  auto dir = fs::temp_directory_path()
-             / ("drover-own-socket-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  auto dir = fresh_folder("drover-own-socket");
   auto path = (dir / "control.sock").string();
   std::string error;
   auto listener = listen_local(path, error);
@@ -253,9 +261,7 @@ TEST(control_socket, a_clean_exit_removes_its_own_file_only) {
   // there now.
   fs::remove(path);
   int other = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un at{};
-  at.sun_family = AF_UNIX;
-  std::snprintf(at.sun_path, sizeof at.sun_path, "%s", path.c_str());
+  auto at = address_of(path);
   ASSERT_EQ(::bind(other, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
   close_socket(listener);
   remove_local(path);
