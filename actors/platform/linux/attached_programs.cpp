@@ -73,12 +73,16 @@ bool describe_program(int prog_fd, found_program& out) {
   return true;
 }
 
-// By the namespace's cookie, which the kernel never gives again while it
-// runs; an inode is given again to a namespace made after one is gone.
-bool serves_this_namespace(const found_program& p) {
-  auto cookie = netns_cookie();
-  return cookie != 0 ? p.cookie == cookie : p.inode == netns_inode();
-}
+// This network namespace, read once for all the programs looked at. Told
+// by its cookie, which the kernel never gives again while it runs; an
+// inode is given again to a namespace made after one is gone.
+struct this_namespace {
+  uint64_t cookie = netns_cookie();
+  uint64_t inode = netns_inode();
+  bool serves(const found_program& p) const {
+    return cookie != 0 ? p.cookie == cookie : p.inode == inode;
+  }
+};
 
 } // namespace
 
@@ -119,9 +123,10 @@ programs_detached detach_programs_left(const std::string& cgroup_root) {
       ::open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
   if (cgroup.fd < 0)
     return out;
+  this_namespace here;
   for_each_program(cgroup.fd,
                    [&](const found_program& p, int fd, bpf_attach_type type) {
-                     bool mine = serves_this_namespace(p);
+                     bool mine = here.serves(p);
                      if (!mine && netns_in_use(p.inode))
                        return;
                      if (bpf_prog_detach2(fd, cgroup.fd, type) == 0)
@@ -143,11 +148,12 @@ bool engine_attached_here(const std::string& cgroup_root) {
            && exe.filename().string().rfind("drover", 0) == 0;
   };
   bool runs = false;
+  this_namespace here;
   if (cgroup.fd >= 0)
-    for_each_program(
-        cgroup.fd, [&](const found_program& p, int, bpf_attach_type) {
-          runs = runs || (serves_this_namespace(p) && is_engine(p.engine));
-        });
+    for_each_program(cgroup.fd,
+                     [&](const found_program& p, int, bpf_attach_type) {
+                       runs = runs || (here.serves(p) && is_engine(p.engine));
+                     });
   return runs;
 }
 
