@@ -126,7 +126,6 @@ std::optional<std::vector<process_entry>> list_processes() {
   struct stat own_net {};
   bool know_net = ::stat("/proc/self/ns/net", &own_net) == 0;
   char path[sizeof(dirent::d_name) + 8]; // "PID/ns/net"
-  char text[1024]; // a stat line's start: a name is at most 64 bytes
   char link[PATH_MAX];
   while (auto* d = ::readdir(proc)) {
     char* end = nullptr;
@@ -139,16 +138,9 @@ std::optional<std::vector<process_entry>> list_processes() {
         && (net.st_ino != own_net.st_ino || net.st_dev != own_net.st_dev))
       continue;
     std::snprintf(path, sizeof path, "%s/stat", d->d_name);
-    int fd = ::openat(root, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      continue; // ended meanwhile
-    auto got = ::read(fd, text, sizeof text - 1);
-    ::close(fd);
-    auto fields = got > 0 ? linux_port::parse_stat_line(
-                      std::string_view{text, static_cast<size_t>(got)})
-                          : std::nullopt;
+    auto fields = linux_port::read_stat(root, path);
     if (!fields)
-      continue;
+      continue; // ended meanwhile
     process_entry e;
     e.pid = static_cast<uint32_t>(pid);
     e.parent_pid = fields->parent;
@@ -314,3 +306,19 @@ unsigned long current_process_id() {
 }
 
 } // namespace drover::platform
+
+namespace drover::platform::linux_port {
+
+std::optional<stat_fields> read_stat(int proc_fd, const char* path) {
+  int fd = ::openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return std::nullopt;
+  char text[1024]; // the start time is well within: a name is at most 64
+  auto got = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (got <= 0)
+    return std::nullopt;
+  return parse_stat_line({text, static_cast<size_t>(got)});
+}
+
+} // namespace drover::platform::linux_port

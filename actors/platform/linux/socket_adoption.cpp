@@ -20,6 +20,7 @@
 #include <string>
 
 #include "actors/platform/linux/procfs.hpp"
+#include "actors/platform/linux/system.hpp"
 
 #ifndef SYS_pidfd_open
 #  define SYS_pidfd_open 434
@@ -153,13 +154,7 @@ bool destroy_tcp(int family, const sockaddr_storage& local,
 // cannot be read (gone).
 uint64_t start_time_of(pid_t pid) {
   auto path = "/proc/" + std::to_string(pid) + "/stat";
-  fd_guard stat{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (stat.fd < 0)
-    return 0;
-  char text[1024]; // the start time is well within: a name is at most 64
-  auto got = ::read(stat.fd, text, sizeof text - 1);
-  auto fields = got > 0 ? parse_stat_line({text, static_cast<size_t>(got)})
-                        : std::nullopt;
+  auto fields = read_stat(AT_FDCWD, path.c_str());
   return fields ? fields->started : 0;
 }
 

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/platform/linux/procfs.hpp"
 #include "net/capture_rules.hpp"
 
 namespace drover::platform::linux_port {
@@ -43,6 +44,12 @@ std::filesystem::path runtime_dir();
 /// killed leaves the folder (empty: its mount went with its namespace).
 /// Returns how many went.
 int sweep_dead_cgroup_mounts(const std::filesystem::path& dir);
+
+/// A process's /proc/PID/stat line, read and parsed (procfs.hpp's
+/// parse_stat_line): `path` is "PID/stat" under `proc_fd`, an open /proc
+/// (a scan over every process opens nothing else), or "/proc/PID/stat"
+/// with AT_FDCWD. Empty when the process is gone or the line is not one.
+std::optional<stat_fields> read_stat(int proc_fd, const char* path);
 
 /// Where a root engine keeps its control socket, seen from any user.
 inline constexpr const char* system_runtime_dir = "/run/drover";
