@@ -56,6 +56,7 @@ protected:
   void TearDown() override {
     DeleteFileW(store.c_str());
     SetEnvironmentVariableW(L"DROVER_FAKE_WFP_STORE", nullptr);
+    SetEnvironmentVariableW(L"DROVER_FAKE_WFP_REFUSE_DELETE", nullptr);
   }
 
   // What every ALE layer decides for `program`'s first packet (all four
@@ -282,6 +283,36 @@ TEST_F(crash_block_test, the_keeper_tries_again_after_a_refusal) {
   EXPECT_TRUE(keeper.lifted());
   EXPECT_EQ(filters(), 4 + 4) << "the program taken meanwhile is blocked";
   keeper.release();
+}
+
+// Stop, when Windows refuses to remove a block: the refusal is said in
+// words, the block stays (a program that cannot be proxied goes nowhere,
+// never direct) and the permit goes, so nothing waits for an engine that
+// is stopping; the next removal that Windows allows (here `drover
+// unblock`) takes it.
+TEST_F(crash_block_test, a_refused_removal_keeps_the_block_and_says_so) {
+  crash_block b{library};
+  ASSERT_EQ(b.hold(), "");
+  ASSERT_EQ(b.lift(), "");
+  ASSERT_EQ(b.block_program(discord_utf8), "");
+  SetEnvironmentVariableW(L"DROVER_FAKE_WFP_REFUSE_DELETE", L"5");
+  size_t removed = 0;
+  auto said = b.release(&removed);
+  SetEnvironmentVariableW(L"DROVER_FAKE_WFP_REFUSE_DELETE", nullptr);
+  EXPECT_NE(said.find("Windows Filtering Platform: removing a block failed"),
+            std::string::npos)
+      << said;
+  EXPECT_EQ(removed, 0u);
+  EXPECT_FALSE(b.held());
+  EXPECT_EQ(everywhere(discord), block) << "still blocked, never direct";
+  EXPECT_EQ(everywhere(other), none) << "the permit went with the engine";
+
+  auto r = drover::platform::remove_leftovers(library);
+  EXPECT_EQ(r.error, "");
+  EXPECT_FALSE(r.engine_runs);
+  EXPECT_EQ(r.removed.size(), 1u);
+  EXPECT_EQ(everywhere(discord), none);
+  EXPECT_EQ(filters(), 0);
 }
 
 // `drover unblock` (platform::remove_leftovers): after a kill, what the

@@ -17,6 +17,8 @@
 //                     decides; a block in any sublayer wins
 //   fake_wfp_filters  how many filters are in the store (live ones)
 //   fake_wfp_restart  the computer restarted
+// And through the environment: DROVER_FAKE_WFP_REFUSE_DELETE=N makes every
+// filter removal fail with error N.
 // Errors are the documented FWP_E_* codes for what the real engine refuses
 // that Drover could get wrong (an unknown layer or sublayer, a persistent
 // object in a dynamic session, a nested transaction, ...).
@@ -354,6 +356,14 @@ __declspec(dllexport) DWORD WINAPI
 }
 
 __declspec(dllexport) DWORD WINAPI FwpmFilterDeleteById0(HANDLE, UINT64 id) {
+  // DROVER_FAKE_WFP_REFUSE_DELETE=N: the engine refuses to remove filters,
+  // with error N (a policy, another administrator's lock, a service that
+  // went away between the listing and the removal).
+  char refuse[16];
+  DWORD n = GetEnvironmentVariableA("DROVER_FAKE_WFP_REFUSE_DELETE", refuse,
+                                    sizeof refuse);
+  if (n > 0 && n < sizeof refuse)
+    return static_cast<DWORD>(std::strtoul(refuse, nullptr, 10));
   auto all = load();
   for (auto it = all.begin(); it != all.end(); ++it)
     if (it->kind == 'F' && it->id == id) {
