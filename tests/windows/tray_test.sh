@@ -203,6 +203,33 @@ open_menu() {
 click_menu_at() {
   xdotool mousemove --window "$menu" 60 $(( menu_height * $1 / 100 )) click 1
 }
+# Chooses the menu's item at $1 percent of its height until the tray logs
+# one more line matching $2 than before (10 s a try). At most three tries:
+# a menu can change between its measure and the click (the update check
+# adds an item), or be slow to show; a menu still open after a miss is
+# closed by a click beside it. Only a choice the tray did not log is tried
+# again: some items change once taken (Stop becomes Start). $3 names the
+# item for the log; $4, if set, is where the first menu's picture goes.
+choose_in_menu() {
+  local attempt before i
+  before="$(grep -c "$2" "$dir/tray.out" || true)"
+  for attempt in 1 2 3; do
+    if open_menu; then
+      if [ "$attempt" = 1 ] && [ -n "${4:-}" ]; then
+        import -window root -crop "$menu_shot" +repage "$4"
+      fi
+      click_menu_at "$1"
+      for i in $(seq 100); do
+        [ "$(grep -c "$2" "$dir/tray.out" || true)" -gt "$before" ] && return 0
+        sleep 0.1
+      done
+    fi
+    echo "tray test: the menu's $3 did not reach the tray (try $attempt)" >&2
+    xdotool mousemove 5 5 click 1
+    for i in $(seq 20); do drover_windows | grep -qx "$menu" || break; sleep 0.1; done
+  done
+  return 1
+}
 # The tray's main window: the largest visible window titled Drover (its
 # geometry in $window_area).
 window=""
@@ -255,35 +282,22 @@ for _ in $(seq 50); do main_window || break; sleep 0.1; done
 main_window && fail "a click on the icon did not hide the window"
 
 # The menu's Stop: the icon turns grey, the engine is Idle. The update
-# check at start adds an item to the menu when it finds the newer release:
-# once seen while the menu was open between its measure and the click, so
-# the click at Stop's height met another item. It is waited for first (the
-# update below needs it anyway), and a click that did not reach Stop is
-# tried again (at most three; Stop, once taken, is Start, so only then).
+# check at start adds an item to the menu when it finds the newer release;
+# it is waited for first (the update below needs it anyway), so the menu
+# does not change under the click (a Stop click once missed, the offer
+# likely arriving meanwhile).
 wait_tray_says "update: Drover 99.1.0 is available" \
   || fail "the tray did not offer the stand-in's newer release"
-for attempt in 1 2 3; do
-  open_menu || fail "no tray menu after three right clicks on the icon"
-  if [ "$attempt" = 1 ] && [ -n "$shots" ]; then
-    import -window root -crop "$menu_shot" +repage "$shots/windows-tray-menu.png"
-  fi
-  click_menu_at 20
-  wait_tray_says "asking the engine to stop" && break
-  [ "$attempt" = 3 ] && fail "the menu's Stop did not reach the tray"
-  echo "tray test: Stop did not reach the tray (try $attempt)" >&2
-  # A menu still open is closed by a click beside it.
-  xdotool mousemove 5 5 click 1
-  for _ in $(seq 20); do drover_windows | grep -qx "$menu" || break; sleep 0.1; done
-done
+choose_in_menu 20 "asking the engine to stop" Stop \
+  "${shots:+$shots/windows-tray-menu.png}" \
+  || fail "the menu's Stop did not reach the tray in three tries"
 wait_icon grey 100 || fail "the icon did not turn grey after Stop (it shows $(icon_colour))"
 status="$(lab_run status || true)"
 grep -q "State: *Idle" <<<"$status" || fail "the engine is not Idle after the menu's Stop: $status"
 
 # The update: the check at start found 99.1.0 (above); the menu's item for
 # it (the one above About) downloads, checks and hands over; the tray quits.
-open_menu || fail "no tray menu for the update"
-click_menu_at 75
-wait_tray_says "update: Installing Drover 99.1.0" \
+choose_in_menu 75 "update: Installing Drover 99.1.0" "update item" \
   || fail "the update was not downloaded and checked: $(grep 'update:' "$dir/tray.out")"
 lab_wait_exit "$tray" 30 || fail "the tray did not quit for the update (exit $?)"
 # The helper ran the "installer" silently into drover.exe's folder...
@@ -313,31 +327,11 @@ pgrep -af -- 'drover.exe --headless .*--start-stopped' >/dev/null \
   || fail "the tray did not start its engine stopped: $(pgrep -af drover)"
 wait_icon grey 300 || fail "the tray after the update shows $(icon_colour), not grey"
 
-# Quit, the menu's last item, ends the tray and the engine it started.
-# (The relaunched tray's own update check may change its menu while it is
-# open: a click that did not reach Quit is tried again, up to three times.)
-quits_before="$(grep -c "tray: quitting" "$dir/tray.out" || true)"
-quit_asked=""
-for attempt in 1 2 3; do
-  if ! open_menu; then
-    echo "tray test: no tray menu for Quit (try $attempt)" >&2
-    xdotool mousemove 5 5 click 1
-    continue
-  fi
-  click_menu_at 95
-  for _ in $(seq 50); do
-    if [ "$(grep -c "tray: quitting" "$dir/tray.out" || true)" -gt "$quits_before" ]; then
-      quit_asked=yes
-      break 2
-    fi
-    sleep 0.1
-  done
-  echo "tray test: Quit did not reach the tray (try $attempt)" >&2
-  # A menu still open is closed by a click beside it.
-  xdotool mousemove 5 5 click 1
-  for _ in $(seq 20); do drover_windows | grep -qx "$menu" || break; sleep 0.1; done
-done
-[ -n "$quit_asked" ] || fail "the menu's Quit did not reach the tray in three tries"
+# Quit, the menu's last item, ends the tray and the engine it started
+# (the relaunched tray's own update check may change its menu while it is
+# open: choose_in_menu tries again).
+choose_in_menu 95 "tray: quitting" Quit \
+  || fail "the menu's Quit did not reach the tray in three tries"
 # wine's processes show Windows paths ("Z:\...\drover.exe"); this
 # script's own command line names drover.exe too.
 drover_processes() { pgrep -af '^[A-Za-z]:\\.*drover\.exe'; }
